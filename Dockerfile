@@ -1,0 +1,13 @@
+# The edge and the migrate job for docker-compose.yml. Same pinned packages as ./dev installs.
+FROM python:3.11-slim-bookworm
+WORKDIR /blossom
+COPY requirements.lock .
+RUN python -m pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
+COPY edge edge
+COPY ops ops
+COPY sql sql
+COPY migrations migrations
+COPY postgrest.conf .
+ENV PYTHONUNBUFFERED=1
+USER nobody
+EXPOSE 8000

@@ -1,0 +1,143 @@
+"""`/rpc/*` forwarded to PostgREST over a pooled keep-alive aiohttp client, streaming both ways.
+
+aiohttp rather than httpx: measured here under concurrency, a Starlette proxy reached ~960 req/s
+with aiohttp against ~210 req/s with httpx (see bench/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from multidict import CIMultiDict
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from edge.config import EdgeConfig
+from edge.errors import error_response
+
+# RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+NOT_FORWARDED_UP = HOP_BY_HOP | {"host", "content-length", "x-forwarded-for", "x-forwarded-proto"}
+NOT_FORWARDED_DOWN = HOP_BY_HOP | {"content-length", "server", "date"}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def too_large(limit: int) -> Response:
+    return error_response(413, "edge.body_too_large", f"The request body is larger than {limit} bytes.")
+
+
+class PostgrestProxy:
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=2, sock_read=self.config.upstream_timeout_seconds
+            ),
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("the proxy is not started")
+        return self._session
+
+    async def _body(self, request: Request) -> AsyncIterator[bytes]:
+        """The request body as it arrives, refused once it passes the limit."""
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > self.config.max_body_bytes:
+                raise BodyTooLarge
+            if chunk:
+                yield chunk
+
+    def _upstream_headers(self, request: Request) -> CIMultiDict[str]:
+        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED_UP)
+        if request.client is not None:
+            # The edge's own view of the peer; a client-sent X-Forwarded-For is dropped above.
+            headers["X-Forwarded-For"] = request.client.host
+        headers["X-Forwarded-Proto"] = request.url.scheme
+        return headers
+
+    async def forward(self, request: Request) -> Response:
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return error_response(400, "edge.bad_request", "Content-Length must be a number.")
+            if int(declared) > limit:
+                return too_large(limit)
+
+        url = f"{self.config.postgrest_url}{request.url.path}"
+        if request.url.query:
+            url += f"?{request.url.query}"
+        headers = self._upstream_headers(request)
+        has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or declared
+        if has_body and declared is not None:
+            headers["Content-Length"] = declared
+        try:
+            upstream = await self.session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=self._body(request) if has_body else None,
+                allow_redirects=False,
+            )
+        except BodyTooLarge:
+            return too_large(limit)
+        except aiohttp.ClientConnectorError:
+            return error_response(
+                503,
+                "edge.upstream_unavailable",
+                "The API server is not reachable; try again shortly.",
+                headers={"Retry-After": "1"},
+            )
+        except TimeoutError:
+            return error_response(504, "edge.upstream_timeout", "The API server did not answer in time.")
+        except aiohttp.ClientError as error:
+            if isinstance(error.__cause__, BodyTooLarge) or isinstance(error.__context__, BodyTooLarge):
+                return too_large(limit)
+            return error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.content.iter_any():
+                    yield chunk
+            finally:
+                upstream.release()
+
+        response = StreamingResponse(relay(), status_code=upstream.status)
+        # Raw pairs, not a dict: a header PostgREST sends twice (Set-Cookie) stays twice.
+        response.raw_headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in upstream.headers.items()
+            if name.lower() not in NOT_FORWARDED_DOWN
+        ]
+        return response

@@ -1,0 +1,79 @@
+# Blossom's recipes. Run them through ./dev (it installs what is missing first): ./dev <recipe>.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+set positional-arguments
+
+python := ".venv/bin/python"
+
+alias t := test
+alias m := migrate
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Bring the whole stack up: local Postgres (or DATABASE_URL), migrations, PostgREST, edge
+[group('run')]
+up:
+    {{python}} -m ops.stack
+
+# Apply pending migrations, then re-apply sql/functions and sql/policies, then reload PostgREST
+[group('database')]
+migrate:
+    {{python}} -m ops.stack migrate
+
+# Write migrations/NNNN.NAME.sql (and its rollback) from the diff between migrations/ and sql/schema/
+[group('database')]
+new-migration NAME:
+    {{python}} -m ops.new_migration "$1"
+
+# Open psql on the local database as the admin user
+[group('database')]
+psql *ARGS:
+    {{python}} -m ops.stack psql "$@"
+
+# Drop the local database and build it again from migrations (asks first unless --yes)
+[group('database')]
+reset-db *ARGS:
+    {{python}} -m ops.stack reset-db "$@"
+
+# Check that migrations/ build exactly what sql/schema/ describes; print the difference if not
+[group('check')]
+schema-check:
+    {{python}} -m ops.schema_check
+
+# Every test: lint, schema check, pgTAP and pytest, on a throwaway cluster
+[group('check')]
+test *PYTEST_ARGS:
+    {{python}} -m ops.run_tests "$@"
+
+# Static checks: ruff (lint and format) and mypy
+[group('check')]
+lint:
+    {{python}} -m ruff check .
+    {{python}} -m ruff format --check .
+    {{python}} -m mypy
+
+# Format the Python code in place
+[group('check')]
+fmt:
+    {{python}} -m ruff format .
+    {{python}} -m ruff check --fix .
+
+# List the SQL functions of the API and every public Python symbol
+[group('check')]
+list-symbols:
+    {{python}} -m ops.list_symbols
+
+# Benchmarks under bench/ (numbers, not pass/fail), on a throwaway cluster
+[group('check')]
+bench *ARGS:
+    {{python}} -m ops.bench "$@"
+
+# Re-pin requirements.lock from requirements.in (exact versions and hashes, no download hosts)
+[group('maintain')]
+lock:
+    {{python}} -m pip install --quiet pip-tools
+    {{python}} -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+        --no-emit-index-url --no-emit-trusted-host --no-emit-find-links \
+        -o requirements.lock requirements.in

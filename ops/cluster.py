@@ -1,0 +1,164 @@
+"""A project-local PostgreSQL 15 cluster: created on first use, started and stopped on demand.
+
+Postgres refuses to run as root. When we are root (CI, these machines) the server runs as the
+unprivileged `postgres` account that Debian's packages create, and the data folder is handed
+to it; as an ordinary user it simply runs as that user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("BLOSSOM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+SUPERUSER = "postgres"
+SERVER_ACCOUNT = "postgres"
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def _server_account() -> pwd.struct_passwd | None:
+    """The OS account the server runs as, or None to run as ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVER_ACCOUNT)
+    except KeyError as missing:
+        raise ClusterError(
+            f"running as root, but there is no {SERVER_ACCOUNT!r} account to run Postgres as "
+            "(it comes with Debian's postgresql-common package)"
+        ) from missing
+
+
+class LocalCluster:
+    def __init__(self, data_dir: Path, port: int, *, throwaway: bool = False) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.throwaway = throwaway
+        self.account = _server_account()
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def logfile(self) -> Path:
+        return self.data_dir / "postgres.log"
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [str(a) for a in argv]
+        if self.account is not None:
+            command = ["runuser", "-u", self.account.pw_name, "--", *command]
+        # cwd: runuser keeps ours, which the server account may not be allowed to enter.
+        result = subprocess.run(command, capture_output=True, text=True, cwd="/")
+        if check and result.returncode != 0:
+            raise ClusterError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+        return result
+
+    def _hand_over(self) -> None:
+        """Give the data folder to the server account and check it can reach it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.account is None:
+            return
+        os.chown(self.data_dir, self.account.pw_uid, self.account.pw_gid)
+        reachable = self._run("test", "-w", self.data_dir, check=False)
+        if reachable.returncode != 0:
+            raise ClusterError(
+                f"Postgres runs as {self.account.pw_name!r} (we are root) and cannot reach "
+                f"{self.data_dir}: a parent folder is closed to it. Set BLOSSOM_DATA_DIR to a "
+                "folder it can reach, e.g. under /var/tmp."
+            )
+
+    def initialized(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        if self.initialized():
+            return
+        self._hand_over()
+        self._run(
+            PG_BIN / "initdb",
+            "--pgdata",
+            self.pgdata,
+            "--username",
+            SUPERUSER,
+            # Trust is for this loopback-only developer cluster; DATABASE_URL is for real servers.
+            "--auth",
+            "trust",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C.UTF-8",
+        )
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": "''",
+            "max_connections": "200",
+            "log_min_messages": "warning",
+            "log_min_error_statement": "panic",
+        }
+        if self.throwaway:
+            # Durability buys nothing for a cluster that is deleted after the run.
+            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        conf = "".join(f"{key} = {value}\n" for key, value in settings.items())
+        with open(self.pgdata / "postgresql.conf", "a") as handle:
+            handle.write("\n# Blossom local cluster\n" + conf)
+
+    def running(self) -> bool:
+        return self._run(PG_BIN / "pg_ctl", "status", "--pgdata", self.pgdata, check=False).returncode == 0
+
+    def start(self) -> None:
+        self.init()
+        if self.running():
+            return
+        self._run(
+            PG_BIN / "pg_ctl",
+            "start",
+            "--pgdata",
+            self.pgdata,
+            "--wait",
+            "--timeout",
+            "60",
+            "--log",
+            self.logfile,
+            "-o",
+            f"-p {self.port}",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.initialized() and self.running():
+            self._run(PG_BIN / "pg_ctl", "stop", "--pgdata", self.pgdata, "--wait", "--mode", mode)
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def create_database(self, name: str, template: str = "template1") -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", [name]).fetchone()
+            if not exists:
+                conn.execute(f'create database "{name}" template "{template}"')
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(self.url("postgres"), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)

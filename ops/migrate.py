@@ -1,0 +1,227 @@
+"""`just migrate`: roles, then yoyo migrations, then the stateless layer, then a PostgREST reload.
+
+The stateless layer (`sql/functions`, `sql/policies`) is re-applied in one transaction every
+time. The objects it made last time are recorded in `blossom_meta.stateless_objects` and
+dropped first, so a function or policy deleted from the files is gone afterwards, while the
+objects migrations made (tables, domains, `app.gen_id`) are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import psycopg
+from psycopg import errors, sql
+
+from ops.settings import OWNER_ROLE, ROOT, Settings
+
+ROLES_FILE = ROOT / "sql" / "roles.sql"
+MIGRATIONS_DIR = ROOT / "migrations"
+SCHEMA_DIR = ROOT / "sql" / "schema"
+STATELESS_DIRS = (ROOT / "sql" / "functions", ROOT / "sql" / "policies")
+MANAGED_SCHEMAS = ("app", "auth", "api", "admin", "pipeline")
+# Roles that log in; BLOSSOM_<ROLE>_PASSWORD sets a password (servers that do not trust loopback).
+LOGIN_ROLES = ("authenticator", "edge", "panopticon", "pipeline")
+APP_ROLES = ("public", "web_anon", "authenticated", "edge", "panopticon", "pipeline", "authenticator")
+# yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
+META_SCHEMA = "blossom_meta"
+
+
+class SqlFileError(RuntimeError):
+    """A SQL file failed; names the file and the line, as a person wants to read it."""
+
+    def __init__(self, path: Path, error: psycopg.Error) -> None:
+        where = ""
+        position = error.diag.statement_position
+        if position:
+            text = path.read_text()
+            where = f":{text.count(chr(10), 0, int(position)) + 1}"
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        super().__init__(f"{shown}{where}: {error.diag.message_primary or error}")
+
+
+def sql_files(*folders: Path) -> list[Path]:
+    """Every .sql file under the folders, each folder's files in path order."""
+    return [path for folder in folders for path in sorted(folder.rglob("*.sql"))]
+
+
+def run_file(conn: psycopg.Connection, path: Path) -> None:
+    try:
+        # No parameters: psycopg sends the file as one simple query, many statements allowed.
+        conn.execute(path.read_text().encode())
+    except psycopg.Error as error:
+        raise SqlFileError(path, error) from error
+
+
+def owner_url(admin_url: str) -> str:
+    """The admin URL with every session switched to the owner role, so it owns what it makes."""
+    separator = "&" if "?" in admin_url else "?"
+    return f"{admin_url}{separator}options=-c%20role%3D{OWNER_ROLE}"
+
+
+def bootstrap(admin_url: str) -> None:
+    """What must exist before any migration: roles, the owner's rights, the bookkeeping schema."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        run_file(conn, ROLES_FILE)
+        for role in LOGIN_ROLES:
+            password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")
+            if password:
+                conn.execute(
+                    sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password))
+                )
+        owner = sql.Identifier(OWNER_ROLE)
+        conn.execute(
+            sql.SQL("grant create, temporary on database {} to {}").format(
+                sql.Identifier(conn.info.dbname), owner
+            )
+        )
+        conn.execute(
+            sql.SQL("create schema if not exists {} authorization {}").format(
+                sql.Identifier(META_SCHEMA), owner
+            )
+        )
+
+
+def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply pending yoyo migrations as the owner; return the ids applied."""
+    from yoyo import get_backend, read_migrations
+
+    url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
+    url += f"&schema={META_SCHEMA}"
+    backend = get_backend(url)
+    try:
+        migrations = read_migrations(str(migrations_dir))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()
+    return [migration.id for migration in pending]
+
+
+_CATALOG_OBJECTS = """
+select 'policy', format('%%I on %%I.%%I', pol.polname, n.nspname, c.relname)
+  from pg_policy pol join pg_class c on c.oid = pol.polrelid join pg_namespace n on n.oid = c.relnamespace
+ where n.nspname = any(%(schemas)s)
+union all
+select 'trigger', format('%%I on %%I.%%I', t.tgname, n.nspname, c.relname)
+  from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+ where n.nspname = any(%(schemas)s) and not t.tgisinternal
+union all
+select case c.relkind when 'm' then 'materialized view' else 'view' end,
+       format('%%I.%%I', n.nspname, c.relname)
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+ where n.nspname = any(%(schemas)s) and c.relkind in ('v', 'm')
+union all
+select case p.prokind when 'p' then 'procedure' else 'function' end,
+       format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+ where n.nspname = any(%(schemas)s)
+   and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+"""
+
+# Policies and triggers go before the views and functions they may use.
+_DROP_ORDER = ("policy", "trigger", "materialized view", "view", "function", "procedure")
+
+
+def _catalog_objects(conn: psycopg.Connection) -> set[tuple[str, str]]:
+    rows = conn.execute(_CATALOG_OBJECTS, {"schemas": list(MANAGED_SCHEMAS)}).fetchall()
+    return {(kind, identity) for kind, identity in rows}
+
+
+def _drop(conn: psycopg.Connection, objects: Iterable[tuple[str, str]]) -> None:
+    """Drop without cascade, retrying until dependents are gone, so nothing else goes with them."""
+    pending = sorted(objects, key=lambda obj: (_DROP_ORDER.index(obj[0]), obj[1]))
+    while pending:
+        blocked: list[tuple[tuple[str, str], psycopg.Error]] = []
+        for kind, identity in pending:
+            try:
+                with conn.transaction():
+                    conn.execute(f"drop {kind} if exists {identity}".encode())
+            except errors.DependentObjectsStillExist as still_used:
+                blocked.append(((kind, identity), still_used))
+        if len(blocked) == len(pending):
+            (kind, identity), reason = blocked[0]
+            raise RuntimeError(f"cannot drop {kind} {identity}: {reason.diag.message_detail or reason}")
+        pending = [obj for obj, _ in blocked]
+
+
+def _revoke_grants(conn: psycopg.Connection) -> None:
+    """Grants are stateless too: start from none, so a grant deleted from the files is gone."""
+    roles = sql.SQL(", ").join(
+        sql.SQL("public") if role == "public" else sql.Identifier(role) for role in APP_ROLES
+    )
+    for schema in MANAGED_SCHEMAS:
+        name = sql.Identifier(schema)
+        for statement in (
+            "revoke all on schema {schema} from {roles}",
+            "revoke all on all tables in schema {schema} from {roles}",
+            "revoke all on all sequences in schema {schema} from {roles}",
+            "revoke all on all routines in schema {schema} from {roles}",
+        ):
+            conn.execute(sql.SQL(statement).format(schema=name, roles=roles))
+
+
+def apply_stateless(admin_url: str) -> int:
+    """Re-apply sql/functions and sql/policies in one transaction; return how many objects."""
+    with psycopg.connect(admin_url) as conn:
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
+        # Qualified names everywhere: identities recorded below must not depend on a path.
+        conn.execute("set local search_path = ''")
+        conn.execute(
+            "create table if not exists blossom_meta.stateless_objects ("
+            " kind text not null, identity text not null, primary key (kind, identity))"
+        )
+        previous = conn.execute("select kind, identity from blossom_meta.stateless_objects").fetchall()
+        _drop(conn, [(kind, identity) for kind, identity in previous])
+        _revoke_grants(conn)
+        before = _catalog_objects(conn)
+        for path in sql_files(*STATELESS_DIRS):
+            run_file(conn, path)
+            conn.execute("set local search_path = ''")
+        made = _catalog_objects(conn) - before
+        conn.execute("delete from blossom_meta.stateless_objects")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into blossom_meta.stateless_objects (kind, identity) values (%s, %s)",
+                sorted(made),
+            )
+    return len(made)
+
+
+def reload_postgrest(admin_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("notify pgrst, 'reload schema'")
+
+
+def migrate(admin_url: str, *, quiet: bool = False) -> None:
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"migrate: {message}", file=sys.stderr)
+
+    bootstrap(admin_url)
+    applied = apply_migrations(admin_url)
+    say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    count = apply_stateless(admin_url)
+    say(f"stateless layer: {count} object(s) from sql/functions and sql/policies")
+    reload_postgrest(admin_url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="admin URL (default: the local cluster or DATABASE_URL)")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    url = args.database_url or settings.admin_url
+    try:
+        migrate(url)
+    except (SqlFileError, RuntimeError, psycopg.Error) as error:
+        raise SystemExit(f"migrate: {error}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""`just new-migration NAME`: write the next migration, prefilled with the SQL that takes the
+migrations' schema to what sql/schema describes, and its rollback. A person reviews both.
+
+The SQL comes from `results dbdiff` (the maintained successor of migra), comparing a database
+built from migrations/ with one built from sql/schema/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from ops.migrate import META_SCHEMA, MIGRATIONS_DIR
+from ops.schema_check import built_pair
+
+HEADER = """\
+-- {title}
+-- Written by `just new-migration {name}`: review it, it is only a proposal of a diff tool.
+-- Runs as blossom_owner in one transaction; schema-qualify every name.
+"""
+
+
+def diff_sql(source_url: str, target_url: str) -> str:
+    """The statements that take the source database's schema to the target's."""
+    import results
+    from results.database import close_pool
+    from results.dbdiff import Migration
+
+    try:
+        migration = Migration(results.db(source_url), results.db(target_url), exclude_schema=META_SCHEMA)
+        migration.set_safety(False)
+        migration.add_all_changes_ordered(privileges=True)
+        return str(migration.sql).strip()
+    finally:
+        close_pool(source_url)
+        close_pool(target_url)
+
+
+def next_number(folder: Path) -> int:
+    numbers = [int(m.group(1)) for p in folder.glob("*.sql") if (m := re.match(r"(\d{4})\.", p.name))]
+    return max(numbers, default=0) + 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="what the migration does, e.g. add_users")
+    args = parser.parse_args()
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", args.name):
+        raise SystemExit("new-migration: NAME must be lower-case letters, digits and _ (e.g. add_users)")
+
+    with built_pair() as (from_migrations, from_schema):
+        forward = diff_sql(from_migrations, from_schema)
+        backward = diff_sql(from_schema, from_migrations)
+    if not forward:
+        print("new-migration: migrations/ already build sql/schema/; nothing to write", file=sys.stderr)
+        raise SystemExit(1)
+
+    stem = f"{next_number(MIGRATIONS_DIR):04d}.{args.name}"
+    apply_path = MIGRATIONS_DIR / f"{stem}.sql"
+    rollback_path = MIGRATIONS_DIR / f"{stem}.rollback.sql"
+    apply_path.write_text(HEADER.format(title=args.name, name=args.name) + "\n" + forward + "\n")
+    rollback_path.write_text(
+        HEADER.format(title=f"rollback of {args.name}", name=args.name)
+        + "\n"
+        + (backward or "select 1;")
+        + "\n"
+    )
+    print(f"new-migration: wrote {apply_path.relative_to(MIGRATIONS_DIR.parent)} and its rollback")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Starting PostgREST and the edge as child processes; shared by `just up` and the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.settings import ROOT
+
+POSTGREST_CONF = ROOT / "postgrest.conf"
+POSTGREST_BIN = ROOT / ".tools" / "postgrest-12.0.2" / "postgrest"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the stack's services listen and how they reach the database."""
+
+    postgrest_port: int
+    postgrest_admin_port: int
+    edge_port: int
+    authenticator_url: str
+    edge_database_url: str
+
+    @property
+    def postgrest_url(self) -> str:
+        return f"http://127.0.0.1:{self.postgrest_port}"
+
+    @property
+    def postgrest_admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.postgrest_admin_port}"
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://127.0.0.1:{self.edge_port}"
+
+
+def postgrest_binary() -> str:
+    if POSTGREST_BIN.exists():
+        return str(POSTGREST_BIN)
+    found = shutil.which("postgrest")
+    if not found:
+        raise SystemExit("PostgREST is not installed: run ./dev (it installs it into .tools/)")
+    return found
+
+
+def postgrest_env(endpoints: Endpoints) -> dict[str, str]:
+    """postgrest.conf holds the settings; the environment says where, as PostgREST documents."""
+    return os.environ | {
+        "PGRST_DB_URI": endpoints.authenticator_url,
+        "PGRST_SERVER_PORT": str(endpoints.postgrest_port),
+        "PGRST_ADMIN_SERVER_PORT": str(endpoints.postgrest_admin_port),
+    }
+
+
+def edge_env(endpoints: Endpoints) -> dict[str, str]:
+    return os.environ | {
+        "BLOSSOM_POSTGREST_URL": endpoints.postgrest_url,
+        "BLOSSOM_POSTGREST_ADMIN_URL": endpoints.postgrest_admin_url,
+        "BLOSSOM_EDGE_DATABASE_URL": endpoints.edge_database_url,
+    }
+
+
+def start_postgrest(endpoints: Endpoints, log: Path | None = None) -> subprocess.Popen[bytes]:
+    return _spawn([postgrest_binary(), str(POSTGREST_CONF)], postgrest_env(endpoints), log)
+
+
+def start_edge(endpoints: Endpoints, log: Path | None = None) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "edge.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(endpoints.edge_port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        # The peer address is the client; a trusted-proxy setting, not a header, may change that.
+        "--no-proxy-headers",
+    ]
+    return _spawn(command, edge_env(endpoints), log)
+
+
+def _spawn(command: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
+    # A session of its own: a terminal's Ctrl-C reaches us alone, and we stop children in order.
+    if log is None:
+        return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
+    """Wait until `url` answers 200; fail early when the process serving it has exited."""
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"{process_name(process)} exited with {process.returncode} before {url} was ready"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            last_error = str(error)
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s: {last_error}")
+
+
+def process_name(process: subprocess.Popen[bytes]) -> str:
+    args = process.args
+    first = args[0] if isinstance(args, list | tuple) else args
+    return os.path.basename(str(first))
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

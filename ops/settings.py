@@ -1,0 +1,84 @@
+"""Configuration of the stack, read once from the environment.
+
+Every variable is documented in README.md ("Configuration"); names here and there agree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PG_PORT = 54329
+DB_NAME = "blossom"
+OWNER_ROLE = "blossom_owner"
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SystemExit(f"{name} must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+def with_user(url: str, user: str, password: str | None = None) -> str:
+    """The same server and database as `url`, logged in as another role."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    credentials = quote(user, safe="")
+    if password:
+        credentials += ":" + quote(password, safe="")
+    netloc = f"{credentials}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Settings:
+    edge_port: int
+    postgrest_port: int
+    postgrest_admin_port: int
+    pg_port: int
+    data_dir: Path
+    external_database_url: str | None
+    authenticator_password: str | None
+    edge_password: str | None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("BLOSSOM_DATA_DIR") or ROOT / ".blossom").expanduser()
+        return cls(
+            edge_port=_port("BLOSSOM_EDGE_PORT", 8000),
+            postgrest_port=_port("BLOSSOM_POSTGREST_PORT", 3000),
+            postgrest_admin_port=_port("BLOSSOM_POSTGREST_ADMIN_PORT", 3001),
+            pg_port=_port("BLOSSOM_PG_PORT", DEFAULT_PG_PORT),
+            data_dir=data_dir.resolve(),
+            external_database_url=os.environ.get("DATABASE_URL") or None,
+            authenticator_password=os.environ.get("BLOSSOM_AUTHENTICATOR_PASSWORD") or None,
+            edge_password=os.environ.get("BLOSSOM_EDGE_PASSWORD") or None,
+        )
+
+    @property
+    def admin_url(self) -> str:
+        """The URL migrations and checks use: a superuser (or a role with CREATEROLE)."""
+        if self.external_database_url:
+            return self.external_database_url
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{DB_NAME}"
+
+    @property
+    def authenticator_url(self) -> str:
+        return with_user(self.admin_url, "authenticator", self.authenticator_password)
+
+    @property
+    def edge_database_url(self) -> str:
+        return with_user(self.admin_url, "edge", self.edge_password)

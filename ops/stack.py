@@ -1,0 +1,146 @@
+"""`just up` and the recipes that work on the local database (migrate, psql, reset-db).
+
+Without DATABASE_URL the database is a project-local cluster under BLOSSOM_DATA_DIR
+(default `.blossom/`), started on BLOSSOM_PG_PORT; its data survives restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import psycopg
+from psycopg import sql
+
+from ops.cluster import PG_BIN, ClusterError, LocalCluster
+from ops.migrate import SqlFileError, migrate
+from ops.services import Endpoints, process_name, start_edge, start_postgrest, stop, wait_http
+from ops.settings import DB_NAME, Settings, with_database
+
+
+def say(message: str) -> None:
+    print(f"blossom: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def database(settings: Settings, *, keep_running: bool = False) -> Iterator[LocalCluster | None]:
+    """The database the recipes work on; a local cluster is started if needed and, unless
+    `keep_running`, stopped again when it was not running before."""
+    if settings.external_database_url:
+        yield None
+        return
+    cluster = LocalCluster(settings.data_dir / "postgres", settings.pg_port)
+    was_running = cluster.initialized() and cluster.running()
+    if not was_running:
+        say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
+        cluster.start()
+    try:
+        cluster.create_database(DB_NAME)
+        yield cluster
+    finally:
+        if not was_running and not keep_running:
+            cluster.stop()
+
+
+class Shutdown(Exception):
+    pass
+
+
+def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def up(settings: Settings) -> int:
+    endpoints = Endpoints(
+        postgrest_port=settings.postgrest_port,
+        postgrest_admin_port=settings.postgrest_admin_port,
+        edge_port=settings.edge_port,
+        authenticator_url=settings.authenticator_url,
+        edge_database_url=settings.edge_database_url,
+    )
+    signal.signal(signal.SIGTERM, _raise_shutdown)
+    signal.signal(signal.SIGINT, _raise_shutdown)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        with database(settings):
+            migrate(settings.admin_url)
+            postgrest = start_postgrest(endpoints)
+            children.append(postgrest)
+            wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest)
+            edge = start_edge(endpoints)
+            children.append(edge)
+            wait_http(f"{endpoints.edge_url}/readyz", edge)
+            say("the stack is up (Ctrl-C stops it)")
+            print(f"  edge       {endpoints.edge_url}")
+            print(f"  PostgREST  {endpoints.postgrest_url}")
+            print(f"  database   {settings.admin_url}", flush=True)
+            while True:
+                for child in children:
+                    if child.poll() is not None:
+                        say(f"{process_name(child)} exited with status {child.returncode}; stopping")
+                        return 1
+                time.sleep(0.5)
+    except Shutdown as why:
+        say(f"{why}: stopping")
+        return 0
+    except (ClusterError, SqlFileError, RuntimeError, psycopg.Error) as error:
+        say(str(error))
+        return 1
+    finally:
+        # Ignore a second Ctrl-C while we stop things in order: edge, PostgREST, then Postgres.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in reversed(children):
+            stop(child)
+
+
+def reset_db(settings: Settings, assume_yes: bool) -> None:
+    url = settings.admin_url
+    name = str(psycopg.conninfo.conninfo_to_dict(url).get("dbname") or DB_NAME)
+    if not assume_yes:
+        answer = input(f"Drop database {name!r} and build it again from migrations? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            raise SystemExit("reset-db: nothing changed")
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    migrate(url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("up", help="bring the whole stack up (the default)")
+    sub.add_parser("migrate", help="apply migrations and the stateless layer")
+    psql_parser = sub.add_parser("psql", help="psql on the database as the admin user")
+    psql_parser.add_argument("args", nargs=argparse.REMAINDER)
+    reset = sub.add_parser("reset-db", help="drop the database and migrate it from scratch")
+    reset.add_argument("--yes", action="store_true", help="do not ask")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+
+    try:
+        if args.command in (None, "up"):
+            raise SystemExit(up(settings))
+        with database(settings):
+            if args.command == "migrate":
+                migrate(settings.admin_url)
+            elif args.command == "reset-db":
+                reset_db(settings, args.yes)
+            elif args.command == "psql":
+                code = subprocess.call([str(PG_BIN / "psql"), settings.admin_url, *args.args])
+                raise SystemExit(code)
+    except (ClusterError, SqlFileError, psycopg.Error) as error:
+        raise SystemExit(f"blossom: {error}") from None
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,1 @@
+"""The Dagster pipeline: batch work that reads and writes through the database API."""

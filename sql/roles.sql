@@ -1,0 +1,35 @@
+/*
+ * Cluster-wide roles. Roles belong to the cluster, not to one database, so they are neither
+ * schema nor migration: `just migrate` runs this file first, every time, as the admin user.
+ * It only creates what is missing and (re)states each role's attributes.
+ */
+
+do $$
+declare
+  wanted constant jsonb := '{
+    "blossom_owner": "nologin noinherit",
+    "authenticator": "login noinherit",
+    "web_anon":      "nologin noinherit",
+    "authenticated": "nologin noinherit",
+    "edge":          "login noinherit",
+    "panopticon":    "login noinherit",
+    "pipeline":      "login noinherit"
+  }';
+  role_name text;
+  attributes text;
+begin
+  for role_name, attributes in select key, value from jsonb_each_text(wanted) loop
+    if not exists (select from pg_roles where rolname = role_name) then
+      execute format('create role %I %s', role_name, attributes);
+    else
+      execute format('alter role %I %s', role_name, attributes);
+    end if;
+  end loop;
+end
+$$;
+
+/* PostgREST logs in as authenticator and switches to one of these per request. */
+grant web_anon, authenticated to authenticator;
+
+/* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
+grant blossom_owner to current_user;

@@ -1,0 +1,113 @@
+/*
+ * Roles and privileges: least privilege for every role of the system.
+ * Only blossom_owner (which cannot log in) owns or touches the tables in app.
+ */
+begin;
+select plan(42);
+
+/* Who exists, and what each may do at login. */
+select has_role(r, format('role %s exists', r))
+  from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
+                    'edge', 'panopticon', 'pipeline']) as r;
+
+select results_eq(
+  $$ select rolname::text, rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
+       from pg_roles
+      where rolname in ('blossom_owner', 'authenticator', 'web_anon', 'authenticated',
+                        'edge', 'panopticon', 'pipeline')
+      order by rolname $$,
+  $$ values ('authenticated', false, false, false, false, false, false),
+            ('authenticator', true,  false, false, false, false, false),
+            ('blossom_owner', false, false, false, false, false, false),
+            ('edge',          true,  false, false, false, false, false),
+            ('panopticon',    true,  false, false, false, false, false),
+            ('pipeline',      true,  false, false, false, false, false),
+            ('web_anon',      false, false, false, false, false, false) $$,
+  'only the service roles can log in, none is privileged, none inherits'
+);
+
+select is_member_of('web_anon', 'authenticator', 'authenticator can become web_anon');
+select is_member_of('authenticated', 'authenticator', 'authenticator can become authenticated');
+select ok(not pg_has_role('authenticator', 'blossom_owner', 'member'), 'authenticator can never become the owner');
+select ok(not pg_has_role('edge', 'blossom_owner', 'member'), 'edge can never become the owner');
+select ok(not pg_has_role('pipeline', 'blossom_owner', 'member'), 'pipeline can never become the owner');
+select ok(not pg_has_role('panopticon', 'blossom_owner', 'member'), 'panopticon can never become the owner');
+
+/* Schemas: owned by blossom_owner; each opened only to the roles that need it. */
+select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_owner', s))
+  from unnest(array['app', 'auth', 'api', 'admin', 'pipeline', 'extensions']) as s;
+
+select schema_privs_are('app', r, array[]::text[], format('%s has no privilege on schema app', r))
+  from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) as r;
+select schema_privs_are('api', 'web_anon', array['USAGE'], 'web_anon may only use schema api');
+select schema_privs_are('api', 'authenticated', array['USAGE'], 'authenticated may only use schema api');
+select schema_privs_are('api', 'authenticator', array[]::text[], 'authenticator itself reaches nothing in api');
+select schema_privs_are('admin', 'panopticon', array['USAGE'], 'panopticon may only use schema admin');
+select schema_privs_are('admin', 'web_anon', array[]::text[], 'web_anon cannot see schema admin');
+select schema_privs_are('pipeline', 'pipeline', array['USAGE'], 'pipeline may only use schema pipeline');
+select schema_privs_are('pipeline', 'authenticated', array[]::text[], 'authenticated cannot see schema pipeline');
+select schema_privs_are('extensions', 'web_anon', array[]::text[], 'web_anon cannot see schema extensions');
+
+/* No role but the owner can touch any table in app, whatever tables there are. */
+select is_empty(
+  $$ select r, c.oid::regclass
+       from pg_class c
+       cross join unnest(array['authenticator', 'web_anon', 'authenticated',
+                               'edge', 'panopticon', 'pipeline']) as r
+      where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
+        and has_table_privilege(r, c.oid, 'select, insert, update, delete, truncate, references, trigger') $$,
+  'no role but the owner has any privilege on a table in app'
+);
+select is_empty(
+  $$ select grantee, table_name from information_schema.role_table_grants
+      where table_schema = 'app' and grantee not in ('blossom_owner') $$,
+  'no table in app is granted to anyone'
+);
+
+/* Functions: nothing executable by PUBLIC by default; every api function granted explicitly. */
+set local role blossom_owner;
+create function app.tap_default_privileges_probe() returns int language sql immutable as $$ select 1 $$;
+reset role;
+select ok(
+  not has_function_privilege('web_anon', 'app.tap_default_privileges_probe()', 'execute'),
+  'a new function is not executable by PUBLIC'
+);
+select is_empty(
+  $$ select p.oid::regprocedure from pg_proc p
+      where p.pronamespace = 'api'::regnamespace
+        and (p.proacl is null or exists (select from aclexplode(p.proacl) a where a.grantee = 0)) $$,
+  'every api function is granted explicitly, none to PUBLIC'
+);
+select is_empty(
+  $$ select p.oid::regprocedure from pg_proc p
+      where p.pronamespace in ('app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
+                               'admin'::regnamespace, 'pipeline'::regnamespace)
+        and p.proowner <> 'blossom_owner'::regrole $$,
+  'every function of ours belongs to blossom_owner'
+);
+
+/* Definer functions are few and pinned: each has a fixed search_path. */
+select is_empty(
+  $$ select p.oid::regprocedure from pg_proc p
+      where p.prosecdef
+        and p.pronamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+        and not exists (select from unnest(p.proconfig) c where c like 'search_path=%') $$,
+  'every SECURITY DEFINER function fixes its search_path'
+);
+
+/* Row Level Security is enabled and forced on every table in app. */
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p')
+        and not (c.relrowsecurity and c.relforcerowsecurity) $$,
+  'every table in app has Row Level Security enabled and forced'
+);
+
+/* The API has no overloaded functions: one name, one signature, for PostgREST and codegen. */
+select is_empty(
+  $$ select proname from pg_proc where pronamespace = 'api'::regnamespace group by proname having count(*) > 1 $$,
+  'no function in api is overloaded'
+);
+
+select * from finish();
+rollback;

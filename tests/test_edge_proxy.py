@@ -1,0 +1,156 @@
+"""The edge in front of real PostgREST: forwarding, streaming, limits and upstream failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ops.services import stop
+from tests.conftest import Stack, make_stack
+from tests.http import request
+
+MIB = 1024 * 1024
+
+# RPCs that exist only in this module's database, to exercise the proxy.
+PROBE_SQL = """
+create function api.echo(payload jsonb) returns jsonb language sql immutable as $$ select payload $$;
+create function api.request_info() returns jsonb language sql stable as $$
+  select jsonb_build_object(
+    'headers', current_setting('request.headers', true)::jsonb,
+    'method', current_setting('request.method', true))
+$$;
+create function api.two_cookies() returns void language sql volatile as $$
+  select set_config('response.headers',
+    '[{"Set-Cookie": "a=1; Path=/"}, {"Set-Cookie": "b=2; Path=/"}, {"X-Probe": "yes"}]', true)
+$$;
+create function api.numbers(n int) returns setof int language sql immutable as $$
+  select generate_series(1, n)
+$$;
+grant execute on function api.echo(jsonb), api.request_info(), api.two_cookies(), api.numbers(int)
+  to web_anon;
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_stack(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("probe"), PROBE_SQL) as running:
+        yield running
+
+
+def test_healthz_answers_while_the_process_runs(probe_stack: Stack) -> None:
+    reply = request(probe_stack.edge_url, "GET", "/healthz")
+    assert reply.status == 200
+    assert reply.json() == {"status": "ok"}
+
+
+def test_readyz_reports_postgres_and_postgrest_reachable(probe_stack: Stack) -> None:
+    reply = request(probe_stack.edge_url, "GET", "/readyz")
+    assert reply.status == 200
+    assert reply.json() == {"status": "ready", "checks": {"postgres": "ok", "postgrest": "ok"}}
+
+
+def test_rpc_post_is_forwarded_with_its_json_body(probe_stack: Stack) -> None:
+    reply = request(probe_stack.edge_url, "POST", "/rpc/echo", json_body={"payload": {"a": [1, 2]}})
+    assert reply.status == 200
+    assert reply.json() == {"a": [1, 2]}
+    assert (reply.header("content-type") or "").startswith("application/json")
+
+
+def test_rpc_get_keeps_the_query_string(probe_stack: Stack) -> None:
+    reply = request(probe_stack.edge_url, "GET", "/rpc/numbers?n=3")
+    assert reply.status == 200
+    assert reply.json() == [1, 2, 3]
+
+
+def test_upstream_errors_keep_their_status_and_body(probe_stack: Stack) -> None:
+    reply = request(probe_stack.edge_url, "POST", "/rpc/no_such_function", json_body={})
+    assert reply.status == 404
+    assert reply.json()["code"] == "PGRST202"
+
+
+def test_repeated_response_headers_stay_repeated(probe_stack: Stack) -> None:
+    reply = request(probe_stack.edge_url, "POST", "/rpc/two_cookies", json_body={})
+    assert reply.status in (200, 204)
+    assert reply.all("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    assert reply.header("x-probe") == "yes"
+
+
+def test_client_sent_forwarding_headers_are_replaced_by_the_peer_address(probe_stack: Stack) -> None:
+    reply = request(
+        probe_stack.edge_url,
+        "POST",
+        "/rpc/request_info",
+        json_body={},
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Probe": "kept"},
+    )
+    seen = reply.json()["headers"]
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+    assert seen["x-probe"] == "kept"
+
+
+def test_a_large_response_streams_through_whole(probe_stack: Stack) -> None:
+    reply = request(probe_stack.edge_url, "GET", "/rpc/numbers?n=200000", timeout=30)
+    assert reply.status == 200
+    numbers = reply.json()
+    assert len(numbers) == 200000
+    assert numbers[-1] == 200000
+
+
+def test_a_body_just_under_the_limit_is_accepted(probe_stack: Stack) -> None:
+    text = "x" * (MIB - 100)
+    reply = request(probe_stack.edge_url, "POST", "/rpc/echo", json_body={"payload": text})
+    assert reply.status == 200
+    assert reply.json() == text
+
+
+def test_a_declared_body_over_one_mebibyte_is_refused_with_413(probe_stack: Stack) -> None:
+    body = b'{"payload": "' + b"x" * MIB + b'"}'
+    reply = request(
+        probe_stack.edge_url, "POST", "/rpc/echo", body=body, headers={"Content-Type": "application/json"}
+    )
+    assert reply.status == 413
+    assert reply.json()["code"] == "edge.body_too_large"
+
+
+def test_a_chunked_body_over_one_mebibyte_is_refused_with_413(probe_stack: Stack) -> None:
+    chunks = [b'{"payload": "'] + [b"x" * 65536] * 17 + [b'"}']
+    reply = request(
+        probe_stack.edge_url,
+        "POST",
+        "/rpc/echo",
+        body=iter(chunks),
+        headers={"Content-Type": "application/json"},
+    )
+    assert reply.status == 413
+    assert reply.json()["code"] == "edge.body_too_large"
+
+
+def test_a_malformed_content_length_is_refused(probe_stack: Stack) -> None:
+    reply = request(
+        probe_stack.edge_url,
+        "POST",
+        "/rpc/echo",
+        body=b"{}",
+        headers={"Content-Type": "application/json", "Content-Length": "-2"},
+    )
+    assert reply.status == 400
+
+
+def test_postgrest_down_gives_503_json_and_postgres_still_reported_up(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    with make_stack(pg_server, template_database, tmp_path, PROBE_SQL) as running:
+        stop(running.services.postgrest)
+        reply = request(running.edge_url, "POST", "/rpc/echo", json_body={"payload": 1})
+        assert reply.status == 503
+        assert reply.json()["code"] == "edge.upstream_unavailable"
+        assert reply.header("retry-after") == "1"
+        ready = request(running.edge_url, "GET", "/readyz")
+        assert ready.status == 503
+        assert ready.json()["code"] == "edge.not_ready"
+        assert ready.json()["details"]["postgres"] == "ok"
+        assert ready.json()["details"]["postgrest"] != "ok"
