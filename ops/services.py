@@ -52,7 +52,7 @@ def postgrest_binary() -> str:
 
 def postgrest_env(endpoints: Endpoints) -> dict[str, str]:
     """postgrest.conf holds the settings; the environment says where, as PostgREST documents."""
-    return os.environ | {
+    return {
         "PGRST_DB_URI": endpoints.authenticator_url,
         "PGRST_SERVER_PORT": str(endpoints.postgrest_port),
         "PGRST_ADMIN_SERVER_PORT": str(endpoints.postgrest_admin_port),
@@ -60,7 +60,7 @@ def postgrest_env(endpoints: Endpoints) -> dict[str, str]:
 
 
 def edge_env(endpoints: Endpoints) -> dict[str, str]:
-    return os.environ | {
+    return {
         "BLOSSOM_POSTGREST_URL": endpoints.postgrest_url,
         "BLOSSOM_POSTGREST_ADMIN_URL": endpoints.postgrest_admin_url,
         "BLOSSOM_EDGE_DATABASE_URL": endpoints.edge_database_url,
@@ -90,8 +90,9 @@ def start_edge(endpoints: Endpoints, log: Path | None = None) -> subprocess.Pope
     return _spawn(command, edge_env(endpoints), log)
 
 
-def _spawn(command: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
+def _spawn(command: list[str], overrides: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
     # A session of its own: a terminal's Ctrl-C reaches us alone, and we stop children in order.
+    env = os.environ | overrides
     if log is None:
         return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     with open(log, "ab") as output:  # the child keeps its own copy of the descriptor

@@ -11,7 +11,7 @@ select has_role(r, format('role %s exists', r))
                     'edge', 'panopticon', 'pipeline']) as r;
 
 select results_eq(
-  $$ select rolname::text, rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
+  $$ select rolname::text collate "default", rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
        from pg_roles
       where rolname in ('blossom_owner', 'authenticator', 'web_anon', 'authenticated',
                         'edge', 'panopticon', 'pipeline')
