@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from ops.migrate import META_SCHEMA, MIGRATIONS_DIR
+from ops.migrate import META_SCHEMA, MIGRATIONS_DIR, SCHEMA_DIR
 from ops.schema_check import built_pair
 
 HEADER = """\
@@ -46,20 +46,22 @@ def next_number(folder: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="what the migration does, e.g. add_users")
+    parser.add_argument("--schema-dir", type=Path, default=SCHEMA_DIR)
+    parser.add_argument("--migrations-dir", type=Path, default=MIGRATIONS_DIR)
     args = parser.parse_args()
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", args.name):
         raise SystemExit("new-migration: NAME must be lower-case letters, digits and _ (e.g. add_users)")
 
-    with built_pair() as (from_migrations, from_schema):
+    with built_pair(args.schema_dir, args.migrations_dir) as (from_migrations, from_schema):
         forward = diff_sql(from_migrations, from_schema)
         backward = diff_sql(from_schema, from_migrations)
     if not forward:
         print("new-migration: migrations/ already build sql/schema/; nothing to write", file=sys.stderr)
         raise SystemExit(1)
 
-    stem = f"{next_number(MIGRATIONS_DIR):04d}.{args.name}"
-    apply_path = MIGRATIONS_DIR / f"{stem}.sql"
-    rollback_path = MIGRATIONS_DIR / f"{stem}.rollback.sql"
+    stem = f"{next_number(args.migrations_dir):04d}.{args.name}"
+    apply_path = args.migrations_dir / f"{stem}.sql"
+    rollback_path = args.migrations_dir / f"{stem}.rollback.sql"
     apply_path.write_text(HEADER.format(title=args.name, name=args.name) + "\n" + forward + "\n")
     rollback_path.write_text(
         HEADER.format(title=f"rollback of {args.name}", name=args.name)
@@ -67,7 +69,7 @@ def main() -> None:
         + (backward or "select 1;")
         + "\n"
     )
-    print(f"new-migration: wrote {apply_path.relative_to(MIGRATIONS_DIR.parent)} and its rollback")
+    print(f"new-migration: wrote {apply_path} and its rollback")
 
 
 if __name__ == "__main__":

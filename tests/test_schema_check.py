@@ -20,7 +20,7 @@ def _copies(tmp_path: Path) -> tuple[Path, Path]:
     shutil.copytree(SCHEMA_DIR, schema)
     shutil.copytree(MIGRATIONS_DIR, migrations)
     (schema / "999_probe.sql").write_text(PROBE_TABLE)
-    (migrations / "9999.probe.sql").write_text(PROBE_TABLE)
+    (migrations / "0900.probe.sql").write_text(PROBE_TABLE)
     return schema, migrations
 
 
@@ -58,3 +58,43 @@ def test_a_column_only_in_sql_schema_fails_with_a_readable_diff(pg_server: str, 
     assert "migrations/ and sql/schema/ disagree" in result.stderr
     assert "+    nickname text NOT NULL" in result.stdout
     assert "-    id text NOT NULL" in result.stdout
+
+
+def test_new_migration_writes_the_sql_that_closes_the_drift(pg_server: str, tmp_path: Path) -> None:
+    schema, migrations = _copies(tmp_path)
+    (schema / "999_probe.sql").write_text(
+        "create table app.drift_probe (id text primary key, nickname text not null);\n"
+    )
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops.new_migration",
+            "add_nickname",
+            "--schema-dir",
+            str(schema),
+            "--migrations-dir",
+            str(migrations),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {SCRATCH_URL_VARIABLE: pg_server},
+    )
+    assert made.returncode == 0, made.stderr
+    written = sorted(path.name for path in migrations.glob("*add_nickname*"))
+    assert written == ["0901.add_nickname.rollback.sql", "0901.add_nickname.sql"]
+    assert "nickname" in (migrations / "0901.add_nickname.sql").read_text()
+    assert _schema_check(pg_server, schema, migrations).returncode == 0
+
+
+def test_new_migration_refuses_a_name_that_is_not_an_identifier(tmp_path: Path) -> None:
+    made = subprocess.run(
+        [sys.executable, "-m", "ops.new_migration", "Add Users; drop"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode != 0
+    assert "NAME must be" in made.stderr
