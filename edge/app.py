@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from edge.auth import ROUTES as AUTH_ROUTES
 from edge.config import EdgeConfig
 from edge.health import healthz, readyz
 from edge.proxy import PostgrestProxy
+from edge.security import csrf_refusal
 
 RPC_METHODS = ["GET", "POST", "HEAD", "OPTIONS"]
 
@@ -44,13 +46,15 @@ def create_app(config: EdgeConfig | None = None) -> Starlette:
             await proxy.close()
 
     async def rpc(request: Request) -> Response:
-        return await proxy.forward(request)
+        # The database refuses the same (auth.pre_request); refusing here saves the round trip.
+        return csrf_refusal(request, config) or await proxy.forward(request)
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/rpc/{name:path}", rpc, methods=RPC_METHODS),
+            *AUTH_ROUTES,
         ],
         lifespan=lifespan,
     )

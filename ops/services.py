@@ -50,12 +50,24 @@ def postgrest_binary() -> str:
     return found
 
 
+def auth_env(endpoints: Endpoints) -> dict[str, str]:
+    """Settings the edge and the database pre-request must agree on (postgrest.conf reads them
+    as app.settings.*). Local defaults: the edge's own origin, a cookie without Secure (plain
+    HTTP on loopback); production sets BLOSSOM_ALLOWED_ORIGINS and leaves Secure on."""
+    local_origins = f"http://127.0.0.1:{endpoints.edge_port} http://localhost:{endpoints.edge_port}"
+    return {
+        "BLOSSOM_COOKIE_NAME": os.environ.get("BLOSSOM_COOKIE_NAME") or "blossom_session",
+        "BLOSSOM_ALLOWED_ORIGINS": os.environ.get("BLOSSOM_ALLOWED_ORIGINS") or local_origins,
+    }
+
+
 def postgrest_env(endpoints: Endpoints) -> dict[str, str]:
     """postgrest.conf holds the settings; the environment says where, as PostgREST documents."""
     return {
         "PGRST_DB_URI": endpoints.authenticator_url,
         "PGRST_SERVER_PORT": str(endpoints.postgrest_port),
         "PGRST_ADMIN_SERVER_PORT": str(endpoints.postgrest_admin_port),
+        **auth_env(endpoints),
     }
 
 
@@ -64,6 +76,9 @@ def edge_env(endpoints: Endpoints) -> dict[str, str]:
         "BLOSSOM_POSTGREST_URL": endpoints.postgrest_url,
         "BLOSSOM_POSTGREST_ADMIN_URL": endpoints.postgrest_admin_url,
         "BLOSSOM_EDGE_DATABASE_URL": endpoints.edge_database_url,
+        **auth_env(endpoints),
+        "BLOSSOM_COOKIE_INSECURE": os.environ.get("BLOSSOM_COOKIE_INSECURE", "1"),
+        "BLOSSOM_TRUSTED_PROXIES": os.environ.get("BLOSSOM_TRUSTED_PROXIES", ""),
     }
 
 

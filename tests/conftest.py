@@ -31,10 +31,20 @@ def pg_server() -> Iterator[str]:
         yield cluster.url("postgres")
 
 
+# bcrypt at its minimum cost keeps sign-ups and logins fast; production keeps the default 12.
+TEST_BCRYPT_COST = "4"
+
+
 def _create_database(server_url: str, name: str, template: str = "template1") -> str:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template))
+        )
+        # Database settings are not copied from a template: set it on every copy.
+        conn.execute(
+            sql.SQL("alter database {} set app.settings.bcrypt_cost = {}").format(
+                sql.Identifier(name), sql.Literal(TEST_BCRYPT_COST)
+            )
         )
     return with_database(server_url, name)
 

@@ -56,7 +56,7 @@ def test_postgrest_overrides_only_what_the_local_stack_overrides() -> None:
     local = {
         name for name in postgrest_env(endpoints_for("postgresql://x@h:1/d")) if name.startswith("PGRST_")
     }
-    compose = set(SERVICES["postgrest"]["environment"])
+    compose = {name for name in SERVICES["postgrest"]["environment"] if name.startswith("PGRST_")}
     assert compose - {"PGRST_SERVER_HOST"} == local
     conf_keys = {
         line.split("=")[0].strip()
@@ -65,6 +65,15 @@ def test_postgrest_overrides_only_what_the_local_stack_overrides() -> None:
     }
     for name in compose:
         assert name.removeprefix("PGRST_").lower().replace("_", "-") in conf_keys, name
+
+
+def test_postgrest_gets_the_settings_its_config_file_reads() -> None:
+    wanted = set(re.findall(r"\$\((\w+)\)", (ROOT / "postgrest.conf").read_text()))
+    local = {
+        name for name in postgrest_env(endpoints_for("postgresql://x@h:1/d")) if not name.startswith("PGRST_")
+    }
+    compose = {name for name in SERVICES["postgrest"]["environment"] if not name.startswith("PGRST_")}
+    assert wanted == local == compose
 
 
 def test_the_edge_gets_the_same_variables_as_locally() -> None:

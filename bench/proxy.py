@@ -1,0 +1,164 @@
+"""The edge's proxying cost, and the pre-request's: requests per second and p50/p99 latency.
+
+1. GET /rpc/me with one valid session, through the edge and against PostgREST directly
+   (floor: the edge keeps 60% of PostgREST's throughput; aim: 80%).
+2. The pre-request's own cost: a trivial RPC on PostgREST with the session cookie (the
+   pre-request looks the session up) against a second PostgREST started without
+   db-pre-request.
+
+Usage: python bench/proxy.py [EDGE_URL POSTGREST_URL DATABASE_URL]
+(default: BLOSSOM_BENCH_EDGE_URL, BLOSSOM_BENCH_POSTGREST_URL, BLOSSOM_BENCH_DATABASE_URL, as
+`just bench` sets them). Loopback only; each measurement is bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ops.scratch import free_port
+from ops.services import Endpoints, start_postgrest, stop, wait_http
+from ops.settings import with_user
+
+SECONDS = float(os.environ.get("BLOSSOM_BENCH_SECONDS", "5"))
+CONCURRENCY = int(os.environ.get("BLOSSOM_BENCH_CONCURRENCY", "16"))
+PING_SQL = """
+create function api.bench_ping() returns integer language sql stable as $$ select 1 $$;
+grant execute on function api.bench_ping() to web_anon, authenticated;
+notify pgrst, 'reload schema';
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    label: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.label:<44} {self.rate:>8.0f} req/s   p50 {self.percentile(0.50):6.2f} ms"
+            f"   p99 {self.percentile(0.99):6.2f} ms"
+        )
+
+
+def loopback(url: str) -> str:
+    host = urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"bench: loopback URLs only, not {url}")
+    return url.rstrip("/")
+
+
+def sign_up(edge_url: str) -> str:
+    body = json.dumps(
+        {
+            "email": f"bench-{secrets.token_hex(4)}@example.com",
+            "password": "bench password 1",
+            "display_name": "B",
+        }
+    ).encode()
+    req = urllib.request.Request(
+        f"{edge_url}/auth/signup", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=30) as reply:
+        cookie = reply.headers["Set-Cookie"]
+    return str(cookie.split(";", 1)[0].split("=", 1)[1])
+
+
+async def measure(label: str, url: str, headers: dict[str, str]) -> Result:
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker(deadline: float, record: bool) -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                async with session.get(url, headers=headers) as reply:
+                    await reply.read()
+                    if reply.status != 200:
+                        raise RuntimeError(f"{label}: {url} answered {reply.status}")
+                if record:
+                    latencies.append(time.perf_counter() - started)
+
+        warm = time.perf_counter() + 1.0
+        await asyncio.gather(*(worker(warm, False) for _ in range(CONCURRENCY)))
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(began + SECONDS, True) for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - began
+    return Result(label, len(latencies), elapsed, latencies)
+
+
+async def run(edge_url: str, postgrest_url: str, database_url: str) -> None:
+    token = sign_up(edge_url)
+    cookie = {"Cookie": f"blossom_session={token}"}
+    print(f"{CONCURRENCY} concurrent clients, {SECONDS:.0f} s per measurement, aiohttp, loopback")
+
+    direct = await measure("GET /rpc/me  PostgREST directly", f"{postgrest_url}/rpc/me", cookie)
+    print(direct.line())
+    edge = await measure("GET /rpc/me  through the edge", f"{edge_url}/rpc/me", cookie)
+    print(edge.line())
+    print(f"edge keeps {edge.rate / direct.rate:.0%} of PostgREST's throughput (floor 60%, aim 80%)")
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(PING_SQL.encode())
+    await asyncio.sleep(0.5)
+    endpoints = Endpoints(
+        postgrest_port=free_port(),
+        postgrest_admin_port=free_port(),
+        edge_port=free_port(),
+        authenticator_url=with_user(database_url, "authenticator"),
+        edge_database_url=with_user(database_url, "edge"),
+    )
+    os.environ["PGRST_DB_PRE_REQUEST"] = ""
+    with tempfile.TemporaryDirectory() as logs:
+        bare = start_postgrest(endpoints, Path(logs) / "postgrest.log")
+        try:
+            wait_http(f"{endpoints.postgrest_admin_url}/ready", bare)
+            with_hook = await measure(
+                "GET /rpc/bench_ping  with pre-request", f"{postgrest_url}/rpc/bench_ping", cookie
+            )
+            print(with_hook.line())
+            without = await measure(
+                "GET /rpc/bench_ping  without pre-request", f"{endpoints.postgrest_url}/rpc/bench_ping", {}
+            )
+            print(without.line())
+        finally:
+            stop(bare)
+    print(f"the pre-request costs {1 - with_hook.rate / without.rate:.0%} of PostgREST's throughput")
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    edge_url = args[0] if len(args) > 0 else os.environ.get("BLOSSOM_BENCH_EDGE_URL", "")
+    postgrest_url = args[1] if len(args) > 1 else os.environ.get("BLOSSOM_BENCH_POSTGREST_URL", "")
+    database_url = args[2] if len(args) > 2 else os.environ.get("BLOSSOM_BENCH_DATABASE_URL", "")
+    if not (edge_url and postgrest_url and database_url):
+        raise SystemExit(__doc__)
+    asyncio.run(run(loopback(edge_url), loopback(postgrest_url), database_url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Who the client is (peer address, trusted proxies) and cross-site request refusal.
+
+The same CSRF rule runs in the database pre-request (auth.pre_request), so PostgREST exposed
+directly is as safe; the edge checks first so that /auth routes and /rpc answer alike.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from edge.config import EdgeConfig
+from edge.errors import error_response
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def client_address(request: Request, config: EdgeConfig) -> str | None:
+    """The peer, or the last X-Forwarded-For entry when the peer is a trusted proxy.
+
+    Only the last entry: it is the one the trusted proxy added itself; earlier entries are
+    whatever the client chose to send.
+    """
+    if request.client is None:
+        return None
+    peer = request.client.host
+    peer_ip = _ip(peer)
+    if peer_ip is None:
+        return None
+    if config.trusted_proxies and any(peer_ip in network for network in config.trusted_proxies):
+        forwarded = request.headers.getlist("x-forwarded-for")
+        if forwarded:
+            last = _ip(",".join(forwarded).split(",")[-1])
+            if last is not None:
+                return str(last)
+    return str(peer_ip)
+
+
+def csrf_refusal(request: Request, config: EdgeConfig) -> Response | None:
+    """403 auth.csrf for a state-changing request that is not JSON or comes from another site."""
+    if request.method in SAFE_METHODS:
+        return None
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        return error_response(
+            403, "auth.csrf", "Requests that change state must send Content-Type: application/json."
+        )
+    origin = request.headers.get("origin")
+    cross_site = request.headers.get("sec-fetch-site") == "cross-site"
+    if (origin is not None or cross_site) and origin not in config.allowed_origins:
+        return error_response(403, "auth.csrf", "Requests from this origin are not allowed.")
+    return None

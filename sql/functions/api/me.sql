@@ -1,0 +1,20 @@
+/*
+ * The signed-in user's own profile. Granted to web_anon too, so that an anonymous call is
+ * answered 401 auth.not_signed_in (ours) rather than PostgREST's permission error.
+ */
+create function api.me() returns api.user_profile
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+  v_profile api.user_profile;
+begin
+  select u.id, u.email, u.display_name, u.created_at into v_profile
+    from app.users u where u.id = auth.require_user();
+  if not found then
+    perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
+  return v_profile;
+end
+$$;
+
+comment on function api.me() is 'The signed-in user. Errors: 401 auth.not_signed_in.';

@@ -1,0 +1,18 @@
+/* Changes the signed-in user's display name. */
+create function api.update_profile(display_name text) returns api.user_profile
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_name text := auth.valid_display_name(update_profile.display_name);
+  v_profile api.user_profile;
+begin
+  update app.users u set display_name = v_name, updated_at = now()
+   where u.id = v_user
+  returning u.id, u.email, u.display_name, u.created_at into v_profile;
+  return v_profile;
+end
+$$;
+
+comment on function api.update_profile(text) is
+  'Sets the signed-in user''s display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.';

@@ -1,0 +1,72 @@
+/*
+ * Password reset: a single-use token valid one hour, mailed through app.outbox; only its
+ * SHA-256 is kept. The request answers the same whether or not the account exists.
+ * Limits: 5 requests per hour per lower-cased email, 20 per hour per client address.
+ */
+create function auth.request_password_reset(p_email text, p_client_addr inet default null) returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_key text := left(pg_catalog.lower(coalesce(p_email, '')), 320);
+  v_addr text := pg_catalog.host(p_client_addr);
+  v_retry integer;
+  v_user app.users;
+  v_token text;
+  v_expires timestamptz := now() + interval '1 hour';
+begin
+  v_retry := greatest(auth.rate_limit_retry_after('reset.email', v_key, 5, interval '1 hour'),
+                      auth.rate_limit_retry_after('reset.addr', v_addr, 20, interval '1 hour'));
+  if v_retry is not null then
+    perform auth.raise_error(429, 'auth.rate_limited', 'Too many reset requests; try again later.', null,
+                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
+  end if;
+  perform auth.rate_limit_hit('reset.email', v_key);
+  perform auth.rate_limit_hit('reset.addr', v_addr);
+
+  select u.* into v_user from app.users u where pg_catalog.lower(u.email) = v_key;
+  if not found then
+    return;
+  end if;
+  v_token := auth.new_token();
+  insert into app.password_resets (token_hash, user_id, expires_at, client_addr)
+  values (auth.token_hash(v_token), v_user.id, v_expires, p_client_addr);
+  insert into app.outbox (topic, payload)
+  values ('mail.password_reset', pg_catalog.jsonb_build_object(
+    'to', v_user.email, 'display_name', v_user.display_name, 'token', v_token, 'expires_at', v_expires));
+  perform auth.audit('auth.password_reset_requested', v_user.id, v_user.id, p_client_addr);
+end
+$$;
+
+comment on function auth.request_password_reset(text, inet) is
+  'Queues a reset mail (outbox topic mail.password_reset) when the account exists; silent otherwise. '
+  'Errors: 429 auth.rate_limited.';
+
+create function auth.confirm_password_reset(p_token text, p_new_password text, p_client_addr inet default null)
+returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_reset app.password_resets;
+begin
+  if auth.token_is_wellformed(p_token) then
+    select r.* into v_reset from app.password_resets r
+     where r.token_hash = auth.token_hash(p_token)
+     for update;
+  end if;
+  if v_reset.user_id is null or v_reset.used_at is not null or v_reset.expires_at <= now() then
+    perform auth.raise_error(400, 'auth.invalid_token', 'The reset link is unknown, used or expired.');
+  end if;
+  perform auth.check_password(p_new_password);
+  update app.user_secrets s
+     set password_hash = auth.hash_password(p_new_password), password_changed_at = now()
+   where s.user_id = v_reset.user_id;
+  -- This token and every other outstanding one of the user are spent.
+  update app.password_resets r set used_at = now() where r.user_id = v_reset.user_id and r.used_at is null;
+  update app.sessions s set revoked_at = now() where s.user_id = v_reset.user_id and s.revoked_at is null;
+  perform auth.audit('auth.password_reset', v_reset.user_id, v_reset.user_id, p_client_addr);
+end
+$$;
+
+comment on function auth.confirm_password_reset(text, text, inet) is
+  'Sets a new password with a reset token, spends it and revokes every session. '
+  'Errors: 400 auth.invalid_token, 422 auth.weak_password.';

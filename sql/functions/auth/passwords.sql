@@ -1,0 +1,64 @@
+/*
+ * Passwords: bcrypt (pgcrypto) over a pre-hash. bcrypt reads only the first 72 bytes, so the
+ * password is first reduced to base64(HMAC-SHA-256(password)) (44 ASCII characters, never a
+ * NUL byte), as bcrypt-sha256 schemes do: every byte of a long password counts.
+ * Cost: app.settings.bcrypt_cost, default 12, kept within 4..16 (tests lower it).
+ */
+create function auth.password_prehash(p_password text) returns text
+language sql stable strict parallel safe
+return pg_catalog.encode(
+  extensions.hmac(pg_catalog.convert_to(p_password, 'UTF8'), pg_catalog.convert_to('blossom.password.v1', 'UTF8'), 'sha256'),
+  'base64');
+
+comment on function auth.password_prehash(text) is
+  'base64(HMAC-SHA-256(key ''blossom.password.v1'', password)): what bcrypt hashes, so no byte is cut off.';
+
+create function auth.bcrypt_cost() returns integer
+language sql stable parallel safe
+return least(greatest(auth.setting('bcrypt_cost', '12')::integer, 4), 16);
+
+comment on function auth.bcrypt_cost() is 'bcrypt cost for new hashes: app.settings.bcrypt_cost, default 12.';
+
+create function auth.hash_password(p_password text) returns text
+language sql volatile strict
+return extensions.crypt(auth.password_prehash(p_password), extensions.gen_salt('bf', auth.bcrypt_cost()));
+
+comment on function auth.hash_password(text) is 'A new bcrypt hash of the (pre-hashed) password.';
+
+/* Constant work: without a stored hash (unknown email) it still runs one bcrypt of the same cost. */
+create function auth.password_matches(p_password text, p_hash text) returns boolean
+language plpgsql volatile
+as $$
+declare
+  v_prehash text := auth.password_prehash(coalesce(p_password, ''));
+begin
+  if p_hash is null then
+    perform extensions.crypt(v_prehash, extensions.gen_salt('bf', auth.bcrypt_cost()));
+    return false;
+  end if;
+  return extensions.crypt(v_prehash, p_hash) = p_hash;
+end
+$$;
+
+comment on function auth.password_matches(text, text) is
+  'Whether the password matches the hash; with a null hash does the same work and answers false.';
+
+/* Rules for a new password; raises 422 auth.weak_password. */
+create function auth.check_password(p_password text) returns void
+language plpgsql stable
+as $$
+begin
+  if p_password is null or pg_catalog.char_length(p_password) < 10 then
+    perform auth.raise_error(422, 'auth.weak_password', 'The password must have at least 10 characters.');
+  end if;
+  if pg_catalog.octet_length(p_password) > 1000 then
+    perform auth.raise_error(422, 'auth.weak_password', 'The password must have at most 1000 bytes.');
+  end if;
+  if p_password ~ '^(.)\1*$' then
+    perform auth.raise_error(422, 'auth.weak_password', 'The password must not repeat one character.');
+  end if;
+end
+$$;
+
+comment on function auth.check_password(text) is
+  'Refuses (422 auth.weak_password) a password shorter than 10 characters, longer than 1000 bytes, or one repeated character.';

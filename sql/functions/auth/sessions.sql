@@ -1,0 +1,145 @@
+/*
+ * Sessions: issued at sign-up and login, looked up by the SHA-256 of the token. A session is
+ * valid while not revoked, before expires_at (absolute, app.settings.session_max_age, default
+ * 30 days) and used within app.settings.session_idle_timeout (default 7 days).
+ */
+create function auth.user_json(p_user app.users) returns jsonb
+language sql immutable parallel safe
+return pg_catalog.jsonb_build_object(
+  'id', (p_user).id, 'email', (p_user).email, 'display_name', (p_user).display_name,
+  'created_at', (p_user).created_at);
+
+comment on function auth.user_json(app.users) is 'A user as the API shows it (never a secret).';
+
+create function auth.issue_session(p_user_id app.user_id, p_client_addr inet, p_user_agent text)
+returns jsonb
+language plpgsql volatile
+as $$
+declare
+  v_token text := auth.new_token();
+  v_session app.sessions;
+begin
+  insert into app.sessions (user_id, token_hash, expires_at, user_agent, client_addr)
+  values (p_user_id, auth.token_hash(v_token),
+          now() + auth.setting('session_max_age', '30 days')::interval,
+          left(p_user_agent, 512), p_client_addr)
+  returning * into v_session;
+  return pg_catalog.jsonb_build_object(
+    'id', v_session.id, 'token', v_token,
+    'created_at', v_session.created_at, 'expires_at', v_session.expires_at);
+end
+$$;
+
+comment on function auth.issue_session(app.user_id, inet, text) is
+  'Starts a session; the only place the token is ever seen, in the result, once.';
+
+/* The valid session of a token, or null; touches last_seen_at at most once a minute, and only
+   in a writable transaction (PostgREST runs GET requests read-only). */
+create function auth.session_from_token(p_token text, p_touch boolean) returns app.sessions
+language plpgsql volatile
+as $$
+declare
+  v_session app.sessions;
+begin
+  if not auth.token_is_wellformed(p_token) then
+    return null;
+  end if;
+  select s.* into v_session from app.sessions s where s.token_hash = auth.token_hash(p_token);
+  if not found
+     or v_session.revoked_at is not null
+     or v_session.expires_at <= now()
+     or v_session.last_seen_at <= now() - auth.setting('session_idle_timeout', '7 days')::interval then
+    return null;
+  end if;
+  if p_touch and v_session.last_seen_at < now() - interval '1 minute'
+     and pg_catalog.current_setting('transaction_read_only') = 'off' then
+    update app.sessions s set last_seen_at = now() where s.id = v_session.id;
+  end if;
+  return v_session;
+end
+$$;
+
+comment on function auth.session_from_token(text, boolean) is
+  'The session a token stands for when it is valid (not revoked, expired or idle), else null.';
+
+/* The pre-request's only door into app.sessions: small, definer, pinned search_path. */
+create function auth.session_identity(p_token text, out user_id app.user_id, out session_id app.session_id)
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_session app.sessions := auth.session_from_token(p_token, true);
+begin
+  user_id := v_session.user_id;
+  session_id := v_session.id;
+end
+$$;
+
+comment on function auth.session_identity(text) is
+  'For auth.pre_request: the user and session of a valid token (nulls otherwise).';
+
+/* The edge's GET /auth/session. */
+create function auth.session_info(p_token text) returns jsonb
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_session app.sessions := auth.session_from_token(p_token, true);
+  v_user app.users;
+begin
+  if v_session.id is null then
+    perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
+  select u.* into v_user from app.users u where u.id = v_session.user_id;
+  return pg_catalog.jsonb_build_object(
+    'user', auth.user_json(v_user),
+    'session', pg_catalog.jsonb_build_object(
+      'id', v_session.id, 'created_at', v_session.created_at, 'expires_at', v_session.expires_at));
+end
+$$;
+
+comment on function auth.session_info(text) is
+  'The user and session of a valid token; 401 auth.not_signed_in otherwise.';
+
+create function auth.logout(p_token text, p_client_addr inet default null) returns boolean
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_session app.sessions;
+begin
+  if not auth.token_is_wellformed(p_token) then
+    return false;
+  end if;
+  update app.sessions s set revoked_at = now()
+   where s.token_hash = auth.token_hash(p_token) and s.revoked_at is null
+  returning s.* into v_session;
+  if not found then
+    return false;
+  end if;
+  perform auth.audit('auth.logout', v_session.user_id, v_session.id, p_client_addr);
+  return true;
+end
+$$;
+
+comment on function auth.logout(text, inet) is
+  'Revokes the token''s session; true when there was one to revoke. Never an error.';
+
+create function auth.logout_all(p_token text, p_client_addr inet default null) returns integer
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_session app.sessions := auth.session_from_token(p_token, false);
+  v_count integer;
+begin
+  if v_session.id is null then
+    perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
+  update app.sessions s set revoked_at = now()
+   where s.user_id = v_session.user_id and s.revoked_at is null;
+  get diagnostics v_count = row_count;
+  perform auth.audit('auth.logout_all', v_session.user_id, v_session.user_id, p_client_addr,
+                     pg_catalog.jsonb_build_object('sessions', v_count));
+  return v_count;
+end
+$$;
+
+comment on function auth.logout_all(text, inet) is
+  'Revokes every session of the token''s user; 401 auth.not_signed_in without a valid session.';

@@ -1,0 +1,43 @@
+/* Password rules and hashing: bcrypt over a pre-hash, configurable cost, the 72-byte limit. */
+begin;
+select plan(16);
+
+set local app.settings.bcrypt_cost = '';
+select is(auth.bcrypt_cost(), 12, 'bcrypt cost is 12 by default');
+set local app.settings.bcrypt_cost = '4';
+select is(auth.bcrypt_cost(), 4, 'app.settings.bcrypt_cost lowers it');
+set local app.settings.bcrypt_cost = '1';
+select is(auth.bcrypt_cost(), 4, 'the cost never goes under bcrypt''s minimum of 4');
+set local app.settings.bcrypt_cost = '4';
+
+select matches(auth.hash_password('correct horse battery'), '^\$2a\$04\$', 'hashes are bcrypt with the configured cost');
+select ok(auth.password_matches('correct horse battery', auth.hash_password('correct horse battery')),
+  'a password matches its own hash');
+select ok(not auth.password_matches('correct horse batterY', auth.hash_password('correct horse battery')),
+  'a different password does not match');
+select ok(not auth.password_matches('anything at all', null), 'no hash (unknown account) never matches');
+select isnt(auth.hash_password('correct horse battery'), auth.hash_password('correct horse battery'),
+  'every hash has its own salt');
+
+select ok(
+  not auth.password_matches(repeat('a', 72) || 'first ending', auth.hash_password(repeat('a', 72) || 'second ending')),
+  'two passwords sharing their first 72 bytes do not both work (pre-hash)');
+select is(length(auth.password_prehash(repeat('x', 1000))), 44, 'the pre-hash is 44 characters, under bcrypt''s 72 bytes');
+
+select throws_ok($$ select auth.check_password('short') $$, 'PGRST',
+  '{"code" : "auth.weak_password", "message" : "The password must have at least 10 characters.", "details" : null, "hint" : null}',
+  'a password under 10 characters is weak');
+select throws_ok($$ select auth.check_password(null) $$, 'PGRST', null, 'no password is weak');
+select throws_ok($$ select auth.check_password(repeat('b', 1024 * 1024)) $$, 'PGRST',
+  '{"code" : "auth.weak_password", "message" : "The password must have at most 1000 bytes.", "details" : null, "hint" : null}',
+  'a 1 MB password is refused');
+select throws_ok($$ select auth.check_password(repeat('é', 501)) $$, 'PGRST', null,
+  'the limit is in bytes: 501 two-byte characters are too many');
+select throws_ok($$ select auth.check_password(repeat('z', 12)) $$, 'PGRST',
+  '{"code" : "auth.weak_password", "message" : "The password must not repeat one character.", "details" : null, "hint" : null}',
+  'one repeated character is weak');
+select lives_ok($$ select auth.check_password($q$'; drop table app.users; --$q$) $$,
+  'an SQL-looking password is just a password');
+
+select * from finish();
+rollback;

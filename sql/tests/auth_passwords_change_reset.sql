@@ -1,0 +1,89 @@
+/* Password change and reset: proofs, single-use tokens, the outbox, revocation; and the purge. */
+begin;
+select plan(23);
+set local app.settings.bcrypt_cost = '4';
+
+select set_config('tap.s1', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
+                             -> 'session' ->> 'token', true) is not null as signed_up \gset
+select set_config('tap.s2', auth.login('carol@example.com', 'correct horse battery', '192.0.2.5', 'tap')
+                             -> 'session' ->> 'token', true) is not null as logged_in \gset
+select id as carol from app.users where email = 'carol@example.com' \gset
+
+set local role edge;
+
+/* Change */
+select throws_ok($$ select auth.change_password(current_setting('tap.s1'), 'not my password', 'a new password 1', null) $$,
+  'PGRST', '{"code" : "auth.invalid_credentials", "message" : "The current password is not right.", "details" : null, "hint" : null}',
+  'a password change needs the current password');
+select throws_ok($$ select auth.change_password(current_setting('tap.s1'), 'correct horse battery', 'short', null) $$,
+  'PGRST', '{"code" : "auth.weak_password", "message" : "The password must have at least 10 characters.", "details" : null, "hint" : null}',
+  'the new password must follow the rules');
+select throws_ok($$ select auth.change_password('unknown', 'correct horse battery', 'a new password 1', null) $$,
+  'PGRST', '{"code" : "auth.not_signed_in", "message" : "Sign in first.", "details" : null, "hint" : null}',
+  'a password change needs a valid session');
+select lives_ok($$ select auth.change_password(current_setting('tap.s1'), 'correct horse battery', 'a new password 1', '192.0.2.5') $$,
+  'the signed-in user changes the password');
+select is(auth.login('carol@example.com', 'a new password 1', null, null) ->> 'ok', 'true', 'the new password works');
+select is(auth.login('carol@example.com', 'correct horse battery', null, null) ->> 'ok', 'false', 'the old one does not');
+select throws_ok($$ select auth.session_info(current_setting('tap.s2')) $$, 'PGRST', null,
+  'every other session was revoked');
+select is(auth.session_info(current_setting('tap.s1')) -> 'user' ->> 'email', 'carol@example.com',
+  'the session that changed it stays');
+
+/* Reset request */
+select lives_ok($$ select auth.request_password_reset('CAROL@example.com', '192.0.2.5') $$, 'a reset is requested');
+select lives_ok($$ select auth.request_password_reset('nobody@example.com', '192.0.2.5') $$,
+  'a reset for an unknown email answers the same');
+reset role;
+select is((select count(*)::int from app.outbox where topic = 'mail.password_reset'), 1,
+  'one mail is queued, for the existing account only');
+select is((select payload ->> 'to' from app.outbox), 'carol@example.com', 'the mail goes to the account''s email');
+select set_config('tap.reset', (select payload ->> 'token' from app.outbox), true) is not null as got_token \gset
+select is((select count(*)::int from app.password_resets
+            where token_hash = auth.token_hash(current_setting('tap.reset'))
+              and expires_at between now() + interval '59 minutes' and now() + interval '61 minutes'), 1,
+  'only the token''s hash is stored, valid for one hour');
+
+/* Reset confirm */
+set local role edge;
+select throws_ok($$ select auth.confirm_password_reset('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'brand new secret', null) $$,
+  'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',
+  'an unknown reset token is refused');
+select throws_ok($$ select auth.confirm_password_reset(current_setting('tap.reset'), 'tiny', null) $$,
+  'PGRST', null, 'a weak new password is refused and the token not spent');
+select lives_ok($$ select auth.confirm_password_reset(current_setting('tap.reset'), 'brand new secret', '192.0.2.5') $$,
+  'a valid token sets the new password');
+select is(auth.login('carol@example.com', 'brand new secret', null, null) ->> 'ok', 'true', 'the reset password works');
+select throws_ok($$ select auth.confirm_password_reset(current_setting('tap.reset'), 'another new secret', null) $$,
+  'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',
+  'a reset token works once');
+
+reset role;
+select is((select count(*)::int from app.sessions where user_id = :'carol' and revoked_at is null
+             and created_at < (select max(created_at) from app.sessions)), 0,
+  'the reset revoked every session from before it');
+
+/* Expired reset tokens and the reset rate limit */
+set local role edge;
+select auth.request_password_reset('carol@example.com', '192.0.2.5') is null as requested \gset
+reset role;
+select set_config('tap.reset2', (select payload ->> 'token' from app.outbox order by created_at desc, id desc limit 1), true)
+  is not null as got_token \gset
+update app.password_resets set expires_at = now() - interval '1 second' where used_at is null;
+set local role edge;
+select throws_ok($$ select auth.confirm_password_reset(current_setting('tap.reset2'), 'brand new secret 2', null) $$,
+  'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',
+  'an expired reset token is refused');
+select throws_ok($$ select auth.request_password_reset('carol@example.com', '192.0.2.5') from generate_series(1, 5) $$,
+  'PGRST', null, 'a sixth reset request within the hour is refused');
+
+/* Purge */
+reset role;
+update app.sessions set expires_at = now() - interval '1 minute' where user_id = :'carol' and revoked_at is null;
+set local role pipeline;
+select is((select sessions from pipeline.purge_auth()), 4, 'the pipeline role purges the four dead sessions');
+reset role;
+select is((select count(*)::int from app.sessions), 0, 'the purge deleted every revoked and expired session');
+
+select * from finish();
+rollback;

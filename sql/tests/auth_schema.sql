@@ -1,0 +1,77 @@
+/*
+ * Auth structure: the tables, their Row Level Security, who may execute which auth function,
+ * and the shape of the definer functions.
+ */
+begin;
+select plan(23);
+
+select has_table('app', t, format('table app.%s exists', t))
+  from unnest(array['users', 'user_secrets', 'sessions', 'rate_limit_hits', 'password_resets',
+                    'outbox', 'audit_events']) as t;
+
+select columns_are('app', 'sessions',
+  array['id', 'user_id', 'token_hash', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at',
+        'user_agent', 'client_addr'],
+  'sessions keep a token hash, times, user agent and address, never the token');
+select columns_are('app', 'password_resets',
+  array['token_hash', 'user_id', 'created_at', 'expires_at', 'used_at', 'client_addr'],
+  'password resets keep only the token hash');
+select columns_are('app', 'outbox',
+  array['id', 'topic', 'payload', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error'],
+  'the outbox has topic, payload and delivery times');
+select hasnt_column('app', 'users', 'password_hash', 'users carry no password hash; app.user_secrets does');
+
+select is_empty(
+  $$ select c.relname from pg_class c
+      where c.oid in ('app.users'::regclass, 'app.user_secrets'::regclass, 'app.sessions'::regclass,
+                      'app.rate_limit_hits'::regclass, 'app.password_resets'::regclass,
+                      'app.outbox'::regclass, 'app.audit_events'::regclass)
+        and not exists (select from pg_policy p where p.polrelid = c.oid) $$,
+  'every auth table has at least one policy');
+
+select is(
+  (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
+    where p.pronamespace = 'auth'::regnamespace and has_function_privilege('edge', p.oid, 'execute')),
+  array['auth.change_password(text,text,text,inet)', 'auth.confirm_password_reset(text,text,inet)',
+        'auth.login(text,text,inet,text)', 'auth.logout(text,inet)', 'auth.logout_all(text,inet)',
+        'auth.request_password_reset(text,inet)', 'auth.session_info(text)',
+        'auth.signup(text,text,text,inet,text)'],
+  'the edge may execute exactly the auth functions its routes call');
+
+select is(
+  (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
+    where p.pronamespace = 'auth'::regnamespace and has_function_privilege('web_anon', p.oid, 'execute')),
+  array['auth.origin_allowed(text)', 'auth.pre_request()', 'auth.raise_error(integer,text,text,text,jsonb)',
+        'auth.session_identity(text)', 'auth.setting(text,text)'],
+  'web_anon may execute only the pre-request and the helpers it calls');
+
+select ok(not has_function_privilege('edge', 'api.me()', 'execute'), 'the edge cannot call the API functions');
+select ok(not has_function_privilege('web_anon', 'pipeline.purge_auth()', 'execute'), 'web_anon cannot purge sessions');
+select ok(has_function_privilege('pipeline', 'pipeline.purge_auth()', 'execute'), 'the pipeline can purge sessions');
+select ok(has_function_privilege('web_anon', 'api.me()', 'execute'), 'web_anon may call api.me, to be told 401');
+
+select is(
+  (select prosecdef from pg_proc where oid = 'auth.pre_request()'::regprocedure), false,
+  'the pre-request runs with invoker rights, so that it can set the role');
+select is(
+  (select lanname::text from pg_proc p join pg_language l on l.oid = p.prolang
+    where p.oid = 'auth.session_identity(text)'::regprocedure), 'plpgsql',
+  'the session lookup is a PL/pgSQL definer function');
+
+select is_empty(
+  $$ select p.oid::regprocedure from pg_proc p
+      where p.pronamespace in ('auth'::regnamespace, 'api'::regnamespace, 'pipeline'::regnamespace)
+        and p.prosecdef and p.proowner <> 'blossom_owner'::regrole $$,
+  'every definer function belongs to blossom_owner');
+
+select is(
+  (select array_agg(p.proname::text order by p.proname) from pg_proc p
+    where p.pronamespace = 'auth'::regnamespace and p.prosecdef),
+  array['change_password', 'confirm_password_reset', 'login', 'logout', 'logout_all',
+        'request_password_reset', 'session_identity', 'session_info', 'signup'],
+  'the definer functions of auth are the edge''s entry points and the pre-request''s session lookup');
+
+select index_is_unique('app', 'users', 'users_email_lower_key', 'emails are unique case-insensitively');
+
+select * from finish();
+rollback;

@@ -1,0 +1,57 @@
+"""Helpers for the auth end-to-end tests: sign up, log in, and read cookies."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from tests.http import Reply, request
+
+PASSWORD = "correct horse battery"
+COOKIE_NAME = "blossom_session"
+
+
+def new_email() -> str:
+    return f"user-{secrets.token_hex(4)}@example.com"
+
+
+def session_cookie(reply: Reply) -> str | None:
+    """The token the reply's Set-Cookie gives, or None."""
+    for header in reply.all("set-cookie"):
+        name, _, rest = header.partition("=")
+        if name == COOKIE_NAME:
+            return rest.split(";", 1)[0] or None
+    return None
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+    token: str
+    user: dict[str, Any]
+
+    @property
+    def cookie(self) -> dict[str, str]:
+        return {"Cookie": f"{COOKIE_NAME}={self.token}"}
+
+
+def signup(
+    base_url: str, email: str | None = None, password: str = PASSWORD, name: str = "Tester"
+) -> Account:
+    email = email or new_email()
+    reply = request(
+        base_url,
+        "POST",
+        "/auth/signup",
+        json_body={"email": email, "password": password, "display_name": name},
+    )
+    assert reply.status == 201, reply.body
+    token = session_cookie(reply)
+    assert token
+    return Account(email, password, token, reply.json()["user"])
+
+
+def post(base_url: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+    return request(base_url, "POST", path, json_body={} if body is None else body, headers=headers)

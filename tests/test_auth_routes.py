@@ -1,0 +1,342 @@
+"""/auth/* through the real edge and PostgREST: the whole route table of issue 3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.auth_client import PASSWORD, Account, new_email, post, session_cookie, signup
+from tests.conftest import Stack, make_stack
+from tests.http import request
+
+
+@pytest.fixture(scope="module")
+def auth_stack(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("auth")) as running:
+        yield running
+
+
+def reset_token(stack: Stack, email: str) -> str:
+    with psycopg.connect(stack.database_url) as conn:
+        row = conn.execute(
+            "select payload ->> 'token' from app.outbox where topic = 'mail.password_reset'"
+            " and payload ->> 'to' = %s order by created_at desc limit 1",
+            (email,),
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_signup_answers_201_with_the_user_and_a_cookie(auth_stack: Stack) -> None:
+    email = new_email().replace("user", "New.User")
+    reply = post(
+        auth_stack.edge_url, "/auth/signup", {"email": email, "password": PASSWORD, "display_name": "Ann"}
+    )
+    assert reply.status == 201
+    user = reply.json()["user"]
+    assert user["email"] == email
+    assert user["display_name"] == "Ann"
+    assert user["id"].startswith("usr_")
+    assert "password" not in reply.body.decode()
+    assert session_cookie(reply)
+
+
+def test_the_cookie_is_httponly_samesite_lax_path_root(auth_stack: Stack) -> None:
+    reply = post(
+        auth_stack.edge_url,
+        "/auth/signup",
+        {"email": new_email(), "password": PASSWORD, "display_name": "Cookie"},
+    )
+    (cookie,) = reply.all("set-cookie")
+    attributes = [part.strip() for part in cookie.split(";")]
+    name, _, token = attributes[0].partition("=")
+    assert name == "blossom_session"
+    assert len(token) == 43
+    assert {"HttpOnly", "SameSite=Lax", "Path=/"} <= set(attributes)
+    assert "Max-Age=2592000" in attributes
+    # The test stack is local development over plain HTTP (BLOSSOM_COOKIE_INSECURE=1).
+    assert "Secure" not in attributes
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD, "display_name": "X"}, 422, "auth.invalid_email"),
+        ({"email": "a@example.com", "password": "short", "display_name": "X"}, 422, "auth.weak_password"),
+        ({"email": "a@example.com", "password": "x" * 2000, "display_name": "X"}, 422, "auth.weak_password"),
+        (
+            {"email": "a@example.com", "password": PASSWORD, "display_name": " "},
+            422,
+            "auth.invalid_display_name",
+        ),
+        (
+            {"email": "a@example.com", "password": 12345678901, "display_name": "X"},
+            422,
+            "request.invalid_field",
+        ),
+        ({"email": "a@example.com", "password": PASSWORD}, 422, "request.invalid_field"),
+        (["not", "an", "object"], 400, "request.invalid_json"),
+    ],
+)
+def test_signup_refuses_bad_input(auth_stack: Stack, body: object, status: int, code: str) -> None:
+    reply = post(auth_stack.edge_url, "/auth/signup", body)
+    assert reply.status == status
+    error = reply.json()
+    assert error["code"] == code
+    assert set(error) == {"code", "message", "details", "hint"}
+
+
+def test_signup_refuses_invalid_json_and_huge_bodies(auth_stack: Stack) -> None:
+    headers = {"Content-Type": "application/json"}
+    reply = request(auth_stack.edge_url, "POST", "/auth/signup", body=b"{nope", headers=headers)
+    assert (reply.status, reply.json()["code"]) == (400, "request.invalid_json")
+    huge = b'{"email": "a@example.com", "password": "' + b"p" * (1024 * 1024) + b'", "display_name": "X"}'
+    reply = request(auth_stack.edge_url, "POST", "/auth/signup", body=huge, headers=headers)
+    assert (reply.status, reply.json()["code"]) == (413, "edge.body_too_large")
+
+
+def test_signup_with_a_taken_email_in_another_case_is_409(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    body = {"email": account.email.upper(), "password": PASSWORD, "display_name": "Twin"}
+    reply = post(auth_stack.edge_url, "/auth/signup", body)
+    assert (reply.status, reply.json()["code"]) == (409, "auth.email_taken")
+
+
+def test_login_answers_the_user_and_a_new_session(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    reply = post(auth_stack.edge_url, "/auth/login", {"email": account.email.upper(), "password": PASSWORD})
+    assert reply.status == 200
+    assert reply.json()["user"]["id"] == account.user["id"]
+    token = session_cookie(reply)
+    assert token
+    assert token != account.token
+
+
+def test_unknown_email_and_wrong_password_get_the_same_401(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    wrong = post(auth_stack.edge_url, "/auth/login", {"email": account.email, "password": "wrong password!"})
+    unknown = post(auth_stack.edge_url, "/auth/login", {"email": new_email(), "password": PASSWORD})
+    assert wrong.status == unknown.status == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["code"] == "auth.invalid_credentials"
+    assert session_cookie(wrong) is None
+
+
+def test_session_answers_the_user_and_session(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    reply = request(auth_stack.edge_url, "GET", "/auth/session", headers=account.cookie)
+    assert reply.status == 200
+    body = reply.json()
+    assert body["user"]["id"] == account.user["id"]
+    assert set(body["session"]) == {"id", "created_at", "expires_at"}
+    assert body["session"]["id"].startswith("ses_")
+    assert reply.header("cache-control") == "no-store"
+
+
+def test_session_without_a_cookie_is_401(auth_stack: Stack) -> None:
+    reply = request(auth_stack.edge_url, "GET", "/auth/session")
+    assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
+
+
+def test_logout_revokes_the_session_and_clears_the_cookie(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    reply = post(auth_stack.edge_url, "/auth/logout", headers=account.cookie)
+    assert reply.status == 204
+    (cleared,) = reply.all("set-cookie")
+    assert cleared.startswith("blossom_session=;")
+    assert "Max-Age=0" in cleared
+    reply = request(auth_stack.edge_url, "GET", "/auth/session", headers=account.cookie)
+    assert reply.status == 401
+
+
+def test_logout_all_revokes_every_session_of_the_user(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    other = session_cookie(
+        post(auth_stack.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
+    )
+    assert other
+    reply = post(auth_stack.edge_url, "/auth/logout-all", headers=account.cookie)
+    assert reply.status == 204
+    for token in (account.token, other):
+        reply = request(
+            auth_stack.edge_url, "GET", "/auth/session", headers={"Cookie": f"blossom_session={token}"}
+        )
+        assert reply.status == 401
+
+
+def test_logout_all_without_a_session_is_401(auth_stack: Stack) -> None:
+    reply = post(auth_stack.edge_url, "/auth/logout-all")
+    assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
+
+
+def test_password_change_revokes_every_other_session(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    other = session_cookie(
+        post(auth_stack.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
+    )
+    body = {"current_password": PASSWORD, "new_password": "a brand new password"}
+    reply = post(auth_stack.edge_url, "/auth/password", body, headers=account.cookie)
+    assert reply.status == 204
+    assert request(auth_stack.edge_url, "GET", "/auth/session", headers=account.cookie).status == 200
+    gone = request(
+        auth_stack.edge_url, "GET", "/auth/session", headers={"Cookie": f"blossom_session={other}"}
+    )
+    assert gone.status == 401
+    login = post(
+        auth_stack.edge_url, "/auth/login", {"email": account.email, "password": "a brand new password"}
+    )
+    assert login.status == 200
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "status", "code"),
+    [
+        ("not the password", "a brand new password", 401, "auth.invalid_credentials"),
+        (PASSWORD, "tiny", 422, "auth.weak_password"),
+    ],
+)
+def test_password_change_refusals(auth_stack: Stack, current: str, new: str, status: int, code: str) -> None:
+    account = signup(auth_stack.edge_url)
+    reply = post(
+        auth_stack.edge_url,
+        "/auth/password",
+        {"current_password": current, "new_password": new},
+        account.cookie,
+    )
+    assert (reply.status, reply.json()["code"]) == (status, code)
+
+
+def test_password_reset_answers_202_for_known_and_unknown_emails(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    known = post(auth_stack.edge_url, "/auth/password-reset", {"email": account.email})
+    unknown = post(auth_stack.edge_url, "/auth/password-reset", {"email": new_email()})
+    assert known.status == unknown.status == 202
+    assert known.body == unknown.body == b""
+
+
+def test_password_reset_confirm_sets_the_password_once_and_revokes_sessions(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    assert post(auth_stack.edge_url, "/auth/password-reset", {"email": account.email}).status == 202
+    token = reset_token(auth_stack, account.email)
+    body = {"token": token, "new_password": "reset to this one"}
+    assert post(auth_stack.edge_url, "/auth/password-reset/confirm", body).status == 204
+    assert request(auth_stack.edge_url, "GET", "/auth/session", headers=account.cookie).status == 401
+    login = post(
+        auth_stack.edge_url, "/auth/login", {"email": account.email, "password": "reset to this one"}
+    )
+    assert login.status == 200
+    again = post(auth_stack.edge_url, "/auth/password-reset/confirm", body)
+    assert (again.status, again.json()["code"]) == (400, "auth.invalid_token")
+
+
+def test_password_reset_confirm_refuses_an_unknown_token(auth_stack: Stack) -> None:
+    body = {"token": "A" * 43, "new_password": "reset to this one"}
+    reply = post(auth_stack.edge_url, "/auth/password-reset/confirm", body)
+    assert (reply.status, reply.json()["code"]) == (400, "auth.invalid_token")
+
+
+def test_password_reset_requests_are_rate_limited(auth_stack: Stack) -> None:
+    email = new_email()
+    for _ in range(5):
+        assert post(auth_stack.edge_url, "/auth/password-reset", {"email": email}).status == 202
+    reply = post(auth_stack.edge_url, "/auth/password-reset", {"email": email})
+    assert (reply.status, reply.json()["code"]) == (429, "auth.rate_limited")
+    assert int(reply.header("retry-after") or 0) > 0
+
+
+def test_auth_routes_refuse_cross_site_and_non_json_writes(auth_stack: Stack) -> None:
+    body = {"email": new_email(), "password": PASSWORD}
+    reply = post(auth_stack.edge_url, "/auth/login", body, headers={"Origin": "https://evil.example"})
+    assert (reply.status, reply.json()["code"]) == (403, "auth.csrf")
+    form = request(
+        auth_stack.edge_url,
+        "POST",
+        "/auth/login",
+        body=b"email=a%40example.com&password=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (form.status, form.json()["code"]) == (403, "auth.csrf")
+    same_site = post(auth_stack.edge_url, "/auth/login", body, headers={"Origin": auth_stack.edge_url})
+    assert same_site.status == 401
+
+
+def _signed_in(stack: Stack) -> Account:
+    return signup(stack.edge_url)
+
+
+def test_rpc_me_answers_the_signed_in_user(auth_stack: Stack) -> None:
+    account = _signed_in(auth_stack)
+    reply = request(auth_stack.edge_url, "GET", "/rpc/me", headers=account.cookie)
+    assert reply.status == 200
+    assert reply.json() == {
+        "id": account.user["id"],
+        "email": account.email,
+        "display_name": "Tester",
+        "created_at": reply.json()["created_at"],
+    }
+
+
+def test_rpc_me_without_a_session_is_401_not_signed_in(auth_stack: Stack) -> None:
+    for base in (auth_stack.edge_url, auth_stack.postgrest_url):
+        reply = request(base, "GET", "/rpc/me")
+        assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
+
+
+def test_rpc_update_profile_changes_the_display_name(auth_stack: Stack) -> None:
+    account = _signed_in(auth_stack)
+    reply = post(auth_stack.edge_url, "/rpc/update_profile", {"display_name": "Renamed"}, account.cookie)
+    assert reply.status == 200
+    assert reply.json()["display_name"] == "Renamed"
+    bad = post(auth_stack.edge_url, "/rpc/update_profile", {"display_name": ""}, account.cookie)
+    assert (bad.status, bad.json()["code"]) == (422, "auth.invalid_display_name")
+
+
+def test_a_revoked_session_is_refused_on_the_very_next_rpc(auth_stack: Stack) -> None:
+    account = _signed_in(auth_stack)
+    assert request(auth_stack.edge_url, "GET", "/rpc/me", headers=account.cookie).status == 200
+    assert post(auth_stack.edge_url, "/auth/logout", headers=account.cookie).status == 204
+    reply = request(auth_stack.edge_url, "GET", "/rpc/me", headers=account.cookie)
+    assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
+
+
+def test_the_session_header_works_against_postgrest_directly(auth_stack: Stack) -> None:
+    account = _signed_in(auth_stack)
+    reply = request(auth_stack.postgrest_url, "GET", "/rpc/me", headers={"X-Blossom-Session": account.token})
+    assert reply.status == 200
+    assert reply.json()["id"] == account.user["id"]
+
+
+@pytest.mark.parametrize("base", ["edge", "postgrest"])
+def test_rpc_refuses_a_cross_site_origin(auth_stack: Stack, base: str) -> None:
+    account = _signed_in(auth_stack)
+    url = auth_stack.edge_url if base == "edge" else auth_stack.postgrest_url
+    headers = account.cookie | {"Origin": "https://evil.example"}
+    reply = post(url, "/rpc/update_profile", {"display_name": "Hacked"}, headers)
+    assert (reply.status, reply.json()["code"]) == (403, "auth.csrf")
+
+
+@pytest.mark.parametrize("base", ["edge", "postgrest"])
+def test_rpc_refuses_a_form_encoded_post(auth_stack: Stack, base: str) -> None:
+    account = _signed_in(auth_stack)
+    url = auth_stack.edge_url if base == "edge" else auth_stack.postgrest_url
+    reply = request(
+        url,
+        "POST",
+        "/rpc/update_profile",
+        body=b"display_name=Hacked",
+        headers=account.cookie | {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (reply.status, reply.json()["code"]) == (403, "auth.csrf")
+    me = request(auth_stack.edge_url, "GET", "/rpc/me", headers=account.cookie)
+    assert me.json()["display_name"] == "Tester"
+
+
+def test_the_allowed_origin_may_write_through_postgrest(auth_stack: Stack) -> None:
+    account = _signed_in(auth_stack)
+    headers = account.cookie | {"Origin": auth_stack.edge_url}
+    reply = post(auth_stack.postgrest_url, "/rpc/update_profile", {"display_name": "Allowed"}, headers)
+    assert reply.status == 200

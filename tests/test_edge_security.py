@@ -1,0 +1,77 @@
+"""The edge's client address and CSRF rules, without servers."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from starlette.requests import Request
+
+from edge.config import EdgeConfig
+from edge.security import client_address, csrf_refusal
+
+
+def make_request(
+    method: str = "POST", peer: str = "127.0.0.1", headers: dict[str, str] | None = None
+) -> Request:
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": "/",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "client": (peer, 1234),
+    }
+    return Request(scope)
+
+
+def config(**overrides: object) -> EdgeConfig:
+    base = EdgeConfig("http://p", "http://a", "postgresql://x")
+    return EdgeConfig(**(base.__dict__ | overrides))
+
+
+def test_the_client_is_the_peer_by_default() -> None:
+    request = make_request(headers={"X-Forwarded-For": "203.0.113.7"})
+    assert client_address(request, config()) == "127.0.0.1"
+
+
+def test_a_trusted_proxy_names_the_client_in_the_last_forwarded_entry() -> None:
+    trusted = config(trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),))
+    request = make_request(peer="10.1.2.3", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
+    assert client_address(request, trusted) == "203.0.113.7"
+    untrusted = make_request(peer="192.0.2.9", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert client_address(untrusted, trusted) == "192.0.2.9"
+    garbage = make_request(peer="10.1.2.3", headers={"X-Forwarded-For": "not an address"})
+    assert client_address(garbage, trusted) == "10.1.2.3"
+
+
+def test_csrf_allows_reads_and_json_from_allowed_origins() -> None:
+    allowed = config(allowed_origins=frozenset({"https://app.example.com"}))
+    assert csrf_refusal(make_request("GET", headers={"Origin": "https://evil.example"}), allowed) is None
+    json_post = make_request(
+        headers={"Content-Type": "application/json", "Origin": "https://app.example.com"}
+    )
+    assert csrf_refusal(json_post, allowed) is None
+    assert csrf_refusal(make_request(headers={"Content-Type": "application/json"}), allowed) is None
+
+
+def test_csrf_refuses_other_origins_cross_site_and_non_json() -> None:
+    allowed = config(allowed_origins=frozenset({"https://app.example.com"}))
+    cases = [
+        {"Content-Type": "application/json", "Origin": "https://evil.example"},
+        {"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},
+        {"Content-Type": "text/plain"},
+        {},
+    ]
+    for headers in cases:
+        refusal = csrf_refusal(make_request(headers=headers), allowed)
+        assert refusal is not None
+        assert refusal.status_code == 403
+
+
+def test_the_cookie_is_secure_unless_local_development_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BLOSSOM_COOKIE_INSECURE", raising=False)
+    assert EdgeConfig.from_env().cookie_secure
+    monkeypatch.setenv("BLOSSOM_COOKIE_INSECURE", "1")
+    assert not EdgeConfig.from_env().cookie_secure
