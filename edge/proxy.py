@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 from multidict import CIMultiDict
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from edge.config import EdgeConfig
 from edge.errors import error_response
+from edge.security import client_address
 
 # RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -31,7 +33,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 NOT_FORWARDED_UP = HOP_BY_HOP | {"host", "content-length", "x-forwarded-for", "x-forwarded-proto"}
-NOT_FORWARDED_DOWN = HOP_BY_HOP | {"content-length", "server", "date"}
+# The ASGI server writes its own Server and Date.
+NOT_FORWARDED_DOWN = HOP_BY_HOP | {"server", "date"}
 
 
 class BodyTooLarge(Exception):
@@ -80,9 +83,10 @@ class PostgrestProxy:
 
     def _upstream_headers(self, request: Request) -> CIMultiDict[str]:
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED_UP)
-        if request.client is not None:
-            # The edge's own view of the peer; a client-sent X-Forwarded-For is dropped above.
-            headers["X-Forwarded-For"] = request.client.host
+        client = client_address(request, self.config)
+        if client is not None:
+            # The peer (or a trusted proxy's entry); a client-sent X-Forwarded-For is dropped above.
+            headers["X-Forwarded-For"] = client
         headers["X-Forwarded-Proto"] = request.url.scheme
         return headers
 
@@ -99,16 +103,15 @@ class PostgrestProxy:
         if request.url.query:
             url += f"?{request.url.query}"
         headers = self._upstream_headers(request)
-        has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE") or declared
-        if has_body and declared is not None:
-            headers["Content-Length"] = declared
+        body: bytes | AsyncIterator[bytes] | None = None
+        if declared is not None:
+            # The server enforces Content-Length framing, so this read is bounded by the limit.
+            body = await request.body()
+        elif "chunked" in request.headers.get("transfer-encoding", "").lower():
+            body = self._body(request)
         try:
             upstream = await self.session.request(
-                request.method,
-                url,
-                headers=headers,
-                data=self._body(request) if has_body else None,
-                allow_redirects=False,
+                request.method, url, headers=headers, data=body, allow_redirects=False
             )
         except BodyTooLarge:
             return too_large(limit)
@@ -125,19 +128,34 @@ class PostgrestProxy:
             if isinstance(error.__cause__, BodyTooLarge) or isinstance(error.__context__, BodyTooLarge):
                 return too_large(limit)
             return error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
+        return RelayedResponse(upstream)
 
-        async def relay() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in upstream.content.iter_any():
-                    yield chunk
-            finally:
-                upstream.release()
 
-        response = StreamingResponse(relay(), status_code=upstream.status)
-        # Raw pairs, not a dict: a header PostgREST sends twice (Set-Cookie) stays twice.
-        response.raw_headers = [
+class RelayedResponse(Response):
+    """PostgREST's answer as it arrives: status, every header (Set-Cookie twice stays twice)
+    and the body chunk by chunk, unchanged (not decompressed), so Content-Length stays true.
+
+    Sent straight to the ASGI server rather than through StreamingResponse, which costs a
+    task group per request to watch for disconnects; a vanished client fails `send` instead.
+    """
+
+    def __init__(self, upstream: aiohttp.ClientResponse) -> None:
+        self.upstream = upstream
+        self.status_code = upstream.status
+        self.background = None
+        self.raw_headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in upstream.headers.items()
             if name.lower() not in NOT_FORWARDED_DOWN
         ]
-        return response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+            await send(start)
+            if scope["method"] != "HEAD":
+                async for chunk in self.upstream.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.upstream.release()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,35 +35,49 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _start(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ops.stack", "up"],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+class Up:
+    """`python -m ops.stack up` in the background, its output collected as it comes."""
 
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ops.stack", "up"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-def _wait_ready(process: subprocess.Popen[str], edge_url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            if request(edge_url, "GET", "/readyz", timeout=2).status == 200:
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_until_up(self, edge_url: str, timeout: float = 90) -> None:
+        """Up means: the URLs are printed (the last thing `up` does) and /readyz says 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output
+            if "  database " in self.output and request(edge_url, "GET", "/readyz", timeout=2).status == 200:
                 return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("the stack did not become ready")
+            time.sleep(0.2)
+        raise AssertionError(f"the stack did not come up:\n{self.output}")
 
-
-def _interrupt(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
-    return output
+    def interrupt(self) -> str:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+        self.reader.join(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        assert self.process.returncode == 0, self.output
+        return self.output
 
 
 def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
@@ -78,12 +93,12 @@ def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
     edge_url = f"http://127.0.0.1:{ports['edge']}"
     database_url = f"postgresql://postgres@127.0.0.1:{ports['pg']}/blossom"
 
-    first = _start(env)
-    _wait_ready(first, edge_url)
+    first = Up(env)
+    first.wait_until_up(edge_url)
     with psycopg.connect(database_url) as conn:
         conn.execute("create table public.kept (note text)")
         conn.execute("insert into public.kept values ('written before a restart')")
-    output = _interrupt(first)
+    output = first.interrupt()
     assert edge_url in output
     assert f"127.0.0.1:{ports['postgrest']}" in output
     assert database_url in output
@@ -91,10 +106,10 @@ def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
         assert not _port_open(port), f"{name} still listening on {port} after Ctrl-C"
     assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists(), "Postgres stopped"
 
-    second = _start(env)
+    second = Up(env)
     try:
-        _wait_ready(second, edge_url)
+        second.wait_until_up(edge_url)
         with psycopg.connect(database_url) as conn:
             assert conn.execute("select note from public.kept").fetchall() == [("written before a restart",)]
     finally:
-        _interrupt(second)
+        second.interrupt()
