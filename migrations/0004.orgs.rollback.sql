@@ -1,0 +1,10 @@
+-- rollback of orgs
+drop type if exists api.audit_event;
+drop type if exists api.invitation;
+drop type if exists api.member;
+drop type if exists api.organization;
+drop index if exists app.audit_events_org_id_id_idx;
+drop table if exists app.invitations;
+drop table if exists app.memberships;
+drop table if exists app.organizations;
+drop type if exists app.org_role;

@@ -1,0 +1,36 @@
+/* Accepts an invitation with the token from the mail: only the signed-in account whose email
+   is the invitation's, once, within 7 days. Two accepts at once: the second waits for the
+   first's row lock on the invitation, then finds it spent (400 invitation.invalid). */
+create function api.accept_invitation(token text) returns api.organization
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_invitation app.invitations;
+begin
+  v_invitation := app.presented_invitation(accept_invitation.token);
+  if app.is_member(v_invitation.org_id) then
+    perform auth.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
+  end if;
+  update app.invitations i set accepted_at = now(), accepted_by = v_user
+   where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+     and i.expires_at > now();
+  if not found then
+    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+  end if;
+  begin
+    insert into app.memberships (org_id, user_id, role) values (v_invitation.org_id, v_user, v_invitation.role);
+  exception when unique_violation then
+    perform auth.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
+  end;
+  perform app.org_audit(v_invitation.org_id, 'org.invitation_accepted', v_invitation.id,
+    pg_catalog.jsonb_build_object('user_id', v_user, 'role', v_invitation.role));
+  perform app.org_notify('notify.member_joined', pg_catalog.jsonb_build_object(
+    'org_id', v_invitation.org_id, 'user_id', v_user, 'role', v_invitation.role,
+    'invited_by', v_invitation.invited_by));
+  return app.organization_view(v_invitation.org_id);
+end
+$$;
+
+comment on function api.accept_invitation(text) is
+  'Joins the organization with the invitation''s role. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.';

@@ -1,0 +1,42 @@
+/* Changes a member's role: an owner any member's to any role (never leaving no owner); an
+   admin between member and admin only, never an owner's. Serialized per organization, so two
+   owners demoting each other at once cannot both succeed when they are the last two. */
+create function api.change_member_role(org_id text, user_id text, role text) returns api.member
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_org app.org_id := app.parse_id(change_member_role.org_id, 'org');
+  v_target app.user_id := app.parse_id(change_member_role.user_id, 'usr');
+  v_role app.org_role;
+  v_my_role app.org_role;
+  v_old app.org_role;
+  v_member api.member;
+begin
+  perform app.lock_org(v_org);
+  v_my_role := app.require_role(v_org, '{owner,admin}');
+  v_role := app.parse_role(change_member_role.role);
+  select m.role into v_old from app.memberships m where m.org_id = v_org and m.user_id = v_target;
+  if not found then
+    perform auth.raise_error(404, 'member.not_found', 'No such member in this organization.');
+  end if;
+  if v_my_role <> 'owner' and (v_old = 'owner' or v_role = 'owner') then
+    perform auth.raise_error(403, 'org.forbidden', 'Only an owner may make or change an owner.');
+  end if;
+  if v_old = 'owner' and v_role <> 'owner' and app.owner_count(v_org) <= 1 then
+    perform auth.raise_error(409, 'org.last_owner', 'An organization keeps at least one owner; transfer ownership first.');
+  end if;
+  if v_old <> v_role then
+    update app.memberships m set role = v_role where m.org_id = v_org and m.user_id = v_target;
+    perform app.org_audit(v_org, 'org.member_role_changed', v_target,
+      pg_catalog.jsonb_build_object('from', v_old, 'to', v_role));
+  end if;
+  select m.id, m.user_id, u.email::text, u.display_name, m.role, m.joined_at into v_member
+    from app.memberships m join app.users u on u.id = m.user_id
+   where m.org_id = v_org and m.user_id = v_target;
+  return v_member;
+end
+$$;
+
+comment on function api.change_member_role(text, text, text) is
+  'Sets a member''s role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.';

@@ -1,0 +1,32 @@
+/* Any signed-in user creates an organization and becomes its owner. The slug comes from the
+   name; when it is taken (by any tenant: slugs are global) a random suffix is added. */
+create function api.create_organization(name text) returns api.organization
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_name text := app.valid_org_name(create_organization.name);
+  v_base text := app.slugify(v_name);
+  v_slug text := v_base;
+  v_org app.org_id := app.gen_id('org');
+  v_made boolean := false;
+begin
+  for attempt in 1..10 loop
+    insert into app.organizations (id, name, slug, created_by)
+    values (v_org, v_name, v_slug, v_user)
+    on conflict (slug) do nothing;
+    v_made := found;
+    exit when v_made;
+    v_slug := pg_catalog.left(v_base, 40) || '-' || pg_catalog.encode(extensions.gen_random_bytes(3), 'hex');
+  end loop;
+  if not v_made then
+    perform auth.raise_error(409, 'org.slug_taken', 'Could not find a free URL name; try another name.');
+  end if;
+  insert into app.memberships (org_id, user_id, role) values (v_org, v_user, 'owner');
+  perform app.org_audit(v_org, 'org.created', v_org, pg_catalog.jsonb_build_object('name', v_name, 'slug', v_slug));
+  return app.organization_view(v_org);
+end
+$$;
+
+comment on function api.create_organization(text) is
+  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 422 org.invalid_name.';

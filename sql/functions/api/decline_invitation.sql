@@ -1,0 +1,22 @@
+/* Declines an invitation with the token from the mail (the invited account only). */
+create function api.decline_invitation(token text) returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_invitation app.invitations;
+begin
+  v_invitation := app.presented_invitation(decline_invitation.token);
+  update app.invitations i set declined_at = now()
+   where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+     and i.expires_at > now();
+  if not found then
+    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+  end if;
+  perform app.org_audit(v_invitation.org_id, 'org.invitation_declined', v_invitation.id,
+    pg_catalog.jsonb_build_object('user_id', v_user));
+end
+$$;
+
+comment on function api.decline_invitation(text) is
+  'Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.';

@@ -1,0 +1,15 @@
+/* One organization, for its members. */
+create function api.get_organization(org_id text) returns api.organization
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_org app.org_id := app.parse_id(get_organization.org_id, 'org');
+begin
+  perform app.require_role(v_org);
+  return app.organization_view(v_org);
+end
+$$;
+
+comment on function api.get_organization(text) is
+  'The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.';

@@ -1,0 +1,52 @@
+/* Invites an email to an organization: owners with any role, admins as member or admin. The
+   token goes only into the outbox (mail.org_invitation); the table keeps its SHA-256. A
+   still-open invitation to the same address is replaced. */
+create function api.invite_member(org_id text, email text, role text) returns api.invitation
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_org app.org_id := app.parse_id(invite_member.org_id, 'org');
+  v_my_role app.org_role;
+  v_role app.org_role;
+  v_email app.email;
+  v_token text := auth.new_token();
+  v_invitation app.invitations;
+  v_org_name text;
+begin
+  v_my_role := app.require_role(v_org, '{owner,admin}');
+  v_role := app.parse_role(invite_member.role);
+  begin
+    v_email := pg_catalog.btrim(invite_member.email)::app.email;
+  exception when check_violation or not_null_violation then
+    perform auth.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
+  end;
+  if v_email is null then
+    perform auth.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
+  end if;
+  if v_role = 'owner' and v_my_role <> 'owner' then
+    perform auth.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
+  end if;
+  if exists (select from app.memberships m join app.users u on u.id = m.user_id
+              where m.org_id = v_org and pg_catalog.lower(u.email) = pg_catalog.lower(v_email)) then
+    perform auth.raise_error(409, 'org.already_member', 'That person is already a member.');
+  end if;
+  update app.invitations i set revoked_at = now()
+   where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
+     and i.accepted_at is null and i.declined_at is null and i.revoked_at is null;
+  insert into app.invitations (org_id, email, role, token_hash, invited_by)
+  values (v_org, v_email, v_role, auth.token_hash(v_token), v_user)
+  returning * into v_invitation;
+  select o.name into v_org_name from app.organizations o where o.id = v_org;
+  perform app.org_audit(v_org, 'org.member_invited', v_invitation.id,
+    pg_catalog.jsonb_build_object('email', v_email, 'role', v_role));
+  perform app.org_notify('mail.org_invitation', pg_catalog.jsonb_build_object(
+    'to', v_email, 'token', v_token, 'invitation_id', v_invitation.id, 'org_id', v_org,
+    'org_name', v_org_name, 'role', v_role, 'invited_by', v_user, 'expires_at', v_invitation.expires_at));
+  return (v_invitation.id, v_invitation.org_id, v_invitation.email, v_invitation.role,
+          v_invitation.invited_by, v_invitation.created_at, v_invitation.expires_at)::api.invitation;
+end
+$$;
+
+comment on function api.invite_member(text, text, text) is
+  'Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email.';

@@ -1,0 +1,32 @@
+/* Removes a member: an owner anyone but the last owner, an admin members only. */
+create function api.remove_member(org_id text, user_id text) returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_org app.org_id := app.parse_id(remove_member.org_id, 'org');
+  v_target app.user_id := app.parse_id(remove_member.user_id, 'usr');
+  v_my_role app.org_role;
+  v_old app.org_role;
+begin
+  perform app.lock_org(v_org);
+  v_my_role := app.require_role(v_org, '{owner,admin}');
+  select m.role into v_old from app.memberships m where m.org_id = v_org and m.user_id = v_target;
+  if not found then
+    perform auth.raise_error(404, 'member.not_found', 'No such member in this organization.');
+  end if;
+  if v_my_role <> 'owner' and v_old <> 'member' and v_target <> v_user then
+    perform auth.raise_error(403, 'org.forbidden', 'An admin may remove members only.');
+  end if;
+  if v_old = 'owner' and app.owner_count(v_org) <= 1 then
+    perform auth.raise_error(409, 'org.last_owner', 'An organization keeps at least one owner; transfer ownership first.');
+  end if;
+  perform app.org_audit(v_org, 'org.member_removed', v_target, pg_catalog.jsonb_build_object('role', v_old));
+  perform app.org_notify('notify.member_removed', pg_catalog.jsonb_build_object(
+    'org_id', v_org, 'user_id', v_target, 'removed_by', v_user));
+  delete from app.memberships m where m.org_id = v_org and m.user_id = v_target;
+end
+$$;
+
+comment on function api.remove_member(text, text) is
+  'Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.';

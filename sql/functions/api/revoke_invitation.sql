@@ -1,0 +1,29 @@
+/* Revokes a pending invitation (owners and admins of its organization). */
+create function api.revoke_invitation(invitation_id text) returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_id app.invitation_id := app.parse_id(revoke_invitation.invitation_id, 'inv');
+  v_invitation app.invitations;
+begin
+  select i.* into v_invitation from app.invitations i where i.id = v_id;
+  if not found then
+    perform auth.raise_error(404, 'invitation.not_found', 'No such invitation.');
+  end if;
+  perform app.require_role(v_invitation.org_id, '{owner,admin}');
+  if v_invitation.role = 'owner' and app.my_role(v_invitation.org_id) <> 'owner' then
+    perform auth.raise_error(403, 'org.forbidden', 'Only an owner may revoke an invitation of an owner.');
+  end if;
+  update app.invitations i set revoked_at = now()
+   where i.id = v_id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null;
+  if not found then
+    perform auth.raise_error(409, 'invitation.not_pending', 'The invitation was already accepted, declined or revoked.');
+  end if;
+  perform app.org_audit(v_invitation.org_id, 'org.invitation_revoked', v_id,
+    pg_catalog.jsonb_build_object('email', v_invitation.email));
+end
+$$;
+
+comment on function api.revoke_invitation(text) is
+  'Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 403 org.forbidden, 409 invitation.not_pending.';

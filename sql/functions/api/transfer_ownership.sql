@@ -1,0 +1,26 @@
+/* An owner makes another member owner and becomes admin. */
+create function api.transfer_ownership(org_id text, user_id text) returns api.organization
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_org app.org_id := app.parse_id(transfer_ownership.org_id, 'org');
+  v_target app.user_id := app.parse_id(transfer_ownership.user_id, 'usr');
+begin
+  perform app.lock_org(v_org);
+  perform app.require_role(v_org, '{owner}');
+  if not exists (select from app.memberships m where m.org_id = v_org and m.user_id = v_target) then
+    perform auth.raise_error(404, 'member.not_found', 'No such member in this organization.');
+  end if;
+  if v_target <> v_user then
+    update app.memberships m set role = 'owner' where m.org_id = v_org and m.user_id = v_target;
+    update app.memberships m set role = 'admin' where m.org_id = v_org and m.user_id = v_user;
+    perform app.org_audit(v_org, 'org.ownership_transferred', v_target,
+      pg_catalog.jsonb_build_object('from', v_user));
+  end if;
+  return app.organization_view(v_org);
+end
+$$;
+
+comment on function api.transfer_ownership(text, text) is
+  'Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.';

@@ -1,0 +1,19 @@
+/* Renames an organization (owners and admins); the slug stays, so links keep working. */
+create function api.update_organization(org_id text, name text) returns api.organization
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.require_user();
+  v_org app.org_id := app.parse_id(update_organization.org_id, 'org');
+  v_name text;
+begin
+  perform app.require_role(v_org, '{owner,admin}');
+  v_name := app.valid_org_name(update_organization.name);
+  update app.organizations o set name = v_name, updated_at = now() where o.id = v_org;
+  perform app.org_audit(v_org, 'org.updated', v_org, pg_catalog.jsonb_build_object('name', v_name));
+  return app.organization_view(v_org);
+end
+$$;
+
+comment on function api.update_organization(text, text) is
+  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.';

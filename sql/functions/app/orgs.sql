@@ -1,0 +1,302 @@
+/*
+ * Helpers for the organization policies and RPCs. All run as blossom_owner (the api functions
+ * are SECURITY DEFINER), to which Row Level Security applies because it is forced.
+ *
+ * Why app.my_org_ids is shaped as it is: the policy on app.memberships must show a member the
+ * other members of their organizations, i.e. it asks "which organizations am I in?", which is
+ * a query on app.memberships, under that same policy. To end that recursion the helper marks
+ * the transaction while it runs (app.org_scan_own_only); the policy then shows only the
+ * caller's own rows, which is all the helper needs. The mark can only narrow what is seen: a
+ * session that sets it by hand sees less, never more.
+ */
+
+/* The organizations the caller belongs to, optionally only those where they hold one of
+   `p_roles`. Policies call it as `(select app.my_org_ids(...))`: once per statement. */
+create function app.my_org_ids(p_roles app.org_role[] default null) returns app.org_id[]
+language plpgsql stable parallel restricted
+as $$
+declare
+  v_user app.user_id := app.current_user_id();
+  v_ids app.org_id[];
+begin
+  if v_user is null or pg_catalog.current_setting('app.org_scan_own_only', true) = 'on' then
+    return '{}';
+  end if;
+  perform pg_catalog.set_config('app.org_scan_own_only', 'on', true);
+  select coalesce(pg_catalog.array_agg(m.org_id), '{}') into v_ids
+    from app.memberships m
+   where m.user_id = v_user
+     and (p_roles is null or m.role = any (p_roles));
+  perform pg_catalog.set_config('app.org_scan_own_only', '', true);
+  return v_ids;
+end
+$$;
+
+comment on function app.my_org_ids(app.org_role[]) is
+  'Ids of the organizations the signed-in user belongs to (with one of the roles, when given); empty when signed out.';
+
+/* The caller's role in an organization, or null when they are not a member. */
+create function app.my_role(p_org app.org_id) returns app.org_role
+language sql stable parallel safe
+begin atomic
+  select m.role from app.memberships m
+   where m.org_id = p_org and m.user_id = app.current_user_id();
+end;
+
+comment on function app.my_role(app.org_id) is 'The signed-in user''s role in the organization, or null.';
+
+create function app.is_member(p_org app.org_id) returns boolean
+language sql stable parallel safe
+return app.my_role(p_org) is not null;
+
+comment on function app.is_member(app.org_id) is 'Whether the signed-in user is a member of the organization.';
+
+create function app.has_role(p_org app.org_id, p_roles app.org_role[]) returns boolean
+language sql stable parallel safe
+return coalesce(app.my_role(p_org) = any (p_roles), false);
+
+comment on function app.has_role(app.org_id, app.org_role[]) is
+  'Whether the signed-in user is a member of the organization with one of the roles.';
+
+/* Invitations are reachable by whoever holds the token: the accepting function puts the
+   token's SHA-256 in app.invitation_token_hash for its transaction. */
+create function app.presented_invitation_hash() returns bytea
+language sql stable parallel safe
+return pg_catalog.decode(
+  nullif(pg_catalog.current_setting('app.invitation_token_hash', true), ''), 'hex');
+
+comment on function app.presented_invitation_hash() is
+  'SHA-256 of the invitation token presented in this transaction (by accept or decline), or null.';
+
+/* Who may insert a membership for themselves: the creator of an organization made in this
+   very transaction (as its owner), or the holder of a valid invitation addressed to them. */
+create function app.may_join(p_org app.org_id, p_role app.org_role) returns boolean
+language sql stable parallel restricted
+begin atomic
+  select exists (
+           select from app.organizations o
+            where o.id = p_org and p_role = 'owner'
+              and o.created_by = app.current_user_id() and o.created_at = pg_catalog.now())
+      or exists (
+           select from app.invitations i join app.users u on u.id = app.current_user_id()
+            where i.token_hash = app.presented_invitation_hash()
+              and i.org_id = p_org and i.role = p_role
+              and pg_catalog.lower(i.email) = pg_catalog.lower(u.email)
+              and i.revoked_at is null and i.declined_at is null
+              and (i.accepted_at is null or i.accepted_by = u.id)
+              and i.expires_at > pg_catalog.now());
+end;
+
+comment on function app.may_join(app.org_id, app.org_role) is
+  'For the memberships insert policy: may the signed-in user add themselves to the organization with this role?';
+
+/* Ids arrive as text (PostgREST cannot name a type in schema app); a malformed one is simply
+   not found. */
+create function app.parse_id(p_value text, p_prefix text) returns text
+language sql immutable parallel safe
+return case
+  when pg_catalog.octet_length(p_value) = pg_catalog.octet_length(p_prefix) + 27
+   and pg_catalog.textregexeq(p_value, '^' || p_prefix || '_[0-7][0-9a-hjkmnp-tv-z]*$')
+  then p_value
+end;
+
+comment on function app.parse_id(text, text) is
+  'The value when it has the shape of an id with this prefix, else null.';
+
+/* A URL slug from a name: lower-case ASCII letters and digits joined by single hyphens. */
+create function app.slugify(p_name text) returns text
+language sql immutable parallel safe
+return coalesce(
+  nullif(pg_catalog.btrim(pg_catalog.left(pg_catalog.btrim(
+    pg_catalog.regexp_replace(pg_catalog.lower(p_name), '[^a-z0-9]+', '-', 'g'), '-'), 40), '-'), ''),
+  'org');
+
+comment on function app.slugify(text) is 'A URL slug made from a name, at most 40 characters; ''org'' when nothing is left.';
+
+/* Membership changes that count owners are serialized per organization by this lock, taken
+   before any owner is counted: two owners demoting each other, or the last two leaving at
+   once, run one after the other and the second sees the first's result. */
+create function app.lock_org(p_org app.org_id) returns void
+language sql volatile
+begin atomic
+  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('org:' || p_org, 0));
+end;
+
+comment on function app.lock_org(app.org_id) is
+  'Takes the transaction''s exclusive lock on an organization''s memberships (owner-count checks).';
+
+create function app.owner_count(p_org app.org_id) returns integer
+language sql stable parallel safe
+begin atomic
+  select pg_catalog.count(*)::integer from app.memberships m
+   where m.org_id = p_org and m.role = 'owner';
+end;
+
+comment on function app.owner_count(app.org_id) is 'How many owners the organization has (as far as the caller may see).';
+
+/* An organization as the API returns it, for a member. */
+create function app.organization_view(p_org app.org_id) returns api.organization
+language sql stable parallel safe
+begin atomic
+  select o.id, o.name, o.slug::text, app.my_role(o.id),
+         (select pg_catalog.count(*)::integer from app.memberships c where c.org_id = o.id),
+         o.created_at, o.updated_at
+    from app.organizations o
+   where o.id = p_org;
+end;
+
+comment on function app.organization_view(app.org_id) is 'The organization as api functions return it (null when not visible).';
+
+/* The audit trail of an organization: written by each RPC in its own transaction. */
+create function app.org_audit(p_org app.org_id, p_action text, p_target text, p_details jsonb default '{}')
+returns void
+language sql volatile
+begin atomic
+  insert into app.audit_events (actor_id, action, org_id, target, details)
+  values (app.current_user_id(), p_action, p_org, p_target, coalesce(p_details, '{}'));
+end;
+
+comment on function app.org_audit(app.org_id, text, text, jsonb) is
+  'Records an organization event for the signed-in user in app.audit_events.';
+
+/* The outbox: messages and notifications that workers deliver after commit. */
+create function app.org_notify(p_topic text, p_payload jsonb) returns void
+language sql volatile
+begin atomic
+  insert into app.outbox (topic, payload) values (p_topic, p_payload);
+end;
+
+comment on function app.org_notify(text, jsonb) is 'Queues an outbox message (mail or notification).';
+
+/* Membership and invitation rows keep their identity: only the role (memberships) and the
+   outcome (invitations) ever change, so a policy that lets a row be updated cannot move it to
+   another organization or another person. */
+create function app.tg_memberships__keep_identity() returns trigger
+language plpgsql
+as $$
+begin
+  if new.id <> old.id or new.org_id <> old.org_id or new.user_id <> old.user_id
+     or new.joined_at <> old.joined_at then
+    raise exception 'a membership''s organization, user and join time never change'
+      using errcode = '42501';
+  end if;
+  return new;
+end
+$$;
+
+comment on function app.tg_memberships__keep_identity() is 'Refuses updates of a membership other than its role.';
+
+create trigger keep_identity before update on app.memberships
+  for each row execute function app.tg_memberships__keep_identity();
+
+create function app.tg_invitations__keep_identity() returns trigger
+language plpgsql
+as $$
+begin
+  if (new.id, new.org_id, new.email, new.role, new.token_hash, new.created_at, new.expires_at)
+     is distinct from (old.id, old.org_id, old.email, old.role, old.token_hash, old.created_at, old.expires_at)
+     or (new.invited_by is not null and new.invited_by is distinct from old.invited_by) then
+    raise exception 'an invitation''s organization, address, role and token never change'
+      using errcode = '42501';
+  end if;
+  /* From pending to one outcome; or an account deleted (ids set null). */
+  if (new.accepted_at, new.declined_at, new.revoked_at)
+       is distinct from (old.accepted_at, old.declined_at, old.revoked_at)
+     and num_nonnulls(old.accepted_at, old.declined_at, old.revoked_at) > 0 then
+    raise exception 'an invitation changes once, from pending to accepted, declined or revoked'
+      using errcode = '42501';
+  end if;
+  return new;
+end
+$$;
+
+comment on function app.tg_invitations__keep_identity() is 'Refuses updates of an invitation other than its one outcome.';
+
+create trigger keep_identity before update on app.invitations
+  for each row execute function app.tg_invitations__keep_identity();
+
+/* The caller's role in an organization, which they must hold one of `p_roles` (any, when
+   null): 404 org.not_found for a non-member (so existence does not leak), 403 org.forbidden
+   for a member without the role. Signed-out callers are stopped before, by auth.require_user. */
+create function app.require_role(p_org app.org_id, p_roles app.org_role[] default null)
+returns app.org_role
+language plpgsql stable
+as $$
+declare
+  v_role app.org_role := app.my_role(p_org);
+begin
+  if v_role is null then
+    perform auth.raise_error(404, 'org.not_found', 'No such organization.');
+  end if;
+  if p_roles is not null and not v_role = any (p_roles) then
+    perform auth.raise_error(403, 'org.forbidden', 'Your role in this organization does not allow this.');
+  end if;
+  return v_role;
+end
+$$;
+
+comment on function app.require_role(app.org_id, app.org_role[]) is
+  'The signed-in user''s role in the organization; 404 org.not_found unless a member, 403 org.forbidden without one of the roles.';
+
+/* A role given as text: 422 org.invalid_role unless owner, admin or member. */
+create function app.parse_role(p_role text) returns app.org_role
+language plpgsql stable
+as $$
+begin
+  if p_role is null or p_role not in ('owner', 'admin', 'member') then
+    perform auth.raise_error(422, 'org.invalid_role', 'The role must be owner, admin or member.');
+  end if;
+  return p_role::app.org_role;
+end
+$$;
+
+comment on function app.parse_role(text) is 'The role named by the text; 422 org.invalid_role otherwise.';
+
+/* An organization's name: trimmed, 1 to 100 characters, no control characters; else 422. */
+create function app.valid_org_name(p_name text) returns text
+language plpgsql stable
+as $$
+declare
+  v_name text := pg_catalog.btrim(p_name);
+begin
+  if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]' then
+    perform auth.raise_error(422, 'org.invalid_name',
+      'An organization''s name has 1 to 100 characters, without control characters.');
+  end if;
+  return v_name;
+end
+$$;
+
+comment on function app.valid_org_name(text) is 'The trimmed name; 422 org.invalid_name when empty, too long or with control characters.';
+
+/* The pending invitation a token stands for, presented by the signed-in user: it becomes
+   visible to this transaction through the token_holder policy. 400 invitation.invalid when
+   the token is unknown, spent, revoked or expired; 403 invitation.wrong_account when it was
+   sent to another address than the caller's. */
+create function app.presented_invitation(p_token text) returns app.invitations
+language plpgsql volatile
+as $$
+declare
+  v_invitation app.invitations;
+  v_email text;
+begin
+  if not auth.token_is_wellformed(p_token) then
+    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+  end if;
+  perform pg_catalog.set_config('app.invitation_token_hash', pg_catalog.encode(auth.token_hash(p_token), 'hex'), true);
+  select i.* into v_invitation from app.invitations i where i.token_hash = auth.token_hash(p_token);
+  if not found or v_invitation.accepted_at is not null or v_invitation.declined_at is not null
+     or v_invitation.revoked_at is not null or v_invitation.expires_at <= now() then
+    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+  end if;
+  select u.email into v_email from app.users u where u.id = app.current_user_id();
+  if v_email is null or pg_catalog.lower(v_email) <> pg_catalog.lower(v_invitation.email) then
+    perform auth.raise_error(403, 'invitation.wrong_account',
+      'This invitation was sent to another email address; sign in with that account.');
+  end if;
+  return v_invitation;
+end
+$$;
+
+comment on function app.presented_invitation(text) is
+  'The pending invitation of a token, for the signed-in invitee; 400 invitation.invalid or 403 invitation.wrong_account otherwise.';

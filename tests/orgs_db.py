@@ -1,0 +1,97 @@
+"""Helpers for the organization tests: users and organizations made directly as the admin,
+and API calls made as a signed-in user, the way auth.pre_request sets up a request."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an API call answered: its rows, or the HTTP status and code it raised."""
+
+    rows: list[tuple[Any, ...]]
+    status: int | None = None
+    code: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is None
+
+
+def make_user(conn: psycopg.Connection, name: str) -> str:
+    row = conn.execute(
+        "insert into app.users (email, display_name) values (%s, %s) returning id",
+        (f"{name}-{secrets.token_hex(4)}@example.com", name),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def email_of(conn: psycopg.Connection, user_id: str) -> str:
+    row = conn.execute("select email from app.users where id = %s", (user_id,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def make_org(conn: psycopg.Connection, name: str, members: dict[str, str]) -> str:
+    """An organization with the given members ({user id: role}), straight into the tables."""
+    row = conn.execute(
+        "insert into app.organizations (name, slug) values (%s, %s) returning id",
+        (name, f"{name.lower()}-{secrets.token_hex(4)}"),
+    ).fetchone()
+    assert row is not None
+    org_id = str(row[0])
+    for user_id, role in members.items():
+        conn.execute(
+            "insert into app.memberships (org_id, user_id, role) values (%s, %s, %s)", (org_id, user_id, role)
+        )
+    return org_id
+
+
+def become(conn: psycopg.Connection, user_id: str | None) -> None:
+    """What the pre-request does for a valid session (or for none), for this transaction."""
+    conn.execute("select set_config('app.user_id', %s, true)", (user_id or "",))
+    conn.execute("set local role " + ("authenticated" if user_id else "web_anon"))
+
+
+def call(conn: psycopg.Connection, user_id: str | None, function: str, *args: Any) -> Outcome:
+    """Calls api.<function>(args) as the user, inside a savepoint that is always undone."""
+    query = sql.SQL("select * from api.{}({})").format(
+        sql.Identifier(function), sql.SQL(", ").join(sql.Placeholder() * len(args))
+    )
+    try:
+        with conn.transaction(force_rollback=True):
+            become(conn, user_id)
+            return Outcome(conn.execute(query, args).fetchall())
+    except psycopg.Error as error:
+        if error.sqlstate != "PGRST":
+            raise
+        return error_outcome(error)
+
+
+def error_outcome(error: psycopg.Error) -> Outcome:
+    message = json.loads(error.diag.message_primary or "{}")
+    detail = json.loads(error.diag.message_detail or "{}")
+    return Outcome([], int(detail["status"]), str(message["code"]))
+
+
+def call_and_commit(conn: psycopg.Connection, user_id: str | None, function: str, *args: Any) -> Outcome:
+    """Calls api.<function>(args) as the user in a transaction of its own, committed if it worked."""
+    query = sql.SQL("select * from api.{}({})").format(
+        sql.Identifier(function), sql.SQL(", ").join(sql.Placeholder() * len(args))
+    )
+    try:
+        with conn.transaction():
+            become(conn, user_id)
+            return Outcome(conn.execute(query, args).fetchall())
+    except psycopg.Error as error:
+        if error.sqlstate != "PGRST":
+            raise
+        return error_outcome(error)

@@ -1,0 +1,135 @@
+"""Concurrent membership changes: an organization never loses its last owner, and an
+invitation accepted twice at once makes one membership. Each race runs two transactions on two
+connections, released together by a barrier and held open a moment before committing, so that
+the second really runs while the first is in flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.orgs_db import Outcome, become, email_of, error_outcome, make_org, make_user
+
+ROUNDS = 5
+
+
+@contextmanager
+def admin(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+def race(database_url: str, calls: list[tuple[str, str, tuple[Any, ...]]]) -> list[Outcome]:
+    """Runs each (user, function, args) in its own transaction, all released at once."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[Outcome | None] = [None] * len(calls)
+
+    def run(index: int, user_id: str, function: str, args: tuple[Any, ...]) -> None:
+        with psycopg.connect(database_url) as conn:
+            placeholders = ", ".join(["%s"] * len(args))
+            try:
+                with conn.transaction():
+                    become(conn, user_id)
+                    barrier.wait(timeout=10)
+                    conn.execute(f"select * from api.{function}({placeholders})", args).fetchall()
+                    time.sleep(0.2)
+                outcomes[index] = Outcome([])
+            except psycopg.Error as error:
+                if error.sqlstate != "PGRST":
+                    raise
+                outcomes[index] = error_outcome(error)
+
+    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert all(outcome is not None for outcome in outcomes), "a transaction did not finish"
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def owners(conn: psycopg.Connection, org_id: str) -> int:
+    row = conn.execute(
+        "select count(*) from app.memberships where org_id = %s and role = 'owner'", (org_id,)
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def two_owner_org(conn: psycopg.Connection) -> tuple[str, str, str]:
+    first, second = make_user(conn, "first"), make_user(conn, "second")
+    org_id = make_org(conn, f"Race{time.monotonic_ns()}", {first: "owner", second: "owner"})
+    return org_id, first, second
+
+
+Scenario = Callable[[str, str, str], list[tuple[str, str, tuple[Any, ...]]]]
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        pytest.param(
+            lambda org, a, b: [
+                ("change_member_role", a, (org, b, "admin")),
+                ("change_member_role", b, (org, a, "admin")),
+            ],
+            id="two owners demote each other",
+        ),
+        pytest.param(
+            lambda org, a, b: [("leave_organization", a, (org,)), ("leave_organization", b, (org,))],
+            id="the last two owners leave",
+        ),
+        pytest.param(
+            lambda org, a, b: [("remove_member", a, (org, b)), ("remove_member", b, (org, a))],
+            id="two owners remove each other",
+        ),
+    ],
+)
+def test_an_organization_never_loses_its_last_owner(database_url: str, scenario: Scenario) -> None:
+    with admin(database_url) as conn:
+        for _ in range(ROUNDS):
+            org_id, first, second = two_owner_org(conn)
+            calls = [(user, function, args) for function, user, args in scenario(org_id, first, second)]
+            outcomes = race(database_url, calls)
+            assert sum(outcome.ok for outcome in outcomes) == 1, outcomes
+            refused = next(outcome for outcome in outcomes if not outcome.ok)
+            assert (refused.status, refused.code) in {
+                (409, "org.last_owner"),
+                (403, "org.forbidden"),
+                (404, "org.not_found"),
+            }
+            assert owners(conn, org_id) == 1
+
+
+def test_one_invitation_accepted_twice_at_once_makes_one_membership(database_url: str) -> None:
+    with admin(database_url) as conn:
+        for round_ in range(ROUNDS):
+            owner = make_user(conn, f"owner{round_}")
+            invitee = make_user(conn, f"invitee{round_}")
+            org_id = make_org(conn, f"Invite{time.monotonic_ns()}", {owner: "owner"})
+            email = email_of(conn, invitee)
+            with conn.transaction():
+                become(conn, owner)
+                conn.execute("select api.invite_member(%s, %s, 'member')", (org_id, email))
+            row = conn.execute(
+                "select payload ->> 'token' from app.outbox where payload ->> 'org_id' = %s", (org_id,)
+            ).fetchone()
+            assert row is not None
+            token = str(row[0])
+            outcomes = race(database_url, [(invitee, "accept_invitation", (token,))] * 2)
+            assert sum(outcome.ok for outcome in outcomes) == 1, outcomes
+            refused = next(outcome for outcome in outcomes if not outcome.ok)
+            assert (refused.status, refused.code) in {
+                (400, "invitation.invalid"),
+                (409, "org.already_member"),
+            }
+            members = conn.execute(
+                "select count(*) from app.memberships where org_id = %s and user_id = %s", (org_id, invitee)
+            ).fetchone()
+            assert members == (1,)
