@@ -32,6 +32,11 @@ new-migration NAME:
 psql *ARGS:
     {{python}} -m ops.stack psql "$@"
 
+# Show the messages waiting in the outbox (e.g. password-reset mail) instead of sending them
+[group('database')]
+mail *ARGS:
+    {{python}} -m ops.outbox "$@"
+
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]
 reset-db *ARGS:
@@ -59,6 +64,16 @@ lint:
 fmt:
     {{python}} -m ruff format .
     {{python}} -m ruff check --fix .
+
+# Regenerate the TypeScript client and the Python wrappers from a freshly migrated scratch database
+[group('check')]
+codegen:
+    {{python}} -m codegen.generate
+
+# Fail, naming the file, when a generated file differs from what the current SQL makes
+[group('check')]
+codegen-check:
+    {{python}} -m codegen.generate --check
 
 # List the SQL functions of the API and every public Python symbol
 [group('check')]

@@ -1,5 +1,6 @@
-"""`just list-symbols`: every RPC with its signature and the roles that may call it, then every
-public Python symbol of the edge, the pipeline, codegen and ops."""
+"""`just list-symbols`: every RPC with its signature, the roles that may call it and the error
+codes it can raise (codegen's parser), then every public Python symbol of the edge, the
+pipeline, the generated wrappers, codegen and ops."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from ops.migrate import migrate
 from ops.scratch import scratch_database, scratch_server
 from ops.settings import ROOT
 
-PYTHON_PACKAGES = ("edge", "pipeline", "codegen", "ops")
+PYTHON_PACKAGES = ("edge", "pipeline", "blossom_db", "codegen", "ops")
 
 RPC_QUERY = """
-select p.proname::text,
+select p.oid::int, p.proname::text,
        pg_get_function_arguments(p.oid),
        pg_get_function_result(p.oid),
        coalesce((select string_agg(distinct r.rolname, ', ' order by r.rolname)
@@ -27,11 +28,18 @@ select p.proname::text,
 
 
 def rpc_lines(database_url: str) -> list[str]:
+    # Developer tooling, like codegen itself: the only place here that loads pglast.
+    from codegen.config import Config
+    from codegen.raises import error_codes
+
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(RPC_QUERY).fetchall()
-    return [
-        f"  POST /rpc/{name}({arguments}) -> {result}   [{roles}]" for name, arguments, result, roles in rows
-    ]
+        codes = error_codes(conn, Config().raises)
+    lines = []
+    for oid, name, arguments, result, roles in rows:
+        raised = ", ".join(sorted(codes.of(oid) | codes.common)) or "-"
+        lines.append(f"  POST /rpc/{name}({arguments}) -> {result}   [{roles}]\n      errors: {raised}")
+    return lines
 
 
 def _public(name: str) -> bool:

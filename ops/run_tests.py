@@ -1,6 +1,7 @@
 """`just test`: every check, on one throwaway cluster that is removed afterwards.
 
-Stages, all run even when one fails: lint, schema-check, pgTAP (pg_prove), pytest. Extra
+Stages, all run even when one fails: lint, schema-check, codegen-check, typescript (tsc --strict
+on clients/typescript, type tests included), pgTAP (pg_prove), pytest. Extra
 arguments go to pytest. Exit status is non-zero when any stage failed.
 """
 
@@ -45,6 +46,21 @@ def schema_check() -> bool:
     return True
 
 
+def codegen_check() -> bool:
+    return subprocess.call([PYTHON, "-m", "codegen.generate", "--check"], cwd=ROOT) == 0
+
+
+TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"
+
+
+def typescript() -> bool:
+    if not TSC.exists():
+        print(f"TypeScript is not installed at {TSC.relative_to(ROOT)}: run ./dev")
+        return False
+    project = ROOT / "clients" / "typescript" / "tsconfig.json"
+    return subprocess.call(["node", str(TSC), "--project", str(project)], cwd=ROOT) == 0
+
+
 def pgtap(server_url: str) -> bool:
     tests = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "sql" / "tests").rglob("*.sql"))
     if not tests:
@@ -83,6 +99,8 @@ def main() -> None:
         server_url = cluster.url("postgres")
         os.environ[SCRATCH_URL_VARIABLE] = server_url
         stage("schema-check", schema_check)
+        stage("codegen-check", codegen_check)
+        stage("typescript", typescript)
         stage("pgTAP", lambda: pgtap(server_url))
         stage("pytest", lambda: pytest(pytest_args))
 

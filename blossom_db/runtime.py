@@ -1,0 +1,132 @@
+"""What the generated wrappers share: the coded error, the default marker, the SQL of a call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
+from typing import Any, Final, Literal, TypeAlias, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
+Inet: TypeAlias = IPv4Address | IPv6Address | IPv4Interface | IPv6Interface
+Cidr: TypeAlias = IPv4Network | IPv6Network
+ArgKind = Literal["", "json", "json[]"]
+
+PGRST_SQLSTATE = "PGRST"
+T = TypeVar("T")
+
+
+class Default:
+    """Leaves an argument out of the call, so that the function's own default applies."""
+
+    _instance: Default | None = None
+
+    def __new__(cls) -> Default:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Final = Default()
+
+
+class RpcError(Exception):
+    """An error a database function raised with a stable code (PostgREST's JSON form)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None,
+        details: JsonValue = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details
+        self.hint = hint
+
+    def __repr__(self) -> str:
+        return f"RpcError(code={self.code!r}, status={self.status!r}, message={self.message!r})"
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        decoded = json.loads(text or "")
+    except ValueError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def rpc_error(error: psycopg.Error) -> RpcError | None:
+    """The coded error in a psycopg error raised with SQLSTATE PGRST; None for any other error."""
+    if error.sqlstate != PGRST_SQLSTATE:
+        return None
+    body = _json_object(error.diag.message_primary)
+    detail = _json_object(error.diag.message_detail)
+    code = body.get("code")
+    if not isinstance(code, str):
+        return None
+    status = detail.get("status")
+    hint = body.get("hint")
+    return RpcError(
+        code,
+        str(body.get("message") or ""),
+        status=status if isinstance(status, int) else None,
+        details=body.get("details"),
+        hint=hint if isinstance(hint, str) else None,
+    )
+
+
+@contextmanager
+def coded_errors() -> Iterator[None]:
+    """Turns a psycopg error raised with SQLSTATE PGRST into an RpcError; others pass unchanged."""
+    try:
+        yield
+    except psycopg.Error as error:
+        coded = rpc_error(error)
+        if coded is None:
+            raise
+        raise coded from error
+
+
+def call_query(
+    schema: str, name: str, select: str, args: Sequence[tuple[str, object, str, ArgKind]]
+) -> tuple[sql.Composed, dict[str, object]]:
+    """`select` with `{call}` replaced by `schema.name(arg => %(arg)s::type, ...)`.
+
+    Arguments given as DEFAULT are left out; `select` and the types come from the catalog.
+    """
+    parts: list[sql.Composable] = []
+    params: dict[str, object] = {}
+    for arg_name, value, sql_type, kind in args:
+        if isinstance(value, Default):
+            continue
+        parts.append(
+            sql.SQL("{} => {}::" + sql_type).format(sql.Identifier(arg_name), sql.Placeholder(arg_name))
+        )
+        if value is not None and kind == "json":
+            value = Jsonb(value)
+        elif isinstance(value, list) and kind == "json[]":
+            value = [Jsonb(item) for item in value]
+        params[arg_name] = value
+    call = sql.SQL("{}({})").format(sql.Identifier(schema, name), sql.SQL(", ").join(parts))
+    return sql.SQL(select).format(call=call), params
+
+
+def one(row: T | None) -> T:
+    """The one row a function that is not `setof` returns."""
+    if row is None:
+        raise RuntimeError("the function returned no row")
+    return row

@@ -1,0 +1,14 @@
+// The little of Node's test runner the end-to-end tests use (the package has no dependencies,
+// so no @types/node).
+declare module "node:test" {
+  export function test(name: string, run: () => Promise<void> | void): void;
+}
+declare module "node:assert/strict" {
+  const assert: {
+    equal(actual: unknown, expected: unknown, message?: string): void;
+    deepEqual(actual: unknown, expected: unknown, message?: string): void;
+    ok(value: unknown, message?: string): asserts value;
+  };
+  export default assert;
+}
+declare const process: { env: Record<string, string | undefined> };

@@ -1,0 +1,321 @@
+"""Reading functions and the types they use from a migrated database's pg_catalog, by OID.
+
+The wire protocol reports only a domain's base type, so everything here comes from the
+catalog: domains (with their NOT NULL and CHECK constraints), enums, composite types and table
+row types (with column nullability), arrays, and each function's arguments, defaults, result
+shape and comments. Nothing here maps to a target language; the emitters do that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import psycopg
+
+TypeKind = Literal["base", "domain", "enum", "composite", "array", "pseudo", "range", "multirange"]
+
+_KINDS: dict[str, TypeKind] = {
+    "b": "base",
+    "d": "domain",
+    "e": "enum",
+    "c": "composite",
+    "p": "pseudo",
+    "r": "range",
+    "m": "multirange",
+}
+
+VOID_OID = 2278
+RECORD_OID = 2249
+
+
+class CodegenError(RuntimeError):
+    """Generation cannot go on; the message names the object at fault."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """An attribute of a composite or row type, or a column of a RETURNS TABLE result."""
+
+    name: str
+    type_oid: int
+    not_null: bool  # attnotnull; a NOT NULL domain is accounted for by Catalog.not_null
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class PgType:
+    oid: int
+    schema: str
+    name: str
+    kind: TypeKind
+    sql: str  # format_type(oid, null): how SQL spells it, schema-qualified when needed
+    comment: str | None = None
+    base_oid: int | None = None  # domain: the type it is over
+    element_oid: int | None = None  # array: its element type
+    domain_not_null: bool = False
+    checks: tuple[str, ...] = ()  # domain: pg_get_constraintdef of each CHECK, by name
+    labels: tuple[str, ...] = ()  # enum: labels in their sort order
+    columns: tuple[Column, ...] = ()  # composite: attributes in order
+    relkind: str | None = None  # composite: 'c' for CREATE TYPE, 'r' table, 'v' view ...
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    type_oid: int
+    has_default: bool
+    variadic: bool = False
+
+
+@dataclass(frozen=True)
+class Function:
+    oid: int
+    schema: str
+    name: str
+    identity: str  # pg_get_function_identity_arguments: the argument list that identifies it
+    args: tuple[Arg, ...]  # input arguments, in order
+    return_oid: int
+    returns_set: bool
+    columns: tuple[Column, ...] | None  # RETURNS TABLE / several OUT arguments: the row's columns
+    strict: bool
+    volatility: str  # 'i', 's' or 'v'
+    language: str
+    comment: str | None
+    definition: str  # pg_get_functiondef: what the error-code parser reads
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def signature(self) -> str:
+        return f"{self.schema}.{self.name}({self.identity})"
+
+
+@dataclass
+class Catalog:
+    functions: list[Function]
+    types: dict[int, PgType] = field(default_factory=dict)
+    # (schema, role) -> oids of the functions in schema that role may execute
+    executable: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict)
+
+    def type(self, oid: int) -> PgType:
+        return self.types[oid]
+
+    def resolve(self, oid: int) -> PgType:
+        """The type under any number of domains."""
+        found = self.types[oid]
+        while found.kind == "domain" and found.base_oid is not None:
+            found = self.types[found.base_oid]
+        return found
+
+    def not_null(self, oid: int) -> bool:
+        """True when a domain anywhere in the chain says NOT NULL."""
+        found = self.types[oid]
+        while found.kind == "domain":
+            if found.domain_not_null:
+                return True
+            assert found.base_oid is not None
+            found = self.types[found.base_oid]
+        return False
+
+    def domain_checks(self, oid: int) -> list[str]:
+        """Every CHECK of the domain and of the domains under it."""
+        checks: list[str] = []
+        found = self.types[oid]
+        while found.kind == "domain":
+            checks.extend(found.checks)
+            assert found.base_oid is not None
+            found = self.types[found.base_oid]
+        return checks
+
+
+_FUNCTIONS = """
+select p.oid::int, n.nspname::text, p.proname::text, p.prokind::text,
+       pg_get_function_identity_arguments(p.oid),
+       coalesce(p.proallargtypes, p.proargtypes::oid[])::int[],
+       p.proargmodes::text[], p.proargnames, p.pronargdefaults::int, p.pronargs::int,
+       p.prorettype::int, p.proretset, p.proisstrict, p.provolatile::text, l.lanname::text,
+       obj_description(p.oid, 'pg_proc'),
+       pg_get_functiondef(p.oid)
+  from pg_proc p
+  join pg_namespace n on n.oid = p.pronamespace
+  join pg_language l on l.oid = p.prolang
+ where n.nspname = any(%(schemas)s) and p.prokind = 'f'
+   and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+ order by n.nspname, p.proname, p.oid
+"""
+
+_TYPES = """
+select t.oid::int, n.nspname::text, t.typname::text, t.typtype::text, format_type(t.oid, null),
+       obj_description(t.oid, 'pg_type'), t.typbasetype::int,
+       case when t.typsubscript = 'pg_catalog.array_subscript_handler'::regproc then t.typelem::int end,
+       t.typnotnull, t.typrelid::int, c.relkind::text
+  from pg_type t
+  join pg_namespace n on n.oid = t.typnamespace
+  left join pg_class c on c.oid = t.typrelid
+ where t.oid = any(%(oids)s)
+"""
+
+_CHECKS = """
+select contypid::int, pg_get_constraintdef(oid) from pg_constraint
+ where contypid = any(%(oids)s) and contype = 'c' order by contypid, conname
+"""
+
+_LABELS = """
+select enumtypid::int, enumlabel::text from pg_enum
+ where enumtypid = any(%(oids)s) order by enumtypid, enumsortorder
+"""
+
+_ATTRIBUTES = """
+select a.attrelid::int, a.attname::text, a.atttypid::int, a.attnotnull, col_description(a.attrelid, a.attnum)
+  from pg_attribute a
+ where a.attrelid = any(%(oids)s) and a.attnum > 0 and not a.attisdropped
+ order by a.attrelid, a.attnum
+"""
+
+_EXECUTABLE = """
+select n.nspname::text, r.rolname::text, array_agg(p.oid::int order by p.oid)
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+  cross join pg_roles r
+ where n.nspname = any(%(schemas)s) and r.rolname = any(%(roles)s)
+   and has_function_privilege(r.oid, p.oid, 'EXECUTE')
+ group by 1, 2
+"""
+
+
+def _function(row: tuple[object, ...]) -> Function:
+    (oid, schema, name, _kind, identity, all_types, modes, names, n_defaults, n_inputs) = row[:10]
+    (return_oid, returns_set, strict, volatility, language, comment, definition) = row[10:]
+    assert isinstance(all_types, list)
+    assert isinstance(n_defaults, int)
+    assert isinstance(n_inputs, int)
+    qualified = f"{schema}.{name}"
+    arg_modes: list[str] = list(modes) if isinstance(modes, list) else ["i"] * len(all_types)
+    arg_names: list[str] = list(names) if isinstance(names, list) else [""] * len(all_types)
+    inputs: list[Arg] = []
+    outputs: list[Column] = []
+    for position, (type_oid, mode) in enumerate(zip(all_types, arg_modes, strict=True)):
+        arg_name = arg_names[position] if position < len(arg_names) else ""
+        if mode in ("i", "b", "v"):
+            if not arg_name:
+                raise CodegenError(f"{qualified}({identity}): argument {position + 1} has no name")
+            inputs.append(Arg(arg_name, int(type_oid), False, mode == "v"))
+        if mode in ("o", "b", "t"):
+            outputs.append(Column(arg_name or "column", int(type_oid), False))
+    assert len(inputs) == n_inputs
+    first_default = len(inputs) - n_defaults
+    inputs = [
+        Arg(arg.name, arg.type_oid, position >= first_default, arg.variadic)
+        for position, arg in enumerate(inputs)
+    ]
+    # One OUT argument is a scalar result, as Postgres itself treats it; two or more, or
+    # RETURNS TABLE, a row.
+    columns = tuple(outputs) if len(outputs) > 1 or any(m == "t" for m in arg_modes) else None
+    if columns is not None and len(columns) == 1:
+        columns = None
+    return Function(
+        oid=int(str(oid)),
+        schema=str(schema),
+        name=str(name),
+        identity=str(identity),
+        args=tuple(inputs),
+        return_oid=int(str(return_oid)),
+        returns_set=bool(returns_set),
+        columns=columns,
+        strict=bool(strict),
+        volatility=str(volatility),
+        language=str(language),
+        comment=str(comment) if comment is not None else None,
+        definition=str(definition),
+    )
+
+
+def _type_oids(function: Function) -> Iterable[int]:
+    yield from (arg.type_oid for arg in function.args)
+    yield function.return_oid
+    yield from (column.type_oid for column in function.columns or ())
+
+
+def load_types(conn: psycopg.Connection, catalog: Catalog, wanted: Iterable[int]) -> None:
+    """Load the types and, recursively, every type they are made of."""
+    pending = {oid for oid in wanted if oid not in catalog.types}
+    while pending:
+        oids = sorted(pending)
+        checks: dict[int, list[str]] = {}
+        for type_oid, definition in conn.execute(_CHECKS, {"oids": oids}):
+            checks.setdefault(type_oid, []).append(definition)
+        labels: dict[int, list[str]] = {}
+        for type_oid, label in conn.execute(_LABELS, {"oids": oids}):
+            labels.setdefault(type_oid, []).append(label)
+        rows = conn.execute(_TYPES, {"oids": oids}).fetchall()
+        relids = [row[9] for row in rows if row[9]]
+        attributes: dict[int, list[Column]] = {}
+        for relid, name, type_oid, not_null, comment in conn.execute(_ATTRIBUTES, {"oids": relids}):
+            attributes.setdefault(relid, []).append(Column(name, type_oid, not_null, comment))
+        missing = set(oids) - {row[0] for row in rows}
+        if missing:
+            raise CodegenError(f"types not found in the catalog: {sorted(missing)}")
+        pending = set()
+        for oid, schema, name, typtype, sql, comment, base, element, not_null, relid, relkind in rows:
+            kind = _KINDS.get(typtype)
+            if kind is None:
+                raise CodegenError(f"type {sql} has an unknown typtype {typtype!r}")
+            if element:
+                kind = "array"
+            pg_type = PgType(
+                oid=oid,
+                schema=schema,
+                name=name,
+                kind=kind,
+                sql=sql,
+                comment=comment,
+                base_oid=base or None,
+                element_oid=element or None,
+                domain_not_null=bool(not_null) and kind == "domain",
+                checks=tuple(checks.get(oid, ())),
+                labels=tuple(labels.get(oid, ())),
+                columns=tuple(attributes.get(relid, ())) if relid else (),
+                relkind=relkind,
+            )
+            catalog.types[oid] = pg_type
+            refs = [base, element, *(column.type_oid for column in pg_type.columns)]
+            pending.update(ref for ref in refs if ref and ref not in catalog.types)
+
+
+def read_catalog(
+    conn: psycopg.Connection,
+    schemas: Iterable[str],
+    grants: Iterable[tuple[str, str]] = (),
+) -> Catalog:
+    """Every function of the schemas (with the types they use) and which roles may run them."""
+    schema_list = sorted(set(schemas) | {schema for schema, _ in grants})
+    rows = conn.execute(_FUNCTIONS, {"schemas": schema_list}).fetchall()
+    catalog = Catalog(functions=[_function(row) for row in rows])
+    load_types(conn, catalog, (oid for function in catalog.functions for oid in _type_oids(function)))
+    roles = sorted({role for _, role in grants})
+    if roles:
+        for schema, role, oids in conn.execute(_EXECUTABLE, {"schemas": schema_list, "roles": roles}):
+            catalog.executable[(schema, role)] = frozenset(oids)
+    return catalog
+
+
+def refuse_overloads(functions: Iterable[Function], schema: str) -> None:
+    """PostgREST and the clients call by name: two functions of one name are ambiguous."""
+    by_name: dict[str, list[Function]] = {}
+    for function in functions:
+        if function.schema == schema:
+            by_name.setdefault(function.name, []).append(function)
+    overloaded = sorted(
+        ", ".join(sorted(f.signature for f in group)) for group in by_name.values() if len(group) > 1
+    )
+    if overloaded:
+        raise CodegenError(
+            f"overloaded functions in schema {schema} are not supported: {'; '.join(overloaded)}"
+        )

@@ -1,0 +1,29 @@
+"""What codegen generates, from which schemas, and how this project raises coded errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codegen.raises import RaiseConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMAND = "just codegen"
+
+
+@dataclass(frozen=True)
+class Config:
+    # The schema PostgREST exposes: every function in it gets a TypeScript and a Python wrapper.
+    api_schema: str = "api"
+    # (schema, role): Python wrappers also for the functions of schema that role may execute.
+    python_grants: tuple[tuple[str, str], ...] = (("auth", "edge"), ("pipeline", "pipeline"))
+    raises: RaiseConfig = field(
+        default_factory=lambda: RaiseConfig(
+            # auth.raise_error(status, code, message, hint, headers)
+            helpers={"auth.raise_error": 1, "app.raise_error": 0},
+            pre_request="auth.pre_request",
+        )
+    )
+    typescript_path: Path = ROOT / "clients" / "typescript" / "src" / "generated.ts"
+    python_path: Path = ROOT / "blossom_db" / "generated.py"
+    command: str = COMMAND

@@ -1,0 +1,106 @@
+"""`just codegen` / `just codegen-check`: build a migrated scratch database, write (or compare)
+the TypeScript client and the Python wrappers.
+
+    python -m codegen.generate [--check] [--database-url URL]
+
+With --database-url the database is used as it is (already migrated); without it a scratch
+database is made on the run's server (BLOSSOM_SCRATCH_URL, DATABASE_URL or a temporary
+cluster), migrated, and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from codegen.catalog import CodegenError, read_catalog
+from codegen.config import ROOT, Config
+from codegen.python import emit_python, python_functions
+from codegen.raises import error_codes
+from codegen.typescript import emit_typescript
+
+
+def ruff_format(source: str, path: Path) -> str:
+    """The generated Python formatted as the rest of the code is, so lint stays quiet about it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise CodegenError(f"ruff could not format the generated {path.name}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def generate(database_url: str, config: Config) -> dict[Path, str]:
+    """Every generated file's path and content, from the database's catalog."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        catalog = read_catalog(conn, [config.api_schema], config.python_grants)
+        codes = error_codes(conn, config.raises)
+    typescript = emit_typescript(catalog, codes, config.api_schema, config.command)
+    functions = python_functions(catalog, config.api_schema, config.python_grants)
+    python = ruff_format(emit_python(catalog, codes, functions, config.command), config.python_path)
+    return {config.typescript_path: typescript, config.python_path: python}
+
+
+def stale(files: dict[Path, str]) -> list[Path]:
+    return [path for path, text in files.items() if not path.exists() or path.read_text() != text]
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run(database_url: str, config: Config, *, check: bool) -> int:
+    began = time.monotonic()
+    files = generate(database_url, config)
+    elapsed = time.monotonic() - began
+    outdated = stale(files)
+    if check:
+        for path in outdated:
+            print(
+                f"codegen-check: {_shown(path)} is stale: run `{config.command}` and commit it",
+                file=sys.stderr,
+            )
+        if not outdated:
+            print(f"codegen-check: generated files are up to date ({elapsed:.2f}s)", file=sys.stderr)
+        return 1 if outdated else 0
+    for path in outdated:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[path])
+    for path in files:
+        print(f"codegen: {_shown(path)} {'written' if path in outdated else 'unchanged'}", file=sys.stderr)
+    print(f"codegen: catalog read and files made in {elapsed:.2f}s", file=sys.stderr)
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail, naming them, when files are stale")
+    parser.add_argument("--database-url", help="an already migrated database to read")
+    args = parser.parse_args()
+    config = Config()
+    try:
+        if args.database_url:
+            raise SystemExit(run(args.database_url, config, check=args.check))
+        from ops.migrate import migrate
+        from ops.scratch import scratch_database, scratch_server
+
+        with scratch_server() as server, scratch_database(server, "codegen") as url:
+            migrate(url, quiet=True)
+            code = run(url, config, check=args.check)
+        raise SystemExit(code)
+    except CodegenError as error:
+        raise SystemExit(f"codegen: {error}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Names in the target languages, and the checks that two objects do not get the same one."""
+
+from __future__ import annotations
+
+import re
+
+from codegen.catalog import CodegenError
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def pascal(name: str) -> str:
+    return "".join(word[:1].upper() + word[1:] for word in _WORD.findall(name))
+
+
+def camel(name: str) -> str:
+    words = pascal(name)
+    return words[:1].lower() + words[1:]
+
+
+def upper_snake(name: str) -> str:
+    return "_".join(word.upper() for word in _WORD.findall(name))
+
+
+def claim(names: dict[str, str], name: str, owner: str) -> str:
+    """Register `name` for `owner`; two owners of one name stop generation, naming both."""
+    previous = names.setdefault(name, owner)
+    if previous != owner:
+        raise CodegenError(f"{previous} and {owner} would both be named {name}: rename one of them")
+    return name
+
+
+def doc_lines(text: str | None) -> list[str]:
+    """A comment's lines, safe inside a /** */ or a triple-quoted docstring."""
+    if not text:
+        return []
+    cleaned = text.replace("*/", "* /").replace('"""', "'''").replace("\\", "\\\\")
+    return [line.rstrip() for line in cleaned.strip().splitlines()]

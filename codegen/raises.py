@@ -1,0 +1,268 @@
+"""The error codes each function can raise, found by parsing function bodies with pglast.
+
+The catalog keeps no record of what a function raises, so this reads every PL/pgSQL and SQL
+function body (as `pg_get_functiondef` prints it, so it is what the database runs) and finds:
+
+- `raise sqlstate 'PGRST' using message = '<json>'`: the JSON's `"code"`; the message may also
+  be a `json_build_object('code', '<code>', ...)` expression;
+- calls to a *raise helper* (e.g. `auth.raise_error(401, 'auth.not_signed_in', ...)`), whose
+  code is a literal argument at a configured position;
+- calls to other functions, whose codes are added transitively (`auth.require_user()` makes
+  every caller able to raise `auth.not_signed_in`).
+
+A coded raise whose code is not a literal stops generation with the function and line: the
+list must be exact or say why it cannot be. The result is a superset: a code raised by a
+callee counts even if the caller catches it. pglast is GPL: only codegen imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from pglast import parse_plpgsql
+from pglast.parser import ParseError, parse_sql_json
+
+from codegen.catalog import CodegenError
+
+PGRST = "PGRST"
+_RAISE_ERRCODE, _RAISE_MESSAGE = 0, 1
+_ASSIGNMENT = re.compile(r"^\s*[^:=]+?:=", re.DOTALL)
+_ASSIGNMENT_EQ = re.compile(r"^\s*[A-Za-z_][\w.\"\[\]]*\s*=", re.DOTALL)
+
+# pglast's PL/pgSQL parser refuses declarations of types qualified with a schema other than
+# pg_catalog and public; for finding raises and calls the types do not matter, so such names
+# outside string literals (and not followed by "(", i.e. not calls) become `text` (not a name in
+# public: the parser would then drop a declaration's default value, which may call a function).
+_QUALIFIED = re.compile(r"'(?:[^']|'')*'|\b([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_$]*)\b(?!\s*\()")
+
+_SCHEMAS = """
+select nspname::text from pg_namespace
+ where nspname not in ('pg_catalog', 'public', 'information_schema') and nspname not like 'pg\\_%%'
+"""
+
+_BODIES = """
+select p.oid::int, n.nspname::text, p.proname::text, l.lanname::text, pg_get_functiondef(p.oid), p.prosrc
+  from pg_proc p
+  join pg_namespace n on n.oid = p.pronamespace
+  join pg_language l on l.oid = p.prolang
+ where p.prokind in ('f', 'p') and l.lanname in ('plpgsql', 'sql')
+   and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%%'
+   and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+ order by n.nspname, p.proname, p.oid
+"""
+
+
+@dataclass(frozen=True)
+class RaiseConfig:
+    """Which functions raise coded errors for others, and what every API call can raise."""
+
+    # qualified name of a raise helper -> 0-based position of its code argument
+    helpers: Mapping[str, int] = field(default_factory=dict)
+    # PostgREST's db-pre-request function: what it raises, every API call can raise
+    pre_request: str | None = None
+    # codes every API call can raise besides those (e.g. raised by the edge or PostgREST)
+    common: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Body:
+    oid: int
+    qualified: str
+    direct: frozenset[str]
+    callees: frozenset[str]
+
+
+@dataclass
+class ErrorCodes:
+    """Codes per function (by OID and by qualified name), transitively closed over calls."""
+
+    by_oid: dict[int, frozenset[str]]
+    by_name: dict[str, frozenset[str]]
+    common: frozenset[str]
+
+    def of(self, oid: int) -> frozenset[str]:
+        """What a function can raise: its own codes and its callees', without the common ones."""
+        return self.by_oid.get(oid, frozenset())
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+
+
+def _name(func_call: dict[str, Any]) -> str:
+    return ".".join(part["String"]["sval"] for part in func_call["funcname"])
+
+
+def _string_constant(node: Any) -> str | None:
+    if not isinstance(node, dict):
+        return None
+    if "TypeCast" in node:
+        return _string_constant(node["TypeCast"]["arg"])
+    constant = node.get("A_Const")
+    if isinstance(constant, dict) and "sval" in constant:
+        return str(constant["sval"]["sval"])
+    return None
+
+
+def _parse(sql: str) -> Any:
+    return json.loads(parse_sql_json(sql))
+
+
+def _expression_sql(query: str, parse_mode: int) -> str:
+    """A PL/pgSQL expression as a statement pglast can parse."""
+    if parse_mode == 0:
+        return query
+    if parse_mode in (3, 4, 5):  # `target := expression`
+        match = _ASSIGNMENT.match(query) or _ASSIGNMENT_EQ.match(query)
+        if match:
+            query = query[match.end() :]
+    return f"select {query}"
+
+
+class _Analysis:
+    def __init__(self, qualified: str, config: RaiseConfig) -> None:
+        self.qualified = qualified
+        self.config = config
+        self.codes: set[str] = set()
+        self.callees: set[str] = set()
+
+    def fail(self, line: object, what: str) -> CodegenError:
+        where = f"{self.qualified}" + (f" line {line}" if line else "")
+        return CodegenError(f"{where}: {what}")
+
+    def sql(self, tree: Any, line: object = None) -> None:
+        """Calls in a parsed SQL statement: raise helpers give codes, others are callees."""
+        for node in _walk(tree):
+            call = node.get("FuncCall")
+            if not isinstance(call, dict):
+                continue
+            name = _name(call)
+            position = self.config.helpers.get(name)
+            if position is None:
+                if "." in name:
+                    self.callees.add(name)
+                continue
+            args = call.get("args") or []
+            code = _string_constant(args[position]) if position < len(args) else None
+            if code is None:
+                raise self.fail(line, f"{name}(...) is called with a code that is not a literal")
+            self.codes.add(code)
+
+    def message_code(self, message: Any, line: object) -> str:
+        """The code in a PGRST raise's message: a JSON literal or a json_build_object(...)."""
+        literal = _string_constant(message)
+        if literal is not None:
+            try:
+                decoded = json.loads(literal)
+            except ValueError:
+                decoded = None
+            if isinstance(decoded, dict) and isinstance(decoded.get("code"), str):
+                return str(decoded["code"])
+            raise self.fail(line, f"RAISE SQLSTATE 'PGRST' message is not JSON with a code: {literal}")
+        for node in _walk(message):
+            call = node.get("FuncCall")
+            if isinstance(call, dict) and _name(call).split(".")[-1] in (
+                "json_build_object",
+                "jsonb_build_object",
+            ):
+                args = call.get("args") or []
+                for key, value in zip(args[::2], args[1::2], strict=False):
+                    if _string_constant(key) == "code":
+                        code = _string_constant(value)
+                        if code is not None:
+                            return code
+        raise self.fail(line, "cannot tell the code of this RAISE SQLSTATE 'PGRST' (not a literal)")
+
+    def plpgsql(self, definition: str, schemas: frozenset[str]) -> None:
+        def public(match: re.Match[str]) -> str:
+            return "text" if match.group(1) in schemas else match.group(0)
+
+        try:
+            tree = parse_plpgsql(_QUALIFIED.sub(public, definition))
+        except ParseError as error:
+            raise self.fail(None, f"pglast cannot parse the body: {error}") from error
+        for node in _walk(tree):
+            raise_stmt = node.get("PLpgSQL_stmt_raise")
+            if isinstance(raise_stmt, dict):
+                self.raise_statement(raise_stmt)
+            expr = node.get("PLpgSQL_expr")
+            if isinstance(expr, dict) and "query" in expr:
+                statement = _expression_sql(expr["query"], int(expr.get("parseMode", 0)))
+                try:
+                    tree = _parse(statement)
+                except ParseError as error:
+                    raise self.fail(None, f"cannot parse {expr['query']!r}: {error}") from error
+                self.sql(tree)
+
+    def raise_statement(self, stmt: dict[str, Any]) -> None:
+        options = {
+            option["PLpgSQL_raise_option"]["opt_type"]: option["PLpgSQL_raise_option"]["expr"]["PLpgSQL_expr"]
+            for option in stmt.get("options") or []
+        }
+        errcode = options.get(_RAISE_ERRCODE)
+        coded = stmt.get("condname") == PGRST or (
+            errcode is not None and errcode["query"].strip() == f"'{PGRST}'"
+        )
+        if not coded:
+            return
+        line = stmt.get("lineno")
+        message = options.get(_RAISE_MESSAGE)
+        if message is None:
+            raise self.fail(line, "RAISE SQLSTATE 'PGRST' without a MESSAGE")
+        tree = _parse(f"select {message['query']}")
+        target = tree["stmts"][0]["stmt"]["SelectStmt"]["targetList"][0]["ResTarget"]["val"]
+        self.codes.add(self.message_code(target, line))
+
+
+def _analyse(row: tuple[int, str, str, str, str, str], config: RaiseConfig, schemas: frozenset[str]) -> _Body:
+    oid, schema, name, language, definition, source = row
+    qualified = f"{schema}.{name}"
+    analysis = _Analysis(qualified, config)
+    if qualified not in config.helpers:  # a helper raises the code its caller gives it
+        if language == "plpgsql":
+            analysis.plpgsql(definition, schemas)
+        else:
+            analysis.sql(_parse(source if source.strip() else definition))
+    analysis.callees.discard(qualified)
+    return _Body(oid, qualified, frozenset(analysis.codes), frozenset(analysis.callees))
+
+
+def error_codes(conn: psycopg.Connection, config: RaiseConfig) -> ErrorCodes:
+    """Parse every PL/pgSQL and SQL function of the database and close codes over calls."""
+    schemas = frozenset(name for (name,) in conn.execute(_SCHEMAS))
+    bodies = [_analyse(row, config, schemas) for row in conn.execute(_BODIES)]
+    by_oid = {body.oid: set(body.direct) for body in bodies}
+    changed = True
+    while changed:  # fixpoint: propagate callees' codes until nothing grows
+        changed = False
+        by_name: dict[str, set[str]] = {}
+        for body in bodies:
+            by_name.setdefault(body.qualified, set()).update(by_oid[body.oid])
+        for body in bodies:
+            codes = by_oid[body.oid]
+            before = len(codes)
+            for callee in body.callees:
+                codes.update(by_name.get(callee, ()))
+            changed = changed or len(codes) != before
+    names: dict[str, set[str]] = {}
+    for body in bodies:
+        names.setdefault(body.qualified, set()).update(by_oid[body.oid])
+    common = set(config.common)
+    if config.pre_request:
+        common.update(names.get(config.pre_request, ()))
+    return ErrorCodes(
+        by_oid={oid: frozenset(codes) for oid, codes in by_oid.items()},
+        by_name={name: frozenset(codes) for name, codes in names.items()},
+        common=frozenset(common),
+    )

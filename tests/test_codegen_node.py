@@ -1,0 +1,78 @@
+"""The generated TypeScript client end to end: generated from a stack's own catalog, compiled
+with tsc and run with Node's test runner against the running edge."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codegen.config import ROOT, Config
+from codegen.generate import generate
+from tests.conftest import Stack, make_stack
+
+TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"
+NODE_TESTS = ROOT / "tests" / "node"
+
+PROBE_SQL = """
+create function api.codegen_probe(n bigint, label text default 'x')
+returns table (n_out bigint, label text, doubled numeric, small integer)
+language sql stable as $$ select n, label, n * 2.5, 7 $$;
+create function api.codegen_refuse(why text) returns void
+language plpgsql volatile as $$
+begin
+  raise sqlstate 'PGRST' using
+    message = '{"code":"probe.refused","message":"Refused."}',
+    detail = '{"status":403,"headers":{}}';
+end
+$$;
+grant execute on function api.codegen_probe(bigint, text), api.codegen_refuse(text)
+  to web_anon, authenticated;
+"""
+
+
+def run_node_tests(client_ts: str, tests: list[Path], work: Path, env: dict[str, str]) -> None:
+    """Compile `client_ts` (as src/generated.ts) with the tests under test/, run them with node --test."""
+    if not TSC.exists() or shutil.which("node") is None:
+        pytest.fail("TypeScript or node is missing: run ./dev (it installs TypeScript into .tools/)")
+    (work / "src").mkdir(parents=True)
+    (work / "test").mkdir()
+    (work / "src" / "generated.ts").write_text(client_ts)
+    for path in [*tests, ROOT / "clients" / "typescript" / "test" / "node-test.d.ts"]:
+        shutil.copy(path, work / "test" / path.name)
+    out = work / "out"
+    options = ["--strict", "--target", "ES2022", "--module", "ES2022", "--moduleResolution", "Bundler"]
+    options += ["--lib", "ES2022,DOM", "--outDir", str(out), "--rootDir", str(work)]
+    sources = sorted((work / "src").glob("*.ts")) + sorted((work / "test").glob("*.ts"))
+    compiled = subprocess.run(
+        ["node", str(TSC), *options, *map(str, sources)], capture_output=True, text=True, check=False
+    )
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    (out / "package.json").write_text(json.dumps({"type": "module"}))
+    ran = subprocess.run(
+        ["node", "--test", *(str(p) for p in sorted((out / "test").glob("*.test.js")))],
+        capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin", **env}, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+@pytest.fixture(scope="module")
+def probe_stack(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("node"), PROBE_SQL) as running:
+        yield running
+
+
+@pytest.mark.stack
+def test_generated_client_against_the_running_stack(probe_stack: Stack, tmp_path: Path) -> None:
+    files = generate(probe_stack.database_url, Config())
+    client = files[Config().typescript_path]
+    assert "export function codegenProbe(" in client
+    run_node_tests(
+        client, [NODE_TESTS / "probe.test.ts"], tmp_path, {"BLOSSOM_EDGE_URL": probe_stack.edge_url}
+    )
