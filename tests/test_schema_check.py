@@ -13,6 +13,8 @@ from ops.scratch import SCRATCH_URL_VARIABLE
 from ops.settings import ROOT
 
 PROBE_TABLE = "create table app.drift_probe (id text primary key);\n"
+# The same table with a column that no migration adds.
+DRIFTED_TABLE = "create table app.drift_probe (id text primary key, nickname text not null);\n"
 
 
 def _copies(tmp_path: Path) -> tuple[Path, Path]:
@@ -24,23 +26,20 @@ def _copies(tmp_path: Path) -> tuple[Path, Path]:
     return schema, migrations
 
 
-def _schema_check(server: str, schema: Path, migrations: Path) -> subprocess.CompletedProcess[str]:
+def _run_module(server: str, module: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`python -m ops.<module> ARGS` on the run's cluster, as a person runs the recipe."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ops.schema_check",
-            "--schema-dir",
-            str(schema),
-            "--migrations-dir",
-            str(migrations),
-        ],
+        [sys.executable, "-m", f"ops.{module}", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         env=os.environ | {SCRATCH_URL_VARIABLE: server},
     )
+
+
+def _schema_check(server: str, schema: Path, migrations: Path) -> subprocess.CompletedProcess[str]:
+    return _run_module(server, "schema_check", "--schema-dir", schema, "--migrations-dir", migrations)
 
 
 def test_schema_check_passes_when_migrations_match(pg_server: str, tmp_path: Path) -> None:
@@ -50,9 +49,7 @@ def test_schema_check_passes_when_migrations_match(pg_server: str, tmp_path: Pat
 
 def test_a_column_only_in_sql_schema_fails_with_a_readable_diff(pg_server: str, tmp_path: Path) -> None:
     schema, migrations = _copies(tmp_path)
-    (schema / "999_probe.sql").write_text(
-        "create table app.drift_probe (id text primary key, nickname text not null);\n"
-    )
+    (schema / "999_probe.sql").write_text(DRIFTED_TABLE)
     result = _schema_check(pg_server, schema, migrations)
     assert result.returncode == 1
     assert "migrations/ and sql/schema/ disagree" in result.stderr
@@ -62,25 +59,9 @@ def test_a_column_only_in_sql_schema_fails_with_a_readable_diff(pg_server: str, 
 
 def test_new_migration_writes_the_sql_that_closes_the_drift(pg_server: str, tmp_path: Path) -> None:
     schema, migrations = _copies(tmp_path)
-    (schema / "999_probe.sql").write_text(
-        "create table app.drift_probe (id text primary key, nickname text not null);\n"
-    )
-    made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ops.new_migration",
-            "add_nickname",
-            "--schema-dir",
-            str(schema),
-            "--migrations-dir",
-            str(migrations),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ | {SCRATCH_URL_VARIABLE: pg_server},
+    (schema / "999_probe.sql").write_text(DRIFTED_TABLE)
+    made = _run_module(
+        pg_server, "new_migration", "add_nickname", "--schema-dir", schema, "--migrations-dir", migrations
     )
     assert made.returncode == 0, made.stderr
     written = sorted(path.name for path in migrations.glob("*add_nickname*"))
