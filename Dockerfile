@@ -4,6 +4,7 @@ WORKDIR /blossom
 COPY requirements.lock .
 RUN python -m pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 COPY edge edge
+COPY blossom_db blossom_db
 COPY ops ops
 COPY sql sql
 COPY migrations migrations

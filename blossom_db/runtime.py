@@ -39,7 +39,11 @@ DEFAULT: Final = Default()
 
 
 class RpcError(Exception):
-    """An error a database function raised with a stable code (PostgREST's JSON form)."""
+    """An error a database function raised with a stable code (PostgREST's JSON form).
+
+    `status` and `headers` are the HTTP status and headers PostgREST would answer with (e.g.
+    `Retry-After`); `status` is None when the error did not name one.
+    """
 
     def __init__(
         self,
@@ -49,6 +53,7 @@ class RpcError(Exception):
         status: int | None,
         details: JsonValue = None,
         hint: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -56,6 +61,7 @@ class RpcError(Exception):
         self.status = status
         self.details = details
         self.hint = hint
+        self.headers: dict[str, str] = dict(headers or {})
 
     def __repr__(self) -> str:
         return f"RpcError(code={self.code!r}, status={self.status!r}, message={self.message!r})"
@@ -80,12 +86,14 @@ def rpc_error(error: psycopg.Error) -> RpcError | None:
         return None
     status = detail.get("status")
     hint = body.get("hint")
+    headers = detail.get("headers")
     return RpcError(
         code,
         str(body.get("message") or ""),
-        status=status if isinstance(status, int) else None,
+        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
         details=body.get("details"),
         hint=hint if isinstance(hint, str) else None,
+        headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else None,
     )
 
 

@@ -1,9 +1,10 @@
 """`/auth/*`: sign-up, login, logout, session, password change and reset.
 
 Every rule lives in the database (sql/functions/auth); these routes only speak HTTP: they
-read JSON, call one auth function as role `edge`, and turn the result into a status, a body
-and the session cookie. Errors raised in PostgREST's form (sqlstate PGRST) keep their status
-and code.
+read JSON, call one auth function as role `edge` through its generated wrapper
+(blossom_db.generated), and turn the result into a status, a body and the session cookie.
+Errors raised in PostgREST's form (sqlstate PGRST, an RpcError) keep their status, code and
+headers.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from blossom_db import generated as db
+from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
 from edge.errors import error_response
-from edge.security import client_address, csrf_refusal
+from edge.security import client_ip, csrf_refusal
+
+T = TypeVar("T")
 
 SESSION_HEADER = "x-blossom-session"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -38,26 +43,18 @@ class BadRequest(Exception):
         return f"BadRequest(status={self.response.status_code})"
 
 
-def database_error(error: psycopg.Error) -> Response:
-    """An error raised by auth.raise_error (PostgREST's form) as the same HTTP answer."""
-    if error.sqlstate == "PGRST":
-        try:
-            body = json.loads(error.diag.message_primary or "")
-            meta = json.loads(error.diag.message_detail or "{}")
-            headers = {str(k): str(v) for k, v in (meta.get("headers") or {}).items()}
-            return error_response(
-                int(meta["status"]),
-                str(body["code"]),
-                str(body["message"]),
-                details=body.get("details"),
-                hint=body.get("hint"),
-                headers=headers | NO_STORE,
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            pass
-    if isinstance(error, psycopg.OperationalError):
-        return unavailable()
-    return error_response(500, "edge.internal_error", "The request could not be completed.")
+def coded_error(error: RpcError) -> Response:
+    """An error raised by auth.raise_error as the same HTTP answer PostgREST would give."""
+    if error.status is None:
+        return internal_error()
+    return error_response(
+        error.status,
+        error.code,
+        error.message,
+        details=error.details,
+        hint=error.hint,
+        headers=error.headers | NO_STORE,
+    )
 
 
 def unavailable() -> Response:
@@ -69,18 +66,29 @@ def unavailable() -> Response:
     )
 
 
-async def call(request: Request, sql: str, *params: Any) -> Any:
-    """One auth function in its own transaction (committed unless it raised); its value."""
+def internal_error() -> Response:
+    return error_response(500, "edge.internal_error", "The request could not be completed.")
+
+
+async def call(request: Request, function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+    """One auth function (a generated wrapper) in its own transaction, committed unless it raised."""
     pool: AsyncConnectionPool = request.app.state.pool
     try:
         async with pool.connection(timeout=5) as conn:
-            cursor = await conn.execute(sql.encode(), params)
-            row = await cursor.fetchone()
-    except psycopg.Error as error:
-        raise BadRequest(database_error(error)) from error
-    except PoolTimeout as error:
+            return await function(conn)
+    except RpcError as error:
+        raise BadRequest(coded_error(error)) from error
+    except psycopg.OperationalError as error:  # includes the pool's PoolTimeout
         raise BadRequest(unavailable()) from error
-    return row[0] if row else None
+    except psycopg.Error as error:
+        raise BadRequest(internal_error()) from error
+
+
+def json_object(value: JsonValue) -> dict[str, JsonValue]:
+    """An auth function's jsonb result, which must be an object; 500 if the database said otherwise."""
+    if not isinstance(value, dict):
+        raise BadRequest(internal_error())
+    return value
 
 
 async def json_fields(request: Request, *names: str) -> dict[str, str]:
@@ -135,11 +143,12 @@ def user_agent(request: Request) -> str | None:
     return value[:512] if value else None
 
 
-def set_session_cookie(response: Response, config: EdgeConfig, session: dict[str, Any]) -> None:
-    expires = datetime.fromisoformat(str(session["expires_at"]))
-    created = datetime.fromisoformat(str(session["created_at"]))
+def set_session_cookie(response: Response, config: EdgeConfig, session: JsonValue) -> None:
+    fields = json_object(session)
+    expires = datetime.fromisoformat(str(fields["expires_at"]))
+    created = datetime.fromisoformat(str(fields["created_at"]))
     max_age = max(0, int((expires - created).total_seconds()))
-    cookie = f"{config.cookie_name}={session['token']}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax"
+    cookie = f"{config.cookie_name}={fields['token']}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax"
     if config.cookie_secure:
         cookie += "; Secure"
     response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
@@ -158,114 +167,133 @@ def no_content(status: int = 204) -> Response:
 
 async def signup(request: Request) -> Response:
     body = await json_fields(request, "email", "password", "display_name")
-    result = await call(
-        request,
-        "select auth.signup(%s, %s, %s, %s::inet, %s)",
-        body["email"],
-        body["password"],
-        body["display_name"],
-        client_address(request, request.app.state.config),
-        user_agent(request),
+    config: EdgeConfig = request.app.state.config
+    result = json_object(
+        await call(
+            request,
+            lambda conn: db.auth_signup_async(
+                conn,
+                p_email=body["email"],
+                p_password=body["password"],
+                p_display_name=body["display_name"],
+                p_client_addr=client_ip(request, config),
+                p_user_agent=user_agent(request),
+            ),
+        )
     )
     response = JSONResponse({"user": result["user"]}, status_code=201, headers=NO_STORE)
-    set_session_cookie(response, request.app.state.config, result["session"])
+    set_session_cookie(response, config, result["session"])
     return response
 
 
 async def login(request: Request) -> Response:
     body = await json_fields(request, "email", "password")
-    result = await call(
-        request,
-        "select auth.login(%s, %s, %s::inet, %s)",
-        body["email"],
-        body["password"],
-        client_address(request, request.app.state.config),
-        user_agent(request),
+    config: EdgeConfig = request.app.state.config
+    result = json_object(
+        await call(
+            request,
+            lambda conn: db.auth_login_async(
+                conn,
+                p_email=body["email"],
+                p_password=body["password"],
+                p_client_addr=client_ip(request, config),
+                p_user_agent=user_agent(request),
+            ),
+        )
     )
-    if not result["ok"]:
-        if result["code"] == "auth.rate_limited":
+    if result.get("ok") is not True:
+        if result.get("code") == "auth.rate_limited":
             return error_response(
                 429,
                 "auth.rate_limited",
                 "Too many failed logins; try again later.",
-                headers={"Retry-After": str(result["retry_after"])} | NO_STORE,
+                headers={"Retry-After": str(result.get("retry_after"))} | NO_STORE,
             )
         return error_response(
             401, "auth.invalid_credentials", "The email or the password is not right.", headers=NO_STORE
         )
     response = JSONResponse({"user": result["user"]}, headers=NO_STORE)
-    set_session_cookie(response, request.app.state.config, result["session"])
+    set_session_cookie(response, config, result["session"])
     return response
 
 
 async def logout(request: Request) -> Response:
     await json_fields(request)
+    config: EdgeConfig = request.app.state.config
     token = session_token(request)
     if token:
         await call(
             request,
-            "select auth.logout(%s, %s::inet)",
-            token,
-            client_address(request, request.app.state.config),
+            lambda conn: db.auth_logout_async(conn, p_token=token, p_client_addr=client_ip(request, config)),
         )
     response = no_content()
-    clear_session_cookie(response, request.app.state.config)
+    clear_session_cookie(response, config)
     return response
 
 
 async def logout_all(request: Request) -> Response:
     await json_fields(request)
+    config: EdgeConfig = request.app.state.config
     await call(
         request,
-        "select auth.logout_all(%s, %s::inet)",
-        session_token(request),
-        client_address(request, request.app.state.config),
+        lambda conn: db.auth_logout_all_async(
+            conn, p_token=session_token(request), p_client_addr=client_ip(request, config)
+        ),
     )
     response = no_content()
-    clear_session_cookie(response, request.app.state.config)
+    clear_session_cookie(response, config)
     return response
 
 
 async def session(request: Request) -> Response:
-    result = await call(request, "select auth.session_info(%s)", session_token(request))
+    result = await call(
+        request, lambda conn: db.auth_session_info_async(conn, p_token=session_token(request))
+    )
     return JSONResponse(result, headers=NO_STORE)
 
 
 async def change_password(request: Request) -> Response:
     body = await json_fields(request, "current_password", "new_password")
+    config: EdgeConfig = request.app.state.config
     await call(
         request,
-        "select auth.change_password(%s, %s, %s, %s::inet)",
-        session_token(request),
-        body["current_password"],
-        body["new_password"],
-        client_address(request, request.app.state.config),
+        lambda conn: db.auth_change_password_async(
+            conn,
+            p_token=session_token(request),
+            p_current_password=body["current_password"],
+            p_new_password=body["new_password"],
+            p_client_addr=client_ip(request, config),
+        ),
     )
     return no_content()
 
 
 async def request_password_reset(request: Request) -> Response:
     body = await json_fields(request, "email")
+    config: EdgeConfig = request.app.state.config
     await call(
         request,
-        "select auth.request_password_reset(%s, %s::inet)",
-        body["email"],
-        client_address(request, request.app.state.config),
+        lambda conn: db.auth_request_password_reset_async(
+            conn, p_email=body["email"], p_client_addr=client_ip(request, config)
+        ),
     )
     return no_content(202)
 
 
 async def confirm_password_reset(request: Request) -> Response:
     body = await json_fields(request, "token", "new_password")
+    config: EdgeConfig = request.app.state.config
     await call(
         request,
-        "select auth.confirm_password_reset(%s, %s, %s::inet)",
-        body["token"],
-        body["new_password"],
-        client_address(request, request.app.state.config),
+        lambda conn: db.auth_confirm_password_reset_async(
+            conn,
+            p_token=body["token"],
+            p_new_password=body["new_password"],
+            p_client_addr=client_ip(request, config),
+        ),
     )
     response = no_content()
-    clear_session_cookie(response, request.app.state.config)
+    clear_session_cookie(response, config)
     return response
 
 

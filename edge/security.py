@@ -24,7 +24,7 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def client_address(request: Request, config: EdgeConfig) -> str | None:
+def client_ip(request: Request, config: EdgeConfig) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The peer, or the last X-Forwarded-For entry when the peer is a trusted proxy.
 
     Only the last entry: it is the one the trusted proxy added itself; earlier entries are
@@ -32,8 +32,7 @@ def client_address(request: Request, config: EdgeConfig) -> str | None:
     """
     if request.client is None:
         return None
-    peer = request.client.host
-    peer_ip = _ip(peer)
+    peer_ip = _ip(request.client.host)
     if peer_ip is None:
         return None
     if config.trusted_proxies and any(peer_ip in network for network in config.trusted_proxies):
@@ -41,8 +40,14 @@ def client_address(request: Request, config: EdgeConfig) -> str | None:
         if forwarded:
             last = _ip(",".join(forwarded).split(",")[-1])
             if last is not None:
-                return str(last)
-    return str(peer_ip)
+                return last
+    return peer_ip
+
+
+def client_address(request: Request, config: EdgeConfig) -> str | None:
+    """`client_ip` as text (for X-Forwarded-For)."""
+    ip = client_ip(request, config)
+    return None if ip is None else str(ip)
 
 
 def csrf_refusal(request: Request, config: EdgeConfig) -> Response | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
+from blossom_db.runtime import RpcError
+from edge.auth import coded_error
 from tests.auth_client import PASSWORD, Account, new_email, post, session_cookie, signup
 from tests.conftest import Stack, make_stack
 from tests.http import request
+from tests.mailbox import messages
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +24,8 @@ def auth_stack(
 
 
 def reset_token(stack: Stack, email: str) -> str:
-    with psycopg.connect(stack.database_url) as conn:
-        row = conn.execute(
-            "select payload ->> 'token' from app.outbox where topic = 'mail.password_reset'"
-            " and payload ->> 'to' = %s order by created_at desc limit 1",
-            (email,),
-        ).fetchone()
-    assert row is not None
-    return str(row[0])
+    newest = messages(stack.database_url, email, "mail.password_reset")[0]
+    return str(newest["token"])
 
 
 def test_signup_answers_201_with_the_user_and_a_cookie(auth_stack: Stack) -> None:
@@ -340,3 +337,24 @@ def test_the_allowed_origin_may_write_through_postgrest(auth_stack: Stack) -> No
     headers = account.cookie | {"Origin": auth_stack.edge_url}
     reply = post(auth_stack.postgrest_url, "/rpc/update_profile", {"display_name": "Allowed"}, headers)
     assert reply.status == 200
+
+
+def test_a_coded_error_is_answered_with_its_status_code_and_headers() -> None:
+    error = RpcError(
+        "auth.rate_limited", "Slow down.", status=429, hint="Wait.", headers={"Retry-After": "60"}
+    )
+    answer = coded_error(error)
+    assert answer.status_code == 429
+    assert (answer.headers["retry-after"], answer.headers["cache-control"]) == ("60", "no-store")
+    assert json.loads(bytes(answer.body)) == {
+        "code": "auth.rate_limited",
+        "message": "Slow down.",
+        "details": None,
+        "hint": "Wait.",
+    }
+
+
+def test_a_coded_error_without_a_status_is_an_internal_error() -> None:
+    answer = coded_error(RpcError("auth.odd", "No status.", status=None))
+    assert answer.status_code == 500
+    assert json.loads(bytes(answer.body))["code"] == "edge.internal_error"

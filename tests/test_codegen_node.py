@@ -1,5 +1,7 @@
-"""The generated TypeScript client end to end: generated from a stack's own catalog, compiled
-with tsc and run with Node's test runner against the running edge."""
+"""The generated TypeScript client end to end, compiled with tsc and run with Node's test
+runner against the running edge: a client generated from a stack's own catalog (probe
+functions), and the committed client driving the organization flow after signing up and in
+through the edge's /auth routes."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from codegen.config import ROOT, Config
 from codegen.generate import generate
 from tests.conftest import Stack, make_stack
+from tests.mailbox import mailbox
 
 TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"
 NODE_TESTS = ROOT / "tests" / "node"
@@ -76,3 +79,20 @@ def test_generated_client_against_the_running_stack(probe_stack: Stack, tmp_path
     run_node_tests(
         client, [NODE_TESTS / "probe.test.ts"], tmp_path, {"BLOSSOM_EDGE_URL": probe_stack.edge_url}
     )
+
+
+@pytest.mark.stack
+def test_the_committed_client_drives_the_organization_flow(stack: Stack, tmp_path: Path) -> None:
+    """Sign-up and login through /auth, then create, invite, accept, list and a typed refusal.
+
+    The invitation token is only ever mailed: the Node test reads it from a test mailbox that
+    serves app.outbox (tests/mailbox.py), as a person would read it from their mail.
+    """
+    client = Config().typescript_path.read_text()
+    with mailbox(stack.database_url) as mailbox_url:
+        run_node_tests(
+            client,
+            [NODE_TESTS / "org_flow.test.ts"],
+            tmp_path,
+            {"BLOSSOM_EDGE_URL": stack.edge_url, "BLOSSOM_MAILBOX_URL": mailbox_url},
+        )

@@ -3,6 +3,7 @@ stack instead: same PostgREST version, same settings, same variable names, same 
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,32 @@ def test_the_image_installs_the_locked_requirements() -> None:
     assert "--require-hashes" in dockerfile
     assert "requirements.lock" in dockerfile
     assert Path(ROOT / "requirements.lock").exists()
+
+
+def _first_party_imports(package: str) -> set[str]:
+    """Top-level names of the project's own packages that `package` imports, transitively."""
+    local = {path.name for path in ROOT.iterdir() if (path / "__init__.py").exists()}
+    seen: set[str] = set()
+    todo = [package]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for source in (ROOT / name).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text())):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module]
+                else:
+                    continue
+                todo += [module.split(".")[0] for module in modules if module.split(".")[0] in local]
+    return seen
+
+
+def test_the_image_copies_every_package_the_edge_imports() -> None:
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    needed = _first_party_imports("edge")
+    assert "blossom_db" in needed
+    assert needed <= copied, f"the Dockerfile does not COPY {sorted(needed - copied)}"
