@@ -26,7 +26,16 @@ STATELESS_DIRS = (ROOT / "sql" / "functions", ROOT / "sql" / "policies")
 MANAGED_SCHEMAS = ("app", "auth", "api", "admin", "pipeline")
 # Roles that log in; BLOSSOM_<ROLE>_PASSWORD sets a password (servers that do not trust loopback).
 LOGIN_ROLES = ("authenticator", "edge", "panopticon", "pipeline")
-APP_ROLES = ("public", "web_anon", "authenticated", "edge", "panopticon", "pipeline", "authenticator")
+APP_ROLES = (
+    "public",
+    "web_anon",
+    "authenticated",
+    "edge",
+    "panopticon",
+    "pipeline",
+    "authenticator",
+    "membership_reader",
+)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
 
@@ -133,6 +142,19 @@ def _catalog_objects(conn: psycopg.Connection) -> set[tuple[str, str]]:
     return {(kind, identity) for kind, identity in rows}
 
 
+def _view_owner(conn: psycopg.Connection, kind: str, identity: str) -> str | None:
+    """The owner of a view when it is not the owner role: a view whose reads must be checked
+    as another role (app.my_memberships, owned by membership_reader) is made as that role."""
+    if kind not in ("view", "materialized view"):
+        return None
+    row = conn.execute(
+        "select c.relowner::regrole::text from pg_class c"
+        " where c.oid = pg_catalog.to_regclass(%s) and c.relowner <> %s::regrole",
+        (identity, OWNER_ROLE),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
 def _drop(conn: psycopg.Connection, objects: Iterable[tuple[str, str]]) -> None:
     """Drop without cascade, retrying until dependents are gone, so nothing else goes with them."""
     pending = sorted(objects, key=lambda obj: (_DROP_ORDER.index(obj[0]), obj[1]))
@@ -141,7 +163,12 @@ def _drop(conn: psycopg.Connection, objects: Iterable[tuple[str, str]]) -> None:
         for kind, identity in pending:
             try:
                 with conn.transaction():
+                    owner = _view_owner(conn, kind, identity)
+                    if owner:  # a view made as another role (see below) is dropped as that role
+                        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(owner)))
                     conn.execute(f"drop {kind} if exists {identity}".encode())
+                    if owner:
+                        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
             except errors.DependentObjectsStillExist as still_used:
                 blocked.append(((kind, identity), still_used))
         if len(blocked) == len(pending):

@@ -13,7 +13,8 @@ declare
     "authenticated": "nologin noinherit",
     "edge":          "login noinherit",
     "panopticon":    "login noinherit",
-    "pipeline":      "login noinherit"
+    "pipeline":      "login noinherit",
+    "membership_reader": "nologin noinherit"
   }';
   role_name text;
   attributes text;
@@ -30,6 +31,11 @@ $$;
 
 /* PostgREST logs in as authenticator and switches to one of these per request. */
 grant web_anon, authenticated to authenticator;
+
+/* membership_reader owns app.my_memberships (see sql/functions/app/orgs.sql): the policies of
+   the organization tables read the caller's memberships through it, checked as this role,
+   which sees only the caller's own rows. `just migrate` makes and drops that view as it. */
+grant membership_reader to current_user;
 
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;

@@ -3,67 +3,100 @@
  *
  * The api functions run as blossom_owner (SECURITY DEFINER), and RLS is forced, so these
  * policies bind every query those functions make. They are written in terms of the caller of
- * the request, app.current_user_id(), through app.my_org_ids(roles): an array computed once
- * per statement (the `(select ...)` wrapper makes it an InitPlan) and compared with
- * `org_id = any (...)`, which an index can use.
+ * the request, app.current_user_id(), through app.my_memberships: the caller's own
+ * memberships (below: why it is a view owned by membership_reader). Each policy compares with
+ * `array(select org_id from app.my_memberships ...)`: an InitPlan, run once per statement
+ * (and only if needed), an index-only scan of (user_id, org_id, role). Postgres never turns a
+ * subquery in a policy into a join, and an array here costs less than a hashed subplan.
  *
  * Reads are scoped to the tenant: a member sees the rows of their organizations and nothing
  * else. Writes also need the role floor (owner/admin); the finer rules (an admin never touches
  * an owner, the last owner stays) live in the functions, under a per-organization lock.
  */
 
+/* app.my_memberships: the caller's own memberships. Why a view owned by membership_reader: the
+   policy on app.memberships must show a member the other members of their organizations, i.e.
+   it asks "which organizations am I in?", a query on app.memberships under that same policy,
+   which Postgres refuses as infinite recursion. The view's read of app.memberships is checked
+   as its owner, membership_reader, under that role's own policy (own_rows: the caller's own
+   rows), which does not look at app.memberships again. membership_reader cannot log in, is
+   granted nothing but these three columns, and bypasses nothing. Being a view, not a
+   function, it is planned into the query that uses it (no call, no per-statement re-planning
+   of a function body). The view is made here, as membership_reader so that it owns it; it may
+   create in the schema only for that moment (`just migrate` drops the view as that role too,
+   hence its usage of the schema). */
+
+/* No `(select ...)` in this one, nor in the view: Postgres takes any subquery in the policy of
+   a relation it is already expanding for a policy as recursion. The plain call is an index
+   condition, evaluated once per scan, and the view itself runs once per statement. */
+create policy own_rows on app.memberships for select to membership_reader
+  using (user_id = app.current_user_id());
+grant select (org_id, user_id, role) on app.memberships to membership_reader;
+grant usage, create on schema app to membership_reader;
+set local role membership_reader;
+create view app.my_memberships as
+  select m.org_id, m.role
+    from app.memberships m
+   where m.user_id = app.current_user_id();
+comment on view app.my_memberships is
+  'The signed-in user''s own memberships (organization, role); read as membership_reader, for the policies.';
+revoke all on app.my_memberships from membership_reader;
+grant select on app.my_memberships to membership_reader, blossom_owner;
+set local role blossom_owner;
+revoke create on schema app from membership_reader;
+
 /* Organizations: members read; owners and admins rename; owners delete; anyone signed in
    creates one (and sees it in the transaction that made it, to become its owner). */
 create policy member_read on app.organizations for select to blossom_owner
-  using (id = any ((select app.my_org_ids())::app.org_id[]));
+  using (id = any (array(select mm.org_id from app.my_memberships mm)));
 create policy creator_read on app.organizations for select to blossom_owner
   using (created_by = (select app.current_user_id()) and created_at = now());
 create policy create_own on app.organizations for insert to blossom_owner
   with check (created_by = (select app.current_user_id()));
 create policy manage on app.organizations for update to blossom_owner
-  using (id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[]))
-  with check (id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[]));
+  using (id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))))
+  with check (id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
 create policy owner_delete on app.organizations for delete to blossom_owner
-  using (id = any ((select app.my_org_ids('{owner}'))::app.org_id[]));
+  using (id = any (array(select mm.org_id from app.my_memberships mm where mm.role = 'owner')));
 
-/* Memberships: one's own rows, and the rows of one's organizations (see app.my_org_ids for
-   how the recursion ends). One joins only as a new organization's creator or with a valid
-   invitation; owners and admins change roles and remove; anyone removes themselves. */
+/* Memberships: the rows of one's organizations (one's own among them). One joins only as a
+   new organization's creator or with a valid invitation; owners and admins change roles and
+   remove; anyone removes themselves. */
 create policy member_read on app.memberships for select to blossom_owner
-  using (user_id = (select app.current_user_id()) or org_id = any ((select app.my_org_ids())::app.org_id[]));
+  using (user_id = (select app.current_user_id())
+         or org_id = any (array(select mm.org_id from app.my_memberships mm)));
 create policy join_self on app.memberships for insert to blossom_owner
   with check (user_id = (select app.current_user_id()) and app.may_join(org_id, role));
 create policy manage on app.memberships for update to blossom_owner
-  using (org_id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[]))
-  with check (org_id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[]));
+  using (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))))
+  with check (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
 create policy manage_or_leave on app.memberships for delete to blossom_owner
   using (user_id = (select app.current_user_id())
-         or org_id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[]));
+         or org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
 
 /* Invitations: members of the organization read; owners and admins send and revoke; the holder
    of the token (accept, decline) reads and answers that one invitation. */
 create policy member_read on app.invitations for select to blossom_owner
-  using (org_id = any ((select app.my_org_ids())::app.org_id[]));
+  using (org_id = any (array(select mm.org_id from app.my_memberships mm)));
 create policy token_holder on app.invitations for select to blossom_owner
   using (token_hash = (select app.presented_invitation_hash()));
 create policy invite on app.invitations for insert to blossom_owner
-  with check (org_id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[])
+  with check (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin')))
               and invited_by = (select app.current_user_id()));
 create policy answer_or_revoke on app.invitations for update to blossom_owner
-  using (org_id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[])
+  using (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin')))
          or token_hash = (select app.presented_invitation_hash()))
-  with check (org_id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[])
+  with check (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin')))
               or token_hash = (select app.presented_invitation_hash()));
 create policy manage_delete on app.invitations for delete to blossom_owner
-  using (org_id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[]));
+  using (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
 
 /* Audit events of an organization: only its owners and admins read them. RESTRICTIVE, so it
    holds whatever permissive policy the auth layer has on this table; events without an
-   organization (sign-in, ...) are left to those: for them the comparison is null, hence true.
-   (Written with coalesce rather than `org_id is null or`, which the planner turns into a
-   BitmapOr of two index scans.) */
+   organization (sign-in, ...) are left to those. */
 create policy org_events_read on app.audit_events as restrictive for select to blossom_owner
-  using (coalesce(org_id = any ((select app.my_org_ids('{owner,admin}'))::app.org_id[]), true));
+  using (coalesce(org_id = any (array(select mm.org_id from app.my_memberships mm
+                                      where mm.role in ('owner', 'admin'))), true));
 
 /* The API: granted to web_anon too, so an anonymous call is answered 401 auth.not_signed_in. */
 grant execute on function

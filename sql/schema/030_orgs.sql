@@ -45,7 +45,7 @@ create table app.memberships (
   joined_at timestamptz not null default now(),
   constraint memberships_org_id_user_id_key unique (org_id, user_id)
 );
-/* The caller's own memberships (app.my_org_ids, used by every policy): an index-only scan. */
+/* The caller's own memberships (app.my_memberships, used by every policy): an index-only scan. */
 create index memberships_user_id_org_id_role_idx on app.memberships (user_id, org_id, role);
 alter table app.memberships enable row level security;
 alter table app.memberships force row level security;

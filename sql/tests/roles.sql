@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(42);
+select plan(47);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -14,12 +14,13 @@ select results_eq(
   $$ select rolname::text collate "default", rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
        from pg_roles
       where rolname in ('blossom_owner', 'authenticator', 'web_anon', 'authenticated',
-                        'edge', 'panopticon', 'pipeline')
+                        'edge', 'panopticon', 'pipeline', 'membership_reader')
       order by rolname $$,
   $$ values ('authenticated', false, false, false, false, false, false),
             ('authenticator', true,  false, false, false, false, false),
             ('blossom_owner', false, false, false, false, false, false),
             ('edge',          true,  false, false, false, false, false),
+            ('membership_reader', false, false, false, false, false, false),
             ('panopticon',    true,  false, false, false, false, false),
             ('pipeline',      true,  false, false, false, false, false),
             ('web_anon',      false, false, false, false, false, false) $$,
@@ -32,6 +33,12 @@ select ok(not pg_has_role('authenticator', 'blossom_owner', 'member'), 'authenti
 select ok(not pg_has_role('edge', 'blossom_owner', 'member'), 'edge can never become the owner');
 select ok(not pg_has_role('pipeline', 'blossom_owner', 'member'), 'pipeline can never become the owner');
 select ok(not pg_has_role('panopticon', 'blossom_owner', 'member'), 'panopticon can never become the owner');
+select is_empty(
+  $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
+                               'edge', 'panopticon', 'pipeline']) as r
+      where pg_has_role(r, 'membership_reader', 'member') $$,
+  'no role of the system can become membership_reader (the owner of app.my_memberships)'
+);
 
 /* Schemas: owned by blossom_owner; each opened only to the roles that need it. */
 select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_owner', s))
@@ -39,6 +46,7 @@ select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_
 
 select schema_privs_are('app', r, array[]::text[], format('%s has no privilege on schema app', r))
   from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) as r;
+select schema_privs_are('app', 'membership_reader', array['USAGE'], 'membership_reader may only use schema app, never create in it');
 select schema_privs_are('api', 'web_anon', array['USAGE'], 'web_anon may only use schema api');
 select schema_privs_are('api', 'authenticated', array['USAGE'], 'authenticated may only use schema api');
 select schema_privs_are('api', 'authenticator', array[]::text[], 'authenticator itself reaches nothing in api');
@@ -59,9 +67,32 @@ select is_empty(
   'no role but the owner has any privilege on a table in app'
 );
 select is_empty(
+  $$ select grantee, table_name, column_name, privilege_type from information_schema.role_column_grants
+      where table_schema = 'app' and grantee not in ('blossom_owner')
+     except
+     select 'membership_reader', t, c, 'SELECT'
+       from unnest(array['memberships', 'my_memberships']) t, unnest(array['org_id', 'user_id', 'role']) c $$,
+  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
+        and c.oid not in ('app.memberships'::regclass, 'app.my_memberships'::regclass)
+        and has_table_privilege('membership_reader', c.oid, 'select, insert, update, delete, truncate, references, trigger') $$,
+  'membership_reader has no privilege on any other table in app'
+);
+select is(
+  (select array_agg(polname::text order by polname) from pg_policy
+    where polrelid = 'app.memberships'::regclass and 'membership_reader'::regrole = any (polroles)),
+  array['own_rows'],
+  'membership_reader has exactly one policy: its own rows of app.memberships'
+);
+select is_empty(
   $$ select grantee, table_name from information_schema.role_table_grants
-      where table_schema = 'app' and grantee not in ('blossom_owner') $$,
-  'no table in app is granted to anyone'
+      where table_schema = 'app' and grantee not in ('blossom_owner')
+        and not (table_name = 'my_memberships' and grantee = 'membership_reader' and grantor = grantee
+                 and privilege_type = 'SELECT') $$,
+  'no table in app is granted to anyone (membership_reader holds only what it owns, app.my_memberships)'
 );
 
 /* Functions: nothing executable by PUBLIC by default; every api function granted explicitly. */

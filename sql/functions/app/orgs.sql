@@ -2,38 +2,9 @@
  * Helpers for the organization policies and RPCs. All run as blossom_owner (the api functions
  * are SECURITY DEFINER), to which Row Level Security applies because it is forced.
  *
- * Why app.my_org_ids is shaped as it is: the policy on app.memberships must show a member the
- * other members of their organizations, i.e. it asks "which organizations am I in?", which is
- * a query on app.memberships, under that same policy. To end that recursion the helper marks
- * the transaction while it runs (app.org_scan_own_only); the policy then shows only the
- * caller's own rows, which is all the helper needs. The mark can only narrow what is seen: a
- * session that sets it by hand sees less, never more.
+ * The policies read the caller's memberships through app.my_memberships, a view made in
+ * sql/policies/orgs.sql (which says why it is a view owned by membership_reader).
  */
-
-/* The organizations the caller belongs to, optionally only those where they hold one of
-   `p_roles`. Policies call it as `(select app.my_org_ids(...))`: once per statement. */
-create function app.my_org_ids(p_roles app.org_role[] default null) returns app.org_id[]
-language plpgsql stable parallel restricted
-as $$
-declare
-  v_user app.user_id := app.current_user_id();
-  v_ids app.org_id[];
-begin
-  if v_user is null or pg_catalog.current_setting('app.org_scan_own_only', true) = 'on' then
-    return '{}';
-  end if;
-  perform pg_catalog.set_config('app.org_scan_own_only', 'on', true);
-  select coalesce(pg_catalog.array_agg(m.org_id), '{}') into v_ids
-    from app.memberships m
-   where m.user_id = v_user
-     and (p_roles is null or m.role = any (p_roles));
-  perform pg_catalog.set_config('app.org_scan_own_only', '', true);
-  return v_ids;
-end
-$$;
-
-comment on function app.my_org_ids(app.org_role[]) is
-  'Ids of the organizations the signed-in user belongs to (with one of the roles, when given); empty when signed out.';
 
 /* The caller's role in an organization, or null when they are not a member. */
 create function app.my_role(p_org app.org_id) returns app.org_role
