@@ -87,7 +87,7 @@ class PostgrestProxy:
         if client is not None:
             # The peer (or a trusted proxy's entry); a client-sent X-Forwarded-For is dropped above.
             headers["X-Forwarded-For"] = client
-        headers["X-Forwarded-Proto"] = request.url.scheme
+        headers["X-Forwarded-Proto"] = request.scope["scheme"]
         return headers
 
     async def forward(self, request: Request) -> Response:
@@ -99,9 +99,11 @@ class PostgrestProxy:
             if int(declared) > limit:
                 return too_large(limit)
 
-        url = f"{self.config.postgrest_url}{request.url.path}"
-        if request.url.query:
-            url += f"?{request.url.query}"
+        # From the scope as the client sent them, not re-encoded through a URL object.
+        raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+        url = self.config.postgrest_url + raw_path.decode("latin-1")
+        if query := request.scope["query_string"]:
+            url += "?" + query.decode("latin-1")
         headers = self._upstream_headers(request)
         body: bytes | AsyncIterator[bytes] | None = None
         if declared is not None:

@@ -6,6 +6,7 @@ directly is as safe; the edge checks first so that /auth routes and /rpc answer 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from starlette.requests import Request
@@ -17,7 +18,9 @@ from edge.errors import error_response
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+@functools.lru_cache(maxsize=4096)
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parsed once per distinct address: a busy edge sees the same few peers again and again."""
     try:
         return ipaddress.ip_address(value.strip())
     except ValueError:
