@@ -55,7 +55,8 @@ select u.id, 'org.bench', o.id, o.id, now() - (i || ' seconds')::interval
 """
 
 # The queries of the three functions, exactly as they run inside them (the function's variables
-# become parameters). Each is measured three ways, all through the same PL/pgSQL loop, so plans
+# become parameters; see WITHOUT_RLS for a query whose baseline reads a table the function reads
+# through a view). Each is measured three ways, all through the same PL/pgSQL loop, so plans
 # are cached the way the api functions cache them:
 #   rls      as blossom_owner for the caller: Row Level Security adds the tenant check;
 #   bare     as the admin (RLS bypassed), the query alone: no tenant check at all;
@@ -66,9 +67,8 @@ QUERIES = {
         select o.id, o.name, o.slug::text, m.role,
                (select pg_catalog.count(*)::integer from app.memberships c where c.org_id = o.id),
                o.created_at, o.updated_at
-          from app.memberships m
+          from app.my_memberships m
           join app.organizations o on o.id = m.org_id
-         where m.user_id = p_user
          order by pg_catalog.lower(o.name), o.id""",
     "list_members": """
         select m.id, m.user_id, u.email::text, u.display_name, m.role, m.joined_at
@@ -82,6 +82,20 @@ QUERIES = {
          where e.org_id = p_org and (p_before is null or e.id < p_before){check}
          order by e.id desc
          limit p_limit""",
+}
+# Where the function's query reads through RLS itself, the same query as one writes it without:
+# list_organizations takes the caller's memberships from app.my_memberships (whose own_rows
+# policy, as membership_reader, keeps the caller's rows), i.e. app.memberships where user_id is
+# the caller. The view is no baseline: it applies that policy even for the admin.
+WITHOUT_RLS = {
+    "list_organizations": """
+        select o.id, o.name, o.slug::text, m.role,
+               (select pg_catalog.count(*)::integer from app.memberships c where c.org_id = o.id),
+               o.created_at, o.updated_at
+          from app.memberships m
+          join app.organizations o on o.id = m.org_id
+         where m.user_id = p_user
+         order by pg_catalog.lower(o.name), o.id""",
 }
 # The tenant check by hand: the caller is a member (list_members), an owner or admin (audit).
 CHECKS = {
@@ -97,7 +111,10 @@ ROUNDS, LOOPS = 21, 200  # per variant: ROUNDS medians of LOOPS executions each
 
 
 def query_text(name: str, variant: str) -> str:
-    return QUERIES[name].replace("{check}", CHECKS[name] if variant == "by_hand" else "")
+    if variant == "rls":
+        return QUERIES[name].replace("{check}", "")
+    text = WITHOUT_RLS.get(name, QUERIES[name])
+    return text.replace("{check}", CHECKS[name] if variant == "by_hand" else "")
 
 
 def generate(conn: psycopg.Connection) -> tuple[str, str, str]:
@@ -194,6 +211,25 @@ def execution_ms(conn: psycopg.Connection, name: str, params: dict[str, str]) ->
     return {variant: statistics.median(ms) for variant, ms in times.items()}
 
 
+def result_rows(conn: psycopg.Connection, name: str, params: dict[str, str], variant: str) -> list[Any]:
+    """The rows one variant returns, for checking that the variants are the same query."""
+    text = query_text(name, variant)
+    for var, number in (("p_user", "$1"), ("p_org", "$2"), ("p_before", "$3"), ("p_limit", "$4")):
+        text = text.replace(var, number)
+    with conn.transaction():
+        if variant == "rls":
+            conn.execute("set local role blossom_owner")
+        conn.execute("select set_config('app.user_id', %s, true)", (params["user"],))
+        types = "app.user_id, app.org_id, app.event_id, integer"
+        conn.execute(f"prepare bench_rows ({types}) as {text}".encode())
+        args = sql.SQL("execute bench_rows ({}, {}, null, 50)").format(
+            sql.Literal(params["user"]), sql.Literal(params["org"])
+        )
+        rows = conn.execute(args).fetchall()
+        conn.execute("deallocate bench_rows")
+        return rows
+
+
 def explain(conn: psycopg.Connection, name: str, params: dict[str, str], variant: str) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of a prepared statement after six runs, so the plan shown is the
     one the plan cache settles on (generic or custom), as inside the functions."""
@@ -227,6 +263,10 @@ def main() -> None:
             "list_members": {"org_id": org},
             "list_audit_events": {"org_id": org},
         }
+        for name in QUERIES:  # a fair comparison: every variant returns the same rows
+            rows = {variant: result_rows(conn, name, params, variant) for variant in VARIANTS}
+            if not rows["rls"] or any(other != rows["rls"] for other in rows.values()):
+                raise SystemExit(f"{name}: the variants do not return the same rows: {rows}")
         make_loops(conn)
         print(
             f"\n{'function':<20} {'p50 ms':>7} {'p99 ms':>7}   {'RLS ms':>7} {'bare ms':>7} {'ratio':>6}"

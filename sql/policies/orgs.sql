@@ -3,11 +3,23 @@
  *
  * The api functions run as blossom_owner (SECURITY DEFINER), and RLS is forced, so these
  * policies bind every query those functions make. They are written in terms of the caller of
- * the request, app.current_user_id(), through app.my_memberships: the caller's own
- * memberships (below: why it is a view owned by membership_reader). Each policy compares with
+ * the request through app.my_memberships: the caller's own memberships (below: why it is a
+ * view owned by membership_reader). Each policy compares with
  * `array(select org_id from app.my_memberships ...)`: an InitPlan, run once per statement
  * (and only if needed), an index-only scan of (user_id, org_id, role). Postgres never turns a
  * subquery in a policy into a join, and an array here costs less than a hashed subplan.
+ *
+ * Cost, measured by bench/orgs.py: what RLS adds to these short queries is mostly fixed work
+ * per statement (every InitPlan is set up at executor start, run or not, and every function
+ * in a policy is permission-checked there). So each policy has at most one subquery, and the
+ * caller is named by `(app.current_user_key() collate "C")`, the setting itself: one function,
+ * where `(select app.current_user_id())` was an InitPlan of its own whose cast to app.user_id
+ * adds four more functions and the domain's regex CHECK. As an index condition it is read
+ * once per scan; as a filter, once per row at most, the lookup of a setting (member_read on
+ * app.memberships tests it after the array, so the rows of one's organizations never reach
+ * it). It needs no validation here: auth.pre_request set it from a session row, and '' (signed
+ * out) equals no id, as null did. `collate "C"` is the id columns' collation; it keeps the
+ * comparison an index condition (without it the comparison fails loudly, for want of one).
  *
  * Reads are scoped to the tenant: a member sees the rows of their organizations and nothing
  * else. Writes also need the role floor (owner/admin); the finer rules (an admin never touches
@@ -26,18 +38,19 @@
    create in the schema only for that moment (`just migrate` drops the view as that role too,
    hence its usage of the schema). */
 
-/* No `(select ...)` in this one, nor in the view: Postgres takes any subquery in the policy of
-   a relation it is already expanding for a policy as recursion. The plain call is an index
-   condition, evaluated once per scan, and the view itself runs once per statement. */
+/* No subquery in this one, nor in the view: Postgres takes any subquery in the policy of a
+   relation it is already expanding for a policy as recursion. The comparison is an index
+   condition, evaluated once per scan (the view's and the policy's are the same expression,
+   which the planner merges), and the view itself runs once per statement. */
 create policy own_rows on app.memberships for select to membership_reader
-  using (user_id = app.current_user_id());
+  using (user_id = (app.current_user_key() collate "C"));
 grant select (org_id, user_id, role) on app.memberships to membership_reader;
 grant usage, create on schema app to membership_reader;
 set local role membership_reader;
 create view app.my_memberships as
   select m.org_id, m.role
     from app.memberships m
-   where m.user_id = app.current_user_id();
+   where m.user_id = (app.current_user_key() collate "C");
 comment on view app.my_memberships is
   'The signed-in user''s own memberships (organization, role); read as membership_reader, for the policies.';
 revoke all on app.my_memberships from membership_reader;
@@ -50,9 +63,9 @@ revoke create on schema app from membership_reader;
 create policy member_read on app.organizations for select to blossom_owner
   using (id = any (array(select mm.org_id from app.my_memberships mm)));
 create policy creator_read on app.organizations for select to blossom_owner
-  using (created_by = (select app.current_user_id()) and created_at = now());
+  using (created_by = (app.current_user_key() collate "C") and created_at = now());
 create policy create_own on app.organizations for insert to blossom_owner
-  with check (created_by = (select app.current_user_id()));
+  with check (created_by = (app.current_user_key() collate "C"));
 create policy manage on app.organizations for update to blossom_owner
   using (id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))))
   with check (id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
@@ -63,15 +76,15 @@ create policy owner_delete on app.organizations for delete to blossom_owner
    new organization's creator or with a valid invitation; owners and admins change roles and
    remove; anyone removes themselves. */
 create policy member_read on app.memberships for select to blossom_owner
-  using (user_id = (select app.current_user_id())
-         or org_id = any (array(select mm.org_id from app.my_memberships mm)));
+  using (org_id = any (array(select mm.org_id from app.my_memberships mm))
+         or user_id = (app.current_user_key() collate "C"));
 create policy join_self on app.memberships for insert to blossom_owner
-  with check (user_id = (select app.current_user_id()) and app.may_join(org_id, role));
+  with check (user_id = (app.current_user_key() collate "C") and app.may_join(org_id, role));
 create policy manage on app.memberships for update to blossom_owner
   using (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))))
   with check (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
 create policy manage_or_leave on app.memberships for delete to blossom_owner
-  using (user_id = (select app.current_user_id())
+  using (user_id = (app.current_user_key() collate "C")
          or org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
 
 /* Invitations: members of the organization read; owners and admins send and revoke; the holder
@@ -82,7 +95,7 @@ create policy token_holder on app.invitations for select to blossom_owner
   using (token_hash = (select app.presented_invitation_hash()));
 create policy invite on app.invitations for insert to blossom_owner
   with check (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin')))
-              and invited_by = (select app.current_user_id()));
+              and invited_by = (app.current_user_key() collate "C"));
 create policy answer_or_revoke on app.invitations for update to blossom_owner
   using (org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin')))
          or token_hash = (select app.presented_invitation_hash()))

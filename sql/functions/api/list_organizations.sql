@@ -1,17 +1,19 @@
-/* The caller's organizations, with their role and the member count, by name. */
+/* The caller's organizations, with their role and the member count, by name. The caller's own
+   memberships come from app.my_memberships (the rows with user_id = the caller, under
+   membership_reader's own_rows policy), which is what the policy on app.memberships would
+   reduce them to but costs no InitPlan of its own; the organizations and the counted
+   memberships are read under their policies as always. */
 create function api.list_organizations() returns setof api.organization
 language plpgsql stable security definer set search_path = ''
 as $$
-declare
-  v_user app.user_id := auth.require_user();
 begin
+  perform auth.require_user();
   return query
     select o.id, o.name, o.slug::text, m.role,
            (select pg_catalog.count(*)::integer from app.memberships c where c.org_id = o.id),
            o.created_at, o.updated_at
-      from app.memberships m
+      from app.my_memberships m
       join app.organizations o on o.id = m.org_id
-     where m.user_id = v_user
      order by pg_catalog.lower(o.name), o.id;
 end
 $$;
