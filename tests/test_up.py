@@ -1,4 +1,4 @@
-"""`just up` as a person runs it: up, ready, Ctrl-C leaves nothing behind, data survives."""
+"""`just up` as a person runs it: up, ready, Ctrl-C (or SIGTERM) leaves nothing behind, data survives."""
 
 from __future__ import annotations
 
@@ -70,14 +70,20 @@ class Up:
             time.sleep(0.2)
         raise AssertionError(f"the stack did not come up:\n{self.output}")
 
-    def interrupt(self) -> str:
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, signum: signal.Signals = signal.SIGINT) -> str:
+        self.process.send_signal(signum)
         self.process.wait(timeout=60)
         self.reader.join(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
         assert self.process.returncode == 0, self.output
         return self.output
+
+
+def _assert_nothing_left(ports: dict[str, int], data_dir: Path) -> None:
+    for name, port in ports.items():
+        assert not _port_open(port), f"{name} still listening on {port} after stopping"
+    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists(), "Postgres stopped"
 
 
 def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
@@ -102,9 +108,7 @@ def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
     assert edge_url in output
     assert f"127.0.0.1:{ports['postgrest']}" in output
     assert database_url in output
-    for name, port in ports.items():
-        assert not _port_open(port), f"{name} still listening on {port} after Ctrl-C"
-    assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists(), "Postgres stopped"
+    _assert_nothing_left(ports, data_dir)
 
     second = Up(env)
     try:
@@ -112,4 +116,5 @@ def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
         with psycopg.connect(database_url) as conn:
             assert conn.execute("select note from public.kept").fetchall() == [("written before a restart",)]
     finally:
-        second.interrupt()
+        second.interrupt(signal.SIGTERM)
+    _assert_nothing_left(ports, data_dir)
