@@ -22,7 +22,7 @@ from psycopg import sql
 from ops.cluster import PG_BIN, ClusterError, LocalCluster
 from ops.migrate import SqlFileError, migrate
 from ops.services import Endpoints, process_name, start_edge, start_postgrest, stop, wait_http
-from ops.settings import DB_NAME, Settings, with_database
+from ops.settings import DB_NAME, Settings, redacted, with_database
 
 
 def say(message: str) -> None:
@@ -80,7 +80,7 @@ def up(settings: Settings) -> int:
             say("the stack is up (Ctrl-C stops it)")
             print(f"  edge       {endpoints.edge_url}")
             print(f"  PostgREST  {endpoints.postgrest_url}")
-            print(f"  database   {settings.admin_url}", flush=True)
+            print(f"  database   {redacted(settings.admin_url)}", flush=True)
             while True:
                 for child in children:
                     if child.poll() is not None:
