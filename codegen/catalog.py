@@ -8,6 +8,7 @@ shape and comments. Nothing here maps to a target language; the emitters do that
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,6 +29,17 @@ _KINDS: dict[str, TypeKind] = {
 
 VOID_OID = 2278
 RECORD_OID = 2249
+
+
+# An attribute of a composite type cannot be declared NOT NULL; its comment can promise it.
+NOT_NULL_TAG = re.compile(r"(?:^|\s)@notnull(?=\s|$)")
+
+
+def not_null_tag(comment: str | None) -> tuple[bool, str | None]:
+    """(whether the comment carries the @notnull tag, the comment without it)."""
+    if comment is None or not NOT_NULL_TAG.search(comment):
+        return False, comment
+    return True, NOT_NULL_TAG.sub("", comment).strip() or None
 
 
 class CodegenError(RuntimeError):
@@ -258,7 +270,8 @@ def load_types(conn: psycopg.Connection, catalog: Catalog, wanted: Iterable[int]
         relids = [row[9] for row in rows if row[9]]
         attributes: dict[int, list[Column]] = {}
         for relid, name, type_oid, not_null, comment in conn.execute(_ATTRIBUTES, {"oids": relids}):
-            attributes.setdefault(relid, []).append(Column(name, type_oid, not_null, comment))
+            promised, doc = not_null_tag(comment)
+            attributes.setdefault(relid, []).append(Column(name, type_oid, not_null or promised, doc))
         missing = set(oids) - {row[0] for row in rows}
         if missing:
             raise CodegenError(f"types not found in the catalog: {sorted(missing)}")

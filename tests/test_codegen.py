@@ -188,3 +188,13 @@ def test_committed_files_are_what_the_schema_makes(database_url: str) -> None:
     assert not stale, (
         f"stale generated files: {[str(Path(p).relative_to(ROOT)) for p in stale]}; run just codegen"
     )
+
+
+def test_the_notnull_tag_is_a_whole_word_and_leaves_the_comment() -> None:
+    from codegen.catalog import not_null_tag
+
+    assert not_null_tag("Who. @notnull") == (True, "Who.")
+    assert not_null_tag("@notnull") == (True, None)
+    assert not_null_tag("@notnullish is not the tag") == (False, "@notnullish is not the tag")
+    assert not_null_tag("an email@notnull.example") == (False, "an email@notnull.example")
+    assert not_null_tag(None) == (False, None)
