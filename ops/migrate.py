@@ -35,6 +35,7 @@ APP_ROLES = (
     "pipeline",
     "authenticator",
     "membership_reader",
+    "member_counter",
 )
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
@@ -142,29 +143,40 @@ def _catalog_objects(conn: psycopg.Connection) -> set[tuple[str, str]]:
     return {(kind, identity) for kind, identity in rows}
 
 
-def _view_owner(conn: psycopg.Connection, kind: str, identity: str) -> str | None:
-    """The owner of a view when it is not the owner role: a view whose reads must be checked
-    as another role (app.my_memberships, owned by membership_reader) is made as that role."""
-    if kind not in ("view", "materialized view"):
-        return None
-    row = conn.execute(
-        "select c.relowner::regrole::text from pg_class c"
-        " where c.oid = pg_catalog.to_regclass(%s) and c.relowner <> %s::regrole",
-        (identity, OWNER_ROLE),
-    ).fetchone()
-    return str(row[0]) if row else None
+_OTHER_OWNERS = """
+select case c.relkind when 'm' then 'materialized view' else 'view' end,
+       format('%%I.%%I', n.nspname, c.relname), c.relowner::regrole::text
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+ where n.nspname = any(%(schemas)s) and c.relkind in ('v', 'm') and c.relowner <> %(owner)s::regrole
+union all
+select case p.prokind when 'p' then 'procedure' else 'function' end,
+       format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+       p.proowner::regrole::text
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+ where n.nspname = any(%(schemas)s) and p.proowner <> %(owner)s::regrole
+"""
+
+
+def _other_owners(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
+    """The views and functions owned by another role than the owner role: a view whose reads
+    must be checked as another role (app.my_memberships, owned by membership_reader), or a
+    definer function that must act as one (app.tg_memberships__count(), owned by
+    member_counter), is made as that role, and must be dropped as it."""
+    rows = conn.execute(_OTHER_OWNERS, {"schemas": list(MANAGED_SCHEMAS), "owner": OWNER_ROLE}).fetchall()
+    return {(kind, identity): owner for kind, identity, owner in rows}
 
 
 def _drop(conn: psycopg.Connection, objects: Iterable[tuple[str, str]]) -> None:
     """Drop without cascade, retrying until dependents are gone, so nothing else goes with them."""
     pending = sorted(objects, key=lambda obj: (_DROP_ORDER.index(obj[0]), obj[1]))
+    owners = _other_owners(conn)
     while pending:
         blocked: list[tuple[tuple[str, str], psycopg.Error]] = []
         for kind, identity in pending:
             try:
                 with conn.transaction():
-                    owner = _view_owner(conn, kind, identity)
-                    if owner:  # a view made as another role (see below) is dropped as that role
+                    owner = owners.get((kind, identity))
+                    if owner:  # made as another role (see _other_owners), so dropped as that role
                         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(owner)))
                     conn.execute(f"drop {kind} if exists {identity}".encode())
                     if owner:

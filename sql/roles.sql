@@ -14,7 +14,8 @@ declare
     "edge":          "login noinherit",
     "panopticon":    "login noinherit",
     "pipeline":      "login noinherit",
-    "membership_reader": "nologin noinherit"
+    "membership_reader": "nologin noinherit",
+    "member_counter":    "nologin noinherit"
   }';
   role_name text;
   attributes text;
@@ -36,6 +37,10 @@ grant web_anon, authenticated to authenticator;
    the organization tables read the caller's memberships through it, checked as this role,
    which sees only the caller's own rows. `just migrate` makes and drops that view as it. */
 grant membership_reader to current_user;
+
+/* member_counter owns the trigger function that keeps app.organizations.member_count (see
+   sql/functions/app/member_count.sql); `just migrate` makes and drops that function as it. */
+grant member_counter to current_user;
 
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;

@@ -62,6 +62,17 @@ def owners(conn: psycopg.Connection, org_id: str) -> int:
     return int(row[0])
 
 
+def counted_members(conn: psycopg.Connection, org_id: str) -> tuple[int, int]:
+    """The organization's member_count and its real number of memberships (the admin sees all)."""
+    row = conn.execute(
+        "select o.member_count, (select count(*)::int from app.memberships m where m.org_id = o.id)"
+        " from app.organizations o where o.id = %s",
+        (org_id,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def two_owner_org(conn: psycopg.Connection) -> tuple[str, str, str]:
     first, second = make_user(conn, "first"), make_user(conn, "second")
     org_id = make_org(conn, f"Race{time.monotonic_ns()}", {first: "owner", second: "owner"})
@@ -105,6 +116,8 @@ def test_an_organization_never_loses_its_last_owner(database_url: str, scenario:
                 (404, "org.not_found"),
             }
             assert owners(conn, org_id) == 1
+            count, real = counted_members(conn, org_id)
+            assert count == real, (count, real)
 
 
 def test_one_invitation_accepted_twice_at_once_makes_one_membership(database_url: str) -> None:
@@ -133,3 +146,31 @@ def test_one_invitation_accepted_twice_at_once_makes_one_membership(database_url
                 "select count(*) from app.memberships where org_id = %s and user_id = %s", (org_id, invitee)
             ).fetchone()
             assert members == (1,)
+            assert counted_members(conn, org_id) == (2, 2)
+
+
+def test_member_count_survives_joins_and_leaves_at_once(database_url: str) -> None:
+    """Two invitees accept and a member leaves, all at once: each transaction adds or subtracts
+    its own change under the organization's row lock, none is lost."""
+    with admin(database_url) as conn:
+        for round_ in range(ROUNDS):
+            owner, leaver = make_user(conn, f"owner{round_}"), make_user(conn, f"leaver{round_}")
+            joiners = [make_user(conn, f"joiner{round_}_{i}") for i in range(2)]
+            org_id = make_org(conn, f"Count{time.monotonic_ns()}", {owner: "owner", leaver: "member"})
+            tokens = []
+            for joiner in joiners:
+                email = email_of(conn, joiner)
+                with conn.transaction():
+                    become(conn, owner)
+                    conn.execute("select api.invite_member(%s, %s, 'member')", (org_id, email))
+                row = conn.execute(
+                    "select payload ->> 'token' from app.outbox where payload ->> 'to' = %s", (email,)
+                ).fetchone()
+                assert row is not None
+                tokens.append(str(row[0]))
+            calls = [
+                (joiner, "accept_invitation", (token,)) for joiner, token in zip(joiners, tokens, strict=True)
+            ]
+            outcomes = race(database_url, [*calls, (leaver, "leave_organization", (org_id,))])
+            assert all(outcome.ok for outcome in outcomes), outcomes
+            assert counted_members(conn, org_id) == (3, 3)

@@ -72,6 +72,14 @@ create policy manage on app.organizations for update to blossom_owner
 create policy owner_delete on app.organizations for delete to blossom_owner
   using (id = any (array(select mm.org_id from app.my_memberships mm where mm.role = 'owner')));
 
+/* member_counter: the role of app.tg_memberships__count() alone (sql/functions/app/member_count.sql),
+   which adds to and subtracts from member_count what a statement changed in app.memberships.
+   It reads and writes any organization's row, because the member joining or leaving may not
+   (yet, or any more), but only the columns id and member_count, and only through that trigger. */
+create policy member_count_read on app.organizations for select to member_counter using (true);
+create policy member_count_upkeep on app.organizations for update to member_counter
+  using (true) with check (true);
+
 /* Memberships: the rows of one's organizations (one's own among them). One joins only as a
    new organization's creator or with a valid invitation; owners and admins change roles and
    remove; anyone removes themselves. */

@@ -23,7 +23,9 @@ create table app.organizations (
       char_length(slug) <= 48 and slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$'),
   created_by app.user_id references app.users (id) on delete set null,
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  member_count integer not null default 0
+    constraint organizations_member_count_not_negative check (member_count >= 0)
 );
 create unique index organizations_slug_key on app.organizations (slug);
 alter table app.organizations enable row level security;
@@ -35,6 +37,8 @@ comment on column app.organizations.slug is 'Unique URL name made from the name 
 comment on column app.organizations.created_by is 'Who created it (null once that account is deleted).';
 comment on column app.organizations.created_at is 'When it was created.';
 comment on column app.organizations.updated_at is 'When its name last changed.';
+comment on column app.organizations.member_count is
+  'How many memberships it has; kept by triggers on app.memberships (sql/functions/app/member_count.sql), never written by hand.';
 
 /* Memberships: who belongs to which organization, with which role. */
 create table app.memberships (

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(47);
+select plan(51);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -14,12 +14,13 @@ select results_eq(
   $$ select rolname::text collate "default", rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
        from pg_roles
       where rolname in ('blossom_owner', 'authenticator', 'web_anon', 'authenticated',
-                        'edge', 'panopticon', 'pipeline', 'membership_reader')
+                        'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter')
       order by rolname $$,
   $$ values ('authenticated', false, false, false, false, false, false),
             ('authenticator', true,  false, false, false, false, false),
             ('blossom_owner', false, false, false, false, false, false),
             ('edge',          true,  false, false, false, false, false),
+            ('member_counter', false, false, false, false, false, false),
             ('membership_reader', false, false, false, false, false, false),
             ('panopticon',    true,  false, false, false, false, false),
             ('pipeline',      true,  false, false, false, false, false),
@@ -39,6 +40,12 @@ select is_empty(
       where pg_has_role(r, 'membership_reader', 'member') $$,
   'no role of the system can become membership_reader (the owner of app.my_memberships)'
 );
+select is_empty(
+  $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
+                               'edge', 'panopticon', 'pipeline', 'membership_reader']) as r
+      where pg_has_role(r, 'member_counter', 'member') $$,
+  'no role of the system can become member_counter (the owner of the member count trigger)'
+);
 
 /* Schemas: owned by blossom_owner; each opened only to the roles that need it. */
 select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_owner', s))
@@ -47,6 +54,7 @@ select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_
 select schema_privs_are('app', r, array[]::text[], format('%s has no privilege on schema app', r))
   from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) as r;
 select schema_privs_are('app', 'membership_reader', array['USAGE'], 'membership_reader may only use schema app, never create in it');
+select schema_privs_are('app', 'member_counter', array['USAGE'], 'member_counter may only use schema app, never create in it');
 select schema_privs_are('api', 'web_anon', array['USAGE'], 'web_anon may only use schema api');
 select schema_privs_are('api', 'authenticated', array['USAGE'], 'authenticated may only use schema api');
 select schema_privs_are('api', 'authenticator', array[]::text[], 'authenticator itself reaches nothing in api');
@@ -71,8 +79,18 @@ select is_empty(
       where table_schema = 'app' and grantee not in ('blossom_owner')
      except
      select 'membership_reader', t, c, 'SELECT'
-       from unnest(array['memberships', 'my_memberships']) t, unnest(array['org_id', 'user_id', 'role']) c $$,
-  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships'
+       from unnest(array['memberships', 'my_memberships']) t, unnest(array['org_id', 'user_id', 'role']) c
+     except
+     values ('member_counter', 'organizations', 'id', 'SELECT'),
+            ('member_counter', 'organizations', 'member_count', 'SELECT'),
+            ('member_counter', 'organizations', 'member_count', 'UPDATE') $$,
+  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; member_counter only keep app.organizations.member_count'
+);
+select is(
+  (select array_agg(format('%s on %s', polname, polrelid::regclass) order by polname) from pg_policy
+    where 'member_counter'::regrole = any (polroles)),
+  array['member_count_read on app.organizations', 'member_count_upkeep on app.organizations'],
+  'member_counter has exactly its two policies on app.organizations'
 );
 select is_empty(
   $$ select c.oid::regclass from pg_class c
@@ -113,8 +131,20 @@ select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace in ('app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
                                'admin'::regnamespace, 'pipeline'::regnamespace)
-        and p.proowner <> 'blossom_owner'::regrole $$,
-  'every function of ours belongs to blossom_owner'
+        and p.proowner <> 'blossom_owner'::regrole
+     except
+     select 'app.tg_memberships__count()'::regprocedure
+      where (select proowner from pg_proc where oid = 'app.tg_memberships__count()'::regprocedure)
+            = 'member_counter'::regrole $$,
+  'every function of ours belongs to blossom_owner, but the member count trigger''s, which belongs to member_counter'
+);
+select is_empty(
+  $$ select p.oid::regprocedure from pg_proc p
+      where p.proowner = 'member_counter'::regrole
+        and not (p.oid = 'app.tg_memberships__count()'::regprocedure and p.prosecdef
+                 and p.prorettype = 'trigger'::regtype
+                 and not has_function_privilege('public', p.oid, 'execute')) $$,
+  'member_counter owns one function, a definer trigger function that PUBLIC cannot execute'
 );
 
 /* Definer functions are few and pinned: each has a fixed search_path. */

@@ -109,9 +109,7 @@ comment on function app.owner_count(app.org_id) is 'How many owners the organiza
 create function app.organization_view(p_org app.org_id) returns api.organization
 language sql stable parallel safe
 begin atomic
-  select o.id, o.name, o.slug::text, app.my_role(o.id),
-         (select pg_catalog.count(*)::integer from app.memberships c where c.org_id = o.id),
-         o.created_at, o.updated_at
+  select o.id, o.name, o.slug::text, app.my_role(o.id), o.member_count, o.created_at, o.updated_at
     from app.organizations o
    where o.id = p_org;
 end;
