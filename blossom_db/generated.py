@@ -125,12 +125,18 @@ AUTH_SIGNUP_ERRORS = Literal[
 class AuditEvent:
     """One entry of an organization's audit trail."""
 
-    id: EventId | None
-    at: datetime | None
+    id: EventId
+    """The event's id; ids sort by time."""
+    at: datetime
+    """When it happened."""
     actor_id: UserId | None
-    action: str | None
+    """Who did it; null for the system or a deleted account."""
+    action: str
+    """What happened, e.g. org.member_removed."""
     target: str | None
-    details: JsonValue | None
+    """What it happened to, when there is one."""
+    details: JsonValue
+    """More facts as JSON; never secrets."""
 
 
 EventId = NewType("EventId", str)
@@ -141,13 +147,20 @@ EventId = NewType("EventId", str)
 class Invitation:
     """A pending invitation (never its token)."""
 
-    id: InvitationId | None
-    org_id: OrgId | None
-    email: str | None
-    role: OrgRole | None
+    id: InvitationId
+    """The invitation's id."""
+    org_id: OrgId
+    """The organization invited to."""
+    email: str
+    """The invited email."""
+    role: OrgRole
+    """The role it grants."""
     invited_by: UserId | None
-    created_at: datetime | None
-    expires_at: datetime | None
+    """Who invited; null once that account is deleted."""
+    created_at: datetime
+    """When it was sent."""
+    expires_at: datetime
+    """When it stops working."""
 
 
 InvitationId = NewType("InvitationId", str)
@@ -158,12 +171,18 @@ InvitationId = NewType("InvitationId", str)
 class Member:
     """A member of an organization, as list_members and change_member_role return it."""
 
-    membership_id: MembershipId | None
-    user_id: UserId | None
-    email: str | None
-    display_name: str | None
-    role: OrgRole | None
-    joined_at: datetime | None
+    membership_id: MembershipId
+    """The membership's id."""
+    user_id: UserId
+    """The member's user id."""
+    email: str
+    """The member's email."""
+    display_name: str
+    """The member's display name."""
+    role: OrgRole
+    """Their role in the organization."""
+    joined_at: datetime
+    """When they joined."""
 
 
 MembershipId = NewType("MembershipId", str)
@@ -181,13 +200,20 @@ OrgRole = Literal["owner", "admin", "member"]
 class Organization:
     """An organization as its members see it, with the caller's role and the member count."""
 
-    id: OrgId | None
-    name: str | None
-    slug: str | None
-    role: OrgRole | None
-    member_count: int | None
-    created_at: datetime | None
-    updated_at: datetime | None
+    id: OrgId
+    """The organization's id."""
+    name: str
+    """Its name, as given."""
+    slug: str
+    """Unique URL slug made from the name."""
+    role: OrgRole
+    """The caller's role in it."""
+    member_count: int
+    """How many members it has."""
+    created_at: datetime
+    """When it was created."""
+    updated_at: datetime
+    """When it was last renamed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +233,14 @@ UserId = NewType("UserId", str)
 class UserProfile:
     """A user's public profile, as api.me returns it."""
 
-    id: UserId | None
-    email: str | None
-    display_name: str | None
-    created_at: datetime | None
+    id: UserId
+    """The user's id."""
+    email: str
+    """Email as given at sign-up."""
+    display_name: str
+    """Name shown to other people."""
+    created_at: datetime
+    """When the account was created."""
 
 
 def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> Organization:

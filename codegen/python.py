@@ -14,8 +14,9 @@ composite inside a composite or an array (psycopg would return it as text), comp
 
 from __future__ import annotations
 
+import io
 import json
-import re
+import tokenize
 
 from codegen.catalog import VOID_OID, Catalog, CodegenError, Column, Function, PgType
 from codegen.naming import claim, doc_lines, pascal, upper_snake
@@ -85,9 +86,22 @@ _RUNTIME_NAMES = (
 _EXPORTED = ("DEFAULT", "Default", "JsonValue", "RpcError")
 
 
+def _names_in_code(body: str) -> set[str]:
+    """The names the code refers to: not words of its docstrings or comments, not attributes."""
+    names: set[str] = set()
+    previous = ""
+    for token in tokenize.generate_tokens(io.StringIO(body).readline):
+        if token.type == tokenize.NAME and previous != ".":
+            names.add(token.string)
+        previous = token.string
+    return names
+
+
 def _imports(body: str) -> list[str]:
+    in_code = _names_in_code(body)
+
     def used(name: str) -> bool:
-        return re.search(rf"(?<![\w.\"]){name}\b", body) is not None
+        return name in in_code
 
     lines = [""]
     for module, names in _IMPORTS:

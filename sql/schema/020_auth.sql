@@ -163,3 +163,7 @@ create type api.user_profile as (
   created_at timestamptz
 );
 comment on type api.user_profile is 'A user''s public profile, as api.me returns it.';
+comment on column api.user_profile.id is 'The user''s id. @notnull';
+comment on column api.user_profile.email is 'Email as given at sign-up. @notnull';
+comment on column api.user_profile.display_name is 'Name shown to other people. @notnull';
+comment on column api.user_profile.created_at is 'When the account was created. @notnull';

@@ -100,7 +100,8 @@ comment on column app.invitations.revoked_at is 'When an owner or admin revoked 
 /* An organization's audit trail, newest first, keyset-paginated by id (ids are time-ordered). */
 create index audit_events_org_id_id_idx on app.audit_events (org_id, id) where org_id is not null;
 
-/* What the organization RPCs return. */
+/* What the organization RPCs return. Composite attributes cannot be NOT NULL; a column comment
+   ending in @notnull promises it for the generated clients (codegen). */
 create type api.organization as (
   id app.org_id,
   name text,
@@ -111,6 +112,13 @@ create type api.organization as (
   updated_at timestamptz
 );
 comment on type api.organization is 'An organization as its members see it, with the caller''s role and the member count.';
+comment on column api.organization.id is 'The organization''s id. @notnull';
+comment on column api.organization.name is 'Its name, as given. @notnull';
+comment on column api.organization.slug is 'Unique URL slug made from the name. @notnull';
+comment on column api.organization.role is 'The caller''s role in it. @notnull';
+comment on column api.organization.member_count is 'How many members it has. @notnull';
+comment on column api.organization.created_at is 'When it was created. @notnull';
+comment on column api.organization.updated_at is 'When it was last renamed. @notnull';
 
 create type api.member as (
   membership_id app.membership_id,
@@ -121,6 +129,12 @@ create type api.member as (
   joined_at timestamptz
 );
 comment on type api.member is 'A member of an organization, as list_members and change_member_role return it.';
+comment on column api.member.membership_id is 'The membership''s id. @notnull';
+comment on column api.member.user_id is 'The member''s user id. @notnull';
+comment on column api.member.email is 'The member''s email. @notnull';
+comment on column api.member.display_name is 'The member''s display name. @notnull';
+comment on column api.member.role is 'Their role in the organization. @notnull';
+comment on column api.member.joined_at is 'When they joined. @notnull';
 
 create type api.invitation as (
   id app.invitation_id,
@@ -132,6 +146,13 @@ create type api.invitation as (
   expires_at timestamptz
 );
 comment on type api.invitation is 'A pending invitation (never its token).';
+comment on column api.invitation.id is 'The invitation''s id. @notnull';
+comment on column api.invitation.org_id is 'The organization invited to. @notnull';
+comment on column api.invitation.email is 'The invited email. @notnull';
+comment on column api.invitation.role is 'The role it grants. @notnull';
+comment on column api.invitation.invited_by is 'Who invited; null once that account is deleted.';
+comment on column api.invitation.created_at is 'When it was sent. @notnull';
+comment on column api.invitation.expires_at is 'When it stops working. @notnull';
 
 create type api.audit_event as (
   id app.event_id,
@@ -142,3 +163,9 @@ create type api.audit_event as (
   details jsonb
 );
 comment on type api.audit_event is 'One entry of an organization''s audit trail.';
+comment on column api.audit_event.id is 'The event''s id; ids sort by time. @notnull';
+comment on column api.audit_event.at is 'When it happened. @notnull';
+comment on column api.audit_event.actor_id is 'Who did it; null for the system or a deleted account.';
+comment on column api.audit_event.action is 'What happened, e.g. org.member_removed. @notnull';
+comment on column api.audit_event.target is 'What it happened to, when there is one.';
+comment on column api.audit_event.details is 'More facts as JSON; never secrets. @notnull';

@@ -139,12 +139,18 @@ export type AcceptInvitationErrorCode = "auth.csrf" | "auth.not_signed_in" | "in
 
 /** One entry of an organization's audit trail. */
 export interface AuditEvent {
-  id: EventId | null;
-  at: string | null;
+  /** The event's id; ids sort by time. */
+  id: EventId;
+  /** When it happened. */
+  at: string;
+  /** Who did it; null for the system or a deleted account. */
   actor_id: UserId | null;
-  action: string | null;
+  /** What happened, e.g. org.member_removed. */
+  action: string;
+  /** What it happened to, when there is one. */
   target: string | null;
-  details: Json | null;
+  /** More facts as JSON; never secrets. */
+  details: Json;
 }
 
 /** The arguments of api.change_member_role. */
@@ -198,13 +204,20 @@ export type GetOrganizationErrorCode = "auth.csrf" | "auth.not_signed_in" | "org
 
 /** A pending invitation (never its token). */
 export interface Invitation {
-  id: InvitationId | null;
-  org_id: OrgId | null;
-  email: string | null;
-  role: OrgRole | null;
+  /** The invitation's id. */
+  id: InvitationId;
+  /** The organization invited to. */
+  org_id: OrgId;
+  /** The invited email. */
+  email: string;
+  /** The role it grants. */
+  role: OrgRole;
+  /** Who invited; null once that account is deleted. */
   invited_by: UserId | null;
-  created_at: string | null;
-  expires_at: string | null;
+  /** When it was sent. */
+  created_at: string;
+  /** When it stops working. */
+  expires_at: string;
 }
 
 /** An invitation's id: inv_ and 26 Crockford base32 characters (see app.gen_id). */
@@ -266,12 +279,18 @@ export type MeErrorCode = "auth.csrf" | "auth.not_signed_in";
 
 /** A member of an organization, as list_members and change_member_role return it. */
 export interface Member {
-  membership_id: MembershipId | null;
-  user_id: UserId | null;
-  email: string | null;
-  display_name: string | null;
-  role: OrgRole | null;
-  joined_at: string | null;
+  /** The membership's id. */
+  membership_id: MembershipId;
+  /** The member's user id. */
+  user_id: UserId;
+  /** The member's email. */
+  email: string;
+  /** The member's display name. */
+  display_name: string;
+  /** Their role in the organization. */
+  role: OrgRole;
+  /** When they joined. */
+  joined_at: string;
 }
 
 /** A membership's id: mem_ and 26 Crockford base32 characters (see app.gen_id). */
@@ -293,13 +312,20 @@ export type OrgRole = "owner" | "admin" | "member";
 
 /** An organization as its members see it, with the caller's role and the member count. */
 export interface Organization {
-  id: OrgId | null;
-  name: string | null;
-  slug: string | null;
-  role: OrgRole | null;
-  member_count: number | null;
-  created_at: string | null;
-  updated_at: string | null;
+  /** The organization's id. */
+  id: OrgId;
+  /** Its name, as given. */
+  name: string;
+  /** Unique URL slug made from the name. */
+  slug: string;
+  /** The caller's role in it. */
+  role: OrgRole;
+  /** How many members it has. */
+  member_count: number;
+  /** When it was created. */
+  created_at: string;
+  /** When it was last renamed. */
+  updated_at: string;
 }
 
 /** The arguments of api.remove_member. */
@@ -354,10 +380,14 @@ export function isUserId(value: unknown): value is UserId {
 
 /** A user's public profile, as api.me returns it. */
 export interface UserProfile {
-  id: UserId | null;
-  email: string | null;
-  display_name: string | null;
-  created_at: string | null;
+  /** The user's id. */
+  id: UserId;
+  /** Email as given at sign-up. */
+  email: string;
+  /** Name shown to other people. */
+  display_name: string;
+  /** When the account was created. */
+  created_at: string;
 }
 
 // -- Functions -----------------------------------------------------------------------------
