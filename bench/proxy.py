@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -34,7 +35,8 @@ from ops.scratch import free_port
 from ops.services import Endpoints, start_postgrest, stop, wait_http
 from ops.settings import with_user
 
-SECONDS = float(os.environ.get("BLOSSOM_BENCH_SECONDS", "5"))
+SECONDS = float(os.environ.get("BLOSSOM_BENCH_SECONDS", "3"))
+ROUNDS = int(os.environ.get("BLOSSOM_BENCH_ROUNDS", "4"))
 CONCURRENCY = int(os.environ.get("BLOSSOM_BENCH_CONCURRENCY", "16"))
 PING_SQL = """
 create function api.bench_ping() returns integer language sql stable as $$ select 1 $$;
@@ -111,14 +113,39 @@ async def measure(label: str, url: str, headers: dict[str, str]) -> Result:
     return Result(label, len(latencies), elapsed, latencies)
 
 
+async def compare(
+    first: tuple[str, str, dict[str, str]], second: tuple[str, str, dict[str, str]]
+) -> tuple[Result, Result]:
+    """Both sides measured in turns (first, second, second, first, ...) so that a change of load
+    on this machine falls on both alike; each side's rate is its median, latencies are pooled."""
+    runs: dict[str, list[Result]] = {first[0]: [], second[0]: []}
+    for round_number in range(ROUNDS):
+        order = (first, second) if round_number % 2 == 0 else (second, first)
+        for label, url, headers in order:
+            runs[label].append(await measure(label, url, headers))
+
+    def pooled(label: str) -> Result:
+        results = runs[label]
+        median = statistics.median(result.rate for result in results)
+        latencies = [latency for result in results for latency in result.latencies]
+        return Result(label, round(median * SECONDS), SECONDS, latencies)
+
+    return pooled(first[0]), pooled(second[0])
+
+
 async def run(edge_url: str, postgrest_url: str, database_url: str) -> None:
     token = sign_up(edge_url)
     cookie = {"Cookie": f"blossom_session={token}"}
-    print(f"{CONCURRENCY} concurrent clients, {SECONDS:.0f} s per measurement, aiohttp, loopback")
+    print(
+        f"{CONCURRENCY} concurrent clients, {ROUNDS} rounds of {SECONDS:.0f} s per side in turns "
+        "(median rate, pooled latencies), aiohttp, loopback"
+    )
 
-    direct = await measure("GET /rpc/me  PostgREST directly", f"{postgrest_url}/rpc/me", cookie)
+    direct, edge = await compare(
+        ("GET /rpc/me  PostgREST directly", f"{postgrest_url}/rpc/me", cookie),
+        ("GET /rpc/me  through the edge", f"{edge_url}/rpc/me", cookie),
+    )
     print(direct.line())
-    edge = await measure("GET /rpc/me  through the edge", f"{edge_url}/rpc/me", cookie)
     print(edge.line())
     print(f"edge keeps {edge.rate / direct.rate:.0%} of PostgREST's throughput (floor 60%, aim 80%)")
 
@@ -137,13 +164,11 @@ async def run(edge_url: str, postgrest_url: str, database_url: str) -> None:
         bare = start_postgrest(endpoints, Path(logs) / "postgrest.log")
         try:
             wait_http(f"{endpoints.postgrest_admin_url}/ready", bare)
-            with_hook = await measure(
-                "GET /rpc/bench_ping  with pre-request", f"{postgrest_url}/rpc/bench_ping", cookie
+            with_hook, without = await compare(
+                ("GET /rpc/bench_ping  with pre-request", f"{postgrest_url}/rpc/bench_ping", cookie),
+                ("GET /rpc/bench_ping  without pre-request", f"{endpoints.postgrest_url}/rpc/bench_ping", {}),
             )
             print(with_hook.line())
-            without = await measure(
-                "GET /rpc/bench_ping  without pre-request", f"{endpoints.postgrest_url}/rpc/bench_ping", {}
-            )
             print(without.line())
         finally:
             stop(bare)
