@@ -31,9 +31,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ops.scratch import free_port
 from ops.services import Endpoints, start_postgrest, stop, wait_http
-from ops.settings import with_user
 
 SECONDS = float(os.environ.get("BLOSSOM_BENCH_SECONDS", "3"))
 ROUNDS = int(os.environ.get("BLOSSOM_BENCH_ROUNDS", "4"))
@@ -152,13 +150,7 @@ async def run(edge_url: str, postgrest_url: str, database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(PING_SQL.encode())
     await asyncio.sleep(0.5)
-    endpoints = Endpoints(
-        postgrest_port=free_port(),
-        postgrest_admin_port=free_port(),
-        edge_port=free_port(),
-        authenticator_url=with_user(database_url, "authenticator"),
-        edge_database_url=with_user(database_url, "edge"),
-    )
+    endpoints = Endpoints.on_free_ports(database_url)
     os.environ["PGRST_DB_PRE_REQUEST"] = ""
     with tempfile.TemporaryDirectory() as logs:
         bare = start_postgrest(endpoints, Path(logs) / "postgrest.log")

@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 from ops.migrate import migrate
-from ops.scratch import free_port, temporary_cluster
+from ops.scratch import temporary_cluster
 from ops.services import Endpoints, start_edge, start_postgrest, stop, wait_http
-from ops.settings import ROOT, with_user
+from ops.settings import ROOT
 
 BENCH_DIR = ROOT / "bench"
 
@@ -38,13 +38,7 @@ def main() -> None:
         cluster.create_database("blossom")
         url = cluster.url("blossom")
         migrate(url, quiet=True)
-        endpoints = Endpoints(
-            postgrest_port=free_port(),
-            postgrest_admin_port=free_port(),
-            edge_port=free_port(),
-            authenticator_url=with_user(url, "authenticator"),
-            edge_database_url=with_user(url, "edge"),
-        )
+        endpoints = Endpoints.on_free_ports(url)
         postgrest = start_postgrest(endpoints, Path(logs) / "postgrest.log")
         edge = start_edge(endpoints, Path(logs) / "edge.log")
         try:

@@ -12,7 +12,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops.settings import ROOT
+from ops.scratch import free_port
+from ops.settings import ROOT, with_user
 
 POSTGREST_CONF = ROOT / "postgrest.conf"
 POSTGREST_BIN = ROOT / ".tools" / "postgrest-12.0.2" / "postgrest"
@@ -27,6 +28,17 @@ class Endpoints:
     edge_port: int
     authenticator_url: str
     edge_database_url: str
+
+    @classmethod
+    def on_free_ports(cls, database_url: str) -> Endpoints:
+        """Services for the database at `database_url` (an admin URL), each on a free port."""
+        return cls(
+            postgrest_port=free_port(),
+            postgrest_admin_port=free_port(),
+            edge_port=free_port(),
+            authenticator_url=with_user(database_url, "authenticator"),
+            edge_database_url=with_user(database_url, "edge"),
+        )
 
     @property
     def postgrest_url(self) -> str:

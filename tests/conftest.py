@@ -15,9 +15,9 @@ import pytest
 from psycopg import sql
 
 from ops.migrate import migrate
-from ops.scratch import SCRATCH_URL_VARIABLE, free_port, temporary_cluster
+from ops.scratch import SCRATCH_URL_VARIABLE, temporary_cluster
 from ops.services import Endpoints, start_edge, start_postgrest, stop, wait_http
-from ops.settings import with_database, with_user
+from ops.settings import with_database
 
 
 @pytest.fixture(scope="session")
@@ -88,16 +88,6 @@ class Stack:
         return self.endpoints.postgrest_url
 
 
-def endpoints_for(database_url: str) -> Endpoints:
-    return Endpoints(
-        postgrest_port=free_port(),
-        postgrest_admin_port=free_port(),
-        edge_port=free_port(),
-        authenticator_url=with_user(database_url, "authenticator"),
-        edge_database_url=with_user(database_url, "edge"),
-    )
-
-
 @contextmanager
 def make_stack(pg_server: str, template_database: str, logs: Path, setup_sql: str = "") -> Iterator[Stack]:
     """A migrated database (plus `setup_sql`, run as its owner) behind real PostgREST and edge."""
@@ -108,7 +98,7 @@ def make_stack(pg_server: str, template_database: str, logs: Path, setup_sql: st
             with psycopg.connect(url) as conn:
                 conn.execute("set local role blossom_owner")
                 conn.execute(setup_sql.encode())
-        endpoints = endpoints_for(url)
+        endpoints = Endpoints.on_free_ports(url)
         with running_services(endpoints, logs) as services:
             yield Stack(url, endpoints, services)
     finally:

@@ -10,12 +10,13 @@ from typing import Any
 
 import yaml
 
-from ops.services import edge_env, postgrest_env
+from ops.services import Endpoints, edge_env, postgrest_env
 from ops.settings import DEFAULT_PG_PORT, ROOT
-from tests.conftest import endpoints_for
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
+# What the local stack starts its services with, for any database.
+LOCAL = Endpoints.on_free_ports("postgresql://x@h:1/d")
 
 
 def _dev_postgrest_version() -> str:
@@ -54,9 +55,7 @@ def test_postgrest_reads_the_same_config_file() -> None:
 
 
 def test_postgrest_overrides_only_what_the_local_stack_overrides() -> None:
-    local = {
-        name for name in postgrest_env(endpoints_for("postgresql://x@h:1/d")) if name.startswith("PGRST_")
-    }
+    local = {name for name in postgrest_env(LOCAL) if name.startswith("PGRST_")}
     compose = {name for name in SERVICES["postgrest"]["environment"] if name.startswith("PGRST_")}
     assert compose - {"PGRST_SERVER_HOST"} == local
     conf_keys = {
@@ -70,15 +69,13 @@ def test_postgrest_overrides_only_what_the_local_stack_overrides() -> None:
 
 def test_postgrest_gets_the_settings_its_config_file_reads() -> None:
     wanted = set(re.findall(r"\$\((\w+)\)", (ROOT / "postgrest.conf").read_text()))
-    local = {
-        name for name in postgrest_env(endpoints_for("postgresql://x@h:1/d")) if not name.startswith("PGRST_")
-    }
+    local = {name for name in postgrest_env(LOCAL) if not name.startswith("PGRST_")}
     compose = {name for name in SERVICES["postgrest"]["environment"] if not name.startswith("PGRST_")}
     assert wanted == local == compose
 
 
 def test_the_edge_gets_the_same_variables_as_locally() -> None:
-    local = set(edge_env(endpoints_for("postgresql://x@h:1/d")))
+    local = set(edge_env(LOCAL))
     assert set(SERVICES["edge"]["environment"]) == local
     assert "--no-proxy-headers" in SERVICES["edge"]["command"]
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ops.migrate import migrate
 from ops.scratch import temporary_cluster
-from tests.conftest import endpoints_for, running_services
+from ops.services import Endpoints
+from tests.conftest import running_services
 from tests.http import Reply, request
 
 
@@ -25,7 +26,7 @@ def test_killing_postgres_makes_readyz_503_and_its_return_makes_it_200(tmp_path:
         cluster.create_database("blossom")
         url = cluster.url("blossom")
         migrate(url, quiet=True)
-        endpoints = endpoints_for(url)
+        endpoints = Endpoints.on_free_ports(url)
         with running_services(endpoints, tmp_path) as services:
             assert _readyz_until(endpoints.edge_url, 200).status == 200
 
