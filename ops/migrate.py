@@ -36,6 +36,7 @@ APP_ROLES = (
     "authenticator",
     "membership_reader",
     "member_counter",
+    "org_lister",
 )
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"

@@ -15,7 +15,8 @@ declare
     "panopticon":    "login noinherit",
     "pipeline":      "login noinherit",
     "membership_reader": "nologin noinherit",
-    "member_counter":    "nologin noinherit"
+    "member_counter":    "nologin noinherit",
+    "org_lister":        "nologin noinherit"
   }';
   role_name text;
   attributes text;
@@ -33,10 +34,10 @@ $$;
 /* PostgREST logs in as authenticator and switches to one of these per request. */
 grant web_anon, authenticated to authenticator;
 
-/* membership_reader owns app.my_memberships (see sql/functions/app/orgs.sql): the policies of
-   the organization tables read the caller's memberships through it, checked as this role,
-   which sees only the caller's own rows. `just migrate` makes and drops that view as it. */
-grant membership_reader to current_user;
+/* membership_reader owns app.my_memberships and org_lister app.my_organizations (see
+   sql/policies/orgs.sql): views of the caller's own memberships, read as these roles, which
+   see only the caller's own rows. `just migrate` makes and drops the views as them. */
+grant membership_reader, org_lister to current_user;
 
 /* member_counter owns the trigger function that keeps app.organizations.member_count (see
    sql/functions/app/member_count.sql); `just migrate` makes and drops that function as it. */

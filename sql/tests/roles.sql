@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(51);
+select plan(53);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -14,7 +14,8 @@ select results_eq(
   $$ select rolname::text collate "default", rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
        from pg_roles
       where rolname in ('blossom_owner', 'authenticator', 'web_anon', 'authenticated',
-                        'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter')
+                        'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter',
+                        'org_lister')
       order by rolname $$,
   $$ values ('authenticated', false, false, false, false, false, false),
             ('authenticator', true,  false, false, false, false, false),
@@ -22,6 +23,7 @@ select results_eq(
             ('edge',          true,  false, false, false, false, false),
             ('member_counter', false, false, false, false, false, false),
             ('membership_reader', false, false, false, false, false, false),
+            ('org_lister',    false, false, false, false, false, false),
             ('panopticon',    true,  false, false, false, false, false),
             ('pipeline',      true,  false, false, false, false, false),
             ('web_anon',      false, false, false, false, false, false) $$,
@@ -46,6 +48,12 @@ select is_empty(
       where pg_has_role(r, 'member_counter', 'member') $$,
   'no role of the system can become member_counter (the owner of the member count trigger)'
 );
+select is_empty(
+  $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
+                               'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter']) as r
+      where pg_has_role(r, 'org_lister', 'member') $$,
+  'no role of the system can become org_lister (the owner of app.my_organizations)'
+);
 
 /* Schemas: owned by blossom_owner; each opened only to the roles that need it. */
 select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_owner', s))
@@ -55,6 +63,7 @@ select schema_privs_are('app', r, array[]::text[], format('%s has no privilege o
   from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) as r;
 select schema_privs_are('app', 'membership_reader', array['USAGE'], 'membership_reader may only use schema app, never create in it');
 select schema_privs_are('app', 'member_counter', array['USAGE'], 'member_counter may only use schema app, never create in it');
+select schema_privs_are('app', 'org_lister', array['USAGE'], 'org_lister may only use schema app, never create in it');
 select schema_privs_are('api', 'web_anon', array['USAGE'], 'web_anon may only use schema api');
 select schema_privs_are('api', 'authenticated', array['USAGE'], 'authenticated may only use schema api');
 select schema_privs_are('api', 'authenticator', array[]::text[], 'authenticator itself reaches nothing in api');
@@ -83,34 +92,52 @@ select is_empty(
      except
      values ('member_counter', 'organizations', 'id', 'SELECT'),
             ('member_counter', 'organizations', 'member_count', 'SELECT'),
-            ('member_counter', 'organizations', 'member_count', 'UPDATE') $$,
-  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; member_counter only keep app.organizations.member_count'
+            ('member_counter', 'organizations', 'member_count', 'UPDATE')
+     except
+     select 'org_lister', 'memberships', c, 'SELECT' from unnest(array['org_id', 'user_id', 'role']) c
+     except
+     select 'org_lister', 'organizations', c, 'SELECT'
+       from unnest(array['id', 'name', 'slug', 'member_count', 'created_at', 'updated_at']) c
+     except
+     select 'org_lister', 'my_organizations', c, 'SELECT'
+       from unnest(array['id', 'name', 'slug', 'role', 'member_count', 'created_at', 'updated_at']) c $$,
+  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count'
 );
-select is(
-  (select array_agg(format('%s on %s', polname, polrelid::regclass) order by polname) from pg_policy
-    where 'member_counter'::regrole = any (polroles)),
-  array['member_count_read on app.organizations', 'member_count_upkeep on app.organizations'],
-  'member_counter has exactly its two policies on app.organizations'
+/* The helper roles (no login, and nobody can become them): exactly their policies, their
+   tables, and the views they own. */
+select results_eq(
+  $$ select r.rolname::text collate "default", array_agg(format('%s on %s', p.polname, p.polrelid::regclass) collate "default" order by p.polname)
+       from pg_roles r join pg_policy p on r.oid = any (p.polroles)
+      where r.rolname in ('membership_reader', 'org_lister', 'member_counter')
+      group by r.rolname order by r.rolname $$,
+  $$ values ('member_counter', array['member_count_read on app.organizations', 'member_count_upkeep on app.organizations']),
+            ('membership_reader', array['own_rows on app.memberships']),
+            ('org_lister', array['lister_read on app.organizations', 'own_rows on app.memberships']) $$,
+  'member_counter keeps app.organizations.member_count; the view owners read the caller''s own memberships (and org_lister any organization)'
 );
 select is_empty(
-  $$ select c.oid::regclass from pg_class c
+  $$ select r, c.oid::regclass::text from pg_class c
+       cross join unnest(array['membership_reader', 'org_lister', 'member_counter']) r
       where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
-        and c.oid not in ('app.memberships'::regclass, 'app.my_memberships'::regclass)
-        and has_table_privilege('membership_reader', c.oid, 'select, insert, update, delete, truncate, references, trigger') $$,
-  'membership_reader has no privilege on any other table in app'
+        and has_table_privilege(r, c.oid, 'select, insert, update, delete, truncate, references, trigger')
+     except
+     values ('membership_reader', 'app.my_memberships'), ('org_lister', 'app.my_organizations') $$,
+  'the helper roles have no table privilege in app but on the view each owns'
 );
-select is(
-  (select array_agg(polname::text order by polname) from pg_policy
-    where polrelid = 'app.memberships'::regclass and 'membership_reader'::regrole = any (polroles)),
-  array['own_rows'],
-  'membership_reader has exactly one policy: its own rows of app.memberships'
+select results_eq(
+  $$ select c.relowner::regrole::text collate "default", c.relkind::text, c.oid::regclass::text from pg_class c
+      where c.relowner in ('membership_reader'::regrole, 'org_lister'::regrole, 'member_counter'::regrole)
+      order by 1 $$,
+  $$ values ('membership_reader', 'v', 'app.my_memberships'), ('org_lister', 'v', 'app.my_organizations') $$,
+  'membership_reader and org_lister own one view each, and member_counter no relation'
 );
 select is_empty(
   $$ select grantee, table_name from information_schema.role_table_grants
       where table_schema = 'app' and grantee not in ('blossom_owner')
-        and not (table_name = 'my_memberships' and grantee = 'membership_reader' and grantor = grantee
-                 and privilege_type = 'SELECT') $$,
-  'no table in app is granted to anyone (membership_reader holds only what it owns, app.my_memberships)'
+        and not (grantee = grantor and privilege_type = 'SELECT'
+                 and (table_name, grantee) in (('my_memberships', 'membership_reader'),
+                                               ('my_organizations', 'org_lister'))) $$,
+  'no table in app is granted to anyone (membership_reader and org_lister hold only what they own, their views)'
 );
 
 /* Functions: nothing executable by PUBLIC by default; every api function granted explicitly. */
