@@ -101,7 +101,7 @@ API_UPDATE_ORGANIZATION_ERRORS = Literal[
 API_UPDATE_PROFILE_ERRORS = Literal["auth.invalid_display_name", "auth.not_signed_in"]
 
 
-AUTH_CHANGE_PASSWORD_ERRORS = Literal["auth.invalid_credentials", "auth.not_signed_in", "auth.weak_password"]
+AUTH_CHANGE_PASSWORD_ERRORS = Literal["auth.not_signed_in", "auth.weak_password"]
 
 
 AUTH_CONFIRM_PASSWORD_RESET_ERRORS = Literal["auth.invalid_token", "auth.weak_password"]
@@ -874,15 +874,15 @@ def auth_change_password(
     p_current_password: str | None,
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
-) -> None:
-    """Sets a new password and revokes every other session. Errors: 401 auth.not_signed_in, 401 auth.invalid_credentials, 422 auth.weak_password.
+) -> JsonValue | None:
+    """Sets a new password and revokes every other session. Returns {ok: true} or {ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_credentials, auth.not_signed_in, auth.weak_password.
+    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
         "change_password",
-        "select {call}",
+        "select v from {call} as v",
         [
             ("p_token", p_token, "text", ""),
             ("p_current_password", p_current_password, "text", ""),
@@ -892,7 +892,8 @@ def auth_change_password(
     )
     with coded_errors(), conn.cursor() as cur:
         cur.execute(query, params)
-    return None
+        row = one(cur.fetchone())
+    return cast("JsonValue | None", row[0])
 
 
 async def auth_change_password_async(
@@ -902,15 +903,15 @@ async def auth_change_password_async(
     p_current_password: str | None,
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
-) -> None:
-    """Sets a new password and revokes every other session. Errors: 401 auth.not_signed_in, 401 auth.invalid_credentials, 422 auth.weak_password.
+) -> JsonValue | None:
+    """Sets a new password and revokes every other session. Returns {ok: true} or {ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_credentials, auth.not_signed_in, auth.weak_password.
+    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
         "change_password",
-        "select {call}",
+        "select v from {call} as v",
         [
             ("p_token", p_token, "text", ""),
             ("p_current_password", p_current_password, "text", ""),
@@ -921,7 +922,8 @@ async def auth_change_password_async(
     with coded_errors():
         async with conn.cursor() as cur:
             await cur.execute(query, params)
-    return None
+            row = one(await cur.fetchone())
+    return cast("JsonValue | None", row[0])
 
 
 def auth_confirm_password_reset(

@@ -186,6 +186,19 @@ async def signup(request: Request) -> Response:
     return response
 
 
+def credentials_refused(result: dict[str, JsonValue], wrong_password: str) -> Response:
+    """The answer to a refused password ({ok: false, code, retry_after} from auth.login or
+    auth.change_password, which count the failure and so return it rather than raise)."""
+    if result.get("code") == "auth.rate_limited":
+        return error_response(
+            429,
+            "auth.rate_limited",
+            "Too many failed logins; try again later.",
+            headers={"Retry-After": str(result.get("retry_after"))} | NO_STORE,
+        )
+    return error_response(401, "auth.invalid_credentials", wrong_password, headers=NO_STORE)
+
+
 async def login(request: Request) -> Response:
     body = await json_fields(request, "email", "password")
     config: EdgeConfig = request.app.state.config
@@ -202,16 +215,7 @@ async def login(request: Request) -> Response:
         )
     )
     if result.get("ok") is not True:
-        if result.get("code") == "auth.rate_limited":
-            return error_response(
-                429,
-                "auth.rate_limited",
-                "Too many failed logins; try again later.",
-                headers={"Retry-After": str(result.get("retry_after"))} | NO_STORE,
-            )
-        return error_response(
-            401, "auth.invalid_credentials", "The email or the password is not right.", headers=NO_STORE
-        )
+        return credentials_refused(result, "The email or the password is not right.")
     response = JSONResponse({"user": result["user"]}, headers=NO_STORE)
     set_session_cookie(response, config, result["session"])
     return response
@@ -255,16 +259,20 @@ async def session(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     body = await json_fields(request, "current_password", "new_password")
     config: EdgeConfig = request.app.state.config
-    await call(
-        request,
-        lambda conn: db.auth_change_password_async(
-            conn,
-            p_token=session_token(request),
-            p_current_password=body["current_password"],
-            p_new_password=body["new_password"],
-            p_client_addr=client_ip(request, config),
-        ),
+    result = json_object(
+        await call(
+            request,
+            lambda conn: db.auth_change_password_async(
+                conn,
+                p_token=session_token(request),
+                p_current_password=body["current_password"],
+                p_new_password=body["new_password"],
+                p_client_addr=client_ip(request, config),
+            ),
+        )
     )
+    if result.get("ok") is not True:
+        return credentials_refused(result, "The current password is not right.")
     return no_content()
 
 

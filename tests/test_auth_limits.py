@@ -46,3 +46,23 @@ def test_a_client_sent_forwarded_for_does_not_change_the_address(fresh_stack: St
             "select host(client_addr) from app.audit_events where action = 'auth.login_failed'"
         ).fetchone()
     assert row == ("127.0.0.1",)
+
+
+def test_wrong_current_passwords_draw_on_the_login_limit(fresh_stack: Stack) -> None:
+    """A stolen session cannot guess the account's password through /auth/password without limit."""
+    account = signup(fresh_stack.edge_url)
+    for attempt in range(10):
+        body = {"current_password": f"guess number {attempt}", "new_password": "a brand new password"}
+        reply = post(fresh_stack.edge_url, "/auth/password", body, account.cookie)
+        assert (reply.status, reply.json()["code"]) == (401, "auth.invalid_credentials")
+    body = {"current_password": PASSWORD, "new_password": "a brand new password"}
+    reply = post(fresh_stack.edge_url, "/auth/password", body, account.cookie)
+    assert (reply.status, reply.json()["code"]) == (429, "auth.rate_limited")
+    assert 0 < int(reply.header("retry-after") or 0) <= 900
+    login = post(fresh_stack.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
+    assert (login.status, login.json()["code"]) == (429, "auth.rate_limited")
+    with psycopg.connect(fresh_stack.database_url) as conn:
+        row = conn.execute(
+            "select count(*) from app.audit_events where action = 'auth.password_change_failed'"
+        ).fetchone()
+    assert row == (10,)

@@ -1,6 +1,6 @@
 /* Password change and reset: proofs, single-use tokens, the outbox, revocation; and the purge. */
 begin;
-select plan(23);
+select plan(30);
 set local app.settings.bcrypt_cost = '4';
 
 select set_config('tap.s1', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
@@ -12,23 +12,49 @@ select id as carol from app.users where email = 'carol@example.com' \gset
 set local role edge;
 
 /* Change */
-select throws_ok($$ select auth.change_password(current_setting('tap.s1'), 'not my password', 'a new password 1', null) $$,
-  'PGRST', '{"code" : "auth.invalid_credentials", "message" : "The current password is not right.", "details" : null, "hint" : null}',
-  'a password change needs the current password');
+select is(auth.change_password(current_setting('tap.s1'), 'not my password', 'a new password 1', null),
+  '{"ok": false, "code": "auth.invalid_credentials"}',
+  'a password change needs the current password (a wrong one is answered, not raised, so it is counted)');
+reset role;
+select results_eq(
+  $$ select (select count(*)::int from app.rate_limit_hits where kind = 'login.email' and key = 'carol@example.com'),
+            (select count(*)::int from app.audit_events where action = 'auth.password_change_failed' and actor_id = '$$ || :'carol' || $$') $$,
+  $$ values (1, 1) $$,
+  'a wrong current password counts as a failed login of the account, and is audited');
+set local role edge;
 select throws_ok($$ select auth.change_password(current_setting('tap.s1'), 'correct horse battery', 'short', null) $$,
   'PGRST', '{"code" : "auth.weak_password", "message" : "The password must have at least 10 characters.", "details" : null, "hint" : null}',
   'the new password must follow the rules');
 select throws_ok($$ select auth.change_password('unknown', 'correct horse battery', 'a new password 1', null) $$,
   'PGRST', '{"code" : "auth.not_signed_in", "message" : "Sign in first.", "details" : null, "hint" : null}',
   'a password change needs a valid session');
-select lives_ok($$ select auth.change_password(current_setting('tap.s1'), 'correct horse battery', 'a new password 1', '192.0.2.5') $$,
-  'the signed-in user changes the password');
+select is(auth.change_password(current_setting('tap.s1'), 'correct horse battery', 'a new password 1', '192.0.2.5'),
+  '{"ok": true}', 'the signed-in user changes the password');
+reset role;
+select is((select count(*)::int from app.rate_limit_hits where kind = 'login.email' and key = 'carol@example.com'), 0,
+  'proving the password clears the account''s failed logins');
+set local role edge;
 select is(auth.login('carol@example.com', 'a new password 1', null, null) ->> 'ok', 'true', 'the new password works');
 select is(auth.login('carol@example.com', 'correct horse battery', null, null) ->> 'ok', 'false', 'the old one does not');
 select throws_ok($$ select auth.session_info(current_setting('tap.s2')) $$, 'PGRST', null,
   'every other session was revoked');
 select is(auth.session_info(current_setting('tap.s1')) -> 'user' ->> 'email', 'carol@example.com',
   'the session that changed it stays');
+
+/* A stolen session cannot guess the password without limit: the guesses share the login budget. */
+select set_config('tap.dave', auth.signup('dave@example.com', 'correct horse battery', 'Dave', null, 'tap')
+                              -> 'session' ->> 'token', true) is not null as dave_signed_up \gset
+select is((select count(*)::int from generate_series(1, 10) i,
+             lateral auth.change_password(current_setting('tap.dave'), 'guess ' || i, 'a new password 1', '192.0.2.66') r
+            where r ->> 'code' = 'auth.invalid_credentials'), 10,
+  'ten wrong current passwords are refused');
+select is((auth.change_password(current_setting('tap.dave'), 'correct horse battery', 'a new password 1', null)
+           - 'retry_after'), '{"ok": false, "code": "auth.rate_limited"}',
+  'then even the right one is refused for a while');
+select cmp_ok((auth.change_password(current_setting('tap.dave'), 'correct horse battery', 'a new password 1', null)
+               ->> 'retry_after')::int, '>', 0, 'with the seconds to wait');
+select is(auth.login('dave@example.com', 'correct horse battery', null, null) ->> 'code', 'auth.rate_limited',
+  'and so is a login to that account');
 
 /* Reset request */
 select lives_ok($$ select auth.request_password_reset('CAROL@example.com', '192.0.2.5') $$, 'a reset is requested');
@@ -83,7 +109,9 @@ update app.sessions set expires_at = now() - interval '1 minute' where user_id =
 set local role pipeline;
 select is((select sessions from pipeline.purge_auth()), 4, 'the pipeline role purges the four dead sessions');
 reset role;
-select is((select count(*)::int from app.sessions), 0, 'the purge deleted every revoked and expired session');
+select is((select count(*)::int from app.sessions where user_id = :'carol'), 0,
+  'the purge deleted every revoked and expired session');
+select is((select count(*)::int from app.sessions), 1, 'and kept the live one (Dave''s)');
 
 select * from finish();
 rollback;

@@ -1,22 +1,41 @@
-/* Password change by a signed-in user: proves the current password; other sessions end. */
+/*
+ * Password change by a signed-in user: proves the current password; other sessions end.
+ * A wrong current password is a guess at the account's password like a failed login, so it
+ * draws on the same budget (login.email: the account's lower-cased email; login.addr) and, as
+ * in auth.login, is a result rather than an error, so that the count survives. Without it a
+ * stolen session could guess the password (to take over the account for good) without limit.
+ */
 create function auth.change_password(
   p_token text,
   p_current_password text,
   p_new_password text,
   p_client_addr inet default null
-) returns void
+) returns jsonb
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_session app.sessions := auth.session_from_token(p_token, false);
+  v_key text;
+  v_addr text := pg_catalog.host(p_client_addr);
+  v_retry integer;
   v_hash text;
 begin
   if v_session.id is null then
     perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
-  select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_session.user_id;
+  select pg_catalog.lower(u.email), s.password_hash into v_key, v_hash
+    from app.users u join app.user_secrets s on s.user_id = u.id
+   where u.id = v_session.user_id;
+  v_retry := greatest(auth.rate_limit_retry_after('login.email', v_key, 10, interval '15 minutes'),
+                      auth.rate_limit_retry_after('login.addr', v_addr, 10, interval '15 minutes'));
+  if v_retry is not null then
+    return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.rate_limited', 'retry_after', v_retry);
+  end if;
   if not auth.password_matches(p_current_password, v_hash) then
-    perform auth.raise_error(401, 'auth.invalid_credentials', 'The current password is not right.');
+    perform auth.rate_limit_hit('login.email', v_key);
+    perform auth.rate_limit_hit('login.addr', v_addr);
+    perform auth.audit('auth.password_change_failed', v_session.user_id, v_session.user_id, p_client_addr);
+    return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.invalid_credentials');
   end if;
   perform auth.check_password(p_new_password);
   update app.user_secrets s
@@ -24,10 +43,13 @@ begin
    where s.user_id = v_session.user_id;
   update app.sessions s set revoked_at = now()
    where s.user_id = v_session.user_id and s.revoked_at is null and s.id <> v_session.id;
+  delete from app.rate_limit_hits h where h.kind = 'login.email' and h.key = v_key;
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);
+  return pg_catalog.jsonb_build_object('ok', true);
 end
 $$;
 
 comment on function auth.change_password(text, text, text, inet) is
-  'Sets a new password and revokes every other session. '
-  'Errors: 401 auth.not_signed_in, 401 auth.invalid_credentials, 422 auth.weak_password.';
+  'Sets a new password and revokes every other session. Returns {ok: true} or '
+  '{ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}, never raising for them '
+  '(a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.';
