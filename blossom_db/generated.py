@@ -1247,6 +1247,35 @@ async def auth_signup_async(
     return cast("JsonValue | None", row[0])
 
 
+def auth_touch_session(conn: psycopg.Connection[Any], *, p_token: str | None) -> bool | None:
+    """Marks the session of a valid token as used now (at most once a minute); whether it is valid.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
+    )
+    with coded_errors(), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("bool | None", row[0])
+
+
+async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_token: str | None) -> bool | None:
+    """Marks the session of a valid token as used now (at most once a minute); whether it is valid.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
+    )
+    with coded_errors():
+        async with conn.cursor() as cur:
+            await cur.execute(query, params)
+            row = one(await cur.fetchone())
+    return cast("bool | None", row[0])
+
+
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
     """Deletes revoked, expired and idle sessions, rate-limit hits older than a day and resets expired a day ago.
 

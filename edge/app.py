@@ -11,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from edge.activity import READ_ONLY_METHODS, SessionActivity
 from edge.auth import ROUTES as AUTH_ROUTES
+from edge.auth import session_token
 from edge.config import EdgeConfig
 from edge.health import healthz, readyz
 from edge.proxy import PostgrestProxy
@@ -34,6 +36,7 @@ def create_app(config: EdgeConfig | None = None) -> Starlette:
         # Keep trying for as long as the edge runs: it must recover when Postgres returns.
         reconnect_timeout=float("inf"),
     )
+    activity = SessionActivity(pool)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -42,12 +45,21 @@ def create_app(config: EdgeConfig | None = None) -> Starlette:
         try:
             yield
         finally:
+            await activity.close()
             await pool.close()
             await proxy.close()
 
     async def rpc(request: Request) -> Response:
         # The database refuses the same (auth.pre_request); refusing here saves the round trip.
-        return csrf_refusal(request, config) or await proxy.forward(request)
+        refusal = csrf_refusal(request, config)
+        if refusal:
+            return refusal
+        response = await proxy.forward(request)
+        if request.method in READ_ONLY_METHODS and response.status_code < 500 and response.status_code != 401:
+            token = session_token(request)
+            if token:
+                activity.used(token)
+        return response
 
     app = Starlette(
         routes=[

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from blossom_db.runtime import RpcError
@@ -358,3 +360,55 @@ def test_a_coded_error_without_a_status_is_an_internal_error() -> None:
     answer = coded_error(RpcError("auth.odd", "No status.", status=None))
     assert answer.status_code == 500
     assert json.loads(bytes(answer.body))["code"] == "edge.internal_error"
+
+
+def last_seen_days_ago(stack: Stack, account: Account, set_back: int | None = None) -> float:
+    """How many days ago the account's session was last used; first set back that many days."""
+    with psycopg.connect(stack.database_url) as conn:
+        if set_back is not None:
+            conn.execute(
+                "update app.sessions set last_seen_at = now() - make_interval(days => %s)"
+                " where token_hash = auth.token_hash(%s)",
+                (set_back, account.token),
+            )
+        row = conn.execute(
+            "select extract(epoch from now() - last_seen_at) / 86400 from app.sessions"
+            " where token_hash = auth.token_hash(%s)",
+            (account.token,),
+        ).fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+def becomes_recent(stack: Stack, account: Account, within: float) -> bool:
+    """Whether the session is marked as used (in the background, by the edge) within `within` s."""
+    deadline = time.monotonic() + within
+    while last_seen_days_ago(stack, account) > 0.001:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_reads_through_the_edge_count_as_session_activity(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    last_seen_days_ago(auth_stack, account, set_back=2)
+    # PostgREST runs a GET read-only: the pre-request cannot record the use by itself ...
+    direct = request(auth_stack.postgrest_url, "GET", "/rpc/me", headers={"X-Blossom-Session": account.token})
+    assert direct.status == 200
+    assert last_seen_days_ago(auth_stack, account) > 1.9
+    # ... so the edge does, after relaying the read.
+    assert request(auth_stack.edge_url, "GET", "/rpc/me", headers=account.cookie).status == 200
+    assert becomes_recent(auth_stack, account, within=5)
+    # At most once a minute per session: the next read within the minute leaves it alone.
+    last_seen_days_ago(auth_stack, account, set_back=2)
+    assert request(auth_stack.edge_url, "GET", "/rpc/me", headers=account.cookie).status == 200
+    assert not becomes_recent(auth_stack, account, within=1)
+
+
+def test_a_read_does_not_revive_an_idle_session(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    last_seen_days_ago(auth_stack, account, set_back=8)
+    reply = request(auth_stack.edge_url, "GET", "/rpc/me", headers=account.cookie)
+    assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
+    assert not becomes_recent(auth_stack, account, within=1)

@@ -18,7 +18,7 @@ grant execute on function
 /* The API. Anonymous callers may call what needs a user, to be told 401 auth.not_signed_in. */
 grant execute on function api.me(), api.update_profile(text) to web_anon, authenticated;
 
-/* The edge: exactly the auth functions its /auth routes call. */
+/* The edge: exactly the auth functions its /auth routes and its /rpc proxy call. */
 grant usage on schema auth to edge;
 grant execute on function
   auth.signup(text, text, text, inet, text),
@@ -28,7 +28,8 @@ grant execute on function
   auth.session_info(text),
   auth.change_password(text, text, text, inet),
   auth.request_password_reset(text, inet),
-  auth.confirm_password_reset(text, text, inet)
+  auth.confirm_password_reset(text, text, inet),
+  auth.touch_session(text)
   to edge;
 
 /* Operators read the admin views; the pipeline its own schema. */

@@ -35,8 +35,8 @@ select is(
   array['auth.change_password(text,text,text,inet)', 'auth.confirm_password_reset(text,text,inet)',
         'auth.login(text,text,inet,text)', 'auth.logout(text,inet)', 'auth.logout_all(text,inet)',
         'auth.request_password_reset(text,inet)', 'auth.session_info(text)',
-        'auth.signup(text,text,text,inet,text)'],
-  'the edge may execute exactly the auth functions its routes call');
+        'auth.signup(text,text,text,inet,text)', 'auth.touch_session(text)'],
+  'the edge may execute exactly the auth functions its routes and its proxy call');
 
 select is(
   (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
@@ -68,7 +68,7 @@ select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc p
     where p.pronamespace = 'auth'::regnamespace and p.prosecdef),
   array['change_password', 'confirm_password_reset', 'login', 'logout', 'logout_all',
-        'request_password_reset', 'session_identity', 'session_info', 'signup'],
+        'request_password_reset', 'session_identity', 'session_info', 'signup', 'touch_session'],
   'the definer functions of auth are the edge''s entry points and the pre-request''s session lookup');
 
 select index_is_unique('app', 'users', 'users_email_lower_key', 'emails are unique case-insensitively');

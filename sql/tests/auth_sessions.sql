@@ -4,7 +4,7 @@
  * A request is simulated as PostgREST makes it: request.* settings, then role web_anon.
  */
 begin;
-select plan(35);
+select plan(39);
 set local app.settings.bcrypt_cost = '4';
 
 /* A request as PostgREST runs it: settings, role web_anon, then the pre-request. */
@@ -108,6 +108,22 @@ update app.sessions set expires_at = now() + interval '1 day', last_seen_at = no
  where user_id = (select id from app.users where email = 'bob@example.com');
 select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.bob')));
 select is(current_user::text, 'web_anon', 'a session idle for over 7 days is refused');
+
+/* Reads: PostgREST runs GET requests read-only, so the edge marks their sessions used. */
+reset role;
+update app.sessions set last_seen_at = now() - interval '2 days'
+ where token_hash = auth.token_hash(current_setting('tap.alice'));
+set local role edge;
+select is(auth.touch_session(current_setting('tap.alice')), true, 'the edge marks the session of a read as used');
+select is(auth.touch_session(current_setting('tap.bob')), false, 'an idle session is not revived');
+select is(auth.touch_session('nonsense'), false, 'a malformed token is no session');
+reset role;
+select results_eq(
+  $$ select u.email::text, s.last_seen_at = now() from app.sessions s join app.users u on u.id = s.user_id
+      where s.token_hash in (auth.token_hash(current_setting('tap.alice')), auth.token_hash(current_setting('tap.bob')))
+      order by u.email $$,
+  $$ values ('alice@example.com', true), ('bob@example.com', false) $$,
+  'the valid session was used now; the idle one stays idle');
 
 /* session_info and logout_all, as the edge calls them */
 reset role;

@@ -77,6 +77,21 @@ $$;
 comment on function auth.session_identity(text) is
   'For auth.pre_request: the user and session of a valid token (nulls otherwise).';
 
+/* For the edge, after a read-only request it relayed with this token: PostgREST runs GET
+   requests read-only, so the pre-request could not mark the session as used, and a reader who
+   never writes would meet the idle timeout. Like the pre-request, it touches a valid session
+   at most once a minute; an invalid, expired or idle one stays as it is. */
+create function auth.touch_session(p_token text) returns boolean
+language plpgsql volatile security definer set search_path = ''
+as $$
+begin
+  return (auth.session_from_token(p_token, true)).id is not null;
+end
+$$;
+
+comment on function auth.touch_session(text) is
+  'Marks the session of a valid token as used now (at most once a minute); whether it is valid.';
+
 /* The edge's GET /auth/session. */
 create function auth.session_info(p_token text) returns jsonb
 language plpgsql volatile security definer set search_path = ''
