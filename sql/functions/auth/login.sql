@@ -2,7 +2,7 @@
  * Login. Failure is a result, not an error: the failed attempt is counted and audited in the
  * caller's transaction, and an exception would roll the count back. Unknown emails and wrong
  * passwords take the same path (one bcrypt each) and get the same answer.
- * Limits: 10 failures per 15 minutes per lower-cased email and per client address.
+ * Limits: the failed-login budget of auth.failed_logins_retry_after (rate_limits.sql).
  */
 create function auth.login(
   p_email text,
@@ -19,8 +19,7 @@ declare
   v_user app.users;
   v_hash text;
 begin
-  v_retry := greatest(auth.rate_limit_retry_after('login.email', v_key, 10, interval '15 minutes'),
-                      auth.rate_limit_retry_after('login.addr', v_addr, 10, interval '15 minutes'));
+  v_retry := auth.failed_logins_retry_after(v_key, v_addr);
   if v_retry is not null then
     return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.rate_limited', 'retry_after', v_retry);
   end if;
@@ -29,14 +28,13 @@ begin
   select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_user.id;
 
   if not auth.password_matches(p_password, v_hash) then
-    perform auth.rate_limit_hit('login.email', v_key);
-    perform auth.rate_limit_hit('login.addr', v_addr);
+    perform auth.count_failed_login(v_key, v_addr);
     perform auth.audit('auth.login_failed', null, v_key, p_client_addr,
                        pg_catalog.jsonb_build_object('user_id', v_user.id));
     return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.invalid_credentials');
   end if;
 
-  delete from app.rate_limit_hits h where h.kind = 'login.email' and h.key = v_key;
+  perform auth.forget_failed_logins(v_key);
   perform auth.audit('auth.login', v_user.id, v_user.id, p_client_addr);
   return pg_catalog.jsonb_build_object(
     'ok', true, 'user', auth.user_json(v_user),

@@ -1,9 +1,10 @@
 /*
  * Password change by a signed-in user: proves the current password; other sessions end.
  * A wrong current password is a guess at the account's password like a failed login, so it
- * draws on the same budget (login.email: the account's lower-cased email; login.addr) and, as
- * in auth.login, is a result rather than an error, so that the count survives. Without it a
- * stolen session could guess the password (to take over the account for good) without limit.
+ * draws on the same budget (auth.failed_logins_retry_after: the account's email, the address)
+ * and, as in auth.login, is a result rather than an error, so that the count survives. Without
+ * it a stolen session could guess the password (to take over the account for good) without
+ * limit.
  */
 create function auth.change_password(
   p_token text,
@@ -26,14 +27,12 @@ begin
   select pg_catalog.lower(u.email), s.password_hash into v_key, v_hash
     from app.users u join app.user_secrets s on s.user_id = u.id
    where u.id = v_session.user_id;
-  v_retry := greatest(auth.rate_limit_retry_after('login.email', v_key, 10, interval '15 minutes'),
-                      auth.rate_limit_retry_after('login.addr', v_addr, 10, interval '15 minutes'));
+  v_retry := auth.failed_logins_retry_after(v_key, v_addr);
   if v_retry is not null then
     return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.rate_limited', 'retry_after', v_retry);
   end if;
   if not auth.password_matches(p_current_password, v_hash) then
-    perform auth.rate_limit_hit('login.email', v_key);
-    perform auth.rate_limit_hit('login.addr', v_addr);
+    perform auth.count_failed_login(v_key, v_addr);
     perform auth.audit('auth.password_change_failed', v_session.user_id, v_session.user_id, p_client_addr);
     return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.invalid_credentials');
   end if;
@@ -43,7 +42,7 @@ begin
    where s.user_id = v_session.user_id;
   update app.sessions s set revoked_at = now()
    where s.user_id = v_session.user_id and s.revoked_at is null and s.id <> v_session.id;
-  delete from app.rate_limit_hits h where h.kind = 'login.email' and h.key = v_key;
+  perform auth.forget_failed_logins(v_key);
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);
   return pg_catalog.jsonb_build_object('ok', true);
 end

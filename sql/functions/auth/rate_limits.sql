@@ -40,3 +40,34 @@ end
 $$;
 
 comment on function auth.rate_limit_hit(text, text) is 'Counts one event of this kind for the key.';
+
+/* Failed logins: one budget of 10 per 15 minutes per lower-cased email and per client address.
+   A wrong password at login and a wrong current password at a password change both spend it:
+   either is a guess at the same secret. */
+create function auth.failed_logins_retry_after(p_email_key text, p_addr text) returns integer
+language sql stable
+return greatest(auth.rate_limit_retry_after('login.email', p_email_key, 10, interval '15 minutes'),
+                auth.rate_limit_retry_after('login.addr', p_addr, 10, interval '15 minutes'));
+
+comment on function auth.failed_logins_retry_after(text, text) is
+  'Seconds to wait when the email or the address has used up its failed logins; null otherwise.';
+
+create function auth.count_failed_login(p_email_key text, p_addr text) returns void
+language plpgsql volatile
+as $$
+begin
+  perform auth.rate_limit_hit('login.email', p_email_key);
+  perform auth.rate_limit_hit('login.addr', p_addr);
+end
+$$;
+
+comment on function auth.count_failed_login(text, text) is 'Counts a wrong password against the email and the address.';
+
+/* Proving the password clears the account's failures (not the address's: others may share it). */
+create function auth.forget_failed_logins(p_email_key text) returns void
+language sql volatile
+begin atomic
+  delete from app.rate_limit_hits h where h.kind = 'login.email' and h.key = p_email_key;
+end;
+
+comment on function auth.forget_failed_logins(text) is 'Clears the failed logins counted against the email.';
