@@ -28,7 +28,6 @@ _KINDS: dict[str, TypeKind] = {
 }
 
 VOID_OID = 2278
-RECORD_OID = 2249
 
 
 # An attribute of a composite type cannot be declared NOT NULL; its comment can promise it.
@@ -70,7 +69,6 @@ class PgType:
     checks: tuple[str, ...] = ()  # domain: pg_get_constraintdef of each CHECK, by name
     labels: tuple[str, ...] = ()  # enum: labels in their sort order
     columns: tuple[Column, ...] = ()  # composite: attributes in order
-    relkind: str | None = None  # composite: 'c' for CREATE TYPE, 'r' table, 'v' view ...
 
     @property
     def qualified(self) -> str:
@@ -82,7 +80,6 @@ class Arg:
     name: str
     type_oid: int
     has_default: bool
-    variadic: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,10 +93,7 @@ class Function:
     returns_set: bool
     columns: tuple[Column, ...] | None  # RETURNS TABLE / several OUT arguments: the row's columns
     strict: bool
-    volatility: str  # 'i', 's' or 'v'
-    language: str
     comment: str | None
-    definition: str  # pg_get_functiondef: what the error-code parser reads
 
     @property
     def qualified(self) -> str:
@@ -149,16 +143,13 @@ class Catalog:
 
 
 _FUNCTIONS = """
-select p.oid::int, n.nspname::text, p.proname::text, p.prokind::text,
+select p.oid::int, n.nspname::text, p.proname::text,
        pg_get_function_identity_arguments(p.oid),
        coalesce(p.proallargtypes, p.proargtypes::oid[])::int[],
        p.proargmodes::text[], p.proargnames, p.pronargdefaults::int, p.pronargs::int,
-       p.prorettype::int, p.proretset, p.proisstrict, p.provolatile::text, l.lanname::text,
-       obj_description(p.oid, 'pg_proc'),
-       pg_get_functiondef(p.oid)
+       p.prorettype::int, p.proretset, p.proisstrict, obj_description(p.oid, 'pg_proc')
   from pg_proc p
   join pg_namespace n on n.oid = p.pronamespace
-  join pg_language l on l.oid = p.prolang
  where n.nspname = any(%(schemas)s) and p.prokind = 'f'
    and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
  order by n.nspname, p.proname, p.oid
@@ -168,10 +159,9 @@ _TYPES = """
 select t.oid::int, n.nspname::text, t.typname::text, t.typtype::text, format_type(t.oid, null),
        obj_description(t.oid, 'pg_type'), t.typbasetype::int,
        case when t.typsubscript = 'pg_catalog.array_subscript_handler'::regproc then t.typelem::int end,
-       t.typnotnull, t.typrelid::int, c.relkind::text
+       t.typnotnull, t.typrelid::int
   from pg_type t
   join pg_namespace n on n.oid = t.typnamespace
-  left join pg_class c on c.oid = t.typrelid
  where t.oid = any(%(oids)s)
 """
 
@@ -203,14 +193,15 @@ select n.nspname::text, r.rolname::text, array_agg(p.oid::int order by p.oid)
 
 
 def _function(row: tuple[object, ...]) -> Function:
-    (oid, schema, name, _kind, identity, all_types, modes, names, n_defaults, n_inputs) = row[:10]
-    (return_oid, returns_set, strict, volatility, language, comment, definition) = row[10:]
+    (oid, schema, name, identity, all_types, modes, names, n_defaults, n_inputs) = row[:9]
+    (return_oid, returns_set, strict, comment) = row[9:]
     assert isinstance(all_types, list)
     assert isinstance(n_defaults, int)
     assert isinstance(n_inputs, int)
     qualified = f"{schema}.{name}"
     arg_modes: list[str] = list(modes) if isinstance(modes, list) else ["i"] * len(all_types)
     arg_names: list[str] = list(names) if isinstance(names, list) else [""] * len(all_types)
+    first_default = n_inputs - n_defaults
     inputs: list[Arg] = []
     outputs: list[Column] = []
     for position, (type_oid, mode) in enumerate(zip(all_types, arg_modes, strict=True)):
@@ -218,20 +209,13 @@ def _function(row: tuple[object, ...]) -> Function:
         if mode in ("i", "b", "v"):
             if not arg_name:
                 raise CodegenError(f"{qualified}({identity}): argument {position + 1} has no name")
-            inputs.append(Arg(arg_name, int(type_oid), False, mode == "v"))
+            inputs.append(Arg(arg_name, int(type_oid), len(inputs) >= first_default))
         if mode in ("o", "b", "t"):
             outputs.append(Column(arg_name or "column", int(type_oid), False))
     assert len(inputs) == n_inputs
-    first_default = len(inputs) - n_defaults
-    inputs = [
-        Arg(arg.name, arg.type_oid, position >= first_default, arg.variadic)
-        for position, arg in enumerate(inputs)
-    ]
-    # One OUT argument is a scalar result, as Postgres itself treats it; two or more, or
-    # RETURNS TABLE, a row.
-    columns = tuple(outputs) if len(outputs) > 1 or any(m == "t" for m in arg_modes) else None
-    if columns is not None and len(columns) == 1:
-        columns = None
+    # One output column (one OUT argument, or RETURNS TABLE of one) is a scalar result, as
+    # Postgres itself treats it; two or more, a row.
+    columns = tuple(outputs) if len(outputs) > 1 else None
     return Function(
         oid=int(str(oid)),
         schema=str(schema),
@@ -242,10 +226,7 @@ def _function(row: tuple[object, ...]) -> Function:
         returns_set=bool(returns_set),
         columns=columns,
         strict=bool(strict),
-        volatility=str(volatility),
-        language=str(language),
         comment=str(comment) if comment is not None else None,
-        definition=str(definition),
     )
 
 
@@ -276,7 +257,7 @@ def load_types(conn: psycopg.Connection, catalog: Catalog, wanted: Iterable[int]
         if missing:
             raise CodegenError(f"types not found in the catalog: {sorted(missing)}")
         pending = set()
-        for oid, schema, name, typtype, sql, comment, base, element, not_null, relid, relkind in rows:
+        for oid, schema, name, typtype, sql, comment, base, element, not_null, relid in rows:
             kind = _KINDS.get(typtype)
             if kind is None:
                 raise CodegenError(f"type {sql} has an unknown typtype {typtype!r}")
@@ -295,7 +276,6 @@ def load_types(conn: psycopg.Connection, catalog: Catalog, wanted: Iterable[int]
                 checks=tuple(checks.get(oid, ())),
                 labels=tuple(labels.get(oid, ())),
                 columns=tuple(attributes.get(relid, ())) if relid else (),
-                relkind=relkind,
             )
             catalog.types[oid] = pg_type
             refs = [base, element, *(column.type_oid for column in pg_type.columns)]
@@ -319,16 +299,11 @@ def read_catalog(
     return catalog
 
 
-def refuse_overloads(functions: Iterable[Function], schema: str) -> None:
+def refuse_overloads(functions: Iterable[Function]) -> None:
     """PostgREST and the clients call by name: two functions of one name are ambiguous."""
-    by_name: dict[str, list[Function]] = {}
+    by_name: dict[str, list[str]] = {}
     for function in functions:
-        if function.schema == schema:
-            by_name.setdefault(function.name, []).append(function)
-    overloaded = sorted(
-        ", ".join(sorted(f.signature for f in group)) for group in by_name.values() if len(group) > 1
-    )
+        by_name.setdefault(function.qualified, []).append(function.signature)
+    overloaded = sorted(", ".join(sorted(group)) for group in by_name.values() if len(group) > 1)
     if overloaded:
-        raise CodegenError(
-            f"overloaded functions in schema {schema} are not supported: {'; '.join(overloaded)}"
-        )
+        raise CodegenError(f"overloaded functions are not supported: {'; '.join(overloaded)}")

@@ -20,7 +20,7 @@ class Config:
     raises: RaiseConfig = field(
         default_factory=lambda: RaiseConfig(
             # auth.raise_error(status, code, message, hint, headers)
-            helpers={"auth.raise_error": 1, "app.raise_error": 0},
+            helpers={"auth.raise_error": 1},
             pre_request="auth.pre_request",
         )
     )

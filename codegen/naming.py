@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from codegen.catalog import CodegenError
+from codegen.catalog import CodegenError, PgType
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
@@ -36,3 +37,19 @@ def doc_lines(text: str | None) -> list[str]:
         return []
     cleaned = text.replace("*/", "* /").replace('"""', "'''").replace("\\", "\\\\")
     return [line.rstrip() for line in cleaned.strip().splitlines()]
+
+
+class Declarations:
+    """Each named type declared once: its target-language name and lines, by OID."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}  # every claimed name -> its owner
+        self.lines: dict[str, list[str]] = {}  # declared name -> its lines
+        self.by_oid: dict[int, str] = {}
+
+    def of_type(self, pg: PgType, make: Callable[[str], list[str]]) -> str:
+        name = self.by_oid.get(pg.oid)
+        if name is None:
+            name = self.by_oid[pg.oid] = claim(self.names, pascal(pg.name), pg.qualified)
+            self.lines[name] = make(name)
+        return name

@@ -18,8 +18,8 @@ import io
 import json
 import tokenize
 
-from codegen.catalog import VOID_OID, Catalog, CodegenError, Column, Function, PgType
-from codegen.naming import claim, doc_lines, pascal, upper_snake
+from codegen.catalog import VOID_OID, Catalog, CodegenError, Column, Function, PgType, refuse_overloads
+from codegen.naming import Declarations, claim, doc_lines, pascal, upper_snake
 from codegen.raises import ErrorCodes
 
 _SCALARS: dict[int, str] = {
@@ -132,20 +132,17 @@ class _Emitter:
     def __init__(self, catalog: Catalog, codes: ErrorCodes) -> None:
         self.catalog = catalog
         self.codes = codes
-        self.names: dict[str, str] = {}
-        self.declarations: dict[str, list[str]] = {}
-        self.named: dict[int, str] = {}
+        self.decl = Declarations()
+        self.names = self.decl.names
+        self.declarations = self.decl.lines
 
     def type(self, oid: int, where: str, *, nested: bool = False) -> str:
         pg = self.catalog.type(oid)
         if pg.kind == "domain":
             return self.domain(pg, where, nested)
         if pg.kind == "enum":
-            name = self.named.get(pg.oid) or claim(self.names, pascal(pg.name), pg.qualified)
-            self.named[pg.oid] = name
             labels = ", ".join(json.dumps(label) for label in pg.labels)
-            self.declarations[name] = [f"{name} = Literal[{labels}]"]
-            return name
+            return self.decl.of_type(pg, lambda name: [f"{name} = Literal[{labels}]"])
         if pg.kind == "composite":
             if nested:
                 raise CodegenError(
@@ -164,30 +161,24 @@ class _Emitter:
         return py if not_null or self.catalog.not_null(oid) else f"{py} | None"
 
     def domain(self, pg: PgType, where: str, nested: bool) -> str:
-        if pg.oid in self.named:
-            return self.named[pg.oid]
-        name = claim(self.names, pascal(pg.name), pg.qualified)
-        self.named[pg.oid] = name
-        base = self.type(self.catalog.resolve(pg.oid).oid, f"domain {pg.qualified}", nested=nested)
-        if base in _NEWTYPE_BASES:
-            line = f"{name} = NewType({json.dumps(name)}, {base})"
-        else:
-            line = f"{name} = {base}"
-        self.declarations[name] = [
-            line,
-            *_docstring(doc_lines(pg.comment) or [f"Domain {pg.qualified}."], ""),
-        ]
-        return name
+        def make(name: str) -> list[str]:
+            base = self.type(self.catalog.resolve(pg.oid).oid, f"domain {pg.qualified}", nested=nested)
+            line = (
+                f"{name} = NewType({json.dumps(name)}, {base})"
+                if base in _NEWTYPE_BASES
+                else f"{name} = {base}"
+            )
+            return [line, *_docstring(doc_lines(pg.comment) or [f"Domain {pg.qualified}."], "")]
+
+        return self.decl.of_type(pg, make)
 
     def composite(self, pg: PgType) -> str:
-        if pg.oid in self.named:
-            return self.named[pg.oid]
-        name = claim(self.names, pascal(pg.name), pg.qualified)
-        self.named[pg.oid] = name
-        self.declarations[name] = self.dataclass(
-            name, pg.comment or f"Type {pg.qualified}.", pg.columns, pg.qualified
+        return self.decl.of_type(
+            pg,
+            lambda name: self.dataclass(
+                name, pg.comment or f"Type {pg.qualified}.", pg.columns, pg.qualified
+            ),
         )
-        return name
 
     def dataclass(self, name: str, comment: str, columns: tuple[Column, ...], where: str) -> list[str]:
         lines = [
@@ -268,8 +259,6 @@ class _Emitter:
             result, factory, select = "None", None, "select {call}"
         else:
             pg = self.catalog.type(function.return_oid)
-            if pg.kind == "pseudo":
-                raise CodegenError(f"cannot map type {pg.sql} to Python (result of {where})")
             resolved = self.catalog.resolve(pg.oid)
             if resolved.kind == "composite":
                 result = factory = self.composite(resolved)
@@ -334,12 +323,7 @@ def python_functions(
 
 
 def emit_python(catalog: Catalog, codes: ErrorCodes, functions: list[Function], command: str) -> str:
-    names: dict[str, list[str]] = {}
-    for function in functions:
-        names.setdefault(function.qualified, []).append(function.signature)
-    overloaded = sorted(", ".join(sorted(group)) for group in names.values() if len(group) > 1)
-    if overloaded:
-        raise CodegenError(f"overloaded functions are not supported: {'; '.join(overloaded)}")
+    refuse_overloads(functions)
     emitter = _Emitter(catalog, codes)
     bodies = {f"{f.schema}_{f.name}": emitter.function(f) for f in functions}
     out: list[str] = []

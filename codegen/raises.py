@@ -65,8 +65,6 @@ class RaiseConfig:
     helpers: Mapping[str, int] = field(default_factory=dict)
     # PostgREST's db-pre-request function: what it raises, every API call can raise
     pre_request: str | None = None
-    # codes every API call can raise besides those (e.g. raised by the edge or PostgREST)
-    common: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,10 +77,9 @@ class _Body:
 
 @dataclass
 class ErrorCodes:
-    """Codes per function (by OID and by qualified name), transitively closed over calls."""
+    """Codes per function (by OID), transitively closed over calls; and the pre-request's."""
 
     by_oid: dict[int, frozenset[str]]
-    by_name: dict[str, frozenset[str]]
     common: frozenset[str]
 
     def of(self, oid: int) -> frozenset[str]:
@@ -98,6 +95,18 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from _walk(item)
+
+
+def _walk_lines(node: Any, line: object = None) -> Iterator[tuple[dict[str, Any], object]]:
+    """Every dict with the line of the innermost PL/pgSQL statement around it."""
+    if isinstance(node, dict):
+        line = node.get("lineno", line)
+        yield node, line
+        for value in node.values():
+            yield from _walk_lines(value, line)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_lines(item, line)
 
 
 def _name(func_call: dict[str, Any]) -> str:
@@ -192,7 +201,7 @@ class _Analysis:
             tree = parse_plpgsql(_QUALIFIED.sub(public, definition))
         except ParseError as error:
             raise self.fail(None, f"pglast cannot parse the body: {error}") from error
-        for node in _walk(tree):
+        for node, line in _walk_lines(tree):
             raise_stmt = node.get("PLpgSQL_stmt_raise")
             if isinstance(raise_stmt, dict):
                 self.raise_statement(raise_stmt)
@@ -203,7 +212,7 @@ class _Analysis:
                     tree = _parse(statement)
                 except ParseError as error:
                     raise self.fail(None, f"cannot parse {expr['query']!r}: {error}") from error
-                self.sql(tree)
+                self.sql(tree, line)
 
     def raise_statement(self, stmt: dict[str, Any]) -> None:
         options = {
@@ -255,14 +264,9 @@ def error_codes(conn: psycopg.Connection, config: RaiseConfig) -> ErrorCodes:
             for callee in body.callees:
                 codes.update(by_name.get(callee, ()))
             changed = changed or len(codes) != before
-    names: dict[str, set[str]] = {}
-    for body in bodies:
-        names.setdefault(body.qualified, set()).update(by_oid[body.oid])
-    common = set(config.common)
-    if config.pre_request:
-        common.update(names.get(config.pre_request, ()))
+    # The last pass changed nothing, so by_name is closed too.
+    common = by_name.get(config.pre_request, set()) if config.pre_request else set()
     return ErrorCodes(
         by_oid={oid: frozenset(codes) for oid, codes in by_oid.items()},
-        by_name={name: frozenset(codes) for name, codes in names.items()},
         common=frozenset(common),
     )

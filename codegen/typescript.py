@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 
 from codegen.catalog import VOID_OID, Catalog, CodegenError, Column, Function, PgType, refuse_overloads
-from codegen.naming import camel, claim, doc_lines, pascal
+from codegen.naming import Declarations, camel, claim, doc_lines, pascal
 from codegen.raises import ErrorCodes
 from codegen.regex import js_conditions
 
@@ -183,9 +183,9 @@ class _Emitter:
     def __init__(self, catalog: Catalog, codes: ErrorCodes) -> None:
         self.catalog = catalog
         self.codes = codes
-        self.names: dict[str, str] = {}
-        self.declarations: dict[str, list[str]] = {}  # TypeScript name -> its lines
-        self.named: dict[int, str] = {}
+        self.decl = Declarations()
+        self.names = self.decl.names
+        self.declarations = self.decl.lines  # TypeScript name -> its lines
 
     # -- types -------------------------------------------------------------------------------
 
@@ -217,10 +217,9 @@ class _Emitter:
         return ts if not_null or self.catalog.not_null(oid) else f"{ts} | null"
 
     def domain(self, pg: PgType, where: str) -> str:
-        if pg.oid in self.named:
-            return self.named[pg.oid]
-        name = claim(self.names, pascal(pg.name), pg.qualified)
-        self.named[pg.oid] = name
+        return self.decl.of_type(pg, lambda name: self.domain_lines(pg, name))
+
+    def domain_lines(self, pg: PgType, name: str) -> list[str]:
         base = self.catalog.resolve(pg.oid)
         base_ts = self.type(base.oid, f"domain {pg.qualified}")
         lines = _doc(doc_lines(pg.comment) or [f"Domain {pg.qualified}."])
@@ -242,25 +241,16 @@ class _Emitter:
                 ]
         else:
             lines.append(f"export type {name} = {base_ts};")
-        self.declarations[name] = lines
-        return name
+        return lines
 
     def enum(self, pg: PgType) -> str:
-        if pg.oid in self.named:
-            return self.named[pg.oid]
-        name = claim(self.names, pascal(pg.name), pg.qualified)
-        self.named[pg.oid] = name
         union = " | ".join(json.dumps(label) for label in pg.labels) or "never"
-        self.declarations[name] = [*_doc(doc_lines(pg.comment)), f"export type {name} = {union};"]
-        return name
+        return self.decl.of_type(
+            pg, lambda name: [*_doc(doc_lines(pg.comment)), f"export type {name} = {union};"]
+        )
 
     def composite(self, pg: PgType, where: str) -> str:
-        if pg.oid in self.named:
-            return self.named[pg.oid]
-        name = claim(self.names, pascal(pg.name), pg.qualified)
-        self.named[pg.oid] = name
-        self.declarations[name] = self.interface(name, pg.comment, pg.columns, pg.qualified)
-        return name
+        return self.decl.of_type(pg, lambda name: self.interface(name, pg.comment, pg.columns, pg.qualified))
 
     def interface(self, name: str, comment: str | None, columns: tuple[Column, ...], where: str) -> list[str]:
         lines = [*_doc(doc_lines(comment)), f"export interface {name} {{"]
@@ -271,17 +261,6 @@ class _Emitter:
         return [*lines, "}"]
 
     # -- decoders (only for results that hold bigint or numeric) -------------------------------
-
-    def exact(self, oid: int, seen: frozenset[int] = frozenset()) -> bool:
-        pg = self.catalog.resolve(oid)
-        if pg.oid in seen:
-            return False
-        if pg.kind == "array":
-            assert pg.element_oid is not None
-            return self.exact(pg.element_oid, seen | {pg.oid})
-        if pg.kind == "composite":
-            return any(self.exact(column.type_oid, seen | {pg.oid}) for column in pg.columns)
-        return pg.oid in _EXACT
 
     def decoder(self, oid: int) -> str:
         pg = self.catalog.resolve(oid)
@@ -322,20 +301,17 @@ class _Emitter:
             comment = f"A row of {function.qualified}."
             self.declarations[row] = self.interface(row, comment, function.columns, where)
             result = f"{row}[]" if function.returns_set else row
-            exact = any(self.exact(column.type_oid) for column in function.columns)
             decoder = self.row_decoder(function.columns)
         elif function.return_oid == VOID_OID:
-            result, exact, decoder = "null", False, ""
+            result, decoder = "null", ""
         else:
             pg = self.catalog.type(function.return_oid)
-            if pg.kind == "pseudo":
-                raise CodegenError(f"cannot map type {pg.sql} to TypeScript (result of {where})")
             composite = self.catalog.resolve(pg.oid).kind == "composite"
             item = self.nullable(pg.oid, composite, f"{where} result")
             result = f"({item})[]" if function.returns_set and "|" in item else item
             result += "[]" if function.returns_set and "|" not in item else ""
-            exact = self.exact(pg.oid)
             decoder = self.decoder(pg.oid)
+        exact = "d.exact" in decoder
         if function.returns_set and exact:
             decoder = f"d.arr({decoder})"
 
@@ -373,7 +349,7 @@ class _Emitter:
 def emit_typescript(catalog: Catalog, codes: ErrorCodes, schema: str, command: str) -> str:
     """The whole generated.ts for the functions of `schema`."""
     functions = [function for function in catalog.functions if function.schema == schema]
-    refuse_overloads(functions, schema)
+    refuse_overloads(functions)
     emitter = _Emitter(catalog, codes)
     bodies = dict(emitter.function(function) for function in functions)
     out = [
