@@ -211,7 +211,8 @@ def _function(row: tuple[object, ...]) -> Function:
                 raise CodegenError(f"{qualified}({identity}): argument {position + 1} has no name")
             inputs.append(Arg(arg_name, int(type_oid), len(inputs) >= first_default))
         if mode in ("o", "b", "t"):
-            outputs.append(Column(arg_name or "column", int(type_oid), False))
+            # Postgres names an unnamed output column by its position: column1, column2 ...
+            outputs.append(Column(arg_name or f"column{len(outputs) + 1}", int(type_oid), False))
     assert len(inputs) == n_inputs
     # One output column (one OUT argument, or RETURNS TABLE of one) is a scalar result, as
     # Postgres itself treats it; two or more, a row.

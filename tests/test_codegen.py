@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from codegen.catalog import CodegenError
+from codegen.catalog import CodegenError, read_catalog
 from codegen.config import ROOT, Config
 from codegen.generate import generate
 from codegen.raises import RaiseConfig
@@ -189,3 +189,15 @@ def test_the_notnull_tag_is_a_whole_word_and_leaves_the_comment() -> None:
     assert not_null_tag("@notnullish is not the tag") == (False, "@notnullish is not the tag")
     assert not_null_tag("an email@notnull.example") == (False, "an email@notnull.example")
     assert not_null_tag(None) == (False, None)
+
+
+def test_unnamed_out_arguments_take_the_names_postgres_gives_them(fixture_with: Any) -> None:
+    url = fixture_with(
+        "create function api.pair(out int, out label text) language sql as $$ select 1, 'a' $$;"
+    )
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select row_to_json(p) from api.pair() p").fetchone()
+        [pair] = [f for f in read_catalog(conn, ["api"]).functions if f.name == "pair"]
+    assert row is not None
+    assert pair.columns is not None
+    assert [column.name for column in pair.columns] == list(row[0]) == ["column1", "label"]
