@@ -174,3 +174,25 @@ def test_member_count_survives_joins_and_leaves_at_once(database_url: str) -> No
             outcomes = race(database_url, [*calls, (leaver, "leave_organization", (org_id,))])
             assert all(outcome.ok for outcome in outcomes), outcomes
             assert counted_members(conn, org_id) == (3, 3)
+
+
+def test_one_address_invited_twice_at_once_keeps_one_open_invitation(database_url: str) -> None:
+    with admin(database_url) as conn:
+        for round_ in range(ROUNDS):
+            first, second = make_user(conn, f"inviter{round_}a"), make_user(conn, f"inviter{round_}b")
+            org_id = make_org(conn, f"Twice{time.monotonic_ns()}", {first: "owner", second: "admin"})
+            email = f"twice{round_}.{time.monotonic_ns()}@example.com"
+            outcomes = race(
+                database_url,
+                [
+                    (first, "invite_member", (org_id, email, "member")),
+                    (second, "invite_member", (org_id, email, "member")),
+                ],
+            )
+            assert all(outcome.ok for outcome in outcomes), outcomes
+            row = conn.execute(
+                "select count(*) filter (where revoked_at is null), count(*) from app.invitations"
+                " where org_id = %s and email = %s",
+                (org_id, email),
+            ).fetchone()
+            assert row == (1, 2)

@@ -1,6 +1,7 @@
 /* Invites an email to an organization: owners with any role, admins as member or admin. The
    token goes only into the outbox (mail.org_invitation); the table keeps its SHA-256. A
-   still-open invitation to the same address is replaced. */
+   still-open invitation to the same address is replaced, under the organization's lock, so
+   that two invitations of one address at once replace each other instead of colliding. */
 create function api.invite_member(org_id text, email text, role text) returns api.invitation
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -14,6 +15,7 @@ declare
   v_invitation app.invitations;
   v_org_name text;
 begin
+  perform app.lock_org(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
   v_role := app.parse_role(invite_member.role);
   begin
