@@ -320,7 +320,7 @@ async def api_change_member_role_async(
 
 
 def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) -> Organization:
-    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 422 org.invalid_name.
+    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name.
 
     Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.slug_taken.
     """
@@ -339,7 +339,7 @@ def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) 
 async def api_create_organization_async(
     conn: psycopg.AsyncConnection[Any], *, name: str | None
 ) -> Organization:
-    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 422 org.invalid_name.
+    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name.
 
     Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.slug_taken.
     """

@@ -15,9 +15,8 @@
  * caller is named by `(app.current_user_key() collate "C")`, the setting itself: one function,
  * where `(select app.current_user_id())` was an InitPlan of its own whose cast to app.user_id
  * adds four more functions and the domain's regex CHECK. As an index condition it is read
- * once per scan; as a filter, once per row at most, the lookup of a setting (member_read on
- * app.memberships tests it after the array, so the rows of one's organizations never reach
- * it). It needs no validation here: auth.pre_request set it from a session row, and '' (signed
+ * once per scan; as a filter, once per row at most, the lookup of a setting. It needs no
+ * validation here: auth.pre_request set it from a session row, and '' (signed
  * out) equals no id, as null did. `collate "C"` is the id columns' collation; it keeps the
  * comparison an index condition (without it the comparison fails loudly, for want of one).
  *
@@ -103,12 +102,12 @@ create policy member_count_read on app.organizations for select to member_counte
 create policy member_count_upkeep on app.organizations for update to member_counter
   using (true) with check (true);
 
-/* Memberships: the rows of one's organizations (one's own among them). One joins only as a
+/* Memberships: the rows of one's organizations (one's own among them, since app.my_memberships
+   holds exactly one's own). One joins only as a
    new organization's creator or with a valid invitation; owners and admins change roles and
    remove; anyone removes themselves. */
 create policy member_read on app.memberships for select to blossom_owner
-  using (org_id = any (array(select mm.org_id from app.my_memberships mm))
-         or user_id = (app.current_user_key() collate "C"));
+  using (org_id = any (array(select mm.org_id from app.my_memberships mm)));
 create policy join_self on app.memberships for insert to blossom_owner
   with check (user_id = (app.current_user_key() collate "C") and app.may_join(org_id, role));
 create policy manage on app.memberships for update to blossom_owner

@@ -419,7 +419,7 @@ export function changeMemberRole(
 }
 
 /**
- * Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 422 org.invalid_name.
+ * Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name.
  *
  * POST /rpc/create_organization; fails with: auth.csrf, auth.not_signed_in, org.invalid_name, org.slug_taken.
  */

@@ -5,7 +5,6 @@ create function api.change_member_role(org_id text, user_id text, role text) ret
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
   v_org app.org_id := app.parse_id(change_member_role.org_id, 'org');
   v_target app.user_id := app.parse_id(change_member_role.user_id, 'usr');
   v_role app.org_role;
@@ -13,18 +12,16 @@ declare
   v_old app.org_role;
   v_member api.member;
 begin
+  perform auth.require_user();
   perform app.lock_org(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
   v_role := app.parse_role(change_member_role.role);
-  select m.role into v_old from app.memberships m where m.org_id = v_org and m.user_id = v_target;
-  if not found then
-    perform auth.raise_error(404, 'member.not_found', 'No such member in this organization.');
-  end if;
+  v_old := app.require_member(v_org, v_target);
   if v_my_role <> 'owner' and (v_old = 'owner' or v_role = 'owner') then
     perform auth.raise_error(403, 'org.forbidden', 'Only an owner may make or change an owner.');
   end if;
-  if v_old = 'owner' and v_role <> 'owner' and app.owner_count(v_org) <= 1 then
-    perform auth.raise_error(409, 'org.last_owner', 'An organization keeps at least one owner; transfer ownership first.');
+  if v_old = 'owner' and v_role <> 'owner' then
+    perform app.require_another_owner(v_org);
   end if;
   if v_old <> v_role then
     update app.memberships m set role = v_role where m.org_id = v_org and m.user_id = v_target;

@@ -17,7 +17,7 @@ begin
     on conflict (slug) do nothing;
     v_made := found;
     exit when v_made;
-    v_slug := pg_catalog.left(v_base, 40) || '-' || pg_catalog.encode(extensions.gen_random_bytes(3), 'hex');
+    v_slug := v_base || '-' || pg_catalog.encode(extensions.gen_random_bytes(3), 'hex');
   end loop;
   if not v_made then
     perform auth.raise_error(409, 'org.slug_taken', 'Could not find a free URL name; try another name.');
@@ -29,4 +29,4 @@ end
 $$;
 
 comment on function api.create_organization(text) is
-  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 422 org.invalid_name.';
+  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name.';

@@ -3,9 +3,9 @@ create function api.get_organization(org_id text) returns api.organization
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
   v_org app.org_id := app.parse_id(get_organization.org_id, 'org');
 begin
+  perform auth.require_user();
   perform app.require_role(v_org);
   return app.organization_view(v_org);
 end

@@ -9,8 +9,8 @@ declare
 begin
   perform app.lock_org(v_org);
   v_my_role := app.require_role(v_org);
-  if v_my_role = 'owner' and app.owner_count(v_org) <= 1 then
-    perform auth.raise_error(409, 'org.last_owner', 'You are the last owner; transfer ownership or delete the organization.');
+  if v_my_role = 'owner' then
+    perform app.require_another_owner(v_org, 'You are the last owner; transfer ownership or delete the organization.');
   end if;
   perform app.org_audit(v_org, 'org.member_left', v_user, pg_catalog.jsonb_build_object('role', v_my_role));
   perform app.org_notify('notify.member_left', pg_catalog.jsonb_build_object('org_id', v_org, 'user_id', v_user));

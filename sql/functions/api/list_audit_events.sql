@@ -5,11 +5,11 @@ returns setof api.audit_event
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
   v_org app.org_id := app.parse_id(list_audit_events.org_id, 'org');
   v_before app.event_id;
   v_limit integer := coalesce(list_audit_events."limit", 50);
 begin
+  perform auth.require_user();
   perform app.require_role(v_org, '{owner,admin}');
   if v_limit not between 1 and 200 then
     perform auth.raise_error(422, 'audit.invalid_limit', 'limit is between 1 and 200.');

@@ -3,9 +3,9 @@ create function api.list_invitations(org_id text) returns setof api.invitation
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
   v_org app.org_id := app.parse_id(list_invitations.org_id, 'org');
 begin
+  perform auth.require_user();
   perform app.require_role(v_org, '{owner,admin}');
   return query
     select i.id, i.org_id, i.email::text, i.role, i.invited_by, i.created_at, i.expires_at

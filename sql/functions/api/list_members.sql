@@ -3,9 +3,9 @@ create function api.list_members(org_id text) returns setof api.member
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
   v_org app.org_id := app.parse_id(list_members.org_id, 'org');
 begin
+  perform auth.require_user();
   perform app.require_role(v_org);
   return query
     select m.id, m.user_id, u.email::text, u.display_name, m.role, m.joined_at

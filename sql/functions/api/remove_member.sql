@@ -11,15 +11,12 @@ declare
 begin
   perform app.lock_org(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
-  select m.role into v_old from app.memberships m where m.org_id = v_org and m.user_id = v_target;
-  if not found then
-    perform auth.raise_error(404, 'member.not_found', 'No such member in this organization.');
-  end if;
+  v_old := app.require_member(v_org, v_target);
   if v_my_role <> 'owner' and v_old <> 'member' and v_target <> v_user then
     perform auth.raise_error(403, 'org.forbidden', 'An admin may remove members only.');
   end if;
-  if v_old = 'owner' and app.owner_count(v_org) <= 1 then
-    perform auth.raise_error(409, 'org.last_owner', 'An organization keeps at least one owner; transfer ownership first.');
+  if v_old = 'owner' then
+    perform app.require_another_owner(v_org);
   end if;
   perform app.org_audit(v_org, 'org.member_removed', v_target, pg_catalog.jsonb_build_object('role', v_old));
   perform app.org_notify('notify.member_removed', pg_catalog.jsonb_build_object(

@@ -3,16 +3,17 @@ create function api.revoke_invitation(invitation_id text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
   v_id app.invitation_id := app.parse_id(revoke_invitation.invitation_id, 'inv');
   v_invitation app.invitations;
+  v_my_role app.org_role;
 begin
+  perform auth.require_user();
   select i.* into v_invitation from app.invitations i where i.id = v_id;
   if not found then
     perform auth.raise_error(404, 'invitation.not_found', 'No such invitation.');
   end if;
-  perform app.require_role(v_invitation.org_id, '{owner,admin}');
-  if v_invitation.role = 'owner' and app.my_role(v_invitation.org_id) <> 'owner' then
+  v_my_role := app.require_role(v_invitation.org_id, '{owner,admin}');
+  if v_invitation.role = 'owner' and v_my_role <> 'owner' then
     perform auth.raise_error(403, 'org.forbidden', 'Only an owner may revoke an invitation of an owner.');
   end if;
   update app.invitations i set revoked_at = now()

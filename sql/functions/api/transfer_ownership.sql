@@ -9,9 +9,7 @@ declare
 begin
   perform app.lock_org(v_org);
   perform app.require_role(v_org, '{owner}');
-  if not exists (select from app.memberships m where m.org_id = v_org and m.user_id = v_target) then
-    perform auth.raise_error(404, 'member.not_found', 'No such member in this organization.');
-  end if;
+  perform app.require_member(v_org, v_target);
   if v_target <> v_user then
     update app.memberships m set role = 'owner' where m.org_id = v_org and m.user_id = v_target;
     update app.memberships m set role = 'admin' where m.org_id = v_org and m.user_id = v_user;

@@ -3,10 +3,10 @@ create function api.update_organization(org_id text, name text) returns api.orga
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
   v_org app.org_id := app.parse_id(update_organization.org_id, 'org');
   v_name text;
 begin
+  perform auth.require_user();
   perform app.require_role(v_org, '{owner,admin}');
   v_name := app.valid_org_name(update_organization.name);
   update app.organizations o set name = v_name, updated_at = now() where o.id = v_org;

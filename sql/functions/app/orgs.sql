@@ -22,13 +22,6 @@ return app.my_role(p_org) is not null;
 
 comment on function app.is_member(app.org_id) is 'Whether the signed-in user is a member of the organization.';
 
-create function app.has_role(p_org app.org_id, p_roles app.org_role[]) returns boolean
-language sql stable parallel safe
-return coalesce(app.my_role(p_org) = any (p_roles), false);
-
-comment on function app.has_role(app.org_id, app.org_role[]) is
-  'Whether the signed-in user is a member of the organization with one of the roles.';
-
 /* Invitations are reachable by whoever holds the token: the accepting function puts the
    token's SHA-256 in app.invitation_token_hash for its transaction. */
 create function app.presented_invitation_hash() returns bytea
@@ -206,6 +199,42 @@ $$;
 
 comment on function app.require_role(app.org_id, app.org_role[]) is
   'The signed-in user''s role in the organization; 404 org.not_found unless a member, 403 org.forbidden without one of the roles.';
+
+/* Another member's role in an organization: 404 member.not_found when they are not one. */
+create function app.require_member(p_org app.org_id, p_user app.user_id) returns app.org_role
+language plpgsql stable
+as $$
+declare
+  v_role app.org_role;
+begin
+  select m.role into v_role from app.memberships m where m.org_id = p_org and m.user_id = p_user;
+  if not found then
+    perform auth.raise_error(404, 'member.not_found', 'No such member in this organization.');
+  end if;
+  return v_role;
+end
+$$;
+
+comment on function app.require_member(app.org_id, app.user_id) is
+  'The user''s role in the organization; 404 member.not_found when not a member.';
+
+/* Before an owner stops being one: 409 org.last_owner when they are the only one. Callers
+   hold the organization's lock (app.lock_org), so two owners cannot both pass at once. */
+create function app.require_another_owner(
+  p_org app.org_id,
+  p_message text default 'An organization keeps at least one owner; transfer ownership first.'
+) returns void
+language plpgsql stable
+as $$
+begin
+  if app.owner_count(p_org) <= 1 then
+    perform auth.raise_error(409, 'org.last_owner', p_message);
+  end if;
+end
+$$;
+
+comment on function app.require_another_owner(app.org_id, text) is
+  '409 org.last_owner unless the organization has another owner than the one about to stop being one.';
 
 /* A role given as text: 422 org.invalid_role unless owner, admin or member. */
 create function app.parse_role(p_role text) returns app.org_role
