@@ -4,7 +4,7 @@
  * audit trail and the outbox.
  */
 begin;
-select plan(32);
+select plan(52);
 
 create schema tap_orgs;
 create table tap_orgs.ids (name text primary key, id text not null);
@@ -133,6 +133,66 @@ select results_eq(
       group by topic order by topic $$,
   $$ values ('mail.org_invitation', 3), ('notify.member_joined', 2) $$,
   'invitations are mailed and joins notified through the outbox');
+
+/* Bad input: a stable code, and nothing written (each call above and below that fails is undone). */
+select is(tap_orgs.call('member', $$ select api.list_audit_events('{acme}', null, 0) $$), '422 audit.invalid_limit',
+  'an audit page holds at least one event');
+select is(tap_orgs.call('member', $$ select api.list_audit_events('{acme}', null, 201) $$), '422 audit.invalid_limit',
+  'and at most 200');
+select is(tap_orgs.call('member', $$ select api.list_audit_events('{acme}', 'evt_nope', 10) $$), '422 audit.invalid_cursor',
+  'the cursor must be an event id');
+select set_config('app.user_id', (select id from tap_orgs.ids where name = 'member'), true);
+select results_eq(
+  $$ select id::text from api.list_audit_events((select id from tap_orgs.ids where name = 'acme'), null, 3) $$,
+  $$ select id::text from app.audit_events where org_id = (select id from tap_orgs.ids where name = 'acme')
+      order by id desc limit 3 $$,
+  'the first page is the newest events');
+select results_eq(
+  $$ select id::text from api.list_audit_events((select id from tap_orgs.ids where name = 'acme'),
+       (select min(id) from (select id from app.audit_events where org_id = (select id from tap_orgs.ids where name = 'acme')
+                              order by id desc limit 3) page), 3) $$,
+  $$ select id::text from app.audit_events where org_id = (select id from tap_orgs.ids where name = 'acme')
+      order by id desc limit 3 offset 3 $$,
+  'the next page starts after the last id of the one before');
+select is(tap_orgs.call('member', $$ select api.invite_member('{acme}', 'gone@example.com', 'member') $$), 'ok',
+  'an owner invites');
+select is(tap_orgs.call('member', format($$ select api.revoke_invitation(%L) $$,
+            (select id from app.invitations where email = 'gone@example.com'))), 'ok',
+  'and revokes the invitation');
+select is(tap_orgs.call('member', format($$ select api.revoke_invitation(%L) $$,
+            (select id from app.invitations where email = 'gone@example.com'))),
+  '409 invitation.not_pending', 'a revoked invitation cannot be revoked again');
+select is(tap_orgs.call('member', $$ select api.invite_member('{acme}', 'boss@example.com', 'owner') $$), 'ok',
+  'an owner invites an owner');
+select is(tap_orgs.call('admin', format($$ select api.revoke_invitation(%L) $$,
+            (select id from app.invitations where email = 'boss@example.com'))),
+  '403 org.forbidden', 'an admin cannot revoke an owner''s invitation');
+select is(tap_orgs.call('member', $$ select api.remove_member('{acme}', '{stranger}') $$), '404 member.not_found',
+  'only a member is removed');
+select is(tap_orgs.call('member', $$ select api.transfer_ownership('{acme}', '{stranger}') $$), '404 member.not_found',
+  'ownership goes only to a member');
+select is(tap_orgs.call('member', $$ select api.change_member_role('{acme}', '{admin}', 'boss') $$), '422 org.invalid_role',
+  'a role is owner, admin or member');
+select is(tap_orgs.call('member', $$ select api.change_member_role('{acme}', '{admin}', null) $$), '422 org.invalid_role',
+  'and never missing');
+select is(tap_orgs.call('member', $$ select api.update_organization('{acme}', '   ') $$), '422 org.invalid_name',
+  'a rename needs a name');
+select is(tap_orgs.call('member', $$ select api.invite_member('{acme}', null, 'member') $$), '422 invitation.invalid_email',
+  'an invitation needs an email');
+select is(tap_orgs.call('member', format($$ select api.invite_member('{acme}', %L, 'member') $$, repeat('a', 250) || '@example.com')),
+  '422 invitation.invalid_email', 'of at most 254 characters');
+select is(tap_orgs.call('member', $$ select api.invite_member('{acme}', 'new@example.com', null) $$), '422 org.invalid_role',
+  'and a role');
+select results_eq(
+  $$ select tap_orgs.call('member', c) from unnest(array[
+       'select api.get_organization(''org_nope'')', 'select api.get_organization(null)',
+       'select api.list_members(''usr_00000000000000000000000000'')',
+       'select api.remove_member(''{acme}'', ''usr_bad'')', 'select api.revoke_invitation(''inv_bad'')']) c $$,
+  $$ values ('404 org.not_found'), ('404 org.not_found'), ('404 org.not_found'),
+            ('404 member.not_found'), ('404 invitation.not_found') $$,
+  'a malformed, missing or wrong-kind id is simply not found');
+select is((select count(*)::int from app.invitations where email in ('new@example.com', 'boss@example.com')), 1,
+  'the refused calls wrote nothing (only the owner''s invitation is there)');
 
 select * from finish();
 rollback;
