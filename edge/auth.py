@@ -23,7 +23,7 @@ from starlette.routing import Route
 from blossom_db import generated as db
 from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
-from edge.errors import error_response
+from edge.errors import BodyTooLarge, error_response, limited_stream, too_large
 from edge.security import client_ip, csrf_refusal
 
 T = TypeVar("T")
@@ -98,13 +98,10 @@ async def json_fields(request: Request, *names: str) -> dict[str, str]:
     if refusal is not None:
         raise BadRequest(refusal)
     limit = config.max_auth_body_bytes
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BadRequest(
-                error_response(413, "edge.body_too_large", f"The request body is larger than {limit} bytes.")
-            )
+    try:
+        body = b"".join([chunk async for chunk in limited_stream(request, limit)])
+    except BodyTooLarge:
+        raise BadRequest(too_large(limit)) from None
     try:
         data = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -143,22 +140,22 @@ def user_agent(request: Request) -> str | None:
     return value[:512] if value else None
 
 
+def _session_cookie(response: Response, config: EdgeConfig, token: str, max_age: int) -> None:
+    cookie = f"{config.cookie_name}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax"
+    if config.cookie_secure:
+        cookie += "; Secure"
+    response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+
+
 def set_session_cookie(response: Response, config: EdgeConfig, session: JsonValue) -> None:
     fields = json_object(session)
     expires = datetime.fromisoformat(str(fields["expires_at"]))
     created = datetime.fromisoformat(str(fields["created_at"]))
-    max_age = max(0, int((expires - created).total_seconds()))
-    cookie = f"{config.cookie_name}={fields['token']}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax"
-    if config.cookie_secure:
-        cookie += "; Secure"
-    response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+    _session_cookie(response, config, str(fields["token"]), max(0, int((expires - created).total_seconds())))
 
 
 def clear_session_cookie(response: Response, config: EdgeConfig) -> None:
-    cookie = f"{config.cookie_name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
-    if config.cookie_secure:
-        cookie += "; Secure"
-    response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+    _session_cookie(response, config, "", 0)
 
 
 def no_content(status: int = 204) -> Response:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from edge.config import EdgeConfig
-from edge.errors import error_response
+from edge.errors import BodyTooLarge, error_response, limited_stream, too_large
 from edge.security import client_address
 
 # RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
@@ -35,14 +35,6 @@ HOP_BY_HOP = frozenset(
 NOT_FORWARDED_UP = HOP_BY_HOP | {"host", "content-length", "x-forwarded-for", "x-forwarded-proto"}
 # The ASGI server writes its own Server and Date.
 NOT_FORWARDED_DOWN = HOP_BY_HOP | {"server", "date"}
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-def too_large(limit: int) -> Response:
-    return error_response(413, "edge.body_too_large", f"The request body is larger than {limit} bytes.")
 
 
 class PostgrestProxy:
@@ -70,16 +62,6 @@ class PostgrestProxy:
         if self._session is None:
             raise RuntimeError("the proxy is not started")
         return self._session
-
-    async def _body(self, request: Request) -> AsyncIterator[bytes]:
-        """The request body as it arrives, refused once it passes the limit."""
-        received = 0
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > self.config.max_body_bytes:
-                raise BodyTooLarge
-            if chunk:
-                yield chunk
 
     def _upstream_headers(self, request: Request) -> CIMultiDict[str]:
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED_UP)
@@ -110,7 +92,7 @@ class PostgrestProxy:
             # The server enforces Content-Length framing, so this read is bounded by the limit.
             body = await request.body()
         elif "chunked" in request.headers.get("transfer-encoding", "").lower():
-            body = self._body(request)
+            body = limited_stream(request, limit)
         try:
             upstream = await self.session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False

@@ -196,6 +196,8 @@ def test_password_change_revokes_every_other_session(auth_stack: Stack) -> None:
     [
         ("not the password", "a brand new password", 401, "auth.invalid_credentials"),
         (PASSWORD, "tiny", 422, "auth.weak_password"),
+        ("x" * 4097, "a brand new password", 422, "request.invalid_field"),
+        (PASSWORD, "a brand\x00new password", 422, "request.invalid_field"),
     ],
 )
 def test_password_change_refusals(auth_stack: Stack, current: str, new: str, status: int, code: str) -> None:
@@ -207,6 +209,12 @@ def test_password_change_refusals(auth_stack: Stack, current: str, new: str, sta
         account.cookie,
     )
     assert (reply.status, reply.json()["code"]) == (status, code)
+
+
+def test_password_change_without_a_session_is_401(auth_stack: Stack) -> None:
+    body = {"current_password": PASSWORD, "new_password": "a brand new password"}
+    reply = post(auth_stack.edge_url, "/auth/password", body)
+    assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
 
 
 def test_password_reset_answers_202_for_known_and_unknown_emails(auth_stack: Stack) -> None:
@@ -230,6 +238,16 @@ def test_password_reset_confirm_sets_the_password_once_and_revokes_sessions(auth
     assert login.status == 200
     again = post(auth_stack.edge_url, "/auth/password-reset/confirm", body)
     assert (again.status, again.json()["code"]) == (400, "auth.invalid_token")
+
+
+def test_password_reset_confirm_refuses_a_weak_password_and_keeps_the_token(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    assert post(auth_stack.edge_url, "/auth/password-reset", {"email": account.email}).status == 202
+    token = reset_token(auth_stack, account.email)
+    weak = post(auth_stack.edge_url, "/auth/password-reset/confirm", {"token": token, "new_password": "tiny"})
+    assert (weak.status, weak.json()["code"]) == (422, "auth.weak_password")
+    body = {"token": token, "new_password": "reset to this one"}
+    assert post(auth_stack.edge_url, "/auth/password-reset/confirm", body).status == 204
 
 
 def test_password_reset_confirm_refuses_an_unknown_token(auth_stack: Stack) -> None:
