@@ -47,7 +47,7 @@ reset-db *ARGS:
 schema-check:
     {{python}} -m ops.schema_check
 
-# Every test: lint, schema check, pgTAP and pytest, on a throwaway cluster
+# Every test: lint, schema check, codegen check, TypeScript, pgTAP and pytest, on a throwaway cluster
 [group('check')]
 test *PYTEST_ARGS:
     {{python}} -m ops.run_tests "$@"

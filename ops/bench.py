@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ops.migrate import migrate
 from ops.scratch import temporary_cluster
-from ops.services import Endpoints, start_edge, start_postgrest, stop, wait_http
+from ops.services import Endpoints, running_services
 from ops.settings import ROOT
 
 BENCH_DIR = ROOT / "bench"
@@ -39,11 +39,7 @@ def main() -> None:
         url = cluster.url("blossom")
         migrate(url, quiet=True)
         endpoints = Endpoints.on_free_ports(url)
-        postgrest = start_postgrest(endpoints, Path(logs) / "postgrest.log")
-        edge = start_edge(endpoints, Path(logs) / "edge.log")
-        try:
-            wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest)
-            wait_http(f"{endpoints.edge_url}/readyz", edge)
+        with running_services(endpoints, Path(logs), edge_ready="/readyz"):
             env = os.environ | {
                 "BLOSSOM_BENCH_DATABASE_URL": url,
                 "BLOSSOM_BENCH_POSTGREST_URL": endpoints.postgrest_url,
@@ -54,9 +50,6 @@ def main() -> None:
                 print(f"\n==> bench/{name}.py", flush=True)
                 if subprocess.call([sys.executable, str(BENCH_DIR / f"{name}.py")], cwd=ROOT, env=env):
                     failed.append(name)
-        finally:
-            stop(edge)
-            stop(postgrest)
     if failed:
         raise SystemExit(f"bench: these did not run to the end: {', '.join(failed)}")
 

@@ -11,7 +11,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("BLOSSOM_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -149,16 +148,3 @@ class LocalCluster:
             exists = conn.execute("select 1 from pg_database where datname = %s", [name]).fetchone()
             if not exists:
                 conn.execute(f'create database "{name}" template "{template}"')
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        import psycopg
-
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                psycopg.connect(self.url("postgres"), connect_timeout=2).close()
-                return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)

@@ -162,3 +162,32 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class running_services:
+    """PostgREST, then the edge; both ready on entry (the edge answering `edge_ready`), both
+    stopped on exit, the edge first. Their output goes to postgrest.log and edge.log in `logs`."""
+
+    def __init__(self, endpoints: Endpoints, logs: Path, edge_ready: str = "/healthz") -> None:
+        self.endpoints = endpoints
+        self.logs = logs
+        self.edge_ready = edge_ready
+
+    def __enter__(self) -> running_services:
+        postgrest = start_postgrest(self.endpoints, self.logs / "postgrest.log")
+        edge = None
+        try:
+            wait_http(f"{self.endpoints.postgrest_admin_url}/ready", postgrest)
+            edge = start_edge(self.endpoints, self.logs / "edge.log")
+            wait_http(f"{self.endpoints.edge_url}{self.edge_ready}", edge)
+        except BaseException:
+            for started in (edge, postgrest):
+                if started is not None:
+                    stop(started)
+            raise
+        self.postgrest, self.edge = postgrest, edge
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        stop(self.edge)
+        stop(self.postgrest)

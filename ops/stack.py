@@ -19,8 +19,8 @@ from types import FrameType
 import psycopg
 from psycopg import sql
 
-from ops.cluster import PG_BIN, ClusterError, LocalCluster
-from ops.migrate import SqlFileError, migrate
+from ops.cluster import PG_BIN, LocalCluster
+from ops.migrate import migrate
 from ops.services import Endpoints, process_name, start_edge, start_postgrest, stop, wait_http
 from ops.settings import DB_NAME, Settings, redacted, with_database
 
@@ -90,7 +90,7 @@ def up(settings: Settings) -> int:
     except Shutdown as why:
         say(f"{why}: stopping")
         return 0
-    except (ClusterError, SqlFileError, RuntimeError, psycopg.Error) as error:
+    except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
         say(str(error))
         return 1
     finally:
@@ -137,7 +137,7 @@ def main() -> None:
             elif args.command == "psql":
                 code = subprocess.call([str(PG_BIN / "psql"), settings.admin_url, *args.args])
                 raise SystemExit(code)
-    except (ClusterError, SqlFileError, psycopg.Error) as error:
+    except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
         raise SystemExit(f"blossom: {error}") from None
 
 

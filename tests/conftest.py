@@ -16,7 +16,7 @@ from psycopg import sql
 
 from ops.migrate import migrate
 from ops.scratch import SCRATCH_URL_VARIABLE, temporary_cluster
-from ops.services import Endpoints, start_edge, start_postgrest, stop, wait_http
+from ops.services import Endpoints, running_services
 from ops.settings import with_database
 
 
@@ -112,26 +112,3 @@ def stack(
     """A migrated database with real PostgREST and edge processes in front, shared by a run."""
     with make_stack(pg_server, template_database, tmp_path_factory.mktemp("stack")) as running:
         yield running
-
-
-class running_services:
-    """PostgREST, then the edge; both ready on entry, both stopped on exit."""
-
-    def __init__(self, endpoints: Endpoints, logs: Path) -> None:
-        self.endpoints = endpoints
-        self.logs = logs
-
-    def __enter__(self) -> running_services:
-        self.postgrest = start_postgrest(self.endpoints, self.logs / "postgrest.log")
-        try:
-            wait_http(f"{self.endpoints.postgrest_admin_url}/ready", self.postgrest)
-            self.edge = start_edge(self.endpoints, self.logs / "edge.log")
-            wait_http(f"{self.endpoints.edge_url}/healthz", self.edge)
-        except BaseException:
-            stop(self.postgrest)
-            raise
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        stop(self.edge)
-        stop(self.postgrest)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from ops.migrate import migrate
 from ops.scratch import temporary_cluster
-from ops.services import Endpoints
-from tests.conftest import running_services
+from ops.services import Endpoints, running_services
 from tests.http import Reply, request
 
 
