@@ -33,6 +33,16 @@ $$;
 comment on function auth.issue_session(app.user_id, inet, text) is
   'Starts a session; the only place the token is ever seen, in the result, once.';
 
+/* A session that can never be valid again: revoked, expired, or idle past the timeout. */
+create function auth.session_is_dead(p_session app.sessions) returns boolean
+language sql stable
+return (p_session).revoked_at is not null
+    or (p_session).expires_at <= pg_catalog.now()
+    or (p_session).last_seen_at <= pg_catalog.now() - auth.setting('session_idle_timeout', '7 days')::interval;
+
+comment on function auth.session_is_dead(app.sessions) is
+  'Whether the session is revoked, expired (app.settings.session_max_age) or idle (app.settings.session_idle_timeout).';
+
 /* The valid session of a token, or null; touches last_seen_at at most once a minute, and only
    in a writable transaction (PostgREST runs GET requests read-only). */
 create function auth.session_from_token(p_token text, p_touch boolean) returns app.sessions
@@ -45,10 +55,7 @@ begin
     return null;
   end if;
   select s.* into v_session from app.sessions s where s.token_hash = auth.token_hash(p_token);
-  if not found
-     or v_session.revoked_at is not null
-     or v_session.expires_at <= now()
-     or v_session.last_seen_at <= now() - auth.setting('session_idle_timeout', '7 days')::interval then
+  if not found or auth.session_is_dead(v_session) then
     return null;
   end if;
   if p_touch and v_session.last_seen_at < now() - interval '1 minute'

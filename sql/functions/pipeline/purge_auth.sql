@@ -7,10 +7,7 @@ create function pipeline.purge_auth(
 language plpgsql volatile security definer set search_path = ''
 as $$
 begin
-  delete from app.sessions s
-   where s.revoked_at is not null
-      or s.expires_at <= now()
-      or s.last_seen_at <= now() - auth.setting('session_idle_timeout', '7 days')::interval;
+  delete from app.sessions s where auth.session_is_dead(s);
   get diagnostics sessions = row_count;
   delete from app.rate_limit_hits h where h.at < now() - interval '1 day';
   get diagnostics rate_limit_hits = row_count;
