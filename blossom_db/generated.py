@@ -116,9 +116,7 @@ AUTH_REQUEST_PASSWORD_RESET_ERRORS = Literal["auth.rate_limited"]
 AUTH_SESSION_INFO_ERRORS = Literal["auth.not_signed_in"]
 
 
-AUTH_SIGNUP_ERRORS = Literal[
-    "auth.email_taken", "auth.invalid_display_name", "auth.invalid_email", "auth.weak_password"
-]
+AUTH_SIGNUP_ERRORS = Literal["auth.invalid_display_name", "auth.invalid_email", "auth.weak_password"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +221,8 @@ class PipelinePurgeAuthRow:
     sessions: int | None
     rate_limit_hits: int | None
     password_resets: int | None
+    devices: int | None
+    outbox_secrets: int | None
 
 
 UserId = NewType("UserId", str)
@@ -874,8 +874,9 @@ def auth_change_password(
     p_current_password: str | None,
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
+    p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password and revokes every other session. Returns {ok: true} or {ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
     Raises RpcError with code: auth.not_signed_in, auth.weak_password.
     """
@@ -888,6 +889,7 @@ def auth_change_password(
             ("p_current_password", p_current_password, "text", ""),
             ("p_new_password", p_new_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
+            ("p_device_token", p_device_token, "text", ""),
         ],
     )
     with coded_errors(), conn.cursor() as cur:
@@ -903,8 +905,9 @@ async def auth_change_password_async(
     p_current_password: str | None,
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
+    p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password and revokes every other session. Returns {ok: true} or {ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
     Raises RpcError with code: auth.not_signed_in, auth.weak_password.
     """
@@ -917,6 +920,7 @@ async def auth_change_password_async(
             ("p_current_password", p_current_password, "text", ""),
             ("p_new_password", p_new_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
+            ("p_device_token", p_device_token, "text", ""),
         ],
     )
     with coded_errors():
@@ -986,8 +990,10 @@ def auth_login(
     p_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
     p_user_agent: str | Default | None = DEFAULT,
+    p_session_token: str | Default | None = DEFAULT,
+    p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Checks the credentials and starts a session. Returns {ok: true, user, session} or {ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}; never raises for them.
+    """Checks the credentials, ends the browser's previous session and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.
 
     Raises no coded error.
     """
@@ -1000,6 +1006,8 @@ def auth_login(
             ("p_password", p_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
             ("p_user_agent", p_user_agent, "text", ""),
+            ("p_session_token", p_session_token, "text", ""),
+            ("p_device_token", p_device_token, "text", ""),
         ],
     )
     with coded_errors(), conn.cursor() as cur:
@@ -1015,8 +1023,10 @@ async def auth_login_async(
     p_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
     p_user_agent: str | Default | None = DEFAULT,
+    p_session_token: str | Default | None = DEFAULT,
+    p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Checks the credentials and starts a session. Returns {ok: true, user, session} or {ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}; never raises for them.
+    """Checks the credentials, ends the browser's previous session and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.
 
     Raises no coded error.
     """
@@ -1029,6 +1039,8 @@ async def auth_login_async(
             ("p_password", p_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
             ("p_user_agent", p_user_agent, "text", ""),
+            ("p_session_token", p_session_token, "text", ""),
+            ("p_device_token", p_device_token, "text", ""),
         ],
     )
     with coded_errors():
@@ -1119,7 +1131,7 @@ async def auth_logout_all_async(
 def auth_request_password_reset(
     conn: psycopg.Connection[Any], *, p_email: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> None:
-    """Queues a reset mail (outbox topic mail.password_reset) when the account exists; silent otherwise. Errors: 429 auth.rate_limited.
+    """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
     Raises RpcError with code: auth.rate_limited.
     """
@@ -1137,7 +1149,7 @@ def auth_request_password_reset(
 async def auth_request_password_reset_async(
     conn: psycopg.AsyncConnection[Any], *, p_email: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> None:
-    """Queues a reset mail (outbox topic mail.password_reset) when the account exists; silent otherwise. Errors: 429 auth.rate_limited.
+    """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
     Raises RpcError with code: auth.rate_limited.
     """
@@ -1192,10 +1204,12 @@ def auth_signup(
     p_display_name: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
     p_user_agent: str | Default | None = DEFAULT,
+    p_session_token: str | Default | None = DEFAULT,
+    p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Creates an account and its first session: {user, session: {id, token, created_at, expires_at}}. Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name; 409 auth.email_taken.
+    """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.email_taken, auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1207,6 +1221,8 @@ def auth_signup(
             ("p_display_name", p_display_name, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
             ("p_user_agent", p_user_agent, "text", ""),
+            ("p_session_token", p_session_token, "text", ""),
+            ("p_device_token", p_device_token, "text", ""),
         ],
     )
     with coded_errors(), conn.cursor() as cur:
@@ -1223,10 +1239,12 @@ async def auth_signup_async(
     p_display_name: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
     p_user_agent: str | Default | None = DEFAULT,
+    p_session_token: str | Default | None = DEFAULT,
+    p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Creates an account and its first session: {user, session: {id, token, created_at, expires_at}}. Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name; 409 auth.email_taken.
+    """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.email_taken, auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1238,6 +1256,8 @@ async def auth_signup_async(
             ("p_display_name", p_display_name, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
             ("p_user_agent", p_user_agent, "text", ""),
+            ("p_session_token", p_session_token, "text", ""),
+            ("p_device_token", p_device_token, "text", ""),
         ],
     )
     with coded_errors():
@@ -1277,14 +1297,14 @@ async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_toke
 
 
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes revoked, expired and idle sessions, rate-limit hits older than a day and resets expired a day ago.
+    """Deletes dead sessions, rate-limit hits older than a day, resets expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "purge_auth",
-        'select r."sessions", r."rate_limit_hits", r."password_resets" from {call} as r',
+        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."outbox_secrets" from {call} as r',
         [],
     )
     with coded_errors(), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
@@ -1294,14 +1314,14 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
 
 
 async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes revoked, expired and idle sessions, rate-limit hits older than a day and resets expired a day ago.
+    """Deletes dead sessions, rate-limit hits older than a day, resets expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "purge_auth",
-        'select r."sessions", r."rate_limit_hits", r."password_resets" from {call} as r',
+        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."outbox_secrets" from {call} as r',
         [],
     )
     with coded_errors():

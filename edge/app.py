@@ -1,21 +1,24 @@
-"""The edge application: `uvicorn edge.app:app`."""
+"""The edge application (`python -m edge` serves it; see edge/server.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from edge.activity import READ_ONLY_METHODS, SessionActivity
+from edge.activity import SessionActivity
 from edge.auth import ROUTES as AUTH_ROUTES
-from edge.auth import session_token
+from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
+from edge.database import Database
+from edge.errors import EXCEPTION_HANDLERS, Refused
 from edge.health import healthz, readyz
+from edge.limits import ConcurrencyLimits
 from edge.proxy import PostgrestProxy
 from edge.security import csrf_refusal
 
@@ -25,28 +28,21 @@ RPC_METHODS = ["GET", "POST", "HEAD", "OPTIONS"]
 def create_app(config: EdgeConfig | None = None) -> Starlette:
     config = config or EdgeConfig.from_env()
     proxy = PostgrestProxy(config)
-    pool = AsyncConnectionPool(
+    database = Database(
         config.database_url,
-        min_size=1,
-        max_size=10,
-        open=False,
-        # A connection that died with its server is noticed on checkout, not handed out.
-        check=AsyncConnectionPool.check_connection,
-        kwargs={"connect_timeout": 2, "application_name": "blossom-edge"},
-        # Keep trying for as long as the edge runs: it must recover when Postgres returns.
-        reconnect_timeout=float("inf"),
+        max_connections=config.database_connections,
+        wait_seconds=config.database_wait_seconds,
     )
-    activity = SessionActivity(pool)
+    activity = SessionActivity(database)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await proxy.start()
-        await pool.open(wait=False)
         try:
             yield
         finally:
             await activity.close()
-            await pool.close()
+            await database.close()
             await proxy.close()
 
     async def rpc(request: Request) -> Response:
@@ -54,11 +50,12 @@ def create_app(config: EdgeConfig | None = None) -> Starlette:
         refusal = csrf_refusal(request, config)
         if refusal:
             return refusal
-        response = await proxy.forward(request)
-        if request.method in READ_ONLY_METHODS and response.status_code < 500 and response.status_code != 401:
-            token = session_token(request)
-            if token:
-                activity.used(token)
+        try:
+            response = await proxy.forward(request)
+        except Refused as refused:
+            return refused.response
+        if response.session_stale and (token := session_token(request)):
+            activity.used(token)
         return response
 
     app = Starlette(
@@ -68,12 +65,12 @@ def create_app(config: EdgeConfig | None = None) -> Starlette:
             Route("/rpc/{name:path}", rpc, methods=RPC_METHODS),
             *AUTH_ROUTES,
         ],
+        middleware=[Middleware(ConcurrencyLimits, config=config)],
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.config = config
     app.state.proxy = proxy
-    app.state.pool = pool
+    app.state.database = database
+    app.state.password_work = PasswordWork(config)
     return app
-
-
-app = create_app()

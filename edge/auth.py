@@ -9,13 +9,13 @@ headers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,7 +23,8 @@ from starlette.routing import Route
 from blossom_db import generated as db
 from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
-from edge.errors import BodyTooLarge, error_response, limited_stream, too_large
+from edge.database import Database, DatabaseUnavailable
+from edge.errors import Refused, error_response, read_body
 from edge.security import client_ip, csrf_refusal
 
 T = TypeVar("T")
@@ -32,15 +33,7 @@ SESSION_HEADER = "x-blossom-session"
 NO_STORE = {"Cache-Control": "no-store"}
 # Generous bounds: the database applies the real rules (e.g. passwords at most 1000 bytes).
 MAX_FIELD_CHARS = 4096
-
-
-class BadRequest(Exception):
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
-
-    def __repr__(self) -> str:
-        return f"BadRequest(status={self.response.status_code})"
+DEVICE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def coded_error(error: RpcError) -> Response:
@@ -70,62 +63,107 @@ def internal_error() -> Response:
     return error_response(500, "edge.internal_error", "The request could not be completed.")
 
 
-async def call(request: Request, function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-    """One auth function (a generated wrapper) in its own transaction, committed unless it raised."""
-    pool: AsyncConnectionPool = request.app.state.pool
+class PasswordWork:
+    """bcrypt runs in Postgres, a quarter of a second of a core at cost 12. The auth routes
+    that make a new hash (sign-up, password change, reset) and those that only check one
+    (login) each get a few at a time, so that a flood of one kind cannot starve the other;
+    a call that waits too long for its turn is answered 503 edge.auth_busy."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        self.wait_seconds = config.auth_wait_seconds
+        self.hashing = asyncio.Semaphore(config.password_hashing_slots)
+        self.checking = asyncio.Semaphore(config.password_checking_slots)
+
+    async def turn(self, slots: asyncio.Semaphore) -> None:
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await slots.acquire()
+        except TimeoutError:
+            raise Refused(
+                error_response(
+                    503,
+                    "edge.auth_busy",
+                    "Too many sign-ins and sign-ups at once; try again shortly.",
+                    headers={"Retry-After": "1"} | NO_STORE,
+                )
+            ) from None
+
+
+async def call(
+    request: Request,
+    function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
+    slots: asyncio.Semaphore | None = None,
+) -> T:
+    """One auth function (a generated wrapper) in its own transaction, committed unless it
+    raised; with `slots`, in its turn for password work."""
+    database: Database = request.app.state.database
+    work: PasswordWork = request.app.state.password_work
+    if slots is not None:
+        await work.turn(slots)
     try:
-        async with pool.connection(timeout=5) as conn:
+        async with database.transaction() as conn:
             return await function(conn)
     except RpcError as error:
-        raise BadRequest(coded_error(error)) from error
-    except psycopg.OperationalError as error:  # includes the pool's PoolTimeout
-        raise BadRequest(unavailable()) from error
+        raise Refused(coded_error(error)) from error
+    except (DatabaseUnavailable, psycopg.OperationalError) as error:
+        raise Refused(unavailable()) from error
     except psycopg.Error as error:
-        raise BadRequest(internal_error()) from error
+        raise Refused(internal_error()) from error
+    finally:
+        if slots is not None:
+            slots.release()
 
 
 def json_object(value: JsonValue) -> dict[str, JsonValue]:
     """An auth function's jsonb result, which must be an object; 500 if the database said otherwise."""
     if not isinstance(value, dict):
-        raise BadRequest(internal_error())
+        raise Refused(internal_error())
     return value
 
 
+def accepted(result: JsonValue) -> dict[str, JsonValue]:
+    """The result of an auth function that refuses by returning {ok: false, status, code,
+    message, retry_after} (so that what it counted is kept): the result when ok, else Refused."""
+    fields = json_object(result)
+    if fields.get("ok") is True:
+        return fields
+    status, code, message = fields.get("status"), fields.get("code"), fields.get("message")
+    if not (isinstance(status, int) and isinstance(code, str) and isinstance(message, str)):
+        raise Refused(internal_error())
+    headers = dict(NO_STORE)
+    if (retry_after := fields.get("retry_after")) is not None:
+        headers["Retry-After"] = str(retry_after)
+    raise Refused(error_response(status, code, message, headers=headers))
+
+
+def invalid_field(name: str, message: str) -> Refused:
+    return Refused(error_response(422, "request.invalid_field", message, details={"field": name}))
+
+
 async def json_fields(request: Request, *names: str) -> dict[str, str]:
-    """The request's JSON object with each named field a string; 400/413/422 otherwise."""
+    """The request's JSON object with each named field a string; 400/408/413/422 otherwise."""
     config: EdgeConfig = request.app.state.config
     refusal = csrf_refusal(request, config)
     if refusal is not None:
-        raise BadRequest(refusal)
-    limit = config.max_auth_body_bytes
-    try:
-        body = b"".join([chunk async for chunk in limited_stream(request, limit)])
-    except BodyTooLarge:
-        raise BadRequest(too_large(limit)) from None
+        raise Refused(refusal)
+    body = await read_body(request, config.max_auth_body_bytes, config.body_timeout_seconds)
     try:
         data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest(error_response(400, "request.invalid_json", "The body is not valid JSON.")) from None
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
+        raise Refused(error_response(400, "request.invalid_json", "The body is not valid JSON.")) from None
     if not isinstance(data, dict):
-        raise BadRequest(error_response(400, "request.invalid_json", "The body must be a JSON object."))
+        raise Refused(error_response(400, "request.invalid_json", "The body must be a JSON object."))
     fields: dict[str, str] = {}
     for name in names:
         value = data.get(name)
         if not isinstance(value, str):
-            raise BadRequest(
-                error_response(
-                    422, "request.invalid_field", f"{name} must be a string.", details={"field": name}
-                )
-            )
+            raise invalid_field(name, f"{name} must be a string.")
         if len(value) > MAX_FIELD_CHARS or "\x00" in value:
-            raise BadRequest(
-                error_response(
-                    422,
-                    "request.invalid_field",
-                    f"{name} must be at most {MAX_FIELD_CHARS} characters, without NUL.",
-                    details={"field": name},
-                )
-            )
+            raise invalid_field(name, f"{name} must be at most {MAX_FIELD_CHARS} characters, without NUL.")
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800", which no text can hold
+            raise invalid_field(name, f"{name} must be Unicode text.") from None
         fields[name] = value
     return fields
 
@@ -135,37 +173,54 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(config.cookie_name) or request.headers.get(SESSION_HEADER) or None
 
 
+def device_token(request: Request) -> str | None:
+    config: EdgeConfig = request.app.state.config
+    return request.cookies.get(config.device_cookie_name) or None
+
+
 def user_agent(request: Request) -> str | None:
     value = request.headers.get("user-agent")
     return value[:512] if value else None
 
 
-def _session_cookie(response: Response, config: EdgeConfig, token: str, max_age: int) -> None:
-    cookie = f"{config.cookie_name}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax"
+def _cookie(response: Response, config: EdgeConfig, name: str, value: str, max_age: int) -> None:
+    cookie = f"{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax"
     if config.cookie_secure:
         cookie += "; Secure"
     response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
 
 
-def set_session_cookie(response: Response, config: EdgeConfig, session: JsonValue) -> None:
-    fields = json_object(session)
-    expires = datetime.fromisoformat(str(fields["expires_at"]))
-    created = datetime.fromisoformat(str(fields["created_at"]))
-    _session_cookie(response, config, str(fields["token"]), max(0, int((expires - created).total_seconds())))
+def signed_in(response: Response, config: EdgeConfig, result: dict[str, JsonValue]) -> Response:
+    """The cookies of a sign-in (login or sign-up): the new session, and the device cookie that
+    marks this browser as one the account signed in from (auth.remember_device)."""
+    session = json_object(result["session"])
+    expires = datetime.fromisoformat(str(session["expires_at"]))
+    created = datetime.fromisoformat(str(session["created_at"]))
+    max_age = max(0, int((expires - created).total_seconds()))
+    _cookie(response, config, config.cookie_name, str(session["token"]), max_age)
+    device = result.get("device_token")
+    if isinstance(device, str):
+        _cookie(response, config, config.device_cookie_name, device, DEVICE_COOKIE_SECONDS)
+    return response
 
 
 def clear_session_cookie(response: Response, config: EdgeConfig) -> None:
-    _session_cookie(response, config, "", 0)
+    _cookie(response, config, config.cookie_name, "", 0)
 
 
 def no_content(status: int = 204) -> Response:
     return Response(status_code=status, headers=NO_STORE)
 
 
+def password_work(request: Request) -> PasswordWork:
+    work: PasswordWork = request.app.state.password_work
+    return work
+
+
 async def signup(request: Request) -> Response:
     body = await json_fields(request, "email", "password", "display_name")
     config: EdgeConfig = request.app.state.config
-    result = json_object(
+    result = accepted(
         await call(
             request,
             lambda conn: db.auth_signup_async(
@@ -175,31 +230,20 @@ async def signup(request: Request) -> Response:
                 p_display_name=body["display_name"],
                 p_client_addr=client_ip(request, config),
                 p_user_agent=user_agent(request),
+                p_session_token=session_token(request),
             ),
+            password_work(request).hashing,
         )
     )
-    response = JSONResponse({"user": result["user"]}, status_code=201, headers=NO_STORE)
-    set_session_cookie(response, config, result["session"])
-    return response
-
-
-def credentials_refused(result: dict[str, JsonValue], wrong_password: str) -> Response:
-    """The answer to a refused password ({ok: false, code, retry_after} from auth.login or
-    auth.change_password, which count the failure and so return it rather than raise)."""
-    if result.get("code") == "auth.rate_limited":
-        return error_response(
-            429,
-            "auth.rate_limited",
-            "Too many failed logins; try again later.",
-            headers={"Retry-After": str(result.get("retry_after"))} | NO_STORE,
-        )
-    return error_response(401, "auth.invalid_credentials", wrong_password, headers=NO_STORE)
+    return signed_in(
+        JSONResponse({"user": result["user"]}, status_code=201, headers=NO_STORE), config, result
+    )
 
 
 async def login(request: Request) -> Response:
     body = await json_fields(request, "email", "password")
     config: EdgeConfig = request.app.state.config
-    result = json_object(
+    result = accepted(
         await call(
             request,
             lambda conn: db.auth_login_async(
@@ -208,14 +252,13 @@ async def login(request: Request) -> Response:
                 p_password=body["password"],
                 p_client_addr=client_ip(request, config),
                 p_user_agent=user_agent(request),
+                p_session_token=session_token(request),
+                p_device_token=device_token(request),
             ),
+            password_work(request).checking,
         )
     )
-    if result.get("ok") is not True:
-        return credentials_refused(result, "The email or the password is not right.")
-    response = JSONResponse({"user": result["user"]}, headers=NO_STORE)
-    set_session_cookie(response, config, result["session"])
-    return response
+    return signed_in(JSONResponse({"user": result["user"]}, headers=NO_STORE), config, result)
 
 
 async def logout(request: Request) -> Response:
@@ -256,7 +299,7 @@ async def session(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     body = await json_fields(request, "current_password", "new_password")
     config: EdgeConfig = request.app.state.config
-    result = json_object(
+    accepted(
         await call(
             request,
             lambda conn: db.auth_change_password_async(
@@ -265,11 +308,11 @@ async def change_password(request: Request) -> Response:
                 p_current_password=body["current_password"],
                 p_new_password=body["new_password"],
                 p_client_addr=client_ip(request, config),
+                p_device_token=device_token(request),
             ),
+            password_work(request).hashing,
         )
     )
-    if result.get("ok") is not True:
-        return credentials_refused(result, "The current password is not right.")
     return no_content()
 
 
@@ -296,6 +339,7 @@ async def confirm_password_reset(request: Request) -> Response:
             p_new_password=body["new_password"],
             p_client_addr=client_ip(request, config),
         ),
+        password_work(request).hashing,
     )
     response = no_content()
     clear_session_cookie(response, config)
@@ -309,7 +353,7 @@ def guarded(endpoint: Endpoint) -> Endpoint:
     async def run(request: Request) -> Response:
         try:
             response: Response = await endpoint(request)
-        except BadRequest as refused:
+        except Refused as refused:
             return refused.response
         return response
 
@@ -327,4 +371,4 @@ ROUTES = [
     Route("/auth/password-reset/confirm", guarded(confirm_password_reset), methods=["POST"]),
 ]
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "PasswordWork"]

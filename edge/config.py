@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 MIB = 1024 * 1024
 DEFAULT_COOKIE_NAME = "blossom_session"
+# Browsers keep a `__Host-` cookie only when it is Secure, has Path=/ and no Domain: a sibling
+# subdomain can then neither set nor shadow it.
+HOST_PREFIX = "__Host-"
 # A cookie name is an RFC 6265 token; keep to the characters every client handles.
 COOKIE_NAME_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -27,15 +30,75 @@ def parse_networks(value: str) -> tuple[Network, ...]:
         raise ValueError(f"BLOSSOM_TRUSTED_PROXIES: {error}") from None
 
 
+def cookie_secure_from_env() -> bool:
+    return os.environ.get("BLOSSOM_COOKIE_INSECURE", "") != "1"
+
+
+def session_cookie_name(given: str | None = None, *, secure: bool | None = None) -> str:
+    """The session cookie's name: BLOSSOM_COOKIE_NAME as given, else `__Host-blossom_session`
+    when the cookie is Secure and `blossom_session` when not. PostgREST must read the same
+    name (app.settings.session_cookie); ./dev passes it this one."""
+    given = given if given is not None else os.environ.get("BLOSSOM_COOKIE_NAME", "")
+    secure = cookie_secure_from_env() if secure is None else secure
+    if not given:
+        return HOST_PREFIX + DEFAULT_COOKIE_NAME if secure else DEFAULT_COOKIE_NAME
+    if not COOKIE_NAME_SHAPE.fullmatch(given.removeprefix(HOST_PREFIX)):
+        raise ValueError(f"BLOSSOM_COOKIE_NAME must match {COOKIE_NAME_SHAPE.pattern}: {given!r}")
+    if given.startswith(HOST_PREFIX) and not secure:
+        raise ValueError(
+            "BLOSSOM_COOKIE_NAME: a __Host- cookie must be Secure; unset BLOSSOM_COOKIE_INSECURE"
+        )
+    return given
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _count(name: str, default: int) -> int:
+    value = _number(name, default)
+    if value != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class EdgeConfig:
     postgrest_url: str
     postgrest_admin_url: str
     database_url: str
+    # The HTTP server: connections open at once (past it, 503 and close), how long a request's
+    # headers may take to arrive, how long an idle keep-alive connection stays open.
+    max_connections: int = 4096
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: float = 5.0
     max_body_bytes: int = MIB
+    max_auth_body_bytes: int = 64 * 1024
+    # A request body must have arrived whole within this, or the answer is 408: a client that
+    # trickles its body holds nothing but its own socket meanwhile.
+    body_timeout_seconds: float = 20.0
     upstream_timeout_seconds: float = 30.0
+    # Connections to PostgREST kept and used at once; a request waits at most
+    # upstream_wait_seconds for one, then is answered 503 edge.upstream_busy.
+    upstream_connections: int = 256
+    upstream_wait_seconds: float = 2.0
+    # Requests in progress at once: per client address (an IPv6 client by its /64) and in all.
+    client_concurrency: int = 32
+    max_in_flight: int = 1024
+    # The edge's own Postgres connections (auth routes, readiness, session activity).
+    database_connections: int = 10
+    database_wait_seconds: float = 2.0
     readiness_timeout_seconds: float = 2.0
-    # The session cookie; PostgREST reads the same name (app.settings.session_cookie).
+    # The session cookie's full name; PostgREST reads the same (app.settings.session_cookie).
     cookie_name: str = DEFAULT_COOKIE_NAME
     # False only in local development over plain HTTP (BLOSSOM_COOKIE_INSECURE=1).
     cookie_secure: bool = True
@@ -43,13 +106,22 @@ class EdgeConfig:
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     # Peers whose X-Forwarded-For (last entry) names the client.
     trusted_proxies: tuple[Network, ...] = ()
-    max_auth_body_bytes: int = 64 * 1024
+    # bcrypt runs in Postgres; this many auth calls that hash at once, per kind (new hashes for
+    # sign-ups, password changes and resets; checks for logins), so that a flood of one kind
+    # leaves the other its share of the CPU. Waiting longer than auth_wait_seconds: 503.
+    password_hashing_slots: int = 2
+    password_checking_slots: int = 4
+    auth_wait_seconds: float = 5.0
+
+    @property
+    def device_cookie_name(self) -> str:
+        """The cookie that marks a browser its account has signed in from (auth.remember_device):
+        the session cookie's name with `_device` after it."""
+        return f"{self.cookie_name}_device"
 
     @classmethod
     def from_env(cls) -> EdgeConfig:
-        cookie_name = os.environ.get("BLOSSOM_COOKIE_NAME") or DEFAULT_COOKIE_NAME
-        if not COOKIE_NAME_SHAPE.fullmatch(cookie_name):
-            raise ValueError(f"BLOSSOM_COOKIE_NAME must match {COOKIE_NAME_SHAPE.pattern}: {cookie_name!r}")
+        secure = cookie_secure_from_env()
         return cls(
             postgrest_url=os.environ.get("BLOSSOM_POSTGREST_URL", "http://127.0.0.1:3000").rstrip("/"),
             postgrest_admin_url=os.environ.get("BLOSSOM_POSTGREST_ADMIN_URL", "http://127.0.0.1:3001").rstrip(
@@ -58,8 +130,16 @@ class EdgeConfig:
             database_url=os.environ.get(
                 "BLOSSOM_EDGE_DATABASE_URL", "postgresql://edge@127.0.0.1:54329/blossom"
             ),
-            cookie_name=cookie_name,
-            cookie_secure=os.environ.get("BLOSSOM_COOKIE_INSECURE", "") != "1",
+            max_connections=_count("BLOSSOM_EDGE_MAX_CONNECTIONS", 4096),
+            header_timeout_seconds=_number("BLOSSOM_EDGE_HEADER_TIMEOUT", 10.0),
+            body_timeout_seconds=_number("BLOSSOM_EDGE_BODY_TIMEOUT", 20.0),
+            upstream_timeout_seconds=_number("BLOSSOM_EDGE_UPSTREAM_TIMEOUT", 30.0),
+            upstream_connections=_count("BLOSSOM_EDGE_UPSTREAM_CONNECTIONS", 256),
+            upstream_wait_seconds=_number("BLOSSOM_EDGE_UPSTREAM_WAIT", 2.0),
+            client_concurrency=_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
+            max_in_flight=_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 1024),
+            cookie_name=session_cookie_name(secure=secure),
+            cookie_secure=secure,
             allowed_origins=frozenset(split_list(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))),
             trusted_proxies=parse_networks(os.environ.get("BLOSSOM_TRUSTED_PROXIES", "")),
         )

@@ -1,12 +1,17 @@
-"""Error answers in the one shape every Blossom error has: PostgREST's `{code, message, ...}`."""
+"""Error answers in the one shape every Blossom error has: PostgREST's `{code, message, ...}`,
+for the edge's own refusals and for whatever Starlette would otherwise answer in plain text."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger("edge")
 
 
 def error_response(
@@ -22,20 +27,77 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class BodyTooLarge(Exception):
-    pass
+def error_body(code: str, message: str) -> bytes:
+    """The same shape as bytes, for answers written below the ASGI application (edge.server)."""
+    return bytes(error_response(0, code, message).body)
+
+
+class Refused(Exception):
+    """A request answered with an error before it reached its work: raise it anywhere in a
+    route, the route answers `response`."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+    def __repr__(self) -> str:
+        return f"Refused(status={self.response.status_code})"
 
 
 def too_large(limit: int) -> JSONResponse:
     return error_response(413, "edge.body_too_large", f"The request body is larger than {limit} bytes.")
 
 
-async def limited_stream(request: Request, limit: int) -> AsyncIterator[bytes]:
-    """The request body as it arrives; BodyTooLarge once it passes `limit` bytes."""
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The whole request body, at most `limit` bytes, arrived within `seconds`: 413 past the
+    limit (declared or sent), 408 when slower, 400 for a Content-Length that is no number."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise Refused(error_response(400, "edge.bad_request", "Content-Length must be a number."))
+        if int(declared) > limit:
+            raise Refused(too_large(limit))
+    chunks: list[bytes] = []
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise BodyTooLarge
-        if chunk:
-            yield chunk
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise Refused(too_large(limit))
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refused(
+            error_response(
+                408,
+                "edge.request_timeout",
+                f"The request body did not arrive within {seconds:g} seconds.",
+                headers={"Connection": "close"},
+            )
+        ) from None
+    except ClientDisconnect:
+        raise Refused(error_response(400, "edge.bad_request", "The client went away mid-request.")) from None
+    return b"".join(chunks)
+
+
+# Statuses Starlette raises itself (routing, methods), each with our stable code.
+FRAMEWORK_CODES = {
+    400: ("edge.bad_request", "The request is not valid."),
+    404: ("edge.not_found", "There is nothing at this path."),
+    405: ("edge.method_not_allowed", "This path does not answer that method."),
+}
+
+
+async def http_exception(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code, message = FRAMEWORK_CODES.get(exc.status_code, ("edge.http_error", "The request was refused."))
+    return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+
+async def internal_error(_request: Request, exc: Exception) -> Response:
+    # The traceback goes to the log, never to the client.
+    log.error("unhandled error: %r", exc, exc_info=exc)
+    return error_response(500, "edge.internal_error", "The request could not be completed.")
+
+
+EXCEPTION_HANDLERS = {HTTPException: http_exception, Exception: internal_error}

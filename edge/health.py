@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
-from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from edge.config import EdgeConfig
+from edge.database import Database
 from edge.errors import error_response
+
+log = logging.getLogger("edge.health")
 
 
 async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def _check_postgres(pool: AsyncConnectionPool, seconds: float) -> str | None:
+# What a failed check says: which part is down, never an address or a driver's message
+# (those go to the log).
+UNREACHABLE = "unreachable"
+
+
+async def _check_postgres(database: Database, seconds: float) -> str | None:
     try:
-        async with asyncio.timeout(seconds), pool.connection(timeout=seconds) as conn:
+        async with asyncio.timeout(seconds), database.transaction() as conn:
             await conn.execute("select 1")
-    except Exception as error:  # noqa: BLE001 - any failure means "not ready", said in the answer
-        return f"{type(error).__name__}: {error}".strip()
+    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        log.warning("readiness: Postgres: %s: %s", type(error).__name__, error)
+        return UNREACHABLE
     return None
 
 
@@ -33,9 +42,10 @@ async def _check_postgrest(session: aiohttp.ClientSession, config: EdgeConfig) -
             timeout=aiohttp.ClientTimeout(total=config.readiness_timeout_seconds),
         ) as response:
             if response.status != 200:
-                return f"PostgREST /ready answered {response.status}"
+                return f"not ready ({response.status})"
     except (aiohttp.ClientError, TimeoutError) as error:
-        return f"{type(error).__name__}: {error}".strip()
+        log.warning("readiness: PostgREST: %s: %s", type(error).__name__, error)
+        return UNREACHABLE
     return None
 
 
@@ -43,7 +53,7 @@ async def readyz(request: Request) -> Response:
     state = request.app.state
     config: EdgeConfig = state.config
     postgres, postgrest = await asyncio.gather(
-        _check_postgres(state.pool, config.readiness_timeout_seconds),
+        _check_postgres(state.database, config.readiness_timeout_seconds),
         _check_postgrest(state.proxy.session, config),
     )
     checks = {"postgres": postgres or "ok", "postgrest": postgrest or "ok"}

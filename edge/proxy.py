@@ -1,12 +1,21 @@
-"""`/rpc/*` forwarded to PostgREST over a pooled keep-alive aiohttp client, streaming both ways.
+"""`/rpc/<name>` forwarded to PostgREST over a pooled keep-alive aiohttp client.
 
 aiohttp rather than httpx: measured here under concurrency, a Starlette proxy reached ~960 req/s
 with aiohttp against ~210 req/s with httpx (see bench/).
+
+A request holds one of the few upstream connections only while PostgREST works on it: its body
+is read whole first (under a deadline, edge.errors.read_body), a free connection is waited for
+a bounded time (503 edge.upstream_busy after), and an answer of up to RESPONSE_BUFFER bytes is
+read whole before it is written to the client, so that a client who reads slowly, or sends
+slowly, ties up its own socket and nothing that other clients need.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import json
+import re
+from collections.abc import Callable
 
 import aiohttp
 from multidict import CIMultiDict
@@ -15,7 +24,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from edge.config import EdgeConfig
-from edge.errors import BodyTooLarge, error_response, limited_stream, too_large
+from edge.errors import Refused, error_response, read_body
 from edge.security import client_address
 
 # RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
@@ -32,18 +41,50 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-NOT_FORWARDED_UP = HOP_BY_HOP | {"host", "content-length", "x-forwarded-for", "x-forwarded-proto"}
+# Authorization: Blossom's credentials are the session cookie and X-Blossom-Session; PostgREST
+# would take a bearer token for a JWT it is not configured to check, and answer 500.
+NOT_FORWARDED_UP = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "authorization",
+}
+# The pre-request's note that a read-only request's session is due to be marked as used.
+SESSION_STALE_HEADER = "x-blossom-session-stale"
 # The ASGI server writes its own Server and Date.
-NOT_FORWARDED_DOWN = HOP_BY_HOP | {"server", "date"}
+NOT_FORWARDED_DOWN = frozenset(
+    name.encode() for name in HOP_BY_HOP | {"server", "date", SESSION_STALE_HEADER, "content-length"}
+)
+# The only paths forwarded: /rpc/ and a function's name, exactly as sent (no dot segment, no
+# escape, no trailing slash can turn it into another of PostgREST's paths).
+RPC_PATH = re.compile(rb"/rpc/([A-Za-z_][A-Za-z0-9_]{0,62})")
+RESPONSE_BUFFER = 1024 * 1024
+
+
+def rpc_name(request: Request) -> str:
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    match = RPC_PATH.fullmatch(raw_path)
+    if match is None:
+        raise Refused(error_response(404, "edge.not_found", "There is nothing at this path."))
+    return match.group(1).decode()
+
+
+def has_body(request: Request) -> bool:
+    headers = request.headers
+    return "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
 
 
 class PostgrestProxy:
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
         self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(config.upstream_connections)
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            limit=self.config.upstream_connections, keepalive_timeout=30, ttl_dns_cache=300
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
@@ -72,74 +113,152 @@ class PostgrestProxy:
         headers["X-Forwarded-Proto"] = request.scope["scheme"]
         return headers
 
-    async def forward(self, request: Request) -> Response:
-        limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                return error_response(400, "edge.bad_request", "Content-Length must be a number.")
-            if int(declared) > limit:
-                return too_large(limit)
+    async def _take_slot(self) -> None:
+        if not self._slots.locked():  # the usual case: no timer to arm
+            await self._slots.acquire()
+            return
+        try:
+            async with asyncio.timeout(self.config.upstream_wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise Refused(
+                error_response(
+                    503,
+                    "edge.upstream_busy",
+                    "Every connection to the API server is busy; try again shortly.",
+                    headers={"Retry-After": "1"},
+                )
+            ) from None
 
-        # From the scope as the client sent them, not re-encoded through a URL object.
-        raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-        url = self.config.postgrest_url + raw_path.decode("latin-1")
+    async def forward(self, request: Request) -> RelayedResponse:
+        """PostgREST's answer to the request; Refused for what the edge answers itself."""
+        name = rpc_name(request)
+        config = self.config
+        body = (
+            await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
+            if has_body(request)
+            else None
+        )
+        url = f"{config.postgrest_url}/rpc/{name}"
         if query := request.scope["query_string"]:
             url += "?" + query.decode("latin-1")
         headers = self._upstream_headers(request)
-        body: bytes | AsyncIterator[bytes] | None = None
-        if declared is not None:
-            # The server enforces Content-Length framing, so this read is bounded by the limit.
-            body = await request.body()
-        elif "chunked" in request.headers.get("transfer-encoding", "").lower():
-            body = limited_stream(request, limit)
+
+        await self._take_slot()
+        release: Callable[[], None] = self._slots.release
         try:
             upstream = await self.session.request(
                 request.method, url, headers=headers, data=body, allow_redirects=False
             )
-        except BodyTooLarge:
-            return too_large(limit)
+            try:
+                buffered, complete = await read_head(upstream.content, RESPONSE_BUFFER)
+            except BaseException:
+                upstream.release()
+                raise
         except aiohttp.ClientConnectorError:
-            return error_response(
-                503,
-                "edge.upstream_unavailable",
-                "The API server is not reachable; try again shortly.",
-                headers={"Retry-After": "1"},
-            )
+            release()
+            raise Refused(
+                error_response(
+                    503,
+                    "edge.upstream_unavailable",
+                    "The API server is not reachable; try again shortly.",
+                    headers={"Retry-After": "1"},
+                )
+            ) from None
         except TimeoutError:
-            return error_response(504, "edge.upstream_timeout", "The API server did not answer in time.")
-        except aiohttp.ClientError as error:
-            if isinstance(error.__cause__, BodyTooLarge) or isinstance(error.__context__, BodyTooLarge):
-                return too_large(limit)
-            return error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
-        return RelayedResponse(upstream)
+            release()
+            raise Refused(
+                error_response(504, "edge.upstream_timeout", "The API server did not answer in time.")
+            ) from None
+        except aiohttp.ClientError:
+            release()
+            raise Refused(
+                error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
+            ) from None
+        except BaseException:
+            release()
+            raise
+
+        if complete:
+            upstream.release()
+            release()
+            if upstream.status >= 500:
+                raise Refused(server_error(upstream.status, buffered))
+            return RelayedResponse(upstream, buffered, None)
+        return RelayedResponse(upstream, buffered, release)
+
+
+async def read_head(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """Up to `limit` bytes of an answer's body, and whether that is all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), content.at_eof()
+
+
+def server_error(status: int, body: bytes) -> Response:
+    """PostgREST's 5xx answer with its code and message but not its details and hint, which
+    can name the database's host and port or quote its internal errors."""
+    try:
+        parsed = json.loads(body)
+        code, message = str(parsed["code"]), str(parsed["message"])
+    except (ValueError, TypeError, KeyError):
+        return error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return error_response(status, code, message, headers=headers)
 
 
 class RelayedResponse(Response):
-    """PostgREST's answer as it arrives: status, every header (Set-Cookie twice stays twice)
-    and the body chunk by chunk, unchanged (not decompressed), so Content-Length stays true.
+    """PostgREST's answer: status, every header (Set-Cookie twice stays twice), and the body
+    unchanged (not decompressed). `head` is its first RESPONSE_BUFFER bytes, all of it when
+    `release_slot` is None (the upstream connection is then already given back); otherwise the
+    rest is streamed after it, and the connection and its slot are given back at the end.
 
     Sent straight to the ASGI server rather than through StreamingResponse, which costs a
     task group per request to watch for disconnects; a vanished client fails `send` instead.
     """
 
-    def __init__(self, upstream: aiohttp.ClientResponse) -> None:
+    def __init__(
+        self, upstream: aiohttp.ClientResponse, head: bytes, release_slot: Callable[[], None] | None
+    ) -> None:
         self.upstream = upstream
+        self.head = head
+        self.release_slot = release_slot
         self.status_code = upstream.status
         self.background = None
+        self.session_stale = SESSION_STALE_HEADER in upstream.headers
+        # As they came (bytes, not decoded and encoded again), but for a Content-Length of our
+        # own when the whole body is here (upstream may have sent it chunked).
         self.raw_headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in upstream.headers.items()
+            (name.lower(), value)
+            for name, value in upstream.raw_headers
             if name.lower() not in NOT_FORWARDED_DOWN
         ]
+        if release_slot is None and upstream.method != "HEAD":
+            self.raw_headers.append((b"content-length", str(len(head)).encode()))
+        elif "content-length" in upstream.headers:
+            self.raw_headers.append((b"content-length", upstream.headers["content-length"].encode()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
             await send(start)
-            if scope["method"] != "HEAD":
+            if scope["method"] == "HEAD":
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            streaming = self.release_slot is not None
+            await send({"type": "http.response.body", "body": self.head, "more_body": streaming})
+            if streaming:
                 async for chunk in self.upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            self.upstream.release()
+            if self.release_slot is not None:
+                self.upstream.release()
+                self.release_slot()
+                self.release_slot = None

@@ -11,6 +11,7 @@ import ipaddress
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from edge.config import EdgeConfig
 from edge.errors import error_response
@@ -27,30 +28,39 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def peer_ip(scope: Scope) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The TCP peer's address, from the ASGI scope."""
+    client = scope.get("client")
+    return None if client is None else _ip(client[0])
+
+
 def client_ip(request: Request, config: EdgeConfig) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The peer, or the last X-Forwarded-For entry when the peer is a trusted proxy.
 
     Only the last entry: it is the one the trusted proxy added itself; earlier entries are
     whatever the client chose to send.
     """
-    if request.client is None:
+    peer = peer_ip(request.scope)
+    if peer is None:
         return None
-    peer_ip = _ip(request.client.host)
-    if peer_ip is None:
-        return None
-    if config.trusted_proxies and any(peer_ip in network for network in config.trusted_proxies):
+    if config.trusted_proxies and any(peer in network for network in config.trusted_proxies):
         forwarded = request.headers.getlist("x-forwarded-for")
         if forwarded:
             last = _ip(",".join(forwarded).split(",")[-1])
             if last is not None:
                 return last
-    return peer_ip
+    return peer
 
 
 def client_address(request: Request, config: EdgeConfig) -> str | None:
     """`client_ip` as text (for X-Forwarded-For)."""
     ip = client_ip(request, config)
-    return None if ip is None else str(ip)
+    return None if ip is None else _text(ip)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    return str(ip)
 
 
 def csrf_refusal(request: Request, config: EdgeConfig) -> Response | None:

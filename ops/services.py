@@ -9,9 +9,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.config import session_cookie_name
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
 
@@ -62,64 +64,67 @@ def postgrest_binary() -> str:
     return found
 
 
-def auth_env(endpoints: Endpoints) -> dict[str, str]:
+Environment = Mapping[str, str]
+
+
+def cookie_secure(environ: Environment) -> bool:
+    """Local stacks serve plain HTTP on loopback: no Secure cookie unless asked for
+    (BLOSSOM_COOKIE_INSECURE set to anything but 1)."""
+    return environ.get("BLOSSOM_COOKIE_INSECURE", "1") != "1"
+
+
+def auth_env(endpoints: Endpoints, environ: Environment) -> dict[str, str]:
     """Settings the edge and the database pre-request must agree on (postgrest.conf reads them
     as app.settings.*). Local defaults: the edge's own origin, a cookie without Secure (plain
     HTTP on loopback); production sets BLOSSOM_ALLOWED_ORIGINS and leaves Secure on."""
     local_origins = f"http://127.0.0.1:{endpoints.edge_port} http://localhost:{endpoints.edge_port}"
     return {
-        "BLOSSOM_COOKIE_NAME": os.environ.get("BLOSSOM_COOKIE_NAME") or "blossom_session",
-        "BLOSSOM_ALLOWED_ORIGINS": os.environ.get("BLOSSOM_ALLOWED_ORIGINS") or local_origins,
+        "BLOSSOM_COOKIE_NAME": session_cookie_name(
+            environ.get("BLOSSOM_COOKIE_NAME", ""), secure=cookie_secure(environ)
+        ),
+        "BLOSSOM_ALLOWED_ORIGINS": environ.get("BLOSSOM_ALLOWED_ORIGINS") or local_origins,
     }
 
 
-def postgrest_env(endpoints: Endpoints) -> dict[str, str]:
+def postgrest_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[str, str]:
     """postgrest.conf holds the settings; the environment says where, as PostgREST documents."""
     return {
         "PGRST_DB_URI": endpoints.authenticator_url,
         "PGRST_SERVER_PORT": str(endpoints.postgrest_port),
         "PGRST_ADMIN_SERVER_PORT": str(endpoints.postgrest_admin_port),
-        **auth_env(endpoints),
+        **auth_env(endpoints, environ),
     }
 
 
-def edge_env(endpoints: Endpoints) -> dict[str, str]:
+def edge_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[str, str]:
     return {
         "BLOSSOM_POSTGREST_URL": endpoints.postgrest_url,
         "BLOSSOM_POSTGREST_ADMIN_URL": endpoints.postgrest_admin_url,
         "BLOSSOM_EDGE_DATABASE_URL": endpoints.edge_database_url,
-        **auth_env(endpoints),
-        "BLOSSOM_COOKIE_INSECURE": os.environ.get("BLOSSOM_COOKIE_INSECURE", "1"),
-        "BLOSSOM_TRUSTED_PROXIES": os.environ.get("BLOSSOM_TRUSTED_PROXIES", ""),
+        **auth_env(endpoints, environ),
+        "BLOSSOM_COOKIE_INSECURE": "" if cookie_secure(environ) else "1",
+        "BLOSSOM_TRUSTED_PROXIES": environ.get("BLOSSOM_TRUSTED_PROXIES", ""),
     }
 
 
-def start_postgrest(endpoints: Endpoints, log: Path | None = None) -> subprocess.Popen[bytes]:
-    return _spawn([postgrest_binary(), str(POSTGREST_CONF)], postgrest_env(endpoints), log)
+def start_postgrest(
+    endpoints: Endpoints, log: Path | None = None, environ: Environment = os.environ
+) -> subprocess.Popen[bytes]:
+    return _spawn(
+        [postgrest_binary(), str(POSTGREST_CONF)], dict(environ) | postgrest_env(endpoints, environ), log
+    )
 
 
-def start_edge(endpoints: Endpoints, log: Path | None = None) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "edge.app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(endpoints.edge_port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        # The peer address is the client; a trusted-proxy setting, not a header, may change that.
-        "--no-proxy-headers",
-    ]
-    return _spawn(command, edge_env(endpoints), log)
+def start_edge(
+    endpoints: Endpoints, log: Path | None = None, environ: Environment = os.environ
+) -> subprocess.Popen[bytes]:
+    # edge/server.py sets uvicorn's limits and timeouts; the same command runs in the image.
+    command = [sys.executable, "-m", "edge", "--host", "127.0.0.1", "--port", str(endpoints.edge_port)]
+    return _spawn(command, dict(environ) | edge_env(endpoints, environ), log)
 
 
-def _spawn(command: list[str], overrides: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
+def _spawn(command: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
     # A session of its own: a terminal's Ctrl-C reaches us alone, and we stop children in order.
-    env = os.environ | overrides
     if log is None:
         return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
@@ -166,19 +171,27 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 class running_services:
     """PostgREST, then the edge; both ready on entry (the edge answering `edge_ready`), both
-    stopped on exit, the edge first. Their output goes to postgrest.log and edge.log in `logs`."""
+    stopped on exit, the edge first. Their output goes to postgrest.log and edge.log in `logs`.
+    `settings` are environment variables for both, over this process's own."""
 
-    def __init__(self, endpoints: Endpoints, logs: Path, edge_ready: str = "/healthz") -> None:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        logs: Path,
+        edge_ready: str = "/healthz",
+        settings: Environment | None = None,
+    ) -> None:
         self.endpoints = endpoints
         self.logs = logs
         self.edge_ready = edge_ready
+        self.environ = dict(os.environ) | dict(settings or {})
 
     def __enter__(self) -> running_services:
-        postgrest = start_postgrest(self.endpoints, self.logs / "postgrest.log")
+        postgrest = start_postgrest(self.endpoints, self.logs / "postgrest.log", self.environ)
         edge = None
         try:
             wait_http(f"{self.endpoints.postgrest_admin_url}/ready", postgrest)
-            edge = start_edge(self.endpoints, self.logs / "edge.log")
+            edge = start_edge(self.endpoints, self.logs / "edge.log", self.environ)
             wait_http(f"{self.endpoints.edge_url}{self.edge_ready}", edge)
         except BaseException:
             for started in (edge, postgrest):

@@ -16,7 +16,8 @@ declare
     "pipeline":      "login noinherit",
     "membership_reader": "nologin noinherit",
     "member_counter":    "nologin noinherit",
-    "org_lister":        "nologin noinherit"
+    "org_lister":        "nologin noinherit",
+    "session_reader":    "nologin noinherit"
   }';
   role_name text;
   attributes text;
@@ -38,6 +39,10 @@ grant web_anon, authenticated to authenticator;
    sql/policies/orgs.sql): views of the caller's own memberships, read as these roles, which
    see only the caller's own rows. `just migrate` makes and drops the views as them. */
 grant membership_reader, org_lister to current_user;
+
+/* session_reader owns auth.presented_session (see sql/policies/auth.sql): the session of the
+   token a PostgREST request presents, for the pre-request. */
+grant session_reader to current_user;
 
 /* member_counter owns the trigger function that keeps app.organizations.member_count (see
    sql/functions/app/member_count.sql); `just migrate` makes and drops that function as it. */

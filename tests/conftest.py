@@ -89,8 +89,15 @@ class Stack:
 
 
 @contextmanager
-def make_stack(pg_server: str, template_database: str, logs: Path, setup_sql: str = "") -> Iterator[Stack]:
-    """A migrated database (plus `setup_sql`, run as its owner) behind real PostgREST and edge."""
+def make_stack(
+    pg_server: str,
+    template_database: str,
+    logs: Path,
+    setup_sql: str = "",
+    settings: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """A migrated database (plus `setup_sql`, run as its owner) behind real PostgREST and edge,
+    started with these environment `settings` over the defaults."""
     name = f"stack_{secrets.token_hex(4)}"
     url = _create_database(pg_server, name, template_database)
     try:
@@ -99,7 +106,7 @@ def make_stack(pg_server: str, template_database: str, logs: Path, setup_sql: st
                 conn.execute("set local role blossom_owner")
                 conn.execute(setup_sql.encode())
         endpoints = Endpoints.on_free_ports(url)
-        with running_services(endpoints, logs) as services:
+        with running_services(endpoints, logs, settings=settings) as services:
             yield Stack(url, endpoints, services)
     finally:
         _drop_database(pg_server, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,11 @@ class Reply:
         return json.loads(self.body)
 
 
+def loopback_address() -> str:
+    """A random address of 127.0.0.0/8 other than 127.0.0.1: all of it is loopback on Linux."""
+    return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
 def request(
     base_url: str,
     method: str,
@@ -35,9 +41,17 @@ def request(
     json_body: Any = None,
     headers: dict[str, str] | None = None,
     timeout: float = 10.0,
+    source: str | None = None,
 ) -> Reply:
+    """One request on a connection of its own; from `source` (a loopback address such as
+    127.0.0.2) when given, which the edge sees as another client."""
     parts = urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    conn = http.client.HTTPConnection(
+        parts.hostname or "127.0.0.1",
+        parts.port,
+        timeout=timeout,
+        source_address=(source, 0) if source else None,
+    )
     sent_headers = dict(headers or {})
     if json_body is not None:
         body = json.dumps(json_body).encode()

@@ -1,14 +1,20 @@
-"""Login rate limits and the client address, each on a stack of its own (they count per address)."""
+"""Login and sign-up limits over HTTP, each on a stack of its own (they count per address):
+what they count, that parallel attempts cannot pass them, and that bcrypt work is shared fairly."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.auth_client import PASSWORD, new_email, post, signup
 from tests.conftest import Stack, make_stack
+from tests.http import Reply
 
 
 @pytest.fixture
@@ -66,3 +72,98 @@ def test_wrong_current_passwords_draw_on_the_login_limit(fresh_stack: Stack) -> 
             "select count(*) from app.audit_events where action = 'auth.password_change_failed'"
         ).fetchone()
     assert row == (10,)
+
+
+def set_bcrypt_cost(stack: Stack, cost: int) -> None:
+    """For the connections the edge opens from now on: call it before the stack's first request
+    to Postgres (the edge opens its connections as it needs them, then keeps them)."""
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        name = conn.info.dbname
+        conn.execute(
+            sql.SQL("alter database {} set app.settings.bcrypt_cost = {}").format(
+                sql.Identifier(name), sql.Literal(str(cost))
+            )
+        )
+
+
+def in_parallel(count: int, call: Callable[[int], Reply]) -> list[Reply]:
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def test_parallel_wrong_logins_get_no_more_guesses_than_the_limit(fresh_stack: Stack) -> None:
+    set_bcrypt_cost(fresh_stack, 10)  # a guess takes long enough for parallel ones to overlap
+    account = signup(fresh_stack.edge_url)
+    body = {"email": account.email, "password": "wrong password!"}
+    # 30: as many as one client may have under way at once (32), less the margin of an odd one.
+    replies = in_parallel(30, lambda _: post(fresh_stack.edge_url, "/auth/login", body, source="127.0.0.20"))
+    codes = Counter(reply.json()["code"] for reply in replies)
+    assert codes == {"auth.invalid_credentials": 10, "auth.rate_limited": 20}
+    with psycopg.connect(fresh_stack.database_url) as conn:
+        row = conn.execute(
+            "select count(*) from app.audit_events where action = 'auth.login_failed' and target = lower(%s)",
+            (account.email,),
+        ).fetchone()
+    assert row == (10,)
+
+
+def test_parallel_wrong_current_passwords_get_no_more_guesses_than_the_limit(fresh_stack: Stack) -> None:
+    set_bcrypt_cost(fresh_stack, 10)
+    account = signup(fresh_stack.edge_url)
+    body = {"current_password": "not my password", "new_password": "a brand new password"}
+    replies = in_parallel(
+        30, lambda _: post(fresh_stack.edge_url, "/auth/password", body, account.cookie, source="127.0.0.21")
+    )
+    codes = Counter(reply.json()["code"] for reply in replies)
+    assert codes == {"auth.invalid_credentials": 10, "auth.rate_limited": 20}
+
+
+def test_sign_ups_are_limited_per_address_and_a_taken_email_counts(fresh_stack: Stack) -> None:
+    taken = signup(fresh_stack.edge_url)
+    source = "127.0.0.30"
+
+    def attempt(email: str) -> Reply:
+        body = {"email": email, "password": PASSWORD, "display_name": "Many"}
+        return post(fresh_stack.edge_url, "/auth/signup", body, source=source)
+
+    assert attempt(taken.email).json()["code"] == "auth.email_taken"
+    assert [attempt(new_email()).status for _ in range(19)] == [201] * 19
+    refused = attempt(new_email())
+    assert (refused.status, refused.json()["code"]) == (429, "auth.rate_limited")
+    assert 0 < int(refused.header("retry-after") or 0) <= 3600
+    assert (
+        post(
+            fresh_stack.edge_url,
+            "/auth/signup",
+            {"email": new_email(), "password": PASSWORD, "display_name": "Other"},
+            source="127.0.0.31",
+        ).status
+        == 201
+    )
+
+
+def test_a_flood_of_sign_ups_leaves_logins_their_share(fresh_stack: Stack) -> None:
+    """At production cost (bcrypt 12, a quarter second of a core each), 24 sign-ups at once
+    take seconds; a login made just after them is answered long before they are all done."""
+    set_bcrypt_cost(fresh_stack, 12)
+    account = signup(fresh_stack.edge_url)
+    finished: list[float] = []
+
+    def sign_up(number: int) -> Reply:
+        body = {"email": new_email(), "password": PASSWORD, "display_name": "Flood"}
+        reply = post(fresh_stack.edge_url, "/auth/signup", body, source=f"127.0.1.{number + 1}")
+        finished.append(time.monotonic())
+        return reply
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        flood = [pool.submit(sign_up, number) for number in range(24)]
+        time.sleep(0.3)
+        login = post(fresh_stack.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
+        answered = time.monotonic()
+        replies = [future.result() for future in flood]
+    assert login.status == 200
+    assert all(reply.status == 201 for reply in replies), Counter(reply.status for reply in replies)
+    done_before_login = sum(1 for moment in finished if moment < answered)
+    assert done_before_login <= 12, (
+        f"{done_before_login} of 24 sign-ups were done before the login was answered"
+    )

@@ -4,15 +4,19 @@
  */
 
 /* PostgREST: the API schema, and the pre-request hook it runs for every request, with the
-   few helpers the hook calls as web_anon (the session lookup is a small definer function). */
+   few helpers the hook calls as web_anon (the session lookup is the view auth.presented_session,
+   sql/policies/auth.sql; marking a session used, a small definer function). */
 grant usage on schema api to web_anon, authenticated;
 grant usage on schema auth to web_anon, authenticated;
 grant execute on function
   auth.pre_request(),
+  auth.refuse_cross_site_write(),
   auth.setting(text, text),
   auth.origin_allowed(text),
   auth.raise_error(integer, text, text, text, jsonb),
-  auth.session_identity(text)
+  auth.presented_token(),
+  auth.session_is_dead(app.sessions),
+  auth.touch_session(text)
   to web_anon, authenticated;
 
 /* The API. Anonymous callers may call what needs a user, to be told 401 auth.not_signed_in. */
@@ -21,12 +25,12 @@ grant execute on function api.me(), api.update_profile(text) to web_anon, authen
 /* The edge: exactly the auth functions its /auth routes and its /rpc proxy call. */
 grant usage on schema auth to edge;
 grant execute on function
-  auth.signup(text, text, text, inet, text),
-  auth.login(text, text, inet, text),
+  auth.signup(text, text, text, inet, text, text, text),
+  auth.login(text, text, inet, text, text, text),
   auth.logout(text, inet),
   auth.logout_all(text, inet),
   auth.session_info(text),
-  auth.change_password(text, text, text, inet),
+  auth.change_password(text, text, text, inet, text),
   auth.request_password_reset(text, inet),
   auth.confirm_password_reset(text, text, inet),
   auth.touch_session(text)

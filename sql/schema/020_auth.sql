@@ -74,6 +74,26 @@ comment on column app.sessions.revoked_at is 'When the session was revoked (logo
 comment on column app.sessions.user_agent is 'User-Agent at login, cut to 512 characters.';
 comment on column app.sessions.client_addr is 'Client address at login (peer or trusted proxy''s X-Forwarded-For).';
 
+/* Devices: a browser an account has signed in from, named by a long-lived cookie (only its
+   SHA-256 is kept). A login from a known device of the account is limited on its own, so that
+   guesses from elsewhere can never lock the owner out of their own browser. */
+create table app.devices (
+  token_hash bytea primary key
+    constraint devices_token_hash_length check (octet_length(token_hash) = 32),
+  user_id app.user_id not null references app.users (id) on delete cascade,
+  created_at timestamptz not null default now(),
+  last_used_at timestamptz not null default now()
+);
+create index devices_user_id_idx on app.devices (user_id);
+alter table app.devices enable row level security;
+alter table app.devices force row level security;
+comment on table app.devices is
+  'Browsers that signed in to an account (the device cookie); forgotten a year after their last sign-in.';
+comment on column app.devices.token_hash is 'SHA-256 of the device cookie''s token; the token itself is never stored.';
+comment on column app.devices.user_id is 'The account that signed in from it.';
+comment on column app.devices.created_at is 'The first sign-in from it.';
+comment on column app.devices.last_used_at is 'The last sign-in from it.';
+
 /* Rate limits: one row per counted event; counted over a sliding window by kind and key. */
 create table app.rate_limit_hits (
   id bigint generated always as identity primary key,
@@ -86,8 +106,9 @@ alter table app.rate_limit_hits enable row level security;
 alter table app.rate_limit_hits force row level security;
 comment on table app.rate_limit_hits is
   'Events that rate limits count, e.g. failed logins per lower-cased email (login.email) or per address (login.addr).';
-comment on column app.rate_limit_hits.kind is 'What is counted: login.email, login.addr, reset.email, reset.addr.';
-comment on column app.rate_limit_hits.key is 'Who it is counted for: a lower-cased email or a client address.';
+comment on column app.rate_limit_hits.kind is
+  'What is counted, e.g. login.pair, login.email, login.addr, login.device, signup.addr, signup.all (README, Security).';
+comment on column app.rate_limit_hits.key is 'Who it is counted for: a lower-cased email, a client address, both, or a device.';
 comment on column app.rate_limit_hits.at is 'When it happened.';
 
 /* Password resets: single use, short-lived; only the token's SHA-256 is kept. */

@@ -3,10 +3,10 @@
  * and the shape of the definer functions.
  */
 begin;
-select plan(23);
+select plan(25);
 
 select has_table('app', t, format('table app.%s exists', t))
-  from unnest(array['users', 'user_secrets', 'sessions', 'rate_limit_hits', 'password_resets',
+  from unnest(array['users', 'user_secrets', 'sessions', 'devices', 'rate_limit_hits', 'password_resets',
                     'outbox', 'audit_events']) as t;
 
 select columns_are('app', 'sessions',
@@ -19,11 +19,13 @@ select columns_are('app', 'password_resets',
 select columns_are('app', 'outbox',
   array['id', 'topic', 'payload', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error'],
   'the outbox has topic, payload and delivery times');
+select columns_are('app', 'devices', array['token_hash', 'user_id', 'created_at', 'last_used_at'],
+  'devices keep only the device token''s hash, its account and times');
 select hasnt_column('app', 'users', 'password_hash', 'users carry no password hash; app.user_secrets does');
 
 select is_empty(
   $$ select c.relname from pg_class c
-      where c.oid in ('app.users'::regclass, 'app.user_secrets'::regclass, 'app.sessions'::regclass,
+      where c.oid in ('app.users'::regclass, 'app.user_secrets'::regclass, 'app.sessions'::regclass, 'app.devices'::regclass,
                       'app.rate_limit_hits'::regclass, 'app.password_resets'::regclass,
                       'app.outbox'::regclass, 'app.audit_events'::regclass)
         and not exists (select from pg_policy p where p.polrelid = c.oid) $$,
@@ -32,17 +34,18 @@ select is_empty(
 select is(
   (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
     where p.pronamespace = 'auth'::regnamespace and has_function_privilege('edge', p.oid, 'execute')),
-  array['auth.change_password(text,text,text,inet)', 'auth.confirm_password_reset(text,text,inet)',
-        'auth.login(text,text,inet,text)', 'auth.logout(text,inet)', 'auth.logout_all(text,inet)',
+  array['auth.change_password(text,text,text,inet,text)', 'auth.confirm_password_reset(text,text,inet)',
+        'auth.login(text,text,inet,text,text,text)', 'auth.logout(text,inet)', 'auth.logout_all(text,inet)',
         'auth.request_password_reset(text,inet)', 'auth.session_info(text)',
-        'auth.signup(text,text,text,inet,text)', 'auth.touch_session(text)'],
+        'auth.signup(text,text,text,inet,text,text,text)', 'auth.touch_session(text)'],
   'the edge may execute exactly the auth functions its routes and its proxy call');
 
 select is(
   (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
     where p.pronamespace = 'auth'::regnamespace and has_function_privilege('web_anon', p.oid, 'execute')),
-  array['auth.origin_allowed(text)', 'auth.pre_request()', 'auth.raise_error(integer,text,text,text,jsonb)',
-        'auth.session_identity(text)', 'auth.setting(text,text)'],
+  array['auth.origin_allowed(text)', 'auth.pre_request()', 'auth.presented_token()',
+        'auth.raise_error(integer,text,text,text,jsonb)', 'auth.refuse_cross_site_write()',
+        'auth.session_is_dead(app.sessions)', 'auth.setting(text,text)', 'auth.touch_session(text)'],
   'web_anon may execute only the pre-request and the helpers it calls');
 
 select ok(not has_function_privilege('edge', 'api.me()', 'execute'), 'the edge cannot call the API functions');
@@ -54,9 +57,8 @@ select is(
   (select prosecdef from pg_proc where oid = 'auth.pre_request()'::regprocedure), false,
   'the pre-request runs with invoker rights, so that it can set the role');
 select is(
-  (select lanname::text from pg_proc p join pg_language l on l.oid = p.prolang
-    where p.oid = 'auth.session_identity(text)'::regprocedure), 'plpgsql',
-  'the session lookup is a PL/pgSQL definer function');
+  (select c.relowner::regrole::text from pg_class c where c.oid = 'auth.presented_session'::regclass), 'session_reader',
+  'the session lookup is a view owned by session_reader');
 
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -68,8 +70,8 @@ select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc p
     where p.pronamespace = 'auth'::regnamespace and p.prosecdef),
   array['change_password', 'confirm_password_reset', 'login', 'logout', 'logout_all',
-        'request_password_reset', 'session_identity', 'session_info', 'signup', 'touch_session'],
-  'the definer functions of auth are the edge''s entry points and the pre-request''s session lookup');
+        'request_password_reset', 'session_info', 'signup', 'touch_session'],
+  'the definer functions of auth are the edge''s entry points (touch_session the pre-request''s too)');
 
 select index_is_unique('app', 'users', 'users_email_lower_key', 'emails are unique case-insensitively');
 

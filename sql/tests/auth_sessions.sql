@@ -4,14 +4,17 @@
  * A request is simulated as PostgREST makes it: request.* settings, then role web_anon.
  */
 begin;
-select plan(39);
+select plan(46);
 set local app.settings.bcrypt_cost = '4';
 
-/* A request as PostgREST runs it: settings, role web_anon, then the pre-request. */
+/* A request as PostgREST runs it: settings, role web_anon, then the pre-request. PostgREST
+   runs each request in a transaction of its own, whose local settings start empty. */
 create function pg_temp.request(p_method text, p_cookies jsonb, p_headers jsonb default '{}') returns void
 language plpgsql as $$
 begin
   reset role;
+  perform set_config(setting, '', true)
+     from unnest(array['app.user_id', 'app.session_id', 'response.headers']) setting;
   perform set_config('request.method', p_method, true);
   perform set_config('request.headers', (jsonb_build_object('content-type', 'application/json') || p_headers)::text, true);
   perform set_config('request.cookies', coalesce(p_cookies, '{}')::text, true);
@@ -30,6 +33,7 @@ select set_config('tap.bob', auth.signup('bob@example.com', 'correct horse batte
                               -> 'session' ->> 'token', true) is not null as bob \gset
 
 select id as alice_id from app.users where email = 'alice@example.com' \gset
+select id as bob_session from app.sessions where token_hash = auth.token_hash(current_setting('tap.bob')) \gset
 
 /* Identity */
 select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice')));
@@ -42,6 +46,9 @@ select is((api.me()).display_name, 'Bob', 'the x-blossom-session header works fo
 set local app.settings.session_cookie = 'other_name';
 select pg_temp.request('GET', jsonb_build_object('other_name', current_setting('tap.alice')));
 select is((api.me()).display_name, 'Alice', 'the cookie name comes from app.settings.session_cookie');
+set local app.settings.session_cookie = '__Host-blossom_session';
+select pg_temp.request('GET', jsonb_build_object('__Host-blossom_session', current_setting('tap.alice')));
+select is((api.me()).display_name, 'Alice', 'a __Host- cookie name works (the default wherever the cookie is Secure)');
 select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice')));
 select is(current_user::text, 'web_anon', 'a cookie under another name is not read');
 reset role;
@@ -60,6 +67,11 @@ select is(current_user::text, 'web_anon', 'an unknown token leaves the caller an
 select pg_temp.request('GET', pg_temp.cookie($q$' or 1=1; --$q$));
 select is(current_user::text, 'web_anon', 'an SQL-looking token leaves the caller anonymous');
 select throws_ok($$ select * from app.sessions $$, '42501', null, 'web_anon cannot read the sessions table');
+select is((select count(*)::int from auth.presented_session), 0,
+  'and the pre-request''s view of it shows nothing without a token');
+select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.bob')));
+select is(array(select session_id from auth.presented_session), array[:'bob_session'],
+  'with a token, exactly the session of that token');
 
 /* CSRF */
 select throws_ok(
@@ -138,6 +150,21 @@ select is(auth.logout_all(current_setting('tap.alice')), 1, 'logout_all revokes 
 select throws_ok($$ select auth.session_info(current_setting('tap.alice')) $$, 'PGRST', null,
   'after logout_all the session is gone');
 
+/* A read-only request cannot mark its session as used: the pre-request says it is due, in a
+   response header that the edge acts on (auth.touch_session) and takes off. */
+reset role;
+select set_config('tap.carol', auth.signup('carol@example.com', 'correct horse battery', 'Carol', null, null)
+                               -> 'session' ->> 'token', true) is not null as carol \gset
+update app.sessions set last_seen_at = now() - interval '2 days'
+ where token_hash = auth.token_hash(current_setting('tap.carol'));
+select pg_temp.request('POST', pg_temp.cookie(current_setting('tap.carol')));
+reset role;
+select results_eq(
+  $$ select s.last_seen_at = now(), current_setting('response.headers') from app.sessions s
+      where s.token_hash = auth.token_hash(current_setting('tap.carol')) $$,
+  $$ values (true, '') $$,
+  'a writing request marks its session as used itself and says nothing');
+
 /* Wrong roles */
 reset role;
 set local role web_anon;
@@ -147,6 +174,19 @@ reset role;
 set local role authenticated;
 select throws_ok($$ select auth.signup('eve@example.com', 'correct horse battery', 'Eve', null, null) $$, '42501', null,
   'authenticated cannot call the sign-up function');
+reset role;
+
+/* Last, as PostgREST runs a GET: in a read-only transaction. */
+update app.sessions set last_seen_at = now() - interval '2 days'
+ where token_hash = auth.token_hash(current_setting('tap.carol'));
+set local transaction_read_only = on;
+select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.carol')));
+select is(current_setting('response.headers'), '[{"X-Blossom-Session-Stale": "1"}]',
+  'a read on a session last marked over a minute ago is answered with X-Blossom-Session-Stale');
+select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice2')));
+select is(current_setting('response.headers'), '', 'a read with a revoked session says nothing');
+select pg_temp.request('GET', pg_temp.cookie('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'));
+select is(current_setting('response.headers'), '', 'nor does a read with a made-up token');
 reset role;
 
 select * from finish();

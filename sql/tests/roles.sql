@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(53);
+select plan(57);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -15,7 +15,7 @@ select results_eq(
        from pg_roles
       where rolname in ('blossom_owner', 'authenticator', 'web_anon', 'authenticated',
                         'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter',
-                        'org_lister')
+                        'org_lister', 'session_reader')
       order by rolname $$,
   $$ values ('authenticated', false, false, false, false, false, false),
             ('authenticator', true,  false, false, false, false, false),
@@ -26,6 +26,7 @@ select results_eq(
             ('org_lister',    false, false, false, false, false, false),
             ('panopticon',    true,  false, false, false, false, false),
             ('pipeline',      true,  false, false, false, false, false),
+            ('session_reader', false, false, false, false, false, false),
             ('web_anon',      false, false, false, false, false, false) $$,
   'only the service roles can log in, none is privileged, none inherits'
 );
@@ -54,6 +55,13 @@ select is_empty(
       where pg_has_role(r, 'org_lister', 'member') $$,
   'no role of the system can become org_lister (the owner of app.my_organizations)'
 );
+select is_empty(
+  $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
+                               'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter',
+                               'org_lister']) as r
+      where pg_has_role(r, 'session_reader', 'member') $$,
+  'no role of the system can become session_reader (the owner of auth.presented_session)'
+);
 
 /* Schemas: owned by blossom_owner; each opened only to the roles that need it. */
 select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_owner', s))
@@ -64,6 +72,8 @@ select schema_privs_are('app', r, array[]::text[], format('%s has no privilege o
 select schema_privs_are('app', 'membership_reader', array['USAGE'], 'membership_reader may only use schema app, never create in it');
 select schema_privs_are('app', 'member_counter', array['USAGE'], 'member_counter may only use schema app, never create in it');
 select schema_privs_are('app', 'org_lister', array['USAGE'], 'org_lister may only use schema app, never create in it');
+select schema_privs_are('app', 'session_reader', array['USAGE'], 'session_reader may only use schema app, never create in it');
+select schema_privs_are('auth', 'session_reader', array['USAGE'], 'session_reader may only use schema auth, never create in it');
 select schema_privs_are('api', 'web_anon', array['USAGE'], 'web_anon may only use schema api');
 select schema_privs_are('api', 'authenticated', array['USAGE'], 'authenticated may only use schema api');
 select schema_privs_are('api', 'authenticator', array[]::text[], 'authenticator itself reaches nothing in api');
@@ -100,44 +110,54 @@ select is_empty(
        from unnest(array['id', 'name', 'slug', 'member_count', 'created_at', 'updated_at']) c
      except
      select 'org_lister', 'my_organizations', c, 'SELECT'
-       from unnest(array['id', 'name', 'slug', 'role', 'member_count', 'created_at', 'updated_at']) c $$,
-  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count'
+       from unnest(array['id', 'name', 'slug', 'role', 'member_count', 'created_at', 'updated_at']) c
+     except
+     select 'session_reader', 'sessions', column_name::text, 'SELECT'
+       from information_schema.columns where table_schema = 'app' and table_name = 'sessions' $$,
+  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions'
 );
 /* The helper roles (no login, and nobody can become them): exactly their policies, their
    tables, and the views they own. */
 select results_eq(
   $$ select r.rolname::text collate "default", array_agg(format('%s on %s', p.polname, p.polrelid::regclass) collate "default" order by p.polname)
        from pg_roles r join pg_policy p on r.oid = any (p.polroles)
-      where r.rolname in ('membership_reader', 'org_lister', 'member_counter')
+      where r.rolname in ('membership_reader', 'org_lister', 'member_counter', 'session_reader')
       group by r.rolname order by r.rolname $$,
   $$ values ('member_counter', array['member_count_read on app.organizations', 'member_count_upkeep on app.organizations']),
             ('membership_reader', array['own_rows on app.memberships']),
-            ('org_lister', array['lister_read on app.organizations', 'own_rows on app.memberships']) $$,
-  'member_counter keeps app.organizations.member_count; the view owners read the caller''s own memberships (and org_lister any organization)'
+            ('org_lister', array['lister_read on app.organizations', 'own_rows on app.memberships']),
+            ('session_reader', array['presented_only on app.sessions']) $$,
+  'member_counter keeps app.organizations.member_count; the view owners read the caller''s own memberships (and org_lister any organization), session_reader the one session whose token the request presents'
 );
 select is_empty(
   $$ select r, c.oid::regclass::text from pg_class c
-       cross join unnest(array['membership_reader', 'org_lister', 'member_counter']) r
+       cross join unnest(array['membership_reader', 'org_lister', 'member_counter', 'session_reader']) r
       where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
         and has_table_privilege(r, c.oid, 'select, insert, update, delete, truncate, references, trigger')
      except
-     values ('membership_reader', 'app.my_memberships'), ('org_lister', 'app.my_organizations') $$,
-  'the helper roles have no table privilege in app but on the view each owns'
+     values ('membership_reader', 'app.my_memberships'), ('org_lister', 'app.my_organizations'),
+            ('session_reader', 'app.sessions') $$,
+  'the helper roles have no table privilege in app but on the view each owns (session_reader: reading app.sessions, for its view)'
 );
+select ok(not has_table_privilege('session_reader', 'app.sessions', 'insert, update, delete, truncate, references, trigger'),
+  'session_reader may only read app.sessions');
 select results_eq(
   $$ select c.relowner::regrole::text collate "default", c.relkind::text, c.oid::regclass::text from pg_class c
-      where c.relowner in ('membership_reader'::regrole, 'org_lister'::regrole, 'member_counter'::regrole)
+      where c.relowner in ('membership_reader'::regrole, 'org_lister'::regrole, 'member_counter'::regrole,
+                           'session_reader'::regrole)
       order by 1 $$,
-  $$ values ('membership_reader', 'v', 'app.my_memberships'), ('org_lister', 'v', 'app.my_organizations') $$,
-  'membership_reader and org_lister own one view each, and member_counter no relation'
+  $$ values ('membership_reader', 'v', 'app.my_memberships'), ('org_lister', 'v', 'app.my_organizations'),
+            ('session_reader', 'v', 'auth.presented_session') $$,
+  'membership_reader, org_lister and session_reader own one view each, and member_counter no relation'
 );
 select is_empty(
   $$ select grantee, table_name from information_schema.role_table_grants
       where table_schema = 'app' and grantee not in ('blossom_owner')
         and not (grantee = grantor and privilege_type = 'SELECT'
                  and (table_name, grantee) in (('my_memberships', 'membership_reader'),
-                                               ('my_organizations', 'org_lister'))) $$,
-  'no table in app is granted to anyone (membership_reader and org_lister hold only what they own, their views)'
+                                               ('my_organizations', 'org_lister')))
+        and not (grantee = 'session_reader' and table_name = 'sessions' and privilege_type = 'SELECT') $$,
+  'no table in app is granted to anyone (membership_reader and org_lister hold only what they own, their views; session_reader reads app.sessions, under its policy presented_only)'
 );
 
 /* Functions: nothing executable by PUBLIC by default; every api function granted explicitly. */

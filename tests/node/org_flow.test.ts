@@ -45,12 +45,12 @@ async function postAuth(path: string, body: object, headers: Record<string, stri
   });
 }
 
-/** The `name=value` of the session cookie the answer sets. */
+/** The `name=value` of the session cookie the answer sets (beside it: the device cookie). */
 function sessionCookie(response: Response): string {
   const cookies = response.headers
     .getSetCookie()
     .map((header) => header.split(";", 1)[0] ?? "")
-    .filter((pair) => /^[^=]+=.+$/.test(pair));
+    .filter((pair) => /^blossom_session=.+$/.test(pair));
   assert.equal(cookies.length, 1, `one session cookie expected: ${JSON.stringify(response.headers.getSetCookie())}`);
   return cookies[0] ?? "";
 }

@@ -2,13 +2,18 @@
  * Login. Failure is a result, not an error: the failed attempt is counted and audited in the
  * caller's transaction, and an exception would roll the count back. Unknown emails and wrong
  * passwords take the same path (one bcrypt each) and get the same answer.
- * Limits: the failed-login budget of auth.failed_logins_retry_after (rate_limits.sql).
+ * Limits: the failed-login limits of auth.failed_logins_retry_after (rate_limits.sql), counted
+ * under the account's lock, so that parallel guesses cannot pass them.
+ * A login ends the session the browser had (p_session_token), whoever's it was: a session
+ * token planted in the browser before the login is worth nothing after it.
  */
 create function auth.login(
   p_email text,
   p_password text,
   p_client_addr inet default null,
-  p_user_agent text default null
+  p_user_agent text default null,
+  p_session_token text default null,
+  p_device_token text default null
 ) returns jsonb
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -18,30 +23,35 @@ declare
   v_retry integer;
   v_user app.users;
   v_hash text;
+  v_device bytea;
 begin
-  v_retry := auth.failed_logins_retry_after(v_key, v_addr);
-  if v_retry is not null then
-    return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.rate_limited', 'retry_after', v_retry);
-  end if;
-
+  perform auth.lock_rate_key('login', v_key);
   select u.* into v_user from app.users u where pg_catalog.lower(u.email) = v_key;
   select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_user.id;
+  v_device := auth.known_device(p_device_token, v_user.id);
 
-  if not auth.password_matches(p_password, v_hash) then
-    perform auth.count_failed_login(v_key, v_addr);
-    perform auth.audit('auth.login_failed', null, v_key, p_client_addr,
-                       pg_catalog.jsonb_build_object('user_id', v_user.id));
-    return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.invalid_credentials');
+  v_retry := auth.failed_logins_retry_after(v_key, v_addr, v_device);
+  if v_retry is not null then
+    return auth.rate_limited(v_retry, 'Too many failed logins; try again later.');
   end if;
 
-  perform auth.forget_failed_logins(v_key);
+  if not auth.password_matches(p_password, v_hash) then
+    perform auth.count_failed_login(v_key, v_addr, v_device);
+    perform auth.audit('auth.login_failed', null, v_key, p_client_addr,
+                       pg_catalog.jsonb_build_object('user_id', v_user.id));
+    return auth.refusal(401, 'auth.invalid_credentials', 'The email or the password is not right.');
+  end if;
+
+  perform auth.forget_failed_logins(v_key, v_addr, v_device);
+  perform auth.end_presented_session(p_session_token);
   perform auth.audit('auth.login', v_user.id, v_user.id, p_client_addr);
   return pg_catalog.jsonb_build_object(
     'ok', true, 'user', auth.user_json(v_user),
-    'session', auth.issue_session(v_user.id, p_client_addr, p_user_agent));
+    'session', auth.issue_session(v_user.id, p_client_addr, p_user_agent),
+    'device_token', auth.remember_device(v_user.id, p_device_token));
 end
 $$;
 
-comment on function auth.login(text, text, inet, text) is
-  'Checks the credentials and starts a session. Returns {ok: true, user, session} or '
-  '{ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}; never raises for them.';
+comment on function auth.login(text, text, inet, text, text, text) is
+  'Checks the credentials, ends the browser''s previous session and starts one. Returns {ok: true, user, session, device_token} '
+  'or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.';

@@ -1,16 +1,16 @@
 /*
  * Password change by a signed-in user: proves the current password; other sessions end.
  * A wrong current password is a guess at the account's password like a failed login, so it
- * draws on the same budget (auth.failed_logins_retry_after: the account's email, the address)
- * and, as in auth.login, is a result rather than an error, so that the count survives. Without
- * it a stolen session could guess the password (to take over the account for good) without
- * limit.
+ * draws on the same limits (auth.failed_logins_retry_after, under the account's lock) and, as
+ * in auth.login, is a result rather than an error, so that the count survives. Without it a
+ * stolen session could guess the password (to take over the account for good) without limit.
  */
 create function auth.change_password(
   p_token text,
   p_current_password text,
   p_new_password text,
-  p_client_addr inet default null
+  p_client_addr inet default null,
+  p_device_token text default null
 ) returns jsonb
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -20,21 +20,22 @@ declare
   v_addr text := pg_catalog.host(p_client_addr);
   v_retry integer;
   v_hash text;
+  v_device bytea := auth.known_device(p_device_token, v_session.user_id);
 begin
   if v_session.id is null then
     perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
-  select pg_catalog.lower(u.email), s.password_hash into v_key, v_hash
-    from app.users u join app.user_secrets s on s.user_id = u.id
-   where u.id = v_session.user_id;
-  v_retry := auth.failed_logins_retry_after(v_key, v_addr);
+  select left(pg_catalog.lower(u.email), 320) into v_key from app.users u where u.id = v_session.user_id;
+  perform auth.lock_rate_key('login', v_key);
+  select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_session.user_id;
+  v_retry := auth.failed_logins_retry_after(v_key, v_addr, v_device);
   if v_retry is not null then
-    return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.rate_limited', 'retry_after', v_retry);
+    return auth.rate_limited(v_retry, 'Too many failed logins; try again later.');
   end if;
   if not auth.password_matches(p_current_password, v_hash) then
-    perform auth.count_failed_login(v_key, v_addr);
+    perform auth.count_failed_login(v_key, v_addr, v_device);
     perform auth.audit('auth.password_change_failed', v_session.user_id, v_session.user_id, p_client_addr);
-    return pg_catalog.jsonb_build_object('ok', false, 'code', 'auth.invalid_credentials');
+    return auth.refusal(401, 'auth.invalid_credentials', 'The current password is not right.');
   end if;
   perform auth.check_password(p_new_password);
   update app.user_secrets s
@@ -42,13 +43,13 @@ begin
    where s.user_id = v_session.user_id;
   update app.sessions s set revoked_at = now()
    where s.user_id = v_session.user_id and s.revoked_at is null and s.id <> v_session.id;
-  perform auth.forget_failed_logins(v_key);
+  perform auth.forget_failed_logins(v_key, v_addr, v_device);
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);
   return pg_catalog.jsonb_build_object('ok', true);
 end
 $$;
 
-comment on function auth.change_password(text, text, text, inet) is
-  'Sets a new password and revokes every other session. Returns {ok: true} or '
-  '{ok: false, code: auth.invalid_credentials | auth.rate_limited, retry_after}, never raising for them '
+comment on function auth.change_password(text, text, text, inet, text) is
+  'Sets a new password and revokes every other session. Returns {ok: true} or a refusal '
+  '{ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them '
   '(a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.';

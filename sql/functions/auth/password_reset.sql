@@ -1,7 +1,10 @@
 /*
  * Password reset: a single-use token valid one hour, mailed through app.outbox; only its
  * SHA-256 is kept. The request answers the same whether or not the account exists.
- * Limits: 5 requests per hour per lower-cased email, 20 per hour per client address.
+ * Limits: 20 requests per hour per client address (429). Per account there is no refusal,
+ * which would let anyone block the owner's own reset: a request made within 10 minutes of the
+ * account's last reset mail sends nothing new (that mail, valid an hour, is in the owner's
+ * inbox), so the owner gets at most one mail per 10 minutes however often others ask.
  */
 create function auth.request_password_reset(p_email text, p_client_addr inet default null) returns void
 language plpgsql volatile security definer set search_path = ''
@@ -14,17 +17,22 @@ declare
   v_token text;
   v_expires timestamptz := now() + interval '1 hour';
 begin
-  v_retry := greatest(auth.rate_limit_retry_after('reset.email', v_key, 5, interval '1 hour'),
-                      auth.rate_limit_retry_after('reset.addr', v_addr, 20, interval '1 hour'));
+  perform auth.lock_rate_key('reset.addr', coalesce(v_addr, ''));
+  v_retry := auth.rate_limit_retry_after('reset.addr', v_addr, 20, interval '1 hour');
   if v_retry is not null then
     perform auth.raise_error(429, 'auth.rate_limited', 'Too many reset requests; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
-  perform auth.rate_limit_hit('reset.email', v_key);
   perform auth.rate_limit_hit('reset.addr', v_addr);
 
   select u.* into v_user from app.users u where pg_catalog.lower(u.email) = v_key;
   if not found then
+    return;
+  end if;
+  -- The account's lock: two requests at once cannot both find no recent mail.
+  perform auth.lock_rate_key('reset.user', v_user.id);
+  if exists (select from app.password_resets r
+              where r.user_id = v_user.id and r.created_at > now() - interval '10 minutes') then
     return;
   end if;
   v_token := auth.new_token();
@@ -38,8 +46,8 @@ end
 $$;
 
 comment on function auth.request_password_reset(text, inet) is
-  'Queues a reset mail (outbox topic mail.password_reset) when the account exists; silent otherwise. '
-  'Errors: 429 auth.rate_limited.';
+  'Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; '
+  'silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).';
 
 create function auth.confirm_password_reset(p_token text, p_new_password text, p_client_addr inet default null)
 returns void

@@ -7,47 +7,66 @@
  *    must be one of app.settings.allowed_origins; else 403 auth.csrf. A browser cannot send
  *    such a request cross-site without a CORS preflight, which PostgREST does not grant.
  * 2. Identity: the token comes from the cookie named app.settings.session_cookie (default
- *    blossom_session) or the x-blossom-session header; a valid session sets app.user_id and
- *    app.session_id for the transaction and switches to `authenticated`. Anything else stays
- *    web_anon, and functions that need a user answer 401 auth.not_signed_in.
+ *    blossom_session; `__Host-blossom_session` wherever the cookie is Secure) or the
+ *    x-blossom-session header; a valid session sets app.user_id and app.session_id for the
+ *    transaction and switches to `authenticated`. Anything else stays web_anon, and functions
+ *    that need a user answer 401 auth.not_signed_in.
+ * 3. Activity: a session is marked as used at most once a minute; a read-only request (PostgREST
+ *    runs GET and HEAD so) cannot, and is answered with the header X-Blossom-Session-Stale
+ *    instead, which the edge takes off and acts on (edge/activity.py).
  */
+/* CSRF for a request that may change state (step 1 above). */
+create function auth.refuse_cross_site_write() returns void
+language plpgsql stable
+as $$
+declare
+  v_headers json := coalesce(nullif(pg_catalog.current_setting('request.headers', true), '')::json, '{}');
+  v_origin text := v_headers ->> 'origin';
+begin
+  if pg_catalog.lower(pg_catalog.btrim(pg_catalog.split_part(coalesce(v_headers ->> 'content-type', ''), ';', 1)))
+     <> 'application/json' then
+    perform auth.raise_error(403, 'auth.csrf', 'Requests that change state must send Content-Type: application/json.');
+  end if;
+  if (v_origin is not null or v_headers ->> 'sec-fetch-site' = 'cross-site')
+     and not auth.origin_allowed(v_origin) then
+    perform auth.raise_error(403, 'auth.csrf', 'Requests from this origin are not allowed.');
+  end if;
+end
+$$;
+
+comment on function auth.refuse_cross_site_write() is
+  '403 auth.csrf unless the request sends JSON and, when it names an origin or is cross-site, from an allowed origin.';
+
+/* It runs before every API request, so it does only what that request needs: the session is
+   one indexed lookup through the view auth.presented_session (sql/policies/auth.sql), planned
+   into this query with no function call or change of role, and a browser's read parses no
+   header. The settings it makes are transaction-local: PostgREST's next request starts
+   without them. */
 create function auth.pre_request() returns void
 language plpgsql volatile
 as $$
 declare
-  v_method text := nullif(pg_catalog.current_setting('request.method', true), '');
-  v_headers jsonb := coalesce(nullif(pg_catalog.current_setting('request.headers', true), '')::jsonb, '{}');
-  v_cookies jsonb := coalesce(nullif(pg_catalog.current_setting('request.cookies', true), '')::jsonb, '{}');
-  v_origin text := v_headers ->> 'origin';
-  v_token text;
   v_identity record;
 begin
-  perform pg_catalog.set_config('app.user_id', '', true);
-  perform pg_catalog.set_config('app.session_id', '', true);
-
-  if v_method is not null and v_method not in ('GET', 'HEAD', 'OPTIONS') then
-    if pg_catalog.lower(pg_catalog.btrim(pg_catalog.split_part(coalesce(v_headers ->> 'content-type', ''), ';', 1)))
-       <> 'application/json' then
-      perform auth.raise_error(403, 'auth.csrf', 'Requests that change state must send Content-Type: application/json.');
-    end if;
-    if (v_origin is not null or v_headers ->> 'sec-fetch-site' = 'cross-site')
-       and not auth.origin_allowed(v_origin) then
-      perform auth.raise_error(403, 'auth.csrf', 'Requests from this origin are not allowed.');
-    end if;
+  if pg_catalog.current_setting('request.method', true) not in ('GET', 'HEAD', 'OPTIONS') then
+    perform auth.refuse_cross_site_write();
   end if;
 
-  v_token := coalesce(nullif(v_cookies ->> auth.setting('session_cookie', 'blossom_session'), ''),
-                      nullif(v_headers ->> 'x-blossom-session', ''));
-  if v_token is null then
-    return;
-  end if;
-  select i.user_id, i.session_id into v_identity from auth.session_identity(v_token) i;
+  select p.user_id, p.session_id, p.stale into v_identity from auth.presented_session p;
   if v_identity.session_id is null then
     return;
   end if;
-  perform pg_catalog.set_config('app.user_id', v_identity.user_id, true);
-  perform pg_catalog.set_config('app.session_id', v_identity.session_id, true);
-  set local role authenticated;
+  perform pg_catalog.set_config('app.user_id', v_identity.user_id, true),
+          pg_catalog.set_config('app.session_id', v_identity.session_id, true),
+          pg_catalog.set_config('role', 'authenticated', true);
+  -- Used at most once a minute: marked here when the transaction may write, else by the edge.
+  if v_identity.stale then
+    if pg_catalog.current_setting('transaction_read_only') = 'off' then
+      perform auth.touch_session(auth.presented_token());
+    else
+      perform pg_catalog.set_config('response.headers', '[{"X-Blossom-Session-Stale": "1"}]', true);
+    end if;
+  end if;
 end
 $$;
 

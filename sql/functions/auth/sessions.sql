@@ -69,25 +69,39 @@ $$;
 comment on function auth.session_from_token(text, boolean) is
   'The session a token stands for when it is valid (not revoked, expired or idle), else null.';
 
-/* The pre-request's only door into app.sessions: small, definer, pinned search_path. */
-create function auth.session_identity(p_token text, out user_id app.user_id, out session_id app.session_id)
-language plpgsql volatile security definer set search_path = ''
+/* The session token a PostgREST request presents: the cookie named app.settings.session_cookie
+   (default blossom_session), else the X-Blossom-Session header (read only when there is no
+   cookie, so that a browser's reads parse no headers). One expression, inlined where used. */
+create function auth.presented_token() returns text
+language sql stable parallel safe
+return coalesce(
+  nullif(pg_catalog.current_setting('request.cookies', true), '')::json
+    ->> coalesce(nullif(pg_catalog.current_setting('app.settings.session_cookie', true), ''), 'blossom_session'),
+  nullif(pg_catalog.current_setting('request.headers', true), '')::json ->> 'x-blossom-session');
+
+comment on function auth.presented_token() is
+  'The session token of this PostgREST request (cookie, else X-Blossom-Session header), or null.';
+
+/* Before a sign-in or sign-up replaces it: the session the browser had ends. */
+create function auth.end_presented_session(p_token text) returns void
+language plpgsql volatile
 as $$
-declare
-  v_session app.sessions := auth.session_from_token(p_token, true);
 begin
-  user_id := v_session.user_id;
-  session_id := v_session.id;
+  if auth.token_is_wellformed(p_token) then
+    update app.sessions s set revoked_at = now()
+     where s.token_hash = auth.token_hash(p_token) and s.revoked_at is null;
+  end if;
 end
 $$;
 
-comment on function auth.session_identity(text) is
-  'For auth.pre_request: the user and session of a valid token (nulls otherwise).';
+comment on function auth.end_presented_session(text) is
+  'Revokes the session of the token the browser presented, if it is one; a sign-in replaces it.';
 
-/* For the edge, after a read-only request it relayed with this token: PostgREST runs GET
-   requests read-only, so the pre-request could not mark the session as used, and a reader who
-   never writes would meet the idle timeout. Like the pre-request, it touches a valid session
-   at most once a minute; an invalid, expired or idle one stays as it is. */
+/* For the edge, after a read-only request it relayed with this token and PostgREST's answer
+   said the session is due (auth.session_identity's `stale`): the pre-request could not mark it
+   in a read-only transaction, and a reader who never writes would meet the idle timeout. Like
+   the pre-request, it touches a valid session at most once a minute; an invalid, expired or
+   idle one stays as it is. */
 create function auth.touch_session(p_token text) returns boolean
 language plpgsql volatile security definer set search_path = ''
 as $$

@@ -33,38 +33,66 @@ $$;
 comment on function auth.valid_display_name(text) is
   'The display name trimmed; 422 auth.invalid_display_name when empty, over 100 characters or with control characters.';
 
+/*
+ * Sign-up limits: 20 per hour per client address (app.settings.signups_per_address_per_hour)
+ * and 120 per minute in all (app.settings.signups_per_minute), so that a flood of sign-ups,
+ * each a bcrypt hash, cannot take the CPU from logins. Every sign-up that passes the cheap
+ * checks counts, an address already taken too: that answer is a result, not an error, so the
+ * count survives it (and probing which addresses have accounts costs the same budget).
+ * The per-address count is exact (the address's lock); the total may be passed by as many
+ * sign-ups as run at once.
+ */
 create function auth.signup(
   p_email text,
   p_password text,
   p_display_name text,
   p_client_addr inet default null,
-  p_user_agent text default null
+  p_user_agent text default null,
+  p_session_token text default null,
+  p_device_token text default null
 ) returns jsonb
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_email app.email := auth.valid_email(p_email);
   v_name text := auth.valid_display_name(p_display_name);
+  v_addr text := pg_catalog.host(p_client_addr);
+  v_retry integer;
   v_user app.users;
   v_session jsonb;
 begin
   perform auth.check_password(p_password);
+  perform auth.lock_rate_key('signup.addr', coalesce(v_addr, ''));
+  v_retry := greatest(
+    auth.rate_limit_retry_after('signup.addr', v_addr,
+                                auth.limit_setting('signups_per_address_per_hour', 20), interval '1 hour'),
+    auth.rate_limit_retry_after('signup.all', 'all', auth.limit_setting('signups_per_minute', 120), interval '1 minute'));
+  if v_retry is not null then
+    return auth.rate_limited(v_retry, 'Too many sign-ups; try again later.');
+  end if;
+  perform auth.rate_limit_hit('signup.addr', v_addr);
+  perform auth.rate_limit_hit('signup.all', 'all');
+
   if exists (select from app.users u where pg_catalog.lower(u.email) = pg_catalog.lower(v_email)) then
-    perform auth.raise_error(409, 'auth.email_taken', 'An account with this email already exists.');
+    return auth.refusal(409, 'auth.email_taken', 'An account with this email already exists.');
   end if;
   begin
     insert into app.users (email, display_name) values (v_email, v_name) returning * into v_user;
   exception when unique_violation then
     -- Lost a race with another sign-up of the same address.
-    perform auth.raise_error(409, 'auth.email_taken', 'An account with this email already exists.');
+    return auth.refusal(409, 'auth.email_taken', 'An account with this email already exists.');
   end;
   insert into app.user_secrets (user_id, password_hash) values (v_user.id, auth.hash_password(p_password));
+  perform auth.end_presented_session(p_session_token);
   v_session := auth.issue_session(v_user.id, p_client_addr, p_user_agent);
   perform auth.audit('auth.signup', v_user.id, v_user.id, p_client_addr);
-  return pg_catalog.jsonb_build_object('user', auth.user_json(v_user), 'session', v_session);
+  return pg_catalog.jsonb_build_object(
+    'ok', true, 'user', auth.user_json(v_user), 'session', v_session,
+    'device_token', auth.remember_device(v_user.id, null));
 end
 $$;
 
-comment on function auth.signup(text, text, text, inet, text) is
-  'Creates an account and its first session: {user, session: {id, token, created_at, expires_at}}. '
-  'Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name; 409 auth.email_taken.';
+comment on function auth.signup(text, text, text, inet, text, text, text) is
+  'Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, '
+  'or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). '
+  'Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.';

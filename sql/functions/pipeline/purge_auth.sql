@@ -1,8 +1,11 @@
-/* Housekeeping for the pipeline: sessions that can never be valid again, stale counters and resets. */
+/* Housekeeping for the pipeline: sessions that can never be valid again, stale counters,
+   resets and devices, and the one-time secrets still readable in the outbox. */
 create function pipeline.purge_auth(
   out sessions integer,
   out rate_limit_hits integer,
-  out password_resets integer
+  out password_resets integer,
+  out devices integer,
+  out outbox_secrets integer
 )
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -13,8 +16,17 @@ begin
   get diagnostics rate_limit_hits = row_count;
   delete from app.password_resets r where r.expires_at < now() - interval '1 day';
   get diagnostics password_resets = row_count;
+  delete from app.devices d where d.last_used_at < now() - interval '1 year';
+  get diagnostics devices = row_count;
+  /* A reset or invitation token is in the outbox only for its mail: once delivered, or past
+     its expires_at (when it is worth nothing any more), it goes. */
+  update app.outbox o set payload = o.payload - 'token'
+   where o.payload ? 'token'
+     and (o.delivered_at is not null or (o.payload ->> 'expires_at')::timestamptz < now());
+  get diagnostics outbox_secrets = row_count;
 end
 $$;
 
 comment on function pipeline.purge_auth() is
-  'Deletes revoked, expired and idle sessions, rate-limit hits older than a day and resets expired a day ago.';
+  'Deletes dead sessions, rate-limit hits older than a day, resets expired a day ago and devices unused for a year; '
+  'removes the token from outbox messages delivered or expired.';

@@ -1,0 +1,109 @@
+"""The edge's own Postgres connections: a few kept open, more made on demand, none retried.
+
+Not psycopg_pool: when Postgres restarts, its pool finds each dead idle connection on checkout
+and sleeps with a growing back-off before trying the next, and reconnects in the background
+with back-off too, so the auth routes stayed down for ~10 s after a sub-second restart. Here
+an idle connection is tested without a round trip (an idle connection has nothing to read;
+one whose server went away has its end of stream, or a termination notice, waiting), a dead
+one is dropped at once, and a missing one is made in the request that needs it. So while
+Postgres is down each call fails at once (503), and the first call after it is back succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import psycopg
+from psycopg.pq import ConnStatus, TransactionStatus
+
+
+class DatabaseUnavailable(Exception):
+    """No connection could be had: Postgres unreachable, or every connection busy too long."""
+
+
+class Database:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_connections: int,
+        wait_seconds: float,
+        application_name: str = "blossom-edge",
+    ) -> None:
+        self.url = url
+        self.wait_seconds = wait_seconds
+        self.application_name = application_name
+        self._slots = asyncio.Semaphore(max_connections)
+        # Last in, first out: the warmest connection is used again; surplus ones stay few.
+        self._idle: list[psycopg.AsyncConnection[object]] = []
+        self._closed = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[object]]:
+        """A connection in a transaction, committed when the block ends normally, rolled back
+        when it raises. DatabaseUnavailable when none can be had in time."""
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailable("every database connection is busy") from None
+        try:
+            conn = await self._checkout()
+            try:
+                yield conn
+            except BaseException:
+                await self._give_back(conn, commit=False)
+                raise
+            await self._give_back(conn, commit=True)
+        finally:
+            self._slots.release()
+
+    async def _checkout(self) -> psycopg.AsyncConnection[object]:
+        while self._idle:
+            conn = self._idle.pop()
+            if _still_open(conn):
+                return conn
+            await _discard(conn)
+        try:
+            # libpq's connect_timeout is whole seconds, at least 2.
+            return await psycopg.AsyncConnection.connect(
+                self.url, connect_timeout=2, application_name=self.application_name
+            )
+        except psycopg.OperationalError as error:
+            raise DatabaseUnavailable(str(error)) from error
+
+    async def _give_back(self, conn: psycopg.AsyncConnection[object], *, commit: bool) -> None:
+        try:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                await (conn.commit() if commit else conn.rollback())
+        except psycopg.Error:
+            if commit:
+                await _discard(conn)
+                raise
+        if self._closed or conn.broken or conn.info.transaction_status != TransactionStatus.IDLE:
+            await _discard(conn)
+        else:
+            self._idle.append(conn)
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            await _discard(self._idle.pop())
+
+
+def _still_open(conn: psycopg.AsyncConnection[object]) -> bool:
+    if conn.closed or conn.broken or conn.pgconn.status != ConnStatus.OK:
+        return False
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return False
+    return not readable
+
+
+async def _discard(conn: psycopg.AsyncConnection[object]) -> None:
+    with suppress(psycopg.Error, OSError):
+        await conn.close()

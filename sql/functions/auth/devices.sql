@@ -1,0 +1,52 @@
+/*
+ * Devices: a browser that signed in to an account gets a long-lived device cookie (a random
+ * token; app.devices keeps its SHA-256). Its password attempts for that account are then
+ * limited on their own (auth.failed_logins_retry_after), so that nobody else's guesses, from
+ * any address, can lock the owner out of their own browser. A device is forgotten a year
+ * after its last sign-in, and an account keeps its 20 most recent.
+ */
+
+/* The device of a token when it is a known device of the user; null for a made-up token, a
+   forgotten one, or another account's browser. */
+create function auth.known_device(p_token text, p_user app.user_id) returns bytea
+language plpgsql stable
+as $$
+begin
+  if not auth.token_is_wellformed(p_token) then
+    return null;
+  end if;
+  return (select d.token_hash from app.devices d
+           where d.token_hash = auth.token_hash(p_token)
+             and d.user_id = p_user
+             and d.last_used_at > now() - interval '1 year');
+end
+$$;
+
+comment on function auth.known_device(text, app.user_id) is
+  'SHA-256 of the device token when it names a device the user signed in from within a year; else null.';
+
+/* After a sign-in from this browser: a known device is marked used and keeps its token; any
+   other browser gets a new token. Returns the token the cookie is to hold. */
+create function auth.remember_device(p_user app.user_id, p_token text) returns text
+language plpgsql volatile
+as $$
+declare
+  v_known bytea := auth.known_device(p_token, p_user);
+  v_token text := p_token;
+begin
+  if v_known is not null then
+    update app.devices d set last_used_at = now() where d.token_hash = v_known;
+    return v_token;
+  end if;
+  v_token := auth.new_token();
+  insert into app.devices (token_hash, user_id) values (auth.token_hash(v_token), p_user);
+  delete from app.devices d
+   where d.user_id = p_user
+     and d.token_hash not in (select r.token_hash from app.devices r where r.user_id = p_user
+                               order by r.last_used_at desc limit 20);
+  return v_token;
+end
+$$;
+
+comment on function auth.remember_device(app.user_id, text) is
+  'Marks the browser as a device of the user after a sign-in; returns its device token (the same when known, else a new one).';

@@ -1,0 +1,171 @@
+"""Every answer of the edge is ours: the JSON error shape with a stable code, a 4xx where the
+client is at fault, for what used to be a plain-text 500 or a framework's plain-text refusal;
+and nothing but /rpc/<name> reaches PostgREST."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.auth_client import PASSWORD, post, signup
+from tests.conftest import Stack, make_stack
+from tests.http import Reply, request
+
+ERROR_FIELDS = {"code", "message", "details", "hint"}
+
+
+@pytest.fixture(scope="module")
+def answers_stack(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("answers")) as running:
+        yield running
+
+
+def assert_error(reply: Reply, status: int, code: str) -> None:
+    assert reply.status == status, reply.body
+    assert (reply.header("content-type") or "").startswith("application/json")
+    assert set(reply.json()) == ERROR_FIELDS
+    assert reply.json()["code"] == code
+
+
+def raw_exchange(base_url: str, data: bytes) -> bytes:
+    """Bytes written on a socket as they are, and everything the server answers until it closes."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/nothing/here", 404, "edge.not_found"),
+        ("GET", "/", 404, "edge.not_found"),
+        ("DELETE", "/auth/login", 405, "edge.method_not_allowed"),
+        ("PUT", "/rpc/me", 405, "edge.method_not_allowed"),
+        ("POST", "/healthz", 405, "edge.method_not_allowed"),
+    ],
+)
+def test_unknown_paths_and_methods_are_answered_in_json(
+    answers_stack: Stack, method: str, path: str, status: int, code: str
+) -> None:
+    assert_error(request(answers_stack.edge_url, method, path), status, code)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/rpc/..",
+        "/rpc/../",
+        "/rpc/%2e%2e",
+        "/rpc/%2E%2e/",
+        "/rpc/me/..",
+        "/rpc/",
+        "/rpc/me/",
+        "/rpc/a/b",
+        "/rpc/me%00",
+    ],
+)
+def test_only_rpc_and_a_function_name_reach_postgrest(answers_stack: Stack, path: str) -> None:
+    reply = request(answers_stack.edge_url, "GET", path)
+    assert_error(reply, 404, "edge.not_found")
+    body = reply.body.decode()
+    # PostgREST's root is its OpenAPI document, which names its own address.
+    assert "swagger" not in body
+    assert str(answers_stack.endpoints.postgrest_port) not in body
+
+
+@pytest.mark.parametrize("route", ["/auth/signup", "/auth/login", "/auth/password-reset"])
+def test_a_lone_surrogate_in_a_field_is_refused_not_a_500(answers_stack: Stack, route: str) -> None:
+    body = b'{"email": "\\ud800@example.com", "password": "x\\udfffyz0123456789", "display_name": "\\ud800"}'
+    reply = request(
+        answers_stack.edge_url, "POST", route, body=body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(reply, 422, "request.invalid_field")
+
+
+def test_json_nested_thirty_thousand_deep_is_refused_not_a_500(answers_stack: Stack) -> None:
+    body = b"[" * 30_000 + b"]" * 30_000
+    reply = request(
+        answers_stack.edge_url, "POST", "/auth/login", body=body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(reply, 400, "request.invalid_json")
+    nested = b'{"email": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    reply = request(
+        answers_stack.edge_url,
+        "POST",
+        "/auth/signup",
+        body=nested,
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(reply, 400, "request.invalid_json")
+
+
+def test_a_bearer_token_is_ignored_not_a_500(answers_stack: Stack) -> None:
+    headers = {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"}
+    assert_error(
+        request(answers_stack.edge_url, "GET", "/rpc/me", headers=headers), 401, "auth.not_signed_in"
+    )
+    account = signup(answers_stack.edge_url)
+    reply = request(answers_stack.edge_url, "GET", "/rpc/me", headers=headers | account.cookie)
+    assert reply.status == 200
+    assert reply.json()["id"] == account.user["id"]
+
+
+def test_a_request_that_is_not_http_is_answered_in_json(answers_stack: Stack) -> None:
+    answer = raw_exchange(answers_stack.edge_url, b"GET /healthz HTTP/1.1\r\nHost x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/json" in head.lower()
+    assert body.startswith(b'{"code":"edge.bad_request"')
+
+
+def test_postgrest_server_errors_lose_their_details(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A 5xx from PostgREST keeps its code and message; its details (which may quote the
+    database's address or internal errors) stay behind."""
+    probe = """
+    create function api.fail_inside() returns void language plpgsql as $$
+    begin
+      raise exception 'internal at host db.internal port 5432' using errcode = 'XX000',
+        detail = 'connection to server at "10.1.2.3", port 5432 failed';
+    end $$;
+    grant execute on function api.fail_inside() to web_anon;
+    """
+    logs = tmp_path_factory.mktemp("server-errors")
+    with make_stack(pg_server, template_database, logs, probe) as running:
+        direct = request(running.postgrest_url, "POST", "/rpc/fail_inside", json_body={})
+        assert direct.status == 500
+        assert "10.1.2.3" in direct.body.decode()
+        reply = request(running.edge_url, "POST", "/rpc/fail_inside", json_body={})
+        assert_error(reply, 500, "XX000")
+        assert reply.json()["details"] is None
+        assert "10.1.2.3" not in reply.body.decode()
+
+
+def test_readyz_does_not_name_the_database_host_or_port(answers_stack: Stack, pg_server: str) -> None:
+    reply = request(answers_stack.edge_url, "GET", "/readyz")
+    assert reply.status == 200
+    assert str(urlsplit(pg_server).port) not in reply.body.decode()
+
+
+def test_login_rotates_the_session_the_browser_had(answers_stack: Stack) -> None:
+    planted = signup(answers_stack.edge_url)
+    victim = signup(answers_stack.edge_url)
+    reply = post(
+        answers_stack.edge_url, "/auth/login", {"email": victim.email, "password": PASSWORD}, planted.cookie
+    )
+    assert reply.status == 200
+    assert_error(
+        request(answers_stack.edge_url, "GET", "/auth/session", headers=planted.cookie),
+        401,
+        "auth.not_signed_in",
+    )

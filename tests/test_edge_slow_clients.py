@@ -1,0 +1,195 @@
+"""Clients that send slowly, or too much at once, hold nothing that other clients need.
+
+Each test opens raw sockets from its own loopback address (127.0.0.x): the edge counts requests
+per client address, and a different source is a different client.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.auth_client import signup
+from tests.conftest import Stack, make_stack
+from tests.http import Reply, request
+
+SLOW_RPC = """
+create function api.slow(seconds float) returns integer language sql volatile as $$
+  select 1 from pg_sleep(seconds)
+$$;
+grant execute on function api.slow(float) to web_anon;
+"""
+
+
+@contextmanager
+def connected(base_url: str, source: str) -> Iterator[socket.socket]:
+    parts = urlsplit(base_url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10, source_address=(source, 0))
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def start_slow_post(sock: socket.socket, path: str = "/rpc/update_profile") -> None:
+    """The head of a chunked POST and the first byte of its body; the rest never comes."""
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n".encode()
+    )
+
+
+def answer_of(sock: socket.socket) -> tuple[int, bytes]:
+    """The status and the body of the answer on a socket (read to the end of its body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed without an answer: {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(head.split(b" ", 2)[1]), body
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(65536) == b""
+    except TimeoutError:
+        return False
+
+
+def test_three_hundred_trickling_bodies_leave_rpc_answering_within_a_second(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("slowloris")) as stack:
+        account = signup(stack.edge_url)
+        with ExitStack() as sockets:
+            for _ in range(300):
+                sock = sockets.enter_context(connected(stack.edge_url, "127.0.0.2"))
+                start_slow_post(sock)
+            time.sleep(0.5)  # every one of them is in the edge by now
+            started = time.monotonic()
+            reply = request(stack.edge_url, "GET", "/rpc/me", headers=account.cookie, timeout=5)
+            elapsed = time.monotonic() - started
+            assert reply.status == 200, reply.body
+            assert reply.json()["id"] == account.user["id"]
+            assert elapsed < 1.0, f"GET /rpc/me took {elapsed:.2f} s beside 300 slow clients"
+            anonymous = request(
+                stack.edge_url, "POST", "/rpc/update_profile", json_body={"display_name": "x"}
+            )
+            assert (anonymous.status, anonymous.json()["code"]) == (401, "auth.not_signed_in")
+
+
+TIGHT = {
+    "BLOSSOM_EDGE_HEADER_TIMEOUT": "1",
+    "BLOSSOM_EDGE_BODY_TIMEOUT": "1",
+    "BLOSSOM_EDGE_CLIENT_CONCURRENCY": "2",
+    "BLOSSOM_EDGE_UPSTREAM_CONNECTIONS": "1",
+    "BLOSSOM_EDGE_UPSTREAM_WAIT": "0.3",
+    "BLOSSOM_EDGE_MAX_CONNECTIONS": "12",
+}
+
+
+@pytest.fixture(scope="module")
+def tight_stack(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """An edge with small limits and short deadlines, so that tests reach them quickly."""
+    logs = tmp_path_factory.mktemp("tight")
+    with make_stack(pg_server, template_database, logs, SLOW_RPC, settings=TIGHT) as running:
+        yield running
+
+
+def test_a_body_slower_than_its_deadline_is_answered_408(tight_stack: Stack) -> None:
+    with connected(tight_stack.edge_url, "127.0.0.3") as sock:
+        start_slow_post(sock)
+        sock.settimeout(5)
+        status, body = answer_of(sock)
+    assert status == 408
+    assert b'"edge.request_timeout"' in body
+
+
+def test_headers_slower_than_their_deadline_are_answered_408(tight_stack: Stack) -> None:
+    with connected(tight_stack.edge_url, "127.0.0.4") as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: ed")
+        sock.settimeout(5)
+        status, body = answer_of(sock)
+        assert closed_within(sock, 2)
+    assert status == 408
+    assert b'"edge.request_timeout"' in body
+
+
+def test_a_connection_that_sends_nothing_is_closed(tight_stack: Stack) -> None:
+    with connected(tight_stack.edge_url, "127.0.0.5") as sock:
+        assert closed_within(sock, 3)
+
+
+def test_a_kept_alive_connection_must_send_its_next_request_in_time(tight_stack: Stack) -> None:
+    with connected(tight_stack.edge_url, "127.0.0.5") as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\n")
+        sock.settimeout(5)
+        assert answer_of(sock)[0] == 200
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+        status, body = answer_of(sock)
+    assert status == 408
+    assert b'"edge.request_timeout"' in body
+
+
+def test_a_client_over_its_share_of_requests_at_once_is_answered_429(tight_stack: Stack) -> None:
+    with (
+        connected(tight_stack.edge_url, "127.0.0.6") as first,
+        connected(tight_stack.edge_url, "127.0.0.6") as second,
+    ):
+        start_slow_post(first)
+        start_slow_post(second)
+        time.sleep(0.2)
+        reply = request(tight_stack.edge_url, "GET", "/rpc/me", source="127.0.0.6")
+        assert (reply.status, reply.json()["code"]) == (429, "edge.too_many_requests")
+        assert reply.header("retry-after") == "1"
+        other = request(tight_stack.edge_url, "GET", "/rpc/me", source="127.0.0.7")
+        assert (other.status, other.json()["code"]) == (401, "auth.not_signed_in")
+
+
+def test_waiting_for_a_busy_upstream_is_bounded_and_answered_503(tight_stack: Stack) -> None:
+    held: list[Reply] = []
+    holder = threading.Thread(
+        target=lambda: held.append(
+            request(tight_stack.edge_url, "GET", "/rpc/slow?seconds=2", source="127.0.0.8")
+        )
+    )
+    holder.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    reply = request(tight_stack.edge_url, "GET", "/rpc/slow?seconds=0", source="127.0.0.9")
+    waited = time.monotonic() - started
+    holder.join()
+    assert (reply.status, reply.json()["code"]) == (503, "edge.upstream_busy")
+    assert reply.header("retry-after") == "1"
+    assert waited < 1.5
+    assert held[0].status == 200
+
+
+def test_connections_past_the_maximum_are_answered_503(tight_stack: Stack) -> None:
+    with ExitStack() as sockets:
+        for _ in range(12):
+            sockets.enter_context(connected(tight_stack.edge_url, "127.0.0.10"))
+        time.sleep(0.2)
+        with connected(tight_stack.edge_url, "127.0.0.11") as extra:
+            extra.settimeout(5)
+            status, body = answer_of(extra)
+    assert status == 503
+    assert b'"edge.overloaded"' in body
