@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -58,8 +59,21 @@ def normalized_dump(url: str) -> list[str]:
         # \restrict carries a random key per dump (pg_dump 15.14+); SET lines are session state.
         if line.startswith(("SET ", "SELECT pg_catalog.set_config(", "\\restrict", "\\unrestrict")):
             continue
-        lines.append(line)
+        lines.append(_sorted_policy_roles(line))
     return lines
+
+
+# pg_dump lists a policy's roles in the order it scans pg_roles, which changes whenever a role
+# row is rewritten (every migrate re-states the roles): the same policy, in another order.
+_POLICY_ROLES = re.compile(r"^(CREATE POLICY .*? TO )(.+?)( USING | WITH CHECK |;$)")
+
+
+def _sorted_policy_roles(line: str) -> str:
+    match = _POLICY_ROLES.match(line)
+    if match is None:
+        return line
+    roles = ", ".join(sorted(match.group(2).split(", ")))
+    return match.group(1) + roles + line[match.end(2) :]
 
 
 @contextmanager

@@ -84,3 +84,19 @@ def test_a_broken_file_names_itself_and_leaves_the_layer_as_it_was(
         apply_stateless(database_url)
     assert not _exists(database_url, "select from pg_proc where proname = 'half_applied'")
     assert normalized_dump(database_url) == before
+
+
+def test_a_policy_is_the_same_whatever_order_pg_dump_lists_its_roles_in(database_url: str) -> None:
+    """Every migrate re-states the roles, which rewrites their rows, and pg_dump lists a
+    policy's roles in the order it finds those rows: the dump must not see that as a change."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("alter role org_lister nologin")
+        conn.execute("alter role membership_reader nologin")
+    first = [line for line in normalized_dump(database_url) if line.startswith("CREATE POLICY own_rows")]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("alter role membership_reader nologin")
+        conn.execute("alter role org_lister nologin")
+    assert [
+        line for line in normalized_dump(database_url) if line.startswith("CREATE POLICY own_rows")
+    ] == first
+    assert "TO membership_reader, org_lister USING" in first[0]
