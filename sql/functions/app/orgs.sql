@@ -250,7 +250,8 @@ $$;
 
 comment on function app.parse_role(text) is 'The role named by the text; 422 org.invalid_role otherwise.';
 
-/* An organization's name: trimmed, 1 to 100 characters, no control characters; else 422. */
+/* An organization's name: trimmed, 1 to 100 characters, no control characters, no bidi
+   controls or invisible characters (app.has_invisible_characters); else 422. */
 create function app.valid_org_name(p_name text) returns text
 language plpgsql stable
 as $$
@@ -261,11 +262,16 @@ begin
     perform auth.raise_error(422, 'org.invalid_name',
       'An organization''s name has 1 to 100 characters, without control characters.');
   end if;
+  if app.has_invisible_characters(v_name) then
+    perform auth.raise_error(422, 'org.invalid_name',
+      'An organization''s name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
+  end if;
   return v_name;
 end
 $$;
 
-comment on function app.valid_org_name(text) is 'The trimmed name; 422 org.invalid_name when empty, too long or with control characters.';
+comment on function app.valid_org_name(text) is
+  'The trimmed name; 422 org.invalid_name when empty, too long, or with control, bidi-control or invisible characters.';
 
 /* The pending invitation a token stands for, presented by the signed-in user: it becomes
    visible to this transaction through the token_holder policy. 400 invitation.invalid when
