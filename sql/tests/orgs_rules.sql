@@ -4,7 +4,7 @@
  * audit trail and the outbox.
  */
 begin;
-select plan(52);
+select plan(58);
 
 create schema tap_orgs;
 create table tap_orgs.ids (name text primary key, id text not null);
@@ -46,19 +46,34 @@ $$;
 create function tap_orgs.fix(p_name text, p_id text) returns void
 language sql as $$ insert into tap_orgs.ids values (p_name, p_id) $$;
 
-/* Creating: the caller owns it; names are validated; slugs come from the name and are unique. */
+/* Creating: the caller owns it; names are validated; slugs come from the name, with a random
+   suffix whether or not another tenant uses the name, so that they tell nothing about others. */
 select is(tap_orgs.call('owner', $$ select api.create_organization('  Acme, Inc.  ') $$), 'ok',
   'a signed-in user creates an organization');
 select tap_orgs.fix('acme', id) from app.organizations where created_by = (select id from tap_orgs.ids where name = 'owner');
 select results_eq(
-  $$ select o.slug::text collate "default", m.role::text from app.organizations o join app.memberships m on m.org_id = o.id
+  $$ select o.name, m.role::text from app.organizations o join app.memberships m on m.org_id = o.id
       where o.id = (select id from tap_orgs.ids where name = 'acme') $$,
-  $$ values ('acme-inc', 'owner') $$,
-  'the name is trimmed, the slug made from it, and the creator is the owner');
+  $$ values ('Acme, Inc.', 'owner') $$,
+  'the name is trimmed and the creator is the owner');
+select matches((select slug::text from app.organizations where id = (select id from tap_orgs.ids where name = 'acme')),
+  '^acme-inc-[0-9a-hjkmnp-tv-z]{6}$', 'the slug is made from the name, with a random suffix though the name is new');
 select is(tap_orgs.call('stranger', $$ select api.create_organization('ACME inc') $$), 'ok',
   'another tenant may use a similar name');
-select matches((select slug::text from app.organizations where name = 'ACME inc'), '^acme-inc-[0-9a-f]{6}$',
-  'a taken slug gets a random suffix');
+select matches((select slug::text from app.organizations where name = 'ACME inc'), '^acme-inc-[0-9a-hjkmnp-tv-z]{6}$',
+  'a taken name gives a slug of the very same shape');
+select is(tap_orgs.call('stranger', format($$ select api.create_organization(%L) $$, n)), 'ok',
+  format('the organization %s is made', n))
+  from unnest(array['Acme Inc', '!!!', repeat('Long name ', 10)]) n;
+select results_eq(
+  $$ select o.slug ~ '^[a-z0-9]+(-[a-z0-9]+)*-[0-9a-hjkmnp-tv-z]{6}$' and char_length(o.slug) <= 48, count(*)::int,
+            count(distinct o.slug)::int
+       from app.organizations o where o.name ilike 'acme%inc%' or o.name = '!!!' or o.name like 'Long name%'
+      group by 1 $$,
+  $$ values (true, 5, 5) $$,
+  'every slug is the name''s part, a hyphen and six random characters, at most 48 in all, and unique');
+select matches((select slug::text from app.organizations where name = '!!!'), '^org-[0-9a-hjkmnp-tv-z]{6}$',
+  'a name without letters or digits gives org and the suffix');
 select is(tap_orgs.call('owner', format($$ select api.create_organization(%L) $$, n)), '422 org.invalid_name',
   format('the name %s is refused', left(replace(quote_nullable(n), e'\n', '\\n'), 14)))
   from unnest(array['', '   ', repeat('x', 101), e'bad\nname', null]) n;

@@ -67,7 +67,8 @@ end;
 comment on function app.parse_id(text, text) is
   'The value when it has the shape of an id with this prefix, else null.';
 
-/* A URL slug from a name: lower-case ASCII letters and digits joined by single hyphens. */
+/* The part of a slug that comes from the name: lower-case ASCII letters and digits joined by
+   single hyphens (api.create_organization adds a hyphen and a random suffix). */
 create function app.slugify(p_name text) returns text
 language sql immutable parallel safe
 return coalesce(
@@ -75,7 +76,7 @@ return coalesce(
     pg_catalog.regexp_replace(pg_catalog.lower(p_name), '[^a-z0-9]+', '-', 'g'), '-'), 40), '-'), ''),
   'org');
 
-comment on function app.slugify(text) is 'A URL slug made from a name, at most 40 characters; ''org'' when nothing is left.';
+comment on function app.slugify(text) is 'The name''s part of a URL slug, at most 40 characters; ''org'' when nothing is left.';
 
 /* Membership changes that count owners are serialized per organization by this lock, taken
    before any owner is counted: two owners demoting each other, or the last two leaving at
