@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,6 +44,15 @@ def build_from_migrations(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> No
     apply_migrations(url, migrations_dir)
 
 
+# pg_dump lists a policy's roles in the order pg_roles happens to hold them on disk, which every
+# `alter role` (sql/roles.sql, each migrate) may change; the order means nothing, so it is sorted.
+_POLICY_ROLES = re.compile(r"^(CREATE POLICY .*? TO )(\S+(?:, \S+)*)( USING | WITH CHECK |;)")
+
+
+def _sorted_policy_roles(line: str) -> str:
+    return _POLICY_ROLES.sub(lambda m: m[1] + ", ".join(sorted(m[2].split(", "))) + m[3], line, count=1)
+
+
 def normalized_dump(url: str) -> list[str]:
     """The schema as pg_dump prints it, minus what says nothing about the schema itself."""
     dump = subprocess.run(
@@ -58,7 +68,7 @@ def normalized_dump(url: str) -> list[str]:
         # \restrict carries a random key per dump (pg_dump 15.14+); SET lines are session state.
         if line.startswith(("SET ", "SELECT pg_catalog.set_config(", "\\restrict", "\\unrestrict")):
             continue
-        lines.append(line)
+        lines.append(_sorted_policy_roles(line))
     return lines
 
 
