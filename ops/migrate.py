@@ -37,6 +37,7 @@ APP_ROLES = (
     "membership_reader",
     "member_counter",
     "org_lister",
+    "invitation_revoker",
 )
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"

@@ -26,7 +26,7 @@ begin
   if v_email is null then
     perform auth.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end if;
-  if v_role = 'owner' and v_my_role <> 'owner' then
+  if not app.may_invite(v_my_role, v_role) then
     perform auth.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
   end if;
   if exists (select from app.memberships m join app.users u on u.id = m.user_id
