@@ -4,17 +4,37 @@
  * audit trail and the outbox.
  */
 begin;
-select plan(77);
+select plan(96);
 
 create schema tap_orgs;
 create table tap_orgs.ids (name text primary key, id text not null);
-with made as (
-  insert into app.users (email, display_name)
-  select n || '@example.com', n from unnest(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']) n
-  returning id, display_name)
-insert into tap_orgs.ids select display_name, id from made;
 
-/* Run SQL as a user (null: anonymous), keep its effects; return 'ok' or '<status> <code>'. */
+/* Fixtures straight into the tables: users named n (n@example.com), and organizations with
+   their members ({"name": "role"}); each id kept under its name. */
+create function tap_orgs.make_users(p_names text[]) returns void
+language sql
+as $$
+  with made as (
+    insert into app.users (email, display_name)
+    select n || '@example.com', n from unnest(p_names) n
+    returning id, display_name)
+  insert into tap_orgs.ids select display_name, id from made
+$$;
+create function tap_orgs.make_org(p_name text, p_members jsonb) returns void
+language sql
+as $$
+  insert into tap_orgs.ids values (p_name, app.gen_id('org'));
+  insert into app.organizations (id, name, slug)
+  select id, initcap(name), name || '-x2k9qm' from tap_orgs.ids where name = p_name;
+  insert into app.memberships (org_id, user_id, role)
+  select (select id from tap_orgs.ids where name = p_name), (select id from tap_orgs.ids where name = m.key),
+         m.value::app.org_role
+    from jsonb_each_text(p_members) m
+$$;
+select tap_orgs.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
+
+/* Run SQL as a user (null: anonymous), keep its effects; return 'ok' or '<status> <code>', with
+   ' (Retry-After: <seconds>)' when the error carries that header. */
 create function tap_orgs.call(p_caller text, p_sql text) returns text
 language plpgsql
 as $$
@@ -36,7 +56,8 @@ begin
   exception
     when sqlstate 'PGRST' then
       get stacked diagnostics v_message = message_text, v_detail = pg_exception_detail;
-      return (v_detail::json ->> 'status') || ' ' || (v_message::json ->> 'code');
+      return (v_detail::json ->> 'status') || ' ' || (v_message::json ->> 'code')
+             || coalesce(' (Retry-After: ' || (v_detail::json -> 'headers' ->> 'Retry-After') || ')', '');
     when others then
       return sqlstate || ' ' || sqlerrm;
   end;
@@ -213,19 +234,10 @@ select is((select count(*)::int from app.invitations where email in ('new@exampl
    invitations that their role now could not send are revoked at once, and audited; accepting
    checks it again. Organization beta: chief and deputy own it, aide, aide2 and aide3 are
    admins; aide is also an admin of gamma. alt is a second account of aide's. */
-with made as (
-  insert into app.users (email, display_name)
-  select n || '@example.com', n from unnest(array['chief', 'deputy', 'aide', 'aide2', 'aide3', 'alt']) n
-  returning id, display_name)
-insert into tap_orgs.ids select display_name, id from made;
-insert into tap_orgs.ids values ('beta', app.gen_id('org')), ('gamma', app.gen_id('org'));
-insert into app.organizations (id, name, slug)
-select id, initcap(name), name || '-x2k9qm' from tap_orgs.ids where name in ('beta', 'gamma');
-insert into app.memberships (org_id, user_id, role)
-select (select id from tap_orgs.ids where name = o), (select id from tap_orgs.ids where name = u), r::app.org_role
-  from (values ('beta', 'chief', 'owner'), ('beta', 'deputy', 'owner'), ('beta', 'aide', 'admin'),
-               ('beta', 'aide2', 'admin'), ('beta', 'aide3', 'admin'), ('gamma', 'chief', 'owner'),
-               ('gamma', 'aide', 'admin')) as m (o, u, r);
+select tap_orgs.make_users(array['chief', 'deputy', 'aide', 'aide2', 'aide3', 'alt']);
+select tap_orgs.make_org('beta',
+  '{"chief": "owner", "deputy": "owner", "aide": "admin", "aide2": "admin", "aide3": "admin"}');
+select tap_orgs.make_org('gamma', '{"chief": "owner", "aide": "admin"}');
 create function tap_orgs.pending(p_org text, p_inviter text) returns text[]
 language sql
 as $$
@@ -303,6 +315,59 @@ select is(tap_orgs.call('deputy', $$ select api.delete_organization('{beta}') $$
 select is((select count(*)::int from app.audit_events
             where org_id = (select id from tap_orgs.ids where name = 'beta') and action = 'org.invitation_revoked'),
   6, 'deleting it revokes nothing more');
+
+/* Quotas (counted in app.rate_limit_hits; in this one transaction now() stands still, so a
+   refusal waits exactly the window): 20 invitations an hour per sender, 50 per organization,
+   10 new organizations a day per user; each a setting of its own. */
+select tap_orgs.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser']);
+select tap_orgs.make_org('delta', '{"sender": "owner", "sender2": "admin", "sender3": "admin"}');
+select tap_orgs.make_org('epsilon', '{"sender": "owner", "sender3": "admin", "reviser": "admin"}');
+create function tap_orgs.invitations(p_sender text, p_org text, p_count integer, p_first integer default 1)
+returns text[]
+language sql
+as $$
+  select array_agg(distinct tap_orgs.call(p_sender, format('select api.invite_member(%L, %L, ''member'')',
+           (select id from tap_orgs.ids where name = p_org), p_sender || '.' || p_org || '.' || n || '@example.com')))
+    from generate_series(p_first, p_first + p_count - 1) n
+$$;
+select is(tap_orgs.invitations('sender', 'delta', 20), '{ok}', 'a sender sends 20 invitations in an hour');
+select is(tap_orgs.invitations('sender', 'delta', 1, 21), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'the 21st is refused, with the seconds until the oldest leaves the hour');
+select is(tap_orgs.invitations('sender', 'epsilon', 1), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'the quota is the sender''s, in any organization');
+select is(tap_orgs.invitations('sender2', 'delta', 20), '{ok}', 'another sender in the same organization is not affected');
+select is(tap_orgs.invitations('sender3', 'delta', 10), '{ok}', 'a third one sends the organization''s 50th invitation');
+select is(tap_orgs.invitations('sender3', 'delta', 1, 11), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'the organization''s 51st is refused, though its sender has sent only 10');
+select is(tap_orgs.invitations('sender3', 'epsilon', 1), '{ok}', 'another organization is not affected');
+select is((select count(*)::int from app.invitations where org_id = (select id from tap_orgs.ids where name = 'delta')),
+  50, 'the refused invitations were not made');
+
+select set_config('app.settings.invitations_per_user_per_hour', '2', true);
+select is(tap_orgs.invitations('reviser', 'epsilon', 1), '{ok}',
+  'a sender limited to 2 an hour (app.settings.invitations_per_user_per_hour) sends one');
+select is(tap_orgs.call('reviser', format('select api.revoke_invitation(%L)',
+            (select id from app.invitations where email = 'reviser.epsilon.1@example.com'))), 'ok', 'revokes it');
+select is(tap_orgs.invitations('reviser', 'epsilon', 1, 2), '{ok}', 'sends another');
+select is(tap_orgs.call('reviser', format('select api.revoke_invitation(%L)',
+            (select id from app.invitations where email = 'reviser.epsilon.2@example.com'))), 'ok', 'and revokes that too');
+select is(tap_orgs.invitations('reviser', 'epsilon', 1, 3), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'revoked invitations still count: revoking and sending again buys nothing');
+select set_config('app.settings.invitations_per_user_per_hour', '', true);
+select set_config('app.settings.invitations_per_org_per_hour', '4', true);
+select is(tap_orgs.invitations('sender3', 'epsilon', 1, 2), '{ok}',
+  'an organization limited to 4 an hour (app.settings.invitations_per_org_per_hour) sends its 4th');
+select is(tap_orgs.invitations('sender3', 'epsilon', 1, 3), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'but not a 5th, revoked ones counted');
+
+select is(array_agg(distinct tap_orgs.call('founder', format('select api.create_organization(''Venture %s'')', n))), '{ok}',
+  'a user creates 10 organizations in a day') from generate_series(1, 10) n;
+select is(tap_orgs.call('founder', $$ select api.create_organization('Venture 11') $$),
+  '429 org.rate_limited (Retry-After: 86400)', 'the 11th is refused, with the seconds until the oldest leaves the day');
+select is(tap_orgs.call('sender', $$ select api.create_organization('Venture 11') $$), 'ok', 'another user is not affected');
+select set_config('app.settings.organizations_per_user_per_day', '12', true);
+select is(tap_orgs.call('founder', $$ select api.create_organization('Venture 11') $$), 'ok',
+  'app.settings.organizations_per_user_per_day raises the limit');
 
 select * from finish();
 rollback;
