@@ -32,7 +32,9 @@ API_CHANGE_MEMBER_ROLE_ERRORS = Literal[
 ]
 
 
-API_CREATE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.invalid_name", "org.slug_taken"]
+API_CREATE_ORGANIZATION_ERRORS = Literal[
+    "auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken"
+]
 
 
 API_DECLINE_INVITATION_ERRORS = Literal[
@@ -49,6 +51,7 @@ API_GET_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "or
 API_INVITE_MEMBER_ERRORS = Literal[
     "auth.not_signed_in",
     "invitation.invalid_email",
+    "invitation.rate_limited",
     "org.already_member",
     "org.forbidden",
     "org.invalid_role",
@@ -320,9 +323,9 @@ async def api_change_member_role_async(
 
 
 def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) -> Organization:
-    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name.
+    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.slug_taken.
+    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -339,9 +342,9 @@ def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) 
 async def api_create_organization_async(
     conn: psycopg.AsyncConnection[Any], *, name: str | None
 ) -> Organization:
-    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name.
+    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.slug_taken.
+    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -446,9 +449,9 @@ async def api_get_organization_async(
 def api_invite_member(
     conn: psycopg.Connection[Any], *, org_id: str | None, email: str | None, role: str | None
 ) -> Invitation:
-    """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email.
+    """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -465,9 +468,9 @@ def api_invite_member(
 async def api_invite_member_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: str | None, email: str | None, role: str | None
 ) -> Invitation:
-    """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email.
+    """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",

@@ -38,6 +38,7 @@ APP_ROLES = (
     "member_counter",
     "org_lister",
     "session_reader",
+    "invitation_revoker",
 )
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"

@@ -44,6 +44,15 @@ def build_from_migrations(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> No
     apply_migrations(url, migrations_dir)
 
 
+# pg_dump lists a policy's roles in the order pg_roles happens to hold them on disk, which every
+# `alter role` (sql/roles.sql, each migrate) may change; the order means nothing, so it is sorted.
+_POLICY_ROLES = re.compile(r"^(CREATE POLICY .*? TO )(\S+(?:, \S+)*)( USING | WITH CHECK |;)")
+
+
+def _sorted_policy_roles(line: str) -> str:
+    return _POLICY_ROLES.sub(lambda m: m[1] + ", ".join(sorted(m[2].split(", "))) + m[3], line, count=1)
+
+
 def normalized_dump(url: str) -> list[str]:
     """The schema as pg_dump prints it, minus what says nothing about the schema itself."""
     dump = subprocess.run(
@@ -61,19 +70,6 @@ def normalized_dump(url: str) -> list[str]:
             continue
         lines.append(_sorted_policy_roles(line))
     return lines
-
-
-# pg_dump lists a policy's roles in the order it scans pg_roles, which changes whenever a role
-# row is rewritten (every migrate re-states the roles): the same policy, in another order.
-_POLICY_ROLES = re.compile(r"^(CREATE POLICY .*? TO )(.+?)( USING | WITH CHECK |;$)")
-
-
-def _sorted_policy_roles(line: str) -> str:
-    match = _POLICY_ROLES.match(line)
-    if match is None:
-        return line
-    roles = ", ".join(sorted(match.group(2).split(", ")))
-    return match.group(1) + roles + line[match.end(2) :]
 
 
 @contextmanager

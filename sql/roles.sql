@@ -17,7 +17,8 @@ declare
     "membership_reader": "nologin noinherit",
     "member_counter":    "nologin noinherit",
     "org_lister":        "nologin noinherit",
-    "session_reader":    "nologin noinherit"
+    "session_reader":    "nologin noinherit",
+    "invitation_revoker": "nologin noinherit"
   }';
   role_name text;
   attributes text;
@@ -47,6 +48,11 @@ grant session_reader to current_user;
 /* member_counter owns the trigger function that keeps app.organizations.member_count (see
    sql/functions/app/member_count.sql); `just migrate` makes and drops that function as it. */
 grant member_counter to current_user;
+
+/* invitation_revoker owns the functions that revoke the invitations a member may no longer
+   grant and check that at acceptance (see sql/functions/app/inviter_authority.sql); `just
+   migrate` makes and drops them as it. */
+grant invitation_revoker to current_user;
 
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.orgs_db import Outcome, become, email_of, error_outcome, make_org, make_user
 
@@ -196,3 +197,29 @@ def test_one_address_invited_twice_at_once_keeps_one_open_invitation(database_ur
                 (org_id, email),
             ).fetchone()
             assert row == (1, 2)
+
+
+def test_quotas_hold_when_calls_come_at_once(database_url: str) -> None:
+    """With quotas of three, one user sends six invitations at once, each to another of their
+    organizations (so that no organization lock orders them), then creates six organizations at
+    once: exactly three of each pass, because each quota's key is locked before it is counted."""
+    with admin(database_url) as conn:
+        dbname = sql.Identifier(conn.info.dbname)
+        for setting in ("invitations_per_user_per_hour", "organizations_per_user_per_day"):
+            conn.execute(
+                sql.SQL("alter database {} set {} = '3'").format(
+                    dbname, sql.Identifier(f"app.settings.{setting}")
+                )
+            )
+        for round_ in range(ROUNDS):
+            sender = make_user(conn, f"sender{round_}")
+            orgs = [make_org(conn, f"Quota{time.monotonic_ns()}", {sender: "owner"}) for _ in range(6)]
+            invited = race(
+                database_url,
+                [(sender, "invite_member", (org, f"guest{round_}@example.com", "member")) for org in orgs],
+            )
+            assert sum(outcome.ok for outcome in invited) == 3, invited
+            assert {(o.status, o.code) for o in invited if not o.ok} == {(429, "invitation.rate_limited")}
+            made = race(database_url, [(sender, "create_organization", (f"Burst {i}",)) for i in range(6)])
+            assert sum(outcome.ok for outcome in made) == 3, made
+            assert {(o.status, o.code) for o in made if not o.ok} == {(429, "org.rate_limited")}

@@ -102,6 +102,16 @@ create policy member_count_read on app.organizations for select to member_counte
 create policy member_count_upkeep on app.organizations for update to member_counter
   using (true) with check (true);
 
+/* invitation_revoker: the role of app.inviter_may_grant and app.revoke_invitations_beyond_grant
+   alone (sql/functions/app/inviter_authority.sql). It reads any membership's role, whether any
+   organization exists, and revokes any invitation, because the member whose authority went
+   down, or the invitee, may not; only the columns those two functions use. */
+create policy inviter_authority_read on app.memberships for select to invitation_revoker using (true);
+create policy inviter_authority_read on app.organizations for select to invitation_revoker using (true);
+create policy inviter_authority_read on app.invitations for select to invitation_revoker using (true);
+create policy inviter_authority_revoke on app.invitations for update to invitation_revoker
+  using (true) with check (true);
+
 /* Memberships: the rows of one's organizations (one's own among them, since app.my_memberships
    holds exactly one's own). One joins only as a
    new organization's creator or with a valid invitation; owners and admins change roles and

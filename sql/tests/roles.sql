@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(57);
+select plan(60);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -15,12 +15,13 @@ select results_eq(
        from pg_roles
       where rolname in ('blossom_owner', 'authenticator', 'web_anon', 'authenticated',
                         'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter',
-                        'org_lister', 'session_reader')
+                        'org_lister', 'session_reader', 'invitation_revoker')
       order by rolname $$,
   $$ values ('authenticated', false, false, false, false, false, false),
             ('authenticator', true,  false, false, false, false, false),
             ('blossom_owner', false, false, false, false, false, false),
             ('edge',          true,  false, false, false, false, false),
+            ('invitation_revoker', false, false, false, false, false, false),
             ('member_counter', false, false, false, false, false, false),
             ('membership_reader', false, false, false, false, false, false),
             ('org_lister',    false, false, false, false, false, false),
@@ -62,6 +63,12 @@ select is_empty(
       where pg_has_role(r, 'session_reader', 'member') $$,
   'no role of the system can become session_reader (the owner of auth.presented_session)'
 );
+select is_empty(
+  $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon',
+                               'pipeline', 'membership_reader', 'member_counter', 'org_lister', 'session_reader']) as r
+      where pg_has_role(r, 'invitation_revoker', 'member') $$,
+  'no role of the system can become invitation_revoker (the owner of the functions that revoke invitations beyond their sender''s role)'
+);
 
 /* Schemas: owned by blossom_owner; each opened only to the roles that need it. */
 select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_owner', s))
@@ -74,6 +81,7 @@ select schema_privs_are('app', 'member_counter', array['USAGE'], 'member_counter
 select schema_privs_are('app', 'org_lister', array['USAGE'], 'org_lister may only use schema app, never create in it');
 select schema_privs_are('app', 'session_reader', array['USAGE'], 'session_reader may only use schema app, never create in it');
 select schema_privs_are('auth', 'session_reader', array['USAGE'], 'session_reader may only use schema auth, never create in it');
+select schema_privs_are('app', 'invitation_revoker', array['USAGE'], 'invitation_revoker may only use schema app, never create in it');
 select schema_privs_are('api', 'web_anon', array['USAGE'], 'web_anon may only use schema api');
 select schema_privs_are('api', 'authenticated', array['USAGE'], 'authenticated may only use schema api');
 select schema_privs_are('api', 'authenticator', array[]::text[], 'authenticator itself reaches nothing in api');
@@ -113,25 +121,37 @@ select is_empty(
        from unnest(array['id', 'name', 'slug', 'role', 'member_count', 'created_at', 'updated_at']) c
      except
      select 'session_reader', 'sessions', column_name::text, 'SELECT'
-       from information_schema.columns where table_schema = 'app' and table_name = 'sessions' $$,
-  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions'
+       from information_schema.columns where table_schema = 'app' and table_name = 'sessions'
+     except
+     select 'invitation_revoker', 'memberships', c, 'SELECT' from unnest(array['org_id', 'user_id', 'role']) c
+     except
+     values ('invitation_revoker', 'organizations', 'id', 'SELECT'),
+            ('invitation_revoker', 'invitations', 'revoked_at', 'UPDATE')
+     except
+     select 'invitation_revoker', 'invitations', c, 'SELECT'
+       from unnest(array['id', 'org_id', 'email', 'role', 'invited_by', 'expires_at', 'accepted_at',
+                         'declined_at', 'revoked_at']) c $$,
+  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions; invitation_revoker only read roles and revoke invitations'
 );
 /* The helper roles (no login, and nobody can become them): exactly their policies, their
    tables, and the views they own. */
 select results_eq(
-  $$ select r.rolname::text collate "default", array_agg(format('%s on %s', p.polname, p.polrelid::regclass) collate "default" order by p.polname)
+  $$ select r.rolname::text collate "default", array_agg(format('%s on %s', p.polname, p.polrelid::regclass) collate "default"
+                                                          order by p.polname, p.polrelid::regclass::text)
        from pg_roles r join pg_policy p on r.oid = any (p.polroles)
-      where r.rolname in ('membership_reader', 'org_lister', 'member_counter', 'session_reader')
+      where r.rolname in ('membership_reader', 'org_lister', 'member_counter', 'session_reader', 'invitation_revoker')
       group by r.rolname order by r.rolname $$,
-  $$ values ('member_counter', array['member_count_read on app.organizations', 'member_count_upkeep on app.organizations']),
+  $$ values ('invitation_revoker', array['inviter_authority_read on app.invitations', 'inviter_authority_read on app.memberships',
+                                         'inviter_authority_read on app.organizations', 'inviter_authority_revoke on app.invitations']),
+            ('member_counter', array['member_count_read on app.organizations', 'member_count_upkeep on app.organizations']),
             ('membership_reader', array['own_rows on app.memberships']),
             ('org_lister', array['lister_read on app.organizations', 'own_rows on app.memberships']),
             ('session_reader', array['presented_only on app.sessions']) $$,
-  'member_counter keeps app.organizations.member_count; the view owners read the caller''s own memberships (and org_lister any organization), session_reader the one session whose token the request presents'
+  'member_counter keeps app.organizations.member_count; invitation_revoker reads roles and revokes invitations; the view owners read the caller''s own memberships (and org_lister any organization), session_reader the one session whose token the request presents'
 );
 select is_empty(
   $$ select r, c.oid::regclass::text from pg_class c
-       cross join unnest(array['membership_reader', 'org_lister', 'member_counter', 'session_reader']) r
+       cross join unnest(array['membership_reader', 'org_lister', 'member_counter', 'session_reader', 'invitation_revoker']) r
       where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
         and has_table_privilege(r, c.oid, 'select, insert, update, delete, truncate, references, trigger')
      except
@@ -144,11 +164,11 @@ select ok(not has_table_privilege('session_reader', 'app.sessions', 'insert, upd
 select results_eq(
   $$ select c.relowner::regrole::text collate "default", c.relkind::text, c.oid::regclass::text from pg_class c
       where c.relowner in ('membership_reader'::regrole, 'org_lister'::regrole, 'member_counter'::regrole,
-                           'session_reader'::regrole)
+                           'session_reader'::regrole, 'invitation_revoker'::regrole)
       order by 1 $$,
   $$ values ('membership_reader', 'v', 'app.my_memberships'), ('org_lister', 'v', 'app.my_organizations'),
             ('session_reader', 'v', 'auth.presented_session') $$,
-  'membership_reader, org_lister and session_reader own one view each, and member_counter no relation'
+  'membership_reader, org_lister and session_reader own one view each, member_counter and invitation_revoker no relation'
 );
 select is_empty(
   $$ select grantee, table_name from information_schema.role_table_grants
@@ -182,8 +202,13 @@ select is_empty(
      except
      select 'app.tg_memberships__count()'::regprocedure
       where (select proowner from pg_proc where oid = 'app.tg_memberships__count()'::regprocedure)
-            = 'member_counter'::regrole $$,
-  'every function of ours belongs to blossom_owner, but the member count trigger''s, which belongs to member_counter'
+            = 'member_counter'::regrole
+     except
+     select p.oid::regprocedure from pg_proc p
+      where p.oid in ('app.inviter_may_grant(app.org_id, app.user_id, app.org_role)'::regprocedure,
+                      'app.revoke_invitations_beyond_grant(app.org_id, app.user_id)'::regprocedure)
+        and p.proowner = 'invitation_revoker'::regrole $$,
+  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s) and the two of invitation_revoker'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -192,6 +217,15 @@ select is_empty(
                  and p.prorettype = 'trigger'::regtype
                  and not has_function_privilege('public', p.oid, 'execute')) $$,
   'member_counter owns one function, a definer trigger function that PUBLIC cannot execute'
+);
+select results_eq(
+  $$ select p.oid::regprocedure::text, p.prosecdef, array_agg(a.grantee::regrole::text order by a.grantee::regrole::text)
+       from pg_proc p cross join aclexplode(p.proacl) a
+      where p.proowner = 'invitation_revoker'::regrole and a.privilege_type = 'EXECUTE'
+      group by p.oid order by 1 $$,
+  $$ values ('app.inviter_may_grant(app.org_id,app.user_id,app.org_role)', true, array['blossom_owner', 'invitation_revoker']),
+            ('app.revoke_invitations_beyond_grant(app.org_id,app.user_id)', true, array['blossom_owner', 'invitation_revoker']) $$,
+  'invitation_revoker owns two definer functions, which only the owner (and their own owner) may execute'
 );
 
 /* Definer functions are few and pinned: each has a fixed search_path. */

@@ -210,6 +210,7 @@ test("without a session, or after logging out, a call fails with auth.not_signed
       break;
     case "auth.csrf":
     case "org.invalid_name":
+    case "org.rate_limited":
     case "org.slug_taken":
     case "client.network":
     case "client.unexpected":

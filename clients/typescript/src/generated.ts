@@ -169,7 +169,7 @@ export interface CreateOrganizationArgs {
 }
 
 /** The codes api.create_organization can fail with. */
-export type CreateOrganizationErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.invalid_name" | "org.slug_taken";
+export type CreateOrganizationErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.invalid_name" | "org.rate_limited" | "org.slug_taken";
 
 /** The arguments of api.decline_invitation. */
 export interface DeclineInvitationArgs {
@@ -235,7 +235,7 @@ export interface InviteMemberArgs {
 }
 
 /** The codes api.invite_member can fail with. */
-export type InviteMemberErrorCode = "auth.csrf" | "auth.not_signed_in" | "invitation.invalid_email" | "org.already_member" | "org.forbidden" | "org.invalid_role" | "org.not_found";
+export type InviteMemberErrorCode = "auth.csrf" | "auth.not_signed_in" | "invitation.invalid_email" | "invitation.rate_limited" | "org.already_member" | "org.forbidden" | "org.invalid_role" | "org.not_found";
 
 /** The arguments of api.leave_organization. */
 export interface LeaveOrganizationArgs {
@@ -419,16 +419,16 @@ export function changeMemberRole(
 }
 
 /**
- * Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name.
+ * Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
  *
- * POST /rpc/create_organization; fails with: auth.csrf, auth.not_signed_in, org.invalid_name, org.slug_taken.
+ * POST /rpc/create_organization; fails with: auth.csrf, auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
  */
 export function createOrganization(
   client: Client,
   args: CreateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, CreateOrganizationErrorCode>> {
-  return call<Organization, CreateOrganizationErrorCode>(client, "create_organization", args, ["auth.csrf", "auth.not_signed_in", "org.invalid_name", "org.slug_taken"], null, options);
+  return call<Organization, CreateOrganizationErrorCode>(client, "create_organization", args, ["auth.csrf", "auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken"], null, options);
 }
 
 /**
@@ -471,16 +471,16 @@ export function getOrganization(
 }
 
 /**
- * Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email.
+ * Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
  *
- * POST /rpc/invite_member; fails with: auth.csrf, auth.not_signed_in, invitation.invalid_email, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+ * POST /rpc/invite_member; fails with: auth.csrf, auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
  */
 export function inviteMember(
   client: Client,
   args: InviteMemberArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation, InviteMemberErrorCode>> {
-  return call<Invitation, InviteMemberErrorCode>(client, "invite_member", args, ["auth.csrf", "auth.not_signed_in", "invitation.invalid_email", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found"], null, options);
+  return call<Invitation, InviteMemberErrorCode>(client, "invite_member", args, ["auth.csrf", "auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found"], null, options);
 }
 
 /**

@@ -1,6 +1,7 @@
 /* Accepts an invitation with the token from the mail: only the signed-in account whose email
-   is the invitation's, once, within 7 days. Two accepts at once: the second waits for the
-   first's row lock on the invitation, then finds it spent (400 invitation.invalid). */
+   is the invitation's, once, within 7 days, while its sender may still grant its role. Two
+   accepts at once: the second waits for the first's row lock on the invitation, then finds it
+   spent (400 invitation.invalid). */
 create function api.accept_invitation(token text) returns api.organization
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -9,6 +10,13 @@ declare
   v_invitation app.invitations;
 begin
   v_invitation := app.presented_invitation(accept_invitation.token);
+  /* The trigger on app.memberships revokes an invitation as soon as its sender may no longer
+     grant its role (sql/functions/app/inviter_authority.sql). Checked again here, so that one
+     that escaped it (sent before the trigger existed, or by an account since deleted) still
+     cannot make anyone more than its sender now may. */
+  if not app.inviter_may_grant(v_invitation.org_id, v_invitation.invited_by, v_invitation.role) then
+    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+  end if;
   if app.is_member(v_invitation.org_id) then
     perform auth.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
   end if;

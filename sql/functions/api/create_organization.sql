@@ -1,5 +1,9 @@
-/* Any signed-in user creates an organization and becomes its owner. The slug comes from the
-   name; when it is taken (by any tenant: slugs are global) a random suffix is added. */
+/* Any signed-in user creates an organization and becomes its owner. The slug is the name's
+   (app.slugify), a hyphen and six random characters, every time: slugs are global, and a slug
+   that came out plain unless another tenant had the name would tell anyone who creates an
+   organization which names other tenants use. The six characters are the end of a fresh id,
+   30 random bits in the ids' alphabet; a collision draws again. At most 10 a day per user,
+   unless the setting says otherwise (sql/functions/app/quotas.sql). */
 create function api.create_organization(name text) returns api.organization
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -7,17 +11,24 @@ declare
   v_user app.user_id := auth.require_user();
   v_name text := app.valid_org_name(create_organization.name);
   v_base text := app.slugify(v_name);
-  v_slug text := v_base;
+  v_slug text;
   v_org app.org_id := app.gen_id('org');
   v_made boolean := false;
+  v_retry integer;
 begin
+  v_retry := app.take_quota('org.create', v_user, auth.setting('organizations_per_user_per_day', '10')::integer,
+                            interval '1 day');
+  if v_retry is not null then
+    perform auth.raise_error(429, 'org.rate_limited', 'Too many new organizations; try again later.', null,
+                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
+  end if;
   for attempt in 1..10 loop
+    v_slug := v_base || '-' || pg_catalog.right(app.gen_id('org'), 6);
     insert into app.organizations (id, name, slug, created_by)
     values (v_org, v_name, v_slug, v_user)
     on conflict (slug) do nothing;
     v_made := found;
     exit when v_made;
-    v_slug := v_base || '-' || pg_catalog.encode(extensions.gen_random_bytes(3), 'hex');
   end loop;
   if not v_made then
     perform auth.raise_error(409, 'org.slug_taken', 'Could not find a free URL name; try another name.');
@@ -29,4 +40,4 @@ end
 $$;
 
 comment on function api.create_organization(text) is
-  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name.';
+  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.';

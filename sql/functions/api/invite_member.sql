@@ -1,7 +1,9 @@
 /* Invites an email to an organization: owners with any role, admins as member or admin. The
    token goes only into the outbox (mail.org_invitation); the table keeps its SHA-256. A
    still-open invitation to the same address is replaced, under the organization's lock, so
-   that two invitations of one address at once replace each other instead of colliding. */
+   that two invitations of one address at once replace each other instead of colliding. Each
+   sends a mail, so each counts against two quotas (sql/functions/app/quotas.sql): the
+   sender's, 20 an hour, and the organization's, 50 an hour, unless the settings say otherwise. */
 create function api.invite_member(org_id text, email text, role text) returns api.invitation
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -14,6 +16,7 @@ declare
   v_token text := auth.new_token();
   v_invitation app.invitations;
   v_org_name text;
+  v_retry integer;
 begin
   perform app.lock_org(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
@@ -26,12 +29,19 @@ begin
   if v_email is null then
     perform auth.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end if;
-  if v_role = 'owner' and v_my_role <> 'owner' then
+  if not app.may_invite(v_my_role, v_role) then
     perform auth.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
   end if;
   if exists (select from app.memberships m join app.users u on u.id = m.user_id
               where m.org_id = v_org and pg_catalog.lower(u.email) = pg_catalog.lower(v_email)) then
     perform auth.raise_error(409, 'org.already_member', 'That person is already a member.');
+  end if;
+  v_retry := greatest(
+    app.take_quota('invite.user', v_user, auth.setting('invitations_per_user_per_hour', '20')::integer, interval '1 hour'),
+    app.take_quota('invite.org', v_org, auth.setting('invitations_per_org_per_hour', '50')::integer, interval '1 hour'));
+  if v_retry is not null then
+    perform auth.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
+                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
   update app.invitations i set revoked_at = now()
    where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
@@ -51,4 +61,4 @@ end
 $$;
 
 comment on function api.invite_member(text, text, text) is
-  'Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email.';
+  'Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.';

@@ -67,7 +67,8 @@ end;
 comment on function app.parse_id(text, text) is
   'The value when it has the shape of an id with this prefix, else null.';
 
-/* A URL slug from a name: lower-case ASCII letters and digits joined by single hyphens. */
+/* The part of a slug that comes from the name: lower-case ASCII letters and digits joined by
+   single hyphens (api.create_organization adds a hyphen and a random suffix). */
 create function app.slugify(p_name text) returns text
 language sql immutable parallel safe
 return coalesce(
@@ -75,7 +76,7 @@ return coalesce(
     pg_catalog.regexp_replace(pg_catalog.lower(p_name), '[^a-z0-9]+', '-', 'g'), '-'), 40), '-'), ''),
   'org');
 
-comment on function app.slugify(text) is 'A URL slug made from a name, at most 40 characters; ''org'' when nothing is left.';
+comment on function app.slugify(text) is 'The name''s part of a URL slug, at most 40 characters; ''org'' when nothing is left.';
 
 /* Membership changes that count owners are serialized per organization by this lock, taken
    before any owner is counted: two owners demoting each other, or the last two leaving at
@@ -250,7 +251,8 @@ $$;
 
 comment on function app.parse_role(text) is 'The role named by the text; 422 org.invalid_role otherwise.';
 
-/* An organization's name: trimmed, 1 to 100 characters, no control characters; else 422. */
+/* An organization's name: trimmed, 1 to 100 characters, no control characters, no bidi
+   controls or invisible characters (app.has_invisible_characters); else 422. */
 create function app.valid_org_name(p_name text) returns text
 language plpgsql stable
 as $$
@@ -261,11 +263,16 @@ begin
     perform auth.raise_error(422, 'org.invalid_name',
       'An organization''s name has 1 to 100 characters, without control characters.');
   end if;
+  if app.has_invisible_characters(v_name) then
+    perform auth.raise_error(422, 'org.invalid_name',
+      'An organization''s name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
+  end if;
   return v_name;
 end
 $$;
 
-comment on function app.valid_org_name(text) is 'The trimmed name; 422 org.invalid_name when empty, too long or with control characters.';
+comment on function app.valid_org_name(text) is
+  'The trimmed name; 422 org.invalid_name when empty, too long, or with control, bidi-control or invisible characters.';
 
 /* The pending invitation a token stands for, presented by the signed-in user: it becomes
    visible to this transaction through the token_holder policy. 400 invitation.invalid when

@@ -26,12 +26,17 @@ begin
     perform auth.raise_error(422, 'auth.invalid_display_name',
       'The display name must have 1 to 100 characters and no control characters.');
   end if;
+  /* Names are shown to other people: nothing that hides or turns text around (app.has_invisible_characters). */
+  if app.has_invisible_characters(v_name) then
+    perform auth.raise_error(422, 'auth.invalid_display_name',
+      'The display name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
+  end if;
   return v_name;
 end
 $$;
 
 comment on function auth.valid_display_name(text) is
-  'The display name trimmed; 422 auth.invalid_display_name when empty, over 100 characters or with control characters.';
+  'The display name trimmed; 422 auth.invalid_display_name when empty, over 100 characters, or with control, bidi-control or invisible characters.';
 
 /*
  * Sign-up limits: 20 per hour per client address (app.settings.signups_per_address_per_hour)

@@ -1,0 +1,103 @@
+/*
+ * An invitation stands only while the member who sent it may still grant its role: an owner
+ * any role, an admin admin or member, a member none (app.may_invite). Otherwise an admin who
+ * is removed keeps a way back: an invitation they sent a second account of theirs before.
+ *
+ * So when a membership's role goes down or the membership goes (removed, left, demoted by
+ * change_member_role or by transfer_ownership), the trigger below revokes that member's
+ * pending invitations in the organization that their role now could not send, and records
+ * each in the audit trail: one place, on the table, which no function can forget. Accepting
+ * checks the rule again (app.inviter_may_grant, in api.accept_invitation).
+ *
+ * Why functions owned by invitation_revoker: the trigger often runs for someone who may not
+ * touch the organization's invitations (any more), such as a leaver, whose membership is gone
+ * when an AFTER trigger runs, or an owner who made themselves a member; and the invitee who
+ * accepts may not read the inviter's membership. So the reading and the revoking are done as
+ * invitation_revoker, a role that cannot log in, is granted only the columns these two
+ * functions use and has policies for itself alone (sql/policies/orgs.sql). Neither takes a
+ * decision from its caller: both apply the rule to what the tables hold, so a call can only
+ * revoke invitations that could no longer be accepted anyway. They are made here as
+ * invitation_revoker so that it owns them (`just migrate` drops them as that role too). The
+ * audit rows are written by the trigger function, as the caller, like every organization event.
+ */
+
+/* Whether a member with one role may invite with another (null: not a member, may not). */
+create function app.may_invite(p_inviter app.org_role, p_role app.org_role) returns boolean
+language sql immutable parallel safe
+return coalesce(p_inviter = 'owner' or (p_inviter = 'admin' and p_role <> 'owner'), false);
+
+comment on function app.may_invite(app.org_role, app.org_role) is
+  'Whether a member with role p_inviter (null: no member) may invite with role p_role: an owner any role, an admin admin or member.';
+
+grant usage, create on schema app to invitation_revoker;
+grant select (org_id, user_id, role) on app.memberships to invitation_revoker;
+grant select (id) on app.organizations to invitation_revoker;
+grant select (id, org_id, email, role, invited_by, expires_at, accepted_at, declined_at, revoked_at),
+      update (revoked_at) on app.invitations to invitation_revoker;
+grant execute on function app.may_invite(app.org_role, app.org_role) to invitation_revoker;
+set local role invitation_revoker;
+
+/* The rule, on the inviter's role as it is now. */
+create function app.inviter_may_grant(p_org app.org_id, p_inviter app.user_id, p_role app.org_role)
+returns boolean
+language sql stable security definer set search_path = ''
+begin atomic
+  select app.may_invite(
+    (select m.role from app.memberships m where m.org_id = p_org and m.user_id = p_inviter), p_role);
+end;
+
+comment on function app.inviter_may_grant(app.org_id, app.user_id, app.org_role) is
+  'Whether the user''s current role in the organization (if any) may still grant the role: an invitation they sent stands only while it does.';
+
+/* Revokes the inviter's pending invitations in the organization that they may no longer grant,
+   and returns them. Nothing when the organization is gone (its invitations go with it). */
+create function app.revoke_invitations_beyond_grant(p_org app.org_id, p_inviter app.user_id)
+returns table (id app.invitation_id, email text, role app.org_role)
+language sql volatile security definer set search_path = ''
+begin atomic
+  update app.invitations i set revoked_at = pg_catalog.now()
+   where i.org_id = p_org and i.invited_by = p_inviter
+     and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+     and i.expires_at > pg_catalog.now()
+     and not app.inviter_may_grant(p_org, p_inviter, i.role)
+     and exists (select from app.organizations o where o.id = p_org)
+  returning i.id, i.email::text, i.role;
+end;
+
+comment on function app.revoke_invitations_beyond_grant(app.org_id, app.user_id) is
+  'Revokes the user''s pending invitations in the organization that their current role may not grant; returns them (id, email, role).';
+
+revoke all on function
+  app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
+  app.revoke_invitations_beyond_grant(app.org_id, app.user_id)
+  from public;
+grant execute on function
+  app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
+  app.revoke_invitations_beyond_grant(app.org_id, app.user_id)
+  to blossom_owner;
+set local role blossom_owner;
+revoke create on schema app from invitation_revoker;
+
+/* After a membership's role changes or it is deleted: what its member may no longer grant is
+   revoked, each as an org.invitation_revoked event by the caller, with the inviter and their
+   role now (null: no longer a member). A promotion revokes nothing. */
+create function app.tg_memberships__revoke_invitations() returns trigger
+language plpgsql
+as $$
+declare
+  v_role_now app.org_role := case tg_op when 'UPDATE' then new.role end;
+  v_revoked record;
+begin
+  for v_revoked in select r.id, r.email, r.role from app.revoke_invitations_beyond_grant(old.org_id, old.user_id) r loop
+    perform app.org_audit(old.org_id, 'org.invitation_revoked', v_revoked.id, pg_catalog.jsonb_build_object(
+      'email', v_revoked.email, 'role', v_revoked.role, 'invited_by', old.user_id, 'inviter_role', v_role_now));
+  end loop;
+  return null;
+end
+$$;
+
+comment on function app.tg_memberships__revoke_invitations() is
+  'Trigger: revokes (and audits) the pending invitations a member may no longer grant after their role went down or their membership went.';
+
+create trigger revoke_invitations_beyond_grant after update of role or delete on app.memberships
+  for each row execute function app.tg_memberships__revoke_invitations();

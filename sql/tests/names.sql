@@ -1,0 +1,105 @@
+/*
+ * Names shown to other people, display names and organization names, refuse bidi controls and
+ * invisible characters (app.has_invisible_characters): every code point of every range, in
+ * both validators, and through the API; letters of every script, emoji and variation
+ * selectors stay allowed.
+ */
+begin;
+select plan(37);
+
+/* '<status> <code>' of the error a statement raises, or 'ok'. */
+create function pg_temp.outcome(p_sql text) returns text
+language plpgsql
+as $$
+declare
+  v_message text;
+  v_detail text;
+begin
+  execute p_sql;
+  return 'ok';
+exception when sqlstate 'PGRST' then
+  get stacked diagnostics v_message = message_text, v_detail = pg_exception_detail;
+  return (v_detail::json ->> 'status') || ' ' || (v_message::json ->> 'code');
+end
+$$;
+
+create function pg_temp.code_point(p_char integer) returns text
+language sql
+return 'U+' || upper(lpad(to_hex(p_char), greatest(4, length(to_hex(p_char))), '0'));
+
+/* The code points of a range that one of the two validators lets through, in the middle of a name. */
+create function pg_temp.let_through(p_first integer, p_last integer) returns setof text
+language sql
+as $$
+  select pg_catalog.to_hex(c) from generate_series(p_first, p_last) c
+   where pg_temp.outcome(format('select auth.valid_display_name(%L)', 'Ac' || chr(c) || 'me'))
+           <> '422 auth.invalid_display_name'
+      or pg_temp.outcome(format('select app.valid_org_name(%L)', 'Ac' || chr(c) || 'me'))
+           <> '422 org.invalid_name'
+$$;
+
+select is_empty(format('select pg_temp.let_through(%s, %s)', first, last),
+  format('refused in display and organization names: %s (%s)', what,
+         concat_ws(' to ', pg_temp.code_point(first), nullif(pg_temp.code_point(last), pg_temp.code_point(first)))))
+  from (values
+    ('the Arabic letter mark', x'061C'::int, x'061C'::int),
+    ('the left-to-right and right-to-left marks', x'200E'::int, x'200F'::int),
+    ('the bidi embeddings, pop and overrides', x'202A'::int, x'202E'::int),
+    ('the bidi isolates', x'2066'::int, x'2069'::int),
+    ('the soft hyphen', x'00AD'::int, x'00AD'::int),
+    ('the Mongolian vowel separator', x'180E'::int, x'180E'::int),
+    ('the zero-width space, non-joiner and joiner', x'200B'::int, x'200D'::int),
+    ('the word joiner and the invisible operators', x'2060'::int, x'2064'::int),
+    ('the zero-width no-break space (BOM)', x'FEFF'::int, x'FEFF'::int),
+    ('the reserved U+2065 and the deprecated format characters', x'2065'::int, x'206F'::int),
+    ('the Arabic number signs', x'0600'::int, x'0605'::int),
+    ('the Arabic end of ayah', x'06DD'::int, x'06DD'::int),
+    ('the Syriac abbreviation mark', x'070F'::int, x'070F'::int),
+    ('the Arabic pound and piastre marks above', x'0890'::int, x'0891'::int),
+    ('the Arabic disputed end of ayah', x'08E2'::int, x'08E2'::int),
+    ('the reserved specials and interlinear annotation', x'FFF0'::int, x'FFFB'::int),
+    ('the Kaithi number sign', x'110BD'::int, x'110BD'::int),
+    ('the Kaithi number sign above', x'110CD'::int, x'110CD'::int),
+    ('the Egyptian hieroglyph format controls', x'13430'::int, x'1343F'::int),
+    ('the shorthand format controls', x'1BCA0'::int, x'1BCA3'::int),
+    ('the musical symbol format controls', x'1D173'::int, x'1D17A'::int),
+    ('the language tag and the tag characters', x'E0000'::int, x'E00FF'::int),
+    ('the reserved default-ignorables after the variation selectors', x'E01F0'::int, x'E0FFF'::int),
+    ('the combining grapheme joiner', x'034F'::int, x'034F'::int),
+    ('the Hangul choseong and jungseong fillers', x'115F'::int, x'1160'::int),
+    ('the Hangul filler', x'3164'::int, x'3164'::int),
+    ('the halfwidth Hangul filler', x'FFA0'::int, x'FFA0'::int),
+    ('the Khmer inherent vowels', x'17B4'::int, x'17B5'::int)
+  ) as ranges (what, first, last);
+
+/* What stays allowed: letters of any script and direction, emoji with their variation
+   selector, the neighbours of the refused ranges. */
+select is(pg_temp.outcome(format('select auth.valid_display_name(%L), app.valid_org_name(%L)', n, n)), 'ok',
+  format('valid in a name: %s', what))
+  from (values
+    ('Hebrew and Arabic letters', 'שלום مرحبا'),
+    ('accented and CJK letters', 'Zoë Ørsted 東京'),
+    ('an emoji with its variation selector U+FE0F', 'I ' || chr(x'2764'::int) || chr(x'FE0F'::int) || ' tea'),
+    ('a Mongolian free variation selector and a supplementary one', 'a' || chr(x'180B'::int) || 'b' || chr(x'E0100'::int)),
+    ('the neighbours U+00AC, U+00AE, U+2010, U+2070 and U+FFFC',
+     chr(x'00AC'::int) || chr(x'00AE'::int) || chr(x'2010'::int) || chr(x'2070'::int) || chr(x'FFFC'::int))
+  ) as names (what, n);
+
+/* Through the API: the stable codes, and a message that says why. */
+insert into app.users (email, display_name) values ('namer@example.com', 'Namer');
+select set_config('app.user_id', (select id from app.users where email = 'namer@example.com'), true);
+set local role authenticated;
+select is(pg_temp.outcome(format('select api.create_organization(%L)', 'Acme' || chr(x'202E'::int) || 'gnp.exe')),
+  '422 org.invalid_name', 'create_organization refuses a name with a right-to-left override');
+select throws_ok(format('select api.update_profile(%L)', 'Ad' || chr(x'200B'::int) || 'min'), 'PGRST',
+  '{"code" : "auth.invalid_display_name", "message" : "The display name cannot hold bidi controls or invisible characters (such as zero-width spaces).", "details" : null, "hint" : null}',
+  'update_profile refuses a display name with a zero-width space, and says so');
+select is(pg_temp.outcome($$ select set_config('tap.org', (api.create_organization('Acme')).id, true) $$), 'ok',
+  'a plain name is fine');
+select throws_ok(format('select api.update_organization(%L, %L)', current_setting('tap.org'), chr(x'2066'::int) || 'Acme'), 'PGRST',
+  '{"code" : "org.invalid_name", "message" : "An organization''s name cannot hold bidi controls or invisible characters (such as zero-width spaces).", "details" : null, "hint" : null}',
+  'update_organization refuses a name with a bidi isolate, and says so');
+reset role;
+
+select * from finish();
+rollback;
