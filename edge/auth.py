@@ -168,8 +168,7 @@ async def json_fields(request: Request, *names: str) -> dict[str, str]:
     return fields
 
 
-def session_token(request: Request) -> str | None:
-    config: EdgeConfig = request.app.state.config
+def session_token(request: Request, config: EdgeConfig) -> str | None:
     return request.cookies.get(config.cookie_name) or request.headers.get(SESSION_HEADER) or None
 
 
@@ -230,7 +229,7 @@ async def signup(request: Request) -> Response:
                 p_display_name=body["display_name"],
                 p_client_addr=client_ip(request, config),
                 p_user_agent=user_agent(request),
-                p_session_token=session_token(request),
+                p_session_token=session_token(request, config),
             ),
             password_work(request).hashing,
         )
@@ -252,7 +251,7 @@ async def login(request: Request) -> Response:
                 p_password=body["password"],
                 p_client_addr=client_ip(request, config),
                 p_user_agent=user_agent(request),
-                p_session_token=session_token(request),
+                p_session_token=session_token(request, config),
                 p_device_token=device_token(request),
             ),
             password_work(request).checking,
@@ -264,7 +263,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await json_fields(request)
     config: EdgeConfig = request.app.state.config
-    token = session_token(request)
+    token = session_token(request, config)
     if token:
         await call(
             request,
@@ -281,7 +280,7 @@ async def logout_all(request: Request) -> Response:
     await call(
         request,
         lambda conn: db.auth_logout_all_async(
-            conn, p_token=session_token(request), p_client_addr=client_ip(request, config)
+            conn, p_token=session_token(request, config), p_client_addr=client_ip(request, config)
         ),
     )
     response = no_content()
@@ -290,8 +289,9 @@ async def logout_all(request: Request) -> Response:
 
 
 async def session(request: Request) -> Response:
+    config: EdgeConfig = request.app.state.config
     result = await call(
-        request, lambda conn: db.auth_session_info_async(conn, p_token=session_token(request))
+        request, lambda conn: db.auth_session_info_async(conn, p_token=session_token(request, config))
     )
     return JSONResponse(result, headers=NO_STORE)
 
@@ -304,7 +304,7 @@ async def change_password(request: Request) -> Response:
             request,
             lambda conn: db.auth_change_password_async(
                 conn,
-                p_token=session_token(request),
+                p_token=session_token(request, config),
                 p_current_password=body["current_password"],
                 p_new_password=body["new_password"],
                 p_client_addr=client_ip(request, config),
