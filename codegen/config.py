@@ -19,8 +19,8 @@ class Config:
     python_grants: tuple[tuple[str, str], ...] = (("auth", "edge"), ("pipeline", "pipeline"))
     raises: RaiseConfig = field(
         default_factory=lambda: RaiseConfig(
-            # auth.raise_error(status, code, message, hint, headers)
-            helpers={"auth.raise_error": 1},
+            # util.raise_error(status, code, message, hint, headers)
+            helpers={"util.raise_error": 1},
             pre_request="auth.pre_request",
         )
     )

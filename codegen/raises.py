@@ -5,7 +5,7 @@ function body (as `pg_get_functiondef` prints it, so it is what the database run
 
 - `raise sqlstate 'PGRST' using message = '<json>'`: the JSON's `"code"`; the message may also
   be a `json_build_object('code', '<code>', ...)` expression;
-- calls to a *raise helper* (e.g. `auth.raise_error(401, 'auth.not_signed_in', ...)`), whose
+- calls to a *raise helper* (e.g. `util.raise_error(401, 'auth.not_signed_in', ...)`), whose
   code is a literal argument at a configured position;
 - calls to other functions, whose codes are added transitively (`auth.require_user()` makes
   every caller able to raise `auth.not_signed_in`).

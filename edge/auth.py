@@ -37,7 +37,7 @@ DEVICE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def coded_error(error: RpcError) -> Response:
-    """An error raised by auth.raise_error as the same HTTP answer PostgREST would give."""
+    """An error raised by util.raise_error as the same HTTP answer PostgREST would give."""
     if error.status is None:
         return internal_error()
     return error_response(

@@ -1,9 +1,10 @@
 """`just migrate`: roles, then yoyo migrations, then the stateless layer, then a PostgREST reload.
 
-The stateless layer (`sql/functions`, `sql/policies`) is re-applied in one transaction every
-time. The objects it made last time are recorded in `blossom_meta.stateless_objects` and
-dropped first, so a function or policy deleted from the files is gone afterwards, while the
-objects migrations made (tables, domains, `app.gen_id`) are never touched.
+The stateless layer (`sql/functions`, `sql/views`, `sql/policies`, `sql/grants`, in the order
+`sql/stateless.txt` lists them) is re-applied in one transaction every time. The objects it
+made last time are recorded in `blossom_meta.stateless_objects` and dropped first, so a
+function or policy deleted from the files is gone afterwards, while the objects migrations
+made (tables, domains, `app.gen_id`) are never touched.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from ops.settings import OWNER_ROLE, ROOT, Settings
 ROLES_FILE = ROOT / "sql" / "roles.sql"
 MIGRATIONS_DIR = ROOT / "migrations"
 SCHEMA_DIR = ROOT / "sql" / "schema"
-STATELESS_DIRS = (ROOT / "sql" / "functions", ROOT / "sql" / "policies")
-MANAGED_SCHEMAS = ("app", "auth", "api", "admin", "pipeline")
+# The stateless layer: the files under these folders of sql/, in the order sql/stateless.txt gives.
+STATELESS_MANIFEST = ROOT / "sql" / "stateless.txt"
+STATELESS_FOLDERS = ("functions", "views", "policies", "grants")
+MANAGED_SCHEMAS = ("util", "app", "auth", "api", "admin", "pipeline")
 # Roles that log in; BLOSSOM_<ROLE>_PASSWORD sets a password (servers that do not trust loopback).
 LOGIN_ROLES = ("authenticator", "edge", "panopticon", "pipeline")
 APP_ROLES = (
@@ -55,6 +58,39 @@ class SqlFileError(RuntimeError):
             where = f":{text.count(chr(10), 0, int(position)) + 1}"
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         super().__init__(f"{shown}{where}: {error.diag.message_primary or error}")
+
+
+class ManifestError(RuntimeError):
+    """sql/stateless.txt and the files disagree; names the file."""
+
+
+def stateless_files(manifest: Path | None = None) -> list[Path]:
+    """The stateless layer's files in the manifest's order (paths relative to its folder).
+    Every .sql file under the stateless folders must be listed exactly once, and every listed
+    file must exist: a new file cannot be forgotten, nor loaded in an accidental order."""
+    manifest = manifest or STATELESS_MANIFEST
+    base = manifest.parent
+    listed = [
+        line.strip()
+        for line in manifest.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    shown = manifest.relative_to(ROOT) if manifest.is_relative_to(ROOT) else manifest
+    seen: set[str] = set()
+    for entry in listed:
+        if entry in seen:
+            raise ManifestError(f"{shown}: {entry} is listed twice")
+        if not (base / entry).is_file():
+            raise ManifestError(f"{shown}: {entry} is listed but does not exist")
+        seen.add(entry)
+    for folder in STATELESS_FOLDERS:
+        for path in sorted((base / folder).rglob("*.sql")):
+            entry = path.relative_to(base).as_posix()
+            if entry not in seen:
+                raise ManifestError(
+                    f"{shown}: {entry} is not listed; add it where its dependencies are loaded"
+                )
+    return [base / entry for entry in listed]
 
 
 def sql_files(*folders: Path) -> list[Path]:
@@ -209,7 +245,7 @@ def _revoke_grants(conn: psycopg.Connection) -> None:
 
 
 def apply_stateless(admin_url: str) -> int:
-    """Re-apply sql/functions and sql/policies in one transaction; return how many objects."""
+    """Re-apply the stateless layer (sql/stateless.txt) in one transaction; return how many objects."""
     with psycopg.connect(admin_url) as conn:
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
         # Qualified names everywhere: identities recorded below must not depend on a path.
@@ -222,7 +258,7 @@ def apply_stateless(admin_url: str) -> int:
         _drop(conn, [(kind, identity) for kind, identity in previous])
         _revoke_grants(conn)
         before = _catalog_objects(conn)
-        for path in sql_files(*STATELESS_DIRS):
+        for path in stateless_files():
             run_file(conn, path)
             conn.execute("set local search_path = ''")
         made = _catalog_objects(conn) - before

@@ -37,11 +37,11 @@ $$;
 grant web_anon, authenticated to authenticator;
 
 /* membership_reader owns app.my_memberships and org_lister app.my_organizations (see
-   sql/policies/orgs.sql): views of the caller's own memberships, read as these roles, which
+   sql/views/app_my_memberships.sql): views of the caller's own memberships, read as these roles, which
    see only the caller's own rows. `just migrate` makes and drops the views as them. */
 grant membership_reader, org_lister to current_user;
 
-/* session_reader owns auth.presented_session (see sql/policies/auth.sql): the session of the
+/* session_reader owns auth.presented_session (see sql/views/auth_presented_session.sql): the session of the
    token a PostgREST request presents, for the pre-request. */
 grant session_reader to current_user;
 

@@ -395,12 +395,12 @@ def last_seen_days_ago(stack: Stack, account: Account, set_back: int | None = No
         if set_back is not None:
             conn.execute(
                 "update app.sessions set last_seen_at = now() - make_interval(days => %s)"
-                " where token_hash = auth.token_hash(%s)",
+                " where token_hash = util.token_hash(%s)",
                 (set_back, account.token),
             )
         row = conn.execute(
             "select extract(epoch from now() - last_seen_at) / 86400 from app.sessions"
-            " where token_hash = auth.token_hash(%s)",
+            " where token_hash = util.token_hash(%s)",
             (account.token,),
         ).fetchone()
     assert row is not None

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from ops import migrate as migrate_module
-from ops.migrate import SqlFileError, apply_stateless, migrate
+from ops.migrate import (
+    STATELESS_MANIFEST,
+    ManifestError,
+    SqlFileError,
+    apply_stateless,
+    migrate,
+    stateless_files,
+)
 from ops.schema_check import normalized_dump
 
 
@@ -26,8 +34,11 @@ def test_migrating_twice_changes_nothing(database_url: str) -> None:
     assert normalized_dump(database_url) == dump_before, "the same pg_dump"
 
 
-def _use_stateless_dirs(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
-    monkeypatch.setattr(migrate_module, "STATELESS_DIRS", folders)
+def _use_layer(monkeypatch: pytest.MonkeyPatch, base: Path, *files: str) -> None:
+    """A stateless layer of these files (paths relative to `base`), in this order."""
+    manifest = base / "stateless.txt"
+    manifest.write_text("".join(f"{name}\n" for name in files))
+    monkeypatch.setattr(migrate_module, "STATELESS_MANIFEST", manifest)
 
 
 def _exists(url: str, query: str) -> bool:
@@ -52,7 +63,7 @@ def test_a_function_or_policy_deleted_from_the_files_is_gone_after_migrate(
         "create policy probe_read on app.probe for select using ((select app.probe_visible()));\n"
         "grant execute on function api.probe() to web_anon;\n"
     )
-    _use_stateless_dirs(monkeypatch, functions, policies)
+    _use_layer(monkeypatch, tmp_path, "functions/probe.sql", "policies/probe.sql")
     apply_stateless(database_url)
     assert _exists(database_url, "select from pg_proc where proname = 'probe'")
     assert _exists(database_url, "select from pg_policy where polname = 'probe_read'")
@@ -75,11 +86,12 @@ def test_a_broken_file_names_itself_and_leaves_the_layer_as_it_was(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = normalized_dump(database_url)
-    (tmp_path / "a_good.sql").write_text(
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "a_good.sql").write_text(
         "create function api.half_applied() returns int language sql stable as $$ select 1 $$;\n"
     )
-    (tmp_path / "b_broken.sql").write_text("\n\ncreate function api.broken( returns int;\n")
-    _use_stateless_dirs(monkeypatch, tmp_path)
+    (tmp_path / "functions" / "b_broken.sql").write_text("\n\ncreate function api.broken( returns int;\n")
+    _use_layer(monkeypatch, tmp_path, "functions/a_good.sql", "functions/b_broken.sql")
     with pytest.raises(SqlFileError, match=r"b_broken\.sql:3: syntax error"):
         apply_stateless(database_url)
     assert not _exists(database_url, "select from pg_proc where proname = 'half_applied'")
@@ -100,3 +112,49 @@ def test_a_policy_is_the_same_whatever_order_pg_dump_lists_its_roles_in(database
         line for line in normalized_dump(database_url) if line.startswith("CREATE POLICY own_rows")
     ] == first
     assert "TO membership_reader, org_lister USING" in first[0]
+
+
+def test_the_manifest_names_what_it_misses_repeats_or_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "listed.sql").write_text("")
+    (tmp_path / "functions" / "forgotten.sql").write_text("")
+    _use_layer(monkeypatch, tmp_path, "functions/listed.sql")
+    with pytest.raises(ManifestError, match=r"functions/forgotten\.sql is not listed"):
+        stateless_files()
+    _use_layer(
+        monkeypatch, tmp_path, "functions/listed.sql", "functions/forgotten.sql", "functions/listed.sql"
+    )
+    with pytest.raises(ManifestError, match=r"functions/listed\.sql is listed twice"):
+        stateless_files()
+    _use_layer(monkeypatch, tmp_path, "functions/listed.sql", "functions/forgotten.sql", "views/gone.sql")
+    with pytest.raises(ManifestError, match=r"views/gone\.sql is listed but does not exist"):
+        stateless_files()
+
+
+def test_an_sql_body_function_may_call_a_helper_loaded_before_it(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In path order, api/ came before app/ and util/: a `begin atomic` API function calling
+    util.parse_id could not be made. The manifest loads the helpers first."""
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "probe.sql").write_text(
+        "create function api.probe_id(org_id text) returns text language sql immutable\n"
+        "begin atomic select util.parse_id(org_id, 'org'); end;\n"
+        "grant execute on function api.probe_id(text) to web_anon;\n"
+    )
+    manifest = [line.strip() for line in STATELESS_MANIFEST.read_text().splitlines()]
+    layer = tmp_path / "layer"
+    shutil.copytree(STATELESS_MANIFEST.parent, layer, ignore=shutil.ignore_patterns("tests", "schema"))
+    (layer / "functions" / "api" / "zz_probe.sql").write_text(
+        (tmp_path / "functions" / "probe.sql").read_text()
+    )
+    files = [line for line in manifest if line and not line.startswith("#")]
+    _use_layer(monkeypatch, layer, *files, "functions/api/zz_probe.sql")
+    apply_stateless(database_url)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select api.probe_id('org_01jd8x0000000000000000000a'), api.probe_id('usr_x')"
+        ).fetchone()
+    assert row == ("org_01jd8x0000000000000000000a", None)

@@ -25,28 +25,10 @@
  * an owner, the last owner stays) live in the functions, under a per-organization lock.
  */
 
-/* The caller's own memberships, through two views that read app.memberships as no-login roles
-   under the policy own_rows (user_id = the caller), which is the views' only filter: RLS, not
-   the view text, bounds what they show. Each role owns its view, is granted nothing else but
-   the columns it reads, bypasses nothing, and nobody can become it (sql/tests/roles.sql).
-   Being views, not functions, they are planned into the query that uses them (no call, no
-   per-statement re-planning of a function body). The role makes its view here, so it may
-   create in the schema only for that moment (`just migrate` drops the view as that role too,
-   hence its usage of the schema).
-
-   app.my_memberships (owner membership_reader): for the policies. The policy on
-   app.memberships must show a member the other members of their organizations: it asks
-   "which organizations am I in?", a query on app.memberships under that same policy, which
-   Postgres refuses as infinite recursion. Read as membership_reader, under own_rows alone, it
-   does not look at app.memberships again.
-
-   app.my_organizations (owner org_lister): for api.list_organizations, the caller's
-   organizations and their role in each. Read as blossom_owner, the join would check each
-   organization under member_read, whose InitPlan scans the caller's memberships a second
-   time: what the query already did (bench/orgs.py measured 1.7x the same query without RLS).
-   org_lister reads app.organizations under a policy that admits every row, so the organizations
-   it shows are exactly those its inner join reaches from the caller's own memberships, which
-   own_rows bounds; it reads nothing else (1.15x; sql/tests/orgs_views.sql tries to get more). */
+/* The policies read the caller's own memberships through the view app.my_memberships
+   (sql/views/app_my_memberships.sql says why a view, owned by membership_reader), and
+   api.list_organizations through app.my_organizations (owned by org_lister). The policy
+   own_rows, below, is what bounds both. */
 
 /* No subquery in own_rows: Postgres takes any subquery in the policy of a relation it is
    already expanding for a policy as recursion. The comparison is an index condition, evaluated
@@ -54,31 +36,6 @@
 create policy own_rows on app.memberships for select to membership_reader, org_lister
   using (user_id = (app.current_user_key() collate "C"));
 create policy lister_read on app.organizations for select to org_lister using (true);
-grant select (org_id, user_id, role) on app.memberships to membership_reader, org_lister;
-grant select (id, name, slug, member_count, created_at, updated_at) on app.organizations to org_lister;
-grant usage, create on schema app to membership_reader, org_lister;
-
-set local role membership_reader;
-create view app.my_memberships as
-  select m.org_id, m.role
-    from app.memberships m;
-comment on view app.my_memberships is
-  'The signed-in user''s own memberships (organization, role), by the policy own_rows; read as membership_reader, for the policies.';
-revoke all on app.my_memberships from membership_reader;
-grant select on app.my_memberships to membership_reader, blossom_owner;
-
-set local role org_lister;
-create view app.my_organizations as
-  select o.id, o.name, o.slug, m.role, o.member_count, o.created_at, o.updated_at
-    from app.memberships m
-    join app.organizations o on o.id = m.org_id;
-comment on view app.my_organizations is
-  'The signed-in user''s organizations with their role, by the policy own_rows on app.memberships; read as org_lister, for api.list_organizations.';
-revoke all on app.my_organizations from org_lister;
-grant select on app.my_organizations to org_lister, blossom_owner;
-
-set local role blossom_owner;
-revoke create on schema app from membership_reader, org_lister;
 
 /* Organizations: members read; owners and admins rename; owners delete; anyone signed in
    creates one (and sees it in the transaction that made it, to become its owner). */
@@ -150,23 +107,3 @@ create policy manage_delete on app.invitations for delete to blossom_owner
 create policy org_events_read on app.audit_events as restrictive for select to blossom_owner
   using (coalesce(org_id = any (array(select mm.org_id from app.my_memberships mm
                                       where mm.role in ('owner', 'admin'))), true));
-
-/* The API: granted to web_anon too, so an anonymous call is answered 401 auth.not_signed_in. */
-grant execute on function
-  api.create_organization(text),
-  api.list_organizations(),
-  api.get_organization(text),
-  api.update_organization(text, text),
-  api.delete_organization(text),
-  api.list_members(text),
-  api.invite_member(text, text, text),
-  api.list_invitations(text),
-  api.revoke_invitation(text),
-  api.accept_invitation(text),
-  api.decline_invitation(text),
-  api.change_member_role(text, text, text),
-  api.remove_member(text, text),
-  api.leave_organization(text),
-  api.transfer_ownership(text, text),
-  api.list_audit_events(text, text, integer)
-  to web_anon, authenticated;

@@ -8,6 +8,9 @@ comment on schema extensions is 'Extensions, kept out of the schemas PostgREST a
 
 create extension pgcrypto with schema extensions;
 
+create schema util;
+comment on schema util is 'General helpers every other schema may use: coded errors, ids, settings, tokens. Depends on nothing.';
+
 create schema app;
 comment on schema app is 'Tables and their helpers. No role but the owner touches it directly.';
 

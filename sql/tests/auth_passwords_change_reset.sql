@@ -67,7 +67,7 @@ select is((select count(*)::int from app.outbox where topic = 'mail.password_res
 select is((select payload ->> 'to' from app.outbox), 'carol@example.com', 'the mail goes to the account''s email');
 select set_config('tap.reset', (select payload ->> 'token' from app.outbox), true) is not null as got_token \gset
 select is((select count(*)::int from app.password_resets
-            where token_hash = auth.token_hash(current_setting('tap.reset'))
+            where token_hash = util.token_hash(current_setting('tap.reset'))
               and expires_at between now() + interval '59 minutes' and now() + interval '61 minutes'), 1,
   'only the token''s hash is stored, valid for one hour');
 

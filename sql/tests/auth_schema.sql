@@ -42,10 +42,11 @@ select is(
 
 select is(
   (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
-    where p.pronamespace = 'auth'::regnamespace and has_function_privilege('web_anon', p.oid, 'execute')),
+    where p.pronamespace in ('auth'::regnamespace, 'util'::regnamespace)
+      and has_function_privilege('web_anon', p.oid, 'execute')),
   array['auth.origin_allowed(text)', 'auth.pre_request()', 'auth.presented_token()',
-        'auth.raise_error(integer,text,text,text,jsonb)', 'auth.refuse_cross_site_write()',
-        'auth.session_is_dead(app.sessions)', 'auth.setting(text,text)', 'auth.touch_session(text)'],
+        'auth.refuse_cross_site_write()', 'auth.session_is_dead(app.sessions)', 'auth.touch_session(text)',
+        'util.raise_error(integer,text,text,text,jsonb)', 'util.setting(text,text)'],
   'web_anon may execute only the pre-request and the helpers it calls');
 
 select ok(not has_function_privilege('edge', 'api.me()', 'execute'), 'the edge cannot call the API functions');

@@ -33,7 +33,7 @@ select set_config('tap.bob', auth.signup('bob@example.com', 'correct horse batte
                               -> 'session' ->> 'token', true) is not null as bob \gset
 
 select id as alice_id from app.users where email = 'alice@example.com' \gset
-select id as bob_session from app.sessions where token_hash = auth.token_hash(current_setting('tap.bob')) \gset
+select id as bob_session from app.sessions where token_hash = util.token_hash(current_setting('tap.bob')) \gset
 
 /* Identity */
 select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice')));
@@ -124,7 +124,7 @@ select is(current_user::text, 'web_anon', 'a session idle for over 7 days is ref
 /* Reads: PostgREST runs GET requests read-only, so the edge marks their sessions used. */
 reset role;
 update app.sessions set last_seen_at = now() - interval '2 days'
- where token_hash = auth.token_hash(current_setting('tap.alice'));
+ where token_hash = util.token_hash(current_setting('tap.alice'));
 set local role edge;
 select is(auth.touch_session(current_setting('tap.alice')), true, 'the edge marks the session of a read as used');
 select is(auth.touch_session(current_setting('tap.bob')), false, 'an idle session is not revived');
@@ -132,7 +132,7 @@ select is(auth.touch_session('nonsense'), false, 'a malformed token is no sessio
 reset role;
 select results_eq(
   $$ select u.email::text, s.last_seen_at = now() from app.sessions s join app.users u on u.id = s.user_id
-      where s.token_hash in (auth.token_hash(current_setting('tap.alice')), auth.token_hash(current_setting('tap.bob')))
+      where s.token_hash in (util.token_hash(current_setting('tap.alice')), util.token_hash(current_setting('tap.bob')))
       order by u.email $$,
   $$ values ('alice@example.com', true), ('bob@example.com', false) $$,
   'the valid session was used now; the idle one stays idle');
@@ -156,12 +156,12 @@ reset role;
 select set_config('tap.carol', auth.signup('carol@example.com', 'correct horse battery', 'Carol', null, null)
                                -> 'session' ->> 'token', true) is not null as carol \gset
 update app.sessions set last_seen_at = now() - interval '2 days'
- where token_hash = auth.token_hash(current_setting('tap.carol'));
+ where token_hash = util.token_hash(current_setting('tap.carol'));
 select pg_temp.request('POST', pg_temp.cookie(current_setting('tap.carol')));
 reset role;
 select results_eq(
   $$ select s.last_seen_at = now(), current_setting('response.headers') from app.sessions s
-      where s.token_hash = auth.token_hash(current_setting('tap.carol')) $$,
+      where s.token_hash = util.token_hash(current_setting('tap.carol')) $$,
   $$ values (true, '') $$,
   'a writing request marks its session as used itself and says nothing');
 
@@ -178,7 +178,7 @@ reset role;
 
 /* Last, as PostgREST runs a GET: in a read-only transaction. */
 update app.sessions set last_seen_at = now() - interval '2 days'
- where token_hash = auth.token_hash(current_setting('tap.carol'));
+ where token_hash = util.token_hash(current_setting('tap.carol'));
 set local transaction_read_only = on;
 select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.carol')));
 select is(current_setting('response.headers'), '[{"X-Blossom-Session-Stale": "1"}]',

@@ -26,7 +26,7 @@ select (select id from tap_orgs.ids where name = o), (select id from tap_orgs.id
                ('acme', 'target', 'member'), ('other', 'outsider', 'owner')) as m (o, u, r);
 insert into app.invitations (id, org_id, email, role, token_hash, invited_by)
 values ((select id from tap_orgs.ids where name = 'invitation'), (select id from tap_orgs.ids where name = 'acme'),
-        'Invitee@Example.com', 'member', auth.token_hash(repeat('t', 43)),
+        'Invitee@Example.com', 'member', util.token_hash(repeat('t', 43)),
         (select id from tap_orgs.ids where name = 'owner'));
 
 /* What a call answers: 'ok', or the HTTP status and our code ('404 org.not_found'), or the

@@ -1,6 +1,6 @@
 /*
  * The views of the caller's own memberships, app.my_memberships and app.my_organizations (see
- * sql/policies/orgs.sql). They have no filter of their own: the policy own_rows on
+ * sql/views/app_my_memberships.sql). They have no filter of their own: the policy own_rows on
  * app.memberships is what keeps them to the caller. These tests read them as blossom_owner, as
  * the api functions do, and try to get more out of them than the caller's own rows.
  */

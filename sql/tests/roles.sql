@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(60);
+select plan(67);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -72,7 +72,11 @@ select is_empty(
 
 /* Schemas: owned by blossom_owner; each opened only to the roles that need it. */
 select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_owner', s))
-  from unnest(array['app', 'auth', 'api', 'admin', 'pipeline', 'extensions']) as s;
+  from unnest(array['util', 'app', 'auth', 'api', 'admin', 'pipeline', 'extensions']) as s;
+select schema_privs_are('util', r, array['USAGE'], format('%s may only use schema util (the pre-request''s helpers)', r))
+  from unnest(array['web_anon', 'authenticated']) as r;
+select schema_privs_are('util', r, array[]::text[], format('%s has no privilege on schema util', r))
+  from unnest(array['authenticator', 'edge', 'panopticon', 'pipeline']) as r;
 
 select schema_privs_are('app', r, array[]::text[], format('%s has no privilege on schema app', r))
   from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) as r;
@@ -196,7 +200,7 @@ select is_empty(
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
-      where p.pronamespace in ('app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
+      where p.pronamespace in ('util'::regnamespace, 'app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
                                'admin'::regnamespace, 'pipeline'::regnamespace)
         and p.proowner <> 'blossom_owner'::regrole
      except

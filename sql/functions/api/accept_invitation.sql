@@ -15,21 +15,21 @@ begin
      that escaped it (sent before the trigger existed, or by an account since deleted) still
      cannot make anyone more than its sender now may. */
   if not app.inviter_may_grant(v_invitation.org_id, v_invitation.invited_by, v_invitation.role) then
-    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+    perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;
   if app.is_member(v_invitation.org_id) then
-    perform auth.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
+    perform util.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
   end if;
   update app.invitations i set accepted_at = now(), accepted_by = v_user
    where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
      and i.expires_at > now();
   if not found then
-    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+    perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;
   begin
     insert into app.memberships (org_id, user_id, role) values (v_invitation.org_id, v_user, v_invitation.role);
   exception when unique_violation then
-    perform auth.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
+    perform util.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
   end;
   perform app.org_audit(v_invitation.org_id, 'org.invitation_accepted', v_invitation.id,
     pg_catalog.jsonb_build_object('user_id', v_user, 'role', v_invitation.role));

@@ -5,8 +5,8 @@ create function api.change_member_role(org_id text, user_id text, role text) ret
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_org app.org_id := app.parse_id(change_member_role.org_id, 'org');
-  v_target app.user_id := app.parse_id(change_member_role.user_id, 'usr');
+  v_org app.org_id := util.parse_id(change_member_role.org_id, 'org');
+  v_target app.user_id := util.parse_id(change_member_role.user_id, 'usr');
   v_role app.org_role;
   v_my_role app.org_role;
   v_old app.org_role;
@@ -18,7 +18,7 @@ begin
   v_role := app.parse_role(change_member_role.role);
   v_old := app.require_member(v_org, v_target);
   if v_my_role <> 'owner' and (v_old = 'owner' or v_role = 'owner') then
-    perform auth.raise_error(403, 'org.forbidden', 'Only an owner may make or change an owner.');
+    perform util.raise_error(403, 'org.forbidden', 'Only an owner may make or change an owner.');
   end if;
   if v_old = 'owner' and v_role <> 'owner' then
     perform app.require_another_owner(v_org);

@@ -3,7 +3,7 @@
    that came out plain unless another tenant had the name would tell anyone who creates an
    organization which names other tenants use. The six characters are the end of a fresh id,
    30 random bits in the ids' alphabet; a collision draws again. At most 10 a day per user,
-   unless the setting says otherwise (sql/functions/app/quotas.sql). */
+   unless the setting says otherwise (sql/functions/app/rate_limits.sql). */
 create function api.create_organization(name text) returns api.organization
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -16,10 +16,10 @@ declare
   v_made boolean := false;
   v_retry integer;
 begin
-  v_retry := app.take_quota('org.create', v_user, auth.setting('organizations_per_user_per_day', '10')::integer,
+  v_retry := app.take_quota('org.create', v_user, util.setting('organizations_per_user_per_day', '10')::integer,
                             interval '1 day');
   if v_retry is not null then
-    perform auth.raise_error(429, 'org.rate_limited', 'Too many new organizations; try again later.', null,
+    perform util.raise_error(429, 'org.rate_limited', 'Too many new organizations; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
   for attempt in 1..10 loop
@@ -31,7 +31,7 @@ begin
     exit when v_made;
   end loop;
   if not v_made then
-    perform auth.raise_error(409, 'org.slug_taken', 'Could not find a free URL name; try another name.');
+    perform util.raise_error(409, 'org.slug_taken', 'Could not find a free URL name; try another name.');
   end if;
   insert into app.memberships (org_id, user_id, role) values (v_org, v_user, 'owner');
   perform app.org_audit(v_org, 'org.created', v_org, pg_catalog.jsonb_build_object('name', v_name, 'slug', v_slug));

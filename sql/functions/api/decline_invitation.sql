@@ -11,7 +11,7 @@ begin
    where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
      and i.expires_at > now();
   if not found then
-    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+    perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;
   perform app.org_audit(v_invitation.org_id, 'org.invitation_declined', v_invitation.id,
     pg_catalog.jsonb_build_object('user_id', v_user));

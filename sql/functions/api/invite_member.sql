@@ -2,18 +2,18 @@
    token goes only into the outbox (mail.org_invitation); the table keeps its SHA-256. A
    still-open invitation to the same address is replaced, under the organization's lock, so
    that two invitations of one address at once replace each other instead of colliding. Each
-   sends a mail, so each counts against two quotas (sql/functions/app/quotas.sql): the
+   sends a mail, so each counts against two quotas (sql/functions/app/rate_limits.sql): the
    sender's, 20 an hour, and the organization's, 50 an hour, unless the settings say otherwise. */
 create function api.invite_member(org_id text, email text, role text) returns api.invitation
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_user app.user_id := auth.require_user();
-  v_org app.org_id := app.parse_id(invite_member.org_id, 'org');
+  v_org app.org_id := util.parse_id(invite_member.org_id, 'org');
   v_my_role app.org_role;
   v_role app.org_role;
   v_email app.email;
-  v_token text := auth.new_token();
+  v_token text := util.new_token();
   v_invitation app.invitations;
   v_org_name text;
   v_retry integer;
@@ -24,30 +24,30 @@ begin
   begin
     v_email := pg_catalog.btrim(invite_member.email)::app.email;
   exception when check_violation or not_null_violation then
-    perform auth.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
+    perform util.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end;
   if v_email is null then
-    perform auth.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
+    perform util.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end if;
   if not app.may_invite(v_my_role, v_role) then
-    perform auth.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
+    perform util.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
   end if;
   if exists (select from app.memberships m join app.users u on u.id = m.user_id
               where m.org_id = v_org and pg_catalog.lower(u.email) = pg_catalog.lower(v_email)) then
-    perform auth.raise_error(409, 'org.already_member', 'That person is already a member.');
+    perform util.raise_error(409, 'org.already_member', 'That person is already a member.');
   end if;
   v_retry := greatest(
-    app.take_quota('invite.user', v_user, auth.setting('invitations_per_user_per_hour', '20')::integer, interval '1 hour'),
-    app.take_quota('invite.org', v_org, auth.setting('invitations_per_org_per_hour', '50')::integer, interval '1 hour'));
+    app.take_quota('invite.user', v_user, util.setting('invitations_per_user_per_hour', '20')::integer, interval '1 hour'),
+    app.take_quota('invite.org', v_org, util.setting('invitations_per_org_per_hour', '50')::integer, interval '1 hour'));
   if v_retry is not null then
-    perform auth.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
+    perform util.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
   update app.invitations i set revoked_at = now()
    where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
      and i.accepted_at is null and i.declined_at is null and i.revoked_at is null;
   insert into app.invitations (org_id, email, role, token_hash, invited_by)
-  values (v_org, v_email, v_role, auth.token_hash(v_token), v_user)
+  values (v_org, v_email, v_role, util.token_hash(v_token), v_user)
   returning * into v_invitation;
   select o.name into v_org_name from app.organizations o where o.id = v_org;
   perform app.org_audit(v_org, 'org.member_invited', v_invitation.id,

@@ -1,6 +1,6 @@
 /* The caller's organizations, with their role and the member count, by name. They come from
    app.my_organizations, the caller's own memberships joined to their organizations, read as
-   org_lister under the policy own_rows (sql/policies/orgs.sql says why this read is a view).
+   org_lister under the policy own_rows (sql/views/app_my_organizations.sql says why this read is a view).
    The member count is the organization's member_count, which triggers on app.memberships keep
    (sql/functions/app/member_count.sql): counting the memberships here would read a second
    protected table per statement, under its own policy. */

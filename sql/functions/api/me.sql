@@ -11,7 +11,7 @@ begin
   select u.id, u.email, u.display_name, u.created_at into v_profile
     from app.users u where u.id = auth.require_user();
   if not found then
-    perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
   return v_profile;
 end

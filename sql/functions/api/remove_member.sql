@@ -4,8 +4,8 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_user app.user_id := auth.require_user();
-  v_org app.org_id := app.parse_id(remove_member.org_id, 'org');
-  v_target app.user_id := app.parse_id(remove_member.user_id, 'usr');
+  v_org app.org_id := util.parse_id(remove_member.org_id, 'org');
+  v_target app.user_id := util.parse_id(remove_member.user_id, 'usr');
   v_my_role app.org_role;
   v_old app.org_role;
 begin
@@ -13,7 +13,7 @@ begin
   v_my_role := app.require_role(v_org, '{owner,admin}');
   v_old := app.require_member(v_org, v_target);
   if v_my_role <> 'owner' and v_old <> 'member' and v_target <> v_user then
-    perform auth.raise_error(403, 'org.forbidden', 'An admin may remove members only.');
+    perform util.raise_error(403, 'org.forbidden', 'An admin may remove members only.');
   end if;
   if v_old = 'owner' then
     perform app.require_another_owner(v_org);

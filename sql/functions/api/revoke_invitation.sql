@@ -3,23 +3,23 @@ create function api.revoke_invitation(invitation_id text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_id app.invitation_id := app.parse_id(revoke_invitation.invitation_id, 'inv');
+  v_id app.invitation_id := util.parse_id(revoke_invitation.invitation_id, 'inv');
   v_invitation app.invitations;
   v_my_role app.org_role;
 begin
   perform auth.require_user();
   select i.* into v_invitation from app.invitations i where i.id = v_id;
   if not found then
-    perform auth.raise_error(404, 'invitation.not_found', 'No such invitation.');
+    perform util.raise_error(404, 'invitation.not_found', 'No such invitation.');
   end if;
   v_my_role := app.require_role(v_invitation.org_id, '{owner,admin}');
   if v_invitation.role = 'owner' and v_my_role <> 'owner' then
-    perform auth.raise_error(403, 'org.forbidden', 'Only an owner may revoke an invitation of an owner.');
+    perform util.raise_error(403, 'org.forbidden', 'Only an owner may revoke an invitation of an owner.');
   end if;
   update app.invitations i set revoked_at = now()
    where i.id = v_id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null;
   if not found then
-    perform auth.raise_error(409, 'invitation.not_pending', 'The invitation was already accepted, declined or revoked.');
+    perform util.raise_error(409, 'invitation.not_pending', 'The invitation was already accepted, declined or revoked.');
   end if;
   perform app.org_audit(v_invitation.org_id, 'org.invitation_revoked', v_id,
     pg_catalog.jsonb_build_object('email', v_invitation.email));

@@ -14,10 +14,10 @@
  * when an AFTER trigger runs, or an owner who made themselves a member; and the invitee who
  * accepts may not read the inviter's membership. So the reading and the revoking are done as
  * invitation_revoker, a role that cannot log in, is granted only the columns these two
- * functions use and has policies for itself alone (sql/policies/orgs.sql). Neither takes a
- * decision from its caller: both apply the rule to what the tables hold, so a call can only
- * revoke invitations that could no longer be accepted anyway. They are made here as
- * invitation_revoker so that it owns them (`just migrate` drops them as that role too). The
+ * functions use (sql/grants/app.sql) and has policies for itself alone (sql/policies/orgs.sql).
+ * Neither takes a decision from its caller: both apply the rule to what the tables hold, so a
+ * call can only revoke invitations that could no longer be accepted anyway. They are made here
+ * as invitation_revoker so that it owns them (`just migrate` drops them as that role too). The
  * audit rows are written by the trigger function, as the caller, like every organization event.
  */
 
@@ -29,12 +29,9 @@ return coalesce(p_inviter = 'owner' or (p_inviter = 'admin' and p_role <> 'owner
 comment on function app.may_invite(app.org_role, app.org_role) is
   'Whether a member with role p_inviter (null: no member) may invite with role p_role: an owner any role, an admin admin or member.';
 
+/* Made by their owner, who may create in the schema only for that moment; what it may read and
+   revoke, and who may call these functions, is in sql/grants/app.sql. */
 grant usage, create on schema app to invitation_revoker;
-grant select (org_id, user_id, role) on app.memberships to invitation_revoker;
-grant select (id) on app.organizations to invitation_revoker;
-grant select (id, org_id, email, role, invited_by, expires_at, accepted_at, declined_at, revoked_at),
-      update (revoked_at) on app.invitations to invitation_revoker;
-grant execute on function app.may_invite(app.org_role, app.org_role) to invitation_revoker;
 set local role invitation_revoker;
 
 /* The rule, on the inviter's role as it is now. */
@@ -67,14 +64,6 @@ end;
 comment on function app.revoke_invitations_beyond_grant(app.org_id, app.user_id) is
   'Revokes the user''s pending invitations in the organization that their current role may not grant; returns them (id, email, role).';
 
-revoke all on function
-  app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
-  app.revoke_invitations_beyond_grant(app.org_id, app.user_id)
-  from public;
-grant execute on function
-  app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
-  app.revoke_invitations_beyond_grant(app.org_id, app.user_id)
-  to blossom_owner;
 set local role blossom_owner;
 revoke create on schema app from invitation_revoker;
 

@@ -25,8 +25,9 @@
  * memberships policies first. It is made here as member_counter so that it owns it (`just
  * migrate` drops it as that role too).
  */
+/* Made by its owner, who may create in the schema only for that moment; what it may read and
+   write, and who may call it, is in sql/grants/app.sql. */
 grant usage, create on schema app to member_counter;
-grant select (id, member_count), update (member_count) on app.organizations to member_counter;
 set local role member_counter;
 
 create function app.tg_memberships__count() returns trigger
@@ -51,8 +52,6 @@ $$;
 comment on function app.tg_memberships__count() is
   'Trigger: adds the memberships a statement inserted to their organizations'' member_count, subtracts those it deleted.';
 
-revoke all on function app.tg_memberships__count() from public;
-grant execute on function app.tg_memberships__count() to blossom_owner;
 set local role blossom_owner;
 revoke create on schema app from member_counter;
 

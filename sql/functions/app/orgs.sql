@@ -3,7 +3,7 @@
  * are SECURITY DEFINER), to which Row Level Security applies because it is forced.
  *
  * The policies read the caller's memberships through app.my_memberships, a view made in
- * sql/policies/orgs.sql (which says why it is a view owned by membership_reader).
+ * sql/views/app_my_memberships.sql (which says why it is a view owned by membership_reader).
  */
 
 /* The caller's role in an organization, or null when they are not a member. */
@@ -53,19 +53,6 @@ end;
 
 comment on function app.may_join(app.org_id, app.org_role) is
   'For the memberships insert policy: may the signed-in user add themselves to the organization with this role?';
-
-/* Ids arrive as text (PostgREST cannot name a type in schema app); a malformed one is simply
-   not found. */
-create function app.parse_id(p_value text, p_prefix text) returns text
-language sql immutable parallel safe
-return case
-  when pg_catalog.octet_length(p_value) = pg_catalog.octet_length(p_prefix) + 27
-   and pg_catalog.textregexeq(p_value, '^' || p_prefix || '_[0-7][0-9a-hjkmnp-tv-z]*$')
-  then p_value
-end;
-
-comment on function app.parse_id(text, text) is
-  'The value when it has the shape of an id with this prefix, else null.';
 
 /* The part of a slug that comes from the name: lower-case ASCII letters and digits joined by
    single hyphens (api.create_organization adds a hyphen and a random suffix). */
@@ -189,10 +176,10 @@ declare
   v_role app.org_role := app.my_role(p_org);
 begin
   if v_role is null then
-    perform auth.raise_error(404, 'org.not_found', 'No such organization.');
+    perform util.raise_error(404, 'org.not_found', 'No such organization.');
   end if;
   if p_roles is not null and not v_role = any (p_roles) then
-    perform auth.raise_error(403, 'org.forbidden', 'Your role in this organization does not allow this.');
+    perform util.raise_error(403, 'org.forbidden', 'Your role in this organization does not allow this.');
   end if;
   return v_role;
 end
@@ -210,7 +197,7 @@ declare
 begin
   select m.role into v_role from app.memberships m where m.org_id = p_org and m.user_id = p_user;
   if not found then
-    perform auth.raise_error(404, 'member.not_found', 'No such member in this organization.');
+    perform util.raise_error(404, 'member.not_found', 'No such member in this organization.');
   end if;
   return v_role;
 end
@@ -229,7 +216,7 @@ language plpgsql stable
 as $$
 begin
   if app.owner_count(p_org) <= 1 then
-    perform auth.raise_error(409, 'org.last_owner', p_message);
+    perform util.raise_error(409, 'org.last_owner', p_message);
   end if;
 end
 $$;
@@ -243,7 +230,7 @@ language plpgsql stable
 as $$
 begin
   if p_role is null or p_role not in ('owner', 'admin', 'member') then
-    perform auth.raise_error(422, 'org.invalid_role', 'The role must be owner, admin or member.');
+    perform util.raise_error(422, 'org.invalid_role', 'The role must be owner, admin or member.');
   end if;
   return p_role::app.org_role;
 end
@@ -260,11 +247,11 @@ declare
   v_name text := pg_catalog.btrim(p_name);
 begin
   if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]' then
-    perform auth.raise_error(422, 'org.invalid_name',
+    perform util.raise_error(422, 'org.invalid_name',
       'An organization''s name has 1 to 100 characters, without control characters.');
   end if;
   if app.has_invisible_characters(v_name) then
-    perform auth.raise_error(422, 'org.invalid_name',
+    perform util.raise_error(422, 'org.invalid_name',
       'An organization''s name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
   end if;
   return v_name;
@@ -285,18 +272,18 @@ declare
   v_invitation app.invitations;
   v_email text;
 begin
-  if not auth.token_is_wellformed(p_token) then
-    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+  if not util.token_is_wellformed(p_token) then
+    perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;
-  perform pg_catalog.set_config('app.invitation_token_hash', pg_catalog.encode(auth.token_hash(p_token), 'hex'), true);
-  select i.* into v_invitation from app.invitations i where i.token_hash = auth.token_hash(p_token);
+  perform pg_catalog.set_config('app.invitation_token_hash', pg_catalog.encode(util.token_hash(p_token), 'hex'), true);
+  select i.* into v_invitation from app.invitations i where i.token_hash = util.token_hash(p_token);
   if not found or v_invitation.accepted_at is not null or v_invitation.declined_at is not null
      or v_invitation.revoked_at is not null or v_invitation.expires_at <= now() then
-    perform auth.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
+    perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;
   select u.email into v_email from app.users u where u.id = app.current_user_id();
   if v_email is null or pg_catalog.lower(v_email) <> pg_catalog.lower(v_invitation.email) then
-    perform auth.raise_error(403, 'invitation.wrong_account',
+    perform util.raise_error(403, 'invitation.wrong_account',
       'This invitation was sent to another email address; sign in with that account.');
   end if;
   return v_invitation;

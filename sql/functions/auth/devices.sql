@@ -12,11 +12,11 @@ create function auth.known_device(p_token text, p_user app.user_id) returns byte
 language plpgsql stable
 as $$
 begin
-  if not auth.token_is_wellformed(p_token) then
+  if not util.token_is_wellformed(p_token) then
     return null;
   end if;
   return (select d.token_hash from app.devices d
-           where d.token_hash = auth.token_hash(p_token)
+           where d.token_hash = util.token_hash(p_token)
              and d.user_id = p_user
              and d.last_used_at > now() - interval '1 year');
 end
@@ -38,8 +38,8 @@ begin
     update app.devices d set last_used_at = now() where d.token_hash = v_known;
     return v_token;
   end if;
-  v_token := auth.new_token();
-  insert into app.devices (token_hash, user_id) values (auth.token_hash(v_token), p_user);
+  v_token := util.new_token();
+  insert into app.devices (token_hash, user_id) values (util.token_hash(v_token), p_user);
   delete from app.devices d
    where d.user_id = p_user
      and d.token_hash not in (select r.token_hash from app.devices r where r.user_id = p_user

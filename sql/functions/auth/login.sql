@@ -2,7 +2,7 @@
  * Login. Failure is a result, not an error: the failed attempt is counted and audited in the
  * caller's transaction, and an exception would roll the count back. Unknown emails and wrong
  * passwords take the same path (one bcrypt each) and get the same answer.
- * Limits: the failed-login limits of auth.failed_logins_retry_after (rate_limits.sql), counted
+ * Limits: the failed-login limits of auth.failed_logins_retry_after (failed_logins.sql), counted
  * under the account's lock, so that parallel guesses cannot pass them.
  * A login ends the session the browser had (p_session_token), whoever's it was: a session
  * token planted in the browser before the login is worth nothing after it.
@@ -25,7 +25,7 @@ declare
   v_hash text;
   v_device bytea;
 begin
-  perform auth.lock_rate_key('login', v_key);
+  perform app.lock_rate_key('login', v_key);
   select u.* into v_user from app.users u where pg_catalog.lower(u.email) = v_key;
   select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_user.id;
   v_device := auth.known_device(p_device_token, v_user.id);

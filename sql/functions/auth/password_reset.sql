@@ -17,27 +17,27 @@ declare
   v_token text;
   v_expires timestamptz := now() + interval '1 hour';
 begin
-  perform auth.lock_rate_key('reset.addr', coalesce(v_addr, ''));
-  v_retry := auth.rate_limit_retry_after('reset.addr', v_addr, 20, interval '1 hour');
+  perform app.lock_rate_key('reset.addr', coalesce(v_addr, ''));
+  v_retry := app.rate_limit_retry_after('reset.addr', v_addr, 20, interval '1 hour');
   if v_retry is not null then
-    perform auth.raise_error(429, 'auth.rate_limited', 'Too many reset requests; try again later.', null,
+    perform util.raise_error(429, 'auth.rate_limited', 'Too many reset requests; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
-  perform auth.rate_limit_hit('reset.addr', v_addr);
+  perform app.rate_limit_hit('reset.addr', v_addr);
 
   select u.* into v_user from app.users u where pg_catalog.lower(u.email) = v_key;
   if not found then
     return;
   end if;
   -- The account's lock: two requests at once cannot both find no recent mail.
-  perform auth.lock_rate_key('reset.user', v_user.id);
+  perform app.lock_rate_key('reset.user', v_user.id);
   if exists (select from app.password_resets r
               where r.user_id = v_user.id and r.created_at > now() - interval '10 minutes') then
     return;
   end if;
-  v_token := auth.new_token();
+  v_token := util.new_token();
   insert into app.password_resets (token_hash, user_id, expires_at, client_addr)
-  values (auth.token_hash(v_token), v_user.id, v_expires, p_client_addr);
+  values (util.token_hash(v_token), v_user.id, v_expires, p_client_addr);
   insert into app.outbox (topic, payload)
   values ('mail.password_reset', pg_catalog.jsonb_build_object(
     'to', v_user.email, 'display_name', v_user.display_name, 'token', v_token, 'expires_at', v_expires));
@@ -56,13 +56,13 @@ as $$
 declare
   v_reset app.password_resets;
 begin
-  if auth.token_is_wellformed(p_token) then
+  if util.token_is_wellformed(p_token) then
     select r.* into v_reset from app.password_resets r
-     where r.token_hash = auth.token_hash(p_token)
+     where r.token_hash = util.token_hash(p_token)
      for update;
   end if;
   if v_reset.user_id is null or v_reset.used_at is not null or v_reset.expires_at <= now() then
-    perform auth.raise_error(400, 'auth.invalid_token', 'The reset link is unknown, used or expired.');
+    perform util.raise_error(400, 'auth.invalid_token', 'The reset link is unknown, used or expired.');
   end if;
   perform auth.check_password(p_new_password);
   update app.user_secrets s

@@ -15,7 +15,7 @@ comment on function auth.password_prehash(text) is
 
 create function auth.bcrypt_cost() returns integer
 language sql stable parallel safe
-return least(greatest(auth.setting('bcrypt_cost', '12')::integer, 4), 16);
+return least(greatest(util.setting('bcrypt_cost', '12')::integer, 4), 16);
 
 comment on function auth.bcrypt_cost() is 'bcrypt cost for new hashes: app.settings.bcrypt_cost, default 12.';
 
@@ -49,13 +49,13 @@ language plpgsql stable
 as $$
 begin
   if p_password is null or pg_catalog.char_length(p_password) < 10 then
-    perform auth.raise_error(422, 'auth.weak_password', 'The password must have at least 10 characters.');
+    perform util.raise_error(422, 'auth.weak_password', 'The password must have at least 10 characters.');
   end if;
   if pg_catalog.octet_length(p_password) > 1000 then
-    perform auth.raise_error(422, 'auth.weak_password', 'The password must have at most 1000 bytes.');
+    perform util.raise_error(422, 'auth.weak_password', 'The password must have at most 1000 bytes.');
   end if;
   if p_password ~ '^(.)\1*$' then
-    perform auth.raise_error(422, 'auth.weak_password', 'The password must not repeat one character.');
+    perform util.raise_error(422, 'auth.weak_password', 'The password must not repeat one character.');
   end if;
 end
 $$;

@@ -25,11 +25,11 @@ declare
 begin
   if pg_catalog.lower(pg_catalog.btrim(pg_catalog.split_part(coalesce(v_headers ->> 'content-type', ''), ';', 1)))
      <> 'application/json' then
-    perform auth.raise_error(403, 'auth.csrf', 'Requests that change state must send Content-Type: application/json.');
+    perform util.raise_error(403, 'auth.csrf', 'Requests that change state must send Content-Type: application/json.');
   end if;
   if (v_origin is not null or v_headers ->> 'sec-fetch-site' = 'cross-site')
      and not auth.origin_allowed(v_origin) then
-    perform auth.raise_error(403, 'auth.csrf', 'Requests from this origin are not allowed.');
+    perform util.raise_error(403, 'auth.csrf', 'Requests from this origin are not allowed.');
   end if;
 end
 $$;
@@ -38,7 +38,7 @@ comment on function auth.refuse_cross_site_write() is
   '403 auth.csrf unless the request sends JSON and, when it names an origin or is cross-site, from an allowed origin.';
 
 /* It runs before every API request, so it does only what that request needs: the session is
-   one indexed lookup through the view auth.presented_session (sql/policies/auth.sql), planned
+   one indexed lookup through the view auth.presented_session (sql/views/auth_presented_session.sql), planned
    into this query with no function call or change of role, and a browser's read parses no
    header. The settings it makes are transaction-local: PostgREST's next request starts
    without them. */

@@ -6,7 +6,7 @@ declare
   v_user app.user_id := app.current_user_id();
 begin
   if v_user is null then
-    perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
   return v_user;
 end

@@ -16,12 +16,12 @@ returns jsonb
 language plpgsql volatile
 as $$
 declare
-  v_token text := auth.new_token();
+  v_token text := util.new_token();
   v_session app.sessions;
 begin
   insert into app.sessions (user_id, token_hash, expires_at, user_agent, client_addr)
-  values (p_user_id, auth.token_hash(v_token),
-          now() + auth.setting('session_max_age', '30 days')::interval,
+  values (p_user_id, util.token_hash(v_token),
+          now() + util.setting('session_max_age', '30 days')::interval,
           left(p_user_agent, 512), p_client_addr)
   returning * into v_session;
   return pg_catalog.jsonb_build_object(
@@ -38,7 +38,7 @@ create function auth.session_is_dead(p_session app.sessions) returns boolean
 language sql stable
 return (p_session).revoked_at is not null
     or (p_session).expires_at <= pg_catalog.now()
-    or (p_session).last_seen_at <= pg_catalog.now() - auth.setting('session_idle_timeout', '7 days')::interval;
+    or (p_session).last_seen_at <= pg_catalog.now() - util.setting('session_idle_timeout', '7 days')::interval;
 
 comment on function auth.session_is_dead(app.sessions) is
   'Whether the session is revoked, expired (app.settings.session_max_age) or idle (app.settings.session_idle_timeout).';
@@ -51,10 +51,10 @@ as $$
 declare
   v_session app.sessions;
 begin
-  if not auth.token_is_wellformed(p_token) then
+  if not util.token_is_wellformed(p_token) then
     return null;
   end if;
-  select s.* into v_session from app.sessions s where s.token_hash = auth.token_hash(p_token);
+  select s.* into v_session from app.sessions s where s.token_hash = util.token_hash(p_token);
   if not found or auth.session_is_dead(v_session) then
     return null;
   end if;
@@ -87,9 +87,9 @@ create function auth.end_presented_session(p_token text) returns void
 language plpgsql volatile
 as $$
 begin
-  if auth.token_is_wellformed(p_token) then
+  if util.token_is_wellformed(p_token) then
     update app.sessions s set revoked_at = now()
-     where s.token_hash = auth.token_hash(p_token) and s.revoked_at is null;
+     where s.token_hash = util.token_hash(p_token) and s.revoked_at is null;
   end if;
 end
 $$;
@@ -122,7 +122,7 @@ declare
   v_user app.users;
 begin
   if v_session.id is null then
-    perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
   select u.* into v_user from app.users u where u.id = v_session.user_id;
   return pg_catalog.jsonb_build_object(
@@ -141,11 +141,11 @@ as $$
 declare
   v_session app.sessions;
 begin
-  if not auth.token_is_wellformed(p_token) then
+  if not util.token_is_wellformed(p_token) then
     return false;
   end if;
   update app.sessions s set revoked_at = now()
-   where s.token_hash = auth.token_hash(p_token) and s.revoked_at is null
+   where s.token_hash = util.token_hash(p_token) and s.revoked_at is null
   returning s.* into v_session;
   if not found then
     return false;
@@ -166,7 +166,7 @@ declare
   v_count integer;
 begin
   if v_session.id is null then
-    perform auth.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
   update app.sessions s set revoked_at = now()
    where s.user_id = v_session.user_id and s.revoked_at is null;

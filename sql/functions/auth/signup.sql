@@ -4,11 +4,11 @@ language plpgsql stable
 as $$
 begin
   if p_email is null then
-    perform auth.raise_error(422, 'auth.invalid_email', 'An email address is required.');
+    perform util.raise_error(422, 'auth.invalid_email', 'An email address is required.');
   end if;
   return p_email::app.email;
 exception when check_violation then
-  perform auth.raise_error(422, 'auth.invalid_email', 'That is not a valid email address.');
+  perform util.raise_error(422, 'auth.invalid_email', 'That is not a valid email address.');
   return null;
 end
 $$;
@@ -23,12 +23,12 @@ declare
   v_name text := pg_catalog.btrim(p_display_name);
 begin
   if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]' then
-    perform auth.raise_error(422, 'auth.invalid_display_name',
+    perform util.raise_error(422, 'auth.invalid_display_name',
       'The display name must have 1 to 100 characters and no control characters.');
   end if;
   /* Names are shown to other people: nothing that hides or turns text around (app.has_invisible_characters). */
   if app.has_invisible_characters(v_name) then
-    perform auth.raise_error(422, 'auth.invalid_display_name',
+    perform util.raise_error(422, 'auth.invalid_display_name',
       'The display name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
   end if;
   return v_name;
@@ -67,16 +67,16 @@ declare
   v_session jsonb;
 begin
   perform auth.check_password(p_password);
-  perform auth.lock_rate_key('signup.addr', coalesce(v_addr, ''));
+  perform app.lock_rate_key('signup.addr', coalesce(v_addr, ''));
   v_retry := greatest(
-    auth.rate_limit_retry_after('signup.addr', v_addr,
-                                auth.limit_setting('signups_per_address_per_hour', 20), interval '1 hour'),
-    auth.rate_limit_retry_after('signup.all', 'all', auth.limit_setting('signups_per_minute', 120), interval '1 minute'));
+    app.rate_limit_retry_after('signup.addr', v_addr,
+                                util.limit_setting('signups_per_address_per_hour', 20), interval '1 hour'),
+    app.rate_limit_retry_after('signup.all', 'all', util.limit_setting('signups_per_minute', 120), interval '1 minute'));
   if v_retry is not null then
     return auth.rate_limited(v_retry, 'Too many sign-ups; try again later.');
   end if;
-  perform auth.rate_limit_hit('signup.addr', v_addr);
-  perform auth.rate_limit_hit('signup.all', 'all');
+  perform app.rate_limit_hit('signup.addr', v_addr);
+  perform app.rate_limit_hit('signup.all', 'all');
 
   if exists (select from app.users u where pg_catalog.lower(u.email) = pg_catalog.lower(v_email)) then
     return auth.refusal(409, 'auth.email_taken', 'An account with this email already exists.');

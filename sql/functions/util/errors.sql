@@ -2,7 +2,7 @@
  * Errors leave the database in PostgREST's JSON form, so that the HTTP status and the stable
  * code (auth.not_signed_in, ...) are ours. The edge reads the same form from psycopg errors.
  */
-create function auth.raise_error(
+create function util.raise_error(
   p_status integer,
   p_code text,
   p_message text,
@@ -20,5 +20,5 @@ begin
 end
 $$;
 
-comment on function auth.raise_error(integer, text, text, text, jsonb) is
+comment on function util.raise_error(integer, text, text, text, jsonb) is
   'Raises an error that PostgREST answers with the given HTTP status, headers and {code, message, hint}.';

@@ -1,0 +1,15 @@
+/*
+ * Grants on schema util. Everything starts revoked (`just migrate` revokes every grant in the
+ * managed schemas before the stateless layer runs); each statement here opens one door, and
+ * sql/grants/<schema>.sql holds every grant on that schema's objects.
+ *
+ * The API functions run as their owner and need nothing here; what runs as the caller does:
+ * the pre-request (a refusal, the allowed origins) and the pre-request's view of the session
+ * (the idle timeout).
+ */
+grant usage on schema util to web_anon, authenticated, session_reader;
+grant execute on function
+  util.raise_error(integer, text, text, text, jsonb),
+  util.setting(text, text)
+  to web_anon, authenticated;
+grant execute on function util.setting(text, text) to session_reader;
