@@ -1,10 +1,12 @@
 /*
  * The rules of the organization API beyond who may call what: input validation, the last
  * owner, what admins may not do to owners, invitations, and what each change leaves in the
- * audit trail and the outbox.
+ * audit trail and the outbox. Who may call what is orgs_permissions.sql; what becomes of an
+ * invitation when its sender's role changes, orgs_inviter_authority.sql; the quotas,
+ * orgs_quotas.sql.
  */
 begin;
-select plan(96);
+select plan(58);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -168,139 +170,6 @@ select results_eq(
   'a malformed, missing or wrong-kind id is simply not found');
 select is((select count(*)::int from app.invitations where email in ('new@example.com', 'boss@example.com')), 1,
   'the refused calls wrote nothing (only the owner''s invitation is there)');
-
-/* Invitations die with their sender's authority: removed, gone or demoted, a member's pending
-   invitations that their role now could not send are revoked at once, and audited; accepting
-   checks it again. Organization beta: chief and deputy own it, aide, aide2 and aide3 are
-   admins; aide is also an admin of gamma. alt is a second account of aide's. */
-select tap.make_users(array['chief', 'deputy', 'aide', 'aide2', 'aide3', 'alt']);
-select tap.make_org('beta',
-  '{"chief": "owner", "deputy": "owner", "aide": "admin", "aide2": "admin", "aide3": "admin"}');
-select tap.make_org('gamma', '{"chief": "owner", "aide": "admin"}');
-create function pg_temp.pending(p_org text, p_inviter text) returns text[]
-language sql
-as $$
-  select coalesce(array_agg(i.email::text || ' ' || i.role order by i.email), '{}') from app.invitations i
-   where i.org_id = tap.id(p_org)
-     and i.invited_by = tap.id(p_inviter)
-     and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-$$;
-select is(array[tap.call('aide', $$ select api.invite_member('{beta}', 'alt@example.com', 'admin') $$),
-                tap.call('aide', $$ select api.invite_member('{beta}', 'x1@example.com', 'member') $$),
-                tap.call('aide', $$ select api.invite_member('{gamma}', 'alt@example.com', 'admin') $$),
-                tap.call('aide2', $$ select api.invite_member('{beta}', 'y1@example.com', 'admin') $$),
-                tap.call('aide3', $$ select api.invite_member('{beta}', 'z1@example.com', 'member') $$),
-                tap.call('deputy', $$ select api.invite_member('{beta}', 'o1@example.com', 'owner') $$),
-                tap.call('deputy', $$ select api.invite_member('{beta}', 'invitee@example.com', 'admin') $$),
-                tap.call('chief', $$ select api.invite_member('{beta}', 'o2@example.com', 'owner') $$),
-                tap.call('chief', $$ select api.invite_member('{beta}', 'm2@example.com', 'member') $$)],
-  array_fill('ok'::text, array[9]), 'the owners and admins of beta send their invitations');
-select tap.fix('alt_beta_token', tap.mailed_token('mail.org_invitation', 'alt@example.com', 'beta'));
-select tap.fix('alt_gamma_token', tap.mailed_token('mail.org_invitation', 'alt@example.com', 'gamma'));
-select tap.fix('invitee_beta_token', tap.mailed_token('mail.org_invitation', 'invitee@example.com', 'beta'));
-
-select is(tap.call('chief', $$ select api.remove_member('{beta}', '{aide}') $$), 'ok', 'an owner removes an admin');
-select is(pg_temp.pending('beta', 'aide'), '{}', 'the removed admin''s pending invitations are revoked');
-select is(tap.call('alt', $$ select api.accept_invitation('{alt_beta_token}') $$), '400 invitation.invalid',
-  'so their second account cannot come back as admin');
-select is(pg_temp.pending('gamma', 'aide'), '{"alt@example.com admin"}',
-  'their invitations to another organization, where they still are admin, stand');
-select results_eq(
-  $$ select a.actor_id::text collate "default", i.email::text, a.details ->> 'invited_by', a.details ->> 'inviter_role'
-       from app.audit_events a join app.invitations i on i.id = a.target
-      where a.org_id = tap.id('beta') and a.action = 'org.invitation_revoked'
-      order by i.email $$,
-  $$ select tap.id('chief'), e, tap.id('aide'), null from unnest(array['alt@example.com', 'x1@example.com']) e
-      order by e $$,
-  'each revocation is in the audit trail: by the remover, of the removed admin''s invitation');
-
-select is(tap.call('aide2', $$ select api.leave_organization('{beta}') $$), 'ok', 'an admin leaves');
-select is(pg_temp.pending('beta', 'aide2'), '{}', 'the pending invitations of a member who left are revoked');
-select is(tap.call('chief', $$ select api.change_member_role('{beta}', '{aide3}', 'member') $$), 'ok',
-  'an owner demotes an admin to member');
-select is(pg_temp.pending('beta', 'aide3'), '{}', 'a member invites nobody: all their pending invitations are revoked');
-select is(tap.call('chief', $$ select api.change_member_role('{beta}', '{deputy}', 'admin') $$), 'ok',
-  'an owner demotes another owner to admin');
-select is(pg_temp.pending('beta', 'deputy'), '{"invitee@example.com admin"}',
-  'the demoted owner''s owner invitation is revoked, their admin invitation stands');
-select is(tap.call('invitee', $$ select api.accept_invitation('{invitee_beta_token}') $$), 'ok',
-  'and may still be accepted');
-select is(tap.call('chief', $$ select api.transfer_ownership('{beta}', '{deputy}') $$), 'ok',
-  'an owner transfers ownership and becomes admin');
-select is(pg_temp.pending('beta', 'chief'), '{"m2@example.com member"}',
-  'the old owner''s owner invitation is revoked, their member invitation stands');
-select is((select count(*)::int from app.invitations i
-            where i.org_id = tap.id('beta') and i.revoked_at is not null),
-  6, 'six invitations of beta were revoked, each by the change of its sender''s role');
-
-/* Defence in depth: an invitation that escaped the trigger (here, with the trigger switched off)
-   is refused at acceptance once its sender may no longer grant its role. */
-alter table app.memberships disable trigger revoke_invitations_beyond_grant;
-delete from app.memberships
- where org_id = tap.id('gamma') and user_id = tap.id('aide');
-alter table app.memberships enable trigger revoke_invitations_beyond_grant;
-select is(tap.call('alt', $$ select api.accept_invitation('{alt_gamma_token}') $$), '400 invitation.invalid',
-  'accepting checks that the sender may still grant the role');
-
-/* A deleted organization takes its invitations along; nothing is revoked or audited after it. */
-select is(tap.call('deputy', $$ select api.delete_organization('{beta}') $$), 'ok',
-  'an owner deletes an organization with pending invitations');
-select is((select count(*)::int from app.audit_events
-            where org_id = tap.id('beta') and action = 'org.invitation_revoked'),
-  6, 'deleting it revokes nothing more');
-
-/* Quotas (counted in app.rate_limit_hits; in this one transaction now() stands still, so a
-   refusal waits exactly the window): 20 invitations an hour per sender, 50 per organization,
-   10 new organizations a day per user; each a setting of its own. */
-select tap.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser']);
-select tap.make_org('delta', '{"sender": "owner", "sender2": "admin", "sender3": "admin"}');
-select tap.make_org('epsilon', '{"sender": "owner", "sender3": "admin", "reviser": "admin"}');
-create function pg_temp.invitations(p_sender text, p_org text, p_count integer, p_first integer default 1)
-returns text[]
-language sql
-as $$
-  select array_agg(distinct tap.call(p_sender, format('select api.invite_member(%L, %L, ''member'')',
-           tap.id(p_org), p_sender || '.' || p_org || '.' || n || '@example.com')))
-    from generate_series(p_first, p_first + p_count - 1) n
-$$;
-select is(pg_temp.invitations('sender', 'delta', 20), '{ok}', 'a sender sends 20 invitations in an hour');
-select is(pg_temp.invitations('sender', 'delta', 1, 21), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
-  'the 21st is refused, with the seconds until the oldest leaves the hour');
-select is(pg_temp.invitations('sender', 'epsilon', 1), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
-  'the quota is the sender''s, in any organization');
-select is(pg_temp.invitations('sender2', 'delta', 20), '{ok}', 'another sender in the same organization is not affected');
-select is(pg_temp.invitations('sender3', 'delta', 10), '{ok}', 'a third one sends the organization''s 50th invitation');
-select is(pg_temp.invitations('sender3', 'delta', 1, 11), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
-  'the organization''s 51st is refused, though its sender has sent only 10');
-select is(pg_temp.invitations('sender3', 'epsilon', 1), '{ok}', 'another organization is not affected');
-select is((select count(*)::int from app.invitations where org_id = tap.id('delta')),
-  50, 'the refused invitations were not made');
-
-select set_config('app.settings.invitations_per_user_per_hour', '2', true);
-select is(pg_temp.invitations('reviser', 'epsilon', 1), '{ok}',
-  'a sender limited to 2 an hour (app.settings.invitations_per_user_per_hour) sends one');
-select is(tap.call('reviser', format('select api.revoke_invitation(%L)',
-            (select id from app.invitations where email = 'reviser.epsilon.1@example.com'))), 'ok', 'revokes it');
-select is(pg_temp.invitations('reviser', 'epsilon', 1, 2), '{ok}', 'sends another');
-select is(tap.call('reviser', format('select api.revoke_invitation(%L)',
-            (select id from app.invitations where email = 'reviser.epsilon.2@example.com'))), 'ok', 'and revokes that too');
-select is(pg_temp.invitations('reviser', 'epsilon', 1, 3), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
-  'revoked invitations still count: revoking and sending again buys nothing');
-select set_config('app.settings.invitations_per_user_per_hour', '', true);
-select set_config('app.settings.invitations_per_org_per_hour', '4', true);
-select is(pg_temp.invitations('sender3', 'epsilon', 1, 2), '{ok}',
-  'an organization limited to 4 an hour (app.settings.invitations_per_org_per_hour) sends its 4th');
-select is(pg_temp.invitations('sender3', 'epsilon', 1, 3), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
-  'but not a 5th, revoked ones counted');
-
-select is(array_agg(distinct tap.call('founder', format('select api.create_organization(''Venture %s'')', n))), '{ok}',
-  'a user creates 10 organizations in a day') from generate_series(1, 10) n;
-select is(tap.call('founder', $$ select api.create_organization('Venture 11') $$),
-  '429 org.rate_limited (Retry-After: 86400)', 'the 11th is refused, with the seconds until the oldest leaves the day');
-select is(tap.call('sender', $$ select api.create_organization('Venture 11') $$), 'ok', 'another user is not affected');
-select set_config('app.settings.organizations_per_user_per_day', '12', true);
-select is(tap.call('founder', $$ select api.create_organization('Venture 11') $$), 'ok',
-  'app.settings.organizations_per_user_per_day raises the limit');
 
 select * from finish();
 rollback;
