@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.auth_client import PASSWORD, post, signup
-from tests.conftest import Stack, make_stack
-from tests.http import Reply, request
+from tests.support.auth_client import PASSWORD, post, signup
+from tests.support.http import Reply, request
+from tests.support.stack import Stack, make_stack
 
 ERROR_FIELDS = {"code", "message", "details", "hint"}
 

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.auth_client import signup
-from tests.conftest import Stack, make_stack
-from tests.http import Reply, request
+from tests.support.auth_client import signup
+from tests.support.http import Reply, request
+from tests.support.stack import Stack, make_stack
 
 SLOW_RPC = """
 create function api.slow(seconds float) returns integer language sql volatile as $$

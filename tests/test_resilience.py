@@ -14,8 +14,8 @@ from ops.cluster import LocalCluster
 from ops.migrate import migrate
 from ops.scratch import temporary_cluster
 from ops.services import Endpoints, running_services
-from tests.auth_client import signup
-from tests.http import Reply, request
+from tests.support.auth_client import signup
+from tests.support.http import Reply, request
 
 
 @dataclass(frozen=True)
