@@ -1,6 +1,6 @@
 """Every answer of the edge is ours: the JSON error shape with a stable code, a 4xx where the
 client is at fault, for what used to be a plain-text 500 or a framework's plain-text refusal;
-and nothing but /rpc/<name> reaches PostgREST."""
+and nothing but /rpc/<name> reaches PostgREST (edge/errors.py)."""
 
 from __future__ import annotations
 

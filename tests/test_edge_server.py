@@ -1,4 +1,6 @@
-"""Clients that send slowly, or too much at once, hold nothing that other clients need.
+"""Clients that send slowly, or too much at once, hold nothing that other clients need: the
+server's deadlines and connection limit (edge/server.py), and the requests at once per client
+and in all (edge/limits.py).
 
 Each test opens raw sockets from its own loopback address (127.0.0.x): the edge counts requests
 per client address, and a different source is a different client.
