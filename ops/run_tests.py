@@ -1,7 +1,7 @@
 """`just test`: every check, on one throwaway cluster that is removed afterwards.
 
 Stages, all run even when one fails: lint, schema-check, codegen-check, typescript (tsc --strict
-on clients/typescript, type tests included), pgTAP (pg_prove), pytest. Extra
+on clients/typescript, type tests included), pgTAP (schema tap, then pg_prove), pytest. Extra
 arguments go to pytest. Exit status is non-zero when any stage failed.
 """
 
@@ -61,8 +61,13 @@ def typescript() -> bool:
     return subprocess.call(["node", str(TSC), "--project", str(project)], cwd=ROOT) == 0
 
 
+PGTAP_TESTS = ROOT / "sql" / "tests"
+# The tests' own schema `tap`, installed next to pgTAP; never part of a migrated database.
+PGTAP_HELPERS = PGTAP_TESTS / "helpers" / "tap.sql"
+
+
 def pgtap(server_url: str) -> bool:
-    tests = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "sql" / "tests").rglob("*.sql"))
+    tests = sorted(str(path.relative_to(ROOT)) for path in PGTAP_TESTS.glob("*.sql"))
     if not tests:
         print("no pgTAP tests found under sql/tests")
         return False
@@ -70,6 +75,7 @@ def pgtap(server_url: str) -> bool:
         migrate(url, quiet=True)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("create extension if not exists pgtap with schema public")
+            conn.execute(PGTAP_HELPERS.read_text().encode())
         env = os.environ | {"PATH": f"{PG_BIN}:{os.environ['PATH']}"}
         return subprocess.call(["pg_prove", "--failures", "--dbname", url, *tests], cwd=ROOT, env=env) == 0
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from codegen.catalog import not_null_tag
-from tests.orgs_db import call, call_and_commit, email_of, make_org, make_user
+from tests.support.orgs_db import call, call_and_commit, email_of, make_org, make_user
 
 # Each function returning an API result type, called as the user that may: (user, args).
 # Words starting with @ stand for the ids and values the test makes.

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.auth_client import PASSWORD, new_email, post, signup
-from tests.conftest import Stack, make_stack
-from tests.http import Reply
+from tests.support.auth_client import PASSWORD, new_email, post, signup
+from tests.support.http import Reply
+from tests.support.stack import Stack, make_stack
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 
 from blossom_db.runtime import RpcError
 from edge.auth import coded_error
-from tests.auth_client import PASSWORD, Account, new_email, post, session_cookie, signup
-from tests.conftest import Stack, make_stack
-from tests.http import loopback_address, request
-from tests.mailbox import messages
+from tests.support.auth_client import PASSWORD, Account, new_email, post, session_cookie, signup
+from tests.support.http import loopback_address, request
+from tests.support.mailbox import messages
+from tests.support.stack import Stack, make_stack
 
 
 @pytest.fixture(scope="module")

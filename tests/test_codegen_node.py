@@ -15,8 +15,8 @@ import pytest
 
 from codegen.config import ROOT, Config
 from codegen.generate import generate
-from tests.conftest import Stack, make_stack
-from tests.mailbox import mailbox
+from tests.support.mailbox import mailbox
+from tests.support.stack import Stack, make_stack
 
 TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"
 NODE_TESTS = ROOT / "tests" / "node"

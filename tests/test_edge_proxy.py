@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ops.services import stop
-from tests.conftest import Stack, make_stack
-from tests.http import request
+from tests.support.http import request
+from tests.support.stack import Stack, make_stack
 
 MIB = 1024 * 1024
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.orgs_db import Outcome, become, email_of, error_outcome, make_org, make_user
+from tests.support.orgs_db import Outcome, become, email_of, error_outcome, make_org, make_user
 
 ROUNDS = 5
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.orgs_db import Outcome, call, make_org, make_user
+from tests.support.orgs_db import Outcome, call, make_org, make_user
 
 ROLES = ("owner", "admin", "member")
 

@@ -17,7 +17,7 @@ import pytest
 
 from ops.scratch import free_port
 from ops.settings import ROOT
-from tests.http import request
+from tests.support.http import request
 
 
 @pytest.fixture

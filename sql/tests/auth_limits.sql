@@ -65,26 +65,25 @@ select is(pg_temp.login('alice@example.com', 'correct horse battery', '203.0.113
   'an hour later the account''s failures are forgotten');
 
 /* The owner's device: the browser the account signed in from before. */
-select set_config('tap.device', pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1') ->> 'device_token', true)
-  is not null as logged_in \gset
-select matches(current_setting('tap.device'), '^[A-Za-z0-9_-]{43}$', 'a login gives the browser a device token');
-select is(pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1', current_setting('tap.device')) ->> 'device_token',
-  current_setting('tap.device'), 'a known device keeps its token');
+select tap.fix('device_token', pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1') ->> 'device_token');
+select matches(tap.id('device_token'), '^[A-Za-z0-9_-]{43}$', 'a login gives the browser a device token');
+select is(pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1', tap.id('device_token')) ->> 'device_token',
+  tap.id('device_token'), 'a known device keeps its token');
 select is((select count(*)::int from generate_series(1, 10) where pg_temp.wrong('alice@example.com', '192.0.2.1')
              = 'auth.invalid_credentials'), 10, 'an attacker at the owner''s own address fails 10 times');
 select is(pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1') ->> 'code', 'auth.rate_limited',
   'which locks that address out of the account, for a browser the account does not know');
-select is(pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1', current_setting('tap.device')) ->> 'ok',
+select is(pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1', tap.id('device_token')) ->> 'ok',
   'true', 'but the owner''s own browser, at the same address, signs in');
 select is((select count(*)::int from generate_series(1, 10)
-            where pg_temp.wrong('alice@example.com', '192.0.2.1', current_setting('tap.device')) = 'auth.invalid_credentials'),
+            where pg_temp.wrong('alice@example.com', '192.0.2.1', tap.id('device_token')) = 'auth.invalid_credentials'),
   10, 'the device has its own budget of 10 failures');
-select is(pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1', current_setting('tap.device')) ->> 'code',
+select is(pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1', tap.id('device_token')) ->> 'code',
   'auth.rate_limited', 'and is then refused too');
-select is(pg_temp.login('bob@example.com', 'correct horse battery', '192.0.2.2', current_setting('tap.device')) ->> 'ok', 'true',
+select is(pg_temp.login('bob@example.com', 'correct horse battery', '192.0.2.2', tap.id('device_token')) ->> 'ok', 'true',
   'another account''s login from that browser is not');
-select isnt(pg_temp.login('bob@example.com', 'correct horse battery', '192.0.2.2', current_setting('tap.device')) ->> 'device_token',
-  current_setting('tap.device'), 'and a device token is one account''s only: Bob gets his own');
+select isnt(pg_temp.login('bob@example.com', 'correct horse battery', '192.0.2.2', tap.id('device_token')) ->> 'device_token',
+  tap.id('device_token'), 'and a device token is one account''s only: Bob gets his own');
 
 /* One address trying many accounts: 100 failures per 15 minutes. */
 select is((select count(*)::int from generate_series(1, 100) i

@@ -3,32 +3,32 @@ begin;
 select plan(32);
 set local app.settings.bcrypt_cost = '4';
 
-select set_config('tap.s1', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
-                             -> 'session' ->> 'token', true) is not null as signed_up \gset
-select set_config('tap.s2', auth.login('carol@example.com', 'correct horse battery', '192.0.2.5', 'tap')
-                             -> 'session' ->> 'token', true) is not null as logged_in \gset
-select id as carol from app.users where email = 'carol@example.com' \gset
+select tap.fix('carol_token', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
+                              -> 'session' ->> 'token');
+select tap.fix('carol_other_token', auth.login('carol@example.com', 'correct horse battery', '192.0.2.5', 'tap')
+                                    -> 'session' ->> 'token');
+select tap.fix('carol', id) from app.users where email = 'carol@example.com';
 
 set local role edge;
 
 /* Change */
-select is(auth.change_password(current_setting('tap.s1'), 'not my password', 'a new password 1', '192.0.2.5') ->> 'code',
+select is(auth.change_password(tap.id('carol_token'), 'not my password', 'a new password 1', '192.0.2.5') ->> 'code',
   'auth.invalid_credentials',
   'a password change needs the current password (a wrong one is answered, not raised, so it is counted)');
 reset role;
 select results_eq(
   $$ select (select count(*)::int from app.rate_limit_hits where kind = 'login.pair' and key = '192.0.2.5 carol@example.com'),
-            (select count(*)::int from app.audit_events where action = 'auth.password_change_failed' and actor_id = '$$ || :'carol' || $$') $$,
+            (select count(*)::int from app.audit_events where action = 'auth.password_change_failed' and actor_id = tap.id('carol')) $$,
   $$ values (1, 1) $$,
   'a wrong current password counts as a failed login of the account, and is audited');
 set local role edge;
-select throws_ok($$ select auth.change_password(current_setting('tap.s1'), 'correct horse battery', 'short', null) $$,
+select throws_ok($$ select auth.change_password(tap.id('carol_token'), 'correct horse battery', 'short', null) $$,
   'PGRST', '{"code" : "auth.weak_password", "message" : "The password must have at least 10 characters.", "details" : null, "hint" : null}',
   'the new password must follow the rules');
 select throws_ok($$ select auth.change_password('unknown', 'correct horse battery', 'a new password 1', null) $$,
   'PGRST', '{"code" : "auth.not_signed_in", "message" : "Sign in first.", "details" : null, "hint" : null}',
   'a password change needs a valid session');
-select is(auth.change_password(current_setting('tap.s1'), 'correct horse battery', 'a new password 1', '192.0.2.5'),
+select is(auth.change_password(tap.id('carol_token'), 'correct horse battery', 'a new password 1', '192.0.2.5'),
   '{"ok": true}', 'the signed-in user changes the password');
 reset role;
 select is((select count(*)::int from app.rate_limit_hits where kind = 'login.pair' and key = '192.0.2.5 carol@example.com'), 0,
@@ -36,23 +36,23 @@ select is((select count(*)::int from app.rate_limit_hits where kind = 'login.pai
 set local role edge;
 select is(auth.login('carol@example.com', 'a new password 1', null, null) ->> 'ok', 'true', 'the new password works');
 select is(auth.login('carol@example.com', 'correct horse battery', null, null) ->> 'ok', 'false', 'the old one does not');
-select throws_ok($$ select auth.session_info(current_setting('tap.s2')) $$, 'PGRST', null,
+select throws_ok($$ select auth.session_info(tap.id('carol_other_token')) $$, 'PGRST', null,
   'every other session was revoked');
-select is(auth.session_info(current_setting('tap.s1')) -> 'user' ->> 'email', 'carol@example.com',
+select is(auth.session_info(tap.id('carol_token')) -> 'user' ->> 'email', 'carol@example.com',
   'the session that changed it stays');
 
 /* A stolen session cannot guess the password without limit: the guesses share the login budget. */
-select set_config('tap.dave', auth.signup('dave@example.com', 'correct horse battery', 'Dave', null, 'tap')
-                              -> 'session' ->> 'token', true) is not null as dave_signed_up \gset
+select tap.fix('dave_token', auth.signup('dave@example.com', 'correct horse battery', 'Dave', null, 'tap')
+                             -> 'session' ->> 'token');
 select is((select count(*)::int from generate_series(1, 10) i,
-             lateral auth.change_password(current_setting('tap.dave'), 'guess ' || i, 'a new password 1', '192.0.2.66') r
+             lateral auth.change_password(tap.id('dave_token'), 'guess ' || i, 'a new password 1', '192.0.2.66') r
             where r ->> 'code' = 'auth.invalid_credentials'), 10,
   'ten wrong current passwords are refused');
-select is((auth.change_password(current_setting('tap.dave'), 'correct horse battery', 'a new password 1', '192.0.2.66')
+select is((auth.change_password(tap.id('dave_token'), 'correct horse battery', 'a new password 1', '192.0.2.66')
            - 'retry_after'),
   '{"ok": false, "code": "auth.rate_limited", "status": 429, "message": "Too many failed logins; try again later."}',
   'then even the right one is refused for a while');
-select cmp_ok((auth.change_password(current_setting('tap.dave'), 'correct horse battery', 'a new password 1', '192.0.2.66')
+select cmp_ok((auth.change_password(tap.id('dave_token'), 'correct horse battery', 'a new password 1', '192.0.2.66')
                ->> 'retry_after')::int, '>', 0, 'with the seconds to wait');
 select is(auth.login('dave@example.com', 'correct horse battery', '192.0.2.66', null) ->> 'code', 'auth.rate_limited',
   'and so is a login to that account from that address');
@@ -65,9 +65,9 @@ reset role;
 select is((select count(*)::int from app.outbox where topic = 'mail.password_reset'), 1,
   'one mail is queued, for the existing account only');
 select is((select payload ->> 'to' from app.outbox), 'carol@example.com', 'the mail goes to the account''s email');
-select set_config('tap.reset', (select payload ->> 'token' from app.outbox), true) is not null as got_token \gset
+select tap.fix('reset_token', tap.mailed_token('mail.password_reset', 'carol@example.com'));
 select is((select count(*)::int from app.password_resets
-            where token_hash = util.token_hash(current_setting('tap.reset'))
+            where token_hash = util.token_hash(tap.id('reset_token'))
               and expires_at between now() + interval '59 minutes' and now() + interval '61 minutes'), 1,
   'only the token''s hash is stored, valid for one hour');
 
@@ -76,17 +76,17 @@ set local role edge;
 select throws_ok($$ select auth.confirm_password_reset('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'brand new secret', null) $$,
   'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',
   'an unknown reset token is refused');
-select throws_ok($$ select auth.confirm_password_reset(current_setting('tap.reset'), 'tiny', null) $$,
+select throws_ok($$ select auth.confirm_password_reset(tap.id('reset_token'), 'tiny', null) $$,
   'PGRST', null, 'a weak new password is refused and the token not spent');
-select lives_ok($$ select auth.confirm_password_reset(current_setting('tap.reset'), 'brand new secret', '192.0.2.5') $$,
+select lives_ok($$ select auth.confirm_password_reset(tap.id('reset_token'), 'brand new secret', '192.0.2.5') $$,
   'a valid token sets the new password');
 select is(auth.login('carol@example.com', 'brand new secret', null, null) ->> 'ok', 'true', 'the reset password works');
-select throws_ok($$ select auth.confirm_password_reset(current_setting('tap.reset'), 'another new secret', null) $$,
+select throws_ok($$ select auth.confirm_password_reset(tap.id('reset_token'), 'another new secret', null) $$,
   'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',
   'a reset token works once');
 
 reset role;
-select is((select count(*)::int from app.sessions where user_id = :'carol' and revoked_at is null
+select is((select count(*)::int from app.sessions where user_id = tap.id('carol') and revoked_at is null
              and created_at < (select max(created_at) from app.sessions)), 0,
   'the reset revoked every session from before it');
 
@@ -96,29 +96,28 @@ update app.password_resets set created_at = created_at - interval '11 minutes';
 set local role edge;
 select auth.request_password_reset('carol@example.com', '192.0.2.5') is null as requested \gset
 reset role;
-select set_config('tap.reset2', (select payload ->> 'token' from app.outbox order by created_at desc, id desc limit 1), true)
-  is not null as got_token \gset
+select tap.fix('second_reset_token', tap.mailed_token('mail.password_reset', 'carol@example.com'));
 update app.password_resets set expires_at = now() - interval '1 second' where used_at is null;
 set local role edge;
-select throws_ok($$ select auth.confirm_password_reset(current_setting('tap.reset2'), 'brand new secret 2', null) $$,
+select throws_ok($$ select auth.confirm_password_reset(tap.id('second_reset_token'), 'brand new secret 2', null) $$,
   'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',
   'an expired reset token is refused');
 
 /* Purge */
 reset role;
-update app.sessions set expires_at = now() - interval '1 minute' where user_id = :'carol' and revoked_at is null;
+update app.sessions set expires_at = now() - interval '1 minute' where user_id = tap.id('carol') and revoked_at is null;
 select is((select count(*)::int from app.outbox where payload ? 'token'), 2,
   'the reset mails hold their tokens until the purge');
-update app.outbox set delivered_at = now() where payload ->> 'token' = current_setting('tap.reset');
+update app.outbox set delivered_at = now() where payload ->> 'token' = tap.id('reset_token');
 update app.outbox set payload = jsonb_set(payload, '{expires_at}', to_jsonb(now() - interval '1 second'))
- where payload ->> 'token' = current_setting('tap.reset2');
+ where payload ->> 'token' = tap.id('second_reset_token');
 set local role pipeline;
 select results_eq($$ select sessions, outbox_secrets from pipeline.purge_auth() $$, $$ values (4, 2) $$,
   'the pipeline role purges the four dead sessions and blanks the two spent tokens (one delivered, one expired)');
 reset role;
 select is_empty($$ select from app.outbox where payload ? 'token' $$, 'no token is left in the outbox');
 select is((select count(*)::int from app.outbox where payload ? 'to'), 2, 'the rest of each message is kept');
-select is((select count(*)::int from app.sessions where user_id = :'carol'), 0,
+select is((select count(*)::int from app.sessions where user_id = tap.id('carol')), 0,
   'the purge deleted every revoked and expired session');
 select is((select count(*)::int from app.sessions), 1, 'and kept the live one (Dave''s)');
 

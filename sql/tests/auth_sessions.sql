@@ -1,60 +1,43 @@
 /*
  * Sessions through PostgREST's eyes: the pre-request reads the cookie or header, refuses
  * cross-site writes, and makes the caller `authenticated` only for a valid session.
- * A request is simulated as PostgREST makes it: request.* settings, then role web_anon.
+ * A request is simulated as PostgREST makes it (tap.request): request.* settings, role web_anon,
+ * then the pre-request.
  */
 begin;
 select plan(46);
 set local app.settings.bcrypt_cost = '4';
 
-/* A request as PostgREST runs it: settings, role web_anon, then the pre-request. PostgREST
-   runs each request in a transaction of its own, whose local settings start empty. */
-create function pg_temp.request(p_method text, p_cookies jsonb, p_headers jsonb default '{}') returns void
-language plpgsql as $$
-begin
-  reset role;
-  perform set_config(setting, '', true)
-     from unnest(array['app.user_id', 'app.session_id', 'response.headers']) setting;
-  perform set_config('request.method', p_method, true);
-  perform set_config('request.headers', (jsonb_build_object('content-type', 'application/json') || p_headers)::text, true);
-  perform set_config('request.cookies', coalesce(p_cookies, '{}')::text, true);
-  set local role web_anon;
-  perform auth.pre_request();
-end
-$$;
-create function pg_temp.cookie(p_token text) returns jsonb language sql
-return jsonb_build_object('blossom_session', p_token);
+select tap.fix('alice_token', auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap')
+                              -> 'session' ->> 'token');
+select tap.fix('alice_other_token', auth.login('alice@example.com', 'correct horse battery', '192.0.2.1', 'tap')
+                                    -> 'session' ->> 'token');
+select tap.fix('bob_token', auth.signup('bob@example.com', 'correct horse battery', 'Bob', null, null)
+                            -> 'session' ->> 'token');
 
-select set_config('tap.alice', auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap')
-                                -> 'session' ->> 'token', true) is not null as signed_up \gset
-select set_config('tap.alice2', auth.login('alice@example.com', 'correct horse battery', '192.0.2.1', 'tap')
-                                 -> 'session' ->> 'token', true) is not null as logged_in \gset
-select set_config('tap.bob', auth.signup('bob@example.com', 'correct horse battery', 'Bob', null, null)
-                              -> 'session' ->> 'token', true) is not null as bob \gset
-
-select id as alice_id from app.users where email = 'alice@example.com' \gset
-select id as bob_session from app.sessions where token_hash = util.token_hash(current_setting('tap.bob')) \gset
+select tap.fix('alice', id) from app.users where email = 'alice@example.com';
+select tap.fix('bob_session', id) from app.sessions where token_hash = util.token_hash(tap.id('bob_token'));
 
 /* Identity */
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice')));
+select tap.request('GET', tap.cookie(tap.id('alice_token')));
 select is(current_user::text, 'authenticated', 'a valid session cookie makes the caller authenticated');
-select is(current_setting('app.user_id'), :'alice_id',
+select is(current_setting('app.user_id'), tap.id('alice'),
   'and sets app.user_id to the session''s user');
 select is((api.me()).email, 'alice@example.com', 'api.me answers the signed-in user');
-select pg_temp.request('GET', null, jsonb_build_object('x-blossom-session', current_setting('tap.bob')));
+select tap.request('GET', null, jsonb_build_object('x-blossom-session', tap.id('bob_token')));
 select is((api.me()).display_name, 'Bob', 'the x-blossom-session header works for non-browser clients');
 set local app.settings.session_cookie = 'other_name';
-select pg_temp.request('GET', jsonb_build_object('other_name', current_setting('tap.alice')));
+select tap.request('GET', jsonb_build_object('other_name', tap.id('alice_token')));
 select is((api.me()).display_name, 'Alice', 'the cookie name comes from app.settings.session_cookie');
 set local app.settings.session_cookie = '__Host-blossom_session';
-select pg_temp.request('GET', jsonb_build_object('__Host-blossom_session', current_setting('tap.alice')));
+select tap.request('GET', jsonb_build_object('__Host-blossom_session', tap.id('alice_token')));
 select is((api.me()).display_name, 'Alice', 'a __Host- cookie name works (the default wherever the cookie is Secure)');
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice')));
+select tap.request('GET', tap.cookie(tap.id('alice_token')));
 select is(current_user::text, 'web_anon', 'a cookie under another name is not read');
 reset role;
 set local app.settings.session_cookie = '';
 
-select pg_temp.request('GET', null);
+select tap.request('GET', null);
 select is(current_user::text, 'web_anon', 'without a cookie the caller stays web_anon');
 select is(current_setting('app.user_id'), '', 'and has no user');
 select throws_ok($$ select api.me() $$, 'PGRST',
@@ -62,40 +45,40 @@ select throws_ok($$ select api.me() $$, 'PGRST',
   'api.me refuses an anonymous caller with auth.not_signed_in');
 select throws_ok($$ select api.update_profile('Mallory') $$, 'PGRST', null,
   'api.update_profile refuses an anonymous caller');
-select pg_temp.request('GET', pg_temp.cookie('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'));
+select tap.request('GET', tap.cookie('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'));
 select is(current_user::text, 'web_anon', 'an unknown token leaves the caller anonymous');
-select pg_temp.request('GET', pg_temp.cookie($q$' or 1=1; --$q$));
+select tap.request('GET', tap.cookie($q$' or 1=1; --$q$));
 select is(current_user::text, 'web_anon', 'an SQL-looking token leaves the caller anonymous');
 select throws_ok($$ select * from app.sessions $$, '42501', null, 'web_anon cannot read the sessions table');
 select is((select count(*)::int from auth.presented_session), 0,
   'and the pre-request''s view of it shows nothing without a token');
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.bob')));
-select is(array(select session_id from auth.presented_session), array[:'bob_session'],
+select tap.request('GET', tap.cookie(tap.id('bob_token')));
+select is(array(select session_id::text from auth.presented_session), array[tap.id('bob_session')],
   'with a token, exactly the session of that token');
 
 /* CSRF */
 select throws_ok(
-  $$ select pg_temp.request('POST', null, '{"content-type": "application/x-www-form-urlencoded"}') $$, 'PGRST',
+  $$ select tap.request('POST', null, '{"content-type": "application/x-www-form-urlencoded"}') $$, 'PGRST',
   '{"code" : "auth.csrf", "message" : "Requests that change state must send Content-Type: application/json.", "details" : null, "hint" : null}',
   'a form-encoded POST is refused as CSRF');
-select throws_ok($$ select pg_temp.request('POST', null, '{"content-type": "text/plain"}') $$, 'PGRST', null,
+select throws_ok($$ select tap.request('POST', null, '{"content-type": "text/plain"}') $$, 'PGRST', null,
   'a text/plain POST is refused');
-select throws_ok($$ select pg_temp.request('POST', null, '{"content-type": ""}') $$, 'PGRST', null,
+select throws_ok($$ select tap.request('POST', null, '{"content-type": ""}') $$, 'PGRST', null,
   'a POST without a content type is refused');
-select throws_ok($$ select pg_temp.request('POST', null, '{"origin": "https://evil.example"}') $$, 'PGRST',
+select throws_ok($$ select tap.request('POST', null, '{"origin": "https://evil.example"}') $$, 'PGRST',
   '{"code" : "auth.csrf", "message" : "Requests from this origin are not allowed.", "details" : null, "hint" : null}',
   'a POST from an origin not allowed is refused');
-select throws_ok($$ select pg_temp.request('POST', null, '{"sec-fetch-site": "cross-site"}') $$, 'PGRST', null,
+select throws_ok($$ select tap.request('POST', null, '{"sec-fetch-site": "cross-site"}') $$, 'PGRST', null,
   'a cross-site POST without an Origin is refused');
 set local app.settings.allowed_origins = 'https://app.example.com, https://admin.example.com';
-select lives_ok($$ select pg_temp.request('POST', null, '{"origin": "https://admin.example.com", "content-type": "application/json; charset=utf-8"}') $$,
+select lives_ok($$ select tap.request('POST', null, '{"origin": "https://admin.example.com", "content-type": "application/json; charset=utf-8"}') $$,
   'a JSON POST from an allowed origin passes');
-select lives_ok($$ select pg_temp.request('GET', null, '{"origin": "https://evil.example", "content-type": "text/plain"}') $$,
+select lives_ok($$ select tap.request('GET', null, '{"origin": "https://evil.example", "content-type": "text/plain"}') $$,
   'a GET is never refused as CSRF (GET runs read-only)');
 reset role;
 
 /* Profile */
-select pg_temp.request('POST', pg_temp.cookie(current_setting('tap.alice')));
+select tap.request('POST', tap.cookie(tap.id('alice_token')));
 select is((api.update_profile('  Alice Liddell ')).display_name, 'Alice Liddell', 'update_profile trims and saves the name');
 select throws_ok($$ select api.update_profile(repeat('n', 101)) $$, 'PGRST',
   '{"code" : "auth.invalid_display_name", "message" : "The display name must have 1 to 100 characters and no control characters.", "details" : null, "hint" : null}',
@@ -104,35 +87,35 @@ select throws_ok($$ select api.update_profile(repeat('n', 101)) $$, 'PGRST',
 /* Revocation, expiry, idle timeout */
 reset role;
 set local role edge;
-select is(auth.logout(current_setting('tap.alice2')), true, 'logout revokes the session');
-select is(auth.logout(current_setting('tap.alice2')), false, 'a second logout finds nothing to revoke');
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice2')));
+select is(auth.logout(tap.id('alice_other_token')), true, 'logout revokes the session');
+select is(auth.logout(tap.id('alice_other_token')), false, 'a second logout finds nothing to revoke');
+select tap.request('GET', tap.cookie(tap.id('alice_other_token')));
 select is(current_user::text, 'web_anon', 'a revoked session is refused on the next request');
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice')));
+select tap.request('GET', tap.cookie(tap.id('alice_token')));
 select is(current_user::text, 'authenticated', 'the user''s other session still works');
 
 reset role;
 update app.sessions set expires_at = now() - interval '1 second' where user_id = (select id from app.users where email = 'bob@example.com');
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.bob')));
+select tap.request('GET', tap.cookie(tap.id('bob_token')));
 select is(current_user::text, 'web_anon', 'an expired session is refused');
 reset role;
 update app.sessions set expires_at = now() + interval '1 day', last_seen_at = now() - interval '8 days'
  where user_id = (select id from app.users where email = 'bob@example.com');
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.bob')));
+select tap.request('GET', tap.cookie(tap.id('bob_token')));
 select is(current_user::text, 'web_anon', 'a session idle for over 7 days is refused');
 
 /* Reads: PostgREST runs GET requests read-only, so the edge marks their sessions used. */
 reset role;
 update app.sessions set last_seen_at = now() - interval '2 days'
- where token_hash = util.token_hash(current_setting('tap.alice'));
+ where token_hash = util.token_hash(tap.id('alice_token'));
 set local role edge;
-select is(auth.touch_session(current_setting('tap.alice')), true, 'the edge marks the session of a read as used');
-select is(auth.touch_session(current_setting('tap.bob')), false, 'an idle session is not revived');
+select is(auth.touch_session(tap.id('alice_token')), true, 'the edge marks the session of a read as used');
+select is(auth.touch_session(tap.id('bob_token')), false, 'an idle session is not revived');
 select is(auth.touch_session('nonsense'), false, 'a malformed token is no session');
 reset role;
 select results_eq(
   $$ select u.email::text, s.last_seen_at = now() from app.sessions s join app.users u on u.id = s.user_id
-      where s.token_hash in (util.token_hash(current_setting('tap.alice')), util.token_hash(current_setting('tap.bob')))
+      where s.token_hash in (util.token_hash(tap.id('alice_token')), util.token_hash(tap.id('bob_token')))
       order by u.email $$,
   $$ values ('alice@example.com', true), ('bob@example.com', false) $$,
   'the valid session was used now; the idle one stays idle');
@@ -140,28 +123,28 @@ select results_eq(
 /* session_info and logout_all, as the edge calls them */
 reset role;
 set local role edge;
-select is(auth.session_info(current_setting('tap.alice')) -> 'user' ->> 'display_name', 'Alice Liddell',
+select is(auth.session_info(tap.id('alice_token')) -> 'user' ->> 'display_name', 'Alice Liddell',
   'session_info answers the user of a valid token');
-select throws_ok($$ select auth.session_info(current_setting('tap.bob')) $$, 'PGRST',
+select throws_ok($$ select auth.session_info(tap.id('bob_token')) $$, 'PGRST',
   '{"code" : "auth.not_signed_in", "message" : "Sign in first.", "details" : null, "hint" : null}',
   'session_info refuses an expired session');
 select throws_ok($$ select auth.logout_all('nonsense') $$, 'PGRST', null, 'logout_all needs a valid session');
-select is(auth.logout_all(current_setting('tap.alice')), 1, 'logout_all revokes every open session of the user');
-select throws_ok($$ select auth.session_info(current_setting('tap.alice')) $$, 'PGRST', null,
+select is(auth.logout_all(tap.id('alice_token')), 1, 'logout_all revokes every open session of the user');
+select throws_ok($$ select auth.session_info(tap.id('alice_token')) $$, 'PGRST', null,
   'after logout_all the session is gone');
 
 /* A read-only request cannot mark its session as used: the pre-request says it is due, in a
    response header that the edge acts on (auth.touch_session) and takes off. */
 reset role;
-select set_config('tap.carol', auth.signup('carol@example.com', 'correct horse battery', 'Carol', null, null)
-                               -> 'session' ->> 'token', true) is not null as carol \gset
+select tap.fix('carol_token', auth.signup('carol@example.com', 'correct horse battery', 'Carol', null, null)
+                              -> 'session' ->> 'token');
 update app.sessions set last_seen_at = now() - interval '2 days'
- where token_hash = util.token_hash(current_setting('tap.carol'));
-select pg_temp.request('POST', pg_temp.cookie(current_setting('tap.carol')));
+ where token_hash = util.token_hash(tap.id('carol_token'));
+select tap.request('POST', tap.cookie(tap.id('carol_token')));
 reset role;
 select results_eq(
   $$ select s.last_seen_at = now(), current_setting('response.headers') from app.sessions s
-      where s.token_hash = util.token_hash(current_setting('tap.carol')) $$,
+      where s.token_hash = util.token_hash(tap.id('carol_token')) $$,
   $$ values (true, '') $$,
   'a writing request marks its session as used itself and says nothing');
 
@@ -178,14 +161,14 @@ reset role;
 
 /* Last, as PostgREST runs a GET: in a read-only transaction. */
 update app.sessions set last_seen_at = now() - interval '2 days'
- where token_hash = util.token_hash(current_setting('tap.carol'));
+ where token_hash = util.token_hash(tap.id('carol_token'));
 set local transaction_read_only = on;
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.carol')));
+select tap.request('GET', tap.cookie(tap.id('carol_token')));
 select is(current_setting('response.headers'), '[{"X-Blossom-Session-Stale": "1"}]',
   'a read on a session last marked over a minute ago is answered with X-Blossom-Session-Stale');
-select pg_temp.request('GET', pg_temp.cookie(current_setting('tap.alice2')));
+select tap.request('GET', tap.cookie(tap.id('alice_other_token')));
 select is(current_setting('response.headers'), '', 'a read with a revoked session says nothing');
-select pg_temp.request('GET', pg_temp.cookie('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'));
+select tap.request('GET', tap.cookie('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'));
 select is(current_setting('response.headers'), '', 'nor does a read with a made-up token');
 reset role;
 

@@ -64,12 +64,12 @@ select is_empty($$ select from app.sessions s, app.users u where s.token_hash::t
 
 /* Rotation: a sign-in ends the session the browser had, so that a session planted in it
    before (session fixation) is worth nothing after. */
-select set_config('tap.planted', auth.signup('mallory@example.com', 'correct horse battery', 'Mallory', null, null)
-                                 -> 'session' ->> 'token', true) is not null as planted \gset
+select tap.fix('planted_token', auth.signup('mallory@example.com', 'correct horse battery', 'Mallory', null, null)
+                                -> 'session' ->> 'token');
 set local role edge;
 select is(auth.login('alice@example.com', 'correct horse battery', '192.0.2.1', 'tap',
-                     current_setting('tap.planted')) ->> 'ok', 'true', 'a login with another session in the browser succeeds');
-select throws_ok($$ select auth.session_info(current_setting('tap.planted')) $$, 'PGRST', null,
+                     tap.id('planted_token')) ->> 'ok', 'true', 'a login with another session in the browser succeeds');
+select throws_ok($$ select auth.session_info(tap.id('planted_token')) $$, 'PGRST', null,
   'and the session the browser had is over');
 select is(auth.signup('dora@example.com', 'correct horse battery', 'Dora', null, null,
                       auth.login('alice@example.com', 'correct horse battery') -> 'session' ->> 'token') ->> 'ok', 'true',

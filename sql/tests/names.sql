@@ -7,22 +7,6 @@
 begin;
 select plan(37);
 
-/* '<status> <code>' of the error a statement raises, or 'ok'. */
-create function pg_temp.outcome(p_sql text) returns text
-language plpgsql
-as $$
-declare
-  v_message text;
-  v_detail text;
-begin
-  execute p_sql;
-  return 'ok';
-exception when sqlstate 'PGRST' then
-  get stacked diagnostics v_message = message_text, v_detail = pg_exception_detail;
-  return (v_detail::json ->> 'status') || ' ' || (v_message::json ->> 'code');
-end
-$$;
-
 create function pg_temp.code_point(p_char integer) returns text
 language sql
 return 'U+' || upper(lpad(to_hex(p_char), greatest(4, length(to_hex(p_char))), '0'));
@@ -32,9 +16,9 @@ create function pg_temp.let_through(p_first integer, p_last integer) returns set
 language sql
 as $$
   select pg_catalog.to_hex(c) from generate_series(p_first, p_last) c
-   where pg_temp.outcome(format('select auth.valid_display_name(%L)', 'Ac' || chr(c) || 'me'))
+   where tap.outcome(format('select auth.valid_display_name(%L)', 'Ac' || chr(c) || 'me'))
            <> '422 auth.invalid_display_name'
-      or pg_temp.outcome(format('select app.valid_org_name(%L)', 'Ac' || chr(c) || 'me'))
+      or tap.outcome(format('select app.valid_org_name(%L)', 'Ac' || chr(c) || 'me'))
            <> '422 org.invalid_name'
 $$;
 
@@ -74,7 +58,7 @@ select is_empty(format('select pg_temp.let_through(%s, %s)', first, last),
 
 /* What stays allowed: letters of any script and direction, emoji with their variation
    selector, the neighbours of the refused ranges. */
-select is(pg_temp.outcome(format('select auth.valid_display_name(%L), app.valid_org_name(%L)', n, n)), 'ok',
+select is(tap.outcome(format('select auth.valid_display_name(%L), app.valid_org_name(%L)', n, n)), 'ok',
   format('valid in a name: %s', what))
   from (values
     ('Hebrew and Arabic letters', 'שלום مرحبا'),
@@ -86,17 +70,16 @@ select is(pg_temp.outcome(format('select auth.valid_display_name(%L), app.valid_
   ) as names (what, n);
 
 /* Through the API: the stable codes, and a message that says why. */
-insert into app.users (email, display_name) values ('namer@example.com', 'Namer');
-select set_config('app.user_id', (select id from app.users where email = 'namer@example.com'), true);
-set local role authenticated;
-select is(pg_temp.outcome(format('select api.create_organization(%L)', 'Acme' || chr(x'202E'::int) || 'gnp.exe')),
+select tap.make_users(array['namer']);
+select tap.become('namer');
+select is(tap.outcome(format('select api.create_organization(%L)', 'Acme' || chr(x'202E'::int) || 'gnp.exe')),
   '422 org.invalid_name', 'create_organization refuses a name with a right-to-left override');
 select throws_ok(format('select api.update_profile(%L)', 'Ad' || chr(x'200B'::int) || 'min'), 'PGRST',
   '{"code" : "auth.invalid_display_name", "message" : "The display name cannot hold bidi controls or invisible characters (such as zero-width spaces).", "details" : null, "hint" : null}',
   'update_profile refuses a display name with a zero-width space, and says so');
-select is(pg_temp.outcome($$ select set_config('tap.org', (api.create_organization('Acme')).id, true) $$), 'ok',
+select is(tap.outcome($$ select tap.fix('acme', (api.create_organization('Acme')).id) $$), 'ok',
   'a plain name is fine');
-select throws_ok(format('select api.update_organization(%L, %L)', current_setting('tap.org'), chr(x'2066'::int) || 'Acme'), 'PGRST',
+select throws_ok(format('select api.update_organization(%L, %L)', tap.id('acme'), chr(x'2066'::int) || 'Acme'), 'PGRST',
   '{"code" : "org.invalid_name", "message" : "An organization''s name cannot hold bidi controls or invisible characters (such as zero-width spaces).", "details" : null, "hint" : null}',
   'update_organization refuses a name with a bidi isolate, and says so');
 reset role;

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from tests.http import Reply, loopback_address, request
+from tests.support.http import Reply, loopback_address, request
 
 PASSWORD = "correct horse battery"
 COOKIE_NAME = "blossom_session"

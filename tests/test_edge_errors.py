@@ -1,6 +1,6 @@
 """Every answer of the edge is ours: the JSON error shape with a stable code, a 4xx where the
 client is at fault, for what used to be a plain-text 500 or a framework's plain-text refusal;
-and nothing but /rpc/<name> reaches PostgREST."""
+and nothing but /rpc/<name> reaches PostgREST (edge/errors.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.auth_client import PASSWORD, post, signup
-from tests.conftest import Stack, make_stack
-from tests.http import Reply, request
+from tests.support.auth_client import PASSWORD, post, signup
+from tests.support.http import Reply, request
+from tests.support.stack import Stack, make_stack
 
 ERROR_FIELDS = {"code", "message", "details", "hint"}
 

@@ -1,5 +1,5 @@
 """The edge outlives Postgres: while it is down the edge answers at once (503, JSON), and within
-a second of its return the edge works again, /auth and /readyz included."""
+a second of its return the edge works again, /auth and /readyz included (edge/database.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from ops.cluster import LocalCluster
 from ops.migrate import migrate
 from ops.scratch import temporary_cluster
 from ops.services import Endpoints, running_services
-from tests.auth_client import signup
-from tests.http import Reply, request
+from tests.support.auth_client import signup
+from tests.support.http import Reply, request
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Clients that send slowly, or too much at once, hold nothing that other clients need.
+"""Clients that send slowly, or too much at once, hold nothing that other clients need: the
+server's deadlines and connection limit (edge/server.py), and the requests at once per client
+and in all (edge/limits.py).
 
 Each test opens raw sockets from its own loopback address (127.0.0.x): the edge counts requests
 per client address, and a different source is a different client.
@@ -15,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.auth_client import signup
-from tests.conftest import Stack, make_stack
-from tests.http import Reply, request
+from tests.support.auth_client import signup
+from tests.support.http import Reply, request
+from tests.support.stack import Stack, make_stack
 
 SLOW_RPC = """
 create function api.slow(seconds float) returns integer language sql volatile as $$

@@ -63,17 +63,7 @@ def become(conn: psycopg.Connection, user_id: str | None) -> None:
 
 def call(conn: psycopg.Connection, user_id: str | None, function: str, *args: Any) -> Outcome:
     """Calls api.<function>(args) as the user, inside a savepoint that is always undone."""
-    query = sql.SQL("select * from api.{}({})").format(
-        sql.Identifier(function), sql.SQL(", ").join(sql.Placeholder() * len(args))
-    )
-    try:
-        with conn.transaction(force_rollback=True):
-            become(conn, user_id)
-            return Outcome(conn.execute(query, args).fetchall())
-    except psycopg.Error as error:
-        if error.sqlstate != "PGRST":
-            raise
-        return error_outcome(error)
+    return _call(conn, user_id, function, args, undo=True)
 
 
 def error_outcome(error: psycopg.Error) -> Outcome:
@@ -84,11 +74,17 @@ def error_outcome(error: psycopg.Error) -> Outcome:
 
 def call_and_commit(conn: psycopg.Connection, user_id: str | None, function: str, *args: Any) -> Outcome:
     """Calls api.<function>(args) as the user in a transaction of its own, committed if it worked."""
+    return _call(conn, user_id, function, args, undo=False)
+
+
+def _call(
+    conn: psycopg.Connection, user_id: str | None, function: str, args: tuple[Any, ...], *, undo: bool
+) -> Outcome:
     query = sql.SQL("select * from api.{}({})").format(
         sql.Identifier(function), sql.SQL(", ").join(sql.Placeholder() * len(args))
     )
     try:
-        with conn.transaction():
+        with conn.transaction(force_rollback=undo):
             become(conn, user_id)
             return Outcome(conn.execute(query, args).fetchall())
     except psycopg.Error as error:

@@ -1,0 +1,188 @@
+/*
+ * Schema tap: what the pgTAP tests in sql/tests share, and nothing of the application's.
+ * ops/run_tests.py installs this file into its pgTAP database after `create extension pgtap`
+ * and before pg_prove runs the tests; by hand, run it first (README.md, Tests). It never is
+ * part of a migrated database: migrations and the stateless layer do not know it.
+ *
+ * Fixtures have names: tap.fix keeps a value (an id, a token) under a name for the test's
+ * transaction, which rolls it back with the rest; tap.id reads it back; in the SQL that tap.call
+ * runs, `{name}` stands for it.
+ *
+ *   tap.fix(name, value)            keep value under name
+ *   tap.id(name)                    the value kept under name (an error if there is none)
+ *   tap.fill(sql)                   sql with each {name} of a fixture replaced by its value
+ *   tap.make_users(names)           users n (email n@example.com, display name n), kept under n
+ *   tap.make_org(name, members)     organization `name` with members {"user": "role"}, kept under name
+ *   tap.become(user)                for the rest of the transaction, what the pre-request makes of
+ *                                   a valid session of user: app.user_id and role authenticated
+ *                                   (null: no session, web_anon)
+ *   tap.outcome(sql)                run sql as it is, keep its effects; answer 'ok',
+ *                                   '<status> <code>' of a coded error (with ' (Retry-After: N)'
+ *                                   when it carries that header), or '<sqlstate> <message>'
+ *   tap.call(user, sql)             tap.outcome of tap.fill(sql) run as user (null: anonymous);
+ *                                   then the identity it was called with again
+ *   tap.call_undone(user, sql)      what tap.call answers, its effects undone
+ *   tap.request(method, cookies, headers)
+ *                                   a request as PostgREST starts it, in a transaction of its
+ *                                   own: empty local settings, request.*, role web_anon, then
+ *                                   auth.pre_request()
+ *   tap.cookie(token)               the request cookies of a session token
+ *   tap.mailed_token(topic, to, org)
+ *                                   the token of the newest outbox message of topic to an
+ *                                   address (about fixture org, when given)
+ *
+ * Everything here runs with the rights of whoever calls it (the tests switch roles), so the
+ * schema is open to every role; tables of the application are reached only as the caller may.
+ */
+drop schema if exists tap cascade;
+create schema tap;
+comment on schema tap is 'Helpers of the pgTAP tests (sql/tests/helpers/tap.sql); never part of the application.';
+
+create table tap.fixtures (
+  name text primary key,
+  value text not null
+);
+comment on table tap.fixtures is 'The values a test keeps under a name; each test''s rows go with its transaction.';
+
+create function tap.fix(p_name text, p_value text) returns void
+language sql
+as $$ insert into tap.fixtures (name, value) values (p_name, p_value) $$;
+
+create function tap.id(p_name text) returns text
+language plpgsql stable
+as $$
+declare
+  v_value text;
+begin
+  select f.value into v_value from tap.fixtures f where f.name = p_name;
+  if not found then
+    raise exception 'tap: no fixture named %', coalesce(p_name, 'null');
+  end if;
+  return v_value;
+end
+$$;
+
+create function tap.fill(p_sql text) returns text
+language plpgsql stable
+as $$
+declare
+  v_sql text := p_sql;
+  v_fixture record;
+begin
+  for v_fixture in select f.name, f.value from tap.fixtures f order by length(f.name) desc, f.name loop
+    v_sql := replace(v_sql, '{' || v_fixture.name || '}', v_fixture.value);
+  end loop;
+  return v_sql;
+end
+$$;
+
+/* Fixtures straight into the tables. An organization's name is its fixture's with a capital
+   (make_org('acme', …) is Acme), its slug the fixture's name (lower-case letters and digits)
+   with a suffix like those new organizations get. */
+create function tap.make_users(p_names text[]) returns void
+language sql
+as $$
+  with made as (
+    insert into app.users (email, display_name)
+    select n || '@example.com', n from unnest(p_names) n
+    returning id, display_name)
+  insert into tap.fixtures (name, value) select display_name, id from made
+$$;
+
+create function tap.make_org(p_name text, p_members jsonb) returns void
+language sql
+as $$
+  insert into tap.fixtures (name, value) values (p_name, app.gen_id('org'));
+  insert into app.organizations (id, name, slug) values (tap.id(p_name), initcap(p_name), p_name || '-x2k9qm');
+  insert into app.memberships (org_id, user_id, role)
+  select tap.id(p_name), tap.id(m.key), m.value::app.org_role from jsonb_each_text(p_members) m
+$$;
+
+create function tap.become(p_user text) returns void
+language plpgsql
+as $$
+begin
+  perform set_config('app.user_id', case when p_user is null then '' else tap.id(p_user) end, true);
+  perform set_config('role', case when p_user is null then 'web_anon' else 'authenticated' end, true);
+end
+$$;
+
+create function tap.outcome(p_sql text) returns text
+language plpgsql
+as $$
+declare
+  v_message text;
+  v_detail json;
+begin
+  execute p_sql;
+  return 'ok';
+exception
+  when sqlstate 'PGRST' then
+    get stacked diagnostics v_message = message_text, v_detail = pg_exception_detail;
+    return (v_detail ->> 'status') || ' ' || (v_message::json ->> 'code')
+           || coalesce(' (Retry-After: ' || (v_detail -> 'headers' ->> 'Retry-After') || ')', '');
+  when others then
+    return sqlstate || ' ' || sqlerrm;
+end
+$$;
+
+create function tap.call(p_user text, p_sql text) returns text
+language plpgsql
+as $$
+declare
+  v_user_id text := current_setting('app.user_id', true);
+  v_role text := case when current_user = session_user then 'none' else current_user end;
+  v_sql text := tap.fill(p_sql);
+  v_outcome text;
+begin
+  perform tap.become(p_user);
+  v_outcome := tap.outcome(v_sql);
+  perform set_config('app.user_id', coalesce(v_user_id, ''), true);
+  perform set_config('role', v_role, true);
+  return v_outcome;
+end
+$$;
+
+create function tap.call_undone(p_user text, p_sql text) returns text
+language plpgsql
+as $$
+begin
+  raise exception using errcode = 'T0001', message = tap.call(p_user, p_sql);
+exception when sqlstate 'T0001' then
+  return sqlerrm;
+end
+$$;
+
+/* PostgREST runs each request in a transaction of its own, whose local settings start empty. */
+create function tap.request(p_method text, p_cookies jsonb, p_headers jsonb default '{}') returns void
+language plpgsql
+as $$
+begin
+  reset role;
+  perform set_config(setting, '', true)
+     from unnest(array['app.user_id', 'app.session_id', 'response.headers']) setting;
+  perform set_config('request.method', p_method, true);
+  perform set_config('request.headers', (jsonb_build_object('content-type', 'application/json') || p_headers)::text, true);
+  perform set_config('request.cookies', coalesce(p_cookies, '{}')::text, true);
+  set local role web_anon;
+  perform auth.pre_request();
+end
+$$;
+
+create function tap.cookie(p_token text) returns jsonb
+language sql immutable
+return jsonb_build_object('blossom_session', p_token);
+
+create function tap.mailed_token(p_topic text, p_to text, p_org text default null) returns text
+language sql stable
+as $$
+  select o.payload ->> 'token' from app.outbox o
+   where o.topic = p_topic and o.payload ->> 'to' = p_to
+     and (p_org is null or o.payload ->> 'org_id' = tap.id(p_org))
+   order by o.created_at desc, o.id desc
+   limit 1
+$$;
+
+grant usage on schema tap to public;
+grant select, insert on tap.fixtures to public;
+grant execute on all functions in schema tap to public;

@@ -1,0 +1,65 @@
+/*
+ * The organization API's quotas (sql/functions/app/rate_limits.sql): 20 invitations an hour per
+ * sender, 50 per organization, 10 new organizations a day per user; each a setting of its own.
+ * They are counted in app.rate_limit_hits; in this one transaction now() stands still, so a
+ * refusal waits exactly the window. That they hold under concurrency is
+ * tests/test_orgs_concurrency.py's.
+ */
+begin;
+select plan(19);
+
+select tap.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser']);
+select tap.make_org('delta', '{"sender": "owner", "sender2": "admin", "sender3": "admin"}');
+select tap.make_org('epsilon', '{"sender": "owner", "sender3": "admin", "reviser": "admin"}');
+
+/* The distinct answers to p_count invitations that p_sender sends in p_org, to new addresses
+   numbered from p_first. */
+create function pg_temp.invitations(p_sender text, p_org text, p_count integer, p_first integer default 1)
+returns text[]
+language sql
+as $$
+  select array_agg(distinct tap.call(p_sender, format('select api.invite_member(%L, %L, ''member'')',
+           tap.id(p_org), p_sender || '.' || p_org || '.' || n || '@example.com')))
+    from generate_series(p_first, p_first + p_count - 1) n
+$$;
+select is(pg_temp.invitations('sender', 'delta', 20), '{ok}', 'a sender sends 20 invitations in an hour');
+select is(pg_temp.invitations('sender', 'delta', 1, 21), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'the 21st is refused, with the seconds until the oldest leaves the hour');
+select is(pg_temp.invitations('sender', 'epsilon', 1), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'the quota is the sender''s, in any organization');
+select is(pg_temp.invitations('sender2', 'delta', 20), '{ok}', 'another sender in the same organization is not affected');
+select is(pg_temp.invitations('sender3', 'delta', 10), '{ok}', 'a third one sends the organization''s 50th invitation');
+select is(pg_temp.invitations('sender3', 'delta', 1, 11), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'the organization''s 51st is refused, though its sender has sent only 10');
+select is(pg_temp.invitations('sender3', 'epsilon', 1), '{ok}', 'another organization is not affected');
+select is((select count(*)::int from app.invitations where org_id = tap.id('delta')),
+  50, 'the refused invitations were not made');
+
+select set_config('app.settings.invitations_per_user_per_hour', '2', true);
+select is(pg_temp.invitations('reviser', 'epsilon', 1), '{ok}',
+  'a sender limited to 2 an hour (app.settings.invitations_per_user_per_hour) sends one');
+select is(tap.call('reviser', format('select api.revoke_invitation(%L)',
+            (select id from app.invitations where email = 'reviser.epsilon.1@example.com'))), 'ok', 'revokes it');
+select is(pg_temp.invitations('reviser', 'epsilon', 1, 2), '{ok}', 'sends another');
+select is(tap.call('reviser', format('select api.revoke_invitation(%L)',
+            (select id from app.invitations where email = 'reviser.epsilon.2@example.com'))), 'ok', 'and revokes that too');
+select is(pg_temp.invitations('reviser', 'epsilon', 1, 3), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'revoked invitations still count: revoking and sending again buys nothing');
+select set_config('app.settings.invitations_per_user_per_hour', '', true);
+select set_config('app.settings.invitations_per_org_per_hour', '4', true);
+select is(pg_temp.invitations('sender3', 'epsilon', 1, 2), '{ok}',
+  'an organization limited to 4 an hour (app.settings.invitations_per_org_per_hour) sends its 4th');
+select is(pg_temp.invitations('sender3', 'epsilon', 1, 3), '{"429 invitation.rate_limited (Retry-After: 3600)"}',
+  'but not a 5th, revoked ones counted');
+
+select is(array_agg(distinct tap.call('founder', format('select api.create_organization(''Venture %s'')', n))), '{ok}',
+  'a user creates 10 organizations in a day') from generate_series(1, 10) n;
+select is(tap.call('founder', $$ select api.create_organization('Venture 11') $$),
+  '429 org.rate_limited (Retry-After: 86400)', 'the 11th is refused, with the seconds until the oldest leaves the day');
+select is(tap.call('sender', $$ select api.create_organization('Venture 11') $$), 'ok', 'another user is not affected');
+select set_config('app.settings.organizations_per_user_per_day', '12', true);
+select is(tap.call('founder', $$ select api.create_organization('Venture 11') $$), 'ok',
+  'app.settings.organizations_per_user_per_day raises the limit');
+
+select * from finish();
+rollback;
