@@ -300,6 +300,36 @@ def read_catalog(
     return catalog
 
 
+# In a function's comment: not part of the API's surface; no grant expected, no client made.
+INTERNAL_MARKER = re.compile(r"(?<![\w@])@internal\b")
+
+
+def is_internal(function: Function) -> bool:
+    return function.comment is not None and INTERNAL_MARKER.search(function.comment) is not None
+
+
+def api_functions(catalog: Catalog, schema: str, roles: Iterable[str]) -> list[Function]:
+    """The functions of the API schema that the clients get: all of them but those whose comment
+    says @internal. Each of these must be executable by every API role, or its call answers
+    401 42501 though the client offers it: CodegenError names each that is not."""
+    roles = tuple(roles)
+    chosen = [f for f in catalog.functions if f.schema == schema and not is_internal(f)]
+    ungranted = []
+    for function in chosen:
+        missing = [
+            role for role in roles if function.oid not in catalog.executable.get((schema, role), frozenset())
+        ]
+        if missing:
+            ungranted.append(f"{function.signature} (not by {', '.join(missing)})")
+    if ungranted:
+        raise CodegenError(
+            "functions of the API that an API role may not execute: "
+            + "; ".join(sorted(ungranted))
+            + f". Grant them (sql/grants/{schema}.sql) or mark their comment @internal."
+        )
+    return chosen
+
+
 def refuse_overloads(functions: Iterable[Function]) -> None:
     """PostgREST and the clients call by name: two functions of one name are ambiguous."""
     by_name: dict[str, list[str]] = {}

@@ -13,8 +13,11 @@ COMMAND = "just codegen"
 
 @dataclass(frozen=True)
 class Config:
-    # The schema PostgREST exposes: every function in it gets a TypeScript and a Python wrapper.
+    # The schema PostgREST exposes: every function in it gets a TypeScript and a Python wrapper,
+    # but those marked @internal in their comment; each of the others must be executable by
+    # every one of the API roles (codegen refuses it otherwise, naming it).
     api_schema: str = "api"
+    api_roles: tuple[str, ...] = ("web_anon", "authenticated")
     # (schema, role): Python wrappers also for the functions of schema that role may execute.
     python_grants: tuple[tuple[str, str], ...] = (("auth", "edge"), ("pipeline", "pipeline"))
     raises: RaiseConfig = field(
@@ -27,3 +30,8 @@ class Config:
     typescript_path: Path = ROOT / "clients" / "typescript" / "src" / "generated.ts"
     python_path: Path = ROOT / "blossom_db" / "generated.py"
     command: str = COMMAND
+
+    @property
+    def grants_read(self) -> tuple[tuple[str, str], ...]:
+        """Every (schema, role) whose executable functions codegen reads."""
+        return tuple((self.api_schema, role) for role in self.api_roles) + self.python_grants

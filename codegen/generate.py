@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from codegen.catalog import CodegenError, read_catalog
+from codegen.catalog import CodegenError, api_functions, read_catalog
 from codegen.config import ROOT, Config
 from codegen.python import emit_python, python_functions
 from codegen.raises import error_codes
@@ -43,10 +43,11 @@ def ruff_format(source: str, path: Path) -> str:
 def generate(database_url: str, config: Config) -> dict[Path, str]:
     """Every generated file's path and content, from the database's catalog."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        catalog = read_catalog(conn, [config.api_schema], config.python_grants)
+        catalog = read_catalog(conn, [config.api_schema], config.grants_read)
         codes = error_codes(conn, config.raises)
-    typescript = emit_typescript(catalog, codes, config.api_schema, config.command)
-    functions = python_functions(catalog, config.api_schema, config.python_grants)
+    api = api_functions(catalog, config.api_schema, config.api_roles)
+    typescript = emit_typescript(catalog, codes, api, config.command)
+    functions = python_functions(catalog, api, config.python_grants)
     python = ruff_format(emit_python(catalog, codes, functions, config.command), config.python_path)
     return {config.typescript_path: typescript, config.python_path: python}
 

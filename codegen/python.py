@@ -308,16 +308,17 @@ class _Emitter:
 
 
 def python_functions(
-    catalog: Catalog, api_schema: str, grants: tuple[tuple[str, str], ...]
+    catalog: Catalog, api: list[Function], grants: tuple[tuple[str, str], ...]
 ) -> list[Function]:
-    """Every function of the API schema, and those of each (schema, role) the role may execute."""
-    chosen = []
+    """The API's functions (catalog.api_functions), and those of each (schema, role) the role may
+    execute."""
+    chosen = list(api)
     for function in catalog.functions:
         granted = any(
             function.schema == schema and function.oid in catalog.executable.get((schema, role), frozenset())
             for schema, role in grants
         )
-        if function.schema == api_schema or granted:
+        if granted and function not in chosen:
             chosen.append(function)
     return chosen
 

@@ -346,9 +346,8 @@ class _Emitter:
         return name, lines
 
 
-def emit_typescript(catalog: Catalog, codes: ErrorCodes, schema: str, command: str) -> str:
-    """The whole generated.ts for the functions of `schema`."""
-    functions = [function for function in catalog.functions if function.schema == schema]
+def emit_typescript(catalog: Catalog, codes: ErrorCodes, functions: list[Function], command: str) -> str:
+    """The whole generated.ts for the API's functions (catalog.api_functions)."""
     refuse_overloads(functions)
     emitter = _Emitter(catalog, codes)
     bodies = dict(emitter.function(function) for function in functions)

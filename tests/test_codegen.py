@@ -27,6 +27,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "codegen"
 EXPECTED = FIXTURE / "expected"
 UPDATE = os.environ.get("UPDATE_GOLDENS") == "1"
 FIXTURE_CONFIG = Config(
+    api_roles=("codegen_fixture_anon", "codegen_fixture_user"),
     python_grants=(("auth", "codegen_fixture_worker"), ("pipeline", "codegen_fixture_worker")),
     raises=RaiseConfig(helpers={"auth.raise_error": 1}, pre_request="auth.pre_request"),
     typescript_path=EXPECTED / "generated.ts",
@@ -101,6 +102,27 @@ def test_a_coded_raise_without_a_literal_code_is_refused(fixture_with: Any) -> N
     )
     with pytest.raises(CodegenError, match=r"api\.vague.*not a literal"):
         generate(url, FIXTURE_CONFIG)
+
+
+def test_an_api_function_no_api_role_may_execute_is_refused_by_name(fixture_with: Any) -> None:
+    """A forgotten grant: the client would offer a call that answers 401 42501."""
+    url = fixture_with(
+        "create function api.forgotten() returns int language sql return 1;"
+        "revoke execute on function api.forgotten() from public;"
+        "grant execute on function api.forgotten() to codegen_fixture_user;"
+    )
+    with pytest.raises(CodegenError, match=r"api\.forgotten\(\) \(not by codegen_fixture_anon\).*@internal"):
+        generate(url, FIXTURE_CONFIG)
+
+
+def test_an_internal_api_function_gets_no_client(fixture_with: Any) -> None:
+    url = fixture_with(
+        "create function api.backstage() returns int language sql return 1;"
+        "revoke execute on function api.backstage() from public;"
+        "comment on function api.backstage() is 'For the pipeline only. @internal';"
+    )
+    files = generate(url, FIXTURE_CONFIG)
+    assert all("backstage" not in text for text in files.values())
 
 
 def test_domain_checks_become_regex_guards_only_when_exact() -> None:
