@@ -45,7 +45,7 @@ API_DECLINE_INVITATION_ERRORS = Literal[
 API_DELETE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
 
 
-API_GET_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+API_GET_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
 API_INVITE_MEMBER_ERRORS = Literal[
@@ -59,9 +59,7 @@ API_INVITE_MEMBER_ERRORS = Literal[
 ]
 
 
-API_LEAVE_ORGANIZATION_ERRORS = Literal[
-    "auth.not_signed_in", "org.forbidden", "org.last_owner", "org.not_found"
-]
+API_LEAVE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.last_owner", "org.not_found"]
 
 
 API_LIST_AUDIT_EVENTS_ERRORS = Literal[
@@ -72,7 +70,7 @@ API_LIST_AUDIT_EVENTS_ERRORS = Literal[
 API_LIST_INVITATIONS_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
 
 
-API_LIST_MEMBERS_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+API_LIST_MEMBERS_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
 API_LIST_ORGANIZATIONS_ERRORS = Literal["auth.not_signed_in"]
@@ -412,7 +410,7 @@ async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, o
 def api_get_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -431,7 +429,7 @@ async def api_get_organization_async(
 ) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -488,7 +486,7 @@ async def api_invite_member_async(
 def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.last_owner, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
     with coded_errors(), conn.cursor() as cur:
@@ -499,7 +497,7 @@ def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: str | None)
 async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.last_owner, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
     with coded_errors():
@@ -595,7 +593,7 @@ async def api_list_invitations_async(
 def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -612,7 +610,7 @@ def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> li
 async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -727,7 +725,7 @@ async def api_remove_member_async(
 
 
 def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: str | None) -> None:
-    """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 403 org.forbidden, 409 invitation.not_pending.
+    """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
     Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
@@ -742,7 +740,7 @@ def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: str |
 async def api_revoke_invitation_async(
     conn: psycopg.AsyncConnection[Any], *, invitation_id: str | None
 ) -> None:
-    """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 403 org.forbidden, 409 invitation.not_pending.
+    """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
     Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
@@ -1095,7 +1093,7 @@ async def auth_logout_async(
 def auth_logout_all(
     conn: psycopg.Connection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> int | None:
-    """Revokes every session of the token's user; 401 auth.not_signed_in without a valid session.
+    """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
     Raises RpcError with code: auth.not_signed_in.
     """
@@ -1114,7 +1112,7 @@ def auth_logout_all(
 async def auth_logout_all_async(
     conn: psycopg.AsyncConnection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> int | None:
-    """Revokes every session of the token's user; 401 auth.not_signed_in without a valid session.
+    """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
     Raises RpcError with code: auth.not_signed_in.
     """
@@ -1169,7 +1167,7 @@ async def auth_request_password_reset_async(
 
 
 def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> JsonValue | None:
-    """The user and session of a valid token; 401 auth.not_signed_in otherwise.
+    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
     Raises RpcError with code: auth.not_signed_in.
     """
@@ -1185,7 +1183,7 @@ def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> 
 async def auth_session_info_async(
     conn: psycopg.AsyncConnection[Any], *, p_token: str | None
 ) -> JsonValue | None:
-    """The user and session of a valid token; 401 auth.not_signed_in otherwise.
+    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
     Raises RpcError with code: auth.not_signed_in.
     """

@@ -200,7 +200,7 @@ export interface GetOrganizationArgs {
 }
 
 /** The codes api.get_organization can fail with. */
-export type GetOrganizationErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.forbidden" | "org.not_found";
+export type GetOrganizationErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.not_found";
 
 /** A pending invitation (never its token). */
 export interface Invitation {
@@ -243,7 +243,7 @@ export interface LeaveOrganizationArgs {
 }
 
 /** The codes api.leave_organization can fail with. */
-export type LeaveOrganizationErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.forbidden" | "org.last_owner" | "org.not_found";
+export type LeaveOrganizationErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.last_owner" | "org.not_found";
 
 /** The arguments of api.list_audit_events. */
 export interface ListAuditEventsArgs {
@@ -269,7 +269,7 @@ export interface ListMembersArgs {
 }
 
 /** The codes api.list_members can fail with. */
-export type ListMembersErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.forbidden" | "org.not_found";
+export type ListMembersErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.not_found";
 
 /** The codes api.list_organizations can fail with. */
 export type ListOrganizationsErrorCode = "auth.csrf" | "auth.not_signed_in";
@@ -460,14 +460,14 @@ export function deleteOrganization(
 /**
  * The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
  *
- * POST /rpc/get_organization; fails with: auth.csrf, auth.not_signed_in, org.forbidden, org.not_found.
+ * POST /rpc/get_organization; fails with: auth.csrf, auth.not_signed_in, org.not_found.
  */
 export function getOrganization(
   client: Client,
   args: GetOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, GetOrganizationErrorCode>> {
-  return call<Organization, GetOrganizationErrorCode>(client, "get_organization", args, ["auth.csrf", "auth.not_signed_in", "org.forbidden", "org.not_found"], null, options);
+  return call<Organization, GetOrganizationErrorCode>(client, "get_organization", args, ["auth.csrf", "auth.not_signed_in", "org.not_found"], null, options);
 }
 
 /**
@@ -486,14 +486,14 @@ export function inviteMember(
 /**
  * The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
  *
- * POST /rpc/leave_organization; fails with: auth.csrf, auth.not_signed_in, org.forbidden, org.last_owner, org.not_found.
+ * POST /rpc/leave_organization; fails with: auth.csrf, auth.not_signed_in, org.last_owner, org.not_found.
  */
 export function leaveOrganization(
   client: Client,
   args: LeaveOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, LeaveOrganizationErrorCode>> {
-  return call<null, LeaveOrganizationErrorCode>(client, "leave_organization", args, ["auth.csrf", "auth.not_signed_in", "org.forbidden", "org.last_owner", "org.not_found"], null, options);
+  return call<null, LeaveOrganizationErrorCode>(client, "leave_organization", args, ["auth.csrf", "auth.not_signed_in", "org.last_owner", "org.not_found"], null, options);
 }
 
 /**
@@ -525,14 +525,14 @@ export function listInvitations(
 /**
  * The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
  *
- * POST /rpc/list_members; fails with: auth.csrf, auth.not_signed_in, org.forbidden, org.not_found.
+ * POST /rpc/list_members; fails with: auth.csrf, auth.not_signed_in, org.not_found.
  */
 export function listMembers(
   client: Client,
   args: ListMembersArgs,
   options?: CallOptions,
 ): Promise<Result<Member[], ListMembersErrorCode>> {
-  return call<Member[], ListMembersErrorCode>(client, "list_members", args, ["auth.csrf", "auth.not_signed_in", "org.forbidden", "org.not_found"], null, options);
+  return call<Member[], ListMembersErrorCode>(client, "list_members", args, ["auth.csrf", "auth.not_signed_in", "org.not_found"], null, options);
 }
 
 /**
@@ -573,7 +573,7 @@ export function removeMember(
 }
 
 /**
- * Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 403 org.forbidden, 409 invitation.not_pending.
+ * Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
  *
  * POST /rpc/revoke_invitation; fails with: auth.csrf, auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
  */

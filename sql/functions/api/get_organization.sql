@@ -6,7 +6,7 @@ declare
   v_org app.org_id := util.parse_id(get_organization.org_id, 'org');
 begin
   perform auth.require_user();
-  perform app.require_role(v_org);
+  perform app.require_membership(v_org);
   return app.organization_view(v_org);
 end
 $$;

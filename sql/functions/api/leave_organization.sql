@@ -8,7 +8,7 @@ declare
   v_my_role app.org_role;
 begin
   perform app.lock_org(v_org);
-  v_my_role := app.require_role(v_org);
+  v_my_role := app.require_membership(v_org);
   if v_my_role = 'owner' then
     perform app.require_another_owner(v_org, 'You are the last owner; transfer ownership or delete the organization.');
   end if;

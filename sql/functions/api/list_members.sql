@@ -6,7 +6,7 @@ declare
   v_org app.org_id := util.parse_id(list_members.org_id, 'org');
 begin
   perform auth.require_user();
-  perform app.require_role(v_org);
+  perform app.require_membership(v_org);
   return query
     select m.id, m.user_id, u.email::text, u.display_name, m.role, m.joined_at
       from app.memberships m

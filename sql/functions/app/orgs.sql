@@ -165,11 +165,10 @@ comment on function app.tg_invitations__keep_identity() is 'Refuses updates of a
 create trigger keep_identity before update on app.invitations
   for each row execute function app.tg_invitations__keep_identity();
 
-/* The caller's role in an organization, which they must hold one of `p_roles` (any, when
-   null): 404 org.not_found for a non-member (so existence does not leak), 403 org.forbidden
-   for a member without the role. Signed-out callers are stopped before, by auth.require_user. */
-create function app.require_role(p_org app.org_id, p_roles app.org_role[] default null)
-returns app.org_role
+/* The caller's role in an organization they must be a member of: 404 org.not_found for a
+   non-member, so that an organization's existence does not leak. Signed-out callers are
+   stopped before, by auth.require_user. */
+create function app.require_membership(p_org app.org_id) returns app.org_role
 language plpgsql stable
 as $$
 declare
@@ -178,7 +177,25 @@ begin
   if v_role is null then
     perform util.raise_error(404, 'org.not_found', 'No such organization.');
   end if;
-  if p_roles is not null and not v_role = any (p_roles) then
+  return v_role;
+end
+$$;
+
+comment on function app.require_membership(app.org_id) is
+  'The signed-in user''s role in the organization; 404 org.not_found unless a member.';
+
+/* The caller's role in an organization, which must be one of `p_roles`: as
+   app.require_membership, then 403 org.forbidden for a member without one of them. Two
+   functions, not one with an optional list, so that the codes each can raise are the codes
+   its callers can raise (codegen reads them from the bodies). */
+create function app.require_role(p_org app.org_id, p_roles app.org_role[])
+returns app.org_role
+language plpgsql stable
+as $$
+declare
+  v_role app.org_role := app.require_membership(p_org);
+begin
+  if not v_role = any (p_roles) then
     perform util.raise_error(403, 'org.forbidden', 'Your role in this organization does not allow this.');
   end if;
   return v_role;

@@ -61,4 +61,4 @@ end
 $$;
 
 comment on function auth.check_password(text) is
-  'Refuses (422 auth.weak_password) a password shorter than 10 characters, longer than 1000 bytes, or one repeated character.';
+  'Refuses a password shorter than 10 characters, longer than 1000 bytes, or one repeated character. Errors: 422 auth.weak_password.';

@@ -35,7 +35,7 @@ end
 $$;
 
 comment on function auth.refuse_cross_site_write() is
-  '403 auth.csrf unless the request sends JSON and, when it names an origin or is cross-site, from an allowed origin.';
+  'Refuses a request that does not send JSON or, when it names an origin or is cross-site, is not from an allowed origin. Errors: 403 auth.csrf.';
 
 /* It runs before every API request, so it does only what that request needs: the session is
    one indexed lookup through the view auth.presented_session (sql/views/auth_presented_session.sql), planned
@@ -71,4 +71,4 @@ end
 $$;
 
 comment on function auth.pre_request() is
-  'PostgREST db-pre-request hook: refuses cross-site writes (403 auth.csrf), then establishes the caller from the session token.';
+  'PostgREST db-pre-request hook: refuses cross-site writes, then establishes the caller from the session token. Errors: 403 auth.csrf.';

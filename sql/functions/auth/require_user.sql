@@ -12,4 +12,4 @@ begin
 end
 $$;
 
-comment on function auth.require_user() is 'The signed-in user; 401 auth.not_signed_in when there is none.';
+comment on function auth.require_user() is 'The signed-in user. Errors: 401 auth.not_signed_in (there is none).';

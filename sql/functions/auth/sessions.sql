@@ -133,7 +133,7 @@ end
 $$;
 
 comment on function auth.session_info(text) is
-  'The user and session of a valid token; 401 auth.not_signed_in otherwise.';
+  'The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).';
 
 create function auth.logout(p_token text, p_client_addr inet default null) returns boolean
 language plpgsql volatile security definer set search_path = ''
@@ -178,4 +178,4 @@ end
 $$;
 
 comment on function auth.logout_all(text, inet) is
-  'Revokes every session of the token''s user; 401 auth.not_signed_in without a valid session.';
+  'Revokes every session of the token''s user. Errors: 401 auth.not_signed_in (no valid session).';

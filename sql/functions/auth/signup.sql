@@ -14,7 +14,7 @@ end
 $$;
 
 comment on function auth.valid_email(text) is
-  'The text as an app.email; 422 auth.invalid_email when it has not the shape of an address.';
+  'The text as an app.email. Errors: 422 auth.invalid_email (not the shape of an address).';
 
 create function auth.valid_display_name(p_display_name text) returns text
 language plpgsql stable
@@ -36,7 +36,7 @@ end
 $$;
 
 comment on function auth.valid_display_name(text) is
-  'The display name trimmed; 422 auth.invalid_display_name when empty, over 100 characters, or with control, bidi-control or invisible characters.';
+  'The display name trimmed. Errors: 422 auth.invalid_display_name (empty, over 100 characters, or with control, bidi-control or invisible characters).';
 
 /*
  * Sign-up limits: 20 per hour per client address (app.settings.signups_per_address_per_hour)

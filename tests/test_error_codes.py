@@ -1,0 +1,87 @@
+"""One source of truth for error codes: what codegen reads from the function bodies (and, for
+the edge, the codes its code answers with). The functions' comments ("Errors: ...") and the
+README's error tables must say the same; `just list-symbols` prints the derived codes itself."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+import pytest
+
+from codegen.catalog import is_internal, read_catalog
+from codegen.config import ROOT, Config
+from codegen.raises import ErrorCodes, error_codes
+
+CODE = re.compile(r"\b(?:auth|org|member|invitation|audit|request|edge)\.[a-z_]+\b")
+README = (ROOT / "README.md").read_text()
+# Schemas whose functions' comments list the codes they raise: the API, and the auth and
+# pipeline functions the edge and the pipeline call.
+DOCUMENTED_SCHEMAS = ("api", "auth", "pipeline")
+
+
+@pytest.fixture
+def derived(database_url: str) -> tuple[dict[str, frozenset[str]], ErrorCodes, dict[str, str]]:
+    """Per function: the codes codegen derives; and each one's comment."""
+    config = Config()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        catalog = read_catalog(conn, DOCUMENTED_SCHEMAS)
+        codes = error_codes(conn, config.raises)
+    functions = [f for f in catalog.functions if not is_internal(f)]
+    return (
+        {f.qualified: codes.of(f.oid) for f in functions},
+        codes,
+        {f.qualified: f.comment or "" for f in functions},
+    )
+
+
+def listed_in_comment(comment: str) -> frozenset[str]:
+    """The codes after "Errors:" in a function's comment (none when it has no such part)."""
+    _, found, errors = comment.partition("Errors:")
+    return frozenset(CODE.findall(errors)) if found else frozenset()
+
+
+def test_each_function_comment_lists_exactly_the_codes_its_body_can_raise(
+    derived: tuple[dict[str, frozenset[str]], ErrorCodes, dict[str, str]],
+) -> None:
+    by_function, _codes, comments = derived
+    wrong = {
+        name: {"raises": sorted(raised), "comment says": sorted(listed_in_comment(comments[name]))}
+        for name, raised in by_function.items()
+        if listed_in_comment(comments[name]) != raised
+    }
+    assert not wrong, f"comments that disagree with the bodies (codegen's reading): {wrong}"
+
+
+def _section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end]
+
+
+def _table_codes(section: str) -> frozenset[str]:
+    """The codes in the `| status | code | when |` tables of a README section."""
+    rows = [line for line in section.splitlines() if re.match(r"^\| (?:\d{3}|4xx) \|", line)]
+    return frozenset(code for row in rows for code in CODE.findall(row.split("|")[2]))
+
+
+def test_the_readme_organizations_table_names_the_codes_the_api_can_raise(
+    derived: tuple[dict[str, frozenset[str]], ErrorCodes, dict[str, str]],
+) -> None:
+    by_function, codes, _comments = derived
+    api = frozenset().union(*(raised for name, raised in by_function.items() if name.startswith("api.")))
+    documented = _table_codes(_section("Organizations"))
+    assert documented == api | codes.common, {
+        "in the README only": sorted(documented - api - codes.common),
+        "raised but not in the README": sorted((api | codes.common) - documented),
+    }
+
+
+def test_the_readme_edge_table_names_the_codes_the_edge_answers_with() -> None:
+    answered = frozenset(
+        code
+        for path in (ROOT / "edge").glob("*.py")
+        # A code is a string literal "edge.…", but for the loggers' names.
+        for code in re.findall(r"(?<!getLogger\()\"(edge\.[a-z_]+)\"", path.read_text())
+    )
+    assert _table_codes(_section("The edge")) == answered
