@@ -69,6 +69,9 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # A path with a slash too many is not found, not redirected (Starlette would answer 307 to
+    # a Location made from the client's own Host header).
+    routes.router.redirect_slashes = False
     routes.state.config = config
     routes.state.proxy = proxy
     routes.state.database = database

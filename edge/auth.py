@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import logging
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,7 +29,10 @@ from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
 from edge.database import Database, DatabaseUnavailable
 from edge.errors import Refused, error_response, read_body
+from edge.limits import client_key
 from edge.security import client_ip, csrf_refusal
+
+log = logging.getLogger("edge.auth")
 
 T = TypeVar("T")
 
@@ -66,27 +73,51 @@ def internal_error() -> Response:
 class PasswordWork:
     """bcrypt runs in Postgres, a quarter of a second of a core at cost 12. The auth routes
     that make a new hash (sign-up, password change, reset) and those that only check one
-    (login) each get a few at a time, so that a flood of one kind cannot starve the other;
-    a call that waits too long for its turn is answered 503 edge.auth_busy."""
+    (login) each get a few at a time, so that a flood of one kind cannot starve the other; a
+    call that waits too long for its turn is answered 503 edge.auth_busy. And one client (an
+    address, an IPv6 one by its /64) may have only a few of them under way or waiting, so that
+    it cannot queue up in front of everyone else: past that, 429 edge.too_many_requests."""
 
     def __init__(self, config: EdgeConfig) -> None:
         self.wait_seconds = config.auth_wait_seconds
+        self.client_share = config.password_client_share
         self.hashing = asyncio.Semaphore(config.password_hashing_slots)
         self.checking = asyncio.Semaphore(config.password_checking_slots)
+        self.per_client: Counter[str] = Counter()
 
-    async def turn(self, slots: asyncio.Semaphore) -> None:
-        try:
-            async with asyncio.timeout(self.wait_seconds):
-                await slots.acquire()
-        except TimeoutError:
+    @asynccontextmanager
+    async def turn(self, slots: asyncio.Semaphore, client: str) -> AsyncIterator[None]:
+        if self.per_client[client] >= self.client_share:
             raise Refused(
                 error_response(
-                    503,
-                    "edge.auth_busy",
-                    "Too many sign-ins and sign-ups at once; try again shortly.",
+                    429,
+                    "edge.too_many_requests",
+                    "This client has sign-ins or password changes under way already; wait for them.",
                     headers={"Retry-After": "1"} | NO_STORE,
                 )
-            ) from None
+            )
+        self.per_client[client] += 1
+        try:
+            try:
+                async with asyncio.timeout(self.wait_seconds):
+                    await slots.acquire()
+            except TimeoutError:
+                raise Refused(
+                    error_response(
+                        503,
+                        "edge.auth_busy",
+                        "Too many sign-ins and sign-ups at once; try again shortly.",
+                        headers={"Retry-After": "1"} | NO_STORE,
+                    )
+                ) from None
+            try:
+                yield
+            finally:
+                slots.release()
+        finally:
+            self.per_client[client] -= 1
+            if not self.per_client[client]:
+                del self.per_client[client]
 
 
 async def call(
@@ -96,10 +127,15 @@ async def call(
 ) -> T:
     """One auth function (a generated wrapper) in its own transaction, committed unless it
     raised; with `slots`, in its turn for password work."""
-    database: Database = request.app.state.database
+    if slots is None:
+        return await _call(request, function)
     work: PasswordWork = request.app.state.password_work
-    if slots is not None:
-        await work.turn(slots)
+    async with work.turn(slots, client_key(request.scope, request.app.state.config)):
+        return await _call(request, function)
+
+
+async def _call(request: Request, function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+    database: Database = request.app.state.database
     try:
         async with database.transaction() as conn:
             return await function(conn)
@@ -108,10 +144,8 @@ async def call(
     except (DatabaseUnavailable, psycopg.OperationalError) as error:
         raise Refused(unavailable()) from error
     except psycopg.Error as error:
+        log.error("an auth call failed: %r", error)
         raise Refused(internal_error()) from error
-    finally:
-        if slots is not None:
-            slots.release()
 
 
 def json_object(value: JsonValue) -> dict[str, JsonValue]:
@@ -168,18 +202,27 @@ async def json_fields(request: Request, *names: str) -> dict[str, str]:
     return fields
 
 
+# What the database makes (util.new_token): anything else names no session or device, and is
+# not sent on (a quoted cookie may even unquote to a NUL, which Postgres refuses).
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def _token(value: str | None) -> str | None:
+    return value if value is not None and TOKEN_SHAPE.fullmatch(value) else None
+
+
 def session_token(request: Request, config: EdgeConfig) -> str | None:
-    return request.cookies.get(config.cookie_name) or request.headers.get(SESSION_HEADER) or None
+    return _token(request.cookies.get(config.cookie_name) or request.headers.get(SESSION_HEADER))
 
 
 def device_token(request: Request) -> str | None:
     config: EdgeConfig = request.app.state.config
-    return request.cookies.get(config.device_cookie_name) or None
+    return _token(request.cookies.get(config.device_cookie_name))
 
 
 def user_agent(request: Request) -> str | None:
-    value = request.headers.get("user-agent")
-    return value[:512] if value else None
+    value = request.headers.get("user-agent", "").replace("\x00", "")
+    return value[:512] or None
 
 
 def _cookie(response: Response, config: EdgeConfig, name: str, value: str, max_age: int) -> None:
@@ -230,6 +273,7 @@ async def signup(request: Request) -> Response:
                 p_client_addr=client_ip(request, config),
                 p_user_agent=user_agent(request),
                 p_session_token=session_token(request, config),
+                p_device_token=device_token(request),
             ),
             password_work(request).hashing,
         )

@@ -35,20 +35,20 @@ def cookie_secure_from_env() -> bool:
 
 
 def session_cookie_name(given: str | None = None, *, secure: bool | None = None) -> str:
-    """The session cookie's name: BLOSSOM_COOKIE_NAME as given, else `__Host-blossom_session`
-    when the cookie is Secure and `blossom_session` when not. PostgREST must read the same
-    name (app.settings.session_cookie); ./dev passes it this one."""
+    """The session cookie's name: BLOSSOM_COOKIE_NAME (default blossom_session), with the
+    `__Host-` prefix whenever the cookie is Secure, so that no other host (a sibling subdomain)
+    can set or shadow it. PostgREST's pre-request names it by the same rule
+    (auth.session_cookie_name, from the same two settings)."""
     given = given if given is not None else os.environ.get("BLOSSOM_COOKIE_NAME", "")
     secure = cookie_secure_from_env() if secure is None else secure
-    if not given:
-        return HOST_PREFIX + DEFAULT_COOKIE_NAME if secure else DEFAULT_COOKIE_NAME
-    if not COOKIE_NAME_SHAPE.fullmatch(given.removeprefix(HOST_PREFIX)):
+    base = (given or DEFAULT_COOKIE_NAME).removeprefix(HOST_PREFIX)
+    if not COOKIE_NAME_SHAPE.fullmatch(base):
         raise ValueError(f"BLOSSOM_COOKIE_NAME must match {COOKIE_NAME_SHAPE.pattern}: {given!r}")
     if given.startswith(HOST_PREFIX) and not secure:
         raise ValueError(
             "BLOSSOM_COOKIE_NAME: a __Host- cookie must be Secure; unset BLOSSOM_COOKIE_INSECURE"
         )
-    return given
+    return HOST_PREFIX + base if secure else base
 
 
 def _number(name: str, default: float) -> float:
@@ -76,10 +76,15 @@ class EdgeConfig:
     postgrest_url: str
     postgrest_admin_url: str
     database_url: str
-    # The HTTP server: connections open at once (past it, 503 and close), how long a request's
-    # headers may take to arrive, how long an idle keep-alive connection stays open.
-    max_connections: int = 4096
+    # The HTTP server (edge/server.py): connections open at once, in all and per client; how
+    # long and how large a request's headers may be; pipelined requests a connection may queue;
+    # how long an answer may wait for the client to take it; an idle keep-alive connection.
+    max_connections: int = 16384
+    client_connections: int = 256
     header_timeout_seconds: float = 10.0
+    max_header_bytes: int = 32 * 1024
+    max_pipelined: int = 16
+    drain_seconds: float = 20.0
     keep_alive_seconds: float = 5.0
     max_body_bytes: int = MIB
     max_auth_body_bytes: int = 64 * 1024
@@ -93,7 +98,7 @@ class EdgeConfig:
     upstream_wait_seconds: float = 2.0
     # Requests in progress at once: per client address (an IPv6 client by its /64) and in all.
     client_concurrency: int = 32
-    max_in_flight: int = 1024
+    max_in_flight: int = 4096
     # The edge's own Postgres connections (auth routes, readiness, session activity).
     database_connections: int = 10
     database_wait_seconds: float = 2.0
@@ -111,6 +116,8 @@ class EdgeConfig:
     # leaves the other its share of the CPU. Waiting longer than auth_wait_seconds: 503.
     password_hashing_slots: int = 2
     password_checking_slots: int = 4
+    # ... of which one client may have this many under way or waiting (429 past it).
+    password_client_share: int = 2
     auth_wait_seconds: float = 5.0
 
     @property
@@ -130,14 +137,16 @@ class EdgeConfig:
             database_url=os.environ.get(
                 "BLOSSOM_EDGE_DATABASE_URL", "postgresql://edge@127.0.0.1:54329/blossom"
             ),
-            max_connections=_count("BLOSSOM_EDGE_MAX_CONNECTIONS", 4096),
+            max_connections=_count("BLOSSOM_EDGE_MAX_CONNECTIONS", 16384),
+            client_connections=_count("BLOSSOM_EDGE_CLIENT_CONNECTIONS", 256),
+            drain_seconds=_number("BLOSSOM_EDGE_DRAIN_TIMEOUT", 20.0),
             header_timeout_seconds=_number("BLOSSOM_EDGE_HEADER_TIMEOUT", 10.0),
             body_timeout_seconds=_number("BLOSSOM_EDGE_BODY_TIMEOUT", 20.0),
             upstream_timeout_seconds=_number("BLOSSOM_EDGE_UPSTREAM_TIMEOUT", 30.0),
             upstream_connections=_count("BLOSSOM_EDGE_UPSTREAM_CONNECTIONS", 256),
             upstream_wait_seconds=_number("BLOSSOM_EDGE_UPSTREAM_WAIT", 2.0),
             client_concurrency=_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
-            max_in_flight=_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 1024),
+            max_in_flight=_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
             cookie_name=session_cookie_name(secure=secure),
             cookie_secure=secure,
             allowed_origins=frozenset(split_list(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))),

@@ -22,11 +22,12 @@ from edge.security import client_ip, peer_ip
 
 def client_key(scope: Scope, config: EdgeConfig) -> str:
     ip = client_ip(Request(scope), config) if config.trusted_proxies else peer_ip(scope)
-    return "-" if ip is None else _key(ip)
+    return "-" if ip is None else client_key_of(ip)
 
 
 @functools.lru_cache(maxsize=4096)
-def _key(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+def client_key_of(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """What one client is: an IPv4 address (an IPv4-mapped IPv6 one as such), an IPv6 /64."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)

@@ -16,6 +16,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 import aiohttp
 from multidict import CIMultiDict
@@ -60,6 +61,11 @@ NOT_FORWARDED_DOWN = frozenset(
 # escape, no trailing slash can turn it into another of PostgREST's paths).
 RPC_PATH = re.compile(rb"/rpc/([A-Za-z_][A-Za-z0-9_]{0,62})")
 RESPONSE_BUFFER = 1024 * 1024
+# A parameter is named by an identifier (at most 63 bytes) and a function has at most 100. More,
+# or longer, names no function: PostgREST would still look for the closest function for each
+# (its "did you mean" hint), which took 0.9 s for 100 made-up names and 30 s for 2,000.
+MAX_PARAMETERS = 64
+MAX_NAME_BYTES = 63
 
 
 def rpc_name(request: Request) -> str:
@@ -68,6 +74,44 @@ def rpc_name(request: Request) -> str:
     if match is None:
         raise Refused(error_response(404, "edge.not_found", "There is nothing at this path."))
     return match.group(1).decode()
+
+
+def bad_request(message: str) -> Refused:
+    return Refused(error_response(400, "edge.bad_request", message))
+
+
+def _check_names(names: list[str]) -> None:
+    if len(names) > MAX_PARAMETERS:
+        raise bad_request(f"A call has at most {MAX_PARAMETERS} parameters.")
+    if any(len(name.encode()) > MAX_NAME_BYTES for name in names):
+        raise bad_request(f"A parameter's name has at most {MAX_NAME_BYTES} bytes.")
+
+
+def check_query(query: bytes) -> None:
+    """The query string: percent-encoded UTF-8 (else PostgREST answers a plain-text 500), and
+    at most MAX_PARAMETERS names of at most MAX_NAME_BYTES."""
+    if not query:
+        return
+    try:
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise bad_request("The query string is not percent-encoded UTF-8.") from None
+    _check_names([name for name, _ in pairs])
+
+
+def check_body(body: bytes) -> None:
+    """A JSON body's parameter names, as check_query's. A body that is not JSON is left to
+    PostgREST, which refuses it in its own words."""
+    if not body.lstrip().startswith((b"{", b"[")):
+        return
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return
+    objects = data if isinstance(data, list) else [data]
+    for item in objects:
+        if isinstance(item, dict):
+            _check_names(list(item))
 
 
 def has_body(request: Request) -> bool:
@@ -134,13 +178,17 @@ class PostgrestProxy:
         """PostgREST's answer to the request; Refused for what the edge answers itself."""
         name = rpc_name(request)
         config = self.config
+        query: bytes = request.scope["query_string"]
+        check_query(query)
         body = (
             await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
             if has_body(request)
             else None
         )
+        if body:
+            check_body(body)
         url = f"{config.postgrest_url}/rpc/{name}"
-        if query := request.scope["query_string"]:
+        if query:
             url += "?" + query.decode("latin-1")
         headers = self._upstream_headers(request)
 
@@ -184,6 +232,11 @@ class PostgrestProxy:
             release()
             if upstream.status >= 500:
                 raise Refused(server_error(upstream.status, buffered))
+            if upstream.status >= 400 and not _is_json(upstream):
+                # PostgREST's own plain-text refusals (e.g. of headers too large for it).
+                raise Refused(
+                    error_response(upstream.status, "edge.bad_request", "The API server refused the request.")
+                )
             return RelayedResponse(upstream, buffered, None)
         return RelayedResponse(upstream, buffered, release)
 
@@ -199,6 +252,10 @@ async def read_head(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, b
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks), content.at_eof()
+
+
+def _is_json(upstream: aiohttp.ClientResponse) -> bool:
+    return upstream.headers.get("content-type", "").split(";", 1)[0].strip().endswith("json")
 
 
 def server_error(status: int, body: bytes) -> Response:
@@ -239,7 +296,9 @@ class RelayedResponse(Response):
             for name, value in upstream.raw_headers
             if name.lower() not in NOT_FORWARDED_DOWN
         ]
-        if release_slot is None and upstream.method != "HEAD":
+        if upstream.status in (204, 304):
+            pass  # no body, and no Content-Length either (RFC 9110 section 8.6)
+        elif release_slot is None and upstream.method != "HEAD":
             self.raw_headers.append((b"content-length", str(len(head)).encode()))
         elif "content-length" in upstream.headers:
             self.raw_headers.append((b"content-length", upstream.headers["content-length"].encode()))

@@ -1,11 +1,21 @@
 """Serving the edge: uvicorn with limits and timeouts for a server that faces the internet.
 
 uvicorn bounds how long an idle keep-alive connection stays, but not how long a request's
-headers may take, nor how many connections are open; and its own refusals are plain text.
-EdgeProtocol, its HTTP protocol with these added: the headers of a request must arrive within
-header_timeout_seconds of the connection opening or of the previous answer (else 408, or a
-plain close when nothing was sent), a connection past max_connections is answered 503 and
-closed, and a request that is not HTTP is answered 400, each in Blossom's JSON error shape.
+headers may take or how large they may be, nor how many connections are open (in all or from
+one client), nor how many pipelined requests a connection may queue, nor how long an answer
+may wait for a client that does not read it; and its own refusals are plain text. EdgeProtocol
+is its HTTP protocol with these added:
+
+- a request's headers must arrive within header_timeout_seconds of the connection opening or
+  of the previous answer (408, or a plain close when nothing was sent), and be at most
+  max_header_bytes (431);
+- at most max_connections connections in all (503) and max_client_connections from one client
+  (429; a client is an address, an IPv6 one by its /64; not counted behind a trusted proxy);
+- at most max_pipelined requests queued behind the one being answered: past it, the
+  connection is dropped (a client that sends more without reading the answers is no browser);
+- an answer not taken by the client within drain_seconds (its write buffer stays full, or
+  stays unsent after the connection is closed) drops the connection;
+- a request that is not HTTP: 400. Every refusal is in Blossom's JSON error shape.
 How long a body may take is the application's rule (edge.errors.read_body).
 """
 
@@ -13,27 +23,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import resource
-from typing import Any
+from collections import Counter
+from typing import Any, ClassVar
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from edge.app import create_app
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, Network
 from edge.errors import error_body
+from edge.limits import client_key_of
 
-REASONS = {400: b"Bad Request", 408: b"Request Timeout", 503: b"Service Unavailable"}
+REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
 
 
 def raw_error(status: int, code: str, message: str) -> bytes:
     """A whole HTTP/1.1 answer in the JSON error shape, for the protocol to write itself."""
     body = error_body(code, message)
-    head = (
-        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
-        % (status, REASONS[status], len(body))
+    retry = b"retry-after: 1\r\n" if status in (429, 503) else b""
+    head = b"HTTP/1.1 %d %s\r\n" % (status, REASONS[status]) + (
+        b"content-type: application/json\r\ncontent-length: %d\r\n%sconnection: close\r\n\r\n"
+        % (len(body), retry)
     )
     return head + body
+
+
+class _Dropped(Exception):
+    """Raised from a parser callback to stop parsing a connection that is being dropped."""
 
 
 class CorkedTransport:
@@ -45,10 +69,13 @@ class CorkedTransport:
     Everything else is the transport's own.
     """
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop, drain_seconds: float
+    ) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self.drain_seconds = drain_seconds
 
     def write(self, data: bytes) -> None:
         if not self._pending:
@@ -63,38 +90,100 @@ class CorkedTransport:
     def close(self) -> None:
         self._flush()
         self._transport.close()
+        # close() waits for the buffer to drain, for ever if the client never reads.
+        if self._transport.get_write_buffer_size():
+            self._loop.call_later(self.drain_seconds, self._transport.abort)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
 
 class EdgeProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with the bounds above; protocol_for sets them from the config."""
+
     header_timeout_seconds = 10.0
-    max_connections = 4096
+    max_header_bytes = 32 * 1024
+    max_connections = 16384
+    max_client_connections = 256
+    max_pipelined = 16
+    drain_seconds = 20.0
+    trusted_proxies: tuple[Network, ...] = ()
+    # Open connections per client, shared by every connection of one server.
+    per_client: ClassVar[Counter[str]] = Counter()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
-        self._request_begun = False
+        self._drain_deadline: asyncio.TimerHandle | None = None
+        self._in_headers = False
+        self._header_bytes = 0
+        self._client_key: str | None = None
+        self._dropped = False
+
+    # -- connections ----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
+        super().connection_made(CorkedTransport(transport, self.loop, self.drain_seconds))  # type: ignore[arg-type]
         if len(self.connections) > self.max_connections:
             self._refuse(503, "edge.overloaded", "The server has too many connections; try again shortly.")
             return
+        key = self._key()
+        if key is not None:
+            if self.per_client[key] >= self.max_client_connections:
+                self._refuse(429, "edge.too_many_connections", "Too many connections from this client.")
+                return
+            self.per_client[key] += 1
+            self._client_key = key
         self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_header_deadline()
+        self._cancel(self._header_deadline)
+        self._cancel(self._drain_deadline)
+        if self._client_key is not None:
+            self.per_client[self._client_key] -= 1
+            if not self.per_client[self._client_key]:
+                del self.per_client[self._client_key]
+            self._client_key = None
         super().connection_lost(exc)
+
+    def _key(self) -> str | None:
+        """The client this connection counts against, or None (behind a trusted proxy, whose
+        connections carry many clients, or with no address)."""
+        if not self.client:
+            return None
+        try:
+            peer = ipaddress.ip_address(self.client[0])
+        except ValueError:
+            return None
+        if any(peer in network for network in self.trusted_proxies):
+            return None
+        return client_key_of(peer)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._dropped:
+            return
+        super().data_received(data)
+        if self._in_headers and not self.transport.is_closing():
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes:
+                self._refuse(
+                    431, "edge.headers_too_large", f"Request headers over {self.max_header_bytes} bytes."
+                )
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._request_begun = True
+        self._in_headers = True
+        self._header_bytes = 0
 
     def on_headers_complete(self) -> None:
-        self._cancel_header_deadline()
+        self._in_headers = False
+        self._cancel(self._header_deadline)
         super().on_headers_complete()
+        if len(self.pipeline) > self.max_pipelined:
+            self._drop()
+            raise _Dropped  # stops the parser: the rest of what was received is not read
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -103,48 +192,90 @@ class EdgeProtocol(HttpToolsProtocol):
             self._await_headers()
 
     def send_400_response(self, msg: str) -> None:
-        self._refuse(400, "edge.bad_request", "The request is not valid HTTP.")
+        if not self._dropped:  # a parser error raised by _drop's _Dropped is no bad request
+            self._refuse(400, "edge.bad_request", "The request is not valid HTTP.")
+
+    # -- answers the client does not take --------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._drain_deadline is None:
+            self._drain_deadline = self.loop.call_later(self.drain_seconds, self._drop)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel(self._drain_deadline)
+        self._drain_deadline = None
+
+    def timeout_keep_alive_handler(self) -> None:
+        self._cancel(self._header_deadline)
+        super().timeout_keep_alive_handler()
+
+    # -- helpers ----------------------------------------------------------------------------------
 
     def _await_headers(self) -> None:
-        self._cancel_header_deadline()
-        self._request_begun = False
+        self._cancel(self._header_deadline)
+        self._in_headers = False
         self._header_deadline = self.loop.call_later(self.header_timeout_seconds, self._headers_too_slow)
 
-    def _cancel_header_deadline(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
+    @staticmethod
+    def _cancel(timer: asyncio.TimerHandle | None) -> None:
+        if timer is not None:
+            timer.cancel()
 
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
         if self.transport.is_closing():
             return
-        if self._request_begun:
+        if self._in_headers:
             self._refuse(408, "edge.request_timeout", "The request's headers did not arrive in time.")
         else:
             self.transport.close()
 
     def _refuse(self, status: int, code: str, message: str) -> None:
-        self._cancel_header_deadline()
+        self._cancel(self._header_deadline)
         if not self.transport.is_closing():
             self.transport.write(raw_error(status, code, message))
             self.transport.close()
 
-
-def protocol_for(config: EdgeConfig) -> type[EdgeProtocol]:
-    return type(
-        "ConfiguredEdgeProtocol",
-        (EdgeProtocol,),
-        {"header_timeout_seconds": config.header_timeout_seconds, "max_connections": config.max_connections},
-    )
+    def _drop(self) -> None:
+        """Closes the connection at once, whatever is still unsent."""
+        self._dropped = True
+        self._cancel(self._header_deadline)
+        self.transport.abort()
 
 
-def allow_open_files(wanted: int) -> None:
-    """Every connection is a file descriptor: raise the soft limit as far as the hard one allows."""
+def protocol_for(config: EdgeConfig, max_connections: int) -> type[EdgeProtocol]:
+    """EdgeProtocol with the config's bounds, and a connection count of its own."""
+    settings: dict[str, object] = {
+        "header_timeout_seconds": config.header_timeout_seconds,
+        "max_header_bytes": config.max_header_bytes,
+        "max_connections": max_connections,
+        "max_client_connections": config.client_connections,
+        "max_pipelined": config.max_pipelined,
+        "drain_seconds": config.drain_seconds,
+        "trusted_proxies": config.trusted_proxies,
+        "per_client": Counter(),
+    }
+    return type("ConfiguredEdgeProtocol", (EdgeProtocol,), settings)
+
+
+# File descriptors the process needs besides the clients' connections (upstream, database, logs).
+RESERVED_FILES = 512
+
+
+def allow_open_files(config: EdgeConfig) -> int:
+    """Every connection is a file descriptor: raise the soft limit as far as the hard one allows
+    and return how many connections fit (config.max_connections at most)."""
+    wanted = config.max_connections + config.upstream_connections + RESERVED_FILES
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < ceiling:
         resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+        soft = ceiling
+    if soft == resource.RLIM_INFINITY:
+        return config.max_connections
+    return max(1, min(config.max_connections, soft - config.upstream_connections - RESERVED_FILES))
 
 
 def main() -> None:
@@ -154,13 +285,12 @@ def main() -> None:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
     config = EdgeConfig.from_env()
-    # Room for the connections, the upstream pool, the database and the process itself.
-    allow_open_files(config.max_connections + config.upstream_connections + 256)
+    max_connections = allow_open_files(config)
     uvicorn.run(
         create_app(config),
         host=args.host,
         port=args.port,
-        http=protocol_for(config),
+        http=protocol_for(config, max_connections),
         loop="uvloop",
         lifespan="on",
         # The peer address is the client; a trusted-proxy setting, not a header, may change that.

@@ -78,10 +78,11 @@ def auth_env(endpoints: Endpoints, environ: Environment) -> dict[str, str]:
     as app.settings.*). Local defaults: the edge's own origin, a cookie without Secure (plain
     HTTP on loopback); production sets BLOSSOM_ALLOWED_ORIGINS and leaves Secure on."""
     local_origins = f"http://127.0.0.1:{endpoints.edge_port} http://localhost:{endpoints.edge_port}"
+    # Checked here as the edge will (a __Host- name must be Secure); both add the prefix.
+    session_cookie_name(environ.get("BLOSSOM_COOKIE_NAME", ""), secure=cookie_secure(environ))
     return {
-        "BLOSSOM_COOKIE_NAME": session_cookie_name(
-            environ.get("BLOSSOM_COOKIE_NAME", ""), secure=cookie_secure(environ)
-        ),
+        "BLOSSOM_COOKIE_NAME": environ.get("BLOSSOM_COOKIE_NAME") or "blossom_session",
+        "BLOSSOM_COOKIE_INSECURE": "" if cookie_secure(environ) else "1",
         "BLOSSOM_ALLOWED_ORIGINS": environ.get("BLOSSOM_ALLOWED_ORIGINS") or local_origins,
     }
 
@@ -102,7 +103,6 @@ def edge_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[st
         "BLOSSOM_POSTGREST_ADMIN_URL": endpoints.postgrest_admin_url,
         "BLOSSOM_EDGE_DATABASE_URL": endpoints.edge_database_url,
         **auth_env(endpoints, environ),
-        "BLOSSOM_COOKIE_INSECURE": "" if cookie_secure(environ) else "1",
         "BLOSSOM_TRUSTED_PROXIES": environ.get("BLOSSOM_TRUSTED_PROXIES", ""),
     }
 

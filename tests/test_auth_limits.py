@@ -92,11 +92,15 @@ def in_parallel(count: int, call: Callable[[int], Reply]) -> list[Reply]:
 
 
 def test_parallel_wrong_logins_get_no_more_guesses_than_the_limit(fresh_stack: Stack) -> None:
+    """30 guesses at once from the owner's own browser (its device cookie: one budget of 10),
+    each from an address of its own so that the edge lets every one through to the database."""
     set_bcrypt_cost(fresh_stack, 10)  # a guess takes long enough for parallel ones to overlap
     account = signup(fresh_stack.edge_url)
     body = {"email": account.email, "password": "wrong password!"}
-    # 30: as many as one client may have under way at once (32), less the margin of an odd one.
-    replies = in_parallel(30, lambda _: post(fresh_stack.edge_url, "/auth/login", body, source="127.0.0.20"))
+    device = {"Cookie": f"blossom_session_device={account.device}"}
+    replies = in_parallel(
+        30, lambda n: post(fresh_stack.edge_url, "/auth/login", body, device, source=f"127.0.2.{n + 1}")
+    )
     codes = Counter(reply.json()["code"] for reply in replies)
     assert codes == {"auth.invalid_credentials": 10, "auth.rate_limited": 20}
     with psycopg.connect(fresh_stack.database_url) as conn:
@@ -112,10 +116,24 @@ def test_parallel_wrong_current_passwords_get_no_more_guesses_than_the_limit(fre
     account = signup(fresh_stack.edge_url)
     body = {"current_password": "not my password", "new_password": "a brand new password"}
     replies = in_parallel(
-        30, lambda _: post(fresh_stack.edge_url, "/auth/password", body, account.cookie, source="127.0.0.21")
+        30,
+        lambda n: post(
+            fresh_stack.edge_url, "/auth/password", body, account.browser, source=f"127.0.3.{n + 1}"
+        ),
     )
     codes = Counter(reply.json()["code"] for reply in replies)
     assert codes == {"auth.invalid_credentials": 10, "auth.rate_limited": 20}
+
+
+def test_one_client_may_have_only_two_password_checks_under_way(fresh_stack: Stack) -> None:
+    """So that one address cannot queue up in front of everyone's logins (bcrypt is dear)."""
+    set_bcrypt_cost(fresh_stack, 10)
+    body = {"email": new_email(), "password": "wrong password!"}
+    replies = in_parallel(12, lambda _: post(fresh_stack.edge_url, "/auth/login", body, source="127.0.0.22"))
+    codes = Counter(reply.json()["code"] for reply in replies)
+    assert codes["edge.too_many_requests"] >= 8
+    assert codes["auth.invalid_credentials"] >= 2
+    assert set(codes) <= {"edge.too_many_requests", "auth.invalid_credentials"}
 
 
 def test_sign_ups_are_limited_per_address_and_a_taken_email_counts(fresh_stack: Stack) -> None:

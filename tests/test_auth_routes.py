@@ -483,3 +483,21 @@ def test_a_secure_cookie_has_the_host_prefix_and_postgrest_reads_it(
         assert me.status == 200
         plain = request(stack.edge_url, "GET", "/rpc/me", headers={"Cookie": f"blossom_session={token}"})
         assert (plain.status, plain.json()["code"]) == (401, "auth.not_signed_in")
+
+
+def test_a_secure_cookie_always_carries_the_host_prefix(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Whatever BLOSSOM_COOKIE_NAME says: the edge and PostgREST's pre-request add the prefix by
+    the same rule, from the same two settings."""
+    logs = tmp_path_factory.mktemp("secure-named")
+    settings = {"BLOSSOM_COOKIE_INSECURE": "0", "BLOSSOM_COOKIE_NAME": "custom"}
+    with make_stack(pg_server, template_database, logs, settings=settings) as stack:
+        reply = post(
+            stack.edge_url, "/auth/signup", {"email": new_email(), "password": PASSWORD, "display_name": "S"}
+        )
+        names = sorted(header.split("=", 1)[0] for header in reply.all("set-cookie"))
+        assert names == ["__Host-custom", "__Host-custom_device"]
+        token = reply.all("set-cookie")[0].split(";", 1)[0].split("=", 1)[1]
+        me = request(stack.postgrest_url, "GET", "/rpc/me", headers={"Cookie": f"__Host-custom={token}"})
+        assert me.status == 200

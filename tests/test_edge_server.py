@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,7 +25,8 @@ SLOW_RPC = """
 create function api.slow(seconds float) returns integer language sql volatile as $$
   select 1 from pg_sleep(seconds)
 $$;
-grant execute on function api.slow(float) to web_anon;
+create function api.big(bytes int) returns text language sql immutable as $$ select repeat('x', bytes) $$;
+grant execute on function api.slow(float), api.big(int) to web_anon;
 """
 
 
@@ -102,7 +103,9 @@ TIGHT = {
     "BLOSSOM_EDGE_CLIENT_CONCURRENCY": "2",
     "BLOSSOM_EDGE_UPSTREAM_CONNECTIONS": "1",
     "BLOSSOM_EDGE_UPSTREAM_WAIT": "0.3",
-    "BLOSSOM_EDGE_MAX_CONNECTIONS": "12",
+    "BLOSSOM_EDGE_MAX_CONNECTIONS": "40",
+    "BLOSSOM_EDGE_CLIENT_CONNECTIONS": "4",
+    "BLOSSOM_EDGE_DRAIN_TIMEOUT": "1",
 }
 
 
@@ -187,11 +190,70 @@ def test_waiting_for_a_busy_upstream_is_bounded_and_answered_503(tight_stack: St
 
 def test_connections_past_the_maximum_are_answered_503(tight_stack: Stack) -> None:
     with ExitStack() as sockets:
-        for _ in range(12):
-            sockets.enter_context(connected(tight_stack.edge_url, "127.0.0.10"))
+        for client in range(10):
+            for _ in range(4):
+                sockets.enter_context(connected(tight_stack.edge_url, f"127.0.1.{client + 1}"))
         time.sleep(0.2)
         with connected(tight_stack.edge_url, "127.0.0.11") as extra:
             extra.settimeout(5)
             status, body = answer_of(extra)
     assert status == 503
     assert b'"edge.overloaded"' in body
+
+
+def test_one_client_may_hold_only_its_share_of_connections(tight_stack: Stack) -> None:
+    with ExitStack() as sockets:
+        for _ in range(4):
+            sockets.enter_context(connected(tight_stack.edge_url, "127.0.0.14"))
+        time.sleep(0.2)
+        with connected(tight_stack.edge_url, "127.0.0.14") as extra:
+            extra.settimeout(5)
+            status, body = answer_of(extra)
+        assert (status, b'"edge.too_many_connections"' in body) == (429, True)
+        other = request(tight_stack.edge_url, "GET", "/healthz", source="127.0.0.15")
+        assert other.status == 200
+
+
+def test_headers_over_32_kib_are_answered_431(tight_stack: Stack) -> None:
+    with connected(tight_stack.edge_url, "127.0.0.16") as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\n")
+        try:
+            for _ in range(100):
+                sock.sendall(b"X-Padding: " + b"a" * 1000 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before all of it was sent
+        sock.settimeout(5)
+        status, body = answer_of(sock)
+    assert status == 431
+    assert b'"edge.headers_too_large"' in body
+
+
+def test_a_client_that_pipelines_without_reading_is_dropped(tight_stack: Stack) -> None:
+    with connected(tight_stack.edge_url, "127.0.0.17") as sock:
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\n" * 200)
+        sock.settimeout(5)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    assert received.count(b"HTTP/1.1 200") < 200, "the connection was dropped, not every request answered"
+    assert request(tight_stack.edge_url, "GET", "/healthz", source="127.0.0.18").status == 200
+
+
+def test_an_answer_the_client_does_not_take_is_dropped(tight_stack: Stack) -> None:
+    """20 MB asked for and never read: the edge drops the connection once the answer has waited
+    its drain timeout (1 s here), instead of holding it for ever."""
+    with connected(tight_stack.edge_url, "127.0.0.19") as sock:
+        sock.sendall(b"GET /rpc/big?bytes=20000000 HTTP/1.1\r\nHost: edge\r\n\r\n")
+        time.sleep(4)
+        sock.settimeout(5)
+        received = 0
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+    assert received < 20_000_000

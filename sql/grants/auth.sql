@@ -12,6 +12,7 @@ grant execute on function
   auth.refuse_cross_site_write(),
   auth.origin_allowed(text),
   auth.presented_token(),
+  auth.session_cookie_name(),
   auth.session_is_dead(app.sessions),
   auth.touch_session(text)
   to web_anon, authenticated;
@@ -19,7 +20,8 @@ set local role session_reader;
 grant select on auth.presented_session to session_reader, web_anon, authenticated;
 set local role blossom_owner;
 grant usage on schema auth to session_reader;
-grant execute on function auth.presented_token(), auth.session_is_dead(app.sessions) to session_reader;
+grant execute on function auth.presented_token(), auth.session_cookie_name(), auth.session_is_dead(app.sessions)
+  to session_reader;
 
 /* The edge: exactly the auth functions its /auth routes and its /rpc proxy call. */
 grant usage on schema auth to edge;

@@ -74,23 +74,25 @@ comment on column app.sessions.revoked_at is 'When the session was revoked (logo
 comment on column app.sessions.user_agent is 'User-Agent at login, cut to 512 characters.';
 comment on column app.sessions.client_addr is 'Client address at login (peer or trusted proxy''s X-Forwarded-For).';
 
-/* Devices: a browser an account has signed in from, named by a long-lived cookie (only its
-   SHA-256 is kept). A login from a known device of the account is limited on its own, so that
-   guesses from elsewhere can never lock the owner out of their own browser. */
+/* Devices: a browser the accounts signed in from, named by a long-lived cookie (only its
+   SHA-256 is kept); one row per account that signed in from it. A login from a known device of
+   the account is limited on its own, so that guesses from elsewhere can never lock the owner
+   out of their own browser. */
 create table app.devices (
-  token_hash bytea primary key
+  token_hash bytea not null
     constraint devices_token_hash_length check (octet_length(token_hash) = 32),
   user_id app.user_id not null references app.users (id) on delete cascade,
   created_at timestamptz not null default now(),
-  last_used_at timestamptz not null default now()
+  last_used_at timestamptz not null default now(),
+  constraint devices_pkey primary key (token_hash, user_id)
 );
 create index devices_user_id_idx on app.devices (user_id);
 alter table app.devices enable row level security;
 alter table app.devices force row level security;
 comment on table app.devices is
-  'Browsers that signed in to an account (the device cookie); forgotten a year after their last sign-in.';
+  'Browsers that signed in to an account (the device cookie), a row per account; forgotten a year after their last sign-in.';
 comment on column app.devices.token_hash is 'SHA-256 of the device cookie''s token; the token itself is never stored.';
-comment on column app.devices.user_id is 'The account that signed in from it.';
+comment on column app.devices.user_id is 'An account that signed in from it.';
 comment on column app.devices.created_at is 'The first sign-in from it.';
 comment on column app.devices.last_used_at is 'The last sign-in from it.';
 

@@ -4,7 +4,7 @@
  * Time passes by moving the counted hits into the past.
  */
 begin;
-select plan(32);
+select plan(36);
 set local app.settings.bcrypt_cost = '4';
 
 select auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap') ->> 'ok' as alice \gset
@@ -82,8 +82,10 @@ select is(pg_temp.login('alice@example.com', 'correct horse battery', '192.0.2.1
   'auth.rate_limited', 'and is then refused too');
 select is(pg_temp.login('bob@example.com', 'correct horse battery', '192.0.2.2', tap.id('device_token')) ->> 'ok', 'true',
   'another account''s login from that browser is not');
-select isnt(pg_temp.login('bob@example.com', 'correct horse battery', '192.0.2.2', tap.id('device_token')) ->> 'device_token',
-  tap.id('device_token'), 'and a device token is one account''s only: Bob gets his own');
+select is(pg_temp.login('bob@example.com', 'correct horse battery', '192.0.2.2', tap.id('device_token')) ->> 'device_token',
+  tap.id('device_token'), 'a browser keeps its one device cookie whichever account signs in: Bob is added to it');
+select ok(auth.known_device(tap.id('device_token'), (select id from app.users where email = 'alice@example.com')) is not null,
+  'and it stays Alice''s device too, so that signing in to a second account cannot take the owner''s away');
 
 /* One address trying many accounts: 100 failures per 15 minutes. */
 select is((select count(*)::int from generate_series(1, 100) i
@@ -104,11 +106,26 @@ select is(auth.signup('new9@example.com', 'correct horse battery', 'New', '198.5
   'a fourth within the hour is refused');
 select is(auth.signup('new9@example.com', 'correct horse battery', 'New', '198.51.100.31', null) ->> 'ok', 'true',
   'another address may sign up');
-set local app.settings.signups_per_minute = '8';
+set local app.settings.signups_per_minute = '7';
+select is((select count(*)::int from generate_series(60, 69) i
+            where auth.signup('alice@example.com', 'correct horse battery', 'M', ('198.51.100.' || i)::inet, null)
+                  ->> 'code' = 'auth.email_taken'), 10,
+  'sign-ups of a taken email from ten addresses are answered');
 select is((select count(*)::int from generate_series(40, 45) i
             where auth.signup('more' || i || '@example.com', 'correct horse battery', 'M', ('198.51.100.' || i)::inet, null)
                   ->> 'code' = 'auth.rate_limited'), 2,
-  'past the sign-ups per minute of the whole service, every address is refused');
+  'but cost no bcrypt and use up nothing of the whole service''s sign-ups per minute, past which every address is refused');
+
+/* Clients by /64: one IPv6 subscriber is one client, as is an IPv4 address however written. */
+select results_eq(
+  $$ select util.client_key(a) from unnest(array['192.0.2.7', '::ffff:192.0.2.7', '2001:db8:1:2::1', '2001:db8:1:2:ffff::9']::inet[]) a $$,
+  $$ values ('192.0.2.7'), ('192.0.2.7'), ('2001:db8:1:2::/64'), ('2001:db8:1:2::/64') $$,
+  'an IPv4-mapped address counts as its IPv4 address, and an IPv6 address as its /64');
+set local app.settings.signups_per_minute = '1000';
+select is((select count(*)::int from generate_series(1, 25) i
+            where auth.signup('six' || i || '@example.com', 'correct horse battery', 'M', ('2001:db8:1:2::' || to_hex(i))::inet, null)
+                  ->> 'code' = 'auth.rate_limited'), 22,
+  'so a /64 has one budget of sign-ups, whichever of its addresses they come from');
 
 /* Resets: an attacker can neither flood the owner's inbox nor block the owner's reset. */
 select lives_ok($$ select auth.request_password_reset('alice@example.com', '198.51.100.50') from generate_series(1, 20) $$,

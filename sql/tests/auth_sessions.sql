@@ -5,7 +5,7 @@
  * then the pre-request.
  */
 begin;
-select plan(46);
+select plan(47);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('alice_token', auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap')
@@ -26,16 +26,19 @@ select is(current_setting('app.user_id'), tap.id('alice'),
 select is((api.me()).email, 'alice@example.com', 'api.me answers the signed-in user');
 select tap.request('GET', null, jsonb_build_object('x-blossom-session', tap.id('bob_token')));
 select is((api.me()).display_name, 'Bob', 'the x-blossom-session header works for non-browser clients');
-set local app.settings.session_cookie = 'other_name';
-select tap.request('GET', jsonb_build_object('other_name', tap.id('alice_token')));
-select is((api.me()).display_name, 'Alice', 'the cookie name comes from app.settings.session_cookie');
-set local app.settings.session_cookie = '__Host-blossom_session';
 select tap.request('GET', jsonb_build_object('__Host-blossom_session', tap.id('alice_token')));
-select is((api.me()).display_name, 'Alice', 'a __Host- cookie name works (the default wherever the cookie is Secure)');
-select tap.request('GET', tap.cookie(tap.id('alice_token')));
-select is(current_user::text, 'web_anon', 'a cookie under another name is not read');
+select is((api.me()).display_name, 'Alice', 'the cookie is __Host-blossom_session by default (Secure)');
+select tap.request('GET', jsonb_build_object('blossom_session', tap.id('alice_token')));
+select is(current_user::text, 'web_anon', 'and the same cookie without the __Host- prefix is not read');
+set local app.settings.session_cookie = 'other_name';
+select tap.request('GET', jsonb_build_object('__Host-other_name', tap.id('alice_token')));
+select is((api.me()).display_name, 'Alice', 'the name comes from app.settings.session_cookie, __Host- prefixed');
+set local app.settings.cookie_insecure = '1';
+select tap.request('GET', jsonb_build_object('other_name', tap.id('alice_token')));
+select is((api.me()).display_name, 'Alice', 'without the prefix only where the cookie is not Secure (local development)');
 reset role;
 set local app.settings.session_cookie = '';
+set local app.settings.cookie_insecure = '';
 
 select tap.request('GET', null);
 select is(current_user::text, 'web_anon', 'without a cookie the caller stays web_anon');

@@ -10,17 +10,18 @@ from tests.support.http import Reply, loopback_address, request
 
 PASSWORD = "correct horse battery"
 COOKIE_NAME = "blossom_session"
+DEVICE_COOKIE_NAME = f"{COOKIE_NAME}_device"
 
 
 def new_email() -> str:
     return f"user-{secrets.token_hex(4)}@example.com"
 
 
-def session_cookie(reply: Reply) -> str | None:
-    """The token the reply's Set-Cookie gives, or None."""
+def session_cookie(reply: Reply, name: str = COOKIE_NAME) -> str | None:
+    """The token the reply's Set-Cookie of that name gives (the session's, by default), or None."""
     for header in reply.all("set-cookie"):
-        name, _, rest = header.partition("=")
-        if name == COOKIE_NAME:
+        cookie, _, rest = header.partition("=")
+        if cookie == name:
             return rest.split(";", 1)[0] or None
     return None
 
@@ -31,10 +32,17 @@ class Account:
     password: str
     token: str
     user: dict[str, Any]
+    # The device cookie the sign-up gave this browser.
+    device: str | None = None
 
     @property
     def cookie(self) -> dict[str, str]:
         return {"Cookie": f"{COOKIE_NAME}={self.token}"}
+
+    @property
+    def browser(self) -> dict[str, str]:
+        """The cookies of the browser that signed up: the session's and the device's."""
+        return {"Cookie": f"{COOKIE_NAME}={self.token}; {DEVICE_COOKIE_NAME}={self.device}"}
 
 
 def signup(
@@ -53,7 +61,7 @@ def signup(
     assert reply.status == 201, reply.body
     token = session_cookie(reply)
     assert token
-    return Account(email, password, token, reply.json()["user"])
+    return Account(email, password, token, reply.json()["user"], session_cookie(reply, DEVICE_COOKIE_NAME))
 
 
 def post(

@@ -4,7 +4,8 @@
  * it spends, so that nobody can lock the owner out of their own browser:
  *
  * - from a device of the account (the device cookie of a browser that signed in to it
- *   before, auth.known_device): 10 per 15 minutes for that device, and nothing else applies;
+ *   before, auth.known_device): 10 per 15 minutes for that device and account, and nothing
+ *   else applies;
  * - from anywhere else: 10 per 15 minutes per (email, address) pair; 100 per 15 minutes per
  *   address, whatever the email (one address trying many accounts); and per email, from
  *   every address together, a growing delay once 20 failed within the hour (1 s, 2 s, 4 s
@@ -18,7 +19,7 @@ create function auth.failed_logins_retry_after(p_email_key text, p_addr text, p_
 language sql stable
 return case
   when p_device is not null then
-    app.rate_limit_retry_after('login.device', pg_catalog.encode(p_device, 'hex'), 10, interval '15 minutes')
+    app.rate_limit_retry_after('login.device', pg_catalog.encode(p_device, 'hex') || ' ' || p_email_key, 10, interval '15 minutes')
   else greatest(
     app.rate_limit_retry_after('login.pair', p_addr || ' ' || p_email_key, 10, interval '15 minutes'),
     app.rate_limit_retry_after('login.addr', p_addr, 100, interval '15 minutes'),
@@ -33,7 +34,7 @@ language plpgsql volatile
 as $$
 begin
   if p_device is not null then
-    perform app.rate_limit_hit('login.device', pg_catalog.encode(p_device, 'hex'));
+    perform app.rate_limit_hit('login.device', pg_catalog.encode(p_device, 'hex') || ' ' || p_email_key);
     return;
   end if;
   perform app.rate_limit_hit('login.pair', p_addr || ' ' || p_email_key);
@@ -52,7 +53,7 @@ language sql volatile
 begin atomic
   delete from app.rate_limit_hits h
    where (h.kind = 'login.pair' and h.key = left(p_addr || ' ' || p_email_key, 320))
-      or (h.kind = 'login.device' and h.key = pg_catalog.encode(p_device, 'hex'));
+      or (h.kind = 'login.device' and h.key = left(pg_catalog.encode(p_device, 'hex') || ' ' || p_email_key, 320));
 end;
 
 comment on function auth.forget_failed_logins(text, text, bytea) is

@@ -17,7 +17,7 @@ as $$
 declare
   v_session app.sessions := auth.session_from_token(p_token, false);
   v_key text;
-  v_addr text := pg_catalog.host(p_client_addr);
+  v_addr text := util.client_key(p_client_addr);
   v_retry integer;
   v_hash text;
   v_device bytea := auth.known_device(p_device_token, v_session.user_id);

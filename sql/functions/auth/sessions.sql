@@ -69,14 +69,27 @@ $$;
 comment on function auth.session_from_token(text, boolean) is
   'The session a token stands for when it is valid (not revoked, expired or idle), else null.';
 
-/* The session token a PostgREST request presents: the cookie named app.settings.session_cookie
-   (default blossom_session), else the X-Blossom-Session header (read only when there is no
-   cookie, so that a browser's reads parse no headers). One expression, inlined where used. */
+/* The session cookie's name: app.settings.session_cookie (default blossom_session), with the
+   `__Host-` prefix unless app.settings.cookie_insecure is 1 (plain HTTP in development): a
+   Secure cookie always carries it, so that no other host (a sibling subdomain) can set or
+   shadow it. The edge names its cookie by the same rule (edge/config.py). */
+create function auth.session_cookie_name() returns text
+language sql stable parallel safe
+return pg_catalog.regexp_replace(
+  coalesce(nullif(pg_catalog.current_setting('app.settings.session_cookie', true), ''), 'blossom_session'),
+  '^(__Host-)?',
+  case when pg_catalog.current_setting('app.settings.cookie_insecure', true) = '1' then '' else '__Host-' end);
+
+comment on function auth.session_cookie_name() is
+  'The session cookie''s name: app.settings.session_cookie (default blossom_session), __Host- prefixed unless app.settings.cookie_insecure is 1.';
+
+/* The session token a PostgREST request presents: the session cookie, else the
+   X-Blossom-Session header (read only when there is no cookie, so that a browser's reads parse
+   no headers). One expression, inlined where used. */
 create function auth.presented_token() returns text
 language sql stable parallel safe
 return coalesce(
-  nullif(pg_catalog.current_setting('request.cookies', true), '')::json
-    ->> coalesce(nullif(pg_catalog.current_setting('app.settings.session_cookie', true), ''), 'blossom_session'),
+  nullif(pg_catalog.current_setting('request.cookies', true), '')::json ->> auth.session_cookie_name(),
   nullif(pg_catalog.current_setting('request.headers', true), '')::json ->> 'x-blossom-session');
 
 comment on function auth.presented_token() is

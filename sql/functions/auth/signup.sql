@@ -42,8 +42,10 @@ comment on function auth.valid_display_name(text) is
  * Sign-up limits: 20 per hour per client address (app.settings.signups_per_address_per_hour)
  * and 120 per minute in all (app.settings.signups_per_minute), so that a flood of sign-ups,
  * each a bcrypt hash, cannot take the CPU from logins. Every sign-up that passes the cheap
- * checks counts, an address already taken too: that answer is a result, not an error, so the
- * count survives it (and probing which addresses have accounts costs the same budget).
+ * checks counts against its address, an address already taken too: that answer is a result,
+ * not an error, so the count survives it (and probing which addresses have accounts costs the
+ * same budget). Only those that go on to hash a password count against the total, so that
+ * cheap attempts cannot use up everyone's budget.
  * The per-address count is exact (the address's lock); the total may be passed by as many
  * sign-ups as run at once.
  */
@@ -61,7 +63,7 @@ as $$
 declare
   v_email app.email := auth.valid_email(p_email);
   v_name text := auth.valid_display_name(p_display_name);
-  v_addr text := pg_catalog.host(p_client_addr);
+  v_addr text := util.client_key(p_client_addr);
   v_retry integer;
   v_user app.users;
   v_session jsonb;
@@ -76,11 +78,12 @@ begin
     return auth.rate_limited(v_retry, 'Too many sign-ups; try again later.');
   end if;
   perform app.rate_limit_hit('signup.addr', v_addr);
-  perform app.rate_limit_hit('signup.all', 'all');
 
   if exists (select from app.users u where pg_catalog.lower(u.email) = pg_catalog.lower(v_email)) then
     return auth.refusal(409, 'auth.email_taken', 'An account with this email already exists.');
   end if;
+  -- Only what goes on to a bcrypt counts against everyone's budget: a taken address costs none.
+  perform app.rate_limit_hit('signup.all', 'all');
   begin
     insert into app.users (email, display_name) values (v_email, v_name) returning * into v_user;
   exception when unique_violation then
@@ -93,7 +96,7 @@ begin
   perform auth.audit('auth.signup', v_user.id, v_user.id, p_client_addr);
   return pg_catalog.jsonb_build_object(
     'ok', true, 'user', auth.user_json(v_user), 'session', v_session,
-    'device_token', auth.remember_device(v_user.id, null));
+    'device_token', auth.remember_device(v_user.id, p_device_token));
 end
 $$;
 

@@ -10,3 +10,19 @@ end;
 
 comment on function util.parse_id(text, text) is
   'The value when it has the shape of an id with this prefix, else null.';
+
+/* Who a client is, for the limits that count per client: an IPv4 address (an IPv4-mapped IPv6
+   one as that IPv4 address), or an IPv6 /64, which is what one subscriber is usually given (a
+   limit per single IPv6 address, of which every subscriber has billions, would limit nobody).
+   The edge counts its limits per the same client (edge/limits.py). */
+create function util.client_key(p_addr inet) returns text
+language sql immutable parallel safe
+return case
+  when pg_catalog.family(p_addr) = 4 then pg_catalog.host(p_addr)
+  when p_addr <<= inet '::ffff:0.0.0.0/96' then pg_catalog.host(inet '0.0.0.0' + (p_addr - inet '::ffff:0.0.0.0'))
+  else pg_catalog.host(pg_catalog.network(pg_catalog.set_masklen(p_addr, 64))) || '/64'
+end;
+
+comment on function util.client_key(inet) is
+  'The client an address counts as: the IPv4 address (also when IPv4-mapped), or the IPv6 /64 it is in; null for null.';
+

@@ -169,9 +169,11 @@ begin
 end
 $$;
 
+/* Under the name the pre-request reads (auth.session_cookie_name: __Host- prefixed unless
+   app.settings.cookie_insecure is 1). */
 create function tap.cookie(p_token text) returns jsonb
-language sql immutable
-return jsonb_build_object('blossom_session', p_token);
+language sql stable security definer set search_path = ''
+return pg_catalog.jsonb_build_object(auth.session_cookie_name(), p_token);
 
 create function tap.mailed_token(p_topic text, p_to text, p_org text default null) returns text
 language sql stable
