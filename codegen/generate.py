@@ -91,7 +91,7 @@ def main() -> None:
     try:
         if args.database_url:
             raise SystemExit(run(args.database_url, config, check=args.check))
-        from ops.migrate import migrate
+        from deploy.migrate import migrate
         from ops.scratch import scratch_database, scratch_server
 
         with scratch_server() as server, scratch_database(server, "codegen") as url:

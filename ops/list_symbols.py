@@ -8,7 +8,7 @@ import ast
 
 import psycopg
 
-from ops.migrate import migrate
+from deploy.migrate import migrate
 from ops.scratch import scratch_database, scratch_server
 from ops.settings import ROOT
 

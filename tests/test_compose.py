@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from deploy import migrate as deploy_migrate
+from ops import stack
 from ops.services import Endpoints, edge_env, postgrest_env
 from ops.settings import DEFAULT_PG_PORT, ROOT
 
@@ -81,8 +83,10 @@ def test_the_edge_gets_the_same_variables_as_locally() -> None:
 
 
 def test_migrate_runs_the_same_command_as_just_migrate() -> None:
-    assert SERVICES["migrate"]["command"] == ["python", "-m", "ops.migrate"]
+    assert SERVICES["migrate"]["command"] == ["python", "-m", "deploy.migrate"]
     assert "DATABASE_URL" in SERVICES["migrate"]["environment"]
+    # `just migrate` and `just up` (ops/stack.py) call the very function that command runs.
+    assert vars(stack)["migrate"] is deploy_migrate.migrate
 
 
 def test_every_service_publishes_on_loopback_only() -> None:
@@ -125,3 +129,10 @@ def test_the_image_copies_every_package_the_edge_imports() -> None:
     needed = _first_party_imports("edge")
     assert "blossom_db" in needed
     assert needed <= copied, f"the Dockerfile does not COPY {sorted(needed - copied)}"
+
+
+def test_the_image_copies_what_migrate_imports_and_no_dev_tooling() -> None:
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    needed = _first_party_imports("deploy")
+    assert needed <= copied, f"the Dockerfile does not COPY {sorted(needed - copied)}"
+    assert not copied & {"ops", "codegen", "bench", "tests"}, "the image carries no developer tooling"

@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ops import migrate as migrate_module
-from ops.migrate import (
+from deploy import migrate as migrate_module
+from deploy.migrate import (
     STATELESS_MANIFEST,
     ManifestError,
     SqlFileError,

@@ -1,5 +1,10 @@
 """`just migrate`: roles, then yoyo migrations, then the stateless layer, then a PostgREST reload.
 
+    python -m deploy.migrate [--database-url URL]     (default: DATABASE_URL)
+
+The Docker image's migrate job runs this; `just migrate`, `just up` and the tests call
+`migrate()` with the URL of their own database.
+
 The stateless layer (`sql/functions`, `sql/views`, `sql/policies`, `sql/grants`, in the order
 `sql/stateless.txt` lists them) is re-applied in one transaction every time. The objects it
 made last time are recorded in `blossom_meta.stateless_objects` and dropped first, so a
@@ -18,11 +23,10 @@ from pathlib import Path
 import psycopg
 from psycopg import errors, sql
 
-from ops.settings import OWNER_ROLE, ROOT, Settings
-
+ROOT = Path(__file__).resolve().parent.parent
+OWNER_ROLE = "blossom_owner"
 ROLES_FILE = ROOT / "sql" / "roles.sql"
 MIGRATIONS_DIR = ROOT / "migrations"
-SCHEMA_DIR = ROOT / "sql" / "schema"
 # The stateless layer: the files under these folders of sql/, in the order sql/stateless.txt gives.
 STATELESS_MANIFEST = ROOT / "sql" / "stateless.txt"
 STATELESS_FOLDERS = ("functions", "views", "policies", "grants")
@@ -91,11 +95,6 @@ def stateless_files(manifest: Path | None = None) -> list[Path]:
                     f"{shown}: {entry} is not listed; add it where its dependencies are loaded"
                 )
     return [base / entry for entry in listed]
-
-
-def sql_files(*folders: Path) -> list[Path]:
-    """Every .sql file under the folders, each folder's files in path order."""
-    return [path for folder in folders for path in sorted(folder.rglob("*.sql"))]
 
 
 def run_file(conn: psycopg.Connection, path: Path) -> None:
@@ -291,12 +290,17 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", help="admin URL (default: the local cluster or DATABASE_URL)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="admin URL: a superuser or a role with CREATEROLE (default: DATABASE_URL)",
+    )
     args = parser.parse_args()
-    settings = Settings.from_env()
-    url = args.database_url or settings.admin_url
+    if not args.database_url:
+        # The developer's local cluster is ops' business: `just migrate` starts it and comes here.
+        raise SystemExit("migrate: no database: set DATABASE_URL or pass --database-url")
     try:
-        migrate(url)
+        migrate(args.database_url)
     except (SqlFileError, RuntimeError, psycopg.Error) as error:
         raise SystemExit(f"migrate: {error}") from None
 
