@@ -15,7 +15,9 @@ made (tables, domains, `app.gen_id`) are never touched.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,24 +33,12 @@ MIGRATIONS_DIR = ROOT / "migrations"
 STATELESS_MANIFEST = ROOT / "sql" / "stateless.txt"
 STATELESS_FOLDERS = ("functions", "views", "policies", "grants")
 MANAGED_SCHEMAS = ("util", "app", "auth", "api", "admin", "pipeline")
-# Roles that log in; BLOSSOM_<ROLE>_PASSWORD sets a password (servers that do not trust loopback).
-LOGIN_ROLES = ("authenticator", "edge", "panopticon", "pipeline")
-APP_ROLES = (
-    "public",
-    "web_anon",
-    "authenticated",
-    "edge",
-    "panopticon",
-    "pipeline",
-    "authenticator",
-    "membership_reader",
-    "member_counter",
-    "org_lister",
-    "session_reader",
-    "invitation_revoker",
-)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 class SqlFileError(RuntimeError):
@@ -60,12 +50,42 @@ class SqlFileError(RuntimeError):
         if position:
             text = path.read_text()
             where = f":{text.count(chr(10), 0, int(position)) + 1}"
-        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        super().__init__(f"{shown}{where}: {error.diag.message_primary or error}")
+        super().__init__(f"{_shown(path)}{where}: {error.diag.message_primary or error}")
 
 
 class ManifestError(RuntimeError):
     """sql/stateless.txt and the files disagree; names the file."""
+
+
+class RolesFileError(RuntimeError):
+    """sql/roles.sql is not in the form its roles are read from; names the file."""
+
+
+# roles.sql's `wanted constant jsonb := '{…}'`, an SQL string literal ('' is a quote inside it).
+_WANTED_ROLES = re.compile(r"\bwanted\s+constant\s+jsonb\s*:=\s*'((?:[^']|'')*)'", re.IGNORECASE)
+
+
+def declared_roles(roles_file: Path | None = None) -> dict[str, set[str]]:
+    """Each role sql/roles.sql declares, with the words of its attributes (`login`, `noinherit` …).
+
+    The file is the one list of our roles: its DO block creates or alters every role of one JSON
+    object, `wanted`, and this reads that very object, so adding a role means editing roles.sql
+    alone. It is read from the file rather than from the database after running it because the
+    catalog cannot tell our roles from the others on the cluster (a shared server's own, or one
+    roles.sql no longer declares)."""
+    roles_file = roles_file or ROLES_FILE
+    found = _WANTED_ROLES.findall(roles_file.read_text())
+    if len(found) != 1:
+        raise RolesFileError(
+            f"{_shown(roles_file)}: want one `wanted constant jsonb := '{{…}}'` of roles, found {len(found)}"
+        )
+    try:
+        wanted = json.loads(found[0].replace("''", "'"))
+    except json.JSONDecodeError as error:
+        raise RolesFileError(f"{_shown(roles_file)}: `wanted` is not JSON: {error}") from None
+    if not isinstance(wanted, dict) or not all(isinstance(value, str) for value in wanted.values()):
+        raise RolesFileError(f"{_shown(roles_file)}: `wanted` must map each role to its attributes")
+    return {name: set(attributes.lower().split()) for name, attributes in wanted.items()}
 
 
 def stateless_files(manifest: Path | None = None) -> list[Path]:
@@ -79,7 +99,7 @@ def stateless_files(manifest: Path | None = None) -> list[Path]:
         for line in manifest.read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    shown = manifest.relative_to(ROOT) if manifest.is_relative_to(ROOT) else manifest
+    shown = _shown(manifest)
     seen: set[str] = set()
     for entry in listed:
         if entry in seen:
@@ -115,9 +135,10 @@ def bootstrap(admin_url: str) -> None:
     """What must exist before any migration: roles, the owner's rights, the bookkeeping schema."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         run_file(conn, ROLES_FILE)
-        for role in LOGIN_ROLES:
+        for role, attributes in declared_roles().items():
+            # A role that logs in gets BLOSSOM_<ROLE>_PASSWORD (servers that do not trust loopback).
             password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")
-            if password:
+            if password and "login" in attributes:
                 conn.execute(
                     sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password))
                 )
@@ -228,10 +249,10 @@ def _drop(conn: psycopg.Connection, objects: Iterable[tuple[str, str]]) -> None:
 
 
 def _revoke_grants(conn: psycopg.Connection) -> None:
-    """Grants are stateless too: start from none, so a grant deleted from the files is gone."""
-    roles = sql.SQL(", ").join(
-        sql.SQL("public") if role == "public" else sql.Identifier(role) for role in APP_ROLES
-    )
+    """Grants are stateless too: start from none, so a grant deleted from the files is gone.
+    From PUBLIC and every role of roles.sql but the owner, whose rights come from owning."""
+    grantees = [sql.Identifier(role) for role in declared_roles() if role != OWNER_ROLE]
+    roles = sql.SQL(", ").join([sql.SQL("public"), *grantees])
     for schema in MANAGED_SCHEMAS:
         name = sql.Identifier(schema)
         for statement in (
