@@ -47,7 +47,7 @@ def schema_check() -> bool:
 
 
 def codegen_check() -> bool:
-    return subprocess.call([PYTHON, "-m", "codegen.generate", "--check"], cwd=ROOT) == 0
+    return subprocess.call([PYTHON, "-m", "ops.codegen", "--check"], cwd=ROOT) == 0
 
 
 TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"
