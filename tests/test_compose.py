@@ -3,7 +3,6 @@ stack instead: same PostgREST version, same settings, same variable names, same 
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from deploy import migrate as deploy_migrate
 from ops import stack
 from ops.services import Endpoints, edge_env, postgrest_env
 from ops.settings import DEFAULT_PG_PORT, ROOT
+from tests.support.imports import imports_of
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -104,7 +104,6 @@ def test_the_image_installs_the_locked_requirements() -> None:
 
 def _first_party_imports(package: str) -> set[str]:
     """Top-level names of the project's own packages that `package` imports, transitively."""
-    local = {path.name for path in ROOT.iterdir() if (path / "__init__.py").exists()}
     seen: set[str] = set()
     todo = [package]
     while todo:
@@ -112,15 +111,7 @@ def _first_party_imports(package: str) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        for source in (ROOT / name).rglob("*.py"):
-            for node in ast.walk(ast.parse(source.read_text())):
-                if isinstance(node, ast.Import):
-                    modules = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    modules = [node.module]
-                else:
-                    continue
-                todo += [module.split(".")[0] for module in modules if module.split(".")[0] in local]
+        todo += [found.package for found in imports_of(name)]
     return seen
 
 
