@@ -1,11 +1,12 @@
-# The edge and the migrate job for docker-compose.yml. Same pinned packages as ./dev installs.
+# The edge and the migrate job for docker-compose.yml: edge/, blossom_db/ and deploy/, never the
+# developer tooling (ops/, codegen/). Same pinned packages as ./dev installs.
 FROM python:3.11-slim-bookworm
 WORKDIR /blossom
 COPY requirements.lock .
 RUN python -m pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 COPY edge edge
 COPY blossom_db blossom_db
-COPY ops ops
+COPY deploy deploy
 COPY sql sql
 COPY migrations migrations
 COPY postgrest.conf .

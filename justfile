@@ -68,12 +68,12 @@ fmt:
 # Regenerate the TypeScript client and the Python wrappers from a freshly migrated scratch database
 [group('check')]
 codegen:
-    {{python}} -m codegen.generate
+    {{python}} -m ops.codegen
 
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]
 codegen-check:
-    {{python}} -m codegen.generate --check
+    {{python}} -m ops.codegen --check
 
 # List the SQL functions of the API and every public Python symbol
 [group('check')]

@@ -1,16 +1,12 @@
-"""`just codegen` / `just codegen-check`: build a migrated scratch database, write (or compare)
-the TypeScript client and the Python wrappers.
+"""The TypeScript client and the Python wrappers, made from a migrated database's catalog and
+written (or compared with what is committed).
 
-    python -m codegen.generate [--check] [--database-url URL]
-
-With --database-url the database is used as it is (already migrated); without it a scratch
-database is made on the run's server (BLOSSOM_SCRATCH_URL, DATABASE_URL or a temporary
-cluster), migrated, and dropped afterwards.
+Codegen is given a database and makes none: `just codegen` (ops/codegen.py) is the dev tooling
+that builds one, so codegen imports nothing of ops.
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
@@ -81,27 +77,3 @@ def run(database_url: str, config: Config, *, check: bool) -> int:
         print(f"codegen: {_shown(path)} {'written' if path in outdated else 'unchanged'}", file=sys.stderr)
     print(f"codegen: catalog read and files made in {elapsed:.2f}s", file=sys.stderr)
     return 0
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail, naming them, when files are stale")
-    parser.add_argument("--database-url", help="an already migrated database to read")
-    args = parser.parse_args()
-    config = Config()
-    try:
-        if args.database_url:
-            raise SystemExit(run(args.database_url, config, check=args.check))
-        from ops.migrate import migrate
-        from ops.scratch import scratch_database, scratch_server
-
-        with scratch_server() as server, scratch_database(server, "codegen") as url:
-            migrate(url, quiet=True)
-            code = run(url, config, check=args.check)
-        raise SystemExit(code)
-    except CodegenError as error:
-        raise SystemExit(f"codegen: {error}") from None
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,5 @@
-"""Operating the Blossom stack: the local cluster, migrations, checks and process supervision.
+"""Operating the Blossom stack: the local cluster, scratch databases, checks and process supervision.
 
-Developer tooling only; the edge and the pipeline never import it at run time.
+Developer tooling only; the edge, the pipeline and deploy (the migrations, which ops calls)
+never import it.
 """

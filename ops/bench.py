@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ops.migrate import migrate
+from deploy.migrate import migrate
 from ops.scratch import temporary_cluster
 from ops.services import Endpoints, running_services
 from ops.settings import ROOT

@@ -1,6 +1,6 @@
 """`just list-symbols`: every RPC with its signature, the roles that may call it and the error
 codes it can raise (codegen's parser), then every public Python symbol of the edge, the
-pipeline, the generated wrappers, codegen and ops."""
+pipeline, the generated wrappers, deploy, codegen and ops."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import ast
 
 import psycopg
 
-from ops.migrate import migrate
-from ops.scratch import scratch_database, scratch_server
+from ops.scratch import migrated_database
 from ops.settings import ROOT
 
-PYTHON_PACKAGES = ("edge", "pipeline", "blossom_db", "codegen", "ops")
+PYTHON_PACKAGES = ("edge", "pipeline", "blossom_db", "deploy", "codegen", "ops")
 
 RPC_QUERY = """
 select p.oid::int, p.proname::text,
@@ -64,8 +63,7 @@ def python_symbols(package: str) -> list[str]:
 
 
 def main() -> None:
-    with scratch_server() as server, scratch_database(server, "symbols") as url:
-        migrate(url, quiet=True)
+    with migrated_database("symbols") as url:
         rpcs = rpc_lines(url)
     print("RPC functions (schema api) [roles that may execute]:")
     print("\n".join(rpcs) if rpcs else "  (none yet)")

@@ -12,8 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from ops.migrate import META_SCHEMA, MIGRATIONS_DIR, SCHEMA_DIR
-from ops.schema_check import built_pair
+from deploy.migrate import META_SCHEMA, MIGRATIONS_DIR
+from ops.schema_check import SCHEMA_DIR, built_pair
 
 HEADER = """\
 -- {title}

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import psycopg
 
+from deploy.migrate import migrate
 from ops.cluster import PG_BIN
-from ops.migrate import migrate
 from ops.schema_check import schema_diff
 from ops.scratch import SCRATCH_URL_VARIABLE, scratch_database, temporary_cluster
 from ops.settings import ROOT
@@ -47,7 +47,7 @@ def schema_check() -> bool:
 
 
 def codegen_check() -> bool:
-    return subprocess.call([PYTHON, "-m", "codegen.generate", "--check"], cwd=ROOT) == 0
+    return subprocess.call([PYTHON, "-m", "ops.codegen", "--check"], cwd=ROOT) == 0
 
 
 TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"

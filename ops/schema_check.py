@@ -18,24 +18,19 @@ from pathlib import Path
 
 import psycopg
 
+from deploy.migrate import META_SCHEMA, MIGRATIONS_DIR, apply_migrations, bootstrap, owner_url, run_file
 from ops.cluster import PG_BIN
-from ops.migrate import (
-    META_SCHEMA,
-    MIGRATIONS_DIR,
-    SCHEMA_DIR,
-    apply_migrations,
-    bootstrap,
-    owner_url,
-    run_file,
-    sql_files,
-)
 from ops.scratch import scratch_database, scratch_server
+from ops.settings import ROOT
+
+# The declarative target the migrations must build; only these checks read it.
+SCHEMA_DIR = ROOT / "sql" / "schema"
 
 
 def build_from_schema(url: str, schema_dir: Path = SCHEMA_DIR) -> None:
     bootstrap(url)
     with psycopg.connect(owner_url(url)) as conn:
-        for path in sql_files(schema_dir):
+        for path in sorted(schema_dir.rglob("*.sql")):  # in path order: the NNN_ prefixes say it
             run_file(conn, path)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from deploy.migrate import migrate
 from ops.cluster import LocalCluster
 from ops.settings import with_database
 
@@ -62,3 +63,12 @@ def scratch_database(server_url: str, label: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def migrated_database(label: str) -> Iterator[str]:
+    """A scratch database on the run's server (see scratch_server) with roles, migrations and
+    the stateless layer applied, dropped on exit; yields its admin URL."""
+    with scratch_server() as server, scratch_database(server, label) as url:
+        migrate(url, quiet=True)
+        yield url

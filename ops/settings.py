@@ -13,7 +13,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 54329
 DB_NAME = "blossom"
-OWNER_ROLE = "blossom_owner"
 
 
 def _port(name: str, default: int) -> int:

@@ -19,8 +19,8 @@ from types import FrameType
 import psycopg
 from psycopg import sql
 
+from deploy.migrate import migrate
 from ops.cluster import PG_BIN, LocalCluster
-from ops.migrate import migrate
 from ops.services import Endpoints, process_name, start_edge, start_postgrest, stop, wait_http
 from ops.settings import DB_NAME, Settings, redacted, with_database
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ops.migrate import migrate
+from deploy.migrate import migrate
 from ops.scratch import SCRATCH_URL_VARIABLE, temporary_cluster
 from ops.settings import with_database
 from tests.support.databases import create_database, drop_database

@@ -3,15 +3,17 @@ stack instead: same PostgREST version, same settings, same variable names, same 
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from deploy import migrate as deploy_migrate
+from ops import stack
 from ops.services import Endpoints, edge_env, postgrest_env
 from ops.settings import DEFAULT_PG_PORT, ROOT
+from tests.support.imports import imports_of
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -81,8 +83,10 @@ def test_the_edge_gets_the_same_variables_as_locally() -> None:
 
 
 def test_migrate_runs_the_same_command_as_just_migrate() -> None:
-    assert SERVICES["migrate"]["command"] == ["python", "-m", "ops.migrate"]
+    assert SERVICES["migrate"]["command"] == ["python", "-m", "deploy.migrate"]
     assert "DATABASE_URL" in SERVICES["migrate"]["environment"]
+    # `just migrate` and `just up` (ops/stack.py) call the very function that command runs.
+    assert vars(stack)["migrate"] is deploy_migrate.migrate
 
 
 def test_every_service_publishes_on_loopback_only() -> None:
@@ -100,7 +104,6 @@ def test_the_image_installs_the_locked_requirements() -> None:
 
 def _first_party_imports(package: str) -> set[str]:
     """Top-level names of the project's own packages that `package` imports, transitively."""
-    local = {path.name for path in ROOT.iterdir() if (path / "__init__.py").exists()}
     seen: set[str] = set()
     todo = [package]
     while todo:
@@ -108,15 +111,7 @@ def _first_party_imports(package: str) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        for source in (ROOT / name).rglob("*.py"):
-            for node in ast.walk(ast.parse(source.read_text())):
-                if isinstance(node, ast.Import):
-                    modules = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    modules = [node.module]
-                else:
-                    continue
-                todo += [module.split(".")[0] for module in modules if module.split(".")[0] in local]
+        todo += [found.package for found in imports_of(name)]
     return seen
 
 
@@ -125,3 +120,10 @@ def test_the_image_copies_every_package_the_edge_imports() -> None:
     needed = _first_party_imports("edge")
     assert "blossom_db" in needed
     assert needed <= copied, f"the Dockerfile does not COPY {sorted(needed - copied)}"
+
+
+def test_the_image_copies_what_migrate_imports_and_no_dev_tooling() -> None:
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    needed = _first_party_imports("deploy")
+    assert needed <= copied, f"the Dockerfile does not COPY {sorted(needed - copied)}"
+    assert not copied & {"ops", "codegen", "bench", "tests"}, "the image carries no developer tooling"

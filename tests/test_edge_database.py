@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.migrate import migrate
 from ops.cluster import LocalCluster
-from ops.migrate import migrate
 from ops.scratch import temporary_cluster
 from ops.services import Endpoints, running_services
 from tests.support.auth_client import signup

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from ops import migrate as migrate_module
-from ops.migrate import (
+from deploy import migrate as migrate_module
+from deploy.migrate import (
+    ROLES_FILE,
     STATELESS_MANIFEST,
     ManifestError,
+    RolesFileError,
     SqlFileError,
     apply_stateless,
+    declared_roles,
     migrate,
     stateless_files,
 )
@@ -158,3 +163,51 @@ def test_an_sql_body_function_may_call_a_helper_loaded_before_it(
             "select api.probe_id('org_01jd8x0000000000000000000a'), api.probe_id('usr_x')"
         ).fetchone()
     assert row == ("org_01jd8x0000000000000000000a", None)
+
+
+def test_the_roles_read_from_roles_sql_are_the_roles_it_makes(database_url: str) -> None:
+    roles = declared_roles()
+    assert {"blossom_owner", "authenticator", "web_anon", "edge"} <= set(roles)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "select rolname, rolcanlogin from pg_roles where rolname = any(%s)", [list(roles)]
+        ).fetchall()
+    made = {str(name): bool(login) for name, login in rows}
+    assert made == {name: "login" in attributes for name, attributes in roles.items()}
+
+
+def test_a_role_added_to_roles_sql_alone_gets_its_password_and_loses_stray_grants(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing but roles.sql lists the roles: a role added there logs in with
+    BLOSSOM_<ROLE>_PASSWORD, and migrate revokes a grant to it that no file makes."""
+    role = f"probe_{secrets.token_hex(3)}"
+    text = ROLES_FILE.read_text()
+    added = text.replace('"blossom_owner":', f'"{role}": "login noinherit",\n    "blossom_owner":', 1)
+    assert added != text
+    (tmp_path / "roles.sql").write_text(added)
+    monkeypatch.setattr(migrate_module, "ROLES_FILE", tmp_path / "roles.sql")
+    monkeypatch.setenv(f"BLOSSOM_{role.upper()}_PASSWORD", "probe-secret")
+    granted = (
+        "select from pg_namespace n, aclexplode(n.nspacl) a"
+        f" where n.nspname = 'app' and a.grantee = '{role}'::regrole"
+    )
+    try:
+        migrate(database_url, quiet=True)
+        assert _exists(database_url, f"select from pg_authid where rolname = '{role}' and rolcanlogin")
+        assert _exists(database_url, f"select from pg_authid where rolname = '{role}' and rolpassword <> ''")
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("grant usage on schema app to {}").format(sql.Identifier(role)))
+        assert _exists(database_url, granted)
+        migrate(database_url, quiet=True)
+        assert not _exists(database_url, granted)
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+def test_a_roles_file_without_its_roles_object_names_itself(tmp_path: Path) -> None:
+    (tmp_path / "roles.sql").write_text("create role someone;\n")
+    with pytest.raises(RolesFileError, match=r"roles\.sql: want one `wanted constant jsonb"):
+        declared_roles(tmp_path / "roles.sql")

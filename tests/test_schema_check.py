@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ops.migrate import MIGRATIONS_DIR, SCHEMA_DIR
+from deploy.migrate import MIGRATIONS_DIR
+from ops.schema_check import SCHEMA_DIR
 from ops.scratch import SCRATCH_URL_VARIABLE
 from ops.settings import ROOT
 

@@ -6,4 +6,5 @@
 - auth_client: sign up, log in and read the session cookie through the edge
 - mailbox: the outbox's messages, directly or over HTTP for the Node tests
 - orgs_db: users and organizations made as the admin, API calls made as a signed-in user
+- imports: which of our packages a file imports, read with ast
 """

@@ -1,5 +1,10 @@
 """`just migrate`: roles, then yoyo migrations, then the stateless layer, then a PostgREST reload.
 
+    python -m deploy.migrate [--database-url URL]     (default: DATABASE_URL)
+
+The Docker image's migrate job runs this; `just migrate`, `just up` and the tests call
+`migrate()` with the URL of their own database.
+
 The stateless layer (`sql/functions`, `sql/views`, `sql/policies`, `sql/grants`, in the order
 `sql/stateless.txt` lists them) is re-applied in one transaction every time. The objects it
 made last time are recorded in `blossom_meta.stateless_objects` and dropped first, so a
@@ -10,7 +15,9 @@ made (tables, domains, `app.gen_id`) are never touched.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,33 +25,20 @@ from pathlib import Path
 import psycopg
 from psycopg import errors, sql
 
-from ops.settings import OWNER_ROLE, ROOT, Settings
-
+ROOT = Path(__file__).resolve().parent.parent
+OWNER_ROLE = "blossom_owner"
 ROLES_FILE = ROOT / "sql" / "roles.sql"
 MIGRATIONS_DIR = ROOT / "migrations"
-SCHEMA_DIR = ROOT / "sql" / "schema"
 # The stateless layer: the files under these folders of sql/, in the order sql/stateless.txt gives.
 STATELESS_MANIFEST = ROOT / "sql" / "stateless.txt"
 STATELESS_FOLDERS = ("functions", "views", "policies", "grants")
 MANAGED_SCHEMAS = ("util", "app", "auth", "api", "admin", "pipeline")
-# Roles that log in; BLOSSOM_<ROLE>_PASSWORD sets a password (servers that do not trust loopback).
-LOGIN_ROLES = ("authenticator", "edge", "panopticon", "pipeline")
-APP_ROLES = (
-    "public",
-    "web_anon",
-    "authenticated",
-    "edge",
-    "panopticon",
-    "pipeline",
-    "authenticator",
-    "membership_reader",
-    "member_counter",
-    "org_lister",
-    "session_reader",
-    "invitation_revoker",
-)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 class SqlFileError(RuntimeError):
@@ -56,12 +50,42 @@ class SqlFileError(RuntimeError):
         if position:
             text = path.read_text()
             where = f":{text.count(chr(10), 0, int(position)) + 1}"
-        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        super().__init__(f"{shown}{where}: {error.diag.message_primary or error}")
+        super().__init__(f"{_shown(path)}{where}: {error.diag.message_primary or error}")
 
 
 class ManifestError(RuntimeError):
     """sql/stateless.txt and the files disagree; names the file."""
+
+
+class RolesFileError(RuntimeError):
+    """sql/roles.sql is not in the form its roles are read from; names the file."""
+
+
+# roles.sql's `wanted constant jsonb := '{…}'`, an SQL string literal ('' is a quote inside it).
+_WANTED_ROLES = re.compile(r"\bwanted\s+constant\s+jsonb\s*:=\s*'((?:[^']|'')*)'", re.IGNORECASE)
+
+
+def declared_roles(roles_file: Path | None = None) -> dict[str, set[str]]:
+    """Each role sql/roles.sql declares, with the words of its attributes (`login`, `noinherit` …).
+
+    The file is the one list of our roles: its DO block creates or alters every role of one JSON
+    object, `wanted`, and this reads that very object, so adding a role means editing roles.sql
+    alone. It is read from the file rather than from the database after running it because the
+    catalog cannot tell our roles from the others on the cluster (a shared server's own, or one
+    roles.sql no longer declares)."""
+    roles_file = roles_file or ROLES_FILE
+    found = _WANTED_ROLES.findall(roles_file.read_text())
+    if len(found) != 1:
+        raise RolesFileError(
+            f"{_shown(roles_file)}: want one `wanted constant jsonb := '{{…}}'` of roles, found {len(found)}"
+        )
+    try:
+        wanted = json.loads(found[0].replace("''", "'"))
+    except json.JSONDecodeError as error:
+        raise RolesFileError(f"{_shown(roles_file)}: `wanted` is not JSON: {error}") from None
+    if not isinstance(wanted, dict) or not all(isinstance(value, str) for value in wanted.values()):
+        raise RolesFileError(f"{_shown(roles_file)}: `wanted` must map each role to its attributes")
+    return {name: set(attributes.lower().split()) for name, attributes in wanted.items()}
 
 
 def stateless_files(manifest: Path | None = None) -> list[Path]:
@@ -75,7 +99,7 @@ def stateless_files(manifest: Path | None = None) -> list[Path]:
         for line in manifest.read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    shown = manifest.relative_to(ROOT) if manifest.is_relative_to(ROOT) else manifest
+    shown = _shown(manifest)
     seen: set[str] = set()
     for entry in listed:
         if entry in seen:
@@ -91,11 +115,6 @@ def stateless_files(manifest: Path | None = None) -> list[Path]:
                     f"{shown}: {entry} is not listed; add it where its dependencies are loaded"
                 )
     return [base / entry for entry in listed]
-
-
-def sql_files(*folders: Path) -> list[Path]:
-    """Every .sql file under the folders, each folder's files in path order."""
-    return [path for folder in folders for path in sorted(folder.rglob("*.sql"))]
 
 
 def run_file(conn: psycopg.Connection, path: Path) -> None:
@@ -116,9 +135,10 @@ def bootstrap(admin_url: str) -> None:
     """What must exist before any migration: roles, the owner's rights, the bookkeeping schema."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         run_file(conn, ROLES_FILE)
-        for role in LOGIN_ROLES:
+        for role, attributes in declared_roles().items():
+            # A role that logs in gets BLOSSOM_<ROLE>_PASSWORD (servers that do not trust loopback).
             password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")
-            if password:
+            if password and "login" in attributes:
                 conn.execute(
                     sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password))
                 )
@@ -229,10 +249,10 @@ def _drop(conn: psycopg.Connection, objects: Iterable[tuple[str, str]]) -> None:
 
 
 def _revoke_grants(conn: psycopg.Connection) -> None:
-    """Grants are stateless too: start from none, so a grant deleted from the files is gone."""
-    roles = sql.SQL(", ").join(
-        sql.SQL("public") if role == "public" else sql.Identifier(role) for role in APP_ROLES
-    )
+    """Grants are stateless too: start from none, so a grant deleted from the files is gone.
+    From PUBLIC and every role of roles.sql but the owner, whose rights come from owning."""
+    grantees = [sql.Identifier(role) for role in declared_roles() if role != OWNER_ROLE]
+    roles = sql.SQL(", ").join([sql.SQL("public"), *grantees])
     for schema in MANAGED_SCHEMAS:
         name = sql.Identifier(schema)
         for statement in (
@@ -291,12 +311,17 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", help="admin URL (default: the local cluster or DATABASE_URL)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="admin URL: a superuser or a role with CREATEROLE (default: DATABASE_URL)",
+    )
     args = parser.parse_args()
-    settings = Settings.from_env()
-    url = args.database_url or settings.admin_url
+    if not args.database_url:
+        # The developer's local cluster is ops' business: `just migrate` starts it and comes here.
+        raise SystemExit("migrate: no database: set DATABASE_URL or pass --database-url")
     try:
-        migrate(url)
+        migrate(args.database_url)
     except (SqlFileError, RuntimeError, psycopg.Error) as error:
         raise SystemExit(f"migrate: {error}") from None
 

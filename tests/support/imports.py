@@ -1,0 +1,44 @@
+"""Which of our own packages a file imports, read from its source with ast (nothing is run)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.settings import ROOT
+
+# Our packages: the checkout's top-level folders with an __init__.py.
+PACKAGES = frozenset(path.name for path in ROOT.iterdir() if (path / "__init__.py").exists())
+
+
+@dataclass(frozen=True)
+class Import:
+    path: Path  # the importing file, relative to the folder scanned from
+    line: int
+    module: str  # as written: `ops.scratch`, `deploy`
+
+    @property
+    def package(self) -> str:
+        return self.module.split(".")[0]
+
+    def __str__(self) -> str:
+        return f"{self.path.as_posix()}:{self.line} imports {self.module}"
+
+
+def imports_of(folder: str, root: Path = ROOT) -> Iterator[Import]:
+    """Every import of one of our packages in the .py files under root/folder, wherever it
+    stands: a function's deferred import counts as much as one at the head of the module.
+    Relative imports stay inside their package, and are skipped."""
+    for source in sorted((root / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                if module.split(".")[0] in PACKAGES:
+                    yield Import(source.relative_to(root), node.lineno, module)
