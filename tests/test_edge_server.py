@@ -201,16 +201,25 @@ def test_connections_past_the_maximum_are_answered_503(tight_stack: Stack) -> No
     assert b'"edge.overloaded"' in body
 
 
-def test_one_client_may_hold_only_its_share_of_connections(tight_stack: Stack) -> None:
-    with ExitStack() as sockets:
+def test_one_client_may_hold_only_its_share_of_connections(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On a stack of its own: the other tests' connections, still closing, must not count."""
+    logs = tmp_path_factory.mktemp("client-connections")
+    with (
+        make_stack(
+            pg_server, template_database, logs, settings={"BLOSSOM_EDGE_CLIENT_CONNECTIONS": "4"}
+        ) as stack,
+        ExitStack() as sockets,
+    ):
         for _ in range(4):
-            sockets.enter_context(connected(tight_stack.edge_url, "127.0.0.14"))
+            sockets.enter_context(connected(stack.edge_url, "127.0.0.14"))
         time.sleep(0.2)
-        with connected(tight_stack.edge_url, "127.0.0.14") as extra:
+        with connected(stack.edge_url, "127.0.0.14") as extra:
             extra.settimeout(5)
             status, body = answer_of(extra)
         assert (status, b'"edge.too_many_connections"' in body) == (429, True)
-        other = request(tight_stack.edge_url, "GET", "/healthz", source="127.0.0.15")
+        other = request(stack.edge_url, "GET", "/healthz", source="127.0.0.15")
         assert other.status == 200
 
 
