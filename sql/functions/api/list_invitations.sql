@@ -12,7 +12,7 @@ begin
       from app.invitations i
      where i.org_id = v_org
        and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-       and i.expires_at > now()
+       and i.expires_at > pg_catalog.now()
      order by i.id desc;
 end
 $$;

@@ -18,7 +18,7 @@ begin
   return (select d.token_hash from app.devices d
            where d.token_hash = util.token_hash(p_token)
              and d.user_id = p_user
-             and d.last_used_at > now() - interval '1 year');
+             and d.last_used_at > pg_catalog.now() - interval '1 year');
 end
 $$;
 
@@ -35,7 +35,7 @@ declare
   v_token text := p_token;
 begin
   if v_known is not null then
-    update app.devices d set last_used_at = now() where d.token_hash = v_known;
+    update app.devices d set last_used_at = pg_catalog.now() where d.token_hash = v_known;
     return v_token;
   end if;
   v_token := util.new_token();
