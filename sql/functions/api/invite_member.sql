@@ -9,7 +9,7 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_user app.user_id := auth.require_user();
-  v_org app.org_id := util.parse_id(invite_member.org_id, 'org');
+  v_org app.org_id := util.parse_id(invite_member.org_id, 'org')::app.org_id;
   v_my_role app.org_role;
   v_role app.org_role;
   v_email app.email;

@@ -3,7 +3,7 @@ create function api.revoke_invitation(invitation_id text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_id app.invitation_id := util.parse_id(revoke_invitation.invitation_id, 'inv');
+  v_id app.invitation_id := util.parse_id(revoke_invitation.invitation_id, 'inv')::app.invitation_id;
   v_invitation app.invitations;
   v_my_role app.org_role;
 begin

@@ -3,7 +3,7 @@ create function api.update_organization(org_id text, name text) returns api.orga
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_org app.org_id := util.parse_id(update_organization.org_id, 'org');
+  v_org app.org_id := util.parse_id(update_organization.org_id, 'org')::app.org_id;
   v_name text;
 begin
   perform auth.require_user();

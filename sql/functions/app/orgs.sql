@@ -281,7 +281,7 @@ begin
      or v_invitation.revoked_at is not null or v_invitation.expires_at <= pg_catalog.now() then
     perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;
-  select u.email into v_email from app.users u where u.id = app.current_user_id();
+  select u.email::text into v_email from app.users u where u.id = app.current_user_id();
   if v_email is null or pg_catalog.lower(v_email) <> pg_catalog.lower(v_invitation.email) then
     perform util.raise_error(403, 'invitation.wrong_account',
       'This invitation was sent to another email address; sign in with that account.');

@@ -30,7 +30,7 @@ begin
   if p_key is null then
     return null;
   end if;
-  select pg_catalog.count(*), pg_catalog.min(recent.at) into v_count, v_oldest
+  select pg_catalog.count(*)::integer, pg_catalog.min(recent.at) into v_count, v_oldest
     from (select h.at from app.rate_limit_hits h
            where h.kind = p_kind and h.key = pg_catalog.left(p_key, 320) and h.at > pg_catalog.now() - p_window
            order by h.at desc
@@ -61,14 +61,14 @@ begin
   if p_key is null then
     return null;
   end if;
-  select pg_catalog.count(*), pg_catalog.max(h.at) into v_count, v_last
+  select pg_catalog.count(*)::integer, pg_catalog.max(h.at) into v_count, v_last
     from app.rate_limit_hits h
    where h.kind = p_kind and h.key = pg_catalog.left(p_key, 320) and h.at > pg_catalog.now() - p_window;
   if v_count < p_free then
     return null;
   end if;
   v_wait := pg_catalog.ceil(extract(epoch from
-              v_last + pg_catalog.make_interval(secs => least(2.0 ^ (v_count - p_free), p_max_seconds)) - pg_catalog.now()));
+              v_last + pg_catalog.make_interval(secs => least(2.0 ^ (v_count - p_free), p_max_seconds)) - pg_catalog.now()))::integer;
   return case when v_wait > 0 then v_wait end;
 end
 $$;
