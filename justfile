@@ -47,17 +47,23 @@ reset-db *ARGS:
 schema-check:
     {{python}} -m ops.schema_check
 
-# Every test: lint, schema check, codegen check, TypeScript, pgTAP and pytest, on a throwaway cluster
+# Every test: lint, SQL checks, schema check, codegen check, TypeScript, pgTAP and pytest, on a throwaway cluster
 [group('check')]
 test *PYTEST_ARGS:
     {{python}} -m ops.run_tests "$@"
 
-# Static checks: ruff (lint and format) and mypy
+# Static checks: ruff (lint and format), mypy, and the SQL checks that need no database (squawk, calls)
 [group('check')]
 lint:
     {{python}} -m ruff check .
     {{python}} -m ruff format --check .
     {{python}} -m mypy
+    {{python}} -m ops.sql_lint --no-database
+
+# SQL checks: plpgsql_check on a freshly migrated scratch database, squawk, schema-qualified calls
+[group('check')]
+sql-lint:
+    {{python}} -m ops.sql_lint
 
 # Format the Python code in place
 [group('check')]

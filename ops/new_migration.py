@@ -20,6 +20,12 @@ HEADER = """\
 -- Written by `just new-migration {name}`: review it, it is only a proposal of a diff tool.
 -- Runs as blossom_owner in one transaction; schema-qualify every name.
 """
+# squawk (`just lint`) asks every migration for both: one that waits for a lock behind a long
+# transaction would hold up every query queued behind it. Raise them for a long backfill.
+TIMEOUTS = """\
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
+"""
 
 
 def diff_sql(source_url: str, target_url: str) -> str:
@@ -62,7 +68,9 @@ def main() -> None:
     stem = f"{next_number(args.migrations_dir):04d}.{args.name}"
     apply_path = args.migrations_dir / f"{stem}.sql"
     rollback_path = args.migrations_dir / f"{stem}.rollback.sql"
-    apply_path.write_text(HEADER.format(title=args.name, name=args.name) + "\n" + forward + "\n")
+    apply_path.write_text(
+        HEADER.format(title=args.name, name=args.name) + "\n" + TIMEOUTS + "\n" + forward + "\n"
+    )
     rollback_path.write_text(
         HEADER.format(title=f"rollback of {args.name}", name=args.name)
         + "\n"

@@ -1,7 +1,8 @@
 """`just test`: every check, on one throwaway cluster that is removed afterwards.
 
-Stages, all run even when one fails: lint, schema-check, codegen-check, typescript (tsc --strict
-on clients/typescript, type tests included), pgTAP (schema tap, then pg_prove), pytest. Extra
+Stages, all run even when one fails: lint, sql-lint (plpgsql_check, squawk and schema-qualified
+calls: ops/sql_lint.py), schema-check, codegen-check, typescript (tsc --strict on
+clients/typescript, type tests included), pgTAP (schema tap, then pg_prove), pytest. Extra
 arguments go to pytest. Exit status is non-zero when any stage failed.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import psycopg
 
 from deploy.migrate import migrate
+from ops import sql_lint
 from ops.cluster import PG_BIN
 from ops.schema_check import schema_diff
 from ops.scratch import SCRATCH_URL_VARIABLE, scratch_database, temporary_cluster
@@ -104,6 +106,7 @@ def main() -> None:
     with temporary_cluster(prefix="blossom-test-") as cluster:
         server_url = cluster.url("postgres")
         os.environ[SCRATCH_URL_VARIABLE] = server_url
+        stage("sql-lint", lambda: sql_lint.run(server_url))
         stage("schema-check", schema_check)
         stage("codegen-check", codegen_check)
         stage("typescript", typescript)

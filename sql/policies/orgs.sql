@@ -42,7 +42,7 @@ create policy lister_read on app.organizations for select to org_lister using (t
 create policy member_read on app.organizations for select to blossom_owner
   using (id = any (array(select mm.org_id from app.my_memberships mm)));
 create policy creator_read on app.organizations for select to blossom_owner
-  using (created_by = (app.current_user_key() collate "C") and created_at = now());
+  using (created_by = (app.current_user_key() collate "C") and created_at = pg_catalog.now());
 create policy create_own on app.organizations for insert to blossom_owner
   with check (created_by = (app.current_user_key() collate "C"));
 create policy manage on app.organizations for update to blossom_owner

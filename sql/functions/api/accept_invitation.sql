@@ -20,9 +20,9 @@ begin
   if app.is_member(v_invitation.org_id) then
     perform util.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
   end if;
-  update app.invitations i set accepted_at = now(), accepted_by = v_user
+  update app.invitations i set accepted_at = pg_catalog.now(), accepted_by = v_user
    where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-     and i.expires_at > now();
+     and i.expires_at > pg_catalog.now();
   if not found then
     perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;

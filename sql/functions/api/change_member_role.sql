@@ -5,8 +5,8 @@ create function api.change_member_role(org_id text, user_id text, role text) ret
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_org app.org_id := util.parse_id(change_member_role.org_id, 'org');
-  v_target app.user_id := util.parse_id(change_member_role.user_id, 'usr');
+  v_org app.org_id := util.parse_id(change_member_role.org_id, 'org')::app.org_id;
+  v_target app.user_id := util.parse_id(change_member_role.user_id, 'usr')::app.user_id;
   v_role app.org_role;
   v_my_role app.org_role;
   v_old app.org_role;

@@ -12,7 +12,7 @@ declare
   v_name text := app.valid_org_name(create_organization.name);
   v_base text := app.slugify(v_name);
   v_slug text;
-  v_org app.org_id := app.gen_id('org');
+  v_org app.org_id := app.gen_id('org')::app.org_id;
   v_made boolean := false;
   v_retry integer;
 begin

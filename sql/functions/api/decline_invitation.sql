@@ -7,9 +7,9 @@ declare
   v_invitation app.invitations;
 begin
   v_invitation := app.presented_invitation(decline_invitation.token);
-  update app.invitations i set declined_at = now()
+  update app.invitations i set declined_at = pg_catalog.now()
    where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-     and i.expires_at > now();
+     and i.expires_at > pg_catalog.now();
   if not found then
     perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;

@@ -3,7 +3,7 @@ create function api.get_organization(org_id text) returns api.organization
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
-  v_org app.org_id := util.parse_id(get_organization.org_id, 'org');
+  v_org app.org_id := util.parse_id(get_organization.org_id, 'org')::app.org_id;
 begin
   perform auth.require_user();
   perform app.require_membership(v_org);

@@ -9,7 +9,7 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_user app.user_id := auth.require_user();
-  v_org app.org_id := util.parse_id(invite_member.org_id, 'org');
+  v_org app.org_id := util.parse_id(invite_member.org_id, 'org')::app.org_id;
   v_my_role app.org_role;
   v_role app.org_role;
   v_email app.email;
@@ -43,7 +43,7 @@ begin
     perform util.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
-  update app.invitations i set revoked_at = now()
+  update app.invitations i set revoked_at = pg_catalog.now()
    where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
      and i.accepted_at is null and i.declined_at is null and i.revoked_at is null;
   insert into app.invitations (org_id, email, role, token_hash, invited_by)

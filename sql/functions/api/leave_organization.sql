@@ -4,7 +4,7 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_user app.user_id := auth.require_user();
-  v_org app.org_id := util.parse_id(leave_organization.org_id, 'org');
+  v_org app.org_id := util.parse_id(leave_organization.org_id, 'org')::app.org_id;
   v_my_role app.org_role;
 begin
   perform app.lock_org(v_org);

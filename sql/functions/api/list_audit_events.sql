@@ -5,7 +5,7 @@ returns setof api.audit_event
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
-  v_org app.org_id := util.parse_id(list_audit_events.org_id, 'org');
+  v_org app.org_id := util.parse_id(list_audit_events.org_id, 'org')::app.org_id;
   v_before app.event_id;
   v_limit integer := coalesce(list_audit_events."limit", 50);
 begin
@@ -15,7 +15,7 @@ begin
     perform util.raise_error(422, 'audit.invalid_limit', 'limit is between 1 and 200.');
   end if;
   if list_audit_events.before is not null then
-    v_before := util.parse_id(list_audit_events.before, 'evt');
+    v_before := util.parse_id(list_audit_events.before, 'evt')::app.event_id;
     if v_before is null then
       perform util.raise_error(422, 'audit.invalid_cursor', 'before must be the id of an event (evt_...).');
     end if;

@@ -3,7 +3,7 @@ create function api.list_invitations(org_id text) returns setof api.invitation
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
-  v_org app.org_id := util.parse_id(list_invitations.org_id, 'org');
+  v_org app.org_id := util.parse_id(list_invitations.org_id, 'org')::app.org_id;
 begin
   perform auth.require_user();
   perform app.require_role(v_org, '{owner,admin}');
@@ -12,7 +12,7 @@ begin
       from app.invitations i
      where i.org_id = v_org
        and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-       and i.expires_at > now()
+       and i.expires_at > pg_catalog.now()
      order by i.id desc;
 end
 $$;

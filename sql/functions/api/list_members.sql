@@ -3,7 +3,7 @@ create function api.list_members(org_id text) returns setof api.member
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
-  v_org app.org_id := util.parse_id(list_members.org_id, 'org');
+  v_org app.org_id := util.parse_id(list_members.org_id, 'org')::app.org_id;
 begin
   perform auth.require_user();
   perform app.require_membership(v_org);

@@ -6,10 +6,11 @@ create function api.me() returns api.user_profile
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
+  v_user app.user_id := auth.require_user();
   v_profile api.user_profile;
 begin
-  select u.id, u.email, u.display_name, u.created_at into v_profile
-    from app.users u where u.id = auth.require_user();
+  select u.id, u.email::text, u.display_name, u.created_at into v_profile
+    from app.users u where u.id = v_user;
   if not found then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;

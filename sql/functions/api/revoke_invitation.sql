@@ -3,7 +3,7 @@ create function api.revoke_invitation(invitation_id text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_id app.invitation_id := util.parse_id(revoke_invitation.invitation_id, 'inv');
+  v_id app.invitation_id := util.parse_id(revoke_invitation.invitation_id, 'inv')::app.invitation_id;
   v_invitation app.invitations;
   v_my_role app.org_role;
 begin
@@ -16,7 +16,7 @@ begin
   if v_invitation.role = 'owner' and v_my_role <> 'owner' then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may revoke an invitation of an owner.');
   end if;
-  update app.invitations i set revoked_at = now()
+  update app.invitations i set revoked_at = pg_catalog.now()
    where i.id = v_id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null;
   if not found then
     perform util.raise_error(409, 'invitation.not_pending', 'The invitation was already accepted, declined or revoked.');

@@ -4,8 +4,8 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_user app.user_id := auth.require_user();
-  v_org app.org_id := util.parse_id(transfer_ownership.org_id, 'org');
-  v_target app.user_id := util.parse_id(transfer_ownership.user_id, 'usr');
+  v_org app.org_id := util.parse_id(transfer_ownership.org_id, 'org')::app.org_id;
+  v_target app.user_id := util.parse_id(transfer_ownership.user_id, 'usr')::app.user_id;
 begin
   perform app.lock_org(v_org);
   perform app.require_role(v_org, '{owner}');

@@ -3,13 +3,13 @@ create function api.update_organization(org_id text, name text) returns api.orga
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_org app.org_id := util.parse_id(update_organization.org_id, 'org');
+  v_org app.org_id := util.parse_id(update_organization.org_id, 'org')::app.org_id;
   v_name text;
 begin
   perform auth.require_user();
   perform app.require_role(v_org, '{owner,admin}');
   v_name := app.valid_org_name(update_organization.name);
-  update app.organizations o set name = v_name, updated_at = now() where o.id = v_org;
+  update app.organizations o set name = v_name, updated_at = pg_catalog.now() where o.id = v_org;
   perform app.org_audit(v_org, 'org.updated', v_org, pg_catalog.jsonb_build_object('name', v_name));
   return app.organization_view(v_org);
 end

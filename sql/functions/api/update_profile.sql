@@ -7,9 +7,9 @@ declare
   v_name text := auth.valid_display_name(update_profile.display_name);
   v_profile api.user_profile;
 begin
-  update app.users u set display_name = v_name, updated_at = now()
+  update app.users u set display_name = v_name, updated_at = pg_catalog.now()
    where u.id = v_user
-  returning u.id, u.email, u.display_name, u.created_at into v_profile;
+  returning u.id, u.email::text, u.display_name, u.created_at into v_profile;
   return v_profile;
 end
 $$;

@@ -152,7 +152,7 @@ begin
   /* From pending to one outcome; or an account deleted (ids set null). */
   if (new.accepted_at, new.declined_at, new.revoked_at)
        is distinct from (old.accepted_at, old.declined_at, old.revoked_at)
-     and num_nonnulls(old.accepted_at, old.declined_at, old.revoked_at) > 0 then
+     and pg_catalog.num_nonnulls(old.accepted_at, old.declined_at, old.revoked_at) > 0 then
     raise exception 'an invitation changes once, from pending to accepted, declined or revoked'
       using errcode = '42501';
   end if;
@@ -295,10 +295,10 @@ begin
   perform pg_catalog.set_config('app.invitation_token_hash', pg_catalog.encode(util.token_hash(p_token), 'hex'), true);
   select i.* into v_invitation from app.invitations i where i.token_hash = util.token_hash(p_token);
   if not found or v_invitation.accepted_at is not null or v_invitation.declined_at is not null
-     or v_invitation.revoked_at is not null or v_invitation.expires_at <= now() then
+     or v_invitation.revoked_at is not null or v_invitation.expires_at <= pg_catalog.now() then
     perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;
-  select u.email into v_email from app.users u where u.id = app.current_user_id();
+  select u.email::text into v_email from app.users u where u.id = app.current_user_id();
   if v_email is null or pg_catalog.lower(v_email) <> pg_catalog.lower(v_invitation.email) then
     perform util.raise_error(403, 'invitation.wrong_account',
       'This invitation was sent to another email address; sign in with that account.');

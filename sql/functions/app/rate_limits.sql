@@ -30,16 +30,16 @@ begin
   if p_key is null then
     return null;
   end if;
-  select count(*), min(recent.at) into v_count, v_oldest
+  select pg_catalog.count(*)::integer, pg_catalog.min(recent.at) into v_count, v_oldest
     from (select h.at from app.rate_limit_hits h
-           where h.kind = p_kind and h.key = left(p_key, 320) and h.at > now() - p_window
+           where h.kind = p_kind and h.key = pg_catalog.left(p_key, 320) and h.at > pg_catalog.now() - p_window
            order by h.at desc
            limit p_limit) recent;
   if v_count < p_limit then
     return null;
   end if;
   -- The window frees a slot when the oldest of the last p_limit hits leaves it.
-  return greatest(1, ceil(extract(epoch from v_oldest + p_window - now()))::integer);
+  return greatest(1, pg_catalog.ceil(extract(epoch from v_oldest + p_window - pg_catalog.now()))::integer);
 end
 $$;
 
@@ -61,14 +61,14 @@ begin
   if p_key is null then
     return null;
   end if;
-  select count(*), max(h.at) into v_count, v_last
+  select pg_catalog.count(*)::integer, pg_catalog.max(h.at) into v_count, v_last
     from app.rate_limit_hits h
-   where h.kind = p_kind and h.key = left(p_key, 320) and h.at > now() - p_window;
+   where h.kind = p_kind and h.key = pg_catalog.left(p_key, 320) and h.at > pg_catalog.now() - p_window;
   if v_count < p_free then
     return null;
   end if;
-  v_wait := ceil(extract(epoch from
-              v_last + pg_catalog.make_interval(secs => least(2.0 ^ (v_count - p_free), p_max_seconds)) - now()));
+  v_wait := pg_catalog.ceil(extract(epoch from
+              v_last + pg_catalog.make_interval(secs => least(2.0 ^ (v_count - p_free), p_max_seconds)) - pg_catalog.now()))::integer;
   return case when v_wait > 0 then v_wait end;
 end
 $$;
@@ -81,7 +81,7 @@ language plpgsql volatile
 as $$
 begin
   if p_key is not null then
-    insert into app.rate_limit_hits (kind, key) values (p_kind, left(p_key, 320));
+    insert into app.rate_limit_hits (kind, key) values (p_kind, pg_catalog.left(p_key, 320));
   end if;
 end
 $$;

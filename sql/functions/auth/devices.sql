@@ -20,7 +20,7 @@ begin
   return (select d.token_hash from app.devices d
            where d.token_hash = util.token_hash(p_token)
              and d.user_id = p_user
-             and d.last_used_at > now() - interval '1 year');
+             and d.last_used_at > pg_catalog.now() - interval '1 year');
 end
 $$;
 
@@ -41,7 +41,7 @@ begin
     v_token := util.new_token();
   end if;
   insert into app.devices as d (token_hash, user_id) values (util.token_hash(v_token), p_user)
-  on conflict (token_hash, user_id) do update set last_used_at = now();
+  on conflict (token_hash, user_id) do update set last_used_at = pg_catalog.now();
   delete from app.devices d
    where d.user_id = p_user
      and d.token_hash not in (select r.token_hash from app.devices r where r.user_id = p_user

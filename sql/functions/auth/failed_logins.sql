@@ -52,8 +52,8 @@ create function auth.forget_failed_logins(p_email_key text, p_addr text, p_devic
 language sql volatile
 begin atomic
   delete from app.rate_limit_hits h
-   where (h.kind = 'login.pair' and h.key = left(p_addr || ' ' || p_email_key, 320))
-      or (h.kind = 'login.device' and h.key = left(pg_catalog.encode(p_device, 'hex') || ' ' || p_email_key, 320));
+   where (h.kind = 'login.pair' and h.key = pg_catalog.left(p_addr || ' ' || p_email_key, 320))
+      or (h.kind = 'login.device' and h.key = pg_catalog.left(pg_catalog.encode(p_device, 'hex') || ' ' || p_email_key, 320));
 end;
 
 comment on function auth.forget_failed_logins(text, text, bytea) is

@@ -18,7 +18,7 @@ create function auth.login(
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_key text := left(pg_catalog.lower(coalesce(p_email, '')), 320);
+  v_key text := pg_catalog.left(pg_catalog.lower(coalesce(p_email, '')), 320);
   v_addr text := util.client_key(p_client_addr);
   v_retry integer;
   v_user app.users;

@@ -25,7 +25,7 @@ begin
   if v_session.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
-  select left(pg_catalog.lower(u.email), 320) into v_key from app.users u where u.id = v_session.user_id;
+  select pg_catalog.left(pg_catalog.lower(u.email), 320) into v_key from app.users u where u.id = v_session.user_id;
   perform app.lock_rate_key('login', v_key);
   select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_session.user_id;
   v_retry := auth.failed_logins_retry_after(v_key, v_addr, v_device);
@@ -39,9 +39,9 @@ begin
   end if;
   perform auth.check_password(p_new_password);
   update app.user_secrets s
-     set password_hash = auth.hash_password(p_new_password), password_changed_at = now()
+     set password_hash = auth.hash_password(p_new_password), password_changed_at = pg_catalog.now()
    where s.user_id = v_session.user_id;
-  update app.sessions s set revoked_at = now()
+  update app.sessions s set revoked_at = pg_catalog.now()
    where s.user_id = v_session.user_id and s.revoked_at is null and s.id <> v_session.id;
   perform auth.forget_failed_logins(v_key, v_addr, v_device);
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);

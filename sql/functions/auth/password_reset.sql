@@ -10,12 +10,12 @@ create function auth.request_password_reset(p_email text, p_client_addr inet def
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_key text := left(pg_catalog.lower(coalesce(p_email, '')), 320);
+  v_key text := pg_catalog.left(pg_catalog.lower(coalesce(p_email, '')), 320);
   v_addr text := util.client_key(p_client_addr);
   v_retry integer;
   v_user app.users;
   v_token text;
-  v_expires timestamptz := now() + interval '1 hour';
+  v_expires timestamptz := pg_catalog.now() + interval '1 hour';
 begin
   perform app.lock_rate_key('reset.addr', coalesce(v_addr, ''));
   v_retry := app.rate_limit_retry_after('reset.addr', v_addr, 20, interval '1 hour');
@@ -32,7 +32,7 @@ begin
   -- The account's lock: two requests at once cannot both find no recent mail.
   perform app.lock_rate_key('reset.user', v_user.id);
   if exists (select from app.password_resets r
-              where r.user_id = v_user.id and r.created_at > now() - interval '10 minutes') then
+              where r.user_id = v_user.id and r.created_at > pg_catalog.now() - interval '10 minutes') then
     return;
   end if;
   v_token := util.new_token();
@@ -61,16 +61,16 @@ begin
      where r.token_hash = util.token_hash(p_token)
      for update;
   end if;
-  if v_reset.user_id is null or v_reset.used_at is not null or v_reset.expires_at <= now() then
+  if v_reset.user_id is null or v_reset.used_at is not null or v_reset.expires_at <= pg_catalog.now() then
     perform util.raise_error(400, 'auth.invalid_token', 'The reset link is unknown, used or expired.');
   end if;
   perform auth.check_password(p_new_password);
   update app.user_secrets s
-     set password_hash = auth.hash_password(p_new_password), password_changed_at = now()
+     set password_hash = auth.hash_password(p_new_password), password_changed_at = pg_catalog.now()
    where s.user_id = v_reset.user_id;
   -- This token and every other outstanding one of the user are spent.
-  update app.password_resets r set used_at = now() where r.user_id = v_reset.user_id and r.used_at is null;
-  update app.sessions s set revoked_at = now() where s.user_id = v_reset.user_id and s.revoked_at is null;
+  update app.password_resets r set used_at = pg_catalog.now() where r.user_id = v_reset.user_id and r.used_at is null;
+  update app.sessions s set revoked_at = pg_catalog.now() where s.user_id = v_reset.user_id and s.revoked_at is null;
   perform auth.audit('auth.password_reset', v_reset.user_id, v_reset.user_id, p_client_addr);
 end
 $$;

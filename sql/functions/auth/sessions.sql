@@ -21,8 +21,8 @@ declare
 begin
   insert into app.sessions (user_id, token_hash, expires_at, user_agent, client_addr)
   values (p_user_id, util.token_hash(v_token),
-          now() + util.setting('session_max_age', '30 days')::interval,
-          left(p_user_agent, 512), p_client_addr)
+          pg_catalog.now() + util.setting('session_max_age', '30 days')::interval,
+          pg_catalog.left(p_user_agent, 512), p_client_addr)
   returning * into v_session;
   return pg_catalog.jsonb_build_object(
     'id', v_session.id, 'token', v_token,
@@ -58,9 +58,9 @@ begin
   if not found or auth.session_is_dead(v_session) then
     return null;
   end if;
-  if p_touch and v_session.last_seen_at < now() - interval '1 minute'
+  if p_touch and v_session.last_seen_at < pg_catalog.now() - interval '1 minute'
      and pg_catalog.current_setting('transaction_read_only') = 'off' then
-    update app.sessions s set last_seen_at = now() where s.id = v_session.id;
+    update app.sessions s set last_seen_at = pg_catalog.now() where s.id = v_session.id;
   end if;
   return v_session;
 end
@@ -101,7 +101,7 @@ language plpgsql volatile
 as $$
 begin
   if util.token_is_wellformed(p_token) then
-    update app.sessions s set revoked_at = now()
+    update app.sessions s set revoked_at = pg_catalog.now()
      where s.token_hash = util.token_hash(p_token) and s.revoked_at is null;
   end if;
 end
@@ -157,7 +157,7 @@ begin
   if not util.token_is_wellformed(p_token) then
     return false;
   end if;
-  update app.sessions s set revoked_at = now()
+  update app.sessions s set revoked_at = pg_catalog.now()
    where s.token_hash = util.token_hash(p_token) and s.revoked_at is null
   returning s.* into v_session;
   if not found then
@@ -181,7 +181,7 @@ begin
   if v_session.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
-  update app.sessions s set revoked_at = now()
+  update app.sessions s set revoked_at = pg_catalog.now()
    where s.user_id = v_session.user_id and s.revoked_at is null;
   get diagnostics v_count = row_count;
   perform auth.audit('auth.logout_all', v_session.user_id, v_session.user_id, p_client_addr,

@@ -12,17 +12,17 @@ as $$
 begin
   delete from app.sessions s where auth.session_is_dead(s);
   get diagnostics sessions = row_count;
-  delete from app.rate_limit_hits h where h.at < now() - interval '1 day';
+  delete from app.rate_limit_hits h where h.at < pg_catalog.now() - interval '1 day';
   get diagnostics rate_limit_hits = row_count;
-  delete from app.password_resets r where r.expires_at < now() - interval '1 day';
+  delete from app.password_resets r where r.expires_at < pg_catalog.now() - interval '1 day';
   get diagnostics password_resets = row_count;
-  delete from app.devices d where d.last_used_at < now() - interval '1 year';
+  delete from app.devices d where d.last_used_at < pg_catalog.now() - interval '1 year';
   get diagnostics devices = row_count;
   /* A reset or invitation token is in the outbox only for its mail: once delivered, or past
      its expires_at (when it is worth nothing any more), it goes. */
   update app.outbox o set payload = o.payload - 'token'
    where o.payload ? 'token'
-     and (o.delivered_at is not null or (o.payload ->> 'expires_at')::timestamptz < now());
+     and (o.delivered_at is not null or (o.payload ->> 'expires_at')::timestamptz < pg_catalog.now());
   get diagnostics outbox_secrets = row_count;
 end
 $$;

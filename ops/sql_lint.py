@@ -1,0 +1,431 @@
+"""`just sql-lint`: static checks over the SQL, for what tests miss; each finding names its object.
+
+- plpgsql: plpgsql_check over every PL/pgSQL function in our schemas (util, app, auth, api,
+  pipeline, admin), each trigger function against every table it is a trigger of (and its
+  transition tables), on a freshly migrated scratch database: no error, and none of its
+  warnings (unused, never read, shadowed or overlapped variables, hidden casts, volatility...).
+- migrations: squawk over every migration, `migrations/NNNN.name.sql` (not the rollbacks: a
+  rollback drops what its migration made, which is what squawk's rules forbid), with the settings
+  in `.squawk.toml`.
+- calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
+  bodies, PL/pgSQL ones included, views, policies) names its schema, pg_catalog included.
+
+A finding that is meant stays only as an entry in sql/lint-exceptions.toml, with its reason; an
+entry that excuses nothing is a finding too. `--no-database` runs the two checks that need no
+database (`just lint` does); `./dev test` runs all three as its stage `sql-lint`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pglast import parse_plpgsql
+from pglast.parser import ParseError, parse_sql_json, scan
+
+from codegen.raises import _expression_sql, _walk, _walk_lines
+from deploy.migrate import MANAGED_SCHEMAS, MIGRATIONS_DIR, migrate, stateless_files
+from ops.scratch import scratch_database, scratch_server
+from ops.settings import ROOT
+
+EXCEPTIONS_FILE = ROOT / "sql" / "lint-exceptions.toml"
+SQUAWK_CONFIG = ROOT / ".squawk.toml"
+
+
+@dataclass(frozen=True)
+class Finding:
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _line(source: bytes, offset: int) -> int:
+    return source.count(b"\n", 0, max(offset, 0)) + 1
+
+
+@dataclass(frozen=True)
+class Excused:
+    """One entry of an exceptions file: the findings it excuses, as (rule or message, object)."""
+
+    keys: frozenset[tuple[str, str]]
+    label: str
+    source: str
+
+    def unused(self, seen: set[tuple[str, str]]) -> list[Finding]:
+        return [
+            Finding(self.source, f"{self.label} {' in '.join(key)}: nothing breaks it; remove the entry")
+            for key in sorted(self.keys - seen)
+        ]
+
+
+def load_exceptions(path: Path = EXCEPTIONS_FILE) -> dict[str, list[Excused]]:
+    """The entries per check; each must say why (`reason`)."""
+    entries = tomllib.loads(path.read_text()) if path.exists() else {}
+    result: dict[str, list[Excused]] = {"plpgsql_check": [], "squawk": []}
+    for check, items in entries.items():
+        if check not in result:
+            raise ValueError(f"{shown(path)}: unknown check [[{check}]] (plpgsql_check or squawk)")
+        for item in items:
+            if not str(item.get("reason", "")).strip():
+                raise ValueError(f"{shown(path)}: an entry of [[{check}]] gives no reason: {item}")
+            if check == "plpgsql_check":
+                keys = {(str(item["message"]), str(item["function"]))}
+                label = "plpgsql_check's"
+            else:
+                keys = {(str(item["rule"]), str(name)) for name in item["migrations"]}
+                label = "squawk rule"
+            result[check].append(Excused(frozenset(keys), label, shown(path)))
+    return result
+
+
+def _excuse(found: Iterable[tuple[tuple[str, str], Finding]], excused: Sequence[Excused]) -> list[Finding]:
+    """The findings no entry excuses, then the entries that excused none."""
+    allowed = {key for entry in excused for key in entry.keys}
+    seen: set[tuple[str, str]] = set()
+    findings: list[Finding] = []
+    for key, finding in found:
+        if key in allowed:
+            seen.add(key)
+        elif finding not in findings:
+            findings.append(finding)
+    return findings + [unused for entry in excused for unused in entry.unused(seen)]
+
+
+# ---- calls: every function call names its schema -------------------------------------------
+
+
+def _bare_calls(tree: Any) -> Iterator[tuple[str, int]]:
+    """(name, location) of each call in a parse tree whose name has no schema. coalesce, nullif,
+    greatest, least and the SQL-syntax calls (extract(... from ...), trim, ...) are no FuncCall
+    or come out qualified, so they pass."""
+    for node in _walk(tree):
+        call = node.get("FuncCall")
+        if isinstance(call, dict) and len(call["funcname"]) == 1:
+            yield call["funcname"][0]["String"]["sval"], int(call.get("location", -1))
+
+
+def _object_name(stmt: dict[str, Any]) -> str:
+    """What a statement makes, as a person names it."""
+
+    def dotted(names: list[dict[str, Any]]) -> str:
+        return ".".join(part["String"]["sval"] for part in names)
+
+    def relation(node: dict[str, Any]) -> str:
+        return ".".join(node[key] for key in ("schemaname", "relname") if key in node)
+
+    if "CreateFunctionStmt" in stmt:
+        return dotted(stmt["CreateFunctionStmt"]["funcname"])
+    if "ViewStmt" in stmt:
+        return relation(stmt["ViewStmt"]["view"])
+    if "CreatePolicyStmt" in stmt:
+        policy = stmt["CreatePolicyStmt"]
+        return f"policy {policy['policy_name']} on {relation(policy['table'])}"
+    return next(iter(stmt))
+
+
+def _function_body(stmt: dict[str, Any]) -> tuple[str, str] | None:
+    """(language, body) of a CREATE FUNCTION whose body is a string (AS $$...$$)."""
+    function = stmt.get("CreateFunctionStmt")
+    if not isinstance(function, dict):
+        return None
+    options = {
+        option["DefElem"]["defname"]: option["DefElem"].get("arg") for option in function.get("options", [])
+    }
+    body = options.get("as")
+    if not isinstance(body, dict):
+        return None
+    language = options["language"]["String"]["sval"]
+    return language, body["List"]["items"][0]["String"]["sval"]
+
+
+def _masked(sql: str) -> str:
+    """pglast's PL/pgSQL parser knows no schema but pg_catalog and public: every dotted name that
+    is not a call (a type, a table, a record's field) becomes `text`, keeping the lines."""
+    tokens = scan(sql)
+
+    def is_name(index: int) -> bool:
+        return index < len(tokens) and (tokens[index].name == "IDENT" or tokens[index].kind != "NO_KEYWORD")
+
+    pieces: list[str] = []
+    done = i = 0
+    while i < len(tokens):
+        j = i
+        while is_name(j) and j + 2 < len(tokens) and tokens[j + 1].name == "ASCII_46" and is_name(j + 2):
+            j += 2
+        after = tokens[j + 1].name if j + 1 < len(tokens) else ""
+        if j > i and after not in ("ASCII_40", "ASCII_37"):  # not a call, nor name%rowtype
+            start, end = tokens[i].start, tokens[j].end + 1
+            pieces += [sql[done:start], "text" + "\n" * sql.count("\n", start, end)]
+            done = end
+        i = j + 1
+    return "".join([*pieces, sql[done:]])
+
+
+def _call_sites(body: str) -> dict[str, list[int]]:
+    """Where each name stands before "(" without a schema, by line, outside strings and comments."""
+    tokens = scan(body)
+    sites: dict[str, list[int]] = {}
+    for before, token, after in zip([None, *tokens], tokens, [*tokens[1:], None], strict=False):
+        if after is not None and after.name == "ASCII_40" and (before is None or before.name != "ASCII_46"):
+            word = body[token.start : token.end + 1]
+            name = word[1:-1] if word.startswith('"') else word.lower()
+            sites.setdefault(name, []).append(body.count("\n", 0, token.start) + 1)
+    return sites
+
+
+def _plpgsql_calls(statement: str, body: str) -> Iterator[tuple[int, str]]:
+    """(line in the body, name) of each call without a schema in a PL/pgSQL function."""
+    # The body is one string token of the statement: masked on its own.
+    tree = parse_plpgsql(_masked(statement).replace(body, _masked(body), 1))
+    sites = _call_sites(body)
+    for node, lineno in _walk_lines(tree):
+        expr = node.get("PLpgSQL_expr")
+        if not (isinstance(expr, dict) and "query" in expr):
+            continue
+        sql = _expression_sql(expr["query"], int(expr.get("parseMode", 0)))
+        for name, _ in _bare_calls(json.loads(parse_sql_json(sql))):
+            # The parse says it is a call; the first site of the name at or after its statement's
+            # line that no other call took says where.
+            line = int(lineno) if isinstance(lineno, int) else 1
+            candidates = [site for site in sites.get(name, []) if site >= line]
+            if candidates:
+                sites[name].remove(candidates[0])
+                line = candidates[0]
+            yield line, name
+
+
+def _file_calls(source: bytes) -> Iterator[tuple[int, str, str]]:
+    """(line, object, name) of each call without a schema in a file of the stateless layer."""
+    tree = json.loads(parse_sql_json(source.decode()))
+    for raw in tree["stmts"]:
+        stmt = raw["stmt"]
+        start = int(raw.get("stmt_location", 0))
+        end = start + int(raw["stmt_len"]) if raw.get("stmt_len") else len(source)
+        made = _object_name(stmt)
+        for name, location in _bare_calls(stmt):
+            yield _line(source, location), made, name
+        function = _function_body(stmt)
+        if function is None:
+            continue
+        language, body = function
+        offset = source.find(body.encode(), start)
+        first = _line(source, offset)
+        if language == "plpgsql":
+            for line, name in _plpgsql_calls(source[start:end].decode(), body):
+                yield first + line - 1, made, name
+        elif language == "sql":
+            encoded = body.encode()
+            for name, location in _bare_calls(json.loads(parse_sql_json(body))):
+                yield first + _line(encoded, location) - 1, made, name
+
+
+def call_findings(files: Iterable[Path] | None = None) -> list[Finding]:
+    """Every call in the stateless layer's files that names no schema, as file:line."""
+    findings = []
+    for path in stateless_files() if files is None else files:
+        try:
+            calls = sorted(set(_file_calls(path.read_bytes())))
+        except ParseError as error:
+            findings.append(Finding(shown(path), f"pglast cannot parse it: {error}"))
+            continue
+        for line, made, name in calls:
+            findings.append(
+                Finding(
+                    f"{shown(path)}:{line}",
+                    f"{made}: {name}(...) names no schema (pg_catalog.{name} for a built-in)",
+                )
+            )
+    return findings
+
+
+# ---- plpgsql: plpgsql_check over every PL/pgSQL function -----------------------------------
+
+# One query over every function. all_warnings: other (unused variables, overlapped parameters),
+# extra (never read, unused parameters, shadowed variables), performance (hidden casts,
+# volatility), security (SQL injection in EXECUTE) and compatibility warnings.
+_PLPGSQL_CHECK = """
+select p.oid::regprocedure::text, t.tgrelid::regclass::text, t.tgname::text,
+       r.lineno, r.level, r.message, r.detail
+  from pg_proc p
+  join pg_language l on l.oid = p.prolang and l.lanname = 'plpgsql'
+  left join pg_trigger t on t.tgfoid = p.oid and not t.tgisinternal
+  cross join lateral public.plpgsql_check_function_tb(
+         p.oid, coalesce(t.tgrelid, 0), fatal_errors => false, all_warnings => true,
+         oldtable => t.tgoldtable, newtable => t.tgnewtable) r
+ where p.pronamespace::regnamespace::text = any(%(schemas)s)
+   and (p.prorettype <> 'trigger'::regtype or t.oid is not null)
+   and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+ order by 1, 2, 3, 4
+"""
+
+# A trigger function is checked against the table of a trigger; one without a trigger cannot be.
+_UNTRIGGERED = """
+select p.oid::regprocedure::text from pg_proc p
+ where p.pronamespace::regnamespace::text = any(%(schemas)s) and p.prorettype = 'trigger'::regtype
+   and p.prolang = (select l.oid from pg_language l where l.lanname = 'plpgsql')
+   and not exists (select from pg_trigger t where t.tgfoid = p.oid)
+ order by 1
+"""
+
+
+def _definitions(files: Iterable[Path]) -> dict[str, tuple[Path, int, int]]:
+    """schema.name of each function of the stateless layer -> its file, the line of its CREATE
+    and the line its body starts on (plpgsql_check's line 1). Overloaded names are left out."""
+    found: dict[str, list[tuple[Path, int, int]]] = {}
+    for path in files:
+        source = path.read_bytes()
+        for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
+            body = _function_body(raw["stmt"])
+            if body is not None:
+                start = int(raw.get("stmt_location", 0))
+                offset = source.find(body[1].encode(), start)
+                place = (path, _line(source, start), _line(source, offset))
+                found.setdefault(_object_name(raw["stmt"]), []).append(place)
+    return {name: places[0] for name, places in found.items() if len(places) == 1}
+
+
+def plpgsql_findings(
+    url: str, excused: Sequence[Excused] = (), files: Iterable[Path] | None = None
+) -> list[Finding]:
+    """plpgsql_check's findings on the (migrated) database at `url`, as superuser; the
+    extension is created there for it."""
+    definitions = _definitions(stateless_files() if files is None else files)
+    schemas = {"schemas": list(MANAGED_SCHEMAS)}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create extension if not exists plpgsql_check with schema public")
+        rows = conn.execute(_PLPGSQL_CHECK, schemas).fetchall()
+        untriggered = [name for (name,) in conn.execute(_UNTRIGGERED, schemas).fetchall()]
+
+    def where(function: str, lineno: int | None = None) -> str:
+        place = definitions.get(function.split("(", 1)[0])
+        if place is None:
+            return function
+        path, create, body = place
+        return f"{shown(path)}:{create if lineno is None else body + lineno - 1}"
+
+    def found() -> Iterator[tuple[tuple[str, str], Finding]]:
+        for function in untriggered:
+            what = f"{function}: a trigger function that no trigger uses, which plpgsql_check cannot check"
+            yield ("", function), Finding(where(function), what)
+        for function, table, trigger, lineno, level, message, detail in rows:
+            subject = function + (f" on {table} (trigger {trigger})" if table else "")
+            what = f"{subject}: {level}: {message}" + (f" ({detail})" if detail else "")
+            yield (message, function), Finding(where(function, lineno), what)
+
+    return _excuse(found(), excused)
+
+
+# ---- migrations: squawk --------------------------------------------------------------------
+
+
+def squawk_binary() -> str:
+    """squawk from the virtual environment (squawk-cli, requirements.lock), else from PATH."""
+    beside = Path(sys.executable).parent / "squawk"
+    found = str(beside) if beside.exists() else shutil.which("squawk")
+    if found is None:
+        raise RuntimeError("squawk is not installed (squawk-cli in requirements.lock): run ./dev")
+    return found
+
+
+def migration_files(folder: Path = MIGRATIONS_DIR) -> list[Path]:
+    return sorted(path for path in folder.glob("*.sql") if not path.name.endswith(".rollback.sql"))
+
+
+def _transactional(path: Path) -> bool:
+    """Whether yoyo runs the migration in a transaction (unless it says `-- transactional: false`)."""
+    from yoyo.migrations import read_sql_migration
+
+    directives, _, _ = read_sql_migration(str(path))
+    return str(directives.get("transactional", "true")).lower() != "false"
+
+
+def squawk_findings(files: Iterable[Path] | None = None, excused: Sequence[Excused] = ()) -> list[Finding]:
+    """squawk's findings on the migrations, as file:line."""
+    paths = migration_files() if files is None else list(files)
+    violations: list[dict[str, Any]] = []
+    for transactional in (True, False):
+        group = [str(path) for path in paths if _transactional(path) == transactional]
+        if not group:
+            continue
+        command = [squawk_binary(), "--config", str(SQUAWK_CONFIG), "--reporter", "json"]
+        if not transactional:
+            command.append("--no-assume-in-transaction")
+        result = subprocess.run([*command, *group], capture_output=True, text=True, cwd=ROOT)
+        try:
+            violations += json.loads(result.stdout)
+        except ValueError:
+            raise RuntimeError(f"squawk failed: {result.stderr.strip() or result.stdout.strip()}") from None
+
+    def found() -> Iterator[tuple[tuple[str, str], Finding]]:
+        for violation in sorted(violations, key=lambda v: (v["file"], v["line"], v["rule_name"])):
+            path = Path(violation["file"])
+            rule = violation["rule_name"]
+            where = f"{shown(path)}:{int(violation['line']) + 1}"  # squawk counts lines from 0
+            yield (rule, path.name), Finding(where, f"{rule}: {violation['message']}")
+
+    return _excuse(found(), excused)
+
+
+# ---- all of them ---------------------------------------------------------------------------
+
+
+def run(server_url: str | None) -> bool:
+    """Every check (plpgsql_check only with a server to make a scratch database on); prints the
+    findings and how long each check took; whether there were none."""
+    exceptions = load_exceptions()
+    checks: list[tuple[str, Callable[[], list[Finding]]]] = [
+        ("squawk", lambda: squawk_findings(excused=exceptions["squawk"])),
+        ("calls", call_findings),
+    ]
+    if server_url is not None:
+
+        def plpgsql() -> list[Finding]:
+            with scratch_database(server_url, "sqllint") as url:
+                migrate(url, quiet=True)
+                return plpgsql_findings(url, exceptions["plpgsql_check"])
+
+        checks.insert(0, ("plpgsql_check", plpgsql))
+    ok = True
+    for name, check in checks:
+        began = time.monotonic()
+        findings = check()
+        for finding in findings:
+            print(finding)
+        ok = ok and not findings
+        print(f"sql-lint: {name}: {len(findings) or 'no'} finding(s) ({time.monotonic() - began:.2f}s)")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--no-database", action="store_true", help="only the checks that need no database (squawk, calls)"
+    )
+    args = parser.parse_args()
+    if args.no_database:
+        ok = run(None)
+    else:
+        with scratch_server() as server_url:
+            ok = run(server_url)
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

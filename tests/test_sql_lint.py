@@ -1,0 +1,248 @@
+"""ops/sql_lint.py: each check passes the tree as it is, and fails on a breach planted in a
+scratch copy, naming the object."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ops.settings import ROOT
+from ops.sql_lint import (
+    EXCEPTIONS_FILE,
+    Finding,
+    call_findings,
+    load_exceptions,
+    migration_files,
+    plpgsql_findings,
+    squawk_findings,
+)
+
+# ---- plpgsql_check ---------------------------------------------------------------------------
+
+
+def test_plpgsql_check_finds_nothing_in_our_functions_but_what_is_excused(database_url: str) -> None:
+    assert plpgsql_findings(database_url, load_exceptions()["plpgsql_check"]) == []
+
+
+PLANTED_FUNCTIONS = """\
+create function app.lint_unused(p_org app.org_id) returns integer
+language plpgsql stable
+as $$
+declare
+  v_unused integer;
+  v_count integer;
+begin
+  select pg_catalog.count(*)::integer into v_count from app.memberships m where m.org_id = p_org;
+  return v_count;
+end
+$$;
+
+create function app.tg_lint_missing_column() returns trigger
+language plpgsql
+as $$
+begin
+  new.nickname := 'x';
+  return new;
+end
+$$;
+
+create trigger lint_missing_column before insert on app.memberships
+  for each row execute function app.tg_lint_missing_column();
+
+create function app.tg_lint_unattached() returns trigger
+language plpgsql
+as $$
+begin
+  return new;
+end
+$$;
+
+create function app.lint_shadowed(p_base integer) returns integer
+language plpgsql immutable
+as $$
+begin
+  declare
+    p_base integer := 2;
+  begin
+    return p_base;
+  end;
+end
+$$;
+"""
+
+
+def test_plpgsql_check_names_each_function_its_line_and_a_triggers_table(
+    database_url: str, tmp_path: Path
+) -> None:
+    planted = tmp_path / "planted.sql"
+    planted.write_text(PLANTED_FUNCTIONS)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(PLANTED_FUNCTIONS.encode())
+    findings = plpgsql_findings(database_url, load_exceptions()["plpgsql_check"], files=[planted])
+    assert [(finding.where, finding.what) for finding in findings] == [
+        (
+            f"{planted}:25",
+            "app.tg_lint_unattached(): a trigger function that no trigger uses, "
+            "which plpgsql_check cannot check",
+        ),
+        (
+            f"{planted}:39",
+            'app.lint_shadowed(integer): warning: parameter "p_base" is overlapped '
+            "(Local variable overlap function parameter.)",
+        ),
+        (f"{planted}:33", 'app.lint_shadowed(integer): warning extra: unused parameter "p_base"'),
+        (f"{planted}:5", 'app.lint_unused(app.org_id): warning: unused variable "v_unused"'),
+        (
+            f"{planted}:17",
+            "app.tg_lint_missing_column() on app.memberships (trigger lint_missing_column): "
+            'error: record "new" has no field "nickname"',
+        ),
+    ]
+
+
+def test_an_exception_excuses_its_finding_and_fails_once_nothing_needs_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(PLANTED_FUNCTIONS.split("create function app.tg_lint_missing")[0].encode())
+    exceptions = tmp_path / "exceptions.toml"
+    exceptions.write_text(
+        "[[plpgsql_check]]\n"
+        'function = "app.lint_unused(app.org_id)"\n'
+        'message = "unused variable \\"v_unused\\""\n'
+        'reason = "planted"\n'
+        "[[plpgsql_check]]\n"
+        'function = "app.lint_unused(app.org_id)"\n'
+        'message = "never read variable \\"v_count\\""\n'
+        'reason = "planted, and wrong"\n'
+    )
+    excused = load_exceptions()["plpgsql_check"] + load_exceptions(exceptions)["plpgsql_check"]
+    assert plpgsql_findings(database_url, excused, files=[]) == [
+        Finding(
+            str(exceptions),
+            'plpgsql_check\'s never read variable "v_count" in app.lint_unused(app.org_id): '
+            "nothing breaks it; remove the entry",
+        )
+    ]
+
+
+def test_an_exception_gives_a_reason(tmp_path: Path) -> None:
+    exceptions = tmp_path / "exceptions.toml"
+    exceptions.write_text('[[squawk]]\nrule = "ban-drop-table"\nmigrations = ["0009.x.sql"]\n')
+    with pytest.raises(ValueError, match="gives no reason"):
+        load_exceptions(exceptions)
+
+
+# ---- squawk ----------------------------------------------------------------------------------
+
+TIMEOUTS = "set local lock_timeout = '5s';\nset local statement_timeout = '1min';\n"
+
+
+def test_squawk_passes_the_migrations_with_the_landed_ones_exceptions() -> None:
+    assert squawk_findings(excused=load_exceptions()["squawk"]) == []
+    assert not any(path.name.endswith(".rollback.sql") for path in migration_files())
+
+
+def test_squawk_names_the_migration_line_and_rule_of_a_breach(tmp_path: Path) -> None:
+    migration = tmp_path / "0009.nicknames.sql"
+    migration.write_text(
+        "-- nicknames\n"
+        + TIMEOUTS
+        + "alter table app.users add column nickname text default extensions.gen_random_uuid()::text;\n"
+        + "create index users_nickname_idx on app.users (nickname);\n"
+    )
+    findings = squawk_findings([migration])
+    assert [(finding.where, finding.what.split(":")[0]) for finding in findings] == [
+        (f"{migration}:4", "adding-field-with-default"),
+        (f"{migration}:5", "require-concurrent-index-creation"),
+    ]
+    assert "non-VOLATILE DEFAULTs can be added without a rewrite" in findings[0].what
+
+
+def test_squawk_knows_a_migration_that_yoyo_runs_outside_a_transaction(tmp_path: Path) -> None:
+    statement = "create index concurrently if not exists users_nickname_idx on app.users (display_name);\n"
+    outside = tmp_path / "0009.outside.sql"
+    outside.write_text(
+        "-- transactional: false\nset lock_timeout = '5s';\nset statement_timeout = '1min';\n" + statement
+    )
+    inside = tmp_path / "0010.inside.sql"
+    inside.write_text(TIMEOUTS + statement)
+    assert [
+        (finding.where, finding.what.split(":")[0]) for finding in squawk_findings([outside, inside])
+    ] == [(f"{inside}:3", "ban-concurrent-index-creation-in-transaction")]
+
+
+# ---- schema-qualified calls ------------------------------------------------------------------
+
+
+def test_every_call_in_the_stateless_layer_names_its_schema() -> None:
+    assert call_findings() == []
+
+
+PLANTED_CALLS = """\
+/* now() in a comment is no call */
+create view app.lint_view as
+  select pg_catalog.now() as qualified, coalesce(null, greatest(1, least(2, 3))) as syntax,
+         extract(epoch from clock_timestamp()) as bare;
+
+create policy lint_policy on app.users for select to blossom_owner
+  using (created_at < now());
+
+create function app.lint_atomic() returns integer
+language sql stable
+begin atomic
+  select count(*)::integer from app.users;
+end;
+
+create function app.lint_string_body() returns text
+language sql stable
+as $$
+  select 'lower(x)' || upper('y')
+$$;
+
+create function app.lint_plpgsql(p_id app.user_id) returns setof text
+language plpgsql stable
+as $$
+declare
+  v_at timestamptz := now();
+begin
+  -- A comment that calls now() is no call either.
+  perform pg_catalog.set_config('x.y', 'now()', true);
+  return query
+    select u.email::text from app.users u
+     where u.id = p_id and u.created_at < v_at + pg_catalog.make_interval(days => abs(-1));
+end
+$$;
+"""
+
+
+def test_a_bare_call_is_named_by_file_line_object_and_function(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.sql"
+    planted.write_text(PLANTED_CALLS)
+    findings = call_findings([planted])
+    assert [(finding.where, finding.what.split(" names no schema")[0]) for finding in findings] == [
+        (f"{planted}:4", "app.lint_view: clock_timestamp(...)"),
+        (f"{planted}:7", "policy lint_policy on app.users: now(...)"),
+        (f"{planted}:12", "app.lint_atomic: count(...)"),
+        (f"{planted}:18", "app.lint_string_body: upper(...)"),
+        (f"{planted}:25", "app.lint_plpgsql: now(...)"),
+        (f"{planted}:31", "app.lint_plpgsql: abs(...)"),
+    ]
+    assert findings[1].what.endswith("now(...) names no schema (pg_catalog.now for a built-in)")
+
+
+# ---- the command -----------------------------------------------------------------------------
+
+
+def test_the_checks_without_a_database_pass_the_tree() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.sql_lint", "--no-database"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sql-lint: squawk: no finding(s)" in result.stdout
+    assert "sql-lint: calls: no finding(s)" in result.stdout
+    assert EXCEPTIONS_FILE.exists()
