@@ -1,6 +1,6 @@
 """One source of truth for error codes: what codegen reads from the function bodies (and, for
 the edge, the codes its code answers with). The functions' comments ("Errors: ...") and the
-README's error tables must say the same; `just list-symbols` prints the derived codes itself."""
+error tables of docs/api.md must say the same; `just list-symbols` prints the derived codes itself."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from codegen.config import ROOT, Config
 from codegen.raises import ErrorCodes, error_codes
 
 CODE = re.compile(r"\b(?:auth|org|member|invitation|audit|request|edge)\.[a-z_]+\b")
-README = (ROOT / "README.md").read_text()
+API_DOC = (ROOT / "docs" / "api.md").read_text()
 # Schemas whose functions' comments list the codes they raise: the API, and the auth and
 # pipeline functions the edge and the pipeline call.
 DOCUMENTED_SCHEMAS = ("api", "auth", "pipeline")
@@ -54,30 +54,30 @@ def test_each_function_comment_lists_exactly_the_codes_its_body_can_raise(
 
 
 def _section(title: str) -> str:
-    start = README.index(f"\n## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start:end]
+    start = API_DOC.index(f"\n## {title}\n")
+    end = API_DOC.find("\n## ", start + 1)
+    return API_DOC[start:end]
 
 
 def _table_codes(section: str) -> frozenset[str]:
-    """The codes in the `| status | code | when |` tables of a README section."""
+    """The codes in the `| status | code | when |` tables of a section of docs/api.md."""
     rows = [line for line in section.splitlines() if re.match(r"^\| (?:\d{3}|4xx) \|", line)]
     return frozenset(code for row in rows for code in CODE.findall(row.split("|")[2]))
 
 
-def test_the_readme_organizations_table_names_the_codes_the_api_can_raise(
+def test_the_organizations_table_names_the_codes_the_api_can_raise(
     derived: tuple[dict[str, frozenset[str]], ErrorCodes, dict[str, str]],
 ) -> None:
     by_function, codes, _comments = derived
     api = frozenset().union(*(raised for name, raised in by_function.items() if name.startswith("api.")))
     documented = _table_codes(_section("Organizations"))
     assert documented == api | codes.common, {
-        "in the README only": sorted(documented - api - codes.common),
-        "raised but not in the README": sorted((api | codes.common) - documented),
+        "in docs/api.md only": sorted(documented - api - codes.common),
+        "raised but not in docs/api.md": sorted((api | codes.common) - documented),
     }
 
 
-def test_the_readme_edge_table_names_the_codes_the_edge_answers_with() -> None:
+def test_the_edge_table_names_the_codes_the_edge_answers_with() -> None:
     answered = frozenset(
         code
         for path in (ROOT / "edge").glob("*.py")

@@ -1,5 +1,5 @@
 /*
- * The limits on guessing passwords, signing up and asking for resets (README, Security): each
+ * The limits on guessing passwords, signing up and asking for resets (docs/security.md): each
  * stops an attacker, and none lets an attacker lock the owner out of their own browser.
  * Time passes by moving the counted hits into the past.
  */

@@ -1,7 +1,7 @@
 /*
  * Schema tap: what the pgTAP tests in sql/tests share, and nothing of the application's.
  * ops/run_tests.py installs this file into its pgTAP database after `create extension pgtap`
- * and before pg_prove runs the tests; by hand, run it first (README.md, Tests). It never is
+ * and before pg_prove runs the tests; by hand, run it first (docs/testing.md). It never is
  * part of a migrated database: migrations and the stateless layer do not know it.
  *
  * Fixtures have names: tap.fix keeps a value (an id, a token) under a name for the test's
