@@ -18,7 +18,7 @@ import logging
 import psycopg
 
 import blossom_db.generated as db
-from edge.database import Database, DatabaseUnavailable
+from blossom_db.database import Database, DatabaseUnavailable
 
 log = logging.getLogger("edge.activity")
 

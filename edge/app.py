@@ -11,11 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from blossom_db.database import Database
 from edge.activity import SessionActivity
 from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
-from edge.database import Database
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.health import healthz, readyz
 from edge.limits import ConcurrencyLimits
@@ -32,6 +32,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
         config.database_url,
         max_connections=config.database_connections,
         wait_seconds=config.database_wait_seconds,
+        application_name="blossom-edge",
     )
     activity = SessionActivity(database)
 

@@ -7,6 +7,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from blossom_db.settings import env_count, env_number, split_list
+
 MIB = 1024 * 1024
 DEFAULT_COOKIE_NAME = "blossom_session"
 # Browsers keep a `__Host-` cookie only when it is Secure, has Path=/ and no Domain: a sibling
@@ -16,11 +18,6 @@ HOST_PREFIX = "__Host-"
 COOKIE_NAME_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def split_list(value: str) -> tuple[str, ...]:
-    """A list setting: entries separated by commas and/or white space."""
-    return tuple(item for item in re.split(r"[\s,]+", value.strip()) if item)
 
 
 def parse_networks(value: str) -> tuple[Network, ...]:
@@ -49,26 +46,6 @@ def session_cookie_name(given: str | None = None, *, secure: bool | None = None)
             "BLOSSOM_COOKIE_NAME: a __Host- cookie must be Secure; unset BLOSSOM_COOKIE_INSECURE"
         )
     return HOST_PREFIX + base if secure else base
-
-
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _count(name: str, default: int) -> int:
-    value = _number(name, default)
-    if value != int(value):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -137,16 +114,16 @@ class EdgeConfig:
             database_url=os.environ.get(
                 "BLOSSOM_EDGE_DATABASE_URL", "postgresql://edge@127.0.0.1:54329/blossom"
             ),
-            max_connections=_count("BLOSSOM_EDGE_MAX_CONNECTIONS", 16384),
-            client_connections=_count("BLOSSOM_EDGE_CLIENT_CONNECTIONS", 256),
-            drain_seconds=_number("BLOSSOM_EDGE_DRAIN_TIMEOUT", 20.0),
-            header_timeout_seconds=_number("BLOSSOM_EDGE_HEADER_TIMEOUT", 10.0),
-            body_timeout_seconds=_number("BLOSSOM_EDGE_BODY_TIMEOUT", 20.0),
-            upstream_timeout_seconds=_number("BLOSSOM_EDGE_UPSTREAM_TIMEOUT", 30.0),
-            upstream_connections=_count("BLOSSOM_EDGE_UPSTREAM_CONNECTIONS", 256),
-            upstream_wait_seconds=_number("BLOSSOM_EDGE_UPSTREAM_WAIT", 2.0),
-            client_concurrency=_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
-            max_in_flight=_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
+            max_connections=env_count("BLOSSOM_EDGE_MAX_CONNECTIONS", 16384),
+            client_connections=env_count("BLOSSOM_EDGE_CLIENT_CONNECTIONS", 256),
+            drain_seconds=env_number("BLOSSOM_EDGE_DRAIN_TIMEOUT", 20.0),
+            header_timeout_seconds=env_number("BLOSSOM_EDGE_HEADER_TIMEOUT", 10.0),
+            body_timeout_seconds=env_number("BLOSSOM_EDGE_BODY_TIMEOUT", 20.0),
+            upstream_timeout_seconds=env_number("BLOSSOM_EDGE_UPSTREAM_TIMEOUT", 30.0),
+            upstream_connections=env_count("BLOSSOM_EDGE_UPSTREAM_CONNECTIONS", 256),
+            upstream_wait_seconds=env_number("BLOSSOM_EDGE_UPSTREAM_WAIT", 2.0),
+            client_concurrency=env_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
+            max_in_flight=env_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
             cookie_name=session_cookie_name(secure=secure),
             cookie_secure=secure,
             allowed_origins=frozenset(split_list(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))),

@@ -9,8 +9,8 @@ import aiohttp
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from blossom_db.database import Database
 from edge.config import EdgeConfig
-from edge.database import Database
 from edge.errors import error_response
 
 log = logging.getLogger("edge.health")

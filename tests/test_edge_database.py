@@ -1,5 +1,5 @@
 """The edge outlives Postgres: while it is down the edge answers at once (503, JSON), and within
-a second of its return the edge works again, /auth and /readyz included (edge/database.py)."""
+a second of its return the edge works again, /auth and /readyz included (blossom_db/database.py)."""
 
 from __future__ import annotations
 

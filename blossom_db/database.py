@@ -1,8 +1,9 @@
-"""The edge's own Postgres connections: a few kept open, more made on demand, none retried.
+"""A process's own Postgres connections (the edge's, the worker's): a few kept open, more made on
+demand, none retried.
 
 Not psycopg_pool: when Postgres restarts, its pool finds each dead idle connection on checkout
 and sleeps with a growing back-off before trying the next, and reconnects in the background
-with back-off too, so the auth routes stayed down for ~10 s after a sub-second restart. Here
+with back-off too, so the edge's auth routes stayed down for ~10 s after a sub-second restart. Here
 an idle connection is tested without a round trip (an idle connection has nothing to read;
 one whose server went away has its end of stream, or a termination notice, waiting), a dead
 one is dropped at once, and a missing one is made in the request that needs it. So while
@@ -31,7 +32,7 @@ class Database:
         *,
         max_connections: int,
         wait_seconds: float,
-        application_name: str = "blossom-edge",
+        application_name: str,
     ) -> None:
         self.url = url
         self.wait_seconds = wait_seconds
