@@ -12,10 +12,20 @@ alias m := migrate
 default:
     @just --list --unsorted
 
-# Bring the whole stack up: local Postgres (or DATABASE_URL), migrations, PostgREST, edge
+# Bring the whole stack up: local Postgres (or DATABASE_URL), migrations, MailDev, PostgREST, edge, worker
 [group('run')]
 up:
     {{python}} -m ops.stack
+
+# Run the worker alone, in the foreground (mail to BLOSSOM_SMTP_URL, or to MailDev's port)
+[group('run')]
+worker:
+    {{python}} -m ops.stack worker
+
+# Show the mail delivered to MailDev under `just up`, newest first (--to ADDRESS, --limit N)
+[group('run')]
+mail *ARGS:
+    {{python}} -m ops.mailbox "$@"
 
 # Apply pending migrations, then re-apply sql/functions and sql/policies, then reload PostgREST
 [group('database')]
@@ -31,11 +41,6 @@ new-migration NAME:
 [group('database')]
 psql *ARGS:
     {{python}} -m ops.stack psql "$@"
-
-# Show the messages waiting in the outbox (e.g. password-reset mail) instead of sending them
-[group('database')]
-mail *ARGS:
-    {{python}} -m ops.outbox "$@"
 
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]
@@ -95,6 +100,6 @@ bench *ARGS:
 [group('maintain')]
 lock:
     {{python}} -m pip install --quiet pip-tools
-    {{python}} -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+    CUSTOM_COMPILE_COMMAND="just lock" {{python}} -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
         --no-emit-index-url --no-emit-trusted-host --no-emit-find-links \
         -o requirements.lock requirements.in

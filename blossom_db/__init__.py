@@ -1,5 +1,8 @@
-"""Typed wrappers for the database functions the edge and the pipeline call (psycopg 3).
+"""What Blossom's processes (the edge, the worker, the pipeline) share at run time: typed
+wrappers for the database functions they call (psycopg 3), their Postgres connections, and
+settings read from the environment.
 
 `generated.py` is written by `just codegen` from the catalog; `runtime.py` is what the wrappers
-share. Neither imports pglast or codegen: both are safe to import at run time.
+share; `database.py` the connections; `settings.py` the environment. None imports pglast or
+codegen: all are safe to import at run time.
 """

@@ -114,10 +114,18 @@ AUTH_LOGOUT_ALL_ERRORS = Literal["auth.not_signed_in"]
 AUTH_REQUEST_PASSWORD_RESET_ERRORS = Literal["auth.rate_limited"]
 
 
+AUTH_RESEND_EMAIL_VERIFICATION_ERRORS = Literal[
+    "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited"
+]
+
+
 AUTH_SESSION_INFO_ERRORS = Literal["auth.not_signed_in"]
 
 
 AUTH_SIGNUP_ERRORS = Literal["auth.invalid_display_name", "auth.invalid_email", "auth.weak_password"]
+
+
+AUTH_VERIFY_EMAIL_ERRORS = Literal["auth.invalid_token"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +144,15 @@ class AuditEvent:
     """What it happened to, when there is one."""
     details: JsonValue
     """More facts as JSON; never secrets."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryClaimRow:
+    """A row of delivery.claim."""
+
+    topic: str | None
+    payload: JsonValue | None
+    attempts: int | None
 
 
 EventId = NewType("EventId", str)
@@ -223,6 +240,7 @@ class PipelinePurgeAuthRow:
     rate_limit_hits: int | None
     password_resets: int | None
     devices: int | None
+    email_verifications: int | None
     outbox_secrets: int | None
 
 
@@ -242,10 +260,12 @@ class UserProfile:
     """Name shown to other people."""
     created_at: datetime
     """When the account was created."""
+    email_verified: bool
+    """Whether the account proved it reads its email."""
 
 
 def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> Organization:
-    """Joins the organization with the invitation's role. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
+    """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
     Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
@@ -264,7 +284,7 @@ def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -
 async def api_accept_invitation_async(
     conn: psycopg.AsyncConnection[Any], *, token: str | None
 ) -> Organization:
-    """Joins the organization with the invitation's role. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
+    """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
     Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
@@ -666,7 +686,10 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
     Raises RpcError with code: auth.not_signed_in.
     """
     query, params = call_query(
-        "api", "me", 'select r."id", r."email", r."display_name", r."created_at" from {call} as r', []
+        "api",
+        "me",
+        'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
+        [],
     )
     with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
@@ -680,7 +703,10 @@ async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
     Raises RpcError with code: auth.not_signed_in.
     """
     query, params = call_query(
-        "api", "me", 'select r."id", r."email", r."display_name", r."created_at" from {call} as r', []
+        "api",
+        "me",
+        'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
+        [],
     )
     with coded_errors():
         async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
@@ -839,7 +865,7 @@ def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | Non
     query, params = call_query(
         "api",
         "update_profile",
-        'select r."id", r."email", r."display_name", r."created_at" from {call} as r',
+        'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
     with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
@@ -858,7 +884,7 @@ async def api_update_profile_async(
     query, params = call_query(
         "api",
         "update_profile",
-        'select r."id", r."email", r."display_name", r."created_at" from {call} as r',
+        'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
     with coded_errors():
@@ -1166,6 +1192,43 @@ async def auth_request_password_reset_async(
     return None
 
 
+def auth_resend_email_verification(
+    conn: psycopg.Connection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
+) -> None:
+    """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
+
+    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    """
+    query, params = call_query(
+        "auth",
+        "resend_email_verification",
+        "select {call}",
+        [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
+    )
+    with coded_errors(), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def auth_resend_email_verification_async(
+    conn: psycopg.AsyncConnection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
+) -> None:
+    """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
+
+    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    """
+    query, params = call_query(
+        "auth",
+        "resend_email_verification",
+        "select {call}",
+        [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
+    )
+    with coded_errors():
+        async with conn.cursor() as cur:
+            await cur.execute(query, params)
+    return None
+
+
 def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
@@ -1297,15 +1360,161 @@ async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_toke
     return cast("bool | None", row[0])
 
 
+def auth_verify_email(
+    conn: psycopg.Connection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
+) -> None:
+    """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
+
+    Raises RpcError with code: auth.invalid_token.
+    """
+    query, params = call_query(
+        "auth",
+        "verify_email",
+        "select {call}",
+        [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
+    )
+    with coded_errors(), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def auth_verify_email_async(
+    conn: psycopg.AsyncConnection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
+) -> None:
+    """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
+
+    Raises RpcError with code: auth.invalid_token.
+    """
+    query, params = call_query(
+        "auth",
+        "verify_email",
+        "select {call}",
+        [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
+    )
+    with coded_errors():
+        async with conn.cursor() as cur:
+            await cur.execute(query, params)
+    return None
+
+
+def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> DeliveryClaimRow:
+    """The message of an outbox event, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "claim",
+        'select r."topic", r."payload", r."attempts" from {call} as r',
+        [("p_event_id", p_event_id, "text", "")],
+    )
+    with coded_errors(), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def delivery_claim_async(
+    conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
+) -> DeliveryClaimRow:
+    """The message of an outbox event, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "claim",
+        'select r."topic", r."payload", r."attempts" from {call} as r',
+        [("p_event_id", p_event_id, "text", "")],
+    )
+    with coded_errors():
+        async with conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+            await cur.execute(query, params)
+            row = one(await cur.fetchone())
+    return row
+
+
+def delivery_delivered(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> None:
+    """Marks an outbox event delivered and takes its one-time secret (token) out of its payload.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
+    )
+    with coded_errors(), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def delivery_delivered_async(conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None) -> None:
+    """Marks an outbox event delivered and takes its one-time secret (token) out of its payload.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
+    )
+    with coded_errors():
+        async with conn.cursor() as cur:
+            await cur.execute(query, params)
+    return None
+
+
+def delivery_failed(
+    conn: psycopg.Connection[Any], *, p_event_id: str | None, p_error: str | None, p_give_up: bool | None
+) -> None:
+    """Counts a failed try of an outbox event with its error; with p_give_up, no try follows (given_up_at).
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "failed",
+        "select {call}",
+        [
+            ("p_event_id", p_event_id, "text", ""),
+            ("p_error", p_error, "text", ""),
+            ("p_give_up", p_give_up, "boolean", ""),
+        ],
+    )
+    with coded_errors(), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def delivery_failed_async(
+    conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None, p_error: str | None, p_give_up: bool | None
+) -> None:
+    """Counts a failed try of an outbox event with its error; with p_give_up, no try follows (given_up_at).
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "failed",
+        "select {call}",
+        [
+            ("p_event_id", p_event_id, "text", ""),
+            ("p_error", p_error, "text", ""),
+            ("p_give_up", p_give_up, "boolean", ""),
+        ],
+    )
+    with coded_errors():
+        async with conn.cursor() as cur:
+            await cur.execute(query, params)
+    return None
+
+
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than a day, resets expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired.
+    """Deletes dead sessions, rate-limit hits older than a day, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "purge_auth",
-        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."outbox_secrets" from {call} as r',
+        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
     with coded_errors(), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
@@ -1315,14 +1524,14 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
 
 
 async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than a day, resets expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired.
+    """Deletes dead sessions, rate-limit hits older than a day, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "purge_auth",
-        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."outbox_secrets" from {call} as r',
+        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
     with coded_errors():

@@ -19,12 +19,18 @@ class Config:
     api_schema: str = "api"
     api_roles: tuple[str, ...] = ("web_anon", "authenticated")
     # (schema, role): Python wrappers also for the functions of schema that role may execute.
-    python_grants: tuple[tuple[str, str], ...] = (("auth", "edge"), ("pipeline", "pipeline"))
+    python_grants: tuple[tuple[str, str], ...] = (
+        ("auth", "edge"),
+        ("pipeline", "pipeline"),
+        ("delivery", "worker"),
+    )
     raises: RaiseConfig = field(
         default_factory=lambda: RaiseConfig(
             # util.raise_error(status, code, message, hint, headers)
             helpers={"util.raise_error": 1},
             pre_request="auth.pre_request",
+            # The job queue's (procrastinate's) functions.
+            ignored_schemas=frozenset({"jobs"}),
         )
     )
     typescript_path: Path = ROOT / "clients" / "typescript" / "src" / "generated.ts"

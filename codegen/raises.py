@@ -65,6 +65,8 @@ class RaiseConfig:
     helpers: Mapping[str, int] = field(default_factory=dict)
     # PostgREST's db-pre-request function: what it raises, every API call can raise
     pre_request: str | None = None
+    # Schemas of someone else's code (a library's functions), which raise no code of ours.
+    ignored_schemas: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,11 @@ def _analyse(row: tuple[int, str, str, str, str, str], config: RaiseConfig, sche
 def error_codes(conn: psycopg.Connection, config: RaiseConfig) -> ErrorCodes:
     """Parse every PL/pgSQL and SQL function of the database and close codes over calls."""
     schemas = frozenset(name for (name,) in conn.execute(_SCHEMAS))
-    bodies = [_analyse(row, config, schemas) for row in conn.execute(_BODIES)]
+    bodies = [
+        _analyse(row, config, schemas)
+        for row in conn.execute(_BODIES)
+        if row[1] not in config.ignored_schemas
+    ]
     by_oid = {body.oid: set(body.direct) for body in bodies}
     changed = True
     while changed:  # fixpoint: propagate callees' codes until nothing grows

@@ -32,7 +32,12 @@ MIGRATIONS_DIR = ROOT / "migrations"
 # The stateless layer: the files under these folders of sql/, in the order sql/stateless.txt gives.
 STATELESS_MANIFEST = ROOT / "sql" / "stateless.txt"
 STATELESS_FOLDERS = ("functions", "views", "policies", "grants")
-MANAGED_SCHEMAS = ("util", "app", "auth", "api", "admin", "pipeline")
+MANAGED_SCHEMAS = ("util", "app", "auth", "api", "admin", "pipeline", "delivery", "jobs")
+# The job queue's schema: procrastinate's own tables and functions (the version pinned in
+# requirements.lock), made by migrate before the migrations, as the owner, when it is missing.
+# Its code is procrastinate's, not ours: our SQL checks leave it alone.
+JOBS_SCHEMA = "jobs"
+OUR_CODE_SCHEMAS = tuple(schema for schema in MANAGED_SCHEMAS if schema != JOBS_SCHEMA)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
 
@@ -153,6 +158,42 @@ def bootstrap(admin_url: str) -> None:
                 sql.Identifier(META_SCHEMA), owner
             )
         )
+    apply_jobs_schema(admin_url)
+
+
+def apply_jobs_schema(admin_url: str) -> None:
+    """procrastinate's schema, in schema `jobs`, once: its SQL names its objects without a
+    schema, so it is run with that schema first on the path. Its tables then get Row Level
+    Security, enabled and forced like every table of ours, with policies for the two roles
+    that use them (sql/policies/jobs.sql): the owner, whose functions defer jobs, and the
+    worker. An upgrade of procrastinate brings migrations of its own, to run in a migration of
+    ours."""
+    from procrastinate.schema import SchemaManager
+
+    with psycopg.connect(admin_url) as conn:
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
+        made = conn.execute(
+            "select to_regclass(%s) is not null", (f"{JOBS_SCHEMA}.procrastinate_jobs",)
+        ).fetchone()
+        if made and made[0]:
+            return
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(JOBS_SCHEMA)))
+        conn.execute(sql.SQL("set local search_path = {}").format(sql.Identifier(JOBS_SCHEMA)))
+        conn.execute(SchemaManager.get_schema().encode())
+        conn.execute(
+            sql.SQL("comment on schema {} is {}").format(
+                sql.Identifier(JOBS_SCHEMA),
+                sql.Literal(
+                    "The job queue (procrastinate): jobs deferred in the transaction that causes them."
+                ),
+            )
+        )
+        for (table,) in conn.execute(
+            "select c.oid::regclass::text from pg_class c where c.relnamespace = %s::regnamespace"
+            " and c.relkind = 'r'",
+            (JOBS_SCHEMA,),
+        ).fetchall():
+            conn.execute(f"alter table {table} enable row level security, force row level security".encode())
 
 
 def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:

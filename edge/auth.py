@@ -25,9 +25,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from blossom_db import generated as db
+from blossom_db.database import Database, DatabaseUnavailable
 from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
-from edge.database import Database, DatabaseUnavailable
 from edge.errors import Refused, error_response, read_body
 from edge.limits import client_key
 from edge.security import client_ip, csrf_refusal
@@ -390,6 +390,30 @@ async def confirm_password_reset(request: Request) -> Response:
     return response
 
 
+async def verify_email(request: Request) -> Response:
+    body = await json_fields(request, "token")
+    config: EdgeConfig = request.app.state.config
+    await call(
+        request,
+        lambda conn: db.auth_verify_email_async(
+            conn, p_token=body["token"], p_client_addr=client_ip(request, config)
+        ),
+    )
+    return no_content()
+
+
+async def resend_email_verification(request: Request) -> Response:
+    await json_fields(request)
+    config: EdgeConfig = request.app.state.config
+    await call(
+        request,
+        lambda conn: db.auth_resend_email_verification_async(
+            conn, p_token=session_token(request, config), p_client_addr=client_ip(request, config)
+        ),
+    )
+    return no_content(202)
+
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -413,6 +437,8 @@ ROUTES = [
     Route("/auth/password", guarded(change_password), methods=["POST"]),
     Route("/auth/password-reset", guarded(request_password_reset), methods=["POST"]),
     Route("/auth/password-reset/confirm", guarded(confirm_password_reset), methods=["POST"]),
+    Route("/auth/verify-email", guarded(verify_email), methods=["POST"]),
+    Route("/auth/verify-email/resend", guarded(resend_email_verification), methods=["POST"]),
 ]
 
 __all__ = ["ROUTES", "PasswordWork"]

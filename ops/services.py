@@ -1,4 +1,5 @@
-"""Starting PostgREST and the edge as child processes; shared by `just up` and the tests."""
+"""Starting PostgREST, the edge, the worker and MailDev as child processes; shared by `just up`
+and the tests."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 from edge.config import session_cookie_name
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
 
 POSTGREST_CONF = ROOT / "postgrest.conf"
 POSTGREST_BIN = ROOT / ".tools" / "postgrest-12.0.2" / "postgrest"
+# ./dev installs MailDev from ops/maildev/package-lock.json (npm ci) into .tools/maildev.
+MAILDEV_BIN = ROOT / ".tools" / "maildev" / "node_modules" / ".bin" / "maildev"
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,61 @@ def start_edge(
     # edge/server.py sets uvicorn's limits and timeouts; the same command runs in the image.
     command = [sys.executable, "-m", "edge", "--host", "127.0.0.1", "--port", str(endpoints.edge_port)]
     return _spawn(command, dict(environ) | edge_env(endpoints, environ), log)
+
+
+def worker_env(database_url: str, smtp_url: str, app_url: str) -> dict[str, str]:
+    return {
+        "BLOSSOM_WORKER_DATABASE_URL": database_url,
+        "BLOSSOM_SMTP_URL": smtp_url,
+        "BLOSSOM_APP_URL": app_url,
+    }
+
+
+def start_worker(
+    settings: Environment, admin_url: str, log: Path | None = None, environ: Environment = os.environ
+) -> subprocess.Popen[bytes]:
+    """`python -m worker` with these `settings` (worker_env, and any BLOSSOM_WORKER_* or
+    BLOSSOM_MAIL_*) over `environ`; returned once it has registered with the job queue of the
+    database at `admin_url`."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        since = conn.execute("select now()").fetchone()
+        process = _spawn([sys.executable, "-m", "worker"], dict(environ) | dict(settings), log)
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {process.returncode} before it was ready")
+            registered = conn.execute(
+                "select exists (select from jobs.procrastinate_workers where last_heartbeat >= %s)", since
+            ).fetchone()
+            if registered and registered[0]:
+                return process
+            time.sleep(0.05)
+    stop(process)
+    raise RuntimeError("the worker did not register with the job queue within 30 s")
+
+
+def maildev_binary() -> str:
+    if not MAILDEV_BIN.exists():
+        raise SystemExit("MailDev is not installed: run ./dev (it installs it into .tools/)")
+    return str(MAILDEV_BIN)
+
+
+def start_maildev(
+    smtp_port: int,
+    mailbox_port: int,
+    mail_directory: Path,
+    log: Path | None = None,
+    environ: Environment = os.environ,
+) -> subprocess.Popen[bytes]:
+    """MailDev on loopback: SMTP on `smtp_port`, its web mailbox and REST API (GET /api/email)
+    on `mailbox_port`, the messages' files in `mail_directory`. It never relays mail."""
+    command = [
+        maildev_binary(),
+        "--ip", "127.0.0.1", "--smtp", str(smtp_port),
+        "--web-ip", "127.0.0.1", "--web", str(mailbox_port),
+        "--mail-directory", str(mail_directory),
+    ]  # fmt: skip
+    return _spawn(command, dict(environ), log)
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:

@@ -60,6 +60,10 @@ class Settings:
     external_database_url: str | None
     authenticator_password: str | None
     edge_password: str | None
+    worker_password: str | None
+    # MailDev, the development mail server `just up` starts: its SMTP port and its web mailbox.
+    smtp_port: int
+    mailbox_port: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -73,6 +77,9 @@ class Settings:
             external_database_url=os.environ.get("DATABASE_URL") or None,
             authenticator_password=os.environ.get("BLOSSOM_AUTHENTICATOR_PASSWORD") or None,
             edge_password=os.environ.get("BLOSSOM_EDGE_PASSWORD") or None,
+            worker_password=os.environ.get("BLOSSOM_WORKER_PASSWORD") or None,
+            smtp_port=_port("BLOSSOM_SMTP_PORT", 1025),
+            mailbox_port=_port("BLOSSOM_MAILBOX_PORT", 1080),
         )
 
     @property
@@ -89,3 +96,11 @@ class Settings:
     @property
     def edge_database_url(self) -> str:
         return with_user(self.admin_url, "edge", self.edge_password)
+
+    @property
+    def worker_database_url(self) -> str:
+        return with_user(self.admin_url, "worker", self.worker_password)
+
+    @property
+    def mailbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.mailbox_port}"

@@ -34,7 +34,7 @@ from pglast import parse_plpgsql
 from pglast.parser import ParseError, parse_sql_json, scan
 
 from codegen.raises import _expression_sql, _walk, _walk_lines
-from deploy.migrate import MANAGED_SCHEMAS, MIGRATIONS_DIR, migrate, stateless_files
+from deploy.migrate import MIGRATIONS_DIR, OUR_CODE_SCHEMAS, migrate, stateless_files
 from ops.scratch import scratch_database, scratch_server
 from ops.settings import ROOT
 
@@ -306,7 +306,7 @@ def plpgsql_findings(
     """plpgsql_check's findings on the (migrated) database at `url`, as superuser; the
     extension is created there for it."""
     definitions = _definitions(stateless_files() if files is None else files)
-    schemas = {"schemas": list(MANAGED_SCHEMAS)}
+    schemas = {"schemas": list(OUR_CODE_SCHEMAS)}
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("create extension if not exists plpgsql_check with schema public")
         rows = conn.execute(_PLPGSQL_CHECK, schemas).fetchall()

@@ -1,4 +1,4 @@
-"""`just up` and the recipes that work on the local database (migrate, psql, reset-db).
+"""`just up` and the recipes that work on the local database (migrate, psql, reset-db, worker).
 
 Without DATABASE_URL the database is a project-local cluster under BLOSSOM_DATA_DIR
 (default `.blossom/`), started on BLOSSOM_PG_PORT; its data survives restarts.
@@ -21,7 +21,17 @@ from psycopg import sql
 
 from deploy.migrate import migrate
 from ops.cluster import PG_BIN, LocalCluster
-from ops.services import Endpoints, process_name, start_edge, start_postgrest, stop, wait_http
+from ops.services import (
+    Endpoints,
+    process_name,
+    start_edge,
+    start_maildev,
+    start_postgrest,
+    start_worker,
+    stop,
+    wait_http,
+    worker_env,
+)
 from ops.settings import DB_NAME, Settings, redacted, with_database
 
 
@@ -57,6 +67,15 @@ def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
     raise Shutdown(signal.Signals(signum).name)
 
 
+def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bool]:
+    """The worker's settings under `just up`, and whether MailDev is wanted: the worker sends
+    through MailDev unless BLOSSOM_SMTP_URL names another server; mailed links point at
+    BLOSSOM_APP_URL, or the edge when it is not set."""
+    smtp_url = os.environ.get("BLOSSOM_SMTP_URL") or f"smtp://127.0.0.1:{settings.smtp_port}"
+    app_url = os.environ.get("BLOSSOM_APP_URL") or edge_url
+    return worker_env(settings.worker_database_url, smtp_url, app_url), not os.environ.get("BLOSSOM_SMTP_URL")
+
+
 def up(settings: Settings) -> int:
     endpoints = Endpoints(
         postgrest_port=settings.postgrest_port,
@@ -68,18 +87,27 @@ def up(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _raise_shutdown)
     signal.signal(signal.SIGINT, _raise_shutdown)
     children: list[subprocess.Popen[bytes]] = []
+    worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
     try:
         with database(settings):
             migrate(settings.admin_url)
+            if with_maildev:
+                maildev = start_maildev(settings.smtp_port, settings.mailbox_port, settings.data_dir / "mail")
+                children.append(maildev)
+                wait_http(f"{settings.mailbox_url}/api/email", maildev)
             postgrest = start_postgrest(endpoints)
             children.append(postgrest)
             wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest)
             edge = start_edge(endpoints)
             children.append(edge)
             wait_http(f"{endpoints.edge_url}/readyz", edge)
+            children.append(start_worker(worker_settings, settings.admin_url))
             say("the stack is up (Ctrl-C stops it)")
             print(f"  edge       {endpoints.edge_url}")
             print(f"  PostgREST  {endpoints.postgrest_url}")
+            print(f"  worker     mail through {worker_settings['BLOSSOM_SMTP_URL']}")
+            if with_maildev:
+                print(f"  MailDev    {settings.mailbox_url} (SMTP on 127.0.0.1:{settings.smtp_port})")
             print(f"  database   {redacted(settings.admin_url)}", flush=True)
             while True:
                 for child in children:
@@ -94,11 +122,22 @@ def up(settings: Settings) -> int:
         say(str(error))
         return 1
     finally:
-        # Ignore a second Ctrl-C while we stop things in order: edge, PostgREST, then Postgres.
+        # Ignore a second Ctrl-C while we stop things in order: worker, edge, PostgREST,
+        # MailDev, then Postgres.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in reversed(children):
-            stop(child)
+            stop(child, timeout=30.0)
+
+
+def run_worker(settings: Settings) -> int:
+    """The worker alone, in the foreground, on the local database (migrated by `just up` or
+    `just migrate`); mail goes to BLOSSOM_SMTP_URL, or to MailDev's port (`just up` starts
+    MailDev)."""
+    worker_settings, _ = mail_settings(settings, f"http://127.0.0.1:{settings.edge_port}")
+    # The worker stops itself on Ctrl-C (it is in our process group); we wait for it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return subprocess.call([sys.executable, "-m", "worker"], env=dict(os.environ) | worker_settings)
 
 
 def reset_db(settings: Settings, assume_yes: bool) -> None:
@@ -119,6 +158,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("up", help="bring the whole stack up (the default)")
     sub.add_parser("migrate", help="apply migrations and the stateless layer")
+    sub.add_parser("worker", help="run the worker alone, in the foreground")
     psql_parser = sub.add_parser("psql", help="psql on the database as the admin user")
     psql_parser.add_argument("args", nargs=argparse.REMAINDER)
     reset = sub.add_parser("reset-db", help="drop the database and migrate it from scratch")
@@ -130,6 +170,8 @@ def main() -> None:
         if args.command in (None, "up"):
             raise SystemExit(up(settings))
         with database(settings):
+            if args.command == "worker":
+                raise SystemExit(run_worker(settings))
             if args.command == "migrate":
                 migrate(settings.admin_url)
             elif args.command == "reset-db":

@@ -14,6 +14,7 @@ declare
     "edge":          "login noinherit",
     "panopticon":    "login noinherit",
     "pipeline":      "login noinherit",
+    "worker":        "login noinherit",
     "membership_reader": "nologin noinherit",
     "member_counter":    "nologin noinherit",
     "org_lister":        "nologin noinherit",

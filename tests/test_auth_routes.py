@@ -274,6 +274,61 @@ def test_password_reset_requests_are_limited_per_address_never_per_account(auth_
     assert len(messages(auth_stack.database_url, account.email, "mail.password_reset")) == 1
 
 
+def verification_token(stack: Stack, email: str) -> str:
+    newest = messages(stack.database_url, email, "mail.email_verification")[0]
+    return str(newest["token"])
+
+
+def test_signup_mails_a_verification_link_that_verifies_the_email_once(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    assert account.user["email_verified"] is False
+    token = verification_token(auth_stack, account.email)
+    assert post(auth_stack.edge_url, "/auth/verify-email", {"token": token}).status == 204
+    session = request(auth_stack.edge_url, "GET", "/auth/session", headers=account.cookie).json()
+    assert session["user"]["email_verified"] is True
+    me = request(auth_stack.edge_url, "GET", "/rpc/me", headers=account.cookie).json()
+    assert me["email_verified"] is True
+    again = post(auth_stack.edge_url, "/auth/verify-email", {"token": token})
+    assert (again.status, again.json()["code"]) == (400, "auth.invalid_token")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"token": "A" * 43}, 400, "auth.invalid_token"),
+        ({"token": "not a token"}, 400, "auth.invalid_token"),
+        ({"token": ""}, 400, "auth.invalid_token"),
+        ({"token": 42}, 422, "request.invalid_field"),
+        ({}, 422, "request.invalid_field"),
+    ],
+)
+def test_verify_email_refuses_bad_tokens(auth_stack: Stack, body: object, status: int, code: str) -> None:
+    reply = post(auth_stack.edge_url, "/auth/verify-email", body)
+    assert (reply.status, reply.json()["code"]) == (status, code)
+
+
+def test_verify_email_resend_mails_a_new_link_until_verified_and_is_limited(auth_stack: Stack) -> None:
+    account = signup(auth_stack.edge_url)
+    assert post(auth_stack.edge_url, "/auth/verify-email/resend", headers=account.cookie).status == 202
+    assert len(messages(auth_stack.database_url, account.email, "mail.email_verification")) == 2
+    for _ in range(2):
+        assert post(auth_stack.edge_url, "/auth/verify-email/resend", headers=account.cookie).status == 202
+    limited = post(auth_stack.edge_url, "/auth/verify-email/resend", headers=account.cookie)
+    assert (limited.status, limited.json()["code"]) == (429, "auth.rate_limited")
+    assert int(limited.header("retry-after") or 0) > 0
+    assert len(messages(auth_stack.database_url, account.email, "mail.email_verification")) == 4
+    # Any of the links verifies the address; then there is nothing to resend.
+    token = verification_token(auth_stack, account.email)
+    assert post(auth_stack.edge_url, "/auth/verify-email", {"token": token}).status == 204
+    done = post(auth_stack.edge_url, "/auth/verify-email/resend", headers=account.cookie)
+    assert (done.status, done.json()["code"]) == (409, "auth.email_already_verified")
+
+
+def test_verify_email_resend_without_a_session_is_401(auth_stack: Stack) -> None:
+    reply = post(auth_stack.edge_url, "/auth/verify-email/resend")
+    assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
+
+
 def test_auth_routes_refuse_cross_site_and_non_json_writes(auth_stack: Stack) -> None:
     body = {"email": new_email(), "password": PASSWORD}
     reply = post(auth_stack.edge_url, "/auth/login", body, headers={"Origin": "https://evil.example"})
@@ -303,6 +358,7 @@ def test_rpc_me_answers_the_signed_in_user(auth_stack: Stack) -> None:
         "email": account.email,
         "display_name": "Tester",
         "created_at": reply.json()["created_at"],
+        "email_verified": False,
     }
 
 

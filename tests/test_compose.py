@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from deploy import migrate as deploy_migrate
 from ops import stack
-from ops.services import Endpoints, edge_env, postgrest_env
-from ops.settings import DEFAULT_PG_PORT, ROOT
+from ops.services import Endpoints, edge_env, postgrest_env, worker_env
+from ops.settings import DEFAULT_PG_PORT, ROOT, Settings
 from tests.support.imports import imports_of
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -82,6 +83,27 @@ def test_the_edge_gets_the_same_variables_as_locally() -> None:
     assert SERVICES["edge"]["command"][:3] == ["python", "-m", "edge"]
 
 
+def test_the_worker_gets_the_same_variables_as_locally() -> None:
+    local = set(worker_env("postgresql://worker@h/d", "smtp://h:1025", "http://h"))
+    assert local <= set(SERVICES["worker"]["environment"])
+    assert SERVICES["worker"]["command"] == ["python", "-m", "worker"]
+    assert "BLOSSOM_WORKER_PASSWORD" in COMPOSE["x-database-passwords"]
+
+
+def test_maildev_is_the_version_dev_installs_on_the_same_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SERVICES["maildev"]["build"] == "ops/maildev"
+    dockerfile = (ROOT / "ops" / "maildev" / "Dockerfile").read_text()
+    assert "COPY package.json package-lock.json" in dockerfile
+    assert "npm ci" in dockerfile
+    for name in ("BLOSSOM_SMTP_PORT", "BLOSSOM_MAILBOX_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.from_env()  # the defaults
+    assert SERVICES["maildev"]["ports"] == [
+        f"127.0.0.1:${{BLOSSOM_SMTP_PORT:-{settings.smtp_port}}}:1025",
+        f"127.0.0.1:${{BLOSSOM_MAILBOX_PORT:-{settings.mailbox_port}}}:1080",
+    ]
+
+
 def test_migrate_runs_the_same_command_as_just_migrate() -> None:
     assert SERVICES["migrate"]["command"] == ["python", "-m", "deploy.migrate"]
     assert "DATABASE_URL" in SERVICES["migrate"]["environment"]
@@ -115,10 +137,10 @@ def _first_party_imports(package: str) -> set[str]:
     return seen
 
 
-def test_the_image_copies_every_package_the_edge_imports() -> None:
+def test_the_image_copies_every_package_the_edge_and_the_worker_import() -> None:
     copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
-    needed = _first_party_imports("edge")
-    assert "blossom_db" in needed
+    needed = _first_party_imports("edge") | _first_party_imports("worker")
+    assert {"blossom_db", "services"} <= needed
     assert needed <= copied, f"the Dockerfile does not COPY {sorted(needed - copied)}"
 
 

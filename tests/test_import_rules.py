@@ -1,6 +1,6 @@
 """Imports run one way: developer tooling may use what production runs, never the reverse.
 
-The Docker image carries edge/, blossom_db/ and deploy/ alone, so none of them imports the
+The Docker image carries edge/, worker/, services/, blossom_db/ and deploy/ alone, so none of them imports the
 developer tooling (ops, codegen, bench, tests); codegen is handed its database by ops, so it
 imports nothing of ops. Every folder of Python code needs a rule, so a new one gets its own
 when it is made. (What `python -m` runs in a subprocess is not an import and is not seen.)
@@ -19,7 +19,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # What production runs.
     "deploy": frozenset(),
     "blossom_db": frozenset(),
+    "services": frozenset(),
     "edge": frozenset({"blossom_db"}),
+    "worker": frozenset({"blossom_db", "services"}),
     "pipeline": frozenset({"blossom_db"}),
     # Developer tooling, on top of it: codegen is given a database, ops makes one and drives it.
     "codegen": frozenset(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 
 from ops.scratch import free_port
 from ops.settings import ROOT
+from tests.support.auth_client import COOKIE_NAME, post, session_cookie, signup
 from tests.support.http import request
 
 
@@ -86,16 +88,25 @@ def _assert_nothing_left(ports: dict[str, int], data_dir: Path) -> None:
     assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists(), "Postgres stopped"
 
 
-def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
-    ports = {name: free_port() for name in ("edge", "postgrest", "admin", "pg")}
+def up_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """`just up`'s environment on free ports of its own; and those ports."""
+    ports = {name: free_port() for name in ("edge", "postgrest", "admin", "pg", "smtp", "mailbox")}
     env = os.environ | {
         "BLOSSOM_DATA_DIR": str(data_dir),
         "BLOSSOM_EDGE_PORT": str(ports["edge"]),
         "BLOSSOM_POSTGREST_PORT": str(ports["postgrest"]),
         "BLOSSOM_POSTGREST_ADMIN_PORT": str(ports["admin"]),
         "BLOSSOM_PG_PORT": str(ports["pg"]),
+        "BLOSSOM_SMTP_PORT": str(ports["smtp"]),
+        "BLOSSOM_MAILBOX_PORT": str(ports["mailbox"]),
     }
-    env.pop("DATABASE_URL", None)
+    for name in ("DATABASE_URL", "BLOSSOM_SMTP_URL", "BLOSSOM_APP_URL"):
+        env.pop(name, None)
+    return env, ports
+
+
+def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
+    env, ports = up_environment(data_dir)
     edge_url = f"http://127.0.0.1:{ports['edge']}"
     database_url = f"postgresql://postgres@127.0.0.1:{ports['pg']}/blossom"
 
@@ -108,6 +119,8 @@ def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
     assert edge_url in output
     assert f"127.0.0.1:{ports['postgrest']}" in output
     assert database_url in output
+    assert f"MailDev    http://127.0.0.1:{ports['mailbox']} (SMTP on 127.0.0.1:{ports['smtp']})" in output
+    assert f"worker     mail through smtp://127.0.0.1:{ports['smtp']}" in output
     _assert_nothing_left(ports, data_dir)
 
     second = Up(env)
@@ -117,4 +130,99 @@ def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
             assert conn.execute("select note from public.kept").fetchall() == [("written before a restart",)]
     finally:
         second.interrupt(signal.SIGTERM)
+    _assert_nothing_left(ports, data_dir)
+
+
+class MailDev:
+    """MailDev's REST API, as `just mail` reads it."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.seen: set[str] = set()
+
+    def link(self, to: str, page: str, timeout: float = 10.0) -> tuple[str, float]:
+        """The token of the newest mail to `to` whose link opens `page`, and when it was seen."""
+        pattern = re.compile(re.escape(page) + r"\?token=([A-Za-z0-9_-]{43})")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in reversed(request(self.url, "GET", "/api/email").json()):
+                if to in [entry["address"] for entry in message["to"]]:
+                    found = pattern.search(message["text"])
+                    if found and found.group(1) not in self.seen:
+                        self.seen.add(found.group(1))
+                        return found.group(1), time.monotonic()
+            time.sleep(0.05)
+        raise AssertionError(f"no mail to {to} with a {page} link within {timeout:.0f} s")
+
+
+def test_up_delivers_mail_through_maildev_and_its_links_work(data_dir: Path) -> None:
+    env, ports = up_environment(data_dir)
+    edge_url = f"http://127.0.0.1:{ports['edge']}"
+    database_url = f"postgresql://postgres@127.0.0.1:{ports['pg']}/blossom"
+    mailbox = MailDev(ports["mailbox"])
+    stack = Up(env)
+    try:
+        stack.wait_until_up(edge_url)
+
+        # Sign-up: the verification mail is in MailDev within 2 s, and its link verifies.
+        signed_up = time.monotonic()
+        owner = signup(edge_url, "owner@example.com")
+        token, seen = mailbox.link("owner@example.com", "/verify-email")
+        assert seen - signed_up < 2.0, f"the verification mail took {seen - signed_up:.2f} s"
+        assert post(edge_url, "/auth/verify-email", {"token": token}).status == 204
+        me = request(edge_url, "GET", "/auth/session", headers=owner.cookie).json()
+        assert me["user"]["email_verified"] is True
+
+        # Reset: the mailed link's token is what /auth/password-reset/confirm accepts.
+        assert post(edge_url, "/auth/password-reset", {"email": "owner@example.com"}).status == 202
+        token, _ = mailbox.link("owner@example.com", "/reset-password")
+        body = {"token": token, "new_password": "a brand new secret"}
+        assert post(edge_url, "/auth/password-reset/confirm", body).status == 204
+        signed_in = post(
+            edge_url, "/auth/login", {"email": "owner@example.com", "password": "a brand new secret"}
+        )
+        assert signed_in.status == 200
+
+        # Invitation: the mailed token is what accept_invitation accepts.
+        rpc = {"Origin": edge_url, "Cookie": f"{COOKIE_NAME}={session_cookie(signed_in)}"}
+        org = request(edge_url, "POST", "/rpc/create_organization", json_body={"name": "Acme"}, headers=rpc)
+        assert org.status == 200, org.body
+        invited = request(
+            edge_url, "POST", "/rpc/invite_member", headers=rpc,
+            json_body={"org_id": org.json()["id"], "email": "guest@example.com", "role": "member"},
+        )  # fmt: skip
+        assert invited.status == 200, invited.body
+        guest = signup(edge_url, "guest@example.com")
+        token, _ = mailbox.link("guest@example.com", "/invitations/accept")
+        accepted = request(
+            edge_url, "POST", "/rpc/accept_invitation", json_body={"token": token},
+            headers={"Origin": edge_url} | guest.cookie,
+        )  # fmt: skip
+        assert accepted.status == 200, accepted.body
+        assert accepted.json()["name"] == "Acme"
+
+        # Once every mail is delivered, no token is left in the outbox.
+        def undelivered_and_tokens() -> tuple[int, int]:
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute(
+                    "select count(*) filter (where delivered_at is null),"
+                    " count(*) filter (where payload ? 'token') from app.outbox where topic like 'mail.%'"
+                ).fetchone()
+            assert row is not None
+            return int(row[0]), int(row[1])
+
+        deadline = time.monotonic() + 5
+        while undelivered_and_tokens() != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert undelivered_and_tokens() == (0, 0)
+
+        # `just mail` shows them.
+        shown = subprocess.run(
+            [sys.executable, "-m", "ops.mailbox", "--to", "guest@example.com"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True,
+        ).stdout  # fmt: skip
+        assert "You are invited to join Acme on Blossom" in shown
+        assert "Confirm your email address" in shown
+    finally:
+        stack.interrupt(signal.SIGTERM)
     _assert_nothing_left(ports, data_dir)

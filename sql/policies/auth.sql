@@ -5,13 +5,14 @@
  * policy either, so a grant made by mistake would still show it nothing.
  */
 
-/* The auth functions: sign-up, login, sessions, devices, resets, audit, outbox, purge. */
+/* The auth functions: sign-up, login, sessions, devices, resets, verifications, audit, outbox, purge. */
 create policy auth_functions on app.users to blossom_owner using (true) with check (true);
 create policy auth_functions on app.user_secrets to blossom_owner using (true) with check (true);
 create policy auth_functions on app.sessions to blossom_owner using (true) with check (true);
 create policy auth_functions on app.devices to blossom_owner using (true) with check (true);
 create policy auth_functions on app.rate_limit_hits to blossom_owner using (true) with check (true);
 create policy auth_functions on app.password_resets to blossom_owner using (true) with check (true);
+create policy auth_functions on app.email_verifications to blossom_owner using (true) with check (true);
 create policy auth_functions on app.outbox to blossom_owner using (true) with check (true);
 create policy auth_functions on app.audit_events to blossom_owner using (true) with check (true);
 

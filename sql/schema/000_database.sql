@@ -26,6 +26,9 @@ comment on schema admin is 'Read-only views across tenants for operators (panopt
 create schema pipeline;
 comment on schema pipeline is 'What the batch pipeline reads and writes.';
 
+create schema delivery;
+comment on schema delivery is 'What the worker calls to deliver the outbox''s messages.';
+
 /* Functions are executable by PUBLIC unless told otherwise; each api function is granted
    explicitly instead. */
 alter default privileges revoke execute on functions from public;

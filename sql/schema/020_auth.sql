@@ -22,7 +22,8 @@ create table app.users (
   display_name text not null
     constraint users_display_name_length check (char_length(display_name) between 1 and 100),
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  email_verified_at timestamptz
 );
 create unique index users_email_lower_key on app.users (lower(email));
 alter table app.users enable row level security;
@@ -33,6 +34,8 @@ comment on column app.users.email is 'Email as given at sign-up; unique case-ins
 comment on column app.users.display_name is 'Name shown to other people, 1 to 100 characters.';
 comment on column app.users.created_at is 'When the account was created.';
 comment on column app.users.updated_at is 'When the profile last changed.';
+comment on column app.users.email_verified_at is
+  'When the account proved it reads its email (a verification link, or an accepted invitation); null until then.';
 
 /* Secrets: a private 1:1 table, so that no query on users can ever reach a hash. */
 create table app.user_secrets (
@@ -132,6 +135,25 @@ comment on column app.password_resets.expires_at is 'The token is refused from t
 comment on column app.password_resets.used_at is 'When the token was spent (or voided by another reset).';
 comment on column app.password_resets.client_addr is 'Address the reset was requested from.';
 
+/* Email verifications: single use, valid 24 hours; only the token's SHA-256 is kept. */
+create table app.email_verifications (
+  token_hash bytea primary key
+    constraint email_verifications_token_hash_length check (octet_length(token_hash) = 32),
+  user_id app.user_id not null references app.users (id) on delete cascade,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  used_at timestamptz
+);
+create index email_verifications_user_id_idx on app.email_verifications (user_id);
+alter table app.email_verifications enable row level security;
+alter table app.email_verifications force row level security;
+comment on table app.email_verifications is 'Email-verification tokens: valid 24 hours, spent on first use.';
+comment on column app.email_verifications.token_hash is 'SHA-256 of the token sent by mail.';
+comment on column app.email_verifications.user_id is 'The account whose email it verifies.';
+comment on column app.email_verifications.created_at is 'When it was sent.';
+comment on column app.email_verifications.expires_at is 'The token is refused from this time on.';
+comment on column app.email_verifications.used_at is 'When the token was spent.';
+
 /* Outbox: every message to the outside world, written in the transaction that causes it. */
 create table app.outbox (
   id app.event_id primary key default app.gen_id('evt'),
@@ -141,7 +163,8 @@ create table app.outbox (
   delivered_at timestamptz,
   attempts integer not null default 0 constraint outbox_attempts_not_negative check (attempts >= 0),
   last_attempt_at timestamptz,
-  last_error text
+  last_error text,
+  given_up_at timestamptz
 );
 create index outbox_pending_idx on app.outbox (created_at) where delivered_at is null;
 alter table app.outbox enable row level security;
@@ -154,6 +177,8 @@ comment on column app.outbox.delivered_at is 'When delivery succeeded; null whil
 comment on column app.outbox.attempts is 'How many deliveries were tried.';
 comment on column app.outbox.last_attempt_at is 'When delivery was last tried.';
 comment on column app.outbox.last_error is 'Why the last attempt failed.';
+comment on column app.outbox.given_up_at is
+  'When delivery was given up (a permanent refusal, or too many attempts); it is never tried again.';
 
 /* Audit trail: who did what, when and from where; never a password or a token. */
 create table app.audit_events (
@@ -183,10 +208,12 @@ create type api.user_profile as (
   id app.user_id,
   email text,
   display_name text,
-  created_at timestamptz
+  created_at timestamptz,
+  email_verified boolean
 );
 comment on type api.user_profile is 'A user''s public profile, as api.me returns it.';
 comment on column api.user_profile.id is 'The user''s id. @notnull';
 comment on column api.user_profile.email is 'Email as given at sign-up. @notnull';
 comment on column api.user_profile.display_name is 'Name shown to other people. @notnull';
 comment on column api.user_profile.created_at is 'When the account was created. @notnull';
+comment on column api.user_profile.email_verified is 'Whether the account proved it reads its email. @notnull';

@@ -17,7 +17,7 @@ select columns_are('app', 'password_resets',
   array['token_hash', 'user_id', 'created_at', 'expires_at', 'used_at', 'client_addr'],
   'password resets keep only the token hash');
 select columns_are('app', 'outbox',
-  array['id', 'topic', 'payload', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error'],
+  array['id', 'topic', 'payload', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at'],
   'the outbox has topic, payload and delivery times');
 select columns_are('app', 'devices', array['token_hash', 'user_id', 'created_at', 'last_used_at'],
   'devices keep only the device token''s hash, its account and times');
@@ -36,8 +36,8 @@ select is(
     where p.pronamespace = 'auth'::regnamespace and has_function_privilege('edge', p.oid, 'execute')),
   array['auth.change_password(text,text,text,inet,text)', 'auth.confirm_password_reset(text,text,inet)',
         'auth.login(text,text,inet,text,text,text)', 'auth.logout(text,inet)', 'auth.logout_all(text,inet)',
-        'auth.request_password_reset(text,inet)', 'auth.session_info(text)',
-        'auth.signup(text,text,text,inet,text,text,text)', 'auth.touch_session(text)'],
+        'auth.request_password_reset(text,inet)', 'auth.resend_email_verification(text,inet)', 'auth.session_info(text)',
+        'auth.signup(text,text,text,inet,text,text,text)', 'auth.touch_session(text)', 'auth.verify_email(text,inet)'],
   'the edge may execute exactly the auth functions its routes and its proxy call');
 
 select is(
@@ -72,7 +72,8 @@ select is(
   (select array_agg(p.proname::text order by p.proname) from pg_proc p
     where p.pronamespace = 'auth'::regnamespace and p.prosecdef),
   array['change_password', 'confirm_password_reset', 'login', 'logout', 'logout_all',
-        'request_password_reset', 'session_info', 'signup', 'touch_session'],
+        'request_password_reset', 'resend_email_verification', 'session_info', 'signup', 'touch_session',
+        'verify_email'],
   'the definer functions of auth are the edge''s entry points (touch_session the pre-request''s too)');
 
 select index_is_unique('app', 'users', 'users_email_lower_key', 'emails are unique case-insensitively');

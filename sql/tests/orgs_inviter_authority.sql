@@ -4,7 +4,7 @@
  * are revoked at once, and audited; accepting checks it again.
  */
 begin;
-select plan(19);
+select plan(21);
 
 /* Organization beta: chief and deputy own it, aide, aide2 and aide3 are admins; aide is also an
    admin of gamma. alt is a second account of aide's. */
@@ -58,8 +58,12 @@ select is(tap.call('chief', $$ select api.change_member_role('{beta}', '{deputy}
   'an owner demotes another owner to admin');
 select is(pg_temp.pending('beta', 'deputy'), '{"invitee@example.com admin"}',
   'the demoted owner''s owner invitation is revoked, their admin invitation stands');
+select is((select email_verified_at from app.users where id = tap.id('invitee')), null,
+  'the invitee''s email is not verified yet');
 select is(tap.call('invitee', $$ select api.accept_invitation('{invitee_beta_token}') $$), 'ok',
   'and may still be accepted');
+select isnt((select email_verified_at from app.users where id = tap.id('invitee')), null,
+  'accepting an invitation, which came by mail to that address, verifies it');
 select is(tap.call('chief', $$ select api.transfer_ownership('{beta}', '{deputy}') $$), 'ok',
   'an owner transfers ownership and becomes admin');
 select is(pg_temp.pending('beta', 'chief'), '{"m2@example.com member"}',

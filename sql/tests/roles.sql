@@ -3,19 +3,19 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(67);
+select plan(95);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
   from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
-                    'edge', 'panopticon', 'pipeline']) as r;
+                    'edge', 'panopticon', 'pipeline', 'worker']) as r;
 
 select results_eq(
   $$ select rolname::text collate "default", rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
        from pg_roles
       where rolname in ('blossom_owner', 'authenticator', 'web_anon', 'authenticated',
                         'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter',
-                        'org_lister', 'session_reader', 'invitation_revoker')
+                        'org_lister', 'session_reader', 'invitation_revoker', 'worker')
       order by rolname $$,
   $$ values ('authenticated', false, false, false, false, false, false),
             ('authenticator', true,  false, false, false, false, false),
@@ -28,7 +28,8 @@ select results_eq(
             ('panopticon',    true,  false, false, false, false, false),
             ('pipeline',      true,  false, false, false, false, false),
             ('session_reader', false, false, false, false, false, false),
-            ('web_anon',      false, false, false, false, false, false) $$,
+            ('web_anon',      false, false, false, false, false, false),
+            ('worker',        true,  false, false, false, false, false) $$,
   'only the service roles can log in, none is privileged, none inherits'
 );
 
@@ -38,15 +39,16 @@ select ok(not pg_has_role('authenticator', 'blossom_owner', 'member'), 'authenti
 select ok(not pg_has_role('edge', 'blossom_owner', 'member'), 'edge can never become the owner');
 select ok(not pg_has_role('pipeline', 'blossom_owner', 'member'), 'pipeline can never become the owner');
 select ok(not pg_has_role('panopticon', 'blossom_owner', 'member'), 'panopticon can never become the owner');
+select ok(not pg_has_role('worker', 'blossom_owner', 'member'), 'worker can never become the owner');
 select is_empty(
   $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
-                               'edge', 'panopticon', 'pipeline']) as r
+                               'edge', 'panopticon', 'pipeline', 'worker']) as r
       where pg_has_role(r, 'membership_reader', 'member') $$,
   'no role of the system can become membership_reader (the owner of app.my_memberships)'
 );
 select is_empty(
   $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
-                               'edge', 'panopticon', 'pipeline', 'membership_reader']) as r
+                               'edge', 'panopticon', 'pipeline', 'worker', 'membership_reader']) as r
       where pg_has_role(r, 'member_counter', 'member') $$,
   'no role of the system can become member_counter (the owner of the member count trigger)'
 );
@@ -58,28 +60,29 @@ select is_empty(
 );
 select is_empty(
   $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated',
-                               'edge', 'panopticon', 'pipeline', 'membership_reader', 'member_counter',
-                               'org_lister']) as r
+                               'edge', 'panopticon', 'pipeline', 'worker', 'membership_reader',
+                               'member_counter', 'org_lister']) as r
       where pg_has_role(r, 'session_reader', 'member') $$,
   'no role of the system can become session_reader (the owner of auth.presented_session)'
 );
 select is_empty(
   $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon',
-                               'pipeline', 'membership_reader', 'member_counter', 'org_lister', 'session_reader']) as r
+                               'pipeline', 'worker', 'membership_reader', 'member_counter', 'org_lister',
+                               'session_reader']) as r
       where pg_has_role(r, 'invitation_revoker', 'member') $$,
   'no role of the system can become invitation_revoker (the owner of the functions that revoke invitations beyond their sender''s role)'
 );
 
 /* Schemas: owned by blossom_owner; each opened only to the roles that need it. */
 select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_owner', s))
-  from unnest(array['util', 'app', 'auth', 'api', 'admin', 'pipeline', 'extensions']) as s;
+  from unnest(array['util', 'app', 'auth', 'api', 'admin', 'pipeline', 'delivery', 'jobs', 'extensions']) as s;
 select schema_privs_are('util', r, array['USAGE'], format('%s may only use schema util (the pre-request''s helpers)', r))
   from unnest(array['web_anon', 'authenticated']) as r;
 select schema_privs_are('util', r, array[]::text[], format('%s has no privilege on schema util', r))
-  from unnest(array['authenticator', 'edge', 'panopticon', 'pipeline']) as r;
+  from unnest(array['authenticator', 'edge', 'panopticon', 'pipeline', 'worker']) as r;
 
 select schema_privs_are('app', r, array[]::text[], format('%s has no privilege on schema app', r))
-  from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) as r;
+  from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline', 'worker']) as r;
 select schema_privs_are('app', 'membership_reader', array['USAGE'], 'membership_reader may only use schema app, never create in it');
 select schema_privs_are('app', 'member_counter', array['USAGE'], 'member_counter may only use schema app, never create in it');
 select schema_privs_are('app', 'org_lister', array['USAGE'], 'org_lister may only use schema app, never create in it');
@@ -94,13 +97,20 @@ select schema_privs_are('admin', 'web_anon', array[]::text[], 'web_anon cannot s
 select schema_privs_are('pipeline', 'pipeline', array['USAGE'], 'pipeline may only use schema pipeline');
 select schema_privs_are('pipeline', 'authenticated', array[]::text[], 'authenticated cannot see schema pipeline');
 select schema_privs_are('extensions', 'web_anon', array[]::text[], 'web_anon cannot see schema extensions');
+select schema_privs_are('delivery', 'worker', array['USAGE'], 'worker may only use schema delivery');
+select schema_privs_are('jobs', 'worker', array['USAGE'], 'worker may only use schema jobs');
+select schema_privs_are(s, r, array[]::text[], format('%s has no privilege on schema %s', r, s))
+  from unnest(array['delivery', 'jobs']) as s
+ cross join unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) as r;
+select schema_privs_are(s, 'worker', array[]::text[], format('worker has no privilege on schema %s', s))
+  from unnest(array['auth', 'api', 'admin', 'pipeline']) as s;
 
 /* No role but the owner can touch any table in app, whatever tables there are. */
 select is_empty(
   $$ select r, c.oid::regclass
        from pg_class c
        cross join unnest(array['authenticator', 'web_anon', 'authenticated',
-                               'edge', 'panopticon', 'pipeline']) as r
+                               'edge', 'panopticon', 'pipeline', 'worker']) as r
       where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S')
         and has_table_privilege(r, c.oid, 'select, insert, update, delete, truncate, references, trigger') $$,
   'no role but the owner has any privilege on a table in app'
@@ -201,7 +211,8 @@ select is_empty(
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace in ('util'::regnamespace, 'app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
-                               'admin'::regnamespace, 'pipeline'::regnamespace)
+                               'admin'::regnamespace, 'pipeline'::regnamespace, 'delivery'::regnamespace,
+                               'jobs'::regnamespace)
         and p.proowner <> 'blossom_owner'::regrole
      except
      select 'app.tg_memberships__count()'::regprocedure
@@ -232,6 +243,37 @@ select results_eq(
   'invitation_revoker owns two definer functions, which only the owner (and their own owner) may execute'
 );
 
+/* The worker: the three delivery calls, and the job queue's tables and functions (procrastinate's
+   own queries); nothing else of ours. */
+select results_eq(
+  $$ select p.oid::regprocedure::text from pg_proc p
+      where p.pronamespace in ('util'::regnamespace, 'app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
+                               'admin'::regnamespace, 'pipeline'::regnamespace, 'delivery'::regnamespace)
+        and has_function_privilege('worker', p.oid, 'execute')
+      order by 1 $$,
+  $$ values ('delivery.claim(text)'), ('delivery.delivered(text)'), ('delivery.failed(text,text,boolean)') $$,
+  'worker may execute the three delivery functions and no other function of ours outside the job queue'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relnamespace in ('util'::regnamespace, 'app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
+                               'admin'::regnamespace, 'pipeline'::regnamespace, 'delivery'::regnamespace)
+        and c.relkind in ('r', 'p', 'v', 'm', 'S')
+        and has_table_privilege('worker', c.oid, 'select, insert, update, delete, truncate, references, trigger') $$,
+  'worker has no privilege on any table or view of ours outside the job queue'
+);
+select is_empty(
+  $$ select r, p.oid::regprocedure::text from pg_proc p
+       cross join unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) r
+      where p.pronamespace = 'jobs'::regnamespace and has_function_privilege(r, p.oid, 'execute')
+     union all
+     select r, c.oid::regclass::text from pg_class c
+       cross join unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline']) r
+      where c.relnamespace = 'jobs'::regnamespace
+        and has_table_privilege(r, c.oid, 'select, insert, update, delete') $$,
+  'no role but the worker (and the owner) reaches the job queue'
+);
+
 /* Definer functions are few and pinned: each has a fixed search_path. */
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -247,6 +289,12 @@ select is_empty(
       where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p')
         and not (c.relrowsecurity and c.relforcerowsecurity) $$,
   'every table in app has Row Level Security enabled and forced'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relnamespace = 'jobs'::regnamespace and c.relkind in ('r', 'p')
+        and not (c.relrowsecurity and c.relforcerowsecurity) $$,
+  'every table of the job queue has Row Level Security enabled and forced'
 );
 
 /* The API has no overloaded functions: one name, one signature, for PostgREST and codegen. */

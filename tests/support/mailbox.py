@@ -3,8 +3,9 @@ Postgres themselves (the Node end-to-end tests), read with psycopg as the admin.
 
     GET /messages?to=<address>&topic=<topic>  ->  200 [payload, ...] newest first
 
-Delivery is a later issue; until then the outbox is where a mailed token (an invitation, a
-password reset) can be found, as `just mail` shows it to a developer.
+The test stacks run no worker, so a mailed token (an invitation, a password reset) stays in the
+outbox, where these tests find it; the worker's own tests (tests/test_worker.py, test_up.py)
+read a real SMTP server.
 """
 
 from __future__ import annotations

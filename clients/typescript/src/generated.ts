@@ -388,12 +388,14 @@ export interface UserProfile {
   display_name: string;
   /** When the account was created. */
   created_at: string;
+  /** Whether the account proved it reads its email. */
+  email_verified: boolean;
 }
 
 // -- Functions -----------------------------------------------------------------------------
 
 /**
- * Joins the organization with the invitation's role. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
+ * Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
  *
  * POST /rpc/accept_invitation; fails with: auth.csrf, auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
  */

@@ -31,6 +31,8 @@ begin
   exception when unique_violation then
     perform util.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
   end;
+  -- The invitation was mailed to this address, and its token came back: the address is verified.
+  update app.users u set email_verified_at = pg_catalog.now() where u.id = v_user and u.email_verified_at is null;
   perform app.org_audit(v_invitation.org_id, 'org.invitation_accepted', v_invitation.id,
     pg_catalog.jsonb_build_object('user_id', v_user, 'role', v_invitation.role));
   perform app.org_notify('notify.member_joined', pg_catalog.jsonb_build_object(
@@ -41,4 +43,4 @@ end
 $$;
 
 comment on function api.accept_invitation(text) is
-  'Joins the organization with the invitation''s role. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.';
+  'Joins the organization with the invitation''s role, and verifies the caller''s email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.';

@@ -9,7 +9,7 @@ declare
   v_user app.user_id := auth.require_user();
   v_profile api.user_profile;
 begin
-  select u.id, u.email::text, u.display_name, u.created_at into v_profile
+  select u.id, u.email::text, u.display_name, u.created_at, u.email_verified_at is not null into v_profile
     from app.users u where u.id = v_user;
   if not found then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');

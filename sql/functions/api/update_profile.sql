@@ -9,7 +9,7 @@ declare
 begin
   update app.users u set display_name = v_name, updated_at = pg_catalog.now()
    where u.id = v_user
-  returning u.id, u.email::text, u.display_name, u.created_at into v_profile;
+  returning u.id, u.email::text, u.display_name, u.created_at, u.email_verified_at is not null into v_profile;
   return v_profile;
 end
 $$;

@@ -7,9 +7,9 @@ create function auth.user_json(p_user app.users) returns jsonb
 language sql immutable parallel safe
 return pg_catalog.jsonb_build_object(
   'id', (p_user).id, 'email', (p_user).email, 'display_name', (p_user).display_name,
-  'created_at', (p_user).created_at);
+  'created_at', (p_user).created_at, 'email_verified', (p_user).email_verified_at is not null);
 
-comment on function auth.user_json(app.users) is 'A user as the API shows it (never a secret).';
+comment on function auth.user_json(app.users) is 'A user as the API shows it, with whether the email is verified (never a secret).';
 
 create function auth.issue_session(p_user_id app.user_id, p_client_addr inet, p_user_agent text)
 returns jsonb

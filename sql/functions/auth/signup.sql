@@ -91,6 +91,7 @@ begin
     return auth.refusal(409, 'auth.email_taken', 'An account with this email already exists.');
   end;
   insert into app.user_secrets (user_id, password_hash) values (v_user.id, auth.hash_password(p_password));
+  perform auth.send_email_verification(v_user);
   perform auth.end_presented_session(p_session_token);
   v_session := auth.issue_session(v_user.id, p_client_addr, p_user_agent);
   perform auth.audit('auth.signup', v_user.id, v_user.id, p_client_addr);

@@ -1,10 +1,12 @@
 /* Housekeeping for the pipeline: sessions that can never be valid again, stale counters,
-   resets and devices, and the one-time secrets still readable in the outbox. */
+   resets, email verifications and devices, and the one-time secrets still readable in the
+   outbox (the worker takes them out as it delivers; this, those of mails never delivered). */
 create function pipeline.purge_auth(
   out sessions integer,
   out rate_limit_hits integer,
   out password_resets integer,
   out devices integer,
+  out email_verifications integer,
   out outbox_secrets integer
 )
 language plpgsql volatile security definer set search_path = ''
@@ -18,6 +20,8 @@ begin
   get diagnostics password_resets = row_count;
   delete from app.devices d where d.last_used_at < pg_catalog.now() - interval '1 year';
   get diagnostics devices = row_count;
+  delete from app.email_verifications v where v.expires_at < pg_catalog.now() - interval '1 day';
+  get diagnostics email_verifications = row_count;
   /* A reset or invitation token is in the outbox only for its mail: once delivered, or past
      its expires_at (when it is worth nothing any more), it goes. */
   update app.outbox o set payload = o.payload - 'token'
@@ -28,5 +32,5 @@ end
 $$;
 
 comment on function pipeline.purge_auth() is
-  'Deletes dead sessions, rate-limit hits older than a day, resets expired a day ago and devices unused for a year; '
+  'Deletes dead sessions, rate-limit hits older than a day, resets and email verifications expired a day ago and devices unused for a year; '
   'removes the token from outbox messages delivered or expired.';

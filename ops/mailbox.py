@@ -1,0 +1,55 @@
+"""`just mail`: the mail the worker delivered to MailDev under `just up`, newest first.
+
+Reads MailDev's REST API (GET /api/email) on BLOSSOM_MAILBOX_PORT; the same messages are in its
+web mailbox at that address. Mail that was not delivered (yet) is in app.outbox, as README.md
+("Mail") shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from ops.settings import Settings
+
+
+def messages(mailbox_url: str) -> list[dict[str, Any]]:
+    """MailDev's messages, newest first."""
+    with urllib.request.urlopen(f"{mailbox_url}/api/email", timeout=5) as response:
+        found = json.load(response)
+    return sorted(found, key=lambda message: str(message.get("date", "")), reverse=True)
+
+
+def _addresses(field: object) -> str:
+    if not isinstance(field, list):
+        return ""
+    return ", ".join(str(entry.get("address", "")) for entry in field if isinstance(entry, dict))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=10, help="at most this many messages (newest first)")
+    parser.add_argument("--to", help="only those sent to this address")
+    args = parser.parse_args()
+    mailbox_url = Settings.from_env().mailbox_url
+    try:
+        found = messages(mailbox_url)
+    except (urllib.error.URLError, OSError) as error:
+        raise SystemExit(f"mail: no MailDev at {mailbox_url} ({error}); is `just up` running?") from None
+    if args.to:
+        found = [m for m in found if args.to.lower() in _addresses(m.get("to")).lower()]
+    if not found:
+        print(f"mail: the mailbox at {mailbox_url} is empty")
+    for message in found[: args.limit]:
+        print(f"── {message.get('subject', '')}")
+        print(f"   to {_addresses(message.get('to'))}  ·  {message.get('date', '')}")
+        print()
+        print(str(message.get("text") or "").strip())
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Sending mail over SMTP with aiosmtplib, configured by one URL.
+
+    BLOSSOM_SMTP_URL   smtp://[user[:password]@]host[:port][?starttls=1]   (port 25, or 587 with STARTTLS)
+                       smtps://[user[:password]@]host[:port]                (TLS from the start, port 465)
+
+A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to this message:
+sending it again would be refused again) or TemporaryFailure (a 4xx answer, no server, a
+timeout, a broken connection, a refused login: worth another try later).
+"""
+
+from __future__ import annotations
+
+import ssl
+from contextlib import suppress
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+
+class SmtpFailure(Exception):
+    """Sending failed; the message says why, without the message's content."""
+
+
+class TemporaryFailure(SmtpFailure):
+    pass
+
+
+class PermanentFailure(SmtpFailure):
+    pass
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False
+    start_tls: bool = False
+    timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str, timeout_seconds: float = 30.0) -> SmtpSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(
+                f"BLOSSOM_SMTP_URL must be smtp:// or smtps://, not {parts.scheme or 'nothing'}://"
+            )
+        if not parts.hostname:
+            raise ValueError("BLOSSOM_SMTP_URL names no host")
+        implicit = parts.scheme == "smtps"
+        start_tls = parse_qs(parts.query).get("starttls", ["0"])[-1] in ("1", "true", "yes")
+        if implicit and start_tls:
+            raise ValueError("BLOSSOM_SMTP_URL: smtps:// is TLS from the start; starttls goes with smtp://")
+        try:
+            port = parts.port or (465 if implicit else 587 if start_tls else 25)
+        except ValueError as error:
+            raise ValueError(f"BLOSSOM_SMTP_URL: {error}") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            implicit_tls=implicit,
+            start_tls=start_tls,
+            timeout_seconds=timeout_seconds,
+        )
+
+    def shown(self) -> str:
+        """Where it sends, fit to print (no password)."""
+        scheme = "smtps" if self.implicit_tls else "smtp"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}" + ("?starttls=1" if self.start_tls else "")
+
+
+class Mailer:
+    """One SMTP client for a process: a connection per message (mail is rare, and a connection
+    kept open would have to be watched for the server closing it)."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._tls = ssl.create_default_context() if settings.implicit_tls or settings.start_tls else None
+
+    async def send(self, message: EmailMessage) -> None:
+        """Returns once the server accepted the message; TemporaryFailure or PermanentFailure
+        otherwise. Cancelled, it drops the connection at once (no QUIT that would wait for a
+        server that stopped answering)."""
+        settings = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=settings.host,
+            port=settings.port,
+            username=settings.username,
+            password=settings.password,
+            use_tls=settings.implicit_tls,
+            start_tls=settings.start_tls,
+            tls_context=self._tls,
+            timeout=settings.timeout_seconds,
+        )
+        try:
+            await client.connect()
+            await client.send_message(message)
+            # Accepted: the message is the server's now, whatever becomes of a polite goodbye.
+            with suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
+        except aiosmtplib.SMTPAuthenticationError as error:
+            # The settings are wrong, not the message: it goes once they are mended.
+            raise TemporaryFailure(
+                f"{settings.shown()} refused our login: {error.code} {error.message}"
+            ) from error
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            codes = [refused.code for refused in error.recipients]
+            described = "; ".join(f"{refused.code} {refused.message}" for refused in error.recipients)
+            if codes and all(500 <= code < 600 for code in codes):
+                raise PermanentFailure(f"recipient refused: {described}") from error
+            raise TemporaryFailure(f"recipient refused for now: {described}") from error
+        except aiosmtplib.SMTPResponseException as error:
+            text = f"{error.code} {error.message}"
+            if 500 <= error.code < 600:
+                raise PermanentFailure(f"refused: {text}") from error
+            raise TemporaryFailure(f"refused for now: {text}") from error
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            failure = f"{type(error).__name__}: {error}"
+            raise TemporaryFailure(f"no delivery to {settings.shown()}: {failure}") from error
+        finally:
+            client.close()

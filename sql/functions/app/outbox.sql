@@ -1,0 +1,32 @@
+/*
+ * The outbox: every message to the outside world is a row of app.outbox, written in the
+ * transaction of the change that causes it (app.org_notify, the auth functions). A mail's row
+ * also defers its delivery job in that same transaction, through the job queue's own SQL
+ * function: a rolled-back change sends nothing, a committed one is never lost, and the worker
+ * (worker/) is woken by the queue's NOTIFY. Notifications (notify.*) wait in the outbox for a
+ * channel to deliver them.
+ */
+
+/* procrastinate's functions name their tables without a schema: this function runs with the
+   job queue's schema on its path, and names everything of its own in full. */
+create function app.tg_outbox__defer_delivery() returns trigger
+language plpgsql
+set search_path = jobs
+as $$
+begin
+  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
+    'mail', 'deliver_mail', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id), null
+  )::jobs.procrastinate_job_to_defer_v1))
+    from added n
+   where n.topic like 'mail.%'
+  having pg_catalog.count(*) > 0;
+  return null;
+end
+$$;
+
+comment on function app.tg_outbox__defer_delivery() is
+  'Trigger: defers one delivery job (queue mail, task deliver_mail, locked per event) for each mail added to the outbox.';
+
+create trigger defer_delivery after insert on app.outbox
+  referencing new table as added
+  for each statement execute function app.tg_outbox__defer_delivery();

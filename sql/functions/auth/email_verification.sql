@@ -1,0 +1,77 @@
+/*
+ * Email verification: sign-up mails a single-use link, valid 24 hours (app.email_verifications
+ * keeps its token's SHA-256, app.outbox the mail); following it marks the account's email as
+ * verified. Accepting an invitation, which was mailed to the address, verifies it too
+ * (api.accept_invitation). What an account may do does not depend on it yet: it is shown
+ * (email_verified, in the session and in api.me) for the product to act on.
+ */
+create function auth.send_email_verification(p_user app.users) returns void
+language plpgsql volatile
+as $$
+declare
+  v_token text := util.new_token();
+  v_expires timestamptz := pg_catalog.now() + interval '24 hours';
+begin
+  insert into app.email_verifications (token_hash, user_id, expires_at)
+  values (util.token_hash(v_token), p_user.id, v_expires);
+  insert into app.outbox (topic, payload)
+  values ('mail.email_verification', pg_catalog.jsonb_build_object(
+    'to', p_user.email, 'display_name', p_user.display_name, 'token', v_token, 'expires_at', v_expires));
+end
+$$;
+
+comment on function auth.send_email_verification(app.users) is
+  'Queues a verification mail (outbox topic mail.email_verification) with a new token, valid 24 hours.';
+
+create function auth.verify_email(p_token text, p_client_addr inet default null) returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id;
+begin
+  if util.token_is_wellformed(p_token) then
+    select v.user_id into v_user from app.email_verifications v
+     where v.token_hash = util.token_hash(p_token) and v.used_at is null and v.expires_at > pg_catalog.now()
+       for update;
+  end if;
+  if v_user is null then
+    perform util.raise_error(400, 'auth.invalid_token', 'The verification link is unknown, used or expired.');
+  end if;
+  -- This link and every other one of the account are spent.
+  update app.email_verifications v set used_at = pg_catalog.now() where v.user_id = v_user and v.used_at is null;
+  update app.users u set email_verified_at = pg_catalog.now() where u.id = v_user and u.email_verified_at is null;
+  perform auth.audit('auth.email_verified', v_user, v_user, p_client_addr);
+end
+$$;
+
+comment on function auth.verify_email(text, inet) is
+  'Marks the email of the token''s account as verified and spends the token. Errors: 400 auth.invalid_token.';
+
+/* Another verification mail, for the signed-in account: 3 an hour at most. */
+create function auth.resend_email_verification(p_token text, p_client_addr inet default null) returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_session app.sessions := auth.session_from_token(p_token, false);
+  v_user app.users;
+  v_retry integer;
+begin
+  if v_session.id is null then
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
+  select u.* into v_user from app.users u where u.id = v_session.user_id;
+  if v_user.email_verified_at is not null then
+    perform util.raise_error(409, 'auth.email_already_verified', 'The email is verified already.');
+  end if;
+  v_retry := app.take_quota('verify.resend', v_user.id, 3, interval '1 hour');
+  if v_retry is not null then
+    perform util.raise_error(429, 'auth.rate_limited', 'Too many verification mails; try again later.', null,
+                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
+  end if;
+  perform auth.send_email_verification(v_user);
+  perform auth.audit('auth.email_verification_sent', v_user.id, v_user.id, p_client_addr);
+end
+$$;
+
+comment on function auth.resend_email_verification(text, inet) is
+  'Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.';

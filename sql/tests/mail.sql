@@ -1,0 +1,158 @@
+/* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
+   verification (sign-up, the link, resending, invitations). */
+begin;
+select plan(40);
+set local app.settings.bcrypt_cost = '4';
+
+/* The outbox defers one delivery job per mail, in the same transaction. */
+select tap.fix('erin_token', auth.signup('erin@example.com', 'correct horse battery', 'Erin', '192.0.2.7', 'tap')
+                             -> 'session' ->> 'token');
+select tap.fix('erin', id) from app.users where email = 'erin@example.com';
+select tap.fix('erin_mail', id) from app.outbox where topic = 'mail.email_verification' and payload ->> 'to' = 'erin@example.com';
+select results_eq(
+  $$ select queue_name::text, task_name::text, lock::text, args, status::text from jobs.procrastinate_jobs
+      where args ->> 'event_id' = tap.id('erin_mail') $$,
+  $$ values ('mail', 'deliver_mail', 'outbox:' || tap.id('erin_mail'), jsonb_build_object('event_id', tap.id('erin_mail')), 'todo') $$,
+  'the sign-up''s verification mail has its delivery job: queue mail, task deliver_mail, one at a time per event'
+);
+
+set local role blossom_owner;
+insert into app.outbox (topic, payload)
+values ('mail.password_reset', '{"to": "a@example.com"}'), ('notify.member_left', '{}'), ('mail.password_reset', '{"to": "b@example.com"}');
+reset role;
+select is(
+  (select count(*)::int from jobs.procrastinate_jobs j join app.outbox o on o.id = j.args ->> 'event_id'
+    where o.payload ->> 'to' in ('a@example.com', 'b@example.com')),
+  2, 'a statement adding several messages defers one job per mail');
+select is_empty(
+  $$ select from jobs.procrastinate_jobs j join app.outbox o on o.id = j.args ->> 'event_id' where o.topic not like 'mail.%' $$,
+  'a notification defers no delivery job');
+
+savepoint before_reset;
+select auth.request_password_reset('erin@example.com', '192.0.2.7');
+select is((select count(*)::int from app.outbox where topic = 'mail.password_reset' and payload ->> 'to' = 'erin@example.com'), 1,
+  'a reset request writes its mail');
+rollback to savepoint before_reset;
+select is_empty(
+  $$ select from jobs.procrastinate_jobs j
+      where not exists (select from app.outbox o where o.id = j.args ->> 'event_id') $$,
+  'a rolled-back change leaves no job behind: every job names a message that exists');
+
+/* The worker's calls. */
+set local role worker;
+select results_eq(
+  $$ select topic, payload ->> 'token' is not null, attempts from delivery.claim(tap.id('erin_mail')) $$,
+  $$ values ('mail.email_verification', true, 0) $$,
+  'claim answers the message with its token and the tries so far');
+select throws_ok($$ select * from app.outbox $$, '42501', null, 'the worker cannot read the outbox itself');
+select throws_ok($$ select auth.verify_email('x', null) $$, '42501', null, 'nor call any function but its own');
+select delivery.failed(tap.id('erin_mail'), 'smtp down: ' || repeat('x', 2000), false);
+reset role;
+select results_eq(
+  $$ select attempts, length(last_error), last_attempt_at is not null, delivered_at, given_up_at, payload ? 'token'
+       from app.outbox where id = tap.id('erin_mail') $$,
+  $$ values (1, 1000, true, null::timestamptz, null::timestamptz, true) $$,
+  'a failed try is counted, with its error (cut to 1000 characters); the message stays to be tried again');
+set local role worker;
+select delivery.delivered(tap.id('erin_mail'));
+reset role;
+select results_eq(
+  $$ select attempts, last_error, delivered_at is not null, payload ? 'token', payload ->> 'to'
+       from app.outbox where id = tap.id('erin_mail') $$,
+  $$ values (2, null::text, true, false, 'erin@example.com') $$,
+  'a delivered message is marked, and its token is gone from the outbox');
+set local role worker;
+select results_eq($$ select topic, payload, attempts from delivery.claim(tap.id('erin_mail')) $$,
+  $$ values (null::text, null::jsonb, null::integer) $$, 'a delivered message is never claimed again');
+reset role;
+select tap.fix('a_mail', (select id from app.outbox where payload ->> 'to' = 'a@example.com'));
+set local role worker;
+select delivery.failed(tap.id('a_mail'), '550 no such user', true);
+select results_eq($$ select topic from delivery.claim(tap.id('a_mail')) $$, $$ values (null::text) $$,
+  'a given-up message is never claimed again');
+select results_eq($$ select topic from delivery.claim('evt_00000000000000000000000000') $$, $$ values (null::text) $$,
+  'an unknown event is nothing to deliver');
+select results_eq($$ select topic from delivery.claim('usr_00000000000000000000000000') $$, $$ values (null::text) $$,
+  'nor is an id that is not an event''s');
+reset role;
+select results_eq(
+  $$ select attempts, last_error, given_up_at is not null, delivered_at from app.outbox where id = tap.id('a_mail') $$,
+  $$ values (1, '550 no such user', true, null::timestamptz) $$,
+  'a DBA sees a given-up message: its tries, its last error and when it was given up');
+set local role worker;
+select throws_ok(format('select delivery.try_again(%L)', tap.id('a_mail')), '42501', null,
+  'the worker cannot bring a given-up mail back');
+reset role;
+select ok(delivery.try_again(tap.id('a_mail')), 'a DBA tries a given-up mail again');
+select results_eq(
+  $$ select o.attempts, o.last_error, o.given_up_at, (select count(*)::int from jobs.procrastinate_jobs j
+                                                       where j.args ->> 'event_id' = o.id and j.status = 'todo')
+       from app.outbox o where o.id = tap.id('a_mail') $$,
+  $$ values (0, null::text, null::timestamptz, 2) $$,
+  'from its first try, with a new job to deliver it (the first one is still there: no worker runs here)');
+select is(delivery.try_again(tap.id('erin_mail')), false, 'a delivered mail is not sent again');
+
+/* Email verification. */
+select is((auth.session_info(tap.id('erin_token')) -> 'user' ->> 'email_verified')::boolean, false,
+  'a new account''s email is not verified');
+-- The delivered mail's token was taken out of the outbox above; a new link goes on from here.
+set local role edge;
+select lives_ok($$ select auth.resend_email_verification(tap.id('erin_token'), '192.0.2.7') $$,
+  'the signed-in account asks for another link');
+reset role;
+select tap.fix('erin_link2', tap.mailed_token('mail.email_verification', 'erin@example.com'));
+select isnt(tap.id('erin_link2'), null, 'it is mailed through the outbox');
+select is((select count(*)::int from app.email_verifications where user_id = tap.id('erin')), 2,
+  'each link is its own token (only its hash is kept)');
+select is_empty($$ select from app.email_verifications where token_hash = convert_to(tap.id('erin_link2'), 'UTF8') $$,
+  'the token itself is not stored');
+set local role edge;
+select is(tap.outcome($$ select auth.verify_email('not a token', null) $$), '400 auth.invalid_token',
+  'a malformed token is refused');
+select is(tap.outcome($$ select auth.verify_email(repeat('A', 43), null) $$), '400 auth.invalid_token',
+  'an unknown token is refused');
+select is(tap.outcome($$ select auth.verify_email(null, null) $$), '400 auth.invalid_token', 'no token is refused');
+select lives_ok(format('select auth.verify_email(%L, %L)', tap.id('erin_link2'), '192.0.2.7'), 'the link verifies the email');
+select is((auth.session_info(tap.id('erin_token')) -> 'user' ->> 'email_verified')::boolean, true,
+  'the session says the email is verified');
+select is(tap.outcome(format('select auth.verify_email(%L, null)', tap.id('erin_link2'))), '400 auth.invalid_token',
+  'a link works once');
+select is(tap.outcome(format('select auth.resend_email_verification(%L, null)', tap.id('erin_token'))),
+  '409 auth.email_already_verified', 'a verified account gets no more links');
+select is(tap.outcome($$ select auth.resend_email_verification('unknown', null) $$), '401 auth.not_signed_in',
+  'resending needs a session');
+reset role;
+select results_eq(
+  $$ select count(*)::int, count(used_at)::int from app.email_verifications where user_id = tap.id('erin') $$,
+  $$ values (2, 2) $$, 'verifying spends every link of the account');
+select is((select count(*)::int from app.audit_events where actor_id = tap.id('erin') and action like 'auth.email_%'), 2,
+  'sending a link again and verifying are audited');
+
+/* An expired link is refused; resending is limited to 3 an hour. */
+select tap.fix('finn_token', auth.signup('finn@example.com', 'correct horse battery', 'Finn', '192.0.2.8', 'tap')
+                             -> 'session' ->> 'token');
+select tap.fix('finn_link', tap.mailed_token('mail.email_verification', 'finn@example.com'));
+update app.email_verifications set expires_at = now() - interval '1 second'
+ where token_hash = util.token_hash(tap.id('finn_link'));
+set local role edge;
+select is(tap.outcome(format('select auth.verify_email(%L, null)', tap.id('finn_link'))), '400 auth.invalid_token',
+  'an expired link is refused');
+select is((select count(*)::int from generate_series(1, 3) i,
+             lateral tap.outcome(format('select auth.resend_email_verification(%L, null) -- try %s', tap.id('finn_token'), i)) r
+            where r = 'ok'), 3, 'three more links in an hour are sent');
+select matches(tap.outcome(format('select auth.resend_email_verification(%L, null)', tap.id('finn_token'))),
+  '^429 auth\.rate_limited \(Retry-After: [0-9]+\)$', 'the fourth is refused, with the seconds to wait');
+reset role;
+select is((select count(*)::int from app.outbox where topic = 'mail.email_verification' and payload ->> 'to' = 'finn@example.com'), 4,
+  'and sends nothing');
+
+/* The purge removes the links that can no longer be used. */
+update app.email_verifications set expires_at = now() - interval '2 days'
+ where token_hash = util.token_hash(tap.id('finn_link'));
+select cmp_ok((select email_verifications from pipeline.purge_auth()), '>=', 1,
+  'the purge counts the links expired for more than a day');
+select is_empty($$ select from app.email_verifications where token_hash = util.token_hash(tap.id('finn_link')) $$,
+  'an expired link is purged');
+
+select * from finish();
+rollback;

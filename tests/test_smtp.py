@@ -1,0 +1,96 @@
+"""services/smtp.py: BLOSSOM_SMTP_URL, and how each answer of a real SMTP server is sorted."""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+
+import pytest
+
+from services.smtp import Mailer, PermanentFailure, SmtpSettings, TemporaryFailure
+from tests.support.smtp_server import SmtpServer
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port", "username", "password", "implicit_tls", "start_tls"),
+    [
+        ("smtp://mail.example.com", "mail.example.com", 25, None, None, False, False),
+        ("smtp://mail.example.com?starttls=1", "mail.example.com", 587, None, None, False, True),
+        ("smtps://u%40x:p%3Ass@mail.example.com", "mail.example.com", 465, "u@x", "p:ss", True, False),
+        ("smtp://me:secret@127.0.0.1:1025", "127.0.0.1", 1025, "me", "secret", False, False),
+    ],
+)
+def test_the_url_says_where_how_and_as_whom(
+    url: str,
+    host: str,
+    port: int,
+    username: str | None,
+    password: str | None,
+    implicit_tls: bool,
+    start_tls: bool,
+) -> None:
+    settings = SmtpSettings.from_url(url)
+    assert (settings.host, settings.port, settings.username, settings.password) == (
+        host,
+        port,
+        username,
+        password,
+    )
+    assert (settings.implicit_tls, settings.start_tls) == (implicit_tls, start_tls)
+    assert "secret" not in settings.shown()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://mail.example.com", "smtp://", "mail.example.com", "smtps://h?starttls=1", "smtp://h:99999"],
+)
+def test_a_malformed_url_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="BLOSSOM_SMTP_URL"):
+        SmtpSettings.from_url(url)
+
+
+def _message() -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "Hi"
+    message.set_content("Hello")
+    return message
+
+
+def _send(url: str) -> None:
+    asyncio.run(Mailer(SmtpSettings.from_url(url, timeout_seconds=5)).send(_message()))
+
+
+def test_an_accepted_message_is_received() -> None:
+    with SmtpServer() as smtp:
+        _send(smtp.url)
+        (received,) = smtp.received
+        assert received.to == ("b@example.com",)
+
+
+@pytest.mark.parametrize(
+    ("reply", "failure"),
+    [("451 4.3.0 Try later", TemporaryFailure), ("452 4.3.1 Out of space", TemporaryFailure),
+     ("550 5.1.1 No such user", PermanentFailure), ("554 5.7.1 Rejected as spam", PermanentFailure)],
+)  # fmt: skip
+def test_a_refusal_is_temporary_or_permanent_by_its_code(reply: str, failure: type[Exception]) -> None:
+    with SmtpServer() as smtp:
+        smtp.refuse_next(reply)
+        with pytest.raises(failure, match=reply.split()[0]):
+            _send(smtp.url)
+        assert smtp.received == []
+
+
+def test_no_server_is_a_temporary_failure() -> None:
+    smtp = SmtpServer()
+    with pytest.raises(TemporaryFailure, match=r"no delivery to smtp://127\.0\.0\.1"):
+        _send(smtp.url)
+
+
+def test_the_login_from_the_url_is_used_and_a_refused_one_is_temporary() -> None:
+    with SmtpServer(login=("mailer", "p@ss word")) as smtp:
+        _send(f"smtp://mailer:p%40ss%20word@127.0.0.1:{smtp.port}")
+        (received,) = smtp.received
+        assert received.login == "mailer"
+        with pytest.raises(TemporaryFailure, match="refused our login: 535"):
+            _send(f"smtp://mailer:wrong@127.0.0.1:{smtp.port}")
+        assert len(smtp.received) == 1

@@ -1,0 +1,245 @@
+"""Mail delivery with the real worker process, a real SMTP server and a real Postgres: the
+happy path and the faults (the SMTP server down, refusing for now or for good; the worker
+killed, stopped, doubled; Postgres restarted under it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from deploy.migrate import migrate
+from ops.cluster import LocalCluster
+from ops.scratch import temporary_cluster
+from tests.support.smtp_server import SmtpServer
+from tests.support.worker import (
+    APP_URL,
+    eventually,
+    jobs_of,
+    kill,
+    outbox_row,
+    outbox_row_once,
+    queue_mail,
+    running_worker,
+)
+
+
+def test_a_mail_is_delivered_once_and_its_token_leaves_the_outbox(database_url: str, tmp_path: Path) -> None:
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        token = "Abc-_" + "x" * 38
+        event = queue_mail(database_url, "ann@example.com", token=token)
+        (received,) = smtp.wait_for(1)
+        assert received.to == ("ann@example.com",)
+        assert str(received.message["Subject"]) == "Reset your Blossom password"
+        assert received.message_id == f"<{event}@blossom.localhost>"
+        link = f"{APP_URL}/reset-password?token={token}"
+        assert link in received.part("plain")
+        assert f'href="{link}"' in received.part("html")
+        row = eventually(
+            lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
+        )
+        assert row["attempts"] == 1
+        assert "token" not in row["payload"]
+        assert row["payload"]["to"] == "ann@example.com"
+        assert eventually(lambda: jobs_of(database_url, event) == [], what="the job is done") is True
+        time.sleep(0.5)
+        assert len(smtp.received) == 1
+
+
+def test_what_a_user_typed_is_escaped_and_makes_no_link(database_url: str, tmp_path: Path) -> None:
+    typed = '<a href="https://evil.example/x">Acme</a> www.evil.example'
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        queue_mail(database_url, "bo@example.com", "mail.org_invitation", org_name=typed, role="admin")
+        (received,) = smtp.wait_for(1)
+        html, text = received.part("html"), received.part("plain")
+        assert "<a href" not in html.replace(f'<a href="{APP_URL}/invitations/accept?token=', "")
+        assert "&lt;a href=" in html
+        for part in (html, text, str(received.message["Subject"])):
+            assert "evil.example" not in part, "a host name a mail program would make a link of"
+            assert "https://evil" not in part
+        assert f"{APP_URL}/invitations/accept?token=" in text
+
+
+def test_smtp_down_is_retried_and_delivered_once_it_is_back(database_url: str, tmp_path: Path) -> None:
+    smtp = SmtpServer()  # not started: nothing listens on its port
+    with running_worker(database_url, smtp.url, tmp_path):
+        event = queue_mail(database_url, "cy@example.com")
+        failed = eventually(
+            lambda: (r := outbox_row(database_url, event))["attempts"] >= 2 and r, what="two tries"
+        )
+        assert failed["delivered_at"] is None
+        assert failed["given_up_at"] is None
+        assert "Connect" in failed["last_error"]
+        with smtp:
+            smtp.wait_for(1)
+            eventually(lambda: outbox_row(database_url, event)["delivered_at"], what="delivered")
+            time.sleep(0.6)
+            assert len(smtp.received) == 1
+
+
+def test_a_temporary_refusal_is_retried(database_url: str, tmp_path: Path) -> None:
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        smtp.refuse_next("451 4.3.0 Mailbox busy, try again later")
+        event = queue_mail(database_url, "di@example.com")
+        smtp.wait_for(1)
+        row = eventually(
+            lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
+        )
+        assert row["attempts"] == 2
+        assert row["last_error"] is None
+        time.sleep(0.6)
+        assert len(smtp.received) == 1
+
+
+def test_a_permanent_refusal_is_given_up_visibly_and_not_retried(database_url: str, tmp_path: Path) -> None:
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        smtp.refuse_next("550 5.1.1 No such user here")
+        event = queue_mail(database_url, "nobody@example.com")
+        row = outbox_row_once(database_url, event, "given_up_at")
+        assert row["attempts"] == 1
+        assert "550 5.1.1 No such user here" in row["last_error"]
+        assert row["delivered_at"] is None
+        assert eventually(lambda: jobs_of(database_url, event), what="the job's end") == [("failed", 1)]
+        time.sleep(1.0)  # several retry periods
+        assert outbox_row(database_url, event)["attempts"] == 1
+        assert smtp.received == []
+
+
+def test_tries_are_bounded_then_given_up(database_url: str, tmp_path: Path) -> None:
+    with (
+        SmtpServer() as smtp,
+        running_worker(database_url, smtp.url, tmp_path, BLOSSOM_MAIL_MAX_ATTEMPTS="3"),
+    ):
+        smtp.refuse_next(*["421 4.7.0 Too busy"] * 10)
+        event = queue_mail(database_url, "ed@example.com")
+        row = outbox_row_once(database_url, event, "given_up_at")
+        assert row["attempts"] == 3
+        assert "421" in row["last_error"]
+        time.sleep(1.0)
+        assert outbox_row(database_url, event)["attempts"] == 3
+        assert smtp.received == []
+
+
+def test_a_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
+    database_url: str, tmp_path: Path
+) -> None:
+    with SmtpServer() as smtp:
+        with running_worker(database_url, smtp.url, tmp_path) as first:
+            smtp.hold()
+            event = queue_mail(database_url, "flo@example.com")
+            assert smtp.held.wait(10), "the delivery never reached the server"
+            kill(first)
+        smtp.release()
+        assert jobs_of(database_url, event) == [("doing", 0)]
+        with running_worker(database_url, smtp.url, tmp_path):
+            smtp.wait_for(1)
+            row = eventually(
+                lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
+            )
+            assert row["attempts"] == 1
+            time.sleep(1.0)
+            assert len(smtp.received) == 1
+
+
+def test_two_workers_deliver_each_mail_once(database_url: str, tmp_path: Path) -> None:
+    with (
+        SmtpServer() as smtp,
+        running_worker(database_url, smtp.url, tmp_path),
+        running_worker(database_url, smtp.url, tmp_path),
+    ):
+        addresses = [f"many-{n}@example.com" for n in range(40)]
+        for address in addresses:
+            queue_mail(database_url, address)
+        smtp.wait_for(len(addresses))
+        time.sleep(0.6)
+        assert sorted(to for message in smtp.received for to in message.to) == sorted(addresses)
+
+
+def test_a_second_job_for_the_same_event_sends_nothing_more(database_url: str, tmp_path: Path) -> None:
+    """Idempotency by event id: a job run again (by a second worker, after a stall) waits for the
+    first one's row lock, then finds the event delivered."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        smtp.hold()
+        event = queue_mail(database_url, "gus@example.com")
+        assert smtp.held.wait(10)
+        with running_worker(database_url, smtp.url, tmp_path), psycopg.connect(database_url) as conn:
+            conn.execute("set local role blossom_owner")
+            conn.execute("set local search_path = jobs")
+            conn.execute(
+                "select jobs.procrastinate_defer_jobs_v1(array[row('mail', 'deliver_mail', 0, null, null,"
+                " jsonb_build_object('event_id', %s::text), null)::jobs.procrastinate_job_to_defer_v1])",
+                (event,),
+            )
+            conn.commit()
+            eventually(
+                lambda: jobs_of(database_url, event) == [("doing", 0), ("doing", 0)], what="both running"
+            )
+            smtp.release()
+            eventually(lambda: jobs_of(database_url, event) == [], what="both jobs done")
+        assert len(smtp.to("gus@example.com")) == 1
+        assert outbox_row(database_url, event)["attempts"] == 1
+
+
+def test_sigterm_lets_the_delivery_under_way_finish(database_url: str, tmp_path: Path) -> None:
+    with SmtpServer() as smtp:
+        with running_worker(database_url, smtp.url, tmp_path) as worker:
+            smtp.hold()
+            event = queue_mail(database_url, "hal@example.com")
+            assert smtp.held.wait(10)
+            worker.terminate()
+            time.sleep(0.3)
+            assert worker.poll() is None, "the worker waits for its job"
+            smtp.release()
+            assert worker.wait(10) == 0
+        assert len(smtp.received) == 1
+        assert outbox_row(database_url, event)["delivered_at"] is not None
+
+
+def test_sigterm_puts_back_a_delivery_that_does_not_finish_in_time(database_url: str, tmp_path: Path) -> None:
+    with SmtpServer() as smtp:
+        with running_worker(
+            database_url, smtp.url, tmp_path, BLOSSOM_WORKER_SHUTDOWN_SECONDS="0.5"
+        ) as worker:
+            smtp.hold()
+            event = queue_mail(database_url, "ida@example.com")
+            assert smtp.held.wait(10)
+            worker.terminate()
+            assert worker.wait(10) == 0
+        smtp.release()
+        assert jobs_of(database_url, event) == [("todo", 1)]  # stopped once, to run again
+        assert outbox_row(database_url, event)["attempts"] == 0
+        with running_worker(database_url, smtp.url, tmp_path):
+            smtp.wait_for(1)
+            eventually(lambda: outbox_row(database_url, event)["delivered_at"], what="delivered")
+            time.sleep(0.6)
+            assert len(smtp.received) == 1
+
+
+@pytest.fixture
+def own_cluster_database() -> Iterator[tuple[LocalCluster, str]]:
+    """A migrated database on a cluster of its own, which the test may stop and start."""
+    with temporary_cluster(prefix="blossom-worker-") as cluster:
+        cluster.create_database("blossom")
+        url = cluster.url("blossom")
+        migrate(url, quiet=True)
+        yield cluster, url
+
+
+def test_the_worker_reconnects_after_postgres_restarts(
+    own_cluster_database: tuple[LocalCluster, str], tmp_path: Path
+) -> None:
+    cluster, url = own_cluster_database
+    with SmtpServer() as smtp, running_worker(url, smtp.url, tmp_path) as worker:
+        queue_mail(url, "before@example.com")
+        smtp.wait_for(1)
+        cluster.stop(mode="fast")
+        time.sleep(1.0)
+        cluster.start()
+        after = queue_mail(url, "after@example.com")
+        smtp.wait_for(2, timeout=15)
+        eventually(lambda: outbox_row(url, after)["delivered_at"], what="delivered after the restart")
+        assert worker.poll() is None, "the worker kept running"
+        assert [m.to for m in smtp.received] == [("before@example.com",), ("after@example.com",)]

@@ -1,0 +1,132 @@
+"""What a mail says (worker/messages.py), and the worker's settings (worker/config.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from email.headerregistry import Address
+
+import pytest
+
+from ops.settings import ROOT
+from worker.config import WorkerConfig, parse_app_url, parse_mail_from
+from worker.messages import KINDS, UnsendableMessage, compose, inert
+
+SENDER = Address("Blossom", "no-reply", "blossom.example")
+APP = "https://app.example.com"
+PAYLOAD = {
+    "to": "ann@example.com",
+    "display_name": "Ann",
+    "token": "T" * 43,
+    "expires_at": "2030-01-02T03:04:05+01:00",
+}
+
+
+@pytest.mark.parametrize(
+    ("topic", "page", "subject"),
+    [
+        ("mail.email_verification", "/verify-email", "Confirm your email address for Blossom"),
+        ("mail.password_reset", "/reset-password", "Reset your Blossom password"),
+        ("mail.org_invitation", "/invitations/accept", "You are invited to join Acme on Blossom"),
+    ],
+)
+def test_each_kind_has_a_subject_both_parts_and_its_link(topic: str, page: str, subject: str) -> None:
+    payload = PAYLOAD | {"org_name": "Acme", "role": "member"}
+    message = compose("evt_1", topic, payload, sender=SENDER, app_url=APP)
+    assert str(message["Subject"]) == subject
+    assert str(message["To"]) == "ann@example.com"
+    assert str(message["From"]) == "Blossom <no-reply@blossom.example>"
+    assert str(message["Message-ID"]) == "<evt_1@blossom.example>"
+    assert str(message["Auto-Submitted"]) == "auto-generated"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    link = f"{APP}{page}?token={'T' * 43}"
+    assert link in text
+    assert f'href="{link}"' in html
+    assert "2030-01-02 02:04 UTC" in text
+
+
+def test_every_kind_has_both_templates() -> None:
+    for kind in KINDS.values():
+        for suffix in ("txt", "html"):
+            assert (ROOT / "worker" / "templates" / f"{kind.template}.{suffix}").is_file()
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("Ann", "Ann"),
+        ("evil.example", "evil.\u200bexample"),
+        ("https://evil.example/x", "https:\u200b/\u200b/\u200bevil.\u200bexample/\u200bx"),
+        ("me@evil.example", "me@\u200bevil.\u200bexample"),
+        ("Ann\r\nBcc: x", "Ann Bcc:\u200b x"),
+        ("Ann\u202egnp.exe", "Anngnp.\u200bexe"),
+        ("x" * 300, "x" * 100),
+    ],
+)
+def test_typed_text_is_one_line_without_links_or_direction_tricks(typed: str, shown: str) -> None:
+    assert inert(typed) == shown
+
+
+def test_typed_text_is_html_escaped_in_the_html_part() -> None:
+    payload = PAYLOAD | {"display_name": '<img src=x onerror="alert(1)">'}
+    message = compose("evt_1", "mail.password_reset", payload, sender=SENDER, app_url=APP)
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("mail.unknown", PAYLOAD, "no mail is made for topic"),
+        ("notify.member_left", PAYLOAD, "no mail is made for topic"),
+        ("mail.password_reset", [], "not an object"),
+        ("mail.password_reset", PAYLOAD | {"token": None}, "no token"),
+        ("mail.password_reset", {k: v for k, v in PAYLOAD.items() if k != "to"}, "no to"),
+        ("mail.password_reset", PAYLOAD | {"to": "not an address"}, "not an address"),
+        ("mail.password_reset", PAYLOAD | {"expires_at": "soon"}, "not a time"),
+        ("mail.password_reset", PAYLOAD | {"expires_at": "2030-01-01T00:00:00"}, "without its zone"),
+        ("mail.org_invitation", PAYLOAD | {"role": "owner"}, "no org_name"),
+    ],
+)
+def test_an_event_that_cannot_become_a_mail_is_unsendable(topic: str, payload: object, reason: str) -> None:
+    with pytest.raises(UnsendableMessage, match=reason):
+        compose("evt_1", topic, payload, sender=SENDER, app_url=APP)
+
+
+def test_the_sender_and_the_app_url_are_checked() -> None:
+    assert parse_mail_from("Blossom <hello@example.com>").addr_spec == "hello@example.com"
+    for bad in ("nobody", "a@example.com, b@example.com", "Eve\r\nBcc: x@example.com <a@example.com>"):
+        with pytest.raises(ValueError, match="BLOSSOM_MAIL_FROM"):
+            parse_mail_from(bad)
+    assert parse_app_url("https://app.example.com/") == "https://app.example.com"
+    for bad in ("app.example.com", "javascript:alert(1)", "https://app.example.com/?a=1", "https://x/#f"):
+        with pytest.raises(ValueError, match="BLOSSOM_APP_URL"):
+            parse_app_url(bad)
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLOSSOM_SMTP_URL", "smtps://u:p@mail.example.com")
+    monkeypatch.setenv("BLOSSOM_MAIL_MAX_ATTEMPTS", "5")
+    config = WorkerConfig.from_env()
+    assert (config.smtp.host, config.smtp.port, config.smtp.implicit_tls) == ("mail.example.com", 465, True)
+    assert config.max_attempts == 5
+    monkeypatch.setenv("BLOSSOM_WORKER_STALLED_SECONDS", "15")
+    with pytest.raises(ValueError, match="BLOSSOM_WORKER_STALLED_SECONDS"):
+        WorkerConfig.from_env()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("BLOSSOM_SMTP_URL", "http://x"), ("BLOSSOM_MAIL_MAX_ATTEMPTS", "0"), ("BLOSSOM_APP_URL", "nope")],
+)
+def test_a_bad_setting_stops_the_worker_at_start_with_its_name(name: str, value: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "worker"], cwd=ROOT, env={"PATH": "/usr/bin", name: value},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("blossom-worker: ")
+    assert name in result.stderr
+    assert "Traceback" not in result.stderr

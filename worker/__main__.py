@@ -1,0 +1,26 @@
+"""`python -m worker`: run the worker until SIGTERM or SIGINT (settings: worker/config.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from worker.config import WorkerConfig
+from worker.process import WorkerProcess
+
+
+def main() -> None:
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s blossom-worker %(levelname)s %(message)s"
+    )
+    # procrastinate logs every job's start and end; its warnings and errors are what matter here.
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    try:
+        config = WorkerConfig.from_env()
+    except ValueError as error:
+        raise SystemExit(f"blossom-worker: {error}") from None
+    asyncio.run(WorkerProcess(config).run())
+
+
+main()

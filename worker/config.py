@@ -1,0 +1,86 @@
+"""The worker's settings, read once from the environment (see README.md, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.policy import SMTP
+from urllib.parse import urlsplit
+
+from blossom_db.settings import env_count, env_number
+from services.smtp import SmtpSettings
+
+DEFAULT_MAIL_FROM = "Blossom <no-reply@blossom.localhost>"
+
+
+def parse_mail_from(value: str) -> Address:
+    """BLOSSOM_MAIL_FROM: an address, with or without a display name (`Name <a@b.example>`)."""
+    header = SMTP.header_factory("From", value)
+    addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
+    if header.defects or len(addresses) != 1 or not addresses[0].domain:
+        raise ValueError(
+            f"BLOSSOM_MAIL_FROM must be one address such as 'Blossom <no-reply@example.com>', not {value!r}"
+        )
+    return addresses[0]
+
+
+def parse_app_url(value: str) -> str:
+    """BLOSSOM_APP_URL: the frontend's base URL that mailed links point into."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"BLOSSOM_APP_URL must be an http(s) URL without query or fragment, not {value!r}")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    database_url: str
+    smtp: SmtpSettings
+    mail_from: Address
+    app_url: str
+    # Jobs run at once; each holds one database connection while its message is being sent.
+    concurrency: int = 8
+    # A mail is tried at most this often; a failed try waits retry_seconds, doubled after each
+    # further failure, at most retry_max_seconds (each wait varied by up to a fifth, so that
+    # mails that failed together do not all come back together).
+    max_attempts: int = 8
+    retry_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    # NOTIFY wakes the worker when a mail is queued; a retry that falls due is found by
+    # looking this often.
+    poll_seconds: float = 2.0
+    # A worker says it is alive this often; one silent for stalled_seconds is taken for dead,
+    # and the jobs it held are run again (checked every heartbeat).
+    heartbeat_seconds: float = 10.0
+    stalled_seconds: float = 30.0
+    # On SIGTERM, jobs under way get this long to finish; then they are stopped and run again
+    # later (by this worker's successor, or another).
+    shutdown_seconds: float = 20.0
+
+    @classmethod
+    def from_env(cls) -> WorkerConfig:
+        config = cls(
+            database_url=os.environ.get(
+                "BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker@127.0.0.1:54329/blossom"
+            ),
+            smtp=SmtpSettings.from_url(
+                os.environ.get("BLOSSOM_SMTP_URL") or "smtp://127.0.0.1:1025",
+                timeout_seconds=env_number("BLOSSOM_SMTP_TIMEOUT", 30.0),
+            ),
+            mail_from=parse_mail_from(os.environ.get("BLOSSOM_MAIL_FROM") or DEFAULT_MAIL_FROM),
+            app_url=parse_app_url(os.environ.get("BLOSSOM_APP_URL") or "http://127.0.0.1:8000"),
+            concurrency=env_count("BLOSSOM_WORKER_CONCURRENCY", 8),
+            max_attempts=env_count("BLOSSOM_MAIL_MAX_ATTEMPTS", 8),
+            retry_seconds=env_number("BLOSSOM_MAIL_RETRY_SECONDS", 30.0),
+            retry_max_seconds=env_number("BLOSSOM_MAIL_RETRY_MAX_SECONDS", 3600.0),
+            poll_seconds=env_number("BLOSSOM_WORKER_POLL_SECONDS", 2.0),
+            heartbeat_seconds=env_number("BLOSSOM_WORKER_HEARTBEAT_SECONDS", 10.0),
+            stalled_seconds=env_number("BLOSSOM_WORKER_STALLED_SECONDS", 30.0),
+            shutdown_seconds=env_number("BLOSSOM_WORKER_SHUTDOWN_SECONDS", 20.0),
+        )
+        if config.stalled_seconds <= 2 * config.heartbeat_seconds:
+            raise ValueError(
+                "BLOSSOM_WORKER_STALLED_SECONDS must be more than twice BLOSSOM_WORKER_HEARTBEAT_SECONDS"
+            )
+        return config

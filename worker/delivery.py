@@ -1,0 +1,96 @@
+"""Delivering one outbox event: the job `deliver_mail` runs this, once per try.
+
+In one transaction of the worker's own (sql/functions/delivery/messages.sql):
+
+    claim the event          its row locked until the transaction ends; nothing to do when
+                             it was delivered or given up already;
+    compose and send it      over SMTP;
+    record the outcome       delivered (its token leaves the payload), or a failed try with
+                             its error, given up when it was permanent or the last one allowed.
+
+The lock is what makes delivery at most once per event: a second job for the same event (a
+second worker, a job run again after its worker was taken for dead) waits for it, then finds
+the event delivered. A worker killed while sending loses its transaction and its lock, and a
+later try sends again. One window remains, as with any SMTP client: a crash after the server
+accepted the message and before the commit sends it a second time; the message carries the
+event's id in its Message-ID for the receiving side to see.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+
+from blossom_db.database import Database
+from blossom_db.generated import delivery_claim_async, delivery_delivered_async, delivery_failed_async
+from services.smtp import Mailer, PermanentFailure, TemporaryFailure
+from worker.config import WorkerConfig
+from worker.messages import UnsendableMessage, compose
+
+log = logging.getLogger("blossom.worker")
+
+
+class RetryLater(Exception):
+    """The try failed for a reason that may pass; it is recorded, and the job runs again in
+    `delay_seconds`."""
+
+    def __init__(self, reason: str, delay_seconds: float) -> None:
+        super().__init__(reason)
+        self.delay_seconds = delay_seconds
+
+
+class GaveUp(Exception):
+    """The event will not be delivered (a permanent refusal, or its last try failed); it is
+    recorded with the event (app.outbox.given_up_at, last_error)."""
+
+
+def retry_delay(config: WorkerConfig, failed_tries: int) -> float:
+    """How long to wait after the `failed_tries`-th failure: doubling from retry_seconds, at
+    most retry_max_seconds, varied by up to a fifth either way."""
+    base = min(config.retry_seconds * 2 ** (failed_tries - 1), config.retry_max_seconds)
+    return float(base * random.uniform(0.8, 1.2))
+
+
+@dataclass(frozen=True)
+class Deliverer:
+    config: WorkerConfig
+    database: Database
+    mailer: Mailer
+
+    async def deliver(self, event_id: str) -> None:
+        """One try at delivering `event_id`; RetryLater or GaveUp when it failed (recorded by
+        then); database errors pass through unrecorded."""
+        outcome: Exception | None = None
+        async with self.database.transaction() as conn:
+            claim = await delivery_claim_async(conn, p_event_id=event_id)
+            if claim.topic is None:
+                log.info("event %s: delivered or given up already; nothing to do", event_id)
+                return
+            this_try = (claim.attempts or 0) + 1
+            try:
+                message = compose(
+                    event_id,
+                    claim.topic,
+                    claim.payload,
+                    sender=self.config.mail_from,
+                    app_url=self.config.app_url,
+                )
+                await self.mailer.send(message)
+            except (UnsendableMessage, PermanentFailure) as error:
+                await delivery_failed_async(conn, p_event_id=event_id, p_error=str(error), p_give_up=True)
+                outcome = GaveUp(f"event {event_id}: given up at try {this_try}: {error}")
+            except TemporaryFailure as error:
+                last_try = this_try >= self.config.max_attempts
+                await delivery_failed_async(conn, p_event_id=event_id, p_error=str(error), p_give_up=last_try)
+                if last_try:
+                    outcome = GaveUp(f"event {event_id}: given up after {this_try} tries: {error}")
+                else:
+                    delay = retry_delay(self.config, this_try)
+                    outcome = RetryLater(f"event {event_id}: try {this_try} failed: {error}", delay)
+            else:
+                await delivery_delivered_async(conn, p_event_id=event_id)
+                log.info("event %s: delivered (%s) at try %d", event_id, claim.topic, this_try)
+        # Raised once the failure is committed: the job's own bookkeeping follows from it.
+        if outcome is not None:
+            raise outcome

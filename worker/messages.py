@@ -1,0 +1,132 @@
+"""The mail an outbox event becomes: a plain-text and an HTML part from the templates in
+worker/templates/ (`<kind>.txt`, whose first line is the subject, and `<kind>.html`).
+
+Templates name values with `$name`. What a user typed (a display name, an organization's name)
+reaches the message through `inert` alone: control and direction-changing characters are
+dropped, and a zero-width space follows every `.`, `:`, `/` and `@`, so that no mail program
+turns it into a link; the HTML part escapes it as well. Links are built here from
+BLOSSOM_APP_URL and the event's token, never from anything typed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path
+from string import Template
+from typing import Any
+from urllib.parse import urlencode
+
+TEMPLATES = Path(__file__).parent / "templates"
+LONGEST_TYPED_TEXT = 100
+ZERO_WIDTH_SPACE = "\u200b"
+_LINK_MAKERS = re.compile(r"([.:/@])")
+
+
+class UnsendableMessage(Exception):
+    """The event cannot become a message (an unknown topic, a payload without what its message
+    needs): trying again would fail the same way."""
+
+
+def inert(typed: str) -> str:
+    """User-typed text made safe to show in a message: one line, no control or bidirectional
+    formatting characters, nothing a mail program would make a link of."""
+    kept = "".join(
+        " " if char.isspace() else char
+        for char in typed
+        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf")
+    )
+    one_line = " ".join(kept.split())[:LONGEST_TYPED_TEXT]
+    return _LINK_MAKERS.sub(r"\1" + ZERO_WIDTH_SPACE, one_line)
+
+
+def _when(value: object) -> str:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise UnsendableMessage(f"not a time: {value!r}") from None
+    if moment.utcoffset() is None:
+        raise UnsendableMessage(f"a time without its zone: {value!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of mail: its templates, the frontend page its link opens, and the values of
+    the payload its templates show (`typed` ones came from a user)."""
+
+    template: str
+    page: str
+    typed: tuple[str, ...] = ()
+    plain: tuple[str, ...] = ()
+
+
+KINDS: Mapping[str, Kind] = {
+    "mail.email_verification": Kind("email_verification", "/verify-email", typed=("display_name",)),
+    "mail.password_reset": Kind("password_reset", "/reset-password", typed=("display_name",)),
+    "mail.org_invitation": Kind(
+        "org_invitation", "/invitations/accept", typed=("org_name",), plain=("role",)
+    ),
+}
+
+
+@cache
+def _template(name: str) -> Template:
+    return Template((TEMPLATES / name).read_text(encoding="utf-8"))
+
+
+def _field(payload: Mapping[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value:
+        raise UnsendableMessage(f"the payload has no {name}")
+    return value
+
+
+def _fill(template: Template, values: Mapping[str, str], escape: Callable[[str], str]) -> str:
+    try:
+        return template.substitute({name: escape(value) for name, value in values.items()})
+    except (KeyError, ValueError) as error:
+        raise UnsendableMessage(f"template {template.template[:40]!r}: {error}") from None
+
+
+def compose(event_id: str, topic: str, payload: object, *, sender: Address, app_url: str) -> EmailMessage:
+    """The message for one outbox event; UnsendableMessage when there can be none."""
+    kind = KINDS.get(topic)
+    if kind is None:
+        raise UnsendableMessage(f"no mail is made for topic {topic!r}")
+    if not isinstance(payload, dict):
+        raise UnsendableMessage("the payload is not an object")
+    try:
+        recipient = Address(addr_spec=_field(payload, "to"))
+    except (ValueError, IndexError) as error:  # the email package's refusals of an address
+        raise UnsendableMessage(f"not an address: {error}") from None
+    values = {
+        "link": f"{app_url}{kind.page}?{urlencode({'token': _field(payload, 'token')})}",
+        "expires_at": _when(_field(payload, "expires_at")),
+        **{name: inert(_field(payload, name)) for name in kind.typed},
+        **{name: _field(payload, name) for name in kind.plain},
+    }
+    subject_line, _, text = _fill(_template(f"{kind.template}.txt"), values, str).partition("\n")
+    if not subject_line.startswith("Subject: "):
+        raise UnsendableMessage(f"{kind.template}.txt must start with a Subject: line")
+
+    message = EmailMessage()
+    message["Subject"] = subject_line.removeprefix("Subject: ")
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = format_datetime(datetime.now().astimezone())
+    # The event's id in the Message-ID: a receiving system can tell a repeated message
+    # (sent again after a crash between the server's acceptance and our record of it).
+    message["Message-ID"] = f"<{event_id}@{sender.domain}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text.lstrip("\n"))
+    message.add_alternative(_fill(_template(f"{kind.template}.html"), values, html.escape), subtype="html")
+    return message

@@ -1,0 +1,220 @@
+"""The worker process: procrastinate's worker on queue `mail`, kept running through database
+outages, stopped gracefully by SIGTERM or SIGINT.
+
+Jobs are deferred in SQL, in the transaction that writes the mail (sql/functions/app/outbox.sql
+names the queue and the task below), and procrastinate's NOTIFY wakes the worker at commit.
+
+What procrastinate leaves to its user, done here:
+  - Postgres going away ends procrastinate's worker (its listener or heartbeat fails); this
+    process waits until Postgres answers again, then starts a new one.
+  - A worker that died holding jobs (SIGKILL, a lost machine) leaves them `doing`: every
+    heartbeat, the jobs of workers silent for BLOSSOM_WORKER_STALLED_SECONDS are run again.
+  - How a failed try is retried: DeliveryRetry, from what Deliverer recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from procrastinate import App, PsycopgConnector, exceptions
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from procrastinate.worker import Worker
+
+from blossom_db.database import Database, DatabaseUnavailable
+from services.smtp import Mailer
+from worker.config import WorkerConfig
+from worker.delivery import Deliverer, RetryLater
+
+log = logging.getLogger("blossom.worker")
+
+MAIL_QUEUE = "mail"
+DELIVER_TASK = "deliver_mail"
+APPLICATION_NAME = "blossom-worker"
+# How long to wait before trying Postgres again, growing to the longest.
+RECONNECT_FIRST_SECONDS = 0.2
+RECONNECT_LONGEST_SECONDS = 5.0
+UNREACHABLE = (exceptions.ConnectorException, psycopg.OperationalError, DatabaseUnavailable, OSError)
+
+
+class DeliveryRetry(BaseRetryStrategy):
+    """When a `deliver_mail` job runs again: as Deliverer said after a failed try; at once
+    after a shutdown stopped it; after a growing wait when the database could not be reached
+    (nothing was recorded, and nothing counts against the mail's tries). Never after GaveUp or
+    any other error: those end the job `failed`, with the error in the worker's log."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, RetryLater):
+            return RetryDecision(retry_at=_in_seconds(exception.delay_seconds))
+        if isinstance(exception, asyncio.CancelledError | exceptions.JobAborted):
+            return RetryDecision()
+        if isinstance(exception, UNREACHABLE):
+            wait = min(self.config.retry_seconds * 2**job.attempts, self.config.retry_max_seconds)
+            return RetryDecision(retry_at=_in_seconds(wait))
+        return None
+
+
+def _in_seconds(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def build_app(config: WorkerConfig, deliverer: Deliverer) -> App:
+    connector = PsycopgConnector(
+        conninfo=config.database_url,
+        # procrastinate names its tables and functions without a schema.
+        kwargs={"options": "-c search_path=jobs", "application_name": f"{APPLICATION_NAME}-queue"},
+        min_size=1,
+        max_size=4,
+        timeout=5,
+    )
+    app = App(connector=connector)
+
+    @app.task(name=DELIVER_TASK, queue=MAIL_QUEUE, retry=DeliveryRetry(config))
+    async def deliver_mail(event_id: str) -> None:
+        await deliverer.deliver(event_id)
+
+    return app
+
+
+class WorkerProcess:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.database = Database(
+            config.database_url,
+            max_connections=config.concurrency,
+            wait_seconds=30.0,
+            application_name=APPLICATION_NAME,
+        )
+        self.app = build_app(config, Deliverer(config, self.database, Mailer(config.smtp)))
+        self._stopping = asyncio.Event()
+        self._worker: Worker | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        """Graceful: jobs under way get shutdown_seconds to finish, then are stopped and put
+        back to run again."""
+        if not self._stopping.is_set():
+            log.info("stopping: finishing the jobs under way (at most %g s)", self.config.shutdown_seconds)
+        self._stopping.set()
+        # Its heartbeat stops now too: this worker's own jobs must not look stalled to itself.
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._worker is not None:
+            self._worker.stop()  # type: ignore[no-untyped-call]  # procrastinate leaves it unannotated
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        log.info(
+            "delivering mail from %s through %s", _where(self.config.database_url), self.config.smtp.shown()
+        )
+        wait = RECONNECT_FIRST_SECONDS
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._run_once()
+                    wait = RECONNECT_FIRST_SECONDS
+                except UNREACHABLE as error:
+                    log.warning("database unreachable (%s); trying again", _first_line(error))
+                if not self._stopping.is_set():
+                    await self._wait_for_database(wait)
+                    wait = min(wait * 2, RECONNECT_LONGEST_SECONDS)
+        finally:
+            await self.database.close()
+        log.info("stopped")
+
+    async def _run_once(self) -> None:
+        """One procrastinate worker, from registration to its end: a stop asked for, or the
+        database lost under it."""
+        async with self.app.open_async():
+            worker = Worker(
+                app=self.app,
+                queues=[MAIL_QUEUE],
+                name=APPLICATION_NAME,
+                concurrency=self.config.concurrency,
+                fetch_job_polling_interval=self.config.poll_seconds,
+                shutdown_graceful_timeout=self.config.shutdown_seconds,
+                install_signal_handlers=False,
+                update_heartbeat_interval=self.config.heartbeat_seconds,
+                stalled_worker_timeout=self.config.stalled_seconds,
+                delete_jobs="successful",
+            )
+            self._worker = worker
+            if self._stopping.is_set():
+                return
+            sweeper = self._sweeper = asyncio.create_task(self._run_stalled_jobs_again(), name="stalled jobs")
+            try:
+                await worker.run()  # type: ignore[no-untyped-call]  # procrastinate leaves it unannotated
+            finally:
+                self._worker = self._sweeper = None
+                sweeper.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeper
+        if not self._stopping.is_set():
+            raise exceptions.ConnectorException(
+                "the worker ended by itself (its database connection was lost)"
+            )
+
+    async def _run_stalled_jobs_again(self) -> None:
+        manager = self.app.job_manager
+        while True:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            try:
+                stalled = await manager.get_stalled_jobs(
+                    queue=MAIL_QUEUE, seconds_since_heartbeat=self.config.stalled_seconds
+                )
+                for job in stalled:
+                    log.warning(
+                        "job %s (%s) was held by a worker that stopped answering: running it again",
+                        job.id,
+                        job.call_string,
+                    )
+                    # Another worker may have done it first: then this one is refused, harmlessly.
+                    with suppress(exceptions.ConnectorException):
+                        await manager.retry_job(job)
+                await manager.prune_stalled_workers(self.config.stalled_seconds)
+            except UNREACHABLE as error:
+                log.warning("looking for stalled jobs failed (%s)", _first_line(error))
+
+    async def _wait_for_database(self, wait: float) -> None:
+        """Until Postgres accepts a connection again, or a stop is asked for."""
+        while not self._stopping.is_set():
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), wait)
+            if self._stopping.is_set():
+                return
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.config.database_url, connect_timeout=2, application_name=APPLICATION_NAME
+                )
+            except psycopg.OperationalError as error:
+                log.warning("database still unreachable (%s)", _first_line(error))
+                wait = min(wait * 2, RECONNECT_LONGEST_SECONDS)
+                continue
+            await conn.close()
+            log.info("database reachable again")
+            return
+
+
+def _first_line(error: BaseException) -> str:
+    # procrastinate's own errors say "Database error."; what happened is in their cause.
+    if isinstance(error, exceptions.ConnectorException) and error.__cause__ is not None:
+        error = error.__cause__
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _where(url: str) -> str:
+    info: dict[str, Any] = psycopg.conninfo.conninfo_to_dict(url)
+    return (
+        f"{info.get('user', '?')}@{info.get('host', '?')}:{info.get('port', 5432)}/{info.get('dbname', '?')}"
+    )
