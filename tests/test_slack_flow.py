@@ -115,6 +115,20 @@ def test_connect_then_a_member_joins_and_slack_hears_it_once(world: World) -> No
     assert len(world.slack.posts_to(CHANNEL)[before:]) == 1, "posted once, not again"
 
 
+def test_slack_failing_for_now_is_tried_again_and_posted_once(world: World) -> None:
+    owner, _member, org_id = world.org_with_member()
+    assert connect(world, owner, org_id).status == 200
+    before = len(world.slack.posts_to(CHANNEL))
+    world.slack.fail_next(503)
+    world.slack.fail_next(429, retry_after=1)
+    assert world.rpc(owner, "update_organization", org_id=org_id, name="Acme Again").status == 200
+    eventually(lambda: _outbox(world, org_id, "notify.org_renamed")["delivered_at"], what="posted at last")
+    row = _outbox(world, org_id, "notify.org_renamed")
+    assert row["attempts"] == 3, "a 503, a 429, then the post"
+    posts = world.slack.posts_to(CHANNEL)[before:]
+    assert [post.text for post in posts] == ["*Olive Owner* renamed the organization to *Acme Again*."]
+
+
 def test_who_may_connect_is_asked_before_slack_is(world: World) -> None:
     owner, member, org_id = world.org_with_member()
     stranger = signup(world.stack.edge_url)
