@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NewType, cast
+from typing import Any, Literal, NewType, cast, get_args
 
 import psycopg
 from psycopg.rows import class_row
 
-from blossom_db.runtime import DEFAULT, Default, Inet, JsonValue, RpcError, call_query, coded_errors, one
+from blossom_db.runtime import (
+    DEFAULT,
+    Default,
+    Inet,
+    JsonValue,
+    RpcError,
+    call_query,
+    guarded,
+    guarded_async,
+    one,
+)
 
 __all__ = ["DEFAULT", "Default", "JsonValue", "RpcError"]
 
@@ -128,6 +138,132 @@ AUTH_SIGNUP_ERRORS = Literal["auth.invalid_display_name", "auth.invalid_email", 
 AUTH_VERIFY_EMAIL_ERRORS = Literal["auth.invalid_token"]
 
 
+class ApiAcceptInvitationError(RpcError):
+    """An error api.accept_invitation raises, with one of the codes it declares."""
+
+    code: API_ACCEPT_INVITATION_ERRORS
+    codes = frozenset(get_args(API_ACCEPT_INVITATION_ERRORS))
+
+
+class ApiChangeMemberRoleError(RpcError):
+    """An error api.change_member_role raises, with one of the codes it declares."""
+
+    code: API_CHANGE_MEMBER_ROLE_ERRORS
+    codes = frozenset(get_args(API_CHANGE_MEMBER_ROLE_ERRORS))
+
+
+class ApiCreateOrganizationError(RpcError):
+    """An error api.create_organization raises, with one of the codes it declares."""
+
+    code: API_CREATE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_CREATE_ORGANIZATION_ERRORS))
+
+
+class ApiDeclineInvitationError(RpcError):
+    """An error api.decline_invitation raises, with one of the codes it declares."""
+
+    code: API_DECLINE_INVITATION_ERRORS
+    codes = frozenset(get_args(API_DECLINE_INVITATION_ERRORS))
+
+
+class ApiDeleteOrganizationError(RpcError):
+    """An error api.delete_organization raises, with one of the codes it declares."""
+
+    code: API_DELETE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_DELETE_ORGANIZATION_ERRORS))
+
+
+class ApiGetOrganizationError(RpcError):
+    """An error api.get_organization raises, with one of the codes it declares."""
+
+    code: API_GET_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_GET_ORGANIZATION_ERRORS))
+
+
+class ApiInviteMemberError(RpcError):
+    """An error api.invite_member raises, with one of the codes it declares."""
+
+    code: API_INVITE_MEMBER_ERRORS
+    codes = frozenset(get_args(API_INVITE_MEMBER_ERRORS))
+
+
+class ApiLeaveOrganizationError(RpcError):
+    """An error api.leave_organization raises, with one of the codes it declares."""
+
+    code: API_LEAVE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_LEAVE_ORGANIZATION_ERRORS))
+
+
+class ApiListAuditEventsError(RpcError):
+    """An error api.list_audit_events raises, with one of the codes it declares."""
+
+    code: API_LIST_AUDIT_EVENTS_ERRORS
+    codes = frozenset(get_args(API_LIST_AUDIT_EVENTS_ERRORS))
+
+
+class ApiListInvitationsError(RpcError):
+    """An error api.list_invitations raises, with one of the codes it declares."""
+
+    code: API_LIST_INVITATIONS_ERRORS
+    codes = frozenset(get_args(API_LIST_INVITATIONS_ERRORS))
+
+
+class ApiListMembersError(RpcError):
+    """An error api.list_members raises, with one of the codes it declares."""
+
+    code: API_LIST_MEMBERS_ERRORS
+    codes = frozenset(get_args(API_LIST_MEMBERS_ERRORS))
+
+
+class ApiListOrganizationsError(RpcError):
+    """An error api.list_organizations raises, with one of the codes it declares."""
+
+    code: API_LIST_ORGANIZATIONS_ERRORS
+    codes = frozenset(get_args(API_LIST_ORGANIZATIONS_ERRORS))
+
+
+class ApiMeError(RpcError):
+    """An error api.me raises, with one of the codes it declares."""
+
+    code: API_ME_ERRORS
+    codes = frozenset(get_args(API_ME_ERRORS))
+
+
+class ApiRemoveMemberError(RpcError):
+    """An error api.remove_member raises, with one of the codes it declares."""
+
+    code: API_REMOVE_MEMBER_ERRORS
+    codes = frozenset(get_args(API_REMOVE_MEMBER_ERRORS))
+
+
+class ApiRevokeInvitationError(RpcError):
+    """An error api.revoke_invitation raises, with one of the codes it declares."""
+
+    code: API_REVOKE_INVITATION_ERRORS
+    codes = frozenset(get_args(API_REVOKE_INVITATION_ERRORS))
+
+
+class ApiTransferOwnershipError(RpcError):
+    """An error api.transfer_ownership raises, with one of the codes it declares."""
+
+    code: API_TRANSFER_OWNERSHIP_ERRORS
+    codes = frozenset(get_args(API_TRANSFER_OWNERSHIP_ERRORS))
+
+
+class ApiUpdateOrganizationError(RpcError):
+    """An error api.update_organization raises, with one of the codes it declares."""
+
+    code: API_UPDATE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_UPDATE_ORGANIZATION_ERRORS))
+
+
+class ApiUpdateProfileError(RpcError):
+    """An error api.update_profile raises, with one of the codes it declares."""
+
+    code: API_UPDATE_PROFILE_ERRORS
+    codes = frozenset(get_args(API_UPDATE_PROFILE_ERRORS))
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One entry of an organization's audit trail."""
@@ -144,6 +280,62 @@ class AuditEvent:
     """What it happened to, when there is one."""
     details: JsonValue
     """More facts as JSON; never secrets."""
+
+
+class AuthChangePasswordError(RpcError):
+    """An error auth.change_password raises, with one of the codes it declares."""
+
+    code: AUTH_CHANGE_PASSWORD_ERRORS
+    codes = frozenset(get_args(AUTH_CHANGE_PASSWORD_ERRORS))
+
+
+class AuthConfirmPasswordResetError(RpcError):
+    """An error auth.confirm_password_reset raises, with one of the codes it declares."""
+
+    code: AUTH_CONFIRM_PASSWORD_RESET_ERRORS
+    codes = frozenset(get_args(AUTH_CONFIRM_PASSWORD_RESET_ERRORS))
+
+
+class AuthLogoutAllError(RpcError):
+    """An error auth.logout_all raises, with one of the codes it declares."""
+
+    code: AUTH_LOGOUT_ALL_ERRORS
+    codes = frozenset(get_args(AUTH_LOGOUT_ALL_ERRORS))
+
+
+class AuthRequestPasswordResetError(RpcError):
+    """An error auth.request_password_reset raises, with one of the codes it declares."""
+
+    code: AUTH_REQUEST_PASSWORD_RESET_ERRORS
+    codes = frozenset(get_args(AUTH_REQUEST_PASSWORD_RESET_ERRORS))
+
+
+class AuthResendEmailVerificationError(RpcError):
+    """An error auth.resend_email_verification raises, with one of the codes it declares."""
+
+    code: AUTH_RESEND_EMAIL_VERIFICATION_ERRORS
+    codes = frozenset(get_args(AUTH_RESEND_EMAIL_VERIFICATION_ERRORS))
+
+
+class AuthSessionInfoError(RpcError):
+    """An error auth.session_info raises, with one of the codes it declares."""
+
+    code: AUTH_SESSION_INFO_ERRORS
+    codes = frozenset(get_args(AUTH_SESSION_INFO_ERRORS))
+
+
+class AuthSignupError(RpcError):
+    """An error auth.signup raises, with one of the codes it declares."""
+
+    code: AUTH_SIGNUP_ERRORS
+    codes = frozenset(get_args(AUTH_SIGNUP_ERRORS))
+
+
+class AuthVerifyEmailError(RpcError):
+    """An error auth.verify_email raises, with one of the codes it declares."""
+
+    code: AUTH_VERIFY_EMAIL_ERRORS
+    codes = frozenset(get_args(AUTH_VERIFY_EMAIL_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,10 +456,10 @@ class UserProfile:
     """Whether the account proved it reads its email."""
 
 
-def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> Organization:
+def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str) -> Organization:
     """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
     query, params = call_query(
         "api",
@@ -275,18 +467,16 @@ def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("token", token, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiAcceptInvitationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_accept_invitation_async(
-    conn: psycopg.AsyncConnection[Any], *, token: str | None
-) -> Organization:
+async def api_accept_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> Organization:
     """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
     query, params = call_query(
         "api",
@@ -294,19 +484,21 @@ async def api_accept_invitation_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("token", token, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiAcceptInvitationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
 def api_change_member_role(
-    conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None, role: str | None
+    conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
     """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -314,18 +506,18 @@ def api_change_member_role(
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Member)) as cur:
+    with guarded(conn, ApiChangeMemberRoleError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_change_member_role_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None, role: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
     """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -333,17 +525,19 @@ async def api_change_member_role_async(
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Member)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiChangeMemberRoleError),
+        conn.cursor(row_factory=class_row(Member)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) -> Organization:
+def api_create_organization(conn: psycopg.Connection[Any], *, name: str) -> Organization:
     """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -351,18 +545,16 @@ def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) 
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("name", name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiCreateOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_create_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, name: str | None
-) -> Organization:
+async def api_create_organization_async(conn: psycopg.AsyncConnection[Any], *, name: str) -> Organization:
     """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -370,67 +562,67 @@ async def api_create_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("name", name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiCreateOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> None:
+def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str) -> None:
     """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiDeclineInvitationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str | None) -> None:
+async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> None:
     """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiDeclineInvitationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
+def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
     """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
+async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
     """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_get_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> Organization:
+def api_get_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiGetOrganizationError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -438,18 +630,16 @@ def api_get_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiGetOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_get_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
-) -> Organization:
+async def api_get_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiGetOrganizationError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -457,19 +647,21 @@ async def api_get_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiGetOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
 def api_invite_member(
-    conn: psycopg.Connection[Any], *, org_id: str | None, email: str | None, role: str | None
+    conn: psycopg.Connection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
     """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -477,18 +669,18 @@ def api_invite_member(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("email", email, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Invitation)) as cur:
+    with guarded(conn, ApiInviteMemberError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_invite_member_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, email: str | None, role: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
     """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -496,46 +688,47 @@ async def api_invite_member_async(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("email", email, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Invitation)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiInviteMemberError),
+        conn.cursor(row_factory=class_row(Invitation)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
+def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
+async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def api_list_audit_events(
     conn: psycopg.Connection[Any],
     *,
-    org_id: str | None,
-    before: str | Default | None = DEFAULT,
-    limit: int | Default | None = DEFAULT,
+    org_id: OrgId,
+    before: EventId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[AuditEvent]:
     """The organization's audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
 
-    Raises RpcError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListAuditEventsError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -543,7 +736,7 @@ def api_list_audit_events(
         'select r."id", r."at", r."actor_id", r."action", r."target", r."details" from {call} as r',
         [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(AuditEvent)) as cur:
+    with guarded(conn, ApiListAuditEventsError), conn.cursor(row_factory=class_row(AuditEvent)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -552,13 +745,13 @@ def api_list_audit_events(
 async def api_list_audit_events_async(
     conn: psycopg.AsyncConnection[Any],
     *,
-    org_id: str | None,
-    before: str | Default | None = DEFAULT,
-    limit: int | Default | None = DEFAULT,
+    org_id: OrgId,
+    before: EventId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[AuditEvent]:
     """The organization's audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
 
-    Raises RpcError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListAuditEventsError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -566,17 +759,19 @@ async def api_list_audit_events_async(
         'select r."id", r."at", r."actor_id", r."action", r."target", r."details" from {call} as r',
         [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(AuditEvent)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListAuditEventsError),
+        conn.cursor(row_factory=class_row(AuditEvent)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
-def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Invitation]:
+def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Invitation]:
     """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -584,18 +779,18 @@ def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: str | None) -
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Invitation)) as cur:
+    with guarded(conn, ApiListInvitationsError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
 
 
 async def api_list_invitations_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
 ) -> list[Invitation]:
     """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -603,17 +798,19 @@ async def api_list_invitations_async(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Invitation)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListInvitationsError),
+        conn.cursor(row_factory=class_row(Invitation)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
-def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Member]:
+def api_list_members(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -621,16 +818,16 @@ def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> li
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Member)) as cur:
+    with guarded(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
 
 
-async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> list[Member]:
+async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -638,17 +835,16 @@ async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: 
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Member)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with guarded_async(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
 def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
     """The organizations the caller belongs to, with their role and member count. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiListOrganizationsError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -656,7 +852,7 @@ def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiListOrganizationsError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -665,7 +861,7 @@ def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
 async def api_list_organizations_async(conn: psycopg.AsyncConnection[Any]) -> list[Organization]:
     """The organizations the caller belongs to, with their role and member count. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiListOrganizationsError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -673,17 +869,19 @@ async def api_list_organizations_async(conn: psycopg.AsyncConnection[Any]) -> li
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListOrganizationsError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
 def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
     """The signed-in user. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiMeError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -691,7 +889,7 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+    with guarded(conn, ApiMeError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -700,7 +898,7 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
 async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
     """The signed-in user. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiMeError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -708,17 +906,16 @@ async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ApiMeError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_remove_member(conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None) -> None:
+def api_remove_member(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> None:
     """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -726,17 +923,17 @@ def api_remove_member(conn: psycopg.Connection[Any], *, org_id: str | None, user
         "select {call}",
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiRemoveMemberError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
 async def api_remove_member_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> None:
     """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -744,47 +941,43 @@ async def api_remove_member_async(
         "select {call}",
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiRemoveMemberError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: str | None) -> None:
+def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: InvitationId) -> None:
     """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiRevokeInvitationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
 async def api_revoke_invitation_async(
-    conn: psycopg.AsyncConnection[Any], *, invitation_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, invitation_id: InvitationId
 ) -> None:
     """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiRevokeInvitationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_transfer_ownership(
-    conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None
-) -> Organization:
+def api_transfer_ownership(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> Organization:
     """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -792,18 +985,18 @@ def api_transfer_ownership(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiTransferOwnershipError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_transfer_ownership_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> Organization:
     """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -811,19 +1004,19 @@ async def api_transfer_ownership_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiTransferOwnershipError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_update_organization(
-    conn: psycopg.Connection[Any], *, org_id: str | None, name: str | None
-) -> Organization:
+def api_update_organization(conn: psycopg.Connection[Any], *, org_id: OrgId, name: str) -> Organization:
     """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -831,18 +1024,18 @@ def api_update_organization(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("name", name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiUpdateOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_update_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, name: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, name: str
 ) -> Organization:
     """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -850,17 +1043,19 @@ async def api_update_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("name", name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiUpdateOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | None) -> UserProfile:
+def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str) -> UserProfile:
     """Sets the signed-in user's display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.not_signed_in.
+    Raises ApiUpdateProfileError with code: auth.invalid_display_name, auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -868,18 +1063,16 @@ def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | Non
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+    with guarded(conn, ApiUpdateProfileError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_update_profile_async(
-    conn: psycopg.AsyncConnection[Any], *, display_name: str | None
-) -> UserProfile:
+async def api_update_profile_async(conn: psycopg.AsyncConnection[Any], *, display_name: str) -> UserProfile:
     """Sets the signed-in user's display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.not_signed_in.
+    Raises ApiUpdateProfileError with code: auth.invalid_display_name, auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -887,10 +1080,12 @@ async def api_update_profile_async(
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiUpdateProfileError),
+        conn.cursor(row_factory=class_row(UserProfile)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -905,7 +1100,7 @@ def auth_change_password(
 ) -> JsonValue | None:
     """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -919,7 +1114,7 @@ def auth_change_password(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthChangePasswordError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -936,7 +1131,7 @@ async def auth_change_password_async(
 ) -> JsonValue | None:
     """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -950,10 +1145,9 @@ async def auth_change_password_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthChangePasswordError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -966,7 +1160,7 @@ def auth_confirm_password_reset(
 ) -> None:
     """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -978,7 +1172,7 @@ def auth_confirm_password_reset(
             ("p_client_addr", p_client_addr, "inet", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -992,7 +1186,7 @@ async def auth_confirm_password_reset_async(
 ) -> None:
     """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1004,9 +1198,8 @@ async def auth_confirm_password_reset_async(
             ("p_client_addr", p_client_addr, "inet", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1037,7 +1230,7 @@ def auth_login(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1070,10 +1263,9 @@ async def auth_login_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1090,7 +1282,7 @@ def auth_logout(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1109,10 +1301,9 @@ async def auth_logout_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1121,7 +1312,7 @@ def auth_logout_all(
 ) -> int | None:
     """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth",
@@ -1129,7 +1320,7 @@ def auth_logout_all(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthLogoutAllError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("int | None", row[0])
@@ -1140,7 +1331,7 @@ async def auth_logout_all_async(
 ) -> int | None:
     """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth",
@@ -1148,10 +1339,9 @@ async def auth_logout_all_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthLogoutAllError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("int | None", row[0])
 
 
@@ -1160,7 +1350,7 @@ def auth_request_password_reset(
 ) -> None:
     """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
-    Raises RpcError with code: auth.rate_limited.
+    Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1168,7 +1358,7 @@ def auth_request_password_reset(
         "select {call}",
         [("p_email", p_email, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthRequestPasswordResetError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1178,7 +1368,7 @@ async def auth_request_password_reset_async(
 ) -> None:
     """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
-    Raises RpcError with code: auth.rate_limited.
+    Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1186,9 +1376,8 @@ async def auth_request_password_reset_async(
         "select {call}",
         [("p_email", p_email, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthRequestPasswordResetError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1197,7 +1386,7 @@ def auth_resend_email_verification(
 ) -> None:
     """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
-    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1205,7 +1394,7 @@ def auth_resend_email_verification(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthResendEmailVerificationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1215,7 +1404,7 @@ async def auth_resend_email_verification_async(
 ) -> None:
     """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
-    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1223,21 +1412,20 @@ async def auth_resend_email_verification_async(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthResendEmailVerificationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthSessionInfoError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1248,15 +1436,14 @@ async def auth_session_info_async(
 ) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthSessionInfoError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1273,7 +1460,7 @@ def auth_signup(
 ) -> JsonValue | None:
     """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1289,7 +1476,7 @@ def auth_signup(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthSignupError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1308,7 +1495,7 @@ async def auth_signup_async(
 ) -> JsonValue | None:
     """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1324,10 +1511,9 @@ async def auth_signup_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthSignupError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1339,7 +1525,7 @@ def auth_touch_session(conn: psycopg.Connection[Any], *, p_token: str | None) ->
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1353,10 +1539,9 @@ async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_toke
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1365,7 +1550,7 @@ def auth_verify_email(
 ) -> None:
     """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
 
-    Raises RpcError with code: auth.invalid_token.
+    Raises AuthVerifyEmailError with code: auth.invalid_token.
     """
     query, params = call_query(
         "auth",
@@ -1373,7 +1558,7 @@ def auth_verify_email(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthVerifyEmailError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1383,7 +1568,7 @@ async def auth_verify_email_async(
 ) -> None:
     """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
 
-    Raises RpcError with code: auth.invalid_token.
+    Raises AuthVerifyEmailError with code: auth.invalid_token.
     """
     query, params = call_query(
         "auth",
@@ -1391,9 +1576,8 @@ async def auth_verify_email_async(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthVerifyEmailError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1408,7 +1592,7 @@ def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> 
         'select r."topic", r."payload", r."attempts" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1427,10 +1611,9 @@ async def delivery_claim_async(
         'select r."topic", r."payload", r."attempts" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -1442,7 +1625,7 @@ def delivery_delivered(conn: psycopg.Connection[Any], *, p_event_id: str | None)
     query, params = call_query(
         "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1455,9 +1638,8 @@ async def delivery_delivered_async(conn: psycopg.AsyncConnection[Any], *, p_even
     query, params = call_query(
         "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1478,7 +1660,7 @@ def delivery_failed(
             ("p_give_up", p_give_up, "boolean", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1500,9 +1682,8 @@ async def delivery_failed_async(
             ("p_give_up", p_give_up, "boolean", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1517,7 +1698,7 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1534,8 +1715,7 @@ async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> Pipel
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
