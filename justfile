@@ -81,6 +81,11 @@ fmt:
 codegen:
     {{python}} -m ops.codegen
 
+# Pack the TypeScript client as an npm package (ESM + CommonJS) into clients/typescript/dist/ (--out DIR)
+[group('check')]
+client-package *ARGS:
+    {{python}} -m ops.client_package "$@"
+
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]
 codegen-check:

@@ -1,0 +1,82 @@
+"""`just client-package`: the generated TypeScript client as an installable npm package.
+
+    python -m ops.client_package [--out DIR]
+
+Compiles clients/typescript/src/ twice with the project's TypeScript, as ES modules
+(`dist/esm/`) and as CommonJS (`dist/cjs/`, marked `"type": "commonjs"`), each with its `.d.ts`,
+in a staging copy of the package, then `npm pack`s it into DIR (default
+clients/typescript/dist/): a tarball a frontend installs with `npm install PATH.tgz`. The
+package's `exports` map sends `import` to the ES modules and `require` to CommonJS; it has no
+dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ops.settings import ROOT
+
+CLIENT = ROOT / "clients" / "typescript"
+TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"
+PACKAGE_FILES = ("package.json", "tsconfig.json", "tsconfig.build.json")
+
+
+class PackageError(RuntimeError):
+    """A step of the build failed; the message says which, with its output."""
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PackageError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def compile_client(stage: Path) -> None:
+    """dist/esm and dist/cjs of the package staged in `stage` (package files and src/)."""
+    if not TSC.exists() or shutil.which("node") is None:
+        raise PackageError("TypeScript or node is missing: run ./dev (it installs TypeScript into .tools/)")
+    project = str(stage / "tsconfig.build.json")
+    _run(["node", str(TSC), "--project", project], stage)
+    cjs = stage / "dist" / "cjs"
+    commonjs = ["--module", "CommonJS", "--moduleResolution", "Node10", "--outDir", str(cjs)]
+    _run(["node", str(TSC), "--project", project, *commonjs], stage)
+    (cjs / "package.json").write_text(json.dumps({"type": "commonjs"}) + "\n")
+
+
+def stage_package(stage: Path) -> None:
+    """A copy of the package's sources in `stage`, compiled."""
+    for name in PACKAGE_FILES:
+        shutil.copy(CLIENT / name, stage / name)
+    shutil.copytree(CLIENT / "src", stage / "src")
+    compile_client(stage)
+
+
+def build(destination: Path) -> Path:
+    """The package's tarball, packed into `destination`."""
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="blossom-client-") as work:
+        stage = Path(work)
+        stage_package(stage)
+        packed = json.loads(_run(["npm", "pack", "--json", "--pack-destination", str(destination)], stage))
+    return destination / str(packed[0]["filename"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=CLIENT / "dist", help="where the tarball goes")
+    args = parser.parse_args()
+    try:
+        tarball = build(args.out.resolve())
+    except PackageError as error:
+        raise SystemExit(f"client-package: {error}") from None
+    print(f"client-package: {tarball.relative_to(ROOT) if tarball.is_relative_to(ROOT) else tarball}")
+
+
+if __name__ == "__main__":
+    main()
