@@ -86,6 +86,11 @@ codegen:
 client-package *ARGS:
     {{python}} -m ops.client_package "$@"
 
+# Build the example web app (examples/web) into examples/web/dist/ (--out DIR); serve it with BLOSSOM_DEMO_DIR
+[group('run')]
+web-example *ARGS:
+    {{python}} -m ops.web_example "$@"
+
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]
 codegen-check:

@@ -17,6 +17,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ops.settings import ROOT
@@ -30,7 +31,7 @@ class PackageError(RuntimeError):
     """A step of the build failed; the message says which, with its output."""
 
 
-def _run(command: list[str], cwd: Path) -> str:
+def run_tool(command: list[str], cwd: Path) -> str:
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PackageError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
@@ -42,10 +43,10 @@ def compile_client(stage: Path) -> None:
     if not TSC.exists() or shutil.which("node") is None:
         raise PackageError("TypeScript or node is missing: run ./dev (it installs TypeScript into .tools/)")
     project = str(stage / "tsconfig.build.json")
-    _run(["node", str(TSC), "--project", project], stage)
+    run_tool(["node", str(TSC), "--project", project], stage)
     cjs = stage / "dist" / "cjs"
     commonjs = ["--module", "CommonJS", "--moduleResolution", "Node10", "--outDir", str(cjs)]
-    _run(["node", str(TSC), "--project", project, *commonjs], stage)
+    run_tool(["node", str(TSC), "--project", project, *commonjs], stage)
     (cjs / "package.json").write_text(json.dumps({"type": "commonjs"}) + "\n")
 
 
@@ -63,19 +64,26 @@ def build(destination: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="blossom-client-") as work:
         stage = Path(work)
         stage_package(stage)
-        packed = json.loads(_run(["npm", "pack", "--json", "--pack-destination", str(destination)], stage))
+        packed = json.loads(
+            run_tool(["npm", "pack", "--json", "--pack-destination", str(destination)], stage)
+        )
     return destination / str(packed[0]["filename"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=CLIENT / "dist", help="where the tarball goes")
+def build_command(doc: str, name: str, default_out: Path, make: Callable[[Path], Path]) -> None:
+    """The command line of a build: `--out DIR`, what it made, or what failed."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=default_out, help=f"where it goes ({default_out})")
     args = parser.parse_args()
     try:
-        tarball = build(args.out.resolve())
+        made = make(args.out.resolve())
     except PackageError as error:
-        raise SystemExit(f"client-package: {error}") from None
-    print(f"client-package: {tarball.relative_to(ROOT) if tarball.is_relative_to(ROOT) else tarball}")
+        raise SystemExit(f"{name}: {error}") from None
+    print(f"{name}: {made.relative_to(ROOT) if made.is_relative_to(ROOT) else made}")
+
+
+def main() -> None:
+    build_command(__doc__, "client-package", CLIENT / "dist", build)
 
 
 if __name__ == "__main__":
