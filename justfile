@@ -81,6 +81,16 @@ fmt:
 codegen:
     {{python}} -m ops.codegen
 
+# Pack the TypeScript client as an npm package (ESM + CommonJS) into clients/typescript/dist/ (--out DIR)
+[group('check')]
+client-package *ARGS:
+    {{python}} -m ops.client_package "$@"
+
+# Build the example web app (examples/web) into examples/web/dist/ (--out DIR); serve it with BLOSSOM_DEMO_DIR
+[group('run')]
+web-example *ARGS:
+    {{python}} -m ops.web_example "$@"
+
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]
 codegen-check:

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NewType, cast
+from typing import Any, Literal, NewType, cast, get_args
 
 import psycopg
 from psycopg.rows import class_row
 
-from blossom_db.runtime import DEFAULT, Default, Inet, JsonValue, RpcError, call_query, coded_errors, one
+from blossom_db.runtime import (
+    DEFAULT,
+    Default,
+    Inet,
+    JsonValue,
+    RpcError,
+    call_query,
+    guarded,
+    guarded_async,
+    one,
+)
 
 __all__ = ["DEFAULT", "Default", "JsonValue", "RpcError"]
 
@@ -131,6 +141,139 @@ AUTH_SIGNUP_ERRORS = Literal["auth.invalid_display_name", "auth.invalid_email", 
 AUTH_VERIFY_EMAIL_ERRORS = Literal["auth.invalid_token"]
 
 
+class ApiAcceptInvitationError(RpcError):
+    """An error api.accept_invitation raises, with one of the codes it declares."""
+
+    code: API_ACCEPT_INVITATION_ERRORS
+    codes = frozenset(get_args(API_ACCEPT_INVITATION_ERRORS))
+
+
+class ApiChangeMemberRoleError(RpcError):
+    """An error api.change_member_role raises, with one of the codes it declares."""
+
+    code: API_CHANGE_MEMBER_ROLE_ERRORS
+    codes = frozenset(get_args(API_CHANGE_MEMBER_ROLE_ERRORS))
+
+
+class ApiCreateOrganizationError(RpcError):
+    """An error api.create_organization raises, with one of the codes it declares."""
+
+    code: API_CREATE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_CREATE_ORGANIZATION_ERRORS))
+
+
+class ApiDeclineInvitationError(RpcError):
+    """An error api.decline_invitation raises, with one of the codes it declares."""
+
+    code: API_DECLINE_INVITATION_ERRORS
+    codes = frozenset(get_args(API_DECLINE_INVITATION_ERRORS))
+
+
+class ApiDeleteOrganizationError(RpcError):
+    """An error api.delete_organization raises, with one of the codes it declares."""
+
+    code: API_DELETE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_DELETE_ORGANIZATION_ERRORS))
+
+
+class ApiGetOrganizationError(RpcError):
+    """An error api.get_organization raises, with one of the codes it declares."""
+
+    code: API_GET_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_GET_ORGANIZATION_ERRORS))
+
+
+class ApiGetSlackConnectionError(RpcError):
+    """An error api.get_slack_connection raises, with one of the codes it declares."""
+
+    code: API_GET_SLACK_CONNECTION_ERRORS
+    codes = frozenset(get_args(API_GET_SLACK_CONNECTION_ERRORS))
+
+
+class ApiInviteMemberError(RpcError):
+    """An error api.invite_member raises, with one of the codes it declares."""
+
+    code: API_INVITE_MEMBER_ERRORS
+    codes = frozenset(get_args(API_INVITE_MEMBER_ERRORS))
+
+
+class ApiLeaveOrganizationError(RpcError):
+    """An error api.leave_organization raises, with one of the codes it declares."""
+
+    code: API_LEAVE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_LEAVE_ORGANIZATION_ERRORS))
+
+
+class ApiListAuditEventsError(RpcError):
+    """An error api.list_audit_events raises, with one of the codes it declares."""
+
+    code: API_LIST_AUDIT_EVENTS_ERRORS
+    codes = frozenset(get_args(API_LIST_AUDIT_EVENTS_ERRORS))
+
+
+class ApiListInvitationsError(RpcError):
+    """An error api.list_invitations raises, with one of the codes it declares."""
+
+    code: API_LIST_INVITATIONS_ERRORS
+    codes = frozenset(get_args(API_LIST_INVITATIONS_ERRORS))
+
+
+class ApiListMembersError(RpcError):
+    """An error api.list_members raises, with one of the codes it declares."""
+
+    code: API_LIST_MEMBERS_ERRORS
+    codes = frozenset(get_args(API_LIST_MEMBERS_ERRORS))
+
+
+class ApiListOrganizationsError(RpcError):
+    """An error api.list_organizations raises, with one of the codes it declares."""
+
+    code: API_LIST_ORGANIZATIONS_ERRORS
+    codes = frozenset(get_args(API_LIST_ORGANIZATIONS_ERRORS))
+
+
+class ApiMeError(RpcError):
+    """An error api.me raises, with one of the codes it declares."""
+
+    code: API_ME_ERRORS
+    codes = frozenset(get_args(API_ME_ERRORS))
+
+
+class ApiRemoveMemberError(RpcError):
+    """An error api.remove_member raises, with one of the codes it declares."""
+
+    code: API_REMOVE_MEMBER_ERRORS
+    codes = frozenset(get_args(API_REMOVE_MEMBER_ERRORS))
+
+
+class ApiRevokeInvitationError(RpcError):
+    """An error api.revoke_invitation raises, with one of the codes it declares."""
+
+    code: API_REVOKE_INVITATION_ERRORS
+    codes = frozenset(get_args(API_REVOKE_INVITATION_ERRORS))
+
+
+class ApiTransferOwnershipError(RpcError):
+    """An error api.transfer_ownership raises, with one of the codes it declares."""
+
+    code: API_TRANSFER_OWNERSHIP_ERRORS
+    codes = frozenset(get_args(API_TRANSFER_OWNERSHIP_ERRORS))
+
+
+class ApiUpdateOrganizationError(RpcError):
+    """An error api.update_organization raises, with one of the codes it declares."""
+
+    code: API_UPDATE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_UPDATE_ORGANIZATION_ERRORS))
+
+
+class ApiUpdateProfileError(RpcError):
+    """An error api.update_profile raises, with one of the codes it declares."""
+
+    code: API_UPDATE_PROFILE_ERRORS
+    codes = frozenset(get_args(API_UPDATE_PROFILE_ERRORS))
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One entry of an organization's audit trail."""
@@ -147,6 +290,62 @@ class AuditEvent:
     """What it happened to, when there is one."""
     details: JsonValue
     """More facts as JSON; never secrets."""
+
+
+class AuthChangePasswordError(RpcError):
+    """An error auth.change_password raises, with one of the codes it declares."""
+
+    code: AUTH_CHANGE_PASSWORD_ERRORS
+    codes = frozenset(get_args(AUTH_CHANGE_PASSWORD_ERRORS))
+
+
+class AuthConfirmPasswordResetError(RpcError):
+    """An error auth.confirm_password_reset raises, with one of the codes it declares."""
+
+    code: AUTH_CONFIRM_PASSWORD_RESET_ERRORS
+    codes = frozenset(get_args(AUTH_CONFIRM_PASSWORD_RESET_ERRORS))
+
+
+class AuthLogoutAllError(RpcError):
+    """An error auth.logout_all raises, with one of the codes it declares."""
+
+    code: AUTH_LOGOUT_ALL_ERRORS
+    codes = frozenset(get_args(AUTH_LOGOUT_ALL_ERRORS))
+
+
+class AuthRequestPasswordResetError(RpcError):
+    """An error auth.request_password_reset raises, with one of the codes it declares."""
+
+    code: AUTH_REQUEST_PASSWORD_RESET_ERRORS
+    codes = frozenset(get_args(AUTH_REQUEST_PASSWORD_RESET_ERRORS))
+
+
+class AuthResendEmailVerificationError(RpcError):
+    """An error auth.resend_email_verification raises, with one of the codes it declares."""
+
+    code: AUTH_RESEND_EMAIL_VERIFICATION_ERRORS
+    codes = frozenset(get_args(AUTH_RESEND_EMAIL_VERIFICATION_ERRORS))
+
+
+class AuthSessionInfoError(RpcError):
+    """An error auth.session_info raises, with one of the codes it declares."""
+
+    code: AUTH_SESSION_INFO_ERRORS
+    codes = frozenset(get_args(AUTH_SESSION_INFO_ERRORS))
+
+
+class AuthSignupError(RpcError):
+    """An error auth.signup raises, with one of the codes it declares."""
+
+    code: AUTH_SIGNUP_ERRORS
+    codes = frozenset(get_args(AUTH_SIGNUP_ERRORS))
+
+
+class AuthVerifyEmailError(RpcError):
+    """An error auth.verify_email raises, with one of the codes it declares."""
+
+    code: AUTH_VERIFY_EMAIL_ERRORS
+    codes = frozenset(get_args(AUTH_VERIFY_EMAIL_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +387,27 @@ EXT_SLACK_MAY_CONNECT_ERRORS = Literal[
 
 EventId = NewType("EventId", str)
 """An event's id: evt_ and 26 Crockford base32 characters (see app.gen_id)."""
+
+
+class ExtConnectSlackError(RpcError):
+    """An error ext.connect_slack raises, with one of the codes it declares."""
+
+    code: EXT_CONNECT_SLACK_ERRORS
+    codes = frozenset(get_args(EXT_CONNECT_SLACK_ERRORS))
+
+
+class ExtDisconnectSlackError(RpcError):
+    """An error ext.disconnect_slack raises, with one of the codes it declares."""
+
+    code: EXT_DISCONNECT_SLACK_ERRORS
+    codes = frozenset(get_args(EXT_DISCONNECT_SLACK_ERRORS))
+
+
+class ExtSlackMayConnectError(RpcError):
+    """An error ext.slack_may_connect raises, with one of the codes it declares."""
+
+    code: EXT_SLACK_MAY_CONNECT_ERRORS
+    codes = frozenset(get_args(EXT_SLACK_MAY_CONNECT_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,10 +535,10 @@ class UserProfile:
     """Whether the account proved it reads its email."""
 
 
-def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> Organization:
+def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str) -> Organization:
     """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
     query, params = call_query(
         "api",
@@ -326,18 +546,16 @@ def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("token", token, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiAcceptInvitationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_accept_invitation_async(
-    conn: psycopg.AsyncConnection[Any], *, token: str | None
-) -> Organization:
+async def api_accept_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> Organization:
     """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
     query, params = call_query(
         "api",
@@ -345,19 +563,21 @@ async def api_accept_invitation_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("token", token, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiAcceptInvitationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
 def api_change_member_role(
-    conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None, role: str | None
+    conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
     """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -365,18 +585,18 @@ def api_change_member_role(
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Member)) as cur:
+    with guarded(conn, ApiChangeMemberRoleError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_change_member_role_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None, role: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
     """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -384,17 +604,19 @@ async def api_change_member_role_async(
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Member)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiChangeMemberRoleError),
+        conn.cursor(row_factory=class_row(Member)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) -> Organization:
+def api_create_organization(conn: psycopg.Connection[Any], *, name: str) -> Organization:
     """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -402,18 +624,16 @@ def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) 
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("name", name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiCreateOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_create_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, name: str | None
-) -> Organization:
+async def api_create_organization_async(conn: psycopg.AsyncConnection[Any], *, name: str) -> Organization:
     """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -421,67 +641,67 @@ async def api_create_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("name", name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiCreateOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> None:
+def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str) -> None:
     """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiDeclineInvitationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str | None) -> None:
+async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> None:
     """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiDeclineInvitationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
+def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
     """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
+async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
     """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_get_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> Organization:
+def api_get_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiGetOrganizationError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -489,18 +709,16 @@ def api_get_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiGetOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_get_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
-) -> Organization:
+async def api_get_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiGetOrganizationError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -508,17 +726,19 @@ async def api_get_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiGetOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_get_slack_connection(conn: psycopg.Connection[Any], *, org_id: str | None) -> SlackConnection:
+def api_get_slack_connection(conn: psycopg.Connection[Any], *, org_id: OrgId) -> SlackConnection:
     """The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found, slack.not_connected.
+    Raises ApiGetSlackConnectionError with code: auth.not_signed_in, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "api",
@@ -526,18 +746,21 @@ def api_get_slack_connection(conn: psycopg.Connection[Any], *, org_id: str | Non
         'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(SlackConnection)) as cur:
+    with (
+        guarded(conn, ApiGetSlackConnectionError),
+        conn.cursor(row_factory=class_row(SlackConnection)) as cur,
+    ):
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_get_slack_connection_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
 ) -> SlackConnection:
     """The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found, slack.not_connected.
+    Raises ApiGetSlackConnectionError with code: auth.not_signed_in, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "api",
@@ -545,19 +768,21 @@ async def api_get_slack_connection_async(
         'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(SlackConnection)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiGetSlackConnectionError),
+        conn.cursor(row_factory=class_row(SlackConnection)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
 def api_invite_member(
-    conn: psycopg.Connection[Any], *, org_id: str | None, email: str | None, role: str | None
+    conn: psycopg.Connection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
     """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -565,18 +790,18 @@ def api_invite_member(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("email", email, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Invitation)) as cur:
+    with guarded(conn, ApiInviteMemberError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_invite_member_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, email: str | None, role: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
     """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -584,46 +809,47 @@ async def api_invite_member_async(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("email", email, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Invitation)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiInviteMemberError),
+        conn.cursor(row_factory=class_row(Invitation)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
+def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
+async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def api_list_audit_events(
     conn: psycopg.Connection[Any],
     *,
-    org_id: str | None,
-    before: str | Default | None = DEFAULT,
-    limit: int | Default | None = DEFAULT,
+    org_id: OrgId,
+    before: EventId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[AuditEvent]:
     """The organization's audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
 
-    Raises RpcError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListAuditEventsError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -631,7 +857,7 @@ def api_list_audit_events(
         'select r."id", r."at", r."actor_id", r."action", r."target", r."details" from {call} as r',
         [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(AuditEvent)) as cur:
+    with guarded(conn, ApiListAuditEventsError), conn.cursor(row_factory=class_row(AuditEvent)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -640,13 +866,13 @@ def api_list_audit_events(
 async def api_list_audit_events_async(
     conn: psycopg.AsyncConnection[Any],
     *,
-    org_id: str | None,
-    before: str | Default | None = DEFAULT,
-    limit: int | Default | None = DEFAULT,
+    org_id: OrgId,
+    before: EventId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[AuditEvent]:
     """The organization's audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
 
-    Raises RpcError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListAuditEventsError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -654,17 +880,19 @@ async def api_list_audit_events_async(
         'select r."id", r."at", r."actor_id", r."action", r."target", r."details" from {call} as r',
         [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(AuditEvent)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListAuditEventsError),
+        conn.cursor(row_factory=class_row(AuditEvent)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
-def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Invitation]:
+def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Invitation]:
     """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -672,18 +900,18 @@ def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: str | None) -
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Invitation)) as cur:
+    with guarded(conn, ApiListInvitationsError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
 
 
 async def api_list_invitations_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
 ) -> list[Invitation]:
     """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -691,17 +919,19 @@ async def api_list_invitations_async(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Invitation)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListInvitationsError),
+        conn.cursor(row_factory=class_row(Invitation)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
-def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Member]:
+def api_list_members(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -709,16 +939,16 @@ def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> li
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Member)) as cur:
+    with guarded(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
 
 
-async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> list[Member]:
+async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -726,17 +956,16 @@ async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: 
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Member)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with guarded_async(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
 def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
     """The organizations the caller belongs to, with their role and member count. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiListOrganizationsError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -744,7 +973,7 @@ def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiListOrganizationsError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -753,7 +982,7 @@ def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
 async def api_list_organizations_async(conn: psycopg.AsyncConnection[Any]) -> list[Organization]:
     """The organizations the caller belongs to, with their role and member count. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiListOrganizationsError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -761,17 +990,19 @@ async def api_list_organizations_async(conn: psycopg.AsyncConnection[Any]) -> li
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListOrganizationsError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
 def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
     """The signed-in user. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiMeError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -779,7 +1010,7 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+    with guarded(conn, ApiMeError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -788,7 +1019,7 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
 async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
     """The signed-in user. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiMeError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -796,17 +1027,16 @@ async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ApiMeError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_remove_member(conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None) -> None:
+def api_remove_member(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> None:
     """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -814,17 +1044,17 @@ def api_remove_member(conn: psycopg.Connection[Any], *, org_id: str | None, user
         "select {call}",
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiRemoveMemberError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
 async def api_remove_member_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> None:
     """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -832,47 +1062,43 @@ async def api_remove_member_async(
         "select {call}",
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiRemoveMemberError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: str | None) -> None:
+def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: InvitationId) -> None:
     """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiRevokeInvitationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
 async def api_revoke_invitation_async(
-    conn: psycopg.AsyncConnection[Any], *, invitation_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, invitation_id: InvitationId
 ) -> None:
     """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiRevokeInvitationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_transfer_ownership(
-    conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None
-) -> Organization:
+def api_transfer_ownership(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> Organization:
     """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -880,18 +1106,18 @@ def api_transfer_ownership(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiTransferOwnershipError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_transfer_ownership_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> Organization:
     """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -899,19 +1125,19 @@ async def api_transfer_ownership_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiTransferOwnershipError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_update_organization(
-    conn: psycopg.Connection[Any], *, org_id: str | None, name: str | None
-) -> Organization:
+def api_update_organization(conn: psycopg.Connection[Any], *, org_id: OrgId, name: str) -> Organization:
     """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -919,18 +1145,18 @@ def api_update_organization(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("name", name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiUpdateOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_update_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, name: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, name: str
 ) -> Organization:
     """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -938,17 +1164,19 @@ async def api_update_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("name", name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiUpdateOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | None) -> UserProfile:
+def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str) -> UserProfile:
     """Sets the signed-in user's display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.not_signed_in.
+    Raises ApiUpdateProfileError with code: auth.invalid_display_name, auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -956,18 +1184,16 @@ def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | Non
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+    with guarded(conn, ApiUpdateProfileError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_update_profile_async(
-    conn: psycopg.AsyncConnection[Any], *, display_name: str | None
-) -> UserProfile:
+async def api_update_profile_async(conn: psycopg.AsyncConnection[Any], *, display_name: str) -> UserProfile:
     """Sets the signed-in user's display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.not_signed_in.
+    Raises ApiUpdateProfileError with code: auth.invalid_display_name, auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -975,10 +1201,12 @@ async def api_update_profile_async(
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiUpdateProfileError),
+        conn.cursor(row_factory=class_row(UserProfile)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -993,7 +1221,7 @@ def auth_change_password(
 ) -> JsonValue | None:
     """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1007,7 +1235,7 @@ def auth_change_password(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthChangePasswordError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1024,7 +1252,7 @@ async def auth_change_password_async(
 ) -> JsonValue | None:
     """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1038,10 +1266,9 @@ async def auth_change_password_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthChangePasswordError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1054,7 +1281,7 @@ def auth_confirm_password_reset(
 ) -> None:
     """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1066,7 +1293,7 @@ def auth_confirm_password_reset(
             ("p_client_addr", p_client_addr, "inet", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1080,7 +1307,7 @@ async def auth_confirm_password_reset_async(
 ) -> None:
     """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1092,9 +1319,8 @@ async def auth_confirm_password_reset_async(
             ("p_client_addr", p_client_addr, "inet", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1125,7 +1351,7 @@ def auth_login(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1158,10 +1384,9 @@ async def auth_login_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1178,7 +1403,7 @@ def auth_logout(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1197,10 +1422,9 @@ async def auth_logout_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1209,7 +1433,7 @@ def auth_logout_all(
 ) -> int | None:
     """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth",
@@ -1217,7 +1441,7 @@ def auth_logout_all(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthLogoutAllError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("int | None", row[0])
@@ -1228,7 +1452,7 @@ async def auth_logout_all_async(
 ) -> int | None:
     """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth",
@@ -1236,10 +1460,9 @@ async def auth_logout_all_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthLogoutAllError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("int | None", row[0])
 
 
@@ -1248,7 +1471,7 @@ def auth_request_password_reset(
 ) -> None:
     """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
-    Raises RpcError with code: auth.rate_limited.
+    Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1256,7 +1479,7 @@ def auth_request_password_reset(
         "select {call}",
         [("p_email", p_email, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthRequestPasswordResetError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1266,7 +1489,7 @@ async def auth_request_password_reset_async(
 ) -> None:
     """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
-    Raises RpcError with code: auth.rate_limited.
+    Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1274,9 +1497,8 @@ async def auth_request_password_reset_async(
         "select {call}",
         [("p_email", p_email, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthRequestPasswordResetError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1285,7 +1507,7 @@ def auth_resend_email_verification(
 ) -> None:
     """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
-    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1293,7 +1515,7 @@ def auth_resend_email_verification(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthResendEmailVerificationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1303,7 +1525,7 @@ async def auth_resend_email_verification_async(
 ) -> None:
     """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
-    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1311,21 +1533,20 @@ async def auth_resend_email_verification_async(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthResendEmailVerificationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthSessionInfoError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1336,15 +1557,14 @@ async def auth_session_info_async(
 ) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthSessionInfoError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1361,7 +1581,7 @@ def auth_signup(
 ) -> JsonValue | None:
     """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1377,7 +1597,7 @@ def auth_signup(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthSignupError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1396,7 +1616,7 @@ async def auth_signup_async(
 ) -> JsonValue | None:
     """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1412,10 +1632,9 @@ async def auth_signup_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthSignupError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1427,7 +1646,7 @@ def auth_touch_session(conn: psycopg.Connection[Any], *, p_token: str | None) ->
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1441,10 +1660,9 @@ async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_toke
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1453,7 +1671,7 @@ def auth_verify_email(
 ) -> None:
     """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
 
-    Raises RpcError with code: auth.invalid_token.
+    Raises AuthVerifyEmailError with code: auth.invalid_token.
     """
     query, params = call_query(
         "auth",
@@ -1461,7 +1679,7 @@ def auth_verify_email(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthVerifyEmailError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1471,7 +1689,7 @@ async def auth_verify_email_async(
 ) -> None:
     """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
 
-    Raises RpcError with code: auth.invalid_token.
+    Raises AuthVerifyEmailError with code: auth.invalid_token.
     """
     query, params = call_query(
         "auth",
@@ -1479,9 +1697,8 @@ async def auth_verify_email_async(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthVerifyEmailError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1496,7 +1713,7 @@ def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> 
         'select r."topic", r."payload", r."attempts" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1515,10 +1732,9 @@ async def delivery_claim_async(
         'select r."topic", r."payload", r."attempts" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -1535,7 +1751,7 @@ def delivery_claim_slack_post(
         'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1554,10 +1770,9 @@ async def delivery_claim_slack_post_async(
         'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -1569,7 +1784,7 @@ def delivery_delivered(conn: psycopg.Connection[Any], *, p_event_id: str | None)
     query, params = call_query(
         "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1582,9 +1797,8 @@ async def delivery_delivered_async(conn: psycopg.AsyncConnection[Any], *, p_even
     query, params = call_query(
         "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1605,7 +1819,7 @@ def delivery_failed(
             ("p_give_up", p_give_up, "boolean", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1627,9 +1841,8 @@ async def delivery_failed_async(
             ("p_give_up", p_give_up, "boolean", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1646,7 +1859,7 @@ def delivery_slack_broken(
         "select v from {call} as v",
         [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1665,10 +1878,9 @@ async def delivery_slack_broken_async(
         "select v from {call} as v",
         [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1685,7 +1897,7 @@ def ext_connect_slack(
 ) -> JsonValue | None:
     """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
     """
     query, params = call_query(
         "ext",
@@ -1701,7 +1913,7 @@ def ext_connect_slack(
             ("p_token_sealed", p_token_sealed, "bytea", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ExtConnectSlackError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1720,7 +1932,7 @@ async def ext_connect_slack_async(
 ) -> JsonValue | None:
     """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
     """
     query, params = call_query(
         "ext",
@@ -1736,10 +1948,9 @@ async def ext_connect_slack_async(
             ("p_token_sealed", p_token_sealed, "bytea", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ExtConnectSlackError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1748,7 +1959,7 @@ def ext_disconnect_slack(
 ) -> None:
     """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "ext",
@@ -1756,7 +1967,7 @@ def ext_disconnect_slack(
         "select {call}",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ExtDisconnectSlackError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1766,7 +1977,7 @@ async def ext_disconnect_slack_async(
 ) -> None:
     """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "ext",
@@ -1774,9 +1985,8 @@ async def ext_disconnect_slack_async(
         "select {call}",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ExtDisconnectSlackError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1785,7 +1995,7 @@ def ext_slack_may_connect(
 ) -> OrgId | None:
     """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
     """
     query, params = call_query(
         "ext",
@@ -1797,7 +2007,7 @@ def ext_slack_may_connect(
             ("p_channel", p_channel, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ExtSlackMayConnectError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("OrgId | None", row[0])
@@ -1808,7 +2018,7 @@ async def ext_slack_may_connect_async(
 ) -> OrgId | None:
     """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
     """
     query, params = call_query(
         "ext",
@@ -1820,10 +2030,9 @@ async def ext_slack_may_connect_async(
             ("p_channel", p_channel, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ExtSlackMayConnectError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("OrgId | None", row[0])
 
 
@@ -1838,7 +2047,7 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1855,8 +2064,7 @@ async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> Pipel
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
