@@ -30,6 +30,7 @@ CALLS = {
     "transfer_ownership": ("@owner", ("@org", "@member")),
     "create_organization": ("@owner", ("Another",)),
     "accept_invitation": ("@guest", ("@token",)),
+    "get_ai_usage": ("@owner", ("@org",)),
 }
 
 

@@ -137,6 +137,26 @@ export interface AcceptInvitationArgs {
 /** The codes api.accept_invitation can fail with. */
 export type AcceptInvitationErrorCode = "auth.csrf" | "auth.not_signed_in" | "invitation.invalid" | "invitation.wrong_account" | "org.already_member";
 
+/** An organization's AI spend in the current calendar month (UTC). */
+export interface AiUsage {
+  /** The organization. */
+  org_id: OrgId;
+  /** The start of the month counted (UTC). */
+  month_start: string;
+  /** Tokens it may be charged this month. */
+  quota_tokens: number;
+  /** Tokens charged this month (prompt and completion). */
+  used_tokens: number;
+  /** Tokens held for calls under way. */
+  reserved_tokens: number;
+  /** Calls answered by the provider this month. */
+  calls: number;
+  /** Requests answered from the cache this month (free). */
+  cached_calls: number;
+  /** Calls the provider failed this month (free). */
+  failed_calls: number;
+}
+
 /** One entry of an organization's audit trail. */
 export interface AuditEvent {
   /** The event's id; ids sort by time. */
@@ -193,6 +213,14 @@ export type EventId = string & { readonly __brand: "app.event_id" };
 export function isEventId(value: unknown): value is EventId {
   return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^evt_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
 }
+
+/** The arguments of api.get_ai_usage. */
+export interface GetAiUsageArgs {
+  org_id: string | null;
+}
+
+/** The codes api.get_ai_usage can fail with. */
+export type GetAiUsageErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.forbidden" | "org.not_found";
 
 /** The arguments of api.get_organization. */
 export interface GetOrganizationArgs {
@@ -483,6 +511,19 @@ export function deleteOrganization(
   options?: CallOptions,
 ): Promise<Result<null, DeleteOrganizationErrorCode>> {
   return call<null, DeleteOrganizationErrorCode>(client, "delete_organization", args, ["auth.csrf", "auth.not_signed_in", "org.forbidden", "org.not_found"], null, options);
+}
+
+/**
+ * The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+ *
+ * POST /rpc/get_ai_usage; fails with: auth.csrf, auth.not_signed_in, org.forbidden, org.not_found.
+ */
+export function getAiUsage(
+  client: Client,
+  args: GetAiUsageArgs,
+  options?: CallOptions,
+): Promise<Result<AiUsage, GetAiUsageErrorCode>> {
+  return call<AiUsage, GetAiUsageErrorCode>(client, "get_ai_usage", args, ["auth.csrf", "auth.not_signed_in", "org.forbidden", "org.not_found"], null, options);
 }
 
 /**
