@@ -213,10 +213,14 @@ EXT_CONNECT_SLACK_ERRORS = Literal[
 ]
 
 
-EXT_DISCONNECT_SLACK_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+EXT_DISCONNECT_SLACK_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.not_connected"
+]
 
 
-EXT_SLACK_MAY_CONNECT_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+EXT_SLACK_MAY_CONNECT_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel"
+]
 
 
 EventId = NewType("EventId", str)
@@ -2041,55 +2045,57 @@ async def ext_connect_slack_async(
 
 def ext_disconnect_slack(
     conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
-) -> bool | None:
-    """Forgets the organization's Slack channel and token (owner, admin); false when there was none. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+) -> None:
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "ext",
         "disconnect_slack",
-        "select v from {call} as v",
+        "select {call}",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
     with coded_errors(), conn.cursor() as cur:
         cur.execute(query, params)
-        row = one(cur.fetchone())
-    return cast("bool | None", row[0])
+    return None
 
 
 async def ext_disconnect_slack_async(
     conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
-) -> bool | None:
-    """Forgets the organization's Slack channel and token (owner, admin); false when there was none. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+) -> None:
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "ext",
         "disconnect_slack",
-        "select v from {call} as v",
+        "select {call}",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
     with coded_errors():
         async with conn.cursor() as cur:
             await cur.execute(query, params)
-            row = one(await cur.fetchone())
-    return cast("bool | None", row[0])
+    return None
 
 
 def ext_slack_may_connect(
-    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
+    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
 ) -> OrgId | None:
-    """The organization's id when the session's user may connect it to Slack. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """The organization's id when the session's user may connect it to this Slack channel. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
     """
     query, params = call_query(
         "ext",
         "slack_may_connect",
         "select v from {call} as v",
-        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+        ],
     )
     with coded_errors(), conn.cursor() as cur:
         cur.execute(query, params)
@@ -2098,17 +2104,21 @@ def ext_slack_may_connect(
 
 
 async def ext_slack_may_connect_async(
-    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
 ) -> OrgId | None:
-    """The organization's id when the session's user may connect it to Slack. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """The organization's id when the session's user may connect it to this Slack channel. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
     """
     query, params = call_query(
         "ext",
         "slack_may_connect",
         "select v from {call} as v",
-        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+        ],
     )
     with coded_errors():
         async with conn.cursor() as cur:
