@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db.database import Database
 from edge.activity import SessionActivity
+from edge.ai import ROUTES as AI_ROUTES
 from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
@@ -37,6 +38,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
         application_name="blossom-edge",
     )
     activity = SessionActivity(database)
+    outside = OutsideServices.from_environment()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -47,6 +49,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             await activity.close()
             await database.close()
             await proxy.close()
+            await outside.close()
 
     async def rpc(request: Request) -> Response:
         # The database refuses the same (auth.pre_request); refusing here saves the round trip.
@@ -69,6 +72,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             Route("/rpc/{name:path}", rpc, methods=sorted(RPC_METHODS)),
             *AUTH_ROUTES,
             *SLACK_ROUTES,
+            *AI_ROUTES,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -80,7 +84,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.state.proxy = proxy
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
-    routes.state.outside = OutsideServices.from_environment()
+    routes.state.outside = outside
     return ConcurrencyLimits(RpcFirst(rpc, routes), config)
 
 

@@ -1,10 +1,10 @@
 """OpenAI chat completions through the official SDK, with our settings and our error shape.
 
-    BLOSSOM_OPENAI_BASE_URL   where the API is (the SDK's own default when unset; a local fake
-                              in tests)
-    OPENAI_API_KEY            the key; without it the AI routes answer 503 ai.not_configured
-    BLOSSOM_OPENAI_MODEL      the chat model (default gpt-4o-mini)
-    BLOSSOM_OPENAI_TIMEOUT    seconds a call may take in all (default 30)
+    BLOSSOM_OPENAI_BASE_URL          where the API is (the SDK's own default when unset; a
+                                     local fake in tests)
+    OPENAI_API_KEY                   the key; without it the AI routes answer 503 ai.not_configured
+    BLOSSOM_OPENAI_MODEL             the chat model (default gpt-4o-mini)
+    BLOSSOM_OPENAI_TIMEOUT_SECONDS   seconds a call may take in all (default 30)
 
 The SDK retries nothing (`max_retries=0`): a request is metered once in the database, so a
 retry is the caller's decision. Failures become a ServiceError: a timeout 504 `ai.timeout`, the
@@ -56,7 +56,7 @@ class AiSettings:
             api_key=os.environ.get("OPENAI_API_KEY", "").strip() or None,
             base_url=os.environ.get("BLOSSOM_OPENAI_BASE_URL", "").strip() or None,
             model=os.environ.get("BLOSSOM_OPENAI_MODEL", "").strip() or DEFAULT_MODEL,
-            timeout_seconds=env_number("BLOSSOM_OPENAI_TIMEOUT", 30.0),
+            timeout_seconds=env_number("BLOSSOM_OPENAI_TIMEOUT_SECONDS", 30.0),
         )
 
 

@@ -127,7 +127,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         "OPENAI_API_KEY",
         "BLOSSOM_OPENAI_BASE_URL",
         "BLOSSOM_OPENAI_MODEL",
-        "BLOSSOM_OPENAI_TIMEOUT",
+        "BLOSSOM_OPENAI_TIMEOUT_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
     unset = AiSettings.from_environment()
@@ -140,7 +140,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     monkeypatch.setenv("BLOSSOM_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("BLOSSOM_OPENAI_MODEL", "gpt-other")
-    monkeypatch.setenv("BLOSSOM_OPENAI_TIMEOUT", "2.5")
+    monkeypatch.setenv("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "2.5")
     given = AiSettings.from_environment()
     assert (given.configured, given.model, given.timeout_seconds, given.base_url) == (
         True,
@@ -149,6 +149,28 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         "http://127.0.0.1:9/v1",
     )
     assert "sk-secret" not in repr(given), "the key never shows in a repr (and so in a log line)"
-    monkeypatch.setenv("BLOSSOM_OPENAI_TIMEOUT", "soon")
-    with pytest.raises(ValueError, match="BLOSSOM_OPENAI_TIMEOUT"):
+    monkeypatch.setenv("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "soon")
+    with pytest.raises(ValueError, match="BLOSSOM_OPENAI_TIMEOUT_SECONDS"):
         AiSettings.from_environment()
+
+
+def test_recording_asks_the_provider_and_writes_what_is_replayed(
+    fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`./dev rerecord-llm` with another fake as "the provider": the recording fake sends the
+    request on with this process's OPENAI_API_KEY and OPENAI_BASE_URL, and writes the fixture."""
+    record(tmp_path, CHAT, "From the provider.", 30, 4)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-provider")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    recordings = tmp_path / "recorded"
+    with FakeOpenAI(recordings, record=True) as recorder:
+        assert complete(recorder) == ChatAnswer("From the provider.", 30, 4)
+    assert fake.calls == [CHAT.hash.hex()]
+    written = json.loads(fixture_path(CHAT.hash, recordings).read_text())
+    assert written["request"] == {
+        "model": CHAT.model,
+        "messages": CHAT.messages,
+        "parameters": CHAT.parameters,
+    }
+    with FakeOpenAI(recordings, record=False) as replaying:
+        assert complete(replaying).text == "From the provider."

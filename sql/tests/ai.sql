@@ -13,9 +13,12 @@ select tap.make_org('acme', '{"olga": "owner", "adam": "admin", "mia": "member"}
 select tap.make_org('globex', '{"otto": "owner"}');
 select tap.fix(u || '_token', auth.issue_session(tap.id(u)::app.user_id, null, null) ->> 'token')
   from unnest(array['olga', 'adam', 'mia', 'otto']) u;
+/* Event ids are time-ordered to the millisecond: a pause between the two keeps their order. */
 insert into app.audit_events (actor_id, action, org_id, target, details)
-values (tap.id('olga'), 'org.member_invited', tap.id('acme'), 'inv_x', '{"email": "new@example.com", "role": "admin"}'),
-       (tap.id('olga'), 'org.member_role_changed', tap.id('acme'), tap.id('mia'), '{"from": "admin", "to": "member"}');
+values (tap.id('olga'), 'org.member_invited', tap.id('acme'), 'inv_x', '{"email": "new@example.com", "role": "admin"}');
+select pg_sleep(0.002);
+insert into app.audit_events (actor_id, action, org_id, target, details)
+values (tap.id('olga'), 'org.member_role_changed', tap.id('acme'), tap.id('mia'), '{"from": "admin", "to": "member"}');
 
 /* Runs sql as role edge (as the edge's /ext routes do) and answers as tap.outcome. */
 create function pg_temp.as_edge(p_sql text) returns text

@@ -25,7 +25,7 @@ return pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC');
 
 comment on function app.ai_month_start() is 'The start of the current calendar month in UTC, when AI quotas start again.';
 
-/* Far longer than the edge waits for the provider (BLOSSOM_OPENAI_TIMEOUT). */
+/* Far longer than the edge waits for the provider (BLOSSOM_OPENAI_TIMEOUT_SECONDS). */
 create function app.ai_reservation_lifetime() returns interval
 language sql immutable parallel safe
 return interval '10 minutes';
