@@ -55,6 +55,9 @@ API_DECLINE_INVITATION_ERRORS = Literal[
 API_DELETE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
 
 
+API_GET_AI_USAGE_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+
+
 API_GET_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
@@ -141,6 +144,28 @@ AUTH_SIGNUP_ERRORS = Literal["auth.invalid_display_name", "auth.invalid_email", 
 AUTH_VERIFY_EMAIL_ERRORS = Literal["auth.invalid_token"]
 
 
+@dataclass(frozen=True, slots=True)
+class AiUsage:
+    """An organization's AI spend in the current calendar month (UTC)."""
+
+    org_id: OrgId
+    """The organization."""
+    month_start: datetime
+    """The start of the month counted (UTC)."""
+    quota_tokens: int
+    """Tokens it may be charged this month."""
+    used_tokens: int
+    """Tokens charged this month (prompt and completion)."""
+    reserved_tokens: int
+    """Tokens held for calls under way."""
+    calls: int
+    """Calls answered by the provider this month."""
+    cached_calls: int
+    """Requests answered from the cache this month (free)."""
+    failed_calls: int
+    """Calls the provider failed this month (free)."""
+
+
 class ApiAcceptInvitationError(RpcError):
     """An error api.accept_invitation raises, with one of the codes it declares."""
 
@@ -174,6 +199,13 @@ class ApiDeleteOrganizationError(RpcError):
 
     code: API_DELETE_ORGANIZATION_ERRORS
     codes = frozenset(get_args(API_DELETE_ORGANIZATION_ERRORS))
+
+
+class ApiGetAiUsageError(RpcError):
+    """An error api.get_ai_usage raises, with one of the codes it declares."""
+
+    code: API_GET_AI_USAGE_ERRORS
+    codes = frozenset(get_args(API_GET_AI_USAGE_ERRORS))
 
 
 class ApiGetOrganizationError(RpcError):
@@ -370,6 +402,18 @@ class DeliveryClaimSlackPostRow:
     names: JsonValue | None
 
 
+EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
+
+
+EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in"]
+
+
+EXT_AI_RESERVE_ERRORS = Literal["ai.quota_exceeded", "auth.not_signed_in", "org.not_found"]
+
+
+EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in"]
+
+
 EXT_CONNECT_SLACK_ERRORS = Literal[
     "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel"
 ]
@@ -387,6 +431,42 @@ EXT_SLACK_MAY_CONNECT_ERRORS = Literal[
 
 EventId = NewType("EventId", str)
 """An event's id: evt_ and 26 Crockford base32 characters (see app.gen_id)."""
+
+
+class ExtAiOrgActivityError(RpcError):
+    """An error ext.ai_org_activity raises, with one of the codes it declares."""
+
+    code: EXT_AI_ORG_ACTIVITY_ERRORS
+    codes = frozenset(get_args(EXT_AI_ORG_ACTIVITY_ERRORS))
+
+
+class ExtAiReleaseError(RpcError):
+    """An error ext.ai_release raises, with one of the codes it declares."""
+
+    code: EXT_AI_RELEASE_ERRORS
+    codes = frozenset(get_args(EXT_AI_RELEASE_ERRORS))
+
+
+class ExtAiReserveError(RpcError):
+    """An error ext.ai_reserve raises, with one of the codes it declares."""
+
+    code: EXT_AI_RESERVE_ERRORS
+    codes = frozenset(get_args(EXT_AI_RESERVE_ERRORS))
+
+
+@dataclass(frozen=True, slots=True)
+class ExtAiReserveRow:
+    """A row of ext.ai_reserve."""
+
+    reservation_id: int | None
+    cached_answer: str | None
+
+
+class ExtAiSettleError(RpcError):
+    """An error ext.ai_settle raises, with one of the codes it declares."""
+
+    code: EXT_AI_SETTLE_ERRORS
+    codes = frozenset(get_args(EXT_AI_SETTLE_ERRORS))
 
 
 class ExtConnectSlackError(RpcError):
@@ -696,6 +776,40 @@ async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, o
     async with guarded_async(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
         await cur.execute(query, params)
     return None
+
+
+def api_get_ai_usage(conn: psycopg.Connection[Any], *, org_id: OrgId) -> AiUsage:
+    """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+
+    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    """
+    query, params = call_query(
+        "api",
+        "get_ai_usage",
+        'select r."org_id", r."month_start", r."quota_tokens", r."used_tokens", r."reserved_tokens", r."calls", r."cached_calls", r."failed_calls" from {call} as r',
+        [("org_id", org_id, "text", "")],
+    )
+    with guarded(conn, ApiGetAiUsageError), conn.cursor(row_factory=class_row(AiUsage)) as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def api_get_ai_usage_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> AiUsage:
+    """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+
+    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    """
+    query, params = call_query(
+        "api",
+        "get_ai_usage",
+        'select r."org_id", r."month_start", r."quota_tokens", r."used_tokens", r."reserved_tokens", r."calls", r."cached_calls", r."failed_calls" from {call} as r',
+        [("org_id", org_id, "text", "")],
+    )
+    async with guarded_async(conn, ApiGetAiUsageError), conn.cursor(row_factory=class_row(AiUsage)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
 
 
 def api_get_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> Organization:
@@ -1882,6 +1996,225 @@ async def delivery_slack_broken_async(
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
+
+
+def ext_ai_org_activity(
+    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
+) -> JsonValue | None:
+    """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.
+
+    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_org_activity",
+        "select v from {call} as v",
+        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    with guarded(conn, ExtAiOrgActivityError), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("JsonValue | None", row[0])
+
+
+async def ext_ai_org_activity_async(
+    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
+) -> JsonValue | None:
+    """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.
+
+    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_org_activity",
+        "select v from {call} as v",
+        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    async with guarded_async(conn, ExtAiOrgActivityError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("JsonValue | None", row[0])
+
+
+def ext_ai_release(
+    conn: psycopg.Connection[Any],
+    *,
+    p_session: str | None,
+    p_reservation_id: int | None,
+    p_failure: str | None,
+) -> None:
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.
+
+    Raises ExtAiReleaseError with code: auth.not_signed_in.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_release",
+        "select {call}",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_reservation_id", p_reservation_id, "bigint", ""),
+            ("p_failure", p_failure, "text", ""),
+        ],
+    )
+    with guarded(conn, ExtAiReleaseError), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def ext_ai_release_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_session: str | None,
+    p_reservation_id: int | None,
+    p_failure: str | None,
+) -> None:
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.
+
+    Raises ExtAiReleaseError with code: auth.not_signed_in.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_release",
+        "select {call}",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_reservation_id", p_reservation_id, "bigint", ""),
+            ("p_failure", p_failure, "text", ""),
+        ],
+    )
+    async with guarded_async(conn, ExtAiReleaseError), conn.cursor() as cur:
+        await cur.execute(query, params)
+    return None
+
+
+def ext_ai_reserve(
+    conn: psycopg.Connection[Any],
+    *,
+    p_session: str | None,
+    p_org_id: str | None,
+    p_feature: str | None,
+    p_model: str | None,
+    p_request_hash: bytes | None,
+    p_tokens: int | None,
+) -> ExtAiReserveRow:
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.
+
+    Raises ExtAiReserveError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_reserve",
+        'select r."reservation_id", r."cached_answer" from {call} as r',
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_feature", p_feature, "text", ""),
+            ("p_model", p_model, "text", ""),
+            ("p_request_hash", p_request_hash, "bytea", ""),
+            ("p_tokens", p_tokens, "integer", ""),
+        ],
+    )
+    with guarded(conn, ExtAiReserveError), conn.cursor(row_factory=class_row(ExtAiReserveRow)) as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def ext_ai_reserve_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_session: str | None,
+    p_org_id: str | None,
+    p_feature: str | None,
+    p_model: str | None,
+    p_request_hash: bytes | None,
+    p_tokens: int | None,
+) -> ExtAiReserveRow:
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.
+
+    Raises ExtAiReserveError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_reserve",
+        'select r."reservation_id", r."cached_answer" from {call} as r',
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_feature", p_feature, "text", ""),
+            ("p_model", p_model, "text", ""),
+            ("p_request_hash", p_request_hash, "bytea", ""),
+            ("p_tokens", p_tokens, "integer", ""),
+        ],
+    )
+    async with (
+        guarded_async(conn, ExtAiReserveError),
+        conn.cursor(row_factory=class_row(ExtAiReserveRow)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def ext_ai_settle(
+    conn: psycopg.Connection[Any],
+    *,
+    p_session: str | None,
+    p_reservation_id: int | None,
+    p_prompt_tokens: int | None,
+    p_completion_tokens: int | None,
+    p_answer: str | None,
+) -> None:
+    """Charges the session's reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.
+
+    Raises ExtAiSettleError with code: auth.not_signed_in.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_settle",
+        "select {call}",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_reservation_id", p_reservation_id, "bigint", ""),
+            ("p_prompt_tokens", p_prompt_tokens, "integer", ""),
+            ("p_completion_tokens", p_completion_tokens, "integer", ""),
+            ("p_answer", p_answer, "text", ""),
+        ],
+    )
+    with guarded(conn, ExtAiSettleError), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def ext_ai_settle_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_session: str | None,
+    p_reservation_id: int | None,
+    p_prompt_tokens: int | None,
+    p_completion_tokens: int | None,
+    p_answer: str | None,
+) -> None:
+    """Charges the session's reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.
+
+    Raises ExtAiSettleError with code: auth.not_signed_in.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_settle",
+        "select {call}",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_reservation_id", p_reservation_id, "bigint", ""),
+            ("p_prompt_tokens", p_prompt_tokens, "integer", ""),
+            ("p_completion_tokens", p_completion_tokens, "integer", ""),
+            ("p_answer", p_answer, "text", ""),
+        ],
+    )
+    async with guarded_async(conn, ExtAiSettleError), conn.cursor() as cur:
+        await cur.execute(query, params)
+    return None
 
 
 def ext_connect_slack(

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db.database import Database
 from edge.activity import SessionActivity
+from edge.ai import ROUTES as AI_ROUTES
 from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
@@ -39,6 +40,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
         application_name="blossom-edge",
     )
     activity = SessionActivity(database)
+    outside = OutsideServices.from_environment()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -49,6 +51,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             await activity.close()
             await database.close()
             await proxy.close()
+            await outside.close()
 
     async def rpc(request: Request) -> Response:
         # The database refuses the same (auth.pre_request); refusing here saves the round trip.
@@ -71,6 +74,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             Route("/rpc/{name:path}", rpc, methods=sorted(RPC_METHODS)),
             *AUTH_ROUTES,
             *SLACK_ROUTES,
+            *AI_ROUTES,
             # Development only (BLOSSOM_DEMO_DIR): the example web app, on the edge's own origin.
             *([Mount("/demo", StaticFiles(directory=config.demo_dir, html=True))] if config.demo_dir else []),
         ],
@@ -84,7 +88,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.state.proxy = proxy
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
-    routes.state.outside = OutsideServices.from_environment()
+    routes.state.outside = outside
     return Cors(ConcurrencyLimits(RpcFirst(rpc, routes), config), config)
 
 

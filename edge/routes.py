@@ -88,6 +88,7 @@ SHAPES: Mapping[str, Mapping[str, str]] = {
         "broken_at": "timestamptz?",
         "broken_reason": "text?",
     },
+    "AiOrgSummary": {"org_id": "app.org_id", "summary": "text", "cached": "boolean"},
 }
 
 # What every /auth route that reads a JSON body may answer besides EDGE_ERRORS.
@@ -240,6 +241,25 @@ SPECS: tuple[RouteSpec, ...] = (
         body={"org_id": "app.org_id"},
         errors=_AUTH_BODY,
         function="ext.disconnect_slack",
+    ),
+    RouteSpec(
+        "ext.ai_org_summary",
+        "POST",
+        "/ext/ai/org-summary",
+        "A short summary of the organization's recent activity for a member, written by the AI provider; "
+        "metered against the organization's monthly tokens, answered from the cache when asked again.",
+        200,
+        body={"org_id": "app.org_id"},
+        result="AiOrgSummary",
+        errors={
+            **_AUTH_BODY,
+            "ai.quota_exceeded": 429,
+            "ai.provider_error": 502,
+            "ai.rate_limited": 503,
+            "ai.not_configured": 503,
+            "ai.timeout": 504,
+        },
+        function="ext.ai_org_activity",
     ),
 )
 

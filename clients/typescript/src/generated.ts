@@ -203,6 +203,33 @@ export interface AcceptInvitationArgs {
 /** The codes api.accept_invitation can fail with. */
 export type AcceptInvitationErrorCode = "auth.not_signed_in" | "invitation.invalid" | "invitation.wrong_account" | "org.already_member" | RpcCommonErrorCode;
 
+/** AiOrgSummary, an answer of the edge's routes (edge/routes.py). */
+export interface AiOrgSummary {
+  org_id: OrgId;
+  summary: string;
+  cached: boolean;
+}
+
+/** An organization's AI spend in the current calendar month (UTC). */
+export interface AiUsage {
+  /** The organization. */
+  org_id: OrgId;
+  /** The start of the month counted (UTC). */
+  month_start: string;
+  /** Tokens it may be charged this month. */
+  quota_tokens: number;
+  /** Tokens charged this month (prompt and completion). */
+  used_tokens: number;
+  /** Tokens held for calls under way. */
+  reserved_tokens: number;
+  /** Calls answered by the provider this month. */
+  calls: number;
+  /** Requests answered from the cache this month (free). */
+  cached_calls: number;
+  /** Calls the provider failed this month (free). */
+  failed_calls: number;
+}
+
 /** One entry of an organization's audit trail. */
 export interface AuditEvent {
   /** The event's id; ids sort by time. */
@@ -352,6 +379,14 @@ export function isEventId(value: unknown): value is EventId {
   return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^evt_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
 }
 
+/** The body of POST /ext/ai/org-summary. */
+export interface ExtAiOrgSummaryBody {
+  org_id: OrgId;
+}
+
+/** The codes POST /ext/ai/org-summary can fail with. */
+export type ExtAiOrgSummaryErrorCode = "ai.not_configured" | "ai.provider_error" | "ai.quota_exceeded" | "ai.rate_limited" | "ai.timeout" | "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+
 /** The body of POST /ext/slack/connect. */
 export interface ExtSlackConnectBody {
   org_id: OrgId;
@@ -369,6 +404,14 @@ export interface ExtSlackDisconnectBody {
 
 /** The codes POST /ext/slack/disconnect can fail with. */
 export type ExtSlackDisconnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "slack.not_connected" | EdgeErrorCode;
+
+/** The arguments of api.get_ai_usage. */
+export interface GetAiUsageArgs {
+  org_id: OrgId;
+}
+
+/** The codes api.get_ai_usage can fail with. */
+export type GetAiUsageErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
 
 /** The arguments of api.get_organization. */
 export interface GetOrganizationArgs {
@@ -818,6 +861,20 @@ export function deleteOrganization(
 }
 
 /**
+ * A short summary of the organization's recent activity for a member, written by the AI provider; metered against the organization's monthly tokens, answered from the cache when asked again.
+ *
+ * POST /ext/ai/org-summary: 200 on success.
+ * Fails with: 400 request.invalid_json, 403 auth.csrf, 422 request.invalid_field, 429 ai.quota_exceeded, 502 ai.provider_error, 503 ai.not_configured, 503 ai.rate_limited, 503 edge.database_unavailable, 504 ai.timeout, and what ext.ai_org_activity raises.
+ */
+export function extAiOrgSummary(
+  client: Client,
+  body: ExtAiOrgSummaryBody,
+  options?: CallOptions,
+): Promise<Result<AiOrgSummary, ExtAiOrgSummaryErrorCode>> {
+  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+}
+
+/**
  * Connects the organization to a Slack channel (owner, admin): the bot token is checked with Slack, then sealed and stored; connecting again replaces it.
  *
  * POST /ext/slack/connect: 200 on success.
@@ -843,6 +900,19 @@ export function extSlackDisconnect(
   options?: CallOptions,
 ): Promise<Result<null, ExtSlackDisconnectErrorCode>> {
   return _request<null, ExtSlackDisconnectErrorCode>(client, "POST", "/ext/slack/disconnect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.not_connected", ..._EDGE_COMMON], null, options);
+}
+
+/**
+ * The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+ *
+ * POST /rpc/get_ai_usage; fails with: auth.not_signed_in, org.forbidden, org.not_found.
+ */
+export function getAiUsage(
+  client: Client,
+  args: GetAiUsageArgs,
+  options?: CallOptions,
+): Promise<Result<AiUsage, GetAiUsageErrorCode>> {
+  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", args, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
 }
 
 /**
