@@ -42,6 +42,11 @@ new-migration NAME:
 psql *ARGS:
     {{python}} -m ops.stack psql "$@"
 
+# Open psql on the local database as panopticon: the operators' read-only views of schema admin
+[group('database')]
+psql-admin *ARGS:
+    {{python}} -m ops.stack psql-admin "$@"
+
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]
 reset-db *ARGS:

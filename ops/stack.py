@@ -1,4 +1,4 @@
-"""`just up` and the recipes that work on the local database (migrate, psql, reset-db, worker).
+"""`just up` and the recipes that work on the local database (migrate, psql, psql-admin, reset-db, worker).
 
 Without DATABASE_URL the database is a project-local cluster under BLOSSOM_DATA_DIR
 (default `.blossom/`), started on BLOSSOM_PG_PORT; its data survives restarts.
@@ -161,9 +161,14 @@ def main() -> None:
     sub.add_parser("worker", help="run the worker alone, in the foreground")
     psql_parser = sub.add_parser("psql", help="psql on the database as the admin user")
     psql_parser.add_argument("args", nargs=argparse.REMAINDER)
+    psql_admin_parser = sub.add_parser("psql-admin", help="psql on the database as panopticon (read-only)")
+    psql_admin_parser.add_argument("args", nargs=argparse.REMAINDER)
     reset = sub.add_parser("reset-db", help="drop the database and migrate it from scratch")
     reset.add_argument("--yes", action="store_true", help="do not ask")
-    args = parser.parse_args()
+    # psql's own options (-c, -At …) are not ours: they go to psql as they are.
+    args, psql_options = parser.parse_known_args()
+    if psql_options and args.command not in ("psql", "psql-admin"):
+        parser.error(f"unrecognized arguments: {' '.join(psql_options)}")
     settings = Settings.from_env()
 
     try:
@@ -176,9 +181,9 @@ def main() -> None:
                 migrate(settings.admin_url)
             elif args.command == "reset-db":
                 reset_db(settings, args.yes)
-            elif args.command == "psql":
-                code = subprocess.call([str(PG_BIN / "psql"), settings.admin_url, *args.args])
-                raise SystemExit(code)
+            elif args.command in ("psql", "psql-admin"):
+                url = settings.admin_url if args.command == "psql" else settings.panopticon_url
+                raise SystemExit(subprocess.call([str(PG_BIN / "psql"), url, *psql_options, *args.args]))
     except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
         raise SystemExit(f"blossom: {error}") from None
 
