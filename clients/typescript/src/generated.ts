@@ -202,6 +202,14 @@ export interface GetOrganizationArgs {
 /** The codes api.get_organization can fail with. */
 export type GetOrganizationErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.not_found";
 
+/** The arguments of api.get_slack_connection. */
+export interface GetSlackConnectionArgs {
+  org_id: string | null;
+}
+
+/** The codes api.get_slack_connection can fail with. */
+export type GetSlackConnectionErrorCode = "auth.csrf" | "auth.not_signed_in" | "org.not_found" | "slack.not_connected";
+
 /** A pending invitation (never its token). */
 export interface Invitation {
   /** The invitation's id. */
@@ -345,6 +353,24 @@ export interface RevokeInvitationArgs {
 /** The codes api.revoke_invitation can fail with. */
 export type RevokeInvitationErrorCode = "auth.csrf" | "auth.not_signed_in" | "invitation.not_found" | "invitation.not_pending" | "org.forbidden" | "org.not_found";
 
+/** An organization's Slack channel as its members see it (never the token). */
+export interface SlackConnection {
+  /** The organization. */
+  org_id: OrgId;
+  /** The Slack workspace's id. */
+  team_id: string;
+  /** The Slack workspace's name. */
+  team_name: string;
+  /** The channel events are posted to. */
+  channel: string;
+  /** When it was connected. */
+  connected_at: string;
+  /** When Slack refused the token or channel for good; null while it works. */
+  broken_at: string | null;
+  /** Slack's error when it broke (invalid_auth, channel_not_found, …). */
+  broken_reason: string | null;
+}
+
 /** The arguments of api.transfer_ownership. */
 export interface TransferOwnershipArgs {
   org_id: string | null;
@@ -470,6 +496,19 @@ export function getOrganization(
   options?: CallOptions,
 ): Promise<Result<Organization, GetOrganizationErrorCode>> {
   return call<Organization, GetOrganizationErrorCode>(client, "get_organization", args, ["auth.csrf", "auth.not_signed_in", "org.not_found"], null, options);
+}
+
+/**
+ * The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
+ *
+ * POST /rpc/get_slack_connection; fails with: auth.csrf, auth.not_signed_in, org.not_found, slack.not_connected.
+ */
+export function getSlackConnection(
+  client: Client,
+  args: GetSlackConnectionArgs,
+  options?: CallOptions,
+): Promise<Result<SlackConnection, GetSlackConnectionErrorCode>> {
+  return call<SlackConnection, GetSlackConnectionErrorCode>(client, "get_slack_connection", args, ["auth.csrf", "auth.not_signed_in", "org.not_found", "slack.not_connected"], null, options);
 }
 
 /**
