@@ -22,6 +22,16 @@ up:
 worker:
     {{python}} -m ops.stack worker
 
+# Run Dagster's UI on the pipeline (dagster dev) against the local database, on BLOSSOM_DAGSTER_PORT
+[group('run')]
+pipeline:
+    {{python}} -m ops.stack pipeline
+
+# Materialize pipeline assets once (default: today's org_daily_metrics and auth_housekeeping; --day DAY)
+[group('run')]
+pipeline-run *ARGS:
+    {{python}} -m ops.stack pipeline-run "$@"
+
 # Show the mail delivered to MailDev under `just up`, newest first (--to ADDRESS, --limit N)
 [group('run')]
 mail *ARGS:

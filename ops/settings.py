@@ -66,6 +66,8 @@ class Settings:
     # MailDev, the development mail server `just up` starts: its SMTP port and its web mailbox.
     smtp_port: int
     mailbox_port: int
+    # Dagster's webserver under `just pipeline`.
+    dagster_port: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,6 +86,7 @@ class Settings:
             pipeline_password=os.environ.get("BLOSSOM_PIPELINE_PASSWORD") or None,
             smtp_port=_port("BLOSSOM_SMTP_PORT", 1025),
             mailbox_port=_port("BLOSSOM_MAILBOX_PORT", 1080),
+            dagster_port=_port("BLOSSOM_DAGSTER_PORT", 3070),
         )
 
     @property
