@@ -176,10 +176,14 @@ EXT_CONNECT_SLACK_ERRORS = Literal[
 ]
 
 
-EXT_DISCONNECT_SLACK_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+EXT_DISCONNECT_SLACK_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.not_connected"
+]
 
 
-EXT_SLACK_MAY_CONNECT_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+EXT_SLACK_MAY_CONNECT_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel", "slack.rate_limited"
+]
 
 
 EventId = NewType("EventId", str)
@@ -1741,15 +1745,15 @@ def ext_connect_slack(
     p_team_name: str | None,
     p_token_key_id: str | None,
     p_token_sealed: bytes | None,
-) -> SlackConnection:
-    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+) -> JsonValue | None:
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
 
     Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
     """
     query, params = call_query(
         "ext",
         "connect_slack",
-        'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
+        "select v from {call} as v",
         [
             ("p_session", p_session, "text", ""),
             ("p_org_id", p_org_id, "text", ""),
@@ -1760,10 +1764,10 @@ def ext_connect_slack(
             ("p_token_sealed", p_token_sealed, "bytea", ""),
         ],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(SlackConnection)) as cur:
+    with coded_errors(), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
-    return row
+    return cast("JsonValue | None", row[0])
 
 
 async def ext_connect_slack_async(
@@ -1776,15 +1780,15 @@ async def ext_connect_slack_async(
     p_team_name: str | None,
     p_token_key_id: str | None,
     p_token_sealed: bytes | None,
-) -> SlackConnection:
-    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+) -> JsonValue | None:
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
 
     Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
     """
     query, params = call_query(
         "ext",
         "connect_slack",
-        'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
+        "select v from {call} as v",
         [
             ("p_session", p_session, "text", ""),
             ("p_org_id", p_org_id, "text", ""),
@@ -1796,63 +1800,65 @@ async def ext_connect_slack_async(
         ],
     )
     with coded_errors():
-        async with conn.cursor(row_factory=class_row(SlackConnection)) as cur:
+        async with conn.cursor() as cur:
             await cur.execute(query, params)
             row = one(await cur.fetchone())
-    return row
+    return cast("JsonValue | None", row[0])
 
 
 def ext_disconnect_slack(
     conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
-) -> bool | None:
-    """Forgets the organization's Slack channel and token (owner, admin); false when there was none. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+) -> None:
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "ext",
         "disconnect_slack",
-        "select v from {call} as v",
+        "select {call}",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
     with coded_errors(), conn.cursor() as cur:
         cur.execute(query, params)
-        row = one(cur.fetchone())
-    return cast("bool | None", row[0])
+    return None
 
 
 async def ext_disconnect_slack_async(
     conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
-) -> bool | None:
-    """Forgets the organization's Slack channel and token (owner, admin); false when there was none. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+) -> None:
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "ext",
         "disconnect_slack",
-        "select v from {call} as v",
+        "select {call}",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
     with coded_errors():
         async with conn.cursor() as cur:
             await cur.execute(query, params)
-            row = one(await cur.fetchone())
-    return cast("bool | None", row[0])
+    return None
 
 
 def ext_slack_may_connect(
-    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
+    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
 ) -> OrgId | None:
-    """The organization's id when the session's user may connect it to Slack. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
     """
     query, params = call_query(
         "ext",
         "slack_may_connect",
         "select v from {call} as v",
-        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+        ],
     )
     with coded_errors(), conn.cursor() as cur:
         cur.execute(query, params)
@@ -1861,17 +1867,21 @@ def ext_slack_may_connect(
 
 
 async def ext_slack_may_connect_async(
-    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
 ) -> OrgId | None:
-    """The organization's id when the session's user may connect it to Slack. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
     """
     query, params = call_query(
         "ext",
         "slack_may_connect",
         "select v from {call} as v",
-        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+        ],
     )
     with coded_errors():
         async with conn.cursor() as cur:

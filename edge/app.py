@@ -17,10 +17,12 @@ from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
+from edge.ext import OutsideServices
 from edge.health import healthz, readyz
 from edge.limits import ConcurrencyLimits
 from edge.proxy import PostgrestProxy
 from edge.security import csrf_refusal
+from edge.slack import ROUTES as SLACK_ROUTES
 
 RPC_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
 
@@ -66,6 +68,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             # Reached only with another method (405): RpcFirst serves the rest.
             Route("/rpc/{name:path}", rpc, methods=sorted(RPC_METHODS)),
             *AUTH_ROUTES,
+            *SLACK_ROUTES,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -77,6 +80,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.state.proxy = proxy
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
+    routes.state.outside = OutsideServices.from_environment()
     return ConcurrencyLimits(RpcFirst(rpc, routes), config)
 
 
