@@ -8,7 +8,8 @@ runs), and its ratio to a plain count(*) pass over the same rows (every organiza
 and invitation, and the audit events read for the day), as the admin user, without Row Level
 Security; the two take turns, and medians are reported. Goal: under 10 s, and at most 3x the pass.
 
-Usage: python bench/daily_metrics.py (reads BLOSSOM_BENCH_DATABASE_URL, as `just bench daily_metrics` sets it).
+Usage: python bench/daily_metrics.py (reads BLOSSOM_BENCH_DATABASE_URL, as `just bench daily_metrics`
+sets it).
 """
 
 from __future__ import annotations

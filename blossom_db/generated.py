@@ -339,6 +339,17 @@ class PipelineRefreshOrgDailyMetricsRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PipelineSlackDigestTargetsRow:
+    """A row of pipeline.slack_digest_targets."""
+
+    org_id: OrgId | None
+    org_name: str | None
+    channel: str | None
+    token_key_id: str | None
+    token_sealed: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class SlackConnection:
     """An organization's Slack channel as its members see it (never the token)."""
 
@@ -2079,3 +2090,40 @@ async def pipeline_refresh_org_daily_metrics_async(
             await cur.execute(query, params)
             row = one(await cur.fetchone())
     return row
+
+
+def pipeline_slack_digest_targets(conn: psycopg.Connection[Any]) -> list[PipelineSlackDigestTargetsRow]:
+    """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_targets",
+        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
+        [],
+    )
+    with coded_errors(), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_slack_digest_targets_async(
+    conn: psycopg.AsyncConnection[Any],
+) -> list[PipelineSlackDigestTargetsRow]:
+    """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_targets",
+        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
+        [],
+    )
+    with coded_errors():
+        async with conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
+            await cur.execute(query, params)
+            rows = await cur.fetchall()
+    return rows

@@ -1,18 +1,33 @@
 """The pipeline's assets: daily organization metrics into analytics (a partition per UTC day,
-idempotent: a day run again replaces its rows), their export to a Google Sheet, and the
-housekeeping of the auth tables, whose counts are its metadata."""
+idempotent: a day run again replaces its rows), their export to a Google Sheet, a weekly digest
+of them to each connected organization's Slack channel, and the housekeeping of the auth tables,
+whose counts are its metadata."""
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from dagster import AssetExecutionContext, DailyPartitionsDefinition, MaterializeResult, asset
+from dagster import (
+    AssetExecutionContext,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    WeeklyPartitionsDefinition,
+    asset,
+)
 
 from blossom_db.generated import (
+    OrgDailyMetrics,
+    PipelineSlackDigestTargetsRow,
     pipeline_org_daily_metrics,
     pipeline_purge_auth,
     pipeline_refresh_org_daily_metrics,
+    pipeline_slack_digest_targets,
 )
-from pipeline.resources import PostgresResource, SheetsResource
+from pipeline.resources import PostgresResource, SheetsResource, SlackResource
+from services.errors import ServiceError
+from services.secrets import Sealed, SecretUnreadable
+from services.slack import bot_token_context, escape
 
 # One partition per UTC day, today's included (a day may be counted while it lasts and again
 # once it is over: the scheduled run counts yesterday).
@@ -56,6 +71,73 @@ def org_metrics_sheet(postgres: PostgresResource, sheets: SheetsResource) -> Mat
     ]
     sheets.client().replace_rows(sheets.spreadsheet_key, EXPORT_WORKSHEET, rows)
     return MaterializeResult(metadata={"rows": len(metrics), "worksheet": EXPORT_WORKSHEET})
+
+
+# Weeks from Monday (UTC); a week's digest is posted once the week is over.
+WEEKS = WeeklyPartitionsDefinition(start_date="2026-01-05", timezone="UTC", day_offset=1)
+
+
+def digest_text(org_name: str, first: date, days: Sequence[OrgDailyMetrics]) -> str:
+    """The week of one organization in a few lines of Slack's mrkdwn."""
+    last = first + timedelta(days=6)
+    members = days[-1].members if days else 0
+    busiest = max((day.active_users for day in days), default=0)
+    return "\n".join(
+        [
+            f"*{escape(org_name)}*, the week of {first:%d %b} to {last:%d %b %Y}:",
+            f"• {members} members",
+            f"• {sum(day.invitations_sent for day in days)} invitations sent,"
+            f" {sum(day.invitations_accepted for day in days)} accepted",
+            f"• {sum(day.logins for day in days)} logins; at most {busiest} members active in a day",
+        ]
+    )
+
+
+@asset(partitions_def=WEEKS, deps=[org_daily_metrics], group_name="analytics", kinds={"slack"})
+def weekly_slack_digest(
+    context: AssetExecutionContext, postgres: PostgresResource, slack: SlackResource
+) -> MaterializeResult[None]:
+    """Each organization with a working Slack connection gets its week's metrics in its channel.
+    A refusal for one (a broken token, a temporary failure) does not stop the others: each is
+    counted in the metadata, and the run fails when any was not posted, so that it is seen."""
+    first = date.fromisoformat(context.partition_key)
+    with postgres.transaction() as conn:
+        targets = pipeline_slack_digest_targets(conn)
+        metrics = pipeline_org_daily_metrics(conn, p_from=first, p_to=first + timedelta(days=6))
+    by_org: dict[str, list[OrgDailyMetrics]] = {}
+    for day in metrics:
+        by_org.setdefault(day.org_id, []).append(day)
+    ring, client = slack.key_ring(), slack.client()
+
+    async def post(target: PipelineSlackDigestTargetsRow) -> str | None:
+        """None when posted, else why not (never the token)."""
+        org_id = str(target.org_id)
+        try:
+            token = ring.open(
+                Sealed(str(target.token_key_id), bytes(target.token_sealed or b"")), bot_token_context(org_id)
+            )
+            text = digest_text(str(target.org_name), first, by_org.get(org_id, []))
+            await client.post_message(token, str(target.channel), text)
+        except SecretUnreadable as unreadable:
+            return str(unreadable)
+        except ServiceError as refused:
+            return str(refused.code)
+        return None
+
+    async def post_all() -> list[str | None]:
+        return [await post(target) for target in targets]
+
+    outcomes = asyncio.run(post_all())
+    failed = {
+        str(target.org_id): why for target, why in zip(targets, outcomes, strict=True) if why is not None
+    }
+    for org_id, why in failed.items():
+        context.log.warning(f"weekly digest of {org_id} not posted: {why}")
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(targets)} weekly digests were not posted: {sorted(set(failed.values()))}"
+        )
+    return MaterializeResult(metadata={"week": first.isoformat(), "posted": len(targets)})
 
 
 @asset(group_name="maintenance", kinds={"postgres"})

@@ -1,6 +1,8 @@
 """The pipeline's resources: Postgres as role `pipeline` (through the generated wrappers of
-blossom_db, no SQL of its own) and Google Sheets (services/sheets.py). Each is built from the
-environment by `from_environment`; tests build them with a test database and the local fakes."""
+blossom_db, no SQL of its own), Google Sheets (services/sheets.py) and Slack (services/slack.py,
+with the key ring that opens the organizations' sealed bot tokens: services/secrets.py). Each is
+built from the environment by `from_environment`; tests build them with a test database and the
+local fakes."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from pathlib import Path
 import psycopg
 from dagster import ConfigurableResource
 
-from blossom_db.settings import env_number
+from blossom_db.settings import env_number, split_list
+from services.secrets import PREVIOUS_KEYS_VARIABLE, KeyRing
 from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
+from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
 
 DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
 
@@ -68,3 +72,34 @@ class SheetsResource(ConfigurableResource["SheetsResource"]):
                 timeout=self.timeout,
             )
         )
+
+
+class SlackResource(ConfigurableResource["SlackResource"]):
+    """Slack's Web API, and the key ring (BLOSSOM_SECRETS_KEY and the previous keys) that opens
+    the bot tokens the edge sealed."""
+
+    secrets_key: str
+    previous_secrets_keys: str = ""
+    api_url: str = DEFAULT_API_URL
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_environment(cls) -> SlackResource:
+        """An unset key stays empty, so the definitions load without it; the digest names it."""
+        settings = SlackSettings.from_environment()
+        return cls(
+            secrets_key=os.environ.get("BLOSSOM_SECRETS_KEY", "").strip(),
+            previous_secrets_keys=os.environ.get(PREVIOUS_KEYS_VARIABLE, ""),
+            api_url=settings.api_url,
+            timeout_seconds=settings.timeout_seconds,
+        )
+
+    def client(self) -> SlackClient:
+        return SlackClient(SlackSettings(api_url=self.api_url, timeout_seconds=self.timeout_seconds))
+
+    def key_ring(self) -> KeyRing:
+        if not self.secrets_key:
+            raise ValueError(
+                "BLOSSOM_SECRETS_KEY is not set: the Slack digest needs it to open the bot tokens"
+            )
+        return KeyRing.from_entries(self.secrets_key, split_list(self.previous_secrets_keys))

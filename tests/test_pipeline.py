@@ -30,11 +30,20 @@ from blossom_db.generated import PipelineFailedDeliveriesRow
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
 from pipeline.__main__ import run as pipeline_run
-from pipeline.assets import EXPORT_HEADER, auth_housekeeping, org_daily_metrics, org_metrics_sheet
+from pipeline.assets import (
+    EXPORT_HEADER,
+    auth_housekeeping,
+    org_daily_metrics,
+    org_metrics_sheet,
+    weekly_slack_digest,
+)
 from pipeline.definitions import defs
-from pipeline.resources import PostgresResource, SheetsResource
+from pipeline.resources import PostgresResource, SheetsResource, SlackResource
 from pipeline.sensors import Incidents, failed_deliveries_sensor
+from services.secrets import KeyRing, new_key_entry
+from services.slack import bot_token_context
 from tests.support.auth_client import COOKIE_NAME, signup
+from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
 from tests.support.orgs_db import make_org, make_user
 from tests.support.sheets_fake import FakeSheets
@@ -73,10 +82,12 @@ def test_the_definitions_load() -> None:
         "daily_metrics",
         "metrics_export",
         "maintenance",
+        "weekly_digest",
         "delivery_incident_alert",
     }
     assert {schedule.name for schedule in repository.schedule_defs} == {
         "daily_metrics_schedule",
+        "weekly_digest_schedule",
         "metrics_export_schedule",
         "maintenance_schedule",
     }
@@ -212,6 +223,84 @@ def test_the_export_without_a_spreadsheet_fails_naming_the_setting(
     assert "BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE" in str(
         result.get_step_failure_events()[0].step_failure_data.error
     )
+
+
+def connect_slack(conn: psycopg.Connection, ring: KeyRing, org_id: str, token: str, channel: str) -> None:
+    """An organization's Slack connection as the edge stores it: the bot token sealed."""
+    sealed = ring.seal(token, bot_token_context(org_id))
+    conn.execute(
+        "insert into app.slack_connections"
+        " (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed)"
+        " values (%s, 'T1', 'Team', %s, %s, %s)",
+        (org_id, channel, sealed.key_id, sealed.ciphertext),
+    )
+
+
+def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
+    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+) -> None:
+    key = new_key_entry("k1")
+    ring = KeyRing.from_entries(key)
+    with FakeSlack() as fake, psycopg.connect(database_url) as conn:
+        acme, quiet, broken = (
+            make_org(conn, "Acme", {}),
+            make_org(conn, "Quiet", {}),
+            make_org(conn, "Gone", {}),
+        )
+        make_org(conn, "Unconnected", {})
+        for day, members, sent, logins, active in ((5, 3, 2, 4, 2), (6, 4, 1, 5, 3), (12, 9, 9, 9, 9)):
+            conn.execute(
+                "insert into analytics.org_daily_metrics"
+                " (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users)"
+                " values (%s, %s, %s, %s, 1, %s, %s)",
+                (date(2026, 1, day), acme, members, sent, logins, active),
+            )
+        for org_id, token, channel in ((acme, "xoxb-acme", "#acme"), (quiet, "xoxb-quiet", "#quiet")):
+            fake.add_workspace(token, team_id="T1", team="Team", channels={channel})
+            connect_slack(conn, ring, org_id, token, channel)
+        connect_slack(conn, ring, broken, "xoxb-gone", "#gone")
+        conn.execute("update app.slack_connections set broken_at = now() where org_id = %s", (broken,))
+        conn.commit()
+
+        slack = SlackResource(secrets_key=key, api_url=fake.api_url)
+        metadata = materialized(
+            weekly_slack_digest, {"postgres": postgres, "slack": slack}, instance, "2026-01-05"
+        )
+
+        assert metadata == {"week": "2026-01-05", "posted": 2}
+        assert [post.text for post in fake.posts_to("#acme")] == [
+            "*Acme*, the week of 05 Jan to 11 Jan 2026:\n• 4 members\n• 3 invitations sent, 2 accepted\n"
+            "• 9 logins; at most 3 members active in a day"
+        ], "the week's days only, once"
+        (quiet_post,) = fake.posts_to("#quiet")
+        assert "• 0 members" in quiet_post.text
+        assert fake.posts_to("#gone") == [], "a broken connection gets nothing"
+        assert {post.token for post in fake.posts} == {"xoxb-acme", "xoxb-quiet"}
+
+
+def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
+    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+) -> None:
+    key = new_key_entry("k1")
+    with FakeSlack() as fake, psycopg.connect(database_url) as conn:
+        for name, token in (("Acme", "xoxb-acme"), ("Revoked", "xoxb-revoked")):
+            org_id = make_org(conn, name, {})
+            fake.add_workspace(token, team_id="T1", team="Team", channels={f"#{name.lower()}"})
+            connect_slack(conn, KeyRing.from_entries(key), org_id, token, f"#{name.lower()}")
+        conn.commit()
+        fake.revoke("xoxb-revoked")
+        result = materialize(
+            [weekly_slack_digest],
+            resources={"postgres": postgres, "slack": SlackResource(secrets_key=key, api_url=fake.api_url)},
+            partition_key="2026-01-05",
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert not result.success
+        assert "1 of 2 weekly digests were not posted" in str(
+            result.get_step_failure_events()[0].step_failure_data.error
+        )
+        assert len(fake.posts_to("#acme")) == 1
 
 
 def failure(job_id: int) -> PipelineFailedDeliveriesRow:

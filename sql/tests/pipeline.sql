@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(28);
+select plan(29);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -14,7 +14,8 @@ select results_eq(
       order by 1 $$,
   $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.org_daily_counts(date)'),
             ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
-            ('pipeline.refresh_org_daily_metrics(date)'), ('util.raise_error(integer,text,text,text,jsonb)') $$,
+            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_targets()'),
+            ('util.raise_error(integer,text,text,text,jsonb)') $$,
   'pipeline may execute the pipeline functions, and util.raise_error for their coded errors, nothing else of ours'
 );
 select results_eq(
@@ -56,9 +57,9 @@ select is_empty(
 );
 select results_eq(
   $$ select p.oid::regprocedure::text, p.prosecdef, p.provolatile::text from pg_proc p
-      where p.proowner = 'metrics_reader'::regrole $$,
-  $$ values ('pipeline.org_daily_counts(date)', true, 's') $$,
-  'metrics_reader owns one function: the daily counts, a stable definer function'
+      where p.proowner = 'metrics_reader'::regrole order by 1 $$,
+  $$ values ('pipeline.org_daily_counts(date)', true, 's'), ('pipeline.slack_digest_targets()', true, 's') $$,
+  'metrics_reader owns two functions, the daily counts and the digest''s recipients, stable definer functions'
 );
 select is_empty(
   $$ select c.oid::regclass from pg_class c
@@ -70,8 +71,9 @@ select is_empty(
 select results_eq(
   $$ select p.polrelid::regclass::text, p.polcmd::text from pg_policy p
       where 'metrics_reader'::regrole = any (p.polroles) order by 1 $$,
-  $$ values ('app.audit_events', 'r'), ('app.invitations', 'r'), ('app.memberships', 'r'), ('app.organizations', 'r') $$,
-  'metrics_reader reads the four tables it counts through one select policy each'
+  $$ values ('app.audit_events', 'r'), ('app.invitations', 'r'), ('app.memberships', 'r'), ('app.organizations', 'r'),
+            ('app.slack_connections', 'r') $$,
+  'metrics_reader reads the four tables it counts and the Slack connections through one select policy each'
 );
 
 /* One day (2026-01-10, UTC) of two tenants, and the days around it. */
@@ -150,6 +152,18 @@ select is(tap.outcome($$ select pipeline.org_daily_metrics('2025-01-01', '2026-0
 select throws_ok($$ select * from app.audit_events $$, '42501', null, 'pipeline cannot read the application''s tables');
 select throws_ok($$ update analytics.org_daily_metrics set logins = 0 $$, '42501', null,
   'pipeline cannot edit a day''s rows, only replace them');
+reset role;
+
+/* The weekly digest's recipients: working Slack connections, with the sealed token. */
+insert into app.slack_connections (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed, broken_at)
+values (tap.id('acme'), 'T1', 'Acme team', '#general', 'k1', decode(repeat('ab', 40), 'hex'), null),
+       (tap.id('bobco'), 'T2', 'Bob team', '#news', 'k1', decode(repeat('cd', 40), 'hex'), now());
+set local role pipeline;
+select results_eq(
+  $$ select org_id::text collate "default", org_name, channel, token_key_id, length(token_sealed) from pipeline.slack_digest_targets() $$,
+  $$ values (tap.id('acme'), 'Acme', '#general', 'k1', 40) $$,
+  'slack_digest_targets lists the working connections with their organization''s name, channel and sealed token, not the broken one'
+);
 reset role;
 
 /* Failed deliveries: the queue's failed jobs, after the last one seen. */

@@ -159,10 +159,12 @@ select is_empty(
        ('rate_limit_hits', array['kind', 'key', 'at'])) as g (t, cs), unnest(g.cs) c
      except
      select 'metrics_reader', t, c, 'SELECT' from (values
-       ('organizations', array['id', 'created_at']),
+       ('organizations', array['id', 'created_at', 'name']),
        ('memberships', array['org_id', 'user_id', 'joined_at']),
        ('invitations', array['org_id', 'created_at', 'accepted_at']),
-       ('audit_events', array['actor_id', 'action', 'at'])) as g (t, cs), unnest(g.cs) c $$,
+       ('audit_events', array['actor_id', 'action', 'at']),
+       ('slack_connections', array['org_id', 'channel', 'bot_token_key_id', 'bot_token_sealed', 'broken_at'])) as g (t, cs),
+       unnest(g.cs) c $$,
   'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions; invitation_revoker only read roles and revoke invitations'
 );
 /* The helper roles (no login, and nobody can become them): exactly their policies, their
@@ -242,10 +244,10 @@ select is_empty(
                       'app.revoke_invitations_beyond_grant(app.org_id, app.user_id)'::regprocedure)
         and p.proowner = 'invitation_revoker'::regrole
      except
-     select 'pipeline.org_daily_counts(date)'::regprocedure
-      where (select proowner from pg_proc where oid = 'pipeline.org_daily_counts(date)'::regprocedure)
-            = 'metrics_reader'::regrole $$,
-  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the two of invitation_revoker and the pipeline''s daily counts (metrics_reader''s)'
+     select p.oid::regprocedure from pg_proc p
+      where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets()'::regprocedure)
+        and p.proowner = 'metrics_reader'::regrole $$,
+  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the two of invitation_revoker and the pipeline''s two of metrics_reader'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p

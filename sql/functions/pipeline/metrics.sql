@@ -70,6 +70,23 @@ $$;
 comment on function pipeline.org_daily_counts(date) is
   'Each organization''s counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.';
 
+/* The weekly Slack digest's recipients (pipeline/assets.py): every organization whose Slack
+   connection works, with its name, channel and sealed bot token, which only the pipeline's
+   process opens (services/secrets.py), to post. */
+create function pipeline.slack_digest_targets()
+returns table (org_id app.org_id, org_name text, channel text, token_key_id text, token_sealed bytea)
+language sql stable security definer set search_path = ''
+begin atomic
+  select c.org_id, o.name, c.channel, c.bot_token_key_id, c.bot_token_sealed
+    from app.slack_connections c
+    join app.organizations o on o.id = c.org_id
+   where c.broken_at is null
+   order by c.org_id;
+end;
+
+comment on function pipeline.slack_digest_targets() is
+  'The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.';
+
 set local role blossom_owner;
 revoke create on schema pipeline from metrics_reader;
 
