@@ -21,6 +21,7 @@ from edge.health import healthz, readyz
 from edge.limits import ConcurrencyLimits
 from edge.proxy import PostgrestProxy
 from edge.security import csrf_refusal
+from edge.tracing import RequestIds
 
 RPC_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
 
@@ -77,7 +78,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.state.proxy = proxy
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
-    return ConcurrencyLimits(RpcFirst(rpc, routes), config)
+    return RequestIds(ConcurrencyLimits(RpcFirst(rpc, routes), config), config)
 
 
 class RpcFirst:

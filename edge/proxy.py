@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from blossom_db import logs
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.security import client_address
@@ -44,13 +45,21 @@ HOP_BY_HOP = frozenset(
 )
 # Authorization: Blossom's credentials are the session cookie and X-Blossom-Session; PostgREST
 # would take a bearer token for a JWT it is not configured to check, and answer 500.
+# X-Request-Id: the edge's own (edge.tracing) is sent instead.
+# Referer: PostgREST logs it, and a page's address can hold a token (an invitation's link); the
+# edge puts the request id in its place, the only field of PostgREST 12.0's access log
+# (log-level info) a proxy can fill, so that its line names the request.
 NOT_FORWARDED_UP = HOP_BY_HOP | {
     "host",
     "content-length",
     "x-forwarded-for",
     "x-forwarded-proto",
     "authorization",
+    "x-request-id",
+    "referer",
 }
+# What PostgREST's access log shows in its referer field: the request id after this.
+REQUEST_REFERER = "urn:blossom:request:"
 # The pre-request's note that a read-only request's session is due to be marked as used.
 SESSION_STALE_HEADER = "x-blossom-session-stale"
 # The ASGI server writes its own Server and Date.
@@ -155,6 +164,10 @@ class PostgrestProxy:
             # The peer (or a trusted proxy's entry); a client-sent X-Forwarded-For is dropped above.
             headers["X-Forwarded-For"] = client
         headers["X-Forwarded-Proto"] = request.scope["scheme"]
+        request_id = logs.request_id.get()
+        if request_id is not None:
+            headers["X-Request-Id"] = request_id
+            headers["Referer"] = f"{REQUEST_REFERER}{request_id}"
         return headers
 
     async def _take_slot(self) -> None:

@@ -27,6 +27,7 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
 
+from blossom_db import logs
 from blossom_db.database import Database, DatabaseUnavailable
 from services.smtp import Mailer
 from worker.config import WorkerConfig
@@ -79,8 +80,10 @@ def build_app(config: WorkerConfig, deliverer: Deliverer) -> App:
     app = App(connector=connector)
 
     @app.task(name=DELIVER_TASK, queue=MAIL_QUEUE, retry=DeliveryRetry(config))
-    async def deliver_mail(event_id: str) -> None:
-        await deliverer.deliver(event_id)
+    async def deliver_mail(event_id: str, request_id: str | None = None) -> None:
+        # The request that queued the mail (app.outbox.request_id): the job's log lines name it.
+        with logs.bind(request=logs.valid_request_id(request_id)):
+            await deliverer.deliver(event_id)
 
     return app
 

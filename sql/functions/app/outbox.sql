@@ -15,7 +15,7 @@ set search_path = jobs
 as $$
 begin
   perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
-    'mail', 'deliver_mail', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id), null
+    'mail', 'deliver_mail', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
   )::jobs.procrastinate_job_to_defer_v1))
     from added n
    where n.topic like 'mail.%'
@@ -25,7 +25,7 @@ end
 $$;
 
 comment on function app.tg_outbox__defer_delivery() is
-  'Trigger: defers one delivery job (queue mail, task deliver_mail, locked per event) for each mail added to the outbox.';
+  'Trigger: defers one delivery job (queue mail, task deliver_mail, locked per event, with the request id that queued it) for each mail added to the outbox.';
 
 create trigger defer_delivery after insert on app.outbox
   referencing new table as added
