@@ -3,6 +3,6 @@ wrappers for the database functions they call (psycopg 3), their Postgres connec
 settings read from the environment, and one way to log (JSON lines that name the request).
 
 `generated.py` is written by `just codegen` from the catalog; `runtime.py` is what the wrappers
-share; `database.py` the connections; `settings.py` the environment; `logs.py` the logging. None imports pglast or
-codegen: all are safe to import at run time.
+share; `database.py` the connections; `settings.py` the environment; `logs.py` the logging.
+None imports pglast or codegen: all are safe to import at run time.
 """

@@ -18,6 +18,7 @@ from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.health import healthz, readyz
+from edge.lifecycle import Draining
 from edge.limits import ConcurrencyLimits
 from edge.proxy import PostgrestProxy
 from edge.security import csrf_refusal
@@ -26,7 +27,7 @@ from edge.tracing import RequestIds
 RPC_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
 
 
-def create_app(config: EdgeConfig | None = None) -> ASGIApp:
+def create_app(config: EdgeConfig | None = None, draining: Draining | None = None) -> ASGIApp:
     config = config or EdgeConfig.from_env()
     proxy = PostgrestProxy(config)
     database = Database(
@@ -76,6 +77,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.router.redirect_slashes = False
     routes.state.config = config
     routes.state.proxy = proxy
+    routes.state.draining = draining or Draining()
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
     return RequestIds(ConcurrencyLimits(RpcFirst(rpc, routes), config), config)

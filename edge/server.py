@@ -35,6 +35,7 @@ from blossom_db import logs
 from edge.app import create_app
 from edge.config import EdgeConfig, Network
 from edge.errors import error_body
+from edge.lifecycle import GRACEFUL_SECONDS, Draining, DrainingServer
 from edge.limits import client_key_of
 
 REASONS = {
@@ -288,8 +289,9 @@ def main() -> None:
     logs.configure("edge")
     config = EdgeConfig.from_env()
     max_connections = allow_open_files(config)
-    uvicorn.run(
-        create_app(config),
+    draining = Draining()
+    server_config = uvicorn.Config(
+        create_app(config, draining),
         host=args.host,
         port=args.port,
         http=protocol_for(config, max_connections),
@@ -303,9 +305,10 @@ def main() -> None:
         log_config=None,
         log_level=args.log_level,
         timeout_keep_alive=int(config.keep_alive_seconds),
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
         backlog=2048,
     )
+    DrainingServer(server_config, draining, config.stop_delay_seconds).run()
 
 
 if __name__ == "__main__":

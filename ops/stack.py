@@ -11,9 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from subprocess import PIPE
 from types import FrameType
 
 import psycopg
@@ -23,7 +25,6 @@ from deploy.migrate import migrate
 from ops.cluster import PG_BIN, LocalCluster
 from ops.services import (
     Endpoints,
-    process_name,
     start_edge,
     start_maildev,
     start_postgrest,
@@ -33,10 +34,15 @@ from ops.services import (
     worker_env,
 )
 from ops.settings import DB_NAME, Settings, redacted, with_database
+from ops.supervise import Child, Output
 
 
 def say(message: str) -> None:
     print(f"blossom: {message}", file=sys.stderr, flush=True)
+
+
+def local_cluster(settings: Settings) -> LocalCluster:
+    return LocalCluster(settings.data_dir / "postgres", settings.pg_port)
 
 
 @contextmanager
@@ -46,7 +52,7 @@ def database(settings: Settings, *, keep_running: bool = False) -> Iterator[Loca
     if settings.external_database_url:
         yield None
         return
-    cluster = LocalCluster(settings.data_dir / "postgres", settings.pg_port)
+    cluster = local_cluster(settings)
     was_running = cluster.initialized() and cluster.running()
     if not was_running:
         say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
@@ -77,6 +83,8 @@ def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bo
 
 
 def up(settings: Settings) -> int:
+    """The stack, each process's lines shown with its name in front, a process that exits
+    started again with back-off (ops/supervise.py), until Ctrl-C or SIGTERM."""
     endpoints = Endpoints(
         postgrest_port=settings.postgrest_port,
         postgrest_admin_port=settings.postgrest_admin_port,
@@ -86,22 +94,33 @@ def up(settings: Settings) -> int:
     )
     signal.signal(signal.SIGTERM, _raise_shutdown)
     signal.signal(signal.SIGINT, _raise_shutdown)
-    children: list[subprocess.Popen[bytes]] = []
+    output = Output()
+    children: list[Child] = []
+    following = threading.Event()
     worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
     try:
+        if not settings.external_database_url:
+            output.follow("postgres", local_cluster(settings).logfile, following)
         with database(settings):
             migrate(settings.admin_url)
             if with_maildev:
-                maildev = start_maildev(settings.smtp_port, settings.mailbox_port, settings.data_dir / "mail")
+                mail_directory = settings.data_dir / "mail"
+                maildev = Child(
+                    "maildev",
+                    lambda: start_maildev(settings.smtp_port, settings.mailbox_port, mail_directory, PIPE),
+                    output,
+                )
                 children.append(maildev)
-                wait_http(f"{settings.mailbox_url}/api/email", maildev)
-            postgrest = start_postgrest(endpoints)
+                wait_http(f"{settings.mailbox_url}/api/email", maildev.process)
+            postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE), output)
             children.append(postgrest)
-            wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest)
-            edge = start_edge(endpoints)
+            wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest.process)
+            edge = Child("edge", lambda: start_edge(endpoints, PIPE), output)
             children.append(edge)
-            wait_http(f"{endpoints.edge_url}/readyz", edge)
-            children.append(start_worker(worker_settings, settings.admin_url))
+            wait_http(f"{endpoints.edge_url}/readyz", edge.process)
+            children.append(
+                Child("worker", lambda: start_worker(worker_settings, settings.admin_url, PIPE), output)
+            )
             say("the stack is up (Ctrl-C stops it)")
             print(f"  edge       {endpoints.edge_url}")
             print(f"  PostgREST  {endpoints.postgrest_url}")
@@ -111,10 +130,8 @@ def up(settings: Settings) -> int:
             print(f"  database   {redacted(settings.admin_url)}", flush=True)
             while True:
                 for child in children:
-                    if child.poll() is not None:
-                        say(f"{process_name(child)} exited with status {child.returncode}; stopping")
-                        return 1
-                time.sleep(0.5)
+                    child.keep_running()
+                time.sleep(0.1)
     except Shutdown as why:
         say(f"{why}: stopping")
         return 0
@@ -127,7 +144,8 @@ def up(settings: Settings) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in reversed(children):
-            stop(child, timeout=30.0)
+            stop(child.process, timeout=30.0)
+        following.set()
 
 
 def run_worker(settings: Settings) -> int:
