@@ -42,6 +42,11 @@ new-migration NAME:
 psql *ARGS:
     {{python}} -m ops.stack psql "$@"
 
+# The statements that cost the database the most time, from pg_stat_statements (--limit N, --by mean|calls, --reset)
+[group('database')]
+top-queries *ARGS:
+    {{python}} -m ops.top_queries "$@"
+
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]
 reset-db *ARGS:

@@ -40,6 +40,8 @@ class Database:
         self.wait_seconds = wait_seconds
         self.application_name = application_name
         self._slots = asyncio.Semaphore(max_connections)
+        # Transactions under way, each holding a connection (a process's metrics show it).
+        self.in_use = 0
         # Last in, first out: the warmest connection is used again; surplus ones stay few.
         self._idle: list[psycopg.AsyncConnection[object]] = []
         self._closed = False
@@ -53,6 +55,7 @@ class Database:
                 await self._slots.acquire()
         except TimeoutError:
             raise DatabaseUnavailable("every database connection is busy") from None
+        self.in_use += 1
         try:
             conn = await self._checkout()
             try:
@@ -63,6 +66,7 @@ class Database:
                 raise
             await self._give_back(conn, commit=True)
         finally:
+            self.in_use -= 1
             self._slots.release()
 
     async def _checkout(self) -> psycopg.AsyncConnection[object]:

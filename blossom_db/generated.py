@@ -153,6 +153,7 @@ class DeliveryClaimRow:
     topic: str | None
     payload: JsonValue | None
     attempts: int | None
+    queued_at: datetime | None
 
 
 EventId = NewType("EventId", str)
@@ -1398,14 +1399,14 @@ async def auth_verify_email_async(
 
 
 def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> DeliveryClaimRow:
-    """The message of an outbox event, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.
+    """The message of an outbox event and when it was queued, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.
 
     Raises no coded error.
     """
     query, params = call_query(
         "delivery",
         "claim",
-        'select r."topic", r."payload", r."attempts" from {call} as r',
+        'select r."topic", r."payload", r."attempts", r."queued_at" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
     with coded_errors(), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
@@ -1417,14 +1418,14 @@ def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> 
 async def delivery_claim_async(
     conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
 ) -> DeliveryClaimRow:
-    """The message of an outbox event, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.
+    """The message of an outbox event and when it was queued, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.
 
     Raises no coded error.
     """
     query, params = call_query(
         "delivery",
         "claim",
-        'select r."topic", r."payload", r."attempts" from {call} as r',
+        'select r."topic", r."payload", r."attempts", r."queued_at" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
     with coded_errors():

@@ -20,11 +20,14 @@ COOKIE_NAME_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_networks(value: str) -> tuple[Network, ...]:
+def parse_networks(value: str, name: str = "BLOSSOM_TRUSTED_PROXIES") -> tuple[Network, ...]:
     try:
         return tuple(ipaddress.ip_network(item, strict=False) for item in split_list(value))
     except ValueError as error:
-        raise ValueError(f"BLOSSOM_TRUSTED_PROXIES: {error}") from None
+        raise ValueError(f"{name}: {error}") from None
+
+
+LOOPBACK = parse_networks("127.0.0.0/8 ::1")
 
 
 def cookie_secure_from_env() -> bool:
@@ -91,6 +94,8 @@ class EdgeConfig:
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     # Peers whose X-Forwarded-For (last entry) names the client.
     trusted_proxies: tuple[Network, ...] = ()
+    # Clients that /metrics answers (edge/metrics.py); anyone else gets 404.
+    metrics_networks: tuple[Network, ...] = LOOPBACK
     # bcrypt runs in Postgres; this many auth calls that hash at once, per kind (new hashes for
     # sign-ups, password changes and resets; checks for logins), so that a flood of one kind
     # leaves the other its share of the CPU. Waiting longer than auth_wait_seconds: 503.
@@ -132,4 +137,7 @@ class EdgeConfig:
             cookie_secure=secure,
             allowed_origins=frozenset(split_list(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))),
             trusted_proxies=parse_networks(os.environ.get("BLOSSOM_TRUSTED_PROXIES", "")),
+            metrics_networks=parse_networks(
+                os.environ.get("BLOSSOM_METRICS_NETWORKS") or "127.0.0.0/8 ::1", "BLOSSOM_METRICS_NETWORKS"
+            ),
         )

@@ -129,10 +129,17 @@ def has_body(request: Request) -> bool:
 
 
 class PostgrestProxy:
-    def __init__(self, config: EdgeConfig) -> None:
+    def __init__(self, config: EdgeConfig, count_error: Callable[[str], None] = lambda _code: None) -> None:
         self.config = config
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(config.upstream_connections)
+        # Called with the code of each upstream failure the edge answers (edge/metrics.py).
+        self.count_error = count_error
+
+    @property
+    def in_use(self) -> int:
+        """Connections to PostgREST taken by requests now."""
+        return self.config.upstream_connections - self._slots._value
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -178,6 +185,7 @@ class PostgrestProxy:
             async with asyncio.timeout(self.config.upstream_wait_seconds):
                 await self._slots.acquire()
         except TimeoutError:
+            self.count_error("edge.upstream_busy")
             raise Refused(
                 error_response(
                     503,
@@ -218,6 +226,7 @@ class PostgrestProxy:
                 raise
         except aiohttp.ClientConnectorError:
             release()
+            self.count_error("edge.upstream_unavailable")
             raise Refused(
                 error_response(
                     503,
@@ -228,11 +237,13 @@ class PostgrestProxy:
             ) from None
         except TimeoutError:
             release()
+            self.count_error("edge.upstream_timeout")
             raise Refused(
                 error_response(504, "edge.upstream_timeout", "The API server did not answer in time.")
             ) from None
         except aiohttp.ClientError:
             release()
+            self.count_error("edge.bad_gateway")
             raise Refused(
                 error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
             ) from None
@@ -244,6 +255,7 @@ class PostgrestProxy:
             upstream.release()
             release()
             if upstream.status >= 500:
+                self.count_error(f"postgrest_{upstream.status}")
                 raise Refused(server_error(upstream.status, buffered))
             if upstream.status >= 400 and not _is_json(upstream):
                 # PostgREST's own plain-text refusals (e.g. of headers too large for it).

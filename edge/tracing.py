@@ -1,4 +1,5 @@
-"""Every request gets an id, and one log line when it is answered.
+"""Every request gets an id, and one log line and its metrics (edge/metrics.py) when it is
+answered.
 
 The id is the `X-Request-Id` a trusted proxy (BLOSSOM_TRUSTED_PROXIES) sent, when it has the
 shape of one (blossom_db.logs.REQUEST_ID_SHAPE), or a new one; a client's own is ignored, so
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db import logs
 from edge.config import EdgeConfig
+from edge.metrics import EdgeMetrics
 from edge.security import peer_ip
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -42,9 +44,10 @@ def request_id_of(scope: Scope, config: EdgeConfig) -> str:
 
 
 class RequestIds:
-    def __init__(self, app: ASGIApp, config: EdgeConfig) -> None:
+    def __init__(self, app: ASGIApp, config: EdgeConfig, metrics: EdgeMetrics) -> None:
         self.app = app
         self.config = config
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,6 +68,8 @@ class RequestIds:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                seconds = time.perf_counter() - started
+                self.metrics.observe(scope["method"], scope["path"], status, seconds)
                 log.info(
                     "request",
                     extra={
@@ -73,7 +78,7 @@ class RequestIds:
                             "route": scope["path"][:LONGEST_ROUTE],
                             # 0: no answer was sent (the client went away, or the server failed).
                             "status": status,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                            "duration_ms": round(seconds * 1000, 2),
                         }
                     },
                 )

@@ -64,6 +64,7 @@ class Settings:
     # MailDev, the development mail server `just up` starts: its SMTP port and its web mailbox.
     smtp_port: int
     mailbox_port: int
+    worker_metrics_port: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -80,6 +81,7 @@ class Settings:
             worker_password=os.environ.get("BLOSSOM_WORKER_PASSWORD") or None,
             smtp_port=_port("BLOSSOM_SMTP_PORT", 1025),
             mailbox_port=_port("BLOSSOM_MAILBOX_PORT", 1080),
+            worker_metrics_port=_port("BLOSSOM_WORKER_METRICS_PORT", 9101),
         )
 
     @property

@@ -79,7 +79,9 @@ def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bo
     BLOSSOM_APP_URL, or the edge when it is not set."""
     smtp_url = os.environ.get("BLOSSOM_SMTP_URL") or f"smtp://127.0.0.1:{settings.smtp_port}"
     app_url = os.environ.get("BLOSSOM_APP_URL") or edge_url
-    return worker_env(settings.worker_database_url, smtp_url, app_url), not os.environ.get("BLOSSOM_SMTP_URL")
+    worker = worker_env(settings.worker_database_url, smtp_url, app_url)
+    worker["BLOSSOM_WORKER_METRICS_PORT"] = str(settings.worker_metrics_port)
+    return worker, not os.environ.get("BLOSSOM_SMTP_URL")
 
 
 def up(settings: Settings) -> int:
@@ -125,6 +127,9 @@ def up(settings: Settings) -> int:
             print(f"  edge       {endpoints.edge_url}")
             print(f"  PostgREST  {endpoints.postgrest_url}")
             print(f"  worker     mail through {worker_settings['BLOSSOM_SMTP_URL']}")
+            print(
+                f"  metrics    {endpoints.edge_url}/metrics, http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+            )
             if with_maildev:
                 print(f"  MailDev    {settings.mailbox_url} (SMTP on 127.0.0.1:{settings.smtp_port})")
             print(f"  database   {redacted(settings.admin_url)}", flush=True)

@@ -93,7 +93,7 @@ def _assert_nothing_left(ports: dict[str, int], data_dir: Path) -> None:
 
 def up_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
     """`just up`'s environment on free ports of its own; and those ports."""
-    ports = {name: free_port() for name in ("edge", "postgrest", "admin", "pg", "smtp", "mailbox")}
+    ports = {name: free_port() for name in ("edge", "postgrest", "admin", "pg", "smtp", "mailbox", "metrics")}
     env = os.environ | {
         "BLOSSOM_DATA_DIR": str(data_dir),
         "BLOSSOM_EDGE_PORT": str(ports["edge"]),
@@ -102,6 +102,7 @@ def up_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
         "BLOSSOM_PG_PORT": str(ports["pg"]),
         "BLOSSOM_SMTP_PORT": str(ports["smtp"]),
         "BLOSSOM_MAILBOX_PORT": str(ports["mailbox"]),
+        "BLOSSOM_WORKER_METRICS_PORT": str(ports["metrics"]),
     }
     for name in ("DATABASE_URL", "BLOSSOM_SMTP_URL", "BLOSSOM_APP_URL"):
         env.pop(name, None)

@@ -57,6 +57,9 @@ class WorkerConfig:
     # On SIGTERM, jobs under way get this long to finish; then they are stopped and run again
     # later (by this worker's successor, or another).
     shutdown_seconds: float = 20.0
+    # Where the metrics are served (worker/metrics.py); none without a port.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -78,6 +81,8 @@ class WorkerConfig:
             heartbeat_seconds=env_number("BLOSSOM_WORKER_HEARTBEAT_SECONDS", 10.0),
             stalled_seconds=env_number("BLOSSOM_WORKER_STALLED_SECONDS", 30.0),
             shutdown_seconds=env_number("BLOSSOM_WORKER_SHUTDOWN_SECONDS", 20.0),
+            metrics_host=os.environ.get("BLOSSOM_WORKER_METRICS_HOST") or "127.0.0.1",
+            metrics_port=env_count("BLOSSOM_WORKER_METRICS_PORT", 0) or None,
         )
         if config.stalled_seconds <= 2 * config.heartbeat_seconds:
             raise ValueError(

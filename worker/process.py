@@ -32,6 +32,7 @@ from blossom_db.database import Database, DatabaseUnavailable
 from services.smtp import Mailer
 from worker.config import WorkerConfig
 from worker.delivery import Deliverer, RetryLater
+from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("blossom.worker")
 
@@ -97,7 +98,8 @@ class WorkerProcess:
             wait_seconds=30.0,
             application_name=APPLICATION_NAME,
         )
-        self.app = build_app(config, Deliverer(config, self.database, Mailer(config.smtp)))
+        self.metrics = WorkerMetrics()
+        self.app = build_app(config, Deliverer(config, self.database, Mailer(config.smtp), self.metrics))
         self._stopping = asyncio.Event()
         self._worker: Worker | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -121,6 +123,10 @@ class WorkerProcess:
         log.info(
             "delivering mail from %s through %s", _where(self.config.database_url), self.config.smtp.shown()
         )
+        if self.config.metrics_port is not None:
+            self.metrics.serve(
+                self.config.metrics_host, self.config.metrics_port, self.config.database_url, MAIL_QUEUE
+            )
         wait = RECONNECT_FIRST_SECONDS
         try:
             while not self._stopping.is_set():
