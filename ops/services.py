@@ -111,6 +111,8 @@ def edge_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[st
         "BLOSSOM_EDGE_DATABASE_URL": endpoints.edge_database_url,
         **auth_env(endpoints, environ),
         "BLOSSOM_TRUSTED_PROXIES": environ.get("BLOSSOM_TRUSTED_PROXIES", ""),
+        "BLOSSOM_EDGE_STOP_DELAY": environ.get("BLOSSOM_EDGE_STOP_DELAY", ""),
+        "BLOSSOM_METRICS_NETWORKS": environ.get("BLOSSOM_METRICS_NETWORKS", ""),
     }
 
 
