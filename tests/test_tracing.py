@@ -106,6 +106,8 @@ def test_an_auth_routes_request_id_reaches_its_audit_event(traced: Stack) -> Non
         account.user["id"],
     )
     assert found == request_id
+    (line,) = [x for x in json_lines(traced.services.logs / "edge.log") if x.get("request_id") == request_id]
+    assert line["user_id"] == account.user["id"], "a sign-in's line names the user"
 
 
 def test_a_clients_own_request_id_is_not_taken_and_every_answer_has_one(traced: Stack) -> None:
