@@ -18,6 +18,7 @@ EDGE_CODE = re.compile(r'(?<!getLogger\()"(edge\.[a-z_]+)"')  # not a logger's n
 # Codes the edge answers that no call the client makes can meet, and why.
 NOT_FOR_THE_CLIENT = {
     "edge.not_ready": "answered by GET /readyz alone",
+    "edge.draining": "answered by GET /readyz alone, while the edge stops",
     "edge.method_not_allowed": "the client sends each route the method its spec names",
     "edge.http_error": "a framework refusal other than 400, 404 or 405: not for a well-formed call",
 }
