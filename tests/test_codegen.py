@@ -422,6 +422,12 @@ def test_a_wrappers_error_does_not_poison_the_callers_transaction(fixture_url: s
             db.api_add_note(conn, body="")
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         assert db.api_total(conn, vals=[4]) == 4
+        # a transaction begun implicitly (not autocommit, a statement run) is kept too
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        with pytest.raises(db.ApiAddNoteError):
+            db.api_add_note(conn, body="")
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        assert db.api_total(conn, vals=[5]) == 5
 
 
 async def test_an_async_wrappers_error_does_not_poison_the_callers_transaction(fixture_url: str) -> None:
