@@ -106,6 +106,16 @@ list-symbols:
 bench *ARGS:
     {{python}} -m ops.bench "$@"
 
+# Print a fresh key for BLOSSOM_SECRETS_KEY (KEY_ID:BASE64)
+[group('maintain')]
+new-secrets-key ID:
+    {{python}} -m ops.secrets new-key "$1"
+
+# Seal every stored credential again with BLOSSOM_SECRETS_KEY (after a rotation)
+[group('maintain')]
+reseal-secrets:
+    {{python}} -m ops.secrets reseal
+
 # Re-pin requirements.lock from requirements.in (exact versions and hashes, no download hosts)
 [group('maintain')]
 lock:

@@ -58,6 +58,9 @@ API_DELETE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.forbidden", 
 API_GET_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
+API_GET_SLACK_CONNECTION_ERRORS = Literal["auth.not_signed_in", "org.not_found", "slack.not_connected"]
+
+
 API_INVITE_MEMBER_ERRORS = Literal[
     "auth.not_signed_in",
     "invitation.invalid_email",
@@ -178,6 +181,13 @@ class ApiGetOrganizationError(RpcError):
 
     code: API_GET_ORGANIZATION_ERRORS
     codes = frozenset(get_args(API_GET_ORGANIZATION_ERRORS))
+
+
+class ApiGetSlackConnectionError(RpcError):
+    """An error api.get_slack_connection raises, with one of the codes it declares."""
+
+    code: API_GET_SLACK_CONNECTION_ERRORS
+    codes = frozenset(get_args(API_GET_SLACK_CONNECTION_ERRORS))
 
 
 class ApiInviteMemberError(RpcError):
@@ -347,8 +357,57 @@ class DeliveryClaimRow:
     attempts: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryClaimSlackPostRow:
+    """A row of delivery.claim_slack_post."""
+
+    topic: str | None
+    attempts: int | None
+    org_id: str | None
+    channel: str | None
+    token_key_id: str | None
+    token_sealed: bytes | None
+    names: JsonValue | None
+
+
+EXT_CONNECT_SLACK_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel"
+]
+
+
+EXT_DISCONNECT_SLACK_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.not_connected"
+]
+
+
+EXT_SLACK_MAY_CONNECT_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel", "slack.rate_limited"
+]
+
+
 EventId = NewType("EventId", str)
 """An event's id: evt_ and 26 Crockford base32 characters (see app.gen_id)."""
+
+
+class ExtConnectSlackError(RpcError):
+    """An error ext.connect_slack raises, with one of the codes it declares."""
+
+    code: EXT_CONNECT_SLACK_ERRORS
+    codes = frozenset(get_args(EXT_CONNECT_SLACK_ERRORS))
+
+
+class ExtDisconnectSlackError(RpcError):
+    """An error ext.disconnect_slack raises, with one of the codes it declares."""
+
+    code: EXT_DISCONNECT_SLACK_ERRORS
+    codes = frozenset(get_args(EXT_DISCONNECT_SLACK_ERRORS))
+
+
+class ExtSlackMayConnectError(RpcError):
+    """An error ext.slack_may_connect raises, with one of the codes it declares."""
+
+    code: EXT_SLACK_MAY_CONNECT_ERRORS
+    codes = frozenset(get_args(EXT_SLACK_MAY_CONNECT_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +493,26 @@ class PipelinePurgeAuthRow:
     devices: int | None
     email_verifications: int | None
     outbox_secrets: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConnection:
+    """An organization's Slack channel as its members see it (never the token)."""
+
+    org_id: OrgId
+    """The organization."""
+    team_id: str
+    """The Slack workspace's id."""
+    team_name: str
+    """The Slack workspace's name."""
+    channel: str
+    """The channel events are posted to."""
+    connected_at: datetime
+    """When it was connected."""
+    broken_at: datetime | None
+    """When Slack refused the token or channel for good; null while it works."""
+    broken_reason: str | None
+    """Slack's error when it broke (invalid_auth, channel_not_found, …)."""
 
 
 UserId = NewType("UserId", str)
@@ -650,6 +729,48 @@ async def api_get_organization_async(conn: psycopg.AsyncConnection[Any], *, org_
     async with (
         guarded_async(conn, ApiGetOrganizationError),
         conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def api_get_slack_connection(conn: psycopg.Connection[Any], *, org_id: OrgId) -> SlackConnection:
+    """The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
+
+    Raises ApiGetSlackConnectionError with code: auth.not_signed_in, org.not_found, slack.not_connected.
+    """
+    query, params = call_query(
+        "api",
+        "get_slack_connection",
+        'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
+        [("org_id", org_id, "text", "")],
+    )
+    with (
+        guarded(conn, ApiGetSlackConnectionError),
+        conn.cursor(row_factory=class_row(SlackConnection)) as cur,
+    ):
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def api_get_slack_connection_async(
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
+) -> SlackConnection:
+    """The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
+
+    Raises ApiGetSlackConnectionError with code: auth.not_signed_in, org.not_found, slack.not_connected.
+    """
+    query, params = call_query(
+        "api",
+        "get_slack_connection",
+        'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
+        [("org_id", org_id, "text", "")],
+    )
+    async with (
+        guarded_async(conn, ApiGetSlackConnectionError),
+        conn.cursor(row_factory=class_row(SlackConnection)) as cur,
     ):
         await cur.execute(query, params)
         row = one(await cur.fetchone())
@@ -1617,6 +1738,44 @@ async def delivery_claim_async(
     return row
 
 
+def delivery_claim_slack_post(
+    conn: psycopg.Connection[Any], *, p_event_id: str | None
+) -> DeliveryClaimSlackPostRow:
+    """A pending notification locked for the transaction, with its organization's working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "claim_slack_post",
+        'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
+        [("p_event_id", p_event_id, "text", "")],
+    )
+    with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def delivery_claim_slack_post_async(
+    conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
+) -> DeliveryClaimSlackPostRow:
+    """A pending notification locked for the transaction, with its organization's working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "claim_slack_post",
+        'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
+        [("p_event_id", p_event_id, "text", "")],
+    )
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
 def delivery_delivered(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> None:
     """Marks an outbox event delivered and takes its one-time secret (token) out of its payload.
 
@@ -1685,6 +1844,196 @@ async def delivery_failed_async(
     async with guarded_async(conn), conn.cursor() as cur:
         await cur.execute(query, params)
     return None
+
+
+def delivery_slack_broken(
+    conn: psycopg.Connection[Any], *, p_org_id: str | None, p_reason: str | None
+) -> bool | None:
+    """Marks the organization's Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "slack_broken",
+        "select v from {call} as v",
+        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+    )
+    with guarded(conn), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("bool | None", row[0])
+
+
+async def delivery_slack_broken_async(
+    conn: psycopg.AsyncConnection[Any], *, p_org_id: str | None, p_reason: str | None
+) -> bool | None:
+    """Marks the organization's Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "slack_broken",
+        "select v from {call} as v",
+        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+    )
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("bool | None", row[0])
+
+
+def ext_connect_slack(
+    conn: psycopg.Connection[Any],
+    *,
+    p_session: str | None,
+    p_org_id: str | None,
+    p_channel: str | None,
+    p_team_id: str | None,
+    p_team_name: str | None,
+    p_token_key_id: str | None,
+    p_token_sealed: bytes | None,
+) -> JsonValue | None:
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    """
+    query, params = call_query(
+        "ext",
+        "connect_slack",
+        "select v from {call} as v",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+            ("p_team_id", p_team_id, "text", ""),
+            ("p_team_name", p_team_name, "text", ""),
+            ("p_token_key_id", p_token_key_id, "text", ""),
+            ("p_token_sealed", p_token_sealed, "bytea", ""),
+        ],
+    )
+    with guarded(conn, ExtConnectSlackError), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("JsonValue | None", row[0])
+
+
+async def ext_connect_slack_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_session: str | None,
+    p_org_id: str | None,
+    p_channel: str | None,
+    p_team_id: str | None,
+    p_team_name: str | None,
+    p_token_key_id: str | None,
+    p_token_sealed: bytes | None,
+) -> JsonValue | None:
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    """
+    query, params = call_query(
+        "ext",
+        "connect_slack",
+        "select v from {call} as v",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+            ("p_team_id", p_team_id, "text", ""),
+            ("p_team_name", p_team_name, "text", ""),
+            ("p_token_key_id", p_token_key_id, "text", ""),
+            ("p_token_sealed", p_token_sealed, "bytea", ""),
+        ],
+    )
+    async with guarded_async(conn, ExtConnectSlackError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("JsonValue | None", row[0])
+
+
+def ext_disconnect_slack(
+    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
+) -> None:
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
+
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    """
+    query, params = call_query(
+        "ext",
+        "disconnect_slack",
+        "select {call}",
+        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    with guarded(conn, ExtDisconnectSlackError), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def ext_disconnect_slack_async(
+    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
+) -> None:
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
+
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    """
+    query, params = call_query(
+        "ext",
+        "disconnect_slack",
+        "select {call}",
+        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    async with guarded_async(conn, ExtDisconnectSlackError), conn.cursor() as cur:
+        await cur.execute(query, params)
+    return None
+
+
+def ext_slack_may_connect(
+    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
+) -> OrgId | None:
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
+
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
+    """
+    query, params = call_query(
+        "ext",
+        "slack_may_connect",
+        "select v from {call} as v",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+        ],
+    )
+    with guarded(conn, ExtSlackMayConnectError), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("OrgId | None", row[0])
+
+
+async def ext_slack_may_connect_async(
+    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
+) -> OrgId | None:
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
+
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
+    """
+    query, params = call_query(
+        "ext",
+        "slack_may_connect",
+        "select v from {call} as v",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+        ],
+    )
+    async with guarded_async(conn, ExtSlackMayConnectError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("OrgId | None", row[0])
 
 
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:

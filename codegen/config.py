@@ -23,6 +23,7 @@ class Config:
     # (schema, role): Python wrappers also for the functions of schema that role may execute.
     python_grants: tuple[tuple[str, str], ...] = (
         ("auth", "edge"),
+        ("ext", "edge"),
         ("pipeline", "pipeline"),
         ("delivery", "worker"),
     )

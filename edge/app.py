@@ -19,10 +19,12 @@ from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
 from edge.cors import Cors
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
+from edge.ext import OutsideServices
 from edge.health import healthz, readyz
 from edge.limits import ConcurrencyLimits
 from edge.proxy import PostgrestProxy
 from edge.security import csrf_refusal
+from edge.slack import ROUTES as SLACK_ROUTES
 
 RPC_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
 
@@ -68,6 +70,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             # Reached only with another method (405): RpcFirst serves the rest.
             Route("/rpc/{name:path}", rpc, methods=sorted(RPC_METHODS)),
             *AUTH_ROUTES,
+            *SLACK_ROUTES,
             # Development only (BLOSSOM_DEMO_DIR): the example web app, on the edge's own origin.
             *([Mount("/demo", StaticFiles(directory=config.demo_dir, html=True))] if config.demo_dir else []),
         ],
@@ -81,6 +84,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.state.proxy = proxy
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
+    routes.state.outside = OutsideServices.from_environment()
     return Cors(ConcurrencyLimits(RpcFirst(rpc, routes), config), config)
 
 

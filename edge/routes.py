@@ -81,6 +81,16 @@ SHAPES: Mapping[str, Mapping[str, str]] = {
     "AuthSignedIn": {"user": "AuthUser"},
     "AuthSessionInfo": {"user": "AuthUser", "session": "AuthSession"},
     "AuthSession": {"id": "app.session_id", "created_at": "timestamptz", "expires_at": "timestamptz"},
+    # As api.get_slack_connection answers it (api.slack_connection): never the token.
+    "SlackConnectionInfo": {
+        "org_id": "app.org_id",
+        "team_id": "text",
+        "team_name": "text",
+        "channel": "text",
+        "connected_at": "timestamptz",
+        "broken_at": "timestamptz?",
+        "broken_reason": "text?",
+    },
 }
 
 # What every /auth route that reads a JSON body may answer besides EDGE_ERRORS.
@@ -205,6 +215,34 @@ SPECS: tuple[RouteSpec, ...] = (
         202,
         errors={**_AUTH_BODY, "auth.email_already_verified": 409, "auth.rate_limited": 429},
         function="auth.resend_email_verification",
+    ),
+    RouteSpec(
+        "ext.slack_connect",
+        "POST",
+        "/ext/slack/connect",
+        "Connects the organization to a Slack channel (owner, admin): the bot token is checked with Slack, "
+        "then sealed and stored; connecting again replaces it.",
+        200,
+        body={"org_id": "app.org_id", "bot_token": "text", "channel": "text"},
+        result="SlackConnectionInfo",
+        errors={
+            **_AUTH_BODY,
+            "slack.invalid_token": 422,
+            "slack.provider_error": 502,
+            "slack.unavailable": 503,
+            "slack.not_configured": 503,
+        },
+        function="ext.slack_may_connect",
+    ),
+    RouteSpec(
+        "ext.slack_disconnect",
+        "POST",
+        "/ext/slack/disconnect",
+        "Forgets the organization's Slack channel and token (owner, admin).",
+        204,
+        body={"org_id": "app.org_id"},
+        errors=_AUTH_BODY,
+        function="ext.disconnect_slack",
     ),
 )
 

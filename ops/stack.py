@@ -33,6 +33,7 @@ from ops.services import (
     worker_env,
 )
 from ops.settings import DB_NAME, Settings, redacted, with_database
+from services.secrets import KEY_VARIABLE, new_key_entry
 
 
 def say(message: str) -> None:
@@ -76,6 +77,23 @@ def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bo
     return worker_env(settings.worker_database_url, smtp_url, app_url), not os.environ.get("BLOSSOM_SMTP_URL")
 
 
+def use_development_secrets_key(settings: Settings) -> None:
+    """BLOSSOM_SECRETS_KEY for the edge and the worker under `just up`: the environment's, or a
+    key of this checkout's own, made once and kept in the data folder (readable by us alone), so
+    that what was sealed yesterday opens today. Never for production: there the key comes from
+    the deployment's secret store."""
+    if os.environ.get(KEY_VARIABLE, "").strip():
+        return
+    key_file = settings.data_dir / "secrets.key"
+    if not key_file.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as output:
+            output.write(new_key_entry("dev-1") + "\n")
+        say(f"made a development key for tenants' credentials: {key_file}")
+    os.environ[KEY_VARIABLE] = key_file.read_text().strip()
+
+
 def up(settings: Settings) -> int:
     endpoints = Endpoints(
         postgrest_port=settings.postgrest_port,
@@ -88,6 +106,7 @@ def up(settings: Settings) -> int:
     signal.signal(signal.SIGINT, _raise_shutdown)
     children: list[subprocess.Popen[bytes]] = []
     worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
+    use_development_secrets_key(settings)
     try:
         with database(settings):
             migrate(settings.admin_url)
@@ -135,6 +154,7 @@ def run_worker(settings: Settings) -> int:
     `just migrate`); mail goes to BLOSSOM_SMTP_URL, or to MailDev's port (`just up` starts
     MailDev)."""
     worker_settings, _ = mail_settings(settings, f"http://127.0.0.1:{settings.edge_port}")
+    use_development_secrets_key(settings)
     # The worker stops itself on Ctrl-C (it is in our process group); we wait for it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return subprocess.call([sys.executable, "-m", "worker"], env=dict(os.environ) | worker_settings)

@@ -243,16 +243,18 @@ select results_eq(
   'invitation_revoker owns two definer functions, which only the owner (and their own owner) may execute'
 );
 
-/* The worker: the three delivery calls, and the job queue's tables and functions (procrastinate's
-   own queries); nothing else of ours. */
+/* The worker: the delivery calls (mail and Slack), and the job queue's tables and functions
+   (procrastinate's own queries); nothing else of ours. */
 select results_eq(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('util'::regnamespace, 'app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
-                               'admin'::regnamespace, 'pipeline'::regnamespace, 'delivery'::regnamespace)
+                               'admin'::regnamespace, 'pipeline'::regnamespace, 'delivery'::regnamespace,
+                               'ext'::regnamespace)
         and has_function_privilege('worker', p.oid, 'execute')
       order by 1 $$,
-  $$ values ('delivery.claim(text)'), ('delivery.delivered(text)'), ('delivery.failed(text,text,boolean)') $$,
-  'worker may execute the three delivery functions and no other function of ours outside the job queue'
+  $$ values ('delivery.claim(text)'), ('delivery.claim_slack_post(text)'), ('delivery.delivered(text)'),
+            ('delivery.failed(text,text,boolean)'), ('delivery.slack_broken(text,text)') $$,
+  'worker may execute the five delivery functions and no other function of ours outside the job queue'
 );
 select is_empty(
   $$ select c.oid::regclass from pg_class c

@@ -352,6 +352,24 @@ export function isEventId(value: unknown): value is EventId {
   return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^evt_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
 }
 
+/** The body of POST /ext/slack/connect. */
+export interface ExtSlackConnectBody {
+  org_id: OrgId;
+  bot_token: string;
+  channel: string;
+}
+
+/** The codes POST /ext/slack/connect can fail with. */
+export type ExtSlackConnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "slack.invalid_channel" | "slack.invalid_token" | "slack.not_configured" | "slack.provider_error" | "slack.rate_limited" | "slack.unavailable" | EdgeErrorCode;
+
+/** The body of POST /ext/slack/disconnect. */
+export interface ExtSlackDisconnectBody {
+  org_id: OrgId;
+}
+
+/** The codes POST /ext/slack/disconnect can fail with. */
+export type ExtSlackDisconnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "slack.not_connected" | EdgeErrorCode;
+
 /** The arguments of api.get_organization. */
 export interface GetOrganizationArgs {
   org_id: OrgId;
@@ -359,6 +377,14 @@ export interface GetOrganizationArgs {
 
 /** The codes api.get_organization can fail with. */
 export type GetOrganizationErrorCode = "auth.not_signed_in" | "org.not_found" | RpcCommonErrorCode;
+
+/** The arguments of api.get_slack_connection. */
+export interface GetSlackConnectionArgs {
+  org_id: OrgId;
+}
+
+/** The codes api.get_slack_connection can fail with. */
+export type GetSlackConnectionErrorCode = "auth.not_signed_in" | "org.not_found" | "slack.not_connected" | RpcCommonErrorCode;
 
 /** A pending invitation (never its token). */
 export interface Invitation {
@@ -510,6 +536,35 @@ export type SessionId = string & { readonly __brand: "app.session_id" };
 /** True when `value` has the shape app.session_id requires. */
 export function isSessionId(value: unknown): value is SessionId {
   return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^ses_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
+}
+
+/** An organization's Slack channel as its members see it (never the token). */
+export interface SlackConnection {
+  /** The organization. */
+  org_id: OrgId;
+  /** The Slack workspace's id. */
+  team_id: string;
+  /** The Slack workspace's name. */
+  team_name: string;
+  /** The channel events are posted to. */
+  channel: string;
+  /** When it was connected. */
+  connected_at: string;
+  /** When Slack refused the token or channel for good; null while it works. */
+  broken_at: string | null;
+  /** Slack's error when it broke (invalid_auth, channel_not_found, …). */
+  broken_reason: string | null;
+}
+
+/** SlackConnectionInfo, an answer of the edge's routes (edge/routes.py). */
+export interface SlackConnectionInfo {
+  org_id: OrgId;
+  team_id: string;
+  team_name: string;
+  channel: string;
+  connected_at: string;
+  broken_at: string | null;
+  broken_reason: string | null;
 }
 
 /** The arguments of api.transfer_ownership. */
@@ -763,6 +818,34 @@ export function deleteOrganization(
 }
 
 /**
+ * Connects the organization to a Slack channel (owner, admin): the bot token is checked with Slack, then sealed and stored; connecting again replaces it.
+ *
+ * POST /ext/slack/connect: 200 on success.
+ * Fails with: 400 request.invalid_json, 403 auth.csrf, 422 request.invalid_field, 422 slack.invalid_token, 502 slack.provider_error, 503 edge.database_unavailable, 503 slack.not_configured, 503 slack.unavailable, and what ext.slack_may_connect raises.
+ */
+export function extSlackConnect(
+  client: Client,
+  body: ExtSlackConnectBody,
+  options?: CallOptions,
+): Promise<Result<SlackConnectionInfo, ExtSlackConnectErrorCode>> {
+  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.invalid_channel", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], null, options);
+}
+
+/**
+ * Forgets the organization's Slack channel and token (owner, admin).
+ *
+ * POST /ext/slack/disconnect: 204 on success.
+ * Fails with: 400 request.invalid_json, 403 auth.csrf, 422 request.invalid_field, 503 edge.database_unavailable, and what ext.disconnect_slack raises.
+ */
+export function extSlackDisconnect(
+  client: Client,
+  body: ExtSlackDisconnectBody,
+  options?: CallOptions,
+): Promise<Result<null, ExtSlackDisconnectErrorCode>> {
+  return _request<null, ExtSlackDisconnectErrorCode>(client, "POST", "/ext/slack/disconnect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.not_connected", ..._EDGE_COMMON], null, options);
+}
+
+/**
  * The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
  *
  * POST /rpc/get_organization; fails with: auth.not_signed_in, org.not_found.
@@ -773,6 +856,19 @@ export function getOrganization(
   options?: CallOptions,
 ): Promise<Result<Organization, GetOrganizationErrorCode>> {
   return _request<Organization, GetOrganizationErrorCode>(client, "POST", "/rpc/get_organization", args, ["auth.not_signed_in", "org.not_found", ..._RPC_COMMON], null, options);
+}
+
+/**
+ * The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
+ *
+ * POST /rpc/get_slack_connection; fails with: auth.not_signed_in, org.not_found, slack.not_connected.
+ */
+export function getSlackConnection(
+  client: Client,
+  args: GetSlackConnectionArgs,
+  options?: CallOptions,
+): Promise<Result<SlackConnection, GetSlackConnectionErrorCode>> {
+  return _request<SlackConnection, GetSlackConnectionErrorCode>(client, "POST", "/rpc/get_slack_connection", args, ["auth.not_signed_in", "org.not_found", "slack.not_connected", ..._RPC_COMMON], null, options);
 }
 
 /**

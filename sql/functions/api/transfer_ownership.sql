@@ -15,6 +15,8 @@ begin
     update app.memberships m set role = 'admin' where m.org_id = v_org and m.user_id = v_user;
     perform app.org_audit(v_org, 'org.ownership_transferred', v_target,
       pg_catalog.jsonb_build_object('from', v_user));
+    perform app.org_notify('notify.ownership_transferred', pg_catalog.jsonb_build_object(
+      'org_id', v_org, 'user_id', v_target, 'by', v_user));
   end if;
   return app.organization_view(v_org);
 end
