@@ -81,6 +81,16 @@ fmt:
 codegen:
     {{python}} -m ops.codegen
 
+# Pack the TypeScript client as an npm package (ESM + CommonJS) into clients/typescript/dist/ (--out DIR)
+[group('check')]
+client-package *ARGS:
+    {{python}} -m ops.client_package "$@"
+
+# Build the example web app (examples/web) into examples/web/dist/ (--out DIR); serve it with BLOSSOM_DEMO_DIR
+[group('run')]
+web-example *ARGS:
+    {{python}} -m ops.web_example "$@"
+
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]
 codegen-check:
@@ -95,6 +105,16 @@ list-symbols:
 [group('check')]
 bench *ARGS:
     {{python}} -m ops.bench "$@"
+
+# Print a fresh key for BLOSSOM_SECRETS_KEY (KEY_ID:BASE64)
+[group('maintain')]
+new-secrets-key ID:
+    {{python}} -m ops.secrets new-key "$1"
+
+# Seal every stored credential again with BLOSSOM_SECRETS_KEY (after a rotation)
+[group('maintain')]
+reseal-secrets:
+    {{python}} -m ops.secrets reseal
 
 # Record again the LLM answers the tests replay (tests/fixtures/llm/), from the real provider with OPENAI_API_KEY
 [group('maintain')]

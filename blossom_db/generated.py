@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NewType, cast
+from typing import Any, Literal, NewType, cast, get_args
 
 import psycopg
 from psycopg.rows import class_row
 
-from blossom_db.runtime import DEFAULT, Default, Inet, JsonValue, RpcError, call_query, coded_errors, one
+from blossom_db.runtime import (
+    DEFAULT,
+    Default,
+    Inet,
+    JsonValue,
+    RpcError,
+    call_query,
+    guarded,
+    guarded_async,
+    one,
+)
 
 __all__ = ["DEFAULT", "Default", "JsonValue", "RpcError"]
 
@@ -156,6 +166,146 @@ class AiUsage:
     """Calls the provider failed this month (free)."""
 
 
+class ApiAcceptInvitationError(RpcError):
+    """An error api.accept_invitation raises, with one of the codes it declares."""
+
+    code: API_ACCEPT_INVITATION_ERRORS
+    codes = frozenset(get_args(API_ACCEPT_INVITATION_ERRORS))
+
+
+class ApiChangeMemberRoleError(RpcError):
+    """An error api.change_member_role raises, with one of the codes it declares."""
+
+    code: API_CHANGE_MEMBER_ROLE_ERRORS
+    codes = frozenset(get_args(API_CHANGE_MEMBER_ROLE_ERRORS))
+
+
+class ApiCreateOrganizationError(RpcError):
+    """An error api.create_organization raises, with one of the codes it declares."""
+
+    code: API_CREATE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_CREATE_ORGANIZATION_ERRORS))
+
+
+class ApiDeclineInvitationError(RpcError):
+    """An error api.decline_invitation raises, with one of the codes it declares."""
+
+    code: API_DECLINE_INVITATION_ERRORS
+    codes = frozenset(get_args(API_DECLINE_INVITATION_ERRORS))
+
+
+class ApiDeleteOrganizationError(RpcError):
+    """An error api.delete_organization raises, with one of the codes it declares."""
+
+    code: API_DELETE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_DELETE_ORGANIZATION_ERRORS))
+
+
+class ApiGetAiUsageError(RpcError):
+    """An error api.get_ai_usage raises, with one of the codes it declares."""
+
+    code: API_GET_AI_USAGE_ERRORS
+    codes = frozenset(get_args(API_GET_AI_USAGE_ERRORS))
+
+
+class ApiGetOrganizationError(RpcError):
+    """An error api.get_organization raises, with one of the codes it declares."""
+
+    code: API_GET_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_GET_ORGANIZATION_ERRORS))
+
+
+class ApiGetSlackConnectionError(RpcError):
+    """An error api.get_slack_connection raises, with one of the codes it declares."""
+
+    code: API_GET_SLACK_CONNECTION_ERRORS
+    codes = frozenset(get_args(API_GET_SLACK_CONNECTION_ERRORS))
+
+
+class ApiInviteMemberError(RpcError):
+    """An error api.invite_member raises, with one of the codes it declares."""
+
+    code: API_INVITE_MEMBER_ERRORS
+    codes = frozenset(get_args(API_INVITE_MEMBER_ERRORS))
+
+
+class ApiLeaveOrganizationError(RpcError):
+    """An error api.leave_organization raises, with one of the codes it declares."""
+
+    code: API_LEAVE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_LEAVE_ORGANIZATION_ERRORS))
+
+
+class ApiListAuditEventsError(RpcError):
+    """An error api.list_audit_events raises, with one of the codes it declares."""
+
+    code: API_LIST_AUDIT_EVENTS_ERRORS
+    codes = frozenset(get_args(API_LIST_AUDIT_EVENTS_ERRORS))
+
+
+class ApiListInvitationsError(RpcError):
+    """An error api.list_invitations raises, with one of the codes it declares."""
+
+    code: API_LIST_INVITATIONS_ERRORS
+    codes = frozenset(get_args(API_LIST_INVITATIONS_ERRORS))
+
+
+class ApiListMembersError(RpcError):
+    """An error api.list_members raises, with one of the codes it declares."""
+
+    code: API_LIST_MEMBERS_ERRORS
+    codes = frozenset(get_args(API_LIST_MEMBERS_ERRORS))
+
+
+class ApiListOrganizationsError(RpcError):
+    """An error api.list_organizations raises, with one of the codes it declares."""
+
+    code: API_LIST_ORGANIZATIONS_ERRORS
+    codes = frozenset(get_args(API_LIST_ORGANIZATIONS_ERRORS))
+
+
+class ApiMeError(RpcError):
+    """An error api.me raises, with one of the codes it declares."""
+
+    code: API_ME_ERRORS
+    codes = frozenset(get_args(API_ME_ERRORS))
+
+
+class ApiRemoveMemberError(RpcError):
+    """An error api.remove_member raises, with one of the codes it declares."""
+
+    code: API_REMOVE_MEMBER_ERRORS
+    codes = frozenset(get_args(API_REMOVE_MEMBER_ERRORS))
+
+
+class ApiRevokeInvitationError(RpcError):
+    """An error api.revoke_invitation raises, with one of the codes it declares."""
+
+    code: API_REVOKE_INVITATION_ERRORS
+    codes = frozenset(get_args(API_REVOKE_INVITATION_ERRORS))
+
+
+class ApiTransferOwnershipError(RpcError):
+    """An error api.transfer_ownership raises, with one of the codes it declares."""
+
+    code: API_TRANSFER_OWNERSHIP_ERRORS
+    codes = frozenset(get_args(API_TRANSFER_OWNERSHIP_ERRORS))
+
+
+class ApiUpdateOrganizationError(RpcError):
+    """An error api.update_organization raises, with one of the codes it declares."""
+
+    code: API_UPDATE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_UPDATE_ORGANIZATION_ERRORS))
+
+
+class ApiUpdateProfileError(RpcError):
+    """An error api.update_profile raises, with one of the codes it declares."""
+
+    code: API_UPDATE_PROFILE_ERRORS
+    codes = frozenset(get_args(API_UPDATE_PROFILE_ERRORS))
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One entry of an organization's audit trail."""
@@ -172,6 +322,62 @@ class AuditEvent:
     """What it happened to, when there is one."""
     details: JsonValue
     """More facts as JSON; never secrets."""
+
+
+class AuthChangePasswordError(RpcError):
+    """An error auth.change_password raises, with one of the codes it declares."""
+
+    code: AUTH_CHANGE_PASSWORD_ERRORS
+    codes = frozenset(get_args(AUTH_CHANGE_PASSWORD_ERRORS))
+
+
+class AuthConfirmPasswordResetError(RpcError):
+    """An error auth.confirm_password_reset raises, with one of the codes it declares."""
+
+    code: AUTH_CONFIRM_PASSWORD_RESET_ERRORS
+    codes = frozenset(get_args(AUTH_CONFIRM_PASSWORD_RESET_ERRORS))
+
+
+class AuthLogoutAllError(RpcError):
+    """An error auth.logout_all raises, with one of the codes it declares."""
+
+    code: AUTH_LOGOUT_ALL_ERRORS
+    codes = frozenset(get_args(AUTH_LOGOUT_ALL_ERRORS))
+
+
+class AuthRequestPasswordResetError(RpcError):
+    """An error auth.request_password_reset raises, with one of the codes it declares."""
+
+    code: AUTH_REQUEST_PASSWORD_RESET_ERRORS
+    codes = frozenset(get_args(AUTH_REQUEST_PASSWORD_RESET_ERRORS))
+
+
+class AuthResendEmailVerificationError(RpcError):
+    """An error auth.resend_email_verification raises, with one of the codes it declares."""
+
+    code: AUTH_RESEND_EMAIL_VERIFICATION_ERRORS
+    codes = frozenset(get_args(AUTH_RESEND_EMAIL_VERIFICATION_ERRORS))
+
+
+class AuthSessionInfoError(RpcError):
+    """An error auth.session_info raises, with one of the codes it declares."""
+
+    code: AUTH_SESSION_INFO_ERRORS
+    codes = frozenset(get_args(AUTH_SESSION_INFO_ERRORS))
+
+
+class AuthSignupError(RpcError):
+    """An error auth.signup raises, with one of the codes it declares."""
+
+    code: AUTH_SIGNUP_ERRORS
+    codes = frozenset(get_args(AUTH_SIGNUP_ERRORS))
+
+
+class AuthVerifyEmailError(RpcError):
+    """An error auth.verify_email raises, with one of the codes it declares."""
+
+    code: AUTH_VERIFY_EMAIL_ERRORS
+    codes = frozenset(get_args(AUTH_VERIFY_EMAIL_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +425,33 @@ EXT_DISCONNECT_SLACK_ERRORS = Literal[
 
 
 EXT_SLACK_MAY_CONNECT_ERRORS = Literal[
-    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel"
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel", "slack.rate_limited"
 ]
 
 
 EventId = NewType("EventId", str)
 """An event's id: evt_ and 26 Crockford base32 characters (see app.gen_id)."""
+
+
+class ExtAiOrgActivityError(RpcError):
+    """An error ext.ai_org_activity raises, with one of the codes it declares."""
+
+    code: EXT_AI_ORG_ACTIVITY_ERRORS
+    codes = frozenset(get_args(EXT_AI_ORG_ACTIVITY_ERRORS))
+
+
+class ExtAiReleaseError(RpcError):
+    """An error ext.ai_release raises, with one of the codes it declares."""
+
+    code: EXT_AI_RELEASE_ERRORS
+    codes = frozenset(get_args(EXT_AI_RELEASE_ERRORS))
+
+
+class ExtAiReserveError(RpcError):
+    """An error ext.ai_reserve raises, with one of the codes it declares."""
+
+    code: EXT_AI_RESERVE_ERRORS
+    codes = frozenset(get_args(EXT_AI_RESERVE_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +460,34 @@ class ExtAiReserveRow:
 
     reservation_id: int | None
     cached_answer: str | None
+
+
+class ExtAiSettleError(RpcError):
+    """An error ext.ai_settle raises, with one of the codes it declares."""
+
+    code: EXT_AI_SETTLE_ERRORS
+    codes = frozenset(get_args(EXT_AI_SETTLE_ERRORS))
+
+
+class ExtConnectSlackError(RpcError):
+    """An error ext.connect_slack raises, with one of the codes it declares."""
+
+    code: EXT_CONNECT_SLACK_ERRORS
+    codes = frozenset(get_args(EXT_CONNECT_SLACK_ERRORS))
+
+
+class ExtDisconnectSlackError(RpcError):
+    """An error ext.disconnect_slack raises, with one of the codes it declares."""
+
+    code: EXT_DISCONNECT_SLACK_ERRORS
+    codes = frozenset(get_args(EXT_DISCONNECT_SLACK_ERRORS))
+
+
+class ExtSlackMayConnectError(RpcError):
+    """An error ext.slack_may_connect raises, with one of the codes it declares."""
+
+    code: EXT_SLACK_MAY_CONNECT_ERRORS
+    codes = frozenset(get_args(EXT_SLACK_MAY_CONNECT_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,10 +615,10 @@ class UserProfile:
     """Whether the account proved it reads its email."""
 
 
-def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> Organization:
+def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str) -> Organization:
     """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
     query, params = call_query(
         "api",
@@ -371,18 +626,16 @@ def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("token", token, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiAcceptInvitationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_accept_invitation_async(
-    conn: psycopg.AsyncConnection[Any], *, token: str | None
-) -> Organization:
+async def api_accept_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> Organization:
     """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
     query, params = call_query(
         "api",
@@ -390,19 +643,21 @@ async def api_accept_invitation_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("token", token, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiAcceptInvitationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
 def api_change_member_role(
-    conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None, role: str | None
+    conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
     """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -410,18 +665,18 @@ def api_change_member_role(
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Member)) as cur:
+    with guarded(conn, ApiChangeMemberRoleError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_change_member_role_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None, role: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
     """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -429,17 +684,19 @@ async def api_change_member_role_async(
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Member)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiChangeMemberRoleError),
+        conn.cursor(row_factory=class_row(Member)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) -> Organization:
+def api_create_organization(conn: psycopg.Connection[Any], *, name: str) -> Organization:
     """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -447,18 +704,16 @@ def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) 
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("name", name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiCreateOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_create_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, name: str | None
-) -> Organization:
+async def api_create_organization_async(conn: psycopg.AsyncConnection[Any], *, name: str) -> Organization:
     """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -466,67 +721,67 @@ async def api_create_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("name", name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiCreateOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> None:
+def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str) -> None:
     """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiDeclineInvitationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str | None) -> None:
+async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> None:
     """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiDeclineInvitationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
+def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
     """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
+async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
     """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_get_ai_usage(conn: psycopg.Connection[Any], *, org_id: str | None) -> AiUsage:
+def api_get_ai_usage(conn: psycopg.Connection[Any], *, org_id: OrgId) -> AiUsage:
     """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -534,16 +789,16 @@ def api_get_ai_usage(conn: psycopg.Connection[Any], *, org_id: str | None) -> Ai
         'select r."org_id", r."month_start", r."quota_tokens", r."used_tokens", r."reserved_tokens", r."calls", r."cached_calls", r."failed_calls" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(AiUsage)) as cur:
+    with guarded(conn, ApiGetAiUsageError), conn.cursor(row_factory=class_row(AiUsage)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_get_ai_usage_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> AiUsage:
+async def api_get_ai_usage_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> AiUsage:
     """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -551,17 +806,16 @@ async def api_get_ai_usage_async(conn: psycopg.AsyncConnection[Any], *, org_id: 
         'select r."org_id", r."month_start", r."quota_tokens", r."used_tokens", r."reserved_tokens", r."calls", r."cached_calls", r."failed_calls" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(AiUsage)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ApiGetAiUsageError), conn.cursor(row_factory=class_row(AiUsage)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_get_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> Organization:
+def api_get_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiGetOrganizationError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -569,18 +823,16 @@ def api_get_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiGetOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_get_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
-) -> Organization:
+async def api_get_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiGetOrganizationError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -588,17 +840,19 @@ async def api_get_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiGetOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_get_slack_connection(conn: psycopg.Connection[Any], *, org_id: str | None) -> SlackConnection:
+def api_get_slack_connection(conn: psycopg.Connection[Any], *, org_id: OrgId) -> SlackConnection:
     """The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found, slack.not_connected.
+    Raises ApiGetSlackConnectionError with code: auth.not_signed_in, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "api",
@@ -606,18 +860,21 @@ def api_get_slack_connection(conn: psycopg.Connection[Any], *, org_id: str | Non
         'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(SlackConnection)) as cur:
+    with (
+        guarded(conn, ApiGetSlackConnectionError),
+        conn.cursor(row_factory=class_row(SlackConnection)) as cur,
+    ):
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_get_slack_connection_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
 ) -> SlackConnection:
     """The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found, slack.not_connected.
+    Raises ApiGetSlackConnectionError with code: auth.not_signed_in, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "api",
@@ -625,19 +882,21 @@ async def api_get_slack_connection_async(
         'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(SlackConnection)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiGetSlackConnectionError),
+        conn.cursor(row_factory=class_row(SlackConnection)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
 def api_invite_member(
-    conn: psycopg.Connection[Any], *, org_id: str | None, email: str | None, role: str | None
+    conn: psycopg.Connection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
     """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -645,18 +904,18 @@ def api_invite_member(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("email", email, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Invitation)) as cur:
+    with guarded(conn, ApiInviteMemberError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_invite_member_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, email: str | None, role: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
     """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -664,46 +923,47 @@ async def api_invite_member_async(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("email", email, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Invitation)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiInviteMemberError),
+        conn.cursor(row_factory=class_row(Invitation)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
+def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
+async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def api_list_audit_events(
     conn: psycopg.Connection[Any],
     *,
-    org_id: str | None,
-    before: str | Default | None = DEFAULT,
-    limit: int | Default | None = DEFAULT,
+    org_id: OrgId,
+    before: EventId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[AuditEvent]:
     """The organization's audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
 
-    Raises RpcError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListAuditEventsError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -711,7 +971,7 @@ def api_list_audit_events(
         'select r."id", r."at", r."actor_id", r."action", r."target", r."details" from {call} as r',
         [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(AuditEvent)) as cur:
+    with guarded(conn, ApiListAuditEventsError), conn.cursor(row_factory=class_row(AuditEvent)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -720,13 +980,13 @@ def api_list_audit_events(
 async def api_list_audit_events_async(
     conn: psycopg.AsyncConnection[Any],
     *,
-    org_id: str | None,
-    before: str | Default | None = DEFAULT,
-    limit: int | Default | None = DEFAULT,
+    org_id: OrgId,
+    before: EventId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[AuditEvent]:
     """The organization's audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
 
-    Raises RpcError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListAuditEventsError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -734,17 +994,19 @@ async def api_list_audit_events_async(
         'select r."id", r."at", r."actor_id", r."action", r."target", r."details" from {call} as r',
         [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(AuditEvent)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListAuditEventsError),
+        conn.cursor(row_factory=class_row(AuditEvent)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
-def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Invitation]:
+def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Invitation]:
     """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -752,18 +1014,18 @@ def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: str | None) -
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Invitation)) as cur:
+    with guarded(conn, ApiListInvitationsError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
 
 
 async def api_list_invitations_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
 ) -> list[Invitation]:
     """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -771,17 +1033,19 @@ async def api_list_invitations_async(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Invitation)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListInvitationsError),
+        conn.cursor(row_factory=class_row(Invitation)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
-def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Member]:
+def api_list_members(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -789,16 +1053,16 @@ def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> li
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Member)) as cur:
+    with guarded(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
 
 
-async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> list[Member]:
+async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -806,17 +1070,16 @@ async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: 
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Member)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with guarded_async(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
 def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
     """The organizations the caller belongs to, with their role and member count. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiListOrganizationsError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -824,7 +1087,7 @@ def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiListOrganizationsError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -833,7 +1096,7 @@ def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
 async def api_list_organizations_async(conn: psycopg.AsyncConnection[Any]) -> list[Organization]:
     """The organizations the caller belongs to, with their role and member count. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiListOrganizationsError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -841,17 +1104,19 @@ async def api_list_organizations_async(conn: psycopg.AsyncConnection[Any]) -> li
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListOrganizationsError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
 def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
     """The signed-in user. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiMeError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -859,7 +1124,7 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+    with guarded(conn, ApiMeError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -868,7 +1133,7 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
 async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
     """The signed-in user. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiMeError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -876,17 +1141,16 @@ async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ApiMeError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_remove_member(conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None) -> None:
+def api_remove_member(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> None:
     """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -894,17 +1158,17 @@ def api_remove_member(conn: psycopg.Connection[Any], *, org_id: str | None, user
         "select {call}",
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiRemoveMemberError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
 async def api_remove_member_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> None:
     """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -912,47 +1176,43 @@ async def api_remove_member_async(
         "select {call}",
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiRemoveMemberError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: str | None) -> None:
+def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: InvitationId) -> None:
     """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiRevokeInvitationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
 async def api_revoke_invitation_async(
-    conn: psycopg.AsyncConnection[Any], *, invitation_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, invitation_id: InvitationId
 ) -> None:
     """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiRevokeInvitationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_transfer_ownership(
-    conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None
-) -> Organization:
+def api_transfer_ownership(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> Organization:
     """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -960,18 +1220,18 @@ def api_transfer_ownership(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiTransferOwnershipError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_transfer_ownership_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> Organization:
     """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -979,19 +1239,19 @@ async def api_transfer_ownership_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiTransferOwnershipError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_update_organization(
-    conn: psycopg.Connection[Any], *, org_id: str | None, name: str | None
-) -> Organization:
+def api_update_organization(conn: psycopg.Connection[Any], *, org_id: OrgId, name: str) -> Organization:
     """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -999,18 +1259,18 @@ def api_update_organization(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("name", name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiUpdateOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_update_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, name: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, name: str
 ) -> Organization:
     """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -1018,17 +1278,19 @@ async def api_update_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("name", name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiUpdateOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | None) -> UserProfile:
+def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str) -> UserProfile:
     """Sets the signed-in user's display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.not_signed_in.
+    Raises ApiUpdateProfileError with code: auth.invalid_display_name, auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -1036,18 +1298,16 @@ def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | Non
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+    with guarded(conn, ApiUpdateProfileError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_update_profile_async(
-    conn: psycopg.AsyncConnection[Any], *, display_name: str | None
-) -> UserProfile:
+async def api_update_profile_async(conn: psycopg.AsyncConnection[Any], *, display_name: str) -> UserProfile:
     """Sets the signed-in user's display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.not_signed_in.
+    Raises ApiUpdateProfileError with code: auth.invalid_display_name, auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -1055,10 +1315,12 @@ async def api_update_profile_async(
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiUpdateProfileError),
+        conn.cursor(row_factory=class_row(UserProfile)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -1073,7 +1335,7 @@ def auth_change_password(
 ) -> JsonValue | None:
     """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1087,7 +1349,7 @@ def auth_change_password(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthChangePasswordError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1104,7 +1366,7 @@ async def auth_change_password_async(
 ) -> JsonValue | None:
     """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1118,10 +1380,9 @@ async def auth_change_password_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthChangePasswordError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1134,7 +1395,7 @@ def auth_confirm_password_reset(
 ) -> None:
     """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1146,7 +1407,7 @@ def auth_confirm_password_reset(
             ("p_client_addr", p_client_addr, "inet", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1160,7 +1421,7 @@ async def auth_confirm_password_reset_async(
 ) -> None:
     """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1172,9 +1433,8 @@ async def auth_confirm_password_reset_async(
             ("p_client_addr", p_client_addr, "inet", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1205,7 +1465,7 @@ def auth_login(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1238,10 +1498,9 @@ async def auth_login_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1258,7 +1517,7 @@ def auth_logout(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1277,10 +1536,9 @@ async def auth_logout_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1289,7 +1547,7 @@ def auth_logout_all(
 ) -> int | None:
     """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth",
@@ -1297,7 +1555,7 @@ def auth_logout_all(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthLogoutAllError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("int | None", row[0])
@@ -1308,7 +1566,7 @@ async def auth_logout_all_async(
 ) -> int | None:
     """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth",
@@ -1316,10 +1574,9 @@ async def auth_logout_all_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthLogoutAllError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("int | None", row[0])
 
 
@@ -1328,7 +1585,7 @@ def auth_request_password_reset(
 ) -> None:
     """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
-    Raises RpcError with code: auth.rate_limited.
+    Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1336,7 +1593,7 @@ def auth_request_password_reset(
         "select {call}",
         [("p_email", p_email, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthRequestPasswordResetError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1346,7 +1603,7 @@ async def auth_request_password_reset_async(
 ) -> None:
     """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
-    Raises RpcError with code: auth.rate_limited.
+    Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1354,9 +1611,8 @@ async def auth_request_password_reset_async(
         "select {call}",
         [("p_email", p_email, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthRequestPasswordResetError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1365,7 +1621,7 @@ def auth_resend_email_verification(
 ) -> None:
     """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
-    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1373,7 +1629,7 @@ def auth_resend_email_verification(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthResendEmailVerificationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1383,7 +1639,7 @@ async def auth_resend_email_verification_async(
 ) -> None:
     """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
-    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1391,21 +1647,20 @@ async def auth_resend_email_verification_async(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthResendEmailVerificationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthSessionInfoError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1416,15 +1671,14 @@ async def auth_session_info_async(
 ) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthSessionInfoError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1441,7 +1695,7 @@ def auth_signup(
 ) -> JsonValue | None:
     """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1457,7 +1711,7 @@ def auth_signup(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthSignupError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1476,7 +1730,7 @@ async def auth_signup_async(
 ) -> JsonValue | None:
     """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1492,10 +1746,9 @@ async def auth_signup_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthSignupError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1507,7 +1760,7 @@ def auth_touch_session(conn: psycopg.Connection[Any], *, p_token: str | None) ->
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1521,10 +1774,9 @@ async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_toke
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1533,7 +1785,7 @@ def auth_verify_email(
 ) -> None:
     """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
 
-    Raises RpcError with code: auth.invalid_token.
+    Raises AuthVerifyEmailError with code: auth.invalid_token.
     """
     query, params = call_query(
         "auth",
@@ -1541,7 +1793,7 @@ def auth_verify_email(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthVerifyEmailError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1551,7 +1803,7 @@ async def auth_verify_email_async(
 ) -> None:
     """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
 
-    Raises RpcError with code: auth.invalid_token.
+    Raises AuthVerifyEmailError with code: auth.invalid_token.
     """
     query, params = call_query(
         "auth",
@@ -1559,9 +1811,8 @@ async def auth_verify_email_async(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthVerifyEmailError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1576,7 +1827,7 @@ def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> 
         'select r."topic", r."payload", r."attempts" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1595,10 +1846,9 @@ async def delivery_claim_async(
         'select r."topic", r."payload", r."attempts" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -1615,7 +1865,7 @@ def delivery_claim_slack_post(
         'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1634,10 +1884,9 @@ async def delivery_claim_slack_post_async(
         'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -1649,7 +1898,7 @@ def delivery_delivered(conn: psycopg.Connection[Any], *, p_event_id: str | None)
     query, params = call_query(
         "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1662,9 +1911,8 @@ async def delivery_delivered_async(conn: psycopg.AsyncConnection[Any], *, p_even
     query, params = call_query(
         "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1685,7 +1933,7 @@ def delivery_failed(
             ("p_give_up", p_give_up, "boolean", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1707,9 +1955,8 @@ async def delivery_failed_async(
             ("p_give_up", p_give_up, "boolean", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1726,7 +1973,7 @@ def delivery_slack_broken(
         "select v from {call} as v",
         [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1745,10 +1992,9 @@ async def delivery_slack_broken_async(
         "select v from {call} as v",
         [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1757,7 +2003,7 @@ def ext_ai_org_activity(
 ) -> JsonValue | None:
     """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -1765,7 +2011,7 @@ def ext_ai_org_activity(
         "select v from {call} as v",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ExtAiOrgActivityError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1776,7 +2022,7 @@ async def ext_ai_org_activity_async(
 ) -> JsonValue | None:
     """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -1784,10 +2030,9 @@ async def ext_ai_org_activity_async(
         "select v from {call} as v",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ExtAiOrgActivityError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1800,7 +2045,7 @@ def ext_ai_release(
 ) -> None:
     """Marks the session's reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ExtAiReleaseError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "ext",
@@ -1812,7 +2057,7 @@ def ext_ai_release(
             ("p_failure", p_failure, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ExtAiReleaseError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1826,7 +2071,7 @@ async def ext_ai_release_async(
 ) -> None:
     """Marks the session's reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ExtAiReleaseError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "ext",
@@ -1838,9 +2083,8 @@ async def ext_ai_release_async(
             ("p_failure", p_failure, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ExtAiReleaseError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1856,7 +2100,7 @@ def ext_ai_reserve(
 ) -> ExtAiReserveRow:
     """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.
 
-    Raises RpcError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -1871,7 +2115,7 @@ def ext_ai_reserve(
             ("p_tokens", p_tokens, "integer", ""),
         ],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(ExtAiReserveRow)) as cur:
+    with guarded(conn, ExtAiReserveError), conn.cursor(row_factory=class_row(ExtAiReserveRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1889,7 +2133,7 @@ async def ext_ai_reserve_async(
 ) -> ExtAiReserveRow:
     """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.
 
-    Raises RpcError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -1904,10 +2148,12 @@ async def ext_ai_reserve_async(
             ("p_tokens", p_tokens, "integer", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(ExtAiReserveRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ExtAiReserveError),
+        conn.cursor(row_factory=class_row(ExtAiReserveRow)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -1922,7 +2168,7 @@ def ext_ai_settle(
 ) -> None:
     """Charges the session's reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ExtAiSettleError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "ext",
@@ -1936,7 +2182,7 @@ def ext_ai_settle(
             ("p_answer", p_answer, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ExtAiSettleError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1952,7 +2198,7 @@ async def ext_ai_settle_async(
 ) -> None:
     """Charges the session's reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ExtAiSettleError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "ext",
@@ -1966,9 +2212,8 @@ async def ext_ai_settle_async(
             ("p_answer", p_answer, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ExtAiSettleError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1982,15 +2227,15 @@ def ext_connect_slack(
     p_team_name: str | None,
     p_token_key_id: str | None,
     p_token_sealed: bytes | None,
-) -> SlackConnection:
-    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+) -> JsonValue | None:
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
     """
     query, params = call_query(
         "ext",
         "connect_slack",
-        'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
+        "select v from {call} as v",
         [
             ("p_session", p_session, "text", ""),
             ("p_org_id", p_org_id, "text", ""),
@@ -2001,10 +2246,10 @@ def ext_connect_slack(
             ("p_token_sealed", p_token_sealed, "bytea", ""),
         ],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(SlackConnection)) as cur:
+    with guarded(conn, ExtConnectSlackError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
-    return row
+    return cast("JsonValue | None", row[0])
 
 
 async def ext_connect_slack_async(
@@ -2017,15 +2262,15 @@ async def ext_connect_slack_async(
     p_team_name: str | None,
     p_token_key_id: str | None,
     p_token_sealed: bytes | None,
-) -> SlackConnection:
-    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+) -> JsonValue | None:
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
     """
     query, params = call_query(
         "ext",
         "connect_slack",
-        'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
+        "select v from {call} as v",
         [
             ("p_session", p_session, "text", ""),
             ("p_org_id", p_org_id, "text", ""),
@@ -2036,11 +2281,10 @@ async def ext_connect_slack_async(
             ("p_token_sealed", p_token_sealed, "bytea", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(SlackConnection)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
-    return row
+    async with guarded_async(conn, ExtConnectSlackError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("JsonValue | None", row[0])
 
 
 def ext_disconnect_slack(
@@ -2048,7 +2292,7 @@ def ext_disconnect_slack(
 ) -> None:
     """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "ext",
@@ -2056,7 +2300,7 @@ def ext_disconnect_slack(
         "select {call}",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ExtDisconnectSlackError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -2066,7 +2310,7 @@ async def ext_disconnect_slack_async(
 ) -> None:
     """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
     """
     query, params = call_query(
         "ext",
@@ -2074,18 +2318,17 @@ async def ext_disconnect_slack_async(
         "select {call}",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ExtDisconnectSlackError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def ext_slack_may_connect(
     conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
 ) -> OrgId | None:
-    """The organization's id when the session's user may connect it to this Slack channel. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
     """
     query, params = call_query(
         "ext",
@@ -2097,7 +2340,7 @@ def ext_slack_may_connect(
             ("p_channel", p_channel, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ExtSlackMayConnectError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("OrgId | None", row[0])
@@ -2106,9 +2349,9 @@ def ext_slack_may_connect(
 async def ext_slack_may_connect_async(
     conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
 ) -> OrgId | None:
-    """The organization's id when the session's user may connect it to this Slack channel. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
     """
     query, params = call_query(
         "ext",
@@ -2120,10 +2363,9 @@ async def ext_slack_may_connect_async(
             ("p_channel", p_channel, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ExtSlackMayConnectError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("OrgId | None", row[0])
 
 
@@ -2138,7 +2380,7 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -2155,8 +2397,7 @@ async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> Pipel
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row

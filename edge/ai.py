@@ -15,7 +15,6 @@ import json
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from blossom_db import generated as db
 from blossom_db.runtime import JsonValue
@@ -23,6 +22,7 @@ from edge.auth import NO_STORE, call, guarded, internal_error, json_fields, sess
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response
 from edge.ext import outside_services, service_refusal
+from edge.routes import starlette_routes
 from services.ai import ChatRequest, Message
 from services.errors import ServiceError
 
@@ -112,4 +112,4 @@ def _summary(org_id: str, text: str, *, cached: bool) -> Response:
     return JSONResponse({"org_id": org_id, "summary": text, "cached": cached}, headers=NO_STORE)
 
 
-ROUTES = [Route("/ext/ai/org-summary", guarded(org_summary), methods=["POST"])]
+ROUTES = starlette_routes("/ext/ai/", {"ext.ai_org_summary": guarded(org_summary)})

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db.database import Database
@@ -17,6 +18,7 @@ from edge.ai import ROUTES as AI_ROUTES
 from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
+from edge.cors import Cors
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.ext import OutsideServices
 from edge.health import healthz, readyz
@@ -73,6 +75,8 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             *AUTH_ROUTES,
             *SLACK_ROUTES,
             *AI_ROUTES,
+            # Development only (BLOSSOM_DEMO_DIR): the example web app, on the edge's own origin.
+            *([Mount("/demo", StaticFiles(directory=config.demo_dir, html=True))] if config.demo_dir else []),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -85,7 +89,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
     routes.state.outside = outside
-    return ConcurrencyLimits(RpcFirst(rpc, routes), config)
+    return Cors(ConcurrencyLimits(RpcFirst(rpc, routes), config), config)
 
 
 class RpcFirst:

@@ -10,11 +10,9 @@ plaintext, a log line, or an answer.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from blossom_db import generated as db
 from edge.auth import (
@@ -24,29 +22,19 @@ from edge.auth import (
     internal_error,
     invalid_field,
     json_fields,
+    json_object,
     no_content,
     session_token,
 )
 from edge.config import EdgeConfig
 from edge.errors import Refused
 from edge.ext import keyring_or_refuse, outside_services, service_refusal
+from edge.routes import starlette_routes
 from services.errors import ServiceError
 from services.slack import bot_token_context
 
 # Slack's bot tokens: xoxb- and then digits, letters and dashes; anything else is not sent to Slack.
 BOT_TOKEN_SHAPE = re.compile(r"xoxb-[A-Za-z0-9-]{10,250}")
-
-
-def _connection_json(connection: db.SlackConnection) -> dict[str, Any]:
-    return {
-        "org_id": connection.org_id,
-        "team_id": connection.team_id,
-        "team_name": connection.team_name,
-        "channel": connection.channel,
-        "connected_at": connection.connected_at.isoformat(),
-        "broken_at": connection.broken_at.isoformat() if connection.broken_at else None,
-        "broken_reason": connection.broken_reason,
-    }
 
 
 async def connect(request: Request) -> Response:
@@ -83,7 +71,7 @@ async def connect(request: Request) -> Response:
             p_token_sealed=sealed.ciphertext,
         ),
     )
-    return JSONResponse(_connection_json(connection), headers=NO_STORE)
+    return JSONResponse(json_object(connection), headers=NO_STORE)
 
 
 async def disconnect(request: Request) -> Response:
@@ -97,7 +85,6 @@ async def disconnect(request: Request) -> Response:
     return no_content()
 
 
-ROUTES = [
-    Route("/ext/slack/connect", guarded(connect), methods=["POST"]),
-    Route("/ext/slack/disconnect", guarded(disconnect), methods=["POST"]),
-]
+ROUTES = starlette_routes(
+    "/ext/slack/", {"ext.slack_connect": guarded(connect), "ext.slack_disconnect": guarded(disconnect)}
+)

@@ -10,8 +10,8 @@ random nonce followed by the ciphertext and its tag. The secret is bound to wher
 (`context`, e.g. "slack.bot_token:org_…") as associated data, so a ciphertext copied into
 another row or another organization does not open. Rotation: make a new key the current one
 and move the old one to the previous keys; secrets sealed with it keep opening, and are sealed
-again with the current key when next written (`needs_resealing` tells which). Postgres never
-sees a key or a plaintext.
+again with the current key when next written or by `just reseal-secrets` (ops/secrets.py).
+Postgres never sees a key or a plaintext.
 """
 
 from __future__ import annotations
@@ -102,6 +102,3 @@ class KeyRing:
             return AESGCM(key).decrypt(nonce, ciphertext, context.encode()).decode()
         except (InvalidTag, ValueError):
             raise SecretUnreadable(f"sealed with key {sealed.key_id!r}, but it does not open here") from None
-
-    def needs_resealing(self, sealed: Sealed) -> bool:
-        return sealed.key_id != self.current_id

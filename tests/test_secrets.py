@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
+from ops.secrets import reseal
 from services.secrets import KeyRing, Sealed, SecretUnreadable, new_key_entry
+from services.slack import bot_token_context
+from tests.support.orgs_db import make_org, make_user
 
 TOKEN = "xoxb-123-456-secret"
 
@@ -37,7 +41,6 @@ def test_rotation_keeps_old_secrets_readable_and_seals_new_ones_with_the_new_key
     sealed_before = KeyRing.from_entries(old_entry).seal(TOKEN, "c")
     rotated = KeyRing.from_entries(new_entry, (old_entry,))
     assert rotated.open(sealed_before, "c") == TOKEN
-    assert rotated.needs_resealing(sealed_before)
     assert rotated.seal(TOKEN, "c").key_id == "2026-12"
     with pytest.raises(SecretUnreadable, match="2026-01"):
         KeyRing.from_entries(new_entry).open(sealed_before, "c")  # the old key dropped too early
@@ -59,5 +62,33 @@ def test_the_environment_names_what_is_wrong(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_no_key_shows_in_the_key_rings_repr() -> None:
-    entry = new_key_entry("k1")
-    assert entry.split(":")[1] not in repr(KeyRing.from_entries(entry))
+    assert "keys" not in repr(KeyRing.from_entries(new_key_entry("k1")))
+
+
+def test_resealing_moves_every_credential_to_the_current_key(database_url: str) -> None:
+    old_entry, new_entry = new_key_entry("old"), new_key_entry("new")
+    old_ring = KeyRing.from_entries(old_entry)
+    with psycopg.connect(database_url) as conn:
+        owner = make_user(conn, "Owner")
+        orgs = [make_org(conn, name, {owner: "owner"}) for name in ("Acme", "Globex", "Initech")]
+        lost = KeyRing.from_entries(new_key_entry("lost"))
+        for org_id, ring in zip(orgs, (old_ring, old_ring, lost), strict=True):
+            sealed = ring.seal(f"xoxb-token-of-{org_id}", bot_token_context(org_id))
+            conn.execute(
+                "insert into app.slack_connections (org_id, team_id, team_name, channel, bot_token_key_id,"
+                " bot_token_sealed) values (%s, 'T1', 'Team', 'C1', %s, %s)",
+                (org_id, sealed.key_id, sealed.ciphertext),
+            )
+    rotated = KeyRing.from_entries(new_entry, (old_entry,))
+    assert reseal(database_url, rotated) == (2, [orgs[2]])
+    assert reseal(database_url, rotated) == (0, [orgs[2]]), "nothing left to do twice"
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "select org_id, bot_token_key_id, bot_token_sealed from app.slack_connections order by org_id"
+        ).fetchall()
+    opened = {
+        org_id: KeyRing.from_entries(new_entry).open(Sealed(key_id, bytes(sealed)), bot_token_context(org_id))
+        for org_id, key_id, sealed in rows
+        if key_id == "new"
+    }
+    assert opened == {org_id: f"xoxb-token-of-{org_id}" for org_id in orgs[:2]}

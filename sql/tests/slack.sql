@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(30);
+select plan(32);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -24,6 +24,12 @@ select is(tap.outcome($$ select ext.slack_may_connect('not a session', 'org_x', 
   '401 auth.not_signed_in', 'no session, no caller');
 select is(tap.outcome(tap.fill($$ select ext.slack_may_connect('{ann_token}', '{acme}', 'C0001') $$)), 'ok',
   'the owner may');
+set local app.settings.slack_connects_per_org_per_hour = '2';
+select is(tap.outcome(tap.fill($$ select ext.slack_may_connect('{ann_token}', '{acme}', 'C0001') $$)), 'ok',
+  'a second attempt within the hour is counted too');
+select alike(tap.outcome(tap.fill($$ select ext.slack_may_connect('{ann_token}', '{acme}', 'C0001') $$)),
+  '429 slack.rate_limited (Retry-After: %)', 'past the organization''s attempts per hour, Slack is not asked again');
+reset app.settings.slack_connects_per_org_per_hour;
 select is(tap.outcome(tap.fill($$ select ext.connect_slack('{cy_token}', '{acme}', 'C0001', 'T1', 'Evil', 'k1', '\x00'::bytea) $$)),
   '404 org.not_found', 'connect itself checks the caller again: another tenant cannot store a token for acme');
 select is(tap.outcome(tap.fill(
