@@ -22,6 +22,16 @@ up:
 worker:
     {{python}} -m ops.stack worker
 
+# Run Dagster's UI on the pipeline (dagster dev) against the local database, on BLOSSOM_DAGSTER_PORT
+[group('run')]
+pipeline:
+    {{python}} -m ops.stack pipeline
+
+# Materialize pipeline assets once (default: today's org_daily_metrics and auth_housekeeping; --day DAY)
+[group('run')]
+pipeline-run *ARGS:
+    {{python}} -m ops.stack pipeline-run "$@"
+
 # Show the mail delivered to MailDev under `just up`, newest first (--to ADDRESS, --limit N)
 [group('run')]
 mail *ARGS:
@@ -41,6 +51,11 @@ new-migration NAME:
 [group('database')]
 psql *ARGS:
     {{python}} -m ops.stack psql "$@"
+
+# Open psql on the local database as panopticon: the operators' read-only views of schema admin
+[group('database')]
+psql-admin *ARGS:
+    {{python}} -m ops.stack psql-admin "$@"
 
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]

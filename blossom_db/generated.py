@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, NewType, cast, get_args
 
 import psycopg
@@ -536,6 +536,28 @@ MembershipId = NewType("MembershipId", str)
 """A membership's id: mem_ and 26 Crockford base32 characters (see app.gen_id)."""
 
 
+@dataclass(frozen=True, slots=True)
+class OrgDailyMetrics:
+    """Type analytics.org_daily_metrics."""
+
+    day: date
+    """The day (UTC) counted."""
+    org_id: OrgId
+    """The organization counted."""
+    members: int
+    """Members at the end of the day (of the memberships that still exist)."""
+    invitations_sent: int
+    """Invitations made that day."""
+    invitations_accepted: int
+    """Invitations accepted that day."""
+    logins: int
+    """Logins that day by its members."""
+    active_users: int
+    """Members who did anything recorded in the audit trail that day (a login included)."""
+    computed_at: datetime
+    """When the row was computed."""
+
+
 OrgId = NewType("OrgId", str)
 """An organization's id: org_ and 26 Crockford base32 characters (see app.gen_id)."""
 
@@ -563,6 +585,53 @@ class Organization:
     """When it was last renamed."""
 
 
+PIPELINE_FAILED_DELIVERIES_ERRORS = Literal["pipeline.invalid_limit"]
+
+
+PIPELINE_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_range"]
+
+
+PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
+
+
+class PipelineFailedDeliveriesError(RpcError):
+    """An error pipeline.failed_deliveries raises, with one of the codes it declares."""
+
+    code: PIPELINE_FAILED_DELIVERIES_ERRORS
+    codes = frozenset(get_args(PIPELINE_FAILED_DELIVERIES_ERRORS))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineFailedDeliveriesRow:
+    """A row of pipeline.failed_deliveries."""
+
+    job_id: int | None
+    event_id: str | None
+    topic: str | None
+    attempts: int | None
+    last_error: str | None
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOrgDailyCountsRow:
+    """A row of pipeline.org_daily_counts."""
+
+    org_id: OrgId | None
+    members: int | None
+    invitations_sent: int | None
+    invitations_accepted: int | None
+    logins: int | None
+    active_users: int | None
+
+
+class PipelineOrgDailyMetricsError(RpcError):
+    """An error pipeline.org_daily_metrics raises, with one of the codes it declares."""
+
+    code: PIPELINE_ORG_DAILY_METRICS_ERRORS
+    codes = frozenset(get_args(PIPELINE_ORG_DAILY_METRICS_ERRORS))
+
+
 @dataclass(frozen=True, slots=True)
 class PipelinePurgeAuthRow:
     """A row of pipeline.purge_auth."""
@@ -573,6 +642,32 @@ class PipelinePurgeAuthRow:
     devices: int | None
     email_verifications: int | None
     outbox_secrets: int | None
+
+
+class PipelineRefreshOrgDailyMetricsError(RpcError):
+    """An error pipeline.refresh_org_daily_metrics raises, with one of the codes it declares."""
+
+    code: PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS
+    codes = frozenset(get_args(PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRefreshOrgDailyMetricsRow:
+    """A row of pipeline.refresh_org_daily_metrics."""
+
+    written: int | None
+    replaced: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSlackDigestTargetsRow:
+    """A row of pipeline.slack_digest_targets."""
+
+    org_id: OrgId | None
+    org_name: str | None
+    channel: str | None
+    token_key_id: str | None
+    token_sealed: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -2369,6 +2464,132 @@ async def ext_slack_may_connect_async(
     return cast("OrgId | None", row[0])
 
 
+def pipeline_failed_deliveries(
+    conn: psycopg.Connection[Any], *, p_after_job_id: int | None, p_limit: int | Default | None = DEFAULT
+) -> list[PipelineFailedDeliveriesRow]:
+    """Jobs of the queue that ended failed, after job p_after_job_id (null: from the first), oldest first, at most p_limit: the outbox message's topic, tries, last error and when the job failed. Errors: 422 pipeline.invalid_limit.
+
+    Raises PipelineFailedDeliveriesError with code: pipeline.invalid_limit.
+    """
+    query, params = call_query(
+        "pipeline",
+        "failed_deliveries",
+        'select r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
+        [("p_after_job_id", p_after_job_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
+    )
+    with (
+        guarded(conn, PipelineFailedDeliveriesError),
+        conn.cursor(row_factory=class_row(PipelineFailedDeliveriesRow)) as cur,
+    ):
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_failed_deliveries_async(
+    conn: psycopg.AsyncConnection[Any], *, p_after_job_id: int | None, p_limit: int | Default | None = DEFAULT
+) -> list[PipelineFailedDeliveriesRow]:
+    """Jobs of the queue that ended failed, after job p_after_job_id (null: from the first), oldest first, at most p_limit: the outbox message's topic, tries, last error and when the job failed. Errors: 422 pipeline.invalid_limit.
+
+    Raises PipelineFailedDeliveriesError with code: pipeline.invalid_limit.
+    """
+    query, params = call_query(
+        "pipeline",
+        "failed_deliveries",
+        'select r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
+        [("p_after_job_id", p_after_job_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
+    )
+    async with (
+        guarded_async(conn, PipelineFailedDeliveriesError),
+        conn.cursor(row_factory=class_row(PipelineFailedDeliveriesRow)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows
+
+
+def pipeline_org_daily_counts(
+    conn: psycopg.Connection[Any], *, p_day: date | None
+) -> list[PipelineOrgDailyCountsRow]:
+    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "org_daily_counts",
+        'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users" from {call} as r',
+        [("p_day", p_day, "date", "")],
+    )
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_org_daily_counts_async(
+    conn: psycopg.AsyncConnection[Any], *, p_day: date | None
+) -> list[PipelineOrgDailyCountsRow]:
+    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "org_daily_counts",
+        'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users" from {call} as r',
+        [("p_day", p_day, "date", "")],
+    )
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows
+
+
+def pipeline_org_daily_metrics(
+    conn: psycopg.Connection[Any], *, p_from: date | None, p_to: date | None
+) -> list[OrgDailyMetrics]:
+    """The daily metrics of the days from p_from to p_to (both included), by day and organization. Errors: 422 pipeline.invalid_range.
+
+    Raises PipelineOrgDailyMetricsError with code: pipeline.invalid_range.
+    """
+    query, params = call_query(
+        "pipeline",
+        "org_daily_metrics",
+        'select r."day", r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."computed_at" from {call} as r',
+        [("p_from", p_from, "date", ""), ("p_to", p_to, "date", "")],
+    )
+    with (
+        guarded(conn, PipelineOrgDailyMetricsError),
+        conn.cursor(row_factory=class_row(OrgDailyMetrics)) as cur,
+    ):
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_org_daily_metrics_async(
+    conn: psycopg.AsyncConnection[Any], *, p_from: date | None, p_to: date | None
+) -> list[OrgDailyMetrics]:
+    """The daily metrics of the days from p_from to p_to (both included), by day and organization. Errors: 422 pipeline.invalid_range.
+
+    Raises PipelineOrgDailyMetricsError with code: pipeline.invalid_range.
+    """
+    query, params = call_query(
+        "pipeline",
+        "org_daily_metrics",
+        'select r."day", r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."computed_at" from {call} as r',
+        [("p_from", p_from, "date", ""), ("p_to", p_to, "date", "")],
+    )
+    async with (
+        guarded_async(conn, PipelineOrgDailyMetricsError),
+        conn.cursor(row_factory=class_row(OrgDailyMetrics)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows
+
+
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
     """Deletes dead sessions, rate-limit hits older than a day, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired.
 
@@ -2401,3 +2622,83 @@ async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> Pipel
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return row
+
+
+def pipeline_refresh_org_daily_metrics(
+    conn: psycopg.Connection[Any], *, p_day: date | None
+) -> PipelineRefreshOrgDailyMetricsRow:
+    """Replaces one UTC day's rows of analytics.org_daily_metrics with pipeline.org_daily_counts of that day; answers how many rows it wrote and how many it replaced. Errors: 422 pipeline.invalid_day.
+
+    Raises PipelineRefreshOrgDailyMetricsError with code: pipeline.invalid_day.
+    """
+    query, params = call_query(
+        "pipeline",
+        "refresh_org_daily_metrics",
+        'select r."written", r."replaced" from {call} as r',
+        [("p_day", p_day, "date", "")],
+    )
+    with (
+        guarded(conn, PipelineRefreshOrgDailyMetricsError),
+        conn.cursor(row_factory=class_row(PipelineRefreshOrgDailyMetricsRow)) as cur,
+    ):
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def pipeline_refresh_org_daily_metrics_async(
+    conn: psycopg.AsyncConnection[Any], *, p_day: date | None
+) -> PipelineRefreshOrgDailyMetricsRow:
+    """Replaces one UTC day's rows of analytics.org_daily_metrics with pipeline.org_daily_counts of that day; answers how many rows it wrote and how many it replaced. Errors: 422 pipeline.invalid_day.
+
+    Raises PipelineRefreshOrgDailyMetricsError with code: pipeline.invalid_day.
+    """
+    query, params = call_query(
+        "pipeline",
+        "refresh_org_daily_metrics",
+        'select r."written", r."replaced" from {call} as r',
+        [("p_day", p_day, "date", "")],
+    )
+    async with (
+        guarded_async(conn, PipelineRefreshOrgDailyMetricsError),
+        conn.cursor(row_factory=class_row(PipelineRefreshOrgDailyMetricsRow)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def pipeline_slack_digest_targets(conn: psycopg.Connection[Any]) -> list[PipelineSlackDigestTargetsRow]:
+    """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_targets",
+        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
+        [],
+    )
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_slack_digest_targets_async(
+    conn: psycopg.AsyncConnection[Any],
+) -> list[PipelineSlackDigestTargetsRow]:
+    """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_targets",
+        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
+        [],
+    )
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows

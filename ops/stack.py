@@ -1,4 +1,5 @@
-"""`just up` and the recipes that work on the local database (migrate, psql, reset-db, worker).
+"""`just up` and the recipes that work on the local database (migrate, psql, psql-admin, reset-db, worker,
+pipeline, pipeline-run).
 
 Without DATABASE_URL the database is a project-local cluster under BLOSSOM_DATA_DIR
 (default `.blossom/`), started on BLOSSOM_PG_PORT; its data survives restarts.
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 import psycopg
@@ -160,6 +162,27 @@ def run_worker(settings: Settings) -> int:
     return subprocess.call([sys.executable, "-m", "worker"], env=dict(os.environ) | worker_settings)
 
 
+def pipeline_env(settings: Settings) -> dict[str, str]:
+    """The pipeline's settings on the local database: its login, and a Dagster instance (runs,
+    schedules, sensor cursors) kept under BLOSSOM_DATA_DIR unless DAGSTER_HOME names another."""
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster")
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    return {
+        "BLOSSOM_PIPELINE_DATABASE_URL": os.environ.get("BLOSSOM_PIPELINE_DATABASE_URL")
+        or settings.pipeline_database_url,
+        "DAGSTER_HOME": str(dagster_home),
+    }
+
+
+def run_pipeline_ui(settings: Settings) -> int:
+    """`dagster dev` on pipeline/definitions.py, its webserver on BLOSSOM_DAGSTER_PORT (loopback)."""
+    say(f"Dagster on http://127.0.0.1:{settings.dagster_port} (Ctrl-C stops it)")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # dagster dev stops itself and its children
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"]
+    command += ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
+    return subprocess.call(command, env=dict(os.environ) | pipeline_env(settings))
+
+
 def reset_db(settings: Settings, assume_yes: bool) -> None:
     url = settings.admin_url
     name = str(psycopg.conninfo.conninfo_to_dict(url).get("dbname") or DB_NAME)
@@ -181,9 +204,17 @@ def main() -> None:
     sub.add_parser("worker", help="run the worker alone, in the foreground")
     psql_parser = sub.add_parser("psql", help="psql on the database as the admin user")
     psql_parser.add_argument("args", nargs=argparse.REMAINDER)
+    psql_admin_parser = sub.add_parser("psql-admin", help="psql on the database as panopticon (read-only)")
+    psql_admin_parser.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("pipeline", help="Dagster's UI on the pipeline (dagster dev)")
+    run_parser = sub.add_parser("pipeline-run", help="materialize pipeline assets once")
+    run_parser.add_argument("args", nargs=argparse.REMAINDER)
     reset = sub.add_parser("reset-db", help="drop the database and migrate it from scratch")
     reset.add_argument("--yes", action="store_true", help="do not ask")
-    args = parser.parse_args()
+    # psql's and pipeline-run's own options (-c, --day …) are not ours: they go on as they are.
+    args, psql_options = parser.parse_known_args()
+    if psql_options and args.command not in ("psql", "psql-admin", "pipeline-run"):
+        parser.error(f"unrecognized arguments: {' '.join(psql_options)}")
     settings = Settings.from_env()
 
     try:
@@ -192,13 +223,18 @@ def main() -> None:
         with database(settings):
             if args.command == "worker":
                 raise SystemExit(run_worker(settings))
+            if args.command == "pipeline":
+                raise SystemExit(run_pipeline_ui(settings))
+            if args.command == "pipeline-run":
+                command = [sys.executable, "-m", "pipeline", *psql_options, *args.args]
+                raise SystemExit(subprocess.call(command, env=dict(os.environ) | pipeline_env(settings)))
             if args.command == "migrate":
                 migrate(settings.admin_url)
             elif args.command == "reset-db":
                 reset_db(settings, args.yes)
-            elif args.command == "psql":
-                code = subprocess.call([str(PG_BIN / "psql"), settings.admin_url, *args.args])
-                raise SystemExit(code)
+            elif args.command in ("psql", "psql-admin"):
+                url = settings.admin_url if args.command == "psql" else settings.panopticon_url
+                raise SystemExit(subprocess.call([str(PG_BIN / "psql"), url, *psql_options, *args.args]))
     except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
         raise SystemExit(f"blossom: {error}") from None
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from deploy.migrate import migrate
 from ops.scratch import SCRATCH_URL_VARIABLE, temporary_cluster
 from ops.settings import with_database
 from tests.support.databases import create_database, drop_database
+from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack, make_stack
 
 
@@ -54,3 +57,17 @@ def stack(
     """A migrated database with real PostgREST and edge processes in front, shared by a run."""
     with make_stack(pg_server, template_database, tmp_path_factory.mktemp("stack")) as running:
         yield running
+
+
+@pytest.fixture
+def sheets_fake(tmp_path: Path) -> Iterator[FakeSheets]:
+    """A fake of Google Sheets and its token endpoint on a loopback port, and a service account's
+    key file that names it (FakeSheets.key_file)."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield FakeSheets(server, tmp_path / "service-account.json")
+    finally:
+        server.clear()
+        if server.is_running():  # a test may have stopped it
+            server.stop()
