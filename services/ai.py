@@ -108,6 +108,8 @@ class AiClient:
 
     def __init__(self, settings: AiSettings) -> None:
         self.settings = settings
+        # The SDK refuses to be built without a key (or reads OPENAI_API_KEY itself): without one
+        # it gets a placeholder, and the routes answer ai.not_configured before ever using it.
         self._client = AsyncOpenAI(
             api_key=settings.api_key or "not-configured",
             base_url=settings.base_url,

@@ -27,6 +27,7 @@ from tests.support.http import Reply
 from tests.support.stack import Stack, make_stack
 
 ROUTE = "/ext/ai/org-summary"
+API_KEY = "sk-fake-for-tests"
 # The events of the organization each test makes, oldest first: (time, action, actor, details).
 EVENTS = [
     ("2026-03-01 08:00", "org.created", "Ada", {"name": "Bloom"}),
@@ -46,6 +47,7 @@ JOINED = {
 class AiWorld:
     stack: Stack
     fake: FakeOpenAI
+    logs: Path
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +56,14 @@ def ai_world(
 ) -> Iterator[AiWorld]:
     with FakeOpenAI(hold_seconds=3.0) as fake:
         settings = {
-            "OPENAI_API_KEY": "sk-fake-for-tests",
+            "OPENAI_API_KEY": API_KEY,
             "BLOSSOM_OPENAI_BASE_URL": fake.base_url,
             "BLOSSOM_OPENAI_MODEL": "gpt-4o-mini",
             "BLOSSOM_OPENAI_TIMEOUT_SECONDS": "1",
         }
-        with make_stack(
-            pg_server, template_database, tmp_path_factory.mktemp("ai"), settings=settings
-        ) as stack:
-            yield AiWorld(stack, fake)
+        logs = tmp_path_factory.mktemp("ai")
+        with make_stack(pg_server, template_database, logs, settings=settings) as stack:
+            yield AiWorld(stack, fake, logs)
 
 
 @pytest.fixture
@@ -268,6 +269,27 @@ def test_provider_failures_are_answered_in_our_shape_and_charge_nothing(
     assert again.status == 200, again.body
     assert again.json()["cached"] is False, "a failure caches nothing"
     assert ledger(stack, bloom.org_id) == [("failed", 0, code), ("answered", recorded_tokens(fake), None)]
+
+
+def test_the_key_reaches_the_provider_and_no_answer_table_or_log(world: AiWorld) -> None:
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    ada = bloom.people["Ada"]
+    replies = [summary(stack, ada, bloom.org_id) for _ in range(2)]
+    replies.append(post(stack.edge_url, "/rpc/get_ai_usage", {"org_id": bloom.org_id}, headers=ada.cookie))
+    fake.fail_next("server_error")
+    replies.append(summary(stack, bloom.people["Cleo"], bloom.org_id))
+    assert [reply.status for reply in replies] == [200, 200, 200, 502]
+    assert fake.keys == {API_KEY}
+    for reply in replies:
+        assert API_KEY not in reply.body.decode()
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        for table in ("app.ai_usage", "app.ai_answers", "app.ai_quotas", "app.audit_events"):
+            row = conn.execute(f"select coalesce(string_agg(t::text, ' '), '') from {table} t").fetchone()
+            assert row is not None
+            assert API_KEY not in row[0], table
+    for log in world.logs.rglob("*.log"):
+        assert API_KEY not in log.read_text(errors="replace"), log.name
 
 
 def test_without_a_key_the_route_answers_503_not_configured(stack: Stack) -> None:

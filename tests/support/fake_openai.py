@@ -9,6 +9,7 @@ request the edge makes finds the answer recorded for it. A request without a fix
     with FakeOpenAI() as fake:
         fake.fail_next("timeout" | "rate_limited" | "server_error")   # the next call only
         fake.calls                                                     # the hashes asked, in order
+        fake.keys                                                      # the API keys they came with
 
 Recording: with BLOSSOM_LLM_RECORD=1 (`./dev rerecord-llm`) every request is sent on to the real
 provider with the real OPENAI_API_KEY of this process's environment (and its OPENAI_BASE_URL, if
@@ -61,6 +62,8 @@ class FakeOpenAI:
         # How long a "timeout" call keeps the client waiting (longer than its timeout).
         self.hold_seconds = hold_seconds
         self.calls: list[str] = []
+        # The API keys the calls came with (the key reaches the provider, and only it).
+        self.keys: set[str] = set()
         self.missing: list[str] = []
         self._failures: list[str] = []
         self._lock = threading.Lock()
@@ -92,6 +95,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.keys.clear()
             self.missing.clear()
             self._failures.clear()
 
@@ -148,9 +152,12 @@ def _handler(fake: FakeOpenAI) -> Callable[..., BaseHTTPRequestHandler]:
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._send(404, {}, _error("not_found", f"the fake serves no {self.path}"))
                 return
-            if not (self.headers.get("authorization") or "").startswith("Bearer "):
+            scheme, _, key = (self.headers.get("authorization") or "").partition(" ")
+            if scheme != "Bearer" or not key:
                 self._send(401, {}, _error("invalid_api_key", "no key"))
                 return
+            with fake._lock:
+                fake.keys.add(key)
             try:
                 body = json.loads(raw)
             except ValueError:
