@@ -96,6 +96,16 @@ fmt:
 codegen:
     {{python}} -m ops.codegen
 
+# Pack the TypeScript client as an npm package (ESM + CommonJS) into clients/typescript/dist/ (--out DIR)
+[group('check')]
+client-package *ARGS:
+    {{python}} -m ops.client_package "$@"
+
+# Build the example web app (examples/web) into examples/web/dist/ (--out DIR); serve it with BLOSSOM_DEMO_DIR
+[group('run')]
+web-example *ARGS:
+    {{python}} -m ops.web_example "$@"
+
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]
 codegen-check:
@@ -120,6 +130,19 @@ new-secrets-key ID:
 [group('maintain')]
 reseal-secrets:
     {{python}} -m ops.secrets reseal
+
+# Record again the LLM answers the tests replay (tests/fixtures/llm/), from the real provider with OPENAI_API_KEY
+[group('maintain')]
+rerecord-llm:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -z "${OPENAI_API_KEY:-}" ]; then
+        echo "rerecord-llm: set OPENAI_API_KEY (and OPENAI_BASE_URL for another provider); nothing was changed" >&2
+        exit 1
+    fi
+    rm -f tests/fixtures/llm/*.json
+    BLOSSOM_LLM_RECORD=1 {{python}} -m pytest -q tests/test_ai.py
+    git status --short tests/fixtures/llm
 
 # Re-pin requirements.lock from requirements.in (exact versions and hashes, no download hosts)
 [group('maintain')]

@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db.database import Database
 from edge.activity import SessionActivity
+from edge.ai import ROUTES as AI_ROUTES
 from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
+from edge.cors import Cors
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.ext import OutsideServices
 from edge.health import healthz, readyz
@@ -37,6 +40,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
         application_name="blossom-edge",
     )
     activity = SessionActivity(database)
+    outside = OutsideServices.from_environment()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -47,6 +51,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             await activity.close()
             await database.close()
             await proxy.close()
+            await outside.close()
 
     async def rpc(request: Request) -> Response:
         # The database refuses the same (auth.pre_request); refusing here saves the round trip.
@@ -69,6 +74,9 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
             Route("/rpc/{name:path}", rpc, methods=sorted(RPC_METHODS)),
             *AUTH_ROUTES,
             *SLACK_ROUTES,
+            *AI_ROUTES,
+            # Development only (BLOSSOM_DEMO_DIR): the example web app, on the edge's own origin.
+            *([Mount("/demo", StaticFiles(directory=config.demo_dir, html=True))] if config.demo_dir else []),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -80,8 +88,8 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.state.proxy = proxy
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
-    routes.state.outside = OutsideServices.from_environment()
-    return ConcurrencyLimits(RpcFirst(rpc, routes), config)
+    routes.state.outside = outside
+    return Cors(ConcurrencyLimits(RpcFirst(rpc, routes), config), config)
 
 
 class RpcFirst:

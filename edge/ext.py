@@ -1,5 +1,5 @@
 """What the `/ext/*` routes share: the outside services the edge calls for a signed-in caller
-(edge/slack.py, ...), and how their failures are answered.
+(edge/slack.py, edge/ai.py), and how their failures are answered.
 
 An /ext route reads its JSON body as the /auth routes do (CSRF, size, deadline: edge.auth), asks
 the database whether the session's user may do it (an `ext.*` function, as role edge), and only
@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from edge.auth import NO_STORE
 from edge.errors import Refused, error_response
+from services.ai import AiClient
 from services.errors import ServiceError
 from services.secrets import KEY_VARIABLE, KeyRing
 from services.slack import SlackClient
@@ -27,11 +28,16 @@ class OutsideServices:
     # None when BLOSSOM_SECRETS_KEY is unset: nothing can be sealed, so nothing is connected.
     keyring: KeyRing | None
     slack: SlackClient
+    # Made without OPENAI_API_KEY too: its routes then answer 503 ai.not_configured.
+    ai: AiClient
 
     @classmethod
     def from_environment(cls) -> OutsideServices:
         keyring = KeyRing.from_environment() if os.environ.get(KEY_VARIABLE, "").strip() else None
-        return cls(keyring=keyring, slack=SlackClient.from_environment())
+        return cls(keyring=keyring, slack=SlackClient.from_environment(), ai=AiClient.from_environment())
+
+    async def close(self) -> None:
+        await self.ai.close()
 
 
 def outside_services(request: Request) -> OutsideServices:

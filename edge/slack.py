@@ -13,7 +13,6 @@ import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from blossom_db import generated as db
 from edge.auth import (
@@ -30,6 +29,7 @@ from edge.auth import (
 from edge.config import EdgeConfig
 from edge.errors import Refused
 from edge.ext import keyring_or_refuse, outside_services, service_refusal
+from edge.routes import starlette_routes
 from services.errors import ServiceError
 from services.slack import bot_token_context
 
@@ -85,7 +85,6 @@ async def disconnect(request: Request) -> Response:
     return no_content()
 
 
-ROUTES = [
-    Route("/ext/slack/connect", guarded(connect), methods=["POST"]),
-    Route("/ext/slack/disconnect", guarded(disconnect), methods=["POST"]),
-]
+ROUTES = starlette_routes(
+    "/ext/slack/", {"ext.slack_connect": guarded(connect), "ext.slack_disconnect": guarded(disconnect)}
+)

@@ -31,6 +31,7 @@ CALLS = {
     "create_organization": ("@owner", ("Another",)),
     "accept_invitation": ("@guest", ("@token",)),
     "get_slack_connection": ("@member", ("@org",)),
+    "get_ai_usage": ("@owner", ("@org",)),
 }
 
 

@@ -25,7 +25,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "worker": frozenset({"blossom_db", "services"}),
     "pipeline": frozenset({"blossom_db", "services"}),
     # Developer tooling, on top of it: codegen is given a database, ops makes one and drives it.
-    "codegen": frozenset(),
+    "codegen": frozenset({"edge"}),
     "ops": frozenset({"deploy", "codegen", "edge", "services"}),
     "bench": frozenset({"deploy", "ops", "codegen"}),
     "tests": PACKAGES,

@@ -5,3 +5,9 @@ grant execute on function
   ext.connect_slack(text, text, text, text, text, text, bytea),
   ext.disconnect_slack(text, text)
   to edge;
+grant execute on function
+  ext.ai_org_activity(text, text),
+  ext.ai_reserve(text, text, text, text, bytea, integer),
+  ext.ai_settle(text, bigint, integer, integer, text),
+  ext.ai_release(text, bigint, text)
+  to edge;

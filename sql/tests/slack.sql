@@ -71,7 +71,10 @@ select results_eq(
   $$ select r, p.oid::regprocedure::text from pg_proc p
        cross join unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline', 'worker']) r
       where p.pronamespace = 'ext'::regnamespace and has_function_privilege(r, p.oid, 'execute') order by 1, 2 $$,
-  $$ values ('edge', 'ext.connect_slack(text,text,text,text,text,text,bytea)'), ('edge', 'ext.disconnect_slack(text,text)'),
+  $$ values ('edge', 'ext.ai_org_activity(text,text)'), ('edge', 'ext.ai_release(text,bigint,text)'),
+            ('edge', 'ext.ai_reserve(text,text,text,text,bytea,integer)'),
+            ('edge', 'ext.ai_settle(text,bigint,integer,integer,text)'),
+            ('edge', 'ext.connect_slack(text,text,text,text,text,text,bytea)'), ('edge', 'ext.disconnect_slack(text,text)'),
             ('edge', 'ext.slack_may_connect(text,text,text)') $$,
   'the ext functions are the edge''s alone');
 select results_eq(

@@ -17,4 +17,5 @@ end
 $$;
 
 comment on function api.get_slack_connection(text) is
-  'The organization''s Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.';
+  'The organization''s Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
+@arg org_id app.org_id';

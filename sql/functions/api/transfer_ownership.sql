@@ -23,4 +23,6 @@ end
 $$;
 
 comment on function api.transfer_ownership(text, text) is
-  'Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.';
+  'Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
+@arg org_id app.org_id
+@arg user_id app.user_id';

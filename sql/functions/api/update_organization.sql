@@ -18,4 +18,6 @@ end
 $$;
 
 comment on function api.update_organization(text, text) is
-  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.';
+  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
+@arg org_id app.org_id
+@arg name text';
