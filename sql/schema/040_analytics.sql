@@ -12,9 +12,7 @@ comment on schema analytics is 'What the pipeline computes: daily metrics per or
 /* One row per organization and day (UTC); a day is computed again whole, never added to. */
 create table analytics.org_daily_metrics (
   day date not null,
-  /* Not a foreign key: a day's 10,000 reference checks cost as much as counting it (bench/
-     daily_metrics.py), and an organization's past counts, which name no person, may outlive it. */
-  org_id app.org_id not null,
+  org_id app.org_id not null references app.organizations (id) on delete cascade,
   members bigint not null constraint org_daily_metrics_members_not_negative check (members >= 0),
   invitations_sent bigint not null
     constraint org_daily_metrics_invitations_sent_not_negative check (invitations_sent >= 0),
@@ -26,12 +24,14 @@ create table analytics.org_daily_metrics (
   computed_at timestamptz not null default now(),
   constraint org_daily_metrics_pkey primary key (day, org_id)
 );
+/* The cascade from app.organizations looks rows up by organization. */
+create index org_daily_metrics_org_id_idx on analytics.org_daily_metrics (org_id);
 alter table analytics.org_daily_metrics enable row level security;
 alter table analytics.org_daily_metrics force row level security;
 comment on table analytics.org_daily_metrics is
   'Daily metrics per organization (days in UTC), made by pipeline.refresh_org_daily_metrics; re-running a day replaces its rows.';
 comment on column analytics.org_daily_metrics.day is 'The day (UTC) counted.';
-comment on column analytics.org_daily_metrics.org_id is 'The organization counted (its past counts stay if it is deleted).';
+comment on column analytics.org_daily_metrics.org_id is 'The organization counted.';
 comment on column analytics.org_daily_metrics.members is 'Members at the end of the day (of the memberships that still exist).';
 comment on column analytics.org_daily_metrics.invitations_sent is 'Invitations made that day.';
 comment on column analytics.org_daily_metrics.invitations_accepted is 'Invitations accepted that day.';
