@@ -25,6 +25,7 @@ VIEWS = (
     "failed_deliveries",
     "job_queue",
     "rate_limit_pressure",
+    "ai_usage",
 )
 
 
