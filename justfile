@@ -57,6 +57,21 @@ psql *ARGS:
 psql-admin *ARGS:
     {{python}} -m ops.stack psql-admin "$@"
 
+# The statements that cost the database the most time, from pg_stat_statements (--limit N, --by mean|calls, --reset)
+[group('database')]
+top-queries *ARGS:
+    {{python}} -m ops.top_queries "$@"
+
+# Dump the local database (or DATABASE_URL) into FILE with pg_dump, custom format
+[group('database')]
+backup FILE:
+    {{python}} -m ops.backup backup "$1"
+
+# Restore FILE (from `backup`) into a new database DATABASE on the same server, in one transaction
+[group('database')]
+restore FILE DATABASE:
+    {{python}} -m ops.backup restore "$1" "$2"
+
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]
 reset-db *ARGS:

@@ -20,20 +20,18 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
 import psycopg
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ops.scratch import free_port
+from _smtp_sink import Sink
+
 from ops.services import start_worker, stop, worker_env
 from ops.settings import with_user
 
@@ -41,36 +39,6 @@ SECONDS = float(os.environ.get("BLOSSOM_BENCH_MAIL_SECONDS", "10"))
 RATE = 50.0
 BURST = int(os.environ.get("BLOSSOM_BENCH_MAIL_BURST", "1000"))
 CONCURRENCY = 8  # the worker's default
-
-
-class Sink:
-    """Accepts everything; notes when each message's end of data arrived, by its Message-ID."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.arrivals: dict[str, float] = {}
-        self.lock = threading.Lock()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        arrived = time.time()
-        content = envelope.content if isinstance(envelope.content, bytes) else b""
-        for line in content.split(b"\r\n"):
-            if line.lower().startswith(b"message-id:"):
-                with self.lock:
-                    self.arrivals[line.split(b"<", 1)[1].split(b"@", 1)[0].decode()] = arrived
-                break
-        return "250 Accepted"
-
-    def wait_for(self, ids: list[str], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if all(i in self.arrivals for i in ids):
-                    return
-            time.sleep(0.01)
-        missing = sum(1 for i in ids if i not in self.arrivals)
-        raise SystemExit(f"bench/mail: {missing} of {len(ids)} mails did not arrive within {timeout:.0f} s")
 
 
 def percentile(values: list[float], p: float) -> float:

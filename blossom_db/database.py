@@ -20,6 +20,8 @@ from contextlib import asynccontextmanager, suppress
 import psycopg
 from psycopg.pq import ConnStatus, TransactionStatus
 
+from blossom_db import logs
+
 
 class DatabaseUnavailable(Exception):
     """No connection could be had: Postgres unreachable, or every connection busy too long."""
@@ -38,6 +40,8 @@ class Database:
         self.wait_seconds = wait_seconds
         self.application_name = application_name
         self._slots = asyncio.Semaphore(max_connections)
+        # Transactions under way, each holding a connection (a process's metrics show it).
+        self.in_use = 0
         # Last in, first out: the warmest connection is used again; surplus ones stay few.
         self._idle: list[psycopg.AsyncConnection[object]] = []
         self._closed = False
@@ -51,15 +55,18 @@ class Database:
                 await self._slots.acquire()
         except TimeoutError:
             raise DatabaseUnavailable("every database connection is busy") from None
+        self.in_use += 1
         try:
             conn = await self._checkout()
             try:
+                await _mark_with_request(conn)
                 yield conn
             except BaseException:
                 await self._give_back(conn, commit=False)
                 raise
             await self._give_back(conn, commit=True)
         finally:
+            self.in_use -= 1
             self._slots.release()
 
     async def _checkout(self) -> psycopg.AsyncConnection[object]:
@@ -93,6 +100,19 @@ class Database:
         self._closed = True
         while self._idle:
             await _discard(self._idle.pop())
+
+
+async def _mark_with_request(conn: psycopg.AsyncConnection[object]) -> None:
+    """The request being served, for this transaction: audit events and outbox rows record it
+    (their request_id column's default), and Postgres's log and pg_stat_activity show it as the
+    application name."""
+    request = logs.request_id.get()
+    if request is not None:
+        await conn.execute(
+            "select pg_catalog.set_config('app.request_id', %s, true),"
+            " pg_catalog.set_config('application_name', %s, true)",
+            (request, request),
+        )
 
 
 def _still_open(conn: psycopg.AsyncConnection[object]) -> bool:

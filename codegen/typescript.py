@@ -1,4 +1,6 @@
-"""The TypeScript client: types for domains, enums and rows, one function per API function.
+"""The TypeScript client: types for domains, enums and rows, one function per API function
+and one per route of the edge (edge/routes.py), over a small runtime (`_request`, decoders,
+`orThrow`) whose private names start with `_`, which no SQL name can give.
 
 Mapping (by the OID of the type under any domains):
 - boolean -> boolean; smallint, integer, oid, real, double precision -> number;
@@ -6,14 +8,17 @@ Mapping (by the OID of the type under any domains):
 - text, varchar, char, name, uuid, date/time types, interval, inet, cidr, macaddr, bytea -> string;
 - json, jsonb -> Json; an enum -> a union of its labels; an array -> (T | null)[];
 - a composite or table row type -> an interface; a domain -> a branded type
-  (`string & { readonly __brand: "app.user_id" }`) with an `isX` guard from its CHECK regex.
-Anything else stops generation with the type's name.
+  (`string & { readonly __brand: "app.user_id" }`) with an `isX` guard from its CHECK regex;
+- OUT arguments or RETURNS TABLE, even of one column, -> rows, as PostgREST answers them.
+Anything else stops generation with the type's name, unless a comment tag (codegen/tags.py)
+gives the type or skips the function.
 
 Nullability: an argument is `| null` unless the function is STRICT or its type is a NOT NULL
 domain; an argument with a default is optional. A column is `| null` unless it is NOT NULL (a
 table column) or of a NOT NULL domain; attributes of CREATE TYPE composites and RETURNS TABLE
 columns cannot be declared NOT NULL in Postgres, so they are nullable unless of a NOT NULL
 domain. A scalar result is `| null` unless of a NOT NULL domain: no function can promise more.
+An `@arg` or `@result` tag says it instead (`TYPE?`: nullable).
 """
 
 from __future__ import annotations

@@ -22,17 +22,21 @@ from edge.cors import Cors
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.ext import OutsideServices
 from edge.health import healthz, readyz
+from edge.lifecycle import Draining
 from edge.limits import ConcurrencyLimits
+from edge.metrics import EdgeMetrics
 from edge.proxy import PostgrestProxy
 from edge.security import csrf_refusal
 from edge.slack import ROUTES as SLACK_ROUTES
+from edge.tracing import RequestIds
 
 RPC_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
 
 
-def create_app(config: EdgeConfig | None = None) -> ASGIApp:
+def create_app(config: EdgeConfig | None = None, draining: Draining | None = None) -> ASGIApp:
     config = config or EdgeConfig.from_env()
-    proxy = PostgrestProxy(config)
+    metrics = EdgeMetrics()
+    proxy = PostgrestProxy(config, count_error=lambda code: metrics.upstream_errors.labels(code).inc())
     database = Database(
         config.database_url,
         max_connections=config.database_connections,
@@ -70,6 +74,7 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
             # Reached only with another method (405): RpcFirst serves the rest.
             Route("/rpc/{name:path}", rpc, methods=sorted(RPC_METHODS)),
             *AUTH_ROUTES,
@@ -86,10 +91,24 @@ def create_app(config: EdgeConfig | None = None) -> ASGIApp:
     routes.router.redirect_slashes = False
     routes.state.config = config
     routes.state.proxy = proxy
+    routes.state.draining = draining or Draining()
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
     routes.state.outside = outside
-    return Cors(ConcurrencyLimits(RpcFirst(rpc, routes), config), config)
+    limits = ConcurrencyLimits(RpcFirst(rpc, routes), config)
+    metrics.known_paths = frozenset(
+        route.path for route in routes.routes if isinstance(route, Route) and "{" not in route.path
+    )
+    metrics.gauge("blossom_edge_requests_in_flight", "Requests under way.", lambda: limits.in_flight)
+    metrics.gauge(
+        "blossom_edge_upstream_connections_in_use", "Connections to PostgREST in use.", lambda: proxy.in_use
+    )
+    metrics.gauge(
+        "blossom_edge_database_connections_in_use",
+        "The edge's own Postgres connections in use.",
+        lambda: database.in_use,
+    )
+    return RequestIds(Cors(limits, config), config, metrics)
 
 
 class RpcFirst:

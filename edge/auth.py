@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from blossom_db import generated as db
+from blossom_db import logs
 from blossom_db.database import Database, DatabaseUnavailable
 from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
@@ -236,6 +237,10 @@ def signed_in(response: Response, config: EdgeConfig, result: dict[str, JsonValu
     """The cookies of a sign-in (login or sign-up): the new session, and the device cookie that
     marks this browser as one the account signed in from (auth.remember_device)."""
     session = json_object(result["session"])
+    user = result.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        # The rest of this request's log lines (its access line among them) name the user.
+        logs.user_id.set(str(user["id"]))
     expires = datetime.fromisoformat(str(session["expires_at"]))
     created = datetime.fromisoformat(str(session["created_at"]))
     max_age = max(0, int((expires - created).total_seconds()))

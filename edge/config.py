@@ -20,11 +20,14 @@ COOKIE_NAME_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_networks(value: str) -> tuple[Network, ...]:
+def parse_networks(value: str, name: str = "BLOSSOM_TRUSTED_PROXIES") -> tuple[Network, ...]:
     try:
         return tuple(ipaddress.ip_network(item, strict=False) for item in split_list(value))
     except ValueError as error:
-        raise ValueError(f"BLOSSOM_TRUSTED_PROXIES: {error}") from None
+        raise ValueError(f"{name}: {error}") from None
+
+
+LOOPBACK = parse_networks("127.0.0.0/8 ::1")
 
 
 def cookie_secure_from_env() -> bool:
@@ -80,6 +83,9 @@ class EdgeConfig:
     database_connections: int = 10
     database_wait_seconds: float = 2.0
     readiness_timeout_seconds: float = 2.0
+    # After SIGTERM, /readyz answers 503 this long while requests are still served, so that a
+    # load balancer stops sending new ones; then the edge stops (edge/lifecycle.py).
+    stop_delay_seconds: float = 0.0
     # The session cookie's full name; PostgREST reads the same (app.settings.session_cookie).
     cookie_name: str = DEFAULT_COOKIE_NAME
     # False only in local development over plain HTTP (BLOSSOM_COOKIE_INSECURE=1).
@@ -88,6 +94,8 @@ class EdgeConfig:
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     # Peers whose X-Forwarded-For (last entry) names the client.
     trusted_proxies: tuple[Network, ...] = ()
+    # Clients that /metrics answers (edge/metrics.py); anyone else gets 404.
+    metrics_networks: tuple[Network, ...] = LOOPBACK
     # bcrypt runs in Postgres; this many auth calls that hash at once, per kind (new hashes for
     # sign-ups, password changes and resets; checks for logins), so that a flood of one kind
     # leaves the other its share of the CPU. Waiting longer than auth_wait_seconds: 503.
@@ -126,9 +134,13 @@ class EdgeConfig:
             upstream_wait_seconds=env_number("BLOSSOM_EDGE_UPSTREAM_WAIT", 2.0),
             client_concurrency=env_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
             max_in_flight=env_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
+            stop_delay_seconds=env_number("BLOSSOM_EDGE_STOP_DELAY", 0.0),
             cookie_name=session_cookie_name(secure=secure),
             cookie_secure=secure,
             allowed_origins=frozenset(split_list(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))),
             trusted_proxies=parse_networks(os.environ.get("BLOSSOM_TRUSTED_PROXIES", "")),
             demo_dir=os.environ.get("BLOSSOM_DEMO_DIR") or None,
+            metrics_networks=parse_networks(
+                os.environ.get("BLOSSOM_METRICS_NETWORKS") or "127.0.0.0/8 ::1", "BLOSSOM_METRICS_NETWORKS"
+            ),
         )

@@ -52,6 +52,10 @@ async def _check_postgrest(session: aiohttp.ClientSession, config: EdgeConfig) -
 async def readyz(request: Request) -> Response:
     state = request.app.state
     config: EdgeConfig = state.config
+    if state.draining.started:
+        return error_response(
+            503, "edge.draining", "This server is shutting down.", headers={"Retry-After": "1"}
+        )
     postgres, postgrest = await asyncio.gather(
         _check_postgres(state.database, config.readiness_timeout_seconds),
         _check_postgrest(state.proxy.session, config),

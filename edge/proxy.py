@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from blossom_db import logs
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.security import client_address
@@ -44,13 +45,21 @@ HOP_BY_HOP = frozenset(
 )
 # Authorization: Blossom's credentials are the session cookie and X-Blossom-Session; PostgREST
 # would take a bearer token for a JWT it is not configured to check, and answer 500.
+# X-Request-Id: the edge's own (edge.tracing) is sent instead.
+# Referer: PostgREST logs it, and a page's address can hold a token (an invitation's link); the
+# edge puts the request id in its place, the only field of PostgREST 12.0's access log
+# (log-level info) a proxy can fill, so that its line names the request.
 NOT_FORWARDED_UP = HOP_BY_HOP | {
     "host",
     "content-length",
     "x-forwarded-for",
     "x-forwarded-proto",
     "authorization",
+    "x-request-id",
+    "referer",
 }
+# What PostgREST's access log shows in its referer field: the request id after this.
+REQUEST_REFERER = "urn:blossom:request:"
 # The pre-request's note that a read-only request's session is due to be marked as used.
 SESSION_STALE_HEADER = "x-blossom-session-stale"
 # The ASGI server writes its own Server and Date.
@@ -120,10 +129,17 @@ def has_body(request: Request) -> bool:
 
 
 class PostgrestProxy:
-    def __init__(self, config: EdgeConfig) -> None:
+    def __init__(self, config: EdgeConfig, count_error: Callable[[str], None] = lambda _code: None) -> None:
         self.config = config
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(config.upstream_connections)
+        # Called with the code of each upstream failure the edge answers (edge/metrics.py).
+        self.count_error = count_error
+
+    @property
+    def in_use(self) -> int:
+        """Connections to PostgREST taken by requests now."""
+        return self.config.upstream_connections - self._slots._value
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -155,6 +171,10 @@ class PostgrestProxy:
             # The peer (or a trusted proxy's entry); a client-sent X-Forwarded-For is dropped above.
             headers["X-Forwarded-For"] = client
         headers["X-Forwarded-Proto"] = request.scope["scheme"]
+        request_id = logs.request_id.get()
+        if request_id is not None:
+            headers["X-Request-Id"] = request_id
+            headers["Referer"] = f"{REQUEST_REFERER}{request_id}"
         return headers
 
     async def _take_slot(self) -> None:
@@ -165,6 +185,7 @@ class PostgrestProxy:
             async with asyncio.timeout(self.config.upstream_wait_seconds):
                 await self._slots.acquire()
         except TimeoutError:
+            self.count_error("edge.upstream_busy")
             raise Refused(
                 error_response(
                     503,
@@ -205,6 +226,7 @@ class PostgrestProxy:
                 raise
         except aiohttp.ClientConnectorError:
             release()
+            self.count_error("edge.upstream_unavailable")
             raise Refused(
                 error_response(
                     503,
@@ -215,11 +237,13 @@ class PostgrestProxy:
             ) from None
         except TimeoutError:
             release()
+            self.count_error("edge.upstream_timeout")
             raise Refused(
                 error_response(504, "edge.upstream_timeout", "The API server did not answer in time.")
             ) from None
         except aiohttp.ClientError:
             release()
+            self.count_error("edge.bad_gateway")
             raise Refused(
                 error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
             ) from None
@@ -231,6 +255,7 @@ class PostgrestProxy:
             upstream.release()
             release()
             if upstream.status >= 500:
+                self.count_error(f"postgrest_{upstream.status}")
                 raise Refused(server_error(upstream.status, buffered))
             if upstream.status >= 400 and not _is_json(upstream):
                 # PostgREST's own plain-text refusals (e.g. of headers too large for it).

@@ -5,15 +5,18 @@ with its typed body, result and error codes.
 To add a route: write its handler next to the others of its prefix (`edge/auth.py` for
 `/auth/*`), add one `RouteSpec` to `SPECS` below (and a shape to `SHAPES` if it answers a new
 one), and map its name to the handler where that module builds its routes
-(`starlette_routes({"auth.signup": signup, ...})`, which refuses a spec without a handler and a
-handler without a spec). Then run `just codegen`.
+(`ROUTES = starlette_routes("/auth/", {"auth.signup": guarded(signup), ...})`, which refuses a
+spec under that prefix without a handler, and a handler without a spec); a module of a new
+prefix (`/ext/`) builds its `ROUTES` so too and edge/app.py adds them. Then run `just codegen`:
+the client gets the route's function (`authSignup`, from the spec's name).
 
 Types are SQL type names (`text`, `boolean`, `timestamptz`, `app.user_id` ...), mapped as the
 database's own types are (an ID domain becomes its branded type), or the name of a shape of
 `SHAPES`; a `?` after one means it may be null. A route's error codes are those of `EDGE_ERRORS`
 (what the edge may answer to any request), those it lists, and those its database function
 (`function`) can raise, as codegen reads them from the function's body. Codegen reads this module
-(and nothing else of the edge).
+(and nothing else of the edge). tests/test_edge_routes.py fails when an `edge.*` code the edge's
+code answers is described nowhere here, or a described one is answered nowhere.
 """
 
 from __future__ import annotations

@@ -31,9 +31,11 @@ from typing import Any, ClassVar
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from blossom_db import logs
 from edge.app import create_app
 from edge.config import EdgeConfig, Network
 from edge.errors import error_body
+from edge.lifecycle import GRACEFUL_SECONDS, Draining, DrainingServer
 from edge.limits import client_key_of
 
 REASONS = {
@@ -284,10 +286,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
+    logs.configure("edge")
     config = EdgeConfig.from_env()
     max_connections = allow_open_files(config)
-    uvicorn.run(
-        create_app(config),
+    draining = Draining()
+    server_config = uvicorn.Config(
+        create_app(config, draining),
         host=args.host,
         port=args.port,
         http=protocol_for(config, max_connections),
@@ -296,12 +300,15 @@ def main() -> None:
         # The peer address is the client; a trusted-proxy setting, not a header, may change that.
         proxy_headers=False,
         server_header=False,
+        # edge.tracing logs each request, as JSON lines (blossom_db.logs) like every line here.
         access_log=False,
+        log_config=None,
         log_level=args.log_level,
         timeout_keep_alive=int(config.keep_alive_seconds),
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
         backlog=2048,
     )
+    DrainingServer(server_config, draining, config.stop_delay_seconds).run()
 
 
 if __name__ == "__main__":

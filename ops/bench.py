@@ -3,7 +3,8 @@
 Each benchmark is a script `bench/NAME.py` that prints its numbers; what each printed is written
 to docs/benchmarks.md (its section, with the date and the machine). It finds the stack in the
 environment: BLOSSOM_BENCH_DATABASE_URL (admin URL of a migrated database),
-BLOSSOM_BENCH_POSTGREST_URL and BLOSSOM_BENCH_EDGE_URL. Benchmarks print ratios against a
+BLOSSOM_BENCH_POSTGREST_URL and BLOSSOM_BENCH_EDGE_URL, and the processes' ids
+BLOSSOM_BENCH_EDGE_PID and BLOSSOM_BENCH_POSTGREST_PID. Benchmarks print ratios against a
 baseline measured in the same run; none of them fails a build.
 """
 
@@ -51,11 +52,14 @@ def main() -> None:
         url = cluster.url("blossom")
         migrate(url, quiet=True)
         endpoints = Endpoints.on_free_ports(url)
-        with running_services(endpoints, Path(logs), edge_ready="/readyz"):
+        with running_services(endpoints, Path(logs), edge_ready="/readyz") as services:
             env = os.environ | {
                 "BLOSSOM_BENCH_DATABASE_URL": url,
                 "BLOSSOM_BENCH_POSTGREST_URL": endpoints.postgrest_url,
                 "BLOSSOM_BENCH_EDGE_URL": endpoints.edge_url,
+                # For what a benchmark measures of the processes themselves (bench/soak.py: RSS).
+                "BLOSSOM_BENCH_EDGE_PID": str(services.edge.pid),
+                "BLOSSOM_BENCH_POSTGREST_PID": str(services.postgrest.pid),
             }
             failed = []
             for name in args.names or available:

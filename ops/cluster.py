@@ -18,6 +18,19 @@ SUPERUSER = "postgres"
 SERVER_ACCOUNT = "postgres"
 
 
+# Given on the command line at every start, so that a cluster made before they were added gets
+# them too: pg_stat_statements loaded (`just top-queries`); each log line with the application
+# name, which is the request id while a request runs (blossom_db.logs); statements slower than
+# half a second logged, without their parameters (a password is one).
+SERVER_OPTIONS = (
+    "-c shared_preload_libraries=pg_stat_statements"
+    " -c log_line_prefix='%m [%p] %q[%a] '"
+    " -c log_min_duration_statement=500ms"
+    " -c log_parameter_max_length=0"
+    " -c log_parameter_max_length_on_error=0"
+)
+
+
 class ClusterError(RuntimeError):
     pass
 
@@ -130,7 +143,7 @@ class LocalCluster:
             "--log",
             self.logfile,
             "-o",
-            f"-p {self.port}",
+            f"-p {self.port} {SERVER_OPTIONS}",
         )
 
     def stop(self, mode: str = "fast") -> None:

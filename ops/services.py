@@ -70,6 +70,8 @@ def postgrest_binary() -> str:
 
 
 Environment = Mapping[str, str]
+# Where a child's output goes: a file (appended to), subprocess.PIPE, or None for ours.
+LogTo = Path | int | None
 
 
 def cookie_secure(environ: Environment) -> bool:
@@ -119,11 +121,13 @@ def edge_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[st
         **auth_env(endpoints, environ),
         "BLOSSOM_TRUSTED_PROXIES": environ.get("BLOSSOM_TRUSTED_PROXIES", ""),
         **{name: environ.get(name, "") for name in AI_VARIABLES},
+        "BLOSSOM_EDGE_STOP_DELAY": environ.get("BLOSSOM_EDGE_STOP_DELAY", ""),
+        "BLOSSOM_METRICS_NETWORKS": environ.get("BLOSSOM_METRICS_NETWORKS", ""),
     }
 
 
 def start_postgrest(
-    endpoints: Endpoints, log: Path | None = None, environ: Environment = os.environ
+    endpoints: Endpoints, log: LogTo = None, environ: Environment = os.environ
 ) -> subprocess.Popen[bytes]:
     return _spawn(
         [postgrest_binary(), str(POSTGREST_CONF)], dict(environ) | postgrest_env(endpoints, environ), log
@@ -131,7 +135,7 @@ def start_postgrest(
 
 
 def start_edge(
-    endpoints: Endpoints, log: Path | None = None, environ: Environment = os.environ
+    endpoints: Endpoints, log: LogTo = None, environ: Environment = os.environ
 ) -> subprocess.Popen[bytes]:
     # edge/server.py sets uvicorn's limits and timeouts; the same command runs in the image.
     command = [sys.executable, "-m", "edge", "--host", "127.0.0.1", "--port", str(endpoints.edge_port)]
@@ -147,7 +151,7 @@ def worker_env(database_url: str, smtp_url: str, app_url: str) -> dict[str, str]
 
 
 def start_worker(
-    settings: Environment, admin_url: str, log: Path | None = None, environ: Environment = os.environ
+    settings: Environment, admin_url: str, log: LogTo = None, environ: Environment = os.environ
 ) -> subprocess.Popen[bytes]:
     """`python -m worker` with these `settings` (worker_env, and any BLOSSOM_WORKER_* or
     BLOSSOM_MAIL_*) over `environ`; returned once it has registered with the job queue of the
@@ -179,7 +183,7 @@ def start_maildev(
     smtp_port: int,
     mailbox_port: int,
     mail_directory: Path,
-    log: Path | None = None,
+    log: LogTo = None,
     environ: Environment = os.environ,
 ) -> subprocess.Popen[bytes]:
     """MailDev on loopback: SMTP on `smtp_port`, its web mailbox and REST API (GET /api/email)
@@ -193,10 +197,14 @@ def start_maildev(
     return _spawn(command, dict(environ), log)
 
 
-def _spawn(command: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
+def _spawn(command: list[str], env: dict[str, str], log: LogTo) -> subprocess.Popen[bytes]:
     # A session of its own: a terminal's Ctrl-C reaches us alone, and we stop children in order.
     if log is None:
         return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    if isinstance(log, int):
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True

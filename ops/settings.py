@@ -68,6 +68,7 @@ class Settings:
     mailbox_port: int
     # Dagster's webserver under `just pipeline`.
     dagster_port: int
+    worker_metrics_port: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -87,6 +88,7 @@ class Settings:
             smtp_port=_port("BLOSSOM_SMTP_PORT", 1025),
             mailbox_port=_port("BLOSSOM_MAILBOX_PORT", 1080),
             dagster_port=_port("BLOSSOM_DAGSTER_PORT", 3070),
+            worker_metrics_port=_port("BLOSSOM_WORKER_METRICS_PORT", 9101),
         )
 
     @property

@@ -9,10 +9,12 @@
   in `.squawk.toml`.
 - calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
   bodies, PL/pgSQL ones included, views, policies) names its schema, pg_catalog included.
+- distribution: the schema stays distributable by tenant (ops/distribution_lint.py, with its
+  declarations and known breaches in sql/distribution.toml).
 
 A finding that is meant stays only as an entry in sql/lint-exceptions.toml, with its reason; an
-entry that excuses nothing is a finding too. `--no-database` runs the two checks that need no
-database (`just lint` does); `./dev test` runs all three as its stage `sql-lint`.
+entry that excuses nothing is a finding too. `--no-database` runs the checks that need no
+database (`just lint` does); `./dev test` runs them all as its stage `sql-lint`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pglast.parser import ParseError, parse_sql_json, scan
 
 from codegen.raises import _expression_sql, _walk, _walk_lines
 from deploy.migrate import MIGRATIONS_DIR, OUR_CODE_SCHEMAS, migrate, stateless_files
+from ops.distribution_lint import SCHEMA_DIR
+from ops.distribution_lint import findings as distribution_findings
 from ops.scratch import scratch_database, scratch_server
 from ops.settings import ROOT
 
@@ -392,6 +396,7 @@ def run(server_url: str | None) -> bool:
     checks: list[tuple[str, Callable[[], list[Finding]]]] = [
         ("squawk", lambda: squawk_findings(excused=exceptions["squawk"])),
         ("calls", call_findings),
+        ("distribution", lambda: [Finding(shown(SCHEMA_DIR), what) for what in distribution_findings()]),
     ]
     if server_url is not None:
 
@@ -415,7 +420,9 @@ def run(server_url: str | None) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--no-database", action="store_true", help="only the checks that need no database (squawk, calls)"
+        "--no-database",
+        action="store_true",
+        help="only the checks that need no database (squawk, calls, distribution)",
     )
     args = parser.parse_args()
     if args.no_database:

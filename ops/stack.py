@@ -12,10 +12,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from subprocess import PIPE
 from types import FrameType
 
 import psycopg
@@ -25,7 +27,6 @@ from deploy.migrate import migrate
 from ops.cluster import PG_BIN, LocalCluster
 from ops.services import (
     Endpoints,
-    process_name,
     start_edge,
     start_maildev,
     start_postgrest,
@@ -35,11 +36,16 @@ from ops.services import (
     worker_env,
 )
 from ops.settings import DB_NAME, Settings, redacted, with_database
+from ops.supervise import Child, Output
 from services.secrets import KEY_VARIABLE, new_key_entry
 
 
 def say(message: str) -> None:
     print(f"blossom: {message}", file=sys.stderr, flush=True)
+
+
+def local_cluster(settings: Settings) -> LocalCluster:
+    return LocalCluster(settings.data_dir / "postgres", settings.pg_port)
 
 
 @contextmanager
@@ -49,7 +55,7 @@ def database(settings: Settings, *, keep_running: bool = False) -> Iterator[Loca
     if settings.external_database_url:
         yield None
         return
-    cluster = LocalCluster(settings.data_dir / "postgres", settings.pg_port)
+    cluster = local_cluster(settings)
     was_running = cluster.initialized() and cluster.running()
     if not was_running:
         say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
@@ -76,7 +82,9 @@ def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bo
     BLOSSOM_APP_URL, or the edge when it is not set."""
     smtp_url = os.environ.get("BLOSSOM_SMTP_URL") or f"smtp://127.0.0.1:{settings.smtp_port}"
     app_url = os.environ.get("BLOSSOM_APP_URL") or edge_url
-    return worker_env(settings.worker_database_url, smtp_url, app_url), not os.environ.get("BLOSSOM_SMTP_URL")
+    worker = worker_env(settings.worker_database_url, smtp_url, app_url)
+    worker["BLOSSOM_WORKER_METRICS_PORT"] = str(settings.worker_metrics_port)
+    return worker, not os.environ.get("BLOSSOM_SMTP_URL")
 
 
 def use_development_secrets_key(settings: Settings) -> None:
@@ -97,6 +105,8 @@ def use_development_secrets_key(settings: Settings) -> None:
 
 
 def up(settings: Settings) -> int:
+    """The stack, each process's lines shown with its name in front, a process that exits
+    started again with back-off (ops/supervise.py), until Ctrl-C or SIGTERM."""
     endpoints = Endpoints(
         postgrest_port=settings.postgrest_port,
         postgrest_admin_port=settings.postgrest_admin_port,
@@ -106,36 +116,48 @@ def up(settings: Settings) -> int:
     )
     signal.signal(signal.SIGTERM, _raise_shutdown)
     signal.signal(signal.SIGINT, _raise_shutdown)
-    children: list[subprocess.Popen[bytes]] = []
+    output = Output()
+    children: list[Child] = []
+    following = threading.Event()
     worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
     use_development_secrets_key(settings)
     try:
+        if not settings.external_database_url:
+            output.follow("postgres", local_cluster(settings).logfile, following)
         with database(settings):
             migrate(settings.admin_url)
             if with_maildev:
-                maildev = start_maildev(settings.smtp_port, settings.mailbox_port, settings.data_dir / "mail")
+                mail_directory = settings.data_dir / "mail"
+                maildev = Child(
+                    "maildev",
+                    lambda: start_maildev(settings.smtp_port, settings.mailbox_port, mail_directory, PIPE),
+                    output,
+                )
                 children.append(maildev)
-                wait_http(f"{settings.mailbox_url}/api/email", maildev)
-            postgrest = start_postgrest(endpoints)
+                wait_http(f"{settings.mailbox_url}/api/email", maildev.process)
+            postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE), output)
             children.append(postgrest)
-            wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest)
-            edge = start_edge(endpoints)
+            wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest.process)
+            edge = Child("edge", lambda: start_edge(endpoints, PIPE), output)
             children.append(edge)
-            wait_http(f"{endpoints.edge_url}/readyz", edge)
-            children.append(start_worker(worker_settings, settings.admin_url))
+            wait_http(f"{endpoints.edge_url}/readyz", edge.process)
+            children.append(
+                Child("worker", lambda: start_worker(worker_settings, settings.admin_url, PIPE), output)
+            )
             say("the stack is up (Ctrl-C stops it)")
             print(f"  edge       {endpoints.edge_url}")
             print(f"  PostgREST  {endpoints.postgrest_url}")
             print(f"  worker     mail through {worker_settings['BLOSSOM_SMTP_URL']}")
+            print(
+                f"  metrics    {endpoints.edge_url}/metrics, http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+            )
             if with_maildev:
                 print(f"  MailDev    {settings.mailbox_url} (SMTP on 127.0.0.1:{settings.smtp_port})")
             print(f"  database   {redacted(settings.admin_url)}", flush=True)
             while True:
                 for child in children:
-                    if child.poll() is not None:
-                        say(f"{process_name(child)} exited with status {child.returncode}; stopping")
-                        return 1
-                time.sleep(0.5)
+                    child.keep_running()
+                time.sleep(0.1)
     except Shutdown as why:
         say(f"{why}: stopping")
         return 0
@@ -148,7 +170,8 @@ def up(settings: Settings) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in reversed(children):
-            stop(child, timeout=30.0)
+            stop(child.process, timeout=30.0)
+        following.set()
 
 
 def run_worker(settings: Settings) -> int:
@@ -167,6 +190,7 @@ def pipeline_env(settings: Settings) -> dict[str, str]:
     schedules, sensor cursors) kept under BLOSSOM_DATA_DIR unless DAGSTER_HOME names another."""
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster")
     dagster_home.mkdir(parents=True, exist_ok=True)
+    use_development_secrets_key(settings)  # the weekly digest opens the Slack tokens the edge sealed
     return {
         "BLOSSOM_PIPELINE_DATABASE_URL": os.environ.get("BLOSSOM_PIPELINE_DATABASE_URL")
         or settings.pipeline_database_url,

@@ -403,6 +403,10 @@ def test_a_python_limit_on_a_function_only_python_gets_is_refused_by_name(fixtur
         generate(url, FIXTURE_CONFIG)
 
 
+def _status(conn: psycopg.Connection[Any]) -> psycopg.pq.TransactionStatus:
+    return conn.info.transaction_status
+
+
 def test_a_wrappers_error_does_not_poison_the_callers_transaction(fixture_url: str) -> None:
     db = _load_golden_module()
     with psycopg.connect(fixture_url) as conn:
@@ -420,8 +424,14 @@ def test_a_wrappers_error_does_not_poison_the_callers_transaction(fixture_url: s
         # an idle connection: the failed call leaves it idle, not in a failed transaction
         with pytest.raises(db.ApiAddNoteError):
             db.api_add_note(conn, body="")
-        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert _status(conn) == psycopg.pq.TransactionStatus.IDLE
         assert db.api_total(conn, vals=[4]) == 4
+        # a transaction begun implicitly (not autocommit, a statement run) is kept too
+        assert _status(conn) == psycopg.pq.TransactionStatus.INTRANS
+        with pytest.raises(db.ApiAddNoteError):
+            db.api_add_note(conn, body="")
+        assert _status(conn) == psycopg.pq.TransactionStatus.INTRANS
+        assert db.api_total(conn, vals=[5]) == 5
 
 
 async def test_an_async_wrappers_error_does_not_poison_the_callers_transaction(fixture_url: str) -> None:

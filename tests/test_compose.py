@@ -38,8 +38,15 @@ def _published(service: str) -> tuple[str, int]:
     return f"{match.group(1)}={match.group(2)}", int(match.group(3))
 
 
-def test_postgrest_is_the_version_dev_installs() -> None:
-    assert SERVICES["postgrest"]["image"] == f"postgrest/postgrest:v{_dev_postgrest_version()}"
+def test_postgrest_is_the_binary_dev_installs() -> None:
+    assert SERVICES["postgrest"]["build"] == "ops/postgrest"
+    dockerfile = (ROOT / "ops" / "postgrest" / "Dockerfile").read_text()
+    dev = (ROOT / "dev").read_text()
+    for name in ("package", "integrity"):
+        pinned = re.search(rf'^postgrest_{name}="([^"]+)"$', dev, re.MULTILINE)
+        assert pinned, f"./dev pins the PostgREST {name}"
+        assert f"ARG {name.upper()}={pinned.group(1)}\n" in dockerfile, f"the image's {name} is not ./dev's"
+    assert f"@{_dev_postgrest_version()}-" in dockerfile
 
 
 def test_postgres_is_major_version_15() -> None:
@@ -158,3 +165,36 @@ def test_the_image_copies_what_migrate_imports_and_no_dev_tooling() -> None:
     needed = _first_party_imports("deploy")
     assert needed <= copied, f"the Dockerfile does not COPY {sorted(needed - copied)}"
     assert not copied & {"ops", "codegen", "bench", "tests"}, "the image carries no developer tooling"
+
+
+ONE_SHOT = {"migrate"}
+
+
+def test_every_long_running_service_is_restarted_and_has_a_healthcheck() -> None:
+    for name, service in SERVICES.items():
+        if name in ONE_SHOT:
+            assert service["restart"] == "on-failure", name
+            continue
+        assert service.get("restart") == "unless-stopped", f"{name} is not restarted when it exits"
+        check = service.get("healthcheck", {})
+        assert check.get("test", [None])[0] == "CMD", f"{name} has no healthcheck"
+        assert "interval" in check, name
+
+
+def test_the_healthchecks_ask_what_the_local_stack_waits_for() -> None:
+    """Each check asks the same thing `./dev up` waits for, on the port the service listens on."""
+
+    def check(service: str) -> str:
+        return " ".join(SERVICES[service]["healthcheck"]["test"])
+
+    admin_port = SERVICES["postgrest"]["environment"]["PGRST_ADMIN_SERVER_PORT"]
+    assert f"/dev/tcp/127.0.0.1/{admin_port}" in check("postgrest")
+    assert "GET /ready " in check("postgrest")
+    edge_port = SERVICES["edge"]["command"][-1]
+    assert f"http://127.0.0.1:{edge_port}/readyz" in check("edge")
+    worker_port = SERVICES["worker"]["environment"]["BLOSSOM_WORKER_METRICS_PORT"]
+    assert f"http://127.0.0.1:{worker_port}/metrics" in check("worker")
+    assert "http://127.0.0.1:1080/api/email" in check("maildev")
+    assert "pg_isready" in check("postgres")
+    # The edge starts once PostgREST is ready, as `./dev up` waits for it.
+    assert SERVICES["edge"]["depends_on"]["postgrest"]["condition"] == "service_healthy"

@@ -67,7 +67,10 @@ class Up:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.output
-            if "  database " in self.output and request(edge_url, "GET", "/readyz", timeout=2).status == 200:
+            if (
+                re.search(r"^  database ", self.output, re.MULTILINE)
+                and request(edge_url, "GET", "/readyz", timeout=2).status == 200
+            ):
                 return
             time.sleep(0.2)
         raise AssertionError(f"the stack did not come up:\n{self.output}")
@@ -90,7 +93,7 @@ def _assert_nothing_left(ports: dict[str, int], data_dir: Path) -> None:
 
 def up_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
     """`just up`'s environment on free ports of its own; and those ports."""
-    ports = {name: free_port() for name in ("edge", "postgrest", "admin", "pg", "smtp", "mailbox")}
+    ports = {name: free_port() for name in ("edge", "postgrest", "admin", "pg", "smtp", "mailbox", "metrics")}
     env = os.environ | {
         "BLOSSOM_DATA_DIR": str(data_dir),
         "BLOSSOM_EDGE_PORT": str(ports["edge"]),
@@ -99,6 +102,7 @@ def up_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
         "BLOSSOM_PG_PORT": str(ports["pg"]),
         "BLOSSOM_SMTP_PORT": str(ports["smtp"]),
         "BLOSSOM_MAILBOX_PORT": str(ports["mailbox"]),
+        "BLOSSOM_WORKER_METRICS_PORT": str(ports["metrics"]),
     }
     for name in ("DATABASE_URL", "BLOSSOM_SMTP_URL", "BLOSSOM_APP_URL"):
         env.pop(name, None)
@@ -128,9 +132,31 @@ def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
         second.wait_until_up(edge_url)
         with psycopg.connect(database_url) as conn:
             assert conn.execute("select note from public.kept").fetchall() == [("written before a restart",)]
+        _kill_postgrest_and_see_it_back(second, edge_url)
     finally:
-        second.interrupt(signal.SIGTERM)
+        output = second.interrupt(signal.SIGTERM)
     _assert_nothing_left(ports, data_dir)
+    # Every process's lines, each with its name in front; `up`'s own notes as `blossom`.
+    for name in ("postgrest", "edge", "worker", "maildev", "postgres"):
+        assert re.search(rf"^{name} *\| .", output, re.MULTILINE), f"no line of {name}:\n{output}"
+    assert re.search(r'^edge +\| \{"time": ', output, re.MULTILINE), "the edge writes JSON lines"
+    assert len(re.findall(r"^blossom  \| postgrest started", output, re.MULTILINE)) == 2
+
+
+def _kill_postgrest_and_see_it_back(stack: Up, edge_url: str) -> None:
+    """SIGKILL to PostgREST under `up`: /readyz is 200 again within 5 s, and requests are served."""
+    (pid,) = re.findall(r"^blossom  \| postgrest started \(pid (\d+)\)$", stack.output, re.MULTILINE)
+    os.kill(int(pid), signal.SIGKILL)
+    killed = time.monotonic()
+    while request(edge_url, "GET", "/readyz", timeout=2).status == 200:
+        assert time.monotonic() - killed < 2, "the edge never saw PostgREST go"
+        time.sleep(0.02)
+    while request(edge_url, "GET", "/readyz", timeout=2).status != 200:
+        assert time.monotonic() - killed < 5, f"/readyz not 200 within 5 s:\n{stack.output}"
+        time.sleep(0.05)
+    assert f"postgrest exited with status -{int(signal.SIGKILL)}; restarting in 0.5 s" in stack.output
+    account = signup(edge_url)
+    assert request(edge_url, "POST", "/rpc/me", json_body={}, headers=account.cookie).status == 200
 
 
 class MailDev:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import secrets
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -117,10 +116,11 @@ def session_cookie(context: BrowserContext, edge_url: str) -> dict[str, Any]:
 
 
 @pytest.mark.stack
-@pytest.mark.skipif(not CHROMIUM.exists() or shutil.which("node") is None, reason="./dev installs chromium")
 def test_the_example_app_on_two_origins_in_chromium(
     web_stack: Stack, origins: tuple[StaticServer, StaticServer]
 ) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run ./dev (it installs Debian's chromium)")
     allowed, refused = origins
     edge = web_stack.edge_url
     owner_email = f"owner-{secrets.token_hex(4)}@example.com"

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 
+from blossom_db import logs
 from worker.config import WorkerConfig
 from worker.process import WorkerProcess
 
 
 def main() -> None:
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s blossom-worker %(levelname)s %(message)s"
-    )
+    logs.configure("worker")
     # procrastinate logs every job's start and end; its warnings and errors are what matter here.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     try:

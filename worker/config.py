@@ -63,6 +63,9 @@ class WorkerConfig:
     # (None without BLOSSOM_SECRETS_KEY: Slack posts then wait for it, as failed tries).
     slack: SlackSettings = field(default_factory=SlackSettings)
     keyring: KeyRing | None = None
+    # Where the metrics are served (worker/metrics.py); none without a port.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -86,6 +89,8 @@ class WorkerConfig:
             shutdown_seconds=env_number("BLOSSOM_WORKER_SHUTDOWN_SECONDS", 20.0),
             slack=SlackSettings.from_environment(),
             keyring=KeyRing.from_environment() if os.environ.get(KEY_VARIABLE, "").strip() else None,
+            metrics_host=os.environ.get("BLOSSOM_WORKER_METRICS_HOST") or "127.0.0.1",
+            metrics_port=env_count("BLOSSOM_WORKER_METRICS_PORT", 0) or None,
         )
         if config.stalled_seconds <= 2 * config.heartbeat_seconds:
             raise ValueError(

@@ -21,12 +21,14 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from blossom_db.database import Database
 from blossom_db.generated import delivery_claim_async, delivery_delivered_async, delivery_failed_async
 from services.smtp import Mailer, PermanentFailure, TemporaryFailure
 from worker.config import WorkerConfig
 from worker.messages import UnsendableMessage, compose
+from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("blossom.worker")
 
@@ -57,6 +59,7 @@ class Deliverer:
     config: WorkerConfig
     database: Database
     mailer: Mailer
+    metrics: WorkerMetrics
 
     async def deliver(self, event_id: str) -> None:
         """One try at delivering `event_id`; RetryLater or GaveUp when it failed (recorded by
@@ -66,6 +69,7 @@ class Deliverer:
             claim = await delivery_claim_async(conn, p_event_id=event_id)
             if claim.topic is None:
                 log.info("event %s: delivered or given up already; nothing to do", event_id)
+                self.metrics.deliveries.labels("skipped").inc()
                 return
             this_try = (claim.attempts or 0) + 1
             try:
@@ -93,4 +97,8 @@ class Deliverer:
                 log.info("event %s: delivered (%s) at try %d", event_id, claim.topic, this_try)
         # Raised once the failure is committed: the job's own bookkeeping follows from it.
         if outcome is not None:
+            self.metrics.deliveries.labels("failed" if isinstance(outcome, GaveUp) else "retried").inc()
             raise outcome
+        self.metrics.deliveries.labels("delivered").inc()
+        if claim.queued_at is not None:
+            self.metrics.latency.observe((datetime.now(UTC) - claim.queued_at).total_seconds())

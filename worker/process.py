@@ -27,11 +27,13 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
 
+from blossom_db import logs
 from blossom_db.database import Database, DatabaseUnavailable
 from services.slack import SlackClient
 from services.smtp import Mailer
 from worker.config import WorkerConfig
 from worker.delivery import Deliverer, RetryLater
+from worker.metrics import WorkerMetrics
 from worker.slack import SlackPoster
 
 log = logging.getLogger("blossom.worker")
@@ -83,12 +85,15 @@ def build_app(config: WorkerConfig, deliverer: Deliverer, poster: SlackPoster) -
     app = App(connector=connector)
 
     @app.task(name=DELIVER_TASK, queue=MAIL_QUEUE, retry=DeliveryRetry(config))
-    async def deliver_mail(event_id: str) -> None:
-        await deliverer.deliver(event_id)
+    async def deliver_mail(event_id: str, request_id: str | None = None) -> None:
+        # The request that queued the mail (app.outbox.request_id): the job's log lines name it.
+        with logs.bind(request=logs.valid_request_id(request_id)):
+            await deliverer.deliver(event_id)
 
     @app.task(name=SLACK_TASK, queue=SLACK_QUEUE, retry=DeliveryRetry(config))
-    async def post_to_slack(event_id: str) -> None:
-        await poster.post(event_id)
+    async def post_to_slack(event_id: str, request_id: str | None = None) -> None:
+        with logs.bind(request=logs.valid_request_id(request_id)):
+            await poster.post(event_id)
 
     return app
 
@@ -102,9 +107,10 @@ class WorkerProcess:
             wait_seconds=30.0,
             application_name=APPLICATION_NAME,
         )
+        self.metrics = WorkerMetrics()
         self.app = build_app(
             config,
-            Deliverer(config, self.database, Mailer(config.smtp)),
+            Deliverer(config, self.database, Mailer(config.smtp), self.metrics),
             SlackPoster(config, self.database, SlackClient(config.slack), config.keyring),
         )
         self._stopping = asyncio.Event()
@@ -130,6 +136,10 @@ class WorkerProcess:
         log.info(
             "delivering mail from %s through %s", _where(self.config.database_url), self.config.smtp.shown()
         )
+        if self.config.metrics_port is not None:
+            self.metrics.serve(
+                self.config.metrics_host, self.config.metrics_port, self.config.database_url, MAIL_QUEUE
+            )
         wait = RECONNECT_FIRST_SECONDS
         try:
             while not self._stopping.is_set():

@@ -164,7 +164,9 @@ create table app.outbox (
   attempts integer not null default 0 constraint outbox_attempts_not_negative check (attempts >= 0),
   last_attempt_at timestamptz,
   last_error text,
-  given_up_at timestamptz
+  given_up_at timestamptz,
+  request_id text default substring(pg_catalog.current_setting('app.request_id', true) from '^[A-Za-z0-9._:/+=-]{1,63}$')
+    constraint outbox_request_id_shape check (request_id ~ '^[A-Za-z0-9._:/+=-]{1,63}$')
 );
 create index outbox_pending_idx on app.outbox (created_at) where delivered_at is null;
 alter table app.outbox enable row level security;
@@ -179,6 +181,8 @@ comment on column app.outbox.last_attempt_at is 'When delivery was last tried.';
 comment on column app.outbox.last_error is 'Why the last attempt failed.';
 comment on column app.outbox.given_up_at is
   'When delivery was given up (a permanent refusal, or too many attempts); it is never tried again.';
+comment on column app.outbox.request_id is
+  'The request that queued it (app.request_id, set by the pre-request or the edge); its delivery job carries it.';
 
 /* Audit trail: who did what, when and from where; never a password or a token. */
 create table app.audit_events (
@@ -189,7 +193,9 @@ create table app.audit_events (
   org_id app.org_id,
   target text,
   client_addr inet,
-  details jsonb not null default '{}'
+  details jsonb not null default '{}',
+  request_id text default substring(pg_catalog.current_setting('app.request_id', true) from '^[A-Za-z0-9._:/+=-]{1,63}$')
+    constraint audit_events_request_id_shape check (request_id ~ '^[A-Za-z0-9._:/+=-]{1,63}$')
 );
 create index audit_events_actor_id_at_idx on app.audit_events (actor_id, at);
 alter table app.audit_events enable row level security;
@@ -202,6 +208,8 @@ comment on column app.audit_events.org_id is 'The organization concerned, for te
 comment on column app.audit_events.target is 'What it happened to, e.g. the lower-cased email of a login attempt.';
 comment on column app.audit_events.client_addr is 'Client address of the request.';
 comment on column app.audit_events.details is 'More facts as JSON; never secrets.';
+comment on column app.audit_events.request_id is
+  'The request that caused it (app.request_id, set by the pre-request or the edge), as in the logs.';
 
 /* What api.me and api.update_profile return: a user as the API shows it. */
 create type api.user_profile as (

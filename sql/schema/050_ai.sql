@@ -21,7 +21,7 @@ comment on type app.ai_outcome is
   'What became of an AI request: reserved (under way), answered (charged), failed or cached (both free).';
 
 create table app.ai_usage (
-  id bigint generated always as identity primary key,
+  id bigint generated always as identity,
   org_id app.org_id not null references app.organizations (id) on delete cascade,
   user_id app.user_id references app.users (id) on delete set null,
   feature text not null constraint ai_usage_feature_shape check (feature ~ '^[a-z][a-z_]{0,39}$'),
@@ -38,8 +38,12 @@ create table app.ai_usage (
   started_at timestamptz not null default now(),
   settled_at timestamptz,
   constraint ai_usage_free_unless_answered check (
-    outcome = 'answered' or (prompt_tokens = 0 and completion_tokens = 0))
+    outcome = 'answered' or (prompt_tokens = 0 and completion_tokens = 0)),
+  -- Keyed by tenant first, so that the ledger can be distributed by org_id (docs/deployment.md).
+  constraint ai_usage_pkey primary key (org_id, id)
 );
+/* The edge settles a reservation by its number alone. */
+create index ai_usage_id_idx on app.ai_usage (id);
 /* The month's spend of an organization (app.ai_tokens_spent) and api.get_ai_usage. */
 create index ai_usage_org_id_started_at_idx on app.ai_usage (org_id, started_at);
 alter table app.ai_usage enable row level security;

@@ -17,7 +17,7 @@ select columns_are('app', 'password_resets',
   array['token_hash', 'user_id', 'created_at', 'expires_at', 'used_at', 'client_addr'],
   'password resets keep only the token hash');
 select columns_are('app', 'outbox',
-  array['id', 'topic', 'payload', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at'],
+  array['id', 'topic', 'payload', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at', 'request_id'],
   'the outbox has topic, payload and delivery times');
 select columns_are('app', 'devices', array['token_hash', 'user_id', 'created_at', 'last_used_at'],
   'devices keep only the device token''s hash, its account and times');

@@ -12,7 +12,7 @@ select tap.fix('erin_mail', id) from app.outbox where topic = 'mail.email_verifi
 select results_eq(
   $$ select queue_name::text, task_name::text, lock::text, args, status::text from jobs.procrastinate_jobs
       where args ->> 'event_id' = tap.id('erin_mail') $$,
-  $$ values ('mail', 'deliver_mail', 'outbox:' || tap.id('erin_mail'), jsonb_build_object('event_id', tap.id('erin_mail')), 'todo') $$,
+  $$ values ('mail', 'deliver_mail', 'outbox:' || tap.id('erin_mail'), jsonb_build_object('event_id', tap.id('erin_mail'), 'request_id', null), 'todo') $$,
   'the sign-up''s verification mail has its delivery job: queue mail, task deliver_mail, one at a time per event'
 );
 

@@ -24,13 +24,13 @@ set search_path = jobs
 as $$
 begin
   perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
-    'mail', 'deliver_mail', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id), null
+    'mail', 'deliver_mail', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
   )::jobs.procrastinate_job_to_defer_v1))
     from added n
    where n.topic like 'mail.%'
   having pg_catalog.count(*) > 0;
   perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
-    'slack', 'post_to_slack', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id), null
+    'slack', 'post_to_slack', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
   )::jobs.procrastinate_job_to_defer_v1))
     from added n
    where n.topic = any (app.slack_topics())
@@ -42,7 +42,7 @@ end
 $$;
 
 comment on function app.tg_outbox__defer_delivery() is
-  'Trigger: defers one delivery job per message added to the outbox, locked per event: each mail (queue mail, task deliver_mail), and each organization event whose organization has a working Slack channel (queue slack, task post_to_slack).';
+  'Trigger: defers one delivery job per message added to the outbox, locked per event and with the request id that queued it: each mail (queue mail, task deliver_mail), and each organization event whose organization has a working Slack channel (queue slack, task post_to_slack).';
 
 create trigger defer_delivery after insert on app.outbox
   referencing new table as added

@@ -11,7 +11,10 @@
  *    x-blossom-session header; a valid session sets app.user_id and app.session_id for the
  *    transaction and switches to `authenticated`. Anything else stays web_anon, and functions
  *    that need a user answer 401 auth.not_signed_in.
- * 3. Activity: a session is marked as used at most once a minute; a read-only request (PostgREST
+ * 3. Tracing: the request id the edge sends (X-Request-Id, when it has the shape of one) is set
+ *    as app.request_id, which audit events and outbox rows record, and as application_name,
+ *    which Postgres's log lines and pg_stat_activity show, for the transaction.
+ * 4. Activity: a session is marked as used at most once a minute; a read-only request (PostgREST
  *    runs GET and HEAD so) cannot, and is answered with the header X-Blossom-Session-Stale
  *    instead, which the edge takes off and acts on (edge/activity.py).
  */
@@ -39,15 +42,22 @@ comment on function auth.refuse_cross_site_write() is
 
 /* It runs before every API request, so it does only what that request needs: the session is
    one indexed lookup through the view auth.presented_session (sql/views/auth_presented_session.sql), planned
-   into this query with no function call or change of role, and a browser's read parses no
-   header. The settings it makes are transaction-local: PostgREST's next request starts
+   into this query with no function call or change of role; a read parses the headers once,
+   for its request id. The settings it makes are transaction-local: PostgREST's next request starts
    without them. */
 create function auth.pre_request() returns void
 language plpgsql volatile
 as $$
 declare
   v_identity record;
+  v_request_id text := pg_catalog.substring(
+    nullif(pg_catalog.current_setting('request.headers', true), '')::json ->> 'x-request-id',
+    '^[A-Za-z0-9._:/+=-]{1,63}$');
 begin
+  if v_request_id is not null then
+    perform pg_catalog.set_config('app.request_id', v_request_id, true),
+            pg_catalog.set_config('application_name', v_request_id, true);
+  end if;
   if pg_catalog.current_setting('request.method', true) not in ('GET', 'HEAD', 'OPTIONS') then
     perform auth.refuse_cross_site_write();
   end if;

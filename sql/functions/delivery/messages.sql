@@ -13,11 +13,13 @@
  * its transaction and its lock, and the event is claimed again. The SMTP server has the message
  * only once it accepted its end, and a message is marked delivered only once it did.
  */
-create function delivery.claim(p_event_id text, out topic text, out payload jsonb, out attempts integer)
+create function delivery.claim(
+  p_event_id text, out topic text, out payload jsonb, out attempts integer, out queued_at timestamptz
+)
 language plpgsql volatile security definer set search_path = ''
 as $$
 begin
-  select o.topic, o.payload, o.attempts into topic, payload, attempts
+  select o.topic, o.payload, o.attempts, o.created_at into topic, payload, attempts, queued_at
     from app.outbox o
    where o.id = util.parse_id(p_event_id, 'evt')::app.event_id
      and o.delivered_at is null and o.given_up_at is null
@@ -26,7 +28,7 @@ end
 $$;
 
 comment on function delivery.claim(text) is
-  'The message of an outbox event, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.';
+  'The message of an outbox event and when it was queued, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.';
 
 create function delivery.delivered(p_event_id text) returns void
 language plpgsql volatile security definer set search_path = ''

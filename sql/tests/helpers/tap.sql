@@ -160,7 +160,7 @@ as $$
 begin
   reset role;
   perform set_config(setting, '', true)
-     from unnest(array['app.user_id', 'app.session_id', 'response.headers']) setting;
+     from unnest(array['app.user_id', 'app.session_id', 'app.request_id', 'response.headers']) setting;
   perform set_config('request.method', p_method, true);
   perform set_config('request.headers', (jsonb_build_object('content-type', 'application/json') || p_headers)::text, true);
   perform set_config('request.cookies', coalesce(p_cookies, '{}')::text, true);

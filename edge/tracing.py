@@ -1,0 +1,84 @@
+"""Every request gets an id, and one log line and its metrics (edge/metrics.py) when it is
+answered.
+
+The id is the `X-Request-Id` a trusted proxy (BLOSSOM_TRUSTED_PROXIES) sent, when it has the
+shape of one (blossom_db.logs.REQUEST_ID_SHAPE), or a new one; a client's own is ignored, so
+that no one can make their requests look like another's. It is returned as `X-Request-Id`,
+bound for the request's log lines and database transactions (blossom_db.logs), and sent on to
+PostgREST (edge.proxy), whose pre-request sets it in Postgres.
+
+The line logged when the answer is complete: method, route, status and duration in
+milliseconds, with the request id; never the query string, a header's value or a body.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from blossom_db import logs
+from edge.config import EdgeConfig
+from edge.metrics import EdgeMetrics
+from edge.security import peer_ip
+
+REQUEST_ID_HEADER = b"x-request-id"
+# A path is logged as sent, cut to this (a made-up path is the client's to choose).
+LONGEST_ROUTE = 200
+
+log = logging.getLogger("edge.access")
+
+
+def request_id_of(scope: Scope, config: EdgeConfig) -> str:
+    """The trusted proxy's request id, or a new one."""
+    if config.trusted_proxies:
+        peer = peer_ip(scope)
+        if peer is not None and any(peer in network for network in config.trusted_proxies):
+            for name, value in scope["headers"]:
+                if name == REQUEST_ID_HEADER:
+                    given = logs.valid_request_id(value.decode("latin-1"))
+                    if given is not None:
+                        return given
+    return logs.new_request_id()
+
+
+class RequestIds:
+    def __init__(self, app: ASGIApp, config: EdgeConfig, metrics: EdgeMetrics) -> None:
+        self.app = app
+        self.config = config
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope, self.config)
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+            await send(message)
+
+        with logs.bind(request=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                seconds = time.perf_counter() - started
+                self.metrics.observe(scope["method"], scope["path"], status, seconds)
+                log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": scope["method"],
+                            "route": scope["path"][:LONGEST_ROUTE],
+                            # 0: no answer was sent (the client went away, or the server failed).
+                            "status": status,
+                            "duration_ms": round(seconds * 1000, 2),
+                        }
+                    },
+                )

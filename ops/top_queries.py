@@ -1,0 +1,73 @@
+"""`just top-queries`: the statements that cost the database the most time, from
+pg_stat_statements (the local cluster loads it; ops/cluster.py), heaviest first.
+
+    just top-queries              the 15 heaviest by total time
+    just top-queries --limit 5 --by mean
+    just top-queries --reset      forget what was counted so far
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import psycopg
+from psycopg import sql
+
+from ops.settings import Settings
+
+ORDER = {"total": "total_exec_time", "mean": "mean_exec_time", "calls": "calls"}
+QUERY_WIDTH = 90
+
+
+def top_queries(url: str, limit: int, by: str) -> list[tuple[int, float, float, int, float, str]]:
+    """(calls, total ms, mean ms, rows, share of all time in %, query) of the heaviest statements."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create extension if not exists pg_stat_statements")
+        rows = conn.execute(
+            sql.SQL(
+                "select calls, total_exec_time, mean_exec_time, rows,"
+                " 100 * total_exec_time / nullif(sum(total_exec_time) over (), 0), query"
+                " from pg_stat_statements"
+                " where dbid = (select oid from pg_database where datname = current_database())"
+                " order by {} desc limit %s"
+            ).format(sql.Identifier(ORDER[by])),
+            (limit,),
+        ).fetchall()
+    return [(int(c), float(t), float(m), int(r), float(s or 0), str(q)) for c, t, m, r, s, q in rows]
+
+
+def table(rows: list[tuple[int, float, float, int, float, str]]) -> str:
+    lines = [f"{'calls':>9} {'total ms':>11} {'mean ms':>9} {'rows':>9} {'share':>6}  query"]
+    for calls, total, mean, count, share, query in rows:
+        one_line = re.sub(r"\s+", " ", query).strip()
+        if len(one_line) > QUERY_WIDTH:
+            one_line = one_line[: QUERY_WIDTH - 1] + "…"
+        lines.append(f"{calls:>9} {total:>11.1f} {mean:>9.2f} {count:>9} {share:>5.1f}%  {one_line}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=15)
+    parser.add_argument("--by", choices=sorted(ORDER), default="total")
+    parser.add_argument("--reset", action="store_true", help="forget the statistics so far")
+    args = parser.parse_args()
+    url = Settings.from_env().admin_url
+    try:
+        if args.reset:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("select pg_stat_statements_reset()")
+            print("top-queries: statistics reset")
+            return
+        print(table(top_queries(url, args.limit, args.by)))
+    except psycopg.Error as error:
+        hint = ""
+        if "shared_preload_libraries" in str(error):
+            hint = " (the server must load it: `./dev up` starts the local cluster so; restart it)"
+        sys.exit(f"top-queries: {str(error).strip().splitlines()[0]}{hint}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""SIGTERM during a burst of writes: /readyz turns 503 at once, every request sent gets an answer,
+every write acknowledged is committed, and the edge exits (edge/lifecycle.py)."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from tests.support.http import Reply, loopback_address, request
+from tests.support.stack import make_stack
+
+# A write that takes a while: many are under way when the edge is told to stop.
+SLOW_WRITE = """
+create table app.drain_notes (note text primary key);
+create function api.slow_note(note text, seconds float) returns text
+language sql volatile security definer set search_path = '' as $$
+  insert into app.drain_notes (note) values (slow_note.note);
+  select pg_catalog.pg_sleep(slow_note.seconds);
+  select slow_note.note;
+$$;
+grant execute on function api.slow_note(text, float) to web_anon;
+"""
+
+
+def test_sigterm_drains_every_write_under_way_and_readyz_turns_503(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    # Each write takes longer than the stop delay: writes are under way when the edge stops
+    # accepting, and must be finished, not dropped.
+    settings = {"BLOSSOM_EDGE_STOP_DELAY": "0.3"}
+    with make_stack(pg_server, template_database, tmp_path, SLOW_WRITE, settings) as stack:
+        edge = stack.edge_url
+        answers: list[tuple[str, Reply | Exception]] = []
+        stop_sending = threading.Event()
+
+        def client() -> None:
+            source = loopback_address()
+            while not stop_sending.is_set():
+                note = secrets.token_hex(8)
+                try:
+                    reply: Reply | Exception = request(
+                        edge, "POST", "/rpc/slow_note", json_body={"note": note, "seconds": 1.0},
+                        source=source, timeout=20,
+                    )  # fmt: skip
+                except OSError as error:
+                    reply = error
+                answers.append((note, reply))
+
+        clients = [threading.Thread(target=client) for _ in range(12)]
+        for thread in clients:
+            thread.start()
+        time.sleep(1.5)
+        stack.services.edge.send_signal(signal.SIGTERM)
+
+        # Draining: /readyz says so at once; a load balancer would stop sending, as we do.
+        ready = request(edge, "GET", "/readyz")
+        stop_sending.set()
+        assert ready.status == 503, ready.body
+        assert ready.json()["code"] == "edge.draining"
+        for thread in clients:
+            thread.join(timeout=30)
+        stack.services.edge.wait(timeout=20)
+
+        failed = [(note, reply) for note, reply in answers if not isinstance(reply, Reply)]
+        assert failed == [], "every request sent got an answer"
+        acknowledged = {note for note, reply in answers if isinstance(reply, Reply) and reply.status == 200}
+        assert len(acknowledged) == len(answers), [r.body for _, r in answers if isinstance(r, Reply)][:3]
+        assert len(acknowledged) >= 12
+        with psycopg.connect(stack.database_url) as conn:
+            committed = {note for (note,) in conn.execute("select note from app.drain_notes").fetchall()}
+        assert acknowledged <= committed, "every acknowledged write is committed"
+
+
+def test_without_a_stop_delay_sigterm_stops_at_once(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    with make_stack(pg_server, template_database, tmp_path) as stack:
+        started = time.monotonic()
+        stack.services.edge.send_signal(signal.SIGTERM)
+        stack.services.edge.wait(timeout=10)
+        assert time.monotonic() - started < 3

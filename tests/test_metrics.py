@@ -1,0 +1,121 @@
+"""`GET /metrics` on the edge (edge/metrics.py) and the worker's metrics (worker/metrics.py), read
+as Prometheus reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ops.scratch import free_port
+from tests.support.auth_client import post, signup
+from tests.support.http import request
+from tests.support.smtp_server import SmtpServer
+from tests.support.stack import Stack, make_stack
+from tests.support.worker import eventually, queue_mail, running_worker
+
+PROXY = "127.0.0.9"
+
+
+@pytest.fixture(scope="module")
+def measured(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    settings = {"BLOSSOM_METRICS_NETWORKS": "127.0.0.1/32", "BLOSSOM_TRUSTED_PROXIES": f"{PROXY}/32"}
+    with make_stack(
+        pg_server, template_database, tmp_path_factory.mktemp("measured"), settings=settings
+    ) as running:
+        yield running
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a scrape, by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def scrape(url: str, source: str = "127.0.0.1", headers: dict[str, str] | None = None) -> str:
+    reply = request(url, "GET", "/metrics", source=source, headers=headers)
+    assert reply.status == 200, reply.body
+    assert (reply.header("content-type") or "").startswith("text/plain")
+    return reply.body.decode()
+
+
+def requests_of(
+    scraped: dict[tuple[str, frozenset[tuple[str, str]]], float], route: str, status: str
+) -> float:
+    key = (
+        "blossom_edge_requests_total",
+        frozenset({("method", "POST"), ("route", route), ("status", status)}),
+    )
+    return scraped.get(key, 0.0)
+
+
+def test_requests_are_counted_by_route_and_status_and_timed(measured: Stack) -> None:
+    edge = measured.edge_url
+    before = samples(scrape(edge))
+    account = signup(edge)
+    assert post(edge, "/rpc/me", {}, account.cookie).status == 200
+    assert post(edge, "/rpc/me", {}).status == 401
+    assert post(edge, "/rpc/made_up_function_name", {}).status == 404
+    after = samples(scrape(edge))
+    assert requests_of(after, "/auth/signup", "201") - requests_of(before, "/auth/signup", "201") == 1
+    assert requests_of(after, "/rpc/me", "200") - requests_of(before, "/rpc/me", "200") == 1
+    assert requests_of(after, "/rpc/me", "401") - requests_of(before, "/rpc/me", "401") == 1
+    # A function PostgREST does not know is no route of its own: clients cannot make up series.
+    assert requests_of(after, "unmatched", "404") - requests_of(before, "unmatched", "404") == 1
+    assert not any("made_up_function_name" in str(labels) for _, labels in after)
+    count = ("blossom_edge_request_duration_seconds_count", frozenset({("route", "/rpc/me")}))
+    assert after[count] - before.get(count, 0) == 2
+    for gauge in ("requests_in_flight", "upstream_connections_in_use", "database_connections_in_use"):
+        assert (f"blossom_edge_{gauge}", frozenset()) in after
+
+
+def test_metrics_answer_only_the_allowed_networks_even_through_a_trusted_proxy(measured: Stack) -> None:
+    edge = measured.edge_url
+    assert request(edge, "GET", "/metrics", source="127.0.0.2").status == 404
+    # Through the proxy, the client is its X-Forwarded-For entry: one from outside is refused.
+    assert (
+        request(edge, "GET", "/metrics", source=PROXY, headers={"X-Forwarded-For": "203.0.113.5"}).status
+        == 404
+    )
+    assert "blossom_edge_requests_total" in scrape(edge, PROXY, {"X-Forwarded-For": "127.0.0.1"})
+
+
+def test_the_worker_counts_deliveries_and_their_latency_and_the_queue(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = {"BLOSSOM_WORKER_METRICS_PORT": str(port)}
+    worker_url = f"http://127.0.0.1:{port}"
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path, **settings):
+        queue_mail(database_url, "metered@example.com")
+        smtp.wait_for(1)
+
+        def delivered() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
+            scraped = samples(scrape(worker_url))
+            done = scraped.get(("blossom_worker_deliveries_total", frozenset({("outcome", "delivered")})))
+            return scraped if done == 1 else None
+
+        scraped = eventually(delivered, what="the delivery counted")
+    assert scraped[("blossom_worker_delivery_latency_seconds_count", frozenset())] == 1
+    assert scraped[("blossom_worker_database_up", frozenset())] == 1
+    assert scraped[("blossom_worker_queue_jobs", frozenset({("status", "todo")}))] == 0
+
+
+def test_upstream_errors_are_counted_by_code(measured: Stack) -> None:
+    """Last in this module: it stops the stack's PostgREST."""
+    edge = measured.edge_url
+    measured.services.postgrest.terminate()
+    measured.services.postgrest.wait(10)
+    assert post(edge, "/rpc/me", {}).status == 503
+    scraped = samples(scrape(edge))
+    assert (
+        scraped[("blossom_edge_upstream_errors_total", frozenset({("code", "edge.upstream_unavailable")}))]
+        == 1
+    )

@@ -1,0 +1,133 @@
+"""No secret in any log: passwords, session and device tokens, mailed tokens and bearer keys
+are sent through every route of the edge (real ones where a real flow makes them, made-up ones
+of the same shape everywhere else), the mail is delivered by the worker, and then the logs of
+the edge, PostgREST, the worker and Postgres are read for any of them."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from starlette.routing import Route
+
+from edge.auth import ROUTES as AUTH_ROUTES
+from tests.support.auth_client import COOKIE_NAME, DEVICE_COOKIE_NAME, new_email, post, session_cookie, signup
+from tests.support.http import request
+from tests.support.mailbox import messages
+from tests.support.smtp_server import SmtpServer
+from tests.support.stack import Stack, make_stack
+from tests.support.worker import eventually, running_worker
+
+
+@pytest.fixture(scope="module")
+def logged(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("logged")) as running:
+        yield running
+
+
+def made_up_token() -> str:
+    """The shape of every token Blossom makes (43 URL-safe characters), so that it gets past
+    the edge's shape check and reaches the database."""
+    return secrets.token_urlsafe(32)
+
+
+def rpc_names(database_url: str) -> list[str]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "select distinct p.proname from pg_proc p where p.pronamespace = 'api'::regnamespace order by 1"
+        ).fetchall()
+    return [str(name) for (name,) in rows]
+
+
+def postgres_log(database_url: str) -> Path:
+    """The cluster's log file: ops.cluster.LocalCluster keeps it next to the data folder."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("select current_setting('data_directory')").fetchone()
+    assert row is not None
+    return Path(str(row[0])).parent / "postgres.log"
+
+
+def test_no_secret_sent_through_any_route_reaches_any_log(logged: Stack, tmp_path: Path) -> None:
+    edge, url = logged.edge_url, logged.database_url
+    sent: set[str] = set()
+
+    # Real secrets, through the flows that use them.
+    password, new_password = "first secret " + made_up_token(), "second secret " + made_up_token()
+    owner = signup(edge, password=password)
+    guest = signup(edge, password=password)
+    sent |= {password, new_password, owner.token, guest.token, str(owner.device)}
+    rpc = {"Origin": edge} | owner.cookie
+    org = post(edge, "/rpc/create_organization", {"name": "Secretive"}, rpc).json()
+    invite = {"org_id": org["id"], "email": guest.email, "role": "member"}
+    assert post(edge, "/rpc/invite_member", invite, rpc).status == 200
+    (invitation,) = messages(url, guest.email, "mail.org_invitation")
+    (verification, *_) = messages(url, owner.email, "mail.email_verification")
+    accepted = post(
+        edge, "/rpc/accept_invitation", {"token": invitation["token"]}, {"Origin": edge} | guest.cookie
+    )
+    assert accepted.status == 200, accepted.body
+    assert post(edge, "/auth/verify-email", {"token": verification["token"]}).status == 204
+    change = {"current_password": password, "new_password": new_password}
+    assert post(edge, "/auth/password", change, owner.browser).status == 204
+    assert post(edge, "/auth/password-reset", {"email": owner.email}).status == 202
+    (reset, *_) = messages(url, owner.email, "mail.password_reset")
+    assert (
+        post(edge, "/auth/password-reset/confirm", {"token": reset["token"], "new_password": password}).status
+        == 204
+    )
+    login = post(edge, "/auth/login", {"email": owner.email, "password": password})
+    assert login.status == 200
+    token = session_cookie(login)
+    assert token
+    sent |= {invitation["token"], verification["token"], reset["token"], token}
+
+    # Made-up secrets of every kind, through every route, in every place a secret goes.
+    session, device, mailed, bearer = made_up_token(), made_up_token(), made_up_token(), made_up_token()
+    typed = "typed secret " + made_up_token()
+    sent |= {session, device, mailed, bearer, typed}
+    body = {
+        "email": new_email(),
+        "password": typed,
+        "current_password": typed,
+        "new_password": typed,
+        "token": mailed,
+        "display_name": "Sly",
+    }
+    headers = {
+        "Origin": edge,
+        "Cookie": f"{COOKIE_NAME}={session}; {DEVICE_COOKIE_NAME}={device}",
+        "X-Blossom-Session": session,
+        "Authorization": f"Bearer {bearer}",
+    }
+    real = {"Origin": edge, "Cookie": f"{COOKIE_NAME}={token}"}
+    paths = [route.path for route in AUTH_ROUTES if isinstance(route, Route)]
+    paths += [f"/rpc/{name}" for name in rpc_names(url)] + ["/healthz", "/readyz"]
+    for path in paths:
+        for method in ("GET", "POST"):
+            for with_headers in (headers, real):
+                reply = request(edge, method, path, json_body=body if method == "POST" else None,
+                                headers=with_headers)  # fmt: skip
+                assert reply.status < 500, (method, path, reply.body)
+
+    # The worker delivers the mail that all this queued (it reads the mailed tokens to send them).
+    with SmtpServer() as smtp, running_worker(url, smtp.url, tmp_path):
+        smtp.wait_for(1)
+        eventually(
+            lambda: not messages(url, owner.email, "mail.password_reset")[0].get("token"), what="delivered"
+        )
+
+    logs = {path.name: path.read_text(errors="replace") for path in logged.services.logs.iterdir()}
+    logs |= {path.name: path.read_text(errors="replace") for path in tmp_path.glob("worker-*.log")}
+    logs["postgres.log"] = postgres_log(url).read_text(errors="replace")
+    assert {"edge.log", "postgrest.log", "postgres.log"} <= set(logs)
+    assert any(name.startswith("worker-") for name in logs)
+    # The logs are not empty: the edge logged every request above, PostgREST every RPC.
+    assert logs["edge.log"].count('"route": "/auth/login"') >= 3
+    assert logs["postgrest.log"].count("POST /rpc/accept_invitation") >= 3
+    leaks = [(name, secret) for name, text in logs.items() for secret in sent if secret in text]
+    assert leaks == []

@@ -1,0 +1,136 @@
+"""One request id from the edge to the row: the edge's log line, PostgREST's, the audit event,
+the outbox row, its delivery job and the worker's log line all name it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from blossom_db.logs import REQUEST_ID_SHAPE
+from edge.config import EdgeConfig, parse_networks
+from edge.tracing import request_id_of
+from tests.support.auth_client import post, signup
+from tests.support.http import request
+from tests.support.smtp_server import SmtpServer
+from tests.support.stack import Stack, make_stack
+from tests.support.worker import eventually, running_worker
+
+
+@pytest.fixture(scope="module")
+def traced(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A stack of this module's own: its logs hold only these tests' requests."""
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("traced")) as running:
+        yield running
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a log (any other line, such as a traceback's, is skipped)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def one(database_url: str, query: str, *params: object) -> Any:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None, query
+    return row[0]
+
+
+def test_an_invitations_request_id_reaches_every_log_the_audit_event_the_outbox_and_the_job(
+    traced: Stack, tmp_path: Path
+) -> None:
+    owner = signup(traced.edge_url)
+    rpc = {"Origin": traced.edge_url} | owner.cookie
+    org = post(traced.edge_url, "/rpc/create_organization", {"name": "Traced"}, rpc).json()
+    invited = post(
+        traced.edge_url,
+        "/rpc/invite_member",
+        {"org_id": org["id"], "email": "traced-guest@example.com", "role": "member"},
+        rpc,
+    )
+    assert invited.status == 200, invited.body
+    request_id = invited.header("x-request-id")
+    assert request_id
+    assert REQUEST_ID_SHAPE.fullmatch(request_id)
+
+    # The edge's line for it, as JSON, with what the issue asks of a request's line.
+    (line,) = [x for x in json_lines(traced.services.logs / "edge.log") if x.get("request_id") == request_id]
+    assert line["route"] == "/rpc/invite_member"
+    assert line["status"] == 200
+    assert line["method"] == "POST"
+    assert {"time", "level", "event", "duration_ms"} <= set(line)
+    # PostgREST's access line (its referer field; edge/proxy.py).
+    postgrest_log = (traced.services.logs / "postgrest.log").read_text()
+    assert f'"urn:blossom:request:{request_id}"' in postgrest_log
+    assert "POST /rpc/invite_member" in postgrest_log
+
+    url = traced.database_url
+    audited = "select request_id from app.audit_events where org_id = %s and action = 'org.member_invited'"
+    assert one(url, audited, org["id"]) == request_id
+    event = one(url, "select id from app.outbox where payload->>'to' = 'traced-guest@example.com'")
+    assert one(url, "select request_id from app.outbox where id = %s", event) == request_id
+    assert one(url, "select args->>'request_id' from jobs.procrastinate_jobs where args->>'event_id' = %s",
+               event) == request_id  # fmt: skip
+
+    # The worker that delivers it logs the request id with the delivery.
+    with SmtpServer() as smtp, running_worker(url, smtp.url, tmp_path):
+        smtp.wait_for(1)
+        eventually(
+            lambda: any(
+                x.get("request_id") == request_id and event in x["event"]
+                for log in tmp_path.glob("worker-*.log")
+                for x in json_lines(log)
+            ),
+            what="the worker's line for the delivery",
+        )
+
+
+def test_an_auth_routes_request_id_reaches_its_audit_event(traced: Stack) -> None:
+    account = signup(traced.edge_url)
+    reply = post(traced.edge_url, "/auth/login", {"email": account.email, "password": account.password})
+    assert reply.status == 200
+    request_id = reply.header("x-request-id")
+    found = one(
+        traced.database_url,
+        "select request_id from app.audit_events where actor_id = %s and action = 'auth.login' ",
+        account.user["id"],
+    )
+    assert found == request_id
+    (line,) = [x for x in json_lines(traced.services.logs / "edge.log") if x.get("request_id") == request_id]
+    assert line["user_id"] == account.user["id"], "a sign-in's line names the user"
+
+
+def test_a_clients_own_request_id_is_not_taken_and_every_answer_has_one(traced: Stack) -> None:
+    made_up = {"X-Request-Id": "my-own-request-id", "Content-Type": "application/json"}
+    for method, path in (("GET", "/healthz"), ("GET", "/no/such/path"), ("POST", "/rpc/me")):
+        given = request(traced.edge_url, method, path, headers=made_up).header("x-request-id")
+        assert given, path
+        assert given != "my-own-request-id", path
+        assert REQUEST_ID_SHAPE.fullmatch(given), (path, given)
+
+
+def scope(peer: str, request_id: bytes | None) -> dict[str, Any]:
+    headers = [(b"x-request-id", request_id)] if request_id is not None else []
+    return {"type": "http", "client": (peer, 5000), "headers": headers}
+
+
+def test_a_trusted_proxys_request_id_is_taken_when_it_has_the_shape_of_one() -> None:
+    config = EdgeConfig(
+        "http://p", "http://a", "postgresql://x", trusted_proxies=parse_networks("10.0.0.0/8")
+    )
+    assert request_id_of(scope("10.1.2.3", b"lb-7f3a:42"), config) == "lb-7f3a:42"
+    for refused in (b"", b"has space", b"x" * 64, b"new\nline", "caf\u00e9".encode()):
+        assert request_id_of(scope("10.1.2.3", refused), config) != refused.decode("latin-1")
+    # The same header from any other peer is the client's own, and not taken.
+    assert request_id_of(scope("192.0.2.1", b"lb-7f3a:42"), config) != "lb-7f3a:42"
+    assert REQUEST_ID_SHAPE.fullmatch(request_id_of(scope("192.0.2.1", None), config))
