@@ -201,10 +201,19 @@ def pipeline_env(settings: Settings) -> dict[str, str]:
 def run_pipeline_ui(settings: Settings) -> int:
     """`dagster dev` on pipeline/definitions.py, its webserver on BLOSSOM_DAGSTER_PORT (loopback)."""
     say(f"Dagster on http://127.0.0.1:{settings.dagster_port} (Ctrl-C stops it)")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # dagster dev stops itself and its children
     command = [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"]
     command += ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
-    return subprocess.call(command, env=dict(os.environ) | pipeline_env(settings))
+    # dagster dev stops itself and its children on SIGINT, so it must not inherit an ignored one
+    # (a shell's background job has it ignored): Ctrl-C reaches it directly (same process
+    # group), and a SIGTERM of ours is passed on as SIGINT.
+    dagster = subprocess.Popen(
+        command,
+        env=dict(os.environ) | pipeline_env(settings),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: dagster.send_signal(signal.SIGINT))
+    return dagster.wait()
 
 
 def reset_db(settings: Settings, assume_yes: bool) -> None:

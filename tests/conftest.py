@@ -97,15 +97,20 @@ def stack(
         yield running
 
 
-@pytest.fixture
-def sheets_fake(tmp_path: Path) -> Iterator[FakeSheets]:
-    """A fake of Google Sheets and its token endpoint on a loopback port, and a service account's
-    key file that names it (FakeSheets.key_file)."""
+@pytest.fixture(scope="session")
+def fake_http_server() -> Iterator[HTTPServer]:
+    """A local HTTP server on a loopback port for the fakes of outside services, one per run
+    (stopping one takes half a second); each test's fake installs its own handler."""
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
-    try:
-        yield FakeSheets(server, tmp_path / "service-account.json")
-    finally:
-        server.clear()
-        if server.is_running():  # a test may have stopped it
-            server.stop()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sheets_fake(fake_http_server: HTTPServer, tmp_path: Path) -> Iterator[FakeSheets]:
+    """A fake of Google Sheets and its token endpoint, and a service account's key file that
+    names it (FakeSheets.key_file)."""
+    fake_http_server.clear()
+    yield FakeSheets(fake_http_server, tmp_path / "service-account.json")
+    fake_http_server.clear()

@@ -25,6 +25,7 @@ VIEWS = (
     "failed_deliveries",
     "job_queue",
     "rate_limit_pressure",
+    "ai_usage",
 )
 
 
@@ -55,27 +56,28 @@ def test_its_sessions_start_read_only(database_url: str) -> None:
             conn.execute("create temporary table notes (id int)")
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "select * from app.users",
-        "select * from app.user_secrets",
-        "select * from jobs.procrastinate_jobs",
-        "insert into admin.memberships (org_id, user_id, role) values ('org_x', 'usr_x', 'owner')",
-        "update admin.users set display_name = 'mallory'",
-        "delete from admin.audit_events",
-        "create table admin.notes (id int)",
-        "set role blossom_owner",
-        "set role admin_reader",
-        "set role postgres",
-        "select pipeline.purge_auth()",
-    ],
+REFUSED = (
+    "select * from app.users",
+    "select * from app.user_secrets",
+    "select * from jobs.procrastinate_jobs",
+    "insert into admin.memberships (org_id, user_id, role) values ('org_x', 'usr_x', 'owner')",
+    "update admin.users set display_name = 'mallory'",
+    "delete from admin.audit_events",
+    "create table admin.notes (id int)",
+    "set role blossom_owner",
+    "set role admin_reader",
+    "set role postgres",
+    "select pipeline.purge_auth()",
 )
-def test_it_is_refused_the_rest_even_in_a_writable_transaction(database_url: str, statement: str) -> None:
-    with panopticon(database_url) as conn, conn.transaction():
-        conn.execute("set transaction read write")
-        with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute(statement)
+
+
+def test_it_is_refused_the_rest_even_in_a_writable_transaction(database_url: str) -> None:
+    with panopticon(database_url) as conn:
+        for statement in REFUSED:
+            with conn.transaction(force_rollback=True):
+                conn.execute("set transaction read write")
+                with pytest.raises(errors.InsufficientPrivilege):
+                    conn.execute(statement)
 
 
 COUNT_AS_WHO = "select current_user, count(*) from admin.organizations"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ops.scratch import free_port
 from services.errors import ServiceError
 from services.sheets import SheetsClient, SheetsSettings
 from tests.support.sheets_fake import FakeSheets
@@ -110,12 +111,9 @@ def test_a_slow_answer_is_a_timeout(sheets_fake: FakeSheets) -> None:
 
 
 def test_no_server_is_unreachable(sheets_fake: FakeSheets) -> None:
-    sheets_fake.add_spreadsheet(KEY, "metrics")
-    client = client_for(sheets_fake)
-    client.open(KEY)
-    sheets_fake.server.stop()
+    nowhere = SheetsSettings(sheets_fake.key_file, api_url=f"http://127.0.0.1:{free_port()}", timeout=5.0)
     with pytest.raises(ServiceError) as raised:
-        client.open(KEY)
+        SheetsClient(nowhere).open(KEY)
     assert (raised.value.code, raised.value.temporary) == ("sheets.unreachable", True)
 
 

@@ -12,5 +12,7 @@ create policy admin_read on app.sessions for select to admin_reader using (true)
 create policy admin_read on app.audit_events for select to admin_reader using (true);
 create policy admin_read on app.outbox for select to admin_reader using (true);
 create policy admin_read on app.rate_limit_hits for select to admin_reader using (true);
+create policy admin_read on app.ai_usage for select to admin_reader using (true);
+create policy admin_read on app.ai_quotas for select to admin_reader using (true);
 create policy admin_read on jobs.procrastinate_jobs for select to admin_reader using (true);
 create policy admin_read on jobs.procrastinate_events for select to admin_reader using (true);

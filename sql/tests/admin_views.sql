@@ -5,18 +5,18 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(58);
+select plan(60);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
   $$ select c.relname::text collate "default", c.relowner::regrole::text from pg_class c
       where c.relnamespace = 'admin'::regnamespace order by 1 $$,
-  $$ values ('active_sessions', 'admin_reader'), ('audit_events', 'admin_reader'),
+  $$ values ('active_sessions', 'admin_reader'), ('ai_usage', 'admin_reader'), ('audit_events', 'admin_reader'),
             ('failed_deliveries', 'admin_reader'), ('job_queue', 'admin_reader'),
             ('memberships', 'admin_reader'), ('organizations', 'admin_reader'),
             ('outbox_health', 'admin_reader'), ('rate_limit_pressure', 'admin_reader'),
             ('users', 'admin_reader') $$,
-  'schema admin holds the nine views and nothing else, each owned by admin_reader'
+  'schema admin holds the ten views and nothing else, each owned by admin_reader'
 );
 select is_empty(
   $$ select c.oid::regclass from pg_class c where c.relnamespace = 'admin'::regnamespace and c.relkind <> 'v' $$,
@@ -45,6 +45,9 @@ select columns_are('admin', 'failed_deliveries',
 select columns_are('admin', 'job_queue',
   array['queue_name', 'task_name', 'status', 'jobs', 'most_attempts', 'oldest_age'],
   'admin.job_queue counts the jobs per queue, task and status, never their arguments');
+select columns_are('admin', 'ai_usage',
+  array['org_id', 'month', 'requests', 'answered', 'cached', 'failed', 'prompt_tokens', 'completion_tokens', 'quota_override_tokens'],
+  'admin.ai_usage counts AI use per organization and month, never a request''s hash');
 select columns_are('admin', 'rate_limit_pressure',
   array['kind', 'hits_last_hour', 'hits_last_day', 'subjects_last_hour', 'last_hit_at'],
   'admin.rate_limit_pressure counts the rate-limited actions per kind');
@@ -61,9 +64,13 @@ select is_empty(
 );
 /* And the owner itself cannot read one: its grants are column by column. */
 select is_empty(
-  $$ select p.table_schema, p.table_name, p.column_name from information_schema.column_privileges p
+  $$ select p.table_schema, p.table_name, p.column_name
+       from information_schema.column_privileges p
+       join information_schema.columns c using (table_schema, table_name, column_name)
       where p.grantee = 'admin_reader'
-        and (p.column_name ~* '(password|hash|token|secret|ciphertext|key|payload)' or p.table_name = 'user_secrets')
+        and (p.column_name ~* '(password|hash|token|secret|ciphertext|key)'
+               and c.data_type not in ('smallint', 'integer', 'bigint', 'numeric')
+             or p.column_name ~* 'payload' or c.data_type = 'bytea' or p.table_name = 'user_secrets')
      except
      values ('app', 'rate_limit_hits', 'key') $$,
   'admin_reader may read no column that holds a secret (a rate limit''s key is an address or an account, counted by admin.rate_limit_pressure)'
@@ -89,7 +96,8 @@ select is_empty(
 select results_eq(
   $$ select p.polrelid::regclass::text, p.polcmd::text from pg_policy p
       where 'admin_reader'::regrole = any (p.polroles) order by 1 $$,
-  $$ values ('app.audit_events', 'r'), ('app.invitations', 'r'), ('app.memberships', 'r'), ('app.organizations', 'r'),
+  $$ values ('app.ai_quotas', 'r'), ('app.ai_usage', 'r'), ('app.audit_events', 'r'), ('app.invitations', 'r'),
+            ('app.memberships', 'r'), ('app.organizations', 'r'),
             ('app.outbox', 'r'), ('app.rate_limit_hits', 'r'), ('app.sessions', 'r'), ('app.users', 'r'),
             ('jobs.procrastinate_events', 'r'), ('jobs.procrastinate_jobs', 'r') $$,
   'admin_reader reads the tables of the views through one select policy each, and has no other'
@@ -162,6 +170,13 @@ values ('tap.login', 'a@example.com', now() - interval '5 minutes'), ('tap.login
        ('tap.login', 'b@example.com', now() - interval '7 minutes'), ('tap.login', 'c@example.com', now() - interval '3 hours'),
        ('tap.login', 'd@example.com', now() - interval '2 days');
 insert into app.audit_events (action, actor_id, org_id, target) values ('tap.something', tap.id('cid'), tap.id('bobco'), 'x');
+insert into app.ai_usage (org_id, user_id, feature, model, request_hash, outcome, reserved_tokens, prompt_tokens,
+                          completion_tokens, started_at)
+values (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('a'), 'answered', 100, 30, 20, '2026-01-10Z'),
+       (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('b'), 'cached', 100, 0, 0, '2026-01-11Z'),
+       (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('c'), 'answered', 100, 5, 5, '2026-02-01Z'),
+       (tap.id('bobco'), tap.id('bob'), 'org_summary', 'm', sha256('d'), 'failed', 100, 0, 0, '2026-01-12Z');
+insert into app.ai_quotas (org_id, monthly_tokens) values (tap.id('bobco'), 5000);
 
 /* What panopticon reads, row by row, across both tenants. */
 set local role panopticon;
@@ -215,6 +230,16 @@ select results_eq(
   $$ select queue_name::text collate "default", status collate "default", jobs from admin.job_queue where task_name = 'deliver_mail' and queue_name = 'mail' $$,
   $$ values ('mail', 'todo', 4::bigint) $$,
   'admin.job_queue counts the queued jobs (each outbox mail deferred one)'
+);
+
+select results_eq(
+  $$ select org_id::text collate "default", month, requests, answered, cached, failed, prompt_tokens, completion_tokens,
+            quota_override_tokens
+       from admin.ai_usage where org_id in (tap.id('acme'), tap.id('bobco')) order by 1, 2 $$,
+  $$ values (tap.id('acme'), date '2026-01-01', 2::bigint, 1::bigint, 1::bigint, 0::bigint, 30::numeric, 20::numeric, null::bigint),
+            (tap.id('acme'), date '2026-02-01', 1::bigint, 1::bigint, 0::bigint, 0::bigint, 5::numeric, 5::numeric, null::bigint),
+            (tap.id('bobco'), date '2026-01-01', 1::bigint, 0::bigint, 0::bigint, 1::bigint, 0::numeric, 0::numeric, 5000::bigint) $$,
+  'admin.ai_usage counts each organization''s AI use per month, with its own quota where one is set'
 );
 
 /* Every refusal, as panopticon. */

@@ -156,7 +156,9 @@ select is_empty(
        ('sessions', array['id', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at', 'client_addr', 'user_agent']),
        ('audit_events', array['id', 'at', 'actor_id', 'action', 'org_id', 'target', 'client_addr', 'details']),
        ('outbox', array['id', 'topic', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at']),
-       ('rate_limit_hits', array['kind', 'key', 'at'])) as g (t, cs), unnest(g.cs) c
+       ('rate_limit_hits', array['kind', 'key', 'at']),
+       ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'started_at']),
+       ('ai_quotas', array['org_id', 'monthly_tokens'])) as g (t, cs), unnest(g.cs) c
      except
      select 'metrics_reader', t, c, 'SELECT' from (values
        ('organizations', array['id', 'created_at', 'name']),

@@ -90,5 +90,18 @@ create view admin.rate_limit_pressure as
    group by h.kind;
 comment on view admin.rate_limit_pressure is 'Rate-limited actions of the last day per kind: hits in the last hour and day, and how many subjects (addresses, accounts) hit them in the last hour.';
 
+create view admin.ai_usage as
+  select u.org_id, (pg_catalog.date_trunc('month', u.started_at at time zone 'UTC'))::date as month,
+         pg_catalog.count(*) as requests,
+         pg_catalog.count(*) filter (where u.outcome = 'answered') as answered,
+         pg_catalog.count(*) filter (where u.outcome = 'cached') as cached,
+         pg_catalog.count(*) filter (where u.outcome = 'failed') as failed,
+         pg_catalog.sum(u.prompt_tokens) as prompt_tokens,
+         pg_catalog.sum(u.completion_tokens) as completion_tokens,
+         (select q.monthly_tokens from app.ai_quotas q where q.org_id = u.org_id) as quota_override_tokens
+    from app.ai_usage u
+   group by u.org_id, 2;
+comment on view admin.ai_usage is 'AI use per organization and month (UTC): requests by outcome, tokens charged, and the organization''s own monthly quota when an operator set one (else app.settings.ai_monthly_tokens applies).';
+
 set local role blossom_owner;
 revoke create on schema admin from admin_reader;
