@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from blossom_db import logs
 from blossom_db.database import Database
 from edge.activity import SessionActivity
 from edge.auth import ROUTES as AUTH_ROUTES
@@ -49,6 +50,8 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             await activity.close()
             await database.close()
             await proxy.close()
+            # uvicorn ends the process by the signal that stopped it, which runs no atexit.
+            logs.flush()
 
     async def rpc(request: Request) -> Response:
         # The database refuses the same (auth.pre_request); refusing here saves the round trip.
