@@ -12,6 +12,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from blossom_db import logs
 from blossom_db.database import Database
 from edge.activity import SessionActivity
 from edge.ai import ROUTES as AI_ROUTES
@@ -56,6 +57,8 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             await database.close()
             await proxy.close()
             await outside.close()
+            # uvicorn ends the process by the signal that stopped it, which runs no atexit.
+            logs.flush()
 
     async def rpc(request: Request) -> Response:
         # The database refuses the same (auth.pre_request); refusing here saves the round trip.

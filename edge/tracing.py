@@ -70,15 +70,11 @@ class RequestIds:
             finally:
                 seconds = time.perf_counter() - started
                 self.metrics.observe(scope["method"], scope["path"], status, seconds)
-                log.info(
-                    "request",
-                    extra={
-                        "fields": {
-                            "method": scope["method"],
-                            "route": scope["path"][:LONGEST_ROUTE],
-                            # 0: no answer was sent (the client went away, or the server failed).
-                            "status": status,
-                            "duration_ms": round(seconds * 1000, 2),
-                        }
-                    },
-                )
+                fields = {
+                    "method": scope["method"],
+                    "route": scope["path"][:LONGEST_ROUTE],
+                    # 0: no answer was sent (the client went away, or the server failed).
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                }
+                logs.info(log, "request", fields)

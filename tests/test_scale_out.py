@@ -17,6 +17,7 @@ from tests.support.auth_client import COOKIE_NAME, PASSWORD, post, session_cooki
 from tests.support.balancer import RoundRobin
 from tests.support.databases import create_database, drop_database
 from tests.support.http import request
+from tests.support.worker import eventually
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,19 @@ def replicas(
 
 
 def served_by(replicas: Replicas, request_id: str) -> int:
-    """Which replica's edge logged the request."""
-    (found,) = [
-        n
-        for n, folder in enumerate(replicas.logs)
-        for line in (folder / "edge.log").read_text().splitlines()
-        if line.startswith("{") and json.loads(line).get("request_id") == request_id
-    ]
-    return found
+    """Which replica's edge logged the request (once written: the edge writes its log out
+    every 0.2 s)."""
+
+    def found() -> list[int]:
+        return [
+            n
+            for n, folder in enumerate(replicas.logs)
+            for line in (folder / "edge.log").read_text().splitlines()
+            if line.startswith("{") and json.loads(line).get("request_id") == request_id
+        ]
+
+    (replica,) = eventually(found, 5, f"the edge's line for {request_id}")
+    return replica
 
 
 def test_a_session_made_on_one_replica_works_and_ends_on_every_other(replicas: Replicas) -> None:

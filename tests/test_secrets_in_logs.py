@@ -121,6 +121,8 @@ def test_no_secret_sent_through_any_route_reaches_any_log(logged: Stack, tmp_pat
             lambda: not messages(url, owner.email, "mail.password_reset")[0].get("token"), what="delivered"
         )
 
+    # Stopped, the edge and PostgREST have written out every line they had.
+    logged.services.__exit__(None, None, None)
     logs = {path.name: path.read_text(errors="replace") for path in logged.services.logs.iterdir()}
     logs |= {path.name: path.read_text(errors="replace") for path in tmp_path.glob("worker-*.log")}
     logs["postgres.log"] = postgres_log(url).read_text(errors="replace")

@@ -39,6 +39,16 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
+def edge_line(stack: Stack, request_id: str) -> dict[str, Any]:
+    """The edge's line for the request, once written (the edge writes its log out every 0.2 s)."""
+
+    def found() -> list[dict[str, Any]]:
+        return [x for x in json_lines(stack.services.logs / "edge.log") if x.get("request_id") == request_id]
+
+    (line,) = eventually(found, 5, f"the edge's line for {request_id}")
+    return line
+
+
 def one(database_url: str, query: str, *params: object) -> Any:
     with psycopg.connect(database_url) as conn:
         row = conn.execute(query, params).fetchone()
@@ -64,7 +74,7 @@ def test_an_invitations_request_id_reaches_every_log_the_audit_event_the_outbox_
     assert REQUEST_ID_SHAPE.fullmatch(request_id)
 
     # The edge's line for it, as JSON, with what the issue asks of a request's line.
-    (line,) = [x for x in json_lines(traced.services.logs / "edge.log") if x.get("request_id") == request_id]
+    line = edge_line(traced, request_id)
     assert line["route"] == "/rpc/invite_member"
     assert line["status"] == 200
     assert line["method"] == "POST"
@@ -106,8 +116,8 @@ def test_an_auth_routes_request_id_reaches_its_audit_event(traced: Stack) -> Non
         account.user["id"],
     )
     assert found == request_id
-    (line,) = [x for x in json_lines(traced.services.logs / "edge.log") if x.get("request_id") == request_id]
-    assert line["user_id"] == account.user["id"], "a sign-in's line names the user"
+    assert request_id
+    assert edge_line(traced, request_id)["user_id"] == account.user["id"], "a sign-in's line names the user"
 
 
 def test_a_clients_own_request_id_is_not_taken_and_every_answer_has_one(traced: Stack) -> None:
