@@ -99,13 +99,17 @@ def test_the_worker_counts_deliveries_and_their_latency_and_the_queue(
 
         def delivered() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
             scraped = samples(scrape(worker_url))
-            done = scraped.get(("blossom_worker_deliveries_total", frozenset({("outcome", "delivered")})))
+            delivered_mail = frozenset({("channel", "mail"), ("outcome", "delivered")})
+            done = scraped.get(("blossom_worker_deliveries_total", delivered_mail))
             return scraped if done == 1 else None
 
         scraped = eventually(delivered, what="the delivery counted")
     assert scraped[("blossom_worker_delivery_latency_seconds_count", frozenset())] == 1
     assert scraped[("blossom_worker_database_up", frozenset())] == 1
-    assert scraped[("blossom_worker_queue_jobs", frozenset({("status", "todo")}))] == 0
+    for queue in ("mail", "slack"):
+        assert scraped[("blossom_worker_queue_jobs", frozenset({("queue", queue), ("status", "todo")}))] == 0
+    no_post = frozenset({("channel", "slack"), ("outcome", "delivered")})
+    assert scraped[("blossom_worker_deliveries_total", no_post)] == 0
 
 
 def test_upstream_errors_are_counted_by_code(measured: Stack) -> None:

@@ -69,7 +69,7 @@ class Deliverer:
             claim = await delivery_claim_async(conn, p_event_id=event_id)
             if claim.topic is None:
                 log.info("event %s: delivered or given up already; nothing to do", event_id)
-                self.metrics.deliveries.labels("skipped").inc()
+                self.metrics.deliveries.labels("mail", "skipped").inc()
                 return
             this_try = (claim.attempts or 0) + 1
             try:
@@ -97,8 +97,10 @@ class Deliverer:
                 log.info("event %s: delivered (%s) at try %d", event_id, claim.topic, this_try)
         # Raised once the failure is committed: the job's own bookkeeping follows from it.
         if outcome is not None:
-            self.metrics.deliveries.labels("failed" if isinstance(outcome, GaveUp) else "retried").inc()
+            self.metrics.deliveries.labels(
+                "mail", "failed" if isinstance(outcome, GaveUp) else "retried"
+            ).inc()
             raise outcome
-        self.metrics.deliveries.labels("delivered").inc()
+        self.metrics.deliveries.labels("mail", "delivered").inc()
         if claim.queued_at is not None:
             self.metrics.latency.observe((datetime.now(UTC) - claim.queued_at).total_seconds())

@@ -111,7 +111,7 @@ class WorkerProcess:
         self.app = build_app(
             config,
             Deliverer(config, self.database, Mailer(config.smtp), self.metrics),
-            SlackPoster(config, self.database, SlackClient(config.slack), config.keyring),
+            SlackPoster(config, self.database, SlackClient(config.slack), config.keyring, self.metrics),
         )
         self._stopping = asyncio.Event()
         self._worker: Worker | None = None
@@ -138,7 +138,10 @@ class WorkerProcess:
         )
         if self.config.metrics_port is not None:
             self.metrics.serve(
-                self.config.metrics_host, self.config.metrics_port, self.config.database_url, MAIL_QUEUE
+                self.config.metrics_host,
+                self.config.metrics_port,
+                self.config.database_url,
+                (MAIL_QUEUE, SLACK_QUEUE),
             )
         wait = RECONNECT_FIRST_SECONDS
         try:

@@ -30,6 +30,7 @@ from services.slack import SlackClient, SlackRefused, bot_token_context, escape
 from worker.config import WorkerConfig
 from worker.delivery import GaveUp, RetryLater, retry_delay
 from worker.messages import inert
+from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("blossom.worker")
 
@@ -75,6 +76,7 @@ class SlackPoster:
     database: Database
     slack: SlackClient
     keyring: KeyRing | None
+    metrics: WorkerMetrics
 
     async def post(self, event_id: str) -> None:
         """One try at posting `event_id`; RetryLater or GaveUp when it failed (recorded by then)."""
@@ -83,6 +85,7 @@ class SlackPoster:
             claim = await delivery_claim_slack_post_async(conn, p_event_id=event_id)
             if claim.topic is None:
                 log.info("event %s: posted or given up already; nothing to do", event_id)
+                self.metrics.deliveries.labels("slack", "skipped").inc()
                 return
             this_try = (claim.attempts or 0) + 1
 
@@ -130,4 +133,8 @@ class SlackPoster:
                     await delivery_delivered_async(conn, p_event_id=event_id)
                     log.info("event %s: posted to Slack (%s) at try %d", event_id, claim.topic, this_try)
         if outcome is not None:
+            self.metrics.deliveries.labels(
+                "slack", "failed" if isinstance(outcome, GaveUp) else "retried"
+            ).inc()
             raise outcome
+        self.metrics.deliveries.labels("slack", "delivered").inc()
