@@ -557,6 +557,8 @@ class OrgDailyMetrics:
     """Members who did anything recorded in the audit trail that day (a login included)."""
     computed_at: datetime
     """When the row was computed."""
+    ai_tokens: int
+    """AI tokens charged that day (prompt and completion of the calls answered; cached and failed ones are free)."""
 
 
 OrgId = NewType("OrgId", str)
@@ -624,6 +626,7 @@ class PipelineOrgDailyCountsRow:
     invitations_accepted: int | None
     logins: int | None
     active_users: int | None
+    ai_tokens: int | None
 
 
 class PipelineOrgDailyMetricsError(RpcError):
@@ -2512,14 +2515,14 @@ async def pipeline_failed_deliveries_async(
 def pipeline_org_daily_counts(
     conn: psycopg.Connection[Any], *, p_day: date | None
 ) -> list[PipelineOrgDailyCountsRow]:
-    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.
+    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "org_daily_counts",
-        'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users" from {call} as r',
+        'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."ai_tokens" from {call} as r',
         [("p_day", p_day, "date", "")],
     )
     with guarded(conn), conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur:
@@ -2531,14 +2534,14 @@ def pipeline_org_daily_counts(
 async def pipeline_org_daily_counts_async(
     conn: psycopg.AsyncConnection[Any], *, p_day: date | None
 ) -> list[PipelineOrgDailyCountsRow]:
-    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.
+    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "org_daily_counts",
-        'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users" from {call} as r',
+        'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."ai_tokens" from {call} as r',
         [("p_day", p_day, "date", "")],
     )
     async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur:
@@ -2557,7 +2560,7 @@ def pipeline_org_daily_metrics(
     query, params = call_query(
         "pipeline",
         "org_daily_metrics",
-        'select r."day", r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."computed_at" from {call} as r',
+        'select r."day", r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."computed_at", r."ai_tokens" from {call} as r',
         [("p_from", p_from, "date", ""), ("p_to", p_to, "date", "")],
     )
     with (
@@ -2579,7 +2582,7 @@ async def pipeline_org_daily_metrics_async(
     query, params = call_query(
         "pipeline",
         "org_daily_metrics",
-        'select r."day", r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."computed_at" from {call} as r',
+        'select r."day", r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."computed_at", r."ai_tokens" from {call} as r',
         [("p_from", p_from, "date", ""), ("p_to", p_to, "date", "")],
     )
     async with (

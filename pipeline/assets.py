@@ -43,13 +43,14 @@ EXPORT_HEADER = (
     "invitations_accepted",
     "logins",
     "active_users",
+    "ai_tokens",
 )
 
 
 @asset(partitions_def=DAYS, group_name="analytics", kinds={"postgres"})
 def org_daily_metrics(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult[None]:
     """Each organization's counts of one UTC day (members, invitations sent and accepted, logins,
-    active members) in analytics.org_daily_metrics, replacing that day's rows."""
+    active members, AI tokens charged) in analytics.org_daily_metrics, replacing that day's rows."""
     day = date.fromisoformat(context.partition_key)
     with postgres.transaction() as conn:
         done = pipeline_refresh_org_daily_metrics(conn, p_day=day)
@@ -66,7 +67,16 @@ def org_metrics_sheet(postgres: PostgresResource, sheets: SheetsResource) -> Mat
     with postgres.transaction() as conn:
         metrics = pipeline_org_daily_metrics(conn, p_from=last - timedelta(days=EXPORTED_DAYS - 1), p_to=last)
     rows = [EXPORT_HEADER] + [
-        (m.day, m.org_id, m.members, m.invitations_sent, m.invitations_accepted, m.logins, m.active_users)
+        (
+            m.day,
+            m.org_id,
+            m.members,
+            m.invitations_sent,
+            m.invitations_accepted,
+            m.logins,
+            m.active_users,
+            m.ai_tokens,
+        )
         for m in metrics
     ]
     sheets.client().replace_rows(sheets.spreadsheet_key, EXPORT_WORKSHEET, rows)

@@ -207,7 +207,7 @@ def test_the_export_writes_the_metrics_to_the_sheet(
     assert metadata["rows"] == 1
     assert sheets_fake.values("metrics-key", "org_daily_metrics") == [
         list(EXPORT_HEADER),
-        [today.isoformat(), acme, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [today.isoformat(), acme, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     ]
 
 

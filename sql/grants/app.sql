@@ -69,6 +69,7 @@ grant select (id, created_at) on app.organizations to metrics_reader;
 grant select (org_id, user_id, joined_at) on app.memberships to metrics_reader;
 grant select (org_id, created_at, accepted_at) on app.invitations to metrics_reader;
 grant select (actor_id, action, at) on app.audit_events to metrics_reader;
+grant select (org_id, outcome, prompt_tokens, completion_tokens, settled_at) on app.ai_usage to metrics_reader;
 /* And the weekly Slack digest's recipients: the organization's name, its working channel and the
    sealed bot token, which the pipeline's process opens to post. */
 grant select (name) on app.organizations to metrics_reader;

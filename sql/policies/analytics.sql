@@ -10,5 +10,6 @@ create policy metrics_read on app.memberships for select to metrics_reader using
 create policy metrics_read on app.invitations for select to metrics_reader using (true);
 create policy metrics_read on app.audit_events for select to metrics_reader using (true);
 create policy metrics_read on app.slack_connections for select to metrics_reader using (true);
+create policy metrics_read on app.ai_usage for select to metrics_reader using (true);
 
 create policy pipeline_output on analytics.org_daily_metrics to pipeline using (true) with check (true);

@@ -38,3 +38,7 @@ comment on column analytics.org_daily_metrics.invitations_accepted is 'Invitatio
 comment on column analytics.org_daily_metrics.logins is 'Logins that day by its members.';
 comment on column analytics.org_daily_metrics.active_users is 'Members who did anything recorded in the audit trail that day (a login included).';
 comment on column analytics.org_daily_metrics.computed_at is 'When the row was computed.';
+alter table analytics.org_daily_metrics add column ai_tokens bigint not null default 0
+  constraint org_daily_metrics_ai_tokens_not_negative check (ai_tokens >= 0);
+comment on column analytics.org_daily_metrics.ai_tokens is
+  'AI tokens charged that day (prompt and completion of the calls answered; cached and failed ones are free).';

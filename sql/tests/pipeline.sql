@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(29);
+select plan(30);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -71,9 +71,9 @@ select is_empty(
 select results_eq(
   $$ select p.polrelid::regclass::text, p.polcmd::text from pg_policy p
       where 'metrics_reader'::regrole = any (p.polroles) order by 1 $$,
-  $$ values ('app.audit_events', 'r'), ('app.invitations', 'r'), ('app.memberships', 'r'), ('app.organizations', 'r'),
-            ('app.slack_connections', 'r') $$,
-  'metrics_reader reads the four tables it counts and the Slack connections through one select policy each'
+  $$ values ('app.ai_usage', 'r'), ('app.audit_events', 'r'), ('app.invitations', 'r'), ('app.memberships', 'r'),
+            ('app.organizations', 'r'), ('app.slack_connections', 'r') $$,
+  'metrics_reader reads the five tables it counts and the Slack connections through one select policy each'
 );
 
 /* One day (2026-01-10, UTC) of two tenants, and the days around it. */
@@ -103,7 +103,19 @@ values ('auth.login', tap.id('ann'), null, '2026-01-10 00:00Z'),
        ('auth.login', tap.id('dan'), null, '2026-01-10 12:00Z'),
        ('auth.login', tap.id('cid'), null, '2026-01-11 00:00Z');
 
+insert into app.ai_usage (org_id, user_id, feature, model, request_hash, outcome, reserved_tokens,
+                          prompt_tokens, completion_tokens, started_at, settled_at)
+values (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('a'), 'answered', 900, 500, 120, '2026-01-10 08:00Z', '2026-01-10 08:00:02Z'),
+       (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('b'), 'answered', 900, 300, 80, '2026-01-10 23:59Z', '2026-01-11 00:00:01Z'),
+       (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('c'), 'failed', 900, 0, 0, '2026-01-10 09:00Z', '2026-01-10 09:00:30Z'),
+       (tap.id('bobco'), tap.id('bob'), 'org_summary', 'm', sha256('d'), 'cached', 0, 0, 0, '2026-01-10 10:00Z', '2026-01-10 10:00Z');
+
 set local role pipeline;
+select results_eq(
+  $$ select org_id::text collate "default", ai_tokens from pipeline.org_daily_counts('2026-01-10') order by members $$,
+  $$ values (tap.id('bobco'), 0::bigint), (tap.id('acme'), 620::bigint) $$,
+  'the AI tokens of the day: the calls answered and settled that day; failed and cached ones are free'
+);
 select results_eq(
   $$ select org_id::text collate "default", members, invitations_sent, invitations_accepted, logins, active_users
        from pipeline.org_daily_counts('2026-01-10') order by members $$,

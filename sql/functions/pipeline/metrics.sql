@@ -22,7 +22,8 @@ returns table (
   invitations_sent bigint,
   invitations_accepted bigint,
   logins bigint,
-  active_users bigint
+  active_users bigint,
+  ai_tokens bigint
 )
 language plpgsql stable security definer
 /* The day's actors (a hundred thousand on the bench's data) are grouped in memory. */
@@ -56,19 +57,26 @@ begin
         from app.invitations i
        where i.created_at < v_end and (i.created_at >= v_start or i.accepted_at >= v_start)
        group by i.org_id
+    ),
+    ai as (
+      select u.org_id, pg_catalog.sum(u.prompt_tokens + u.completion_tokens)::bigint as tokens
+        from app.ai_usage u
+       where u.outcome = 'answered' and u.settled_at >= v_start and u.settled_at < v_end
+       group by u.org_id
     )
     select o.id, coalesce(m.members, 0), coalesce(i.sent, 0), coalesce(i.accepted, 0),
-           coalesce(m.logins, 0), coalesce(m.active_users, 0)
+           coalesce(m.logins, 0), coalesce(m.active_users, 0), coalesce(ai.tokens, 0)
       from app.organizations o
       left join members m on m.org_id = o.id
       left join invitations i on i.org_id = o.id
+      left join ai on ai.org_id = o.id
      where o.created_at < v_end
      order by o.id;
 end
 $$;
 
 comment on function pipeline.org_daily_counts(date) is
-  'Each organization''s counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.';
+  'Each organization''s counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.';
 
 /* The weekly Slack digest's recipients (pipeline/assets.py): every organization whose Slack
    connection works, with its name, channel and sealed bot token, which only the pipeline's
@@ -101,8 +109,9 @@ begin
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('analytics.org_daily_metrics'), p_day - date '2000-01-01');
   delete from analytics.org_daily_metrics m where m.day = p_day;
   get diagnostics replaced = row_count;
-  insert into analytics.org_daily_metrics (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users)
-  select p_day, c.org_id, c.members, c.invitations_sent, c.invitations_accepted, c.logins, c.active_users
+  insert into analytics.org_daily_metrics
+         (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users, ai_tokens)
+  select p_day, c.org_id, c.members, c.invitations_sent, c.invitations_accepted, c.logins, c.active_users, c.ai_tokens
     from pipeline.org_daily_counts(p_day) c;
   get diagnostics written = row_count;
 end
