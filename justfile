@@ -22,6 +22,16 @@ up:
 worker:
     {{python}} -m ops.stack worker
 
+# Run Dagster's UI on the pipeline (dagster dev) against the local database, on BLOSSOM_DAGSTER_PORT
+[group('run')]
+pipeline:
+    {{python}} -m ops.stack pipeline
+
+# Materialize pipeline assets once (default: today's org_daily_metrics and auth_housekeeping; --day DAY)
+[group('run')]
+pipeline-run *ARGS:
+    {{python}} -m ops.stack pipeline-run "$@"
+
 # Show the mail delivered to MailDev under `just up`, newest first (--to ADDRESS, --limit N)
 [group('run')]
 mail *ARGS:
@@ -41,6 +51,11 @@ new-migration NAME:
 [group('database')]
 psql *ARGS:
     {{python}} -m ops.stack psql "$@"
+
+# Open psql on the local database as panopticon: the operators' read-only views of schema admin
+[group('database')]
+psql-admin *ARGS:
+    {{python}} -m ops.stack psql-admin "$@"
 
 # The statements that cost the database the most time, from pg_stat_statements (--limit N, --by mean|calls, --reset)
 [group('database')]
@@ -96,6 +111,16 @@ fmt:
 codegen:
     {{python}} -m ops.codegen
 
+# Pack the TypeScript client as an npm package (ESM + CommonJS) into clients/typescript/dist/ (--out DIR)
+[group('check')]
+client-package *ARGS:
+    {{python}} -m ops.client_package "$@"
+
+# Build the example web app (examples/web) into examples/web/dist/ (--out DIR); serve it with BLOSSOM_DEMO_DIR
+[group('run')]
+web-example *ARGS:
+    {{python}} -m ops.web_example "$@"
+
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]
 codegen-check:
@@ -110,6 +135,29 @@ list-symbols:
 [group('check')]
 bench *ARGS:
     {{python}} -m ops.bench "$@"
+
+# Print a fresh key for BLOSSOM_SECRETS_KEY (KEY_ID:BASE64)
+[group('maintain')]
+new-secrets-key ID:
+    {{python}} -m ops.secrets new-key "$1"
+
+# Seal every stored credential again with BLOSSOM_SECRETS_KEY (after a rotation)
+[group('maintain')]
+reseal-secrets:
+    {{python}} -m ops.secrets reseal
+
+# Record again the LLM answers the tests replay (tests/fixtures/llm/), from the real provider with OPENAI_API_KEY
+[group('maintain')]
+rerecord-llm:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -z "${OPENAI_API_KEY:-}" ]; then
+        echo "rerecord-llm: set OPENAI_API_KEY (and OPENAI_BASE_URL for another provider); nothing was changed" >&2
+        exit 1
+    fi
+    rm -f tests/fixtures/llm/*.json
+    BLOSSOM_LLM_RECORD=1 {{python}} -m pytest -q tests/test_ai.py
+    git status --short tests/fixtures/llm
 
 # Re-pin requirements.lock from requirements.in (exact versions and hashes, no download hosts)
 [group('maintain')]

@@ -7,13 +7,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal, NewType, cast
+from datetime import date, datetime
+from typing import Any, Literal, NewType, cast, get_args
 
 import psycopg
 from psycopg.rows import class_row
 
-from blossom_db.runtime import DEFAULT, Default, Inet, JsonValue, RpcError, call_query, coded_errors, one
+from blossom_db.runtime import (
+    DEFAULT,
+    Default,
+    Inet,
+    JsonValue,
+    RpcError,
+    call_query,
+    guarded,
+    guarded_async,
+    one,
+)
 
 __all__ = ["DEFAULT", "Default", "JsonValue", "RpcError"]
 
@@ -45,7 +55,13 @@ API_DECLINE_INVITATION_ERRORS = Literal[
 API_DELETE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
 
 
+API_GET_AI_USAGE_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+
+
 API_GET_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
+
+
+API_GET_SLACK_CONNECTION_ERRORS = Literal["auth.not_signed_in", "org.not_found", "slack.not_connected"]
 
 
 API_INVITE_MEMBER_ERRORS = Literal[
@@ -129,6 +145,168 @@ AUTH_VERIFY_EMAIL_ERRORS = Literal["auth.invalid_token"]
 
 
 @dataclass(frozen=True, slots=True)
+class AiUsage:
+    """An organization's AI spend in the current calendar month (UTC)."""
+
+    org_id: OrgId
+    """The organization."""
+    month_start: datetime
+    """The start of the month counted (UTC)."""
+    quota_tokens: int
+    """Tokens it may be charged this month."""
+    used_tokens: int
+    """Tokens charged this month (prompt and completion)."""
+    reserved_tokens: int
+    """Tokens held for calls under way."""
+    calls: int
+    """Calls answered by the provider this month."""
+    cached_calls: int
+    """Requests answered from the cache this month (free)."""
+    failed_calls: int
+    """Calls the provider failed this month (free)."""
+
+
+class ApiAcceptInvitationError(RpcError):
+    """An error api.accept_invitation raises, with one of the codes it declares."""
+
+    code: API_ACCEPT_INVITATION_ERRORS
+    codes = frozenset(get_args(API_ACCEPT_INVITATION_ERRORS))
+
+
+class ApiChangeMemberRoleError(RpcError):
+    """An error api.change_member_role raises, with one of the codes it declares."""
+
+    code: API_CHANGE_MEMBER_ROLE_ERRORS
+    codes = frozenset(get_args(API_CHANGE_MEMBER_ROLE_ERRORS))
+
+
+class ApiCreateOrganizationError(RpcError):
+    """An error api.create_organization raises, with one of the codes it declares."""
+
+    code: API_CREATE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_CREATE_ORGANIZATION_ERRORS))
+
+
+class ApiDeclineInvitationError(RpcError):
+    """An error api.decline_invitation raises, with one of the codes it declares."""
+
+    code: API_DECLINE_INVITATION_ERRORS
+    codes = frozenset(get_args(API_DECLINE_INVITATION_ERRORS))
+
+
+class ApiDeleteOrganizationError(RpcError):
+    """An error api.delete_organization raises, with one of the codes it declares."""
+
+    code: API_DELETE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_DELETE_ORGANIZATION_ERRORS))
+
+
+class ApiGetAiUsageError(RpcError):
+    """An error api.get_ai_usage raises, with one of the codes it declares."""
+
+    code: API_GET_AI_USAGE_ERRORS
+    codes = frozenset(get_args(API_GET_AI_USAGE_ERRORS))
+
+
+class ApiGetOrganizationError(RpcError):
+    """An error api.get_organization raises, with one of the codes it declares."""
+
+    code: API_GET_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_GET_ORGANIZATION_ERRORS))
+
+
+class ApiGetSlackConnectionError(RpcError):
+    """An error api.get_slack_connection raises, with one of the codes it declares."""
+
+    code: API_GET_SLACK_CONNECTION_ERRORS
+    codes = frozenset(get_args(API_GET_SLACK_CONNECTION_ERRORS))
+
+
+class ApiInviteMemberError(RpcError):
+    """An error api.invite_member raises, with one of the codes it declares."""
+
+    code: API_INVITE_MEMBER_ERRORS
+    codes = frozenset(get_args(API_INVITE_MEMBER_ERRORS))
+
+
+class ApiLeaveOrganizationError(RpcError):
+    """An error api.leave_organization raises, with one of the codes it declares."""
+
+    code: API_LEAVE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_LEAVE_ORGANIZATION_ERRORS))
+
+
+class ApiListAuditEventsError(RpcError):
+    """An error api.list_audit_events raises, with one of the codes it declares."""
+
+    code: API_LIST_AUDIT_EVENTS_ERRORS
+    codes = frozenset(get_args(API_LIST_AUDIT_EVENTS_ERRORS))
+
+
+class ApiListInvitationsError(RpcError):
+    """An error api.list_invitations raises, with one of the codes it declares."""
+
+    code: API_LIST_INVITATIONS_ERRORS
+    codes = frozenset(get_args(API_LIST_INVITATIONS_ERRORS))
+
+
+class ApiListMembersError(RpcError):
+    """An error api.list_members raises, with one of the codes it declares."""
+
+    code: API_LIST_MEMBERS_ERRORS
+    codes = frozenset(get_args(API_LIST_MEMBERS_ERRORS))
+
+
+class ApiListOrganizationsError(RpcError):
+    """An error api.list_organizations raises, with one of the codes it declares."""
+
+    code: API_LIST_ORGANIZATIONS_ERRORS
+    codes = frozenset(get_args(API_LIST_ORGANIZATIONS_ERRORS))
+
+
+class ApiMeError(RpcError):
+    """An error api.me raises, with one of the codes it declares."""
+
+    code: API_ME_ERRORS
+    codes = frozenset(get_args(API_ME_ERRORS))
+
+
+class ApiRemoveMemberError(RpcError):
+    """An error api.remove_member raises, with one of the codes it declares."""
+
+    code: API_REMOVE_MEMBER_ERRORS
+    codes = frozenset(get_args(API_REMOVE_MEMBER_ERRORS))
+
+
+class ApiRevokeInvitationError(RpcError):
+    """An error api.revoke_invitation raises, with one of the codes it declares."""
+
+    code: API_REVOKE_INVITATION_ERRORS
+    codes = frozenset(get_args(API_REVOKE_INVITATION_ERRORS))
+
+
+class ApiTransferOwnershipError(RpcError):
+    """An error api.transfer_ownership raises, with one of the codes it declares."""
+
+    code: API_TRANSFER_OWNERSHIP_ERRORS
+    codes = frozenset(get_args(API_TRANSFER_OWNERSHIP_ERRORS))
+
+
+class ApiUpdateOrganizationError(RpcError):
+    """An error api.update_organization raises, with one of the codes it declares."""
+
+    code: API_UPDATE_ORGANIZATION_ERRORS
+    codes = frozenset(get_args(API_UPDATE_ORGANIZATION_ERRORS))
+
+
+class ApiUpdateProfileError(RpcError):
+    """An error api.update_profile raises, with one of the codes it declares."""
+
+    code: API_UPDATE_PROFILE_ERRORS
+    codes = frozenset(get_args(API_UPDATE_PROFILE_ERRORS))
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One entry of an organization's audit trail."""
 
@@ -146,6 +324,62 @@ class AuditEvent:
     """More facts as JSON; never secrets."""
 
 
+class AuthChangePasswordError(RpcError):
+    """An error auth.change_password raises, with one of the codes it declares."""
+
+    code: AUTH_CHANGE_PASSWORD_ERRORS
+    codes = frozenset(get_args(AUTH_CHANGE_PASSWORD_ERRORS))
+
+
+class AuthConfirmPasswordResetError(RpcError):
+    """An error auth.confirm_password_reset raises, with one of the codes it declares."""
+
+    code: AUTH_CONFIRM_PASSWORD_RESET_ERRORS
+    codes = frozenset(get_args(AUTH_CONFIRM_PASSWORD_RESET_ERRORS))
+
+
+class AuthLogoutAllError(RpcError):
+    """An error auth.logout_all raises, with one of the codes it declares."""
+
+    code: AUTH_LOGOUT_ALL_ERRORS
+    codes = frozenset(get_args(AUTH_LOGOUT_ALL_ERRORS))
+
+
+class AuthRequestPasswordResetError(RpcError):
+    """An error auth.request_password_reset raises, with one of the codes it declares."""
+
+    code: AUTH_REQUEST_PASSWORD_RESET_ERRORS
+    codes = frozenset(get_args(AUTH_REQUEST_PASSWORD_RESET_ERRORS))
+
+
+class AuthResendEmailVerificationError(RpcError):
+    """An error auth.resend_email_verification raises, with one of the codes it declares."""
+
+    code: AUTH_RESEND_EMAIL_VERIFICATION_ERRORS
+    codes = frozenset(get_args(AUTH_RESEND_EMAIL_VERIFICATION_ERRORS))
+
+
+class AuthSessionInfoError(RpcError):
+    """An error auth.session_info raises, with one of the codes it declares."""
+
+    code: AUTH_SESSION_INFO_ERRORS
+    codes = frozenset(get_args(AUTH_SESSION_INFO_ERRORS))
+
+
+class AuthSignupError(RpcError):
+    """An error auth.signup raises, with one of the codes it declares."""
+
+    code: AUTH_SIGNUP_ERRORS
+    codes = frozenset(get_args(AUTH_SIGNUP_ERRORS))
+
+
+class AuthVerifyEmailError(RpcError):
+    """An error auth.verify_email raises, with one of the codes it declares."""
+
+    code: AUTH_VERIFY_EMAIL_ERRORS
+    codes = frozenset(get_args(AUTH_VERIFY_EMAIL_ERRORS))
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryClaimRow:
     """A row of delivery.claim."""
@@ -156,8 +390,105 @@ class DeliveryClaimRow:
     queued_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryClaimSlackPostRow:
+    """A row of delivery.claim_slack_post."""
+
+    topic: str | None
+    attempts: int | None
+    org_id: str | None
+    channel: str | None
+    token_key_id: str | None
+    token_sealed: bytes | None
+    names: JsonValue | None
+
+
+EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
+
+
+EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in"]
+
+
+EXT_AI_RESERVE_ERRORS = Literal["ai.quota_exceeded", "auth.not_signed_in", "org.not_found"]
+
+
+EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in"]
+
+
+EXT_CONNECT_SLACK_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel"
+]
+
+
+EXT_DISCONNECT_SLACK_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.not_connected"
+]
+
+
+EXT_SLACK_MAY_CONNECT_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel", "slack.rate_limited"
+]
+
+
 EventId = NewType("EventId", str)
 """An event's id: evt_ and 26 Crockford base32 characters (see app.gen_id)."""
+
+
+class ExtAiOrgActivityError(RpcError):
+    """An error ext.ai_org_activity raises, with one of the codes it declares."""
+
+    code: EXT_AI_ORG_ACTIVITY_ERRORS
+    codes = frozenset(get_args(EXT_AI_ORG_ACTIVITY_ERRORS))
+
+
+class ExtAiReleaseError(RpcError):
+    """An error ext.ai_release raises, with one of the codes it declares."""
+
+    code: EXT_AI_RELEASE_ERRORS
+    codes = frozenset(get_args(EXT_AI_RELEASE_ERRORS))
+
+
+class ExtAiReserveError(RpcError):
+    """An error ext.ai_reserve raises, with one of the codes it declares."""
+
+    code: EXT_AI_RESERVE_ERRORS
+    codes = frozenset(get_args(EXT_AI_RESERVE_ERRORS))
+
+
+@dataclass(frozen=True, slots=True)
+class ExtAiReserveRow:
+    """A row of ext.ai_reserve."""
+
+    reservation_id: int | None
+    cached_answer: str | None
+
+
+class ExtAiSettleError(RpcError):
+    """An error ext.ai_settle raises, with one of the codes it declares."""
+
+    code: EXT_AI_SETTLE_ERRORS
+    codes = frozenset(get_args(EXT_AI_SETTLE_ERRORS))
+
+
+class ExtConnectSlackError(RpcError):
+    """An error ext.connect_slack raises, with one of the codes it declares."""
+
+    code: EXT_CONNECT_SLACK_ERRORS
+    codes = frozenset(get_args(EXT_CONNECT_SLACK_ERRORS))
+
+
+class ExtDisconnectSlackError(RpcError):
+    """An error ext.disconnect_slack raises, with one of the codes it declares."""
+
+    code: EXT_DISCONNECT_SLACK_ERRORS
+    codes = frozenset(get_args(EXT_DISCONNECT_SLACK_ERRORS))
+
+
+class ExtSlackMayConnectError(RpcError):
+    """An error ext.slack_may_connect raises, with one of the codes it declares."""
+
+    code: EXT_SLACK_MAY_CONNECT_ERRORS
+    codes = frozenset(get_args(EXT_SLACK_MAY_CONNECT_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +537,28 @@ MembershipId = NewType("MembershipId", str)
 """A membership's id: mem_ and 26 Crockford base32 characters (see app.gen_id)."""
 
 
+@dataclass(frozen=True, slots=True)
+class OrgDailyMetrics:
+    """Type analytics.org_daily_metrics."""
+
+    day: date
+    """The day (UTC) counted."""
+    org_id: OrgId
+    """The organization counted."""
+    members: int
+    """Members at the end of the day (of the memberships that still exist)."""
+    invitations_sent: int
+    """Invitations made that day."""
+    invitations_accepted: int
+    """Invitations accepted that day."""
+    logins: int
+    """Logins that day by its members."""
+    active_users: int
+    """Members who did anything recorded in the audit trail that day (a login included)."""
+    computed_at: datetime
+    """When the row was computed."""
+
+
 OrgId = NewType("OrgId", str)
 """An organization's id: org_ and 26 Crockford base32 characters (see app.gen_id)."""
 
@@ -233,6 +586,53 @@ class Organization:
     """When it was last renamed."""
 
 
+PIPELINE_FAILED_DELIVERIES_ERRORS = Literal["pipeline.invalid_limit"]
+
+
+PIPELINE_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_range"]
+
+
+PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
+
+
+class PipelineFailedDeliveriesError(RpcError):
+    """An error pipeline.failed_deliveries raises, with one of the codes it declares."""
+
+    code: PIPELINE_FAILED_DELIVERIES_ERRORS
+    codes = frozenset(get_args(PIPELINE_FAILED_DELIVERIES_ERRORS))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineFailedDeliveriesRow:
+    """A row of pipeline.failed_deliveries."""
+
+    job_id: int | None
+    event_id: str | None
+    topic: str | None
+    attempts: int | None
+    last_error: str | None
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOrgDailyCountsRow:
+    """A row of pipeline.org_daily_counts."""
+
+    org_id: OrgId | None
+    members: int | None
+    invitations_sent: int | None
+    invitations_accepted: int | None
+    logins: int | None
+    active_users: int | None
+
+
+class PipelineOrgDailyMetricsError(RpcError):
+    """An error pipeline.org_daily_metrics raises, with one of the codes it declares."""
+
+    code: PIPELINE_ORG_DAILY_METRICS_ERRORS
+    codes = frozenset(get_args(PIPELINE_ORG_DAILY_METRICS_ERRORS))
+
+
 @dataclass(frozen=True, slots=True)
 class PipelinePurgeAuthRow:
     """A row of pipeline.purge_auth."""
@@ -243,6 +643,52 @@ class PipelinePurgeAuthRow:
     devices: int | None
     email_verifications: int | None
     outbox_secrets: int | None
+
+
+class PipelineRefreshOrgDailyMetricsError(RpcError):
+    """An error pipeline.refresh_org_daily_metrics raises, with one of the codes it declares."""
+
+    code: PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS
+    codes = frozenset(get_args(PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRefreshOrgDailyMetricsRow:
+    """A row of pipeline.refresh_org_daily_metrics."""
+
+    written: int | None
+    replaced: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSlackDigestTargetsRow:
+    """A row of pipeline.slack_digest_targets."""
+
+    org_id: OrgId | None
+    org_name: str | None
+    channel: str | None
+    token_key_id: str | None
+    token_sealed: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConnection:
+    """An organization's Slack channel as its members see it (never the token)."""
+
+    org_id: OrgId
+    """The organization."""
+    team_id: str
+    """The Slack workspace's id."""
+    team_name: str
+    """The Slack workspace's name."""
+    channel: str
+    """The channel events are posted to."""
+    connected_at: datetime
+    """When it was connected."""
+    broken_at: datetime | None
+    """When Slack refused the token or channel for good; null while it works."""
+    broken_reason: str | None
+    """Slack's error when it broke (invalid_auth, channel_not_found, …)."""
 
 
 UserId = NewType("UserId", str)
@@ -265,10 +711,10 @@ class UserProfile:
     """Whether the account proved it reads its email."""
 
 
-def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> Organization:
+def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str) -> Organization:
     """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
     query, params = call_query(
         "api",
@@ -276,18 +722,16 @@ def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str | None) -
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("token", token, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiAcceptInvitationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_accept_invitation_async(
-    conn: psycopg.AsyncConnection[Any], *, token: str | None
-) -> Organization:
+async def api_accept_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> Organization:
     """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
     """
     query, params = call_query(
         "api",
@@ -295,19 +739,21 @@ async def api_accept_invitation_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("token", token, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiAcceptInvitationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
 def api_change_member_role(
-    conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None, role: str | None
+    conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
     """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -315,18 +761,18 @@ def api_change_member_role(
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Member)) as cur:
+    with guarded(conn, ApiChangeMemberRoleError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_change_member_role_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None, role: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
     """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -334,17 +780,19 @@ async def api_change_member_role_async(
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Member)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiChangeMemberRoleError),
+        conn.cursor(row_factory=class_row(Member)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) -> Organization:
+def api_create_organization(conn: psycopg.Connection[Any], *, name: str) -> Organization:
     """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -352,18 +800,16 @@ def api_create_organization(conn: psycopg.Connection[Any], *, name: str | None) 
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("name", name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiCreateOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_create_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, name: str | None
-) -> Organization:
+async def api_create_organization_async(conn: psycopg.AsyncConnection[Any], *, name: str) -> Organization:
     """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
     """
     query, params = call_query(
         "api",
@@ -371,86 +817,101 @@ async def api_create_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("name", name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiCreateOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str | None) -> None:
+def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str) -> None:
     """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiDeclineInvitationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str | None) -> None:
+async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> None:
     """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiDeclineInvitationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
+def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
     """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
+async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
     """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiDeleteOrganizationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_get_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> Organization:
-    """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
+def api_get_ai_usage(conn: psycopg.Connection[Any], *, org_id: OrgId) -> AiUsage:
+    """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
-        "get_organization",
-        'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
+        "get_ai_usage",
+        'select r."org_id", r."month_start", r."quota_tokens", r."used_tokens", r."reserved_tokens", r."calls", r."cached_calls", r."failed_calls" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiGetAiUsageError), conn.cursor(row_factory=class_row(AiUsage)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_get_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
-) -> Organization:
+async def api_get_ai_usage_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> AiUsage:
+    """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+
+    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    """
+    query, params = call_query(
+        "api",
+        "get_ai_usage",
+        'select r."org_id", r."month_start", r."quota_tokens", r."used_tokens", r."reserved_tokens", r."calls", r."cached_calls", r."failed_calls" from {call} as r',
+        [("org_id", org_id, "text", "")],
+    )
+    async with guarded_async(conn, ApiGetAiUsageError), conn.cursor(row_factory=class_row(AiUsage)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def api_get_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> Organization:
     """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiGetOrganizationError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -458,19 +919,80 @@ async def api_get_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    with guarded(conn, ApiGetOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def api_get_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> Organization:
+    """The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
+
+    Raises ApiGetOrganizationError with code: auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "api",
+        "get_organization",
+        'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
+        [("org_id", org_id, "text", "")],
+    )
+    async with (
+        guarded_async(conn, ApiGetOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def api_get_slack_connection(conn: psycopg.Connection[Any], *, org_id: OrgId) -> SlackConnection:
+    """The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
+
+    Raises ApiGetSlackConnectionError with code: auth.not_signed_in, org.not_found, slack.not_connected.
+    """
+    query, params = call_query(
+        "api",
+        "get_slack_connection",
+        'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
+        [("org_id", org_id, "text", "")],
+    )
+    with (
+        guarded(conn, ApiGetSlackConnectionError),
+        conn.cursor(row_factory=class_row(SlackConnection)) as cur,
+    ):
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def api_get_slack_connection_async(
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
+) -> SlackConnection:
+    """The organization's Slack channel and whether it works, never its token. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 slack.not_connected.
+
+    Raises ApiGetSlackConnectionError with code: auth.not_signed_in, org.not_found, slack.not_connected.
+    """
+    query, params = call_query(
+        "api",
+        "get_slack_connection",
+        'select r."org_id", r."team_id", r."team_name", r."channel", r."connected_at", r."broken_at", r."broken_reason" from {call} as r',
+        [("org_id", org_id, "text", "")],
+    )
+    async with (
+        guarded_async(conn, ApiGetSlackConnectionError),
+        conn.cursor(row_factory=class_row(SlackConnection)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
 def api_invite_member(
-    conn: psycopg.Connection[Any], *, org_id: str | None, email: str | None, role: str | None
+    conn: psycopg.Connection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
     """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -478,18 +1000,18 @@ def api_invite_member(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("email", email, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Invitation)) as cur:
+    with guarded(conn, ApiInviteMemberError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_invite_member_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, email: str | None, role: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
     """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -497,46 +1019,47 @@ async def api_invite_member_async(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("email", email, "text", ""), ("role", role, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Invitation)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiInviteMemberError),
+        conn.cursor(row_factory=class_row(Invitation)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: str | None) -> None:
+def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
-async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> None:
+async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
     """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def api_list_audit_events(
     conn: psycopg.Connection[Any],
     *,
-    org_id: str | None,
-    before: str | Default | None = DEFAULT,
-    limit: int | Default | None = DEFAULT,
+    org_id: OrgId,
+    before: EventId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[AuditEvent]:
     """The organization's audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
 
-    Raises RpcError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListAuditEventsError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -544,7 +1067,7 @@ def api_list_audit_events(
         'select r."id", r."at", r."actor_id", r."action", r."target", r."details" from {call} as r',
         [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(AuditEvent)) as cur:
+    with guarded(conn, ApiListAuditEventsError), conn.cursor(row_factory=class_row(AuditEvent)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -553,13 +1076,13 @@ def api_list_audit_events(
 async def api_list_audit_events_async(
     conn: psycopg.AsyncConnection[Any],
     *,
-    org_id: str | None,
-    before: str | Default | None = DEFAULT,
-    limit: int | Default | None = DEFAULT,
+    org_id: OrgId,
+    before: EventId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[AuditEvent]:
     """The organization's audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
 
-    Raises RpcError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListAuditEventsError with code: audit.invalid_cursor, audit.invalid_limit, auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -567,17 +1090,19 @@ async def api_list_audit_events_async(
         'select r."id", r."at", r."actor_id", r."action", r."target", r."details" from {call} as r',
         [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(AuditEvent)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListAuditEventsError),
+        conn.cursor(row_factory=class_row(AuditEvent)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
-def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Invitation]:
+def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Invitation]:
     """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -585,18 +1110,18 @@ def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: str | None) -
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Invitation)) as cur:
+    with guarded(conn, ApiListInvitationsError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
 
 
 async def api_list_invitations_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
 ) -> list[Invitation]:
     """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -604,17 +1129,19 @@ async def api_list_invitations_async(
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Invitation)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListInvitationsError),
+        conn.cursor(row_factory=class_row(Invitation)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
-def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> list[Member]:
+def api_list_members(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -622,16 +1149,16 @@ def api_list_members(conn: psycopg.Connection[Any], *, org_id: str | None) -> li
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Member)) as cur:
+    with guarded(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
 
 
-async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: str | None) -> list[Member]:
+async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> list[Member]:
     """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises RpcError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -639,17 +1166,16 @@ async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: 
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
         [("org_id", org_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Member)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with guarded_async(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
 def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
     """The organizations the caller belongs to, with their role and member count. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiListOrganizationsError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -657,7 +1183,7 @@ def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiListOrganizationsError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -666,7 +1192,7 @@ def api_list_organizations(conn: psycopg.Connection[Any]) -> list[Organization]:
 async def api_list_organizations_async(conn: psycopg.AsyncConnection[Any]) -> list[Organization]:
     """The organizations the caller belongs to, with their role and member count. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiListOrganizationsError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -674,17 +1200,19 @@ async def api_list_organizations_async(conn: psycopg.AsyncConnection[Any]) -> li
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            rows = await cur.fetchall()
+    async with (
+        guarded_async(conn, ApiListOrganizationsError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
     return rows
 
 
 def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
     """The signed-in user. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiMeError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -692,7 +1220,7 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+    with guarded(conn, ApiMeError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -701,7 +1229,7 @@ def api_me(conn: psycopg.Connection[Any]) -> UserProfile:
 async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
     """The signed-in user. Errors: 401 auth.not_signed_in.
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises ApiMeError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -709,17 +1237,16 @@ async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, ApiMeError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_remove_member(conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None) -> None:
+def api_remove_member(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> None:
     """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -727,17 +1254,17 @@ def api_remove_member(conn: psycopg.Connection[Any], *, org_id: str | None, user
         "select {call}",
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiRemoveMemberError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
 async def api_remove_member_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> None:
     """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -745,47 +1272,43 @@ async def api_remove_member_async(
         "select {call}",
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiRemoveMemberError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: str | None) -> None:
+def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: InvitationId) -> None:
     """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, ApiRevokeInvitationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
 
 async def api_revoke_invitation_async(
-    conn: psycopg.AsyncConnection[Any], *, invitation_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, invitation_id: InvitationId
 ) -> None:
     """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
 
-    Raises RpcError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, ApiRevokeInvitationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
-def api_transfer_ownership(
-    conn: psycopg.Connection[Any], *, org_id: str | None, user_id: str | None
-) -> Organization:
+def api_transfer_ownership(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> Organization:
     """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -793,18 +1316,18 @@ def api_transfer_ownership(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiTransferOwnershipError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_transfer_ownership_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, user_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> Organization:
     """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
 
-    Raises RpcError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -812,19 +1335,19 @@ async def api_transfer_ownership_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("user_id", user_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiTransferOwnershipError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_update_organization(
-    conn: psycopg.Connection[Any], *, org_id: str | None, name: str | None
-) -> Organization:
+def api_update_organization(conn: psycopg.Connection[Any], *, org_id: OrgId, name: str) -> Organization:
     """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -832,18 +1355,18 @@ def api_update_organization(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("name", name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(Organization)) as cur:
+    with guarded(conn, ApiUpdateOrganizationError), conn.cursor(row_factory=class_row(Organization)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def api_update_organization_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: str | None, name: str | None
+    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, name: str
 ) -> Organization:
     """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
 
-    Raises RpcError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
     """
     query, params = call_query(
         "api",
@@ -851,17 +1374,19 @@ async def api_update_organization_async(
         'select r."id", r."name", r."slug", r."role", r."member_count", r."created_at", r."updated_at" from {call} as r',
         [("org_id", org_id, "text", ""), ("name", name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(Organization)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiUpdateOrganizationError),
+        conn.cursor(row_factory=class_row(Organization)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
-def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | None) -> UserProfile:
+def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str) -> UserProfile:
     """Sets the signed-in user's display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.not_signed_in.
+    Raises ApiUpdateProfileError with code: auth.invalid_display_name, auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -869,18 +1394,16 @@ def api_update_profile(conn: psycopg.Connection[Any], *, display_name: str | Non
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(UserProfile)) as cur:
+    with guarded(conn, ApiUpdateProfileError), conn.cursor(row_factory=class_row(UserProfile)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
-async def api_update_profile_async(
-    conn: psycopg.AsyncConnection[Any], *, display_name: str | None
-) -> UserProfile:
+async def api_update_profile_async(conn: psycopg.AsyncConnection[Any], *, display_name: str) -> UserProfile:
     """Sets the signed-in user's display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.not_signed_in.
+    Raises ApiUpdateProfileError with code: auth.invalid_display_name, auth.not_signed_in.
     """
     query, params = call_query(
         "api",
@@ -888,10 +1411,12 @@ async def api_update_profile_async(
         'select r."id", r."email", r."display_name", r."created_at", r."email_verified" from {call} as r',
         [("display_name", display_name, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(UserProfile)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with (
+        guarded_async(conn, ApiUpdateProfileError),
+        conn.cursor(row_factory=class_row(UserProfile)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -906,7 +1431,7 @@ def auth_change_password(
 ) -> JsonValue | None:
     """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -920,7 +1445,7 @@ def auth_change_password(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthChangePasswordError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -937,7 +1462,7 @@ async def auth_change_password_async(
 ) -> JsonValue | None:
     """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -951,10 +1476,9 @@ async def auth_change_password_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthChangePasswordError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -967,7 +1491,7 @@ def auth_confirm_password_reset(
 ) -> None:
     """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -979,7 +1503,7 @@ def auth_confirm_password_reset(
             ("p_client_addr", p_client_addr, "inet", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -993,7 +1517,7 @@ async def auth_confirm_password_reset_async(
 ) -> None:
     """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
-    Raises RpcError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1005,9 +1529,8 @@ async def auth_confirm_password_reset_async(
             ("p_client_addr", p_client_addr, "inet", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1038,7 +1561,7 @@ def auth_login(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1071,10 +1594,9 @@ async def auth_login_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1091,7 +1613,7 @@ def auth_logout(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1110,10 +1632,9 @@ async def auth_logout_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1122,7 +1643,7 @@ def auth_logout_all(
 ) -> int | None:
     """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth",
@@ -1130,7 +1651,7 @@ def auth_logout_all(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthLogoutAllError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("int | None", row[0])
@@ -1141,7 +1662,7 @@ async def auth_logout_all_async(
 ) -> int | None:
     """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth",
@@ -1149,10 +1670,9 @@ async def auth_logout_all_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthLogoutAllError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("int | None", row[0])
 
 
@@ -1161,7 +1681,7 @@ def auth_request_password_reset(
 ) -> None:
     """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
-    Raises RpcError with code: auth.rate_limited.
+    Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1169,7 +1689,7 @@ def auth_request_password_reset(
         "select {call}",
         [("p_email", p_email, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthRequestPasswordResetError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1179,7 +1699,7 @@ async def auth_request_password_reset_async(
 ) -> None:
     """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
-    Raises RpcError with code: auth.rate_limited.
+    Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1187,9 +1707,8 @@ async def auth_request_password_reset_async(
         "select {call}",
         [("p_email", p_email, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthRequestPasswordResetError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1198,7 +1717,7 @@ def auth_resend_email_verification(
 ) -> None:
     """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
-    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1206,7 +1725,7 @@ def auth_resend_email_verification(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthResendEmailVerificationError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1216,7 +1735,7 @@ async def auth_resend_email_verification_async(
 ) -> None:
     """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
-    Raises RpcError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
     query, params = call_query(
         "auth",
@@ -1224,21 +1743,20 @@ async def auth_resend_email_verification_async(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthResendEmailVerificationError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
 def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthSessionInfoError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1249,15 +1767,14 @@ async def auth_session_info_async(
 ) -> JsonValue | None:
     """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
 
-    Raises RpcError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthSessionInfoError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1274,7 +1791,7 @@ def auth_signup(
 ) -> JsonValue | None:
     """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1290,7 +1807,7 @@ def auth_signup(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthSignupError), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1309,7 +1826,7 @@ async def auth_signup_async(
 ) -> JsonValue | None:
     """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
 
-    Raises RpcError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
     """
     query, params = call_query(
         "auth",
@@ -1325,10 +1842,9 @@ async def auth_signup_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn, AuthSignupError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
 
 
@@ -1340,7 +1856,7 @@ def auth_touch_session(conn: psycopg.Connection[Any], *, p_token: str | None) ->
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1354,10 +1870,9 @@ async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_toke
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return cast("bool | None", row[0])
 
 
@@ -1366,7 +1881,7 @@ def auth_verify_email(
 ) -> None:
     """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
 
-    Raises RpcError with code: auth.invalid_token.
+    Raises AuthVerifyEmailError with code: auth.invalid_token.
     """
     query, params = call_query(
         "auth",
@@ -1374,7 +1889,7 @@ def auth_verify_email(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn, AuthVerifyEmailError), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1384,7 +1899,7 @@ async def auth_verify_email_async(
 ) -> None:
     """Marks the email of the token's account as verified and spends the token. Errors: 400 auth.invalid_token.
 
-    Raises RpcError with code: auth.invalid_token.
+    Raises AuthVerifyEmailError with code: auth.invalid_token.
     """
     query, params = call_query(
         "auth",
@@ -1392,9 +1907,8 @@ async def auth_verify_email_async(
         "select {call}",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn, AuthVerifyEmailError), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1409,7 +1923,7 @@ def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> 
         'select r."topic", r."payload", r."attempts", r."queued_at" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1428,10 +1942,47 @@ async def delivery_claim_async(
         'select r."topic", r."payload", r."attempts", r."queued_at" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def delivery_claim_slack_post(
+    conn: psycopg.Connection[Any], *, p_event_id: str | None
+) -> DeliveryClaimSlackPostRow:
+    """A pending notification locked for the transaction, with its organization's working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "claim_slack_post",
+        'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
+        [("p_event_id", p_event_id, "text", "")],
+    )
+    with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def delivery_claim_slack_post_async(
+    conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
+) -> DeliveryClaimSlackPostRow:
+    """A pending notification locked for the transaction, with its organization's working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "claim_slack_post",
+        'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
+        [("p_event_id", p_event_id, "text", "")],
+    )
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
 
 
@@ -1443,7 +1994,7 @@ def delivery_delivered(conn: psycopg.Connection[Any], *, p_event_id: str | None)
     query, params = call_query(
         "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1456,9 +2007,8 @@ async def delivery_delivered_async(conn: psycopg.AsyncConnection[Any], *, p_even
     query, params = call_query(
         "delivery", "delivered", "select {call}", [("p_event_id", p_event_id, "text", "")]
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
 
 
@@ -1479,7 +2029,7 @@ def delivery_failed(
             ("p_give_up", p_give_up, "boolean", ""),
         ],
     )
-    with coded_errors(), conn.cursor() as cur:
+    with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
     return None
 
@@ -1501,10 +2051,544 @@ async def delivery_failed_async(
             ("p_give_up", p_give_up, "boolean", ""),
         ],
     )
-    with coded_errors():
-        async with conn.cursor() as cur:
-            await cur.execute(query, params)
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
     return None
+
+
+def delivery_slack_broken(
+    conn: psycopg.Connection[Any], *, p_org_id: str | None, p_reason: str | None
+) -> bool | None:
+    """Marks the organization's Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "slack_broken",
+        "select v from {call} as v",
+        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+    )
+    with guarded(conn), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("bool | None", row[0])
+
+
+async def delivery_slack_broken_async(
+    conn: psycopg.AsyncConnection[Any], *, p_org_id: str | None, p_reason: str | None
+) -> bool | None:
+    """Marks the organization's Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery",
+        "slack_broken",
+        "select v from {call} as v",
+        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+    )
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("bool | None", row[0])
+
+
+def ext_ai_org_activity(
+    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
+) -> JsonValue | None:
+    """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.
+
+    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_org_activity",
+        "select v from {call} as v",
+        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    with guarded(conn, ExtAiOrgActivityError), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("JsonValue | None", row[0])
+
+
+async def ext_ai_org_activity_async(
+    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
+) -> JsonValue | None:
+    """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.
+
+    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_org_activity",
+        "select v from {call} as v",
+        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    async with guarded_async(conn, ExtAiOrgActivityError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("JsonValue | None", row[0])
+
+
+def ext_ai_release(
+    conn: psycopg.Connection[Any],
+    *,
+    p_session: str | None,
+    p_reservation_id: int | None,
+    p_failure: str | None,
+) -> None:
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.
+
+    Raises ExtAiReleaseError with code: auth.not_signed_in.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_release",
+        "select {call}",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_reservation_id", p_reservation_id, "bigint", ""),
+            ("p_failure", p_failure, "text", ""),
+        ],
+    )
+    with guarded(conn, ExtAiReleaseError), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def ext_ai_release_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_session: str | None,
+    p_reservation_id: int | None,
+    p_failure: str | None,
+) -> None:
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.
+
+    Raises ExtAiReleaseError with code: auth.not_signed_in.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_release",
+        "select {call}",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_reservation_id", p_reservation_id, "bigint", ""),
+            ("p_failure", p_failure, "text", ""),
+        ],
+    )
+    async with guarded_async(conn, ExtAiReleaseError), conn.cursor() as cur:
+        await cur.execute(query, params)
+    return None
+
+
+def ext_ai_reserve(
+    conn: psycopg.Connection[Any],
+    *,
+    p_session: str | None,
+    p_org_id: str | None,
+    p_feature: str | None,
+    p_model: str | None,
+    p_request_hash: bytes | None,
+    p_tokens: int | None,
+) -> ExtAiReserveRow:
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.
+
+    Raises ExtAiReserveError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_reserve",
+        'select r."reservation_id", r."cached_answer" from {call} as r',
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_feature", p_feature, "text", ""),
+            ("p_model", p_model, "text", ""),
+            ("p_request_hash", p_request_hash, "bytea", ""),
+            ("p_tokens", p_tokens, "integer", ""),
+        ],
+    )
+    with guarded(conn, ExtAiReserveError), conn.cursor(row_factory=class_row(ExtAiReserveRow)) as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def ext_ai_reserve_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_session: str | None,
+    p_org_id: str | None,
+    p_feature: str | None,
+    p_model: str | None,
+    p_request_hash: bytes | None,
+    p_tokens: int | None,
+) -> ExtAiReserveRow:
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.
+
+    Raises ExtAiReserveError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_reserve",
+        'select r."reservation_id", r."cached_answer" from {call} as r',
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_feature", p_feature, "text", ""),
+            ("p_model", p_model, "text", ""),
+            ("p_request_hash", p_request_hash, "bytea", ""),
+            ("p_tokens", p_tokens, "integer", ""),
+        ],
+    )
+    async with (
+        guarded_async(conn, ExtAiReserveError),
+        conn.cursor(row_factory=class_row(ExtAiReserveRow)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def ext_ai_settle(
+    conn: psycopg.Connection[Any],
+    *,
+    p_session: str | None,
+    p_reservation_id: int | None,
+    p_prompt_tokens: int | None,
+    p_completion_tokens: int | None,
+    p_answer: str | None,
+) -> None:
+    """Charges the session's reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.
+
+    Raises ExtAiSettleError with code: auth.not_signed_in.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_settle",
+        "select {call}",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_reservation_id", p_reservation_id, "bigint", ""),
+            ("p_prompt_tokens", p_prompt_tokens, "integer", ""),
+            ("p_completion_tokens", p_completion_tokens, "integer", ""),
+            ("p_answer", p_answer, "text", ""),
+        ],
+    )
+    with guarded(conn, ExtAiSettleError), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def ext_ai_settle_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_session: str | None,
+    p_reservation_id: int | None,
+    p_prompt_tokens: int | None,
+    p_completion_tokens: int | None,
+    p_answer: str | None,
+) -> None:
+    """Charges the session's reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.
+
+    Raises ExtAiSettleError with code: auth.not_signed_in.
+    """
+    query, params = call_query(
+        "ext",
+        "ai_settle",
+        "select {call}",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_reservation_id", p_reservation_id, "bigint", ""),
+            ("p_prompt_tokens", p_prompt_tokens, "integer", ""),
+            ("p_completion_tokens", p_completion_tokens, "integer", ""),
+            ("p_answer", p_answer, "text", ""),
+        ],
+    )
+    async with guarded_async(conn, ExtAiSettleError), conn.cursor() as cur:
+        await cur.execute(query, params)
+    return None
+
+
+def ext_connect_slack(
+    conn: psycopg.Connection[Any],
+    *,
+    p_session: str | None,
+    p_org_id: str | None,
+    p_channel: str | None,
+    p_team_id: str | None,
+    p_team_name: str | None,
+    p_token_key_id: str | None,
+    p_token_sealed: bytes | None,
+) -> JsonValue | None:
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    """
+    query, params = call_query(
+        "ext",
+        "connect_slack",
+        "select v from {call} as v",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+            ("p_team_id", p_team_id, "text", ""),
+            ("p_team_name", p_team_name, "text", ""),
+            ("p_token_key_id", p_token_key_id, "text", ""),
+            ("p_token_sealed", p_token_sealed, "bytea", ""),
+        ],
+    )
+    with guarded(conn, ExtConnectSlackError), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("JsonValue | None", row[0])
+
+
+async def ext_connect_slack_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_session: str | None,
+    p_org_id: str | None,
+    p_channel: str | None,
+    p_team_id: str | None,
+    p_team_name: str | None,
+    p_token_key_id: str | None,
+    p_token_sealed: bytes | None,
+) -> JsonValue | None:
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    """
+    query, params = call_query(
+        "ext",
+        "connect_slack",
+        "select v from {call} as v",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+            ("p_team_id", p_team_id, "text", ""),
+            ("p_team_name", p_team_name, "text", ""),
+            ("p_token_key_id", p_token_key_id, "text", ""),
+            ("p_token_sealed", p_token_sealed, "bytea", ""),
+        ],
+    )
+    async with guarded_async(conn, ExtConnectSlackError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("JsonValue | None", row[0])
+
+
+def ext_disconnect_slack(
+    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
+) -> None:
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
+
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    """
+    query, params = call_query(
+        "ext",
+        "disconnect_slack",
+        "select {call}",
+        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    with guarded(conn, ExtDisconnectSlackError), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def ext_disconnect_slack_async(
+    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
+) -> None:
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
+
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    """
+    query, params = call_query(
+        "ext",
+        "disconnect_slack",
+        "select {call}",
+        [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    async with guarded_async(conn, ExtDisconnectSlackError), conn.cursor() as cur:
+        await cur.execute(query, params)
+    return None
+
+
+def ext_slack_may_connect(
+    conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
+) -> OrgId | None:
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
+
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
+    """
+    query, params = call_query(
+        "ext",
+        "slack_may_connect",
+        "select v from {call} as v",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+        ],
+    )
+    with guarded(conn, ExtSlackMayConnectError), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("OrgId | None", row[0])
+
+
+async def ext_slack_may_connect_async(
+    conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
+) -> OrgId | None:
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
+
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
+    """
+    query, params = call_query(
+        "ext",
+        "slack_may_connect",
+        "select v from {call} as v",
+        [
+            ("p_session", p_session, "text", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_channel", p_channel, "text", ""),
+        ],
+    )
+    async with guarded_async(conn, ExtSlackMayConnectError), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("OrgId | None", row[0])
+
+
+def pipeline_failed_deliveries(
+    conn: psycopg.Connection[Any], *, p_after_job_id: int | None, p_limit: int | Default | None = DEFAULT
+) -> list[PipelineFailedDeliveriesRow]:
+    """Jobs of the queue that ended failed, after job p_after_job_id (null: from the first), oldest first, at most p_limit: the outbox message's topic, tries, last error and when the job failed. Errors: 422 pipeline.invalid_limit.
+
+    Raises PipelineFailedDeliveriesError with code: pipeline.invalid_limit.
+    """
+    query, params = call_query(
+        "pipeline",
+        "failed_deliveries",
+        'select r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
+        [("p_after_job_id", p_after_job_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
+    )
+    with (
+        guarded(conn, PipelineFailedDeliveriesError),
+        conn.cursor(row_factory=class_row(PipelineFailedDeliveriesRow)) as cur,
+    ):
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_failed_deliveries_async(
+    conn: psycopg.AsyncConnection[Any], *, p_after_job_id: int | None, p_limit: int | Default | None = DEFAULT
+) -> list[PipelineFailedDeliveriesRow]:
+    """Jobs of the queue that ended failed, after job p_after_job_id (null: from the first), oldest first, at most p_limit: the outbox message's topic, tries, last error and when the job failed. Errors: 422 pipeline.invalid_limit.
+
+    Raises PipelineFailedDeliveriesError with code: pipeline.invalid_limit.
+    """
+    query, params = call_query(
+        "pipeline",
+        "failed_deliveries",
+        'select r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
+        [("p_after_job_id", p_after_job_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
+    )
+    async with (
+        guarded_async(conn, PipelineFailedDeliveriesError),
+        conn.cursor(row_factory=class_row(PipelineFailedDeliveriesRow)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows
+
+
+def pipeline_org_daily_counts(
+    conn: psycopg.Connection[Any], *, p_day: date | None
+) -> list[PipelineOrgDailyCountsRow]:
+    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "org_daily_counts",
+        'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users" from {call} as r',
+        [("p_day", p_day, "date", "")],
+    )
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_org_daily_counts_async(
+    conn: psycopg.AsyncConnection[Any], *, p_day: date | None
+) -> list[PipelineOrgDailyCountsRow]:
+    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "org_daily_counts",
+        'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users" from {call} as r',
+        [("p_day", p_day, "date", "")],
+    )
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows
+
+
+def pipeline_org_daily_metrics(
+    conn: psycopg.Connection[Any], *, p_from: date | None, p_to: date | None
+) -> list[OrgDailyMetrics]:
+    """The daily metrics of the days from p_from to p_to (both included), by day and organization. Errors: 422 pipeline.invalid_range.
+
+    Raises PipelineOrgDailyMetricsError with code: pipeline.invalid_range.
+    """
+    query, params = call_query(
+        "pipeline",
+        "org_daily_metrics",
+        'select r."day", r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."computed_at" from {call} as r',
+        [("p_from", p_from, "date", ""), ("p_to", p_to, "date", "")],
+    )
+    with (
+        guarded(conn, PipelineOrgDailyMetricsError),
+        conn.cursor(row_factory=class_row(OrgDailyMetrics)) as cur,
+    ):
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_org_daily_metrics_async(
+    conn: psycopg.AsyncConnection[Any], *, p_from: date | None, p_to: date | None
+) -> list[OrgDailyMetrics]:
+    """The daily metrics of the days from p_from to p_to (both included), by day and organization. Errors: 422 pipeline.invalid_range.
+
+    Raises PipelineOrgDailyMetricsError with code: pipeline.invalid_range.
+    """
+    query, params = call_query(
+        "pipeline",
+        "org_daily_metrics",
+        'select r."day", r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."computed_at" from {call} as r',
+        [("p_from", p_from, "date", ""), ("p_to", p_to, "date", "")],
+    )
+    async with (
+        guarded_async(conn, PipelineOrgDailyMetricsError),
+        conn.cursor(row_factory=class_row(OrgDailyMetrics)) as cur,
+    ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows
 
 
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
@@ -1518,7 +2602,7 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
-    with coded_errors(), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
@@ -1535,8 +2619,87 @@ async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> Pipel
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets" from {call} as r',
         [],
     )
-    with coded_errors():
-        async with conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
-            await cur.execute(query, params)
-            row = one(await cur.fetchone())
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
     return row
+
+
+def pipeline_refresh_org_daily_metrics(
+    conn: psycopg.Connection[Any], *, p_day: date | None
+) -> PipelineRefreshOrgDailyMetricsRow:
+    """Replaces one UTC day's rows of analytics.org_daily_metrics with pipeline.org_daily_counts of that day; answers how many rows it wrote and how many it replaced. Errors: 422 pipeline.invalid_day.
+
+    Raises PipelineRefreshOrgDailyMetricsError with code: pipeline.invalid_day.
+    """
+    query, params = call_query(
+        "pipeline",
+        "refresh_org_daily_metrics",
+        'select r."written", r."replaced" from {call} as r',
+        [("p_day", p_day, "date", "")],
+    )
+    with (
+        guarded(conn, PipelineRefreshOrgDailyMetricsError),
+        conn.cursor(row_factory=class_row(PipelineRefreshOrgDailyMetricsRow)) as cur,
+    ):
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def pipeline_refresh_org_daily_metrics_async(
+    conn: psycopg.AsyncConnection[Any], *, p_day: date | None
+) -> PipelineRefreshOrgDailyMetricsRow:
+    """Replaces one UTC day's rows of analytics.org_daily_metrics with pipeline.org_daily_counts of that day; answers how many rows it wrote and how many it replaced. Errors: 422 pipeline.invalid_day.
+
+    Raises PipelineRefreshOrgDailyMetricsError with code: pipeline.invalid_day.
+    """
+    query, params = call_query(
+        "pipeline",
+        "refresh_org_daily_metrics",
+        'select r."written", r."replaced" from {call} as r',
+        [("p_day", p_day, "date", "")],
+    )
+    async with (
+        guarded_async(conn, PipelineRefreshOrgDailyMetricsError),
+        conn.cursor(row_factory=class_row(PipelineRefreshOrgDailyMetricsRow)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def pipeline_slack_digest_targets(conn: psycopg.Connection[Any]) -> list[PipelineSlackDigestTargetsRow]:
+    """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_targets",
+        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
+        [],
+    )
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_slack_digest_targets_async(
+    conn: psycopg.AsyncConnection[Any],
+) -> list[PipelineSlackDigestTargetsRow]:
+    """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_targets",
+        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
+        [],
+    )
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows

@@ -1,21 +1,23 @@
-"""What the generated wrappers share: the coded error, the default marker, the SQL of a call."""
+"""What the generated wrappers share: the coded error, the default marker, the SQL of a call,
+and the guard that keeps a failed call from poisoning the caller's transaction."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
-from typing import Any, Final, Literal, TypeAlias, TypeVar
+from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 Inet: TypeAlias = IPv4Address | IPv6Address | IPv4Interface | IPv6Interface
 Cidr: TypeAlias = IPv4Network | IPv6Network
-ArgKind = Literal["", "json", "json[]"]
+ArgKind = Literal["", "json", "json[]", "variadic", "variadic json", "variadic json[]"]
 
 PGRST_SQLSTATE = "PGRST"
 T = TypeVar("T")
@@ -42,8 +44,12 @@ class RpcError(Exception):
     """An error a database function raised with a stable code (PostgREST's JSON form).
 
     `status` and `headers` are the HTTP status and headers PostgREST would answer with (e.g.
-    `Retry-After`); `status` is None when the error did not name one.
+    `Retry-After`); `status` is None when the error did not name one. A wrapper raises its
+    function's subclass (`ApiGetOrgError`, `code` typed as the codes it declares) when the code
+    is one of `codes`, and a plain RpcError otherwise.
     """
+
+    codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -75,8 +81,9 @@ def _json_object(text: str | None) -> dict[str, Any]:
     return decoded if isinstance(decoded, dict) else {}
 
 
-def rpc_error(error: psycopg.Error) -> RpcError | None:
-    """The coded error in a psycopg error raised with SQLSTATE PGRST; None for any other error."""
+def rpc_error(error: psycopg.Error, declared: type[RpcError] = RpcError) -> RpcError | None:
+    """The coded error in a psycopg error raised with SQLSTATE PGRST, as `declared` when its
+    code is one `declared` lists; None for any other error."""
     if error.sqlstate != PGRST_SQLSTATE:
         return None
     body = _json_object(error.diag.message_primary)
@@ -87,7 +94,7 @@ def rpc_error(error: psycopg.Error) -> RpcError | None:
     status = detail.get("status")
     hint = body.get("hint")
     headers = detail.get("headers")
-    return RpcError(
+    return (declared if code in declared.codes else RpcError)(
         code,
         str(body.get("message") or ""),
         status=status if isinstance(status, int) and not isinstance(status, bool) else None,
@@ -97,16 +104,46 @@ def rpc_error(error: psycopg.Error) -> RpcError | None:
     )
 
 
+def _coded(error: psycopg.Error, declared: type[RpcError]) -> Exception:
+    coded = rpc_error(error, declared)
+    return error if coded is None else coded
+
+
 @contextmanager
-def coded_errors() -> Iterator[None]:
-    """Turns a psycopg error raised with SQLSTATE PGRST into an RpcError; others pass unchanged."""
+def guarded(conn: psycopg.Connection[Any], declared: type[RpcError] = RpcError) -> Iterator[None]:
+    """One wrapper's call: a psycopg error raised with SQLSTATE PGRST becomes an RpcError (others
+    pass unchanged), and a failed call does not poison the caller's transaction. Inside a
+    transaction the call runs in a savepoint, rolled back to on error; on a connection that was
+    idle (not autocommit), a failed call rolls back the transaction it opened, leaving it idle."""
+    status = conn.info.transaction_status
     try:
-        yield
+        if status == TransactionStatus.INTRANS:
+            with conn.transaction():
+                yield
+        else:
+            yield
     except psycopg.Error as error:
-        coded = rpc_error(error)
-        if coded is None:
-            raise
-        raise coded from error
+        if status == TransactionStatus.IDLE and conn.info.transaction_status == TransactionStatus.INERROR:
+            conn.rollback()
+        raise _coded(error, declared) from error
+
+
+@asynccontextmanager
+async def guarded_async(
+    conn: psycopg.AsyncConnection[Any], declared: type[RpcError] = RpcError
+) -> AsyncIterator[None]:
+    """`guarded` for an AsyncConnection."""
+    status = conn.info.transaction_status
+    try:
+        if status == TransactionStatus.INTRANS:
+            async with conn.transaction():
+                yield
+        else:
+            yield
+    except psycopg.Error as error:
+        if status == TransactionStatus.IDLE and conn.info.transaction_status == TransactionStatus.INERROR:
+            await conn.rollback()
+        raise _coded(error, declared) from error
 
 
 def call_query(
@@ -121,12 +158,16 @@ def call_query(
     for arg_name, value, sql_type, kind in args:
         if isinstance(value, Default):
             continue
+        variadic = kind.startswith("variadic")
         parts.append(
-            sql.SQL("{} => {}::" + sql_type).format(sql.Identifier(arg_name), sql.Placeholder(arg_name))
+            sql.SQL(("VARIADIC " if variadic else "") + "{} => {}::" + sql_type).format(
+                sql.Identifier(arg_name), sql.Placeholder(arg_name)
+            )
         )
-        if value is not None and kind == "json":
+        json_kind = kind.removeprefix("variadic").strip()
+        if value is not None and json_kind == "json":
             value = Jsonb(value)
-        elif isinstance(value, list) and kind == "json[]":
+        elif isinstance(value, list) and json_kind == "json[]":
             value = [Jsonb(item) for item in value]
         params[arg_name] = value
     call = sql.SQL("{}({})").format(sql.Identifier(schema, name), sql.SQL(", ").join(parts))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import psycopg
+
+from codegen.tags import TagError, Tags, parse_tags
 
 TypeKind = Literal["base", "domain", "enum", "composite", "array", "pseudo", "range", "multirange"]
 
@@ -80,6 +82,7 @@ class Arg:
     name: str
     type_oid: int
     has_default: bool
+    variadic: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,12 @@ class Function:
     args: tuple[Arg, ...]  # input arguments, in order
     return_oid: int
     returns_set: bool
-    columns: tuple[Column, ...] | None  # RETURNS TABLE / several OUT arguments: the row's columns
+    # RETURNS TABLE / OUT arguments: the row's columns, one or more. PostgREST answers rows
+    # for these even with one column ({"x": 1}), though Postgres returns that one as a scalar.
+    columns: tuple[Column, ...] | None
     strict: bool
     comment: str | None
+    tags: Tags = field(default_factory=Tags)
 
     @property
     def qualified(self) -> str:
@@ -102,6 +108,11 @@ class Function:
     @property
     def signature(self) -> str:
         return f"{self.schema}.{self.name}({self.identity})"
+
+    @property
+    def row_columns(self) -> tuple[Column, ...] | None:
+        """The columns when there are two or more: a row in SQL, not a scalar."""
+        return self.columns if self.columns is not None and len(self.columns) > 1 else None
 
 
 @dataclass
@@ -209,14 +220,20 @@ def _function(row: tuple[object, ...]) -> Function:
         if mode in ("i", "b", "v"):
             if not arg_name:
                 raise CodegenError(f"{qualified}({identity}): argument {position + 1} has no name")
-            inputs.append(Arg(arg_name, int(type_oid), len(inputs) >= first_default))
+            inputs.append(Arg(arg_name, int(type_oid), len(inputs) >= first_default, mode == "v"))
         if mode in ("o", "b", "t"):
             # Postgres names an unnamed output column by its position: column1, column2 ...
             outputs.append(Column(arg_name or f"column{len(outputs) + 1}", int(type_oid), False))
     assert len(inputs) == n_inputs
-    # One output column (one OUT argument, or RETURNS TABLE of one) is a scalar result, as
-    # Postgres itself treats it; two or more, a row.
-    columns = tuple(outputs) if len(outputs) > 1 else None
+    columns = tuple(outputs) if outputs else None
+    try:
+        tags = parse_tags(str(comment) if comment is not None else None)
+    except TagError as error:
+        raise CodegenError(f"{qualified}({identity}): {error}") from None
+    known = {arg.name for arg in inputs}
+    unknown = sorted(set(tags.args) - known)
+    if unknown:
+        raise CodegenError(f"{qualified}({identity}): @arg names no argument: {', '.join(unknown)}")
     return Function(
         oid=int(str(oid)),
         schema=str(schema),
@@ -228,6 +245,7 @@ def _function(row: tuple[object, ...]) -> Function:
         columns=columns,
         strict=bool(strict),
         comment=str(comment) if comment is not None else None,
+        tags=tags,
     )
 
 
@@ -235,6 +253,23 @@ def _type_oids(function: Function) -> Iterable[int]:
     yield from (arg.type_oid for arg in function.args)
     yield function.return_oid
     yield from (column.type_oid for column in function.columns or ())
+    yield from (tag.oid for tag in [*function.tags.args.values(), function.tags.result] if tag)
+
+
+def _resolve_tags(conn: psycopg.Connection, functions: list[Function]) -> list[Function]:
+    """The functions with their tags' type names looked up (CodegenError names an unknown one)."""
+    names = sorted({name for function in functions for name in function.tags.type_names()})
+    oids: dict[str, int] = {}
+    for name in names:
+        found = conn.execute("select to_regtype(%s)::oid::int", [name]).fetchone()
+        oids[name] = found[0] if found and found[0] else 0
+    resolved = []
+    for function in functions:
+        missing = [name for name in function.tags.type_names() if not oids[name]]
+        if missing:
+            raise CodegenError(f"{function.signature}: a tag names no type: {', '.join(missing)}")
+        resolved.append(replace(function, tags=function.tags.resolved(oids)) if names else function)
+    return resolved
 
 
 def load_types(conn: psycopg.Connection, catalog: Catalog, wanted: Iterable[int]) -> None:
@@ -291,7 +326,7 @@ def read_catalog(
     """Every function of the schemas (with the types they use) and which roles may run them."""
     schema_list = sorted(set(schemas) | {schema for schema, _ in grants})
     rows = conn.execute(_FUNCTIONS, {"schemas": schema_list}).fetchall()
-    catalog = Catalog(functions=[_function(row) for row in rows])
+    catalog = Catalog(functions=_resolve_tags(conn, [_function(row) for row in rows]))
     load_types(conn, catalog, (oid for function in catalog.functions for oid in _type_oids(function)))
     roles = sorted({role for _, role in grants})
     if roles:
@@ -309,16 +344,22 @@ def is_internal(function: Function) -> bool:
 
 
 def api_functions(catalog: Catalog, schema: str, roles: Iterable[str]) -> list[Function]:
-    """The functions of the API schema that the clients get: all of them but those whose comment
-    says @internal. Each of these must be executable by every API role, or its call answers
-    401 42501 though the client offers it: CodegenError names each that is not."""
+    """The functions of the API schema that the clients get: those some API role may execute,
+    but those whose comment says @internal. A function no API role may execute is no part of
+    the API (its call answers 401 42501), so it gets no client. One that some API roles may
+    execute and others not is a grant forgotten: CodegenError names each such."""
     roles = tuple(roles)
-    chosen = [f for f in catalog.functions if f.schema == schema and not is_internal(f)]
+    chosen = []
     ungranted = []
-    for function in chosen:
+    for function in catalog.functions:
+        if function.schema != schema or is_internal(function):
+            continue
         missing = [
             role for role in roles if function.oid not in catalog.executable.get((schema, role), frozenset())
         ]
+        if len(missing) == len(roles):
+            continue
+        chosen.append(function)
         if missing:
             ungranted.append(f"{function.signature} (not by {', '.join(missing)})")
     if ungranted:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codegen.edge import EdgeSurface
 from codegen.raises import RaiseConfig
+from edge import routes
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "just codegen"
@@ -21,6 +23,7 @@ class Config:
     # (schema, role): Python wrappers also for the functions of schema that role may execute.
     python_grants: tuple[tuple[str, str], ...] = (
         ("auth", "edge"),
+        ("ext", "edge"),
         ("pipeline", "pipeline"),
         ("delivery", "worker"),
     )
@@ -31,6 +34,12 @@ class Config:
             pre_request="auth.pre_request",
             # The job queue's (procrastinate's) functions.
             ignored_schemas=frozenset({"jobs"}),
+        )
+    )
+    # The edge's own routes and error codes (edge/routes.py): client functions and error unions.
+    edge: EdgeSurface = field(
+        default_factory=lambda: EdgeSurface(
+            routes.SPECS, routes.SHAPES, routes.EDGE_ERRORS, routes.RPC_ERRORS
         )
     )
     typescript_path: Path = ROOT / "clients" / "typescript" / "src" / "generated.ts"

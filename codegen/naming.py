@@ -39,17 +39,31 @@ def doc_lines(text: str | None) -> list[str]:
     return [line.rstrip() for line in cleaned.strip().splitlines()]
 
 
-class Declarations:
-    """Each named type declared once: its target-language name and lines, by OID."""
+RUNTIME_OWNER = "the generated module's runtime or language"
 
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}  # every claimed name -> its owner
+
+class Declarations:
+    """Each named type declared once: its target-language name and lines, by OID.
+
+    `reserved` are the names the target language and the generated runtime keep for themselves
+    (keywords, exported helpers, globals): an SQL object that would get one of them is named
+    with its schema in front (`api.result` -> `ApiResult`, `api.delete` -> `apiDelete`).
+    """
+
+    def __init__(self, reserved: frozenset[str] = frozenset()) -> None:
+        self.names: dict[str, str] = dict.fromkeys(reserved, RUNTIME_OWNER)  # claimed name -> owner
+        self.reserved = reserved
         self.lines: dict[str, list[str]] = {}  # declared name -> its lines
         self.by_oid: dict[int, str] = {}
+
+    def raw_name(self, name: str, schema: str, style: Callable[[str], str]) -> str:
+        """`name`, or `schema_name` when `style(name)` is reserved."""
+        return f"{schema}_{name}" if style(name) in self.reserved else name
 
     def of_type(self, pg: PgType, make: Callable[[str], list[str]]) -> str:
         name = self.by_oid.get(pg.oid)
         if name is None:
-            name = self.by_oid[pg.oid] = claim(self.names, pascal(pg.name), pg.qualified)
+            styled = pascal(self.raw_name(pg.name, pg.schema, pascal))
+            name = self.by_oid[pg.oid] = claim(self.names, styled, pg.qualified)
             self.lines[name] = make(name)
         return name

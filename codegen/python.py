@@ -8,19 +8,33 @@ dataclass per composite or RETURNS TABLE row, lists for `setof`; domains are `Ne
 `Literal`s. Errors raised with SQLSTATE PGRST become `RpcError` with their code; the codes a
 function can raise are listed in its docstring and in the `<SCHEMA>_<NAME>_ERRORS` Literal.
 
-Nullability follows the TypeScript emitter. Python-specific limits, refused by name: a
-composite inside a composite or an array (psycopg would return it as text), composite arguments.
+A function that raises coded errors gets its own `RpcError` subclass (`ApiGetOrgError`) whose
+`code` is typed as its `..._ERRORS` Literal; a code it does not declare comes as a plain
+`RpcError`. A wrapper's error never poisons the caller's transaction: inside one, the call runs
+in a savepoint; on a connection that was idle, a failed call leaves it idle again (rolled back).
+
+Names: an argument or column that is a Python keyword, or the argument `conn`, gets a `_` after
+it (`from_`); the SQL call still names it as SQL does. A variadic argument is passed
+`VARIADIC name => array`.
+
+Nullability follows the TypeScript emitter, and so do the comment tags (codegen/tags.py).
+Python-specific limits: a composite inside a composite or an array (psycopg would return it as
+text), composite arguments. For a function of the API they leave out its wrapper (a comment in
+the file says why; the TypeScript client has it); for the functions only Python gets, they are
+refused by name (`@skip python` leaves one out).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import keyword
 import tokenize
 
-from codegen.catalog import VOID_OID, Catalog, CodegenError, Column, Function, PgType, refuse_overloads
+from codegen.catalog import VOID_OID, Arg, Catalog, CodegenError, Column, Function, PgType, refuse_overloads
 from codegen.naming import Declarations, claim, doc_lines, pascal, upper_snake
 from codegen.raises import ErrorCodes
+from codegen.tags import without_tags
 
 _SCALARS: dict[int, str] = {
     16: "bool",
@@ -68,7 +82,7 @@ _IMPORTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dataclasses", ("dataclass",)),
     ("datetime", ("date", "datetime", "time", "timedelta")),
     ("decimal", ("Decimal",)),
-    ("typing", ("Any", "Literal", "NewType", "cast")),
+    ("typing", ("Any", "Literal", "NewType", "cast", "get_args")),
     ("uuid", ("UUID",)),
     ("psycopg.rows", ("class_row",)),
 )
@@ -80,10 +94,23 @@ _RUNTIME_NAMES = (
     "JsonValue",
     "RpcError",
     "call_query",
-    "coded_errors",
+    "guarded",
+    "guarded_async",
     "one",
 )
 _EXPORTED = ("DEFAULT", "Default", "JsonValue", "RpcError")
+
+
+# Names the module imports or the language keeps: an SQL type that would be named so gets its
+# schema in front (api.default -> ApiDefault).
+RESERVED = frozenset(
+    {*_RUNTIME_NAMES, *(name for _, names in _IMPORTS for name in names), "psycopg", *keyword.kwlist}
+)
+
+
+def py_name(name: str) -> str:
+    """An SQL argument's or column's name in Python: `from` -> `from_`; `conn` is the wrapper's."""
+    return f"{name}_" if keyword.iskeyword(name) or name == "conn" else name
 
 
 def _names_in_code(body: str) -> set[str]:
@@ -132,7 +159,7 @@ class _Emitter:
     def __init__(self, catalog: Catalog, codes: ErrorCodes) -> None:
         self.catalog = catalog
         self.codes = codes
-        self.decl = Declarations()
+        self.decl = Declarations(reserved=RESERVED)
         self.names = self.decl.names
         self.declarations = self.decl.lines
 
@@ -190,7 +217,7 @@ class _Emitter:
             if not column.name.isidentifier():
                 raise CodegenError(f"Python: column {where}.{column.name} is not a Python identifier")
             py = self.nullable(column.type_oid, column.not_null, f"{where}.{column.name}", nested=True)
-            lines.append(f"    {column.name}: {py}")
+            lines.append(f"    {py_name(column.name)}: {py}")
             lines += _docstring(doc_lines(column.comment), "    ")
         return lines
 
@@ -212,18 +239,40 @@ class _Emitter:
         for column in columns:
             quoted = '"' + column.name.replace('"', '""') + '"'
             expression = self.select(f"r.{quoted}", column.type_oid)
-            parts.append(expression if expression == f"r.{quoted}" else f"{expression} as {quoted}")
+            alias = py_name(column.name)
+            same = expression == f"r.{quoted}" and alias == column.name
+            parts.append(expression if same else f'{expression} as "{alias}"')
         return "select " + ", ".join(parts) + " from {call} as r"
+
+    def argument_type(self, function: Function, arg: Arg) -> str:
+        where = f"{function.signature} argument {arg.name}"
+        tag = function.tags.args.get(arg.name)
+        if tag is None:
+            return self.nullable(arg.type_oid, function.strict, where)
+        return self.nullable(tag.oid, not tag.nullable, where)
 
     def function(self, function: Function) -> list[str]:
         where = function.signature
+        if function.oid in self.codes.opaque:
+            raise CodegenError(
+                f"{where}: the codes it can raise cannot be known ({self.codes.opaque[function.oid]}):"
+                " declare them in its comment (@raises code, ...) or leave it out (@skip python)"
+            )
         name = claim(self.names, f"{function.schema}_{function.name}", where)
         # Not the common codes: those come from PostgREST's pre-request, which a direct call skips.
         codes = sorted(self.codes.of(function.oid))
         errors_name = claim(self.names, upper_snake(f"{function.schema}_{function.name}_errors"), where)
+        error_class = claim(self.names, pascal(f"{function.schema}_{function.name}_error"), where)
         union = ", ".join(json.dumps(code) for code in codes)
         if codes:
             self.declarations[errors_name] = [f"{errors_name} = Literal[{union}]"]
+            self.declarations[error_class] = [
+                f"class {error_class}(RpcError):",
+                f'    """An error {function.qualified} raises, with one of the codes it declares."""',
+                "",
+                f"    code: {errors_name}",
+                f"    codes = frozenset(get_args({errors_name}))",
+            ]
 
         params: list[str] = []
         call_args: list[str] = []
@@ -233,48 +282,54 @@ class _Emitter:
                 raise CodegenError(f"Python: composite argument {arg.name} of {where} is not supported")
             if not arg.name.isidentifier():
                 raise CodegenError(f"Python: argument {arg.name} of {where} is not a Python identifier")
-            py = self.nullable(arg.type_oid, function.strict, f"{where} argument {arg.name}")
+            py = self.argument_type(function, arg)
+            variable = py_name(arg.name)
             if arg.has_default:  # None last: ruff's order for unions
                 py = f"{py.removesuffix(' | None')} | Default" + (" | None" if py.endswith(" | None") else "")
-                params.append(f"{arg.name}: {py} = DEFAULT")
+                params.append(f"{variable}: {py} = DEFAULT")
             else:
-                params.append(f"{arg.name}: {py}")
+                params.append(f"{variable}: {py}")
             base = self.catalog.resolve(pg.oid)
-            kind = ""
+            kinds = ["variadic"] if arg.variadic else []
             if base.oid in _JSON:
-                kind = "json"
+                kinds.append("json")
             elif base.kind == "array" and base.element_oid in _JSON:
-                kind = "json[]"
+                kinds.append("json[]")
             call_args.append(
-                f"({json.dumps(arg.name)}, {arg.name}, {json.dumps(pg.sql)}, {json.dumps(kind)})"
+                f"({json.dumps(arg.name)}, {variable}, {json.dumps(pg.sql)}, {json.dumps(' '.join(kinds))})"
             )
 
-        if function.columns is not None:
+        columns = function.row_columns
+        result_oid = function.tags.result.oid if function.tags.result else None
+        if columns is not None and result_oid is None:
             row = claim(self.names, pascal(f"{function.schema}_{function.name}_row"), where)
-            self.declarations[row] = self.dataclass(
-                row, f"A row of {function.qualified}.", function.columns, where
-            )
-            result, factory, select = row, row, self.row_select(function.columns)
-        elif function.return_oid == VOID_OID:
+            self.declarations[row] = self.dataclass(row, f"A row of {function.qualified}.", columns, where)
+            result, factory, select = row, row, self.row_select(columns)
+        elif function.return_oid == VOID_OID and result_oid is None:
             result, factory, select = "None", None, "select {call}"
         else:
-            pg = self.catalog.type(function.return_oid)
+            pg = self.catalog.type(result_oid or function.return_oid)
             resolved = self.catalog.resolve(pg.oid)
             if resolved.kind == "composite":
                 result = factory = self.composite(resolved)
                 select = self.row_select(resolved.columns)
             else:
-                result = self.nullable(pg.oid, False, f"{where} result")
+                tag = function.tags.result
+                result = self.nullable(pg.oid, tag is not None and not tag.nullable, f"{where} result")
                 factory = None
                 select = f"select {self.select('v', pg.oid)} from {{call}} as v"
         full = f"list[{result}]" if function.returns_set else result
 
-        docs = doc_lines(function.comment) or [f"Calls {function.qualified}."]
-        docs += ["", f"Raises RpcError with code: {', '.join(codes)}." if codes else "Raises no coded error."]
+        docs = doc_lines(without_tags(function.comment)) or [f"Calls {function.qualified}."]
+        docs += [
+            "",
+            f"Raises {error_class} with code: {', '.join(codes)}." if codes else "Raises no coded error.",
+        ]
         call = (
             f"    query, params = call_query({json.dumps(function.schema)}, {json.dumps(function.name)}, "
             f"{json.dumps(select)}, [{', '.join(call_args)}])"
         )
+        guard_args = f"conn, {error_class}" if codes else "conn"
         out: list[str] = []
         for asynchronous in (False, True):
             connection = "psycopg.AsyncConnection[Any]" if asynchronous else "psycopg.Connection[Any]"
@@ -284,12 +339,9 @@ class _Emitter:
             out += _docstring(docs, "    ")
             out.append(call)
             cursor = f"conn.cursor(row_factory=class_row({factory}))" if factory else "conn.cursor()"
-            if asynchronous:
-                out.append("    with coded_errors():")
-                out.append(f"        async with {cursor} as cur:")
-            else:
-                out.append(f"    with coded_errors(), {cursor} as cur:")
-            indent = " " * (12 if asynchronous else 8)
+            guard = f"guarded_async({guard_args})" if asynchronous else f"guarded({guard_args})"
+            out.append(f"    {prefix}with {guard}, {cursor} as cur:")
+            indent = " " * 8
             out.append(f"{indent}{aw}cur.execute(query, params)")
             if function.returns_set:
                 fetched = f"{aw}cur.fetchall()"
@@ -323,13 +375,33 @@ def python_functions(
     return chosen
 
 
-def emit_python(catalog: Catalog, codes: ErrorCodes, functions: list[Function], command: str) -> str:
+def emit_python(
+    catalog: Catalog, codes: ErrorCodes, functions: list[Function], command: str, api_schema: str
+) -> str:
+    """The wrappers. A Python limit on a function of the API leaves its wrapper out, saying why in
+    the file; on any other function (only Python gets it) it is refused, all such together."""
     refuse_overloads(functions)
     emitter = _Emitter(catalog, codes)
-    bodies = {f"{f.schema}_{f.name}": emitter.function(f) for f in functions}
+    bodies: dict[str, list[str]] = {}
+    left_out: list[str] = []
+    refusals: list[str] = []
+    for function in functions:
+        if function.tags.skips("python"):
+            continue
+        try:
+            bodies[f"{function.schema}_{function.name}"] = emitter.function(function)
+        except CodegenError as error:
+            if function.schema == api_schema:
+                left_out.append(f"# No wrapper for {function.signature}: {error}")
+            else:
+                refusals.append(str(error))
+    if refusals:
+        raise CodegenError("Python: " + "; ".join(sorted(refusals)))
     out: list[str] = []
     for name in sorted(emitter.declarations):
         out += ["", "", *emitter.declarations[name]]
+    if left_out:
+        out += ["", "", *sorted(left_out)]
     for name in sorted(bodies):
         out += bodies[name]
     body = "\n".join(out)

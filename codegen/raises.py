@@ -8,7 +8,15 @@ function body (as `pg_get_functiondef` prints it, so it is what the database run
 - calls to a *raise helper* (e.g. `util.raise_error(401, 'auth.not_signed_in', ...)`), whose
   code is a literal argument at a configured position;
 - calls to other functions, whose codes are added transitively (`auth.require_user()` makes
-  every caller able to raise `auth.not_signed_in`).
+  every caller able to raise `auth.not_signed_in`); an unqualified name is looked up along the
+  function's own `set search_path` (or `default_search_path` when it sets none), as Postgres
+  would;
+- `insert`, `update`, `delete` and `merge` statements: the trigger functions that fire on that
+  table for that event are callees too.
+
+Dynamic SQL (`EXECUTE`, `RETURN QUERY EXECUTE`, `FOR ... IN EXECUTE`, `OPEN ... FOR EXECUTE`)
+cannot be read: a function that runs it, or calls one that does, has codes no one can list, and
+`opaque` says why, unless its comment declares them (`@raises code, ...`, codegen/tags.py).
 
 A coded raise whose code is not a literal stops generation with the function and line: the
 list must be exact or say why it cannot be. The result is a superset: a code raised by a
@@ -28,6 +36,7 @@ from pglast import parse_plpgsql
 from pglast.parser import ParseError, parse_sql_json
 
 from codegen.catalog import CodegenError
+from codegen.tags import TagError, parse_tags
 
 PGRST = "PGRST"
 _RAISE_ERRCODE, _RAISE_MESSAGE = 0, 1
@@ -46,7 +55,8 @@ select nspname::text from pg_namespace
 """
 
 _BODIES = """
-select p.oid::int, n.nspname::text, p.proname::text, l.lanname::text, pg_get_functiondef(p.oid), p.prosrc
+select p.oid::int, n.nspname::text, p.proname::text, l.lanname::text, pg_get_functiondef(p.oid), p.prosrc,
+       p.proconfig::text[], obj_description(p.oid, 'pg_proc')
   from pg_proc p
   join pg_namespace n on n.oid = p.pronamespace
   join pg_language l on l.oid = p.prolang
@@ -55,6 +65,39 @@ select p.oid::int, n.nspname::text, p.proname::text, l.lanname::text, pg_get_fun
    and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
  order by n.nspname, p.proname, p.oid
 """
+
+_TRIGGERS = """
+select n.nspname::text || '.' || c.relname::text, f.nspname::text || '.' || p.proname::text, t.tgtype::int
+  from pg_trigger t
+  join pg_class c on c.oid = t.tgrelid
+  join pg_namespace n on n.oid = c.relnamespace
+  join pg_proc p on p.oid = t.tgfoid
+  join pg_namespace f on f.oid = p.pronamespace
+ where not t.tgisinternal
+"""
+
+_RELATIONS = """
+select n.nspname::text || '.' || c.relname::text from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+ where c.relkind in ('r', 'p', 'v', 'f')
+   and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%%'
+"""
+
+# pg_trigger.tgtype's bits for the events a statement fires.
+_INSERT, _DELETE, _UPDATE = 4, 8, 16
+_WRITES = {"InsertStmt": _INSERT, "UpdateStmt": _UPDATE, "DeleteStmt": _DELETE}
+_MERGE = _INSERT | _UPDATE | _DELETE
+_DYNAMIC = ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors")
+
+
+def search_path(config: list[str] | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The schemas a function's unqualified names are looked up in: its `set search_path`."""
+    for setting in config or ():
+        name, _, value = setting.partition("=")
+        if name == "search_path":
+            schemas = (part.strip().strip('"') for part in value.split(","))
+            return tuple(schema for schema in schemas if schema and schema != "$user")
+    return default
 
 
 @dataclass(frozen=True)
@@ -67,6 +110,8 @@ class RaiseConfig:
     pre_request: str | None = None
     # Schemas of someone else's code (a library's functions), which raise no code of ours.
     ignored_schemas: frozenset[str] = frozenset()
+    # Where unqualified names of a function without its own `set search_path` are looked up.
+    default_search_path: tuple[str, ...] = ("public",)
 
 
 @dataclass(frozen=True)
@@ -75,6 +120,8 @@ class _Body:
     qualified: str
     direct: frozenset[str]
     callees: frozenset[str]
+    dynamic: str | None  # where it runs dynamic SQL, if it does and declares no codes
+    declared: bool  # its comment says what it raises (@raises)
 
 
 @dataclass
@@ -83,6 +130,13 @@ class ErrorCodes:
 
     by_oid: dict[int, frozenset[str]]
     common: frozenset[str]
+    # Functions whose codes cannot all be known (dynamic SQL, theirs or a callee's): why.
+    opaque: dict[int, str] = field(default_factory=dict)
+    by_name: dict[str, frozenset[str]] = field(default_factory=dict)  # by qualified name
+
+    def of_name(self, qualified: str) -> frozenset[str]:
+        """What the function(s) of that name can raise (the edge's routes name their function)."""
+        return self.by_name.get(qualified, frozenset())
 
     def of(self, oid: int) -> frozenset[str]:
         """What a function can raise: its own codes and its callees', without the common ones."""
@@ -141,12 +195,41 @@ def _expression_sql(query: str, parse_mode: int) -> str:
     return f"select {query}"
 
 
+@dataclass(frozen=True)
+class _Names:
+    """What unqualified names can resolve to: functions with a body, helpers, relations."""
+
+    functions: frozenset[str]
+    relations: frozenset[str]
+    triggers: Mapping[str, tuple[tuple[str, int], ...]]  # relation -> (trigger function, tgtype)
+
+
 class _Analysis:
-    def __init__(self, qualified: str, config: RaiseConfig) -> None:
+    def __init__(self, qualified: str, config: RaiseConfig, path: tuple[str, ...], names: _Names) -> None:
         self.qualified = qualified
         self.config = config
+        self.path = path
+        self.names = names
         self.codes: set[str] = set()
         self.callees: set[str] = set()
+        self.dynamic: str | None = None
+
+    def resolve(self, name: str, known: frozenset[str]) -> str | None:
+        if "." in name:
+            return name
+        return next((f"{schema}.{name}" for schema in self.path if f"{schema}.{name}" in known), None)
+
+    def writes(self, relation: Any, events: int) -> None:
+        """A statement that writes `relation`: the triggers that fire on it are callees."""
+        if not isinstance(relation, dict) or "relname" not in relation:
+            return
+        name = relation["relname"]
+        if relation.get("schemaname"):
+            name = f"{relation['schemaname']}.{name}"
+        table = self.resolve(name, self.names.relations)
+        for function, tgtype in self.names.triggers.get(table or "", ()):
+            if tgtype & events:
+                self.callees.add(function)
 
     def fail(self, line: object, what: str) -> CodegenError:
         where = f"{self.qualified}" + (f" line {line}" if line else "")
@@ -155,14 +238,22 @@ class _Analysis:
     def sql(self, tree: Any, line: object = None) -> None:
         """Calls in a parsed SQL statement: raise helpers give codes, others are callees."""
         for node in _walk(tree):
+            for statement, events in _WRITES.items():
+                if isinstance(node.get(statement), dict):
+                    write = node[statement]
+                    upsert = write.get("onConflictClause", {}).get("action") == "ONCONFLICT_UPDATE"
+                    self.writes(write.get("relation"), events | (_UPDATE if upsert else 0))
+            if isinstance(node.get("MergeStmt"), dict):
+                self.writes(node["MergeStmt"].get("relation"), _MERGE)
             call = node.get("FuncCall")
             if not isinstance(call, dict):
                 continue
-            name = _name(call)
+            name = self.resolve(_name(call), self.names.functions)
+            if name is None:
+                continue  # a built-in, or a function of no schema we read
             position = self.config.helpers.get(name)
             if position is None:
-                if "." in name:
-                    self.callees.add(name)
+                self.callees.add(name)
                 continue
             args = call.get("args") or []
             code = _string_constant(args[position]) if position < len(args) else None
@@ -204,6 +295,12 @@ class _Analysis:
         except ParseError as error:
             raise self.fail(None, f"pglast cannot parse the body: {error}") from error
         for node, line in _walk_lines(tree):
+            dynamic = any(key in node for key in _DYNAMIC) or any(
+                isinstance(node.get(key), dict) and node[key].get("dynquery")
+                for key in ("PLpgSQL_stmt_return_query", "PLpgSQL_stmt_open")
+            )
+            if dynamic and self.dynamic is None:
+                self.dynamic = f"{self.qualified} line {line} runs dynamic SQL (EXECUTE)"
             raise_stmt = node.get("PLpgSQL_stmt_raise")
             if isinstance(raise_stmt, dict):
                 self.raise_statement(raise_stmt)
@@ -236,43 +333,69 @@ class _Analysis:
         self.codes.add(self.message_code(target, line))
 
 
-def _analyse(row: tuple[int, str, str, str, str, str], config: RaiseConfig, schemas: frozenset[str]) -> _Body:
-    oid, schema, name, language, definition, source = row
+def _analyse(row: tuple[Any, ...], config: RaiseConfig, schemas: frozenset[str], names: _Names) -> _Body:
+    oid, schema, name, language, definition, source, proconfig, comment = row
     qualified = f"{schema}.{name}"
-    analysis = _Analysis(qualified, config)
+    path = search_path(proconfig, config.default_search_path)
+    analysis = _Analysis(qualified, config, path, names)
+    try:
+        declared = parse_tags(comment).raises
+    except TagError as error:
+        raise CodegenError(f"{qualified}: {error}") from None
     if qualified not in config.helpers:  # a helper raises the code its caller gives it
         if language == "plpgsql":
             analysis.plpgsql(definition, schemas)
         else:
             analysis.sql(_parse(source if source.strip() else definition))
     analysis.callees.discard(qualified)
-    return _Body(oid, qualified, frozenset(analysis.codes), frozenset(analysis.callees))
+    return _Body(
+        oid,
+        qualified,
+        frozenset(analysis.codes | (declared or set())),
+        frozenset(analysis.callees),
+        analysis.dynamic if declared is None else None,
+        declared is not None,
+    )
 
 
 def error_codes(conn: psycopg.Connection, config: RaiseConfig) -> ErrorCodes:
     """Parse every PL/pgSQL and SQL function of the database and close codes over calls."""
     schemas = frozenset(name for (name,) in conn.execute(_SCHEMAS))
-    bodies = [
-        _analyse(row, config, schemas)
-        for row in conn.execute(_BODIES)
-        if row[1] not in config.ignored_schemas
-    ]
+    rows = [row for row in conn.execute(_BODIES) if row[1] not in config.ignored_schemas]
+    triggers: dict[str, list[tuple[str, int]]] = {}
+    for table, function, tgtype in conn.execute(_TRIGGERS):
+        triggers.setdefault(table, []).append((function, tgtype))
+    names = _Names(
+        functions=frozenset(f"{row[1]}.{row[2]}" for row in rows) | frozenset(config.helpers),
+        relations=frozenset(name for (name,) in conn.execute(_RELATIONS)),
+        triggers={table: tuple(found) for table, found in triggers.items()},
+    )
+    bodies = [_analyse(row, config, schemas, names) for row in rows]
     by_oid = {body.oid: set(body.direct) for body in bodies}
+    opaque = {body.oid: body.dynamic for body in bodies if body.dynamic}
     changed = True
-    while changed:  # fixpoint: propagate callees' codes until nothing grows
+    while changed:  # fixpoint: propagate callees' codes (and opacity) until nothing grows
         changed = False
         by_name: dict[str, set[str]] = {}
+        opaque_names: dict[str, str] = {}
         for body in bodies:
             by_name.setdefault(body.qualified, set()).update(by_oid[body.oid])
+            if body.oid in opaque:
+                opaque_names.setdefault(body.qualified, opaque[body.oid])
         for body in bodies:
             codes = by_oid[body.oid]
             before = len(codes)
-            for callee in body.callees:
+            for callee in sorted(body.callees):
                 codes.update(by_name.get(callee, ()))
+                if callee in opaque_names and not body.declared and body.oid not in opaque:
+                    opaque[body.oid] = opaque_names[callee]
+                    changed = True
             changed = changed or len(codes) != before
     # The last pass changed nothing, so by_name is closed too.
     common = by_name.get(config.pre_request, set()) if config.pre_request else set()
     return ErrorCodes(
         by_oid={oid: frozenset(codes) for oid, codes in by_oid.items()},
         common=frozenset(common),
+        opaque=opaque,
+        by_name={name: frozenset(codes) for name, codes in by_name.items()},
     )

@@ -1,4 +1,6 @@
-"""The TypeScript client: types for domains, enums and rows, one function per API function.
+"""The TypeScript client: types for domains, enums and rows, one function per API function
+and one per route of the edge (edge/routes.py), over a small runtime (`_request`, decoders,
+`orThrow`) whose private names start with `_`, which no SQL name can give.
 
 Mapping (by the OID of the type under any domains):
 - boolean -> boolean; smallint, integer, oid, real, double precision -> number;
@@ -6,24 +8,30 @@ Mapping (by the OID of the type under any domains):
 - text, varchar, char, name, uuid, date/time types, interval, inet, cidr, macaddr, bytea -> string;
 - json, jsonb -> Json; an enum -> a union of its labels; an array -> (T | null)[];
 - a composite or table row type -> an interface; a domain -> a branded type
-  (`string & { readonly __brand: "app.user_id" }`) with an `isX` guard from its CHECK regex.
-Anything else stops generation with the type's name.
+  (`string & { readonly __brand: "app.user_id" }`) with an `isX` guard from its CHECK regex;
+- OUT arguments or RETURNS TABLE, even of one column, -> rows, as PostgREST answers them.
+Anything else stops generation with the type's name, unless a comment tag (codegen/tags.py)
+gives the type or skips the function.
 
 Nullability: an argument is `| null` unless the function is STRICT or its type is a NOT NULL
 domain; an argument with a default is optional. A column is `| null` unless it is NOT NULL (a
 table column) or of a NOT NULL domain; attributes of CREATE TYPE composites and RETURNS TABLE
 columns cannot be declared NOT NULL in Postgres, so they are nullable unless of a NOT NULL
 domain. A scalar result is `| null` unless of a NOT NULL domain: no function can promise more.
+An `@arg` or `@result` tag says it instead (`TYPE?`: nullable).
 """
 
 from __future__ import annotations
 
 import json
 
-from codegen.catalog import VOID_OID, Catalog, CodegenError, Column, Function, PgType, refuse_overloads
+from codegen.catalog import VOID_OID, Arg, Catalog, CodegenError, Column, Function, PgType, refuse_overloads
+from codegen.edge import EdgeSurface
 from codegen.naming import Declarations, camel, claim, doc_lines, pascal
 from codegen.raises import ErrorCodes
 from codegen.regex import js_conditions
+from codegen.tags import without_tags
+from edge.routes import RouteSpec
 
 _BOOLEAN = {16}
 _NUMBER = {21, 23, 26, 700, 701}
@@ -35,7 +43,68 @@ _STRING = {
 }  # fmt: skip
 _JSON = {114, 3802}
 
-CLIENT_CODES = ("client.network", "client.unexpected")
+CLIENT_CODES = ("client.aborted", "client.network", "client.unexpected")
+
+# The names the runtime exports, and the globals it and the declarations use: an SQL object
+# whose name would be one of these is given its schema in front (api.result -> ApiResult).
+RUNTIME_NAMES = frozenset({
+    "Json", "Client", "CallOptions", "ClientErrorCode", "RpcError", "Result", "BlossomError",
+    "orThrow", "RpcCommonErrorCode", "EdgeErrorCode",
+    "Promise", "Record", "Error", "AbortSignal", "Headers", "Response", "RequestCredentials",
+    "JSON", "Number", "Object", "Array", "String", "Boolean", "TextEncoder", "fetch",
+    "undefined", "NaN", "Infinity", "arguments", "eval", "globalThis",
+})  # fmt: skip
+# ECMAScript's reserved words (strict mode and modules), which no declaration may be named.
+RESERVED_WORDS = frozenset(
+    [
+        "await",
+        "break",
+        "case",
+        "catch",
+        "class",
+        "const",
+        "continue",
+        "debugger",
+        "default",
+        "delete",
+        "do",
+        "else",
+        "enum",
+        "export",
+        "extends",
+        "false",
+        "finally",
+        "for",
+        "function",
+        "if",
+        "implements",
+        "import",
+        "in",
+        "instanceof",
+        "interface",
+        "let",
+        "new",
+        "null",
+        "package",
+        "private",
+        "protected",
+        "public",
+        "return",
+        "static",
+        "super",
+        "switch",
+        "this",
+        "throw",
+        "true",
+        "try",
+        "typeof",
+        "var",
+        "void",
+        "while",
+        "with",
+        "yield",
+    ]
+)
 
 _RUNTIME = r"""
 /** A value of a json or jsonb column. */
@@ -43,23 +112,28 @@ export type Json = string | number | boolean | null | Json[] | { [key: string]: 
 
 /** Where the API is and how to reach it. */
 export interface Client {
-  /** The origin that serves /rpc, e.g. "https://app.example.com", or "" for the page's own. */
+  /** The origin that serves /rpc and /auth, e.g. "https://app.example.com", or "" for the page's own. */
   baseUrl: string;
   /** The fetch to call (default: the global one). */
   fetch?: typeof fetch;
-  /** Headers sent with every call. */
+  /** Headers sent with every call (outside a browser: the session, as a Cookie or X-Blossom-Session). */
+  headers?: Record<string, string>;
+  /** Whether a browser sends its cookies (default "include", which a separate dev server's origin needs). */
+  credentials?: RequestCredentials;
+}
+
+/** Per call: an AbortSignal (an abort answers client.aborted), and headers added to the client's. */
+export interface CallOptions {
+  signal?: AbortSignal;
   headers?: Record<string, string>;
 }
 
-export interface CallOptions {
-  signal?: AbortSignal;
-}
-
-/** Codes made by the client itself: no answer arrived, or the code is not one the API declares. */
-export type ClientErrorCode = "client.network" | "client.unexpected";
+/** Codes made by the client itself: the call was aborted, no answer arrived, or the answer's
+ * code is not one the call declares (`rawCode` keeps it). */
+export type ClientErrorCode = "client.aborted" | "client.network" | "client.unexpected";
 
 export interface RpcError<C extends string> {
-  /** A code the function declares, or a client code: switch on it. */
+  /** A code the call declares, or a client code: switch on it. */
   code: C | ClientErrorCode;
   /** The code as the server sent it (a PostgREST or SQLSTATE code when `code` is client.unexpected). */
   rawCode: string;
@@ -68,99 +142,153 @@ export interface RpcError<C extends string> {
   hint: string | null;
   /** The HTTP status; 0 when no answer arrived. */
   status: number;
+  /** The answer's headers, names in lower case (e.g. "retry-after"); empty when no answer arrived. */
+  headers: Record<string, string>;
 }
 
 export type Result<T, C extends string> = { ok: true; data: T } | { ok: false; error: RpcError<C> };
 
-type Decoder = (value: unknown) => unknown;
+/** The error `orThrow` throws: the call's typed error in `error`. */
+export class BlossomError<C extends string> extends Error {
+  readonly error: RpcError<C>;
+  constructor(error: RpcError<C>) {
+    super(`${error.code}: ${error.message}`);
+    this.name = "BlossomError";
+    this.error = error;
+  }
+}
 
-// Postgres text cannot hold NUL, so no string from the API starts with it.
-const NUMBER_MARK = "\u0000";
+/** The data of a call, or a thrown BlossomError: for libraries that expect a rejected promise
+ * (React Query, SWR). `await orThrow(getOrganization(client, { org_id }))`. */
+export async function orThrow<T, C extends string>(call: Promise<Result<T, C>> | Result<T, C>): Promise<T> {
+  const result = await call;
+  if (result.ok) return result.data;
+  throw new BlossomError(result.error);
+}
 
-/** JSON.parse, but every number arrives as its digits behind NUMBER_MARK, for the decoders. */
-function parseExact(text: string): unknown {
-  return JSON.parse(
-    text.replace(/"(?:[^"\\]|\\.)*"|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g, (match, digits?: string) =>
-      digits === undefined ? match : `"\\u0000${digits}"`,
-    ),
+type _Decoder = (value: unknown) => unknown;
+
+/** A JSON number as its digits, until a decoder makes it a number or an exact string. */
+class _Exact {
+  constructor(readonly digits: string) {}
+}
+
+/** JSON.parse, but every number arrives as an _Exact, for the decoders. The text is marked
+ * first: a number becomes the string NUL "n" digits; a string value that itself starts with
+ * NUL (a json value can hold one) gets NUL "s" in front, so the reviver tells them apart and
+ * no marked string is ever left in the result (keys, which the reviver never sees, stay as
+ * they are). */
+const _TOKENS = /("(?:[^"\\]|\\.)*")(\s*:)?|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
+
+function _parseExact(text: string): unknown {
+  const marked = text.replace(_TOKENS, (match, string?: string, key?: string, digits?: string) => {
+    if (digits !== undefined) return `"\\u0000n${digits}"`;
+    if (key !== undefined || string === undefined || !string.startsWith('"\\u0000')) return match;
+    return `"\\u0000s${match.slice(1)}`;
+  });
+  return JSON.parse(marked, (_key, value: unknown) =>
+    typeof value === "string" && value.startsWith("\u0000")
+      ? value[1] === "n"
+        ? new _Exact(value.slice(2))
+        : value.slice(2)
+      : value,
   );
 }
 
-function isMarked(value: unknown): value is string {
-  return typeof value === "string" && value.startsWith(NUMBER_MARK);
-}
-
-const d = {
-  id: (value: unknown): unknown => value,
-  num: (value: unknown): unknown => (isMarked(value) ? Number(value.slice(1)) : value),
-  exact: (value: unknown): unknown => (isMarked(value) ? value.slice(1) : value),
-  json: (value: unknown): unknown => {
-    if (isMarked(value)) return Number(value.slice(1));
-    if (Array.isArray(value)) return value.map(d.json);
+/** Decoders of _parseExact's output. Each turns whatever it does not expect into plain JSON
+ * (numbers as numbers), so no _Exact can reach the caller's data. */
+const _d = {
+  plain: (value: unknown): unknown => {
+    if (value instanceof _Exact) return Number(value.digits);
+    if (Array.isArray(value)) return value.map(_d.plain);
     if (value !== null && typeof value === "object") {
-      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, d.json(item)]));
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, _d.plain(item)]));
     }
     return value;
   },
+  exact: (value: unknown): unknown => (value instanceof _Exact ? value.digits : _d.plain(value)),
   arr:
-    (item: Decoder): Decoder =>
+    (item: _Decoder): _Decoder =>
     (value) =>
-      Array.isArray(value) ? value.map(item) : value,
+      Array.isArray(value) ? value.map(item) : _d.plain(value),
   obj:
-    (fields: Record<string, Decoder>): Decoder =>
+    (fields: Record<string, _Decoder>): _Decoder =>
     (value) =>
-      value !== null && typeof value === "object" && !Array.isArray(value)
-        ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, (fields[key] ?? d.json)(item)]))
-        : value,
+      value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof _Exact)
+        ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, _field(fields, key)(item)]))
+        : _d.plain(value),
 };
 
-async function call<T, C extends string>(
+function _field(fields: Record<string, _Decoder>, key: string): _Decoder {
+  return fields[key] ?? _d.plain;
+}
+
+function _headers(headers: Headers): Record<string, string> {
+  const all: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    all[name] = value;
+  });
+  return all;
+}
+
+async function _request<T, C extends string>(
   client: Client,
-  name: string,
-  args: object,
-  codes: readonly C[],
-  decode: Decoder | null,
-  options?: CallOptions,
+  method: "GET" | "POST",
+  path: string,
+  body: object | null,
+  codes: readonly string[],
+  decode: _Decoder | null,
+  options: CallOptions | undefined,
 ): Promise<Result<T, C>> {
   let status = 0;
+  let headers: Record<string, string> = {};
   let text: string;
   try {
-    const response = await (client.fetch ?? fetch)(`${client.baseUrl}/rpc/${name}`, {
-      method: "POST",
-      credentials: "include",
-      headers: { ...client.headers, "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(args),
+    const response = await (client.fetch ?? fetch)(`${client.baseUrl}${path}`, {
+      method,
+      credentials: client.credentials ?? "include",
+      headers: {
+        ...client.headers,
+        ...options?.headers,
+        ...(body === null ? {} : { "Content-Type": "application/json" }),
+        Accept: "application/json",
+      },
+      ...(body === null ? {} : { body: JSON.stringify(body) }),
       signal: options?.signal ?? null,
     });
     status = response.status;
+    headers = _headers(response.headers);
     text = await response.text();
     if (response.ok) {
-      const data = text === "" ? null : decode === null ? JSON.parse(text) : decode(parseExact(text));
+      const data = text === "" ? null : decode === null ? JSON.parse(text) : decode(_parseExact(text));
       return { ok: true, data: data as T };
     }
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause);
-    const code = status === 0 ? "client.network" : "client.unexpected";
-    return { ok: false, error: { code, rawCode: code, message, details: null, hint: null, status } };
+    const named = cause instanceof Error ? cause.name : "";
+    const aborted = Boolean(options?.signal?.aborted) || named === "AbortError";
+    const code = aborted ? "client.aborted" : status === 0 ? "client.network" : "client.unexpected";
+    return { ok: false, error: { code, rawCode: code, message, details: null, hint: null, status, headers } };
   }
-  let body: { [key: string]: Json } = {};
+  let answer: { [key: string]: Json } = {};
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed as typeof body;
+    const object = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed);
+    if (object) answer = parsed as typeof answer;
   } catch {
     // not JSON: keep the status, say what came
   }
-  const rawCode = typeof body.code === "string" ? body.code : `http.${status}`;
-  const known = (codes as readonly string[]).includes(rawCode);
+  const rawCode = typeof answer.code === "string" ? answer.code : `http.${status}`;
   return {
     ok: false,
     error: {
-      code: known ? (rawCode as C) : "client.unexpected",
+      code: codes.includes(rawCode) ? (rawCode as C) : "client.unexpected",
       rawCode,
-      message: typeof body.message === "string" ? body.message : text,
-      details: body.details ?? null,
-      hint: typeof body.hint === "string" ? body.hint : null,
+      message: typeof answer.message === "string" ? answer.message : text,
+      details: answer.details ?? null,
+      hint: typeof answer.hint === "string" ? answer.hint : null,
       status,
+      headers,
     },
   };
 }
@@ -180,10 +308,11 @@ def _key(name: str) -> str:
 
 
 class _Emitter:
-    def __init__(self, catalog: Catalog, codes: ErrorCodes) -> None:
+    def __init__(self, catalog: Catalog, codes: ErrorCodes, edge: EdgeSurface) -> None:
         self.catalog = catalog
         self.codes = codes
-        self.decl = Declarations()
+        self.edge = edge
+        self.decl = Declarations(reserved=RUNTIME_NAMES | RESERVED_WORDS)
         self.names = self.decl.names
         self.declarations = self.decl.lines  # TypeScript name -> its lines
 
@@ -232,10 +361,11 @@ class _Emitter:
             if conditions is None:
                 lines.append(f"// No is{name} guard: a CHECK of {pg.qualified} is not a plain regex match.")
             else:
+                guard = claim(self.names, f"is{name}", f"the guard of {pg.qualified}")
                 tests = "".join(f" && {condition}" for condition in conditions)
                 lines += [
                     f"/** True when `value` has the shape {pg.qualified} requires. */",
-                    f"export function is{name}(value: unknown): value is {name} {{",
+                    f"export function {guard}(value: unknown): value is {name} {{",
                     f'  return typeof value === "{base_ts}"{tests};',
                     "}",
                 ]
@@ -244,10 +374,17 @@ class _Emitter:
         return lines
 
     def enum(self, pg: PgType) -> str:
-        union = " | ".join(json.dumps(label) for label in pg.labels) or "never"
-        return self.decl.of_type(
-            pg, lambda name: [*_doc(doc_lines(pg.comment)), f"export type {name} = {union};"]
-        )
+        def make(name: str) -> list[str]:
+            values = claim(self.names, camel(f"{name}_values"), f"the values of {pg.qualified}")
+            labels = ", ".join(json.dumps(label) for label in pg.labels)
+            return [
+                *_doc(doc_lines(pg.comment)),
+                f"export type {name} = {' | '.join(json.dumps(label) for label in pg.labels) or 'never'};",
+                f"/** The values of {name}, in their SQL order. */",
+                f"export const {values}: readonly {name}[] = [{labels}];",
+            ]
+
+        return self.decl.of_type(pg, make)
 
     def composite(self, pg: PgType, where: str) -> str:
         return self.decl.of_type(pg, lambda name: self.interface(name, pg.comment, pg.columns, pg.qualified))
@@ -266,58 +403,85 @@ class _Emitter:
         pg = self.catalog.resolve(oid)
         if pg.kind == "array":
             assert pg.element_oid is not None
-            return f"d.arr({self.decoder(pg.element_oid)})"
+            return f"_d.arr({self.decoder(pg.element_oid)})"
         if pg.kind == "composite":
             return self.row_decoder(pg.columns)
         if pg.oid in _EXACT:
-            return "d.exact"
-        if pg.oid in _NUMBER:
-            return "d.num"
-        if pg.oid in _JSON:
-            return "d.json"
-        return "d.id"
+            return "_d.exact"
+        return "_d.plain"
 
     def row_decoder(self, columns: tuple[Column, ...]) -> str:
         fields = ", ".join(f"{_key(column.name)}: {self.decoder(column.type_oid)}" for column in columns)
-        return f"d.obj({{ {fields} }})"
+        return f"_d.obj({{ {fields} }})"
 
     # -- functions ---------------------------------------------------------------------------
 
+    def argument_type(self, function: Function, arg: Arg) -> str:
+        where = f"{function.signature} argument {arg.name}"
+        tag = function.tags.args.get(arg.name)
+        if tag is None:
+            return self.nullable(arg.type_oid, function.strict, where)
+        own = self.json_kind(arg.type_oid)
+        if own is not None and own != self.json_kind(tag.oid):
+            raise CodegenError(
+                f"{where}: @arg {tag.sql} is not sent in JSON as the argument's own type"
+                f" {self.catalog.type(arg.type_oid).sql} is"
+            )
+        return self.nullable(tag.oid, not tag.nullable, where)
+
+    def json_kind(self, oid: int) -> str | None:
+        """How values of the type travel in JSON (string, number ...); None: not mapped."""
+        pg = self.catalog.resolve(oid)
+        if pg.kind in ("enum", "array", "composite"):
+            return "string" if pg.kind == "enum" else pg.kind
+        for kind, oids in (("boolean", _BOOLEAN), ("number", _NUMBER), ("string", _EXACT | _STRING)):
+            if pg.oid in oids:
+                return kind
+        return "json" if pg.oid in _JSON else None
+
     def function(self, function: Function) -> tuple[str, list[str]]:
         where = function.signature
-        base = pascal(function.name)
-        name = claim(self.names, camel(function.name), function.signature)
+        if function.oid in self.codes.opaque:
+            raise CodegenError(
+                f"{where}: the codes it can raise cannot be known ({self.codes.opaque[function.oid]}):"
+                " declare them in its comment (@raises code, ...) or leave it out (@skip)"
+            )
+        raw = self.decl.raw_name(function.name, function.schema, camel)
+        base = pascal(raw)
+        name = claim(self.names, camel(raw), function.signature)
         lines: list[str] = []
 
         args_type = claim(self.names, f"{base}Args", function.signature)
         arg_lines = [f"/** The arguments of {function.qualified}. */", f"export interface {args_type} {{"]
         for arg in function.args:
-            ts = self.nullable(arg.type_oid, function.strict, f"{where} argument {arg.name}")
-            arg_lines.append(f"  {_key(arg.name)}{'?' if arg.has_default else ''}: {ts};")
+            optional = "?" if arg.has_default else ""
+            arg_lines.append(f"  {_key(arg.name)}{optional}: {self.argument_type(function, arg)};")
         arg_lines.append("}")
 
-        if function.columns is not None:
+        result_tag = function.tags.result
+        if function.columns is not None and result_tag is None:
             row = claim(self.names, f"{base}Row", function.signature)
             comment = f"A row of {function.qualified}."
             self.declarations[row] = self.interface(row, comment, function.columns, where)
             result = f"{row}[]" if function.returns_set else row
             decoder = self.row_decoder(function.columns)
-        elif function.return_oid == VOID_OID:
+        elif function.return_oid == VOID_OID and result_tag is None:
             result, decoder = "null", ""
         else:
-            pg = self.catalog.type(function.return_oid)
-            composite = self.catalog.resolve(pg.oid).kind == "composite"
-            item = self.nullable(pg.oid, composite, f"{where} result")
+            oid = result_tag.oid if result_tag else function.return_oid
+            composite = self.catalog.resolve(oid).kind == "composite"
+            not_null = composite or (result_tag is not None and not result_tag.nullable)
+            item = self.nullable(oid, not_null, f"{where} result")
             result = f"({item})[]" if function.returns_set and "|" in item else item
             result += "[]" if function.returns_set and "|" not in item else ""
-            decoder = self.decoder(pg.oid)
-        exact = "d.exact" in decoder
+            decoder = self.decoder(oid)
+        exact = "_d.exact" in decoder
         if function.returns_set and exact:
-            decoder = f"d.arr({decoder})"
+            decoder = f"_d.arr({decoder})"
 
-        codes = sorted(self.codes.of(function.oid) | self.codes.common)
+        codes = sorted(self.codes.of(function.oid))
         code_type = claim(self.names, f"{base}ErrorCode", function.signature)
-        union = " | ".join(json.dumps(code) for code in codes) or "never"
+        union = " | ".join([*(json.dumps(code) for code in codes), "RpcCommonErrorCode"])
         self.declarations[code_type] = [f"/** The codes {function.qualified} can fail with. */"]
         self.declarations[code_type].append(f"export type {code_type} = {union};")
         if function.args:
@@ -325,37 +489,142 @@ class _Emitter:
         else:
             del self.names[args_type]
 
-        docs = doc_lines(function.comment) or [f"Calls {function.qualified}."]
-        docs += ["", f"POST /rpc/{function.name}; fails with: {', '.join(codes) or 'client errors only'}."]
+        docs = doc_lines(without_tags(function.comment)) or [f"Calls {function.qualified}."]
+        docs += ["", f"POST /rpc/{function.name}; fails with: {', '.join(codes) or 'the common codes only'}."]
         lines += _doc(docs)
         params = ["client: Client"]
         if function.args:
-            optional = all(arg.has_default for arg in function.args)
-            params.append(f"args: {args_type}" + (" = {}" if optional else ""))
+            all_optional = all(arg.has_default for arg in function.args)
+            params.append(f"args: {args_type}" + (" = {}" if all_optional else ""))
         params.append("options?: CallOptions")
         lines.append(f"export function {name}(")
         lines += [f"  {param}," for param in params]
         lines.append(f"): Promise<Result<{result}, {code_type}>> {{")
-        codes_literal = "[" + ", ".join(json.dumps(code) for code in codes) + "]"
+        codes_literal = "[" + "".join(f"{json.dumps(code)}, " for code in codes) + "..._RPC_COMMON]"
         body_args = "args" if function.args else "{}"
+        path = json.dumps(f"/rpc/{function.name}")
         lines.append(
-            f"  return call<{result}, {code_type}>(client, {json.dumps(function.name)}, {body_args}, "
+            f'  return _request<{result}, {code_type}>(client, "POST", {path}, {body_args}, '
             f"{codes_literal}, {decoder if exact else 'null'}, options);"
         )
         lines.append("}")
         return name, lines
 
+    # -- the edge's own routes (edge/routes.py) ------------------------------------------------
 
-def emit_typescript(catalog: Catalog, codes: ErrorCodes, functions: list[Function], command: str) -> str:
-    """The whole generated.ts for the API's functions (catalog.api_functions)."""
+    def edge_type(self, spec: str, where: str) -> str:
+        nullable = spec.endswith("?")
+        name = spec.removesuffix("?")
+        ts = self.shape(name) if name in self.edge.shapes else self.type(self.edge.types[name], where)
+        return f"{ts} | null" if nullable else ts
+
+    def shape(self, name: str) -> str:
+        if name not in self.declarations:
+            claim(self.names, name, f"the edge's shape {name}")
+            self.declarations[name] = []  # taken before its fields, which may refer to it
+            fields = self.edge.shapes[name]
+            lines = [
+                f"/** {name}, an answer of the edge's routes (edge/routes.py). */",
+                f"export interface {name} {{",
+            ]
+            lines += [
+                f"  {_key(key)}: {self.edge_type(spec, f'{name}.{key}')};" for key, spec in fields.items()
+            ]
+            self.declarations[name] = [*lines, "}"]
+        return name
+
+    def route(self, spec: RouteSpec) -> tuple[str, list[str]]:
+        where = f"the edge's route {spec.method} {spec.path} ({spec.name})"
+        base = pascal(spec.name)
+        name = claim(self.names, camel(spec.name), where)
+        codes = set(spec.errors)
+        if spec.function is not None:
+            codes |= self.codes.of_name(spec.function)
+        code_list = sorted(codes - set(self.edge.edge_errors))
+        code_type = claim(self.names, f"{base}ErrorCode", where)
+        union = " | ".join([*(json.dumps(code) for code in code_list), "EdgeErrorCode"])
+        self.declarations[code_type] = [
+            f"/** The codes {spec.method} {spec.path} can fail with. */",
+            f"export type {code_type} = {union};",
+        ]
+        params = ["client: Client"]
+        if spec.body:
+            body_type = claim(self.names, f"{base}Body", where)
+            body_lines = [
+                f"/** The body of {spec.method} {spec.path}. */",
+                f"export interface {body_type} {{",
+            ]
+            body_lines += [
+                f"  {_key(key)}: {self.edge_type(value, f'{where} field {key}')};"
+                for key, value in spec.body.items()
+            ]
+            self.declarations[body_type] = [*body_lines, "}"]
+            params.append(f"body: {body_type}")
+        params.append("options?: CallOptions")
+        result = self.shape(spec.result) if spec.result else "null"
+        statuses = ", ".join(sorted({f"{status} {code}" for code, status in spec.errors.items()}))
+        docs = [spec.summary, "", f"{spec.method} {spec.path}: {spec.status} on success."]
+        docs += (
+            [f"Fails with: {statuses or 'the common codes only'}, and what {spec.function} raises."]
+            if spec.function
+            else []
+        )
+        lines = [*_doc(docs), f"export function {name}(", *(f"  {param}," for param in params)]
+        lines.append(f"): Promise<Result<{result}, {code_type}>> {{")
+        codes_literal = "[" + "".join(f"{json.dumps(code)}, " for code in code_list) + "..._EDGE_COMMON]"
+        body = "body" if spec.body else ("{}" if spec.method == "POST" else "null")
+        lines.append(
+            f"  return _request<{result}, {code_type}>(client, {json.dumps(spec.method)}, "
+            f"{json.dumps(spec.path)}, "
+            f"{body}, {codes_literal}, null, options);"
+        )
+        return name, [*lines, "}"]
+
+
+def _union(codes: list[str]) -> str:
+    return " | ".join(json.dumps(code) for code in codes) or "never"
+
+
+def emit_typescript(
+    catalog: Catalog, codes: ErrorCodes, functions: list[Function], command: str, edge: EdgeSurface
+) -> str:
+    """The whole generated.ts for the API's functions (catalog.api_functions) and the edge's routes."""
     refuse_overloads(functions)
-    emitter = _Emitter(catalog, codes)
-    bodies = dict(emitter.function(function) for function in functions)
+    emitter = _Emitter(catalog, codes, edge)
+    bodies: dict[str, list[str]] = {}
+    refusals: list[str] = []
+    for function in functions:
+        if function.tags.skips("typescript"):
+            continue
+        try:
+            name, lines = emitter.function(function)
+        except CodegenError as error:
+            refusals.append(str(error))
+            continue
+        bodies[name] = lines
+    for spec in edge.routes:
+        try:
+            name, lines = emitter.route(spec)
+        except CodegenError as error:
+            refusals.append(str(error))
+            continue
+        bodies[name] = lines
+    if refusals:
+        raise CodegenError("TypeScript: " + "; ".join(sorted(refusals)))
+    edge_codes = sorted(edge.edge_errors)
+    rpc_common = sorted(codes.common | set(edge.edge_errors) | set(edge.rpc_errors))
     out = [
-        f"// @generated by `{command}` from the database catalog."
-        " Do not edit: change the SQL and regenerate.",
+        f"// @generated by `{command}` from the database catalog and edge/routes.py."
+        " Do not edit: change the SQL (or the routes) and regenerate.",
         "/* eslint-disable */",
         _RUNTIME.strip("\n"),
+        "",
+        "/** What the edge may answer to any request. */",
+        f"export type EdgeErrorCode = {_union(edge_codes)};",
+        "/** What every RPC may fail with besides its own: the pre-request's, the edge's and its proxy's. */",
+        f"export type RpcCommonErrorCode = {_union(rpc_common)};",
+        f"const _EDGE_COMMON: readonly string[] = {json.dumps(edge_codes)};",
+        f"const _RPC_COMMON: readonly string[] = {json.dumps(rpc_common)};",
         "",
         "// -- Types ---------------------------------------------------------------------------------",
     ]

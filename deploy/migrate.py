@@ -32,7 +32,7 @@ MIGRATIONS_DIR = ROOT / "migrations"
 # The stateless layer: the files under these folders of sql/, in the order sql/stateless.txt gives.
 STATELESS_MANIFEST = ROOT / "sql" / "stateless.txt"
 STATELESS_FOLDERS = ("functions", "views", "policies", "grants")
-MANAGED_SCHEMAS = ("util", "app", "auth", "api", "admin", "pipeline", "delivery", "jobs")
+MANAGED_SCHEMAS = ("util", "app", "auth", "api", "admin", "pipeline", "analytics", "delivery", "ext", "jobs")
 # The job queue's schema: procrastinate's own tables and functions (the version pinned in
 # requirements.lock), made by migrate before the migrations, as the owner, when it is missing.
 # Its code is procrastinate's, not ours: our SQL checks leave it alone.

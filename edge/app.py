@@ -8,22 +8,27 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db import logs
 from blossom_db.database import Database
 from edge.activity import SessionActivity
+from edge.ai import ROUTES as AI_ROUTES
 from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
+from edge.cors import Cors
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
+from edge.ext import OutsideServices
 from edge.health import healthz, readyz
 from edge.lifecycle import Draining
 from edge.limits import ConcurrencyLimits
 from edge.metrics import EdgeMetrics
 from edge.proxy import PostgrestProxy
 from edge.security import csrf_refusal
+from edge.slack import ROUTES as SLACK_ROUTES
 from edge.tracing import RequestIds
 
 RPC_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
@@ -40,6 +45,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
         application_name="blossom-edge",
     )
     activity = SessionActivity(database)
+    outside = OutsideServices.from_environment()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -50,6 +56,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             await activity.close()
             await database.close()
             await proxy.close()
+            await outside.close()
             # uvicorn ends the process by the signal that stopped it, which runs no atexit.
             logs.flush()
 
@@ -74,6 +81,10 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             # Reached only with another method (405): RpcFirst serves the rest.
             Route("/rpc/{name:path}", rpc, methods=sorted(RPC_METHODS)),
             *AUTH_ROUTES,
+            *SLACK_ROUTES,
+            *AI_ROUTES,
+            # Development only (BLOSSOM_DEMO_DIR): the example web app, on the edge's own origin.
+            *([Mount("/demo", StaticFiles(directory=config.demo_dir, html=True))] if config.demo_dir else []),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -86,6 +97,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
     routes.state.draining = draining or Draining()
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
+    routes.state.outside = outside
     limits = ConcurrencyLimits(RpcFirst(rpc, routes), config)
     metrics.known_paths = frozenset(
         route.path for route in routes.routes if isinstance(route, Route) and "{" not in route.path
@@ -99,7 +111,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
         "The edge's own Postgres connections in use.",
         lambda: database.in_use,
     )
-    return RequestIds(limits, config, metrics)
+    return RequestIds(Cors(limits, config), config, metrics)
 
 
 class RpcFirst:

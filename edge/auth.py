@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from blossom_db import generated as db
 from blossom_db import logs
@@ -31,6 +30,7 @@ from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.limits import client_key
+from edge.routes import Endpoint, starlette_routes
 from edge.security import client_ip, csrf_refusal
 
 log = logging.getLogger("edge.auth")
@@ -419,9 +419,6 @@ async def resend_email_verification(request: Request) -> Response:
     return no_content(202)
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 def guarded(endpoint: Endpoint) -> Endpoint:
     async def run(request: Request) -> Response:
         try:
@@ -433,17 +430,20 @@ def guarded(endpoint: Endpoint) -> Endpoint:
     return run
 
 
-ROUTES = [
-    Route("/auth/signup", guarded(signup), methods=["POST"]),
-    Route("/auth/login", guarded(login), methods=["POST"]),
-    Route("/auth/logout", guarded(logout), methods=["POST"]),
-    Route("/auth/logout-all", guarded(logout_all), methods=["POST"]),
-    Route("/auth/session", guarded(session), methods=["GET"]),
-    Route("/auth/password", guarded(change_password), methods=["POST"]),
-    Route("/auth/password-reset", guarded(request_password_reset), methods=["POST"]),
-    Route("/auth/password-reset/confirm", guarded(confirm_password_reset), methods=["POST"]),
-    Route("/auth/verify-email", guarded(verify_email), methods=["POST"]),
-    Route("/auth/verify-email/resend", guarded(resend_email_verification), methods=["POST"]),
-]
+ROUTES = starlette_routes(
+    "/auth/",
+    {
+        "auth.signup": guarded(signup),
+        "auth.login": guarded(login),
+        "auth.logout": guarded(logout),
+        "auth.logout_all": guarded(logout_all),
+        "auth.session": guarded(session),
+        "auth.change_password": guarded(change_password),
+        "auth.request_password_reset": guarded(request_password_reset),
+        "auth.confirm_password_reset": guarded(confirm_password_reset),
+        "auth.verify_email": guarded(verify_email),
+        "auth.resend_email_verification": guarded(resend_email_verification),
+    },
+)
 
 __all__ = ["ROUTES", "PasswordWork"]

@@ -104,6 +104,8 @@ class EdgeConfig:
     # ... of which one client may have this many under way or waiting (429 past it).
     password_client_share: int = 2
     auth_wait_seconds: float = 5.0
+    # Development only: a folder of static files served at /demo/ (the example web app).
+    demo_dir: str | None = None
 
     @property
     def device_cookie_name(self) -> str:
@@ -137,6 +139,7 @@ class EdgeConfig:
             cookie_secure=secure,
             allowed_origins=frozenset(split_list(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))),
             trusted_proxies=parse_networks(os.environ.get("BLOSSOM_TRUSTED_PROXIES", "")),
+            demo_dir=os.environ.get("BLOSSOM_DEMO_DIR") or None,
             metrics_networks=parse_networks(
                 os.environ.get("BLOSSOM_METRICS_NETWORKS") or "127.0.0.0/8 ::1", "BLOSSOM_METRICS_NETWORKS"
             ),

@@ -104,6 +104,15 @@ def postgrest_env(endpoints: Endpoints, environ: Environment = os.environ) -> di
     }
 
 
+# The AI provider's settings (services/ai.py), the edge's alone: passed through as they are set.
+AI_VARIABLES = (
+    "OPENAI_API_KEY",
+    "BLOSSOM_OPENAI_BASE_URL",
+    "BLOSSOM_OPENAI_MODEL",
+    "BLOSSOM_OPENAI_TIMEOUT_SECONDS",
+)
+
+
 def edge_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[str, str]:
     return {
         "BLOSSOM_POSTGREST_URL": endpoints.postgrest_url,
@@ -111,6 +120,7 @@ def edge_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[st
         "BLOSSOM_EDGE_DATABASE_URL": endpoints.edge_database_url,
         **auth_env(endpoints, environ),
         "BLOSSOM_TRUSTED_PROXIES": environ.get("BLOSSOM_TRUSTED_PROXIES", ""),
+        **{name: environ.get(name, "") for name in AI_VARIABLES},
         "BLOSSOM_EDGE_STOP_DELAY": environ.get("BLOSSOM_EDGE_STOP_DELAY", ""),
         "BLOSSOM_METRICS_NETWORKS": environ.get("BLOSSOM_METRICS_NETWORKS", ""),
     }

@@ -61,9 +61,13 @@ class Settings:
     authenticator_password: str | None
     edge_password: str | None
     worker_password: str | None
+    panopticon_password: str | None
+    pipeline_password: str | None
     # MailDev, the development mail server `just up` starts: its SMTP port and its web mailbox.
     smtp_port: int
     mailbox_port: int
+    # Dagster's webserver under `just pipeline`.
+    dagster_port: int
     worker_metrics_port: int
 
     @classmethod
@@ -79,8 +83,11 @@ class Settings:
             authenticator_password=os.environ.get("BLOSSOM_AUTHENTICATOR_PASSWORD") or None,
             edge_password=os.environ.get("BLOSSOM_EDGE_PASSWORD") or None,
             worker_password=os.environ.get("BLOSSOM_WORKER_PASSWORD") or None,
+            panopticon_password=os.environ.get("BLOSSOM_PANOPTICON_PASSWORD") or None,
+            pipeline_password=os.environ.get("BLOSSOM_PIPELINE_PASSWORD") or None,
             smtp_port=_port("BLOSSOM_SMTP_PORT", 1025),
             mailbox_port=_port("BLOSSOM_MAILBOX_PORT", 1080),
+            dagster_port=_port("BLOSSOM_DAGSTER_PORT", 3070),
             worker_metrics_port=_port("BLOSSOM_WORKER_METRICS_PORT", 9101),
         )
 
@@ -102,6 +109,15 @@ class Settings:
     @property
     def worker_database_url(self) -> str:
         return with_user(self.admin_url, "worker", self.worker_password)
+
+    @property
+    def panopticon_url(self) -> str:
+        """The operators' read-only login (`just psql-admin`)."""
+        return with_user(self.admin_url, "panopticon", self.panopticon_password)
+
+    @property
+    def pipeline_database_url(self) -> str:
+        return with_user(self.admin_url, "pipeline", self.pipeline_password)
 
     @property
     def mailbox_url(self) -> str:

@@ -1,4 +1,5 @@
-"""`just up` and the recipes that work on the local database (migrate, psql, reset-db, worker).
+"""`just up` and the recipes that work on the local database (migrate, psql, psql-admin, reset-db, worker,
+pipeline, pipeline-run).
 
 Without DATABASE_URL the database is a project-local cluster under BLOSSOM_DATA_DIR
 (default `.blossom/`), started on BLOSSOM_PG_PORT; its data survives restarts.
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from subprocess import PIPE
 from types import FrameType
 
@@ -35,6 +37,7 @@ from ops.services import (
 )
 from ops.settings import DB_NAME, Settings, redacted, with_database
 from ops.supervise import Child, Output
+from services.secrets import KEY_VARIABLE, new_key_entry
 
 
 def say(message: str) -> None:
@@ -84,6 +87,23 @@ def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bo
     return worker, not os.environ.get("BLOSSOM_SMTP_URL")
 
 
+def use_development_secrets_key(settings: Settings) -> None:
+    """BLOSSOM_SECRETS_KEY for the edge and the worker under `just up`: the environment's, or a
+    key of this checkout's own, made once and kept in the data folder (readable by us alone), so
+    that what was sealed yesterday opens today. Never for production: there the key comes from
+    the deployment's secret store."""
+    if os.environ.get(KEY_VARIABLE, "").strip():
+        return
+    key_file = settings.data_dir / "secrets.key"
+    if not key_file.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as output:
+            output.write(new_key_entry("dev-1") + "\n")
+        say(f"made a development key for tenants' credentials: {key_file}")
+    os.environ[KEY_VARIABLE] = key_file.read_text().strip()
+
+
 def up(settings: Settings) -> int:
     """The stack, each process's lines shown with its name in front, a process that exits
     started again with back-off (ops/supervise.py), until Ctrl-C or SIGTERM."""
@@ -100,6 +120,7 @@ def up(settings: Settings) -> int:
     children: list[Child] = []
     following = threading.Event()
     worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
+    use_development_secrets_key(settings)
     try:
         if not settings.external_database_url:
             output.follow("postgres", local_cluster(settings).logfile, following)
@@ -158,9 +179,41 @@ def run_worker(settings: Settings) -> int:
     `just migrate`); mail goes to BLOSSOM_SMTP_URL, or to MailDev's port (`just up` starts
     MailDev)."""
     worker_settings, _ = mail_settings(settings, f"http://127.0.0.1:{settings.edge_port}")
+    use_development_secrets_key(settings)
     # The worker stops itself on Ctrl-C (it is in our process group); we wait for it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return subprocess.call([sys.executable, "-m", "worker"], env=dict(os.environ) | worker_settings)
+
+
+def pipeline_env(settings: Settings) -> dict[str, str]:
+    """The pipeline's settings on the local database: its login, and a Dagster instance (runs,
+    schedules, sensor cursors) kept under BLOSSOM_DATA_DIR unless DAGSTER_HOME names another."""
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster")
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    use_development_secrets_key(settings)  # the weekly digest opens the Slack tokens the edge sealed
+    return {
+        "BLOSSOM_PIPELINE_DATABASE_URL": os.environ.get("BLOSSOM_PIPELINE_DATABASE_URL")
+        or settings.pipeline_database_url,
+        "DAGSTER_HOME": str(dagster_home),
+    }
+
+
+def run_pipeline_ui(settings: Settings) -> int:
+    """`dagster dev` on pipeline/definitions.py, its webserver on BLOSSOM_DAGSTER_PORT (loopback)."""
+    say(f"Dagster on http://127.0.0.1:{settings.dagster_port} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"]
+    command += ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
+    # dagster dev stops itself and its children on SIGINT, so it must not inherit an ignored one
+    # (a shell's background job has it ignored): Ctrl-C reaches it directly (same process
+    # group), and a SIGTERM of ours is passed on as SIGINT.
+    dagster = subprocess.Popen(
+        command,
+        env=dict(os.environ) | pipeline_env(settings),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: dagster.send_signal(signal.SIGINT))
+    return dagster.wait()
 
 
 def reset_db(settings: Settings, assume_yes: bool) -> None:
@@ -184,9 +237,17 @@ def main() -> None:
     sub.add_parser("worker", help="run the worker alone, in the foreground")
     psql_parser = sub.add_parser("psql", help="psql on the database as the admin user")
     psql_parser.add_argument("args", nargs=argparse.REMAINDER)
+    psql_admin_parser = sub.add_parser("psql-admin", help="psql on the database as panopticon (read-only)")
+    psql_admin_parser.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("pipeline", help="Dagster's UI on the pipeline (dagster dev)")
+    run_parser = sub.add_parser("pipeline-run", help="materialize pipeline assets once")
+    run_parser.add_argument("args", nargs=argparse.REMAINDER)
     reset = sub.add_parser("reset-db", help="drop the database and migrate it from scratch")
     reset.add_argument("--yes", action="store_true", help="do not ask")
-    args = parser.parse_args()
+    # psql's and pipeline-run's own options (-c, --day …) are not ours: they go on as they are.
+    args, psql_options = parser.parse_known_args()
+    if psql_options and args.command not in ("psql", "psql-admin", "pipeline-run"):
+        parser.error(f"unrecognized arguments: {' '.join(psql_options)}")
     settings = Settings.from_env()
 
     try:
@@ -195,13 +256,18 @@ def main() -> None:
         with database(settings):
             if args.command == "worker":
                 raise SystemExit(run_worker(settings))
+            if args.command == "pipeline":
+                raise SystemExit(run_pipeline_ui(settings))
+            if args.command == "pipeline-run":
+                command = [sys.executable, "-m", "pipeline", *psql_options, *args.args]
+                raise SystemExit(subprocess.call(command, env=dict(os.environ) | pipeline_env(settings)))
             if args.command == "migrate":
                 migrate(settings.admin_url)
             elif args.command == "reset-db":
                 reset_db(settings, args.yes)
-            elif args.command == "psql":
-                code = subprocess.call([str(PG_BIN / "psql"), settings.admin_url, *args.args])
-                raise SystemExit(code)
+            elif args.command in ("psql", "psql-admin"):
+                url = settings.admin_url if args.command == "psql" else settings.panopticon_url
+                raise SystemExit(subprocess.call([str(PG_BIN / "psql"), url, *psql_options, *args.args]))
     except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
         raise SystemExit(f"blossom: {error}") from None
 

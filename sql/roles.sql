@@ -19,7 +19,9 @@ declare
     "member_counter":    "nologin noinherit",
     "org_lister":        "nologin noinherit",
     "session_reader":    "nologin noinherit",
-    "invitation_revoker": "nologin noinherit"
+    "invitation_revoker": "nologin noinherit",
+    "admin_reader":      "nologin noinherit",
+    "metrics_reader":    "nologin noinherit"
   }';
   role_name text;
   attributes text;
@@ -54,6 +56,15 @@ grant member_counter to current_user;
    grant and check that at acceptance (see sql/functions/app/inviter_authority.sql); `just
    migrate` makes and drops them as it. */
 grant invitation_revoker to current_user;
+
+/* admin_reader owns the views of schema admin (see sql/views/admin.sql): it reads every tenant's
+   rows, but only their columns that hold no secret; panopticon selects the views. metrics_reader
+   owns pipeline.org_daily_counts (see sql/functions/pipeline/metrics.sql), the pipeline's counts
+   across tenants. `just migrate` makes and drops them as these roles. */
+grant admin_reader, metrics_reader to current_user;
+
+/* panopticon reads; its sessions start read-only (privileges are the fence, this the guard rail). */
+alter role panopticon set default_transaction_read_only = on;
 
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;

@@ -4,16 +4,20 @@ test modules share, is in tests/support."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from deploy.migrate import migrate
 from ops.scratch import SCRATCH_URL_VARIABLE, temporary_cluster
 from ops.settings import with_database
 from tests.support.databases import create_database, drop_database
+from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack, make_stack
 
 
@@ -28,14 +32,51 @@ def pg_server() -> Iterator[str]:
         yield cluster.url("postgres")
 
 
+# Tests whose assertions are about time or load: `just test` runs them alone, after the others
+# have run two at a time (ops/run_tests.py), so that no other test's work skews them.
+SERIAL = (
+    "tests/test_auth_limits.py::test_a_flood_of_sign_ups_leaves_logins_their_share",
+    "tests/test_edge_database.py::test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second",
+    "tests/test_edge_lifecycle.py",
+    "tests/test_edge_server.py::test_three_hundred_trickling_bodies_leave_rpc_answering_within_a_second",
+    "tests/test_up.py",
+)
+# Modules that migrate databases of the run's cluster themselves. Roles belong to the cluster and
+# migrate (re)states them, which two sessions may not do at once: these run on one process.
+CLUSTER_MIGRATING = frozenset(
+    {"test_backup.py", "test_codegen.py", "test_migrate.py", "test_schema_check.py", "test_sql_lint.py"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    distributed = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        if item.nodeid.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
+        if distributed and Path(item.nodeid.split("::")[0]).name in CLUSTER_MIGRATING:
+            item.add_marker(pytest.mark.xdist_group("cluster"))
+
+
 @pytest.fixture(scope="session")
-def template_database(pg_server: str) -> Iterator[str]:
-    """Name of a database migrated once per run; tests copy it instead of migrating again."""
-    name = f"template_{secrets.token_hex(4)}"
-    url = create_database(pg_server, name)
-    migrate(url, quiet=True)
-    yield name
-    drop_database(pg_server, name)
+def template_database(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Name of a database migrated once per run; tests copy it instead of migrating again. The
+    processes of one run on one cluster (pytest -n) share it: the first makes it, under a lock."""
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(SCRATCH_URL_VARIABLE)):
+        name = f"template_{secrets.token_hex(4)}"
+        migrate(create_database(pg_server, name), quiet=True)
+        yield name
+        drop_database(pg_server, name)
+        return
+    shared = tmp_path_factory.getbasetemp().parent
+    with open(shared / "template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = shared / "template.name"
+        if not made.exists():
+            name = f"template_{secrets.token_hex(4)}"
+            migrate(create_database(pg_server, name), quiet=True)
+            made.write_text(name)
+    # The cluster is the test runner's, thrown away with everything in it.
+    yield made.read_text()
 
 
 @pytest.fixture
@@ -54,3 +95,22 @@ def stack(
     """A migrated database with real PostgREST and edge processes in front, shared by a run."""
     with make_stack(pg_server, template_database, tmp_path_factory.mktemp("stack")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def fake_http_server() -> Iterator[HTTPServer]:
+    """A local HTTP server on a loopback port for the fakes of outside services, one per run
+    (stopping one takes half a second); each test's fake installs its own handler."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sheets_fake(fake_http_server: HTTPServer, tmp_path: Path) -> Iterator[FakeSheets]:
+    """A fake of Google Sheets and its token endpoint, and a service account's key file that
+    names it (FakeSheets.key_file)."""
+    fake_http_server.clear()
+    yield FakeSheets(fake_http_server, tmp_path / "service-account.json")
+    fake_http_server.clear()

@@ -30,6 +30,8 @@ CALLS = {
     "transfer_ownership": ("@owner", ("@org", "@member")),
     "create_organization": ("@owner", ("Another",)),
     "accept_invitation": ("@guest", ("@token",)),
+    "get_slack_connection": ("@member", ("@org",)),
+    "get_ai_usage": ("@owner", ("@org",)),
 }
 
 
@@ -62,6 +64,11 @@ def world(database_url: str) -> Iterator[tuple[psycopg.Connection, dict[str, str
             "@member": member,
             "@org": make_org(conn, "Acme", {owner: "owner", member: "member"}),
         }
+        conn.execute(
+            "insert into app.slack_connections (org_id, team_id, team_name, channel, bot_token_key_id,"
+            " bot_token_sealed) values (%s, 'T1', 'Acme', 'C1', 'k1', %s)",
+            (names["@org"], bytes(40)),
+        )
         yield conn, names
 
 

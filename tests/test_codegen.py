@@ -18,18 +18,45 @@ import pytest
 
 from codegen.catalog import CodegenError, read_catalog
 from codegen.config import ROOT, Config
+from codegen.edge import EdgeSurface
 from codegen.generate import generate
 from codegen.raises import RaiseConfig
 from codegen.regex import js_conditions
+from edge.routes import RouteSpec
 from ops.scratch import scratch_database
 
 FIXTURE = ROOT / "tests" / "fixtures" / "codegen"
 EXPECTED = FIXTURE / "expected"
 UPDATE = os.environ.get("UPDATE_GOLDENS") == "1"
+# Edge routes as edge/routes.py describes them, over the fixture's types.
+FIXTURE_EDGE = EdgeSurface(
+    routes=(
+        RouteSpec(
+            "auth.login",
+            "POST",
+            "/auth/login",
+            "Signs in.",
+            200,
+            body={"email": "app.email", "password": "text"},
+            result="FixtureSignedIn",
+            errors={"auth.invalid_credentials": 401},
+            function="auth.login",
+        ),
+        RouteSpec("auth.session", "GET", "/auth/session", "Who is signed in.", 200, result="FixtureUser"),
+        RouteSpec("auth.logout", "POST", "/auth/logout", "Signs out.", 204),
+    ),
+    shapes={
+        "FixtureUser": {"id": "app.user_id", "email": "app.email?", "role": "app.org_role"},
+        "FixtureSignedIn": {"user": "FixtureUser", "first": "boolean"},
+    },
+    edge_errors={"edge.internal_error": 500, "edge.body_too_large": 413},
+    rpc_errors={"edge.upstream_busy": 503},
+)
 FIXTURE_CONFIG = Config(
     api_roles=("codegen_fixture_anon", "codegen_fixture_user"),
     python_grants=(("auth", "codegen_fixture_worker"), ("pipeline", "codegen_fixture_worker")),
     raises=RaiseConfig(helpers={"auth.raise_error": 1}, pre_request="auth.pre_request"),
+    edge=FIXTURE_EDGE,
     typescript_path=EXPECTED / "generated.ts",
     python_path=EXPECTED / "generated.py",
     command="UPDATE_GOLDENS=1 pytest tests/test_codegen.py",
@@ -223,3 +250,193 @@ def test_unnamed_out_arguments_take_the_names_postgres_gives_them(fixture_with: 
     assert row is not None
     assert pair.columns is not None
     assert [column.name for column in pair.columns] == list(row[0]) == ["column1", "label"]
+
+
+# -- Issue 14: each function shape the fixture's second half adds ---------------------------------
+
+
+def _golden_ts() -> str:
+    return (EXPECTED / "generated.ts").read_text()
+
+
+def test_one_output_column_is_typed_as_the_row_postgrest_answers() -> None:
+    """A single OUT argument answers {"doubled": …}, RETURNS TABLE (x) answers [{"x": …}]: rows,
+    with decoders that keep bigint and numeric exact (tests/node/probe.test.ts runs them)."""
+    golden = _golden_ts()
+    assert "): Promise<Result<DoubleItRow, DoubleItErrorCode>> {" in golden
+    assert "): Promise<Result<CountsRow[], CountsErrorCode>> {" in golden
+    assert '"/rpc/double_it", args, [..._RPC_COMMON], _d.obj({ doubled: _d.exact })' in golden
+    assert '"/rpc/counts", args, [..._RPC_COMMON], _d.arr(_d.obj({ x: _d.exact }))' in golden
+
+
+def test_error_unions_hold_triggers_search_path_declared_and_edge_codes() -> None:
+    golden = _golden_ts()
+    assert 'export type AddNoteErrorCode = "note.empty" | RpcCommonErrorCode;' in golden
+    assert 'export type RefuseUnqualifiedErrorCode = "probe.unqualified" | RpcCommonErrorCode;' in golden
+    assert 'export type RefuseDynamicallyErrorCode = "probe.dynamic" | RpcCommonErrorCode;' in golden
+    assert (
+        'export type RpcCommonErrorCode = "auth.csrf" | "edge.body_too_large" | "edge.internal_error"'
+        ' | "edge.upstream_busy";'
+    ) in golden
+    assert (
+        'export type AuthLoginErrorCode = "auth.invalid_credentials" | "auth.weak_password" | EdgeErrorCode;'
+        in (golden)
+    )
+
+
+def test_dynamic_sql_without_declared_codes_is_refused_naming_the_function(fixture_with: Any) -> None:
+    url = fixture_with(
+        "create function app.run(statement text) returns void language plpgsql as $$"
+        " begin execute statement; end $$;"
+        "create function api.indirect() returns void language sql as $$ select app.run('select 1') $$;"
+    )
+    with pytest.raises(CodegenError) as refused:
+        generate(url, FIXTURE_CONFIG)
+    message = str(refused.value)
+    assert "api.indirect(): the codes it can raise cannot be known (app.run line" in message
+    assert "@raises" in message
+
+
+def test_declared_codes_are_what_the_function_raises_at_run_time(fixture_url: str) -> None:
+    """@raises is a promise codegen cannot check: the test calls the function. A declared code
+    comes as the function's own error class, any other as a plain RpcError."""
+    db = _load_golden_module()
+    with psycopg.connect(fixture_url, autocommit=True) as conn:
+        with pytest.raises(db.ApiRefuseDynamicallyError) as declared:
+            db.api_refuse_dynamically(conn, code="probe.dynamic")
+        assert declared.value.code == "probe.dynamic"
+        assert declared.value.status == 400
+        with pytest.raises(db.RpcError) as other:
+            db.api_refuse_dynamically(conn, code="probe.other")
+        assert type(other.value) is db.RpcError
+        assert other.value.code == "probe.other"
+        with pytest.raises(db.ApiAddNoteError) as empty:
+            db.api_add_note(conn, body="")
+        assert empty.value.code == "note.empty"
+        with pytest.raises(db.ApiRefuseUnqualifiedError):
+            db.api_refuse_unqualified(conn)
+
+
+def test_a_function_granted_to_no_api_role_gets_no_client() -> None:
+    golden = _golden_ts() + (EXPECTED / "generated.py").read_text()
+    assert "granted_to_nobody" not in golden
+    assert "grantedToNobody" not in golden
+
+
+def test_reserved_words_and_runtime_names_get_their_schema(fixture_url: str) -> None:
+    golden = _golden_ts()
+    assert "export function apiDelete(" in golden
+    assert "export interface ApiResult {" in golden
+    assert "export interface ApiClient {" in golden
+    assert "export function call(" in golden
+    db = _load_golden_module()
+    with psycopg.connect(fixture_url, autocommit=True) as conn:
+        assert db.api_shift(conn, from_=1, to=5) == 4
+        assert db.api_shift(conn, from_=1, to=5, conn_="kept apart") == 4
+        deleted = db.api_delete(conn, org_id=db.OrgId("org_" + "0" * 26))
+        assert (deleted.ok, deleted.from_) == (True, 1)
+        assert db.api_call(conn, n=2).name == "called 2"
+
+
+def test_a_variadic_argument_is_passed_as_variadic(fixture_url: str) -> None:
+    db = _load_golden_module()
+    with psycopg.connect(fixture_url, autocommit=True) as conn:
+        assert db.api_total(conn, vals=[1, 2, 3]) == 6
+        assert db.api_total(conn, vals=[]) is None
+
+
+def test_argument_tags_type_the_arguments(fixture_with: Any) -> None:
+    golden = _golden_ts()
+    assert (
+        "export interface RenameOrgArgs {\n  org_id: OrgId;\n  name: string;\n  role?: OrgRole;\n" in golden
+    )
+    assert "  note?: string | null;\n}" in golden
+    url = fixture_with(
+        "create function api.miscast(n integer) returns integer language sql return n;"
+        "comment on function api.miscast(integer) is 'Wrong. \n@arg n app.org_id';"
+        "create function api.misnamed(n integer) returns integer language sql return n;"
+    )
+    with pytest.raises(CodegenError, match=r"api\.miscast\(n integer\) argument n: @arg app\.org_id"):
+        generate(url, FIXTURE_CONFIG)
+    url = fixture_with(
+        "create function api.misnamed(n integer) returns integer language sql return n;"
+        "comment on function api.misnamed(integer) is '@arg m integer';"
+    )
+    with pytest.raises(CodegenError, match=r"api\.misnamed\(n integer\): @arg names no argument: m"):
+        generate(url, FIXTURE_CONFIG)
+
+
+def test_escape_hatches_and_refusals_one_object_at_a_time(fixture_with: Any) -> None:
+    golden = _golden_ts()
+    python = (EXPECTED / "generated.py").read_text()
+    assert "): Promise<Result<string, LocationErrorCode>> {" in golden  # @result text
+    assert "search_vector" not in golden + python  # @skip
+    assert "export function greet(" in golden  # a Python limit leaves TypeScript alone
+    assert "# No wrapper for api.greet(who api.client): Python: composite argument who" in python
+    url = fixture_with(
+        "create function api.first_bad() returns point language sql return null::point;"
+        "create function api.second_bad() returns tsvector language sql return null::tsvector;"
+    )
+    with pytest.raises(CodegenError) as refused:
+        generate(url, FIXTURE_CONFIG)
+    message = str(refused.value)
+    assert "cannot map type point to TypeScript (used by api.first_bad() result)" in message
+    assert "cannot map type tsvector to TypeScript (used by api.second_bad() result)" in message
+    fixed = fixture_with(
+        "create function api.first_bad() returns point language sql return null::point;"
+        "comment on function api.first_bad() is '@result text?';"
+        "create function pipeline.nested(who api.client) returns void language sql as $$ select $$;"
+        "comment on function pipeline.nested(api.client) is '@skip python';"
+        "grant execute on function pipeline.nested(api.client) to codegen_fixture_worker;"
+    )
+    files = generate(fixed, FIXTURE_CONFIG)
+    assert "export function firstBad(" in files[EXPECTED / "generated.ts"]
+    assert "pipeline_nested" not in files[EXPECTED / "generated.py"]
+
+
+def test_a_python_limit_on_a_function_only_python_gets_is_refused_by_name(fixture_with: Any) -> None:
+    url = fixture_with(
+        "create function pipeline.nested(who api.client) returns void language sql as $$ select $$;"
+        "grant execute on function pipeline.nested(api.client) to codegen_fixture_worker;"
+    )
+    with pytest.raises(CodegenError, match=r"Python: .*composite argument who of pipeline\.nested"):
+        generate(url, FIXTURE_CONFIG)
+
+
+def _status(conn: psycopg.Connection[Any]) -> psycopg.pq.TransactionStatus:
+    return conn.info.transaction_status
+
+
+def test_a_wrappers_error_does_not_poison_the_callers_transaction(fixture_url: str) -> None:
+    db = _load_golden_module()
+    with psycopg.connect(fixture_url) as conn:
+        with conn.transaction():
+            assert db.api_total(conn, vals=[1]) == 1
+            with pytest.raises(db.ApiAddNoteError):
+                db.api_add_note(conn, body="")
+            assert db.api_total(conn, vals=[2, 3]) == 5  # the transaction goes on
+            kept = db.api_add_note(conn, body="kept")
+            conn.execute("select 1")
+        # the savepoint rolled back the failed insert only; the good one was committed
+        row = conn.execute("select count(*) from app.notes where id = %s", [kept]).fetchone()
+        assert row == (1,)
+        conn.commit()
+        # an idle connection: the failed call leaves it idle, not in a failed transaction
+        with pytest.raises(db.ApiAddNoteError):
+            db.api_add_note(conn, body="")
+        assert _status(conn) == psycopg.pq.TransactionStatus.IDLE
+        assert db.api_total(conn, vals=[4]) == 4
+        # a transaction begun implicitly (not autocommit, a statement run) is kept too
+        assert _status(conn) == psycopg.pq.TransactionStatus.INTRANS
+        with pytest.raises(db.ApiAddNoteError):
+            db.api_add_note(conn, body="")
+        assert _status(conn) == psycopg.pq.TransactionStatus.INTRANS
+        assert db.api_total(conn, vals=[5]) == 5
+
+
+async def test_an_async_wrappers_error_does_not_poison_the_callers_transaction(fixture_url: str) -> None:
+    db = _load_golden_module()
+    async with await psycopg.AsyncConnection.connect(fixture_url) as conn, conn.transaction():
+        with pytest.raises(db.ApiAddNoteError):
+            await db.api_add_note_async(conn, body="")
+        assert await db.api_total_async(conn, vals=[2, 3]) == 5

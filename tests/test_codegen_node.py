@@ -33,7 +33,18 @@ begin
     detail = '{"status":403,"headers":{}}';
 end
 $$;
-grant execute on function api.codegen_probe(bigint, text), api.codegen_refuse(text)
+create function api.codegen_doubled(n numeric, out doubled numeric)
+language sql immutable as $$ select n * 2 $$;
+create function api.codegen_series(n integer) returns table (x bigint)
+language sql immutable as $$ select pg_catalog.generate_series(1, n)::bigint * 9007199254740993 $$;
+create function api.codegen_marks(n bigint) returns table (raw json, big bigint)
+language sql immutable as $$
+  select ('{"n": ' || n || ', "s": "\\u0000n' || n || '", "t": "\\u0000s", "\\u0000k": 1}')::json, n $$;
+create function api.codegen_slow(seconds double precision) returns void
+language sql volatile as $$ select pg_catalog.pg_sleep(seconds) $$;
+grant execute on function api.codegen_probe(bigint, text), api.codegen_refuse(text),
+  api.codegen_doubled(numeric), api.codegen_series(integer), api.codegen_marks(bigint),
+  api.codegen_slow(double precision)
   to web_anon, authenticated;
 """
 

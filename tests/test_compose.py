@@ -86,7 +86,8 @@ def test_postgrest_gets_the_settings_its_config_file_reads() -> None:
 
 def test_the_edge_gets_the_same_variables_as_locally() -> None:
     local = set(edge_env(LOCAL))
-    assert set(SERVICES["edge"]["environment"]) == local
+    outside = set(COMPOSE["x-outside-services"])
+    assert set(SERVICES["edge"]["environment"]) - outside == local
     assert SERVICES["edge"]["command"][:3] == ["python", "-m", "edge"]
 
 
@@ -95,6 +96,14 @@ def test_the_worker_gets_the_same_variables_as_locally() -> None:
     assert local <= set(SERVICES["worker"]["environment"])
     assert SERVICES["worker"]["command"] == ["python", "-m", "worker"]
     assert "BLOSSOM_WORKER_PASSWORD" in COMPOSE["x-database-passwords"]
+
+
+def test_the_edge_and_the_worker_share_the_key_ring_and_the_providers_urls() -> None:
+    """What one seals the other opens: both read the same BLOSSOM_SECRETS_* and provider URLs."""
+    outside = set(COMPOSE["x-outside-services"])
+    assert {"BLOSSOM_SECRETS_KEY", "BLOSSOM_SECRETS_PREVIOUS_KEYS", "BLOSSOM_SLACK_API_URL"} <= outside
+    for service in ("edge", "worker"):
+        assert outside <= set(SERVICES[service]["environment"]), service
 
 
 def test_maildev_is_the_version_dev_installs_on_the_same_ports(monkeypatch: pytest.MonkeyPatch) -> None:

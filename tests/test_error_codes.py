@@ -13,11 +13,11 @@ from codegen.catalog import is_internal, read_catalog
 from codegen.config import ROOT, Config
 from codegen.raises import ErrorCodes, error_codes
 
-CODE = re.compile(r"\b(?:auth|org|member|invitation|audit|request|edge)\.[a-z_]+\b")
+CODE = re.compile(r"\b(?:auth|org|member|invitation|audit|request|edge|slack|ai|pipeline)\.[a-z_]+\b")
 API_DOC = (ROOT / "docs" / "api.md").read_text()
 # Schemas whose functions' comments list the codes they raise: the API, and the auth and
-# pipeline functions the edge and the pipeline call.
-DOCUMENTED_SCHEMAS = ("api", "auth", "pipeline")
+# ext and pipeline functions the edge and the pipeline call.
+DOCUMENTED_SCHEMAS = ("api", "auth", "ext", "pipeline")
 
 
 @pytest.fixture
@@ -70,11 +70,31 @@ def test_the_organizations_table_names_the_codes_the_api_can_raise(
 ) -> None:
     by_function, codes, _comments = derived
     api = frozenset().union(*(raised for name, raised in by_function.items() if name.startswith("api.")))
-    documented = _table_codes(_section("Organizations"))
+    outside = _table_codes(_section("Outside services"))
+    documented = _table_codes(_section("Organizations")) | (outside & api)
     assert documented == api | codes.common, {
         "in docs/api.md only": sorted(documented - api - codes.common),
         "raised but not in docs/api.md": sorted((api | codes.common) - documented),
     }
+
+
+def test_the_outside_services_tables_name_what_their_routes_answer(
+    derived: tuple[dict[str, frozenset[str]], ErrorCodes, dict[str, str]],
+) -> None:
+    """Each code in the tables is raised by an api or ext function or by the edge or a service
+    client, and each service code they raise (slack.*, ai.*) is in a table."""
+    by_function, _codes, _comments = derived
+    raised = frozenset().union(
+        *(found for name, found in by_function.items() if name.startswith(("api.", "ext.")))
+    )
+    sources = [*(ROOT / "edge").glob("*.py"), *(ROOT / "services").glob("*.py")]
+    in_python = frozenset(
+        code for path in sources for code in re.findall(r'"((?:slack|ai)\.[a-z_]+)"', path.read_text())
+    )
+    documented = _table_codes(_section("Outside services"))
+    assert documented - raised - in_python == set(), "documented, but nothing answers it"
+    service_codes = frozenset(code for code in raised if code.startswith(("slack.", "ai.")))
+    assert (service_codes | in_python) - documented == set(), "answered, but not in docs/api.md"
 
 
 def test_the_edge_table_names_the_codes_the_edge_answers_with() -> None:

@@ -19,13 +19,14 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # What production runs.
     "deploy": frozenset(),
     "blossom_db": frozenset(),
-    "services": frozenset(),
-    "edge": frozenset({"blossom_db"}),
+    # The outside services' clients read their settings the one way (blossom_db.settings).
+    "services": frozenset({"blossom_db"}),
+    "edge": frozenset({"blossom_db", "services"}),
     "worker": frozenset({"blossom_db", "services"}),
-    "pipeline": frozenset({"blossom_db"}),
+    "pipeline": frozenset({"blossom_db", "services"}),
     # Developer tooling, on top of it: codegen is given a database, ops makes one and drives it.
-    "codegen": frozenset(),
-    "ops": frozenset({"deploy", "codegen", "edge"}),
+    "codegen": frozenset({"edge"}),
+    "ops": frozenset({"deploy", "codegen", "edge", "services"}),
     "bench": frozenset({"deploy", "ops", "codegen"}),
     "tests": PACKAGES,
 }

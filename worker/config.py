@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.policy import SMTP
 from urllib.parse import urlsplit
 
 from blossom_db.settings import env_count, env_number
+from services.secrets import KEY_VARIABLE, KeyRing
+from services.slack import SlackSettings
 from services.smtp import SmtpSettings
 
 DEFAULT_MAIL_FROM = "Blossom <no-reply@blossom.localhost>"
@@ -57,6 +59,10 @@ class WorkerConfig:
     # On SIGTERM, jobs under way get this long to finish; then they are stopped and run again
     # later (by this worker's successor, or another).
     shutdown_seconds: float = 20.0
+    # Slack (services/slack.py), and the key ring that opens the bot tokens the edge sealed
+    # (None without BLOSSOM_SECRETS_KEY: Slack posts then wait for it, as failed tries).
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    keyring: KeyRing | None = None
     # Where the metrics are served (worker/metrics.py); none without a port.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
@@ -81,6 +87,8 @@ class WorkerConfig:
             heartbeat_seconds=env_number("BLOSSOM_WORKER_HEARTBEAT_SECONDS", 10.0),
             stalled_seconds=env_number("BLOSSOM_WORKER_STALLED_SECONDS", 30.0),
             shutdown_seconds=env_number("BLOSSOM_WORKER_SHUTDOWN_SECONDS", 20.0),
+            slack=SlackSettings.from_environment(),
+            keyring=KeyRing.from_environment() if os.environ.get(KEY_VARIABLE, "").strip() else None,
             metrics_host=os.environ.get("BLOSSOM_WORKER_METRICS_HOST") or "127.0.0.1",
             metrics_port=env_count("BLOSSOM_WORKER_METRICS_PORT", 0) or None,
         )

@@ -1,4 +1,4 @@
-"""The worker process: procrastinate's worker on queue `mail`, kept running through database
+"""The worker process: procrastinate's worker on queues `mail` and `slack`, kept running through database
 outages, stopped gracefully by SIGTERM or SIGINT.
 
 Jobs are deferred in SQL, in the transaction that writes the mail (sql/functions/app/outbox.sql
@@ -29,15 +29,19 @@ from procrastinate.worker import Worker
 
 from blossom_db import logs
 from blossom_db.database import Database, DatabaseUnavailable
+from services.slack import SlackClient
 from services.smtp import Mailer
 from worker.config import WorkerConfig
 from worker.delivery import Deliverer, RetryLater
 from worker.metrics import WorkerMetrics
+from worker.slack import SlackPoster
 
 log = logging.getLogger("blossom.worker")
 
 MAIL_QUEUE = "mail"
 DELIVER_TASK = "deliver_mail"
+SLACK_QUEUE = "slack"
+SLACK_TASK = "post_to_slack"
 APPLICATION_NAME = "blossom-worker"
 # How long to wait before trying Postgres again, growing to the longest.
 RECONNECT_FIRST_SECONDS = 0.2
@@ -46,7 +50,7 @@ UNREACHABLE = (exceptions.ConnectorException, psycopg.OperationalError, Database
 
 
 class DeliveryRetry(BaseRetryStrategy):
-    """When a `deliver_mail` job runs again: as Deliverer said after a failed try; at once
+    """When a `deliver_mail` or `post_to_slack` job runs again: as the try said (RetryLater); at once
     after a shutdown stopped it; after a growing wait when the database could not be reached
     (nothing was recorded, and nothing counts against the mail's tries). Never after GaveUp or
     any other error: those end the job `failed`, with the error in the worker's log."""
@@ -69,7 +73,7 @@ def _in_seconds(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-def build_app(config: WorkerConfig, deliverer: Deliverer) -> App:
+def build_app(config: WorkerConfig, deliverer: Deliverer, poster: SlackPoster) -> App:
     connector = PsycopgConnector(
         conninfo=config.database_url,
         # procrastinate names its tables and functions without a schema.
@@ -86,6 +90,11 @@ def build_app(config: WorkerConfig, deliverer: Deliverer) -> App:
         with logs.bind(request=logs.valid_request_id(request_id)):
             await deliverer.deliver(event_id)
 
+    @app.task(name=SLACK_TASK, queue=SLACK_QUEUE, retry=DeliveryRetry(config))
+    async def post_to_slack(event_id: str, request_id: str | None = None) -> None:
+        with logs.bind(request=logs.valid_request_id(request_id)):
+            await poster.post(event_id)
+
     return app
 
 
@@ -99,7 +108,11 @@ class WorkerProcess:
             application_name=APPLICATION_NAME,
         )
         self.metrics = WorkerMetrics()
-        self.app = build_app(config, Deliverer(config, self.database, Mailer(config.smtp), self.metrics))
+        self.app = build_app(
+            config,
+            Deliverer(config, self.database, Mailer(config.smtp), self.metrics),
+            SlackPoster(config, self.database, SlackClient(config.slack), config.keyring),
+        )
         self._stopping = asyncio.Event()
         self._worker: Worker | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -148,7 +161,7 @@ class WorkerProcess:
         async with self.app.open_async():
             worker = Worker(
                 app=self.app,
-                queues=[MAIL_QUEUE],
+                queues=[MAIL_QUEUE, SLACK_QUEUE],
                 name=APPLICATION_NAME,
                 concurrency=self.config.concurrency,
                 fetch_job_polling_interval=self.config.poll_seconds,
@@ -179,9 +192,7 @@ class WorkerProcess:
         while True:
             await asyncio.sleep(self.config.heartbeat_seconds)
             try:
-                stalled = await manager.get_stalled_jobs(
-                    queue=MAIL_QUEUE, seconds_since_heartbeat=self.config.stalled_seconds
-                )
+                stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.config.stalled_seconds)
                 for job in stalled:
                     log.warning(
                         "job %s (%s) was held by a worker that stopped answering: running it again",

@@ -23,5 +23,7 @@ grant execute on function
   api.remove_member(text, text),
   api.leave_organization(text),
   api.transfer_ownership(text, text),
-  api.list_audit_events(text, text, integer)
+  api.list_audit_events(text, text, integer),
+  api.get_slack_connection(text),
+  api.get_ai_usage(text)
   to web_anon, authenticated;

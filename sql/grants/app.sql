@@ -46,3 +46,30 @@ set local role blossom_owner;
    (sql/views/auth_presented_session.sql); the whole row, which the one rule for a dead session
    (auth.session_is_dead) takes, under the policy presented_only. */
 grant select on app.sessions to session_reader;
+
+/* admin_reader: the operators' views (sql/views/admin.sql), every tenant's rows under the policies
+   admin_read, and only the columns that hold no secret: never a password hash, a token hash, or an
+   outbox payload (which carries a mail's token until it is delivered). */
+grant select (id, email, display_name, email_verified_at, created_at, updated_at) on app.users to admin_reader;
+grant select (id, name, slug, created_by, created_at, updated_at, member_count) on app.organizations to admin_reader;
+grant select (id, org_id, user_id, role, joined_at) on app.memberships to admin_reader;
+grant select (id, org_id, created_at, expires_at, accepted_at, declined_at, revoked_at) on app.invitations to admin_reader;
+grant select (id, user_id, created_at, last_seen_at, expires_at, revoked_at, client_addr, user_agent)
+  on app.sessions to admin_reader;
+grant select (id, at, actor_id, action, org_id, target, client_addr, details) on app.audit_events to admin_reader;
+grant select (id, topic, created_at, delivered_at, attempts, last_attempt_at, last_error, given_up_at)
+  on app.outbox to admin_reader;
+grant select (kind, key, at) on app.rate_limit_hits to admin_reader;
+grant select (org_id, outcome, prompt_tokens, completion_tokens, started_at) on app.ai_usage to admin_reader;
+grant select (org_id, monthly_tokens) on app.ai_quotas to admin_reader;
+
+/* metrics_reader: the pipeline's daily counts (sql/functions/pipeline/metrics.sql), every
+   tenant's rows under the policies metrics_read, only the columns it counts by. */
+grant select (id, created_at) on app.organizations to metrics_reader;
+grant select (org_id, user_id, joined_at) on app.memberships to metrics_reader;
+grant select (org_id, created_at, accepted_at) on app.invitations to metrics_reader;
+grant select (actor_id, action, at) on app.audit_events to metrics_reader;
+/* And the weekly Slack digest's recipients: the organization's name, its working channel and the
+   sealed bot token, which the pipeline's process opens to post. */
+grant select (name) on app.organizations to metrics_reader;
+grant select (org_id, channel, bot_token_key_id, bot_token_sealed, broken_at) on app.slack_connections to metrics_reader;

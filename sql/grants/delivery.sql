@@ -1,7 +1,9 @@
-/* Grants on schema delivery: the worker's three calls (sql/functions/delivery/messages.sql). */
+/* Grants on schema delivery: the worker's calls (sql/functions/delivery/messages.sql, slack.sql). */
 grant usage on schema delivery to worker;
 grant execute on function
   delivery.claim(text),
   delivery.delivered(text),
-  delivery.failed(text, text, boolean)
+  delivery.failed(text, text, boolean),
+  delivery.claim_slack_post(text),
+  delivery.slack_broken(text, text)
   to worker;

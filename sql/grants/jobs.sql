@@ -4,3 +4,9 @@ grant usage on schema jobs to worker;
 grant select, insert, update, delete on all tables in schema jobs to worker;
 grant usage, select on all sequences in schema jobs to worker;
 grant execute on all functions in schema jobs to worker;
+
+/* admin_reader: the operators' view of the queue (admin.job_queue, sql/views/admin.sql), under
+   the policies admin_read; never a job's arguments. */
+grant usage on schema jobs to admin_reader;
+grant select (id, queue_name, task_name, status, attempts) on jobs.procrastinate_jobs to admin_reader;
+grant select (job_id, type, at) on jobs.procrastinate_events to admin_reader;

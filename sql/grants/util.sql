@@ -13,3 +13,9 @@ grant execute on function
   util.setting(text, text)
   to web_anon, authenticated;
 grant execute on function util.setting(text, text) to session_reader;
+
+/* panopticon reads admin.active_sessions, whose idle timeout is a setting; a view's functions are
+   checked against its reader. The pipeline's functions raise coded errors as their caller. */
+grant usage on schema util to panopticon, pipeline;
+grant execute on function util.setting(text, text) to panopticon;
+grant execute on function util.raise_error(integer, text, text, text, jsonb) to pipeline;

@@ -29,6 +29,9 @@ comment on schema pipeline is 'What the batch pipeline reads and writes.';
 create schema delivery;
 comment on schema delivery is 'What the worker calls to deliver the outbox''s messages.';
 
+create schema ext;
+comment on schema ext is 'What the edge''s /ext routes call, on behalf of a signed-in caller: outside services (Slack, AI).';
+
 /* Functions are executable by PUBLIC unless told otherwise; each api function is granted
    explicitly instead. */
 alter default privileges revoke execute on functions from public;

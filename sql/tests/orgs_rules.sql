@@ -108,8 +108,8 @@ select results_eq(
 select results_eq(
   $$ select topic, count(*)::int from app.outbox where payload ->> 'org_id' = tap.id('acme')
       group by topic order by topic $$,
-  $$ values ('mail.org_invitation', 3), ('notify.member_joined', 2) $$,
-  'invitations are mailed and joins notified through the outbox');
+  $$ values ('mail.org_invitation', 3), ('notify.member_joined', 2), ('notify.ownership_transferred', 1) $$,
+  'invitations are mailed, joins and the ownership''s transfer notified through the outbox');
 
 /* Bad input: a stable code, and nothing written (each call above and below that fails is undone). */
 select is(tap.call('member', $$ select api.list_audit_events('{acme}', null, 0) $$), '422 audit.invalid_limit',

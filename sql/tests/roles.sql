@@ -79,7 +79,9 @@ select schema_owner_is(s, 'blossom_owner', format('schema %s belongs to blossom_
 select schema_privs_are('util', r, array['USAGE'], format('%s may only use schema util (the pre-request''s helpers)', r))
   from unnest(array['web_anon', 'authenticated']) as r;
 select schema_privs_are('util', r, array[]::text[], format('%s has no privilege on schema util', r))
-  from unnest(array['authenticator', 'edge', 'panopticon', 'pipeline', 'worker']) as r;
+  from unnest(array['authenticator', 'edge', 'worker']) as r;
+select schema_privs_are('util', r, array['USAGE'], format('%s may only use schema util (one function, sql/tests/admin_views.sql, pipeline.sql)', r))
+  from unnest(array['panopticon', 'pipeline']) as r;
 
 select schema_privs_are('app', r, array[]::text[], format('%s has no privilege on schema app', r))
   from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline', 'worker']) as r;
@@ -144,7 +146,27 @@ select is_empty(
      except
      select 'invitation_revoker', 'invitations', c, 'SELECT'
        from unnest(array['id', 'org_id', 'email', 'role', 'invited_by', 'expires_at', 'accepted_at',
-                         'declined_at', 'revoked_at']) c $$,
+                         'declined_at', 'revoked_at']) c
+     except
+     select 'admin_reader', t, c, 'SELECT' from (values
+       ('users', array['id', 'email', 'display_name', 'email_verified_at', 'created_at', 'updated_at']),
+       ('organizations', array['id', 'name', 'slug', 'created_by', 'created_at', 'updated_at', 'member_count']),
+       ('memberships', array['id', 'org_id', 'user_id', 'role', 'joined_at']),
+       ('invitations', array['id', 'org_id', 'created_at', 'expires_at', 'accepted_at', 'declined_at', 'revoked_at']),
+       ('sessions', array['id', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at', 'client_addr', 'user_agent']),
+       ('audit_events', array['id', 'at', 'actor_id', 'action', 'org_id', 'target', 'client_addr', 'details']),
+       ('outbox', array['id', 'topic', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at']),
+       ('rate_limit_hits', array['kind', 'key', 'at']),
+       ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'started_at']),
+       ('ai_quotas', array['org_id', 'monthly_tokens'])) as g (t, cs), unnest(g.cs) c
+     except
+     select 'metrics_reader', t, c, 'SELECT' from (values
+       ('organizations', array['id', 'created_at', 'name']),
+       ('memberships', array['org_id', 'user_id', 'joined_at']),
+       ('invitations', array['org_id', 'created_at', 'accepted_at']),
+       ('audit_events', array['actor_id', 'action', 'at']),
+       ('slack_connections', array['org_id', 'channel', 'bot_token_key_id', 'bot_token_sealed', 'broken_at'])) as g (t, cs),
+       unnest(g.cs) c $$,
   'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions; invitation_revoker only read roles and revoke invitations'
 );
 /* The helper roles (no login, and nobody can become them): exactly their policies, their
@@ -222,8 +244,12 @@ select is_empty(
      select p.oid::regprocedure from pg_proc p
       where p.oid in ('app.inviter_may_grant(app.org_id, app.user_id, app.org_role)'::regprocedure,
                       'app.revoke_invitations_beyond_grant(app.org_id, app.user_id)'::regprocedure)
-        and p.proowner = 'invitation_revoker'::regrole $$,
-  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s) and the two of invitation_revoker'
+        and p.proowner = 'invitation_revoker'::regrole
+     except
+     select p.oid::regprocedure from pg_proc p
+      where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets()'::regprocedure)
+        and p.proowner = 'metrics_reader'::regrole $$,
+  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the two of invitation_revoker and the pipeline''s two of metrics_reader'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -243,16 +269,18 @@ select results_eq(
   'invitation_revoker owns two definer functions, which only the owner (and their own owner) may execute'
 );
 
-/* The worker: the three delivery calls, and the job queue's tables and functions (procrastinate's
-   own queries); nothing else of ours. */
+/* The worker: the delivery calls (mail and Slack), and the job queue's tables and functions
+   (procrastinate's own queries); nothing else of ours. */
 select results_eq(
   $$ select p.oid::regprocedure::text from pg_proc p
       where p.pronamespace in ('util'::regnamespace, 'app'::regnamespace, 'auth'::regnamespace, 'api'::regnamespace,
-                               'admin'::regnamespace, 'pipeline'::regnamespace, 'delivery'::regnamespace)
+                               'admin'::regnamespace, 'pipeline'::regnamespace, 'delivery'::regnamespace,
+                               'ext'::regnamespace)
         and has_function_privilege('worker', p.oid, 'execute')
       order by 1 $$,
-  $$ values ('delivery.claim(text)'), ('delivery.delivered(text)'), ('delivery.failed(text,text,boolean)') $$,
-  'worker may execute the three delivery functions and no other function of ours outside the job queue'
+  $$ values ('delivery.claim(text)'), ('delivery.claim_slack_post(text)'), ('delivery.delivered(text)'),
+            ('delivery.failed(text,text,boolean)'), ('delivery.slack_broken(text,text)') $$,
+  'worker may execute the five delivery functions and no other function of ours outside the job queue'
 );
 select is_empty(
   $$ select c.oid::regclass from pg_class c

@@ -2,7 +2,17 @@
 // test runner against the running edge (tests/test_codegen_node.py drives it).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Client, codegenProbe, codegenRefuse } from "../src/generated.js";
+import {
+  BlossomError,
+  type Client,
+  codegenDoubled,
+  codegenMarks,
+  codegenProbe,
+  codegenRefuse,
+  codegenSeries,
+  codegenSlow,
+  orThrow,
+} from "../src/generated.js";
 
 const client: Client = { baseUrl: process.env.BLOSSOM_EDGE_URL ?? "" };
 
@@ -35,4 +45,52 @@ test("an unreachable server is a client.network error, not an exception", async 
   const result = await codegenRefuse({ baseUrl: "http://127.0.0.1:1" }, { why: "x" });
   assert.ok(!result.ok);
   assert.equal(result.error.code, "client.network");
+});
+
+test("one OUT argument, and RETURNS TABLE of one column, come back as the rows PostgREST sends", async () => {
+  const doubled = await codegenDoubled(client, { n: "4503599627370497.5" });
+  assert.ok(doubled.ok, JSON.stringify(doubled));
+  assert.deepEqual(doubled.data, { doubled: "9007199254740995.0" });
+  const series = await codegenSeries(client, { n: 2 });
+  assert.ok(series.ok, JSON.stringify(series));
+  assert.deepEqual(series.data, [{ x: "9007199254740993" }, { x: "18014398509481986" }]);
+});
+
+test("no decoder's mark reaches the data, whatever the answer holds", async () => {
+  const marks = await codegenMarks(client, { n: "12" });
+  assert.ok(marks.ok, JSON.stringify(marks));
+  assert.deepEqual(marks.data, [{ raw: { n: 12, s: "\u0000n12", t: "\u0000s", "\u0000k": 1 }, big: "12" }]);
+  const seen = JSON.stringify(marks.data);
+  assert.equal(seen, '[{"raw":{"n":12,"s":"\\u0000n12","t":"\\u0000s","\\u0000k":1},"big":"12"}]');
+});
+
+test("an aborted call is client.aborted, not a network error; options add headers", async () => {
+  const controller = new AbortController();
+  const pending = codegenSlow(client, { seconds: 5 }, { signal: controller.signal, headers: { "X-Probe": "1" } });
+  setTimeout(() => controller.abort(), 50);
+  const result = await pending;
+  assert.ok(!result.ok);
+  assert.equal(result.error.code, "client.aborted");
+  assert.equal(result.error.status, 0);
+});
+
+test("errors carry the answer's headers; orThrow throws a BlossomError", async () => {
+  const refused = await codegenRefuse(client, { why: "headers" });
+  assert.ok(!refused.ok);
+  assert.equal(typeof refused.error.headers["content-type"], "string");
+  await assert.rejects(orThrow(codegenRefuse(client, { why: "throw" })), (error: unknown) => {
+    assert.ok(error instanceof BlossomError);
+    assert.equal(error.error.code, "probe.refused");
+    assert.equal(error.error.status, 403);
+    return true;
+  });
+  assert.deepEqual(await orThrow(codegenDoubled(client, { n: "1" })), { doubled: "2" });
+});
+
+test("the edge's own refusal on /rpc is a typed code, not client.unexpected", async () => {
+  const huge = "x".repeat(1024 * 1024 + 1);
+  const result = await codegenProbe(client, { n: "1", label: huge });
+  assert.ok(!result.ok);
+  assert.equal(result.error.code, "edge.body_too_large");
+  assert.equal(result.error.status, 413);
 });

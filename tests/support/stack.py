@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +36,11 @@ def make_stack(
     logs: Path,
     setup_sql: str = "",
     settings: dict[str, str] | None = None,
+    endpoint_settings: Callable[[Endpoints], dict[str, str]] | None = None,
 ) -> Iterator[Stack]:
     """A migrated database (plus `setup_sql`, run as its owner) behind real PostgREST and edge,
-    started with these environment `settings` over the defaults."""
+    started with these environment `settings` over the defaults (and those `endpoint_settings`
+    makes from the ports chosen, e.g. origins that name the edge's)."""
     name = f"stack_{secrets.token_hex(4)}"
     url = create_database(pg_server, name, template_database)
     try:
@@ -47,6 +49,7 @@ def make_stack(
                 conn.execute("set local role blossom_owner")
                 conn.execute(setup_sql.encode())
         endpoints = Endpoints.on_free_ports(url)
+        settings = (settings or {}) | (endpoint_settings(endpoints) if endpoint_settings else {})
         with running_services(endpoints, logs, settings=settings) as services:
             yield Stack(url, endpoints, services)
     finally:

@@ -6,8 +6,10 @@ declare module "node:test" {
 declare module "node:assert/strict" {
   const assert: {
     equal(actual: unknown, expected: unknown, message?: string): void;
+    notEqual(actual: unknown, expected: unknown, message?: string): void;
     deepEqual(actual: unknown, expected: unknown, message?: string): void;
     ok(value: unknown, message?: string): asserts value;
+    rejects(promise: Promise<unknown>, check: (error: unknown) => boolean): Promise<void>;
   };
   export default assert;
 }

@@ -36,4 +36,7 @@ end
 $$;
 
 comment on function api.change_member_role(text, text, text) is
-  'Sets a member''s role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.';
+  'Sets a member''s role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
+@arg org_id app.org_id
+@arg user_id app.user_id
+@arg role app.org_role';

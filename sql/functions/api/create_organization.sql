@@ -40,4 +40,5 @@ end
 $$;
 
 comment on function api.create_organization(text) is
-  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.';
+  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
+@arg name text';

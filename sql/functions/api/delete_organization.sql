@@ -19,4 +19,5 @@ end
 $$;
 
 comment on function api.delete_organization(text) is
-  'Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.';
+  'Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+@arg org_id app.org_id';

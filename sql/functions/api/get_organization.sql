@@ -12,4 +12,5 @@ end
 $$;
 
 comment on function api.get_organization(text) is
-  'The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'The organization. Errors: 401 auth.not_signed_in, 404 org.not_found.
+@arg org_id app.org_id';

@@ -61,4 +61,7 @@ end
 $$;
 
 comment on function api.invite_member(text, text, text) is
-  'Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.';
+  'Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
+@arg org_id app.org_id
+@arg email text
+@arg role app.org_role';

@@ -30,4 +30,7 @@ end
 $$;
 
 comment on function api.list_audit_events(text, text, integer) is
-  'The organization''s audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.';
+  'The organization''s audit events, newest first, `limit` (1-200, default 50) before the event id `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 audit.invalid_limit, 422 audit.invalid_cursor.
+@arg org_id app.org_id
+@arg before app.event_id?
+@arg limit integer';

@@ -18,4 +18,5 @@ end
 $$;
 
 comment on function api.list_invitations(text) is
-  'The organization''s pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.';
+  'The organization''s pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+@arg org_id app.org_id';

@@ -17,4 +17,5 @@ end
 $$;
 
 comment on function api.list_members(text) is
-  'The organization''s members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'The organization''s members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
+@arg org_id app.org_id';

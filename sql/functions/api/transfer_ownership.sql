@@ -15,10 +15,14 @@ begin
     update app.memberships m set role = 'admin' where m.org_id = v_org and m.user_id = v_user;
     perform app.org_audit(v_org, 'org.ownership_transferred', v_target,
       pg_catalog.jsonb_build_object('from', v_user));
+    perform app.org_notify('notify.ownership_transferred', pg_catalog.jsonb_build_object(
+      'org_id', v_org, 'user_id', v_target, 'by', v_user));
   end if;
   return app.organization_view(v_org);
 end
 $$;
 
 comment on function api.transfer_ownership(text, text) is
-  'Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.';
+  'Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
+@arg org_id app.org_id
+@arg user_id app.user_id';

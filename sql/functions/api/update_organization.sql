@@ -11,9 +11,13 @@ begin
   v_name := app.valid_org_name(update_organization.name);
   update app.organizations o set name = v_name, updated_at = pg_catalog.now() where o.id = v_org;
   perform app.org_audit(v_org, 'org.updated', v_org, pg_catalog.jsonb_build_object('name', v_name));
+  perform app.org_notify('notify.org_renamed', pg_catalog.jsonb_build_object(
+    'org_id', v_org, 'new_name', v_name, 'by', app.current_user_id()));
   return app.organization_view(v_org);
 end
 $$;
 
 comment on function api.update_organization(text, text) is
-  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.';
+  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
+@arg org_id app.org_id
+@arg name text';

@@ -15,4 +15,5 @@ end
 $$;
 
 comment on function api.update_profile(text) is
-  'Sets the signed-in user''s display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.';
+  'Sets the signed-in user''s display name. Errors: 401 auth.not_signed_in, 422 auth.invalid_display_name.
+@arg display_name text';

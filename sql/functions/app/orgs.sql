@@ -109,14 +109,21 @@ end;
 comment on function app.org_audit(app.org_id, text, text, jsonb) is
   'Records an organization event for the signed-in user in app.audit_events.';
 
-/* The outbox: messages and notifications that workers deliver after commit. */
+/* The outbox: messages and notifications that workers deliver after commit. The organization's
+   name as it is now goes with them (unless the payload names it already): a worker delivering
+   later reads no tenant table, and an organization renamed or deleted meanwhile is still the
+   one the message speaks of. */
 create function app.org_notify(p_topic text, p_payload jsonb) returns void
 language sql volatile
 begin atomic
-  insert into app.outbox (topic, payload) values (p_topic, p_payload);
+  insert into app.outbox (topic, payload)
+  select p_topic, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('org_name', o.name)) || p_payload
+    from (select) as one
+    left join app.organizations o on o.id = (p_payload ->> 'org_id') collate "C";
 end;
 
-comment on function app.org_notify(text, jsonb) is 'Queues an outbox message (mail or notification).';
+comment on function app.org_notify(text, jsonb) is
+  'Queues an outbox message (mail or notification), with the name of the organization it names (org_id) as of now.';
 
 /* Membership and invitation rows keep their identity: only the role (memberships) and the
    outcome (invitations) ever change, so a policy that lets a row be updated cannot move it to

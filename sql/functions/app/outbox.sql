@@ -3,9 +3,18 @@
  * transaction of the change that causes it (app.org_notify, the auth functions). A mail's row
  * also defers its delivery job in that same transaction, through the job queue's own SQL
  * function: a rolled-back change sends nothing, a committed one is never lost, and the worker
- * (worker/) is woken by the queue's NOTIFY. Notifications (notify.*) wait in the outbox for a
- * channel to deliver them.
+ * (worker/) is woken by the queue's NOTIFY. Notifications (notify.*) are posted to the
+ * organization's Slack channel when it has one (app.slack_topics); the others stay in the
+ * outbox as the record of what happened.
  */
+
+/* The organization events that its Slack channel hears of, when it has a working one. */
+create function app.slack_topics() returns text[]
+language sql immutable parallel safe
+return array['notify.member_joined', 'notify.member_left', 'notify.member_removed',
+             'notify.org_renamed', 'notify.ownership_transferred'];
+
+comment on function app.slack_topics() is 'The notification topics posted to an organization''s Slack channel.';
 
 /* procrastinate's functions name their tables without a schema: this function runs with the
    job queue's schema on its path, and names everything of its own in full. */
@@ -20,12 +29,20 @@ begin
     from added n
    where n.topic like 'mail.%'
   having pg_catalog.count(*) > 0;
+  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
+    'slack', 'post_to_slack', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
+  )::jobs.procrastinate_job_to_defer_v1))
+    from added n
+   where n.topic = any (app.slack_topics())
+     and exists (select from app.slack_connections c
+                  where c.org_id = (n.payload ->> 'org_id') collate "C" and c.broken_at is null)
+  having pg_catalog.count(*) > 0;
   return null;
 end
 $$;
 
 comment on function app.tg_outbox__defer_delivery() is
-  'Trigger: defers one delivery job (queue mail, task deliver_mail, locked per event, with the request id that queued it) for each mail added to the outbox.';
+  'Trigger: defers one delivery job per message added to the outbox, locked per event and with the request id that queued it: each mail (queue mail, task deliver_mail), and each organization event whose organization has a working Slack channel (queue slack, task post_to_slack).';
 
 create trigger defer_delivery after insert on app.outbox
   referencing new table as added

@@ -100,6 +100,7 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
  *   invite.user  the sender       invitations_per_user_per_hour     20       1 hour
  *   invite.org   the organization invitations_per_org_per_hour      50       1 hour
  *   org.create   the creator      organizations_per_user_per_day    10       1 day
+ *   slack.connect the organization slack_connects_per_org_per_hour   10       1 hour
  *
  * pipeline.purge_auth keeps hits for a day, the longest window.
  */

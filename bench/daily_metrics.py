@@ -1,0 +1,86 @@
+"""The pipeline's daily metrics at scale: one day of org_daily_metrics on the `orgs` bench's data
+(10,000 organizations, 100,000 users, 1,000,000 audit events over the last twelve days), with
+100,000 logins of today added (that data is made today: its organizations and members exist from
+today on, so today is the day counted).
+
+Prints the time of pipeline.refresh_org_daily_metrics(day) as the role pipeline (what the asset
+runs), and its ratio to a plain count(*) pass over the same rows (every organization, membership
+and invitation, and the audit events read for the day), as the admin user, without Row Level
+Security; the two take turns, and medians are reported. Goal: under 10 s, and at most 3x the pass.
+
+Usage: python bench/daily_metrics.py (reads BLOSSOM_BENCH_DATABASE_URL, as `just bench daily_metrics`
+sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from orgs import generate  # bench/orgs.py, beside this file: the same data
+
+ROUNDS = 5
+LOGINS = 100_000
+ADD_LOGINS = f"""
+insert into app.audit_events (actor_id, action, target, at)
+select u.id, 'auth.login', 'bench.pipeline',
+       greatest(date_trunc('day', now() at time zone 'UTC') at time zone 'UTC',
+                now() - (i % 3600 || ' seconds')::interval)
+  from generate_series(1, {LOGINS}) i
+  join (select id, row_number() over (order by id) as n from app.users) u on u.n = (i * 7919) % 100000 + 1
+"""
+COUNT_PASS = """
+select (select count(*) from app.organizations),
+       (select count(*) from app.memberships),
+       (select count(*) from app.invitations),
+       (select count(*) from app.audit_events where at >= %(start)s and at < %(end)s)
+"""
+
+
+def seconds(conn: psycopg.Connection, query: str, params: dict[str, object]) -> float:
+    started = time.perf_counter()
+    conn.execute(query, params).fetchall()
+    took = time.perf_counter() - started
+    conn.commit()
+    return took
+
+
+def main() -> None:
+    url = os.environ["BLOSSOM_BENCH_DATABASE_URL"]
+    with psycopg.connect(url) as conn:
+        generate(conn)
+        added = conn.execute(
+            "select count(*) from app.audit_events where target = 'bench.pipeline'"
+        ).fetchone()
+        if not added or added[0] == 0:
+            conn.execute(ADD_LOGINS.encode())
+        conn.commit()
+    day = datetime.now(UTC).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    pipeline_url = url.replace("postgresql://postgres@", "postgresql://pipeline@", 1)
+    refresh, counting = [], []
+    with psycopg.connect(pipeline_url) as as_pipeline, psycopg.connect(url) as as_admin:
+        for _ in range(ROUNDS):
+            refresh.append(
+                seconds(
+                    as_pipeline, "select * from pipeline.refresh_org_daily_metrics(%(day)s)", {"day": day}
+                )
+            )
+            counting.append(seconds(as_admin, COUNT_PASS, {"start": start, "end": start + timedelta(days=1)}))
+        rows = as_admin.execute(
+            "select count(*), sum(logins), sum(active_users) from analytics.org_daily_metrics where day = %s",
+            (day,),
+        ).fetchone()
+    assert rows is not None
+    print(f"day {day} (UTC): {rows[0]:,} organizations, {rows[1]:,} logins, {rows[2]:,} active members")
+    took, baseline = statistics.median(refresh), statistics.median(counting)
+    print(f"refresh_org_daily_metrics: {took:.2f} s (median of {ROUNDS}; goal under 10 s)")
+    print(f"count(*) over the same rows: {baseline:.2f} s")
+    print(f"ratio: {took / baseline:.2f}x (goal at most 3x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""`POST /ext/ai/org-summary`: a short summary of an organization's recent activity, written by
+the AI provider for one of its members (docs/api.md, "AI").
+
+In this order, so that nobody reaches the provider who may not, and no call goes unmetered:
+what the caller may read of the organization (the database, ext.ai_org_activity: 404 for a
+non-member); the request made from it and its hash; the cached answer, or a reservation of the
+call's tokens against the organization's quota (ext.ai_reserve: 429 past it); the call; then
+the tokens the provider counted are charged and the answer cached (ext.ai_settle), or, when
+the call failed, nothing is charged (ext.ai_release).
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from blossom_db import generated as db
+from blossom_db.runtime import JsonValue
+from edge.auth import NO_STORE, call, guarded, internal_error, json_fields, session_token
+from edge.config import EdgeConfig
+from edge.errors import Refused, error_response
+from edge.ext import outside_services, service_refusal
+from edge.routes import starlette_routes
+from services.ai import ChatRequest, Message
+from services.errors import ServiceError
+
+FEATURE = "org_summary"
+# A few sentences; also the bound on what a call can cost beyond its prompt.
+MAX_COMPLETION_TOKENS = 300
+SYSTEM_PROMPT = (
+    "You summarize the recent activity of an organization for one of its members. You are given "
+    "what that member may see, as JSON: the organization's name and member count, its newest "
+    "members, and its recent audit events (newest first, times in UTC; a plain member sees no "
+    "events). Answer in at most four short sentences of plain English, without lists or "
+    "headings. Use only the facts given; if there is little activity, say so."
+)
+
+
+def summary_request(model: str, activity: JsonValue) -> ChatRequest:
+    """The chat request for an activity: the same activity makes the same request (and hash)."""
+    messages: list[Message] = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": json.dumps(activity, sort_keys=True, ensure_ascii=False)},
+    ]
+    return ChatRequest(model=model, messages=messages, max_completion_tokens=MAX_COMPLETION_TOKENS)
+
+
+async def org_summary(request: Request) -> Response:
+    fields = await json_fields(request, "org_id")
+    config: EdgeConfig = request.app.state.config
+    session = session_token(request, config)
+    ai = outside_services(request).ai
+    if not ai.settings.configured:
+        raise Refused(
+            error_response(
+                503,
+                "ai.not_configured",
+                "This server has no AI provider: OPENAI_API_KEY is not set.",
+                headers=NO_STORE,
+            )
+        )
+    org_id = fields["org_id"]
+    activity = await call(
+        request, lambda conn: db.ext_ai_org_activity_async(conn, p_session=session, p_org_id=org_id)
+    )
+    chat = summary_request(ai.settings.model, activity)
+    reserved = await call(
+        request,
+        lambda conn: db.ext_ai_reserve_async(
+            conn,
+            p_session=session,
+            p_org_id=org_id,
+            p_feature=FEATURE,
+            p_model=chat.model,
+            p_request_hash=chat.hash,
+            p_tokens=chat.token_bound,
+        ),
+    )
+    if reserved.cached_answer is not None:
+        return _summary(org_id, reserved.cached_answer, cached=True)
+    reservation = reserved.reservation_id
+    if reservation is None:  # the function answers one or the other; never neither
+        raise Refused(internal_error())
+    try:
+        answer = await ai.complete(chat)
+    except ServiceError as error:
+        failure = error.code
+        await call(
+            request,
+            lambda conn: db.ext_ai_release_async(
+                conn, p_session=session, p_reservation_id=reservation, p_failure=failure
+            ),
+        )
+        raise service_refusal(error) from None
+    await call(
+        request,
+        lambda conn: db.ext_ai_settle_async(
+            conn,
+            p_session=session,
+            p_reservation_id=reservation,
+            p_prompt_tokens=answer.prompt_tokens,
+            p_completion_tokens=answer.completion_tokens,
+            p_answer=answer.text,
+        ),
+    )
+    return _summary(org_id, answer.text, cached=False)
+
+
+def _summary(org_id: str, text: str, *, cached: bool) -> Response:
+    return JSONResponse({"org_id": org_id, "summary": text, "cached": cached}, headers=NO_STORE)
+
+
+ROUTES = starlette_routes("/ext/ai/", {"ext.ai_org_summary": guarded(org_summary)})

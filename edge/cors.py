@@ -1,0 +1,74 @@
+"""Cross-origin calls with credentials, for the allowed origins only (BLOSSOM_ALLOWED_ORIGINS).
+
+A frontend served from another origin than the edge (its own dev server on another port, say)
+calls /rpc and /auth with `credentials: "include"`; the browser sends the session cookie only
+if the answer says `Access-Control-Allow-Origin: <that origin>` and
+`Access-Control-Allow-Credentials: true`, and asks first (a preflight `OPTIONS`) before a JSON
+POST. This answers the preflight itself and adds those headers for an allowed origin. For any
+other origin it adds nothing and takes away whatever CORS headers PostgREST added, so only the
+allowed origins can read an answer made with a browser's cookies. Which origins may *change*
+state is refused separately, by the same list (edge/security.py and the pre-request).
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge.config import EdgeConfig
+
+ALLOW_METHODS = "GET, POST, HEAD, OPTIONS"
+# What the generated client sends, and a request id a caller may add per call.
+ALLOW_HEADERS = "Accept, Content-Type, Prefer, X-Request-Id"
+# Headers a cross-origin page may read: the retry hint of 429 and 503 answers, PostgREST's range.
+EXPOSE_HEADERS = "Retry-After, Content-Range"
+PREFLIGHT_SECONDS = "600"
+
+
+class Cors:
+    def __init__(self, app: ASGIApp, config: EdgeConfig) -> None:
+        self.app = app
+        self.allowed = config.allowed_origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # On the proxy's hot path: most requests carry no Origin, and cost one scan of the headers.
+        raw = next((value for name, value in scope["headers"] if name == b"origin"), None)
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        origin = raw.decode("latin-1")
+        allowed = origin in self.allowed
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in Headers(scope=scope):
+            await self.preflight(origin if allowed else None, send)
+            return
+
+        async def with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer = MutableHeaders(scope=message)
+                for name in {key for key in answer if key.startswith("access-control-")}:
+                    del answer[name]
+                if allowed:
+                    answer["Access-Control-Allow-Origin"] = origin
+                    answer["Access-Control-Allow-Credentials"] = "true"
+                    answer["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+                    answer.add_vary_header("Origin")
+            await send(message)
+
+        await self.app(scope, receive, with_cors)
+
+    async def preflight(self, origin: str | None, send: Send) -> None:
+        """204; with the permission only for an allowed origin (the browser stops otherwise)."""
+        headers: list[tuple[bytes, bytes]] = [(b"vary", b"Origin"), (b"content-length", b"0")]
+        if origin is not None:
+            headers += [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-allow-credentials", b"true"),
+                (b"access-control-allow-methods", ALLOW_METHODS.encode()),
+                (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
+                (b"access-control-max-age", PREFLIGHT_SECONDS.encode()),
+            ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})

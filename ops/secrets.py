@@ -1,0 +1,75 @@
+"""`just new-secrets-key ID` and `just reseal-secrets`: the key ring's upkeep (docs/services.md).
+
+    new-secrets-key ID   prints a fresh key for BLOSSOM_SECRETS_KEY, KEY_ID:BASE64
+    reseal-secrets       seals again, with the current key, every stored credential that an
+                         older key of the ring sealed; after it, the old key can leave the ring
+
+Resealing runs as the database's admin user (DATABASE_URL, or the local cluster) with the ring
+the edge and the worker use (BLOSSOM_SECRETS_KEY, BLOSSOM_SECRETS_PREVIOUS_KEYS). Each row is
+replaced only if it still holds what was read, so a connection made meanwhile is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import psycopg
+
+from ops.settings import Settings
+from services.secrets import KeyRing, Sealed, SecretUnreadable, new_key_entry
+from services.slack import bot_token_context
+
+
+def reseal(admin_url: str, ring: KeyRing) -> tuple[int, list[str]]:
+    """How many credentials were sealed again, and the organizations whose credential the ring
+    cannot open (their key is missing: they must connect again)."""
+    resealed, unreadable = 0, []
+    with psycopg.connect(admin_url) as conn:
+        rows = conn.execute(
+            "select org_id, bot_token_key_id, bot_token_sealed from app.slack_connections"
+            " where bot_token_key_id <> %s",
+            (ring.current_id,),
+        ).fetchall()
+        for org_id, key_id, ciphertext in rows:
+            old = Sealed(key_id, bytes(ciphertext))
+            try:
+                token = ring.open(old, bot_token_context(org_id))
+            except SecretUnreadable:
+                unreadable.append(org_id)
+                continue
+            new = ring.seal(token, bot_token_context(org_id))
+            updated = conn.execute(
+                "update app.slack_connections set bot_token_key_id = %s, bot_token_sealed = %s"
+                " where org_id = %s and bot_token_key_id = %s and bot_token_sealed = %s",
+                (new.key_id, new.ciphertext, org_id, old.key_id, old.ciphertext),
+            )
+            resealed += updated.rowcount
+    return resealed, unreadable
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="secrets", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    new_key = commands.add_parser("new-key", help="print a fresh key, KEY_ID:BASE64")
+    new_key.add_argument("key_id")
+    commands.add_parser("reseal", help="seal every credential again with the current key")
+    args = parser.parse_args()
+    try:
+        if args.command == "new-key":
+            print(new_key_entry(args.key_id))
+            return
+        ring = KeyRing.from_environment()
+    except ValueError as error:
+        raise SystemExit(f"secrets: {error}") from None
+    resealed, unreadable = reseal(Settings.from_env().admin_url, ring)
+    print(f"secrets: {resealed} credential(s) sealed again with key {ring.current_id!r}")
+    if unreadable:
+        print(
+            f"secrets: no key of the ring opens the Slack token of: {', '.join(unreadable)}", file=sys.stderr
+        )
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The pipeline's assets: daily organization metrics into analytics (a partition per UTC day,
+idempotent: a day run again replaces its rows), their export to a Google Sheet, a weekly digest
+of them to each connected organization's Slack channel, and the housekeeping of the auth tables,
+whose counts are its metadata."""
+
+# No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from dagster import (
+    AssetExecutionContext,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    WeeklyPartitionsDefinition,
+    asset,
+)
+
+from blossom_db.generated import (
+    OrgDailyMetrics,
+    PipelineSlackDigestTargetsRow,
+    pipeline_org_daily_metrics,
+    pipeline_purge_auth,
+    pipeline_refresh_org_daily_metrics,
+    pipeline_slack_digest_targets,
+)
+from pipeline.resources import PostgresResource, SheetsResource, SlackResource
+from services.errors import ServiceError
+from services.secrets import Sealed, SecretUnreadable
+from services.slack import bot_token_context, escape
+
+# One partition per UTC day, today's included (a day may be counted while it lasts and again
+# once it is over: the scheduled run counts yesterday).
+DAYS = DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", end_offset=1)
+# The days the export shows, the last one included.
+EXPORTED_DAYS = 30
+EXPORT_WORKSHEET = "org_daily_metrics"
+EXPORT_HEADER = (
+    "day",
+    "org_id",
+    "members",
+    "invitations_sent",
+    "invitations_accepted",
+    "logins",
+    "active_users",
+)
+
+
+@asset(partitions_def=DAYS, group_name="analytics", kinds={"postgres"})
+def org_daily_metrics(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult[None]:
+    """Each organization's counts of one UTC day (members, invitations sent and accepted, logins,
+    active members) in analytics.org_daily_metrics, replacing that day's rows."""
+    day = date.fromisoformat(context.partition_key)
+    with postgres.transaction() as conn:
+        done = pipeline_refresh_org_daily_metrics(conn, p_day=day)
+    return MaterializeResult(
+        metadata={"day": day.isoformat(), "rows": done.written, "replaced": done.replaced}
+    )
+
+
+@asset(deps=[org_daily_metrics], group_name="analytics", kinds={"googlesheets"})
+def org_metrics_sheet(postgres: PostgresResource, sheets: SheetsResource) -> MaterializeResult[None]:
+    """The last days' metrics in the worksheet org_daily_metrics of the metrics spreadsheet,
+    replaced whole in one batch."""
+    last = datetime.now(UTC).date()
+    with postgres.transaction() as conn:
+        metrics = pipeline_org_daily_metrics(conn, p_from=last - timedelta(days=EXPORTED_DAYS - 1), p_to=last)
+    rows = [EXPORT_HEADER] + [
+        (m.day, m.org_id, m.members, m.invitations_sent, m.invitations_accepted, m.logins, m.active_users)
+        for m in metrics
+    ]
+    sheets.client().replace_rows(sheets.spreadsheet_key, EXPORT_WORKSHEET, rows)
+    return MaterializeResult(metadata={"rows": len(metrics), "worksheet": EXPORT_WORKSHEET})
+
+
+# Weeks from Monday (UTC); a week's digest is posted once the week is over.
+WEEKS = WeeklyPartitionsDefinition(start_date="2026-01-05", timezone="UTC", day_offset=1)
+
+
+def digest_text(org_name: str, first: date, days: Sequence[OrgDailyMetrics]) -> str:
+    """The week of one organization in a few lines of Slack's mrkdwn."""
+    last = first + timedelta(days=6)
+    members = days[-1].members if days else 0
+    busiest = max((day.active_users for day in days), default=0)
+    return "\n".join(
+        [
+            f"*{escape(org_name)}*, the week of {first:%d %b} to {last:%d %b %Y}:",
+            f"• {members} members",
+            f"• {sum(day.invitations_sent for day in days)} invitations sent,"
+            f" {sum(day.invitations_accepted for day in days)} accepted",
+            f"• {sum(day.logins for day in days)} logins; at most {busiest} members active in a day",
+        ]
+    )
+
+
+@asset(partitions_def=WEEKS, deps=[org_daily_metrics], group_name="analytics", kinds={"slack"})
+def weekly_slack_digest(
+    context: AssetExecutionContext, postgres: PostgresResource, slack: SlackResource
+) -> MaterializeResult[None]:
+    """Each organization with a working Slack connection gets its week's metrics in its channel.
+    A refusal for one (a broken token, a temporary failure) does not stop the others: each is
+    counted in the metadata, and the run fails when any was not posted, so that it is seen."""
+    first = date.fromisoformat(context.partition_key)
+    with postgres.transaction() as conn:
+        targets = pipeline_slack_digest_targets(conn)
+        metrics = pipeline_org_daily_metrics(conn, p_from=first, p_to=first + timedelta(days=6))
+    by_org: dict[str, list[OrgDailyMetrics]] = {}
+    for day in metrics:
+        by_org.setdefault(day.org_id, []).append(day)
+    ring, client = slack.key_ring(), slack.client()
+
+    async def post(target: PipelineSlackDigestTargetsRow) -> str | None:
+        """None when posted, else why not (never the token)."""
+        org_id = str(target.org_id)
+        try:
+            token = ring.open(
+                Sealed(str(target.token_key_id), bytes(target.token_sealed or b"")), bot_token_context(org_id)
+            )
+            text = digest_text(str(target.org_name), first, by_org.get(org_id, []))
+            await client.post_message(token, str(target.channel), text)
+        except SecretUnreadable as unreadable:
+            return str(unreadable)
+        except ServiceError as refused:
+            return str(refused.code)
+        return None
+
+    async def post_all() -> list[str | None]:
+        return [await post(target) for target in targets]
+
+    outcomes = asyncio.run(post_all())
+    failed = {
+        str(target.org_id): why for target, why in zip(targets, outcomes, strict=True) if why is not None
+    }
+    for org_id, why in failed.items():
+        context.log.warning(f"weekly digest of {org_id} not posted: {why}")
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(targets)} weekly digests were not posted: {sorted(set(failed.values()))}"
+        )
+    return MaterializeResult(metadata={"week": first.isoformat(), "posted": len(targets)})
+
+
+@asset(group_name="maintenance", kinds={"postgres"})
+def auth_housekeeping(postgres: PostgresResource) -> MaterializeResult[None]:
+    """Dead sessions, spent reset and verification tokens, old rate-limit rows and forgotten
+    devices deleted; tokens taken out of the outbox's delivered or expired messages."""
+    with postgres.transaction() as conn:
+        purged = pipeline_purge_auth(conn)
+    return MaterializeResult(
+        metadata={
+            "sessions": purged.sessions or 0,
+            "rate_limit_hits": purged.rate_limit_hits or 0,
+            "password_resets": purged.password_resets or 0,
+            "email_verifications": purged.email_verifications or 0,
+            "devices": purged.devices or 0,
+            "outbox_secrets": purged.outbox_secrets or 0,
+        }
+    )

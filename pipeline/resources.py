@@ -1,0 +1,105 @@
+"""The pipeline's resources: Postgres as role `pipeline` (through the generated wrappers of
+blossom_db, no SQL of its own), Google Sheets (services/sheets.py) and Slack (services/slack.py,
+with the key ring that opens the organizations' sealed bot tokens: services/secrets.py). Each is
+built from the environment by `from_environment`; tests build them with a test database and the
+local fakes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from dagster import ConfigurableResource
+
+from blossom_db.settings import env_number, split_list
+from services.secrets import PREVIOUS_KEYS_VARIABLE, KeyRing
+from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
+from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
+
+DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
+
+
+class PostgresResource(ConfigurableResource["PostgresResource"]):
+    """The database, logged in as role `pipeline`: it may execute the functions of schema
+    pipeline and write analytics, nothing else."""
+
+    url: str
+
+    @classmethod
+    def from_environment(cls) -> PostgresResource:
+        return cls(url=os.environ.get("BLOSSOM_PIPELINE_DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A connection in a transaction, committed when the block ends normally."""
+        with psycopg.connect(self.url, application_name="blossom-pipeline", connect_timeout=10) as conn:
+            yield conn
+
+
+class SheetsResource(ConfigurableResource["SheetsResource"]):
+    """Google Sheets through a service account, and the spreadsheet the metrics go to."""
+
+    service_account_file: str
+    spreadsheet_key: str
+    api_url: str = GOOGLE_SHEETS_URL
+    timeout: float = 30.0
+
+    @classmethod
+    def from_environment(cls) -> SheetsResource:
+        """Unset settings stay empty, so the definitions load without Google; only the export
+        needs them, and says which is missing."""
+        return cls(
+            service_account_file=os.environ.get("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", ""),
+            spreadsheet_key=os.environ.get("BLOSSOM_METRICS_SPREADSHEET_KEY", ""),
+            api_url=os.environ.get("BLOSSOM_SHEETS_API_URL") or GOOGLE_SHEETS_URL,
+            timeout=env_number("BLOSSOM_SHEETS_TIMEOUT", 30.0),
+        )
+
+    def client(self) -> SheetsClient:
+        for name, value in (
+            ("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", self.service_account_file),
+            ("BLOSSOM_METRICS_SPREADSHEET_KEY", self.spreadsheet_key),
+        ):
+            if not value:
+                raise ValueError(f"{name} is not set: the metrics export needs it")
+        return SheetsClient(
+            SheetsSettings(
+                service_account_file=Path(self.service_account_file),
+                api_url=self.api_url.rstrip("/"),
+                timeout=self.timeout,
+            )
+        )
+
+
+class SlackResource(ConfigurableResource["SlackResource"]):
+    """Slack's Web API, and the key ring (BLOSSOM_SECRETS_KEY and the previous keys) that opens
+    the bot tokens the edge sealed."""
+
+    secrets_key: str
+    previous_secrets_keys: str = ""
+    api_url: str = DEFAULT_API_URL
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_environment(cls) -> SlackResource:
+        """An unset key stays empty, so the definitions load without it; the digest names it."""
+        settings = SlackSettings.from_environment()
+        return cls(
+            secrets_key=os.environ.get("BLOSSOM_SECRETS_KEY", "").strip(),
+            previous_secrets_keys=os.environ.get(PREVIOUS_KEYS_VARIABLE, ""),
+            api_url=settings.api_url,
+            timeout_seconds=settings.timeout_seconds,
+        )
+
+    def client(self) -> SlackClient:
+        return SlackClient(SlackSettings(api_url=self.api_url, timeout_seconds=self.timeout_seconds))
+
+    def key_ring(self) -> KeyRing:
+        if not self.secrets_key:
+            raise ValueError(
+                "BLOSSOM_SECRETS_KEY is not set: the Slack digest needs it to open the bot tokens"
+            )
+        return KeyRing.from_entries(self.secrets_key, split_list(self.previous_secrets_keys))

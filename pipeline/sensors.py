@@ -1,0 +1,122 @@
+"""Failed deliveries: a sensor on the job queue's failed jobs that alerts once per incident.
+
+An incident opens with the first failure after a quiet spell and stays open while failures keep
+coming; it closes once none came for `quiet_seconds` (an hour by default). Each tick reads only
+the failures after the last one seen (the sensor's cursor), so each is counted once. The alert is
+a run of the job `delivery_incident_alert`, keyed by the incident (its first failed job), so
+Dagster starts it once whatever the sensor asks again; the run logs the incident as an error.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+from dagster import (
+    Config,
+    DefaultSensorStatus,
+    OpExecutionContext,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    job,
+    op,
+    sensor,
+)
+
+from blossom_db.generated import PipelineFailedDeliveriesRow, pipeline_failed_deliveries
+from pipeline.resources import PostgresResource
+
+QUIET_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class Incidents:
+    """The sensor's cursor: the last failed job seen, the open incident (its first failed job)
+    and when its last failure was seen."""
+
+    last_job_id: int = 0
+    open_incident: int | None = None
+    last_failure_at: float | None = None
+
+    @classmethod
+    def from_cursor(cls, cursor: str | None) -> "Incidents":
+        return cls(**json.loads(cursor)) if cursor else cls()
+
+    def to_cursor(self) -> str:
+        return json.dumps(asdict(self))
+
+    def after(
+        self, failures: Sequence[PipelineFailedDeliveriesRow], now: float, quiet_seconds: float
+    ) -> "Incidents":
+        """The state once `failures` (the new ones, oldest first) are seen at `now`."""
+        quiet = self.last_failure_at is None or now - self.last_failure_at > quiet_seconds
+        if not failures:
+            return replace(self, open_incident=None) if quiet else self
+        first = failures[0].job_id or 0
+        return Incidents(
+            last_job_id=max(failure.job_id or 0 for failure in failures),
+            open_incident=first if self.open_incident is None or quiet else self.open_incident,
+            last_failure_at=now,
+        )
+
+
+class IncidentAlert(Config):
+    incident: int
+    failures: int
+    topics: list[str]
+    last_error: str
+
+
+@op
+def alert_delivery_incident(context: OpExecutionContext, config: IncidentAlert) -> None:
+    context.log.error(
+        f"delivery incident {config.incident}: {config.failures} failed deliveries"
+        f" ({', '.join(config.topics)}); last error: {config.last_error}"
+    )
+
+
+@job(description="The alert of one incident of failed deliveries (started by failed_deliveries_sensor).")
+def delivery_incident_alert() -> None:
+    alert_delivery_incident()
+
+
+def incident_alert(incident: int, failures: Sequence[PipelineFailedDeliveriesRow]) -> RunRequest:
+    return RunRequest(
+        run_key=f"delivery-incident-{incident}",
+        run_config={
+            "ops": {
+                "alert_delivery_incident": {
+                    "config": {
+                        "incident": incident,
+                        "failures": len(failures),
+                        "topics": sorted({failure.topic or "?" for failure in failures}),
+                        "last_error": failures[-1].last_error or "",
+                    }
+                }
+            }
+        },
+    )
+
+
+@sensor(
+    job=delivery_incident_alert,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Failed deliveries of the job queue; alerts once per incident.",
+)
+def failed_deliveries_sensor(
+    context: SensorEvaluationContext, postgres: PostgresResource
+) -> SensorResult | SkipReason:
+    before = Incidents.from_cursor(context.cursor)
+    with postgres.transaction() as conn:
+        failures = pipeline_failed_deliveries(conn, p_after_job_id=before.last_job_id, p_limit=1000)
+    after = before.after(failures, time.time(), QUIET_SECONDS)
+    if after.open_incident is not None and after.open_incident != before.open_incident:
+        return SensorResult(
+            run_requests=[incident_alert(after.open_incident, failures)], cursor=after.to_cursor()
+        )
+    context.update_cursor(after.to_cursor())
+    return SkipReason(f"{len(failures)} new failed deliveries; no new incident")

@@ -1,0 +1,172 @@
+"""OpenAI chat completions through the official SDK, with our settings and our error shape.
+
+    BLOSSOM_OPENAI_BASE_URL          where the API is (the SDK's own default when unset; a
+                                     local fake in tests)
+    OPENAI_API_KEY                   the key; without it the AI routes answer 503 ai.not_configured
+    BLOSSOM_OPENAI_MODEL             the chat model (default gpt-4o-mini)
+    BLOSSOM_OPENAI_TIMEOUT_SECONDS   seconds a call may take in all (default 30)
+
+The SDK retries nothing (`max_retries=0`): a request is metered once in the database, so a
+retry is the caller's decision. Failures become a ServiceError: a timeout 504 `ai.timeout`, the
+provider's 429 503 `ai.rate_limited` (with its Retry-After), anything else 502
+`ai.provider_error`; none says more of the provider's answer than its status.
+
+A request is identified by the SHA-256 of its model, messages and parameters (`request_hash`):
+the database caches answers by it, and the tests' fake provider replays recorded answers by it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from blossom_db.settings import env_number
+from services.errors import ServiceError, retry_after_seconds
+
+DEFAULT_MODEL = "gpt-4o-mini"
+# What a 429 without a usable Retry-After asks the client to wait.
+DEFAULT_RETRY_AFTER = 5.0
+# A message costs a few tokens besides its content (its role, separators), and so does the reply's start.
+TOKENS_PER_MESSAGE = 8
+TOKENS_PER_REPLY = 16
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class AiSettings:
+    api_key: str | None = field(repr=False)
+    base_url: str | None = None
+    model: str = DEFAULT_MODEL
+    timeout_seconds: float = 30.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key)
+
+    @classmethod
+    def from_environment(cls) -> AiSettings:
+        return cls(
+            api_key=os.environ.get("OPENAI_API_KEY", "").strip() or None,
+            base_url=os.environ.get("BLOSSOM_OPENAI_BASE_URL", "").strip() or None,
+            model=os.environ.get("BLOSSOM_OPENAI_MODEL", "").strip() or DEFAULT_MODEL,
+            timeout_seconds=env_number("BLOSSOM_OPENAI_TIMEOUT_SECONDS", 30.0),
+        )
+
+
+def request_hash(model: str, messages: list[Message], parameters: dict[str, Any]) -> bytes:
+    """SHA-256 of a chat request: its model, messages and other parameters, as canonical JSON."""
+    canonical = json.dumps(
+        {"model": model, "messages": messages, "parameters": parameters},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: list[Message]
+    max_completion_tokens: int
+    temperature: float = 0.2
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Everything sent besides the model and the messages."""
+        return {"max_completion_tokens": self.max_completion_tokens, "temperature": self.temperature}
+
+    @property
+    def hash(self) -> bytes:
+        return request_hash(self.model, self.messages, self.parameters)
+
+    @property
+    def token_bound(self) -> int:
+        """The most tokens the call can be charged: a token is at least one byte of the text it
+        stands for, so the prompt has at most as many as its UTF-8 bytes (plus each message's
+        overhead), and the completion at most max_completion_tokens."""
+        prompt = sum(len(m["content"].encode()) + TOKENS_PER_MESSAGE for m in self.messages)
+        return prompt + TOKENS_PER_REPLY + self.max_completion_tokens
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class AiClient:
+    """One per process, built from AiSettings; `close` it on the way out."""
+
+    def __init__(self, settings: AiSettings) -> None:
+        self.settings = settings
+        # The SDK refuses to be built without a key (or reads OPENAI_API_KEY itself): without one
+        # it gets a placeholder, and the routes answer ai.not_configured before ever using it.
+        self._client = AsyncOpenAI(
+            api_key=settings.api_key or "not-configured",
+            base_url=settings.base_url,
+            timeout=settings.timeout_seconds,
+            max_retries=0,
+        )
+
+    @classmethod
+    def from_environment(cls) -> AiClient:
+        return cls(AiSettings.from_environment())
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def complete(self, request: ChatRequest) -> ChatAnswer:
+        try:
+            completion = await self._client.chat.completions.create(
+                model=request.model,
+                messages=request.messages,  # type: ignore[arg-type]
+                max_completion_tokens=request.max_completion_tokens,
+                temperature=request.temperature,
+            )
+        except openai.APITimeoutError:
+            raise ServiceError(
+                "ai.timeout",
+                f"The AI provider did not answer within {self.settings.timeout_seconds:g} seconds.",
+                status=504,
+                temporary=True,
+            ) from None
+        except openai.RateLimitError as error:
+            if error.code == "insufficient_quota":
+                raise ServiceError(
+                    "ai.provider_error", "The AI provider refused the call: our account's credit is used up."
+                ) from None
+            retry_after = retry_after_seconds(error.response.headers.get("retry-after"))
+            raise ServiceError(
+                "ai.rate_limited",
+                "The AI provider is busy; try again shortly.",
+                status=503,
+                retry_after=DEFAULT_RETRY_AFTER if retry_after is None else retry_after,
+                temporary=True,
+            ) from None
+        except openai.APIStatusError as error:
+            raise ServiceError(
+                "ai.provider_error",
+                f"The AI provider answered {error.status_code}.",
+                temporary=error.status_code >= 500,
+            ) from None
+        except openai.OpenAIError as error:
+            raise ServiceError(
+                "ai.provider_error",
+                f"The AI provider could not be reached ({type(error).__name__}).",
+                temporary=True,
+            ) from None
+        choice = completion.choices[0] if completion.choices else None
+        text = (choice.message.content or "").strip() if choice else ""
+        usage = completion.usage
+        if not text or usage is None:
+            raise ServiceError("ai.provider_error", "The AI provider's answer had no text or token counts.")
+        return ChatAnswer(text, usage.prompt_tokens, usage.completion_tokens)

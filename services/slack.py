@@ -1,0 +1,192 @@
+"""Slack through its official SDK (slack-sdk's AsyncWebClient), configured from the environment:
+
+    BLOSSOM_SLACK_API_URL              the Web API's base URL (default https://slack.com/api/);
+                                       tests and staging point it at a fake
+    BLOSSOM_SLACK_TIMEOUT_SECONDS      how long one call may take (default 10)
+
+Every failure is a ServiceError. `temporary` ones (no answer in time, a 5xx, a 429 with its
+Retry-After) are worth another try later; the SDK's own retries are off, so that the job queue
+decides when. A refusal of the token or the channel for good is `broken` — posting again would
+be refused again until someone connects anew. A bot token is never part of an error or a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blossom_db.settings import env_number
+from services.errors import ServiceError, retry_after_seconds
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+# Slack's errors that mean the token or the channel will not work again as they are.
+BROKEN_CONNECTION_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "missing_scope",
+        "team_access_not_granted",
+    }
+)
+TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+# Slack's own failures, answered HTTP 200 or 5xx: worth another try.
+SLACK_FAILURES = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+TEAM_ID_SHAPE = re.compile(r"[A-Z0-9]{1,32}")
+
+
+def bot_token_context(org_id: str) -> str:
+    """What a bot token is sealed to (services/secrets.py): its organization."""
+    return f"slack.bot_token:{org_id}"
+
+
+class SlackRefused(ServiceError):
+    """Slack refused the call for good; `slack_error` is its error string (e.g. invalid_auth)."""
+
+    def __init__(self, slack_error: str, code: str, message: str, status: int) -> None:
+        super().__init__(code, message, status=status)
+        self.slack_error = slack_error
+
+    @property
+    def broken(self) -> bool:
+        """The connection's token or channel will not work again until it is connected anew."""
+        return self.slack_error in BROKEN_CONNECTION_ERRORS
+
+
+@dataclass(frozen=True)
+class SlackIdentity:
+    """Who a bot token is, as auth.test says."""
+
+    team_id: str
+    team_name: str
+    bot_user_id: str | None
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    api_url: str = DEFAULT_API_URL
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_environment(cls) -> SlackSettings:
+        api_url = os.environ.get("BLOSSOM_SLACK_API_URL", "").strip() or DEFAULT_API_URL
+        if not api_url.startswith(("https://", "http://")):
+            raise ValueError(f"BLOSSOM_SLACK_API_URL must be an http(s) URL, got {api_url!r}")
+        return cls(
+            api_url=api_url if api_url.endswith("/") else api_url + "/",
+            timeout_seconds=env_number("BLOSSOM_SLACK_TIMEOUT_SECONDS", 10.0),
+        )
+
+
+class SlackClient:
+    def __init__(self, settings: SlackSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_environment(cls) -> SlackClient:
+        return cls(SlackSettings.from_environment())
+
+    def _web(self, token: str) -> AsyncWebClient:
+        return AsyncWebClient(
+            token=token,
+            base_url=self.settings.api_url,
+            timeout=int(max(1, self.settings.timeout_seconds)),
+            retry_handlers=[],
+        )
+
+    async def auth_test(self, token: str) -> SlackIdentity:
+        """The workspace and bot a token belongs to; SlackRefused when Slack refuses the token."""
+        data = await self._call(token, "auth_test")
+        team_id, team_name = data.get("team_id"), data.get("team")
+        if (
+            not isinstance(team_id, str)
+            or not TEAM_ID_SHAPE.fullmatch(team_id)
+            or not isinstance(team_name, str)
+        ):
+            raise ServiceError("slack.provider_error", "Slack's auth.test answer names no workspace.")
+        bot_user_id = data.get("user_id")
+        return SlackIdentity(team_id, team_name, bot_user_id if isinstance(bot_user_id, str) else None)
+
+    async def post_message(self, token: str, channel: str, text: str) -> None:
+        """Posts `text` (Slack's mrkdwn; escape what users typed with `escape`) to `channel`."""
+        await self._call(token, "chat_postMessage", channel=channel, text=text, unfurl_links=False)
+
+    async def _call(self, token: str, method: str, **arguments: Any) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                response = await getattr(self._web(token), method)(**arguments)
+        except TimeoutError:
+            raise ServiceError(
+                "slack.unavailable",
+                "Slack did not answer in time.",
+                status=503,
+                retry_after=5,
+                temporary=True,
+            ) from None
+        except (aiohttp.ClientError, OSError) as error:
+            raise ServiceError(
+                "slack.unavailable",
+                f"Slack could not be reached ({type(error).__name__}).",
+                status=503,
+                retry_after=5,
+                temporary=True,
+            ) from None
+        except SlackApiError as error:
+            raise _refusal(error) from None
+        data = response.data
+        if not isinstance(data, dict):
+            raise ServiceError("slack.provider_error", "Slack answered something that is not JSON.")
+        return data
+
+
+def _refusal(error: SlackApiError) -> ServiceError:
+    response = error.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
+    headers = getattr(response, "headers", None) or {}
+    data = getattr(response, "data", None)
+    slack_error = data.get("error") if isinstance(data, dict) else None
+    if status == 429:
+        return ServiceError(
+            "slack.unavailable",
+            "Slack asked us to slow down.",
+            status=503,
+            retry_after=retry_after_seconds(headers.get("Retry-After")) or 30,
+            temporary=True,
+        )
+    if status >= 500 or slack_error in (
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    ):
+        return ServiceError(
+            "slack.unavailable", f"Slack failed (HTTP {status}).", status=503, retry_after=5, temporary=True
+        )
+    if isinstance(slack_error, str) and slack_error:
+        if slack_error in TOKEN_ERRORS:
+            return SlackRefused(
+                slack_error, "slack.invalid_token", f"Slack refused the bot token ({slack_error}).", 422
+            )
+        return SlackRefused(
+            slack_error, "slack.provider_error", f"Slack refused the call ({slack_error}).", 502
+        )
+    return ServiceError("slack.provider_error", f"Slack answered HTTP {status} without an error.")
+
+
+def escape(text: str) -> str:
+    """Text for a Slack message with &, < and > escaped as Slack asks, so that it cannot make a
+    link or a mention (`<!channel>`). What a user typed gets the worker's `inert` first."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

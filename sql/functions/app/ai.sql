@@ -1,0 +1,85 @@
+/*
+ * The AI ledger's arithmetic (sql/schema/050_ai.sql): the month, the quota, what is held
+ * against it. A month is a calendar month in UTC, whatever the session's time zone.
+ *
+ * What is held against an organization's quota is what it was charged this month plus the
+ * reservations of calls under way. A reservation is the most its call can use; a call is let
+ * through while the held tokens are below the quota, under the organization's AI lock
+ * (app.lock_ai), so calls made at once are counted one after the other and the month's
+ * charge ends below the quota plus one call's worth. A reservation that was never settled (the
+ * edge died during the call) stops being held after app.ai_reservation_lifetime().
+ */
+
+create function app.lock_ai(p_org app.org_id) returns void
+language sql volatile
+begin atomic
+  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('ai:' || p_org, 0));
+end;
+
+comment on function app.lock_ai(app.org_id) is
+  'Takes the transaction''s lock on an organization''s AI quota: its calls are admitted one after the other.';
+
+create function app.ai_month_start() returns timestamptz
+language sql stable parallel safe
+return pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC');
+
+comment on function app.ai_month_start() is 'The start of the current calendar month in UTC, when AI quotas start again.';
+
+/* Far longer than the edge waits for the provider (BLOSSOM_OPENAI_TIMEOUT_SECONDS). */
+create function app.ai_reservation_lifetime() returns interval
+language sql immutable parallel safe
+return interval '10 minutes';
+
+comment on function app.ai_reservation_lifetime() is
+  'How long an unsettled reservation is held against the quota (its call has long timed out by then).';
+
+create function app.ai_quota(p_org app.org_id) returns integer
+language sql stable parallel safe
+begin atomic
+  select coalesce(
+    (select q.monthly_tokens::integer from app.ai_quotas q where q.org_id = p_org),
+    least(util.limit_setting('ai_monthly_tokens', 1000000), 1000000000));
+end;
+
+comment on function app.ai_quota(app.org_id) is
+  'The organization''s monthly token quota: its row in app.ai_quotas, else app.settings.ai_monthly_tokens (default 1000000, at most 10^9).';
+
+/* This month's ledger of an organization, summed, as api.get_ai_usage returns it. */
+create function app.ai_usage_view(p_org app.org_id) returns api.ai_usage
+language sql stable parallel safe
+begin atomic
+  select p_org, app.ai_month_start(), app.ai_quota(p_org),
+         coalesce(pg_catalog.sum(u.prompt_tokens + u.completion_tokens), 0)::integer,
+         coalesce(pg_catalog.sum(u.reserved_tokens) filter (
+           where u.outcome = 'reserved' and u.started_at > pg_catalog.now() - app.ai_reservation_lifetime()), 0)::integer,
+         (pg_catalog.count(*) filter (where u.outcome = 'answered'))::integer,
+         (pg_catalog.count(*) filter (where u.outcome = 'cached'))::integer,
+         (pg_catalog.count(*) filter (where u.outcome = 'failed'))::integer
+    from app.ai_usage u
+   where u.org_id = p_org and u.started_at >= app.ai_month_start();
+end;
+
+comment on function app.ai_usage_view(app.org_id) is
+  'The organization''s AI spend this month: quota, tokens charged and held, calls answered, cached and failed.';
+
+/* The session's own reservation under way, locked for settling (an error otherwise: only the
+   edge calls this, with the id ext.ai_reserve gave it). */
+create function app.ai_reservation(p_reservation_id bigint) returns app.ai_usage
+language plpgsql volatile
+as $$
+declare
+  v_usage app.ai_usage;
+begin
+  select u.* into v_usage
+    from app.ai_usage u
+   where u.id = p_reservation_id and u.outcome = 'reserved' and u.user_id = app.current_user_id()
+     for update;
+  if not found then
+    raise exception 'no AI reservation % under way for this session''s user', p_reservation_id;
+  end if;
+  return v_usage;
+end
+$$;
+
+comment on function app.ai_reservation(bigint) is
+  'The signed-in user''s AI reservation under way, locked; an error when there is none.';

@@ -1,0 +1,27 @@
+/* An organization's Slack channel (sql/schema/040_slack.sql), as the API shows it. */
+create function app.slack_connection_view(p_org app.org_id) returns api.slack_connection
+language sql stable
+begin atomic
+  select c.org_id, c.team_id, c.team_name, c.channel, c.connected_at, c.broken_at, c.broken_reason
+    from app.slack_connections c
+   where c.org_id = p_org;
+end;
+
+comment on function app.slack_connection_view(app.org_id) is
+  'The organization''s Slack connection as the API shows it (null when there is none).';
+
+/* A channel as Slack's chat.postMessage takes it: an id (C…, G…) or a #name. */
+create function app.require_slack_channel(p_channel text) returns text
+language plpgsql immutable
+as $$
+begin
+  if p_channel is null or p_channel !~ '^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$' then
+    perform util.raise_error(422, 'slack.invalid_channel',
+      'channel must be a Slack channel id (C…) or #name of at most 80 letters, digits, dots, dashes and underscores.');
+  end if;
+  return p_channel;
+end
+$$;
+
+comment on function app.require_slack_channel(text) is
+  'The channel when it has the shape of a Slack channel id or #name. Errors: 422 slack.invalid_channel.';

@@ -1,0 +1,24 @@
+/*
+ * The edge's /ext routes call the database directly as role edge, not through PostgREST, so
+ * no pre-request names the caller. Their functions (schema ext) start with this instead: the
+ * session of the presented token becomes the caller for the rest of the transaction, exactly
+ * as auth.pre_request would make it, so that the policies and the app helpers (require_role,
+ * ...) judge the call by the caller's own rights.
+ */
+create function auth.act_as_session(p_token text) returns app.user_id
+language plpgsql volatile
+as $$
+declare
+  v_session app.sessions := auth.session_from_token(p_token, true);
+begin
+  if v_session.id is null then
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
+  perform pg_catalog.set_config('app.user_id', v_session.user_id, true),
+          pg_catalog.set_config('app.session_id', v_session.id, true);
+  return v_session.user_id;
+end
+$$;
+
+comment on function auth.act_as_session(text) is
+  'Makes the valid session of a token the caller of this transaction (as the pre-request does). Errors: 401 auth.not_signed_in.';

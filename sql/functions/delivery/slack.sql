@@ -1,0 +1,72 @@
+/*
+ * What the worker calls to post an organization's events to its Slack channel
+ * (worker/slack.py), as role worker, in one transaction per try like a mail:
+ *
+ *   delivery.claim_slack_post(event)   the event's row locked, with the channel and the sealed
+ *                                      bot token of a working connection (nulls when there is
+ *                                      none any more), and the names the message shows;
+ *   (the worker opens the token and posts)
+ *   delivery.delivered / delivery.failed   as for mail (messages.sql);
+ *   delivery.slack_broken(org, reason)     Slack refused the token or channel for good: the
+ *                                          connection is marked broken, once, with an audit
+ *                                          event the organization's members see.
+ */
+create function delivery.claim_slack_post(
+  p_event_id text,
+  out topic text,
+  out attempts integer,
+  out org_id text,
+  out channel text,
+  out token_key_id text,
+  out token_sealed bytea,
+  out names jsonb
+)
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_payload jsonb;
+begin
+  select o.topic, o.attempts, o.payload into topic, attempts, v_payload
+    from app.outbox o
+   where o.id = util.parse_id(p_event_id, 'evt')::app.event_id
+     and o.topic like 'notify.%' and o.delivered_at is null and o.given_up_at is null
+     for update;
+  if not found then
+    return;
+  end if;
+  org_id := v_payload ->> 'org_id';
+  select c.channel, c.bot_token_key_id, c.bot_token_sealed into channel, token_key_id, token_sealed
+    from app.slack_connections c
+   where c.org_id = claim_slack_post.org_id collate "C" and c.broken_at is null;
+  -- Display names as they are now; a deleted account shows as nobody.
+  names := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+    'org_name', v_payload ->> 'org_name',
+    'user_name', (select u.display_name from app.users u where u.id = (v_payload ->> 'user_id') collate "C"),
+    'by_name', (select u.display_name from app.users u
+                 where u.id = coalesce(v_payload ->> 'removed_by', v_payload ->> 'by') collate "C"),
+    'role', v_payload ->> 'role',
+    'new_name', v_payload ->> 'new_name'));
+end
+$$;
+
+comment on function delivery.claim_slack_post(text) is
+  'A pending notification locked for the transaction, with its organization''s working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.';
+
+create function delivery.slack_broken(p_org_id text, p_reason text) returns boolean
+language plpgsql volatile security definer set search_path = ''
+as $$
+begin
+  update app.slack_connections c
+     set broken_at = pg_catalog.now(), broken_reason = pg_catalog.left(p_reason, 200)
+   where c.org_id = util.parse_id(p_org_id, 'org')::app.org_id and c.broken_at is null;
+  if not found then
+    return false;
+  end if;
+  perform app.org_audit(p_org_id::app.org_id, 'org.slack_broken', p_org_id,
+    pg_catalog.jsonb_build_object('reason', pg_catalog.left(p_reason, 200)));
+  return true;
+end
+$$;
+
+comment on function delivery.slack_broken(text, text) is
+  'Marks the organization''s Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.';

@@ -1,0 +1,174 @@
+/*
+ * The AI routes of the edge (edge/ai.py, POST /ext/ai/org-summary), in steps around the call
+ * to the provider that only the edge makes:
+ *
+ *   ext.ai_org_activity(session, org)     what the caller may read of the organization's recent
+ *                                         activity; 404 for a non-member, before any call;
+ *   (the edge makes the request from it, and its SHA-256)
+ *   ext.ai_reserve(session, org, …)       an answer from the cache (free), or a reservation of
+ *                                         the call's tokens against the quota (429 past it);
+ *   (the edge calls the provider)
+ *   ext.ai_settle(session, id, …)         the tokens the provider counted, and the answer cached;
+ *   ext.ai_release(session, id, failure)  or the call failed: charged nothing.
+ *
+ * Each runs as its owner, as the session's user (auth.act_as_session): the policies of
+ * sql/policies/ai.sql bind them as they bind the API.
+ */
+
+/* The organization's recent activity as the caller may read it: with the caller's own rights,
+   under the same policies as the API. Members read the organization and its members; only
+   owners and admins read its audit trail (the audit events' policy), so a plain member's
+   activity has no events. What goes to the provider holds names, roles, actions and times:
+   never an email address, an id or an event's other details. Ordered and formatted the same
+   way every time, so that the same activity makes the same request (and hits the cache). */
+create function ext.ai_org_activity(p_session text, p_org_id text) returns jsonb
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
+  v_activity jsonb;
+begin
+  perform auth.act_as_session(p_session);
+  perform app.require_membership(v_org);
+  select pg_catalog.jsonb_build_object(
+           'organization', o.name,
+           'member_count', o.member_count,
+           'newest_members', coalesce((
+             select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                      'name', m.display_name, 'role', m.role,
+                      'joined', pg_catalog.to_char(m.joined_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'))
+                    order by m.joined_at desc, m.id desc)
+               from (select mm.id, mm.role, mm.joined_at, u.display_name
+                       from app.memberships mm join app.users u on u.id = mm.user_id
+                      where mm.org_id = v_org
+                      order by mm.joined_at desc, mm.id desc
+                      limit 20) m), '[]'),
+           'recent_events', coalesce((
+             select pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                      'at', pg_catalog.to_char(e.at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
+                      'action', e.action,
+                      'by', e.actor_name,
+                      'role', e.role,
+                      'name', e.name))
+                    order by e.id desc)
+               from (select ev.id, ev.at, ev.action, actor.display_name as actor_name,
+                            case when coalesce(ev.details ->> 'to', ev.details ->> 'role') in ('owner', 'admin', 'member')
+                                 then coalesce(ev.details ->> 'to', ev.details ->> 'role') end as role,
+                            case when ev.action in ('org.created', 'org.updated') then ev.details ->> 'name' end as name
+                       from app.audit_events ev
+                       left join app.memberships am on am.org_id = v_org and am.user_id = ev.actor_id
+                       left join app.users actor on actor.id = am.user_id
+                      where ev.org_id = v_org
+                      order by ev.id desc
+                      limit 50) e), '[]'))
+    into v_activity
+    from app.organizations o
+   where o.id = v_org;
+  return v_activity;
+end
+$$;
+
+comment on function ext.ai_org_activity(text, text) is
+  'The organization''s recent activity that the session''s user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.';
+
+/* Before a call: the cached answer of the same request if there is one (served free, and
+   recorded as cached), else a reservation of p_tokens (the most the call can use) against
+   the month's quota, admitted under the organization's AI lock while the tokens held stay
+   below the quota; 429 ai.quota_exceeded with the seconds until the next month otherwise. */
+create function ext.ai_reserve(
+  p_session text,
+  p_org_id text,
+  p_feature text,
+  p_model text,
+  p_request_hash bytea,
+  p_tokens integer,
+  out reservation_id bigint,
+  out cached_answer text
+)
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_user app.user_id := auth.act_as_session(p_session);
+  v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
+  v_usage api.ai_usage;
+begin
+  perform app.require_membership(v_org);
+  select a.answer into cached_answer
+    from app.ai_answers a
+   where a.org_id = v_org and a.request_hash = p_request_hash and a.expires_at > pg_catalog.now();
+  if found then
+    insert into app.ai_usage (org_id, user_id, feature, model, request_hash, outcome, reserved_tokens, settled_at)
+    values (v_org, v_user, p_feature, p_model, p_request_hash, 'cached', 0, pg_catalog.now());
+    return;
+  end if;
+  perform app.lock_ai(v_org);
+  v_usage := app.ai_usage_view(v_org);
+  if v_usage.used_tokens + v_usage.reserved_tokens >= v_usage.quota_tokens then
+    perform util.raise_error(429, 'ai.quota_exceeded',
+      'This organization has used its AI tokens for this month.',
+      'The quota starts again at the start of next month (UTC).',
+      pg_catalog.jsonb_build_object('Retry-After', pg_catalog.ceil(extract(epoch from
+        v_usage.month_start + interval '1 month' - pg_catalog.now()))::bigint::text));
+  end if;
+  insert into app.ai_usage (org_id, user_id, feature, model, request_hash, reserved_tokens)
+  values (v_org, v_user, p_feature, p_model, p_request_hash, p_tokens)
+  returning id into reservation_id;
+end
+$$;
+
+comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
+  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.';
+
+/* After the provider answered: the reservation is charged the tokens the provider counted
+   (even when that is more than was reserved), and the answer is cached for
+   app.settings.ai_cache_seconds (default 3600) while the caller is still a member. */
+create function ext.ai_settle(
+  p_session text,
+  p_reservation_id bigint,
+  p_prompt_tokens integer,
+  p_completion_tokens integer,
+  p_answer text
+) returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_usage app.ai_usage;
+begin
+  perform auth.act_as_session(p_session);
+  v_usage := app.ai_reservation(p_reservation_id);
+  update app.ai_usage u
+     set outcome = 'answered', prompt_tokens = p_prompt_tokens, completion_tokens = p_completion_tokens,
+         settled_at = pg_catalog.now()
+   where u.id = v_usage.id;
+  if app.is_member(v_usage.org_id) then
+    delete from app.ai_answers a where a.org_id = v_usage.org_id and a.expires_at <= pg_catalog.now();
+    insert into app.ai_answers as a (org_id, request_hash, model, answer, expires_at)
+    values (v_usage.org_id, v_usage.request_hash, v_usage.model, p_answer,
+            pg_catalog.now() + pg_catalog.make_interval(secs => util.limit_setting('ai_cache_seconds', 3600)))
+    on conflict (org_id, request_hash) do update
+       set model = excluded.model, answer = excluded.answer, created_at = excluded.created_at,
+           expires_at = excluded.expires_at;
+  end if;
+end
+$$;
+
+comment on function ext.ai_settle(text, bigint, integer, integer, text) is
+  'Charges the session''s reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.';
+
+/* The provider failed or timed out: the reservation is charged nothing, and its error code kept. */
+create function ext.ai_release(p_session text, p_reservation_id bigint, p_failure text) returns void
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_usage app.ai_usage;
+begin
+  perform auth.act_as_session(p_session);
+  v_usage := app.ai_reservation(p_reservation_id);
+  update app.ai_usage u
+     set outcome = 'failed', failure = p_failure, settled_at = pg_catalog.now()
+   where u.id = v_usage.id;
+end
+$$;
+
+comment on function ext.ai_release(text, bigint, text) is
+  'Marks the session''s reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.';

@@ -1,0 +1,132 @@
+/* The daily metrics per organization (analytics.org_daily_metrics), in two parts of least
+   privilege:
+
+   pipeline.org_daily_counts(day) counts every tenant's rows, so it runs as metrics_reader (a
+   definer function owned by that no-login role, which reads the columns it counts and nothing
+   else, under the policies metrics_read of sql/policies/analytics.sql). It writes nothing.
+
+   pipeline.refresh_org_daily_metrics(day) runs as its caller, the role pipeline, which may
+   write analytics: it replaces the day's rows with the counts, in one transaction, under a lock
+   per day, so re-running a day (or two runs of it at once) leaves exactly one row per
+   organization. Days are UTC days. */
+
+/* Made by its owner, who may create in the schema only for that moment. */
+grant usage on schema app to metrics_reader;
+grant usage, create on schema pipeline to metrics_reader;
+set local role metrics_reader;
+
+create function pipeline.org_daily_counts(p_day date)
+returns table (
+  org_id app.org_id,
+  members bigint,
+  invitations_sent bigint,
+  invitations_accepted bigint,
+  logins bigint,
+  active_users bigint
+)
+language plpgsql stable security definer
+/* The day's actors (a hundred thousand on the bench's data) are grouped in memory. */
+set search_path = '' set work_mem = '64MB'
+as $$
+declare
+  v_start constant timestamptz := p_day::timestamp at time zone 'UTC';
+  v_end constant timestamptz := (p_day + 1)::timestamp at time zone 'UTC';
+begin
+  /* One pass over the day's audit events (grouped by actor), one over the memberships (each
+     joined to its member's activity), one over the invitations of the day. */
+  return query
+    with actors as (
+      select e.actor_id, pg_catalog.count(*) filter (where e.action = 'auth.login') as logins
+        from app.audit_events e
+       where e.at >= v_start and e.at < v_end and e.actor_id is not null
+       group by e.actor_id
+    ),
+    members as (
+      select m.org_id, pg_catalog.count(*) as members, pg_catalog.count(a.actor_id) as active_users,
+             pg_catalog.sum(a.logins)::bigint as logins
+        from app.memberships m
+        left join actors a on a.actor_id = m.user_id
+       where m.joined_at < v_end
+       group by m.org_id
+    ),
+    invitations as (
+      select i.org_id,
+             pg_catalog.count(*) filter (where i.created_at >= v_start) as sent,
+             pg_catalog.count(*) filter (where i.accepted_at >= v_start and i.accepted_at < v_end) as accepted
+        from app.invitations i
+       where i.created_at < v_end and (i.created_at >= v_start or i.accepted_at >= v_start)
+       group by i.org_id
+    )
+    select o.id, coalesce(m.members, 0), coalesce(i.sent, 0), coalesce(i.accepted, 0),
+           coalesce(m.logins, 0), coalesce(m.active_users, 0)
+      from app.organizations o
+      left join members m on m.org_id = o.id
+      left join invitations i on i.org_id = o.id
+     where o.created_at < v_end
+     order by o.id;
+end
+$$;
+
+comment on function pipeline.org_daily_counts(date) is
+  'Each organization''s counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail. Reads every tenant as metrics_reader; writes nothing.';
+
+/* The weekly Slack digest's recipients (pipeline/assets.py): every organization whose Slack
+   connection works, with its name, channel and sealed bot token, which only the pipeline's
+   process opens (services/secrets.py), to post. */
+create function pipeline.slack_digest_targets()
+returns table (org_id app.org_id, org_name text, channel text, token_key_id text, token_sealed bytea)
+language sql stable security definer set search_path = ''
+begin atomic
+  select c.org_id, o.name, c.channel, c.bot_token_key_id, c.bot_token_sealed
+    from app.slack_connections c
+    join app.organizations o on o.id = c.org_id
+   where c.broken_at is null
+   order by c.org_id;
+end;
+
+comment on function pipeline.slack_digest_targets() is
+  'The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.';
+
+set local role blossom_owner;
+revoke create on schema pipeline from metrics_reader;
+
+create function pipeline.refresh_org_daily_metrics(p_day date, out written integer, out replaced integer)
+language plpgsql volatile
+as $$
+begin
+  if p_day is null or p_day > (pg_catalog.now() at time zone 'UTC')::date then
+    perform util.raise_error(422, 'pipeline.invalid_day', 'The day must be given and must not be in the future (UTC).');
+  end if;
+  /* Two runs of one day wait for each other instead of both inserting it. */
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('analytics.org_daily_metrics'), p_day - date '2000-01-01');
+  delete from analytics.org_daily_metrics m where m.day = p_day;
+  get diagnostics replaced = row_count;
+  insert into analytics.org_daily_metrics (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users)
+  select p_day, c.org_id, c.members, c.invitations_sent, c.invitations_accepted, c.logins, c.active_users
+    from pipeline.org_daily_counts(p_day) c;
+  get diagnostics written = row_count;
+end
+$$;
+
+comment on function pipeline.refresh_org_daily_metrics(date) is
+  'Replaces one UTC day''s rows of analytics.org_daily_metrics with pipeline.org_daily_counts of that day; answers how many rows it wrote and how many it replaced. '
+  'Errors: 422 pipeline.invalid_day.';
+
+create function pipeline.org_daily_metrics(p_from date, p_to date)
+returns setof analytics.org_daily_metrics
+language plpgsql stable
+as $$
+begin
+  if p_from is null or p_to is null or p_from > p_to or p_to - p_from > 366 then
+    perform util.raise_error(422, 'pipeline.invalid_range', 'Give a first and a last day, at most 366 days apart, the first not after the last.');
+  end if;
+  return query
+    select m.* from analytics.org_daily_metrics m
+     where m.day between p_from and p_to
+     order by m.day, m.org_id;
+end
+$$;
+
+comment on function pipeline.org_daily_metrics(date, date) is
+  'The daily metrics of the days from p_from to p_to (both included), by day and organization. '
+  'Errors: 422 pipeline.invalid_range.';

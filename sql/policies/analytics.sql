@@ -1,0 +1,14 @@
+/*
+ * The pipeline's reads and writes. Its daily counts and its Slack digest's recipients read every
+ * tenant's rows as metrics_reader, the owner of pipeline.org_daily_counts and
+ * pipeline.slack_digest_targets (sql/functions/pipeline/metrics.sql): one read-only policy per
+ * table, bounded by its column grants (sql/grants/app.sql); the one secret among them, a Slack
+ * bot token, is sealed, and only the pipeline's process opens it. The role pipeline writes analytics, its own output, and only that.
+ */
+create policy metrics_read on app.organizations for select to metrics_reader using (true);
+create policy metrics_read on app.memberships for select to metrics_reader using (true);
+create policy metrics_read on app.invitations for select to metrics_reader using (true);
+create policy metrics_read on app.audit_events for select to metrics_reader using (true);
+create policy metrics_read on app.slack_connections for select to metrics_reader using (true);
+
+create policy pipeline_output on analytics.org_daily_metrics to pipeline using (true) with check (true);

@@ -1,0 +1,40 @@
+/*
+ * Analytics: what the pipeline (pipeline/, Dagster) computes from the application's tables.
+ * Counts per organization and day, never a person's data. Role pipeline writes it, through
+ * its functions in schema pipeline (sql/functions/pipeline/metrics.sql); Row Level Security
+ * is enabled and forced as on every table, with one policy for that role
+ * (sql/policies/analytics.sql).
+ */
+
+create schema analytics;
+comment on schema analytics is 'What the pipeline computes: daily metrics per organization. Written by role pipeline.';
+
+/* One row per organization and day (UTC); a day is computed again whole, never added to. */
+create table analytics.org_daily_metrics (
+  day date not null,
+  org_id app.org_id not null references app.organizations (id) on delete cascade,
+  members bigint not null constraint org_daily_metrics_members_not_negative check (members >= 0),
+  invitations_sent bigint not null
+    constraint org_daily_metrics_invitations_sent_not_negative check (invitations_sent >= 0),
+  invitations_accepted bigint not null
+    constraint org_daily_metrics_invitations_accepted_not_negative check (invitations_accepted >= 0),
+  logins bigint not null constraint org_daily_metrics_logins_not_negative check (logins >= 0),
+  active_users bigint not null
+    constraint org_daily_metrics_active_users_not_negative check (active_users >= 0),
+  computed_at timestamptz not null default now(),
+  constraint org_daily_metrics_pkey primary key (day, org_id)
+);
+/* The cascade from app.organizations looks rows up by organization. */
+create index org_daily_metrics_org_id_idx on analytics.org_daily_metrics (org_id);
+alter table analytics.org_daily_metrics enable row level security;
+alter table analytics.org_daily_metrics force row level security;
+comment on table analytics.org_daily_metrics is
+  'Daily metrics per organization (days in UTC), made by pipeline.refresh_org_daily_metrics; re-running a day replaces its rows.';
+comment on column analytics.org_daily_metrics.day is 'The day (UTC) counted.';
+comment on column analytics.org_daily_metrics.org_id is 'The organization counted.';
+comment on column analytics.org_daily_metrics.members is 'Members at the end of the day (of the memberships that still exist).';
+comment on column analytics.org_daily_metrics.invitations_sent is 'Invitations made that day.';
+comment on column analytics.org_daily_metrics.invitations_accepted is 'Invitations accepted that day.';
+comment on column analytics.org_daily_metrics.logins is 'Logins that day by its members.';
+comment on column analytics.org_daily_metrics.active_users is 'Members who did anything recorded in the audit trail that day (a login included).';
+comment on column analytics.org_daily_metrics.computed_at is 'When the row was computed.';

@@ -1,0 +1,284 @@
+/*
+ * The operators' views (sql/views/admin.sql) and the role that reads them, panopticon: what each
+ * view shows, that no view shows a secret (a rule over every column of every view), that they
+ * reach across tenants through their owner admin_reader, not by bypassing Row Level Security,
+ * and that panopticon can read them and do nothing else.
+ */
+begin;
+select plan(60);
+
+/* Structure: the views, their owner, their columns. */
+select results_eq(
+  $$ select c.relname::text collate "default", c.relowner::regrole::text from pg_class c
+      where c.relnamespace = 'admin'::regnamespace order by 1 $$,
+  $$ values ('active_sessions', 'admin_reader'), ('ai_usage', 'admin_reader'), ('audit_events', 'admin_reader'),
+            ('failed_deliveries', 'admin_reader'), ('job_queue', 'admin_reader'),
+            ('memberships', 'admin_reader'), ('organizations', 'admin_reader'),
+            ('outbox_health', 'admin_reader'), ('rate_limit_pressure', 'admin_reader'),
+            ('users', 'admin_reader') $$,
+  'schema admin holds the ten views and nothing else, each owned by admin_reader'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c where c.relnamespace = 'admin'::regnamespace and c.relkind <> 'v' $$,
+  'everything in schema admin is a view'
+);
+select columns_are('admin', 'users',
+  array['id', 'email', 'display_name', 'email_verified_at', 'created_at', 'updated_at', 'organizations', 'last_seen_at'],
+  'admin.users shows the account, never its password hash');
+select columns_are('admin', 'organizations',
+  array['id', 'name', 'slug', 'created_by', 'created_at', 'updated_at', 'members', 'pending_invitations', 'invitations'],
+  'admin.organizations shows each organization with its member and invitation counts');
+select columns_are('admin', 'memberships', array['id', 'org_id', 'user_id', 'role', 'joined_at'],
+  'admin.memberships shows who belongs where');
+select columns_are('admin', 'active_sessions',
+  array['id', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'client_addr', 'user_agent'],
+  'admin.active_sessions shows a session''s times, address and user agent, never its token hash');
+select columns_are('admin', 'audit_events',
+  array['id', 'at', 'actor_id', 'action', 'org_id', 'target', 'client_addr', 'details'],
+  'admin.audit_events shows the audit trail');
+select columns_are('admin', 'outbox_health',
+  array['topic', 'pending', 'retrying', 'failed', 'delivered', 'oldest_pending_age', 'last_failed_at'],
+  'admin.outbox_health counts the outbox per topic');
+select columns_are('admin', 'failed_deliveries',
+  array['event_id', 'topic', 'created_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at'],
+  'admin.failed_deliveries shows each given-up message with its last error, never its payload');
+select columns_are('admin', 'job_queue',
+  array['queue_name', 'task_name', 'status', 'jobs', 'most_attempts', 'oldest_age'],
+  'admin.job_queue counts the jobs per queue, task and status, never their arguments');
+select columns_are('admin', 'ai_usage',
+  array['org_id', 'month', 'requests', 'answered', 'cached', 'failed', 'prompt_tokens', 'completion_tokens', 'quota_override_tokens'],
+  'admin.ai_usage counts AI use per organization and month, never a request''s hash');
+select columns_are('admin', 'rate_limit_pressure',
+  array['kind', 'hits_last_hour', 'hits_last_day', 'subjects_last_hour', 'last_hit_at'],
+  'admin.rate_limit_pressure counts the rate-limited actions per kind');
+
+/* The rule over every column of every view: nothing named like a secret that could hold one
+   (a count of tokens could; text, bytes or JSON could not), no bytes at all. */
+select is_empty(
+  $$ select c.table_name, c.column_name, c.data_type from information_schema.columns c
+      where c.table_schema = 'admin'
+        and (c.column_name ~* '(password|hash|token|secret|ciphertext|key)'
+               and c.data_type not in ('smallint', 'integer', 'bigint', 'numeric')
+             or c.data_type = 'bytea' or c.column_name ~* 'payload') $$,
+  'no view of schema admin has a column named like a secret (password, hash, token, secret, ciphertext, key), a payload, or bytes'
+);
+/* And the owner itself cannot read one: its grants are column by column. */
+select is_empty(
+  $$ select p.table_schema, p.table_name, p.column_name
+       from information_schema.column_privileges p
+       join information_schema.columns c using (table_schema, table_name, column_name)
+      where p.grantee = 'admin_reader'
+        and (p.column_name ~* '(password|hash|token|secret|ciphertext|key)'
+               and c.data_type not in ('smallint', 'integer', 'bigint', 'numeric')
+             or p.column_name ~* 'payload' or c.data_type = 'bytea' or p.table_name = 'user_secrets')
+     except
+     values ('app', 'rate_limit_hits', 'key') $$,
+  'admin_reader may read no column that holds a secret (a rate limit''s key is an address or an account, counted by admin.rate_limit_pressure)'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relkind in ('r', 'p')
+        and c.relnamespace in (select oid from pg_namespace
+                                where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs', 'blossom_meta'))
+        and has_table_privilege('admin_reader', c.oid, 'insert, update, delete, truncate, references, trigger') $$,
+  'admin_reader writes nothing'
+);
+select results_eq(
+  $$ select rolcanlogin, rolbypassrls, rolsuper, rolinherit from pg_roles where rolname = 'admin_reader' $$,
+  $$ values (false, false, false, false) $$,
+  'admin_reader cannot log in and bypasses no Row Level Security: policies admit it'
+);
+select is_empty(
+  $$ select r.rolname from pg_roles r
+      where r.rolname not in ('admin_reader', 'postgres') and not r.rolsuper and pg_has_role(r.oid, 'admin_reader', 'member') $$,
+  'no role of the system can become admin_reader'
+);
+select results_eq(
+  $$ select p.polrelid::regclass::text, p.polcmd::text from pg_policy p
+      where 'admin_reader'::regrole = any (p.polroles) order by 1 $$,
+  $$ values ('app.ai_quotas', 'r'), ('app.ai_usage', 'r'), ('app.audit_events', 'r'), ('app.invitations', 'r'),
+            ('app.memberships', 'r'), ('app.organizations', 'r'),
+            ('app.outbox', 'r'), ('app.rate_limit_hits', 'r'), ('app.sessions', 'r'), ('app.users', 'r'),
+            ('jobs.procrastinate_events', 'r'), ('jobs.procrastinate_jobs', 'r') $$,
+  'admin_reader reads the tables of the views through one select policy each, and has no other'
+);
+
+/* panopticon: a login whose sessions start read-only; it can select the views, nothing else. */
+select results_eq(
+  $$ select rolcanlogin, rolbypassrls, rolsuper from pg_roles where rolname = 'panopticon' $$,
+  $$ values (true, false, false) $$, 'panopticon logs in, and has no privilege of its own'
+);
+select ok(
+  (select 'default_transaction_read_only=on' = any (s.setconfig) from pg_db_role_setting s
+    where s.setrole = 'panopticon'::regrole and s.setdatabase = 0),
+  'panopticon''s sessions start read-only'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c where c.relnamespace = 'admin'::regnamespace
+        and not has_table_privilege('panopticon', c.oid, 'select') $$,
+  'panopticon may select every view of schema admin'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relnamespace in (select oid from pg_namespace
+                                where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs',
+                                                  'extensions', 'blossom_meta'))
+        and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+        and (has_table_privilege('panopticon', c.oid, 'insert, update, delete, truncate, references, trigger')
+             or (c.relnamespace <> 'admin'::regnamespace
+                 and (has_table_privilege('panopticon', c.oid, 'select') or has_any_column_privilege('panopticon', c.oid, 'select')))) $$,
+  'panopticon can read no table and no other view, and write nothing, in any schema of ours'
+);
+select is_empty(
+  $$ select p.oid::regprocedure from pg_proc p
+      where p.pronamespace in (select oid from pg_namespace
+                                where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs'))
+        and has_function_privilege('panopticon', p.oid, 'execute')
+     except
+     select 'util.setting(text, text)'::regprocedure $$,
+  'panopticon may execute no function of ours but util.setting, which admin.active_sessions calls'
+);
+select is_empty(
+  $$ select s from unnest(array['util', 'app', 'auth', 'api', 'pipeline', 'analytics', 'delivery', 'jobs', 'extensions', 'public']) s
+      where has_schema_privilege('panopticon', s, 'create')
+     union all
+     select 'database' where has_database_privilege('panopticon', current_database(), 'create') $$,
+  'panopticon may create nothing, in no schema, and no schema'
+);
+
+/* Seeded across two tenants, straight into the tables (as the admin user). */
+select tap.make_users(array['ann', 'bob', 'cid']);
+select tap.make_org('acme', '{"ann": "owner", "bob": "member"}');
+select tap.make_org('bobco', '{"bob": "owner"}');
+insert into app.user_secrets (user_id, password_hash) values (tap.id('ann'), 'a secret hash');
+insert into app.invitations (org_id, email, role, token_hash, created_at, expires_at, accepted_at)
+values (tap.id('acme'), 'new@example.com', 'member', sha256('one'), now(), now() + interval '7 days', null),
+       (tap.id('acme'), 'old@example.com', 'member', sha256('two'), now() - interval '9 days', now() - interval '2 days', null),
+       (tap.id('bobco'), 'cid@example.com', 'admin', sha256('three'), now() - interval '1 day', now() + interval '6 days', now());
+insert into app.sessions (user_id, token_hash, created_at, last_seen_at, expires_at, revoked_at, user_agent, client_addr)
+values (tap.id('ann'), sha256('live'), now() - interval '2 days', now() - interval '1 hour', now() + interval '20 days', null, 'Firefox', '192.0.2.1'),
+       (tap.id('ann'), sha256('revoked'), now() - interval '2 days', now() - interval '1 hour', now() + interval '20 days', now(), 'Firefox', '192.0.2.1'),
+       (tap.id('bob'), sha256('expired'), now() - interval '40 days', now() - interval '31 days', now() - interval '1 day', null, 'Curl', '192.0.2.2'),
+       (tap.id('bob'), sha256('idle'), now() - interval '10 days', now() - interval '8 days', now() + interval '20 days', null, 'Curl', '192.0.2.2');
+insert into app.outbox (topic, payload, created_at, delivered_at, attempts, last_error, given_up_at)
+values ('mail.tap_one', '{"token": "t1"}', now() - interval '10 minutes', null, 0, null, null),
+       ('mail.tap_one', '{"token": "t2"}', now() - interval '5 minutes', null, 2, '421 try later', null),
+       ('mail.tap_one', '{}', now() - interval '1 day', now(), 1, null, null),
+       ('mail.tap_one', '{"token": "t3"}', now() - interval '2 days', null, 1, '550 no such mailbox', now() - interval '1 day');
+insert into app.rate_limit_hits (kind, key, at)
+values ('tap.login', 'a@example.com', now() - interval '5 minutes'), ('tap.login', 'a@example.com', now() - interval '6 minutes'),
+       ('tap.login', 'b@example.com', now() - interval '7 minutes'), ('tap.login', 'c@example.com', now() - interval '3 hours'),
+       ('tap.login', 'd@example.com', now() - interval '2 days');
+insert into app.audit_events (action, actor_id, org_id, target) values ('tap.something', tap.id('cid'), tap.id('bobco'), 'x');
+insert into app.ai_usage (org_id, user_id, feature, model, request_hash, outcome, reserved_tokens, prompt_tokens,
+                          completion_tokens, started_at)
+values (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('a'), 'answered', 100, 30, 20, '2026-01-10Z'),
+       (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('b'), 'cached', 100, 0, 0, '2026-01-11Z'),
+       (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('c'), 'answered', 100, 5, 5, '2026-02-01Z'),
+       (tap.id('bobco'), tap.id('bob'), 'org_summary', 'm', sha256('d'), 'failed', 100, 0, 0, '2026-01-12Z');
+insert into app.ai_quotas (org_id, monthly_tokens) values (tap.id('bobco'), 5000);
+
+/* What panopticon reads, row by row, across both tenants. */
+set local role panopticon;
+select results_eq(
+  $$ select display_name, organizations, last_seen_at is not null from admin.users
+      where id in (tap.id('ann'), tap.id('bob'), tap.id('cid')) order by display_name $$,
+  $$ values ('ann', 1::bigint, true), ('bob', 2::bigint, true), ('cid', 0::bigint, false) $$,
+  'admin.users shows every account, its organizations and when it was last seen'
+);
+select results_eq(
+  $$ select name, members, pending_invitations, invitations from admin.organizations
+      where id in (tap.id('acme'), tap.id('bobco')) order by name $$,
+  $$ values ('Acme', 2, 1::bigint, 2::bigint), ('Bobco', 1, 0::bigint, 1::bigint) $$,
+  'admin.organizations shows both tenants, with members, open invitations (not the expired one) and all invitations'
+);
+select results_eq(
+  $$ select org_id::text collate "default", user_id::text collate "default", role::text from admin.memberships
+      where org_id in (tap.id('acme'), tap.id('bobco')) order by 1, 3 $$,
+  $$ values (tap.id('acme'), tap.id('bob'), 'member'), (tap.id('acme'), tap.id('ann'), 'owner'),
+            (tap.id('bobco'), tap.id('bob'), 'owner') $$,
+  'admin.memberships shows the memberships of every tenant'
+);
+select results_eq(
+  $$ select user_id::text collate "default", user_agent, host(client_addr) from admin.active_sessions
+      where user_id in (tap.id('ann'), tap.id('bob')) $$,
+  $$ values (tap.id('ann'), 'Firefox', '192.0.2.1') $$,
+  'admin.active_sessions shows the valid session, not the revoked, expired or idle ones'
+);
+select results_eq(
+  $$ select action, actor_id::text collate "default", org_id::text collate "default" from admin.audit_events where action = 'tap.something' $$,
+  $$ values ('tap.something', tap.id('cid'), tap.id('bobco')) $$,
+  'admin.audit_events shows the audit trail of every tenant'
+);
+select results_eq(
+  $$ select pending, retrying, failed, delivered, oldest_pending_age > interval '9 minutes', last_failed_at < now()
+       from admin.outbox_health where topic = 'mail.tap_one' $$,
+  $$ values (2::bigint, 1::bigint, 1::bigint, 1::bigint, true, true) $$,
+  'admin.outbox_health counts pending, retrying, failed and delivered messages, and the oldest pending one''s age'
+);
+select results_eq(
+  $$ select topic, attempts, last_error from admin.failed_deliveries where topic = 'mail.tap_one' $$,
+  $$ values ('mail.tap_one', 1, '550 no such mailbox') $$,
+  'admin.failed_deliveries shows the given-up message with its last error'
+);
+select results_eq(
+  $$ select hits_last_hour, hits_last_day, subjects_last_hour from admin.rate_limit_pressure where kind = 'tap.login' $$,
+  $$ values (3::bigint, 4::bigint, 2::bigint) $$,
+  'admin.rate_limit_pressure counts the hits of the last hour and day, and the subjects of the last hour'
+);
+select results_eq(
+  $$ select queue_name::text collate "default", status collate "default", jobs from admin.job_queue where task_name = 'deliver_mail' and queue_name = 'mail' $$,
+  $$ values ('mail', 'todo', 4::bigint) $$,
+  'admin.job_queue counts the queued jobs (each outbox mail deferred one)'
+);
+
+select results_eq(
+  $$ select org_id::text collate "default", month, requests, answered, cached, failed, prompt_tokens, completion_tokens,
+            quota_override_tokens
+       from admin.ai_usage where org_id in (tap.id('acme'), tap.id('bobco')) order by 1, 2 $$,
+  $$ values (tap.id('acme'), date '2026-01-01', 2::bigint, 1::bigint, 1::bigint, 0::bigint, 30::numeric, 20::numeric, null::bigint),
+            (tap.id('acme'), date '2026-02-01', 1::bigint, 1::bigint, 0::bigint, 0::bigint, 5::numeric, 5::numeric, null::bigint),
+            (tap.id('bobco'), date '2026-01-01', 1::bigint, 0::bigint, 0::bigint, 1::bigint, 0::numeric, 0::numeric, 5000::bigint) $$,
+  'admin.ai_usage counts each organization''s AI use per month, with its own quota where one is set'
+);
+
+/* Every refusal, as panopticon. */
+select throws_ok($$ select * from app.users $$, '42501', null, 'panopticon cannot read app.users');
+select throws_ok($$ select * from app.user_secrets $$, '42501', null, 'panopticon cannot read the password hashes');
+select throws_ok($$ select * from app.sessions $$, '42501', null, 'panopticon cannot read the sessions table');
+select throws_ok($$ select * from jobs.procrastinate_jobs $$, '42501', null, 'panopticon cannot read the job queue''s tables');
+select throws_ok($$ select * from analytics.org_daily_metrics $$, '42501', null, 'panopticon cannot read analytics');
+select throws_ok($$ select * from app.my_memberships $$, '42501', null, 'panopticon cannot read another schema''s views');
+select throws_ok($$ insert into admin.memberships (org_id, user_id, role) values (tap.id('bobco'), tap.id('cid'), 'owner') $$,
+  '42501', null, 'panopticon cannot insert through a view');
+select throws_ok($$ update admin.users set display_name = 'mallory' $$, '42501', null, 'panopticon cannot update through a view');
+select throws_ok($$ delete from admin.audit_events $$, '42501', null, 'panopticon cannot delete through a view');
+select throws_ok($$ truncate app.audit_events $$, '42501', null, 'panopticon cannot truncate a table');
+select throws_ok($$ create table admin.notes (id int) $$, '42501', null, 'panopticon cannot create a table in admin');
+select throws_ok($$ create view admin.everything as select 1 $$, '42501', null, 'panopticon cannot create a view in admin');
+select throws_ok($$ create table public.notes (id int) $$, '42501', null, 'panopticon cannot create a table in public');
+select throws_ok($$ create schema notes $$, '42501', null, 'panopticon cannot create a schema');
+select throws_ok($$ drop view admin.users $$, '42501', null, 'panopticon cannot drop a view');
+select throws_ok($$ alter view admin.users rename to people $$, '42501', null, 'panopticon cannot alter a view');
+select throws_ok($$ select pipeline.purge_auth() $$, '42501', null, 'panopticon cannot call the pipeline''s functions');
+select throws_ok($$ select api.me() $$, '42501', null, 'panopticon cannot call the API');
+select throws_ok($$ select auth.session_info('x') $$, '42501', null, 'panopticon cannot call the auth functions');
+select throws_ok($$ select util.raise_error(400, 'x.y', 'z') $$, '42501', null, 'panopticon cannot call util''s functions but util.setting');
+select throws_ok($$ select delivery.claim('evt_x') $$, '42501', null, 'panopticon cannot call the worker''s functions');
+select throws_ok($$ select jobs.procrastinate_defer_jobs_v1(array[]::jobs.procrastinate_job_to_defer_v1[]) $$, '42501', null,
+  'panopticon cannot defer jobs');
+set local client_min_messages = error;  -- the warning that nothing was granted
+select lives_ok($$ grant select on admin.users to web_anon $$, 'panopticon may say grant, which grants nothing (a warning)');
+reset client_min_messages;
+reset role;
+select ok(not has_table_privilege('web_anon', 'admin.users', 'select'), 'panopticon cannot pass its reading on');
+select is((select display_name from app.users where id = tap.id('ann')), 'ann', 'nothing panopticon tried changed a row');
+/* SET ROLE is decided by the session's login, so it is tried through a real login as panopticon
+   (tests/test_admin_views.py); here, what decides it. */
+select is_empty(
+  $$ select r.rolname from pg_roles r where r.rolname <> 'panopticon' and pg_has_role('panopticon', r.oid, 'member') $$,
+  'panopticon is a member of no other role, so it may set no other role'
+);
+
+select * from finish();
+rollback;

@@ -1,0 +1,195 @@
+/*
+ * The pipeline's functions (sql/functions/pipeline/metrics.sql, deliveries.sql) and what the role
+ * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
+ */
+begin;
+select plan(29);
+
+/* What role pipeline may do. */
+select results_eq(
+  $$ select p.oid::regprocedure::text from pg_proc p
+      where p.pronamespace in (select oid from pg_namespace
+                                where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs'))
+        and has_function_privilege('pipeline', p.oid, 'execute')
+      order by 1 $$,
+  $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.org_daily_counts(date)'),
+            ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
+            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_targets()'),
+            ('util.raise_error(integer,text,text,text,jsonb)') $$,
+  'pipeline may execute the pipeline functions, and util.raise_error for their coded errors, nothing else of ours'
+);
+select results_eq(
+  $$ select c.oid::regclass::text, p.privilege
+       from pg_class c
+      cross join unnest(array['select', 'insert', 'update', 'delete', 'truncate', 'references', 'trigger']) p (privilege)
+      where c.relnamespace in (select oid from pg_namespace
+                                where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs',
+                                                  'extensions', 'blossom_meta'))
+        and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+        and (has_table_privilege('pipeline', c.oid, p.privilege)
+             or p.privilege = 'select' and has_any_column_privilege('pipeline', c.oid, 'select'))
+      order by 1, 2 $$,
+  $$ values ('analytics.org_daily_metrics', 'delete'), ('analytics.org_daily_metrics', 'insert'),
+            ('analytics.org_daily_metrics', 'select') $$,
+  'pipeline may read, insert and delete analytics (a day replaced whole), and touch no other table'
+);
+select schema_privs_are('analytics', 'pipeline', array['USAGE'], 'pipeline may use schema analytics, not create in it');
+select is_empty(
+  $$ select r from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'worker']) r
+      where has_schema_privilege(r, 'analytics', 'usage') $$,
+  'no other role reaches schema analytics'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('r', 'p')
+        and not (c.relrowsecurity and c.relforcerowsecurity) $$,
+  'every table of analytics has Row Level Security enabled and forced'
+);
+select results_eq(
+  $$ select rolcanlogin, rolbypassrls, rolsuper, rolinherit from pg_roles where rolname = 'metrics_reader' $$,
+  $$ values (false, false, false, false) $$,
+  'metrics_reader, the owner of the daily counts, cannot log in and bypasses no Row Level Security'
+);
+select is_empty(
+  $$ select r.rolname from pg_roles r
+      where r.rolname not in ('metrics_reader', 'postgres') and not r.rolsuper and pg_has_role(r.oid, 'metrics_reader', 'member') $$,
+  'no role of the system can become metrics_reader'
+);
+select results_eq(
+  $$ select p.oid::regprocedure::text, p.prosecdef, p.provolatile::text from pg_proc p
+      where p.proowner = 'metrics_reader'::regrole order by 1 $$,
+  $$ values ('pipeline.org_daily_counts(date)', true, 's'), ('pipeline.slack_digest_targets()', true, 's') $$,
+  'metrics_reader owns two functions, the daily counts and the digest''s recipients, stable definer functions'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relkind in ('r', 'p')
+        and c.relnamespace in (select oid from pg_namespace where nspname in ('app', 'auth', 'analytics', 'jobs', 'blossom_meta'))
+        and has_table_privilege('metrics_reader', c.oid, 'insert, update, delete, truncate, references, trigger') $$,
+  'metrics_reader writes nothing'
+);
+select results_eq(
+  $$ select p.polrelid::regclass::text, p.polcmd::text from pg_policy p
+      where 'metrics_reader'::regrole = any (p.polroles) order by 1 $$,
+  $$ values ('app.audit_events', 'r'), ('app.invitations', 'r'), ('app.memberships', 'r'), ('app.organizations', 'r'),
+            ('app.slack_connections', 'r') $$,
+  'metrics_reader reads the four tables it counts and the Slack connections through one select policy each'
+);
+
+/* One day (2026-01-10, UTC) of two tenants, and the days around it. */
+select tap.make_users(array['ann', 'bob', 'cid', 'dan']);
+select tap.make_org('acme', '{}');
+select tap.make_org('bobco', '{}');
+select tap.make_org('later', '{}');
+update app.organizations set created_at = '2026-01-01 00:00Z' where id in (tap.id('acme'), tap.id('bobco'));
+update app.organizations set created_at = '2026-01-11 00:00Z' where id = tap.id('later');
+/* cid joins acme just before midnight: a member at the end of the day. */
+insert into app.memberships (org_id, user_id, role, joined_at)
+values (tap.id('acme'), tap.id('ann'), 'owner', '2026-01-02 00:00Z'),
+       (tap.id('acme'), tap.id('bob'), 'member', '2026-01-02 00:00Z'),
+       (tap.id('bobco'), tap.id('bob'), 'owner', '2026-01-02 00:00Z'),
+       (tap.id('later'), tap.id('dan'), 'owner', '2026-01-11 00:00Z'),
+       (tap.id('acme'), tap.id('cid'), 'member', '2026-01-10 23:59:59Z');
+insert into app.invitations (org_id, email, role, token_hash, created_at, expires_at, accepted_at)
+values (tap.id('acme'), 'one@example.com', 'member', sha256('1'), '2026-01-10 08:00Z', '2026-01-17 08:00Z', null),
+       (tap.id('acme'), 'two@example.com', 'member', sha256('2'), '2026-01-10 09:00Z', '2026-01-17 09:00Z', '2026-01-10 10:00Z'),
+       (tap.id('acme'), 'three@example.com', 'member', sha256('3'), '2026-01-08 09:00Z', '2026-01-15 09:00Z', '2026-01-10 11:00Z'),
+       (tap.id('bobco'), 'four@example.com', 'member', sha256('4'), '2026-01-09 23:59Z', '2026-01-16 23:59Z', '2026-01-11 00:00Z');
+insert into app.audit_events (action, actor_id, org_id, at)
+values ('auth.login', tap.id('ann'), null, '2026-01-10 00:00Z'),
+       ('auth.login', tap.id('ann'), null, '2026-01-10 23:59:59Z'),
+       ('auth.login', tap.id('bob'), null, '2026-01-09 23:59:59Z'),
+       ('org.updated', tap.id('bob'), tap.id('bobco'), '2026-01-10 12:00Z'),
+       ('auth.login', tap.id('dan'), null, '2026-01-10 12:00Z'),
+       ('auth.login', tap.id('cid'), null, '2026-01-11 00:00Z');
+
+set local role pipeline;
+select results_eq(
+  $$ select org_id::text collate "default", members, invitations_sent, invitations_accepted, logins, active_users
+       from pipeline.org_daily_counts('2026-01-10') order by members $$,
+  $$ values (tap.id('bobco'), 1::bigint, 0::bigint, 0::bigint, 0::bigint, 1::bigint),
+            (tap.id('acme'), 3::bigint, 2::bigint, 2::bigint, 2::bigint, 2::bigint) $$,
+  'the counts of 2026-01-10: members at its end, invitations sent and accepted that day, members'' logins and active members; no row for an organization made later'
+);
+select results_eq(
+  $$ select written, replaced from pipeline.refresh_org_daily_metrics('2026-01-10') $$,
+  $$ values (2, 0) $$,
+  'the pipeline writes a day''s rows'
+);
+select results_eq(
+  $$ select written, replaced from pipeline.refresh_org_daily_metrics('2026-01-11') $$,
+  $$ values (3, 0) $$,
+  'and the next day''s (three organizations by then)'
+);
+reset role;
+insert into app.audit_events (action, actor_id, at) values ('auth.login', tap.id('bob'), '2026-01-10 13:00Z');
+set local role pipeline;
+select results_eq(
+  $$ select written, replaced from pipeline.refresh_org_daily_metrics('2026-01-10') $$,
+  $$ values (2, 2) $$,
+  'running a day again replaces its rows'
+);
+select results_eq(
+  $$ select day::text, org_id::text collate "default", members, invitations_sent, invitations_accepted, logins, active_users
+       from pipeline.org_daily_metrics('2026-01-10', '2026-01-10') order by members $$,
+  $$ values ('2026-01-10', tap.id('bobco'), 1::bigint, 0::bigint, 0::bigint, 1::bigint, 1::bigint),
+            ('2026-01-10', tap.id('acme'), 3::bigint, 2::bigint, 2::bigint, 3::bigint, 2::bigint) $$,
+  'with what changed since (a late login of bob counts for both his organizations), once each'
+);
+select is((select count(*)::int from pipeline.org_daily_metrics('2026-01-01', '2026-01-31')), 5,
+  'the other day''s rows are untouched');
+select is((select count(*)::int from pipeline.org_daily_metrics('2026-01-11', '2026-01-11') where org_id = tap.id('later')), 1,
+  'an organization counts from the day it was made');
+select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics(null) $$), '422 pipeline.invalid_day', 'a day must be given');
+select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics((now() at time zone 'UTC')::date + 1) $$), '422 pipeline.invalid_day',
+  'a day in the future is refused');
+select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics((now() at time zone 'UTC')::date) $$), 'ok',
+  'today (so far) may be counted');
+select is(tap.outcome($$ select pipeline.org_daily_metrics('2026-01-10', '2026-01-09') $$), '422 pipeline.invalid_range',
+  'a range must not end before it starts');
+select is(tap.outcome($$ select pipeline.org_daily_metrics('2025-01-01', '2026-01-09') $$), '422 pipeline.invalid_range',
+  'a range is at most 366 days');
+select throws_ok($$ select * from app.audit_events $$, '42501', null, 'pipeline cannot read the application''s tables');
+select throws_ok($$ update analytics.org_daily_metrics set logins = 0 $$, '42501', null,
+  'pipeline cannot edit a day''s rows, only replace them');
+reset role;
+
+/* The weekly digest's recipients: working Slack connections, with the sealed token. */
+insert into app.slack_connections (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed, broken_at)
+values (tap.id('acme'), 'T1', 'Acme team', '#general', 'k1', decode(repeat('ab', 40), 'hex'), null),
+       (tap.id('bobco'), 'T2', 'Bob team', '#news', 'k1', decode(repeat('cd', 40), 'hex'), now());
+set local role pipeline;
+select results_eq(
+  $$ select org_id::text collate "default", org_name, channel, token_key_id, length(token_sealed) from pipeline.slack_digest_targets() $$,
+  $$ values (tap.id('acme'), 'Acme', '#general', 'k1', 40) $$,
+  'slack_digest_targets lists the working connections with their organization''s name, channel and sealed token, not the broken one'
+);
+reset role;
+
+/* Failed deliveries: the queue's failed jobs, after the last one seen. */
+select tap.fix('failed_event', app.gen_id('evt'));
+insert into app.outbox (id, topic, payload, attempts, last_error, given_up_at)
+values (tap.id('failed_event'), 'mail.tap_one', '{"token": "secret"}', 3, '550 no such mailbox', now()),
+       (app.gen_id('evt'), 'mail.tap_one', '{}', 0, null, null);
+/* As the worker ends it (procrastinate's trigger names its tables without their schema). */
+set local search_path = public, jobs;
+update jobs.procrastinate_jobs set status = 'doing' where args ->> 'event_id' = tap.id('failed_event');
+update jobs.procrastinate_jobs set status = 'failed' where args ->> 'event_id' = tap.id('failed_event');
+reset search_path;
+update jobs.procrastinate_events e set at = '2026-01-10 12:00Z'
+  from jobs.procrastinate_jobs j where e.job_id = j.id and j.args ->> 'event_id' = tap.id('failed_event') and e.type = 'failed';
+select tap.fix('failed_job', (select id::text from jobs.procrastinate_jobs where args ->> 'event_id' = tap.id('failed_event')));
+set local role pipeline;
+select results_eq(
+  $$ select job_id, event_id, topic, attempts, last_error, failed_at from pipeline.failed_deliveries(null) $$,
+  $$ values (tap.id('failed_job')::bigint, tap.id('failed_event'), 'mail.tap_one', 3, '550 no such mailbox',
+             '2026-01-10 12:00Z'::timestamptz) $$,
+  'failed_deliveries shows the failed job with its message''s topic, tries and last error, not the pending one'
+);
+select is_empty(tap.fill($$ select * from pipeline.failed_deliveries({failed_job}) $$), 'nothing after the last failure seen');
+select is(tap.outcome($$ select pipeline.failed_deliveries(null, 0) $$), '422 pipeline.invalid_limit', 'a limit of 0 is refused');
+select is(tap.outcome($$ select pipeline.failed_deliveries(null, 1001) $$), '422 pipeline.invalid_limit', 'a limit over 1000 is refused');
+reset role;
+
+select * from finish();
+rollback;

@@ -1,0 +1,124 @@
+/* Slack: who may connect an organization (as the session's user), what anyone can see of a
+   connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
+   broken connection recorded once. */
+begin;
+select plan(32);
+set local app.settings.bcrypt_cost = '4';
+
+select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
+select tap.fix('bob_token', auth.signup('bob@example.com', 'correct horse battery', 'Bob', '192.0.2.2', 'tap') -> 'session' ->> 'token');
+select tap.fix('cy_token', auth.signup('cy@example.com', 'correct horse battery', 'Cy', '192.0.2.3', 'tap') -> 'session' ->> 'token');
+select tap.fix(display_name, id) from app.users where email in ('ann@example.com', 'bob@example.com', 'cy@example.com');
+select tap.make_org('acme', '{"Ann": "owner", "Bob": "member"}');
+select tap.make_org('globex', '{"Cy": "owner"}');
+set local role edge;
+
+/* Connecting: owners and admins of the organization, judged as the session's user. */
+select is(tap.outcome(tap.fill($$ select ext.slack_may_connect('{bob_token}', '{acme}', 'C0001') $$)),
+  '403 org.forbidden', 'a plain member may not connect the organization');
+select is(tap.outcome(tap.fill($$ select ext.slack_may_connect('{cy_token}', '{acme}', 'C0001') $$)),
+  '404 org.not_found', 'another tenant''s owner is told the organization does not exist');
+select is(tap.outcome(tap.fill($$ select ext.slack_may_connect('{ann_token}', '{acme}', 'a channel?') $$)),
+  '422 slack.invalid_channel', 'a channel that is no Slack channel is refused before Slack is asked');
+select is(tap.outcome($$ select ext.slack_may_connect('not a session', 'org_x', 'C0001') $$),
+  '401 auth.not_signed_in', 'no session, no caller');
+select is(tap.outcome(tap.fill($$ select ext.slack_may_connect('{ann_token}', '{acme}', 'C0001') $$)), 'ok',
+  'the owner may');
+set local app.settings.slack_connects_per_org_per_hour = '2';
+select is(tap.outcome(tap.fill($$ select ext.slack_may_connect('{ann_token}', '{acme}', 'C0001') $$)), 'ok',
+  'a second attempt within the hour is counted too');
+select alike(tap.outcome(tap.fill($$ select ext.slack_may_connect('{ann_token}', '{acme}', 'C0001') $$)),
+  '429 slack.rate_limited (Retry-After: %)', 'past the organization''s attempts per hour, Slack is not asked again');
+reset app.settings.slack_connects_per_org_per_hour;
+select is(tap.outcome(tap.fill($$ select ext.connect_slack('{cy_token}', '{acme}', 'C0001', 'T1', 'Evil', 'k1', '\x00'::bytea) $$)),
+  '404 org.not_found', 'connect itself checks the caller again: another tenant cannot store a token for acme');
+select is(tap.outcome(tap.fill(
+  $$ select ext.connect_slack('{ann_token}', '{acme}', '#general', 'T0ACME', 'Acme Corp', 'k1', decode(repeat('ab', 40), 'hex')) $$)),
+  'ok', 'the owner connects acme');
+select is(tap.outcome(tap.fill($$ select ext.disconnect_slack('{cy_token}', '{acme}') $$)),
+  '404 org.not_found', 'another tenant cannot disconnect it');
+select is(tap.outcome(tap.fill($$ select ext.disconnect_slack('{bob_token}', '{acme}') $$)),
+  '403 org.forbidden', 'nor can a plain member');
+reset role;
+select results_eq(
+  $$ select channel, team_id, bot_token_key_id, broken_at from app.slack_connections where org_id = tap.id('acme') $$,
+  $$ values ('#general', 'T0ACME', 'k1', null::timestamptz) $$,
+  'acme''s connection is stored once, whatever was tried against it');
+select results_eq(
+  $$ select action, actor_id::text collate "default" from app.audit_events where org_id = tap.id('acme') and action like 'org.slack_%' $$,
+  $$ values ('org.slack_connected', tap.id('Ann')) $$,
+  'connecting is in the audit trail, by whom');
+
+/* What members see: never the token. */
+select is(tap.call('Bob', $$ select api.get_slack_connection('{acme}') $$), 'ok', 'a member sees the connection');
+select is(tap.call('Cy', $$ select api.get_slack_connection('{acme}') $$), '404 org.not_found',
+  'another tenant does not');
+select is(tap.call('Cy', $$ select api.get_slack_connection('{globex}') $$), '404 slack.not_connected',
+  'an organization without Slack says so');
+select is_empty(
+  $$ select attname from pg_attribute
+      where attrelid = (select typrelid from pg_type where oid = 'api.slack_connection'::regtype)
+        and attnum > 0 and (attname ~ 'token|sealed|key|secret') $$,
+  'the connection the API returns has no column for the token or its key');
+
+/* Who reaches the table and the functions. */
+select is_empty(
+  $$ select r from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline', 'worker']) r
+      where has_table_privilege(r, 'app.slack_connections', 'select, insert, update, delete')
+         or has_any_column_privilege(r, 'app.slack_connections', 'select') $$,
+  'no role but the owner can read or write app.slack_connections');
+select results_eq(
+  $$ select r, p.oid::regprocedure::text from pg_proc p
+       cross join unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline', 'worker']) r
+      where p.pronamespace = 'ext'::regnamespace and has_function_privilege(r, p.oid, 'execute') order by 1, 2 $$,
+  $$ values ('edge', 'ext.ai_org_activity(text,text)'), ('edge', 'ext.ai_release(text,bigint,text)'),
+            ('edge', 'ext.ai_reserve(text,text,text,text,bytea,integer)'),
+            ('edge', 'ext.ai_settle(text,bigint,integer,integer,text)'),
+            ('edge', 'ext.connect_slack(text,text,text,text,text,text,bytea)'), ('edge', 'ext.disconnect_slack(text,text)'),
+            ('edge', 'ext.slack_may_connect(text,text,text)') $$,
+  'the ext functions are the edge''s alone');
+select results_eq(
+  $$ select r from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline', 'worker']) r
+      where has_function_privilege(r, 'delivery.claim_slack_post(text)', 'execute')
+         or has_function_privilege(r, 'delivery.slack_broken(text,text)', 'execute') $$,
+  $$ values ('worker') $$,
+  'the posting calls are the worker''s alone');
+
+/* The outbox defers a post for an organization with a working connection, and only then. */
+select is(tap.call('Ann', $$ select api.update_organization('{acme}', 'Acme Rockets') $$), 'ok', 'Ann renames acme');
+select is(tap.call('Cy', $$ select api.update_organization('{globex}', 'Globex 2') $$), 'ok', 'Cy renames globex');
+select tap.fix('renamed', id) from app.outbox where topic = 'notify.org_renamed' and payload ->> 'org_id' = tap.id('acme');
+select results_eq(
+  $$ select o.payload ->> 'org_id', j.queue_name::text, j.task_name::text, j.lock::text from jobs.procrastinate_jobs j
+       join app.outbox o on o.id = j.args ->> 'event_id' where o.topic like 'notify.%' $$,
+  $$ values (tap.id('acme'), 'slack', 'post_to_slack', 'outbox:' || tap.id('renamed')) $$,
+  'a rename of a connected organization defers one Slack post; one without Slack, none');
+select is((select payload ->> 'org_name' from app.outbox where id = tap.id('renamed')), 'Acme Rockets',
+  'a notification carries the organization''s name as of when it happened');
+
+/* The worker's view of the post: the sealed token and the names, nothing it could mistake. */
+set local role worker;
+select results_eq(
+  $$ select topic, org_id collate "default", channel, token_key_id, names from delivery.claim_slack_post(tap.id('renamed')) $$,
+  $$ values ('notify.org_renamed', tap.id('acme'), '#general', 'k1',
+             jsonb_build_object('org_name', 'Acme Rockets', 'by_name', 'Ann', 'new_name', 'Acme Rockets')) $$,
+  'claiming a post gives its channel, sealed token and names');
+select throws_ok($$ select * from app.slack_connections $$, '42501', null, 'the worker cannot read the connections itself');
+select ok(delivery.slack_broken(tap.id('acme'), 'invalid_auth'), 'Slack''s refusal marks the connection broken');
+select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth'), '... once');
+select results_eq(
+  $$ select topic, channel from delivery.claim_slack_post(tap.id('renamed')) $$,
+  $$ values ('notify.org_renamed', null::text) $$,
+  'a broken connection gives the worker nothing to post with');
+reset role;
+select results_eq(
+  $$ select count(*)::int, min(details ->> 'reason') from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken' $$,
+  $$ values (1, 'invalid_auth') $$,
+  'the organization is told once, with Slack''s reason');
+select is(tap.call('Bob', $$ select api.leave_organization('{acme}') $$), 'ok', 'Bob leaves acme');
+select is_empty(
+  $$ select from jobs.procrastinate_jobs j join app.outbox o on o.id = j.args ->> 'event_id' where o.topic = 'notify.member_left' $$,
+  'while it is broken, nothing more is queued for Slack');
+
+select * from finish();
+rollback;

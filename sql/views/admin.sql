@@ -1,0 +1,107 @@
+/* The operators' views (schema admin): every tenant's rows, read-only, never a secret. The role
+   panopticon (psql, `just psql-admin`) may select these views and nothing else.
+
+   They reach across tenants through their owner, admin_reader: a role that cannot log in, that
+   nobody can become, that bypasses nothing. Row Level Security stays forced on every table; the
+   policies admin_read (sql/policies/admin.sql) let admin_reader read every row, and its grants
+   (sql/grants/app.sql, sql/grants/jobs.sql) are column by column, never a column that holds a
+   secret (a password hash, a token hash, an outbox payload): so even a view written by mistake
+   could not show one. panopticon itself has no grant on any table and no policy.
+
+   A view reads its tables with its owner's rights, but the functions it calls are checked
+   against its reader: so these views call built-ins only (and util.setting, which panopticon may
+   execute for the sessions' idle timeout). sql/tests/admin_views.sql states all of it. */
+
+/* Made by its owner, who may create in the schema only for that moment. */
+grant usage on schema app, jobs, util to admin_reader;
+grant usage, create on schema admin to admin_reader;
+set local role admin_reader;
+
+create view admin.users as
+  select u.id, u.email, u.display_name, u.email_verified_at, u.created_at, u.updated_at,
+         (select pg_catalog.count(*) from app.memberships m where m.user_id = u.id) as organizations,
+         (select pg_catalog.max(s.last_seen_at) from app.sessions s where s.user_id = u.id) as last_seen_at
+    from app.users u;
+comment on view admin.users is 'Every account, with how many organizations it belongs to and when it was last seen; no password hash, no token.';
+
+create view admin.organizations as
+  select o.id, o.name, o.slug, o.created_by, o.created_at, o.updated_at, o.member_count as members,
+         (select pg_catalog.count(*) from app.invitations i
+           where i.org_id = o.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+             and i.expires_at > pg_catalog.now()) as pending_invitations,
+         (select pg_catalog.count(*) from app.invitations i where i.org_id = o.id) as invitations
+    from app.organizations o;
+comment on view admin.organizations is 'Every organization, with its member count, open invitations and invitations ever sent.';
+
+create view admin.memberships as
+  select m.id, m.org_id, m.user_id, m.role, m.joined_at
+    from app.memberships m;
+comment on view admin.memberships is 'Who belongs to which organization, with which role.';
+
+create view admin.active_sessions as
+  select s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.client_addr, s.user_agent
+    from app.sessions s
+   where s.revoked_at is null
+     and s.expires_at > pg_catalog.now()
+     and s.last_seen_at > pg_catalog.now() - util.setting('session_idle_timeout', '7 days')::interval;
+comment on view admin.active_sessions is 'Sessions still valid (not revoked, expired or idle); never their token hash.';
+
+create view admin.audit_events as
+  select e.id, e.at, e.actor_id, e.action, e.org_id, e.target, e.client_addr, e.details
+    from app.audit_events e;
+comment on view admin.audit_events is 'The audit trail of every tenant (it never holds a secret).';
+
+create view admin.outbox_health as
+  select o.topic,
+         pg_catalog.count(*) filter (where o.delivered_at is null and o.given_up_at is null) as pending,
+         pg_catalog.count(*) filter (where o.delivered_at is null and o.given_up_at is null and o.attempts > 0) as retrying,
+         pg_catalog.count(*) filter (where o.given_up_at is not null) as failed,
+         pg_catalog.count(*) filter (where o.delivered_at is not null) as delivered,
+         pg_catalog.now() - pg_catalog.min(o.created_at) filter (where o.delivered_at is null and o.given_up_at is null)
+           as oldest_pending_age,
+         pg_catalog.max(o.given_up_at) as last_failed_at
+    from app.outbox o
+   group by o.topic;
+comment on view admin.outbox_health is 'The outbox per topic: pending (and retrying), failed (given up), delivered, the oldest pending message''s age.';
+
+create view admin.failed_deliveries as
+  select o.id as event_id, o.topic, o.created_at, o.attempts, o.last_attempt_at, o.last_error, o.given_up_at
+    from app.outbox o
+   where o.given_up_at is not null;
+comment on view admin.failed_deliveries is 'Messages given up, each with its last error (never its payload).';
+
+create view admin.job_queue as
+  select j.queue_name, j.task_name, j.status::text as status, pg_catalog.count(*) as jobs,
+         pg_catalog.max(j.attempts) as most_attempts,
+         pg_catalog.now() - pg_catalog.min(d.at) as oldest_age
+    from jobs.procrastinate_jobs j
+    left join jobs.procrastinate_events d on d.job_id = j.id and d.type = 'deferred'
+   group by j.queue_name, j.task_name, j.status;
+comment on view admin.job_queue is 'The job queue by queue, task and status (a succeeded job is deleted): how many, and the oldest''s age since it was deferred.';
+
+create view admin.rate_limit_pressure as
+  select h.kind,
+         pg_catalog.count(*) filter (where h.at > pg_catalog.now() - interval '1 hour') as hits_last_hour,
+         pg_catalog.count(*) as hits_last_day,
+         pg_catalog.count(distinct h.key) filter (where h.at > pg_catalog.now() - interval '1 hour') as subjects_last_hour,
+         pg_catalog.max(h.at) as last_hit_at
+    from app.rate_limit_hits h
+   where h.at > pg_catalog.now() - interval '1 day'
+   group by h.kind;
+comment on view admin.rate_limit_pressure is 'Rate-limited actions of the last day per kind: hits in the last hour and day, and how many subjects (addresses, accounts) hit them in the last hour.';
+
+create view admin.ai_usage as
+  select u.org_id, (pg_catalog.date_trunc('month', u.started_at at time zone 'UTC'))::date as month,
+         pg_catalog.count(*) as requests,
+         pg_catalog.count(*) filter (where u.outcome = 'answered') as answered,
+         pg_catalog.count(*) filter (where u.outcome = 'cached') as cached,
+         pg_catalog.count(*) filter (where u.outcome = 'failed') as failed,
+         pg_catalog.sum(u.prompt_tokens) as prompt_tokens,
+         pg_catalog.sum(u.completion_tokens) as completion_tokens,
+         (select q.monthly_tokens from app.ai_quotas q where q.org_id = u.org_id) as quota_override_tokens
+    from app.ai_usage u
+   group by u.org_id, 2;
+comment on view admin.ai_usage is 'AI use per organization and month (UTC): requests by outcome, tokens charged, and the organization''s own monthly quota when an operator set one (else app.settings.ai_monthly_tokens applies).';
+
+set local role blossom_owner;
+revoke create on schema admin from admin_reader;

@@ -1,0 +1,135 @@
+"""A fake of the two Slack Web API methods Blossom calls (auth.test, chat.postMessage), on a
+loopback port, for the real slack-sdk to talk to (BLOSSOM_SLACK_API_URL = fake.api_url).
+
+    with FakeSlack() as slack:
+        slack.add_workspace("xoxb-good", team_id="T0001", team="Acme", channels={"C0001"})
+        slack.revoke("xoxb-good")                    # from now on: invalid_auth
+        slack.fail_next(429, retry_after=1)         # the next call: HTTP 429 with Retry-After
+        slack.fail_next(503)                        # ... then a 503
+        slack.posts                                  # every chat.postMessage Slack accepted
+
+It answers as Slack does: HTTP 200 with {"ok": false, "error": …} for a refused call.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from ops.scratch import free_port
+
+
+@dataclass(frozen=True)
+class Post:
+    token: str
+    channel: str
+    text: str
+
+
+@dataclass
+class Workspace:
+    team_id: str
+    team: str
+    channels: set[str] = field(default_factory=set)
+    revoked: bool = False
+
+
+class FakeSlack:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = free_port()
+        self.workspaces: dict[str, Workspace] = {}
+        self.posts: list[Post] = []
+        self.calls: list[str] = []
+        self._failures: deque[tuple[int, float | None]] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api/"
+
+    def add_workspace(self, token: str, *, team_id: str, team: str, channels: set[str]) -> None:
+        with self._lock:
+            self.workspaces[token] = Workspace(team_id, team, set(channels))
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self.workspaces[token].revoked = True
+
+    def fail_next(self, status: int, retry_after: float | None = None) -> None:
+        with self._lock:
+            self._failures.append((status, retry_after))
+
+    def posts_to(self, channel: str) -> list[Post]:
+        with self._lock:
+            return [post for post in self.posts if post.channel == channel]
+
+    def __enter__(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    arguments = json.loads(raw or "{}")
+                else:
+                    arguments = {key: values[-1] for key, values in parse_qs(raw).items()}
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                status, body, headers = fake._answer(self.path.removeprefix("/api/"), token, arguments)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, name="fake slack", daemon=True).start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _answer(
+        self, method: str, token: str, arguments: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            self.calls.append(method)
+            if self._failures:
+                status, retry_after = self._failures.popleft()
+                headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+                return (
+                    status,
+                    {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
+                    headers,
+                )
+            workspace = self.workspaces.get(token)
+            if workspace is None or workspace.revoked:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            if method == "auth.test":
+                return (
+                    200,
+                    {"ok": True, "team_id": workspace.team_id, "team": workspace.team, "user_id": "U0BOT"},
+                    {},
+                )
+            if method == "chat.postMessage":
+                channel = str(arguments.get("channel", ""))
+                if channel not in workspace.channels:
+                    return 200, {"ok": False, "error": "channel_not_found"}, {}
+                self.posts.append(Post(token, channel, str(arguments.get("text", ""))))
+                return 200, {"ok": True, "channel": channel, "ts": f"{len(self.posts)}.000100"}, {}
+            return 200, {"ok": False, "error": "unknown_method"}, {}

@@ -1,0 +1,209 @@
+"""A local fake of the Google Sheets v4 endpoints services/sheets.py uses, and of Google's OAuth
+token endpoint, on a real HTTP server (pytest-httpserver) on loopback: gspread and google-auth run
+unchanged against it.
+
+  POST /token                                   a service account's signed JWT → an access token
+  GET  /v4/spreadsheets/{key}                   the spreadsheet's metadata (its worksheets)
+  POST /v4/spreadsheets/{key}:batchUpdate       addSheet, updateSheetProperties, updateCells
+
+The token endpoint checks the assertion's RS256 signature against the service account's public
+key, and the Sheets endpoints the bearer token it issued. A test can make the next requests fail
+(`fail_next`: a status, with headers) or answer late (`delay`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+SPREADSHEET_PATH = re.compile(r"^/v4/spreadsheets/([A-Za-z0-9_-]+)(:batchUpdate)?$")
+
+
+@dataclass
+class Worksheet:
+    sheet_id: int
+    title: str
+    rows: int = 1000
+    columns: int = 26
+    # The cells' entered values, row by row ('' for an empty cell).
+    cells: list[list[Any]] = field(default_factory=list)
+
+    def properties(self, index: int) -> dict[str, Any]:
+        return {
+            "sheetId": self.sheet_id,
+            "title": self.title,
+            "index": index,
+            "sheetType": "GRID",
+            "gridProperties": {"rowCount": self.rows, "columnCount": self.columns},
+        }
+
+
+@dataclass
+class Failure:
+    status: int
+    headers: dict[str, str]
+
+
+class FakeSheets:
+    def __init__(self, server: HTTPServer, key_file: Path) -> None:
+        self.server = server
+        self.spreadsheets: dict[str, list[Worksheet]] = {}
+        self.tokens: set[str] = set()
+        self.requests: list[str] = []  # "METHOD /path", in order (the token endpoint's too)
+        self.delay = 0.0
+        self._failures: list[Failure] = []
+        self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key_file = key_file
+        key_file.write_text(json.dumps(self.service_account()))
+        server.expect_request(re.compile(".*")).respond_with_handler(self._handle)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def service_account(self) -> dict[str, str]:
+        """A service account's JSON key file, as Google makes them, whose token_uri is ours."""
+        pem = self._private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        return {
+            "type": "service_account",
+            "project_id": "blossom-test",
+            "private_key_id": "key-1",
+            "private_key": pem,
+            "client_email": "pipeline@blossom-test.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": f"{self.url}/token",
+        }
+
+    def add_spreadsheet(self, key: str, *titles: str) -> None:
+        self.spreadsheets[key] = [
+            Worksheet(sheet_id=index + 1, title=title) for index, title in enumerate(titles)
+        ]
+
+    def values(self, key: str, title: str) -> list[list[Any]]:
+        """The worksheet's cells, as a person would read them."""
+        sheet = next(sheet for sheet in self.spreadsheets[key] if sheet.title == title)
+        return [list(row) for row in sheet.cells]
+
+    def fail_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
+        self._failures.extend(Failure(status, headers or {}) for _ in range(times))
+
+    # The server's side.
+
+    def _handle(self, request: Request) -> Response:
+        self.requests.append(f"{request.method} {request.path}")
+        if self.delay:
+            time.sleep(self.delay)
+        if self._failures:
+            failure = self._failures.pop(0)
+            return _error(failure.status, "injected by the test", failure.headers)
+        if request.path == "/token" and request.method == "POST":
+            return self._token(request)
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return _error(401, "Request had invalid authentication credentials.")
+        found = SPREADSHEET_PATH.match(request.path)
+        if not found or found.group(1) not in self.spreadsheets:
+            return _error(404, "Requested entity was not found.")
+        key = found.group(1)
+        if request.method == "GET" and not found.group(2):
+            return _json({"spreadsheetId": key, "properties": {"title": key}, "sheets": self._sheets(key)})
+        if request.method == "POST" and found.group(2):
+            return self._batch_update(key, request.get_json())
+        return _error(405, "Method not allowed.")
+
+    def _token(self, request: Request) -> Response:
+        if request.form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return _json({"error": "unsupported_grant_type"}, 400)
+        try:
+            header, payload, signature = request.form["assertion"].split(".")
+            self._private_key.public_key().verify(
+                _unb64(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+            claims = json.loads(_unb64(payload))
+        except (KeyError, ValueError, InvalidSignature):
+            return _json({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400)
+        # google-auth signs for Google's own token endpoint, wherever it posts the assertion.
+        if claims.get("aud") != GOOGLE_TOKEN_AUDIENCE or "spreadsheets" not in claims.get("scope", ""):
+            return _json({"error": "invalid_grant", "error_description": "Invalid audience or scope."}, 400)
+        token = secrets.token_urlsafe(16)
+        self.tokens.add(token)
+        return _json({"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+
+    def _sheets(self, key: str) -> list[dict[str, Any]]:
+        return [{"properties": sheet.properties(index)} for index, sheet in enumerate(self.spreadsheets[key])]
+
+    def _batch_update(self, key: str, body: Any) -> Response:
+        sheets = self.spreadsheets[key]
+        replies: list[dict[str, Any]] = []
+        changed = [
+            Worksheet(s.sheet_id, s.title, s.rows, s.columns, [list(r) for r in s.cells]) for s in sheets
+        ]
+        by_id = {sheet.sheet_id: sheet for sheet in changed}
+        for item in body.get("requests", []):
+            (kind, request), *_ = item.items()
+            if kind == "addSheet":
+                grid = request["properties"].get("gridProperties", {})
+                sheet = Worksheet(
+                    max(by_id, default=0) + 1,
+                    request["properties"]["title"],
+                    grid.get("rowCount", 1000),
+                    grid.get("columnCount", 26),
+                )
+                changed.append(sheet)
+                by_id[sheet.sheet_id] = sheet
+                replies.append({"addSheet": {"properties": sheet.properties(len(changed) - 1)}})
+                continue
+            sheet_id = (request.get("properties") or request.get("range") or request.get("start") or {}).get(
+                "sheetId"
+            )
+            if sheet_id not in by_id:
+                return _error(400, f"No grid with id: {sheet_id}")
+            sheet = by_id[sheet_id]
+            if kind == "updateSheetProperties":
+                grid = request["properties"]["gridProperties"]
+                sheet.rows, sheet.columns = grid["rowCount"], grid["columnCount"]
+                sheet.cells = [row[: sheet.columns] for row in sheet.cells[: sheet.rows]]
+            elif kind == "updateCells" and "range" in request:
+                sheet.cells = []
+            elif kind == "updateCells":
+                rows = request["rows"]
+                if len(rows) > sheet.rows or any(len(row["values"]) > sheet.columns for row in rows):
+                    return _error(400, "Range exceeds grid limits.")
+                sheet.cells = [[_entered(value) for value in row["values"]] for row in rows]
+            else:
+                return _error(400, f"Unknown request {kind}.")
+            replies.append({})
+        # All or nothing, as Sheets applies a batch.
+        self.spreadsheets[key] = changed
+        return _json({"spreadsheetId": key, "replies": replies})
+
+
+def _entered(value: dict[str, Any]) -> Any:
+    entered = value.get("userEnteredValue", {})
+    return next(iter(entered.values()), "")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return _json({"error": {"code": status, "message": message, "status": "ERROR"}}, status, headers)

@@ -1,0 +1,96 @@
+"""The operators' views through a real login as panopticon (sql/views/admin.sql), and
+`just psql-admin`. sql/tests/admin_views.sql states the rest; what needs a login of its own is
+here: the read-only start of its sessions, and SET ROLE, which the login decides."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from ops.settings import ROOT, with_user
+from tests.support.orgs_db import make_org, make_user
+
+VIEWS = (
+    "users",
+    "organizations",
+    "memberships",
+    "active_sessions",
+    "audit_events",
+    "outbox_health",
+    "failed_deliveries",
+    "job_queue",
+    "rate_limit_pressure",
+    "ai_usage",
+)
+
+
+@pytest.fixture
+def seeded(database_url: str) -> tuple[str, str]:
+    """Two tenants, made as the admin: (the first one's id, the second one's)."""
+    with psycopg.connect(database_url) as conn:
+        ann, bob = make_user(conn, "ann"), make_user(conn, "bob")
+        return make_org(conn, "Acme", {ann: "owner"}), make_org(conn, "Bobco", {bob: "owner", ann: "member"})
+
+
+def panopticon(database_url: str) -> psycopg.Connection:
+    return psycopg.connect(with_user(database_url, "panopticon"), autocommit=True)
+
+
+def test_panopticon_reads_every_view_across_tenants(database_url: str, seeded: tuple[str, str]) -> None:
+    with panopticon(database_url) as conn:
+        for view in VIEWS:
+            conn.execute(f"select * from admin.{view}").fetchall()
+        rows = conn.execute("select id, members from admin.organizations order by name").fetchall()
+    assert rows == [(seeded[0], 1), (seeded[1], 2)]
+
+
+def test_its_sessions_start_read_only(database_url: str) -> None:
+    with panopticon(database_url) as conn:
+        assert conn.execute("show default_transaction_read_only").fetchone() == ("on",)
+        with pytest.raises(errors.ReadOnlySqlTransaction):
+            conn.execute("create temporary table notes (id int)")
+
+
+REFUSED = (
+    "select * from app.users",
+    "select * from app.user_secrets",
+    "select * from jobs.procrastinate_jobs",
+    "insert into admin.memberships (org_id, user_id, role) values ('org_x', 'usr_x', 'owner')",
+    "update admin.users set display_name = 'mallory'",
+    "delete from admin.audit_events",
+    "create table admin.notes (id int)",
+    "set role blossom_owner",
+    "set role admin_reader",
+    "set role postgres",
+    "select pipeline.purge_auth()",
+)
+
+
+def test_it_is_refused_the_rest_even_in_a_writable_transaction(database_url: str) -> None:
+    with panopticon(database_url) as conn:
+        for statement in REFUSED:
+            with conn.transaction(force_rollback=True):
+                conn.execute("set transaction read write")
+                with pytest.raises(errors.InsufficientPrivilege):
+                    conn.execute(statement)
+
+
+COUNT_AS_WHO = "select current_user, count(*) from admin.organizations"
+
+
+def test_psql_admin_opens_psql_as_panopticon(database_url: str, seeded: tuple[str, str]) -> None:
+    answer = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "psql-admin", "-Atc", COUNT_AS_WHO],
+        cwd=ROOT,
+        env=os.environ | {"DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert answer.stdout.strip() == "panopticon|2"

@@ -1,0 +1,300 @@
+"""POST /ext/ai/org-summary end to end: real edge, PostgREST and Postgres, the real `openai` SDK
+in the edge talking to the local fake provider (tests/support/fake_openai.py), which replays the
+answers recorded under tests/fixtures/llm/ (`./dev rerecord-llm` records them again).
+
+The organization each test makes has the same names, roles and times (its ids differ, and the
+request holds none), so the edge makes the same requests every run and finds their recordings:
+one for what an owner may see (the audit events too), one for what a plain member may see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.support.auth_client import Account, post, signup
+from tests.support.fake_openai import LLM_FIXTURES, FakeOpenAI
+from tests.support.http import Reply
+from tests.support.stack import Stack, make_stack
+
+ROUTE = "/ext/ai/org-summary"
+API_KEY = "sk-fake-for-tests"
+# The events of the organization each test makes, oldest first: (time, action, actor, details).
+EVENTS = [
+    ("2026-03-01 08:00", "org.created", "Ada", {"name": "Bloom"}),
+    ("2026-03-02 09:00", "org.member_invited", "Ada", {"email": "ben@example.com", "role": "admin"}),
+    ("2026-03-02 09:30", "org.invitation_accepted", "Ben", {"role": "admin"}),
+    ("2026-03-03 14:00", "org.member_invited", "Ben", {"email": "cleo@example.com", "role": "member"}),
+    ("2026-03-03 14:15", "org.invitation_accepted", "Cleo", {"role": "member"}),
+]
+JOINED = {
+    "Ada": ("owner", "2026-03-01 08:00"),
+    "Ben": ("admin", "2026-03-02 09:30"),
+    "Cleo": ("member", "2026-03-03 14:15"),
+}
+
+
+@dataclass(frozen=True)
+class AiWorld:
+    stack: Stack
+    fake: FakeOpenAI
+    logs: Path
+
+
+@pytest.fixture(scope="module")
+def ai_world(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AiWorld]:
+    with FakeOpenAI(hold_seconds=3.0) as fake:
+        settings = {
+            "OPENAI_API_KEY": API_KEY,
+            "BLOSSOM_OPENAI_BASE_URL": fake.base_url,
+            "BLOSSOM_OPENAI_MODEL": "gpt-4o-mini",
+            "BLOSSOM_OPENAI_TIMEOUT_SECONDS": "1",
+        }
+        logs = tmp_path_factory.mktemp("ai")
+        with make_stack(pg_server, template_database, logs, settings=settings) as stack:
+            yield AiWorld(stack, fake, logs)
+
+
+@pytest.fixture
+def world(ai_world: AiWorld) -> Iterator[AiWorld]:
+    ai_world.fake.reset()
+    yield ai_world
+    if ai_world.fake.missing:
+        pytest.fail(
+            "no recorded LLM answer for request "
+            + "; ".join(ai_world.fake.missing)
+            + f": record it into {LLM_FIXTURES.relative_to(Path.cwd())} with ./dev rerecord-llm",
+            pytrace=False,
+        )
+
+
+@dataclass(frozen=True)
+class Bloom:
+    org_id: str
+    people: dict[str, Account]
+
+
+def make_bloom(stack: Stack) -> Bloom:
+    """Organization Bloom: Ada (owner), Ben (admin), Cleo (member), their invitations and joins
+    at fixed times; and Otto, who belongs to none."""
+    people = {name: signup(stack.edge_url, name=name) for name in ("Ada", "Ben", "Cleo", "Otto")}
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "insert into app.organizations (name, slug) values ('Bloom', %s) returning id",
+            (f"bloom-{secrets.token_hex(4)}",),
+        ).fetchone()
+        assert row is not None
+        org_id = str(row[0])
+        for name, (role, joined) in JOINED.items():
+            conn.execute(
+                "insert into app.memberships (org_id, user_id, role, joined_at)"
+                " values (%s, %s, %s, %s::timestamptz)",
+                (org_id, people[name].user["id"], role, f"{joined}+00"),
+            )
+        for at, action, actor, details in EVENTS:
+            # Event ids are time-ordered to the millisecond: one apart keeps them in this order.
+            time.sleep(0.002)
+            conn.execute(
+                "insert into app.audit_events (at, actor_id, action, org_id, target, details)"
+                " values (%s::timestamptz, %s, %s, %s, %s, %s)",
+                (f"{at}+00", people[actor].user["id"], action, org_id, org_id, json.dumps(details)),
+            )
+    return Bloom(org_id, people)
+
+
+def summary(stack: Stack, account: Account | None, org_id: Any) -> Reply:
+    return post(stack.edge_url, ROUTE, {"org_id": org_id}, headers=account.cookie if account else None)
+
+
+def recorded_text(fake: FakeOpenAI, index: int = -1) -> str:
+    """The recorded answer the fake gave to its call number `index`."""
+    recording = json.loads((LLM_FIXTURES / f"{fake.calls[index]}.json").read_text())
+    text: str = recording["response"]["choices"][0]["message"]["content"]
+    return text.strip()
+
+
+def recorded_request(fake: FakeOpenAI, index: int = -1) -> dict[str, Any]:
+    recording: dict[str, Any] = json.loads((LLM_FIXTURES / f"{fake.calls[index]}.json").read_text())[
+        "request"
+    ]
+    return recording
+
+
+def recorded_tokens(fake: FakeOpenAI, index: int = -1) -> int:
+    usage = json.loads((LLM_FIXTURES / f"{fake.calls[index]}.json").read_text())["response"]["usage"]
+    return int(usage["prompt_tokens"]) + int(usage["completion_tokens"])
+
+
+def ledger(stack: Stack, org_id: str) -> list[tuple[str, int, str | None]]:
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select outcome::text, (prompt_tokens + completion_tokens)::int, failure"
+            " from app.ai_usage where org_id = %s order by id",
+            (org_id,),
+        ).fetchall()
+    return [(str(outcome), int(tokens), failure) for outcome, tokens, failure in rows]
+
+
+def test_a_member_gets_the_providers_answer_and_the_same_request_again_from_the_cache(world: AiWorld) -> None:
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    first = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert first.status == 200, first.body
+    assert first.json() == {"org_id": bloom.org_id, "summary": recorded_text(fake), "cached": False}
+    assert first.header("cache-control") == "no-store"
+    again = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert again.status == 200, again.body
+    assert again.json() == {"org_id": bloom.org_id, "summary": recorded_text(fake), "cached": True}
+    assert len(fake.calls) == 1, "the provider was called once"
+    assert ledger(stack, bloom.org_id) == [("answered", recorded_tokens(fake), None), ("cached", 0, None)]
+
+    usage = post(
+        stack.edge_url, "/rpc/get_ai_usage", {"org_id": bloom.org_id}, headers=bloom.people["Ben"].cookie
+    )
+    assert usage.status == 200, usage.body
+    assert {k: v for k, v in usage.json().items() if k not in ("org_id", "month_start")} == {
+        "quota_tokens": 1000000,
+        "used_tokens": recorded_tokens(fake),
+        "reserved_tokens": 0,
+        "calls": 1,
+        "cached_calls": 1,
+        "failed_calls": 0,
+    }
+    refused = post(
+        stack.edge_url, "/rpc/get_ai_usage", {"org_id": bloom.org_id}, headers=bloom.people["Cleo"].cookie
+    )
+    assert (refused.status, refused.json()["code"]) == (403, "org.forbidden")
+
+
+def test_the_provider_is_sent_what_the_caller_may_read_and_nothing_more(world: AiWorld) -> None:
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    for name in ("Ada", "Cleo"):
+        reply = summary(stack, bloom.people[name], bloom.org_id)
+        assert reply.status == 200, reply.body
+        assert reply.json()["summary"] == recorded_text(fake)
+    owner_view, member_view = (
+        json.loads(recorded_request(fake, i)["messages"][1]["content"]) for i in (0, 1)
+    )
+    assert [event["action"] for event in owner_view["recent_events"]] == [e[1] for e in reversed(EVENTS)]
+    assert member_view["recent_events"] == [], "a plain member does not read the audit trail"
+    assert [member["name"] for member in member_view["newest_members"]] == ["Cleo", "Ben", "Ada"]
+    sent = json.dumps([recorded_request(fake, i) for i in (0, 1)])
+    assert "@" not in sent, "no email address reaches the provider"
+    assert bloom.org_id not in sent
+    assert not any(account.user["id"] in sent for account in bloom.people.values()), "nor an id"
+
+
+def test_a_non_member_is_told_there_is_no_such_organization_before_any_call(world: AiWorld) -> None:
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    for account, org_id in [(bloom.people["Otto"], bloom.org_id), (bloom.people["Ada"], "org_nonsense")]:
+        reply = summary(stack, account, org_id)
+        assert (reply.status, reply.json()["code"]) == (404, "org.not_found")
+    signed_out = summary(stack, None, bloom.org_id)
+    assert (signed_out.status, signed_out.json()["code"]) == (401, "auth.not_signed_in")
+    assert fake.calls == []
+    assert ledger(stack, bloom.org_id) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        ({}, {}, 422, "request.invalid_field"),
+        ({"org_id": 7}, {}, 422, "request.invalid_field"),
+        ([1], {}, 400, "request.invalid_json"),
+        (None, {"Content-Type": "text/plain"}, 403, "auth.csrf"),
+        ({"org_id": "x"}, {"Origin": "https://evil.example"}, 403, "auth.csrf"),
+    ],
+)
+def test_bad_requests_are_refused_before_any_call(
+    world: AiWorld, body: Any, headers: dict[str, str], status: int, code: str
+) -> None:
+    stack, fake = world.stack, world.fake
+    ada = make_bloom(stack).people["Ada"]
+    reply = post(stack.edge_url, ROUTE, body if body is not None else "x", headers=ada.cookie | headers)
+    assert (reply.status, reply.json()["code"]) == (status, code), reply.body
+    assert fake.calls == []
+
+
+def test_a_small_quota_answers_429_and_the_ledger_shows_the_spend(world: AiWorld) -> None:
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    first = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert first.status == 200, first.body
+    spent = recorded_tokens(fake)
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into app.ai_quotas (org_id, monthly_tokens) values (%s, %s)", (bloom.org_id, spent)
+        )
+    over = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert (over.status, over.json()["code"]) == (429, "ai.quota_exceeded"), over.body
+    retry_after = int(over.header("retry-after") or 0)
+    assert 0 < retry_after <= 31 * 86400, "until the next month"
+    cached = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert cached.json()["cached"] is True, "an answer already paid for is still served"
+    assert len(fake.calls) == 1
+    assert ledger(stack, bloom.org_id) == [("answered", spent, None), ("cached", 0, None)]
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code", "retry_after"),
+    [
+        ("timeout", 504, "ai.timeout", None),
+        ("rate_limited", 503, "ai.rate_limited", "7"),
+        ("server_error", 502, "ai.provider_error", None),
+    ],
+)
+def test_provider_failures_are_answered_in_our_shape_and_charge_nothing(
+    world: AiWorld, failure: str, status: int, code: str, retry_after: str | None
+) -> None:
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    fake.fail_next(failure)
+    reply = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert (reply.status, reply.json()["code"], reply.header("retry-after")) == (status, code, retry_after)
+    assert ledger(stack, bloom.org_id) == [("failed", 0, code)]
+    again = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert again.status == 200, again.body
+    assert again.json()["cached"] is False, "a failure caches nothing"
+    assert ledger(stack, bloom.org_id) == [("failed", 0, code), ("answered", recorded_tokens(fake), None)]
+
+
+def test_the_key_reaches_the_provider_and_no_answer_table_or_log(world: AiWorld) -> None:
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    ada = bloom.people["Ada"]
+    replies = [summary(stack, ada, bloom.org_id) for _ in range(2)]
+    replies.append(post(stack.edge_url, "/rpc/get_ai_usage", {"org_id": bloom.org_id}, headers=ada.cookie))
+    fake.fail_next("server_error")
+    replies.append(summary(stack, bloom.people["Cleo"], bloom.org_id))
+    assert [reply.status for reply in replies] == [200, 200, 200, 502]
+    assert fake.keys == {API_KEY}
+    for reply in replies:
+        assert API_KEY not in reply.body.decode()
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        for table in ("app.ai_usage", "app.ai_answers", "app.ai_quotas", "app.audit_events"):
+            row = conn.execute(f"select coalesce(string_agg(t::text, ' '), '') from {table} t").fetchone()
+            assert row is not None
+            assert API_KEY not in row[0], table
+    for log in world.logs.rglob("*.log"):
+        assert API_KEY not in log.read_text(errors="replace"), log.name
+
+
+def test_without_a_key_the_route_answers_503_not_configured(stack: Stack) -> None:
+    if os.environ.get("OPENAI_API_KEY"):
+        pytest.skip("this process has OPENAI_API_KEY (recording): the shared stack's edge has it too")
+    ada = signup(stack.edge_url, name="Ada")
+    reply = post(stack.edge_url, ROUTE, {"org_id": "org_whatever"}, headers=ada.cookie)
+    assert (reply.status, reply.json()["code"]) == (503, "ai.not_configured")

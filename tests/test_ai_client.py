@@ -1,0 +1,176 @@
+"""services/ai.py: the real `openai` SDK against the local fake provider (tests/support/
+fake_openai.py), answers replayed from recorded fixtures, and each provider failure turned into
+our error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.ai import AiClient, AiSettings, ChatAnswer, ChatRequest, request_hash
+from services.errors import ServiceError
+from tests.support.fake_openai import FakeOpenAI, fixture_path, recorded_request
+
+CHAT = ChatRequest(
+    model="gpt-test",
+    messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Größe? 🌸"}],
+    max_completion_tokens=40,
+)
+
+
+def record(folder: Path, chat: ChatRequest, text: str, prompt_tokens: int, completion_tokens: int) -> None:
+    body = {"model": chat.model, "messages": chat.messages, **chat.parameters}
+    response = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1767225600,
+        "model": chat.model,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+    fixture_path(chat.hash, folder).write_text(
+        json.dumps({"request": recorded_request(body), "response": response})
+    )
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(tmp_path, record=False, hold_seconds=2.0) as running:
+        yield running
+
+
+def complete(fake: FakeOpenAI, chat: ChatRequest = CHAT, *, key: str | None = "sk-test") -> ChatAnswer:
+    async def run() -> ChatAnswer:
+        client = AiClient(AiSettings(api_key=key, base_url=fake.base_url, timeout_seconds=0.5))
+        try:
+            return await client.complete(chat)
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def refusal(fake: FakeOpenAI, chat: ChatRequest = CHAT) -> ServiceError:
+    with pytest.raises(ServiceError) as raised:
+        complete(fake, chat)
+    return raised.value
+
+
+def test_the_sdk_gets_the_recorded_answer_of_its_request(fake: FakeOpenAI, tmp_path: Path) -> None:
+    record(tmp_path, CHAT, "  Short.  ", 21, 2)
+    assert complete(fake) == ChatAnswer("Short.", 21, 2)
+    assert fake.calls == [CHAT.hash.hex()]
+
+
+def test_the_hash_is_of_the_model_the_messages_and_every_parameter() -> None:
+    same = ChatRequest(CHAT.model, [dict(m) for m in CHAT.messages], CHAT.max_completion_tokens)
+    assert same.hash == CHAT.hash
+    others = [
+        ChatRequest("gpt-other", CHAT.messages, CHAT.max_completion_tokens),
+        ChatRequest(CHAT.model, CHAT.messages[1:], CHAT.max_completion_tokens),
+        ChatRequest(CHAT.model, CHAT.messages, CHAT.max_completion_tokens + 1),
+        ChatRequest(CHAT.model, CHAT.messages, CHAT.max_completion_tokens, temperature=0.9),
+    ]
+    assert len({CHAT.hash, *(other.hash for other in others)}) == 5
+    assert request_hash("m", [], {"a": 1, "b": 2}) == request_hash("m", [], {"b": 2, "a": 1})
+
+
+def test_the_reservation_bounds_what_the_call_can_cost() -> None:
+    # At most a token per byte of the prompt (the emoji is 4 bytes, ß and ö 2 each), plus overhead.
+    prompt_bytes = sum(len(m["content"].encode()) for m in CHAT.messages)
+    assert CHAT.token_bound == prompt_bytes + 2 * 8 + 16 + CHAT.max_completion_tokens
+
+
+def test_a_request_without_a_recording_is_refused_and_named(fake: FakeOpenAI) -> None:
+    error = refusal(fake)
+    assert (error.code, error.status) == ("ai.provider_error", 502)
+    assert len(fake.missing) == 1
+    assert fake.missing[0].startswith(CHAT.hash.hex())
+    assert "Größe? 🌸" in fake.missing[0]
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code", "retry_after"),
+    [
+        ("timeout", 504, "ai.timeout", None),
+        ("rate_limited", 503, "ai.rate_limited", 7.0),
+        ("server_error", 502, "ai.provider_error", None),
+    ],
+)
+def test_provider_failures_become_our_errors(
+    fake: FakeOpenAI, tmp_path: Path, failure: str, status: int, code: str, retry_after: float | None
+) -> None:
+    record(tmp_path, CHAT, "Short.", 21, 2)
+    fake.fail_next(failure)
+    error = refusal(fake)
+    assert (error.status, error.code, error.retry_after) == (status, code, retry_after)
+    assert "fake" not in error.message, "the provider's own words are not passed on"
+    assert complete(fake).text == "Short.", "one failure, and the next call is answered"
+    assert len(fake.calls) == 2, "no retry by the SDK: each request is metered once"
+
+
+def test_an_answer_without_text_or_counts_is_a_provider_error(fake: FakeOpenAI, tmp_path: Path) -> None:
+    record(tmp_path, CHAT, "", 21, 0)
+    assert refusal(fake).code == "ai.provider_error"
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "OPENAI_API_KEY",
+        "BLOSSOM_OPENAI_BASE_URL",
+        "BLOSSOM_OPENAI_MODEL",
+        "BLOSSOM_OPENAI_TIMEOUT_SECONDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    unset = AiSettings.from_environment()
+    assert (unset.configured, unset.model, unset.timeout_seconds, unset.base_url) == (
+        False,
+        "gpt-4o-mini",
+        30.0,
+        None,
+    )
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    monkeypatch.setenv("BLOSSOM_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("BLOSSOM_OPENAI_MODEL", "gpt-other")
+    monkeypatch.setenv("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "2.5")
+    given = AiSettings.from_environment()
+    assert (given.configured, given.model, given.timeout_seconds, given.base_url) == (
+        True,
+        "gpt-other",
+        2.5,
+        "http://127.0.0.1:9/v1",
+    )
+    assert "sk-secret" not in repr(given), "the key never shows in a repr (and so in a log line)"
+    monkeypatch.setenv("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "soon")
+    with pytest.raises(ValueError, match="BLOSSOM_OPENAI_TIMEOUT_SECONDS"):
+        AiSettings.from_environment()
+
+
+def test_recording_asks_the_provider_and_writes_what_is_replayed(
+    fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`./dev rerecord-llm` with another fake as "the provider": the recording fake sends the
+    request on with this process's OPENAI_API_KEY and OPENAI_BASE_URL, and writes the fixture."""
+    record(tmp_path, CHAT, "From the provider.", 30, 4)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-provider")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    recordings = tmp_path / "recorded"
+    with FakeOpenAI(recordings, record=True) as recorder:
+        assert complete(recorder) == ChatAnswer("From the provider.", 30, 4)
+    assert fake.calls == [CHAT.hash.hex()]
+    written = json.loads(fixture_path(CHAT.hash, recordings).read_text())
+    assert written["request"] == {
+        "model": CHAT.model,
+        "messages": CHAT.messages,
+        "parameters": CHAT.parameters,
+    }
+    with FakeOpenAI(recordings, record=False) as replaying:
+        assert complete(replaying).text == "From the provider."

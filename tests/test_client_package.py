@@ -1,0 +1,78 @@
+"""The TypeScript client as an npm package: built and packed (ops/client_package.py), installed
+from its tarball into a scratch project, then imported as an ES module and with require(), at
+run time by Node and at compile time by tsc (node16 resolution, the `exports` map's types)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from ops.client_package import TSC, build
+
+# A call to a port nothing listens on: the runtime works (fetch, the Result, the error codes).
+ESM_PROGRAM = """
+import { isUserId, me, orgRoleValues, orThrow, BlossomError } from "@blossom/client";
+const result = await me({ baseUrl: "http://127.0.0.1:1" });
+let thrown = "";
+try {
+  await orThrow(me({ baseUrl: "http://127.0.0.1:1" }));
+} catch (error) {
+  thrown = error instanceof BlossomError ? error.error.code : "?";
+}
+console.log(JSON.stringify({ code: result.ok ? null : result.error.code, roles: orgRoleValues,
+  guard: isUserId("usr_01jd8x0000000000000000000a"), thrown }));
+"""
+CJS_PROGRAM = """
+const client = require("@blossom/client");
+client.me({ baseUrl: "http://127.0.0.1:1" }).then((result) => {
+  console.log(JSON.stringify({ code: result.ok ? null : result.error.code, roles: client.orgRoleValues,
+    guard: client.isUserId("usr_01jd8x0000000000000000000a"), thrown: typeof client.BlossomError }));
+});
+"""
+TYPED = """
+import { type OrgId, type UserId, getOrganization, isOrgId } from "@blossom/client";
+export async function typed(user: UserId, org: OrgId): Promise<string | null> {
+  // @ts-expect-error a user ID where an org ID goes
+  await getOrganization({ baseUrl: "" }, { org_id: user });
+  const found = await getOrganization({ baseUrl: "" }, { org_id: org });
+  return found.ok && isOrgId(found.data.id) ? found.data.name : null;
+}
+"""
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def test_the_packed_client_installs_and_imports_as_esm_and_commonjs(tmp_path: Path) -> None:
+    tarball = build(tmp_path / "packed")
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "package.json").write_text(json.dumps({"name": "scratch", "private": True, "type": "module"}))
+    # No dependency to fetch: installing the tarball needs no registry (--offline proves it).
+    _run(
+        ["npm", "install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", str(tarball)], project
+    )
+    installed = json.loads((project / "node_modules" / "@blossom" / "client" / "package.json").read_text())
+    assert not installed.get("dependencies")
+
+    expected = {
+        "code": "client.network",
+        "roles": ["owner", "admin", "member"],
+        "guard": True,
+    }
+    esm = json.loads(_run(["node", "--input-type=module", "-e", ESM_PROGRAM], project))
+    assert esm == {**expected, "thrown": "client.network"}
+    cjs = json.loads(_run(["node", "-e", CJS_PROGRAM], project))
+    assert cjs == {**expected, "thrown": "function"}
+
+    (project / "typed.mts").write_text(TYPED)
+    (project / "typed.cts").write_text(TYPED)
+    options = {"strict": True, "noEmit": True, "module": "Node16", "moduleResolution": "Node16"}
+    options |= {"target": "ES2022", "lib": ["ES2022", "DOM"], "types": []}
+    tsconfig = {"compilerOptions": options, "files": ["typed.mts", "typed.cts"]}
+    (project / "tsconfig.json").write_text(json.dumps(tsconfig))
+    _run(["node", str(TSC), "--project", "tsconfig.json"], project)

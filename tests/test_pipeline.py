@@ -1,0 +1,434 @@
+"""The Dagster pipeline (pipeline/), in process: the definitions load; each asset materialized
+against a test database of its own, as role pipeline, its output checked row by row; a day run
+again replaces its rows; the purge removes exactly what is due; the export reaches the Sheets fake;
+the failed-deliveries sensor alerts once per incident. And `just pipeline-run` against a running
+stack after sign-ups and an invitation through the edge."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from dagster import (
+    AssetsDefinition,
+    DagsterInstance,
+    RunRequest,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+    materialize,
+)
+
+from blossom_db.generated import PipelineFailedDeliveriesRow
+from ops.scratch import free_port
+from ops.settings import ROOT, with_user
+from pipeline.__main__ import run as pipeline_run
+from pipeline.assets import (
+    EXPORT_HEADER,
+    auth_housekeeping,
+    org_daily_metrics,
+    org_metrics_sheet,
+    weekly_slack_digest,
+)
+from pipeline.definitions import defs
+from pipeline.resources import PostgresResource, SheetsResource, SlackResource
+from pipeline.sensors import Incidents, failed_deliveries_sensor
+from services.secrets import KeyRing, new_key_entry
+from services.slack import bot_token_context
+from tests.support.auth_client import COOKIE_NAME, signup
+from tests.support.fake_slack import FakeSlack
+from tests.support.http import request
+from tests.support.orgs_db import make_org, make_user
+from tests.support.sheets_fake import FakeSheets
+from tests.support.stack import Stack
+
+DAY = date(2026, 1, 10)
+
+
+@pytest.fixture
+def postgres(database_url: str) -> PostgresResource:
+    return PostgresResource(url=with_user(database_url, "pipeline"))
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
+
+
+def materialized(
+    asset: AssetsDefinition,
+    resources: dict[str, Any],
+    instance: DagsterInstance,
+    partition: str | None = None,
+) -> dict[str, Any]:
+    """Materialize one asset in process; its materialization's metadata, as plain values."""
+    result = materialize([asset], resources=resources, partition_key=partition, instance=instance)
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node(asset.node_def.name)
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def test_the_definitions_load() -> None:
+    repository = defs.get_repository_def()
+    assert {job.name for job in repository.get_all_jobs()} >= {
+        "daily_metrics",
+        "metrics_export",
+        "maintenance",
+        "weekly_digest",
+        "delivery_incident_alert",
+    }
+    assert {schedule.name for schedule in repository.schedule_defs} == {
+        "daily_metrics_schedule",
+        "weekly_digest_schedule",
+        "metrics_export_schedule",
+        "maintenance_schedule",
+    }
+    assert [sensor.name for sensor in repository.sensor_defs] == ["failed_deliveries_sensor"]
+
+
+def seed_day(conn: psycopg.Connection) -> tuple[str, str]:
+    """Two organizations and a day of activity in them (2026-01-10, UTC); their ids."""
+    ann, bob, cid = make_user(conn, "ann"), make_user(conn, "bob"), make_user(conn, "cid")
+    acme, bobco = make_org(conn, "Acme", {}), make_org(conn, "Bobco", {})
+    conn.execute(
+        "update app.organizations set created_at = '2026-01-01Z' where id in (%s, %s)", (acme, bobco)
+    )
+    for org, user, role, joined in (
+        (acme, ann, "owner", "2026-01-02Z"),
+        (acme, bob, "member", "2026-01-10 12:00Z"),
+        (bobco, bob, "owner", "2026-01-02Z"),
+        (bobco, cid, "member", "2026-01-11 00:00Z"),
+    ):
+        conn.execute(
+            "insert into app.memberships (org_id, user_id, role, joined_at) values (%s, %s, %s, %s)",
+            (org, user, role, joined),
+        )
+    conn.execute(
+        "insert into app.invitations (org_id, email, role, token_hash, created_at, expires_at, accepted_at)"
+        " values (%s, 'x@example.com', 'member', sha256('x'), '2026-01-10 09:00Z', '2026-01-17Z', null),"
+        " (%s, 'y@example.com', 'member', sha256('y'), '2026-01-09 09:00Z', '2026-01-16Z',"
+        "  '2026-01-10 12:00Z')",
+        (acme, acme),
+    )
+    for user, action, at in (
+        (ann, "auth.login", "2026-01-10 08:00Z"),
+        (ann, "auth.login", "2026-01-10 20:00Z"),
+        (bob, "auth.login", "2026-01-10 13:00Z"),
+        (bob, "org.updated", "2026-01-10 14:00Z"),
+        (cid, "auth.login", "2026-01-10 15:00Z"),
+    ):
+        conn.execute(
+            "insert into app.audit_events (actor_id, action, at) values (%s, %s, %s)", (user, action, at)
+        )
+    return acme, bobco
+
+
+def metrics_rows(database_url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "select day, o.name, members, invitations_sent, invitations_accepted, logins, active_users"
+            " from analytics.org_daily_metrics m join app.organizations o on o.id = m.org_id"
+            " order by day, o.name"
+        ).fetchall()
+
+
+def test_daily_metrics_counts_a_day_and_a_rerun_replaces_it(
+    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        seed_day(conn)
+    metadata = materialized(org_daily_metrics, {"postgres": postgres}, instance, DAY.isoformat())
+    assert metadata == {"day": "2026-01-10", "rows": 2, "replaced": 0}
+    expected = [
+        # day, organization, members at its end, invitations sent, accepted, members' logins, active members
+        (DAY, "Acme", 2, 1, 1, 3, 2),
+        (DAY, "Bobco", 1, 0, 0, 1, 1),
+    ]
+    assert metrics_rows(database_url) == expected
+
+    metadata = materialized(org_daily_metrics, {"postgres": postgres}, instance, DAY.isoformat())
+    assert metadata == {"day": "2026-01-10", "rows": 2, "replaced": 2}
+    assert metrics_rows(database_url) == expected, "the day's rows replaced, none added"
+
+
+def test_an_unreachable_database_fails_the_run(instance: DagsterInstance) -> None:
+    nowhere = PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
+    result = materialize(
+        [auth_housekeeping], resources={"postgres": nowhere}, instance=instance, raise_on_error=False
+    )
+    assert not result.success
+
+
+def test_housekeeping_removes_exactly_what_is_due(
+    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        user = make_user(conn, "ann")
+        conn.execute(
+            "insert into app.sessions (user_id, token_hash, expires_at, revoked_at) values"
+            " (%(u)s, sha256('live'), now() + interval '1 day', null),"
+            " (%(u)s, sha256('expired'), now() - interval '1 minute', null),"
+            " (%(u)s, sha256('revoked'), now() + interval '1 day', now())",
+            {"u": user},
+        )
+        conn.execute(
+            "insert into app.rate_limit_hits (kind, key, at) values"
+            " ('tap.test', 'k', now() - interval '2 days'), ('tap.test', 'k', now() - interval '1 hour')"
+        )
+    metadata = materialized(auth_housekeeping, {"postgres": postgres}, instance)
+    assert metadata["sessions"] == 2
+    assert metadata["rate_limit_hits"] == 1
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute("select count(*) from app.sessions where token_hash = sha256('live')").fetchone()
+        hits = conn.execute("select count(*) from app.rate_limit_hits where kind = 'tap.test'").fetchone()
+    assert (left, hits) == ((1,), (1,))
+
+
+def test_the_export_writes_the_metrics_to_the_sheet(
+    database_url: str, postgres: PostgresResource, instance: DagsterInstance, sheets_fake: FakeSheets
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        acme, _ = make_org(conn, "Acme", {}), None
+    today = datetime.now(UTC).date()
+    materialized(org_daily_metrics, {"postgres": postgres}, instance, today.isoformat())
+    sheets_fake.add_spreadsheet("metrics-key", "Sheet1")
+    sheets = SheetsResource(
+        service_account_file=str(sheets_fake.key_file), spreadsheet_key="metrics-key", api_url=sheets_fake.url
+    )
+    metadata = materialized(org_metrics_sheet, {"postgres": postgres, "sheets": sheets}, instance)
+    assert metadata["rows"] == 1
+    assert sheets_fake.values("metrics-key", "org_daily_metrics") == [
+        list(EXPORT_HEADER),
+        [today.isoformat(), acme, 0.0, 0.0, 0.0, 0.0, 0.0],
+    ]
+
+
+def test_the_export_without_a_spreadsheet_fails_naming_the_setting(
+    postgres: PostgresResource, instance: DagsterInstance
+) -> None:
+    sheets = SheetsResource(service_account_file="", spreadsheet_key="")
+    result = materialize(
+        [org_metrics_sheet], resources={"postgres": postgres, "sheets": sheets}, instance=instance,
+        raise_on_error=False,
+    )  # fmt: skip
+    assert not result.success
+    assert "BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE" in str(
+        result.get_step_failure_events()[0].step_failure_data.error
+    )
+
+
+def connect_slack(conn: psycopg.Connection, ring: KeyRing, org_id: str, token: str, channel: str) -> None:
+    """An organization's Slack connection as the edge stores it: the bot token sealed."""
+    sealed = ring.seal(token, bot_token_context(org_id))
+    conn.execute(
+        "insert into app.slack_connections"
+        " (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed)"
+        " values (%s, 'T1', 'Team', %s, %s, %s)",
+        (org_id, channel, sealed.key_id, sealed.ciphertext),
+    )
+
+
+def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
+    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+) -> None:
+    key = new_key_entry("k1")
+    ring = KeyRing.from_entries(key)
+    with FakeSlack() as fake, psycopg.connect(database_url) as conn:
+        acme, quiet, broken = (
+            make_org(conn, "Acme", {}),
+            make_org(conn, "Quiet", {}),
+            make_org(conn, "Gone", {}),
+        )
+        make_org(conn, "Unconnected", {})
+        for day, members, sent, logins, active in ((5, 3, 2, 4, 2), (6, 4, 1, 5, 3), (12, 9, 9, 9, 9)):
+            conn.execute(
+                "insert into analytics.org_daily_metrics"
+                " (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users)"
+                " values (%s, %s, %s, %s, 1, %s, %s)",
+                (date(2026, 1, day), acme, members, sent, logins, active),
+            )
+        for org_id, token, channel in ((acme, "xoxb-acme", "#acme"), (quiet, "xoxb-quiet", "#quiet")):
+            fake.add_workspace(token, team_id="T1", team="Team", channels={channel})
+            connect_slack(conn, ring, org_id, token, channel)
+        connect_slack(conn, ring, broken, "xoxb-gone", "#gone")
+        conn.execute("update app.slack_connections set broken_at = now() where org_id = %s", (broken,))
+        conn.commit()
+
+        slack = SlackResource(secrets_key=key, api_url=fake.api_url)
+        metadata = materialized(
+            weekly_slack_digest, {"postgres": postgres, "slack": slack}, instance, "2026-01-05"
+        )
+
+        assert metadata == {"week": "2026-01-05", "posted": 2}
+        assert [post.text for post in fake.posts_to("#acme")] == [
+            "*Acme*, the week of 05 Jan to 11 Jan 2026:\n• 4 members\n• 3 invitations sent, 2 accepted\n"
+            "• 9 logins; at most 3 members active in a day"
+        ], "the week's days only, once"
+        (quiet_post,) = fake.posts_to("#quiet")
+        assert "• 0 members" in quiet_post.text
+        assert fake.posts_to("#gone") == [], "a broken connection gets nothing"
+        assert {post.token for post in fake.posts} == {"xoxb-acme", "xoxb-quiet"}
+
+
+def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
+    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+) -> None:
+    key = new_key_entry("k1")
+    with FakeSlack() as fake, psycopg.connect(database_url) as conn:
+        for name, token in (("Acme", "xoxb-acme"), ("Revoked", "xoxb-revoked")):
+            org_id = make_org(conn, name, {})
+            fake.add_workspace(token, team_id="T1", team="Team", channels={f"#{name.lower()}"})
+            connect_slack(conn, KeyRing.from_entries(key), org_id, token, f"#{name.lower()}")
+        conn.commit()
+        fake.revoke("xoxb-revoked")
+        result = materialize(
+            [weekly_slack_digest],
+            resources={"postgres": postgres, "slack": SlackResource(secrets_key=key, api_url=fake.api_url)},
+            partition_key="2026-01-05",
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert not result.success
+        assert "1 of 2 weekly digests were not posted" in str(
+            result.get_step_failure_events()[0].step_failure_data.error
+        )
+        assert len(fake.posts_to("#acme")) == 1
+
+
+def failure(job_id: int) -> PipelineFailedDeliveriesRow:
+    return PipelineFailedDeliveriesRow(job_id, f"evt_{job_id}", "mail.test", 8, "550 no", None)
+
+
+def test_an_incident_opens_once_and_closes_after_a_quiet_hour() -> None:
+    state = Incidents()
+    state = state.after([failure(3), failure(4)], now=1000.0, quiet_seconds=3600)
+    assert state == Incidents(last_job_id=4, open_incident=3, last_failure_at=1000.0)
+    assert state.after([failure(5)], now=2000.0, quiet_seconds=3600).open_incident == 3, "the same incident"
+    assert state.after([], now=2000.0, quiet_seconds=3600) == state, "still open while not quiet"
+    closed = state.after([], now=5000.0, quiet_seconds=3600)
+    assert closed.open_incident is None
+    assert closed.after([failure(9)], now=5001.0, quiet_seconds=3600).open_incident == 9, "a new incident"
+    assert Incidents.from_cursor(state.to_cursor()) == state
+
+
+def fail_deliveries(database_url: str, count: int) -> None:
+    """Mails whose jobs ended failed, as the worker ends them."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("set search_path = jobs, public")  # procrastinate's trigger names its tables bare
+        for _ in range(count):
+            (event,) = conn.execute(
+                "insert into app.outbox (topic, payload, attempts, last_error, given_up_at)"
+                " values ('mail.test', '{}', 8, '550 no such mailbox', now()) returning id"
+            ).fetchone() or ("",)
+            conn.execute(
+                "update jobs.procrastinate_jobs set status = 'doing' where args ->> 'event_id' = %s", (event,)
+            )
+            conn.execute(
+                "update jobs.procrastinate_jobs set status = 'failed' where args ->> 'event_id' = %s",
+                (event,),
+            )
+
+
+def test_the_sensor_alerts_once_per_incident(
+    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+) -> None:
+    def tick(cursor: str | None) -> SensorResult | SkipReason:
+        context = build_sensor_context(instance=instance, cursor=cursor, resources={"postgres": postgres})
+        result = failed_deliveries_sensor(context)
+        assert isinstance(result, SensorResult | SkipReason)
+        return result
+
+    quiet = tick(None)
+    assert isinstance(quiet, SkipReason)
+
+    fail_deliveries(database_url, 2)
+    first = tick(None)
+    assert isinstance(first, SensorResult)
+    (alert,) = first.run_requests or []
+    assert isinstance(alert, RunRequest)
+    assert alert.run_config["ops"]["alert_delivery_incident"]["config"]["failures"] == 2
+    assert alert.run_config["ops"]["alert_delivery_incident"]["config"]["last_error"] == "550 no such mailbox"
+
+    fail_deliveries(database_url, 1)
+    again = tick(first.cursor)
+    assert isinstance(again, SkipReason), "more failures in the same incident alert no more"
+
+    result = defs.get_job_def("delivery_incident_alert").execute_in_process(
+        run_config=alert.run_config, instance=instance
+    )
+    assert result.success
+
+
+def test_pipeline_run_fills_analytics_after_sign_ups_and_an_invitation(stack: Stack, tmp_path: Path) -> None:
+    edge = stack.edge_url
+    owner = signup(edge, name="Owner")
+    rpc = {"Origin": edge, "Cookie": f"{COOKIE_NAME}={owner.token}"}
+    org = request(edge, "POST", "/rpc/create_organization", json_body={"name": "Pipelined"}, headers=rpc)
+    assert org.status == 200, org.body
+    org_id = org.json()["id"]
+    guest = signup(edge, name="Guest")
+    for email in (guest.email, "later@example.com"):
+        invited = request(
+            edge, "POST", "/rpc/invite_member", headers=rpc,
+            json_body={"org_id": org_id, "email": email, "role": "member"},
+        )  # fmt: skip
+        assert invited.status == 200, invited.body
+    with psycopg.connect(stack.database_url) as conn:
+        row = conn.execute(
+            "select payload ->> 'token' from app.outbox"
+            " where topic = 'mail.org_invitation' and payload ->> 'to' = %s",
+            (guest.email,),
+        ).fetchone()
+    assert row is not None
+    accepted = request(
+        edge,
+        "POST",
+        "/rpc/accept_invitation",
+        json_body={"token": row[0]},
+        headers={"Origin": edge} | guest.cookie,
+    )
+    assert accepted.status == 200, accepted.body
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "pipeline-run", "org_daily_metrics"],
+        cwd=ROOT,
+        env=os.environ | {"DATABASE_URL": stack.database_url, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute(
+            "select members, invitations_sent, invitations_accepted, logins, active_users"
+            " from analytics.org_daily_metrics where org_id = %s and day = (now() at time zone 'UTC')::date",
+            (org_id,),
+        ).fetchall()
+    # Sign-ups log in without an auth.login event; creating, inviting and accepting are audited.
+    assert rows == [(2, 2, 1, 0, 2)]
+
+
+def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    nowhere = PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
+    assert pipeline_run(["auth_housekeeping"], DAY, {"postgres": nowhere}) is False
+    assert "pipeline-run: failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("assets", "day", "says"),
+    [
+        (["org_daily_metrics"], date(2999, 1, 1), "no day 2999-01-01"),
+        (["no_such_asset"], DAY, "no asset no_such_asset"),
+    ],
+)
+def test_pipeline_run_refuses_what_is_not_there(assets: list[str], day: date, says: str) -> None:
+    with pytest.raises(SystemExit, match=says):
+        pipeline_run(assets, day)

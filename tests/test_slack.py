@@ -1,0 +1,114 @@
+"""The Slack client (services/slack.py): the real slack-sdk against the fake Slack, and every
+way a call can fail sorted into our error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from ops.scratch import free_port
+from services.errors import ServiceError
+from services.slack import SlackClient, SlackRefused, SlackSettings, escape
+from tests.support.fake_slack import FakeSlack
+
+TOKEN = "xoxb-1-good"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        fake.add_workspace(TOKEN, team_id="T0001", team="Acme", channels={"C0001"})
+        yield fake
+
+
+def client(fake: FakeSlack, timeout: float = 5.0) -> SlackClient:
+    return SlackClient(SlackSettings(api_url=fake.api_url, timeout_seconds=timeout))
+
+
+def test_auth_test_names_the_workspace(slack: FakeSlack) -> None:
+    identity = asyncio.run(client(slack).auth_test(TOKEN))
+    assert (identity.team_id, identity.team_name, identity.bot_user_id) == ("T0001", "Acme", "U0BOT")
+
+
+def test_a_message_reaches_the_channel(slack: FakeSlack) -> None:
+    asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
+    assert [(post.channel, post.text) for post in slack.posts] == [("C0001", "hello")]
+
+
+def test_a_revoked_token_is_refused_for_good_and_never_named(slack: FakeSlack) -> None:
+    slack.revoke(TOKEN)
+    with pytest.raises(SlackRefused) as refused:
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
+    assert (refused.value.code, refused.value.status, refused.value.broken) == (
+        "slack.invalid_token",
+        422,
+        True,
+    )
+    assert not refused.value.temporary
+    assert TOKEN not in str(refused.value)
+
+
+def test_an_unknown_channel_breaks_the_connection(slack: FakeSlack) -> None:
+    with pytest.raises(SlackRefused) as refused:
+        asyncio.run(client(slack).post_message(TOKEN, "C9999", "hello"))
+    assert (refused.value.slack_error, refused.value.broken, refused.value.temporary) == (
+        "channel_not_found",
+        True,
+        False,
+    )
+
+
+def test_rate_limits_are_temporary_with_slacks_retry_after(slack: FakeSlack) -> None:
+    slack.fail_next(429, retry_after=7)
+    with pytest.raises(ServiceError) as error:
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
+    assert (error.value.code, error.value.status, error.value.retry_after, error.value.temporary) == (
+        "slack.unavailable",
+        503,
+        7,
+        True,
+    )
+    assert slack.posts == [], "the SDK's own retry is off: the job queue decides when"
+
+
+def test_server_errors_are_temporary(slack: FakeSlack) -> None:
+    slack.fail_next(503)
+    with pytest.raises(ServiceError) as error:
+        asyncio.run(client(slack).auth_test(TOKEN))
+    assert (error.value.code, error.value.temporary) == ("slack.unavailable", True)
+
+
+def test_no_answer_in_time_is_temporary() -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings = SlackSettings(
+            api_url=f"http://127.0.0.1:{silent.getsockname()[1]}/api/", timeout_seconds=0.5
+        )
+        with pytest.raises(ServiceError) as error:
+            asyncio.run(SlackClient(settings).auth_test(TOKEN))
+    assert (error.value.code, error.value.temporary) == ("slack.unavailable", True)
+
+
+def test_nobody_listening_is_temporary() -> None:
+    settings = SlackSettings(api_url=f"http://127.0.0.1:{free_port()}/api/", timeout_seconds=2)
+    with pytest.raises(ServiceError) as error:
+        asyncio.run(SlackClient(settings).auth_test(TOKEN))
+    assert (error.value.code, error.value.temporary) == ("slack.unavailable", True)
+
+
+def test_the_base_url_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLOSSOM_SLACK_API_URL", "http://127.0.0.9:1/api")
+    assert SlackSettings.from_environment().api_url == "http://127.0.0.9:1/api/"
+    monkeypatch.setenv("BLOSSOM_SLACK_API_URL", "ftp://nope")
+    with pytest.raises(ValueError, match="BLOSSOM_SLACK_API_URL"):
+        SlackSettings.from_environment()
+
+
+def test_escaping_leaves_no_link_or_mention() -> None:
+    assert escape("<!channel> & <https://evil.example|click>") == (
+        "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;"
+    )

@@ -1,0 +1,251 @@
+"""Slack end to end: the real edge, PostgREST, worker and Postgres, the real slack-sdk talking to
+the fake Slack. Connecting (who may, what Slack must say first), posting an organization's
+events once each, a broken token, and the token kept out of every answer, table and log."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from services.secrets import new_key_entry
+from tests.support.auth_client import Account, signup
+from tests.support.fake_slack import FakeSlack
+from tests.support.http import Reply, request
+from tests.support.smtp_server import SmtpServer
+from tests.support.stack import Stack, make_stack
+from tests.support.worker import eventually, running_worker
+
+BOT_TOKEN = "xoxb-1111-2222-tokenthatmustneverleak"
+OTHER_TOKEN = "xoxb-3333-4444-anotherworkspacetoken"
+CHANNEL = "C0ANNOUNCE"
+
+
+@dataclass(frozen=True)
+class World:
+    stack: Stack
+    slack: FakeSlack
+    smtp: SmtpServer
+    logs: Path
+
+    def call(self, account: Account, path: str, body: dict[str, Any]) -> Reply:
+        headers = {"Origin": self.stack.edge_url} | account.cookie
+        return request(self.stack.edge_url, "POST", path, json_body=body, headers=headers)
+
+    def rpc(self, account: Account, function: str, **args: Any) -> Reply:
+        return self.call(account, f"/rpc/{function}", args)
+
+    def org_with_member(self, role: str = "member") -> tuple[Account, Account, str]:
+        """An owner's new organization and a member who accepted the mailed invitation."""
+        owner, member = (
+            signup(self.stack.edge_url, name="Olive Owner"),
+            signup(self.stack.edge_url, name="Max"),
+        )
+        org_id = self.rpc(owner, "create_organization", name="Acme").json()["id"]
+        assert self.rpc(owner, "invite_member", org_id=org_id, email=member.email, role=role).status == 200
+        self.accept_invitation(member)
+        return owner, member, org_id
+
+    def accept_invitation(self, invitee: Account) -> None:
+        def mailed_token() -> str | None:
+            for received in self.smtp.received:
+                if invitee.email in received.to and "/invitations/accept" in received.part("plain"):
+                    found = re.search(r"token=([A-Za-z0-9_-]{43})", received.part("plain"))
+                    return found.group(1) if found else None
+            return None
+
+        token = eventually(mailed_token, what="the invitation mail")
+        assert self.rpc(invitee, "accept_invitation", token=token).status == 200
+
+
+@pytest.fixture(scope="module")
+def world(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    logs = tmp_path_factory.mktemp("slack")
+    key = new_key_entry("test-1")
+    with FakeSlack() as slack, SmtpServer() as smtp:
+        slack.add_workspace(BOT_TOKEN, team_id="T0ACME", team="Acme Corp", channels={CHANNEL})
+        settings = {"BLOSSOM_SLACK_API_URL": slack.api_url, "BLOSSOM_SECRETS_KEY": key}
+        with (
+            make_stack(pg_server, template_database, logs, settings=settings) as stack,
+            running_worker(stack.database_url, smtp.url, logs, **settings),
+        ):
+            yield World(stack, slack, smtp, logs)
+
+
+def connect(
+    world: World, owner: Account, org_id: str, token: str = BOT_TOKEN, channel: str = CHANNEL
+) -> Reply:
+    return world.call(owner, "/ext/slack/connect", {"org_id": org_id, "bot_token": token, "channel": channel})
+
+
+def test_connect_then_a_member_joins_and_slack_hears_it_once(world: World) -> None:
+    owner = signup(world.stack.edge_url, name="Olive Owner")
+    org_id = world.rpc(owner, "create_organization", name="Acme <Rockets>").json()["id"]
+    connected = connect(world, owner, org_id)
+    assert connected.status == 200, connected.body
+    assert connected.json() | {"connected_at": None} == {
+        "org_id": org_id,
+        "team_id": "T0ACME",
+        "team_name": "Acme Corp",
+        "channel": CHANNEL,
+        "connected_at": None,
+        "broken_at": None,
+        "broken_reason": None,
+    }
+    shown = world.rpc(owner, "get_slack_connection", org_id=org_id)
+    assert shown.status == 200
+    assert shown.json() == connected.json()
+
+    before = len(world.slack.posts_to(CHANNEL))
+    joiner = signup(world.stack.edge_url, name="Jo <!channel>")
+    assert world.rpc(owner, "invite_member", org_id=org_id, email=joiner.email, role="member").status == 200
+    world.accept_invitation(joiner)
+    posts = eventually(lambda: world.slack.posts_to(CHANNEL)[before:], what="the post")
+    assert len(posts) == 1
+    assert posts[0].text == "*Jo &lt;!channel&gt;* joined *Acme &lt;Rockets&gt;* as member."
+    assert posts[0].token == BOT_TOKEN
+    eventually(lambda: _outbox(world, org_id, "notify.member_joined")["delivered_at"], what="delivered")
+    assert len(world.slack.posts_to(CHANNEL)[before:]) == 1, "posted once, not again"
+
+
+def test_slack_failing_for_now_is_tried_again_and_posted_once(world: World) -> None:
+    owner, _member, org_id = world.org_with_member()
+    assert connect(world, owner, org_id).status == 200
+    before = len(world.slack.posts_to(CHANNEL))
+    world.slack.fail_next(503)
+    world.slack.fail_next(429, retry_after=1)
+    assert world.rpc(owner, "update_organization", org_id=org_id, name="Acme Again").status == 200
+    eventually(lambda: _outbox(world, org_id, "notify.org_renamed")["delivered_at"], what="posted at last")
+    row = _outbox(world, org_id, "notify.org_renamed")
+    assert row["attempts"] == 3, "a 503, a 429, then the post"
+    posts = world.slack.posts_to(CHANNEL)[before:]
+    assert [post.text for post in posts] == ["*Olive Owner* renamed the organization to *Acme Again*."]
+
+
+def test_who_may_connect_is_asked_before_slack_is(world: World) -> None:
+    owner, member, org_id = world.org_with_member()
+    stranger = signup(world.stack.edge_url)
+    calls = len(world.slack.calls)
+    assert _code(connect(world, member, org_id)) == (403, "org.forbidden")
+    assert _code(connect(world, stranger, org_id)) == (404, "org.not_found")
+    assert _code(connect(world, owner, "org_nonsense")) == (404, "org.not_found")
+    assert _code(connect(world, owner, org_id, channel="not a channel")) == (422, "slack.invalid_channel")
+    assert _code(connect(world, owner, org_id, token="not-a-bot-token")) == (422, "request.invalid_field")
+    signed_out = request(
+        world.stack.edge_url, "POST", "/ext/slack/connect", headers={"Origin": world.stack.edge_url},
+        json_body={"org_id": org_id, "bot_token": BOT_TOKEN, "channel": CHANNEL},
+    )  # fmt: skip
+    assert _code(signed_out) == (401, "auth.not_signed_in")
+    cross_site = request(
+        world.stack.edge_url,
+        "POST",
+        "/ext/slack/connect",
+        headers={"Origin": "https://evil.example"} | owner.cookie,
+        json_body={"org_id": org_id, "bot_token": BOT_TOKEN, "channel": CHANNEL},
+    )
+    assert _code(cross_site) == (403, "auth.csrf")
+    assert world.slack.calls[calls:] == [], "no token was sent to Slack for a refused caller"
+    assert _code(world.rpc(stranger, "get_slack_connection", org_id=org_id)) == (404, "org.not_found")
+    assert _code(world.rpc(member, "get_slack_connection", org_id=org_id)) == (404, "slack.not_connected")
+
+
+def test_slacks_refusal_or_absence_stores_nothing(world: World) -> None:
+    owner = signup(world.stack.edge_url)
+    org_id = world.rpc(owner, "create_organization", name="Acme").json()["id"]
+    assert _code(connect(world, owner, org_id, token=OTHER_TOKEN)) == (422, "slack.invalid_token")
+    world.slack.fail_next(429, retry_after=3)
+    limited = connect(world, owner, org_id)
+    assert _code(limited) == (503, "slack.unavailable")
+    assert limited.header("Retry-After") == "3"
+    world.slack.fail_next(500)
+    assert _code(connect(world, owner, org_id)) == (503, "slack.unavailable")
+    assert _code(world.rpc(owner, "get_slack_connection", org_id=org_id)) == (404, "slack.not_connected")
+
+
+def test_a_revoked_token_marks_the_connection_broken_once(world: World) -> None:
+    token = "xoxb-5555-6666-revokedlatertoken"
+    world.slack.add_workspace(token, team_id="T0LATER", team="Later", channels={"C0LATER"})
+    owner, member, org_id = world.org_with_member()
+    assert connect(world, owner, org_id, token=token, channel="C0LATER").status == 200
+    world.slack.revoke(token)
+    assert world.rpc(member, "leave_organization", org_id=org_id).status == 204
+    broken = eventually(
+        lambda: (r := world.rpc(owner, "get_slack_connection", org_id=org_id).json())["broken_at"] and r,
+        what="the connection marked broken",
+    )
+    assert broken["broken_reason"] == "invalid_auth"
+    left = _outbox(world, org_id, "notify.member_left")
+    assert left["given_up_at"] is not None
+    assert left["attempts"] == 1, "not retried forever"
+    # Further events are not even queued for Slack while it is broken; the org was told once.
+    assert world.rpc(owner, "update_organization", org_id=org_id, name="Renamed").status == 200
+    with psycopg.connect(world.stack.database_url) as conn:
+        (slack_jobs,) = conn.execute(
+            "select count(*) from jobs.procrastinate_jobs j join app.outbox o on j.args ->> 'event_id' = o.id"
+            " where o.topic = 'notify.org_renamed' and o.payload ->> 'org_id' = %s",
+            (org_id,),
+        ).fetchone() or (None,)
+        (told,) = conn.execute(
+            "select count(*) from app.audit_events where org_id = %s and action = 'org.slack_broken'",
+            (org_id,),
+        ).fetchone() or (None,)
+    assert (slack_jobs, told) == (0, 1)
+    events = world.rpc(owner, "list_audit_events", org_id=org_id).json()
+    assert "org.slack_broken" in [event["action"] for event in events]
+    # Connecting again mends it.
+    world.slack.add_workspace(token, team_id="T0LATER", team="Later", channels={"C0LATER"})
+    mended = connect(world, owner, org_id, token=token, channel="C0LATER")
+    assert mended.status == 200
+    assert mended.json()["broken_at"] is None
+
+
+def test_disconnect(world: World) -> None:
+    owner, member, org_id = world.org_with_member(role="admin")
+    assert connect(world, owner, org_id).status == 200
+    assert world.call(member, "/ext/slack/disconnect", {"org_id": org_id}).status == 204  # an admin may
+    assert _code(world.call(owner, "/ext/slack/disconnect", {"org_id": org_id})) == (
+        404,
+        "slack.not_connected",
+    )
+    assert _code(world.rpc(owner, "get_slack_connection", org_id=org_id)) == (404, "slack.not_connected")
+
+
+def test_the_token_is_in_no_answer_no_table_and_no_log(world: World) -> None:
+    owner = signup(world.stack.edge_url)
+    org_id = world.rpc(owner, "create_organization", name="Acme").json()["id"]
+    assert BOT_TOKEN not in connect(world, owner, org_id).body.decode()
+    assert BOT_TOKEN not in world.rpc(owner, "get_slack_connection", org_id=org_id).body.decode()
+    with psycopg.connect(world.stack.database_url) as conn:
+        dump = conn.execute(
+            "select string_agg(t::text, ' ') from (select * from app.slack_connections) t"
+        ).fetchone()
+        audit = conn.execute("select string_agg(a::text, ' ') from app.audit_events a").fetchone()
+    assert dump is not None
+    assert audit is not None
+    for text in (dump[0], audit[0]):
+        assert BOT_TOKEN not in text
+        assert BOT_TOKEN.encode().hex() not in text
+    for log in world.logs.rglob("*.log"):
+        assert BOT_TOKEN not in log.read_text(errors="replace"), log.name
+
+
+def _code(reply: Reply) -> tuple[int, str]:
+    return reply.status, reply.json().get("code")
+
+
+def _outbox(world: World, org_id: str, topic: str) -> dict[str, Any]:
+    with psycopg.connect(world.stack.database_url) as conn:
+        row = conn.execute(
+            "select delivered_at, given_up_at, attempts from app.outbox"
+            " where topic = %s and payload ->> 'org_id' = %s order by created_at desc limit 1",
+            (topic, org_id),
+        ).fetchone()
+    assert row is not None, f"no {topic} for {org_id}"
+    return {"delivered_at": row[0], "given_up_at": row[1], "attempts": row[2]}

@@ -1,0 +1,186 @@
+"""The example web app (examples/web/) in a real headless Chromium against the real stack, with
+cookies as a browser keeps them: one browser, one flow over two origins. The owner uses the app
+on the edge's own origin (/demo/, BLOSSOM_DEMO_DIR); the invitee uses it from a second origin (a
+static server on another port, the way a frontend's own dev server runs), which works because
+that origin is in BLOSSOM_ALLOWED_ORIGINS (CORS with credentials, edge/cors.py); a third origin
+that is not allowed cannot even sign in."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+
+from ops.web_example import build
+from tests.support.mailbox import messages
+from tests.support.stack import Stack, make_stack
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery staple"
+COOKIE = "blossom_session"
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class StaticServer:
+    """A folder served over HTTP on a free loopback port, in a thread: another origin."""
+
+    def __init__(self, folder: Path) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StaticServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("web") / "dist")
+
+
+@pytest.fixture(scope="module")
+def origins(web: Path) -> Iterator[tuple[StaticServer, StaticServer]]:
+    with StaticServer(web) as allowed, StaticServer(web) as refused:
+        yield allowed, refused
+
+
+@pytest.fixture(scope="module")
+def web_stack(
+    pg_server: str,
+    template_database: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    web: Path,
+    origins: tuple[StaticServer, StaticServer],
+) -> Iterator[Stack]:
+    allowed, _refused = origins
+    with make_stack(
+        pg_server,
+        template_database,
+        tmp_path_factory.mktemp("web-stack"),
+        settings={"BLOSSOM_DEMO_DIR": str(web)},
+        endpoint_settings=lambda endpoints: {
+            "BLOSSOM_ALLOWED_ORIGINS": f"{endpoints.edge_url} {allowed.origin}",
+        },
+    ) as running:
+        yield running
+
+
+def sign_up(page: Page, email: str, name: str) -> None:
+    page.fill("#signup [name=email]", email)
+    page.fill("#signup [name=password]", PASSWORD)
+    page.fill("#signup [name=display_name]", name)
+    page.click("#signup button")
+    expect(page.locator("#who")).to_have_text(f"{name} <{email}>")
+
+
+def sign_in(page: Page, email: str) -> None:
+    page.fill("#login [name=email]", email)
+    page.fill("#login [name=password]", PASSWORD)
+    page.click("#login button")
+    expect(page.locator("#signed-in")).to_be_visible()
+
+
+def sign_out(page: Page) -> None:
+    page.click("#logout")
+    expect(page.locator("#signed-out")).to_be_visible()
+
+
+def session_cookie(context: BrowserContext, edge_url: str) -> dict[str, Any]:
+    """The session cookie the browser keeps for the edge, as it keeps it."""
+    [cookie] = [dict(c) for c in context.cookies(edge_url) if c.get("name") == COOKIE]
+    return cookie
+
+
+@pytest.mark.stack
+def test_the_example_app_on_two_origins_in_chromium(
+    web_stack: Stack, origins: tuple[StaticServer, StaticServer]
+) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run ./dev (it installs Debian's chromium)")
+    allowed, refused = origins
+    edge = web_stack.edge_url
+    owner_email = f"owner-{secrets.token_hex(4)}@example.com"
+    invitee_email = f"invitee-{secrets.token_hex(4)}@example.com"
+    org_name = f"Acme {secrets.token_hex(3)}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            # The owner, on the edge's own origin: sign up (no email verified by hand), create, invite.
+            owner_context = browser.new_context()
+            owner = owner_context.new_page()
+            owner.goto(f"{edge}/demo/")
+            sign_up(owner, owner_email, "Owner")
+            cookie = session_cookie(owner_context, edge)
+            assert cookie["httpOnly"] is True
+            assert cookie["sameSite"] == "Lax"
+            assert COOKIE not in owner.evaluate("document.cookie"), (
+                "the page's script cannot read the session"
+            )
+            owner.fill("#create-org [name=name]", org_name)
+            owner.click("#create-org button")
+            expect(owner.locator("#org-name")).to_have_text(org_name)
+            expect(owner.locator("#members li")).to_have_text([f"Owner <{owner_email}>: owner"])
+            owner.fill("#invite [name=email]", invitee_email)
+            owner.select_option("#invite [name=role]", "member")
+            owner.click("#invite button")
+            expect(owner.locator("#status")).to_have_text(f"Invited {invitee_email} as member.")
+
+            # The invitee, from a second origin: sign up, out, in again, accept the mailed token.
+            invitee_context = browser.new_context()
+            invitee = invitee_context.new_page()
+            invitee.goto(f"{allowed.origin}/?api={edge}")
+            sign_up(invitee, invitee_email, "Invitee")
+            assert session_cookie(invitee_context, edge)["httpOnly"] is True
+            sign_out(invitee)
+            assert not [
+                c for c in invitee_context.cookies(edge) if c.get("name") == COOKIE and c.get("value")
+            ]
+            sign_in(invitee, invitee_email)
+            [invitation] = messages(web_stack.database_url, invitee_email, "mail.org_invitation")
+            invitee.fill("#accept [name=token]", str(invitation["token"]))
+            invitee.click("#accept button")
+            expect(invitee.locator("#org-name")).to_have_text(org_name)
+            expect(invitee.locator("#members li")).to_have_count(2)
+            expect(invitee.locator("#members")).to_contain_text(f"Invitee <{invitee_email}>: member")
+            sign_out(invitee)
+
+            # The owner sees the new member, then signs out.
+            owner.click("#orgs button")
+            expect(owner.locator("#members li")).to_have_count(2)
+            sign_out(owner)
+
+            # An origin the edge does not allow: the browser refuses to send or read the call.
+            stranger = browser.new_context().new_page()
+            stranger.goto(f"{refused.origin}/?api={edge}")
+            expect(stranger.locator("#signed-out")).to_be_visible()
+            sign_in_refused = stranger.locator("#status")
+            stranger.fill("#login [name=email]", owner_email)
+            stranger.fill("#login [name=password]", PASSWORD)
+            stranger.click("#login button")
+            expect(sign_in_refused).to_contain_text("client.network")
+        finally:
+            browser.close()

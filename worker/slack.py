@@ -1,0 +1,133 @@
+"""Posting an organization's events to its Slack channel: the job `post_to_slack` runs this,
+once per try, in one transaction of the worker's own (sql/functions/delivery/slack.sql):
+
+    claim the event          its row locked; with the channel and sealed bot token of the
+                             organization's working connection, and the names to show;
+    open the token and post  chat.postMessage (services/slack.py);
+    record the outcome       delivered; or a failed try, tried again later when Slack may
+                             answer then (429 after its Retry-After, 5xx, no answer); or the
+                             connection marked broken when Slack refuses its token or channel
+                             for good, and the event given up.
+
+As for mail, the row lock makes the post at most once per event, whoever runs the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from blossom_db.database import Database
+from blossom_db.generated import (
+    delivery_claim_slack_post_async,
+    delivery_delivered_async,
+    delivery_failed_async,
+    delivery_slack_broken_async,
+)
+from services.errors import ServiceError
+from services.secrets import KeyRing, Sealed, SecretUnreadable
+from services.slack import SlackClient, SlackRefused, bot_token_context, escape
+from worker.config import WorkerConfig
+from worker.delivery import GaveUp, RetryLater, retry_delay
+from worker.messages import inert
+
+log = logging.getLogger("blossom.worker")
+
+
+class UnpostableEvent(Exception):
+    """The event cannot become a Slack message (an unknown topic, a name missing)."""
+
+
+# Each topic's message; {user}, {by}, {org}, {new_name} are names users typed, {role} is ours.
+MESSAGES = {
+    "notify.member_joined": "*{user}* joined *{org}* as {role}.",
+    "notify.member_left": "*{user}* left *{org}*.",
+    "notify.member_removed": "*{user}* was removed from *{org}* by *{by}*.",
+    "notify.org_renamed": "*{by}* renamed the organization to *{new_name}*.",
+    "notify.ownership_transferred": "*{user}* is now an owner of *{org}*, made one by *{by}*.",
+}
+NOBODY = "someone"
+
+
+def slack_text(topic: str, names: object) -> str:
+    """The message for an event, every typed name made inert and escaped for Slack."""
+    template = MESSAGES.get(topic)
+    if template is None:
+        raise UnpostableEvent(f"no Slack message is made for topic {topic!r}")
+    found = names if isinstance(names, dict) else {}
+
+    def shown(key: str) -> str:
+        value = found.get(key)
+        return escape(inert(value)) if isinstance(value, str) and value.strip() else NOBODY
+
+    return template.format(
+        user=shown("user_name"),
+        by=shown("by_name"),
+        org=shown("org_name"),
+        new_name=shown("new_name"),
+        role=escape(str(found.get("role") or "member")),
+    )
+
+
+@dataclass(frozen=True)
+class SlackPoster:
+    config: WorkerConfig
+    database: Database
+    slack: SlackClient
+    keyring: KeyRing | None
+
+    async def post(self, event_id: str) -> None:
+        """One try at posting `event_id`; RetryLater or GaveUp when it failed (recorded by then)."""
+        outcome: Exception | None = None
+        async with self.database.transaction() as conn:
+            claim = await delivery_claim_slack_post_async(conn, p_event_id=event_id)
+            if claim.topic is None:
+                log.info("event %s: posted or given up already; nothing to do", event_id)
+                return
+            this_try = (claim.attempts or 0) + 1
+
+            async def failed(reason: str, *, give_up: bool) -> None:
+                await delivery_failed_async(conn, p_event_id=event_id, p_error=reason, p_give_up=give_up)
+
+            if claim.channel is None or claim.token_sealed is None or claim.token_key_id is None:
+                await failed("the organization has no working Slack connection", give_up=True)
+                outcome = GaveUp(f"event {event_id}: no working Slack connection")
+            elif self.keyring is None:
+                # A deployment without the key ring: worth trying again once it is configured.
+                reason = "this worker has no BLOSSOM_SECRETS_KEY to open the bot token"
+                last_try = this_try >= self.config.max_attempts
+                await failed(reason, give_up=last_try)
+                outcome = (
+                    GaveUp(reason) if last_try else RetryLater(reason, retry_delay(self.config, this_try))
+                )
+            else:
+                org_id = str(claim.org_id)
+                try:
+                    text = slack_text(claim.topic, claim.names)
+                    token = self.keyring.open(
+                        Sealed(claim.token_key_id, claim.token_sealed), bot_token_context(org_id)
+                    )
+                    await self.slack.post_message(token, claim.channel, text)
+                except (UnpostableEvent, SecretUnreadable) as error:
+                    await failed(str(error), give_up=True)
+                    outcome = GaveUp(f"event {event_id}: given up: {error}")
+                except SlackRefused as error:
+                    if error.broken:
+                        await delivery_slack_broken_async(conn, p_org_id=org_id, p_reason=error.slack_error)
+                    await failed(error.message, give_up=True)
+                    outcome = GaveUp(f"event {event_id}: Slack refused it for good: {error.slack_error}")
+                except ServiceError as error:
+                    last_try = not error.temporary or this_try >= self.config.max_attempts
+                    await failed(error.message, give_up=last_try)
+                    if last_try:
+                        outcome = GaveUp(f"event {event_id}: given up at try {this_try}: {error.message}")
+                    else:
+                        delay = max(error.retry_after or 0.0, retry_delay(self.config, this_try))
+                        outcome = RetryLater(
+                            f"event {event_id}: try {this_try} failed: {error.message}", delay
+                        )
+                else:
+                    await delivery_delivered_async(conn, p_event_id=event_id)
+                    log.info("event %s: posted to Slack (%s) at try %d", event_id, claim.topic, this_try)
+        if outcome is not None:
+            raise outcome
