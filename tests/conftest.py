@@ -49,12 +49,17 @@ CLUSTER_MIGRATING = frozenset(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest -n, each module's tests run on one process in their order (a module's stack
+    is made once, and a test that stops it runs last, as written); the modules that migrate in
+    the run's cluster all on the same one."""
     distributed = config.pluginmanager.hasplugin("xdist")
     for item in items:
         if item.nodeid.startswith(SERIAL):
             item.add_marker(pytest.mark.serial)
-        if distributed and Path(item.nodeid.split("::")[0]).name in CLUSTER_MIGRATING:
-            item.add_marker(pytest.mark.xdist_group("cluster"))
+        if distributed:
+            module = item.nodeid.split("::")[0]
+            group = "cluster" if Path(module).name in CLUSTER_MIGRATING else module
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
