@@ -109,7 +109,7 @@ def up_environment(data_dir: Path) -> tuple[dict[str, str], dict[str, int]]:
     return env, ports
 
 
-def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
+def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
     env, ports = up_environment(data_dir)
     edge_url = f"http://127.0.0.1:{ports['edge']}"
     database_url = f"postgresql://postgres@127.0.0.1:{ports['pg']}/blossom"
@@ -132,6 +132,7 @@ def test_up_serves_stops_cleanly_and_keeps_data(data_dir: Path) -> None:
         second.wait_until_up(edge_url)
         with psycopg.connect(database_url) as conn:
             assert conn.execute("select note from public.kept").fetchall() == [("written before a restart",)]
+        _mail_flows_through_maildev(env, ports)
         _kill_postgrest_and_see_it_back(second, edge_url)
     finally:
         output = second.interrupt(signal.SIGTERM)
@@ -181,74 +182,68 @@ class MailDev:
         raise AssertionError(f"no mail to {to} with a {page} link within {timeout:.0f} s")
 
 
-def test_up_delivers_mail_through_maildev_and_its_links_work(data_dir: Path) -> None:
-    env, ports = up_environment(data_dir)
+def _mail_flows_through_maildev(env: dict[str, str], ports: dict[str, int]) -> None:
+    """Sign-up, reset and invitation mail under `up`, each in MailDev and its link working; then
+    no token left in the outbox, and `just mail` shows them."""
     edge_url = f"http://127.0.0.1:{ports['edge']}"
     database_url = f"postgresql://postgres@127.0.0.1:{ports['pg']}/blossom"
     mailbox = MailDev(ports["mailbox"])
-    stack = Up(env)
-    try:
-        stack.wait_until_up(edge_url)
+    # Sign-up: the verification mail is in MailDev within 2 s, and its link verifies.
+    signed_up = time.monotonic()
+    owner = signup(edge_url, "owner@example.com")
+    token, seen = mailbox.link("owner@example.com", "/verify-email")
+    assert seen - signed_up < 2.0, f"the verification mail took {seen - signed_up:.2f} s"
+    assert post(edge_url, "/auth/verify-email", {"token": token}).status == 204
+    me = request(edge_url, "GET", "/auth/session", headers=owner.cookie).json()
+    assert me["user"]["email_verified"] is True
 
-        # Sign-up: the verification mail is in MailDev within 2 s, and its link verifies.
-        signed_up = time.monotonic()
-        owner = signup(edge_url, "owner@example.com")
-        token, seen = mailbox.link("owner@example.com", "/verify-email")
-        assert seen - signed_up < 2.0, f"the verification mail took {seen - signed_up:.2f} s"
-        assert post(edge_url, "/auth/verify-email", {"token": token}).status == 204
-        me = request(edge_url, "GET", "/auth/session", headers=owner.cookie).json()
-        assert me["user"]["email_verified"] is True
+    # Reset: the mailed link's token is what /auth/password-reset/confirm accepts.
+    assert post(edge_url, "/auth/password-reset", {"email": "owner@example.com"}).status == 202
+    token, _ = mailbox.link("owner@example.com", "/reset-password")
+    body = {"token": token, "new_password": "a brand new secret"}
+    assert post(edge_url, "/auth/password-reset/confirm", body).status == 204
+    signed_in = post(
+        edge_url, "/auth/login", {"email": "owner@example.com", "password": "a brand new secret"}
+    )
+    assert signed_in.status == 200
 
-        # Reset: the mailed link's token is what /auth/password-reset/confirm accepts.
-        assert post(edge_url, "/auth/password-reset", {"email": "owner@example.com"}).status == 202
-        token, _ = mailbox.link("owner@example.com", "/reset-password")
-        body = {"token": token, "new_password": "a brand new secret"}
-        assert post(edge_url, "/auth/password-reset/confirm", body).status == 204
-        signed_in = post(
-            edge_url, "/auth/login", {"email": "owner@example.com", "password": "a brand new secret"}
-        )
-        assert signed_in.status == 200
+    # Invitation: the mailed token is what accept_invitation accepts.
+    rpc = {"Origin": edge_url, "Cookie": f"{COOKIE_NAME}={session_cookie(signed_in)}"}
+    org = request(edge_url, "POST", "/rpc/create_organization", json_body={"name": "Acme"}, headers=rpc)
+    assert org.status == 200, org.body
+    invited = request(
+        edge_url, "POST", "/rpc/invite_member", headers=rpc,
+        json_body={"org_id": org.json()["id"], "email": "guest@example.com", "role": "member"},
+    )  # fmt: skip
+    assert invited.status == 200, invited.body
+    guest = signup(edge_url, "guest@example.com")
+    token, _ = mailbox.link("guest@example.com", "/invitations/accept")
+    accepted = request(
+        edge_url, "POST", "/rpc/accept_invitation", json_body={"token": token},
+        headers={"Origin": edge_url} | guest.cookie,
+    )  # fmt: skip
+    assert accepted.status == 200, accepted.body
+    assert accepted.json()["name"] == "Acme"
 
-        # Invitation: the mailed token is what accept_invitation accepts.
-        rpc = {"Origin": edge_url, "Cookie": f"{COOKIE_NAME}={session_cookie(signed_in)}"}
-        org = request(edge_url, "POST", "/rpc/create_organization", json_body={"name": "Acme"}, headers=rpc)
-        assert org.status == 200, org.body
-        invited = request(
-            edge_url, "POST", "/rpc/invite_member", headers=rpc,
-            json_body={"org_id": org.json()["id"], "email": "guest@example.com", "role": "member"},
-        )  # fmt: skip
-        assert invited.status == 200, invited.body
-        guest = signup(edge_url, "guest@example.com")
-        token, _ = mailbox.link("guest@example.com", "/invitations/accept")
-        accepted = request(
-            edge_url, "POST", "/rpc/accept_invitation", json_body={"token": token},
-            headers={"Origin": edge_url} | guest.cookie,
-        )  # fmt: skip
-        assert accepted.status == 200, accepted.body
-        assert accepted.json()["name"] == "Acme"
+    # Once every mail is delivered, no token is left in the outbox.
+    def undelivered_and_tokens() -> tuple[int, int]:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "select count(*) filter (where delivered_at is null),"
+                " count(*) filter (where payload ? 'token') from app.outbox where topic like 'mail.%'"
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
 
-        # Once every mail is delivered, no token is left in the outbox.
-        def undelivered_and_tokens() -> tuple[int, int]:
-            with psycopg.connect(database_url) as conn:
-                row = conn.execute(
-                    "select count(*) filter (where delivered_at is null),"
-                    " count(*) filter (where payload ? 'token') from app.outbox where topic like 'mail.%'"
-                ).fetchone()
-            assert row is not None
-            return int(row[0]), int(row[1])
+    deadline = time.monotonic() + 5
+    while undelivered_and_tokens() != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert undelivered_and_tokens() == (0, 0)
 
-        deadline = time.monotonic() + 5
-        while undelivered_and_tokens() != (0, 0) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert undelivered_and_tokens() == (0, 0)
-
-        # `just mail` shows them.
-        shown = subprocess.run(
-            [sys.executable, "-m", "ops.mailbox", "--to", "guest@example.com"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True,
-        ).stdout  # fmt: skip
-        assert "You are invited to join Acme on Blossom" in shown
-        assert "Confirm your email address" in shown
-    finally:
-        stack.interrupt(signal.SIGTERM)
-    _assert_nothing_left(ports, data_dir)
+    # `just mail` shows them.
+    shown = subprocess.run(
+        [sys.executable, "-m", "ops.mailbox", "--to", "guest@example.com"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    assert "You are invited to join Acme on Blossom" in shown
+    assert "Confirm your email address" in shown
