@@ -27,7 +27,7 @@ from blossom_db.generated import (
 from pipeline.resources import PostgresResource, SheetsResource, SlackResource
 from services.errors import ServiceError
 from services.secrets import Sealed, SecretUnreadable
-from services.slack import bot_token_context, escape
+from services.slack import bot_token_context, shown
 
 # One partition per UTC day, today's included (a day may be counted while it lasts and again
 # once it is over: the scheduled run counts yesterday).
@@ -94,7 +94,7 @@ def digest_text(org_name: str, first: date, days: Sequence[OrgDailyMetrics]) -> 
     busiest = max((day.active_users for day in days), default=0)
     return "\n".join(
         [
-            f"*{escape(org_name)}*, the week of {first:%d %b} to {last:%d %b %Y}:",
+            f"*{shown(org_name)}*, the week of {first:%d %b} to {last:%d %b %Y}:",
             f"• {members} members",
             f"• {sum(day.invitations_sent for day in days)} invitations sent,"
             f" {sum(day.invitations_accepted for day in days)} accepted",

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blossom_db.settings import env_number
 from services.errors import ServiceError, retry_after_seconds
+from services.text import inert
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -188,5 +189,11 @@ def _refusal(error: SlackApiError) -> ServiceError:
 
 def escape(text: str) -> str:
     """Text for a Slack message with &, < and > escaped as Slack asks, so that it cannot make a
-    link or a mention (`<!channel>`). What a user typed gets the worker's `inert` first."""
+    link or a mention (`<!channel>`)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shown(typed: str) -> str:
+    """What a user typed (a name), as a Slack message shows it: inert (services/text.py), then
+    escaped."""
+    return escape(inert(typed))

@@ -33,6 +33,7 @@ from pipeline.__main__ import run as pipeline_run
 from pipeline.assets import (
     EXPORT_HEADER,
     auth_housekeeping,
+    digest_text,
     org_daily_metrics,
     org_metrics_sheet,
     weekly_slack_digest,
@@ -276,6 +277,14 @@ def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
         assert "• 0 members" in quiet_post.text
         assert fake.posts_to("#gone") == [], "a broken connection gets nothing"
         assert {post.token for post in fake.posts} == {"xoxb-acme", "xoxb-quiet"}
+
+
+def test_the_digest_shows_a_typed_name_as_text_never_a_link_or_a_mention() -> None:
+    text = digest_text("Acme <!channel> www.evil.example\u202e", date(2026, 1, 5), [])
+    first_line = text.splitlines()[0]
+    assert "&lt;!channel&gt;" in first_line
+    assert "evil.example" not in first_line, "a host name Slack would make a link of"
+    assert "\u202e" not in first_line
 
 
 def test_a_refused_digest_fails_the_run_after_the_others_are_posted(

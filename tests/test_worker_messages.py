@@ -9,8 +9,9 @@ from email.headerregistry import Address
 import pytest
 
 from ops.settings import ROOT
+from services.text import inert
 from worker.config import WorkerConfig, parse_app_url, parse_mail_from
-from worker.messages import KINDS, UnsendableMessage, compose, inert
+from worker.messages import KINDS, UnsendableMessage, compose
 
 SENDER = Address("Blossom", "no-reply", "blossom.example")
 APP = "https://app.example.com"

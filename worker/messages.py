@@ -2,7 +2,7 @@
 worker/templates/ (`<kind>.txt`, whose first line is the subject, and `<kind>.html`).
 
 Templates name values with `$name`. What a user typed (a display name, an organization's name)
-reaches the message through `inert` alone: control and direction-changing characters are
+reaches the message through `inert` alone (services/text.py): control and direction-changing characters are
 dropped, and a zero-width space follows every `.`, `:`, `/` and `@`, so that no mail program
 turns it into a link; the HTML part escapes it as well. Links are built here from
 BLOSSOM_APP_URL and the event's token, never from anything typed.
@@ -11,8 +11,6 @@ BLOSSOM_APP_URL and the event's token, never from anything typed.
 from __future__ import annotations
 
 import html
-import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,27 +23,14 @@ from string import Template
 from typing import Any
 from urllib.parse import urlencode
 
+from services.text import inert
+
 TEMPLATES = Path(__file__).parent / "templates"
-LONGEST_TYPED_TEXT = 100
-ZERO_WIDTH_SPACE = "\u200b"
-_LINK_MAKERS = re.compile(r"([.:/@])")
 
 
 class UnsendableMessage(Exception):
     """The event cannot become a message (an unknown topic, a payload without what its message
     needs): trying again would fail the same way."""
-
-
-def inert(typed: str) -> str:
-    """User-typed text made safe to show in a message: one line, no control or bidirectional
-    formatting characters, nothing a mail program would make a link of."""
-    kept = "".join(
-        " " if char.isspace() else char
-        for char in typed
-        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf")
-    )
-    one_line = " ".join(kept.split())[:LONGEST_TYPED_TEXT]
-    return _LINK_MAKERS.sub(r"\1" + ZERO_WIDTH_SPACE, one_line)
 
 
 def _when(value: object) -> str:

@@ -26,10 +26,9 @@ from blossom_db.generated import (
 )
 from services.errors import ServiceError
 from services.secrets import KeyRing, Sealed, SecretUnreadable
-from services.slack import SlackClient, SlackRefused, bot_token_context, escape
+from services.slack import SlackClient, SlackRefused, bot_token_context, escape, shown
 from worker.config import WorkerConfig
 from worker.delivery import GaveUp, RetryLater, retry_delay
-from worker.messages import inert
 from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("blossom.worker")
@@ -57,15 +56,15 @@ def slack_text(topic: str, names: object) -> str:
         raise UnpostableEvent(f"no Slack message is made for topic {topic!r}")
     found = names if isinstance(names, dict) else {}
 
-    def shown(key: str) -> str:
+    def name(key: str) -> str:
         value = found.get(key)
-        return escape(inert(value)) if isinstance(value, str) and value.strip() else NOBODY
+        return shown(value) if isinstance(value, str) and value.strip() else NOBODY
 
     return template.format(
-        user=shown("user_name"),
-        by=shown("by_name"),
-        org=shown("org_name"),
-        new_name=shown("new_name"),
+        user=name("user_name"),
+        by=name("by_name"),
+        org=name("org_name"),
+        new_name=name("new_name"),
         role=escape(str(found.get("role") or "member")),
     )
 
