@@ -22,6 +22,9 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection
 
 from blossom_db.database import Database
 from blossom_db.generated import delivery_claim_async, delivery_delivered_async, delivery_failed_async
@@ -54,6 +57,38 @@ def retry_delay(config: WorkerConfig, failed_tries: int) -> float:
     return float(base * random.uniform(0.8, 1.2))
 
 
+async def record_failed_try(
+    conn: AsyncConnection[Any],
+    config: WorkerConfig,
+    event_id: str,
+    this_try: int,
+    reason: str,
+    *,
+    temporary: bool,
+    wait_at_least: float = 0.0,
+) -> GaveUp | RetryLater:
+    """Records a failed try of an event (delivery.failed) and says what follows: another try
+    after the back-off (and not before `wait_at_least`, a provider's Retry-After) when the
+    failure may pass and tries are left; else the event is given up."""
+    outcome: GaveUp | RetryLater
+    if temporary and this_try < config.max_attempts:
+        delay = max(wait_at_least, retry_delay(config, this_try))
+        outcome = RetryLater(f"event {event_id}: try {this_try} failed: {reason}", delay)
+    else:
+        outcome = GaveUp(f"event {event_id}: given up at try {this_try}: {reason}")
+    await delivery_failed_async(
+        conn, p_event_id=event_id, p_error=reason, p_give_up=isinstance(outcome, GaveUp)
+    )
+    return outcome
+
+
+def outcome_label(outcome: Exception | None) -> str:
+    """A try's outcome as the worker's metrics count it."""
+    if outcome is None:
+        return "delivered"
+    return "failed" if isinstance(outcome, GaveUp) else "retried"
+
+
 @dataclass(frozen=True)
 class Deliverer:
     config: WorkerConfig
@@ -81,26 +116,21 @@ class Deliverer:
                     app_url=self.config.app_url,
                 )
                 await self.mailer.send(message)
-            except (UnsendableMessage, PermanentFailure) as error:
-                await delivery_failed_async(conn, p_event_id=event_id, p_error=str(error), p_give_up=True)
-                outcome = GaveUp(f"event {event_id}: given up at try {this_try}: {error}")
-            except TemporaryFailure as error:
-                last_try = this_try >= self.config.max_attempts
-                await delivery_failed_async(conn, p_event_id=event_id, p_error=str(error), p_give_up=last_try)
-                if last_try:
-                    outcome = GaveUp(f"event {event_id}: given up after {this_try} tries: {error}")
-                else:
-                    delay = retry_delay(self.config, this_try)
-                    outcome = RetryLater(f"event {event_id}: try {this_try} failed: {error}", delay)
+            except (UnsendableMessage, PermanentFailure, TemporaryFailure) as error:
+                outcome = await record_failed_try(
+                    conn,
+                    self.config,
+                    event_id,
+                    this_try,
+                    str(error),
+                    temporary=isinstance(error, TemporaryFailure),
+                )
             else:
                 await delivery_delivered_async(conn, p_event_id=event_id)
                 log.info("event %s: delivered (%s) at try %d", event_id, claim.topic, this_try)
+        self.metrics.deliveries.labels("mail", outcome_label(outcome)).inc()
         # Raised once the failure is committed: the job's own bookkeeping follows from it.
         if outcome is not None:
-            self.metrics.deliveries.labels(
-                "mail", "failed" if isinstance(outcome, GaveUp) else "retried"
-            ).inc()
             raise outcome
-        self.metrics.deliveries.labels("mail", "delivered").inc()
         if claim.queued_at is not None:
             self.metrics.latency.observe((datetime.now(UTC) - claim.queued_at).total_seconds())

@@ -21,14 +21,13 @@ from blossom_db.database import Database
 from blossom_db.generated import (
     delivery_claim_slack_post_async,
     delivery_delivered_async,
-    delivery_failed_async,
     delivery_slack_broken_async,
 )
 from services.errors import ServiceError
 from services.secrets import KeyRing, Sealed, SecretUnreadable
 from services.slack import SlackClient, SlackRefused, bot_token_context, escape, shown
 from worker.config import WorkerConfig
-from worker.delivery import GaveUp, RetryLater, retry_delay
+from worker.delivery import outcome_label, record_failed_try
 from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("blossom.worker")
@@ -88,20 +87,23 @@ class SlackPoster:
                 return
             this_try = (claim.attempts or 0) + 1
 
-            async def failed(reason: str, *, give_up: bool) -> None:
-                await delivery_failed_async(conn, p_event_id=event_id, p_error=reason, p_give_up=give_up)
+            async def failed(reason: str, *, temporary: bool, wait_at_least: float = 0.0) -> Exception:
+                return await record_failed_try(
+                    conn,
+                    self.config,
+                    event_id,
+                    this_try,
+                    reason,
+                    temporary=temporary,
+                    wait_at_least=wait_at_least,
+                )
 
             if claim.channel is None or claim.token_sealed is None or claim.token_key_id is None:
-                await failed("the organization has no working Slack connection", give_up=True)
-                outcome = GaveUp(f"event {event_id}: no working Slack connection")
+                outcome = await failed("the organization has no working Slack connection", temporary=False)
             elif self.keyring is None:
                 # A deployment without the key ring: worth trying again once it is configured.
                 reason = "this worker has no BLOSSOM_SECRETS_KEY to open the bot token"
-                last_try = this_try >= self.config.max_attempts
-                await failed(reason, give_up=last_try)
-                outcome = (
-                    GaveUp(reason) if last_try else RetryLater(reason, retry_delay(self.config, this_try))
-                )
+                outcome = await failed(reason, temporary=True)
             else:
                 org_id = str(claim.org_id)
                 try:
@@ -111,29 +113,19 @@ class SlackPoster:
                     )
                     await self.slack.post_message(token, claim.channel, text)
                 except (UnpostableEvent, SecretUnreadable) as error:
-                    await failed(str(error), give_up=True)
-                    outcome = GaveUp(f"event {event_id}: given up: {error}")
+                    outcome = await failed(str(error), temporary=False)
                 except SlackRefused as error:
+                    # Refused for good: the connection is marked broken first, so nothing more is queued.
                     if error.broken:
                         await delivery_slack_broken_async(conn, p_org_id=org_id, p_reason=error.slack_error)
-                    await failed(error.message, give_up=True)
-                    outcome = GaveUp(f"event {event_id}: Slack refused it for good: {error.slack_error}")
+                    outcome = await failed(error.message, temporary=False)
                 except ServiceError as error:
-                    last_try = not error.temporary or this_try >= self.config.max_attempts
-                    await failed(error.message, give_up=last_try)
-                    if last_try:
-                        outcome = GaveUp(f"event {event_id}: given up at try {this_try}: {error.message}")
-                    else:
-                        delay = max(error.retry_after or 0.0, retry_delay(self.config, this_try))
-                        outcome = RetryLater(
-                            f"event {event_id}: try {this_try} failed: {error.message}", delay
-                        )
+                    outcome = await failed(
+                        error.message, temporary=error.temporary, wait_at_least=error.retry_after or 0.0
+                    )
                 else:
                     await delivery_delivered_async(conn, p_event_id=event_id)
                     log.info("event %s: posted to Slack (%s) at try %d", event_id, claim.topic, this_try)
+        self.metrics.deliveries.labels("slack", outcome_label(outcome)).inc()
         if outcome is not None:
-            self.metrics.deliveries.labels(
-                "slack", "failed" if isinstance(outcome, GaveUp) else "retried"
-            ).inc()
             raise outcome
-        self.metrics.deliveries.labels("slack", "delivered").inc()
