@@ -20,8 +20,8 @@ from blossom_db import generated as db
 from blossom_db.runtime import JsonValue
 from edge.auth import NO_STORE, call, guarded, internal_error, json_fields, session_token
 from edge.config import EdgeConfig
-from edge.errors import Refused, error_response
-from edge.ext import outside_services, service_refusal
+from edge.errors import Refused
+from edge.ext import not_configured, outside_services, service_refusal
 from edge.routes import starlette_routes
 from services.ai import ChatRequest, Message
 from services.errors import ServiceError
@@ -53,13 +53,8 @@ async def org_summary(request: Request) -> Response:
     session = session_token(request, config)
     ai = outside_services(request).ai
     if not ai.settings.configured:
-        raise Refused(
-            error_response(
-                503,
-                "ai.not_configured",
-                "This server has no AI provider: OPENAI_API_KEY is not set.",
-                headers=NO_STORE,
-            )
+        raise not_configured(
+            "ai.not_configured", "This server has no AI provider: OPENAI_API_KEY is not set."
         )
     org_id = fields["org_id"]
     activity = await call(

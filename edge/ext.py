@@ -52,16 +52,14 @@ def service_refusal(error: ServiceError) -> Refused:
     return Refused(error_response(error.status, error.code, error.message, headers=headers))
 
 
+def not_configured(code: str, message: str) -> Refused:
+    """503 `code`: this server is not set up for the outside service a route needs."""
+    return Refused(error_response(503, code, message, headers=NO_STORE))
+
+
 def keyring_or_refuse(request: Request, code: str) -> KeyRing:
     """The key ring that seals credentials; 503 `code` when this edge has none configured."""
     keyring = outside_services(request).keyring
     if keyring is None:
-        raise Refused(
-            error_response(
-                503,
-                code,
-                "This server keeps no credentials: BLOSSOM_SECRETS_KEY is not set.",
-                headers=NO_STORE,
-            )
-        )
+        raise not_configured(code, "This server keeps no credentials: BLOSSOM_SECRETS_KEY is not set.")
     return keyring
