@@ -93,7 +93,7 @@ def pytest(args: list[str]) -> bool:
     three at a time keep two cores busy (measured on two cores: 182 s on two processes, 167 s on
     three)."""
     runs = [
-        ["-n", PYTEST_PROCESSES, "--dist", "loadgroup", "-m", "not serial"],
+        ["-n", PYTEST_PROCESSES, "--dist", "loadfile", "-m", "not serial"],
         ["-p", "no:xdist", "-m", "serial"],
     ]
     codes = [subprocess.call([PYTHON, "-m", "pytest", *run, *args], cwd=ROOT) for run in runs]

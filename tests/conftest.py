@@ -42,24 +42,30 @@ SERIAL = (
     "tests/test_up.py",
 )
 # Modules that migrate databases of the run's cluster themselves. Roles belong to the cluster and
-# migrate (re)states them, which two sessions may not do at once: these run on one process.
+# migrate (re)states them, which two sessions should not do at once: these run one at a time.
 CLUSTER_MIGRATING = frozenset(
     {"test_backup.py", "test_codegen.py", "test_migrate.py", "test_schema_check.py", "test_sql_lint.py"}
 )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest -n, each module's tests run on one process in their order (a module's stack
-    is made once, and a test that stops it runs last, as written); the modules that migrate in
-    the run's cluster all on the same one."""
-    distributed = config.pluginmanager.hasplugin("xdist")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(SERIAL):
             item.add_marker(pytest.mark.serial)
-        if distributed:
-            module = item.nodeid.split("::")[0]
-            group = "cluster" if Path(module).name in CLUSTER_MIGRATING else module
-            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_cluster_migrating_module_at_a_time(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Under pytest -n (`--dist loadfile`: a module's tests on one process, in their order), a
+    module of CLUSTER_MIGRATING holds a lock shared by the run's processes while it runs."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or Path(str(request.path)).name not in CLUSTER_MIGRATING:
+        yield
+        return
+    with open(tmp_path_factory.getbasetemp().parent / "cluster-migrating.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")
