@@ -22,7 +22,7 @@ from edge.config import EdgeConfig
 from edge.cors import Cors
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.ext import OutsideServices
-from edge.health import healthz, readyz
+from edge.health import healthz, postgrest_admin, readyz
 from edge.lifecycle import Draining
 from edge.limits import ConcurrencyLimits
 from edge.metrics import EdgeMetrics
@@ -44,18 +44,19 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
         wait_seconds=config.database_wait_seconds,
         application_name="blossom-edge",
     )
+    admin = postgrest_admin(config)
     activity = SessionActivity(database)
     outside = OutsideServices.from_environment()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await proxy.start()
         try:
             yield
         finally:
             await activity.close()
             await database.close()
             await proxy.close()
+            await admin.close()
             await outside.close()
             # uvicorn ends the process by the signal that stopped it, which runs no atexit.
             logs.flush()
@@ -93,7 +94,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
     # a Location made from the client's own Host header).
     routes.router.redirect_slashes = False
     routes.state.config = config
-    routes.state.proxy = proxy
+    routes.state.postgrest_admin = admin
     routes.state.draining = draining or Draining()
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)

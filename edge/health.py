@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import aiohttp
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from blossom_db.database import Database
 from edge.config import EdgeConfig
 from edge.errors import error_response
+from edge.upstream import Upstream, UpstreamError
 
 log = logging.getLogger("edge.health")
 
@@ -35,17 +35,28 @@ async def _check_postgres(database: Database, seconds: float) -> str | None:
     return None
 
 
-async def _check_postgrest(session: aiohttp.ClientSession, config: EdgeConfig) -> str | None:
+def postgrest_admin(config: EdgeConfig) -> Upstream:
+    """PostgREST's admin server (its /ready), for the readiness check."""
+    seconds = config.readiness_timeout_seconds
+    return Upstream(
+        config.postgrest_admin_url,
+        size=4,
+        wait_seconds=seconds,
+        connect_seconds=seconds,
+        read_seconds=seconds,
+        buffer=64 * 1024,
+    )
+
+
+async def _check_postgrest(admin: Upstream) -> str | None:
     try:
-        async with session.get(
-            f"{config.postgrest_admin_url}/ready",
-            timeout=aiohttp.ClientTimeout(total=config.readiness_timeout_seconds),
-        ) as response:
-            if response.status != 200:
-                return f"not ready ({response.status})"
-    except (aiohttp.ClientError, TimeoutError) as error:
-        log.warning("readiness: PostgREST: %s: %s", type(error).__name__, error)
+        answer = await admin.request("GET", b"/ready", [], None)
+    except UpstreamError as error:
+        log.warning("readiness: PostgREST: %s", type(error).__name__)
         return UNREACHABLE
+    answer.release()
+    if answer.status != 200:
+        return f"not ready ({answer.status})"
     return None
 
 
@@ -58,7 +69,7 @@ async def readyz(request: Request) -> Response:
         )
     postgres, postgrest = await asyncio.gather(
         _check_postgres(state.database, config.readiness_timeout_seconds),
-        _check_postgrest(state.proxy.session, config),
+        _check_postgrest(state.postgrest_admin),
     )
     checks = {"postgres": postgres or "ok", "postgrest": postgrest or "ok"}
     if postgres or postgrest:

@@ -1,7 +1,4 @@
-"""`/rpc/<name>` forwarded to PostgREST over a pooled keep-alive aiohttp client.
-
-aiohttp rather than httpx: measured here under concurrency, a Starlette proxy reached ~960 req/s
-with aiohttp against ~210 req/s with httpx (see bench/).
+"""`/rpc/<name>` forwarded to PostgREST over pooled keep-alive connections (edge/upstream.py).
 
 A request holds one of the few upstream connections only while PostgREST works on it: its body
 is read whole first (under a deadline, edge.errors.read_body), a free connection is waited for
@@ -12,14 +9,11 @@ slowly, ties up its own socket and nothing that other clients need.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-import aiohttp
-from multidict import CIMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -28,6 +22,16 @@ from blossom_db import logs
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.security import client_address
+from edge.upstream import (
+    Answer,
+    Headers,
+    Upstream,
+    UpstreamBroken,
+    UpstreamBusy,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 # RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
 HOP_BY_HOP = frozenset(
@@ -46,6 +50,7 @@ HOP_BY_HOP = frozenset(
 # Authorization: Blossom's credentials are the session cookie and X-Blossom-Session; PostgREST
 # would take a bearer token for a JWT it is not configured to check, and answer 500.
 # X-Request-Id: the edge's own (edge.tracing) is sent instead.
+# Expect: the body is read whole before it is sent; PostgREST need not invite it.
 # Referer: PostgREST logs it, and a page's address can hold a token (an invitation's link); the
 # edge puts the request id in its place, the only field of PostgREST 12.0's access log
 # (log-level info) a proxy can fill, so that its line names the request.
@@ -57,19 +62,23 @@ NOT_FORWARDED_UP = HOP_BY_HOP | {
     "authorization",
     "x-request-id",
     "referer",
+    "expect",
 }
+NOT_FORWARDED_UP_RAW = frozenset(name.encode() for name in NOT_FORWARDED_UP)
 # What PostgREST's access log shows in its referer field: the request id after this.
-REQUEST_REFERER = "urn:blossom:request:"
+REQUEST_REFERER = b"urn:blossom:request:"
 # The pre-request's note that a read-only request's session is due to be marked as used.
-SESSION_STALE_HEADER = "x-blossom-session-stale"
+SESSION_STALE_HEADER = b"x-blossom-session-stale"
 # The ASGI server writes its own Server and Date.
 NOT_FORWARDED_DOWN = frozenset(
-    name.encode() for name in HOP_BY_HOP | {"server", "date", SESSION_STALE_HEADER, "content-length"}
+    {name.encode() for name in HOP_BY_HOP | {"server", "date", "content-length"}} | {SESSION_STALE_HEADER}
 )
 # The only paths forwarded: /rpc/ and a function's name, exactly as sent (no dot segment, no
 # escape, no trailing slash can turn it into another of PostgREST's paths).
 RPC_PATH = re.compile(rb"/rpc/([A-Za-z_][A-Za-z0-9_]{0,62})")
 RESPONSE_BUFFER = 1024 * 1024
+# Opening a connection to PostgREST on the same network.
+CONNECT_SECONDS = 2.0
 # A parameter is named by an identifier (at most 63 bytes) and a function has at most 100. More,
 # or longer, names no function: PostgREST would still look for the closest function for each
 # (its "did you mean" hint), which took 0.9 s for 100 made-up names and 30 s for 2,000.
@@ -77,12 +86,12 @@ MAX_PARAMETERS = 64
 MAX_NAME_BYTES = 63
 
 
-def rpc_name(request: Request) -> str:
-    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+def rpc_name(scope: Scope) -> bytes:
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     match = RPC_PATH.fullmatch(raw_path)
     if match is None:
         raise Refused(error_response(404, "edge.not_found", "There is nothing at this path."))
-    return match.group(1).decode()
+    return match.group(1)
 
 
 def bad_request(message: str) -> Refused:
@@ -128,78 +137,66 @@ def has_body(request: Request) -> bool:
     return "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
 
 
+# When PostgREST gave no answer: the status, code and message the client gets.
+UPSTREAM_REFUSALS: dict[type[UpstreamError], tuple[int, str, str]] = {
+    UpstreamBusy: (
+        503,
+        "edge.upstream_busy",
+        "Every connection to the API server is busy; try again shortly.",
+    ),
+    UpstreamUnavailable: (
+        503,
+        "edge.upstream_unavailable",
+        "The API server is not reachable; try again shortly.",
+    ),
+    UpstreamTimeout: (504, "edge.upstream_timeout", "The API server did not answer in time."),
+    UpstreamBroken: (502, "edge.bad_gateway", "The API server gave no valid answer."),
+}
+
+
 class PostgrestProxy:
     def __init__(self, config: EdgeConfig, count_error: Callable[[str], None] = lambda _code: None) -> None:
         self.config = config
-        self._session: aiohttp.ClientSession | None = None
-        self._slots = asyncio.Semaphore(config.upstream_connections)
+        self.upstream = Upstream(
+            config.postgrest_url,
+            size=config.upstream_connections,
+            wait_seconds=config.upstream_wait_seconds,
+            connect_seconds=CONNECT_SECONDS,
+            read_seconds=config.upstream_timeout_seconds,
+            buffer=RESPONSE_BUFFER,
+        )
         # Called with the code of each upstream failure the edge answers (edge/metrics.py).
         self.count_error = count_error
 
     @property
     def in_use(self) -> int:
         """Connections to PostgREST taken by requests now."""
-        return self.config.upstream_connections - self._slots._value
-
-    async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self.config.upstream_connections, keepalive_timeout=30, ttl_dns_cache=300
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=2, sock_read=self.config.upstream_timeout_seconds
-            ),
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-        )
+        return self.upstream.in_use
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self.upstream.close()
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("the proxy is not started")
-        return self._session
-
-    def _upstream_headers(self, request: Request) -> CIMultiDict[str]:
-        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED_UP)
+    def _upstream_headers(self, request: Request) -> Headers:
+        scope = request.scope
+        headers = [(name, value) for name, value in scope["headers"] if name not in NOT_FORWARDED_UP_RAW]
         client = client_address(request, self.config)
         if client is not None:
             # The peer (or a trusted proxy's entry); a client-sent X-Forwarded-For is dropped above.
-            headers["X-Forwarded-For"] = client
-        headers["X-Forwarded-Proto"] = request.scope["scheme"]
+            headers.append((b"x-forwarded-for", client.encode()))
+        headers.append((b"x-forwarded-proto", scope["scheme"].encode()))
         request_id = logs.request_id.get()
         if request_id is not None:
-            headers["X-Request-Id"] = request_id
-            headers["Referer"] = f"{REQUEST_REFERER}{request_id}"
+            encoded = request_id.encode()
+            headers.append((b"x-request-id", encoded))
+            headers.append((b"referer", REQUEST_REFERER + encoded))
         return headers
-
-    async def _take_slot(self) -> None:
-        if not self._slots.locked():  # the usual case: no timer to arm
-            await self._slots.acquire()
-            return
-        try:
-            async with asyncio.timeout(self.config.upstream_wait_seconds):
-                await self._slots.acquire()
-        except TimeoutError:
-            self.count_error("edge.upstream_busy")
-            raise Refused(
-                error_response(
-                    503,
-                    "edge.upstream_busy",
-                    "Every connection to the API server is busy; try again shortly.",
-                    headers={"Retry-After": "1"},
-                )
-            ) from None
 
     async def forward(self, request: Request) -> RelayedResponse:
         """PostgREST's answer to the request; Refused for what the edge answers itself."""
-        name = rpc_name(request)
+        scope = request.scope
+        name = rpc_name(scope)
         config = self.config
-        query: bytes = request.scope["query_string"]
+        query: bytes = scope["query_string"]
         check_query(query)
         body = (
             await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
@@ -208,79 +205,33 @@ class PostgrestProxy:
         )
         if body:
             check_body(body)
-        url = f"{config.postgrest_url}/rpc/{name}"
-        if query:
-            url += "?" + query.decode("latin-1")
-        headers = self._upstream_headers(request)
-
-        await self._take_slot()
-        release: Callable[[], None] = self._slots.release
+        target = b"/rpc/" + name + (b"?" + query if query else b"")
         try:
-            upstream = await self.session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
+            answer = await self.upstream.request(
+                scope["method"], target, self._upstream_headers(request), body
             )
-            try:
-                buffered, complete = await read_head(upstream.content, RESPONSE_BUFFER)
-            except BaseException:
-                upstream.release()
-                raise
-        except aiohttp.ClientConnectorError:
-            release()
-            self.count_error("edge.upstream_unavailable")
-            raise Refused(
-                error_response(
-                    503,
-                    "edge.upstream_unavailable",
-                    "The API server is not reachable; try again shortly.",
-                    headers={"Retry-After": "1"},
-                )
-            ) from None
-        except TimeoutError:
-            release()
-            self.count_error("edge.upstream_timeout")
-            raise Refused(
-                error_response(504, "edge.upstream_timeout", "The API server did not answer in time.")
-            ) from None
-        except aiohttp.ClientError:
-            release()
-            self.count_error("edge.bad_gateway")
-            raise Refused(
-                error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
-            ) from None
-        except BaseException:
-            release()
-            raise
+        except UpstreamError as error:
+            status, code, message = UPSTREAM_REFUSALS[type(error)]
+            self.count_error(code)
+            headers = {"Retry-After": "1"} if status == 503 else None
+            raise Refused(error_response(status, code, message, headers=headers)) from None
 
-        if complete:
-            upstream.release()
-            release()
-            if upstream.status >= 500:
-                self.count_error(f"postgrest_{upstream.status}")
-                raise Refused(server_error(upstream.status, buffered))
-            if upstream.status >= 400 and not _is_json(upstream):
+        if answer.complete:
+            answer.release()
+            if answer.status >= 500:
+                self.count_error(f"postgrest_{answer.status}")
+                raise Refused(server_error(answer.status, answer.head))
+            if answer.status >= 400 and not _is_json(answer):
                 # PostgREST's own plain-text refusals (e.g. of headers too large for it).
                 raise Refused(
-                    error_response(upstream.status, "edge.bad_request", "The API server refused the request.")
+                    error_response(answer.status, "edge.bad_request", "The API server refused the request.")
                 )
-            return RelayedResponse(upstream, buffered, None)
-        return RelayedResponse(upstream, buffered, release)
+        return RelayedResponse(answer, scope["method"])
 
 
-async def read_head(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
-    """Up to `limit` bytes of an answer's body, and whether that is all of it."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await content.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), content.at_eof()
-
-
-def _is_json(upstream: aiohttp.ClientResponse) -> bool:
-    return upstream.headers.get("content-type", "").split(";", 1)[0].strip().endswith("json")
+def _is_json(answer: Answer) -> bool:
+    content_type = (answer.header(b"content-type") or b"").decode("latin-1")
+    return content_type.split(";", 1)[0].strip().endswith("json")
 
 
 def server_error(status: int, body: bytes) -> Response:
@@ -297,52 +248,51 @@ def server_error(status: int, body: bytes) -> Response:
 
 class RelayedResponse(Response):
     """PostgREST's answer: status, every header (Set-Cookie twice stays twice), and the body
-    unchanged (not decompressed). `head` is its first RESPONSE_BUFFER bytes, all of it when
-    `release_slot` is None (the upstream connection is then already given back); otherwise the
-    rest is streamed after it, and the connection and its slot are given back at the end.
+    unchanged (not decompressed). The answer's first RESPONSE_BUFFER bytes are here; when that
+    is not all of it, the rest is streamed after them, and the connection is given back at the
+    end.
 
     Sent straight to the ASGI server rather than through StreamingResponse, which costs a
     task group per request to watch for disconnects; a vanished client fails `send` instead.
     """
 
-    def __init__(
-        self, upstream: aiohttp.ClientResponse, head: bytes, release_slot: Callable[[], None] | None
-    ) -> None:
-        self.upstream = upstream
-        self.head = head
-        self.release_slot = release_slot
-        self.status_code = upstream.status
+    def __init__(self, answer: Answer, method: str) -> None:
+        self.answer = answer
+        self.status_code = answer.status
         self.background = None
-        self.session_stale = SESSION_STALE_HEADER in upstream.headers
+        self.session_stale = False
         # As they came (bytes, not decoded and encoded again), but for a Content-Length of our
         # own when the whole body is here (upstream may have sent it chunked).
-        self.raw_headers = [
-            (name.lower(), value)
-            for name, value in upstream.raw_headers
-            if name.lower() not in NOT_FORWARDED_DOWN
-        ]
-        if upstream.status in (204, 304):
+        self.raw_headers = []
+        content_length = None
+        for name, value in answer.headers:
+            if name == SESSION_STALE_HEADER:
+                self.session_stale = True
+            elif name == b"content-length":
+                content_length = value
+            elif name not in NOT_FORWARDED_DOWN:
+                self.raw_headers.append((name, value))
+        if answer.status in (204, 304):
             pass  # no body, and no Content-Length either (RFC 9110 section 8.6)
-        elif release_slot is None and upstream.method != "HEAD":
-            self.raw_headers.append((b"content-length", str(len(head)).encode()))
-        elif "content-length" in upstream.headers:
-            self.raw_headers.append((b"content-length", upstream.headers["content-length"].encode()))
+        elif answer.complete and method != "HEAD":
+            self.raw_headers.append((b"content-length", b"%d" % len(answer.head)))
+        elif content_length is not None:
+            self.raw_headers.append((b"content-length", content_length))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = self.answer
         try:
-            start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-            await send(start)
+            await send(
+                {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+            )
             if scope["method"] == "HEAD":
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            streaming = self.release_slot is not None
-            await send({"type": "http.response.body", "body": self.head, "more_body": streaming})
+            streaming = not answer.complete
+            await send({"type": "http.response.body", "body": answer.head, "more_body": streaming})
             if streaming:
-                async for chunk in self.upstream.content.iter_any():
+                async for chunk in answer.rest():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            if self.release_slot is not None:
-                self.upstream.release()
-                self.release_slot()
-                self.release_slot = None
+            answer.release()

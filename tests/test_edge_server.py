@@ -103,6 +103,7 @@ TIGHT = {
     "BLOSSOM_EDGE_CLIENT_CONCURRENCY": "2",
     "BLOSSOM_EDGE_UPSTREAM_CONNECTIONS": "1",
     "BLOSSOM_EDGE_UPSTREAM_WAIT": "0.3",
+    "BLOSSOM_EDGE_UPSTREAM_TIMEOUT": "2",
     "BLOSSOM_EDGE_MAX_CONNECTIONS": "40",
     "BLOSSOM_EDGE_CLIENT_CONNECTIONS": "4",
     "BLOSSOM_EDGE_DRAIN_TIMEOUT": "1",
@@ -173,7 +174,7 @@ def test_waiting_for_a_busy_upstream_is_bounded_and_answered_503(tight_stack: St
     held: list[Reply] = []
     holder = threading.Thread(
         target=lambda: held.append(
-            request(tight_stack.edge_url, "GET", "/rpc/slow?seconds=2", source="127.0.0.8")
+            request(tight_stack.edge_url, "GET", "/rpc/slow?seconds=1.5", source="127.0.0.8")
         )
     )
     holder.start()
@@ -186,6 +187,18 @@ def test_waiting_for_a_busy_upstream_is_bounded_and_answered_503(tight_stack: St
     assert reply.header("retry-after") == "1"
     assert waited < 1.5
     assert held[0].status == 200
+
+
+def test_an_upstream_slower_than_its_timeout_is_answered_504_and_frees_its_connection(
+    tight_stack: Stack,
+) -> None:
+    started = time.monotonic()
+    reply = request(tight_stack.edge_url, "GET", "/rpc/slow?seconds=4", source="127.0.0.12")
+    waited = time.monotonic() - started
+    assert (reply.status, reply.json()["code"]) == (504, "edge.upstream_timeout")
+    assert 1.9 < waited < 3.5
+    # The one upstream connection was closed and given back: the next call gets a new one.
+    assert request(tight_stack.edge_url, "GET", "/rpc/slow?seconds=0", source="127.0.0.12").status == 200
 
 
 def test_connections_past_the_maximum_are_answered_503(tight_stack: Stack) -> None:
