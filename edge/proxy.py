@@ -34,17 +34,18 @@ from edge.upstream import (
 )
 
 # RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
+# Header names as the ASGI server gives them (bytes, lower case).
 HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
     }
 )
 # Authorization: Blossom's credentials are the session cookie and X-Blossom-Session; PostgREST
@@ -55,24 +56,22 @@ HOP_BY_HOP = frozenset(
 # edge puts the request id in its place, the only field of PostgREST 12.0's access log
 # (log-level info) a proxy can fill, so that its line names the request.
 NOT_FORWARDED_UP = HOP_BY_HOP | {
-    "host",
-    "content-length",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "authorization",
-    "x-request-id",
-    "referer",
-    "expect",
+    b"host",
+    b"content-length",
+    b"x-forwarded-for",
+    b"x-forwarded-proto",
+    b"authorization",
+    b"x-request-id",
+    b"referer",
+    b"expect",
 }
-NOT_FORWARDED_UP_RAW = frozenset(name.encode() for name in NOT_FORWARDED_UP)
 # What PostgREST's access log shows in its referer field: the request id after this.
 REQUEST_REFERER = b"urn:blossom:request:"
 # The pre-request's note that a read-only request's session is due to be marked as used.
 SESSION_STALE_HEADER = b"x-blossom-session-stale"
-# The ASGI server writes its own Server and Date.
-NOT_FORWARDED_DOWN = frozenset(
-    {name.encode() for name in HOP_BY_HOP | {"server", "date", "content-length"}} | {SESSION_STALE_HEADER}
-)
+# The ASGI server writes its own Server and Date (RelayedResponse sets Content-Length itself, and
+# keeps SESSION_STALE_HEADER for the edge).
+NOT_FORWARDED_DOWN = HOP_BY_HOP | {b"server", b"date"}
 # The only paths forwarded: /rpc/ and a function's name, exactly as sent (no dot segment, no
 # escape, no trailing slash can turn it into another of PostgREST's paths).
 RPC_PATH = re.compile(rb"/rpc/([A-Za-z_][A-Za-z0-9_]{0,62})")
@@ -178,7 +177,7 @@ class PostgrestProxy:
 
     def _upstream_headers(self, request: Request) -> Headers:
         scope = request.scope
-        headers = [(name, value) for name, value in scope["headers"] if name not in NOT_FORWARDED_UP_RAW]
+        headers = [(name, value) for name, value in scope["headers"] if name not in NOT_FORWARDED_UP]
         client = client_address(request, self.config)
         if client is not None:
             # The peer (or a trusted proxy's entry); a client-sent X-Forwarded-For is dropped above.
