@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ops.settings import ROOT
 from services.ai import AiClient, AiSettings, ChatAnswer, ChatRequest, request_hash
 from services.errors import ServiceError
 from tests.support.fake_openai import FakeOpenAI, fixture_path, recorded_request
@@ -120,6 +123,31 @@ def test_provider_failures_become_our_errors(
 def test_an_answer_without_text_or_counts_is_a_provider_error(fake: FakeOpenAI, tmp_path: Path) -> None:
     record(tmp_path, CHAT, "", 21, 0)
     assert refusal(fake).code == "ai.provider_error"
+
+
+LOADS_THE_SDK = """
+import sys
+from services.ai import AiClient, AiSettings
+AiClient(AiSettings(api_key=sys.argv[1] or None))
+print("openai" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("key", "loaded"), [("", "False"), ("sk-test", "True")])
+def test_the_sdk_is_loaded_only_by_a_process_with_a_key(key: str, loaded: str) -> None:
+    """Every edge makes an AiClient; the SDK is most of what one would load at start."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADS_THE_SDK, key], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == loaded
+
+
+def test_a_client_without_a_key_refuses_to_call() -> None:
+    client = AiClient(AiSettings(api_key=None))
+    with pytest.raises(ServiceError) as refused:
+        asyncio.run(client.complete(CHAT))
+    assert (refused.value.code, refused.value.status) == ("ai.not_configured", 503)
+    asyncio.run(client.close())
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
