@@ -87,6 +87,11 @@ schema-check:
 test *PYTEST_ARGS:
     {{python}} -m ops.run_tests "$@"
 
+# Every check but pytest (lint, SQL checks, schema check, codegen check, TypeScript, pgTAP), on a throwaway cluster
+[group('check')]
+check:
+    {{python}} -m ops.run_tests --checks
+
 # Static checks: ruff (lint and format), mypy, and the SQL checks that need no database (squawk, calls)
 [group('check')]
 lint:

@@ -1,18 +1,27 @@
-"""`just test`: every check, on one throwaway cluster that is removed afterwards.
+"""`just test`: every check, on throwaway clusters that are removed afterwards.
 
-Stages, all run even when one fails: lint, sql-lint (plpgsql_check, squawk and schema-qualified
-calls: ops/sql_lint.py), schema-check, codegen-check, typescript (tsc --strict on
-clients/typescript, type tests included), pgTAP (schema tap, then pg_prove), pytest. Extra
-arguments go to pytest. Exit status is non-zero when any stage failed.
+Stages, all run even when one fails: the checks (lint, sql-lint: plpgsql_check, squawk and
+schema-qualified calls, ops/sql_lint.py; schema-check, codegen-check, typescript: tsc --strict on
+clients/typescript, type tests included; pgTAP: the schema tap, then pg_prove) and pytest. The
+checks run in a process of their own, on a cluster of their own, while pytest's parallel run
+goes on (they mostly wait on each other's servers: two cores are not kept busy by either); their
+output is shown when they are done. Extra arguments go to pytest. Exit status is non-zero when
+any stage failed.
+
+    python -m ops.run_tests [PYTEST_ARGS...]   everything
+    python -m ops.run_tests --checks           the checks only (`just check`)
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from typing import IO
 
 import psycopg
 
@@ -84,51 +93,109 @@ def pgtap(server_url: str) -> bool:
 
 # pytest's exit status when the selection holds no test: one of the two runs may select none.
 NO_TESTS_COLLECTED = 5
-PYTEST_PROCESSES = "3"
+PYTEST_PROCESSES = "6"
 
 
-def pytest(args: list[str]) -> bool:
-    """Most tests on three processes, the ones that assert about time or load (marked serial in
+def pytest(args: list[str], before_serial: Callable[[], None]) -> bool:
+    """Most tests on six processes, the ones that assert about time or load (marked serial in
     tests/conftest.py) alone afterwards: they wait on servers far more than they compute, so
-    three at a time keep two cores busy (measured on two cores: 182 s on two processes, 167 s on
-    three)."""
-    runs = [
-        ["-n", PYTEST_PROCESSES, "--dist", "loadfile", "-m", "not serial"],
-        ["-p", "no:xdist", "-m", "serial"],
+    six at a time keep two cores busier (measured on two cores, the checks running alongside:
+    146 s on three processes, 122 s on six). `before_serial` runs between the two, so that
+    nothing else runs beside the serial ones."""
+    parallel = [
+        PYTHON,
+        "-m",
+        "pytest",
+        "-n",
+        PYTEST_PROCESSES,
+        "--dist",
+        "loadfile",
+        "-m",
+        "not serial",
+        *args,
     ]
-    codes = [subprocess.call([PYTHON, "-m", "pytest", *run, *args], cwd=ROOT) for run in runs]
+    codes = [subprocess.call(parallel, cwd=ROOT)]
+    before_serial()
+    codes.append(subprocess.call([PYTHON, "-m", "pytest", "-p", "no:xdist", "-m", "serial", *args], cwd=ROOT))
     return all(code in (0, NO_TESTS_COLLECTED) for code in codes) and set(codes) != {NO_TESTS_COLLECTED}
 
 
-def main() -> None:
-    pytest_args = sys.argv[1:]
-    results: dict[str, bool] = {}
-    started = time.monotonic()
+class Stages:
+    """Stages run one after another, each announced, timed and recorded."""
 
-    def stage(name: str, run: Callable[[], bool]) -> None:
+    def __init__(self) -> None:
+        self.results: dict[str, bool] = {}
+
+    def run(self, name: str, run: Callable[[], bool]) -> None:
         banner(name)
         began = time.monotonic()
         try:
-            results[name] = run()
+            self.results[name] = run()
         except Exception as error:  # noqa: BLE001 - a crashed stage is a failed stage; go on
             print(f"{name} crashed: {type(error).__name__}: {error}")
-            results[name] = False
-        print(f"--- {name}: {'ok' if results[name] else 'FAILED'} ({time.monotonic() - began:.1f}s)")
+            self.results[name] = False
+        outcome = "ok" if self.results[name] else "FAILED"
+        print(f"{STAGE_LINE}{name}: {outcome} ({time.monotonic() - began:.1f}s)", flush=True)
 
-    stage("lint", lint)
-    with temporary_cluster(prefix="blossom-test-") as cluster:
+
+# How a stage's outcome is printed, and read back from the checks' own process.
+STAGE_LINE = "--- "
+STAGE_RESULT = re.compile(rf"^{STAGE_LINE}(?P<name>[\w-]+): (?P<result>ok|FAILED) ", re.MULTILINE)
+
+
+def checks(stages: Stages) -> None:
+    """Every check but pytest, on a cluster of its own."""
+    stages.run("lint", lint)
+    with temporary_cluster(prefix="blossom-checks-") as cluster:
         server_url = cluster.url("postgres")
         os.environ[SCRATCH_URL_VARIABLE] = server_url
-        stage("sql-lint", lambda: sql_lint.run(server_url))
-        stage("schema-check", schema_check)
-        stage("codegen-check", codegen_check)
-        stage("typescript", typescript)
-        stage("pgTAP", lambda: pgtap(server_url))
-        stage("pytest", lambda: pytest(pytest_args))
+        stages.run("sql-lint", lambda: sql_lint.run(server_url))
+        stages.run("schema-check", schema_check)
+        stages.run("codegen-check", codegen_check)
+        stages.run("typescript", typescript)
+        stages.run("pgTAP", lambda: pgtap(server_url))
 
-    failed = [name for name, ok in results.items() if not ok]
+
+def checks_alongside(stages: Stages, output: IO[str]) -> Callable[[], None]:
+    """Starts the checks in a process of their own, writing to `output`; the function returned
+    waits for them, shows what they printed and records their stages' results in `stages`."""
+    process = subprocess.Popen(
+        [PYTHON, "-m", "ops.run_tests", "--checks"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+    )
+
+    def finish() -> None:
+        process.wait()
+        banner("the checks, run meanwhile")
+        output.seek(0)
+        printed = output.read()
+        print(printed, end="", flush=True)
+        found = {match["name"]: match["result"] == "ok" for match in STAGE_RESULT.finditer(printed)}
+        stages.results |= found
+        if process.returncode != 0 and all(found.values()):
+            stages.results["checks"] = False  # the process itself failed, whatever it printed
+
+    return finish
+
+
+def main() -> None:
+    arguments = sys.argv[1:]
+    stages = Stages()
+    started = time.monotonic()
+    if arguments == ["--checks"]:
+        checks(stages)
+    else:
+        with tempfile.TemporaryFile("w+") as output:
+            finish_checks = checks_alongside(stages, output)
+            with temporary_cluster(prefix="blossom-test-") as cluster:
+                os.environ[SCRATCH_URL_VARIABLE] = cluster.url("postgres")
+                stages.run("pytest", lambda: pytest(arguments, before_serial=finish_checks))
+
+    failed = [name for name, ok in stages.results.items() if not ok]
     elapsed = time.monotonic() - started
-    print(f"\n==> {len(results) - len(failed)} of {len(results)} stages passed in {elapsed:.0f}s", flush=True)
+    print(
+        f"\n==> {len(stages.results) - len(failed)} of {len(stages.results)} stages passed in {elapsed:.0f}s",
+        flush=True,
+    )
     if failed:
         print(f"failed: {', '.join(failed)}")
         raise SystemExit(1)

@@ -33,7 +33,7 @@ def pg_server() -> Iterator[str]:
 
 
 # Tests whose assertions are about time or load: `just test` runs them alone, after the others
-# have run two at a time (ops/run_tests.py), so that no other test's work skews them.
+# have run in parallel (ops/run_tests.py), so that no other test's work skews them.
 SERIAL = (
     "tests/test_auth_limits.py::test_a_flood_of_sign_ups_leaves_logins_their_share",
     "tests/test_edge_database.py::test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second",
