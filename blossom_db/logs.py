@@ -64,6 +64,10 @@ def bind(*, request: str | None = None, user: str | None = None, org: str | None
             variable.reset(token)
 
 
+# One encoder for every line: json.dumps with options of its own builds a new one per call.
+ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 class JsonLines(logging.Formatter):
     """A record as one JSON object on one line (see the module's docstring)."""
 
@@ -97,7 +101,7 @@ class JsonLines(logging.Formatter):
         )
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return ENCODER.encode(line)
 
 
 def info(logger: logging.Logger, event: str, fields: dict[str, Any]) -> None:
@@ -106,11 +110,15 @@ def info(logger: logging.Logger, event: str, fields: dict[str, Any]) -> None:
     machinery cost several times what the line itself does (bench/proxy.py)."""
     if not logger.isEnabledFor(logging.INFO):
         return
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, BatchedStdout) and isinstance(handler.formatter, JsonLines):
-            handler.write(json.dumps(handler.formatter.line(time.time(), "info", logger.name, event, fields),
-                                     default=str, ensure_ascii=False))  # fmt: skip
-            return
+    handler, formatter, handlers = _direct_handler, _direct_formatter, logging.root.handlers
+    if (
+        formatter is not None
+        and len(handlers) == 1
+        and handlers[0] is handler
+        and handler.formatter is formatter
+    ):
+        handler.write(ENCODER.encode(formatter.line(time.time(), "info", logger.name, event, fields)))
+        return
     logger.info(event, extra={"fields": fields})
 
 
@@ -153,11 +161,20 @@ def configure(process: str, level: int = logging.INFO) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    global _direct_handler, _direct_formatter
     handler = BatchedStdout()
-    handler.setFormatter(JsonLines(process))
+    formatter = JsonLines(process)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    _direct_handler, _direct_formatter = handler, formatter
+
+
+# What `info` writes to without logging's machinery: configure's handler, while it is the root
+# logger's only one and keeps its formatter.
+_direct_handler: BatchedStdout | None = None
+_direct_formatter: JsonLines | None = None
 
 
 def flush() -> None:

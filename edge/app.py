@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from blossom_db import logs
 from blossom_db.database import Database
@@ -133,18 +133,11 @@ class RpcFirst:
         ):
             await self.routes(scope, receive, send)
             return
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
+        request = Request(scope, receive)
         try:
-            response = await self.endpoint(Request(scope, receive))
-            await response(scope, receive, tracked_send)
-        except Exception as error:
-            if started:
-                raise  # the answer is under way: the server closes the connection
-            response = await internal_error(Request(scope, receive), error)
-            await response(scope, receive, send)
+            response = await self.endpoint(request)
+        except Exception as error:  # noqa: BLE001 - any failure before an answer is our 500 in JSON
+            response = await internal_error(request, error)
+        # Every response's first act is to send its start: a failure from here on is one of an
+        # answer under way, and the server closes the connection.
+        await response(scope, receive, send)

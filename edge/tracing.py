@@ -64,17 +64,19 @@ class RequestIds:
                 message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
             await send(message)
 
-        with logs.bind(request=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                seconds = time.perf_counter() - started
-                self.metrics.observe(scope["method"], scope["path"], status, seconds)
-                fields = {
-                    "method": scope["method"],
-                    "route": scope["path"][:LONGEST_ROUTE],
-                    # 0: no answer was sent (the client went away, or the server failed).
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                }
-                logs.info(log, "request", fields)
+        # logs.bind's work without its context manager: this runs for every request.
+        bound = logs.request_id.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            self.metrics.observe(scope["method"], scope["path"], status, seconds)
+            fields = {
+                "method": scope["method"],
+                "route": scope["path"][:LONGEST_ROUTE],
+                # 0: no answer was sent (the client went away, or the server failed).
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            }
+            logs.info(log, "request", fields)
+            logs.request_id.reset(bound)

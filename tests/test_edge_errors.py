@@ -4,13 +4,19 @@ and nothing but /rpc/<name> reaches PostgREST (edge/errors.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
+from edge.app import RpcFirst
 from tests.support.auth_client import PASSWORD, post, signup
 from tests.support.http import Reply, request
 from tests.support.stack import Stack, make_stack
@@ -214,3 +220,48 @@ def test_a_trailing_slash_is_not_found_not_redirected(answers_stack: Stack, path
     reply = request(answers_stack.edge_url, "GET", path, headers={"Host": "evil.example"})
     assert_error(reply, 404, "edge.not_found")
     assert reply.header("location") is None
+
+
+def _drive(app: RpcFirst) -> tuple[list[dict[str, object]], BaseException | None]:
+    """One GET /rpc/me through `app` in-process: the messages it sent, and what it raised."""
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and message.get("more_body"):
+            raise ConnectionResetError("the client went away")
+
+    scope = {"type": "http", "method": "GET", "path": "/rpc/me", "raw_path": b"/rpc/me", "headers": []}
+    scope |= {"query_string": b"", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2), "scheme": "http"}
+    try:
+        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    except Exception as error:  # noqa: BLE001 - what it raised is the finding
+        return sent, error
+    return sent, None
+
+
+def test_an_rpc_endpoint_that_fails_before_answering_gives_a_json_500() -> None:
+    async def failing(_request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    sent, raised = _drive(RpcFirst(failing, routes=PlainTextResponse("unused")))
+    assert raised is None
+    assert sent[0]["status"] == 500
+    assert json.loads(sent[1]["body"])["code"] == "edge.internal_error"  # type: ignore[arg-type]
+
+
+def test_an_answer_that_fails_under_way_is_not_followed_by_another() -> None:
+    class Streamed(Response):
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"[1,", "more_body": True})
+
+    async def streaming(_request: Request) -> Response:
+        return Streamed()
+
+    sent, raised = _drive(RpcFirst(streaming, routes=PlainTextResponse("unused")))
+    assert isinstance(raised, ConnectionResetError)
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
