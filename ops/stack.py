@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from subprocess import PIPE
 from types import FrameType
+from typing import NoReturn
 
 import psycopg
 from psycopg import sql
@@ -65,6 +66,7 @@ def database(settings: Settings, *, keep_running: bool = False) -> Iterator[Loca
         yield cluster
     finally:
         if not was_running and not keep_running:
+            say("stopping Postgres")
             cluster.stop()
 
 
@@ -125,53 +127,69 @@ def up(settings: Settings) -> int:
         if not settings.external_database_url:
             output.follow("postgres", local_cluster(settings).logfile, following)
         with database(settings):
-            migrate(settings.admin_url)
-            if with_maildev:
-                mail_directory = settings.data_dir / "mail"
-                maildev = Child(
-                    "maildev",
-                    lambda: start_maildev(settings.smtp_port, settings.mailbox_port, mail_directory, PIPE),
-                    output,
-                )
-                children.append(maildev)
-                wait_http(f"{settings.mailbox_url}/api/email", maildev.process)
-            postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE), output)
-            children.append(postgrest)
-            wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest.process)
-            edge = Child("edge", lambda: start_edge(endpoints, PIPE), output)
-            children.append(edge)
-            wait_http(f"{endpoints.edge_url}/readyz", edge.process)
-            children.append(
-                Child("worker", lambda: start_worker(worker_settings, settings.admin_url, PIPE), output)
-            )
-            say("the stack is up (Ctrl-C stops it)")
-            print(f"  edge       {endpoints.edge_url}")
-            print(f"  PostgREST  {endpoints.postgrest_url}")
-            print(f"  worker     mail through {worker_settings['BLOSSOM_SMTP_URL']}")
-            print(
-                f"  metrics    {endpoints.edge_url}/metrics, http://127.0.0.1:{settings.worker_metrics_port}/metrics"
-            )
-            if with_maildev:
-                print(f"  MailDev    {settings.mailbox_url} (SMTP on 127.0.0.1:{settings.smtp_port})")
-            print(f"  database   {redacted(settings.admin_url)}", flush=True)
-            while True:
-                for child in children:
-                    child.keep_running()
-                time.sleep(0.1)
-    except Shutdown as why:
-        say(f"{why}: stopping")
+            try:
+                serve(settings, endpoints, worker_settings, with_maildev, output, children)
+            except Shutdown as why:
+                say(f"{why}: stopping")
+                raise
+            finally:
+                # Ignore a second Ctrl-C while we stop things in order: worker, edge, PostgREST,
+                # MailDev; Postgres last, as `database` is left, so that each can finish its work.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                for child in reversed(children):
+                    stop(child.process, timeout=30.0)
+                    output.line("blossom", f"{child.name} stopped")
+    except Shutdown:
         return 0
     except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
         say(str(error))
         return 1
     finally:
-        # Ignore a second Ctrl-C while we stop things in order: worker, edge, PostgREST,
-        # MailDev, then Postgres.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in reversed(children):
-            stop(child.process, timeout=30.0)
         following.set()
+
+
+def serve(
+    settings: Settings,
+    endpoints: Endpoints,
+    worker_settings: dict[str, str],
+    with_maildev: bool,
+    output: Output,
+    children: list[Child],
+) -> NoReturn:
+    """Migrates, starts the stack's processes (each added to `children` as it starts), and keeps
+    them running until Shutdown."""
+    migrate(settings.admin_url)
+    if with_maildev:
+        mail_directory = settings.data_dir / "mail"
+        maildev = Child(
+            "maildev",
+            lambda: start_maildev(settings.smtp_port, settings.mailbox_port, mail_directory, PIPE),
+            output,
+        )
+        children.append(maildev)
+        wait_http(f"{settings.mailbox_url}/api/email", maildev.process)
+    postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE), output)
+    children.append(postgrest)
+    wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest.process)
+    edge = Child("edge", lambda: start_edge(endpoints, PIPE), output)
+    children.append(edge)
+    wait_http(f"{endpoints.edge_url}/readyz", edge.process)
+    children.append(Child("worker", lambda: start_worker(worker_settings, settings.admin_url, PIPE), output))
+    say("the stack is up (Ctrl-C stops it)")
+    print(f"  edge       {endpoints.edge_url}")
+    print(f"  PostgREST  {endpoints.postgrest_url}")
+    print(f"  worker     mail through {worker_settings['BLOSSOM_SMTP_URL']}")
+    print(
+        f"  metrics    {endpoints.edge_url}/metrics, http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+    )
+    if with_maildev:
+        print(f"  MailDev    {settings.mailbox_url} (SMTP on 127.0.0.1:{settings.smtp_port})")
+    print(f"  database   {redacted(settings.admin_url)}", flush=True)
+    while True:
+        for child in children:
+            child.keep_running()
+        time.sleep(0.1)
 
 
 def run_worker(settings: Settings) -> int:

@@ -120,6 +120,7 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
         conn.execute("create table public.kept (note text)")
         conn.execute("insert into public.kept values ('written before a restart')")
     output = first.interrupt()
+    _assert_stopped_before_postgres(output)
     assert edge_url in output
     assert f"127.0.0.1:{ports['postgrest']}" in output
     assert database_url in output
@@ -142,6 +143,25 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
         assert re.search(rf"^{name} *\| .", output, re.MULTILINE), f"no line of {name}:\n{output}"
     assert re.search(r'^edge +\| \{"time": ', output, re.MULTILINE), "the edge writes JSON lines"
     assert len(re.findall(r"^blossom  \| postgrest started", output, re.MULTILINE)) == 2
+
+
+def _assert_stopped_before_postgres(output: str) -> None:
+    """Every process is stopped, in order, while Postgres still serves them: a worker whose
+    database went first could not put back what it had under way."""
+    order = [
+        re.search(pattern, output, re.MULTILINE)
+        for pattern in (
+            r"^blossom: SIGINT: stopping$",
+            r"^blossom  \| worker stopped$",
+            r"^blossom  \| edge stopped$",
+            r"^blossom  \| postgrest stopped$",
+            r"^blossom  \| maildev stopped$",
+            r"^blossom: stopping Postgres$",
+        )
+    ]
+    assert all(order), output
+    positions = [found.start() for found in order if found]
+    assert positions == sorted(positions), output
 
 
 def _kill_postgrest_and_see_it_back(stack: Up, edge_url: str) -> None:
