@@ -160,6 +160,9 @@ def serve(
     """Migrates, starts the stack's processes (each added to `children` as it starts), and keeps
     them running until Shutdown."""
     migrate(settings.admin_url)
+    # Started at once, then waited for: none needs another to start (the edge is ready once
+    # PostgREST is, and says so on /readyz).
+    ready: list[tuple[Child, str]] = []
     if with_maildev:
         mail_directory = settings.data_dir / "mail"
         maildev = Child(
@@ -167,14 +170,14 @@ def serve(
             lambda: start_maildev(settings.smtp_port, settings.mailbox_port, mail_directory, PIPE),
             output,
         )
-        children.append(maildev)
-        wait_http(f"{settings.mailbox_url}/api/email", maildev.process)
+        ready.append((maildev, f"{settings.mailbox_url}/api/email"))
     postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE), output)
-    children.append(postgrest)
-    wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest.process)
+    ready.append((postgrest, f"{endpoints.postgrest_admin_url}/ready"))
     edge = Child("edge", lambda: start_edge(endpoints, PIPE), output)
-    children.append(edge)
-    wait_http(f"{endpoints.edge_url}/readyz", edge.process)
+    ready.append((edge, f"{endpoints.edge_url}/readyz"))
+    children.extend(child for child, _ in ready)
+    for child, url in ready:
+        wait_http(url, child.process)
     children.append(Child("worker", lambda: start_worker(worker_settings, settings.admin_url, PIPE), output))
     say("the stack is up (Ctrl-C stops it)")
     print(f"  edge       {endpoints.edge_url}")
