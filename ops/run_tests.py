@@ -179,6 +179,11 @@ def checks_alongside(stages: Stages, output: IO[str]) -> Callable[[], None]:
 
 def main() -> None:
     arguments = sys.argv[1:]
+    # A run starts some seventy Python processes (pytest's, the edges, the workers); without
+    # bytecode caches (gitignored __pycache__) each compiles our modules, and pytest rewrites
+    # every test module's asserts, again: measured, a pytest process collects in 6.0 s without
+    # them and in 3.4 s with them.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     stages = Stages()
     started = time.monotonic()
     if arguments == ["--checks"]:

@@ -27,8 +27,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import openai
-
 from services.ai import request_hash
 
 LLM_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "llm"
@@ -133,6 +131,8 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 def _ask_the_provider(body: dict[str, Any]) -> dict[str, Any]:
     """The real provider's answer to the body, with this process's own key (recording only)."""
+    import openai  # here: every pytest process imports this module, and only recording needs it
+
     client = openai.OpenAI(max_retries=0, timeout=60)
     try:
         completion = client.chat.completions.create(**body)
