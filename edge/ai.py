@@ -21,9 +21,10 @@ from blossom_db.runtime import JsonValue
 from edge.auth import NO_STORE, call, guarded, internal_error, json_fields, session_token
 from edge.config import EdgeConfig
 from edge.errors import Refused
-from edge.ext import not_configured, outside_services, service_refusal
+from edge.ext import outside_services, service_refusal
 from edge.routes import starlette_routes
 from services.ai import ChatRequest, Message
+from services.ai import not_configured as ai_not_configured
 from services.errors import ServiceError
 
 FEATURE = "org_summary"
@@ -53,9 +54,7 @@ async def org_summary(request: Request) -> Response:
     session = session_token(request, config)
     ai = outside_services(request).ai
     if not ai.settings.configured:
-        raise not_configured(
-            "ai.not_configured", "This server has no AI provider: OPENAI_API_KEY is not set."
-        )
+        raise service_refusal(ai_not_configured())
     org_id = fields["org_id"]
     activity = await call(
         request, lambda conn: db.ext_ai_org_activity_async(conn, p_session=session, p_org_id=org_id)

@@ -103,6 +103,13 @@ class ChatAnswer:
     completion_tokens: int
 
 
+def not_configured() -> ServiceError:
+    """The refusal of an AI call by a process without OPENAI_API_KEY."""
+    return ServiceError(
+        "ai.not_configured", "This server has no AI provider: OPENAI_API_KEY is not set.", status=503
+    )
+
+
 class AiClient:
     """One per process, built from AiSettings; `close` it on the way out."""
 
@@ -131,9 +138,7 @@ class AiClient:
 
     async def complete(self, request: ChatRequest) -> ChatAnswer:
         if self._client is None:
-            raise ServiceError(
-                "ai.not_configured", "This server has no AI provider: OPENAI_API_KEY is not set.", status=503
-            )
+            raise not_configured()
         import openai  # loaded with the client above
 
         try:
