@@ -1,7 +1,7 @@
 /* The request id: the pre-request takes it from X-Request-Id when it has the shape of one, and
    audit events, outbox rows and their delivery jobs record it. */
 begin;
-select plan(9);
+select plan(11);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.request('POST', null, '{"x-request-id": "edge-4f2a9c"}');
@@ -27,6 +27,10 @@ select is(nullif(current_setting('app.request_id', true), ''), null,
   'a request id that is not of the shape is not taken');
 select tap.request('GET', null, jsonb_build_object('x-request-id', repeat('x', 64)));
 select is(nullif(current_setting('app.request_id', true), ''), null, 'nor one longer than 63 characters');
+select tap.request('GET', null, jsonb_build_object('x-request-id', repeat('x', 63)));
+select is(current_setting('app.request_id', true), repeat('x', 63), 'one of 63 characters is taken');
+select tap.request('GET', null, '{"x-request-id": ""}');
+select is(nullif(current_setting('app.request_id', true), ''), null, 'an empty one is not');
 
 reset role;
 select set_config('app.request_id', 'bad id with spaces', true);
