@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 from pglast import parse_plpgsql
-from pglast.parser import ParseError, parse_sql_json
+from pglast.parser import ParseError, parse_sql_json, scan
 
 from codegen.catalog import CodegenError
 from codegen.tags import TagError, parse_tags
@@ -42,12 +42,6 @@ PGRST = "PGRST"
 _RAISE_ERRCODE, _RAISE_MESSAGE = 0, 1
 _ASSIGNMENT = re.compile(r"^\s*[^:=]+?:=", re.DOTALL)
 _ASSIGNMENT_EQ = re.compile(r"^\s*[A-Za-z_][\w.\"\[\]]*\s*=", re.DOTALL)
-
-# pglast's PL/pgSQL parser refuses declarations of types qualified with a schema other than
-# pg_catalog and public; for finding raises and calls the types do not matter, so such names
-# outside string literals (and not followed by "(", i.e. not calls) become `text` (not a name in
-# public: the parser would then drop a declaration's default value, which may call a function).
-_QUALIFIED = re.compile(r"'(?:[^']|'')*'|\b([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_$]*)\b(?!\s*\()")
 
 _SCHEMAS = """
 select nspname::text from pg_namespace
@@ -88,6 +82,42 @@ _INSERT, _DELETE, _UPDATE = 4, 8, 16
 _WRITES = {"InsertStmt": _INSERT, "UpdateStmt": _UPDATE, "DeleteStmt": _DELETE}
 _MERGE = _INSERT | _UPDATE | _DELETE
 _DYNAMIC = ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors")
+
+
+_COMMENTS = ("SQL_COMMENT", "C_COMMENT")
+
+
+def _types_as_text(sql: str, schemas: frozenset[str], *, in_body: bool = False) -> str:
+    """`sql` with every name qualified with one of `schemas` that is not called (not followed
+    by "(") written `text`: pglast's PL/pgSQL parser refuses declarations of types qualified with
+    a schema other than pg_catalog and public, and for finding raises and calls the types do not
+    matter. (Not a name in public: the parser would then drop a declaration's default value,
+    which may call a function.) Names are found by Postgres's own scanner, so nothing inside a
+    comment, a string or a quoted identifier is touched; the function's body, the one
+    dollar-quoted string of `pg_get_functiondef`'s text, is scanned in turn."""
+    tokens = [token for token in scan(sql) if token.name not in _COMMENTS]
+    pieces, copied, skip_to = [], 0, 0
+    for i, token in enumerate(tokens):
+        if i < skip_to:
+            continue
+        text = sql[token.start : token.end + 1]
+        if token.name == "SCONST" and text.startswith("$") and not in_body:
+            tag = text[: text.index("$", 1) + 1]
+            inner_start, inner_end = token.start + len(tag), token.end + 1 - len(tag)
+            pieces += [
+                sql[copied:inner_start],
+                _types_as_text(sql[inner_start:inner_end], schemas, in_body=True),
+            ]
+            copied = inner_end
+        elif (
+            token.name == "IDENT"
+            and text.lower() in schemas
+            and [t.name for t in tokens[i + 1 : i + 3]] == ["ASCII_46", "IDENT"]
+            and (i + 3 == len(tokens) or tokens[i + 3].name != "ASCII_40")
+        ):
+            pieces += [sql[copied : token.start], "text"]
+            copied, skip_to = tokens[i + 2].end + 1, i + 3
+    return "".join([*pieces, sql[copied:]])
 
 
 def search_path(config: list[str] | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -287,11 +317,8 @@ class _Analysis:
         raise self.fail(line, "cannot tell the code of this RAISE SQLSTATE 'PGRST' (not a literal)")
 
     def plpgsql(self, definition: str, schemas: frozenset[str]) -> None:
-        def public(match: re.Match[str]) -> str:
-            return "text" if match.group(1) in schemas else match.group(0)
-
         try:
-            tree = parse_plpgsql(_QUALIFIED.sub(public, definition))
+            tree = parse_plpgsql(_types_as_text(definition, schemas))
         except ParseError as error:
             raise self.fail(None, f"pglast cannot parse the body: {error}") from error
         for node, line in _walk_lines(tree):

@@ -20,7 +20,7 @@ from codegen.catalog import CodegenError, read_catalog
 from codegen.config import ROOT, Config
 from codegen.edge import EdgeSurface
 from codegen.generate import generate
-from codegen.raises import RaiseConfig
+from codegen.raises import RaiseConfig, error_codes
 from codegen.regex import js_conditions
 from edge.routes import RouteSpec
 from ops.scratch import scratch_database
@@ -282,6 +282,36 @@ def test_error_unions_hold_triggers_search_path_declared_and_edge_codes() -> Non
         'export type AuthLoginErrorCode = "auth.invalid_credentials" | "auth.weak_password" | EdgeErrorCode;'
         in (golden)
     )
+
+
+@pytest.mark.parametrize(
+    "stray_quote",
+    [
+        "-- the item's owner decides",
+        "/* the caller's note */",
+        "v_note := $q$it's$q$;",
+        "v_note := E'don\\'t';",
+    ],
+)
+def test_an_apostrophe_that_opens_no_string_leaves_the_codes_as_they_are(
+    fixture_with: Any, stray_quote: str
+) -> None:
+    """The body is read as Postgres reads it: an apostrophe in a comment, a dollar-quoted string
+    or an escape opens no string, so the code literal after it is still read as that code."""
+    url = fixture_with(
+        f"""create function app.quoted() returns void language plpgsql as $body$
+        declare
+          v_note text;
+          v_owner app.org_id;
+        begin
+          {stray_quote}
+          perform auth.raise_error(403, 'auth.forbidden', 'No.');
+        end
+        $body$;"""
+    )
+    with psycopg.connect(url) as conn:
+        codes = error_codes(conn, FIXTURE_CONFIG.raises)
+    assert codes.of_name("app.quoted") == {"auth.forbidden"}
 
 
 def test_dynamic_sql_without_declared_codes_is_refused_naming_the_function(fixture_with: Any) -> None:
