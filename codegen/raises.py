@@ -87,17 +87,30 @@ _DYNAMIC = ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors")
 _COMMENTS = ("SQL_COMMENT", "C_COMMENT")
 
 
+def _is_name(token: Any) -> bool:
+    """An identifier, or a keyword, which names a schema, type or table unquoted (`admin`)."""
+    return bool(token.name == "IDENT" or token.kind != "NO_KEYWORD")
+
+
 def _types_as_text(sql: str, schemas: frozenset[str], *, in_body: bool = False) -> str:
-    """`sql` with every name qualified with one of `schemas` that is not called (not followed
-    by "(") written `text`: pglast's PL/pgSQL parser refuses declarations of types qualified with
-    a schema other than pg_catalog and public, and for finding raises and calls the types do not
-    matter. (Not a name in public: the parser would then drop a declaration's default value,
-    which may call a function.) Names are found by Postgres's own scanner, so nothing inside a
-    comment, a string or a quoted identifier is touched; the function's body, the one
-    dollar-quoted string of `pg_get_functiondef`'s text, is scanned in turn."""
+    """`sql`, a function's definition as `pg_get_functiondef` prints it, with every type
+    qualified with one of `schemas` written `text`: pglast's PL/pgSQL parser refuses
+    declarations of types qualified with a schema other than pg_catalog and public, and for
+    finding raises and calls the types do not matter. (Not a name in public: the parser would
+    then drop a declaration's default value, which may call a function.)
+
+    Types are declared in the header and in the body's DECLARE sections, and only there are
+    names rewritten: the body's statements are parsed as SQL, which takes any name, and the
+    tables they write are what finds the triggers that fire. Names are found by Postgres's own
+    scanner, so nothing inside a comment, a string or a quoted identifier is touched, and a name
+    followed by "(" is a call, which stays. The body, the dollar-quoted string, is scanned in
+    turn."""
     tokens = [token for token in scan(sql) if token.name not in _COMMENTS]
     pieces, copied, skip_to = [], 0, 0
+    declaring = not in_body
     for i, token in enumerate(tokens):
+        if in_body and token.name in ("DECLARE", "BEGIN_P"):
+            declaring = token.name == "DECLARE"
         if i < skip_to:
             continue
         text = sql[token.start : token.end + 1]
@@ -110,9 +123,12 @@ def _types_as_text(sql: str, schemas: frozenset[str], *, in_body: bool = False) 
             ]
             copied = inner_end
         elif (
-            token.name == "IDENT"
+            declaring
+            and _is_name(token)
             and text.lower() in schemas
-            and [t.name for t in tokens[i + 1 : i + 3]] == ["ASCII_46", "IDENT"]
+            and len(tokens) > i + 2
+            and tokens[i + 1].name == "ASCII_46"
+            and _is_name(tokens[i + 2])
             and (i + 3 == len(tokens) or tokens[i + 3].name != "ASCII_40")
         ):
             pieces += [sql[copied : token.start], "text"]

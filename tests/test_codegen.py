@@ -314,6 +314,53 @@ def test_an_apostrophe_that_opens_no_string_leaves_the_codes_as_they_are(
     assert codes.of_name("app.quoted") == {"auth.forbidden"}
 
 
+def test_a_type_whose_name_is_a_keyword_is_read(fixture_with: Any) -> None:
+    url = fixture_with(
+        """create domain app.level as integer;
+        create function app.leveled(p app.level) returns app.level language plpgsql as $$
+        declare
+          v app.level := p;
+        begin
+          perform auth.raise_error(400, 'auth.too_high', 'Too high.');
+          return v;
+        end $$;"""
+    )
+    with psycopg.connect(url) as conn:
+        codes = error_codes(conn, FIXTURE_CONFIG.raises)
+    assert codes.of_name("app.leveled") == {"auth.too_high"}
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "update app.things set n = 1",
+        "delete from app.things",
+        "insert into app.things values (1)",
+        "insert into app.things (n) values (1)",
+    ],
+)
+def test_a_write_to_a_qualified_table_adds_its_triggers_codes(fixture_with: Any, write: str) -> None:
+    url = fixture_with(
+        f"""create table app.things (n integer);
+        create function app.tg_things() returns trigger language plpgsql as $$
+        begin
+          perform auth.raise_error(409, 'auth.thing_conflict', 'Taken.');
+          return null;
+        end $$;
+        create trigger refuse after insert or update or delete on app.things
+          for each statement execute function app.tg_things();
+        create function app.write_things() returns void language plpgsql as $$
+        declare
+          v_owner app.org_id;
+        begin
+          {write};
+        end $$;"""
+    )
+    with psycopg.connect(url) as conn:
+        codes = error_codes(conn, FIXTURE_CONFIG.raises)
+    assert codes.of_name("app.write_things") == {"auth.thing_conflict"}
+
+
 def test_dynamic_sql_without_declared_codes_is_refused_naming_the_function(fixture_with: Any) -> None:
     url = fixture_with(
         "create function app.run(statement text) returns void language plpgsql as $$"
