@@ -1,7 +1,7 @@
 /* The request id: the pre-request takes it from X-Request-Id when it has the shape of one, and
    audit events, outbox rows and their delivery jobs record it. */
 begin;
-select plan(11);
+select plan(12);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.request('POST', null, '{"x-request-id": "edge-4f2a9c"}');
@@ -31,6 +31,8 @@ select tap.request('GET', null, jsonb_build_object('x-request-id', repeat('x', 6
 select is(current_setting('app.request_id', true), repeat('x', 63), 'one of 63 characters is taken');
 select tap.request('GET', null, '{"x-request-id": ""}');
 select is(nullif(current_setting('app.request_id', true), ''), null, 'an empty one is not');
+select tap.request('GET', null, jsonb_build_object('x-request-id', 'edge-4f2a9c' || chr(10)));
+select is(nullif(current_setting('app.request_id', true), ''), null, 'nor one that ends in a newline');
 
 reset role;
 select set_config('app.request_id', 'bad id with spaces', true);
