@@ -1,7 +1,7 @@
 /* The request id: the pre-request takes it from X-Request-Id when it has the shape of one, and
    audit events, outbox rows and their delivery jobs record it. */
 begin;
-select plan(12);
+select plan(14);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.request('POST', null, '{"x-request-id": "edge-4f2a9c"}');
@@ -41,6 +41,18 @@ insert into app.outbox (topic, payload) values ('notify.test_event', '{}');
 reset role;
 select is((select request_id from app.outbox where topic = 'notify.test_event'), null,
   'a malformed app.request_id is recorded as none, and the write goes through');
+select set_config('app.request_id', repeat('x', 64), true);
+set local role blossom_owner;
+insert into app.audit_events (action) values ('test.too_long');
+reset role;
+select is((select request_id from app.audit_events where action = 'test.too_long'), null,
+  'nor one longer than 63 characters');
+select set_config('app.request_id', repeat('x', 63), true);
+set local role blossom_owner;
+insert into app.audit_events (action) values ('test.longest');
+reset role;
+select is((select request_id from app.audit_events where action = 'test.longest'), repeat('x', 63),
+  'one of 63 characters is recorded');
 select throws_ok(
   $$ insert into app.audit_events (action, request_id) values ('test.event', 'bad id') $$,
   '23514', null, 'a request id of another shape is refused by the table');
