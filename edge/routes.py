@@ -63,6 +63,7 @@ EDGE_ERRORS: Mapping[str, int] = {
 # function and the pre-request raise: every RPC's error union holds them.
 RPC_ERRORS: Mapping[str, int] = {
     "edge.not_found": 404,
+    "edge.query_too_long": 414,
     "edge.bad_gateway": 502,
     "edge.upstream_busy": 503,
     "edge.upstream_unavailable": 503,

@@ -202,6 +202,31 @@ def test_more_parameters_than_a_function_can_have_are_refused(
     assert time.monotonic() - started < 1
 
 
+COLUMNS = ",".join(f"c{n}" for n in range(3500))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [f"select={COLUMNS}", f"order={COLUMNS}", f"or=({','.join(f'c{n}.eq.1' for n in range(2000))})"],
+)
+def test_a_query_string_too_long_to_be_a_call_is_refused(answers_stack: Stack, query: str) -> None:
+    """PostgREST's parsing of select, order and filters grows with the square of their length:
+    3,500 columns in `select` (20 KB) kept it busy for 15 s before it answered 400."""
+    started = time.monotonic()
+    reply = request(answers_stack.edge_url, "GET", f"/rpc/me?{query}")
+    assert_error(reply, 414, "edge.query_too_long")
+    assert time.monotonic() - started < 1
+
+
+def test_a_query_string_at_the_limit_still_reaches_postgrest(answers_stack: Stack) -> None:
+    query = "select=" + ",".join(f"c{n}" for n in range(400))
+    query += "," + "x" * (2048 - len(query) - 1)
+    assert len(query) == 2048
+    reply = request(answers_stack.edge_url, "GET", f"/rpc/me?{query}")
+    assert reply.status != 414
+    assert reply.json()["code"] != "edge.query_too_long"
+
+
 def test_a_cookie_that_is_no_token_is_no_session_not_a_500(answers_stack: Stack) -> None:
     headers = {"Cookie": 'blossom_session="a\\000b"; blossom_session_device="a\\000b"'}
     assert_error(
