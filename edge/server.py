@@ -119,6 +119,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._drain_deadline: asyncio.TimerHandle | None = None
         self._in_headers = False
         self._header_bytes = 0
+        self._parsed_header_bytes = 0
         self._client_key: str | None = None
         self._dropped = False
 
@@ -167,17 +168,36 @@ class EdgeProtocol(HttpToolsProtocol):
         if self._dropped:
             return
         super().data_received(data)
+        # Headers still incomplete after this read: what the parser holds for them counts too.
         if self._in_headers and not self.transport.is_closing():
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
-                self._refuse(
-                    431, "edge.headers_too_large", f"Request headers over {self.max_header_bytes} bytes."
-                )
+                self._headers_too_large()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
         self._header_bytes = 0
+        self._parsed_header_bytes = 0
+
+    # Headers that arrive whole in one read are counted as the parser hands them over.
+    def on_url(self, url: bytes) -> None:
+        self._count_parsed(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_parsed(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def _count_parsed(self, size: int) -> None:
+        self._parsed_header_bytes += size
+        if self._parsed_header_bytes > self.max_header_bytes:
+            self._headers_too_large()
+            self._dropped = True  # the parser error this raises is no bad request of the client's
+            raise _Dropped
+
+    def _headers_too_large(self) -> None:
+        self._refuse(431, "edge.headers_too_large", f"Request headers over {self.max_header_bytes} bytes.")
 
     def on_headers_complete(self) -> None:
         self._in_headers = False

@@ -250,6 +250,19 @@ def test_headers_over_32_kib_are_answered_431(tight_stack: Stack) -> None:
     assert b'"edge.headers_too_large"' in body
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/rpc/me"])
+def test_headers_over_32_kib_sent_at_once_are_answered_431(tight_stack: Stack, path: str) -> None:
+    """All of it in one write: the parser reads the whole header block in one go."""
+    with connected(tight_stack.edge_url, "127.0.0.16") as sock:
+        head = f"GET {path} HTTP/1.1\r\nHost: edge\r\nX-Padding: {'a' * 40_000}\r\n\r\n"
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(head.encode())
+        sock.settimeout(5)
+        status, body = answer_of(sock)
+    assert status == 431
+    assert b'"edge.headers_too_large"' in body
+
+
 def test_a_client_that_pipelines_without_reading_is_dropped(tight_stack: Stack) -> None:
     with connected(tight_stack.edge_url, "127.0.0.17") as sock:
         with suppress(BrokenPipeError, ConnectionResetError):
