@@ -126,6 +126,14 @@ def check_query(query: bytes) -> None:
     _check_names([name for name, _ in pairs])
 
 
+def _check_utf8(value: bytes) -> None:
+    """A header value PostgREST can read: it answers a plain-text 500 to one that is not UTF-8."""
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("A header's value is not UTF-8.") from None
+
+
 def check_body(body: bytes) -> None:
     """A JSON body's parameter names, as check_query's. A body that is not JSON is left to
     PostgREST, which refuses it in its own words."""
@@ -188,6 +196,8 @@ class PostgrestProxy:
         announced = False
         for name, value in scope["headers"]:
             if name not in NOT_FORWARDED_UP:
+                if not value.isascii():
+                    _check_utf8(value)
                 headers.append((name, value))
             elif name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
                 announced = True

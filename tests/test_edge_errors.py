@@ -227,6 +227,13 @@ def test_a_query_string_at_the_limit_still_reaches_postgrest(answers_stack: Stac
     assert reply.json()["code"] != "edge.query_too_long"
 
 
+@pytest.mark.parametrize("header", ["User-Agent", "Accept", "Prefer", "X-Anything"])
+def test_a_header_that_is_not_utf8_is_a_bad_request_not_a_502(answers_stack: Stack, header: str) -> None:
+    """PostgREST answers a plain-text 500 to a header value that is not UTF-8."""
+    reply = request(answers_stack.edge_url, "GET", "/rpc/me", headers={header: "caf\xe9"})
+    assert_error(reply, 400, "edge.bad_request")
+
+
 def test_a_cookie_that_is_no_token_is_no_session_not_a_500(answers_stack: Stack) -> None:
     headers = {"Cookie": 'blossom_session="a\\000b"; blossom_session_device="a\\000b"'}
     assert_error(
