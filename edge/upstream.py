@@ -298,7 +298,22 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
+        if (
+            exc is None
+            and self._active
+            and self._headers_done
+            and not self._complete
+            and self._ends_at_close()
+        ):
+            self._complete = True
+            self._poke()
         self._fail(UpstreamBroken())
+
+    def _ends_at_close(self) -> bool:
+        """Whether the answer's body is what comes before the connection closes: it has neither
+        Content-Length nor Transfer-Encoding (PostgREST's HTTP/1.0 refusal of headers too large
+        for it). httptools has no way to be told of the close, so the end is noted here."""
+        return not any(name in (b"content-length", b"transfer-encoding") for name, _ in self._headers)
 
     def data_received(self, data: bytes) -> None:
         if not self._active:

@@ -157,3 +157,21 @@ def test_a_closed_port_is_unavailable() -> None:
         assert upstream.in_use == 0
 
     asyncio.run(main())
+
+
+async def answer_ended_by_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nToo large")
+    await writer.drain()
+
+
+def test_an_answer_whose_end_is_the_close_is_read_whole() -> None:
+    """HTTP/1.0 without Content-Length, as PostgREST's server refuses headers too large for it."""
+
+    async def exchange(upstream: Upstream) -> None:
+        answer = await upstream.request("GET", b"/rpc/x", [], None)
+        assert (answer.status, answer.head, answer.complete) == (400, b"Too large", True)
+        answer.release()
+        assert upstream.in_use == 0
+
+    run(answer_ended_by_close, exchange)
