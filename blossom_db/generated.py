@@ -27,6 +27,33 @@ from blossom_db.runtime import (
 
 __all__ = ["DEFAULT", "Default", "JsonValue", "RpcError"]
 
+# The API's functions (but those marked @skip): the names /rpc/<name> can call.
+API_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "accept_invitation",
+        "change_member_role",
+        "create_organization",
+        "decline_invitation",
+        "delete_organization",
+        "get_ai_usage",
+        "get_organization",
+        "get_slack_connection",
+        "invite_member",
+        "leave_organization",
+        "list_audit_events",
+        "list_invitations",
+        "list_members",
+        "list_organizations",
+        "me",
+        "remove_member",
+        "revoke_invitation",
+        "transfer_ownership",
+        "update_organization",
+        "update_profile",
+    }
+)
+
+
 API_ACCEPT_INVITATION_ERRORS = Literal[
     "auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member"
 ]

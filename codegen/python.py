@@ -398,6 +398,15 @@ def emit_python(
     if refusals:
         raise CodegenError("Python: " + "; ".join(sorted(refusals)))
     out: list[str] = []
+    api_names = sorted({f.name for f in functions if f.schema == api_schema and not f.tags.skips("python")})
+    out += [
+        "",
+        "",
+        "# The API's functions (but those marked @skip): the names /rpc/<name> can call.",
+        "API_FUNCTIONS: frozenset[str] = frozenset(",
+        "    {" + ", ".join(json.dumps(name) for name in api_names) + "}" if api_names else "    ()",
+        ")",
+    ]
     for name in sorted(emitter.declarations):
         out += ["", "", *emitter.declarations[name]]
     if left_out:

@@ -20,6 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
+from blossom_db import generated as db
 from edge.config import EdgeConfig
 from edge.errors import error_response
 from edge.proxy import RPC_PATH
@@ -66,8 +67,10 @@ class EdgeMetrics:
     def route(self, path: str, status: int) -> str:
         if path in self.known_paths:
             return path
-        # A function PostgREST did not know (404) is the client's invention.
-        if status != 404 and RPC_PATH.fullmatch(path.encode()):
+        # Only the API's functions: any other name is the client's invention, whether PostgREST
+        # said so (404) or something refused the call before it looked (400, 403 auth.csrf).
+        match = RPC_PATH.fullmatch(path.encode())
+        if match is not None and match.group(1).decode() in db.API_FUNCTIONS:
             return path
         return UNMATCHED
 

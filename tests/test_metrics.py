@@ -76,6 +76,19 @@ def test_requests_are_counted_by_route_and_status_and_timed(measured: Stack) -> 
         assert (f"blossom_edge_{gauge}", frozenset()) in after
 
 
+def test_made_up_functions_refused_before_postgrest_looks_them_up_make_no_series(measured: Stack) -> None:
+    """A refusal of the edge's (400) or of the pre-request's (403 auth.csrf) comes before anyone
+    knows whether the function exists: each made-up name was a series of its own."""
+    edge = measured.edge_url
+    not_json = request(
+        edge, "POST", "/rpc/made_up_by_csrf", body=b"x", headers={"Content-Type": "text/plain"}
+    )
+    assert not_json.status == 403
+    assert request(edge, "GET", "/rpc/made_up_by_query?%ff=1").status == 400
+    after = samples(scrape(edge))
+    assert not any("made_up_by" in str(labels) for _, labels in after)
+
+
 def test_metrics_answer_only_the_allowed_networks_even_through_a_trusted_proxy(measured: Stack) -> None:
     edge = measured.edge_url
     assert request(edge, "GET", "/metrics", source="127.0.0.2").status == 404
