@@ -5,7 +5,7 @@
  * selectors stay allowed.
  */
 begin;
-select plan(37);
+select plan(53);
 
 create function pg_temp.code_point(p_char integer) returns text
 language sql
@@ -53,8 +53,31 @@ select is_empty(format('select pg_temp.let_through(%s, %s)', first, last),
     ('the Hangul choseong and jungseong fillers', x'115F'::int, x'1160'::int),
     ('the Hangul filler', x'3164'::int, x'3164'::int),
     ('the halfwidth Hangul filler', x'FFA0'::int, x'FFA0'::int),
-    ('the Khmer inherent vowels', x'17B4'::int, x'17B5'::int)
+    ('the Khmer inherent vowels', x'17B4'::int, x'17B5'::int),
+    ('the line and paragraph separators', x'2028'::int, x'2029'::int),
+    ('the noncharacters of the Arabic presentation forms', x'FDD0'::int, x'FDEF'::int),
+    ('the noncharacters at the end of the basic plane', x'FFFE'::int, x'FFFF'::int),
+    ('the noncharacters at the end of plane 1', x'1FFFE'::int, x'1FFFF'::int),
+    ('the noncharacters at the end of plane 16', x'10FFFE'::int, x'10FFFF'::int),
+    ('the private use area', x'E000'::int, x'F8FF'::int),
+    ('the supplementary private use areas', x'F0000'::int, x'F00FF'::int)
   ) as ranges (what, first, last);
+
+/* A name of nothing that shows: spaces of any kind, the braille blank, variation selectors or
+   combining marks alone. Unicode spaces around a name are trimmed like ASCII ones. */
+select is(tap.outcome(format('select auth.valid_display_name(%L)', n)), '422 auth.invalid_display_name',
+  format('a display name of %s alone is refused', what))
+  from (values
+    ('no-break spaces', chr(x'00A0'::int) || chr(x'00A0'::int)),
+    ('ideographic and figure spaces', chr(x'3000'::int) || chr(x'2007'::int)),
+    ('braille blanks', chr(x'2800'::int) || chr(x'2800'::int)),
+    ('variation selectors', chr(x'FE0F'::int) || chr(x'E0100'::int)),
+    ('combining marks', chr(x'0301'::int) || chr(x'0308'::int) || chr(x'20DD'::int))
+  ) as names (what, n);
+select is(tap.outcome(format('select app.valid_org_name(%L)', chr(x'2800'::int) || ' ' || chr(x'3000'::int))),
+  '422 org.invalid_name', 'an organization name of blanks alone is refused');
+select is(auth.valid_display_name(chr(x'00A0'::int) || 'Zoë' || chr(x'3000'::int)), 'Zoë',
+  'no-break and ideographic spaces around a name are trimmed');
 
 /* What stays allowed: letters of any script and direction, emoji with their variation
    selector, the neighbours of the refused ranges. */
@@ -66,7 +89,10 @@ select is(tap.outcome(format('select auth.valid_display_name(%L), app.valid_org_
     ('an emoji with its variation selector U+FE0F', 'I ' || chr(x'2764'::int) || chr(x'FE0F'::int) || ' tea'),
     ('a Mongolian free variation selector and a supplementary one', 'a' || chr(x'180B'::int) || 'b' || chr(x'E0100'::int)),
     ('the neighbours U+00AC, U+00AE, U+2010, U+2070 and U+FFFC',
-     chr(x'00AC'::int) || chr(x'00AE'::int) || chr(x'2010'::int) || chr(x'2070'::int) || chr(x'FFFC'::int))
+     chr(x'00AC'::int) || chr(x'00AE'::int) || chr(x'2010'::int) || chr(x'2070'::int) || chr(x'FFFC'::int)),
+    ('the neighbours U+2027, U+F900, U+FDCF, U+FDF0 and U+FFFD',
+     chr(x'2027'::int) || chr(x'F900'::int) || chr(x'FDCF'::int) || chr(x'FDF0'::int) || chr(x'FFFD'::int)),
+    ('a letter with combining marks', 'Zo' || chr(x'0065'::int) || chr(x'0308'::int) || chr(x'0301'::int))
   ) as names (what, n);
 
 /* Through the API: the stable codes, and a message that says why. */

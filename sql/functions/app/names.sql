@@ -17,13 +17,42 @@
    U+17B4-U+17B5, and the reserved U+2065, U+FFF0-U+FFF8, U+E0000, U+E0002-U+E001F,
    U+E0080-U+E00FF, U+E01F0-U+E0FFF. Variation selectors (U+FE00-U+FE0F, U+180B-U+180D,
    U+180F, U+E0100-U+E01EF) stay allowed: emoji and Mongolian need them, and they change only
-   the glyph of the character before them. */
+   the glyph of the character before them. Nor do the characters that show as nothing defined:
+   the line and paragraph separators U+2028-U+2029 (they break the line a name is shown on), the
+   noncharacters (U+FDD0-U+FDEF and the last two of every plane) and the private use areas
+   (U+E000-U+F8FF and planes 15 and 16), whose glyphs are whatever a font makes of them. */
 create function app.has_invisible_characters(p_text text) returns boolean
 language sql immutable parallel safe
 return p_text ~ ('[\u00AD\u034F\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u115F-\u1160'
                  '\u17B4-\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0'
                  '\uFFF0-\uFFFB\U000110BD\U000110CD\U00013430-\U0001343F\U0001BCA0-\U0001BCA3'
-                 '\U0001D173-\U0001D17A\U000E0000-\U000E00FF\U000E01F0-\U000E0FFF]');
+                 '\U0001D173-\U0001D17A\U000E0000-\U000E00FF\U000E01F0-\U000E0FFF'
+                 '\u2028-\u2029\uE000-\uF8FF\uFDD0-\uFDEF\uFFFE-\uFFFF\U000F0000-\U0010FFFF'
+                 '\U0001FFFE-\U0001FFFF\U0002FFFE-\U0002FFFF\U0003FFFE-\U0003FFFF\U0004FFFE-\U0004FFFF'
+                 '\U0005FFFE-\U0005FFFF\U0006FFFE-\U0006FFFF\U0007FFFE-\U0007FFFF\U0008FFFE-\U0008FFFF'
+                 '\U0009FFFE-\U0009FFFF\U000AFFFE-\U000AFFFF\U000BFFFE-\U000BFFFF\U000CFFFE-\U000CFFFF'
+                 '\U000DFFFE-\U000DFFFF\U000EFFFE-\U000EFFFF]');
 
 comment on function app.has_invisible_characters(text) is
-  'Whether the text holds a bidi control, a zero-width or other format character (Unicode Cf) or another character that shows as nothing.';
+  'Whether the text holds a bidi control, a zero-width or other format character (Unicode Cf), another character that shows as nothing, a line or paragraph separator, a noncharacter or a private-use character.';
+
+/* The blanks a name may be padded with or made of: the space separators (Unicode Zs) and the
+   braille blank U+2800, which shows as a space. */
+create function app.trimmed_name(p_name text) returns text
+language sql immutable parallel safe
+return pg_catalog.regexp_replace(p_name,
+  '^[ \u00A0\u1680\u2000-\u200A\u202F\u205F\u3000\u2800]+|[ \u00A0\u1680\u2000-\u200A\u202F\u205F\u3000\u2800]+$', '', 'g');
+
+comment on function app.trimmed_name(text) is
+  'The name without the spaces of any kind (and braille blanks) around it.';
+
+/* A name must show something: not only blanks, variation selectors and combining marks (the
+   generic blocks U+0300-U+036F, U+1AB0-U+1AFF, U+1DC0-U+1DFF, U+20D0-U+20FF, U+FE20-U+FE2F),
+   which need a character to sit on. */
+create function app.shows_nothing(p_name text) returns boolean
+language sql immutable parallel safe
+return p_name !~ ('[^ \u00A0\u1680\u2000-\u200A\u202F\u205F\u3000\u2800\u180B-\u180D\u180F\uFE00-\uFE0F'
+                  '\U000E0100-\U000E01EF\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F]');
+
+comment on function app.shows_nothing(text) is
+  'Whether the name is made of blanks, variation selectors and combining marks alone.';

@@ -268,9 +268,10 @@ create function app.valid_org_name(p_name text) returns text
 language plpgsql stable
 as $$
 declare
-  v_name text := pg_catalog.btrim(p_name);
+  v_name text := app.trimmed_name(p_name);
 begin
-  if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]' then
+  if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]'
+     or app.shows_nothing(v_name) then
     perform util.raise_error(422, 'org.invalid_name',
       'An organization''s name has 1 to 100 characters, without control characters.');
   end if;

@@ -20,9 +20,10 @@ create function auth.valid_display_name(p_display_name text) returns text
 language plpgsql stable
 as $$
 declare
-  v_name text := pg_catalog.btrim(p_display_name);
+  v_name text := app.trimmed_name(p_display_name);
 begin
-  if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]' then
+  if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]'
+     or app.shows_nothing(v_name) then
     perform util.raise_error(422, 'auth.invalid_display_name',
       'The display name must have 1 to 100 characters and no control characters.');
   end if;
