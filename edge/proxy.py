@@ -87,6 +87,10 @@ MAX_NAME_BYTES = 63
 # 3,500 columns in `select` (20 KB) kept it busy for 15 s before it answered 400. A call's own
 # arguments and a select or filter of hundreds of names fit in this.
 MAX_QUERY_BYTES = 2048
+# Names PostgREST takes for its own options wherever they appear in a query string, never for a
+# function's argument (GET /rpc/list_audit_events?limit=0 was a LIMIT 0 on its rows, the
+# function's own `limit` never seen). The API has no use for them: its calls are arguments.
+POSTGREST_OPTIONS = frozenset({"select", "columns", "order", "limit", "offset", "on_conflict", "and", "or"})
 
 
 def rpc_name(scope: Scope) -> bytes:
@@ -110,7 +114,8 @@ def _check_names(names: list[str]) -> None:
 
 def check_query(query: bytes) -> None:
     """The query string: at most MAX_QUERY_BYTES, percent-encoded UTF-8 (else PostgREST answers
-    a plain-text 500), and at most MAX_PARAMETERS names of at most MAX_NAME_BYTES."""
+    a plain-text 500), at most MAX_PARAMETERS names of at most MAX_NAME_BYTES, none of them
+    POSTGREST_OPTIONS."""
     if not query:
         return
     if len(query) > MAX_QUERY_BYTES:
@@ -123,7 +128,14 @@ def check_query(query: bytes) -> None:
         pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
         raise bad_request("The query string is not percent-encoded UTF-8.") from None
-    _check_names([name for name, _ in pairs])
+    names = [name for name, _ in pairs]
+    _check_names(names)
+    options = sorted(POSTGREST_OPTIONS.intersection(names))
+    if options:
+        raise bad_request(
+            f"{', '.join(options)}: PostgREST's query options are not part of a call;"
+            " pass an argument of that name in a POST body."
+        )
 
 
 def _check_utf8(value: bytes) -> None:
