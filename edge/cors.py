@@ -19,7 +19,7 @@ from edge.config import EdgeConfig
 
 ALLOW_METHODS = "GET, POST, HEAD, OPTIONS"
 # What the generated client sends, and a request id a caller may add per call.
-ALLOW_HEADERS = "Accept, Content-Type, Prefer, X-Request-Id"
+ALLOW_HEADERS = "Accept, Content-Type, X-Request-Id"
 # Headers a cross-origin page may read: the retry hint of 429 and 503 answers, PostgREST's range.
 EXPOSE_HEADERS = "Retry-After, Content-Range"
 PREFLIGHT_SECONDS = "600"

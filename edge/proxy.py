@@ -52,6 +52,8 @@ HOP_BY_HOP = frozenset(
 # would take a bearer token for a JWT it is not configured to check, and answer 500.
 # X-Request-Id: the edge's own (edge.tracing) is sent instead.
 # Expect: the body is read whole before it is sent; PostgREST need not invite it.
+# Prefer: refused (below), not dropped: a call takes no preferences, and `tx=rollback` asked for
+# a dry run that PostgREST, unless configured to allow it, answers with a commit.
 # Referer: PostgREST logs it, and a page's address can hold a token (an invitation's link); the
 # edge puts the request id in its place, the only field of PostgREST 12.0's access log
 # (log-level info) a proxy can fill, so that its line names the request.
@@ -64,6 +66,7 @@ NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"x-request-id",
     b"referer",
     b"expect",
+    b"prefer",
 }
 # What PostgREST's access log shows in its referer field: the request id after this.
 REQUEST_REFERER = b"urn:blossom:request:"
@@ -213,6 +216,8 @@ class PostgrestProxy:
                 headers.append((name, value))
             elif name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
                 announced = True
+            elif name == b"prefer":
+                raise bad_request("A call takes no Prefer header: its arguments say what it does.")
         client = client_address(request, self.config)
         if client is not None:
             # The peer (or a trusted proxy's entry); a client-sent X-Forwarded-For is dropped above.

@@ -231,6 +231,24 @@ def test_postgrest_query_options_are_no_part_of_a_call(answers_stack: Stack, que
     assert query.split("=")[0] in reply.json()["message"]
 
 
+@pytest.mark.parametrize("prefer", ["tx=rollback", "tx=rollback, handling=strict", "params=single-object"])
+def test_prefer_is_no_part_of_a_call(answers_stack: Stack, prefer: str) -> None:
+    """Prefer: tx=rollback asked for a dry run and got a commit (PostgREST honours it only when
+    configured to); the API's calls take no preferences."""
+    account = signup(answers_stack.edge_url)
+    headers = {"Prefer": prefer, "Origin": answers_stack.edge_url} | account.cookie
+    reply = request(
+        answers_stack.edge_url,
+        "POST",
+        "/rpc/update_profile",
+        json_body={"display_name": "Dry"},
+        headers=headers,
+    )
+    assert_error(reply, 400, "edge.bad_request")
+    me = request(answers_stack.edge_url, "GET", "/rpc/me", headers=account.cookie)
+    assert me.json()["display_name"] != "Dry"
+
+
 def test_a_query_string_at_the_limit_still_reaches_postgrest(answers_stack: Stack) -> None:
     query = "filler=eq." + "x" * (2048 - len("filler=eq."))
     assert len(query) == 2048
@@ -238,7 +256,7 @@ def test_a_query_string_at_the_limit_still_reaches_postgrest(answers_stack: Stac
     assert not reply.json()["code"].startswith("edge."), reply.body
 
 
-@pytest.mark.parametrize("header", ["User-Agent", "Accept", "Prefer", "X-Anything"])
+@pytest.mark.parametrize("header", ["User-Agent", "Accept", "Accept-Language", "X-Anything"])
 def test_a_header_that_is_not_utf8_is_a_bad_request_not_a_502(answers_stack: Stack, header: str) -> None:
     """PostgREST answers a plain-text 500 to a header value that is not UTF-8."""
     reply = request(answers_stack.edge_url, "GET", "/rpc/me", headers={header: "caf\xe9"})
