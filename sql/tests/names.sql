@@ -5,7 +5,7 @@
  * selectors stay allowed.
  */
 begin;
-select plan(53);
+select plan(55);
 
 create function pg_temp.code_point(p_char integer) returns text
 language sql
@@ -59,8 +59,10 @@ select is_empty(format('select pg_temp.let_through(%s, %s)', first, last),
     ('the noncharacters at the end of the basic plane', x'FFFE'::int, x'FFFF'::int),
     ('the noncharacters at the end of plane 1', x'1FFFE'::int, x'1FFFF'::int),
     ('the noncharacters at the end of plane 16', x'10FFFE'::int, x'10FFFF'::int),
-    ('the private use area', x'E000'::int, x'F8FF'::int),
-    ('the supplementary private use areas', x'F0000'::int, x'F00FF'::int)
+    ('the start of the private use area', x'E000'::int, x'E03F'::int),
+    ('the end of the private use area', x'F8C0'::int, x'F8FF'::int),
+    ('the start of the supplementary private use areas', x'F0000'::int, x'F003F'::int),
+    ('the end of the supplementary private use areas', x'10FFC0'::int, x'10FFFD'::int)
   ) as ranges (what, first, last);
 
 /* A name of nothing that shows: spaces of any kind, the braille blank, variation selectors or
