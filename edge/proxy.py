@@ -90,10 +90,12 @@ MAX_NAME_BYTES = 63
 # 3,500 columns in `select` (20 KB) kept it busy for 15 s before it answered 400. A call's own
 # arguments and a select or filter of hundreds of names fit in this.
 MAX_QUERY_BYTES = 2048
-# Names PostgREST takes for its own options wherever they appear in a query string, never for a
-# function's argument (GET /rpc/list_audit_events?limit=0 was a LIMIT 0 on its rows, the
-# function's own `limit` never seen). The API has no use for them: its calls are arguments.
-POSTGREST_OPTIONS = frozenset({"select", "columns", "order", "limit", "offset", "on_conflict", "and", "or"})
+# Names PostgREST takes for its own options, never for a function's argument (GET
+# /rpc/list_audit_events?limit=0 was a LIMIT 0 on its rows, the function's own `limit` never
+# seen): these, and any name whose last dot-separated word is one of POSTGREST_OPTION_ENDINGS
+# (`not.or`, `actors.limit`). The API has no use for them: its calls are arguments.
+POSTGREST_OPTIONS = frozenset({"select", "columns", "on_conflict"})
+POSTGREST_OPTION_ENDINGS = frozenset({"order", "limit", "offset", "and", "or"})
 
 
 def rpc_name(scope: Scope) -> bytes:
@@ -117,8 +119,8 @@ def _check_names(names: list[str]) -> None:
 
 def check_query(query: bytes) -> None:
     """The query string: at most MAX_QUERY_BYTES, percent-encoded UTF-8 (else PostgREST answers
-    a plain-text 500), at most MAX_PARAMETERS names of at most MAX_NAME_BYTES, none of them
-    POSTGREST_OPTIONS."""
+    a plain-text 500), at most MAX_PARAMETERS names of at most MAX_NAME_BYTES, none of them one
+    of PostgREST's options."""
     if not query:
         return
     if len(query) > MAX_QUERY_BYTES:
@@ -128,12 +130,20 @@ def check_query(query: bytes) -> None:
             )
         )
     try:
-        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+        # Split as PostgREST splits it: at `;` as well as at `&`.
+        text = query.decode("latin-1").replace(";", "&")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
         raise bad_request("The query string is not percent-encoded UTF-8.") from None
     names = [name for name, _ in pairs]
     _check_names(names)
-    options = sorted(POSTGREST_OPTIONS.intersection(names))
+    options = sorted(
+        {
+            name
+            for name in names
+            if name in POSTGREST_OPTIONS or name.rsplit(".", 1)[-1] in POSTGREST_OPTION_ENDINGS
+        }
+    )
     if options:
         raise bad_request(
             f"{', '.join(options)}: PostgREST's query options are not part of a call;"
