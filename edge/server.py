@@ -120,6 +120,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._in_headers = False
         self._header_bytes = 0
         self._parsed_header_bytes = 0
+        self._began_in_read = False
         self._client_key: str | None = None
         self._dropped = False
 
@@ -167,9 +168,12 @@ class EdgeProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._dropped:
             return
+        self._began_in_read = False
         super().data_received(data)
         # Headers still incomplete after this read: what the parser holds for them counts too.
-        if self._in_headers and not self.transport.is_closing():
+        # A read in which they began also held the request before (its body, say), which is not
+        # theirs: from there on, their complete parts are counted as the parser hands them over.
+        if self._in_headers and not self._began_in_read and not self.transport.is_closing():
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._headers_too_large()
@@ -177,6 +181,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
+        self._began_in_read = True
         self._header_bytes = 0
         self._parsed_header_bytes = 0
 

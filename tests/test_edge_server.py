@@ -263,6 +263,21 @@ def test_headers_over_32_kib_sent_at_once_are_answered_431(tight_stack: Stack, p
     assert b'"edge.headers_too_large"' in body
 
 
+def test_a_large_body_and_the_next_request_in_one_read_are_no_headers_too_large(tight_stack: Stack) -> None:
+    """A request's body read together with the start of the next request is not counted as the
+    next request's headers."""
+    body = b'{"display_name": "' + b"x" * 60_000 + b'"}'
+    first = (
+        b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    with connected(tight_stack.edge_url, "127.0.0.18") as sock:
+        sock.sendall(first + body + b"GET /healthz HTTP/1.1\r\nHost: edge\r\n")
+        sock.settimeout(5)
+        status, answer = answer_of(sock)
+    assert status == 401, answer
+
+
 def test_a_client_that_pipelines_without_reading_is_dropped(tight_stack: Stack) -> None:
     with connected(tight_stack.edge_url, "127.0.0.17") as sock:
         with suppress(BrokenPipeError, ConnectionResetError):
