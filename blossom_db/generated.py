@@ -27,7 +27,7 @@ from blossom_db.runtime import (
 
 __all__ = ["DEFAULT", "Default", "JsonValue", "RpcError"]
 
-# The API's functions (but those marked @skip): the names /rpc/<name> can call.
+# The API's functions that the clients know (all but those marked @skip), by name.
 API_FUNCTIONS: frozenset[str] = frozenset(
     {
         "accept_invitation",

@@ -402,7 +402,7 @@ def emit_python(
     out += [
         "",
         "",
-        "# The API's functions (but those marked @skip): the names /rpc/<name> can call.",
+        "# The API's functions that the clients know (all but those marked @skip), by name.",
         "API_FUNCTIONS: frozenset[str] = frozenset(",
         "    {" + ", ".join(json.dumps(name) for name in api_names) + "}" if api_names else "    ()",
         ")",

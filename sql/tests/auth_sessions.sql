@@ -84,7 +84,7 @@ reset role;
 select tap.request('POST', tap.cookie(tap.id('alice_token')));
 select is((api.update_profile('  Alice Liddell ')).display_name, 'Alice Liddell', 'update_profile trims and saves the name');
 select throws_ok($$ select api.update_profile(repeat('n', 101)) $$, 'PGRST',
-  '{"code" : "auth.invalid_display_name", "message" : "The display name must have 1 to 100 characters and no control characters.", "details" : null, "hint" : null}',
+  '{"code" : "auth.invalid_display_name", "message" : "The display name must have 1 to 100 characters, not all blank, and no control characters.", "details" : null, "hint" : null}',
   'a 101-character name is refused');
 
 /* Revocation, expiry, idle timeout */

@@ -273,7 +273,7 @@ begin
   if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]'
      or app.shows_nothing(v_name) then
     perform util.raise_error(422, 'org.invalid_name',
-      'An organization''s name has 1 to 100 characters, without control characters.');
+      'An organization''s name has 1 to 100 characters, not all blank, without control characters.');
   end if;
   if app.has_invisible_characters(v_name) then
     perform util.raise_error(422, 'org.invalid_name',

@@ -25,7 +25,7 @@ begin
   if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]'
      or app.shows_nothing(v_name) then
     perform util.raise_error(422, 'auth.invalid_display_name',
-      'The display name must have 1 to 100 characters and no control characters.');
+      'The display name must have 1 to 100 characters, not all blank, and no control characters.');
   end if;
   /* Names are shown to other people: nothing that hides or turns text around (app.has_invisible_characters). */
   if app.has_invisible_characters(v_name) then
