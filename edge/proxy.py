@@ -160,18 +160,20 @@ def _check_utf8(value: bytes) -> None:
 
 
 def check_body(body: bytes) -> None:
-    """A JSON body's parameter names, as check_query's. A body that is not JSON is left to
+    """A JSON body: one object (PostgREST called a function with an array's first element and
+    dropped the rest), its parameter names as check_query's. A body that is not JSON is left to
     PostgREST, which refuses it in its own words."""
-    if not body.lstrip().startswith((b"{", b"[")):
+    start = body.lstrip()[:1]
+    if start == b"[":
+        raise bad_request("A call's arguments are one JSON object, not an array.")
+    if start != b"{":
         return
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         return
-    objects = data if isinstance(data, list) else [data]
-    for item in objects:
-        if isinstance(item, dict):
-            _check_names(list(item))
+    if isinstance(data, dict):
+        _check_names(list(data))
 
 
 # When PostgREST gave no answer: the status, code and message the client gets.

@@ -251,6 +251,19 @@ def test_prefer_is_no_part_of_a_call(answers_stack: Stack, prefer: str) -> None:
     assert me.json()["display_name"] != "Dry"
 
 
+def test_an_array_body_is_no_call(answers_stack: Stack) -> None:
+    """PostgREST called the function with the first element and dropped the rest, silently."""
+    account = signup(answers_stack.edge_url)
+    headers = {"Origin": answers_stack.edge_url} | account.cookie
+    bulk = [{"name": "Bulk One"}, {"name": "Bulk Two"}]
+    reply = request(
+        answers_stack.edge_url, "POST", "/rpc/create_organization", json_body=bulk, headers=headers
+    )
+    assert_error(reply, 400, "edge.bad_request")
+    mine = request(answers_stack.edge_url, "POST", "/rpc/list_organizations", json_body={}, headers=headers)
+    assert mine.json() == []
+
+
 def test_a_query_string_at_the_limit_still_reaches_postgrest(answers_stack: Stack) -> None:
     query = "filler=eq." + "x" * (2048 - len("filler=eq."))
     assert len(query) == 2048
