@@ -212,13 +212,29 @@ def _token(value: str | None) -> str | None:
     return value if value is not None and TOKEN_SHAPE.fullmatch(value) else None
 
 
+def cookie(request: Request, name: str) -> str | None:
+    """A cookie's value as PostgREST reads it, so that the edge's routes and the RPCs always take
+    the same session from a request: from the first Cookie header, pairs split at ";" with the
+    spaces before them dropped, the value as sent (not unquoted), the last pair of a name winning.
+    (Starlette's request.cookies unquotes, trims around "=" and reads every Cookie header.)"""
+    found = None
+    for header, value in request.scope["headers"]:
+        if header == b"cookie":
+            for pair in value.decode("latin-1").split(";"):
+                key, equals, rest = pair.lstrip(" ").partition("=")
+                if equals and key == name:
+                    found = rest
+            break
+    return found
+
+
 def session_token(request: Request, config: EdgeConfig) -> str | None:
-    return _token(request.cookies.get(config.cookie_name) or request.headers.get(SESSION_HEADER))
+    return _token(cookie(request, config.cookie_name) or request.headers.get(SESSION_HEADER))
 
 
 def device_token(request: Request) -> str | None:
     config: EdgeConfig = request.app.state.config
-    return _token(request.cookies.get(config.device_cookie_name))
+    return _token(cookie(request, config.device_cookie_name))
 
 
 def user_agent(request: Request) -> str | None:

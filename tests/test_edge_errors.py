@@ -8,7 +8,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from edge.app import RpcFirst
-from tests.support.auth_client import PASSWORD, post, signup
+from tests.support.auth_client import COOKIE_NAME, PASSWORD, post, signup
 from tests.support.http import Reply, request
 from tests.support.stack import Stack, make_stack
 
@@ -276,6 +276,48 @@ def test_a_header_that_is_not_utf8_is_a_bad_request_not_a_502(answers_stack: Sta
     """PostgREST answers a plain-text 500 to a header value that is not UTF-8."""
     reply = request(answers_stack.edge_url, "GET", "/rpc/me", headers={header: "caf\xe9"})
     assert_error(reply, 400, "edge.bad_request")
+
+
+def _status_with_headers(base_url: str, path: str, header_lines: list[str]) -> int:
+    """The status of a GET sent with exactly these header lines (two Cookie lines stay two)."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        head = f"GET {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + "".join(
+            f"{line}\r\n" for line in header_lines
+        )
+        sock.sendall((head + "\r\n").encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize(
+    "cookies",
+    [
+        lambda valid, revoked: [f"Cookie: {COOKIE_NAME}=", f"X-Blossom-Session: {valid}"],
+        lambda valid, revoked: [f'Cookie: {COOKIE_NAME}="{valid}"'],
+        lambda valid, revoked: [f"Cookie: {COOKIE_NAME} = {valid}"],
+        lambda valid, revoked: [f"Cookie: {COOKIE_NAME}={revoked}", f"Cookie: {COOKIE_NAME}={valid}"],
+        lambda valid, revoked: [f"Cookie: {COOKIE_NAME}={valid}", f"Cookie: {COOKIE_NAME}={revoked}"],
+        lambda valid, revoked: [f"Cookie: {COOKIE_NAME}={revoked}; {COOKIE_NAME}={valid}"],
+        lambda valid, revoked: [f"Cookie: {COOKIE_NAME}={valid}; {COOKIE_NAME}={revoked}"],
+    ],
+    ids=["empty-then-header", "quoted", "spaced", "revoked-line-first", "valid-line-first",
+         "revoked-pair-first", "valid-pair-first"],
+)  # fmt: skip
+def test_the_edge_and_the_rpcs_take_the_same_session_from_a_request(
+    answers_stack: Stack, cookies: Callable[[str, str], list[str]]
+) -> None:
+    """A request that the edge's routes took for one session and the RPCs for another (or none)
+    was told it is signed in while every call answered 401, and its logout could end another
+    session than the one its calls used."""
+    edge = answers_stack.edge_url
+    gone = signup(edge)
+    assert post(edge, "/auth/logout", {}, gone.cookie).status == 204
+    valid = signup(edge)
+    lines = cookies(valid.token, gone.token)
+    assert _status_with_headers(edge, "/auth/session", lines) == _status_with_headers(edge, "/rpc/me", lines)
 
 
 def test_a_cookie_that_is_no_token_is_no_session_not_a_500(answers_stack: Stack) -> None:

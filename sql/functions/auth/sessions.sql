@@ -83,13 +83,14 @@ return pg_catalog.regexp_replace(
 comment on function auth.session_cookie_name() is
   'The session cookie''s name: app.settings.session_cookie (default blossom_session), __Host- prefixed unless app.settings.cookie_insecure is 1.';
 
-/* The session token a PostgREST request presents: the session cookie, else the
-   X-Blossom-Session header (read only when there is no cookie, so that a browser's reads parse
-   no headers). One expression, inlined where used. */
+/* The session token a PostgREST request presents: the session cookie, else (when there is none,
+   or it is empty, as the edge's routes read it too: edge/auth.py) the X-Blossom-Session header,
+   read only then, so that a browser's reads parse no headers. One expression, inlined where
+   used. */
 create function auth.presented_token() returns text
 language sql stable parallel safe
 return coalesce(
-  nullif(pg_catalog.current_setting('request.cookies', true), '')::json ->> auth.session_cookie_name(),
+  nullif(nullif(pg_catalog.current_setting('request.cookies', true), '')::json ->> auth.session_cookie_name(), ''),
   nullif(pg_catalog.current_setting('request.headers', true), '')::json ->> 'x-blossom-session');
 
 comment on function auth.presented_token() is
