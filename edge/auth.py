@@ -216,7 +216,7 @@ def cookie(request: Request, name: str) -> str | None:
     """A cookie's value as PostgREST reads it, so that the edge's routes and the RPCs always take
     the same session from a request: from the first Cookie header, pairs split at ";" with the
     spaces before them dropped, the value as sent (not unquoted), the last pair of a name winning.
-    (Starlette's request.cookies unquotes, trims around "=" and reads every Cookie header.)"""
+    (Starlette's request.cookies unquotes and trims around "=", which PostgREST does not.)"""
     found = None
     for header, value in request.scope["headers"]:
         if header == b"cookie":
