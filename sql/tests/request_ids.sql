@@ -1,7 +1,7 @@
 /* The request id: the pre-request takes it from X-Request-Id when it has the shape of one, and
    audit events, outbox rows and their delivery jobs record it. */
 begin;
-select plan(14);
+select plan(15);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.request('POST', null, '{"x-request-id": "edge-4f2a9c"}');
@@ -53,6 +53,11 @@ insert into app.audit_events (action) values ('test.longest');
 reset role;
 select is((select request_id from app.audit_events where action = 'test.longest'), repeat('x', 63),
   'one of 63 characters is recorded');
+set local role blossom_owner;
+insert into app.outbox (topic, payload) values ('notify.longest', '{}');
+reset role;
+select is((select request_id from app.outbox where topic = 'notify.longest'), repeat('x', 63),
+  'and so is it by the outbox');
 select throws_ok(
   $$ insert into app.audit_events (action, request_id) values ('test.event', 'bad id') $$,
   '23514', null, 'a request id of another shape is refused by the table');
