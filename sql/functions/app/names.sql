@@ -51,8 +51,9 @@ comment on function app.trimmed_name(text) is
    which need a character to sit on. */
 create function app.shows_nothing(p_name text) returns boolean
 language sql immutable parallel safe
-return p_name !~ ('[^ \u00A0\u1680\u2000-\u200A\u202F\u205F\u3000\u2800\u180B-\u180D\u180F\uFE00-\uFE0F'
-                  '\U000E0100-\U000E01EF\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F]');
+return app.trimmed_name(pg_catalog.regexp_replace(p_name,
+  '[\u180B-\u180D\u180F\uFE00-\uFE0F\U000E0100-\U000E01EF\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F]',
+  '', 'g')) = '';
 
 comment on function app.shows_nothing(text) is
   'Whether the name is made of blanks, variation selectors and combining marks alone.';
