@@ -280,15 +280,9 @@ def test_a_header_that_is_not_utf8_is_a_bad_request_not_a_502(answers_stack: Sta
 
 def _status_with_headers(base_url: str, path: str, header_lines: list[str]) -> int:
     """The status of a GET sent with exactly these header lines (two Cookie lines stay two)."""
-    parts = urlsplit(base_url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        head = f"GET {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + "".join(
-            f"{line}\r\n" for line in header_lines
-        )
-        sock.sendall((head + "\r\n").encode())
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+    head = f"GET {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n"
+    head += "".join(f"{line}\r\n" for line in header_lines)
+    answer = raw_exchange(base_url, (head + "\r\n").encode())
     return int(answer.split(b" ", 2)[1])
 
 
