@@ -1,7 +1,9 @@
 """The edge's proxying cost, and the pre-request's: requests per second and p50/p99 latency.
 
 1. GET /rpc/me with one valid session, through the edge and against PostgREST directly
-   (floor: the edge keeps 60% of PostgREST's throughput; aim: 80%).
+   (floor: the edge keeps 60% of PostgREST's throughput; aim: 80%); and the edge's own CPU time
+   per request (when BLOSSOM_BENCH_EDGE_PID names it), which moves less from run to run than
+   the ratio: a change to the edge shows there first.
 2. The pre-request's own cost: a trivial RPC on PostgREST against a second PostgREST started
    without db-pre-request, both sent the same request as the edge sends one (the session
    cookie, which the pre-request looks up, and an X-Request-Id, which it records) (goal: it
@@ -50,6 +52,8 @@ class Result:
     requests: int
     seconds: float
     latencies: list[float]
+    # Every request answered, the warm-up's included.
+    answered: int
 
     @property
     def rate(self) -> float:
@@ -64,6 +68,12 @@ class Result:
             f"{self.label:<44} {self.rate:>8.0f} req/s   p50 {self.percentile(0.50):6.2f} ms"
             f"   p99 {self.percentile(0.99):6.2f} ms"
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far, user and system (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loopback(url: str) -> str:
@@ -91,16 +101,19 @@ def sign_up(edge_url: str) -> str:
 
 async def measure(label: str, url: str, headers: dict[str, str]) -> Result:
     latencies: list[float] = []
+    answered = 0
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def worker(deadline: float, record: bool) -> None:
+            nonlocal answered
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 async with session.get(url, headers=headers) as reply:
                     await reply.read()
                     if reply.status != 200:
                         raise RuntimeError(f"{label}: {url} answered {reply.status}")
+                answered += 1
                 if record:
                     latencies.append(time.perf_counter() - started)
 
@@ -109,7 +122,7 @@ async def measure(label: str, url: str, headers: dict[str, str]) -> Result:
         began = time.perf_counter()
         await asyncio.gather(*(worker(began + SECONDS, True) for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - began
-    return Result(label, len(latencies), elapsed, latencies)
+    return Result(label, len(latencies), elapsed, latencies, answered)
 
 
 @dataclass(frozen=True)
@@ -148,7 +161,8 @@ async def compare(
         results = runs[label]
         median = statistics.median(result.rate for result in results)
         latencies = [latency for result in results for latency in result.latencies]
-        return Result(label, round(median * SECONDS), SECONDS, latencies)
+        answered = sum(result.answered for result in results)
+        return Result(label, round(median * SECONDS), SECONDS, latencies, answered)
 
     ratios = [b.rate / a.rate for a, b in zip(runs[first[0]], runs[second[0]], strict=True)]
     return Comparison(pooled(first[0]), pooled(second[0]), ratios)
@@ -162,6 +176,8 @@ async def run(edge_url: str, postgrest_url: str, database_url: str) -> None:
         "(median rate, pooled latencies), aiohttp, loopback"
     )
 
+    edge_pid = os.environ.get("BLOSSOM_BENCH_EDGE_PID")
+    edge_cpu = cpu_seconds(int(edge_pid)) if edge_pid else 0.0
     proxied = await compare(
         ("GET /rpc/me  PostgREST directly", f"{postgrest_url}/rpc/me", cookie),
         ("GET /rpc/me  through the edge", f"{edge_url}/rpc/me", cookie),
@@ -171,6 +187,10 @@ async def run(edge_url: str, postgrest_url: str, database_url: str) -> None:
     print(
         f"edge keeps {proxied.ratio:.0%} of PostgREST's throughput ({proxied.spread()}; floor 60%, aim 80%)"
     )
+    if edge_pid:
+        # Steadier than the ratio, which the other processes' share of the cores moves too.
+        used = cpu_seconds(int(edge_pid)) - edge_cpu
+        print(f"the edge's own CPU time: {used / proxied.second.answered * 1e6:.0f} µs per request")
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(PING_SQL.encode())
