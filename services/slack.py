@@ -102,8 +102,8 @@ class SlackClient:
 
     def _web(self, token: str) -> AsyncWebClient:
         # The SDK and aiohttp under it are loaded at the first call, not when the module is:
-        # every edge and worker makes a SlackClient, and they were a third of an edge's start
-        # (0.4 of 1.2 s), for a service most processes never call.
+        # every edge and worker makes a SlackClient, and they were half of an edge's start (0.4
+        # of its 0.8 s of CPU), for a service most processes never call.
         from slack_sdk.web.async_client import AsyncWebClient
 
         return AsyncWebClient(

@@ -127,7 +127,7 @@ print(sorted(name for name in ("slack_sdk", "aiohttp") if name in sys.modules))
 
 
 def test_the_sdk_is_loaded_by_the_first_call_not_at_start() -> None:
-    """Every edge and worker makes a SlackClient; the SDK and aiohttp were a third of a start."""
+    """Every edge and worker makes a SlackClient; the SDK and aiohttp were half of a start."""
     done = subprocess.run(
         [sys.executable, "-c", STARTS_WITHOUT_CALLING], cwd=ROOT, capture_output=True, text=True, check=True
     )
