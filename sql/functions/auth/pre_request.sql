@@ -54,7 +54,7 @@ declare
 begin
   -- The shape of the tables' request_id columns, ^[A-Za-z0-9._:/+=-]{1,63}$, written without
   -- the bounded repeat, which Postgres's regex engine runs about 20 times slower (15-25 us a request).
-  if pg_catalog.length(v_request_id) <= 63 and v_request_id ~ '^[A-Za-z0-9._:/+=-]+$' then
+  if pg_catalog.octet_length(v_request_id) <= 63 and v_request_id ~ '^[A-Za-z0-9._:/+=-]+$' then
     perform pg_catalog.set_config('app.request_id', v_request_id, true),
             pg_catalog.set_config('application_name', v_request_id, true);
   end if;
