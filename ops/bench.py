@@ -47,7 +47,10 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"bench: no such benchmark: {', '.join(sorted(unknown))}")
 
-    with temporary_cluster(prefix="blossom-bench-") as cluster, tempfile.TemporaryDirectory() as logs:
+    with (
+        temporary_cluster(prefix="blossom-bench-", on_disk=True) as cluster,
+        tempfile.TemporaryDirectory() as logs,
+    ):
         cluster.create_database("blossom")
         url = cluster.url("blossom")
         migrate(url, quiet=True)
