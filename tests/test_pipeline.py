@@ -12,73 +12,68 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from dagster import (
-    AssetsDefinition,
-    DagsterInstance,
-    RunRequest,
-    SensorResult,
-    SkipReason,
-    build_sensor_context,
-    materialize,
-)
 
 from blossom_db.generated import PipelineFailedDeliveriesRow
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
-from pipeline.__main__ import run as pipeline_run
-from pipeline.assets import (
-    EXPORT_HEADER,
-    auth_housekeeping,
-    digest_text,
-    org_daily_metrics,
-    org_metrics_sheet,
-    weekly_slack_digest,
-)
-from pipeline.definitions import defs
-from pipeline.resources import PostgresResource, SheetsResource, SlackResource
-from pipeline.sensors import Incidents, failed_deliveries_sensor
 from services.secrets import KeyRing, new_key_entry
 from services.slack import bot_token_context
 from tests.support.auth_client import COOKIE_NAME, signup
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
+from tests.support.lazy import LazyModule
 from tests.support.orgs_db import make_org, make_user
 from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack
+
+if TYPE_CHECKING:
+    import dagster
+
+    from pipeline import __main__ as cli
+    from pipeline import assets, definitions, resources, sensors
+else:
+    # Dagster is imported by the first test that runs here, not by every process that collects
+    # this module (tests/support/lazy.py).
+    dagster = LazyModule("dagster")
+    cli = LazyModule("pipeline.__main__")
+    assets = LazyModule("pipeline.assets")
+    definitions = LazyModule("pipeline.definitions")
+    resources = LazyModule("pipeline.resources")
+    sensors = LazyModule("pipeline.sensors")
 
 DAY = date(2026, 1, 10)
 
 
 @pytest.fixture
-def postgres(database_url: str) -> PostgresResource:
-    return PostgresResource(url=with_user(database_url, "pipeline"))
+def postgres(database_url: str) -> resources.PostgresResource:
+    return resources.PostgresResource(url=with_user(database_url, "pipeline"))
 
 
 @pytest.fixture
-def instance() -> Iterator[DagsterInstance]:
-    with DagsterInstance.ephemeral() as ephemeral:
+def instance() -> Iterator[dagster.DagsterInstance]:
+    with dagster.DagsterInstance.ephemeral() as ephemeral:
         yield ephemeral
 
 
 def materialized(
-    asset: AssetsDefinition,
-    resources: dict[str, Any],
-    instance: DagsterInstance,
+    asset: dagster.AssetsDefinition,
+    resource_defs: dict[str, Any],
+    instance: dagster.DagsterInstance,
     partition: str | None = None,
 ) -> dict[str, Any]:
     """Materialize one asset in process; its materialization's metadata, as plain values."""
-    result = materialize([asset], resources=resources, partition_key=partition, instance=instance)
+    result = dagster.materialize([asset], resources=resource_defs, partition_key=partition, instance=instance)
     assert result.success
     (materialization,) = result.asset_materializations_for_node(asset.node_def.name)
     return {key: value.value for key, value in materialization.metadata.items()}
 
 
 def test_the_definitions_load() -> None:
-    repository = defs.get_repository_def()
+    repository = definitions.defs.get_repository_def()
     assert {job.name for job in repository.get_all_jobs()} >= {
         "daily_metrics",
         "metrics_export",
@@ -142,11 +137,11 @@ def metrics_rows(database_url: str) -> list[tuple[Any, ...]]:
 
 
 def test_daily_metrics_counts_a_day_and_a_rerun_replaces_it(
-    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
     with psycopg.connect(database_url) as conn:
         seed_day(conn)
-    metadata = materialized(org_daily_metrics, {"postgres": postgres}, instance, DAY.isoformat())
+    metadata = materialized(assets.org_daily_metrics, {"postgres": postgres}, instance, DAY.isoformat())
     assert metadata == {"day": "2026-01-10", "rows": 2, "replaced": 0}
     expected = [
         # day, organization, members at its end, invitations sent, accepted, members' logins, active members
@@ -155,21 +150,21 @@ def test_daily_metrics_counts_a_day_and_a_rerun_replaces_it(
     ]
     assert metrics_rows(database_url) == expected
 
-    metadata = materialized(org_daily_metrics, {"postgres": postgres}, instance, DAY.isoformat())
+    metadata = materialized(assets.org_daily_metrics, {"postgres": postgres}, instance, DAY.isoformat())
     assert metadata == {"day": "2026-01-10", "rows": 2, "replaced": 2}
     assert metrics_rows(database_url) == expected, "the day's rows replaced, none added"
 
 
-def test_an_unreachable_database_fails_the_run(instance: DagsterInstance) -> None:
-    nowhere = PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
-    result = materialize(
-        [auth_housekeeping], resources={"postgres": nowhere}, instance=instance, raise_on_error=False
+def test_an_unreachable_database_fails_the_run(instance: dagster.DagsterInstance) -> None:
+    nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
+    result = dagster.materialize(
+        [assets.auth_housekeeping], resources={"postgres": nowhere}, instance=instance, raise_on_error=False
     )
     assert not result.success
 
 
 def test_housekeeping_removes_exactly_what_is_due(
-    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
     with psycopg.connect(database_url) as conn:
         user = make_user(conn, "ann")
@@ -184,7 +179,7 @@ def test_housekeeping_removes_exactly_what_is_due(
             "insert into app.rate_limit_hits (kind, key, at) values"
             " ('tap.test', 'k', now() - interval '2 days'), ('tap.test', 'k', now() - interval '1 hour')"
         )
-    metadata = materialized(auth_housekeeping, {"postgres": postgres}, instance)
+    metadata = materialized(assets.auth_housekeeping, {"postgres": postgres}, instance)
     assert metadata["sessions"] == 2
     assert metadata["rate_limit_hits"] == 1
     with psycopg.connect(database_url) as conn:
@@ -194,30 +189,33 @@ def test_housekeeping_removes_exactly_what_is_due(
 
 
 def test_the_export_writes_the_metrics_to_the_sheet(
-    database_url: str, postgres: PostgresResource, instance: DagsterInstance, sheets_fake: FakeSheets
+    database_url: str,
+    postgres: resources.PostgresResource,
+    instance: dagster.DagsterInstance,
+    sheets_fake: FakeSheets,
 ) -> None:
     with psycopg.connect(database_url) as conn:
         acme, _ = make_org(conn, "Acme", {}), None
     today = datetime.now(UTC).date()
-    materialized(org_daily_metrics, {"postgres": postgres}, instance, today.isoformat())
+    materialized(assets.org_daily_metrics, {"postgres": postgres}, instance, today.isoformat())
     sheets_fake.add_spreadsheet("metrics-key", "Sheet1")
-    sheets = SheetsResource(
+    sheets = resources.SheetsResource(
         service_account_file=str(sheets_fake.key_file), spreadsheet_key="metrics-key", api_url=sheets_fake.url
     )
-    metadata = materialized(org_metrics_sheet, {"postgres": postgres, "sheets": sheets}, instance)
+    metadata = materialized(assets.org_metrics_sheet, {"postgres": postgres, "sheets": sheets}, instance)
     assert metadata["rows"] == 1
     assert sheets_fake.values("metrics-key", "org_daily_metrics") == [
-        list(EXPORT_HEADER),
+        list(assets.EXPORT_HEADER),
         [today.isoformat(), acme, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     ]
 
 
 def test_the_export_without_a_spreadsheet_fails_naming_the_setting(
-    postgres: PostgresResource, instance: DagsterInstance
+    postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
-    sheets = SheetsResource(service_account_file="", spreadsheet_key="")
-    result = materialize(
-        [org_metrics_sheet], resources={"postgres": postgres, "sheets": sheets}, instance=instance,
+    sheets = resources.SheetsResource(service_account_file="", spreadsheet_key="")
+    result = dagster.materialize(
+        [assets.org_metrics_sheet], resources={"postgres": postgres, "sheets": sheets}, instance=instance,
         raise_on_error=False,
     )  # fmt: skip
     assert not result.success
@@ -238,7 +236,7 @@ def connect_slack(conn: psycopg.Connection, ring: KeyRing, org_id: str, token: s
 
 
 def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
-    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
     key = new_key_entry("k1")
     ring = KeyRing.from_entries(key)
@@ -263,9 +261,9 @@ def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
         conn.execute("update app.slack_connections set broken_at = now() where org_id = %s", (broken,))
         conn.commit()
 
-        slack = SlackResource(secrets_key=key, api_url=fake.api_url)
+        slack = resources.SlackResource(secrets_key=key, api_url=fake.api_url)
         metadata = materialized(
-            weekly_slack_digest, {"postgres": postgres, "slack": slack}, instance, "2026-01-05"
+            assets.weekly_slack_digest, {"postgres": postgres, "slack": slack}, instance, "2026-01-05"
         )
 
         assert metadata == {"week": "2026-01-05", "posted": 2}
@@ -280,7 +278,7 @@ def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
 
 
 def test_the_digest_shows_a_typed_name_as_text_never_a_link_or_a_mention() -> None:
-    text = digest_text("Acme <!channel> www.evil.example\u202e", date(2026, 1, 5), [])
+    text = assets.digest_text("Acme <!channel> www.evil.example\u202e", date(2026, 1, 5), [])
     first_line = text.splitlines()[0]
     assert "&lt;!channel&gt;" in first_line
     assert "evil.example" not in first_line, "a host name Slack would make a link of"
@@ -288,7 +286,7 @@ def test_the_digest_shows_a_typed_name_as_text_never_a_link_or_a_mention() -> No
 
 
 def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
-    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
     key = new_key_entry("k1")
     with FakeSlack() as fake, psycopg.connect(database_url) as conn:
@@ -298,9 +296,12 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
             connect_slack(conn, KeyRing.from_entries(key), org_id, token, f"#{name.lower()}")
         conn.commit()
         fake.revoke("xoxb-revoked")
-        result = materialize(
-            [weekly_slack_digest],
-            resources={"postgres": postgres, "slack": SlackResource(secrets_key=key, api_url=fake.api_url)},
+        result = dagster.materialize(
+            [assets.weekly_slack_digest],
+            resources={
+                "postgres": postgres,
+                "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
+            },
             partition_key="2026-01-05",
             instance=instance,
             raise_on_error=False,
@@ -317,15 +318,15 @@ def failure(job_id: int) -> PipelineFailedDeliveriesRow:
 
 
 def test_an_incident_opens_once_and_closes_after_a_quiet_hour() -> None:
-    state = Incidents()
+    state = sensors.Incidents()
     state = state.after([failure(3), failure(4)], now=1000.0, quiet_seconds=3600)
-    assert state == Incidents(last_job_id=4, open_incident=3, last_failure_at=1000.0)
+    assert state == sensors.Incidents(last_job_id=4, open_incident=3, last_failure_at=1000.0)
     assert state.after([failure(5)], now=2000.0, quiet_seconds=3600).open_incident == 3, "the same incident"
     assert state.after([], now=2000.0, quiet_seconds=3600) == state, "still open while not quiet"
     closed = state.after([], now=5000.0, quiet_seconds=3600)
     assert closed.open_incident is None
     assert closed.after([failure(9)], now=5001.0, quiet_seconds=3600).open_incident == 9, "a new incident"
-    assert Incidents.from_cursor(state.to_cursor()) == state
+    assert sensors.Incidents.from_cursor(state.to_cursor()) == state
 
 
 def fail_deliveries(database_url: str, count: int) -> None:
@@ -347,30 +348,32 @@ def fail_deliveries(database_url: str, count: int) -> None:
 
 
 def test_the_sensor_alerts_once_per_incident(
-    database_url: str, postgres: PostgresResource, instance: DagsterInstance
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
-    def tick(cursor: str | None) -> SensorResult | SkipReason:
-        context = build_sensor_context(instance=instance, cursor=cursor, resources={"postgres": postgres})
-        result = failed_deliveries_sensor(context)
-        assert isinstance(result, SensorResult | SkipReason)
+    def tick(cursor: str | None) -> dagster.SensorResult | dagster.SkipReason:
+        context = dagster.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"postgres": postgres}
+        )
+        result = sensors.failed_deliveries_sensor(context)
+        assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
         return result
 
     quiet = tick(None)
-    assert isinstance(quiet, SkipReason)
+    assert isinstance(quiet, dagster.SkipReason)
 
     fail_deliveries(database_url, 2)
     first = tick(None)
-    assert isinstance(first, SensorResult)
+    assert isinstance(first, dagster.SensorResult)
     (alert,) = first.run_requests or []
-    assert isinstance(alert, RunRequest)
+    assert isinstance(alert, dagster.RunRequest)
     assert alert.run_config["ops"]["alert_delivery_incident"]["config"]["failures"] == 2
     assert alert.run_config["ops"]["alert_delivery_incident"]["config"]["last_error"] == "550 no such mailbox"
 
     fail_deliveries(database_url, 1)
     again = tick(first.cursor)
-    assert isinstance(again, SkipReason), "more failures in the same incident alert no more"
+    assert isinstance(again, dagster.SkipReason), "more failures in the same incident alert no more"
 
-    result = defs.get_job_def("delivery_incident_alert").execute_in_process(
+    result = definitions.defs.get_job_def("delivery_incident_alert").execute_in_process(
         run_config=alert.run_config, instance=instance
     )
     assert result.success
@@ -426,8 +429,8 @@ def test_pipeline_run_fills_analytics_after_sign_ups_and_an_invitation(stack: St
 
 
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
-    nowhere = PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
-    assert pipeline_run(["auth_housekeeping"], DAY, {"postgres": nowhere}) is False
+    nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
+    assert cli.run(["auth_housekeeping"], DAY, {"postgres": nowhere}) is False
     assert "pipeline-run: failed" in capsys.readouterr().err
 
 
@@ -440,4 +443,4 @@ def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> Non
 )
 def test_pipeline_run_refuses_what_is_not_there(assets: list[str], day: date, says: str) -> None:
     with pytest.raises(SystemExit, match=says):
-        pipeline_run(assets, day)
+        cli.run(assets, day)

@@ -13,14 +13,20 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from ops.web_example import build
+from tests.support.lazy import LazyModule
 from tests.support.mailbox import messages
 from tests.support.stack import Stack, make_stack
+
+if TYPE_CHECKING:
+    from playwright import sync_api
+else:
+    # Imported by the test, not by every process that collects this module (tests/support/lazy.py).
+    sync_api = LazyModule("playwright.sync_api")
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -89,27 +95,27 @@ def web_stack(
         yield running
 
 
-def sign_up(page: Page, email: str, name: str) -> None:
+def sign_up(page: sync_api.Page, email: str, name: str) -> None:
     page.fill("#signup [name=email]", email)
     page.fill("#signup [name=password]", PASSWORD)
     page.fill("#signup [name=display_name]", name)
     page.click("#signup button")
-    expect(page.locator("#who")).to_have_text(f"{name} <{email}>")
+    sync_api.expect(page.locator("#who")).to_have_text(f"{name} <{email}>")
 
 
-def sign_in(page: Page, email: str) -> None:
+def sign_in(page: sync_api.Page, email: str) -> None:
     page.fill("#login [name=email]", email)
     page.fill("#login [name=password]", PASSWORD)
     page.click("#login button")
-    expect(page.locator("#signed-in")).to_be_visible()
+    sync_api.expect(page.locator("#signed-in")).to_be_visible()
 
 
-def sign_out(page: Page) -> None:
+def sign_out(page: sync_api.Page) -> None:
     page.click("#logout")
-    expect(page.locator("#signed-out")).to_be_visible()
+    sync_api.expect(page.locator("#signed-out")).to_be_visible()
 
 
-def session_cookie(context: BrowserContext, edge_url: str) -> dict[str, Any]:
+def session_cookie(context: sync_api.BrowserContext, edge_url: str) -> dict[str, Any]:
     """The session cookie the browser keeps for the edge, as it keeps it."""
     [cookie] = [dict(c) for c in context.cookies(edge_url) if c.get("name") == COOKIE]
     return cookie
@@ -126,7 +132,7 @@ def test_the_example_app_on_two_origins_in_chromium(
     owner_email = f"owner-{secrets.token_hex(4)}@example.com"
     invitee_email = f"invitee-{secrets.token_hex(4)}@example.com"
     org_name = f"Acme {secrets.token_hex(3)}"
-    with sync_playwright() as playwright:
+    with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             # The owner, on the edge's own origin: sign up (no email verified by hand), create, invite.
@@ -142,12 +148,12 @@ def test_the_example_app_on_two_origins_in_chromium(
             )
             owner.fill("#create-org [name=name]", org_name)
             owner.click("#create-org button")
-            expect(owner.locator("#org-name")).to_have_text(org_name)
-            expect(owner.locator("#members li")).to_have_text([f"Owner <{owner_email}>: owner"])
+            sync_api.expect(owner.locator("#org-name")).to_have_text(org_name)
+            sync_api.expect(owner.locator("#members li")).to_have_text([f"Owner <{owner_email}>: owner"])
             owner.fill("#invite [name=email]", invitee_email)
             owner.select_option("#invite [name=role]", "member")
             owner.click("#invite button")
-            expect(owner.locator("#status")).to_have_text(f"Invited {invitee_email} as member.")
+            sync_api.expect(owner.locator("#status")).to_have_text(f"Invited {invitee_email} as member.")
 
             # The invitee, from a second origin: sign up, out, in again, accept the mailed token.
             invitee_context = browser.new_context()
@@ -163,24 +169,24 @@ def test_the_example_app_on_two_origins_in_chromium(
             [invitation] = messages(web_stack.database_url, invitee_email, "mail.org_invitation")
             invitee.fill("#accept [name=token]", str(invitation["token"]))
             invitee.click("#accept button")
-            expect(invitee.locator("#org-name")).to_have_text(org_name)
-            expect(invitee.locator("#members li")).to_have_count(2)
-            expect(invitee.locator("#members")).to_contain_text(f"Invitee <{invitee_email}>: member")
+            sync_api.expect(invitee.locator("#org-name")).to_have_text(org_name)
+            sync_api.expect(invitee.locator("#members li")).to_have_count(2)
+            sync_api.expect(invitee.locator("#members")).to_contain_text(f"Invitee <{invitee_email}>: member")
             sign_out(invitee)
 
             # The owner sees the new member, then signs out.
             owner.click("#orgs button")
-            expect(owner.locator("#members li")).to_have_count(2)
+            sync_api.expect(owner.locator("#members li")).to_have_count(2)
             sign_out(owner)
 
             # An origin the edge does not allow: the browser refuses to send or read the call.
             stranger = browser.new_context().new_page()
             stranger.goto(f"{refused.origin}/?api={edge}")
-            expect(stranger.locator("#signed-out")).to_be_visible()
+            sync_api.expect(stranger.locator("#signed-out")).to_be_visible()
             sign_in_refused = stranger.locator("#status")
             stranger.fill("#login [name=email]", owner_email)
             stranger.fill("#login [name=password]", PASSWORD)
             stranger.click("#login button")
-            expect(sign_in_refused).to_contain_text("client.network")
+            sync_api.expect(sign_in_refused).to_contain_text("client.network")
         finally:
             browser.close()

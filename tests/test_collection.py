@@ -1,0 +1,48 @@
+"""Collecting the tests imports no heavy package that only one module's tests use: every
+pytest-xdist process collects every module (tests/support/lazy.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ops.settings import ROOT
+from tests.support.lazy import LazyModule
+
+# What a collecting process must not have imported afterwards, and the modules that use them.
+HEAVY = ("dagster", "playwright")
+USERS = ("tests/test_pipeline.py", "tests/test_web_example.py")
+
+COLLECT = """
+import sys
+import pytest
+code = pytest.main(["--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", *sys.argv[1:]])
+print("imported:", *sorted({name.split(".")[0] for name in sys.modules} & {heavy}))
+sys.exit(int(code))
+"""
+
+
+def test_collecting_imports_no_heavy_package() -> None:
+    program = COLLECT.replace("{heavy}", repr(set(HEAVY)))
+    done = subprocess.run(
+        [sys.executable, "-c", program, *USERS], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "imported:", done.stdout.splitlines()[-1]
+
+
+def test_a_lazy_module_is_imported_by_its_first_public_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "blossom_lazy_probe.py").write_text("ANSWER = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "blossom_lazy_probe", raising=False)
+    probe = LazyModule("blossom_lazy_probe")
+    assert not hasattr(probe, "__test__")
+    assert not hasattr(probe, "_fixture_function_marker")
+    assert "blossom_lazy_probe" not in sys.modules
+    assert probe.ANSWER == 42
+    assert "blossom_lazy_probe" in sys.modules
