@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ops.scratch import free_port
+from ops.scratch import free_port, throwaway_folder
 from ops.settings import ROOT
 from tests.support.auth_client import COOKIE_NAME, post, session_cookie, signup
 from tests.support.http import request
@@ -25,7 +25,7 @@ from tests.support.http import request
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     # Under /var/tmp: when we are root, Postgres runs as `postgres` and must reach the folder.
-    with tempfile.TemporaryDirectory(prefix="blossom-up-", dir="/var/tmp") as folder:
+    with tempfile.TemporaryDirectory(prefix="blossom-up-", dir=throwaway_folder()) as folder:
         os.chmod(folder, 0o755)
         yield Path(folder)
 
