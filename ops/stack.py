@@ -159,10 +159,11 @@ def serve(
 ) -> NoReturn:
     """Migrates, starts the stack's processes (each added to `children` as it starts), and keeps
     them running until Shutdown."""
-    migrate(settings.admin_url)
-    # Started at once, then waited for: none needs another to start (the edge is ready once
-    # PostgREST is, and says so on /readyz).
-    ready: list[tuple[Child, str]] = []
+    # Each is started as soon as what it needs is there, and waited for only when another needs
+    # it: MailDev (a second of Node's start) while the database migrates; the worker (which
+    # needs the database and, for its first delivery, MailDev) while PostgREST and the edge
+    # start. Stopped in the reverse order: the worker first, MailDev last.
+    maildev = None
     if with_maildev:
         mail_directory = settings.data_dir / "mail"
         maildev = Child(
@@ -170,15 +171,17 @@ def serve(
             lambda: start_maildev(settings.smtp_port, settings.mailbox_port, mail_directory, PIPE),
             output,
         )
-        ready.append((maildev, f"{settings.mailbox_url}/api/email"))
+        children.append(maildev)
+    migrate(settings.admin_url)
     postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE), output)
-    ready.append((postgrest, f"{endpoints.postgrest_admin_url}/ready"))
     edge = Child("edge", lambda: start_edge(endpoints, PIPE), output)
-    ready.append((edge, f"{endpoints.edge_url}/readyz"))
-    children.extend(child for child, _ in ready)
-    for child, url in ready:
-        wait_http(url, child.process)
+    children.extend((postgrest, edge))
+    if maildev is not None:
+        wait_http(f"{settings.mailbox_url}/api/email", maildev.process)
     children.append(Child("worker", lambda: start_worker(worker_settings, settings.admin_url, PIPE), output))
+    # The edge is ready once PostgREST is, and says so on /readyz.
+    wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest.process)
+    wait_http(f"{endpoints.edge_url}/readyz", edge.process)
     say("the stack is up (Ctrl-C stops it)")
     print(f"  edge       {endpoints.edge_url}")
     print(f"  PostgREST  {endpoints.postgrest_url}")
