@@ -248,9 +248,9 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 class running_services:
-    """PostgREST, then the edge; both ready on entry (the edge answering `edge_ready`), both
-    stopped on exit, the edge first. Their output goes to postgrest.log and edge.log in `logs`.
-    `settings` are environment variables for both, over this process's own."""
+    """PostgREST and the edge, started at once; both ready on entry (the edge answering
+    `edge_ready`), both stopped on exit, the edge first. Their output goes to postgrest.log and
+    edge.log in `logs`. `settings` are environment variables for both, over this process's own."""
 
     def __init__(
         self,
@@ -268,8 +268,9 @@ class running_services:
         postgrest = start_postgrest(self.endpoints, self.logs / "postgrest.log", self.environ)
         edge = None
         try:
-            wait_http(f"{self.endpoints.postgrest_admin_url}/ready", postgrest)
+            # Both start at once: the edge needs PostgREST only for requests, and /readyz says so.
             edge = start_edge(self.endpoints, self.logs / "edge.log", self.environ)
+            wait_http(f"{self.endpoints.postgrest_admin_url}/ready", postgrest)
             wait_http(f"{self.endpoints.edge_url}{self.edge_ready}", edge)
         except BaseException:
             for started in (edge, postgrest):
