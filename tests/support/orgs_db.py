@@ -56,9 +56,12 @@ def make_org(conn: psycopg.Connection, name: str, members: dict[str, str]) -> st
 
 
 def become(conn: psycopg.Connection, user_id: str | None) -> None:
-    """What the pre-request does for a valid session (or for none), for this transaction."""
-    conn.execute("select set_config('app.user_id', %s, true)", (user_id or "",))
-    conn.execute("set local role " + ("authenticated" if user_id else "web_anon"))
+    """What the pre-request does for a valid session (or for none), for this transaction, in one
+    statement as it does it."""
+    conn.execute(
+        "select set_config('app.user_id', %s, true), set_config('role', %s, true)",
+        (user_id or "", "authenticated" if user_id else "web_anon"),
+    )
 
 
 def call(conn: psycopg.Connection, user_id: str | None, function: str, *args: Any) -> Outcome:
