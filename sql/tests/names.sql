@@ -5,7 +5,7 @@
  * selectors stay allowed.
  */
 begin;
-select plan(55);
+select plan(64);
 
 create function pg_temp.code_point(p_char integer) returns text
 language sql
@@ -96,6 +96,20 @@ select is(tap.outcome(format('select auth.valid_display_name(%L), app.valid_org_
      chr(x'2027'::int) || chr(x'F900'::int) || chr(x'FDCF'::int) || chr(x'FDF0'::int) || chr(x'FFFD'::int)),
     ('a letter with combining marks', 'Zo' || chr(x'0065'::int) || chr(x'0308'::int) || chr(x'0301'::int))
   ) as names (what, n);
+
+/* The one rule both validators apply (app.name_fault), case by case. */
+select is(app.name_fault(n), fault, format('app.name_fault of %s: %s', what, coalesce(fault, 'none')))
+  from (values
+    ('a plain name', 'Acme', null),
+    ('no name', null, 'shape'),
+    ('an empty name', '', 'shape'),
+    ('101 characters', repeat('a', 101), 'shape'),
+    ('100 characters', repeat('é', 100), null),
+    ('a tab', 'Ac' || chr(9) || 'me', 'shape'),
+    ('combining marks alone', chr(x'0301'::int) || chr(x'0308'::int), 'shape'),
+    ('a zero-width space', 'Ac' || chr(x'200B'::int) || 'me', 'hidden'),
+    ('a right-to-left override', 'Acme' || chr(x'202E'::int) || 'gnp.exe', 'hidden')
+  ) as cases (what, n, fault);
 
 /* Through the API: the stable codes, and a message that says why. */
 select tap.make_users(array['namer']);

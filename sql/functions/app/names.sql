@@ -57,3 +57,18 @@ return app.trimmed_name(pg_catalog.regexp_replace(p_name,
 
 comment on function app.shows_nothing(text) is
   'Whether the name is made of blanks, variation selectors and combining marks alone.';
+
+/* What is wrong with a name shown to other people, already trimmed (app.trimmed_name), or null
+   when nothing is: 'shape' when it is empty, over 100 characters, shows nothing or holds a
+   control character; 'hidden' when it holds a bidi control or an invisible character. The one
+   rule for display names and organization names; each of their validators raises its own code. */
+create function app.name_fault(p_name text) returns text
+language sql immutable parallel safe
+return case
+  when p_name is null or pg_catalog.char_length(p_name) not between 1 and 100 or p_name ~ '[[:cntrl:]]'
+       or app.shows_nothing(p_name) then 'shape'
+  when app.has_invisible_characters(p_name) then 'hidden'
+end;
+
+comment on function app.name_fault(text) is
+  'What is wrong with a trimmed name shown to others: shape (empty, over 100 characters, blank, control characters), hidden (bidi controls, invisible characters), or null.';

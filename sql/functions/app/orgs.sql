@@ -262,23 +262,24 @@ $$;
 
 comment on function app.parse_role(text) is 'The role named by the text; 422 org.invalid_role otherwise.';
 
-/* An organization's name: trimmed, 1 to 100 characters, no control characters, no bidi
-   controls or invisible characters (app.has_invisible_characters); else 422. */
+/* An organization's name: trimmed, and right by the rule of names shown to others
+   (app.name_fault); else 422. */
 create function app.valid_org_name(p_name text) returns text
 language plpgsql stable
 as $$
 declare
   v_name text := app.trimmed_name(p_name);
 begin
-  if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]'
-     or app.shows_nothing(v_name) then
-    perform util.raise_error(422, 'org.invalid_name',
-      'An organization''s name has 1 to 100 characters, not all blank, without control characters.');
-  end if;
-  if app.has_invisible_characters(v_name) then
-    perform util.raise_error(422, 'org.invalid_name',
-      'An organization''s name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
-  end if;
+  case app.name_fault(v_name)
+    when 'shape' then
+      perform util.raise_error(422, 'org.invalid_name',
+        'An organization''s name has 1 to 100 characters, not all blank, without control characters.');
+    when 'hidden' then
+      perform util.raise_error(422, 'org.invalid_name',
+        'An organization''s name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
+    else
+      null;
+  end case;
   return v_name;
 end
 $$;

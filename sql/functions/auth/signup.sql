@@ -22,16 +22,16 @@ as $$
 declare
   v_name text := app.trimmed_name(p_display_name);
 begin
-  if v_name is null or pg_catalog.char_length(v_name) not between 1 and 100 or v_name ~ '[[:cntrl:]]'
-     or app.shows_nothing(v_name) then
-    perform util.raise_error(422, 'auth.invalid_display_name',
-      'The display name must have 1 to 100 characters, not all blank, and no control characters.');
-  end if;
-  /* Names are shown to other people: nothing that hides or turns text around (app.has_invisible_characters). */
-  if app.has_invisible_characters(v_name) then
-    perform util.raise_error(422, 'auth.invalid_display_name',
-      'The display name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
-  end if;
+  case app.name_fault(v_name)
+    when 'shape' then
+      perform util.raise_error(422, 'auth.invalid_display_name',
+        'The display name must have 1 to 100 characters, not all blank, and no control characters.');
+    when 'hidden' then
+      perform util.raise_error(422, 'auth.invalid_display_name',
+        'The display name cannot hold bidi controls or invisible characters (such as zero-width spaces).');
+    else
+      null;
+  end case;
   return v_name;
 end
 $$;
