@@ -15,6 +15,7 @@ from psycopg.rows import class_row
 
 from blossom_db.runtime import (
     DEFAULT,
+    CallArguments,
     Default,
     Inet,
     JsonValue,
@@ -52,6 +53,31 @@ API_FUNCTIONS: frozenset[str] = frozenset(
         "update_profile",
     }
 )
+
+
+# The arguments of each of them, as the edge checks a call (names, defaults, JSON shapes).
+API_CALL_ARGUMENTS: dict[str, CallArguments] = {
+    "accept_invitation": CallArguments(required=("token",)),
+    "change_member_role": CallArguments(required=("org_id", "user_id", "role")),
+    "create_organization": CallArguments(required=("name",)),
+    "decline_invitation": CallArguments(required=("token",)),
+    "delete_organization": CallArguments(required=("org_id",)),
+    "get_ai_usage": CallArguments(required=("org_id",)),
+    "get_organization": CallArguments(required=("org_id",)),
+    "get_slack_connection": CallArguments(required=("org_id",)),
+    "invite_member": CallArguments(required=("org_id", "email", "role")),
+    "leave_organization": CallArguments(required=("org_id",)),
+    "list_audit_events": CallArguments(required=("org_id",), optional=("before", "limit")),
+    "list_invitations": CallArguments(required=("org_id",)),
+    "list_members": CallArguments(required=("org_id",)),
+    "list_organizations": CallArguments(required=()),
+    "me": CallArguments(required=()),
+    "remove_member": CallArguments(required=("org_id", "user_id")),
+    "revoke_invitation": CallArguments(required=("invitation_id",)),
+    "transfer_ownership": CallArguments(required=("org_id", "user_id")),
+    "update_organization": CallArguments(required=("org_id", "name")),
+    "update_profile": CallArguments(required=("display_name",)),
+}
 
 
 API_ACCEPT_INVITATION_ERRORS = Literal[

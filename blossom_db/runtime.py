@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
 from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
@@ -21,6 +22,17 @@ ArgKind = Literal["", "json", "json[]", "variadic", "variadic json", "variadic j
 
 PGRST_SQLSTATE = "PGRST"
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CallArguments:
+    """The arguments an API function takes, by name, as a call through the edge may give them:
+    those without a default, those with one, and of all of them those that take a JSON object or
+    array (json, jsonb, arrays and composites); every other one takes a JSON scalar or null."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    structured: tuple[str, ...] = ()
 
 
 class Default:

@@ -88,6 +88,7 @@ _IMPORTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _RUNTIME_NAMES = (
     "DEFAULT",
+    "CallArguments",
     "Cidr",
     "Default",
     "Inet",
@@ -137,7 +138,11 @@ def _imports(body: str) -> list[str]:
         present = [name for name in names if used(name)]
         if present:
             lines.append(f"from {module} import {', '.join(present)}")
-    runtime = sorted({name for name in _RUNTIME_NAMES if used(name)} | set(_EXPORTED))
+    # In isort's order, as ruff checks it: constants, then classes, then the rest.
+    runtime = sorted(
+        {name for name in _RUNTIME_NAMES if used(name)} | set(_EXPORTED),
+        key=lambda name: (not name.isupper(), not name[0].isupper(), name),
+    )
     lines += ["", f"from blossom_db.runtime import {', '.join(runtime)}", ""]
     lines.append("__all__ = [" + ", ".join(json.dumps(name) for name in _EXPORTED) + "]")
     return lines
@@ -359,6 +364,37 @@ class _Emitter:
         return out
 
 
+def _takes_structured_json(catalog: Catalog, arg: Arg) -> bool:
+    found = catalog.resolve(arg.type_oid)
+    json_types = ("pg_catalog.json", "pg_catalog.jsonb")
+    return arg.variadic or found.kind in ("array", "composite") or found.qualified in json_types
+
+
+def _tuple(names: list[str]) -> str:
+    return "(" + ", ".join(json.dumps(name) for name in names) + ("," if len(names) == 1 else "") + ")"
+
+
+def _call_arguments(catalog: Catalog, functions: list[Function]) -> list[str]:
+    """API_CALL_ARGUMENTS: each function's arguments, as the edge checks a call before PostgREST
+    sees it (edge/proxy.py)."""
+    out = [
+        "",
+        "",
+        "# The arguments of each of them, as the edge checks a call (names, defaults, JSON shapes).",
+        "API_CALL_ARGUMENTS: dict[str, CallArguments] = {",
+    ]
+    for function in sorted(functions, key=lambda f: f.name):
+        fields = [
+            ("required", [a.name for a in function.args if not a.has_default]),
+            ("optional", [a.name for a in function.args if a.has_default]),
+            ("structured", [a.name for a in function.args if _takes_structured_json(catalog, a)]),
+        ]
+        given = ", ".join(f"{key}={_tuple(names)}" for key, names in fields if names or key == "required")
+        out.append(f"    {json.dumps(function.name)}: CallArguments({given}),")
+    out.append("}")
+    return out
+
+
 def python_functions(
     catalog: Catalog, api: list[Function], grants: tuple[tuple[str, str], ...]
 ) -> list[Function]:
@@ -407,6 +443,7 @@ def emit_python(
         "    {" + ", ".join(json.dumps(name) for name in api_names) + "}" if api_names else "    ()",
         ")",
     ]
+    out += _call_arguments(catalog, [f for f in functions if f.schema == api_schema and f.name in api_names])
     for name in sorted(emitter.declarations):
         out += ["", "", *emitter.declarations[name]]
     if left_out:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from blossom_db import logs
+from blossom_db.generated import API_CALL_ARGUMENTS
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.security import client_address
@@ -117,12 +119,12 @@ def _check_names(names: list[str]) -> None:
         raise bad_request(f"A parameter's name has at most {MAX_NAME_BYTES} bytes.")
 
 
-def check_query(query: bytes) -> None:
-    """The query string: at most MAX_QUERY_BYTES, percent-encoded UTF-8 (else PostgREST answers
-    a plain-text 500), at most MAX_PARAMETERS names of at most MAX_NAME_BYTES, none of them one
-    of PostgREST's options."""
+def check_query(query: bytes) -> list[str]:
+    """The query string's names: at most MAX_QUERY_BYTES, percent-encoded UTF-8 (else PostgREST
+    answers a plain-text 500), at most MAX_PARAMETERS names of at most MAX_NAME_BYTES, none of
+    them one of PostgREST's options."""
     if not query:
-        return
+        return []
     if len(query) > MAX_QUERY_BYTES:
         raise Refused(
             error_response(
@@ -149,6 +151,7 @@ def check_query(query: bytes) -> None:
             f"{', '.join(options)}: PostgREST's query options are not part of a call;"
             " pass an argument of that name in a POST body."
         )
+    return names
 
 
 def _check_utf8(value: bytes) -> None:
@@ -159,21 +162,62 @@ def _check_utf8(value: bytes) -> None:
         raise bad_request("A header's value is not UTF-8.") from None
 
 
-def check_body(body: bytes) -> None:
-    """A JSON body: one object (PostgREST called a function with an array's first element and
-    dropped the rest), its parameter names as check_query's. A body that is not JSON is left to
-    PostgREST, which refuses it in its own words."""
+def check_body(body: bytes) -> dict[str, Any] | None:
+    """A JSON body's arguments: one object (PostgREST called a function with an array's first
+    element and dropped the rest), its names as check_query's. A body that is not a JSON object
+    is left to PostgREST, which refuses it in its own words (None)."""
     start = body.lstrip()[:1]
     if start == b"[":
         raise bad_request("A call's arguments are one JSON object, not an array.")
     if start != b"{":
-        return
+        return None
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    _check_names(list(data))
+    return data
+
+
+def check_arguments(function: str, given: Mapping[str, object], *, in_query: bool = False) -> None:
+    """The call's arguments against the function's (API_CALL_ARGUMENTS, generated from the
+    catalog): none unknown, every one without a default given, no JSON object or array where
+    the function takes a scalar (PostgREST would pass its text: {"name": {"a": 1}} named an
+    organization '{"a": 1}'). PostgREST answered the first two 404 PGRST202, as if there were
+    no such function. In a query string (`in_query`), a name the function does not take is one
+    of PostgREST's filters on its rows. A function the table does not know (one added after
+    this edge was built) is left to PostgREST."""
+    expected = API_CALL_ARGUMENTS.get(function)
+    if expected is None:
         return
-    if isinstance(data, dict):
-        _check_names(list(data))
+    known = (*expected.required, *expected.optional)
+    unknown = [] if in_query else sorted(name for name in given if name not in known)
+    missing = [name for name in expected.required if name not in given]
+    not_scalar = sorted(
+        name
+        for name, value in given.items()
+        if isinstance(value, dict | list) and name in known and name not in expected.structured
+    )
+    if not (unknown or missing or not_scalar):
+        return
+    takes = ", ".join(expected.required) or "no argument"
+    if expected.optional:
+        takes += f" (and optionally {', '.join(expected.optional)})"
+    problems = [
+        f"{what}: {', '.join(names)}"
+        for what, names in (("unknown", unknown), ("missing", missing), ("not a JSON scalar", not_scalar))
+        if names
+    ]
+    raise Refused(
+        error_response(
+            400,
+            "edge.invalid_arguments",
+            f"{function} takes {takes}; {'; '.join(problems)}.",
+            details={"unknown": unknown, "missing": missing, "not_scalar": not_scalar},
+        )
+    )
 
 
 # When PostgREST gave no answer: the status, code and message the client gets.
@@ -248,13 +292,19 @@ class PostgrestProxy:
         name = rpc_name(scope)
         config = self.config
         query: bytes = scope["query_string"]
-        check_query(query)
+        query_names = check_query(query)
         headers, announced = self._upstream_headers(request)
         body = None
         if announced:
             body = await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
-        if body:
-            check_body(body)
+        # A GET's arguments are in its query, among filters; a POST's are its body (its query
+        # holds filters only). A body that is not a JSON object is PostgREST's to refuse.
+        if scope["method"] in ("GET", "HEAD"):
+            check_arguments(name.decode(), dict.fromkeys(query_names), in_query=True)
+        elif not body:
+            check_arguments(name.decode(), {})
+        elif (arguments := check_body(body)) is not None:
+            check_arguments(name.decode(), arguments)
         target = b"/rpc/" + name + (b"?" + query if query else b"")
         try:
             answer = await self.upstream.request(scope["method"], target, headers, body)

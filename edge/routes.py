@@ -62,6 +62,7 @@ EDGE_ERRORS: Mapping[str, int] = {
 # Answered by the edge's /rpc proxy itself (edge/proxy.py), besides EDGE_ERRORS and what the
 # function and the pre-request raise: every RPC's error union holds them.
 RPC_ERRORS: Mapping[str, int] = {
+    "edge.invalid_arguments": 400,
     "edge.not_found": 404,
     "edge.query_too_long": 414,
     "edge.bad_gateway": 502,
