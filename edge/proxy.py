@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -98,6 +98,15 @@ MAX_QUERY_BYTES = 2048
 # (`not.or`, `actors.limit`). The API has no use for them: its calls are arguments.
 POSTGREST_OPTIONS = frozenset({"select", "columns", "on_conflict"})
 POSTGREST_OPTION_ENDINGS = frozenset({"order", "limit", "offset", "and", "or"})
+# What, before its first dot, makes a query's value a filter on a function's rows rather than an
+# argument, in PostgREST 12.0 (asked of it value by value; tests/test_edge_arguments.py keeps the
+# two in step): `not`, an operator, one of eight quantified with (any) or (all), or a full-text
+# operator, with or without its language in parentheses.
+FILTER_HEAD = re.compile(
+    r"not|eq|neq|gt|gte|lt|lte|like|ilike|match|imatch|in|is|isdistinct|cs|cd|ov|sl|sr|nxr|nxl|adj"
+    r"|(?:eq|gt|gte|lt|lte|like|ilike|match|imatch)\((?:any|all)\)"
+    r"|(?:fts|plfts|phfts|wfts)(?:\([^()]+\))?"
+)
 
 
 def rpc_name(scope: Scope) -> bytes:
@@ -115,14 +124,48 @@ def bad_request(message: str) -> Refused:
 def _check_names(names: list[str]) -> None:
     if len(names) > MAX_PARAMETERS:
         raise bad_request(f"A call has at most {MAX_PARAMETERS} parameters.")
-    if any(len(name.encode()) > MAX_NAME_BYTES for name in names):
+    try:
+        too_long = any(len(name.encode()) > MAX_NAME_BYTES for name in names)
+    except UnicodeEncodeError:  # a lone surrogate, "\ud800", written as an escape in JSON
+        raise bad_request("A parameter's name is not Unicode text.") from None
+    if too_long:
         raise bad_request(f"A parameter's name has at most {MAX_NAME_BYTES} bytes.")
 
 
-def check_query(query: bytes) -> list[str]:
-    """The query string's names: at most MAX_QUERY_BYTES, percent-encoded UTF-8 (else PostgREST
-    answers a plain-text 500), at most MAX_PARAMETERS names of at most MAX_NAME_BYTES, none of
-    them one of PostgREST's options."""
+def _query_pairs(query: bytes) -> list[tuple[str, str | None]]:
+    """The query's names and values as PostgREST reads them (http-types' parseQuery): split at
+    `&` and `;`, `+` a space, percent-decoded UTF-8; a name without `=` has no value (None)."""
+    pairs: list[tuple[str, str | None]] = []
+    for piece in re.split(rb"[&;]", query):
+        if piece:
+            name, equals, value = piece.partition(b"=")
+            pairs.append((_query_text(name), _query_text(value) if equals else None))
+    return pairs
+
+
+def _query_text(part: bytes) -> str:
+    return unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+
+
+def query_arguments(pairs: list[tuple[str, str | None]]) -> dict[str, str]:
+    """The arguments among a query's names, as PostgREST reads them: a name with a value is a
+    filter on the rows a function returns when the name has a dot or the value a FILTER_HEAD
+    (`eq.1`, `not.eq.1`, `in.(1,2)`, `eq(any).{1,2}`, `fts(english).cat`); any other name with
+    a value is an argument."""
+    arguments: dict[str, str] = {}
+    for name, value in pairs:
+        if value is None or "." in name:
+            continue
+        head, dot, _ = value.partition(".")
+        if not (dot and FILTER_HEAD.fullmatch(head)):
+            arguments[name] = value
+    return arguments
+
+
+def check_query(query: bytes) -> list[tuple[str, str | None]]:
+    """The query string's names and values: at most MAX_QUERY_BYTES, percent-encoded UTF-8 (else
+    PostgREST answers a plain-text 500), at most MAX_PARAMETERS names of at most MAX_NAME_BYTES,
+    none of them one of PostgREST's options."""
     if not query:
         return []
     if len(query) > MAX_QUERY_BYTES:
@@ -132,9 +175,7 @@ def check_query(query: bytes) -> list[str]:
             )
         )
     try:
-        # Split as PostgREST splits it: at `;` as well as at `&`.
-        text = query.decode("latin-1").replace(";", "&")
-        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+        pairs = _query_pairs(query)
     except UnicodeDecodeError:
         raise bad_request("The query string is not percent-encoded UTF-8.") from None
     names = [name for name, _ in pairs]
@@ -151,7 +192,7 @@ def check_query(query: bytes) -> list[str]:
             f"{', '.join(options)}: PostgREST's query options are not part of a call;"
             " pass an argument of that name in a POST body."
         )
-    return names
+    return pairs
 
 
 def _check_utf8(value: bytes) -> None:
@@ -163,37 +204,39 @@ def _check_utf8(value: bytes) -> None:
 
 
 def check_body(body: bytes) -> dict[str, Any] | None:
-    """A JSON body's arguments: one object (PostgREST called a function with an array's first
-    element and dropped the rest), its names as check_query's. A body that is not a JSON object
-    is left to PostgREST, which refuses it in its own words (None)."""
-    start = body.lstrip()[:1]
-    if start == b"[":
+    """A POST body's arguments: one JSON object (PostgREST called a function with an array's
+    first element and dropped the rest), its names as check_query's. An empty body, or JSON that
+    is not an object (`null`, `1`), holds none, as PostgREST reads it. A body that is not JSON
+    is left to PostgREST, which refuses it in its own words, PGRST102 (None)."""
+    if not body.strip():
+        return {}
+    if body.lstrip()[:1] == b"[":
         raise bad_request("A call's arguments are one JSON object, not an array.")
-    if start != b"{":
-        return None
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+        # Numbers as their text: an integer of 5,000 digits is JSON, which int() refuses.
+        data = json.loads(body, parse_int=str, parse_float=str)
+    except RecursionError:
+        raise bad_request("A call's arguments are nested too deeply.") from None
+    except ValueError:
         return None
     if not isinstance(data, dict):
-        return None
+        return {}
     _check_names(list(data))
     return data
 
 
-def check_arguments(function: str, given: Mapping[str, object], *, in_query: bool = False) -> None:
+def check_arguments(function: str, given: Mapping[str, object]) -> None:
     """The call's arguments against the function's (API_CALL_ARGUMENTS, generated from the
     catalog): none unknown, every one without a default given, no JSON object or array where
     the function takes a scalar (PostgREST would pass its text: {"name": {"a": 1}} named an
     organization '{"a": 1}'). PostgREST answered the first two 404 PGRST202, as if there were
-    no such function. In a query string (`in_query`), a name the function does not take is one
-    of PostgREST's filters on its rows. A function the table does not know (one added after
-    this edge was built) is left to PostgREST."""
+    no such function. A function the table does not know (one added after this edge was
+    built) is left to PostgREST."""
     expected = API_CALL_ARGUMENTS.get(function)
     if expected is None:
         return
     known = (*expected.required, *expected.optional)
-    unknown = [] if in_query else sorted(name for name in given if name not in known)
+    unknown = sorted(name for name in given if name not in known)
     missing = [name for name in expected.required if name not in given]
     not_scalar = sorted(
         name
@@ -292,18 +335,17 @@ class PostgrestProxy:
         name = rpc_name(scope)
         config = self.config
         query: bytes = scope["query_string"]
-        query_names = check_query(query)
+        query_pairs = check_query(query)
         headers, announced = self._upstream_headers(request)
         body = None
         if announced:
             body = await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
         # A GET's arguments are in its query, among filters; a POST's are its body (its query
-        # holds filters only). A body that is not a JSON object is PostgREST's to refuse.
-        if scope["method"] in ("GET", "HEAD"):
-            check_arguments(name.decode(), dict.fromkeys(query_names), in_query=True)
-        elif not body:
-            check_arguments(name.decode(), {})
-        elif (arguments := check_body(body)) is not None:
+        # holds filters only). OPTIONS is no call.
+        method = scope["method"]
+        if method in ("GET", "HEAD"):
+            check_arguments(name.decode(), query_arguments(query_pairs))
+        elif method == "POST" and (arguments := check_body(body or b"")) is not None:
             check_arguments(name.decode(), arguments)
         target = b"/rpc/" + name + (b"?" + query if query else b"")
         try:

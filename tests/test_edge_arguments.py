@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -39,6 +40,11 @@ def account(arguments_stack: Stack) -> Account:
 def rpc(stack: Stack, account: Account, function: str, body: Any) -> Reply:
     headers = {"Origin": stack.edge_url} | account.cookie
     return request(stack.edge_url, "POST", f"/rpc/{function}", json_body=body, headers=headers)
+
+
+def rpc_raw(stack: Stack, account: Account, function: str, body: str) -> Reply:
+    headers = {"Origin": stack.edge_url, "Content-Type": "application/json"} | account.cookie
+    return request(stack.edge_url, "POST", f"/rpc/{function}", body=body.encode(), headers=headers)
 
 
 def refusal(reply: Reply) -> dict[str, Any]:
@@ -73,9 +79,10 @@ def test_a_call_with_wrong_arguments_is_refused_naming_them_and_changes_nothing(
     missing: list[str],
     not_scalar: list[str],
 ) -> None:
+    before = organization_names(arguments_stack, account)
     details = refusal(rpc(arguments_stack, account, "create_organization", body))
     assert details == {"unknown": unknown, "missing": missing, "not_scalar": not_scalar}
-    assert organization_names(arguments_stack, account) == []
+    assert organization_names(arguments_stack, account) == before
 
 
 def test_the_message_says_what_the_function_takes(arguments_stack: Stack, account: Account) -> None:
@@ -95,24 +102,89 @@ def test_optional_arguments_may_be_left_out_or_given(arguments_stack: Stack, acc
         assert reply.status == 200, (body, reply.body)
 
 
-def test_a_get_checks_what_is_missing_and_leaves_filters_to_postgrest(
+def test_a_body_that_is_json_but_no_object_holds_no_argument(
     arguments_stack: Stack, account: Account
 ) -> None:
-    edge = arguments_stack.edge_url
-    made = rpc(arguments_stack, account, "create_organization", {"name": "Filtered Ltd"})
-    org_id = made.json()["id"]
-    missing = request(edge, "GET", "/rpc/list_members?role=eq.owner", headers=account.cookie)
+    """PostgREST calls the function without arguments for these."""
+    for body in ("null", "1", '"Acme"', "true", ""):
+        reply = rpc_raw(arguments_stack, account, "create_organization", body)
+        assert refusal(reply)["missing"] == ["name"], body
+
+
+def test_what_python_parses_only_with_care_is_still_checked(arguments_stack: Stack, account: Account) -> None:
+    """A 5,000-digit integer is JSON (int() refuses it); nesting 1,500 deep is refused."""
+    before = organization_names(arguments_stack, account)
+    huge = "1" + "0" * 5000
+    reply = rpc_raw(arguments_stack, account, "create_organization", f'{{"nme": {huge}}}')
+    assert refusal(reply)["unknown"] == ["nme"]
+    reply = rpc_raw(arguments_stack, account, "create_organization", f'{{"name": {{"a": {huge}}}}}')
+    assert refusal(reply)["not_scalar"] == ["name"]
+    deep = '{"name": ' + "[" * 1500 + "]" * 1500 + "}"
+    reply = rpc_raw(arguments_stack, account, "create_organization", deep)
+    assert (reply.status, reply.json()["code"]) == (400, "edge.bad_request")
+    assert organization_names(arguments_stack, account) == before
+
+
+def test_a_name_that_is_not_unicode_text_is_a_bad_request(arguments_stack: Stack, account: Account) -> None:
+    reply = rpc_raw(arguments_stack, account, "create_organization", '{"\\ud800": 1}')
+    assert (reply.status, reply.json()["code"]) == (400, "edge.bad_request")
+
+
+def test_options_is_no_call(arguments_stack: Stack) -> None:
+    reply = request(arguments_stack.edge_url, "OPTIONS", "/rpc/create_organization")
+    assert reply.status < 500
+    assert not (reply.body and reply.json().get("code") == "edge.invalid_arguments"), reply.body
+
+
+def test_a_get_checks_its_arguments_and_leaves_filters_to_postgrest(
+    arguments_stack: Stack, account: Account
+) -> None:
+    edge, cookie = arguments_stack.edge_url, account.cookie
+    org_id = rpc(arguments_stack, account, "create_organization", {"name": "Filtered Ltd"}).json()["id"]
+    missing = request(edge, "GET", "/rpc/list_members?role=eq.owner", headers=cookie)
     assert refusal(missing) == {"unknown": [], "missing": ["org_id"], "not_scalar": []}
-    filtered = request(
-        edge, "GET", f"/rpc/list_members?org_id={org_id}&role=eq.admin", headers=account.cookie
-    )
+    # A value with an operator makes a filter, even under an argument's name.
+    filtered_away = request(edge, "GET", f"/rpc/list_members?org_id=eq.{org_id}", headers=cookie)
+    assert refusal(filtered_away)["missing"] == ["org_id"]
+    unknown = request(edge, "GET", f"/rpc/list_members?org_id={org_id}&role=owner", headers=cookie)
+    assert refusal(unknown)["unknown"] == ["role"]
+    filtered = request(edge, "GET", f"/rpc/list_members?org_id={org_id}&role=eq.admin", headers=cookie)
     assert (filtered.status, filtered.json()) == (200, [])
 
 
-def test_a_function_the_edge_does_not_know_is_left_to_postgrest(
-    arguments_stack: Stack, account: Account
+# Values under a name that is not the function's argument: PostgREST reads each either as a
+# filter on the rows or as one more argument (and then finds no such function).
+QUERY_VALUES = (
+    "owner", "", "not", "notx", "NOT.eq.x", "EQ.x", "eq", "in", "is", "fts", "isdistinct", "x.eq.y",
+    "eq.owner", "eq.", "neq.x", "gt.1", "gte.1", "lt.1", "lte.1", "like.*own*", "ilike.x", "match.x",
+    "imatch.x", "in.(owner,admin)", "in.x", "is.null", "is.true", "isdistinct.owner", "cs.{a}",
+    "cd.{a}", "ov.{a}", "sl.x", "sr.x", "nxr.x", "nxl.x", "adj.x", "not.", "not.x", "not.eq.owner",
+    "not.not.x", "not.in.(a)", "not.is.null", "not.eq(any).{a}", "not.fts(english).x",
+    "eq(any)", "eq(any).", "eq(any).{owner}", "gt(any).{1}", "lte(all).{1}", "like(all).{a}",
+    "imatch(all).x", "match(any).x", "neq(any).x", "cs(any).{a}", "ov(any).x", "adj(all).x",
+    "sl(any).x", "in(any).x", "is(any).x", "isdistinct(any).x", "like(ANY).x", "eq(any ).x",
+    "eq(foo).x", "eq(any)x.y", "fts.x", "plfts.owner", "phfts.x", "wfts.x", "fts(x)",
+    "fts(english)", "fts(english).", "fts(english).owner", "plfts(english).x", "fts(en_us).x",
+    "fts(a b).x", "fts().x", "fts(a.b)", "fts(a.b).c", "fts(a(b).x", "fts(english)(x).y",
+    "fts(english)x.y",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def parity_org(arguments_stack: Stack) -> tuple[Account, str]:
+    owner = signup(arguments_stack.edge_url)
+    made = rpc(arguments_stack, owner, "create_organization", {"name": "Parity"})
+    return owner, made.json()["id"]
+
+
+@pytest.mark.parametrize("value", QUERY_VALUES)
+def test_the_edge_tells_filters_from_arguments_as_postgrest_does(
+    arguments_stack: Stack, parity_org: tuple[Account, str], value: str
 ) -> None:
-    assert rpc(arguments_stack, account, "added_later", {"n": 7}).json() == 7
-    # PostgREST's own answer to arguments the function does not take.
-    reply = rpc(arguments_stack, account, "added_later", {"m": 7})
-    assert (reply.status, reply.json()["code"]) == (404, "PGRST202")
+    owner, org_id = parity_org
+    path = "/rpc/list_members?" + urlencode({"org_id": org_id, "role": value})
+    direct = request(arguments_stack.endpoints.postgrest_url, "GET", path, headers=owner.cookie)
+    through = request(arguments_stack.edge_url, "GET", path, headers=owner.cookie)
+    postgrest_saw_an_argument = direct.status == 404 and direct.json()["code"] == "PGRST202"
+    edge_saw_an_argument = through.status == 400 and through.json()["code"] == "edge.invalid_arguments"
+    assert edge_saw_an_argument == postgrest_saw_an_argument, (direct.body, through.body)
