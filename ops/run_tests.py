@@ -29,7 +29,7 @@ from deploy.migrate import migrate
 from ops import sql_lint
 from ops.cluster import PG_BIN
 from ops.schema_check import schema_diff
-from ops.scratch import SCRATCH_URL_VARIABLE, scratch_database, temporary_cluster
+from ops.scratch import SCRATCH_URL_VARIABLE, TEMPLATE_VARIABLE, scratch_database, temporary_cluster
 from ops.settings import ROOT
 
 PYTHON = sys.executable
@@ -120,6 +120,15 @@ def pytest(args: list[str], before_serial: Callable[[], None]) -> bool:
     return all(code in (0, NO_TESTS_COLLECTED) for code in codes) and set(codes) != {NO_TESTS_COLLECTED}
 
 
+def pytest_on(server_url: str, args: list[str], before_serial: Callable[[], None]) -> bool:
+    """pytest, both of its runs given one migrated template database on the run's cluster
+    (tests/conftest.py copies it for each test), made here once."""
+    with scratch_database(server_url, "template") as url:
+        migrate(url, quiet=True)
+        os.environ[TEMPLATE_VARIABLE] = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+        return pytest(args, before_serial)
+
+
 class Stages:
     """Stages run one after another, each announced, timed and recorded."""
 
@@ -193,7 +202,7 @@ def main() -> None:
             finish_checks = checks_alongside(stages, output)
             with temporary_cluster(prefix="blossom-test-") as cluster:
                 os.environ[SCRATCH_URL_VARIABLE] = cluster.url("postgres")
-                stages.run("pytest", lambda: pytest(arguments, before_serial=finish_checks))
+                stages.run("pytest", lambda: pytest_on(cluster.url("postgres"), arguments, finish_checks))
 
     failed = [name for name, ok in stages.results.items() if not ok]
     elapsed = time.monotonic() - started

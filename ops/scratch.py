@@ -18,6 +18,8 @@ from ops.settings import with_database
 
 # The test runner exports this so every check shares the one throwaway cluster of the run.
 SCRATCH_URL_VARIABLE = "BLOSSOM_SCRATCH_URL"
+# And this: the migrated database on that cluster that pytest's tests copy (ops/run_tests.py).
+TEMPLATE_VARIABLE = "BLOSSOM_TEST_TEMPLATE"
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from deploy.migrate import migrate
-from ops.scratch import SCRATCH_URL_VARIABLE, temporary_cluster
+from ops.scratch import SCRATCH_URL_VARIABLE, TEMPLATE_VARIABLE, temporary_cluster
 from ops.settings import with_database
 from tests.support.databases import create_database, drop_database
 from tests.support.sheets_fake import FakeSheets
@@ -92,25 +92,17 @@ def one_cluster_migrating_module_at_a_time(
 
 
 @pytest.fixture(scope="session")
-def template_database(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Name of a database migrated once per run; tests copy it instead of migrating again. The
-    processes of one run on one cluster (pytest -n) share it: the first makes it, under a lock."""
-    if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(SCRATCH_URL_VARIABLE)):
-        name = f"template_{secrets.token_hex(4)}"
-        migrate(create_database(pg_server, name), quiet=True)
-        yield name
-        drop_database(pg_server, name)
+def template_database(pg_server: str) -> Iterator[str]:
+    """Name of a database migrated once; tests copy it instead of migrating again. Under the
+    test runner (ops/run_tests.py) it is the runner's, made once for all its processes."""
+    given = os.environ.get(TEMPLATE_VARIABLE)
+    if given and os.environ.get(SCRATCH_URL_VARIABLE):
+        yield given
         return
-    shared = tmp_path_factory.getbasetemp().parent
-    with open(shared / "template.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        made = shared / "template.name"
-        if not made.exists():
-            name = f"template_{secrets.token_hex(4)}"
-            migrate(create_database(pg_server, name), quiet=True)
-            made.write_text(name)
-    # The cluster is the test runner's, thrown away with everything in it.
-    yield made.read_text()
+    name = f"template_{secrets.token_hex(4)}"
+    migrate(create_database(pg_server, name), quiet=True)
+    yield name
+    drop_database(pg_server, name)
 
 
 @pytest.fixture
