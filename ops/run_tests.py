@@ -25,11 +25,15 @@ from typing import IO
 
 import psycopg
 
-from deploy.migrate import migrate
 from ops import sql_lint
 from ops.cluster import PG_BIN
 from ops.schema_check import schema_diff
-from ops.scratch import SCRATCH_URL_VARIABLE, TEMPLATE_VARIABLE, scratch_database, temporary_cluster
+from ops.scratch import (
+    SCRATCH_URL_VARIABLE,
+    TEMPLATE_VARIABLE,
+    migrated_database,
+    temporary_cluster,
+)
 from ops.settings import ROOT
 
 PYTHON = sys.executable
@@ -77,13 +81,12 @@ PGTAP_TESTS = ROOT / "sql" / "tests"
 PGTAP_HELPERS = PGTAP_TESTS / "helpers" / "tap.sql"
 
 
-def pgtap(server_url: str) -> bool:
+def pgtap() -> bool:
     tests = sorted(str(path.relative_to(ROOT)) for path in PGTAP_TESTS.glob("*.sql"))
     if not tests:
         print("no pgTAP tests found under sql/tests")
         return False
-    with scratch_database(server_url, "pgtap") as url:
-        migrate(url, quiet=True)
+    with migrated_database("pgtap") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("create extension if not exists pgtap with schema public")
             conn.execute(PGTAP_HELPERS.read_text().encode())
@@ -120,11 +123,10 @@ def pytest(args: list[str], before_serial: Callable[[], None]) -> bool:
     return all(code in (0, NO_TESTS_COLLECTED) for code in codes) and set(codes) != {NO_TESTS_COLLECTED}
 
 
-def pytest_on(server_url: str, args: list[str], before_serial: Callable[[], None]) -> bool:
+def pytest_on_template(args: list[str], before_serial: Callable[[], None]) -> bool:
     """pytest, both of its runs given one migrated template database on the run's cluster
     (tests/conftest.py copies it for each test), made here once."""
-    with scratch_database(server_url, "template") as url:
-        migrate(url, quiet=True)
+    with migrated_database("template") as url:
         os.environ[TEMPLATE_VARIABLE] = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
         return pytest(args, before_serial)
 
@@ -162,7 +164,7 @@ def checks(stages: Stages) -> None:
         stages.run("schema-check", schema_check)
         stages.run("codegen-check", codegen_check)
         stages.run("typescript", typescript)
-        stages.run("pgTAP", lambda: pgtap(server_url))
+        stages.run("pgTAP", pgtap)
 
 
 def checks_alongside(stages: Stages, output: IO[str]) -> Callable[[], None]:
@@ -202,7 +204,7 @@ def main() -> None:
             finish_checks = checks_alongside(stages, output)
             with temporary_cluster(prefix="blossom-test-") as cluster:
                 os.environ[SCRATCH_URL_VARIABLE] = cluster.url("postgres")
-                stages.run("pytest", lambda: pytest_on(cluster.url("postgres"), arguments, finish_checks))
+                stages.run("pytest", lambda: pytest_on_template(arguments, finish_checks))
 
     failed = [name for name, ok in stages.results.items() if not ok]
     elapsed = time.monotonic() - started
