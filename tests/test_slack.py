@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from ops.scratch import free_port
-from ops.settings import ROOT
 from services.errors import ServiceError
 from services.slack import SlackClient, SlackRefused, SlackSettings, escape
 from tests.support.fake_slack import FakeSlack
+from tests.support.imports import loaded_by
 
 TOKEN = "xoxb-1-good"
 
@@ -118,17 +116,12 @@ def test_escaping_leaves_no_link_or_mention() -> None:
 
 
 STARTS_WITHOUT_CALLING = """
-import sys
 import edge.app, worker.process
 from services.slack import SlackClient
 SlackClient.from_environment()
-print(sorted(name for name in ("slack_sdk", "aiohttp") if name in sys.modules))
 """
 
 
 def test_the_sdk_is_loaded_by_the_first_call_not_at_start() -> None:
     """Every edge and worker makes a SlackClient; the SDK and aiohttp were half of a start."""
-    done = subprocess.run(
-        [sys.executable, "-c", STARTS_WITHOUT_CALLING], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip() == "[]"
+    assert loaded_by(STARTS_WITHOUT_CALLING, ("slack_sdk", "aiohttp")) == []

@@ -1,9 +1,12 @@
-"""Which of our own packages a file imports, read from its source with ast (nothing is run)."""
+"""Which of our own packages a file imports, read from its source with ast (nothing is run); and
+which packages a fresh interpreter has loaded after running a program (loaded_by)."""
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,3 +45,17 @@ def imports_of(folder: str, root: Path = ROOT) -> Iterator[Import]:
             for module in modules:
                 if module.split(".")[0] in PACKAGES:
                     yield Import(source.relative_to(root), node.lineno, module)
+
+
+def loaded_by(program: str, packages: Iterable[str], *args: str) -> list[str]:
+    """Which of `packages` (any module of them) a fresh interpreter has loaded after running
+    `program` with `args` at the checkout's root: for what must wait for its first use."""
+    report = (
+        f"\nimport sys\nprint(sorted({{name.split('.')[0] for name in sys.modules}} & {set(packages)!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program + report, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    loaded: list[str] = ast.literal_eval(done.stdout.splitlines()[-1])
+    return loaded
