@@ -68,6 +68,13 @@ def become(conn: psycopg.Connection, user_id: str | None) -> None:
     conn.execute(BECOME, become_parameters(user_id))
 
 
+def api_call(function: str, count: int) -> sql.Composed:
+    """`select * from api.<function>(%s, …)`, with `count` placeholders."""
+    return sql.SQL("select * from api.{}({})").format(
+        sql.Identifier(function), sql.SQL(", ").join(sql.Placeholder() * count)
+    )
+
+
 def call(conn: psycopg.Connection, user_id: str | None, function: str, *args: Any) -> Outcome:
     """Calls api.<function>(args) as the user, in a transaction or savepoint that is always
     undone. The opening, the caller and the call go to the server as one batch, the undoing as
@@ -76,12 +83,7 @@ def call(conn: psycopg.Connection, user_id: str | None, function: str, *args: An
         opening, undoing = "begin", "rollback"
     else:
         opening, undoing = "savepoint api_call", "rollback to savepoint api_call; release savepoint api_call"
-    batch = sql.SQL("{}; {}; select * from api.{}({})").format(
-        sql.SQL(opening),
-        sql.SQL(BECOME),
-        sql.Identifier(function),
-        sql.SQL(", ").join(sql.Placeholder() * len(args)),
-    )
+    batch = sql.SQL("{}; {}; {}").format(sql.SQL(opening), sql.SQL(BECOME), api_call(function, len(args)))
     with psycopg.ClientCursor(conn) as cursor:
         try:
             cursor.execute(batch, (*become_parameters(user_id), *args))
@@ -104,13 +106,10 @@ def error_outcome(error: psycopg.Error) -> Outcome:
 
 def call_and_commit(conn: psycopg.Connection, user_id: str | None, function: str, *args: Any) -> Outcome:
     """Calls api.<function>(args) as the user in a transaction of its own, committed if it worked."""
-    query = sql.SQL("select * from api.{}({})").format(
-        sql.Identifier(function), sql.SQL(", ").join(sql.Placeholder() * len(args))
-    )
     try:
         with conn.transaction():
             become(conn, user_id)
-            return Outcome(conn.execute(query, args).fetchall())
+            return Outcome(conn.execute(api_call(function, len(args)), args).fetchall())
     except psycopg.Error as error:
         if error.sqlstate != "PGRST":
             raise
