@@ -28,6 +28,9 @@ from psycopg import errors, sql
 ROOT = Path(__file__).resolve().parent.parent
 OWNER_ROLE = "blossom_owner"
 ROLES_FILE = ROOT / "sql" / "roles.sql"
+# What every role may do in the database beyond the grants (temporary objects, large objects,
+# advisory locks): run after ROLES_FILE, every time.
+DATABASE_FILE = ROOT / "sql" / "database.sql"
 MIGRATIONS_DIR = ROOT / "migrations"
 # The stateless layer: the files under these folders of sql/, in the order sql/stateless.txt gives.
 STATELESS_MANIFEST = ROOT / "sql" / "stateless.txt"
@@ -130,6 +133,13 @@ def run_file(conn: psycopg.Connection, path: Path) -> None:
         raise SqlFileError(path, error) from error
 
 
+def restrict_public(conn: psycopg.Connection) -> None:
+    """DATABASE_FILE on the connected database (as its admin user). A database's own privileges
+    are not copied with it: a copy of a migrated database (CREATE DATABASE … TEMPLATE) or a
+    restored dump needs this again."""
+    run_file(conn, DATABASE_FILE)
+
+
 def owner_url(admin_url: str) -> str:
     """The admin URL with every session switched to the owner role, so it owns what it makes."""
     separator = "&" if "?" in admin_url else "?"
@@ -140,6 +150,7 @@ def bootstrap(admin_url: str) -> None:
     """What must exist before any migration: roles, the owner's rights, the bookkeeping schema."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         run_file(conn, ROLES_FILE)
+        restrict_public(conn)
         for role, attributes in declared_roles().items():
             # A role that logs in gets BLOSSOM_<ROLE>_PASSWORD (servers that do not trust loopback).
             password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")

@@ -1,7 +1,8 @@
 /*
  * Cluster-wide roles. Roles belong to the cluster, not to one database, so they are neither
  * schema nor migration: `just migrate` runs this file first, every time, as the admin user.
- * It only creates what is missing and (re)states each role's attributes.
+ * It only creates what is missing and (re)states each role's attributes and session defaults.
+ * What every role may do in this database beyond its grants is sql/database.sql, run next.
  */
 
 do $$
@@ -12,8 +13,8 @@ declare
     "web_anon":      "nologin noinherit",
     "authenticated": "nologin noinherit",
     "edge":          "login noinherit",
-    "panopticon":    "login noinherit",
-    "pipeline":      "login noinherit",
+    "panopticon":    "login noinherit connection limit 10",
+    "pipeline":      "login noinherit connection limit 20",
     "worker":        "login noinherit",
     "membership_reader": "nologin noinherit",
     "member_counter":    "nologin noinherit",
@@ -32,6 +33,10 @@ begin
     else
       execute format('alter role %I %s', role_name, attributes);
     end if;
+    /* A role may change its own session defaults (ALTER ROLE itself SET), for good: whatever
+       it set is undone here, and what this file states below is all there is. */
+    execute format('alter role %I reset all', role_name);
+    execute format('alter role %I in database %I reset all', role_name, pg_catalog.current_database());
   end loop;
 end
 $$;
@@ -63,8 +68,12 @@ grant invitation_revoker to current_user;
    across tenants. `just migrate` makes and drops them as these roles. */
 grant admin_reader, metrics_reader to current_user;
 
-/* panopticon reads; its sessions start read-only (privileges are the fence, this the guard rail). */
+/* panopticon reads; its sessions start read-only (privileges are the fence, this the guard rail),
+   and a statement or an open transaction of a person at psql does not hold on for long. Its
+   connection limit (above) and the pipeline's keep them from taking every connection. */
 alter role panopticon set default_transaction_read_only = on;
+alter role panopticon set statement_timeout = '2min';
+alter role panopticon set idle_in_transaction_session_timeout = '5min';
 
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;

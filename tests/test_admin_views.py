@@ -68,6 +68,14 @@ REFUSED = (
     "set role admin_reader",
     "set role postgres",
     "select pipeline.purge_auth()",
+    # What every role could do unless told otherwise (sql/database.sql): hold an advisory lock
+    # that logins or an organization's changes wait on, make a table or a large object.
+    "select pg_advisory_lock(1)",
+    "select pg_try_advisory_xact_lock(1)",
+    "select pg_advisory_lock_shared(1, 2)",
+    "create temporary table notes (id int)",
+    "select lo_from_bytea(0, 'a write')",
+    "select lo_create(0)",
 )
 
 

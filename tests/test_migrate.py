@@ -23,6 +23,7 @@ from deploy.migrate import (
     stateless_files,
 )
 from ops.schema_check import normalized_dump
+from ops.settings import with_user
 
 
 def _yoyo_log_rows(url: str) -> int:
@@ -205,6 +206,27 @@ def test_a_role_added_to_roles_sql_alone_gets_its_password_and_loses_stray_grant
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+def test_what_a_role_set_for_itself_is_undone_by_the_next_migrate(database_url: str) -> None:
+    """A role may ALTER ROLE itself SET anything a session may set, and it stays: panopticon
+    could start every later session writable. migrate states every role's defaults again."""
+    dbname = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
+    with psycopg.connect(with_user(database_url, "panopticon"), autocommit=True) as conn:
+        conn.execute("begin read write")
+        conn.execute(
+            sql.SQL("alter role panopticon in database {} set default_transaction_read_only = off").format(
+                sql.Identifier(str(dbname))
+            )
+        )
+        conn.execute("alter role panopticon set statement_timeout = 0")
+        conn.execute("commit")
+    with psycopg.connect(with_user(database_url, "panopticon")) as conn:
+        assert conn.execute("show default_transaction_read_only").fetchone() == ("off",)
+    migrate(database_url, quiet=True)
+    with psycopg.connect(with_user(database_url, "panopticon")) as conn:
+        assert conn.execute("show default_transaction_read_only").fetchone() == ("on",)
+        assert conn.execute("show statement_timeout").fetchone() == ("2min",)
 
 
 def test_a_roles_file_without_its_roles_object_names_itself(tmp_path: Path) -> None:

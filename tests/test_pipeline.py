@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,6 +155,25 @@ def test_daily_metrics_counts_a_day_and_a_rerun_replaces_it(
     metadata = materialized(assets.org_daily_metrics, {"postgres": postgres}, instance, DAY.isoformat())
     assert metadata == {"day": "2026-01-10", "rows": 2, "replaced": 2}
     assert metrics_rows(database_url) == expected, "the day's rows replaced, none added"
+
+
+def test_two_refreshes_at_once_run_one_after_the_other(database_url: str) -> None:
+    """The second waits for the first to commit (it would otherwise insert the day's rows a
+    second time, and fail on the key), then replaces them."""
+    with psycopg.connect(database_url) as conn:
+        seed_day(conn)
+    refresh = "select written, replaced from pipeline.refresh_org_daily_metrics(%s)"
+    as_pipeline = with_user(database_url, "pipeline")
+    with psycopg.connect(as_pipeline) as first, psycopg.connect(as_pipeline) as second:
+        assert first.execute(refresh, [DAY]).fetchone() == (2, 0)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            waiting = pool.submit(lambda: second.execute(refresh, [DAY]).fetchone())
+            time.sleep(0.3)
+            assert not waiting.done(), "the second refresh did not wait for the first"
+            first.commit()
+            assert waiting.result(timeout=10) == (2, 2)
+        second.commit()
+    assert len(metrics_rows(database_url)) == 2
 
 
 def test_an_unreachable_database_fails_the_run(instance: dagster.DagsterInstance) -> None:

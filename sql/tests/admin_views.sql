@@ -5,7 +5,7 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(60);
+select plan(61);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
@@ -112,6 +112,12 @@ select ok(
   (select 'default_transaction_read_only=on' = any (s.setconfig) from pg_db_role_setting s
     where s.setrole = 'panopticon'::regrole and s.setdatabase = 0),
   'panopticon''s sessions start read-only'
+);
+select is_empty(
+  $$ select c.oid::regclass from pg_class c
+      where c.relnamespace = 'admin'::regnamespace and c.relkind = 'v'
+        and not coalesce('security_barrier=true' = any (c.reloptions), false) $$,
+  'every admin view is a security barrier: no function of the query sees a row before the view''s filters'
 );
 select is_empty(
   $$ select c.oid::regclass from pg_class c where c.relnamespace = 'admin'::regnamespace

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(95);
+select plan(101);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -324,6 +324,50 @@ select is_empty(
       where c.relnamespace = 'jobs'::regnamespace and c.relkind in ('r', 'p')
         and not (c.relrowsecurity and c.relforcerowsecurity) $$,
   'every table of the job queue has Row Level Security enabled and forced'
+);
+
+/* What Postgres lets every role do in any database unless told otherwise, told otherwise
+   (sql/database.sql): a role of ours that can read may not write through a side door, nor stall
+   what the application serializes. */
+select is_empty(
+  $$ select r.rolname::text, p.oid::regprocedure::text from pg_roles r, pg_proc p
+      where not r.rolsuper and r.rolname !~ '^pg_' and r.rolname <> 'blossom_owner'
+        and p.pronamespace = 'pg_catalog'::regnamespace and p.proname ~ '^pg_(try_)?advisory_'
+        and has_function_privilege(r.oid, p.oid, 'execute') $$,
+  'no role but the owner may take or release an advisory lock (the app''s locks are app.lock_*, which run as the owner)'
+);
+select is_empty(
+  $$ select p.oid::regprocedure::text from pg_proc p
+      where p.pronamespace = 'pg_catalog'::regnamespace and p.proname ~ '^pg_(try_)?advisory_'
+        and p.proname !~ 'unlock' and has_function_privilege('public', p.oid, 'execute') $$,
+  'PUBLIC may take no advisory lock'
+);
+select is_empty(
+  $$ select r.rolname::text, p.oid::regprocedure::text from pg_roles r, pg_proc p
+      where not r.rolsuper and r.rolname !~ '^pg_'
+        and p.oid in ('pg_catalog.lo_creat(integer)'::regprocedure, 'pg_catalog.lo_create(oid)'::regprocedure,
+                      'pg_catalog.lo_from_bytea(oid, bytea)'::regprocedure, 'pg_catalog.lo_import(text)'::regprocedure,
+                      'pg_catalog.lo_import(text, oid)'::regprocedure)
+        and has_function_privilege(r.oid, p.oid, 'execute') $$,
+  'no role of ours may create a large object (a write outside every schema, of any size)'
+);
+select is_empty(
+  $$ select r.rolname::text from pg_roles r
+      where not r.rolsuper and r.rolname !~ '^pg_' and r.rolname <> 'blossom_owner'
+        and has_database_privilege(r.oid, current_database(), 'temporary') $$,
+  'no role but the owner may make temporary tables or functions'
+);
+select results_eq(
+  $$ select rolname::text collate "default", rolconnlimit from pg_roles
+      where rolname in ('panopticon', 'pipeline') order by rolname $$,
+  $$ values ('panopticon', 10), ('pipeline', 20) $$,
+  'the roles people and the pipeline log in as have a connection limit, so that they cannot take every connection'
+);
+select ok(
+  (select 'idle_in_transaction_session_timeout=5min' = any (s.setconfig)
+          and 'statement_timeout=2min' = any (s.setconfig)
+     from pg_db_role_setting s where s.setrole = 'panopticon'::regrole and s.setdatabase = 0),
+  'panopticon''s sessions start with a statement and an idle-in-transaction timeout'
 );
 
 /* The API has no overloaded functions: one name, one signature, for PostgREST and codegen. */

@@ -10,21 +10,24 @@
 
    A view reads its tables with its owner's rights, but the functions it calls are checked
    against its reader: so these views call built-ins only (and util.setting, which panopticon may
-   execute for the sessions' idle timeout). sql/tests/admin_views.sql states all of it. */
+   execute for the sessions' idle timeout). Each is a security barrier: a function in a reader's
+   query (one it could not make anyway: it has no TEMPORARY, sql/database.sql) is applied only to
+   the rows the view's own filters let through, not to an expired session the view leaves out.
+   sql/tests/admin_views.sql states all of it. */
 
 /* Made by its owner, who may create in the schema only for that moment. */
 grant usage on schema app, jobs, util to admin_reader;
 grant usage, create on schema admin to admin_reader;
 set local role admin_reader;
 
-create view admin.users as
+create view admin.users with (security_barrier) as
   select u.id, u.email, u.display_name, u.email_verified_at, u.created_at, u.updated_at,
          (select pg_catalog.count(*) from app.memberships m where m.user_id = u.id) as organizations,
          (select pg_catalog.max(s.last_seen_at) from app.sessions s where s.user_id = u.id) as last_seen_at
     from app.users u;
 comment on view admin.users is 'Every account, with how many organizations it belongs to and when it was last seen; no password hash, no token.';
 
-create view admin.organizations as
+create view admin.organizations with (security_barrier) as
   select o.id, o.name, o.slug, o.created_by, o.created_at, o.updated_at, o.member_count as members,
          (select pg_catalog.count(*) from app.invitations i
            where i.org_id = o.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
@@ -33,12 +36,12 @@ create view admin.organizations as
     from app.organizations o;
 comment on view admin.organizations is 'Every organization, with its member count, open invitations and invitations ever sent.';
 
-create view admin.memberships as
+create view admin.memberships with (security_barrier) as
   select m.id, m.org_id, m.user_id, m.role, m.joined_at
     from app.memberships m;
 comment on view admin.memberships is 'Who belongs to which organization, with which role.';
 
-create view admin.active_sessions as
+create view admin.active_sessions with (security_barrier) as
   select s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.client_addr, s.user_agent
     from app.sessions s
    where s.revoked_at is null
@@ -46,12 +49,12 @@ create view admin.active_sessions as
      and s.last_seen_at > pg_catalog.now() - util.setting('session_idle_timeout', '7 days')::interval;
 comment on view admin.active_sessions is 'Sessions still valid (not revoked, expired or idle); never their token hash.';
 
-create view admin.audit_events as
+create view admin.audit_events with (security_barrier) as
   select e.id, e.at, e.actor_id, e.action, e.org_id, e.target, e.client_addr, e.details
     from app.audit_events e;
 comment on view admin.audit_events is 'The audit trail of every tenant (it never holds a secret).';
 
-create view admin.outbox_health as
+create view admin.outbox_health with (security_barrier) as
   select o.topic,
          pg_catalog.count(*) filter (where o.delivered_at is null and o.given_up_at is null) as pending,
          pg_catalog.count(*) filter (where o.delivered_at is null and o.given_up_at is null and o.attempts > 0) as retrying,
@@ -64,13 +67,13 @@ create view admin.outbox_health as
    group by o.topic;
 comment on view admin.outbox_health is 'The outbox per topic: pending (and retrying), failed (given up), delivered, the oldest pending message''s age.';
 
-create view admin.failed_deliveries as
+create view admin.failed_deliveries with (security_barrier) as
   select o.id as event_id, o.topic, o.created_at, o.attempts, o.last_attempt_at, o.last_error, o.given_up_at
     from app.outbox o
    where o.given_up_at is not null;
 comment on view admin.failed_deliveries is 'Messages given up, each with its last error (never its payload).';
 
-create view admin.job_queue as
+create view admin.job_queue with (security_barrier) as
   select j.queue_name, j.task_name, j.status::text as status, pg_catalog.count(*) as jobs,
          pg_catalog.max(j.attempts) as most_attempts,
          pg_catalog.now() - pg_catalog.min(d.at) as oldest_age
@@ -79,7 +82,7 @@ create view admin.job_queue as
    group by j.queue_name, j.task_name, j.status;
 comment on view admin.job_queue is 'The job queue by queue, task and status (a succeeded job is deleted): how many, and the oldest''s age since it was deferred.';
 
-create view admin.rate_limit_pressure as
+create view admin.rate_limit_pressure with (security_barrier) as
   select h.kind,
          pg_catalog.count(*) filter (where h.at > pg_catalog.now() - interval '1 hour') as hits_last_hour,
          pg_catalog.count(*) as hits_last_day,
@@ -90,7 +93,7 @@ create view admin.rate_limit_pressure as
    group by h.kind;
 comment on view admin.rate_limit_pressure is 'Rate-limited actions of the last day per kind: hits in the last hour and day, and how many subjects (addresses, accounts) hit them in the last hour.';
 
-create view admin.ai_usage as
+create view admin.ai_usage with (security_barrier) as
   select u.org_id, (pg_catalog.date_trunc('month', u.started_at at time zone 'UTC'))::date as month,
          pg_catalog.count(*) as requests,
          pg_catalog.count(*) filter (where u.outcome = 'answered') as answered,

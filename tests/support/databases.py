@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from deploy.migrate import restrict_public
 from ops.settings import with_database
 
 # bcrypt at its minimum cost keeps sign-ups and logins fast; production keeps the default 12.
@@ -23,7 +24,12 @@ def create_database(server_url: str, name: str, template: str = "template1") -> 
                 sql.Identifier(name), sql.Literal(TEST_BCRYPT_COST)
             )
         )
-    return with_database(server_url, name)
+    url = with_database(server_url, name)
+    if template not in ("template0", "template1"):
+        # A copy of a migrated database has its functions' privileges but not its own.
+        with psycopg.connect(url, autocommit=True) as conn:
+            restrict_public(conn)
+    return url
 
 
 def drop_database(server_url: str, name: str) -> None:

@@ -9,6 +9,11 @@
  * attempt on the key waits, then counts the first one's hit (each statement of READ
  * COMMITTED sees what committed before it). Without the lock, 40 parallel wrong logins all
  * counted 0..9 hits and 19 passwords were tried against a limit of 10.
+ *
+ * The locks (these, app.lock_org, app.lock_ai) are taken by the owner, in the SECURITY DEFINER
+ * functions of auth and api that call them: no other role may take an advisory lock
+ * (sql/database.sql), so no one can hold the lock of another's logins or organization from a
+ * connection of their own.
  */
 create function app.lock_rate_key(p_kind text, p_key text) returns void
 language sql volatile

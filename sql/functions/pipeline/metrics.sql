@@ -7,8 +7,8 @@
 
    pipeline.refresh_org_daily_metrics(day) runs as its caller, the role pipeline, which may
    write analytics: it replaces the day's rows with the counts, in one transaction, under a lock
-   per day, so re-running a day (or two runs of it at once) leaves exactly one row per
-   organization. Days are UTC days. */
+   on the table that two refreshes cannot both hold, so re-running a day (or two runs of it at
+   once) leaves exactly one row per organization. Days are UTC days. */
 
 /* Made by its owner, who may create in the schema only for that moment. */
 grant usage on schema app to metrics_reader;
@@ -105,8 +105,10 @@ begin
   if p_day is null or p_day > (pg_catalog.now() at time zone 'UTC')::date then
     perform util.raise_error(422, 'pipeline.invalid_day', 'The day must be given and must not be in the future (UTC).');
   end if;
-  /* Two runs of one day wait for each other instead of both inserting it. */
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('analytics.org_daily_metrics'), p_day - date '2000-01-01');
+  /* Two refreshes (of one day or not) run one after the other instead of both inserting a day:
+     the mode conflicts with itself and with writes, not with reads. A table lock, as the
+     pipeline may take no advisory lock (sql/database.sql). */
+  lock table analytics.org_daily_metrics in share row exclusive mode;
   delete from analytics.org_daily_metrics m where m.day = p_day;
   get diagnostics replaced = row_count;
   insert into analytics.org_daily_metrics

@@ -1,0 +1,39 @@
+/*
+ * What Postgres lets every role do in any database unless told otherwise, told otherwise: none of
+ * it is a grant of ours, so the grants of sql/grants/ cannot take it back. `just migrate` runs
+ * this file after sql/roles.sql, every time, as the admin user.
+ *
+ * - Temporary tables and functions: TEMPORARY on the database is PUBLIC's. A role that can only
+ *   read (panopticon) could write into a table of its own, or make the function that sees what a
+ *   view filters out. Only the owner keeps it (deploy/migrate.py grants it).
+ * - Large objects: PUBLIC may create them, a write outside every schema, of any size, that stays
+ *   after the session. No role of ours needs one.
+ * - Advisory locks: PUBLIC may take them, and the application serializes on them (app.lock_*: a
+ *   rate-limit key, an organization, its AI quota). panopticon held the lock of an address's
+ *   logins, and that address could not log in. Only the owner takes them, in the SECURITY
+ *   DEFINER functions of auth and api that call app.lock_*.
+ *
+ * The functions are the system catalog's, which only a superuser may change: an admin user that
+ * is not one (a managed server's) gets a warning that they stay PUBLIC's, and migrates all the
+ * same. sql/tests/roles.sql states the result.
+ */
+do $$
+declare
+  v_function regprocedure;
+begin
+  execute pg_catalog.format('revoke temporary on database %I from public', pg_catalog.current_database());
+  if not (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user) then
+    raise warning 'sql/database.sql: % is not a superuser, so every role may still take advisory locks and create large objects',
+      current_user;
+    return;
+  end if;
+  for v_function in
+    select p.oid::regprocedure from pg_catalog.pg_proc p
+     where p.pronamespace = 'pg_catalog'::regnamespace
+       and (p.proname ~ '^pg_(try_)?advisory_' or p.proname in ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_import'))
+  loop
+    execute pg_catalog.format('revoke execute on function %s from public', v_function);
+  end loop;
+  grant execute on function pg_catalog.pg_advisory_xact_lock(bigint) to blossom_owner;
+end
+$$;
