@@ -44,13 +44,15 @@ def record(folder: Path, chat: ChatRequest, text: str, prompt_tokens: int, compl
 
 @pytest.fixture
 def fake(tmp_path: Path) -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(tmp_path, record=False, hold_seconds=2.0) as running:
+    with FakeOpenAI(tmp_path, record=False, hold_seconds=4.0) as running:
         yield running
 
 
 def complete(fake: FakeOpenAI, chat: ChatRequest = CHAT, *, key: str | None = "sk-test") -> ChatAnswer:
     async def run() -> ChatAnswer:
-        client = AiClient(AiSettings(api_key=key, base_url=fake.base_url, timeout_seconds=0.5))
+        # Room for a recording fake's own call on a busy machine (0.5 s was not, once); the fake
+        # holds a call it was told to time out for longer.
+        client = AiClient(AiSettings(api_key=key, base_url=fake.base_url, timeout_seconds=2.0))
         try:
             return await client.complete(chat)
         finally:
