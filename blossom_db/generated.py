@@ -55,23 +55,24 @@ API_FUNCTIONS: frozenset[str] = frozenset(
 )
 
 
-# The arguments of each of them, as the edge checks a call (names, defaults, JSON shapes).
+# The arguments of each of them, as the edge checks a call (names, defaults, JSON shapes),
+# and whether it only reads (a GET may call it).
 API_CALL_ARGUMENTS: dict[str, CallArguments] = {
     "accept_invitation": CallArguments(required=("token",)),
     "change_member_role": CallArguments(required=("org_id", "user_id", "role")),
     "create_organization": CallArguments(required=("name",)),
     "decline_invitation": CallArguments(required=("token",)),
     "delete_organization": CallArguments(required=("org_id",)),
-    "get_ai_usage": CallArguments(required=("org_id",)),
-    "get_organization": CallArguments(required=("org_id",)),
-    "get_slack_connection": CallArguments(required=("org_id",)),
+    "get_ai_usage": CallArguments(required=("org_id",), read_only=True),
+    "get_organization": CallArguments(required=("org_id",), read_only=True),
+    "get_slack_connection": CallArguments(required=("org_id",), read_only=True),
     "invite_member": CallArguments(required=("org_id", "email", "role")),
     "leave_organization": CallArguments(required=("org_id",)),
-    "list_audit_events": CallArguments(required=("org_id",), optional=("before", "limit")),
-    "list_invitations": CallArguments(required=("org_id",)),
-    "list_members": CallArguments(required=("org_id",)),
-    "list_organizations": CallArguments(required=()),
-    "me": CallArguments(required=()),
+    "list_audit_events": CallArguments(required=("org_id",), optional=("before", "limit"), read_only=True),
+    "list_invitations": CallArguments(required=("org_id",), read_only=True),
+    "list_members": CallArguments(required=("org_id",), read_only=True),
+    "list_organizations": CallArguments(required=(), read_only=True),
+    "me": CallArguments(required=(), read_only=True),
     "remove_member": CallArguments(required=("org_id", "user_id")),
     "revoke_invitation": CallArguments(required=("invitation_id",)),
     "transfer_ownership": CallArguments(required=("org_id", "user_id")),

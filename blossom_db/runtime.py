@@ -28,11 +28,13 @@ T = TypeVar("T")
 class CallArguments:
     """The arguments an API function takes, by name, as a call through the edge may give them:
     those without a default, those with one, and of all of them those that take a JSON object or
-    array (json, jsonb, arrays and composites); every other one takes a JSON scalar or null."""
+    array (json, jsonb, arrays and composites); every other one takes a JSON scalar or null.
+    And whether the function only reads (STABLE or IMMUTABLE), which a GET may call."""
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     structured: tuple[str, ...] = ()
+    read_only: bool = False
 
 
 class Default:

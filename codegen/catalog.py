@@ -99,6 +99,8 @@ class Function:
     columns: tuple[Column, ...] | None
     strict: bool
     comment: str | None
+    # STABLE or IMMUTABLE: it writes nothing, so a GET may call it (PostgREST runs GETs read-only).
+    read_only: bool = False
     tags: Tags = field(default_factory=Tags)
 
     @property
@@ -158,7 +160,8 @@ select p.oid::int, n.nspname::text, p.proname::text,
        pg_get_function_identity_arguments(p.oid),
        coalesce(p.proallargtypes, p.proargtypes::oid[])::int[],
        p.proargmodes::text[], p.proargnames, p.pronargdefaults::int, p.pronargs::int,
-       p.prorettype::int, p.proretset, p.proisstrict, obj_description(p.oid, 'pg_proc')
+       p.prorettype::int, p.proretset, p.proisstrict, obj_description(p.oid, 'pg_proc'),
+       p.provolatile <> 'v'
   from pg_proc p
   join pg_namespace n on n.oid = p.pronamespace
  where n.nspname = any(%(schemas)s) and p.prokind = 'f'
@@ -205,7 +208,7 @@ select n.nspname::text, r.rolname::text, array_agg(p.oid::int order by p.oid)
 
 def _function(row: tuple[object, ...]) -> Function:
     (oid, schema, name, identity, all_types, modes, names, n_defaults, n_inputs) = row[:9]
-    (return_oid, returns_set, strict, comment) = row[9:]
+    (return_oid, returns_set, strict, comment, read_only) = row[9:]
     assert isinstance(all_types, list)
     assert isinstance(n_defaults, int)
     assert isinstance(n_inputs, int)
@@ -245,6 +248,7 @@ def _function(row: tuple[object, ...]) -> Function:
         columns=columns,
         strict=bool(strict),
         comment=str(comment) if comment is not None else None,
+        read_only=bool(read_only),
         tags=tags,
     )
 

@@ -380,7 +380,8 @@ def _call_arguments(catalog: Catalog, functions: list[Function]) -> list[str]:
     out = [
         "",
         "",
-        "# The arguments of each of them, as the edge checks a call (names, defaults, JSON shapes).",
+        "# The arguments of each of them, as the edge checks a call (names, defaults, JSON shapes),",
+        "# and whether it only reads (a GET may call it).",
         "API_CALL_ARGUMENTS: dict[str, CallArguments] = {",
     ]
     for function in sorted(functions, key=lambda f: f.name):
@@ -390,6 +391,8 @@ def _call_arguments(catalog: Catalog, functions: list[Function]) -> list[str]:
             ("structured", [a.name for a in function.args if _takes_structured_json(catalog, a)]),
         ]
         given = ", ".join(f"{key}={_tuple(names)}" for key, names in fields if names or key == "required")
+        if function.read_only:
+            given += ", read_only=True"
         out.append(f"    {json.dumps(function.name)}: CallArguments({given}),")
     out.append("}")
     return out

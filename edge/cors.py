@@ -5,8 +5,8 @@ calls /rpc and /auth with `credentials: "include"`; the browser sends the sessio
 if the answer says `Access-Control-Allow-Origin: <that origin>` and
 `Access-Control-Allow-Credentials: true`, and asks first (a preflight `OPTIONS`) before a JSON
 POST. This answers the preflight itself and adds those headers for an allowed origin. For any
-other origin it adds nothing and takes away whatever CORS headers PostgREST added, so only the
-allowed origins can read an answer made with a browser's cookies. Which origins may *change*
+other origin it adds nothing (and the proxy never passes on PostgREST's own, edge/proxy.py), so
+only the allowed origins can read an answer made with a browser's cookies. Which origins may *change*
 state is refused separately, by the same list (edge/security.py and the pre-request).
 """
 
@@ -44,17 +44,17 @@ class Cors:
         if scope["method"] == "OPTIONS" and "access-control-request-method" in Headers(scope=scope):
             await self.preflight(origin if allowed else None, send)
             return
+        if not allowed:
+            await self.app(scope, receive, send)
+            return
 
         async def with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 answer = MutableHeaders(scope=message)
-                for name in {key for key in answer if key.startswith("access-control-")}:
-                    del answer[name]
-                if allowed:
-                    answer["Access-Control-Allow-Origin"] = origin
-                    answer["Access-Control-Allow-Credentials"] = "true"
-                    answer["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-                    answer.add_vary_header("Origin")
+                answer["Access-Control-Allow-Origin"] = origin
+                answer["Access-Control-Allow-Credentials"] = "true"
+                answer["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+                answer.add_vary_header("Origin")
             await send(message)
 
         await self.app(scope, receive, with_cors)

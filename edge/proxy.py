@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from blossom_db import logs
 from blossom_db.generated import API_CALL_ARGUMENTS
+from blossom_db.runtime import CallArguments
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.security import client_address
@@ -59,6 +60,8 @@ HOP_BY_HOP = frozenset(
 # Referer: PostgREST logs it, and a page's address can hold a token (an invitation's link); the
 # edge puts the request id in its place, the only field of PostgREST 12.0's access log
 # (log-level info) a proxy can fill, so that its line names the request.
+# Accept: checked (check_accept), then sent as application/json: PostgREST would answer CSV,
+# plain text, bytes or one object instead of the array the clients read.
 NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"host",
     b"content-length",
@@ -69,14 +72,31 @@ NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"referer",
     b"expect",
     b"prefer",
+    b"accept",
 }
 # What PostgREST's access log shows in its referer field: the request id after this.
 REQUEST_REFERER = b"urn:blossom:request:"
 # The pre-request's note that a read-only request's session is due to be marked as used.
 SESSION_STALE_HEADER = b"x-blossom-session-stale"
 # The ASGI server writes its own Server and Date (RelayedResponse sets Content-Length itself, and
-# keeps SESSION_STALE_HEADER for the edge).
-NOT_FORWARDED_DOWN = HOP_BY_HOP | {b"server", b"date"}
+# keeps SESSION_STALE_HEADER for the edge). PostgREST's CORS headers (`Allow-Origin: *` to
+# anyone) are not ours: edge/cors.py answers cross-origin calls, for the allowed origins only.
+NOT_FORWARDED_DOWN = HOP_BY_HOP | {
+    b"server",
+    b"date",
+    b"access-control-allow-origin",
+    b"access-control-allow-credentials",
+    b"access-control-allow-methods",
+    b"access-control-allow-headers",
+    b"access-control-expose-headers",
+    b"access-control-max-age",
+}
+# What a call answers: JSON, whatever else an Accept header asks for.
+SENT_ACCEPT = (b"accept", b"application/json")
+# Accept values that need no reading (the generated clients' and browsers' own).
+JSON_ACCEPTED = frozenset({b"application/json", b"*/*"})
+# The media ranges that admit application/json (RFC 9110, section 12.5.1).
+JSON_RANGES = frozenset({b"application/json", b"application/*", b"*/*"})
 # The only paths forwarded: /rpc/ and a function's name, exactly as sent (no dot segment, no
 # escape, no trailing slash can turn it into another of PostgREST's paths).
 RPC_PATH = re.compile(rb"/rpc/([A-Za-z_][A-Za-z0-9_]{0,62})")
@@ -195,6 +215,40 @@ def check_query(query: bytes) -> list[tuple[str, str | None]]:
     return pairs
 
 
+def accepts_json(value: bytes) -> bool:
+    """Whether an Accept header admits application/json: a range of it (application/json,
+    application/*, */*, any case, with parameters) that is not weighted q=0."""
+    value = value.strip()
+    if not value or value in JSON_ACCEPTED:
+        return True
+    for item in value.split(b","):
+        media, _, parameters = item.partition(b";")
+        if media.strip().lower() in JSON_RANGES and not _weighted_zero(parameters):
+            return True
+    return False
+
+
+def _weighted_zero(parameters: bytes) -> bool:
+    for parameter in parameters.split(b";"):
+        name, _, weight = parameter.partition(b"=")
+        if name.strip().lower() == b"q":
+            try:
+                return float(weight) == 0
+            except ValueError:
+                return False
+    return False
+
+
+def not_acceptable() -> Refused:
+    return Refused(
+        error_response(
+            406,
+            "edge.not_acceptable",
+            "The API answers in JSON only: send Accept: application/json, or no Accept.",
+        )
+    )
+
+
 def _check_utf8(value: bytes) -> None:
     """A header value PostgREST can read: it answers a plain-text 500 to one that is not UTF-8."""
     try:
@@ -263,6 +317,22 @@ def check_arguments(function: str, given: Mapping[str, object]) -> None:
     )
 
 
+def methods_answer(function: CallArguments, method: str) -> Response:
+    """OPTIONS, or a GET or HEAD of a function that writes: the methods that call it. PostgREST
+    runs a GET read-only, so such a function ran up to its first write and failed there (405,
+    SQLSTATE 25006), or answered whatever it met first; and it answered OPTIONS 404 PGRST202
+    for a function with arguments, as if there were none."""
+    allow = "GET, HEAD, POST, OPTIONS" if function.read_only else "POST, OPTIONS"
+    if method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": allow})
+    return error_response(
+        405,
+        "edge.method_not_allowed",
+        "This function changes what it is called on: call it with POST.",
+        headers={"Allow": allow},
+    )
+
+
 # When PostgREST gave no answer: the status, code and message the client gets.
 UPSTREAM_REFUSALS: dict[type[UpstreamError], tuple[int, str, str]] = {
     UpstreamBusy: (
@@ -317,6 +387,12 @@ class PostgrestProxy:
                 announced = True
             elif name == b"prefer":
                 raise bad_request("A call takes no Prefer header: its arguments say what it does.")
+            elif name == b"accept":
+                if not value.isascii():
+                    _check_utf8(value)
+                if not accepts_json(value):
+                    raise not_acceptable()
+        headers.append(SENT_ACCEPT)
         client = client_address(request, self.config)
         if client is not None:
             # The peer (or a trusted proxy's entry); a client-sent X-Forwarded-For is dropped above.
@@ -343,10 +419,14 @@ class PostgrestProxy:
         # A GET's arguments are in its query, among filters; a POST's are its body (its query
         # holds filters only). OPTIONS is no call.
         method = scope["method"]
+        function = name.decode()
+        known = API_CALL_ARGUMENTS.get(function)
+        if known is not None and (method == "OPTIONS" or (method in ("GET", "HEAD") and not known.read_only)):
+            raise Refused(methods_answer(known, method))
         if method in ("GET", "HEAD"):
-            check_arguments(name.decode(), query_arguments(query_pairs))
+            check_arguments(function, query_arguments(query_pairs))
         elif method == "POST" and (arguments := check_body(body or b"")) is not None:
-            check_arguments(name.decode(), arguments)
+            check_arguments(function, arguments)
         target = b"/rpc/" + name + (b"?" + query if query else b"")
         try:
             answer = await self.upstream.request(scope["method"], target, headers, body)

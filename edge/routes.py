@@ -64,6 +64,8 @@ EDGE_ERRORS: Mapping[str, int] = {
 RPC_ERRORS: Mapping[str, int] = {
     "edge.invalid_arguments": 400,
     "edge.not_found": 404,
+    "edge.method_not_allowed": 405,
+    "edge.not_acceptable": 406,
     "edge.query_too_long": 414,
     "edge.bad_gateway": 502,
     "edge.upstream_busy": 503,

@@ -1,8 +1,9 @@
-"""A call's arguments are checked by the edge against its function's (edge/proxy.py,
-check_arguments, from blossom_db.generated.API_CALL_ARGUMENTS): an unknown or missing argument,
-or a JSON object where the function takes a scalar, is a 400 edge.invalid_arguments that names
-them, and changes nothing. PostgREST answered the first two 404 PGRST202 ("no such function")
-and passed an object's text for the third."""
+"""A call is checked by the edge against its function (edge/proxy.py, from
+blossom_db.generated.API_CALL_ARGUMENTS): an unknown or missing argument, or a JSON object where
+the function takes a scalar, is a 400 edge.invalid_arguments that names them, and changes
+nothing (PostgREST answered the first two 404 PGRST202, "no such function", and passed an
+object's text for the third); a GET of a function that writes is a 405, an Accept without JSON
+a 406, and OPTIONS is answered by the edge."""
 
 from __future__ import annotations
 
@@ -130,10 +131,78 @@ def test_a_name_that_is_not_unicode_text_is_a_bad_request(arguments_stack: Stack
     assert (reply.status, reply.json()["code"]) == (400, "edge.bad_request")
 
 
-def test_options_is_no_call(arguments_stack: Stack) -> None:
-    reply = request(arguments_stack.edge_url, "OPTIONS", "/rpc/create_organization")
-    assert reply.status < 500
-    assert not (reply.body and reply.json().get("code") == "edge.invalid_arguments"), reply.body
+def test_options_is_no_call_and_says_which_methods_call(arguments_stack: Stack) -> None:
+    """Answered by the edge, whose table knows the function: PostgREST answered 404 PGRST202 for
+    one with arguments, as if there were none, and sent its own CORS headers."""
+    edge = arguments_stack.edge_url
+    for function, allowed in (
+        ("create_organization", "POST, OPTIONS"),
+        ("list_members", "GET, HEAD, POST, OPTIONS"),
+    ):
+        reply = request(edge, "OPTIONS", f"/rpc/{function}")
+        assert (reply.status, reply.header("allow")) == (204, allowed), reply.body
+        assert not [name for name, _ in reply.headers if name.lower().startswith("access-control-")]
+
+
+def test_a_get_calls_only_a_function_that_only_reads(arguments_stack: Stack, account: Account) -> None:
+    """PostgREST runs a GET read-only: a function that writes ran up to its first write and
+    answered 405 with Postgres's code 25006, or 403, 404 or 409 on the way there, and 200 when
+    that call happened to write nothing. The edge answers 405 at once, with Allow."""
+    edge = arguments_stack.edge_url
+    before = organization_names(arguments_stack, account)
+    for method in ("GET", "HEAD"):
+        reply = request(edge, method, "/rpc/create_organization?name=Got", headers=account.cookie)
+        assert (reply.status, reply.header("allow")) == (405, "POST, OPTIONS"), reply.body
+        if method == "GET":
+            assert reply.json()["code"] == "edge.method_not_allowed"
+    assert organization_names(arguments_stack, account) == before
+    assert request(edge, "GET", "/rpc/list_organizations", headers=account.cookie).status == 200
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [
+        (None, 200),
+        ("application/json", 200),
+        ("*/*", 200),
+        ("application/*", 200),
+        ("text/html, application/json;q=0.9", 200),
+        ("Application/JSON; charset=utf-8", 200),
+        ("text/csv", 406),
+        ("application/vnd.pgrst.object+json", 406),
+        ("application/octet-stream", 406),
+        ("text/plain", 406),
+        ("application/json;q=0, text/csv", 406),
+    ],
+)
+def test_an_answer_is_json_or_not_at_all(
+    arguments_stack: Stack, account: Account, accept: str | None, status: int
+) -> None:
+    """PostgREST answered Accept: text/csv with the members as CSV (emails, and names their
+    owners typed, a CSV injection away from a spreadsheet), and vnd.pgrst.object+json with
+    another shape than the clients read."""
+    headers = account.cookie | ({"Accept": accept} if accept is not None else {})
+    reply = request(arguments_stack.edge_url, "GET", "/rpc/list_organizations", headers=headers)
+    assert reply.status == status, reply.body
+    assert (reply.header("content-type") or "").startswith("application/json")
+    if status == 406:
+        assert reply.json()["code"] == "edge.not_acceptable"
+    else:
+        assert isinstance(reply.json(), list)
+
+
+def test_a_call_that_asks_for_no_json_changes_nothing(arguments_stack: Stack, account: Account) -> None:
+    before = organization_names(arguments_stack, account)
+    headers = {"Origin": arguments_stack.edge_url, "Accept": "text/csv"} | account.cookie
+    reply = request(
+        arguments_stack.edge_url,
+        "POST",
+        "/rpc/create_organization",
+        json_body={"name": "Csv"},
+        headers=headers,
+    )
+    assert (reply.status, reply.json()["code"]) == (406, "edge.not_acceptable")
+    assert organization_names(arguments_stack, account) == before
 
 
 def test_a_get_checks_its_arguments_and_leaves_filters_to_postgrest(
