@@ -55,7 +55,7 @@ API_FUNCTIONS: frozenset[str] = frozenset(
 )
 
 
-# The arguments of each of them, as the edge checks a call (names, defaults, JSON shapes),
+# The arguments of each of them, as the edge checks a call (names, defaults, JSON types),
 # and whether it only reads (a GET may call it).
 API_CALL_ARGUMENTS: dict[str, CallArguments] = {
     "accept_invitation": CallArguments(required=("token",)),
@@ -68,7 +68,9 @@ API_CALL_ARGUMENTS: dict[str, CallArguments] = {
     "get_slack_connection": CallArguments(required=("org_id",), read_only=True),
     "invite_member": CallArguments(required=("org_id", "email", "role")),
     "leave_organization": CallArguments(required=("org_id",)),
-    "list_audit_events": CallArguments(required=("org_id",), optional=("before", "limit"), read_only=True),
+    "list_audit_events": CallArguments(
+        required=("org_id",), optional=("before", "limit"), scalars={"limit": "int4"}, read_only=True
+    ),
     "list_invitations": CallArguments(required=("org_id",), read_only=True),
     "list_members": CallArguments(required=("org_id",), read_only=True),
     "list_organizations": CallArguments(required=(), read_only=True),

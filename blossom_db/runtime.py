@@ -4,9 +4,9 @@ and the guard that keeps a failed call from poisoning the caller's transaction."
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
 from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
@@ -19,6 +19,8 @@ JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | flo
 Inet: TypeAlias = IPv4Address | IPv6Address | IPv4Interface | IPv6Interface
 Cidr: TypeAlias = IPv4Network | IPv6Network
 ArgKind = Literal["", "json", "json[]", "variadic", "variadic json", "variadic json[]"]
+# How a scalar argument is written in JSON when not as a string: by its type (under its domains).
+ScalarKind = Literal["int2", "int4", "int8", "numeric", "boolean"]
 
 PGRST_SQLSTATE = "PGRST"
 T = TypeVar("T")
@@ -28,12 +30,14 @@ T = TypeVar("T")
 class CallArguments:
     """The arguments an API function takes, by name, as a call through the edge may give them:
     those without a default, those with one, and of all of them those that take a JSON object or
-    array (json, jsonb, arrays and composites); every other one takes a JSON scalar or null.
-    And whether the function only reads (STABLE or IMMUTABLE), which a GET may call."""
+    array (json, jsonb, arrays and composites); every other one takes a JSON scalar or null: a
+    number or a boolean for those in `scalars` (by the kind of their type), a string for the
+    rest. And whether the function only reads (STABLE or IMMUTABLE), which a GET may call."""
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     structured: tuple[str, ...] = ()
+    scalars: Mapping[str, ScalarKind] = field(default_factory=dict)
     read_only: bool = False
 
 

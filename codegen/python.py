@@ -370,6 +370,28 @@ def _takes_structured_json(catalog: Catalog, arg: Arg) -> bool:
     return arg.variadic or found.kind in ("array", "composite") or found.qualified in json_types
 
 
+# The types written as a JSON number or boolean (blossom_db.runtime.ScalarKind); every other
+# scalar type is written as a string.
+_SCALAR_KINDS = {
+    "pg_catalog.int2": "int2",
+    "pg_catalog.int4": "int4",
+    "pg_catalog.int8": "int8",
+    "pg_catalog.numeric": "numeric",
+    "pg_catalog.float4": "numeric",
+    "pg_catalog.float8": "numeric",
+    "pg_catalog.bool": "boolean",
+}
+
+
+def _scalar_kinds(catalog: Catalog, function: Function) -> dict[str, str]:
+    kinds = {}
+    for arg in function.args:
+        kind = _SCALAR_KINDS.get(catalog.resolve(arg.type_oid).qualified)
+        if kind is not None and not _takes_structured_json(catalog, arg):
+            kinds[arg.name] = kind
+    return kinds
+
+
 def _tuple(names: list[str]) -> str:
     return "(" + ", ".join(json.dumps(name) for name in names) + ("," if len(names) == 1 else "") + ")"
 
@@ -380,7 +402,7 @@ def _call_arguments(catalog: Catalog, functions: list[Function]) -> list[str]:
     out = [
         "",
         "",
-        "# The arguments of each of them, as the edge checks a call (names, defaults, JSON shapes),",
+        "# The arguments of each of them, as the edge checks a call (names, defaults, JSON types),",
         "# and whether it only reads (a GET may call it).",
         "API_CALL_ARGUMENTS: dict[str, CallArguments] = {",
     ]
@@ -391,6 +413,8 @@ def _call_arguments(catalog: Catalog, functions: list[Function]) -> list[str]:
             ("structured", [a.name for a in function.args if _takes_structured_json(catalog, a)]),
         ]
         given = ", ".join(f"{key}={_tuple(names)}" for key, names in fields if names or key == "required")
+        if scalars := _scalar_kinds(catalog, function):
+            given += f", scalars={json.dumps(scalars)}"
         if function.read_only:
             given += ", read_only=True"
         out.append(f"    {json.dumps(function.name)}: CallArguments({given}),")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -21,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from blossom_db import logs
 from blossom_db.generated import API_CALL_ARGUMENTS
-from blossom_db.runtime import CallArguments
+from blossom_db.runtime import CallArguments, ScalarKind
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.security import client_address
@@ -257,18 +258,31 @@ def _check_utf8(value: bytes) -> None:
         raise bad_request("A header's value is not UTF-8.") from None
 
 
+class JsonInteger(str):
+    """An integer of a call's JSON body, as its text (int() refuses one of 5,000 digits)."""
+
+
+class JsonFraction(str):
+    """A number of a call's JSON body with a fraction or an exponent, as its text."""
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def check_body(body: bytes) -> dict[str, Any] | None:
     """A POST body's arguments: one JSON object (PostgREST called a function with an array's
     first element and dropped the rest), its names as check_query's. An empty body, or JSON that
     is not an object (`null`, `1`), holds none, as PostgREST reads it. A body that is not JSON
-    is left to PostgREST, which refuses it in its own words, PGRST102 (None)."""
+    is left to PostgREST, which refuses it in its own words, PGRST102 (None). Numbers are
+    JsonInteger or JsonFraction, their text, so that a string is told from a number."""
     if not body.strip():
         return {}
     if body.lstrip()[:1] == b"[":
         raise bad_request("A call's arguments are one JSON object, not an array.")
     try:
-        # Numbers as their text: an integer of 5,000 digits is JSON, which int() refuses.
-        data = json.loads(body, parse_int=str, parse_float=str)
+        # NaN and Infinity are Python's, not JSON: left to PostgREST, as any other invalid JSON.
+        data = json.loads(body, parse_int=JsonInteger, parse_float=JsonFraction, parse_constant=_not_json)
     except RecursionError:
         raise bad_request("A call's arguments are nested too deeply.") from None
     except ValueError:
@@ -279,16 +293,72 @@ def check_body(body: bytes) -> dict[str, Any] | None:
     return data
 
 
-def check_arguments(function: str, given: Mapping[str, object]) -> None:
+# The integer types' ranges: from -bound to bound - 1.
+INTEGER_BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
+# An integer as Postgres's input functions read one in a query's text.
+QUERY_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
+# Postgres's words for a boolean (boolin), any case.
+BOOLEAN_WORDS = frozenset({"t", "true", "y", "yes", "on", "1", "f", "false", "n", "no", "off", "0"})
+# What each kind of argument takes, for the refusal's message.
+TAKES: dict[ScalarKind | None, str] = {
+    "int2": f"an integer from {-(2**15)} to {2**15 - 1}",
+    "int4": f"an integer from {-(2**31)} to {2**31 - 1}",
+    "int8": f"an integer from {-(2**63)} to {2**63 - 1}",
+    "numeric": "a number",
+    "boolean": "true or false",
+    None: "a string, without NUL",
+}
+
+
+def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
+    """Whether a scalar argument's value (JSON null aside) is of the kind its function takes, as
+    Postgres will read it: in a body, a JSON string for text, an integer of the type's range, a
+    number, or true or false; in a query, whose values are all text, what Postgres's input
+    function for the type takes. Text holds no NUL and no lone surrogate (\\u0000 and \\ud800 are
+    JSON, but no Postgres text): PostgREST answered those with Postgres's own 22P05 or PGRST102."""
+    if value is None:
+        return True
+    if not isinstance(value, str):  # a JSON true or false
+        return kind == "boolean"
+    if kind is None:
+        return (from_query or type(value) is str) and "\x00" not in value and _unicode(value)
+    if kind in INTEGER_BOUNDS:
+        integer = QUERY_INTEGER.fullmatch(value) if from_query else type(value) is JsonInteger
+        return bool(integer) and _in_range(value, INTEGER_BOUNDS[kind])
+    if kind == "numeric":
+        if not from_query:
+            return type(value) in (JsonInteger, JsonFraction)
+        try:
+            Decimal(value.strip())
+        except ArithmeticError:
+            return False
+        return True
+    return from_query and value.strip().lower() in BOOLEAN_WORDS
+
+
+def _in_range(text: str, bound: int) -> bool:
+    digits = text.strip().lstrip("+-")
+    return len(digits) <= 20 and -bound <= int(text) < bound
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_arguments(
+    expected: CallArguments, function: str, given: Mapping[str, object], *, from_query: bool
+) -> None:
     """The call's arguments against the function's (API_CALL_ARGUMENTS, generated from the
     catalog): none unknown, every one without a default given, no JSON object or array where
     the function takes a scalar (PostgREST would pass its text: {"name": {"a": 1}} named an
-    organization '{"a": 1}'). PostgREST answered the first two 404 PGRST202, as if there were
-    no such function. A function the table does not know (one added after this edge was
-    built) is left to PostgREST."""
-    expected = API_CALL_ARGUMENTS.get(function)
-    if expected is None:
-        return
+    organization '{"a": 1}'), and each scalar of its type (`fits`; PostgREST passed 123 as
+    "123", and answered "abc" for an integer with Postgres's 22P02, before the function could
+    say who may call it). PostgREST answered the first two 404 PGRST202, as if there were no
+    such function."""
     known = (*expected.required, *expected.optional)
     unknown = sorted(name for name in given if name not in known)
     missing = [name for name in expected.required if name not in given]
@@ -297,14 +367,28 @@ def check_arguments(function: str, given: Mapping[str, object]) -> None:
         for name, value in given.items()
         if isinstance(value, dict | list) and name in known and name not in expected.structured
     )
-    if not (unknown or missing or not_scalar):
+    wrong_type = sorted(
+        name
+        for name, value in given.items()
+        if name in known
+        and name not in expected.structured
+        and not isinstance(value, dict | list)
+        and not fits(expected.scalars.get(name), value, from_query)
+    )
+    if not (unknown or missing or not_scalar or wrong_type):
         return
     takes = ", ".join(expected.required) or "no argument"
     if expected.optional:
         takes += f" (and optionally {', '.join(expected.optional)})"
+    typed = [f"{name} ({TAKES[expected.scalars.get(name)]})" for name in wrong_type]
     problems = [
         f"{what}: {', '.join(names)}"
-        for what, names in (("unknown", unknown), ("missing", missing), ("not a JSON scalar", not_scalar))
+        for what, names in (
+            ("unknown", unknown),
+            ("missing", missing),
+            ("not a JSON scalar", not_scalar),
+            ("not of its type", typed),
+        )
         if names
     ]
     raise Refused(
@@ -312,7 +396,12 @@ def check_arguments(function: str, given: Mapping[str, object]) -> None:
             400,
             "edge.invalid_arguments",
             f"{function} takes {takes}; {'; '.join(problems)}.",
-            details={"unknown": unknown, "missing": missing, "not_scalar": not_scalar},
+            details={
+                "unknown": unknown,
+                "missing": missing,
+                "not_scalar": not_scalar,
+                "wrong_type": wrong_type,
+            },
         )
     )
 
@@ -423,10 +512,13 @@ class PostgrestProxy:
         known = API_CALL_ARGUMENTS.get(function)
         if known is not None and (method == "OPTIONS" or (method in ("GET", "HEAD") and not known.read_only)):
             raise Refused(methods_answer(known, method))
+        # A function the table does not know (one added after this edge was built) is left to
+        # PostgREST.
         if method in ("GET", "HEAD"):
-            check_arguments(function, query_arguments(query_pairs))
-        elif method == "POST" and (arguments := check_body(body or b"")) is not None:
-            check_arguments(function, arguments)
+            if known is not None:
+                check_arguments(known, function, query_arguments(query_pairs), from_query=True)
+        elif method == "POST" and (arguments := check_body(body or b"")) is not None and known is not None:
+            check_arguments(known, function, arguments, from_query=False)
         target = b"/rpc/" + name + (b"?" + query if query else b"")
         try:
             answer = await self.upstream.request(scope["method"], target, headers, body)

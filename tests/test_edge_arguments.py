@@ -13,6 +13,9 @@ from urllib.parse import urlencode
 
 import pytest
 
+from blossom_db.runtime import CallArguments
+from edge.errors import Refused
+from edge.proxy import check_arguments
 from tests.support.auth_client import Account, signup
 from tests.support.http import Reply, request
 from tests.support.stack import Stack, make_stack
@@ -63,27 +66,127 @@ def organization_names(stack: Stack, account: Account) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("body", "unknown", "missing", "not_scalar"),
+    ("body", "unknown", "missing", "not_scalar", "wrong_type"),
     [
-        ({"nme": "Acme"}, ["nme"], ["name"], []),
-        ({}, [], ["name"], []),
-        ({"name": "Acme", "slug": "acme"}, ["slug"], [], []),
-        ({"name": {"text": "Acme"}}, [], [], ["name"]),
-        ({"name": ["Acme"]}, [], [], ["name"]),
+        ('{"nme": "Acme"}', ["nme"], ["name"], [], []),
+        ("{}", [], ["name"], [], []),
+        ('{"name": "Acme", "slug": "acme"}', ["slug"], [], [], []),
+        ('{"name": {"text": "Acme"}}', [], [], ["name"], []),
+        ('{"name": ["Acme"]}', [], [], ["name"], []),
+        # PostgREST passed a number's or a boolean's text ("123", "true"), and answered a NUL or
+        # a lone surrogate with Postgres's 22P05 or a misleading PGRST102 "invalid json".
+        ('{"name": 123}', [], [], [], ["name"]),
+        ('{"name": 1e1000000000}', [], [], [], ["name"]),
+        ('{"name": true}', [], [], [], ["name"]),
+        ('{"name": "\\u0000x"}', [], [], [], ["name"]),
+        ('{"name": "a\\ud800b"}', [], [], [], ["name"]),
+        ('{"name": 1, "slug": 2}', ["slug"], [], [], ["name"]),
     ],
 )
 def test_a_call_with_wrong_arguments_is_refused_naming_them_and_changes_nothing(
     arguments_stack: Stack,
     account: Account,
-    body: dict[str, Any],
+    body: str,
     unknown: list[str],
     missing: list[str],
     not_scalar: list[str],
+    wrong_type: list[str],
 ) -> None:
     before = organization_names(arguments_stack, account)
-    details = refusal(rpc(arguments_stack, account, "create_organization", body))
-    assert details == {"unknown": unknown, "missing": missing, "not_scalar": not_scalar}
+    details = refusal(rpc_raw(arguments_stack, account, "create_organization", body))
+    assert details == {
+        "unknown": unknown,
+        "missing": missing,
+        "not_scalar": not_scalar,
+        "wrong_type": wrong_type,
+    }
     assert organization_names(arguments_stack, account) == before
+
+
+@pytest.mark.parametrize(
+    ("limit", "accepted"),
+    [
+        ("5", True),
+        ("null", True),
+        ("-1", True),  # of its type: the function's own rule refuses it (422 audit.invalid_limit)
+        ('"5"', False),
+        ('"abc"', False),
+        ("1.5", False),
+        ("5.0", False),
+        ("true", False),
+        ("10000000000", False),
+        ("1" + "0" * 5000, False),
+    ],
+)
+def test_an_integer_argument_takes_a_json_integer_of_its_range(
+    arguments_stack: Stack, parity_org: tuple[Account, str], limit: str, accepted: bool
+) -> None:
+    """PostgREST answered Postgres's own 22P02 or 22003 (even to a caller not signed in: the
+    cast comes before the function), where the function's code was due."""
+    owner, org_id = parity_org
+    reply = rpc_raw(
+        arguments_stack, owner, "list_audit_events", f'{{"org_id": "{org_id}", "limit": {limit}}}'
+    )
+    if accepted:
+        assert reply.status in (200, 422), reply.body
+    else:
+        assert refusal(reply)["wrong_type"] == ["limit"]
+        assert "limit (an integer" in reply.json()["message"]
+
+
+def test_a_get_argument_is_checked_for_its_type_as_well(
+    arguments_stack: Stack, parity_org: tuple[Account, str]
+) -> None:
+    """A query's values are all text: a NUL (%00) is none that Postgres takes."""
+    owner, org_id = parity_org
+    reply = request(
+        arguments_stack.edge_url, "GET", f"/rpc/list_members?org_id={org_id}%00", headers=owner.cookie
+    )
+    assert refusal(reply)["wrong_type"] == ["org_id"]
+    reply = request(
+        arguments_stack.edge_url, "GET", f"/rpc/list_members?org_id={org_id}", headers=owner.cookie
+    )
+    assert reply.status == 200, reply.body
+
+
+# In a query every value is text: what Postgres's own input functions take, for each kind.
+QUERY_SCALARS = CallArguments(
+    required=("small", "whole", "big", "fraction", "flag"),
+    scalars={"small": "int2", "whole": "int4", "big": "int8", "fraction": "numeric", "flag": "boolean"},
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fits"),
+    [
+        ("whole", "5", True),
+        ("whole", "-2147483648", True),
+        ("whole", "+7", True),
+        ("whole", "2147483648", False),
+        ("whole", "abc", False),
+        ("whole", "1.5", False),
+        ("whole", "", False),
+        ("small", "32767", True),
+        ("small", "32768", False),
+        ("big", "9223372036854775807", True),
+        ("big", "9223372036854775808", False),
+        ("big", "1" + "0" * 5000, False),
+        ("fraction", "1.5", True),
+        ("fraction", "-3e5", True),
+        ("fraction", "abc", False),
+        ("flag", "true", True),
+        ("flag", "OFF", True),
+        ("flag", "0", True),
+        ("flag", "maybe", False),
+    ],
+)
+def test_a_query_value_fits_its_argument_as_postgres_reads_it(name: str, value: str, fits: bool) -> None:
+    given = {key: "1" for key in QUERY_SCALARS.required} | {name: value}
+    if fits:
+        check_arguments(QUERY_SCALARS, "probe", given, from_query=True)
+    else:
+        with pytest.raises(Refused):
+            check_arguments(QUERY_SCALARS, "probe", given, from_query=True)
 
 
 def test_the_message_says_what_the_function_takes(arguments_stack: Stack, account: Account) -> None:
@@ -211,7 +314,7 @@ def test_a_get_checks_its_arguments_and_leaves_filters_to_postgrest(
     edge, cookie = arguments_stack.edge_url, account.cookie
     org_id = rpc(arguments_stack, account, "create_organization", {"name": "Filtered Ltd"}).json()["id"]
     missing = request(edge, "GET", "/rpc/list_members?role=eq.owner", headers=cookie)
-    assert refusal(missing) == {"unknown": [], "missing": ["org_id"], "not_scalar": []}
+    assert refusal(missing) == {"unknown": [], "missing": ["org_id"], "not_scalar": [], "wrong_type": []}
     # A value with an operator makes a filter, even under an argument's name.
     filtered_away = request(edge, "GET", f"/rpc/list_members?org_id=eq.{org_id}", headers=cookie)
     assert refusal(filtered_away)["missing"] == ["org_id"]
