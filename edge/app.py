@@ -26,11 +26,12 @@ from edge.health import healthz, postgrest_admin, readyz
 from edge.lifecycle import Draining
 from edge.limits import ConcurrencyLimits
 from edge.metrics import EdgeMetrics
-from edge.proxy import PostgrestProxy
+from edge.proxy import PostgrestProxy, other_method
 from edge.security import csrf_refusal
 from edge.slack import ROUTES as SLACK_ROUTES
 from edge.tracing import RequestIds
 
+# The methods that call a function (or, OPTIONS, ask which do); any other is answered 405.
 RPC_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
 
 
@@ -62,11 +63,13 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             logs.flush()
 
     async def rpc(request: Request) -> Response:
-        # The database refuses the same (auth.pre_request); refusing here saves the round trip.
-        refusal = csrf_refusal(request, config)
-        if refusal:
-            return refusal
         try:
+            if request.method not in RPC_METHODS:
+                return other_method(request.scope)
+            # The database refuses the same (auth.pre_request); refusing here saves the round trip.
+            refusal = csrf_refusal(request, config)
+            if refusal:
+                return refusal
             response = await proxy.forward(request)
         except Refused as refused:
             return refused.response
@@ -79,8 +82,6 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
-            # Reached only with another method (405): RpcFirst serves the rest.
-            Route("/rpc/{name:path}", rpc, methods=sorted(RPC_METHODS)),
             *AUTH_ROUTES,
             *SLACK_ROUTES,
             *AI_ROUTES,
@@ -116,7 +117,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
 
 
 class RpcFirst:
-    """`/rpc/*` with a method it answers goes straight to its endpoint; everything else to the
+    """`/rpc/*` goes straight to its endpoint (which answers any method); everything else to the
     Starlette application. The proxy is the edge's hot path: measured by bench/proxy.py, the
     router and middleware stack in front of it cost a share of the edge's throughput, and it
     needs none of them (it answers its own errors; this class catches what it did not)."""
@@ -126,11 +127,7 @@ class RpcFirst:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or not scope["path"].startswith("/rpc/")
-            or scope["method"] not in RPC_METHODS
-        ):
+        if scope["type"] != "http" or not scope["path"].startswith("/rpc/"):
             await self.routes(scope, receive, send)
             return
         request = Request(scope, receive)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -122,12 +121,20 @@ POSTGREST_OPTION_ENDINGS = frozenset({"order", "limit", "offset", "and", "or"})
 # What, before its first dot, makes a query's value a filter on a function's rows rather than an
 # argument, in PostgREST 12.0 (asked of it value by value; tests/test_edge_arguments.py keeps the
 # two in step): `not`, an operator, one of eight quantified with (any) or (all), or a full-text
-# operator, with or without its language in parentheses.
+# operator, with or without its language in parentheses: letters, digits 0-9, `_`, `$` and
+# spaces (filter_language).
 FILTER_HEAD = re.compile(
     r"not|eq|neq|gt|gte|lt|lte|like|ilike|match|imatch|in|is|isdistinct|cs|cd|ov|sl|sr|nxr|nxl|adj"
     r"|(?:eq|gt|gte|lt|lte|like|ilike|match|imatch)\((?:any|all)\)"
-    r"|(?:fts|plfts|phfts|wfts)(?:\([^()]+\))?"
+    r"|(?:fts|plfts|phfts|wfts)(?:\((?P<language>[^()]+)\))?"
 )
+LANGUAGE_MARKS = frozenset("0123456789_$ ")
+
+
+def filter_language(language: str) -> bool:
+    """A full-text filter's language as PostgREST's parser takes one (Unicode letters, as
+    Haskell's isAlpha, and these marks); with any other character the value is an argument."""
+    return all(character.isalpha() or character in LANGUAGE_MARKS for character in language)
 
 
 def rpc_name(scope: Scope) -> bytes:
@@ -178,7 +185,8 @@ def query_arguments(pairs: list[tuple[str, str | None]]) -> dict[str, str]:
         if value is None or "." in name:
             continue
         head, dot, _ = value.partition(".")
-        if not (dot and FILTER_HEAD.fullmatch(head)):
+        filter_head = FILTER_HEAD.fullmatch(head) if dot else None
+        if filter_head is None or not filter_language(filter_head["language"] or ""):
             arguments[name] = value
     return arguments
 
@@ -295,8 +303,13 @@ def check_body(body: bytes) -> dict[str, Any] | None:
 
 # The integer types' ranges: from -bound to bound - 1.
 INTEGER_BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
-# An integer as Postgres's input functions read one in a query's text.
-QUERY_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
+# What Postgres's input functions skip around a value (isspace in the C locale).
+SPACES = " \t\n\r\v\f"
+# An integer and a number as Postgres reads them in a query's text (ASCII digits only).
+QUERY_INTEGER = re.compile(rf"[{SPACES}]*[+-]?[0-9]+[{SPACES}]*")
+QUERY_NUMBER = re.compile(
+    rf"[{SPACES}]*(?:[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?i:nan|infinity|inf))[{SPACES}]*"
+)
 # Postgres's words for a boolean (boolin), any case.
 BOOLEAN_WORDS = frozenset({"t", "true", "y", "yes", "on", "1", "f", "false", "n", "no", "off", "0"})
 # What each kind of argument takes, for the refusal's message.
@@ -306,7 +319,7 @@ TAKES: dict[ScalarKind | None, str] = {
     "int8": f"an integer from {-(2**63)} to {2**63 - 1}",
     "numeric": "a number",
     "boolean": "true or false",
-    None: "a string, without NUL",
+    None: "a string of Unicode text without NUL",
 }
 
 
@@ -326,18 +339,14 @@ def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
         integer = QUERY_INTEGER.fullmatch(value) if from_query else type(value) is JsonInteger
         return bool(integer) and _in_range(value, INTEGER_BOUNDS[kind])
     if kind == "numeric":
-        if not from_query:
-            return type(value) in (JsonInteger, JsonFraction)
-        try:
-            Decimal(value.strip())
-        except ArithmeticError:
-            return False
-        return True
-    return from_query and value.strip().lower() in BOOLEAN_WORDS
+        if from_query:
+            return bool(QUERY_NUMBER.fullmatch(value))
+        return type(value) in (JsonInteger, JsonFraction)
+    return from_query and value.strip(SPACES).lower() in BOOLEAN_WORDS
 
 
 def _in_range(text: str, bound: int) -> bool:
-    digits = text.strip().lstrip("+-")
+    digits = text.strip(SPACES).lstrip("+-")
     return len(digits) <= 20 and -bound <= int(text) < bound
 
 
@@ -406,20 +415,24 @@ def check_arguments(
     )
 
 
-def methods_answer(function: CallArguments, method: str) -> Response:
-    """OPTIONS, or a GET or HEAD of a function that writes: the methods that call it. PostgREST
-    runs a GET read-only, so such a function ran up to its first write and failed there (405,
-    SQLSTATE 25006), or answered whatever it met first; and it answered OPTIONS 404 PGRST202
-    for a function with arguments, as if there were none."""
-    allow = "GET, HEAD, POST, OPTIONS" if function.read_only else "POST, OPTIONS"
+def methods_answer(function: CallArguments | None, method: str) -> Response:
+    """OPTIONS, or another method than calls the function: the methods that do (all four for a
+    function the table does not know). PostgREST runs a GET read-only, so a function that writes
+    ran up to its first write and failed there (405, SQLSTATE 25006), or answered whatever it
+    met first; and it answered OPTIONS 404 PGRST202 for a function with arguments, as if there
+    were none."""
+    allow = "POST, OPTIONS" if function is not None and not function.read_only else "GET, HEAD, POST, OPTIONS"
     if method == "OPTIONS":
         return Response(status_code=204, headers={"Allow": allow})
     return error_response(
-        405,
-        "edge.method_not_allowed",
-        "This function changes what it is called on: call it with POST.",
-        headers={"Allow": allow},
+        405, "edge.method_not_allowed", f"Call this function with {allow}.", headers={"Allow": allow}
     )
+
+
+def other_method(scope: Scope) -> Response:
+    """`/rpc/<name>` with a method that calls no function (PUT, DELETE …): 405, with the methods
+    that call this one."""
+    return methods_answer(API_CALL_ARGUMENTS.get(rpc_name(scope).decode()), scope["method"])
 
 
 # When PostgREST gave no answer: the status, code and message the client gets.
@@ -467,6 +480,7 @@ class PostgrestProxy:
         scope = request.scope
         headers = []
         announced = False
+        accepted: list[bytes] = []
         for name, value in scope["headers"]:
             if name not in NOT_FORWARDED_UP:
                 if not value.isascii():
@@ -479,8 +493,10 @@ class PostgrestProxy:
             elif name == b"accept":
                 if not value.isascii():
                     _check_utf8(value)
-                if not accepts_json(value):
-                    raise not_acceptable()
+                accepted.append(value)
+        # Two Accept lines are one list (RFC 9110, section 5.3).
+        if accepted and not accepts_json(b",".join(accepted)):
+            raise not_acceptable()
         headers.append(SENT_ACCEPT)
         client = client_address(request, self.config)
         if client is not None:

@@ -17,7 +17,7 @@ from blossom_db.runtime import CallArguments
 from edge.errors import Refused
 from edge.proxy import check_arguments
 from tests.support.auth_client import Account, signup
-from tests.support.http import Reply, request
+from tests.support.http import Reply, raw_exchange, request
 from tests.support.stack import Stack, make_stack
 
 # A function this edge's table does not know, as one added by a later migration would be.
@@ -166,6 +166,16 @@ QUERY_SCALARS = CallArguments(
         ("whole", "abc", False),
         ("whole", "1.5", False),
         ("whole", "", False),
+        ("whole", " 5\n", True),
+        ("whole", "\x1f5", False),  # not whitespace to Postgres (nor to int())
+        ("whole", "\u00a05", False),
+        ("whole", "\u0665", False),
+        ("fraction", "\u0665", False),
+        ("fraction", "1_000", False),
+        ("fraction", " .5e-3 ", True),
+        ("fraction", "NaN", True),
+        ("flag", "\u00a0yes", False),
+        ("flag", " yes ", True),
         ("small", "32767", True),
         ("small", "32768", False),
         ("big", "9223372036854775807", True),
@@ -294,6 +304,37 @@ def test_an_answer_is_json_or_not_at_all(
         assert isinstance(reply.json(), list)
 
 
+def test_accept_headers_are_read_as_one_list(arguments_stack: Stack, account: Account) -> None:
+    """RFC 9110, section 5.3: two Accept lines are one list, which admits JSON if either does."""
+    cookie = account.cookie["Cookie"]
+    for lines in (
+        ["application/json", "text/csv"],
+        ["text/csv", "application/json"],
+        ["text/csv", "text/html"],
+    ):
+        head = (
+            f"GET /rpc/list_organizations HTTP/1.1\r\nHost: edge\r\nConnection: close\r\nCookie: {cookie}\r\n"
+        )
+        head += "".join(f"Accept: {line}\r\n" for line in lines)
+        answer = raw_exchange(arguments_stack.edge_url, (head + "\r\n").encode())
+        status = int(answer.split(b" ", 2)[1])
+        assert status == (406 if lines == ["text/csv", "text/html"] else 200), answer[:300]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_another_method_is_told_the_methods_that_call_the_function(
+    arguments_stack: Stack, method: str
+) -> None:
+    edge = arguments_stack.edge_url
+    for function, allowed in (
+        ("create_organization", "POST, OPTIONS"),
+        ("list_members", "GET, HEAD, POST, OPTIONS"),
+    ):
+        reply = request(edge, method, f"/rpc/{function}")
+        assert (reply.status, reply.header("allow")) == (405, allowed), reply.body
+        assert reply.json()["code"] == "edge.method_not_allowed"
+
+
 def test_a_call_that_asks_for_no_json_changes_nothing(arguments_stack: Stack, account: Account) -> None:
     before = organization_names(arguments_stack, account)
     headers = {"Origin": arguments_stack.edge_url, "Accept": "text/csv"} | account.cookie
@@ -338,7 +379,8 @@ QUERY_VALUES = (
     "eq(foo).x", "eq(any)x.y", "fts.x", "plfts.owner", "phfts.x", "wfts.x", "fts(x)",
     "fts(english)", "fts(english).", "fts(english).owner", "plfts(english).x", "fts(en_us).x",
     "fts(a b).x", "fts().x", "fts(a.b)", "fts(a.b).c", "fts(a(b).x", "fts(english)(x).y",
-    "fts(english)x.y",
+    "fts(english)x.y", "fts(\x01).x", "fts(%).x", "fts(a-b).x", "fts(a$b).x", "fts(_).x", "fts(é).x",
+    "fts(\u0665).x", "fts(a\tb).x",
 )  # fmt: skip
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from edge.app import RpcFirst
 from tests.support.auth_client import COOKIE_NAME, PASSWORD, post, signup
-from tests.support.http import Reply, request
+from tests.support.http import Reply, raw_exchange, request
 from tests.support.stack import Stack, make_stack
 
 ERROR_FIELDS = {"code", "message", "details", "hint"}
@@ -37,17 +36,6 @@ def assert_error(reply: Reply, status: int, code: str) -> None:
     assert (reply.header("content-type") or "").startswith("application/json")
     assert set(reply.json()) == ERROR_FIELDS
     assert reply.json()["code"] == code
-
-
-def raw_exchange(base_url: str, data: bytes) -> bytes:
-    """Bytes written on a socket as they are, and everything the server answers until it closes."""
-    parts = urlsplit(base_url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(data)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return answer
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -63,3 +64,14 @@ def request(
         return Reply(response.status, response.getheaders(), response.read())
     finally:
         conn.close()
+
+
+def raw_exchange(base_url: str, data: bytes) -> bytes:
+    """Bytes written on a socket as they are, and everything the server answers until it closes."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
