@@ -9,16 +9,20 @@ import unicodedata
 LONGEST_TYPED_TEXT = 100
 ZERO_WIDTH_SPACE = "\u200b"
 _LINK_MAKERS = re.compile(r"([.:/@])")
+# The start of an RFC 2047 encoded word (`=?utf-8?q?…?=`), which a mail header decodes: CR, LF,
+# NUL, bidi controls and the link makers inert takes out would come back in a Subject.
+_ENCODED_WORD = re.compile(r"=(?=\?)")
 
 
 def inert(typed: str) -> str:
     """User-typed text made safe to show in a message: one line, no control or bidirectional
     formatting characters, nothing a mail program or Slack would make a link of (a zero-width
-    space follows every `.`, `:`, `/` and `@`)."""
+    space follows every `.`, `:`, `/` and `@`), nor decode as an encoded word (one follows the
+    `=` of every `=?`)."""
     kept = "".join(
         " " if char.isspace() else char
         for char in typed
         if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf")
     )
     one_line = " ".join(kept.split())[:LONGEST_TYPED_TEXT]
-    return _LINK_MAKERS.sub(r"\1" + ZERO_WIDTH_SPACE, one_line)
+    return _ENCODED_WORD.sub("=" + ZERO_WIDTH_SPACE, _LINK_MAKERS.sub(r"\1" + ZERO_WIDTH_SPACE, one_line))

@@ -63,10 +63,37 @@ def test_every_kind_has_both_templates() -> None:
         ("Ann\r\nBcc: x", "Ann Bcc:\u200b x"),
         ("Ann\u202egnp.exe", "Anngnp.\u200bexe"),
         ("x" * 300, "x" * 100),
+        ("=?utf-8?q?x?=", "=\u200b?utf-8?q?x?="),
     ],
 )
 def test_typed_text_is_one_line_without_links_or_direction_tricks(typed: str, shown: str) -> None:
     assert inert(typed) == shown
+
+
+@pytest.mark.parametrize(
+    "org_name",
+    [
+        # RFC 2047 encoded words, which the email package decoded in the Subject after inert had
+        # run: CR/LF made a Reply-To header and a body of the attacker's, and the rest a link.
+        "=?utf-8?q?x=0D=0AReply-To=3A_a=40evil=2Eio=0D=0A=0D=0AVisit_https=3A=2F=2Fevil=2Eio?=",
+        "=?utf-8?q?Reset_your_password_at_https=3A=2F=2Fevil=2Ecom=2Freset?=",
+        "=?utf-8?b?4oCu?= =?utf-8?q?=00=07?=",
+        "=?utf-8?q?x?==?utf-8?q?y?=",
+    ],
+)
+def test_an_organization_name_cannot_write_headers_or_links_into_an_invitation(org_name: str) -> None:
+    payload = PAYLOAD | {"org_name": org_name, "role": "member"}
+    message = compose("evt_1", "mail.org_invitation", payload, sender=SENDER, app_url=APP)
+    sent = message.as_bytes()
+    head = sent.split(b"\n\n", 1)[0].decode()
+    assert "Reply-To" not in head
+    assert [line.split(":", 1)[0] for line in head.splitlines() if line[:1] not in (" ", "\t")] == [
+        "Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted", "MIME-Version", "Content-Type",
+    ]  # fmt: skip
+    subject = str(message["Subject"])
+    assert subject == f"You are invited to join {inert(org_name)} on Blossom"
+    for forbidden in ("https://", "evil.", "\x00", "\x07", "\u202e", "\r", "\n"):
+        assert forbidden not in subject
 
 
 def test_typed_text_is_html_escaped_in_the_html_part() -> None:

@@ -4,7 +4,8 @@ worker/templates/ (`<kind>.txt`, whose first line is the subject, and `<kind>.ht
 Templates name values with `$name`. What a user typed (a display name, an organization's name)
 reaches the message through `inert` alone (services/text.py): control and direction-changing characters are
 dropped, and a zero-width space follows every `.`, `:`, `/` and `@`, so that no mail program
-turns it into a link; the HTML part escapes it as well. Links are built here from
+turns it into a link, and the `=` of every `=?`, so that no header decodes it as an encoded
+word; the HTML part escapes it as well. Links are built here from
 BLOSSOM_APP_URL and the event's token, never from anything typed.
 """
 
@@ -104,7 +105,12 @@ def compose(event_id: str, topic: str, payload: object, *, sender: Address, app_
         raise UnsendableMessage(f"{kind.template}.txt must start with a Subject: line")
 
     message = EmailMessage()
-    message["Subject"] = subject_line.removeprefix("Subject: ")
+    subject = subject_line.removeprefix("Subject: ")
+    message["Subject"] = subject
+    # The email package reads a header's value as it would a received one (encoded words
+    # decoded): what it holds must be what was written, or the mail is not sent.
+    if str(message["Subject"]) != subject:
+        raise UnsendableMessage("the subject would not be sent as it was written")
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = format_datetime(datetime.now().astimezone())
