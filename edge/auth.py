@@ -37,7 +37,7 @@ log = logging.getLogger("edge.auth")
 
 T = TypeVar("T")
 
-SESSION_HEADER = "x-blossom-session"
+SESSION_HEADER = b"x-blossom-session"
 NO_STORE = {"Cache-Control": "no-store"}
 # Generous bounds: the database applies the real rules (e.g. passwords at most 1000 bytes).
 MAX_FIELD_CHARS = 4096
@@ -228,8 +228,18 @@ def cookie(request: Request, name: str) -> str | None:
     return found
 
 
+def session_header(request: Request) -> str | None:
+    """The X-Blossom-Session header as PostgREST reads it: of two, the last (Starlette's
+    request.headers takes the first, and a logout revoked another session than /rpc took)."""
+    found = None
+    for header, value in request.scope["headers"]:
+        if header == SESSION_HEADER:
+            found = value.decode("latin-1")
+    return found
+
+
 def session_token(request: Request, config: EdgeConfig) -> str | None:
-    return _token(cookie(request, config.cookie_name) or request.headers.get(SESSION_HEADER))
+    return _token(cookie(request, config.cookie_name) or session_header(request))
 
 
 def device_token(request: Request) -> str | None:

@@ -13,7 +13,7 @@ import pytest
 from blossom_db.runtime import RpcError
 from edge.auth import coded_error
 from tests.support.auth_client import PASSWORD, Account, new_email, post, session_cookie, signup
-from tests.support.http import loopback_address, request
+from tests.support.http import loopback_address, raw_exchange, request
 from tests.support.mailbox import messages
 from tests.support.stack import Stack, make_stack
 
@@ -390,6 +390,33 @@ def test_the_session_header_works_against_postgrest_directly(auth_stack: Stack) 
     reply = request(auth_stack.postgrest_url, "GET", "/rpc/me", headers={"X-Blossom-Session": account.token})
     assert reply.status == 200
     assert reply.json()["id"] == account.user["id"]
+
+
+def _status_with_session_headers(stack: Stack, method: str, path: str, tokens: list[str]) -> int:
+    head = f"{method} {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\nContent-Length: 0\r\n"
+    head += "".join(f"X-Blossom-Session: {token}\r\n" for token in tokens)
+    if method == "POST":
+        head += "Content-Type: application/json\r\n"
+    return int(raw_exchange(stack.edge_url, (head + "\r\n").encode()).split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("order", ["junk first", "junk last"])
+def test_two_session_headers_name_the_same_session_for_the_routes_and_the_rpcs(
+    auth_stack: Stack, order: str
+) -> None:
+    """As PostgREST reads them, the last one wins. The edge took the first: a logout with two
+    revoked nothing while /rpc went on taking the other."""
+    account = _signed_in(auth_stack)
+    junk = secrets.token_urlsafe(32)
+    tokens = [junk, account.token] if order == "junk first" else [account.token, junk]
+    statuses = {
+        path: _status_with_session_headers(auth_stack, "GET", path, tokens)
+        for path in ("/rpc/me", "/auth/session")
+    }
+    assert statuses["/rpc/me"] == statuses["/auth/session"], statuses
+    assert _status_with_session_headers(auth_stack, "POST", "/auth/logout", tokens) == 204
+    if statuses["/rpc/me"] == 200:  # the logout revoked the session the RPCs were taking
+        assert _status_with_session_headers(auth_stack, "GET", "/rpc/me", [account.token]) == 401
 
 
 @pytest.mark.parametrize("base", ["edge", "postgrest"])
