@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(58);
+select plan(62);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -158,6 +158,9 @@ select is(tap.call('member', $$ select api.invite_member('{acme}', null, 'member
   'an invitation needs an email');
 select is(tap.call('member', format($$ select api.invite_member('{acme}', %L, 'member') $$, repeat('a', 250) || '@example.com')),
   '422 invitation.invalid_email', 'of at most 254 characters');
+select is(tap.call('member', format($$ select api.invite_member('{acme}', %L, 'member') $$, e)),
+  '422 invitation.invalid_email', format('%s is no address mail can be sent to', e))
+  from unnest(array['.dot@example.com', 'dot.@example.com', 'a..b@example.com', '=?utf-8?b?QUFB?=@example.com']) e;
 select is(tap.call('member', $$ select api.invite_member('{acme}', 'new@example.com', null) $$), '422 org.invalid_role',
   'and a role');
 select results_eq(

@@ -26,7 +26,7 @@ begin
   exception when check_violation or not_null_violation then
     perform util.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end;
-  if v_email is null then
+  if v_email is null or not app.mailable_email(v_email) then
     perform util.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end if;
   if not app.may_invite(v_my_role, v_role) then

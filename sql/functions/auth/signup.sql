@@ -2,19 +2,26 @@
 create function auth.valid_email(p_email text) returns app.email
 language plpgsql stable
 as $$
+declare
+  v_email app.email;
 begin
   if p_email is null then
     perform util.raise_error(422, 'auth.invalid_email', 'An email address is required.');
   end if;
-  return p_email::app.email;
-exception when check_violation then
-  perform util.raise_error(422, 'auth.invalid_email', 'That is not a valid email address.');
-  return null;
+  begin
+    v_email := p_email::app.email;
+  exception when check_violation then
+    v_email := null;
+  end;
+  if v_email is null or not app.mailable_email(v_email) then
+    perform util.raise_error(422, 'auth.invalid_email', 'That is not a valid email address.');
+  end if;
+  return v_email;
 end
 $$;
 
 comment on function auth.valid_email(text) is
-  'The text as an app.email. Errors: 422 auth.invalid_email (not the shape of an address).';
+  'The text as an app.email that mail can be sent to. Errors: 422 auth.invalid_email (not the shape of an address).';
 
 create function auth.valid_display_name(p_display_name text) returns text
 language plpgsql stable
