@@ -2198,7 +2198,7 @@ def ext_ai_release(
     p_reservation_id: int | None,
     p_failure: str | None,
 ) -> None:
-    """Marks the session's reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in.
 
     Raises ExtAiReleaseError with code: auth.not_signed_in.
     """
@@ -2224,7 +2224,7 @@ async def ext_ai_release_async(
     p_reservation_id: int | None,
     p_failure: str | None,
 ) -> None:
-    """Marks the session's reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in.
 
     Raises ExtAiReleaseError with code: auth.not_signed_in.
     """
@@ -2321,7 +2321,7 @@ def ext_ai_settle(
     p_completion_tokens: int | None,
     p_answer: str | None,
 ) -> None:
-    """Charges the session's reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.
+    """Charges the session's reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in.
 
     Raises ExtAiSettleError with code: auth.not_signed_in.
     """
@@ -2351,7 +2351,7 @@ async def ext_ai_settle_async(
     p_completion_tokens: int | None,
     p_answer: str | None,
 ) -> None:
-    """Charges the session's reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.
+    """Charges the session's reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in.
 
     Raises ExtAiSettleError with code: auth.not_signed_in.
     """

@@ -35,6 +35,7 @@ from edge.upstream import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from services.text import storable
 
 # RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded.
 # Header names as the ASGI server gives them (bytes, lower case).
@@ -334,7 +335,7 @@ def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
     if not isinstance(value, str):  # a JSON true or false
         return kind == "boolean"
     if kind is None:
-        return (from_query or type(value) is str) and "\x00" not in value and _unicode(value)
+        return (from_query or type(value) is str) and storable(value)
     if kind in INTEGER_BOUNDS:
         integer = QUERY_INTEGER.fullmatch(value) if from_query else type(value) is JsonInteger
         return bool(integer) and _in_range(value, INTEGER_BOUNDS[kind])
@@ -348,14 +349,6 @@ def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
 def _in_range(text: str, bound: int) -> bool:
     digits = text.strip(SPACES).lstrip("+-")
     return len(digits) <= 20 and -bound <= int(text) < bound
-
-
-def _unicode(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_arguments(

@@ -17,6 +17,7 @@ the database caches answers by it, and the tests' fake provider replays recorded
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from blossom_db.settings import env_number
 from services.errors import ServiceError, retry_after_seconds
+from services.text import storable
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -33,6 +35,10 @@ DEFAULT_MODEL = "gpt-4o-mini"
 # What a 429 without a usable Retry-After asks the client to wait.
 DEFAULT_RETRY_AFTER = 5.0
 # A message costs a few tokens besides its content (its role, separators), and so does the reply's start.
+# What the ledger and the answer cache take (sql/schema/050_ai.sql: ai_answers_answer_length,
+# ai_usage_*_tokens_range): an answer past them is the provider's failure, charged nothing.
+LONGEST_ANSWER = 20_000
+MOST_TOKENS = 10_000_000
 TOKENS_PER_MESSAGE = 8
 TOKENS_PER_REPLY = 16
 
@@ -142,13 +148,16 @@ class AiClient:
         import openai  # loaded with the client above
 
         try:
-            completion = await self._client.chat.completions.create(
-                model=request.model,
-                messages=request.messages,  # type: ignore[arg-type]
-                max_completion_tokens=request.max_completion_tokens,
-                temperature=request.temperature,
-            )
-        except openai.APITimeoutError:
+            # The SDK's own timeout is httpx's, per read: an answer sent a byte at a time went on
+            # for as long as the provider liked. This one is for the whole call.
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                completion = await self._client.chat.completions.create(
+                    model=request.model,
+                    messages=request.messages,  # type: ignore[arg-type]
+                    max_completion_tokens=request.max_completion_tokens,
+                    temperature=request.temperature,
+                )
+        except (openai.APITimeoutError, TimeoutError):
             raise ServiceError(
                 "ai.timeout",
                 f"The AI provider did not answer within {self.settings.timeout_seconds:g} seconds.",
@@ -180,9 +189,27 @@ class AiClient:
                 f"The AI provider could not be reached ({type(error).__name__}).",
                 temporary=True,
             ) from None
-        choice = completion.choices[0] if completion.choices else None
-        text = (choice.message.content or "").strip() if choice else ""
-        usage = completion.usage
-        if not text or usage is None:
-            raise ServiceError("ai.provider_error", "The AI provider's answer had no text or token counts.")
-        return ChatAnswer(text, usage.prompt_tokens, usage.completion_tokens)
+        return _answer(completion)
+
+
+def _answer(completion: Any) -> ChatAnswer:
+    """The provider's answer as the ledger and the cache take it: text of Unicode without NUL,
+    at most LONGEST_ANSWER characters, and token counts that are integers from 0 to MOST_TOKENS.
+    The SDK does not check what it parses: anything else (a list for the text, "lots" for a
+    count, no message at all) is the provider's failure, and the call is charged nothing."""
+    choice = completion.choices[0] if completion.choices else None
+    message = getattr(choice, "message", None)
+    content = getattr(message, "content", None)
+    prompt_tokens = _count(getattr(completion.usage, "prompt_tokens", None))
+    completion_tokens = _count(getattr(completion.usage, "completion_tokens", None))
+    text = content.strip() if isinstance(content, str) else ""
+    if not text or prompt_tokens is None or completion_tokens is None:
+        raise ServiceError("ai.provider_error", "The AI provider's answer had no text or token counts.")
+    if len(text) > LONGEST_ANSWER or not storable(text):
+        raise ServiceError("ai.provider_error", "The AI provider's answer was not text we can keep.")
+    return ChatAnswer(text, prompt_tokens, completion_tokens)
+
+
+def _count(value: object) -> int | None:
+    """A token count the ledger takes, or None (bool is no count, though Python's int)."""
+    return value if type(value) is int and 0 <= value <= MOST_TOKENS else None

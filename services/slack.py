@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from blossom_db.settings import env_number
 from services.errors import ServiceError, retry_after_seconds
-from services.text import inert
+from services.text import inert, storable
 
 if TYPE_CHECKING:
     from slack_sdk.errors import SlackApiError
@@ -121,6 +121,8 @@ class SlackClient:
             not isinstance(team_id, str)
             or not TEAM_ID_SHAPE.fullmatch(team_id)
             or not isinstance(team_name, str)
+            or not team_name.strip()
+            or not storable(team_name)
         ):
             raise ServiceError("slack.provider_error", "Slack's auth.test answer names no workspace.")
         bot_user_id = data.get("user_id")

@@ -1,5 +1,6 @@
 """What a user typed (a display name, an organization's name), made safe to show in a message
-we send: a mail (worker/messages.py) or a Slack post (the worker's, the pipeline's digest)."""
+we send: a mail (worker/messages.py) or a Slack post (the worker's, the pipeline's digest); and
+whether text from outside (a call's argument, a provider's answer) is text Postgres can keep."""
 
 from __future__ import annotations
 
@@ -12,6 +13,18 @@ _LINK_MAKERS = re.compile(r"([.:/@])")
 # The start of an RFC 2047 encoded word (`=?utf-8?q?…?=`), which a mail header decodes: CR, LF,
 # NUL, bidi controls and the link makers inert takes out would come back in a Subject.
 _ENCODED_WORD = re.compile(r"=(?=\?)")
+
+
+def storable(text: str) -> bool:
+    """Whether Postgres can keep the text as `text`: no NUL, and Unicode (JSON's `\\ud800`, a
+    lone surrogate, parses to a str that cannot be encoded)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def inert(typed: str) -> str:

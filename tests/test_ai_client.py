@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,6 +119,74 @@ def test_provider_failures_become_our_errors(
     assert "fake" not in error.message, "the provider's own words are not passed on"
     assert complete(fake).text == "Short.", "one failure, and the next call is answered"
     assert len(fake.calls) == 2, "no retry by the SDK: each request is metered once"
+
+
+def test_the_timeout_bounds_the_whole_call_not_each_read(fake: FakeOpenAI, tmp_path: Path) -> None:
+    """The SDK's timeout is httpx's, per read: an answer that came a byte at a time took 6 s
+    under a timeout of 2 and was charged."""
+    record(tmp_path, CHAT, "Slowly.", 21, 2)
+    fake.fail_next("trickle")
+    started = time.monotonic()
+    assert refusal(fake).code == "ai.timeout"
+    assert time.monotonic() - started < fake.hold_seconds
+
+
+def answer_with(folder: Path, chat: ChatRequest, choice: object, usage: object) -> None:
+    """The fixture of `chat`: a provider's answer with this choice and usage, as given."""
+    body = {"model": chat.model, "messages": chat.messages, **chat.parameters}
+    response = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": chat.model,
+        "choices": [choice],
+    }
+    fixture_path(chat.hash, folder).write_text(
+        json.dumps({"request": recorded_request(body), "response": response | {"usage": usage}})
+    )
+
+
+COUNTS = {"prompt_tokens": 21, "completion_tokens": 2, "total_tokens": 23}
+
+
+@pytest.mark.parametrize(
+    ("choice", "usage"),
+    [
+        ({"index": 0, "message": {"role": "assistant", "content": "a\u0000b"}}, COUNTS),
+        ({"index": 0, "message": {"role": "assistant", "content": "a\ud800b"}}, COUNTS),
+        ({"index": 0, "message": {"role": "assistant", "content": "x" * 20001}}, COUNTS),
+        ({"index": 0, "message": {"role": "assistant", "content": ["a", "list"]}}, COUNTS),
+        ({"index": 0}, COUNTS),
+        (
+            {"index": 0, "message": {"role": "assistant", "content": "Fine."}},
+            COUNTS | {"prompt_tokens": None},
+        ),
+        (
+            {"index": 0, "message": {"role": "assistant", "content": "Fine."}},
+            COUNTS | {"prompt_tokens": 2**40},
+        ),
+        (
+            {"index": 0, "message": {"role": "assistant", "content": "Fine."}},
+            COUNTS | {"completion_tokens": -1},
+        ),
+        (
+            {"index": 0, "message": {"role": "assistant", "content": "Fine."}},
+            COUNTS | {"completion_tokens": "lots"},
+        ),
+        (
+            {"index": 0, "message": {"role": "assistant", "content": "Fine."}},
+            COUNTS | {"completion_tokens": 2.5},
+        ),
+    ],
+)
+def test_an_answer_the_ledger_cannot_take_is_a_provider_error(
+    fake: FakeOpenAI, tmp_path: Path, choice: object, usage: object
+) -> None:
+    """The ledger and the cache take text without NUL of at most 20,000 characters and counts
+    from 0 to 10,000,000 (sql/schema/050_ai.sql): anything else the provider sends made the edge
+    answer 500 and left the reservation held, where the call is a provider's failure."""
+    answer_with(tmp_path, CHAT, choice, usage)
+    assert refusal(fake).code == "ai.provider_error"
 
 
 def test_an_answer_without_text_or_counts_is_a_provider_error(fake: FakeOpenAI, tmp_path: Path) -> None:

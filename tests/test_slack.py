@@ -34,6 +34,15 @@ def test_auth_test_names_the_workspace(slack: FakeSlack) -> None:
     assert (identity.team_id, identity.team_name, identity.bot_user_id) == ("T0001", "Acme", "U0BOT")
 
 
+@pytest.mark.parametrize("team", ["Bad\x00Team", "Bad\ud800Team", ""])
+def test_a_workspace_name_that_is_no_text_we_can_keep_is_slacks_failure(slack: FakeSlack, team: str) -> None:
+    """A NUL in the name made the edge's connect answer 500 (Postgres refused to store it)."""
+    slack.add_workspace("xoxb-odd", team_id="T0002", team=team, channels={"C0002"})
+    with pytest.raises(ServiceError) as raised:
+        asyncio.run(client(slack).auth_test("xoxb-odd"))
+    assert raised.value.code == "slack.provider_error"
+
+
 def test_a_message_reaches_the_channel(slack: FakeSlack) -> None:
     asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
     assert [(post.channel, post.text) for post in slack.posts] == [("C0001", "hello")]

@@ -6,7 +6,7 @@
  * role edge with a session token. Calls made at once are tests/test_ai_quota.py's.
  */
 begin;
-select plan(46);
+select plan(53);
 
 select tap.make_users(array['olga', 'adam', 'mia', 'otto']);
 select tap.make_org('acme', '{"olga": "owner", "adam": "admin", "mia": "member"}');
@@ -195,6 +195,30 @@ do $$ begin perform set_config('app.user_id', tap.id('mia'), true); end $$;
 select is((select count(*)::int from app.ai_usage where org_id = tap.id('globex')), 0,
   'and the other way round: a member of Acme sees nothing of Globex''s');
 reset role;
+
+/* The call was made: what the provider counted is charged even when the session that asked for
+   it ended while it ran (a logout during the call left it uncharged, its reservation lapsing
+   after 10 minutes: a quota a month became one every 10 minutes). */
+select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'ended', 10) as r(reservation_id bigint, cached_answer text)),
+  'a call is reserved');
+update app.sessions set revoked_at = now() where token_hash = util.token_hash(tap.id('mia_token'));
+select is(pg_temp.as_edge(format('select ext.ai_settle(''{mia_token}'', %s, 7, 3, ''Late.'')',
+            (select max(id) from app.ai_usage where org_id = tap.id('acme')))), 'ok',
+  'its session logged out during the call, it is settled all the same');
+select is((select u.outcome || ':' || (u.prompt_tokens + u.completion_tokens) from app.ai_usage u
+            where u.id = (select max(id) from app.ai_usage where org_id = tap.id('acme'))), 'answered:10',
+  'and charged');
+select ok((select r.reservation_id is not null from pg_temp.reserve('adam', 'acme', 'ended too', 10) as r(reservation_id bigint, cached_answer text)),
+  'another call is reserved');
+update app.sessions set expires_at = now() - interval '1 second' where token_hash = util.token_hash(tap.id('adam_token'));
+select is(pg_temp.as_edge(format('select ext.ai_release(''{adam_token}'', %s, ''ai.timeout'')',
+            (select max(id) from app.ai_usage where org_id = tap.id('acme')))), 'ok',
+  'a failed call whose session expired meanwhile is released');
+select is(pg_temp.as_edge(format('select ext.ai_settle(%L, %s, 1, 1, ''x'')', repeat('A', 43),
+            (select max(id) from app.ai_usage where org_id = tap.id('acme')))), '401 auth.not_signed_in',
+  'a token of no session settles nothing');
+select is(pg_temp.as_edge('select ext.ai_reserve(''{mia_token}'', ''{acme}'', ''org_summary'', ''gpt-test'', sha256(''later''), 1)'),
+  '401 auth.not_signed_in', 'but an ended session reserves nothing new');
 
 select * from finish();
 rollback;

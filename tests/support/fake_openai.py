@@ -7,7 +7,7 @@ request the edge makes finds the answer recorded for it. A request without a fix
 500 and kept in `missing`, which the test's fixture turns into a failure naming the request.
 
     with FakeOpenAI() as fake:
-        fake.fail_next("timeout" | "rate_limited" | "server_error")   # the next call only
+        fake.fail_next("timeout" | "rate_limited" | "server_error" | "trickle")   # the next call only
         fake.calls                                                     # the hashes asked, in order
         fake.keys                                                      # the API keys they came with
 
@@ -31,7 +31,11 @@ from services.ai import request_hash
 
 LLM_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "llm"
 RECORD_VARIABLE = "BLOSSOM_LLM_RECORD"
-FAILURES = ("timeout", "rate_limited", "server_error")
+FAILURES = ("timeout", "rate_limited", "server_error", "trickle")
+# A "trickle" answer's last bytes, sent one at a time over hold_seconds: each read is quick, the
+# whole answer is not.
+TRICKLED_BYTES = 40
+TRICKLE_HEADER = "X-Fake-Trickle"
 
 
 def fixture_path(digest: bytes, folder: Path = LLM_FIXTURES) -> Path:
@@ -122,7 +126,7 @@ class FakeOpenAI:
                 self.missing.append(described)
             return 500, {}, _error("fixture_missing", f"no recorded answer for request {digest.hex()}")
         response: dict[str, Any] = json.loads(path.read_text())["response"]
-        return 200, {}, response
+        return 200, ({TRICKLE_HEADER: "1"} if failure == "trickle" else {}), response
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -167,6 +171,7 @@ def _handler(fake: FakeOpenAI) -> Callable[..., BaseHTTPRequestHandler]:
 
         def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()
+            trickle = headers.pop(TRICKLE_HEADER, None) is not None
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -174,7 +179,14 @@ def _handler(fake: FakeOpenAI) -> Callable[..., BaseHTTPRequestHandler]:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if not trickle:
+                    self.wfile.write(data)
+                    return
+                self.wfile.write(data[:-TRICKLED_BYTES])
+                for position in range(len(data) - TRICKLED_BYTES, len(data)):
+                    self.wfile.flush()
+                    time.sleep(fake.hold_seconds / TRICKLED_BYTES)
+                    self.wfile.write(data[position : position + 1])
             except OSError:  # the client gave up waiting (a held call)
                 pass
 

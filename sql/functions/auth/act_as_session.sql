@@ -22,3 +22,28 @@ $$;
 
 comment on function auth.act_as_session(text) is
   'Makes the valid session of a token the caller of this transaction (as the pre-request does). Errors: 401 auth.not_signed_in.';
+
+/* For finishing what a session started, when it may have ended meanwhile: the session of the
+   token, valid or not (revoked, expired, idle), becomes the caller. The edge settles an AI call
+   with it after the provider answered (ext.ai_settle, ext.ai_release): a logout during the call
+   left it uncharged. Nothing new is begun with it. */
+create function auth.act_as_session_that_began(p_token text) returns app.user_id
+language plpgsql volatile
+as $$
+declare
+  v_session app.sessions;
+begin
+  if util.token_is_wellformed(p_token) then
+    select s.* into v_session from app.sessions s where s.token_hash = util.token_hash(p_token);
+  end if;
+  if v_session.id is null then
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
+  perform pg_catalog.set_config('app.user_id', v_session.user_id, true),
+          pg_catalog.set_config('app.session_id', v_session.id, true);
+  return v_session.user_id;
+end
+$$;
+
+comment on function auth.act_as_session_that_began(text) is
+  'Makes the session of a token the caller of this transaction, valid or not, to finish what it began. Errors: 401 auth.not_signed_in.';

@@ -134,7 +134,8 @@ as $$
 declare
   v_usage app.ai_usage;
 begin
-  perform auth.act_as_session(p_session);
+  -- The call was made: charged even when its session ended while it ran.
+  perform auth.act_as_session_that_began(p_session);
   v_usage := app.ai_reservation(p_reservation_id);
   update app.ai_usage u
      set outcome = 'answered', prompt_tokens = p_prompt_tokens, completion_tokens = p_completion_tokens,
@@ -153,7 +154,7 @@ end
 $$;
 
 comment on function ext.ai_settle(text, bigint, integer, integer, text) is
-  'Charges the session''s reservation the tokens the provider counted and caches the answer. Errors: 401 auth.not_signed_in.';
+  'Charges the session''s reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in.';
 
 /* The provider failed or timed out: the reservation is charged nothing, and its error code kept. */
 create function ext.ai_release(p_session text, p_reservation_id bigint, p_failure text) returns void
@@ -162,7 +163,7 @@ as $$
 declare
   v_usage app.ai_usage;
 begin
-  perform auth.act_as_session(p_session);
+  perform auth.act_as_session_that_began(p_session);
   v_usage := app.ai_reservation(p_reservation_id);
   update app.ai_usage u
      set outcome = 'failed', failure = p_failure, settled_at = pg_catalog.now()
@@ -171,4 +172,4 @@ end
 $$;
 
 comment on function ext.ai_release(text, bigint, text) is
-  'Marks the session''s reservation failed (charged nothing) with the error code of the failure. Errors: 401 auth.not_signed_in.';
+  'Marks the session''s reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in.';
