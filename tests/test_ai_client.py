@@ -25,18 +25,25 @@ CHAT = ChatRequest(
 
 
 def record(folder: Path, chat: ChatRequest, text: str, prompt_tokens: int, completion_tokens: int) -> None:
+    choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    answer_with(folder, chat, choice, usage)
+
+
+def answer_with(folder: Path, chat: ChatRequest, choice: object, usage: object) -> None:
+    """The fixture of `chat`: a provider's answer with this choice and usage, as given."""
     body = {"model": chat.model, "messages": chat.messages, **chat.parameters}
     response = {
         "id": "chatcmpl-test",
         "object": "chat.completion",
         "created": 1767225600,
         "model": chat.model,
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
+        "choices": [choice],
+        "usage": usage,
     }
     fixture_path(chat.hash, folder).write_text(
         json.dumps({"request": recorded_request(body), "response": response})
@@ -129,21 +136,6 @@ def test_the_timeout_bounds_the_whole_call_not_each_read(fake: FakeOpenAI, tmp_p
     started = time.monotonic()
     assert refusal(fake).code == "ai.timeout"
     assert time.monotonic() - started < fake.hold_seconds
-
-
-def answer_with(folder: Path, chat: ChatRequest, choice: object, usage: object) -> None:
-    """The fixture of `chat`: a provider's answer with this choice and usage, as given."""
-    body = {"model": chat.model, "messages": chat.messages, **chat.parameters}
-    response = {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 1,
-        "model": chat.model,
-        "choices": [choice],
-    }
-    fixture_path(chat.hash, folder).write_text(
-        json.dumps({"request": recorded_request(body), "response": response | {"usage": usage}})
-    )
 
 
 COUNTS = {"prompt_tokens": 21, "completion_tokens": 2, "total_tokens": 23}

@@ -135,7 +135,7 @@ declare
   v_usage app.ai_usage;
 begin
   -- The call was made: charged even when its session ended while it ran.
-  perform auth.act_as_session_that_began(p_session);
+  perform auth.act_as_session(p_session, p_ended_too => true);
   v_usage := app.ai_reservation(p_reservation_id);
   update app.ai_usage u
      set outcome = 'answered', prompt_tokens = p_prompt_tokens, completion_tokens = p_completion_tokens,
@@ -163,7 +163,7 @@ as $$
 declare
   v_usage app.ai_usage;
 begin
-  perform auth.act_as_session_that_began(p_session);
+  perform auth.act_as_session(p_session, p_ended_too => true);
   v_usage := app.ai_reservation(p_reservation_id);
   update app.ai_usage u
      set outcome = 'failed', failure = p_failure, settled_at = pg_catalog.now()
