@@ -94,8 +94,6 @@ NOT_FORWARDED_DOWN = HOP_BY_HOP | {
 }
 # What a call answers: JSON, whatever else an Accept header asks for.
 SENT_ACCEPT = (b"accept", b"application/json")
-# Accept values that need no reading (the generated clients' and browsers' own).
-JSON_ACCEPTED = frozenset({b"application/json", b"*/*"})
 # The media ranges that admit application/json (RFC 9110, section 12.5.1).
 JSON_RANGES = frozenset({b"application/json", b"application/*", b"*/*"})
 # The only paths forwarded: /rpc/ and a function's name, exactly as sent (no dot segment, no
@@ -229,7 +227,7 @@ def accepts_json(value: bytes) -> bool:
     """Whether an Accept header admits application/json: a range of it (application/json,
     application/*, */*, any case, with parameters) that is not weighted q=0."""
     value = value.strip()
-    if not value or value in JSON_ACCEPTED:
+    if not value or value in JSON_RANGES:  # the generated clients' and browsers' own, unread
         return True
     for item in value.split(b","):
         media, _, parameters = item.partition(b";")
@@ -362,21 +360,17 @@ def check_arguments(
     say who may call it). PostgREST answered the first two 404 PGRST202, as if there were no
     such function."""
     known = (*expected.required, *expected.optional)
-    unknown = sorted(name for name in given if name not in known)
     missing = [name for name in expected.required if name not in given]
-    not_scalar = sorted(
-        name
-        for name, value in given.items()
-        if isinstance(value, dict | list) and name in known and name not in expected.structured
-    )
-    wrong_type = sorted(
-        name
-        for name, value in given.items()
-        if name in known
-        and name not in expected.structured
-        and not isinstance(value, dict | list)
-        and not fits(expected.scalars.get(name), value, from_query)
-    )
+    unknown, not_scalar, wrong_type = [], [], []
+    for name, value in sorted(given.items()):
+        if name not in known:
+            unknown.append(name)
+        elif name in expected.structured:
+            continue
+        elif isinstance(value, dict | list):
+            not_scalar.append(name)
+        elif not fits(expected.scalars.get(name), value, from_query):
+            wrong_type.append(name)
     if not (unknown or missing or not_scalar or wrong_type):
         return
     takes = ", ".join(expected.required) or "no argument"
@@ -484,12 +478,14 @@ class PostgrestProxy:
             elif name == b"prefer":
                 raise bad_request("A call takes no Prefer header: its arguments say what it does.")
             elif name == b"accept":
-                if not value.isascii():
-                    _check_utf8(value)
                 accepted.append(value)
-        # Two Accept lines are one list (RFC 9110, section 5.3).
-        if accepted and not accepts_json(b",".join(accepted)):
-            raise not_acceptable()
+        if accepted:
+            # Two Accept lines are one list (RFC 9110, section 5.3).
+            accept = b",".join(accepted)
+            if not accept.isascii():
+                _check_utf8(accept)
+            if not accepts_json(accept):
+                raise not_acceptable()
         headers.append(SENT_ACCEPT)
         client = client_address(request, self.config)
         if client is not None:

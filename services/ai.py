@@ -34,11 +34,11 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "gpt-4o-mini"
 # What a 429 without a usable Retry-After asks the client to wait.
 DEFAULT_RETRY_AFTER = 5.0
-# A message costs a few tokens besides its content (its role, separators), and so does the reply's start.
 # What the ledger and the answer cache take (sql/schema/050_ai.sql: ai_answers_answer_length,
 # ai_usage_*_tokens_range): an answer past them is the provider's failure, charged nothing.
 LONGEST_ANSWER = 20_000
 MOST_TOKENS = 10_000_000
+# A message costs a few tokens besides its content (its role, separators), and so does the reply's start.
 TOKENS_PER_MESSAGE = 8
 TOKENS_PER_REPLY = 16
 

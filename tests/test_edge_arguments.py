@@ -41,9 +41,11 @@ def account(arguments_stack: Stack) -> Account:
     return signup(arguments_stack.edge_url)
 
 
-def rpc(stack: Stack, account: Account, function: str, body: Any) -> Reply:
-    headers = {"Origin": stack.edge_url} | account.cookie
-    return request(stack.edge_url, "POST", f"/rpc/{function}", json_body=body, headers=headers)
+def rpc(
+    stack: Stack, account: Account, function: str, body: Any, headers: dict[str, str] | None = None
+) -> Reply:
+    sent = {"Origin": stack.edge_url} | account.cookie | (headers or {})
+    return request(stack.edge_url, "POST", f"/rpc/{function}", json_body=body, headers=sent)
 
 
 def rpc_raw(stack: Stack, account: Account, function: str, body: str) -> Reply:
@@ -337,14 +339,7 @@ def test_another_method_is_told_the_methods_that_call_the_function(
 
 def test_a_call_that_asks_for_no_json_changes_nothing(arguments_stack: Stack, account: Account) -> None:
     before = organization_names(arguments_stack, account)
-    headers = {"Origin": arguments_stack.edge_url, "Accept": "text/csv"} | account.cookie
-    reply = request(
-        arguments_stack.edge_url,
-        "POST",
-        "/rpc/create_organization",
-        json_body={"name": "Csv"},
-        headers=headers,
-    )
+    reply = rpc(arguments_stack, account, "create_organization", {"name": "Csv"}, {"Accept": "text/csv"})
     assert (reply.status, reply.json()["code"]) == (406, "edge.not_acceptable")
     assert organization_names(arguments_stack, account) == before
 
