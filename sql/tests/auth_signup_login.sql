@@ -24,7 +24,7 @@ select throws_ok(format($$ select auth.signup(%L, 'correct horse battery', 'X', 
                     '.dot@example.com', 'dot.@example.com', 'a..b@example.com', '=?utf-8?b?QUFB?=@example.com',
                     repeat('a', 65) || '@example.com']) e;
 reset role;
-select ok(app.mailable_email('first.last+tag{x}!#$%&''*/?^_`|~-=@sub.example.com'),
+select ok(app.mailable_email('first.last+tag{x}!#$%&''*/?^_`|~-=@sub.example.com') is not null,
   'a local part of dot-separated words of the characters RFC 5322 allows is an address mail can be sent to');
 set local role edge;
 select throws_ok($$ select auth.signup(null, 'correct horse battery', 'X', null, null) $$,

@@ -21,12 +21,8 @@ begin
   perform app.lock_org(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
   v_role := app.parse_role(invite_member.role);
-  begin
-    v_email := pg_catalog.btrim(invite_member.email)::app.email;
-  exception when check_violation or not_null_violation then
-    perform util.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
-  end;
-  if v_email is null or not app.mailable_email(v_email) then
+  v_email := app.mailable_email(pg_catalog.btrim(invite_member.email));
+  if v_email is null then
     perform util.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end if;
   if not app.may_invite(v_my_role, v_role) then

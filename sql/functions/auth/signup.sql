@@ -8,12 +8,8 @@ begin
   if p_email is null then
     perform util.raise_error(422, 'auth.invalid_email', 'An email address is required.');
   end if;
-  begin
-    v_email := p_email::app.email;
-  exception when check_violation then
-    v_email := null;
-  end;
-  if v_email is null or not app.mailable_email(v_email) then
+  v_email := app.mailable_email(p_email);
+  if v_email is null then
     perform util.raise_error(422, 'auth.invalid_email', 'That is not a valid email address.');
   end if;
   return v_email;
