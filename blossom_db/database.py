@@ -21,6 +21,7 @@ import psycopg
 from psycopg.pq import ConnStatus, TransactionStatus
 
 from blossom_db import logs
+from blossom_db.connections import AsyncConnection
 
 
 class DatabaseUnavailable(Exception):
@@ -77,7 +78,7 @@ class Database:
             await _discard(conn)
         try:
             # libpq's connect_timeout is whole seconds, at least 2.
-            return await psycopg.AsyncConnection.connect(
+            return await AsyncConnection.connect(
                 self.url, connect_timeout=2, application_name=self.application_name
             )
         except psycopg.OperationalError as error:

@@ -3,6 +3,7 @@ a second of its return the edge works again, /auth and /readyz included (blossom
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -10,12 +11,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from blossom_db.database import Database, DatabaseUnavailable
 from deploy.migrate import migrate
 from ops.cluster import LocalCluster
 from ops.scratch import temporary_cluster
 from ops.services import Endpoints, running_services
 from tests.support.auth_client import signup
 from tests.support.http import Reply, request
+from tests.support.silent_server import SilentServer
 
 
 @dataclass(frozen=True)
@@ -132,3 +137,29 @@ def test_readyz_names_what_is_down_but_not_where_it_is(tmp_path: Path) -> None:
         assert reply.json()["details"]["postgres"] == "unreachable"
         assert str(cluster.port) not in reply.body.decode()
         assert "127.0.0.1" not in reply.body.decode()
+
+
+def test_an_attempt_the_database_does_not_answer_is_unavailable_and_lets_go_of_its_socket() -> None:
+    """The edge's connections (blossom_db/database.py), to a server that takes connections and
+    never answers (Postgres shutting down): 503's DatabaseUnavailable after the connect timeout,
+    and the attempt's socket closed then, not when the cycle collector next runs."""
+
+    async def transaction(database: Database) -> None:
+        async with database.transaction():
+            raise AssertionError("no connection can be had")
+
+    with SilentServer() as silent:
+        database = Database(
+            f"postgresql://authenticator@127.0.0.1:{silent.port}/blossom",
+            max_connections=2,
+            wait_seconds=5,
+            application_name="blossom-test",
+        )
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable, match="timeout"):
+            asyncio.run(transaction(database))
+        took = time.monotonic() - started
+        time.sleep(0.2)
+        (attempt,) = silent.connections
+        assert attempt.closed is not None, "the attempt's socket is still open"
+    assert took < 3.5

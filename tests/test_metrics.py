@@ -3,6 +3,7 @@ as Prometheus reads them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from ops.scratch import free_port
 from tests.support.auth_client import post, signup
 from tests.support.http import request
+from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
 from tests.support.stack import Stack, make_stack
 from tests.support.worker import eventually, queue_mail, running_worker
+from worker.metrics import QueueDepth
 
 PROXY = "127.0.0.9"
 
@@ -136,3 +139,18 @@ def test_upstream_errors_are_counted_by_code(measured: Stack) -> None:
         scraped[("blossom_edge_upstream_errors_total", frozenset({("code", "edge.upstream_unavailable")}))]
         == 1
     )
+
+
+def test_the_queue_read_from_a_database_that_does_not_answer_is_down_and_lets_go_of_its_socket() -> None:
+    """A scrape while Postgres takes connections and never answers (as while it shuts down): the
+    queue reads as down after the connect timeout, and the attempt's socket is closed then."""
+    with SilentServer() as silent:
+        families = list(
+            QueueDepth(f"postgresql://worker@127.0.0.1:{silent.port}/blossom", ("mail",)).collect()
+        )
+        time.sleep(0.2)
+        (attempt,) = silent.connections
+        assert attempt.closed is not None, "the attempt's socket is still open"
+    assert [(family.name, [sample.value for sample in family.samples]) for family in families] == [
+        ("blossom_worker_database_up", [0.0])
+    ]

@@ -4,8 +4,12 @@ killed, stopped, doubled; Postgres restarted under it)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import psycopg
@@ -14,9 +18,12 @@ import pytest
 from deploy.migrate import migrate
 from ops.cluster import LocalCluster
 from ops.scratch import temporary_cluster
+from ops.services import stop, worker_env
+from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
 from tests.support.worker import (
     APP_URL,
+    QUICK,
     eventually,
     jobs_of,
     kill,
@@ -229,6 +236,37 @@ def own_cluster_database() -> Iterator[tuple[LocalCluster, str]]:
         url = cluster.url("blossom")
         migrate(url, quiet=True)
         yield cluster, url
+
+
+def test_a_database_that_takes_connections_but_never_answers_is_given_up_on(tmp_path: Path) -> None:
+    """Postgres shutting down leaves new connections unanswered. An attempt of the job queue's
+    pool waited on it for ever, with its socket open, and Postgres's fast shutdown waited 60 s
+    (authentication_timeout) for the backend that was waiting on it; nor did the worker heed a
+    stop while its pool was opening."""
+    with SilentServer() as silent:
+        database = f"postgresql://worker@127.0.0.1:{silent.port}/blossom"
+        settings = worker_env(database, "smtp://127.0.0.1:9", APP_URL)
+        with open(tmp_path / "worker.log", "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "worker"], env=os.environ | settings | QUICK, stdout=log, stderr=log
+            )
+            try:
+                eventually(lambda: len(silent.connections) >= 2, timeout=20, what="a second attempt")
+                assert process.poll() is None, "the worker keeps trying"
+                longest = silent.longest_held()
+                asked = time.monotonic()
+                process.terminate()
+                with suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=10)
+                took = time.monotonic() - asked
+            finally:
+                stop(process)
+    log_lines = (tmp_path / "worker.log").read_text()
+    # libpq's connect_timeout is whole seconds: 2 s, and the poll's slack.
+    assert longest < 3.5, f"a connection attempt waited {longest:.1f} s:\n{log_lines}"
+    # An attempt under way may run to its end.
+    assert took < 3.5, f"stopped after {took:.1f} s:\n{log_lines}"
+    assert process.returncode == 0, log_lines
 
 
 def test_the_worker_reconnects_after_postgres_restarts(

@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from blossom_db.connections import Connection
+
 log = logging.getLogger("blossom.worker")
 
 # From a mail sent at once (well under a second) to one that waited out its retries (hours).
@@ -37,7 +39,7 @@ class QueueDepth(Collector):
         )
         up = GaugeMetricFamily("blossom_worker_database_up", "1 when the queue could be read.")
         try:
-            with psycopg.connect(
+            with Connection.connect(
                 self.database_url, connect_timeout=2, application_name="blossom-worker-metrics"
             ) as conn:
                 rows = conn.execute(

@@ -28,6 +28,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
 
 from blossom_db import logs
+from blossom_db.connections import AsyncConnection
 from blossom_db.database import Database, DatabaseUnavailable
 from services.slack import SlackClient
 from services.smtp import Mailer
@@ -77,7 +78,14 @@ def build_app(config: WorkerConfig, deliverer: Deliverer, poster: SlackPoster) -
     connector = PsycopgConnector(
         conninfo=config.database_url,
         # procrastinate names its tables and functions without a schema.
-        kwargs={"options": "-c search_path=jobs", "application_name": f"{APPLICATION_NAME}-queue"},
+        kwargs={
+            "options": "-c search_path=jobs",
+            "application_name": f"{APPLICATION_NAME}-queue",
+            # As every connection of ours: an attempt Postgres takes but does not answer (as
+            # while it shuts down) is given up, its socket closed (blossom_db/connections.py).
+            "connect_timeout": 2,
+        },
+        connection_class=AsyncConnection,
         min_size=1,
         max_size=4,
         timeout=5,
@@ -161,7 +169,9 @@ class WorkerProcess:
     async def _run_once(self) -> None:
         """One procrastinate worker, from registration to its end: a stop asked for, or the
         database lost under it."""
-        async with self.app.open_async():
+        if not await self._open_queue():
+            return
+        try:
             worker = Worker(
                 app=self.app,
                 queues=[MAIL_QUEUE, SLACK_QUEUE],
@@ -182,13 +192,27 @@ class WorkerProcess:
                 await worker.run()  # type: ignore[no-untyped-call]  # procrastinate leaves it unannotated
             finally:
                 self._worker = self._sweeper = None
-                sweeper.cancel()
-                with suppress(asyncio.CancelledError):
-                    await sweeper
+                await _cancelled(sweeper)
+        finally:
+            await self.app.close_async()
         if not self._stopping.is_set():
             raise exceptions.ConnectorException(
                 "the worker ended by itself (its database connection was lost)"
             )
+
+    async def _open_queue(self) -> bool:
+        """Opens the job queue's connections; False when a stop came first. A stop cuts the
+        opening short: psycopg_pool waits up to 30 s for a database that does not answer."""
+        opening = asyncio.ensure_future(self.app.open_async())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({opening, stop}, return_when=asyncio.FIRST_COMPLETED)
+        await _cancelled(stop)
+        await _cancelled(opening)
+        if self._stopping.is_set():
+            await self.app.close_async()
+            return False
+        opening.result()  # what the opening raised, if it did
+        return True
 
     async def _run_stalled_jobs_again(self) -> None:
         manager = self.app.job_manager
@@ -217,7 +241,7 @@ class WorkerProcess:
             if self._stopping.is_set():
                 return
             try:
-                conn = await psycopg.AsyncConnection.connect(
+                conn = await AsyncConnection.connect(
                     self.config.database_url, connect_timeout=2, application_name=APPLICATION_NAME
                 )
             except psycopg.OperationalError as error:
@@ -227,6 +251,18 @@ class WorkerProcess:
             await conn.close()
             log.info("database reachable again")
             return
+
+
+async def _cancelled(task: asyncio.Future[Any]) -> None:
+    """Cancels `task`, unless it is done, and waits for its end. On Python 3.11 asyncio.wait_for,
+    with which psycopg_pool waits, drops a cancellation that lands as what it waits for is done,
+    and the task goes on as if none had been asked: a stop then waited for ever on the stalled
+    jobs' sweeper. So it is asked again until the task ends."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    if not task.cancelled():
+        task.exception()  # retrieved: the caller asks for the result if it wants it
 
 
 def _first_line(error: BaseException) -> str:
