@@ -32,14 +32,14 @@ def pg_server() -> Iterator[str]:
         yield cluster.url("postgres")
 
 
-# Tests whose assertions are about time or load: `just test` runs them alone, after the others
-# have run in parallel (ops/run_tests.py), so that no other test's work skews them.
+# Tests whose assertions are about time under a load they make: `just test` runs them alone, after
+# the others have run in parallel (ops/run_tests.py), so that no other test's work skews them.
+# Tests that only wait for processes, with bounds of seconds (tests/test_up.py,
+# tests/test_edge_lifecycle.py), run with the others: alone they kept two cores idle for 17 s.
 SERIAL = (
     "tests/test_auth_limits.py::test_a_flood_of_sign_ups_leaves_logins_their_share",
     "tests/test_edge_database.py::test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second",
-    "tests/test_edge_lifecycle.py",
     "tests/test_edge_server.py::test_three_hundred_trickling_bodies_leave_rpc_answering_within_a_second",
-    "tests/test_up.py",
 )
 # Modules that migrate databases of the run's cluster themselves. Roles belong to the cluster and
 # migrate (re)states them, which two sessions should not do at once: these run one at a time.
@@ -58,6 +58,7 @@ LONGEST_FIRST = (
     "test_edge_server.py",
     "test_codegen_node.py",
     "test_pipeline.py",
+    "test_up.py",
     "test_web_example.py",
     "test_auth_routes.py",
     "test_schema_check.py",
