@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(32);
+select plan(34);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -95,6 +95,21 @@ select results_eq(
   'a rename of a connected organization defers one Slack post; one without Slack, none');
 select is((select payload ->> 'org_name' from app.outbox where id = tap.id('renamed')), 'Acme Rockets',
   'a notification carries the organization''s name as of when it happened');
+
+/* However many notifications a tenant makes, a mail queued after them is handed out first. */
+select is(tap.call('Ann', $$ select count(api.update_organization('{acme}', 'Acme ' || i)) from generate_series(1, 20) i $$),
+  'ok', 'Ann renames acme twenty times');
+select auth.request_password_reset('cy@example.com');
+set local search_path = jobs, public;  -- procrastinate names its tables without a schema
+select tap.fix('queue_worker', (select worker_id::text from procrastinate_register_worker_v1()));
+select ok(
+  (select bool_and(o.topic like 'mail.%') and bool_or(o.topic = 'mail.password_reset')
+     from generate_series(1, (select count(*)::int from procrastinate_jobs where queue_name = 'mail')) n
+    -- + 0 * n: one call per row, not one call's job replayed
+    cross join lateral procrastinate_fetch_job_v2(array['mail', 'slack'], tap.id('queue_worker')::bigint + 0 * n) j
+     join app.outbox o on o.id = j.args ->> 'event_id'),
+  'the job queue hands out every mail, the reset queued after 21 Slack posts among them, before any post');
+reset search_path;
 
 /* The worker's view of the post: the sealed token and the names, nothing it could mistake. */
 set local role worker;

@@ -16,6 +16,16 @@ return array['notify.member_joined', 'notify.member_left', 'notify.member_remove
 
 comment on function app.slack_topics() is 'The notification topics posted to an organization''s Slack channel.';
 
+/* A delivery job's priority in the job queue, which hands out the highest first (then the oldest):
+   mail before Slack, so that a mail to a person (a password reset, a verification, an
+   invitation) waits behind no organization's notifications, however many one tenant makes. */
+create function app.delivery_priority(p_queue text) returns integer
+language sql immutable parallel safe
+return case p_queue when 'mail' then 1 else 0 end;
+
+comment on function app.delivery_priority(text) is
+  'The job queue priority of a delivery job of the queue: mail (1) before slack (0).';
+
 /* procrastinate's functions name their tables without a schema: this function runs with the
    job queue's schema on its path, and names everything of its own in full. */
 create function app.tg_outbox__defer_delivery() returns trigger
@@ -24,13 +34,13 @@ set search_path = jobs
 as $$
 begin
   perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
-    'mail', 'deliver_mail', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
+    'mail', 'deliver_mail', app.delivery_priority('mail'), 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
   )::jobs.procrastinate_job_to_defer_v1))
     from added n
    where n.topic like 'mail.%'
   having pg_catalog.count(*) > 0;
   perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
-    'slack', 'post_to_slack', 0, 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
+    'slack', 'post_to_slack', app.delivery_priority('slack'), 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
   )::jobs.procrastinate_job_to_defer_v1))
     from added n
    where n.topic = any (app.slack_topics())

@@ -72,7 +72,7 @@ begin
     return false;
   end if;
   perform jobs.procrastinate_defer_jobs_v1(array[row(
-    'mail', 'deliver_mail', 0, 'outbox:' || p_event_id, null, pg_catalog.jsonb_build_object('event_id', p_event_id), null
+    'mail', 'deliver_mail', app.delivery_priority('mail'), 'outbox:' || p_event_id, null, pg_catalog.jsonb_build_object('event_id', p_event_id), null
   )::jobs.procrastinate_job_to_defer_v1]);
   return true;
 end
