@@ -1,7 +1,7 @@
 /* Sign-up and login as the edge calls them: validation, uniqueness, failures, audit, session
    rotation. The limits on both are in auth_limits.sql. */
 begin;
-select plan(35);
+select plan(37);
 set local app.settings.bcrypt_cost = '4';
 
 set local role edge;
@@ -62,6 +62,12 @@ select results_eq(
   'each failed login was recorded against the email and the (address, email) pair, although it failed');
 select is((select count(*)::int from app.audit_events where action = 'auth.login_failed'), 5,
   'every failed login is audited');
+select is(auth.login(e'\x1b[2J\x1b]0;pwned\x07Hunter2-Secret!', 'x', '192.0.2.9', 'tap') ->> 'code',
+  'auth.invalid_credentials', 'a login whose email is no address (terminal escapes, a password typed there) fails');
+select results_eq(
+  $$ select target from app.audit_events where action = 'auth.login_failed' order by at, id $$,
+  $$ values ('alice@example.com'), ('nobody@example.com'), ('alice@example.com'), (null), (null), (null) $$,
+  'a failed login''s audit names the address typed only when it is one: what else was typed is not kept');
 select is((select count(*)::int from app.audit_events where action in ('auth.signup', 'auth.login')), 3,
   'sign-ups and logins are audited');
 select is_empty($$ select from app.audit_events where details::text ~* 'horse|password' $$,

@@ -37,7 +37,9 @@ begin
 
   if not auth.password_matches(p_password, v_hash) then
     perform auth.count_failed_login(v_key, v_addr, v_device);
-    perform auth.audit('auth.login_failed', null, v_key, p_client_addr,
+    -- The address typed, when it is one: anything else typed there (a password in the wrong
+    -- field, terminal escapes for whoever reads the audit trail) is not kept.
+    perform auth.audit('auth.login_failed', null, app.mailable_email(v_key), p_client_addr,
                        pg_catalog.jsonb_build_object('user_id', v_user.id));
     return auth.refusal(401, 'auth.invalid_credentials', 'The email or the password is not right.');
   end if;
