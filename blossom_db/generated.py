@@ -2728,6 +2728,44 @@ async def pipeline_refresh_org_daily_metrics_async(
     return row
 
 
+def pipeline_slack_digest_refused(
+    conn: psycopg.Connection[Any], *, p_org_id: str | None, p_reason: str | None
+) -> bool | None:
+    """Marks the organization's Slack connection broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken or gone already.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_refused",
+        "select v from {call} as v",
+        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+    )
+    with guarded(conn), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("bool | None", row[0])
+
+
+async def pipeline_slack_digest_refused_async(
+    conn: psycopg.AsyncConnection[Any], *, p_org_id: str | None, p_reason: str | None
+) -> bool | None:
+    """Marks the organization's Slack connection broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken or gone already.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_refused",
+        "select v from {call} as v",
+        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+    )
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("bool | None", row[0])
+
+
 def pipeline_slack_digest_targets(conn: psycopg.Connection[Any]) -> list[PipelineSlackDigestTargetsRow]:
     """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
 

@@ -22,12 +22,13 @@ from blossom_db.generated import (
     pipeline_org_daily_metrics,
     pipeline_purge_auth,
     pipeline_refresh_org_daily_metrics,
+    pipeline_slack_digest_refused,
     pipeline_slack_digest_targets,
 )
 from pipeline.resources import PostgresResource, SheetsResource, SlackResource
 from services.errors import ServiceError
 from services.secrets import Sealed, SecretUnreadable
-from services.slack import bot_token_context, shown
+from services.slack import SlackRefused, bot_token_context, shown
 
 # One partition per UTC day, today's included (a day may be counted while it lasts and again
 # once it is over: the scheduled run counts yesterday).
@@ -109,7 +110,9 @@ def weekly_slack_digest(
 ) -> MaterializeResult[None]:
     """Each organization with a working Slack connection gets its week's metrics in its channel.
     A refusal for one (a broken token, a temporary failure) does not stop the others: each is
-    counted in the metadata, and the run fails when any was not posted, so that it is seen."""
+    counted in the metadata, and the run fails when any was not posted, so that it is seen. A
+    connection Slack refused for good (its token or channel) is marked broken, as the worker
+    marks it, so that the weeks after do not fail on it."""
     first = date.fromisoformat(context.partition_key)
     with postgres.transaction() as conn:
         targets = pipeline_slack_digest_targets(conn)
@@ -118,6 +121,7 @@ def weekly_slack_digest(
     for day in metrics:
         by_org.setdefault(day.org_id, []).append(day)
     ring, client = slack.key_ring(), slack.client()
+    broken: dict[str, str] = {}
 
     async def post(target: PipelineSlackDigestTargetsRow) -> str | None:
         """None when posted, else why not (never the token)."""
@@ -131,6 +135,8 @@ def weekly_slack_digest(
         except SecretUnreadable as unreadable:
             return str(unreadable)
         except ServiceError as refused:
+            if isinstance(refused, SlackRefused) and refused.broken:
+                broken[org_id] = refused.slack_error
             return str(refused.code)
         return None
 
@@ -138,11 +144,16 @@ def weekly_slack_digest(
         return [await post(target) for target in targets]
 
     outcomes = asyncio.run(post_all())
+    if broken:
+        with postgres.transaction() as conn:
+            for org_id, reason in broken.items():
+                pipeline_slack_digest_refused(conn, p_org_id=org_id, p_reason=reason)
     failed = {
         str(target.org_id): why for target, why in zip(targets, outcomes, strict=True) if why is not None
     }
     for org_id, why in failed.items():
-        context.log.warning(f"weekly digest of {org_id} not posted: {why}")
+        marked = " (its connection is now marked broken)" if org_id in broken else ""
+        context.log.warning(f"weekly digest of {org_id} not posted: {why}{marked}")
     if failed:
         raise RuntimeError(
             f"{len(failed)} of {len(targets)} weekly digests were not posted: {sorted(set(failed.values()))}"

@@ -332,6 +332,13 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
             result.get_step_failure_events()[0].step_failure_data.error
         )
         assert len(fake.posts_to("#acme")) == 1
+        broken = conn.execute(
+            "select o.name, c.broken_reason from app.slack_connections c"
+            " join app.organizations o on o.id = c.org_id where c.broken_at is not null"
+        ).fetchall()
+        assert broken == [("Revoked", "invalid_auth")], (
+            "refused for good: marked broken, as the worker marks it"
+        )
 
 
 def failure(job_id: int) -> PipelineFailedDeliveriesRow:

@@ -6,7 +6,8 @@ grant execute on function
   pipeline.purge_auth(),
   pipeline.refresh_org_daily_metrics(date),
   pipeline.org_daily_metrics(date, date),
-  pipeline.failed_deliveries(bigint, integer)
+  pipeline.failed_deliveries(bigint, integer),
+  pipeline.slack_digest_refused(text, text)
   to pipeline;
 set local role metrics_reader;
 revoke all on function pipeline.org_daily_counts(date), pipeline.slack_digest_targets() from public;

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(30);
+select plan(34);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -14,7 +14,8 @@ select results_eq(
       order by 1 $$,
   $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.org_daily_counts(date)'),
             ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
-            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_targets()'),
+            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_refused(text,text)'),
+            ('pipeline.slack_digest_targets()'),
             ('util.raise_error(integer,text,text,text,jsonb)') $$,
   'pipeline may execute the pipeline functions, and util.raise_error for their coded errors, nothing else of ours'
 );
@@ -176,7 +177,15 @@ select results_eq(
   $$ values (tap.id('acme'), 'Acme', '#general', 'k1', 40) $$,
   'slack_digest_targets lists the working connections with their organization''s name, channel and sealed token, not the broken one'
 );
+select ok(pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found'),
+  'a digest Slack refused for good marks the connection broken');
+select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found'), '... once');
+select is_empty($$ select from pipeline.slack_digest_targets() $$, 'and the next digest passes it over');
 reset role;
+select results_eq(
+  $$ select count(*)::int, min(details ->> 'reason') from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken' $$,
+  $$ values (1, 'channel_not_found') $$,
+  'the organization is told once, with Slack''s reason');
 
 /* Failed deliveries: the queue's failed jobs, after the last one seen. */
 select tap.fix('failed_event', app.gen_id('evt'));

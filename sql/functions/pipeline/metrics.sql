@@ -98,6 +98,18 @@ comment on function pipeline.slack_digest_targets() is
 set local role blossom_owner;
 revoke create on schema pipeline from metrics_reader;
 
+/* The weekly digest's report of a connection Slack refused for good (its token or its channel):
+   marked broken as the worker marks it, once, with the audit event the organization's members
+   see, so that the digests that follow and the organization's notifications pass it over until
+   it is connected again. Else one tenant's connection to a channel that does not exist failed
+   every week's digest. */
+create function pipeline.slack_digest_refused(p_org_id text, p_reason text) returns boolean
+language sql volatile security definer set search_path = ''
+return delivery.slack_broken(p_org_id, p_reason);
+
+comment on function pipeline.slack_digest_refused(text, text) is
+  'Marks the organization''s Slack connection broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken or gone already.';
+
 create function pipeline.refresh_org_daily_metrics(p_day date, out written integer, out replaced integer)
 language plpgsql volatile
 as $$
