@@ -9,7 +9,10 @@ import unicodedata
 
 LONGEST_TYPED_TEXT = 100
 ZERO_WIDTH_SPACE = "\u200b"
-_LINK_MAKERS = re.compile(r"([.:/@])")
+# `.`, `:`, `/`, `@`, and what reads as one of them to a program that makes links: the characters
+# NFKC turns into one (fullwidth, small and vertical forms, the one dot leader) and the full stops
+# IDNA (UTS #46) takes for a dot between a host's labels (ideographic, halfwidth ideographic).
+_LINK_MAKERS = re.compile("([.:/@\u2024\ufe13\ufe52\ufe55\ufe6b\uff0e\uff0f\uff1a\uff20\u3002\uff61])")
 # The start of an RFC 2047 encoded word (`=?utf-8?q?…?=`), which a mail header decodes: CR, LF,
 # NUL, bidi controls and the link makers inert takes out would come back in a Subject.
 _ENCODED_WORD = re.compile(r"=(?=\?)")
@@ -30,8 +33,8 @@ def storable(text: str) -> bool:
 def inert(typed: str) -> str:
     """User-typed text made safe to show in a message: one line, no control or bidirectional
     formatting characters, nothing a mail program or Slack would make a link of (a zero-width
-    space follows every `.`, `:`, `/` and `@`), nor decode as an encoded word (one follows the
-    `=` of every `=?`)."""
+    space follows every `.`, `:`, `/` and `@`, and their look-alikes), nor decode as an encoded
+    word (one follows the `=` of every `=?`)."""
     kept = "".join(
         " " if char.isspace() else char
         for char in typed

@@ -64,6 +64,11 @@ def test_every_kind_has_both_templates() -> None:
         ("Ann\u202egnp.exe", "Anngnp.\u200bexe"),
         ("x" * 300, "x" * 100),
         ("=?utf-8?q?x?=", "=\u200b?utf-8?q?x?="),
+        # Dots, colons, slashes and ats a browser's or mail program's IDNA or NFKC reads as ASCII.
+        ("evil\u3002example", "evil\u3002\u200bexample"),
+        ("evil\uff0eexample\uff61com", "evil\uff0e\u200bexample\uff61\u200bcom"),
+        ("https\uff1a\uff0f\uff0fx\u2024y", "https\uff1a\u200b\uff0f\u200b\uff0f\u200bx\u2024\u200by"),
+        ("me\uff20evil", "me\uff20\u200bevil"),
     ],
 )
 def test_typed_text_is_one_line_without_links_or_direction_tricks(typed: str, shown: str) -> None:
