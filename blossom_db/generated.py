@@ -653,6 +653,9 @@ PIPELINE_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_range"]
 PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
 
 
+PIPELINE_SLACK_DIGEST_POSTED_ERRORS = Literal["pipeline.invalid_week"]
+
+
 class PipelineFailedDeliveriesError(RpcError):
     """An error pipeline.failed_deliveries raises, with one of the codes it declares."""
 
@@ -717,6 +720,13 @@ class PipelineRefreshOrgDailyMetricsRow:
 
     written: int | None
     replaced: int | None
+
+
+class PipelineSlackDigestPostedError(RpcError):
+    """An error pipeline.slack_digest_posted raises, with one of the codes it declares."""
+
+    code: PIPELINE_SLACK_DIGEST_POSTED_ERRORS
+    codes = frozenset(get_args(PIPELINE_SLACK_DIGEST_POSTED_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -2728,6 +2738,42 @@ async def pipeline_refresh_org_daily_metrics_async(
     return row
 
 
+def pipeline_slack_digest_posted(
+    conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None
+) -> None:
+    """Records that the week's Slack digest was posted to the organization (once; again is no change). Errors: 422 pipeline.invalid_week.
+
+    Raises PipelineSlackDigestPostedError with code: pipeline.invalid_week.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_posted",
+        "select {call}",
+        [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    with guarded(conn, PipelineSlackDigestPostedError), conn.cursor() as cur:
+        cur.execute(query, params)
+    return None
+
+
+async def pipeline_slack_digest_posted_async(
+    conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None
+) -> None:
+    """Records that the week's Slack digest was posted to the organization (once; again is no change). Errors: 422 pipeline.invalid_week.
+
+    Raises PipelineSlackDigestPostedError with code: pipeline.invalid_week.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_posted",
+        "select {call}",
+        [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    async with guarded_async(conn, PipelineSlackDigestPostedError), conn.cursor() as cur:
+        await cur.execute(query, params)
+    return None
+
+
 def pipeline_slack_digest_refused(
     conn: psycopg.Connection[Any], *, p_org_id: str | None, p_reason: str | None
 ) -> bool | None:
@@ -2766,8 +2812,10 @@ async def pipeline_slack_digest_refused_async(
     return cast("bool | None", row[0])
 
 
-def pipeline_slack_digest_targets(conn: psycopg.Connection[Any]) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+def pipeline_slack_digest_targets(
+    conn: psycopg.Connection[Any], *, p_week: date | None
+) -> list[PipelineSlackDigestTargetsRow]:
+    """The organizations with a working Slack connection that have not had the week's digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
 
     Raises no coded error.
     """
@@ -2775,7 +2823,7 @@ def pipeline_slack_digest_targets(conn: psycopg.Connection[Any]) -> list[Pipelin
         "pipeline",
         "slack_digest_targets",
         'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
-        [],
+        [("p_week", p_week, "date", "")],
     )
     with guarded(conn), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
         cur.execute(query, params)
@@ -2784,9 +2832,9 @@ def pipeline_slack_digest_targets(conn: psycopg.Connection[Any]) -> list[Pipelin
 
 
 async def pipeline_slack_digest_targets_async(
-    conn: psycopg.AsyncConnection[Any],
+    conn: psycopg.AsyncConnection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+    """The organizations with a working Slack connection that have not had the week's digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
 
     Raises no coded error.
     """
@@ -2794,7 +2842,7 @@ async def pipeline_slack_digest_targets_async(
         "pipeline",
         "slack_digest_targets",
         'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
-        [],
+        [("p_week", p_week, "date", "")],
     )
     async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
         await cur.execute(query, params)

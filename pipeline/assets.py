@@ -22,6 +22,7 @@ from blossom_db.generated import (
     pipeline_org_daily_metrics,
     pipeline_purge_auth,
     pipeline_refresh_org_daily_metrics,
+    pipeline_slack_digest_posted,
     pipeline_slack_digest_refused,
     pipeline_slack_digest_targets,
 )
@@ -112,10 +113,11 @@ def weekly_slack_digest(
     A refusal for one (a broken token, a temporary failure) does not stop the others: each is
     counted in the metadata, and the run fails when any was not posted, so that it is seen. A
     connection Slack refused for good (its token or channel) is marked broken, as the worker
-    marks it, so that the weeks after do not fail on it."""
+    marks it, so that the weeks after do not fail on it. Each digest posted is recorded: the
+    week run again posts only to the organizations that did not get it."""
     first = date.fromisoformat(context.partition_key)
     with postgres.transaction() as conn:
-        targets = pipeline_slack_digest_targets(conn)
+        targets = pipeline_slack_digest_targets(conn, p_week=first)
         metrics = pipeline_org_daily_metrics(conn, p_from=first, p_to=first + timedelta(days=6))
     by_org: dict[str, list[OrgDailyMetrics]] = {}
     for day in metrics:
@@ -144,10 +146,12 @@ def weekly_slack_digest(
         return [await post(target) for target in targets]
 
     outcomes = asyncio.run(post_all())
-    if broken:
-        with postgres.transaction() as conn:
-            for org_id, reason in broken.items():
-                pipeline_slack_digest_refused(conn, p_org_id=org_id, p_reason=reason)
+    with postgres.transaction() as conn:
+        for target, why in zip(targets, outcomes, strict=True):
+            if why is None:
+                pipeline_slack_digest_posted(conn, p_week=first, p_org_id=str(target.org_id))
+        for org_id, reason in broken.items():
+            pipeline_slack_digest_refused(conn, p_org_id=org_id, p_reason=reason)
     failed = {
         str(target.org_id): why for target, why in zip(targets, outcomes, strict=True) if why is not None
     }

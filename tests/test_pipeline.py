@@ -339,6 +339,18 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
         assert broken == [("Revoked", "invalid_auth")], (
             "refused for good: marked broken, as the worker marks it"
         )
+        again = dagster.materialize(
+            [assets.weekly_slack_digest],
+            resources={
+                "postgres": postgres,
+                "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
+            },
+            partition_key="2026-01-05",
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert again.success, "the week run again fails on nothing: one is broken, the other had it"
+        assert len(fake.posts_to("#acme")) == 1, "a week run again does not post twice"
 
 
 def failure(job_id: int) -> PipelineFailedDeliveriesRow:

@@ -7,9 +7,10 @@ grant execute on function
   pipeline.refresh_org_daily_metrics(date),
   pipeline.org_daily_metrics(date, date),
   pipeline.failed_deliveries(bigint, integer),
-  pipeline.slack_digest_refused(text, text)
+  pipeline.slack_digest_refused(text, text),
+  pipeline.slack_digest_posted(date, text)
   to pipeline;
 set local role metrics_reader;
-revoke all on function pipeline.org_daily_counts(date), pipeline.slack_digest_targets() from public;
-grant execute on function pipeline.org_daily_counts(date), pipeline.slack_digest_targets() to pipeline;
+revoke all on function pipeline.org_daily_counts(date), pipeline.slack_digest_targets(date) from public;
+grant execute on function pipeline.org_daily_counts(date), pipeline.slack_digest_targets(date) to pipeline;
 set local role blossom_owner;

@@ -13,3 +13,6 @@ create policy metrics_read on app.slack_connections for select to metrics_reader
 create policy metrics_read on app.ai_usage for select to metrics_reader using (true);
 
 create policy pipeline_output on analytics.org_daily_metrics to pipeline using (true) with check (true);
+create policy pipeline_output on analytics.slack_digests to pipeline using (true) with check (true);
+/* The digest's recipients (pipeline.slack_digest_targets) leave out the organizations posted. */
+create policy metrics_read on analytics.slack_digests for select to metrics_reader using (true);

@@ -42,3 +42,21 @@ alter table analytics.org_daily_metrics add column ai_tokens bigint not null def
   constraint org_daily_metrics_ai_tokens_not_negative check (ai_tokens >= 0);
 comment on column analytics.org_daily_metrics.ai_tokens is
   'AI tokens charged that day (prompt and completion of the calls answered; cached and failed ones are free).';
+
+/* The weekly Slack digests posted, one row per week and organization: a week run again (after a
+   failure) posts only to the organizations that did not get it. */
+create table analytics.slack_digests (
+  week date not null constraint slack_digests_week_starts_on_monday check (extract(isodow from week) = 1),
+  org_id app.org_id not null references app.organizations (id) on delete cascade,
+  posted_at timestamptz not null default now(),
+  constraint slack_digests_pkey primary key (week, org_id)
+);
+/* The cascade from app.organizations looks rows up by organization. */
+create index slack_digests_org_id_idx on analytics.slack_digests (org_id);
+alter table analytics.slack_digests enable row level security;
+alter table analytics.slack_digests force row level security;
+comment on table analytics.slack_digests is
+  'The weekly Slack digests posted (pipeline.slack_digest_posted), so that a week run again posts only to the organizations that did not get it.';
+comment on column analytics.slack_digests.week is 'The Monday (UTC) of the week the digest told of.';
+comment on column analytics.slack_digests.org_id is 'The organization whose channel got it.';
+comment on column analytics.slack_digests.posted_at is 'When it was posted.';

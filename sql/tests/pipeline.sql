@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(34);
+select plan(39);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -14,8 +14,8 @@ select results_eq(
       order by 1 $$,
   $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.org_daily_counts(date)'),
             ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
-            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_refused(text,text)'),
-            ('pipeline.slack_digest_targets()'),
+            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_posted(date,text)'),
+            ('pipeline.slack_digest_refused(text,text)'), ('pipeline.slack_digest_targets(date)'),
             ('util.raise_error(integer,text,text,text,jsonb)') $$,
   'pipeline may execute the pipeline functions, and util.raise_error for their coded errors, nothing else of ours'
 );
@@ -31,8 +31,9 @@ select results_eq(
              or p.privilege = 'select' and has_any_column_privilege('pipeline', c.oid, 'select'))
       order by 1, 2 $$,
   $$ values ('analytics.org_daily_metrics', 'delete'), ('analytics.org_daily_metrics', 'insert'),
-            ('analytics.org_daily_metrics', 'select') $$,
-  'pipeline may read, insert and delete analytics (a day replaced whole), and touch no other table'
+            ('analytics.org_daily_metrics', 'select'),
+            ('analytics.slack_digests', 'insert'), ('analytics.slack_digests', 'select') $$,
+  'pipeline may read, insert and delete analytics (a day replaced whole), record its digests, and touch no other table'
 );
 select schema_privs_are('analytics', 'pipeline', array['USAGE'], 'pipeline may use schema analytics, not create in it');
 select is_empty(
@@ -59,7 +60,7 @@ select is_empty(
 select results_eq(
   $$ select p.oid::regprocedure::text, p.prosecdef, p.provolatile::text from pg_proc p
       where p.proowner = 'metrics_reader'::regrole order by 1 $$,
-  $$ values ('pipeline.org_daily_counts(date)', true, 's'), ('pipeline.slack_digest_targets()', true, 's') $$,
+  $$ values ('pipeline.org_daily_counts(date)', true, 's'), ('pipeline.slack_digest_targets(date)', true, 's') $$,
   'metrics_reader owns two functions, the daily counts and the digest''s recipients, stable definer functions'
 );
 select is_empty(
@@ -72,9 +73,9 @@ select is_empty(
 select results_eq(
   $$ select p.polrelid::regclass::text, p.polcmd::text from pg_policy p
       where 'metrics_reader'::regrole = any (p.polroles) order by 1 $$,
-  $$ values ('app.ai_usage', 'r'), ('app.audit_events', 'r'), ('app.invitations', 'r'), ('app.memberships', 'r'),
-            ('app.organizations', 'r'), ('app.slack_connections', 'r') $$,
-  'metrics_reader reads the five tables it counts and the Slack connections through one select policy each'
+  $$ values ('analytics.slack_digests', 'r'), ('app.ai_usage', 'r'), ('app.audit_events', 'r'), ('app.invitations', 'r'),
+            ('app.memberships', 'r'), ('app.organizations', 'r'), ('app.slack_connections', 'r') $$,
+  'metrics_reader reads the five tables it counts, the Slack connections and the digests posted through one select policy each'
 );
 
 /* One day (2026-01-10, UTC) of two tenants, and the days around it. */
@@ -173,14 +174,22 @@ values (tap.id('acme'), 'T1', 'Acme team', '#general', 'k1', decode(repeat('ab',
        (tap.id('bobco'), 'T2', 'Bob team', '#news', 'k1', decode(repeat('cd', 40), 'hex'), now());
 set local role pipeline;
 select results_eq(
-  $$ select org_id::text collate "default", org_name, channel, token_key_id, length(token_sealed) from pipeline.slack_digest_targets() $$,
+  $$ select org_id::text collate "default", org_name, channel, token_key_id, length(token_sealed) from pipeline.slack_digest_targets('2026-01-05') $$,
   $$ values (tap.id('acme'), 'Acme', '#general', 'k1', 40) $$,
   'slack_digest_targets lists the working connections with their organization''s name, channel and sealed token, not the broken one'
 );
+select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{acme}') $$),
+  'the pipeline records a week''s digest posted');
+select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{acme}') $$), 'again is no change');
+select is_empty($$ select from pipeline.slack_digest_targets('2026-01-05') $$,
+  'a week run again leaves out the organizations posted');
+select is((select count(*)::int from pipeline.slack_digest_targets('2026-01-12')), 1, 'the next week is theirs again');
+select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('2026-01-06', '{acme}') $$)),
+  '422 pipeline.invalid_week', 'a week is given by its Monday');
 select ok(pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found'),
   'a digest Slack refused for good marks the connection broken');
 select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found'), '... once');
-select is_empty($$ select from pipeline.slack_digest_targets() $$, 'and the next digest passes it over');
+select is_empty($$ select from pipeline.slack_digest_targets('2026-01-12') $$, 'and the next digest passes it over');
 reset role;
 select results_eq(
   $$ select count(*)::int, min(details ->> 'reason') from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken' $$,

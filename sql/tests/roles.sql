@@ -248,7 +248,7 @@ select is_empty(
         and p.proowner = 'invitation_revoker'::regrole
      except
      select p.oid::regprocedure from pg_proc p
-      where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets()'::regprocedure)
+      where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets(date)'::regprocedure)
         and p.proowner = 'metrics_reader'::regrole $$,
   'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the two of invitation_revoker and the pipeline''s two of metrics_reader'
 );

@@ -12,6 +12,7 @@
 
 /* Made by its owner, who may create in the schema only for that moment. */
 grant usage on schema app to metrics_reader;
+grant usage on schema analytics to metrics_reader;
 grant usage, create on schema pipeline to metrics_reader;
 set local role metrics_reader;
 
@@ -78,10 +79,11 @@ $$;
 comment on function pipeline.org_daily_counts(date) is
   'Each organization''s counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.';
 
-/* The weekly Slack digest's recipients (pipeline/assets.py): every organization whose Slack
-   connection works, with its name, channel and sealed bot token, which only the pipeline's
-   process opens (services/secrets.py), to post. */
-create function pipeline.slack_digest_targets()
+/* The weekly Slack digest's recipients for a week (pipeline/assets.py): every organization whose
+   Slack connection works and that has not had that week's digest (analytics.slack_digests), with
+   its name, channel and sealed bot token, which only the pipeline's process opens
+   (services/secrets.py), to post. */
+create function pipeline.slack_digest_targets(p_week date)
 returns table (org_id app.org_id, org_name text, channel text, token_key_id text, token_sealed bytea)
 language sql stable security definer set search_path = ''
 begin atomic
@@ -89,11 +91,12 @@ begin atomic
     from app.slack_connections c
     join app.organizations o on o.id = c.org_id
    where c.broken_at is null
+     and not exists (select from analytics.slack_digests d where d.week = p_week and d.org_id = c.org_id)
    order by c.org_id;
 end;
 
-comment on function pipeline.slack_digest_targets() is
-  'The organizations with a working Slack connection: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.';
+comment on function pipeline.slack_digest_targets(date) is
+  'The organizations with a working Slack connection that have not had the week''s digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.';
 
 set local role blossom_owner;
 revoke create on schema pipeline from metrics_reader;
@@ -109,6 +112,24 @@ return delivery.slack_broken(p_org_id, p_reason);
 
 comment on function pipeline.slack_digest_refused(text, text) is
   'Marks the organization''s Slack connection broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken or gone already.';
+
+/* A week's digest posted to an organization, recorded by the pipeline as it goes. */
+create function pipeline.slack_digest_posted(p_week date, p_org_id text) returns void
+language plpgsql volatile
+as $$
+begin
+  if p_week is null or pg_catalog.date_part('isodow', p_week) <> 1 then
+    perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
+  end if;
+  insert into analytics.slack_digests (week, org_id)
+  values (p_week, p_org_id)
+  on conflict do nothing;
+end
+$$;
+
+comment on function pipeline.slack_digest_posted(date, text) is
+  'Records that the week''s Slack digest was posted to the organization (once; again is no change). '
+  'Errors: 422 pipeline.invalid_week.';
 
 create function pipeline.refresh_org_daily_metrics(p_day date, out written integer, out replaced integer)
 language plpgsql volatile
