@@ -167,7 +167,7 @@ API_TRANSFER_OWNERSHIP_ERRORS = Literal[
 
 
 API_UPDATE_ORGANIZATION_ERRORS = Literal[
-    "auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found"
+    "auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited"
 ]
 
 
@@ -1414,9 +1414,9 @@ async def api_transfer_ownership_async(
 
 
 def api_update_organization(conn: psycopg.Connection[Any], *, org_id: OrgId, name: str) -> Organization:
-    """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
+    """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited.
     """
     query, params = call_query(
         "api",
@@ -1433,9 +1433,9 @@ def api_update_organization(conn: psycopg.Connection[Any], *, org_id: OrgId, nam
 async def api_update_organization_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, name: str
 ) -> Organization:
-    """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
+    """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited.
 
-    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited.
     """
     query, params = call_query(
         "api",

@@ -1,12 +1,13 @@
 /*
  * The organization API's quotas (sql/functions/app/rate_limits.sql): 20 invitations an hour per
- * sender, 50 per organization, 10 new organizations a day per user; each a setting of its own.
+ * sender, 50 per organization, 10 new organizations a day per user, 20 renames an hour per
+ * organization; each a setting of its own.
  * They are counted in app.rate_limit_hits; in this one transaction now() stands still, so a
  * refusal waits exactly the window. That they hold under concurrency is
  * tests/test_orgs_concurrency.py's.
  */
 begin;
-select plan(19);
+select plan(23);
 
 select tap.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser']);
 select tap.make_org('delta', '{"sender": "owner", "sender2": "admin", "sender3": "admin"}');
@@ -60,6 +61,17 @@ select is(tap.call('sender', $$ select api.create_organization('Venture 11') $$)
 select set_config('app.settings.organizations_per_user_per_day', '12', true);
 select is(tap.call('founder', $$ select api.create_organization('Venture 11') $$), 'ok',
   'app.settings.organizations_per_user_per_day raises the limit');
+
+/* Renames, each of which posts to the organization's Slack channel. */
+select tap.make_org('zeta', '{"reviser": "owner"}');
+select is(array_agg(distinct tap.call('reviser', format('select api.update_organization(''{zeta}'', ''Zeta %s'')', n))),
+  '{ok}', 'an organization is renamed 20 times in an hour') from generate_series(1, 20) n;
+select is(tap.call('reviser', $$ select api.update_organization('{zeta}', 'Zeta 21') $$),
+  '429 org.rate_limited (Retry-After: 3600)', 'the 21st is refused, with the seconds until the oldest leaves the hour');
+select is((select name from app.organizations where id = tap.id('zeta')), 'Zeta 20', 'and changes nothing');
+select set_config('app.settings.renames_per_org_per_hour', '21', true);
+select is(tap.call('reviser', $$ select api.update_organization('{zeta}', 'Zeta 21') $$), 'ok',
+  'app.settings.renames_per_org_per_hour raises the limit');
 
 select * from finish();
 rollback;

@@ -626,7 +626,7 @@ export interface UpdateOrganizationArgs {
 }
 
 /** The codes api.update_organization can fail with. */
-export type UpdateOrganizationErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.invalid_name" | "org.not_found" | RpcCommonErrorCode;
+export type UpdateOrganizationErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.invalid_name" | "org.not_found" | "org.rate_limited" | RpcCommonErrorCode;
 
 /** The arguments of api.update_profile. */
 export interface UpdateProfileArgs {
@@ -1070,16 +1070,16 @@ export function transferOwnership(
 }
 
 /**
- * Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
+ * Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited.
  *
- * POST /rpc/update_organization; fails with: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found.
+ * POST /rpc/update_organization; fails with: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited.
  */
 export function updateOrganization(
   client: Client,
   args: UpdateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, UpdateOrganizationErrorCode>> {
-  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", args, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", args, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, options);
 }
 
 /**

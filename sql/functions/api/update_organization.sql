@@ -1,14 +1,23 @@
-/* Renames an organization (owners and admins); the slug stays, so links keep working. */
+/* Renames an organization (owners and admins); the slug stays, so links keep working. At most 20
+   an hour per organization, unless the setting says otherwise (sql/functions/app/rate_limits.sql):
+   each posts to its Slack channel, in the job queue every tenant's posts wait in. */
 create function api.update_organization(org_id text, name text) returns api.organization
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_org app.org_id := util.parse_id(update_organization.org_id, 'org')::app.org_id;
   v_name text;
+  v_retry integer;
 begin
   perform auth.require_user();
   perform app.require_role(v_org, '{owner,admin}');
   v_name := app.valid_org_name(update_organization.name);
+  v_retry := app.take_quota('org.rename', v_org, util.setting('renames_per_org_per_hour', '20')::integer,
+                            interval '1 hour');
+  if v_retry is not null then
+    perform util.raise_error(429, 'org.rate_limited', 'Too many renames of this organization; try again later.', null,
+                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
+  end if;
   update app.organizations o set name = v_name, updated_at = pg_catalog.now() where o.id = v_org;
   perform app.org_audit(v_org, 'org.updated', v_org, pg_catalog.jsonb_build_object('name', v_name));
   perform app.org_notify('notify.org_renamed', pg_catalog.jsonb_build_object(
@@ -18,6 +27,6 @@ end
 $$;
 
 comment on function api.update_organization(text, text) is
-  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name.
+  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited.
 @arg org_id app.org_id
 @arg name text';

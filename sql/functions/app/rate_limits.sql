@@ -95,7 +95,8 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
 
 /*
  * Quotas on what one account or one organization makes: invitations, each of which sends a
- * mail, and organizations. They are counted in app.rate_limit_hits, like the auth rate limits,
+ * mail, organizations, and renames, each of which posts to the organization's Slack channel
+ * (a flood of them filled the job queue that every tenant's posts wait in). They are counted in app.rate_limit_hits, like the auth rate limits,
  * over a sliding window (app.rate_limit_retry_after): one hit for each thing made, in the
  * transaction that makes it, which stays when the thing is revoked or deleted afterwards, so
  * revoking and sending again buys nothing. Each limit is a setting (util.setting), so that a
@@ -106,6 +107,7 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
  *   invite.org   the organization invitations_per_org_per_hour      50       1 hour
  *   org.create   the creator      organizations_per_user_per_day    10       1 day
  *   slack.connect the organization slack_connects_per_org_per_hour   10       1 hour
+ *   org.rename   the organization renames_per_org_per_hour          20       1 hour
  *
  * pipeline.purge_auth keeps hits for a day, the longest window.
  */
