@@ -317,16 +317,20 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
             connect_slack(conn, KeyRing.from_entries(key), org_id, token, f"#{name.lower()}")
         conn.commit()
         fake.revoke("xoxb-revoked")
-        result = dagster.materialize(
-            [assets.weekly_slack_digest],
-            resources={
-                "postgres": postgres,
-                "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
-            },
-            partition_key="2026-01-05",
-            instance=instance,
-            raise_on_error=False,
-        )
+
+        def run_the_week() -> dagster.ExecuteInProcessResult:
+            return dagster.materialize(
+                [assets.weekly_slack_digest],
+                resources={
+                    "postgres": postgres,
+                    "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
+                },
+                partition_key="2026-01-05",
+                instance=instance,
+                raise_on_error=False,
+            )
+
+        result = run_the_week()
         assert not result.success
         assert "1 of 2 weekly digests were not posted" in str(
             result.get_step_failure_events()[0].step_failure_data.error
@@ -339,16 +343,7 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
         assert broken == [("Revoked", "invalid_auth")], (
             "refused for good: marked broken, as the worker marks it"
         )
-        again = dagster.materialize(
-            [assets.weekly_slack_digest],
-            resources={
-                "postgres": postgres,
-                "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
-            },
-            partition_key="2026-01-05",
-            instance=instance,
-            raise_on_error=False,
-        )
+        again = run_the_week()
         assert again.success, "the week run again fails on nothing: one is broken, the other had it"
         assert len(fake.posts_to("#acme")) == 1, "a week run again does not post twice"
 

@@ -2,11 +2,11 @@
 worker/templates/ (`<kind>.txt`, whose first line is the subject, and `<kind>.html`).
 
 Templates name values with `$name`. What a user typed (a display name, an organization's name)
-reaches the message through `inert` alone (services/text.py): control and direction-changing characters are
-dropped, and a zero-width space follows every `.`, `:`, `/` and `@`, so that no mail program
-turns it into a link, and the `=` of every `=?`, so that no header decodes it as an encoded
-word; the HTML part escapes it as well. Links are built here from
-BLOSSOM_APP_URL and the event's token, never from anything typed.
+reaches the message through `inert` alone (services/text.py): control and direction-changing
+characters are dropped, and a zero-width space follows every `.`, `:`, `/` and `@` (and their
+look-alikes), so that no mail program turns it into a link, and the `=` of every `=?`, so that
+no header decodes it as an encoded word; the HTML part escapes it as well. Links are built here
+from BLOSSOM_APP_URL and the event's token, never from anything typed.
 """
 
 from __future__ import annotations

@@ -4,5 +4,4 @@ grant usage on schema analytics to pipeline;
 grant select, insert, delete on analytics.org_daily_metrics to pipeline;
 /* The weekly digests posted: recorded by the pipeline, read by the digest's recipients' owner. */
 grant select, insert on analytics.slack_digests to pipeline;
-grant usage on schema analytics to metrics_reader;
 grant select (week, org_id) on analytics.slack_digests to metrics_reader;

@@ -96,10 +96,11 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
 /*
  * Quotas on what one account or one organization makes: invitations, each of which sends a
  * mail, organizations, and renames, each of which posts to the organization's Slack channel
- * (a flood of them filled the job queue that every tenant's posts wait in). They are counted in app.rate_limit_hits, like the auth rate limits,
- * over a sliding window (app.rate_limit_retry_after): one hit for each thing made, in the
- * transaction that makes it, which stays when the thing is revoked or deleted afterwards, so
- * revoking and sending again buys nothing. Each limit is a setting (util.setting), so that a
+ * (a flood of them filled the job queue that every tenant's posts wait in). They are counted
+ * in app.rate_limit_hits, like the auth rate limits, over a sliding window
+ * (app.rate_limit_retry_after): one hit for each thing made, in the transaction that makes it,
+ * which stays when the thing is revoked or deleted afterwards, so revoking and sending again
+ * buys nothing. Each limit is a setting (util.setting), so that a
  * database may set its own (`alter database ... set app.settings.<name> = ...`):
  *
  *   kind         key              setting                           default  window
