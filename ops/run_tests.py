@@ -46,7 +46,7 @@ def banner(title: str) -> None:
 
 class Lint(threading.Thread):
     """ruff and mypy, in a thread while the other checks use their cluster: mypy without its
-    cache (a fresh clone) takes some 40 s alone, as long as all the other checks together. What
+    cache (a fresh clone) takes some 30 s alone, as long as all the other checks together. What
     they print is kept, and shown by `report`."""
 
     COMMANDS = (
