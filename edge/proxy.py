@@ -304,11 +304,19 @@ def check_body(body: bytes) -> dict[str, Any] | None:
 INTEGER_BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 # What Postgres's input functions skip around a value (isspace in the C locale).
 SPACES = " \t\n\r\v\f"
-# An integer and a number as Postgres reads them in a query's text (ASCII digits only).
-QUERY_INTEGER = re.compile(rf"[{SPACES}]*[+-]?[0-9]+[{SPACES}]*")
-QUERY_NUMBER = re.compile(
-    rf"[{SPACES}]*(?:[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?i:nan|infinity|inf))[{SPACES}]*"
+# An integer as Postgres's input functions read it (int2in, int4in, int8in): ASCII digits only.
+INTEGER_TEXT = re.compile(rf"[{SPACES}]*[+-]?[0-9]+[{SPACES}]*")
+# A number as numeric_in reads it: NaN takes no sign, Infinity may; digits with a point somewhere,
+# or a point and digits; an exponent.
+NUMERIC_TEXT = re.compile(
+    rf"[{SPACES}]*(?:(?i:nan)|[+-]?(?i:infinity|inf)"
+    rf"|[+-]?(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?(?:[eE](?P<exponent>[+-]?[0-9]+))?)[{SPACES}]*"
 )
+# numeric's limits (src/backend/utils/adt/numeric.c): an exponent as written, the digits after
+# the point (the display scale), and the place of the first significant digit.
+NUMERIC_EXPONENT_LIMIT = 2**31 // 2 - 1
+NUMERIC_SCALE_MAX = 16383
+NUMERIC_LEADING_PLACE_MAX = 131071
 # Postgres's words for a boolean (boolin), any case.
 BOOLEAN_WORDS = frozenset({"t", "true", "y", "yes", "on", "1", "f", "false", "n", "no", "off", "0"})
 # What each kind of argument takes, for the refusal's message.
@@ -324,10 +332,13 @@ TAKES: dict[ScalarKind | None, str] = {
 
 def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
     """Whether a scalar argument's value (JSON null aside) is of the kind its function takes, as
-    Postgres will read it: in a body, a JSON string for text, an integer of the type's range, a
-    number, or true or false; in a query, whose values are all text, what Postgres's input
-    function for the type takes. Text holds no NUL and no lone surrogate (\\u0000 and \\ud800 are
-    JSON, but no Postgres text): PostgREST answered those with Postgres's own 22P05 or PGRST102."""
+    Postgres will read it. In a body: a JSON string for text; true or false for a boolean; for an
+    integer or a number, a JSON number or a JSON string of one (the generated TypeScript client
+    sends bigint and numeric so, which a JavaScript number cannot carry exactly), of the type's
+    range. In a query, whose values are all text: what Postgres's input function for the type
+    takes. Text holds no NUL and no lone surrogate (\\u0000 and \\ud800 are JSON, but no Postgres
+    text): PostgREST answered those with Postgres's own 22P05 or PGRST102. A number that Postgres
+    would not take answered its 22P02 or 22003."""
     if value is None:
         return True
     if not isinstance(value, str):  # a JSON true or false
@@ -335,18 +346,55 @@ def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
     if kind is None:
         return (from_query or type(value) is str) and storable(value)
     if kind in INTEGER_BOUNDS:
-        integer = QUERY_INTEGER.fullmatch(value) if from_query else type(value) is JsonInteger
-        return bool(integer) and _in_range(value, INTEGER_BOUNDS[kind])
+        return type(value) is not JsonFraction and _integer_fits(value, INTEGER_BOUNDS[kind])
     if kind == "numeric":
-        if from_query:
-            return bool(QUERY_NUMBER.fullmatch(value))
-        return type(value) in (JsonInteger, JsonFraction)
+        return _numeric_fits(value)
     return from_query and value.strip(SPACES).lower() in BOOLEAN_WORDS
 
 
-def _in_range(text: str, bound: int) -> bool:
-    digits = text.strip(SPACES).lstrip("+-")
-    return len(digits) <= 20 and -bound <= int(text) < bound
+def _integer_fits(text: str, bound: int) -> bool:
+    if not INTEGER_TEXT.fullmatch(text):
+        return False
+    written = text.strip(SPACES)
+    digits = written.lstrip("+-").lstrip("0")
+    # int() of thousands of digits is refused by Python itself, and far out of any range.
+    if len(digits) > 20:
+        return False
+    value = int(digits or "0")
+    return -bound <= (-value if written.startswith("-") else value) < bound
+
+
+def _numeric_fits(text: str) -> bool:
+    """numeric_in's grammar and its overflow: an exponent past about a billion, more than
+    NUMERIC_SCALE_MAX digits after the point (counting the exponent's shift, even for a zero), or
+    a first significant digit past the 10^NUMERIC_LEADING_PLACE_MAX place."""
+    match = NUMERIC_TEXT.fullmatch(text)
+    if match is None:
+        return False
+    whole, fraction, exponent = match["whole"], match["fraction"], match["exponent"]
+    if whole is None:  # NaN or Infinity
+        return True
+    fraction = fraction or ""
+    if not whole and not fraction:
+        return False  # "", ".", "e5"
+    shift = 0
+    if exponent is not None:
+        exponent_digits = exponent.lstrip("+-").lstrip("0")
+        if len(exponent_digits) > 10:
+            return False
+        shift = int(exponent_digits or "0") * (-1 if exponent.startswith("-") else 1)
+        if abs(shift) >= NUMERIC_EXPONENT_LIMIT:
+            return False
+    if len(fraction) - shift > NUMERIC_SCALE_MAX:
+        return False
+    significant_whole = whole.lstrip("0")
+    if significant_whole:
+        leading_place = len(significant_whole) - 1 + shift
+    elif fraction.strip("0"):
+        leading_place = -(len(fraction) - len(fraction.lstrip("0")) + 1) + shift
+    else:
+        return True  # a zero
+    return leading_place <= NUMERIC_LEADING_PLACE_MAX
 
 
 def check_arguments(
