@@ -30,6 +30,7 @@ import io
 import json
 import keyword
 import tokenize
+from collections.abc import Callable
 
 from codegen.catalog import VOID_OID, Arg, Catalog, CodegenError, Column, Function, PgType, refuse_overloads
 from codegen.naming import Declarations, claim, doc_lines, pascal, upper_snake
@@ -109,9 +110,46 @@ RESERVED = frozenset(
 )
 
 
+# The names a wrapper's body uses, its own and the module's helpers: an argument so named would
+# hide one.
+WRAPPER_NAMES = frozenset(
+    {
+        "conn",
+        "query",
+        "params",
+        "cur",
+        "row",
+        "rows",
+        "call_query",
+        "guarded",
+        "guarded_async",
+        "class_row",
+        "one",
+        "cast",
+    }
+)
+
+
 def py_name(name: str) -> str:
-    """An SQL argument's or column's name in Python: `from` -> `from_`; `conn` is the wrapper's."""
+    """An SQL column's name in Python: `from` -> `from_`, and `conn` -> `conn_`."""
     return f"{name}_" if keyword.iskeyword(name) or name == "conn" else name
+
+
+def py_argument_name(name: str) -> str:
+    """An SQL argument's name in Python: a keyword or a name the wrapper uses gets an underscore
+    after it (`from` -> `from_`, `one` -> `one_`)."""
+    return f"{name}_" if keyword.iskeyword(name) or name in WRAPPER_NAMES else name
+
+
+def _refuse_alike(what: str, names: list[str], named: Callable[[str], str], where: str) -> None:
+    """Two SQL names Python would write alike: else the module did not compile (two arguments
+    of one name) or a row lost a column."""
+    seen: dict[str, str] = {}
+    for name in names:
+        python = named(name)
+        if python in seen:
+            raise CodegenError(f"Python: {what} {seen[python]} and {name} of {where} are both named {python}")
+        seen[python] = name
 
 
 def _names_in_code(body: str) -> set[str]:
@@ -218,6 +256,7 @@ class _Emitter:
             f"class {name}:",
             *_docstring(doc_lines(comment), "    "),
         ]
+        _refuse_alike("columns", [column.name for column in columns], py_name, where)
         for column in columns:
             if not column.name.isidentifier():
                 raise CodegenError(f"Python: column {where}.{column.name} is not a Python identifier")
@@ -281,6 +320,7 @@ class _Emitter:
 
         params: list[str] = []
         call_args: list[str] = []
+        _refuse_alike("arguments", [arg.name for arg in function.args], py_argument_name, where)
         for arg in function.args:
             pg = self.catalog.type(arg.type_oid)
             if self.catalog.resolve(pg.oid).kind == "composite":
@@ -288,7 +328,7 @@ class _Emitter:
             if not arg.name.isidentifier():
                 raise CodegenError(f"Python: argument {arg.name} of {where} is not a Python identifier")
             py = self.argument_type(function, arg)
-            variable = py_name(arg.name)
+            variable = py_argument_name(arg.name)
             if arg.has_default:  # None last: ruff's order for unions
                 py = f"{py.removesuffix(' | None')} | Default" + (" | None" if py.endswith(" | None") else "")
                 params.append(f"{variable}: {py} = DEFAULT")

@@ -517,3 +517,52 @@ async def test_an_async_wrappers_error_does_not_poison_the_callers_transaction(f
         with pytest.raises(db.ApiAddNoteError):
             await db.api_add_note_async(conn, body="")
         assert await db.api_total_async(conn, vals=[2, 3]) == 5
+
+
+def _load_module(text: str, path: Path) -> ModuleType:
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(f"codegen_probe_{path.stem}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_argument_named_as_what_the_wrapper_uses_hides_nothing(fixture_with: Any, tmp_path: Path) -> None:
+    """`one`, `cast`, `query` … are the wrapper's own names: an argument so named gets an
+    underscore after it, as a keyword does, and the wrapper still works."""
+    url = fixture_with(
+        'create function pipeline.shadows(one integer, "cast" integer, query integer, conn integer)'
+        ' returns integer language sql return one + "cast" + query + conn;'
+        "grant execute on function pipeline.shadows(integer, integer, integer, integer)"
+        " to codegen_fixture_worker;"
+    )
+    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
+    module = _load_module(python, tmp_path / "shadows.py")
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_shadows(conn, one_=1, cast_=2, query_=3, conn_=4) == 10
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            'create function pipeline.clash("from" integer, from_ integer) returns integer'
+            " language sql return 1;"
+            "grant execute on function pipeline.clash(integer, integer) to codegen_fixture_worker;",
+            r"Python: arguments from and from_ of pipeline\.clash\(.*\) are both named from_",
+        ),
+        (
+            'create function pipeline.clash() returns table ("from" integer, from_ integer)'
+            " language sql as $$ select 1, 2 $$;"
+            "grant execute on function pipeline.clash() to codegen_fixture_worker;",
+            r"Python: columns from and from_ of pipeline\.clash\(\) are both named from_",
+        ),
+    ],
+)
+def test_two_names_python_would_write_alike_are_refused(fixture_with: Any, sql: str, message: str) -> None:
+    """Else the module did not compile (two arguments of one name) or a row lost a column."""
+    with pytest.raises(CodegenError, match=message):
+        generate(fixture_with(sql), FIXTURE_CONFIG)
