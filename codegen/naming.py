@@ -8,9 +8,14 @@ from collections.abc import Callable
 from codegen.catalog import CodegenError, PgType
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
+# What may stand between the words of a name: anything else (a letter beyond ASCII, `$`) would be
+# dropped, and two names made alike or one made empty.
+_SEPARATORS = re.compile(r"[A-Za-z0-9_. -]*")
 
 
 def pascal(name: str) -> str:
+    if not _SEPARATORS.fullmatch(name):
+        raise CodegenError(f"{name}: only ASCII letters, digits and _ make names in TypeScript and Python")
     return "".join(word[:1].upper() + word[1:] for word in _WORD.findall(name))
 
 

@@ -566,3 +566,14 @@ def test_two_names_python_would_write_alike_are_refused(fixture_with: Any, sql: 
     """Else the module did not compile (two arguments of one name) or a row lost a column."""
     with pytest.raises(CodegenError, match=message):
         generate(fixture_with(sql), FIXTURE_CONFIG)
+
+
+def test_a_name_neither_language_can_write_is_refused(fixture_with: Any) -> None:
+    """Its letters were dropped: `export function (` did not compile (nor would the edge route
+    /rpc/ to it)."""
+    url = fixture_with(
+        'create function api."数据"() returns integer language sql return 1;'
+        'grant execute on function api."数据"() to codegen_fixture_anon, codegen_fixture_user;'
+    )
+    with pytest.raises(CodegenError, match="数据"):
+        generate(url, FIXTURE_CONFIG)
