@@ -2,7 +2,7 @@
 
 `pg_get_constraintdef` prints e.g. `CHECK ((VALUE ~ '^usr_[0-9a-z]{26}$'::text))`. Postgres
 regular expressions (ARE) and JavaScript's agree on a common subset: literal characters,
-bracket classes with ranges, `.`, anchors, `\\d \\s \\w`, groups, alternation and the usual
+bracket classes with ranges, `.`, anchors, `\\d`, groups, alternation and the usual
 quantifiers. Length comparisons (`octet_length(VALUE) = 30`, `char_length`, `length`) translate
 too. A pattern outside that subset, or any other CHECK, gets no guard: the generated code says so
 rather than guess.
@@ -16,26 +16,51 @@ from typing import Any
 
 from pglast.parser import ParseError, parse_sql_json
 
-# Escapes with the same meaning in both dialects; everything else after a backslash is refused.
-_SAFE_ESCAPES = set("dDsSwW.\\/-^$*+?()[]{}|_")
+# Escapes with one meaning in both dialects, and what each is in a JavaScript pattern with the
+# `u` flag (which allows no other identity escape). \w and \s are not among them: Postgres's
+# read the database's locale (é is a letter, U+00A0 no space), JavaScript's do not.
+_ESCAPES = {
+    **{char: "\\" + char for char in "dD.\\/^$*+?()[]{}|"},
+    "_": "_",
+}
 _SAFE_CHARS = re.compile(r"[A-Za-z0-9 _\-\^$\[\]{}(),|?*+.:@#%&=<>!~'\"/]")
 
 
-def _pattern_ok(pattern: str) -> bool:
+def _javascript_pattern(pattern: str) -> str | None:
+    """The pattern as JavaScript source for a RegExp with the flags `su` (code points, as
+    Postgres counts them; `.` matching a newline too, as Postgres's does), or None when it is
+    outside the subset both dialects read alike."""
     if "[[" in pattern or "(?" in pattern or "***" in pattern:
-        return False  # POSIX classes, embedded options, director prefixes
+        return None  # POSIX classes, embedded options, director prefixes
+    out: list[str] = []
+    in_brackets = False
     position = 0
     while position < len(pattern):
         char = pattern[position]
         if char == "\\":
-            if position + 1 >= len(pattern) or pattern[position + 1] not in _SAFE_ESCAPES:
-                return False
+            escaped = pattern[position + 1] if position + 1 < len(pattern) else ""
+            if escaped == "-":  # a literal hyphen: escaped only where it could make a range
+                out.append("\\-" if in_brackets else "-")
+            elif escaped in _ESCAPES:
+                out.append(_ESCAPES[escaped])
+            else:
+                return None
             position += 2
             continue
         if not _SAFE_CHARS.fullmatch(char):
-            return False
+            return None
+        if char == "[" and not in_brackets:
+            in_brackets = True
+            opening = pattern[position + 1 : position + 3]
+            if opening.startswith("]") or opening == "^]":
+                return None  # a leading ] is a member in Postgres, an empty class in JavaScript
+        elif char == "]" and in_brackets:
+            in_brackets = False
+        elif char in "{}" and in_brackets:
+            char = "\\" + char  # literal inside brackets in both; `u` wants them escaped
+        out.append("\\/" if char == "/" else char)
         position += 1
-    return True
+    return "".join(out)
 
 
 def _is_value(node: Any) -> bool:
@@ -110,8 +135,9 @@ def js_conditions(checks: list[str]) -> list[str] | None:
             pattern = _string(expr["rexpr"])
             if operator not in ("~", "~*") or pattern is None or not _is_value(expr["lexpr"]):
                 return None
-            if not _pattern_ok(pattern):
+            javascript = _javascript_pattern(pattern)
+            if javascript is None:
                 return None
-            flags = "i" if operator == "~*" else ""
-            literals.append("/" + pattern.replace("/", "\\/") + "/" + flags + ".test(value)")
+            flags = "isu" if operator == "~*" else "su"
+            literals.append(f"/{javascript}/{flags}.test(value)")
     return literals or None

@@ -359,7 +359,9 @@ class _Emitter:
             checks = self.catalog.domain_checks(pg.oid)
             conditions = js_conditions(checks) if checks else []
             if conditions is None:
-                lines.append(f"// No is{name} guard: a CHECK of {pg.qualified} is not a plain regex match.")
+                lines.append(
+                    f"// No is{name} guard: a CHECK of {pg.qualified} is not one JavaScript reads alike."
+                )
             else:
                 guard = claim(self.names, f"is{name}", f"the guard of {pg.qualified}")
                 tests = "".join(f" && {condition}" for condition in conditions)

@@ -5,7 +5,9 @@ goldens. (How long codegen takes is a benchmark: bench/codegen_speed.py.)"""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -154,13 +156,13 @@ def test_an_internal_api_function_gets_no_client(fixture_with: Any) -> None:
 
 def test_domain_checks_become_regex_guards_only_when_exact() -> None:
     assert js_conditions(["CHECK ((VALUE ~ '^usr_[0-9a-hjkmnp-tv-z]{26}$'::text))"]) == [
-        "/^usr_[0-9a-hjkmnp-tv-z]{26}$/.test(value)"
+        "/^usr_[0-9a-hjkmnp-tv-z]{26}$/su.test(value)"
     ]
-    assert js_conditions(["CHECK (((VALUE)::text ~* '^a\\d+$'::text))"]) == ["/^a\\d+$/i.test(value)"]
+    assert js_conditions(["CHECK (((VALUE)::text ~* '^a\\d+$'::text))"]) == ["/^a\\d+$/isu.test(value)"]
     assert js_conditions(["CHECK ((VALUE ~ '^[[:alpha:]]+$'::text))"]) is None
     assert js_conditions(["CHECK (((octet_length((VALUE)::text) = 30) AND (VALUE ~ '^u'::text)))"]) == [
         "new TextEncoder().encode(value).length === 30",
-        "/^u/.test(value)",
+        "/^u/su.test(value)",
     ]
     assert js_conditions(["CHECK ((VALUE > 0))"]) is None
 
@@ -577,3 +579,48 @@ def test_a_name_neither_language_can_write_is_refused(fixture_with: Any) -> None
     )
     with pytest.raises(CodegenError, match="数据"):
         generate(url, FIXTURE_CONFIG)
+
+
+# Domain patterns and values on which Postgres and a JavaScript guard could disagree: `.` and
+# newlines, characters beyond UTF-16's first plane, escapes, `/`.
+GUARDED_PATTERNS = [
+    ("~", r"^a\/b$", ["a/b", "ab", "a\\/b"]),
+    ("~", r"^.{1,3}$", ["😀😀", "😀😀😀😀", "abc", "abcd", "a\nb"]),
+    ("~", r"^a.b$", ["a\nb", "axb", "a😀b", "ab"]),
+    ("~", r"^[^x]{2}$", ["😀😀", "😀", "ab", "xa"]),
+    ("~", r"^a\_b\-c$", ["a_b-c", "ab-c"]),
+    ("~", r"^[a-z]+\.[a-z]+$", ["ab.cd", "abxcd"]),
+    ("~", r"^[\d]+$", ["123", "12a", "١٢"]),
+    ("~*", r"^abc$", ["ABC", "abd"]),
+    ("~", r"^\w+$", ["abc", "é", "日"]),
+    ("~", r"^\s$", [" ", "\u00a0", "\u2003"]),
+    ("~", r"^a{2}$", ["aa", "a"]),
+]
+
+
+def test_a_domains_guard_agrees_with_postgres_or_is_not_made(pg_server: str, tmp_path: Path) -> None:
+    """The TypeScript client's guard of a domain's pattern says what Postgres says of each value,
+    or the pattern gets no guard; it never refuses a value the database takes."""
+    cases = []
+    with psycopg.connect(pg_server) as conn:
+        for operator, pattern, values in GUARDED_PATTERNS:
+            quoted = pattern.replace("'", "''")
+            conditions = js_conditions([f"CHECK ((VALUE {operator} '{quoted}'::text))"])
+            if conditions is None:
+                continue
+            for value in values:
+                row = conn.execute(f"select %s::text {operator} %s::text", [value, pattern]).fetchone()
+                assert row is not None
+                cases.append(
+                    {"pattern": pattern, "guard": " && ".join(conditions), "value": value, "postgres": row[0]}
+                )
+    assert cases, "no pattern got a guard"
+    script = tmp_path / "guards.mjs"
+    script.write_text(
+        "const cases = " + json.dumps(cases) + ";\n"
+        "const out = cases.map((c) => { const value = c.value; return {...c, js: eval(c.guard)}; });\n"
+        "console.log(JSON.stringify(out.filter((c) => c.js !== c.postgres)));\n"
+    )
+    ran = subprocess.run(["node", str(script)], capture_output=True, text=True, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == []

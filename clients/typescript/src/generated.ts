@@ -376,7 +376,7 @@ export type DeleteOrganizationErrorCode = "auth.not_signed_in" | "org.forbidden"
 export type EventId = string & { readonly __brand: "app.event_id" };
 /** True when `value` has the shape app.event_id requires. */
 export function isEventId(value: unknown): value is EventId {
-  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^evt_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
+  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^evt_[0-7][0-9a-hjkmnp-tv-z]*$/su.test(value);
 }
 
 /** The body of POST /ext/ai/org-summary. */
@@ -451,7 +451,7 @@ export interface Invitation {
 export type InvitationId = string & { readonly __brand: "app.invitation_id" };
 /** True when `value` has the shape app.invitation_id requires. */
 export function isInvitationId(value: unknown): value is InvitationId {
-  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^inv_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
+  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^inv_[0-7][0-9a-hjkmnp-tv-z]*$/su.test(value);
 }
 
 /** The arguments of api.invite_member. */
@@ -524,14 +524,14 @@ export interface Member {
 export type MembershipId = string & { readonly __brand: "app.membership_id" };
 /** True when `value` has the shape app.membership_id requires. */
 export function isMembershipId(value: unknown): value is MembershipId {
-  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^mem_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
+  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^mem_[0-7][0-9a-hjkmnp-tv-z]*$/su.test(value);
 }
 
 /** An organization's id: org_ and 26 Crockford base32 characters (see app.gen_id). */
 export type OrgId = string & { readonly __brand: "app.org_id" };
 /** True when `value` has the shape app.org_id requires. */
 export function isOrgId(value: unknown): value is OrgId {
-  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^org_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
+  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^org_[0-7][0-9a-hjkmnp-tv-z]*$/su.test(value);
 }
 
 /** A member's role: owner (everything, at least one per organization), admin (members and invitations), member (read). */
@@ -578,7 +578,7 @@ export type RevokeInvitationErrorCode = "auth.not_signed_in" | "invitation.not_f
 export type SessionId = string & { readonly __brand: "app.session_id" };
 /** True when `value` has the shape app.session_id requires. */
 export function isSessionId(value: unknown): value is SessionId {
-  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^ses_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
+  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^ses_[0-7][0-9a-hjkmnp-tv-z]*$/su.test(value);
 }
 
 /** An organization's Slack channel as its members see it (never the token). */
@@ -640,7 +640,7 @@ export type UpdateProfileErrorCode = "auth.invalid_display_name" | "auth.not_sig
 export type UserId = string & { readonly __brand: "app.user_id" };
 /** True when `value` has the shape app.user_id requires. */
 export function isUserId(value: unknown): value is UserId {
-  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^usr_[0-7][0-9a-hjkmnp-tv-z]*$/.test(value);
+  return typeof value === "string" && new TextEncoder().encode(value).length === 30 && /^usr_[0-7][0-9a-hjkmnp-tv-z]*$/su.test(value);
 }
 
 /** A user's public profile, as api.me returns it. */
