@@ -317,8 +317,10 @@ NUMERIC_TEXT = re.compile(
 NUMERIC_EXPONENT_LIMIT = 2**31 // 2 - 1
 NUMERIC_SCALE_MAX = 16383
 NUMERIC_LEADING_PLACE_MAX = 131071
-# Postgres's words for a boolean (boolin), any case.
-BOOLEAN_WORDS = frozenset({"t", "true", "y", "yes", "on", "1", "f", "false", "n", "no", "off", "0"})
+# Postgres's words for a boolean (boolin, parse_bool), any case: any beginning of these,
+BOOLEAN_WORDS = ("true", "false", "yes", "no")
+# and these whole (`o` alone is either).
+BOOLEAN_EXACT = frozenset({"on", "of", "off", "1", "0"})
 # What each kind of argument takes, for the refusal's message.
 TAKES: dict[ScalarKind | None, str] = {
     "int2": f"an integer from {-(2**15)} to {2**15 - 1}",
@@ -349,7 +351,14 @@ def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
         return type(value) is not JsonFraction and _integer_fits(value, INTEGER_BOUNDS[kind])
     if kind == "numeric":
         return _numeric_fits(value)
-    return from_query and value.strip(SPACES).lower() in BOOLEAN_WORDS
+    return from_query and _boolean_fits(value.strip(SPACES).lower())
+
+
+def _boolean_fits(word: str) -> bool:
+    # Postgres folds ASCII letters only (Python's lower() makes "k" of the Kelvin sign).
+    if not word.isascii():
+        return False
+    return word in BOOLEAN_EXACT or (word != "" and any(whole.startswith(word) for whole in BOOLEAN_WORDS))
 
 
 def _integer_fits(text: str, bound: int) -> bool:

@@ -269,6 +269,24 @@ def test_a_number_fits_its_argument_exactly_when_postgres_reads_it(pg_server: st
     assert disagreements == []
 
 
+BOOLEAN_TEXTS = (
+    "t", "tr", "tru", "true", "TRUE", "truer", "y", "ye", "yes", "yess", "n", "no", "nope",
+    "f", "fa", "fals", "false", "on", "ON", "o", "of", "off", "offf", "1", "0", "01", "2",
+    " yes ", "\tno\n", "\u00a0yes", "", " ", "maybe",
+)  # fmt: skip
+
+
+def test_a_boolean_in_a_query_fits_exactly_when_postgres_reads_it(pg_server: str) -> None:
+    """boolin's words and their unique prefixes ("tru", "of"), any case, spaces around."""
+    disagreements = []
+    with psycopg.connect(pg_server) as conn:
+        for text in BOOLEAN_TEXTS:
+            edge = _edge_takes("boolean", {"x": text}, from_query=True)
+            if edge != _postgres_takes(conn, json.dumps({"x": text}), "boolean"):
+                disagreements.append(f"query {text!r}: the edge {'takes' if edge else 'refuses'} it")
+    assert disagreements == []
+
+
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
