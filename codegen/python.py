@@ -226,9 +226,14 @@ class _Emitter:
             return _SCALARS[oid]
         raise CodegenError(f"cannot map type {pg.sql} to Python (used by {where})")
 
-    def nullable(self, oid: int, not_null: bool, where: str, *, nested: bool = False) -> str:
+    def nullable(
+        self, oid: int, not_null: bool, where: str, *, nested: bool = False, answered: bool = False
+    ) -> str:
+        """The type, `| None` unless known not null; a NOT NULL domain is believed of arguments
+        only, not of what a function answers (as in typescript.py)."""
         py = self.type(oid, where, nested=nested)
-        return py if not_null or self.catalog.not_null(oid) else f"{py} | None"
+        believed = not answered and self.catalog.not_null(oid)
+        return py if not_null or believed else f"{py} | None"
 
     def domain(self, pg: PgType, where: str, nested: bool) -> str:
         def make(name: str) -> list[str]:
@@ -260,7 +265,9 @@ class _Emitter:
         for column in columns:
             if not column.name.isidentifier():
                 raise CodegenError(f"Python: column {where}.{column.name} is not a Python identifier")
-            py = self.nullable(column.type_oid, column.not_null, f"{where}.{column.name}", nested=True)
+            py = self.nullable(
+                column.type_oid, column.not_null, f"{where}.{column.name}", nested=True, answered=True
+            )
             lines.append(f"    {py_name(column.name)}: {py}")
             lines += _docstring(doc_lines(column.comment), "    ")
         return lines
@@ -360,7 +367,8 @@ class _Emitter:
                 select = self.row_select(resolved.columns)
             else:
                 tag = function.tags.result
-                result = self.nullable(pg.oid, tag is not None and not tag.nullable, f"{where} result")
+                not_null = tag is not None and not tag.nullable
+                result = self.nullable(pg.oid, not_null, f"{where} result", answered=True)
                 factory = None
                 select = f"select {self.select('v', pg.oid)} from {{call}} as v"
         full = f"list[{result}]" if function.returns_set else result

@@ -14,11 +14,12 @@ Anything else stops generation with the type's name, unless a comment tag (codeg
 gives the type or skips the function.
 
 Nullability: an argument is `| null` unless the function is STRICT or its type is a NOT NULL
-domain; an argument with a default is optional. A column is `| null` unless it is NOT NULL (a
-table column) or of a NOT NULL domain; attributes of CREATE TYPE composites and RETURNS TABLE
-columns cannot be declared NOT NULL in Postgres, so they are nullable unless of a NOT NULL
-domain. A scalar result is `| null` unless of a NOT NULL domain: no function can promise more.
-An `@arg` or `@result` tag says it instead (`TYPE?`: nullable).
+domain (Postgres refuses a null for it); an argument with a default is optional. What a function
+answers is `| null` unless known otherwise: a column unless it is NOT NULL (a table column);
+attributes of CREATE TYPE composites and RETURNS TABLE columns cannot be declared NOT NULL in
+Postgres, and a NOT NULL domain does not stop a function from answering null (Postgres checks it
+where a value is made or cast: an SQL function that finds no row answers null). An `@arg` or
+`@result` tag says it instead (`TYPE?`: nullable).
 """
 
 from __future__ import annotations
@@ -341,9 +342,14 @@ class _Emitter:
                 return "Json"
         raise CodegenError(f"cannot map type {pg.sql} to TypeScript (used by {where})")
 
-    def nullable(self, oid: int, not_null: bool, where: str) -> str:
+    def nullable(self, oid: int, not_null: bool, where: str, *, answered: bool = False) -> str:
+        """The type, `| null` unless known not null. A NOT NULL domain is believed of what the
+        client sends (Postgres refuses a null for it), not of what a function answers
+        (`answered`): an SQL function that finds no row, or a column of an outer join, is null
+        whatever the domain says."""
         ts = self.type(oid, where)
-        return ts if not_null or self.catalog.not_null(oid) else f"{ts} | null"
+        believed = not answered and self.catalog.not_null(oid)
+        return ts if not_null or believed else f"{ts} | null"
 
     def domain(self, pg: PgType, where: str) -> str:
         return self.decl.of_type(pg, lambda name: self.domain_lines(pg, name))
@@ -395,7 +401,7 @@ class _Emitter:
         lines = [*_doc(doc_lines(comment)), f"export interface {name} {{"]
         for column in columns:
             lines += _doc(doc_lines(column.comment), "  ")
-            ts = self.nullable(column.type_oid, column.not_null, f"{where}.{column.name}")
+            ts = self.nullable(column.type_oid, column.not_null, f"{where}.{column.name}", answered=True)
             lines.append(f"  {_key(column.name)}: {ts};")
         return [*lines, "}"]
 
@@ -473,7 +479,7 @@ class _Emitter:
             oid = result_tag.oid if result_tag else function.return_oid
             composite = self.catalog.resolve(oid).kind == "composite"
             not_null = composite or (result_tag is not None and not result_tag.nullable)
-            item = self.nullable(oid, not_null, f"{where} result")
+            item = self.nullable(oid, not_null, f"{where} result", answered=True)
             result = f"({item})[]" if function.returns_set and "|" in item else item
             result += "[]" if function.returns_set and "|" not in item else ""
             decoder = self.decoder(oid)

@@ -624,3 +624,30 @@ def test_a_domains_guard_agrees_with_postgres_or_is_not_made(pg_server: str, tmp
     ran = subprocess.run(["node", str(script)], capture_output=True, text=True, check=False)
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout) == []
+
+
+def test_a_not_null_domain_answered_by_a_function_may_be_null(fixture_with: Any, tmp_path: Path) -> None:
+    """Postgres checks a NOT NULL domain where a value is made or cast, not where a function
+    answers: an SQL function whose query finds no row answers null. The clients' types say so;
+    an argument of the domain stays not null (Postgres refuses a null for it)."""
+    url = fixture_with(
+        "create function pipeline.no_seats(wanted app.seat_count) returns app.seat_count"
+        " language sql as $$ select wanted where false $$;"
+        "grant execute on function pipeline.no_seats(app.seat_count) to codegen_fixture_worker;"
+        "create function api.no_seats(wanted app.seat_count) returns app.seat_count"
+        " language sql stable as $$ select wanted where false $$;"
+        "grant execute on function api.no_seats(app.seat_count)"
+        " to codegen_fixture_anon, codegen_fixture_user;"
+    )
+    files = generate(url, FIXTURE_CONFIG)
+    typescript = files[EXPECTED / "generated.ts"]
+    assert "): Promise<Result<SeatCount | null, NoSeatsErrorCode>> {" in typescript
+    assert "export interface NoSeatsArgs {\n  wanted: SeatCount;\n}" in typescript
+    module = _load_module(files[EXPECTED / "generated.py"], tmp_path / "no_seats.py")
+    assert module.pipeline_no_seats.__annotations__ == {
+        "conn": "psycopg.Connection[Any]",
+        "wanted": "SeatCount",
+        "return": "SeatCount | None",
+    }
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_no_seats(conn, wanted=module.SeatCount(3)) is None
