@@ -12,7 +12,8 @@ function body (as `pg_get_functiondef` prints it, so it is what the database run
   function's own `set search_path` (or `default_search_path` when it sets none), as Postgres
   would;
 - `insert`, `update`, `delete` and `merge` statements: the trigger functions that fire on that
-  table for that event are callees too.
+  table for that event are callees too, and so are those that fire on the tables its foreign
+  keys' actions write in turn (a delete that cascades deletes there, set null updates).
 
 Dynamic SQL (`EXECUTE`, `RETURN QUERY EXECUTE`, `FOR ... IN EXECUTE`, `OPEN ... FOR EXECUTE`)
 cannot be read: a function that runs it, or calls one that does, has codes no one can list, and
@@ -70,6 +71,19 @@ select n.nspname::text || '.' || c.relname::text, f.nspname::text || '.' || p.pr
  where not t.tgisinternal
 """
 
+# Foreign keys whose actions write the referencing table: (referenced, referencing, on delete,
+# on update), pg_constraint's letters (c cascade, n set null, d set default).
+_REFERENTIAL_ACTIONS = """
+select r.nspname::text || '.' || rc.relname::text, n.nspname::text || '.' || c.relname::text,
+       k.confdeltype::text, k.confupdtype::text
+  from pg_constraint k
+  join pg_class c on c.oid = k.conrelid
+  join pg_namespace n on n.oid = c.relnamespace
+  join pg_class rc on rc.oid = k.confrelid
+  join pg_namespace r on r.oid = rc.relnamespace
+ where k.contype = 'f'
+"""
+
 _RELATIONS = """
 select n.nspname::text || '.' || c.relname::text from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
@@ -81,6 +95,11 @@ select n.nspname::text || '.' || c.relname::text from pg_class c
 _INSERT, _DELETE, _UPDATE = 4, 8, 16
 _WRITES = {"InsertStmt": _INSERT, "UpdateStmt": _UPDATE, "DeleteStmt": _DELETE}
 _MERGE = _INSERT | _UPDATE | _DELETE
+# What a foreign key's actions do to the referencing rows: a delete's cascade deletes them, set
+# null and set default update them, as an update's cascade does; no action and restrict write
+# nothing.
+_ON_DELETE_WRITES = {"c": _DELETE, "n": _UPDATE, "d": _UPDATE}
+_ON_UPDATE_WRITES = {"c": _UPDATE, "n": _UPDATE, "d": _UPDATE}
 _DYNAMIC = ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors")
 
 
@@ -248,6 +267,8 @@ class _Names:
     functions: frozenset[str]
     relations: frozenset[str]
     triggers: Mapping[str, tuple[tuple[str, int], ...]]  # relation -> (trigger function, tgtype)
+    # relation -> (referencing relation, the events a delete of it fires there, an update's)
+    cascades: Mapping[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
 
 
 class _Analysis:
@@ -273,9 +294,22 @@ class _Analysis:
         if relation.get("schemaname"):
             name = f"{relation['schemaname']}.{name}"
         table = self.resolve(name, self.names.relations)
-        for function, tgtype in self.names.triggers.get(table or "", ()):
+        if table is not None:
+            self.fires(table, events, set())
+
+    def fires(self, table: str, events: int, reached: set[tuple[str, int]]) -> None:
+        """The triggers a write fires on `table`, and on the tables its foreign keys' actions
+        write in turn (a delete that cascades deletes, one that sets null updates)."""
+        if (table, events) in reached:
+            return
+        reached.add((table, events))
+        for function, tgtype in self.names.triggers.get(table, ()):
             if tgtype & events:
                 self.callees.add(function)
+        for referencing, on_delete, on_update in self.names.cascades.get(table, ()):
+            cascaded = (on_delete if events & _DELETE else 0) | (on_update if events & _UPDATE else 0)
+            if cascaded:
+                self.fires(referencing, cascaded, reached)
 
     def fail(self, line: object, what: str) -> CodegenError:
         where = f"{self.qualified}" + (f" line {line}" if line else "")
@@ -408,10 +442,16 @@ def error_codes(conn: psycopg.Connection, config: RaiseConfig) -> ErrorCodes:
     triggers: dict[str, list[tuple[str, int]]] = {}
     for table, function, tgtype in conn.execute(_TRIGGERS):
         triggers.setdefault(table, []).append((function, tgtype))
+    cascades: dict[str, list[tuple[str, int, int]]] = {}
+    for referenced, referencing, on_delete, on_update in conn.execute(_REFERENTIAL_ACTIONS):
+        cascades.setdefault(referenced, []).append(
+            (referencing, _ON_DELETE_WRITES.get(on_delete, 0), _ON_UPDATE_WRITES.get(on_update, 0))
+        )
     names = _Names(
         functions=frozenset(f"{row[1]}.{row[2]}" for row in rows) | frozenset(config.helpers),
         relations=frozenset(name for (name,) in conn.execute(_RELATIONS)),
         triggers={table: tuple(found) for table, found in triggers.items()},
+        cascades={table: tuple(found) for table, found in cascades.items()},
     )
     bodies = [_analyse(row, config, schemas, names) for row in rows]
     by_oid = {body.oid: set(body.direct) for body in bodies}

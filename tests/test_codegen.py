@@ -363,6 +363,43 @@ def test_a_write_to_a_qualified_table_adds_its_triggers_codes(fixture_with: Any,
     assert codes.of_name("app.write_things") == {"auth.thing_conflict"}
 
 
+@pytest.mark.parametrize(
+    ("action", "write", "fires"),
+    [
+        ("on delete cascade", "delete from app.parents", "delete"),
+        ("on delete set null", "delete from app.parents", "update"),
+        ("on delete set default", "delete from app.parents", "update"),
+        ("on update cascade", "update app.parents set id = 2", "update"),
+        ("on delete cascade", "delete from app.grandparents", "delete"),
+    ],
+)
+def test_a_write_that_cascades_adds_the_codes_of_the_triggers_it_reaches(
+    fixture_with: Any, action: str, write: str, fires: str
+) -> None:
+    """A foreign key's action writes the referencing table, and fires its triggers: their codes
+    are the writer's too (else the client typed them as unexpected)."""
+    url = fixture_with(
+        f"""create table app.grandparents (id integer primary key);
+        create table app.parents (id integer primary key default 0,
+          grandparent integer references app.grandparents on delete cascade);
+        create table app.children (parent integer default 0 references app.parents {action});
+        create function app.tg_children() returns trigger language plpgsql as $$
+        begin
+          perform auth.raise_error(409, 'auth.child_locked', 'Locked.');
+          return null;
+        end $$;
+        create trigger guard after {fires} on app.children
+          for each statement execute function app.tg_children();
+        create function app.write_parents() returns void language plpgsql as $$
+        begin
+          {write};
+        end $$;"""
+    )
+    with psycopg.connect(url) as conn:
+        codes = error_codes(conn, FIXTURE_CONFIG.raises)
+    assert codes.of_name("app.write_parents") == {"auth.child_locked"}
+
+
 def test_dynamic_sql_without_declared_codes_is_refused_naming_the_function(fixture_with: Any) -> None:
     url = fixture_with(
         "create function app.run(statement text) returns void language plpgsql as $$"
