@@ -5,6 +5,8 @@ and one per route of the edge (edge/routes.py), over a small runtime (`_request`
 Mapping (by the OID of the type under any domains):
 - boolean -> boolean; smallint, integer, oid, real, double precision -> number;
 - bigint, numeric -> string, exact: responses that hold them are parsed keeping every digit;
+- real, double precision: NaN and the infinities go and come back as themselves (JSON has no
+  word for them: Postgres writes strings, and JSON.stringify would send null);
 - text, varchar, char, name, uuid, date/time types, interval, inet, cidr, macaddr, bytea -> string;
 - json, jsonb -> Json; an enum -> a union of its labels; an array -> (T | null)[];
 - a composite or table row type -> an interface; a domain -> a branded type
@@ -37,6 +39,7 @@ from edge.routes import RouteSpec
 _BOOLEAN = {16}
 _NUMBER = {21, 23, 26, 700, 701}
 _EXACT = {20, 1700}  # bigint, numeric: strings, never a lossy JS number
+_FLOAT = {700, 701}  # real, double precision: NaN and the infinities arrive as strings
 _STRING = {
     25, 1043, 1042, 18, 19, 2950,  # text, varchar, bpchar, "char", name, uuid
     1082, 1083, 1266, 1114, 1184, 1186,  # date, time, timetz, timestamp, timestamptz, interval
@@ -208,6 +211,9 @@ const _d = {
     return value;
   },
   exact: (value: unknown): unknown => (value instanceof _Exact ? value.digits : _d.plain(value)),
+  /** A float: Postgres writes NaN and the infinities as JSON strings. */
+  float: (value: unknown): unknown =>
+    value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : _d.plain(value),
   arr:
     (item: _Decoder): _Decoder =>
     (value) =>
@@ -219,6 +225,12 @@ const _d = {
         ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, _field(fields, key)(item)]))
         : _d.plain(value),
 };
+
+/** JSON.stringify's replacer: NaN and the infinities, which JSON writes as null, as the strings
+ * Postgres reads for a float (an integer argument refuses them: no call is made with a null). */
+function _nonFinite(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
+}
 
 function _field(fields: Record<string, _Decoder>, key: string): _Decoder {
   return fields[key] ?? _d.plain;
@@ -254,7 +266,7 @@ async function _request<T, C extends string>(
         ...(body === null ? {} : { "Content-Type": "application/json" }),
         Accept: "application/json",
       },
-      ...(body === null ? {} : { body: JSON.stringify(body) }),
+      ...(body === null ? {} : { body: JSON.stringify(body, _nonFinite) }),
       signal: options?.signal ?? null,
     });
     status = response.status;
@@ -405,7 +417,7 @@ class _Emitter:
             lines.append(f"  {_key(column.name)}: {ts};")
         return [*lines, "}"]
 
-    # -- decoders (only for results that hold bigint or numeric) -------------------------------
+    # -- decoders (only for results that hold bigint, numeric or a float) ----------------------
 
     def decoder(self, oid: int) -> str:
         pg = self.catalog.resolve(oid)
@@ -416,6 +428,8 @@ class _Emitter:
             return self.row_decoder(pg.columns)
         if pg.oid in _EXACT:
             return "_d.exact"
+        if pg.oid in _FLOAT:
+            return "_d.float"
         return "_d.plain"
 
     def row_decoder(self, columns: tuple[Column, ...]) -> str:
@@ -483,8 +497,9 @@ class _Emitter:
             result = f"({item})[]" if function.returns_set and "|" in item else item
             result += "[]" if function.returns_set and "|" not in item else ""
             decoder = self.decoder(oid)
-        exact = "_d.exact" in decoder
-        if function.returns_set and exact:
+        # Plain JSON.parse unless the result holds what only a decoder reads right.
+        decoded = "_d.exact" in decoder or "_d.float" in decoder
+        if function.returns_set and decoded:
             decoder = f"_d.arr({decoder})"
 
         codes = sorted(self.codes.of(function.oid))
@@ -513,7 +528,7 @@ class _Emitter:
         path = json.dumps(f"/rpc/{function.name}")
         lines.append(
             f'  return _request<{result}, {code_type}>(client, "POST", {path}, {body_args}, '
-            f"{codes_literal}, {decoder if exact else 'null'}, options);"
+            f"{codes_literal}, {decoder if decoded else 'null'}, options);"
         )
         lines.append("}")
         return name, lines

@@ -42,9 +42,14 @@ language sql immutable as $$
   select ('{"n": ' || n || ', "s": "\\u0000n' || n || '", "t": "\\u0000s", "\\u0000k": 1}')::json, n $$;
 create function api.codegen_slow(seconds double precision) returns void
 language sql volatile as $$ select pg_catalog.pg_sleep(seconds) $$;
+create function api.codegen_float(x double precision) returns double precision
+language sql immutable as $$ select x $$;
+create function api.codegen_floats(x double precision) returns table (x double precision, y real)
+language sql immutable as $$ select x, x::real $$;
 grant execute on function api.codegen_probe(bigint, text), api.codegen_refuse(text),
   api.codegen_doubled(numeric), api.codegen_series(integer), api.codegen_marks(bigint),
-  api.codegen_slow(double precision)
+  api.codegen_slow(double precision), api.codegen_float(double precision),
+  api.codegen_floats(double precision)
   to web_anon, authenticated;
 """
 

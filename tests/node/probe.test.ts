@@ -6,6 +6,8 @@ import {
   BlossomError,
   type Client,
   codegenDoubled,
+  codegenFloat,
+  codegenFloats,
   codegenMarks,
   codegenProbe,
   codegenRefuse,
@@ -93,4 +95,14 @@ test("the edge's own refusal on /rpc is a typed code, not client.unexpected", as
   assert.ok(!result.ok);
   assert.equal(result.error.code, "edge.body_too_large");
   assert.equal(result.error.status, 413);
+});
+
+test("floats that JSON cannot write (NaN, Infinity) go and come back as themselves", async () => {
+  for (const x of [1.5, -0.25, Infinity, -Infinity]) {
+    assert.deepEqual(await orThrow(codegenFloat(client, { x })), x);
+    assert.deepEqual(await orThrow(codegenFloats(client, { x })), [{ x, y: x }]);
+  }
+  assert.ok(Number.isNaN(await orThrow(codegenFloat(client, { x: NaN }))));
+  const [row] = await orThrow(codegenFloats(client, { x: NaN }));
+  assert.ok(row !== undefined && Number.isNaN(row.x) && Number.isNaN(row.y));
 });

@@ -100,6 +100,9 @@ const _d = {
     return value;
   },
   exact: (value: unknown): unknown => (value instanceof _Exact ? value.digits : _d.plain(value)),
+  /** A float: Postgres writes NaN and the infinities as JSON strings. */
+  float: (value: unknown): unknown =>
+    value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : _d.plain(value),
   arr:
     (item: _Decoder): _Decoder =>
     (value) =>
@@ -111,6 +114,12 @@ const _d = {
         ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, _field(fields, key)(item)]))
         : _d.plain(value),
 };
+
+/** JSON.stringify's replacer: NaN and the infinities, which JSON writes as null, as the strings
+ * Postgres reads for a float (an integer argument refuses them: no call is made with a null). */
+function _nonFinite(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
+}
 
 function _field(fields: Record<string, _Decoder>, key: string): _Decoder {
   return fields[key] ?? _d.plain;
@@ -146,7 +155,7 @@ async function _request<T, C extends string>(
         ...(body === null ? {} : { "Content-Type": "application/json" }),
         Accept: "application/json",
       },
-      ...(body === null ? {} : { body: JSON.stringify(body) }),
+      ...(body === null ? {} : { body: JSON.stringify(body, _nonFinite) }),
       signal: options?.signal ?? null,
     });
     status = response.status;
