@@ -1498,7 +1498,7 @@ def auth_change_password(
     p_client_addr: Inet | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password, revokes every other session, spends outstanding reset links and forgets every other device. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
     Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
@@ -1529,7 +1529,7 @@ async def auth_change_password_async(
     p_client_addr: Inet | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password and revokes every other session. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password, revokes every other session, spends outstanding reset links and forgets every other device. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
     Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
@@ -1557,8 +1557,9 @@ def auth_confirm_password_reset(
     p_token: str | None,
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
+    p_device_token: str | Default | None = DEFAULT,
 ) -> None:
-    """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
+    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets every device of the account but the browser's own (p_device_token). Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
     Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
@@ -1570,6 +1571,7 @@ def auth_confirm_password_reset(
             ("p_token", p_token, "text", ""),
             ("p_new_password", p_new_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
+            ("p_device_token", p_device_token, "text", ""),
         ],
     )
     with guarded(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
@@ -1583,8 +1585,9 @@ async def auth_confirm_password_reset_async(
     p_token: str | None,
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
+    p_device_token: str | Default | None = DEFAULT,
 ) -> None:
-    """Sets a new password with a reset token, spends it and revokes every session. Errors: 400 auth.invalid_token, 422 auth.weak_password.
+    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets every device of the account but the browser's own (p_device_token). Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
     Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
@@ -1596,6 +1599,7 @@ async def auth_confirm_password_reset_async(
             ("p_token", p_token, "text", ""),
             ("p_new_password", p_new_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
+            ("p_device_token", p_device_token, "text", ""),
         ],
     )
     async with guarded_async(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:

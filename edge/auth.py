@@ -413,6 +413,7 @@ async def confirm_password_reset(request: Request) -> Response:
             p_token=body["token"],
             p_new_password=body["new_password"],
             p_client_addr=client_ip(request, config),
+            p_device_token=device_token(request),
         ),
         password_work(request).hashing,
     )

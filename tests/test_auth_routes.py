@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -242,6 +243,25 @@ def test_password_reset_confirm_sets_the_password_once_and_revokes_sessions(auth
     assert login.status == 200
     again = post(auth_stack.edge_url, "/auth/password-reset/confirm", body)
     assert (again.status, again.json()["code"]) == (400, "auth.invalid_token")
+
+
+def test_a_reset_keeps_the_device_of_the_browser_that_made_it_and_forgets_the_others(
+    auth_stack: Stack,
+) -> None:
+    account = signup(auth_stack.edge_url)
+    elsewhere = post(auth_stack.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
+    assert elsewhere.status == 200
+    assert post(auth_stack.edge_url, "/auth/password-reset", {"email": account.email}).status == 202
+    body = {"token": reset_token(auth_stack, account.email), "new_password": "reset to this one"}
+    assert (
+        post(auth_stack.edge_url, "/auth/password-reset/confirm", body, headers=account.browser).status == 204
+    )
+    with psycopg.connect(auth_stack.database_url) as conn:
+        kept = conn.execute(
+            "select encode(token_hash, 'hex') from app.devices where user_id = %s", [account.user["id"]]
+        ).fetchall()
+    assert account.device is not None
+    assert kept == [(hashlib.sha256(account.device.encode()).hexdigest(),)]
 
 
 def test_password_reset_confirm_refuses_a_weak_password_and_keeps_the_token(auth_stack: Stack) -> None:

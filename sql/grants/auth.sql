@@ -33,7 +33,7 @@ grant execute on function
   auth.session_info(text),
   auth.change_password(text, text, text, inet, text),
   auth.request_password_reset(text, inet),
-  auth.confirm_password_reset(text, text, inet),
+  auth.confirm_password_reset(text, text, inet, text),
   auth.verify_email(text, inet),
   auth.resend_email_verification(text, inet),
   auth.touch_session(text)

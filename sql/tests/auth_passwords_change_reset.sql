@@ -1,6 +1,6 @@
 /* Password change and reset: proofs, single-use tokens, the outbox, revocation; and the purge. */
 begin;
-select plan(32);
+select plan(38);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('carol_token', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
@@ -123,6 +123,57 @@ select is((select count(*)::int from app.outbox where topic = 'mail.password_res
 select is((select count(*)::int from app.sessions where user_id = tap.id('carol')), 0,
   'the purge deleted every revoked and expired session');
 select is((select count(*)::int from app.sessions), 1, 'and kept the live one (Dave''s)');
+
+/* What a change or a reset leaves of the credentials before it: reset links sent before are
+   spent, and the account's devices but the browser that made it are forgotten (a device is
+   exempt from the account's own back-off: one made with the old password must not keep that). */
+set local role edge;
+select tap.fix('erin_token', auth.signup('erin@example.com', 'correct horse battery', 'Erin', null, 'tap')
+                             -> 'session' ->> 'token');
+reset role;
+select tap.fix('erin', id) from app.users where email = 'erin@example.com';
+select tap.fix('erin_browser', auth.remember_device(tap.id('erin'), null));
+select tap.fix('erin_stranger', auth.remember_device(tap.id('erin'), null));
+set local role edge;
+select auth.request_password_reset('erin@example.com', null) is null as requested \gset
+reset role;
+select tap.fix('erin_reset', tap.mailed_token('mail.password_reset', 'erin@example.com'));
+set local role edge;
+select is(auth.change_password(tap.id('erin_token'), 'correct horse battery', 'a new password 2', null,
+                               tap.id('erin_browser')),
+  '{"ok": true}', 'Erin changes her password from her browser');
+select throws_ok($$ select auth.confirm_password_reset(tap.id('erin_reset'), 'a third password 3', null) $$,
+  'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',
+  'a password change spends the reset links sent before it');
+reset role;
+select results_eq($$ select token_hash from app.devices where user_id = tap.id('erin') $$,
+  $$ values (util.token_hash(tap.id('erin_browser'))) $$,
+  'a password change forgets the account''s devices but the browser that made it');
+
+select tap.fix('erin_stranger_2', auth.remember_device(tap.id('erin'), null));
+update app.password_resets set created_at = created_at - interval '11 minutes' where user_id = tap.id('erin');
+set local role edge;
+select auth.request_password_reset('erin@example.com', null) is null as requested \gset
+reset role;
+select tap.fix('erin_reset_2', tap.mailed_token('mail.password_reset', 'erin@example.com'));
+set local role edge;
+select lives_ok($$ select auth.confirm_password_reset(tap.id('erin_reset_2'), 'a fourth password 4', null,
+                                                      tap.id('erin_browser')) $$,
+  'Erin resets her password from her browser');
+reset role;
+select results_eq($$ select token_hash from app.devices where user_id = tap.id('erin') $$,
+  $$ values (util.token_hash(tap.id('erin_browser'))) $$,
+  'a reset forgets the account''s devices but the browser that made it');
+update app.password_resets set created_at = created_at - interval '11 minutes' where user_id = tap.id('erin');
+set local role edge;
+select auth.request_password_reset('erin@example.com', null) is null as requested \gset
+reset role;
+select tap.fix('erin_reset_3', tap.mailed_token('mail.password_reset', 'erin@example.com'));
+set local role edge;
+select auth.confirm_password_reset(tap.id('erin_reset_3'), 'a fifth password 5', null) is null as reset \gset
+reset role;
+select is_empty($$ select from app.devices where user_id = tap.id('erin') $$,
+  'a reset from a browser that is none of the account''s devices forgets them all');
 
 select * from finish();
 rollback;

@@ -1,5 +1,6 @@
 /*
- * Password change by a signed-in user: proves the current password; other sessions end.
+ * Password change by a signed-in user: proves the current password; other sessions end, reset
+ * links sent before are spent and devices but this browser forgotten.
  * A wrong current password is a guess at the account's password like a failed login, so it
  * draws on the same limits (auth.failed_logins_retry_after, under the account's lock) and, as
  * in auth.login, is a result rather than an error, so that the count survives. Without it a
@@ -43,6 +44,11 @@ begin
    where s.user_id = v_session.user_id;
   update app.sessions s set revoked_at = pg_catalog.now()
    where s.user_id = v_session.user_id and s.revoked_at is null and s.id <> v_session.id;
+  -- What the old password could do is undone: reset links sent before are spent, and devices
+  -- but this browser keep no exemption from the account's back-off.
+  update app.password_resets r set used_at = pg_catalog.now()
+   where r.user_id = v_session.user_id and r.used_at is null;
+  delete from app.devices d where d.user_id = v_session.user_id and d.token_hash is distinct from v_device;
   perform auth.forget_failed_logins(v_key, v_addr, v_device);
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);
   return pg_catalog.jsonb_build_object('ok', true);
@@ -50,6 +56,7 @@ end
 $$;
 
 comment on function auth.change_password(text, text, text, inet, text) is
-  'Sets a new password and revokes every other session. Returns {ok: true} or a refusal '
+  'Sets a new password, revokes every other session, spends outstanding reset links and forgets every other device. '
+  'Returns {ok: true} or a refusal '
   '{ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them '
   '(a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.';

@@ -49,32 +49,49 @@ comment on function auth.request_password_reset(text, inet) is
   'Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; '
   'silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).';
 
-create function auth.confirm_password_reset(p_token text, p_new_password text, p_client_addr inet default null)
-returns void
+/* Under the account's login lock, as a login and a password change take it: a login or change
+   under way (which read the old hash, then spends a bcrypt) ends before the new password is set,
+   so it can neither write its password over the reset's nor open a session after the reset
+   revoked them all. The lock first, then the reset's row: a password change takes them in that
+   order too (it spends the links). */
+create function auth.confirm_password_reset(
+  p_token text,
+  p_new_password text,
+  p_client_addr inet default null,
+  p_device_token text default null
+) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_reset app.password_resets;
+  v_device bytea;
 begin
   if util.token_is_wellformed(p_token) then
-    select r.* into v_reset from app.password_resets r
-     where r.token_hash = util.token_hash(p_token)
-     for update;
+    select r.* into v_reset from app.password_resets r where r.token_hash = util.token_hash(p_token);
+  end if;
+  if v_reset.user_id is not null then
+    perform app.lock_rate_key('login', pg_catalog.left(pg_catalog.lower(u.email), 320))
+       from app.users u where u.id = v_reset.user_id;
+    select r.* into v_reset from app.password_resets r where r.token_hash = v_reset.token_hash for update;
   end if;
   if v_reset.user_id is null or v_reset.used_at is not null or v_reset.expires_at <= pg_catalog.now() then
     perform util.raise_error(400, 'auth.invalid_token', 'The reset link is unknown, used or expired.');
   end if;
   perform auth.check_password(p_new_password);
+  v_device := auth.known_device(p_device_token, v_reset.user_id);
   update app.user_secrets s
      set password_hash = auth.hash_password(p_new_password), password_changed_at = pg_catalog.now()
    where s.user_id = v_reset.user_id;
   -- This token and every other outstanding one of the user are spent.
   update app.password_resets r set used_at = pg_catalog.now() where r.user_id = v_reset.user_id and r.used_at is null;
   update app.sessions s set revoked_at = pg_catalog.now() where s.user_id = v_reset.user_id and s.revoked_at is null;
+  -- Devices made with the old password keep no exemption from the account's back-off.
+  delete from app.devices d where d.user_id = v_reset.user_id and d.token_hash is distinct from v_device;
   perform auth.audit('auth.password_reset', v_reset.user_id, v_reset.user_id, p_client_addr);
 end
 $$;
 
-comment on function auth.confirm_password_reset(text, text, inet) is
-  'Sets a new password with a reset token, spends it and revokes every session. '
+comment on function auth.confirm_password_reset(text, text, inet, text) is
+  'Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets '
+  'every device of the account but the browser''s own (p_device_token). '
   'Errors: 400 auth.invalid_token, 422 auth.weak_password.';

@@ -1,0 +1,97 @@
+"""The account's login lock (app.lock_rate_key('login', email)) orders everything that reads or
+writes its password and sessions: a login or password change under way has read the old hash
+and spends a bcrypt before it writes, so a reset or a sign-out everywhere that did not wait for
+it was undone by it (a session opened after "every session revoked", a password written over
+the reset's). Two connections to one database, one holding a login open."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+EMAIL = "owner@example.com"
+OLD_PASSWORD = "the old password 1"
+
+
+@contextmanager
+def in_thread(work: Callable[[], Any]) -> Iterator[threading.Thread]:
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # noqa: BLE001 - shown by the test below
+            failures.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    yield thread
+    thread.join(10)
+    assert not thread.is_alive(), "the second transaction never ended"
+    assert failures == []
+
+
+def _signed_up(database_url: str) -> str:
+    with psycopg.connect(database_url) as conn:
+        signup = "select auth.signup(%s, %s, 'Owner', null, 'test') -> 'session' ->> 'token'"
+        row = conn.execute(signup, [EMAIL, OLD_PASSWORD]).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+def _reset_token(database_url: str) -> str:
+    with psycopg.connect(database_url) as conn:
+        conn.execute("select auth.request_password_reset(%s, null)", [EMAIL])
+        row = conn.execute(
+            "select payload ->> 'token' from app.outbox where topic = 'mail.password_reset'"
+        ).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+def _live_sessions(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("select count(*) from app.sessions where revoked_at is null").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def _login_under_way(conn: psycopg.Connection) -> None:
+    """A login with the old password, done but not yet committed: it holds the account's lock."""
+    login = "select auth.login(%s, %s, null, 'attacker') ->> 'ok'"
+    row = conn.execute(login, [EMAIL, OLD_PASSWORD]).fetchone()
+    assert row == ("true",)
+
+
+def _after_a_login_under_way(database_url: str, statement: str, params: list[str]) -> None:
+    """The owner's statement, run while a login is under way: it waits for the login to end."""
+    with psycopg.connect(database_url) as attacker:
+        _login_under_way(attacker)
+        with psycopg.connect(database_url) as owner:
+
+            def owners() -> None:
+                owner.execute(statement.encode(), params)
+                owner.commit()
+
+            with in_thread(owners) as done:
+                done.join(0.5)
+                assert done.is_alive(), "it did not wait for the login under way"
+                attacker.commit()
+
+
+def test_a_reset_waits_for_a_login_under_way_and_revokes_its_session(database_url: str) -> None:
+    _signed_up(database_url)
+    token = _reset_token(database_url)
+    reset = "select auth.confirm_password_reset(%s, 'the new password 2', null)"
+    _after_a_login_under_way(database_url, reset, [token])
+    assert _live_sessions(database_url) == 0
+
+
+def test_signing_out_everywhere_waits_for_a_login_under_way(database_url: str) -> None:
+    session = _signed_up(database_url)
+    _after_a_login_under_way(database_url, "select auth.logout_all(%s, null)", [session])
+    assert _live_sessions(database_url) == 0
