@@ -24,6 +24,11 @@ from edge.metrics import EdgeMetrics
 from edge.security import peer_ip
 
 REQUEST_ID_HEADER = b"x-request-id"
+# On every answer: a browser reads it as the type it says, never as another it guesses (a JSON
+# error holding a user's text sniffed as HTML); and, unless it says otherwise, no cache keeps it,
+# the browser's own or a shared one: a call's answer is one user's data, its session a cookie.
+NO_SNIFFING = (b"x-content-type-options", b"nosniff")
+NOT_STORED = (b"cache-control", b"no-store")
 # A path is logged as sent, cut to this (a made-up path is the client's to choose).
 LONGEST_ROUTE = 200
 
@@ -61,7 +66,10 @@ class RequestIds:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode()), NO_SNIFFING]
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(NOT_STORED)
+                message["headers"] = headers
             await send(message)
 
         # logs.bind's work without its context manager: this runs for every request.

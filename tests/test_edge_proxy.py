@@ -81,6 +81,25 @@ def test_repeated_response_headers_stay_repeated(probe_stack: Stack) -> None:
     assert reply.header("x-probe") == "yes"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/rpc/numbers?n=3"),
+        ("POST", "/rpc/no_such_function"),
+        ("GET", "/nowhere"),
+        ("GET", "/healthz"),
+    ],
+)
+def test_no_answer_is_stored_by_caches_or_sniffed_by_browsers(
+    probe_stack: Stack, method: str, path: str
+) -> None:
+    """A call's answer is one user's data (its session is a cookie): no shared cache or the
+    browser's own may keep it, and no browser may read it as anything but what it says it is."""
+    reply = request(probe_stack.edge_url, method, path, json_body={} if method == "POST" else None)
+    assert reply.header("cache-control") == "no-store"
+    assert reply.header("x-content-type-options") == "nosniff"
+
+
 def test_client_sent_forwarding_headers_are_replaced_by_the_peer_address(probe_stack: Stack) -> None:
     reply = request(
         probe_stack.edge_url,
