@@ -248,7 +248,11 @@ def device_token(request: Request) -> str | None:
 
 
 def user_agent(request: Request) -> str | None:
-    value = request.headers.get("user-agent", "").replace("\x00", "")
+    """The User-Agent as sessions keep it, for people to read (admin.active_sessions in psql):
+    without control or format characters (a C1 CSI is a terminal's escape), at most 512."""
+    value = request.headers.get("user-agent", "")
+    if not value.isprintable():
+        value = "".join(character for character in value if character.isprintable())
     return value[:512] or None
 
 

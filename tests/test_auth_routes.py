@@ -222,6 +222,26 @@ def test_password_change_without_a_session_is_401(auth_stack: Stack) -> None:
     assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
 
 
+def test_a_user_agent_is_stored_without_control_characters(auth_stack: Stack) -> None:
+    """admin.active_sessions shows it to operators in psql: C1 controls (U+009B is a terminal's
+    CSI) are taken out, as the HTTP server refuses C0 ones."""
+    account = signup(auth_stack.edge_url)
+    agent = "Moz\x9b2J\x9d0;PWNED\x9c (X11)"
+    reply = post(
+        auth_stack.edge_url,
+        "/auth/login",
+        {"email": account.email, "password": PASSWORD},
+        headers={"User-Agent": agent},
+    )
+    assert reply.status == 200
+    with psycopg.connect(auth_stack.database_url) as conn:
+        stored = conn.execute(
+            "select user_agent from app.sessions where user_id = %s order by created_at desc limit 1",
+            [account.user["id"]],
+        ).fetchone()
+    assert stored == ("Moz2J0;PWNED (X11)",)
+
+
 def test_password_reset_answers_202_for_known_and_unknown_emails(auth_stack: Stack) -> None:
     account = signup(auth_stack.edge_url)
     known = post(auth_stack.edge_url, "/auth/password-reset", {"email": account.email})
