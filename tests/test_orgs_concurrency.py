@@ -15,7 +15,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.support.orgs_db import Outcome, become, email_of, error_outcome, make_org, make_user
+from tests.support.orgs_db import (
+    Outcome,
+    become,
+    call_and_commit,
+    email_of,
+    error_outcome,
+    make_org,
+    make_user,
+)
 
 ROUNDS = 5
 
@@ -223,3 +231,87 @@ def test_quotas_hold_when_calls_come_at_once(database_url: str) -> None:
             made = race(database_url, [(sender, "create_organization", (f"Burst {i}",)) for i in range(6)])
             assert sum(outcome.ok for outcome in made) == 3, made
             assert {(o.status, o.code) for o in made if not o.ok} == {(429, "org.rate_limited")}
+
+
+def test_a_rename_waiting_behind_another_is_judged_by_the_role_its_author_has_then(database_url: str) -> None:
+    """An admin's rename waits behind the owner's (the rename quota's lock) while the owner
+    demotes them. Whatever the order, a rename answered as done is the organization's name and
+    its audit event; one refused is neither. (It was answered done, audited and posted to Slack,
+    and changed nothing: its role was checked before it waited, its update after.)"""
+    with admin(database_url) as conn:
+        owner, manager = make_user(conn, "owner"), make_user(conn, "manager")
+        org_id = make_org(conn, f"Rename{time.monotonic_ns()}", {owner: "owner", manager: "admin"})
+        outcomes: dict[str, Outcome] = {}
+
+        def in_own_transaction(name: str, user: str, function: str, *args: Any) -> threading.Thread:
+            def run() -> None:
+                with psycopg.connect(database_url) as own:
+                    outcomes[name] = call_and_commit(own, user, function, *args)
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            return thread
+
+        with psycopg.connect(database_url) as first:
+            with first.transaction():
+                become(first, owner)
+                first.execute("select * from api.update_organization(%s, 'The owner''s name')", (org_id,))
+                renaming = in_own_transaction(
+                    "rename", manager, "update_organization", org_id, "The admin's name"
+                )
+                time.sleep(0.3)
+                demoting = in_own_transaction(
+                    "demote", owner, "change_member_role", org_id, manager, "member"
+                )
+                time.sleep(0.3)
+        for thread in (renaming, demoting):
+            thread.join(timeout=10)
+        assert outcomes["demote"].ok, outcomes
+        row = conn.execute("select name from app.organizations where id = %s", (org_id,)).fetchone()
+        audited = conn.execute(
+            "select count(*) from app.audit_events where org_id = %s and action = 'org.updated'"
+            " and details ->> 'name' = 'The admin''s name'",
+            (org_id,),
+        ).fetchone()
+        if outcomes["rename"].ok:
+            assert (row, audited) == (("The admin's name",), (1,))
+        else:
+            assert (outcomes["rename"].status, outcomes["rename"].code) == (403, "org.forbidden")
+            assert (row, audited) == (("The owner's name",), (0,))
+
+
+def test_an_address_invited_while_it_accepts_is_not_left_an_open_invitation(database_url: str) -> None:
+    """The invitee accepts while an owner invites the same address again: the new invitation is
+    refused (409 org.already_member), or replaces the one being accepted. A member is never left
+    with an open invitation (it was, and a mail and a quota spent; removed, they could come back
+    with it)."""
+    with admin(database_url) as conn:
+        owner, invitee = make_user(conn, "owner"), make_user(conn, "invitee")
+        org_id = make_org(conn, f"Accept{time.monotonic_ns()}", {owner: "owner"})
+        email = email_of(conn, invitee)
+        assert call_and_commit(conn, owner, "invite_member", org_id, email, "member").ok
+        row = conn.execute(
+            "select payload ->> 'token' from app.outbox where payload ->> 'org_id' = %s", (org_id,)
+        ).fetchone()
+        assert row is not None
+        outcomes: dict[str, Outcome] = {}
+
+        def invite_again() -> None:
+            with psycopg.connect(database_url) as own:
+                outcomes["invite"] = call_and_commit(own, owner, "invite_member", org_id, email, "admin")
+
+        with psycopg.connect(database_url) as accepting:
+            with accepting.transaction():
+                become(accepting, invitee)
+                accepting.execute("select * from api.accept_invitation(%s)", (row[0],)).fetchall()
+                inviting = threading.Thread(target=invite_again)
+                inviting.start()
+                time.sleep(0.3)
+        inviting.join(timeout=10)
+        assert (outcomes["invite"].status, outcomes["invite"].code) == (409, "org.already_member"), outcomes
+        pending = conn.execute(
+            "select count(*) from app.invitations where org_id = %s and lower(email) = lower(%s)"
+            " and accepted_at is null and revoked_at is null and declined_at is null",
+            (org_id, email),
+        ).fetchone()
+        assert pending == (0,)

@@ -4,7 +4,7 @@
  * are revoked at once, and audited; accepting checks it again.
  */
 begin;
-select plan(21);
+select plan(27);
 
 /* Organization beta: chief and deputy own it, aide, aide2 and aide3 are admins; aide is also an
    admin of gamma. alt is a second account of aide's. */
@@ -64,6 +64,9 @@ select is(tap.call('invitee', $$ select api.accept_invitation('{invitee_beta_tok
   'and may still be accepted');
 select isnt((select email_verified_at from app.users where id = tap.id('invitee')), null,
   'accepting an invitation, which came by mail to that address, verifies it');
+select is((select count(*)::int from app.audit_events
+            where actor_id = tap.id('invitee') and action = 'auth.email_verified' and target = tap.id('invitee')), 1,
+  'and the verification is in the audit trail, as one by the mailed link is');
 select is(tap.call('chief', $$ select api.transfer_ownership('{beta}', '{deputy}') $$), 'ok',
   'an owner transfers ownership and becomes admin');
 select is(pg_temp.pending('beta', 'chief'), '{"m2@example.com member"}',
@@ -71,6 +74,24 @@ select is(pg_temp.pending('beta', 'chief'), '{"m2@example.com member"}',
 select is((select count(*)::int from app.invitations i
             where i.org_id = tap.id('beta') and i.revoked_at is not null),
   6, 'six invitations of beta were revoked, each by the change of its sender''s role');
+
+/* Inviting an address again replaces its open invitation: only one its sender could revoke
+   (an admin may not undo an owner's invitation of an owner that way), and each replaced one is
+   audited as revoked. */
+select tap.make_users(array['boss', 'helper']);
+select tap.make_org('delta', '{"boss": "owner", "helper": "admin"}');
+select is(tap.call('boss', $$ select api.invite_member('{delta}', 'heir@example.com', 'owner') $$), 'ok',
+  'an owner invites an owner');
+select is(tap.call('helper', $$ select api.invite_member('{delta}', 'HEIR@example.com', 'member') $$),
+  '403 org.forbidden', 'an admin may not replace it with an invitation of their own');
+select is(pg_temp.pending('delta', 'boss'), '{"heir@example.com owner"}', 'the owner''s invitation stands');
+select is(tap.call('boss', $$ select api.invite_member('{delta}', 'heir@example.com', 'admin') $$), 'ok',
+  'its sender may replace it');
+select results_eq(
+  $$ select a.actor_id::text collate "default", i.role::text from app.audit_events a join app.invitations i on i.id = a.target
+      where a.org_id = tap.id('delta') and a.action = 'org.invitation_revoked' $$,
+  $$ values (tap.id('boss'), 'owner') $$,
+  'the replaced invitation is in the audit trail as revoked, by whoever replaced it');
 
 /* Defence in depth: an invitation that escaped the trigger (here, with the trigger switched off)
    is refused at acceptance once its sender may no longer grant its role. */

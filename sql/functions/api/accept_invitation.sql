@@ -10,6 +10,10 @@ declare
   v_invitation app.invitations;
 begin
   v_invitation := app.presented_invitation(accept_invitation.token);
+  /* The organization's lock, as inviting, removing and deleting take it: an invitation made
+     while this accept runs sees the new member (no open invitation of a member is left), and a
+     deletion comes wholly before or after (the two deadlocked, answering 40P01). */
+  perform app.lock_org(v_invitation.org_id);
   /* The trigger on app.memberships revokes an invitation as soon as its sender may no longer
      grant its role (sql/functions/app/inviter_authority.sql). Checked again here, so that one
      that escaped it (sent before the trigger existed, or by an account since deleted) still
@@ -33,6 +37,9 @@ begin
   end;
   -- The invitation was mailed to this address, and its token came back: the address is verified.
   update app.users u set email_verified_at = pg_catalog.now() where u.id = v_user and u.email_verified_at is null;
+  if found then
+    perform auth.audit('auth.email_verified', v_user, v_user, null);
+  end if;
   perform app.org_audit(v_invitation.org_id, 'org.invitation_accepted', v_invitation.id,
     pg_catalog.jsonb_build_object('user_id', v_user, 'role', v_invitation.role));
   perform app.org_notify('notify.member_joined', pg_catalog.jsonb_build_object(

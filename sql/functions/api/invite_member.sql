@@ -1,7 +1,9 @@
 /* Invites an email to an organization: owners with any role, admins as member or admin. The
    token goes only into the outbox (mail.org_invitation); the table keeps its SHA-256. A
    still-open invitation to the same address is replaced, under the organization's lock, so
-   that two invitations of one address at once replace each other instead of colliding. Each
+   that two invitations of one address at once replace each other instead of colliding; only
+   one the caller could revoke (api.revoke_invitation's rule: an owner's invitation of an owner
+   only by an owner), and each is audited as revoked. Each
    sends a mail, so each counts against two quotas (sql/functions/app/rate_limits.sql): the
    sender's, 20 an hour, and the organization's, 50 an hour, unless the settings say otherwise. */
 create function api.invite_member(org_id text, email text, role text) returns api.invitation
@@ -17,6 +19,7 @@ declare
   v_invitation app.invitations;
   v_org_name text;
   v_retry integer;
+  v_replaced app.invitation_id;
 begin
   perform app.lock_org(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
@@ -27,6 +30,12 @@ begin
   end if;
   if not app.may_invite(v_my_role, v_role) then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
+  end if;
+  if v_my_role <> 'owner' and exists (
+       select from app.invitations i
+        where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email) and i.role = 'owner'
+          and i.accepted_at is null and i.declined_at is null and i.revoked_at is null) then
+    perform util.raise_error(403, 'org.forbidden', 'Only an owner may replace an invitation of an owner.');
   end if;
   if exists (select from app.memberships m join app.users u on u.id = m.user_id
               where m.org_id = v_org and pg_catalog.lower(u.email) = pg_catalog.lower(v_email)) then
@@ -39,9 +48,15 @@ begin
     perform util.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
-  update app.invitations i set revoked_at = pg_catalog.now()
-   where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
-     and i.accepted_at is null and i.declined_at is null and i.revoked_at is null;
+  for v_replaced in
+    update app.invitations i set revoked_at = pg_catalog.now()
+     where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
+       and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+    returning i.id
+  loop
+    perform app.org_audit(v_org, 'org.invitation_revoked', v_replaced,
+      pg_catalog.jsonb_build_object('email', v_email, 'replaced', true));
+  end loop;
   insert into app.invitations (org_id, email, role, token_hash, invited_by)
   values (v_org, v_email, v_role, util.token_hash(v_token), v_user)
   returning * into v_invitation;

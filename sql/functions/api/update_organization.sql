@@ -10,6 +10,10 @@ declare
   v_retry integer;
 begin
   perform auth.require_user();
+  -- The organization's lock before the role is read: a demotion, which takes it too, comes
+  -- wholly before or after (a rename that waited for the quota's lock was judged by the role
+  -- its author had before it waited).
+  perform app.lock_org(v_org);
   perform app.require_role(v_org, '{owner,admin}');
   v_name := app.valid_org_name(update_organization.name);
   v_retry := app.take_quota('org.rename', v_org, util.setting('renames_per_org_per_hour', '20')::integer,
@@ -19,6 +23,9 @@ begin
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
   update app.organizations o set name = v_name, updated_at = pg_catalog.now() where o.id = v_org;
+  if not found then
+    perform util.raise_error(404, 'org.not_found', 'No such organization.');
+  end if;
   perform app.org_audit(v_org, 'org.updated', v_org, pg_catalog.jsonb_build_object('name', v_name));
   perform app.org_notify('notify.org_renamed', pg_catalog.jsonb_build_object(
     'org_id', v_org, 'new_name', v_name, 'by', app.current_user_id()));
