@@ -252,18 +252,15 @@ def test_a_rename_waiting_behind_another_is_judged_by_the_role_its_author_has_th
             thread.start()
             return thread
 
-        with psycopg.connect(database_url) as first:
-            with first.transaction():
-                become(first, owner)
-                first.execute("select * from api.update_organization(%s, 'The owner''s name')", (org_id,))
-                renaming = in_own_transaction(
-                    "rename", manager, "update_organization", org_id, "The admin's name"
-                )
-                time.sleep(0.3)
-                demoting = in_own_transaction(
-                    "demote", owner, "change_member_role", org_id, manager, "member"
-                )
-                time.sleep(0.3)
+        with psycopg.connect(database_url) as first, first.transaction():
+            become(first, owner)
+            first.execute("select * from api.update_organization(%s, 'The owner''s name')", (org_id,))
+            renaming = in_own_transaction(
+                "rename", manager, "update_organization", org_id, "The admin's name"
+            )
+            time.sleep(0.3)
+            demoting = in_own_transaction("demote", owner, "change_member_role", org_id, manager, "member")
+            time.sleep(0.3)
         for thread in (renaming, demoting):
             thread.join(timeout=10)
         assert outcomes["demote"].ok, outcomes
@@ -300,13 +297,12 @@ def test_an_address_invited_while_it_accepts_is_not_left_an_open_invitation(data
             with psycopg.connect(database_url) as own:
                 outcomes["invite"] = call_and_commit(own, owner, "invite_member", org_id, email, "admin")
 
-        with psycopg.connect(database_url) as accepting:
-            with accepting.transaction():
-                become(accepting, invitee)
-                accepting.execute("select * from api.accept_invitation(%s)", (row[0],)).fetchall()
-                inviting = threading.Thread(target=invite_again)
-                inviting.start()
-                time.sleep(0.3)
+        with psycopg.connect(database_url) as accepting, accepting.transaction():
+            become(accepting, invitee)
+            accepting.execute("select * from api.accept_invitation(%s)", (row[0],)).fetchall()
+            inviting = threading.Thread(target=invite_again)
+            inviting.start()
+            time.sleep(0.3)
         inviting.join(timeout=10)
         assert (outcomes["invite"].status, outcomes["invite"].code) == (409, "org.already_member"), outcomes
         pending = conn.execute(
