@@ -6,20 +6,32 @@ The Docker image's migrate job runs this; `just migrate`, `just up` and the test
 `migrate()` with the URL of their own database.
 
 The stateless layer (`sql/functions`, `sql/views`, `sql/policies`, `sql/grants`, in the order
-`sql/stateless.txt` lists them) is re-applied in one transaction every time. The objects it
-made last time are recorded in `blossom_meta.stateless_objects` and dropped first, so a
-function or policy deleted from the files is gone afterwards, while the objects migrations
-made (tables, domains, `app.gen_id`) are never touched.
+`sql/stateless.txt` lists them) is re-applied in one transaction. The objects it made last time
+are recorded in `blossom_meta.stateless_objects` and dropped first, so a function or policy
+deleted from the files is gone afterwards, while the objects migrations made (tables, domains,
+`app.gen_id`) are never touched.
+
+Migrate runs while the application serves. So one migrate runs at a time (a session advisory
+lock), and the layer is re-applied only when it would change something: when a migration was
+applied, the files differ, or the database's objects differ from what the layer made last time
+(fingerprints in `blossom_meta.stateless_state`); a migrate with nothing to do takes no lock
+on the application's tables. When it does re-apply, dropping a policy or trigger needs its
+table alone: each lock is waited for at most LOCK_WAIT (under Postgres's deadlock_timeout, so
+it gives way rather than deadlock a request), and the whole layer is tried again, up to
+STATELESS_ATTEMPTS times; requests wait at most that long for one try.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -43,6 +55,13 @@ JOBS_SCHEMA = "jobs"
 OUR_CODE_SCHEMAS = tuple(schema for schema in MANAGED_SCHEMAS if schema != JOBS_SCHEMA)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
+# The lock that lets one migrate of a database run at a time.
+MIGRATE_LOCK = "blossom.migrate"
+# How long the stateless layer waits for one table's lock (Postgres's deadlock_timeout is 1 s),
+# and how many times it is tried, a while apart, before migrate gives up.
+LOCK_WAIT = "500ms"
+STATELESS_ATTEMPTS = 20
+ATTEMPT_PAUSE_SECONDS = 1.0
 
 
 def _shown(path: Path) -> Path:
@@ -316,9 +335,86 @@ def _revoke_grants(conn: psycopg.Connection) -> None:
             conn.execute(sql.SQL(statement).format(schema=name, roles=roles))
 
 
-def apply_stateless(admin_url: str) -> int:
-    """Re-apply the stateless layer (sql/stateless.txt) in one transaction; return how many objects."""
+_CATALOG_FINGERPRINT = """
+select md5(coalesce(string_agg(definition, e'\\n' order by definition), ''))
+  from (
+    select format('%%s %%s %%s', p.oid::regprocedure, p.proowner::regrole, p.proacl)
+           || pg_get_functiondef(p.oid) as definition
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where n.nspname = any(%(schemas)s) and p.prokind in ('f', 'p')
+       and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+    union all
+    select format('%%s %%s %%s %%s', c.oid::regclass, c.relkind, c.relowner::regrole, c.relacl)
+           || case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) else '' end
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'p', 'v', 'm', 'S')
+    union all
+    select format('%%s %%s %%s %%s %%s', pol.polname, pol.polrelid::regclass, pol.polcmd,
+                  pol.polroles::regrole[], pol.polpermissive)
+           || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')
+           || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '')
+      from pg_policy pol join pg_class c on c.oid = pol.polrelid join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = any(%(schemas)s)
+    union all
+    select pg_get_triggerdef(t.oid)
+      from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = any(%(schemas)s) and not t.tgisinternal
+    union all
+    select format('%%s %%s', n.nspname, n.nspacl) from pg_namespace n where n.nspname = any(%(schemas)s)
+  ) objects
+"""
+
+
+def _files_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in stateless_files():
+        digest.update(str(_shown(path)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _catalog_fingerprint(conn: psycopg.Connection) -> str:
+    row = conn.execute(_CATALOG_FINGERPRINT, {"schemas": list(MANAGED_SCHEMAS)}).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _state_table(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "create table if not exists blossom_meta.stateless_state ("
+        " files text not null, catalog text not null, applied_at timestamptz not null default now())"
+    )
+
+
+def stateless_unchanged(admin_url: str) -> bool:
+    """Whether re-applying the layer would change nothing: the files and the database's objects
+    are as they were when it was last applied."""
     with psycopg.connect(admin_url) as conn:
+        _state_table(conn)
+        row = conn.execute("select files, catalog from blossom_meta.stateless_state").fetchone()
+        return row is not None and row == (_files_fingerprint(), _catalog_fingerprint(conn))
+
+
+def apply_stateless(admin_url: str) -> int:
+    """Re-apply the stateless layer (sql/stateless.txt) in one transaction, tried again while a
+    table's lock cannot be had in LOCK_WAIT; return how many objects it made."""
+    for attempt in range(1, STATELESS_ATTEMPTS + 1):
+        try:
+            return _apply_stateless_once(admin_url)
+        except (errors.LockNotAvailable, errors.DeadlockDetected) as busy:
+            if attempt == STATELESS_ATTEMPTS:
+                raise RuntimeError(
+                    f"the stateless layer could not have its tables' locks in {attempt} tries"
+                    f" (the last: {busy.diag.message_primary}); a long transaction holds one"
+                ) from None
+            print(f"migrate: a table is busy ({busy.diag.message_primary}); trying again", file=sys.stderr)
+            time.sleep(ATTEMPT_PAUSE_SECONDS)
+    raise AssertionError("unreachable")
+
+
+def _apply_stateless_once(admin_url: str) -> int:
+    with psycopg.connect(admin_url) as conn:
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_WAIT)))
+        _state_table(conn)
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
         # Qualified names everywhere: identities recorded below must not depend on a path.
         conn.execute("set local search_path = ''")
@@ -340,6 +436,12 @@ def apply_stateless(admin_url: str) -> int:
                 "insert into blossom_meta.stateless_objects (kind, identity) values (%s, %s)",
                 sorted(made),
             )
+        conn.execute("reset role")
+        conn.execute("delete from blossom_meta.stateless_state")
+        conn.execute(
+            "insert into blossom_meta.stateless_state (files, catalog) values (%s, %s)",
+            (_files_fingerprint(), _catalog_fingerprint(conn)),
+        )
     return len(made)
 
 
@@ -353,12 +455,32 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
         if not quiet:
             print(f"migrate: {message}", file=sys.stderr)
 
-    bootstrap(admin_url)
-    applied = apply_migrations(admin_url)
-    say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
-    count = apply_stateless(admin_url)
-    say(f"stateless layer: {count} object(s) from sql/functions and sql/policies")
-    reload_postgrest(admin_url)
+    with one_migrate_at_a_time(admin_url):
+        bootstrap(admin_url)
+        applied = apply_migrations(admin_url)
+        say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+        if not applied and stateless_unchanged(admin_url):
+            say("stateless layer: unchanged")
+        else:
+            count = apply_stateless(admin_url)
+            say(f"stateless layer: {count} object(s) from sql/functions and sql/policies")
+        reload_postgrest(admin_url)
+
+
+@contextmanager
+def one_migrate_at_a_time(admin_url: str) -> Iterator[None]:
+    """A session advisory lock of the database, held while migrate runs: a second migrate waits
+    (two at once failed: roles updated concurrently, stateless layers deadlocked)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            "select pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(%s, 0))", (MIGRATE_LOCK,)
+        )
+        try:
+            yield
+        finally:
+            conn.execute(
+                "select pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended(%s, 0))", (MIGRATE_LOCK,)
+            )
 
 
 def main() -> None:

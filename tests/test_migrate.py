@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -233,3 +237,72 @@ def test_a_roles_file_without_its_roles_object_names_itself(tmp_path: Path) -> N
     (tmp_path / "roles.sql").write_text("create role someone;\n")
     with pytest.raises(RolesFileError, match=r"roles\.sql: want one `wanted constant jsonb"):
         declared_roles(tmp_path / "roles.sql")
+
+
+def _forget_the_layers_state(url: str) -> None:
+    """As if the files had changed: the next migrate re-applies the stateless layer."""
+    with psycopg.connect(url) as conn:
+        conn.execute("delete from blossom_meta.stateless_state")
+
+
+def test_migrates_at_once_take_turns(database_url: str) -> None:
+    """Deploys overlap: each migrate waits for the one before (two at once failed with
+    "tuple concurrently updated" on the roles, or deadlocked in the stateless layer)."""
+    _forget_the_layers_state(database_url)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            migrate(database_url, quiet=True)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+
+
+@contextmanager
+def _a_long_read(url: str) -> Iterator[psycopg.Connection]:
+    """A transaction that has read app.memberships and stays open (an admin's psql session)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("select count(*) from app.memberships").fetchone()
+        yield conn
+
+
+def test_a_migrate_with_nothing_to_do_waits_for_no_table(database_url: str) -> None:
+    migrate(database_url, quiet=True)
+    with _a_long_read(database_url):
+        done = threading.Thread(target=migrate, args=(database_url,), kwargs={"quiet": True})
+        done.start()
+        done.join(timeout=10)
+        assert not done.is_alive(), "migrate waited for a read of the application's tables"
+
+
+def test_a_migrate_that_must_wait_for_a_table_holds_up_no_request_for_long(database_url: str) -> None:
+    """The layer is re-applied while a long read holds a table: migrate gives way after a short
+    wait and tries again, so the requests that queue behind its lock wait at most that long;
+    once the read ends, migrate finishes."""
+    _forget_the_layers_state(database_url)
+    with _a_long_read(database_url) as reader:
+        done = threading.Thread(target=migrate, args=(database_url,), kwargs={"quiet": True})
+        done.start()
+        time.sleep(0.3)
+        waits = []
+        with psycopg.connect(database_url, autocommit=True) as request:
+            request.execute("set statement_timeout = '3s'")  # else it waited for the read's end
+            for _ in range(5):
+                started = time.monotonic()
+                with suppress(psycopg.errors.QueryCanceled):
+                    request.execute("select count(*) from app.memberships").fetchone()
+                waits.append(time.monotonic() - started)
+                time.sleep(0.2)
+        assert max(waits) < 1.5, waits
+        reader.commit()
+        done.join(timeout=30)
+        assert not done.is_alive(), "migrate did not finish once the read ended"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*) from blossom_meta.stateless_state").fetchone() == (1,)
