@@ -378,19 +378,16 @@ def _catalog_fingerprint(conn: psycopg.Connection) -> str:
     return str(row[0])
 
 
-def _state_table(conn: psycopg.Connection) -> None:
-    conn.execute(
-        "create table if not exists blossom_meta.stateless_state ("
-        " files text not null, catalog text not null, applied_at timestamptz not null default now())"
-    )
-
-
 def stateless_unchanged(admin_url: str) -> bool:
     """Whether re-applying the layer would change nothing: the files and the database's objects
     are as they were when it was last applied."""
     with psycopg.connect(admin_url) as conn:
-        _state_table(conn)
+        made = conn.execute("select pg_catalog.to_regclass('blossom_meta.stateless_state')").fetchone()
+        if made is None or made[0] is None:
+            return False
         row = conn.execute("select files, catalog from blossom_meta.stateless_state").fetchone()
+        # As the layer is applied: definitions print their names qualified as the path makes them.
+        conn.execute("set search_path = ''")
         return row is not None and row == (_files_fingerprint(), _catalog_fingerprint(conn))
 
 
@@ -414,13 +411,16 @@ def apply_stateless(admin_url: str) -> int:
 def _apply_stateless_once(admin_url: str) -> int:
     with psycopg.connect(admin_url) as conn:
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_WAIT)))
-        _state_table(conn)
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
         # Qualified names everywhere: identities recorded below must not depend on a path.
         conn.execute("set local search_path = ''")
         conn.execute(
             "create table if not exists blossom_meta.stateless_objects ("
             " kind text not null, identity text not null, primary key (kind, identity))"
+        )
+        conn.execute(
+            "create table if not exists blossom_meta.stateless_state ("
+            " files text not null, catalog text not null, applied_at timestamptz not null default now())"
         )
         previous = conn.execute("select kind, identity from blossom_meta.stateless_objects").fetchall()
         _drop(conn, [(kind, identity) for kind, identity in previous])
@@ -436,7 +436,6 @@ def _apply_stateless_once(admin_url: str) -> int:
                 "insert into blossom_meta.stateless_objects (kind, identity) values (%s, %s)",
                 sorted(made),
             )
-        conn.execute("reset role")
         conn.execute("delete from blossom_meta.stateless_state")
         conn.execute(
             "insert into blossom_meta.stateless_state (files, catalog) values (%s, %s)",
