@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(34);
+select plan(42);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -134,6 +134,37 @@ select is(tap.call('Bob', $$ select api.leave_organization('{acme}') $$), 'ok', 
 select is_empty(
   $$ select from jobs.procrastinate_jobs j join app.outbox o on o.id = j.args ->> 'event_id' where o.topic = 'notify.member_left' $$,
   'while it is broken, nothing more is queued for Slack');
+
+/* A connection lasts while the member who made it may still make it: one whose maker is removed,
+   leaves or becomes a plain member is broken, as a refused token is (the organization's events
+   went on to a workspace of someone no longer in it). */
+reset role;
+select tap.make_users(array['dee', 'eve', 'fay']);
+select tap.make_org('initech', '{"dee": "owner", "eve": "admin", "fay": "admin"}');
+create function pg_temp.connect_as(p_org text, p_user text) returns void
+language sql as $$
+  insert into app.slack_connections (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed, connected_by)
+  values (tap.id(p_org), 'T0EVE', 'Eve''s', 'C0EVIL', 'k1', decode(repeat('ab', 40), 'hex'), tap.id(p_user))
+  on conflict (org_id) do update set connected_by = excluded.connected_by, broken_at = null, broken_reason = null
+$$;
+create function pg_temp.broken(p_org text) returns boolean
+language sql as $$ select broken_at is not null from app.slack_connections where org_id = tap.id(p_org) $$;
+select pg_temp.connect_as('initech', 'eve');
+select is(tap.call('dee', $$ select api.remove_member('{initech}', '{fay}') $$), 'ok', 'another admin is removed');
+select is(pg_temp.broken('initech'), false, 'a connection made by someone else stands');
+select is(tap.call('dee', $$ select api.change_member_role('{initech}', '{eve}', 'member') $$), 'ok',
+  'its maker becomes a plain member');
+select is(pg_temp.broken('initech'), true, 'and the connection is broken');
+select results_eq($$ select action, details ->> 'reason' from app.audit_events
+                     where org_id = tap.id('initech') and action = 'org.slack_broken' $$,
+  $$ values ('org.slack_broken', 'The member who connected it may no longer connect it.') $$,
+  'once, in the organization''s audit trail');
+select pg_temp.connect_as('initech', 'dee');
+select is(tap.call('dee', $$ select api.change_member_role('{initech}', '{eve}', 'admin') $$), 'ok',
+  'a promotion changes nothing');
+select is(pg_temp.broken('initech'), false, 'the owner''s own connection stands');
+select is(tap.call('dee', $$ select api.delete_organization('{initech}') $$), 'ok',
+  'and the organization, with its connection, can be deleted');
 
 select * from finish();
 rollback;

@@ -67,9 +67,39 @@ comment on function app.revoke_invitations_beyond_grant(app.org_id, app.user_id)
 set local role blossom_owner;
 revoke create on schema app from invitation_revoker;
 
+/* A Slack connection stands, like an invitation, only while the member who made it may still
+   make it (an owner or an admin): else the organization's events went on to a channel of a
+   workspace of someone no longer in it. One whose maker may not is broken, as a token Slack
+   refused is (delivery.slack_broken: the posts stop, members see it, an admin connects again),
+   and recorded once. A definer function: the connection is reached only by its functions
+   (sql/policies/slack.sql). */
+create function app.break_slack_beyond_grant(p_org app.org_id, p_maker app.user_id) returns boolean
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_reason constant text := 'The member who connected it may no longer connect it.';
+begin
+  update app.slack_connections c set broken_at = pg_catalog.now(), broken_reason = v_reason
+   where c.org_id = p_org and c.broken_at is null
+     and exists (select from app.organizations o where o.id = p_org)
+     -- Its maker's account gone (connected_by set null) breaks it too, whichever cascade came first.
+     and (c.connected_by is null
+          or (c.connected_by = p_maker and not app.inviter_may_grant(p_org, p_maker, 'admin')));
+  if not found then
+    return false;
+  end if;
+  perform app.org_audit(p_org, 'org.slack_broken', p_org, pg_catalog.jsonb_build_object('reason', v_reason));
+  return true;
+end
+$$;
+
+comment on function app.break_slack_beyond_grant(app.org_id, app.user_id) is
+  'Breaks (and audits) the organization''s Slack connection when its maker is no longer an owner or admin of it; whether it did.';
+
 /* After a membership's role changes or it is deleted: what its member may no longer grant is
    revoked, each as an org.invitation_revoked event by the caller, with the inviter and their
-   role now (null: no longer a member). A promotion revokes nothing. */
+   role now (null: no longer a member), and a Slack connection they made that they may no longer
+   make is broken. A promotion revokes nothing. */
 create function app.tg_memberships__revoke_invitations() returns trigger
 language plpgsql
 as $$
@@ -81,6 +111,7 @@ begin
     perform app.org_audit(old.org_id, 'org.invitation_revoked', v_revoked.id, pg_catalog.jsonb_build_object(
       'email', v_revoked.email, 'role', v_revoked.role, 'invited_by', old.user_id, 'inviter_role', v_role_now));
   end loop;
+  perform app.break_slack_beyond_grant(old.org_id, old.user_id);
   return null;
 end
 $$;
