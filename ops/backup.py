@@ -41,6 +41,29 @@ def restore(path: Path, url: str) -> None:
         restrict_public(conn)
 
 
+def refusal(url: str, command: str) -> str | None:
+    """Why the admin user of `url` cannot do `command`, before anything is written: a backup
+    reads every row past Row Level Security (a superuser, or a role with BYPASSRLS that may read
+    every table), a restore makes objects owned by the roles of sql/roles.sql (a superuser).
+    migrate's CREATEROLE is not enough for either."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select rolsuper, rolbypassrls from pg_roles where rolname = current_user"
+        ).fetchone()
+    superuser, bypasses = row if row is not None else (False, False)
+    if command == "backup" and not (superuser or bypasses):
+        return (
+            "backup: DATABASE_URL must name a superuser or a role with BYPASSRLS: pg_dump reads every"
+            " row, past Row Level Security"
+        )
+    if command == "restore" and not superuser:
+        return (
+            "restore: DATABASE_URL must name a superuser: the dump's objects are owned by the roles"
+            " of sql/roles.sql"
+        )
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +75,9 @@ def main() -> None:
     args = parser.parse_args()
     url = Settings.from_env().admin_url
     try:
+        refused = refusal(url, args.command)
+        if refused:
+            sys.exit(refused)
         if args.command == "backup":
             dump(url, args.file)
             print(f"backup: {args.file} written")

@@ -4,7 +4,10 @@ edge: the same rows, the same password signs in, the same session cookie still w
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -58,3 +61,38 @@ def test_a_backup_restores_into_a_database_that_serves_the_same_accounts(
             assert login.status == 200
     finally:
         drop_database(pg_server, name)
+
+
+def test_an_admin_that_cannot_read_past_row_level_security_is_told_so(
+    pg_server: str, database_url: str, tmp_path: Path
+) -> None:
+    """The docs allow migrate a role with CREATEROLE; a backup needs one that reads every row
+    (a superuser, or BYPASSRLS: pg_dump refused with a policy's name), a restore a superuser (it
+    makes objects owned by the roles of sql/roles.sql). Each says so before it does anything:
+    no file written, no empty database left."""
+    role = f"clerk_{secrets.token_hex(3)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"create role {role} login createrole createdb".encode())
+    try:
+        url = database_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
+        environment = os.environ | {"DATABASE_URL": url}
+        backup = tmp_path / "refused.dump"
+        made = subprocess.run(
+            [sys.executable, "-m", "ops.backup", "backup", str(backup)],
+            env=environment, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert made.returncode != 0
+        assert "a superuser or a role with BYPASSRLS" in made.stderr
+        assert not backup.exists()
+        name = f"restored_{secrets.token_hex(4)}"
+        restored = subprocess.run(
+            [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
+            env=environment, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert restored.returncode != 0
+        assert "a superuser" in restored.stderr
+        with psycopg.connect(pg_server) as conn:
+            assert conn.execute("select from pg_database where datname = %s", (name,)).fetchone() is None
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"drop role {role}".encode())
