@@ -1,5 +1,8 @@
 """`just top-queries`: the statements that cost the database the most time, from
-pg_stat_statements (the local cluster loads it; ops/cluster.py), heaviest first.
+pg_stat_statements (the local cluster loads it; ops/cluster.py), heaviest first. The extension
+is made in, and read from, the server's `postgres` database: its counts are the whole server's
+(those of the application's database are shown), and the application's database gets nothing
+(no role of it can read another's statements, and no backup carries it).
 
     just top-queries              the 15 heaviest by total time
     just top-queries --limit 5 --by mean
@@ -11,29 +14,42 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
 
-from ops.settings import Settings
+from ops.settings import Settings, with_database
 
 ORDER = {"total": "total_exec_time", "mean": "mean_exec_time", "calls": "calls"}
 QUERY_WIDTH = 90
 
 
+@contextmanager
+def statistics(url: str) -> Iterator[tuple[psycopg.Connection, int]]:
+    """A connection to the server's `postgres` database, where the extension is, and the oid of
+    the database of `url`, whose statements are counted."""
+    database = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute("create extension if not exists pg_stat_statements")
+        row = conn.execute("select oid from pg_database where datname = %s", (database,)).fetchone()
+        if row is None:
+            raise SystemExit(f"top-queries: no database {database}")
+        yield conn, int(row[0])
+
+
 def top_queries(url: str, limit: int, by: str) -> list[tuple[int, float, float, int, float, str]]:
     """(calls, total ms, mean ms, rows, share of all time in %, query) of the heaviest statements."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("create extension if not exists pg_stat_statements")
+    with statistics(url) as (conn, database):
         rows = conn.execute(
             sql.SQL(
                 "select calls, total_exec_time, mean_exec_time, rows,"
                 " 100 * total_exec_time / nullif(sum(total_exec_time) over (), 0), query"
-                " from pg_stat_statements"
-                " where dbid = (select oid from pg_database where datname = current_database())"
+                " from pg_stat_statements where dbid = %s"
                 " order by {} desc limit %s"
             ).format(sql.Identifier(ORDER[by])),
-            (limit,),
+            (database, limit),
         ).fetchall()
     return [(int(c), float(t), float(m), int(r), float(s or 0), str(q)) for c, t, m, r, s, q in rows]
 
@@ -57,8 +73,8 @@ def main() -> None:
     url = Settings.from_env().admin_url
     try:
         if args.reset:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("select pg_stat_statements_reset()")
+            with statistics(url) as (conn, database):
+                conn.execute("select pg_stat_statements_reset(0, %s, 0)", (database,))
             print("top-queries: statistics reset")
             return
         print(table(top_queries(url, args.limit, args.by)))

@@ -28,3 +28,8 @@ def test_top_queries_prints_the_heaviest_statements_first(database_url: str) -> 
     assert heavy.split()[0] == "3"
     assert float(heavy.split()[1]) >= 150
     assert lines.index(heavy) < next(i for i, line in enumerate(lines) if "the_light_one" in line)
+    # Read from the server's own database: the application's gets no extension (its view of
+    # every statement's counts was then readable by panopticon, and went into every backup).
+    with psycopg.connect(database_url) as conn:
+        made = conn.execute("select from pg_extension where extname = 'pg_stat_statements'").fetchone()
+    assert made is None
