@@ -1313,7 +1313,7 @@ async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
 
 
 def api_remove_member(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> None:
-    """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
+    """Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
     Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """
@@ -1331,7 +1331,7 @@ def api_remove_member(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: 
 async def api_remove_member_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> None:
-    """Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
+    """Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 
     Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
     """

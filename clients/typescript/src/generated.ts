@@ -1040,7 +1040,7 @@ export function me(
 }
 
 /**
- * Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
+ * Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
  *
  * POST /rpc/remove_member; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
  */

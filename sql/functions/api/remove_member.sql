@@ -1,4 +1,4 @@
-/* Removes a member: an owner anyone but the last owner, an admin members only. */
+/* Removes a member: an owner anyone but the last owner, an admin members and themselves. */
 create function api.remove_member(org_id text, user_id text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -26,6 +26,6 @@ end
 $$;
 
 comment on function api.remove_member(text, text) is
-  'Removes a member (owner: anyone but the last owner; admin: members). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
+  'Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
 @arg org_id app.org_id
 @arg user_id app.user_id';
