@@ -152,11 +152,16 @@ def run_file(conn: psycopg.Connection, path: Path) -> None:
         raise SqlFileError(path, error) from error
 
 
-def restrict_public(conn: psycopg.Connection) -> None:
-    """DATABASE_FILE on the connected database (as its admin user). A database's own privileges
-    are not copied with it: a copy of a migrated database (CREATE DATABASE … TEMPLATE) or a
-    restored dump needs this again."""
+def database_privileges(conn: psycopg.Connection) -> None:
+    """The connected database's own privileges (as its admin user): DATABASE_FILE, and the owner
+    role's right to create in it. They are not copied with it: a copy of a migrated database
+    (CREATE DATABASE … TEMPLATE) or a restored dump needs this again."""
     run_file(conn, DATABASE_FILE)
+    conn.execute(
+        sql.SQL("grant create, temporary on database {} to {}").format(
+            sql.Identifier(conn.info.dbname), sql.Identifier(OWNER_ROLE)
+        )
+    )
 
 
 def owner_url(admin_url: str) -> str:
@@ -169,7 +174,7 @@ def bootstrap(admin_url: str) -> None:
     """What must exist before any migration: roles, the owner's rights, the bookkeeping schema."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         run_file(conn, ROLES_FILE)
-        restrict_public(conn)
+        database_privileges(conn)
         for role, attributes in declared_roles().items():
             # A role that logs in gets BLOSSOM_<ROLE>_PASSWORD (servers that do not trust loopback).
             password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")
@@ -177,15 +182,9 @@ def bootstrap(admin_url: str) -> None:
                 conn.execute(
                     sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password))
                 )
-        owner = sql.Identifier(OWNER_ROLE)
-        conn.execute(
-            sql.SQL("grant create, temporary on database {} to {}").format(
-                sql.Identifier(conn.info.dbname), owner
-            )
-        )
         conn.execute(
             sql.SQL("create schema if not exists {} authorization {}").format(
-                sql.Identifier(META_SCHEMA), owner
+                sql.Identifier(META_SCHEMA), sql.Identifier(OWNER_ROLE)
             )
         )
     apply_jobs_schema(admin_url)

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import restrict_public
+from deploy.migrate import database_privileges
 from ops.cluster import PG_BIN
 from ops.settings import Settings, with_database
 
@@ -32,13 +32,13 @@ def dump(url: str, path: Path) -> None:
 
 def restore(path: Path, url: str) -> None:
     """Into the database at `url`, which must exist and be empty; then what no dump holds, the
-    database's own privileges (deploy.migrate.restrict_public)."""
+    database's own privileges (deploy.migrate.database_privileges)."""
     subprocess.run(
         [str(PG_BIN / "pg_restore"), "--exit-on-error", "--single-transaction", "--dbname", url, str(path)],
         check=True,
     )
     with psycopg.connect(url, autocommit=True) as conn:
-        restrict_public(conn)
+        database_privileges(conn)
 
 
 def refusal(url: str, command: str) -> str | None:

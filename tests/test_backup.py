@@ -49,6 +49,13 @@ def test_a_backup_restores_into_a_database_that_serves_the_same_accounts(
     try:
         restore(backup, url)
         assert counts(url) == before
+        with psycopg.connect(url) as conn:
+            owner_may = (
+                "select has_database_privilege('blossom_owner', current_database(), 'create, temporary')"
+            )
+            assert conn.execute(owner_may).fetchone() == (True,), (
+                "the database's own grants, which no dump holds"
+            )
         assert before["app.users"] == 1
         migrate(url, quiet=True)  # nothing pending: the restored database is at the same migration
         endpoints = Endpoints.on_free_ports(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import restrict_public
+from deploy.migrate import database_privileges
 from ops.settings import with_database
 
 # bcrypt at its minimum cost keeps sign-ups and logins fast; production keeps the default 12.
@@ -28,7 +28,7 @@ def create_database(server_url: str, name: str, template: str = "template1") -> 
     if template not in ("template0", "template1"):
         # A copy of a migrated database has its functions' privileges but not its own.
         with psycopg.connect(url, autocommit=True) as conn:
-            restrict_public(conn)
+            database_privileges(conn)
     return url
 
 
