@@ -34,11 +34,13 @@ grant execute on function app.may_invite(app.org_role, app.org_role) to invitati
 set local role invitation_revoker;
 revoke all on function
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
-  app.revoke_invitations_beyond_grant(app.org_id, app.user_id)
+  app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
+  app.organization_exists(app.org_id)
   from public;
 grant execute on function
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
-  app.revoke_invitations_beyond_grant(app.org_id, app.user_id)
+  app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
+  app.organization_exists(app.org_id)
   to blossom_owner;
 set local role blossom_owner;
 

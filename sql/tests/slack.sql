@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(42);
+select plan(46);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -159,9 +159,17 @@ select results_eq($$ select action, details ->> 'reason' from app.audit_events
                      where org_id = tap.id('initech') and action = 'org.slack_broken' $$,
   $$ values ('org.slack_broken', 'The member who connected it may no longer connect it.') $$,
   'once, in the organization''s audit trail');
-select pg_temp.connect_as('initech', 'dee');
 select is(tap.call('dee', $$ select api.change_member_role('{initech}', '{eve}', 'admin') $$), 'ok',
-  'a promotion changes nothing');
+  'its maker is an admin again');
+select pg_temp.connect_as('initech', 'eve');
+select is(tap.call('eve', $$ select api.leave_organization('{initech}') $$), 'ok', 'and leaves');
+select is(pg_temp.broken('initech'), true, 'a connection whose maker left is broken too');
+select tap.make_users(array['gus']);
+select tap.make_org('hooli', '{"dee": "owner", "gus": "admin"}');
+select pg_temp.connect_as('hooli', 'gus');
+select is(tap.call('gus', $$ select api.remove_member('{hooli}', '{gus}') $$), 'ok', 'an admin removes themselves');
+select is(pg_temp.broken('hooli'), true, 'and the connection they made is broken');
+select pg_temp.connect_as('initech', 'dee');
 select is(pg_temp.broken('initech'), false, 'the owner''s own connection stands');
 select is(tap.call('dee', $$ select api.delete_organization('{initech}') $$), 'ok',
   'and the organization, with its connection, can be deleted');

@@ -13,7 +13,7 @@
  * touch the organization's invitations (any more), such as a leaver, whose membership is gone
  * when an AFTER trigger runs, or an owner who made themselves a member; and the invitee who
  * accepts may not read the inviter's membership. So the reading and the revoking are done as
- * invitation_revoker, a role that cannot log in, is granted only the columns these two
+ * invitation_revoker, a role that cannot log in, is granted only the columns these
  * functions use (sql/grants/app.sql) and has policies for itself alone (sql/policies/orgs.sql).
  * Neither takes a decision from its caller: both apply the rule to what the tables hold, so a
  * call can only revoke invitations that could no longer be accepted anyway. They are made here
@@ -64,6 +64,17 @@ end;
 comment on function app.revoke_invitations_beyond_grant(app.org_id, app.user_id) is
   'Revokes the user''s pending invitations in the organization that their current role may not grant; returns them (id, email, role).';
 
+/* Whether the organization still exists, seen past the caller's policies: a leaver's own
+   organization is no longer visible to them when the trigger below runs; a deleted one is gone. */
+create function app.organization_exists(p_org app.org_id) returns boolean
+language sql stable security definer set search_path = ''
+begin atomic
+  select exists (select from app.organizations o where o.id = p_org);
+end;
+
+comment on function app.organization_exists(app.org_id) is
+  'Whether the organization exists (not deleted), whatever the caller may see of it.';
+
 set local role blossom_owner;
 revoke create on schema app from invitation_revoker;
 
@@ -81,7 +92,7 @@ declare
 begin
   update app.slack_connections c set broken_at = pg_catalog.now(), broken_reason = v_reason
    where c.org_id = p_org and c.broken_at is null
-     and exists (select from app.organizations o where o.id = p_org)
+     and app.organization_exists(p_org)
      -- Its maker's account gone (connected_by set null) breaks it too, whichever cascade came first.
      and (c.connected_by is null
           or (c.connected_by = p_maker and not app.inviter_may_grant(p_org, p_maker, 'admin')));
