@@ -23,6 +23,7 @@ _ESCAPES = {
     **{char: "\\" + char for char in "dD.\\/^$*+?()[]{}|"},
     "_": "_",
 }
+_BOUND = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 _SAFE_CHARS = re.compile(r"[A-Za-z0-9 _\-\^$\[\]{}(),|?*+.:@#%&=<>!~'\"/]")
 
 
@@ -49,6 +50,15 @@ def _javascript_pattern(pattern: str) -> str | None:
             continue
         if not _SAFE_CHARS.fullmatch(char):
             return None
+        if not in_brackets and char in "{}]":
+            # A bound, whole, as both read it; a lone brace or bracket is a literal to Postgres,
+            # and a syntax error to JavaScript with `u`.
+            bound = _BOUND.match(pattern, position) if char == "{" else None
+            if bound is None:
+                return None
+            out.append(bound.group())
+            position = bound.end()
+            continue
         if char == "[" and not in_brackets:
             in_brackets = True
             opening = pattern[position + 1 : position + 3]
