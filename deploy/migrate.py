@@ -337,13 +337,15 @@ def _revoke_grants(conn: psycopg.Connection) -> None:
 _CATALOG_FINGERPRINT = """
 select md5(coalesce(string_agg(definition, e'\\n' order by definition), ''))
   from (
-    select format('%%s %%s %%s', p.oid::regprocedure, p.proowner::regrole, p.proacl)
+    select format('%%s %%s %%s %%s', p.oid::regprocedure, p.proowner::regrole, p.proacl,
+                  obj_description(p.oid, 'pg_proc'))
            || pg_get_functiondef(p.oid) as definition
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
      where n.nspname = any(%(schemas)s) and p.prokind in ('f', 'p')
        and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
     union all
-    select format('%%s %%s %%s %%s', c.oid::regclass, c.relkind, c.relowner::regrole, c.relacl)
+    select format('%%s %%s %%s %%s %%s %%s', c.oid::regclass, c.relkind, c.relowner::regrole, c.relacl,
+                  c.reloptions, obj_description(c.oid, 'pg_class'))
            || case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) else '' end
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'p', 'v', 'm', 'S')
@@ -355,18 +357,28 @@ select md5(coalesce(string_agg(definition, e'\\n' order by definition), ''))
       from pg_policy pol join pg_class c on c.oid = pol.polrelid join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = any(%(schemas)s)
     union all
-    select pg_get_triggerdef(t.oid)
+    select t.tgenabled::text || pg_get_triggerdef(t.oid)
       from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = any(%(schemas)s) and not t.tgisinternal
     union all
+    select format('%%s.%%s %%s', a.attrelid::regclass, a.attname, a.attacl)
+      from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = any(%(schemas)s) and a.attnum > 0 and not a.attisdropped and a.attacl is not null
+    union all
     select format('%%s %%s', n.nspname, n.nspacl) from pg_namespace n where n.nspname = any(%(schemas)s)
+    union all
+    -- The migrations applied: one that committed while the layer after it failed is seen.
+    select 'migrations ' || coalesce(string_agg(m.migration_id, ' ' order by m.migration_id), '')
+      from blossom_meta._yoyo_migration m
   ) objects
 """
 
 
 def _files_fingerprint() -> str:
+    """The layer's files, and what decides how it is applied: the roles (whose grants it revokes
+    first), the database's own privileges, and this module."""
     digest = hashlib.sha256()
-    for path in stateless_files():
+    for path in [*stateless_files(), ROLES_FILE, DATABASE_FILE, Path(__file__)]:
         digest.update(str(_shown(path)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -396,7 +408,10 @@ def apply_stateless(admin_url: str) -> int:
     for attempt in range(1, STATELESS_ATTEMPTS + 1):
         try:
             return _apply_stateless_once(admin_url)
-        except (errors.LockNotAvailable, errors.DeadlockDetected) as busy:
+        except (errors.LockNotAvailable, errors.DeadlockDetected, SqlFileError) as failed:
+            busy = failed.__cause__ if isinstance(failed, SqlFileError) else failed
+            if not isinstance(busy, errors.LockNotAvailable | errors.DeadlockDetected):
+                raise
             if attempt == STATELESS_ATTEMPTS:
                 raise RuntimeError(
                     f"the stateless layer could not have its tables' locks in {attempt} tries"
@@ -443,6 +458,12 @@ def _apply_stateless_once(admin_url: str) -> int:
     return len(made)
 
 
+def _with_database(url: str, database: str) -> str:
+    parts = psycopg.conninfo.conninfo_to_dict(url)
+    parts["dbname"] = database
+    return psycopg.conninfo.make_conninfo(**{key: str(value) for key, value in parts.items()})
+
+
 def reload_postgrest(admin_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("notify pgrst, 'reload schema'")
@@ -467,9 +488,16 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
 
 @contextmanager
 def one_migrate_at_a_time(admin_url: str) -> Iterator[None]:
-    """A session advisory lock of the database, held while migrate runs: a second migrate waits
-    (two at once failed: roles updated concurrently, stateless layers deadlocked)."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    """A session advisory lock, held while migrate runs: a second migrate waits (two at once
+    failed: roles updated concurrently, stateless layers deadlocked). Taken in the server's
+    `postgres` database when the admin user may connect there, since advisory locks are a
+    database's and roles the whole server's: migrates of two databases of one server take turns
+    too; else in the database itself."""
+    try:
+        conn = psycopg.connect(_with_database(admin_url, "postgres"), autocommit=True)
+    except psycopg.OperationalError:
+        conn = psycopg.connect(admin_url, autocommit=True)
+    with conn:
         conn.execute(
             "select pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(%s, 0))", (MIGRATE_LOCK,)
         )

@@ -28,6 +28,7 @@ from deploy.migrate import (
 )
 from ops.schema_check import normalized_dump
 from ops.settings import with_user
+from tests.support.databases import create_database, drop_database
 
 
 def _yoyo_log_rows(url: str) -> int:
@@ -245,24 +246,32 @@ def _forget_the_layers_state(url: str) -> None:
         conn.execute("delete from blossom_meta.stateless_state")
 
 
-def test_migrates_at_once_take_turns(database_url: str) -> None:
-    """Deploys overlap: each migrate waits for the one before (two at once failed with
-    "tuple concurrently updated" on the roles, or deadlocked in the stateless layer)."""
-    _forget_the_layers_state(database_url)
-    failures: list[BaseException] = []
+def test_migrates_at_once_take_turns(database_url: str, pg_server: str, template_database: str) -> None:
+    """Deploys overlap: each migrate waits for the one before, of the same database or of another
+    of the server, whose roles are the same (two at once failed with "tuple concurrently
+    updated" on the roles, or deadlocked in the stateless layer)."""
+    other = f"test_{secrets.token_hex(4)}"
+    other_url = create_database(pg_server, other, template_database)
+    try:
+        for url in (database_url, other_url):
+            _forget_the_layers_state(url)
+        failures: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            migrate(database_url, quiet=True)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            failures.append(error)
+        def run(url: str) -> None:
+            try:
+                migrate(url, quiet=True)
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert failures == []
+        threads = [threading.Thread(target=run, args=(url,)) for url in (database_url, other_url) * 2]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads), "a migrate never ended"
+        assert failures == []
+    finally:
+        drop_database(pg_server, other)
 
 
 @contextmanager
