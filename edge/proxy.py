@@ -307,10 +307,11 @@ SPACES = " \t\n\r\v\f"
 # An integer as Postgres's input functions read it (int2in, int4in, int8in): ASCII digits only.
 INTEGER_TEXT = re.compile(rf"[{SPACES}]*[+-]?[0-9]+[{SPACES}]*")
 # A number as numeric_in reads it: NaN takes no sign, Infinity may; digits with a point somewhere,
-# or a point and digits; an exponent.
+# or a point and digits; an exponent, which it reads with strtol (spaces before its sign).
 NUMERIC_TEXT = re.compile(
     rf"[{SPACES}]*(?:(?i:nan)|[+-]?(?i:infinity|inf)"
-    rf"|[+-]?(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?(?:[eE](?P<exponent>[+-]?[0-9]+))?)[{SPACES}]*"
+    rf"|[+-]?(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?(?:[eE][{SPACES}]*(?P<exponent>[+-]?[0-9]+))?)"
+    rf"[{SPACES}]*"
 )
 # numeric's limits (src/backend/utils/adt/numeric.c): an exponent as written, the digits after
 # the point (the display scale), and the place of the first significant digit.

@@ -214,6 +214,7 @@ NUMBER_TEXTS = (
     "NaN", "nan", "+NaN", "-nan", "Infinity", "-Infinity", "+inf", "INF", "infinite",
     "1e131071", "9.99e131071", "1e131072", "1e-16383", "1e-16384", "0e-20000", "0e999999999",
     "0.0001e-16379", "1e2147483647", "1e-00000000000000000003", "1e00000000000000000000000003",
+    "1e 5", "1E\t-3", "1e+ 5", "1 e5",
 )  # fmt: skip
 SQL_TYPES: dict[ScalarKind, str] = {
     "int2": "smallint",
