@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors, sql
@@ -55,7 +56,7 @@ JOBS_SCHEMA = "jobs"
 OUR_CODE_SCHEMAS = tuple(schema for schema in MANAGED_SCHEMAS if schema != JOBS_SCHEMA)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
-# The lock that lets one migrate of a database run at a time.
+# The lock that lets one migrate of the server's databases run at a time.
 MIGRATE_LOCK = "blossom.migrate"
 # How long the stateless layer waits for one table's lock (Postgres's deadlock_timeout is 1 s),
 # and how many times it is tried, a while apart, before migrate gives up.
@@ -458,10 +459,10 @@ def _apply_stateless_once(admin_url: str) -> int:
     return len(made)
 
 
-def _with_database(url: str, database: str) -> str:
-    parts = psycopg.conninfo.conninfo_to_dict(url)
-    parts["dbname"] = database
-    return psycopg.conninfo.make_conninfo(**{key: str(value) for key, value in parts.items()})
+def with_database(url: str, database: str) -> str:
+    """The URL with another database of the same server."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
 def reload_postgrest(admin_url: str) -> None:
@@ -494,19 +495,14 @@ def one_migrate_at_a_time(admin_url: str) -> Iterator[None]:
     database's and roles the whole server's: migrates of two databases of one server take turns
     too; else in the database itself."""
     try:
-        conn = psycopg.connect(_with_database(admin_url, "postgres"), autocommit=True)
+        conn = psycopg.connect(with_database(admin_url, "postgres"), autocommit=True)
     except psycopg.OperationalError:
         conn = psycopg.connect(admin_url, autocommit=True)
-    with conn:
+    with conn:  # closing it lets the lock go
         conn.execute(
             "select pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(%s, 0))", (MIGRATE_LOCK,)
         )
-        try:
-            yield
-        finally:
-            conn.execute(
-                "select pg_catalog.pg_advisory_unlock(pg_catalog.hashtextextended(%s, 0))", (MIGRATE_LOCK,)
-            )
+        yield
 
 
 def main() -> None:

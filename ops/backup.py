@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import database_privileges
+from deploy.migrate import database_privileges, with_database
 from ops.cluster import PG_BIN
-from ops.settings import Settings, with_database
+from ops.settings import Settings
 
 
 def dump(url: str, path: Path) -> None:

@@ -12,9 +12,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import migrate
+from deploy.migrate import migrate, with_database
 from ops.cluster import LocalCluster
-from ops.settings import with_database
 
 # The test runner exports this so every check shares the one throwaway cluster of the run.
 SCRATCH_URL_VARIABLE = "BLOSSOM_SCRATCH_URL"

@@ -24,7 +24,7 @@ from typing import NoReturn
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import migrate
+from deploy.migrate import migrate, with_database
 from ops.cluster import PG_BIN, LocalCluster
 from ops.services import (
     Endpoints,
@@ -36,7 +36,7 @@ from ops.services import (
     wait_http,
     worker_env,
 )
-from ops.settings import DB_NAME, Settings, redacted, with_database
+from ops.settings import DB_NAME, Settings, redacted
 from ops.supervise import Child, Output
 from services.secrets import KEY_VARIABLE, new_key_entry
 

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
-from ops.settings import Settings, with_database
+from deploy.migrate import with_database
+from ops.settings import Settings
 
 ORDER = {"total": "total_exec_time", "mean": "mean_exec_time", "calls": "calls"}
 QUERY_WIDTH = 90

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from deploy.migrate import migrate
+from deploy.migrate import migrate, with_database
 from ops.scratch import SCRATCH_URL_VARIABLE, TEMPLATE_VARIABLE, temporary_cluster
-from ops.settings import with_database
 from tests.support.databases import create_database, drop_database
 from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack, make_stack

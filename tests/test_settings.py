@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ops.settings import redacted, with_database, with_user
+from deploy.migrate import with_database
+from ops.settings import redacted, with_user
 
 
 def test_with_user_keeps_server_database_and_options() -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import database_privileges
-from ops.settings import with_database
+from deploy.migrate import database_privileges, with_database
 
 # bcrypt at its minimum cost keeps sign-ups and logins fast; production keeps the default 12.
 TEST_BCRYPT_COST = "4"
