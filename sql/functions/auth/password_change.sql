@@ -26,8 +26,7 @@ begin
   if v_session.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
-  select pg_catalog.left(pg_catalog.lower(u.email), 320) into v_key from app.users u where u.id = v_session.user_id;
-  perform app.lock_rate_key('login', v_key);
+  v_key := auth.lock_account(v_session.user_id);
   select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_session.user_id;
   v_retry := auth.failed_logins_retry_after(v_key, v_addr, v_device);
   if v_retry is not null then

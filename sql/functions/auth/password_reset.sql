@@ -70,8 +70,7 @@ begin
     select r.* into v_reset from app.password_resets r where r.token_hash = util.token_hash(p_token);
   end if;
   if v_reset.user_id is not null then
-    perform app.lock_rate_key('login', pg_catalog.left(pg_catalog.lower(u.email), 320))
-       from app.users u where u.id = v_reset.user_id;
+    perform auth.lock_account(v_reset.user_id);
     select r.* into v_reset from app.password_resets r where r.token_hash = v_reset.token_hash for update;
   end if;
   if v_reset.user_id is null or v_reset.used_at is not null or v_reset.expires_at <= pg_catalog.now() then

@@ -183,8 +183,7 @@ begin
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
   -- The account's login lock: a login under way ends first, and its session is revoked too.
-  perform app.lock_rate_key('login', pg_catalog.left(pg_catalog.lower(u.email), 320))
-     from app.users u where u.id = v_session.user_id;
+  perform auth.lock_account(v_session.user_id);
   update app.sessions s set revoked_at = pg_catalog.now()
    where s.user_id = v_session.user_id and s.revoked_at is null;
   get diagnostics v_count = row_count;
