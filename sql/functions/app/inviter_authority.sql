@@ -81,26 +81,22 @@ revoke create on schema app from invitation_revoker;
 /* A Slack connection stands, like an invitation, only while the member who made it may still
    make it (an owner or an admin): else the organization's events went on to a channel of a
    workspace of someone no longer in it. One whose maker may not is broken, as a token Slack
-   refused is (delivery.slack_broken: the posts stop, members see it, an admin connects again),
-   and recorded once. A definer function: the connection is reached only by its functions
-   (sql/policies/slack.sql). */
+   refused is (app.slack_broken). A definer function: the connection is reached only by its
+   functions (sql/policies/slack.sql). */
 create function app.break_slack_beyond_grant(p_org app.org_id, p_maker app.user_id) returns boolean
 language plpgsql volatile security definer set search_path = ''
 as $$
-declare
-  v_reason constant text := 'The member who connected it may no longer connect it.';
 begin
-  update app.slack_connections c set broken_at = pg_catalog.now(), broken_reason = v_reason
-   where c.org_id = p_org and c.broken_at is null
-     and app.organization_exists(p_org)
-     -- Its maker's account gone (connected_by set null) breaks it too, whichever cascade came first.
-     and (c.connected_by is null
-          or (c.connected_by = p_maker and not app.inviter_may_grant(p_org, p_maker, 'admin')));
-  if not found then
-    return false;
+  if app.organization_exists(p_org)
+     and exists (select from app.slack_connections c
+                  where c.org_id = p_org
+                    -- Its maker's account gone (connected_by set null) breaks it too, whichever
+                    -- cascade came first.
+                    and (c.connected_by is null
+                         or (c.connected_by = p_maker and not app.inviter_may_grant(p_org, p_maker, 'admin')))) then
+    return app.slack_broken(p_org, 'The member who connected it may no longer connect it.');
   end if;
-  perform app.org_audit(p_org, 'org.slack_broken', p_org, pg_catalog.jsonb_build_object('reason', v_reason));
-  return true;
+  return false;
 end
 $$;
 

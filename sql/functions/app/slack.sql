@@ -25,3 +25,26 @@ $$;
 
 comment on function app.require_slack_channel(text) is
   'The channel when it has the shape of a Slack channel id or #name. Errors: 422 slack.invalid_channel.';
+
+/* A connection broken for good, once: the posts stop, the members see it (broken_at, its reason,
+   the audit event), and an admin connects again. Slack's refusal of its token or channel
+   (delivery.slack_broken, pipeline.slack_digest_refused) and its maker losing the right to make
+   it (app.break_slack_beyond_grant) come here. */
+create function app.slack_broken(p_org app.org_id, p_reason text) returns boolean
+language plpgsql volatile
+as $$
+begin
+  update app.slack_connections c
+     set broken_at = pg_catalog.now(), broken_reason = pg_catalog.left(p_reason, 200)
+   where c.org_id = p_org and c.broken_at is null;
+  if not found then
+    return false;
+  end if;
+  perform app.org_audit(p_org, 'org.slack_broken', p_org,
+    pg_catalog.jsonb_build_object('reason', pg_catalog.left(p_reason, 200)));
+  return true;
+end
+$$;
+
+comment on function app.slack_broken(app.org_id, text) is
+  'Marks the organization''s Slack connection broken and records it once in its audit trail; false when it was broken or gone already.';

@@ -53,20 +53,8 @@ comment on function delivery.claim_slack_post(text) is
   'A pending notification locked for the transaction, with its organization''s working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.';
 
 create function delivery.slack_broken(p_org_id text, p_reason text) returns boolean
-language plpgsql volatile security definer set search_path = ''
-as $$
-begin
-  update app.slack_connections c
-     set broken_at = pg_catalog.now(), broken_reason = pg_catalog.left(p_reason, 200)
-   where c.org_id = util.parse_id(p_org_id, 'org')::app.org_id and c.broken_at is null;
-  if not found then
-    return false;
-  end if;
-  perform app.org_audit(p_org_id::app.org_id, 'org.slack_broken', p_org_id,
-    pg_catalog.jsonb_build_object('reason', pg_catalog.left(p_reason, 200)));
-  return true;
-end
-$$;
+language sql volatile security definer set search_path = ''
+return app.slack_broken(util.parse_id(p_org_id, 'org')::app.org_id, p_reason);
 
 comment on function delivery.slack_broken(text, text) is
   'Marks the organization''s Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.';
