@@ -37,7 +37,7 @@ pipeline-run *ARGS:
 mail *ARGS:
     {{python}} -m ops.mailbox "$@"
 
-# Apply pending migrations, then re-apply sql/functions and sql/policies, then reload PostgREST
+# Apply pending migrations, then re-apply the stateless layer when it changed, then reload PostgREST
 [group('database')]
 migrate:
     {{python}} -m ops.stack migrate
