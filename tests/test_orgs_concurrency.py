@@ -233,6 +233,21 @@ def test_quotas_hold_when_calls_come_at_once(database_url: str) -> None:
             assert {(o.status, o.code) for o in made if not o.ok} == {(429, "org.rate_limited")}
 
 
+def started(
+    database_url: str, outcomes: dict[str, Outcome], name: str, user: str, function: str, *args: Any
+) -> threading.Thread:
+    """api.<function>(args) as the user, in a transaction of its own on a connection of its own,
+    in a thread started now; its outcome goes into outcomes[name]."""
+
+    def run() -> None:
+        with psycopg.connect(database_url) as own:
+            outcomes[name] = call_and_commit(own, user, function, *args)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def test_a_rename_waiting_behind_another_is_judged_by_the_role_its_author_has_then(database_url: str) -> None:
     """An admin's rename waits behind the owner's (the rename quota's lock) while the owner
     demotes them. Whatever the order, a rename answered as done is the organization's name and
@@ -242,24 +257,16 @@ def test_a_rename_waiting_behind_another_is_judged_by_the_role_its_author_has_th
         owner, manager = make_user(conn, "owner"), make_user(conn, "manager")
         org_id = make_org(conn, f"Rename{time.monotonic_ns()}", {owner: "owner", manager: "admin"})
         outcomes: dict[str, Outcome] = {}
-
-        def in_own_transaction(name: str, user: str, function: str, *args: Any) -> threading.Thread:
-            def run() -> None:
-                with psycopg.connect(database_url) as own:
-                    outcomes[name] = call_and_commit(own, user, function, *args)
-
-            thread = threading.Thread(target=run)
-            thread.start()
-            return thread
-
         with psycopg.connect(database_url) as first, first.transaction():
             become(first, owner)
             first.execute("select * from api.update_organization(%s, 'The owner''s name')", (org_id,))
-            renaming = in_own_transaction(
-                "rename", manager, "update_organization", org_id, "The admin's name"
+            renaming = started(
+                database_url, outcomes, "rename", manager, "update_organization", org_id, "The admin's name"
             )
             time.sleep(0.3)
-            demoting = in_own_transaction("demote", owner, "change_member_role", org_id, manager, "member")
+            demoting = started(
+                database_url, outcomes, "demote", owner, "change_member_role", org_id, manager, "member"
+            )
             time.sleep(0.3)
         for thread in (renaming, demoting):
             thread.join(timeout=10)
@@ -292,16 +299,12 @@ def test_an_address_invited_while_it_accepts_is_not_left_an_open_invitation(data
         ).fetchone()
         assert row is not None
         outcomes: dict[str, Outcome] = {}
-
-        def invite_again() -> None:
-            with psycopg.connect(database_url) as own:
-                outcomes["invite"] = call_and_commit(own, owner, "invite_member", org_id, email, "admin")
-
         with psycopg.connect(database_url) as accepting, accepting.transaction():
             become(accepting, invitee)
             accepting.execute("select * from api.accept_invitation(%s)", (row[0],)).fetchall()
-            inviting = threading.Thread(target=invite_again)
-            inviting.start()
+            inviting = started(
+                database_url, outcomes, "invite", owner, "invite_member", org_id, email, "admin"
+            )
             time.sleep(0.3)
         inviting.join(timeout=10)
         assert (outcomes["invite"].status, outcomes["invite"].code) == (409, "org.already_member"), outcomes
