@@ -262,10 +262,11 @@ def test_a_database_that_takes_connections_but_never_answers_is_given_up_on(tmp_
             finally:
                 stop(process)
     log_lines = (tmp_path / "worker.log").read_text()
-    # libpq's connect_timeout is whole seconds: 2 s, and the poll's slack.
-    assert longest < 3.5, f"a connection attempt waited {longest:.1f} s:\n{log_lines}"
+    # The connect timeout is 2 s; the bounds leave room for a loaded machine and still tell it
+    # from what they guard against: an attempt held for ever, a stop heeded only when killed (10 s).
+    assert longest < 8, f"a connection attempt waited {longest:.1f} s:\n{log_lines}"
     # An attempt under way may run to its end.
-    assert took < 3.5, f"stopped after {took:.1f} s:\n{log_lines}"
+    assert took < 8, f"stopped after {took:.1f} s:\n{log_lines}"
     assert process.returncode == 0, log_lines
 
 
