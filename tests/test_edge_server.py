@@ -196,7 +196,8 @@ def test_an_upstream_slower_than_its_timeout_is_answered_504_and_frees_its_conne
     reply = request(tight_stack.edge_url, "GET", "/rpc/slow?seconds=4", source="127.0.0.12")
     waited = time.monotonic() - started
     assert (reply.status, reply.json()["code"]) == (504, "edge.upstream_timeout")
-    assert 1.9 < waited < 3.5
+    # After the 2 s timeout, and before the function's 4 s are up: room for a loaded machine.
+    assert 1.9 < waited < 3.9
     # The one upstream connection was closed and given back: the next call gets a new one.
     assert request(tight_stack.edge_url, "GET", "/rpc/slow?seconds=0", source="127.0.0.12").status == 200
 
