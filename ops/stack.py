@@ -209,13 +209,15 @@ def run_worker(settings: Settings) -> int:
     return subprocess.call([sys.executable, "-m", "worker"], env=dict(os.environ) | worker_settings)
 
 
-def pipeline_env(settings: Settings) -> dict[str, str]:
-    """The pipeline's settings on the local database: its login, and a Dagster instance (runs,
+def pipeline_environment(settings: Settings) -> dict[str, str]:
+    """The pipeline's environment on the local database: this one, with its login, the key the
+    edge seals Slack tokens with (the weekly digest opens them), and a Dagster instance (runs,
     schedules, sensor cursors) kept under BLOSSOM_DATA_DIR unless DAGSTER_HOME names another."""
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster")
     dagster_home.mkdir(parents=True, exist_ok=True)
-    use_development_secrets_key(settings)  # the weekly digest opens the Slack tokens the edge sealed
-    return {
+    # Sets it in os.environ: copied below, after it is there.
+    use_development_secrets_key(settings)
+    return dict(os.environ) | {
         "BLOSSOM_PIPELINE_DATABASE_URL": os.environ.get("BLOSSOM_PIPELINE_DATABASE_URL")
         or settings.pipeline_database_url,
         "DAGSTER_HOME": str(dagster_home),
@@ -232,7 +234,7 @@ def run_pipeline_ui(settings: Settings) -> int:
     # group), and a SIGTERM of ours is passed on as SIGINT.
     dagster = subprocess.Popen(
         command,
-        env=dict(os.environ) | pipeline_env(settings),
+        env=pipeline_environment(settings),
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -284,7 +286,7 @@ def main() -> None:
                 raise SystemExit(run_pipeline_ui(settings))
             if args.command == "pipeline-run":
                 command = [sys.executable, "-m", "pipeline", *psql_options, *args.args]
-                raise SystemExit(subprocess.call(command, env=dict(os.environ) | pipeline_env(settings)))
+                raise SystemExit(subprocess.call(command, env=pipeline_environment(settings)))
             if args.command == "migrate":
                 migrate(settings.admin_url)
             elif args.command == "reset-db":

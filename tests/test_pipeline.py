@@ -463,6 +463,35 @@ def test_pipeline_run_fills_analytics_after_sign_ups_and_an_invitation(stack: St
     assert rows == [(2, 2, 1, 0, 2)]
 
 
+def test_pipeline_run_opens_the_tokens_with_the_development_key(database_url: str, tmp_path: Path) -> None:
+    """`just pipeline-run` on the local stack: the weekly digest opens the tokens the edge of
+    `just up` sealed, with the key of the data folder (ops/stack.py), none in the environment."""
+    key = new_key_entry("dev-1")
+    (tmp_path / "secrets.key").write_text(key + "\n")
+    with FakeSlack() as fake, psycopg.connect(database_url) as conn:
+        acme = make_org(conn, "Acme", {})
+        fake.add_workspace("xoxb-acme", team_id="T1", team="Team", channels={"#acme"})
+        connect_slack(conn, KeyRing.from_entries(key), acme, "xoxb-acme", "#acme")
+        conn.commit()
+        environment = {name: value for name, value in os.environ.items() if not name.startswith("BLOSSOM_")}
+        ran = subprocess.run(
+            [sys.executable, "-m", "ops.stack", "pipeline-run", "--day", "2026-01-05", "weekly_slack_digest"],
+            cwd=ROOT,
+            env=environment
+            | {
+                "DATABASE_URL": database_url,
+                "BLOSSOM_DATA_DIR": str(tmp_path),
+                "DAGSTER_HOME": str(tmp_path / "dagster"),
+                "BLOSSOM_SLACK_API_URL": fake.api_url,
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        assert len(fake.posts_to("#acme")) == 1
+
+
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
     nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
     assert cli.run(["auth_housekeeping"], DAY, {"postgres": nowhere}) is False
