@@ -653,7 +653,10 @@ PIPELINE_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_range"]
 PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
 
 
-PIPELINE_SLACK_DIGEST_POSTED_ERRORS = Literal["pipeline.invalid_week"]
+PIPELINE_SLACK_DIGEST_POSTED_ERRORS = Literal["pipeline.invalid_org_id", "pipeline.invalid_week"]
+
+
+PIPELINE_SLACK_DIGEST_TARGETS_ERRORS = Literal["pipeline.invalid_week"]
 
 
 class PipelineFailedDeliveriesError(RpcError):
@@ -727,6 +730,13 @@ class PipelineSlackDigestPostedError(RpcError):
 
     code: PIPELINE_SLACK_DIGEST_POSTED_ERRORS
     codes = frozenset(get_args(PIPELINE_SLACK_DIGEST_POSTED_ERRORS))
+
+
+class PipelineSlackDigestTargetsError(RpcError):
+    """An error pipeline.slack_digest_targets raises, with one of the codes it declares."""
+
+    code: PIPELINE_SLACK_DIGEST_TARGETS_ERRORS
+    codes = frozenset(get_args(PIPELINE_SLACK_DIGEST_TARGETS_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -2745,9 +2755,9 @@ async def pipeline_refresh_org_daily_metrics_async(
 def pipeline_slack_digest_posted(
     conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None
 ) -> None:
-    """Records that the week's Slack digest was posted to the organization (once; again is no change). Errors: 422 pipeline.invalid_week.
+    """Records that the week's Slack digest was posted to the organization (once; again is no change; nothing for an organization deleted since). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
 
-    Raises PipelineSlackDigestPostedError with code: pipeline.invalid_week.
+    Raises PipelineSlackDigestPostedError with code: pipeline.invalid_org_id, pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
@@ -2763,9 +2773,9 @@ def pipeline_slack_digest_posted(
 async def pipeline_slack_digest_posted_async(
     conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None
 ) -> None:
-    """Records that the week's Slack digest was posted to the organization (once; again is no change). Errors: 422 pipeline.invalid_week.
+    """Records that the week's Slack digest was posted to the organization (once; again is no change; nothing for an organization deleted since). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
 
-    Raises PipelineSlackDigestPostedError with code: pipeline.invalid_week.
+    Raises PipelineSlackDigestPostedError with code: pipeline.invalid_org_id, pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
@@ -2819,9 +2829,9 @@ async def pipeline_slack_digest_refused_async(
 def pipeline_slack_digest_targets(
     conn: psycopg.Connection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations with a working Slack connection that have not had the week's digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+    """The organizations with a working Slack connection that have not had the week's digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week.
 
-    Raises no coded error.
+    Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
@@ -2829,7 +2839,10 @@ def pipeline_slack_digest_targets(
         'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
         [("p_week", p_week, "date", "")],
     )
-    with guarded(conn), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
+    with (
+        guarded(conn, PipelineSlackDigestTargetsError),
+        conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur,
+    ):
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -2838,9 +2851,9 @@ def pipeline_slack_digest_targets(
 async def pipeline_slack_digest_targets_async(
     conn: psycopg.AsyncConnection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations with a working Slack connection that have not had the week's digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.
+    """The organizations with a working Slack connection that have not had the week's digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week.
 
-    Raises no coded error.
+    Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
@@ -2848,7 +2861,10 @@ async def pipeline_slack_digest_targets_async(
         'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
         [("p_week", p_week, "date", "")],
     )
-    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur:
+    async with (
+        guarded_async(conn, PipelineSlackDigestTargetsError),
+        conn.cursor(row_factory=class_row(PipelineSlackDigestTargetsRow)) as cur,
+    ):
         await cur.execute(query, params)
         rows = await cur.fetchall()
     return rows

@@ -113,8 +113,10 @@ def weekly_slack_digest(
     A refusal for one (a broken token, a temporary failure) does not stop the others: each is
     counted in the metadata, and the run fails when any was not posted, so that it is seen. A
     connection Slack refused for good (its token or channel) is marked broken, as the worker
-    marks it, so that the weeks after do not fail on it. Each digest posted is recorded: the
-    week run again posts only to the organizations that did not get it."""
+    marks it, so that the weeks after do not fail on it. Each digest is recorded as soon as it is
+    posted, in a transaction of its own: the week run again, after any failure or stop, posts
+    only to the organizations that did not get it (save, at most, one posted just before a stop
+    that was not recorded yet)."""
     first = date.fromisoformat(context.partition_key)
     with postgres.transaction() as conn:
         targets = pipeline_slack_digest_targets(conn, p_week=first)
@@ -139,19 +141,18 @@ def weekly_slack_digest(
         except ServiceError as refused:
             if isinstance(refused, SlackRefused) and refused.broken:
                 broken[org_id] = refused.slack_error
+                with postgres.transaction() as conn:
+                    pipeline_slack_digest_refused(conn, p_org_id=org_id, p_reason=refused.slack_error)
             return str(refused.code)
+        with postgres.transaction() as conn:
+            pipeline_slack_digest_posted(conn, p_week=first, p_org_id=org_id)
         return None
 
     async def post_all() -> list[str | None]:
+        # One after another: the database calls between the posts hold up no other.
         return [await post(target) for target in targets]
 
     outcomes = asyncio.run(post_all())
-    with postgres.transaction() as conn:
-        for target, why in zip(targets, outcomes, strict=True):
-            if why is None:
-                pipeline_slack_digest_posted(conn, p_week=first, p_org_id=str(target.org_id))
-        for org_id, reason in broken.items():
-            pipeline_slack_digest_refused(conn, p_org_id=org_id, p_reason=reason)
     failed = {
         str(target.org_id): why for target, why in zip(targets, outcomes, strict=True) if why is not None
     }

@@ -22,6 +22,7 @@ import pytest
 from blossom_db.generated import PipelineFailedDeliveriesRow
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
+from services import slack as services_slack
 from services.secrets import KeyRing, new_key_entry
 from services.slack import bot_token_context
 from tests.support.auth_client import COOKIE_NAME, signup
@@ -346,6 +347,56 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
         again = run_the_week()
         assert again.success, "the week run again fails on nothing: one is broken, the other had it"
         assert len(fake.posts_to("#acme")) == 1, "a week run again does not post twice"
+
+
+def test_each_digest_is_recorded_as_it_is_posted(
+    database_url: str,
+    postgres: resources.PostgresResource,
+    instance: dagster.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that fails half-way has recorded the digests it posted, and an organization deleted
+    while the run goes on fails nothing: the week run again posts to no one twice. (All were
+    recorded at the end, in one transaction: the deletion failed it on the foreign key, and an
+    error it did not expect, or a stop, lost it.)"""
+    key = new_key_entry("k1")
+    with FakeSlack() as fake, psycopg.connect(database_url, autocommit=True) as conn:
+        names = ("Acme", "Bobco", "Cyan")
+        orgs = {name: make_org(conn, name, {}) for name in names}
+        for name, org_id in orgs.items():
+            fake.add_workspace(f"xoxb-{name}", team_id="T1", team="Team", channels={f"#{name}"})
+            connect_slack(conn, KeyRing.from_entries(key), org_id, f"xoxb-{name}", f"#{name}")
+
+        post_message = services_slack.SlackClient.post_message
+
+        async def acme_deleted_then_cyan_unreachable(
+            client: services_slack.SlackClient, token: str, channel: str, text: str
+        ) -> None:
+            if channel == "#Cyan":
+                raise ConnectionAbortedError("the run stops here")
+            await post_message(client, token, channel, text)
+            if channel == "#Acme":
+                conn.execute("delete from app.organizations where id = %s", (orgs["Acme"],))
+
+        def run_the_week() -> dagster.ExecuteInProcessResult:
+            return dagster.materialize(
+                [assets.weekly_slack_digest],
+                resources={
+                    "postgres": postgres,
+                    "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
+                },
+                partition_key="2026-01-05",
+                instance=instance,
+                raise_on_error=False,
+            )
+
+        with monkeypatch.context() as patched:
+            patched.setattr(services_slack.SlackClient, "post_message", acme_deleted_then_cyan_unreachable)
+            assert not run_the_week().success
+        assert [len(fake.posts_to(f"#{name}")) for name in names] == [1, 1, 0]
+
+        assert run_the_week().success
+        assert [len(fake.posts_to(f"#{name}")) for name in names] == [1, 1, 1], "each once"
 
 
 def failure(job_id: int) -> PipelineFailedDeliveriesRow:

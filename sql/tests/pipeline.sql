@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(39);
+select plan(47);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -163,6 +163,10 @@ select is(tap.outcome($$ select pipeline.org_daily_metrics('2026-01-10', '2026-0
   'a range must not end before it starts');
 select is(tap.outcome($$ select pipeline.org_daily_metrics('2025-01-01', '2026-01-09') $$), '422 pipeline.invalid_range',
   'a range is at most 366 days');
+select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics('-infinity') $$), '422 pipeline.invalid_day',
+  'a day is a day, not -infinity');
+select is(tap.outcome($$ select pipeline.org_daily_metrics('-infinity', 'infinity') $$), '422 pipeline.invalid_range',
+  'a range is of days, not of the infinities');
 select throws_ok($$ select * from app.audit_events $$, '42501', null, 'pipeline cannot read the application''s tables');
 select throws_ok($$ update analytics.org_daily_metrics set logins = 0 $$, '42501', null,
   'pipeline cannot edit a day''s rows, only replace them');
@@ -186,6 +190,14 @@ select is_empty($$ select from pipeline.slack_digest_targets('2026-01-05') $$,
 select is((select count(*)::int from pipeline.slack_digest_targets('2026-01-12')), 1, 'the next week is theirs again');
 select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('2026-01-06', '{acme}') $$)),
   '422 pipeline.invalid_week', 'a week is given by its Monday');
+select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('infinity', '{acme}') $$)),
+  '422 pipeline.invalid_week', 'infinity is no Monday');
+select is(tap.outcome($$ select pipeline.slack_digest_posted('2026-01-05', 'garbage') $$),
+  '422 pipeline.invalid_org_id', 'an organization is given by its id');
+select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-06') $$), '422 pipeline.invalid_week',
+  'the recipients of a week given by a day that is not its Monday are refused');
+select is(tap.outcome($$ select pipeline.slack_digest_targets(null) $$), '422 pipeline.invalid_week',
+  'and of no week');
 select ok(pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found'),
   'a digest Slack refused for good marks the connection broken');
 select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found'), '... once');
@@ -195,6 +207,14 @@ select results_eq(
   $$ select count(*)::int, min(details ->> 'reason') from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken' $$,
   $$ values (1, 'channel_not_found') $$,
   'the organization is told once, with Slack''s reason');
+/* An organization deleted while its digest was posted: nothing to record, and no error, so that the
+   run goes on with the others (pipeline/assets.py records each digest as it is posted). */
+select tap.fix('gone', app.gen_id('org'));
+set local role pipeline;
+select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{gone}') $$),
+  'a digest posted to an organization deleted since is no error');
+reset role;
+select is_empty(tap.fill($$ select from analytics.slack_digests where org_id = '{gone}' $$), '... and records nothing');
 
 /* Failed deliveries: the queue's failed jobs, after the last one seen. */
 select tap.fix('failed_event', app.gen_id('evt'));

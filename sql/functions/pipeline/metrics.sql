@@ -85,18 +85,26 @@ comment on function pipeline.org_daily_counts(date) is
    (services/secrets.py), to post. */
 create function pipeline.slack_digest_targets(p_week date)
 returns table (org_id app.org_id, org_name text, channel text, token_key_id text, token_sealed bytea)
-language sql stable security definer set search_path = ''
-begin atomic
-  select c.org_id, o.name, c.channel, c.bot_token_key_id, c.bot_token_sealed
-    from app.slack_connections c
-    join app.organizations o on o.id = c.org_id
-   where c.broken_at is null
-     and not exists (select from analytics.slack_digests d where d.week = p_week and d.org_id = c.org_id)
-   order by c.org_id;
-end;
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  /* The rule of analytics.slack_digests.week, and infinity, which passes it (its isodow is null). */
+  if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
+    perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
+  end if;
+  return query
+    select c.org_id, o.name, c.channel, c.bot_token_key_id, c.bot_token_sealed
+      from app.slack_connections c
+      join app.organizations o on o.id = c.org_id
+     where c.broken_at is null
+       and not exists (select from analytics.slack_digests d where d.week = p_week and d.org_id = c.org_id)
+     order by c.org_id;
+end
+$$;
 
 comment on function pipeline.slack_digest_targets(date) is
-  'The organizations with a working Slack connection that have not had the week''s digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader.';
+  'The organizations with a working Slack connection that have not had the week''s digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader. '
+  'Errors: 422 pipeline.invalid_week.';
 
 set local role blossom_owner;
 revoke create on schema pipeline from metrics_reader;
@@ -113,29 +121,38 @@ return delivery.slack_broken(p_org_id, p_reason);
 comment on function pipeline.slack_digest_refused(text, text) is
   'Marks the organization''s Slack connection broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken or gone already.';
 
-/* A week's digest posted to an organization, recorded by the pipeline as it goes. */
+/* A week's digest posted to an organization, recorded by the pipeline as each is posted. An
+   organization deleted since it was listed has nothing left to record: no error, so that the run
+   goes on with the others (it failed on the foreign key, and every digest of the run was posted
+   again the next time). */
 create function pipeline.slack_digest_posted(p_week date, p_org_id text) returns void
 language plpgsql volatile
 as $$
 begin
-  if p_week is null or pg_catalog.date_part('isodow', p_week) <> 1 then
+  if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
     perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
   end if;
   insert into analytics.slack_digests (week, org_id)
   values (p_week, p_org_id)
   on conflict do nothing;
+exception
+  when foreign_key_violation then
+    null;  -- the organization is gone, and its digests with it
+  /* The column's type, app.org_id, checks the id's shape (the week is checked above). */
+  when check_violation then
+    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
 end
 $$;
 
 comment on function pipeline.slack_digest_posted(date, text) is
-  'Records that the week''s Slack digest was posted to the organization (once; again is no change). '
-  'Errors: 422 pipeline.invalid_week.';
+  'Records that the week''s Slack digest was posted to the organization (once; again is no change; nothing for an organization deleted since). '
+  'Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.';
 
 create function pipeline.refresh_org_daily_metrics(p_day date, out written integer, out replaced integer)
 language plpgsql volatile
 as $$
 begin
-  if p_day is null or p_day > (pg_catalog.now() at time zone 'UTC')::date then
+  if p_day is null or not pg_catalog.isfinite(p_day) or p_day > (pg_catalog.now() at time zone 'UTC')::date then
     perform util.raise_error(422, 'pipeline.invalid_day', 'The day must be given and must not be in the future (UTC).');
   end if;
   /* Two refreshes (of one day or not) run one after the other instead of both inserting a day:
@@ -161,7 +178,8 @@ returns setof analytics.org_daily_metrics
 language plpgsql stable
 as $$
 begin
-  if p_from is null or p_to is null or p_from > p_to or p_to - p_from > 366 then
+  if p_from is null or p_to is null or not (pg_catalog.isfinite(p_from) and pg_catalog.isfinite(p_to))
+     or p_from > p_to or p_to - p_from > 366 then
     perform util.raise_error(422, 'pipeline.invalid_range', 'Give a first and a last day, at most 366 days apart, the first not after the last.');
   end if;
   return query
