@@ -670,6 +670,7 @@ class PipelineFailedDeliveriesError(RpcError):
 class PipelineFailedDeliveriesRow:
     """A row of pipeline.failed_deliveries."""
 
+    failure_id: int | None
     job_id: int | None
     event_id: str | None
     topic: str | None
@@ -2549,17 +2550,17 @@ async def ext_slack_may_connect_async(
 
 
 def pipeline_failed_deliveries(
-    conn: psycopg.Connection[Any], *, p_after_job_id: int | None, p_limit: int | Default | None = DEFAULT
+    conn: psycopg.Connection[Any], *, p_after_failure_id: int | None, p_limit: int | Default | None = DEFAULT
 ) -> list[PipelineFailedDeliveriesRow]:
-    """Jobs of the queue that ended failed, after job p_after_job_id (null: from the first), oldest first, at most p_limit: the outbox message's topic, tries, last error and when the job failed. Errors: 422 pipeline.invalid_limit.
+    """The queue's failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure's id, its job, the outbox message's topic, tries, last error and when it failed. Errors: 422 pipeline.invalid_limit.
 
     Raises PipelineFailedDeliveriesError with code: pipeline.invalid_limit.
     """
     query, params = call_query(
         "pipeline",
         "failed_deliveries",
-        'select r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
-        [("p_after_job_id", p_after_job_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
+        'select r."failure_id", r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
+        [("p_after_failure_id", p_after_failure_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
     )
     with (
         guarded(conn, PipelineFailedDeliveriesError),
@@ -2571,17 +2572,20 @@ def pipeline_failed_deliveries(
 
 
 async def pipeline_failed_deliveries_async(
-    conn: psycopg.AsyncConnection[Any], *, p_after_job_id: int | None, p_limit: int | Default | None = DEFAULT
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_after_failure_id: int | None,
+    p_limit: int | Default | None = DEFAULT,
 ) -> list[PipelineFailedDeliveriesRow]:
-    """Jobs of the queue that ended failed, after job p_after_job_id (null: from the first), oldest first, at most p_limit: the outbox message's topic, tries, last error and when the job failed. Errors: 422 pipeline.invalid_limit.
+    """The queue's failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure's id, its job, the outbox message's topic, tries, last error and when it failed. Errors: 422 pipeline.invalid_limit.
 
     Raises PipelineFailedDeliveriesError with code: pipeline.invalid_limit.
     """
     query, params = call_query(
         "pipeline",
         "failed_deliveries",
-        'select r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
-        [("p_after_job_id", p_after_job_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
+        'select r."failure_id", r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
+        [("p_after_failure_id", p_after_failure_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
     )
     async with (
         guarded_async(conn, PipelineFailedDeliveriesError),

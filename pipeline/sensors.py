@@ -3,8 +3,8 @@
 An incident opens with the first failure after a quiet spell and stays open while failures keep
 coming; it closes once none came for `quiet_seconds` (an hour by default). Each tick reads only
 the failures after the last one seen (the sensor's cursor), so each is counted once. The alert is
-a run of the job `delivery_incident_alert`, keyed by the incident (its first failed job), so
-Dagster starts it once whatever the sensor asks again; the run logs the incident as an error.
+a run of the job `delivery_incident_alert`, keyed by the incident (its first failure), so Dagster
+starts it once whatever the sensor asks again; the run logs the incident as an error.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
@@ -34,16 +34,19 @@ QUIET_SECONDS = 3600.0
 
 @dataclass(frozen=True)
 class Incidents:
-    """The sensor's cursor: the last failed job seen, the open incident (its first failed job)
-    and when its last failure was seen."""
+    """The sensor's cursor: the last failure seen, the open incident (its first failure) and
+    when its last failure was seen."""
 
-    last_job_id: int = 0
+    last_failure_id: int = 0
     open_incident: int | None = None
     last_failure_at: float | None = None
 
     @classmethod
     def from_cursor(cls, cursor: str | None) -> "Incidents":
-        return cls(**json.loads(cursor)) if cursor else cls()
+        """The state a cursor keeps. One of the form before failures had ids of their own
+        (last_job_id) is read from the start again: its job id says nothing of the failures."""
+        state = json.loads(cursor) if cursor else {}
+        return cls(**state) if "last_failure_id" in state else cls()
 
     def to_cursor(self) -> str:
         return json.dumps(asdict(self))
@@ -55,9 +58,9 @@ class Incidents:
         quiet = self.last_failure_at is None or now - self.last_failure_at > quiet_seconds
         if not failures:
             return replace(self, open_incident=None) if quiet else self
-        first = failures[0].job_id or 0
+        first = failures[0].failure_id or 0
         return Incidents(
-            last_job_id=max(failure.job_id or 0 for failure in failures),
+            last_failure_id=max(failure.failure_id or 0 for failure in failures),
             open_incident=first if self.open_incident is None or quiet else self.open_incident,
             last_failure_at=now,
         )
@@ -112,7 +115,7 @@ def failed_deliveries_sensor(
 ) -> SensorResult | SkipReason:
     before = Incidents.from_cursor(context.cursor)
     with postgres.transaction() as conn:
-        failures = pipeline_failed_deliveries(conn, p_after_job_id=before.last_job_id, p_limit=1000)
+        failures = pipeline_failed_deliveries(conn, p_after_failure_id=before.last_failure_id, p_limit=1000)
     after = before.after(failures, time.time(), QUIET_SECONDS)
     if after.open_incident is not None and after.open_incident != before.open_incident:
         return SensorResult(

@@ -6,6 +6,7 @@ stack after sign-ups and an invitation through the edge."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -399,14 +400,16 @@ def test_each_digest_is_recorded_as_it_is_posted(
         assert [len(fake.posts_to(f"#{name}")) for name in names] == [1, 1, 1], "each once"
 
 
-def failure(job_id: int) -> PipelineFailedDeliveriesRow:
-    return PipelineFailedDeliveriesRow(job_id, f"evt_{job_id}", "mail.test", 8, "550 no", None)
+def failure(failure_id: int) -> PipelineFailedDeliveriesRow:
+    return PipelineFailedDeliveriesRow(
+        failure_id, failure_id, f"evt_{failure_id}", "mail.test", 8, "550 no", None
+    )
 
 
 def test_an_incident_opens_once_and_closes_after_a_quiet_hour() -> None:
     state = sensors.Incidents()
     state = state.after([failure(3), failure(4)], now=1000.0, quiet_seconds=3600)
-    assert state == sensors.Incidents(last_job_id=4, open_incident=3, last_failure_at=1000.0)
+    assert state == sensors.Incidents(last_failure_id=4, open_incident=3, last_failure_at=1000.0)
     assert state.after([failure(5)], now=2000.0, quiet_seconds=3600).open_incident == 3, "the same incident"
     assert state.after([], now=2000.0, quiet_seconds=3600) == state, "still open while not quiet"
     closed = state.after([], now=5000.0, quiet_seconds=3600)
@@ -415,22 +418,34 @@ def test_an_incident_opens_once_and_closes_after_a_quiet_hour() -> None:
     assert sensors.Incidents.from_cursor(state.to_cursor()) == state
 
 
-def fail_deliveries(database_url: str, count: int) -> None:
-    """Mails whose jobs ended failed, as the worker ends them."""
+def queue_mails(database_url: str, count: int) -> list[str]:
+    """Mails in the outbox, each with its job in the queue; their event ids."""
+    with psycopg.connect(database_url) as conn:
+        return [
+            str(conn.execute(
+                "insert into app.outbox (topic, payload, attempts, last_error)"
+                " values ('mail.test', '{}', 8, '550 no such mailbox') returning id"
+            ).fetchone()[0])  # type: ignore[index]
+            for _ in range(count)
+        ]  # fmt: skip
+
+
+def fail(database_url: str, events: list[str]) -> None:
+    """The mails' jobs ended failed, as the worker ends them."""
     with psycopg.connect(database_url) as conn:
         conn.execute("set search_path = jobs, public")  # procrastinate's trigger names its tables bare
-        for _ in range(count):
-            (event,) = conn.execute(
-                "insert into app.outbox (topic, payload, attempts, last_error, given_up_at)"
-                " values ('mail.test', '{}', 8, '550 no such mailbox', now()) returning id"
-            ).fetchone() or ("",)
-            conn.execute(
-                "update jobs.procrastinate_jobs set status = 'doing' where args ->> 'event_id' = %s", (event,)
-            )
-            conn.execute(
-                "update jobs.procrastinate_jobs set status = 'failed' where args ->> 'event_id' = %s",
-                (event,),
-            )
+        for event in events:
+            conn.execute("update app.outbox set given_up_at = now() where id = %s", (event,))
+            for status in ("doing", "failed"):
+                conn.execute(
+                    "update jobs.procrastinate_jobs set status = %s where args ->> 'event_id' = %s",
+                    (status, event),
+                )
+
+
+def fail_deliveries(database_url: str, count: int) -> None:
+    """Mails whose jobs ended failed."""
+    fail(database_url, queue_mails(database_url, count))
 
 
 def test_the_sensor_alerts_once_per_incident(
@@ -463,6 +478,35 @@ def test_the_sensor_alerts_once_per_incident(
         run_config=alert.run_config, instance=instance
     )
     assert result.success
+
+
+def test_a_job_older_than_the_failures_seen_that_fails_now_is_seen(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """A mail retried for hours fails after mails queued later have failed: its failure is new,
+    though its job is older than theirs (the sensor read failures after the last job id seen)."""
+
+    def tick(cursor: str | None) -> dagster.SensorResult | dagster.SkipReason:
+        context = dagster.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"postgres": postgres}
+        )
+        result = sensors.failed_deliveries_sensor(context)
+        assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
+        return result
+
+    retried, failed_first = queue_mails(database_url, 2)
+    fail(database_url, [failed_first])
+    first = tick(None)
+    assert isinstance(first, dagster.SensorResult)
+    seen = sensors.Incidents.from_cursor(first.cursor)
+    an_hour_later = dataclasses.replace(seen, last_failure_at=time.time() - 2 * sensors.QUIET_SECONDS)
+
+    fail(database_url, [retried])
+    second = tick(an_hour_later.to_cursor())
+    assert isinstance(second, dagster.SensorResult), second
+    (alert,) = second.run_requests or []
+    assert isinstance(alert, dagster.RunRequest)
+    assert alert.run_config["ops"]["alert_delivery_incident"]["config"]["failures"] == 1
 
 
 def test_pipeline_run_fills_analytics_after_sign_ups_and_an_invitation(stack: Stack, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(47);
+select plan(48);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -216,11 +216,13 @@ select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{
 reset role;
 select is_empty(tap.fill($$ select from analytics.slack_digests where org_id = '{gone}' $$), '... and records nothing');
 
-/* Failed deliveries: the queue's failed jobs, after the last one seen. */
+/* Failed deliveries: the queue's failures, after the last one seen. */
 select tap.fix('failed_event', app.gen_id('evt'));
+select tap.fix('later_event', app.gen_id('evt'));
 insert into app.outbox (id, topic, payload, attempts, last_error, given_up_at)
 values (tap.id('failed_event'), 'mail.tap_one', '{"token": "secret"}', 3, '550 no such mailbox', now()),
-       (app.gen_id('evt'), 'mail.tap_one', '{}', 0, null, null);
+       (app.gen_id('evt'), 'mail.tap_one', '{}', 0, null, null),
+       (tap.id('later_event'), 'mail.tap_one', '{}', 8, '421 try later', now());
 /* As the worker ends it (procrastinate's trigger names its tables without their schema). */
 set local search_path = public, jobs;
 update jobs.procrastinate_jobs set status = 'doing' where args ->> 'event_id' = tap.id('failed_event');
@@ -229,14 +231,29 @@ reset search_path;
 update jobs.procrastinate_events e set at = '2026-01-10 12:00Z'
   from jobs.procrastinate_jobs j where e.job_id = j.id and j.args ->> 'event_id' = tap.id('failed_event') and e.type = 'failed';
 select tap.fix('failed_job', (select id::text from jobs.procrastinate_jobs where args ->> 'event_id' = tap.id('failed_event')));
+select tap.fix('failure', (select e.id::text from jobs.procrastinate_events e
+                            where e.job_id = tap.id('failed_job')::bigint and e.type = 'failed'));
 set local role pipeline;
 select results_eq(
-  $$ select job_id, event_id, topic, attempts, last_error, failed_at from pipeline.failed_deliveries(null) $$,
-  $$ values (tap.id('failed_job')::bigint, tap.id('failed_event'), 'mail.tap_one', 3, '550 no such mailbox',
-             '2026-01-10 12:00Z'::timestamptz) $$,
-  'failed_deliveries shows the failed job with its message''s topic, tries and last error, not the pending one'
+  $$ select failure_id, job_id, event_id, topic, attempts, last_error, failed_at from pipeline.failed_deliveries(null) $$,
+  $$ values (tap.id('failure')::bigint, tap.id('failed_job')::bigint, tap.id('failed_event'), 'mail.tap_one', 3,
+             '550 no such mailbox', '2026-01-10 12:00Z'::timestamptz) $$,
+  'failed_deliveries shows the failure with its job, its message''s topic, tries and last error, not the pending ones'
 );
-select is_empty(tap.fill($$ select * from pipeline.failed_deliveries({failed_job}) $$), 'nothing after the last failure seen');
+select is_empty(tap.fill($$ select * from pipeline.failed_deliveries({failure}) $$), 'nothing after the last failure seen');
+reset role;
+/* A job made before the last one seen fails now (a mail retried for hours ends so): a failure
+   after the last seen, whatever its job. */
+set local search_path = public, jobs;
+update jobs.procrastinate_jobs set status = 'doing' where args ->> 'event_id' = tap.id('later_event');
+update jobs.procrastinate_jobs set status = 'failed' where args ->> 'event_id' = tap.id('later_event');
+reset search_path;
+set local role pipeline;
+select results_eq(
+  tap.fill($$ select event_id, last_error from pipeline.failed_deliveries({failure}) $$),
+  $$ values (tap.id('later_event'), '421 try later') $$,
+  'a job that fails after the last failure seen is seen, though an older job'
+);
 select is(tap.outcome($$ select pipeline.failed_deliveries(null, 0) $$), '422 pipeline.invalid_limit', 'a limit of 0 is refused');
 select is(tap.outcome($$ select pipeline.failed_deliveries(null, 1001) $$), '422 pipeline.invalid_limit', 'a limit over 1000 is refused');
 reset role;
