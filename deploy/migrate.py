@@ -475,8 +475,10 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
         if not quiet:
             print(f"migrate: {message}", file=sys.stderr)
 
-    with one_migrate_at_a_time(admin_url):
+    with one_migrate_at_a_time(admin_url) as server:
         bootstrap(admin_url)
+        if server.info.dbname != psycopg.conninfo.conninfo_to_dict(admin_url).get("dbname"):
+            run_file(server, DATABASE_FILE)  # the server's `postgres` database
         applied = apply_migrations(admin_url)
         say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
         if not applied and stateless_unchanged(admin_url):
@@ -488,12 +490,12 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
 
 
 @contextmanager
-def one_migrate_at_a_time(admin_url: str) -> Iterator[None]:
+def one_migrate_at_a_time(admin_url: str) -> Iterator[psycopg.Connection]:
     """A session advisory lock, held while migrate runs: a second migrate waits (two at once
     failed: roles updated concurrently, stateless layers deadlocked). Taken in the server's
     `postgres` database when the admin user may connect there, since advisory locks are a
     database's and roles the whole server's: migrates of two databases of one server take turns
-    too; else in the database itself."""
+    too; else in the database itself. Yields the connection that holds it."""
     try:
         conn = psycopg.connect(with_database(admin_url, "postgres"), autocommit=True)
     except psycopg.OperationalError:
@@ -502,7 +504,7 @@ def one_migrate_at_a_time(admin_url: str) -> Iterator[None]:
         conn.execute(
             "select pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(%s, 0))", (MIGRATE_LOCK,)
         )
-        yield
+        yield conn
 
 
 def main() -> None:

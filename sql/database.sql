@@ -1,7 +1,9 @@
 /*
  * What Postgres lets every role do in any database unless told otherwise, told otherwise: none of
  * it is a grant of ours, so the grants of sql/grants/ cannot take it back. `just migrate` runs
- * this file after sql/roles.sql, every time, as the admin user.
+ * this file after sql/roles.sql, every time, as the admin user: in the application's database,
+ * and in the server's `postgres` database, which every role may connect to as well (our login
+ * roles could write there what they may not write in ours).
  *
  * - Temporary tables and functions: TEMPORARY on the database is PUBLIC's. A role that can only
  *   read (panopticon) could write into a table of its own, or make the function that sees what a
@@ -13,9 +15,13 @@
  *   logins, and that address could not log in. Only the owner takes them, in the SECURITY
  *   DEFINER functions of auth and api that call app.lock_*.
  *
+ * - template1: PUBLIC may connect to it. Every new database copies what is in it, so a role
+ *   that wrote there (a large object) wrote into the databases made after; no role of ours
+ *   connects to it, nor does any tool but as a superuser.
+ *
  * The functions are the system catalog's, which only a superuser may change: an admin user that
  * is not one (a managed server's) gets a warning that they stay PUBLIC's, and migrates all the
- * same. sql/tests/roles.sql states the result.
+ * same. sql/tests/roles.sql states the result; tests/test_migrate.py tries it as each login role.
  */
 do $$
 declare
@@ -35,5 +41,6 @@ begin
     execute pg_catalog.format('revoke execute on function %s from public', v_function);
   end loop;
   grant execute on function pg_catalog.pg_advisory_xact_lock(bigint) to blossom_owner;
+  revoke connect on database template1 from public;
 end
 $$;

@@ -25,6 +25,7 @@ from deploy.migrate import (
     declared_roles,
     migrate,
     stateless_files,
+    with_database,
 )
 from ops.schema_check import normalized_dump
 from ops.settings import with_user
@@ -315,3 +316,26 @@ def test_a_migrate_that_must_wait_for_a_table_holds_up_no_request_for_long(datab
         assert not done.is_alive(), "migrate did not finish once the read ended"
     with psycopg.connect(database_url) as conn:
         assert conn.execute("select count(*) from blossom_meta.stateless_state").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("role", ["panopticon", "pipeline", "worker", "authenticator"])
+def test_the_login_roles_write_in_no_other_database_of_the_server(
+    pg_server: str, database_url: str, role: str
+) -> None:
+    """sql/database.sql takes PUBLIC's temporary tables, large objects and advisory locks away in
+    the server's `postgres` database too, and its connections to template1, whose objects every
+    new database copies. They were left there: panopticon, read-only in ours, made a large object
+    in template1, and the next database made had it."""
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(with_user(with_database(pg_server, "template1"), role)).close()
+    with psycopg.connect(with_user(pg_server, role), autocommit=True) as conn:
+        conn.execute("set default_transaction_read_only = off")
+        for attempt in (
+            "create temporary table scratch (a integer)",
+            "select pg_catalog.lo_from_bytea(0, 'x')",
+            "select pg_catalog.lo_create(0)",
+            "select pg_catalog.pg_advisory_lock(1)",
+            "select pg_catalog.pg_try_advisory_xact_lock(1)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attempt)

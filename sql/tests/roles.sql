@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(101);
+select plan(102);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -358,6 +358,13 @@ select is_empty(
       where not r.rolsuper and r.rolname !~ '^pg_' and r.rolname <> 'blossom_owner'
         and has_database_privilege(r.oid, current_database(), 'temporary') $$,
   'no role but the owner may make temporary tables or functions'
+);
+select is_empty(
+  $$ select r.rolname::text from pg_roles r
+      where not r.rolsuper and r.rolname !~ '^pg_'
+        and (has_database_privilege(r.oid, 'template1', 'connect')
+             or has_database_privilege(r.oid, 'postgres', 'temporary')) $$,
+  'no role of ours may connect to template1, which every new database copies, nor make temporary objects in the server''s postgres database'
 );
 select results_eq(
   $$ select rolname::text collate "default", rolconnlimit from pg_roles
