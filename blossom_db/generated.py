@@ -465,7 +465,9 @@ EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in"]
 
 
-EXT_AI_RESERVE_ERRORS = Literal["ai.quota_exceeded", "auth.not_signed_in", "org.not_found"]
+EXT_AI_RESERVE_ERRORS = Literal[
+    "ai.quota_exceeded", "ai.user_rate_limited", "auth.not_signed_in", "org.not_found"
+]
 
 
 EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in"]
@@ -2278,9 +2280,9 @@ def ext_ai_reserve(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, counting the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited, 429 ai.quota_exceeded.
 
-    Raises ExtAiReserveError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.quota_exceeded, ai.user_rate_limited, auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -2311,9 +2313,9 @@ async def ext_ai_reserve_async(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, counting the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited, 429 ai.quota_exceeded.
 
-    Raises ExtAiReserveError with code: ai.quota_exceeded, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.quota_exceeded, ai.user_rate_limited, auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",

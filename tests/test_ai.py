@@ -248,6 +248,26 @@ def test_a_small_quota_answers_429_and_the_ledger_shows_the_spend(world: AiWorld
     assert ledger(stack, bloom.org_id) == [("answered", spent, None), ("cached", 0, None)]
 
 
+def test_a_member_makes_at_most_30_calls_an_hour_cached_ones_too(world: AiWorld) -> None:
+    """One plain member used up the organization's monthly tokens in seconds (a new display
+    name made each call a new request), and repeating one request flooded the ledger with
+    cached rows. Every call counts against its caller's hourly limit (app.settings.
+    ai_calls_per_user_per_hour, 30), before the cache is looked at."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    cleo = bloom.people["Cleo"]
+    replies = [summary(stack, cleo, bloom.org_id) for _ in range(30)]
+    assert [reply.status for reply in replies] == [200] * 30, replies[-1].body
+    assert [reply.json()["cached"] for reply in replies] == [False] + [True] * 29
+    over = summary(stack, cleo, bloom.org_id)
+    assert (over.status, over.json()["code"]) == (429, "ai.user_rate_limited"), over.body
+    assert 0 < int(over.header("retry-after") or 0) <= 3600
+    assert len(fake.calls) == 1
+    assert len(ledger(stack, bloom.org_id)) == 30, "a refused call leaves no row"
+    other = summary(stack, bloom.people["Ben"], bloom.org_id)
+    assert other.status == 200, "the limit is the member's own"
+
+
 @pytest.mark.parametrize(
     ("failure", "status", "code", "retry_after"),
     [

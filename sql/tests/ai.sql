@@ -6,7 +6,7 @@
  * role edge with a session token. Calls made at once are tests/test_ai_quota.py's.
  */
 begin;
-select plan(53);
+select plan(59);
 
 select tap.make_users(array['olga', 'adam', 'mia', 'otto']);
 select tap.make_org('acme', '{"olga": "owner", "adam": "admin", "mia": "member"}');
@@ -219,6 +219,24 @@ select is(pg_temp.as_edge(format('select ext.ai_settle(%L, %s, 1, 1, ''x'')', re
   'a token of no session settles nothing');
 select is(pg_temp.as_edge('select ext.ai_reserve(''{mia_token}'', ''{acme}'', ''org_summary'', ''gpt-test'', sha256(''later''), 1)'),
   '401 auth.not_signed_in', 'but an ended session reserves nothing new');
+
+/* Each member's own limit on requests (app.settings.ai_calls_per_user_per_hour), counted before
+   the cache: cached answers too, so that repeating one request cannot flood the ledger. */
+delete from app.rate_limit_hits where kind = 'ai.user';
+set local app.settings.ai_calls_per_user_per_hour = '2';
+select ok((select r.reservation_id is not null from pg_temp.reserve('olga', 'acme', 'limited', 10) as r(reservation_id bigint, cached_answer text)),
+  'a member''s first request of the hour is reserved');
+select is((select r.cached_answer from pg_temp.reserve('olga', 'acme', 'one') as r(reservation_id bigint, cached_answer text)),
+  'Fresh.', 'the second is answered from the cache');
+select is(pg_temp.as_edge('select ext.ai_reserve(''{olga_token}'', ''{acme}'', ''org_summary'', ''gpt-test'', sha256(''one''), 1)'),
+  '429 ai.user_rate_limited (Retry-After: 3600)', 'the third is refused, cached or not, until the first leaves the hour');
+select is((select count(*)::int from app.ai_usage where org_id = tap.id('acme') and user_id = tap.id('olga')), 2,
+  'and leaves no row in the ledger');
+select is((select count(*)::int from app.rate_limit_hits where kind = 'ai.user' and key = tap.id('olga')), 2,
+  'nor a hit');
+select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'six', 10) as r(reservation_id bigint, cached_answer text)),
+  'another member''s requests are counted apart');
+reset app.settings.ai_calls_per_user_per_hour;
 
 select * from finish();
 rollback;

@@ -96,12 +96,13 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
 /*
  * Quotas on what one account or one organization makes: invitations, each of which sends a
  * mail, organizations, and renames, each of which posts to the organization's Slack channel
- * (a flood of them filled the job queue that every tenant's posts wait in). They are counted
- * in app.rate_limit_hits, like the auth rate limits, over a sliding window
- * (app.rate_limit_retry_after): one hit for each thing made, in the transaction that makes it,
- * which stays when the thing is revoked or deleted afterwards, so revoking and sending again
- * buys nothing. Each limit is a setting (util.setting), so that a
- * database may set its own (`alter database ... set app.settings.<name> = ...`):
+ * (a flood of them filled the job queue that every tenant's posts wait in), and AI requests,
+ * each of which spends the organization's monthly tokens or, cached, writes a ledger row
+ * (ext.ai_reserve). They are counted in app.rate_limit_hits, like the auth rate limits, over a
+ * sliding window (app.rate_limit_retry_after): one hit for each thing made, in the transaction
+ * that makes it, which stays when the thing is revoked or deleted afterwards, so revoking and
+ * sending again buys nothing. Each limit is a setting (util.setting), so that a database may
+ * set its own (`alter database ... set app.settings.<name> = ...`):
  *
  *   kind         key              setting                           default  window
  *   invite.user  the sender       invitations_per_user_per_hour     20       1 hour
@@ -109,6 +110,7 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
  *   org.create   the creator      organizations_per_user_per_day    10       1 day
  *   slack.connect the organization slack_connects_per_org_per_hour   10       1 hour
  *   org.rename   the organization renames_per_org_per_hour          20       1 hour
+ *   ai.user      the caller       ai_calls_per_user_per_hour        30       1 hour
  *
  * pipeline.purge_auth keeps hits for a day, the longest window.
  */

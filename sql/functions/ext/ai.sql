@@ -74,7 +74,12 @@ comment on function ext.ai_org_activity(text, text) is
 /* Before a call: the cached answer of the same request if there is one (served free, and
    recorded as cached), else a reservation of p_tokens (the most the call can use) against
    the month's quota, admitted under the organization's AI lock while the tokens held stay
-   below the quota; 429 ai.quota_exceeded with the seconds until the next month otherwise. */
+   below the quota; 429 ai.quota_exceeded with the seconds until the next month otherwise.
+   First, every request counts against its caller's hourly limit (30 unless
+   app.settings.ai_calls_per_user_per_hour says otherwise; sql/functions/app/rate_limits.sql),
+   a cached one too: one member spent the organization's month in seconds, each call made new
+   by a new display name, and repeating one request wrote ~145 cached rows a second into the
+   ledger that the quota sums under the AI lock. */
 create function ext.ai_reserve(
   p_session text,
   p_org_id text,
@@ -91,8 +96,15 @@ declare
   v_user app.user_id := auth.act_as_session(p_session);
   v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
   v_usage api.ai_usage;
+  v_retry integer;
 begin
   perform app.require_membership(v_org);
+  v_retry := app.take_quota('ai.user', v_user, util.setting('ai_calls_per_user_per_hour', '30')::integer,
+                            interval '1 hour');
+  if v_retry is not null then
+    perform util.raise_error(429, 'ai.user_rate_limited', 'Too many AI requests; try again later.', null,
+                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
+  end if;
   select a.answer into cached_answer
     from app.ai_answers a
    where a.org_id = v_org and a.request_hash = p_request_hash and a.expires_at > pg_catalog.now();
@@ -117,7 +129,7 @@ end
 $$;
 
 comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
-  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.quota_exceeded.';
+  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, counting the request against the caller''s hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited, 429 ai.quota_exceeded.';
 
 /* After the provider answered: the reservation is charged the tokens the provider counted
    (even when that is more than was reserved), and the answer is cached for
