@@ -462,7 +462,7 @@ class DeliveryClaimSlackPostRow:
 EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
-EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in"]
+EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
 EXT_AI_RESERVE_ERRORS = Literal[
@@ -470,7 +470,7 @@ EXT_AI_RESERVE_ERRORS = Literal[
 ]
 
 
-EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in"]
+EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
 EXT_CONNECT_SLACK_ERRORS = Literal[
@@ -2225,9 +2225,9 @@ def ext_ai_release(
     p_reservation_id: int | None,
     p_failure: str | None,
 ) -> None:
-    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in.
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises ExtAiReleaseError with code: auth.not_signed_in.
+    Raises ExtAiReleaseError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -2251,9 +2251,9 @@ async def ext_ai_release_async(
     p_reservation_id: int | None,
     p_failure: str | None,
 ) -> None:
-    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in.
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises ExtAiReleaseError with code: auth.not_signed_in.
+    Raises ExtAiReleaseError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -2348,9 +2348,9 @@ def ext_ai_settle(
     p_completion_tokens: int | None,
     p_answer: str | None,
 ) -> None:
-    """Charges the session's reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in.
+    """Charges the session's reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises ExtAiSettleError with code: auth.not_signed_in.
+    Raises ExtAiSettleError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -2378,9 +2378,9 @@ async def ext_ai_settle_async(
     p_completion_tokens: int | None,
     p_answer: str | None,
 ) -> None:
-    """Charges the session's reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in.
+    """Charges the session's reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in, 404 org.not_found.
 
-    Raises ExtAiSettleError with code: auth.not_signed_in.
+    Raises ExtAiSettleError with code: auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",

@@ -9,7 +9,8 @@
 The SDK retries nothing (`max_retries=0`): a request is metered once in the database, so a
 retry is the caller's decision. Failures become a ServiceError: a timeout 504 `ai.timeout`, the
 provider's 429 503 `ai.rate_limited` (with its Retry-After), anything else 502
-`ai.provider_error`; none says more of the provider's answer than its status.
+`ai.provider_error` (an answer that is no chat completion too: not JSON, or JSON of another
+shape); none says more of the provider's answer than its status.
 
 A request is identified by the SHA-256 of its model, messages and parameters (`request_hash`):
 the database caches answers by it, and the tests' fake provider replays recorded answers by it.
@@ -189,6 +190,13 @@ class AiClient:
                 f"The AI provider could not be reached ({type(error).__name__}).",
                 temporary=True,
             ) from None
+        except Exception as error:  # noqa: BLE001 - whatever the answer made the SDK raise
+            # The SDK parses an answer of status 200 itself and raises what the parser raised, no
+            # OpenAIError: JSONDecodeError for a body that is not JSON, RecursionError for JSON
+            # nested too deep. Whatever the provider sends is its failure, never the edge's 500.
+            raise ServiceError(
+                "ai.provider_error", f"The AI provider's answer could not be read ({type(error).__name__})."
+            ) from None
         return _answer(completion)
 
 
@@ -196,12 +204,15 @@ def _answer(completion: Any) -> ChatAnswer:
     """The provider's answer as the ledger and the cache take it: text of Unicode without NUL,
     at most LONGEST_ANSWER characters, and token counts that are integers from 0 to MOST_TOKENS.
     The SDK does not check what it parses: anything else (a list for the text, "lots" for a
-    count, no message at all) is the provider's failure, and the call is charged nothing."""
-    choice = completion.choices[0] if completion.choices else None
+    count, no message at all, JSON of another shape such as `[1,2]` or `{"choices": {}}`, which
+    it passes on as it is) is the provider's failure, and the call is charged nothing."""
+    choices = getattr(completion, "choices", None)
+    choice = choices[0] if isinstance(choices, list) and choices else None
     message = getattr(choice, "message", None)
     content = getattr(message, "content", None)
-    prompt_tokens = _count(getattr(completion.usage, "prompt_tokens", None))
-    completion_tokens = _count(getattr(completion.usage, "completion_tokens", None))
+    usage = getattr(completion, "usage", None)
+    prompt_tokens = _count(getattr(usage, "prompt_tokens", None))
+    completion_tokens = _count(getattr(usage, "completion_tokens", None))
     text = content.strip() if isinstance(content, str) else ""
     if not text or prompt_tokens is None or completion_tokens is None:
         raise ServiceError("ai.provider_error", "The AI provider's answer had no text or token counts.")

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from tests.support.auth_client import Account, post, signup
-from tests.support.fake_openai import LLM_FIXTURES, FakeOpenAI
+from tests.support.fake_openai import LLM_FIXTURES, MALFORMED_ANSWERS, FakeOpenAI
 from tests.support.http import Reply
 from tests.support.stack import Stack, make_stack
 
@@ -289,6 +289,45 @@ def test_provider_failures_are_answered_in_our_shape_and_charge_nothing(
     assert again.status == 200, again.body
     assert again.json()["cached"] is False, "a failure caches nothing"
     assert ledger(stack, bloom.org_id) == [("failed", 0, code), ("answered", recorded_tokens(fake), None)]
+
+
+@pytest.mark.parametrize("raw", MALFORMED_ANSWERS.values(), ids=MALFORMED_ANSWERS.keys())
+def test_an_answer_that_is_no_chat_completion_is_a_provider_error_and_charges_nothing(
+    world: AiWorld, raw: bytes
+) -> None:
+    """The provider's fault is never our 500: it was, and the reservation stayed held for 10 minutes."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    fake.answer_next_with(raw)
+    reply = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert (reply.status, reply.json()["code"]) == (502, "ai.provider_error"), reply.body
+    assert ledger(stack, bloom.org_id) == [("failed", 0, "ai.provider_error")]
+
+
+@pytest.mark.parametrize("failure", [None, "server_error"])
+def test_an_organization_deleted_during_the_call_is_not_found(world: AiWorld, failure: str | None) -> None:
+    """Its ledger went with it, the reservation included: settling the call (or releasing it,
+    the call failed) answered 500."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    if failure is not None:
+        fake.fail_next(failure)
+    deleted: list[Reply] = []
+    fake.before_next(
+        lambda: deleted.append(
+            post(
+                stack.edge_url,
+                "/rpc/delete_organization",
+                {"org_id": bloom.org_id},
+                headers=bloom.people["Ada"].cookie,
+            )
+        )
+    )
+    reply = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert [d.status for d in deleted] == [204]
+    assert (reply.status, reply.json()["code"]) == (404, "org.not_found"), reply.body
+    assert len(fake.calls) == 1
+    assert ledger(stack, bloom.org_id) == []
 
 
 def test_the_key_reaches_the_provider_and_no_answer_table_or_log(world: AiWorld) -> None:

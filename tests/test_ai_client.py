@@ -14,7 +14,7 @@ import pytest
 
 from services.ai import AiClient, AiSettings, ChatAnswer, ChatRequest, request_hash
 from services.errors import ServiceError
-from tests.support.fake_openai import FakeOpenAI, fixture_path, recorded_request
+from tests.support.fake_openai import MALFORMED_ANSWERS, FakeOpenAI, fixture_path, recorded_request
 from tests.support.imports import loaded_by
 
 CHAT = ChatRequest(
@@ -179,6 +179,15 @@ def test_an_answer_the_ledger_cannot_take_is_a_provider_error(
     answer 500 and left the reservation held, where the call is a provider's failure."""
     answer_with(tmp_path, CHAT, choice, usage)
     assert refusal(fake).code == "ai.provider_error"
+
+
+@pytest.mark.parametrize("raw", MALFORMED_ANSWERS.values(), ids=MALFORMED_ANSWERS.keys())
+def test_an_answer_that_is_no_chat_completion_is_a_provider_error(fake: FakeOpenAI, raw: bytes) -> None:
+    """The SDK's parsing raised JSONDecodeError or RecursionError, and reading what it made of
+    the others AttributeError or KeyError: none an OpenAIError, so the edge answered 500."""
+    fake.answer_next_with(raw)
+    error = refusal(fake)
+    assert (error.code, error.status) == ("ai.provider_error", 502)
 
 
 def test_an_answer_without_text_or_counts_is_a_provider_error(fake: FakeOpenAI, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@
  * role edge with a session token. Calls made at once are tests/test_ai_quota.py's.
  */
 begin;
-select plan(59);
+select plan(63);
 
 select tap.make_users(array['olga', 'adam', 'mia', 'otto']);
 select tap.make_org('acme', '{"olga": "owner", "adam": "admin", "mia": "member"}');
@@ -106,8 +106,7 @@ select ok((select r.reservation_id is not null and r.cached_answer is null
   'a member''s first request gets a reservation');
 select is(pg_temp.as_edge(format('select ext.ai_settle(''{otto_token}'', %s, 10, 10, ''stolen'')',
             (select max(id) from app.ai_usage))),
-  'P0001 no AI reservation ' || (select max(id) from app.ai_usage) || ' under way for this session''s user',
-  'another organization''s member cannot settle it');
+  '404 org.not_found', 'another organization''s member cannot settle it');
 select is(pg_temp.as_edge(format('select ext.ai_settle(''{mia_token}'', %s, 100, 50, ''Acme is busy.'')',
             (select max(id) from app.ai_usage))), 'ok', 'the member settles it with the provider''s counts');
 select is(pg_temp.ledger('acme'), 'answered:150', 'the ledger charges the tokens the provider counted');
@@ -237,6 +236,18 @@ select is((select count(*)::int from app.rate_limit_hits where kind = 'ai.user' 
 select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'six', 10) as r(reservation_id bigint, cached_answer text)),
   'another member''s requests are counted apart');
 reset app.settings.ai_calls_per_user_per_hour;
+
+/* The owner deletes the organization while a call is under way: its ledger goes with it, the
+   reservation included, and settling or releasing the call finds no such organization (it
+   answered 500). */
+select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'gone', 10) as r(reservation_id bigint, cached_answer text)),
+  'a call is reserved');
+select tap.fix('gone', (select max(id) from app.ai_usage where org_id = tap.id('globex'))::text);
+select is(tap.call('otto', 'select api.delete_organization(''{globex}'')'), 'ok', 'its organization is deleted during the call');
+select is(pg_temp.as_edge('select ext.ai_settle(''{otto_token}'', {gone}, 7, 3, ''Late.'')'), '404 org.not_found',
+  'settling it finds no such organization');
+select is(pg_temp.as_edge('select ext.ai_release(''{otto_token}'', {gone}, ''ai.timeout'')'), '404 org.not_found',
+  'nor does releasing it');
 
 select * from finish();
 rollback;

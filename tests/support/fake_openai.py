@@ -8,6 +8,8 @@ request the edge makes finds the answer recorded for it. A request without a fix
 
     with FakeOpenAI() as fake:
         fake.fail_next("timeout" | "rate_limited" | "server_error" | "trickle")   # the next call only
+        fake.answer_next_with(b"not json")                             # answered 200 with these bytes
+        fake.before_next(action)                                       # run as the next call arrives
         fake.calls                                                     # the hashes asked, in order
         fake.keys                                                      # the API keys they came with
 
@@ -36,6 +38,15 @@ FAILURES = ("timeout", "rate_limited", "server_error", "trickle")
 # whole answer is not.
 TRICKLED_BYTES = 40
 TRICKLE_HEADER = "X-Fake-Trickle"
+# Answers of HTTP 200 that are no chat completion, for answer_next_with.
+MALFORMED_ANSWERS = {
+    "not JSON": b"not json",
+    "a list": b"[1,2]",
+    "null": b"null",
+    "choices an object": b'{"choices":{"a":1}}',
+    "usage a list": b'{"choices":[{"message":{"content":"Fine."}}],"usage":[1]}',
+    "nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,
+}
 
 
 def fixture_path(digest: bytes, folder: Path = LLM_FIXTURES) -> Path:
@@ -68,6 +79,8 @@ class FakeOpenAI:
         self.keys: set[str] = set()
         self.missing: list[str] = []
         self._failures: list[str] = []
+        self._raw_answers: list[bytes] = []
+        self._actions: list[Callable[[], object]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -94,20 +107,40 @@ class FakeOpenAI:
         with self._lock:
             self._failures.append(failure)
 
+    def answer_next_with(self, raw: bytes) -> None:
+        """The next call is answered 200 with `raw` as its body, as it is: a provider's answer
+        that is no chat completion, or not even JSON."""
+        with self._lock:
+            self._raw_answers.append(raw)
+
+    def before_next(self, action: Callable[[], object]) -> None:
+        """`action` runs when the next call arrives, before it is answered: what happens while
+        the provider works on a call."""
+        with self._lock:
+            self._actions.append(action)
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
             self.keys.clear()
             self.missing.clear()
             self._failures.clear()
+            self._raw_answers.clear()
+            self._actions.clear()
 
-    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
-        """(status, headers, JSON body) for a chat completions request."""
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | bytes]:
+        """(status, headers, JSON body or raw bytes) for a chat completions request."""
         request = recorded_request(body)
         digest = request_hash(request["model"], request["messages"], request["parameters"])
         with self._lock:
             self.calls.append(digest.hex())
             failure = self._failures.pop(0) if self._failures else None
+            raw = self._raw_answers.pop(0) if self._raw_answers else None
+            action = self._actions.pop(0) if self._actions else None
+        if action is not None:
+            action()
+        if raw is not None:
+            return 200, {}, raw
         if failure == "timeout":
             time.sleep(self.hold_seconds)
             return 500, {}, _error("server_error", "held past the client's timeout")
@@ -169,8 +202,8 @@ def _handler(fake: FakeOpenAI) -> Callable[..., BaseHTTPRequestHandler]:
                 return
             self._send(*fake.answer(body))
 
-        def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
+        def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any] | bytes) -> None:
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             trickle = headers.pop(TRICKLE_HEADER, None) is not None
             try:
                 self.send_response(status)

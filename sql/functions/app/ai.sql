@@ -62,8 +62,11 @@ end;
 comment on function app.ai_usage_view(app.org_id) is
   'The organization''s AI spend this month: quota, tokens charged and held, calls answered, cached and failed.';
 
-/* The session's own reservation under way, locked for settling (an error otherwise: only the
-   edge calls this, with the id ext.ai_reserve gave it). */
+/* The session's own reservation under way, locked for settling. One the caller cannot see at
+   all went with its organization, deleted during the call (the ledger goes with it), or was
+   never theirs: 404 org.not_found, as for a non-member (it answered 500). One they can see but
+   no longer under way is an error: only the edge calls this, once, with the id ext.ai_reserve
+   gave it. */
 create function app.ai_reservation(p_reservation_id bigint) returns app.ai_usage
 language plpgsql volatile
 as $$
@@ -75,6 +78,9 @@ begin
    where u.id = p_reservation_id and u.outcome = 'reserved' and u.user_id = app.current_user_id()
      for update;
   if not found then
+    if not exists (select from app.ai_usage u where u.id = p_reservation_id) then
+      perform util.raise_error(404, 'org.not_found', 'No such organization.');
+    end if;
     raise exception 'no AI reservation % under way for this session''s user', p_reservation_id;
   end if;
   return v_usage;
@@ -82,4 +88,4 @@ end
 $$;
 
 comment on function app.ai_reservation(bigint) is
-  'The signed-in user''s AI reservation under way, locked; an error when there is none.';
+  'The signed-in user''s AI reservation under way, locked: not found when they cannot see it (its organization deleted, or never theirs); an error when it is no longer under way. Errors: 404 org.not_found.';

@@ -133,7 +133,8 @@ comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
 
 /* After the provider answered: the reservation is charged the tokens the provider counted
    (even when that is more than was reserved), and the answer is cached for
-   app.settings.ai_cache_seconds (default 3600) while the caller is still a member. */
+   app.settings.ai_cache_seconds (default 3600) while the caller is still a member. An
+   organization deleted during the call took the reservation with it: 404 org.not_found. */
 create function ext.ai_settle(
   p_session text,
   p_reservation_id bigint,
@@ -166,9 +167,10 @@ end
 $$;
 
 comment on function ext.ai_settle(text, bigint, integer, integer, text) is
-  'Charges the session''s reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in.';
+  'Charges the session''s reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in, 404 org.not_found.';
 
-/* The provider failed or timed out: the reservation is charged nothing, and its error code kept. */
+/* The provider failed or timed out: the reservation is charged nothing, and its error code kept
+   (404 org.not_found when the organization was deleted during the call, as ext.ai_settle). */
 create function ext.ai_release(p_session text, p_reservation_id bigint, p_failure text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -184,4 +186,4 @@ end
 $$;
 
 comment on function ext.ai_release(text, bigint, text) is
-  'Marks the session''s reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in.';
+  'Marks the session''s reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in, 404 org.not_found.';
