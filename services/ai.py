@@ -190,10 +190,11 @@ class AiClient:
                 f"The AI provider could not be reached ({type(error).__name__}).",
                 temporary=True,
             ) from None
-        except Exception as error:  # noqa: BLE001 - whatever the answer made the SDK raise
+        except (ValueError, RecursionError) as error:
             # The SDK parses an answer of status 200 itself and raises what the parser raised, no
-            # OpenAIError: JSONDecodeError for a body that is not JSON, RecursionError for JSON
-            # nested too deep. Whatever the provider sends is its failure, never the edge's 500.
+            # OpenAIError: JSONDecodeError (a ValueError, as a UnicodeDecodeError is) for a body
+            # that is not JSON, RecursionError for JSON nested too deep. What the provider sends
+            # is its failure, never the edge's 500; a bug of ours still shows as one.
             raise ServiceError(
                 "ai.provider_error", f"The AI provider's answer could not be read ({type(error).__name__})."
             ) from None
