@@ -4,8 +4,10 @@
    that two invitations of one address at once replace each other instead of colliding; only
    one the caller could revoke (api.revoke_invitation's rule: an owner's invitation of an owner
    only by an owner), and each is audited as revoked. Each
-   sends a mail, so each counts against two quotas (sql/functions/app/rate_limits.sql): the
-   sender's, 20 an hour, and the organization's, 50 an hour, unless the settings say otherwise. */
+   sends a mail, so each counts against three quotas (sql/functions/app/rate_limits.sql): the
+   sender's, 20 an hour, the organization's, 50 an hour, and the address's, 5 an hour from any
+   sender (accounts made for it sent one address 400 mails an hour, each with an organization
+   name of their choosing), unless the settings say otherwise. */
 create function api.invite_member(org_id text, email text, role text) returns api.invitation
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -43,7 +45,9 @@ begin
   end if;
   v_retry := greatest(
     app.take_quota('invite.user', v_user, util.setting('invitations_per_user_per_hour', '20')::integer, interval '1 hour'),
-    app.take_quota('invite.org', v_org, util.setting('invitations_per_org_per_hour', '50')::integer, interval '1 hour'));
+    app.take_quota('invite.org', v_org, util.setting('invitations_per_org_per_hour', '50')::integer, interval '1 hour'),
+    app.take_quota('invite.address', pg_catalog.lower(v_email),
+                   util.setting('invitations_per_address_per_hour', '5')::integer, interval '1 hour'));
   if v_retry is not null then
     perform util.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
