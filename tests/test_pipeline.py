@@ -33,6 +33,7 @@ from tests.support.lazy import LazyModule
 from tests.support.orgs_db import make_org, make_user
 from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack
+from tests.support.worker import eventually
 
 if TYPE_CHECKING:
     import dagster
@@ -176,6 +177,46 @@ def test_two_refreshes_at_once_run_one_after_the_other(database_url: str) -> Non
             assert waiting.result(timeout=10) == (2, 2)
         second.commit()
     assert len(metrics_rows(database_url)) == 2
+
+
+def waiting_for_a_lock(conn: psycopg.Connection, pid: int) -> bool:
+    row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", [pid]).fetchone()
+    return row is not None and row[0] == "Lock"
+
+
+def test_an_organization_deleted_during_a_refresh_deadlocks_with_nothing(database_url: str) -> None:
+    """A refresh under way (here held up on a row of the day) and an organization deleted then:
+    the deletion's cascade waited for the refresh's table lock, and the refresh, inserting that
+    organization's row, for the deletion: a deadlock, which failed one of them (40P01). Now the
+    cascade goes on beside a refresh, and the refresh writes the day without the organization."""
+    with psycopg.connect(database_url) as conn:
+        acme, bobco = seed_day(conn)
+    refresh = "select written, replaced from pipeline.refresh_org_daily_metrics(%s)"
+    as_pipeline = with_user(database_url, "pipeline")
+    with psycopg.connect(as_pipeline, autocommit=True) as conn:
+        conn.execute(refresh, [DAY])
+    # The pool first: on a failure the connections close before it waits for its threads.
+    with (
+        ThreadPoolExecutor(max_workers=2) as pool,
+        psycopg.connect(database_url) as holder,
+        psycopg.connect(database_url, autocommit=True) as watcher,
+        psycopg.connect(as_pipeline) as refreshing,
+        psycopg.connect(database_url, autocommit=True) as deleting,
+    ):
+        holder.execute(
+            "select from analytics.org_daily_metrics where day = %s and org_id = %s for update", [DAY, bobco]
+        )
+        refreshed = pool.submit(lambda: refreshing.execute(refresh, [DAY]).fetchone())
+        eventually(lambda: waiting_for_a_lock(watcher, refreshing.info.backend_pid), what="the refresh waits")
+        deleted = pool.submit(
+            lambda: deleting.execute("delete from app.organizations where id = %s", [acme]).rowcount
+        )
+        time.sleep(0.3)  # the deletion goes as far as it can
+        holder.commit()
+        refreshed.result(timeout=10)
+        refreshing.commit()
+        assert deleted.result(timeout=10) == 1
+    assert [row[1] for row in metrics_rows(database_url)] == ["Bobco"], "the day, without the one deleted"
 
 
 def test_an_unreachable_database_fails_the_run(instance: dagster.DagsterInstance) -> None:

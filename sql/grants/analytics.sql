@@ -2,6 +2,9 @@
    at a time (sql/functions/pipeline/metrics.sql), under the policy pipeline_output. */
 grant usage on schema analytics to pipeline;
 grant select, insert, delete on analytics.org_daily_metrics to pipeline;
+/* A day's row is written over with its counts; its day and organization stay. */
+grant update (members, invitations_sent, invitations_accepted, logins, active_users, ai_tokens, computed_at)
+  on analytics.org_daily_metrics to pipeline;
 /* The weekly digests posted: recorded by the pipeline, read by the digest's recipients' owner. */
 grant select, insert on analytics.slack_digests to pipeline;
 grant select (week, org_id) on analytics.slack_digests to metrics_reader;

@@ -33,7 +33,7 @@ select results_eq(
   $$ values ('analytics.org_daily_metrics', 'delete'), ('analytics.org_daily_metrics', 'insert'),
             ('analytics.org_daily_metrics', 'select'),
             ('analytics.slack_digests', 'insert'), ('analytics.slack_digests', 'select') $$,
-  'pipeline may read, insert and delete analytics (a day replaced whole), record its digests, and touch no other table'
+  'pipeline may read, insert and delete analytics (a day replaced whole; its counts written over, by column grants), record its digests, and touch no other table'
 );
 select schema_privs_are('analytics', 'pipeline', array['USAGE'], 'pipeline may use schema analytics, not create in it');
 select is_empty(
@@ -168,8 +168,8 @@ select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics('-infinity') 
 select is(tap.outcome($$ select pipeline.org_daily_metrics('-infinity', 'infinity') $$), '422 pipeline.invalid_range',
   'a range is of days, not of the infinities');
 select throws_ok($$ select * from app.audit_events $$, '42501', null, 'pipeline cannot read the application''s tables');
-select throws_ok($$ update analytics.org_daily_metrics set logins = 0 $$, '42501', null,
-  'pipeline cannot edit a day''s rows, only replace them');
+select throws_ok($$ update analytics.org_daily_metrics set day = day + 1 $$, '42501', null,
+  'pipeline writes a row''s counts over, never its day or its organization');
 reset role;
 
 /* The weekly digest's recipients: working Slack connections, with the sealed token. */

@@ -6,9 +6,10 @@
    else, under the policies metrics_read of sql/policies/analytics.sql). It writes nothing.
 
    pipeline.refresh_org_daily_metrics(day) runs as its caller, the role pipeline, which may
-   write analytics: it replaces the day's rows with the counts, in one transaction, under a lock
-   on the table that two refreshes cannot both hold, so re-running a day (or two runs of it at
-   once) leaves exactly one row per organization. Days are UTC days. */
+   write analytics: it replaces the day's rows with the counts (each organization's row written
+   over), in one transaction, under a lock on the table that two refreshes cannot both hold, so
+   re-running a day (or two runs of it at once) leaves exactly one row per organization. Days
+   are UTC days. */
 
 /* Made by its owner, who may create in the schema only for that moment. */
 grant usage on schema app to metrics_reader;
@@ -155,17 +156,37 @@ begin
   if p_day is null or not pg_catalog.isfinite(p_day) or p_day > (pg_catalog.now() at time zone 'UTC')::date then
     perform util.raise_error(422, 'pipeline.invalid_day', 'The day must be given and must not be in the future (UTC).');
   end if;
-  /* Two refreshes (of one day or not) run one after the other instead of both inserting a day:
-     the mode conflicts with itself and with writes, not with reads. A table lock, as the
-     pipeline may take no advisory lock (sql/database.sql). */
-  lock table analytics.org_daily_metrics in share row exclusive mode;
-  delete from analytics.org_daily_metrics m where m.day = p_day;
-  get diagnostics replaced = row_count;
-  insert into analytics.org_daily_metrics
-         (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users, ai_tokens)
-  select p_day, c.org_id, c.members, c.invitations_sent, c.invitations_accepted, c.logins, c.active_users, c.ai_tokens
-    from pipeline.org_daily_counts(p_day) c;
-  get diagnostics written = row_count;
+  /* Two refreshes (of one day or not) run one after the other instead of both writing a day:
+     the mode conflicts with itself, not with reads nor with writes. A table lock, as the
+     pipeline may take no advisory lock (sql/database.sql). It let the cascade of an
+     organization's deletion (a write) wait for a refresh that waited for the deletion. */
+  lock table analytics.org_daily_metrics in share update exclusive mode;
+  /* Each organization's row written over, not deleted and inserted again: a refresh locks only
+     the rows it writes, and the organizations of the rows it inserts (the foreign key), never a
+     row of an organization that a deletion under way holds. Deleted and inserted, a refresh held
+     the row the deletion's cascade wanted while it waited to insert that organization's row.
+     The day's counts are read again after an organization was deleted meanwhile. */
+  for attempt in 1..3 loop
+    begin
+      select pg_catalog.count(*)::integer into replaced from analytics.org_daily_metrics m where m.day = p_day;
+      insert into analytics.org_daily_metrics as m
+             (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users, ai_tokens)
+      select p_day, c.org_id, c.members, c.invitations_sent, c.invitations_accepted, c.logins, c.active_users, c.ai_tokens
+        from pipeline.org_daily_counts(p_day) c
+      on conflict (day, org_id) do update
+        set members = excluded.members, invitations_sent = excluded.invitations_sent,
+            invitations_accepted = excluded.invitations_accepted, logins = excluded.logins,
+            active_users = excluded.active_users, ai_tokens = excluded.ai_tokens, computed_at = pg_catalog.now();
+      get diagnostics written = row_count;
+      exit;
+    exception when foreign_key_violation then
+      if attempt = 3 then
+        raise;
+      end if;
+    end;
+  end loop;
+  /* A row of the day that was not written now is of no organization counted: gone. */
+  delete from analytics.org_daily_metrics m where m.day = p_day and m.computed_at < pg_catalog.now();
 end
 $$;
 
