@@ -5,9 +5,10 @@
     BLOSSOM_SLACK_TIMEOUT_SECONDS      how long one call may take (default 10)
 
 Every failure is a ServiceError. `temporary` ones (no answer in time, a 5xx, a 429 with its
-Retry-After) are worth another try later; the SDK's own retries are off, so that the job queue
-decides when. A refusal of the token or the channel for good is `broken` — posting again would
-be refused again until someone connects anew. A bot token is never part of an error or a log.
+Retry-After, an answer that is not one of Slack's) are worth another try later; the SDK's own
+retries are off, so that the job queue decides when. A refusal of the token or the channel for
+good is `broken` — posting again would be refused again until someone connects anew. A bot
+token is never part of an error or a log.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_
 # Slack's own failures, answered HTTP 200 or 5xx: worth another try.
 SLACK_FAILURES = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 TEAM_ID_SHAPE = re.compile(r"[A-Z0-9]{1,32}")
+# How much of Slack's error string our messages quote: its errors are short words (invalid_auth),
+# and one of 100,000 characters came back whole in the edge's 502 and in app.outbox.last_error.
+LONGEST_QUOTED_ERROR = 200
 
 
 def bot_token_context(org_id: str) -> str:
@@ -157,10 +161,23 @@ class SlackClient:
             ) from None
         except SlackApiError as error:
             raise _refusal(error) from None
+        except Exception as error:  # noqa: BLE001 - any other is an answer the SDK could not read
+            # Whatever else the SDK raises is its reading of an answer that is not Slack's: its own
+            # check calls `.get` on whatever JSON came (`[1]`: AttributeError), aiohttp decodes a
+            # body that is not UTF-8 (UnicodeDecodeError), json gives up on deep nesting
+            # (RecursionError). Slack's failure, not ours (never a 500), and one that may pass.
+            raise _unreadable(type(error).__name__) from None
         data = response.data
         if not isinstance(data, dict):
-            raise ServiceError("slack.provider_error", "Slack answered something that is not JSON.")
+            raise _unreadable("not a JSON object")
         return data
+
+
+def _unreadable(what: str) -> ServiceError:
+    """Slack answered something that is not one of its answers: a 502 to the edge's caller, and
+    for the worker a temporary failure, tried again (a broken proxy or a bad deploy of Slack's
+    passes) until its tries are spent."""
+    return ServiceError("slack.provider_error", f"Slack's answer could not be read ({what}).", temporary=True)
 
 
 def _refusal(error: SlackApiError) -> ServiceError:
@@ -168,7 +185,7 @@ def _refusal(error: SlackApiError) -> ServiceError:
     status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
     headers = getattr(response, "headers", None) or {}
     data = getattr(response, "data", None)
-    slack_error = data.get("error") if isinstance(data, dict) else None
+    slack_error = _quoted(data.get("error")) if isinstance(data, dict) else None
     if status == 429:
         return ServiceError(
             "slack.unavailable",
@@ -186,7 +203,7 @@ def _refusal(error: SlackApiError) -> ServiceError:
         return ServiceError(
             "slack.unavailable", f"Slack failed (HTTP {status}).", status=503, retry_after=5, temporary=True
         )
-    if isinstance(slack_error, str) and slack_error:
+    if slack_error:
         if slack_error in TOKEN_ERRORS:
             return SlackRefused(
                 slack_error, "slack.invalid_token", f"Slack refused the bot token ({slack_error}).", 422
@@ -194,7 +211,19 @@ def _refusal(error: SlackApiError) -> ServiceError:
         return SlackRefused(
             slack_error, "slack.provider_error", f"Slack refused the call ({slack_error}).", 502
         )
-    return ServiceError("slack.provider_error", f"Slack answered HTTP {status} without an error.")
+    return _unreadable(f"HTTP {status} without an error")
+
+
+def _quoted(slack_error: object) -> str | None:
+    """Slack's error string as our errors quote it: printable characters only (no NUL, which
+    Postgres refuses in app.outbox.last_error, and no line break in a log line), at most
+    LONGEST_QUOTED_ERROR of them; None when it is no string."""
+    if not isinstance(slack_error, str):
+        return None
+    printable = "".join(char for char in slack_error if char.isprintable())
+    if len(printable) > LONGEST_QUOTED_ERROR:
+        return printable[:LONGEST_QUOTED_ERROR] + "…"
+    return printable
 
 
 def escape(text: str) -> str:

@@ -4,6 +4,7 @@ way a call can fail sorted into our error shape."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Iterator
 
@@ -89,6 +90,51 @@ def test_server_errors_are_temporary(slack: FakeSlack) -> None:
     with pytest.raises(ServiceError) as error:
         asyncio.run(client(slack).auth_test(TOKEN))
     assert (error.value.code, error.value.temporary) == ("slack.unavailable", True)
+
+
+MALFORMED_ANSWERS = {
+    "a JSON array": (b"[1]", "application/json"),
+    "a JSON string": (b'"ok"', "application/json"),
+    "JSON nested past any parser": (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    "not JSON": (b"<html>Bad gateway</html>", "application/json"),
+    "not UTF-8": (b'{"ok": "\xff"}', "application/json; charset=utf-8"),
+    "plain text": (b"ok", "text/plain"),
+    "an object refused without an error": (b'{"ok": false}', "application/json"),
+    "an object with an error that is no string": (b'{"ok": false, "error": {"a": 1}}', "application/json"),
+}
+
+
+@pytest.mark.parametrize("method", ["auth_test", "post_message"])
+@pytest.mark.parametrize("answer", MALFORMED_ANSWERS.values(), ids=MALFORMED_ANSWERS.keys())
+def test_an_answer_that_is_no_slack_answer_is_slacks_failure_for_now(
+    slack: FakeSlack, method: str, answer: tuple[bytes, str]
+) -> None:
+    """`[1]` made the SDK's own check raise AttributeError: a 500 from the edge's connect, and in
+    the worker a job that crashed with its outbox row never counted nor tried again."""
+    slack.answer_next(*answer)
+    call = (
+        client(slack).auth_test(TOKEN)
+        if method == "auth_test"
+        else client(slack).post_message(TOKEN, "C0001", "hello")
+    )
+    with pytest.raises(ServiceError) as error:
+        asyncio.run(call)
+    assert (error.value.code, error.value.status, error.value.temporary) == (
+        "slack.provider_error",
+        502,
+        True,
+    )
+    assert slack.posts == []
+
+
+def test_slacks_error_is_quoted_short_and_as_text_postgres_can_keep(slack: FakeSlack) -> None:
+    """An error of 100,000 characters came back whole in the edge's 502; a NUL in it would make
+    the worker's record of the try fail (Postgres keeps no NUL in text)."""
+    slack.answer_next(json.dumps({"ok": False, "error": "x\u0000\n" + "y" * 100_000}).encode())
+    with pytest.raises(SlackRefused) as refused:
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
+    assert refused.value.message == f"Slack refused the call ({'x' + 'y' * 199}…)."
+    assert (refused.value.code, refused.value.broken) == ("slack.provider_error", False)
 
 
 def test_no_answer_in_time_is_temporary() -> None:

@@ -4,6 +4,7 @@ events once each, a broken token, and the token kept out of every answer, table 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from tests.support.worker import eventually, running_worker
 BOT_TOKEN = "xoxb-1111-2222-tokenthatmustneverleak"
 OTHER_TOKEN = "xoxb-3333-4444-anotherworkspacetoken"
 CHANNEL = "C0ANNOUNCE"
+MAX_ATTEMPTS = 8  # BLOSSOM_MAIL_MAX_ATTEMPTS's default, which the worker here runs with
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,59 @@ def test_slack_failing_for_now_is_tried_again_and_posted_once(world: World) -> N
     assert row["attempts"] == 3, "a 503, a 429, then the post"
     posts = world.slack.posts_to(CHANNEL)[before:]
     assert [post.text for post in posts] == ["*Olive Owner* renamed the organization to *Acme Again*."]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"[1]", b"<html>Bad gateway</html>", b'{"ok": false}', b'{"ok": true, "team_id": ["T0ACME"]}'],
+    ids=["a JSON array", "not JSON", "refused without an error", "no workspace named"],
+)
+def test_an_answer_that_is_no_slack_answer_is_slacks_failure_on_connect(world: World, answer: bytes) -> None:
+    """`[1]` made the connect answer 500 edge.internal_error: our failure, for Slack's."""
+    owner = signup(world.stack.edge_url)
+    org_id = world.rpc(owner, "create_organization", name="Acme").json()["id"]
+    world.slack.answer_next(answer)
+    assert _code(connect(world, owner, org_id)) == (502, "slack.provider_error")
+    assert _code(world.rpc(owner, "get_slack_connection", org_id=org_id)) == (404, "slack.not_connected")
+
+
+def test_slacks_error_is_quoted_short_on_connect(world: World) -> None:
+    owner = signup(world.stack.edge_url)
+    org_id = world.rpc(owner, "create_organization", name="Acme").json()["id"]
+    world.slack.answer_next(json.dumps({"ok": False, "error": "x" * 100_000}).encode())
+    refused = connect(world, owner, org_id)
+    assert _code(refused) == (502, "slack.provider_error")
+    assert refused.json()["message"] == f"Slack refused the call ({'x' * 200}…)."
+
+
+def test_an_answer_that_is_no_slack_answer_to_a_post_is_tried_again(world: World) -> None:
+    """The same `[1]` to chat.postMessage crashed the job: its outbox row stayed at 0 attempts,
+    neither posted nor given up, and no later try was scheduled."""
+    owner, _member, org_id = world.org_with_member()
+    assert connect(world, owner, org_id).status == 200
+    before = len(world.slack.posts_to(CHANNEL))
+    world.slack.answer_next(b"[1]")
+    assert world.rpc(owner, "update_organization", org_id=org_id, name="Acme Anew").status == 200
+    eventually(lambda: _outbox(world, org_id, "notify.org_renamed")["delivered_at"], what="posted at last")
+    assert _outbox(world, org_id, "notify.org_renamed")["attempts"] == 2, "the answer counted, then the post"
+    assert len(world.slack.posts_to(CHANNEL)[before:]) == 1
+
+
+def test_answers_that_are_no_slack_answers_to_a_post_give_it_up_after_the_last_try(world: World) -> None:
+    owner, _member, org_id = world.org_with_member()
+    assert connect(world, owner, org_id).status == 200
+    before = len(world.slack.posts_to(CHANNEL))
+    for _ in range(MAX_ATTEMPTS):
+        world.slack.answer_next(b"[1]")
+    assert world.rpc(owner, "update_organization", org_id=org_id, name="Acme Lost").status == 200
+    given_up = eventually(
+        lambda: (row := _outbox(world, org_id, "notify.org_renamed"))["given_up_at"] and row,
+        timeout=30,
+        what="given up",
+    )
+    assert given_up["attempts"] == MAX_ATTEMPTS
+    assert "Slack's answer could not be read" in given_up["last_error"]
+    assert world.slack.posts_to(CHANNEL)[before:] == []
 
 
 def test_who_may_connect_is_asked_before_slack_is(world: World) -> None:
@@ -243,9 +298,9 @@ def _code(reply: Reply) -> tuple[int, str]:
 def _outbox(world: World, org_id: str, topic: str) -> dict[str, Any]:
     with psycopg.connect(world.stack.database_url) as conn:
         row = conn.execute(
-            "select delivered_at, given_up_at, attempts from app.outbox"
+            "select delivered_at, given_up_at, attempts, last_error from app.outbox"
             " where topic = %s and payload ->> 'org_id' = %s order by created_at desc limit 1",
             (topic, org_id),
         ).fetchone()
     assert row is not None, f"no {topic} for {org_id}"
-    return {"delivered_at": row[0], "given_up_at": row[1], "attempts": row[2]}
+    return {"delivered_at": row[0], "given_up_at": row[1], "attempts": row[2], "last_error": row[3]}

@@ -6,6 +6,7 @@ loopback port, for the real slack-sdk to talk to (BLOSSOM_SLACK_API_URL = fake.a
         slack.revoke("xoxb-good")                    # from now on: invalid_auth
         slack.fail_next(429, retry_after=1)         # the next call: HTTP 429 with Retry-After
         slack.fail_next(503)                        # ... then a 503
+        slack.answer_next(b"[1]")                   # ... then HTTP 200 with that body, as it is
         slack.posts                                  # every chat.postMessage Slack accepted
 
 It answers as Slack does: HTTP 200 with {"ok": false, "error": …} for a refused call.
@@ -46,7 +47,8 @@ class FakeSlack:
         self.workspaces: dict[str, Workspace] = {}
         self.posts: list[Post] = []
         self.calls: list[str] = []
-        self._failures: deque[tuple[int, float | None]] = deque()
+        # The next calls' answers, before any workspace is asked: status, body, headers.
+        self._failures: deque[tuple[int, bytes, dict[str, str]]] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -63,8 +65,16 @@ class FakeSlack:
             self.workspaces[token].revoked = True
 
     def fail_next(self, status: int, retry_after: float | None = None) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        body = {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"}
         with self._lock:
-            self._failures.append((status, retry_after))
+            self._failures.append((status, json.dumps(body).encode(), headers))
+
+    def answer_next(self, body: bytes, content_type: str = "application/json; charset=utf-8") -> None:
+        """The next call is answered HTTP 200 with `body` as it is: whatever a broken Slack or a
+        proxy in between might send."""
+        with self._lock:
+            self._failures.append((200, body, {"Content-Type": content_type}))
 
     def posts_to(self, channel: str) -> list[Post]:
         with self._lock:
@@ -85,10 +95,9 @@ class FakeSlack:
                 else:
                     arguments = {key: values[-1] for key, values in parse_qs(raw).items()}
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                status, body, headers = fake._answer(self.path.removeprefix("/api/"), token, arguments)
-                payload = json.dumps(body).encode()
+                status, payload, headers = fake._answer(self.path.removeprefix("/api/"), token, arguments)
+                headers = {"Content-Type": "application/json; charset=utf-8"} | headers
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(payload)))
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -106,30 +115,31 @@ class FakeSlack:
 
     def _answer(
         self, method: str, token: str, arguments: dict[str, Any]
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    ) -> tuple[int, bytes, dict[str, str]]:
         with self._lock:
             self.calls.append(method)
             if self._failures:
-                status, retry_after = self._failures.popleft()
-                headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-                return (
-                    status,
-                    {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
-                    headers,
-                )
-            workspace = self.workspaces.get(token)
-            if workspace is None or workspace.revoked:
-                return 200, {"ok": False, "error": "invalid_auth"}, {}
-            if method == "auth.test":
-                return (
-                    200,
-                    {"ok": True, "team_id": workspace.team_id, "team": workspace.team, "user_id": "U0BOT"},
-                    {},
-                )
-            if method == "chat.postMessage":
-                channel = str(arguments.get("channel", ""))
-                if channel not in workspace.channels:
-                    return 200, {"ok": False, "error": "channel_not_found"}, {}
-                self.posts.append(Post(token, channel, str(arguments.get("text", ""))))
-                return 200, {"ok": True, "channel": channel, "ts": f"{len(self.posts)}.000100"}, {}
-            return 200, {"ok": False, "error": "unknown_method"}, {}
+                return self._failures.popleft()
+            status, body, headers = self._workspace_answer(method, token, arguments)
+            return status, json.dumps(body).encode(), headers
+
+    def _workspace_answer(
+        self, method: str, token: str, arguments: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """What Slack answers a call when nothing was set to fail (the lock held)."""
+        workspace = self.workspaces.get(token)
+        if workspace is None or workspace.revoked:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if method == "auth.test":
+            return (
+                200,
+                {"ok": True, "team_id": workspace.team_id, "team": workspace.team, "user_id": "U0BOT"},
+                {},
+            )
+        if method == "chat.postMessage":
+            channel = str(arguments.get("channel", ""))
+            if channel not in workspace.channels:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            self.posts.append(Post(token, channel, str(arguments.get("text", ""))))
+            return 200, {"ok": True, "channel": channel, "ts": f"{len(self.posts)}.000100"}, {}
+        return 200, {"ok": False, "error": "unknown_method"}, {}
