@@ -29,7 +29,7 @@ from blossom_db.generated import (
 from pipeline.resources import PostgresResource, SheetsResource, SlackResource
 from services.errors import ServiceError
 from services.secrets import Sealed, SecretUnreadable
-from services.slack import SlackRefused, bot_token_context, shown
+from services.slack import Name, SlackMessage, SlackRefused, bot_token_context
 
 # One partition per UTC day, today's included (a day may be counted while it lasts and again
 # once it is over: the scheduled run counts yesterday).
@@ -89,19 +89,23 @@ def org_metrics_sheet(postgres: PostgresResource, sheets: SheetsResource) -> Mat
 WEEKS = WeeklyPartitionsDefinition(start_date="2026-01-05", timezone="UTC", day_offset=1)
 
 
-def digest_text(org_name: str, first: date, days: Sequence[OrgDailyMetrics]) -> str:
-    """The week of one organization in a few lines of Slack's mrkdwn."""
+def digest_message(org_name: str, first: date, days: Sequence[OrgDailyMetrics]) -> SlackMessage:
+    """The week of one organization in a few lines, its name in bold (never read as formatting:
+    services/slack.py)."""
     last = first + timedelta(days=6)
     members = days[-1].members if days else 0
     busiest = max((day.active_users for day in days), default=0)
-    return "\n".join(
-        [
-            f"*{shown(org_name)}*, the week of {first:%d %b} to {last:%d %b %Y}:",
-            f"• {members} members",
-            f"• {sum(day.invitations_sent for day in days)} invitations sent,"
-            f" {sum(day.invitations_accepted for day in days)} accepted",
-            f"• {sum(day.logins for day in days)} logins; at most {busiest} members active in a day",
-        ]
+    return SlackMessage(
+        Name(org_name),
+        "\n".join(
+            [
+                f", the week of {first:%d %b} to {last:%d %b %Y}:",
+                f"• {members} members",
+                f"• {sum(day.invitations_sent for day in days)} invitations sent,"
+                f" {sum(day.invitations_accepted for day in days)} accepted",
+                f"• {sum(day.logins for day in days)} logins; at most {busiest} members active in a day",
+            ]
+        ),
     )
 
 
@@ -134,8 +138,8 @@ def weekly_slack_digest(
             token = ring.open(
                 Sealed(str(target.token_key_id), bytes(target.token_sealed or b"")), bot_token_context(org_id)
             )
-            text = digest_text(str(target.org_name), first, by_org.get(org_id, []))
-            await client.post_message(token, str(target.channel), text)
+            message = digest_message(str(target.org_name), first, by_org.get(org_id, []))
+            await client.post_message(token, str(target.channel), message)
         except SecretUnreadable as unreadable:
             return str(unreadable)
         except ServiceError as refused:

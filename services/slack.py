@@ -72,6 +72,46 @@ class SlackRefused(ServiceError):
 
 
 @dataclass(frozen=True)
+class Name:
+    """A name a user typed (a display name, an organization's), shown in bold in a message."""
+
+    typed: str
+
+
+class SlackMessage:
+    """A message of our own words and the names users typed (`Name`), in order.
+
+    Slack's mrkdwn has no escape for `*`, `_`, `~` or a backtick, so a name written into mrkdwn
+    could close the bold around it and go on as if in our words (`Max* left *Acme`, a second
+    event of a member's making). So the message is posted as a rich_text block, which Slack never
+    reads as mrkdwn: each part one text element, a name's with the bold style, shown exactly as
+    written; a mention or a link there would be an element of its own type, which we never make.
+    The names are still made inert (services/text.py): one line, no control characters, nothing
+    a reader's client or a copy of the text would make a link of. The top-level `text`, which
+    notifications and screen readers show, is the same words in plain text, with mrkdwn off and
+    the names escaped: it is still read for `<!channel>` and links."""
+
+    def __init__(self, *parts: str | Name) -> None:
+        self.parts = parts
+
+    def blocks(self) -> list[dict[str, Any]]:
+        """The message as one rich_text block (Slack refuses an empty text element)."""
+        elements: list[dict[str, Any]] = []
+        for part in self.parts:
+            if isinstance(part, Name) and (name := inert(part.typed)):
+                elements.append({"type": "text", "text": name, "style": {"bold": True}})
+            elif isinstance(part, str) and part and elements and "style" not in elements[-1]:
+                elements[-1]["text"] += part  # our words next to ours: one element
+            elif isinstance(part, str) and part:
+                elements.append({"type": "text", "text": part})
+        return [{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": elements}]}]
+
+    def fallback_text(self) -> str:
+        """The message in plain text, names made inert and escaped."""
+        return "".join(shown(part.typed) if isinstance(part, Name) else escape(part) for part in self.parts)
+
+
+@dataclass(frozen=True)
 class SlackIdentity:
     """Who a bot token is, as auth.test says."""
 
@@ -132,9 +172,17 @@ class SlackClient:
         bot_user_id = data.get("user_id")
         return SlackIdentity(team_id, team_name, bot_user_id if isinstance(bot_user_id, str) else None)
 
-    async def post_message(self, token: str, channel: str, text: str) -> None:
-        """Posts `text` (Slack's mrkdwn; escape what users typed with `escape`) to `channel`."""
-        await self._call(token, "chat_postMessage", channel=channel, text=text, unfurl_links=False)
+    async def post_message(self, token: str, channel: str, message: SlackMessage) -> None:
+        """Posts `message` to `channel`: its rich text, and its plain text for notifications."""
+        await self._call(
+            token,
+            "chat_postMessage",
+            channel=channel,
+            blocks=message.blocks(),
+            text=message.fallback_text(),
+            mrkdwn=False,
+            unfurl_links=False,
+        )
 
     async def _call(self, token: str, method: str, **arguments: Any) -> dict[str, Any]:
         import aiohttp  # loaded with the SDK (see _web)
@@ -161,10 +209,10 @@ class SlackClient:
             ) from None
         except SlackApiError as error:
             raise _refusal(error) from None
-        except Exception as error:  # noqa: BLE001 - any other is an answer the SDK could not read
-            # Whatever else the SDK raises is its reading of an answer that is not Slack's: its own
-            # check calls `.get` on whatever JSON came (`[1]`: AttributeError), aiohttp decodes a
-            # body that is not UTF-8 (UnicodeDecodeError), json gives up on deep nesting
+        except (AttributeError, TypeError, ValueError, RecursionError) as error:
+            # What the SDK raises reading an answer that is not Slack's: its own check calls `.get`
+            # on whatever JSON came (`[1]`: AttributeError), aiohttp decodes a body that is not
+            # UTF-8 (UnicodeDecodeError, a ValueError), json gives up on deep nesting
             # (RecursionError). Slack's failure, not ours (never a 500), and one that may pass.
             raise _unreadable(type(error).__name__) from None
         data = response.data

@@ -6,6 +6,7 @@ stack after sign-ups and an invitation through the edge."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import subprocess
@@ -25,7 +26,7 @@ from ops.scratch import free_port
 from ops.settings import ROOT, with_user
 from services import slack as services_slack
 from services.secrets import KeyRing, new_key_entry
-from services.slack import bot_token_context
+from services.slack import SlackClient, SlackSettings, bot_token_context
 from tests.support.auth_client import COOKIE_NAME, signup
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
@@ -331,22 +332,47 @@ def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
         )
 
         assert metadata == {"week": "2026-01-05", "posted": 2}
-        assert [post.text for post in fake.posts_to("#acme")] == [
+        assert [post.shown for post in fake.posts_to("#acme")] == [
             "*Acme*, the week of 05 Jan to 11 Jan 2026:\n• 4 members\n• 3 invitations sent, 2 accepted\n"
             "• 9 logins; at most 3 members active in a day"
         ], "the week's days only, once"
         (quiet_post,) = fake.posts_to("#quiet")
-        assert "• 0 members" in quiet_post.text
+        assert "• 0 members" in quiet_post.shown
+        assert quiet_post.text.startswith("Quiet, the week of 05 Jan"), "the fallback: the same, plain"
         assert fake.posts_to("#gone") == [], "a broken connection gets nothing"
         assert {post.token for post in fake.posts} == {"xoxb-acme", "xoxb-quiet"}
 
 
 def test_the_digest_shows_a_typed_name_as_text_never_a_link_or_a_mention() -> None:
-    text = assets.digest_text("Acme <!channel> www.evil.example\u202e", date(2026, 1, 5), [])
-    first_line = text.splitlines()[0]
-    assert "&lt;!channel&gt;" in first_line
-    assert "evil.example" not in first_line, "a host name Slack would make a link of"
-    assert "\u202e" not in first_line
+    with FakeSlack() as fake:
+        fake.add_workspace("xoxb-acme", team_id="T1", team="Team", channels={"#acme"})
+        digest = assets.digest_message("Acme <!channel> www.evil.example\u202e", date(2026, 1, 5), [])
+        asyncio.run(
+            SlackClient(SlackSettings(api_url=fake.api_url)).post_message("xoxb-acme", "#acme", digest)
+        )
+    (post,) = fake.posts
+    name, bold = post.runs[0]
+    assert bold
+    assert name.startswith("Acme <!channel> www."), "shown as typed: a rich text element makes no mention"
+    assert "evil.example" not in name, "a host name Slack would make a link of"
+    assert "\u202e" not in name
+    assert "&lt;!channel&gt;" in post.text, "the plain fallback, escaped"
+
+
+def test_the_digest_shows_a_typed_name_as_typed_never_as_formatting() -> None:
+    """`*` in an organization's name closed the bold around it: the rest read as our own words."""
+    name = "Acme* had 1000 members *and* _a_ ~b~ `c` *x"
+    with FakeSlack() as fake:
+        fake.add_workspace("xoxb-acme", team_id="T1", team="Team", channels={"#acme"})
+        digest = assets.digest_message(name, date(2026, 1, 5), [])
+        asyncio.run(
+            SlackClient(SlackSettings(api_url=fake.api_url)).post_message("xoxb-acme", "#acme", digest)
+        )
+    (post,) = fake.posts
+    assert post.runs[0] == (name, True)
+    assert [bold for _text, bold in post.runs] == [True, False], "nothing after it is bold"
+    assert post.runs[1][0].startswith(", the week of 05 Jan to 11 Jan 2026:\n• 0 members\n")
+    assert post.mrkdwn is False
 
 
 def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
@@ -412,11 +438,11 @@ def test_each_digest_is_recorded_as_it_is_posted(
         post_message = services_slack.SlackClient.post_message
 
         async def acme_deleted_then_cyan_unreachable(
-            client: services_slack.SlackClient, token: str, channel: str, text: str
+            client: services_slack.SlackClient, token: str, channel: str, message: services_slack.SlackMessage
         ) -> None:
             if channel == "#Cyan":
                 raise ConnectionAbortedError("the run stops here")
-            await post_message(client, token, channel, text)
+            await post_message(client, token, channel, message)
             if channel == "#Acme":
                 conn.execute("delete from app.organizations where id = %s", (orgs["Acme"],))
 

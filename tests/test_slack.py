@@ -12,11 +12,12 @@ import pytest
 
 from ops.scratch import free_port
 from services.errors import ServiceError
-from services.slack import SlackClient, SlackRefused, SlackSettings, escape
+from services.slack import Name, SlackClient, SlackMessage, SlackRefused, SlackSettings, escape
 from tests.support.fake_slack import FakeSlack
 from tests.support.imports import loaded_by
 
 TOKEN = "xoxb-1-good"
+HELLO = SlackMessage("hello")
 
 
 @pytest.fixture
@@ -45,14 +46,28 @@ def test_a_workspace_name_that_is_no_text_we_can_keep_is_slacks_failure(slack: F
 
 
 def test_a_message_reaches_the_channel(slack: FakeSlack) -> None:
-    asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
-    assert [(post.channel, post.text) for post in slack.posts] == [("C0001", "hello")]
+    asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO))
+    assert [(post.channel, post.shown, post.text) for post in slack.posts] == [("C0001", "hello", "hello")]
+
+
+def test_a_name_is_one_bold_text_element_shown_as_typed_never_read_as_formatting(slack: FakeSlack) -> None:
+    """mrkdwn has no escape: `*` in a name closed the bold around it, and the rest read as ours."""
+    typed = "Max* left *Acme* _a_ ~b~ `c` & <!channel> evil.example"
+    message = SlackMessage(Name(typed), " joined ", Name("\x00\u202e"), "", Name(" Acme "), " & co.")
+    asyncio.run(client(slack).post_message(TOKEN, "C0001", message))
+    (post,) = slack.posts
+    name = "Max* left *Acme* _a_ ~b~ `c` & <!channel> evil.\u200bexample"  # inert: no link
+    assert post.runs == [(name, True), (" joined ", False), ("Acme", True), (" & co.", False)], (
+        "an empty part is left out: Slack refuses an empty text element"
+    )
+    assert post.mrkdwn is False, "the fallback is not read as mrkdwn either"
+    assert post.text == f"{escape(name)} joined Acme &amp; co."
 
 
 def test_a_revoked_token_is_refused_for_good_and_never_named(slack: FakeSlack) -> None:
     slack.revoke(TOKEN)
     with pytest.raises(SlackRefused) as refused:
-        asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO))
     assert (refused.value.code, refused.value.status, refused.value.broken) == (
         "slack.invalid_token",
         422,
@@ -64,7 +79,7 @@ def test_a_revoked_token_is_refused_for_good_and_never_named(slack: FakeSlack) -
 
 def test_an_unknown_channel_breaks_the_connection(slack: FakeSlack) -> None:
     with pytest.raises(SlackRefused) as refused:
-        asyncio.run(client(slack).post_message(TOKEN, "C9999", "hello"))
+        asyncio.run(client(slack).post_message(TOKEN, "C9999", HELLO))
     assert (refused.value.slack_error, refused.value.broken, refused.value.temporary) == (
         "channel_not_found",
         True,
@@ -75,7 +90,7 @@ def test_an_unknown_channel_breaks_the_connection(slack: FakeSlack) -> None:
 def test_rate_limits_are_temporary_with_slacks_retry_after(slack: FakeSlack) -> None:
     slack.fail_next(429, retry_after=7)
     with pytest.raises(ServiceError) as error:
-        asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO))
     assert (error.value.code, error.value.status, error.value.retry_after, error.value.temporary) == (
         "slack.unavailable",
         503,
@@ -115,7 +130,7 @@ def test_an_answer_that_is_no_slack_answer_is_slacks_failure_for_now(
     call = (
         client(slack).auth_test(TOKEN)
         if method == "auth_test"
-        else client(slack).post_message(TOKEN, "C0001", "hello")
+        else client(slack).post_message(TOKEN, "C0001", HELLO)
     )
     with pytest.raises(ServiceError) as error:
         asyncio.run(call)
@@ -132,7 +147,7 @@ def test_slacks_error_is_quoted_short_and_as_text_postgres_can_keep(slack: FakeS
     the worker's record of the try fail (Postgres keeps no NUL in text)."""
     slack.answer_next(json.dumps({"ok": False, "error": "x\u0000\n" + "y" * 100_000}).encode())
     with pytest.raises(SlackRefused) as refused:
-        asyncio.run(client(slack).post_message(TOKEN, "C0001", "hello"))
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO))
     assert refused.value.message == f"Slack refused the call ({'x' + 'y' * 199}…)."
     assert (refused.value.code, refused.value.broken) == ("slack.provider_error", False)
 

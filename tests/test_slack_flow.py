@@ -111,10 +111,27 @@ def test_connect_then_a_member_joins_and_slack_hears_it_once(world: World) -> No
     world.accept_invitation(joiner)
     posts = eventually(lambda: world.slack.posts_to(CHANNEL)[before:], what="the post")
     assert len(posts) == 1
-    assert posts[0].text == "*Jo &lt;!channel&gt;* joined *Acme &lt;Rockets&gt;* as member."
+    assert posts[0].shown == "*Jo <!channel>* joined *Acme <Rockets>* as member.", "text elements: no mention"
+    assert posts[0].text == "Jo &lt;!channel&gt; joined Acme &lt;Rockets&gt; as member."
     assert posts[0].token == BOT_TOKEN
     eventually(lambda: _outbox(world, org_id, "notify.member_joined")["delivered_at"], what="delivered")
     assert len(world.slack.posts_to(CHANNEL)[before:]) == 1, "posted once, not again"
+
+
+def test_a_name_cannot_format_the_post_it_is_shown_in(world: World) -> None:
+    """Slack's mrkdwn has no escape: `*` in a name closed the bold around it, and the rest read
+    as our own words, a second event of the member's making."""
+    owner = signup(world.stack.edge_url, name="Olive Owner")
+    org_id = world.rpc(owner, "create_organization", name="Acme").json()["id"]
+    assert connect(world, owner, org_id).status == 200
+    before = len(world.slack.posts_to(CHANNEL))
+    name = "Max* joined as owner *Eve* _left_ ~x~ `y` *Z"
+    joiner = signup(world.stack.edge_url, name=name)
+    assert world.rpc(owner, "invite_member", org_id=org_id, email=joiner.email, role="member").status == 200
+    world.accept_invitation(joiner)
+    (post,) = eventually(lambda: world.slack.posts_to(CHANNEL)[before:], what="the post")
+    assert post.runs == [(name, True), (" joined ", False), ("Acme", True), (" as member.", False)]
+    assert (post.text, post.mrkdwn) == (f"{name} joined Acme as member.", False), "the fallback: plain text"
 
 
 def test_slack_failing_for_now_is_tried_again_and_posted_once(world: World) -> None:
@@ -128,7 +145,7 @@ def test_slack_failing_for_now_is_tried_again_and_posted_once(world: World) -> N
     row = _outbox(world, org_id, "notify.org_renamed")
     assert row["attempts"] == 3, "a 503, a 429, then the post"
     posts = world.slack.posts_to(CHANNEL)[before:]
-    assert [post.text for post in posts] == ["*Olive Owner* renamed the organization to *Acme Again*."]
+    assert [post.shown for post in posts] == ["*Olive Owner* renamed the organization to *Acme Again*."]
 
 
 @pytest.mark.parametrize(

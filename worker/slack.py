@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from string import Formatter
 
 from blossom_db.database import Database
 from blossom_db.generated import (
@@ -25,7 +26,8 @@ from blossom_db.generated import (
 )
 from services.errors import ServiceError
 from services.secrets import KeyRing, Sealed, SecretUnreadable
-from services.slack import SlackClient, SlackRefused, bot_token_context, escape, shown
+from services.slack import Name, SlackClient, SlackMessage, SlackRefused, bot_token_context
+from services.text import inert
 from worker.config import WorkerConfig
 from worker.delivery import outcome_label, record_failed_try
 from worker.metrics import WorkerMetrics
@@ -37,35 +39,37 @@ class UnpostableEvent(Exception):
     """The event cannot become a Slack message (an unknown topic, a name missing)."""
 
 
-# Each topic's message; {user}, {by}, {org}, {new_name} are names users typed, {role} is ours.
+# Each topic's message; {user}, {by}, {org}, {new_name} are names users typed, shown in bold,
+# and {role} is ours.
 MESSAGES = {
-    "notify.member_joined": "*{user}* joined *{org}* as {role}.",
-    "notify.member_left": "*{user}* left *{org}*.",
-    "notify.member_removed": "*{user}* was removed from *{org}* by *{by}*.",
-    "notify.org_renamed": "*{by}* renamed the organization to *{new_name}*.",
-    "notify.ownership_transferred": "*{user}* is now an owner of *{org}*, made one by *{by}*.",
+    "notify.member_joined": "{user} joined {org} as {role}.",
+    "notify.member_left": "{user} left {org}.",
+    "notify.member_removed": "{user} was removed from {org} by {by}.",
+    "notify.org_renamed": "{by} renamed the organization to {new_name}.",
+    "notify.ownership_transferred": "{user} is now an owner of {org}, made one by {by}.",
 }
+# Which field of the claim's names each placeholder of a message shows.
+NAME_FIELDS = {"user": "user_name", "by": "by_name", "org": "org_name", "new_name": "new_name"}
 NOBODY = "someone"
 
 
-def slack_text(topic: str, names: object) -> str:
-    """The message for an event, every typed name made inert and escaped for Slack."""
+def slack_message(topic: str, names: object) -> SlackMessage:
+    """The message for an event: our words, and each typed name a part of its own (never read
+    as formatting; services/slack.py)."""
     template = MESSAGES.get(topic)
     if template is None:
         raise UnpostableEvent(f"no Slack message is made for topic {topic!r}")
     found = names if isinstance(names, dict) else {}
-
-    def name(key: str) -> str:
-        value = found.get(key)
-        return shown(value) if isinstance(value, str) and value.strip() else NOBODY
-
-    return template.format(
-        user=name("user_name"),
-        by=name("by_name"),
-        org=name("org_name"),
-        new_name=name("new_name"),
-        role=escape(str(found.get("role") or "member")),
-    )
+    parts: list[str | Name] = []
+    for words, placeholder, _spec, _conversion in Formatter().parse(template):
+        parts.append(words)
+        if placeholder == "role":
+            parts.append(str(found.get("role") or "member"))
+        elif placeholder is not None:
+            value = found.get(NAME_FIELDS[placeholder])
+            # A name with nothing left to show once made inert (only controls) is nobody's.
+            parts.append(Name(value) if isinstance(value, str) and inert(value) else NOBODY)
+    return SlackMessage(*parts)
 
 
 @dataclass(frozen=True)
@@ -107,11 +111,11 @@ class SlackPoster:
             else:
                 org_id = str(claim.org_id)
                 try:
-                    text = slack_text(claim.topic, claim.names)
+                    message = slack_message(claim.topic, claim.names)
                     token = self.keyring.open(
                         Sealed(claim.token_key_id, claim.token_sealed), bot_token_context(org_id)
                     )
-                    await self.slack.post_message(token, claim.channel, text)
+                    await self.slack.post_message(token, claim.channel, message)
                 except (UnpostableEvent, SecretUnreadable) as error:
                     outcome = await failed(str(error), temporary=False)
                 except SlackRefused as error:

@@ -8,8 +8,10 @@ loopback port, for the real slack-sdk to talk to (BLOSSOM_SLACK_API_URL = fake.a
         slack.fail_next(503)                        # ... then a 503
         slack.answer_next(b"[1]")                   # ... then HTTP 200 with that body, as it is
         slack.posts                                  # every chat.postMessage Slack accepted
+        slack.posts[0].shown                         # its blocks as a reader sees them, bold in *…*
 
-It answers as Slack does: HTTP 200 with {"ok": false, "error": …} for a refused call.
+It answers as Slack does: HTTP 200 with {"ok": false, "error": …} for a refused call, and
+`invalid_blocks` for blocks other than what Blossom sends (rich text: sections of text elements).
 """
 
 from __future__ import annotations
@@ -24,12 +26,33 @@ from urllib.parse import parse_qs
 
 from ops.scratch import free_port
 
+# What a text element of a rich_text block may say of its style.
+TEXT_STYLES = frozenset({"bold", "italic", "strike", "code", "underline"})
+
 
 @dataclass(frozen=True)
 class Post:
     token: str
     channel: str
-    text: str
+    text: str  # the fallback, for notifications
+    mrkdwn: bool  # whether Slack reads the fallback as mrkdwn
+    blocks: list[Any]
+
+    @property
+    def runs(self) -> list[tuple[str, bool]]:
+        """Each text element of the rich text, and whether it is bold: a text element is shown
+        as written, never read as mrkdwn."""
+        return [
+            (element["text"], bool(element.get("style", {}).get("bold")))
+            for block in self.blocks
+            for section in block["elements"]
+            for element in section["elements"]
+        ]
+
+    @property
+    def shown(self) -> str:
+        """The rich text as a reader sees it, bold text between asterisks."""
+        return "".join(f"*{text}*" if bold else text for text, bold in self.runs)
 
 
 @dataclass
@@ -140,6 +163,38 @@ class FakeSlack:
             channel = str(arguments.get("channel", ""))
             if channel not in workspace.channels:
                 return 200, {"ok": False, "error": "channel_not_found"}, {}
-            self.posts.append(Post(token, channel, str(arguments.get("text", ""))))
+            blocks = arguments.get("blocks", [])
+            if isinstance(blocks, str):  # sent as a form's field: JSON in it
+                blocks = json.loads(blocks)
+            if not _rich_text(blocks):
+                return 200, {"ok": False, "error": "invalid_blocks"}, {}
+            mrkdwn = arguments.get("mrkdwn", True) not in (False, "false", "0")
+            self.posts.append(Post(token, channel, str(arguments.get("text", "")), mrkdwn, blocks))
             return 200, {"ok": True, "channel": channel, "ts": f"{len(self.posts)}.000100"}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+
+def _rich_text(blocks: object) -> bool:
+    """Whether `blocks` are rich_text blocks of sections of non-empty text elements, with
+    styles Slack knows: what Blossom posts (Slack refuses what its schema does not allow)."""
+    return isinstance(blocks, list) and all(
+        isinstance(block, dict)
+        and block.get("type") == "rich_text"
+        and isinstance(block.get("elements"), list)
+        and all(
+            isinstance(section, dict)
+            and section.get("type") == "rich_text_section"
+            and isinstance(section.get("elements"), list)
+            and all(
+                isinstance(element, dict)
+                and element.get("type") == "text"
+                and isinstance(element.get("text"), str)
+                and element["text"] != ""
+                and isinstance(element.get("style", {}), dict)
+                and set(element.get("style", {})) <= TEXT_STYLES
+                for element in section["elements"]
+            )
+            for section in block["elements"]
+        )
+        for block in blocks
+    )
