@@ -3,8 +3,9 @@ line (for cron or CI), with the resources of pipeline/definitions.py; the exit s
 when any fails.
 
 Without ASSET it materializes what needs only the database: org_daily_metrics (of --day, by
-default today, UTC) and auth_housekeeping. Runs are recorded in the Dagster instance of
-DAGSTER_HOME when it is set (`just pipeline` sets one), else in a throwaway one.
+default today, UTC) and auth_housekeeping. A weekly asset is materialized for the week (from
+Monday, UTC) that holds --day. Runs are recorded in the Dagster instance of DAGSTER_HOME when
+it is set (`just pipeline` sets one), else in a throwaway one.
 """
 
 from __future__ import annotations
@@ -13,20 +14,26 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from dagster import AssetsDefinition, DagsterInstance, DagsterUnknownPartitionError, materialize
+from dagster import (
+    AssetsDefinition,
+    DagsterInstance,
+    PartitionsDefinition,
+    TimeWindowPartitionsDefinition,
+    materialize,
+)
 
-from pipeline.assets import DAYS
+from pipeline.assets import WEEKS
 from pipeline.definitions import defs
 
 DATABASE_ONLY = ("org_daily_metrics", "auth_housekeeping")
 
 
-def run(names: list[str], day: date, resources: Mapping[str, Any] | None = None) -> bool:
-    """Materialize the named assets (the daily ones of `day`), with the definitions' resources
-    unless others are given; whether every one succeeded."""
+def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None = None) -> bool:
+    """Materialize the named assets (the daily and weekly ones of `day`, by default today's),
+    with the definitions' resources unless others are given; whether every one succeeded."""
     assets = {
         asset.key.to_user_string(): asset
         for asset in defs.assets or []
@@ -38,34 +45,48 @@ def run(names: list[str], day: date, resources: Mapping[str, Any] | None = None)
             f"pipeline-run: no asset {', '.join(unknown)} (there are: {', '.join(sorted(assets))})"
         )
     chosen = [assets[name] for name in names]
+    if day is not None and all(asset.partitions_def is None for asset in chosen):
+        raise SystemExit(f"pipeline-run: --day is for the daily and weekly assets; {', '.join(names)}: none")
+    runs = partitioned_runs(chosen, day or datetime.now(UTC).date())
     resources = dict(defs.resources or {}) if resources is None else dict(resources)
     with DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral() as instance:
         # Every group runs, whether one before it failed.
-        return all(
-            [
-                materialized(group, partition, resources, instance)
-                for group, partition in (
-                    # A run is of one partition or of none: the day's assets, then the others.
-                    ([a for a in chosen if a.partitions_def is not None], day.isoformat()),
-                    ([a for a in chosen if a.partitions_def is None], None),
-                )
-                if group
-            ]
-        )
+        return all([materialized(group, partition, resources, instance) for group, partition in runs])
+
+
+def partitioned_runs(
+    chosen: list[AssetsDefinition], day: date
+) -> list[tuple[list[AssetsDefinition], str | None]]:
+    """The runs that materialize the assets: one per way of partitioning them (a run is of one
+    partition or of none), each with the partition that holds `day`: the day's first (the week's
+    digest reads them), then the week's, then the others."""
+    groups: dict[PartitionsDefinition | None, list[AssetsDefinition]] = {}
+    for asset in chosen:
+        groups.setdefault(asset.partitions_def, []).append(asset)
+    runs: list[tuple[list[AssetsDefinition], str | None]] = []
+    for partitions, group in sorted(groups.items(), key=lambda item: (item[0] is None, item[0] is WEEKS)):
+        if partitions is None:
+            runs.append((group, None))
+            continue
+        assert isinstance(partitions, TimeWindowPartitionsDefinition)
+        key = partitions.get_partition_key_for_timestamp(datetime.combine(day, time(), UTC).timestamp())
+        if not partitions.has_partition_key(key):
+            first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+            raise SystemExit(
+                f"pipeline-run: {', '.join(asset.key.to_user_string() for asset in group)} has no"
+                f" {'week' if partitions is WEEKS else 'day'} of {day:%Y-%m-%d}: from {first} to {last} (UTC)"
+            )
+        runs.append((group, key))
+    return runs
 
 
 def materialized(
     group: list[AssetsDefinition], partition: str | None, resources: dict[str, Any], instance: DagsterInstance
 ) -> bool:
     """One run of the group; what it materialized, printed; whether it succeeded."""
-    try:
-        result = materialize(
-            group, partition_key=partition, resources=resources, instance=instance, raise_on_error=False
-        )
-    except DagsterUnknownPartitionError:
-        raise SystemExit(
-            f"pipeline-run: no day {partition}: from {DAYS.start:%Y-%m-%d} to today (UTC)"
-        ) from None
+    result = materialize(
+        group, partition_key=partition, resources=resources, instance=instance, raise_on_error=False
+    )
     for asset in group:
         for materialization in result.asset_materializations_for_node(asset.node_def.name):
             facts = ", ".join(f"{key} {value.value}" for key, value in materialization.metadata.items())
@@ -84,8 +105,7 @@ def main() -> None:
     parser.add_argument(
         "--day",
         type=date.fromisoformat,
-        default=datetime.now(UTC).date(),
-        help="the day of daily assets (UTC)",
+        help="the day of the daily assets, and the day in the week of the weekly ones (UTC; default: today)",
     )
     args = parser.parse_args()
     raise SystemExit(0 if run(args.assets or list(DATABASE_ONLY), args.day) else 1)

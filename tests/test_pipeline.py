@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import time
@@ -656,17 +657,43 @@ def test_pipeline_run_opens_the_tokens_with_the_development_key(database_url: st
 
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
     nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
-    assert cli.run(["auth_housekeeping"], DAY, {"postgres": nowhere}) is False
+    assert cli.run(["auth_housekeeping"], None, {"postgres": nowhere}) is False
     assert "pipeline-run: failed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("assets", "day", "says"),
     [
-        (["org_daily_metrics"], date(2999, 1, 1), "no day 2999-01-01"),
+        (
+            ["org_daily_metrics"],
+            date(2999, 1, 1),
+            "org_daily_metrics has no day of 2999-01-01: from 2026-01-01 to ",
+        ),
+        (
+            ["weekly_slack_digest"],
+            date(2999, 1, 1),
+            "weekly_slack_digest has no week of 2999-01-01: from 2026-01-05 to ",
+        ),
         (["no_such_asset"], DAY, "no asset no_such_asset"),
+        (["auth_housekeeping"], DAY, "--day is for the daily and weekly assets; auth_housekeeping: none"),
     ],
 )
 def test_pipeline_run_refuses_what_is_not_there(assets: list[str], day: date, says: str) -> None:
-    with pytest.raises(SystemExit, match=says):
+    with pytest.raises(SystemExit, match=re.escape(says)):
         cli.run(assets, day)
+
+
+def test_pipeline_run_runs_each_way_of_partitioning_with_the_days_partition() -> None:
+    """Assets of a day, of a week and of neither given at once: one run each (one run was made of
+    the daily and weekly ones, which Dagster refused with a traceback), the week the one that
+    holds the day; the day first, the unpartitioned last."""
+    chosen = [assets.auth_housekeeping, assets.weekly_slack_digest, assets.org_daily_metrics]
+    runs = [
+        ([asset.key.to_user_string() for asset in group], key)
+        for group, key in cli.partitioned_runs(chosen, DAY)
+    ]
+    assert runs == [
+        (["org_daily_metrics"], "2026-01-10"),
+        (["weekly_slack_digest"], "2026-01-05"),
+        (["auth_housekeeping"], None),
+    ]
