@@ -5,7 +5,7 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(61);
+select plan(62);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
@@ -37,7 +37,7 @@ select columns_are('admin', 'audit_events',
   array['id', 'at', 'actor_id', 'action', 'org_id', 'target', 'client_addr', 'details'],
   'admin.audit_events shows the audit trail');
 select columns_are('admin', 'outbox_health',
-  array['topic', 'pending', 'retrying', 'failed', 'delivered', 'oldest_pending_age', 'last_failed_at'],
+  array['topic', 'pending', 'retrying', 'unsent', 'failed', 'delivered', 'oldest_pending_age', 'last_failed_at'],
   'admin.outbox_health counts the outbox per topic');
 select columns_are('admin', 'failed_deliveries',
   array['event_id', 'topic', 'created_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at'],
@@ -171,6 +171,8 @@ values ('mail.tap_one', '{"token": "t1"}', now() - interval '10 minutes', null, 
        ('mail.tap_one', '{"token": "t2"}', now() - interval '5 minutes', null, 2, '421 try later', null),
        ('mail.tap_one', '{}', now() - interval '1 day', now(), 1, null, null),
        ('mail.tap_one', '{"token": "t3"}', now() - interval '2 days', null, 1, '550 no such mailbox', now() - interval '1 day');
+insert into app.outbox (topic, payload, created_at)
+values ('notify.member_left', pg_catalog.jsonb_build_object('org_id', tap.id('acme')), now() - interval '3 days');
 insert into app.rate_limit_hits (kind, key, at)
 values ('tap.login', 'a@example.com', now() - interval '5 minutes'), ('tap.login', 'a@example.com', now() - interval '6 minutes'),
        ('tap.login', 'b@example.com', now() - interval '7 minutes'), ('tap.login', 'c@example.com', now() - interval '3 hours'),
@@ -221,6 +223,11 @@ select results_eq(
        from admin.outbox_health where topic = 'mail.tap_one' $$,
   $$ values (2::bigint, 1::bigint, 1::bigint, 1::bigint, true, true) $$,
   'admin.outbox_health counts pending, retrying, failed and delivered messages, and the oldest pending one''s age'
+);
+select results_eq(
+  $$ select pending, unsent, oldest_pending_age from admin.outbox_health where topic = 'notify.member_left' $$,
+  $$ values (0::bigint, 1::bigint, null::interval) $$,
+  'an organization''s event without a Slack channel to post it to is unsent, not pending: no delivery waits for it'
 );
 select results_eq(
   $$ select topic, attempts, last_error from admin.failed_deliveries where topic = 'mail.tap_one' $$,
