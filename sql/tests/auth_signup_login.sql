@@ -1,7 +1,7 @@
 /* Sign-up and login as the edge calls them: validation, uniqueness, failures, audit, session
    rotation. The limits on both are in auth_limits.sql. */
 begin;
-select plan(37);
+select plan(40);
 set local app.settings.bcrypt_cost = '4';
 
 set local role edge;
@@ -22,7 +22,9 @@ select throws_ok(format($$ select auth.signup(%L, 'correct horse battery', 'X', 
                     -- shapes no mail can be sent to (the worker's email package refuses them):
                     -- a dot first, last or twice in the local part, an encoded word
                     '.dot@example.com', 'dot.@example.com', 'a..b@example.com', '=?utf-8?b?QUFB?=@example.com',
-                    repeat('a', 65) || '@example.com']) e;
+                    repeat('a', 65) || '@example.com',
+                    -- a host that is an address, not a name (no top-level domain is all digits)
+                    'x@127.0.0.1', 'a@0x7f.1', 'x@example.123']) e;
 reset role;
 select ok(app.mailable_email('first.last+tag{x}!#$%&''*/?^_`|~-=@sub.example.com') is not null,
   'a local part of dot-separated words of the characters RFC 5322 allows is an address mail can be sent to');

@@ -10,7 +10,10 @@ language plpgsql immutable
 as $$
 begin
   if p_email is null or pg_catalog.strpos(p_email, '=?') > 0
-     or pg_catalog.split_part(p_email, '@', 1) !~ '^[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+)*$' then
+     or pg_catalog.split_part(p_email, '@', 1) !~ '^[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&''*+/=?^_`{|}~-]+)*$'
+     -- A host that is an address (x@127.0.0.1, a@0x7f.1): no top-level domain is all digits
+     -- (RFC 3696), and a relay could read one as an internal host to send to.
+     or pg_catalog.split_part(p_email, '@', 2) ~ '\.[0-9]+$' then
     return null;
   end if;
   return p_email::app.email;
@@ -20,4 +23,4 @@ end
 $$;
 
 comment on function app.mailable_email(text) is
-  'The text as an app.email that mail can be sent to (its local part a dot-atom, RFC 5322, without "=?"), else null.';
+  'The text as an app.email that mail can be sent to (its local part a dot-atom, RFC 5322, without "=?"; its host a name, whose top-level domain is not all digits), else null.';
