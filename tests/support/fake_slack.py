@@ -128,7 +128,10 @@ class FakeSlack:
                 self.wfile.write(payload)
 
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, name="fake slack", daemon=True).start()
+        # Polled often: stopping waits for the next poll (0.5 s by default), once per test.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake slack", daemon=True
+        ).start()
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -57,7 +57,9 @@ def mailbox(database_url: str) -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="test-mailbox", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="test-mailbox", daemon=True
+    )
     thread.start()
     try:
         host, port = server.server_address[:2]
