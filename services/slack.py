@@ -188,9 +188,11 @@ class SlackClient:
         import aiohttp  # loaded with the SDK (see _web)
         from slack_sdk.errors import SlackApiError
 
+        # Outside the try: a method we misname is our bug, not an answer of Slack's.
+        call = getattr(self._web(token), method)
         try:
             async with asyncio.timeout(self.settings.timeout_seconds):
-                response = await getattr(self._web(token), method)(**arguments)
+                response = await call(**arguments)
         except TimeoutError:
             raise ServiceError(
                 "slack.unavailable",
