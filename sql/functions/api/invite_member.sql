@@ -5,9 +5,10 @@
    one the caller could revoke (api.revoke_invitation's rule: an owner's invitation of an owner
    only by an owner), and each is audited as revoked. Each
    sends a mail, so each counts against three quotas (sql/functions/app/rate_limits.sql): the
-   sender's, 20 an hour, the organization's, 50 an hour, and the address's, 5 an hour from any
-   sender (accounts made for it sent one address 400 mails an hour, each with an organization
-   name of their choosing), unless the settings say otherwise. */
+   sender's, 20 an hour, the organization's, 50 an hour, and the address's in the organization,
+   3 an hour (each invitation again replaces the last and mails again), unless the settings say
+   otherwise. Not a quota of the address across organizations: one tenant would use it up to
+   keep every other from inviting that person, and its Retry-After would tell it who had. */
 create function api.invite_member(org_id text, email text, role text) returns api.invitation
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -46,8 +47,8 @@ begin
   v_retry := greatest(
     app.take_quota('invite.user', v_user, util.setting('invitations_per_user_per_hour', '20')::integer, interval '1 hour'),
     app.take_quota('invite.org', v_org, util.setting('invitations_per_org_per_hour', '50')::integer, interval '1 hour'),
-    app.take_quota('invite.address', pg_catalog.lower(v_email),
-                   util.setting('invitations_per_address_per_hour', '5')::integer, interval '1 hour'));
+    app.take_quota('invite.address', v_org || ' ' || pg_catalog.lower(v_email),
+                   util.setting('invitations_per_address_per_org_per_hour', '3')::integer, interval '1 hour'));
   if v_retry is not null then
     perform util.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));

@@ -107,7 +107,7 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
  *   kind         key              setting                           default  window
  *   invite.user  the sender       invitations_per_user_per_hour     20       1 hour
  *   invite.org   the organization invitations_per_org_per_hour      50       1 hour
- *   invite.address the address    invitations_per_address_per_hour  5        1 hour
+ *   invite.address the organization and the address  invitations_per_address_per_org_per_hour  3  1 hour
  *   org.create   the creator      organizations_per_user_per_day    10       1 day
  *   slack.connect the organization slack_connects_per_org_per_hour   10       1 hour
  *   org.rename   the organization renames_per_org_per_hour          20       1 hour
