@@ -4,8 +4,8 @@ when any fails.
 
 Without ASSET it materializes what needs only the database: org_daily_metrics (of --day, by
 default today, UTC) and auth_housekeeping. A weekly asset is materialized for the week (from
-Monday, UTC) that holds --day. Runs are recorded in the Dagster instance of DAGSTER_HOME when
-it is set (`just pipeline` sets one), else in a throwaway one.
+Monday, UTC) that holds --day, by default the last whole week. Runs are recorded in the Dagster
+instance of DAGSTER_HOME when it is set (`just pipeline` sets one), else in a throwaway one.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ DATABASE_ONLY = ("org_daily_metrics", "auth_housekeeping")
 
 
 def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None = None) -> bool:
-    """Materialize the named assets (the daily and weekly ones of `day`, by default today's),
-    with the definitions' resources unless others are given; whether every one succeeded."""
+    """Materialize the named assets (the daily and weekly ones of `day`; by default each one's
+    last: today, the last whole week), with the definitions' resources unless others are given;
+    whether every one succeeded."""
     assets = {
         asset.key.to_user_string(): asset
         for asset in defs.assets or []
@@ -47,7 +48,7 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
     chosen = [assets[name] for name in names]
     if day is not None and all(asset.partitions_def is None for asset in chosen):
         raise SystemExit(f"pipeline-run: --day is for the daily and weekly assets; {', '.join(names)}: none")
-    runs = partitioned_runs(chosen, day or datetime.now(UTC).date())
+    runs = partitioned_runs(chosen, day)
     resources = dict(defs.resources or {}) if resources is None else dict(resources)
     with DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral() as instance:
         # Every group runs, whether one before it failed.
@@ -55,11 +56,12 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
 
 
 def partitioned_runs(
-    chosen: list[AssetsDefinition], day: date
+    chosen: list[AssetsDefinition], day: date | None
 ) -> list[tuple[list[AssetsDefinition], str | None]]:
     """The runs that materialize the assets: one per way of partitioning them (a run is of one
-    partition or of none), each with the partition that holds `day`: the day's first (the week's
-    digest reads them), then the week's, then the others."""
+    partition or of none), each with the partition that holds `day`, or its last (today's, the
+    last whole week's) when there is none: the day's first (the week's digest reads them), then
+    the week's, then the others."""
     groups: dict[PartitionsDefinition | None, list[AssetsDefinition]] = {}
     for asset in chosen:
         groups.setdefault(asset.partitions_def, []).append(asset)
@@ -69,6 +71,11 @@ def partitioned_runs(
             runs.append((group, None))
             continue
         assert isinstance(partitions, TimeWindowPartitionsDefinition)
+        if day is None:
+            key = partitions.get_last_partition_key()
+            assert key is not None, "a partitioned asset of ours has partitions from its start on"
+            runs.append((group, key))
+            continue
         key = partitions.get_partition_key_for_timestamp(datetime.combine(day, time(), UTC).timestamp())
         if not partitions.has_partition_key(key):
             first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()

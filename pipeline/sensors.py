@@ -88,7 +88,9 @@ def delivery_incident_alert() -> None:
 
 def incident_alert(incident: int, failures: Sequence[PipelineFailedDeliveriesRow]) -> RunRequest:
     return RunRequest(
-        run_key=f"delivery-incident-{incident}",
+        # Not "delivery-incident-…", the keys of incidents named by their first failed job: a
+        # failure's id may equal one, and Dagster would take the alert for one it had made.
+        run_key=f"delivery-failures-{incident}",
         run_config={
             "ops": {
                 "alert_delivery_incident": {

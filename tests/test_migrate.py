@@ -318,7 +318,7 @@ def test_a_migrate_that_must_wait_for_a_table_holds_up_no_request_for_long(datab
         assert conn.execute("select count(*) from blossom_meta.stateless_state").fetchone() == (1,)
 
 
-@pytest.mark.parametrize("role", ["panopticon", "pipeline", "worker", "authenticator"])
+@pytest.mark.parametrize("role", ["panopticon", "pipeline", "worker", "authenticator", "edge"])
 def test_the_login_roles_write_in_no_other_database_of_the_server(
     pg_server: str, database_url: str, role: str
 ) -> None:

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -697,3 +697,7 @@ def test_pipeline_run_runs_each_way_of_partitioning_with_the_days_partition() ->
         (["weekly_slack_digest"], "2026-01-05"),
         (["auth_housekeeping"], None),
     ]
+    today = datetime.now(UTC).date()
+    last_monday = today - timedelta(days=today.weekday() + 7)
+    by_default = [key for _group, key in cli.partitioned_runs(chosen, None)]
+    assert by_default == [today.isoformat(), last_monday.isoformat(), None], "today, the last whole week"

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(48);
+select plan(49);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -219,10 +219,11 @@ select is_empty(tap.fill($$ select from analytics.slack_digests where org_id = '
 /* Failed deliveries: the queue's failures, after the last one seen. */
 select tap.fix('failed_event', app.gen_id('evt'));
 select tap.fix('later_event', app.gen_id('evt'));
+/* later_event first: its job is the older one. */
 insert into app.outbox (id, topic, payload, attempts, last_error, given_up_at)
-values (tap.id('failed_event'), 'mail.tap_one', '{"token": "secret"}', 3, '550 no such mailbox', now()),
-       (app.gen_id('evt'), 'mail.tap_one', '{}', 0, null, null),
-       (tap.id('later_event'), 'mail.tap_one', '{}', 8, '421 try later', now());
+values (tap.id('later_event'), 'mail.tap_one', '{}', 8, '421 try later', now()),
+       (tap.id('failed_event'), 'mail.tap_one', '{"token": "secret"}', 3, '550 no such mailbox', now()),
+       (app.gen_id('evt'), 'mail.tap_one', '{}', 0, null, null);
 /* As the worker ends it (procrastinate's trigger names its tables without their schema). */
 set local search_path = public, jobs;
 update jobs.procrastinate_jobs set status = 'doing' where args ->> 'event_id' = tap.id('failed_event');
@@ -248,6 +249,8 @@ set local search_path = public, jobs;
 update jobs.procrastinate_jobs set status = 'doing' where args ->> 'event_id' = tap.id('later_event');
 update jobs.procrastinate_jobs set status = 'failed' where args ->> 'event_id' = tap.id('later_event');
 reset search_path;
+select ok((select id from jobs.procrastinate_jobs where args ->> 'event_id' = tap.id('later_event'))
+          < tap.id('failed_job')::bigint, 'the job that fails later is the older one');
 set local role pipeline;
 select results_eq(
   tap.fill($$ select event_id, last_error from pipeline.failed_deliveries({failure}) $$),

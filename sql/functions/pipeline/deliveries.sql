@@ -2,8 +2,10 @@
    message given up: a permanent refusal, or its last try), each with its job, its outbox
    message's topic, tries and last error, never its payload. Oldest first, after the last failure
    the caller has seen, so a sensor reads each failure once. A failure is the queue's event (its
-   id grows as failures happen), not the job: a mail retried for hours fails after jobs made
-   later, and a cursor on the job id passed it over. Runs as the owner, whose policies reach the
+   id grows as failures are recorded), not the job: a mail retried for hours fails after jobs
+   made later, and a cursor on the job id passed it over. (Two failures recorded at one instant
+   may commit in the other order than their ids; a read between the two commits would pass the
+   first over. Each is one short statement of a worker: left as it is.) Runs as the owner, whose policies reach the
    queue and the outbox. */
 create function pipeline.failed_deliveries(p_after_failure_id bigint, p_limit integer default 100)
 returns table (
