@@ -376,6 +376,22 @@ def test_the_digest_shows_a_typed_name_as_typed_never_as_formatting() -> None:
     assert post.mrkdwn is False
 
 
+def digest_of_the_week(
+    postgres: resources.PostgresResource, key: str, fake: FakeSlack, instance: dagster.DagsterInstance
+) -> dagster.ExecuteInProcessResult:
+    """The weekly digest of 2026-01-05, in process, posted to the fake Slack; a failure is its result's."""
+    return dagster.materialize(
+        [assets.weekly_slack_digest],
+        resources={
+            "postgres": postgres,
+            "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
+        },
+        partition_key="2026-01-05",
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
 def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
     database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
@@ -389,16 +405,7 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
         fake.revoke("xoxb-revoked")
 
         def run_the_week() -> dagster.ExecuteInProcessResult:
-            return dagster.materialize(
-                [assets.weekly_slack_digest],
-                resources={
-                    "postgres": postgres,
-                    "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
-                },
-                partition_key="2026-01-05",
-                instance=instance,
-                raise_on_error=False,
-            )
+            return digest_of_the_week(postgres, key, fake, instance)
 
         result = run_the_week()
         assert not result.success
@@ -430,42 +437,34 @@ def test_each_digest_is_recorded_as_it_is_posted(
     error it did not expect, or a stop, lost it.)"""
     key = new_key_entry("k1")
     with FakeSlack() as fake, psycopg.connect(database_url, autocommit=True) as conn:
-        names = ("Acme", "Bobco", "Cyan")
-        orgs = {name: make_org(conn, name, {}) for name in names}
-        for name, org_id in orgs.items():
-            fake.add_workspace(f"xoxb-{name}", team_id="T1", team="Team", channels={f"#{name}"})
-            connect_slack(conn, KeyRing.from_entries(key), org_id, f"xoxb-{name}", f"#{name}")
+        made = [make_org(conn, name, {}) for name in ("Acme", "Bobco", "Cyan")]
+        # In the order the run posts them (by id; ids made in one millisecond are in any order).
+        first, second, last = sorted(made)
+        for org_id in made:
+            fake.add_workspace(f"xoxb-{org_id}", team_id="T1", team="Team", channels={f"#{org_id}"})
+            connect_slack(conn, KeyRing.from_entries(key), org_id, f"xoxb-{org_id}", f"#{org_id}")
 
         post_message = services_slack.SlackClient.post_message
 
-        async def acme_deleted_then_cyan_unreachable(
+        async def first_deleted_then_last_unreachable(
             client: services_slack.SlackClient, token: str, channel: str, message: services_slack.SlackMessage
         ) -> None:
-            if channel == "#Cyan":
+            if channel == f"#{last}":
                 raise ConnectionAbortedError("the run stops here")
             await post_message(client, token, channel, message)
-            if channel == "#Acme":
-                conn.execute("delete from app.organizations where id = %s", (orgs["Acme"],))
+            if channel == f"#{first}":
+                conn.execute("delete from app.organizations where id = %s", (first,))
 
-        def run_the_week() -> dagster.ExecuteInProcessResult:
-            return dagster.materialize(
-                [assets.weekly_slack_digest],
-                resources={
-                    "postgres": postgres,
-                    "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
-                },
-                partition_key="2026-01-05",
-                instance=instance,
-                raise_on_error=False,
-            )
+        def posts() -> list[int]:
+            return [len(fake.posts_to(f"#{org_id}")) for org_id in (first, second, last)]
 
         with monkeypatch.context() as patched:
-            patched.setattr(services_slack.SlackClient, "post_message", acme_deleted_then_cyan_unreachable)
-            assert not run_the_week().success
-        assert [len(fake.posts_to(f"#{name}")) for name in names] == [1, 1, 0]
+            patched.setattr(services_slack.SlackClient, "post_message", first_deleted_then_last_unreachable)
+            assert not digest_of_the_week(postgres, key, fake, instance).success
+        assert posts() == [1, 1, 0]
 
-        assert run_the_week().success
-        assert [len(fake.posts_to(f"#{name}")) for name in names] == [1, 1, 1], "each once"
+        assert digest_of_the_week(postgres, key, fake, instance).success
+        assert posts() == [1, 1, 1], "each once"
 
 
 def failure(failure_id: int) -> PipelineFailedDeliveriesRow:
