@@ -515,16 +515,21 @@ def fail_deliveries(database_url: str, count: int) -> None:
     fail(database_url, queue_mails(database_url, count))
 
 
+def sensor_tick(
+    postgres: resources.PostgresResource, instance: dagster.DagsterInstance, cursor: str | None
+) -> dagster.SensorResult | dagster.SkipReason:
+    """One evaluation of the failed-deliveries sensor from the cursor."""
+    context = dagster.build_sensor_context(instance=instance, cursor=cursor, resources={"postgres": postgres})
+    result = sensors.failed_deliveries_sensor(context)
+    assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
+    return result
+
+
 def test_the_sensor_alerts_once_per_incident(
     database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
     def tick(cursor: str | None) -> dagster.SensorResult | dagster.SkipReason:
-        context = dagster.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"postgres": postgres}
-        )
-        result = sensors.failed_deliveries_sensor(context)
-        assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
-        return result
+        return sensor_tick(postgres, instance, cursor)
 
     quiet = tick(None)
     assert isinstance(quiet, dagster.SkipReason)
@@ -554,12 +559,7 @@ def test_a_job_older_than_the_failures_seen_that_fails_now_is_seen(
     though its job is older than theirs (the sensor read failures after the last job id seen)."""
 
     def tick(cursor: str | None) -> dagster.SensorResult | dagster.SkipReason:
-        context = dagster.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"postgres": postgres}
-        )
-        result = sensors.failed_deliveries_sensor(context)
-        assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
-        return result
+        return sensor_tick(postgres, instance, cursor)
 
     retried, failed_first = queue_mails(database_url, 2)
     fail(database_url, [failed_first])
