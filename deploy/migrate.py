@@ -44,6 +44,7 @@ ROLES_FILE = ROOT / "sql" / "roles.sql"
 # What every role may do in the database beyond the grants (temporary objects, large objects,
 # advisory locks): run after ROLES_FILE, every time.
 DATABASE_FILE = ROOT / "sql" / "database.sql"
+SERVER_FILE = ROOT / "sql" / "server.sql"
 MIGRATIONS_DIR = ROOT / "migrations"
 # The stateless layer: the files under these folders of sql/, in the order sql/stateless.txt gives.
 STATELESS_MANIFEST = ROOT / "sql" / "stateless.txt"
@@ -479,6 +480,7 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
         bootstrap(admin_url)
         if server.info.dbname != psycopg.conninfo.conninfo_to_dict(admin_url).get("dbname"):
             run_file(server, DATABASE_FILE)  # the server's `postgres` database
+        run_file(server, SERVER_FILE)
         applied = apply_migrations(admin_url)
         say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
         if not applied and stateless_unchanged(admin_url):

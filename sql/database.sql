@@ -15,13 +15,10 @@
  *   logins, and that address could not log in. Only the owner takes them, in the SECURITY
  *   DEFINER functions of auth and api that call app.lock_*.
  *
- * - template1: PUBLIC may connect to it. Every new database copies what is in it, so a role
- *   that wrote there (a large object) wrote into the databases made after; no role of ours
- *   connects to it, nor does any tool but as a superuser.
- *
  * The functions are the system catalog's, which only a superuser may change: an admin user that
  * is not one (a managed server's) gets a warning that they stay PUBLIC's, and migrates all the
  * same. sql/tests/roles.sql states the result; tests/test_migrate.py tries it as each login role.
+ * What is the server's, not a database's, is sql/server.sql's.
  */
 do $$
 declare
@@ -41,6 +38,5 @@ begin
     execute pg_catalog.format('revoke execute on function %s from public', v_function);
   end loop;
   grant execute on function pg_catalog.pg_advisory_xact_lock(bigint) to blossom_owner;
-  revoke connect on database template1 from public;
 end
 $$;
