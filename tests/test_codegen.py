@@ -286,6 +286,12 @@ def test_error_unions_hold_triggers_search_path_declared_and_edge_codes() -> Non
     )
 
 
+def _codes_of(url: str, function: str) -> frozenset[str]:
+    """The error codes codegen finds that the function may raise, in the fixture database."""
+    with psycopg.connect(url) as conn:
+        return error_codes(conn, FIXTURE_CONFIG.raises).of_name(function)
+
+
 @pytest.mark.parametrize(
     "stray_quote",
     [
@@ -311,9 +317,7 @@ def test_an_apostrophe_that_opens_no_string_leaves_the_codes_as_they_are(
         end
         $body$;"""
     )
-    with psycopg.connect(url) as conn:
-        codes = error_codes(conn, FIXTURE_CONFIG.raises)
-    assert codes.of_name("app.quoted") == {"auth.forbidden"}
+    assert _codes_of(url, "app.quoted") == {"auth.forbidden"}
 
 
 def test_a_type_whose_name_is_a_keyword_is_read(fixture_with: Any) -> None:
@@ -327,9 +331,7 @@ def test_a_type_whose_name_is_a_keyword_is_read(fixture_with: Any) -> None:
           return v;
         end $$;"""
     )
-    with psycopg.connect(url) as conn:
-        codes = error_codes(conn, FIXTURE_CONFIG.raises)
-    assert codes.of_name("app.leveled") == {"auth.too_high"}
+    assert _codes_of(url, "app.leveled") == {"auth.too_high"}
 
 
 @pytest.mark.parametrize(
@@ -358,9 +360,7 @@ def test_a_write_to_a_qualified_table_adds_its_triggers_codes(fixture_with: Any,
           {write};
         end $$;"""
     )
-    with psycopg.connect(url) as conn:
-        codes = error_codes(conn, FIXTURE_CONFIG.raises)
-    assert codes.of_name("app.write_things") == {"auth.thing_conflict"}
+    assert _codes_of(url, "app.write_things") == {"auth.thing_conflict"}
 
 
 @pytest.mark.parametrize(
@@ -395,9 +395,7 @@ def test_a_write_that_cascades_adds_the_codes_of_the_triggers_it_reaches(
           {write};
         end $$;"""
     )
-    with psycopg.connect(url) as conn:
-        codes = error_codes(conn, FIXTURE_CONFIG.raises)
-    assert codes.of_name("app.write_parents") == {"auth.child_locked"}
+    assert _codes_of(url, "app.write_parents") == {"auth.child_locked"}
 
 
 def test_dynamic_sql_without_declared_codes_is_refused_naming_the_function(fixture_with: Any) -> None:
