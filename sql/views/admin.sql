@@ -56,22 +56,20 @@ comment on view admin.audit_events is 'The audit trail of every tenant (it never
 
 create view admin.outbox_health with (security_barrier) as
   select o.topic,
-         pg_catalog.count(*) filter (where o.delivered_at is null and o.given_up_at is null and q.lock is not null)
-           as pending,
-         pg_catalog.count(*) filter (where o.delivered_at is null and o.given_up_at is null and q.lock is not null
-                                       and o.attempts > 0) as retrying,
-         pg_catalog.count(*) filter (where o.delivered_at is null and o.given_up_at is null and q.lock is null)
-           as unsent,
+         pg_catalog.count(*) filter (where m.waiting and m.queued) as pending,
+         pg_catalog.count(*) filter (where m.waiting and m.queued and o.attempts > 0) as retrying,
+         pg_catalog.count(*) filter (where m.waiting and not m.queued) as unsent,
          pg_catalog.count(*) filter (where o.given_up_at is not null) as failed,
          pg_catalog.count(*) filter (where o.delivered_at is not null) as delivered,
-         pg_catalog.now() - pg_catalog.min(o.created_at)
-           filter (where o.delivered_at is null and o.given_up_at is null and q.lock is not null) as oldest_pending_age,
+         pg_catalog.now() - pg_catalog.min(o.created_at) filter (where m.waiting and m.queued) as oldest_pending_age,
          pg_catalog.max(o.given_up_at) as last_failed_at
     from app.outbox o
     /* A message is pending while a delivery job of the queue holds it (its lock names it): an
        organization's event without a working Slack channel got none, and waits for nothing. */
     left join (select distinct j.lock from jobs.procrastinate_jobs j where j.lock like 'outbox:%') q
       on q.lock = 'outbox:' || o.id
+   cross join lateral (select o.delivered_at is null and o.given_up_at is null as waiting,
+                              q.lock is not null as queued) m
    group by o.topic;
 comment on view admin.outbox_health is 'The outbox per topic: pending (a delivery job holds it; retrying: tried before), unsent (no delivery was queued: an organization''s event without a working Slack channel, kept as a record), failed (given up), delivered, the oldest pending message''s age.';
 
