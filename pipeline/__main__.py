@@ -59,32 +59,32 @@ def partitioned_runs(
     chosen: list[AssetsDefinition], day: date | None
 ) -> list[tuple[list[AssetsDefinition], str | None]]:
     """The runs that materialize the assets: one per way of partitioning them (a run is of one
-    partition or of none), each with the partition that holds `day`, or its last (today's, the
-    last whole week's) when there is none: the day's first (the week's digest reads them), then
-    the week's, then the others."""
+    partition or of none): the day's first (the week's digest reads them), then the week's, then
+    the others."""
     groups: dict[PartitionsDefinition | None, list[AssetsDefinition]] = {}
     for asset in chosen:
         groups.setdefault(asset.partitions_def, []).append(asset)
-    runs: list[tuple[list[AssetsDefinition], str | None]] = []
-    for partitions, group in sorted(groups.items(), key=lambda item: (item[0] is None, item[0] is WEEKS)):
-        if partitions is None:
-            runs.append((group, None))
-            continue
-        assert isinstance(partitions, TimeWindowPartitionsDefinition)
-        if day is None:
-            key = partitions.get_last_partition_key()
-            assert key is not None, "a partitioned asset of ours has partitions from its start on"
-            runs.append((group, key))
-            continue
-        key = partitions.get_partition_key_for_timestamp(datetime.combine(day, time(), UTC).timestamp())
-        if not partitions.has_partition_key(key):
-            first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
-            raise SystemExit(
-                f"pipeline-run: {', '.join(asset.key.to_user_string() for asset in group)} has no"
-                f" {'week' if partitions is WEEKS else 'day'} of {day:%Y-%m-%d}: from {first} to {last} (UTC)"
-            )
-        runs.append((group, key))
-    return runs
+    return [
+        (group, None if partitions is None else partition_of(partitions, group, day))
+        for partitions, group in sorted(groups.items(), key=lambda item: (item[0] is None, item[0] is WEEKS))
+    ]
+
+
+def partition_of(partitions: PartitionsDefinition, group: list[AssetsDefinition], day: date | None) -> str:
+    """The partition that holds `day`, or the last (today's, the last whole week's) when there is
+    no day; SystemExit naming the assets and their range when there is no such partition."""
+    assert isinstance(partitions, TimeWindowPartitionsDefinition)
+    first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+    assert last is not None, "a partitioned asset of ours has partitions from its start on"
+    if day is None:
+        return last
+    key = partitions.get_partition_key_for_timestamp(datetime.combine(day, time(), UTC).timestamp())
+    if not partitions.has_partition_key(key):
+        raise SystemExit(
+            f"pipeline-run: {', '.join(asset.key.to_user_string() for asset in group)} has no"
+            f" {'week' if partitions is WEEKS else 'day'} of {day:%Y-%m-%d}: from {first} to {last} (UTC)"
+        )
+    return key
 
 
 def materialized(
