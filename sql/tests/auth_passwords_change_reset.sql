@@ -131,13 +131,24 @@ set local role edge;
 select tap.fix('erin_token', auth.signup('erin@example.com', 'correct horse battery', 'Erin', null, 'tap')
                              -> 'session' ->> 'token');
 reset role;
+/* A reset of the account requested through the edge, and the token its mail carries. Earlier
+   ones are made older than the 10 minutes in which a request sends no new mail. */
+create function pg_temp.mailed_reset(p_email text) returns text
+language plpgsql
+as $$
+begin
+  update app.password_resets r set created_at = r.created_at - interval '11 minutes'
+   where r.user_id = (select u.id from app.users u where u.email = p_email);
+  perform pg_catalog.set_config('role', 'edge', true);
+  perform auth.request_password_reset(p_email, null);
+  perform pg_catalog.set_config('role', 'none', true);
+  return tap.mailed_token('mail.password_reset', p_email);
+end
+$$;
 select tap.fix('erin', id) from app.users where email = 'erin@example.com';
 select tap.fix('erin_browser', auth.remember_device(tap.id('erin'), null));
 select tap.fix('erin_stranger', auth.remember_device(tap.id('erin'), null));
-set local role edge;
-select auth.request_password_reset('erin@example.com', null) is null as requested \gset
-reset role;
-select tap.fix('erin_reset', tap.mailed_token('mail.password_reset', 'erin@example.com'));
+select tap.fix('erin_reset', pg_temp.mailed_reset('erin@example.com'));
 set local role edge;
 select is(auth.change_password(tap.id('erin_token'), 'correct horse battery', 'a new password 2', null,
                                tap.id('erin_browser')),
@@ -151,11 +162,7 @@ select results_eq($$ select token_hash from app.devices where user_id = tap.id('
   'a password change forgets the account''s devices but the browser that made it');
 
 select tap.fix('erin_stranger_2', auth.remember_device(tap.id('erin'), null));
-update app.password_resets set created_at = created_at - interval '11 minutes' where user_id = tap.id('erin');
-set local role edge;
-select auth.request_password_reset('erin@example.com', null) is null as requested \gset
-reset role;
-select tap.fix('erin_reset_2', tap.mailed_token('mail.password_reset', 'erin@example.com'));
+select tap.fix('erin_reset_2', pg_temp.mailed_reset('erin@example.com'));
 set local role edge;
 select lives_ok($$ select auth.confirm_password_reset(tap.id('erin_reset_2'), 'a fourth password 4', null,
                                                       tap.id('erin_browser')) $$,
@@ -164,11 +171,7 @@ reset role;
 select results_eq($$ select token_hash from app.devices where user_id = tap.id('erin') $$,
   $$ values (util.token_hash(tap.id('erin_browser'))) $$,
   'a reset forgets the account''s devices but the browser that made it');
-update app.password_resets set created_at = created_at - interval '11 minutes' where user_id = tap.id('erin');
-set local role edge;
-select auth.request_password_reset('erin@example.com', null) is null as requested \gset
-reset role;
-select tap.fix('erin_reset_3', tap.mailed_token('mail.password_reset', 'erin@example.com'));
+select tap.fix('erin_reset_3', pg_temp.mailed_reset('erin@example.com'));
 set local role edge;
 select auth.confirm_password_reset(tap.id('erin_reset_3'), 'a fifth password 5', null) is null as reset \gset
 reset role;
