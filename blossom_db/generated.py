@@ -28,7 +28,7 @@ from blossom_db.runtime import (
 
 __all__ = ["DEFAULT", "Default", "JsonValue", "RpcError"]
 
-# The API's functions that the clients know (all but those marked @skip), by name.
+# The API's functions (all but those marked @internal), by name.
 API_FUNCTIONS: frozenset[str] = frozenset(
     {
         "accept_invitation",

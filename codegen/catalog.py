@@ -352,6 +352,9 @@ def api_functions(catalog: Catalog, schema: str, roles: Iterable[str]) -> list[F
     but those whose comment says @internal. A function no API role may execute is no part of
     the API (its call answers 401 42501), so it gets no client. One that some API roles may
     execute and others not is a grant forgotten: CodegenError names each such."""
+    # PostgREST sees every function of the schema, internal or not granted: any two of one name
+    # make each call of that name ambiguous (PGRST203).
+    refuse_overloads(function for function in catalog.functions if function.schema == schema)
     roles = tuple(roles)
     chosen = []
     ungranted = []

@@ -16,7 +16,10 @@ _SEPARATORS = re.compile(r"[A-Za-z0-9_. -]*")
 def pascal(name: str) -> str:
     if not _SEPARATORS.fullmatch(name):
         raise CodegenError(f"{name}: only ASCII letters, digits and _ make names in TypeScript and Python")
-    return "".join(word[:1].upper() + word[1:] for word in _WORD.findall(name))
+    made = "".join(word[:1].upper() + word[1:] for word in _WORD.findall(name))
+    if not made[:1].isalpha():
+        raise CodegenError(f"{name}: a name in TypeScript and Python starts with an ASCII letter")
+    return made
 
 
 def camel(name: str) -> str:
@@ -28,11 +31,15 @@ def upper_snake(name: str) -> str:
     return "_".join(word.upper() for word in _WORD.findall(name))
 
 
+class NameClash(CodegenError):
+    """Two objects would get one name: never a limit of one language that leaves an object out."""
+
+
 def claim(names: dict[str, str], name: str, owner: str) -> str:
     """Register `name` for `owner`; two owners of one name stop generation, naming both."""
     previous = names.setdefault(name, owner)
     if previous != owner:
-        raise CodegenError(f"{previous} and {owner} would both be named {name}: rename one of them")
+        raise NameClash(f"{previous} and {owner} would both be named {name}: rename one of them")
     return name
 
 
@@ -61,9 +68,13 @@ class Declarations:
         self.lines: dict[str, list[str]] = {}  # declared name -> its lines
         self.by_oid: dict[int, str] = {}
 
-    def raw_name(self, name: str, schema: str, style: Callable[[str], str]) -> str:
-        """`name`, or `schema_name` when `style(name)` is reserved."""
-        return f"{schema}_{name}" if style(name) in self.reserved else name
+    def raw_name(
+        self, name: str, schema: str, style: Callable[[str], str], derived: tuple[str, ...] = ()
+    ) -> str:
+        """`name`, or `schema_name` when `style(name)` is reserved, or a name made from it (its
+        PascalCase with one of the `derived` endings: `api.client` makes `ClientErrorCode`)."""
+        clashes = style(name) in self.reserved or any(pascal(name) + end in self.reserved for end in derived)
+        return f"{schema}_{name}" if clashes else name
 
     def of_type(self, pg: PgType, make: Callable[[str], list[str]]) -> str:
         name = self.by_oid.get(pg.oid)

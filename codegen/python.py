@@ -33,7 +33,7 @@ import tokenize
 from collections.abc import Callable
 
 from codegen.catalog import VOID_OID, Arg, Catalog, CodegenError, Column, Function, PgType, refuse_overloads
-from codegen.naming import Declarations, claim, doc_lines, pascal, upper_snake
+from codegen.naming import Declarations, NameClash, claim, doc_lines, pascal, upper_snake
 from codegen.raises import ErrorCodes
 from codegen.tags import without_tags
 
@@ -310,6 +310,7 @@ class _Emitter:
                 " declare them in its comment (@raises code, ...) or leave it out (@skip python)"
             )
         name = claim(self.names, f"{function.schema}_{function.name}", where)
+        claim(self.names, f"{name}_async", where)
         # Not the common codes: those come from PostgREST's pre-request, which a direct call skips.
         codes = sorted(self.codes.of(function.oid))
         errors_name = claim(self.names, upper_snake(f"{function.schema}_{function.name}_errors"), where)
@@ -501,6 +502,8 @@ def emit_python(
             continue
         try:
             bodies[f"{function.schema}_{function.name}"] = emitter.function(function)
+        except NameClash:
+            raise
         except CodegenError as error:
             if function.schema == api_schema:
                 left_out.append(f"# No wrapper for {function.signature}: {error}")
@@ -509,11 +512,12 @@ def emit_python(
     if refusals:
         raise CodegenError("Python: " + "; ".join(sorted(refusals)))
     out: list[str] = []
-    api_names = sorted({f.name for f in functions if f.schema == api_schema and not f.tags.skips("python")})
+    # Every function of the API, a client's or not (`@skip`): the edge checks each one's calls.
+    api_names = sorted({f.name for f in functions if f.schema == api_schema})
     out += [
         "",
         "",
-        "# The API's functions that the clients know (all but those marked @skip), by name.",
+        "# The API's functions (all but those marked @internal), by name.",
         "API_FUNCTIONS: frozenset[str] = frozenset(",
         "    {" + ", ".join(json.dumps(name) for name in api_names) + "}" if api_names else "    ()",
         ")",

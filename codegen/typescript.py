@@ -54,10 +54,12 @@ CLIENT_CODES = ("client.aborted", "client.network", "client.unexpected")
 RUNTIME_NAMES = frozenset({
     "Json", "Client", "CallOptions", "ClientErrorCode", "RpcError", "Result", "BlossomError",
     "orThrow", "RpcCommonErrorCode", "EdgeErrorCode",
-    "Promise", "Record", "Error", "AbortSignal", "Headers", "Response", "RequestCredentials",
+    "Promise", "Record", "Error", "AbortSignal", "Headers", "Response",
     "JSON", "Number", "Object", "Array", "String", "Boolean", "TextEncoder", "fetch",
     "undefined", "NaN", "Infinity", "arguments", "eval", "globalThis",
 })  # fmt: skip
+# The types made from a function's name (`getOrganization`): its arguments, its row, its codes.
+DERIVED_ENDINGS = ("Args", "Row", "ErrorCode")
 # ECMAScript's reserved words (strict mode and modules), which no declaration may be named.
 RESERVED_WORDS = frozenset(
     [
@@ -123,7 +125,7 @@ export interface Client {
   /** Headers sent with every call (outside a browser: the session, as a Cookie or X-Blossom-Session). */
   headers?: Record<string, string>;
   /** Whether a browser sends its cookies (default "include", which a separate dev server's origin needs). */
-  credentials?: RequestCredentials;
+  credentials?: "omit" | "same-origin" | "include";
 }
 
 /** Per call: an AbortSignal (an abort answers client.aborted), and headers added to the client's. */
@@ -468,7 +470,7 @@ class _Emitter:
                 f"{where}: the codes it can raise cannot be known ({self.codes.opaque[function.oid]}):"
                 " declare them in its comment (@raises code, ...) or leave it out (@skip)"
             )
-        raw = self.decl.raw_name(function.name, function.schema, camel)
+        raw = self.decl.raw_name(function.name, function.schema, camel, DERIVED_ENDINGS)
         base = pascal(raw)
         name = claim(self.names, camel(raw), function.signature)
         lines: list[str] = []

@@ -12,7 +12,7 @@ export interface Client {
   /** Headers sent with every call (outside a browser: the session, as a Cookie or X-Blossom-Session). */
   headers?: Record<string, string>;
   /** Whether a browser sends its cookies (default "include", which a separate dev server's origin needs). */
-  credentials?: RequestCredentials;
+  credentials?: "omit" | "same-origin" | "include";
 }
 
 /** Per call: an AbortSignal (an abort answers client.aborted), and headers added to the client's. */
