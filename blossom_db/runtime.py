@@ -20,7 +20,7 @@ Inet: TypeAlias = IPv4Address | IPv6Address | IPv4Interface | IPv6Interface
 Cidr: TypeAlias = IPv4Network | IPv6Network
 ArgKind = Literal["", "json", "json[]", "variadic", "variadic json", "variadic json[]"]
 # How a scalar argument is written in JSON when not as a string: by its type (under its domains).
-ScalarKind = Literal["int2", "int4", "int8", "numeric", "boolean"]
+ScalarKind = Literal["int2", "int4", "int8", "oid", "numeric", "float4", "float8", "boolean"]
 
 PGRST_SQLSTATE = "PGRST"
 T = TypeVar("T")

@@ -425,9 +425,10 @@ _SCALAR_KINDS = {
     "pg_catalog.int2": "int2",
     "pg_catalog.int4": "int4",
     "pg_catalog.int8": "int8",
+    "pg_catalog.oid": "oid",
     "pg_catalog.numeric": "numeric",
-    "pg_catalog.float4": "numeric",
-    "pg_catalog.float8": "numeric",
+    "pg_catalog.float4": "float4",
+    "pg_catalog.float8": "float8",
     "pg_catalog.bool": "boolean",
 }
 

@@ -10,7 +10,9 @@ slowly, ties up its own socket and nothing that other clients need.
 from __future__ import annotations
 
 import json
+import math
 import re
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -300,8 +302,14 @@ def check_body(body: bytes) -> dict[str, Any] | None:
     return data
 
 
-# The integer types' ranges: from -bound to bound - 1.
-INTEGER_BOUNDS = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
+# The integer types' ranges, the first included, the last not; oidin takes a negative int4 too (as
+# the oid of its bits).
+INTEGER_RANGES = {
+    "int2": (-(2**15), 2**15),
+    "int4": (-(2**31), 2**31),
+    "int8": (-(2**63), 2**63),
+    "oid": (-(2**31), 2**32),
+}
 # What Postgres's input functions skip around a value (isspace in the C locale).
 SPACES = " \t\n\r\v\f"
 # An integer as Postgres's input functions read it (int2in, int4in, int8in): ASCII digits only.
@@ -318,6 +326,14 @@ NUMERIC_TEXT = re.compile(
 NUMERIC_EXPONENT_LIMIT = 2**31 // 2 - 1
 NUMERIC_SCALE_MAX = 16383
 NUMERIC_LEADING_PLACE_MAX = 131071
+# A number as float4in and float8in read it (C's strtof and strtod, with glibc): decimal, or hex
+# after 0x with an optional binary exponent; an infinity; NaN, optionally with characters in
+# parentheses.
+FLOAT_TEXT = re.compile(
+    rf"[{SPACES}]*[+-]?(?:(?P<decimal>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    r"|(?P<hex>0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
+    rf"|(?i:infinity|inf)|(?i:nan)(?:\([A-Za-z0-9_]*\))?)[{SPACES}]*"
+)
 # Postgres's words for a boolean (boolin, parse_bool), any case: any beginning of these,
 BOOLEAN_WORDS = ("true", "false", "yes", "no")
 # and these whole (`o` alone is either).
@@ -327,7 +343,10 @@ TAKES: dict[ScalarKind | None, str] = {
     "int2": f"an integer from {-(2**15)} to {2**15 - 1}",
     "int4": f"an integer from {-(2**31)} to {2**31 - 1}",
     "int8": f"an integer from {-(2**63)} to {2**63 - 1}",
+    "oid": f"an oid, an integer up to {2**32 - 1}",
     "numeric": "a number",
+    "float4": "a number of real's range",
+    "float8": "a number of double precision's range",
     "boolean": "true or false",
     None: "a string of Unicode text without NUL",
 }
@@ -348,10 +367,12 @@ def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
         return kind == "boolean"
     if kind is None:
         return (from_query or type(value) is str) and storable(value)
-    if kind in INTEGER_BOUNDS:
-        return type(value) is not JsonFraction and _integer_fits(value, INTEGER_BOUNDS[kind])
+    if kind in INTEGER_RANGES:
+        return type(value) is not JsonFraction and _integer_fits(value, *INTEGER_RANGES[kind])
     if kind == "numeric":
         return _numeric_fits(value)
+    if kind in ("float4", "float8"):
+        return _float_fits(value, single=kind == "float4")
     return from_query and _boolean_fits(value.strip(SPACES).lower())
 
 
@@ -362,7 +383,7 @@ def _boolean_fits(word: str) -> bool:
     return word in BOOLEAN_EXACT or (word != "" and any(whole.startswith(word) for whole in BOOLEAN_WORDS))
 
 
-def _integer_fits(text: str, bound: int) -> bool:
+def _integer_fits(text: str, low: int, high: int) -> bool:
     if not INTEGER_TEXT.fullmatch(text):
         return False
     written = text.strip(SPACES)
@@ -371,7 +392,27 @@ def _integer_fits(text: str, bound: int) -> bool:
     if len(digits) > 20:
         return False
     value = int(digits or "0")
-    return -bound <= (-value if written.startswith("-") else value) < bound
+    return low <= (-value if written.startswith("-") else value) < high
+
+
+def _float_fits(text: str, *, single: bool) -> bool:
+    """FLOAT_TEXT, of the type's range: a value that would round to an infinity, or to zero when
+    its digits are not all zeros, is out of it (22003), as float4in and float8in say."""
+    match = FLOAT_TEXT.fullmatch(text)
+    if match is None:
+        return False
+    decimal, hexadecimal = match["decimal"], match["hex"]
+    if decimal is None and hexadecimal is None:
+        return True  # an infinity or NaN
+    written = text.strip(SPACES)
+    try:
+        value = float(written) if decimal is not None else float.fromhex(written)
+        if single:
+            value = struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        return False
+    mantissa = re.split("[eE]", decimal)[0] if decimal is not None else re.split("[pP]", hexadecimal[2:])[0]
+    return not math.isinf(value) and (value != 0 or mantissa.strip("0.") == "")
 
 
 def _numeric_fits(text: str) -> bool:
