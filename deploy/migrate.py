@@ -181,8 +181,13 @@ def bootstrap(admin_url: str) -> None:
             # A role that logs in gets BLOSSOM_<ROLE>_PASSWORD (servers that do not trust loopback).
             password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")
             if password and "login" in attributes:
+                # Its SCRAM verifier, made here as psql's \password makes it: the statement's text,
+                # which pg_stat_statements and a server's statement log keep, never holds the password.
+                verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
                 conn.execute(
-                    sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password))
+                    sql.SQL("alter role {} password {}").format(
+                        sql.Identifier(role), sql.Literal(verifier.decode())
+                    )
                 )
         conn.execute(
             sql.SQL("create schema if not exists {} authorization {}").format(

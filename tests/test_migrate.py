@@ -199,10 +199,17 @@ def test_a_role_added_to_roles_sql_alone_gets_its_password_and_loses_stray_grant
         "select from pg_namespace n, aclexplode(n.nspacl) a"
         f" where n.nspname = 'app' and a.grantee = '{role}'::regrole"
     )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("create extension if not exists pg_stat_statements")
     try:
         migrate(database_url, quiet=True)
         assert _exists(database_url, f"select from pg_authid where rolname = '{role}' and rolcanlogin")
-        assert _exists(database_url, f"select from pg_authid where rolname = '{role}' and rolpassword <> ''")
+        assert _exists(
+            database_url,
+            f"select from pg_authid where rolname = '{role}' and rolpassword like 'SCRAM-SHA-256$%'",
+        )
+        # The password is set by its verifier: no statement the server keeps holds it.
+        assert not _exists(database_url, "select from pg_stat_statements where query like '%probe-secret%'")
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("grant usage on schema app to {}").format(sql.Identifier(role)))
         assert _exists(database_url, granted)
