@@ -11,32 +11,56 @@ recovery (WAL archiving), see docs/deployment.md.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from deploy.migrate import database_privileges, with_database
 from ops.cluster import PG_BIN
 from ops.settings import Settings
 
 
-def dump(url: str, path: Path) -> None:
-    subprocess.run(
-        [str(PG_BIN / "pg_dump"), "--format=custom", "--file", str(path), "--dbname", url],
-        check=True,
+class ToolFailed(RuntimeError):
+    """pg_dump or pg_restore ended in failure (it said why on stderr)."""
+
+
+def _run(tool: str, arguments: list[str], url: str) -> None:
+    """The tool, given the database by a connection string without its password, which goes in
+    PGPASSWORD instead: a command line is any local user's to read (ps), and a failure's message
+    used to quote it."""
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)
+    environment = os.environ | ({"PGPASSWORD": str(password)} if password is not None else {})
+    done = subprocess.run(
+        [str(PG_BIN / tool), *arguments, "--dbname", make_conninfo(**params)], env=environment, check=False
     )
+    if done.returncode != 0:
+        raise ToolFailed(f"{tool} failed (exit status {done.returncode})")
+
+
+def dump(url: str, path: Path) -> None:
+    """Into a new file beside `path`, readable by its owner only (a dump holds password hashes and
+    sealed credentials), put in `path`'s place once whole: a dump that fails leaves the backup
+    that was there."""
+    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(descriptor)
+    try:
+        _run("pg_dump", ["--format=custom", "--file", partial], url)
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)
 
 
 def restore(path: Path, url: str) -> None:
     """Into the database at `url`, which must exist and be empty; then what no dump holds, the
     database's own privileges (deploy.migrate.database_privileges)."""
-    subprocess.run(
-        [str(PG_BIN / "pg_restore"), "--exit-on-error", "--single-transaction", "--dbname", url, str(path)],
-        check=True,
-    )
+    _run("pg_restore", ["--exit-on-error", "--single-transaction", str(path)], url)
     with psycopg.connect(url, autocommit=True) as conn:
         database_privileges(conn)
 
@@ -82,13 +106,19 @@ def main() -> None:
             dump(url, args.file)
             print(f"backup: {args.file} written")
             return
-        with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("create database {} template template0").format(sql.Identifier(args.database))
-            )
-        restore(args.file, with_database(url, args.database))
+        server = with_database(url, "postgres")
+        database = sql.Identifier(args.database)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {} template template0").format(database))
+        try:
+            restore(args.file, with_database(url, args.database))
+        except BaseException:
+            # What a failed restore made is of no use, and would refuse the next try of that name.
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(sql.SQL("drop database {} with (force)").format(database))
+            raise
         print(f"restore: {args.file} restored into database {args.database}")
-    except (subprocess.CalledProcessError, psycopg.Error) as error:
+    except (ToolFailed, psycopg.Error) as error:
         sys.exit(f"{args.command}: {error}")
 
 

@@ -103,3 +103,55 @@ def test_an_admin_that_cannot_read_past_row_level_security_is_told_so(
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f"drop role {role}".encode())
+
+
+def test_a_backup_that_fails_keeps_the_last_one_and_quotes_no_password(
+    pg_server: str, database_url: str, tmp_path: Path
+) -> None:
+    """A role that passes the check (BYPASSRLS) but may read no table: pg_dump fails. The file
+    there (last night's backup) was truncated to nothing, and the message quoted pg_dump's
+    command line, the URL's password in it. A backup that works is its owner's alone."""
+    role = f"reader_{secrets.token_hex(3)}"
+    dbname = str(psycopg.conninfo.conninfo_to_dict(database_url)["dbname"])
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"create role {role} login bypassrls password 'Hunter2-secret'".encode())
+        conn.execute(f'grant connect on database "{dbname}" to {role}'.encode())
+    backup = tmp_path / "nightly.dump"
+    backup.write_bytes(b"last night's backup")
+    try:
+        url = database_url.replace("postgresql://postgres@", f"postgresql://{role}:Hunter2-secret@", 1)
+        made = subprocess.run(
+            [sys.executable, "-m", "ops.backup", "backup", str(backup)],
+            env=os.environ | {"DATABASE_URL": url}, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert made.returncode != 0
+        assert "backup: pg_dump failed" in made.stderr
+        assert "Hunter2-secret" not in made.stdout + made.stderr
+        assert backup.read_bytes() == b"last night's backup"
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["nightly.dump"]
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'revoke connect on database "{dbname}" from {role}'.encode())
+            conn.execute(f"drop role {role}".encode())
+    dump(database_url, backup)
+    assert backup.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_restore_that_fails_leaves_no_database_behind(
+    database_url: str, pg_server: str, tmp_path: Path
+) -> None:
+    """A cut-off dump: pg_restore fails, and the database it was to fill is dropped (it was left
+    empty, and the next try of that name was refused as existing)."""
+    whole = tmp_path / "whole.dump"
+    dump(database_url, whole)
+    cut = tmp_path / "cut.dump"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    name = f"restored_{secrets.token_hex(4)}"
+    restored = subprocess.run(
+        [sys.executable, "-m", "ops.backup", "restore", str(cut), name],
+        env=os.environ | {"DATABASE_URL": database_url}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert restored.returncode != 0
+    assert "restore: pg_restore failed" in restored.stderr
+    with psycopg.connect(pg_server) as conn:
+        assert conn.execute("select from pg_database where datname = %s", (name,)).fetchone() is None
