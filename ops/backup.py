@@ -19,11 +19,10 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from deploy.migrate import database_privileges, with_database
 from ops.cluster import PG_BIN
-from ops.settings import Settings
+from ops.settings import Settings, password_apart
 
 
 class ToolFailed(RuntimeError):
@@ -31,14 +30,11 @@ class ToolFailed(RuntimeError):
 
 
 def _run(tool: str, arguments: list[str], url: str) -> None:
-    """The tool, given the database by a connection string without its password, which goes in
-    PGPASSWORD instead: a command line is any local user's to read (ps), and a failure's message
-    used to quote it."""
-    params = conninfo_to_dict(url)
-    password = params.pop("password", None)
-    environment = os.environ | ({"PGPASSWORD": str(password)} if password is not None else {})
+    """The tool, the database's password apart from its command line (which a failure's message
+    used to quote, too)."""
+    conninfo, password = password_apart(url)
     done = subprocess.run(
-        [str(PG_BIN / tool), *arguments, "--dbname", make_conninfo(**params)], env=environment, check=False
+        [str(PG_BIN / tool), *arguments, "--dbname", conninfo], env=os.environ | password, check=False
     )
     if done.returncode != 0:
         raise ToolFailed(f"{tool} failed (exit status {done.returncode})")

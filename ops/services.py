@@ -155,22 +155,31 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """`python -m worker` with these `settings` (worker_env, and any BLOSSOM_WORKER_* or
     BLOSSOM_MAIL_*) over `environ`; returned once it has registered with the job queue of the
-    database at `admin_url`."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        since = conn.execute("select now()").fetchone()
-        process = _spawn([sys.executable, "-m", "worker"], dict(environ) | dict(settings), log)
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the worker exited with {process.returncode} before it was ready")
-            registered = conn.execute(
-                "select exists (select from jobs.procrastinate_workers where last_heartbeat >= %s)", since
-            ).fetchone()
-            if registered and registered[0]:
-                return process
-            time.sleep(0.05)
-    stop(process)
-    raise RuntimeError("the worker did not register with the job queue within 30 s")
+    database at `admin_url`. RuntimeError when it cannot be (the database out of reach among the
+    reasons: `up` tries again later); whatever ends the wait (Ctrl-C) stops it, else it ran on,
+    in a session of its own, with no one to stop it."""
+    started = None
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            since = conn.execute("select now()").fetchone()
+            started = _spawn([sys.executable, "-m", "worker"], dict(environ) | dict(settings), log)
+            deadline = time.monotonic() + 30.0
+            while time.monotonic() < deadline:
+                if started.poll() is not None:
+                    raise RuntimeError(f"the worker exited with {started.returncode} before it was ready")
+                registered = conn.execute(
+                    "select exists (select from jobs.procrastinate_workers where last_heartbeat >= %s)", since
+                ).fetchone()
+                if registered and registered[0]:
+                    process, started = started, None
+                    return process
+                time.sleep(0.05)
+        raise RuntimeError("the worker did not register with the job queue within 30 s")
+    except psycopg.Error as error:
+        raise RuntimeError(f"the worker's start could not be watched: {error}") from error
+    finally:
+        if started is not None:
+            stop(started)
 
 
 def maildev_binary() -> str:

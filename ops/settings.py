@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 54329
 DB_NAME = "blossom"
@@ -43,6 +45,14 @@ def redacted(url: str) -> str:
     if not parts.password:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
+def password_apart(url: str) -> tuple[str, dict[str, str]]:
+    """The URL as a connection string without its password, and the environment that gives a
+    libpq tool (psql, pg_dump) the password instead: a command line is any local user's to read."""
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)
+    return make_conninfo("", **params), ({"PGPASSWORD": str(password)} if password is not None else {})
 
 
 @dataclass(frozen=True)

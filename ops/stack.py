@@ -36,7 +36,7 @@ from ops.services import (
     wait_http,
     worker_env,
 )
-from ops.settings import DB_NAME, Settings, redacted
+from ops.settings import DB_NAME, Settings, password_apart, redacted
 from ops.supervise import Child, Output
 from services.secrets import KEY_VARIABLE, new_key_entry
 
@@ -72,6 +72,10 @@ def database(settings: Settings, *, keep_running: bool = False) -> Iterator[Loca
 
 class Shutdown(Exception):
     pass
+
+
+# What stops `up`, each stopping the stack in order.
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
@@ -116,8 +120,9 @@ def up(settings: Settings) -> int:
         authenticator_url=settings.authenticator_url,
         edge_database_url=settings.edge_database_url,
     )
-    signal.signal(signal.SIGTERM, _raise_shutdown)
-    signal.signal(signal.SIGINT, _raise_shutdown)
+    # SIGHUP: the terminal closed. Our children, in sessions of their own, never hear it.
+    for signum in STOPPING_SIGNALS:
+        signal.signal(signum, _raise_shutdown)
     output = Output()
     children: list[Child] = []
     following = threading.Event()
@@ -135,8 +140,8 @@ def up(settings: Settings) -> int:
             finally:
                 # Ignore a second Ctrl-C while we stop things in order: worker, edge, PostgREST,
                 # MailDev; Postgres last, as `database` is left, so that each can finish its work.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                for signum in STOPPING_SIGNALS:
+                    signal.signal(signum, signal.SIG_IGN)
                 for child in reversed(children):
                     stop(child.process, timeout=30.0)
                     output.line("blossom", f"{child.name} stopped")
@@ -174,8 +179,9 @@ def serve(
         children.append(maildev)
     migrate(settings.admin_url)
     postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE), output)
+    children.append(postgrest)
     edge = Child("edge", lambda: start_edge(endpoints, PIPE), output)
-    children.extend((postgrest, edge))
+    children.append(edge)
     if maildev is not None:
         wait_http(f"{settings.mailbox_url}/api/email", maildev.process)
     children.append(Child("worker", lambda: start_worker(worker_settings, settings.admin_url, PIPE), output))
@@ -185,7 +191,7 @@ def serve(
     say("the stack is up (Ctrl-C stops it)")
     print(f"  edge       {endpoints.edge_url}")
     print(f"  PostgREST  {endpoints.postgrest_url}")
-    print(f"  worker     mail through {worker_settings['BLOSSOM_SMTP_URL']}")
+    print(f"  worker     mail through {redacted(worker_settings['BLOSSOM_SMTP_URL'])}")
     print(
         f"  metrics    {endpoints.edge_url}/metrics, http://127.0.0.1:{settings.worker_metrics_port}/metrics"
     )
@@ -293,7 +299,9 @@ def main() -> None:
                 reset_db(settings, args.yes)
             elif args.command in ("psql", "psql-admin"):
                 url = settings.admin_url if args.command == "psql" else settings.panopticon_url
-                raise SystemExit(subprocess.call([str(PG_BIN / "psql"), url, *psql_options, *args.args]))
+                conninfo, password = password_apart(url)
+                psql = [str(PG_BIN / "psql"), conninfo, *psql_options, *args.args]
+                raise SystemExit(subprocess.call(psql, env=os.environ | password))
     except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
         raise SystemExit(f"blossom: {error}") from None
 

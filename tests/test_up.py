@@ -142,7 +142,9 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
         _mail_flows_through_maildev(env, ports)
         _kill_postgrest_and_see_it_back(second, edge_url)
     finally:
-        output = second.interrupt(signal.SIGTERM)
+        # The terminal closed: `up` stops the stack, which never hears the hangup itself (each
+        # process in a session of its own), as on Ctrl-C. It ran on, and the next `up` failed.
+        output = second.interrupt(signal.SIGHUP)
     _assert_nothing_left(ports, data_dir)
     # Every process's lines, each with its name in front; `up`'s own notes as `blossom`.
     for name in ("postgrest", "edge", "worker", "maildev", "postgres"):

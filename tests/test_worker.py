@@ -5,20 +5,23 @@ killed, stopped, doubled; Postgres restarted under it)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from deploy.migrate import migrate
+from ops import services
 from ops.cluster import LocalCluster
-from ops.scratch import temporary_cluster
-from ops.services import stop, worker_env
+from ops.scratch import free_port, temporary_cluster
+from ops.services import start_worker, stop, worker_env
 from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
 from tests.support.worker import (
@@ -288,3 +291,49 @@ def test_the_worker_reconnects_after_postgres_restarts(
         eventually(lambda: outbox_row(url, after)["delivered_at"], what="delivered after the restart")
         assert worker.poll() is None, "the worker kept running"
         assert [m.to for m in smtp.received] == [("before@example.com",), ("after@example.com",)]
+
+
+class _Stopped(Exception):
+    """What `up`'s signal handler raises (ops.stack.Shutdown), here from a timer."""
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise _Stopped
+
+
+def test_a_worker_still_starting_when_up_is_stopped_is_stopped_too(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while `up` waited for the worker to register: the worker, in a session of its own,
+    ran on with no one to stop it, trying its database for ever (here one that never answers)."""
+    spawned: list[subprocess.Popen[bytes]] = []
+    spawn = services._spawn
+
+    def spawn_kept(*args: Any) -> subprocess.Popen[bytes]:
+        spawned.append(spawn(*args))
+        return spawned[-1]
+
+    monkeypatch.setattr(services, "_spawn", spawn_kept)
+    with SilentServer() as silent:
+        settings = worker_env(
+            f"postgresql://worker@127.0.0.1:{silent.port}/blossom", "smtp://127.0.0.1:9", APP_URL
+        )
+        previous = signal.signal(signal.SIGALRM, _stop)
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        try:
+            with pytest.raises(_Stopped):
+                start_worker(settings | QUICK, database_url, tmp_path / "worker.log")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    assert len(spawned) == 1
+    assert spawned[0].poll() is not None, "the worker was left running"
+
+
+def test_a_worker_started_while_the_database_is_down_is_tried_again_later(tmp_path: Path) -> None:
+    """`up` restarts a worker that exited, and tries again when it cannot (RuntimeError); the
+    database down at that moment raised psycopg's error instead, which ended the whole stack."""
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/blossom"
+    with pytest.raises(RuntimeError, match="the worker's start could not be watched"):
+        start_worker(worker_env(nowhere, "smtp://127.0.0.1:9", APP_URL), nowhere, tmp_path / "worker.log")
+    assert not (tmp_path / "worker.log").exists(), "no worker was started"
