@@ -8,6 +8,7 @@ Without DATABASE_URL the database is a project-local cluster under BLOSSOM_DATA_
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import signal
 import subprocess
@@ -45,29 +46,47 @@ def say(message: str) -> None:
     print(f"blossom: {message}", file=sys.stderr, flush=True)
 
 
+# In the data folder: a lock each recipe that uses the local cluster holds (shared) while it runs,
+# and a file that says a recipe started the cluster, which the last of them to end stops.
+USERS_FILE = "postgres.users"
+STARTED_FILE = "postgres.started"
+
+
 def local_cluster(settings: Settings) -> LocalCluster:
     return LocalCluster(settings.data_dir / "postgres", settings.pg_port)
 
 
 @contextmanager
-def database(settings: Settings, *, keep_running: bool = False) -> Iterator[LocalCluster | None]:
-    """The database the recipes work on; a local cluster is started if needed and, unless
-    `keep_running`, stopped again when it was not running before."""
+def database(settings: Settings) -> Iterator[LocalCluster | None]:
+    """The database the recipes work on. A local cluster is started if needed, and stopped again
+    by the last recipe using it to end, when one of them started it: `./dev psql` that started it
+    ended by stopping it under a `./dev up` begun meanwhile. Each recipe holds a shared lock on
+    USERS_FILE while it runs; the one that can then take it alone is the last."""
     if settings.external_database_url:
         yield None
         return
     cluster = local_cluster(settings)
-    was_running = cluster.initialized() and cluster.running()
-    if not was_running:
-        say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
-        cluster.start()
-    try:
-        cluster.create_database(DB_NAME)
-        yield cluster
-    finally:
-        if not was_running and not keep_running:
-            say("stopping Postgres")
-            cluster.stop()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    started = settings.data_dir / STARTED_FILE
+    with open(settings.data_dir / USERS_FILE, "a") as users:
+        fcntl.flock(users, fcntl.LOCK_SH)
+        try:
+            if not (cluster.initialized() and cluster.running()):
+                say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
+                cluster.start()
+                started.touch()
+            cluster.create_database(DB_NAME)
+            yield cluster
+        finally:
+            if started.exists():
+                try:
+                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    say("Postgres keeps running: another recipe uses it, and the last to end stops it")
+                else:
+                    say("stopping Postgres")
+                    cluster.stop()
+                    started.unlink()
 
 
 class Shutdown(Exception):

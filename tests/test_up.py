@@ -17,7 +17,8 @@ import psycopg
 import pytest
 
 from ops.scratch import free_port, throwaway_folder
-from ops.settings import ROOT
+from ops.settings import ROOT, Settings
+from ops.stack import database, local_cluster
 from tests.support.auth_client import COOKIE_NAME, post, session_cookie, signup
 from tests.support.http import request
 
@@ -276,3 +277,27 @@ def _mail_flows_through_maildev(env: dict[str, str], ports: dict[str, int]) -> N
     ).stdout  # fmt: skip
     assert "You are invited to join Acme on Blossom" in shown
     assert "Confirm your email address" in shown
+
+
+def test_the_last_recipe_to_end_stops_the_postgres_one_of_them_started(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`./dev psql` started Postgres and `./dev up` began meanwhile: psql's end stopped Postgres
+    under the stack. Now the recipe that ends last stops it."""
+    monkeypatch.setenv("BLOSSOM_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("BLOSSOM_PG_PORT", str(free_port()))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings.from_env()
+    cluster = local_cluster(settings)
+    psql, up = database(settings), database(settings)
+    try:
+        psql.__enter__()
+        assert cluster.running()
+        up.__enter__()
+        psql.__exit__(None, None, None)
+        assert cluster.running(), "stopped under the recipe still using it"
+        up.__exit__(None, None, None)
+        assert not cluster.running(), "left running by the last recipe to end"
+    finally:
+        if cluster.running():
+            cluster.stop()
