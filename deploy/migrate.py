@@ -232,18 +232,31 @@ def apply_jobs_schema(admin_url: str) -> None:
             conn.execute(f"alter table {table} enable row level security, force row level security".encode())
 
 
+class MigrationError(RuntimeError):
+    """A migration could not be read or applied; the message names it."""
+
+
 def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply pending yoyo migrations as the owner; return the ids applied."""
+    """Apply pending yoyo migrations as the owner, each in a transaction of its own; return the
+    ids applied. MigrationError names the one that failed (rolled back, those before it kept)."""
     from yoyo import get_backend, read_migrations
+    from yoyo.exceptions import BadMigration, MigrationConflict
 
     url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
     url += f"&schema={META_SCHEMA}"
     backend = get_backend(url)
     try:
-        migrations = read_migrations(str(migrations_dir))
         with backend.lock():
-            pending = backend.to_apply(migrations)
-            backend.apply_migrations(pending)
+            try:
+                pending = backend.to_apply(read_migrations(str(migrations_dir)))
+            except (BadMigration, MigrationConflict) as error:
+                raise MigrationError(f"migrations: {error}") from None
+            for migration in pending:
+                try:
+                    backend.apply_migrations_only([migration])
+                except psycopg.Error as error:
+                    raise MigrationError(f"migration {migration.id} failed, rolled back: {error}") from None
+            backend.run_post_apply(pending)
     finally:
         backend.connection.close()
     return [migration.id for migration in pending]

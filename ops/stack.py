@@ -29,6 +29,7 @@ from deploy.migrate import migrate, with_database
 from ops.cluster import PG_BIN, LocalCluster
 from ops.services import (
     Endpoints,
+    auth_env,
     start_edge,
     start_maildev,
     start_postgrest,
@@ -142,6 +143,13 @@ def up(settings: Settings) -> int:
     # SIGHUP: the terminal closed. Our children, in sessions of their own, never hear it.
     for signum in STOPPING_SIGNALS:
         signal.signal(signum, _raise_shutdown)
+    try:
+        # What the edge and PostgREST would refuse (a __Host- cookie that is not Secure), before
+        # anything starts: it was a traceback, after the migrations.
+        auth_env(endpoints, os.environ)
+    except ValueError as error:
+        say(str(error))
+        return 1
     output = Output()
     children: list[Child] = []
     following = threading.Event()
@@ -166,7 +174,8 @@ def up(settings: Settings) -> int:
                     output.line("blossom", f"{child.name} stopped")
     except Shutdown:
         return 0
-    except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
+    # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
+    except (RuntimeError, OSError, psycopg.Error) as error:
         say(str(error))
         return 1
     finally:
@@ -321,7 +330,8 @@ def main() -> None:
                 conninfo, password = password_apart(url)
                 psql = [str(PG_BIN / "psql"), conninfo, *psql_options, *args.args]
                 raise SystemExit(subprocess.call(psql, env=os.environ | password))
-    except (RuntimeError, psycopg.Error) as error:  # ClusterError and SqlFileError among them
+    # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
+    except (RuntimeError, OSError, psycopg.Error) as error:
         raise SystemExit(f"blossom: {error}") from None
 
 

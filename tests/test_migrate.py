@@ -19,8 +19,10 @@ from deploy.migrate import (
     ROLES_FILE,
     STATELESS_MANIFEST,
     ManifestError,
+    MigrationError,
     RolesFileError,
     SqlFileError,
+    apply_migrations,
     apply_stateless,
     declared_roles,
     migrate,
@@ -346,3 +348,19 @@ def test_the_login_roles_write_in_no_other_database_of_the_server(
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(attempt)
+
+
+def test_a_migration_that_fails_or_cannot_be_placed_is_named(database_url: str, tmp_path: Path) -> None:
+    """A failing migration said only Postgres's error (`division by zero`), and one that depends
+    on a migration that is not there ended in yoyo's traceback."""
+    (tmp_path / "9001_first.sql").write_text("create schema probe_first;\n")
+    (tmp_path / "9002_divide.sql").write_text(
+        "-- depends: 9001_first\ncreate schema probe_gone;\nselect 1/0;\n"
+    )
+    with pytest.raises(MigrationError, match=r"migration 9002_divide failed, rolled back: division by zero"):
+        apply_migrations(database_url, tmp_path)
+    assert _exists(database_url, "select from pg_namespace where nspname = 'probe_first'")
+    assert not _exists(database_url, "select from pg_namespace where nspname = 'probe_gone'")
+    (tmp_path / "9002_divide.sql").write_text("-- depends: 0000_not_there\nselect 1;\n")
+    with pytest.raises(MigrationError, match=r"^migrations: Could not resolve dependencies in .*9002_divide"):
+        apply_migrations(database_url, tmp_path)
