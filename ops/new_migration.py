@@ -12,6 +12,8 @@ import re
 import sys
 from pathlib import Path
 
+import psycopg
+
 from deploy.migrate import META_SCHEMA, MIGRATIONS_DIR
 from ops.schema_check import SCHEMA_DIR, built_pair
 
@@ -28,6 +30,18 @@ set local statement_timeout = '1min';
 """
 
 
+# A statement of the diff's on one constraint: its table's schema and name, and its own name.
+CONSTRAINT_STATEMENT = re.compile(
+    r'alter table "(?P<schema>[^"]+)"\."(?P<table>[^"]+)" (?:drop|add|validate) constraint "(?P<name>[^"]+)"'
+)
+CONSTRAINTS = """
+select n.nspname, c.relname, con.conname, pg_catalog.pg_get_constraintdef(con.oid)
+  from pg_catalog.pg_constraint con
+  join pg_catalog.pg_class c on c.oid = con.conrelid
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+"""
+
+
 def diff_sql(source_url: str, target_url: str) -> str:
     """The statements that take the source database's schema to the target's."""
     import results
@@ -38,10 +52,33 @@ def diff_sql(source_url: str, target_url: str) -> str:
         migration = Migration(results.db(source_url), results.db(target_url), exclude_schema=META_SCHEMA)
         migration.set_safety(False)
         migration.add_all_changes_ordered(privileges=True)
-        return str(migration.sql).strip()
+        statements = [str(statement).strip() for statement in migration.statements]
     finally:
         close_pool(source_url)
         close_pool(target_url)
+    return "\n\n".join(without_unchanged_constraints(statements, source_url, target_url))
+
+
+def without_unchanged_constraints(statements: list[str], source_url: str, target_url: str) -> list[str]:
+    """The statements but those that drop, add again and validate a constraint defined alike on
+    both sides: the diff rebuilds every foreign key to a table that changes (a column added to
+    app.organizations dropped and validated nine, each a lock and a scan, and squawk refused
+    them). Kept when a table is dropped, whose foreign keys must go before it."""
+    if any(statement.lower().startswith("drop table") for statement in statements):
+        return statements
+    alike = _constraints(source_url) & _constraints(target_url)
+    unchanged = {(schema, table, name) for schema, table, name, _definition in alike}
+
+    def rebuilds_unchanged(statement: str) -> bool:
+        found = CONSTRAINT_STATEMENT.match(statement)
+        return found is not None and (found["schema"], found["table"], found["name"]) in unchanged
+
+    return [statement for statement in statements if not rebuilds_unchanged(statement)]
+
+
+def _constraints(url: str) -> set[tuple[str, str, str, str]]:
+    with psycopg.connect(url) as conn:
+        return {(str(a), str(b), str(c), str(d)) for a, b, c, d in conn.execute(CONSTRAINTS)}
 
 
 def next_number(folder: Path) -> int:
