@@ -65,12 +65,12 @@ top-queries *ARGS:
 # Dump the local database (or DATABASE_URL) into FILE with pg_dump, custom format
 [group('database')]
 backup FILE:
-    {{python}} -m ops.backup backup "$1"
+    {{python}} -m ops.backup backup {{quote(join(invocation_directory(), FILE))}}
 
 # Restore FILE (from `backup`) into a new database DATABASE on the same server, in one transaction
 [group('database')]
 restore FILE DATABASE:
-    {{python}} -m ops.backup restore "$1" "$2"
+    {{python}} -m ops.backup restore {{quote(join(invocation_directory(), FILE))}} "$2"
 
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]

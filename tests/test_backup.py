@@ -15,6 +15,7 @@ import psycopg
 from deploy.migrate import migrate
 from ops.backup import dump, restore
 from ops.services import Endpoints, running_services
+from ops.settings import ROOT
 from tests.support.auth_client import PASSWORD, post, signup
 from tests.support.databases import create_database, drop_database
 from tests.support.stack import make_stack
@@ -155,3 +156,13 @@ def test_a_restore_that_fails_leaves_no_database_behind(
     assert "restore: pg_restore failed" in restored.stderr
     with psycopg.connect(pg_server) as conn:
         assert conn.execute("select from pg_database where datname = %s", (name,)).fetchone() is None
+
+
+def test_a_relative_file_is_the_callers(tmp_path: Path) -> None:
+    """`./dev` runs its recipes in the repository: `dev backup nightly.dump` from another folder
+    wrote into the repository, where `git add .` takes it."""
+    shown = subprocess.run(
+        [str(ROOT / "dev"), "--dry-run", "backup", "nightly.dump"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"ops.backup backup '{tmp_path / 'nightly.dump'}'" in shown.stderr
