@@ -74,6 +74,15 @@ grant admin_reader, metrics_reader to current_user;
 alter role panopticon set default_transaction_read_only = on;
 alter role panopticon set statement_timeout = '2min';
 alter role panopticon set idle_in_transaction_session_timeout = '5min';
+/* The services' logins: a transaction one of them leaves open (a bug, or whoever holds its
+   password) does not keep its locks for ever: an account's login lock, the job queue, which every
+   call that queues mail writes in. Longer than any wait inside their transactions: the worker
+   holds its claim on a message while the SMTP server or Slack answers. The guard rail of a
+   mistake, not a bound: a role may set its own. */
+alter role authenticator set idle_in_transaction_session_timeout = '1min';
+alter role edge set idle_in_transaction_session_timeout = '1min';
+alter role worker set idle_in_transaction_session_timeout = '5min';
+alter role pipeline set idle_in_transaction_session_timeout = '5min';
 
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;

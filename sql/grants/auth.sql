@@ -14,13 +14,15 @@ grant execute on function
   auth.presented_token(),
   auth.session_cookie_name(),
   auth.session_is_dead(app.sessions),
+  auth.session_is_dead_after(app.sessions, interval),
   auth.touch_session(text)
   to web_anon, authenticated;
 set local role session_reader;
 grant select on auth.presented_session to session_reader, web_anon, authenticated;
 set local role blossom_owner;
 grant usage on schema auth to session_reader;
-grant execute on function auth.presented_token(), auth.session_cookie_name(), auth.session_is_dead(app.sessions)
+grant execute on function auth.presented_token(), auth.session_cookie_name(), auth.session_is_dead(app.sessions),
+  auth.session_is_dead_after(app.sessions, interval)
   to session_reader;
 
 /* The edge: exactly the auth functions its /auth routes and its /rpc proxy call. */

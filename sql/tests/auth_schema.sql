@@ -46,7 +46,7 @@ select is(
       and has_function_privilege('web_anon', p.oid, 'execute')),
   array['auth.origin_allowed(text)', 'auth.pre_request()', 'auth.presented_token()',
         'auth.refuse_cross_site_write()', 'auth.session_cookie_name()', 'auth.session_is_dead(app.sessions)',
-        'auth.touch_session(text)',
+        'auth.session_is_dead_after(app.sessions,interval)', 'auth.touch_session(text)',
         'util.raise_error(integer,text,text,text,jsonb)', 'util.setting(text,text)'],
   'web_anon may execute only the pre-request and the helpers it calls');
 

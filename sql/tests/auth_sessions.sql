@@ -5,7 +5,7 @@
  * then the pre-request.
  */
 begin;
-select plan(47);
+select plan(50);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('alice_token', auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap')
@@ -161,6 +161,20 @@ set local role authenticated;
 select throws_ok($$ select auth.signup('eve@example.com', 'correct horse battery', 'Eve', null, null) $$, '42501', null,
   'authenticated cannot call the sign-up function');
 reset role;
+
+/* The purge (the pipeline's, a definer function) goes by the database's idle timeout, never by
+   its caller's: the role pipeline, with app.settings.session_idle_timeout at 0 in its own session,
+   deleted every live session. */
+set local app.settings.session_idle_timeout = '0';
+select lives_ok($$ select pipeline.purge_auth() $$, 'the purge runs with the idle timeout at 0 in the session');
+select ok(exists (select from app.sessions where token_hash = util.token_hash(tap.id('carol_token'))),
+  'a session in use outlives it: the purge goes by the database''s idle timeout');
+reset app.settings.session_idle_timeout;
+do $$ begin
+  execute format('alter database %I set app.settings.session_idle_timeout = %L', current_database(), '3 days');
+end $$;
+select is(util.database_setting('session_idle_timeout', '7 days'), '3 days',
+  'the database''s own setting is what alter database set');
 
 /* Last, as PostgREST runs a GET: in a read-only transaction. */
 update app.sessions set last_seen_at = now() - interval '2 days'

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(102);
+select plan(103);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -377,6 +377,20 @@ select ok(
           and 'statement_timeout=2min' = any (s.setconfig)
      from pg_db_role_setting s where s.setrole = 'panopticon'::regrole and s.setdatabase = 0),
   'panopticon''s sessions start with a statement and an idle-in-transaction timeout'
+);
+select results_eq(
+  $$ select r.rolname::text collate "default", c.setting collate "default"
+       from pg_roles r
+       join pg_db_role_setting s on s.setrole = r.oid and s.setdatabase = 0
+      cross join lateral unnest(s.setconfig) c(setting)
+      where r.rolname in ('authenticator', 'edge', 'worker', 'pipeline')
+        and c.setting like 'idle_in_transaction_session_timeout=%'
+      order by 1 $$,
+  $$ values ('authenticator', 'idle_in_transaction_session_timeout=1min'),
+            ('edge', 'idle_in_transaction_session_timeout=1min'),
+            ('pipeline', 'idle_in_transaction_session_timeout=5min'),
+            ('worker', 'idle_in_transaction_session_timeout=5min') $$,
+  'a transaction a service''s login leaves open ends: its locks (a login''s, the job queue''s) are not held for ever'
 );
 
 /* The API has no overloaded functions: one name, one signature, for PostgREST and codegen. */

@@ -34,11 +34,20 @@ comment on function auth.issue_session(app.user_id, inet, text) is
   'Starts a session; the only place the token is ever seen, in the result, once.';
 
 /* A session that can never be valid again: revoked, expired, or idle past the timeout. */
-create function auth.session_is_dead(p_session app.sessions) returns boolean
+create function auth.session_is_dead_after(p_session app.sessions, p_idle_timeout interval) returns boolean
 language sql stable
 return (p_session).revoked_at is not null
     or (p_session).expires_at <= pg_catalog.now()
-    or (p_session).last_seen_at <= pg_catalog.now() - util.setting('session_idle_timeout', '7 days')::interval;
+    or (p_session).last_seen_at <= pg_catalog.now() - p_idle_timeout;
+
+comment on function auth.session_is_dead_after(app.sessions, interval) is
+  'Whether the session is revoked, expired (app.settings.session_max_age) or unused for the idle timeout given.';
+
+/* As a request finds it: the idle timeout of its transaction's settings (inlined into the
+   pre-request's query, as the function it calls). */
+create function auth.session_is_dead(p_session app.sessions) returns boolean
+language sql stable
+return auth.session_is_dead_after(p_session, util.setting('session_idle_timeout', '7 days')::interval);
 
 comment on function auth.session_is_dead(app.sessions) is
   'Whether the session is revoked, expired (app.settings.session_max_age) or idle (app.settings.session_idle_timeout).';

@@ -12,7 +12,9 @@ create function pipeline.purge_auth(
 language plpgsql volatile security definer set search_path = ''
 as $$
 begin
-  delete from app.sessions s where auth.session_is_dead(s);
+  /* By the database's idle timeout: the caller's own setting would decide for every user. */
+  delete from app.sessions s
+   where auth.session_is_dead_after(s, util.database_setting('session_idle_timeout', '7 days')::interval);
   get diagnostics sessions = row_count;
   delete from app.rate_limit_hits h where h.at < pg_catalog.now() - interval '1 day';
   get diagnostics rate_limit_hits = row_count;
