@@ -48,12 +48,15 @@ REASONS = {
 
 
 def raw_error(status: int, code: str, message: str) -> bytes:
-    """A whole HTTP/1.1 answer in the JSON error shape, for the protocol to write itself."""
+    """A whole HTTP/1.1 answer in the JSON error shape, for the protocol to write itself, with the
+    headers every answer of the edge has (edge/tracing.py): a request id of its own, nosniff and
+    no-store."""
     body = error_body(code, message)
     retry = b"retry-after: 1\r\n" if status in (429, 503) else b""
     head = b"HTTP/1.1 %d %s\r\n" % (status, REASONS[status]) + (
-        b"content-type: application/json\r\ncontent-length: %d\r\n%sconnection: close\r\n\r\n"
-        % (len(body), retry)
+        b"content-type: application/json\r\ncontent-length: %d\r\n%s"
+        b"x-request-id: %s\r\nx-content-type-options: nosniff\r\ncache-control: no-store\r\n"
+        b"connection: close\r\n\r\n" % (len(body), retry, logs.new_request_id().encode())
     )
     return head + body
 
@@ -218,6 +221,11 @@ class EdgeProtocol(HttpToolsProtocol):
         if not self.transport.is_closing() and not self.pipeline:
             self._await_headers()
 
+    def _unsupported_upgrade_warning(self) -> None:
+        """An Upgrade the edge does not offer (it serves no WebSocket): the request is answered
+        as HTTP, as RFC 9110 (7.8) allows, and uvicorn's two warnings, a client's to multiply,
+        are not logged."""
+
     def send_400_response(self, msg: str) -> None:
         if not self._dropped:  # a parser error raised by _drop's _Dropped is no bad request
             self._refuse(400, "edge.bad_request", "The request is not valid HTTP.")
@@ -241,8 +249,10 @@ class EdgeProtocol(HttpToolsProtocol):
     # -- helpers ----------------------------------------------------------------------------------
 
     def _await_headers(self) -> None:
+        # Whether headers are under way is on_message_begin's and on_headers_complete's to say: a
+        # pipelined request's may have begun while the answer before it was written. Said "no"
+        # here, their bytes went uncounted (100 MiB of one header, the event loop held for seconds).
         self._cancel(self._header_deadline)
-        self._in_headers = False
         self._header_deadline = self.loop.call_later(self.header_timeout_seconds, self._headers_too_slow)
 
     @staticmethod
@@ -320,6 +330,9 @@ def main() -> None:
         host=args.host,
         port=args.port,
         http=protocol_for(config, max_connections),
+        # No WebSocket: an upgrade handed the connection to uvicorn's WebSocket protocol, and the
+        # edge's never saw it close (each one kept a client's connection counted for ever).
+        ws="none",
         loop="uvloop",
         lifespan="on",
         # The peer address is the client; a trusted-proxy setting, not a header, may change that.

@@ -308,3 +308,57 @@ def test_an_answer_the_client_does_not_take_is_dropped(tight_stack: Stack) -> No
         except ConnectionResetError:
             pass
     assert received < 20_000_000
+
+
+def test_the_headers_of_a_request_begun_during_an_answer_count_against_the_limit(tight_stack: Stack) -> None:
+    """A request and the start of the next in one write, then one header of a hundred MiB: the
+    next request's headers had begun before the first answer was done, and from then on went
+    uncounted; the edge held them all, its event loop busy for seconds."""
+    with connected(tight_stack.edge_url, "127.0.0.20") as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\nGET /healthz HTTP/1.1\r\nHost: edge\r\nX-A: "
+        )
+        sock.settimeout(5)
+        first, _ = answer_of(sock)
+        sent = 0
+        with suppress(BrokenPipeError, ConnectionResetError):
+            while sent < 1024 * 1024:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        status, body = answer_of(sock)
+    assert first == 200
+    assert (status, b'"edge.headers_too_large"' in body) == (431, True)
+
+
+def test_an_upgrade_to_websocket_is_answered_as_http_and_frees_its_connection(tight_stack: Stack) -> None:
+    """uvicorn took the connection over for its WebSocket protocol, and the edge's count of the
+    client's connections (4 here) never went down: four such requests locked the address out."""
+    upgrade = (
+        b"GET /healthz HTTP/1.1\r\nHost: edge\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    for _ in range(6):
+        with connected(tight_stack.edge_url, "127.0.0.21") as sock:
+            sock.sendall(upgrade)
+            sock.settimeout(5)
+            status, body = answer_of(sock)
+        assert (status, body) == (200, b'{"status":"ok"}')
+    time.sleep(0.2)
+    assert request(tight_stack.edge_url, "GET", "/healthz", source="127.0.0.21").status == 200
+
+
+def test_the_servers_own_refusals_carry_every_answers_headers(tight_stack: Stack) -> None:
+    """A request that is not HTTP is refused by the protocol itself, before the application: its
+    answer had no request id, nosniff or no-store."""
+    with connected(tight_stack.edge_url, "127.0.0.22") as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: edge\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        sock.settimeout(5)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head = data.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 400")
+    for header in (b"x-request-id: ", b"x-content-type-options: nosniff", b"cache-control: no-store"):
+        assert header in head, head
