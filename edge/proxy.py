@@ -60,6 +60,8 @@ HOP_BY_HOP = frozenset(
 # Expect: the body is read whole before it is sent; PostgREST need not invite it.
 # Prefer: refused (below), not dropped: a call takes no preferences, and `tx=rollback` asked for
 # a dry run that PostgREST, unless configured to allow it, answers with a commit.
+# Range, Range-Unit: refused as well: PostgREST's paging of a function's rows, what `limit` and
+# `offset` in the query (refused by check_query) would do, past the function's own arguments.
 # Referer: PostgREST logs it, and a page's address can hold a token (an invitation's link); the
 # edge puts the request id in its place, the only field of PostgREST 12.0's access log
 # (log-level info) a proxy can fill, so that its line names the request.
@@ -75,6 +77,8 @@ NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"referer",
     b"expect",
     b"prefer",
+    b"range",
+    b"range-unit",
     b"accept",
 }
 # What PostgREST's access log shows in its referer field: the request id after this.
@@ -576,6 +580,8 @@ class PostgrestProxy:
                 announced = True
             elif name == b"prefer":
                 raise bad_request("A call takes no Prefer header: its arguments say what it does.")
+            elif name in (b"range", b"range-unit"):
+                raise bad_request("A call takes no Range header: its arguments say which rows it answers.")
             elif name == b"accept":
                 accepted.append(value)
         if accepted:

@@ -239,6 +239,16 @@ def test_prefer_is_no_part_of_a_call(answers_stack: Stack, prefer: str) -> None:
     assert me.json()["display_name"] != "Dry"
 
 
+@pytest.mark.parametrize("header", [{"Range": "0-0"}, {"Range-Unit": "items", "Range": "1-"}])
+def test_range_is_no_part_of_a_call(answers_stack: Stack, header: dict[str, str]) -> None:
+    """Range: 0-0 answered the first of a function's rows (PostgREST's paging), past its own
+    arguments, as `limit` in the query did."""
+    account = signup(answers_stack.edge_url)
+    reply = request(answers_stack.edge_url, "GET", "/rpc/list_organizations", headers=header | account.cookie)
+    assert_error(reply, 400, "edge.bad_request")
+    assert "Range" in reply.json()["message"]
+
+
 def test_an_array_body_is_no_call(answers_stack: Stack) -> None:
     """PostgREST called the function with the first element and dropped the rest, silently."""
     account = signup(answers_stack.edge_url)
