@@ -1,7 +1,9 @@
 """The pipeline's daily metrics at scale: one day of org_daily_metrics on the `orgs` bench's data
 (10,000 organizations, 100,000 users, 1,000,000 audit events over the last twelve days), with
 100,000 logins of today added (that data is made today: its organizations and members exist from
-today on, so today is the day counted).
+today on, so today is the day counted). Both the refresh and the pass find the day's events
+through the index on audit_events (at), so neither grows with the trail's length; the ratio is
+the grouping of the day's events by actor and their join to the memberships against counting.
 
 Prints the time of pipeline.refresh_org_daily_metrics(day) as the role pipeline (what the asset
 runs), and its ratio to a plain count(*) pass over the same rows (every organization, membership

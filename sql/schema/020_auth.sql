@@ -207,6 +207,9 @@ create table app.audit_events (
     constraint audit_events_request_id_shape check (request_id ~ '^[A-Za-z0-9._:/+=-]{1,63}$')
 );
 create index audit_events_actor_id_at_idx on app.audit_events (actor_id, at);
+/* The events of a time range (a day of the pipeline's metrics, pipeline.org_daily_counts) read
+   without a pass over the whole trail, which only grows. */
+create index audit_events_at_idx on app.audit_events (at);
 alter table app.audit_events enable row level security;
 alter table app.audit_events force row level security;
 comment on table app.audit_events is 'Security-relevant events: sign-up, logins, logouts, password changes and resets.';
