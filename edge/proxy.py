@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 import re
-import struct
 from collections.abc import Callable, Mapping
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -306,14 +307,20 @@ def check_body(body: bytes) -> dict[str, Any] | None:
     return data
 
 
-# The integer types' ranges, the first included, the last not; oidin takes a negative int4 too (as
-# the oid of its bits).
+# The integer types' ranges, the first included, the last not.
 INTEGER_RANGES = {
     "int2": (-(2**15), 2**15),
     "int4": (-(2**31), 2**31),
     "int8": (-(2**63), 2**63),
-    "oid": (-(2**31), 2**32),
 }
+# oidin reads with C's strtoul, which takes a negative text as the unsigned long of its bits (-1 is
+# 2**64 - 1), and keeps the value that is an oid's 32 bits or an int4's sign-extended to 64.
+UNSIGNED_LONG = 2**64
+OID_LIMIT = 2**32
+# real's limits as strtof rounds to nearest (float4in): from FLT_MAX and half its last place on a
+# text rounds to an infinity, and up to half the least subnormal to zero; both are 22003.
+REAL_OVERFLOW = 2**128 - 2**103
+REAL_UNDERFLOW = Fraction(1, 2**150)
 # What Postgres's input functions skip around a value (isspace in the C locale).
 SPACES = " \t\n\r\v\f"
 # An integer as Postgres's input functions read it (int2in, int4in, int8in): ASCII digits only.
@@ -373,6 +380,8 @@ def fits(kind: ScalarKind | None, value: object, from_query: bool) -> bool:
         return (from_query or type(value) is str) and storable(value)
     if kind in INTEGER_RANGES:
         return type(value) is not JsonFraction and _integer_fits(value, *INTEGER_RANGES[kind])
+    if kind == "oid":
+        return type(value) is not JsonFraction and _oid_fits(value)
     if kind == "numeric":
         return _numeric_fits(value)
     if kind in ("float4", "float8"):
@@ -388,15 +397,29 @@ def _boolean_fits(word: str) -> bool:
 
 
 def _integer_fits(text: str, low: int, high: int) -> bool:
-    if not INTEGER_TEXT.fullmatch(text):
+    value = _integer(text)
+    return value is not None and low <= value < high
+
+
+def _oid_fits(text: str) -> bool:
+    value = _integer(text)
+    if value is None or abs(value) >= UNSIGNED_LONG:
         return False
+    bits = value % UNSIGNED_LONG
+    return bits < OID_LIMIT or bits >= UNSIGNED_LONG - 2**31
+
+
+def _integer(text: str) -> int | None:
+    """The integer of an INTEGER_TEXT; None for another text, or one of more than 20 digits (the
+    widest type's, which int() of thousands of digits would refuse anyway)."""
+    if not INTEGER_TEXT.fullmatch(text):
+        return None
     written = text.strip(SPACES)
     digits = written.lstrip("+-").lstrip("0")
-    # int() of thousands of digits is refused by Python itself, and far out of any range.
     if len(digits) > 20:
-        return False
+        return None
     value = int(digits or "0")
-    return low <= (-value if written.startswith("-") else value) < high
+    return -value if written.startswith("-") else value
 
 
 def _float_fits(text: str, *, single: bool) -> bool:
@@ -409,14 +432,35 @@ def _float_fits(text: str, *, single: bool) -> bool:
     if decimal is None and hexadecimal is None:
         return True  # an infinity or NaN
     written = text.strip(SPACES)
+    mantissa = re.split("[eE]", decimal)[0] if decimal is not None else re.split("[pP]", hexadecimal[2:])[0]
+    if mantissa.strip("0.") == "":
+        return True  # a zero
     try:
-        value = float(written) if decimal is not None else float.fromhex(written)
-        if single:
-            value = struct.unpack("<f", struct.pack("<f", value))[0]
+        # Python rounds a text to the nearest double, as strtod does.
+        value = abs(float(written) if decimal is not None else float.fromhex(written))
     except OverflowError:
         return False
-    mantissa = re.split("[eE]", decimal)[0] if decimal is not None else re.split("[pP]", hexadecimal[2:])[0]
-    return not math.isinf(value) and (value != 0 or mantissa.strip("0.") == "")
+    if not single:
+        return not math.isinf(value) and value != 0
+    # The double is within one part in 2**53 of the text's value: it tells all but the texts about
+    # real's limits, which rounded to a double and then to a real could round otherwise.
+    if 2**-149 <= value <= 2**127:
+        return True
+    if not 2**-151 < value < 2**129:
+        return False
+    exact = _exact_value(written, hexadecimal)
+    return REAL_UNDERFLOW < exact < REAL_OVERFLOW
+
+
+def _exact_value(written: str, hexadecimal: str | None) -> Decimal | Fraction:
+    """The magnitude a FLOAT_TEXT of a finite number says, exactly (what the limits are compared
+    with, without rounding)."""
+    if hexadecimal is None:
+        return Decimal(written).copy_abs()  # exact (abs() would round to the context), and compared exactly
+    digits, *exponent = re.split("[pP]", hexadecimal[2:])
+    whole, _, fraction = digits.partition(".")
+    power = int(exponent[0] if exponent else "0") - 4 * len(fraction)
+    return int(whole + fraction, 16) * Fraction(2) ** power
 
 
 def _numeric_fits(text: str) -> bool:
