@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from subprocess import PIPE
 from types import FrameType
@@ -44,7 +44,9 @@ from services.secrets import KEY_VARIABLE, new_key_entry
 
 
 def say(message: str) -> None:
-    print(f"blossom: {message}", file=sys.stderr, flush=True)
+    # OSError: the terminal is gone (EIO), between its hangup and our SIGHUP handler; no one reads.
+    with suppress(OSError):
+        print(f"blossom: {message}", file=sys.stderr, flush=True)
 
 
 # In the data folder: a lock each recipe that uses the local cluster holds (shared) while it runs,
@@ -99,7 +101,27 @@ STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
+    if signum == signal.SIGHUP:
+        _write_nowhere()
     raise Shutdown(signal.Signals(signum).name)
+
+
+def _write_nowhere() -> None:
+    """The terminal is gone, and every write to it fails (EIO): what is left to say while the stack
+    stops goes to /dev/null, so that no failed write cuts the stopping short (it left every
+    process but the first, and Postgres, running), nor the flush of our output at exit."""
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    for descriptor in (sys.stdout.fileno(), sys.stderr.fileno()):
+        os.dup2(nowhere, descriptor)
+    os.close(nowhere)
+
+
+def _handle_stopping_signals() -> None:
+    """Each stopping signal raises Shutdown; one ignored when we started stays ignored (SIGHUP
+    under nohup, SIGINT in a script's background job)."""
+    for signum in STOPPING_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _raise_shutdown)
 
 
 def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bool]:
@@ -141,8 +163,7 @@ def up(settings: Settings) -> int:
         edge_database_url=settings.edge_database_url,
     )
     # SIGHUP: the terminal closed. Our children, in sessions of their own, never hear it.
-    for signum in STOPPING_SIGNALS:
-        signal.signal(signum, _raise_shutdown)
+    _handle_stopping_signals()
     try:
         # What the edge and PostgREST would refuse (a __Host- cookie that is not Secure), before
         # anything starts: it was a traceback, after the migrations.

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
@@ -28,7 +29,9 @@ class Output:
         self.lock = threading.Lock()
 
     def line(self, name: str, text: str) -> None:
-        with self.lock:
+        # OSError: the terminal is gone (EIO). The line is lost, and the relay reading a process's
+        # output goes on, lest the process block on a full pipe.
+        with self.lock, suppress(OSError):
             self.stream.write(f"{name:<{NAME_WIDTH}}| {text.rstrip()}\n")
             self.stream.flush()
 

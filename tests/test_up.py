@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -43,25 +47,63 @@ def _port_open(port: int) -> bool:
 
 
 class Up:
-    """`python -m ops.stack up` in the background, its output collected as it comes."""
+    """`python -m ops.stack up` in the background, its output collected as it comes: through a
+    pipe, or on a terminal of its own (a pseudo-terminal, whose closing is the hangup a closed
+    terminal window makes)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ops.stack", "up"],
-            cwd=ROOT,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+    def __init__(self, env: dict[str, str], on_terminal: bool = False) -> None:
         self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.terminal: int | None = None
+        self.hang_up_now = threading.Event()
+        command = [sys.executable, "-m", "ops.stack", "up"]
+        if on_terminal:
+            self.terminal, device = pty.openpty()
+            device_name = os.ttyname(device)
+
+            def own_terminal() -> None:
+                # A session of its own, with the pseudo-terminal as its controlling terminal.
+                os.setsid()
+                fcntl.ioctl(os.open(device_name, os.O_RDWR), termios.TIOCSCTTY, 0)
+
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdin=device, stdout=device, stderr=device,
+                preexec_fn=own_terminal,
+            )  # fmt: skip
+            os.close(device)
+            self.reader = threading.Thread(target=self._read_terminal, daemon=True)
+        else:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.append(line)
+            self.lines.append(line.decode("utf-8", "replace"))
+
+    def _read_terminal(self) -> None:
+        assert self.terminal is not None
+        pending = b""
+        while not self.hang_up_now.is_set():
+            if not select.select([self.terminal], [], [], 0.1)[0]:
+                continue
+            try:
+                pending += os.read(self.terminal, 65536)
+            except OSError:  # no process has the terminal open any more
+                break
+            *complete, pending = pending.split(b"\n")
+            self.lines += [line.decode("utf-8", "replace").rstrip("\r") + "\n" for line in complete]
+        # The reader closes the terminal, so that no read of it is under way as it closes.
+        os.close(self.terminal)
+
+    def hang_up(self) -> None:
+        """Closes the terminal, as closing its window does; `up` must stop the stack and exit 0."""
+        self.hang_up_now.set()
+        self.reader.join(timeout=10)
+        self.process.wait(timeout=60)
+        assert self.process.returncode == 0, self.output
 
     @property
     def output(self) -> str:
@@ -135,7 +177,7 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
     assert f"worker     mail through smtp://127.0.0.1:{ports['smtp']}" in output
     _assert_nothing_left(ports, data_dir)
 
-    second = Up(env)
+    second = Up(env, on_terminal=True)
     try:
         second.wait_until_up(edge_url)
         with psycopg.connect(database_url) as conn:
@@ -144,8 +186,11 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
         _kill_postgrest_and_see_it_back(second, edge_url)
     finally:
         # The terminal closed: `up` stops the stack, which never hears the hangup itself (each
-        # process in a session of its own), as on Ctrl-C. It ran on, and the next `up` failed.
-        output = second.interrupt(signal.SIGHUP)
+        # process in a session of its own), as on Ctrl-C, though nothing can be written to the
+        # terminal any more. It ran on; then the first write failed, and it left all but the
+        # first process running, Postgres too; and the next `up` failed.
+        second.hang_up()
+    output = second.output
     _assert_nothing_left(ports, data_dir)
     # Every process's lines, each with its name in front; `up`'s own notes as `blossom`.
     for name in ("postgrest", "edge", "worker", "maildev", "postgres"):
