@@ -56,14 +56,32 @@ def diff_sql(source_url: str, target_url: str) -> str:
     finally:
         close_pool(source_url)
         close_pool(target_url)
-    return "\n\n".join(without_unchanged_constraints(statements, source_url, target_url))
+    trimmed = without_unchanged_constraints(statements, source_url, target_url)
+    # A rebuild left out may be one the change needs: a foreign key on a unique constraint that
+    # the change drops must go first. What the trimmed statements cannot do to the source, the
+    # whole diff does.
+    return "\n\n".join(trimmed if _applies(trimmed, source_url) else statements)
+
+
+def _applies(statements: list[str], url: str) -> bool:
+    """Whether the statements run on the database, tried in a transaction that is rolled back."""
+    with psycopg.connect(url) as conn:
+        try:
+            for statement in statements:
+                conn.execute(statement.encode())
+        except psycopg.Error:
+            return False
+        finally:
+            conn.rollback()
+    return True
 
 
 def without_unchanged_constraints(statements: list[str], source_url: str, target_url: str) -> list[str]:
     """The statements but those that drop, add again and validate a constraint defined alike on
     both sides: the diff rebuilds every foreign key to a table that changes (a column added to
     app.organizations dropped and validated nine, each a lock and a scan, and squawk refused
-    them). Kept when a table is dropped, whose foreign keys must go before it."""
+    them). Kept when a table is dropped, whose foreign keys must go before it, and when the
+    statements without them do not apply (diff_sql)."""
     if any(statement.lower().startswith("drop table") for statement in statements):
         return statements
     alike = _constraints(source_url) & _constraints(target_url)

@@ -78,6 +78,28 @@ def test_new_migration_writes_the_sql_that_closes_the_drift(pg_server: str, tmp_
     assert _schema_check(pg_server, schema, migrations).returncode == 0
 
 
+def test_new_migration_keeps_the_foreign_key_rebuild_its_change_needs(pg_server: str, tmp_path: Path) -> None:
+    """A foreign key defined alike on both sides that uses a unique constraint the change drops
+    must go before it and come back after, as the diff writes it: without them the migration
+    failed (the constraint has a dependent)."""
+    schema, migrations = _copies(tmp_path)
+    parent = "create table app.probe_parent (code text not null, constraint probe_parent_{} {} (code));\n"
+    child = (
+        "create table app.probe_child (id text primary key,"
+        " code text constraint probe_child_code_fkey references app.probe_parent (code));\n"
+    )
+    (migrations / "0900.probe.sql").write_text(PROBE_TABLE + parent.format("code_key", "unique") + child)
+    (schema / "999_probe.sql").write_text(PROBE_TABLE + parent.format("pkey", "primary key") + child)
+    made = _run_module(
+        pg_server, "new_migration", "parent_key", "--schema-dir", schema, "--migrations-dir", migrations
+    )
+    assert made.returncode == 0, made.stderr
+    written_sql = (migrations / "0901.parent_key.sql").read_text()
+    assert 'drop constraint "probe_child_code_fkey"' in written_sql, written_sql
+    checked = _schema_check(pg_server, schema, migrations)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_new_migration_refuses_a_name_that_is_not_an_identifier(tmp_path: Path) -> None:
     made = subprocess.run(
         [sys.executable, "-m", "ops.new_migration", "Add Users; drop"],
