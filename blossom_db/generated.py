@@ -1510,8 +1510,9 @@ def auth_change_password(
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
+    p_user_agent: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password, revokes every other session, spends outstanding reset links and forgets every other device. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links and forgets every other device. Returns {ok: true, session} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
     Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
@@ -1525,6 +1526,7 @@ def auth_change_password(
             ("p_new_password", p_new_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
             ("p_device_token", p_device_token, "text", ""),
+            ("p_user_agent", p_user_agent, "text", ""),
         ],
     )
     with guarded(conn, AuthChangePasswordError), conn.cursor() as cur:
@@ -1541,8 +1543,9 @@ async def auth_change_password_async(
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
+    p_user_agent: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password, revokes every other session, spends outstanding reset links and forgets every other device. Returns {ok: true} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links and forgets every other device. Returns {ok: true, session} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
     Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
@@ -1556,6 +1559,7 @@ async def auth_change_password_async(
             ("p_new_password", p_new_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
             ("p_device_token", p_device_token, "text", ""),
+            ("p_user_agent", p_user_agent, "text", ""),
         ],
     )
     async with guarded_async(conn, AuthChangePasswordError), conn.cursor() as cur:

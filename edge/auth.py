@@ -264,8 +264,8 @@ def _cookie(response: Response, config: EdgeConfig, name: str, value: str, max_a
 
 
 def signed_in(response: Response, config: EdgeConfig, result: dict[str, JsonValue]) -> Response:
-    """The cookies of a sign-in (login or sign-up): the new session, and the device cookie that
-    marks this browser as one the account signed in from (auth.remember_device)."""
+    """The cookies of a sign-in (login, sign-up, a password change): the new session, and the
+    device cookie that marks this browser as one the account signed in from (auth.remember_device)."""
     session = json_object(result["session"])
     user = result.get("user")
     if isinstance(user, dict) and isinstance(user.get("id"), str):
@@ -378,7 +378,7 @@ async def session(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     body = await json_fields(request, "current_password", "new_password")
     config: EdgeConfig = request.app.state.config
-    accepted(
+    result = accepted(
         await call(
             request,
             lambda conn: db.auth_change_password_async(
@@ -388,11 +388,13 @@ async def change_password(request: Request) -> Response:
                 p_new_password=body["new_password"],
                 p_client_addr=client_ip(request, config),
                 p_device_token=device_token(request),
+                p_user_agent=user_agent(request),
             ),
             password_work(request).hashing,
         )
     )
-    return no_content()
+    # Every session ended with the old password, this browser's too: it gets a new one.
+    return signed_in(no_content(), config, result)
 
 
 async def request_password_reset(request: Request) -> Response:

@@ -177,7 +177,9 @@ def test_logout_all_without_a_session_is_401(auth_stack: Stack) -> None:
     assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
 
 
-def test_password_change_revokes_every_other_session(auth_stack: Stack) -> None:
+def test_password_change_revokes_every_session_and_gives_this_browser_a_new_one(auth_stack: Stack) -> None:
+    """Every session ends, the one that changed the password too: a copy of this browser's cookie
+    taken before the change (the theft a password change is often for) worked on after it."""
     account = signup(auth_stack.edge_url)
     other = session_cookie(
         post(auth_stack.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
@@ -185,11 +187,18 @@ def test_password_change_revokes_every_other_session(auth_stack: Stack) -> None:
     body = {"current_password": PASSWORD, "new_password": "a brand new password"}
     reply = post(auth_stack.edge_url, "/auth/password", body, headers=account.cookie)
     assert reply.status == 204
-    assert request(auth_stack.edge_url, "GET", "/auth/session", headers=account.cookie).status == 200
-    gone = request(
-        auth_stack.edge_url, "GET", "/auth/session", headers={"Cookie": f"blossom_session={other}"}
+    renewed = session_cookie(reply)
+    assert renewed is not None
+    assert renewed not in (account.token, other)
+    for gone in (account.token, other):
+        answer = request(
+            auth_stack.edge_url, "GET", "/auth/session", headers={"Cookie": f"blossom_session={gone}"}
+        )
+        assert answer.status == 401
+    still = request(
+        auth_stack.edge_url, "GET", "/auth/session", headers={"Cookie": f"blossom_session={renewed}"}
     )
-    assert gone.status == 401
+    assert (still.status, still.json()["user"]["email"]) == (200, account.email)
     login = post(
         auth_stack.edge_url, "/auth/login", {"email": account.email, "password": "a brand new password"}
     )

@@ -33,7 +33,7 @@ grant execute on function
   auth.logout(text, inet),
   auth.logout_all(text, inet),
   auth.session_info(text),
-  auth.change_password(text, text, text, inet, text),
+  auth.change_password(text, text, text, inet, text, text),
   auth.request_password_reset(text, inet),
   auth.confirm_password_reset(text, text, inet, text),
   auth.verify_email(text, inet),

@@ -1,6 +1,6 @@
 /* Password change and reset: proofs, single-use tokens, the outbox, revocation; and the purge. */
 begin;
-select plan(38);
+select plan(39);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('carol_token', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
@@ -28,8 +28,10 @@ select throws_ok($$ select auth.change_password(tap.id('carol_token'), 'correct 
 select throws_ok($$ select auth.change_password('unknown', 'correct horse battery', 'a new password 1', null) $$,
   'PGRST', '{"code" : "auth.not_signed_in", "message" : "Sign in first.", "details" : null, "hint" : null}',
   'a password change needs a valid session');
-select is(auth.change_password(tap.id('carol_token'), 'correct horse battery', 'a new password 1', '192.0.2.5'),
-  '{"ok": true}', 'the signed-in user changes the password');
+select tap.fix('carol_new_token',
+  auth.change_password(tap.id('carol_token'), 'correct horse battery', 'a new password 1', '192.0.2.5', null, 'tap')
+    -> 'session' ->> 'token');
+select isnt(tap.id('carol_new_token'), null, 'the signed-in user changes the password, and has a new session');
 reset role;
 select is((select count(*)::int from app.rate_limit_hits where kind = 'login.pair' and key = '192.0.2.5 carol@example.com'), 0,
   'proving the password clears the failed logins of this client (address and email)');
@@ -38,8 +40,10 @@ select is(auth.login('carol@example.com', 'a new password 1', null, null) ->> 'o
 select is(auth.login('carol@example.com', 'correct horse battery', null, null) ->> 'ok', 'false', 'the old one does not');
 select throws_ok($$ select auth.session_info(tap.id('carol_other_token')) $$, 'PGRST', null,
   'every other session was revoked');
-select is(auth.session_info(tap.id('carol_token')) -> 'user' ->> 'email', 'carol@example.com',
-  'the session that changed it stays');
+select throws_ok($$ select auth.session_info(tap.id('carol_token')) $$, 'PGRST', null,
+  'and the one that changed it (a copy of its token taken before is worth nothing)');
+select is(auth.session_info(tap.id('carol_new_token')) -> 'user' ->> 'email', 'carol@example.com',
+  'the new session is the user''s');
 
 /* A stolen session cannot guess the password without limit: the guesses share the login budget. */
 select tap.fix('dave_token', auth.signup('dave@example.com', 'correct horse battery', 'Dave', null, 'tap')
@@ -113,8 +117,8 @@ update app.outbox set delivered_at = now() where payload ->> 'token' = tap.id('r
 update app.outbox set payload = jsonb_set(payload, '{expires_at}', to_jsonb(now() - interval '1 second'))
  where payload ->> 'token' = tap.id('second_reset_token');
 set local role pipeline;
-select results_eq($$ select sessions, outbox_secrets from pipeline.purge_auth() $$, $$ values (4, 2) $$,
-  'the pipeline role purges the four dead sessions and blanks the two spent tokens (one delivered, one expired)');
+select results_eq($$ select sessions, outbox_secrets from pipeline.purge_auth() $$, $$ values (5, 2) $$,
+  'the pipeline role purges the five dead sessions and blanks the two spent tokens (one delivered, one expired)');
 reset role;
 select is_empty($$ select from app.outbox where topic = 'mail.password_reset' and payload ? 'token' $$,
   'no reset token is left in the outbox');
@@ -151,7 +155,7 @@ select tap.fix('erin_stranger', auth.remember_device(tap.id('erin'), null));
 select tap.fix('erin_reset', pg_temp.mailed_reset('erin@example.com'));
 set local role edge;
 select is(auth.change_password(tap.id('erin_token'), 'correct horse battery', 'a new password 2', null,
-                               tap.id('erin_browser')),
+                               tap.id('erin_browser')) - 'session',
   '{"ok": true}', 'Erin changes her password from her browser');
 select throws_ok($$ select auth.confirm_password_reset(tap.id('erin_reset'), 'a third password 3', null) $$,
   'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',

@@ -1,6 +1,8 @@
 /*
- * Password change by a signed-in user: proves the current password; other sessions end, reset
- * links sent before are spent and devices but this browser forgotten.
+ * Password change by a signed-in user: proves the current password; every session ends, the one
+ * presented too, which a new session replaces (a copy of this browser's token taken before, the
+ * theft a password change is often for, worked on after it); reset links sent before are spent
+ * and devices but this browser forgotten.
  * A wrong current password is a guess at the account's password like a failed login, so it
  * draws on the same limits (auth.failed_logins_retry_after, under the account's lock) and, as
  * in auth.login, is a result rather than an error, so that the count survives. Without it a
@@ -11,7 +13,8 @@ create function auth.change_password(
   p_current_password text,
   p_new_password text,
   p_client_addr inet default null,
-  p_device_token text default null
+  p_device_token text default null,
+  p_user_agent text default null
 ) returns jsonb
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -42,7 +45,7 @@ begin
      set password_hash = auth.hash_password(p_new_password), password_changed_at = pg_catalog.now()
    where s.user_id = v_session.user_id;
   update app.sessions s set revoked_at = pg_catalog.now()
-   where s.user_id = v_session.user_id and s.revoked_at is null and s.id <> v_session.id;
+   where s.user_id = v_session.user_id and s.revoked_at is null;
   -- What the old password could do is undone: reset links sent before are spent, and devices
   -- but this browser keep no exemption from the account's back-off.
   update app.password_resets r set used_at = pg_catalog.now()
@@ -50,12 +53,13 @@ begin
   delete from app.devices d where d.user_id = v_session.user_id and d.token_hash is distinct from v_device;
   perform auth.forget_failed_logins(v_key, v_addr, v_device);
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);
-  return pg_catalog.jsonb_build_object('ok', true);
+  return pg_catalog.jsonb_build_object(
+    'ok', true, 'session', auth.issue_session(v_session.user_id, p_client_addr, p_user_agent));
 end
 $$;
 
-comment on function auth.change_password(text, text, text, inet, text) is
-  'Sets a new password, revokes every other session, spends outstanding reset links and forgets every other device. '
-  'Returns {ok: true} or a refusal '
+comment on function auth.change_password(text, text, text, inet, text, text) is
+  'Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links and forgets every other device. '
+  'Returns {ok: true, session} or a refusal '
   '{ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them '
   '(a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.';
