@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
-# Slack's errors that mean the token or the channel will not work again as they are.
+# Slack's errors that mean the token or the channel will not work again as they are: the token's
+# own, the channel's, and the workspace's settings that refuse the bot the channel (until an admin
+# there changes them).
 BROKEN_CONNECTION_ERRORS = frozenset(
     {
         "invalid_auth",
@@ -42,6 +44,12 @@ BROKEN_CONNECTION_ERRORS = frozenset(
         "is_archived",
         "missing_scope",
         "team_access_not_granted",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "no_permission",
+        "access_denied",
+        "ekm_access_denied",
+        "enterprise_is_restricted",
     }
 )
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})

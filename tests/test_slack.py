@@ -87,6 +87,31 @@ def test_an_unknown_channel_breaks_the_connection(slack: FakeSlack) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "slack_error",
+    [
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "no_permission",
+        "access_denied",
+        "ekm_access_denied",
+        "enterprise_is_restricted",
+    ],
+)
+def test_a_workspace_that_forbids_the_post_breaks_the_connection(slack: FakeSlack, slack_error: str) -> None:
+    """The workspace's settings refuse the bot the channel: every post would be refused until an
+    admin there changes them and the organization connects again. Not marked broken, one tenant's
+    workspace failed every week's digest run (and the same week's again) for every tenant."""
+    slack.answer_next(json.dumps({"ok": False, "error": slack_error}).encode())
+    with pytest.raises(SlackRefused) as refused:
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO))
+    assert (refused.value.slack_error, refused.value.broken, refused.value.temporary) == (
+        slack_error,
+        True,
+        False,
+    )
+
+
 def test_rate_limits_are_temporary_with_slacks_retry_after(slack: FakeSlack) -> None:
     slack.fail_next(429, retry_after=7)
     with pytest.raises(ServiceError) as error:
