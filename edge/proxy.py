@@ -181,26 +181,29 @@ def _query_text(part: bytes) -> str:
     return unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
 
 
-def query_arguments(pairs: list[tuple[str, str | None]]) -> dict[str, str]:
-    """The arguments among a query's names, as PostgREST reads them: a name with a value is a
-    filter on the rows a function returns when the name has a dot or the value a FILTER_HEAD
+def is_filter(name: str, value: str | None) -> bool:
+    """Whether PostgREST reads a query's name and value as a filter on the rows a function
+    returns: a name with a value is one when the name has a dot or the value a FILTER_HEAD
     (`eq.1`, `not.eq.1`, `in.(1,2)`, `eq(any).{1,2}`, `fts(english).cat`); any other name with
     a value is an argument."""
-    arguments: dict[str, str] = {}
-    for name, value in pairs:
-        if value is None or "." in name:
-            continue
-        head, dot, _ = value.partition(".")
-        filter_head = FILTER_HEAD.fullmatch(head) if dot else None
-        if filter_head is None or not filter_language(filter_head["language"] or ""):
-            arguments[name] = value
-    return arguments
+    if value is None:
+        return False
+    if "." in name:
+        return True
+    head, dot, _ = value.partition(".")
+    filter_head = FILTER_HEAD.fullmatch(head) if dot else None
+    return filter_head is not None and filter_language(filter_head["language"] or "")
+
+
+def query_arguments(pairs: list[tuple[str, str | None]]) -> dict[str, str]:
+    """The arguments among a query's names, as PostgREST reads them (is_filter)."""
+    return {name: value for name, value in pairs if value is not None and not is_filter(name, value)}
 
 
 def check_query(query: bytes) -> list[tuple[str, str | None]]:
     """The query string's names and values: at most MAX_QUERY_BYTES, percent-encoded UTF-8 (else
     PostgREST answers a plain-text 500), at most MAX_PARAMETERS names of at most MAX_NAME_BYTES,
-    none of them one of PostgREST's options."""
+    none of them one of PostgREST's options, and no filter."""
     if not query:
         return []
     if len(query) > MAX_QUERY_BYTES:
@@ -226,6 +229,15 @@ def check_query(query: bytes) -> list[tuple[str, str | None]]:
         raise bad_request(
             f"{', '.join(options)}: PostgREST's query options are not part of a call;"
             " pass an argument of that name in a POST body."
+        )
+    # A filter is no argument the function checks: Postgres's own errors answered a wrong one,
+    # and `match` ran the caller's regular expression on every row (a backreference pattern kept
+    # one of PostgREST's few connections busy for minutes).
+    filters = sorted({name for name, value in pairs if is_filter(name, value)})
+    if filters:
+        raise bad_request(
+            f"{', '.join(filters)}: filters on a function's rows are not part of a call;"
+            " a function takes what it selects by as arguments."
         )
     return pairs
 
@@ -659,8 +671,7 @@ class PostgrestProxy:
         body = None
         if announced:
             body = await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
-        # A GET's arguments are in its query, among filters; a POST's are its body (its query
-        # holds filters only). OPTIONS is no call.
+        # A GET's arguments are in its query; a POST's are its body. OPTIONS is no call.
         method = scope["method"]
         function = name.decode()
         known = API_CALL_ARGUMENTS.get(function)
@@ -700,6 +711,10 @@ def _is_json(answer: Answer) -> bool:
     return content_type.split(";", 1)[0].strip().endswith("json")
 
 
+# Postgres's query_canceled: a statement past its timeout (PostgREST answers it with a 500).
+QUERY_CANCELED = "57014"
+
+
 def server_error(status: int, body: bytes) -> Response:
     """PostgREST's 5xx answer with its code and message but not its details and hint, which
     can name the database's host and port or quote its internal errors."""
@@ -708,6 +723,11 @@ def server_error(status: int, body: bytes) -> Response:
         code, message = str(parsed["code"]), str(parsed["message"])
     except (ValueError, TypeError, KeyError):
         return error_response(502, "edge.bad_gateway", "The API server gave no valid answer.")
+    if code == QUERY_CANCELED:
+        # Postgres ended the call at the API's statement timeout (sql/roles.sql), before the
+        # edge stopped waiting: the same for the client as the edge's own timeout.
+        status, code, message = UPSTREAM_REFUSALS[UpstreamTimeout]
+        return error_response(status, code, message)
     headers = {"Retry-After": "1"} if status == 503 else None
     return error_response(status, code, message, headers=headers)
 

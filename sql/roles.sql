@@ -84,5 +84,11 @@ alter role edge set idle_in_transaction_session_timeout = '1min';
 alter role worker set idle_in_transaction_session_timeout = '5min';
 alter role pipeline set idle_in_transaction_session_timeout = '5min';
 
+/* The API's statements (PostgREST's connections log in as authenticator, whatever role a request
+   becomes next) end after 5 s: no call needs seconds, and one that ran on, by a bug or by what a
+   caller sent, held one of PostgREST's few connections. Shorter than the edge's wait for an
+   answer (BLOSSOM_EDGE_UPSTREAM_TIMEOUT, 30 s), so that the database gives up first. */
+alter role authenticator set statement_timeout = '5s';
+
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;

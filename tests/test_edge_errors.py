@@ -122,11 +122,13 @@ def test_a_request_that_is_not_http_is_answered_in_json(answers_stack: Stack) ->
     assert body.startswith(b'{"code":"edge.bad_request"')
 
 
-def test_postgrest_server_errors_lose_their_details(
+def test_postgrest_server_errors_lose_their_details_and_a_call_past_the_timeout_ends(
     pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A 5xx from PostgREST keeps its code and message; its details (which may quote the
-    database's address or internal errors) stay behind."""
+    database's address or internal errors) stay behind. A call that runs past the API's
+    statement timeout (5 s, sql/roles.sql) is ended by Postgres, and answered as the edge's own
+    timeout: it ran on, holding one of PostgREST's connections, for as long as it took."""
     probe = """
     create function api.fail_inside() returns void language plpgsql as $$
     begin
@@ -134,6 +136,8 @@ def test_postgrest_server_errors_lose_their_details(
         detail = 'connection to server at "10.1.2.3", port 5432 failed';
     end $$;
     grant execute on function api.fail_inside() to web_anon;
+    create function api.run_past_the_timeout() returns void language sql as $$ select pg_sleep(8) $$;
+    grant execute on function api.run_past_the_timeout() to web_anon;
     """
     logs = tmp_path_factory.mktemp("server-errors")
     with make_stack(pg_server, template_database, logs, probe) as running:
@@ -144,6 +148,10 @@ def test_postgrest_server_errors_lose_their_details(
         assert_error(reply, 500, "XX000")
         assert reply.json()["details"] is None
         assert "10.1.2.3" not in reply.body.decode()
+        started = time.monotonic()
+        ended = request(running.edge_url, "POST", "/rpc/run_past_the_timeout", json_body={}, timeout=30)
+        assert_error(ended, 504, "edge.upstream_timeout")
+        assert time.monotonic() - started < 7.5, "Postgres ended it, not the sleep's own end"
 
 
 def test_readyz_does_not_name_the_database_host_or_port(answers_stack: Stack, pg_server: str) -> None:

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(103);
+select plan(104);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -391,6 +391,12 @@ select results_eq(
             ('pipeline', 'idle_in_transaction_session_timeout=5min'),
             ('worker', 'idle_in_transaction_session_timeout=5min') $$,
   'a transaction a service''s login leaves open ends: its locks (a login''s, the job queue''s) are not held for ever'
+);
+
+select ok(
+  (select 'statement_timeout=5s' = any (s.setconfig)
+     from pg_db_role_setting s where s.setrole = 'authenticator'::regrole and s.setdatabase = 0),
+  'a statement of the API (PostgREST''s connections, whatever role a request becomes) ends after 5 s, before the edge stops waiting (30 s): one that ran for minutes kept one of PostgREST''s few connections'
 );
 
 /* The API has no overloaded functions: one name, one signature, for PostgREST and codegen. */
