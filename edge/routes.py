@@ -170,7 +170,7 @@ SPECS: tuple[RouteSpec, ...] = (
         "auth.change_password",
         "POST",
         "/auth/password",
-        "Changes the password; every other session is revoked.",
+        "Changes the password; every session is revoked, and this browser gets a new one.",
         204,
         body={"current_password": "text", "new_password": "text"},
         errors={
