@@ -465,9 +465,7 @@ EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
-EXT_AI_RESERVE_ERRORS = Literal[
-    "ai.quota_exceeded", "ai.user_rate_limited", "auth.not_signed_in", "org.not_found"
-]
+EXT_AI_RESERVE_ERRORS = Literal["ai.user_rate_limited", "auth.not_signed_in", "org.not_found"]
 
 
 EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
@@ -519,6 +517,7 @@ class ExtAiReserveRow:
 
     reservation_id: int | None
     cached_answer: str | None
+    refusal: JsonValue | None
 
 
 class ExtAiSettleError(RpcError):
@@ -2284,14 +2283,14 @@ def ext_ai_reserve(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, counting the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited, 429 ai.quota_exceeded.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.
 
-    Raises ExtAiReserveError with code: ai.quota_exceeded, ai.user_rate_limited, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.user_rate_limited, auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
         "ai_reserve",
-        'select r."reservation_id", r."cached_answer" from {call} as r',
+        'select r."reservation_id", r."cached_answer", r."refusal" from {call} as r',
         [
             ("p_session", p_session, "text", ""),
             ("p_org_id", p_org_id, "text", ""),
@@ -2317,14 +2316,14 @@ async def ext_ai_reserve_async(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, counting the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited, 429 ai.quota_exceeded.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.
 
-    Raises ExtAiReserveError with code: ai.quota_exceeded, ai.user_rate_limited, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.user_rate_limited, auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
         "ai_reserve",
-        'select r."reservation_id", r."cached_answer" from {call} as r',
+        'select r."reservation_id", r."cached_answer", r."refusal" from {call} as r',
         [
             ("p_session", p_session, "text", ""),
             ("p_org_id", p_org_id, "text", ""),

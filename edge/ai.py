@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from blossom_db import generated as db
 from blossom_db.runtime import JsonValue
-from edge.auth import NO_STORE, call, guarded, internal_error, json_fields, session_token
+from edge.auth import NO_STORE, accepted, call, guarded, internal_error, json_fields, session_token
 from edge.config import EdgeConfig
 from edge.errors import Refused
 from edge.ext import outside_services, service_refusal
@@ -72,6 +72,8 @@ async def org_summary(request: Request) -> Response:
             p_tokens=chat.token_bound,
         ),
     )
+    if reserved.refusal is not None:
+        accepted(reserved.refusal)  # raises: the organization's quota is spent
     if reserved.cached_answer is not None:
         return _summary(org_id, reserved.cached_answer, cached=True)
     reservation = reserved.reservation_id

@@ -61,7 +61,8 @@ def reserve_at_once(database_url: str, callers: list[tuple[str, str]]) -> list[i
                         p_tokens=RESERVED,
                     )
                     time.sleep(0.2)
-                outcomes[index] = reserved.reservation_id
+                refusal = reserved.refusal if isinstance(reserved.refusal, dict) else {}
+                outcomes[index] = reserved.reservation_id or str(refusal.get("code"))
             except RpcError as error:
                 outcomes[index] = error.code
 

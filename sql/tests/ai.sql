@@ -6,7 +6,7 @@
  * role edge with a session token. Calls made at once are tests/test_ai_quota.py's.
  */
 begin;
-select plan(63);
+select plan(64);
 
 select tap.make_users(array['olga', 'adam', 'mia', 'otto']);
 select tap.make_org('acme', '{"olga": "owner", "adam": "admin", "mia": "member"}');
@@ -48,6 +48,16 @@ begin
   perform set_config('role', 'none', true);
   return v_result;
 end
+$$;
+
+/* A refusal ext.ai_reserve answers (rather than raises, so that the request is still counted), as
+   tap.outcome shows an error. */
+create function pg_temp.refused(p_user text, p_org text, p_hash text, p_tokens integer default 100) returns text
+language sql
+as $$
+  select coalesce((r.refusal ->> 'status') || ' ' || (r.refusal ->> 'code')
+                  || coalesce(' (Retry-After: ' || (r.refusal ->> 'retry_after') || ')', ''), 'not refused')
+    from pg_temp.reserve(p_user, p_org, p_hash, p_tokens) as r(reservation_id bigint, cached_answer text, refusal jsonb)
 $$;
 
 create function pg_temp.ledger(p_org text) returns text
@@ -102,7 +112,7 @@ select ok(tap.id('olga_activity') !~ '@' and tap.id('olga_activity') !~ '(usr|or
 
 /* Reserve, settle, cache */
 select ok((select r.reservation_id is not null and r.cached_answer is null
-             from pg_temp.reserve('mia', 'acme', 'one') as r(reservation_id bigint, cached_answer text)),
+             from pg_temp.reserve('mia', 'acme', 'one') as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'a member''s first request gets a reservation');
 select is(pg_temp.as_edge(format('select ext.ai_settle(''{otto_token}'', %s, 10, 10, ''stolen'')',
             (select max(id) from app.ai_usage))),
@@ -114,21 +124,21 @@ select is(pg_temp.as_edge(format('select ext.ai_settle(''{mia_token}'', %s, 100,
             (select max(id) from app.ai_usage))),
   'P0001 no AI reservation ' || (select max(id) from app.ai_usage) || ' under way for this session''s user',
   'a reservation is settled once');
-select is((select r.cached_answer from pg_temp.reserve('adam', 'acme', 'one') as r(reservation_id bigint, cached_answer text)),
+select is((select r.cached_answer from pg_temp.reserve('adam', 'acme', 'one') as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'Acme is busy.', 'the same request again is answered from the cache, for any member');
 select is(pg_temp.ledger('acme'), 'answered:150 cached:0', 'and charged nothing');
-select ok((select r.cached_answer is null from pg_temp.reserve('otto', 'globex', 'one') as r(reservation_id bigint, cached_answer text)),
+select ok((select r.cached_answer is null from pg_temp.reserve('otto', 'globex', 'one') as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'another organization''s identical request does not see the answer');
 select is(pg_temp.as_edge('select ext.ai_reserve(''{otto_token}'', ''{acme}'', ''org_summary'', ''gpt-test'', sha256(''one''), 1)'),
   '404 org.not_found', 'nor can its member reserve in Acme');
 update app.ai_answers set expires_at = now() - interval '1 second' where org_id = tap.id('acme');
-select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'one') as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'one') as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'an expired answer is not reused: the request is reserved again');
 select is(pg_temp.as_edge(format('select ext.ai_release(''{mia_token}'', %s, ''ai.timeout'')',
             (select max(id) from app.ai_usage where org_id = tap.id('acme')))), 'ok', 'the member releases it when the call fails');
 select is(pg_temp.ledger('acme'), 'answered:150 cached:0 failed:0:ai.timeout', 'a failed call is charged nothing');
 set local app.settings.ai_cache_seconds = '60';
-select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'one') as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'one') as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'reserved again');
 select is(pg_temp.as_edge(format('select ext.ai_settle(''{mia_token}'', %s, 1, 1, ''Fresh.'')',
             (select max(id) from app.ai_usage where org_id = tap.id('acme')))), 'ok', 'and settled');
@@ -138,28 +148,30 @@ reset app.settings.ai_cache_seconds;
 
 /* The quota */
 set local app.settings.ai_monthly_tokens = '1000';
-select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'two', 900) as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'two', 900) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'with 152 of 1000 tokens charged, a call reserving 900 is admitted');
-select is(pg_temp.as_edge('select ext.ai_reserve(''{adam_token}'', ''{acme}'', ''org_summary'', ''gpt-test'', sha256(''three''), 10)'),
+select is(pg_temp.refused('adam', 'acme', 'three', 10),
   '429 ai.quota_exceeded (Retry-After: '
     || ceil(extract(epoch from date_trunc('month', now(), 'UTC') + interval '1 month' - now()))::bigint || ')',
   'the next is refused while 152 charged and 900 reserved hold the quota, until the next month (UTC)');
 select is(pg_temp.ledger('acme'), 'answered:150 cached:0 failed:0:ai.timeout answered:2 reserved:0',
   'a refused request leaves no row');
-select ok((select r.cached_answer = 'Fresh.' from pg_temp.reserve('adam', 'acme', 'one') as r(reservation_id bigint, cached_answer text)),
+select ok((select r.cached_answer = 'Fresh.' from pg_temp.reserve('adam', 'acme', 'one') as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'a cached answer is still served over the quota: it costs nothing');
 update app.ai_usage set started_at = now() - interval '11 minutes' where outcome = 'reserved' and org_id = tap.id('acme');
-select ok((select r.reservation_id is not null from pg_temp.reserve('adam', 'acme', 'three', 10) as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('adam', 'acme', 'three', 10) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'a reservation never settled stops holding the quota after 10 minutes');
 select is(pg_temp.as_edge('select ext.ai_reserve(''{otto_token}'', ''{globex}'', ''org_summary'', ''gpt-test'', sha256(''four''), 10)'),
   'ok', 'another organization''s quota is its own');
 insert into app.ai_quotas (org_id, monthly_tokens) values (tap.id('globex'), 0);
-select is(pg_temp.as_edge('select ext.ai_reserve(''{otto_token}'', ''{globex}'', ''org_summary'', ''gpt-test'', sha256(''five''), 10)'),
+select is(pg_temp.refused('otto', 'globex', 'five', 10),
   '429 ai.quota_exceeded (Retry-After: '
     || ceil(extract(epoch from date_trunc('month', now(), 'UTC') + interval '1 month' - now()))::bigint || ')',
   'an organization''s own quota (app.ai_quotas) overrides the setting: 0 is no AI');
+select is((select count(*)::int from app.rate_limit_hits where kind = 'ai.user' and key = tap.id('otto')), 3,
+  'a request refused for the quota counts against the member''s hourly limit, as an answered one: the refusal is a result, not an error that undid the count (repeated without limit, each read the organization''s activity and summed its ledger)');
 update app.ai_quotas set monthly_tokens = 5000 where org_id = tap.id('globex');
-select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'five', 10) as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'five', 10) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'and a larger one lets it past the database''s 1000');
 update app.ai_usage set started_at = date_trunc('month', now(), 'UTC') - interval '1 second'
  where org_id = tap.id('acme') and outcome = 'answered' and prompt_tokens = 100;
@@ -198,7 +210,7 @@ reset role;
 /* The call was made: what the provider counted is charged even when the session that asked for
    it ended while it ran (a logout during the call left it uncharged, its reservation lapsing
    after 10 minutes: a quota a month became one every 10 minutes). */
-select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'ended', 10) as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('mia', 'acme', 'ended', 10) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'a call is reserved');
 update app.sessions set revoked_at = now() where token_hash = util.token_hash(tap.id('mia_token'));
 select is(pg_temp.as_edge(format('select ext.ai_settle(''{mia_token}'', %s, 7, 3, ''Late.'')',
@@ -207,7 +219,7 @@ select is(pg_temp.as_edge(format('select ext.ai_settle(''{mia_token}'', %s, 7, 3
 select is((select u.outcome || ':' || (u.prompt_tokens + u.completion_tokens) from app.ai_usage u
             where u.id = (select max(id) from app.ai_usage where org_id = tap.id('acme'))), 'answered:10',
   'and charged');
-select ok((select r.reservation_id is not null from pg_temp.reserve('adam', 'acme', 'ended too', 10) as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('adam', 'acme', 'ended too', 10) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'another call is reserved');
 update app.sessions set expires_at = now() - interval '1 second' where token_hash = util.token_hash(tap.id('adam_token'));
 select is(pg_temp.as_edge(format('select ext.ai_release(''{adam_token}'', %s, ''ai.timeout'')',
@@ -223,9 +235,9 @@ select is(pg_temp.as_edge('select ext.ai_reserve(''{mia_token}'', ''{acme}'', ''
    the cache: cached answers too, so that repeating one request cannot flood the ledger. */
 delete from app.rate_limit_hits where kind = 'ai.user';
 set local app.settings.ai_calls_per_user_per_hour = '2';
-select ok((select r.reservation_id is not null from pg_temp.reserve('olga', 'acme', 'limited', 10) as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('olga', 'acme', 'limited', 10) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'a member''s first request of the hour is reserved');
-select is((select r.cached_answer from pg_temp.reserve('olga', 'acme', 'one') as r(reservation_id bigint, cached_answer text)),
+select is((select r.cached_answer from pg_temp.reserve('olga', 'acme', 'one') as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'Fresh.', 'the second is answered from the cache');
 select is(pg_temp.as_edge('select ext.ai_reserve(''{olga_token}'', ''{acme}'', ''org_summary'', ''gpt-test'', sha256(''one''), 1)'),
   '429 ai.user_rate_limited (Retry-After: 3600)', 'the third is refused, cached or not, until the first leaves the hour');
@@ -233,14 +245,14 @@ select is((select count(*)::int from app.ai_usage where org_id = tap.id('acme') 
   'and leaves no row in the ledger');
 select is((select count(*)::int from app.rate_limit_hits where kind = 'ai.user' and key = tap.id('olga')), 2,
   'nor a hit');
-select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'six', 10) as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'six', 10) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'another member''s requests are counted apart');
 reset app.settings.ai_calls_per_user_per_hour;
 
 /* The owner deletes the organization while a call is under way: its ledger goes with it, the
    reservation included, and settling or releasing the call finds no such organization (it
    answered 500). */
-select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'gone', 10) as r(reservation_id bigint, cached_answer text)),
+select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'gone', 10) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'a call is reserved');
 select tap.fix('gone', (select max(id) from app.ai_usage where org_id = tap.id('globex'))::text);
 select is(tap.call('otto', 'select api.delete_organization(''{globex}'')'), 'ok', 'its organization is deleted during the call');

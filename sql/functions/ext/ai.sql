@@ -74,7 +74,10 @@ comment on function ext.ai_org_activity(text, text) is
 /* Before a call: the cached answer of the same request if there is one (served free, and
    recorded as cached), else a reservation of p_tokens (the most the call can use) against
    the month's quota, admitted under the organization's AI lock while the tokens held stay
-   below the quota; 429 ai.quota_exceeded with the seconds until the next month otherwise.
+   below the quota; otherwise the refusal 429 ai.quota_exceeded with the seconds until the next
+   month, answered (in `refusal`) rather than raised, so that the request is still counted: raised,
+   it undid its own count, and a member repeated refused requests without limit, each reading the
+   organization's activity and summing its ledger under the AI lock.
    First, every request counts against its caller's hourly limit (30 unless
    app.settings.ai_calls_per_user_per_hour says otherwise; sql/functions/app/rate_limits.sql),
    a cached one too: one member spent the organization's month in seconds, each call made new
@@ -88,7 +91,8 @@ create function ext.ai_reserve(
   p_request_hash bytea,
   p_tokens integer,
   out reservation_id bigint,
-  out cached_answer text
+  out cached_answer text,
+  out refusal jsonb
 )
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -116,11 +120,10 @@ begin
   perform app.lock_ai(v_org);
   v_usage := app.ai_usage_view(v_org);
   if v_usage.used_tokens + v_usage.reserved_tokens >= v_usage.quota_tokens then
-    perform util.raise_error(429, 'ai.quota_exceeded',
-      'This organization has used its AI tokens for this month.',
-      'The quota starts again at the start of next month (UTC).',
-      pg_catalog.jsonb_build_object('Retry-After', pg_catalog.ceil(extract(epoch from
-        v_usage.month_start + interval '1 month' - pg_catalog.now()))::bigint::text));
+    refusal := auth.refusal(429, 'ai.quota_exceeded',
+      'This organization has used its AI tokens for this month; the quota starts again at the start of next month (UTC).',
+      pg_catalog.ceil(extract(epoch from v_usage.month_start + interval '1 month' - pg_catalog.now()))::integer);
+    return;
   end if;
   insert into app.ai_usage (org_id, user_id, feature, model, request_hash, reserved_tokens)
   values (v_org, v_user, p_feature, p_model, p_request_hash, p_tokens)
@@ -129,7 +132,7 @@ end
 $$;
 
 comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
-  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, counting the request against the caller''s hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited, 429 ai.quota_exceeded.';
+  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller''s hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.';
 
 /* After the provider answered: the reservation is charged the tokens the provider counted
    (even when that is more than was reserved), and the answer is cached for
