@@ -237,8 +237,10 @@ class MigrationError(RuntimeError):
 
 
 def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply pending yoyo migrations as the owner, each in a transaction of its own; return the
-    ids applied. MigrationError names the one that failed (rolled back, those before it kept)."""
+    """Apply pending yoyo migrations as the owner, each in a transaction of its own (but one that
+    says `-- transactional: false`); return the ids applied. MigrationError names the one that
+    failed (rolled back, those before it kept; of one outside a transaction, what ran before the
+    failing statement stays, as yoyo's rollback steps leave it)."""
     from yoyo import get_backend, read_migrations
     from yoyo.exceptions import BadMigration, MigrationConflict
 
@@ -255,7 +257,8 @@ def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> l
                 try:
                     backend.apply_migrations_only([migration])
                 except psycopg.Error as error:
-                    raise MigrationError(f"migration {migration.id} failed, rolled back: {error}") from None
+                    undone = "rolled back" if migration.use_transactions else "outside a transaction"
+                    raise MigrationError(f"migration {migration.id} failed, {undone}: {error}") from None
             backend.run_post_apply(pending)
     finally:
         backend.connection.close()

@@ -364,3 +364,20 @@ def test_a_migration_that_fails_or_cannot_be_placed_is_named(database_url: str, 
     (tmp_path / "9002_divide.sql").write_text("-- depends: 0000_not_there\nselect 1;\n")
     with pytest.raises(MigrationError, match=r"^migrations: Could not resolve dependencies in .*9002_divide"):
         apply_migrations(database_url, tmp_path)
+
+
+def test_the_audit_index_migration_builds_again_over_a_failed_build(database_url: str) -> None:
+    """0018 builds its index concurrently, outside a transaction: a build that failed (a timeout,
+    a cancel) leaves an invalid index of that name. Migrating again drops it and builds it: a
+    guard refused instead, with a hint whose index yoyo's own clean-up had dropped meanwhile."""
+    migration = "0018.audit_events_at_index"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("delete from blossom_meta._yoyo_migration where migration_id = %s", (migration,))
+        conn.execute(
+            "update pg_index set indisvalid = false where indexrelid = 'app.audit_events_at_idx'::regclass"
+        )
+    assert apply_migrations(database_url) == [migration]
+    assert _exists(
+        database_url,
+        "select from pg_index where indexrelid = 'app.audit_events_at_idx'::regclass and indisvalid",
+    )
