@@ -11,6 +11,7 @@ import argparse
 import fcntl
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -109,10 +110,12 @@ def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
 def _write_nowhere() -> None:
     """The terminal is gone, and every write to it fails (EIO): what is left to say while the stack
     stops goes to /dev/null, so that no failed write cuts the stopping short (it left every
-    process but the first, and Postgres, running), nor the flush of our output at exit."""
+    process but the first, and Postgres, running), nor the flush of our output at exit. Output
+    to a file or a pipe is kept: a hangup sent by hand (`kill -HUP`) leaves it working."""
     nowhere = os.open(os.devnull, os.O_WRONLY)
     for descriptor in (sys.stdout.fileno(), sys.stderr.fileno()):
-        os.dup2(nowhere, descriptor)
+        if stat.S_ISCHR(os.fstat(descriptor).st_mode):  # a terminal (or /dev/null already)
+            os.dup2(nowhere, descriptor)
     os.close(nowhere)
 
 

@@ -360,3 +360,15 @@ def test_a_setting_the_edge_would_refuse_stops_up_before_anything_starts(data_di
     assert "blossom: BLOSSOM_COOKIE_NAME: a __Host- cookie must be Secure" in ran.stderr
     assert "Traceback" not in ran.stderr
     assert not (data_dir / "postgres").exists(), "nothing started"
+
+
+def test_a_hangup_leaves_output_to_a_file_alone(tmp_path: Path) -> None:
+    """`./dev up > up.log` and then `kill -HUP`: what `up` says while it stops is kept. Only a
+    terminal, which a hangup leaves unwritable, is swapped for /dev/null."""
+    log = tmp_path / "up.log"
+    with open(log, "w") as output:
+        hang_up = "from ops.stack import _write_nowhere, say; _write_nowhere(); say('stopped')"
+        subprocess.run(
+            [sys.executable, "-c", hang_up], cwd=ROOT, stdout=output, stderr=output, check=True, timeout=30
+        )
+    assert log.read_text() == "blossom: stopped\n"
