@@ -60,20 +60,28 @@ def diff_sql(source_url: str, target_url: str) -> str:
     # A rebuild left out may be one the change needs: a foreign key on a unique constraint that
     # the change drops must go first. What the trimmed statements cannot do to the source, the
     # whole diff does.
-    return "\n\n".join(trimmed if _applies(trimmed, source_url) else statements)
+    if trimmed != statements and (failure := _failure(trimmed, source_url)) is not None:
+        print(
+            f"new-migration: without the rebuilds of unchanged constraints the diff fails ({failure});"
+            " all of them are kept",
+            file=sys.stderr,
+        )
+        trimmed = statements
+    return "\n\n".join(trimmed)
 
 
-def _applies(statements: list[str], url: str) -> bool:
-    """Whether the statements run on the database, tried in a transaction that is rolled back."""
+def _failure(statements: list[str], url: str) -> str | None:
+    """Postgres's error where the statements fail on the database, tried in a transaction that is
+    rolled back; None when they all run."""
     with psycopg.connect(url) as conn:
         try:
             for statement in statements:
                 conn.execute(statement.encode())
-        except psycopg.Error:
-            return False
+        except psycopg.Error as error:
+            return str(error).splitlines()[0]
         finally:
             conn.rollback()
-    return True
+    return None
 
 
 def without_unchanged_constraints(statements: list[str], source_url: str, target_url: str) -> list[str]:

@@ -94,6 +94,7 @@ def test_new_migration_keeps_the_foreign_key_rebuild_its_change_needs(pg_server:
         pg_server, "new_migration", "parent_key", "--schema-dir", schema, "--migrations-dir", migrations
     )
     assert made.returncode == 0, made.stderr
+    assert "all of them are kept" in made.stderr
     written_sql = (migrations / "0901.parent_key.sql").read_text()
     assert 'drop constraint "probe_child_code_fkey"' in written_sql, written_sql
     checked = _schema_check(pg_server, schema, migrations)
