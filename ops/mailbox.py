@@ -17,10 +17,12 @@ from ops.settings import Settings
 
 
 def messages(mailbox_url: str) -> list[dict[str, Any]]:
-    """MailDev's messages, newest first."""
+    """MailDev's messages, newest first: by `time`, when MailDev received each (an ISO 8601 UTC
+    timestamp, which sorts as text; its messages have no `date`), and of one second by the order
+    MailDev lists them in, oldest first (the sort keeps the order of equal keys)."""
     with urllib.request.urlopen(f"{mailbox_url}/api/email", timeout=5) as response:
         found = json.load(response)
-    return sorted(found, key=lambda message: str(message.get("date", "")), reverse=True)
+    return sorted(reversed(found), key=lambda message: str(message.get("time", "")), reverse=True)
 
 
 def _addresses(field: object) -> str:
@@ -45,7 +47,7 @@ def main() -> None:
         print(f"mail: the mailbox at {mailbox_url} is empty")
     for message in found[: args.limit]:
         print(f"── {message.get('subject', '')}")
-        print(f"   to {_addresses(message.get('to'))}  ·  {message.get('date', '')}")
+        print(f"   to {_addresses(message.get('to'))}  ·  {message.get('time', '')}")
         print()
         print(str(message.get("text") or "").strip())
         print()
