@@ -67,7 +67,30 @@ def diff_sql(source_url: str, target_url: str) -> str:
             file=sys.stderr,
         )
         trimmed = statements
-    return "\n\n".join(trimmed)
+    return "\n\n".join(valid_at_once_on_new_tables(trimmed))
+
+
+# A table the diff makes.
+CREATED_TABLE = re.compile(
+    r'create (?:unlogged )?table "(?P<schema>[^"]+)"\."(?P<table>[^"]+)"', re.IGNORECASE
+)
+NOT_VALID = re.compile(r"\s+not valid\s*;?\s*$", re.IGNORECASE)
+
+
+def valid_at_once_on_new_tables(statements: list[str]) -> list[str]:
+    """The statements, with a constraint on a table they make added valid at once: the diff adds
+    every check and foreign key `not valid` and validates it next, which spares a big table a
+    long lock but an empty one nothing, and which squawk refuses in one transaction."""
+    created = {(found["schema"], found["table"]) for s in statements if (found := CREATED_TABLE.match(s))}
+    kept: list[str] = []
+    for statement in statements:
+        found = CONSTRAINT_STATEMENT.match(statement)
+        if found is not None and (found["schema"], found["table"]) in created:
+            if " validate constraint " in statement.lower():
+                continue
+            statement = NOT_VALID.sub(";", statement)
+        kept.append(statement)
+    return kept
 
 
 def _failure(statements: list[str], url: str) -> str | None:

@@ -12,6 +12,7 @@ from deploy.migrate import MIGRATIONS_DIR
 from ops.schema_check import SCHEMA_DIR
 from ops.scratch import SCRATCH_URL_VARIABLE
 from ops.settings import ROOT
+from ops.sql_lint import squawk_findings
 
 PROBE_TABLE = "create table app.drift_probe (id text primary key);\n"
 # The same table with a column that no migration adds.
@@ -99,6 +100,31 @@ def test_new_migration_keeps_the_foreign_key_rebuild_its_change_needs(pg_server:
     assert 'drop constraint "probe_child_code_fkey"' in written_sql, written_sql
     checked = _schema_check(pg_server, schema, migrations)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_new_migration_adds_a_new_tables_constraints_as_squawk_takes_them(
+    pg_server: str, tmp_path: Path
+) -> None:
+    """A new table's foreign key and check came as `add constraint … not valid` and `validate
+    constraint`, which squawk refuses in one transaction (and which an empty table has no use
+    for): they are added valid at once."""
+    schema, migrations = _copies(tmp_path)
+    (schema / "999_probe.sql").write_text(
+        PROBE_TABLE + "create table app.probe_notes (id text primary key,"
+        " probe_id text not null constraint probe_notes_probe_id_fkey references app.drift_probe (id),"
+        " body text constraint probe_notes_body_short check (length(body) < 100));\n"
+    )
+    made = _run_module(
+        pg_server, "new_migration", "probe_notes", "--schema-dir", schema, "--migrations-dir", migrations
+    )
+    assert made.returncode == 0, made.stderr
+    written = migrations / "0901.probe_notes.sql"
+    written_sql = written.read_text().lower()
+    assert "not valid" not in written_sql, written_sql
+    assert "validate constraint" not in written_sql, written_sql
+    assert 'add constraint "probe_notes_probe_id_fkey"' in written_sql, written_sql
+    assert squawk_findings([written]) == []
+    assert _schema_check(pg_server, schema, migrations).returncode == 0
 
 
 def test_new_migration_refuses_a_name_that_is_not_an_identifier(tmp_path: Path) -> None:
