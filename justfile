@@ -92,6 +92,11 @@ test *PYTEST_ARGS:
 check:
     {{python}} -m ops.run_tests --checks
 
+# pgTAP files (default: every one under sql/tests) on a freshly migrated throwaway database
+[group('check')]
+pgtap *FILES:
+    {{python}} -m ops.run_tests --pgtap {{quote(invocation_directory())}} "$@"
+
 # Static checks: ruff (lint and format), mypy, and the SQL checks that need no database (squawk, calls)
 [group('check')]
 lint:

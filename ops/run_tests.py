@@ -21,7 +21,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO
 
 import psycopg
@@ -107,8 +108,10 @@ PGTAP_TESTS = ROOT / "sql" / "tests"
 PGTAP_HELPERS = PGTAP_TESTS / "helpers" / "tap.sql"
 
 
-def pgtap() -> bool:
-    tests = sorted(str(path.relative_to(ROOT)) for path in PGTAP_TESTS.glob("*.sql"))
+def pgtap(chosen: Sequence[str] = ()) -> bool:
+    """The pgTAP files (every one under sql/tests, or those chosen) on a freshly migrated database
+    with the helper schema `tap`."""
+    tests = list(chosen) or sorted(str(path.relative_to(ROOT)) for path in PGTAP_TESTS.glob("*.sql"))
     if not tests:
         print("no pgTAP tests found under sql/tests")
         return False
@@ -227,6 +230,13 @@ def main() -> None:
     started = time.monotonic()
     if arguments == ["--checks"]:
         checks(stages)
+    elif arguments[:1] == ["--pgtap"]:
+        # `just pgtap FILE…`: the files as named from the directory it was called in.
+        called_in, files = Path(arguments[1]), arguments[2:]
+        chosen = [str(called_in / name) for name in files]
+        with temporary_cluster(prefix="blossom-pgtap-") as cluster:
+            os.environ[SCRATCH_URL_VARIABLE] = cluster.url("postgres")
+            stages.run("pgTAP", lambda: pgtap(chosen))
     else:
         with tempfile.TemporaryFile("w+") as output:
             finish_checks = checks_alongside(stages, output)
