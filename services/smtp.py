@@ -3,9 +3,11 @@
     BLOSSOM_SMTP_URL   smtp://[user[:password]@]host[:port][?starttls=1]   (port 25, or 587 with STARTTLS)
                        smtps://[user[:password]@]host[:port]                (TLS from the start, port 465)
 
-A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to this message:
-sending it again would be refused again) or TemporaryFailure (a 4xx answer, no server, a
-timeout, a broken connection, a refused login: worth another try later).
+A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to this message,
+to its recipients or to its data: sending it again would be refused again) or TemporaryFailure
+(a 4xx answer, no server, a timeout, a broken connection, a refused login, a 5xx to the
+greeting, to EHLO or to our sender, which every mail would get alike until the server or the
+settings are mended: worth another try later).
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+
+# How long an accepted message's QUIT is waited for: the message is the server's already, and a
+# server slow to say goodbye held up the delivery's record (past a stopping worker's grace, which
+# then dropped it unrecorded: the mail went twice).
+QUIT_SECONDS = 2.0
 
 
 class SmtpFailure(Exception):
@@ -102,8 +109,8 @@ class Mailer:
             await client.connect()
             await client.send_message(message)
             # Accepted: the message is the server's now, whatever becomes of a polite goodbye.
-            with suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
+            with suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit(timeout=QUIT_SECONDS)
         except aiosmtplib.SMTPAuthenticationError as error:
             # The settings are wrong, not the message: it goes once they are mended.
             raise TemporaryFailure(
@@ -115,11 +122,16 @@ class Mailer:
             if codes and all(500 <= code < 600 for code in codes):
                 raise PermanentFailure(f"recipient refused: {described}") from error
             raise TemporaryFailure(f"recipient refused for now: {described}") from error
-        except aiosmtplib.SMTPResponseException as error:
+        except aiosmtplib.SMTPDataError as error:
             text = f"{error.code} {error.message}"
             if 500 <= error.code < 600:
                 raise PermanentFailure(f"refused: {text}") from error
             raise TemporaryFailure(f"refused for now: {text}") from error
+        except aiosmtplib.SMTPResponseException as error:
+            # The greeting, EHLO, our sender: a refusal of us, not of this message.
+            raise TemporaryFailure(
+                f"{settings.shown()} refused for now: {error.code} {error.message}"
+            ) from error
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             failure = f"{type(error).__name__}: {error}"
             raise TemporaryFailure(f"no delivery to {settings.shown()}: {failure}") from error

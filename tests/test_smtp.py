@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socketserver
+import threading
+import time
 from email.message import EmailMessage
 
 import pytest
@@ -94,3 +97,75 @@ def test_the_login_from_the_url_is_used_and_a_refused_one_is_temporary() -> None
         with pytest.raises(TemporaryFailure, match="refused our login: 535"):
             _send(f"smtp://mailer:wrong@127.0.0.1:{smtp.port}")
         assert len(smtp.received) == 1
+
+
+class ScriptedSmtp:
+    """An SMTP server on loopback that answers as told: its greeting, its answer to MAIL FROM, and
+    QUIT answered or never (a server that accepted the message and then hangs)."""
+
+    def __init__(self, greeting: str = "220 ready", mail: str = "250 OK", answer_quit: bool = True) -> None:
+        self.greeting, self.mail, self.answer_quit = greeting, mail, answer_quit
+        self.accepted = 0
+        scripted = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(f"{scripted.greeting}\r\n".encode())
+                for line in self.rfile:
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        self.wfile.write(b"250 scripted\r\n")
+                    elif verb == b"MAIL":
+                        self.wfile.write(f"{scripted.mail}\r\n".encode())
+                    elif verb == b"DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        for data in self.rfile:
+                            if data == b".\r\n":
+                                break
+                        scripted.accepted += 1
+                        self.wfile.write(b"250 accepted\r\n")
+                    elif verb == b"QUIT":
+                        if scripted.answer_quit:
+                            self.wfile.write(b"221 bye\r\n")
+                        else:
+                            self.rfile.read()  # unanswered, open until the client drops it
+                        return
+                    else:
+                        self.wfile.write(b"250 OK\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"smtp://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> ScriptedSmtp:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("greeting", "mail"),
+    [("554 5.3.2 Service unavailable, try later", "250 OK"),
+     ("220 ready", "530 5.7.0 Authentication required"),
+     ("220 ready", "550 5.7.1 Sender not allowed")],
+)  # fmt: skip
+def test_a_refusal_of_the_connection_or_the_sender_is_temporary(greeting: str, mail: str) -> None:
+    """Only a 5xx to the message (its recipients, its data) gives a mail up: a server that refuses
+    us or our sender is refused for every mail alike, until it or the settings are mended. Every
+    mail sent while a relay answered its greeting 554, or wanted a login, was given up at once."""
+    with ScriptedSmtp(greeting=greeting, mail=mail) as smtp, pytest.raises(TemporaryFailure):
+        _send(smtp.url)
+
+
+def test_an_accepted_message_does_not_wait_on_a_goodbye_that_never_comes() -> None:
+    """Accepted (250 to its data), the message is the server's: QUIT is waited for 2 s at most.
+    Waited for the whole timeout (30 s), a worker told to stop meanwhile (given 20 s) gave the
+    delivery up unrecorded, and the mail went again."""
+    with ScriptedSmtp(answer_quit=False) as smtp:
+        started = time.monotonic()
+        asyncio.run(Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=30)).send(_message()))
+        assert smtp.accepted == 1
+        assert time.monotonic() - started < 5
