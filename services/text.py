@@ -9,10 +9,11 @@ import unicodedata
 
 LONGEST_TYPED_TEXT = 100
 ZERO_WIDTH_SPACE = "\u200b"
-# `.`, `:`, `/`, `@`, and what reads as one of them to a program that makes links: the characters
-# NFKC turns into one (fullwidth, small and vertical forms, the one dot leader) and the full stops
-# IDNA (UTS #46) takes for a dot between a host's labels (ideographic, halfwidth ideographic).
-_LINK_MAKERS = re.compile("([.:/@\u2024\ufe13\ufe52\ufe55\ufe6b\uff0e\uff0f\uff1a\uff20\u3002\uff61])")
+# What a program that makes links reads as `.`, `:`, `/` or `@`: these, the ideographic full stop
+# that IDNA (UTS #46) takes for a dot between a host's labels, and every character whose NFKC form
+# holds one of them (fullwidth, small and vertical forms, "1." in one character, "c/o", "Co.", the
+# leaders; the halfwidth ideographic full stop, whose NFKC form is the ideographic one).
+_LINK_PARTS = frozenset(".:/@\u3002")
 # The start of an RFC 2047 encoded word (`=?utf-8?q?…?=`), which a mail header decodes: CR, LF,
 # NUL, bidi controls and the link makers inert takes out would come back in a Subject.
 _ENCODED_WORD = re.compile(r"=(?=\?)")
@@ -41,4 +42,11 @@ def inert(typed: str) -> str:
         if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf")
     )
     one_line = " ".join(kept.split())[:LONGEST_TYPED_TEXT]
-    return _ENCODED_WORD.sub("=" + ZERO_WIDTH_SPACE, _LINK_MAKERS.sub(r"\1" + ZERO_WIDTH_SPACE, one_line))
+    unlinked = "".join(char + ZERO_WIDTH_SPACE if _makes_links(char) else char for char in one_line)
+    return _ENCODED_WORD.sub("=" + ZERO_WIDTH_SPACE, unlinked)
+
+
+def _makes_links(char: str) -> bool:
+    return char in _LINK_PARTS or (
+        not char.isascii() and not _LINK_PARTS.isdisjoint(unicodedata.normalize("NFKC", char))
+    )

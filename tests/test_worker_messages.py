@@ -69,6 +69,14 @@ def test_every_kind_has_both_templates() -> None:
         ("evil\uff0eexample\uff61com", "evil\uff0e\u200bexample\uff61\u200bcom"),
         ("https\uff1a\uff0f\uff0fx\u2024y", "https\uff1a\u200b\uff0f\u200b\uff0f\u200bx\u2024\u200by"),
         ("me\uff20evil", "me\uff20\u200bevil"),
+        # Characters NFKC spells with one inside: a digit with its full stop, a vertical
+        # ideographic full stop, the leaders, "c/o", "Co.".
+        ("evil\u2488com", "evil\u2488\u200bcom"),
+        ("evil\ufe12com", "evil\ufe12\u200bcom"),
+        ("a\u2025b\u2026c", "a\u2025\u200bb\u2026\u200bc"),
+        ("\u2105x", "\u2105\u200bx"),
+        ("Acme \u33c7", "Acme \u33c7\u200b"),
+        ("\U0001f100x", "\U0001f100\u200bx"),
     ],
 )
 def test_typed_text_is_one_line_without_links_or_direction_tricks(typed: str, shown: str) -> None:
