@@ -221,6 +221,47 @@ def test_an_organization_deleted_during_a_refresh_deadlocks_with_nothing(databas
     assert [row[1] for row in metrics_rows(database_url)] == ["Bobco"], "the day, without the one deleted"
 
 
+def test_a_refresh_outlasts_organizations_deleted_one_after_another_during_it(database_url: str) -> None:
+    """Each organization deleted while a refresh writes the day fails the refresh's foreign key,
+    and the day is counted again: with three tries, a fourth deletion in a row failed the run (as
+    a burst of deletions did). Here each deletion is under way while the refresh checks the
+    organization before it, and commits once the refresh waits for it."""
+    gone = 4
+    with psycopg.connect(database_url) as conn:
+        seed_day(conn)
+        # In the order of their ids, the order the refresh writes (and checks) their rows in.
+        doomed = sorted(make_org(conn, f"Gone{i}", {}) for i in range(gone))
+        conn.execute("update app.organizations set created_at = '2026-01-01Z' where id = any(%s)", [doomed])
+    refresh = "select written, replaced from pipeline.refresh_org_daily_metrics(%s)"
+    delete = "delete from app.organizations where id = %s"
+    deleters = [psycopg.connect(database_url) for _ in doomed]
+    try:
+        with (
+            ThreadPoolExecutor(max_workers=1) as pool,
+            psycopg.connect(database_url, autocommit=True) as watcher,
+            psycopg.connect(with_user(database_url, "pipeline")) as refreshing,
+        ):
+            deleters[0].execute(delete, [doomed[0]])
+            refreshed = pool.submit(lambda: refreshing.execute(refresh, [DAY]).fetchone())
+            for index, deleter in enumerate(deleters):
+
+                def waits_for_it(blocker: int = deleter.info.backend_pid) -> bool:
+                    query = "select %s = any(pg_blocking_pids(%s))"
+                    row = watcher.execute(query, [blocker, refreshing.info.backend_pid]).fetchone()
+                    return bool(row and row[0])
+
+                eventually(waits_for_it, what=f"the refresh waits for deletion {index + 1}")
+                if index + 1 < gone:
+                    deleters[index + 1].execute(delete, [doomed[index + 1]])
+                deleter.commit()
+            assert refreshed.result(timeout=30) == (2, 0)
+            refreshing.commit()
+    finally:
+        for deleter in deleters:
+            deleter.close()
+    assert [row[1] for row in metrics_rows(database_url)] == ["Acme", "Bobco"]
+
+
 def test_an_unreachable_database_fails_the_run(instance: dagster.DagsterInstance) -> None:
     nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
     result = dagster.materialize(

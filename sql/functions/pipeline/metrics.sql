@@ -165,8 +165,10 @@ begin
      the rows it writes, and the organizations of the rows it inserts (the foreign key), never a
      row of an organization that a deletion under way holds. Deleted and inserted, a refresh held
      the row the deletion's cascade wanted while it waited to insert that organization's row.
-     The day's counts are read again after an organization was deleted meanwhile. */
-  for attempt in 1..3 loop
+     The day's counts are read again after an organization was deleted meanwhile, up to ten
+     times: each try meets at most the deletions begun while it counted (a burst of deletions
+     failed three tries in a row). */
+  for attempt in 1..10 loop
     begin
       select pg_catalog.count(*)::integer into replaced from analytics.org_daily_metrics m where m.day = p_day;
       insert into analytics.org_daily_metrics as m
@@ -180,7 +182,7 @@ begin
       get diagnostics written = row_count;
       exit;
     exception when foreign_key_violation then
-      if attempt = 3 then
+      if attempt = 10 then
         raise;
       end if;
     end;
