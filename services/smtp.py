@@ -4,10 +4,11 @@
                        smtps://[user[:password]@]host[:port]                (TLS from the start, port 465)
 
 A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to this message,
-to its recipients or to its data: sending it again would be refused again) or TemporaryFailure
-(a 4xx answer, no server, a timeout, a broken connection, a refused login, a 5xx to the
-greeting, to EHLO or to our sender, which every mail would get alike until the server or the
-settings are mended: worth another try later).
+to its recipients, its data, or its size at MAIL FROM: sending it again would be refused again)
+or TemporaryFailure (a 4xx answer, no server, a timeout, a broken connection, a refused login, a
+5xx to the greeting, to EHLO or to our sender, a recipient refused for want of a login: what
+every mail would get alike until the server or the settings are mended: worth another try
+later).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ import aiosmtplib
 # server slow to say goodbye held up the delivery's record (past a stopping worker's grace, which
 # then dropped it unrecorded: the mail went twice).
 QUIT_SECONDS = 2.0
+# A 5xx to MAIL FROM about this message rather than about us: its size (SIZE=, 552) or its
+# parameters (555). Any other refusal of our sender is the settings', as is a refusal of a
+# recipient for want of a login (530, or the enhanced status 5.7.0), which every mail would get.
+MESSAGE_REFUSED_AT_MAIL = frozenset({552, 555})
+LOGIN_WANTED = 530
+LOGIN_WANTED_STATUS = "5.7.0"
 
 
 class SmtpFailure(Exception):
@@ -117,11 +124,21 @@ class Mailer:
                 f"{settings.shown()} refused our login: {error.code} {error.message}"
             ) from error
         except aiosmtplib.SMTPRecipientsRefused as error:
-            codes = [refused.code for refused in error.recipients]
-            described = "; ".join(f"{refused.code} {refused.message}" for refused in error.recipients)
-            if codes and all(500 <= code < 600 for code in codes):
+            refusals = error.recipients
+            described = "; ".join(f"{refused.code} {refused.message}" for refused in refusals)
+            if refusals and all(
+                500 <= refused.code < 600
+                and refused.code != LOGIN_WANTED
+                and not refused.message.startswith(LOGIN_WANTED_STATUS)
+                for refused in refusals
+            ):
                 raise PermanentFailure(f"recipient refused: {described}") from error
             raise TemporaryFailure(f"recipient refused for now: {described}") from error
+        except aiosmtplib.SMTPSenderRefused as error:
+            text = f"{error.code} {error.message}"
+            if error.code in MESSAGE_REFUSED_AT_MAIL:
+                raise PermanentFailure(f"refused: {text}") from error
+            raise TemporaryFailure(f"{settings.shown()} refused our sender for now: {text}") from error
         except aiosmtplib.SMTPDataError as error:
             text = f"{error.code} {error.message}"
             if 500 <= error.code < 600:

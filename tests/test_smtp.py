@@ -103,8 +103,14 @@ class ScriptedSmtp:
     """An SMTP server on loopback that answers as told: its greeting, its answer to MAIL FROM, and
     QUIT answered or never (a server that accepted the message and then hangs)."""
 
-    def __init__(self, greeting: str = "220 ready", mail: str = "250 OK", answer_quit: bool = True) -> None:
-        self.greeting, self.mail, self.answer_quit = greeting, mail, answer_quit
+    def __init__(
+        self,
+        greeting: str = "220 ready",
+        mail: str = "250 OK",
+        rcpt: str = "250 OK",
+        answer_quit: bool = True,
+    ) -> None:
+        self.greeting, self.mail, self.rcpt, self.answer_quit = greeting, mail, rcpt, answer_quit
         self.accepted = 0
         scripted = self
 
@@ -117,6 +123,8 @@ class ScriptedSmtp:
                         self.wfile.write(b"250 scripted\r\n")
                     elif verb == b"MAIL":
                         self.wfile.write(f"{scripted.mail}\r\n".encode())
+                    elif verb == b"RCPT":
+                        self.wfile.write(f"{scripted.rcpt}\r\n".encode())
                     elif verb == b"DATA":
                         self.wfile.write(b"354 go on\r\n")
                         for data in self.rfile:
@@ -157,6 +165,24 @@ def test_a_refusal_of_the_connection_or_the_sender_is_temporary(greeting: str, m
     us or our sender is refused for every mail alike, until it or the settings are mended. Every
     mail sent while a relay answered its greeting 554, or wanted a login, was given up at once."""
     with ScriptedSmtp(greeting=greeting, mail=mail) as smtp, pytest.raises(TemporaryFailure):
+        _send(smtp.url)
+
+
+@pytest.mark.parametrize(
+    ("mail", "rcpt", "failure"),
+    [("552 5.3.4 Message size exceeds fixed limit", "250 OK", PermanentFailure),
+     ("555 5.5.4 Unsupported option", "250 OK", PermanentFailure),
+     ("250 OK", "530 5.7.0 Authentication required", TemporaryFailure),
+     ("250 OK", "550 5.7.0 Authentication required", TemporaryFailure),
+     ("250 OK", "550 5.1.1 No such user", PermanentFailure)],
+)  # fmt: skip
+def test_a_refusal_of_this_message_at_mail_or_rcpt_is_sorted_by_what_it_is_about(
+    mail: str, rcpt: str, failure: type[Exception]
+) -> None:
+    """MAIL FROM carries the message's size (SIZE=), and a 552 or 555 there refuses this
+    message, as sending it again would be; a recipient refused for want of a login (530, or the
+    enhanced status 5.7.0) is refused for every mail alike until the settings are mended."""
+    with ScriptedSmtp(mail=mail, rcpt=rcpt) as smtp, pytest.raises(failure):
         _send(smtp.url)
 
 
