@@ -166,8 +166,11 @@ begin
      row of an organization that a deletion under way holds. Deleted and inserted, a refresh held
      the row the deletion's cascade wanted while it waited to insert that organization's row.
      The day's counts are read again after an organization was deleted meanwhile, up to ten
-     times: each try meets at most the deletions begun while it counted (a burst of deletions
-     failed three tries in a row). */
+     times (three failed under a few deletions in a row). A try fails on any deletion committed
+     between its count and its insert's check, so deletions one after another for longer than
+     ten tries (a bulk clean-up of hundreds) still fail the refresh, and the run, which can be
+     run again: the pipeline may not lock the organizations, which would hold every membership
+     change (each updates its organization's member count) for as long as the refresh takes. */
   for attempt in 1..10 loop
     begin
       select pg_catalog.count(*)::integer into replaced from analytics.org_daily_metrics m where m.day = p_day;
