@@ -169,8 +169,9 @@ begin
      times (three failed under a few deletions in a row). A try fails on any deletion committed
      between its count and its insert's check, so deletions one after another for longer than
      ten tries (a bulk clean-up of hundreds) still fail the refresh, and the run, which can be
-     run again: the pipeline may not lock the organizations, which would hold every membership
-     change (each updates its organization's member count) for as long as the refresh takes. */
+     run again. Locking the organizations' rows against deletion would take rights to update them,
+     which neither the pipeline nor metrics_reader has; a lock on their table would hold every
+     membership change (each updates its organization's member count) while the refresh runs. */
   for attempt in 1..10 loop
     begin
       select pg_catalog.count(*)::integer into replaced from analytics.org_daily_metrics m where m.day = p_day;
