@@ -29,8 +29,9 @@ class Config:
     )
     raises: RaiseConfig = field(
         default_factory=lambda: RaiseConfig(
-            # util.raise_error(status, code, message, hint, headers)
-            helpers={"util.raise_error": 1},
+            # util.raise_error(status, code, message, hint, headers);
+            # app.spend_quota(kind, key, limit, window, code, message)
+            helpers={"util.raise_error": 1, "app.spend_quota": 4},
             pre_request="auth.pre_request",
             # The job queue's (procrastinate's) functions.
             ignored_schemas=frozenset({"jobs"}),

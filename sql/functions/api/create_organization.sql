@@ -14,14 +14,9 @@ declare
   v_slug text;
   v_org app.org_id := app.gen_id('org')::app.org_id;
   v_made boolean := false;
-  v_retry integer;
 begin
-  v_retry := app.take_quota('org.create', v_user, util.setting('organizations_per_user_per_day', '10')::integer,
-                            interval '1 day');
-  if v_retry is not null then
-    perform util.raise_error(429, 'org.rate_limited', 'Too many new organizations; try again later.', null,
-                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
-  end if;
+  perform app.spend_quota('org.create', v_user, util.setting('organizations_per_user_per_day', '10')::integer,
+                          interval '1 day', 'org.rate_limited', 'Too many new organizations; try again later.');
   for attempt in 1..10 loop
     v_slug := v_base || '-' || pg_catalog.right(app.gen_id('org'), 6);
     insert into app.organizations (id, name, slug, created_by)

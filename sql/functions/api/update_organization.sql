@@ -7,7 +7,6 @@ as $$
 declare
   v_org app.org_id := util.parse_id(update_organization.org_id, 'org')::app.org_id;
   v_name text;
-  v_retry integer;
 begin
   perform auth.require_user();
   -- The organization's lock before the role is read: a demotion, which takes it too, comes
@@ -16,12 +15,8 @@ begin
   perform app.lock_org(v_org);
   perform app.require_role(v_org, '{owner,admin}');
   v_name := app.valid_org_name(update_organization.name);
-  v_retry := app.take_quota('org.rename', v_org, util.setting('renames_per_org_per_hour', '20')::integer,
-                            interval '1 hour');
-  if v_retry is not null then
-    perform util.raise_error(429, 'org.rate_limited', 'Too many renames of this organization; try again later.', null,
-                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
-  end if;
+  perform app.spend_quota('org.rename', v_org, util.setting('renames_per_org_per_hour', '20')::integer,
+                          interval '1 hour', 'org.rate_limited', 'Too many renames of this organization; try again later.');
   update app.organizations o set name = v_name, updated_at = pg_catalog.now() where o.id = v_org;
   if not found then
     perform util.raise_error(404, 'org.not_found', 'No such organization.');

@@ -138,3 +138,22 @@ $$;
 
 comment on function app.take_quota(text, text, integer, interval) is
   'Counts one hit of the kind for the key and returns null when under the limit within the window; else the seconds to wait, counting nothing.';
+
+/* One quota's hit spent, or the call refused: 429 with the caller's code and message, and the
+   seconds to wait as Retry-After. codegen reads p_code as the code its caller can raise
+   (codegen/config.py), as it reads util.raise_error's. */
+create function app.spend_quota(p_kind text, p_key text, p_limit integer, p_window interval, p_code text, p_message text)
+returns void
+language plpgsql volatile
+as $$
+declare
+  v_retry integer := app.take_quota(p_kind, p_key, p_limit, p_window);
+begin
+  if v_retry is not null then
+    perform util.raise_error(429, p_code, p_message, null, pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
+  end if;
+end
+$$;
+
+comment on function app.spend_quota(text, text, integer, interval, text, text) is
+  'Counts one hit of the kind for the key (app.take_quota), or raises 429 p_code with p_message and Retry-After when the limit is reached within the window.';

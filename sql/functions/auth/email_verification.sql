@@ -54,7 +54,6 @@ as $$
 declare
   v_session app.sessions := auth.session_from_token(p_token, false);
   v_user app.users;
-  v_retry integer;
 begin
   if v_session.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
@@ -63,11 +62,8 @@ begin
   if v_user.email_verified_at is not null then
     perform util.raise_error(409, 'auth.email_already_verified', 'The email is verified already.');
   end if;
-  v_retry := app.take_quota('verify.resend', v_user.id, 3, interval '1 hour');
-  if v_retry is not null then
-    perform util.raise_error(429, 'auth.rate_limited', 'Too many verification mails; try again later.', null,
-                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
-  end if;
+  perform app.spend_quota('verify.resend', v_user.id, 3, interval '1 hour',
+                          'auth.rate_limited', 'Too many verification mails; try again later.');
   perform auth.send_email_verification(v_user);
   perform auth.audit('auth.email_verification_sent', v_user.id, v_user.id, p_client_addr);
 end

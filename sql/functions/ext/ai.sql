@@ -100,15 +100,10 @@ declare
   v_user app.user_id := auth.act_as_session(p_session);
   v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
   v_usage api.ai_usage;
-  v_retry integer;
 begin
   perform app.require_membership(v_org);
-  v_retry := app.take_quota('ai.user', v_user, util.setting('ai_calls_per_user_per_hour', '30')::integer,
-                            interval '1 hour');
-  if v_retry is not null then
-    perform util.raise_error(429, 'ai.user_rate_limited', 'Too many AI requests; try again later.', null,
-                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
-  end if;
+  perform app.spend_quota('ai.user', v_user, util.setting('ai_calls_per_user_per_hour', '30')::integer,
+                          interval '1 hour', 'ai.user_rate_limited', 'Too many AI requests; try again later.');
   select a.answer into cached_answer
     from app.ai_answers a
    where a.org_id = v_org and a.request_hash = p_request_hash and a.expires_at > pg_catalog.now();

@@ -18,17 +18,12 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
-  v_retry integer;
 begin
   perform auth.act_as_session(p_session);
   perform app.require_role(v_org, '{owner,admin}');
   perform app.require_slack_channel(p_channel);
-  v_retry := app.take_quota('slack.connect', v_org,
-                            util.setting('slack_connects_per_org_per_hour', '10')::integer, interval '1 hour');
-  if v_retry is not null then
-    perform util.raise_error(429, 'slack.rate_limited', 'Too many attempts to connect Slack; try again later.', null,
-                             pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
-  end if;
+  perform app.spend_quota('slack.connect', v_org, util.setting('slack_connects_per_org_per_hour', '10')::integer,
+                          interval '1 hour', 'slack.rate_limited', 'Too many attempts to connect Slack; try again later.');
   return v_org;
 end
 $$;
