@@ -196,8 +196,9 @@ def is_filter(name: str, value: str | None) -> bool:
 
 
 def query_arguments(pairs: list[tuple[str, str | None]]) -> dict[str, str]:
-    """The arguments among a query's names, as PostgREST reads them (is_filter)."""
-    return {name: value for name, value in pairs if value is not None and not is_filter(name, value)}
+    """The arguments of a query that check_query passed (it refuses every filter): each name
+    with a value."""
+    return {name: value for name, value in pairs if value is not None}
 
 
 def check_query(query: bytes) -> list[tuple[str, str | None]]:
