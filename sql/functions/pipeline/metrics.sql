@@ -152,6 +152,8 @@ comment on function pipeline.slack_digest_posted(date, text) is
 create function pipeline.refresh_org_daily_metrics(p_day date, out written integer, out replaced integer)
 language plpgsql volatile
 as $$
+declare
+  v_tries constant integer := 10;
 begin
   if p_day is null or not pg_catalog.isfinite(p_day) or p_day > (pg_catalog.now() at time zone 'UTC')::date then
     perform util.raise_error(422, 'pipeline.invalid_day', 'The day must be given and must not be in the future (UTC).');
@@ -172,7 +174,7 @@ begin
      run again. Locking the organizations' rows against deletion would take rights to update them,
      which neither the pipeline nor metrics_reader has; a lock on their table would hold every
      membership change (each updates its organization's member count) while the refresh runs. */
-  for attempt in 1..10 loop
+  for attempt in 1..v_tries loop
     begin
       select pg_catalog.count(*)::integer into replaced from analytics.org_daily_metrics m where m.day = p_day;
       insert into analytics.org_daily_metrics as m
@@ -186,7 +188,7 @@ begin
       get diagnostics written = row_count;
       exit;
     exception when foreign_key_violation then
-      if attempt = 10 then
+      if attempt = v_tries then
         raise;
       end if;
     end;
