@@ -1,7 +1,7 @@
-/* The request id: the pre-request takes it from X-Request-Id when it has the shape of one, and
-   audit events, outbox rows and their delivery jobs record it. */
+/* The request id: the pre-request of a request that may write takes it from X-Request-Id when
+   it has the shape of one, and audit events, outbox rows and their delivery jobs record it. */
 begin;
-select plan(15);
+select plan(17);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.request('POST', null, '{"x-request-id": "edge-4f2a9c"}');
@@ -22,17 +22,22 @@ select is(
     where o.payload ->> 'to' = 'rita@example.com'),
   'edge-4f2a9c', 'and its delivery job carries it to the worker');
 
-select tap.request('GET', null, '{"x-request-id": "has spaces; and more"}');
+select tap.request('POST', null, '{"x-request-id": "has spaces; and more"}');
 select is(nullif(current_setting('app.request_id', true), ''), null,
   'a request id that is not of the shape is not taken');
-select tap.request('GET', null, jsonb_build_object('x-request-id', repeat('x', 64)));
+select tap.request('POST', null, jsonb_build_object('x-request-id', repeat('x', 64)));
 select is(nullif(current_setting('app.request_id', true), ''), null, 'nor one longer than 63 characters');
-select tap.request('GET', null, jsonb_build_object('x-request-id', repeat('x', 63)));
+select tap.request('POST', null, jsonb_build_object('x-request-id', repeat('x', 63)));
 select is(current_setting('app.request_id', true), repeat('x', 63), 'one of 63 characters is taken');
-select tap.request('GET', null, '{"x-request-id": ""}');
+select tap.request('POST', null, '{"x-request-id": ""}');
 select is(nullif(current_setting('app.request_id', true), ''), null, 'an empty one is not');
-select tap.request('GET', null, jsonb_build_object('x-request-id', 'edge-4f2a9c' || chr(10)));
+select tap.request('POST', null, jsonb_build_object('x-request-id', 'edge-4f2a9c' || chr(10)));
 select is(nullif(current_setting('app.request_id', true), ''), null, 'nor one that ends in a newline');
+
+select tap.request('GET', null, '{"x-request-id": "edge-5b3e0d"}');
+select is(nullif(current_setting('app.request_id', true), ''), null,
+  'a read takes none: it can record nothing, and its headers are not parsed');
+select isnt(current_setting('application_name'), 'edge-5b3e0d', 'nor is it the application name');
 
 reset role;
 /* What the outbox and the audit trail record as request_id, their default, while app.request_id

@@ -11,9 +11,10 @@
  *    x-blossom-session header; a valid session sets app.user_id and app.session_id for the
  *    transaction and switches to `authenticated`. Anything else stays web_anon, and functions
  *    that need a user answer 401 auth.not_signed_in.
- * 3. Tracing: the request id the edge sends (X-Request-Id, when it has the shape of one) is set
- *    as app.request_id, which audit events and outbox rows record, and as application_name,
- *    which Postgres's log lines and pg_stat_activity show, for the transaction.
+ * 3. Tracing: for a request that may change state, the request id the edge sends (X-Request-Id,
+ *    when it has the shape of one) is set as app.request_id, which audit events and outbox rows
+ *    record, and as application_name, which Postgres's log lines and pg_stat_activity show, for
+ *    the transaction. A read (GET, HEAD, OPTIONS) records nothing, and its headers are not parsed.
  * 4. Activity: a session is marked as used at most once a minute; a read-only request (PostgREST
  *    runs GET and HEAD so) cannot, and is answered with the header X-Blossom-Session-Stale
  *    instead, which the edge takes off and acts on (edge/activity.py).
@@ -42,23 +43,24 @@ comment on function auth.refuse_cross_site_write() is
 
 /* It runs before every API request, so it does only what that request needs: the session is
    one indexed lookup through the view auth.presented_session (sql/views/auth_presented_session.sql), planned
-   into this query with no function call or change of role; a read parses the headers once,
-   for its request id. The settings it makes are transaction-local: PostgREST's next request starts
-   without them. */
+   into this query with no function call or change of role; a read parses no header (the cookie
+   is read from request.cookies). The settings it makes are transaction-local: PostgREST's next
+   request starts without them. */
 create function auth.pre_request() returns void
 language plpgsql volatile
 as $$
 declare
   v_identity record;
-  v_request_id text := nullif(pg_catalog.current_setting('request.headers', true), '')::json ->> 'x-request-id';
+  v_request_id text;
 begin
-  -- The shape of the tables' request_id columns, ^[A-Za-z0-9._:/+=-]{1,63}$, written without
-  -- the bounded repeat, which Postgres's regex engine runs about 20 times slower (15-25 us a request).
-  if pg_catalog.octet_length(v_request_id) <= 63 and v_request_id ~ '^[A-Za-z0-9._:/+=-]+$' then
-    perform pg_catalog.set_config('app.request_id', v_request_id, true),
-            pg_catalog.set_config('application_name', v_request_id, true);
-  end if;
   if pg_catalog.current_setting('request.method', true) not in ('GET', 'HEAD', 'OPTIONS') then
+    v_request_id := nullif(pg_catalog.current_setting('request.headers', true), '')::json ->> 'x-request-id';
+    -- The shape of the tables' request_id columns, ^[A-Za-z0-9._:/+=-]{1,63}$, written without
+    -- the bounded repeat, which Postgres's regex engine runs about 20 times slower (15-25 us a request).
+    if pg_catalog.octet_length(v_request_id) <= 63 and v_request_id ~ '^[A-Za-z0-9._:/+=-]+$' then
+      perform pg_catalog.set_config('app.request_id', v_request_id, true),
+              pg_catalog.set_config('application_name', v_request_id, true);
+    end if;
     perform auth.refuse_cross_site_write();
   end if;
 
