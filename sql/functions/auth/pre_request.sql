@@ -64,13 +64,14 @@ begin
     perform auth.refuse_cross_site_write();
   end if;
 
-  select p.user_id, p.session_id, p.stale into v_identity from auth.presented_session p;
-  if v_identity.session_id is null then
-    return;
-  end if;
-  perform pg_catalog.set_config('app.user_id', v_identity.user_id, true),
-          pg_catalog.set_config('app.session_id', v_identity.session_id, true),
-          pg_catalog.set_config('role', 'authenticated', true);
+  /* The identity is set in the row the session's lookup returns, so a missing or dead session
+     sets nothing; a statement of its own for it cost about a tenth of the pre-request's work. */
+  select p.stale,
+         pg_catalog.set_config('app.user_id', p.user_id, true),
+         pg_catalog.set_config('app.session_id', p.session_id, true),
+         pg_catalog.set_config('role', 'authenticated', true)
+    into v_identity
+    from auth.presented_session p;
   -- Used at most once a minute: marked here when the transaction may write, else by the edge.
   if v_identity.stale then
     if pg_catalog.current_setting('transaction_read_only') = 'off' then
