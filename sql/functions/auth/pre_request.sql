@@ -14,7 +14,7 @@
  * 3. Tracing: for a request that may change state, the request id the edge sends (X-Request-Id,
  *    when it has the shape of one) is set as app.request_id, which audit events and outbox rows
  *    record, and as application_name, which Postgres's log lines and pg_stat_activity show, for
- *    the transaction. A read (GET, HEAD, OPTIONS) records nothing, and its headers are not parsed.
+ *    the transaction. A read (GET, HEAD, OPTIONS) records nothing, so its request id is not read.
  * 4. Activity: a session is marked as used at most once a minute; a read-only request (PostgREST
  *    runs GET and HEAD so) cannot, and is answered with the header X-Blossom-Session-Stale
  *    instead, which the edge takes off and acts on (edge/activity.py).
@@ -43,9 +43,10 @@ comment on function auth.refuse_cross_site_write() is
 
 /* It runs before every API request, so it does only what that request needs: the session is
    one indexed lookup through the view auth.presented_session (sql/views/auth_presented_session.sql), planned
-   into this query with no function call or change of role; a read parses no header (the cookie
-   is read from request.cookies). The settings it makes are transaction-local: PostgREST's next
-   request starts without them. */
+   into this query with no function call or change of role; a read that presents the session
+   cookie parses no header (the cookie is in request.cookies; the headers are read only for
+   X-Blossom-Session, when there is no cookie). The settings it makes are transaction-local:
+   PostgREST's next request starts without them. */
 create function auth.pre_request() returns void
 language plpgsql volatile
 as $$
