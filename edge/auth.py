@@ -181,7 +181,7 @@ async def json_fields(request: Request, *names: str) -> dict[str, str]:
     refusal = csrf_refusal(request, config)
     if refusal is not None:
         raise Refused(refusal)
-    body = await read_body(request, config.max_auth_body_bytes, config.body_timeout_seconds)
+    body = await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
     try:
         data = json.loads(body or b"{}")
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
