@@ -18,6 +18,7 @@ from psycopg import sql
 from tests.support.orgs_db import (
     Outcome,
     become,
+    call,
     call_and_commit,
     email_of,
     error_outcome,
@@ -314,3 +315,23 @@ def test_an_address_invited_while_it_accepts_is_not_left_an_open_invitation(data
             (org_id, email),
         ).fetchone()
         assert pending == (0,)
+
+
+def test_a_malformed_rename_or_invitation_is_refused_without_waiting_for_the_organization(
+    database_url: str,
+) -> None:
+    """Input is checked before the organization's lock is taken: while another transaction holds
+    it, a rename to no name and an invitation of no address are refused at once. (They waited
+    for it: 32 calls at once with a large argument from one client held most of PostgREST's
+    connections waiting on one organization's lock.)"""
+    with admin(database_url) as conn:
+        owner = make_user(conn, "owner")
+        org_id = make_org(conn, f"Locked{time.monotonic_ns()}", {owner: "owner"})
+        with psycopg.connect(database_url) as holder, holder.transaction():
+            holder.execute("select app.lock_org(%s)", (org_id,))
+            with psycopg.connect(database_url, autocommit=True) as caller:
+                caller.execute("set lock_timeout = '300ms'")
+                renamed = call(caller, owner, "update_organization", org_id, "   ")
+                invited = call(caller, owner, "invite_member", org_id, "not an address", "member")
+        assert (renamed.status, renamed.code) == (422, "org.invalid_name")
+        assert (invited.status, invited.code) == (422, "invitation.invalid_email")

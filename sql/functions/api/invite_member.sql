@@ -24,13 +24,15 @@ declare
   v_retry integer;
   v_replaced app.invitation_id;
 begin
-  perform app.lock_org(v_org);
-  v_my_role := app.require_role(v_org, '{owner,admin}');
+  -- The arguments are checked before the organization's lock is waited for: a malformed
+  -- invitation must hold no connection in the queue for it.
   v_role := app.parse_role(invite_member.role);
   v_email := app.mailable_email(pg_catalog.btrim(invite_member.email));
   if v_email is null then
     perform util.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end if;
+  perform app.lock_org(v_org);
+  v_my_role := app.require_role(v_org, '{owner,admin}');
   if not app.may_invite(v_my_role, v_role) then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
   end if;

@@ -9,12 +9,14 @@ declare
   v_name text;
 begin
   perform auth.require_user();
+  -- The name is checked before the organization's lock is waited for: a malformed rename must
+  -- hold no connection in the queue for it.
+  v_name := app.valid_org_name(update_organization.name);
   -- The organization's lock before the role is read: a demotion, which takes it too, comes
   -- wholly before or after (a rename that waited for the quota's lock was judged by the role
   -- its author had before it waited).
   perform app.lock_org(v_org);
   perform app.require_role(v_org, '{owner,admin}');
-  v_name := app.valid_org_name(update_organization.name);
   perform app.spend_quota('org.rename', v_org, util.setting('renames_per_org_per_hour', '20')::integer,
                           interval '1 hour', 'org.rate_limited', 'Too many renames of this organization; try again later.');
   update app.organizations o set name = v_name, updated_at = pg_catalog.now() where o.id = v_org;
