@@ -53,7 +53,10 @@ comment on function auth.session_is_dead(app.sessions) is
   'Whether the session is revoked, expired (app.settings.session_max_age) or idle (app.settings.session_idle_timeout).';
 
 /* The valid session of a token, or null; touches last_seen_at at most once a minute, and only
-   in a writable transaction (PostgREST runs GET requests read-only). */
+   in a writable transaction (PostgREST runs GET requests read-only). Not while another
+   transaction is touching it: the mark is not worth a wait, and each of a session's writes at
+   once queued for the row, holding its PostgREST connection, the whole transaction of the one
+   before (a write that failed undid its mark, and the queue formed again). */
 create function auth.session_from_token(p_token text, p_touch boolean) returns app.sessions
 language plpgsql volatile
 as $$
@@ -69,7 +72,8 @@ begin
   end if;
   if p_touch and v_session.last_seen_at < pg_catalog.now() - interval '1 minute'
      and pg_catalog.current_setting('transaction_read_only') = 'off' then
-    update app.sessions s set last_seen_at = pg_catalog.now() where s.id = v_session.id;
+    update app.sessions s set last_seen_at = pg_catalog.now()
+     where s.id = (select l.id from app.sessions l where l.id = v_session.id for no key update skip locked);
   end if;
   return v_session;
 end
