@@ -76,6 +76,9 @@ class EdgeConfig:
     # upstream_wait_seconds for one, then is answered 503 edge.upstream_busy.
     upstream_connections: int = 256
     upstream_wait_seconds: float = 2.0
+    # One client's calls at PostgREST at once (edge/limits.py ClientShares): its others wait their
+    # turn, as long as upstream_wait_seconds, then 429. Below PostgREST's db-pool (10).
+    client_upstream_share: int = 4
     # Requests in progress at once: per client address (an IPv6 client by its /64) and in all.
     client_concurrency: int = 32
     max_in_flight: int = 4096
@@ -132,6 +135,7 @@ class EdgeConfig:
             upstream_timeout_seconds=env_number("BLOSSOM_EDGE_UPSTREAM_TIMEOUT", 30.0),
             upstream_connections=env_count("BLOSSOM_EDGE_UPSTREAM_CONNECTIONS", 256),
             upstream_wait_seconds=env_number("BLOSSOM_EDGE_UPSTREAM_WAIT", 2.0),
+            client_upstream_share=env_count("BLOSSOM_EDGE_CLIENT_UPSTREAM_SHARE", 4),
             client_concurrency=env_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
             max_in_flight=env_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
             stop_delay_seconds=env_number("BLOSSOM_EDGE_STOP_DELAY", 0.0),

@@ -8,6 +8,7 @@ subscriber is usually given.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 from collections import Counter
@@ -71,3 +72,50 @@ class ConcurrencyLimits:
             self.per_client[key] -= 1
             if not self.per_client[key]:
                 del self.per_client[key]
+
+
+class ShareExceeded(Exception):
+    """The client's calls before this one held its whole share for the whole wait."""
+
+
+class ClientShares:
+    """At most `share` calls of one client at PostgREST at once. PostgREST has a few database
+    connections (db-pool) for everyone; a client's calls past its share wait their turn at the
+    edge, which costs the others nothing, at most `wait_seconds`. (32 writes at once from one
+    client, each waiting on its organization's lock, held 8 of PostgREST's 10 connections, and
+    everyone else's calls queued behind them.)"""
+
+    def __init__(self, share: int, wait_seconds: float) -> None:
+        self.share = share
+        self.wait_seconds = wait_seconds
+        self._turns: dict[str, asyncio.Semaphore] = {}
+        self._holders: Counter[str] = Counter()
+
+    async def take(self, client: str) -> None:
+        """The client's turn; ShareExceeded after the wait. give_back(client) once done."""
+        turns = self._turns.get(client)
+        if turns is None:
+            turns = self._turns[client] = asyncio.Semaphore(self.share)
+        self._holders[client] += 1
+        try:
+            if not turns.locked():  # the usual case: no timer to arm
+                await turns.acquire()
+                return
+            async with asyncio.timeout(self.wait_seconds):
+                await turns.acquire()
+        except TimeoutError:
+            self._forget(client)
+            raise ShareExceeded from None
+        except BaseException:
+            self._forget(client)
+            raise
+
+    def give_back(self, client: str) -> None:
+        self._turns[client].release()
+        self._forget(client)
+
+    def _forget(self, client: str) -> None:
+        self._holders[client] -= 1
+        if not self._holders[client]:
+            del self._holders[client]
+            del self._turns[client]

@@ -27,6 +27,7 @@ from blossom_db.generated import API_CALL_ARGUMENTS
 from blossom_db.runtime import CallArguments, ScalarKind
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
+from edge.limits import ClientShares, ShareExceeded, client_key
 from edge.security import client_address
 from edge.upstream import (
     Answer,
@@ -599,6 +600,15 @@ UPSTREAM_REFUSALS: dict[type[UpstreamError], tuple[int, str, str]] = {
 }
 
 
+def over_share() -> Response:
+    return error_response(
+        429,
+        "edge.too_many_requests",
+        "This client has too many calls under way already; wait for them.",
+        headers={"Retry-After": "1"},
+    )
+
+
 class PostgrestProxy:
     def __init__(self, config: EdgeConfig, count_error: Callable[[str], None] = lambda _code: None) -> None:
         self.config = config
@@ -610,6 +620,7 @@ class PostgrestProxy:
             read_seconds=config.upstream_timeout_seconds,
             buffer=RESPONSE_BUFFER,
         )
+        self.shares = ClientShares(config.client_upstream_share, config.upstream_wait_seconds)
         # Called with the code of each upstream failure the edge answers (edge/metrics.py).
         self.count_error = count_error
 
@@ -686,6 +697,12 @@ class PostgrestProxy:
         elif method == "POST" and (arguments := check_body(body or b"")) is not None and known is not None:
             check_arguments(known, function, arguments, from_query=False)
         target = b"/rpc/" + name + (b"?" + query if query else b"")
+        client = client_key(scope, config)
+        try:
+            await self.shares.take(client)
+        except ShareExceeded:
+            self.count_error("edge.too_many_requests")
+            raise Refused(over_share()) from None
         try:
             answer = await self.upstream.request(scope["method"], target, headers, body)
         except UpstreamError as error:
@@ -693,6 +710,10 @@ class PostgrestProxy:
             self.count_error(code)
             retry = {"Retry-After": "1"} if status == 503 else None
             raise Refused(error_response(status, code, message, headers=retry)) from None
+        finally:
+            # PostgREST answers once its transaction is over: the answer's head frees the
+            # database connection the share is about, whatever is left to stream.
+            self.shares.give_back(client)
 
         if answer.complete:
             answer.release()

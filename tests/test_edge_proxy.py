@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ops.services import stop
@@ -30,8 +33,13 @@ $$;
 create function api.numbers(n int) returns setof int language sql immutable as $$
   select generate_series(1, n)
 $$;
-grant execute on function api.echo(jsonb), api.request_info(), api.two_cookies(), api.numbers(int)
-  to web_anon;
+create function api.hold(seconds float8) returns int language plpgsql stable as $$
+begin
+  perform pg_sleep(seconds);
+  return 1;
+end $$;
+grant execute on function api.echo(jsonb), api.request_info(), api.two_cookies(), api.numbers(int),
+  api.hold(float8) to web_anon;
 """
 
 
@@ -177,3 +185,31 @@ def test_postgrest_down_gives_503_json_and_postgres_still_reported_up(
         assert ready.json()["code"] == "edge.not_ready"
         assert ready.json()["details"]["postgres"] == "ok"
         assert ready.json()["details"]["postgrest"] != "ok"
+
+
+def test_one_client_has_at_most_its_share_of_calls_at_postgrest(probe_stack: Stack) -> None:
+    """One client's calls beyond its share (4) wait their turn at the edge instead of taking
+    PostgREST's few database connections (10) from everyone else; they are all answered, and
+    another client's call goes through meanwhile. (32 lock-bound writes at once from one client
+    held 8 of the 10, and others' calls queued behind them.)"""
+    replies: list[int] = []
+
+    def hold() -> None:
+        replies.append(request(probe_stack.edge_url, "GET", "/rpc/hold?seconds=1", source="127.0.0.3").status)
+
+    holders = [threading.Thread(target=hold) for _ in range(8)]
+    for thread in holders:
+        thread.start()
+    time.sleep(0.5)
+    with psycopg.connect(probe_stack.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from pg_stat_activity"
+            " where wait_event = 'PgSleep' and datname = current_database()"
+        ).fetchone()
+    other = request(probe_stack.edge_url, "POST", "/rpc/echo", json_body={"payload": 1}, source="127.0.0.4")
+    for thread in holders:
+        thread.join(timeout=10)
+    assert row is not None
+    assert 1 <= row[0] <= 4, f"{row[0]} of the client's calls at PostgREST at once"
+    assert other.status == 200
+    assert sorted(replies) == [200] * 8
