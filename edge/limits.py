@@ -1,9 +1,11 @@
-"""How many requests the edge works on at once, per client and in all.
+"""How many requests the edge works on at once, per client and in all, and how many of a
+client's calls it has at PostgREST at once.
 
-A client over its share is answered 429 edge.too_many_requests at once and holds nothing; past
-the edge's total, 503 edge.overloaded. The client is the address `edge.security` names (the
-peer, or a trusted proxy's entry); an IPv6 client counts by its /64, which is what one
-subscriber is usually given.
+A client over its share of requests is answered 429 edge.too_many_requests at once and holds
+nothing; past the edge's total, 503 edge.overloaded. Of its requests, a client has only a few
+calls at PostgREST at once (ClientShares); the others wait their turn. The client is the
+address `edge.security` names (the peer, or a trusted proxy's entry); an IPv6 client counts by
+its /64, which is what one subscriber is usually given.
 """
 
 from __future__ import annotations
