@@ -37,16 +37,19 @@ def session_cookie_name(given: str | None = None, *, secure: bool | None = None)
     """The session cookie's name: BLOSSOM_COOKIE_NAME (default blossom_session), with the
     `__Host-` prefix whenever the cookie is Secure, so that no other host (a sibling subdomain)
     can set or shadow it. PostgREST's pre-request names it by the same rule
-    (auth.session_cookie_name, from the same two settings)."""
+    (auth.session_cookie_name, from the same two settings). It only adds the prefix: taking it
+    off a name that carries it cost every request a regular expression there, so such a name
+    is refused here, before anything starts."""
     given = given if given is not None else os.environ.get("BLOSSOM_COOKIE_NAME", "")
     secure = cookie_secure_from_env() if secure is None else secure
-    base = (given or DEFAULT_COOKIE_NAME).removeprefix(HOST_PREFIX)
+    base = given or DEFAULT_COOKIE_NAME
+    if base.startswith(HOST_PREFIX):
+        raise ValueError(
+            f"BLOSSOM_COOKIE_NAME: give the name without the {HOST_PREFIX} prefix, which is added"
+            f" whenever the cookie is Secure: {given!r}"
+        )
     if not COOKIE_NAME_SHAPE.fullmatch(base):
         raise ValueError(f"BLOSSOM_COOKIE_NAME must match {COOKIE_NAME_SHAPE.pattern}: {given!r}")
-    if given.startswith(HOST_PREFIX) and not secure:
-        raise ValueError(
-            "BLOSSOM_COOKIE_NAME: a __Host- cookie must be Secure; unset BLOSSOM_COOKIE_INSECURE"
-        )
     return HOST_PREFIX + base if secure else base
 
 

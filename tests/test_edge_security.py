@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 from starlette.requests import Request
 
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, session_cookie_name
 from edge.security import client_address, csrf_refusal
 
 
@@ -75,3 +75,14 @@ def test_the_cookie_is_secure_unless_local_development_says_otherwise(
     assert EdgeConfig.from_env().cookie_secure
     monkeypatch.setenv("BLOSSOM_COOKIE_INSECURE", "1")
     assert not EdgeConfig.from_env().cookie_secure
+
+
+def test_the_cookie_name_is_given_without_the_host_prefix_which_secure_adds() -> None:
+    """The pre-request names the cookie by the same rule (auth.session_cookie_name): the prefix
+    added, never taken off, so a name that carries it already is refused before anything starts."""
+    assert session_cookie_name("", secure=True) == "__Host-blossom_session"
+    assert session_cookie_name("", secure=False) == "blossom_session"
+    assert session_cookie_name("custom", secure=True) == "__Host-custom"
+    for secure in (True, False):
+        with pytest.raises(ValueError, match="without the __Host- prefix"):
+            session_cookie_name("__Host-custom", secure=secure)

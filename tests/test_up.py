@@ -350,7 +350,8 @@ def test_the_last_recipe_to_end_stops_the_postgres_one_of_them_started(
 
 
 def test_a_setting_the_edge_would_refuse_stops_up_before_anything_starts(data_dir: Path) -> None:
-    """A __Host- cookie over plain HTTP: a traceback, after Postgres had started and migrated."""
+    """A cookie name given with the __Host- prefix: a traceback, after Postgres had started and
+    migrated."""
     env, _ports = up_environment(data_dir)
     ran = subprocess.run(
         [sys.executable, "-m", "ops.stack", "up"],
@@ -358,7 +359,7 @@ def test_a_setting_the_edge_would_refuse_stops_up_before_anything_starts(data_di
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert ran.returncode == 1
-    assert "blossom: BLOSSOM_COOKIE_NAME: a __Host- cookie must be Secure" in ran.stderr
+    assert "blossom: BLOSSOM_COOKIE_NAME: give the name without the __Host- prefix" in ran.stderr
     assert "Traceback" not in ran.stderr
     assert not (data_dir / "postgres").exists(), "nothing started"
 

@@ -85,13 +85,13 @@ comment on function auth.session_from_token(text, boolean) is
 /* The session cookie's name: app.settings.session_cookie (default blossom_session), with the
    `__Host-` prefix unless app.settings.cookie_insecure is 1 (plain HTTP in development): a
    Secure cookie always carries it, so that no other host (a sibling subdomain) can set or
-   shadow it. The edge names its cookie by the same rule (edge/config.py). */
+   shadow it. The edge names its cookie by the same rule (edge/config.py), and refuses a name
+   that carries the prefix already: added, never taken off, the name costs every request no
+   regular expression (1.6 us of the pre-request's 13.5, bench/proxy.py measured). */
 create function auth.session_cookie_name() returns text
 language sql stable parallel safe
-return pg_catalog.regexp_replace(
-  coalesce(nullif(pg_catalog.current_setting('app.settings.session_cookie', true), ''), 'blossom_session'),
-  '^(__Host-)?',
-  case when pg_catalog.current_setting('app.settings.cookie_insecure', true) = '1' then '' else '__Host-' end);
+return case when pg_catalog.current_setting('app.settings.cookie_insecure', true) = '1' then '' else '__Host-' end
+    || coalesce(nullif(pg_catalog.current_setting('app.settings.session_cookie', true), ''), 'blossom_session');
 
 comment on function auth.session_cookie_name() is
   'The session cookie''s name: app.settings.session_cookie (default blossom_session), __Host- prefixed unless app.settings.cookie_insecure is 1.';
