@@ -9,8 +9,9 @@
    cookie, which the pre-request looks up, and an X-Request-Id, which it records), the session
    marked as used as the edge keeps it for a client who reads (goal: it
    costs 25% or less); and its own time inside Postgres, each call in a transaction of its own
-   as PostgREST makes it, without the round trip: it moves by a microsecond where the ratio
-   moves by points from run to run, so a change to the pre-request shows there first.
+   as PostgREST makes it, without the round trip: measured in turns with and without it, a
+   change to the pre-request shows there first (an absolute time, it moves with the shared
+   machine's speed from run to run; compare runs taken close together).
 
 Usage: python bench/proxy.py [EDGE_URL POSTGREST_URL DATABASE_URL]
 (default: BLOSSOM_BENCH_EDGE_URL, BLOSSOM_BENCH_POSTGREST_URL, BLOSSOM_BENCH_DATABASE_URL, as
