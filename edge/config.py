@@ -13,6 +13,8 @@ DEFAULT_COOKIE_NAME = "blossom_session"
 # Browsers keep a `__Host-` cookie only when it is Secure, has Path=/ and no Domain: a sibling
 # subdomain can then neither set nor shadow it.
 HOST_PREFIX = "__Host-"
+# The cookie name prefixes with a meaning to browsers, lower-cased.
+BROWSER_PREFIXES = ("__host-", "__secure-")
 # A cookie name is an RFC 6265 token; keep to the characters every client handles.
 COOKIE_NAME_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -39,14 +41,15 @@ def session_cookie_name(given: str | None = None, *, secure: bool | None = None)
     can set or shadow it. PostgREST's pre-request names it by the same rule
     (auth.session_cookie_name, from the same two settings). It only adds the prefix: taking it
     off a name that carries it cost every request a regular expression there, so such a name
-    is refused here, before anything starts."""
+    is refused here, before anything starts. So is any prefix browsers give a meaning to, in any
+    case (they match __host- and __Secure- so): without Secure they drop the cookie."""
     given = given if given is not None else os.environ.get("BLOSSOM_COOKIE_NAME", "")
     secure = cookie_secure_from_env() if secure is None else secure
     base = given or DEFAULT_COOKIE_NAME
-    if base.startswith(HOST_PREFIX):
+    if base.lower().startswith(BROWSER_PREFIXES):
         raise ValueError(
-            f"BLOSSOM_COOKIE_NAME: give the name without the {HOST_PREFIX} prefix, which is added"
-            f" whenever the cookie is Secure: {given!r}"
+            "BLOSSOM_COOKIE_NAME: give the name without a __Host- or __Secure- prefix; the"
+            f" {HOST_PREFIX} prefix is added whenever the cookie is Secure: {given!r}"
         )
     if not COOKIE_NAME_SHAPE.fullmatch(base):
         raise ValueError(f"BLOSSOM_COOKIE_NAME must match {COOKIE_NAME_SHAPE.pattern}: {given!r}")

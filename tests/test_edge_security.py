@@ -79,10 +79,13 @@ def test_the_cookie_is_secure_unless_local_development_says_otherwise(
 
 def test_the_cookie_name_is_given_without_the_host_prefix_which_secure_adds() -> None:
     """The pre-request names the cookie by the same rule (auth.session_cookie_name): the prefix
-    added, never taken off, so a name that carries it already is refused before anything starts."""
+    added, never taken off, so a name that carries it already is refused before anything starts.
+    So is a prefix that browsers read in any case (__host-, __Secure-): without Secure they drop
+    such a cookie, and no session ever worked."""
     assert session_cookie_name("", secure=True) == "__Host-blossom_session"
     assert session_cookie_name("", secure=False) == "blossom_session"
     assert session_cookie_name("custom", secure=True) == "__Host-custom"
     for secure in (True, False):
-        with pytest.raises(ValueError, match="without the __Host- prefix"):
-            session_cookie_name("__Host-custom", secure=secure)
+        for name in ("__Host-custom", "__host-custom", "__HOST-custom", "__Secure-custom", "__secure-custom"):
+            with pytest.raises(ValueError, match="without a __Host- or __Secure- prefix"):
+                session_cookie_name(name, secure=secure)

@@ -359,7 +359,7 @@ def test_a_setting_the_edge_would_refuse_stops_up_before_anything_starts(data_di
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert ran.returncode == 1
-    assert "blossom: BLOSSOM_COOKIE_NAME: give the name without the __Host- prefix" in ran.stderr
+    assert "blossom: BLOSSOM_COOKIE_NAME: give the name without a __Host- or __Secure- prefix" in ran.stderr
     assert "Traceback" not in ran.stderr
     assert not (data_dir / "postgres").exists(), "nothing started"
 
