@@ -41,8 +41,9 @@ def session_cookie_name(given: str | None = None, *, secure: bool | None = None)
     can set or shadow it. PostgREST's pre-request names it by the same rule
     (auth.session_cookie_name, from the same two settings). It only adds the prefix: taking it
     off a name that carries it cost every request a regular expression there, so such a name
-    is refused here, before anything starts. So is any prefix browsers give a meaning to, in any
-    case (they match __host- and __Secure- so): without Secure they drop the cookie."""
+    is refused here, before anything starts. So is a name starting with __Secure-, or with either
+    prefix in other letter cases, which browsers read as the prefix too: without Secure they drop
+    such a cookie."""
     given = given if given is not None else os.environ.get("BLOSSOM_COOKIE_NAME", "")
     secure = cookie_secure_from_env() if secure is None else secure
     base = given or DEFAULT_COOKIE_NAME

@@ -85,7 +85,8 @@ def auth_env(endpoints: Endpoints, environ: Environment) -> dict[str, str]:
     as app.settings.*). Local defaults: the edge's own origin, a cookie without Secure (plain
     HTTP on loopback); production sets BLOSSOM_ALLOWED_ORIGINS and leaves Secure on."""
     local_origins = f"http://127.0.0.1:{endpoints.edge_port} http://localhost:{endpoints.edge_port}"
-    # Checked here as the edge will (a name given with the __Host- prefix); both add the prefix.
+    # Checked here as the edge will (a name given with a __Host- or __Secure- prefix); both add
+    # the __Host- prefix.
     session_cookie_name(environ.get("BLOSSOM_COOKIE_NAME", ""), secure=cookie_secure(environ))
     return {
         "BLOSSOM_COOKIE_NAME": environ.get("BLOSSOM_COOKIE_NAME") or "blossom_session",

@@ -168,7 +168,7 @@ def up(settings: Settings) -> int:
     # SIGHUP: the terminal closed. Our children, in sessions of their own, never hear it.
     _handle_stopping_signals()
     try:
-        # What the edge would refuse (a cookie name given with the __Host- prefix), before
+        # What the edge would refuse (a cookie name given with a __Host- or __Secure- prefix), before
         # anything starts: it was a traceback, after the migrations.
         auth_env(endpoints, os.environ)
     except ValueError as error:
