@@ -99,11 +99,18 @@ class Shutdown(Exception):
 
 # What stops `up`, each stopping the stack in order.
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Set as the stack begins to stop (on the first stopping signal, or a failure): a signal after it
+# raises nothing, so that the stop under way goes on in order. A second comes unasked: SIGTERM to
+# `./dev up`'s process group reaches us twice, directly and as just passes it on to its recipe.
+_stopping = threading.Event()
 
 
 def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
     if signum == signal.SIGHUP:
         _write_nowhere()
+    if _stopping.is_set():
+        return
+    _stopping.set()
     raise Shutdown(signal.Signals(signum).name)
 
 
@@ -189,10 +196,9 @@ def up(settings: Settings) -> int:
                 say(f"{why}: stopping")
                 raise
             finally:
-                # Ignore a second Ctrl-C while we stop things in order: worker, edge, PostgREST,
-                # MailDev; Postgres last, as `database` is left, so that each can finish its work.
-                for signum in STOPPING_SIGNALS:
-                    signal.signal(signum, signal.SIG_IGN)
+                # No signal interrupts the stop, in order: worker, edge, PostgREST, MailDev;
+                # Postgres last, as `database` is left, so that each can finish its work.
+                _stopping.set()
                 for child in reversed(children):
                     stop(child.process, timeout=30.0)
                     output.line("blossom", f"{child.name} stopped")

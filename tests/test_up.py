@@ -47,9 +47,10 @@ def _port_open(port: int) -> bool:
 
 
 class Up:
-    """`python -m ops.stack up` in the background, its output collected as it comes: through a
-    pipe, or on a terminal of its own (a pseudo-terminal, whose closing is the hangup a closed
-    terminal window makes)."""
+    """`up` in the background, its output collected as it comes: through a pipe, run by just as
+    `./dev up` runs it, in a process group of its own, as a service manager starts it; or
+    `python -m ops.stack up` on a terminal of its own (a pseudo-terminal, whose closing is the
+    hangup a closed terminal window makes)."""
 
     def __init__(self, env: dict[str, str], on_terminal: bool = False) -> None:
         self.lines: list[str] = []
@@ -72,9 +73,11 @@ class Up:
             os.close(device)
             self.reader = threading.Thread(target=self._read_terminal, daemon=True)
         else:
+            just = [str(Path(sys.executable).with_name("just")), "--justfile", str(ROOT / "justfile")]
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-            )
+                [*just, "--working-directory", str(ROOT), "up"],
+                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
             self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -122,13 +125,15 @@ class Up:
             time.sleep(0.2)
         raise AssertionError(f"the stack did not come up:\n{self.output}")
 
-    def interrupt(self, signum: signal.Signals = signal.SIGINT) -> str:
-        self.process.send_signal(signum)
+    def stop_group(self, signum: signal.Signals) -> str:
+        """`kill -SIGNAL -- -PGID`, as a service manager stops a service: `up` stops the stack and
+        exits 0, and just, stopped by the signal too, tells so by its status (128 and the signal)."""
+        os.killpg(self.process.pid, signum)
         self.process.wait(timeout=60)
         self.reader.join(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
-        assert self.process.returncode == 0, self.output
+        assert self.process.returncode == 128 + signum, self.output
         return self.output
 
 
@@ -168,8 +173,8 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
     with psycopg.connect(database_url) as conn:
         conn.execute("create table public.kept (note text)")
         conn.execute("insert into public.kept values ('written before a restart')")
-    output = first.interrupt()
-    _assert_stopped_before_postgres(output)
+    output = first.stop_group(signal.SIGTERM)
+    _assert_stopped_before_postgres(output, signal.SIGTERM)
     assert edge_url in output
     assert f"127.0.0.1:{ports['postgrest']}" in output
     assert database_url in output
@@ -199,13 +204,13 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
     assert len(re.findall(r"^blossom  \| postgrest started", output, re.MULTILINE)) == 2
 
 
-def _assert_stopped_before_postgres(output: str) -> None:
+def _assert_stopped_before_postgres(output: str, signum: signal.Signals) -> None:
     """Every process is stopped, in order, while Postgres still serves them: a worker whose
     database went first could not put back what it had under way."""
     order = [
         re.search(pattern, output, re.MULTILINE)
         for pattern in (
-            r"^blossom: SIGINT: stopping$",
+            rf"^blossom: {signum.name}: stopping$",
             r"^blossom  \| worker stopped$",
             r"^blossom  \| edge stopped$",
             r"^blossom  \| postgrest stopped$",
@@ -374,3 +379,25 @@ def test_a_hangup_leaves_output_to_a_file_alone(tmp_path: Path) -> None:
             [sys.executable, "-c", hang_up], cwd=ROOT, stdout=output, stderr=output, check=True, timeout=30
         )
     assert log.read_text() == "blossom: stopped\n"
+
+
+def test_a_second_stopping_signal_leaves_the_stop_under_way_alone(tmp_path: Path) -> None:
+    """`kill -TERM -- -PGID` on `./dev up`: we hear SIGTERM, and then again as just passes it on.
+    The second raised Shutdown in the middle of the first's stop, which then left every process
+    but Postgres running. Here the second comes while the first is being handled."""
+    twice = """
+import os, signal, time
+from ops.stack import Shutdown, _handle_stopping_signals
+_handle_stopping_signals()
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+except Shutdown:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)
+    print("stopped in order")
+"""
+    ran = subprocess.run(
+        [sys.executable, "-c", twice], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (ran.returncode, ran.stdout) == (0, "stopped in order\n"), ran.stderr
