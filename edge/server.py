@@ -11,8 +11,12 @@ is its HTTP protocol with these added:
   max_header_bytes (431);
 - at most max_connections connections in all (503) and max_client_connections from one client
   (429; a client is an address, an IPv6 one by its /64; not counted behind a trusted proxy);
+- a chunked body's framing (its chunks' sizes and extensions) and trailer fields at most
+  max_header_bytes (413; the body's own bytes are the application's to bound), and trailer
+  fields never read as headers (RFC 9110, 6.5.1: they are not merged into the header section);
 - at most max_pipelined requests queued behind the one being answered: past it, the
   connection is dropped (a client that sends more without reading the answers is no browser);
+  a pipelined request the server refuses is answered after the requests before it, in order;
 - an answer not taken by the client within drain_seconds (its write buffer stays full, or
   stays unsent after the connection is closed) drops the connection;
 - a request that is not HTTP: 400. Every refusal is in Blossom's JSON error shape.
@@ -25,7 +29,7 @@ import argparse
 import asyncio
 import ipaddress
 import resource
-from collections import Counter
+from collections import Counter, deque
 from typing import Any, ClassVar
 
 import uvicorn
@@ -41,6 +45,7 @@ from edge.limits import client_key_of
 REASONS = {
     400: b"Bad Request",
     408: b"Request Timeout",
+    413: b"Content Too Large",
     429: b"Too Many Requests",
     431: b"Request Header Fields Too Large",
     503: b"Service Unavailable",
@@ -59,6 +64,10 @@ def raw_error(status: int, code: str, message: str) -> bytes:
         b"connection: close\r\n\r\n" % (len(body), retry, logs.new_request_id().encode())
     )
     return head + body
+
+
+# How long a connection refused stays open for the client to read the answer (_write_refusal).
+LINGER_SECONDS = 2.0
 
 
 class _Dropped(Exception):
@@ -92,6 +101,10 @@ class CorkedTransport:
             self._transport.write(b"".join(self._pending))
         self._pending.clear()
 
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
     def close(self) -> None:
         self._flush()
         self._transport.close()
@@ -124,20 +137,30 @@ class EdgeProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._parsed_header_bytes = 0
         self._began_in_read = False
+        # Between a request's headers and its end: the bytes of each read that are not its body's.
+        self._in_content = False
+        self._read_began_in_content = False
+        self._content_in_read = 0
+        self._framing_bytes = 0
         self._client_key: str | None = None
         self._dropped = False
+        # A refusal held back until the answers owed before it (_owed of them) are written.
+        self._refusal: bytes | None = None
+        self._owed = 0
+        self._linger: asyncio.TimerHandle | None = None
 
     # -- connections ----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CorkedTransport(transport, self.loop, self.drain_seconds))  # type: ignore[arg-type]
+        # Over a limit on connections, nothing is kept, not even a while for the answer to be read.
         if len(self.connections) > self.max_connections:
-            self._refuse(503, "edge.overloaded", "The server has too many connections; try again shortly.")
+            self._turn_away(503, "edge.overloaded", "The server has too many connections; try again shortly.")
             return
         key = self._key()
         if key is not None:
             if self.per_client[key] >= self.max_client_connections:
-                self._refuse(429, "edge.too_many_connections", "Too many connections from this client.")
+                self._turn_away(429, "edge.too_many_connections", "Too many connections from this client.")
                 return
             self.per_client[key] += 1
             self._client_key = key
@@ -146,6 +169,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel(self._header_deadline)
         self._cancel(self._drain_deadline)
+        self._cancel(self._linger)
         if self._client_key is not None:
             self.per_client[self._client_key] -= 1
             if not self.per_client[self._client_key]:
@@ -172,14 +196,23 @@ class EdgeProtocol(HttpToolsProtocol):
         if self._dropped:
             return
         self._began_in_read = False
+        self._read_began_in_content = self._in_content
+        self._content_in_read = 0
         super().data_received(data)
+        if self._dropped or self.transport.is_closing():
+            return
         # Headers still incomplete after this read: what the parser holds for them counts too.
         # A read in which they began also held the request before (its body, say), which is not
         # theirs: from there on, their complete parts are counted as the parser hands them over.
-        if self._in_headers and not self._began_in_read and not self.transport.is_closing():
+        if self._in_headers and not self._began_in_read:
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._headers_too_large()
+        # A read wholly within one request's body: what is not the body's data is its framing, or
+        # a trailer field, which the parser holds until it ends. (In a read that began before the
+        # body, the parser's callbacks count them.)
+        elif self._read_began_in_content and self._in_content:
+            self._count_framing(len(data) - self._content_in_read)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -187,6 +220,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._began_in_read = True
         self._header_bytes = 0
         self._parsed_header_bytes = 0
+        self._framing_bytes = 0
 
     # Headers that arrive whole in one read are counted as the parser hands them over.
     def on_url(self, url: bytes) -> None:
@@ -194,15 +228,36 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_headers:  # a trailer field: counted with the body's framing, and dropped
+            self._count_parsed_framing(len(name) + len(value) + 4)
+            return
         self._count_parsed(len(name) + len(value) + 4)  # ": " and CRLF
         super().on_header(name, value)
+
+    def on_chunk_header(self) -> None:
+        # The least a chunk's framing takes: a digit of its size and CRLF, and CRLF after its data.
+        self._count_parsed_framing(5)
 
     def _count_parsed(self, size: int) -> None:
         self._parsed_header_bytes += size
         if self._parsed_header_bytes > self.max_header_bytes:
             self._headers_too_large()
-            self._dropped = True  # the parser error this raises is no bad request of the client's
-            raise _Dropped
+            raise _Dropped  # the parser error this raises is no bad request of the client's
+
+    def _count_parsed_framing(self, size: int) -> None:
+        if not self._read_began_in_content:  # else data_received counts the whole read
+            self._count_framing(size)
+            if self._dropped:
+                raise _Dropped  # stops the parser: a read of many chunks is not read to its end
+
+    def _count_framing(self, size: int) -> None:
+        self._framing_bytes += size
+        if self._framing_bytes > self.max_header_bytes:
+            self._refuse(
+                413,
+                "edge.body_too_large",
+                f"A chunked body's framing and trailer fields are over {self.max_header_bytes} bytes.",
+            )
 
     def _headers_too_large(self) -> None:
         self._refuse(431, "edge.headers_too_large", f"Request headers over {self.max_header_bytes} bytes.")
@@ -211,14 +266,27 @@ class EdgeProtocol(HttpToolsProtocol):
         self._in_headers = False
         self._cancel(self._header_deadline)
         super().on_headers_complete()
+        self._in_content = True
         if len(self.pipeline) > self.max_pipelined:
             self._drop()
             raise _Dropped  # stops the parser: the rest of what was received is not read
 
+    def on_body(self, body: bytes) -> None:
+        self._content_in_read += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_content = False
+        super().on_message_complete()
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self._refusal is not None:
+            self._owed -= 1
+            if not self._owed:
+                self._write_refusal()
         # The next request's headers, unless one is already queued (pipelined).
-        if not self.transport.is_closing() and not self.pipeline:
+        elif not self.transport.is_closing() and not self.pipeline:
             self._await_headers()
 
     def _unsupported_upgrade_warning(self) -> None:
@@ -270,10 +338,57 @@ class EdgeProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, status: int, code: str, message: str) -> None:
+        """Answers the request being read with an error, and closes the connection once that
+        answer is written: after the answers to the requests before it (pipelined), which the
+        client reads first; written at once, the error was read as the first of them, and their
+        own were lost. Nothing more is read from the connection."""
         self._cancel(self._header_deadline)
-        if not self.transport.is_closing():
-            self.transport.write(raw_error(status, code, message))
+        self._dropped = True
+        if self.transport.is_closing() or self._refusal is not None:
+            return
+        refused = self.cycle if self._in_content else None  # when its headers were whole
+        queued = [cycle for cycle, _ in self.pipeline]
+        if refused is not None and refused not in queued:
+            # Its own application is under way: the error is its answer, unless one has begun.
+            if refused.response_complete:
+                self.transport.close()
+                return
+            if refused.response_started:
+                self._drop()
+                return
+            # What it still sends, and what it reads, end as when the client goes.
+            refused.disconnected = True
+            refused.message_event.set()
+            self._owed = 0
+        elif queued:
+            # Behind the answer under way, and those queued before it; its own never runs.
+            self.pipeline = deque(entry for entry in self.pipeline if entry[0] is not refused)
+            self._owed = 1 + len(self.pipeline)
+        else:
+            self._owed = int(self.cycle is not None and not self.cycle.response_complete)
+        self._refusal = raw_error(status, code, message)
+        if not self._owed:
+            self._write_refusal()
+
+    def _write_refusal(self) -> None:
+        """The refusal, then the connection closed in two steps: our side at once, the whole once
+        the client closes its side, or after LINGER_SECONDS, what it sends meanwhile read and
+        dropped. Closed at once while a client still sent (the rest of a body too large), the
+        connection was reset, and the client lost the answer it had not read yet."""
+        if self._refusal is None or self.transport.is_closing():
+            return
+        self.transport.write(self._refusal)
+        if not self.transport.can_write_eof():
             self.transport.close()
+            return
+        self.transport.write_eof()
+        self._linger = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def _turn_away(self, status: int, code: str, message: str) -> None:
+        self._dropped = True
+        self._cancel(self._header_deadline)
+        self.transport.write(raw_error(status, code, message))
+        self.transport.close()
 
     def _drop(self) -> None:
         """Closes the connection at once, whatever is still unsent."""

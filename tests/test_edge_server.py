@@ -8,6 +8,8 @@ per client address, and a different source is a different client.
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
 import time
@@ -65,6 +67,22 @@ def answer_of(sock: socket.socket) -> tuple[int, bytes]:
     while len(body) < length:
         body += sock.recv(65536)
     return int(head.split(b" ", 2)[1]), body
+
+
+def answers_until_closed(sock: socket.socket) -> list[tuple[int, bytes | str]]:
+    """Every answer on a socket until it closes, in order: each one's status, and its body, or
+    the code of an error."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    answers: list[tuple[int, bytes | str]] = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?im)^content-length: *(\d+)", head)[1])  # type: ignore[index]
+        body, data = rest[:length], rest[length:]
+        status = int(head.split(b" ", 2)[1])
+        answers.append((status, json.loads(body)["code"] if status >= 400 else body))
+    return answers
 
 
 def closed_within(sock: socket.socket, seconds: float) -> bool:
@@ -362,3 +380,73 @@ def test_the_servers_own_refusals_carry_every_answers_headers(tight_stack: Stack
     assert head.startswith(b"http/1.1 400")
     for header in (b"x-request-id: ", b"x-content-type-options: nosniff", b"cache-control: no-store"):
         assert header in head, head
+
+
+def chunked_post(path: str, body: bytes, trailer: bytes = b"") -> bytes:
+    """A POST whose JSON body is one chunk, then the last chunk and `trailer` (whole fields)."""
+    return (
+        b"POST %s HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n%s\r\n"
+        % (path.encode(), len(body), body, trailer)
+    )
+
+
+def test_trailer_fields_are_never_read_as_headers(tight_stack: Stack) -> None:
+    """Fields after a chunked body (RFC 9110, 6.5) joined the request's headers, which the edge
+    reads for the client's address, the request id and the session: a trailer after a trusted
+    proxy's X-Forwarded-For chose the client's address, and so its share of every limit."""
+    account = signup(tight_stack.edge_url)
+    trailer = b"X-Blossom-Session: %s\r\n" % account.token.encode()
+    with connected(tight_stack.edge_url, "127.0.0.23") as sock:
+        sock.sendall(chunked_post("/rpc/me", b"{}", trailer))
+        sock.settimeout(5)
+        status, body = answer_of(sock)
+    assert (status, b'"auth.not_signed_in"' in body) == (401, True), body
+
+
+@pytest.mark.parametrize(
+    "flood",
+    [
+        pytest.param(b"0\r\nX-Trailer: " + b"a" * 65536 * 16, id="one trailer field of a MiB"),
+        pytest.param(b"1\r\n \r\n" * 20_000, id="twenty thousand chunks of a byte"),
+    ],
+)
+def test_a_chunked_body_framed_in_more_than_32_kib_is_answered_413(tight_stack: Stack, flood: bytes) -> None:
+    """The 64 KiB a body may hold bounded its data, not its framing: chunk sizes and trailer
+    fields went uncounted, a MiB of one trailer field held the event loop (every client's) for
+    seconds, and a chunk of a byte cost a parser callback for each."""
+    with connected(tight_stack.edge_url, "127.0.0.24") as sock:
+        sock.sendall(
+            b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
+        )
+        with suppress(BrokenPipeError, ConnectionResetError):
+            for start in range(0, len(flood), 65536):
+                sock.sendall(flood[start : start + 65536])
+        sock.settimeout(5)
+        status, body = answer_of(sock)
+    assert (status, b'"edge.body_too_large"' in body) == (413, True), body
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: edge\r\nX-A: a\x01b\r\n\r\n", id="not HTTP: 400"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nX-A: " + b"a" * 40_000 + b"\r\n\r\n", id="headers: 431"),
+    ],
+)
+def test_a_refused_request_is_answered_after_the_requests_before_it(
+    tight_stack: Stack, refused: bytes
+) -> None:
+    """A pipelined request the server refuses itself, sent while the answer to the one before
+    it was under way: the refusal was written at once, the connection closed, and the answer
+    before it lost; the client read the refusal as that answer (RFC 9112, 9.3.2: in order)."""
+    with connected(tight_stack.edge_url, "127.0.0.25") as sock:
+        sock.sendall(b"GET /rpc/slow?seconds=0.5 HTTP/1.1\r\nHost: edge\r\n\r\n")
+        time.sleep(0.1)
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(refused)
+        sock.settimeout(5)
+        answers = answers_until_closed(sock)
+    refusal = (400, "edge.bad_request") if b"\x01" in refused else (431, "edge.headers_too_large")
+    assert answers == [(200, b"1"), refusal]
