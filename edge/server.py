@@ -8,7 +8,7 @@ is its HTTP protocol with these added:
 
 - a request's headers must arrive within header_timeout_seconds of the connection opening or
   of the previous answer (408, or a plain close when nothing was sent), and be at most
-  max_header_bytes (431);
+  max_header_bytes in at most max_header_fields fields (431);
 - at most max_connections connections in all (503) and max_client_connections from one client
   (429; a client is an address, an IPv6 one by its /64; not counted behind a trusted proxy);
 - a chunked body's framing (its chunks' sizes and extensions) and trailer fields at most
@@ -121,6 +121,8 @@ class EdgeProtocol(HttpToolsProtocol):
 
     header_timeout_seconds = 10.0
     max_header_bytes = 32 * 1024
+    # Browsers send about twenty; each costs a callback and a place in every list of headers.
+    max_header_fields = 100
     max_connections = 16384
     max_client_connections = 256
     max_pipelined = 16
@@ -136,6 +138,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._in_headers = False
         self._header_bytes = 0
         self._parsed_header_bytes = 0
+        self._header_fields = 0
         self._began_in_read = False
         # Between a request's headers and its end: the bytes of each read that are not its body's.
         self._in_content = False
@@ -220,6 +223,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._began_in_read = True
         self._header_bytes = 0
         self._parsed_header_bytes = 0
+        self._header_fields = 0
         self._framing_bytes = 0
 
     # Headers that arrive whole in one read are counted as the parser hands them over.
@@ -231,6 +235,10 @@ class EdgeProtocol(HttpToolsProtocol):
         if not self._in_headers:  # a trailer field: counted with the body's framing, and dropped
             self._count_parsed_framing(len(name) + len(value) + 4)
             return
+        self._header_fields += 1
+        if self._header_fields > self.max_header_fields:
+            self._refuse(431, "edge.headers_too_large", f"More than {self.max_header_fields} header fields.")
+            raise _Dropped
         self._count_parsed(len(name) + len(value) + 4)  # ": " and CRLF
         super().on_header(name, value)
 
