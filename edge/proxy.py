@@ -694,8 +694,13 @@ class PostgrestProxy:
         if method in ("GET", "HEAD"):
             if known is not None:
                 check_arguments(known, function, query_arguments(query_pairs), from_query=True)
-        elif method == "POST" and (arguments := check_body(body or b"")) is not None and known is not None:
-            check_arguments(known, function, arguments, from_query=False)
+        elif method == "POST":
+            # PostgREST reads a POST's query as filters on the function's rows (a plain name and
+            # value answered its own PGRST100), and its options: what check_query refuses.
+            if query:
+                raise bad_request("A POST call takes its arguments in its JSON body: send no query string.")
+            if (arguments := check_body(body or b"")) is not None and known is not None:
+                check_arguments(known, function, arguments, from_query=False)
         target = b"/rpc/" + name + (b"?" + query if query else b"")
         client = client_key(scope, config)
         try:

@@ -229,6 +229,19 @@ def test_postgrest_query_options_are_no_part_of_a_call(answers_stack: Stack, que
     assert query.split(";")[-1].split("=")[0] in reply.json()["message"]
 
 
+@pytest.mark.parametrize("query", ["role=owner", "org_id=org_x", "flag"])
+def test_a_post_takes_no_query_string(answers_stack: Stack, query: str) -> None:
+    """A POST's arguments are its body: PostgREST read its query as filters on the function's
+    rows, and answered a plain name and value with its own PGRST100."""
+    account = signup(answers_stack.edge_url)
+    headers = {"Origin": answers_stack.edge_url} | account.cookie
+    reply = request(
+        answers_stack.edge_url, "POST", f"/rpc/list_organizations?{query}", json_body={}, headers=headers
+    )
+    assert_error(reply, 400, "edge.bad_request")
+    assert "query string" in reply.json()["message"]
+
+
 @pytest.mark.parametrize("prefer", ["tx=rollback", "tx=rollback, handling=strict", "params=single-object"])
 def test_prefer_is_no_part_of_a_call(answers_stack: Stack, prefer: str) -> None:
     """Prefer: tx=rollback asked for a dry run and got a commit (PostgREST honours it only when
