@@ -1,6 +1,6 @@
 /* Password change and reset: proofs, single-use tokens, the outbox, revocation; and the purge. */
 begin;
-select plan(39);
+select plan(40);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('carol_token', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
@@ -70,6 +70,11 @@ select is((select count(*)::int from app.outbox where topic = 'mail.password_res
   'one mail is queued, for the existing account only');
 select is((select payload ->> 'to' from app.outbox where topic = 'mail.password_reset'), 'carol@example.com',
   'the mail goes to the account''s email');
+select results_eq(
+  $$ select actor_id::text, target from app.audit_events where action = 'auth.password_reset_requested' $$,
+  $$ values (null::text, tap.id('carol')) $$,
+  'the request is recorded against the account, by no one: anyone who knows the address may ask (the account counted as active in the daily metrics)'
+);
 select tap.fix('reset_token', tap.mailed_token('mail.password_reset', 'carol@example.com'));
 select is((select count(*)::int from app.password_resets
             where token_hash = util.token_hash(tap.id('reset_token'))

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(50);
+select plan(51);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -178,6 +178,13 @@ select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics('-infinity') 
 select is(tap.outcome($$ select pipeline.org_daily_metrics('-infinity', 'infinity') $$), '422 pipeline.invalid_range',
   'a range is of days, not of the infinities');
 select throws_ok($$ select * from app.audit_events $$, '42501', null, 'pipeline cannot read the application''s tables');
+reset role;
+/* A password reset anyone may ask for is no activity of the account's owner: asked for dan, whom
+   nothing else shows today, by no one signed in. */
+select auth.request_password_reset('dan@example.com', '192.0.2.9');
+set local role pipeline;
+select is((select active_users from pipeline.org_daily_counts((now() at time zone 'UTC')::date) where org_id = tap.id('later')),
+  0::bigint, 'a reset requested for a member leaves them inactive that day');
 select throws_ok($$ update analytics.org_daily_metrics set day = day + 1 $$, '42501', null,
   'pipeline writes a row''s counts over, never its day or its organization');
 reset role;

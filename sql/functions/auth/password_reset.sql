@@ -41,7 +41,9 @@ begin
   insert into app.outbox (topic, payload)
   values ('mail.password_reset', pg_catalog.jsonb_build_object(
     'to', v_user.email, 'display_name', v_user.display_name, 'token', v_token, 'expires_at', v_expires));
-  perform auth.audit('auth.password_reset_requested', v_user.id, v_user.id, p_client_addr);
+  -- By no one known: anyone who has the address may ask. (As the owner's own, it counted them
+  -- active that day in the daily metrics.)
+  perform auth.audit('auth.password_reset_requested', null, v_user.id, p_client_addr);
 end
 $$;
 
