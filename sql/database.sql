@@ -10,6 +10,9 @@
  *   view filters out. Only the owner keeps it (deploy/migrate.py grants it).
  * - Large objects: PUBLIC may create them, a write outside every schema, of any size, that stays
  *   after the session. No role of ours needs one.
+ * - Messages in the write-ahead log (pg_logical_emit_message): PUBLIC may write them, of any size,
+ *   as often as it likes, in a read-only transaction too (panopticon wrote 48 MB a call). They fill
+ *   the disk and every replica's, and no role of ours sends one.
  * - Advisory locks: PUBLIC may take them, and the application serializes on them (app.lock_*: a
  *   rate-limit key, an organization, its AI quota). panopticon held the lock of an address's
  *   logins, and that address could not log in. Only the owner takes them, in the SECURITY
@@ -26,14 +29,15 @@ declare
 begin
   execute pg_catalog.format('revoke temporary on database %I from public', pg_catalog.current_database());
   if not (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user) then
-    raise warning 'sql/database.sql: % is not a superuser, so every role may still take advisory locks and create large objects',
+    raise warning 'sql/database.sql: % is not a superuser, so every role may still take advisory locks, create large objects and write messages into the write-ahead log',
       current_user;
     return;
   end if;
   for v_function in
     select p.oid::regprocedure from pg_catalog.pg_proc p
      where p.pronamespace = 'pg_catalog'::regnamespace
-       and (p.proname ~ '^pg_(try_)?advisory_' or p.proname in ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_import'))
+       and (p.proname ~ '^pg_(try_)?advisory_'
+            or p.proname in ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_import', 'pg_logical_emit_message'))
   loop
     execute pg_catalog.format('revoke execute on function %s from public', v_function);
   end loop;

@@ -345,6 +345,7 @@ def test_the_login_roles_write_in_no_other_database_of_the_server(
             "select pg_catalog.lo_create(0)",
             "select pg_catalog.pg_advisory_lock(1)",
             "select pg_catalog.pg_try_advisory_xact_lock(1)",
+            "select pg_catalog.pg_logical_emit_message(false, 'x', 'y')",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(attempt)

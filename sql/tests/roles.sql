@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(104);
+select plan(105);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -352,6 +352,13 @@ select is_empty(
                       'pg_catalog.lo_import(text, oid)'::regprocedure)
         and has_function_privilege(r.oid, p.oid, 'execute') $$,
   'no role of ours may create a large object (a write outside every schema, of any size)'
+);
+select is_empty(
+  $$ select r.rolname::text, p.oid::regprocedure::text from pg_roles r, pg_proc p
+      where not r.rolsuper and r.rolname !~ '^pg_'
+        and p.pronamespace = 'pg_catalog'::regnamespace and p.proname = 'pg_logical_emit_message'
+        and has_function_privilege(r.oid, p.oid, 'execute') $$,
+  'no role of ours may write a message into the write-ahead log (any size, as often as it likes, in a read-only transaction too)'
 );
 select is_empty(
   $$ select r.rolname::text from pg_roles r
