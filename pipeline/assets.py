@@ -173,7 +173,8 @@ def weekly_slack_digest(
 @asset(group_name="maintenance", kinds={"postgres"})
 def auth_housekeeping(postgres: PostgresResource) -> MaterializeResult[None]:
     """Dead sessions, spent reset and verification tokens, old rate-limit rows and forgotten
-    devices deleted; tokens taken out of the outbox's delivered or expired messages."""
+    devices deleted; tokens taken out of the outbox's delivered or expired messages, and the
+    messages delivered over 30 days ago deleted."""
     with postgres.transaction() as conn:
         purged = pipeline_purge_auth(conn)
     return MaterializeResult(
@@ -184,5 +185,6 @@ def auth_housekeeping(postgres: PostgresResource) -> MaterializeResult[None]:
             "email_verifications": purged.email_verifications or 0,
             "devices": purged.devices or 0,
             "outbox_secrets": purged.outbox_secrets or 0,
+            "outbox_delivered": purged.outbox_delivered or 0,
         }
     )

@@ -286,13 +286,21 @@ def test_housekeeping_removes_exactly_what_is_due(
             "insert into app.rate_limit_hits (kind, key, at) values"
             " ('tap.test', 'k', now() - interval '2 days'), ('tap.test', 'k', now() - interval '1 hour')"
         )
+        conn.execute(
+            "insert into app.outbox (topic, payload, created_at, delivered_at)"
+            " select 'mail.tap', jsonb_build_object('to', email), now() - age, now() - age"
+            "   from (values ('old@example.com', interval '31 days'), ('new@example.com', interval '1 day'))"
+            "        m (email, age)"
+        )
     metadata = materialized(assets.auth_housekeeping, {"postgres": postgres}, instance)
     assert metadata["sessions"] == 2
     assert metadata["rate_limit_hits"] == 1
+    assert metadata["outbox_delivered"] == 1
     with psycopg.connect(database_url) as conn:
         left = conn.execute("select count(*) from app.sessions where token_hash = sha256('live')").fetchone()
         hits = conn.execute("select count(*) from app.rate_limit_hits where kind = 'tap.test'").fetchone()
-    assert (left, hits) == ((1,), (1,))
+        mails = conn.execute("select payload ->> 'to' from app.outbox where topic = 'mail.tap'").fetchall()
+    assert (left, hits, mails) == ((1,), (1,), [("new@example.com",)])
 
 
 def test_the_export_writes_the_metrics_to_the_sheet(

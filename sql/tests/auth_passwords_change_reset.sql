@@ -1,6 +1,6 @@
 /* Password change and reset: proofs, single-use tokens, the outbox, revocation; and the purge. */
 begin;
-select plan(40);
+select plan(41);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('carol_token', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
@@ -121,14 +121,21 @@ select is((select count(*)::int from app.outbox where topic = 'mail.password_res
 update app.outbox set delivered_at = now() where payload ->> 'token' = tap.id('reset_token');
 update app.outbox set payload = jsonb_set(payload, '{expires_at}', to_jsonb(now() - interval '1 second'))
  where payload ->> 'token' = tap.id('second_reset_token');
+/* A mail delivered 31 days ago, and one 29 days ago: the first goes whole (its payload names the
+   recipient), the second stays a while, for the operators' views and a question of support. */
+insert into app.outbox (topic, payload, created_at, delivered_at)
+values ('mail.password_reset', '{"to": "old@example.com"}', now() - interval '31 days', now() - interval '31 days'),
+       ('mail.password_reset', '{"to": "recent@example.com"}', now() - interval '29 days', now() - interval '29 days');
 set local role pipeline;
-select results_eq($$ select sessions, outbox_secrets from pipeline.purge_auth() $$, $$ values (5, 2) $$,
-  'the pipeline role purges the five dead sessions and blanks the two spent tokens (one delivered, one expired)');
+select results_eq($$ select sessions, outbox_secrets, outbox_delivered from pipeline.purge_auth() $$, $$ values (5, 2, 1) $$,
+  'the pipeline role purges the five dead sessions, blanks the two spent tokens (one delivered, one expired) and deletes the mail delivered over 30 days ago');
 reset role;
 select is_empty($$ select from app.outbox where topic = 'mail.password_reset' and payload ? 'token' $$,
   'no reset token is left in the outbox');
-select is((select count(*)::int from app.outbox where topic = 'mail.password_reset' and payload ? 'to'), 2,
-  'the rest of each message is kept');
+select is((select count(*)::int from app.outbox where topic = 'mail.password_reset' and payload ? 'to'), 3,
+  'the rest of each message is kept, and the message delivered 29 days ago');
+select is_empty($$ select from app.outbox where payload ->> 'to' = 'old@example.com' $$,
+  'the message delivered 31 days ago is gone');
 select is((select count(*)::int from app.sessions where user_id = tap.id('carol')), 0,
   'the purge deleted every revoked and expired session');
 select is((select count(*)::int from app.sessions), 1, 'and kept the live one (Dave''s)');

@@ -1,13 +1,15 @@
 /* Housekeeping for the pipeline: sessions that can never be valid again, stale counters,
-   resets, email verifications and devices, and the one-time secrets still readable in the
-   outbox (the worker takes them out as it delivers; this, those of mails never delivered). */
+   resets, email verifications and devices, the one-time secrets still readable in the outbox
+   (the worker takes them out as it delivers; this, those of mails never delivered), and the
+   messages delivered long ago. */
 create function pipeline.purge_auth(
   out sessions integer,
   out rate_limit_hits integer,
   out password_resets integer,
   out devices integer,
   out email_verifications integer,
-  out outbox_secrets integer
+  out outbox_secrets integer,
+  out outbox_delivered integer
 )
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -30,9 +32,14 @@ begin
    where o.payload ? 'token'
      and (o.delivered_at is not null or (o.payload ->> 'expires_at')::timestamptz < pg_catalog.now());
   get diagnostics outbox_secrets = row_count;
+  /* A delivered message stays 30 days, for the operators' views (admin.outbox_health) and a
+     question of support (did the mail go out?); then it goes whole: its payload names the
+     recipient, and the outbox only grew. */
+  delete from app.outbox o where o.delivered_at < pg_catalog.now() - interval '30 days';
+  get diagnostics outbox_delivered = row_count;
 end
 $$;
 
 comment on function pipeline.purge_auth() is
   'Deletes dead sessions, rate-limit hits older than a day, resets and email verifications expired a day ago and devices unused for a year; '
-  'removes the token from outbox messages delivered or expired.';
+  'removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.';
