@@ -52,7 +52,7 @@ grant select on app.sessions to session_reader;
 /* admin_reader: the operators' views (sql/views/admin.sql), every tenant's rows under the policies
    admin_read, and only the columns that hold no secret: never a password hash, a token hash, or an
    outbox payload (which carries a mail's token until it is delivered). */
-grant select (id, email, display_name, email_verified_at, created_at, updated_at) on app.users to admin_reader;
+grant select (id, email, display_name, email_verified_at, created_at, updated_at, last_seen_at) on app.users to admin_reader;
 grant select (id, name, slug, created_by, created_at, updated_at, member_count) on app.organizations to admin_reader;
 grant select (id, org_id, user_id, role, joined_at) on app.memberships to admin_reader;
 grant select (id, org_id, created_at, expires_at, accepted_at, declined_at, revoked_at) on app.invitations to admin_reader;

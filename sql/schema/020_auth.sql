@@ -23,7 +23,8 @@ create table app.users (
     constraint users_display_name_length check (char_length(display_name) between 1 and 100),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
-  email_verified_at timestamptz
+  email_verified_at timestamptz,
+  last_seen_at timestamptz
 );
 create unique index users_email_lower_key on app.users (lower(email));
 alter table app.users enable row level security;
@@ -36,6 +37,8 @@ comment on column app.users.created_at is 'When the account was created.';
 comment on column app.users.updated_at is 'When the profile last changed.';
 comment on column app.users.email_verified_at is
   'When the account proved it reads its email (a verification link, or an accepted invitation); null until then.';
+comment on column app.users.last_seen_at is
+  'When a session of the account deleted by the housekeeping was last used (pipeline.purge_auth); its live sessions say since.';
 
 /* Secrets: a private 1:1 table, so that no query on users can ever reach a hash. */
 create table app.user_secrets (

@@ -5,7 +5,7 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(62);
+select plan(64);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
@@ -292,6 +292,19 @@ select is_empty(
   $$ select r.rolname from pg_roles r where r.rolname <> 'panopticon' and pg_has_role('panopticon', r.oid, 'member') $$,
   'panopticon is a member of no other role, so it may set no other role'
 );
+
+/* When an account was last seen outlives its sessions: the housekeeping deleted bob's dead ones,
+   and admin.users said he was never seen. */
+set local role pipeline;
+select is((select sessions from pipeline.purge_auth()), 3, 'the housekeeping deletes the three dead sessions');
+set local role panopticon;
+select results_eq(
+  $$ select display_name, now() - last_seen_at from admin.users
+      where id in (tap.id('ann'), tap.id('bob'), tap.id('cid')) order by display_name $$,
+  $$ values ('ann', interval '1 hour'), ('bob', interval '8 days'), ('cid', null) $$,
+  'admin.users still shows when each account was last seen, its sessions deleted or not'
+);
+reset role;
 
 select * from finish();
 rollback;

@@ -149,7 +149,7 @@ select is_empty(
                          'declined_at', 'revoked_at']) c
      except
      select 'admin_reader', t, c, 'SELECT' from (values
-       ('users', array['id', 'email', 'display_name', 'email_verified_at', 'created_at', 'updated_at']),
+       ('users', array['id', 'email', 'display_name', 'email_verified_at', 'created_at', 'updated_at', 'last_seen_at']),
        ('organizations', array['id', 'name', 'slug', 'created_by', 'created_at', 'updated_at', 'member_count']),
        ('memberships', array['id', 'org_id', 'user_id', 'role', 'joined_at']),
        ('invitations', array['id', 'org_id', 'created_at', 'expires_at', 'accepted_at', 'declined_at', 'revoked_at']),

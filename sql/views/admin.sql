@@ -23,7 +23,8 @@ set local role admin_reader;
 create view admin.users with (security_barrier) as
   select u.id, u.email, u.display_name, u.email_verified_at, u.created_at, u.updated_at,
          (select pg_catalog.count(*) from app.memberships m where m.user_id = u.id) as organizations,
-         (select pg_catalog.max(s.last_seen_at) from app.sessions s where s.user_id = u.id) as last_seen_at
+         greatest(u.last_seen_at, (select pg_catalog.max(s.last_seen_at) from app.sessions s where s.user_id = u.id))
+           as last_seen_at
     from app.users u;
 comment on view admin.users is 'Every account, with how many organizations it belongs to and when it was last seen; no password hash, no token.';
 

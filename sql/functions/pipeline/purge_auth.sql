@@ -14,10 +14,20 @@ create function pipeline.purge_auth(
 language plpgsql volatile security definer set search_path = ''
 as $$
 begin
-  /* By the database's idle timeout: the caller's own setting would decide for every user. */
-  delete from app.sessions s
-   where auth.session_is_dead_after(s, util.database_setting('session_idle_timeout', '7 days')::interval);
-  get diagnostics sessions = row_count;
+  /* By the database's idle timeout: the caller's own setting would decide for every user. When
+     each account was last seen is kept on it (admin.users), which only its sessions said. */
+  with purged as (
+    delete from app.sessions s
+     where auth.session_is_dead_after(s, util.database_setting('session_idle_timeout', '7 days')::interval)
+    returning s.user_id, s.last_seen_at
+  ), seen as (
+    select p.user_id, pg_catalog.max(p.last_seen_at) as last_seen_at from purged p group by p.user_id
+  ), remembered as (
+    update app.users u set last_seen_at = seen.last_seen_at
+      from seen
+     where u.id = seen.user_id and seen.last_seen_at > coalesce(u.last_seen_at, '-infinity')
+  )
+  select pg_catalog.count(*)::integer into sessions from purged;
   delete from app.rate_limit_hits h where h.at < pg_catalog.now() - interval '1 day';
   get diagnostics rate_limit_hits = row_count;
   delete from app.password_resets r where r.expires_at < pg_catalog.now() - interval '1 day';
