@@ -456,6 +456,7 @@ class DeliveryClaimSlackPostRow:
     channel: str | None
     token_key_id: str | None
     token_sealed: bytes | None
+    connected_at: datetime | None
     names: JsonValue | None
 
 
@@ -751,6 +752,7 @@ class PipelineSlackDigestTargetsRow:
     channel: str | None
     token_key_id: str | None
     token_sealed: bytes | None
+    connected_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -2041,14 +2043,14 @@ async def delivery_claim_async(
 def delivery_claim_slack_post(
     conn: psycopg.Connection[Any], *, p_event_id: str | None
 ) -> DeliveryClaimSlackPostRow:
-    """A pending notification locked for the transaction, with its organization's working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
+    """A pending notification locked for the transaction, with its organization's working Slack channel, sealed token and when it was connected (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
 
     Raises no coded error.
     """
     query, params = call_query(
         "delivery",
         "claim_slack_post",
-        'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
+        'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."connected_at", r."names" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
     with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
@@ -2060,14 +2062,14 @@ def delivery_claim_slack_post(
 async def delivery_claim_slack_post_async(
     conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
 ) -> DeliveryClaimSlackPostRow:
-    """A pending notification locked for the transaction, with its organization's working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
+    """A pending notification locked for the transaction, with its organization's working Slack channel, sealed token and when it was connected (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
 
     Raises no coded error.
     """
     query, params = call_query(
         "delivery",
         "claim_slack_post",
-        'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."names" from {call} as r',
+        'select r."topic", r."attempts", r."org_id", r."channel", r."token_key_id", r."token_sealed", r."connected_at", r."names" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
     async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimSlackPostRow)) as cur:
@@ -2147,9 +2149,13 @@ async def delivery_failed_async(
 
 
 def delivery_slack_broken(
-    conn: psycopg.Connection[Any], *, p_org_id: str | None, p_reason: str | None
+    conn: psycopg.Connection[Any],
+    *,
+    p_org_id: str | None,
+    p_reason: str | None,
+    p_connected_at: datetime | None,
 ) -> bool | None:
-    """Marks the organization's Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.
+    """Marks the organization's Slack connection connected at p_connected_at (the claim's) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.
 
     Raises no coded error.
     """
@@ -2157,7 +2163,11 @@ def delivery_slack_broken(
         "delivery",
         "slack_broken",
         "select v from {call} as v",
-        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+        [
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_reason", p_reason, "text", ""),
+            ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
+        ],
     )
     with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
@@ -2166,9 +2176,13 @@ def delivery_slack_broken(
 
 
 async def delivery_slack_broken_async(
-    conn: psycopg.AsyncConnection[Any], *, p_org_id: str | None, p_reason: str | None
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_org_id: str | None,
+    p_reason: str | None,
+    p_connected_at: datetime | None,
 ) -> bool | None:
-    """Marks the organization's Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.
+    """Marks the organization's Slack connection connected at p_connected_at (the claim's) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.
 
     Raises no coded error.
     """
@@ -2176,7 +2190,11 @@ async def delivery_slack_broken_async(
         "delivery",
         "slack_broken",
         "select v from {call} as v",
-        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+        [
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_reason", p_reason, "text", ""),
+            ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
+        ],
     )
     async with guarded_async(conn), conn.cursor() as cur:
         await cur.execute(query, params)
@@ -2799,9 +2817,13 @@ async def pipeline_slack_digest_posted_async(
 
 
 def pipeline_slack_digest_refused(
-    conn: psycopg.Connection[Any], *, p_org_id: str | None, p_reason: str | None
+    conn: psycopg.Connection[Any],
+    *,
+    p_org_id: str | None,
+    p_reason: str | None,
+    p_connected_at: datetime | None,
 ) -> bool | None:
-    """Marks the organization's Slack connection broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken or gone already.
+    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already.
 
     Raises no coded error.
     """
@@ -2809,7 +2831,11 @@ def pipeline_slack_digest_refused(
         "pipeline",
         "slack_digest_refused",
         "select v from {call} as v",
-        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+        [
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_reason", p_reason, "text", ""),
+            ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
+        ],
     )
     with guarded(conn), conn.cursor() as cur:
         cur.execute(query, params)
@@ -2818,9 +2844,13 @@ def pipeline_slack_digest_refused(
 
 
 async def pipeline_slack_digest_refused_async(
-    conn: psycopg.AsyncConnection[Any], *, p_org_id: str | None, p_reason: str | None
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    p_org_id: str | None,
+    p_reason: str | None,
+    p_connected_at: datetime | None,
 ) -> bool | None:
-    """Marks the organization's Slack connection broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken or gone already.
+    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already.
 
     Raises no coded error.
     """
@@ -2828,7 +2858,11 @@ async def pipeline_slack_digest_refused_async(
         "pipeline",
         "slack_digest_refused",
         "select v from {call} as v",
-        [("p_org_id", p_org_id, "text", ""), ("p_reason", p_reason, "text", "")],
+        [
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_reason", p_reason, "text", ""),
+            ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
+        ],
     )
     async with guarded_async(conn), conn.cursor() as cur:
         await cur.execute(query, params)
@@ -2839,14 +2873,14 @@ async def pipeline_slack_digest_refused_async(
 def pipeline_slack_digest_targets(
     conn: psycopg.Connection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations with a working Slack connection that have not had the week's digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week.
+    """The organizations with a working Slack connection that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week.
 
     Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
         "slack_digest_targets",
-        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
+        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed", r."connected_at" from {call} as r',
         [("p_week", p_week, "date", "")],
     )
     with (
@@ -2861,14 +2895,14 @@ def pipeline_slack_digest_targets(
 async def pipeline_slack_digest_targets_async(
     conn: psycopg.AsyncConnection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations with a working Slack connection that have not had the week's digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week.
+    """The organizations with a working Slack connection that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week.
 
     Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
         "slack_digest_targets",
-        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed" from {call} as r',
+        'select r."org_id", r."org_name", r."channel", r."token_key_id", r."token_sealed", r."connected_at" from {call} as r',
         [("p_week", p_week, "date", "")],
     )
     async with (

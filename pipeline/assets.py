@@ -146,7 +146,12 @@ def weekly_slack_digest(
             if isinstance(refused, SlackRefused) and refused.broken:
                 broken[org_id] = refused.slack_error
                 with postgres.transaction() as conn:
-                    pipeline_slack_digest_refused(conn, p_org_id=org_id, p_reason=refused.slack_error)
+                    pipeline_slack_digest_refused(
+                        conn,
+                        p_org_id=org_id,
+                        p_reason=refused.slack_error,
+                        p_connected_at=target.connected_at,
+                    )
             return str(refused.code)
         with postgres.transaction() as conn:
             pipeline_slack_digest_posted(conn, p_week=first, p_org_id=org_id)

@@ -9,7 +9,10 @@ once per try, in one transaction of the worker's own (sql/functions/delivery/sla
                              connection marked broken when Slack refuses its token or channel
                              for good, and the event given up.
 
-As for mail, the row lock makes the post at most once per event, whoever runs the job.
+As for mail, the row lock keeps two jobs of one event from posting it at once. A post is still at
+least once, not at most: one Slack took but answered past the timeout (a temporary failure, tried
+again) or whose worker died before the commit is posted again; chat.postMessage has no idempotency
+key (docs/services.md).
 """
 
 from __future__ import annotations
@@ -119,9 +122,15 @@ class SlackPoster:
                 except (UnpostableEvent, SecretUnreadable) as error:
                     outcome = await failed(str(error), temporary=False)
                 except SlackRefused as error:
-                    # Refused for good: the connection is marked broken first, so nothing more is queued.
+                    # Refused for good: the connection is marked broken first, so nothing more is
+                    # queued; the one claimed, not one an admin made since with another token.
                     if error.broken:
-                        await delivery_slack_broken_async(conn, p_org_id=org_id, p_reason=error.slack_error)
+                        await delivery_slack_broken_async(
+                            conn,
+                            p_org_id=org_id,
+                            p_reason=error.slack_error,
+                            p_connected_at=claim.connected_at,
+                        )
                     outcome = await failed(error.message, temporary=False)
                 except ServiceError as error:
                     outcome = await failed(

@@ -75,4 +75,4 @@ grant select (org_id, outcome, prompt_tokens, completion_tokens, settled_at) on 
 /* And the weekly Slack digest's recipients: the organization's name, its working channel and the
    sealed bot token, which the pipeline's process opens to post. */
 grant select (name) on app.organizations to metrics_reader;
-grant select (org_id, channel, bot_token_key_id, bot_token_sealed, broken_at) on app.slack_connections to metrics_reader;
+grant select (org_id, channel, bot_token_key_id, bot_token_sealed, broken_at, connected_at) on app.slack_connections to metrics_reader;

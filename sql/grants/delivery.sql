@@ -5,5 +5,5 @@ grant execute on function
   delivery.delivered(text),
   delivery.failed(text, text, boolean),
   delivery.claim_slack_post(text),
-  delivery.slack_broken(text, text)
+  delivery.slack_broken(text, text, timestamptz)
   to worker;

@@ -7,7 +7,7 @@ grant execute on function
   pipeline.refresh_org_daily_metrics(date),
   pipeline.org_daily_metrics(date, date),
   pipeline.failed_deliveries(bigint, integer),
-  pipeline.slack_digest_refused(text, text),
+  pipeline.slack_digest_refused(text, text, timestamptz),
   pipeline.slack_digest_posted(date, text)
   to pipeline;
 set local role metrics_reader;

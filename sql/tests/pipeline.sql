@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(51);
+select plan(52);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -15,7 +15,7 @@ select results_eq(
   $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.org_daily_counts(date)'),
             ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
             ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_posted(date,text)'),
-            ('pipeline.slack_digest_refused(text,text)'), ('pipeline.slack_digest_targets(date)'),
+            ('pipeline.slack_digest_refused(text,text,timestamp with time zone)'), ('pipeline.slack_digest_targets(date)'),
             ('util.raise_error(integer,text,text,text,jsonb)') $$,
   'pipeline may execute the pipeline functions, and util.raise_error for their coded errors, nothing else of ours'
 );
@@ -215,9 +215,12 @@ select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-06') $$),
   'the recipients of a week given by a day that is not its Monday are refused');
 select is(tap.outcome($$ select pipeline.slack_digest_targets(null) $$), '422 pipeline.invalid_week',
   'and of no week');
-select ok(pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found'),
-  'a digest Slack refused for good marks the connection broken');
-select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found'), '... once');
+select tap.fix('digest_connection', (select connected_at::text from pipeline.slack_digest_targets('2026-01-12')));
+select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', tap.id('digest_connection')::timestamptz - interval '1 day'),
+  'Slack''s refusal of a digest posted with a connection replaced since breaks nothing');
+select ok(pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', tap.id('digest_connection')::timestamptz),
+  'a digest Slack refused for good marks the connection it was posted with broken');
+select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', tap.id('digest_connection')::timestamptz), '... once');
 select is_empty($$ select from pipeline.slack_digest_targets('2026-01-12') $$, 'and the next digest passes it over');
 reset role;
 select results_eq(

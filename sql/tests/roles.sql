@@ -165,7 +165,7 @@ select is_empty(
        ('memberships', array['org_id', 'user_id', 'joined_at']),
        ('invitations', array['org_id', 'created_at', 'accepted_at']),
        ('audit_events', array['actor_id', 'action', 'at']),
-       ('slack_connections', array['org_id', 'channel', 'bot_token_key_id', 'bot_token_sealed', 'broken_at']),
+       ('slack_connections', array['org_id', 'channel', 'bot_token_key_id', 'bot_token_sealed', 'broken_at', 'connected_at']),
        ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'settled_at'])) as g (t, cs),
        unnest(g.cs) c $$,
   'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions; invitation_revoker only read roles and revoke invitations'
@@ -282,7 +282,7 @@ select results_eq(
         and has_function_privilege('worker', p.oid, 'execute')
       order by 1 $$,
   $$ values ('delivery.claim(text)'), ('delivery.claim_slack_post(text)'), ('delivery.delivered(text)'),
-            ('delivery.failed(text,text,boolean)'), ('delivery.slack_broken(text,text)') $$,
+            ('delivery.failed(text,text,boolean)'), ('delivery.slack_broken(text,text,timestamp with time zone)') $$,
   'worker may execute the five delivery functions and no other function of ours outside the job queue'
 );
 select is_empty(

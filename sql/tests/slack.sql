@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(46);
+select plan(47);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -80,7 +80,7 @@ select results_eq(
 select results_eq(
   $$ select r from unnest(array['authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon', 'pipeline', 'worker']) r
       where has_function_privilege(r, 'delivery.claim_slack_post(text)', 'execute')
-         or has_function_privilege(r, 'delivery.slack_broken(text,text)', 'execute') $$,
+         or has_function_privilege(r, 'delivery.slack_broken(text,text,timestamp with time zone)', 'execute') $$,
   $$ values ('worker') $$,
   'the posting calls are the worker''s alone');
 
@@ -119,8 +119,19 @@ select results_eq(
              jsonb_build_object('org_name', 'Acme Rockets', 'by_name', 'Ann', 'new_name', 'Acme Rockets')) $$,
   'claiming a post gives its channel, sealed token and names');
 select throws_ok($$ select * from app.slack_connections $$, '42501', null, 'the worker cannot read the connections itself');
-select ok(delivery.slack_broken(tap.id('acme'), 'invalid_auth'), 'Slack''s refusal marks the connection broken');
-select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth'), '... once');
+/* A post claimed with the token an admin replaced while Slack answered: Slack's refusal of the old
+   token broke the new connection, which worked, and the posts stopped. */
+select tap.fix('claimed', (select connected_at::text from delivery.claim_slack_post(tap.id('renamed'))));
+reset role;
+update app.slack_connections set connected_at = now() + interval '1 second', bot_token_sealed = decode(repeat('ef', 40), 'hex')
+ where org_id = tap.id('acme');
+set local role worker;
+select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('claimed')::timestamptz),
+  'Slack''s refusal of a token replaced since breaks nothing');
+select tap.fix('current', (select connected_at::text from delivery.claim_slack_post(tap.id('renamed'))));
+select ok(delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('current')::timestamptz),
+  'Slack''s refusal of the connection''s own token marks it broken');
+select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('current')::timestamptz), '... once');
 select results_eq(
   $$ select topic, channel from delivery.claim_slack_post(tap.id('renamed')) $$,
   $$ values ('notify.org_renamed', null::text) $$,

@@ -29,14 +29,18 @@ comment on function app.require_slack_channel(text) is
 /* A connection broken for good, once: the posts stop, the members see it (broken_at, its reason,
    the audit event), and an admin connects again. Slack's refusal of its token or channel
    (delivery.slack_broken, pipeline.slack_digest_refused) and its maker losing the right to make
-   it (app.break_slack_beyond_grant) come here. */
-create function app.slack_broken(p_org app.org_id, p_reason text) returns boolean
+   it (app.break_slack_beyond_grant) come here. Slack's refusal is of the token a post was made
+   with: p_connected_at names that connection, and one made since (an admin connected again
+   while Slack answered) is not broken by it. */
+create function app.slack_broken(p_org app.org_id, p_reason text, p_connected_at timestamptz default null)
+returns boolean
 language plpgsql volatile
 as $$
 begin
   update app.slack_connections c
      set broken_at = pg_catalog.now(), broken_reason = pg_catalog.left(p_reason, 200)
-   where c.org_id = p_org and c.broken_at is null;
+   where c.org_id = p_org and c.broken_at is null
+     and (p_connected_at is null or c.connected_at = p_connected_at);
   if not found then
     return false;
   end if;
@@ -46,5 +50,5 @@ begin
 end
 $$;
 
-comment on function app.slack_broken(app.org_id, text) is
-  'Marks the organization''s Slack connection broken and records it once in its audit trail; false when it was broken or gone already.';
+comment on function app.slack_broken(app.org_id, text, timestamptz) is
+  'Marks the organization''s Slack connection broken (the one connected at p_connected_at, when given) and records it once in its audit trail; false when it was broken, replaced or gone already.';

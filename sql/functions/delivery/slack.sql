@@ -2,14 +2,16 @@
  * What the worker calls to post an organization's events to its Slack channel
  * (worker/slack.py), as role worker, in one transaction per try like a mail:
  *
- *   delivery.claim_slack_post(event)   the event's row locked, with the channel and the sealed
- *                                      bot token of a working connection (nulls when there is
- *                                      none any more), and the names the message shows;
+ *   delivery.claim_slack_post(event)   the event's row locked, with the channel, the sealed
+ *                                      bot token and the connected_at of a working connection
+ *                                      (nulls when there is none any more), and the names the
+ *                                      message shows;
  *   (the worker opens the token and posts)
  *   delivery.delivered / delivery.failed   as for mail (messages.sql);
- *   delivery.slack_broken(org, reason)     Slack refused the token or channel for good: the
- *                                          connection is marked broken, once, with an audit
- *                                          event the organization's members see.
+ *   delivery.slack_broken(org, reason, connected_at)  Slack refused the token or channel for
+ *                                          good: that connection is marked broken, once, with an
+ *                                          audit event the organization's members see (not one
+ *                                          made since the claim).
  */
 create function delivery.claim_slack_post(
   p_event_id text,
@@ -19,6 +21,7 @@ create function delivery.claim_slack_post(
   out channel text,
   out token_key_id text,
   out token_sealed bytea,
+  out connected_at timestamptz,
   out names jsonb
 )
 language plpgsql volatile security definer set search_path = ''
@@ -35,7 +38,8 @@ begin
     return;
   end if;
   org_id := v_payload ->> 'org_id';
-  select c.channel, c.bot_token_key_id, c.bot_token_sealed into channel, token_key_id, token_sealed
+  select c.channel, c.bot_token_key_id, c.bot_token_sealed, c.connected_at
+    into channel, token_key_id, token_sealed, connected_at
     from app.slack_connections c
    where c.org_id = claim_slack_post.org_id collate "C" and c.broken_at is null;
   -- Display names as they are now; a deleted account shows as nobody.
@@ -50,11 +54,11 @@ end
 $$;
 
 comment on function delivery.claim_slack_post(text) is
-  'A pending notification locked for the transaction, with its organization''s working Slack channel and sealed token (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.';
+  'A pending notification locked for the transaction, with its organization''s working Slack channel, sealed token and when it was connected (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.';
 
-create function delivery.slack_broken(p_org_id text, p_reason text) returns boolean
+create function delivery.slack_broken(p_org_id text, p_reason text, p_connected_at timestamptz) returns boolean
 language sql volatile security definer set search_path = ''
-return app.slack_broken(util.parse_id(p_org_id, 'org')::app.org_id, p_reason);
+return app.slack_broken(util.parse_id(p_org_id, 'org')::app.org_id, p_reason, p_connected_at);
 
-comment on function delivery.slack_broken(text, text) is
-  'Marks the organization''s Slack connection broken (Slack refused its token or channel for good) and records it once in its audit trail; false when it was broken or gone already.';
+comment on function delivery.slack_broken(text, text, timestamptz) is
+  'Marks the organization''s Slack connection connected at p_connected_at (the claim''s) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.';

@@ -85,7 +85,8 @@ comment on function pipeline.org_daily_counts(date) is
    its name, channel and sealed bot token, which only the pipeline's process opens
    (services/secrets.py), to post. */
 create function pipeline.slack_digest_targets(p_week date)
-returns table (org_id app.org_id, org_name text, channel text, token_key_id text, token_sealed bytea)
+returns table (org_id app.org_id, org_name text, channel text, token_key_id text, token_sealed bytea,
+               connected_at timestamptz)
 language plpgsql stable security definer set search_path = ''
 as $$
 begin
@@ -94,7 +95,7 @@ begin
     perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
   end if;
   return query
-    select c.org_id, o.name, c.channel, c.bot_token_key_id, c.bot_token_sealed
+    select c.org_id, o.name, c.channel, c.bot_token_key_id, c.bot_token_sealed, c.connected_at
       from app.slack_connections c
       join app.organizations o on o.id = c.org_id
      where c.broken_at is null
@@ -104,7 +105,7 @@ end
 $$;
 
 comment on function pipeline.slack_digest_targets(date) is
-  'The organizations with a working Slack connection that have not had the week''s digest: name, channel and sealed bot token (never opened here). Reads every tenant as metrics_reader. '
+  'The organizations with a working Slack connection that have not had the week''s digest: name, channel, sealed bot token (never opened here) and when it was connected. Reads every tenant as metrics_reader. '
   'Errors: 422 pipeline.invalid_week.';
 
 set local role blossom_owner;
@@ -114,13 +115,14 @@ revoke create on schema pipeline from metrics_reader;
    marked broken as the worker marks it, once, with the audit event the organization's members
    see, so that the digests that follow and the organization's notifications pass it over until
    it is connected again. Else one tenant's connection to a channel that does not exist failed
-   every week's digest. */
-create function pipeline.slack_digest_refused(p_org_id text, p_reason text) returns boolean
+   every week's digest. The connection is the one the digest was posted with (its connected_at,
+   from slack_digest_targets): one made since is not broken. */
+create function pipeline.slack_digest_refused(p_org_id text, p_reason text, p_connected_at timestamptz) returns boolean
 language sql volatile security definer set search_path = ''
-return delivery.slack_broken(p_org_id, p_reason);
+return delivery.slack_broken(p_org_id, p_reason, p_connected_at);
 
-comment on function pipeline.slack_digest_refused(text, text) is
-  'Marks the organization''s Slack connection broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken or gone already.';
+comment on function pipeline.slack_digest_refused(text, text, timestamptz) is
+  'Marks the organization''s Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already.';
 
 /* A week's digest posted to an organization, recorded by the pipeline as each is posted. An
    organization deleted since it was listed has nothing left to record: no error, so that the run
