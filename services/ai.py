@@ -10,7 +10,8 @@ The SDK retries nothing (`max_retries=0`): a request is metered once in the data
 retry is the caller's decision. Failures become a ServiceError: a timeout 504 `ai.timeout`, the
 provider's 429 503 `ai.rate_limited` (with its Retry-After), anything else 502
 `ai.provider_error` (an answer that is no chat completion too: not JSON, or JSON of another
-shape); none says more of the provider's answer than its status.
+shape, or over LARGEST_ANSWER_BYTES, which is not read further); none says more of the
+provider's answer than its status.
 
 A request is identified by the SHA-256 of its model, messages and parameters (`request_hash`):
 the database caches answers by it, and the tests' fake provider replays recorded answers by it.
@@ -22,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ from services.errors import ServiceError, retry_after_seconds
 from services.text import storable
 
 if TYPE_CHECKING:
+    import httpx2
     from openai import AsyncOpenAI
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -39,6 +42,10 @@ DEFAULT_RETRY_AFTER = 5.0
 # ai_usage_*_tokens_range): an answer past them is the provider's failure, charged nothing.
 LONGEST_ANSWER = 20_000
 MOST_TOKENS = 10_000_000
+# The most of an answer read: a completion the ledger keeps is at most six bytes a character in
+# JSON (\uXXXX), with little else. The SDK read any answer whole, bounded only by the timeout: three
+# of 150 MB at once took the edge from 105 MB to 982 MB.
+LARGEST_ANSWER_BYTES = 1 << 20
 # A message costs a few tokens besides its content (its role, separators), and so does the reply's start.
 TOKENS_PER_MESSAGE = 8
 TOKENS_PER_REPLY = 16
@@ -133,6 +140,7 @@ class AiClient:
                 base_url=settings.base_url,
                 timeout=settings.timeout_seconds,
                 max_retries=0,
+                http_client=_bounded_http_client(),
             )
 
     @classmethod
@@ -184,6 +192,10 @@ class AiClient:
                 f"The AI provider answered {error.status_code}.",
                 temporary=error.status_code >= 500,
             ) from None
+        except AnswerTooLarge:
+            raise ServiceError(
+                "ai.provider_error", f"The AI provider's answer was over {LARGEST_ANSWER_BYTES >> 20} MiB."
+            ) from None
         except openai.OpenAIError as error:
             raise ServiceError(
                 "ai.provider_error",
@@ -199,6 +211,40 @@ class AiClient:
                 "ai.provider_error", f"The AI provider's answer could not be read ({type(error).__name__})."
             ) from None
         return _answer(completion)
+
+
+class AnswerTooLarge(Exception):
+    """The provider's answer went past LARGEST_ANSWER_BYTES (the SDK passes it on as it is)."""
+
+
+def _bounded_http_client() -> httpx2.AsyncClient:
+    """The SDK's own HTTP client, whose answers are read up to LARGEST_ANSWER_BYTES. Made here, not
+    at import: httpx2 comes with the SDK, which only a process with a key loads."""
+    import httpx2
+    from openai import DefaultAsyncHttpxClient
+
+    class BoundedStream(httpx2.AsyncByteStream):
+        def __init__(self, stream: httpx2.AsyncByteStream) -> None:
+            self._stream = stream
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            read = 0
+            async for chunk in self._stream:
+                read += len(chunk)
+                if read > LARGEST_ANSWER_BYTES:
+                    raise AnswerTooLarge
+                yield chunk
+
+        async def aclose(self) -> None:
+            await self._stream.aclose()
+
+    class BoundedTransport(httpx2.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            response = await super().handle_async_request(request)
+            response.stream = BoundedStream(response.stream)  # type: ignore[arg-type]
+            return response
+
+    return DefaultAsyncHttpxClient(transport=BoundedTransport())
 
 
 def _answer(completion: Any) -> ChatAnswer:

@@ -268,3 +268,14 @@ def test_recording_asks_the_provider_and_writes_what_is_replayed(
     }
     with FakeOpenAI(recordings, record=False) as replaying:
         assert complete(replaying).text == "From the provider."
+
+
+def test_an_answer_over_a_mib_is_not_read_whole(fake: FakeOpenAI) -> None:
+    """The SDK read a provider's whole answer into memory, bounded only by the timeout: three
+    answers of 150 MB at once took the edge from 105 MB to 982 MB. A completion the ledger keeps
+    (20,000 characters, at most six bytes each in JSON) is far under a MiB."""
+    answer = {"id": "c", "object": "chat.completion", "choices": [{"message": {"content": "x" * (8 << 20)}}]}
+    fake.answer_next_with(json.dumps(answer).encode())
+    error = refusal(fake)
+    assert (error.code, error.status, error.temporary) == ("ai.provider_error", 502, False)
+    assert "over 1 MiB" in error.message
