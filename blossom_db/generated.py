@@ -604,7 +604,7 @@ class OrgDailyMetrics:
     org_id: OrgId
     """The organization counted."""
     members: int
-    """Members at the end of the day (of the memberships that still exist)."""
+    """Members at the end of the day (those who left since among them, from migration 0021 on)."""
     invitations_sent: int
     """Invitations made that day."""
     invitations_accepted: int
@@ -2623,7 +2623,7 @@ async def pipeline_failed_deliveries_async(
 def pipeline_org_daily_counts(
     conn: psycopg.Connection[Any], *, p_day: date | None
 ) -> list[PipelineOrgDailyCountsRow]:
-    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.
+    """Each organization's counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.
 
     Raises no coded error.
     """
@@ -2642,7 +2642,7 @@ def pipeline_org_daily_counts(
 async def pipeline_org_daily_counts_async(
     conn: psycopg.AsyncConnection[Any], *, p_day: date | None
 ) -> list[PipelineOrgDailyCountsRow]:
-    """Each organization's counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.
+    """Each organization's counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.
 
     Raises no coded error.
     """

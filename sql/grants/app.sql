@@ -69,6 +69,7 @@ grant select (org_id, monthly_tokens) on app.ai_quotas to admin_reader;
    tenant's rows under the policies metrics_read, only the columns it counts by. */
 grant select (id, created_at) on app.organizations to metrics_reader;
 grant select (org_id, user_id, joined_at) on app.memberships to metrics_reader;
+grant select (org_id, user_id, joined_at, departed_at) on app.membership_departures to metrics_reader;
 grant select (org_id, created_at, accepted_at) on app.invitations to metrics_reader;
 grant select (actor_id, action, at) on app.audit_events to metrics_reader;
 grant select (org_id, outcome, prompt_tokens, completion_tokens, settled_at) on app.ai_usage to metrics_reader;

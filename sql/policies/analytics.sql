@@ -7,6 +7,7 @@
  */
 create policy metrics_read on app.organizations for select to metrics_reader using (true);
 create policy metrics_read on app.memberships for select to metrics_reader using (true);
+create policy metrics_read on app.membership_departures for select to metrics_reader using (true);
 create policy metrics_read on app.invitations for select to metrics_reader using (true);
 create policy metrics_read on app.audit_events for select to metrics_reader using (true);
 create policy metrics_read on app.slack_connections for select to metrics_reader using (true);

@@ -83,6 +83,11 @@ create policy manage on app.memberships for update to blossom_owner
 create policy manage_or_leave on app.memberships for delete to blossom_owner
   using (user_id = (app.current_user_key() collate "C")
          or org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
+/* A membership's end is recorded by whoever may end it (app.end_membership); no one reads it but
+   the pipeline's counts (sql/policies/analytics.sql). */
+create policy record_end on app.membership_departures for insert to blossom_owner
+  with check (user_id = (app.current_user_key() collate "C")
+              or org_id = any (array(select mm.org_id from app.my_memberships mm where mm.role in ('owner', 'admin'))));
 
 /* Invitations: members of the organization read; owners and admins send and revoke; the holder
    of the token (accept, decline) reads and answers that one invitation. */

@@ -32,7 +32,7 @@ comment on table analytics.org_daily_metrics is
   'Daily metrics per organization (days in UTC), made by pipeline.refresh_org_daily_metrics; re-running a day replaces its rows.';
 comment on column analytics.org_daily_metrics.day is 'The day (UTC) counted.';
 comment on column analytics.org_daily_metrics.org_id is 'The organization counted.';
-comment on column analytics.org_daily_metrics.members is 'Members at the end of the day (of the memberships that still exist).';
+comment on column analytics.org_daily_metrics.members is 'Members at the end of the day (those who left since among them, from migration 0021 on).';
 comment on column analytics.org_daily_metrics.invitations_sent is 'Invitations made that day.';
 comment on column analytics.org_daily_metrics.invitations_accepted is 'Invitations accepted that day.';
 comment on column analytics.org_daily_metrics.logins is 'Logins that day by its members.';

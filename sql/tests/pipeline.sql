@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(52);
+select plan(54);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -74,8 +74,8 @@ select results_eq(
   $$ select p.polrelid::regclass::text, p.polcmd::text from pg_policy p
       where 'metrics_reader'::regrole = any (p.polroles) order by 1 $$,
   $$ values ('analytics.slack_digests', 'r'), ('app.ai_usage', 'r'), ('app.audit_events', 'r'), ('app.invitations', 'r'),
-            ('app.memberships', 'r'), ('app.organizations', 'r'), ('app.slack_connections', 'r') $$,
-  'metrics_reader reads the five tables it counts, the Slack connections and the digests posted through one select policy each'
+            ('app.membership_departures', 'r'), ('app.memberships', 'r'), ('app.organizations', 'r'), ('app.slack_connections', 'r') $$,
+  'metrics_reader reads the six tables it counts, the Slack connections and the digests posted through one select policy each'
 );
 
 /* One day (2026-01-10, UTC) of two tenants, and the days around it. */
@@ -162,6 +162,16 @@ select results_eq(
 );
 select is((select count(*)::int from pipeline.org_daily_metrics('2026-01-01', '2026-01-31')), 5,
   'the other day''s rows are untouched');
+reset role;
+/* bob leaves acme since: on 2026-01-10 he was a member, logged in and active, whatever he does
+   after; a day counted again said otherwise. */
+select is(tap.call('bob', $$ select api.leave_organization('{acme}') $$), 'ok', 'bob leaves acme');
+set local role pipeline;
+select results_eq(
+  $$ select members, logins, active_users from pipeline.org_daily_counts('2026-01-10') where org_id = tap.id('acme') $$,
+  $$ values (3::bigint, 3::bigint, 2::bigint) $$,
+  'a member who left since still counts for the days before: members, logins and activity'
+);
 select is((select count(*)::int from pipeline.org_daily_metrics('2026-01-11', '2026-01-11') where org_id = tap.id('later')), 1,
   'an organization counts from the day it was made');
 select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics(null) $$), '422 pipeline.invalid_day', 'a day must be given');

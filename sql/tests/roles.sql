@@ -163,6 +163,7 @@ select is_empty(
      select 'metrics_reader', t, c, 'SELECT' from (values
        ('organizations', array['id', 'created_at', 'name']),
        ('memberships', array['org_id', 'user_id', 'joined_at']),
+       ('membership_departures', array['org_id', 'user_id', 'joined_at', 'departed_at']),
        ('invitations', array['org_id', 'created_at', 'accepted_at']),
        ('audit_events', array['actor_id', 'action', 'at']),
        ('slack_connections', array['org_id', 'channel', 'bot_token_key_id', 'bot_token_sealed', 'broken_at', 'connected_at']),

@@ -14,7 +14,7 @@ begin
   end if;
   perform app.org_audit(v_org, 'org.member_left', v_user, pg_catalog.jsonb_build_object('role', v_my_role));
   perform app.org_notify('notify.member_left', pg_catalog.jsonb_build_object('org_id', v_org, 'user_id', v_user));
-  delete from app.memberships m where m.org_id = v_org and m.user_id = v_user;
+  perform app.end_membership(v_org, v_user);
 end
 $$;
 

@@ -21,7 +21,7 @@ begin
   perform app.org_audit(v_org, 'org.member_removed', v_target, pg_catalog.jsonb_build_object('role', v_old));
   perform app.org_notify('notify.member_removed', pg_catalog.jsonb_build_object(
     'org_id', v_org, 'user_id', v_target, 'removed_by', v_user));
-  delete from app.memberships m where m.org_id = v_org and m.user_id = v_target;
+  perform app.end_membership(v_org, v_target);
 end
 $$;
 

@@ -35,8 +35,9 @@ declare
   v_start constant timestamptz := p_day::timestamp at time zone 'UTC';
   v_end constant timestamptz := (p_day + 1)::timestamp at time zone 'UTC';
 begin
-  /* One pass over the day's audit events (grouped by actor), one over the memberships (each
-     joined to its member's activity), one over the invitations of the day. */
+  /* One pass over the day's audit events (grouped by actor), one over the memberships and the
+     departures since the day (each joined to its member's activity), one over the invitations
+     of the day. */
   return query
     with actors as (
       select e.actor_id, pg_catalog.count(*) filter (where e.action = 'auth.login') as logins
@@ -44,12 +45,18 @@ begin
        where e.at >= v_start and e.at < v_end and e.actor_id is not null
        group by e.actor_id
     ),
+    /* The members at the day's end: the memberships begun before it, those that ended since
+       among them (app.membership_departures). */
+    members_then as (
+      select m.org_id, m.user_id from app.memberships m where m.joined_at < v_end
+      union all
+      select d.org_id, d.user_id from app.membership_departures d where d.departed_at >= v_end and d.joined_at < v_end
+    ),
     members as (
       select m.org_id, pg_catalog.count(*) as members, pg_catalog.count(a.actor_id) as active_users,
              pg_catalog.sum(a.logins)::bigint as logins
-        from app.memberships m
+        from members_then m
         left join actors a on a.actor_id = m.user_id
-       where m.joined_at < v_end
        group by m.org_id
     ),
     invitations as (
@@ -78,7 +85,7 @@ end
 $$;
 
 comment on function pipeline.org_daily_counts(date) is
-  'Each organization''s counts for one UTC day: members at its end (of the memberships that still exist), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.';
+  'Each organization''s counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.';
 
 /* The weekly Slack digest's recipients for a week (pipeline/assets.py): every organization whose
    Slack connection works and that has not had that week's digest (analytics.slack_digests), with
