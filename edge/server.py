@@ -89,25 +89,36 @@ class CorkedTransport:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._ended = False
         self.drain_seconds = drain_seconds
 
     def write(self, data: bytes) -> None:
+        # After our half-close nothing more is sent: a write then (uvicorn's 100 Continue for a
+        # request refused while its application waited for the body) failed, and the close after
+        # it never came.
+        if self._ended:
+            return
         if not self._pending:
             self._loop.call_soon(self._flush)
         self._pending.append(data)
 
     def _flush(self) -> None:
-        if self._pending and not self._transport.is_closing():
-            self._transport.write(b"".join(self._pending))
-        self._pending.clear()
+        try:
+            if self._pending and not self._transport.is_closing():
+                self._transport.write(b"".join(self._pending))
+        finally:
+            self._pending.clear()
 
     def write_eof(self) -> None:
         self._flush()
+        self._ended = True
         self._transport.write_eof()
 
     def close(self) -> None:
-        self._flush()
-        self._transport.close()
+        try:
+            self._flush()
+        finally:
+            self._transport.close()
         # close() waits for the buffer to drain, for ever if the client never reads.
         if self._transport.get_write_buffer_size():
             self._loop.call_later(self.drain_seconds, self._transport.abort)
@@ -144,6 +155,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._in_content = False
         self._read_began_in_content = False
         self._content_in_read = 0
+        self._messages_begun_in_read = 0
         self._framing_bytes = 0
         self._client_key: str | None = None
         self._dropped = False
@@ -201,6 +213,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._began_in_read = False
         self._read_began_in_content = self._in_content
         self._content_in_read = 0
+        self._messages_begun_in_read = 0
         super().data_received(data)
         if self._dropped or self.transport.is_closing():
             return
@@ -211,16 +224,18 @@ class EdgeProtocol(HttpToolsProtocol):
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._headers_too_large()
-        # A read wholly within one request's body: what is not the body's data is its framing, or
-        # a trailer field, which the parser holds until it ends. (In a read that began before the
-        # body, the parser's callbacks count them.)
-        elif self._read_began_in_content and self._in_content:
-            self._count_framing(len(data) - self._content_in_read)
+        # A read within one request's body (to its end, maybe, but no other request begun in it):
+        # what is not the body's data is its framing, or a trailer field, which the parser holds
+        # until it ends. (In a read that began before the body, the parser's callbacks count them;
+        # one that went on to other requests held their headers, which are not this one's.)
+        elif self._read_began_in_content and not self._messages_begun_in_read:
+            self._count_framing(len(data) - self._content_in_read, of_request_read=not self._in_content)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
         self._began_in_read = True
+        self._messages_begun_in_read += 1
         self._header_bytes = 0
         self._parsed_header_bytes = 0
         self._header_fields = 0
@@ -232,10 +247,14 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_fields += 1
         if not self._in_headers:  # a trailer field: counted with the body's framing, and dropped
+            if self._header_fields > self.max_header_fields:
+                fields = self.max_header_fields
+                self._refuse(413, "edge.body_too_large", f"More than {fields} header and trailer fields.")
+                raise _Dropped
             self._count_parsed_framing(len(name) + len(value) + 4)
             return
-        self._header_fields += 1
         if self._header_fields > self.max_header_fields:
             self._refuse(431, "edge.headers_too_large", f"More than {self.max_header_fields} header fields.")
             raise _Dropped
@@ -258,13 +277,14 @@ class EdgeProtocol(HttpToolsProtocol):
             if self._dropped:
                 raise _Dropped  # stops the parser: a read of many chunks is not read to its end
 
-    def _count_framing(self, size: int) -> None:
+    def _count_framing(self, size: int, *, of_request_read: bool = False) -> None:
         self._framing_bytes += size
         if self._framing_bytes > self.max_header_bytes:
             self._refuse(
                 413,
                 "edge.body_too_large",
                 f"A chunked body's framing and trailer fields are over {self.max_header_bytes} bytes.",
+                of_request_read=of_request_read,
             )
 
     def _headers_too_large(self) -> None:
@@ -300,7 +320,14 @@ class EdgeProtocol(HttpToolsProtocol):
     def _unsupported_upgrade_warning(self) -> None:
         """An Upgrade the edge does not offer (it serves no WebSocket): the request is answered
         as HTTP, as RFC 9110 (7.8) allows, and uvicorn's two warnings, a client's to multiply,
-        are not logged."""
+        are not logged. The parser took it for a switch of protocol and skipped its body, which,
+        read after, was parsed as a request of its own: nothing more is read from the
+        connection, which closes after the answer."""
+        if self.cycle is not None:
+            self.cycle.keep_alive = False
+            if self.cycle.response_complete:
+                self.transport.close()
+        self._dropped = True
 
     def send_400_response(self, msg: str) -> None:
         if not self._dropped:  # a parser error raised by _drop's _Dropped is no bad request
@@ -345,7 +372,7 @@ class EdgeProtocol(HttpToolsProtocol):
         else:
             self.transport.close()
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
+    def _refuse(self, status: int, code: str, message: str, *, of_request_read: bool = False) -> None:
         """Answers the request being read with an error, and closes the connection once that
         answer is written: after the answers to the requests before it (pipelined), which the
         client reads first; written at once, the error was read as the first of them, and their
@@ -354,7 +381,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self._dropped = True
         if self.transport.is_closing() or self._refusal is not None:
             return
-        refused = self.cycle if self._in_content else None  # when its headers were whole
+        # The request refused, when its headers were whole: the one being read, or (of_request_read)
+        # the one whose end the last read brought.
+        refused = self.cycle if self._in_content or of_request_read else None
         queued = [cycle for cycle, _ in self.pipeline]
         if refused is not None and refused not in queued:
             # Its own application is under way: the error is its answer, unless one has begun.
@@ -364,8 +393,10 @@ class EdgeProtocol(HttpToolsProtocol):
             if refused.response_started:
                 self._drop()
                 return
-            # What it still sends, and what it reads, end as when the client goes.
+            # What it still sends, and what it reads, end as when the client goes; and no 100
+            # Continue follows the refusal.
             refused.disconnected = True
+            refused.waiting_for_100_continue = False
             refused.message_event.set()
             self._owed = 0
         elif queued:

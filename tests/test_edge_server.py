@@ -468,3 +468,77 @@ def test_more_than_a_hundred_header_fields_are_answered_431(tight_stack: Stack) 
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\n" + within + b"\r\n")
         sock.settimeout(5)
         assert answer_of(sock) == (200, b'{"status":"ok"}')
+
+
+def test_a_refused_request_that_expected_100_continue_is_closed_and_frees_its_slot(
+    tight_stack: Stack,
+) -> None:
+    """Refused while its application waited to read the body, a request with Expect:
+    100-continue had a 100 Continue written after its answer, past the half-close: the write
+    failed, the close after it never came, and the connection stayed counted against its client
+    for ever (four of them here, and the address was locked out)."""
+    with ExitStack() as sockets:
+        for _ in range(4):  # the client's share of connections, each kept open on our side
+            sock = sockets.enter_context(connected(tight_stack.edge_url, "127.0.0.27"))
+            sock.sendall(
+                b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+                b"Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+            )
+            sock.settimeout(5)
+            assert answers_until_closed(sock) == [(400, "edge.bad_request")]
+        time.sleep(3)  # past the 2 s the edge keeps a refused connection open for its answer
+        assert request(tight_stack.edge_url, "GET", "/healthz", source="127.0.0.27").status == 200
+
+
+def test_an_upgrade_requests_body_is_never_read_as_a_request(tight_stack: Stack) -> None:
+    """The parser takes Connection: upgrade for a switch of protocol and skips the body; what
+    came of it in a later read was parsed as a request of its own and answered."""
+    smuggled = b"GET /nothing-smuggled HTTP/1.1\r\nHost: edge\r\n\r\n"
+    with connected(tight_stack.edge_url, "127.0.0.28") as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: edge\r\nConnection: upgrade\r\nUpgrade: foo\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(smuggled)
+        )
+        time.sleep(0.3)
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(smuggled)
+        sock.settimeout(5)
+        assert answers_until_closed(sock) == [(200, b'{"status":"ok"}')]
+
+
+def test_pipelined_requests_with_bodies_are_no_chunk_framing(tight_stack: Stack) -> None:
+    """A read that began in one request's body and ended in another's counted the header sections
+    of those between as the first one's chunk framing, and refused a valid request 413."""
+    cookie = b"Cookie: c=" + b"x" * 4000 + b"\r\n"
+
+    def post(length: int) -> bytes:
+        return (
+            b"POST /rpc/me HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+            + cookie
+            + b"Content-Length: %d\r\n\r\n" % length
+        )
+
+    with connected(tight_stack.edge_url, "127.0.0.29") as sock:
+        sock.sendall(post(2))
+        time.sleep(0.3)
+        sock.sendall(b"{}" + (post(2) + b"{}") * 8 + post(4) + b"{ ")
+        time.sleep(0.3)
+        sock.sendall(b" }" + b"GET /healthz HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n")
+        sock.settimeout(5)
+        answers = answers_until_closed(sock)
+    assert [status for status, _ in answers] == [401] * 10 + [200], answers
+
+
+def test_trailer_fields_in_the_read_that_ends_the_body_are_bounded(tight_stack: Stack) -> None:
+    """The read that brought a body's end went uncounted: 80 KB of trailer fields in it passed
+    the 32 KiB bound on framing and trailers, and the request was answered."""
+    with connected(tight_stack.edge_url, "127.0.0.30") as sock:
+        sock.sendall(
+            b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        time.sleep(0.3)
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"2\r\n{}\r\n0\r\n" + b"a:\r\n" * 20_000 + b"\r\n")
+        sock.settimeout(5)
+        assert answers_until_closed(sock) == [(413, "edge.body_too_large")]
