@@ -99,18 +99,21 @@ class Shutdown(Exception):
 
 # What stops `up`, each stopping the stack in order.
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-# Set as the stack begins to stop (on the first stopping signal, or a failure): a signal after it
-# raises nothing, so that the stop under way goes on in order. A second comes unasked: SIGTERM to
-# `./dev up`'s process group reaches us twice, directly and as just passes it on to its recipe.
-_stopping = threading.Event()
+# True once the stack begins to stop (on the first stopping signal, or a failure): a signal after
+# it raises nothing, so that the stop under way goes on in order. A second comes unasked: SIGTERM
+# to `./dev up`'s process group reaches us twice, directly and as just passes it on to its recipe.
+# A plain flag: a handler runs between any two steps of the main thread, and one that waited on a
+# lock the main thread held (a threading.Event's, in its set()) waited for ever.
+_stopping = False
 
 
 def _raise_shutdown(signum: int, _frame: FrameType | None) -> None:
+    global _stopping
     if signum == signal.SIGHUP:
         _write_nowhere()
-    if _stopping.is_set():
+    if _stopping:
         return
-    _stopping.set()
+    _stopping = True
     raise Shutdown(signal.Signals(signum).name)
 
 
@@ -165,6 +168,7 @@ def use_development_secrets_key(settings: Settings) -> None:
 def up(settings: Settings) -> int:
     """The stack, each process's lines shown with its name in front, a process that exits
     started again with back-off (ops/supervise.py), until Ctrl-C or SIGTERM."""
+    global _stopping
     endpoints = Endpoints(
         postgrest_port=settings.postgrest_port,
         postgrest_admin_port=settings.postgrest_admin_port,
@@ -198,7 +202,7 @@ def up(settings: Settings) -> int:
             finally:
                 # No signal interrupts the stop, in order: worker, edge, PostgREST, MailDev;
                 # Postgres last, as `database` is left, so that each can finish its work.
-                _stopping.set()
+                _stopping = True
                 for child in reversed(children):
                     stop(child.process, timeout=30.0)
                     output.line("blossom", f"{child.name} stopped")
