@@ -407,8 +407,8 @@ FLOODED = """
 import sys, time
 from ops.stack import Shutdown, _handle_stopping_signals
 _handle_stopping_signals()
-print("ready", flush=True)
 try:
+    print("ready", flush=True)  # in the try: the first signal may come at once
     while True:
         time.sleep(0.001)
 except Shutdown:
