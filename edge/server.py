@@ -248,16 +248,17 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_fields += 1
-        if not self._in_headers:  # a trailer field: counted with the body's framing, and dropped
-            if self._header_fields > self.max_header_fields:
-                fields = self.max_header_fields
+        trailer = not self._in_headers  # a field after a chunked body: counted, and dropped
+        if self._header_fields > self.max_header_fields:
+            fields = self.max_header_fields
+            if trailer:
                 self._refuse(413, "edge.body_too_large", f"More than {fields} header and trailer fields.")
-                raise _Dropped
+            else:
+                self._refuse(431, "edge.headers_too_large", f"More than {fields} header fields.")
+            raise _Dropped
+        if trailer:
             self._count_parsed_framing(len(name) + len(value) + 4)
             return
-        if self._header_fields > self.max_header_fields:
-            self._refuse(431, "edge.headers_too_large", f"More than {self.max_header_fields} header fields.")
-            raise _Dropped
         self._count_parsed(len(name) + len(value) + 4)  # ": " and CRLF
         super().on_header(name, value)
 
@@ -425,7 +426,6 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def _turn_away(self, status: int, code: str, message: str) -> None:
         self._dropped = True
-        self._cancel(self._header_deadline)
         self.transport.write(raw_error(status, code, message))
         self.transport.close()
 
