@@ -2149,11 +2149,7 @@ async def delivery_failed_async(
 
 
 def delivery_slack_broken(
-    conn: psycopg.Connection[Any],
-    *,
-    p_org_id: str | None,
-    p_reason: str | None,
-    p_connected_at: datetime | None,
+    conn: psycopg.Connection[Any], *, p_org_id: str, p_reason: str, p_connected_at: datetime
 ) -> bool | None:
     """Marks the organization's Slack connection connected at p_connected_at (the claim's) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.
 
@@ -2176,11 +2172,7 @@ def delivery_slack_broken(
 
 
 async def delivery_slack_broken_async(
-    conn: psycopg.AsyncConnection[Any],
-    *,
-    p_org_id: str | None,
-    p_reason: str | None,
-    p_connected_at: datetime | None,
+    conn: psycopg.AsyncConnection[Any], *, p_org_id: str, p_reason: str, p_connected_at: datetime
 ) -> bool | None:
     """Marks the organization's Slack connection connected at p_connected_at (the claim's) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.
 

@@ -105,7 +105,12 @@ class SlackPoster:
                     wait_at_least=wait_at_least,
                 )
 
-            if claim.channel is None or claim.token_sealed is None or claim.token_key_id is None:
+            if (
+                claim.channel is None
+                or claim.token_sealed is None
+                or claim.token_key_id is None
+                or claim.connected_at is None
+            ):
                 outcome = await failed("the organization has no working Slack connection", temporary=False)
             elif self.keyring is None:
                 # A deployment without the key ring: worth trying again once it is configured.

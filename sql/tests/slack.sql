@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(47);
+select plan(48);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -128,6 +128,8 @@ update app.slack_connections set connected_at = now() + interval '1 second', bot
 set local role worker;
 select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('claimed')::timestamptz),
   'Slack''s refusal of a token replaced since breaks nothing');
+select is(delivery.slack_broken(tap.id('acme'), 'invalid_auth', null), null,
+  'a refusal that names no connection breaks none (it broke the one there was)');
 select tap.fix('current', (select connected_at::text from delivery.claim_slack_post(tap.id('renamed'))));
 select ok(delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('current')::timestamptz),
   'Slack''s refusal of the connection''s own token marks it broken');

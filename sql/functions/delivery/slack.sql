@@ -56,8 +56,10 @@ $$;
 comment on function delivery.claim_slack_post(text) is
   'A pending notification locked for the transaction, with its organization''s working Slack channel, sealed token and when it was connected (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.';
 
+/* Strict: a refusal that names no connection (a null) breaks none, where app.slack_broken would
+   take it for any connection. */
 create function delivery.slack_broken(p_org_id text, p_reason text, p_connected_at timestamptz) returns boolean
-language sql volatile security definer set search_path = ''
+language sql volatile strict security definer set search_path = ''
 return app.slack_broken(util.parse_id(p_org_id, 'org')::app.org_id, p_reason, p_connected_at);
 
 comment on function delivery.slack_broken(text, text, timestamptz) is
