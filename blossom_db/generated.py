@@ -2294,7 +2294,7 @@ def ext_ai_reserve(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or a refusal {ok: false, status, code, message, retry_after}: 409 ai.in_progress while the same request is under way, 429 ai.quota_exceeded past the quota; each counts the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.
 
     Raises ExtAiReserveError with code: ai.user_rate_limited, auth.not_signed_in, org.not_found.
     """
@@ -2327,7 +2327,7 @@ async def ext_ai_reserve_async(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or a refusal {ok: false, status, code, message, retry_after}: 409 ai.in_progress while the same request is under way, 429 ai.quota_exceeded past the quota; each counts the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.
 
     Raises ExtAiReserveError with code: ai.user_rate_limited, auth.not_signed_in, org.not_found.
     """

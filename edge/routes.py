@@ -260,6 +260,7 @@ SPECS: tuple[RouteSpec, ...] = (
         result="AiOrgSummary",
         errors={
             **_AUTH_BODY,
+            "ai.in_progress": 409,
             "ai.user_rate_limited": 429,
             "ai.quota_exceeded": 429,
             "ai.provider_error": 502,

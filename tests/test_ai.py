@@ -248,6 +248,30 @@ def test_a_small_quota_answers_429_and_the_ledger_shows_the_spend(world: AiWorld
     assert ledger(stack, bloom.org_id) == [("answered", spent, None), ("cached", 0, None)]
 
 
+def test_the_same_request_while_its_call_is_under_way_is_told_to_ask_again_and_not_charged(
+    world: AiWorld,
+) -> None:
+    """Two members who may see the same asked for the summary at once: both missed the cache,
+    both calls went to the provider, and the organization paid for the answer twice."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    meanwhile: list[Reply] = []
+    # Ben (admin) sees what Ada (owner) sees: his request is hers, byte for byte.
+    fake.before_next(lambda: meanwhile.append(summary(stack, bloom.people["Ben"], bloom.org_id)))
+    first = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert first.status == 200, first.body
+    [during] = meanwhile
+    assert (during.status, during.json()["code"]) == (409, "ai.in_progress"), during.body
+    assert during.header("retry-after") == "2"
+    assert during.header("cache-control") == "no-store"
+    assert len(fake.calls) == 1, "one call to the provider"
+    after = summary(stack, bloom.people["Ben"], bloom.org_id)
+    assert after.json() == {"org_id": bloom.org_id, "summary": recorded_text(fake), "cached": True}
+    assert ledger(stack, bloom.org_id) == [("answered", recorded_tokens(fake), None), ("cached", 0, None)]
+    other = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert other.json()["cached"] is False, "a request of its own (a member sees no events) is called"
+
+
 def test_a_member_makes_at_most_30_calls_an_hour_cached_ones_too(world: AiWorld) -> None:
     """One plain member used up the organization's monthly tokens in seconds (a new display
     name made each call a new request), and repeating one request flooded the ledger with

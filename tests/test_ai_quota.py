@@ -40,13 +40,16 @@ def set_quota(conn: psycopg.Connection, org_id: str, tokens: int) -> None:
     conn.execute("insert into app.ai_quotas (org_id, monthly_tokens) values (%s, %s)", (org_id, tokens))
 
 
-def reserve_at_once(database_url: str, callers: list[tuple[str, str]]) -> list[int | str]:
-    """Each (session, organization) reserves RESERVED tokens of a request of its own, all at
-    once: the reservation ids, or the codes of the refusals."""
+def reserve_at_once(
+    database_url: str, callers: list[tuple[str, str]], *, same_request: bool = False
+) -> list[int | str]:
+    """Each (session, organization) reserves RESERVED tokens of a request of its own (or all of
+    the same request), all at once: the reservation ids, or the codes of the refusals."""
     barrier = threading.Barrier(len(callers))
     outcomes: list[int | str | None] = [None] * len(callers)
 
     def run(index: int, session: str, org_id: str) -> None:
+        request = "request" if same_request else f"request {index}"
         with psycopg.connect(database_url, user="edge") as conn:
             try:
                 with conn.transaction():
@@ -57,7 +60,7 @@ def reserve_at_once(database_url: str, callers: list[tuple[str, str]]) -> list[i
                         p_org_id=org_id,
                         p_feature="org_summary",
                         p_model="gpt-test",
-                        p_request_hash=hashlib.sha256(f"request {index}".encode()).digest(),
+                        p_request_hash=hashlib.sha256(request.encode()).digest(),
                         p_tokens=RESERVED,
                     )
                     time.sleep(0.2)
@@ -95,6 +98,17 @@ def test_calls_at_once_cannot_overspend_the_quota_by_more_than_one_call(
     ).fetchone()
     assert row == (4 * RESERVED, 4)
     assert 4 * RESERVED < QUOTA + RESERVED
+
+
+def test_the_same_request_asked_at_once_is_reserved_once(
+    admin: psycopg.Connection, database_url: str
+) -> None:
+    users = [make_user(admin, f"Caller{i}") for i in range(5)]
+    org_id = make_org(admin, "Echo", {user: "owner" if i == 0 else "member" for i, user in enumerate(users)})
+    outcomes = reserve_at_once(
+        database_url, [(session_of(admin, user), org_id) for user in users], same_request=True
+    )
+    assert [outcome for outcome in outcomes if isinstance(outcome, str)] == ["ai.in_progress"] * 4, outcomes
 
 
 def test_each_organizations_quota_is_its_own_when_both_are_asked_at_once(

@@ -394,7 +394,7 @@ export interface ExtAiOrgSummaryBody {
 }
 
 /** The codes POST /ext/ai/org-summary can fail with. */
-export type ExtAiOrgSummaryErrorCode = "ai.not_configured" | "ai.provider_error" | "ai.quota_exceeded" | "ai.rate_limited" | "ai.timeout" | "ai.user_rate_limited" | "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type ExtAiOrgSummaryErrorCode = "ai.in_progress" | "ai.not_configured" | "ai.provider_error" | "ai.quota_exceeded" | "ai.rate_limited" | "ai.timeout" | "ai.user_rate_limited" | "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
 
 /** The body of POST /ext/slack/connect. */
 export interface ExtSlackConnectBody {
@@ -873,14 +873,14 @@ export function deleteOrganization(
  * A short summary of the organization's recent activity for a member, written by the AI provider; metered against the organization's monthly tokens, answered from the cache when asked again.
  *
  * POST /ext/ai/org-summary: 200 on success.
- * Fails with: 400 request.invalid_json, 403 auth.csrf, 422 request.invalid_field, 429 ai.quota_exceeded, 429 ai.user_rate_limited, 502 ai.provider_error, 503 ai.not_configured, 503 ai.rate_limited, 503 edge.database_unavailable, 504 ai.timeout, and what ext.ai_org_activity raises.
+ * Fails with: 400 request.invalid_json, 403 auth.csrf, 409 ai.in_progress, 422 request.invalid_field, 429 ai.quota_exceeded, 429 ai.user_rate_limited, 502 ai.provider_error, 503 ai.not_configured, 503 ai.rate_limited, 503 edge.database_unavailable, 504 ai.timeout, and what ext.ai_org_activity raises.
  */
 export function extAiOrgSummary(
   client: Client,
   body: ExtAiOrgSummaryBody,
   options?: CallOptions,
 ): Promise<Result<AiOrgSummary, ExtAiOrgSummaryErrorCode>> {
-  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "ai.user_rate_limited", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.in_progress", "ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "ai.user_rate_limited", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
 }
 
 /**

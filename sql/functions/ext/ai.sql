@@ -71,11 +71,15 @@ $$;
 comment on function ext.ai_org_activity(text, text) is
   'The organization''s recent activity that the session''s user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.';
 
-/* Before a call: the cached answer of the same request if there is one (served free, and
-   recorded as cached), else a reservation of p_tokens (the most the call can use) against
-   the month's quota, admitted under the organization's AI lock while the tokens held stay
-   below the quota; otherwise the refusal 429 ai.quota_exceeded with the seconds until the next
-   month, answered (in `refusal`) rather than raised, so that the request is still counted: raised,
+/* Before a call, under the organization's AI lock: the cached answer of the same request if
+   there is one (served free, and recorded as cached); else, while the same request is under
+   way (reserved, and not settled within the reservation's lifetime), the refusal 409
+   ai.in_progress with 2 seconds to wait, after which its answer is in the cache: two members who
+   see the same asked at once, and the organization paid for one answer twice; else a
+   reservation of p_tokens (the most the call can use) against the month's quota, admitted
+   while the tokens held stay below the quota; otherwise the refusal 429 ai.quota_exceeded with
+   the seconds until the next month. Refusals are answered (in `refusal`) rather than raised,
+   so that the request is still counted: raised,
    it undid its own count, and a member repeated refused requests without limit, each reading the
    organization's activity and summing its ledger under the AI lock.
    First, every request counts against its caller's hourly limit (30 unless
@@ -104,6 +108,8 @@ begin
   perform app.require_membership(v_org);
   perform app.spend_quota('ai.user', v_user, util.setting('ai_calls_per_user_per_hour', '30')::integer,
                           interval '1 hour', 'ai.user_rate_limited', 'Too many AI requests; try again later.');
+  -- Under the lock, a call settled meanwhile is in the cache, and one under way is seen.
+  perform app.lock_ai(v_org);
   select a.answer into cached_answer
     from app.ai_answers a
    where a.org_id = v_org and a.request_hash = p_request_hash and a.expires_at > pg_catalog.now();
@@ -112,7 +118,13 @@ begin
     values (v_org, v_user, p_feature, p_model, p_request_hash, 'cached', 0, pg_catalog.now());
     return;
   end if;
-  perform app.lock_ai(v_org);
+  if exists (select from app.ai_usage u
+              where u.org_id = v_org and u.request_hash = p_request_hash and u.outcome = 'reserved'
+                and u.started_at > pg_catalog.now() - app.ai_reservation_lifetime()) then
+    refusal := auth.refusal(409, 'ai.in_progress',
+      'The same request is being answered now; ask again in a moment to have its answer from the cache.', 2);
+    return;
+  end if;
   v_usage := app.ai_usage_view(v_org);
   if v_usage.used_tokens + v_usage.reserved_tokens >= v_usage.quota_tokens then
     refusal := auth.refusal(429, 'ai.quota_exceeded',
@@ -127,7 +139,7 @@ end
 $$;
 
 comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
-  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller''s hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.';
+  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, or a refusal {ok: false, status, code, message, retry_after}: 409 ai.in_progress while the same request is under way, 429 ai.quota_exceeded past the quota; each counts the request against the caller''s hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.';
 
 /* After the provider answered: the reservation is charged the tokens the provider counted
    (even when that is more than was reserved), and the answer is cached for
