@@ -176,21 +176,22 @@ def up(settings: Settings) -> int:
         authenticator_url=settings.authenticator_url,
         edge_database_url=settings.edge_database_url,
     )
-    # SIGHUP: the terminal closed. Our children, in sessions of their own, never hear it.
-    _handle_stopping_signals()
-    try:
-        # What the edge would refuse (a cookie name given with a __Host- or __Secure- prefix), before
-        # anything starts: it was a traceback, after the migrations.
-        auth_env(endpoints, os.environ)
-    except ValueError as error:
-        say(str(error))
-        return 1
     output = Output()
     children: list[Child] = []
     following = threading.Event()
-    worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
-    use_development_secrets_key(settings)
+    # SIGHUP: the terminal closed. Our children, in sessions of their own, never hear it. From
+    # here on, a stopping signal raises Shutdown: all that follows is within the try that takes it.
+    _handle_stopping_signals()
     try:
+        try:
+            # What the edge would refuse (a cookie name given with a __Host- or __Secure- prefix),
+            # before anything starts: it was a traceback, after the migrations.
+            auth_env(endpoints, os.environ)
+        except ValueError as error:
+            say(str(error))
+            return 1
+        worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
+        use_development_secrets_key(settings)
         if not settings.external_database_url:
             output.follow("postgres", local_cluster(settings).logfile, following)
         with database(settings):

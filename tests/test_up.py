@@ -403,6 +403,30 @@ except Shutdown:
     assert (ran.returncode, ran.stdout) == (0, "stopped in order\n"), ran.stderr
 
 
+def test_a_stopping_signal_before_anything_started_stops_up_quietly(data_dir: Path) -> None:
+    """A signal that came while `up` made its development key, before its first try: a
+    traceback. The key's making stands in for any step there; the signal is the real one."""
+    env, _ports = up_environment(data_dir)
+    early = """
+import os, signal
+import ops.stack
+ops.stack.use_development_secrets_key = lambda _settings: os.kill(os.getpid(), signal.SIGTERM)
+print(ops.stack.up(ops.stack.Settings.from_env()))
+"""
+    ran = subprocess.run(
+        [sys.executable, "-c", early],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (ran.returncode, ran.stdout) == (0, "0\n"), ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert not (data_dir / "postgres").exists(), "nothing started"
+
+
 FLOODED = """
 import sys, time
 from ops.stack import Shutdown, _handle_stopping_signals
