@@ -41,6 +41,7 @@ from edge.config import EdgeConfig, Network
 from edge.errors import error_body
 from edge.lifecycle import GRACEFUL_SECONDS, Draining, DrainingServer
 from edge.limits import client_key_of
+from edge.tracing import REFUSED_STATUS_KEY, REQUEST_ID_KEY
 
 REASONS = {
     400: b"Bad Request",
@@ -52,16 +53,16 @@ REASONS = {
 }
 
 
-def raw_error(status: int, code: str, message: str) -> bytes:
+def raw_error(status: int, code: str, message: str, request_id: str | None = None) -> bytes:
     """A whole HTTP/1.1 answer in the JSON error shape, for the protocol to write itself, with the
-    headers every answer of the edge has (edge/tracing.py): a request id of its own, nosniff and
-    no-store."""
+    headers every answer of the edge has (edge/tracing.py): the request's id (a new one for a
+    request no application saw), nosniff and no-store."""
     body = error_body(code, message)
     retry = b"retry-after: 1\r\n" if status in (429, 503) else b""
     head = b"HTTP/1.1 %d %s\r\n" % (status, REASONS[status]) + (
         b"content-type: application/json\r\ncontent-length: %d\r\n%s"
         b"x-request-id: %s\r\nx-content-type-options: nosniff\r\ncache-control: no-store\r\n"
-        b"connection: close\r\n\r\n" % (len(body), retry, logs.new_request_id().encode())
+        b"connection: close\r\n\r\n" % (len(body), retry, (request_id or logs.new_request_id()).encode())
     )
     return head + body
 
@@ -386,6 +387,7 @@ class EdgeProtocol(HttpToolsProtocol):
         # the one whose end the last read brought.
         refused = self.cycle if self._in_content or of_request_read else None
         queued = [cycle for cycle, _ in self.pipeline]
+        request_id = None
         if refused is not None and refused not in queued:
             # Its own application is under way: the error is its answer, unless one has begun.
             if refused.response_complete:
@@ -399,6 +401,11 @@ class EdgeProtocol(HttpToolsProtocol):
             refused.disconnected = True
             refused.waiting_for_100_continue = False
             refused.message_event.set()
+            # Its line in the access log says what the client got, under the id it was given
+            # (one of ours when its application has not begun yet, which then takes it).
+            scope: dict[str, Any] = refused.scope  # type: ignore[assignment]  # ours to extend
+            scope[REFUSED_STATUS_KEY] = status
+            request_id = scope.setdefault(REQUEST_ID_KEY, logs.new_request_id())
             self._owed = 0
         elif queued:
             # Behind the answer under way, and those queued before it; its own never runs.
@@ -406,7 +413,7 @@ class EdgeProtocol(HttpToolsProtocol):
             self._owed = 1 + len(self.pipeline)
         else:
             self._owed = int(self.cycle is not None and not self.cycle.response_complete)
-        self._refusal = raw_error(status, code, message)
+        self._refusal = raw_error(status, code, message, request_id)
         if not self._owed:
             self._write_refusal()
 

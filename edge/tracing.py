@@ -24,6 +24,11 @@ from edge.metrics import EdgeMetrics
 from edge.security import peer_ip
 
 REQUEST_ID_HEADER = b"x-request-id"
+# Scope keys shared with the server's protocol (edge/server.py), which may refuse a request
+# while its application runs (a chunked body's framing too large): the refusal carries the
+# request's id, and the request's line logs the refusal's status, which is what the client got.
+REQUEST_ID_KEY = "edge.request_id"
+REFUSED_STATUS_KEY = "edge.refused_status"
 # On every answer: a browser reads it as the type it says, never as another it guesses (a JSON
 # error holding a user's text sniffed as HTML); and, unless it says otherwise, no cache keeps it,
 # the browser's own or a shared one: a call's answer is one user's data, its session a cookie.
@@ -59,7 +64,8 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = request_id_of(scope, self.config)
+        request_id = scope.get(REQUEST_ID_KEY) or request_id_of(scope, self.config)
+        scope[REQUEST_ID_KEY] = request_id
         status = 0
 
         async def send_with_id(message: Message) -> None:
@@ -78,6 +84,7 @@ class RequestIds:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
+            status = scope.get(REFUSED_STATUS_KEY, status)
             self.metrics.observe(scope["method"], scope["path"], status, seconds)
             fields = {
                 "method": scope["method"],

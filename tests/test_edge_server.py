@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,6 +23,7 @@ import pytest
 from tests.support.auth_client import signup
 from tests.support.http import Reply, request
 from tests.support.stack import Stack, make_stack
+from tests.support.worker import eventually
 
 SLOW_RPC = """
 create function api.slow(seconds float) returns integer language sql volatile as $$
@@ -52,6 +54,12 @@ def start_slow_post(sock: socket.socket, path: str = "/rpc/update_profile") -> N
 
 def answer_of(sock: socket.socket) -> tuple[int, bytes]:
     """The status and the body of the answer on a socket (read to the end of its body)."""
+    status, _headers, body = whole_answer_of(sock)
+    return status, body
+
+
+def whole_answer_of(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """The status, the headers (names in lower case) and the body of the answer on a socket."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -59,14 +67,12 @@ def answer_of(sock: socket.socket) -> tuple[int, bytes]:
             raise ConnectionError(f"closed without an answer: {data!r}")
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
+    status_line, *fields = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (f.partition(":") for f in fields)}
+    length = int(headers["content-length"])
     while len(body) < length:
         body += sock.recv(65536)
-    return int(head.split(b" ", 2)[1]), body
+    return int(status_line.split(" ", 2)[1]), headers, body
 
 
 def answers_until_closed(sock: socket.socket) -> list[tuple[int, bytes | str]]:
@@ -424,8 +430,23 @@ def test_a_chunked_body_framed_in_more_than_32_kib_is_answered_413(tight_stack: 
             for start in range(0, len(flood), 65536):
                 sock.sendall(flood[start : start + 65536])
         sock.settimeout(5)
-        status, body = answer_of(sock)
+        status, headers, body = whole_answer_of(sock)
     assert (status, b'"edge.body_too_large"' in body) == (413, True), body
+    # Its application had begun (the headers were whole): its line logged the 400 of a body cut
+    # short, under a request id other than the one the client was given.
+    request_id = headers["x-request-id"]
+    line = eventually(lambda: logged(tight_stack, request_id), 5, f"the edge's line for {request_id}")
+    assert (line["route"], line["status"]) == ("/rpc/update_profile", 413)
+
+
+def logged(stack: Stack, request_id: str) -> dict[str, Any] | None:
+    """The edge's access line of the request, once written."""
+    for line in (stack.logs / "edge.log").read_text().splitlines():
+        if line.startswith("{"):
+            fields: dict[str, Any] = json.loads(line)
+            if fields.get("request_id") == request_id and fields.get("event") == "request":
+                return fields
+    return None
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,8 @@ class Stack:
     database_url: str
     endpoints: Endpoints
     services: running_services
+    # The folder of the processes' logs (edge.log, postgrest.log).
+    logs: Path
 
     @property
     def edge_url(self) -> str:
@@ -51,6 +53,6 @@ def make_stack(
         endpoints = Endpoints.on_free_ports(url)
         settings = (settings or {}) | (endpoint_settings(endpoints) if endpoint_settings else {})
         with running_services(endpoints, logs, settings=settings) as services:
-            yield Stack(url, endpoints, services)
+            yield Stack(url, endpoints, services, logs)
     finally:
         drop_database(pg_server, name)
