@@ -27,8 +27,8 @@ REQUEST_ID_HEADER = b"x-request-id"
 # Scope keys shared with the server's protocol (edge/server.py), which may refuse a request
 # while its application runs (a chunked body's framing too large): the refusal carries the
 # request's id, and the request's line logs the refusal's status, which is what the client got.
-REQUEST_ID_KEY = "edge.request_id"
-REFUSED_STATUS_KEY = "edge.refused_status"
+REQUEST_ID_KEY = "blossom_request_id"
+REFUSED_STATUS_KEY = "blossom_refused_status"
 # On every answer: a browser reads it as the type it says, never as another it guesses (a JSON
 # error holding a user's text sniffed as HTML); and, unless it says otherwise, no cache keeps it,
 # the browser's own or a shared one: a call's answer is one user's data, its session a cookie.
