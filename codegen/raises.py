@@ -13,7 +13,12 @@ function body (as `pg_get_functiondef` prints it, so it is what the database run
   would;
 - `insert`, `update`, `delete` and `merge` statements: the trigger functions that fire on that
   table for that event are callees too, and so are those that fire on the tables its foreign
-  keys' actions write in turn (a delete that cascades deletes there, set null updates).
+  keys' actions write in turn (a delete that cascades deletes there, set null updates), and on
+  the table under a view it writes through;
+- every relation a statement names, read or written: the functions its column defaults,
+  policies, CHECKs, its columns' domains' CHECKs and (a view) definition call are callees, and
+  so are those of the relations these read in turn (a view's tables, a policy's subquery). A
+  domain's CHECK is followed there only, not for a variable or an argument of that domain.
 
 Dynamic SQL (`EXECUTE`, `RETURN QUERY EXECUTE`, `FOR ... IN EXECUTE`, `OPEN ... FOR EXECUTE`)
 cannot be read: a function that runs it, or calls one that does, has codes no one can list, and
@@ -82,6 +87,42 @@ select r.nspname::text || '.' || rc.relname::text, n.nspname::text || '.' || c.r
   join pg_class rc on rc.oid = k.confrelid
   join pg_namespace r on r.oid = rc.relnamespace
  where k.contype = 'f'
+"""
+
+# What a statement that reads or writes a relation runs besides its triggers: the functions its
+# column defaults, policies, CHECK constraints and (a view) rewrite rule call, and those of the
+# CHECKs of the domains its columns are of; and the relations these read (a view's base
+# tables, a policy's subquery), whose own are run in turn. `via` is 'rule' for a view's.
+_ATTACHED = """
+with recursive column_domains(rel, typid) as (
+  select a.attrelid, a.atttypid from pg_attribute a join pg_type t on t.oid = a.atttypid
+   where t.typtype = 'd' and a.attnum > 0 and not a.attisdropped
+  union
+  select c.rel, t.typbasetype from column_domains c join pg_type t on t.oid = c.typid
+   where t.typtype = 'd'
+),
+attached(rel, via, classid, objid) as (
+  select adrelid, 'default', 'pg_attrdef'::regclass, oid from pg_attrdef
+  union all select polrelid, 'policy', 'pg_policy'::regclass, oid from pg_policy
+  union all select ev_class, 'rule', 'pg_rewrite'::regclass, oid from pg_rewrite
+  union all select conrelid, 'check', 'pg_constraint'::regclass, oid from pg_constraint
+             where contype = 'c' and conrelid <> 0
+  union all select c.rel, 'domain', 'pg_constraint'::regclass, k.oid
+              from column_domains c join pg_constraint k on k.contypid = c.typid
+)
+select distinct n.nspname::text || '.' || c.relname::text, a.via,
+       coalesce(pn.nspname::text || '.' || p.proname::text, rn.nspname::text || '.' || rc.relname::text),
+       d.refclassid = 'pg_proc'::regclass
+  from attached a
+  join pg_depend d on d.classid = a.classid and d.objid = a.objid
+  join pg_class c on c.oid = a.rel
+  join pg_namespace n on n.oid = c.relnamespace
+  left join pg_proc p on d.refclassid = 'pg_proc'::regclass and p.oid = d.refobjid
+  left join pg_namespace pn on pn.oid = p.pronamespace
+  left join pg_class rc on d.refclassid = 'pg_class'::regclass and rc.oid = d.refobjid
+       and rc.relkind in ('r', 'p', 'v', 'f', 'm') and rc.oid <> a.rel
+  left join pg_namespace rn on rn.oid = rc.relnamespace
+ where p.oid is not null or rc.oid is not null
 """
 
 _RELATIONS = """
@@ -269,6 +310,11 @@ class _Names:
     triggers: Mapping[str, tuple[tuple[str, int], ...]]  # relation -> (trigger function, tgtype)
     # relation -> (referencing relation, the events a delete of it fires there, an update's)
     cascades: Mapping[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
+    # relation -> the functions its defaults, policies, checks and rule call (_ATTACHED)
+    attached_functions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # relation -> the relations those read; view -> its base relations, whose triggers a write fires
+    attached_relations: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    view_bases: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 class _Analysis:
@@ -286,16 +332,31 @@ class _Analysis:
             return name
         return next((f"{schema}.{name}" for schema in self.path if f"{schema}.{name}" in known), None)
 
-    def writes(self, relation: Any, events: int) -> None:
-        """A statement that writes `relation`: the triggers that fire on it are callees."""
+    def relation(self, relation: Any) -> str | None:
+        """The relation a statement names (a RangeVar), qualified; None when it is none of ours
+        (a CTE's name, say)."""
         if not isinstance(relation, dict) or "relname" not in relation:
-            return
+            return None
         name = relation["relname"]
         if relation.get("schemaname"):
             name = f"{relation['schemaname']}.{name}"
-        table = self.resolve(name, self.names.relations)
+        return self.resolve(name, self.names.relations)
+
+    def writes(self, relation: Any, events: int) -> None:
+        """A statement that writes `relation`: the triggers that fire on it are callees."""
+        table = self.relation(relation)
         if table is not None:
             self.fires(table, events, set())
+
+    def reads(self, table: str, reached: set[str]) -> None:
+        """A statement that reads or writes `table`: what its defaults, policies, checks and
+        rule call are callees, and so are those of the relations they read in turn."""
+        if table in reached:
+            return
+        reached.add(table)
+        self.callees.update(self.names.attached_functions.get(table, ()))
+        for other in self.names.attached_relations.get(table, ()):
+            self.reads(other, reached)
 
     def fires(self, table: str, events: int, reached: set[tuple[str, int]]) -> None:
         """The triggers a write fires on `table`, and on the tables its foreign keys' actions
@@ -306,6 +367,8 @@ class _Analysis:
         for function, tgtype in self.names.triggers.get(table, ()):
             if tgtype & events:
                 self.callees.add(function)
+        for base in self.names.view_bases.get(table, ()):  # a write through a view writes its table
+            self.fires(base, events, reached)
         for referencing, on_delete, on_update in self.names.cascades.get(table, ()):
             cascaded = (on_delete if events & _DELETE else 0) | (on_update if events & _UPDATE else 0)
             if cascaded:
@@ -325,6 +388,11 @@ class _Analysis:
                     self.writes(write.get("relation"), events | (_UPDATE if upsert else 0))
             if isinstance(node.get("MergeStmt"), dict):
                 self.writes(node["MergeStmt"].get("relation"), _MERGE)
+            # Every relation named, read or written (a statement's target is a bare RangeVar).
+            for named in (node.get("RangeVar"), node.get("relation")):
+                table = self.relation(named)
+                if table is not None:
+                    self.reads(table, set())
             call = node.get("FuncCall")
             if not isinstance(call, dict):
                 continue
@@ -390,6 +458,15 @@ class _Analysis:
                     raise self.fail(None, f"cannot parse {expr['query']!r}: {error}") from error
                 self.sql(tree, line)
 
+    @staticmethod
+    def constant(expression: str) -> str | None:
+        """The string an expression is, when it is a literal (cast or not): `'PGRST'::text`."""
+        try:
+            tree = _parse(f"select {expression}")
+        except ParseError:
+            return None
+        return _string_constant(tree["stmts"][0]["stmt"]["SelectStmt"]["targetList"][0]["ResTarget"]["val"])
+
     def raise_statement(self, stmt: dict[str, Any]) -> None:
         options = {
             option["PLpgSQL_raise_option"]["opt_type"]: option["PLpgSQL_raise_option"]["expr"]["PLpgSQL_expr"]
@@ -397,7 +474,7 @@ class _Analysis:
         }
         errcode = options.get(_RAISE_ERRCODE)
         coded = stmt.get("condname") == PGRST or (
-            errcode is not None and errcode["query"].strip() == f"'{PGRST}'"
+            errcode is not None and self.constant(errcode["query"]) == PGRST
         )
         if not coded:
             return
@@ -447,11 +524,24 @@ def error_codes(conn: psycopg.Connection, config: RaiseConfig) -> ErrorCodes:
         cascades.setdefault(referenced, []).append(
             (referencing, _ON_DELETE_WRITES.get(on_delete, 0), _ON_UPDATE_WRITES.get(on_update, 0))
         )
+    attached_functions: dict[str, set[str]] = {}
+    attached_relations: dict[str, set[str]] = {}
+    view_bases: dict[str, set[str]] = {}
+    for relation, via, referenced, is_function in conn.execute(_ATTACHED):
+        if is_function:
+            attached_functions.setdefault(relation, set()).add(referenced)
+            continue
+        attached_relations.setdefault(relation, set()).add(referenced)
+        if via == "rule":
+            view_bases.setdefault(relation, set()).add(referenced)
     names = _Names(
         functions=frozenset(f"{row[1]}.{row[2]}" for row in rows) | frozenset(config.helpers),
         relations=frozenset(name for (name,) in conn.execute(_RELATIONS)),
         triggers={table: tuple(found) for table, found in triggers.items()},
         cascades={table: tuple(found) for table, found in cascades.items()},
+        attached_functions={table: frozenset(found) for table, found in attached_functions.items()},
+        attached_relations={table: frozenset(found) for table, found in attached_relations.items()},
+        view_bases={table: frozenset(found) for table, found in view_bases.items()},
     )
     bodies = [_analyse(row, config, schemas, names) for row in rows]
     by_oid = {body.oid: set(body.direct) for body in bodies}

@@ -424,6 +424,87 @@ def test_a_write_that_cascades_adds_the_codes_of_the_triggers_it_reaches(
     assert _codes_of(url, "app.write_parents") == {"auth.child_locked"}
 
 
+RAISER = """create function app.zz_raise() returns text language plpgsql volatile as $$
+begin
+  perform auth.raise_error(400, 'zz.raised', 'Raised.');
+  return 'x';
+end $$;
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "statement"),
+    [
+        pytest.param(
+            "create table app.zz (n integer);create view app.zz_v as select app.zz_raise() as x from app.zz;",
+            "perform x from app.zz_v",
+            id="a view that calls it",
+        ),
+        pytest.param(
+            "create table app.zz (x text default app.zz_raise());",
+            "insert into app.zz default values",
+            id="a column default",
+        ),
+        pytest.param(
+            "create function app.zz_ok(t text) returns boolean language sql return app.zz_raise() = t;"
+            "create domain app.zz_d as text check (app.zz_ok(value));"
+            "create table app.zz (x app.zz_d);",
+            "insert into app.zz values ('x')",
+            id="a CHECK of its column's domain",
+        ),
+        pytest.param(
+            "create table app.zz (x text check (x <> app.zz_raise()));",
+            "update app.zz set x = 'y'",
+            id="a CHECK constraint",
+        ),
+        pytest.param(
+            "create table app.zz (x text); alter table app.zz enable row level security;"
+            "create policy zz_all on app.zz using (app.zz_raise() = x);",
+            "perform x from app.zz",
+            id="a policy",
+        ),
+        pytest.param(
+            "create table app.zz_base (x text); create table app.zz (x text);"
+            "alter table app.zz enable row level security;"
+            "create policy zz_all on app.zz using (exists (select from app.zz_base b where b.x = zz.x));"
+            "create view app.zz_base_v as select app.zz_raise() as x;"
+            "alter table app.zz_base enable row level security;"
+            "create policy zz_base_all on app.zz_base using (x in (select v.x from app.zz_base_v v));",
+            "perform x from app.zz",
+            id="a policy's subquery, in turn",
+        ),
+        pytest.param(
+            "create table app.zz (x text); create view app.zz_v as select x from app.zz;"
+            "create function app.zz_tg() returns trigger language plpgsql as $$"
+            " begin perform app.zz_raise(); return new; end $$;"
+            "create trigger zz_tg before insert on app.zz for each row execute function app.zz_tg();",
+            "insert into app.zz_v values ('x')",
+            id="a trigger on the table under an updatable view",
+        ),
+    ],
+)
+def test_codes_raised_by_what_a_statement_reaches_through_a_relation_are_found(
+    fixture_with: Any, setup: str, statement: str
+) -> None:
+    """Each of these raised at run time, and codegen found nothing: it followed only the calls
+    in the body and the triggers of the table written, and the client typed the code as
+    unexpected."""
+    url = fixture_with(
+        RAISER + setup + "create function app.zz_caller() returns void language plpgsql as $$"
+        f" begin {statement}; end $$;"
+    )
+    assert _codes_of(url, "app.zz_caller") == {"zz.raised"}
+
+
+def test_a_raise_with_the_sqlstate_cast_is_a_coded_raise(fixture_with: Any) -> None:
+    url = fixture_with(
+        "create function app.zz_cast() returns void language plpgsql as $$ begin"
+        " raise exception using errcode = 'PGRST'::text,"
+        """ message = '{"code": "zz.cast", "message": "Cast."}'; end $$;"""
+    )
+    assert _codes_of(url, "app.zz_cast") == {"zz.cast"}
+
+
 def test_dynamic_sql_without_declared_codes_is_refused_naming_the_function(fixture_with: Any) -> None:
     url = fixture_with(
         "create function app.run(statement text) returns void language plpgsql as $$"
