@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors, sql
@@ -482,9 +482,11 @@ def _apply_stateless_once(admin_url: str) -> int:
 
 
 def with_database(url: str, database: str) -> str:
-    """The URL with another database of the same server."""
+    """The URL with another database of the same server, the name percent-encoded: as it was,
+    libpq read it as part of the URL (`postgre%73` named `postgres`; `x?host=…`, another server)."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+    path = "/" + quote(database, safe="")
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
 def reload_postgrest(admin_url: str) -> None:

@@ -61,6 +61,10 @@ def restore(path: Path, url: str) -> None:
         database_privileges(conn)
 
 
+# NAMEDATALEN - 1: the longest name Postgres keeps whole.
+NAME_BYTES = 63
+
+
 def refusal(url: str, command: str) -> str | None:
     """Why the admin user of `url` cannot do `command`, before anything is written: a backup
     reads every row past Row Level Security (a superuser, or a role with BYPASSRLS that may read
@@ -94,6 +98,9 @@ def main() -> None:
     into.add_argument("database")
     args = parser.parse_args()
     url = Settings.from_env().admin_url
+    if args.command == "restore" and len(args.database.encode()) > NAME_BYTES:
+        # Postgres would cut it, and restore into a database of another name than the one given.
+        sys.exit(f"restore: a database name is at most {NAME_BYTES} bytes")
     try:
         refused = refusal(url, args.command)
         if refused:

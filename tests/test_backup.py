@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from deploy.migrate import migrate
+from deploy.migrate import migrate, with_database
 from ops.backup import dump, restore
 from ops.services import Endpoints, running_services
 from ops.settings import ROOT
@@ -166,3 +166,45 @@ def test_a_relative_file_is_the_callers(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert f"ops.backup backup '{tmp_path / 'nightly.dump'}'" in shown.stderr
+
+
+def test_a_restore_goes_into_the_database_it_names_whatever_the_name(
+    pg_server: str, database_url: str, tmp_path: Path
+) -> None:
+    """The name went into a URL as it was: `restore FILE postgre%73` made a database of that
+    name, left it empty, and restored the whole application, password hashes and all, into the
+    server's `postgres` database, which every role may connect to."""
+    backup = tmp_path / "blossom.dump"
+    dump(database_url, backup)
+    name = f"restored%5f{secrets.token_hex(3)}?dbname=postgres"
+    environment = os.environ | {"DATABASE_URL": database_url}
+    try:
+        restored = subprocess.run(
+            [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
+            env=environment, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert restored.returncode == 0, restored.stderr
+        with psycopg.connect(with_database(pg_server, name)) as conn:
+            assert conn.execute(
+                "select current_database(), to_regclass('app.users') is not null"
+            ).fetchone() == (
+                name,
+                True,
+            )
+        with psycopg.connect(with_database(pg_server, "postgres")) as conn:
+            assert conn.execute("select to_regnamespace('app')").fetchone() == (None,)
+    finally:
+        drop_database(pg_server, name)
+
+    too_long = "r" * 64
+    refused = subprocess.run(
+        [sys.executable, "-m", "ops.backup", "restore", str(backup), too_long],
+        env=environment, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "restore: a database name is at most 63 bytes" in refused.stderr
+    with psycopg.connect(pg_server) as conn:
+        assert (
+            conn.execute("select from pg_database where datname = left(%s, 63)", (too_long,)).fetchone()
+            is None
+        )
