@@ -24,6 +24,14 @@ COUNTED = ("app.users", "app.sessions", "app.organizations", "app.memberships", 
            "app.audit_events", "app.outbox", "jobs.procrastinate_jobs")  # fmt: skip
 
 
+def backup_tool(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python -m ops.backup ARGUMENTS` (as `./dev backup`/`restore` run it) with DATABASE_URL."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops.backup", *arguments],
+        env=os.environ | {"DATABASE_URL": database_url}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
 def counts(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         rows = {table: conn.execute(f"select count(*) from {table}").fetchone() for table in COUNTED}
@@ -83,20 +91,13 @@ def test_an_admin_that_cannot_read_past_row_level_security_is_told_so(
         conn.execute(f"create role {role} login createrole createdb".encode())
     try:
         url = database_url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)
-        environment = os.environ | {"DATABASE_URL": url}
         backup = tmp_path / "refused.dump"
-        made = subprocess.run(
-            [sys.executable, "-m", "ops.backup", "backup", str(backup)],
-            env=environment, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        made = backup_tool(url, "backup", str(backup))
         assert made.returncode != 0
         assert "a superuser or a role with BYPASSRLS" in made.stderr
         assert not backup.exists()
         name = f"restored_{secrets.token_hex(4)}"
-        restored = subprocess.run(
-            [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
-            env=environment, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        restored = backup_tool(url, "restore", str(backup), name)
         assert restored.returncode != 0
         assert "a superuser" in restored.stderr
         with psycopg.connect(pg_server) as conn:
@@ -121,10 +122,7 @@ def test_a_backup_that_fails_keeps_the_last_one_and_quotes_no_password(
     backup.write_bytes(b"last night's backup")
     try:
         url = database_url.replace("postgresql://postgres@", f"postgresql://{role}:Hunter2-secret@", 1)
-        made = subprocess.run(
-            [sys.executable, "-m", "ops.backup", "backup", str(backup)],
-            env=os.environ | {"DATABASE_URL": url}, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        made = backup_tool(url, "backup", str(backup))
         assert made.returncode != 0
         assert "backup: pg_dump failed" in made.stderr
         assert "Hunter2-secret" not in made.stdout + made.stderr
@@ -148,10 +146,7 @@ def test_a_restore_that_fails_leaves_no_database_behind(
     cut = tmp_path / "cut.dump"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     name = f"restored_{secrets.token_hex(4)}"
-    restored = subprocess.run(
-        [sys.executable, "-m", "ops.backup", "restore", str(cut), name],
-        env=os.environ | {"DATABASE_URL": database_url}, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    restored = backup_tool(database_url, "restore", str(cut), name)
     assert restored.returncode != 0
     assert "restore: pg_restore failed" in restored.stderr
     with psycopg.connect(pg_server) as conn:
@@ -177,12 +172,8 @@ def test_a_restore_goes_into_the_database_it_names_whatever_the_name(
     backup = tmp_path / "blossom.dump"
     dump(database_url, backup)
     name = f"restored%5f{secrets.token_hex(3)}?dbname=postgres"
-    environment = os.environ | {"DATABASE_URL": database_url}
     try:
-        restored = subprocess.run(
-            [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
-            env=environment, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        restored = backup_tool(database_url, "restore", str(backup), name)
         assert restored.returncode == 0, restored.stderr
         with psycopg.connect(with_database(pg_server, name)) as conn:
             assert conn.execute(
@@ -197,10 +188,7 @@ def test_a_restore_goes_into_the_database_it_names_whatever_the_name(
         drop_database(pg_server, name)
 
     too_long = "r" * 64
-    refused = subprocess.run(
-        [sys.executable, "-m", "ops.backup", "restore", str(backup), too_long],
-        env=environment, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    refused = backup_tool(database_url, "restore", str(backup), too_long)
     assert refused.returncode != 0
     assert "restore: a database name is at most 63 bytes" in refused.stderr
     with psycopg.connect(pg_server) as conn:
