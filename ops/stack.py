@@ -311,13 +311,32 @@ def run_pipeline_ui(settings: Settings) -> int:
     return dagster.wait()
 
 
-def reset_db(settings: Settings, assume_yes: bool) -> None:
+def confirm_reset(settings: Settings, assume_yes: bool) -> None:
+    """Asked before anything starts; only of the local cluster's database. With DATABASE_URL
+    set (as `backup` and `restore` are used), `reset-db` dropped whatever database it named,
+    a production one included, after a question that named no server."""
+    if settings.external_database_url:
+        raise SystemExit(
+            f"reset-db: DATABASE_URL is set ({redacted(settings.external_database_url)}); reset-db only"
+            " drops the local development database: unset DATABASE_URL, or drop that one yourself"
+        )
+    if assume_yes:
+        return
+    question = (
+        f"Drop database {DB_NAME!r} of the local cluster ({settings.data_dir}) and build it again"
+        " from migrations? [y/N] "
+    )
+    try:
+        answer = input(question)
+    except EOFError:  # no one to answer (stdin closed): no
+        answer = ""
+    if answer.strip().lower() not in {"y", "yes"}:
+        raise SystemExit("reset-db: nothing changed")
+
+
+def reset_db(settings: Settings) -> None:
     url = settings.admin_url
     name = str(psycopg.conninfo.conninfo_to_dict(url).get("dbname") or DB_NAME)
-    if not assume_yes:
-        answer = input(f"Drop database {name!r} and build it again from migrations? [y/N] ")
-        if answer.strip().lower() not in {"y", "yes"}:
-            raise SystemExit("reset-db: nothing changed")
     with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
@@ -348,6 +367,8 @@ def main() -> None:
     try:
         if args.command in (None, "up"):
             raise SystemExit(up(settings))
+        if args.command == "reset-db":
+            confirm_reset(settings, args.yes)
         with database(settings):
             if args.command == "worker":
                 raise SystemExit(run_worker(settings))
@@ -359,7 +380,7 @@ def main() -> None:
             if args.command == "migrate":
                 migrate(settings.admin_url)
             elif args.command == "reset-db":
-                reset_db(settings, args.yes)
+                reset_db(settings)
             elif args.command in ("psql", "psql-admin"):
                 url = settings.admin_url if args.command == "psql" else settings.panopticon_url
                 conninfo, password = password_apart(url)

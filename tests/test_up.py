@@ -25,6 +25,7 @@ from ops.settings import ROOT, Settings
 from ops.stack import database, local_cluster
 from tests.support.auth_client import COOKIE_NAME, post, session_cookie, signup
 from tests.support.http import request
+from tests.support.orgs_db import make_user
 
 # The worker's poll under `up` in these tests (a commit wakes it at once; the poll finds only
 # what a lost wake-up left).
@@ -467,3 +468,34 @@ def test_a_flood_of_stopping_signals_never_hangs_the_stop() -> None:
             child.communicate()
             raise AssertionError("the stop hung under a flood of signals") from None
         assert (child.returncode, output) == (0, "stopped in order\n")
+
+
+def test_reset_db_leaves_a_database_named_by_database_url_alone(database_url: str, tmp_path: Path) -> None:
+    """With DATABASE_URL exported (as for `backup` and `restore`), `reset-db --yes` dropped the
+    database it named, on whatever server, and migrated it empty."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        make_user(conn, "Kept")
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "reset-db", "--yes"],
+        cwd=ROOT, env=os.environ | {"DATABASE_URL": database_url, "BLOSSOM_DATA_DIR": str(tmp_path)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode != 0
+    assert "reset-db: DATABASE_URL is set" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*) from app.users").fetchone() == (1,)
+
+
+def test_reset_db_with_no_one_to_answer_changes_nothing(tmp_path: Path) -> None:
+    """`./dev reset-db < /dev/null`: a traceback (EOFError). No answer is a no, and nothing,
+    not even the local cluster, is started."""
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "reset-db"],
+        cwd=ROOT, env=environment | {"BLOSSOM_DATA_DIR": str(tmp_path)},
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (ran.returncode, ran.stderr.splitlines()[-1]) == (1, "reset-db: nothing changed"), ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert list(tmp_path.iterdir()) == []
