@@ -121,7 +121,8 @@ def main() -> None:
                 conn.execute(sql.SQL("drop database {} with (force)").format(database))
             raise
         print(f"restore: {args.file} restored into database {args.database}")
-    except (ToolFailed, psycopg.Error) as error:
+    # OSError: a backup into a folder that does not exist, or onto a folder.
+    except (ToolFailed, psycopg.Error, OSError) as error:
         sys.exit(f"{args.command}: {error}")
 
 

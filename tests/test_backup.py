@@ -196,3 +196,13 @@ def test_a_restore_goes_into_the_database_it_names_whatever_the_name(
             conn.execute("select from pg_database where datname = left(%s, 63)", (too_long,)).fetchone()
             is None
         )
+
+
+def test_a_backup_into_no_folder_or_onto_one_is_told_so(database_url: str, tmp_path: Path) -> None:
+    """Each was a traceback (FileNotFoundError, IsADirectoryError)."""
+    for target in (tmp_path / "missing" / "x.dump", tmp_path):
+        made = backup_tool(database_url, "backup", str(target))
+        assert made.returncode != 0
+        assert made.stderr.startswith("backup: "), made.stderr
+        assert "Traceback" not in made.stderr
+    assert list(tmp_path.iterdir()) == []
