@@ -357,24 +357,31 @@ def _revoke_grants(conn: psycopg.Connection) -> None:
             conn.execute(sql.SQL(statement).format(schema=name, roles=roles))
 
 
+# As a restore from pg_dump gives the same back: privileges as what they grant (a default left
+# implicit, null, as pg_dump restores it, and the same spelled out, as the layer's revokes leave
+# it, are one), and a policy's roles in the order of their names, not as they were listed.
 _CATALOG_FINGERPRINT = """
 select md5(coalesce(string_agg(definition, e'\\n' order by definition), ''))
   from (
-    select format('%%s %%s %%s %%s', p.oid::regprocedure, p.proowner::regrole, p.proacl,
+    select format('%%s %%s %%s %%s', p.oid::regprocedure, p.proowner::regrole,
+                  coalesce(p.proacl, acldefault('f', p.proowner)),
                   obj_description(p.oid, 'pg_proc'))
            || pg_get_functiondef(p.oid) as definition
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
      where n.nspname = any(%(schemas)s) and p.prokind in ('f', 'p')
        and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
     union all
-    select format('%%s %%s %%s %%s %%s %%s', c.oid::regclass, c.relkind, c.relowner::regrole, c.relacl,
+    select format('%%s %%s %%s %%s %%s %%s', c.oid::regclass, c.relkind, c.relowner::regrole,
+                  coalesce(c.relacl,
+                           acldefault((case c.relkind when 'S' then 's' else 'r' end)::"char", c.relowner)),
                   c.reloptions, obj_description(c.oid, 'pg_class'))
            || case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) else '' end
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'p', 'v', 'm', 'S')
     union all
     select format('%%s %%s %%s %%s %%s', pol.polname, pol.polrelid::regclass, pol.polcmd,
-                  pol.polroles::regrole[], pol.polpermissive)
+                  (select array_agg(r::regrole::text order by r::regrole::text) from unnest(pol.polroles) r),
+                  pol.polpermissive)
            || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')
            || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '')
       from pg_policy pol join pg_class c on c.oid = pol.polrelid join pg_namespace n on n.oid = c.relnamespace
@@ -388,7 +395,8 @@ select md5(coalesce(string_agg(definition, e'\\n' order by definition), ''))
       from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = any(%(schemas)s) and a.attnum > 0 and not a.attisdropped and a.attacl is not null
     union all
-    select format('%%s %%s', n.nspname, n.nspacl) from pg_namespace n where n.nspname = any(%(schemas)s)
+    select format('%%s %%s', n.nspname, coalesce(n.nspacl, acldefault('n', n.nspowner)))
+      from pg_namespace n where n.nspname = any(%(schemas)s)
     union all
     -- The migrations applied: one that committed while the layer after it failed is seen.
     select 'migrations ' || coalesce(string_agg(m.migration_id, ' ' order by m.migration_id), '')
