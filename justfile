@@ -77,6 +77,11 @@ restore FILE DATABASE:
 reset-db *ARGS:
     {{python}} -m ops.stack reset-db "$@"
 
+# Roll back the migrations applied after MIGRATION, each with its rollback file (asks first unless --yes)
+[group('database')]
+rollback MIGRATION *ARGS:
+    {{python}} -m ops.stack rollback "$@"
+
 # Check that migrations/ build exactly what sql/schema/ describes; print the difference if not
 [group('check')]
 schema-check:

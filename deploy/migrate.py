@@ -265,6 +265,55 @@ def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> l
     return [migration.id for migration in pending]
 
 
+def rollback(admin_url: str, to: str) -> list[str]:
+    """Roll back, newest first, every migration applied after the one named `to`, each with its
+    rollback file; return their ids. The stateless layer goes first, since its views and
+    functions use what the migrations made (a rollback that drops a column a view reads fails);
+    until the next migrate applies it again (that of the code whose last migration is `to`),
+    the API answers nothing. MigrationError when `to` is not applied, or a rollback fails (its
+    own transaction undone, those before it kept)."""
+    from yoyo import get_backend, read_migrations
+
+    url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
+    url += f"&schema={META_SCHEMA}"
+    with one_migrate_at_a_time(admin_url):
+        backend = get_backend(url)
+        try:
+            with backend.lock():
+                applied = list(backend.to_rollback(read_migrations(str(MIGRATIONS_DIR))))
+                ids = [migration.id for migration in applied]
+                if to not in ids:
+                    raise MigrationError(
+                        f"rollback: {to} is not an applied migration ({', '.join(reversed(ids))})"
+                    )
+                undone = applied[: ids.index(to)]
+                if undone:
+                    drop_stateless(admin_url)
+                for migration in undone:
+                    try:
+                        backend.rollback_one(migration)
+                    except psycopg.Error as error:
+                        raise MigrationError(f"rollback of {migration.id} failed: {error}") from None
+        finally:
+            backend.connection.close()
+    return [migration.id for migration in undone]
+
+
+def drop_stateless(admin_url: str) -> None:
+    """Drops what the stateless layer made, and forgets that it was applied."""
+    with psycopg.connect(admin_url) as conn:
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_WAIT)))
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
+        conn.execute("set local search_path = ''")
+        made = conn.execute("select pg_catalog.to_regclass('blossom_meta.stateless_objects')").fetchone()
+        if made is None or made[0] is None:
+            return
+        previous = conn.execute("select kind, identity from blossom_meta.stateless_objects").fetchall()
+        _drop(conn, [(kind, identity) for kind, identity in previous])
+        conn.execute("delete from blossom_meta.stateless_objects")
+        conn.execute("delete from blossom_meta.stateless_state")
+
+
 _CATALOG_OBJECTS = """
 select 'policy', format('%%I on %%I.%%I', pol.polname, n.nspname, c.relname)
   from pg_policy pol join pg_class c on c.oid = pol.polrelid join pg_namespace n on n.oid = c.relnamespace
@@ -547,14 +596,33 @@ def main() -> None:
         default=os.environ.get("DATABASE_URL"),
         help="admin URL: a superuser or a role with CREATEROLE (default: DATABASE_URL)",
     )
+    parser.add_argument(
+        "--rollback-to",
+        metavar="MIGRATION",
+        help="instead: roll back every migration applied after MIGRATION with its rollback file (what"
+        " they made is dropped, its data too) and drop the stateless layer, which the migrate of the"
+        " code whose last migration is MIGRATION applies again",
+    )
     args = parser.parse_args()
     if not args.database_url:
         # The developer's local cluster is ops' business: `just migrate` starts it and comes here.
         raise SystemExit("migrate: no database: set DATABASE_URL or pass --database-url")
     try:
-        migrate(args.database_url)
+        if args.rollback_to:
+            report_rollback(rollback(args.database_url, args.rollback_to), args.rollback_to)
+        else:
+            migrate(args.database_url)
     except (SqlFileError, RuntimeError, psycopg.Error) as error:
         raise SystemExit(f"migrate: {error}") from None
+
+
+def report_rollback(undone: list[str], to: str) -> None:
+    print(f"rollback: {len(undone)} migration(s) rolled back" + (f": {', '.join(undone)}" if undone else ""))
+    if undone:
+        print(
+            "rollback: the stateless layer is dropped until a migrate applies it"
+            f" (of the code whose last migration is {to})"
+        )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from typing import NoReturn
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import migrate, with_database
+from deploy.migrate import migrate, report_rollback, rollback, with_database
 from ops.cluster import PG_BIN, LocalCluster
 from ops.services import (
     Endpoints,
@@ -311,6 +311,14 @@ def run_pipeline_ui(settings: Settings) -> int:
     return dagster.wait()
 
 
+def agreed(question: str) -> bool:
+    """Whether the operator answers yes; no one to answer (stdin closed) is a no."""
+    try:
+        return input(question).strip().lower() in {"y", "yes"}
+    except EOFError:
+        return False
+
+
 def confirm_reset(settings: Settings, assume_yes: bool) -> None:
     """Asked before anything starts; only of the local cluster's database. With DATABASE_URL
     set (as `backup` and `restore` are used), `reset-db` dropped whatever database it named,
@@ -326,12 +334,22 @@ def confirm_reset(settings: Settings, assume_yes: bool) -> None:
         f"Drop database {DB_NAME!r} of the local cluster ({settings.data_dir}) and build it again"
         " from migrations? [y/N] "
     )
-    try:
-        answer = input(question)
-    except EOFError:  # no one to answer (stdin closed): no
-        answer = ""
-    if answer.strip().lower() not in {"y", "yes"}:
+    if not agreed(question):
         raise SystemExit("reset-db: nothing changed")
+
+
+def confirm_rollback(settings: Settings, to: str, assume_yes: bool) -> None:
+    if assume_yes:
+        return
+    where = (
+        redacted(settings.external_database_url) if settings.external_database_url else "the local cluster"
+    )
+    question = (
+        f"Roll back every migration after {to} on {where}? What they made is dropped, its data too,"
+        " and the API is down until the next migrate. [y/N] "
+    )
+    if not agreed(question):
+        raise SystemExit("rollback: nothing changed")
 
 
 def reset_db(settings: Settings) -> None:
@@ -358,6 +376,11 @@ def main() -> None:
     run_parser.add_argument("args", nargs=argparse.REMAINDER)
     reset = sub.add_parser("reset-db", help="drop the database and migrate it from scratch")
     reset.add_argument("--yes", action="store_true", help="do not ask")
+    back = sub.add_parser("rollback", help="roll back the migrations applied after one")
+    back.add_argument(
+        "to", metavar="MIGRATION", help="the last migration to keep (e.g. 0020.users_last_seen)"
+    )
+    back.add_argument("--yes", action="store_true", help="do not ask")
     # psql's and pipeline-run's own options (-c, --day …) are not ours: they go on as they are.
     args, psql_options = parser.parse_known_args()
     if psql_options and args.command not in ("psql", "psql-admin", "pipeline-run"):
@@ -369,6 +392,8 @@ def main() -> None:
             raise SystemExit(up(settings))
         if args.command == "reset-db":
             confirm_reset(settings, args.yes)
+        if args.command == "rollback":
+            confirm_rollback(settings, args.to, args.yes)
         with database(settings):
             if args.command == "worker":
                 raise SystemExit(run_worker(settings))
@@ -381,6 +406,9 @@ def main() -> None:
                 migrate(settings.admin_url)
             elif args.command == "reset-db":
                 reset_db(settings)
+            elif args.command == "rollback":
+                report_rollback(rollback(settings.admin_url, args.to), args.to)
+                print("rollback: `./dev migrate` applies them again")
             elif args.command in ("psql", "psql-admin"):
                 url = settings.admin_url if args.command == "psql" else settings.panopticon_url
                 conninfo, password = password_apart(url)
