@@ -11,6 +11,7 @@ import argparse
 import fcntl
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from deploy.migrate import migrate, report_rollback, rollback, with_database
-from ops.cluster import PG_BIN, LocalCluster
+from ops.cluster import PG_BIN, ClusterError, LocalCluster
 from ops.services import (
     Endpoints,
     auth_env,
@@ -148,6 +149,36 @@ def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bo
     return worker, not os.environ.get("BLOSSOM_SMTP_URL")
 
 
+def taken_port(settings: Settings, with_maildev: bool) -> str | None:
+    """Why the stack cannot start when one of its ports is in use, before anything starts: a
+    `./dev up` killed with SIGKILL leaves its children running (each in a session of its own, so
+    that a Ctrl-C reaches `up` alone, which stops them in order), and the next one failed late,
+    saying only that PostgREST exited."""
+    ports = [
+        ("BLOSSOM_EDGE_PORT", "the edge's", settings.edge_port),
+        ("BLOSSOM_POSTGREST_PORT", "PostgREST's", settings.postgrest_port),
+        ("BLOSSOM_POSTGREST_ADMIN_PORT", "PostgREST's admin", settings.postgrest_admin_port),
+        ("BLOSSOM_WORKER_METRICS_PORT", "the worker's metrics", settings.worker_metrics_port),
+    ]
+    if with_maildev:
+        ports += [
+            ("BLOSSOM_SMTP_PORT", "MailDev's SMTP", settings.smtp_port),
+            ("BLOSSOM_MAILBOX_PORT", "MailDev's mailbox", settings.mailbox_port),
+        ]
+    for variable, whose, port in ports:
+        with socket.socket() as probe:
+            # As the servers bind: a port left in TIME_WAIT by the last run is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return (
+                    f"port {port} ({variable}, {whose}) is in use: by another program, or by what a"
+                    f" `./dev up` that was killed left running (`ss -ltnp 'sport = :{port}'` names it)"
+                )
+    return None
+
+
 def use_development_secrets_key(settings: Settings) -> None:
     """BLOSSOM_SECRETS_KEY for the edge and the worker under `just up`: the environment's, or a
     key of this checkout's own, made once and kept in the data folder (readable by us alone), so
@@ -191,12 +222,16 @@ def up(settings: Settings) -> int:
             say(str(error))
             return 1
         worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
+        taken = taken_port(settings, with_maildev)
+        if taken:
+            say(taken)
+            return 1
         use_development_secrets_key(settings)
         if not settings.external_database_url:
             output.follow("postgres", local_cluster(settings).logfile, following)
-        with database(settings):
+        with database(settings) as cluster:
             try:
-                serve(settings, endpoints, worker_settings, with_maildev, output, children)
+                serve(settings, endpoints, worker_settings, with_maildev, output, children, cluster)
             except Shutdown as why:
                 say(f"{why}: stopping")
                 raise
@@ -224,9 +259,10 @@ def serve(
     with_maildev: bool,
     output: Output,
     children: list[Child],
+    cluster: LocalCluster | None,
 ) -> NoReturn:
     """Migrates, starts the stack's processes (each added to `children` as it starts), and keeps
-    them running until Shutdown."""
+    them running until Shutdown, the local cluster too."""
     # Each is started as soon as what it needs is there, and waited for only when another needs
     # it: MailDev (a second of Node's start) while the database migrates; the worker (which
     # needs the database and, for its first delivery, MailDev) while PostgREST and the edge
@@ -261,10 +297,32 @@ def serve(
     if with_maildev:
         print(f"  MailDev    {settings.mailbox_url} (SMTP on 127.0.0.1:{settings.smtp_port})")
     print(f"  database   {redacted(settings.admin_url)}", flush=True)
+    cluster_checked = time.monotonic()
     while True:
         for child in children:
             child.keep_running()
+        if cluster is not None and time.monotonic() - cluster_checked >= CLUSTER_CHECK_SECONDS:
+            keep_cluster_running(cluster, output)
+            cluster_checked = time.monotonic()
         time.sleep(0.1)
+
+
+# How often `up` asks whether the local cluster still runs (pg_ctl status: a process each time).
+CLUSTER_CHECK_SECONDS = 1.0
+
+
+def keep_cluster_running(cluster: LocalCluster, output: Output) -> None:
+    """Starts the local cluster again when it stopped (killed, or `pg_ctl stop`): it is no child
+    of ours, and went unnoticed; the edge answered 503 until another recipe started it."""
+    if cluster.running():
+        return
+    output.line("blossom", "postgres is not running; starting it")
+    try:
+        cluster.start()
+    except ClusterError as error:
+        output.line("blossom", f"postgres could not be started: {error}; trying again")
+        return
+    output.line("blossom", "postgres started")
 
 
 def run_worker(settings: Settings) -> int:

@@ -8,6 +8,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,7 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
             assert conn.execute("select note from public.kept").fetchall() == [("written before a restart",)]
         _mail_flows_through_maildev(env, ports)
         _kill_postgrest_and_see_it_back(second, edge_url)
+        _kill_postgres_and_see_it_back(second, edge_url, data_dir)
     finally:
         # The terminal closed: `up` stops the stack, which never hears the hangup itself (each
         # process in a session of its own), as on Ctrl-C, though nothing can be written to the
@@ -236,6 +238,22 @@ def _kill_postgrest_and_see_it_back(stack: Up, edge_url: str) -> None:
         assert time.monotonic() - killed < 5, f"/readyz not 200 within 5 s:\n{stack.output}"
         time.sleep(0.05)
     assert f"postgrest exited with status -{int(signal.SIGKILL)}; restarting in 0.5 s" in stack.output
+    account = signup(edge_url)
+    assert request(edge_url, "POST", "/rpc/me", json_body={}, headers=account.cookie).status == 200
+
+
+def _kill_postgres_and_see_it_back(stack: Up, edge_url: str, data_dir: Path) -> None:
+    """SIGKILL to Postgres under `up`: it went unnoticed (Postgres is no child of `up`), and
+    /readyz answered 503 until a recipe that uses the cluster happened to start it again."""
+    pid = int((data_dir / "postgres" / "pgdata" / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    while "blossom  | postgres is not running; starting it" not in stack.output:
+        assert time.monotonic() - killed < 10, f"up never saw Postgres go:\n{stack.output}"
+        time.sleep(0.05)
+    while request(edge_url, "GET", "/readyz", timeout=2).status != 200:
+        assert time.monotonic() - killed < 30, f"/readyz not 200 within 30 s:\n{stack.output}"
+        time.sleep(0.1)
     account = signup(edge_url)
     assert request(edge_url, "POST", "/rpc/me", json_body={}, headers=account.cookie).status == 200
 
@@ -499,3 +517,23 @@ def test_reset_db_with_no_one_to_answer_changes_nothing(tmp_path: Path) -> None:
     assert (ran.returncode, ran.stderr.splitlines()[-1]) == (1, "reset-db: nothing changed"), ran.stderr
     assert "Traceback" not in ran.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_port_of_the_stack_already_taken_stops_up_before_anything_starts(data_dir: Path) -> None:
+    """What a `./dev up` killed with SIGKILL left running (each child is in a session of its own)
+    holds its ports: the next `up` started Postgres, migrated, and then said only that PostgREST
+    exited before it was ready, while the old edge went on serving on the edge's port."""
+    env, ports = up_environment(data_dir)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["edge"]))
+        taken.listen()
+        ran = subprocess.run(
+            [sys.executable, "-m", "ops.stack", "up"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert ran.returncode == 1
+    assert f"blossom: port {ports['edge']} (BLOSSOM_EDGE_PORT, the edge's) is in use" in ran.stderr, (
+        ran.stderr
+    )
+    assert "Traceback" not in ran.stderr
+    assert not (data_dir / "postgres").exists(), "nothing started"
