@@ -4,6 +4,10 @@ stack instead: same PostgREST version, same settings, same variable names, same 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +202,32 @@ def test_the_healthchecks_ask_what_the_local_stack_waits_for() -> None:
     assert "pg_isready" in check("postgres")
     # The edge starts once PostgREST is ready, as `./dev up` waits for it.
     assert SERVICES["edge"]["depends_on"]["postgrest"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize(("database_up", "healthy"), [("1.0", True), ("0.0", False)])
+def test_the_workers_healthcheck_fails_while_its_database_is_out_of_reach(
+    database_up: str, healthy: bool
+) -> None:
+    """It asked only that the metrics answer, which they do while the database is down
+    (`blossom_worker_database_up 0.0`): the worker stayed healthy, and could deliver nothing."""
+    metrics = f"# TYPE blossom_worker_database_up gauge\nblossom_worker_database_up {database_up}\n".encode()
+
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(metrics)))
+            self.end_headers()
+            self.wfile.write(metrics)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Metrics) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        command = SERVICES["worker"]["healthcheck"]["test"]
+        port = SERVICES["worker"]["environment"]["BLOSSOM_WORKER_METRICS_PORT"]
+        assert command[:3] == ["CMD", "python", "-c"]
+        code = command[3].replace(f"127.0.0.1:{port}", f"127.0.0.1:{server.server_address[1]}")
+        ran = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=False)
+        server.shutdown()
+    assert (ran.returncode == 0) is healthy, ran.stderr
