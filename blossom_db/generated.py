@@ -466,7 +466,9 @@ EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
-EXT_AI_RESERVE_ERRORS = Literal["ai.user_rate_limited", "auth.not_signed_in", "org.not_found"]
+EXT_AI_RESERVE_ERRORS = Literal[
+    "ai.in_progress", "ai.user_rate_limited", "auth.not_signed_in", "org.not_found"
+]
 
 
 EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
@@ -2294,9 +2296,9 @@ def ext_ai_reserve(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or a refusal {ok: false, status, code, message, retry_after}: 409 ai.in_progress while the same request is under way, 429 ai.quota_exceeded past the quota; each counts the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited.
 
-    Raises ExtAiReserveError with code: ai.user_rate_limited, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.in_progress, ai.user_rate_limited, auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",
@@ -2327,9 +2329,9 @@ async def ext_ai_reserve_async(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or a refusal {ok: false, status, code, message, retry_after}: 409 ai.in_progress while the same request is under way, 429 ai.quota_exceeded past the quota; each counts the request against the caller's hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited.
 
-    Raises ExtAiReserveError with code: ai.user_rate_limited, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.in_progress, ai.user_rate_limited, auth.not_signed_in, org.not_found.
     """
     query, params = call_query(
         "ext",

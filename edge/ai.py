@@ -11,13 +11,17 @@ the call failed, nothing is charged (ext.ai_release).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from blossom_db import generated as db
-from blossom_db.runtime import JsonValue
+from blossom_db.database import Database, DatabaseUnavailable
+from blossom_db.runtime import JsonValue, RpcError
 from edge.auth import NO_STORE, accepted, call, guarded, internal_error, json_fields, session_token
 from edge.config import EdgeConfig
 from edge.errors import Refused
@@ -28,6 +32,10 @@ from services.ai import not_configured as ai_not_configured
 from services.errors import ServiceError
 
 FEATURE = "org_summary"
+# The failure a call the edge gave up on is recorded with (app.ai_usage.failure).
+CANCELLED = "ai.cancelled"
+
+log = logging.getLogger("edge.ai")
 # A few sentences; also the bound on what a call can cost beyond its prompt.
 MAX_COMPLETION_TOKENS = 300
 SYSTEM_PROMPT = (
@@ -79,29 +87,68 @@ async def org_summary(request: Request) -> Response:
     reservation = reserved.reservation_id
     if reservation is None:  # the function answers one or the other; never neither
         raise Refused(internal_error())
+    under_way: CallsUnderWay = request.app.state.ai_calls
+    under_way.begin(reservation, session)
+    cancelled = False
     try:
-        answer = await ai.complete(chat)
-    except ServiceError as error:
-        failure = error.code
+        try:
+            answer = await ai.complete(chat)
+        except ServiceError as error:
+            failure = error.code
+            await call(
+                request,
+                lambda conn: db.ext_ai_release_async(
+                    conn, p_session=session, p_reservation_id=reservation, p_failure=failure
+                ),
+            )
+            raise service_refusal(error) from None
         await call(
             request,
-            lambda conn: db.ext_ai_release_async(
-                conn, p_session=session, p_reservation_id=reservation, p_failure=failure
+            lambda conn: db.ext_ai_settle_async(
+                conn,
+                p_session=session,
+                p_reservation_id=reservation,
+                p_prompt_tokens=answer.prompt_tokens,
+                p_completion_tokens=answer.completion_tokens,
+                p_answer=answer.text,
             ),
         )
-        raise service_refusal(error) from None
-    await call(
-        request,
-        lambda conn: db.ext_ai_settle_async(
-            conn,
-            p_session=session,
-            p_reservation_id=reservation,
-            p_prompt_tokens=answer.prompt_tokens,
-            p_completion_tokens=answer.completion_tokens,
-            p_answer=answer.text,
-        ),
-    )
+    except asyncio.CancelledError:
+        cancelled = True  # left under way: the edge's stop releases it (CallsUnderWay.release_all)
+        raise
+    finally:
+        if not cancelled:
+            under_way.end(reservation)
     return _summary(org_id, answer.text, cached=False)
+
+
+class CallsUnderWay:
+    """The reservations of this edge's calls to the provider that are not settled yet. The edge
+    stopping cancels the requests still running after its grace period (the provider may take
+    longer), and releases their reservations as it stops: left reserved, each held its tokens
+    and kept its request under way (409 ai.in_progress to everyone who asked it) for ten
+    minutes."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, str | None] = {}
+
+    def begin(self, reservation: int, session: str | None) -> None:
+        self._sessions[reservation] = session
+
+    def end(self, reservation: int) -> None:
+        self._sessions.pop(reservation, None)
+
+    async def release_all(self, database: Database) -> None:
+        """Releases, charging nothing, every call still under way (before the database closes)."""
+        while self._sessions:
+            reservation, session = self._sessions.popitem()
+            try:
+                async with database.transaction() as conn:
+                    await db.ext_ai_release_async(
+                        conn, p_session=session, p_reservation_id=reservation, p_failure=CANCELLED
+                    )
+            except (RpcError, DatabaseUnavailable, psycopg.Error) as error:
+                log.warning("the AI call of reservation %s could not be released: %r", reservation, error)
 
 
 def _summary(org_id: str, text: str, *, cached: bool) -> Response:

@@ -16,6 +16,7 @@ from blossom_db import logs
 from blossom_db.database import Database
 from edge.activity import SessionActivity
 from edge.ai import ROUTES as AI_ROUTES
+from edge.ai import CallsUnderWay
 from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
@@ -48,6 +49,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
     admin = postgrest_admin(config)
     activity = SessionActivity(database)
     outside = OutsideServices.from_environment()
+    ai_calls = CallsUnderWay()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -55,6 +57,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             yield
         finally:
             await activity.close()
+            await ai_calls.release_all(database)
             await database.close()
             await proxy.close()
             await admin.close()
@@ -100,6 +103,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)
     routes.state.outside = outside
+    routes.state.ai_calls = ai_calls
     limits = ConcurrencyLimits(RpcFirst(rpc, routes), config)
     metrics.known_paths = frozenset(
         route.path for route in routes.routes if isinstance(route, Route) and "{" not in route.path

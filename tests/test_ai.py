@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from edge.lifecycle import GRACEFUL_SECONDS
 from tests.support.auth_client import Account, post, signup
 from tests.support.fake_openai import LLM_FIXTURES, MALFORMED_ANSWERS, FakeOpenAI
 from tests.support.http import Reply
@@ -248,6 +250,16 @@ def test_a_small_quota_answers_429_and_the_ledger_shows_the_spend(world: AiWorld
     assert ledger(stack, bloom.org_id) == [("answered", spent, None), ("cached", 0, None)]
 
 
+def ai_requests_counted(stack: Stack, account: Account) -> int:
+    """The AI requests counted against the member's hourly limit."""
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from app.rate_limit_hits where kind = 'ai.user' and key = %s",
+            (account.user["id"],),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_the_same_request_while_its_call_is_under_way_is_told_to_ask_again_and_not_charged(
     world: AiWorld,
 ) -> None:
@@ -265,6 +277,8 @@ def test_the_same_request_while_its_call_is_under_way_is_told_to_ask_again_and_n
     assert during.header("retry-after") == "2"
     assert during.header("cache-control") == "no-store"
     assert len(fake.calls) == 1, "one call to the provider"
+    # Not counted against Ben's hour: a client asking again as told spent it waiting.
+    assert ai_requests_counted(stack, bloom.people["Ben"]) == 0
     after = summary(stack, bloom.people["Ben"], bloom.org_id)
     assert after.json() == {"org_id": bloom.org_id, "summary": recorded_text(fake), "cached": True}
     assert ledger(stack, bloom.org_id) == [("answered", recorded_tokens(fake), None), ("cached", 0, None)]
@@ -381,3 +395,27 @@ def test_without_a_key_the_route_answers_503_not_configured(stack: Stack) -> Non
     ada = signup(stack.edge_url, name="Ada")
     reply = post(stack.edge_url, ROUTE, {"org_id": "org_whatever"}, headers=ada.cookie)
     assert (reply.status, reply.json()["code"]) == (503, "ai.not_configured")
+
+
+def test_a_call_the_edge_gives_up_on_as_it_stops_is_released(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    """SIGTERM to the edge while the provider had not answered: past its grace period the edge
+    cancelled the request, and its reservation stayed held, its request under way for everyone
+    who asked it (409 ai.in_progress) for ten minutes."""
+    with FakeOpenAI() as fake:
+        settings = {"OPENAI_API_KEY": API_KEY, "BLOSSOM_OPENAI_BASE_URL": fake.base_url}
+        with make_stack(pg_server, template_database, tmp_path, settings=settings) as stack:
+            bloom = make_bloom(stack)
+            edge = stack.services.edge
+
+            def stop_the_edge_meanwhile() -> None:
+                edge.send_signal(signal.SIGTERM)
+                edge.wait(timeout=GRACEFUL_SECONDS + 10)
+
+            fake.before_next(stop_the_edge_meanwhile)
+            # No answer: the client's wait ends first, or the edge closes the connection.
+            with pytest.raises(OSError, match=r"timed out|closed|reset|Remote end"):
+                summary(stack, bloom.people["Ada"], bloom.org_id)
+            assert edge.wait(timeout=GRACEFUL_SECONDS + 10) is not None
+            assert ledger(stack, bloom.org_id) == [("failed", 0, "ai.cancelled")]

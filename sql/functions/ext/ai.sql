@@ -73,15 +73,16 @@ comment on function ext.ai_org_activity(text, text) is
 
 /* Before a call, under the organization's AI lock: the cached answer of the same request if
    there is one (served free, and recorded as cached); else, while the same request is under
-   way (reserved, and not settled within the reservation's lifetime), the refusal 409
-   ai.in_progress with 2 seconds to wait, after which its answer is in the cache: two members who
-   see the same asked at once, and the organization paid for one answer twice; else a
-   reservation of p_tokens (the most the call can use) against the month's quota, admitted
-   while the tokens held stay below the quota; otherwise the refusal 429 ai.quota_exceeded with
-   the seconds until the next month. Refusals are answered (in `refusal`) rather than raised,
-   so that the request is still counted: raised,
-   it undid its own count, and a member repeated refused requests without limit, each reading the
-   organization's activity and summing its ledger under the AI lock.
+   way (reserved, and not settled within the reservation's lifetime), 409 ai.in_progress with 2
+   seconds to wait (two members who see the same asked at once, and the organization paid for
+   one answer twice); else a reservation of p_tokens (the most the call can use) against the
+   month's quota, admitted while the tokens held stay below the quota; otherwise the refusal 429
+   ai.quota_exceeded with the seconds until the next month, answered (in `refusal`) rather than
+   raised, so that the request is still counted: raised, it undid its own count, and a member
+   repeated refused requests without limit, each reading the organization's activity and
+   summing its ledger under the AI lock. The 409 is raised, its count undone with it: a client
+   that asks again as told must not spend its hour waiting for another's call, and what it
+   costs is a look-up by the request's hash, under the lock for a moment.
    First, every request counts against its caller's hourly limit (30 unless
    app.settings.ai_calls_per_user_per_hour says otherwise; sql/functions/app/rate_limits.sql),
    a cached one too: one member spent the organization's month in seconds, each call made new
@@ -121,9 +122,9 @@ begin
   if exists (select from app.ai_usage u
               where u.org_id = v_org and u.request_hash = p_request_hash and u.outcome = 'reserved'
                 and u.started_at > pg_catalog.now() - app.ai_reservation_lifetime()) then
-    refusal := auth.refusal(409, 'ai.in_progress',
-      'The same request is being answered now; ask again in a moment to have its answer from the cache.', 2);
-    return;
+    perform util.raise_error(409, 'ai.in_progress',
+      'The same request is being answered now; ask again in a moment to have its answer from the cache.',
+      p_headers => '{"Retry-After": "2"}');
   end if;
   v_usage := app.ai_usage_view(v_org);
   if v_usage.used_tokens + v_usage.reserved_tokens >= v_usage.quota_tokens then
@@ -139,7 +140,7 @@ end
 $$;
 
 comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
-  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, or a refusal {ok: false, status, code, message, retry_after}: 409 ai.in_progress while the same request is under way, 429 ai.quota_exceeded past the quota; each counts the request against the caller''s hourly limit. Errors: 401 auth.not_signed_in, 404 org.not_found, 429 ai.user_rate_limited.';
+  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller''s hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited.';
 
 /* After the provider answered: the reservation is charged the tokens the provider counted
    (even when that is more than was reserved), and the answer is cached for
