@@ -282,6 +282,8 @@ def rollback(admin_url: str, to: str) -> list[str]:
             with backend.lock():
                 applied = list(backend.to_rollback(read_migrations(str(MIGRATIONS_DIR))))
                 ids = [migration.id for migration in applied]
+                if not to:
+                    raise MigrationError("rollback: name the last migration to keep")
                 if to not in ids:
                     raise MigrationError(
                         f"rollback: {to} is not an applied migration ({', '.join(reversed(ids))})"
@@ -608,7 +610,7 @@ def main() -> None:
         # The developer's local cluster is ops' business: `just migrate` starts it and comes here.
         raise SystemExit("migrate: no database: set DATABASE_URL or pass --database-url")
     try:
-        if args.rollback_to:
+        if args.rollback_to is not None:  # "" too: an unset variable is no migrate forward
             report_rollback(rollback(args.database_url, args.rollback_to), args.rollback_to)
         else:
             migrate(args.database_url)

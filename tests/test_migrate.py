@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -414,3 +416,13 @@ def test_a_rollback_to_a_migration_not_applied_changes_nothing(database_url: str
         rollback(database_url, "9999.later")
     assert _applied(database_url) == applied
     assert stateless_unchanged(database_url)
+
+
+def test_a_rollback_to_an_empty_name_is_refused_and_migrates_nothing(database_url: str) -> None:
+    """`--rollback-to "$TARGET"` with TARGET unset migrated forward and exited 0."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "deploy.migrate", "--database-url", database_url, "--rollback-to", ""],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert "rollback: name the last migration to keep" in ran.stderr
