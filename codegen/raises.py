@@ -15,10 +15,12 @@ function body (as `pg_get_functiondef` prints it, so it is what the database run
   table for that event are callees too, and so are those that fire on the tables its foreign
   keys' actions write in turn (a delete that cascades deletes there, set null updates), and on
   the table under a view it writes through;
-- every relation a statement names, read or written: the functions its column defaults,
-  policies, CHECKs, its columns' domains' CHECKs and (a view) definition call are callees, and
-  so are those of the relations these read in turn (a view's tables, a policy's subquery). A
-  domain's CHECK is followed there only, not for a variable or an argument of that domain.
+- every relation a statement names, read or written (a CTE's name is none): the functions
+  that what it has attached runs for that statement call are callees (_ATTACHED_RUNS: a view's
+  definition and SELECT policies for any; the policies of its command; column defaults,
+  CHECKs and its columns' domains' CHECKs for an insert or update), and so are those of the
+  relations these read in turn (a view's tables, a policy's subquery). A domain's CHECK is
+  followed there only, not for a variable or an argument of that domain.
 
 Dynamic SQL (`EXECUTE`, `RETURN QUERY EXECUTE`, `FOR ... IN EXECUTE`, `OPEN ... FOR EXECUTE`)
 cannot be read: a function that runs it, or calls one that does, has codes no one can list, and
@@ -91,19 +93,23 @@ select r.nspname::text || '.' || rc.relname::text, n.nspname::text || '.' || c.r
 
 # What a statement that reads or writes a relation runs besides its triggers: the functions its
 # column defaults, policies, CHECK constraints and (a view) rewrite rule call, and those of the
-# CHECKs of the domains its columns are of; and the relations these read (a view's base
-# tables, a policy's subquery), whose own are run in turn. `via` is 'rule' for a view's.
+# CHECKs of the domains its columns are of (or of their arrays' elements); and the relations
+# these read (a view's base tables, a policy's subquery), whose own are run in turn. `via` says
+# which of them, a policy with its command (pg_policy.polcmd: r, a, w, d or *).
 _ATTACHED = """
 with recursive column_domains(rel, typid) as (
-  select a.attrelid, a.atttypid from pg_attribute a join pg_type t on t.oid = a.atttypid
-   where t.typtype = 'd' and a.attnum > 0 and not a.attisdropped
+  select a.attrelid, d.oid
+    from pg_attribute a
+    join pg_type t on t.oid = a.atttypid
+    join pg_type d on d.oid in (t.oid, t.typelem) and d.typtype = 'd'
+   where a.attnum > 0 and not a.attisdropped
   union
   select c.rel, t.typbasetype from column_domains c join pg_type t on t.oid = c.typid
    where t.typtype = 'd'
 ),
 attached(rel, via, classid, objid) as (
   select adrelid, 'default', 'pg_attrdef'::regclass, oid from pg_attrdef
-  union all select polrelid, 'policy', 'pg_policy'::regclass, oid from pg_policy
+  union all select polrelid, 'policy ' || polcmd::text, 'pg_policy'::regclass, oid from pg_policy
   union all select ev_class, 'rule', 'pg_rewrite'::regclass, oid from pg_rewrite
   union all select conrelid, 'check', 'pg_constraint'::regclass, oid from pg_constraint
              where contype = 'c' and conrelid <> 0
@@ -134,6 +140,23 @@ select n.nspname::text || '.' || c.relname::text from pg_class c
 
 # pg_trigger.tgtype's bits for the events a statement fires.
 _INSERT, _DELETE, _UPDATE = 4, 8, 16
+# A statement that reads a relation (no trigger has this bit).
+_READ = 1 << 10
+_ANY = _READ | _INSERT | _UPDATE | _DELETE
+# For which statements each attached object runs: a view's definition and a SELECT policy (which
+# also filters the rows an UPDATE or DELETE reads) for any; a column default, a CHECK and a
+# domain's CHECK when a row is written; other policies for their command.
+_ATTACHED_RUNS = {
+    "rule": _ANY,
+    "policy r": _ANY,
+    "policy *": _ANY,
+    "policy a": _INSERT,
+    "policy w": _UPDATE,
+    "policy d": _DELETE,
+    "default": _INSERT | _UPDATE,
+    "check": _INSERT | _UPDATE,
+    "domain": _INSERT | _UPDATE,
+}
 _WRITES = {"InsertStmt": _INSERT, "UpdateStmt": _UPDATE, "DeleteStmt": _DELETE}
 _MERGE = _INSERT | _UPDATE | _DELETE
 # What a foreign key's actions do to the referencing rows: a delete's cascade deletes them, set
@@ -310,10 +333,10 @@ class _Names:
     triggers: Mapping[str, tuple[tuple[str, int], ...]]  # relation -> (trigger function, tgtype)
     # relation -> (referencing relation, the events a delete of it fires there, an update's)
     cascades: Mapping[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
-    # relation -> the functions its defaults, policies, checks and rule call (_ATTACHED)
-    attached_functions: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    # relation -> the relations those read; view -> its base relations, whose triggers a write fires
-    attached_relations: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # relation -> (the statements it runs for, function or relation, its name): what its
+    # defaults, policies, checks and rule call, and the relations they read (_ATTACHED)
+    attached: Mapping[str, tuple[tuple[int, bool, str], ...]] = field(default_factory=dict)
+    # view -> its base relations, whose triggers a write through it fires
     view_bases: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
@@ -332,31 +355,40 @@ class _Analysis:
             return name
         return next((f"{schema}.{name}" for schema in self.path if f"{schema}.{name}" in known), None)
 
-    def relation(self, relation: Any) -> str | None:
+    def relation(self, relation: Any, ctes: frozenset[str]) -> str | None:
         """The relation a statement names (a RangeVar), qualified; None when it is none of ours
-        (a CTE's name, say)."""
+        (a name of one of the statement's CTEs, say)."""
         if not isinstance(relation, dict) or "relname" not in relation:
             return None
         name = relation["relname"]
         if relation.get("schemaname"):
             name = f"{relation['schemaname']}.{name}"
+        elif name in ctes:
+            return None
         return self.resolve(name, self.names.relations)
 
-    def writes(self, relation: Any, events: int) -> None:
-        """A statement that writes `relation`: the triggers that fire on it are callees."""
-        table = self.relation(relation)
+    def writes(self, relation: Any, events: int, ctes: frozenset[str]) -> None:
+        """A statement that writes `relation`: the triggers that fire on it are callees, and
+        what its attached objects run for the write."""
+        table = self.relation(relation, ctes)
         if table is not None:
             self.fires(table, events, set())
+            self.uses(table, events, set())
 
-    def reads(self, table: str, reached: set[str]) -> None:
-        """A statement that reads or writes `table`: what its defaults, policies, checks and
-        rule call are callees, and so are those of the relations they read in turn."""
-        if table in reached:
+    def uses(self, table: str, events: int, reached: set[tuple[str, int]]) -> None:
+        """A statement that reads `table` (events _READ) or writes it: what its defaults,
+        policies, checks and rule run for that statement are callees, and so is what the
+        relations they read run for a read, in turn."""
+        if (table, events) in reached:
             return
-        reached.add(table)
-        self.callees.update(self.names.attached_functions.get(table, ()))
-        for other in self.names.attached_relations.get(table, ()):
-            self.reads(other, reached)
+        reached.add((table, events))
+        for runs, is_function, name in self.names.attached.get(table, ()):
+            if not runs & events:
+                continue
+            if is_function:
+                self.callees.add(name)
+            else:
+                self.uses(name, _READ, reached)
 
     def fires(self, table: str, events: int, reached: set[tuple[str, int]]) -> None:
         """The triggers a write fires on `table`, and on the tables its foreign keys' actions
@@ -380,19 +412,23 @@ class _Analysis:
 
     def sql(self, tree: Any, line: object = None) -> None:
         """Calls in a parsed SQL statement: raise helpers give codes, others are callees."""
+        ctes = frozenset(
+            str(node["CommonTableExpr"]["ctename"])
+            for node in _walk(tree)
+            if isinstance(node.get("CommonTableExpr"), dict)
+        )
         for node in _walk(tree):
             for statement, events in _WRITES.items():
                 if isinstance(node.get(statement), dict):
                     write = node[statement]
                     upsert = write.get("onConflictClause", {}).get("action") == "ONCONFLICT_UPDATE"
-                    self.writes(write.get("relation"), events | (_UPDATE if upsert else 0))
+                    self.writes(write.get("relation"), events | (_UPDATE if upsert else 0), ctes)
             if isinstance(node.get("MergeStmt"), dict):
-                self.writes(node["MergeStmt"].get("relation"), _MERGE)
-            # Every relation named, read or written (a statement's target is a bare RangeVar).
-            for named in (node.get("RangeVar"), node.get("relation")):
-                table = self.relation(named)
-                if table is not None:
-                    self.reads(table, set())
+                self.writes(node["MergeStmt"].get("relation"), _MERGE, ctes)
+            # A relation read (a write's target is a bare RangeVar, which writes() takes).
+            table = self.relation(node.get("RangeVar"), ctes)
+            if table is not None:
+                self.uses(table, _READ, set())
             call = node.get("FuncCall")
             if not isinstance(call, dict):
                 continue
@@ -524,23 +560,18 @@ def error_codes(conn: psycopg.Connection, config: RaiseConfig) -> ErrorCodes:
         cascades.setdefault(referenced, []).append(
             (referencing, _ON_DELETE_WRITES.get(on_delete, 0), _ON_UPDATE_WRITES.get(on_update, 0))
         )
-    attached_functions: dict[str, set[str]] = {}
-    attached_relations: dict[str, set[str]] = {}
+    attached: dict[str, list[tuple[int, bool, str]]] = {}
     view_bases: dict[str, set[str]] = {}
     for relation, via, referenced, is_function in conn.execute(_ATTACHED):
-        if is_function:
-            attached_functions.setdefault(relation, set()).add(referenced)
-            continue
-        attached_relations.setdefault(relation, set()).add(referenced)
-        if via == "rule":
+        attached.setdefault(relation, []).append((_ATTACHED_RUNS[via], bool(is_function), referenced))
+        if via == "rule" and not is_function:
             view_bases.setdefault(relation, set()).add(referenced)
     names = _Names(
         functions=frozenset(f"{row[1]}.{row[2]}" for row in rows) | frozenset(config.helpers),
         relations=frozenset(name for (name,) in conn.execute(_RELATIONS)),
         triggers={table: tuple(found) for table, found in triggers.items()},
         cascades={table: tuple(found) for table, found in cascades.items()},
-        attached_functions={table: frozenset(found) for table, found in attached_functions.items()},
-        attached_relations={table: frozenset(found) for table, found in attached_relations.items()},
+        attached={table: tuple(sorted(found)) for table, found in attached.items()},
         view_bases={table: frozenset(found) for table, found in view_bases.items()},
     )
     bodies = [_analyse(row, config, schemas, names) for row in rows]

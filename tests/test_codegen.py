@@ -453,6 +453,13 @@ end $$;
             id="a CHECK of its column's domain",
         ),
         pytest.param(
+            "create function app.zz_ok(t text) returns boolean language sql return app.zz_raise() = t;"
+            "create domain app.zz_d as text check (app.zz_ok(value));"
+            "create table app.zz (x app.zz_d[]);",
+            "insert into app.zz values (array['x'])",
+            id="a CHECK of the domain of its column's array",
+        ),
+        pytest.param(
             "create table app.zz (x text check (x <> app.zz_raise()));",
             "update app.zz set x = 'y'",
             id="a CHECK constraint",
@@ -494,6 +501,49 @@ def test_codes_raised_by_what_a_statement_reaches_through_a_relation_are_found(
         f" begin {statement}; end $$;"
     )
     assert _codes_of(url, "app.zz_caller") == {"zz.raised"}
+
+
+@pytest.mark.parametrize(
+    ("setup", "statement"),
+    [
+        pytest.param(
+            "create table app.zz (x text check (x <> app.zz_raise()));",
+            "perform x from app.zz",
+            id="a read, a CHECK",
+        ),
+        pytest.param(
+            "create table app.zz (x text check (x <> app.zz_raise()));",
+            "delete from app.zz",
+            id="a delete, a CHECK",
+        ),
+        pytest.param(
+            "create table app.zz (x text default app.zz_raise());",
+            "perform x from app.zz",
+            id="a read, a default",
+        ),
+        pytest.param(
+            "create table app.zz (x text); alter table app.zz enable row level security;"
+            "create policy zz_add on app.zz for insert with check (app.zz_raise() = x);",
+            "perform x from app.zz",
+            id="a read, an insert policy",
+        ),
+        pytest.param(
+            "create table app.zz (x text); alter table app.zz enable row level security;"
+            "create policy zz_all on app.zz using (app.zz_raise() = x);",
+            "with zz as (select 1 as x) select x into strict v from zz",
+            id="a CTE of a table's name",
+        ),
+    ],
+)
+def test_what_a_relation_runs_only_for_other_statements_adds_no_code(
+    fixture_with: Any, setup: str, statement: str
+) -> None:
+    url = fixture_with(
+        RAISER + setup + "create function app.zz_caller() returns void language plpgsql"
+        " set search_path = app as $$ declare v integer;"
+        f" begin {statement}; end $$;"
+    )
+    assert _codes_of(url, "app.zz_caller") == set()
 
 
 def test_a_raise_with_the_sqlstate_cast_is_a_coded_raise(fixture_with: Any) -> None:
