@@ -424,6 +424,16 @@ def test_a_write_that_cascades_adds_the_codes_of_the_triggers_it_reaches(
     assert _codes_of(url, "app.write_parents") == {"auth.child_locked"}
 
 
+def _codes_of_caller(fixture_with: Any, setup: str, statement: str) -> frozenset[str]:
+    """What codegen finds app.zz_caller() may raise, which runs `statement` after `setup` (and
+    RAISER, whose app.zz_raise() raises zz.raised), its names looked up in app."""
+    url = fixture_with(
+        RAISER + setup + "create function app.zz_caller() returns void language plpgsql"
+        f" set search_path = app as $$ declare v integer; begin {statement}; end $$;"
+    )
+    return _codes_of(url, "app.zz_caller")
+
+
 RAISER = """create function app.zz_raise() returns text language plpgsql volatile as $$
 begin
   perform auth.raise_error(400, 'zz.raised', 'Raised.');
@@ -496,11 +506,7 @@ def test_codes_raised_by_what_a_statement_reaches_through_a_relation_are_found(
     """Each of these raised at run time, and codegen found nothing: it followed only the calls
     in the body and the triggers of the table written, and the client typed the code as
     unexpected."""
-    url = fixture_with(
-        RAISER + setup + "create function app.zz_caller() returns void language plpgsql as $$"
-        f" begin {statement}; end $$;"
-    )
-    assert _codes_of(url, "app.zz_caller") == {"zz.raised"}
+    assert _codes_of_caller(fixture_with, setup, statement) == {"zz.raised"}
 
 
 @pytest.mark.parametrize(
@@ -538,12 +544,7 @@ def test_codes_raised_by_what_a_statement_reaches_through_a_relation_are_found(
 def test_what_a_relation_runs_only_for_other_statements_adds_no_code(
     fixture_with: Any, setup: str, statement: str
 ) -> None:
-    url = fixture_with(
-        RAISER + setup + "create function app.zz_caller() returns void language plpgsql"
-        " set search_path = app as $$ declare v integer;"
-        f" begin {statement}; end $$;"
-    )
-    assert _codes_of(url, "app.zz_caller") == set()
+    assert _codes_of_caller(fixture_with, setup, statement) == set()
 
 
 def test_a_raise_with_the_sqlstate_cast_is_a_coded_raise(fixture_with: Any) -> None:
