@@ -1,15 +1,15 @@
 /*
  * The organization API's quotas (sql/functions/app/rate_limits.sql): 20 invitations an hour per
  * sender, 50 per organization, 3 per address in an organization, 10 new organizations a day per
- * user, 20 renames an hour per organization; each a setting of its own.
+ * user, 20 renames and 20 ownership transfers an hour per organization; each a setting of its own.
  * They are counted in app.rate_limit_hits; in this one transaction now() stands still, so a
  * refusal waits exactly the window. That they hold under concurrency is
  * tests/test_orgs_concurrency.py's.
  */
 begin;
-select plan(28);
+select plan(32);
 
-select tap.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser']);
+select tap.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser', 'heir']);
 select tap.make_org('delta', '{"sender": "owner", "sender2": "admin", "sender3": "admin"}');
 select tap.make_org('epsilon', '{"sender": "owner", "sender3": "admin", "reviser": "admin"}');
 
@@ -91,6 +91,20 @@ select is((select name from app.organizations where id = tap.id('zeta')), 'Zeta 
 select set_config('app.settings.renames_per_org_per_hour', '21', true);
 select is(tap.call('reviser', $$ select api.update_organization('{zeta}', 'Zeta 21') $$), 'ok',
   'app.settings.renames_per_org_per_hour raises the limit');
+
+/* Ownership transfers, each of which posts to the organization's Slack channel: two owners'
+   accounts passed it back and forth 119 times a second, and every tenant's posts waited behind. */
+select tap.make_org('iota', '{"reviser": "owner", "heir": "admin"}');
+select is(array_agg(distinct tap.call(case when n % 2 = 1 then 'reviser' else 'heir' end,
+            format('select api.transfer_ownership(''{iota}'', ''{%s}'')', case when n % 2 = 1 then 'heir' else 'reviser' end))),
+  '{ok}', 'ownership passes 20 times in an hour') from generate_series(1, 20) n;
+select is(tap.call('reviser', $$ select api.transfer_ownership('{iota}', '{heir}') $$),
+  '429 org.rate_limited (Retry-After: 3600)', 'the 21st is refused');
+select is((select role::text from app.memberships where org_id = tap.id('iota') and user_id = tap.id('reviser')),
+  'owner', 'and changes nothing');
+select set_config('app.settings.transfers_per_org_per_hour', '21', true);
+select is(tap.call('reviser', $$ select api.transfer_ownership('{iota}', '{heir}') $$), 'ok',
+  'app.settings.transfers_per_org_per_hour raises the limit');
 
 select * from finish();
 rollback;

@@ -626,7 +626,7 @@ export interface TransferOwnershipArgs {
 }
 
 /** The codes api.transfer_ownership can fail with. */
-export type TransferOwnershipErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
+export type TransferOwnershipErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.not_found" | "org.rate_limited" | RpcCommonErrorCode;
 
 /** The arguments of api.update_organization. */
 export interface UpdateOrganizationArgs {
@@ -1066,16 +1066,16 @@ export function revokeInvitation(
 }
 
 /**
- * Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
+ * Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 429 org.rate_limited.
  *
- * POST /rpc/transfer_ownership; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.not_found.
+ * POST /rpc/transfer_ownership; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.not_found, org.rate_limited.
  */
 export function transferOwnership(
   client: Client,
   args: TransferOwnershipArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, TransferOwnershipErrorCode>> {
-  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, options);
 }
 
 /**

@@ -1,4 +1,7 @@
-/* An owner makes another member owner and becomes admin. */
+/* An owner makes another member owner and becomes admin. At most 20 an hour per organization,
+   unless the setting says otherwise (sql/functions/app/rate_limits.sql): each posts to its
+   Slack channel, in the job queue every tenant's posts wait in, and two accounts of one owner
+   passed it back and forth 119 times a second. */
 create function api.transfer_ownership(org_id text, user_id text) returns api.organization
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -11,6 +14,9 @@ begin
   perform app.require_role(v_org, '{owner}');
   perform app.require_member(v_org, v_target);
   if v_target <> v_user then
+    perform app.spend_quota('org.transfer', v_org, util.setting('transfers_per_org_per_hour', '20')::integer,
+                            interval '1 hour', 'org.rate_limited',
+                            'Too many ownership transfers of this organization; try again later.');
     update app.memberships m set role = 'owner' where m.org_id = v_org and m.user_id = v_target;
     update app.memberships m set role = 'admin' where m.org_id = v_org and m.user_id = v_user;
     perform app.org_audit(v_org, 'org.ownership_transferred', v_target,
@@ -23,6 +29,6 @@ end
 $$;
 
 comment on function api.transfer_ownership(text, text) is
-  'Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden.
+  'Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 429 org.rate_limited.
 @arg org_id app.org_id
 @arg user_id app.user_id';

@@ -111,6 +111,7 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
  *   org.create   the creator      organizations_per_user_per_day    10       1 day
  *   slack.connect the organization slack_connects_per_org_per_hour   10       1 hour
  *   org.rename   the organization renames_per_org_per_hour          20       1 hour
+ *   org.transfer the organization transfers_per_org_per_hour        20       1 hour
  *   ai.user      the caller       ai_calls_per_user_per_hour        30       1 hour
  *
  * pipeline.purge_auth keeps hits for a day, the longest window.
