@@ -78,7 +78,8 @@ QUERIES = {
           from app.memberships m
           join app.users u on u.id = m.user_id
          where m.org_id = p_org{check}
-         order by m.role, m.joined_at, m.id""",
+         order by m.role, m.joined_at, m.id
+         limit 100""",
     "list_audit_events": """
         select e.id, e.at, e.actor_id, e.action, e.target, e.details
           from app.audit_events e

@@ -72,7 +72,9 @@ API_CALL_ARGUMENTS: dict[str, CallArguments] = {
         required=("org_id",), optional=("before", "limit"), scalars={"limit": "int4"}, read_only=True
     ),
     "list_invitations": CallArguments(required=("org_id",), read_only=True),
-    "list_members": CallArguments(required=("org_id",), read_only=True),
+    "list_members": CallArguments(
+        required=("org_id",), optional=("after", "limit"), scalars={"limit": "int4"}, read_only=True
+    ),
     "list_organizations": CallArguments(required=(), read_only=True),
     "me": CallArguments(required=(), read_only=True),
     "remove_member": CallArguments(required=("org_id", "user_id")),
@@ -142,7 +144,9 @@ API_LIST_AUDIT_EVENTS_ERRORS = Literal[
 API_LIST_INVITATIONS_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
 
 
-API_LIST_MEMBERS_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
+API_LIST_MEMBERS_ERRORS = Literal[
+    "auth.not_signed_in", "member.invalid_cursor", "member.invalid_limit", "org.not_found"
+]
 
 
 API_LIST_ORGANIZATIONS_ERRORS = Literal["auth.not_signed_in"]
@@ -1224,16 +1228,22 @@ async def api_list_invitations_async(
     return rows
 
 
-def api_list_members(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Member]:
-    """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
+def api_list_members(
+    conn: psycopg.Connection[Any],
+    *,
+    org_id: OrgId,
+    after: MembershipId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
+) -> list[Member]:
+    """The organization's members, a page of `limit` (1-500, default 100) after the membership `after`: owners first, then by when they joined; user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
 
-    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, member.invalid_cursor, member.invalid_limit, org.not_found.
     """
     query, params = call_query(
         "api",
         "list_members",
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
-        [("org_id", org_id, "text", "")],
+        [("org_id", org_id, "text", ""), ("after", after, "text", ""), ("limit", limit, "integer", "")],
     )
     with guarded(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
         cur.execute(query, params)
@@ -1241,16 +1251,22 @@ def api_list_members(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Me
     return rows
 
 
-async def api_list_members_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> list[Member]:
-    """The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
+async def api_list_members_async(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    org_id: OrgId,
+    after: MembershipId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
+) -> list[Member]:
+    """The organization's members, a page of `limit` (1-500, default 100) after the membership `after`: owners first, then by when they joined; user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
 
-    Raises ApiListMembersError with code: auth.not_signed_in, org.not_found.
+    Raises ApiListMembersError with code: auth.not_signed_in, member.invalid_cursor, member.invalid_limit, org.not_found.
     """
     query, params = call_query(
         "api",
         "list_members",
         'select r."membership_id", r."user_id", r."email", r."display_name", r."role", r."joined_at" from {call} as r',
-        [("org_id", org_id, "text", "")],
+        [("org_id", org_id, "text", ""), ("after", after, "text", ""), ("limit", limit, "integer", "")],
     )
     async with guarded_async(conn, ApiListMembersError), conn.cursor(row_factory=class_row(Member)) as cur:
         await cur.execute(query, params)

@@ -13,7 +13,7 @@ grant execute on function
   api.get_organization(text),
   api.update_organization(text, text),
   api.delete_organization(text),
-  api.list_members(text),
+  api.list_members(text, text, integer),
   api.invite_member(text, text, text),
   api.list_invitations(text),
   api.revoke_invitation(text),

@@ -502,10 +502,12 @@ export type ListInvitationsErrorCode = "auth.not_signed_in" | "org.forbidden" | 
 /** The arguments of api.list_members. */
 export interface ListMembersArgs {
   org_id: OrgId;
+  after?: MembershipId | null;
+  limit?: number;
 }
 
 /** The codes api.list_members can fail with. */
-export type ListMembersErrorCode = "auth.not_signed_in" | "org.not_found" | RpcCommonErrorCode;
+export type ListMembersErrorCode = "auth.not_signed_in" | "member.invalid_cursor" | "member.invalid_limit" | "org.not_found" | RpcCommonErrorCode;
 
 /** The codes api.list_organizations can fail with. */
 export type ListOrganizationsErrorCode = "auth.not_signed_in" | RpcCommonErrorCode;
@@ -1003,16 +1005,16 @@ export function listInvitations(
 }
 
 /**
- * The organization's members: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found.
+ * The organization's members, a page of `limit` (1-500, default 100) after the membership `after`: owners first, then by when they joined; user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
  *
- * POST /rpc/list_members; fails with: auth.not_signed_in, org.not_found.
+ * POST /rpc/list_members; fails with: auth.not_signed_in, member.invalid_cursor, member.invalid_limit, org.not_found.
  */
 export function listMembers(
   client: Client,
   args: ListMembersArgs,
   options?: CallOptions,
 ): Promise<Result<Member[], ListMembersErrorCode>> {
-  return _request<Member[], ListMembersErrorCode>(client, "POST", "/rpc/list_members", args, ["auth.not_signed_in", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Member[], ListMembersErrorCode>(client, "POST", "/rpc/list_members", args, ["auth.not_signed_in", "member.invalid_cursor", "member.invalid_limit", "org.not_found", ..._RPC_COMMON], null, options);
 }
 
 /**
