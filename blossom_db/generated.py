@@ -1235,7 +1235,7 @@ def api_list_members(
     after: MembershipId | Default | None = DEFAULT,
     limit: int | Default = DEFAULT,
 ) -> list[Member]:
-    """The organization's members, a page of `limit` (1-500, default 100) after the membership `after`: owners first, then by when they joined; user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
+    """The organization's members in the order they joined, a page of `limit` (1-500, default 100) after the membership `after`: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
 
     Raises ApiListMembersError with code: auth.not_signed_in, member.invalid_cursor, member.invalid_limit, org.not_found.
     """
@@ -1258,7 +1258,7 @@ async def api_list_members_async(
     after: MembershipId | Default | None = DEFAULT,
     limit: int | Default = DEFAULT,
 ) -> list[Member]:
-    """The organization's members, a page of `limit` (1-500, default 100) after the membership `after`: owners first, then by when they joined; user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
+    """The organization's members in the order they joined, a page of `limit` (1-500, default 100) after the membership `after`: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
 
     Raises ApiListMembersError with code: auth.not_signed_in, member.invalid_cursor, member.invalid_limit, org.not_found.
     """

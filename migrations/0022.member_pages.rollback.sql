@@ -1,4 +1,4 @@
 -- rollback of member_pages
 -- transactional: false
 
-drop index concurrently if exists app.memberships_org_id_role_joined_at_id_idx;
+drop index concurrently if exists app.memberships_org_id_id_idx;

@@ -1,6 +1,6 @@
--- member_pages: an index on app.memberships (org_id, role, joined_at, id), the order in which
--- api.list_members answers an organization's members a page at a time, so that a page reads its
--- rows and not the whole organization, sorted.
+-- member_pages: an index on app.memberships (org_id, id), the order in which api.list_members
+-- answers an organization's members a page at a time, so that a page reads its rows and not the
+-- whole organization, sorted.
 -- transactional: false
 -- Made concurrently, outside a transaction: members join and leave while it is built. A build
 -- that failed (a timeout, a cancel) leaves an invalid index of the name; as the migration runs
@@ -9,8 +9,7 @@
 
 set lock_timeout = '1min';
 set statement_timeout = '30min';
-drop index concurrently if exists app.memberships_org_id_role_joined_at_id_idx;
-create index concurrently if not exists memberships_org_id_role_joined_at_id_idx
-  on app.memberships using btree (org_id, role, joined_at, id);
+drop index concurrently if exists app.memberships_org_id_id_idx;
+create index concurrently if not exists memberships_org_id_id_idx on app.memberships using btree (org_id, id);
 reset statement_timeout;
 reset lock_timeout;

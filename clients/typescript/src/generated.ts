@@ -1005,7 +1005,7 @@ export function listInvitations(
 }
 
 /**
- * The organization's members, a page of `limit` (1-500, default 100) after the membership `after`: owners first, then by when they joined; user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
+ * The organization's members in the order they joined, a page of `limit` (1-500, default 100) after the membership `after`: user id, email, display name, role, joined at. Errors: 401 auth.not_signed_in, 404 org.not_found, 422 member.invalid_limit, 422 member.invalid_cursor.
  *
  * POST /rpc/list_members; fails with: auth.not_signed_in, member.invalid_cursor, member.invalid_limit, org.not_found.
  */
