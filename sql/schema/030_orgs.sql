@@ -51,8 +51,10 @@ create table app.memberships (
 );
 /* The caller's own memberships (app.my_memberships, used by every policy): an index-only scan. */
 create index memberships_user_id_org_id_role_idx on app.memberships (user_id, org_id, role);
-/* An organization's members in the order api.list_members pages them. */
+/* An organization's members in the order api.list_members pages them, and newest first, as
+   ext.ai_org_activity takes the 20 who joined last. */
 create index memberships_org_id_id_idx on app.memberships (org_id, id);
+create index memberships_org_id_joined_at_id_idx on app.memberships (org_id, joined_at, id);
 alter table app.memberships enable row level security;
 alter table app.memberships force row level security;
 comment on table app.memberships is 'Who belongs to which organization. A user has at most one membership per organization.';
