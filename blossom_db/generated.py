@@ -71,7 +71,9 @@ API_CALL_ARGUMENTS: dict[str, CallArguments] = {
     "list_audit_events": CallArguments(
         required=("org_id",), optional=("before", "limit"), scalars={"limit": "int4"}, read_only=True
     ),
-    "list_invitations": CallArguments(required=("org_id",), read_only=True),
+    "list_invitations": CallArguments(
+        required=("org_id",), optional=("before", "limit"), scalars={"limit": "int4"}, read_only=True
+    ),
     "list_members": CallArguments(
         required=("org_id",), optional=("after", "limit"), scalars={"limit": "int4"}, read_only=True
     ),
@@ -141,7 +143,13 @@ API_LIST_AUDIT_EVENTS_ERRORS = Literal[
 ]
 
 
-API_LIST_INVITATIONS_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+API_LIST_INVITATIONS_ERRORS = Literal[
+    "auth.not_signed_in",
+    "invitation.invalid_cursor",
+    "invitation.invalid_limit",
+    "org.forbidden",
+    "org.not_found",
+]
 
 
 API_LIST_MEMBERS_ERRORS = Literal[
@@ -1189,16 +1197,22 @@ async def api_list_audit_events_async(
     return rows
 
 
-def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: OrgId) -> list[Invitation]:
-    """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+def api_list_invitations(
+    conn: psycopg.Connection[Any],
+    *,
+    org_id: OrgId,
+    before: InvitationId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
+) -> list[Invitation]:
+    """The organization's pending invitations (owner, admin), newest first, a page of `limit` (1-500, default 100) before the invitation `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 invitation.invalid_limit, 422 invitation.invalid_cursor.
 
-    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, invitation.invalid_cursor, invitation.invalid_limit, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
         "list_invitations",
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
-        [("org_id", org_id, "text", "")],
+        [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
     with guarded(conn, ApiListInvitationsError), conn.cursor(row_factory=class_row(Invitation)) as cur:
         cur.execute(query, params)
@@ -1207,17 +1221,21 @@ def api_list_invitations(conn: psycopg.Connection[Any], *, org_id: OrgId) -> lis
 
 
 async def api_list_invitations_async(
-    conn: psycopg.AsyncConnection[Any], *, org_id: OrgId
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    org_id: OrgId,
+    before: InvitationId | Default | None = DEFAULT,
+    limit: int | Default = DEFAULT,
 ) -> list[Invitation]:
-    """The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """The organization's pending invitations (owner, admin), newest first, a page of `limit` (1-500, default 100) before the invitation `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 invitation.invalid_limit, 422 invitation.invalid_cursor.
 
-    Raises ApiListInvitationsError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiListInvitationsError with code: auth.not_signed_in, invitation.invalid_cursor, invitation.invalid_limit, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api",
         "list_invitations",
         'select r."id", r."org_id", r."email", r."role", r."invited_by", r."created_at", r."expires_at" from {call} as r',
-        [("org_id", org_id, "text", "")],
+        [("org_id", org_id, "text", ""), ("before", before, "text", ""), ("limit", limit, "integer", "")],
     )
     async with (
         guarded_async(conn, ApiListInvitationsError),

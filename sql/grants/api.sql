@@ -15,7 +15,7 @@ grant execute on function
   api.delete_organization(text),
   api.list_members(text, text, integer),
   api.invite_member(text, text, text),
-  api.list_invitations(text),
+  api.list_invitations(text, text, integer),
   api.revoke_invitation(text),
   api.accept_invitation(text),
   api.decline_invitation(text),

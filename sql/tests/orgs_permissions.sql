@@ -85,7 +85,7 @@ select is_empty(
   $$ select f from unnest(array[
        'create_organization(text)', 'list_organizations()', 'get_organization(text)',
        'update_organization(text,text)', 'delete_organization(text)', 'list_members(text,text,integer)',
-       'invite_member(text,text,text)', 'list_invitations(text)', 'revoke_invitation(text)',
+       'invite_member(text,text,text)', 'list_invitations(text,text,integer)', 'revoke_invitation(text)',
        'accept_invitation(text)', 'decline_invitation(text)', 'change_member_role(text,text,text)',
        'remove_member(text,text)', 'leave_organization(text)', 'transfer_ownership(text,text)',
        'list_audit_events(text,text,integer)']) f

@@ -494,10 +494,12 @@ export type ListAuditEventsErrorCode = "audit.invalid_cursor" | "audit.invalid_l
 /** The arguments of api.list_invitations. */
 export interface ListInvitationsArgs {
   org_id: OrgId;
+  before?: InvitationId | null;
+  limit?: number;
 }
 
 /** The codes api.list_invitations can fail with. */
-export type ListInvitationsErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
+export type ListInvitationsErrorCode = "auth.not_signed_in" | "invitation.invalid_cursor" | "invitation.invalid_limit" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
 
 /** The arguments of api.list_members. */
 export interface ListMembersArgs {
@@ -992,16 +994,16 @@ export function listAuditEvents(
 }
 
 /**
- * The organization's pending invitations (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+ * The organization's pending invitations (owner, admin), newest first, a page of `limit` (1-500, default 100) before the invitation `before`. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 invitation.invalid_limit, 422 invitation.invalid_cursor.
  *
- * POST /rpc/list_invitations; fails with: auth.not_signed_in, org.forbidden, org.not_found.
+ * POST /rpc/list_invitations; fails with: auth.not_signed_in, invitation.invalid_cursor, invitation.invalid_limit, org.forbidden, org.not_found.
  */
 export function listInvitations(
   client: Client,
   args: ListInvitationsArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation[], ListInvitationsErrorCode>> {
-  return _request<Invitation[], ListInvitationsErrorCode>(client, "POST", "/rpc/list_invitations", args, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Invitation[], ListInvitationsErrorCode>(client, "POST", "/rpc/list_invitations", args, ["auth.not_signed_in", "invitation.invalid_cursor", "invitation.invalid_limit", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
 }
 
 /**

@@ -1,0 +1,39 @@
+/*
+ * api.list_invitations answers a page at a time (sql/functions/api/list_invitations.sql), newest
+ * first, `limit` (1-500, default 100) before the invitation `before`: an organization may hold
+ * thousands of pending invitations, all of them one answer before.
+ */
+begin;
+select plan(7);
+
+select tap.make_users(array['host']);
+select tap.make_org('busy', '{"host": "owner"}');
+insert into app.invitations (org_id, email, role, invited_by, token_hash)
+select tap.id('busy'), 'guest' || n || '@example.com', 'member', tap.id('host'), sha256(convert_to('t' || n, 'UTF8'))
+  from generate_series(1, 130) n;
+create temporary table sent as
+  select row_number() over (order by i.id desc)::int as n, i.id from app.invitations i where i.org_id = tap.id('busy');
+grant select on sent to authenticated;
+create function pg_temp.ids(p_from integer, p_to integer) returns text[]
+language sql
+as $$ select array_agg(id::text order by n) from sent where n between p_from and p_to $$;
+
+select tap.become('host');
+select is((select count(*)::int from api.list_invitations(tap.id('busy'))), 100, 'a page is 100 invitations unless asked');
+select is((select array_agg(id::text) from api.list_invitations(tap.id('busy'), null, 3)), pg_temp.ids(1, 3),
+  'newest first');
+select is((select array_agg(id::text) from api.list_invitations(tap.id('busy'), (select id from sent where n = 3), 3)),
+  pg_temp.ids(4, 6), 'the next page starts before the invitation given');
+select is((select count(*)::int from api.list_invitations(tap.id('busy'), (select id from sent where n = 100), 500)),
+  30, 'the last page holds what is left');
+reset role;
+
+select is(tap.call('host', $$ select api.list_invitations('{busy}', null, 0) $$), '422 invitation.invalid_limit',
+  'a limit of 0 is refused');
+select is(tap.call('host', $$ select api.list_invitations('{busy}', null, 501) $$), '422 invitation.invalid_limit',
+  'so is one over 500');
+select is(tap.call('host', $$ select api.list_invitations('{busy}', 'inv_nonsense') $$), '422 invitation.invalid_cursor',
+  'before must be an id of an invitation');
+
+select * from finish();
+rollback;
