@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -236,17 +237,23 @@ class MigrationError(RuntimeError):
     """A migration could not be read or applied; the message names it."""
 
 
+def _yoyo_backend(admin_url: str) -> Any:
+    """yoyo's backend on the database, as the owner, its bookkeeping in META_SCHEMA."""
+    from yoyo import get_backend
+
+    url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
+    return get_backend(url + f"&schema={META_SCHEMA}")
+
+
 def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply pending yoyo migrations as the owner, each in a transaction of its own (but one that
     says `-- transactional: false`); return the ids applied. MigrationError names the one that
     failed (rolled back, those before it kept; of one outside a transaction, what ran before the
     failing statement stays, as yoyo's rollback steps leave it)."""
-    from yoyo import get_backend, read_migrations
+    from yoyo import read_migrations
     from yoyo.exceptions import BadMigration, MigrationConflict
 
-    url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
-    url += f"&schema={META_SCHEMA}"
-    backend = get_backend(url)
+    backend = _yoyo_backend(admin_url)
     try:
         with backend.lock():
             try:
@@ -272,12 +279,10 @@ def rollback(admin_url: str, to: str) -> list[str]:
     until the next migrate applies it again (that of the code whose last migration is `to`),
     the API answers nothing. MigrationError when `to` is not applied, or a rollback fails (its
     own transaction undone, those before it kept)."""
-    from yoyo import get_backend, read_migrations
+    from yoyo import read_migrations
 
-    url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
-    url += f"&schema={META_SCHEMA}"
     with one_migrate_at_a_time(admin_url):
-        backend = get_backend(url)
+        backend = _yoyo_backend(admin_url)
         try:
             with backend.lock():
                 applied = list(backend.to_rollback(read_migrations(str(MIGRATIONS_DIR))))
@@ -304,14 +309,11 @@ def rollback(admin_url: str, to: str) -> list[str]:
 def drop_stateless(admin_url: str) -> None:
     """Drops what the stateless layer made, and forgets that it was applied."""
     with psycopg.connect(admin_url) as conn:
-        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_WAIT)))
-        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
-        conn.execute("set local search_path = ''")
+        _as_layer_owner(conn)
         made = conn.execute("select pg_catalog.to_regclass('blossom_meta.stateless_objects')").fetchone()
         if made is None or made[0] is None:
             return
-        previous = conn.execute("select kind, identity from blossom_meta.stateless_objects").fetchall()
-        _drop(conn, [(kind, identity) for kind, identity in previous])
+        _drop_recorded(conn)
         conn.execute("delete from blossom_meta.stateless_objects")
         conn.execute("delete from blossom_meta.stateless_state")
 
@@ -504,12 +506,24 @@ def apply_stateless(admin_url: str) -> int:
     raise AssertionError("unreachable")
 
 
+def _as_layer_owner(conn: psycopg.Connection) -> None:
+    """The transaction the layer is applied (or dropped) in: as the owner, each lock waited for
+    at most LOCK_WAIT, and qualified names everywhere (identities recorded must not depend on a
+    path)."""
+    conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_WAIT)))
+    conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
+    conn.execute("set local search_path = ''")
+
+
+def _drop_recorded(conn: psycopg.Connection) -> None:
+    """Drops the objects the layer made the last time it was applied."""
+    previous = conn.execute("select kind, identity from blossom_meta.stateless_objects").fetchall()
+    _drop(conn, [(kind, identity) for kind, identity in previous])
+
+
 def _apply_stateless_once(admin_url: str) -> int:
     with psycopg.connect(admin_url) as conn:
-        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_WAIT)))
-        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
-        # Qualified names everywhere: identities recorded below must not depend on a path.
-        conn.execute("set local search_path = ''")
+        _as_layer_owner(conn)
         conn.execute(
             "create table if not exists blossom_meta.stateless_objects ("
             " kind text not null, identity text not null, primary key (kind, identity))"
@@ -518,8 +532,7 @@ def _apply_stateless_once(admin_url: str) -> int:
             "create table if not exists blossom_meta.stateless_state ("
             " files text not null, catalog text not null, applied_at timestamptz not null default now())"
         )
-        previous = conn.execute("select kind, identity from blossom_meta.stateless_objects").fetchall()
-        _drop(conn, [(kind, identity) for kind, identity in previous])
+        _drop_recorded(conn)
         _revoke_grants(conn)
         before = _catalog_objects(conn)
         for path in stateless_files():
