@@ -313,6 +313,11 @@ def _parse(sql: str) -> Any:
     return json.loads(parse_sql_json(sql))
 
 
+def _expression(query: str) -> Any:
+    """The parsed node of a PL/pgSQL expression's value (`select <query>`'s one target)."""
+    return _parse(f"select {query}")["stmts"][0]["stmt"]["SelectStmt"]["targetList"][0]["ResTarget"]["val"]
+
+
 def _expression_sql(query: str, parse_mode: int) -> str:
     """A PL/pgSQL expression as a statement pglast can parse."""
     if parse_mode == 0:
@@ -498,10 +503,9 @@ class _Analysis:
     def constant(expression: str) -> str | None:
         """The string an expression is, when it is a literal (cast or not): `'PGRST'::text`."""
         try:
-            tree = _parse(f"select {expression}")
+            return _string_constant(_expression(expression))
         except ParseError:
             return None
-        return _string_constant(tree["stmts"][0]["stmt"]["SelectStmt"]["targetList"][0]["ResTarget"]["val"])
 
     def raise_statement(self, stmt: dict[str, Any]) -> None:
         options = {
@@ -518,9 +522,7 @@ class _Analysis:
         message = options.get(_RAISE_MESSAGE)
         if message is None:
             raise self.fail(line, "RAISE SQLSTATE 'PGRST' without a MESSAGE")
-        tree = _parse(f"select {message['query']}")
-        target = tree["stmts"][0]["stmt"]["SelectStmt"]["targetList"][0]["ResTarget"]["val"]
-        self.codes.add(self.message_code(target, line))
+        self.codes.add(self.message_code(_expression(message["query"]), line))
 
 
 def _analyse(row: tuple[Any, ...], config: RaiseConfig, schemas: frozenset[str], names: _Names) -> _Body:
