@@ -235,8 +235,6 @@ $$;
 comment on function app.require_member(app.org_id, app.user_id) is
   'The user''s role in the organization; 404 member.not_found when not a member.';
 
-/* Before an owner stops being one: 409 org.last_owner when they are the only one. Callers
-   hold the organization's lock (app.lock_org), so two owners cannot both pass at once. */
 /* A membership ends (the member leaves or is removed), and is kept as a departure with when it
    began, so that a past day's metrics still count the member (pipeline.org_daily_counts). */
 create function app.end_membership(p_org app.org_id, p_user app.user_id) returns void
@@ -253,6 +251,8 @@ end;
 comment on function app.end_membership(app.org_id, app.user_id) is
   'Deletes the membership and records its departure (app.membership_departures).';
 
+/* Before an owner stops being one: 409 org.last_owner when they are the only one. Callers
+   hold the organization's lock (app.lock_org), so two owners cannot both pass at once. */
 create function app.require_another_owner(
   p_org app.org_id,
   p_message text default 'An organization keeps at least one owner; transfer ownership first.'
