@@ -33,6 +33,15 @@ return interval '10 minutes';
 comment on function app.ai_reservation_lifetime() is
   'How long an unsettled reservation is held against the quota (its call has long timed out by then).';
 
+/* A reservation whose call is under way: held against the quota (app.ai_usage_view), and its
+   request not made again meanwhile (ext.ai_reserve). Inlined where it is called. */
+create function app.ai_under_way(p_usage app.ai_usage) returns boolean
+language sql stable parallel safe
+return p_usage.outcome = 'reserved' and p_usage.started_at > pg_catalog.now() - app.ai_reservation_lifetime();
+
+comment on function app.ai_under_way(app.ai_usage) is
+  'Whether the reservation''s call is under way: reserved, and younger than app.ai_reservation_lifetime().';
+
 create function app.ai_quota(p_org app.org_id) returns integer
 language sql stable parallel safe
 begin atomic
@@ -51,7 +60,7 @@ begin atomic
   select p_org, app.ai_month_start(), app.ai_quota(p_org),
          coalesce(pg_catalog.sum(u.prompt_tokens + u.completion_tokens), 0)::integer,
          coalesce(pg_catalog.sum(u.reserved_tokens) filter (
-           where u.outcome = 'reserved' and u.started_at > pg_catalog.now() - app.ai_reservation_lifetime()), 0)::integer,
+           where app.ai_under_way(u)), 0)::integer,
          (pg_catalog.count(*) filter (where u.outcome = 'answered'))::integer,
          (pg_catalog.count(*) filter (where u.outcome = 'cached'))::integer,
          (pg_catalog.count(*) filter (where u.outcome = 'failed'))::integer

@@ -120,8 +120,7 @@ begin
     return;
   end if;
   if exists (select from app.ai_usage u
-              where u.org_id = v_org and u.request_hash = p_request_hash and u.outcome = 'reserved'
-                and u.started_at > pg_catalog.now() - app.ai_reservation_lifetime()) then
+              where u.org_id = v_org and u.request_hash = p_request_hash and app.ai_under_way(u)) then
     perform util.raise_error(409, 'ai.in_progress',
       'The same request is being answered now; ask again in a moment to have its answer from the cache.',
       p_headers => '{"Retry-After": "2"}');
