@@ -28,8 +28,13 @@ returns table (
   ai_tokens bigint
 )
 language plpgsql stable security definer
-/* The day's actors (a hundred thousand on the bench's data) are grouped in memory. */
-set search_path = '' set work_mem = '64MB'
+/* The day's actors (a hundred thousand on the bench's data) are grouped in memory. Neither JIT
+   nor parallel workers: on the bench's data (bench/daily_metrics.py, 2 cores) the plan's cost
+   passes jit_above_cost, and compiling it took 100 ms of a 0.3 s query; each of two workers
+   built the same hash of the day's actors again (its aggregate cannot be shared), and the
+   three builds on two cores took 0.15 s more than one. Both off, a refresh took 0.29 s where
+   it took 0.55. */
+set search_path = '' set work_mem = '64MB' set jit = off set max_parallel_workers_per_gather = 0
 as $$
 declare
   v_start constant timestamptz := p_day::timestamp at time zone 'UTC';
