@@ -1,5 +1,13 @@
 /* An organization's audit trail, newest first (owners and admins). Keyset pagination: pass
-   the last id of a page as `before` to get the next one. */
+   the last id of a page as `before` to get the next one.
+   The page is read in the index on (org_id, id), and only there: the organization is a range of
+   the index bounded on both sides (from the organization and before `before`, to the
+   organization), not an equality, so the order (org_id, id) is one that only this index gives.
+   With `org_id = …`, the organization's id was a constant of the order, which the primary key
+   gave as well, and where the statistics said most events were the organization's the planner
+   walked the whole trail back on it, every tenant's events and everyone's logins, to keep the
+   organization's: 60 ms a page where 200,000 newer events were others'. 'evt_~' is after every
+   event id (their letters and digits come before '~'). */
 create function api.list_audit_events(org_id text, before text default null, "limit" integer default 50)
 returns setof api.audit_event
 language plpgsql stable security definer set search_path = ''
@@ -23,8 +31,8 @@ begin
   return query
     select e.id, e.at, e.actor_id, e.action, e.target, e.details
       from app.audit_events e
-     where e.org_id = v_org and (v_before is null or e.id < v_before)
-     order by e.id desc
+     where e.org_id >= v_org and (e.org_id, e.id) < (v_org, coalesce(v_before, 'evt_~'))
+     order by e.org_id desc, e.id desc
      limit v_limit;
 end
 $$;

@@ -30,6 +30,10 @@
  *   tap.mailed_token(topic, to, org)
  *                                   the token of the newest outbox message of topic to an
  *                                   address (about fixture org, when given)
+ *   tap.blocks(sql)                 how many table and index pages running tap.fill(sql) read
+ *                                   (shared buffers hit or read, the functions it calls
+ *                                   included): the work of a query, which its data decides and
+ *                                   no machine's speed does
  *
  * Everything here runs with the rights of whoever calls it (the tests switch roles), so the
  * schema is open to every role; tables of the application are reached only as the caller may.
@@ -183,6 +187,17 @@ as $$
      and (p_org is null or o.payload ->> 'org_id' = tap.id(p_org))
    order by o.created_at desc, o.id desc
    limit 1
+$$;
+
+create function tap.blocks(p_sql text) returns bigint
+language plpgsql
+as $$
+declare
+  v_plan json;
+begin
+  execute 'explain (analyze, buffers, costs off, timing off, summary off, format json) ' || tap.fill(p_sql) into v_plan;
+  return (v_plan -> 0 -> 'Plan' ->> 'Shared Hit Blocks')::bigint + (v_plan -> 0 -> 'Plan' ->> 'Shared Read Blocks')::bigint;
+end
 $$;
 
 grant usage on schema tap to public;
