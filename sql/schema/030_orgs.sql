@@ -83,8 +83,11 @@ create table app.invitations (
     num_nonnulls(accepted_at, declined_at, revoked_at) <= 1)
 );
 create unique index invitations_token_hash_key on app.invitations (token_hash);
-/* At most one open invitation per organization and address; also serves list_invitations. */
+/* At most one open invitation per organization and address. */
 create unique index invitations_open_org_id_email_key on app.invitations (org_id, lower(email))
+  where accepted_at is null and declined_at is null and revoked_at is null;
+/* The open invitations of an organization in the order api.list_invitations pages them. */
+create index invitations_open_org_id_id_idx on app.invitations (org_id, id)
   where accepted_at is null and declined_at is null and revoked_at is null;
 create index invitations_org_id_idx on app.invitations (org_id);
 alter table app.invitations enable row level security;

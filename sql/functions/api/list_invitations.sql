@@ -1,7 +1,10 @@
 /* An organization's pending invitations (owners and admins), newest first, a page at a time:
    `limit` (1-500, default 100) before the invitation `before` (the last one of the page before),
    as list_members and list_audit_events page theirs. An organization may hold thousands (50
-   sent an hour, each pending a week), all of them one answer before. */
+   sent an hour, each pending a week), all of them one answer before.
+   The page is read in the index of the open invitations on (org_id, id), as list_audit_events
+   reads its own (the organization a range of it, so that no other index gives the order): each
+   page read every invitation the organization ever sent, accepted ones too, and sorted them. */
 create function api.list_invitations(org_id text, before text default null, "limit" integer default 100)
 returns setof api.invitation
 language plpgsql stable security definer set search_path = ''
@@ -22,10 +25,10 @@ begin
   return query
     select i.id, i.org_id, i.email::text, i.role, i.invited_by, i.created_at, i.expires_at
       from app.invitations i
-     where i.org_id = v_org and (v_before is null or i.id < v_before)
+     where i.org_id >= v_org and (i.org_id, i.id) < (v_org, coalesce(v_before, 'inv_~'))
        and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
        and i.expires_at > pg_catalog.now()
-     order by i.id desc
+     order by i.org_id desc, i.id desc
      limit v_limit;
 end
 $$;
