@@ -6,7 +6,11 @@
    The order is the immutable id, not the role first: a page read after a member's role changed
    skipped or repeated others, and a role's comparison (an enum's) is no index condition under
    the table's row security (it is not leakproof), so every page read all the members before
-   it. `after` is compared, not looked up: one who left since is still a place to start after. */
+   it. `after` is compared, not looked up: one who left since is still a place to start after.
+   The page is read in the index on (org_id, id), as list_audit_events reads its own (the
+   organization a range of it, so that no other index gives the order): where most memberships
+   were the organization's, a page of 100 walked every organization's memberships in id order
+   on the primary key, 12,000 pages of tables at 20,000 others. 'mem_' is before every id. */
 create function api.list_members(org_id text, after text default null, "limit" integer default 100)
 returns setof api.member
 language plpgsql stable security definer set search_path = ''
@@ -28,8 +32,8 @@ begin
     select m.id, m.user_id, u.email::text, u.display_name, m.role, m.joined_at
       from app.memberships m
       join app.users u on u.id = m.user_id
-     where m.org_id = v_org and (v_after is null or m.id > v_after)
-     order by m.id
+     where m.org_id <= v_org and (m.org_id, m.id) > (v_org, coalesce(v_after, 'mem_'))
+     order by m.org_id, m.id
      limit v_limit;
 end
 $$;
