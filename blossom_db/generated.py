@@ -672,7 +672,7 @@ PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
 PIPELINE_SLACK_DIGEST_POSTED_ERRORS = Literal["pipeline.invalid_org_id", "pipeline.invalid_week"]
 
 
-PIPELINE_SLACK_DIGEST_TARGETS_ERRORS = Literal["pipeline.invalid_week"]
+PIPELINE_SLACK_DIGEST_TARGETS_ERRORS = Literal["pipeline.invalid_week", "pipeline.week_not_ready"]
 
 
 class PipelineFailedDeliveriesError(RpcError):
@@ -2901,9 +2901,9 @@ async def pipeline_slack_digest_refused_async(
 def pipeline_slack_digest_targets(
     conn: psycopg.Connection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations with a working Slack connection that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week.
+    """The organizations that existed before the week's end, with a working Slack connection, that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed for each of them. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week, 409 pipeline.week_not_ready.
 
-    Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week.
+    Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week, pipeline.week_not_ready.
     """
     query, params = call_query(
         "pipeline",
@@ -2923,9 +2923,9 @@ def pipeline_slack_digest_targets(
 async def pipeline_slack_digest_targets_async(
     conn: psycopg.AsyncConnection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations with a working Slack connection that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week.
+    """The organizations that existed before the week's end, with a working Slack connection, that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed for each of them. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week, 409 pipeline.week_not_ready.
 
-    Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week.
+    Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week, pipeline.week_not_ready.
     """
     query, params = call_query(
         "pipeline",

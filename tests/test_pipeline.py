@@ -350,6 +350,24 @@ def connect_slack(conn: psycopg.Connection, ring: KeyRing, org_id: str, token: s
     )
 
 
+def refreshed_week(conn: psycopg.Connection, *org_ids: str, but: tuple[date, ...] = ()) -> None:
+    """The organizations made before the week of 2026-01-05, and each day of it refreshed (but
+    those given), as its digest waits for: rows of zeros where a test has put none."""
+    conn.execute(
+        "update app.organizations set created_at = '2026-01-01Z' where id = any(%s)", (list(org_ids),)
+    )
+    conn.execute(
+        "insert into analytics.org_daily_metrics"
+        " (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users)"
+        " select d.day, o.id, 0, 0, 0, 0, 0"
+        "   from generate_series('2026-01-05'::date, '2026-01-11'::date, interval '1 day') d (day),"
+        "        unnest(%s::text[]) o (id)"
+        "  where d.day::date <> all (%s::date[])"
+        " on conflict do nothing",
+        (list(org_ids), list(but)),
+    )
+
+
 def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
     database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
@@ -362,7 +380,7 @@ def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
             make_org(conn, "Gone", {}),
         )
         make_org(conn, "Unconnected", {})
-        for day, members, sent, logins, active in ((5, 3, 2, 4, 2), (6, 4, 1, 5, 3), (12, 9, 9, 9, 9)):
+        for day, members, sent, logins, active in ((5, 3, 2, 4, 2), (11, 4, 1, 5, 3), (12, 9, 9, 9, 9)):
             conn.execute(
                 "insert into analytics.org_daily_metrics"
                 " (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users)"
@@ -374,6 +392,7 @@ def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
             connect_slack(conn, ring, org_id, token, channel)
         connect_slack(conn, ring, broken, "xoxb-gone", "#gone")
         conn.execute("update app.slack_connections set broken_at = now() where org_id = %s", (broken,))
+        refreshed_week(conn, acme, quiet, broken)
         conn.commit()
 
         slack = resources.SlackResource(secrets_key=key, api_url=fake.api_url)
@@ -450,6 +469,7 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
             org_id = make_org(conn, name, {})
             fake.add_workspace(token, team_id="T1", team="Team", channels={f"#{name.lower()}"})
             connect_slack(conn, KeyRing.from_entries(key), org_id, token, f"#{name.lower()}")
+            refreshed_week(conn, org_id)
         conn.commit()
         fake.revoke("xoxb-revoked")
 
@@ -474,6 +494,40 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
         assert len(fake.posts_to("#acme")) == 1, "a week run again does not post twice"
 
 
+def test_a_week_is_posted_only_once_every_day_of_it_is_refreshed(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """Its Sunday not refreshed (the daily run failed), a week told of 0 members, and run again
+    after the refresh it posted nothing, recorded as sent. An organization made since the week
+    gets none of it."""
+    key = new_key_entry("k1")
+    with FakeSlack() as fake, psycopg.connect(database_url) as conn:
+        acme, late = make_org(conn, "Acme", {}), make_org(conn, "Late", {})
+        for org_id in (acme, late):
+            fake.add_workspace(f"xoxb-{org_id}", team_id="T1", team="Team", channels={f"#{org_id}"})
+            connect_slack(conn, KeyRing.from_entries(key), org_id, f"xoxb-{org_id}", f"#{org_id}")
+        sunday = date(2026, 1, 11)
+        refreshed_week(conn, acme, but=(sunday,))
+        conn.commit()
+
+        result = digest_of_the_week(postgres, key, fake, instance)
+        assert not result.success
+        assert "pipeline.week_not_ready" in str(result.get_step_failure_events()[0].step_failure_data.error)
+        assert fake.posts == [], "nothing posted of a week not counted"
+
+        conn.execute(
+            "insert into analytics.org_daily_metrics"
+            " (day, org_id, members, invitations_sent, invitations_accepted, logins, active_users)"
+            " values (%s, %s, 2, 0, 0, 0, 0)",
+            (sunday, acme),
+        )
+        conn.commit()
+        assert digest_of_the_week(postgres, key, fake, instance).success
+        (post,) = fake.posts
+        assert post.channel == f"#{acme}", "once, and not to the organization made since"
+        assert "• 2 members" in post.shown, "the Sunday's members"
+
+
 def test_each_digest_is_recorded_as_it_is_posted(
     database_url: str,
     postgres: resources.PostgresResource,
@@ -492,6 +546,7 @@ def test_each_digest_is_recorded_as_it_is_posted(
         for org_id in made:
             fake.add_workspace(f"xoxb-{org_id}", team_id="T1", team="Team", channels={f"#{org_id}"})
             connect_slack(conn, KeyRing.from_entries(key), org_id, f"xoxb-{org_id}", f"#{org_id}")
+        refreshed_week(conn, *made)
 
         post_message = services_slack.SlackClient.post_message
 
@@ -683,6 +738,7 @@ def test_pipeline_run_opens_the_tokens_with_the_development_key(database_url: st
         acme = make_org(conn, "Acme", {})
         fake.add_workspace("xoxb-acme", team_id="T1", team="Team", channels={"#acme"})
         connect_slack(conn, KeyRing.from_entries(key), acme, "xoxb-acme", "#acme")
+        refreshed_week(conn, acme)
         conn.commit()
         environment = {name: value for name, value in os.environ.items() if not name.startswith("BLOSSOM_")}
         ran = subprocess.run(

@@ -8,3 +8,5 @@ grant update (members, invitations_sent, invitations_accepted, logins, active_us
 /* The weekly digests posted: recorded by the pipeline, read by the digest's recipients' owner. */
 grant select, insert on analytics.slack_digests to pipeline;
 grant select (week, org_id) on analytics.slack_digests to metrics_reader;
+/* And the days refreshed, which a week's digest waits for. */
+grant select (day, org_id) on analytics.org_daily_metrics to metrics_reader;

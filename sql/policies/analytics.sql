@@ -17,3 +17,5 @@ create policy pipeline_output on analytics.org_daily_metrics to pipeline using (
 create policy pipeline_output on analytics.slack_digests to pipeline using (true) with check (true);
 /* The digest's recipients (pipeline.slack_digest_targets) leave out the organizations posted. */
 create policy metrics_read on analytics.slack_digests for select to metrics_reader using (true);
+/* They wait for every day of the week to be refreshed. */
+create policy metrics_read on analytics.org_daily_metrics for select to metrics_reader using (true);

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(54);
+select plan(56);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -73,9 +73,9 @@ select is_empty(
 select results_eq(
   $$ select p.polrelid::regclass::text, p.polcmd::text from pg_policy p
       where 'metrics_reader'::regrole = any (p.polroles) order by 1 $$,
-  $$ values ('analytics.slack_digests', 'r'), ('app.ai_usage', 'r'), ('app.audit_events', 'r'), ('app.invitations', 'r'),
+  $$ values ('analytics.org_daily_metrics', 'r'), ('analytics.slack_digests', 'r'), ('app.ai_usage', 'r'), ('app.audit_events', 'r'), ('app.invitations', 'r'),
             ('app.membership_departures', 'r'), ('app.memberships', 'r'), ('app.organizations', 'r'), ('app.slack_connections', 'r') $$,
-  'metrics_reader reads the six tables it counts, the Slack connections and the digests posted through one select policy each'
+  'metrics_reader reads the six tables it counts, the Slack connections, the digests posted and the days refreshed through one select policy each'
 );
 
 /* One day (2026-01-10, UTC) of two tenants, and the days around it. */
@@ -199,10 +199,17 @@ select throws_ok($$ update analytics.org_daily_metrics set day = day + 1 $$, '42
   'pipeline writes a row''s counts over, never its day or its organization');
 reset role;
 
-/* The weekly digest's recipients: working Slack connections, with the sealed token. */
+/* The weekly digest's recipients: working Slack connections, with the sealed token; fresh is
+   connected too, but made after the weeks told of. The weeks of 2026-01-05 and 2026-01-12
+   refreshed, every day (a digest tells of seven). */
+select tap.make_org('fresh', '{}');
 insert into app.slack_connections (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed, broken_at)
 values (tap.id('acme'), 'T1', 'Acme team', '#general', 'k1', decode(repeat('ab', 40), 'hex'), null),
-       (tap.id('bobco'), 'T2', 'Bob team', '#news', 'k1', decode(repeat('cd', 40), 'hex'), now());
+       (tap.id('bobco'), 'T2', 'Bob team', '#news', 'k1', decode(repeat('cd', 40), 'hex'), now()),
+       (tap.id('fresh'), 'T3', 'Fresh team', '#hello', 'k1', decode(repeat('ef', 40), 'hex'), null);
+set local role pipeline;
+select count(pipeline.refresh_org_daily_metrics(d::date)) from generate_series('2026-01-05'::date, '2026-01-18'::date, interval '1 day') d;
+reset role;
 set local role pipeline;
 select results_eq(
   $$ select org_id::text collate "default", org_name, channel, token_key_id, length(token_sealed) from pipeline.slack_digest_targets('2026-01-05') $$,
@@ -214,7 +221,16 @@ select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{
 select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{acme}') $$), 'again is no change');
 select is_empty($$ select from pipeline.slack_digest_targets('2026-01-05') $$,
   'a week run again leaves out the organizations posted');
-select is((select count(*)::int from pipeline.slack_digest_targets('2026-01-12')), 1, 'the next week is theirs again');
+select is((select array_agg(org_name) from pipeline.slack_digest_targets('2026-01-12')), array['Acme'],
+  'the next week is theirs again, and not the organization made since');
+select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-19') $$), '409 pipeline.week_not_ready',
+  'a week whose days are not all refreshed has no recipients yet: its digest would tell of days never counted');
+delete from analytics.org_daily_metrics where day = '2026-01-14' and org_id = tap.id('acme');
+select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-12') $$), '409 pipeline.week_not_ready',
+  'nor one whose day is missing for one of them');
+set local role pipeline;
+select pipeline.refresh_org_daily_metrics('2026-01-14');
+reset role;
 select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('2026-01-06', '{acme}') $$)),
   '422 pipeline.invalid_week', 'a week is given by its Monday');
 select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('infinity', '{acme}') $$)),

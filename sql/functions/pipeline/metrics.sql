@@ -93,32 +93,56 @@ comment on function pipeline.org_daily_counts(date) is
   'Each organization''s counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.';
 
 /* The weekly Slack digest's recipients for a week (pipeline/assets.py): every organization whose
-   Slack connection works and that has not had that week's digest (analytics.slack_digests), with
-   its name, channel and sealed bot token, which only the pipeline's process opens
-   (services/secrets.py), to post. */
+   Slack connection works, that existed before the week's end and that has not had that week's
+   digest (analytics.slack_digests), with its name, channel and sealed bot token, which only the
+   pipeline's process opens (services/secrets.py), to post.
+   None until every day of the week is refreshed for each of them (analytics.org_daily_metrics
+   holds its row of each day it existed at the end of): a digest tells of the seven days, and is
+   posted once. A week whose Sunday was not refreshed (its run failed) told of 0 members, and the
+   week run again after the refresh posted nothing, the digest recorded as sent. And an
+   organization made on the Monday before the digest's run got a digest of a week before it was. */
 create function pipeline.slack_digest_targets(p_week date)
 returns table (org_id app.org_id, org_name text, channel text, token_key_id text, token_sealed bytea,
                connected_at timestamptz)
 language plpgsql stable security definer set search_path = ''
 as $$
+declare
+  v_recipients app.org_id[];
+  v_unrefreshed date;
 begin
   /* The rule of analytics.slack_digests.week, and infinity, which passes it (its isodow is null). */
   if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
     perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
   end if;
+  select pg_catalog.array_agg(c.org_id) into v_recipients
+    from app.slack_connections c
+    join app.organizations o on o.id = c.org_id
+   where c.broken_at is null
+     and o.created_at < ((p_week + 7)::timestamp at time zone 'UTC')
+     and not exists (select from analytics.slack_digests d where d.week = p_week and d.org_id = c.org_id);
+  select pg_catalog.min(d.day) into v_unrefreshed
+    from app.organizations o
+   cross join lateral (select p_week + n as day from pg_catalog.generate_series(0, 6) n) d
+   where o.id = any (v_recipients)
+     and o.created_at < ((d.day + 1)::timestamp at time zone 'UTC')
+     and not exists (select from analytics.org_daily_metrics m where m.day = d.day and m.org_id = o.id);
+  if v_unrefreshed is not null then
+    perform util.raise_error(409, 'pipeline.week_not_ready',
+      pg_catalog.format('The daily metrics of %s are not refreshed for every organization: refresh that day first.', v_unrefreshed));
+  end if;
+  /* One snapshot for the three statements (the function is stable): the recipients read again. */
   return query
     select c.org_id, o.name, c.channel, c.bot_token_key_id, c.bot_token_sealed, c.connected_at
       from app.slack_connections c
       join app.organizations o on o.id = c.org_id
-     where c.broken_at is null
-       and not exists (select from analytics.slack_digests d where d.week = p_week and d.org_id = c.org_id)
+     where c.org_id = any (v_recipients)
      order by c.org_id;
 end
 $$;
 
 comment on function pipeline.slack_digest_targets(date) is
-  'The organizations with a working Slack connection that have not had the week''s digest: name, channel, sealed bot token (never opened here) and when it was connected. Reads every tenant as metrics_reader. '
-  'Errors: 422 pipeline.invalid_week.';
+  'The organizations that existed before the week''s end, with a working Slack connection, that have not had the week''s digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed for each of them. Reads every tenant as metrics_reader. '
+  'Errors: 422 pipeline.invalid_week, 409 pipeline.week_not_ready.';
 
 set local role blossom_owner;
 revoke create on schema pipeline from metrics_reader;
