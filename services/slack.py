@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from blossom_db.settings import env_number
 from services.errors import ServiceError, retry_after_seconds
-from services.text import inert, storable
+from services.text import inert, quoted, storable
 
 if TYPE_CHECKING:
     from slack_sdk.errors import SlackApiError
@@ -273,15 +273,11 @@ def _refusal(error: SlackApiError) -> ServiceError:
 
 
 def _quoted(slack_error: object) -> str | None:
-    """Slack's error string as our errors quote it: printable characters only (no NUL, which
-    Postgres refuses in app.outbox.last_error, and no line break in a log line), at most
-    LONGEST_QUOTED_ERROR of them; None when it is no string."""
+    """Slack's error string as our errors quote it (services/text.py), at most
+    LONGEST_QUOTED_ERROR characters; None when it is no string."""
     if not isinstance(slack_error, str):
         return None
-    printable = "".join(char for char in slack_error if char.isprintable())
-    if len(printable) > LONGEST_QUOTED_ERROR:
-        return printable[:LONGEST_QUOTED_ERROR] + "…"
-    return printable
+    return quoted(slack_error, LONGEST_QUOTED_ERROR)
 
 
 def escape(text: str) -> str:

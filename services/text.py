@@ -31,6 +31,16 @@ def storable(text: str) -> bool:
     return True
 
 
+def quoted(text: str, longest: int) -> str:
+    """Text from outside that our errors quote (a server's reply, a provider's error), as a log
+    line shows it and Postgres keeps it: printable characters only, each run of white space one
+    space (no NUL, no line break, no lone surrogate, which a reply's bytes that are no UTF-8
+    become), at most `longest` of them."""
+    printable = "".join(char if char.isprintable() else " " if char.isspace() else "" for char in text)
+    one_line = " ".join(printable.split())
+    return one_line if len(one_line) <= longest else one_line[:longest] + "…"
+
+
 def inert(typed: str) -> str:
     """User-typed text made safe to show in a message: one line, no control or bidirectional
     formatting characters, nothing a mail program or Slack would make a link of (a zero-width

@@ -173,7 +173,7 @@ def test_slacks_error_is_quoted_short_and_as_text_postgres_can_keep(slack: FakeS
     slack.answer_next(json.dumps({"ok": False, "error": "x\u0000\n" + "y" * 100_000}).encode())
     with pytest.raises(SlackRefused) as refused:
         asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO))
-    assert refused.value.message == f"Slack refused the call ({'x' + 'y' * 199}…)."
+    assert refused.value.message == f"Slack refused the call ({'x ' + 'y' * 198}…).", "its line break a space"
     assert (refused.value.code, refused.value.broken) == ("slack.provider_error", False)
 
 

@@ -121,6 +121,29 @@ def test_a_permanent_refusal_is_given_up_visibly_and_not_retried(database_url: s
         assert smtp.received == []
 
 
+@pytest.mark.parametrize(
+    ("refusal", "recorded"),
+    [("451 4.3.0 Try\x00again\r\n later", None), ("550 5.1.1 No\x00such user", "550 5.1.1 Nosuch user")],
+)
+def test_a_reply_postgres_cannot_keep_is_recorded_all_the_same(
+    database_url: str, tmp_path: Path, refusal: str, recorded: str | None
+) -> None:
+    """A NUL in the server's refusal (or a byte that is no UTF-8) failed the record of the try,
+    and with it the job: the mail stayed neither delivered nor given up, never tried again."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        smtp.refuse_next(refusal)
+        event = queue_mail(database_url, "ed@example.com")
+        if recorded is None:
+            smtp.wait_for(1)
+            row = eventually(
+                lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
+            )
+            assert row["attempts"] == 2, "tried again"
+        else:
+            row = outbox_row_once(database_url, event, "given_up_at")
+            assert recorded in row["last_error"]
+
+
 def test_tries_are_bounded_then_given_up(database_url: str, tmp_path: Path) -> None:
     with (
         SmtpServer() as smtp,

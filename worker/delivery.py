@@ -29,11 +29,14 @@ from psycopg import AsyncConnection
 from blossom_db.database import Database
 from blossom_db.generated import delivery_claim_async, delivery_delivered_async, delivery_failed_async
 from services.smtp import Mailer, PermanentFailure, TemporaryFailure
+from services.text import quoted
 from worker.config import WorkerConfig
 from worker.messages import UnsendableMessage, compose
 from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("blossom.worker")
+# What of a failure's reason app.outbox.last_error keeps (an SMTP server's reply may run long).
+LONGEST_RECORDED_REASON = 1000
 
 
 class RetryLater(Exception):
@@ -69,7 +72,10 @@ async def record_failed_try(
 ) -> GaveUp | RetryLater:
     """Records a failed try of an event (delivery.failed) and says what follows: another try
     after the back-off (and not before `wait_at_least`, a provider's Retry-After) when the
-    failure may pass and tries are left; else the event is given up."""
+    failure may pass and tries are left; else the event is given up. The reason is quoted as
+    Postgres can keep it: a server's reply with a NUL, or a byte that is no UTF-8, failed the
+    record, and with it the job, and the mail was never tried again nor given up."""
+    reason = quoted(reason, LONGEST_RECORDED_REASON)
     outcome: GaveUp | RetryLater
     if temporary and this_try < config.max_attempts:
         delay = max(wait_at_least, retry_delay(config, this_try))
