@@ -36,8 +36,7 @@ def quoted(text: str, longest: int) -> str:
     line shows it and Postgres keeps it: printable characters only, each run of white space one
     space (no NUL, no line break, no lone surrogate, which a reply's bytes that are no UTF-8
     become), at most `longest` of them."""
-    printable = "".join(char if char.isprintable() else " " if char.isspace() else "" for char in text)
-    one_line = " ".join(printable.split())
+    one_line = " ".join("".join(char for char in text if char.isprintable() or char.isspace()).split())
     return one_line if len(one_line) <= longest else one_line[:longest] + "…"
 
 

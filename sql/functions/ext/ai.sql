@@ -35,8 +35,7 @@ declare
   v_reads_trail boolean;
 begin
   perform auth.act_as_session(p_session);
-  perform app.require_membership(v_org);
-  v_reads_trail := app.my_role(v_org) in ('owner', 'admin');
+  v_reads_trail := app.require_membership(v_org) in ('owner', 'admin');
   select pg_catalog.jsonb_build_object(
            'organization', o.name,
            'member_count', o.member_count,
