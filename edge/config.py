@@ -96,6 +96,8 @@ class EdgeConfig:
     # After SIGTERM, /readyz answers 503 this long while requests are still served, so that a
     # load balancer stops sending new ones; then the edge stops (edge/lifecycle.py).
     stop_delay_seconds: float = 0.0
+    # ... and then lets the requests under way finish for this long; what is left is answered 503.
+    grace_seconds: float = 10.0
     # The session cookie's full name; PostgREST reads the same (app.settings.session_cookie).
     cookie_name: str = DEFAULT_COOKIE_NAME
     # False only in local development over plain HTTP (BLOSSOM_COOKIE_INSECURE=1).
@@ -146,6 +148,7 @@ class EdgeConfig:
             client_concurrency=env_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
             max_in_flight=env_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
             stop_delay_seconds=env_number("BLOSSOM_EDGE_STOP_DELAY", 0.0),
+            grace_seconds=env_number("BLOSSOM_EDGE_GRACE_SECONDS", 10.0),
             cookie_name=session_cookie_name(secure=secure),
             cookie_secure=secure,
             allowed_origins=frozenset(split_list(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))),

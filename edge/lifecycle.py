@@ -1,7 +1,8 @@
 """Stopping the edge without dropping a request: SIGTERM first turns `/readyz` to 503 for
 BLOSSOM_EDGE_STOP_DELAY seconds while every request is still served, so that a load balancer
 stops sending new ones; then uvicorn stops accepting connections, lets the requests under way
-finish (at most GRACEFUL_SECONDS), and the process exits. A second signal stops at once."""
+finish (at most BLOSSOM_EDGE_GRACE_SECONDS; those left are answered 503 edge.shutting_down,
+edge/tracing.py), and the process exits. A second signal stops at once."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ from types import FrameType
 import uvicorn
 
 log = logging.getLogger("edge.lifecycle")
-
-# How long the requests under way may take to finish once the edge stops accepting.
-GRACEFUL_SECONDS = 10
 
 
 class Draining:

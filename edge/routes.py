@@ -47,7 +47,8 @@ class RouteSpec:
 
 
 # Answered by the edge to any request, whatever the route (edge/server.py, edge/limits.py,
-# edge/errors.py); tests/test_edge_routes.py checks this against the codes the edge's code uses.
+# edge/errors.py, edge/tracing.py); tests/test_edge_routes.py checks this against the codes the
+# edge's code uses.
 EDGE_ERRORS: Mapping[str, int] = {
     "edge.bad_request": 400,
     "edge.request_timeout": 408,
@@ -57,6 +58,7 @@ EDGE_ERRORS: Mapping[str, int] = {
     "edge.headers_too_large": 431,
     "edge.internal_error": 500,
     "edge.overloaded": 503,
+    "edge.shutting_down": 503,
 }
 
 # Answered by the edge's /rpc proxy itself (edge/proxy.py), besides EDGE_ERRORS and what the

@@ -39,7 +39,7 @@ from blossom_db import logs
 from edge.app import create_app
 from edge.config import EdgeConfig, Network
 from edge.errors import error_body
-from edge.lifecycle import GRACEFUL_SECONDS, Draining, DrainingServer
+from edge.lifecycle import Draining, DrainingServer
 from edge.limits import client_key_of
 from edge.tracing import REFUSED_STATUS_KEY, REQUEST_ID_KEY
 
@@ -504,7 +504,7 @@ def main() -> None:
         log_config=None,
         log_level=args.log_level,
         timeout_keep_alive=int(config.keep_alive_seconds),
-        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        timeout_graceful_shutdown=config.grace_seconds,  # type: ignore[arg-type]  # a float waits as well
         backlog=2048,
     )
     DrainingServer(server_config, draining, config.stop_delay_seconds).run()

@@ -1,5 +1,5 @@
-"""Every request gets an id, and one log line and its metrics (edge/metrics.py) when it is
-answered.
+"""Every request gets an id, an answer, and one log line and its metrics (edge/metrics.py) when
+it is answered.
 
 The id is the `X-Request-Id` a trusted proxy (BLOSSOM_TRUSTED_PROXIES) sent, when it has the
 shape of one (blossom_db.logs.REQUEST_ID_SHAPE), or a new one; a client's own is ignored, so
@@ -7,19 +7,27 @@ that no one can make their requests look like another's. It is returned as `X-Re
 bound for the request's log lines and database transactions (blossom_db.logs), and sent on to
 PostgREST (edge.proxy), whose pre-request sets it in Postgres.
 
+A request still under way when the edge's grace period for stopping ends (edge/lifecycle.py) is
+cancelled by uvicorn, which answers one not answered yet with its own plain-text 500; it is
+answered 503 edge.shutting_down instead, with Retry-After, so that the client sends it again
+(to another edge, or to this one restarted).
+
 The line logged when the answer is complete: method, route, status and duration in
 milliseconds, with the request id; never the query string, a header's value or a body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db import logs
 from edge.config import EdgeConfig
+from edge.errors import error_response
 from edge.metrics import EdgeMetrics
 from edge.security import peer_ip
 
@@ -38,6 +46,15 @@ NOT_STORED = (b"cache-control", b"no-store")
 LONGEST_ROUTE = 200
 
 log = logging.getLogger("edge.access")
+
+
+def cut_short() -> Response:
+    return error_response(
+        503,
+        "edge.shutting_down",
+        "The server stopped before it could answer; whether the request took effect is not known.",
+        headers={"Retry-After": "1", "Connection": "close"},
+    )
 
 
 def request_id_of(scope: Scope, config: EdgeConfig) -> str:
@@ -82,6 +99,11 @@ class RequestIds:
         bound = logs.request_id.set(request_id)
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            if status:
+                raise
+            log.warning("request cut short: the edge stopped before it was answered")
+            await cut_short()(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             status = scope.get(REFUSED_STATUS_KEY, status)

@@ -123,6 +123,7 @@ def edge_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[st
         "BLOSSOM_TRUSTED_PROXIES": environ.get("BLOSSOM_TRUSTED_PROXIES", ""),
         **{name: environ.get(name, "") for name in AI_VARIABLES},
         "BLOSSOM_EDGE_STOP_DELAY": environ.get("BLOSSOM_EDGE_STOP_DELAY", ""),
+        "BLOSSOM_EDGE_GRACE_SECONDS": environ.get("BLOSSOM_EDGE_GRACE_SECONDS", ""),
         "BLOSSOM_METRICS_NETWORKS": environ.get("BLOSSOM_METRICS_NETWORKS", ""),
     }
 

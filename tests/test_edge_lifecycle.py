@@ -3,11 +3,14 @@ every write acknowledged is committed, and the edge exits (edge/lifecycle.py).""
 
 from __future__ import annotations
 
+import json
 import secrets
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -84,3 +87,34 @@ def test_without_a_stop_delay_sigterm_stops_at_once(
         stack.services.edge.send_signal(signal.SIGTERM)
         stack.services.edge.wait(timeout=10)
         assert time.monotonic() - started < 3
+
+
+def test_a_request_still_under_way_when_the_grace_period_ends_is_answered_in_json(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    # When the grace period ends uvicorn cancels what is left and, for a request not yet
+    # answered, wrote its own plain-text 500. A body that never arrives keeps a request under
+    # way (the edge waits for a body longer than the grace period).
+    settings = {"BLOSSOM_EDGE_GRACE_SECONDS": "0.5"}
+    with make_stack(pg_server, template_database, tmp_path, settings=settings) as stack:
+        parts = urlsplit(stack.edge_url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{"
+            )
+            time.sleep(0.5)
+            stack.services.edge.send_signal(signal.SIGTERM)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        stack.services.edge.wait(timeout=20)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    assert status_line.split()[1] == "503", answer
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["code"] == "edge.shutting_down"
+    assert headers["retry-after"] == "1"
+    assert headers["x-request-id"]

@@ -196,11 +196,11 @@ async function _request<T, C extends string>(
 }
 
 /** What the edge may answer to any request. */
-export type EdgeErrorCode = "edge.bad_request" | "edge.body_too_large" | "edge.headers_too_large" | "edge.internal_error" | "edge.overloaded" | "edge.request_timeout" | "edge.too_many_connections" | "edge.too_many_requests";
+export type EdgeErrorCode = "edge.bad_request" | "edge.body_too_large" | "edge.headers_too_large" | "edge.internal_error" | "edge.overloaded" | "edge.request_timeout" | "edge.shutting_down" | "edge.too_many_connections" | "edge.too_many_requests";
 /** What every RPC may fail with besides its own: the pre-request's, the edge's and its proxy's. */
-export type RpcCommonErrorCode = "auth.csrf" | "edge.bad_gateway" | "edge.bad_request" | "edge.body_too_large" | "edge.headers_too_large" | "edge.internal_error" | "edge.invalid_arguments" | "edge.method_not_allowed" | "edge.not_acceptable" | "edge.not_found" | "edge.overloaded" | "edge.query_too_long" | "edge.request_timeout" | "edge.too_many_connections" | "edge.too_many_requests" | "edge.upstream_busy" | "edge.upstream_timeout" | "edge.upstream_unavailable";
-const _EDGE_COMMON: readonly string[] = ["edge.bad_request", "edge.body_too_large", "edge.headers_too_large", "edge.internal_error", "edge.overloaded", "edge.request_timeout", "edge.too_many_connections", "edge.too_many_requests"];
-const _RPC_COMMON: readonly string[] = ["auth.csrf", "edge.bad_gateway", "edge.bad_request", "edge.body_too_large", "edge.headers_too_large", "edge.internal_error", "edge.invalid_arguments", "edge.method_not_allowed", "edge.not_acceptable", "edge.not_found", "edge.overloaded", "edge.query_too_long", "edge.request_timeout", "edge.too_many_connections", "edge.too_many_requests", "edge.upstream_busy", "edge.upstream_timeout", "edge.upstream_unavailable"];
+export type RpcCommonErrorCode = "auth.csrf" | "edge.bad_gateway" | "edge.bad_request" | "edge.body_too_large" | "edge.headers_too_large" | "edge.internal_error" | "edge.invalid_arguments" | "edge.method_not_allowed" | "edge.not_acceptable" | "edge.not_found" | "edge.overloaded" | "edge.query_too_long" | "edge.request_timeout" | "edge.shutting_down" | "edge.too_many_connections" | "edge.too_many_requests" | "edge.upstream_busy" | "edge.upstream_timeout" | "edge.upstream_unavailable";
+const _EDGE_COMMON: readonly string[] = ["edge.bad_request", "edge.body_too_large", "edge.headers_too_large", "edge.internal_error", "edge.overloaded", "edge.request_timeout", "edge.shutting_down", "edge.too_many_connections", "edge.too_many_requests"];
+const _RPC_COMMON: readonly string[] = ["auth.csrf", "edge.bad_gateway", "edge.bad_request", "edge.body_too_large", "edge.headers_too_large", "edge.internal_error", "edge.invalid_arguments", "edge.method_not_allowed", "edge.not_acceptable", "edge.not_found", "edge.overloaded", "edge.query_too_long", "edge.request_timeout", "edge.shutting_down", "edge.too_many_connections", "edge.too_many_requests", "edge.upstream_busy", "edge.upstream_timeout", "edge.upstream_unavailable"];
 
 // -- Types ---------------------------------------------------------------------------------
 
