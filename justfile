@@ -102,7 +102,7 @@ check:
 pgtap *FILES:
     {{python}} -m ops.run_tests --pgtap {{quote(invocation_directory())}} "$@"
 
-# Static checks: ruff (lint and format), mypy, and the SQL checks that need no database (squawk, calls)
+# Static checks: ruff (lint and format), mypy, and the SQL checks that need no database (squawk, calls, distribution)
 [group('check')]
 lint:
     {{python}} -m ruff check .
@@ -110,7 +110,7 @@ lint:
     {{python}} -m mypy
     {{python}} -m ops.sql_lint --no-database
 
-# SQL checks: plpgsql_check on a freshly migrated scratch database, squawk, schema-qualified calls
+# SQL checks: plpgsql_check on a freshly migrated scratch database, squawk, schema-qualified calls, distribution
 [group('check')]
 sql-lint:
     {{python}} -m ops.sql_lint
