@@ -62,7 +62,7 @@ grant select (id, at, actor_id, action, org_id, target, client_addr, details) on
 grant select (id, topic, created_at, delivered_at, attempts, last_attempt_at, last_error, given_up_at)
   on app.outbox to admin_reader;
 grant select (kind, key, at) on app.rate_limit_hits to admin_reader;
-grant select (org_id, outcome, prompt_tokens, completion_tokens, started_at) on app.ai_usage to admin_reader;
+grant select (org_id, outcome, prompt_tokens, completion_tokens, reported_tokens, started_at) on app.ai_usage to admin_reader;
 grant select (org_id, monthly_tokens) on app.ai_quotas to admin_reader;
 
 /* metrics_reader: the pipeline's daily counts (sql/functions/pipeline/metrics.sql), every

@@ -4,7 +4,8 @@
  * Every call to the provider is metered here, per organization, in tokens: a row of
  * app.ai_usage is made before the call (a reservation of at most as many tokens as the call can
  * use, checked against the month's quota under the organization's lock), then settled with the
- * tokens the provider counted, or marked failed and charged nothing. An identical request
+ * tokens the provider counted, at most those reserved (what it reported beyond them is kept in
+ * reported_tokens, charged to nobody), or marked failed and charged nothing. An identical request
  * (same model, messages and parameters: its SHA-256, request_hash) within the cache's time to
  * live is answered from app.ai_answers without a call and without a charge.
  *
@@ -14,7 +15,7 @@
  */
 
 /* What became of a metered call: reserved (under way), answered (charged what the provider
-   counted), failed (the provider failed or timed out: charged nothing), cached (served from
+   counted, at most what was reserved), failed (the provider failed or timed out: charged nothing), cached (served from
    app.ai_answers: charged nothing). */
 create type app.ai_outcome as enum ('reserved', 'answered', 'failed', 'cached');
 comment on type app.ai_outcome is
@@ -37,6 +38,8 @@ create table app.ai_usage (
   failure text constraint ai_usage_failure_shape check (failure ~ '^[a-z_]+\.[a-z_]+$'),
   started_at timestamptz not null default now(),
   settled_at timestamptz,
+  -- Added by migration 0024, hence last; without a check, which would have scanned the ledger.
+  reported_tokens bigint,
   constraint ai_usage_free_unless_answered check (
     outcome = 'answered' or (prompt_tokens = 0 and completion_tokens = 0)),
   -- Keyed by tenant first, so that the ledger can be distributed by org_id (docs/deployment.md).
@@ -59,11 +62,15 @@ comment on column app.ai_usage.request_hash is 'SHA-256 of the request (model, m
 comment on column app.ai_usage.outcome is 'reserved, answered, failed or cached; only answered is charged.';
 comment on column app.ai_usage.reserved_tokens is
   'The most the call could use (prompt and completion), held against the quota while it is reserved.';
-comment on column app.ai_usage.prompt_tokens is 'Prompt tokens the provider counted (0 unless answered).';
-comment on column app.ai_usage.completion_tokens is 'Completion tokens the provider counted (0 unless answered).';
+comment on column app.ai_usage.prompt_tokens is
+  'Prompt tokens charged: those the provider counted, within reserved_tokens (0 unless answered).';
+comment on column app.ai_usage.completion_tokens is
+  'Completion tokens charged: those the provider counted, within what reserved_tokens leaves after the prompt''s (0 unless answered).';
 comment on column app.ai_usage.failure is 'The error code of a failed call, e.g. ai.timeout.';
 comment on column app.ai_usage.started_at is 'When it was asked; the month it counts in.';
 comment on column app.ai_usage.settled_at is 'When it was answered, failed or served from the cache.';
+comment on column app.ai_usage.reported_tokens is
+  'Tokens (prompt and completion) the provider reported for an answered call when that was more than reserved_tokens, which is what it was charged instead; null otherwise.';
 
 /* An organization's own monthly token quota, set by an operator; without a row, the database
    setting app.settings.ai_monthly_tokens applies. */

@@ -46,7 +46,8 @@ select columns_are('admin', 'job_queue',
   array['queue_name', 'task_name', 'status', 'jobs', 'most_attempts', 'oldest_age'],
   'admin.job_queue counts the jobs per queue, task and status, never their arguments');
 select columns_are('admin', 'ai_usage',
-  array['org_id', 'month', 'requests', 'answered', 'cached', 'failed', 'prompt_tokens', 'completion_tokens', 'quota_override_tokens'],
+  array['org_id', 'month', 'requests', 'answered', 'cached', 'failed', 'prompt_tokens', 'completion_tokens', 'quota_override_tokens',
+        'over_reported', 'over_reported_tokens'],
   'admin.ai_usage counts AI use per organization and month, never a request''s hash');
 select columns_are('admin', 'rate_limit_pressure',
   array['kind', 'hits_last_hour', 'hits_last_day', 'subjects_last_hour', 'last_hit_at'],

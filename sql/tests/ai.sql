@@ -112,14 +112,14 @@ select ok(tap.id('olga_activity') !~ '@' and tap.id('olga_activity') !~ '(usr|or
 
 /* Reserve, settle, cache */
 select ok((select r.reservation_id is not null and r.cached_answer is null
-             from pg_temp.reserve('mia', 'acme', 'one') as r(reservation_id bigint, cached_answer text, refusal jsonb)),
+             from pg_temp.reserve('mia', 'acme', 'one', 150) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'a member''s first request gets a reservation');
 select is(pg_temp.as_edge(format('select ext.ai_settle(''{otto_token}'', %s, 10, 10, ''stolen'')',
             (select max(id) from app.ai_usage))),
   '404 org.not_found', 'another organization''s member cannot settle it');
 select is(pg_temp.as_edge(format('select ext.ai_settle(''{mia_token}'', %s, 100, 50, ''Acme is busy.'')',
             (select max(id) from app.ai_usage))), 'ok', 'the member settles it with the provider''s counts');
-select is(pg_temp.ledger('acme'), 'answered:150', 'the ledger charges the tokens the provider counted');
+select is(pg_temp.ledger('acme'), 'answered:150', 'the ledger charges the tokens the provider counted (within the reservation: sql/tests/ai_charge_bound.sql)');
 select is(pg_temp.as_edge(format('select ext.ai_settle(''{mia_token}'', %s, 100, 50, ''again'')',
             (select max(id) from app.ai_usage))),
   'P0001 no AI reservation ' || (select max(id) from app.ai_usage) || ' under way for this session''s user',

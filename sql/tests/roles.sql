@@ -157,7 +157,7 @@ select is_empty(
        ('audit_events', array['id', 'at', 'actor_id', 'action', 'org_id', 'target', 'client_addr', 'details']),
        ('outbox', array['id', 'topic', 'created_at', 'delivered_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at']),
        ('rate_limit_hits', array['kind', 'key', 'at']),
-       ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'started_at']),
+       ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'reported_tokens', 'started_at']),
        ('ai_quotas', array['org_id', 'monthly_tokens'])) as g (t, cs), unnest(g.cs) c
      except
      select 'metrics_reader', t, c, 'SELECT' from (values

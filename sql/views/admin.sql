@@ -108,10 +108,13 @@ create view admin.ai_usage with (security_barrier) as
          pg_catalog.count(*) filter (where u.outcome = 'failed') as failed,
          pg_catalog.sum(u.prompt_tokens) as prompt_tokens,
          pg_catalog.sum(u.completion_tokens) as completion_tokens,
-         (select q.monthly_tokens from app.ai_quotas q where q.org_id = u.org_id) as quota_override_tokens
+         (select q.monthly_tokens from app.ai_quotas q where q.org_id = u.org_id) as quota_override_tokens,
+         pg_catalog.count(u.reported_tokens) as over_reported,
+         -- Such a call was charged its reservation, all of it.
+         coalesce(pg_catalog.sum(u.reported_tokens - u.prompt_tokens - u.completion_tokens), 0) as over_reported_tokens
     from app.ai_usage u
    group by u.org_id, 2;
-comment on view admin.ai_usage is 'AI use per organization and month (UTC): requests by outcome, tokens charged, and the organization''s own monthly quota when an operator set one (else app.settings.ai_monthly_tokens applies).';
+comment on view admin.ai_usage is 'AI use per organization and month (UTC): requests by outcome, tokens charged, the organization''s own monthly quota when an operator set one (else app.settings.ai_monthly_tokens applies), and the calls the provider reported more tokens for than they reserved (each charged its reservation), with the tokens reported beyond, charged to nobody.';
 
 set local role blossom_owner;
 revoke create on schema admin from admin_reader;

@@ -8,7 +8,8 @@
  *   ext.ai_reserve(session, org, …)       an answer from the cache (free), or a reservation of
  *                                         the call's tokens against the quota (429 past it);
  *   (the edge calls the provider)
- *   ext.ai_settle(session, id, …)         the tokens the provider counted, and the answer cached;
+ *   ext.ai_settle(session, id, …)         the tokens the provider counted (at most those
+ *                                         reserved), and the answer cached;
  *   ext.ai_release(session, id, failure)  or the call failed: charged nothing.
  *
  * Each runs as its owner, as the session's user (auth.act_as_session): the policies of
@@ -147,10 +148,18 @@ $$;
 comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
   'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller''s hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited.';
 
-/* After the provider answered: the reservation is charged the tokens the provider counted
-   (even when that is more than was reserved), and the answer is cached for
-   app.settings.ai_cache_seconds (default 3600) while the caller is still a member. An
-   organization deleted during the call took the reservation with it: 404 org.not_found. */
+/* After the provider answered: the reservation is charged the tokens the provider counted, at
+   most the tokens it reserved, and the answer is cached for app.settings.ai_cache_seconds
+   (default 3600) while the caller is still a member. The reservation is the most the call can
+   use (ext.ai_reserve admits calls by it, so that a month's charge ends below the quota plus one
+   call's worth): a provider, or a proxy in between, that reported 10,000,000 tokens for a call
+   that reserved a thousand had the organization charged them all, its month's quota spent at
+   once. Past the reservation, the prompt tokens are charged first, up to it, then the completion
+   tokens up to what it leaves; what was reported is kept in reported_tokens for the operators
+   (admin.ai_usage), charged to nobody. This is the rule whoever calls: the edge logs the same
+   discrepancy (edge/ai.py). A count that is missing or negative is refused, the reservation left
+   under way (least() would have read a null as the whole reservation). An organization deleted
+   during the call took the reservation with it: 404 org.not_found. */
 create function ext.ai_settle(
   p_session text,
   p_reservation_id bigint,
@@ -162,12 +171,20 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_usage app.ai_usage;
+  v_reported bigint := p_prompt_tokens::bigint + p_completion_tokens;
+  v_prompt bigint;
 begin
   -- The call was made: charged even when its session ended while it ran.
   perform auth.act_as_session(p_session, p_ended_too => true);
   v_usage := app.ai_reservation(p_reservation_id);
+  if v_reported is null or p_prompt_tokens < 0 or p_completion_tokens < 0 then
+    raise exception 'token counts of AI reservation % must be whole numbers from 0', p_reservation_id;
+  end if;
+  v_prompt := least(p_prompt_tokens, v_usage.reserved_tokens);
   update app.ai_usage u
-     set outcome = 'answered', prompt_tokens = p_prompt_tokens, completion_tokens = p_completion_tokens,
+     set outcome = 'answered', prompt_tokens = v_prompt,
+         completion_tokens = least(p_completion_tokens, v_usage.reserved_tokens - v_prompt),
+         reported_tokens = case when v_reported > v_usage.reserved_tokens then v_reported end,
          settled_at = pg_catalog.now()
    where u.id = v_usage.id;
   if app.is_member(v_usage.org_id) then
@@ -183,7 +200,7 @@ end
 $$;
 
 comment on function ext.ai_settle(text, bigint, integer, integer, text) is
-  'Charges the session''s reservation the tokens the provider counted (even when the session ended during the call) and caches the answer. Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'Charges the session''s reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer. Errors: 401 auth.not_signed_in, 404 org.not_found.';
 
 /* The provider failed or timed out: the reservation is charged nothing, and its error code kept
    (404 org.not_found when the organization was deleted during the call, as ext.ai_settle). */
