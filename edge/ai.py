@@ -5,8 +5,9 @@ In this order, so that nobody reaches the provider who may not, and no call goes
 what the caller may read of the organization (the database, ext.ai_org_activity: 404 for a
 non-member); the request made from it and its hash; the cached answer, or a reservation of the
 call's tokens against the organization's quota (ext.ai_reserve: 429 past it); the call; then
-the tokens the provider counted are charged and the answer cached (ext.ai_settle), or, when
-the call failed, nothing is charged (ext.ai_release).
+the tokens the provider counted are charged, at most those reserved, and the answer cached
+(ext.ai_settle; a report past the reservation is logged as a warning), or, when the call failed,
+nothing is charged (ext.ai_release).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from edge.config import EdgeConfig
 from edge.errors import Refused
 from edge.ext import outside_services, service_refusal
 from edge.routes import starlette_routes
-from services.ai import ChatRequest, Message
+from services.ai import ChatAnswer, ChatRequest, Message
 from services.ai import not_configured as ai_not_configured
 from services.errors import ServiceError
 
@@ -113,6 +114,7 @@ async def org_summary(request: Request) -> Response:
                 p_answer=answer.text,
             ),
         )
+        _note_over_report(org_id, reservation, chat, answer)
     except asyncio.CancelledError:
         cancelled = True  # left under way: the edge's stop releases it (CallsUnderWay.release_all)
         raise
@@ -149,6 +151,30 @@ class CallsUnderWay:
                     )
             except (RpcError, DatabaseUnavailable, psycopg.Error) as error:
                 log.warning("the AI call of reservation %s could not be released: %r", reservation, error)
+
+
+def _note_over_report(org_id: str, reservation: int, chat: ChatRequest, answer: ChatAnswer) -> None:
+    """A warning for the operators when the provider reported more tokens than the call reserved
+    (chat.token_bound, the most it can use): ext.ai_settle charged the reservation, not the
+    report, and kept the report in app.ai_usage.reported_tokens (admin.ai_usage counts them)."""
+    reported = answer.prompt_tokens + answer.completion_tokens
+    if reported <= chat.token_bound:
+        return
+    log.warning(
+        "the AI provider reported %d tokens for a call that reserved %d: charged the reservation",
+        reported,
+        chat.token_bound,
+        extra={
+            "fields": {
+                "org_id": org_id,
+                "reservation_id": reservation,
+                "model": chat.model,
+                "reserved_tokens": chat.token_bound,
+                "reported_tokens": reported,
+                "charged_tokens": chat.token_bound,
+            }
+        },
+    )
 
 
 def _summary(org_id: str, text: str, *, cached: bool) -> Response:

@@ -39,7 +39,9 @@ DEFAULT_MODEL = "gpt-4o-mini"
 # What a 429 without a usable Retry-After asks the client to wait.
 DEFAULT_RETRY_AFTER = 5.0
 # What the ledger and the answer cache take (sql/schema/050_ai.sql: ai_answers_answer_length,
-# ai_usage_*_tokens_range): an answer past them is the provider's failure, charged nothing.
+# ai_usage_*_tokens_range): an answer past them is the provider's failure, charged nothing. A
+# count within them but past what the call reserved (ChatRequest.token_bound) is the provider's
+# to report and not ours to charge: ext.ai_settle charges at most the reservation.
 LONGEST_ANSWER = 20_000
 MOST_TOKENS = 10_000_000
 # The most of an answer read: a completion the ledger keeps is at most six bytes a character in
@@ -103,9 +105,10 @@ class ChatRequest:
 
     @property
     def token_bound(self) -> int:
-        """The most tokens the call can be charged: a token is at least one byte of the text it
-        stands for, so the prompt has at most as many as its UTF-8 bytes (plus each message's
-        overhead), and the completion at most max_completion_tokens."""
+        """The most tokens the call can be charged, which it reserves (ext.ai_reserve) and is
+        never charged more than (ext.ai_settle), whatever the provider reports: a token is at
+        least one byte of the text it stands for, so the prompt has at most as many as its UTF-8
+        bytes (plus each message's overhead), and the completion at most max_completion_tokens."""
         prompt = sum(len(m["content"].encode()) + TOKENS_PER_MESSAGE for m in self.messages)
         return prompt + TOKENS_PER_REPLY + self.max_completion_tokens
 
@@ -249,7 +252,8 @@ def _bounded_http_client() -> httpx2.AsyncClient:
 
 def _answer(completion: Any) -> ChatAnswer:
     """The provider's answer as the ledger and the cache take it: text of Unicode without NUL,
-    at most LONGEST_ANSWER characters, and token counts that are integers from 0 to MOST_TOKENS.
+    at most LONGEST_ANSWER characters, and token counts that are integers from 0 to MOST_TOKENS
+    (as reported: the charge is bounded by the call's reservation in the database, not here).
     The SDK does not check what it parses: anything else (a list for the text, "lots" for a
     count, no message at all, JSON of another shape such as `[1,2]` or `{"choices": {}}`, which
     it passes on as it is) is the provider's failure, and the call is charged nothing."""

@@ -26,6 +26,7 @@ from tests.support.auth_client import Account, post, signup
 from tests.support.fake_openai import LLM_FIXTURES, MALFORMED_ANSWERS, FakeOpenAI
 from tests.support.http import Reply
 from tests.support.stack import Stack, make_stack
+from tests.support.worker import eventually
 
 ROUTE = "/ext/ai/org-summary"
 API_KEY = "sk-fake-for-tests"
@@ -339,6 +340,74 @@ def test_an_answer_that_is_no_chat_completion_is_a_provider_error_and_charges_no
     reply = summary(stack, bloom.people["Cleo"], bloom.org_id)
     assert (reply.status, reply.json()["code"]) == (502, "ai.provider_error"), reply.body
     assert ledger(stack, bloom.org_id) == [("failed", 0, "ai.provider_error")]
+
+
+# A chat completion whose usage is absurd: the most tokens of each kind the ledger takes, for a
+# call that reserved a few thousand.
+HUGE_USAGE = json.dumps(
+    {
+        "id": "chatcmpl-huge",
+        "object": "chat.completion",
+        "created": 1767225600,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Bloom is quiet."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 10_000_000, "completion_tokens": 10_000_000, "total_tokens": 20_000_000},
+    }
+).encode()
+
+
+def edge_warnings(stack: Stack, logger: str) -> list[dict[str, Any]]:
+    """The edge's warnings from `logger` so far (a warning is written out at once)."""
+    lines = (stack.services.logs / "edge.log").read_text(errors="replace").splitlines()
+    found = [json.loads(line) for line in lines if line.startswith("{")]
+    return [line for line in found if line.get("logger") == logger and line.get("level") == "warning"]
+
+
+def test_a_provider_reporting_more_than_was_reserved_is_charged_only_the_reservation(world: AiWorld) -> None:
+    """A provider (or a proxy in between) said a call used 10,000,000 prompt and 10,000,000
+    completion tokens: the organization was charged 20,000,000 of its 1,000,000 a month, and every
+    member was refused AI until the next month. A call is charged at most what it reserved; what
+    was reported beyond that is kept for the operators, and the edge logs it."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    fake.answer_next_with(HUGE_USAGE)
+    reply = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"org_id": bloom.org_id, "summary": "Bloom is quiet.", "cached": False}
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select reserved_tokens, prompt_tokens + completion_tokens, to_jsonb(u) -> 'reported_tokens'"
+            " from app.ai_usage u where org_id = %s",
+            (bloom.org_id,),
+        ).fetchone()
+    assert row is not None
+    reserved, charged, reported = row
+    assert 0 < reserved < 10_000, "the most the call could use: its prompt's bytes and 300 tokens of answer"
+    assert (charged, reported) == (reserved, 20_000_000)
+
+    other = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert other.status == 200, f"the organization is not locked out of AI for the month: {other.body!r}"
+    assert other.json()["cached"] is False
+    assert ledger(stack, bloom.org_id) == [
+        ("answered", reserved, None),
+        ("answered", recorded_tokens(fake), None),
+    ]
+
+    (warning,) = eventually(lambda: edge_warnings(stack, "edge.ai"), 5, "the edge's warning")
+    assert {
+        k: warning.get(k) for k in ("org_id", "reserved_tokens", "reported_tokens", "charged_tokens")
+    } == {
+        "org_id": bloom.org_id,
+        "reserved_tokens": reserved,
+        "reported_tokens": 20_000_000,
+        "charged_tokens": reserved,
+    }
 
 
 @pytest.mark.parametrize("failure", [None, "server_error"])
