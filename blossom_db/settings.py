@@ -1,10 +1,21 @@
 """Settings read from the environment, the same way in every process (the edge, the worker): a
-malformed value stops the process at start with the variable's name, never a silent default."""
+malformed value stops the process at start with the variable's name, never a silent default (and
+never the value, when it may hold a password: env_database_url)."""
 
 from __future__ import annotations
 
 import os
 import re
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+# What a refusal of a URL says instead of the URL: it may hold a password, and a URL read wrong
+# put a part of it where a host or a port goes, in an error's message or a log line.
+ENCODE_HINT = (
+    "percent-encode any / # ? @ % : or space in its user name or password"
+    " (%2F %23 %3F %40 %25 %3A %20); its value is not shown, as it may hold a password"
+)
 
 
 def split_list(value: str) -> tuple[str, ...]:
@@ -32,3 +43,43 @@ def env_count(name: str, default: int) -> int:
     if value != int(value):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     return int(value)
+
+
+def env_database_url(name: str, default: str) -> str:
+    """A Postgres connection string (a postgresql:// URL, or libpq's key=value form); `default`
+    when the variable is unset. See check_database_url."""
+    url = os.environ.get(name, default)
+    check_database_url(name, url)
+    return url
+
+
+def check_database_url(name: str, url: str) -> None:
+    """ValueError, naming the variable but never quoting the value, for a connection string libpq
+    would read otherwise than meant: a URL whose password holds an unencoded / or @ (libpq
+    ends the user name and password at the first @ before any /, so `worker:pa/ss@host` is host
+    `worker`, port `pa`, and `worker:p@ss@host` host `ss@host`: the password's parts went into
+    the start-up line and every failed connection's message), one libpq cannot read at all (its
+    message quotes the value: `invalid percent-encoded token: "…"`), or a port that is no number."""
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme in ("postgresql", "postgres"):
+        user_end = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
+        if user_end >= 0 and rest[user_end] == "@":
+            rest = rest[user_end + 1 :]
+        if "@" in rest.partition("?")[0]:
+            raise ValueError(f"{name} cannot be read as meant: {ENCODE_HINT}")
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise ValueError(f"{name} is not a connection string libpq can read: {ENCODE_HINT}") from None
+    for port in str(params.get("port") or "").split(","):
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"{name} names a port that is no port number: {ENCODE_HINT}")
+
+
+def database_shown(url: str) -> str:
+    """Where a connection string (checked by check_database_url) connects, fit to print: user,
+    host, port and database, never the password or any other parameter."""
+    info = conninfo_to_dict(url)
+    return (
+        f"{info.get('user', '?')}@{info.get('host', '?')}:{info.get('port', 5432)}/{info.get('dbname', '?')}"
+    )

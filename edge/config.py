@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from blossom_db.settings import env_count, env_number, split_list
+from blossom_db.settings import env_count, env_database_url, env_number, split_list
 
 DEFAULT_COOKIE_NAME = "blossom_session"
 # Browsers keep a `__Host-` cookie only when it is Secure, has Path=/ and no Domain: a sibling
@@ -61,7 +61,8 @@ def session_cookie_name(given: str | None = None, *, secure: bool | None = None)
 class EdgeConfig:
     postgrest_url: str
     postgrest_admin_url: str
-    database_url: str
+    # It may hold a password: never printed (blossom_db.settings.check_database_url checked it).
+    database_url: str = field(repr=False)
     # The HTTP server (edge/server.py): connections open at once, in all and per client; how
     # long and how large a request's headers may be; pipelined requests a connection may queue;
     # how long an answer may wait for the client to take it; an idle keep-alive connection.
@@ -133,7 +134,7 @@ class EdgeConfig:
             postgrest_admin_url=os.environ.get("BLOSSOM_POSTGREST_ADMIN_URL", "http://127.0.0.1:3001").rstrip(
                 "/"
             ),
-            database_url=os.environ.get(
+            database_url=env_database_url(
                 "BLOSSOM_EDGE_DATABASE_URL", "postgresql://edge@127.0.0.1:54329/blossom"
             ),
             max_connections=env_count("BLOSSOM_EDGE_MAX_CONNECTIONS", 16384),

@@ -483,7 +483,11 @@ def main() -> None:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
     logs.configure("edge")
-    config = EdgeConfig.from_env()
+    try:
+        config = EdgeConfig.from_env()
+    except ValueError as error:
+        # The setting's name and what is wrong, without a traceback (as the worker says it).
+        raise SystemExit(f"blossom-edge: {error}") from None
     max_connections = allow_open_files(config)
     draining = Draining()
     server_config = uvicorn.Config(

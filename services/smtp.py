@@ -2,6 +2,8 @@
 
     BLOSSOM_SMTP_URL   smtp://[user[:password]@]host[:port][?starttls=1]   (port 25, or 587 with STARTTLS)
                        smtps://[user[:password]@]host[:port]                (TLS from the start, port 465)
+                       user and password percent-encoded; a URL that cannot be read as meant is
+                       refused without being quoted (SmtpSettings.from_url)
 
 A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to this message,
 to its recipients, its data, or its size at MAIL FROM: sending it again would be refused again)
@@ -15,11 +17,13 @@ from __future__ import annotations
 
 import ssl
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+
+from blossom_db.settings import ENCODE_HINT
 
 # How long an accepted message's QUIT is waited for: the message is the server's already, and a
 # server slow to say goodbye held up the delivery's record (past a stopping worker's grace, which
@@ -50,17 +54,30 @@ class SmtpSettings:
     host: str
     port: int
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     implicit_tls: bool = False
     start_tls: bool = False
     timeout_seconds: float = 30.0
 
     @classmethod
     def from_url(cls, url: str, timeout_seconds: float = 30.0) -> SmtpSettings:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps"):
+        """The settings of BLOSSOM_SMTP_URL. ValueError when it cannot be read as meant, which
+        never quotes it, nor any part Python read from it: a password with an unencoded / # or ?
+        ends the URL's host part there (`smtp://me:pa/ss@host` is host `me`, port `pa`), and
+        Python's own messages name the port so read, or the whole host part."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
             raise ValueError(
-                f"BLOSSOM_SMTP_URL must be smtp:// or smtps://, not {parts.scheme or 'nothing'}://"
+                f"BLOSSOM_SMTP_URL cannot be read as a URL (is its port a number?): {ENCODE_HINT}"
+            ) from None
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("BLOSSOM_SMTP_URL must be smtp:// or smtps://")
+        if parts.path not in ("", "/") or parts.fragment or "@" in parts.query:
+            raise ValueError(
+                "BLOSSOM_SMTP_URL holds more than a user, a password, a host, a port and ?starttls=1:"
+                f" {ENCODE_HINT}"
             )
         if not parts.hostname:
             raise ValueError("BLOSSOM_SMTP_URL names no host")
@@ -68,10 +85,7 @@ class SmtpSettings:
         start_tls = parse_qs(parts.query).get("starttls", ["0"])[-1] in ("1", "true", "yes")
         if implicit and start_tls:
             raise ValueError("BLOSSOM_SMTP_URL: smtps:// is TLS from the start; starttls goes with smtp://")
-        try:
-            port = parts.port or (465 if implicit else 587 if start_tls else 25)
-        except ValueError as error:
-            raise ValueError(f"BLOSSOM_SMTP_URL: {error}") from None
+        port = port or (465 if implicit else 587 if start_tls else 25)
         return cls(
             host=parts.hostname,
             port=port,

@@ -1,12 +1,17 @@
 """No secret in any log: passwords, session and device tokens, mailed tokens and bearer keys
 are sent through every route of the edge (real ones where a real flow makes them, made-up ones
 of the same shape everywhere else), the mail is delivered by the worker, and then the logs of
-the edge, PostgREST, the worker and Postgres are read for any of them."""
+the edge, PostgREST, the worker and Postgres are read for any of them. And the passwords of the
+processes' own settings: a database or SMTP URL that cannot be read as given (a password with
+an unencoded / # ? @ %) stops the process at start, and what it printed holds no part of it."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -15,6 +20,8 @@ from starlette.routing import Route
 
 from blossom_db.generated import API_CALL_ARGUMENTS
 from edge.auth import ROUTES as AUTH_ROUTES
+from ops.scratch import free_port
+from ops.settings import ROOT
 from tests.support.auth_client import COOKIE_NAME, DEVICE_COOKIE_NAME, new_email, post, session_cookie, signup
 from tests.support.http import request
 from tests.support.mailbox import messages
@@ -143,3 +150,101 @@ def test_no_secret_sent_through_any_route_reaches_any_log(logged: Stack, tmp_pat
     assert logs["postgrest.log"].count("POST /rpc/accept_invitation") >= 3
     leaks = [(name, secret) for name, text in logs.items() for secret in sent if secret in text]
     assert leaks == []
+
+
+def password_halves() -> tuple[str, str]:
+    """Two made-up halves of a password, to go either side of a character a URL must not hold
+    unencoded: a part of the password that a misread URL put anywhere (a port, a host) is one of
+    them."""
+    return "ante" + secrets.token_hex(6), "post" + secrets.token_hex(6)
+
+
+def run_until_it_stops(
+    command: list[str], environment: dict[str, str], out: Path, poke: Callable[[], object] | None = None
+) -> tuple[int | None, str]:
+    """`command`, one of our processes, with only `environment`: its exit status (None when it was
+    still running after 8 s, or a second after `poke` first succeeded, and was stopped) and all
+    it printed, its log among it."""
+    with out.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin"} | environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 8.0
+        try:
+            while process.poll() is None and time.monotonic() < deadline:
+                if poke is not None:
+                    try:
+                        poke()
+                    except OSError:
+                        pass  # not listening yet
+                    else:
+                        poke, deadline = None, time.monotonic() + 1.0
+                time.sleep(0.1)
+            status = process.poll()
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(10)
+    return status, out.read_text(errors="replace")
+
+
+WORKER_URLS = [
+    ("BLOSSOM_SMTP_URL", "smtp://mailer:{a}/{b}@mail.example.com:587"),
+    ("BLOSSOM_SMTP_URL", "smtp://mailer:{a}#{b}@mail.example.com"),
+    ("BLOSSOM_SMTP_URL", "smtp://mailer:{a}?{b}@mail.example.com"),
+    ("BLOSSOM_SMTP_URL", "smtp://mailer:{a}\u2100{b}@mail.example.com"),
+    ("BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker:{a}/{b}@127.0.0.1:1/blossom"),
+    ("BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker:{a}@{b}@127.0.0.1:1/blossom"),
+    ("BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker:{a}%zz{b}@127.0.0.1:1/blossom"),
+    ("BLOSSOM_WORKER_DATABASE_URL", "host=127.0.0.1 port=1 user=worker password={a} {b}"),
+]
+
+
+@pytest.mark.parametrize(("name", "url"), WORKER_URLS, ids=[f"{name}={url}" for name, url in WORKER_URLS])
+def test_a_password_the_worker_cannot_read_from_its_url_is_in_nothing_it_prints(
+    name: str, url: str, tmp_path: Path
+) -> None:
+    """The SMTP URL's error named the port Python read from it, the password's start (`Port could
+    not be cast to integer value as 'ante…'`), or the whole of it (`netloc 'mailer:ante…' contains
+    invalid characters`); the database URL's start-up line named the host and port libpq read
+    from it (`?@worker:ante…/post…@127.0.0.1…`), and then every failed connection libpq's message
+    on it, or the worker died with a traceback that quoted it."""
+    a, b = password_halves()
+    status, output = run_until_it_stops(
+        [sys.executable, "-m", "worker"], {name: url.format(a=a, b=b)}, tmp_path / "worker.log"
+    )
+    assert [half for half in (a, b) if half in output] == [], output
+    assert status == 1, f"the worker stops at start: {output}"
+    assert f"blossom-worker: {name}" in output, output
+    assert "Traceback" not in output
+
+
+EDGE_URLS = [
+    "postgresql://edge:{a}/{b}@127.0.0.1:1/blossom",
+    "postgresql://edge:{a}%zz{b}@127.0.0.1:1/blossom",
+]
+
+
+@pytest.mark.parametrize("url", EDGE_URLS)
+def test_a_password_the_edge_cannot_read_from_its_database_url_is_in_nothing_it_prints(
+    url: str, tmp_path: Path
+) -> None:
+    """The edge shares the worker's database settings (blossom_db): it started with such a URL,
+    and its readiness check logged libpq's message on it (`invalid integer value "ante…" for
+    connection option "port"`, `invalid percent-encoded token: "ante…%zzpost…"`)."""
+    a, b = password_halves()
+    port = free_port()
+    status, output = run_until_it_stops(
+        [sys.executable, "-m", "edge", "--host", "127.0.0.1", "--port", str(port)],
+        {"BLOSSOM_EDGE_DATABASE_URL": url.format(a=a, b=b)},
+        tmp_path / "edge.log",
+        poke=lambda: request(f"http://127.0.0.1:{port}", "GET", "/readyz", timeout=5),
+    )
+    assert [half for half in (a, b) if half in output] == [], output
+    assert status == 1, f"the edge stops at start: {output}"
+    assert "blossom-edge: BLOSSOM_EDGE_DATABASE_URL" in output, output
+    assert "Traceback" not in output

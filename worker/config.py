@@ -8,7 +8,7 @@ from email.headerregistry import Address
 from email.policy import SMTP
 from urllib.parse import urlsplit
 
-from blossom_db.settings import env_count, env_number
+from blossom_db.settings import env_count, env_database_url, env_number
 from services.secrets import KEY_VARIABLE, KeyRing
 from services.slack import SlackSettings
 from services.smtp import SmtpSettings
@@ -37,7 +37,8 @@ def parse_app_url(value: str) -> str:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    database_url: str
+    # It may hold a password: printed as blossom_db.settings.database_shown prints it, never whole.
+    database_url: str = field(repr=False)
     smtp: SmtpSettings
     mail_from: Address
     app_url: str
@@ -70,7 +71,7 @@ class WorkerConfig:
     @classmethod
     def from_env(cls) -> WorkerConfig:
         config = cls(
-            database_url=os.environ.get(
+            database_url=env_database_url(
                 "BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker@127.0.0.1:54329/blossom"
             ),
             smtp=SmtpSettings.from_url(

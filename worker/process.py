@@ -30,6 +30,7 @@ from procrastinate.worker import Worker
 from blossom_db import logs
 from blossom_db.connections import AsyncConnection
 from blossom_db.database import Database, DatabaseUnavailable
+from blossom_db.settings import database_shown
 from services.slack import SlackClient
 from services.smtp import Mailer
 from worker.config import WorkerConfig
@@ -142,7 +143,9 @@ class WorkerProcess:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
         log.info(
-            "delivering mail from %s through %s", _where(self.config.database_url), self.config.smtp.shown()
+            "delivering mail from %s through %s",
+            database_shown(self.config.database_url),
+            self.config.smtp.shown(),
         )
         if self.config.metrics_port is not None:
             self.metrics.serve(
@@ -270,10 +273,3 @@ def _first_line(error: BaseException) -> str:
     if isinstance(error, exceptions.ConnectorException) and error.__cause__ is not None:
         error = error.__cause__
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def _where(url: str) -> str:
-    info: dict[str, Any] = psycopg.conninfo.conninfo_to_dict(url)
-    return (
-        f"{info.get('user', '?')}@{info.get('host', '?')}:{info.get('port', 5432)}/{info.get('dbname', '?')}"
-    )
