@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,11 +41,34 @@ def with_user(url: str, user: str, password: str | None = None) -> str:
 
 
 def redacted(url: str) -> str:
-    """The URL fit to print: any password replaced by ***."""
-    parts = urlsplit(url)
-    if not parts.password:
+    """The URL fit to print: any password replaced by ***. A password with an unencoded / # ? or
+    @ is read by Python with a part of it in the path, the query or the fragment, or as the
+    port, or not at all (`smtp://me:pa/ss@host` has none), and such a URL was printed whole:
+    unless its one @ ends what Python reads as its user and password, everything up to its last
+    @ is replaced."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        # libpq's key=value form (DATABASE_URL may be one), or no connection string at all.
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            return "(a value that is no URL or connection string, not shown)"
+        return make_conninfo("", **(params | {"password": "***"})) if "password" in params else url
+    if "@" not in rest:
         return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+    if rest.count("@") == 1:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - read for the ValueError of a port that is no number
+        except ValueError:
+            pass
+        else:
+            if "@" in parts.netloc:
+                if not parts.password:
+                    return url
+                netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+                return urlunsplit(parts._replace(netloc=netloc))
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
 
 
 def password_apart(url: str) -> tuple[str, dict[str, str]]:

@@ -1,10 +1,12 @@
-"""URL helpers of ops.settings: the same server under another role or database, and printing."""
+"""URL helpers of ops.settings: the same server under another role or database, and printing; and
+the database URLs the edge and the worker take (blossom_db.settings)."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 
+from blossom_db.settings import check_database_url, database_shown
 from deploy.migrate import with_database
 from ops.settings import redacted, with_user
 
@@ -49,3 +51,46 @@ def test_redacted_hides_only_the_password() -> None:
         redacted("postgresql://postgres@127.0.0.1:54329/blossom")
         == "postgresql://postgres@127.0.0.1:54329/blossom"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://me:ante/zulu@mail.example.com:25",
+        "smtp://me:ante#zulu@mail.example.com",
+        "smtp://me:ante?zulu@mail.example.com",
+        "smtp://me:ante@zulu@mail.example.com",
+        "smtp://me:ante\u2100zulu@mail.example.com",
+        "postgresql://worker:ante/zulu@h:1/db",
+        "host=h user=worker password=antezulu",
+        "host=h password='ante zulu",
+    ],
+)
+def test_redacted_hides_a_password_that_python_reads_as_something_else(url: str) -> None:
+    """`smtp://me:ante/zulu@host` has no password for urlsplit (its host is `me`, its port
+    `ante`), and `./dev up` printed it whole."""
+    shown = redacted(url)
+    assert "ante" not in shown
+    assert "zulu" not in shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://worker@127.0.0.1:54329/blossom", "worker@127.0.0.1:54329/blossom"),
+        ("postgresql://worker:pa?ss@db.internal:6543/blossom", "worker@db.internal:6543/blossom"),
+        ("postgresql://worker:pa#ss@db.internal/blossom", "worker@db.internal:5432/blossom"),
+        (
+            "postgresql://worker:p%40ss%2Fword@db.internal/blossom?sslmode=require",
+            "worker@db.internal:5432/blossom",
+        ),
+        ("postgresql://worker:pw@h1:1,h2:2/blossom?application_name=a@b", "worker@h1,h2:1,2/blossom"),
+        ("postgresql:///blossom?host=/run/postgresql", "?@/run/postgresql:5432/blossom"),
+        ("host=db.internal user=worker password='a b' dbname=blossom", "worker@db.internal:5432/blossom"),
+    ],
+)
+def test_a_database_url_libpq_reads_as_meant_is_taken_and_shown_without_its_password(
+    url: str, shown: str
+) -> None:
+    check_database_url("BLOSSOM_WORKER_DATABASE_URL", url)
+    assert database_shown(url) == shown
