@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 
-from blossom_db.generated import PipelineFailedDeliveriesRow
+from blossom_db.generated import PipelineFailedDeliveriesRow, pipeline_slack_digest_targets
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
 from services import slack as services_slack
@@ -569,6 +570,49 @@ def test_each_digest_is_recorded_as_it_is_posted(
 
         assert digest_of_the_week(postgres, key, fake, instance).success
         assert posts() == [1, 1, 1], "each once"
+
+
+def test_two_runs_of_a_week_at_once_post_to_each_organization_once(
+    database_url: str, postgres: resources.PostgresResource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one week under way together (two Dagster runs, a retry while the first still
+    runs, the schedule's run and a `pipeline-run`): both read that nothing was posted yet, and
+    both posted to every organization. Here each waits, once it has the week's recipients, until
+    the other has them too."""
+    key = new_key_entry("k1")
+    with FakeSlack() as fake, psycopg.connect(database_url, autocommit=True) as conn:
+        made = [make_org(conn, name, {}) for name in ("Acme", "Bobco", "Cyan", "Dune")]
+        for org_id in made:
+            fake.add_workspace(f"xoxb-{org_id}", team_id="T1", team="Team", channels={f"#{org_id}"})
+            connect_slack(conn, KeyRing.from_entries(key), org_id, f"xoxb-{org_id}", f"#{org_id}")
+        refreshed_week(conn, *made)
+
+        both_listed = threading.Barrier(2, timeout=30)
+
+        def listed_together(conn: psycopg.Connection, *, p_week: date) -> list[Any]:
+            listed = pipeline_slack_digest_targets(conn, p_week=p_week)
+            both_listed.wait()
+            return listed
+
+        monkeypatch.setattr("pipeline.assets.pipeline_slack_digest_targets", listed_together)
+
+        def one_run() -> dagster.ExecuteInProcessResult:
+            with dagster.DagsterInstance.ephemeral() as own:
+                return digest_of_the_week(postgres, key, fake, own)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = [pool.submit(one_run) for _ in range(2)]
+            results = [run.result(timeout=120) for run in runs]
+
+        assert {org_id: len(fake.posts_to(f"#{org_id}")) for org_id in made} == dict.fromkeys(made, 1), (
+            "one post per organization, whichever run made it"
+        )
+        assert all(result.success for result in results), "neither run failed: each digest was posted"
+        recorded = conn.execute(
+            "select count(*) from analytics.slack_digests where week = '2026-01-05' and org_id = any(%s)",
+            [made],
+        ).fetchone()
+        assert recorded == (len(made),)
 
 
 def failure(failure_id: int) -> PipelineFailedDeliveriesRow:
