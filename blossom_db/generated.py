@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, NewType, cast, get_args
+from uuid import UUID
 
 import psycopg
 from psycopg.rows import class_row
@@ -669,6 +670,9 @@ PIPELINE_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_range"]
 PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
 
 
+PIPELINE_SLACK_DIGEST_CLAIM_ERRORS = Literal["pipeline.invalid_org_id", "pipeline.invalid_week"]
+
+
 PIPELINE_SLACK_DIGEST_POSTED_ERRORS = Literal["pipeline.invalid_org_id", "pipeline.invalid_week"]
 
 
@@ -741,6 +745,22 @@ class PipelineRefreshOrgDailyMetricsRow:
 
     written: int | None
     replaced: int | None
+
+
+class PipelineSlackDigestClaimError(RpcError):
+    """An error pipeline.slack_digest_claim raises, with one of the codes it declares."""
+
+    code: PIPELINE_SLACK_DIGEST_CLAIM_ERRORS
+    codes = frozenset(get_args(PIPELINE_SLACK_DIGEST_CLAIM_ERRORS))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSlackDigestClaimRow:
+    """A row of pipeline.slack_digest_claim."""
+
+    outcome: str | None
+    claim: UUID | None
+    lapses_at: datetime | None
 
 
 class PipelineSlackDigestPostedError(RpcError):
@@ -2808,10 +2828,100 @@ async def pipeline_refresh_org_daily_metrics_async(
     return row
 
 
+def pipeline_slack_digest_claim(
+    conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None
+) -> PipelineSlackDigestClaimRow:
+    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim. outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
+
+    Raises PipelineSlackDigestClaimError with code: pipeline.invalid_org_id, pipeline.invalid_week.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_claim",
+        'select r."outcome", r."claim", r."lapses_at" from {call} as r',
+        [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    with (
+        guarded(conn, PipelineSlackDigestClaimError),
+        conn.cursor(row_factory=class_row(PipelineSlackDigestClaimRow)) as cur,
+    ):
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return row
+
+
+async def pipeline_slack_digest_claim_async(
+    conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None
+) -> PipelineSlackDigestClaimRow:
+    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim. outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
+
+    Raises PipelineSlackDigestClaimError with code: pipeline.invalid_org_id, pipeline.invalid_week.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_claim",
+        'select r."outcome", r."claim", r."lapses_at" from {call} as r',
+        [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", "")],
+    )
+    async with (
+        guarded_async(conn, PipelineSlackDigestClaimError),
+        conn.cursor(row_factory=class_row(PipelineSlackDigestClaimRow)) as cur,
+    ):
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return row
+
+
+def pipeline_slack_digest_failed(
+    conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None, p_claim: UUID | None
+) -> bool | None:
+    """Releases the caller's claim of the week's Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller's any more (taken over, posted, or the organization deleted).
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_failed",
+        "select v from {call} as v",
+        [
+            ("p_week", p_week, "date", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_claim", p_claim, "uuid", ""),
+        ],
+    )
+    with guarded(conn), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("bool | None", row[0])
+
+
+async def pipeline_slack_digest_failed_async(
+    conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None, p_claim: UUID | None
+) -> bool | None:
+    """Releases the caller's claim of the week's Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller's any more (taken over, posted, or the organization deleted).
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "slack_digest_failed",
+        "select v from {call} as v",
+        [
+            ("p_week", p_week, "date", ""),
+            ("p_org_id", p_org_id, "text", ""),
+            ("p_claim", p_claim, "uuid", ""),
+        ],
+    )
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("bool | None", row[0])
+
+
 def pipeline_slack_digest_posted(
     conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None
 ) -> None:
-    """Records that the week's Slack digest was posted to the organization (once; again is no change; nothing for an organization deleted since). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
+    """Records that the week's Slack digest was posted to the organization: never claimed again (again is no change; nothing for an organization deleted since). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
 
     Raises PipelineSlackDigestPostedError with code: pipeline.invalid_org_id, pipeline.invalid_week.
     """
@@ -2829,7 +2939,7 @@ def pipeline_slack_digest_posted(
 async def pipeline_slack_digest_posted_async(
     conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None
 ) -> None:
-    """Records that the week's Slack digest was posted to the organization (once; again is no change; nothing for an organization deleted since). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
+    """Records that the week's Slack digest was posted to the organization: never claimed again (again is no change; nothing for an organization deleted since). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
 
     Raises PipelineSlackDigestPostedError with code: pipeline.invalid_org_id, pipeline.invalid_week.
     """

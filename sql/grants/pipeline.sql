@@ -8,7 +8,9 @@ grant execute on function
   pipeline.org_daily_metrics(date, date),
   pipeline.failed_deliveries(bigint, integer),
   pipeline.slack_digest_refused(text, text, timestamptz),
-  pipeline.slack_digest_posted(date, text)
+  pipeline.slack_digest_claim(date, text),
+  pipeline.slack_digest_posted(date, text),
+  pipeline.slack_digest_failed(date, text, uuid)
   to pipeline;
 set local role metrics_reader;
 revoke all on function pipeline.org_daily_counts(date), pipeline.slack_digest_targets(date) from public;

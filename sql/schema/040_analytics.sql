@@ -2,8 +2,9 @@
  * Analytics: what the pipeline (pipeline/, Dagster) computes from the application's tables.
  * Counts per organization and day, never a person's data. Role pipeline writes it, through
  * its functions in schema pipeline (sql/functions/pipeline/metrics.sql); Row Level Security
- * is enabled and forced as on every table, with one policy for that role
- * (sql/policies/analytics.sql).
+ * is enabled and forced as on every table, with a policy for each role that reads or writes it
+ * (sql/policies/analytics.sql): the weekly digests' tables are written only by the definer
+ * functions of their owner that keep the digests' states.
  */
 
 create schema analytics;
@@ -60,3 +61,27 @@ comment on table analytics.slack_digests is
 comment on column analytics.slack_digests.week is 'The Monday (UTC) of the week the digest told of.';
 comment on column analytics.slack_digests.org_id is 'The organization whose channel got it.';
 comment on column analytics.slack_digests.posted_at is 'When it was posted.';
+
+/* The weekly Slack digests under way: claimed by a run before it posts one, so that two runs of a
+   week at once post it once (pipeline.slack_digest_claim, sql/functions/pipeline/metrics.sql);
+   a digest posted leaves it for analytics.slack_digests. Migration 0025. */
+create table analytics.slack_digest_claims (
+  week date not null constraint slack_digest_claims_week_starts_on_monday check (extract(isodow from week) = 1),
+  org_id app.org_id not null references app.organizations (id) on delete cascade,
+  state text not null constraint slack_digest_claims_state_known check (state in ('claimed', 'failed')),
+  claim uuid not null,
+  claimed_at timestamptz not null,
+  constraint slack_digest_claims_pkey primary key (week, org_id)
+);
+/* The cascade from app.organizations looks rows up by organization. */
+create index slack_digest_claims_org_id_idx on analytics.slack_digest_claims (org_id);
+alter table analytics.slack_digest_claims enable row level security;
+alter table analytics.slack_digest_claims force row level security;
+comment on table analytics.slack_digest_claims is
+  'The weekly Slack digests a run is posting (claimed) or failed to post (failed), one row per week and organization until it is posted (then in analytics.slack_digests, and gone from here): only the run that holds the claim posts it (pipeline.slack_digest_claim).';
+comment on column analytics.slack_digest_claims.week is 'The Monday (UTC) of the week the digest tells of.';
+comment on column analytics.slack_digest_claims.org_id is 'The organization whose channel it goes to.';
+comment on column analytics.slack_digest_claims.state is
+  'claimed: a run is posting it, and no other may until the claim lapses, ten minutes after claimed_at (its run stopped); failed: not posted (Slack refused it, or the run failed), claimed again by the next run.';
+comment on column analytics.slack_digest_claims.claim is 'The id of the last claim, the holder''s own (pipeline.slack_digest_failed releases only its own).';
+comment on column analytics.slack_digest_claims.claimed_at is 'When the last claim was taken.';

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(56);
+select plan(84);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -14,7 +14,8 @@ select results_eq(
       order by 1 $$,
   $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.org_daily_counts(date)'),
             ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
-            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_posted(date,text)'),
+            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_claim(date,text)'),
+            ('pipeline.slack_digest_failed(date,text,uuid)'), ('pipeline.slack_digest_posted(date,text)'),
             ('pipeline.slack_digest_refused(text,text,timestamp with time zone)'), ('pipeline.slack_digest_targets(date)'),
             ('util.raise_error(integer,text,text,text,jsonb)') $$,
   'pipeline may execute the pipeline functions, and util.raise_error for their coded errors, nothing else of ours'
@@ -31,9 +32,8 @@ select results_eq(
              or p.privilege = 'select' and has_any_column_privilege('pipeline', c.oid, 'select'))
       order by 1, 2 $$,
   $$ values ('analytics.org_daily_metrics', 'delete'), ('analytics.org_daily_metrics', 'insert'),
-            ('analytics.org_daily_metrics', 'select'),
-            ('analytics.slack_digests', 'insert'), ('analytics.slack_digests', 'select') $$,
-  'pipeline may read, insert and delete analytics (a day replaced whole; its counts written over, by column grants), record its digests, and touch no other table'
+            ('analytics.org_daily_metrics', 'select') $$,
+  'pipeline may read, insert and delete the daily metrics (a day replaced whole; its counts written over, by column grants), and touch no other table: its digests only through the functions that keep their states'
 );
 select schema_privs_are('analytics', 'pipeline', array['USAGE'], 'pipeline may use schema analytics, not create in it');
 select is_empty(
@@ -216,6 +216,10 @@ select results_eq(
   $$ values (tap.id('acme'), 'Acme', '#general', 'k1', 40) $$,
   'slack_digest_targets lists the working connections with their organization''s name, channel and sealed token, not the broken one'
 );
+select is((select outcome from pipeline.slack_digest_claim('2026-01-05', tap.id('acme'))), 'claimed',
+  'a run claims the week''s digest to the organization before it posts it');
+select is((select array_agg(org_name) from pipeline.slack_digest_targets('2026-01-05')), array['Acme'],
+  'claimed, it is still among the week''s recipients: the claim, not the list, decides who posts');
 select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{acme}') $$),
   'the pipeline records a week''s digest posted');
 select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{acme}') $$), 'again is no change');
@@ -261,6 +265,101 @@ select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{
   'a digest posted to an organization deleted since is no error');
 reset role;
 select is_empty(tap.fill($$ select from analytics.slack_digests where org_id = '{gone}' $$), '... and records nothing');
+
+/* The claim of a week's digest (2026-02-02) to an organization: one run at a time posts it. */
+set local role pipeline;
+select results_eq(
+  $$ select outcome, claim is not null, lapses_at = now() + interval '10 minutes'
+       from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
+  $$ values ('claimed', true, true) $$,
+  'the first claim of a week''s digest to an organization is the caller''s, for ten minutes'
+);
+select results_eq(
+  $$ select outcome, claim, lapses_at = now() + interval '10 minutes' from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
+  $$ values ('held', null::uuid, true) $$,
+  'a second claim of it while the first holds gets nothing, and is told when the first lapses: one of two claims wins'
+);
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'))), 'claimed',
+  'a claim is of one organization: another''s digest of the week is claimed beside it');
+reset role;
+select tap.fix('acme_claim', (select claim::text from analytics.slack_digest_claims where week = '2026-02-02' and org_id = tap.id('acme')));
+select results_eq(
+  $$ select c.state, d.week from analytics.slack_digest_claims c
+       left join analytics.slack_digests d using (week, org_id)
+      where c.week = '2026-02-02' and c.org_id = tap.id('acme') $$,
+  $$ values ('claimed', null::date) $$,
+  'a claimed digest is not posted yet'
+);
+set local role pipeline;
+select ok(not pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), gen_random_uuid()),
+  'a claim is released only by its holder');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'))), 'held', '... and still holds');
+select ok(pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), tap.id('acme_claim')::uuid),
+  'its holder releases it, not posted (Slack refused, the run failed)');
+select ok(not pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), tap.id('acme_claim')::uuid), '... once');
+select results_eq(
+  $$ select outcome, claim <> tap.id('acme_claim')::uuid from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
+  $$ values ('claimed', true) $$,
+  'a failed digest is claimed again at once, with a claim of its own'
+);
+reset role;
+/* The run that holds it stops (killed) while it posts: its claim lapses ten minutes after it was taken. */
+select tap.fix('stopped_claim', (select claim::text from analytics.slack_digest_claims where week = '2026-02-02' and org_id = tap.id('acme')));
+update analytics.slack_digest_claims set claimed_at = now() - interval '9 minutes 59 seconds'
+ where week = '2026-02-02' and org_id = tap.id('acme');
+set local role pipeline;
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'))), 'held',
+  'a claim taken less than ten minutes ago holds');
+reset role;
+update analytics.slack_digest_claims set claimed_at = now() - interval '10 minutes'
+ where week = '2026-02-02' and org_id = tap.id('acme');
+set local role pipeline;
+select results_eq(
+  $$ select outcome, claim <> tap.id('stopped_claim')::uuid, lapses_at = now() + interval '10 minutes'
+       from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
+  $$ values ('taken_over', true, true) $$,
+  'a stale claim, ten minutes old, is taken over by the next claim, which is told so (its run may have posted it)'
+);
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'))), 'held',
+  'the claim taken over holds against the others');
+reset role;
+select tap.fix('live_claim', (select claim::text from analytics.slack_digest_claims where week = '2026-02-02' and org_id = tap.id('acme')));
+set local role pipeline;
+select ok(not pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), tap.id('stopped_claim')::uuid),
+  'the stopped run''s claim, taken over, releases nothing');
+select lives_ok($$ select pipeline.slack_digest_posted('2026-02-02', tap.id('acme')) $$, 'the digest is posted and recorded');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'))), 'sent',
+  'a digest sent is never claimed again');
+select ok(not pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), tap.id('live_claim')::uuid),
+  'nor released, not even by the claim it was posted under');
+reset role;
+select results_eq(
+  $$ select d.posted_at = now(), c.week from analytics.slack_digests d
+       left join analytics.slack_digest_claims c using (week, org_id)
+      where d.week = '2026-02-02' and d.org_id = tap.id('acme') $$,
+  $$ values (true, null::date) $$,
+  'sent, with when, and its claim gone (a claim made of it since, let go)'
+);
+/* One claim under way as another run records the digest posted (the first run's claim lapsed,
+   and that run posted after all): it is told sent, and its claim goes. */
+set local role pipeline;
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'))), 'held', 'bobco''s claim holds');
+select lives_ok($$ select pipeline.slack_digest_posted('2026-02-02', tap.id('bobco')) $$, 'bobco''s digest is posted');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'))), 'sent',
+  'and never claimed again');
+select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-03', tap.id('acme')) $$), '422 pipeline.invalid_week',
+  'a claim names a week by its Monday');
+select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', 'garbage') $$), '422 pipeline.invalid_org_id',
+  'and an organization by its id');
+select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', null) $$), '422 pipeline.invalid_org_id',
+  'not by none');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('gone'))), 'gone',
+  'an organization deleted since it was listed has nothing to claim');
+select throws_ok($$ update analytics.slack_digest_claims set state = 'claimed' $$, '42501', null,
+  'pipeline writes no claim itself, only through the functions that keep them');
+select throws_ok($$ insert into analytics.slack_digests (week, org_id) values ('2026-02-09', tap.id('acme')) $$, '42501', null,
+  'nor a digest posted');
+reset role;
 
 /* Failed deliveries: the queue's failures, after the last one seen. */
 select tap.fix('failed_event', app.gen_id('evt'));

@@ -95,7 +95,8 @@ comment on function pipeline.org_daily_counts(date) is
 /* The weekly Slack digest's recipients for a week (pipeline/assets.py): every organization whose
    Slack connection works, that existed before the week's end and that has not had that week's
    digest (analytics.slack_digests), with its name, channel and sealed bot token, which only the
-   pipeline's process opens (services/secrets.py), to post.
+   pipeline's process opens (services/secrets.py), to post. Those another run is posting are
+   among them: pipeline.slack_digest_claim, not this list, decides which run posts.
    None until every day of the week is refreshed for each of them (analytics.org_daily_metrics
    holds its row of each day it existed at the end of): a digest tells of the seven days, and is
    posted once. A week whose Sunday was not refreshed (its run failed) told of 0 members, and the
@@ -160,12 +161,114 @@ return delivery.slack_broken(p_org_id, p_reason, p_connected_at);
 comment on function pipeline.slack_digest_refused(text, text, timestamptz) is
   'Marks the organization''s Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already.';
 
-/* A week's digest posted to an organization, recorded by the pipeline as each is posted. An
-   organization deleted since it was listed has nothing left to record: no error, so that the run
-   goes on with the others (it failed on the foreign key, and every digest of the run was posted
-   again the next time). */
+/* A week's digest is posted to an organization by one run at a time, whatever runs of the week
+   are under way (two Dagster runs, a retry while the first still runs, the schedule's run and a
+   `pipeline-run`): each run claims it just before posting it, and only the run that holds the
+   claim posts. Before, each run read that it was not posted yet, and both posted to everyone.
+   Its states:
+
+     (none) or failed --claim--> claimed --posted--> sent (for good)
+                                 claimed --failed--> failed (claimed again by the next run)
+     claimed ten minutes ago --claim--> claimed (taken over: the run that held it stopped)
+
+   claimed and failed are rows of analytics.slack_digest_claims; sent is a row of
+   analytics.slack_digests, and its claim's row goes in the same transaction. A claim takes its
+   row (inserts it, or locks it) before it looks for the digest among those sent: a posted that
+   committed first is seen, and one under way holds the row, which the claim waits for.
+
+   The claim is a row, not a lock held while posting: role pipeline may take no advisory lock
+   and no lock on a table that would keep the other runs out (sql/database.sql), and a row lock
+   would hold a transaction open across Slack's answer. A run that stops while it holds a claim
+   (killed, its machine gone) leaves it: no other run posts that digest for ten minutes (a post
+   takes at most BLOSSOM_SLACK_TIMEOUT_SECONDS, 10 s), then the next run of the week takes the
+   claim over and posts it. If the stopped run's post had reached Slack, the channel gets the
+   digest twice: at least once, not at most once, and the run that takes over says so in its log
+   (docs/pipeline.md). These three functions are the only writers of both tables: definer
+   functions of their owner, under its policies digest_claims (sql/policies/analytics.sql); role
+   pipeline may neither read nor write them itself. */
+
+create function pipeline.slack_digest_claim(
+  p_week date, p_org_id text, out outcome text, out claim uuid, out lapses_at timestamptz
+)
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  /* Far longer than a post (BLOSSOM_SLACK_TIMEOUT_SECONDS, 10 s, and a few database calls), so
+     that a claim lapses only when its run stopped. */
+  v_lease constant interval := interval '10 minutes';
+  v_claim constant uuid := pg_catalog.gen_random_uuid();
+  v_org app.org_id;
+  v_inserted integer;
+  v_state text;
+  v_claimed_at timestamptz;
+begin
+  if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
+    perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
+  end if;
+  begin
+    v_org := p_org_id::app.org_id;
+  exception when check_violation then
+    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
+  end;
+  if v_org is null then
+    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
+  end if;
+  /* The claim's row, made or locked. Of two claims at once, the second waits for the first to
+     commit, and locks the row it made. A row gone between the two statements was posted (or its
+     organization deleted): tried again, which finds out which. */
+  for attempt in 1..3 loop
+    begin
+      insert into analytics.slack_digest_claims (week, org_id, state, claim, claimed_at)
+      values (p_week, v_org, 'claimed', v_claim, pg_catalog.now())
+      on conflict (week, org_id) do nothing;
+      get diagnostics v_inserted = row_count;
+    exception when foreign_key_violation then
+      outcome := 'gone';  -- the organization was deleted since it was listed
+      return;
+    end;
+    exit when v_inserted = 1;
+    select c.state, c.claimed_at into v_state, v_claimed_at
+      from analytics.slack_digest_claims c
+     where c.week = p_week and c.org_id = v_org
+       for update;
+    exit when found;
+    if attempt = 3 then
+      raise exception 'the claim of % of % keeps going', p_week, v_org;
+    end if;
+  end loop;
+  if exists (select from analytics.slack_digests d where d.week = p_week and d.org_id = v_org) then
+    /* Posted before this claim took the row: a claim's row made now is let go. */
+    delete from analytics.slack_digest_claims c where c.week = p_week and c.org_id = v_org and c.claim = v_claim;
+    outcome := 'sent';
+    return;
+  end if;
+  if v_inserted = 1 then
+    outcome := 'claimed';
+  elsif v_state = 'claimed' and v_claimed_at > pg_catalog.now() - v_lease then
+    outcome := 'held';
+    lapses_at := v_claimed_at + v_lease;
+    return;
+  else
+    update analytics.slack_digest_claims c
+       set state = 'claimed', claim = v_claim, claimed_at = pg_catalog.now()
+     where c.week = p_week and c.org_id = v_org;
+    outcome := case v_state when 'failed' then 'claimed' else 'taken_over' end;
+  end if;
+  claim := v_claim;
+  lapses_at := pg_catalog.now() + v_lease;
+end
+$$;
+
+comment on function pipeline.slack_digest_claim(date, text) is
+  'Claims the week''s Slack digest to the organization for the caller, who posts it only if it got the claim. outcome: claimed (the caller''s, with its claim and when it lapses), taken_over (the caller''s, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run''s claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted). '
+  'Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.';
+
+/* Posted: sent, for good, and its claim gone. Whoever's claim it was (a claim taken over from a
+   run that was only slow, and posted after all, is posted too). An organization deleted since it
+   was claimed has nothing left to record: no error, so that the run goes on with the others (it
+   failed on the foreign key, and every digest of the run was posted again the next time). */
 create function pipeline.slack_digest_posted(p_week date, p_org_id text) returns void
-language plpgsql volatile
+language plpgsql volatile security definer set search_path = ''
 as $$
 begin
   if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
@@ -174,6 +277,7 @@ begin
   insert into analytics.slack_digests (week, org_id)
   values (p_week, p_org_id)
   on conflict do nothing;
+  delete from analytics.slack_digest_claims c where c.week = p_week and c.org_id = p_org_id collate "C";
 exception
   when foreign_key_violation then
     null;  -- the organization is gone, and its digests with it
@@ -184,8 +288,25 @@ end
 $$;
 
 comment on function pipeline.slack_digest_posted(date, text) is
-  'Records that the week''s Slack digest was posted to the organization (once; again is no change; nothing for an organization deleted since). '
+  'Records that the week''s Slack digest was posted to the organization: never claimed again (again is no change; nothing for an organization deleted since). '
   'Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.';
+
+/* Not posted (Slack refused it, the token could not be opened, the run failed while posting):
+   the caller's claim released, for the next run to claim at once. Only the caller's own: a claim
+   taken over since is another run's. */
+create function pipeline.slack_digest_failed(p_week date, p_org_id text, p_claim uuid) returns boolean
+language plpgsql volatile security definer set search_path = ''
+as $$
+begin
+  update analytics.slack_digest_claims c
+     set state = 'failed'
+   where c.week = p_week and c.org_id = p_org_id collate "C" and c.state = 'claimed' and c.claim = p_claim;
+  return found;
+end
+$$;
+
+comment on function pipeline.slack_digest_failed(date, text, uuid) is
+  'Releases the caller''s claim of the week''s Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller''s any more (taken over, posted, or the organization deleted).';
 
 create function pipeline.refresh_org_daily_metrics(p_day date, out written integer, out replaced integer)
 language plpgsql volatile
