@@ -5,8 +5,11 @@ whose counts are its metadata."""
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
 import asyncio
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 from dagster import (
     AssetExecutionContext,
@@ -22,6 +25,8 @@ from blossom_db.generated import (
     pipeline_org_daily_metrics,
     pipeline_purge_auth,
     pipeline_refresh_org_daily_metrics,
+    pipeline_slack_digest_claim,
+    pipeline_slack_digest_failed,
     pipeline_slack_digest_posted,
     pipeline_slack_digest_refused,
     pipeline_slack_digest_targets,
@@ -87,6 +92,22 @@ def org_metrics_sheet(postgres: PostgresResource, sheets: SheetsResource) -> Mat
 
 # Weeks from Monday (UTC); a week's digest is posted once the week is over.
 WEEKS = WeeklyPartitionsDefinition(start_date="2026-01-05", timezone="UTC", day_offset=1)
+# A digest another run holds the claim of is being posted by it: a run that came to it waits, once
+# done with its own, for the other run to be done with it (a post at most, which the Slack client
+# gives up on after its timeout) and this much more, looking again every HELD_POLL_SECONDS.
+HELD_MARGIN_SECONDS = 5.0
+HELD_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    """What became of one organization's digest in a run: posted by it, sent by another run, its
+    organization gone, held by another run's claim (until lapses_at), or failed (why, never the
+    token)."""
+
+    kind: Literal["posted", "sent", "gone", "held", "failed"]
+    why: str = ""
+    lapses_at: datetime | None = None
 
 
 def digest_message(org_name: str, first: date, days: Sequence[OrgDailyMetrics]) -> SlackMessage:
@@ -113,14 +134,19 @@ def digest_message(org_name: str, first: date, days: Sequence[OrgDailyMetrics]) 
 def weekly_slack_digest(
     context: AssetExecutionContext, postgres: PostgresResource, slack: SlackResource
 ) -> MaterializeResult[None]:
-    """Each organization with a working Slack connection gets its week's metrics in its channel.
-    A refusal for one (a broken token, a temporary failure) does not stop the others: each is
-    counted in the metadata, and the run fails when any was not posted, so that it is seen. A
-    connection Slack refused for good (its token or channel) is marked broken, as the worker
-    marks it, so that the weeks after do not fail on it. Each digest is recorded as soon as it is
-    posted, in a transaction of its own: the week run again, after any failure or stop, posts
-    only to the organizations that did not get it (save, at most, one posted just before a stop
-    that was not recorded yet)."""
+    """Each organization with a working Slack connection gets its week's metrics in its channel,
+    once, whatever runs of the week are under way: a run claims each digest just before it posts
+    it (pipeline.slack_digest_claim), posts only those it got the claim of, and records each as
+    sent as soon as it is posted, in a transaction of its own. A digest another run is posting is
+    left to it; once done with its own, the run waits for the other to be done with those (a post
+    at most), and posts any it failed. A refusal for one (a broken token, a temporary failure)
+    does not stop the others: its claim is released for the next run, and the run fails when any
+    was not posted, so that it is seen. A connection Slack refused for good (its token or channel)
+    is marked broken, as the worker marks it, so that the weeks after do not fail on it. The week
+    run again, after any failure or stop, posts only to the organizations that did not get it; a
+    run that stopped while posting one holds its claim for ten minutes, after which the next run
+    takes it over and posts it, twice if the stopped run's post had reached Slack (it says so in
+    its log: docs/pipeline.md)."""
     first = date.fromisoformat(context.partition_key)
     with postgres.transaction() as conn:
         targets = pipeline_slack_digest_targets(conn, p_week=first)
@@ -131,9 +157,31 @@ def weekly_slack_digest(
     ring, client = slack.key_ring(), slack.client()
     broken: dict[str, str] = {}
 
-    async def post(target: PipelineSlackDigestTargetsRow) -> str | None:
-        """None when posted, else why not (never the token)."""
+    async def post(target: PipelineSlackDigestTargetsRow) -> DigestOutcome:
+        """Claimed, then posted by this run if the claim is its own."""
         org_id = str(target.org_id)
+        with postgres.transaction() as conn:
+            claimed = pipeline_slack_digest_claim(conn, p_week=first, p_org_id=org_id)
+        if claimed.outcome == "held":
+            return DigestOutcome("held", "claimed by another run", claimed.lapses_at)
+        if claimed.outcome == "sent":
+            return DigestOutcome("sent")
+        if claimed.outcome == "gone":
+            return DigestOutcome("gone")
+        if claimed.outcome not in ("claimed", "taken_over"):
+            raise RuntimeError(f"pipeline.slack_digest_claim answered {claimed.outcome!r}")
+        if claimed.outcome == "taken_over":
+            context.log.warning(
+                f"weekly digest of {org_id}: taken over from a run that stopped while it was posting it"
+                " ten minutes ago; if that run's post had reached Slack, the channel gets it twice"
+            )
+
+        def failed(why: str) -> DigestOutcome:
+            """Not posted: the claim released, for the next run to post it."""
+            with postgres.transaction() as conn:
+                pipeline_slack_digest_failed(conn, p_week=first, p_org_id=org_id, p_claim=claimed.claim)
+            return DigestOutcome("failed", why)
+
         try:
             token = ring.open(
                 Sealed(str(target.token_key_id), bytes(target.token_sealed or b"")), bot_token_context(org_id)
@@ -141,7 +189,7 @@ def weekly_slack_digest(
             message = digest_message(str(target.org_name), first, by_org.get(org_id, []))
             await client.post_message(token, str(target.channel), message)
         except SecretUnreadable as unreadable:
-            return str(unreadable)
+            return failed(str(unreadable))
         except ServiceError as refused:
             if isinstance(refused, SlackRefused) and refused.broken:
                 broken[org_id] = refused.slack_error
@@ -152,27 +200,54 @@ def weekly_slack_digest(
                         p_reason=refused.slack_error,
                         p_connected_at=target.connected_at,
                     )
-            return str(refused.code)
+            return failed(str(refused.code))
+        except Exception:
+            # An error no one expected ends the run; not known to be posted, the digest is
+            # released for the week run again (at least once: docs/pipeline.md).
+            failed("unexpected error")
+            raise
         with postgres.transaction() as conn:
             pipeline_slack_digest_posted(conn, p_week=first, p_org_id=org_id)
-        return None
+        return DigestOutcome("posted")
 
-    async def post_all() -> list[str | None]:
+    async def post_all() -> dict[str, DigestOutcome]:
         # One after another: the database calls between the posts hold up no other.
-        return [await post(target) for target in targets]
+        outcomes = {str(target.org_id): await post(target) for target in targets}
+        # Those another run was posting when this one came to them: claimed again until that run
+        # is done with them, posted here if it failed them.
+        deadline = time.monotonic() + slack.timeout_seconds + HELD_MARGIN_SECONDS
+        while time.monotonic() < deadline and (
+            held := [target for target in targets if outcomes[str(target.org_id)].kind == "held"]
+        ):
+            await asyncio.sleep(HELD_POLL_SECONDS)
+            for target in held:
+                outcomes[str(target.org_id)] = await post(target)
+        return outcomes
 
     outcomes = asyncio.run(post_all())
-    failed = {
-        str(target.org_id): why for target, why in zip(targets, outcomes, strict=True) if why is not None
-    }
-    for org_id, why in failed.items():
+    failed = {org_id: outcome for org_id, outcome in outcomes.items() if outcome.kind in ("failed", "held")}
+    for org_id, outcome in failed.items():
         marked = " (its connection is now marked broken)" if org_id in broken else ""
-        context.log.warning(f"weekly digest of {org_id} not posted: {why}{marked}")
+        if outcome.kind == "held":
+            lapses = outcome.lapses_at.isoformat(timespec="seconds") if outcome.lapses_at else "?"
+            marked = (
+                ", which has not posted it yet (a run still posting, or one that stopped: its claim"
+                f" lapses at {lapses}, and the week run again after that posts it)"
+            )
+        context.log.warning(f"weekly digest of {org_id} not posted: {outcome.why}{marked}")
     if failed:
         raise RuntimeError(
-            f"{len(failed)} of {len(targets)} weekly digests were not posted: {sorted(set(failed.values()))}"
+            f"{len(failed)} of {len(targets)} weekly digests were not posted:"
+            f" {sorted({outcome.why for outcome in failed.values()})}"
         )
-    return MaterializeResult(metadata={"week": first.isoformat(), "posted": len(targets)})
+    kinds = [outcome.kind for outcome in outcomes.values()]
+    return MaterializeResult(
+        metadata={
+            "week": first.isoformat(),
+            "posted": kinds.count("posted"),
+            "posted_elsewhere": kinds.count("sent"),
+        }
+    )
 
 
 @asset(group_name="maintenance", kinds={"postgres"})

@@ -401,7 +401,7 @@ def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
             assets.weekly_slack_digest, {"postgres": postgres, "slack": slack}, instance, "2026-01-05"
         )
 
-        assert metadata == {"week": "2026-01-05", "posted": 2}
+        assert metadata == {"week": "2026-01-05", "posted": 2, "posted_elsewhere": 0}
         assert [post.shown for post in fake.posts_to("#acme")] == [
             "*Acme*, the week of 05 Jan to 11 Jan 2026:\n• 4 members\n• 3 invitations sent, 2 accepted\n"
             "• 9 logins; at most 3 members active in a day"
@@ -446,14 +446,20 @@ def test_the_digest_shows_a_typed_name_as_typed_never_as_formatting() -> None:
 
 
 def digest_of_the_week(
-    postgres: resources.PostgresResource, key: str, fake: FakeSlack, instance: dagster.DagsterInstance
+    postgres: resources.PostgresResource,
+    key: str,
+    fake: FakeSlack,
+    instance: dagster.DagsterInstance,
+    slack_timeout: float = 10.0,
 ) -> dagster.ExecuteInProcessResult:
     """The weekly digest of 2026-01-05, in process, posted to the fake Slack; a failure is its result's."""
     return dagster.materialize(
         [assets.weekly_slack_digest],
         resources={
             "postgres": postgres,
-            "slack": resources.SlackResource(secrets_key=key, api_url=fake.api_url),
+            "slack": resources.SlackResource(
+                secrets_key=key, api_url=fake.api_url, timeout_seconds=slack_timeout
+            ),
         },
         partition_key="2026-01-05",
         instance=instance,
@@ -613,6 +619,59 @@ def test_two_runs_of_a_week_at_once_post_to_each_organization_once(
             [made],
         ).fetchone()
         assert recorded == (len(made),)
+        metadata: list[dict[str, Any]] = [
+            {key: value.value for key, value in materialization.metadata.items()}
+            for result in results
+            for materialization in result.asset_materializations_for_node("weekly_slack_digest")
+        ]
+        assert sum(each["posted"] for each in metadata) == len(made), "each posted by one run"
+        assert sum(each["posted_elsewhere"] for each in metadata) == len(made), "and left by the other"
+
+
+def test_a_digest_claimed_by_a_run_that_stopped_is_posted_once_its_claim_lapses(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """A run killed while it posted a digest leaves its claim, its post made or not. The week run
+    again posts the others, waits for that one as long as a post may take (the Slack timeout, and
+    a margin), and fails naming it; once the claim lapses (ten minutes), a run takes it over,
+    posts it, and says that the channel may get it twice."""
+    key = new_key_entry("k1")
+    with FakeSlack() as fake, psycopg.connect(database_url, autocommit=True) as conn:
+        stopped, other = sorted(make_org(conn, name, {}) for name in ("Acme", "Bobco"))
+        for org_id in (stopped, other):
+            fake.add_workspace(f"xoxb-{org_id}", team_id="T1", team="Team", channels={f"#{org_id}"})
+            connect_slack(conn, KeyRing.from_entries(key), org_id, f"xoxb-{org_id}", f"#{org_id}")
+        refreshed_week(conn, stopped, other)
+        with psycopg.connect(with_user(database_url, "pipeline"), autocommit=True) as killed:
+            claimed = killed.execute(
+                "select outcome from pipeline.slack_digest_claim('2026-01-05', %s)", [stopped]
+            ).fetchone()
+        assert claimed == ("claimed",)
+
+        def posts() -> list[int]:
+            return [len(fake.posts_to(f"#{org_id}")) for org_id in (stopped, other)]
+
+        began = time.monotonic()
+        result = digest_of_the_week(postgres, key, fake, instance, slack_timeout=1.0)
+        assert not result.success
+        assert time.monotonic() - began >= 1.0 + assets.HELD_MARGIN_SECONDS, "it waited a post's time"
+        assert "1 of 2 weekly digests were not posted: ['claimed by another run']" in str(
+            result.get_step_failure_events()[0].step_failure_data.error
+        )
+        assert posts() == [0, 1]
+
+        conn.execute(
+            "update analytics.slack_digest_claims set claimed_at = claimed_at - interval '10 minutes'"
+            " where org_id = %s",
+            [stopped],
+        )
+        again = digest_of_the_week(postgres, key, fake, instance)
+        assert again.success
+        assert posts() == [1, 1], "the claim taken over, and posted"
+        said = [entry.user_message for entry in instance.all_logs(again.run_id)]
+        assert any(f"weekly digest of {stopped}: taken over" in message for message in said)
+        assert digest_of_the_week(postgres, key, fake, instance).success
+        assert posts() == [1, 1], "and never again"
 
 
 def failure(failure_id: int) -> PipelineFailedDeliveriesRow:
