@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(84);
+select plan(85);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -46,6 +46,15 @@ select is_empty(
       where c.relnamespace = 'analytics'::regnamespace and c.relkind in ('r', 'p')
         and not (c.relrowsecurity and c.relforcerowsecurity) $$,
   'every table of analytics has Row Level Security enabled and forced'
+);
+select results_eq(
+  $$ select p.polrelid::regclass::text, p.polname::text collate "default", p.polcmd::text, array(select r::regrole::text from unnest(p.polroles) r)
+       from pg_policy p where p.polrelid in ('analytics.slack_digests'::regclass, 'analytics.slack_digest_claims'::regclass)
+      order by 1, 2 $$,
+  $$ values ('analytics.slack_digest_claims', 'digest_claims', '*', array['blossom_owner']),
+            ('analytics.slack_digests', 'digest_claims', '*', array['blossom_owner']),
+            ('analytics.slack_digests', 'metrics_read', 'r', array['metrics_reader']) $$,
+  'the weekly digests and their claims are written under one policy, for the owner of the functions that keep their states; the digests posted are read by metrics_reader'
 );
 select results_eq(
   $$ select rolcanlogin, rolbypassrls, rolsuper, rolinherit from pg_roles where rolname = 'metrics_reader' $$,
