@@ -121,6 +121,20 @@ def test_a_permanent_refusal_is_given_up_visibly_and_not_retried(database_url: s
         assert smtp.received == []
 
 
+def test_an_address_the_email_package_cannot_read_is_given_up_visibly(
+    database_url: str, tmp_path: Path
+) -> None:
+    """An address the database takes (an encoded word's characters are atext) on which the email
+    package raises an error that is no ValueError: the job failed unrecorded, and the mail stayed
+    neither delivered nor given up, never tried again."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        event = queue_mail(database_url, "=?x?q?a?=@example.com")
+        row = outbox_row_once(database_url, event, "given_up_at")
+        assert row["attempts"] == 1
+        assert "not an address" in row["last_error"]
+        assert smtp.received == []
+
+
 @pytest.mark.parametrize(
     ("refusal", "recorded"),
     [("451 4.3.0 Try\x00again\r\n later", None), ("550 5.1.1 No\x00such user", "550 5.1.1 Nosuch user")],

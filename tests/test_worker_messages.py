@@ -126,7 +126,11 @@ def test_typed_text_is_html_escaped_in_the_html_part() -> None:
         ("mail.password_reset", PAYLOAD | {"token": None}, "no token"),
         ("mail.password_reset", {k: v for k, v in PAYLOAD.items() if k != "to"}, "no to"),
         ("mail.password_reset", PAYLOAD | {"to": "not an address"}, "not an address"),
+        # The email package's own errors, not ValueError's kind: CharsetError, HeaderParseError.
+        ("mail.password_reset", PAYLOAD | {"to": "=?x?q?a?=@example.com"}, "not an address"),
+        ("mail.password_reset", PAYLOAD | {"to": "a@b@example.com"}, "not an address"),
         ("mail.password_reset", PAYLOAD | {"expires_at": "soon"}, "not a time"),
+        ("mail.password_reset", PAYLOAD | {"expires_at": "0001-01-01T00:00:00+14:00"}, "not a time"),
         ("mail.password_reset", PAYLOAD | {"expires_at": "2030-01-01T00:00:00"}, "without its zone"),
         ("mail.org_invitation", PAYLOAD | {"role": "owner"}, "no org_name"),
     ],

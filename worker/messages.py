@@ -41,7 +41,10 @@ def _when(value: object) -> str:
         raise UnsendableMessage(f"not a time: {value!r}") from None
     if moment.utcoffset() is None:
         raise UnsendableMessage(f"a time without its zone: {value!r}")
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except OverflowError:  # the first or the last day of datetime's years, in UTC another year
+        raise UnsendableMessage(f"not a time: {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,14 @@ def compose(event_id: str, topic: str, payload: object, *, sender: Address, app_
         raise UnsendableMessage(f"no mail is made for topic {topic!r}")
     if not isinstance(payload, dict):
         raise UnsendableMessage("the payload is not an object")
+    to = _field(payload, "to")
     try:
-        recipient = Address(addr_spec=_field(payload, "to"))
-    except (ValueError, IndexError) as error:  # the email package's refusals of an address
-        raise UnsendableMessage(f"not an address: {error}") from None
+        recipient = Address(addr_spec=to)
+    # The email package refuses an address with a ValueError or an IndexError, with its own
+    # HeaderParseError or CharsetError (`=?x?q?a?=@example.com`, which the database takes), or
+    # with an AttributeError of its own parser's.
+    except Exception as error:  # noqa: BLE001
+        raise UnsendableMessage(f"not an address: {type(error).__name__}: {error}") from None
     values = {
         "link": f"{app_url}{kind.page}?{urlencode({'token': _field(payload, 'token')})}",
         "expires_at": _when(_field(payload, "expires_at")),
