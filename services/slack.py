@@ -5,17 +5,20 @@
     BLOSSOM_SLACK_TIMEOUT_SECONDS      how long one call may take (default 10)
 
 Every failure is a ServiceError. `temporary` ones (no answer in time, a 5xx, a 429 with its
-Retry-After, an answer that is not one of Slack's) are worth another try later; the SDK's own
-retries are off, so that the job queue decides when. A refusal of the token or the channel for
-good is `broken` — posting again would be refused again until someone connects anew. A bot
-token is never part of an error or a log.
+Retry-After, an answer that is not one of Slack's, one over LARGEST_ANSWER_BYTES among them, which
+is not read further) are worth another try later; the SDK's own retries are off, so that the job
+queue decides when. A refusal of the token or the channel for good is `broken` — posting again
+would be refused again until someone connects anew. A bot token is never part of an error or a
+log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +27,10 @@ from services.errors import ServiceError, retry_after_seconds
 from services.text import inert, quoted, storable
 
 if TYPE_CHECKING:
+    import aiohttp
     from slack_sdk.errors import SlackApiError
     from slack_sdk.web.async_client import AsyncWebClient
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -59,6 +64,10 @@ TEAM_ID_SHAPE = re.compile(r"[A-Z0-9]{1,32}")
 # How much of Slack's error string our messages quote: its errors are short words (invalid_auth),
 # and one of 100,000 characters came back whole in the edge's 502 and in app.outbox.last_error.
 LONGEST_QUOTED_ERROR = 200
+# The most of an answer read. Slack's answers to auth.test and chat.postMessage are a few KB (the
+# latter echoes the message, at most 50 blocks and 40,000 characters of text); aiohttp read any
+# answer whole: one of 300 MB took the edge to 1.5 GB and the worker to 1.2 GB.
+LARGEST_ANSWER_BYTES = 1 << 20
 
 
 def bot_token_context(org_id: str) -> str:
@@ -152,7 +161,7 @@ class SlackClient:
     def from_environment(cls) -> SlackClient:
         return cls(SlackSettings.from_environment())
 
-    def _web(self, token: str) -> AsyncWebClient:
+    def _web(self, token: str, session: aiohttp.ClientSession) -> AsyncWebClient:
         # The SDK and aiohttp under it are loaded at the first call, not when the module is:
         # every edge and worker makes a SlackClient, and they were half of an edge's start (0.4
         # of its 0.8 s of CPU), for a service most processes never call.
@@ -162,6 +171,7 @@ class SlackClient:
             token=token,
             base_url=self.settings.api_url,
             timeout=int(max(1, self.settings.timeout_seconds)),
+            session=session,
             retry_handlers=[],
         )
 
@@ -193,14 +203,24 @@ class SlackClient:
         )
 
     async def _call(self, token: str, method: str, **arguments: Any) -> dict[str, Any]:
+        # The session the SDK would make for the call itself (one per call, closed after it), but
+        # whose answers are read up to LARGEST_ANSWER_BYTES.
+        async with _bounded_session(self.settings.timeout_seconds) as session:
+            # Outside the try: a method we misname is our bug, not an answer of Slack's.
+            call = getattr(self._web(token, session), method)
+            return await self._answer(call, arguments)
+
+    async def _answer(
+        self, call: Callable[..., Awaitable[AsyncSlackResponse]], arguments: dict[str, Any]
+    ) -> dict[str, Any]:
         import aiohttp  # loaded with the SDK (see _web)
         from slack_sdk.errors import SlackApiError
 
-        # Outside the try: a method we misname is our bug, not an answer of Slack's.
-        call = getattr(self._web(token), method)
         try:
             async with asyncio.timeout(self.settings.timeout_seconds):
                 response = await call(**arguments)
+        except AnswerTooLarge:
+            raise _unreadable(f"over {LARGEST_ANSWER_BYTES >> 20} MiB") from None
         except TimeoutError:
             raise ServiceError(
                 "slack.unavailable",
@@ -229,6 +249,49 @@ class SlackClient:
         if not isinstance(data, dict):
             raise _unreadable("not a JSON object")
         return data
+
+
+class AnswerTooLarge(Exception):
+    """Slack's answer went past LARGEST_ANSWER_BYTES (the SDK passes it on as it is)."""
+
+
+def _bounded_session(timeout_seconds: float) -> aiohttp.ClientSession:
+    """An aiohttp session like the one the SDK makes for a call (no proxy from the environment,
+    the call's timeout) whose answers are read up to LARGEST_ANSWER_BYTES: past them, the reading
+    stops with AnswerTooLarge and the connection is closed, the rest unread."""
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout_seconds), response_class=_bounded_response()
+    )
+
+
+@functools.cache
+def _bounded_response() -> type[aiohttp.ClientResponse]:
+    """aiohttp's response, read up to LARGEST_ANSWER_BYTES (made at the first call, with aiohttp)."""
+    import aiohttp
+
+    class BoundedResponse(aiohttp.ClientResponse):
+        # The SDK reads an answer with `json()` or `text()` (`read()` for a gzip file), and those
+        # read it with `read()`, which keeps it in `_body`: read here, an answer goes no further
+        # than the cap whichever the SDK calls. A gzip answer is counted as aiohttp inflates it.
+        async def read(self) -> bytes:
+            if self._body is None:
+                body = bytearray()
+                try:
+                    if (self.content_length or 0) > LARGEST_ANSWER_BYTES:
+                        raise AnswerTooLarge
+                    async for chunk in self.content.iter_any():
+                        body += chunk
+                        if len(body) > LARGEST_ANSWER_BYTES:
+                            raise AnswerTooLarge
+                except BaseException:
+                    self.close()  # the connection, with the rest of the answer unread
+                    raise
+                self._body = bytes(body)
+            return await super().read()  # what aiohttp does once the body is read
+
+    return BoundedResponse
 
 
 def _unreadable(what: str) -> ServiceError:

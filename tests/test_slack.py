@@ -167,6 +167,32 @@ def test_an_answer_that_is_no_slack_answer_is_slacks_failure_for_now(
     assert slack.posts == []
 
 
+@pytest.mark.parametrize("method", ["auth_test", "post_message"])
+@pytest.mark.parametrize("declared", [True, False], ids=["with its length", "until the connection closes"])
+def test_an_answer_too_large_is_not_read_past_the_cap(slack: FakeSlack, method: str, declared: bool) -> None:
+    """The SDK (aiohttp) read any answer whole: one of 300 MB took the edge to 1.5 GB and the
+    worker to 1.2 GB. This one is Slack's own shape padded to 64 MiB, 64 times the cap: the call
+    fails as an answer that is not Slack's, and the client hangs up long before the fake has
+    written it all (what the kernel's buffers and aiohttp's take is a few MiB)."""
+    flood = slack.flood_next(64 << 20, declared=declared)
+    call = (
+        client(slack).auth_test(TOKEN)
+        if method == "auth_test"
+        else client(slack).post_message(TOKEN, "C0001", HELLO)
+    )
+    with pytest.raises(ServiceError) as error:
+        asyncio.run(call)
+    assert (error.value.code, error.value.status, error.value.temporary) == (
+        "slack.provider_error",
+        502,
+        True,
+    )
+    assert error.value.message == "Slack's answer could not be read (over 1 MiB)."
+    assert flood.finished.wait(10), "the client hung up: the fake's writing ended"
+    assert flood.cut, "the connection was closed before the answer's end"
+    assert flood.sent < 16 << 20, f"{flood.sent} bytes were taken of {flood.size}"
+
+
 def test_slacks_error_is_quoted_short_and_as_text_postgres_can_keep(slack: FakeSlack) -> None:
     """An error of 100,000 characters came back whole in the edge's 502; a NUL in it would make
     the worker's record of the try fail (Postgres keeps no NUL in text)."""

@@ -7,6 +7,8 @@ loopback port, for the real slack-sdk to talk to (BLOSSOM_SLACK_API_URL = fake.a
         slack.fail_next(429, retry_after=1)         # the next call: HTTP 429 with Retry-After
         slack.fail_next(503)                        # ... then a 503
         slack.answer_next(b"[1]")                   # ... then HTTP 200 with that body, as it is
+        flood = slack.flood_next(64 << 20)          # ... then an answer of 64 MiB, streamed:
+        flood.sent, flood.cut                        # how much went out, whether the client hung up
         slack.posts                                  # every chat.postMessage Slack accepted
         slack.posts[0].shown                         # its blocks as a reader sees them, bold in *…*
 
@@ -56,6 +58,48 @@ class Post:
 
 
 @dataclass
+class Flood:
+    """An answer of `size` bytes, Slack's own shape padded out, written as fast as the client takes
+    it: with its Content-Length (`declared`), or without, ended by closing the connection. Records
+    how much was sent and whether the client hung up first (`cut`)."""
+
+    size: int
+    declared: bool
+    sent: int = 0
+    cut: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    CHUNK = 64 << 10
+
+    def write(self, handler: BaseHTTPRequestHandler) -> None:
+        head = b'{"ok": true, "team_id": "T0001", "team": "Acme", "user_id": "U0BOT", "padding": "'
+        tail = b'"}'
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        if self.declared:
+            handler.send_header("Content-Length", str(self.size))
+        else:
+            handler.send_header("Connection", "close")
+            handler.close_connection = True
+        handler.end_headers()
+        try:
+            handler.wfile.write(head)
+            self.sent = len(head)
+            while self.sent < self.size - len(tail):
+                chunk = b"x" * min(self.CHUNK, self.size - len(tail) - self.sent)
+                handler.wfile.write(chunk)
+                self.sent += len(chunk)
+            handler.wfile.write(tail)
+            self.sent += len(tail)
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.cut = True
+            handler.close_connection = True
+        finally:
+            self.finished.set()
+
+
+@dataclass
 class Workspace:
     team_id: str
     team: str
@@ -71,7 +115,7 @@ class FakeSlack:
         self.posts: list[Post] = []
         self.calls: list[str] = []
         # The next calls' answers, before any workspace is asked: status, body, headers.
-        self._failures: deque[tuple[int, bytes, dict[str, str]]] = deque()
+        self._failures: deque[tuple[int, bytes | Flood, dict[str, str]]] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -99,6 +143,14 @@ class FakeSlack:
         with self._lock:
             self._failures.append((200, body, {"Content-Type": content_type}))
 
+    def flood_next(self, size: int, *, declared: bool = True) -> Flood:
+        """The next call is answered with `size` bytes (see Flood), as a hostile or broken Slack
+        might: its `sent` says how much the client made it write."""
+        flood = Flood(size, declared)
+        with self._lock:
+            self._failures.append((200, flood, {}))
+        return flood
+
     def posts_to(self, channel: str) -> list[Post]:
         with self._lock:
             return [post for post in self.posts if post.channel == channel]
@@ -119,6 +171,9 @@ class FakeSlack:
                     arguments = {key: values[-1] for key, values in parse_qs(raw).items()}
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 status, payload, headers = fake._answer(self.path.removeprefix("/api/"), token, arguments)
+                if isinstance(payload, Flood):
+                    payload.write(self)
+                    return
                 headers = {"Content-Type": "application/json; charset=utf-8"} | headers
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(payload)))
@@ -141,7 +196,7 @@ class FakeSlack:
 
     def _answer(
         self, method: str, token: str, arguments: dict[str, Any]
-    ) -> tuple[int, bytes, dict[str, str]]:
+    ) -> tuple[int, bytes | Flood, dict[str, str]]:
         with self._lock:
             self.calls.append(method)
             if self._failures:
