@@ -2,7 +2,8 @@
 
     BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE   the service account's JSON key file (required)
     BLOSSOM_SHEETS_API_URL                the Sheets API's base URL (default Google's)
-    BLOSSOM_SHEETS_TIMEOUT                seconds one request may take, the token's included (30)
+    BLOSSOM_SHEETS_TIMEOUT                seconds one call (`open`, `replace_rows`) may take in
+                                          all, its requests and the token's included (30)
 
 gspread names every endpoint by its full Google URL (gspread.urls) and sends every request
 through its HTTP client's `request`; the client class is a parameter of `gspread.Client`, so the
@@ -11,28 +12,44 @@ OAuth token is fetched from the `token_uri` the service-account file names, as G
 does: a test's file names its fake. Only the Sheets API is rebased; the operations here use
 nothing else (no Drive API).
 
+Both sessions (gspread's and the token's) send through BoundedAdapter: an answer is read up to
+LARGEST_ANSWER_BYTES and no further, and a call is bounded as a whole, not only each read of a
+socket (requests' own timeout, which an answer sent a byte at a time never reached): each request
+waits at most what is left of the call, and when the call's time is up, the sockets of its
+connections are shut down, which ends whatever read or write it is blocked in (CallDeadline).
+
 Every failure becomes a ServiceError (`sheets.*`), temporary when trying again later may work
-(429 with its Retry-After, 5xx, a timeout, no connection). Its message never carries the
-provider's answer or a credential.
+(429 with its Retry-After, 5xx, a timeout, no connection, an answer that could not be read). Its
+message never carries the provider's answer or a credential.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
 
 import gspread
 import requests
+import urllib3
 from google.auth.exceptions import RefreshError, TransportError
-from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import AuthorizedSession, Request
 from google.oauth2.service_account import Credentials
 from gspread.exceptions import APIError, SpreadsheetNotFound, WorksheetNotFound
 from gspread.http_client import HTTPClient
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from blossom_db.settings import env_number
 from services.errors import ServiceError, retry_after_seconds
@@ -40,6 +57,14 @@ from services.errors import ServiceError, retry_after_seconds
 GOOGLE_SHEETS_URL = "https://sheets.googleapis.com"
 # Reading and writing spreadsheets the service account was given; nothing of Drive.
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+# The most of an answer read (decompressed). The answers are a spreadsheet's metadata (every
+# worksheet's properties, and what a person may have added: conditional formats, protected and
+# named ranges, charts, filter views; never cells: includeGridData is false), a batch's replies
+# (ours: a few bytes a request) and a token: KBs, and a spreadsheet much decorated some hundreds.
+# 8 MiB leaves it room many times over, and bounds what a broken or hostile server can make the
+# pipeline hold (the answer and its JSON parsed, some tens of MB): requests read any answer whole.
+LARGEST_ANSWER_BYTES = 8 << 20
+READ_CHUNK_BYTES = 64 << 10
 
 Cell = str | int | float | Decimal | bool | date | datetime | None
 T = TypeVar("T")
@@ -92,23 +117,39 @@ class SheetsClient:
             raise ValueError(
                 f"BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE: not a service account's key file: {error}"
             ) from None
-        session = AuthorizedSession(credentials, refresh_timeout=settings.timeout)  # type: ignore[no-untyped-call]
+        # google-auth's own session for the token (which it mounts with three tries of a failed
+        # connection to an https URL), made here to send through BoundedAdapter too.
+        token_session = requests.Session()
+        token_session.mount("https://", BoundedAdapter(max_retries=3))
+        token_session.mount("http://", BoundedAdapter())
+        session = AuthorizedSession(  # type: ignore[no-untyped-call]
+            credentials,
+            auth_request=Request(token_session),
+            refresh_timeout=settings.timeout,
+        )
+        session.mount("https://", BoundedAdapter())
+        session.mount("http://", BoundedAdapter())
         self._gspread = gspread.Client(credentials, session, http_client=_client_class(settings.api_url))
         self._gspread.set_timeout(settings.timeout)
+        self._timeout = settings.timeout
 
     @classmethod
     def from_environment(cls) -> SheetsClient:
         return cls(SheetsSettings.from_environment())
 
     def open(self, key: str) -> gspread.Spreadsheet:
-        """The spreadsheet of that key (its metadata read once)."""
-        return _provider_call(lambda: self._gspread.open_by_key(key))
+        """The spreadsheet of that key (its metadata read once). What is then asked of it through
+        gspread reads at most LARGEST_ANSWER_BYTES an answer, each request bounded by requests'
+        timeout only, and fails with gspread's and requests' errors."""
+        return _provider_call(lambda: self._gspread.open_by_key(key), self._timeout)
 
     def replace_rows(self, key: str, worksheet: str, rows: Sequence[Sequence[Cell]]) -> None:
         """Make the worksheet hold exactly `rows` (the first one is usually a header): one batch
         that resizes the grid, clears it and writes every cell, applied by Sheets all or nothing.
         The worksheet is added when the spreadsheet has none of that title."""
         width = max((len(row) for row in rows), default=0)
+        # Made before the call: what fails in our code is no failure of Google's.
+        cells = [{"values": [_cell(value) for value in row]} for row in rows]
 
         def replace() -> None:
             spreadsheet = self._gspread.open_by_key(key)
@@ -136,7 +177,7 @@ class SheetsClient:
                         {
                             "updateCells": {
                                 "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
-                                "rows": [{"values": [_cell(value) for value in row]} for row in rows],
+                                "rows": cells,
                                 "fields": "userEnteredValue",
                             }
                         },
@@ -144,7 +185,7 @@ class SheetsClient:
                 }
             )
 
-        _provider_call(replace)
+        _provider_call(replace, self._timeout)
 
 
 def _cell(value: Cell) -> Mapping[str, Any]:
@@ -159,31 +200,282 @@ def _cell(value: Cell) -> Mapping[str, Any]:
     return {"userEnteredValue": {"stringValue": value}}
 
 
-def _provider_call(call: Callable[[], T]) -> T:
-    """`call()`, with gspread's, requests' and google-auth's failures turned into ServiceError."""
+class DeadlinePassed(Exception):
+    """A request was to start after its call's time was up."""
+
+
+class AnswerTooLarge(Exception):
+    """An answer went past LARGEST_ANSWER_BYTES (requests and google-auth pass it on as it is)."""
+
+
+# The provider call under way in this thread (gspread and requests make no thread of their own).
+_CALL: ContextVar[CallDeadline | None] = ContextVar("sheets_call", default=None)
+
+
+class CallDeadline:
+    """A provider call's time, from when it starts: the connections its requests use are watched,
+    and once the time is up a timer's thread shuts their sockets down (shutdown, not close: the
+    socket stays the call's to close), which ends the read or write the call is blocked in, with
+    an error of requests' that the call turns into a timeout. The timer's thread ends with the
+    call. Not bounded: a host name's resolution, a connection being made (bounded by its own
+    timeout, at most what was left of the call), and google-auth's sleep between two tries of
+    the token (a second or two), after which no request starts."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.passed = False
+        self._over = False
+        self._connections: set[HTTPConnection] = set()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> CallDeadline:
+        self._context = _CALL.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        with self._lock:
+            self._over = True
+        self._timer.cancel()
+        self._timer.join()
+        _CALL.reset(self._context)
+
+    def remaining(self) -> float:
+        """The seconds left; DeadlinePassed when there are none."""
+        left = self.ends - time.monotonic()
+        if left <= 0 or self.passed:
+            raise DeadlinePassed
+        return left
+
+    def watch(self, connection: HTTPConnection) -> None:
+        """`connection`'s socket, whichever it is when the time is up, and the one it has now:
+        an answer that ends with its connection is read after http.client let go of it."""
+        with self._lock:
+            if self.passed:
+                raise DeadlinePassed
+            self._connections.add(connection)
+            if connection.sock is not None:
+                self._sockets.add(connection.sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._over:
+                return
+            self.passed = True
+            sockets = {c.sock for c in self._connections if c.sock is not None} | self._sockets
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # closed meanwhile
+                # socket.socket's own: an SSLSocket's would drop its TLS state under the reader.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class WatchedHTTPConnection(HTTPConnection):
+    """urllib3's connection, watched by the call under way (if any) from the moment it connects,
+    sends a request or reads an answer: a connection kept alive is watched by each call that uses
+    it."""
+
+    def connect(self) -> None:
+        _watch(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self)
+        super().request(*args, **kwargs)
+
+    def getresponse(self) -> urllib3.HTTPResponse:  # type: ignore[override]  # as urllib3 says it
+        _watch(self)  # its socket, connected by now
+        return super().getresponse()
+
+
+class WatchedHTTPSConnection(WatchedHTTPConnection, HTTPSConnection):
+    pass
+
+
+class WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = WatchedHTTPConnection
+
+
+class WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = WatchedHTTPSConnection
+
+
+def _watch(connection: HTTPConnection) -> None:
+    call = _CALL.get()
+    if call is not None:
+        call.watch(connection)
+
+
+def _watched(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+    """`manager`, its pools' connections watched; a SOCKS proxy's manager, which has pools of its
+    own, is left as it is (its requests are still bounded by what is left of the call)."""
+    if manager.pool_classes_by_scheme == {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}:
+        manager.pool_classes_by_scheme = {
+            "http": WatchedHTTPConnectionPool,
+            "https": WatchedHTTPSConnectionPool,
+        }
+    return manager
+
+
+class BoundedAdapter(HTTPAdapter):
+    """requests' adapter, within the call under way: a request waits (to connect, for each read) at
+    most what is left of the call, its connection is watched (CallDeadline), and its answer is read
+    here, up to LARGEST_ANSWER_BYTES (AnswerTooLarge past them, the connection closed with the rest
+    unread)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _watched(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return _watched(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
+        call = _CALL.get()
+        if call is not None:
+            timeout = _within(timeout, call.remaining())
+        response = super().send(
+            request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
+        if not stream:
+            _read(response)
+        return response
+
+
+def _within(timeout: Any, left: float) -> Any:
+    """requests' timeout (seconds, or a (connect, read) pair), at most `left` seconds each."""
+    if isinstance(timeout, tuple):
+        return tuple(left if part is None else min(part, left) for part in timeout)
+    if timeout is None or isinstance(timeout, int | float):
+        return left if timeout is None else min(timeout, left)
+    return timeout  # urllib3's Timeout, which nothing here passes
+
+
+def _read(response: requests.Response) -> None:
+    """The answer's body, read into the response as requests would have, up to
+    LARGEST_ANSWER_BYTES: past them (or a Content-Length saying so), AnswerTooLarge."""
+    body = bytearray()
     try:
-        return call()
-    except APIError as error:
-        raise _from_status(error.response) from None
+        if _declared_length(response) > LARGEST_ANSWER_BYTES:
+            raise AnswerTooLarge
+        for chunk in response.iter_content(READ_CHUNK_BYTES):
+            body += chunk
+            if len(body) > LARGEST_ANSWER_BYTES:
+                raise AnswerTooLarge
+    except BaseException:
+        response.close()  # and its connection, with the rest of the answer unread
+        raise
+    response._content = bytes(body)  # what `Response.content` reads, and returns from then on
+
+
+def _declared_length(response: requests.Response) -> int:
+    try:
+        return int(response.headers.get("Content-Length") or 0)
+    except ValueError:
+        return 0
+
+
+# What a call may raise that is Google's doing (or the network's), each turned into a ServiceError
+# by _failure. The shapes of an answer gspread and google-auth did not expect come as what reading
+# it raised: KeyError, IndexError, TypeError, AttributeError, ValueError (JSONDecodeError and
+# UnicodeDecodeError among them), RecursionError (JSON nested too deep).
+PROVIDER_FAILURES = (
+    APIError,
+    SpreadsheetNotFound,
+    RefreshError,
+    TransportError,
+    DeadlinePassed,
+    AnswerTooLarge,
+    OSError,  # requests' errors among them, and PermissionError (gspread's 403)
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    ValueError,
+    RecursionError,
+)
+
+
+def _provider_call(call: Callable[[], T], seconds: float) -> T:
+    """`call()`, in `seconds` at most, with gspread's, requests' and google-auth's failures, and
+    what reading an answer of another shape raises, turned into ServiceError."""
+    with CallDeadline(seconds) as deadline:
+        try:
+            return call()
+        except PROVIDER_FAILURES as error:
+            failure = _failure(error, deadline)
+            if failure is None:
+                raise
+            raise failure from None
+
+
+def _failure(error: BaseException, deadline: CallDeadline) -> ServiceError | None:
+    """The ServiceError `error` stands for; None for one of ours (a request we could not make)."""
+    if deadline.passed or isinstance(error, requests.Timeout | DeadlinePassed):
+        return ServiceError(
+            "sheets.timeout",
+            f"Google Sheets did not answer within {deadline.seconds:g} seconds.",
+            status=504,
+            temporary=True,
+        )
+    if isinstance(error, TransportError) and isinstance(error.__cause__, requests.RequestException):
+        return _failure(error.__cause__, deadline)  # the token's request, as google-auth wraps it
+    if isinstance(error, APIError):
+        return _from_status(error.response)
     # gspread's open_by_key turns a 404 and a 403 into these, without the answer.
-    except SpreadsheetNotFound:
-        raise ServiceError("sheets.not_found", "No such spreadsheet.", status=404) from None
-    except PermissionError:
-        raise _forbidden() from None
-    except requests.Timeout:
-        raise ServiceError(
-            "sheets.timeout", "Google Sheets did not answer in time.", status=504, temporary=True
-        ) from None
-    except (requests.ConnectionError, TransportError):
-        raise ServiceError(
-            "sheets.unreachable", "Google Sheets could not be reached.", temporary=True
-        ) from None
-    except RefreshError as error:
-        raise ServiceError(
+    if isinstance(error, SpreadsheetNotFound):
+        return ServiceError("sheets.not_found", "No such spreadsheet.", status=404)
+    if isinstance(error, PermissionError):
+        return _forbidden()
+    if isinstance(error, RefreshError):
+        return ServiceError(
             "sheets.auth_failed",
             "Google refused the service account's credentials.",
             temporary=bool(getattr(error, "retryable", False)),
-        ) from None
+        )
+    if isinstance(error, AnswerTooLarge):
+        return ServiceError(
+            "sheets.provider_error",
+            f"Google Sheets' answer was over {LARGEST_ANSWER_BYTES >> 20} MiB.",
+            temporary=True,
+        )
+    if isinstance(error, requests.TooManyRedirects):
+        return ServiceError("sheets.provider_error", "Google Sheets redirected the request in a loop.")
+    if isinstance(
+        error,
+        requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError
+        | requests.exceptions.JSONDecodeError
+        | KeyError
+        | IndexError
+        | TypeError
+        | AttributeError
+        | ValueError
+        | RecursionError,
+    ):
+        return ServiceError(
+            "sheets.provider_error",
+            f"Google Sheets' answer could not be read ({type(error).__name__}).",
+            temporary=True,
+        )
+    if isinstance(error, requests.exceptions.InvalidJSONError):
+        return None  # a body requests could not write as JSON (a NaN): ours, never sent
+    # requests.ConnectionError (no connection, a TLS failure, a proxy's) and the other requests'
+    # errors and the network's.
+    return ServiceError("sheets.unreachable", "Google Sheets could not be reached.", temporary=True)
 
 
 def _from_status(response: requests.Response) -> ServiceError:

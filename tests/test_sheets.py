@@ -3,8 +3,12 @@ and its token endpoint (tests/support/sheets_fake.py), and every failure as a Se
 
 from __future__ import annotations
 
+import gzip
+import json
+import threading
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +16,12 @@ from ops.scratch import free_port
 from services.errors import ServiceError
 from services.sheets import SheetsClient, SheetsSettings
 from tests.support.sheets_fake import FakeSheets
+from tests.support.trickling_server import TricklingServer
 
 KEY = "sheet-key-1"
+# A byte every 50 ms: each comes long before a read's timeout, and the answers below are padded to
+# take 10 s and more so; the calls' timeout is 1 s.
+TRICKLE = 0.05
 
 
 def client_for(fake: FakeSheets, timeout: float = 5.0) -> SheetsClient:
@@ -108,6 +116,174 @@ def test_a_slow_answer_is_a_timeout(sheets_fake: FakeSheets) -> None:
     with pytest.raises(ServiceError) as raised:
         client.open(KEY)
     assert (raised.value.code, raised.value.status, raised.value.temporary) == ("sheets.timeout", 504, True)
+
+
+def padded(answer: Any, size: int) -> bytes:
+    """`answer` as JSON, padded with white space (JSON's own, which a parser skips) to `size` bytes."""
+    text = json.dumps(answer).encode()
+    return text[:-1] + b" " * (size - len(text)) + text[-1:]
+
+
+def says_nothing_of_the_answer_or_the_credentials(error: ServiceError, fake: FakeSheets) -> bool:
+    said = f"{error} {error.message}"
+    secrets = [*fake.tokens, fake.service_account()["private_key"], "marker"]
+    return not any(secret in said for secret in secrets)
+
+
+def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_timeout(sheets_fake: FakeSheets) -> None:
+    """BLOSSOM_SHEETS_TIMEOUT bounded each read of the socket, not the call: an answer written a
+    byte at a time kept a call going for as long as the server liked."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    client = client_for(sheets_fake, timeout=1.0)
+    client.open(KEY)
+    stream = sheets_fake.stream_next(padded(sheets_fake.metadata(KEY), 400), piece=1, interval=TRICKLE)
+    with pytest.raises(ServiceError) as raised:
+        client.open(KEY)
+    assert (raised.value.code, raised.value.status, raised.value.temporary) == ("sheets.timeout", 504, True)
+    assert stream.finished.wait(10), "the server stopped writing: the client hung up"
+    assert stream.cut, f"the whole answer was read ({stream.sent} bytes)"
+    assert not [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)], (
+        "the call's timer ended with it"
+    )
+    assert [sheet.title for sheet in client.open(KEY).worksheets()] == ["metrics"], "the client still works"
+
+
+def test_a_token_sent_a_byte_at_a_time_is_cut_at_the_timeout(sheets_fake: FakeSheets) -> None:
+    """The token's request is part of the call (google-auth's own session, its own retries)."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    token = {"access_token": "marker", "expires_in": 3600, "token_type": "Bearer"}
+    stream = sheets_fake.stream_next(padded(token, 400), piece=1, interval=TRICKLE, path="/token")
+    with pytest.raises(ServiceError) as raised:
+        client_for(sheets_fake, timeout=1.0).open(KEY)
+    assert (raised.value.code, raised.value.status, raised.value.temporary) == ("sheets.timeout", 504, True)
+    assert stream.finished.wait(10), "the server stopped writing: the client hung up"
+    assert stream.cut, f"the whole answer was read ({stream.sent} bytes)"
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_at_the_timeout(sheets_fake: FakeSheets) -> None:
+    """The headers are read before any body, each byte in time too: the same bound cuts them."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    body = json.dumps(sheets_fake.metadata(KEY)).encode()
+    answer = (
+        b"HTTP/1.1 200 OK\r\nX-Padding: "
+        + b"x" * 200
+        + f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    with TricklingServer(answer, TRICKLE) as slow:
+        settings = SheetsSettings(sheets_fake.key_file, api_url=slow.url, timeout=1.0)
+        with pytest.raises(ServiceError) as raised:
+            SheetsClient(settings).open(KEY)
+        assert slow.finished.wait(10), "the server stopped writing: the client hung up"
+    assert (raised.value.code, raised.value.status, raised.value.temporary) == ("sheets.timeout", 504, True)
+    assert slow.cut, f"the whole answer was read ({slow.sent} bytes)"
+
+
+UNREADABLE_ANSWERS = {
+    "not JSON": (b"<html>marker</html>", {}),
+    "a JSON array": (b'["marker"]', {}),
+    "an object without the spreadsheet's properties": (b'{"marker": 1}', {}),
+    "properties that are no object": (b'{"properties": "marker", "sheets": []}', {}),
+    "JSON nested past any parser": (b"[" * 100_000 + b"]" * 100_000, {}),
+    "cut short of its length": (b'{"properties": {"title": "marker"', {"Content-Length": "1000"}),
+    "gzip that is not": (b"marker, in no gzip", {"Content-Encoding": "gzip"}),
+    "chunks that are not": (b"marker, in no chunk", {"Transfer-Encoding": "chunked"}),
+}
+
+
+@pytest.mark.parametrize("answer", UNREADABLE_ANSWERS.values(), ids=UNREADABLE_ANSWERS.keys())
+def test_an_answer_that_is_no_sheets_answer_is_the_providers_failure(
+    sheets_fake: FakeSheets, answer: tuple[bytes, dict[str, str]]
+) -> None:
+    """Each of these escaped as it was (JSONDecodeError, KeyError, TypeError, ChunkedEncodingError,
+    ContentDecodingError, …), no ServiceError: the pipeline's run failed with a traceback."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    client = client_for(sheets_fake)
+    client.open(KEY)
+    body, headers = answer
+    sheets_fake.answer_next(body, headers=headers)
+    with pytest.raises(ServiceError) as raised:
+        client.open(KEY)
+    assert (raised.value.code, raised.value.status, raised.value.temporary) == (
+        "sheets.provider_error",
+        502,
+        True,
+    )
+    assert says_nothing_of_the_answer_or_the_credentials(raised.value, sheets_fake)
+
+
+def test_a_batch_answered_in_another_shape_is_the_providers_failure(sheets_fake: FakeSheets) -> None:
+    """gspread reads the added worksheet's id from the batch's first reply: none is an IndexError."""
+    sheets_fake.add_spreadsheet(KEY, "other")
+    sheets_fake.answer_next(b'{"replies": [], "marker": 1}', path=":batchUpdate")
+    with pytest.raises(ServiceError) as raised:
+        client_for(sheets_fake).replace_rows(KEY, "metrics", [["x"]])
+    assert (raised.value.code, raised.value.temporary) == ("sheets.provider_error", True)
+    assert says_nothing_of_the_answer_or_the_credentials(raised.value, sheets_fake)
+
+
+def test_a_token_answer_that_is_no_token_is_the_providers_failure(sheets_fake: FakeSheets) -> None:
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    sheets_fake.answer_next(b"<html>marker</html>", path="/token")
+    with pytest.raises(ServiceError) as raised:
+        client_for(sheets_fake).open(KEY)
+    assert (raised.value.code, raised.value.temporary) == ("sheets.provider_error", True)
+    assert says_nothing_of_the_answer_or_the_credentials(raised.value, sheets_fake)
+
+
+def test_a_redirect_loop_is_the_providers_failure(sheets_fake: FakeSheets) -> None:
+    """requests follows 30 redirects, then raises TooManyRedirects; trying again will not help."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    client = client_for(sheets_fake)
+    client.open(KEY)
+    loop = {"Location": f"{sheets_fake.url}/v4/spreadsheets/{KEY}?marker"}
+    sheets_fake.answer_next(b"", status=302, headers=loop, times=100)
+    with pytest.raises(ServiceError) as raised:
+        client.open(KEY)
+    assert (raised.value.code, raised.value.status, raised.value.temporary) == (
+        "sheets.provider_error",
+        502,
+        False,
+    )
+    assert says_nothing_of_the_answer_or_the_credentials(raised.value, sheets_fake)
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["with its length", "until the connection closes"])
+def test_an_answer_too_large_is_not_read_past_the_cap(sheets_fake: FakeSheets, declared: bool) -> None:
+    """requests read any answer whole. This one is the spreadsheet's metadata padded to 64 MiB,
+    8 times the cap: the call fails, and the client hangs up long before the fake has written it
+    all (what the kernel's buffers take is a few MiB)."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    client = client_for(sheets_fake)
+    client.open(KEY)
+    stream = sheets_fake.stream_next(padded(sheets_fake.metadata(KEY), 64 << 20), declared=declared)
+    with pytest.raises(ServiceError) as raised:
+        client.open(KEY)
+    assert (raised.value.code, raised.value.status, raised.value.temporary) == (
+        "sheets.provider_error",
+        502,
+        True,
+    )
+    assert raised.value.message == "Google Sheets' answer was over 8 MiB."
+    assert stream.finished.wait(10), "the server stopped writing: the client hung up"
+    assert stream.cut, "the connection was closed before the answer's end"
+    assert stream.sent < 32 << 20, f"{stream.sent} bytes were taken of {len(stream.body)}"
+
+
+def test_a_compressed_answer_is_not_inflated_past_the_cap(sheets_fake: FakeSheets) -> None:
+    """64 MiB of metadata in 64 KB of gzip: the cap is on what the answer inflates to."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    client = client_for(sheets_fake)
+    client.open(KEY)
+    sheets_fake.answer_next(
+        gzip.compress(padded(sheets_fake.metadata(KEY), 64 << 20)), headers={"Content-Encoding": "gzip"}
+    )
+    with pytest.raises(ServiceError) as raised:
+        client.open(KEY)
+    assert (raised.value.code, raised.value.message) == (
+        "sheets.provider_error",
+        "Google Sheets' answer was over 8 MiB.",
+    )
 
 
 def test_no_server_is_unreachable(sheets_fake: FakeSheets) -> None:

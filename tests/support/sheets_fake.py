@@ -8,7 +8,11 @@ unchanged against it.
 
 The token endpoint checks the assertion's RS256 signature against the service account's public
 key, and the Sheets endpoints the bearer token it issued. A test can make the next requests fail
-(`fail_next`: a status, with headers) or answer late (`delay`).
+(`fail_next`: a status, with headers), answer late (`delay`), answer anything at all
+(`answer_next`: any status, headers and body, as they are, to the next requests or to those of
+one path), or write an answer piece by piece (`stream_next`: a byte at a time every so often, or
+as fast as the client takes it; its Stream says how much went out, and whether the client hung
+up first).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import base64
 import json
 import re
 import secrets
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +63,42 @@ class Failure:
     headers: dict[str, str]
 
 
+@dataclass
+class Stream:
+    """An answer's body written `piece` bytes at a time, `interval` seconds apart. `sent` is how
+    much of it went out; `cut`, whether the client hung up before the end (`finished` is set once
+    the writing is over, one way or the other)."""
+
+    body: bytes
+    piece: int
+    interval: float
+    sent: int = 0
+    cut: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def pieces(self) -> Iterator[bytes]:
+        view = memoryview(self.body)
+        try:
+            for start in range(0, len(view), self.piece):
+                if self.interval:
+                    time.sleep(self.interval)
+                yield bytes(view[start : start + self.piece])
+                self.sent = min(start + self.piece, len(view))  # written: the server asks for more
+        finally:  # the end, or the server gave up writing (the client hung up)
+            self.cut = self.sent < len(view)
+            self.finished.set()
+
+
+@dataclass
+class Answer:
+    """What the test has the next request whose path ends with `path` answered, as it is."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes | Stream
+    path: str = ""
+
+
 class FakeSheets:
     def __init__(self, server: HTTPServer, key_file: Path) -> None:
         self.server = server
@@ -65,6 +107,7 @@ class FakeSheets:
         self.requests: list[str] = []  # "METHOD /path", in order (the token endpoint's too)
         self.delay = 0.0
         self._failures: list[Failure] = []
+        self._answers: list[Answer] = []
         self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.key_file = key_file
         key_file.write_text(json.dumps(self.service_account()))
@@ -99,8 +142,46 @@ class FakeSheets:
         sheet = next(sheet for sheet in self.spreadsheets[key] if sheet.title == title)
         return [list(row) for row in sheet.cells]
 
+    def metadata(self, key: str) -> dict[str, Any]:
+        """The spreadsheet's metadata, as GET /v4/spreadsheets/{key} answers it."""
+        return {"spreadsheetId": key, "properties": {"title": key}, "sheets": self._sheets(key)}
+
     def fail_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
         self._failures.extend(Failure(status, headers or {}) for _ in range(times))
+
+    def answer_next(
+        self,
+        body: bytes,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        path: str = "",
+        times: int = 1,
+    ) -> None:
+        """The next `times` requests whose path ends with `path` (any, by default) are answered
+        `status`, `headers` and `body` as they are: whatever a broken Google or a proxy in between
+        might send. JSON unless the headers say otherwise."""
+        headers = {"Content-Type": "application/json; charset=UTF-8"} | (headers or {})
+        self._answers.extend(Answer(status, headers, body, path) for _ in range(times))
+
+    def stream_next(
+        self,
+        body: bytes,
+        *,
+        piece: int = 64 << 10,
+        interval: float = 0.0,
+        declared: bool = True,
+        path: str = "",
+    ) -> Stream:
+        """The next request whose path ends with `path` is answered 200 with `body`, written `piece`
+        bytes at a time, `interval` seconds apart; with its Content-Length when `declared`, else
+        ended by closing the connection."""
+        stream = Stream(body, piece, interval)
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        if declared:
+            headers["Content-Length"] = str(len(body))
+        self._answers.append(Answer(200, headers, stream, path))
+        return stream
 
     # The server's side.
 
@@ -108,6 +189,14 @@ class FakeSheets:
         self.requests.append(f"{request.method} {request.path}")
         if self.delay:
             time.sleep(self.delay)
+        answer = next((a for a in self._answers if request.path.endswith(a.path)), None)
+        if answer is not None:
+            self._answers.remove(answer)
+            if isinstance(answer.body, Stream):
+                return Response(answer.body.pieces(), status=answer.status, headers=answer.headers)
+            response = Response(answer.body, status=answer.status)
+            response.headers.update(answer.headers)  # a Content-Length of the test's, however wrong
+            return response
         if self._failures:
             failure = self._failures.pop(0)
             return _error(failure.status, "injected by the test", failure.headers)
@@ -120,7 +209,7 @@ class FakeSheets:
             return _error(404, "Requested entity was not found.")
         key = found.group(1)
         if request.method == "GET" and not found.group(2):
-            return _json({"spreadsheetId": key, "properties": {"title": key}, "sheets": self._sheets(key)})
+            return _json(self.metadata(key))
         if request.method == "POST" and found.group(2):
             return self._batch_update(key, request.get_json())
         return _error(405, "Method not allowed.")
