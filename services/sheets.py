@@ -391,7 +391,8 @@ def _declared_length(response: requests.Response) -> int:
 # What a call may raise that is Google's doing (or the network's), each turned into a ServiceError
 # by _failure. The shapes of an answer gspread and google-auth did not expect come as what reading
 # it raised: KeyError, IndexError, TypeError, AttributeError, ValueError (JSONDecodeError and
-# UnicodeDecodeError among them), RecursionError (JSON nested too deep).
+# UnicodeDecodeError among them), RecursionError (JSON nested too deep), OverflowError (a token's
+# expires_in that google-auth adds to the clock past datetime's range, or JSON's Infinity).
 PROVIDER_FAILURES = (
     APIError,
     SpreadsheetNotFound,
@@ -406,6 +407,7 @@ PROVIDER_FAILURES = (
     AttributeError,
     ValueError,
     RecursionError,
+    OverflowError,
 )
 
 
@@ -464,7 +466,8 @@ def _failure(error: BaseException, deadline: CallDeadline) -> ServiceError | Non
         | TypeError
         | AttributeError
         | ValueError
-        | RecursionError,
+        | RecursionError
+        | OverflowError,
     ):
         return ServiceError(
             "sheets.provider_error",
