@@ -106,7 +106,10 @@ def _client_class(api_url: str) -> type[HTTPClient]:
 
 
 class SheetsClient:
-    """One per process, built from settings; each call makes its requests and returns."""
+    """Built from settings, for one thread (the pipeline makes one per run): each call makes its
+    requests and returns. Not to be shared by threads calling at once: a call whose time is up
+    shuts down the sockets of every connection it used, one that went back to the keep-alive
+    pool and another thread's call took since among them (CallDeadline)."""
 
     def __init__(self, settings: SheetsSettings) -> None:
         try:
