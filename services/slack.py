@@ -2,7 +2,7 @@
 
     BLOSSOM_SLACK_API_URL              the Web API's base URL (default https://slack.com/api/);
                                        tests and staging point it at a fake
-    BLOSSOM_SLACK_TIMEOUT_SECONDS      how long one call may take (default 10)
+    BLOSSOM_SLACK_TIMEOUT_SECONDS      how long one call may take (default 10, at most 60)
 
 Every failure is a ServiceError. `temporary` ones (no answer in time, a 5xx, a 429 with its
 Retry-After, an answer that is not one of Slack's, one over LARGEST_ANSWER_BYTES among them, which
@@ -137,10 +137,22 @@ class SlackIdentity:
     bot_user_id: str | None
 
 
+# The longest a call may be given: Slack answers in a second or two, and the weekly digest's claim
+# (pipeline.slack_digest_claim) must outlive a post by far, or another run takes it over.
+LONGEST_TIMEOUT_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class SlackSettings:
     api_url: str = DEFAULT_API_URL
     timeout_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.timeout_seconds <= LONGEST_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"BLOSSOM_SLACK_TIMEOUT_SECONDS must be more than 0 and at most {LONGEST_TIMEOUT_SECONDS:g}"
+                f" seconds, got {self.timeout_seconds:g}"
+            )
 
     @classmethod
     def from_environment(cls) -> SlackSettings:

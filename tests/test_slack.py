@@ -230,6 +230,18 @@ def test_the_base_url_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         SlackSettings.from_environment()
 
 
+def test_a_call_may_take_at_most_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Longer, a post outlived the claim a weekly digest holds while it posts (ten minutes,
+    pipeline.slack_digest_claim), which another run then took over and posted again."""
+    monkeypatch.setenv("BLOSSOM_SLACK_TIMEOUT_SECONDS", "60")
+    assert SlackSettings.from_environment().timeout_seconds == 60
+    monkeypatch.setenv("BLOSSOM_SLACK_TIMEOUT_SECONDS", "600")
+    with pytest.raises(ValueError, match="BLOSSOM_SLACK_TIMEOUT_SECONDS"):
+        SlackSettings.from_environment()
+    with pytest.raises(ValueError, match="at most 60"):
+        SlackSettings(timeout_seconds=61)
+
+
 def test_escaping_leaves_no_link_or_mention() -> None:
     assert escape("<!channel> & <https://evil.example|click>") == (
         "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;"
