@@ -118,3 +118,35 @@ def test_a_request_still_under_way_when_the_grace_period_ends_is_answered_in_jso
     assert json.loads(body)["code"] == "edge.shutting_down"
     assert headers["retry-after"] == "1"
     assert headers["x-request-id"]
+
+
+def test_a_cross_origin_request_cut_short_is_answered_with_its_cors_headers(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    # A page of an allowed origin reads an answer only with Access-Control-Allow-Origin: without
+    # it, the browser hides the 503 and its Retry-After, and the page sees a network error
+    # instead of an answer that says to send the request again.
+    settings = {"BLOSSOM_EDGE_GRACE_SECONDS": "0.5"}
+    with make_stack(pg_server, template_database, tmp_path, settings=settings) as stack:
+        parts = urlsplit(stack.edge_url)
+        origin = f"http://localhost:{parts.port}"  # allowed by the local stack (ops/services.py)
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+            sock.sendall(
+                b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+                b"Origin: " + origin.encode() + b"\r\nContent-Length: 100\r\n\r\n{"
+            )
+            time.sleep(0.5)
+            stack.services.edge.send_signal(signal.SIGTERM)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        stack.services.edge.wait(timeout=20)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    assert status_line.split()[1] == "503", answer
+    assert json.loads(body)["code"] == "edge.shutting_down"
+    assert headers.get("access-control-allow-origin") == origin, answer
+    assert headers.get("access-control-allow-credentials") == "true"
+    assert "retry-after" in headers.get("access-control-expose-headers", "").lower()
