@@ -10,7 +10,9 @@ PostgREST (edge.proxy), whose pre-request sets it in Postgres.
 A request still under way when the edge's grace period for stopping ends (edge/lifecycle.py) is
 cancelled by uvicorn, which answers one not answered yet with its own plain-text 500; it is
 answered 503 edge.shutting_down instead, with Retry-After, so that the client sends it again
-(to another edge, or to this one restarted).
+(to another edge, or to this one restarted). That answer is made out here, outside the CORS
+middleware the request was under way in: it goes through it again (edge/cors.py), or a page of
+an allowed origin could not read it, and saw a network error instead of a 503 it may retry.
 
 The line logged when the answer is complete: method, route, status and duration in
 milliseconds, with the request id; never the query string, a header's value or a body.
@@ -27,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db import logs
 from edge.config import EdgeConfig
+from edge.cors import Cors
 from edge.errors import error_response
 from edge.metrics import EdgeMetrics
 from edge.security import peer_ip
@@ -103,7 +106,8 @@ class RequestIds:
             if status:
                 raise
             log.warning("request cut short: the edge stopped before it was answered")
-            await cut_short()(scope, receive, send_with_id)
+            # A new response each time: Cors adds its headers to the response's own list.
+            await Cors(cut_short(), self.config)(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             status = scope.get(REFUSED_STATUS_KEY, status)
