@@ -75,6 +75,25 @@ def test_redacted_hides_a_password_that_python_reads_as_something_else(url: str)
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://admin@db.internal/blossom?password=antezulu",
+        "postgresql://db.internal/blossom?sslmode=require&password=antezulu",
+        "postgresql://db.internal/blossom?user=ops@corp&password=antezulu",
+        "postgresql://admin:pw@db.internal/blossom?sslpassword=antezulu",
+        "postgresql://admin@db.internal/blossom?pass%77ord=antezulu",
+        "host=db.internal sslpassword=antezulu",
+    ],
+)
+def test_redacted_hides_a_password_given_as_a_parameter(url: str) -> None:
+    """libpq takes any of its parameters in a URL's query, the password (and the client key's,
+    sslpassword) among them: `./dev up` printed such a DATABASE_URL whole, or, with an @ in the
+    query, all that came after it."""
+    assert psycopg.conninfo.conninfo_to_dict(url).keys() & {"password", "sslpassword"}
+    assert "antezulu" not in redacted(url)
+
+
+@pytest.mark.parametrize(
     ("url", "shown"),
     [
         ("postgresql://worker@127.0.0.1:54329/blossom", "worker@127.0.0.1:54329/blossom"),
