@@ -6,9 +6,10 @@ Every variable is documented in README.md ("Configuration"); names here and ther
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -40,12 +41,30 @@ def with_user(url: str, user: str, password: str | None = None) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+# libpq's parameters that hold a secret: the password, and the passphrase of the client's key.
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+# A parameter of a URL's query (libpq takes any of its own there, percent-encoded or not).
+_QUERY_PARAMETER = re.compile(r"([?&])([^?&=]*)=([^&]*)")
+
+
+def _parameters_redacted(text: str) -> str:
+    """`text` with the value of each secret parameter of a URL's query replaced by ***."""
+
+    def hidden(found: re.Match[str]) -> str:
+        if unquote(found[2]) in SECRET_PARAMETERS:
+            return f"{found[1]}{found[2]}=***"
+        return found[0]
+
+    return _QUERY_PARAMETER.sub(hidden, text)
+
+
 def redacted(url: str) -> str:
     """The URL fit to print: any password replaced by ***. A password with an unencoded / # ? or
     @ is read by Python with a part of it in the path, the query or the fragment, or as the
     port, or not at all (`smtp://me:pa/ss@host` has none), and such a URL was printed whole:
     unless its one @ ends what Python reads as its user and password, everything up to its last
-    @ is replaced."""
+    @ is replaced. A secret parameter (SECRET_PARAMETERS) of the query or of libpq's key=value
+    form has its value replaced."""
     scheme, separator, rest = url.partition("://")
     if not separator:
         # libpq's key=value form (DATABASE_URL may be one), or no connection string at all.
@@ -53,7 +72,11 @@ def redacted(url: str) -> str:
             params = conninfo_to_dict(url)
         except psycopg.ProgrammingError:
             return "(a value that is no URL or connection string, not shown)"
-        return make_conninfo("", **(params | {"password": "***"})) if "password" in params else url
+        secrets = params.keys() & SECRET_PARAMETERS
+        return make_conninfo("", **(params | dict.fromkeys(secrets, "***"))) if secrets else url
+    # libpq's parameters in the query: a password there is hidden too, wherever the URL's @ are.
+    rest = _parameters_redacted(rest)
+    url = f"{scheme}://{rest}"
     if "@" not in rest:
         return url
     if rest.count("@") == 1:
