@@ -20,6 +20,25 @@ def test_with_user_keeps_server_database_and_options() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://db.internal/blossom?user=postgres&password=antezulu&sslmode=require",
+        "postgresql://admin@db.internal/blossom?sslmode=require&password=antezulu",
+        "postgresql://db.internal/blossom?sslmode=require&%75ser=postgres&pass%77ord=antezulu",
+    ],
+)
+def test_with_user_logs_in_as_that_role_with_its_own_password_only(url: str) -> None:
+    """libpq reads a URL's query after its user and password, and a `user` or `password` there
+    wins: the edge, the worker, the pipeline and PostgREST logged in as the admin's role, or
+    were handed the admin's password, in their environment."""
+    params = psycopg.conninfo.conninfo_to_dict(with_user(url, "edge", "edgepw"))
+    assert params["user"] == "edge"
+    assert params["password"] == "edgepw"
+    assert params["sslmode"] == "require"
+    assert "password" not in psycopg.conninfo.conninfo_to_dict(with_user(url, "edge"))
+
+
 def test_with_user_keeps_an_ipv6_host_bracketed() -> None:
     assert (
         with_user("postgresql://admin@[::1]:5433/blossom", "edge") == "postgresql://edge@[::1]:5433/blossom"
