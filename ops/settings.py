@@ -28,9 +28,20 @@ def _port(name: str, default: int) -> int:
     return int(raw)
 
 
+# The parameters of a URL's query that say who logs in: libpq reads them after the URL's user
+# and password, and they win.
+LOGIN_PARAMETERS = frozenset({"user", "password"})
+
+
 def with_user(url: str, user: str, password: str | None = None) -> str:
-    """The same server and database as `url`, logged in as another role."""
+    """The same server and database as `url`, logged in as another role (with `password`, or
+    none: never a user or password the query of `url` names)."""
     parts = urlsplit(url)
+    query = "&".join(
+        pair
+        for pair in parts.query.split("&")
+        if pair and unquote(pair.partition("=")[0]) not in LOGIN_PARAMETERS
+    )
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
@@ -38,7 +49,7 @@ def with_user(url: str, user: str, password: str | None = None) -> str:
     if password:
         credentials += ":" + quote(password, safe="")
     netloc = f"{credentials}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 # libpq's parameters that hold a secret: the password, and the passphrase of the client's key.
