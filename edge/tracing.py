@@ -90,13 +90,17 @@ class RequestIds:
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode()), NO_SNIFFING]
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append(NOT_STORED)
-                message["headers"] = headers
+            if message["type"] != "http.response.start":
+                await send(message)
+                return
+            headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode()), NO_SNIFFING]
+            if not any(name.lower() == b"cache-control" for name, _ in headers):
+                headers.append(NOT_STORED)
+            message["headers"] = headers
+            # Noted once sent: uvicorn waits for the answers before it (pipelined) to be taken
+            # first, and a start cancelled in that wait was not sent, and is still owed.
             await send(message)
+            status = message["status"]
 
         # logs.bind's work without its context manager: this runs for every request.
         bound = logs.request_id.set(request_id)

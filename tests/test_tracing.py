@@ -3,6 +3,7 @@ the outbox row, its delivery job and the worker's log line all name it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from blossom_db.logs import REQUEST_ID_SHAPE
 from edge.config import EdgeConfig, parse_networks
-from edge.tracing import request_id_of
+from edge.metrics import EdgeMetrics
+from edge.tracing import RequestIds, request_id_of
 from tests.support.auth_client import post, signup
 from tests.support.http import request
 from tests.support.smtp_server import SmtpServer
@@ -144,3 +147,37 @@ def test_a_trusted_proxys_request_id_is_taken_when_it_has_the_shape_of_one() -> 
     # The same header from any other peer is the client's own, and not taken.
     assert request_id_of(scope("192.0.2.1", b"lb-7f3a:42"), config) != "lb-7f3a:42"
     assert REQUEST_ID_SHAPE.fullmatch(request_id_of(scope("192.0.2.1", None), config))
+
+
+def test_an_answer_cancelled_before_its_start_was_sent_is_still_ours() -> None:
+    """uvicorn sends an answer's start once the answers before it on the connection (pipelined)
+    are taken by the client; an answer cancelled in that wait (the edge stopping) had sent
+    nothing, yet was taken for started, and uvicorn wrote its own plain-text 500."""
+    sent: list[Message] = []
+    waiting = asyncio.Event()
+
+    async def send(message: Message) -> None:
+        if not waiting.is_set():  # the first start waits for a client that does not read
+            waiting.set()
+            await asyncio.Event().wait()
+        sent.append(message)
+
+    async def app(_scope: Scope, _receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def cut_short_while_it_waits() -> None:
+        config = EdgeConfig("http://p", "http://a", "postgresql://x")
+        a_get = scope("192.0.2.1", None) | {"method": "GET", "path": "/healthz"}
+        task = asyncio.create_task(RequestIds(app, config, EdgeMetrics())(a_get, receive, send))
+        await waiting.wait()
+        task.cancel()
+        await task
+
+    asyncio.run(cut_short_while_it_waits())
+    start, body = sent
+    assert start["status"] == 503
+    assert json.loads(body["body"])["code"] == "edge.shutting_down"
