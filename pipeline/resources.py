@@ -12,14 +12,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 
-from blossom_db.settings import env_number, split_list
-from services.secrets import PREVIOUS_KEYS_VARIABLE, KeyRing
+from blossom_db.settings import check_database_url, env_number, split_list
+from services.secrets import KEY_VARIABLE, PREVIOUS_KEYS_VARIABLE, KeyRing
 from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
 from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
 
 DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
+
+
+def secret_setting(name: str, default: str = "") -> str:
+    """A setting that may hold a secret, as an EnvVar: Dagster reads it when a run starts, and its
+    UI shows the variable's name, where it showed a value read when the definitions load as it
+    is (a database password, the key that opens every organization's Slack bot token). `default`
+    when it is unset."""
+    return EnvVar(name) if os.environ.get(name, "").strip() else default
 
 
 class PostgresResource(ConfigurableResource["PostgresResource"]):
@@ -30,7 +38,9 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
 
     @classmethod
     def from_environment(cls) -> PostgresResource:
-        return cls(url=os.environ.get("BLOSSOM_PIPELINE_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        name = "BLOSSOM_PIPELINE_DATABASE_URL"
+        check_database_url(name, os.environ.get(name) or DEFAULT_DATABASE_URL)
+        return cls(url=secret_setting(name, DEFAULT_DATABASE_URL))
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
@@ -88,8 +98,8 @@ class SlackResource(ConfigurableResource["SlackResource"]):
         """An unset key stays empty, so the definitions load without it; the digest names it."""
         settings = SlackSettings.from_environment()
         return cls(
-            secrets_key=os.environ.get("BLOSSOM_SECRETS_KEY", "").strip(),
-            previous_secrets_keys=os.environ.get(PREVIOUS_KEYS_VARIABLE, ""),
+            secrets_key=secret_setting(KEY_VARIABLE),
+            previous_secrets_keys=secret_setting(PREVIOUS_KEYS_VARIABLE),
             api_url=settings.api_url,
             timeout_seconds=settings.timeout_seconds,
         )
@@ -98,8 +108,6 @@ class SlackResource(ConfigurableResource["SlackResource"]):
         return SlackClient(SlackSettings(api_url=self.api_url, timeout_seconds=self.timeout_seconds))
 
     def key_ring(self) -> KeyRing:
-        if not self.secrets_key:
-            raise ValueError(
-                "BLOSSOM_SECRETS_KEY is not set: the Slack digest needs it to open the bot tokens"
-            )
-        return KeyRing.from_entries(self.secrets_key, split_list(self.previous_secrets_keys))
+        if not self.secrets_key.strip():
+            raise ValueError(f"{KEY_VARIABLE} is not set: the Slack digest needs it to open the bot tokens")
+        return KeyRing.from_entries(self.secrets_key.strip(), split_list(self.previous_secrets_keys))

@@ -98,6 +98,30 @@ def test_the_definitions_load() -> None:
     assert [sensor.name for sensor in repository.sensor_defs] == ["failed_deliveries_sensor"]
 
 
+def test_dagster_shows_the_secret_settings_by_name_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster's UI shows each resource's configured values; a value read from the environment
+    when the definitions load is shown as it is, an EnvVar by its variable's name. The database
+    login's password, and the key that opens every organization's Slack bot token, were shown."""
+    current, previous = new_key_entry("now"), new_key_entry("before")
+    monkeypatch.setenv("BLOSSOM_PIPELINE_DATABASE_URL", "postgresql://pipeline:Shown1pw@127.0.0.1:1/blossom")
+    monkeypatch.setenv("BLOSSOM_SECRETS_KEY", current)
+    monkeypatch.setenv("BLOSSOM_SECRETS_PREVIOUS_KEYS", previous)
+    for resource in (
+        resources.PostgresResource.from_environment(),
+        resources.SlackResource.from_environment(),
+    ):
+        shown = resource.get_resource_definition().config_schema.default_value_as_json_str
+        for secret in ("Shown1pw", current.split(":")[1], previous.split(":")[1]):
+            assert secret not in shown, shown
+    # Unset, the settings are what they were: the local database, no key (the digest names it).
+    monkeypatch.delenv("BLOSSOM_PIPELINE_DATABASE_URL")
+    monkeypatch.delenv("BLOSSOM_SECRETS_KEY")
+    monkeypatch.delenv("BLOSSOM_SECRETS_PREVIOUS_KEYS")
+    assert resources.PostgresResource.from_environment().url == resources.DEFAULT_DATABASE_URL
+    with pytest.raises(ValueError, match="BLOSSOM_SECRETS_KEY is not set"):
+        resources.SlackResource.from_environment().key_ring()
+
+
 def seed_day(conn: psycopg.Connection) -> tuple[str, str]:
     """Two organizations and a day of activity in them (2026-01-10, UTC); their ids."""
     ann, bob, cid = make_user(conn, "ann"), make_user(conn, "bob"), make_user(conn, "cid")
