@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from blossom_db.settings import env_number
-from services.errors import ServiceError, retry_after_seconds
+from services.errors import AnswerTooLarge, ServiceError, retry_after_seconds
 from services.text import storable
 
 if TYPE_CHECKING:
@@ -214,10 +214,6 @@ class AiClient:
                 "ai.provider_error", f"The AI provider's answer could not be read ({type(error).__name__})."
             ) from None
         return _answer(completion)
-
-
-class AnswerTooLarge(Exception):
-    """The provider's answer went past LARGEST_ANSWER_BYTES (the SDK passes it on as it is)."""
 
 
 def _bounded_http_client() -> httpx2.AsyncClient:

@@ -26,6 +26,11 @@ class ServiceError(Exception):
         self.temporary = temporary
 
 
+class AnswerTooLarge(Exception):
+    """An outside service's answer went past what its client reads of one (each client's
+    LARGEST_ANSWER_BYTES); raised while the SDK reads it, which passes it on as it is."""
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """A `Retry-After` header given in seconds, or None (absent, a date, or nonsense)."""
     if value is None:

@@ -52,7 +52,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from blossom_db.settings import env_number
-from services.errors import ServiceError, retry_after_seconds
+from services.errors import AnswerTooLarge, ServiceError, retry_after_seconds
 
 GOOGLE_SHEETS_URL = "https://sheets.googleapis.com"
 # Reading and writing spreadsheets the service account was given; nothing of Drive.
@@ -205,10 +205,6 @@ def _cell(value: Cell) -> Mapping[str, Any]:
 
 class DeadlinePassed(Exception):
     """A request was to start after its call's time was up."""
-
-
-class AnswerTooLarge(Exception):
-    """An answer went past LARGEST_ANSWER_BYTES (requests and google-auth pass it on as it is)."""
 
 
 # The provider call under way in this thread (gspread and requests make no thread of their own).

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from blossom_db.settings import env_number
-from services.errors import ServiceError, retry_after_seconds
+from services.errors import AnswerTooLarge, ServiceError, retry_after_seconds
 from services.text import inert, quoted, storable
 
 if TYPE_CHECKING:
@@ -182,7 +182,6 @@ class SlackClient:
         return AsyncWebClient(
             token=token,
             base_url=self.settings.api_url,
-            timeout=int(max(1, self.settings.timeout_seconds)),
             session=session,
             retry_handlers=[],
         )
@@ -217,7 +216,7 @@ class SlackClient:
     async def _call(self, token: str, method: str, **arguments: Any) -> dict[str, Any]:
         # The session the SDK would make for the call itself (one per call, closed after it), but
         # whose answers are read up to LARGEST_ANSWER_BYTES.
-        async with _bounded_session(self.settings.timeout_seconds) as session:
+        async with _bounded_session() as session:
             # Outside the try: a method we misname is our bug, not an answer of Slack's.
             call = getattr(self._web(token, session), method)
             return await self._answer(call, arguments)
@@ -263,19 +262,15 @@ class SlackClient:
         return data
 
 
-class AnswerTooLarge(Exception):
-    """Slack's answer went past LARGEST_ANSWER_BYTES (the SDK passes it on as it is)."""
-
-
-def _bounded_session(timeout_seconds: float) -> aiohttp.ClientSession:
-    """An aiohttp session like the one the SDK makes for a call (no proxy from the environment,
-    the call's timeout) whose answers are read up to LARGEST_ANSWER_BYTES: past them, the reading
-    stops with AnswerTooLarge and the connection is closed, the rest unread."""
+def _bounded_session() -> aiohttp.ClientSession:
+    """An aiohttp session for one call, as the SDK would make (its proxy setting it still passes
+    with each request), whose answers are read up to LARGEST_ANSWER_BYTES: past them, the reading
+    stops with AnswerTooLarge and the connection is closed, the rest unread. The call's time is
+    bounded around it, whole (_answer), which is why the session, and the SDK given it, have no
+    timeout of their own."""
     import aiohttp
 
-    return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=timeout_seconds), response_class=_bounded_response()
-    )
+    return aiohttp.ClientSession(response_class=_bounded_response())
 
 
 @functools.cache
