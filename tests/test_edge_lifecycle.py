@@ -89,19 +89,23 @@ def test_without_a_stop_delay_sigterm_stops_at_once(
         assert time.monotonic() - started < 3
 
 
-def test_a_request_still_under_way_when_the_grace_period_ends_is_answered_in_json(
-    pg_server: str, template_database: str, tmp_path: Path
-) -> None:
-    # When the grace period ends uvicorn cancels what is left and, for a request not yet
-    # answered, wrote its own plain-text 500. A body that never arrives keeps a request under
-    # way (the edge waits for a body longer than the grace period).
+def cut_short_answer(
+    pg_server: str, template_database: str, tmp_path: Path, *, cross_origin: bool = False
+) -> tuple[str, dict[str, str], bytes, str]:
+    """What the edge answers a request still under way when its grace period for stopping ends:
+    a POST whose body never arrives (the edge waits for a body longer than the grace period), sent
+    from a page of an allowed origin when `cross_origin`. Its status, headers (names in lower
+    case) and body, and the origin. uvicorn cancels what is left when the grace period ends and,
+    for a request not yet answered, wrote its own plain-text 500."""
     settings = {"BLOSSOM_EDGE_GRACE_SECONDS": "0.5"}
     with make_stack(pg_server, template_database, tmp_path, settings=settings) as stack:
         parts = urlsplit(stack.edge_url)
+        origin = f"http://localhost:{parts.port}"  # allowed by the local stack (ops/services.py)
         with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
             sock.sendall(
                 b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 100\r\n\r\n{"
+                + (b"Origin: " + origin.encode() + b"\r\n" if cross_origin else b"")
+                + b"Content-Length: 100\r\n\r\n{"
             )
             time.sleep(0.5)
             stack.services.edge.send_signal(signal.SIGTERM)
@@ -109,11 +113,17 @@ def test_a_request_still_under_way_when_the_grace_period_ends_is_answered_in_jso
             while chunk := sock.recv(65536):
                 answer += chunk
         stack.services.edge.wait(timeout=20)
-
     head, _, body = answer.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode().split("\r\n")
     headers = dict(line.lower().split(": ", 1) for line in header_lines)
-    assert status_line.split()[1] == "503", answer
+    return status_line.split()[1], headers, body, origin
+
+
+def test_a_request_still_under_way_when_the_grace_period_ends_is_answered_in_json(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    status, headers, body, _ = cut_short_answer(pg_server, template_database, tmp_path)
+    assert status == "503", (headers, body)
     assert headers["content-type"] == "application/json"
     assert json.loads(body)["code"] == "edge.shutting_down"
     assert headers["retry-after"] == "1"
@@ -126,27 +136,11 @@ def test_a_cross_origin_request_cut_short_is_answered_with_its_cors_headers(
     # A page of an allowed origin reads an answer only with Access-Control-Allow-Origin: without
     # it, the browser hides the 503 and its Retry-After, and the page sees a network error
     # instead of an answer that says to send the request again.
-    settings = {"BLOSSOM_EDGE_GRACE_SECONDS": "0.5"}
-    with make_stack(pg_server, template_database, tmp_path, settings=settings) as stack:
-        parts = urlsplit(stack.edge_url)
-        origin = f"http://localhost:{parts.port}"  # allowed by the local stack (ops/services.py)
-        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
-            sock.sendall(
-                b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
-                b"Origin: " + origin.encode() + b"\r\nContent-Length: 100\r\n\r\n{"
-            )
-            time.sleep(0.5)
-            stack.services.edge.send_signal(signal.SIGTERM)
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
-        stack.services.edge.wait(timeout=20)
-
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode().split("\r\n")
-    headers = dict(line.lower().split(": ", 1) for line in header_lines)
-    assert status_line.split()[1] == "503", answer
+    status, headers, body, origin = cut_short_answer(
+        pg_server, template_database, tmp_path, cross_origin=True
+    )
+    assert status == "503", (headers, body)
     assert json.loads(body)["code"] == "edge.shutting_down"
-    assert headers.get("access-control-allow-origin") == origin, answer
+    assert headers.get("access-control-allow-origin") == origin, headers
     assert headers.get("access-control-allow-credentials") == "true"
     assert "retry-after" in headers.get("access-control-expose-headers", "").lower()

@@ -222,18 +222,11 @@ def test_a_batch_answered_in_another_shape_is_the_providers_failure(sheets_fake:
     assert says_nothing_of_the_answer_or_the_credentials(raised.value, sheets_fake)
 
 
-def test_a_token_answer_that_is_no_token_is_the_providers_failure(sheets_fake: FakeSheets) -> None:
-    sheets_fake.add_spreadsheet(KEY, "metrics")
-    sheets_fake.answer_next(b"<html>marker</html>", path="/token")
-    with pytest.raises(ServiceError) as raised:
-        client_for(sheets_fake).open(KEY)
-    assert (raised.value.code, raised.value.temporary) == ("sheets.provider_error", True)
-    assert says_nothing_of_the_answer_or_the_credentials(raised.value, sheets_fake)
-
-
-# google-auth adds expires_in to the clock (datetime + timedelta): past datetime's range, or as
-# JSON's Infinity, that is an OverflowError, which no reading of ours turned into a ServiceError.
-TOKENS_EXPIRING_PAST_TIME = {
+# Not JSON; and expires_in, which google-auth adds to the clock (datetime + timedelta): past
+# datetime's range, or as JSON's Infinity, that is an OverflowError, which no reading of ours
+# turned into a ServiceError.
+TOKEN_ANSWERS_THAT_ARE_NO_TOKEN = {
+    "not JSON": b"<html>marker</html>",
     "a trillion seconds": b'{"access_token": "marker", "expires_in": 1000000000000, "token_type": "Bearer"}',
     "a trillion seconds, as a string": b'{"access_token": "marker", "expires_in": "1000000000000"}',
     "1e300 seconds": b'{"access_token": "marker", "expires_in": 1e300, "token_type": "Bearer"}',
@@ -241,8 +234,10 @@ TOKENS_EXPIRING_PAST_TIME = {
 }
 
 
-@pytest.mark.parametrize("answer", TOKENS_EXPIRING_PAST_TIME.values(), ids=TOKENS_EXPIRING_PAST_TIME.keys())
-def test_a_token_expiring_past_any_date_is_the_providers_failure(
+@pytest.mark.parametrize(
+    "answer", TOKEN_ANSWERS_THAT_ARE_NO_TOKEN.values(), ids=TOKEN_ANSWERS_THAT_ARE_NO_TOKEN.keys()
+)
+def test_a_token_answer_that_is_no_token_is_the_providers_failure(
     sheets_fake: FakeSheets, answer: bytes
 ) -> None:
     sheets_fake.add_spreadsheet(KEY, "metrics")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 
 import pytest
 
@@ -144,6 +145,13 @@ MALFORMED_ANSWERS = {
 }
 
 
+def calling(slack: FakeSlack, method: str) -> Coroutine[Any, Any, object]:
+    """A call of the client's `method` ("auth_test" or "post_message") to the fake."""
+    if method == "auth_test":
+        return client(slack).auth_test(TOKEN)
+    return client(slack).post_message(TOKEN, "C0001", HELLO)
+
+
 @pytest.mark.parametrize("method", ["auth_test", "post_message"])
 @pytest.mark.parametrize("answer", MALFORMED_ANSWERS.values(), ids=MALFORMED_ANSWERS.keys())
 def test_an_answer_that_is_no_slack_answer_is_slacks_failure_for_now(
@@ -152,13 +160,8 @@ def test_an_answer_that_is_no_slack_answer_is_slacks_failure_for_now(
     """`[1]` made the SDK's own check raise AttributeError: a 500 from the edge's connect, and in
     the worker a job that crashed with its outbox row never counted nor tried again."""
     slack.answer_next(*answer)
-    call = (
-        client(slack).auth_test(TOKEN)
-        if method == "auth_test"
-        else client(slack).post_message(TOKEN, "C0001", HELLO)
-    )
     with pytest.raises(ServiceError) as error:
-        asyncio.run(call)
+        asyncio.run(calling(slack, method))
     assert (error.value.code, error.value.status, error.value.temporary) == (
         "slack.provider_error",
         502,
@@ -175,13 +178,8 @@ def test_an_answer_too_large_is_not_read_past_the_cap(slack: FakeSlack, method: 
     fails as an answer that is not Slack's, and the client hangs up long before the fake has
     written it all (what the kernel's buffers and aiohttp's take is a few MiB)."""
     flood = slack.flood_next(64 << 20, declared=declared)
-    call = (
-        client(slack).auth_test(TOKEN)
-        if method == "auth_test"
-        else client(slack).post_message(TOKEN, "C0001", HELLO)
-    )
     with pytest.raises(ServiceError) as error:
-        asyncio.run(call)
+        asyncio.run(calling(slack, method))
     assert (error.value.code, error.value.status, error.value.temporary) == (
         "slack.provider_error",
         502,
