@@ -392,6 +392,18 @@ def _declared_length(response: requests.Response) -> int:
 # it raised: KeyError, IndexError, TypeError, AttributeError, ValueError (JSONDecodeError and
 # UnicodeDecodeError among them), RecursionError (JSON nested too deep), OverflowError (a token's
 # expires_in that google-auth adds to the clock past datetime's range, or JSON's Infinity).
+UNREADABLE_ANSWER = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    requests.exceptions.JSONDecodeError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    ValueError,
+    RecursionError,
+    OverflowError,
+)
 PROVIDER_FAILURES = (
     APIError,
     SpreadsheetNotFound,
@@ -400,13 +412,7 @@ PROVIDER_FAILURES = (
     DeadlinePassed,
     AnswerTooLarge,
     OSError,  # requests' errors among them, and PermissionError (gspread's 403)
-    KeyError,
-    IndexError,
-    TypeError,
-    AttributeError,
-    ValueError,
-    RecursionError,
-    OverflowError,
+    *UNREADABLE_ANSWER,
 )
 
 
@@ -455,19 +461,7 @@ def _failure(error: BaseException, deadline: CallDeadline) -> ServiceError | Non
         )
     if isinstance(error, requests.TooManyRedirects):
         return ServiceError("sheets.provider_error", "Google Sheets redirected the request in a loop.")
-    if isinstance(
-        error,
-        requests.exceptions.ChunkedEncodingError
-        | requests.exceptions.ContentDecodingError
-        | requests.exceptions.JSONDecodeError
-        | KeyError
-        | IndexError
-        | TypeError
-        | AttributeError
-        | ValueError
-        | RecursionError
-        | OverflowError,
-    ):
+    if isinstance(error, UNREADABLE_ANSWER):
         return ServiceError(
             "sheets.provider_error",
             f"Google Sheets' answer could not be read ({type(error).__name__}).",
