@@ -10,7 +10,7 @@ The SDK retries nothing (`max_retries=0`): a request is metered once in the data
 retry is the caller's decision. Failures become a ServiceError: a timeout 504 `ai.timeout`, the
 provider's 429 503 `ai.rate_limited` (with its Retry-After), anything else 502
 `ai.provider_error` (an answer that is no chat completion too: not JSON, or JSON of another
-shape, or over LARGEST_ANSWER_BYTES, which is not read further); none says more of the
+shape, or over LARGEST_ANSWER_BYTES, as sent or inflated, which is not read further); none says more of the
 provider's answer than its status.
 
 A request is identified by the SHA-256 of its model, messages and parameters (`request_hash`):
@@ -23,7 +23,7 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -217,8 +217,9 @@ class AiClient:
 
 
 def _bounded_http_client() -> httpx2.AsyncClient:
-    """The SDK's own HTTP client, whose answers are read up to LARGEST_ANSWER_BYTES. Made here, not
-    at import: httpx2 comes with the SDK, which only a process with a key loads."""
+    """The SDK's own HTTP client, whose answers are read up to LARGEST_ANSWER_BYTES, as they came
+    and as they inflate (a compressed answer: 8 KiB of gzip is 8 MB). Made here, not at import:
+    httpx2 comes with the SDK, which only a process with a key loads."""
     import httpx2
     from openai import DefaultAsyncHttpxClient
 
@@ -237,11 +238,26 @@ def _bounded_http_client() -> httpx2.AsyncClient:
         async def aclose(self) -> None:
             await self._stream.aclose()
 
+    class BoundedResponse(httpx2.Response):
+        # What the client reads an answer with (`aread`), after its Content-Encoding is undone,
+        # a piece of at most a MiB at a time: counted here, the inflating stops at the cap.
+        async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncGenerator[bytes, None]:
+            read = 0
+            async for chunk in super().aiter_bytes(chunk_size):
+                read += len(chunk)
+                if read > LARGEST_ANSWER_BYTES:
+                    raise AnswerTooLarge
+                yield chunk
+
     class BoundedTransport(httpx2.AsyncHTTPTransport):
         async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
             response = await super().handle_async_request(request)
-            response.stream = BoundedStream(response.stream)  # type: ignore[arg-type]
-            return response
+            return BoundedResponse(
+                response.status_code,
+                headers=response.headers,
+                stream=BoundedStream(response.stream),  # type: ignore[arg-type]
+                extensions=response.extensions,
+            )
 
     return DefaultAsyncHttpxClient(transport=BoundedTransport())
 

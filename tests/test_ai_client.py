@@ -5,9 +5,11 @@ our error shape."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -276,6 +278,28 @@ def test_an_answer_over_a_mib_is_not_read_whole(fake: FakeOpenAI) -> None:
     (20,000 characters, at most six bytes each in JSON) is far under a MiB."""
     answer = {"id": "c", "object": "chat.completion", "choices": [{"message": {"content": "x" * (8 << 20)}}]}
     fake.answer_next_with(json.dumps(answer).encode())
+    error = refusal(fake)
+    assert (error.code, error.status, error.temporary) == ("ai.provider_error", 502, False)
+    assert "over 1 MiB" in error.message
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("gzip, gzip", lambda data: gzip.compress(gzip.compress(data))),
+    ],
+)
+def test_a_compressed_answer_is_not_read_past_a_mib_as_it_inflates(
+    fake: FakeOpenAI, encoding: str, compress: Callable[[bytes], bytes]
+) -> None:
+    """The cap counted the bytes that came, before the SDK's HTTP client inflated them: 8 KiB of
+    gzip became 8 MB in the edge (255 KiB of it, 300 MB), read whole."""
+    answer = {"id": "c", "object": "chat.completion", "choices": [{"message": {"content": "x" * (8 << 20)}}]}
+    sent = compress(json.dumps(answer).encode())
+    assert len(sent) < 64 << 10
+    fake.answer_next_with(sent, {"Content-Encoding": encoding})
     error = refusal(fake)
     assert (error.code, error.status, error.temporary) == ("ai.provider_error", 502, False)
     assert "over 1 MiB" in error.message

@@ -9,6 +9,7 @@ request the edge makes finds the answer recorded for it. A request without a fix
     with FakeOpenAI() as fake:
         fake.fail_next("timeout" | "rate_limited" | "server_error" | "trickle")   # the next call only
         fake.answer_next_with(b"not json")                             # answered 200 with these bytes
+        fake.answer_next_with(raw, {"Content-Encoding": "gzip"})       # … and these headers
         fake.before_next(action)                                       # run as the next call arrives
         fake.calls                                                     # the hashes asked, in order
         fake.keys                                                      # the API keys they came with
@@ -79,7 +80,7 @@ class FakeOpenAI:
         self.keys: set[str] = set()
         self.missing: list[str] = []
         self._failures: list[str] = []
-        self._raw_answers: list[bytes] = []
+        self._raw_answers: list[tuple[bytes, dict[str, str]]] = []
         self._actions: list[Callable[[], object]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -107,11 +108,11 @@ class FakeOpenAI:
         with self._lock:
             self._failures.append(failure)
 
-    def answer_next_with(self, raw: bytes) -> None:
-        """The next call is answered 200 with `raw` as its body, as it is: a provider's answer
-        that is no chat completion, or not even JSON."""
+    def answer_next_with(self, raw: bytes, headers: dict[str, str] | None = None) -> None:
+        """The next call is answered 200 with `raw` as its body, as it is (and `headers`, such as
+        a Content-Encoding): a provider's answer that is no chat completion, or not even JSON."""
         with self._lock:
-            self._raw_answers.append(raw)
+            self._raw_answers.append((raw, dict(headers or {})))
 
     def before_next(self, action: Callable[[], object]) -> None:
         """`action` runs when the next call arrives, before it is answered: what happens while
@@ -140,7 +141,7 @@ class FakeOpenAI:
         if action is not None:
             action()
         if raw is not None:
-            return 200, {}, raw
+            return 200, raw[1], raw[0]
         if failure == "timeout":
             time.sleep(self.hold_seconds)
             return 500, {}, _error("server_error", "held past the client's timeout")
