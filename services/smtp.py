@@ -35,6 +35,8 @@ QUIT_SECONDS = 2.0
 MESSAGE_REFUSED_AT_MAIL = frozenset({552, 555})
 LOGIN_WANTED = 530
 LOGIN_WANTED_STATUS = "5.7.0"
+# What a server's refusal of a command raises (its code and text), and of every recipient.
+REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
 
 
 class SmtpFailure(Exception):
@@ -128,7 +130,13 @@ class Mailer:
         )
         try:
             await client.connect()
-            await client.send_message(message)
+            try:
+                await client.send_message(message)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                refusal = _refusal_behind(error)
+                if refusal is not None:
+                    raise refusal from None
+                raise
             # Accepted: the message is the server's now, whatever becomes of a polite goodbye.
             with suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await client.quit(timeout=QUIT_SECONDS)
@@ -168,3 +176,18 @@ class Mailer:
             raise TemporaryFailure(f"no delivery to {settings.shown()}: {failure}") from error
         finally:
             client.close()
+
+
+def _refusal_behind(error: BaseException) -> BaseException | None:
+    """The server's refusal that `error` was raised in the place of, if any. aiosmtplib answers a
+    refusal with RSET, and when the server does not answer that in time, raises the RSET's timeout
+    instead of the refusal: the refusal is what the try failed for (a mail refused for good was
+    tried again for an hour, each try waiting out the timeout, as if the server were only slow)."""
+    seen: set[int] = set()
+    cause = error.__context__
+    while cause is not None and id(cause) not in seen and not isinstance(error, REFUSALS):
+        if isinstance(cause, REFUSALS):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__context__
+    return None

@@ -100,8 +100,9 @@ def test_the_login_from_the_url_is_used_and_a_refused_one_is_temporary() -> None
 
 
 class ScriptedSmtp:
-    """An SMTP server on loopback that answers as told: its greeting, its answer to MAIL FROM, and
-    QUIT answered or never (a server that accepted the message and then hangs)."""
+    """An SMTP server on loopback that answers as told: its greeting, its answer to MAIL FROM, to
+    RCPT TO and to the end of data, and QUIT (or RSET) answered or never (a server that accepted
+    or refused the message and then hangs)."""
 
     def __init__(
         self,
@@ -109,8 +110,11 @@ class ScriptedSmtp:
         mail: str = "250 OK",
         rcpt: str = "250 OK",
         answer_quit: bool = True,
+        data_end: str = "250 accepted",
+        answer_rset: bool = True,
     ) -> None:
         self.greeting, self.mail, self.rcpt, self.answer_quit = greeting, mail, rcpt, answer_quit
+        self.data_end, self.answer_rset = data_end, answer_rset
         self.accepted = 0
         scripted = self
 
@@ -130,8 +134,11 @@ class ScriptedSmtp:
                         for data in self.rfile:
                             if data == b".\r\n":
                                 break
-                        scripted.accepted += 1
-                        self.wfile.write(b"250 accepted\r\n")
+                        scripted.accepted += scripted.data_end.startswith("250")
+                        self.wfile.write(f"{scripted.data_end}\r\n".encode())
+                    elif verb == b"RSET" and not scripted.answer_rset:
+                        self.rfile.read()  # unanswered, open until the client drops it
+                        return
                     elif verb == b"QUIT":
                         if scripted.answer_quit:
                             self.wfile.write(b"221 bye\r\n")
@@ -195,3 +202,21 @@ def test_an_accepted_message_does_not_wait_on_a_goodbye_that_never_comes() -> No
         asyncio.run(Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=30)).send(_message()))
         assert smtp.accepted == 1
         assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("mail", "rcpt", "data_end", "refused"),
+    [("250 OK", "550 5.1.1 No such user", "250 accepted", "550"),
+     ("552 5.3.4 Message size exceeds fixed limit", "250 OK", "250 accepted", "552"),
+     ("250 OK", "250 OK", "554 5.7.1 Rejected as spam", "554")],
+)  # fmt: skip
+def test_a_refusal_of_this_message_stays_permanent_when_the_server_then_hangs(
+    mail: str, rcpt: str, data_end: str, refused: str
+) -> None:
+    """aiosmtplib answers a refusal with RSET, and a server that never answered it raised the
+    RSET's timeout in the refusal's place: a mail refused for good was tried again for an hour,
+    each try waiting out the timeout, as if the server had only been slow."""
+    with ScriptedSmtp(mail=mail, rcpt=rcpt, data_end=data_end, answer_rset=False) as smtp:
+        with pytest.raises(PermanentFailure, match=f"refused: {refused} "):
+            asyncio.run(Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=1)).send(_message()))
+        assert smtp.accepted == 0
