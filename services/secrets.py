@@ -35,8 +35,14 @@ NONCE_BYTES = 12
 
 
 class SecretUnreadable(Exception):
-    """A sealed secret that this key ring cannot open: its key is not in the ring, or it was
-    tampered with or moved to another context. Says which key id, never the secret."""
+    """A sealed secret that this key ring cannot open: its key is not in the ring (`key_missing`:
+    a key gone from it, or one this process has not been given yet, as while a rotation restarts
+    the processes one after another), or it was tampered with or moved to another context. Says
+    which key id, never the secret."""
+
+    def __init__(self, message: str, *, key_missing: bool = False) -> None:
+        super().__init__(message)
+        self.key_missing = key_missing
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,9 @@ class KeyRing:
     def open(self, sealed: Sealed, context: str) -> str:
         key = self.keys.get(sealed.key_id)
         if key is None:
-            raise SecretUnreadable(f"sealed with key {sealed.key_id!r}, which is not in the key ring")
+            raise SecretUnreadable(
+                f"sealed with key {sealed.key_id!r}, which is not in the key ring", key_missing=True
+            )
         nonce, ciphertext = sealed.ciphertext[:NONCE_BYTES], sealed.ciphertext[NONCE_BYTES:]
         try:
             return AESGCM(key).decrypt(nonce, ciphertext, context.encode()).decode()

@@ -14,7 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from services.secrets import new_key_entry
+from services.secrets import KeyRing, new_key_entry
+from services.slack import bot_token_context
 from tests.support.auth_client import Account, signup
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import Reply, request
@@ -26,6 +27,8 @@ BOT_TOKEN = "xoxb-1111-2222-tokenthatmustneverleak"
 OTHER_TOKEN = "xoxb-3333-4444-anotherworkspacetoken"
 CHANNEL = "C0ANNOUNCE"
 MAX_ATTEMPTS = 8  # BLOSSOM_MAIL_MAX_ATTEMPTS's default, which the worker here runs with
+# The key ring of the edge and the worker here.
+WORKER_KEY = new_key_entry("test-1")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def world(
     pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     logs = tmp_path_factory.mktemp("slack")
-    key = new_key_entry("test-1")
+    key = WORKER_KEY
     with FakeSlack() as slack, SmtpServer() as smtp:
         slack.add_workspace(BOT_TOKEN, team_id="T0ACME", team="Acme Corp", channels={CHANNEL})
         settings = {"BLOSSOM_SLACK_API_URL": slack.api_url, "BLOSSOM_SECRETS_KEY": key}
@@ -199,6 +202,36 @@ def test_answers_that_are_no_slack_answers_to_a_post_give_it_up_after_the_last_t
     assert given_up["attempts"] == MAX_ATTEMPTS
     assert "Slack's answer could not be read" in given_up["last_error"]
     assert world.slack.posts_to(CHANNEL)[before:] == []
+
+
+def _seal_with(world: World, org_id: str, key: str) -> None:
+    """The organization's token sealed again with `key` (KEY_ID:BASE64), as an edge given that
+    key would seal it when the organization connects."""
+    sealed = KeyRing.from_entries(key).seal(BOT_TOKEN, bot_token_context(org_id))
+    with psycopg.connect(world.stack.database_url) as conn:
+        conn.execute(
+            "update app.slack_connections set bot_token_key_id = %s, bot_token_sealed = %s where org_id = %s",
+            (sealed.key_id, sealed.ciphertext, org_id),
+        )
+
+
+def test_a_token_sealed_with_a_key_the_worker_has_not_been_given_yet_is_tried_again(world: World) -> None:
+    """A key rotation restarts the edge, the worker and the pipeline one after another: a token
+    the edge sealed with the new key meanwhile reached a worker still on the old ring, and the
+    post was given up at once, where a worker without any key ring tries it again later."""
+    owner, _member, org_id = world.org_with_member()
+    assert connect(world, owner, org_id).status == 200
+    before = len(world.slack.posts_to(CHANNEL))
+    _seal_with(world, org_id, new_key_entry("test-2"))
+    assert world.rpc(owner, "update_organization", org_id=org_id, name="Acme Rotated").status == 200
+    failed = eventually(
+        lambda: (row := _outbox(world, org_id, "notify.org_renamed"))["attempts"] and row, what="a failed try"
+    )
+    assert "'test-2'" in failed["last_error"]
+    assert failed["given_up_at"] is None, "to be tried again once the worker has the key"
+    _seal_with(world, org_id, WORKER_KEY)  # as if the worker were given the new key
+    eventually(lambda: _outbox(world, org_id, "notify.org_renamed")["delivered_at"], what="posted at last")
+    assert len(world.slack.posts_to(CHANNEL)[before:]) == 1
 
 
 def test_who_may_connect_is_asked_before_slack_is(world: World) -> None:

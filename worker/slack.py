@@ -124,7 +124,13 @@ class SlackPoster:
                         Sealed(claim.token_key_id, claim.token_sealed), bot_token_context(org_id)
                     )
                     await self.slack.post_message(token, claim.channel, message)
-                except (UnpostableEvent, SecretUnreadable) as error:
+                except SecretUnreadable as error:
+                    # A key not in this worker's ring may be one it has not been given yet (a
+                    # rotation restarts the edge, which seals with the new key, and the worker one
+                    # after the other): tried again, as without any ring, and given up after the
+                    # last try. One that does not open with its key never will.
+                    outcome = await failed(str(error), temporary=error.key_missing)
+                except UnpostableEvent as error:
                     outcome = await failed(str(error), temporary=False)
                 except SlackRefused as error:
                     # Refused for good: the connection is marked broken first, so nothing more is
