@@ -259,7 +259,10 @@ def _bounded_http_client() -> httpx2.AsyncClient:
                 extensions=response.extensions,
             )
 
-    return DefaultAsyncHttpxClient(transport=BoundedTransport())
+    # A redirect is the provider's error, not followed: the API has one address, and a redirect
+    # (307 and 308 send the body again) took the organization's prompt wherever it pointed,
+    # another host or plain HTTP.
+    return DefaultAsyncHttpxClient(transport=BoundedTransport(), follow_redirects=False)
 
 
 def _answer(completion: Any) -> ChatAnswer:

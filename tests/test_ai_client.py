@@ -303,3 +303,14 @@ def test_a_compressed_answer_is_not_read_past_a_mib_as_it_inflates(
     error = refusal(fake)
     assert (error.code, error.status, error.temporary) == ("ai.provider_error", 502, False)
     assert "over 1 MiB" in error.message
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_redirect_is_not_followed(fake: FakeOpenAI, status: int) -> None:
+    """The SDK's HTTP client followed redirects: whatever answered for the provider's base URL
+    could have the organization's prompt sent on (307 and 308 send the request's body again) to
+    another host, or over plain HTTP."""
+    fake.answer_next_with(b"", {"Location": f"{fake.base_url}/chat/completions"}, status=status)
+    error = refusal(fake)
+    assert (error.code, error.status) == ("ai.provider_error", 502)
+    assert len(fake.calls) == 1

@@ -10,6 +10,7 @@ request the edge makes finds the answer recorded for it. A request without a fix
         fake.fail_next("timeout" | "rate_limited" | "server_error" | "trickle")   # the next call only
         fake.answer_next_with(b"not json")                             # answered 200 with these bytes
         fake.answer_next_with(raw, {"Content-Encoding": "gzip"})       # … and these headers
+        fake.answer_next_with(b"", {"Location": url}, status=307)      # … and this status
         fake.before_next(action)                                       # run as the next call arrives
         fake.calls                                                     # the hashes asked, in order
         fake.keys                                                      # the API keys they came with
@@ -80,7 +81,7 @@ class FakeOpenAI:
         self.keys: set[str] = set()
         self.missing: list[str] = []
         self._failures: list[str] = []
-        self._raw_answers: list[tuple[bytes, dict[str, str]]] = []
+        self._raw_answers: list[tuple[int, bytes, dict[str, str]]] = []
         self._actions: list[Callable[[], object]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -108,11 +109,12 @@ class FakeOpenAI:
         with self._lock:
             self._failures.append(failure)
 
-    def answer_next_with(self, raw: bytes, headers: dict[str, str] | None = None) -> None:
-        """The next call is answered 200 with `raw` as its body, as it is (and `headers`, such as
-        a Content-Encoding): a provider's answer that is no chat completion, or not even JSON."""
+    def answer_next_with(self, raw: bytes, headers: dict[str, str] | None = None, status: int = 200) -> None:
+        """The next call is answered `status` with `raw` as its body, as it is (and `headers`, such
+        as a Content-Encoding or a Location): a provider's answer that is no chat completion, or
+        not even JSON, or no answer at all but a redirect."""
         with self._lock:
-            self._raw_answers.append((raw, dict(headers or {})))
+            self._raw_answers.append((status, raw, dict(headers or {})))
 
     def before_next(self, action: Callable[[], object]) -> None:
         """`action` runs when the next call arrives, before it is answered: what happens while
@@ -141,7 +143,8 @@ class FakeOpenAI:
         if action is not None:
             action()
         if raw is not None:
-            return 200, raw[1], raw[0]
+            status, raw_body, headers = raw
+            return status, headers, raw_body
         if failure == "timeout":
             time.sleep(self.hold_seconds)
             return 500, {}, _error("server_error", "held past the client's timeout")
