@@ -16,7 +16,7 @@ import pytest
 
 from blossom_db import generated as db
 from blossom_db.runtime import RpcError
-from tests.support.orgs_db import make_org, make_user
+from tests.support.orgs_db import become, make_org, make_user
 
 QUOTA = 1000
 RESERVED = 300
@@ -124,3 +124,149 @@ def test_each_organizations_quota_is_its_own_when_both_are_asked_at_once(
     # One call each: the first reservation holds all of its organization's quota, none of the other's.
     admitted = [isinstance(outcome, int) for outcome in outcomes]
     assert [sum(admitted[:3]), sum(admitted[3:])] == [1, 1], outcomes
+
+
+def waiting_for_a_lock(admin: psycopg.Connection, pid: int) -> bool:
+    row = admin.execute(
+        "select wait_event_type = 'Lock' from pg_stat_activity where pid = %s", (pid,)
+    ).fetchone()
+    return row is not None and bool(row[0])
+
+
+def wait_until_blocked(admin: psycopg.Connection, pids: list[int], index: int) -> None:
+    deadline = time.monotonic() + 10
+    while not (pids[index:] and waiting_for_a_lock(admin, pids[index])):
+        assert time.monotonic() < deadline, "the call never waited for a lock"
+        time.sleep(0.02)
+
+
+def in_thread(database_url: str, pids: list[int], outcomes: list[object], work: object) -> threading.Thread:
+    """Runs work(conn) as role edge in a transaction of its own on a thread; its pid goes to
+    `pids`, what it answered (or the RpcError's code, or the other psycopg error) to `outcomes`."""
+
+    def run() -> None:
+        with psycopg.connect(database_url, user="edge") as conn:
+            pids.append(conn.info.backend_pid)
+            try:
+                with conn.transaction():
+                    outcomes.append(work(conn))  # type: ignore[operator]
+            except RpcError as error:
+                outcomes.append(error.code)
+            except psycopg.Error as error:
+                outcomes.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def deleting(database_url: str, owner: str, org_id: str) -> psycopg.Connection:
+    """A connection whose open transaction deleted the organization as its owner, not committed."""
+    conn = psycopg.connect(database_url)
+    become(conn, owner)
+    conn.execute("select api.delete_organization(%s)", (org_id,))
+    return conn
+
+
+def test_a_request_reserved_while_its_organization_is_deleted_is_not_found(
+    admin: psycopg.Connection, database_url: str
+) -> None:
+    """The reservation's row names the organization: made while the deletion was under way, it
+    waited for the organization's row and then found it gone (23503, the edge's 500)."""
+    owner, member = make_user(admin, "Owner"), make_user(admin, "Member")
+    org_id = make_org(admin, "Doomed", {owner: "owner", member: "member"})
+    session = session_of(admin, member)
+    deletion = deleting(database_url, owner, org_id)
+    pids: list[int] = []
+    outcomes: list[object] = []
+    thread = in_thread(
+        database_url,
+        pids,
+        outcomes,
+        lambda conn: db.ext_ai_reserve(
+            conn,
+            p_session=session,
+            p_org_id=org_id,
+            p_feature="org_summary",
+            p_model="gpt-test",
+            p_request_hash=hashlib.sha256(b"request").digest(),
+            p_tokens=RESERVED,
+        ),
+    )
+    try:
+        wait_until_blocked(admin, pids, 0)
+        deletion.commit()
+    finally:
+        deletion.close()
+        thread.join(timeout=30)
+    assert outcomes == ["org.not_found"], outcomes
+
+
+def test_a_call_settled_while_its_organization_is_deleted_does_not_deadlock(
+    admin: psycopg.Connection, database_url: str
+) -> None:
+    """Settling locks the reservation, then caches the answer, whose row names the organization;
+    a deletion that came between locked the organization's row and waited for the reservation's
+    (its ledger goes with it): each waited for the other (40P01, a 500 to one of them). Here the
+    settlement is held between the two by an expired answer that another transaction holds."""
+    owner, member = make_user(admin, "Owner"), make_user(admin, "Member")
+    org_id = make_org(admin, "Doomed", {owner: "owner", member: "member"})
+    session = session_of(admin, member)
+    with psycopg.connect(database_url, user="edge") as conn:
+        reserved = db.ext_ai_reserve(
+            conn,
+            p_session=session,
+            p_org_id=org_id,
+            p_feature="org_summary",
+            p_model="gpt-test",
+            p_request_hash=hashlib.sha256(b"request").digest(),
+            p_tokens=RESERVED,
+        )
+    assert reserved.reservation_id is not None
+    admin.execute(
+        "insert into app.ai_answers (org_id, request_hash, model, answer, expires_at)"
+        " values (%s, sha256('old'), 'gpt-test', 'old', now() - interval '1 second')",
+        (org_id,),
+    )
+    holder = psycopg.connect(database_url)
+    holder.execute("select from app.ai_answers where org_id = %s for update", (org_id,))
+    pids: list[int] = []
+    outcomes: list[object] = []
+    settling = in_thread(
+        database_url,
+        pids,
+        outcomes,
+        lambda conn: db.ext_ai_settle(
+            conn,
+            p_session=session,
+            p_reservation_id=reserved.reservation_id,
+            p_prompt_tokens=10,
+            p_completion_tokens=10,
+            p_answer="A summary.",
+        ),
+    )
+    deletion_outcome: list[object] = []
+
+    def delete() -> None:
+        with psycopg.connect(database_url) as conn:
+            pids.append(conn.info.backend_pid)
+            try:
+                with conn.transaction():
+                    become(conn, owner)
+                    conn.execute("select api.delete_organization(%s)", (org_id,))
+                deletion_outcome.append("deleted")
+            except psycopg.Error as error:
+                deletion_outcome.append(error)
+
+    deletion = threading.Thread(target=delete)
+    try:
+        wait_until_blocked(admin, pids, 0)
+        deletion.start()
+        wait_until_blocked(admin, pids, 1)
+        holder.commit()
+    finally:
+        holder.close()
+        settling.join(timeout=30)
+        deletion.join(timeout=30)
+    assert outcomes == [None], outcomes
+    assert deletion_outcome == ["deleted"], deletion_outcome

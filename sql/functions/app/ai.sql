@@ -75,13 +75,17 @@ comment on function app.ai_usage_view(app.org_id) is
    all went with its organization, deleted during the call (the ledger goes with it), or was
    never theirs: 404 org.not_found, as for a non-member (it answered 500). One they can see but
    no longer under way is an error: only the edge calls this, once, with the id ext.ai_reserve
-   gave it. */
+   gave it. The organization's lock comes first, as deleting it takes it first: settling locked
+   the reservation, then cached the answer, whose row names the organization, while a deletion
+   locked the organization's row, then waited for the reservation's (its ledger goes with it),
+   and each waited for the other (40P01). */
 create function app.ai_reservation(p_reservation_id bigint) returns app.ai_usage
 language plpgsql volatile
 as $$
 declare
   v_usage app.ai_usage;
 begin
+  perform app.lock_org(u.org_id) from app.ai_usage u where u.id = p_reservation_id;
   select u.* into v_usage
     from app.ai_usage u
    where u.id = p_reservation_id and u.outcome = 'reserved' and u.user_id = app.current_user_id()

@@ -113,6 +113,10 @@ declare
   v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
   v_usage api.ai_usage;
 begin
+  /* The organization's lock, as deleting it takes it: a deletion comes wholly before (404) or
+     after. The reservation's row names the organization: made while a deletion was under way,
+     it waited for the organization's row and then found it gone (23503, the edge's 500). */
+  perform app.lock_org(v_org);
   perform app.require_membership(v_org);
   perform app.spend_quota('ai.user', v_user, util.setting('ai_calls_per_user_per_hour', '30')::integer,
                           interval '1 hour', 'ai.user_rate_limited', 'Too many AI requests; try again later.');
