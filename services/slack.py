@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
+# Slack's names for a throttle, which it may answer with HTTP 200 as well as with 429 (chat.postMessage
+# says `rate_limited` of posts in a burst): a call to make again later, not a refusal.
+RATE_LIMITED_ERRORS = frozenset({"ratelimited", "rate_limited"})
+
 # Slack's errors that mean the token or the channel will not work again as they are: the token's
 # own, the channel's, and the workspace's settings that refuse the bot the channel (until an admin
 # there changes them).
@@ -314,7 +318,7 @@ def _refusal(error: SlackApiError) -> ServiceError:
     headers = getattr(response, "headers", None) or {}
     data = getattr(response, "data", None)
     slack_error = _quoted(data.get("error")) if isinstance(data, dict) else None
-    if status == 429:
+    if status == 429 or slack_error in RATE_LIMITED_ERRORS:
         return ServiceError(
             "slack.unavailable",
             "Slack asked us to slow down.",

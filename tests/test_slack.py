@@ -126,6 +126,18 @@ def test_rate_limits_are_temporary_with_slacks_retry_after(slack: FakeSlack) -> 
     assert slack.posts == [], "the SDK's own retry is off: the job queue decides when"
 
 
+@pytest.mark.parametrize("slack_error", ["ratelimited", "rate_limited"])
+def test_a_rate_limit_answered_without_a_429_is_temporary_too(slack: FakeSlack, slack_error: str) -> None:
+    """Slack names a throttle in the answer too (`ratelimited`; `rate_limited` for
+    chat.postMessage's posts in a burst): with HTTP 200, it was a refusal for good, and the
+    worker gave the post up at once."""
+    slack.answer_next(json.dumps({"ok": False, "error": slack_error}).encode())
+    with pytest.raises(ServiceError) as error:
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO))
+    assert (error.value.code, error.value.status, error.value.temporary) == ("slack.unavailable", 503, True)
+    assert not isinstance(error.value, SlackRefused)
+
+
 def test_server_errors_are_temporary(slack: FakeSlack) -> None:
     slack.fail_next(503)
     with pytest.raises(ServiceError) as error:
