@@ -1,4 +1,5 @@
-"""What a mail says (worker/messages.py), and the worker's settings (worker/config.py)."""
+"""What a mail says (worker/messages.py), and the worker's settings (worker/config.py) with the
+waits between tries they make (worker/delivery.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from ops.settings import ROOT
 from services.text import inert
 from worker.config import WorkerConfig, parse_app_url, parse_mail_from
+from worker.delivery import retry_delay
 from worker.messages import KINDS, UnsendableMessage, compose
 
 SENDER = Address("Blossom", "no-reply", "blossom.example")
@@ -160,6 +162,18 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("BLOSSOM_WORKER_STALLED_SECONDS", "15")
     with pytest.raises(ValueError, match="BLOSSOM_WORKER_STALLED_SECONDS"):
         WorkerConfig.from_env()
+
+
+@pytest.mark.parametrize("failed_tries", [1, 2, 7, 1100, 10**6])
+def test_the_wait_after_a_failed_try_doubles_up_to_its_bound_however_many_tries(
+    monkeypatch: pytest.MonkeyPatch, failed_tries: int
+) -> None:
+    """BLOSSOM_MAIL_MAX_ATTEMPTS is any count: past about a thousand tries the doubling overflowed
+    a float (OverflowError), and the job crashed where it should have waited an hour."""
+    monkeypatch.setenv("BLOSSOM_MAIL_MAX_ATTEMPTS", str(10**6))
+    config = WorkerConfig.from_env()
+    wanted = min(config.retry_seconds * 2 ** min(failed_tries - 1, 20), config.retry_max_seconds)
+    assert wanted * 0.8 <= retry_delay(config, failed_tries) <= wanted * 1.2
 
 
 @pytest.mark.parametrize(

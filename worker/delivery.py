@@ -56,7 +56,8 @@ class GaveUp(Exception):
 def retry_delay(config: WorkerConfig, failed_tries: int) -> float:
     """How long to wait after the `failed_tries`-th failure: doubling from retry_seconds, at
     most retry_max_seconds, varied by up to a fifth either way."""
-    base = min(config.retry_seconds * 2 ** (failed_tries - 1), config.retry_max_seconds)
+    # The doubling stops where it passes any bound: after a thousand tries it overflowed a float.
+    base = min(config.retry_seconds * 2.0 ** min(failed_tries - 1, 64), config.retry_max_seconds)
     return float(base * random.uniform(0.8, 1.2))
 
 
