@@ -4,6 +4,7 @@ killed, stopped, doubled; Postgres restarted under it)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from ops import services
 from ops.cluster import LocalCluster
 from ops.scratch import free_port, temporary_cluster
 from ops.services import start_worker, stop, worker_env
+from ops.settings import with_user
 from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
 from tests.support.worker import (
@@ -266,6 +268,56 @@ def test_sigterm_puts_back_a_delivery_that_does_not_finish_in_time(database_url:
             eventually(lambda: outbox_row(database_url, event)["delivered_at"], what="delivered")
             time.sleep(0.6)
             assert len(smtp.received) == 1
+
+
+def test_a_notification_asking_to_abort_a_job_does_not_cut_a_delivery_short(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Any login may NOTIFY any channel, panopticon, which may only read, too. procrastinate's
+    worker cancelled the job that an `abort_job_requested` notification on its queue's channel
+    named: the delivery under way was dropped and run again at once (a mail the server had taken
+    before its answer, sent twice). An abort is asked for in the job queue's table, which only
+    the roles that may write it can do (worker/process.py, QueueConnector)."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        smtp.hold()
+        event = queue_mail(database_url, "ivy@example.com")
+        assert smtp.held.wait(10)
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "select id from jobs.procrastinate_jobs where args ->> 'event_id' = %s", (event,)
+            ).fetchone()
+        assert row is not None
+        abort = json.dumps({"type": "abort_job_requested", "job_id": row[0]})
+        with psycopg.connect(with_user(database_url, "panopticon"), autocommit=True) as conn:
+            for channel in ("procrastinate_queue_v1#mail", "procrastinate_any_queue_v1"):
+                conn.execute("select pg_notify(%s, %s)", (channel, abort))
+        time.sleep(1.0)  # the worker polls every 0.1 s; its abort poll runs every 5 s
+        assert outbox_row(database_url, event)["delivered_at"] is None, "the held delivery was dropped"
+        assert jobs_of(database_url, event) == [("doing", 0)]
+        smtp.release()
+        smtp.wait_for(1)
+        row_after = eventually(
+            lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
+        )
+        assert row_after["attempts"] == 1
+        time.sleep(0.6)
+        assert len(smtp.received) == 1
+
+
+def test_a_notification_that_is_no_job_leaves_the_worker_listening(database_url: str, tmp_path: Path) -> None:
+    """A payload that was not a JSON object (anyone's NOTIFY on the queue's channel) ended
+    procrastinate's listener without a word: every mail after it waited for the next poll."""
+    with (
+        SmtpServer() as smtp,
+        running_worker(database_url, smtp.url, tmp_path, BLOSSOM_WORKER_POLL_SECONDS="60"),
+    ):
+        time.sleep(0.5)  # listening
+        with psycopg.connect(with_user(database_url, "panopticon"), autocommit=True) as conn:
+            for payload in ("not json", "[]", "{}", '{"type": "abort_job_requested"}'):
+                conn.execute("select pg_notify('procrastinate_queue_v1#mail', %s)", (payload,))
+        time.sleep(0.5)
+        queue_mail(database_url, "jo@example.com")
+        smtp.wait_for(1, timeout=5)
 
 
 @pytest.fixture

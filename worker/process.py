@@ -10,19 +10,23 @@ What procrastinate leaves to its user, done here:
   - A worker that died holding jobs (SIGKILL, a lost machine) leaves them `doing`: every
     heartbeat, the jobs of workers silent for BLOSSOM_WORKER_STALLED_SECONDS are run again.
   - How a failed try is retried: DeliveryRetry, from what Deliverer recorded.
+  - Notifications only wake the worker (QueueConnector): any login may send one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
+from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from procrastinate import App, PsycopgConnector, exceptions
+from procrastinate.connector import Notify
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
@@ -75,8 +79,32 @@ def _in_seconds(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
+class QueueConnector(PsycopgConnector):
+    """procrastinate's connector, whose LISTEN passes on only a new job's notification, the
+    wake-up. Any login may NOTIFY any channel, panopticon (which may only read) too, and
+    procrastinate's worker believed what came: it cancelled the running job that an
+    `abort_job_requested` named (the delivery under way dropped and run again at once: a mail
+    the server had taken before its answer came, sent twice), and a payload that was not a JSON
+    object ended its listener for good, leaving every mail to wait for the next poll. A real
+    abort is asked for in the job queue's table, which only the roles that may write it can do,
+    and the worker's poll of the table still finds it (tests/test_worker.py)."""
+
+    async def listen_notify(self, on_notification: Notify, channels: Iterable[str]) -> None:
+        async def wake_up(*, channel: str, payload: str) -> None:
+            try:
+                notification = json.loads(payload)
+            except ValueError:
+                notification = None
+            if isinstance(notification, dict) and notification.get("type") == "job_inserted":
+                await on_notification(channel=channel, payload=payload)
+            else:
+                log.debug("a notification on %s that is no new job's, ignored", channel)
+
+        await super().listen_notify(wake_up, channels)
+
+
 def build_app(config: WorkerConfig, deliverer: Deliverer, poster: SlackPoster) -> App:
-    connector = PsycopgConnector(
+    connector = QueueConnector(
         conninfo=config.database_url,
         # procrastinate names its tables and functions without a schema.
         kwargs={
