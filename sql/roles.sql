@@ -26,6 +26,7 @@ declare
   }';
   role_name text;
   attributes text;
+  database_name name;
 begin
   for role_name, attributes in select key, value from jsonb_each_text(wanted) loop
     if not exists (select from pg_roles where rolname = role_name) then
@@ -34,9 +35,15 @@ begin
       execute format('alter role %I %s', role_name, attributes);
     end if;
     /* A role may change its own session defaults (ALTER ROLE itself SET), for good: whatever
-       it set is undone here, and what this file states below is all there is. */
+       it set is undone here, and what this file states below is all there is. In every
+       database it set them for: panopticon may connect to the server's `postgres` as well. */
     execute format('alter role %I reset all', role_name);
-    execute format('alter role %I in database %I reset all', role_name, pg_catalog.current_database());
+    for database_name in
+      select d.datname from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
+       where s.setrole = (select r.oid from pg_roles r where r.rolname = role_name)
+    loop
+      execute format('alter role %I in database %I reset all', role_name, database_name);
+    end loop;
   end loop;
 end
 $$;

@@ -248,6 +248,26 @@ def test_what_a_role_set_for_itself_is_undone_by_the_next_migrate(database_url: 
         assert conn.execute("show statement_timeout").fetchone() == ("2min",)
 
 
+def test_what_a_role_set_for_itself_in_another_database_is_undone_too(database_url: str) -> None:
+    """panopticon may connect to the server's `postgres` database, and set its own defaults
+    there (ALTER ROLE itself IN DATABASE postgres): migrate reset them only in its own
+    database, and panopticon's sessions there started writable for good."""
+    postgres_url = with_user(with_database(database_url, "postgres"), "panopticon")
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("begin read write")
+            conn.execute("alter role panopticon in database postgres set default_transaction_read_only = off")
+            conn.execute("commit")
+        with psycopg.connect(postgres_url) as conn:
+            assert conn.execute("show default_transaction_read_only").fetchone() == ("off",)
+        migrate(database_url, quiet=True)
+        with psycopg.connect(postgres_url) as conn:
+            assert conn.execute("show default_transaction_read_only").fetchone() == ("on",)
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("alter role panopticon in database postgres reset all")
+
+
 def test_a_roles_file_without_its_roles_object_names_itself(tmp_path: Path) -> None:
     (tmp_path / "roles.sql").write_text("create role someone;\n")
     with pytest.raises(RolesFileError, match=r"roles\.sql: want one `wanted constant jsonb"):
