@@ -74,7 +74,7 @@ select is_empty(
              or p.column_name ~* 'payload' or c.data_type = 'bytea' or p.table_name = 'user_secrets')
      except
      values ('app', 'rate_limit_hits', 'key') $$,
-  'admin_reader may read no column that holds a secret (a rate limit''s key is an address or an account, counted by admin.rate_limit_pressure)'
+  'admin_reader may read no column that holds a secret (but a rate limit''s key, which admin.rate_limit_pressure only counts: an address, an account, or a remembered device''s token hash, which no view shows)'
 );
 select is_empty(
   $$ select c.oid::regclass from pg_class c
