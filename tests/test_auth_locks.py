@@ -6,6 +6,7 @@ the reset's). Two connections to one database, one holding a login open."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,3 +96,51 @@ def test_signing_out_everywhere_waits_for_a_login_under_way(database_url: str) -
     session = _signed_up(database_url)
     _after_a_login_under_way(database_url, "select auth.logout_all(%s, null)", [session])
     assert _live_sessions(database_url) == 0
+
+
+def _two_verification_links(database_url: str, email: str) -> list[str]:
+    """An account's two verification links: the sign-up's, and one sent again."""
+    with psycopg.connect(database_url) as conn:
+        signup = "select auth.signup(%s, %s, 'Owner', null, 'test') -> 'session' ->> 'token'"
+        row = conn.execute(signup, [email, OLD_PASSWORD]).fetchone()
+        assert row is not None
+        conn.execute("select auth.resend_email_verification(%s, null)", [row[0]])
+        rows = conn.execute(
+            "select payload ->> 'token' from app.outbox where topic = 'mail.email_verification'"
+            " and payload ->> 'to' = %s",
+            [email],
+        ).fetchall()
+        return [str(token) for (token,) in rows]
+
+
+def test_two_verification_links_of_one_account_followed_at_once_never_deadlock(database_url: str) -> None:
+    """Each took its own link's row, then waited for the other's to spend every link of the
+    account: Postgres broke the deadlock with 40P01, which the edge answered 500."""
+    outcomes: list[str] = []
+    for account in range(20):
+        links = _two_verification_links(database_url, f"owner{account}@example.com")
+        assert len(links) == 2
+        together = threading.Barrier(2)
+
+        def follow(link: str, together: threading.Barrier = together) -> None:
+            with psycopg.connect(database_url) as conn:
+                together.wait()
+                try:
+                    conn.execute("select auth.verify_email(%s, null)", [link])
+                    conn.commit()
+                    outcomes.append("verified")
+                except psycopg.Error as error:
+                    code = (
+                        json.loads(error.diag.message_primary or "{}").get("code")
+                        if error.sqlstate == "PGRST"
+                        else None
+                    )
+                    outcomes.append(code or f"sqlstate {error.sqlstate}")
+
+        threads = [threading.Thread(target=follow, args=(link,)) for link in links]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    # One link of each account verifies it; the other is found spent.
+    assert sorted(outcomes) == ["auth.invalid_token"] * 20 + ["verified"] * 20

@@ -30,6 +30,14 @@ declare
   v_user app.user_id;
 begin
   if util.token_is_wellformed(p_token) then
+    select v.user_id into v_user from app.email_verifications v where v.token_hash = util.token_hash(p_token);
+  end if;
+  if v_user is not null then
+    /* The account's links are spent one verification at a time, the lock first, then the
+       link's row: two links of one account followed at once (the sign-up's mail and a resent
+       one) each locked its own row, then waited for the other's to spend it, and Postgres
+       broke the deadlock with an error the edge could only answer 500. */
+    perform app.lock_rate_key('verify', v_user);
     select v.user_id into v_user from app.email_verifications v
      where v.token_hash = util.token_hash(p_token) and v.used_at is null and v.expires_at > pg_catalog.now()
        for update;
