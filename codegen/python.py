@@ -206,7 +206,7 @@ class _Emitter:
         self.names = self.decl.names
         self.declarations = self.decl.lines
 
-    def type(self, oid: int, where: str, *, nested: bool = False) -> str:
+    def type(self, oid: int, where: str, *, nested: bool = False, answered: bool = False) -> str:
         pg = self.catalog.type(oid)
         if pg.kind == "domain":
             return self.domain(pg, where, nested)
@@ -221,7 +221,7 @@ class _Emitter:
             return self.composite(pg)
         if pg.kind == "array":
             assert pg.element_oid is not None
-            return f"list[{self.nullable(pg.element_oid, False, where, nested=True)}]"
+            return f"list[{self.nullable(pg.element_oid, False, where, nested=True, answered=answered)}]"
         if pg.kind == "base" and oid in _SCALARS:
             return _SCALARS[oid]
         raise CodegenError(f"cannot map type {pg.sql} to Python (used by {where})")
@@ -230,8 +230,9 @@ class _Emitter:
         self, oid: int, not_null: bool, where: str, *, nested: bool = False, answered: bool = False
     ) -> str:
         """The type, `| None` unless known not null; a NOT NULL domain is believed of arguments
-        only, not of what a function answers (as in typescript.py)."""
-        py = self.type(oid, where, nested=nested)
+        only, not of what a function answers, nor of the elements of an array it answers (as in
+        typescript.py)."""
+        py = self.type(oid, where, nested=nested, answered=answered)
         believed = not answered and self.catalog.not_null(oid)
         return py if not_null or believed else f"{py} | None"
 

@@ -333,8 +333,9 @@ class _Emitter:
 
     # -- types -------------------------------------------------------------------------------
 
-    def type(self, oid: int, where: str) -> str:
-        """The TypeScript type of values of `oid`, without `| null`."""
+    def type(self, oid: int, where: str, *, answered: bool = False) -> str:
+        """The TypeScript type of values of `oid`, without `| null` (`answered`: as `nullable`'s,
+        for the elements of an array)."""
         pg = self.catalog.type(oid)
         if pg.kind == "domain":
             return self.domain(pg, where)
@@ -344,7 +345,7 @@ class _Emitter:
             return self.composite(pg, where)
         if pg.kind == "array":
             assert pg.element_oid is not None
-            return f"({self.nullable(pg.element_oid, False, where)})[]"
+            return f"({self.nullable(pg.element_oid, False, where, answered=answered)})[]"
         if pg.kind == "base":
             if oid in _BOOLEAN:
                 return "boolean"
@@ -360,8 +361,9 @@ class _Emitter:
         """The type, `| null` unless known not null. A NOT NULL domain is believed of what the
         client sends (Postgres refuses a null for it), not of what a function answers
         (`answered`): an SQL function that finds no row, or a column of an outer join, is null
-        whatever the domain says."""
-        ts = self.type(oid, where)
+        whatever the domain says; nor are the elements of an array it answers (an array_agg over
+        an outer join holds nulls)."""
+        ts = self.type(oid, where, answered=answered)
         believed = not answered and self.catalog.not_null(oid)
         return ts if not_null or believed else f"{ts} | null"
 

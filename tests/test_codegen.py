@@ -886,3 +886,34 @@ def test_a_not_null_domain_answered_by_a_function_may_be_null(fixture_with: Any,
     }
     with psycopg.connect(url) as conn:
         assert module.pipeline_no_seats(conn, wanted=module.SeatCount(3)) is None
+
+
+def test_an_answered_arrays_elements_of_a_not_null_domain_may_be_null(
+    fixture_with: Any, tmp_path: Path
+) -> None:
+    """An array a function answers is not checked against its elements' NOT NULL domain either
+    (an array_agg over an outer join holds nulls): its elements are `| null`, as a scalar result
+    of the domain is; an argument's array of it stays not null (Postgres refuses the null)."""
+    body = "select array_agg(t.s) from (values (1)) v(n) left join app.seats_t t on false"
+    url = fixture_with(
+        "create table app.seats_t (s app.seat_count);"
+        "create function pipeline.all_seats(wanted app.seat_count[]) returns app.seat_count[]"
+        f" language sql stable as $$ {body} $$;"
+        "grant execute on function pipeline.all_seats(app.seat_count[]) to codegen_fixture_worker;"
+        "create function api.all_seats(wanted app.seat_count[]) returns app.seat_count[]"
+        f" language sql stable as $$ {body} $$;"
+        "grant execute on function api.all_seats(app.seat_count[])"
+        " to codegen_fixture_anon, codegen_fixture_user;"
+    )
+    files = generate(url, FIXTURE_CONFIG)
+    typescript = files[EXPECTED / "generated.ts"]
+    assert "): Promise<Result<(SeatCount | null)[] | null, AllSeatsErrorCode>> {" in typescript
+    assert "export interface AllSeatsArgs {\n  wanted: (SeatCount)[] | null;\n}" in typescript
+    module = _load_module(files[EXPECTED / "generated.py"], tmp_path / "all_seats.py")
+    assert module.pipeline_all_seats.__annotations__ == {
+        "conn": "psycopg.Connection[Any]",
+        "wanted": "list[SeatCount] | None",
+        "return": "list[SeatCount | None] | None",
+    }
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_all_seats(conn, wanted=[module.SeatCount(3)]) == [None]
