@@ -7,10 +7,10 @@ function body (as `pg_get_functiondef` prints it, so it is what the database run
   be a `json_build_object('code', '<code>', ...)` expression;
 - calls to a *raise helper* (e.g. `util.raise_error(401, 'auth.not_signed_in', ...)`), whose
   code is a literal argument at a configured position;
-- calls to other functions, whose codes are added transitively (`auth.require_user()` makes
-  every caller able to raise `auth.not_signed_in`); an unqualified name is looked up along the
-  function's own `set search_path` (or `default_search_path` when it sets none), as Postgres
-  would;
+- calls to other functions (and procedures, with CALL), whose codes are added transitively
+  (`auth.require_user()` makes every caller able to raise `auth.not_signed_in`); an
+  unqualified name is looked up along the function's own `set search_path` (or
+  `default_search_path` when it sets none), as Postgres would;
 - `insert`, `update`, `delete` and `merge` statements: the trigger functions that fire on that
   table for that event are callees too, and so are those that fire on the tables its foreign
   keys' actions write in turn (a delete that cascades deletes there, set null updates), and on
@@ -435,6 +435,8 @@ class _Analysis:
             if table is not None:
                 self.uses(table, _READ, set())
             call = node.get("FuncCall")
+            if isinstance(node.get("CallStmt"), dict):  # CALL's procedure is no FuncCall node
+                call = node["CallStmt"].get("funccall")
             if not isinstance(call, dict):
                 continue
             name = self.resolve(_name(call), self.names.functions)

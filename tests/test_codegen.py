@@ -917,3 +917,21 @@ def test_an_answered_arrays_elements_of_a_not_null_domain_may_be_null(
     }
     with psycopg.connect(url) as conn:
         assert module.pipeline_all_seats(conn, wanted=[module.SeatCount(3)]) == [None]
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "language plpgsql as $$ begin call app.zz_proc(); end $$",
+        "language sql as $$ call app.zz_proc() $$",
+    ],
+    ids=["plpgsql", "sql"],
+)
+def test_the_codes_of_a_procedure_called_with_call_are_found(fixture_with: Any, caller: str) -> None:
+    """A CALL names its procedure outside of any FuncCall node: its codes were lost, and the
+    client typed the code it raised as unexpected."""
+    url = fixture_with(
+        RAISER + "create procedure app.zz_proc() language plpgsql as $$ begin perform app.zz_raise(); end $$;"
+        f"create function app.zz_caller() returns void {caller};"
+    )
+    assert _codes_of(url, "app.zz_caller") == {"zz.raised"}
