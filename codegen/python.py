@@ -190,7 +190,8 @@ def _docstring(lines: list[str], indent: str) -> list[str]:
     if not lines:
         return []
     if len(lines) == 1:
-        return [f'{indent}"""{lines[0]}"""']
+        # A quote just before the closing quotes would close the string early: a space between.
+        return [f'{indent}"""{lines[0]}{" " if lines[0].endswith(chr(34)) else ""}"""']
     return [
         f'{indent}"""{lines[0]}',
         *(f"{indent}{line}" if line else "" for line in lines[1:]),

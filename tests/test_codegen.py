@@ -935,3 +935,17 @@ def test_the_codes_of_a_procedure_called_with_call_are_found(fixture_with: Any, 
         f"create function app.zz_caller() returns void {caller};"
     )
     assert _codes_of(url, "app.zz_caller") == {"zz.raised"}
+
+
+def test_a_comment_that_ends_with_a_quote_makes_a_docstring(fixture_with: Any, tmp_path: Path) -> None:
+    """A one-line docstring was written `\"\"\"Shown as "label"\"\"\"\"`, which does not parse:
+    codegen stopped, ruff unable to format generated.py."""
+    url = fixture_with(
+        "create type api.labelled as (label text);"
+        "comment on type api.labelled is 'A \"label\"';"
+        "comment on column api.labelled.label is 'Shown as \"label\"';"
+        "create function api.labelled() returns api.labelled language sql return row('x')::api.labelled;"
+    )
+    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
+    module = _load_module(python, tmp_path / "labelled.py")
+    assert module.Labelled.__doc__.strip() == 'A "label"'
