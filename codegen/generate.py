@@ -53,7 +53,9 @@ def generate(database_url: str, config: Config) -> dict[Path, str]:
 
 
 def stale(files: dict[Path, str]) -> list[Path]:
-    return [path for path, text in files.items() if not path.exists() or path.read_text() != text]
+    """The files whose content is not exactly `text`, byte for byte (read_text would translate
+    CRLF and CR to LF, and a file committed so would pass)."""
+    return [path for path, text in files.items() if not path.exists() or path.read_bytes() != text.encode()]
 
 
 def _shown(path: Path) -> str:
@@ -76,7 +78,7 @@ def run(database_url: str, config: Config, *, check: bool) -> int:
         return 1 if outdated else 0
     for path in outdated:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(files[path])
+        path.write_bytes(files[path].encode())
     for path in files:
         print(f"codegen: {_shown(path)} {'written' if path in outdated else 'unchanged'}", file=sys.stderr)
     print(f"codegen: catalog read and files made in {elapsed:.2f}s", file=sys.stderr)

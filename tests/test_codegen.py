@@ -949,3 +949,15 @@ def test_a_comment_that_ends_with_a_quote_makes_a_docstring(fixture_with: Any, t
     python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
     module = _load_module(python, tmp_path / "labelled.py")
     assert module.Labelled.__doc__.strip() == 'A "label"'
+
+
+def test_a_generated_file_with_other_line_endings_is_stale(tmp_path: Path) -> None:
+    """The check read the committed file with newlines translated: one committed with CRLF
+    (an editor's, a checkout's) passed `codegen-check`, and `codegen` left it as it was."""
+    from codegen.generate import stale
+
+    made = "// @generated\nexport type A = string;\n"
+    crlf, same = tmp_path / "crlf.ts", tmp_path / "same.ts"
+    crlf.write_bytes(made.replace("\n", "\r\n").encode())
+    same.write_bytes(made.encode())
+    assert stale({crlf: made, same: made}) == [crlf]
