@@ -62,7 +62,11 @@ def main() -> None:
         ring = KeyRing.from_environment()
     except ValueError as error:
         raise SystemExit(f"secrets: {error}") from None
-    resealed, unreadable = reseal(Settings.from_env().admin_url, ring)
+    try:
+        resealed, unreadable = reseal(Settings.from_env().admin_url, ring)
+    except psycopg.Error as error:
+        # The database out of reach (the local cluster is not started here), or not migrated.
+        raise SystemExit(f"secrets: {str(error).strip().splitlines()[0]}") from None
     print(f"secrets: {resealed} credential(s) sealed again with key {ring.current_id!r}")
     if unreadable:
         print(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import psycopg
 import pytest
 
+from ops.scratch import free_port
 from ops.secrets import reseal
+from ops.settings import ROOT
 from services.secrets import KeyRing, Sealed, SecretUnreadable, new_key_entry
 from services.slack import bot_token_context
 from tests.support.orgs_db import make_org, make_user
@@ -92,3 +98,17 @@ def test_resealing_moves_every_credential_to_the_current_key(database_url: str) 
         if key_id == "new"
     }
     assert opened == {org_id: f"xoxb-token-of-{org_id}" for org_id in orgs[:2]}
+
+
+def test_resealing_on_a_database_out_of_reach_says_so_without_a_traceback() -> None:
+    """`./dev reseal-secrets` with the local cluster stopped (it starts none) or DATABASE_URL
+    naming a server that is down: a traceback of psycopg's OperationalError."""
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/blossom"
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.secrets", "reseal"],
+        cwd=ROOT, env=os.environ | {"DATABASE_URL": nowhere, "BLOSSOM_SECRETS_KEY": new_key_entry("k1")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert ran.stderr.startswith("secrets: connection failed"), ran.stderr
