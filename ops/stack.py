@@ -331,9 +331,21 @@ def run_worker(settings: Settings) -> int:
     MailDev)."""
     worker_settings, _ = mail_settings(settings, f"http://127.0.0.1:{settings.edge_port}")
     use_development_secrets_key(settings)
-    # The worker stops itself on Ctrl-C (it is in our process group); we wait for it.
+    return run_in_foreground([sys.executable, "-m", "worker"], dict(os.environ) | worker_settings)
+
+
+def run_in_foreground(command: list[str], env: dict[str, str]) -> int:
+    """`command` in our process group, waited for: Ctrl-C reaches it directly (we ignore it
+    ourselves), and a SIGTERM of ours (just passes its own on to us alone) is passed on, so that
+    it stops and we then stop the Postgres we started. SIGTERM's default ended us at once: the
+    worker of `./dev worker` ran on, with no one to stop it, and so did Postgres."""
+    # The child must not inherit an ignored SIGINT: Python then installs no KeyboardInterrupt.
+    child = subprocess.Popen(
+        command, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return subprocess.call([sys.executable, "-m", "worker"], env=dict(os.environ) | worker_settings)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: child.send_signal(signal.SIGTERM))
+    return child.wait()
 
 
 def pipeline_environment(settings: Settings) -> dict[str, str]:
@@ -459,7 +471,7 @@ def main() -> None:
                 raise SystemExit(run_pipeline_ui(settings))
             if args.command == "pipeline-run":
                 command = [sys.executable, "-m", "pipeline", *psql_options, *args.args]
-                raise SystemExit(subprocess.call(command, env=pipeline_environment(settings)))
+                raise SystemExit(run_in_foreground(command, pipeline_environment(settings)))
             if args.command == "migrate":
                 migrate(settings.admin_url)
             elif args.command == "reset-db":

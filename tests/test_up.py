@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -21,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ops.cluster import LocalCluster
 from ops.scratch import free_port, throwaway_folder
 from ops.settings import ROOT, Settings
 from ops.stack import database, local_cluster
@@ -537,3 +539,27 @@ def test_a_port_of_the_stack_already_taken_stops_up_before_anything_starts(data_
     )
     assert "Traceback" not in ran.stderr
     assert not (data_dir / "postgres").exists(), "nothing started"
+
+
+def test_sigterm_stops_the_worker_recipe_its_worker_and_the_postgres_it_started(data_dir: Path) -> None:
+    """`kill` of `./dev worker` (just passes the SIGTERM on to its recipe alone): the recipe ended
+    at once, and the worker it ran, and the Postgres it had started, ran on with no one to stop
+    them."""
+    env, ports = up_environment(data_dir)
+    recipe = subprocess.Popen(
+        [sys.executable, "-m", "ops.stack", "worker"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not _port_open(ports["metrics"]):  # the worker serves its metrics once it runs
+            assert recipe.poll() is None, "the recipe ended"
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.1)
+        recipe.send_signal(signal.SIGTERM)
+        recipe.wait(timeout=60)
+        _assert_nothing_left({"the worker's metrics": ports["metrics"]}, data_dir)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(recipe.pid, signal.SIGKILL)  # the worker is in the recipe's process group
+        LocalCluster(data_dir / "postgres", ports["pg"]).stop()
