@@ -166,17 +166,23 @@ def taken_port(settings: Settings, with_maildev: bool) -> str | None:
             ("BLOSSOM_MAILBOX_PORT", "MailDev's mailbox", settings.mailbox_port),
         ]
     for variable, whose, port in ports:
-        with socket.socket() as probe:
-            # As the servers bind: a port left in TIME_WAIT by the last run is free.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return (
-                    f"port {port} ({variable}, {whose}) is in use: by another program, or by what a"
-                    f" `./dev up` that was killed left running (`ss -ltnp 'sport = :{port}'` names it)"
-                )
+        if not _port_free(port):
+            return (
+                f"port {port} ({variable}, {whose}) is in use: by another program, or by what a"
+                f" `./dev up` that was killed left running (`ss -ltnp 'sport = :{port}'` names it)"
+            )
     return None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As the servers bind: a port left in TIME_WAIT by the last run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def use_development_secrets_key(settings: Settings) -> None:
@@ -464,6 +470,13 @@ def main() -> None:
             confirm_reset(settings, args.yes)
         if args.command == "rollback":
             confirm_rollback(settings, args.to, args.yes)
+        if args.command == "pipeline" and not _port_free(settings.dagster_port):
+            # dagster dev ran on without its webserver, which had failed to bind: no UI, one line
+            # among its others saying why.
+            raise SystemExit(
+                f"blossom: port {settings.dagster_port} (BLOSSOM_DAGSTER_PORT, Dagster's) is in use"
+                f" (`ss -ltnp 'sport = :{settings.dagster_port}'` names what holds it)"
+            )
         with database(settings):
             if args.command == "worker":
                 raise SystemExit(run_worker(settings))

@@ -563,3 +563,30 @@ def test_sigterm_stops_the_worker_recipe_its_worker_and_the_postgres_it_started(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(recipe.pid, signal.SIGKILL)  # the worker is in the recipe's process group
         LocalCluster(data_dir / "postgres", ports["pg"]).stop()
+
+
+def test_a_port_taken_stops_the_pipeline_recipe_before_anything_starts(data_dir: Path) -> None:
+    """`./dev pipeline` with BLOSSOM_DAGSTER_PORT in use: dagster dev ran on for ever, its
+    webserver gone after failing to bind, one line among many saying so, and no UI anywhere."""
+    env, _ports = up_environment(data_dir)
+    dagster_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", dagster_port))
+        taken.listen()
+        recipe = subprocess.Popen(
+            [sys.executable, "-m", "ops.stack", "pipeline"],
+            cwd=ROOT, env=env | {"BLOSSOM_DAGSTER_PORT": str(dagster_port)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            _output, errors = recipe.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(recipe.pid, signal.SIGTERM)  # the recipe passes it on to dagster dev
+            recipe.communicate(timeout=60)
+            raise AssertionError("the recipe ran on with its port taken") from None
+        finally:
+            LocalCluster(data_dir / "postgres", int(env["BLOSSOM_PG_PORT"])).stop()
+    assert recipe.returncode == 1
+    assert f"blossom: port {dagster_port} (BLOSSOM_DAGSTER_PORT, Dagster's) is in use" in errors, errors
+    assert "Traceback" not in errors
+    assert not (data_dir / "postgres").exists(), "nothing started"
