@@ -23,8 +23,9 @@ def split_list(value: str) -> tuple[str, ...]:
     return tuple(item for item in re.split(r"[\s,]+", value.strip()) if item)
 
 
-def env_number(name: str, default: float) -> float:
-    """A positive number; `default` when the variable is unset or empty."""
+def env_number(name: str, default: float, *, zero: bool = False) -> float:
+    """A positive number (or 0, with `zero`: a setting that 0 turns off); `default` when the
+    variable is unset or empty."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -32,8 +33,9 @@ def env_number(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a positive number, got {raw!r}")
+    if not (value > 0 or (zero and value == 0)) or value == float("inf"):
+        kind = "0 or a positive number" if zero else "a positive number"
+        raise ValueError(f"{name} must be {kind}, got {raw!r}")
     return value
 
 

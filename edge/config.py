@@ -148,7 +148,7 @@ class EdgeConfig:
             client_upstream_share=env_count("BLOSSOM_EDGE_CLIENT_UPSTREAM_SHARE", 4),
             client_concurrency=env_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
             max_in_flight=env_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
-            stop_delay_seconds=env_number("BLOSSOM_EDGE_STOP_DELAY", 0.0),
+            stop_delay_seconds=env_number("BLOSSOM_EDGE_STOP_DELAY", 0.0, zero=True),
             grace_seconds=env_number("BLOSSOM_EDGE_GRACE_SECONDS", 10.0),
             cookie_name=session_cookie_name(secure=secure),
             cookie_secure=secure,

@@ -13,7 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
+import pytest
 
+from edge.config import EdgeConfig
 from tests.support.http import Reply, loopback_address, request
 from tests.support.stack import make_stack
 
@@ -144,3 +146,14 @@ def test_a_cross_origin_request_cut_short_is_answered_with_its_cors_headers(
     assert headers.get("access-control-allow-origin") == origin, headers
     assert headers.get("access-control-allow-credentials") == "true"
     assert "retry-after" in headers.get("access-control-expose-headers", "").lower()
+
+
+def test_a_stop_delay_of_zero_is_no_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README gives its default as "none: 0", and 0 is what turns it off: `BLOSSOM_EDGE_STOP_DELAY=0`
+    stopped the edge at start (must be a positive number), and a compose service so set never
+    came up."""
+    monkeypatch.setenv("BLOSSOM_EDGE_STOP_DELAY", "0")
+    assert EdgeConfig.from_env().stop_delay_seconds == 0
+    monkeypatch.setenv("BLOSSOM_EDGE_STOP_DELAY", "-1")
+    with pytest.raises(ValueError, match="BLOSSOM_EDGE_STOP_DELAY"):
+        EdgeConfig.from_env()
