@@ -342,9 +342,10 @@ def run_worker(settings: Settings) -> int:
 
 def run_in_foreground(command: list[str], env: dict[str, str]) -> int:
     """`command` in our process group, waited for: Ctrl-C reaches it directly (we ignore it
-    ourselves), and a SIGTERM of ours (just passes its own on to us alone) is passed on, so that
-    it stops and we then stop the Postgres we started. SIGTERM's default ended us at once: the
-    worker of `./dev worker` ran on, with no one to stop it, and so did Postgres."""
+    ourselves: psql's cancels a query, and ended our wait, psql with it, in a traceback), and a
+    SIGTERM of ours (just passes its own on to us alone) is passed on, so that it stops and we
+    then stop the Postgres we started. SIGTERM's default ended us at once: the worker of
+    `./dev worker` ran on, with no one to stop it, and so did Postgres."""
     # The child must not inherit an ignored SIGINT: Python then installs no KeyboardInterrupt.
     child = subprocess.Popen(
         command, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -496,7 +497,7 @@ def main() -> None:
                 url = settings.admin_url if args.command == "psql" else settings.panopticon_url
                 conninfo, password = password_apart(url)
                 psql = [str(PG_BIN / "psql"), conninfo, *psql_options, *args.args]
-                raise SystemExit(subprocess.call(psql, env=os.environ | password))
+                raise SystemExit(run_in_foreground(psql, dict(os.environ) | password))
     # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
     except (RuntimeError, OSError, psycopg.Error) as error:
         raise SystemExit(f"blossom: {error}") from None

@@ -590,3 +590,36 @@ def test_a_port_taken_stops_the_pipeline_recipe_before_anything_starts(data_dir:
     assert f"blossom: port {dagster_port} (BLOSSOM_DAGSTER_PORT, Dagster's) is in use" in errors, errors
     assert "Traceback" not in errors
     assert not (data_dir / "postgres").exists(), "nothing started"
+
+
+def test_ctrl_c_in_the_psql_recipe_cancels_the_query_not_the_recipe(data_dir: Path) -> None:
+    """Ctrl-C in `./dev psql`, to cancel a slow query as in psql: the recipe, in the same process
+    group, took it too, killed psql (the whole session gone) and ended in a KeyboardInterrupt's
+    traceback. Here psql runs one query, so it ends once the query is cancelled."""
+    env, ports = up_environment(data_dir)
+    recipe = subprocess.Popen(
+        [sys.executable, "-m", "ops.stack", "psql", "-c", "select pg_catalog.pg_sleep(60)"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert recipe.poll() is None, "the recipe ended"
+            assert time.monotonic() < deadline, "the query did not start"
+            with contextlib.suppress(psycopg.OperationalError):
+                server = f"postgresql://postgres@127.0.0.1:{ports['pg']}/postgres"
+                with psycopg.connect(server, connect_timeout=2) as conn:
+                    asleep = "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%'"
+                    row = conn.execute(asleep + " and pid <> pg_backend_pid()").fetchone()
+                    if row is not None and row[0] > 0:
+                        break
+            time.sleep(0.1)
+        os.killpg(recipe.pid, signal.SIGINT)  # as the terminal's Ctrl-C reaches its foreground group
+        _output, errors = recipe.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(recipe.pid, signal.SIGKILL)
+        LocalCluster(data_dir / "postgres", ports["pg"]).stop()
+    assert "canceling statement due to user request" in errors, errors
+    assert "Traceback" not in errors
+    assert recipe.returncode != 0
