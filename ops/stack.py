@@ -389,10 +389,14 @@ def run_pipeline_ui(settings: Settings) -> int:
 
 
 def agreed(question: str) -> bool:
-    """Whether the operator answers yes; no one to answer (stdin closed) is a no."""
+    """Whether the operator answers yes; no one to answer (stdin closed) is a no, and so is
+    Ctrl-C (it ended the recipe in a traceback)."""
     try:
         return input(question).strip().lower() in {"y", "yes"}
     except EOFError:
+        return False
+    except KeyboardInterrupt:
+        print()  # the line the question left open
         return False
 
 

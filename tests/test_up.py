@@ -521,6 +521,27 @@ def test_reset_db_with_no_one_to_answer_changes_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_at_the_question_is_a_no(tmp_path: Path) -> None:
+    """Ctrl-C at reset-db's `[y/N]` ended it in a KeyboardInterrupt traceback; it is a no."""
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    asking = subprocess.Popen(
+        [sys.executable, "-m", "ops.stack", "reset-db"],
+        cwd=ROOT, env=environment | {"BLOSSOM_DATA_DIR": str(tmp_path)},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert asking.stdout is not None
+    asked = b""
+    while not asked.endswith(b"[y/N] "):
+        byte = asking.stdout.read(1)
+        assert byte, f"no question: {asked!r}"
+        asked += byte
+    asking.send_signal(signal.SIGINT)
+    _, stderr = asking.communicate(timeout=30)
+    assert (asking.returncode, stderr.decode().splitlines()[-1]) == (1, "reset-db: nothing changed")
+    assert b"Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_port_of_the_stack_already_taken_stops_up_before_anything_starts(data_dir: Path) -> None:
     """What a `./dev up` killed with SIGKILL left running (each child is in a session of its own)
     holds its ports: the next `up` started Postgres, migrated, and then said only that PostgREST
