@@ -31,9 +31,20 @@ def _addresses(field: object) -> str:
     return ", ".join(str(entry.get("address", "")) for entry in field if isinstance(entry, dict))
 
 
+def _count(raw: str) -> int:
+    """A count of messages, 1 or more (a slice by -1 showed all but the oldest)."""
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} is no count of messages (1 or more)")
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=10, help="at most this many messages (newest first)")
+    parser.add_argument("--limit", type=_count, default=10, help="at most this many messages (newest first)")
     parser.add_argument("--to", help="only those sent to this address")
     args = parser.parse_args()
     mailbox_url = Settings.from_env().mailbox_url
@@ -41,10 +52,13 @@ def main() -> None:
         found = messages(mailbox_url)
     except (urllib.error.URLError, OSError) as error:
         raise SystemExit(f"mail: no MailDev at {mailbox_url} ({error}); is `just up` running?") from None
-    if args.to:
-        found = [m for m in found if args.to.lower() in _addresses(m.get("to")).lower()]
     if not found:
         print(f"mail: the mailbox at {mailbox_url} is empty")
+    if args.to:
+        sent = found
+        found = [m for m in sent if args.to.lower() in _addresses(m.get("to")).lower()]
+        if sent and not found:
+            print(f"mail: none of the {len(sent)} messages at {mailbox_url} was sent to {args.to}")
     for message in found[: args.limit]:
         print(f"── {message.get('subject', '')}")
         print(f"   to {_addresses(message.get('to'))}  ·  {message.get('time', '')}")

@@ -349,6 +349,25 @@ def _mail_flows_through_maildev(env: dict[str, str], ports: dict[str, int]) -> N
     # Newest first (the guest signed up after the invitation was sent), each with when it came.
     assert shown.index("Confirm your email address") < shown.index("You are invited to join Acme on Blossom")
     assert re.search(r"^   to guest@example\.com  ·  20\d\d-\d\d-\d\dT", shown, re.MULTILINE), shown
+    # An address none was sent to is said to be so; the mailbox is not empty.
+    none = subprocess.run(
+        [sys.executable, "-m", "ops.mailbox", "--to", "nobody@example.com"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    assert none.startswith("mail: none of the "), none
+    assert none.rstrip().endswith(" to nobody@example.com"), none
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "many"])
+def test_a_mail_limit_that_is_no_count_is_refused(limit: str) -> None:
+    """`./dev mail --limit -1` showed every message but the oldest (a slice from the end)."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.mailbox", "--limit", limit],
+        cwd=ROOT, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 2
+    assert "--limit" in ran.stderr
+    assert "Traceback" not in ran.stderr
 
 
 def test_the_last_recipe_to_end_stops_the_postgres_one_of_them_started(
