@@ -21,11 +21,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @functools.lru_cache(maxsize=4096)
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """Parsed once per distinct address: a busy edge sees the same few peers again and again."""
+    """Parsed once per distinct address: a busy edge sees the same few peers again and again. A
+    link-local IPv6 address's zone (`fe80::1%eth0`) is dropped: it names an interface of the
+    machine that saw the client, not the client, and Postgres's inet refuses it."""
     try:
-        return ipaddress.ip_address(value.strip())
+        ip = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+        return ipaddress.IPv6Address(ip.packed)
+    return ip
 
 
 def peer_ip(scope: Scope) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -44,6 +44,14 @@ def test_a_trusted_proxy_names_the_client_in_the_last_forwarded_entry() -> None:
     assert client_address(garbage, trusted) == "10.1.2.3"
 
 
+def test_a_forwarded_address_with_a_zone_is_the_address_without_it() -> None:
+    """A link-local IPv6 address may carry its zone (`fe80::1%eth0`), which Postgres's inet does
+    not take: the client's address went to the database so, and the request failed there (500)."""
+    trusted = config(trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),))
+    request = make_request(peer="10.1.2.3", headers={"X-Forwarded-For": "fe80::1%eth0"})
+    assert client_address(request, trusted) == "fe80::1"
+
+
 def test_csrf_allows_reads_and_json_from_allowed_origins() -> None:
     allowed = config(allowed_origins=frozenset({"https://app.example.com"}))
     assert csrf_refusal(make_request("GET", headers={"Origin": "https://evil.example"}), allowed) is None
