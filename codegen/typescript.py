@@ -134,8 +134,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** Codes made by the client itself: the call was aborted, no answer arrived, or the answer's
- * code is not one the call declares (`rawCode` keeps it). */
+/** Codes made by the client itself: the call was aborted, no answer arrived (or it was cut off
+ * before its end), or the answer's code is not one the call declares (`rawCode` keeps it). */
 export type ClientErrorCode = "client.aborted" | "client.network" | "client.unexpected";
 
 export interface RpcError<C extends string> {
@@ -146,7 +146,7 @@ export interface RpcError<C extends string> {
   message: string;
   details: Json;
   hint: string | null;
-  /** The HTTP status; 0 when no answer arrived. */
+  /** The HTTP status; 0 when no answer arrived (an answer cut off mid-body keeps its own). */
   status: number;
   /** The answer's headers, names in lower case (e.g. "retry-after"); empty when no answer arrived. */
   headers: Record<string, string>;
@@ -258,6 +258,9 @@ async function _request<T, C extends string>(
   let status = 0;
   let headers: Record<string, string> = {};
   let text: string;
+  // Whether the answer's body arrived to its end: a connection dropped before that is the
+  // network's failure (client.network), even when the status had come.
+  let whole = false;
   try {
     const response = await (client.fetch ?? fetch)(`${client.baseUrl}${path}`, {
       method,
@@ -274,6 +277,7 @@ async function _request<T, C extends string>(
     status = response.status;
     headers = _headers(response.headers);
     text = await response.text();
+    whole = true;
     if (response.ok) {
       const data = text === "" ? null : decode === null ? JSON.parse(text) : decode(_parseExact(text));
       return { ok: true, data: data as T };
@@ -282,7 +286,7 @@ async function _request<T, C extends string>(
     const message = cause instanceof Error ? cause.message : String(cause);
     const named = cause instanceof Error ? cause.name : "";
     const aborted = Boolean(options?.signal?.aborted) || named === "AbortError";
-    const code = aborted ? "client.aborted" : status === 0 ? "client.network" : "client.unexpected";
+    const code = aborted ? "client.aborted" : whole ? "client.unexpected" : "client.network";
     return { ok: false, error: { code, rawCode: code, message, details: null, hint: null, status, headers } };
   }
   let answer: { [key: string]: Json } = {};

@@ -112,3 +112,10 @@ def test_the_committed_client_drives_the_organization_flow(stack: Stack, tmp_pat
             tmp_path,
             {"BLOSSOM_EDGE_URL": stack.edge_url, "BLOSSOM_MAILBOX_URL": mailbox_url},
         )
+
+
+def test_the_committed_client_turns_broken_answers_into_its_errors(tmp_path: Path) -> None:
+    """No server: a fetch of the test's own answers what a dropped connection or a wrong server
+    sends (tests/node/runtime.test.ts)."""
+    client = Config().typescript_path.read_text()
+    run_node_tests(client, [NODE_TESTS / "runtime.test.ts"], tmp_path, {})

@@ -1,0 +1,39 @@
+// The committed client's runtime against answers no healthy server sends on purpose, made by a
+// `fetch` of the test's own (no server): what each becomes in the client's error shape.
+// tests/test_codegen_node.py drives it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { type Client, me } from "../src/generated.js";
+
+/** A client whose every call is answered by `answer`. */
+function answering(answer: () => Response): Client {
+  return { baseUrl: "http://blossom.invalid", fetch: async () => answer() };
+}
+
+/** A 200 JSON answer whose connection drops after the first bytes of its body. */
+function cutOff(): Response {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"id": "usr_01jd8x'));
+      controller.error(new TypeError("terminated"));
+    },
+  });
+  return new Response(body, { status: 200, headers: { "Content-Type": "application/json" } });
+}
+
+test("an answer cut off mid-body is client.network, with the status and headers that came", async () => {
+  const result = await me(answering(cutOff));
+  assert.ok(!result.ok);
+  assert.equal(result.error.code, "client.network");
+  assert.equal(result.error.rawCode, "client.network");
+  assert.equal(result.error.status, 200);
+  assert.equal(result.error.headers["content-type"], "application/json");
+});
+
+test("an answer that came whole but is not JSON stays client.unexpected", async () => {
+  const html = () => new Response("<!doctype html><p>a dev server's page</p>", { status: 200 });
+  const result = await me(answering(html));
+  assert.ok(!result.ok);
+  assert.equal(result.error.code, "client.unexpected");
+  assert.equal(result.error.status, 200);
+});
