@@ -167,6 +167,12 @@ def test_the_example_app_on_two_origins_in_chromium(
             assert not [
                 c for c in invitee_context.cookies(edge) if c.get("name") == COOKIE and c.get("value")
             ]
+            # A refused sign-in says why, and keeps what was typed for the next try.
+            invitee.fill("#login [name=email]", invitee_email)
+            invitee.fill("#login [name=password]", "not the password at all")
+            invitee.click("#login button")
+            sync_api.expect(invitee.locator("#status")).to_contain_text("auth.invalid_credentials")
+            sync_api.expect(invitee.locator("#login [name=email]")).to_have_value(invitee_email)
             sign_in(invitee, invitee_email)
             [invitation] = messages(web_stack.database_url, invitee_email, "mail.org_invitation")
             invitee.fill("#accept [name=token]", str(invitation["token"]))

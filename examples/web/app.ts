@@ -35,8 +35,11 @@ function say(text: string): void {
   element("status").textContent = text;
 }
 
-function failed(error: { code: string; message: string }): void {
+/** Shows the error's code and message; false, for a form's handler to return: the form keeps
+ * what was typed, for the next try. */
+function failed(error: { code: string; message: string }): false {
   say(`${error.code}: ${error.message}`);
+  return false;
 }
 
 function item(text: string): HTMLLIElement {
@@ -52,7 +55,10 @@ async function showOrganization(id: OrgId, name: string): Promise<void> {
   element("org-name").textContent = name;
   element("org").hidden = false;
   const members = await listMembers(client, { org_id: id });
-  if (!members.ok) return failed(members.error);
+  if (!members.ok) {
+    failed(members.error);
+    return;
+  }
   element("members").replaceChildren(
     ...members.data.map((member) => item(`${member.display_name} <${member.email}>: ${member.role}`)),
   );
@@ -60,7 +66,10 @@ async function showOrganization(id: OrgId, name: string): Promise<void> {
 
 async function showOrganizations(): Promise<void> {
   const orgs = await listOrganizations(client);
-  if (!orgs.ok) return failed(orgs.error);
+  if (!orgs.ok) {
+    failed(orgs.error);
+    return;
+  }
   element("orgs").replaceChildren(
     ...orgs.data.map((org) => {
       const li = item(`${org.name} (${org.role}, ${org.member_count} members) `);
@@ -86,12 +95,15 @@ async function refresh(): Promise<void> {
   await showOrganizations();
 }
 
-function onSubmit(id: string, handle: (form: HTMLFormElement) => Promise<void>): void {
+/** `handle` answers whether the form's work is done: only then is the form emptied. */
+function onSubmit(id: string, handle: (form: HTMLFormElement) => Promise<boolean>): void {
   const form = element<HTMLFormElement>(id);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     say("");
-    void handle(form).then(() => form.reset());
+    void handle(form).then((done) => {
+      if (done) form.reset();
+    });
   });
 }
 
@@ -100,12 +112,14 @@ onSubmit("signup", async (form) => {
   const result = await authSignup(client, { email, password: field(form, "password"), display_name: field(form, "display_name") });
   if (!result.ok) return failed(result.error);
   await refresh();
+  return true;
 });
 
 onSubmit("login", async (form) => {
   const result = await authLogin(client, { email: field(form, "email"), password: field(form, "password") });
   if (!result.ok) return failed(result.error);
   await refresh();
+  return true;
 });
 
 onSubmit("create-org", async (form) => {
@@ -113,14 +127,16 @@ onSubmit("create-org", async (form) => {
   if (!created.ok) return failed(created.error);
   await showOrganizations();
   await showOrganization(created.data.id, created.data.name);
+  return true;
 });
 
 onSubmit("invite", async (form) => {
   const role = orgRoleValues.find((value) => value === field(form, "role"));
-  if (currentOrg === null || role === undefined) return;
+  if (currentOrg === null || role === undefined) return false;
   const invited = await inviteMember(client, { org_id: currentOrg, email: field(form, "email"), role });
   if (!invited.ok) return failed(invited.error);
   say(`Invited ${invited.data.email} as ${invited.data.role}.`);
+  return true;
 });
 
 onSubmit("accept", async (form) => {
@@ -128,12 +144,13 @@ onSubmit("accept", async (form) => {
   if (!accepted.ok) return failed(accepted.error);
   await showOrganizations();
   await showOrganization(accepted.data.id, accepted.data.name);
+  return true;
 });
 
 element("logout").addEventListener("click", () => {
   void authLogout(client).then(async (result) => {
-    if (!result.ok) return failed(result.error);
-    await refresh();
+    if (result.ok) await refresh();
+    else failed(result.error);
   });
 });
 
