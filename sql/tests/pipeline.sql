@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(85);
+select plan(86);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -257,8 +257,14 @@ select is(tap.outcome($$ select pipeline.slack_digest_targets(null) $$), '422 pi
 select tap.fix('digest_connection', (select connected_at::text from pipeline.slack_digest_targets('2026-01-12')));
 select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', tap.id('digest_connection')::timestamptz - interval '1 day'),
   'Slack''s refusal of a digest posted with a connection replaced since breaks nothing');
+/* The pipeline's login names a user in its own session (any login may set app.user_id): the
+   break is still nobody's act in the organization's audit trail. */
+select tap.fix('acme_member', (select user_id from app.memberships where org_id = tap.id('acme') limit 1));
+set local role pipeline;
+select set_config('app.user_id', tap.id('acme_member'), true);
 select ok(pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', tap.id('digest_connection')::timestamptz),
   'a digest Slack refused for good marks the connection it was posted with broken');
+select set_config('app.user_id', '', true);
 select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', tap.id('digest_connection')::timestamptz), '... once');
 select is_empty($$ select from pipeline.slack_digest_targets('2026-01-12') $$, 'and the next digest passes it over');
 reset role;
@@ -266,6 +272,8 @@ select results_eq(
   $$ select count(*)::int, min(details ->> 'reason') from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken' $$,
   $$ values (1, 'channel_not_found') $$,
   'the organization is told once, with Slack''s reason');
+select is((select actor_id::text from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken'), null,
+  'by nobody: a user the pipeline''s session named is not recorded as having broken it');
 /* An organization deleted while its digest was posted: nothing to record, and no error, so that the
    run goes on with the others (pipeline/assets.py records each digest as it is posted). */
 select tap.fix('gone', app.gen_id('org'));

@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(48);
+select plan(49);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -131,9 +131,13 @@ select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('clai
 select is(delivery.slack_broken(tap.id('acme'), 'invalid_auth', null), null,
   'a refusal that names no connection breaks none (it broke the one there was)');
 select tap.fix('current', (select connected_at::text from delivery.claim_slack_post(tap.id('renamed'))));
+/* The worker's login names a member in its own session (any login may set app.user_id): the
+   break is still nobody's act, not that member's in the organization's audit trail. */
+select set_config('app.user_id', tap.id('Bob'), true);
 select ok(delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('current')::timestamptz),
   'Slack''s refusal of the connection''s own token marks it broken');
 select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('current')::timestamptz), '... once');
+select set_config('app.user_id', '', true);
 select results_eq(
   $$ select topic, channel from delivery.claim_slack_post(tap.id('renamed')) $$,
   $$ values ('notify.org_renamed', null::text) $$,
@@ -143,6 +147,8 @@ select results_eq(
   $$ select count(*)::int, min(details ->> 'reason') from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken' $$,
   $$ values (1, 'invalid_auth') $$,
   'the organization is told once, with Slack''s reason');
+select is((select actor_id::text from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken'), null,
+  'by nobody: a user the worker''s session named is not recorded as having broken it');
 select is(tap.call('Bob', $$ select api.leave_organization('{acme}') $$), 'ok', 'Bob leaves acme');
 select is_empty(
   $$ select from jobs.procrastinate_jobs j join app.outbox o on o.id = j.args ->> 'event_id' where o.topic = 'notify.member_left' $$,

@@ -57,10 +57,25 @@ comment on function delivery.claim_slack_post(text) is
   'A pending notification locked for the transaction, with its organization''s working Slack channel, sealed token and when it was connected (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.';
 
 /* Strict: a refusal that names no connection (a null) breaks none, where app.slack_broken would
-   take it for any connection. */
+   take it for any connection. Nobody's act: app.slack_broken audits it as app.current_user_id(),
+   which is read from the session, where any login may set app.user_id; the worker's (or the
+   pipeline's, through pipeline.slack_digest_refused) recorded the break in the organization's
+   trail as the act of a member of its choosing. So no one is the caller while it runs (a
+   function's own SET takes no custom setting from its non-superuser owner), and the caller's
+   setting is given back after. */
 create function delivery.slack_broken(p_org_id text, p_reason text, p_connected_at timestamptz) returns boolean
-language sql volatile strict security definer set search_path = ''
-return app.slack_broken(util.parse_id(p_org_id, 'org')::app.org_id, p_reason, p_connected_at);
+language plpgsql volatile strict security definer set search_path = ''
+as $$
+declare
+  v_caller text := pg_catalog.current_setting('app.user_id', true);
+  v_broken boolean;
+begin
+  perform pg_catalog.set_config('app.user_id', '', true);
+  v_broken := app.slack_broken(util.parse_id(p_org_id, 'org')::app.org_id, p_reason, p_connected_at);
+  perform pg_catalog.set_config('app.user_id', coalesce(v_caller, ''), true);
+  return v_broken;
+end
+$$;
 
 comment on function delivery.slack_broken(text, text, timestamptz) is
   'Marks the organization''s Slack connection connected at p_connected_at (the claim''s) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.';
