@@ -89,7 +89,11 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             *SLACK_ROUTES,
             *AI_ROUTES,
             # Development only (BLOSSOM_DEMO_DIR): the example web app, on the edge's own origin.
-            *([Mount("/demo", StaticFiles(directory=config.demo_dir, html=True))] if config.demo_dir else []),
+            *(
+                [Mount("/demo", whole_files(StaticFiles(directory=config.demo_dir, html=True)))]
+                if config.demo_dir
+                else []
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -142,3 +146,19 @@ class RpcFirst:
         # Every response's first act is to send its start: a failure from here on is one of an
         # answer under way, and the server closes the connection.
         await response(scope, receive, send)
+
+
+def whole_files(files: ASGIApp) -> ASGIApp:
+    """Static files sent whole, whatever Range a request asks for (which a server may ignore):
+    Starlette answered a range past the file's end 416, and a malformed one 400, in plain text,
+    the only answers of the edge that were not its JSON."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [
+                (name, value) for name, value in scope["headers"] if name not in (b"range", b"if-range")
+            ]
+            scope = dict(scope, headers=headers)
+        await files(scope, receive, send)
+
+    return app

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ops.web_example import build
+from tests.support.http import request
 from tests.support.lazy import LazyModule
 from tests.support.mailbox import messages
 from tests.support.stack import Stack, make_stack
@@ -198,3 +199,16 @@ def test_the_example_app_on_two_origins_in_chromium(
             sync_api.expect(sign_in_refused).to_contain_text("client.network")
         finally:
             browser.close()
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("byte_range", ["bytes=99999999-", "bytes=5-2", "pages=1-2"])
+def test_a_range_of_the_demo_it_cannot_serve_is_not_refused_in_plain_text(
+    web_stack: Stack, byte_range: str
+) -> None:
+    """Starlette's static files answered a range past the file's end 416, and a malformed one
+    400, in plain text: the only answers of the edge that were not its JSON. A range is a
+    request the server may ignore: the whole file is sent."""
+    whole = request(web_stack.edge_url, "GET", "/demo/index.html")
+    ranged = request(web_stack.edge_url, "GET", "/demo/index.html", headers={"Range": byte_range})
+    assert (ranged.status, ranged.body) == (200, whole.body)
