@@ -20,8 +20,9 @@ from edge.config import EdgeConfig
 ALLOW_METHODS = "GET, POST, HEAD, OPTIONS"
 # What the generated client sends, and a request id a caller may add per call.
 ALLOW_HEADERS = "Accept, Content-Type, X-Request-Id"
-# Headers a cross-origin page may read: the retry hint of 429 and 503 answers, PostgREST's range.
-EXPOSE_HEADERS = "Retry-After, Content-Range"
+# Headers a cross-origin page may read: the retry hint of 429 and 503 answers, PostgREST's range,
+# and the request's id (edge/tracing.py), which a page shows with an error for support to find.
+EXPOSE_HEADERS = "Retry-After, Content-Range, X-Request-Id"
 PREFLIGHT_SECONDS = "600"
 
 
