@@ -3011,7 +3011,7 @@ async def pipeline_slack_digest_refused_async(
 def pipeline_slack_digest_targets(
     conn: psycopg.Connection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations that existed before the week's end, with a working Slack connection, that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed for each of them. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week, 409 pipeline.week_not_ready.
+    """The organizations that existed before the week's end, with a working Slack connection, that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed, after it was over, for each of them. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week, 409 pipeline.week_not_ready.
 
     Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week, pipeline.week_not_ready.
     """
@@ -3033,7 +3033,7 @@ def pipeline_slack_digest_targets(
 async def pipeline_slack_digest_targets_async(
     conn: psycopg.AsyncConnection[Any], *, p_week: date | None
 ) -> list[PipelineSlackDigestTargetsRow]:
-    """The organizations that existed before the week's end, with a working Slack connection, that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed for each of them. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week, 409 pipeline.week_not_ready.
+    """The organizations that existed before the week's end, with a working Slack connection, that have not had the week's digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed, after it was over, for each of them. Reads every tenant as metrics_reader. Errors: 422 pipeline.invalid_week, 409 pipeline.week_not_ready.
 
     Raises PipelineSlackDigestTargetsError with code: pipeline.invalid_week, pipeline.week_not_ready.
     """

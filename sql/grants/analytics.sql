@@ -10,5 +10,5 @@ grant update (members, invitations_sent, invitations_accepted, logins, active_us
    functions of the owner), never by the pipeline itself; those posted read by the digest's
    recipients' owner. */
 grant select (week, org_id) on analytics.slack_digests to metrics_reader;
-/* And the days refreshed, which a week's digest waits for. */
-grant select (day, org_id) on analytics.org_daily_metrics to metrics_reader;
+/* And the days refreshed (after they were over: computed_at), which a week's digest waits for. */
+grant select (day, org_id, computed_at) on analytics.org_daily_metrics to metrics_reader;

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(86);
+select plan(88);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -243,6 +243,16 @@ select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-12') $$),
   'nor one whose day is missing for one of them');
 set local role pipeline;
 select pipeline.refresh_org_daily_metrics('2026-01-14');
+reset role;
+/* A day counted while it lasted (today's partition, or `pipeline-run` without --day) and not
+   since (its 00:30 run failed): its counts are of part of it, and a digest of them is posted once. */
+update analytics.org_daily_metrics set computed_at = '2026-01-18 20:00Z' where day = '2026-01-18' and org_id = tap.id('acme');
+select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-12') $$), '409 pipeline.week_not_ready',
+  'nor one whose day was counted before it was over');
+set local role pipeline;
+select pipeline.refresh_org_daily_metrics('2026-01-18');
+select is((select array_agg(org_name) from pipeline.slack_digest_targets('2026-01-12')), array['Acme'],
+  'counted again once it is over, the week is ready');
 reset role;
 select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('2026-01-06', '{acme}') $$)),
   '422 pipeline.invalid_week', 'a week is given by its Monday');

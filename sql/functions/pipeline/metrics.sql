@@ -101,7 +101,10 @@ comment on function pipeline.org_daily_counts(date) is
    holds its row of each day it existed at the end of): a digest tells of the seven days, and is
    posted once. A week whose Sunday was not refreshed (its run failed) told of 0 members, and the
    week run again after the refresh posted nothing, the digest recorded as sent. And an
-   organization made on the Monday before the digest's run got a digest of a week before it was. */
+   organization made on the Monday before the digest's run got a digest of a week before it was.
+   A day's row counts as refreshed only when it was computed after the day was over: today's
+   partition (or `pipeline-run` without --day) counts a day while it lasts, and a Sunday counted
+   so, its 00:30 run failed, went out as the week's numbers (once, recorded as sent). */
 create function pipeline.slack_digest_targets(p_week date)
 returns table (org_id app.org_id, org_name text, channel text, token_key_id text, token_sealed bytea,
                connected_at timestamptz)
@@ -126,10 +129,12 @@ begin
    cross join lateral (select p_week + n as day from pg_catalog.generate_series(0, 6) n) d
    where o.id = any (v_recipients)
      and o.created_at < ((d.day + 1)::timestamp at time zone 'UTC')
-     and not exists (select from analytics.org_daily_metrics m where m.day = d.day and m.org_id = o.id);
+     and not exists (select from analytics.org_daily_metrics m
+                      where m.day = d.day and m.org_id = o.id
+                        and m.computed_at >= ((d.day + 1)::timestamp at time zone 'UTC'));
   if v_unrefreshed is not null then
     perform util.raise_error(409, 'pipeline.week_not_ready',
-      pg_catalog.format('The daily metrics of %s are not refreshed for every organization: refresh that day first.', v_unrefreshed));
+      pg_catalog.format('The daily metrics of %s are not refreshed, since the day was over, for every organization: refresh that day first.', v_unrefreshed));
   end if;
   /* One snapshot for the three statements (the function is stable): the recipients read again. */
   return query
@@ -142,7 +147,7 @@ end
 $$;
 
 comment on function pipeline.slack_digest_targets(date) is
-  'The organizations that existed before the week''s end, with a working Slack connection, that have not had the week''s digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed for each of them. Reads every tenant as metrics_reader. '
+  'The organizations that existed before the week''s end, with a working Slack connection, that have not had the week''s digest: name, channel, sealed bot token (never opened here) and when it was connected; refused until each day of the week is refreshed, after it was over, for each of them. Reads every tenant as metrics_reader. '
   'Errors: 422 pipeline.invalid_week, 409 pipeline.week_not_ready.';
 
 set local role blossom_owner;
