@@ -55,15 +55,34 @@ class Incidents:
         self, failures: Sequence[PipelineFailedDeliveriesRow], now: float, quiet_seconds: float
     ) -> "Incidents":
         """The state once `failures` (the new ones, oldest first) are seen at `now`."""
-        quiet = self.last_failure_at is None or now - self.last_failure_at > quiet_seconds
+        return self.seen(failures, now, quiet_seconds)[0]
+
+    def seen(
+        self, failures: Sequence[PipelineFailedDeliveriesRow], now: float, quiet_seconds: float
+    ) -> tuple["Incidents", dict[int, list[PipelineFailedDeliveriesRow]]]:
+        """The state once `failures` (the new ones, oldest first) are seen at `now`, and the
+        failures by the incident each belongs to. An incident is told by when its failures
+        happened (failed_at), not by when the sensor saw them: a daemon stopped for longer than
+        the quiet spell while failures kept coming took those it saw after its restart for a new
+        incident, and alerted again; one that saw a failure late took the next, after a quiet
+        spell, for the same incident."""
         if not failures:
-            return replace(self, open_incident=None) if quiet else self
-        first = failures[0].failure_id or 0
-        return Incidents(
+            quiet = self.last_failure_at is None or now - self.last_failure_at > quiet_seconds
+            return (replace(self, open_incident=None) if quiet else self), {}
+        incident, last_at = self.open_incident, self.last_failure_at
+        incidents: dict[int, list[PipelineFailedDeliveriesRow]] = {}
+        for failure in failures:
+            at = failure.failed_at.timestamp() if failure.failed_at is not None else now
+            if incident is None or last_at is None or at - last_at > quiet_seconds:
+                incident = failure.failure_id or 0
+            incidents.setdefault(incident, []).append(failure)
+            last_at = at if last_at is None else max(last_at, at)
+        state = Incidents(
             last_failure_id=max(failure.failure_id or 0 for failure in failures),
-            open_incident=first if self.open_incident is None or quiet else self.open_incident,
-            last_failure_at=now,
+            open_incident=incident,
+            last_failure_at=last_at,
         )
+        return state, incidents
 
 
 class IncidentAlert(Config):
@@ -118,10 +137,14 @@ def failed_deliveries_sensor(
     before = Incidents.from_cursor(context.cursor)
     with postgres.transaction() as conn:
         failures = pipeline_failed_deliveries(conn, p_after_failure_id=before.last_failure_id, p_limit=1000)
-    after = before.after(failures, time.time(), QUIET_SECONDS)
-    if after.open_incident is not None and after.open_incident != before.open_incident:
+    after, incidents = before.seen(failures, time.time(), QUIET_SECONDS)
+    # Each incident that began among these failures (more than one when the sensor was stopped
+    # for longer than a quiet spell): the open one was alerted when it began.
+    opened = {incident: its for incident, its in incidents.items() if incident != before.open_incident}
+    if opened:
         return SensorResult(
-            run_requests=[incident_alert(after.open_incident, failures)], cursor=after.to_cursor()
+            run_requests=[incident_alert(incident, its) for incident, its in opened.items()],
+            cursor=after.to_cursor(),
         )
     context.update_cursor(after.to_cursor())
     return SkipReason(f"{len(failures)} new failed deliveries; no new incident")

@@ -698,9 +698,11 @@ def test_a_digest_claimed_by_a_run_that_stopped_is_posted_once_its_claim_lapses(
         assert posts() == [1, 1], "and never again"
 
 
-def failure(failure_id: int) -> PipelineFailedDeliveriesRow:
+def failure(failure_id: int, at: float | None = None) -> PipelineFailedDeliveriesRow:
+    """A failure, recorded `at` (seconds since the epoch; none: when the sensor sees it)."""
+    failed_at = None if at is None else datetime.fromtimestamp(at, UTC)
     return PipelineFailedDeliveriesRow(
-        failure_id, failure_id, f"evt_{failure_id}", "mail.test", 8, "550 no", None
+        failure_id, failure_id, f"evt_{failure_id}", "mail.test", 8, "550 no", failed_at
     )
 
 
@@ -714,6 +716,28 @@ def test_an_incident_opens_once_and_closes_after_a_quiet_hour() -> None:
     assert closed.open_incident is None
     assert closed.after([failure(9)], now=5001.0, quiet_seconds=3600).open_incident == 9, "a new incident"
     assert sensors.Incidents.from_cursor(state.to_cursor()) == state
+
+
+def test_an_incident_is_told_by_when_its_failures_happened_not_when_the_sensor_saw_them() -> None:
+    """The sensor's daemon stopped for two hours while failures went on coming, one every half
+    hour: one incident, though the sensor saw none of it for longer than the quiet hour. It took
+    the failures seen after its restart for a new incident, and alerted again. And the other way:
+    a failure after a quiet hour and a half, seen by a sensor that had seen the one before it
+    late, is a new incident."""
+    hour = 3600.0
+    state = sensors.Incidents().after([failure(3, at=1000.0)], now=1000.0, quiet_seconds=hour)
+    assert state.open_incident == 3
+    every_half_hour = [failure(4 + n, at=1000.0 + (n + 1) * hour / 2) for n in range(3)]
+    restarted = state.after(every_half_hour, now=1000.0 + 2 * hour, quiet_seconds=hour)
+    assert restarted.open_incident == 3, "the same incident: no quiet hour between its failures"
+    late = sensors.Incidents().after([failure(3, at=1000.0)], now=1000.0 + 0.9 * hour, quiet_seconds=hour)
+    again = late.after([failure(4, at=1000.0 + 1.5 * hour)], now=1000.0 + 1.5 * hour, quiet_seconds=hour)
+    assert again.open_incident == 4, "a failure after a quiet hour and a half opens a new incident"
+    _, after_quiet = state.seen([failure(4, at=1000.0 + 2 * hour)], now=1000.0 + 3 * hour, quiet_seconds=hour)
+    assert list(after_quiet) == [4]
+    two = [failure(3, at=1000.0), failure(4, at=1000.0 + 2 * hour)]
+    _, both = sensors.Incidents().seen(two, now=9000.0, quiet_seconds=hour)
+    assert list(both) == [3, 4], "two incidents seen at once are two alerts"
 
 
 def queue_mails(database_url: str, count: int) -> list[str]:
