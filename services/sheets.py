@@ -26,7 +26,9 @@ message never carries the provider's answer or a credential.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import secrets
 import socket
 import threading
 import time
@@ -64,6 +66,14 @@ SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 # 8 MiB leaves it room many times over, and bounds what a broken or hostile server can make the
 # pipeline hold (the answer and its JSON parsed, some tens of MB): requests read any answer whole.
 LARGEST_ANSWER_BYTES = 8 << 20
+# The most of a request sent: Google refuses one over 10 MiB ("Request payload size exceeds the
+# limit: 10485760 bytes."), some 25,000 rows of the metrics export. The rows of a larger
+# replacement go in parts of at most this (a 2 MiB margin), less room for what is around them.
+LARGEST_REQUEST_BYTES = 8 << 20
+REQUEST_ROOM_BYTES = 4 << 10
+# The title of the worksheet a large replacement is written to before it is copied over the
+# worksheet it replaces: "<worksheet> (being replaced) <random>".
+STAGING_MARK = "(being replaced) "
 READ_CHUNK_BYTES = 64 << 10
 
 Cell = str | int | float | Decimal | bool | date | datetime | None
@@ -149,10 +159,35 @@ class SheetsClient:
     def replace_rows(self, key: str, worksheet: str, rows: Sequence[Sequence[Cell]]) -> None:
         """Make the worksheet hold exactly `rows` (the first one is usually a header): one batch
         that resizes the grid, clears it and writes every cell, applied by Sheets all or nothing.
-        The worksheet is added when the spreadsheet has none of that title."""
+        The worksheet is added when the spreadsheet has none of that title. Rows too many for one
+        request (Google takes at most 10 MiB) are written part by part into a worksheet of their
+        own, hidden, which one last batch copies over the worksheet and deletes: the worksheet is
+        still replaced at once, and left as it was when a part fails."""
         width = max((len(row) for row in rows), default=0)
         # Made before the call: what fails in our code is no failure of Google's.
         cells = [{"values": [_cell(value) for value in row]} for row in rows]
+        parts = _parts(cells, LARGEST_REQUEST_BYTES)
+        grid = {"rowCount": max(len(rows), 1), "columnCount": max(width, 1)}
+
+        def resized_and_cleared(sheet_id: int) -> list[dict[str, Any]]:
+            return [
+                {
+                    "updateSheetProperties": {
+                        "properties": {"sheetId": sheet_id, "gridProperties": grid},
+                        "fields": "gridProperties.rowCount,gridProperties.columnCount",
+                    }
+                },
+                {"updateCells": {"range": {"sheetId": sheet_id}, "fields": "userEnteredValue"}},
+            ]
+
+        def written(sheet_id: int, first: int, part: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "updateCells": {
+                    "start": {"sheetId": sheet_id, "rowIndex": first, "columnIndex": 0},
+                    "rows": part,
+                    "fields": "userEnteredValue",
+                }
+            }
 
         def replace() -> None:
             spreadsheet = self._gspread.open_by_key(key)
@@ -161,34 +196,76 @@ class SheetsClient:
             except WorksheetNotFound:
                 sheet = spreadsheet.add_worksheet(worksheet, rows=max(len(rows), 1), cols=max(width, 1))
             sheet_id = sheet.id
-            spreadsheet.batch_update(
+            if len(parts) <= 1:
+                spreadsheet.batch_update(
+                    {"requests": [*resized_and_cleared(sheet_id), written(sheet_id, 0, cells)]}
+                )
+                return
+            # Those another replacement left (it stopped, or failed, midway) go with this one's.
+            prefix = f"{worksheet} {STAGING_MARK}"
+            left = [other.id for other in spreadsheet.worksheets() if other.title.startswith(prefix)]
+            added = spreadsheet.batch_update(
                 {
                     "requests": [
+                        *({"deleteSheet": {"sheetId": other}} for other in left),
                         {
-                            "updateSheetProperties": {
+                            "addSheet": {
                                 "properties": {
-                                    "sheetId": sheet_id,
-                                    "gridProperties": {
-                                        "rowCount": max(len(rows), 1),
-                                        "columnCount": max(width, 1),
-                                    },
-                                },
-                                "fields": "gridProperties.rowCount,gridProperties.columnCount",
-                            }
-                        },
-                        {"updateCells": {"range": {"sheetId": sheet_id}, "fields": "userEnteredValue"}},
-                        {
-                            "updateCells": {
-                                "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
-                                "rows": cells,
-                                "fields": "userEnteredValue",
+                                    "title": f"{prefix}{secrets.token_hex(4)}",
+                                    "hidden": True,
+                                    "gridProperties": grid,
+                                }
                             }
                         },
                     ]
                 }
             )
+            staging = int(added["replies"][-1]["addSheet"]["properties"]["sheetId"])
+            first = 0
+            for part in parts:
+                spreadsheet.batch_update({"requests": [written(staging, first, part)]})
+                first += len(part)
+            whole = {
+                "sheetId": staging,
+                "startRowIndex": 0,
+                "endRowIndex": len(rows),
+                "startColumnIndex": 0,
+                "endColumnIndex": max(width, 1),
+            }
+            origin = {"sheetId": sheet_id, "startRowIndex": 0, "startColumnIndex": 0}
+            spreadsheet.batch_update(
+                {
+                    "requests": [
+                        *resized_and_cleared(sheet_id),
+                        {
+                            "copyPaste": {
+                                "source": whole,
+                                "destination": origin,
+                                "pasteType": "PASTE_VALUES",
+                            }
+                        },
+                        {"deleteSheet": {"sheetId": staging}},
+                    ]
+                }
+            )
 
         _provider_call(replace, self._timeout)
+
+
+def _parts(cells: list[dict[str, Any]], largest: int) -> list[list[dict[str, Any]]]:
+    """The rows in runs each of which, as JSON (as requests sends it), takes at most `largest`
+    bytes less room for the request around it; one row larger than that is a run of its own."""
+    parts: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    room = largest - REQUEST_ROOM_BYTES
+    for row in cells:
+        row_size = len(json.dumps(row)) + 2  # and its ", "
+        if parts[-1] and size + row_size > room:
+            parts.append([])
+            size = 0
+        parts[-1].append(row)
+        size += row_size
+    return parts
 
 
 def _cell(value: Cell) -> Mapping[str, Any]:

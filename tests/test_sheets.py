@@ -14,7 +14,7 @@ import pytest
 
 from ops.scratch import free_port
 from services.errors import ServiceError
-from services.sheets import SheetsClient, SheetsSettings
+from services.sheets import Cell, SheetsClient, SheetsSettings
 from tests.support.sheets_fake import FakeSheets
 from tests.support.trickling_server import TricklingServer
 
@@ -38,6 +38,29 @@ def test_replace_rows_writes_exactly_the_rows_in_one_batch(sheets_fake: FakeShee
     assert len(batches) == 2, "one batch per replacement"
     assert sheets_fake.requests[0] == "POST /token", (
         "the token comes from the service account file's token_uri"
+    )
+
+
+def test_rows_past_a_requests_limit_are_written_in_parts_and_replace_the_worksheet_at_once(
+    sheets_fake: FakeSheets,
+) -> None:
+    """Google takes at most 10 MiB a request, some 25,000 rows of the metrics export (30 days of
+    850 organizations; 10,000 organizations' are 120 MB): the one batch was refused, every run,
+    for good. The rows now go into a worksheet of their own part by part, which one last batch
+    copies over the worksheet and deletes: the worksheet is still replaced all at once."""
+    sheets_fake.add_spreadsheet(KEY, "metrics", "other")
+    client = client_for(sheets_fake, timeout=60.0)
+    client.replace_rows(KEY, "metrics", [["before"], ["x"], ["y"]])
+    header: list[Cell] = ["day", "org_id", "members", "sent", "accepted", "logins", "active", "ai_tokens"]
+    rows: list[list[Cell]] = [[date(2026, 1, 10), f"org_{n:026d}", n, 1, 2, 3, 4, 5] for n in range(30_000)]
+    client.replace_rows(KEY, "metrics", [header, *rows])
+    written = sheets_fake.values(KEY, "metrics")
+    assert len(written) == len(rows) + 1
+    assert written[0] == header
+    assert written[1] == ["2026-01-10", f"org_{0:026d}", 0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert written[-1][1] == f"org_{len(rows) - 1:026d}"
+    assert [sheet.title for sheet in sheets_fake.spreadsheets[KEY]] == ["metrics", "other"], (
+        "the worksheet the parts were written to is gone"
     )
 
 

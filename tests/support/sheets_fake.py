@@ -4,7 +4,11 @@ unchanged against it.
 
   POST /token                                   a service account's signed JWT → an access token
   GET  /v4/spreadsheets/{key}                   the spreadsheet's metadata (its worksheets)
-  POST /v4/spreadsheets/{key}:batchUpdate       addSheet, updateSheetProperties, updateCells
+  POST /v4/spreadsheets/{key}:batchUpdate       addSheet, deleteSheet, updateSheetProperties,
+                                                updateCells, copyPaste
+
+As Google, it refuses a request of more than 10 MiB (400, "Request payload size exceeds the
+limit: 10485760 bytes.").
 
 The token endpoint checks the assertion's RS256 signature against the service account's public
 key, and the Sheets endpoints the bearer token it issued. A test can make the next requests fail
@@ -36,6 +40,8 @@ from werkzeug import Request, Response
 
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 SPREADSHEET_PATH = re.compile(r"^/v4/spreadsheets/([A-Za-z0-9_-]+)(:batchUpdate)?$")
+# Google's bound on a request's body.
+LARGEST_REQUEST_BYTES = 10 << 20
 
 
 @dataclass
@@ -200,6 +206,8 @@ class FakeSheets:
         if self._failures:
             failure = self._failures.pop(0)
             return _error(failure.status, "injected by the test", failure.headers)
+        if (request.content_length or 0) > LARGEST_REQUEST_BYTES:
+            return _error(400, f"Request payload size exceeds the limit: {LARGEST_REQUEST_BYTES} bytes.")
         if request.path == "/token" and request.method == "POST":
             return self._token(request)
         if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
@@ -256,6 +264,26 @@ class FakeSheets:
                 by_id[sheet.sheet_id] = sheet
                 replies.append({"addSheet": {"properties": sheet.properties(len(changed) - 1)}})
                 continue
+            if kind == "deleteSheet":
+                if request["sheetId"] not in by_id:
+                    return _error(400, f"No grid with id: {request['sheetId']}")
+                changed.remove(by_id.pop(request["sheetId"]))
+                replies.append({})
+                continue
+            if kind == "copyPaste":
+                source, destination = request["source"], request["destination"]
+                if source.get("sheetId") not in by_id or destination.get("sheetId") not in by_id:
+                    return _error(400, "No grid with id.")
+                copied = [
+                    row[source.get("startColumnIndex", 0) : source.get("endColumnIndex")]
+                    for row in by_id[source["sheetId"]].cells[
+                        source.get("startRowIndex", 0) : source.get("endRowIndex")
+                    ]
+                ]
+                if not _written(by_id[destination["sheetId"]], destination.get("startRowIndex", 0), copied):
+                    return _error(400, "Range exceeds grid limits.")
+                replies.append({})
+                continue
             sheet_id = (request.get("properties") or request.get("range") or request.get("start") or {}).get(
                 "sheetId"
             )
@@ -269,16 +297,25 @@ class FakeSheets:
             elif kind == "updateCells" and "range" in request:
                 sheet.cells = []
             elif kind == "updateCells":
-                rows = request["rows"]
-                if len(rows) > sheet.rows or any(len(row["values"]) > sheet.columns for row in rows):
+                rows = [[_entered(value) for value in row["values"]] for row in request["rows"]]
+                if not _written(sheet, request["start"].get("rowIndex", 0), rows):
                     return _error(400, "Range exceeds grid limits.")
-                sheet.cells = [[_entered(value) for value in row["values"]] for row in rows]
             else:
                 return _error(400, f"Unknown request {kind}.")
             replies.append({})
         # All or nothing, as Sheets applies a batch.
         self.spreadsheets[key] = changed
         return _json({"spreadsheetId": key, "replies": replies})
+
+
+def _written(sheet: Worksheet, first: int, rows: list[list[Any]]) -> bool:
+    """`rows` written over the sheet's from row `first` (column A on); false, and nothing
+    written, when they do not fit its grid."""
+    if first + len(rows) > sheet.rows or any(len(row) > sheet.columns for row in rows):
+        return False
+    sheet.cells.extend([] for _ in range(first + len(rows) - len(sheet.cells)))
+    sheet.cells[first : first + len(rows)] = [list(row) for row in rows]
+    return True
 
 
 def _entered(value: dict[str, Any]) -> Any:
