@@ -4,6 +4,7 @@ killed, stopped, doubled; Postgres restarted under it)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from procrastinate import PsycopgConnector
 
 from deploy.migrate import migrate
 from ops import services
@@ -37,6 +39,7 @@ from tests.support.worker import (
     queue_mail,
     running_worker,
 )
+from worker.process import QueueConnector
 
 
 def test_a_mail_is_delivered_once_and_its_token_leaves_the_outbox(database_url: str, tmp_path: Path) -> None:
@@ -426,3 +429,26 @@ def test_a_worker_started_while_the_database_is_down_is_tried_again_later(tmp_pa
     with pytest.raises(RuntimeError, match="the worker's start could not be watched"):
         start_worker(worker_env(nowhere, "smtp://127.0.0.1:9", APP_URL), nowhere, tmp_path / "worker.log")
     assert not (tmp_path / "worker.log").exists(), "no worker was started"
+
+
+@pytest.mark.parametrize("payload", ["not json", "[]", "[" * 7000, '{"a": ' * 3000 + "1" + "}" * 3000])
+def test_a_notification_nested_too_deep_for_the_parser_is_only_a_wake_up_too(
+    monkeypatch: pytest.MonkeyPatch, payload: str
+) -> None:
+    """json.loads raises RecursionError, no ValueError, on a payload nested past Python's
+    recursion limit (a NOTIFY's 8000 bytes hold 7000 brackets): it ended procrastinate's listener,
+    a failed side task, which stops the whole worker (deliveries under way cut short and run
+    again). Whatever the payload, the listener goes on."""
+    passed_on: list[str] = []
+
+    async def listen(_self: object, on_notification: Any, channels: object) -> None:
+        await on_notification(channel="procrastinate_queue_v1#mail", payload=payload)
+        await on_notification(channel="procrastinate_queue_v1#mail", payload='{"type": "job_inserted"}')
+
+    async def woken(*, channel: str, payload: str) -> None:
+        passed_on.append(payload)
+
+    monkeypatch.setattr(PsycopgConnector, "listen_notify", listen)
+    connector = QueueConnector(conninfo="postgresql://nobody@127.0.0.1:1/none")
+    asyncio.run(connector.listen_notify(woken, ["procrastinate_queue_v1#mail"]))
+    assert passed_on == ['{"type": "job_inserted"}']

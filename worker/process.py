@@ -93,7 +93,10 @@ class QueueConnector(PsycopgConnector):
         async def wake_up(*, channel: str, payload: str) -> None:
             try:
                 notification = json.loads(payload)
-            except ValueError:
+            # RecursionError: a payload nested past the parser's depth ("[" * 7000 fits in a
+            # NOTIFY), which ended the listener, and procrastinate stops a worker whose listener
+            # ended (the deliveries under way cut short and run again).
+            except (ValueError, RecursionError):
                 notification = None
             if isinstance(notification, dict) and notification.get("type") == "job_inserted":
                 await on_notification(channel=channel, payload=payload)
