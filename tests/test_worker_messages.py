@@ -1,19 +1,23 @@
 """What a mail says (worker/messages.py), and the worker's settings (worker/config.py) with the
-waits between tries they make (worker/delivery.py)."""
+waits between tries they make (worker/delivery.py, worker/process.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from email.headerregistry import Address
 
+import psycopg
 import pytest
+from procrastinate.jobs import Job
 
 from ops.settings import ROOT
 from services.text import inert
 from worker.config import WorkerConfig, parse_app_url, parse_mail_from
 from worker.delivery import retry_delay
 from worker.messages import KINDS, UnsendableMessage, compose
+from worker.process import DeliveryRetry
 
 SENDER = Address("Blossom", "no-reply", "blossom.example")
 APP = "https://app.example.com"
@@ -189,3 +193,21 @@ def test_a_bad_setting_stops_the_worker_at_start_with_its_name(name: str, value:
     assert result.stderr.startswith("blossom-worker: ")
     assert name in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("attempts", [0, 3, 1100])
+def test_the_wait_after_the_database_was_unreachable_has_its_bound_however_many_tries(
+    monkeypatch: pytest.MonkeyPatch, attempts: int
+) -> None:
+    """The worker's other doubling, of a try that found the database unreachable, counts the
+    job's tries: past about a thousand (BLOSSOM_MAIL_MAX_ATTEMPTS allows them) it overflowed a
+    float, and procrastinate's retry decision crashed where it should have waited an hour."""
+    monkeypatch.setenv("BLOSSOM_MAIL_MAX_ATTEMPTS", str(10**6))
+    config = WorkerConfig.from_env()
+    job = Job(id=1, queue="mail", lock=None, queueing_lock=None, task_name="deliver", attempts=attempts)
+    decision = DeliveryRetry(config).get_retry_decision(exception=psycopg.OperationalError("gone"), job=job)
+    assert decision is not None
+    assert decision.retry_at is not None
+    wanted = min(config.retry_seconds * 2 ** min(attempts, 20), config.retry_max_seconds)
+    waited = (decision.retry_at - datetime.now(UTC)).total_seconds()
+    assert wanted * 0.8 - 1 <= waited <= wanted * 1.2

@@ -38,7 +38,7 @@ from blossom_db.settings import database_shown
 from services.slack import SlackClient
 from services.smtp import Mailer
 from worker.config import WorkerConfig
-from worker.delivery import Deliverer, RetryLater
+from worker.delivery import Deliverer, RetryLater, retry_delay
 from worker.metrics import WorkerMetrics
 from worker.slack import SlackPoster
 
@@ -70,7 +70,9 @@ class DeliveryRetry(BaseRetryStrategy):
         if isinstance(exception, asyncio.CancelledError | exceptions.JobAborted):
             return RetryDecision()
         if isinstance(exception, UNREACHABLE):
-            wait = min(self.config.retry_seconds * 2**job.attempts, self.config.retry_max_seconds)
+            # The same doubling as a failed try's (its bound keeps a job of a thousand tries
+            # from overflowing a float), counting the job's tries.
+            wait = retry_delay(self.config, job.attempts + 1)
             return RetryDecision(retry_at=_in_seconds(wait))
         return None
 
