@@ -340,19 +340,33 @@ def run_worker(settings: Settings) -> int:
     return run_in_foreground([sys.executable, "-m", "worker"], dict(os.environ) | worker_settings)
 
 
-def run_in_foreground(command: list[str], env: dict[str, str]) -> int:
+def run_in_foreground(command: list[str], env: dict[str, str], stop_with: int = signal.SIGTERM) -> int:
     """`command` in our process group, waited for: Ctrl-C reaches it directly (we ignore it
     ourselves: psql's cancels a query, and ended our wait, psql with it, in a traceback), and a
-    SIGTERM of ours (just passes its own on to us alone) is passed on, so that it stops and we
-    then stop the Postgres we started. SIGTERM's default ended us at once: the worker of
-    `./dev worker` ran on, with no one to stop it, and so did Postgres."""
-    # The child must not inherit an ignored SIGINT: Python then installs no KeyboardInterrupt.
-    child = subprocess.Popen(
-        command, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
-    )
+    SIGTERM of ours (just passes its own on to us alone) is passed on as `stop_with`, so that
+    it stops and we then stop the Postgres we started. SIGTERM's default ended us at once: the
+    worker of `./dev worker` ran on, with no one to stop it, and so did Postgres. The handlers
+    come first, before the child starts: one that came while it started is passed on once it is
+    there (installed after, a SIGTERM in between took its default, as before they existed)."""
+    child: list[subprocess.Popen[bytes]] = []
+    asked: list[int] = []
+
+    def pass_on(_signum: int, _frame: object) -> None:
+        if child:
+            child[0].send_signal(stop_with)
+        else:
+            asked.append(stop_with)
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: child.send_signal(signal.SIGTERM))
-    return child.wait()
+    signal.signal(signal.SIGTERM, pass_on)
+    # The child must not inherit our ignored SIGINT: Python then installs no KeyboardInterrupt,
+    # and dagster dev, which stops itself and its children on SIGINT, would not stop.
+    child.append(
+        subprocess.Popen(command, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    )
+    if asked:
+        child[0].send_signal(stop_with)
+    return child[0].wait()
 
 
 def pipeline_environment(settings: Settings) -> dict[str, str]:
@@ -375,17 +389,8 @@ def run_pipeline_ui(settings: Settings) -> int:
     say(f"Dagster on http://127.0.0.1:{settings.dagster_port} (Ctrl-C stops it)")
     command = [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"]
     command += ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
-    # dagster dev stops itself and its children on SIGINT, so it must not inherit an ignored one
-    # (a shell's background job has it ignored): Ctrl-C reaches it directly (same process
-    # group), and a SIGTERM of ours is passed on as SIGINT.
-    dagster = subprocess.Popen(
-        command,
-        env=pipeline_environment(settings),
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: dagster.send_signal(signal.SIGINT))
-    return dagster.wait()
+    # dagster dev stops itself and its children on SIGINT: a SIGTERM of ours is passed on as one.
+    return run_in_foreground(command, pipeline_environment(settings), stop_with=signal.SIGINT)
 
 
 def agreed(question: str) -> bool:

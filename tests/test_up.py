@@ -663,3 +663,28 @@ def test_ctrl_c_in_the_psql_recipe_cancels_the_query_not_the_recipe(data_dir: Pa
     assert "canceling statement due to user request" in errors, errors
     assert "Traceback" not in errors
     assert recipe.returncode != 0
+
+
+FOREGROUND_SIGTERM_AT_START = """
+import os, signal, subprocess, sys
+from ops import stack
+
+class Started(subprocess.Popen):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # the kill arrives as the child has just started
+
+stack.subprocess.Popen = Started
+print(stack.run_in_foreground([sys.executable, "-c", "import time; time.sleep(10)"], dict(os.environ)))
+"""
+
+
+def test_a_sigterm_as_the_foreground_child_starts_is_passed_on_too() -> None:
+    """run_in_foreground installed its SIGTERM handler only after starting the child: a SIGTERM in
+    between (a `kill` of `./dev worker` as it starts) took SIGTERM's default, ended the recipe at
+    once, and left the child running with no one to stop it, as before the handler existed."""
+    ran = subprocess.run(
+        [sys.executable, "-c", FOREGROUND_SIGTERM_AT_START],
+        cwd=ROOT, capture_output=True, text=True, timeout=30, start_new_session=True,
+    )  # fmt: skip
+    assert (ran.returncode, ran.stdout.strip()) == (0, str(-signal.SIGTERM)), (ran.returncode, ran.stderr)
