@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db import logs
 from blossom_db.database import Database
@@ -151,14 +151,22 @@ class RpcFirst:
 def whole_files(files: ASGIApp) -> ASGIApp:
     """Static files sent whole, whatever Range a request asks for (which a server may ignore):
     Starlette answered a range past the file's end 416, and a malformed one 400, in plain text,
-    the only answers of the edge that were not its JSON."""
+    the only answers of the edge that were not its JSON. Nor are ranges offered (Accept-Ranges)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = [
-                (name, value) for name, value in scope["headers"] if name not in (b"range", b"if-range")
-            ]
-            scope = dict(scope, headers=headers)
-        await files(scope, receive, send)
+        if scope["type"] != "http":
+            await files(scope, receive, send)
+            return
+        headers = [(name, value) for name, value in scope["headers"] if name not in (b"range", b"if-range")]
+
+        async def send_unranged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [
+                    (name, value) for name, value in message["headers"] if name.lower() != b"accept-ranges"
+                ]
+                message = dict(message, headers=kept)
+            await send(message)
+
+        await files(dict(scope, headers=headers), receive, send_unranged)
 
     return app

@@ -212,3 +212,4 @@ def test_a_range_of_the_demo_it_cannot_serve_is_not_refused_in_plain_text(
     whole = request(web_stack.edge_url, "GET", "/demo/index.html")
     ranged = request(web_stack.edge_url, "GET", "/demo/index.html", headers={"Range": byte_range})
     assert (ranged.status, ranged.body) == (200, whole.body)
+    assert ranged.header("accept-ranges") is None, "no range is offered that is not served"
