@@ -202,6 +202,40 @@ def test_a_request_reserved_while_its_organization_is_deleted_is_not_found(
     assert outcomes == ["org.not_found"], outcomes
 
 
+def test_a_stranger_to_the_organization_is_refused_without_waiting_for_its_lock(
+    admin: psycopg.Connection, database_url: str
+) -> None:
+    """The organization's lock came before the membership check: anyone signed in took any
+    organization's lock with each call, and waited behind its deletions and membership changes."""
+    owner, stranger = make_user(admin, "Owner"), make_user(admin, "Stranger")
+    org_id = make_org(admin, "Busy", {owner: "owner"})
+    session = session_of(admin, stranger)
+    deletion = deleting(database_url, owner, org_id)
+    pids: list[int] = []
+    outcomes: list[object] = []
+    try:
+        thread = in_thread(
+            database_url,
+            pids,
+            outcomes,
+            lambda conn: db.ext_ai_reserve(
+                conn,
+                p_session=session,
+                p_org_id=org_id,
+                p_feature="org_summary",
+                p_model="gpt-test",
+                p_request_hash=hashlib.sha256(b"request").digest(),
+                p_tokens=RESERVED,
+            ),
+        )
+        thread.join(timeout=5)
+        assert outcomes == ["org.not_found"], "refused while the deletion still held the lock"
+    finally:
+        deletion.rollback()
+        deletion.close()
+        thread.join(timeout=30)
+
+
 def test_a_call_settled_while_its_organization_is_deleted_does_not_deadlock(
     admin: psycopg.Connection, database_url: str
 ) -> None:
