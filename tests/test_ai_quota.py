@@ -40,6 +40,21 @@ def set_quota(conn: psycopg.Connection, org_id: str, tokens: int) -> None:
     conn.execute("insert into app.ai_quotas (org_id, monthly_tokens) values (%s, %s)", (org_id, tokens))
 
 
+def reserve(
+    conn: psycopg.Connection, session: str, org_id: str, request: str = "request"
+) -> db.ExtAiReserveRow:
+    """RESERVED tokens of `request` reserved for the session's call in the organization."""
+    return db.ext_ai_reserve(
+        conn,
+        p_session=session,
+        p_org_id=org_id,
+        p_feature="org_summary",
+        p_model="gpt-test",
+        p_request_hash=hashlib.sha256(request.encode()).digest(),
+        p_tokens=RESERVED,
+    )
+
+
 def reserve_at_once(
     database_url: str, callers: list[tuple[str, str]], *, same_request: bool = False
 ) -> list[int | str]:
@@ -54,15 +69,7 @@ def reserve_at_once(
             try:
                 with conn.transaction():
                     barrier.wait(timeout=10)
-                    reserved = db.ext_ai_reserve(
-                        conn,
-                        p_session=session,
-                        p_org_id=org_id,
-                        p_feature="org_summary",
-                        p_model="gpt-test",
-                        p_request_hash=hashlib.sha256(request.encode()).digest(),
-                        p_tokens=RESERVED,
-                    )
+                    reserved = reserve(conn, session, org_id, request)
                     time.sleep(0.2)
                 refusal = reserved.refusal if isinstance(reserved.refusal, dict) else {}
                 outcomes[index] = reserved.reservation_id or str(refusal.get("code"))
@@ -183,15 +190,7 @@ def test_a_request_reserved_while_its_organization_is_deleted_is_not_found(
         database_url,
         pids,
         outcomes,
-        lambda conn: db.ext_ai_reserve(
-            conn,
-            p_session=session,
-            p_org_id=org_id,
-            p_feature="org_summary",
-            p_model="gpt-test",
-            p_request_hash=hashlib.sha256(b"request").digest(),
-            p_tokens=RESERVED,
-        ),
+        lambda conn: reserve(conn, session, org_id),
     )
     try:
         wait_until_blocked(admin, pids, 0)
@@ -218,15 +217,7 @@ def test_a_stranger_to_the_organization_is_refused_without_waiting_for_its_lock(
             database_url,
             pids,
             outcomes,
-            lambda conn: db.ext_ai_reserve(
-                conn,
-                p_session=session,
-                p_org_id=org_id,
-                p_feature="org_summary",
-                p_model="gpt-test",
-                p_request_hash=hashlib.sha256(b"request").digest(),
-                p_tokens=RESERVED,
-            ),
+            lambda conn: reserve(conn, session, org_id),
         )
         thread.join(timeout=5)
         assert outcomes == ["org.not_found"], "refused while the deletion still held the lock"
@@ -247,15 +238,7 @@ def test_a_call_settled_while_its_organization_is_deleted_does_not_deadlock(
     org_id = make_org(admin, "Doomed", {owner: "owner", member: "member"})
     session = session_of(admin, member)
     with psycopg.connect(database_url, user="edge") as conn:
-        reserved = db.ext_ai_reserve(
-            conn,
-            p_session=session,
-            p_org_id=org_id,
-            p_feature="org_summary",
-            p_model="gpt-test",
-            p_request_hash=hashlib.sha256(b"request").digest(),
-            p_tokens=RESERVED,
-        )
+        reserved = reserve(conn, session, org_id)
     assert reserved.reservation_id is not None
     admin.execute(
         "insert into app.ai_answers (org_id, request_hash, model, answer, expires_at)"
