@@ -23,7 +23,8 @@ HEADER = """\
 -- Runs as blossom_owner in one transaction; schema-qualify every name.
 """
 # squawk (`just lint`) asks every migration for both: one that waits for a lock behind a long
-# transaction would hold up every query queued behind it. Raise them for a long backfill.
+# transaction would hold up every query queued behind it. Raise them for a long backfill. The
+# rollback gets them too: its drops take the same locks, and squawk does not read rollbacks.
 TIMEOUTS = """\
 set local lock_timeout = '5s';
 set local statement_timeout = '1min';
@@ -160,6 +161,8 @@ def main() -> None:
     )
     rollback_path.write_text(
         HEADER.format(title=f"rollback of {args.name}", name=args.name)
+        + "\n"
+        + TIMEOUTS
         + "\n"
         + (backward or "select 1;")
         + "\n"

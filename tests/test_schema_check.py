@@ -136,3 +136,21 @@ def test_new_migration_refuses_a_name_that_is_not_an_identifier(tmp_path: Path) 
     )
     assert made.returncode != 0
     assert "NAME must be" in made.stderr
+
+
+def test_new_migration_bounds_the_rollbacks_locks_as_the_migrations(pg_server: str, tmp_path: Path) -> None:
+    """The rollback it wrote took its locks without a lock_timeout: a `drop column` of a busy table
+    waiting behind a long transaction held up every query queued behind it, for as long as that
+    transaction lasted (squawk reads only the migration, so nothing said so)."""
+    schema, migrations = _copies(tmp_path)
+    (schema / "999_probe.sql").write_text(PROBE_TABLE + "alter table app.users add column nickname text;\n")
+    made = _run_module(
+        pg_server, "new_migration", "nickname", "--schema-dir", schema, "--migrations-dir", migrations
+    )
+    assert made.returncode == 0, made.stderr
+    rollback = (migrations / "0901.nickname.rollback.sql").read_text()
+    assert 'drop column "nickname"' in rollback, rollback
+    statements = [line for line in rollback.splitlines() if line and not line.startswith("--")]
+    assert statements[:2] == ["set local lock_timeout = '5s';", "set local statement_timeout = '1min';"], (
+        rollback
+    )
