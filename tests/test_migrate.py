@@ -446,3 +446,44 @@ def test_a_rollback_to_an_empty_name_is_refused_and_migrates_nothing(database_ur
     )  # fmt: skip
     assert ran.returncode == 1, ran.stderr
     assert "rollback: name the last migration to keep" in ran.stderr
+
+
+def _rollbacks_that_leave_a_difference(server: str, migrations_dir: Path) -> list[str]:
+    """Each migration in turn, on a database of migrations alone: applied, rolled back, the schema
+    compared with the one before it, then applied again for the next. The ids whose rollback does
+    not give the schema before back."""
+    from yoyo import read_migrations
+
+    name = f"test_{secrets.token_hex(4)}"
+    url = create_database(server, name)
+    try:
+        migrate_module.bootstrap(url)
+        backend = migrate_module._yoyo_backend(url)
+        try:
+            differ = []
+            for migration in backend.to_apply(read_migrations(str(migrations_dir))):
+                before = normalized_dump(url)
+                backend.apply_migrations_only([migration])
+                backend.rollback_one(migration)
+                if normalized_dump(url) != before:
+                    differ.append(migration.id)
+                backend.apply_migrations_only([migration])
+            return differ
+        finally:
+            backend.connection.close()
+    finally:
+        drop_database(server, name)
+
+
+def test_each_rollback_gives_back_the_schema_before_its_migration(pg_server: str, tmp_path: Path) -> None:
+    """Rolling every migration back and applying them all again compared only the end: a rollback
+    that left what its migration made, which the migration makes again (an index it drops first, a
+    comment, `create … if not exists`), passed. Each is compared with the schema before it; a
+    rollback planted to leave 0024's comments is named."""
+    assert _rollbacks_that_leave_a_difference(pg_server, migrate_module.MIGRATIONS_DIR) == []
+    planted = tmp_path / "migrations"
+    shutil.copytree(migrate_module.MIGRATIONS_DIR, planted)
+    rollback_file = planted / "0024.ai_reported_tokens.rollback.sql"
+    text = rollback_file.read_text()
+    rollback_file.write_text(text[: text.index("comment on column")])
+    assert _rollbacks_that_leave_a_difference(pg_server, planted) == ["0024.ai_reported_tokens"]
