@@ -6,7 +6,8 @@
   warnings (unused, never read, shadowed or overlapped variables, hidden casts, volatility...).
 - migrations: squawk over every migration, `migrations/NNNN.name.sql` (not the rollbacks: a
   rollback drops what its migration made, which is what squawk's rules forbid), with the settings
-  in `.squawk.toml`.
+  in `.squawk.toml`; and a rule of ours squawk lacks, reported as its own: no CHECK written with
+  a column added to an existing table (constraint-on-added-column).
 - calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
   bodies, PL/pgSQL ones included, views, policies) names its schema, pg_catalog included.
 - distribution: the schema stays distributable by tenant (ops/distribution_lint.py, with its
@@ -376,6 +377,8 @@ def squawk_findings(files: Iterable[Path] | None = None, excused: Sequence[Excus
         except ValueError:
             raise RuntimeError(f"squawk failed: {result.stderr.strip() or result.stdout.strip()}") from None
 
+    violations += _checks_on_added_columns(paths)
+
     def found() -> Iterator[tuple[tuple[str, str], Finding]]:
         for violation in sorted(violations, key=lambda v: (v["file"], v["line"], v["rule_name"])):
             path = Path(violation["file"])
@@ -384,6 +387,44 @@ def squawk_findings(files: Iterable[Path] | None = None, excused: Sequence[Excus
             yield (rule, path.name), Finding(where, f"{rule}: {violation['message']}")
 
     return _excuse(found(), excused)
+
+
+def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """A rule squawk lacks, as squawk reports one: a CHECK written with a column added to a table
+    the migration did not make. Postgres validates it by reading the whole table under the
+    ALTER's ACCESS EXCLUSIVE lock (0014 did so on app.audit_events); squawk refuses the same
+    with `references`, and `add constraint … check` unless `not valid`."""
+    violations = []
+    for path in paths:
+        source = path.read_bytes()
+        made: set[tuple[str | None, str]] = set()
+        for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
+            stmt = raw["stmt"]
+            if "CreateStmt" in stmt:
+                relation = stmt["CreateStmt"]["relation"]
+                made.add((relation.get("schemaname"), relation["relname"]))
+            altered = stmt.get("AlterTableStmt")
+            if not altered or (altered["relation"].get("schemaname"), altered["relation"]["relname"]) in made:
+                continue
+            for cmd in altered.get("cmds", []):
+                column = cmd["AlterTableCmd"].get("def", {}).get("ColumnDef")
+                if cmd["AlterTableCmd"]["subtype"] != "AT_AddColumn" or column is None:
+                    continue
+                for constraint in column.get("constraints", []):
+                    if constraint["Constraint"]["contype"] == "CONSTR_CHECK":
+                        offset = len(source.decode()[: constraint["Constraint"]["location"]].encode())
+                        violations.append(
+                            {
+                                "file": str(path),
+                                "line": _line(source, offset) - 1,  # as squawk counts, from 0
+                                "rule_name": "constraint-on-added-column",
+                                "message": f"the CHECK on {column['colname']} is validated by reading the"
+                                " whole table under an ACCESS EXCLUSIVE lock: add the column, then"
+                                " `add constraint … not valid`, and `validate constraint` in a"
+                                " migration of its own (in the same transaction the lock is held)",
+                            }
+                        )
+    return violations
 
 
 # ---- all of them ---------------------------------------------------------------------------

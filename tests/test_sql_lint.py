@@ -163,6 +163,29 @@ def test_squawk_names_the_migration_line_and_rule_of_a_breach(tmp_path: Path) ->
     assert "non-VOLATILE DEFAULTs can be added without a rewrite" in findings[0].what
 
 
+def test_a_constraint_on_a_column_added_to_an_existing_table_is_a_finding(tmp_path: Path) -> None:
+    """squawk passes `add column … check (…)`, which Postgres validates by reading the whole table
+    under the ALTER's ACCESS EXCLUSIVE lock (migration 0014 did so on app.audit_events); it
+    refuses the same with `references`. One added `not valid`, then validated, is fine, as is one
+    on a table the migration itself makes."""
+    migration = tmp_path / "0009.nicknames.sql"
+    migration.write_text(
+        "-- nicknames\n"
+        + TIMEOUTS
+        + "alter table app.users add column nickname text\n"
+        + "  constraint users_nickname_short check (length(nickname) < 9);\n"
+        + "alter table app.users add column badge text;\n"
+        + "alter table app.users add constraint users_badge_short check (length(badge) < 9) not valid;\n"
+        + "create table app.nicknames (id bigint primary key);\n"
+        + "alter table app.nicknames add column nickname text check (length(nickname) < 9);\n"
+    )
+    findings = squawk_findings([migration])
+    assert [(finding.where, finding.what.split(":")[0]) for finding in findings] == [
+        (f"{migration}:5", "constraint-on-added-column"),
+    ]
+    assert "not valid" in findings[0].what
+
+
 def test_squawk_knows_a_migration_that_yoyo_runs_outside_a_transaction(tmp_path: Path) -> None:
     statement = "create index concurrently if not exists users_nickname_idx on app.users (display_name);\n"
     outside = tmp_path / "0009.outside.sql"
