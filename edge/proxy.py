@@ -338,11 +338,15 @@ REAL_UNDERFLOW = Fraction(1, 2**150)
 # What Postgres's input functions skip around a value (isspace in the C locale).
 SPACES = " \t\n\r\v\f"
 # An integer as Postgres's input functions read it (int2in, int4in, int8in): ASCII digits only.
-INTEGER_TEXT = re.compile(rf"[{SPACES}]*[+-]?[0-9]+[{SPACES}]*")
+INTEGER_TEXT = re.compile(rf"[{SPACES}]*+[+-]?[0-9]+[{SPACES}]*")
 # A number as numeric_in reads it: NaN takes no sign, Infinity may; digits with a point somewhere,
 # or a point and digits; an exponent, which it reads with strtol (spaces before its sign).
+# Each pattern here says one way only to match a text (the spaces before a number are taken all
+# at once, `*+`, as no number begins with one; the digits before a point are its whole part):
+# with two ways, a text that fails at its end was tried in every split of its run of digits or
+# spaces, the square of its length (a body's 64 KiB string of digits, a minute of the edge's CPU).
 NUMERIC_TEXT = re.compile(
-    rf"[{SPACES}]*(?:(?i:nan)|[+-]?(?i:infinity|inf)"
+    rf"[{SPACES}]*+(?:(?i:nan)|[+-]?(?i:infinity|inf)"
     rf"|[+-]?(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?(?:[eE][{SPACES}]*(?P<exponent>[+-]?[0-9]+))?)"
     rf"[{SPACES}]*"
 )
@@ -355,8 +359,8 @@ NUMERIC_LEADING_PLACE_MAX = 131071
 # after 0x with an optional binary exponent; an infinity; NaN, optionally with characters in
 # parentheses.
 FLOAT_TEXT = re.compile(
-    rf"[{SPACES}]*[+-]?(?:(?P<decimal>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-    r"|(?P<hex>0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
+    rf"[{SPACES}]*+[+-]?(?:(?P<decimal>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    r"|(?P<hex>0[xX](?:[0-9a-fA-F]+(?:\.[0-9a-fA-F]*)?|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
     rf"|(?i:infinity|inf)|(?i:nan)(?:\([A-Za-z0-9_]*\))?)[{SPACES}]*"
 )
 # Postgres's words for a boolean (boolin, parse_bool), any case: any beginning of these,

@@ -8,6 +8,7 @@ a 406, and OPTIONS is answered by the edge."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -304,6 +305,27 @@ def test_a_boolean_in_a_query_fits_exactly_when_postgres_reads_it(pg_server: str
             if edge != _postgres_takes(conn, json.dumps({"x": text}), "boolean"):
                 disagreements.append(f"query {text!r}: the edge {'takes' if edge else 'refuses'} it")
     assert disagreements == []
+
+
+# Texts that fail at their very end, after a long run of digits or spaces (a body holds 64 KiB).
+LONG_NOT_NUMBERS = (
+    "1" * 20_000 + "x",
+    "0x" + "a" * 20_000 + "x",
+    " " * 20_000 + "x",
+    "." + "1" * 20_000 + "x",
+)
+
+
+@pytest.mark.parametrize("kind", ["numeric", "float4", "float8", "int8"])
+@pytest.mark.parametrize("text", LONG_NOT_NUMBERS, ids=["digits", "hex", "spaces", "fraction"])
+def test_a_long_text_that_is_no_number_is_refused_at_once(kind: ScalarKind, text: str) -> None:
+    """A number's text is read in time that grows with its length, not its square: each pattern
+    matches a text in one way only. (A run of 65,000 digits and an `x` as a float argument, a
+    JSON string of a body the edge takes, held the edge's event loop for minutes.)"""
+    started = time.perf_counter()
+    assert not _edge_takes(kind, {"x": text}, from_query=False)
+    assert not _edge_takes(kind, {"x": text}, from_query=True)
+    assert time.perf_counter() - started < 0.5
 
 
 def _is_json(text: str) -> bool:
