@@ -1,4 +1,6 @@
 -- rollback of orgs
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 drop type if exists api.audit_event;
 drop type if exists api.invitation;
 drop type if exists api.member;

@@ -1,4 +1,6 @@
 -- rollback of api_nullability
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 comment on column api.user_profile.id is null;
 comment on column api.user_profile.email is null;
 comment on column api.user_profile.display_name is null;

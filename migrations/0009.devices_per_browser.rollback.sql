@@ -1,5 +1,7 @@
 -- rollback of devices_per_browser
 -- A browser's rows for its later accounts go: one account per device again.
+set local lock_timeout = '5s';
+set local statement_timeout = '1min';
 delete from app.devices d
  where exists (select from app.devices e where e.token_hash = d.token_hash and e.created_at < d.created_at);
 alter table app.devices drop constraint devices_pkey;

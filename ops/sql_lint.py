@@ -8,6 +8,7 @@
   rollback drops what its migration made, which is what squawk's rules forbid), with the settings
   in `.squawk.toml`; and a rule of ours squawk lacks, reported as its own: no CHECK written with
   a column added to an existing table (constraint-on-added-column).
+- rollbacks: each rollback run in a transaction sets lock_timeout and statement_timeout first.
 - calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
   bodies, PL/pgSQL ones included, views, policies) names its schema, pg_catalog included.
 - distribution: the schema stays distributable by tenant (ops/distribution_lint.py, with its
@@ -427,6 +428,34 @@ def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
     return violations
 
 
+def rollback_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
+    """Each rollback that yoyo runs in a transaction sets `lock_timeout` and `statement_timeout`
+    before anything else, as a migration does: squawk reads no rollback, and one run in an incident
+    (a `drop column`, a `drop table`) waited behind a long transaction for its ACCESS EXCLUSIVE
+    lock, every query of the table queued behind it. One run outside a transaction drops indexes
+    concurrently, which blocks no one while it waits."""
+    findings = []
+    for path in sorted(folder.glob("*.rollback.sql")):
+        if not _transactional(path):
+            continue
+        statements = [raw["stmt"] for raw in json.loads(parse_sql_json(path.read_text()))["stmts"]]
+        leading = set()
+        for statement in statements:
+            setting = statement.get("VariableSetStmt")
+            if setting is None:
+                break
+            leading.add(setting.get("name"))
+        if not {"lock_timeout", "statement_timeout"} <= leading:
+            findings.append(
+                Finding(
+                    f"{shown(path)}:1",
+                    "rollback-without-timeouts: set local lock_timeout and statement_timeout first,"
+                    " as its migration does (`just new-migration` writes both)",
+                )
+            )
+    return findings
+
+
 # ---- all of them ---------------------------------------------------------------------------
 
 
@@ -436,6 +465,7 @@ def run(server_url: str | None) -> bool:
     exceptions = load_exceptions()
     checks: list[tuple[str, Callable[[], list[Finding]]]] = [
         ("squawk", lambda: squawk_findings(excused=exceptions["squawk"])),
+        ("rollbacks", rollback_findings),
         ("calls", call_findings),
         ("distribution", lambda: [Finding(shown(SCHEMA_DIR), what) for what in distribution_findings()]),
     ]
@@ -463,7 +493,7 @@ def main() -> None:
     parser.add_argument(
         "--no-database",
         action="store_true",
-        help="only the checks that need no database (squawk, calls, distribution)",
+        help="only the checks that need no database (squawk, rollbacks, calls, distribution)",
     )
     args = parser.parse_args()
     if args.no_database:

@@ -18,6 +18,7 @@ from ops.sql_lint import (
     load_exceptions,
     migration_files,
     plpgsql_findings,
+    rollback_findings,
     squawk_findings,
 )
 
@@ -197,6 +198,29 @@ def test_squawk_knows_a_migration_that_yoyo_runs_outside_a_transaction(tmp_path:
     assert [
         (finding.where, finding.what.split(":")[0]) for finding in squawk_findings([outside, inside])
     ] == [(f"{inside}:3", "ban-concurrent-index-creation-in-transaction")]
+
+
+def test_every_rollback_waits_for_its_locks_a_bounded_time() -> None:
+    assert rollback_findings() == []
+
+
+def test_a_rollback_that_may_wait_without_bound_is_a_finding(tmp_path: Path) -> None:
+    """squawk reads no rollback, and those of 0001 to 0013 set no timeout: run in an incident, a
+    rollback's `drop column` waited behind a long transaction for its ACCESS EXCLUSIVE lock, and
+    every query of the table queued behind it. One that runs outside a transaction (dropping
+    indexes concurrently) blocks no one while it waits."""
+    bare = tmp_path / "0009.nicknames.rollback.sql"
+    bare.write_text("-- rollback of nicknames\nalter table app.users drop column nickname;\n")
+    late = tmp_path / "0010.badges.rollback.sql"
+    late.write_text("alter table app.users drop column badge;\n" + TIMEOUTS)
+    bounded = tmp_path / "0011.mentors.rollback.sql"
+    bounded.write_text(TIMEOUTS + "alter table app.users drop column mentor;\n")
+    outside = tmp_path / "0012.indexes.rollback.sql"
+    outside.write_text("-- transactional: false\ndrop index concurrently if exists app.users_badge_idx;\n")
+    assert [(finding.where, finding.what.split(":")[0]) for finding in rollback_findings(tmp_path)] == [
+        (f"{bare}:1", "rollback-without-timeouts"),
+        (f"{late}:1", "rollback-without-timeouts"),
+    ]
 
 
 # ---- schema-qualified calls ------------------------------------------------------------------
