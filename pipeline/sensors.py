@@ -11,7 +11,7 @@ starts it once whatever the sensor asks again; the run logs the incident as an e
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from dagster import (
     Config,
@@ -67,8 +67,11 @@ class Incidents:
         incident, and alerted again; one that saw a failure late took the next, after a quiet
         spell, for the same incident."""
         if not failures:
-            quiet = self.last_failure_at is None or now - self.last_failure_at > quiet_seconds
-            return (replace(self, open_incident=None) if quiet else self), {}
+            # Nothing to tell: whether the next failure opens an incident is told by its failed_at
+            # then. Closed here on the sensor's clock, measured against the database's failed_at,
+            # an incident closed early when the two clocks differ (or a failure committed late),
+            # and its next failure, within the quiet spell, was alerted as a new one.
+            return self, {}
         incident, last_at = self.open_incident, self.last_failure_at
         incidents: dict[int, list[PipelineFailedDeliveriesRow]] = {}
         for failure in failures:
