@@ -413,7 +413,7 @@ def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
                     continue
                 for constraint in column.get("constraints", []):
                     if constraint["Constraint"]["contype"] == "CONSTR_CHECK":
-                        offset = len(source.decode()[: constraint["Constraint"]["location"]].encode())
+                        offset = constraint["Constraint"]["location"]  # in bytes, as libpg_query counts
                         violations.append(
                             {
                                 "file": str(path),

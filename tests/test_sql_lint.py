@@ -187,6 +187,28 @@ def test_a_constraint_on_a_column_added_to_an_existing_table_is_a_finding(tmp_pa
     assert "not valid" in findings[0].what
 
 
+def test_a_constraint_on_an_added_column_is_found_on_its_line_after_text_not_in_ascii(tmp_path: Path) -> None:
+    """The parser's locations count bytes: read as characters, each byte past the first of a
+    character before the CHECK (a comment's "…", "é") moved the finding lines down."""
+    migration = tmp_path / "0009.nicknames.sql"
+    migration.write_text(
+        "-- nicknames "
+        + "…" * 100
+        + "\n"
+        + TIMEOUTS
+        + "alter table app.users add column nickname text\n"
+        + "  constraint users_nickname_short check (length(nickname) < 9);\n"
+        + "alter table app.users add column badge text;\n"
+        + "alter table app.users add column mentor text;\n"
+        + "alter table app.users add column nickname_seen timestamptz;\n",
+        encoding="utf-8",
+    )
+    findings = squawk_findings([migration])
+    assert [(finding.where, finding.what.split(":")[0]) for finding in findings] == [
+        (f"{migration}:5", "constraint-on-added-column"),
+    ]
+
+
 def test_squawk_knows_a_migration_that_yoyo_runs_outside_a_transaction(tmp_path: Path) -> None:
     statement = "create index concurrently if not exists users_nickname_idx on app.users (display_name);\n"
     outside = tmp_path / "0009.outside.sql"
