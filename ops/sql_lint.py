@@ -428,29 +428,47 @@ def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
     return violations
 
 
+def _concurrent_index_change(statement: dict[str, Any]) -> bool:
+    """Whether a statement makes or drops an index concurrently (or sets a setting)."""
+    if "VariableSetStmt" in statement:
+        return True
+    if "IndexStmt" in statement:
+        return bool(statement["IndexStmt"].get("concurrent"))
+    drop = statement.get("DropStmt")
+    return drop is not None and drop.get("removeType") == "OBJECT_INDEX" and bool(drop.get("concurrent"))
+
+
 def rollback_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
     """Each rollback that yoyo runs in a transaction sets `lock_timeout` and `statement_timeout`
     before anything else, as a migration does: squawk reads no rollback, and one run in an incident
     (a `drop column`, a `drop table`) waited behind a long transaction for its ACCESS EXCLUSIVE
-    lock, every query of the table queued behind it. One run outside a transaction drops indexes
-    concurrently, which blocks no one while it waits."""
+    lock, every query of the table queued behind it. One run outside a transaction that only
+    makes or drops indexes concurrently blocks no one while it waits; one outside a transaction
+    that does anything else (a `drop table` beside its `drop index concurrently`) waits as the
+    others do, and sets both, without `local` (which does nothing outside a transaction)."""
     findings = []
     for path in sorted(folder.glob("*.rollback.sql")):
-        if not _transactional(path):
-            continue
+        transactional = _transactional(path)
         statements = [raw["stmt"] for raw in json.loads(parse_sql_json(path.read_text()))["stmts"]]
+        if not transactional and all(_concurrent_index_change(statement) for statement in statements):
+            continue
         leading = set()
         for statement in statements:
             setting = statement.get("VariableSetStmt")
             if setting is None:
                 break
-            leading.add(setting.get("name"))
+            if transactional or not setting.get("is_local"):
+                leading.add(setting.get("name"))
         if not {"lock_timeout", "statement_timeout"} <= leading:
             findings.append(
                 Finding(
                     f"{shown(path)}:1",
                     "rollback-without-timeouts: set local lock_timeout and statement_timeout first,"
-                    " as its migration does (`just new-migration` writes both)",
+                    " as its migration does (`just new-migration` writes both)"
+                    if transactional
+                    else "rollback-without-timeouts: it runs outside a transaction and does more than"
+                    " make or drop indexes concurrently: set lock_timeout and statement_timeout first"
+                    " (not `local`, which does nothing outside a transaction)",
                 )
             )
     return findings

@@ -245,6 +245,27 @@ def test_a_rollback_that_may_wait_without_bound_is_a_finding(tmp_path: Path) -> 
     ]
 
 
+def test_a_rollback_outside_a_transaction_that_blocks_is_a_finding(tmp_path: Path) -> None:
+    """A rollback yoyo runs outside a transaction was passed whatever it held: a `drop table`
+    beside its `drop index concurrently` waited without bound for its ACCESS EXCLUSIVE lock. Its
+    timeouts are set without `local`, which does nothing outside a transaction."""
+    blocking = tmp_path / "0009.badges.rollback.sql"
+    blocking.write_text(
+        "-- transactional: false\ndrop index concurrently if exists app.badges_idx;\ndrop table app.badges;\n"
+    )
+    local = tmp_path / "0010.mentors.rollback.sql"
+    local.write_text("-- transactional: false\n" + TIMEOUTS + "drop table app.mentors;\n")
+    bounded = tmp_path / "0011.nicknames.rollback.sql"
+    bounded.write_text(
+        "-- transactional: false\nset lock_timeout = '5s';\nset statement_timeout = '1min';\n"
+        "drop table app.nicknames;\n"
+    )
+    assert [(finding.where, finding.what.split(":")[0]) for finding in rollback_findings(tmp_path)] == [
+        (f"{blocking}:1", "rollback-without-timeouts"),
+        (f"{local}:1", "rollback-without-timeouts"),
+    ]
+
+
 # ---- schema-qualified calls ------------------------------------------------------------------
 
 
