@@ -325,7 +325,9 @@ def test_a_long_text_that_is_no_number_is_refused_at_once(kind: ScalarKind, text
     started = time.perf_counter()
     assert not _edge_takes(kind, {"x": text}, from_query=False)
     assert not _edge_takes(kind, {"x": text}, from_query=True)
-    assert time.perf_counter() - started < 0.5
+    # Whether it ends at all, not how fast: a few milliseconds now, about 13 s before (the square
+    # of 20,000), so no machine's speed decides the outcome. bench/ holds what is measured.
+    assert time.perf_counter() - started < 5
 
 
 def _is_json(text: str) -> bool:
