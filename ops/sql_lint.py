@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -438,6 +439,18 @@ def _concurrent_index_change(statement: dict[str, Any]) -> bool:
     return drop is not None and drop.get("removeType") == "OBJECT_INDEX" and bool(drop.get("concurrent"))
 
 
+def _bounds(setting: dict[str, Any]) -> bool:
+    """Whether a SET gives its setting a bound: a value, not 0 (none), nor DEFAULT or RESET (the
+    server's, none by default)."""
+    if setting.get("kind") != "VAR_SET_VALUE" or len(setting.get("args", [])) != 1:
+        return False
+    value = setting["args"][0].get("A_Const", {})
+    if "ival" in value:
+        return bool(value["ival"].get("ival", 0))
+    text = str(value.get("sval", {}).get("sval", ""))
+    return re.fullmatch(r"\s*0*\s*[a-z]*\s*", text, re.IGNORECASE) is None
+
+
 def rollback_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
     """Each rollback that yoyo runs in a transaction sets `lock_timeout` and `statement_timeout`
     before anything else, as a migration does: squawk reads no rollback, and one run in an incident
@@ -457,7 +470,7 @@ def rollback_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
             setting = statement.get("VariableSetStmt")
             if setting is None:
                 break
-            if transactional or not setting.get("is_local"):
+            if (transactional or not setting.get("is_local")) and _bounds(setting):
                 leading.add(setting.get("name"))
         if not {"lock_timeout", "statement_timeout"} <= leading:
             findings.append(

@@ -239,9 +239,22 @@ def test_a_rollback_that_may_wait_without_bound_is_a_finding(tmp_path: Path) -> 
     bounded.write_text(TIMEOUTS + "alter table app.users drop column mentor;\n")
     outside = tmp_path / "0012.indexes.rollback.sql"
     outside.write_text("-- transactional: false\ndrop index concurrently if exists app.users_badge_idx;\n")
+    # A timeout of 0, or the server's default, is none.
+    unbounded = tmp_path / "0013.ranks.rollback.sql"
+    unbounded.write_text(
+        "set local lock_timeout = 0;\nset local statement_timeout = '1min';\n"
+        "alter table app.users drop column rank;\n"
+    )
+    default = tmp_path / "0014.titles.rollback.sql"
+    default.write_text(
+        "set local lock_timeout to default;\nset local statement_timeout = '0ms';\n"
+        "alter table app.users drop column title;\n"
+    )
     assert [(finding.where, finding.what.split(":")[0]) for finding in rollback_findings(tmp_path)] == [
         (f"{bare}:1", "rollback-without-timeouts"),
         (f"{late}:1", "rollback-without-timeouts"),
+        (f"{unbounded}:1", "rollback-without-timeouts"),
+        (f"{default}:1", "rollback-without-timeouts"),
     ]
 
 
