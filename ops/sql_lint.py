@@ -402,8 +402,12 @@ def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
         made: set[tuple[str | None, str]] = set()
         for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
             stmt = raw["stmt"]
-            if "CreateStmt" in stmt:
-                relation = stmt["CreateStmt"]["relation"]
+            # A table the migration makes (`create table`, `… partition of`, `… as`) is seen by no
+            # one else until it commits: its lock keeps no one waiting.
+            relation = stmt.get("CreateStmt", {}).get("relation") or stmt.get("CreateTableAsStmt", {}).get(
+                "into", {}
+            ).get("rel")
+            if relation:
                 made.add((relation.get("schemaname"), relation["relname"]))
             altered = stmt.get("AlterTableStmt")
             if not altered or (altered["relation"].get("schemaname"), altered["relation"]["relname"]) in made:

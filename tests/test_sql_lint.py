@@ -178,6 +178,8 @@ def test_a_constraint_on_a_column_added_to_an_existing_table_is_a_finding(tmp_pa
         + "alter table app.users add column badge text;\n"
         + "alter table app.users add constraint users_badge_short check (length(badge) < 9) not valid;\n"
         + "create table app.nicknames (id bigint primary key);\n"
+        + "create table app.copied as select id from app.users;\n"
+        + "alter table app.copied add column nickname text check (length(nickname) < 9);\n"
         + "alter table app.nicknames add column nickname text check (length(nickname) < 9);\n"
     )
     findings = squawk_findings([migration])
