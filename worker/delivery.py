@@ -18,6 +18,7 @@ event's id in its Message-ID for the receiving side to see.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from dataclasses import dataclass
@@ -37,6 +38,22 @@ from worker.metrics import WorkerMetrics
 log = logging.getLogger("blossom.worker")
 # What of a failure's reason app.outbox.last_error keeps (an SMTP server's reply may run long).
 LONGEST_RECORDED_REASON = 1000
+# The share of the session's idle_in_transaction_session_timeout (the worker role's: 5 min) that
+# one send may take: the delivery's transaction is idle while the server is talked to, and
+# Postgres ends the session past it. The rest is for recording the outcome.
+SEND_SHARE_OF_IDLE_LIMIT = 0.8
+
+
+async def idle_limit_seconds(conn: AsyncConnection[Any]) -> float | None:
+    """How long this session may stay idle in a transaction before Postgres ends it; None
+    when it may for ever."""
+    cursor = await conn.execute(
+        "select extract(epoch from"
+        " pg_catalog.current_setting('idle_in_transaction_session_timeout')::interval)"
+    )
+    row = await cursor.fetchone()
+    seconds = float(row[0]) if row is not None and row[0] is not None else 0.0
+    return seconds if seconds > 0 else None
 
 
 class RetryLater(Exception):
@@ -114,6 +131,12 @@ class Deliverer:
                 self.metrics.deliveries.labels("mail", "skipped").inc()
                 return
             this_try = (claim.attempts or 0) + 1
+            # A send that outlived the session's idle limit took the mail while its record could
+            # no longer be made: the session was ended under it, the job failed for good, and the
+            # outbox row stayed undelivered, its token in it (or, had it been retried, the mail
+            # went twice). A send is cut short before, as a temporary failure, recorded.
+            idle_limit = await idle_limit_seconds(conn)
+            budget = idle_limit * SEND_SHARE_OF_IDLE_LIMIT if idle_limit is not None else None
             try:
                 message = compose(
                     event_id,
@@ -122,7 +145,13 @@ class Deliverer:
                     sender=self.config.mail_from,
                     app_url=self.config.app_url,
                 )
-                await self.mailer.send(message)
+                try:
+                    async with asyncio.timeout(budget):
+                        await self.mailer.send(message)
+                except TimeoutError:
+                    raise TemporaryFailure(
+                        f"the server took longer than {budget:g} s, the most a send may take"
+                    ) from None
             except (UnsendableMessage, PermanentFailure, TemporaryFailure) as error:
                 outcome = await record_failed_try(
                     conn,
