@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(40);
+select plan(42);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -91,6 +91,15 @@ select results_eq(
   $$ values (0, null::text, null::timestamptz, 2) $$,
   'from its first try, with a new job to deliver it (the first one is still there: no worker runs here)');
 select is(delivery.try_again(tap.id('erin_mail')), false, 'a delivered mail is not sent again');
+select tap.fix('b_mail', (select id from app.outbox where payload ->> 'to' = 'b@example.com'));
+update app.outbox set attempts = 3, last_error = '451 try later' where id = tap.id('b_mail');
+select is(delivery.try_again(tap.id('b_mail')), false,
+  'a mail still being tried (not given up) is left to its own tries');
+select results_eq(
+  $$ select o.attempts, o.last_error, (select count(*)::int from jobs.procrastinate_jobs j where j.args ->> 'event_id' = o.id)
+       from app.outbox o where o.id = tap.id('b_mail') $$,
+  $$ values (3, '451 try later', 1) $$,
+  'its tries are not reset past BLOSSOM_MAIL_MAX_ATTEMPTS, and no second job runs beside its own');
 
 /* Email verification. */
 select is((auth.session_info(tap.id('erin_token')) -> 'user' ->> 'email_verified')::boolean, false,

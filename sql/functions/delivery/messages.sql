@@ -67,7 +67,11 @@ as $$
 begin
   update app.outbox o set given_up_at = null, attempts = 0, last_error = null
    where o.id = util.parse_id(p_event_id, 'evt')::app.event_id
-     and o.topic like 'mail.%' and o.delivered_at is null;
+     and o.topic like 'mail.%' and o.delivered_at is null
+     -- Given up only: a mail still being tried has its job, waiting out its back-off; reset, it
+     -- had a second job beside that one and its tries counted from zero again, past
+     -- BLOSSOM_MAIL_MAX_ATTEMPTS.
+     and o.given_up_at is not null;
   if not found then
     return false;
   end if;
@@ -79,4 +83,4 @@ end
 $$;
 
 comment on function delivery.try_again(text) is
-  'Tries an undelivered mail again from its first try (a DBA''s call, after mending the cause); false when there is no such mail.';
+  'Tries a given-up mail again from its first try (a DBA''s call, after mending the cause); false when there is no such mail (unknown, delivered, or still being tried).';
