@@ -99,7 +99,10 @@ def test_generated_client_against_the_running_stack(probe_stack: Stack, tmp_path
 
 @pytest.mark.stack
 def test_the_committed_client_drives_the_organization_flow(stack: Stack, tmp_path: Path) -> None:
-    """Sign-up and login through /auth, then create, invite, accept, list and a typed refusal.
+    """Sign-up and login through /auth, then create, invite, accept, list and a typed refusal
+    (tests/node/org_flow.test.ts); and, with no server, a fetch of the test's own that answers
+    what a dropped connection or a wrong server sends (tests/node/runtime.test.ts), compiled with
+    it once (each compilation takes seconds).
 
     The invitation token is only ever mailed: the Node test reads it from a test mailbox that
     serves app.outbox (tests/mailbox.py), as a person would read it from their mail.
@@ -108,14 +111,7 @@ def test_the_committed_client_drives_the_organization_flow(stack: Stack, tmp_pat
     with mailbox(stack.database_url) as mailbox_url:
         run_node_tests(
             client,
-            [NODE_TESTS / "org_flow.test.ts"],
+            [NODE_TESTS / "org_flow.test.ts", NODE_TESTS / "runtime.test.ts"],
             tmp_path,
             {"BLOSSOM_EDGE_URL": stack.edge_url, "BLOSSOM_MAILBOX_URL": mailbox_url},
         )
-
-
-def test_the_committed_client_turns_broken_answers_into_its_errors(tmp_path: Path) -> None:
-    """No server: a fetch of the test's own answers what a dropped connection or a wrong server
-    sends (tests/node/runtime.test.ts)."""
-    client = Config().typescript_path.read_text()
-    run_node_tests(client, [NODE_TESTS / "runtime.test.ts"], tmp_path, {})
