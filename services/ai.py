@@ -227,27 +227,18 @@ def _bounded_http_client() -> httpx2.AsyncClient:
         def __init__(self, stream: httpx2.AsyncByteStream) -> None:
             self._stream = stream
 
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            read = 0
-            async for chunk in self._stream:
-                read += len(chunk)
-                if read > LARGEST_ANSWER_BYTES:
-                    raise AnswerTooLarge
-                yield chunk
+        def __aiter__(self) -> AsyncIterator[bytes]:
+            return _capped(self._stream.__aiter__())
 
         async def aclose(self) -> None:
             await self._stream.aclose()
 
     class BoundedResponse(httpx2.Response):
         # What the client reads an answer with (`aread`), after its Content-Encoding is undone,
-        # a piece of at most a MiB at a time: counted here, the inflating stops at the cap.
-        async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncGenerator[bytes, None]:
-            read = 0
-            async for chunk in super().aiter_bytes(chunk_size):
-                read += len(chunk)
-                if read > LARGEST_ANSWER_BYTES:
-                    raise AnswerTooLarge
-                yield chunk
+        # a piece of at most a MiB at a time: counted here, the inflating stops at the cap (the
+        # bytes as they came are counted too, by BoundedStream: an answer may inflate to little).
+        def aiter_bytes(self, chunk_size: int | None = None) -> AsyncGenerator[bytes, None]:
+            return _capped(super().aiter_bytes(chunk_size))
 
     class BoundedTransport(httpx2.AsyncHTTPTransport):
         async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -263,6 +254,16 @@ def _bounded_http_client() -> httpx2.AsyncClient:
     # (307 and 308 send the body again) took the organization's prompt wherever it pointed,
     # another host or plain HTTP.
     return DefaultAsyncHttpxClient(transport=BoundedTransport(), follow_redirects=False)
+
+
+async def _capped(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    """The chunks, until together they pass LARGEST_ANSWER_BYTES: AnswerTooLarge."""
+    read = 0
+    async for chunk in chunks:
+        read += len(chunk)
+        if read > LARGEST_ANSWER_BYTES:
+            raise AnswerTooLarge
+        yield chunk
 
 
 def _answer(completion: Any) -> ChatAnswer:
