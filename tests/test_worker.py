@@ -31,6 +31,7 @@ from tests.support.smtp_server import SmtpServer
 from tests.support.worker import (
     APP_URL,
     QUICK,
+    delivered_row,
     eventually,
     jobs_of,
     kill,
@@ -53,9 +54,7 @@ def test_a_mail_is_delivered_once_and_its_token_leaves_the_outbox(database_url: 
         link = f"{APP_URL}/reset-password?token={token}"
         assert link in received.part("plain")
         assert f'href="{link}"' in received.part("html")
-        row = eventually(
-            lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
-        )
+        row = delivered_row(database_url, event)
         assert row["attempts"] == 1
         assert "token" not in row["payload"]
         assert row["payload"]["to"] == "ann@example.com"
@@ -100,9 +99,7 @@ def test_a_temporary_refusal_is_retried(database_url: str, tmp_path: Path) -> No
         smtp.refuse_next("451 4.3.0 Mailbox busy, try again later")
         event = queue_mail(database_url, "di@example.com")
         smtp.wait_for(1)
-        row = eventually(
-            lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
-        )
+        row = delivered_row(database_url, event)
         assert row["attempts"] == 2
         assert row["last_error"] is None
         time.sleep(0.6)
@@ -154,9 +151,7 @@ def test_a_reply_postgres_cannot_keep_is_recorded_all_the_same(
         event = queue_mail(database_url, "ed@example.com")
         if recorded is None:
             smtp.wait_for(1)
-            row = eventually(
-                lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
-            )
+            row = delivered_row(database_url, event)
             assert row["attempts"] == 2, "tried again"
         else:
             row = outbox_row_once(database_url, event, "given_up_at")
@@ -191,9 +186,7 @@ def test_a_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
         assert jobs_of(database_url, event) == [("doing", 0)]
         with running_worker(database_url, smtp.url, tmp_path):
             smtp.wait_for(1)
-            row = eventually(
-                lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
-            )
+            row = delivered_row(database_url, event)
             assert row["attempts"] == 1
             time.sleep(1.0)
             assert len(smtp.received) == 1
@@ -299,9 +292,7 @@ def test_a_notification_asking_to_abort_a_job_does_not_cut_a_delivery_short(
         assert jobs_of(database_url, event) == [("doing", 0)]
         smtp.release()
         smtp.wait_for(1)
-        row_after = eventually(
-            lambda: (r := outbox_row(database_url, event))["delivered_at"] and r, what="delivered"
-        )
+        row_after = delivered_row(database_url, event)
         assert row_after["attempts"] == 1
         time.sleep(0.6)
         assert len(smtp.received) == 1

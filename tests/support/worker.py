@@ -101,6 +101,13 @@ def jobs_of(database_url: str, event_id: str) -> list[tuple[str, int]]:
     return [(str(status), int(attempts)) for status, attempts in rows]
 
 
+def delivered_row(database_url: str, event_id: str) -> dict[str, Any]:
+    """The event's outbox row once it is delivered, polled (AssertionError after 10 s)."""
+    return eventually(
+        lambda: (row := outbox_row(database_url, event_id))["delivered_at"] and row, what="delivered"
+    )
+
+
 def eventually(check: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition") -> T:
     """The first truthy result of `check`, polled; AssertionError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
