@@ -143,6 +143,11 @@ def test_an_exception_gives_a_reason(tmp_path: Path) -> None:
 TIMEOUTS = "set local lock_timeout = '5s';\nset local statement_timeout = '1min';\n"
 
 
+def where_and_rule(findings: list[Finding]) -> list[tuple[str, str]]:
+    """Each finding's place and the rule it breaks (the first word of what it says)."""
+    return [(finding.where, finding.what.split(":")[0]) for finding in findings]
+
+
 def test_squawk_passes_the_migrations_with_the_landed_ones_exceptions() -> None:
     assert squawk_findings(excused=load_exceptions()["squawk"]) == []
     assert not any(path.name.endswith(".rollback.sql") for path in migration_files())
@@ -157,7 +162,7 @@ def test_squawk_names_the_migration_line_and_rule_of_a_breach(tmp_path: Path) ->
         + "create index users_nickname_idx on app.users (nickname);\n"
     )
     findings = squawk_findings([migration])
-    assert [(finding.where, finding.what.split(":")[0]) for finding in findings] == [
+    assert where_and_rule(findings) == [
         (f"{migration}:4", "adding-field-with-default"),
         (f"{migration}:5", "require-concurrent-index-creation"),
     ]
@@ -183,7 +188,7 @@ def test_a_constraint_on_a_column_added_to_an_existing_table_is_a_finding(tmp_pa
         + "alter table app.nicknames add column nickname text check (length(nickname) < 9);\n"
     )
     findings = squawk_findings([migration])
-    assert [(finding.where, finding.what.split(":")[0]) for finding in findings] == [
+    assert where_and_rule(findings) == [
         (f"{migration}:5", "constraint-on-added-column"),
     ]
     assert "not valid" in findings[0].what
@@ -206,7 +211,7 @@ def test_a_constraint_on_an_added_column_is_found_on_its_line_after_text_not_in_
         encoding="utf-8",
     )
     findings = squawk_findings([migration])
-    assert [(finding.where, finding.what.split(":")[0]) for finding in findings] == [
+    assert where_and_rule(findings) == [
         (f"{migration}:5", "constraint-on-added-column"),
     ]
 
@@ -219,9 +224,9 @@ def test_squawk_knows_a_migration_that_yoyo_runs_outside_a_transaction(tmp_path:
     )
     inside = tmp_path / "0010.inside.sql"
     inside.write_text(TIMEOUTS + statement)
-    assert [
-        (finding.where, finding.what.split(":")[0]) for finding in squawk_findings([outside, inside])
-    ] == [(f"{inside}:3", "ban-concurrent-index-creation-in-transaction")]
+    assert where_and_rule(squawk_findings([outside, inside])) == [
+        (f"{inside}:3", "ban-concurrent-index-creation-in-transaction")
+    ]
 
 
 def test_every_rollback_waits_for_its_locks_a_bounded_time() -> None:
@@ -252,7 +257,7 @@ def test_a_rollback_that_may_wait_without_bound_is_a_finding(tmp_path: Path) -> 
         "set local lock_timeout to default;\nset local statement_timeout = '0ms';\n"
         "alter table app.users drop column title;\n"
     )
-    assert [(finding.where, finding.what.split(":")[0]) for finding in rollback_findings(tmp_path)] == [
+    assert where_and_rule(rollback_findings(tmp_path)) == [
         (f"{bare}:1", "rollback-without-timeouts"),
         (f"{late}:1", "rollback-without-timeouts"),
         (f"{unbounded}:1", "rollback-without-timeouts"),
@@ -275,7 +280,7 @@ def test_a_rollback_outside_a_transaction_that_blocks_is_a_finding(tmp_path: Pat
         "-- transactional: false\nset lock_timeout = '5s';\nset statement_timeout = '1min';\n"
         "drop table app.nicknames;\n"
     )
-    assert [(finding.where, finding.what.split(":")[0]) for finding in rollback_findings(tmp_path)] == [
+    assert where_and_rule(rollback_findings(tmp_path)) == [
         (f"{blocking}:1", "rollback-without-timeouts"),
         (f"{local}:1", "rollback-without-timeouts"),
     ]
