@@ -51,12 +51,6 @@ class Incidents:
     def to_cursor(self) -> str:
         return json.dumps(asdict(self))
 
-    def after(
-        self, failures: Sequence[PipelineFailedDeliveriesRow], now: float, quiet_seconds: float
-    ) -> "Incidents":
-        """The state once `failures` (the new ones, oldest first) are seen at `now`."""
-        return self.seen(failures, now, quiet_seconds)[0]
-
     def seen(
         self, failures: Sequence[PipelineFailedDeliveriesRow], now: float, quiet_seconds: float
     ) -> tuple["Incidents", dict[int, list[PipelineFailedDeliveriesRow]]]:

@@ -708,12 +708,12 @@ def failure(failure_id: int, at: float | None = None) -> PipelineFailedDeliverie
 
 def test_an_incident_opens_once_and_closes_after_a_quiet_hour() -> None:
     state = sensors.Incidents()
-    state = state.after([failure(3), failure(4)], now=1000.0, quiet_seconds=3600)
+    state = state.seen([failure(3), failure(4)], now=1000.0, quiet_seconds=3600)[0]
     assert state == sensors.Incidents(last_failure_id=4, open_incident=3, last_failure_at=1000.0)
-    assert state.after([failure(5)], now=2000.0, quiet_seconds=3600).open_incident == 3, "the same incident"
-    assert state.after([], now=2000.0, quiet_seconds=3600) == state, "still open while not quiet"
-    quiet = state.after([], now=5000.0, quiet_seconds=3600)
-    assert quiet.after([failure(9)], now=5001.0, quiet_seconds=3600).open_incident == 9, "a new incident"
+    assert state.seen([failure(5)], now=2000.0, quiet_seconds=3600)[0].open_incident == 3, "the same incident"
+    assert state.seen([], now=2000.0, quiet_seconds=3600)[0] == state, "still open while not quiet"
+    quiet = state.seen([], now=5000.0, quiet_seconds=3600)[0]
+    assert quiet.seen([failure(9)], now=5001.0, quiet_seconds=3600)[0].open_incident == 9, "a new incident"
     assert sensors.Incidents.from_cursor(state.to_cursor()) == state
 
 
@@ -724,13 +724,13 @@ def test_an_incident_is_told_by_when_its_failures_happened_not_when_the_sensor_s
     a failure after a quiet hour and a half, seen by a sensor that had seen the one before it
     late, is a new incident."""
     hour = 3600.0
-    state = sensors.Incidents().after([failure(3, at=1000.0)], now=1000.0, quiet_seconds=hour)
+    state = sensors.Incidents().seen([failure(3, at=1000.0)], now=1000.0, quiet_seconds=hour)[0]
     assert state.open_incident == 3
     every_half_hour = [failure(4 + n, at=1000.0 + (n + 1) * hour / 2) for n in range(3)]
-    restarted = state.after(every_half_hour, now=1000.0 + 2 * hour, quiet_seconds=hour)
+    restarted = state.seen(every_half_hour, now=1000.0 + 2 * hour, quiet_seconds=hour)[0]
     assert restarted.open_incident == 3, "the same incident: no quiet hour between its failures"
-    late = sensors.Incidents().after([failure(3, at=1000.0)], now=1000.0 + 0.9 * hour, quiet_seconds=hour)
-    again = late.after([failure(4, at=1000.0 + 1.5 * hour)], now=1000.0 + 1.5 * hour, quiet_seconds=hour)
+    late = sensors.Incidents().seen([failure(3, at=1000.0)], now=1000.0 + 0.9 * hour, quiet_seconds=hour)[0]
+    again = late.seen([failure(4, at=1000.0 + 1.5 * hour)], now=1000.0 + 1.5 * hour, quiet_seconds=hour)[0]
     assert again.open_incident == 4, "a failure after a quiet hour and a half opens a new incident"
     _, after_quiet = state.seen([failure(4, at=1000.0 + 2 * hour)], now=1000.0 + 3 * hour, quiet_seconds=hour)
     assert list(after_quiet) == [4]
@@ -745,8 +745,8 @@ def test_an_incident_is_not_closed_by_the_sensors_clock() -> None:
     3,200 s after the first by when they failed, was alerted as a new incident."""
     hour = 3600.0
     skew = 600.0
-    state = sensors.Incidents().after([failure(3, at=1000.0)], now=1000.0 + skew, quiet_seconds=hour)
-    looked = state.after([], now=1000.0 + 3100.0 + skew, quiet_seconds=hour)
+    state = sensors.Incidents().seen([failure(3, at=1000.0)], now=1000.0 + skew, quiet_seconds=hour)[0]
+    looked = state.seen([], now=1000.0 + 3100.0 + skew, quiet_seconds=hour)[0]
     after, incidents = looked.seen(
         [failure(4, at=1000.0 + 3200.0)], now=1000.0 + 3200.0 + skew, quiet_seconds=hour
     )
