@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -72,8 +72,12 @@ LARGEST_ANSWER_BYTES = 8 << 20
 LARGEST_REQUEST_BYTES = 8 << 20
 REQUEST_ROOM_BYTES = 4 << 10
 # The title of the worksheet a large replacement is written to before it is copied over the
-# worksheet it replaces: "<worksheet> (being replaced) <random>".
+# worksheet it replaces: "<worksheet> (being replaced) <when it began, UTC> <random>".
 STAGING_MARK = "(being replaced) "
+STAGING_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# How far the clocks of two machines exporting to one spreadsheet may differ: a staging worksheet
+# begun longer ago than a call's timeout and this was left by a replacement that stopped.
+STAGING_CLOCK_MARGIN = timedelta(minutes=2)
 READ_CHUNK_BYTES = 64 << 10
 
 Cell = str | int | float | Decimal | bool | date | datetime | None
@@ -201,9 +205,16 @@ class SheetsClient:
                     {"requests": [*resized_and_cleared(sheet_id), written(sheet_id, 0, cells)]}
                 )
                 return
-            # Those another replacement left (it stopped, or failed, midway) go with this one's.
+            # Those another replacement left (it stopped, or failed, midway) go with this one's;
+            # not those of a replacement that may be under way (another export at once).
             prefix = f"{worksheet} {STAGING_MARK}"
-            left = [other.id for other in spreadsheet.worksheets() if other.title.startswith(prefix)]
+            began = datetime.now(UTC)
+            left_before = began - timedelta(seconds=self._timeout) - STAGING_CLOCK_MARGIN
+            left = [
+                other.id
+                for other in spreadsheet.worksheets()
+                if other.title.startswith(prefix) and _staging_began(other.title[len(prefix) :]) < left_before
+            ]
             added = spreadsheet.batch_update(
                 {
                     "requests": [
@@ -211,7 +222,7 @@ class SheetsClient:
                         {
                             "addSheet": {
                                 "properties": {
-                                    "title": f"{prefix}{secrets.token_hex(4)}",
+                                    "title": f"{prefix}{began:{STAGING_TIME_FORMAT}} {secrets.token_hex(4)}",
                                     "hidden": True,
                                     "gridProperties": grid,
                                 }
@@ -250,6 +261,15 @@ class SheetsClient:
             )
 
         _provider_call(replace, self._timeout)
+
+
+def _staging_began(title_rest: str) -> datetime:
+    """When the replacement of a staging worksheet began, from its title after the mark; the
+    earliest time for a title that says none (one of an earlier version's, or a person's)."""
+    try:
+        return datetime.strptime(title_rest.split(" ", 1)[0], STAGING_TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _parts(cells: list[dict[str, Any]], largest: int) -> list[list[dict[str, Any]]]:

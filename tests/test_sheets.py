@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,27 @@ def test_rows_past_a_requests_limit_are_written_in_parts_and_replace_the_workshe
     assert [sheet.title for sheet in sheets_fake.spreadsheets[KEY]] == ["metrics", "other"], (
         "the worksheet the parts were written to is gone"
     )
+
+
+def test_a_replacement_in_parts_keeps_the_worksheet_of_one_under_way(
+    sheets_fake: FakeSheets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two exports at once (the schedule's and a `pipeline-run`): each replacement in parts took
+    every worksheet titled as its staging for one left by a replacement that stopped, and deleted
+    it, and the other export failed for good. Only those begun longer ago than a replacement may
+    last (the call's timeout, and a margin for the clocks of two machines) are left ones now;
+    one of a title that says no time is too."""
+    monkeypatch.setattr(sheets, "LARGEST_REQUEST_BYTES", sheets.LARGEST_REQUEST_BYTES >> 10)
+    monkeypatch.setattr(sheets, "REQUEST_ROOM_BYTES", sheets.REQUEST_ROOM_BYTES >> 10)
+    now = datetime.now(UTC)
+    under_way = f"metrics {sheets.STAGING_MARK}{now - timedelta(seconds=5):%Y-%m-%dT%H:%M:%SZ} 0a0b0c0d"
+    stopped = f"metrics {sheets.STAGING_MARK}{now - timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ} 1a1b1c1d"
+    untimed = f"metrics {sheets.STAGING_MARK}2a2b2c2d"
+    sheets_fake.add_spreadsheet(KEY, "metrics", under_way, stopped, untimed)
+    rows: list[list[Cell]] = [[f"org_{n:026d}", n] for n in range(300)]
+    client_for(sheets_fake, timeout=60.0).replace_rows(KEY, "metrics", rows)
+    assert len(sheets_fake.values(KEY, "metrics")) == len(rows)
+    assert [sheet.title for sheet in sheets_fake.spreadsheets[KEY]] == ["metrics", under_way]
 
 
 def test_a_missing_worksheet_is_added(sheets_fake: FakeSheets) -> None:
