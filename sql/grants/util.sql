@@ -20,3 +20,4 @@ grant execute on function util.setting(text, text) to session_reader;
 grant usage on schema util to panopticon, pipeline, metrics_reader;
 grant execute on function util.setting(text, text) to panopticon;
 grant execute on function util.raise_error(integer, text, text, text, jsonb) to pipeline, metrics_reader;
+grant execute on function util.require_week(date) to metrics_reader;

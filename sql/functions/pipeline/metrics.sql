@@ -114,10 +114,7 @@ declare
   v_recipients app.org_id[];
   v_unrefreshed date;
 begin
-  /* The rule of analytics.slack_digests.week, and infinity, which passes it (its isodow is null). */
-  if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
-    perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
-  end if;
+  perform util.require_week(p_week);
   select pg_catalog.array_agg(c.org_id) into v_recipients
     from app.slack_connections c
     join app.organizations o on o.id = c.org_id
@@ -207,9 +204,7 @@ declare
   v_state text;
   v_claimed_at timestamptz;
 begin
-  if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
-    perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
-  end if;
+  perform util.require_week(p_week);
   begin
     v_org := p_org_id::app.org_id;
   exception when check_violation then
@@ -276,9 +271,7 @@ create function pipeline.slack_digest_posted(p_week date, p_org_id text) returns
 language plpgsql volatile security definer set search_path = ''
 as $$
 begin
-  if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
-    perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
-  end if;
+  perform util.require_week(p_week);
   insert into analytics.slack_digests (week, org_id)
   values (p_week, p_org_id)
   on conflict do nothing;

@@ -1,0 +1,17 @@
+/* A week is named by its Monday (UTC dates): the rule of analytics.slack_digests.week and
+   slack_digest_claims.week, checked before either is read or written so that a bad week is a
+   coded 422, not a check violation. Infinity is refused too: it passes the tables' rule, as its
+   isodow is null. */
+create function util.require_week(p_week date) returns void
+language plpgsql immutable
+as $$
+begin
+  if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
+    perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
+  end if;
+end
+$$;
+
+comment on function util.require_week(date) is
+  'Refuses a week not given by its Monday (null and infinity included). '
+  'Errors: 422 pipeline.invalid_week.';
