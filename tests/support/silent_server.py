@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import selectors
 import socket
-import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
+
+from tests.support.listening_thread import ListeningThread
 
 
 @dataclass
@@ -21,14 +21,11 @@ class Held:
         return (self.closed if self.closed is not None else now) - self.opened
 
 
-class SilentServer:
+class SilentServer(ListeningThread):
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
+        super().__init__("silent server")
         self.connections: list[Held] = []
         self._selector = selectors.DefaultSelector()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="silent server", daemon=True)
 
     def _serve(self) -> None:
         self.listener.setblocking(False)
@@ -58,15 +55,7 @@ class SilentServer:
         now = time.monotonic()
         return max((held.seconds(now) for held in self.connections), default=0.0)
 
-    def __enter__(self) -> SilentServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
+    def _close(self) -> None:
         for key in list(self._selector.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
         self._selector.close()

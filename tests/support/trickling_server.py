@@ -5,27 +5,23 @@ and whether the client hung up first."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from types import TracebackType
+
+from tests.support.listening_thread import ListeningThread
 
 
-class TricklingServer:
+class TricklingServer(ListeningThread):
+    # A byte at a time takes its while: the answer is let run to its end, or to the client's.
+    join_seconds = 30.0
+
     def __init__(self, answer: bytes, interval: float) -> None:
+        super().__init__("trickling server")
         self.answer = answer
         self.interval = interval
         self.sent = 0
         self.cut = False
         self.finished = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="trickling server", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def _serve(self) -> None:
         self.listener.settimeout(0.05)
@@ -52,14 +48,3 @@ class TricklingServer:
             finally:
                 self.cut = self.sent < len(self.answer)
                 self.finished.set()
-
-    def __enter__(self) -> TricklingServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=30)
-        self.listener.close()
