@@ -23,6 +23,7 @@ from psycopg import sql
 from deploy.migrate import database_privileges, with_database
 from ops.cluster import PG_BIN
 from ops.settings import Settings, password_apart
+from ops.stack import database
 
 
 class ToolFailed(RuntimeError):
@@ -97,33 +98,42 @@ def main() -> None:
     into.add_argument("file", type=Path)
     into.add_argument("database")
     args = parser.parse_args()
-    url = Settings.from_env().admin_url
+    settings = Settings.from_env()
+    url = settings.admin_url
     if args.command == "restore" and len(args.database.encode()) > NAME_BYTES:
         # Postgres would cut it, and restore into a database of another name than the one given.
         sys.exit(f"restore: a database name is at most {NAME_BYTES} bytes")
     try:
-        refused = refusal(url, args.command)
-        if refused:
-            sys.exit(refused)
-        if args.command == "backup":
-            dump(url, args.file)
-            print(f"backup: {args.file} written")
-            return
-        server = with_database(url, "postgres")
-        database = sql.Identifier(args.database)
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("create database {} template template0").format(database))
-        try:
-            restore(args.file, with_database(url, args.database))
-        except BaseException:
-            # What a failed restore made is of no use, and would refuse the next try of that name.
-            with psycopg.connect(server, autocommit=True) as conn:
-                conn.execute(sql.SQL("drop database {} with (force)").format(database))
-            raise
-        print(f"restore: {args.file} restored into database {args.database}")
-    # OSError: a backup into a folder that does not exist, or onto a folder.
-    except (ToolFailed, psycopg.Error, OSError) as error:
+        with database(settings):
+            run(args.command, args.file, url, getattr(args, "database", None))
+    # OSError: a backup into a folder that does not exist, or onto a folder; ClusterError (a
+    # RuntimeError): the local cluster would not start.
+    except (ToolFailed, psycopg.Error, OSError, RuntimeError) as error:
         sys.exit(f"{args.command}: {error}")
+
+
+def run(command: str, file: Path, url: str, into: str | None) -> None:
+    """The backup into `file`, or its restore into the new database `into`, on `url`'s server."""
+    refused = refusal(url, command)
+    if refused:
+        sys.exit(refused)
+    if command == "backup":
+        dump(url, file)
+        print(f"backup: {file} written")
+        return
+    assert into is not None
+    server = with_database(url, "postgres")
+    database_name = sql.Identifier(into)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {} template template0").format(database_name))
+    try:
+        restore(file, with_database(url, into))
+    except BaseException:
+        # What a failed restore made is of no use, and would refuse the next try of that name.
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database {} with (force)").format(database_name))
+        raise
+    print(f"restore: {file} restored into database {into}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from psycopg import sql
 
 from deploy.migrate import with_database
 from ops.settings import Settings
+from ops.stack import database
 
 ORDER = {"total": "total_exec_time", "mean": "mean_exec_time", "calls": "calls"}
 QUERY_WIDTH = 90
@@ -71,14 +72,19 @@ def main() -> None:
     parser.add_argument("--by", choices=sorted(ORDER), default="total")
     parser.add_argument("--reset", action="store_true", help="forget the statistics so far")
     args = parser.parse_args()
-    url = Settings.from_env().admin_url
+    settings = Settings.from_env()
+    url = settings.admin_url
     try:
-        if args.reset:
-            with statistics(url) as (conn, database):
-                conn.execute("select pg_stat_statements_reset(0, %s, 0)", (database,))
-            print("top-queries: statistics reset")
-            return
-        print(table(top_queries(url, args.limit, args.by)))
+        with database(settings):
+            if args.reset:
+                with statistics(url) as (conn, database_oid):
+                    conn.execute("select pg_stat_statements_reset(0, %s, 0)", (database_oid,))
+                print("top-queries: statistics reset")
+                return
+            print(table(top_queries(url, args.limit, args.by)))
+    # ClusterError (a RuntimeError): the local cluster would not start.
+    except RuntimeError as error:
+        sys.exit(f"top-queries: {error}")
     except psycopg.Error as error:
         hint = ""
         if "shared_preload_libraries" in str(error):

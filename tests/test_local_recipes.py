@@ -1,0 +1,43 @@
+"""The database recipes that read the local database start its cluster when it is not running,
+as `./dev psql` does, and stop it again when they are done: `./dev backup` and
+`./dev top-queries` run with the stack down failed to connect ("Connection refused")."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ops.cluster import LocalCluster
+from ops.scratch import free_port, throwaway_folder
+from ops.settings import ROOT
+
+
+@pytest.mark.parametrize(
+    ("module", "arguments"),
+    [("ops.backup", ["backup", "{folder}/local.dump"]), ("ops.top_queries", ["--limit", "5"])],
+    ids=["backup", "top-queries"],
+)
+def test_a_recipe_starts_the_local_cluster_and_stops_it_when_done(module: str, arguments: list[str]) -> None:
+    # Under /var/tmp: when we are root, Postgres runs as `postgres` and must reach the folder.
+    with tempfile.TemporaryDirectory(prefix="blossom-recipe-", dir=throwaway_folder()) as folder:
+        os.chmod(folder, 0o755)
+        port = free_port()
+        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        env |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(port)}
+        cluster = LocalCluster(Path(folder) / "postgres", port)
+        try:
+            ran = subprocess.run(
+                [sys.executable, "-m", module, *(argument.format(folder=folder) for argument in arguments)],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert ran.returncode == 0, ran.stderr
+            assert not cluster.running(), "the cluster it started is stopped again"
+            if module == "ops.backup":
+                assert (Path(folder) / "local.dump").stat().st_size > 0
+        finally:
+            cluster.stop()
