@@ -335,3 +335,47 @@ def test_a_malformed_rename_or_invitation_is_refused_without_waiting_for_the_org
                 invited = call(caller, owner, "invite_member", org_id, "not an address", "member")
         assert (renamed.status, renamed.code) == (422, "org.invalid_name")
         assert (invited.status, invited.code) == (422, "invitation.invalid_email")
+
+
+STRANGERS_CALLS: list[tuple[str, str]] = [
+    ("update_organization", "select api.update_organization(%(org)s, 'Taken')"),
+    ("delete_organization", "select api.delete_organization(%(org)s)"),
+    ("transfer_ownership", "select api.transfer_ownership(%(org)s, %(owner)s)"),
+    ("remove_member", "select api.remove_member(%(org)s, %(owner)s)"),
+    ("change_member_role", "select api.change_member_role(%(org)s, %(owner)s, 'member')"),
+    ("leave_organization", "select api.leave_organization(%(org)s)"),
+    ("invite_member", "select api.invite_member(%(org)s, 'someone@example.com', 'member')"),
+    (
+        "connect_slack",
+        "select ext.connect_slack(%(session)s, %(org)s, 'C0123456789', 'T1', 'Team', 'k1', '\\x00')",
+    ),
+    ("disconnect_slack", "select ext.disconnect_slack(%(session)s, %(org)s)"),
+]
+
+
+@pytest.mark.parametrize(("name", "statement"), STRANGERS_CALLS, ids=[name for name, _ in STRANGERS_CALLS])
+def test_a_stranger_is_refused_without_taking_or_waiting_for_the_organizations_lock(
+    database_url: str, name: str, statement: str
+) -> None:
+    """Anyone signed in who knew an organization's id took its lock with each of these calls
+    before being found no member: they queued behind its deletion (a PostgREST connection held
+    up to the statement timeout), and the members' own calls queued behind theirs. Only a member
+    takes it now, as ext.ai_reserve already did."""
+    with admin(database_url) as conn:
+        owner, stranger = make_user(conn, "owner"), make_user(conn, "stranger")
+        org_id = make_org(conn, f"Locked{time.monotonic_ns()}", {owner: "owner"})
+        session = conn.execute(
+            "select auth.issue_session(%s, null, null) ->> 'token'", (stranger,)
+        ).fetchone()
+        assert session is not None
+    arguments = {"org": org_id, "owner": owner, "session": session[0]}
+    with psycopg.connect(database_url) as holder, holder.transaction():
+        holder.execute("select app.lock_org(%s)", (org_id,))
+        with psycopg.connect(database_url, user="edge" if "slack" in name else None) as caller:
+            caller.execute("set lock_timeout = '300ms'")
+            if "slack" not in name:
+                become(caller, stranger)
+            with pytest.raises(psycopg.Error) as refused:
+                caller.execute(statement.encode(), arguments)
+    assert refused.value.sqlstate == "PGRST", f"{name}: {refused.value.sqlstate} {refused.value}"
+    assert error_outcome(refused.value).code == "org.not_found"

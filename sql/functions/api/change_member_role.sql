@@ -13,7 +13,7 @@ declare
   v_member api.member;
 begin
   perform auth.require_user();
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
   v_role := app.parse_role(change_member_role.role);
   v_old := app.require_member(v_org, v_target);

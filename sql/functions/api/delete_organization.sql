@@ -8,7 +8,7 @@ declare
   v_org app.org_id := util.parse_id(delete_organization.org_id, 'org')::app.org_id;
   v_members app.user_id[];
 begin
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   perform app.require_role(v_org, '{owner}');
   select pg_catalog.array_agg(m.user_id) into v_members from app.memberships m where m.org_id = v_org;
   perform app.org_audit(v_org, 'org.deleted', v_org);

@@ -31,7 +31,7 @@ begin
   if v_email is null then
     perform util.raise_error(422, 'invitation.invalid_email', 'That is not an email address.');
   end if;
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
   if not app.may_invite(v_my_role, v_role) then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');

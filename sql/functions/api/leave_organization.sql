@@ -7,7 +7,7 @@ declare
   v_org app.org_id := util.parse_id(leave_organization.org_id, 'org')::app.org_id;
   v_my_role app.org_role;
 begin
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   v_my_role := app.require_membership(v_org);
   if v_my_role = 'owner' then
     perform app.require_another_owner(v_org, 'You are the last owner; transfer ownership or delete the organization.');

@@ -9,7 +9,7 @@ declare
   v_my_role app.org_role;
   v_old app.org_role;
 begin
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
   v_old := app.require_member(v_org, v_target);
   if v_my_role <> 'owner' and v_old <> 'member' and v_target <> v_user then

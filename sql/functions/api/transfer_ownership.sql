@@ -10,7 +10,7 @@ declare
   v_org app.org_id := util.parse_id(transfer_ownership.org_id, 'org')::app.org_id;
   v_target app.user_id := util.parse_id(transfer_ownership.user_id, 'usr')::app.user_id;
 begin
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   perform app.require_role(v_org, '{owner}');
   perform app.require_member(v_org, v_target);
   if v_target <> v_user then

@@ -15,7 +15,7 @@ begin
   -- The organization's lock before the role is read: a demotion, which takes it too, comes
   -- wholly before or after (a rename that waited for the quota's lock was judged by the role
   -- its author had before it waited).
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   perform app.require_role(v_org, '{owner,admin}');
   perform app.spend_quota('org.rename', v_org, util.setting('renames_per_org_per_hour', '20')::integer,
                           interval '1 hour', 'org.rate_limited', 'Too many renames of this organization; try again later.');

@@ -217,6 +217,23 @@ $$;
 comment on function app.require_role(app.org_id, app.org_role[]) is
   'The signed-in user''s role in the organization; 404 org.not_found unless a member, 403 org.forbidden without one of the roles.';
 
+/* The organization's lock (app.lock_org), taken for a member only: anyone signed in who knew an
+   organization's id took its lock with each call before being found no member, queued behind its
+   deletion (a PostgREST connection held up to the statement timeout), and made its members'
+   calls queue behind theirs. The caller reads its role again once it holds the lock
+   (app.require_role, app.require_membership): a removal or a deletion may have come first. */
+create function app.lock_org_as_member(p_org app.org_id) returns void
+language plpgsql volatile
+as $$
+begin
+  perform app.require_membership(p_org);
+  perform app.lock_org(p_org);
+end
+$$;
+
+comment on function app.lock_org_as_member(app.org_id) is
+  'Takes the organization''s lock (app.lock_org) for a member of it; 404 org.not_found, without it, for anyone else.';
+
 /* Another member's role in an organization: 404 member.not_found when they are not one. */
 create function app.require_member(p_org app.org_id, p_user app.user_id) returns app.org_role
 language plpgsql stable

@@ -115,11 +115,9 @@ declare
 begin
   /* The organization's lock, as deleting it takes it: a deletion comes wholly before (404) or
      after. The reservation's row names the organization: made while a deletion was under way,
-     it waited for the organization's row and then found it gone (23503, the edge's 500). Only a
-     member takes it (anyone signed in took any organization's lock, and waited behind its
-     deletions), and is a member still once it has it (a deletion or a removal came first). */
-  perform app.require_membership(v_org);
-  perform app.lock_org(v_org);
+     it waited for the organization's row and then found it gone (23503, the edge's 500). A
+     member still once it has it (a deletion or a removal came first). */
+  perform app.lock_org_as_member(v_org);
   perform app.require_membership(v_org);
   perform app.spend_quota('ai.user', v_user, util.setting('ai_calls_per_user_per_hour', '30')::integer,
                           interval '1 hour', 'ai.user_rate_limited', 'Too many AI requests; try again later.');

@@ -46,7 +46,7 @@ declare
   v_user app.user_id := auth.act_as_session(p_session);
   v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
 begin
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   perform app.require_role(v_org, '{owner,admin}');
   perform app.require_slack_channel(p_channel);
   insert into app.slack_connections as c
@@ -74,7 +74,7 @@ declare
   v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
 begin
   perform auth.act_as_session(p_session);
-  perform app.lock_org(v_org);
+  perform app.lock_org_as_member(v_org);
   perform app.require_role(v_org, '{owner,admin}');
   delete from app.slack_connections c where c.org_id = v_org;
   if not found then
