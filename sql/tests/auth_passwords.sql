@@ -1,6 +1,6 @@
 /* Password rules and hashing: bcrypt over a pre-hash, configurable cost, the 72-byte limit. */
 begin;
-select plan(16);
+select plan(20);
 
 set local app.settings.bcrypt_cost = '';
 select is(auth.bcrypt_cost(), 12, 'bcrypt cost is 12 by default');
@@ -23,6 +23,21 @@ select ok(
   not auth.password_matches(repeat('a', 72) || 'first ending', auth.hash_password(repeat('a', 72) || 'second ending')),
   'two passwords sharing their first 72 bytes do not both work (pre-hash)');
 select is(length(auth.password_prehash(repeat('x', 1000))), 44, 'the pre-hash is 44 characters, under bcrypt''s 72 bytes');
+
+/* One password however a keyboard or an operating system spells its characters: é is one code
+   point (U+00E9) as most type it, two (e, U+0301) as some input methods and copies from macOS
+   file names give it; the fullwidth ｐ of an East Asian input method is p. Passwords are
+   normalised (NFKC) before they are hashed or compared; those hashed before, as they were typed,
+   still match as typed. */
+select ok(auth.password_matches(E'cafe\u0301 au lait 42', auth.hash_password(E'caf\u00e9 au lait 42')),
+  'a password typed decomposed matches the one set composed');
+select ok(auth.password_matches(E'caf\u00e9 au lait 42', auth.hash_password(E'cafe\u0301 au lait 42')),
+  'and the other way round');
+select ok(auth.password_matches(E'\uff50assword of mine', auth.hash_password('password of mine')),
+  'a fullwidth letter is its letter');
+select ok(auth.password_matches(E'cafe\u0301 au lait 42',
+            extensions.crypt(auth.password_prehash(E'cafe\u0301 au lait 42'), extensions.gen_salt('bf', 4))),
+  'a hash of a password set as it was typed, before passwords were normalised, still matches it typed so');
 
 select throws_ok($$ select auth.check_password('short') $$, 'PGRST',
   '{"code" : "auth.weak_password", "message" : "The password must have at least 10 characters.", "details" : null, "hint" : null}',

@@ -3,6 +3,12 @@
  * password is first reduced to base64(HMAC-SHA-256(password)) (44 ASCII characters, never a
  * NUL byte), as bcrypt-sha256 schemes do: every byte of a long password counts.
  * Cost: app.settings.bcrypt_cost, default 12, kept within 4..16 (tests lower it).
+ *
+ * A password is normalised (Unicode NFKC, as NIST SP 800-63B asks) before it is hashed or
+ * compared: é typed as one code point or as e and a combining accent (some input methods, text
+ * copied from macOS) is one password, and so is a fullwidth letter and its letter. Else the
+ * password set on one device was refused on another. Hashes made before, of the password as it
+ * was typed, are still compared with it as typed.
  */
 create function auth.password_prehash(p_password text) returns text
 language sql stable strict parallel safe
@@ -21,27 +27,35 @@ comment on function auth.bcrypt_cost() is 'bcrypt cost for new hashes: app.setti
 
 create function auth.hash_password(p_password text) returns text
 language sql volatile strict
-return extensions.crypt(auth.password_prehash(p_password), extensions.gen_salt('bf', auth.bcrypt_cost()));
+return extensions.crypt(auth.password_prehash(pg_catalog.normalize(p_password, 'NFKC')),
+                        extensions.gen_salt('bf', auth.bcrypt_cost()));
 
-comment on function auth.hash_password(text) is 'A new bcrypt hash of the (pre-hashed) password.';
+comment on function auth.hash_password(text) is 'A new bcrypt hash of the (normalised, pre-hashed) password.';
 
-/* Constant work: without a stored hash (unknown email) it still runs one bcrypt of the same cost. */
+/* Constant work: without a stored hash (unknown email) it still runs the bcrypts of the same
+   cost that a stored hash would: one, or two for a password that normalising changes (the one a
+   hash made before normalising may be of). What that costs depends on the password given only. */
 create function auth.password_matches(p_password text, p_hash text) returns boolean
 language plpgsql volatile
 as $$
 declare
-  v_prehash text := auth.password_prehash(coalesce(p_password, ''));
+  v_typed constant text := coalesce(p_password, '');
+  v_normal constant text := pg_catalog.normalize(v_typed, 'NFKC');
 begin
   if p_hash is null then
-    perform extensions.crypt(v_prehash, extensions.gen_salt('bf', auth.bcrypt_cost()));
+    perform extensions.crypt(auth.password_prehash(v_normal), extensions.gen_salt('bf', auth.bcrypt_cost()));
+    if v_typed <> v_normal then
+      perform extensions.crypt(auth.password_prehash(v_typed), extensions.gen_salt('bf', auth.bcrypt_cost()));
+    end if;
     return false;
   end if;
-  return extensions.crypt(v_prehash, p_hash) = p_hash;
+  return extensions.crypt(auth.password_prehash(v_normal), p_hash) = p_hash
+      or v_typed <> v_normal and extensions.crypt(auth.password_prehash(v_typed), p_hash) = p_hash;
 end
 $$;
 
 comment on function auth.password_matches(text, text) is
-  'Whether the password matches the hash; with a null hash does the same work and answers false.';
+  'Whether the password (normalised, or as typed for a hash made before passwords were normalised) matches the hash; with a null hash does the same work and answers false.';
 
 /* Rules for a new password; raises 422 auth.weak_password. */
 create function auth.check_password(p_password text) returns void
