@@ -81,6 +81,22 @@ grant admin_reader, metrics_reader to current_user;
 alter role panopticon set default_transaction_read_only = on;
 alter role panopticon set statement_timeout = '2min';
 alter role panopticon set idle_in_transaction_session_timeout = '5min';
+/* A query needs no table to write to disk: a large sort or hash, or only `select count(*) from
+   generate_series(1, 1e10)`, spills into temporary files, of any size, until the disk is full,
+   where Postgres cannot write its write-ahead log, and stops every session. The statement timeout above does not
+   bound it (a role may lift it), but this is a superuser's setting, which the role may neither
+   lift nor reset (ALTER ROLE itself RESET ALL keeps it): at most 1 GB a session (and each of its
+   parallel workers), 10 GB in all. A read that would sort more fails; one with a LIMIT sorts in
+   memory. Only a superuser (or a role granted SET on it) may set it for another role: an admin
+   user that may not (a managed server's) gets a warning, and migrates all the same. */
+do $$
+begin
+  alter role panopticon set temp_file_limit = '1GB';
+exception when insufficient_privilege then
+  raise warning 'sql/roles.sql: % may not set temp_file_limit, so panopticon''s temporary files are not bounded',
+    current_user;
+end
+$$;
 /* The services' logins: a transaction one of them leaves open (a bug, or whoever holds its
    password) does not keep its locks for ever: an account's login lock, the job queue, which every
    call that queues mail writes in. Longer than any wait inside their transactions: the worker

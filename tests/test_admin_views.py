@@ -90,6 +90,25 @@ def test_it_is_refused_the_rest_even_in_a_writable_transaction(database_url: str
                     conn.execute(statement)
 
 
+def test_its_temporary_files_are_bounded_for_good(database_url: str) -> None:
+    """A query needs no table to write temporary files: `select count(*) from generate_series(1,
+    1e10)` spills its rows to disk, as does any large sort or hash, until the disk is full (where
+    Postgres cannot write its write-ahead log, and stops every session). panopticon may lift its
+    statement timeout, so nothing bounded that. Its temp_file_limit is a superuser's setting: it
+    may not lift it, neither for the session nor for its later ones."""
+    with panopticon(database_url) as conn:
+        assert conn.execute("show temp_file_limit").fetchone() == ("1GB",)
+        for attempt in (
+            "set temp_file_limit = -1",
+            "alter role panopticon set temp_file_limit = -1",
+            "alter role panopticon reset temp_file_limit",
+        ):
+            with conn.transaction(force_rollback=True):
+                conn.execute("set transaction read write")
+                with pytest.raises(errors.InsufficientPrivilege):
+                    conn.execute(attempt)
+
+
 COUNT_AS_WHO = "select current_user, count(*) from admin.organizations"
 
 

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(105);
+select plan(106);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -385,6 +385,11 @@ select ok(
           and 'statement_timeout=2min' = any (s.setconfig)
      from pg_db_role_setting s where s.setrole = 'panopticon'::regrole and s.setdatabase = 0),
   'panopticon''s sessions start with a statement and an idle-in-transaction timeout'
+);
+select ok(
+  (select 'temp_file_limit=1GB' = any (s.setconfig)
+     from pg_db_role_setting s where s.setrole = 'panopticon'::regrole and s.setdatabase = 0),
+  'panopticon''s sessions write at most 1 GB of temporary files, a limit it may not lift: a sort of generate_series could fill the disk'
 );
 select results_eq(
   $$ select r.rolname::text collate "default", c.setting collate "default"
