@@ -66,6 +66,22 @@ def bind(*, request: str | None = None, user: str | None = None, org: str | None
 
 # One encoder for every line: json.dumps with options of its own builds a new one per call.
 ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+# Escapes a character as JSON does with ensure_ascii (`"\u009b"`, a pair of surrogates past U+FFFF).
+_ESCAPED = json.JSONEncoder(ensure_ascii=True)
+
+
+def encoded(line: dict[str, Any]) -> str:
+    """A line as JSON, with every character Python does not call printable escaped, as
+    ensure_ascii would escape it: JSON escapes the C0 controls alone, and a line carries what
+    clients chose (the path they asked for), which reached every terminal and reader of the log
+    as written. A C1 control is a terminal's escape (U+009B is CSI: the screen cleared, the
+    cursor moved, a line rewritten), a bidi override turns what follows around, and U+2028 ends
+    a line for str.splitlines and other readers. Each of them stands only in a JSON string (the
+    rest of a line is ASCII), where its escape is the same text."""
+    text = ENCODER.encode(line)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _ESCAPED.encode(char)[1:-1] for char in text)
 
 
 class JsonLines(logging.Formatter):
@@ -101,7 +117,7 @@ class JsonLines(logging.Formatter):
         )
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return ENCODER.encode(line)
+        return encoded(line)
 
 
 def info(logger: logging.Logger, event: str, fields: dict[str, Any]) -> None:
@@ -117,7 +133,7 @@ def info(logger: logging.Logger, event: str, fields: dict[str, Any]) -> None:
         and handlers[0] is handler
         and handler.formatter is formatter
     ):
-        handler.write(ENCODER.encode(formatter.line(time.time(), "info", logger.name, event, fields)))
+        handler.write(encoded(formatter.line(time.time(), "info", logger.name, event, fields)))
         return
     logger.info(event, extra={"fields": fields})
 

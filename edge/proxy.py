@@ -286,6 +286,15 @@ def _check_utf8(value: bytes) -> None:
         raise bad_request("A header's value is not UTF-8.") from None
 
 
+def _printable_user_agent(value: bytes) -> bytes:
+    """The User-Agent as PostgREST may log it: PostgREST writes it into its access line as it
+    came, and a C1 control in it (U+009B is CSI, a terminal's escape), a bidi override or a line
+    separator reached every terminal and reader of that log. They are dropped, as in the user
+    agent sessions keep (edge/auth.py); the HTTP parser refuses the ASCII controls already."""
+    text = value.decode("utf-8")
+    return value if text.isprintable() else "".join(char for char in text if char.isprintable()).encode()
+
+
 class JsonInteger(str):
     """An integer of a call's JSON body, as its text (int() refuses one of 5,000 digits)."""
 
@@ -647,6 +656,8 @@ class PostgrestProxy:
             if name not in NOT_FORWARDED_UP:
                 if not value.isascii():
                     _check_utf8(value)
+                    if name == b"user-agent":
+                        value = _printable_user_agent(value)
                 headers.append((name, value))
             elif name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
                 announced = True

@@ -181,3 +181,57 @@ def test_an_answer_cancelled_before_its_start_was_sent_is_still_ours() -> None:
     start, body = sent
     assert start["status"] == 503
     assert json.loads(body["body"])["code"] == "edge.shutting_down"
+
+
+# What a terminal or a log viewer acts on rather than shows: a C1 control (U+009B is CSI, which
+# starts the same sequences ESC [ does: clear the screen, colour, move the cursor), a bidi
+# override that turns what follows around, a line separator.
+TERMINAL_TRICKS = ("\u009b", "\u202e", "\u2028")
+
+
+def test_a_clients_path_is_logged_with_no_character_a_terminal_would_act_on(traced: Stack) -> None:
+    """The edge's line names the path the client asked for, as uvicorn decoded it: a C1 CSI
+    written as `%C2%9B` reached the log, and `./dev up`'s terminal, raw."""
+    reply = request(traced.edge_url, "GET", "/no/such/%C2%9B2J%E2%80%AEgnp.exe%E2%80%A8x")
+    assert reply.status == 404
+    request_id = reply.header("x-request-id")
+    assert request_id
+
+    # Split at line feeds alone: str.splitlines also breaks at U+2028, as some readers of a log
+    # do, and took this line for two.
+    def lines() -> list[str]:
+        return [x for x in (traced.services.logs / "edge.log").read_text().split("\n") if request_id in x]
+
+    (raw,) = eventually(lines, 5, f"the edge's line for {request_id}")
+    for trick in TERMINAL_TRICKS:
+        assert trick not in raw
+    # Still the path as asked, once the line is read as the JSON it is.
+    assert json.loads(raw)["route"] == "/no/such/\u009b2J\u202egnp.exe\u2028x"
+
+
+def test_a_clients_user_agent_reaches_postgrests_log_without_terminal_controls(traced: Stack) -> None:
+    """PostgREST writes the User-Agent into its access line as it gets it."""
+    user_agent = "probe\u009b2J\u202egnp.exe\u2028x"
+    sent = user_agent.encode().decode("latin-1")  # http.client sends a str's characters as bytes
+    reply = request(traced.edge_url, "GET", "/rpc/list_organizations", headers={"User-Agent": sent})
+    assert reply.status == 401
+    request_id = reply.header("x-request-id")
+
+    def line() -> list[str]:
+        log = (traced.services.logs / "postgrest.log").read_text(errors="replace")
+        return [x for x in log.split("\n") if f"urn:blossom:request:{request_id}" in x]
+
+    (logged,) = eventually(line, 5, "PostgREST's line for the request")
+    assert '"probe2Jgnp.exex"' in logged
+    for trick in TERMINAL_TRICKS:
+        assert trick not in logged
+
+
+def test_a_log_line_escapes_what_it_does_not_show_and_reads_back_the_same() -> None:
+    from blossom_db.logs import encoded
+
+    fields = {"route": "/x\u009b2J\u202e\u2028\u00a0\U000e0001\ud800é✓", "status": 404}
+    line = encoded(fields)
+    assert line.isprintable(), line
+    assert "é✓" in line  # what shows as itself stays as it is
+    assert json.loads(line) == fields
