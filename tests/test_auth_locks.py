@@ -144,3 +144,94 @@ def test_two_verification_links_of_one_account_followed_at_once_never_deadlock(d
             thread.join(10)
     # One link of each account verifies it; the other is found spent.
     assert sorted(outcomes) == ["auth.invalid_token"] * 20 + ["verified"] * 20
+
+
+def _live_sessions_of_token(database_url: str, token: str) -> bool:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select exists (select from app.sessions"
+            " where token_hash = util.token_hash(%s) and revoked_at is null)",
+            [token],
+        ).fetchone()
+        assert row is not None
+        return bool(row[0])
+
+
+def _second_session(database_url: str) -> str:
+    with psycopg.connect(database_url) as conn:
+        login = "select auth.login(%s, %s, null, 'second') -> 'session' ->> 'token'"
+        row = conn.execute(login, [EMAIL, OLD_PASSWORD]).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+def _outcome(conn: psycopg.Connection, statement: str, params: list[str]) -> object:
+    """What the statement answered (its one value), or the code of the error it raised."""
+    try:
+        row = conn.execute(statement.encode(), params).fetchone()
+        conn.commit()
+    except psycopg.Error as error:
+        conn.rollback()
+        if error.sqlstate != "PGRST":
+            return f"sqlstate {error.sqlstate}"
+        return json.loads(error.diag.message_primary or "{}").get("code")
+    assert row is not None
+    return row[0]
+
+
+def test_a_password_change_waiting_behind_signing_out_everywhere_is_refused(database_url: str) -> None:
+    """A stolen session changes the password while the owner signs out everywhere. The change
+    read its session valid, then waited for the account's lock: once it had it, the session
+    was revoked, yet it set the password and opened a session that the sign-out never saw."""
+    stolen = _signed_up(database_url)
+    owners = _second_session(database_url)
+    outcomes: list[object] = []
+    with psycopg.connect(database_url) as owner:
+        owner.execute("select auth.logout_all(%s, null)", [owners])
+        with psycopg.connect(database_url) as attacker:
+            change = (
+                "select auth.change_password(%s, %s, 'the attacker''s password 3', null, null, 'attacker')"
+            )
+
+            def attackers() -> None:
+                outcomes.append(_outcome(attacker, change, [stolen, OLD_PASSWORD]))
+
+            with in_thread(attackers) as done:
+                done.join(0.5)
+                assert done.is_alive(), "it did not wait for the sign-out under way"
+                owner.commit()
+    assert outcomes == ["auth.not_signed_in"], outcomes
+    assert _live_sessions(database_url) == 0
+    with psycopg.connect(database_url) as conn:
+        kept = conn.execute(
+            "select auth.login(%s, %s, null, 'owner') ->> 'ok'", [EMAIL, OLD_PASSWORD]
+        ).fetchone()
+    assert kept == ("true",), "the old password no longer works"
+
+
+def test_signing_out_everywhere_with_a_session_a_password_change_ended_is_refused(database_url: str) -> None:
+    """The owner changes the password (which ends every session) while a stolen session signs
+    out everywhere: the sign-out, which waited for the change, must not end the session the
+    change gave the owner."""
+    stolen = _signed_up(database_url)
+    owners = _second_session(database_url)
+    outcomes: list[object] = []
+    with psycopg.connect(database_url) as owner:
+        row = owner.execute(
+            "select auth.change_password(%s, %s, 'the owner''s new password 4', null, null, 'owner')"
+            " -> 'session' ->> 'token'",
+            [owners, OLD_PASSWORD],
+        ).fetchone()
+        assert row is not None
+        new_session = str(row[0])
+        with psycopg.connect(database_url) as attacker:
+
+            def attackers() -> None:
+                outcomes.append(_outcome(attacker, "select auth.logout_all(%s, null)", [stolen]))
+
+            with in_thread(attackers) as done:
+                done.join(0.5)
+                assert done.is_alive(), "it did not wait for the password change under way"
+                owner.commit()
+    assert outcomes == ["auth.not_signed_in"], outcomes
+    assert _live_sessions_of_token(database_url, new_session)

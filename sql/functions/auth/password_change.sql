@@ -30,6 +30,12 @@ begin
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
   v_key := auth.lock_account(v_session.user_id);
+  /* The session read again under the lock: one revoked while this waited for it (a sign-out
+     everywhere, a reset) changed the password and opened a session after every session of the
+     account was ended. */
+  if (auth.session_from_token(p_token, false)).id is null then
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
   select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_session.user_id;
   v_retry := auth.failed_logins_retry_after(v_key, v_addr, v_device);
   if v_retry is not null then

@@ -197,6 +197,11 @@ begin
   end if;
   -- The account's login lock: a login under way ends first, and its session is revoked too.
   perform auth.lock_account(v_session.user_id);
+  -- The session read again under the lock: one that a password change or a reset ended while
+  -- this waited for it signed out the session the change had just given its owner.
+  if (auth.session_from_token(p_token, false)).id is null then
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
   update app.sessions s set revoked_at = pg_catalog.now()
    where s.user_id = v_session.user_id and s.revoked_at is null;
   get diagnostics v_count = row_count;
