@@ -235,3 +235,31 @@ def test_signing_out_everywhere_with_a_session_a_password_change_ended_is_refuse
                 owner.commit()
     assert outcomes == ["auth.not_signed_in"], outcomes
     assert _live_sessions_of_token(database_url, new_session)
+
+
+def test_a_verification_mail_asked_for_while_the_email_is_verified_is_refused(database_url: str) -> None:
+    """The owner follows the verification link while another tab asks for the mail again: the
+    request, which read the account unverified, mailed a fresh link to an address verified by
+    then (and answered 202, not 409)."""
+    [link, *_] = _two_verification_links(database_url, EMAIL)
+    session = _second_session(database_url)
+    outcomes: list[object] = []
+    with psycopg.connect(database_url) as verifying:
+        verifying.execute("select auth.verify_email(%s, null)", [link])
+        with psycopg.connect(database_url) as other_tab:
+
+            def resend() -> None:
+                outcomes.append(
+                    _outcome(other_tab, "select auth.resend_email_verification(%s, null)", [session])
+                )
+
+            with in_thread(resend) as done:
+                done.join(0.5)
+                assert done.is_alive(), "it did not wait for the verification under way"
+                verifying.commit()
+    assert outcomes == ["auth.email_already_verified"], outcomes
+    with psycopg.connect(database_url) as conn:
+        mails = conn.execute(
+            "select count(*) from app.outbox where topic = 'mail.email_verification'"
+        ).fetchone()
+    assert mails == (2,), "a link was mailed to a verified address"

@@ -66,6 +66,9 @@ begin
   if v_session.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
+  /* The lock auth.verify_email takes, before the account is read: a verification under way
+     ends first and is seen (a link mailed while it ran reached an address verified by then). */
+  perform app.lock_rate_key('verify', v_session.user_id);
   select u.* into v_user from app.users u where u.id = v_session.user_id;
   if v_user.email_verified_at is not null then
     perform util.raise_error(409, 'auth.email_already_verified', 'The email is verified already.');
