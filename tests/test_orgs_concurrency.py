@@ -379,3 +379,27 @@ def test_a_stranger_is_refused_without_taking_or_waiting_for_the_organizations_l
                 caller.execute(statement.encode(), arguments)
     assert refused.value.sqlstate == "PGRST", f"{name}: {refused.value.sqlstate} {refused.value}"
     assert error_outcome(refused.value).code == "org.not_found"
+
+
+def test_an_invitation_revoked_while_its_organization_is_deleted_is_not_found(database_url: str) -> None:
+    """An admin revokes an invitation while an owner deletes the organization. The revocation
+    read the invitation and the admin's role before the deletion committed, waited for the
+    invitation's row, and then answered 409 invitation.not_pending, "already accepted, declined
+    or revoked", of an invitation that was deleted with its organization. Like every change to
+    an organization, it waits for the organization's lock first, and then finds nothing."""
+    with admin(database_url) as conn:
+        owner, manager = make_user(conn, "owner"), make_user(conn, "manager")
+        org_id = make_org(conn, f"Doomed{time.monotonic_ns()}", {owner: "owner", manager: "admin"})
+        invited = call_and_commit(conn, manager, "invite_member", org_id, "guest@example.com", "member")
+        assert invited.ok, invited
+        invitation_id = invited.rows[0][0]
+        outcomes: dict[str, Outcome] = {}
+        with psycopg.connect(database_url) as deleting, deleting.transaction():
+            become(deleting, owner)
+            deleting.execute("select api.delete_organization(%s)", (org_id,))
+            revoking = started(database_url, outcomes, "revoke", manager, "revoke_invitation", invitation_id)
+            time.sleep(0.3)
+        revoking.join(timeout=10)
+        revoked = outcomes["revoke"]
+        gone = {(404, "invitation.not_found"), (404, "org.not_found")}
+        assert (revoked.status, revoked.code) in gone, revoked

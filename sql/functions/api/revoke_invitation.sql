@@ -1,4 +1,5 @@
-/* Revokes a pending invitation (owners and admins of its organization). */
+/* Revokes a pending invitation (owners and admins of its organization), under the
+   organization's lock. */
 create function api.revoke_invitation(invitation_id text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -9,6 +10,14 @@ declare
 begin
   perform auth.require_user();
   select i.* into v_invitation from app.invitations i where i.id = v_id;
+  /* Then the organization's lock, as every change to it takes it, and the invitation read
+     again: only a member sees it to wait for the lock, and a deletion or a demotion comes
+     wholly before or after (one revoked while its organization was deleted answered 409
+     invitation.not_pending, of an invitation gone with it). */
+  if found then
+    perform app.lock_org(v_invitation.org_id);
+    select i.* into v_invitation from app.invitations i where i.id = v_id;
+  end if;
   if not found then
     perform util.raise_error(404, 'invitation.not_found', 'No such invitation.');
   end if;
