@@ -90,7 +90,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             *AI_ROUTES,
             # Development only (BLOSSOM_DEMO_DIR): the example web app, on the edge's own origin.
             *(
-                [Mount("/demo", whole_files(StaticFiles(directory=config.demo_dir, html=True)))]
+                [Mount("/demo", demo_files(StaticFiles(directory=config.demo_dir, html=True)))]
                 if config.demo_dir
                 else []
             ),
@@ -148,10 +148,20 @@ class RpcFirst:
         await response(scope, receive, send)
 
 
-def whole_files(files: ASGIApp) -> ASGIApp:
-    """Static files sent whole, whatever Range a request asks for (which a server may ignore):
-    Starlette answered a range past the file's end 416, and a malformed one 400, in plain text,
-    the only answers of the edge that were not its JSON. Nor are ranges offered (Accept-Ranges)."""
+# What the example app served at /demo/ may do: call its own origin, the edge, and no other (it
+# takes the edge to call from `?api=`, for when it is served elsewhere: a link to /demo/?api=
+# another site showed our page, whose sign-in form posted the password there); post forms to no
+# other; be framed by no page. Its scripts and styles are its own files, and an inline import map.
+DEMO_POLICY = (
+    b"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def demo_files(files: ASGIApp) -> ASGIApp:
+    """The example app's static files, under DEMO_POLICY, sent whole whatever Range a request
+    asks for (which a server may ignore): Starlette answered a range past the file's end 416, and
+    a malformed one 400, in plain text, the only answers of the edge that were not its JSON. Nor
+    are ranges offered (Accept-Ranges)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -164,7 +174,7 @@ def whole_files(files: ASGIApp) -> ASGIApp:
                 kept = [
                     (name, value) for name, value in message["headers"] if name.lower() != b"accept-ranges"
                 ]
-                message = dict(message, headers=kept)
+                message = dict(message, headers=[*kept, (b"content-security-policy", DEMO_POLICY)])
             await send(message)
 
         await files(dict(scope, headers=headers), receive, send_unranged)

@@ -11,7 +11,7 @@ import functools
 import secrets
 import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -213,3 +213,63 @@ def test_a_range_of_the_demo_it_cannot_serve_is_not_refused_in_plain_text(
     ranged = request(web_stack.edge_url, "GET", "/demo/index.html", headers={"Range": byte_range})
     assert (ranged.status, ranged.body) == (200, whole.body)
     assert ranged.header("accept-ranges") is None, "no range is offered that is not served"
+
+
+class _Capturing(BaseHTTPRequestHandler):
+    """Another site's server that would take the page's calls: it records each, and allows any
+    origin with credentials, as a phishing server would."""
+
+    captured: list[str]
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.captured.append(f"{self.command} {self.path} {self.rfile.read(length).decode(errors='replace')}")
+        body = b'{"code": "elsewhere.took_it", "message": "Another site took the call."}'
+        self.send_response(418)
+        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or "*")
+        self.send_header("Access-Control-Allow-Credentials", "true")
+        self.send_header(
+            "Access-Control-Allow-Headers", self.headers.get("Access-Control-Request-Headers") or "*"
+        )
+        self.send_header("Access-Control-Allow-Methods", "GET, POST")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_OPTIONS = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.stack
+def test_the_demo_on_the_edges_origin_sends_nothing_to_another_site(web_stack: Stack) -> None:
+    """The example app takes the edge to call from `?api=`: a link to the edge's own /demo/ with
+    `?api=https://another.site` showed our page, whose sign-in form posted the email and the
+    password there. The edge serves /demo/ with a Content-Security-Policy that lets the page
+    connect to its own origin only (and post forms, and be framed, nowhere else)."""
+    captured: list[str] = []
+    handler = type("Capturing", (_Capturing,), {"captured": captured})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            try:
+                page = browser.new_page()
+                page.goto(f"{web_stack.edge_url}/demo/?api=http://127.0.0.1:{server.server_address[1]}")
+                sync_api.expect(page.locator("#signed-out")).to_be_visible()
+                page.fill("#login [name=email]", "victim@example.com")
+                page.fill("#login [name=password]", PASSWORD)
+                page.click("#login button")
+                sync_api.expect(page.locator("#status")).not_to_have_text("")
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert captured == []
