@@ -36,12 +36,18 @@ def in_thread(work: Callable[[], Any]) -> Iterator[threading.Thread]:
     assert failures == []
 
 
-def _signed_up(database_url: str) -> str:
+def _session_token(database_url: str, statement: str) -> str:
+    """The token of the session the statement (given the email and the old password) opens."""
     with psycopg.connect(database_url) as conn:
-        signup = "select auth.signup(%s, %s, 'Owner', null, 'test') -> 'session' ->> 'token'"
-        row = conn.execute(signup, [EMAIL, OLD_PASSWORD]).fetchone()
+        row = conn.execute(statement.encode(), [EMAIL, OLD_PASSWORD]).fetchone()
         assert row is not None
         return str(row[0])
+
+
+def _signed_up(database_url: str) -> str:
+    return _session_token(
+        database_url, "select auth.signup(%s, %s, 'Owner', null, 'test') -> 'session' ->> 'token'"
+    )
 
 
 def _reset_token(database_url: str) -> str:
@@ -158,11 +164,7 @@ def _live_sessions_of_token(database_url: str, token: str) -> bool:
 
 
 def _second_session(database_url: str) -> str:
-    with psycopg.connect(database_url) as conn:
-        login = "select auth.login(%s, %s, null, 'second') -> 'session' ->> 'token'"
-        row = conn.execute(login, [EMAIL, OLD_PASSWORD]).fetchone()
-        assert row is not None
-        return str(row[0])
+    return _session_token(database_url, "select auth.login(%s, %s, null, 'second') -> 'session' ->> 'token'")
 
 
 def _outcome(conn: psycopg.Connection, statement: str, params: list[str]) -> object:
