@@ -5,7 +5,7 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(64);
+select plan(66);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
@@ -306,6 +306,31 @@ select results_eq(
   'admin.users still shows when each account was last seen, its sessions deleted or not'
 );
 reset role;
+
+/* A view's durations are elapsed time, whatever the reader's time zone. In a zone whose clocks
+   went forward 13 hours ago (made up: XST5XDT, its summer time begun then), 7 days and a day
+   back on the wall clock are 167 and 23 hours: a session the API still takes, used 167.5 hours
+   ago, was missing from admin.active_sessions, and a hit of 23.5 hours ago from the last day. */
+insert into app.sessions (user_id, token_hash, created_at, last_seen_at, expires_at, user_agent)
+values (tap.id('cid'), sha256('idle under 7 days'), now() - interval '10 days', now() - interval '167 hours 30 minutes',
+        now() + interval '20 days', 'Lynx');
+insert into app.rate_limit_hits (kind, key, at) values ('tap.summer_time', 'e@example.com', now() - interval '23 hours 30 minutes');
+select set_config('timezone', pg_catalog.format('XST5XDT,%s/%s,%s/0', extract(doy from t)::int - 1, extract(hour from t)::int,
+                                                (extract(doy from t)::int + 99) % 365), true)
+  from (select (now() - interval '12 hours') at time zone 'UTC' - interval '5 hours' as t) switch;
+set local role panopticon;
+select results_eq(
+  $$ select user_agent from admin.active_sessions where user_id = tap.id('cid') $$,
+  $$ values ('Lynx') $$,
+  'admin.active_sessions shows a session idle 167.5 hours to a reader whose clocks went forward meanwhile'
+);
+select results_eq(
+  $$ select hits_last_day from admin.rate_limit_pressure where kind = 'tap.summer_time' $$,
+  $$ values (1::bigint) $$,
+  'admin.rate_limit_pressure counts a hit of 23.5 hours ago in the last day, for a reader whose clocks went forward meanwhile'
+);
+reset role;
+reset timezone;
 
 select * from finish();
 rollback;

@@ -5,7 +5,7 @@
  * then the pre-request.
  */
 begin;
-select plan(50);
+select plan(51);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('alice_token', auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap')
@@ -106,6 +106,22 @@ update app.sessions set expires_at = now() + interval '1 day', last_seen_at = no
  where user_id = (select id from app.users where email = 'bob@example.com');
 select tap.request('GET', tap.cookie(tap.id('bob_token')));
 select is(current_user::text, 'web_anon', 'a session idle for over 7 days is refused');
+/* The idle timeout is elapsed time, whatever the session's time zone: where the clocks went
+   forward 13 hours ago (a made-up zone, XST5XDT, its summer time begun then), 7 days back on the
+   wall clock were 167 hours, and a session used 167.5 hours ago was refused (and where they went
+   back, one used 168.5 hours ago taken); the purge and admin.active_sessions read in their own. */
+reset role;
+update app.sessions set last_seen_at = now() - interval '167 hours 30 minutes'
+ where user_id = (select id from app.users where email = 'bob@example.com');
+select set_config('timezone', pg_catalog.format('XST5XDT,%s/%s,%s/0', extract(doy from t)::int - 1, extract(hour from t)::int,
+                                                (extract(doy from t)::int + 99) % 365), true)
+  from (select (now() - interval '12 hours') at time zone 'UTC' - interval '5 hours' as t) switch;
+select tap.request('GET', tap.cookie(tap.id('bob_token')));
+select is(current_user::text, 'authenticated', 'a session idle for 167.5 hours is taken where the clocks went forward meanwhile');
+reset role;
+reset timezone;
+update app.sessions set last_seen_at = now() - interval '8 days'
+ where user_id = (select id from app.users where email = 'bob@example.com');
 
 /* Reads: PostgREST runs GET requests read-only, so the edge marks their sessions used. */
 reset role;

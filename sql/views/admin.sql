@@ -47,7 +47,10 @@ create view admin.active_sessions with (security_barrier) as
     from app.sessions s
    where s.revoked_at is null
      and s.expires_at > pg_catalog.now()
-     and s.last_seen_at > pg_catalog.now() - util.setting('session_idle_timeout', '7 days')::interval;
+     -- Elapsed time, as auth.session_is_dead_after counts it: in the reader's time zone, 7 days
+     -- back on the wall clock are 167 or 169 hours when its clocks changed meanwhile.
+     and s.last_seen_at > pg_catalog.now()
+                          - pg_catalog.make_interval(secs => extract(epoch from util.setting('session_idle_timeout', '7 days')::interval));
 comment on view admin.active_sessions is 'Sessions still valid (not revoked, expired or idle); never their token hash.';
 
 create view admin.audit_events with (security_barrier) as
@@ -89,6 +92,8 @@ create view admin.job_queue with (security_barrier) as
    group by j.queue_name, j.task_name, j.status;
 comment on view admin.job_queue is 'The job queue by queue, task and status (a succeeded job is deleted): how many, and the oldest''s age since it was deferred.';
 
+/* The last day is 24 hours: interval '1 day' is a day of the reader's wall clock, 23 or 25
+   hours where its clocks changed. */
 create view admin.rate_limit_pressure with (security_barrier) as
   select h.kind,
          pg_catalog.count(*) filter (where h.at > pg_catalog.now() - interval '1 hour') as hits_last_hour,
@@ -96,7 +101,7 @@ create view admin.rate_limit_pressure with (security_barrier) as
          pg_catalog.count(distinct h.key) filter (where h.at > pg_catalog.now() - interval '1 hour') as subjects_last_hour,
          pg_catalog.max(h.at) as last_hit_at
     from app.rate_limit_hits h
-   where h.at > pg_catalog.now() - interval '1 day'
+   where h.at > pg_catalog.now() - interval '24 hours'
    group by h.kind;
 comment on view admin.rate_limit_pressure is 'Rate-limited actions of the last day per kind: hits in the last hour and day, and how many subjects (addresses, accounts) hit them in the last hour.';
 

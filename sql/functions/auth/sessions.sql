@@ -33,12 +33,16 @@ $$;
 comment on function auth.issue_session(app.user_id, inet, text) is
   'Starts a session; the only place the token is ever seen, in the result, once.';
 
-/* A session that can never be valid again: revoked, expired, or idle past the timeout. */
+/* A session that can never be valid again: revoked, expired, or idle past the timeout. The
+   timeout is elapsed time, as its days read (7 days, 168 hours), whatever the session's time
+   zone: `now() - interval '7 days'` steps back 7 days on that zone's wall clock, 167 or 169
+   hours across a change of its clocks, so a request, the purge and admin.active_sessions each
+   drew the line where their own zone put it. */
 create function auth.session_is_dead_after(p_session app.sessions, p_idle_timeout interval) returns boolean
 language sql stable
 return (p_session).revoked_at is not null
     or (p_session).expires_at <= pg_catalog.now()
-    or (p_session).last_seen_at <= pg_catalog.now() - p_idle_timeout;
+    or (p_session).last_seen_at <= pg_catalog.now() - pg_catalog.make_interval(secs => extract(epoch from p_idle_timeout));
 
 comment on function auth.session_is_dead_after(app.sessions, interval) is
   'Whether the session is revoked, expired (app.settings.session_max_age) or unused for the idle timeout given.';
