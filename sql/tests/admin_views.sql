@@ -5,7 +5,7 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(66);
+select plan(67);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
@@ -331,6 +331,28 @@ select results_eq(
 );
 reset role;
 reset timezone;
+
+/* A message whose delivery job ended without delivering it or giving it up (the job failed on an
+   error the worker did not expect, or a DBA cancelled it) waits for nothing: its job still names
+   it, but no job runs again. It was counted pending, and retrying once tried, its age growing. */
+insert into app.outbox (topic, payload, created_at, attempts, last_error)
+values ('mail.tap_two', '{}', now() - interval '2 hours', 1, '421 try later'), ('mail.tap_two', '{}', now() - interval '1 hour', 0, null);
+-- procrastinate's functions name their tables without a schema.
+select set_config('search_path', 'jobs, ' || current_setting('search_path'), true);
+select jobs.procrastinate_finish_job_v1(j.id, 'failed', false)
+  from jobs.procrastinate_jobs j join app.outbox o on j.lock = 'outbox:' || o.id
+ where o.topic = 'mail.tap_two' and o.attempts = 1;
+select jobs.procrastinate_cancel_job_v1(j.id, false, false)
+  from jobs.procrastinate_jobs j join app.outbox o on j.lock = 'outbox:' || o.id
+ where o.topic = 'mail.tap_two' and o.attempts = 0;
+reset search_path;
+set local role panopticon;
+select results_eq(
+  $$ select pending, retrying, unsent, oldest_pending_age from admin.outbox_health where topic = 'mail.tap_two' $$,
+  $$ values (0::bigint, 0::bigint, 2::bigint, null::interval) $$,
+  'a message whose job failed or was cancelled without delivering it is unsent, not pending: no job will try it again'
+);
+reset role;
 
 select * from finish();
 rollback;

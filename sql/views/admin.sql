@@ -68,14 +68,19 @@ create view admin.outbox_health with (security_barrier) as
          pg_catalog.now() - pg_catalog.min(o.created_at) filter (where m.waiting and m.queued) as oldest_pending_age,
          pg_catalog.max(o.given_up_at) as last_failed_at
     from app.outbox o
-    /* A message is pending while a delivery job of the queue holds it (its lock names it): an
-       organization's event without a working Slack channel got none, and waits for nothing. */
-    left join (select distinct j.lock from jobs.procrastinate_jobs j where j.lock like 'outbox:%') q
+    /* A message is pending while a delivery job of the queue holds it (its lock names it) and
+       will run: an organization's event without a working Slack channel got none, and a job
+       that ended without delivering the message or giving it up (it failed on an error the
+       worker did not expect, or a DBA cancelled it) runs no more, though it still names it.
+       Both wait for nothing: unsent. A job that ended stays in the table (only a succeeded one
+       is deleted), and counted so, such a message was pending and retrying for ever. */
+    left join (select distinct j.lock from jobs.procrastinate_jobs j
+                where j.lock like 'outbox:%' and j.status in ('todo', 'doing', 'aborting')) q
       on q.lock = 'outbox:' || o.id
    cross join lateral (select o.delivered_at is null and o.given_up_at is null as waiting,
                               q.lock is not null as queued) m
    group by o.topic;
-comment on view admin.outbox_health is 'The outbox per topic: pending (a delivery job holds it; retrying: tried before), unsent (no delivery was queued: an organization''s event without a working Slack channel, kept as a record), failed (given up), delivered, the oldest pending message''s age.';
+comment on view admin.outbox_health is 'The outbox per topic: pending (a delivery job that will run holds it; retrying: tried before), unsent (no delivery job will try it: none was queued, an organization''s event without a working Slack channel, kept as a record; or its job ended, failed or cancelled, without delivering it or giving it up), failed (given up), delivered (in the last 30 days), the oldest pending message''s age.';
 
 create view admin.failed_deliveries with (security_barrier) as
   select o.id as event_id, o.topic, o.created_at, o.attempts, o.last_attempt_at, o.last_error, o.given_up_at
