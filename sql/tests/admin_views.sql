@@ -46,7 +46,7 @@ select columns_are('admin', 'job_queue',
   array['queue_name', 'task_name', 'status', 'jobs', 'most_attempts', 'oldest_age'],
   'admin.job_queue counts the jobs per queue, task and status, never their arguments');
 select columns_are('admin', 'ai_usage',
-  array['org_id', 'month', 'requests', 'answered', 'cached', 'failed', 'prompt_tokens', 'completion_tokens', 'quota_override_tokens',
+  array['org_id', 'month', 'requests', 'answered', 'cached', 'failed', 'reserved', 'prompt_tokens', 'completion_tokens', 'quota_override_tokens',
         'over_reported', 'over_reported_tokens'],
   'admin.ai_usage counts AI use per organization and month, never a request''s hash');
 select columns_are('admin', 'rate_limit_pressure',
@@ -184,7 +184,9 @@ insert into app.ai_usage (org_id, user_id, feature, model, request_hash, outcome
 values (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('a'), 'answered', 100, 30, 20, '2026-01-10Z'),
        (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('b'), 'cached', 100, 0, 0, '2026-01-11Z'),
        (tap.id('acme'), tap.id('ann'), 'org_summary', 'm', sha256('c'), 'answered', 100, 5, 5, '2026-02-01Z'),
-       (tap.id('bobco'), tap.id('bob'), 'org_summary', 'm', sha256('d'), 'failed', 100, 0, 0, '2026-01-12Z');
+       (tap.id('bobco'), tap.id('bob'), 'org_summary', 'm', sha256('d'), 'failed', 100, 0, 0, '2026-01-12Z'),
+       -- Never settled: the edge died during the call, or the provider's answer counted no tokens.
+       (tap.id('bobco'), tap.id('bob'), 'org_summary', 'm', sha256('e'), 'reserved', 100, 0, 0, '2026-01-13Z');
 insert into app.ai_quotas (org_id, monthly_tokens) values (tap.id('bobco'), 5000);
 
 /* What panopticon reads, row by row, across both tenants. */
@@ -247,13 +249,13 @@ select results_eq(
 );
 
 select results_eq(
-  $$ select org_id::text collate "default", month, requests, answered, cached, failed, prompt_tokens, completion_tokens,
+  $$ select org_id::text collate "default", month, requests, answered, cached, failed, reserved, prompt_tokens, completion_tokens,
             quota_override_tokens
        from admin.ai_usage where org_id in (tap.id('acme'), tap.id('bobco')) order by 1, 2 $$,
-  $$ values (tap.id('acme'), date '2026-01-01', 2::bigint, 1::bigint, 1::bigint, 0::bigint, 30::numeric, 20::numeric, null::bigint),
-            (tap.id('acme'), date '2026-02-01', 1::bigint, 1::bigint, 0::bigint, 0::bigint, 5::numeric, 5::numeric, null::bigint),
-            (tap.id('bobco'), date '2026-01-01', 1::bigint, 0::bigint, 0::bigint, 1::bigint, 0::numeric, 0::numeric, 5000::bigint) $$,
-  'admin.ai_usage counts each organization''s AI use per month, with its own quota where one is set'
+  $$ values (tap.id('acme'), date '2026-01-01', 2::bigint, 1::bigint, 1::bigint, 0::bigint, 0::bigint, 30::numeric, 20::numeric, null::bigint),
+            (tap.id('acme'), date '2026-02-01', 1::bigint, 1::bigint, 0::bigint, 0::bigint, 0::bigint, 5::numeric, 5::numeric, null::bigint),
+            (tap.id('bobco'), date '2026-01-01', 2::bigint, 0::bigint, 0::bigint, 1::bigint, 1::bigint, 0::numeric, 0::numeric, 5000::bigint) $$,
+  'admin.ai_usage counts each organization''s AI use per month by outcome (a reservation never settled among them), with its own quota where one is set'
 );
 
 /* Every refusal, as panopticon. */
