@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from ops.client_package import TSC, build
+from ops.settings import ROOT
 
 # A call to a port nothing listens on: the runtime works (fetch, the Result, the error codes).
 ESM_PROGRAM = """
@@ -76,3 +77,36 @@ def test_the_packed_client_installs_and_imports_as_esm_and_commonjs(tmp_path: Pa
     tsconfig = {"compilerOptions": options, "files": ["typed.mts", "typed.cts"]}
     (project / "tsconfig.json").write_text(json.dumps(tsconfig))
     _run(["node", str(TSC), "--project", "tsconfig.json"], project)
+
+
+# @tsconfig/strictest's options: a frontend that compiles the client's source with its own code
+# (a `paths` entry, as examples/web does, or the file copied in) checks it under its settings.
+STRICTEST = {
+    "strict": True,
+    "allowUnusedLabels": False,
+    "allowUnreachableCode": False,
+    "exactOptionalPropertyTypes": True,
+    "noFallthroughCasesInSwitch": True,
+    "noImplicitOverride": True,
+    "noImplicitReturns": True,
+    "noPropertyAccessFromIndexSignature": True,
+    "noUncheckedIndexedAccess": True,
+    "noUnusedLocals": True,
+    "noUnusedParameters": True,
+    "isolatedModules": True,
+    "forceConsistentCasingInFileNames": True,
+}
+
+
+def test_the_client_source_compiles_in_a_project_of_the_strictest_settings(tmp_path: Path) -> None:
+    """The committed client and the fixture's golden one (every case codegen writes) compile as
+    part of a consumer's own sources under @tsconfig/strictest, in ES modules."""
+    committed = ROOT / "clients" / "typescript" / "src" / "generated.ts"
+    golden = ROOT / "tests" / "fixtures" / "codegen" / "expected" / "generated.ts"
+    for name, source in (("client.ts", committed), ("golden.ts", golden)):
+        (tmp_path / name).write_text(source.read_text())
+    options = STRICTEST | {"noEmit": True, "module": "ES2022", "moduleResolution": "Bundler"}
+    options |= {"target": "ES2022", "lib": ["ES2022", "DOM"], "types": [], "skipDefaultLibCheck": True}
+    tsconfig = {"compilerOptions": options, "files": ["client.ts", "golden.ts"]}
+    (tmp_path / "tsconfig.json").write_text(json.dumps(tsconfig))
+    _run(["node", str(TSC), "--project", "tsconfig.json"], tmp_path)

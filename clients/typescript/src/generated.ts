@@ -176,7 +176,9 @@ async function _request<T, C extends string>(
     const code = aborted ? "client.aborted" : whole ? "client.unexpected" : "client.network";
     return { ok: false, error: { code, rawCode: code, message, details: null, hint: null, status, headers } };
   }
-  let answer: { [key: string]: Json } = {};
+  // The fields of the error shape, named (not an index signature, which a project under
+  // noPropertyAccessFromIndexSignature would refuse to read with a dot); any may be missing.
+  let answer: { code?: Json; message?: Json; details?: Json; hint?: Json } = {};
   try {
     const parsed: unknown = JSON.parse(text);
     const object = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed);
