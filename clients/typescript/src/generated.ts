@@ -61,9 +61,13 @@ export async function orThrow<T, C extends string>(call: Promise<Result<T, C>> |
 
 type _Decoder = (value: unknown) => unknown;
 
-/** A JSON number as its digits, until a decoder makes it a number or an exact string. */
+/** A JSON number as its digits, until a decoder makes it a number or an exact string. (No
+ * parameter property: type stripping, Node's and `erasableSyntaxOnly`'s, cannot remove one.) */
 class _Exact {
-  constructor(readonly digits: string) {}
+  readonly digits: string;
+  constructor(digits: string) {
+    this.digits = digits;
+  }
 }
 
 /** JSON.parse, but every number arrives as an _Exact, for the decoders. The text is marked
