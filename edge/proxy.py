@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -69,6 +70,9 @@ HOP_BY_HOP = frozenset(
 # (log-level info) a proxy can fill, so that its line names the request.
 # Accept: checked (check_accept), then sent as application/json: PostgREST would answer CSV,
 # plain text, bytes or one object instead of the array the clients read.
+# Content-Type: JSON's, in whatever case and with whatever parameters the CSRF check took it
+# (edge/security.py), is sent as application/json; PostgREST 12.0 refused `APPLICATION/JSON` and
+# `application/json ; charset=utf-8` with its PGRST102. The body is UTF-8 JSON (check_body) in any case.
 NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"host",
     b"content-length",
@@ -82,6 +86,7 @@ NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"range",
     b"range-unit",
     b"accept",
+    b"content-type",
 }
 # What PostgREST's access log shows in its referer field: the request id after this.
 REQUEST_REFERER = b"urn:blossom:request:"
@@ -102,6 +107,7 @@ NOT_FORWARDED_DOWN = HOP_BY_HOP | {
 }
 # What a call answers: JSON, whatever else an Accept header asks for.
 SENT_ACCEPT = (b"accept", b"application/json")
+SENT_JSON_TYPE = (b"content-type", b"application/json")
 # The media ranges that admit application/json (RFC 9110, section 12.5.1).
 JSON_RANGES = frozenset({b"application/json", b"application/*", b"*/*"})
 # The only paths forwarded: /rpc/ and a function's name, exactly as sent (no dot segment, no
@@ -307,26 +313,52 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
-def check_body(body: bytes) -> dict[str, Any] | None:
+class _Arguments(dict[str, Any]):
+    """A JSON object as check_body reads it, with the names it gives more than once."""
+
+    twice: list[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Arguments:
+    read = _Arguments(pairs)
+    read.twice = []
+    if len(read) != len(pairs):
+        counted = Counter(name for name, _ in pairs)
+        read.twice = sorted(name for name, times in counted.items() if times > 1)
+    return read
+
+
+def check_body(body: bytes) -> dict[str, Any]:
     """A POST body's arguments: one JSON object (PostgREST called a function with an array's
-    first element and dropped the rest), its names as check_query's. An empty body, or JSON that
-    is not an object (`null`, `1`), holds none, as PostgREST reads it. A body that is not JSON
-    is left to PostgREST, which refuses it in its own words, PGRST102 (None). Numbers are
-    JsonInteger or JsonFraction, their text, so that a string is told from a number."""
+    first element and dropped the rest), its names as check_query's, each named once. An empty
+    body, or JSON that is not an object (`null`, `1`), holds none, as PostgREST reads it. Numbers
+    are JsonInteger or JsonFraction, their text, so that a string is told from a number.
+
+    A body that is not UTF-8 JSON (Python's json would read UTF-16 or a byte order mark, and NaN)
+    is a 400 edge.bad_request: PostgREST answered it with its own PGRST102, which no document of
+    the API lists. So is a name given twice: the edge would check the last value only, while
+    Postgres reads each (a NUL in the first answered its own 22P05)."""
     if not body.strip():
         return {}
     if body.lstrip()[:1] == b"[":
         raise bad_request("A call's arguments are one JSON object, not an array.")
     try:
-        # NaN and Infinity are Python's, not JSON: left to PostgREST, as any other invalid JSON.
-        data = json.loads(body, parse_int=JsonInteger, parse_float=JsonFraction, parse_constant=_not_json)
+        data = json.loads(
+            body.decode("utf-8"),
+            parse_int=JsonInteger,
+            parse_float=JsonFraction,
+            parse_constant=_not_json,
+            object_pairs_hook=_object,
+        )
     except RecursionError:
         raise bad_request("A call's arguments are nested too deeply.") from None
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    except ValueError:  # UnicodeDecodeError among them
+        raise bad_request("A call's arguments are one JSON object in UTF-8: the body is not JSON.") from None
+    if not isinstance(data, _Arguments):  # every JSON object is read as one
         return {}
     _check_names(list(data))
+    if data.twice:
+        raise bad_request(f"A call names each argument once: {', '.join(data.twice)} given more than once.")
     return data
 
 
@@ -667,6 +699,13 @@ class PostgrestProxy:
                 raise bad_request("A call takes no Range header: its arguments say which rows it answers.")
             elif name == b"accept":
                 accepted.append(value)
+            elif name == b"content-type":
+                if value.split(b";", 1)[0].strip().lower() == b"application/json":
+                    headers.append(SENT_JSON_TYPE)
+                else:  # refused by the CSRF check unless the method is a safe one
+                    if not value.isascii():
+                        _check_utf8(value)
+                    headers.append((name, value))
         if accepted:
             # Two Accept lines are one list (RFC 9110, section 5.3).
             accept = b",".join(accepted)
@@ -714,7 +753,8 @@ class PostgrestProxy:
             # value answered its own PGRST100), and its options: what check_query refuses.
             if query:
                 raise bad_request("A POST call takes its arguments in its JSON body: send no query string.")
-            if (arguments := check_body(body or b"")) is not None and known is not None:
+            arguments = check_body(body or b"")
+            if known is not None:
                 check_arguments(known, function, arguments, from_query=False)
         target = b"/rpc/" + name + (b"?" + query if query else b"")
         client = client_key(scope, config)

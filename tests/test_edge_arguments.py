@@ -278,7 +278,6 @@ def test_a_number_fits_its_argument_exactly_when_postgres_reads_it(pg_server: st
                 bodies.append(f'{{"x": {text}}}')
             for body in bodies:
                 arguments = check_body(body.encode())
-                assert arguments is not None
                 edge = _edge_takes(kind, arguments, from_query=False)
                 if edge != _postgres_takes(conn, body, SQL_TYPES[kind]):
                     disagreements.append(f"body {body[:60]}: the edge {'takes' if edge else 'refuses'} it")
@@ -376,6 +375,63 @@ def test_what_python_parses_only_with_care_is_still_checked(arguments_stack: Sta
     reply = rpc_raw(arguments_stack, account, "create_organization", deep)
     assert (reply.status, reply.json()["code"]) == (400, "edge.bad_request")
     assert organization_names(arguments_stack, account) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "Not JSON Ltd"',  # cut short
+        b'{"name": "Not JSON Ltd"} x',  # something after the object
+        b'{"name": NaN}',
+        b'{"name": "Not JSON \xff Ltd"}',  # not UTF-8
+        b'\xef\xbb\xbf{"name": "Not JSON Ltd"}',  # a byte order mark, which JSON text has none of
+        '{"name": "Not JSON Ltd"}'.encode("utf-16"),
+    ],
+)
+def test_a_body_that_is_not_json_is_the_edges_bad_request_and_changes_nothing(
+    arguments_stack: Stack, account: Account, body: bytes
+) -> None:
+    """PostgREST answered these with its own PGRST102, a code no API document lists and the
+    generated client reads as client.unexpected; and the edge had checked the arguments of the
+    last two, which Python reads and PostgREST does not."""
+    before = organization_names(arguments_stack, account)
+    headers = {"Origin": arguments_stack.edge_url, "Content-Type": "application/json"} | account.cookie
+    reply = request(arguments_stack.edge_url, "POST", "/rpc/create_organization", body=body, headers=headers)
+    assert (reply.status, reply.json()["code"]) == (400, "edge.bad_request"), reply.body
+    assert organization_names(arguments_stack, account) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "\\u0000", "name": "Twice Ltd"}',  # Postgres read the NUL: its own 22P05
+        '{"name": "a\\ud800b", "name": "Twice Ltd"}',  # PostgREST's PGRST102
+        '{"name": "Twice Ltd", "name": "Twice Ltd"}',
+    ],
+)
+def test_an_argument_given_twice_is_a_bad_request_and_changes_nothing(
+    arguments_stack: Stack, account: Account, body: str
+) -> None:
+    """The edge checked the last value only, while Postgres reads every one of them."""
+    before = organization_names(arguments_stack, account)
+    reply = rpc_raw(arguments_stack, account, "create_organization", body)
+    assert (reply.status, reply.json()["code"]) == (400, "edge.bad_request"), reply.body
+    assert "name" in reply.json()["message"]
+    assert organization_names(arguments_stack, account) == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["APPLICATION/JSON", "Application/Json; charset=utf-8", 'application/json ; charset="UTF-8"'],
+)
+def test_json_by_any_spelling_the_edge_takes_is_a_call(
+    arguments_stack: Stack, account: Account, content_type: str
+) -> None:
+    """The edge's CSRF check takes a media type in any case, as RFC 9110 has it, with
+    parameters; PostgREST refused these with its PGRST102, "Content-Type not acceptable"."""
+    headers = {"Origin": arguments_stack.edge_url, "Content-Type": content_type} | account.cookie
+    reply = request(arguments_stack.edge_url, "POST", "/rpc/list_organizations", body=b"{}", headers=headers)
+    assert reply.status == 200, reply.body
 
 
 def test_a_name_that_is_not_unicode_text_is_a_bad_request(arguments_stack: Stack, account: Account) -> None:
