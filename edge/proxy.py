@@ -338,7 +338,7 @@ def check_body(body: bytes) -> dict[str, Any]:
     is a 400 edge.bad_request: PostgREST answered it with its own PGRST102, which no document of
     the API lists. So is a name given twice: the edge would check the last value only, while
     Postgres reads each (a NUL in the first answered its own 22P05)."""
-    if not body.strip():
+    if not body:  # PostgREST's "no arguments"; spaces alone are no JSON, to it as to json.loads
         return {}
     if body.lstrip()[:1] == b"[":
         raise bad_request("A call's arguments are one JSON object, not an array.")

@@ -380,6 +380,7 @@ def test_what_python_parses_only_with_care_is_still_checked(arguments_stack: Sta
 @pytest.mark.parametrize(
     "body",
     [
+        b" \n",  # spaces alone: only an empty body holds no argument
         b'{"name": "Not JSON Ltd"',  # cut short
         b'{"name": "Not JSON Ltd"} x',  # something after the object
         b'{"name": NaN}',
