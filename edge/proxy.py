@@ -63,6 +63,8 @@ HOP_BY_HOP = frozenset(
 # Expect: the body is read whole before it is sent; PostgREST need not invite it.
 # Prefer: refused (below), not dropped: a call takes no preferences, and `tx=rollback` asked for
 # a dry run that PostgREST, unless configured to allow it, answers with a commit.
+# Accept-Profile, Content-Profile: refused as well: PostgREST's choice of another schema than
+# `api`, which it answered with its own 406 PGRST106; the API is the one schema.
 # Range, Range-Unit: refused as well: PostgREST's paging of a function's rows, what `limit` and
 # `offset` in the query (refused by check_query) would do, past the function's own arguments.
 # Referer: PostgREST logs it, and a page's address can hold a token (an invitation's link); the
@@ -85,6 +87,8 @@ NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"prefer",
     b"range",
     b"range-unit",
+    b"accept-profile",
+    b"content-profile",
     b"accept",
     b"content-type",
 }
@@ -697,6 +701,10 @@ class PostgrestProxy:
                 raise bad_request("A call takes no Prefer header: its arguments say what it does.")
             elif name in (b"range", b"range-unit"):
                 raise bad_request("A call takes no Range header: its arguments say which rows it answers.")
+            elif name in (b"accept-profile", b"content-profile"):
+                raise bad_request(
+                    "A call takes no Accept-Profile or Content-Profile header: the API is one schema."
+                )
             elif name == b"accept":
                 accepted.append(value)
             elif name == b"content-type":
