@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(42);
+select plan(43);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -83,7 +83,12 @@ set local role worker;
 select throws_ok(format('select delivery.try_again(%L)', tap.id('a_mail')), '42501', null,
   'the worker cannot bring a given-up mail back');
 reset role;
+update app.outbox set request_id = 'req-of-the-reset' where id = tap.id('a_mail');
 select ok(delivery.try_again(tap.id('a_mail')), 'a DBA tries a given-up mail again');
+select results_eq(
+  $$ select j.args from jobs.procrastinate_jobs j where j.args ->> 'event_id' = tap.id('a_mail') order by j.id desc limit 1 $$,
+  $$ values (jsonb_build_object('event_id', tap.id('a_mail'), 'request_id', 'req-of-the-reset')) $$,
+  'its new job names the request that queued the mail, as the first did: the worker''s lines for it say so');
 select results_eq(
   $$ select o.attempts, o.last_error, o.given_up_at, (select count(*)::int from jobs.procrastinate_jobs j
                                                        where j.args ->> 'event_id' = o.id and j.status = 'todo')

@@ -64,6 +64,8 @@ comment on function delivery.failed(text, text, boolean) is
 create function delivery.try_again(p_event_id text) returns boolean
 language plpgsql volatile security definer set search_path = jobs
 as $$
+declare
+  v_request_id text;
 begin
   update app.outbox o set given_up_at = null, attempts = 0, last_error = null
    where o.id = util.parse_id(p_event_id, 'evt')::app.event_id
@@ -71,12 +73,16 @@ begin
      -- Given up only: a mail still being tried has its job, waiting out its back-off; reset, it
      -- had a second job beside that one and its tries counted from zero again, past
      -- BLOSSOM_MAIL_MAX_ATTEMPTS.
-     and o.given_up_at is not null;
+     and o.given_up_at is not null
+  returning o.request_id into v_request_id;
   if not found then
     return false;
   end if;
+  -- The request that queued the mail, as the outbox trigger's job carries it: the worker's lines
+  -- for this try name it too (docs/operations.md, one request id end to end).
   perform jobs.procrastinate_defer_jobs_v1(array[row(
-    'mail', 'deliver_mail', app.delivery_priority('mail'), 'outbox:' || p_event_id, null, pg_catalog.jsonb_build_object('event_id', p_event_id), null
+    'mail', 'deliver_mail', app.delivery_priority('mail'), 'outbox:' || p_event_id, null,
+    pg_catalog.jsonb_build_object('event_id', p_event_id, 'request_id', v_request_id), null
   )::jobs.procrastinate_job_to_defer_v1]);
   return true;
 end
