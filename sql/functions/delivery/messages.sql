@@ -1,5 +1,5 @@
 /*
- * What the worker calls to deliver the outbox's mail (worker/tasks.py), as role worker, which
+ * What the worker calls to deliver the outbox's mail (worker/delivery.py), as role worker, which
  * may call these and nothing else of ours. One delivery, in one transaction of the worker's:
  *
  *   delivery.claim(event)      the message, its row locked until the transaction ends, or
