@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(43);
+select plan(47);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -105,6 +105,24 @@ select results_eq(
        from app.outbox o where o.id = tap.id('b_mail') $$,
   $$ values (3, '451 try later', 1) $$,
   'its tries are not reset past BLOSSOM_MAIL_MAX_ATTEMPTS, and no second job runs beside its own');
+-- A job can end without delivering its mail or giving it up: it failed on an error the worker did
+-- not expect, or a DBA cancelled it. No job will try that mail again (admin.outbox_health: unsent).
+-- (The job queue's triggers name its types without a schema.)
+set local search_path = jobs, public;
+update jobs.procrastinate_jobs set status = 'failed' where lock = 'outbox:' || tap.id('b_mail');
+reset search_path;
+select ok(delivery.try_again(tap.id('b_mail')), 'a mail whose job failed is tried again, though never given up');
+select results_eq(
+  $$ select o.attempts, o.last_error, (select array_agg(j.status::text order by j.id) from jobs.procrastinate_jobs j
+                                         where j.lock = 'outbox:' || o.id)
+       from app.outbox o where o.id = tap.id('b_mail') $$,
+  $$ values (0, null::text, array['failed', 'todo']) $$,
+  'from its first try, by a new job beside the one that ended');
+select is(delivery.try_again(tap.id('b_mail')), false, 'once its new job waits, it is left to it');
+set local search_path = jobs, public;
+update jobs.procrastinate_jobs set status = 'cancelled' where lock = 'outbox:' || tap.id('b_mail') and status = 'todo';
+reset search_path;
+select ok(delivery.try_again(tap.id('b_mail')), 'a mail whose job a DBA cancelled is tried again too');
 
 /* Email verification. */
 select is((auth.session_info(tap.id('erin_token')) -> 'user' ->> 'email_verified')::boolean, false,

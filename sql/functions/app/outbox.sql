@@ -26,6 +26,28 @@ return case p_queue when 'mail' then 1 else 0 end;
 comment on function app.delivery_priority(text) is
   'The job queue priority of a delivery job of the queue: mail (1) before slack (0).';
 
+/* The job that delivers an outbox event: its queue's task, priority and lock, and its arguments
+   (the event, and the request that queued it, which the worker's lines for it name). The lock
+   names the event, so that one job at a time delivers it; the operators' view of the outbox
+   (admin.outbox_health) finds a message's jobs by it. */
+create function app.delivery_lock(p_event_id text) returns text
+language sql immutable parallel safe
+return 'outbox:' || p_event_id;
+
+comment on function app.delivery_lock(text) is 'The job queue lock of the jobs that deliver an outbox event.';
+
+create function app.delivery_job(p_queue text, p_event_id text, p_request_id text)
+returns jobs.procrastinate_job_to_defer_v1
+language sql immutable parallel safe
+return row(
+  p_queue, case p_queue when 'mail' then 'deliver_mail' when 'slack' then 'post_to_slack' end,
+  app.delivery_priority(p_queue), app.delivery_lock(p_event_id), null,
+  pg_catalog.jsonb_build_object('event_id', p_event_id, 'request_id', p_request_id), null
+)::jobs.procrastinate_job_to_defer_v1;
+
+comment on function app.delivery_job(text, text, text) is
+  'The job (for jobs.procrastinate_defer_jobs_v1) that delivers an outbox event by the queue mail (task deliver_mail) or slack (task post_to_slack).';
+
 /* procrastinate's functions name their tables without a schema: this function runs with the
    job queue's schema on its path, and names everything of its own in full. */
 create function app.tg_outbox__defer_delivery() returns trigger
@@ -33,15 +55,11 @@ language plpgsql
 set search_path = jobs
 as $$
 begin
-  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
-    'mail', 'deliver_mail', app.delivery_priority('mail'), 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
-  )::jobs.procrastinate_job_to_defer_v1))
+  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(app.delivery_job('mail', n.id, n.request_id)))
     from added n
    where n.topic like 'mail.%'
   having pg_catalog.count(*) > 0;
-  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(row(
-    'slack', 'post_to_slack', app.delivery_priority('slack'), 'outbox:' || n.id, null, pg_catalog.jsonb_build_object('event_id', n.id, 'request_id', n.request_id), null
-  )::jobs.procrastinate_job_to_defer_v1))
+  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(app.delivery_job('slack', n.id, n.request_id)))
     from added n
    where n.topic = any (app.slack_topics())
      and exists (select from app.slack_connections c

@@ -59,34 +59,40 @@ $$;
 comment on function delivery.failed(text, text, boolean) is
   'Counts a failed try of an outbox event with its error; with p_give_up, no try follows (given_up_at).';
 
-/* For a DBA, as the owner (nobody else may call it): a given-up mail tried again from the start,
-   after its cause was mended (a mailbox full, a wrong SMTP setting). */
+/* For a DBA, as the owner (nobody else may call it): a mail that no job will try any more, tried
+   again from the start after its cause was mended (a mailbox full, a wrong SMTP setting). That is
+   a mail given up, or one whose job ended without delivering it or giving it up: the job failed
+   on an error the worker did not expect, or a DBA cancelled it (admin.outbox_health counts it
+   unsent). A mail whose job will still run (todo, doing, aborting: as admin.outbox_health counts
+   pending) is left to it: reset, it had a second job beside that one and its tries counted from
+   zero again, past BLOSSOM_MAIL_MAX_ATTEMPTS. */
 create function delivery.try_again(p_event_id text) returns boolean
 language plpgsql volatile security definer set search_path = jobs
 as $$
 declare
-  v_request_id text;
+  v_event_id constant app.event_id := util.parse_id(p_event_id, 'evt')::app.event_id;
+  v_mail app.outbox%rowtype;
 begin
-  update app.outbox o set given_up_at = null, attempts = 0, last_error = null
-   where o.id = util.parse_id(p_event_id, 'evt')::app.event_id
-     and o.topic like 'mail.%' and o.delivered_at is null
-     -- Given up only: a mail still being tried has its job, waiting out its back-off; reset, it
-     -- had a second job beside that one and its tries counted from zero again, past
-     -- BLOSSOM_MAIL_MAX_ATTEMPTS.
-     and o.given_up_at is not null
-  returning o.request_id into v_request_id;
+  -- Locked first, and the queue read after (a statement of its own, so seeing what committed
+  -- meanwhile): a second call for the same mail waits here, then finds the job the first made.
+  select * into v_mail from app.outbox o
+   where o.id = v_event_id and o.topic like 'mail.%' and o.delivered_at is null
+     for update;
   if not found then
     return false;
   end if;
-  -- The request that queued the mail, as the outbox trigger's job carries it: the worker's lines
-  -- for this try name it too (docs/operations.md, one request id end to end).
-  perform jobs.procrastinate_defer_jobs_v1(array[row(
-    'mail', 'deliver_mail', app.delivery_priority('mail'), 'outbox:' || p_event_id, null,
-    pg_catalog.jsonb_build_object('event_id', p_event_id, 'request_id', v_request_id), null
-  )::jobs.procrastinate_job_to_defer_v1]);
+  if v_mail.given_up_at is null
+     and exists (select from jobs.procrastinate_jobs j
+                  where j.lock = app.delivery_lock(v_event_id) and j.status in ('todo', 'doing', 'aborting')) then
+    return false;
+  end if;
+  update app.outbox o set given_up_at = null, attempts = 0, last_error = null where o.id = v_event_id;
+  -- With the request that queued the mail, as the outbox trigger's job: the worker's lines for
+  -- this try name it too (docs/operations.md, one request id end to end).
+  perform jobs.procrastinate_defer_jobs_v1(array[app.delivery_job('mail', v_event_id, v_mail.request_id)]);
   return true;
 end
 $$;
 
 comment on function delivery.try_again(text) is
-  'Tries a given-up mail again from its first try (a DBA''s call, after mending the cause); false when there is no such mail (unknown, delivered, or still being tried).';
+  'Tries again from its first try a mail that no job will try any more (given up, or its job failed or was cancelled): a DBA''s call, after mending the cause; false when there is no such mail (unknown, delivered, or its job will still try it).';
