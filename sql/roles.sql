@@ -83,17 +83,33 @@ alter role panopticon set statement_timeout = '2min';
 alter role panopticon set idle_in_transaction_session_timeout = '5min';
 /* A query needs no table to write to disk: a large sort or hash, or only `select count(*) from
    generate_series(1, 1e10)`, spills into temporary files, of any size, until the disk is full,
-   where Postgres cannot write its write-ahead log, and stops every session. The statement timeout above does not
-   bound it (a role may lift it), but this is a superuser's setting, which the role may neither
-   lift nor reset (ALTER ROLE itself RESET ALL keeps it): at most 1 GB a session (and each of its
-   parallel workers), 10 GB in all. A read that would sort more fails; one with a LIMIT sorts in
-   memory. Only a superuser (or a role granted SET on it) may set it for another role: an admin
-   user that may not (a managed server's) gets a warning, and migrates all the same. */
+   where Postgres cannot write its write-ahead log, and stops every session. Any login can run
+   such a query (the services' too, with their password or through a bug). A statement timeout
+   does not bound it (a role may lift its own), but this is a superuser's setting, which the role
+   may neither lift nor reset (ALTER ROLE itself RESET ALL keeps it): at most this much a session
+   (and each of its parallel workers). A query that would write more fails; one with a LIMIT
+   sorts in memory.
+   - panopticon, a person's reads across every tenant: 1 GB (10 GB in all, its 10 connections).
+   - pipeline: the daily counts hash a day's actors in memory (work_mem 64 MB,
+     sql/functions/pipeline/metrics.sql, and spill nothing on the bench's data); 2 GB leaves that
+     room to grow, and a refresh that needs more fails its run, to be seen.
+   - authenticator, edge, worker: one caller's or one message's rows, a page at most; they sort
+     in memory. 256 MB.
+   Only a superuser (or a role granted SET on it) may set it for another role: an admin user that
+   may not (a managed server's) gets a warning, and migrates all the same. */
 do $$
+declare
+  limits constant jsonb := '{
+    "panopticon": "1GB", "pipeline": "2GB", "authenticator": "256MB", "edge": "256MB", "worker": "256MB"
+  }';
+  role_name text;
+  temp_file_limit text;
 begin
-  alter role panopticon set temp_file_limit = '1GB';
+  for role_name, temp_file_limit in select key, value from jsonb_each_text(limits) loop
+    execute format('alter role %I set temp_file_limit = %L', role_name, temp_file_limit);
+  end loop;
 exception when insufficient_privilege then
-  raise warning 'sql/roles.sql: % may not set temp_file_limit, so panopticon''s temporary files are not bounded',
+  raise warning 'sql/roles.sql: % may not set temp_file_limit, so the login roles'' temporary files are not bounded',
     current_user;
 end
 $$;
@@ -112,6 +128,18 @@ alter role pipeline set idle_in_transaction_session_timeout = '5min';
    caller sent, held one of PostgREST's few connections. Shorter than the edge's wait for an
    answer (BLOSSOM_EDGE_UPSTREAM_TIMEOUT, 30 s), so that the database gives up first. */
 alter role authenticator set statement_timeout = '5s';
+/* The other services' statements: a guard rail against a statement that runs on (a bug, a plan
+   gone wrong as the data grew), holding its locks and a connection, as for the idle
+   transactions above; a role may set its own. The edge's auth calls bcrypt in Postgres, one or
+   two hashes under the account's lock, behind at most the few other password checks the edge
+   lets run at once, and the worker's are one message's or the job queue's: a minute is far past
+   either. The pipeline's refresh reads every tenant's day (0.3 s on the bench's data) and its
+   housekeeping deletes what expired since the last run: ten minutes is room to grow, and a
+   statement past it fails its run, to be seen, rather than hold the organizations' rows it
+   inserted (a deletion's wait, api.delete_organization) for as long as it runs. */
+alter role edge set statement_timeout = '1min';
+alter role worker set statement_timeout = '1min';
+alter role pipeline set statement_timeout = '10min';
 
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;

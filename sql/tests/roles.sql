@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(106);
+select plan(108);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -410,6 +410,49 @@ select ok(
   (select 'statement_timeout=5s' = any (s.setconfig)
      from pg_db_role_setting s where s.setrole = 'authenticator'::regrole and s.setdatabase = 0),
   'a statement of the API (PostgREST''s connections, whatever role a request becomes) ends after 5 s, before the edge stops waiting (30 s): one that ran for minutes kept one of PostgREST''s few connections'
+);
+
+/* Every login role, whatever roles there are (a new one too): a statement that runs on, a
+   transaction left open and a sort or hash that spills to disk are each bounded. The temporary
+   files' bound is a superuser's setting, which the role may neither lift nor reset: without it a
+   login that can run any query (`select count(*) from (select * from generate_series(1, 1e10)
+   order by 1) s` needs no table) filled the disk, where Postgres cannot write its write-ahead
+   log, and every session stopped. */
+select is_empty(
+  $$ select r.rolname::text, wanted.name
+       from pg_roles r
+      cross join unnest(array['statement_timeout', 'idle_in_transaction_session_timeout', 'temp_file_limit']) wanted(name)
+      where r.rolcanlogin and not r.rolsuper
+        and not exists (select from pg_db_role_setting s cross join lateral unnest(s.setconfig) c(setting)
+                         where s.setrole = r.oid and s.setdatabase = 0
+                           and c.setting like wanted.name || '=%'
+                           and c.setting not in (wanted.name || '=0', wanted.name || '=-1')) $$,
+  'every login role has a statement timeout, an idle-in-transaction timeout and a bound on its temporary files'
+);
+select results_eq(
+  $$ select r.rolname::text collate "default", c.setting collate "default"
+       from pg_roles r
+       join pg_db_role_setting s on s.setrole = r.oid and s.setdatabase = 0
+      cross join lateral unnest(s.setconfig) c(setting)
+      where r.rolcanlogin and not r.rolsuper
+        and c.setting ~ '^(statement_timeout|idle_in_transaction_session_timeout|temp_file_limit|lock_timeout)='
+      order by 1, 2 $$,
+  $$ values ('authenticator', 'idle_in_transaction_session_timeout=1min'),
+            ('authenticator', 'statement_timeout=5s'),
+            ('authenticator', 'temp_file_limit=256MB'),
+            ('edge', 'idle_in_transaction_session_timeout=1min'),
+            ('edge', 'statement_timeout=1min'),
+            ('edge', 'temp_file_limit=256MB'),
+            ('panopticon', 'idle_in_transaction_session_timeout=5min'),
+            ('panopticon', 'statement_timeout=2min'),
+            ('panopticon', 'temp_file_limit=1GB'),
+            ('pipeline', 'idle_in_transaction_session_timeout=5min'),
+            ('pipeline', 'statement_timeout=10min'),
+            ('pipeline', 'temp_file_limit=2GB'),
+            ('worker', 'idle_in_transaction_session_timeout=5min'),
+            ('worker', 'statement_timeout=1min'),
+            ('worker', 'temp_file_limit=256MB') $$,
+  'each login role''s bounds, as sql/roles.sql states them (docs/sql.md says why each)'
 );
 
 /* The API has no overloaded functions: one name, one signature, for PostgREST and codegen. */
