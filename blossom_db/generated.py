@@ -113,7 +113,7 @@ API_DECLINE_INVITATION_ERRORS = Literal[
 ]
 
 
-API_DELETE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+API_DELETE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found"]
 
 
 API_GET_AI_USAGE_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
@@ -967,9 +967,9 @@ async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, to
 
 
 def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
-    """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
 
-    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
@@ -980,9 +980,9 @@ def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> 
 
 
 async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
-    """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
 
-    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]

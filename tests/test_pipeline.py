@@ -33,7 +33,7 @@ from tests.support.auth_client import COOKIE_NAME, signup
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
 from tests.support.lazy import LazyModule
-from tests.support.orgs_db import make_org, make_user
+from tests.support.orgs_db import call_and_commit, make_org, make_user
 from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack
 from tests.support.worker import eventually
@@ -244,6 +244,37 @@ def test_an_organization_deleted_during_a_refresh_deadlocks_with_nothing(databas
         refreshing.commit()
         assert deleted.result(timeout=10) == 1
     assert [row[1] for row in metrics_rows(database_url)] == ["Bobco"], "the day, without the one deleted"
+
+
+def test_a_refresh_held_open_makes_an_organizations_deletion_busy_at_once_not_a_timeout(
+    database_url: str,
+) -> None:
+    """A refresh locks the organizations whose rows it inserts (the foreign key) until its
+    transaction ends: a pipeline stuck in it (idle up to its 5 minutes, or a statement running on).
+    An owner's delete_organization, as PostgREST's login runs it, waited for those locks until the
+    API's statement timeout (5 s, answered 504 edge.upstream_timeout), holding the organization's
+    lock, which every other call of its members waited behind, and one of PostgREST's connections.
+    It now waits a second at most and answers 503 org.busy; once the refresh is over it deletes."""
+    with psycopg.connect(database_url) as conn:
+        acme, _bobco = seed_day(conn)
+        owner = conn.execute(
+            "select user_id from app.memberships where org_id = %s and role = 'owner'", [acme]
+        ).fetchone()
+        assert owner is not None
+    with (
+        psycopg.connect(with_user(database_url, "pipeline")) as refreshing,
+        psycopg.connect(with_user(database_url, "authenticator")) as api,
+    ):
+        refreshing.execute("select pipeline.refresh_org_daily_metrics(%s)", [DAY])
+        started = time.monotonic()
+        refused = call_and_commit(api, owner[0], "delete_organization", acme)
+        waited = time.monotonic() - started
+        assert (refused.status, refused.code) == (503, "org.busy"), refused
+        assert waited < 3, f"the deletion waited {waited:.1f} s for the refresh's locks"
+        refreshing.commit()
+        deleted = call_and_commit(api, owner[0], "delete_organization", acme)
+        assert deleted.ok, deleted
+    assert [row[1] for row in metrics_rows(database_url)] == ["Bobco"]
 
 
 def test_a_refresh_outlasts_organizations_deleted_one_after_another_during_it(database_url: str) -> None:

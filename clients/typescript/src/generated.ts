@@ -389,7 +389,7 @@ export interface DeleteOrganizationArgs {
 }
 
 /** The codes api.delete_organization can fail with. */
-export type DeleteOrganizationErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
+export type DeleteOrganizationErrorCode = "auth.not_signed_in" | "org.busy" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
 
 /** An event's id: evt_ and 26 Crockford base32 characters (see app.gen_id). */
 export type EventId = string & { readonly __brand: "app.event_id" };
@@ -871,16 +871,16 @@ export function declineInvitation(
 }
 
 /**
- * Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+ * Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
  *
- * POST /rpc/delete_organization; fails with: auth.not_signed_in, org.forbidden, org.not_found.
+ * POST /rpc/delete_organization; fails with: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
  */
 export function deleteOrganization(
   client: Client,
   args: DeleteOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeleteOrganizationErrorCode>> {
-  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", args, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", args, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
 }
 
 /**
