@@ -48,9 +48,30 @@ def too_large(limit: int) -> JSONResponse:
     return error_response(413, "edge.body_too_large", f"The request body is larger than {limit} bytes.")
 
 
+def unsupported_encoding() -> JSONResponse:
+    # RFC 7694: Accept-Encoding on the refusal names the codings a request body may be sent in.
+    return error_response(
+        415,
+        "edge.unsupported_encoding",
+        "The request body must be sent without a Content-Encoding (the edge reads none).",
+        headers={"Accept-Encoding": "identity"},
+    )
+
+
+def check_no_content_coding(request: Request) -> None:
+    """415 for a body in a content coding (gzip, br …; RFC 9110, 15.5.16): the edge reads the
+    body as JSON as it came, so a gzip body was answered 400 as if it were not JSON, and a plain
+    one that said it was gzip was read as plain. `identity` is no coding."""
+    for value in request.headers.getlist("content-encoding"):
+        if any(coding.strip().lower() not in ("", "identity") for coding in value.split(",")):
+            raise Refused(unsupported_encoding())
+
+
 async def read_body(request: Request, limit: int, seconds: float) -> bytes:
-    """The whole request body, at most `limit` bytes, arrived within `seconds`: 413 past the
-    limit (declared or sent), 408 when slower, 400 for a Content-Length that is no number."""
+    """The whole request body, at most `limit` bytes, arrived within `seconds`: 415 in a content
+    coding, 413 past the limit (declared or sent), 408 when slower, 400 for a Content-Length that
+    is no number."""
+    check_no_content_coding(request)
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():

@@ -61,6 +61,8 @@ HOP_BY_HOP = frozenset(
 # would take a bearer token for a JWT it is not configured to check, and answer 500.
 # X-Request-Id: the edge's own (edge.tracing) is sent instead.
 # Expect: the body is read whole before it is sent; PostgREST need not invite it.
+# Content-Encoding: a body in any coding but identity is refused (edge.errors.read_body); the
+# body sent on is the one read, as it came.
 # Prefer: refused (below), not dropped: a call takes no preferences, and `tx=rollback` asked for
 # a dry run that PostgREST, unless configured to allow it, answers with a commit.
 # Accept-Profile, Content-Profile: refused as well: PostgREST's choice of another schema than
@@ -84,6 +86,7 @@ NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"x-request-id",
     b"referer",
     b"expect",
+    b"content-encoding",
     b"prefer",
     b"range",
     b"range-unit",

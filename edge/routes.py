@@ -53,6 +53,7 @@ EDGE_ERRORS: Mapping[str, int] = {
     "edge.bad_request": 400,
     "edge.request_timeout": 408,
     "edge.body_too_large": 413,
+    "edge.unsupported_encoding": 415,
     "edge.too_many_requests": 429,
     "edge.too_many_connections": 429,
     "edge.headers_too_large": 431,

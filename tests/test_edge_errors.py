@@ -5,6 +5,7 @@ and nothing but /rpc/<name> reaches PostgREST (edge/errors.py)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -314,6 +315,39 @@ def test_a_header_that_is_not_utf8_is_a_bad_request_not_a_502(answers_stack: Sta
     """PostgREST answers a plain-text 500 to a header value that is not UTF-8."""
     reply = request(answers_stack.edge_url, "GET", "/rpc/me", headers={header: "caf\xe9"})
     assert_error(reply, 400, "edge.bad_request")
+
+
+ENCODED_BODY_CASES = [
+    pytest.param("gzip", gzip.compress(b'{"display_name": "Zipped"}'), id="gzip"),
+    pytest.param("gzip", b'{"display_name": "Not zipped"}', id="gzip named, plain body"),
+    pytest.param("br", b'{"display_name": "Not zipped"}', id="br"),
+    pytest.param("identity, gzip", gzip.compress(b'{"display_name": "Zipped"}'), id="a list"),
+]
+
+
+@pytest.mark.parametrize(("encoding", "body"), ENCODED_BODY_CASES)
+@pytest.mark.parametrize("path", ["/rpc/update_profile", "/auth/login"])
+def test_a_body_in_a_content_encoding_is_refused_415(
+    answers_stack: Stack, path: str, encoding: str, body: bytes
+) -> None:
+    """The edge reads no content coding: a gzip body was answered 400, as if it were not JSON,
+    and a plain one that named gzip was read as plain. RFC 9110 (15.5.16): 415, and (RFC 7694)
+    Accept-Encoding says the body may be sent in none."""
+    account = signup(answers_stack.edge_url)
+    headers = {"Content-Type": "application/json", "Content-Encoding": encoding} | account.cookie
+    reply = request(answers_stack.edge_url, "POST", path, body=body, headers=headers)
+    assert_error(reply, 415, "edge.unsupported_encoding")
+    assert reply.header("accept-encoding") == "identity"
+    me = request(answers_stack.edge_url, "GET", "/rpc/me", headers=account.cookie)
+    assert me.json()["display_name"] == account.user["display_name"]
+
+
+def test_a_body_named_identity_is_read_as_it_is(answers_stack: Stack) -> None:
+    account = signup(answers_stack.edge_url)
+    headers = {"Content-Encoding": "identity"} | account.cookie
+    reply = post(answers_stack.edge_url, "/rpc/update_profile", {"display_name": "Identity"}, headers)
+    assert reply.status == 200, reply.body
+    assert reply.json()["display_name"] == "Identity"
 
 
 def _status_with_headers(base_url: str, path: str, header_lines: list[str]) -> int:
