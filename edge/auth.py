@@ -10,7 +10,6 @@ headers.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections import Counter
@@ -29,6 +28,7 @@ from blossom_db.database import Database, DatabaseUnavailable
 from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
+from edge.json_body import JsonObject, read_json
 from edge.limits import client_key
 from edge.routes import Endpoint, starlette_routes
 from edge.security import client_ip, csrf_refusal
@@ -183,11 +183,19 @@ async def json_fields(request: Request, *names: str) -> dict[str, str]:
         raise Refused(refusal)
     body = await read_body(request, config.max_body_bytes, config.body_timeout_seconds)
     try:
-        data = json.loads(body or b"{}")
+        # As /rpc reads a body (edge.json_body): json.loads read UTF-16, a byte order mark and NaN.
+        data = read_json(body) if body else JsonObject()
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
-        raise Refused(error_response(400, "request.invalid_json", "The body is not valid JSON.")) from None
-    if not isinstance(data, dict):
+        raise Refused(error_response(400, "request.invalid_json", "The body is not JSON in UTF-8.")) from None
+    if not isinstance(data, JsonObject):
         raise Refused(error_response(400, "request.invalid_json", "The body must be a JSON object."))
+    if data.twice:
+        # json kept the last value of a name given twice: which one counts is no client's guess.
+        raise Refused(
+            error_response(
+                400, "request.invalid_json", f"The body names {', '.join(data.twice)} more than once."
+            )
+        )
     fields: dict[str, str] = {}
     for name in names:
         value = data.get(name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -28,6 +27,7 @@ from blossom_db.generated import API_CALL_ARGUMENTS
 from blossom_db.runtime import CallArguments, ScalarKind
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
+from edge.json_body import JsonObject, read_json
 from edge.limits import ClientShares, ShareExceeded, client_key
 from edge.security import client_address
 from edge.upstream import (
@@ -316,52 +316,27 @@ class JsonFraction(str):
     """A number of a call's JSON body with a fraction or an exponent, as its text."""
 
 
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
-
-
-class _Arguments(dict[str, Any]):
-    """A JSON object as check_body reads it, with the names it gives more than once."""
-
-    twice: list[str]
-
-
-def _object(pairs: list[tuple[str, Any]]) -> _Arguments:
-    read = _Arguments(pairs)
-    read.twice = []
-    if len(read) != len(pairs):
-        counted = Counter(name for name, _ in pairs)
-        read.twice = sorted(name for name, times in counted.items() if times > 1)
-    return read
-
-
 def check_body(body: bytes) -> dict[str, Any]:
     """A POST body's arguments: one JSON object (PostgREST called a function with an array's
     first element and dropped the rest), its names as check_query's, each named once. An empty
     body, or JSON that is not an object (`null`, `1`), holds none, as PostgREST reads it. Numbers
     are JsonInteger or JsonFraction, their text, so that a string is told from a number.
 
-    A body that is not UTF-8 JSON (Python's json would read UTF-16 or a byte order mark, and NaN)
-    is a 400 edge.bad_request: PostgREST answered it with its own PGRST102, which no document of
-    the API lists. So is a name given twice: the edge would check the last value only, while
-    Postgres reads each (a NUL in the first answered its own 22P05)."""
+    A body that is not UTF-8 JSON (edge.json_body: Python's json would read UTF-16, a byte
+    order mark, NaN) is a 400 edge.bad_request: PostgREST answered it with its own PGRST102,
+    which no document of the API lists. So is a name given twice: the edge would check the last
+    value only, while Postgres reads each (a NUL in the first answered its own 22P05)."""
     if not body:  # PostgREST's "no arguments"; spaces alone are no JSON, to it as to json.loads
         return {}
     if body.lstrip()[:1] == b"[":
         raise bad_request("A call's arguments are one JSON object, not an array.")
     try:
-        data = json.loads(
-            body.decode("utf-8"),
-            parse_int=JsonInteger,
-            parse_float=JsonFraction,
-            parse_constant=_not_json,
-            object_pairs_hook=_object,
-        )
+        data = read_json(body, parse_int=JsonInteger, parse_float=JsonFraction)
     except RecursionError:
         raise bad_request("A call's arguments are nested too deeply.") from None
     except ValueError:  # UnicodeDecodeError among them
         raise bad_request("A call's arguments are one JSON object in UTF-8: the body is not JSON.") from None
-    if not isinstance(data, _Arguments):  # every JSON object is read as one
+    if not isinstance(data, JsonObject):  # every JSON object is read as one
         return {}
     _check_names(list(data))
     if data.twice:

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from edge.app import RpcFirst
 from tests.support.auth_client import COOKIE_NAME, PASSWORD, post, signup
-from tests.support.http import Reply, raw_exchange, request
+from tests.support.http import Reply, loopback_address, raw_exchange, request
 from tests.support.stack import Stack, make_stack
 
 ERROR_FIELDS = {"code", "message", "details", "hint"}
@@ -348,6 +348,32 @@ def test_a_body_named_identity_is_read_as_it_is(answers_stack: Stack) -> None:
     reply = post(answers_stack.edge_url, "/rpc/update_profile", {"display_name": "Identity"}, headers)
     assert reply.status == 200, reply.body
     assert reply.json()["display_name"] == "Identity"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param('{"email": "someone@example.com"}'.encode("utf-16"), id="UTF-16"),
+        pytest.param('{"email": "someone@example.com"}'.encode("utf-16-le"), id="UTF-16 without a BOM"),
+        pytest.param('{"email": "someone@example.com"}'.encode("utf-32"), id="UTF-32"),
+        pytest.param(b'\xef\xbb\xbf{"email": "someone@example.com"}', id="UTF-8 after a BOM"),
+        pytest.param(b'{"email": "someone@example.com", "extra": NaN}', id="NaN"),
+        pytest.param(b'{"email": "someone@example.com", "extra": -Infinity}', id="Infinity"),
+        pytest.param(b'{"email": "first@example.com", "email": "someone@example.com"}', id="a name twice"),
+    ],
+)
+def test_an_auth_body_is_json_in_utf8_as_a_calls_is(answers_stack: Stack, body: bytes) -> None:
+    """Python's json reads UTF-16 and UTF-32, a byte order mark and NaN, and keeps the last of
+    a name given twice; /rpc refused all of these (PostgREST reads none), /auth took them."""
+    reply = request(
+        answers_stack.edge_url,
+        "POST",
+        "/auth/password-reset",
+        body=body,
+        headers={"Content-Type": "application/json"},
+        source=loopback_address(),
+    )
+    assert_error(reply, 400, "request.invalid_json")
 
 
 def _status_with_headers(base_url: str, path: str, header_lines: list[str]) -> int:
