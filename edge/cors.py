@@ -12,6 +12,8 @@ state is refused separately, by the same list (edge/security.py and the pre-requ
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +26,23 @@ ALLOW_HEADERS = "Accept, Content-Type, X-Request-Id"
 # and the request's id (edge/tracing.py), which a page shows with an error for support to find.
 EXPOSE_HEADERS = "Retry-After, Content-Range, X-Request-Id"
 PREFLIGHT_SECONDS = "600"
+ORIGIN_HEADER = b"origin"
+
+
+def request_origin(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The request's Origin (its first, as the browser sends one), or None."""
+    raw = next((value for name, value in headers if name == ORIGIN_HEADER), None)
+    return None if raw is None else raw.decode("latin-1")
+
+
+def answer_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    """What every answer to an allowed origin carries, so that its page may read it; also for the
+    answers the HTTP server writes itself, below this middleware (edge/server.py)."""
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-allow-credentials", b"true"),
+        (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
+    ]
 
 
 class Cors:
@@ -36,11 +55,10 @@ class Cors:
             await self.app(scope, receive, send)
             return
         # On the proxy's hot path: most requests carry no Origin, and cost one scan of the headers.
-        raw = next((value for name, value in scope["headers"] if name == b"origin"), None)
-        if raw is None:
+        origin = request_origin(scope["headers"])
+        if origin is None:
             await self.app(scope, receive, send)
             return
-        origin = raw.decode("latin-1")
         allowed = origin in self.allowed
         if scope["method"] == "OPTIONS" and "access-control-request-method" in Headers(scope=scope):
             await self.preflight(origin if allowed else None, send)
@@ -52,9 +70,8 @@ class Cors:
         async def with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 answer = MutableHeaders(scope=message)
-                answer["Access-Control-Allow-Origin"] = origin
-                answer["Access-Control-Allow-Credentials"] = "true"
-                answer["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+                for name, value in answer_headers(origin):
+                    answer[name.decode()] = value.decode("latin-1")
                 answer.add_vary_header("Origin")
             await send(message)
 

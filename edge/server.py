@@ -38,6 +38,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from blossom_db import logs
 from edge.app import create_app
 from edge.config import EdgeConfig, Network
+from edge.cors import answer_headers, request_origin
 from edge.errors import error_body
 from edge.lifecycle import Draining, DrainingServer
 from edge.limits import client_key_of
@@ -53,16 +54,23 @@ REASONS = {
 }
 
 
-def raw_error(status: int, code: str, message: str, request_id: str | None = None) -> bytes:
+def raw_error(
+    status: int, code: str, message: str, request_id: str | None = None, cors_origin: str | None = None
+) -> bytes:
     """A whole HTTP/1.1 answer in the JSON error shape, for the protocol to write itself, with the
     headers every answer of the edge has (edge/tracing.py): the request's id (a new one for a
-    request no application saw), nosniff and no-store."""
+    request no application saw), nosniff and no-store; and, for a request from an allowed origin
+    (`cors_origin`), the CORS headers its page needs to read the answer (edge/cors.py)."""
     body = error_body(code, message)
     retry = b"retry-after: 1\r\n" if status in (429, 503) else b""
+    cors = b""
+    if cors_origin is not None:
+        cors = b"".join(b"%s: %s\r\n" % field for field in answer_headers(cors_origin)) + b"vary: Origin\r\n"
     head = b"HTTP/1.1 %d %s\r\n" % (status, REASONS[status]) + (
-        b"content-type: application/json\r\ncontent-length: %d\r\n%s"
+        b"content-type: application/json\r\ncontent-length: %d\r\n%s%s"
         b"x-request-id: %s\r\nx-content-type-options: nosniff\r\ncache-control: no-store\r\n"
-        b"connection: close\r\n\r\n" % (len(body), retry, (request_id or logs.new_request_id()).encode())
+        b"connection: close\r\n\r\n"
+        % (len(body), retry, cors, (request_id or logs.new_request_id()).encode())
     )
     return head + body
 
@@ -140,6 +148,8 @@ class EdgeProtocol(HttpToolsProtocol):
     max_pipelined = 16
     drain_seconds = 20.0
     trusted_proxies: tuple[Network, ...] = ()
+    # Whose pages may read the refusals written here, as edge/cors.py lets them read every answer.
+    allowed_origins: frozenset[str] = frozenset()
     # Open connections per client, shared by every connection of one server.
     per_client: ClassVar[Counter[str]] = Counter()
 
@@ -388,6 +398,13 @@ class EdgeProtocol(HttpToolsProtocol):
         refused = self.cycle if self._in_content or of_request_read else None
         queued = [cycle for cycle, _ in self.pipeline]
         request_id = None
+        # The Origin among the request's headers, whole or as far as they were read (a browser
+        # sends it before its cookies, which are what grows past the limit).
+        if refused is not None:
+            origin = request_origin(refused.scope["headers"])
+        else:
+            origin = request_origin(self.headers) if self._in_headers else None
+        cors_origin = origin if origin in self.allowed_origins else None
         if refused is not None and refused not in queued:
             # Its own application is under way: the error is its answer, unless one has begun.
             if refused.response_complete:
@@ -413,7 +430,7 @@ class EdgeProtocol(HttpToolsProtocol):
             self._owed = 1 + len(self.pipeline)
         else:
             self._owed = int(self.cycle is not None and not self.cycle.response_complete)
-        self._refusal = raw_error(status, code, message, request_id)
+        self._refusal = raw_error(status, code, message, request_id, cors_origin)
         if not self._owed:
             self._write_refusal()
 
@@ -453,6 +470,7 @@ def protocol_for(config: EdgeConfig, max_connections: int) -> type[EdgeProtocol]
         "max_pipelined": config.max_pipelined,
         "drain_seconds": config.drain_seconds,
         "trusted_proxies": config.trusted_proxies,
+        "allowed_origins": config.allowed_origins,
         "per_client": Counter(),
     }
     return type("ConfiguredEdgeProtocol", (EdgeProtocol,), settings)

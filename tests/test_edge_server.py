@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.auth_client import signup
-from tests.support.http import Reply, request
+from tests.support.http import Reply, loopback_address, request
 from tests.support.stack import Stack, make_stack
 from tests.support.worker import eventually
 
@@ -563,3 +563,71 @@ def test_trailer_fields_in_the_read_that_ends_the_body_are_bounded(tight_stack: 
             sock.sendall(b"2\r\n{}\r\n0\r\n" + b"a:\r\n" * 20_000 + b"\r\n")
         sock.settimeout(5)
         assert answers_until_closed(sock) == [(413, "edge.body_too_large")]
+
+
+def _origin_header(origin: str) -> bytes:
+    return b"Origin: %s\r\n" % origin.encode()
+
+
+# Each refusal as a client sends it: its request's head up to and including the Origin line is
+# `head`, then `rest` is sent (once, or, with a pause, as the later reads).
+def _refused_by_the_server(origin: str) -> dict[str, tuple[bytes, list[bytes]]]:
+    get = b"GET /rpc/me HTTP/1.1\r\nHost: edge\r\n" + _origin_header(origin)
+    post = (
+        b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+        + _origin_header(origin)
+    )
+    return {
+        "431 headers at once": (get, [b"X-Padding: " + b"a" * 40_000 + b"\r\n\r\n"]),
+        "431 headers over reads": (get, [b"X-Padding: " + b"a" * 5000 + b"\r\n"] * 8),
+        "431 header fields": (get, [b"".join(b"X-F%d: 1\r\n" % n for n in range(100)) + b"\r\n"]),
+        "408 headers too slow": (get, [b"X-Still-Coming: "]),
+        "400 not HTTP": (get, [b"X-A: a\x01b\r\n\r\n"]),
+        "413 chunk framing": (
+            post,
+            [b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n", b"0\r\nX-Trailer: " + b"a" * 65536],
+        ),
+        "413 body too large": (post, [b"Content-Length: 100000\r\n\r\n{"]),
+        "408 body too slow": (post, [b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"]),
+    }
+
+
+REFUSED_BY_THE_SERVER = list(_refused_by_the_server("x"))
+EXPECTED_STATUS = {name: int(name.split(" ", 1)[0]) for name in REFUSED_BY_THE_SERVER}
+
+
+def _cors_of(headers: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.startswith("access-control-")}
+
+
+@pytest.mark.parametrize("refusal", REFUSED_BY_THE_SERVER)
+def test_a_refusal_before_the_application_answers_can_be_read_by_an_allowed_origin(
+    tight_stack: Stack, refusal: str
+) -> None:
+    """The protocol's own refusals (headers too large or too slow, not HTTP, a chunked body's
+    framing) were written below the CORS middleware: a page of an allowed origin saw a network
+    error, not our code (a cookie jar grown past 32 KiB could not even be told to the user).
+    Each now carries the CORS headers every answer to that origin has, and none for another."""
+    allowed = f"http://localhost:{urlsplit(tight_stack.edge_url).port}"
+    for origin, expected in (
+        (allowed, {"access-control-allow-origin": allowed, "access-control-allow-credentials": "true"}),
+        ("http://127.0.0.9:5173", {}),
+    ):
+        head, rest = _refused_by_the_server(origin)[refusal]
+        with connected(tight_stack.edge_url, loopback_address()) as sock:
+            with suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(head + rest[0])
+                for more in rest[1:]:
+                    time.sleep(0.05)
+                    sock.sendall(more)
+            sock.settimeout(5)
+            status, headers, body = whole_answer_of(sock)
+        if expected:  # another origin's POST is refused 403 auth.csrf as soon as it is read
+            assert status == EXPECTED_STATUS[refusal], body
+        assert json.loads(body)["code"].startswith(("edge.", "auth.csrf")), body
+        cors = _cors_of(headers)
+        exposed = cors.pop("access-control-expose-headers", "")
+        assert cors == expected, (origin, headers)
+        if expected:
+            assert "X-Request-Id" in exposed
+            assert "Origin" in headers.get("vary", "")
