@@ -67,11 +67,26 @@ def check_no_content_coding(request: Request) -> None:
             raise Refused(unsupported_encoding())
 
 
+def check_no_transfer_coding(request: Request) -> None:
+    """501 for a body in a transfer coding besides chunked (RFC 9112, 6.1), whose framing the
+    HTTP parser takes off: the edge undoes no other, and read a gzip body as it came."""
+    for value in request.headers.getlist("transfer-encoding"):
+        if any(coding.strip().lower() not in ("", "chunked") for coding in value.split(",")):
+            raise Refused(
+                error_response(
+                    501,
+                    "edge.unsupported_transfer_coding",
+                    "The request body must be sent in no transfer coding but chunked.",
+                )
+            )
+
+
 async def read_body(request: Request, limit: int, seconds: float) -> bytes:
     """The whole request body, at most `limit` bytes, arrived within `seconds`: 415 in a content
-    coding, 413 past the limit (declared or sent), 408 when slower, 400 for a Content-Length that
-    is no number."""
+    coding, 501 in a transfer coding besides chunked, 413 past the limit (declared or sent), 408
+    when slower, 400 for a Content-Length that is no number."""
     check_no_content_coding(request)
+    check_no_transfer_coding(request)
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():

@@ -58,6 +58,7 @@ EDGE_ERRORS: Mapping[str, int] = {
     "edge.too_many_connections": 429,
     "edge.headers_too_large": 431,
     "edge.internal_error": 500,
+    "edge.unsupported_transfer_coding": 501,
     "edge.overloaded": 503,
     "edge.shutting_down": 503,
 }

@@ -342,6 +342,24 @@ def test_a_body_in_a_content_encoding_is_refused_415(
     assert me.json()["display_name"] == account.user["display_name"]
 
 
+@pytest.mark.parametrize("path", ["/rpc/update_profile", "/auth/login"])
+def test_a_body_in_a_transfer_coding_besides_chunked_is_refused_501(answers_stack: Stack, path: str) -> None:
+    """The parser takes a chunked body's framing off, and no other transfer coding: a gzip one
+    was read as it came, answered 400 as if it were not JSON (RFC 9112, 6.1: 501)."""
+    account = signup(answers_stack.edge_url)
+    zipped = gzip.compress(b'{"display_name": "Zipped"}')
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Cookie: {account.cookie['Cookie']}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+    )
+    answer = raw_exchange(
+        answers_stack.edge_url, head.encode() + b"%x\r\n%s\r\n0\r\n\r\n" % (len(zipped), zipped)
+    )
+    status_line, _, body = answer.partition(b"\r\n\r\n")
+    assert status_line.startswith(b"HTTP/1.1 501"), answer
+    assert json.loads(body)["code"] == "edge.unsupported_transfer_coding"
+
+
 def test_a_body_named_identity_is_read_as_it_is(answers_stack: Stack) -> None:
     account = signup(answers_stack.edge_url)
     headers = {"Content-Encoding": "identity"} | account.cookie
