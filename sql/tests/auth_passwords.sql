@@ -1,6 +1,6 @@
 /* Password rules and hashing: bcrypt over a pre-hash, configurable cost, the 72-byte limit. */
 begin;
-select plan(20);
+select plan(22);
 
 set local app.settings.bcrypt_cost = '';
 select is(auth.bcrypt_cost(), 12, 'bcrypt cost is 12 by default');
@@ -51,6 +51,15 @@ select throws_ok($$ select auth.check_password(repeat('é', 501)) $$, 'PGRST', n
 select throws_ok($$ select auth.check_password(repeat('z', 12)) $$, 'PGRST',
   '{"code" : "auth.weak_password", "message" : "The password must not repeat one character.", "details" : null, "hint" : null}',
   'one repeated character is weak');
+/* The rules are the normalised password's, the one that is hashed: e and a combining accent five
+   times are ten code points as typed, but the password is ééééé, five of one character, which
+   the composed ééééé opens as well. */
+select throws_ok($$ select auth.check_password(repeat(E'e\u0301', 5)) $$, 'PGRST',
+  '{"code" : "auth.weak_password", "message" : "The password must have at least 10 characters.", "details" : null, "hint" : null}',
+  'ten code points typed that normalise to five characters are too short a password');
+select throws_ok($$ select auth.check_password(repeat(E'e\u0301', 10)) $$, 'PGRST',
+  '{"code" : "auth.weak_password", "message" : "The password must not repeat one character.", "details" : null, "hint" : null}',
+  'é typed decomposed ten times repeats one character');
 select lives_ok($$ select auth.check_password($q$'; drop table app.users; --$q$) $$,
   'an SQL-looking password is just a password');
 

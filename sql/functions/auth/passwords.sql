@@ -57,22 +57,31 @@ $$;
 comment on function auth.password_matches(text, text) is
   'Whether the password (normalised, or as typed for a hash made before passwords were normalised) matches the hash; with a null hash does the same work and answers false.';
 
-/* Rules for a new password; raises 422 auth.weak_password. */
+/* Rules for a new password; raises 422 auth.weak_password. The length and the repetition are
+   the normalised password's, the one hashed and compared: as typed, e and a combining accent
+   five times were ten code points and passed, and the password, which the composed ééééé opens,
+   was five of one character. The bytes are bounded as typed too, before normalising reads them. */
 create function auth.check_password(p_password text) returns void
 language plpgsql stable
 as $$
+declare
+  v_normal text;
 begin
-  if p_password is null or pg_catalog.char_length(p_password) < 10 then
-    perform util.raise_error(422, 'auth.weak_password', 'The password must have at least 10 characters.');
-  end if;
   if pg_catalog.octet_length(p_password) > 1000 then
     perform util.raise_error(422, 'auth.weak_password', 'The password must have at most 1000 bytes.');
   end if;
-  if p_password ~ '^(.)\1*$' then
+  v_normal := pg_catalog.normalize(p_password, 'NFKC');
+  if v_normal is null or pg_catalog.char_length(v_normal) < 10 then
+    perform util.raise_error(422, 'auth.weak_password', 'The password must have at least 10 characters.');
+  end if;
+  if pg_catalog.octet_length(v_normal) > 1000 then
+    perform util.raise_error(422, 'auth.weak_password', 'The password must have at most 1000 bytes.');
+  end if;
+  if v_normal ~ '^(.)\1*$' then
     perform util.raise_error(422, 'auth.weak_password', 'The password must not repeat one character.');
   end if;
 end
 $$;
 
 comment on function auth.check_password(text) is
-  'Refuses a password shorter than 10 characters, longer than 1000 bytes, or one repeated character. Errors: 422 auth.weak_password.';
+  'Refuses a password shorter than 10 characters, longer than 1000 bytes, or one repeated character, once normalised (NFKC). Errors: 422 auth.weak_password.';
