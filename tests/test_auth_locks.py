@@ -14,6 +14,8 @@ from typing import Any
 
 import psycopg
 
+from tests.support.orgs_db import become, call_and_commit, make_org, make_user
+
 EMAIL = "owner@example.com"
 OLD_PASSWORD = "the old password 1"
 
@@ -265,3 +267,42 @@ def test_a_verification_mail_asked_for_while_the_email_is_verified_is_refused(da
             "select count(*) from app.outbox where topic = 'mail.email_verification'"
         ).fetchone()
     assert mails == (2,), "a link was mailed to a verified address"
+
+
+def test_a_verification_mail_asked_for_while_an_invitation_is_accepted_is_refused(database_url: str) -> None:
+    """Accepting an invitation verifies the address it was mailed to, as following the link
+    does; a verification mail asked for meanwhile, in another tab, read the account unverified
+    and mailed a link to an address verified by then (202, not 409)."""
+    session = _signed_up(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        owner = make_user(conn, "owner")
+        org_id = make_org(conn, "Verifying", {owner: "owner"})
+        assert call_and_commit(conn, owner, "invite_member", org_id, EMAIL, "member").ok
+        row = conn.execute(
+            "select payload ->> 'token', (select id from app.users where email = %s)"
+            " from app.outbox where payload ->> 'org_id' = %s",
+            [EMAIL, org_id],
+        ).fetchone()
+        assert row is not None
+        invitation_token, invitee = row
+    outcomes: list[object] = []
+    with psycopg.connect(database_url) as accepting:
+        become(accepting, invitee)
+        accepting.execute("select * from api.accept_invitation(%s)", [invitation_token]).fetchall()
+        with psycopg.connect(database_url) as other_tab:
+
+            def resend() -> None:
+                outcomes.append(
+                    _outcome(other_tab, "select auth.resend_email_verification(%s, null)", [session])
+                )
+
+            with in_thread(resend) as done:
+                done.join(0.5)
+                assert done.is_alive(), "it did not wait for the acceptance under way"
+                accepting.commit()
+    assert outcomes == ["auth.email_already_verified"], outcomes
+    with psycopg.connect(database_url) as conn:
+        mails = conn.execute(
+            "select count(*) from app.outbox where topic = 'mail.email_verification'"
+        ).fetchone()
+    assert mails == (1,), "a link was mailed to a verified address"

@@ -35,7 +35,11 @@ begin
   exception when unique_violation then
     perform util.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
   end;
-  -- The invitation was mailed to this address, and its token came back: the address is verified.
+  /* The invitation was mailed to this address, and its token came back: the address is
+     verified, under the lock auth.verify_email takes (and auth.resend_email_verification before
+     it reads the account): a verification mail asked for meanwhile was sent to an address
+     verified by then. */
+  perform app.lock_rate_key('verify', v_user);
   update app.users u set email_verified_at = pg_catalog.now() where u.id = v_user and u.email_verified_at is null;
   if found then
     perform auth.audit('auth.email_verified', v_user, v_user, null);
