@@ -781,11 +781,17 @@ def _is_json(answer: Answer) -> bool:
 
 # Postgres's query_canceled: a statement past its timeout (PostgREST answers it with a 500).
 QUERY_CANCELED = "57014"
+# PostgREST's: no connection to Postgres came free within db-pool-acquisition-timeout (504);
+# the call did not run.
+POOL_TIMEOUT = "PGRST003"
 
 
 def server_error(status: int, body: bytes) -> Response:
     """PostgREST's 5xx answer with its code and message but not its details and hint, which
-    can name the database's host and port or quote its internal errors."""
+    can name the database's host and port or quote its internal errors. An outage to wait out
+    gets one of the edge's stable codes, which every RPC's error union holds (edge/routes.py),
+    so that a client tells it from a bug: passed on, PGRST001 or 53300 was an undeclared code,
+    which the generated client answers client.unexpected."""
     try:
         parsed = json.loads(body)
         code, message = str(parsed["code"]), str(parsed["message"])
@@ -796,8 +802,23 @@ def server_error(status: int, body: bytes) -> Response:
         # edge stopped waiting: the same for the client as the edge's own timeout.
         status, code, message = UPSTREAM_REFUSALS[UpstreamTimeout]
         return error_response(status, code, message)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return error_response(status, code, message, headers=headers)
+    if code == POOL_TIMEOUT:
+        # Nothing ran, as when the edge's own wait for a connection to PostgREST ends.
+        status, code, message = UPSTREAM_REFUSALS[UpstreamBusy]
+        return error_response(status, code, message, headers={"Retry-After": "1"})
+    if status == 503:
+        # PostgREST's 503s are all the database out of reach or of resources: its connection
+        # lost or refused (PGRST000, PGRST001, 08xxx), its schema cache not loaded yet
+        # (PGRST002), Postgres shutting down (57P01 …) or out of slots, memory or disk (53xxx).
+        # Their code, which names no address, stays in the details for whoever reports it.
+        return error_response(
+            503,
+            "edge.database_unavailable",
+            "The database is not reachable; try again shortly.",
+            details={"upstream_code": code},
+            headers={"Retry-After": "1"},
+        )
+    return error_response(status, code, message)
 
 
 class RelayedResponse(Response):

@@ -72,6 +72,7 @@ RPC_ERRORS: Mapping[str, int] = {
     "edge.not_acceptable": 406,
     "edge.query_too_long": 414,
     "edge.bad_gateway": 502,
+    "edge.database_unavailable": 503,
     "edge.upstream_busy": 503,
     "edge.upstream_unavailable": 503,
     "edge.upstream_timeout": 504,

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from codegen.config import ROOT, Config
@@ -46,12 +47,17 @@ create function api.codegen_float(x double precision) returns double precision
 language sql immutable as $$ select x $$;
 create function api.codegen_floats(x double precision) returns table (x double precision, y real)
 language sql immutable as $$ select x, x::real $$;
+create function api.codegen_lose_connection() returns void
+language plpgsql volatile security definer as $$
+begin perform pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid()); end $$;
 grant execute on function api.codegen_probe(bigint, text), api.codegen_refuse(text),
   api.codegen_doubled(numeric), api.codegen_series(integer), api.codegen_marks(bigint),
   api.codegen_slow(double precision), api.codegen_float(double precision),
-  api.codegen_floats(double precision)
+  api.codegen_floats(double precision), api.codegen_lose_connection()
   to web_anon, authenticated;
 """
+# Made a superuser's, so that it may end its own backend: PostgREST's connection, lost mid-call.
+PROBE_OWNERSHIP = "alter function api.codegen_lose_connection() owner to current_user"
 
 
 def run_node_tests(client_ts: str, tests: list[Path], work: Path, env: dict[str, str]) -> None:
@@ -84,6 +90,8 @@ def probe_stack(
     pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     with make_stack(pg_server, template_database, tmp_path_factory.mktemp("node"), PROBE_SQL) as running:
+        with psycopg.connect(running.database_url, autocommit=True) as admin:
+            admin.execute(PROBE_OWNERSHIP)
         yield running
 
 

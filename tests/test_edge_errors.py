@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from edge.app import RpcFirst
+from edge.proxy import server_error
 from tests.support.auth_client import COOKIE_NAME, PASSWORD, post, signup
 from tests.support.http import Reply, loopback_address, raw_exchange, request
 from tests.support.stack import Stack, make_stack
@@ -153,6 +155,51 @@ def test_postgrest_server_errors_lose_their_details_and_a_call_past_the_timeout_
         ended = request(running.edge_url, "POST", "/rpc/run_past_the_timeout", json_body={}, timeout=30)
         assert_error(ended, 504, "edge.upstream_timeout")
         assert time.monotonic() - started < 7.5, "Postgres ended it, not the sleep's own end"
+
+
+def test_postgrest_answers_of_a_database_outage_have_the_edges_stable_codes(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """PostgREST answers 503 with its own or Postgres's code when the database is out of reach
+    or out of resources (PGRST000, PGRST001: the connection lost; 57P01: shutting down; 53300: no
+    connection slot left ...). Each is the edge's one retryable 503 edge.database_unavailable,
+    which every RPC's error union holds: passed on as they came, the generated client answered
+    them client.unexpected, as it answers a bug, and a caller could not tell an outage to wait
+    out from a failure to report."""
+    probe = """
+    create function api.lose_the_connection() returns void language plpgsql security definer as $$
+    begin perform pg_terminate_backend(pg_backend_pid()); end $$;
+    create function api.out_of_slots() returns void language plpgsql as $$
+    begin raise exception 'sorry, too many clients already' using errcode = '53300'; end $$;
+    create function api.shutting_down() returns void language plpgsql as $$
+    begin raise exception 'terminating connection' using errcode = '57P01'; end $$;
+    grant execute on function api.lose_the_connection(), api.out_of_slots(), api.shutting_down() to web_anon;
+    """
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("outage"), probe) as running:
+        with psycopg.connect(running.database_url, autocommit=True) as admin:
+            # A superuser's, to end its own backend, which is PostgREST's connection.
+            admin.execute("alter function api.lose_the_connection() owner to current_user")
+        for function, upstream_code in [
+            ("lose_the_connection", "PGRST001"),
+            ("out_of_slots", "53300"),
+            ("shutting_down", "57P01"),
+        ]:
+            direct = request(running.postgrest_url, "POST", f"/rpc/{function}", json_body={})
+            assert (direct.status, direct.json()["code"]) == (503, upstream_code)
+            reply = request(running.edge_url, "POST", f"/rpc/{function}", json_body={})
+            assert_error(reply, 503, "edge.database_unavailable")
+            assert reply.header("retry-after") == "1"
+            assert reply.json()["details"] == {"upstream_code": upstream_code}
+
+
+def test_postgrest_timing_out_on_its_own_pool_is_the_edges_busy_answer() -> None:
+    """PGRST003: PostgREST waited db-pool-acquisition-timeout for a connection to Postgres and
+    ran nothing; the same for the client as the edge's own wait for one to PostgREST."""
+    body = {"code": "PGRST003", "message": "Timed out acquiring connection from connection pool."}
+    answer = server_error(504, json.dumps(body | {"details": None, "hint": None}).encode())
+    assert answer.status_code == 503
+    assert json.loads(bytes(answer.body))["code"] == "edge.upstream_busy"
+    assert answer.headers["retry-after"] == "1"
 
 
 def test_readyz_does_not_name_the_database_host_or_port(answers_stack: Stack, pg_server: str) -> None:

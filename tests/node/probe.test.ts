@@ -8,6 +8,7 @@ import {
   codegenDoubled,
   codegenFloat,
   codegenFloats,
+  codegenLoseConnection,
   codegenMarks,
   codegenProbe,
   codegenRefuse,
@@ -95,6 +96,19 @@ test("the edge's own refusal on /rpc is a typed code, not client.unexpected", as
   assert.ok(!result.ok);
   assert.equal(result.error.code, "edge.body_too_large");
   assert.equal(result.error.status, 413);
+});
+
+test("a database outage is a typed, retryable edge.database_unavailable, not client.unexpected", async () => {
+  const result = await codegenLoseConnection(client);
+  assert.ok(!result.ok);
+  switch (result.error.code) {
+    case "edge.database_unavailable":
+      assert.equal(result.error.status, 503);
+      assert.equal(result.error.headers["retry-after"], "1");
+      break;
+    default:
+      assert.ok(false, `${result.error.code} (${result.error.rawCode}, ${result.error.status})`);
+  }
 });
 
 test("floats that JSON cannot write (NaN, Infinity) go and come back as themselves", async () => {
