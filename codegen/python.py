@@ -210,6 +210,13 @@ class _Emitter:
     def type(self, oid: int, where: str, *, nested: bool = False, answered: bool = False) -> str:
         pg = self.catalog.type(oid)
         if pg.kind == "domain":
+            base = self.catalog.resolve(oid)
+            if answered and base.kind == "array":
+                # Its elements' NOT NULL domain does not hold in what a function answers, which
+                # the domain's alias believes (as typescript.py's answered_array).
+                as_answered = self.type(base.oid, where, nested=nested, answered=True)
+                if as_answered != self.type(base.oid, where, nested=nested):
+                    return as_answered
             return self.domain(pg, where, nested)
         if pg.kind == "enum":
             labels = ", ".join(json.dumps(label) for label in pg.labels)

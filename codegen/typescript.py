@@ -20,7 +20,8 @@ domain (Postgres refuses a null for it); an argument with a default is optional.
 answers is `| null` unless known otherwise: a column unless it is NOT NULL (a table column);
 attributes of CREATE TYPE composites and RETURNS TABLE columns cannot be declared NOT NULL in
 Postgres, and a NOT NULL domain does not stop a function from answering null (Postgres checks it
-where a value is made or cast: an SQL function that finds no row answers null). An `@arg` or
+where a value is made or cast: an SQL function that finds no row answers null), nor the
+elements of an array it answers, of a domain over the array too. An `@arg` or
 `@result` tag says it instead (`TYPE?`: nullable).
 """
 
@@ -348,7 +349,7 @@ class _Emitter:
         for the elements of an array)."""
         pg = self.catalog.type(oid)
         if pg.kind == "domain":
-            return self.domain(pg, where)
+            return self.answered_array(pg, where) if answered else self.domain(pg, where)
         if pg.kind == "enum":
             return self.enum(pg)
         if pg.kind == "composite":
@@ -379,6 +380,18 @@ class _Emitter:
 
     def domain(self, pg: PgType, where: str) -> str:
         return self.decl.of_type(pg, lambda name: self.domain_lines(pg, name))
+
+    def answered_array(self, pg: PgType, where: str) -> str:
+        """A domain as a function answers it. Over an array, its own CHECKs hold but not its
+        elements' NOT NULL domain (an array_agg over an outer join holds nulls), which its
+        declaration, the array as Postgres takes it from a client, believes: the array itself
+        then, with its elements as answered."""
+        base = self.catalog.resolve(pg.oid)
+        if base.kind == "array":
+            as_answered = self.type(base.oid, where, answered=True)
+            if as_answered != self.type(base.oid, where):
+                return as_answered
+        return self.domain(pg, where)
 
     def domain_lines(self, pg: PgType, name: str) -> list[str]:
         base = self.catalog.resolve(pg.oid)

@@ -919,6 +919,42 @@ def test_an_answered_arrays_elements_of_a_not_null_domain_may_be_null(
         assert module.pipeline_all_seats(conn, wanted=[module.SeatCount(3)]) == [None]
 
 
+def test_a_domain_over_an_array_of_a_not_null_domain_answered_may_hold_nulls(
+    fixture_with: Any, tmp_path: Path
+) -> None:
+    """A domain over such an array checks its own CHECKs, not its elements' NOT NULL, when a
+    function answers it: the answered array holds nulls as a bare array of the domain does
+    (its type said `(SeatCount)[]`, the elements never null). Sent, Postgres refuses a null
+    element (23502), so an argument's stays not null."""
+    body = "select array_agg(t.s)::app.seat_list from (values (1)) v(n) left join app.seats_t t on false"
+    url = fixture_with(
+        "create table app.seats_t (s app.seat_count);"
+        "create domain app.seat_list as app.seat_count[] check (cardinality(value) < 100);"
+        "create function pipeline.seat_list(wanted app.seat_list) returns app.seat_list"
+        f" language sql stable as $$ {body} $$;"
+        "grant execute on function pipeline.seat_list(app.seat_list) to codegen_fixture_worker;"
+        "create function api.seat_list(wanted app.seat_list) returns app.seat_list"
+        f" language sql stable as $$ {body} $$;"
+        "grant execute on function api.seat_list(app.seat_list)"
+        " to codegen_fixture_anon, codegen_fixture_user;"
+    )
+    files = generate(url, FIXTURE_CONFIG)
+    typescript = files[EXPECTED / "generated.ts"]
+    assert "): Promise<Result<(SeatCount | null)[] | null, SeatListErrorCode>> {" in typescript
+    assert "export interface SeatListArgs {\n  wanted: SeatList | null;\n}" in typescript
+    assert "export type SeatList = (SeatCount)[];" in typescript
+    module = _load_module(files[EXPECTED / "generated.py"], tmp_path / "seat_list.py")
+    assert module.pipeline_seat_list.__annotations__ == {
+        "conn": "psycopg.Connection[Any]",
+        "wanted": "SeatList | None",
+        "return": "list[SeatCount | None] | None",
+    }
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_seat_list(conn, wanted=[module.SeatCount(3)]) == [None]
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            conn.execute("select %s::app.seat_list", ["{1,NULL}"])
+
+
 @pytest.mark.parametrize(
     "caller",
     [
