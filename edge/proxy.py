@@ -806,7 +806,7 @@ def server_error(status: int, body: bytes) -> Response:
         # Nothing ran, as when the edge's own wait for a connection to PostgREST ends.
         status, code, message = UPSTREAM_REFUSALS[UpstreamBusy]
         return error_response(status, code, message, headers={"Retry-After": "1"})
-    if status == 503:
+    if status == 503 and not is_ours(code):
         # PostgREST's 503s are all the database out of reach or of resources: its connection
         # lost or refused (PGRST000, PGRST001, 08xxx), its schema cache not loaded yet
         # (PGRST002), Postgres shutting down (57P01 …) or out of slots, memory or disk (53xxx).
@@ -818,7 +818,14 @@ def server_error(status: int, body: bytes) -> Response:
             details={"upstream_code": code},
             headers={"Retry-After": "1"},
         )
-    return error_response(status, code, message)
+    # A function's own (util.raise_error), such as api.delete_organization's 503 org.busy.
+    return error_response(status, code, message, headers={"Retry-After": "1"} if status == 503 else None)
+
+
+def is_ours(code: str) -> bool:
+    """Whether an error code is one of the API's own (`area.what`, docs/api.md), not PostgREST's
+    (PGRST…) or a Postgres SQLSTATE, neither of which holds a dot."""
+    return "." in code
 
 
 class RelayedResponse(Response):

@@ -202,6 +202,17 @@ def test_postgrest_timing_out_on_its_own_pool_is_the_edges_busy_answer() -> None
     assert answer.headers["retry-after"] == "1"
 
 
+def test_a_503_of_our_own_keeps_its_code() -> None:
+    """A function's own 503 (util.raise_error: api.delete_organization's org.busy, which its
+    error union declares) is an answer of ours, not the database out of reach: it keeps its
+    code and message, and says when to try again."""
+    body = {"code": "org.busy", "message": "The organization is being worked on; try again in a moment."}
+    answer = server_error(503, json.dumps(body | {"details": None, "hint": None}).encode())
+    assert answer.status_code == 503
+    assert {k: v for k, v in json.loads(bytes(answer.body)).items() if k in body} == body
+    assert answer.headers["retry-after"] == "1"
+
+
 def test_readyz_does_not_name_the_database_host_or_port(answers_stack: Stack, pg_server: str) -> None:
     reply = request(answers_stack.edge_url, "GET", "/readyz")
     assert reply.status == 200
