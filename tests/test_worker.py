@@ -466,3 +466,24 @@ def test_a_server_slower_than_the_transactions_idle_limit_gets_the_mail_once(
         assert len(smtp.to("tara@example.com")) == 1, "the mail was sent more than once"
         row = outbox_row(database_url, event)
         assert "token" not in row["payload"]
+
+
+def test_a_data_fault_of_the_job_queue_is_logged_as_one_not_as_the_database_unreachable(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A worker taken for dead by a peer (its heartbeat late) has its row pruned; its next fetch
+    of a job then violates procrastinate's foreign key, and the worker starts over. It logged
+    that as "database unreachable", sending whoever read it after a network fault that was none."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        with psycopg.connect(database_url) as conn:
+            conn.execute("delete from jobs.procrastinate_workers")
+        event = queue_mail(database_url, "after-prune@example.com")
+        delivered_row(database_url, event)
+    lines = [
+        json.loads(line) for path in tmp_path.glob("worker-*.log") for line in path.read_text().splitlines()
+    ]
+    events = [str(line.get("event")) for line in lines]
+    faults = [event for event in events if "23503" in event]
+    assert faults, "\n".join(events)
+    assert all("foreign key" in fault for fault in faults), faults
+    assert not [event for event in events if "unreachable" in event], "\n".join(events)

@@ -10,6 +10,7 @@ from email.headerregistry import Address
 
 import psycopg
 import pytest
+from procrastinate import exceptions
 from procrastinate.jobs import Job
 
 from ops.settings import ROOT
@@ -17,7 +18,7 @@ from services.text import inert
 from worker.config import WorkerConfig, parse_app_url, parse_mail_from
 from worker.delivery import retry_delay
 from worker.messages import KINDS, UnsendableMessage, compose
-from worker.process import DeliveryRetry
+from worker.process import DeliveryRetry, database_lost
 
 SENDER = Address("Blossom", "no-reply", "blossom.example")
 APP = "https://app.example.com"
@@ -211,3 +212,43 @@ def test_the_wait_after_the_database_was_unreachable_has_its_bound_however_many_
     wanted = min(config.retry_seconds * 2 ** min(attempts, 20), config.retry_max_seconds)
     waited = (decision.retry_at - datetime.now(UTC)).total_seconds()
     assert wanted * 0.8 - 1 <= waited <= wanted * 1.2
+
+
+def _from_procrastinate(error: psycopg.Error) -> exceptions.ConnectorException:
+    """As procrastinate's connector raises every psycopg error of its queries."""
+    wrapped = exceptions.ConnectorException()
+    wrapped.__cause__ = error
+    return wrapped
+
+
+@pytest.mark.parametrize(
+    ("error", "lost", "again"),
+    [
+        (psycopg.OperationalError("server closed the connection unexpectedly"), True, True),
+        (psycopg.errors.ConnectionTimeout("connection timeout expired"), True, True),
+        (psycopg.errors.ConnectionFailure("broken"), True, True),
+        (psycopg.errors.AdminShutdown("terminating connection due to administrator command"), True, True),
+        (psycopg.errors.IdleInTransactionSessionTimeout("idle in transaction too long"), True, True),
+        (
+            _from_procrastinate(psycopg.errors.CannotConnectNow("the database system is starting up")),
+            True,
+            True,
+        ),
+        (_from_procrastinate(psycopg.errors.ForeignKeyViolation("violates foreign key")), False, False),
+        (psycopg.errors.UndefinedTable('relation "app.outbox" does not exist'), False, False),
+        (psycopg.errors.InsufficientPrivilege("permission denied"), False, False),
+        (psycopg.errors.InvalidPassword("password authentication failed"), False, True),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), False, True),
+        (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), False, True),
+    ],
+)
+def test_a_database_error_is_told_from_the_database_unreachable_by_its_sqlstate(
+    error: Exception, lost: bool, again: bool
+) -> None:
+    """The worker logged a foreign-key violation in its job queue (procrastinate's error, the
+    violation its cause) as "database unreachable"; a session Postgres ended for idling in a
+    transaction failed its job for good."""
+    assert database_lost(error) is lost
+    job = Job(id=1, queue="mail", lock=None, queueing_lock=None, task_name="deliver", attempts=0)
+    decision = DeliveryRetry(WorkerConfig.from_env()).get_retry_decision(exception=error, job=job)
+    assert (decision is not None) is again

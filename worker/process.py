@@ -52,14 +52,60 @@ APPLICATION_NAME = "blossom-worker"
 # How long to wait before trying Postgres again, growing to the longest.
 RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_LONGEST_SECONDS = 5.0
-UNREACHABLE = (exceptions.ConnectorException, psycopg.OperationalError, DatabaseUnavailable, OSError)
+# What a try at the database may raise: psycopg's errors, procrastinate's wrapping of them, no
+# connection to be had (DatabaseUnavailable), a socket's error.
+DATABASE_ERRORS = (exceptions.ConnectorException, psycopg.Error, DatabaseUnavailable, OSError)
+# The SQLSTATEs, besides class 08 (connection exception), of a session the server ended or would
+# not begin: shutting down, crashed, starting up, idle too long (in a transaction or not), or
+# every connection taken.
+SESSION_ENDED_STATES = frozenset({"57P01", "57P02", "57P03", "57P05", "25P03", "53300"})
+
+
+def database_lost(error: BaseException) -> bool:
+    """Whether `error` says that the database could not be reached or the connection to it was
+    lost, as opposed to an error of what was asked of it (a violated constraint, a missing
+    table, a refused login, a timeout): the one place that tells them apart, from psycopg's
+    SQLSTATE. An OperationalError without one is psycopg's own (connection lost, connect or pool
+    timeout). Every psycopg error of procrastinate's is a ConnectorException, with the error as
+    its cause: a foreign-key violation in its job queue was logged as the database unreachable."""
+    if isinstance(error, exceptions.ConnectorException):
+        if not isinstance(error.__cause__, psycopg.Error):
+            return True  # procrastinate's own, or ours: the worker ended by itself
+        error = error.__cause__
+    if isinstance(error, DatabaseUnavailable | OSError):
+        return True
+    if not isinstance(error, psycopg.Error):
+        return False
+    state = error.sqlstate
+    if state is None:
+        return isinstance(error, psycopg.OperationalError)
+    return state.startswith("08") or state in SESSION_ENDED_STATES
+
+
+def may_pass(error: BaseException) -> bool:
+    """Whether a try that failed on `error` may succeed later unchanged, without counting against
+    its mail: the database lost, or in a state that passes (a deadlock, a serialization failure,
+    a lock or statement timeout, resources short: psycopg's other OperationalErrors)."""
+    if isinstance(error, exceptions.ConnectorException) and error.__cause__ is not None:
+        error = error.__cause__
+    return database_lost(error) or isinstance(error, psycopg.OperationalError)
+
+
+def database_error_shown(error: BaseException) -> str:
+    """An error of the database as a log line shows it: its SQLSTATE, when the server gave one,
+    and its message's first line."""
+    if isinstance(error, exceptions.ConnectorException) and error.__cause__ is not None:
+        error = error.__cause__
+    state = error.sqlstate if isinstance(error, psycopg.Error) else None
+    return f"SQLSTATE {state}: {_first_line(error)}" if state else _first_line(error)
 
 
 class DeliveryRetry(BaseRetryStrategy):
     """When a `deliver_mail` or `post_to_slack` job runs again: as the try said (RetryLater); at once
-    after a shutdown stopped it; after a growing wait when the database could not be reached
-    (nothing was recorded, and nothing counts against the mail's tries). Never after GaveUp or
-    any other error: those end the job `failed`, with the error in the worker's log."""
+    after a shutdown stopped it; after a growing wait when the database could not be reached, or
+    was in a state that passes (may_pass: nothing was recorded, and nothing counts against the
+    mail's tries). Never after GaveUp or any other error: those end the job `failed`, with the
+    error in the worker's log."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
@@ -69,7 +115,7 @@ class DeliveryRetry(BaseRetryStrategy):
             return RetryDecision(retry_at=_in_seconds(exception.delay_seconds))
         if isinstance(exception, asyncio.CancelledError | exceptions.JobAborted):
             return RetryDecision()
-        if isinstance(exception, UNREACHABLE):
+        if may_pass(exception):
             # The same doubling as a failed try's (its bound keeps a job of a thousand tries
             # from overflowing a float), counting the job's tries.
             wait = retry_delay(self.config, job.attempts + 1)
@@ -193,8 +239,19 @@ class WorkerProcess:
                 try:
                     await self._run_once()
                     wait = RECONNECT_FIRST_SECONDS
-                except UNREACHABLE as error:
-                    log.warning("database unreachable (%s); trying again", _first_line(error))
+                except DATABASE_ERRORS as error:
+                    if database_lost(error):
+                        log.warning("database unreachable (%s); trying again", _first_line(error))
+                    else:
+                        # Reached, and it refused what was asked: a fault of the data, the schema
+                        # or the grants, which no network mending ends.
+                        log.error(
+                            "the job queue failed on a database error (%s); starting it again",
+                            database_error_shown(error),
+                        )
+                        await self._pause(wait)
+                        wait = min(wait * 2, RECONNECT_LONGEST_SECONDS)
+                        continue
                 if not self._stopping.is_set():
                     await self._wait_for_database(wait)
                     wait = min(wait * 2, RECONNECT_LONGEST_SECONDS)
@@ -266,14 +323,18 @@ class WorkerProcess:
                     with suppress(exceptions.ConnectorException):
                         await manager.retry_job(job)
                 await manager.prune_stalled_workers(self.config.stalled_seconds)
-            except UNREACHABLE as error:
-                log.warning("looking for stalled jobs failed (%s)", _first_line(error))
+            except DATABASE_ERRORS as error:
+                log.warning("looking for stalled jobs failed (%s)", database_error_shown(error))
+
+    async def _pause(self, seconds: float) -> None:
+        """`seconds`, or less when a stop is asked for meanwhile."""
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _wait_for_database(self, wait: float) -> None:
         """Until Postgres accepts a connection again, or a stop is asked for."""
         while not self._stopping.is_set():
-            with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), wait)
+            await self._pause(wait)
             if self._stopping.is_set():
                 return
             try:
@@ -281,7 +342,12 @@ class WorkerProcess:
                     self.config.database_url, connect_timeout=2, application_name=APPLICATION_NAME
                 )
             except psycopg.OperationalError as error:
-                log.warning("database still unreachable (%s)", _first_line(error))
+                if database_lost(error):
+                    log.warning("database still unreachable (%s)", _first_line(error))
+                else:
+                    log.error(
+                        "the database refuses the worker's connection (%s)", database_error_shown(error)
+                    )
                 wait = min(wait * 2, RECONNECT_LONGEST_SECONDS)
                 continue
             await conn.close()
