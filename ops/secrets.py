@@ -4,7 +4,8 @@
     reseal-secrets       seals again, with the current key, every stored credential that an
                          older key of the ring sealed; after it, the old key can leave the ring
 
-Resealing runs as the database's admin user (DATABASE_URL, or the local cluster) with the ring
+Resealing runs as the database's admin user (DATABASE_URL, or the local cluster, started when it
+is not running and stopped again after, as the other recipes on it do) with the ring
 the edge and the worker use (BLOSSOM_SECRETS_KEY, BLOSSOM_SECRETS_PREVIOUS_KEYS). Each row is
 replaced only if it still holds what was read, so a connection made meanwhile is left alone.
 """
@@ -17,6 +18,7 @@ import sys
 import psycopg
 
 from ops.settings import Settings
+from ops.stack import database
 from services.secrets import KeyRing, Sealed, SecretUnreadable, new_key_entry
 from services.slack import bot_token_context
 
@@ -62,10 +64,13 @@ def main() -> None:
         ring = KeyRing.from_environment()
     except ValueError as error:
         raise SystemExit(f"secrets: {error}") from None
+    settings = Settings.from_env()
     try:
-        resealed, unreadable = reseal(Settings.from_env().admin_url, ring)
-    except psycopg.Error as error:
-        # The database out of reach (the local cluster is not started here), or not migrated.
+        with database(settings):
+            resealed, unreadable = reseal(settings.admin_url, ring)
+    # psycopg's: DATABASE_URL's server out of reach, or the database not migrated; the local
+    # cluster's (ClusterError, a RuntimeError), or a data folder that is a file (OSError).
+    except (psycopg.Error, RuntimeError, OSError) as error:
         raise SystemExit(f"secrets: {str(error).strip().splitlines()[0]}") from None
     print(f"secrets: {resealed} credential(s) sealed again with key {ring.current_id!r}")
     if unreadable:

@@ -1,6 +1,6 @@
 """The database recipes that read the local database start its cluster when it is not running,
-as `./dev psql` does, and stop it again when they are done: `./dev backup` and
-`./dev top-queries` run with the stack down failed to connect ("Connection refused")."""
+as `./dev psql` does, and stop it again when they are done: `./dev backup`, `./dev top-queries`
+and `./dev reseal-secrets` run with the stack down failed to connect ("Connection refused")."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from ops.cluster import LocalCluster
 from ops.scratch import free_port, throwaway_folder
 from ops.settings import ROOT
+from services.secrets import new_key_entry
 
 
 @pytest.mark.parametrize(
@@ -39,5 +40,31 @@ def test_a_recipe_starts_the_local_cluster_and_stops_it_when_done(module: str, a
             assert not cluster.running(), "the cluster it started is stopped again"
             if module == "ops.backup":
                 assert (Path(folder) / "local.dump").stat().st_size > 0
+        finally:
+            cluster.stop()
+
+
+def test_resealing_secrets_starts_the_local_cluster_and_stops_it_when_done() -> None:
+    """`./dev reseal-secrets` with the stack down said "connection failed" where the other
+    recipes on the local database start its cluster (README, Recipes)."""
+    with tempfile.TemporaryDirectory(prefix="blossom-recipe-", dir=throwaway_folder()) as folder:
+        os.chmod(folder, 0o755)
+        port = free_port()
+        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        env |= {
+            "BLOSSOM_DATA_DIR": folder,
+            "BLOSSOM_PG_PORT": str(port),
+            "BLOSSOM_SECRETS_KEY": new_key_entry("k1"),
+        }
+        cluster = LocalCluster(Path(folder) / "postgres", port)
+        try:
+            for command in (["ops.stack", "migrate"], ["ops.secrets", "reseal"]):
+                ran = subprocess.run(
+                    [sys.executable, "-m", *command],
+                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+                )  # fmt: skip
+                assert ran.returncode == 0, ran.stderr
+                assert not cluster.running(), "the cluster it started is stopped again"
+            assert "secrets: 0 credential(s) sealed again with key 'k1'" in ran.stdout
         finally:
             cluster.stop()

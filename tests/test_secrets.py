@@ -101,8 +101,8 @@ def test_resealing_moves_every_credential_to_the_current_key(database_url: str) 
 
 
 def test_resealing_on_a_database_out_of_reach_says_so_without_a_traceback() -> None:
-    """`./dev reseal-secrets` with the local cluster stopped (it starts none) or DATABASE_URL
-    naming a server that is down: a traceback of psycopg's OperationalError."""
+    """`./dev reseal-secrets` with DATABASE_URL naming a server that is down: a traceback of
+    psycopg's OperationalError. (The local cluster it starts: tests/test_local_recipes.py.)"""
     nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/blossom"
     ran = subprocess.run(
         [sys.executable, "-m", "ops.secrets", "reseal"],
