@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 # What a refusal of a URL says instead of the URL: it may hold a password, and a URL read wrong
 # put a part of it where a host or a port goes, in an error's message or a log line.
 ENCODE_HINT = (
-    "percent-encode any / # ? @ % : or space in its user name or password"
+    "percent-encode any / # ? @ % : or space in its user name or password, and any @ after them"
     " (%2F %23 %3F %40 %25 %3A %20); its value is not shown, as it may hold a password"
 )
 
@@ -61,13 +61,20 @@ def check_database_url(name: str, url: str) -> None:
     ends the user name and password at the first @ before any /, so `worker:pa/ss@host` is host
     `worker`, port `pa`, and `worker:p@ss@host` host `ss@host`: the password's parts went into
     the start-up line and every failed connection's message), one libpq cannot read at all (its
-    message quotes the value: `invalid percent-encoded token: "…"`), or a port that is no number."""
+    message quotes the value: `invalid percent-encoded token: "…"`), or a port that is no number.
+
+    Any @ after the user name and password libpq reads is refused, the query's too: a password
+    with a ? and one of libpq's parameters after it (`worker:p@ss?application_name=x@host/db`)
+    made the rest of the URL a query and its @ a part of a value, and libpq read a part of the
+    password as the host (`ss`) or the database; such a URL reads exactly as one whose query holds
+    an @ (`…@ss?application_name=x@host/db`), so neither can be told from the other, and a query's
+    @ is written %40, which libpq reads as @."""
     scheme, separator, rest = url.partition("://")
     if separator and scheme in ("postgresql", "postgres"):
         user_end = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
         if user_end >= 0 and rest[user_end] == "@":
             rest = rest[user_end + 1 :]
-        if "@" in rest.partition("?")[0]:
+        if "@" in rest:
             raise ValueError(f"{name} cannot be read as meant: {ENCODE_HINT}")
     try:
         params = conninfo_to_dict(url)

@@ -200,6 +200,10 @@ WORKER_URLS = [
     ("BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker:{a}/{b}@127.0.0.1:1/blossom"),
     ("BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker:{a}@{b}@127.0.0.1:1/blossom"),
     ("BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker:{a}%zz{b}@127.0.0.1:1/blossom"),
+    # A ? in the password with a parameter after it: libpq read the query from there, and the @
+    # that ends the password as a value of it (the rest of the password, the host or the database).
+    ("BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker:{a}@{b}?application_name=x@127.0.0.1:1/blossom"),
+    ("BLOSSOM_WORKER_DATABASE_URL", "postgresql://worker:1/{a}?application_name={b}@127.0.0.1:1/blossom"),
     ("BLOSSOM_WORKER_DATABASE_URL", "host=127.0.0.1 port=1 user=worker password={a} {b}"),
 ]
 

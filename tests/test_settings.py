@@ -122,7 +122,7 @@ def test_redacted_hides_a_password_given_as_a_parameter(url: str) -> None:
             "postgresql://worker:p%40ss%2Fword@db.internal/blossom?sslmode=require",
             "worker@db.internal:5432/blossom",
         ),
-        ("postgresql://worker:pw@h1:1,h2:2/blossom?application_name=a@b", "worker@h1,h2:1,2/blossom"),
+        ("postgresql://worker:pw@h1:1,h2:2/blossom?application_name=a%40b", "worker@h1,h2:1,2/blossom"),
         ("postgresql:///blossom?host=/run/postgresql", "?@/run/postgresql:5432/blossom"),
         ("host=db.internal user=worker password='a b' dbname=blossom", "worker@db.internal:5432/blossom"),
     ],
@@ -132,3 +132,27 @@ def test_a_database_url_libpq_reads_as_meant_is_taken_and_shown_without_its_pass
 ) -> None:
     check_database_url("BLOSSOM_WORKER_DATABASE_URL", url)
     assert database_shown(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://worker:ante/zulu@h/blossom",
+        "postgresql://worker:ante@zulu@h/blossom",
+        "postgresql://worker:ante%zulu@h/blossom",
+        "postgresql://worker:ante@zulu?application_name=x@h/blossom",
+        "postgresql://worker:1/ante?application_name=zulu@h/blossom",
+        "postgresql://worker:ante@zulu?host=x@h:5432/blossom",
+        "postgresql://worker:pw@h/blossom?application_name=a@b",
+    ],
+)
+def test_a_database_url_libpq_would_read_otherwise_than_meant_is_refused_without_its_value(url: str) -> None:
+    """A ? in a password, followed by a parameter of libpq's, made the rest of the URL its query,
+    the @ that ends the password a part of a value: libpq read a part of the password as the host
+    or the database (shown at start, and in every failed connection's message), where the check
+    looked for an @ only before the first ?. Any @ after the user and password is refused: where
+    one is a part of the query's value and where a password's, the URL reads the same."""
+    with pytest.raises(ValueError, match="BLOSSOM_WORKER_DATABASE_URL") as refused:
+        check_database_url("BLOSSOM_WORKER_DATABASE_URL", url)
+    assert "ante" not in str(refused.value)
+    assert "zulu" not in str(refused.value)
