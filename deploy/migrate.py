@@ -34,10 +34,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 import psycopg
 from psycopg import errors, sql
+from psycopg.conninfo import make_conninfo
+
+from blossom_db.settings import check_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER_ROLE = "blossom_owner"
@@ -555,10 +558,30 @@ def _apply_stateless_once(admin_url: str) -> int:
 
 def with_database(url: str, database: str) -> str:
     """The URL with another database of the same server, the name percent-encoded: as it was,
-    libpq read it as part of the URL (`postgre%73` named `postgres`; `x?host=…`, another server)."""
-    parts = urlsplit(url)
+    libpq read it as part of the URL (`postgre%73` named `postgres`; `x?host=…`, another server).
+
+    The URL is cut where libpq cuts it, not where urlsplit does: a password with a # or a ?
+    (which libpq reads as meant, blossom_db.settings.check_database_url) was a fragment or a
+    query to urlsplit, and the URL made of its parts read a part of the password as the port
+    or a parameter, quoted in migrate's message. libpq's key=value form gets its dbname set."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return make_conninfo(url, dbname=database)
+    # libpq: the user and password end at the first @ before any /; the host and port at the
+    # first / or ?; the database at the first ?; no fragment.
+    login_end = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
+    login = rest[: login_end + 1] if login_end >= 0 and rest[login_end] == "@" else ""
+    rest = rest[len(login) :]
+    hosts_end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    query_start = rest.find("?", hosts_end)
+    # A dbname in the query would win over the one given here.
+    query = "&".join(
+        pair
+        for pair in (rest[query_start + 1 :].split("&") if query_start >= 0 else [])
+        if pair and unquote(pair.partition("=")[0]) != "dbname"
+    )
     path = "/" + quote(database, safe="")
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+    return f"{scheme}://{login}{rest[:hosts_end]}{path}" + (f"?{query}" if query else "")
 
 
 def reload_postgrest(admin_url: str) -> None:
@@ -607,9 +630,7 @@ def one_migrate_at_a_time(admin_url: str) -> Iterator[psycopg.Connection]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="admin URL: a superuser or a role with CREATEROLE (default: DATABASE_URL)",
+        "--database-url", help="admin URL: a superuser or a role with CREATEROLE (default: DATABASE_URL)"
     )
     parser.add_argument(
         "--rollback-to",
@@ -619,14 +640,25 @@ def main() -> None:
         " code whose last migration is MIGRATION applies again",
     )
     args = parser.parse_args()
-    if not args.database_url:
+    given, url = (
+        ("--database-url", args.database_url)
+        if args.database_url
+        else ("DATABASE_URL", os.environ.get("DATABASE_URL"))
+    )
+    if not url:
         # The developer's local cluster is ops' business: `just migrate` starts it and comes here.
         raise SystemExit("migrate: no database: set DATABASE_URL or pass --database-url")
     try:
+        # Refused unread, naming where it came from: libpq's messages on a URL it reads otherwise
+        # than meant quoted a part of its password (`failed to resolve host 'ss@db.internal'`).
+        check_database_url(given, url)
+    except ValueError as error:
+        raise SystemExit(f"migrate: {error}") from None
+    try:
         if args.rollback_to is not None:  # "" too: an unset variable is no migrate forward
-            report_rollback(rollback(args.database_url, args.rollback_to), args.rollback_to)
+            report_rollback(rollback(url, args.rollback_to), args.rollback_to)
         else:
-            migrate(args.database_url)
+            migrate(url)
     except (SqlFileError, RuntimeError, psycopg.Error) as error:
         raise SystemExit(f"migrate: {error}") from None
 

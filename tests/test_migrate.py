@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -34,6 +35,7 @@ from deploy.migrate import (
     with_database,
 )
 from ops.schema_check import normalized_dump
+from ops.scratch import free_port
 from ops.settings import with_user
 from tests.support.databases import create_database, drop_database
 
@@ -495,3 +497,28 @@ def test_each_rollback_gives_back_the_schema_before_its_migration(pg_server: str
     assert _rollbacks_that_leave_a_difference(pg_server, planted, only="0024.ai_reported_tokens") == [
         "0024.ai_reported_tokens"
     ]
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["ante/zulu", "ante@zulu", "ante%zulu", "ante?zulu", "ante#zulu", "ante@zulu?application_name=x"],
+)
+@pytest.mark.parametrize("given", ["DATABASE_URL", "--database-url"])
+def test_migrate_shows_no_part_of_a_password_in_its_messages(password: str, given: str) -> None:
+    """A password with an unencoded / @ or % is read by libpq with a part of it as the host or
+    the port, or quoted in libpq's complaint: `migrate: failed to resolve host 'zulu@127.0.0.1'`.
+    One with ? or # libpq reads as meant, and migrate's change of the URL's database (urlsplit's
+    reading) cut it short, its rest in the message. Nothing of it is shown, whatever the form."""
+    url = f"postgresql://admin:{password}@127.0.0.1:{free_port()}/blossom"
+    arguments = ["--database-url", url] if given == "--database-url" else []
+    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "deploy.migrate", *arguments],
+        env=environment | ({"DATABASE_URL": url} if given == "DATABASE_URL" else {}),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.startswith("migrate: "), ran.stderr
+    assert "Traceback" not in ran.stderr
+    for part in ("ante", "zulu"):
+        assert part not in ran.stdout + ran.stderr, ran.stderr

@@ -64,6 +64,24 @@ def test_with_database_names_exactly_the_database_given(name: str) -> None:
     }  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://a:p?s#s@h:1/blossom?sslmode=require",
+        "postgresql://a:p#s@h:1/blossom?dbname=blossom&sslmode=require",
+        "host=h port=1 user=a password='p?s#s' dbname=blossom sslmode=require",
+    ],
+)
+def test_with_database_reads_the_url_as_libpq_does(url: str) -> None:
+    """A password with a ? or # (libpq reads it as meant) was a query or a fragment to urlsplit:
+    migrate's connection to the server's `postgres` database read a part of the password as the
+    port or a parameter, and said so in its message; a key=value DATABASE_URL became `/postgres`."""
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    assert psycopg.conninfo.conninfo_to_dict(with_database(url, "postgres")) == params | {
+        "dbname": "postgres"
+    }
+
+
 def test_redacted_hides_only_the_password() -> None:
     assert redacted("postgresql://admin:secret@h:1/db") == "postgresql://admin:***@h:1/db"
     assert (
