@@ -556,32 +556,44 @@ def _apply_stateless_once(admin_url: str) -> int:
     return len(made)
 
 
-def with_database(url: str, database: str) -> str:
-    """The URL with another database of the same server, the name percent-encoded: as it was,
-    libpq read it as part of the URL (`postgre%73` named `postgres`; `x?host=…`, another server).
-
-    The URL is cut where libpq cuts it, not where urlsplit does: a password with a # or a ?
-    (which libpq reads as meant, blossom_db.settings.check_database_url) was a fragment or a
-    query to urlsplit, and the URL made of its parts read a part of the password as the port
-    or a parameter, quoted in migrate's message. libpq's key=value form gets its dbname set."""
+def url_parts(url: str) -> tuple[str, str, str, str, str | None] | None:
+    """A postgresql:// URL cut where libpq cuts it, not where urlsplit does: scheme, user and
+    password (with their @, or ""), hosts and ports, database (with its /, or ""), query (None
+    without a ?); None for libpq's key=value form. libpq ends the user and password at the first
+    @ before any /, the hosts at the first / or ?, the database at the first ?, and reads no
+    fragment: a password with a # or a ? (which libpq reads as meant,
+    blossom_db.settings.check_database_url) was a fragment or a query to urlsplit, and a URL made
+    of its parts read a part of the password as the port or a parameter, quoted in messages."""
     scheme, separator, rest = url.partition("://")
     if not separator:
-        return make_conninfo(url, dbname=database)
-    # libpq: the user and password end at the first @ before any /; the host and port at the
-    # first / or ?; the database at the first ?; no fragment.
+        return None
     login_end = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
     login = rest[: login_end + 1] if login_end >= 0 and rest[login_end] == "@" else ""
     rest = rest[len(login) :]
     hosts_end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-    query_start = rest.find("?", hosts_end)
-    # A dbname in the query would win over the one given here.
-    query = "&".join(
-        pair
-        for pair in (rest[query_start + 1 :].split("&") if query_start >= 0 else [])
-        if pair and unquote(pair.partition("=")[0]) != "dbname"
+    path, question, query = rest[hosts_end:].partition("?")
+    return scheme, login, rest[:hosts_end], path, query if question else None
+
+
+def without_parameters(query: str | None, names: frozenset[str]) -> str:
+    """A URL's query without the parameters `names` (which libpq reads after, and over, the
+    URL's own parts), "?" in front when anything is left."""
+    kept = "&".join(
+        pair for pair in (query or "").split("&") if pair and unquote(pair.partition("=")[0]) not in names
     )
+    return f"?{kept}" if kept else ""
+
+
+def with_database(url: str, database: str) -> str:
+    """The URL with another database of the same server, the name percent-encoded: as it was,
+    libpq read it as part of the URL (`postgre%73` named `postgres`; `x?host=…`, another server).
+    Cut as libpq cuts it (url_parts); libpq's key=value form gets its dbname set."""
+    parts = url_parts(url)
+    if parts is None:
+        return make_conninfo(url, dbname=database)
+    scheme, login, hosts, _path, query = parts
     path = "/" + quote(database, safe="")
-    return f"{scheme}://{login}{rest[:hosts_end]}{path}" + (f"?{query}" if query else "")
+    return f"{scheme}://{login}{hosts}{path}{without_parameters(query, frozenset({'dbname'}))}"
 
 
 def reload_postgrest(admin_url: str) -> None:

@@ -14,6 +14,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from blossom_db.settings import check_database_url
+from deploy.migrate import url_parts, without_parameters
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 54329
 DB_NAME = "blossom"
@@ -35,21 +38,18 @@ LOGIN_PARAMETERS = frozenset({"user", "password"})
 
 def with_user(url: str, user: str, password: str | None = None) -> str:
     """The same server and database as `url`, logged in as another role (with `password`, or
-    none: never a user or password the query of `url` names)."""
-    parts = urlsplit(url)
-    query = "&".join(
-        pair
-        for pair in parts.query.split("&")
-        if pair and unquote(pair.partition("=")[0]) not in LOGIN_PARAMETERS
-    )
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
+    none: never a user or password the query of `url` names). The URL is cut as libpq cuts it
+    (deploy.migrate.url_parts): urlsplit read a password with a # or a ? of DATABASE_URL as a
+    fragment or a query, and the roles' URLs named its start as their host and port."""
+    parts = url_parts(url)
+    if parts is None:
+        params = {k: v for k, v in conninfo_to_dict(url).items() if k not in LOGIN_PARAMETERS}
+        return make_conninfo("", **params, user=user, **({"password": password} if password else {}))
+    scheme, _login, hosts, path, query = parts
     credentials = quote(user, safe="")
     if password:
         credentials += ":" + quote(password, safe="")
-    netloc = f"{credentials}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return f"{scheme}://{credentials}@{hosts}{path}{without_parameters(query, LOGIN_PARAMETERS)}"
 
 
 # libpq's parameters that hold a secret: the password, and the passphrase of the client's key.
@@ -136,13 +136,21 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         data_dir = Path(os.environ.get("BLOSSOM_DATA_DIR") or ROOT / ".blossom").expanduser()
+        external_database_url = os.environ.get("DATABASE_URL") or None
+        if external_database_url is not None:
+            # As the edge, the worker and migrate do: libpq's messages on a URL it reads otherwise
+            # than meant quoted a part of its password (`failed to resolve host 'ss@db…'`).
+            try:
+                check_database_url("DATABASE_URL", external_database_url)
+            except ValueError as error:
+                raise SystemExit(str(error)) from None
         return cls(
             edge_port=_port("BLOSSOM_EDGE_PORT", 8000),
             postgrest_port=_port("BLOSSOM_POSTGREST_PORT", 3000),
             postgrest_admin_port=_port("BLOSSOM_POSTGREST_ADMIN_PORT", 3001),
             pg_port=_port("BLOSSOM_PG_PORT", DEFAULT_PG_PORT),
             data_dir=data_dir.resolve(),
-            external_database_url=os.environ.get("DATABASE_URL") or None,
+            external_database_url=external_database_url,
             authenticator_password=os.environ.get("BLOSSOM_AUTHENTICATOR_PASSWORD") or None,
             edge_password=os.environ.get("BLOSSOM_EDGE_PASSWORD") or None,
             worker_password=os.environ.get("BLOSSOM_WORKER_PASSWORD") or None,

@@ -27,7 +27,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "pipeline": frozenset({"blossom_db", "services"}),
     # Developer tooling, on top of it: codegen is given a database, ops makes one and drives it.
     "codegen": frozenset({"edge"}),
-    "ops": frozenset({"deploy", "codegen", "edge", "services"}),
+    "ops": frozenset({"deploy", "codegen", "edge", "services", "blossom_db"}),
     "bench": frozenset({"deploy", "ops", "codegen"}),
     "tests": PACKAGES,
 }

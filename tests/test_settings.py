@@ -3,12 +3,17 @@ the database URLs the edge and the worker take (blossom_db.settings)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import psycopg
 import pytest
 
 from blossom_db.settings import check_database_url, database_shown
 from deploy.migrate import with_database
-from ops.settings import redacted, with_user
+from ops.settings import ROOT, redacted, with_user
+from services.secrets import new_key_entry
 
 
 def test_with_user_keeps_server_database_and_options() -> None:
@@ -37,6 +42,27 @@ def test_with_user_logs_in_as_that_role_with_its_own_password_only(url: str) -> 
     assert params["password"] == "edgepw"
     assert params["sslmode"] == "require"
     assert "password" not in psycopg.conninfo.conninfo_to_dict(with_user(url, "edge"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://admin:12#ss@h:1/blossom?sslmode=require",
+        "postgresql://admin:p?ss@h1:1,h2:2/blossom?sslmode=require",
+        "host=h port=1 user=admin password='p?s#s' dbname=blossom sslmode=require",
+    ],
+)
+def test_with_user_reads_the_url_as_libpq_does(url: str) -> None:
+    """urlsplit read a DATABASE_URL whose password holds a # or a ? (libpq reads it as meant) with
+    the password's start as the port: the roles' URLs went to host `admin`, port 12, or `./dev up`
+    stopped on a traceback quoting it (`Port could not be cast to integer value as 'p'`)."""
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    wanted = {key: value for key, value in params.items() if key not in ("user", "password")}
+    assert psycopg.conninfo.conninfo_to_dict(with_user(url, "edge", "pw")) == wanted | {
+        "user": "edge",
+        "password": "pw",
+    }
+    assert psycopg.conninfo.conninfo_to_dict(with_user(url, "edge")) == wanted | {"user": "edge"}
 
 
 def test_with_user_keeps_an_ipv6_host_bracketed() -> None:
@@ -174,3 +200,22 @@ def test_a_database_url_libpq_would_read_otherwise_than_meant_is_refused_without
         check_database_url("BLOSSOM_WORKER_DATABASE_URL", url)
     assert "ante" not in str(refused.value)
     assert "zulu" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://admin:ante/zulu@127.0.0.1:1/db", "postgresql://admin:ante@zulu@127.0.0.1:1/db"]
+)
+@pytest.mark.parametrize("recipe", [["ops.stack", "migrate"], ["ops.secrets", "reseal"], ["ops.top_queries"]])
+def test_a_recipe_shows_no_part_of_a_password_of_database_url(url: str, recipe: list[str]) -> None:
+    """The operators' recipes took DATABASE_URL unchecked, and printed libpq's message on it:
+    `blossom: failed to resolve host 'zulu@127.0.0.1'`."""
+    ran = subprocess.run(
+        [sys.executable, "-m", *recipe],
+        cwd=ROOT, env=os.environ | {"DATABASE_URL": url, "BLOSSOM_SECRETS_KEY": new_key_entry("k1")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert "DATABASE_URL cannot be read as meant" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    for part in ("ante", "zulu"):
+        assert part not in ran.stdout + ran.stderr, ran.stderr
