@@ -28,6 +28,23 @@ class DatabaseUnavailable(Exception):
     """No connection could be had: Postgres unreachable, or every connection busy too long."""
 
 
+# The SQLSTATEs, besides class 08 (connection exception), of a session the server ended or would
+# not begin: shutting down, crashed, starting up, idle too long (in a transaction or not), or
+# every connection taken.
+SESSION_ENDED_STATES = frozenset({"57P01", "57P02", "57P03", "57P05", "25P03", "53300"})
+
+
+def connection_lost(error: psycopg.Error) -> bool:
+    """Whether psycopg's `error` says that the database could not be reached or the connection to
+    it was lost, as opposed to an error of what was asked of it (a violated constraint, a
+    deadlock, a statement timeout): the one place that tells them apart, from the SQLSTATE. An
+    OperationalError without one is psycopg's own (connection lost, connect or pool timeout)."""
+    state = error.sqlstate
+    if state is None:
+        return isinstance(error, psycopg.OperationalError)
+    return state.startswith("08") or state in SESSION_ENDED_STATES
+
+
 class Database:
     def __init__(
         self,

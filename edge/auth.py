@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from blossom_db import generated as db
 from blossom_db import logs
-from blossom_db.database import Database, DatabaseUnavailable
+from blossom_db.database import Database, DatabaseUnavailable, connection_lost
 from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
@@ -142,7 +142,13 @@ async def _call(request: Request, function: Callable[[psycopg.AsyncConnection[An
             return await function(conn)
     except RpcError as error:
         raise Refused(coded_error(error)) from error
-    except (DatabaseUnavailable, psycopg.OperationalError) as error:
+    except DatabaseUnavailable as error:
+        raise Refused(unavailable()) from error
+    except psycopg.OperationalError as error:
+        # A deadlock, a statement or lock timeout, resources short: a state that passes, to try
+        # again, as an outage is; but not the database gone, and logged so, with its SQLSTATE.
+        if not connection_lost(error):
+            log.error("an auth call failed: SQLSTATE %s: %s", error.sqlstate, error)
         raise Refused(unavailable()) from error
     except psycopg.Error as error:
         log.error("an auth call failed: %r", error)

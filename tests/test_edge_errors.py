@@ -192,6 +192,37 @@ def test_postgrest_answers_of_a_database_outage_have_the_edges_stable_codes(
             assert reply.json()["details"] == {"upstream_code": upstream_code}
 
 
+def test_an_auth_call_failing_in_the_database_is_told_from_an_outage_in_the_log(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An /auth call that Postgres fails with an OperationalError that is no lost connection (a
+    deadlock here; a statement or lock timeout alike) is answered as an outage is, 503 to try
+    again, but logged with its SQLSTATE: it was answered without a line, and an operator
+    chasing 503s looked for a database that was up."""
+    deadlock = """
+    create function app.probe_deadlock() returns trigger language plpgsql as $$
+    begin raise exception 'deadlock detected' using errcode = '40P01'; end $$;
+    create trigger probe_deadlock before insert on app.sessions
+      for each row when (new.user_agent = 'probe-deadlock') execute function app.probe_deadlock();
+    """
+    logs = tmp_path_factory.mktemp("auth-failure")
+    with make_stack(pg_server, template_database, logs, deadlock) as running:
+        account = signup(running.edge_url)
+        reply = post(
+            running.edge_url,
+            "/auth/login",
+            {"email": account.email, "password": PASSWORD},
+            headers={"User-Agent": "probe-deadlock"},
+        )
+        assert_error(reply, 503, "edge.database_unavailable")
+        logged = [
+            json.loads(line)
+            for line in (running.logs / "edge.log").read_text().splitlines()
+            if "40P01" in line
+        ]
+        assert [entry["level"] for entry in logged] == ["error"], logged
+
+
 def test_postgrest_timing_out_on_its_own_pool_is_the_edges_busy_answer() -> None:
     """PGRST003: PostgREST waited db-pool-acquisition-timeout for a connection to Postgres and
     ran nothing; the same for the client as the edge's own wait for one to PostgREST."""

@@ -33,7 +33,7 @@ from procrastinate.worker import Worker
 
 from blossom_db import logs
 from blossom_db.connections import AsyncConnection
-from blossom_db.database import Database, DatabaseUnavailable
+from blossom_db.database import Database, DatabaseUnavailable, connection_lost
 from blossom_db.settings import database_shown
 from services.slack import SlackClient
 from services.smtp import Mailer
@@ -55,31 +55,21 @@ RECONNECT_LONGEST_SECONDS = 5.0
 # What a try at the database may raise: psycopg's errors, procrastinate's wrapping of them, no
 # connection to be had (DatabaseUnavailable), a socket's error.
 DATABASE_ERRORS = (exceptions.ConnectorException, psycopg.Error, DatabaseUnavailable, OSError)
-# The SQLSTATEs, besides class 08 (connection exception), of a session the server ended or would
-# not begin: shutting down, crashed, starting up, idle too long (in a transaction or not), or
-# every connection taken.
-SESSION_ENDED_STATES = frozenset({"57P01", "57P02", "57P03", "57P05", "25P03", "53300"})
 
 
 def database_lost(error: BaseException) -> bool:
     """Whether `error` says that the database could not be reached or the connection to it was
-    lost, as opposed to an error of what was asked of it (a violated constraint, a missing
-    table, a refused login, a timeout): the one place that tells them apart, from psycopg's
-    SQLSTATE. An OperationalError without one is psycopg's own (connection lost, connect or pool
-    timeout). Every psycopg error of procrastinate's is a ConnectorException, with the error as
-    its cause: a foreign-key violation in its job queue was logged as the database unreachable."""
+    lost (blossom_db.database.connection_lost for psycopg's errors), as opposed to an error of
+    what was asked of it. Every psycopg error of procrastinate's is a ConnectorException, with
+    the error as its cause: a foreign-key violation in its job queue was logged as the database
+    unreachable."""
     if isinstance(error, exceptions.ConnectorException):
         if not isinstance(error.__cause__, psycopg.Error):
             return True  # procrastinate's own, or ours: the worker ended by itself
         error = error.__cause__
     if isinstance(error, DatabaseUnavailable | OSError):
         return True
-    if not isinstance(error, psycopg.Error):
-        return False
-    state = error.sqlstate
-    if state is None:
-        return isinstance(error, psycopg.OperationalError)
-    return state.startswith("08") or state in SESSION_ENDED_STATES
+    return isinstance(error, psycopg.Error) and connection_lost(error)
 
 
 def may_pass(error: BaseException) -> bool:
