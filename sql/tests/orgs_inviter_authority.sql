@@ -4,7 +4,7 @@
  * are revoked at once, and audited; accepting checks it again.
  */
 begin;
-select plan(29);
+select plan(30);
 
 /* Organization beta: chief and deputy own it, aide, aide2 and aide3 are admins; aide is also an
    admin of gamma. alt is a second account of aide's. */
@@ -60,6 +60,8 @@ select is(pg_temp.pending('beta', 'deputy'), '{"invitee@example.com admin"}',
   'the demoted owner''s owner invitation is revoked, their admin invitation stands');
 select is((select email_verified_at from app.users where id = tap.id('invitee')), null,
   'the invitee''s email is not verified yet');
+select auth.send_email_verification(u) from app.users u where u.id = tap.id('invitee');
+select tap.fix('invitee_link', tap.mailed_token('mail.email_verification', 'invitee@example.com'));
 select is(tap.call('invitee', $$ select api.accept_invitation('{invitee_beta_token}') $$), 'ok',
   'and may still be accepted');
 select isnt((select email_verified_at from app.users where id = tap.id('invitee')), null,
@@ -67,6 +69,8 @@ select isnt((select email_verified_at from app.users where id = tap.id('invitee'
 select is((select count(*)::int from app.audit_events
             where actor_id = tap.id('invitee') and action = 'auth.email_verified' and target = tap.id('invitee')), 1,
   'and the verification is in the audit trail, as one by the mailed link is');
+select is(tap.outcome(format('select auth.verify_email(%L, null)', tap.id('invitee_link'))), '400 auth.invalid_token',
+  'the verification link mailed before is spent with it, as following one spends the others (it verified again, audited twice)');
 select is(tap.call('chief', $$ select api.transfer_ownership('{beta}', '{deputy}') $$), 'ok',
   'an owner transfers ownership and becomes admin');
 select is(pg_temp.pending('beta', 'chief'), '{"m2@example.com member"}',

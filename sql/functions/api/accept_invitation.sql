@@ -40,10 +40,7 @@ begin
      it reads the account): a verification mail asked for meanwhile was sent to an address
      verified by then. */
   perform app.lock_rate_key('verify', v_user);
-  update app.users u set email_verified_at = pg_catalog.now() where u.id = v_user and u.email_verified_at is null;
-  if found then
-    perform auth.audit('auth.email_verified', v_user, v_user, null);
-  end if;
+  perform auth.mark_email_verified(v_user, null);
   perform app.org_audit(v_invitation.org_id, 'org.invitation_accepted', v_invitation.id,
     pg_catalog.jsonb_build_object('user_id', v_user, 'role', v_invitation.role));
   perform app.org_notify('notify.member_joined', pg_catalog.jsonb_build_object(

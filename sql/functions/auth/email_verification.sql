@@ -23,6 +23,26 @@ $$;
 comment on function auth.send_email_verification(app.users) is
   'Queues a verification mail (outbox topic mail.email_verification) with a new token, valid 24 hours.';
 
+/* The account's address is verified: by one of its links (auth.verify_email) or by an invitation
+   mailed to it and accepted (api.accept_invitation), under the lock both take
+   (app.lock_rate_key('verify', user)). Every link of the account is spent with it: a link mailed
+   before an acceptance verified the address again, audited a second time. Audited once, when
+   the address becomes verified. */
+create function auth.mark_email_verified(p_user app.user_id, p_client_addr inet) returns void
+language plpgsql volatile
+as $$
+begin
+  update app.email_verifications v set used_at = pg_catalog.now() where v.user_id = p_user and v.used_at is null;
+  update app.users u set email_verified_at = pg_catalog.now() where u.id = p_user and u.email_verified_at is null;
+  if found then
+    perform auth.audit('auth.email_verified', p_user, p_user, p_client_addr);
+  end if;
+end
+$$;
+
+comment on function auth.mark_email_verified(app.user_id, inet) is
+  'Marks the account''s address verified (audited, once) and spends every verification link of it; the caller holds the account''s verify lock.';
+
 create function auth.verify_email(p_token text, p_client_addr inet default null) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -45,10 +65,7 @@ begin
   if v_user is null then
     perform util.raise_error(400, 'auth.invalid_token', 'The verification link is unknown, used or expired.');
   end if;
-  -- This link and every other one of the account are spent.
-  update app.email_verifications v set used_at = pg_catalog.now() where v.user_id = v_user and v.used_at is null;
-  update app.users u set email_verified_at = pg_catalog.now() where u.id = v_user and u.email_verified_at is null;
-  perform auth.audit('auth.email_verified', v_user, v_user, p_client_addr);
+  perform auth.mark_email_verified(v_user, p_client_addr);
 end
 $$;
 
