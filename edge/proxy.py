@@ -763,7 +763,7 @@ class PostgrestProxy:
 
         if answer.complete:
             answer.release()
-            if answer.status >= 500:
+            if answer.status >= 500 or (answer.status >= 400 and _lost_mid_call(answer)):
                 self.count_error(f"postgrest_{answer.status}")
                 raise Refused(server_error(answer.status, answer.head))
             if answer.status >= 400 and not _is_json(answer):
@@ -777,6 +777,22 @@ class PostgrestProxy:
 def _is_json(answer: Answer) -> bool:
     content_type = (answer.header(b"content-type") or b"").decode("latin-1")
     return content_type.split(";", 1)[0].strip().endswith("json")
+
+
+# PostgREST's answer to a call whose connection to Postgres ended under it (Postgres stopped at
+# once, or crashed): libpq's own error for the lost connection has no SQLSTATE, and PostgREST 12
+# answers it with status 400 and an empty code and message.
+LOST_MID_CALL_CODE = ""
+
+
+def _lost_mid_call(answer: Answer) -> bool:
+    if not _is_json(answer):
+        return False
+    try:
+        parsed = json.loads(answer.head)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("code") == LOST_MID_CALL_CODE
 
 
 # Postgres's query_canceled: a statement past its timeout (PostgREST answers it with a 500).
@@ -806,10 +822,11 @@ def server_error(status: int, body: bytes) -> Response:
         # Nothing ran, as when the edge's own wait for a connection to PostgREST ends.
         status, code, message = UPSTREAM_REFUSALS[UpstreamBusy]
         return error_response(status, code, message, headers={"Retry-After": "1"})
-    if status == 503 and not is_ours(code):
+    if (status == 503 and not is_ours(code)) or code == LOST_MID_CALL_CODE:
         # PostgREST's 503s are all the database out of reach or of resources: its connection
         # lost or refused (PGRST000, PGRST001, 08xxx), its schema cache not loaded yet
         # (PGRST002), Postgres shutting down (57P01 …) or out of slots, memory or disk (53xxx).
+        # And the connection lost within the call, whatever status PostgREST gave it (no code).
         # Their code, which names no address, stays in the details for whoever reports it.
         return error_response(
             503,

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.server
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -19,6 +23,8 @@ from starlette.types import Receive, Scope, Send
 
 from edge.app import RpcFirst
 from edge.proxy import server_error
+from ops.scratch import free_port
+from ops.services import Endpoints, start_edge, stop, wait_http
 from tests.support.auth_client import COOKIE_NAME, PASSWORD, post, signup
 from tests.support.http import Reply, loopback_address, raw_exchange, request
 from tests.support.stack import Stack, make_stack
@@ -231,6 +237,57 @@ def test_postgrest_timing_out_on_its_own_pool_is_the_edges_busy_answer() -> None
     assert answer.status_code == 503
     assert json.loads(bytes(answer.body))["code"] == "edge.upstream_busy"
     assert answer.headers["retry-after"] == "1"
+
+
+# What PostgREST 12.0.2 answered, seen under `./dev up`, to the calls under way when Postgres
+# stopped at once (`pg_ctl stop -m immediate`, a crash): libpq's own error for the lost
+# connection, which carries no SQLSTATE, becomes PostgREST's 400 with an empty code.
+POSTGREST_LOST_MID_CALL = b'{"code":"","details":null,"hint":null,"message":""}'
+
+
+class ScriptedPostgrest(http.server.BaseHTTPRequestHandler):
+    """Answers every call as PostgREST did when Postgres went away in the middle of it."""
+
+    status = 400
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(POSTGREST_LOST_MID_CALL)))
+        self.end_headers()
+        self.wfile.write(POSTGREST_LOST_MID_CALL)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_call_whose_database_connection_was_lost_mid_way_is_the_outage_answer(
+    tmp_path: Path, status: int
+) -> None:
+    """PostgREST answers a call whose connection to Postgres ended under it (Postgres stopped at
+    once, or crashed) with 400 and an empty code and message, which the edge passed on: a client
+    was told it had sent a bad request, with no code to act on, while the database restarted.
+    It is the edge's retryable 503 edge.database_unavailable, as for PostgREST's other answers
+    of a database out of reach."""
+    handler = type("Scripted", (ScriptedPostgrest,), {"status": status})
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    endpoints = replace(
+        Endpoints.on_free_ports(f"postgresql://postgres@127.0.0.1:{free_port()}/blossom"),
+        postgrest_port=fake.server_address[1],
+    )
+    edge = start_edge(endpoints, tmp_path / "edge.log")
+    try:
+        wait_http(f"{endpoints.edge_url}/healthz", edge)
+        reply = request(endpoints.edge_url, "POST", "/rpc/me", json_body={})
+        assert_error(reply, 503, "edge.database_unavailable")
+        assert reply.header("retry-after") == "1"
+    finally:
+        stop(edge)
+        fake.shutdown()
+        fake.server_close()
 
 
 def test_a_503_of_our_own_keeps_its_code() -> None:
