@@ -179,26 +179,34 @@ def owner_url(admin_url: str) -> str:
 def bootstrap(admin_url: str) -> None:
     """What must exist before any migration: roles, the owner's rights, the bookkeeping schema."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        run_file(conn, ROLES_FILE)
+        make_roles(conn)
         database_privileges(conn)
-        for role, attributes in declared_roles().items():
-            # A role that logs in gets BLOSSOM_<ROLE>_PASSWORD (servers that do not trust loopback).
-            password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")
-            if password and "login" in attributes:
-                # Its SCRAM verifier, made here as psql's \password makes it: the statement's text,
-                # which pg_stat_statements and a server's statement log keep, never holds the password.
-                verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
-                conn.execute(
-                    sql.SQL("alter role {} password {}").format(
-                        sql.Identifier(role), sql.Literal(verifier.decode())
-                    )
-                )
         conn.execute(
             sql.SQL("create schema if not exists {} authorization {}").format(
                 sql.Identifier(META_SCHEMA), sql.Identifier(OWNER_ROLE)
             )
         )
     apply_jobs_schema(admin_url)
+
+
+def make_roles(conn: psycopg.Connection) -> None:
+    """The roles of ROLES_FILE, made or corrected on the connection's server (roles are the
+    server's, whichever database it is connected to), each login role with its password from
+    BLOSSOM_<ROLE>_PASSWORD when that is set: before a migration, and before a restore (a dump's
+    objects are owned by them)."""
+    run_file(conn, ROLES_FILE)
+    for role, attributes in declared_roles().items():
+        # A role that logs in gets BLOSSOM_<ROLE>_PASSWORD (servers that do not trust loopback).
+        password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")
+        if password and "login" in attributes:
+            # Its SCRAM verifier, made here as psql's \password makes it: the statement's text,
+            # which pg_stat_statements and a server's statement log keep, never holds the password.
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+            conn.execute(
+                sql.SQL("alter role {} password {}").format(
+                    sql.Identifier(role), sql.Literal(verifier.decode())
+                )
+            )
 
 
 def apply_jobs_schema(admin_url: str) -> None:

@@ -2,8 +2,8 @@
 pg_dump (custom format: compressed, restorable table by table), and its restore into a new
 database with pg_restore, in one transaction that stops at the first error.
 
-The roles are the cluster's, not the database's: on a new server, run `just migrate` on an empty
-database first (it makes the roles of sql/roles.sql), or restore `pg_dumpall --roles-only`.
+The roles are the cluster's, not the database's: the restore makes those of sql/roles.sql first,
+as migrate does (their passwords from BLOSSOM_<ROLE>_PASSWORD), so a new server needs nothing else.
 Settings made with `alter database … set` are not in the dump; set them again. For point-in-time
 recovery (WAL archiving), see docs/deployment.md.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import database_privileges, with_database
+from deploy.migrate import database_privileges, make_roles, with_database
 from ops.cluster import PG_BIN
 from ops.settings import Settings, password_apart
 from ops.stack import database
@@ -104,7 +104,9 @@ def main() -> None:
         # Postgres would cut it, and restore into a database of another name than the one given.
         sys.exit(f"restore: a database name is at most {NAME_BYTES} bytes")
     try:
-        with database(settings):
+        # A restore makes its database itself: made by `database`, as for the recipes that read
+        # it, the local cluster's own was then refused as existing.
+        with database(settings, create=args.command != "restore"):
             run(args.command, args.file, url, getattr(args, "database", None))
     # OSError: a backup into a folder that does not exist, or onto a folder; ClusterError (a
     # RuntimeError): the local cluster would not start.
@@ -114,7 +116,9 @@ def main() -> None:
 
 def run(command: str, file: Path, url: str, into: str | None) -> None:
     """The backup into `file`, or its restore into the new database `into`, on `url`'s server."""
-    refused = refusal(url, command)
+    # A restore asks the server's `postgres` database: the database of `url` may not exist yet.
+    server = with_database(url, "postgres")
+    refused = refusal(url if command == "backup" else server, command)
     if refused:
         sys.exit(refused)
     if command == "backup":
@@ -122,11 +126,13 @@ def run(command: str, file: Path, url: str, into: str | None) -> None:
         print(f"backup: {file} written")
         return
     assert into is not None
-    server = with_database(url, "postgres")
     database_name = sql.Identifier(into)
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("create database {} template template0").format(database_name))
     try:
+        # The dump's objects are owned by the roles of sql/roles.sql, which a new server lacks.
+        with psycopg.connect(server, autocommit=True) as conn:
+            make_roles(conn)
         restore(file, with_database(url, into))
     except BaseException:
         # What a failed restore made is of no use, and would refuse the next try of that name.

@@ -62,8 +62,9 @@ def local_cluster(settings: Settings) -> LocalCluster:
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[LocalCluster | None]:
-    """The database the recipes work on. A local cluster is started if needed, and stopped again
+def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluster | None]:
+    """The database the recipes work on, made when missing unless not `create` (a restore makes
+    the one it fills). A local cluster is started if needed, and stopped again
     by the last recipe using it to end, when one of them started it: `./dev psql` that started it
     ended by stopping it under a `./dev up` begun meanwhile. Each recipe holds a shared lock on
     USERS_FILE while it runs; the one that can then take it alone is the last."""
@@ -80,7 +81,8 @@ def database(settings: Settings) -> Iterator[LocalCluster | None]:
                 say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
                 cluster.start()
                 started.touch()
-            cluster.create_database(DB_NAME)
+            if create:
+                cluster.create_database(DB_NAME)
             yield cluster
         finally:
             if started.exists():

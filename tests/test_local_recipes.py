@@ -10,12 +10,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from deploy.migrate import stateless_unchanged
+from ops.backup import dump
 from ops.cluster import LocalCluster
 from ops.scratch import free_port, throwaway_folder
-from ops.settings import ROOT
+from ops.settings import DB_NAME, ROOT
 from services.secrets import new_key_entry
+from tests.support.orgs_db import make_user
 
 
 @pytest.mark.parametrize(
@@ -66,5 +70,40 @@ def test_resealing_secrets_starts_the_local_cluster_and_stops_it_when_done() -> 
                 assert ran.returncode == 0, ran.stderr
                 assert not cluster.running(), "the cluster it started is stopped again"
             assert "secrets: 0 credential(s) sealed again with key 'k1'" in ran.stdout
+        finally:
+            cluster.stop()
+
+
+def test_a_backup_restores_into_a_new_local_cluster_as_the_database_up_serves(
+    database_url: str, tmp_path: Path
+) -> None:
+    """On a new machine, `./dev restore FILE blossom` is how yesterday's data comes back under
+    `./dev up`. It failed both ways: the recipe made an empty `blossom` for itself before
+    restoring (as the recipes that read it do), and then refused it as existing; and any other
+    name failed in pg_restore, the roles that own the dump's objects missing on the new cluster
+    (`role "blossom_owner" does not exist`), while `./dev migrate`, which makes them, takes
+    `blossom`. The restore makes the roles, as migrate does, and the database it is given."""
+    with psycopg.connect(database_url) as conn:
+        user_id = make_user(conn, "Restored")
+    backup = tmp_path / "nightly.dump"
+    dump(database_url, backup)
+    with tempfile.TemporaryDirectory(prefix="blossom-recipe-", dir=throwaway_folder()) as folder:
+        os.chmod(folder, 0o755)
+        port = free_port()
+        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        env |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(port)}
+        cluster = LocalCluster(Path(folder) / "postgres", port)
+        try:
+            ran = subprocess.run(
+                [sys.executable, "-m", "ops.backup", "restore", str(backup), DB_NAME],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert ran.returncode == 0, ran.stderr
+            assert not cluster.running(), "the cluster it started is stopped again"
+            cluster.start()
+            restored = cluster.url(DB_NAME)
+            with psycopg.connect(restored) as conn:
+                assert conn.execute("select from app.users where id = %s", (user_id,)).fetchone() is not None
+            assert stateless_unchanged(restored), "up's migrate finds nothing to do"
         finally:
             cluster.stop()
