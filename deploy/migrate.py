@@ -30,10 +30,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 import psycopg
@@ -68,6 +68,8 @@ MIGRATE_LOCK = "blossom.migrate"
 LOCK_WAIT = "500ms"
 STATELESS_ATTEMPTS = 20
 ATTEMPT_PAUSE_SECONDS = 1.0
+
+T = TypeVar("T")
 
 
 def _shown(path: Path) -> Path:
@@ -306,7 +308,7 @@ def rollback(admin_url: str, to: str) -> list[str]:
                     )
                 undone = applied[: ids.index(to)]
                 if undone:
-                    drop_stateless(admin_url)
+                    _while_tables_busy(lambda: drop_stateless(admin_url))
                 for migration in undone:
                     try:
                         backend.rollback_one(migration)
@@ -500,9 +502,17 @@ def stateless_unchanged(admin_url: str) -> bool:
 def apply_stateless(admin_url: str) -> int:
     """Re-apply the stateless layer (sql/stateless.txt) in one transaction, tried again while a
     table's lock cannot be had in LOCK_WAIT; return how many objects it made."""
+    return _while_tables_busy(lambda: _apply_stateless_once(admin_url))
+
+
+def _while_tables_busy(step: Callable[[], T]) -> T:
+    """`step`, a transaction of the stateless layer's (each lock waited for at most LOCK_WAIT),
+    tried again while a table's lock cannot be had, STATELESS_ATTEMPTS times at most: the
+    requests that queue behind its lock wait that long at most, and a long transaction (an
+    admin's open read) is waited out."""
     for attempt in range(1, STATELESS_ATTEMPTS + 1):
         try:
-            return _apply_stateless_once(admin_url)
+            return step()
         except (errors.LockNotAvailable, errors.DeadlockDetected, SqlFileError) as failed:
             busy = failed.__cause__ if isinstance(failed, SqlFileError) else failed
             if not isinstance(busy, errors.LockNotAvailable | errors.DeadlockDetected):

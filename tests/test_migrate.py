@@ -432,6 +432,30 @@ def test_every_migration_after_the_first_rolls_back_and_applies_again_to_the_sam
     assert normalized_dump(database_url) == before
 
 
+def test_a_rollback_waits_out_a_long_read_as_migrate_does(database_url: str) -> None:
+    """Dropping the stateless layer takes the tables' locks, each waited for a short while, as
+    migrate applies it: a rollback behind an admin's open read failed at the first try ("canceling
+    statement due to lock timeout"), where migrate tries again until the read is over."""
+    applied = _applied(database_url)
+    outcome: list[object] = []
+
+    def roll_back() -> None:
+        try:
+            outcome.append(rollback(database_url, applied[-2]))
+        except Exception as error:  # noqa: BLE001 - the test reads what the thread ended with
+            outcome.append(error)
+
+    with _a_long_read(database_url) as reader:
+        done = threading.Thread(target=roll_back)
+        done.start()
+        time.sleep(1.5)  # past its first try's wait
+        reader.commit()
+        done.join(timeout=30)
+    assert outcome == [applied[-1:]], outcome
+    migrate(database_url, quiet=True)
+    assert _applied(database_url) == applied
+
+
 def test_a_rollback_to_a_migration_not_applied_changes_nothing(database_url: str) -> None:
     applied = _applied(database_url)
     with pytest.raises(MigrationError, match=r"rollback: 9999\.later is not an applied migration"):
