@@ -1,6 +1,8 @@
 /* Password rules and hashing: bcrypt over a pre-hash, configurable cost, the 72-byte limit. */
 begin;
-select plan(22);
+select plan(26);
+-- Before anything is called: a call's expression is compiled once per transaction, tracked or not.
+set local track_functions = 'all';
 
 set local app.settings.bcrypt_cost = '';
 select is(auth.bcrypt_cost(), 12, 'bcrypt cost is 12 by default');
@@ -38,6 +40,29 @@ select ok(auth.password_matches(E'\uff50assword of mine', auth.hash_password('pa
 select ok(auth.password_matches(E'cafe\u0301 au lait 42',
             extensions.crypt(auth.password_prehash(E'cafe\u0301 au lait 42'), extensions.gen_salt('bf', 4))),
   'a hash of a password set as it was typed, before passwords were normalised, still matches it typed so');
+
+/* The time of a wrong password must not tell whether the email has an account. An unknown
+   email runs a bcrypt at the current cost; a hash made before app.settings.bcrypt_cost was raised
+   is of a lower cost, and comparing with it alone took a fraction of that time (270 ms against
+   470 ms at costs 12 and 13). A wrong password for it runs the bcrypts that make up the
+   difference, one of each cost from the hash's to the current one (2^c - 2^stored in all), which
+   the calls of crypt count (track_functions). */
+set local app.settings.bcrypt_cost = '4';
+select tap.fix('old_hash', auth.hash_password('correct horse battery'));
+set local app.settings.bcrypt_cost = '9';
+create temporary table crypt_calls_before as
+  select coalesce(sum(f.calls), 0) as calls from pg_stat_xact_user_functions f
+   where f.schemaname = 'extensions' and f.funcname = 'crypt';
+select ok(not auth.password_matches('a wrong password', tap.id('old_hash')),
+  'a wrong password does not match a hash made at a lower cost');
+select is((select sum(f.calls) from pg_stat_xact_user_functions f
+            where f.schemaname = 'extensions' and f.funcname = 'crypt') - (select calls from crypt_calls_before),
+          6::numeric, 'and runs the comparison and a bcrypt of each cost from 4 to 8');
+select is((select sum(2 ^ c)::integer from unnest(auth.bcrypt_padding(tap.id('old_hash'))) c) + 2 ^ 4,
+          2 ^ 9, 'which together cost what one bcrypt at the current cost 9 does, as an unknown email''s');
+select is(auth.bcrypt_padding(auth.hash_password('correct horse battery')), '{}'::integer[],
+  'a hash of the current cost needs none');
+set local app.settings.bcrypt_cost = '4';
 
 select throws_ok($$ select auth.check_password('short') $$, 'PGRST',
   '{"code" : "auth.weak_password", "message" : "The password must have at least 10 characters.", "details" : null, "hint" : null}',
