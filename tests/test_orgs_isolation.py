@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.orgs_db import Outcome, call, make_org, make_user
+from tests.support.orgs_db import Outcome, call, call_and_commit, email_of, make_org, make_user
 
 ROLES = ("owner", "admin", "member")
 
@@ -142,3 +142,75 @@ def test_no_row_of_an_organization_reaches_a_non_member(
             made = call(conn, user, "create_organization", "Fresh")
             assert made.ok
             assert not leaks(made, foreign_marks)
+
+
+def test_former_members_invitees_and_a_deleted_organizations_owner_are_outsiders(
+    conn: psycopg.Connection,
+) -> None:
+    """The outsiders the property above never makes: a member who left, one who was removed, an
+    invitee who has not answered, and the owner of a deleted organization, each tried on every
+    call with the organization's ids (its Slack channel and AI spend among them); and pages of
+    one's own organization asked after a cursor taken from another's."""
+    conn.autocommit = True
+    owner, admin, leaver, removed, invitee, stranger = (
+        make_user(conn, name) for name in ("owner", "admin", "leaver", "removed", "invitee", "stranger")
+    )
+    org = make_org(conn, "Target", {owner: "owner", admin: "admin", leaver: "member", removed: "member"})
+    own = make_org(conn, "Own", {stranger: "owner"})
+    conn.execute(
+        "insert into app.slack_connections (org_id, team_id, team_name, channel, bot_token_key_id,"
+        " bot_token_sealed, connected_by) values (%s, 'T1', 'Team', '#general', 'k1', %s, %s)",
+        (org, bytes(40), admin),
+    )
+    conn.execute(
+        "insert into app.ai_usage (org_id, user_id, feature, model, request_hash, reserved_tokens)"
+        " values (%s, %s, 'org_summary', 'm', %s, 10)",
+        (org, leaver, bytes(32)),
+    )
+    invited = call_and_commit(conn, owner, "invite_member", org, email_of(conn, invitee), "admin")
+    assert invited.ok
+    assert call_and_commit(conn, leaver, "leave_organization", org).ok
+    assert call_and_commit(conn, owner, "remove_member", org, removed).ok
+    doomed = call_and_commit(conn, stranger, "create_organization", "Doomed")
+    assert doomed.ok
+    deleted = str(doomed.rows[0][0])
+    assert call_and_commit(conn, stranger, "delete_organization", deleted).ok
+    membership = conn.execute("select id from app.memberships where org_id = %s limit 1", (org,)).fetchone()
+    event = conn.execute("select max(id) from app.audit_events where org_id = %s", (org,)).fetchone()
+    assert membership is not None
+    assert event is not None
+
+    def attempts(target: str) -> list[tuple[str, tuple[object, ...]]]:
+        return [
+            ("get_organization", (target,)),
+            ("list_members", (target, None, 100)),
+            ("list_invitations", (target, None, 100)),
+            ("list_audit_events", (target, None, 200)),
+            ("get_slack_connection", (target,)),
+            ("get_ai_usage", (target,)),
+            ("update_organization", (target, "Taken over")),
+            ("invite_member", (target, "spy@example.com", "member")),
+            ("change_member_role", (target, owner, "member")),
+            ("remove_member", (target, owner)),
+            ("leave_organization", (target,)),
+            ("transfer_ownership", (target, owner)),
+            ("delete_organization", (target,)),
+        ]
+
+    outsiders = {leaver: org, removed: org, invitee: org, stranger: deleted}
+    for user, target in outsiders.items():
+        assert target not in {row[0] for row in call(conn, user, "list_organizations").rows}
+        for function, args in attempts(target):
+            outcome = call(conn, user, function, *args)
+            assert (outcome.status, outcome.code) == (404, "org.not_found"), (user, function, outcome)
+        revoked = call(conn, user, "revoke_invitation", invited.rows[0][0])
+        assert (revoked.status, revoked.code) == (404, "invitation.not_found")
+
+    members = call(conn, stranger, "list_members", own, str(membership[0]), 100)
+    events = call(conn, stranger, "list_audit_events", own, str(event[0]), 200)
+    invitations = call(conn, stranger, "list_invitations", own, str(invited.rows[0][0]), 100)
+    assert members.ok
+    assert events.ok
+    assert invitations.ok
+    assert {row[1] for row in members.rows} <= {stranger}
+    assert org not in json.dumps(events.rows + invitations.rows, default=str)
