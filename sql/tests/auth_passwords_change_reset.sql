@@ -1,6 +1,6 @@
 /* Password change and reset: proofs, single-use tokens, the outbox, revocation; and the purge. */
 begin;
-select plan(41);
+select plan(46);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('carol_token', auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.5', 'tap')
@@ -193,6 +193,36 @@ select auth.confirm_password_reset(tap.id('erin_reset_3'), 'a fifth password 5',
 reset role;
 select is_empty($$ select from app.devices where user_id = tap.id('erin') $$,
   'a reset from a browser that is none of the account''s devices forgets them all');
+
+/* Password changes that succeed: each spends two bcrypts of the edge's few hashing slots, which
+   sign-ups and resets wait for too, and the right password passes every failed-login limit. So an
+   account changes its password at most app.settings.password_changes_per_user_per_hour times an
+   hour (16 accounts changing theirs in a loop from 8 addresses kept everyone's sign-ups 4-5 s
+   and refused some 503 edge.auth_busy). Refused before any bcrypt, as a result (429). */
+set local app.settings.password_changes_per_user_per_hour = '2';
+select tap.fix('frank_token', auth.signup('frank@example.com', 'correct horse battery', 'Frank', null, 'tap')
+                              -> 'session' ->> 'token');
+select tap.fix('grace_token', auth.signup('grace@example.com', 'correct horse battery', 'Grace', null, 'tap')
+                              -> 'session' ->> 'token');
+set local role edge;
+select tap.fix('frank_token_2',
+  auth.change_password(tap.id('frank_token'), 'correct horse battery', 'a new password 1', '192.0.2.77') -> 'session' ->> 'token');
+select tap.fix('frank_token_3',
+  auth.change_password(tap.id('frank_token_2'), 'a new password 1', 'correct horse battery', '192.0.2.77') -> 'session' ->> 'token');
+select is(auth.change_password(tap.id('frank_token_3'), 'correct horse battery', 'a new password 1', '192.0.2.78')
+            - 'retry_after',
+  '{"ok": false, "code": "auth.rate_limited", "status": 429, "message": "Too many password changes; try again later."}',
+  'past the hour''s password changes of the account, the next is refused, from any address');
+select cmp_ok((auth.change_password(tap.id('frank_token_3'), 'correct horse battery', 'a new password 1', '192.0.2.78')
+               ->> 'retry_after')::int, '>', 3000, 'until the first of them is an hour old');
+select is(auth.login('frank@example.com', 'correct horse battery', null, null) ->> 'ok', 'true',
+  'the refused change changed nothing: the password is the one before');
+select is(auth.change_password(tap.id('grace_token'), 'correct horse battery', 'a new password 1', '192.0.2.77') ? 'session',
+  true, 'another account, from the same address, changes its own');
+reset role;
+select is((select count(*)::int from app.rate_limit_hits h join app.users u on u.id = h.key
+            where h.kind = 'password.change' and u.email in ('frank@example.com', 'grace@example.com')), 3,
+  'only the changes made are counted, each against its account');
 
 select * from finish();
 rollback;

@@ -7,6 +7,8 @@
  * draws on the same limits (auth.failed_logins_retry_after, under the account's lock) and, as
  * in auth.login, is a result rather than an error, so that the count survives. Without it a
  * stolen session could guess the password (to take over the account for good) without limit.
+ * The changes made are limited too: app.settings.password_changes_per_user_per_hour (default 10)
+ * per account, a refusal (429 auth.rate_limited) like the others.
  */
 create function auth.change_password(
   p_token text,
@@ -41,6 +43,16 @@ begin
   if v_retry is not null then
     return auth.rate_limited(v_retry, 'Too many failed logins; try again later.');
   end if;
+  /* The changes made, counted under the account's lock and checked before any bcrypt: each
+     spends two (the current password's, the new hash) of the edge's few hashing slots, which
+     sign-ups and resets wait for too, and the right password passes every failed-login limit.
+     Unlimited, 16 accounts changing theirs in a loop from 8 addresses kept everyone else's
+     sign-ups waiting 4-5 s and refused some 503 edge.auth_busy. */
+  v_retry := app.rate_limit_retry_after('password.change', v_session.user_id,
+                                        util.limit_setting('password_changes_per_user_per_hour', 10), interval '1 hour');
+  if v_retry is not null then
+    return auth.rate_limited(v_retry, 'Too many password changes; try again later.');
+  end if;
   if not auth.password_matches(p_current_password, v_hash) then
     perform auth.count_failed_login(v_key, v_addr, v_device);
     perform auth.audit('auth.password_change_failed', v_session.user_id, v_session.user_id, p_client_addr);
@@ -58,6 +70,7 @@ begin
    where r.user_id = v_session.user_id and r.used_at is null;
   delete from app.devices d where d.user_id = v_session.user_id and d.token_hash is distinct from v_device;
   perform auth.forget_failed_logins(v_key, v_addr, v_device);
+  perform app.rate_limit_hit('password.change', v_session.user_id);
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);
   return pg_catalog.jsonb_build_object(
     'ok', true, 'session', auth.issue_session(v_session.user_id, p_client_addr, p_user_agent));
@@ -68,4 +81,4 @@ comment on function auth.change_password(text, text, text, inet, text, text) is
   'Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links and forgets every other device. '
   'Returns {ok: true, session} or a refusal '
   '{ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them '
-  '(a wrong current password counts as a failed login). Errors: 401 auth.not_signed_in, 422 auth.weak_password.';
+  '(a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.';
