@@ -100,6 +100,7 @@ API_CHANGE_MEMBER_ROLE_ERRORS = Literal[
     "org.invalid_role",
     "org.last_owner",
     "org.not_found",
+    "org.rate_limited",
 ]
 
 
@@ -869,9 +870,9 @@ async def api_accept_invitation_async(conn: psycopg.AsyncConnection[Any], *, tok
 def api_change_member_role(
     conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
-    """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
+    """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited.
 
-    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited.
     """
     query, params = call_query(
         "api",
@@ -888,9 +889,9 @@ def api_change_member_role(
 async def api_change_member_role_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
-    """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
+    """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited.
 
-    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited.
     """
     query, params = call_query(
         "api",

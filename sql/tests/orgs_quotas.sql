@@ -1,13 +1,14 @@
 /*
  * The organization API's quotas (sql/functions/app/rate_limits.sql): 20 invitations an hour per
  * sender, 50 per organization, 3 per address in an organization, 10 new organizations a day per
- * user, 20 renames and 20 ownership transfers an hour per organization; each a setting of its own.
+ * user, 20 renames and 20 ownership transfers an hour per organization, 100 role changes an hour
+ * per member who makes them; each a setting of its own.
  * They are counted in app.rate_limit_hits; in this one transaction now() stands still, so a
  * refusal waits exactly the window. That they hold under concurrency is
  * tests/test_orgs_concurrency.py's.
  */
 begin;
-select plan(32);
+select plan(40);
 
 select tap.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser', 'heir']);
 select tap.make_org('delta', '{"sender": "owner", "sender2": "admin", "sender3": "admin"}');
@@ -105,6 +106,35 @@ select is((select role::text from app.memberships where org_id = tap.id('iota') 
 select set_config('app.settings.transfers_per_org_per_hour', '21', true);
 select is(tap.call('reviser', $$ select api.transfer_ownership('{iota}', '{heir}') $$), 'ok',
   'app.settings.transfers_per_org_per_hour raises the limit');
+
+/* Role changes, each an event of the audit trail that only grows: an owner's two accounts
+   toggled a member between member and admin 480 times a second from one connection, 500 bytes
+   of the trail each (20 GB a day). Counted per member who makes them, in every organization, so
+   that no admin can spend an owner's and keep them from demoting him; a change to the role the
+   member has already is no change, and costs nothing. */
+select set_config('app.settings.role_changes_per_user_per_hour', '4', true);
+select tap.make_users(array['toggler', 'toggled', 'overseer']);
+select tap.make_org('kappa', '{"toggler": "owner", "toggled": "member", "overseer": "owner"}');
+select tap.make_org('lambda', '{"toggler": "owner", "toggled": "member"}');
+select is(array_agg(distinct tap.call('toggler',
+            format('select api.change_member_role(''{kappa}'', ''{toggled}'', %L)', case when n % 2 = 1 then 'admin' else 'member' end))),
+  '{ok}', 'a member changes 4 roles in an hour') from generate_series(1, 4) n;
+select is(tap.call('toggler', $$ select api.change_member_role('{kappa}', '{toggled}', 'member') $$), 'ok',
+  'a change to the role the member has is no change, and not counted');
+select is(tap.call('toggler', $$ select api.change_member_role('{kappa}', '{toggled}', 'admin') $$),
+  '429 org.rate_limited (Retry-After: 3600)', 'the 5th is refused');
+select is(tap.call('toggler', $$ select api.change_member_role('{lambda}', '{toggled}', 'admin') $$),
+  '429 org.rate_limited (Retry-After: 3600)', 'in any organization: the quota is the member''s');
+select is((select role::text from app.memberships where org_id = tap.id('kappa') and user_id = tap.id('toggled')),
+  'member', 'and changes nothing');
+select is(tap.call('overseer', $$ select api.change_member_role('{kappa}', '{toggler}', 'admin') $$), 'ok',
+  'another owner of the organization still changes roles (demoting the one who spent theirs)');
+select is((select count(*)::int from app.audit_events
+            where org_id = tap.id('kappa') and action = 'org.member_role_changed'), 5,
+  'only the changes made are in the audit trail');
+select set_config('app.settings.role_changes_per_user_per_hour', '', true);
+select is(tap.call('overseer', $$ select api.change_member_role('{kappa}', '{toggled}', 'admin') $$), 'ok',
+  'app.settings.role_changes_per_user_per_hour sets the limit (default 100)');
 
 select * from finish();
 rollback;

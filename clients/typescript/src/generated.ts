@@ -365,7 +365,7 @@ export interface ChangeMemberRoleArgs {
 }
 
 /** The codes api.change_member_role can fail with. */
-export type ChangeMemberRoleErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.invalid_role" | "org.last_owner" | "org.not_found" | RpcCommonErrorCode;
+export type ChangeMemberRoleErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.invalid_role" | "org.last_owner" | "org.not_found" | "org.rate_limited" | RpcCommonErrorCode;
 
 /** The arguments of api.create_organization. */
 export interface CreateOrganizationArgs {
@@ -832,16 +832,16 @@ export function authVerifyEmail(
 }
 
 /**
- * Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role.
+ * Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited.
  *
- * POST /rpc/change_member_role; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found.
+ * POST /rpc/change_member_role; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited.
  */
 export function changeMemberRole(
   client: Client,
   args: ChangeMemberRoleArgs,
   options?: CallOptions,
 ): Promise<Result<Member, ChangeMemberRoleErrorCode>> {
-  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, options);
 }
 
 /**

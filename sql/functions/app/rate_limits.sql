@@ -96,7 +96,8 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
 /*
  * Quotas on what one account or one organization makes: invitations, each of which sends a
  * mail, organizations, and renames, each of which posts to the organization's Slack channel
- * (a flood of them filled the job queue that every tenant's posts wait in), and AI requests,
+ * (a flood of them filled the job queue that every tenant's posts wait in), role changes, each
+ * an event of the audit trail (which only grows), and AI requests,
  * each of which spends the organization's monthly tokens or, cached, writes a ledger row
  * (ext.ai_reserve). They are counted in app.rate_limit_hits, like the auth rate limits, over a
  * sliding window (app.rate_limit_retry_after): one hit for each thing made, in the transaction
@@ -112,6 +113,7 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
  *   slack.connect the organization slack_connects_per_org_per_hour   10       1 hour
  *   org.rename   the organization renames_per_org_per_hour          20       1 hour
  *   org.transfer the organization transfers_per_org_per_hour        20       1 hour
+ *   org.role_change the member who makes it  role_changes_per_user_per_hour  100  1 hour
  *   ai.user      the caller       ai_calls_per_user_per_hour        30       1 hour
  *
  * pipeline.purge_auth keeps hits for a day, the longest window.
