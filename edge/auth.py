@@ -74,7 +74,8 @@ def internal_error() -> Response:
 class PasswordWork:
     """bcrypt runs in Postgres, a quarter of a second of a core at cost 12. The auth routes
     that make a new hash (sign-up, password change, reset) and those that only check one
-    (login) each get a few at a time, so that a flood of one kind cannot starve the other; a
+    (login, and signing out everywhere, which waits for the account's lock a login holds through
+    its bcrypt) each get a few at a time, so that a flood of one kind cannot starve the other; a
     call that waits too long for its turn is answered 503 edge.auth_busy. And one client (an
     address, an IPv6 one by its /64) may have only a few of them under way or waiting, so that
     it cannot queue up in front of everyone else: past that, 429 edge.too_many_requests."""
@@ -370,11 +371,16 @@ async def logout(request: Request) -> Response:
 async def logout_all(request: Request) -> Response:
     await json_fields(request)
     config: EdgeConfig = request.app.state.config
+    # It waits for the account's lock, which a login holds through its bcrypt: in a turn of the
+    # password checks, as a login, so that what waits for that lock holds at most those turns of
+    # the edge's database connections (one client's sign-outs queued behind its own logins held
+    # all ten, and everyone else's /auth calls were answered 503).
     await call(
         request,
         lambda conn: db.auth_logout_all_async(
             conn, p_token=session_token(request, config), p_client_addr=client_ip(request, config)
         ),
+        password_work(request).checking,
     )
     response = no_content()
     clear_session_cookie(response, config)

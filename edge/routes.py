@@ -158,7 +158,7 @@ SPECS: tuple[RouteSpec, ...] = (
         "/auth/logout-all",
         "Revokes every session of the signed-in user.",
         204,
-        errors=_AUTH_BODY,
+        errors={**_AUTH_BODY, **_PASSWORD_WORK},
         function="auth.logout_all",
     ),
     RouteSpec(

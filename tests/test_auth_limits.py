@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from tests.support.auth_client import PASSWORD, new_email, post, signup
-from tests.support.http import Reply
+from tests.support.http import Reply, request
 from tests.support.stack import Stack, make_stack
 
 
@@ -134,6 +134,37 @@ def test_one_client_may_have_only_two_password_checks_under_way(fresh_stack: Sta
     assert codes["edge.too_many_requests"] >= 8
     assert codes["auth.invalid_credentials"] >= 2
     assert set(codes) <= {"edge.too_many_requests", "auth.invalid_credentials"}
+
+
+def test_signing_out_everywhere_waits_for_the_account_in_a_password_turn(fresh_stack: Stack) -> None:
+    """A sign-out everywhere waits for the account's lock, which a login holds through its
+    bcrypt: one client's sign-outs queued behind its own logins held every one of the edge's
+    10 database connections, and everyone else's /auth calls waited 2 s for one and were
+    answered 503. It takes a turn of the password checks (two per client) as a login does."""
+    account = signup(fresh_stack.edge_url)
+    bystander = signup(fresh_stack.edge_url)
+    with psycopg.connect(fresh_stack.database_url) as lock:
+        # The account's lock, as a login under way holds it (app.lock_rate_key('login', email)).
+        lock.execute(
+            "select pg_advisory_xact_lock(hashtextextended('rate:login:' || lower(%s), 0))", [account.email]
+        )
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            sign_outs = [
+                pool.submit(post, fresh_stack.edge_url, "/auth/logout-all", {}, account.cookie, "127.0.0.23")
+                for _ in range(12)
+            ]
+            time.sleep(0.3)  # the sign-outs reach the lock
+            started = time.monotonic()
+            reply = request(
+                fresh_stack.edge_url, "GET", "/auth/session", headers=bystander.cookie, source="127.0.0.24"
+            )
+            waited = time.monotonic() - started
+            lock.rollback()
+            codes = Counter(future.result().status for future in sign_outs)
+    assert reply.status == 200, reply.body
+    assert waited < 1
+    assert codes[429] >= 10, codes
+    assert set(codes) <= {204, 401, 429}, codes
 
 
 def test_sign_ups_are_limited_per_address_and_a_taken_email_counts(fresh_stack: Stack) -> None:

@@ -293,7 +293,7 @@ export interface AuthLoginBody {
 export type AuthLoginErrorCode = "auth.csrf" | "auth.invalid_credentials" | "auth.rate_limited" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
 
 /** The codes POST /auth/logout-all can fail with. */
-export type AuthLogoutAllErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type AuthLogoutAllErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
 
 /** The codes POST /auth/logout can fail with. */
 export type AuthLogoutErrorCode = "auth.csrf" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
@@ -754,13 +754,13 @@ export function authLogout(
  * Revokes every session of the signed-in user.
  *
  * POST /auth/logout-all: 204 on success.
- * Fails with: 400 request.invalid_json, 403 auth.csrf, 422 request.invalid_field, 503 edge.database_unavailable, and what auth.logout_all raises.
+ * Fails with: 400 request.invalid_json, 403 auth.csrf, 422 request.invalid_field, 503 edge.auth_busy, 503 edge.database_unavailable, and what auth.logout_all raises.
  */
 export function authLogoutAll(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthLogoutAllErrorCode>> {
-  return _request<null, AuthLogoutAllErrorCode>(client, "POST", "/auth/logout-all", {}, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<null, AuthLogoutAllErrorCode>(client, "POST", "/auth/logout-all", {}, ["auth.csrf", "auth.not_signed_in", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
 }
 
 /**
