@@ -247,26 +247,39 @@ def test_a_verification_mail_asked_for_while_the_email_is_verified_is_refused(da
     then (and answered 202, not 409)."""
     [link, *_] = _two_verification_links(database_url, EMAIL)
     session = _second_session(database_url)
-    outcomes: list[object] = []
     with psycopg.connect(database_url) as verifying:
         verifying.execute("select auth.verify_email(%s, null)", [link])
-        with psycopg.connect(database_url) as other_tab:
+        outcome = _resend_in_another_tab(database_url, session, verifying, "the verification")
+    assert outcome == "auth.email_already_verified"
+    assert _verification_mails(database_url) == 2, "a link was mailed to a verified address"
 
-            def resend() -> None:
-                outcomes.append(
-                    _outcome(other_tab, "select auth.resend_email_verification(%s, null)", [session])
-                )
 
-            with in_thread(resend) as done:
-                done.join(0.5)
-                assert done.is_alive(), "it did not wait for the verification under way"
-                verifying.commit()
-    assert outcomes == ["auth.email_already_verified"], outcomes
+def _resend_in_another_tab(
+    database_url: str, session: str, under_way: psycopg.Connection, what: str
+) -> object:
+    """What a verification mail asked for in another tab answers while `under_way`'s transaction
+    is open: it must wait for `what`, which is then committed."""
+    outcomes: list[object] = []
+    with psycopg.connect(database_url) as other_tab:
+
+        def resend() -> None:
+            outcomes.append(_outcome(other_tab, "select auth.resend_email_verification(%s, null)", [session]))
+
+        with in_thread(resend) as done:
+            done.join(0.5)
+            assert done.is_alive(), f"it did not wait for {what} under way"
+            under_way.commit()
+    [outcome] = outcomes
+    return outcome
+
+
+def _verification_mails(database_url: str) -> int:
     with psycopg.connect(database_url) as conn:
-        mails = conn.execute(
+        row = conn.execute(
             "select count(*) from app.outbox where topic = 'mail.email_verification'"
         ).fetchone()
-    assert mails == (2,), "a link was mailed to a verified address"
+    assert row is not None
+    return int(row[0])
 
 
 def test_a_verification_mail_asked_for_while_an_invitation_is_accepted_is_refused(database_url: str) -> None:
@@ -285,24 +298,9 @@ def test_a_verification_mail_asked_for_while_an_invitation_is_accepted_is_refuse
         ).fetchone()
         assert row is not None
         invitation_token, invitee = row
-    outcomes: list[object] = []
     with psycopg.connect(database_url) as accepting:
         become(accepting, invitee)
         accepting.execute("select * from api.accept_invitation(%s)", [invitation_token]).fetchall()
-        with psycopg.connect(database_url) as other_tab:
-
-            def resend() -> None:
-                outcomes.append(
-                    _outcome(other_tab, "select auth.resend_email_verification(%s, null)", [session])
-                )
-
-            with in_thread(resend) as done:
-                done.join(0.5)
-                assert done.is_alive(), "it did not wait for the acceptance under way"
-                accepting.commit()
-    assert outcomes == ["auth.email_already_verified"], outcomes
-    with psycopg.connect(database_url) as conn:
-        mails = conn.execute(
-            "select count(*) from app.outbox where topic = 'mail.email_verification'"
-        ).fetchone()
-    assert mails == (1,), "a link was mailed to a verified address"
+        outcome = _resend_in_another_tab(database_url, session, accepting, "the acceptance")
+    assert outcome == "auth.email_already_verified"
+    assert _verification_mails(database_url) == 1, "a link was mailed to a verified address"

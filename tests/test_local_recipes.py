@@ -8,6 +8,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -22,56 +25,61 @@ from services.secrets import new_key_entry
 from tests.support.orgs_db import make_user
 
 
+@dataclass(frozen=True)
+class LocalStack:
+    """A local cluster of its own (not running) and the environment a recipe finds it by."""
+
+    folder: Path
+    env: dict[str, str]
+    cluster: LocalCluster
+
+    def run(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", *arguments],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+
+@contextmanager
+def local_stack(**settings: str) -> Iterator[LocalStack]:
+    """As `./dev` finds the local database: BLOSSOM_DATA_DIR and BLOSSOM_PG_PORT, no DATABASE_URL;
+    its cluster stopped at the end, whatever the test left running."""
+    # Under /var/tmp: when we are root, Postgres runs as `postgres` and must reach the folder.
+    with tempfile.TemporaryDirectory(prefix="blossom-recipe-", dir=throwaway_folder()) as folder:
+        os.chmod(folder, 0o755)
+        port = free_port()
+        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        env |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(port)} | settings
+        cluster = LocalCluster(Path(folder) / "postgres", port)
+        try:
+            yield LocalStack(Path(folder), env, cluster)
+        finally:
+            cluster.stop()
+
+
 @pytest.mark.parametrize(
     ("module", "arguments"),
     [("ops.backup", ["backup", "{folder}/local.dump"]), ("ops.top_queries", ["--limit", "5"])],
     ids=["backup", "top-queries"],
 )
 def test_a_recipe_starts_the_local_cluster_and_stops_it_when_done(module: str, arguments: list[str]) -> None:
-    # Under /var/tmp: when we are root, Postgres runs as `postgres` and must reach the folder.
-    with tempfile.TemporaryDirectory(prefix="blossom-recipe-", dir=throwaway_folder()) as folder:
-        os.chmod(folder, 0o755)
-        port = free_port()
-        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-        env |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(port)}
-        cluster = LocalCluster(Path(folder) / "postgres", port)
-        try:
-            ran = subprocess.run(
-                [sys.executable, "-m", module, *(argument.format(folder=folder) for argument in arguments)],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-            )  # fmt: skip
-            assert ran.returncode == 0, ran.stderr
-            assert not cluster.running(), "the cluster it started is stopped again"
-            if module == "ops.backup":
-                assert (Path(folder) / "local.dump").stat().st_size > 0
-        finally:
-            cluster.stop()
+    with local_stack() as local:
+        ran = local.run(module, *(argument.format(folder=local.folder) for argument in arguments))
+        assert ran.returncode == 0, ran.stderr
+        assert not local.cluster.running(), "the cluster it started is stopped again"
+        if module == "ops.backup":
+            assert (local.folder / "local.dump").stat().st_size > 0
 
 
 def test_resealing_secrets_starts_the_local_cluster_and_stops_it_when_done() -> None:
     """`./dev reseal-secrets` with the stack down said "connection failed" where the other
     recipes on the local database start its cluster (README, Recipes)."""
-    with tempfile.TemporaryDirectory(prefix="blossom-recipe-", dir=throwaway_folder()) as folder:
-        os.chmod(folder, 0o755)
-        port = free_port()
-        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-        env |= {
-            "BLOSSOM_DATA_DIR": folder,
-            "BLOSSOM_PG_PORT": str(port),
-            "BLOSSOM_SECRETS_KEY": new_key_entry("k1"),
-        }
-        cluster = LocalCluster(Path(folder) / "postgres", port)
-        try:
-            for command in (["ops.stack", "migrate"], ["ops.secrets", "reseal"]):
-                ran = subprocess.run(
-                    [sys.executable, "-m", *command],
-                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-                )  # fmt: skip
-                assert ran.returncode == 0, ran.stderr
-                assert not cluster.running(), "the cluster it started is stopped again"
-            assert "secrets: 0 credential(s) sealed again with key 'k1'" in ran.stdout
-        finally:
-            cluster.stop()
+    with local_stack(BLOSSOM_SECRETS_KEY=new_key_entry("k1")) as local:
+        for command in (["ops.stack", "migrate"], ["ops.secrets", "reseal"]):
+            ran = local.run(*command)
+            assert ran.returncode == 0, ran.stderr
+            assert not local.cluster.running(), "the cluster it started is stopped again"
+        assert "secrets: 0 credential(s) sealed again with key 'k1'" in ran.stdout
 
 
 def test_a_backup_restores_into_a_new_local_cluster_as_the_database_up_serves(
@@ -87,23 +95,12 @@ def test_a_backup_restores_into_a_new_local_cluster_as_the_database_up_serves(
         user_id = make_user(conn, "Restored")
     backup = tmp_path / "nightly.dump"
     dump(database_url, backup)
-    with tempfile.TemporaryDirectory(prefix="blossom-recipe-", dir=throwaway_folder()) as folder:
-        os.chmod(folder, 0o755)
-        port = free_port()
-        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-        env |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(port)}
-        cluster = LocalCluster(Path(folder) / "postgres", port)
-        try:
-            ran = subprocess.run(
-                [sys.executable, "-m", "ops.backup", "restore", str(backup), DB_NAME],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-            )  # fmt: skip
-            assert ran.returncode == 0, ran.stderr
-            assert not cluster.running(), "the cluster it started is stopped again"
-            cluster.start()
-            restored = cluster.url(DB_NAME)
-            with psycopg.connect(restored) as conn:
-                assert conn.execute("select from app.users where id = %s", (user_id,)).fetchone() is not None
-            assert stateless_unchanged(restored), "up's migrate finds nothing to do"
-        finally:
-            cluster.stop()
+    with local_stack() as local:
+        ran = local.run("ops.backup", "restore", str(backup), DB_NAME)
+        assert ran.returncode == 0, ran.stderr
+        assert not local.cluster.running(), "the cluster it started is stopped again"
+        local.cluster.start()
+        restored = local.cluster.url(DB_NAME)
+        with psycopg.connect(restored) as conn:
+            assert conn.execute("select from app.users where id = %s", (user_id,)).fetchone() is not None
+        assert stateless_unchanged(restored), "up's migrate finds nothing to do"
