@@ -861,18 +861,26 @@ def test_a_domains_guard_agrees_with_postgres_or_is_not_made(pg_server: str, tmp
     assert json.loads(ran.stdout) == []
 
 
+def _for_both_clients(name: str, argument: str, returns: str, body: str) -> str:
+    """A function `name(wanted argument) returns returns` as each generated client calls it: in
+    schema pipeline for the Python wrappers, in api for the TypeScript client, with their grants."""
+    return "".join(
+        f"create function {schema}.{name}(wanted {argument}) returns {returns}"
+        f" language sql stable as $$ {body} $$;"
+        f"grant execute on function {schema}.{name}({argument}) to {callers};"
+        for schema, callers in (
+            ("pipeline", "codegen_fixture_worker"),
+            ("api", "codegen_fixture_anon, codegen_fixture_user"),
+        )
+    )
+
+
 def test_a_not_null_domain_answered_by_a_function_may_be_null(fixture_with: Any, tmp_path: Path) -> None:
     """Postgres checks a NOT NULL domain where a value is made or cast, not where a function
     answers: an SQL function whose query finds no row answers null. The clients' types say so;
     an argument of the domain stays not null (Postgres refuses a null for it)."""
     url = fixture_with(
-        "create function pipeline.no_seats(wanted app.seat_count) returns app.seat_count"
-        " language sql as $$ select wanted where false $$;"
-        "grant execute on function pipeline.no_seats(app.seat_count) to codegen_fixture_worker;"
-        "create function api.no_seats(wanted app.seat_count) returns app.seat_count"
-        " language sql stable as $$ select wanted where false $$;"
-        "grant execute on function api.no_seats(app.seat_count)"
-        " to codegen_fixture_anon, codegen_fixture_user;"
+        _for_both_clients("no_seats", "app.seat_count", "app.seat_count", "select wanted where false")
     )
     files = generate(url, FIXTURE_CONFIG)
     typescript = files[EXPECTED / "generated.ts"]
@@ -897,13 +905,7 @@ def test_an_answered_arrays_elements_of_a_not_null_domain_may_be_null(
     body = "select array_agg(t.s) from (values (1)) v(n) left join app.seats_t t on false"
     url = fixture_with(
         "create table app.seats_t (s app.seat_count);"
-        "create function pipeline.all_seats(wanted app.seat_count[]) returns app.seat_count[]"
-        f" language sql stable as $$ {body} $$;"
-        "grant execute on function pipeline.all_seats(app.seat_count[]) to codegen_fixture_worker;"
-        "create function api.all_seats(wanted app.seat_count[]) returns app.seat_count[]"
-        f" language sql stable as $$ {body} $$;"
-        "grant execute on function api.all_seats(app.seat_count[])"
-        " to codegen_fixture_anon, codegen_fixture_user;"
+        + _for_both_clients("all_seats", "app.seat_count[]", "app.seat_count[]", body)
     )
     files = generate(url, FIXTURE_CONFIG)
     typescript = files[EXPECTED / "generated.ts"]
@@ -930,13 +932,7 @@ def test_a_domain_over_an_array_of_a_not_null_domain_answered_may_hold_nulls(
     url = fixture_with(
         "create table app.seats_t (s app.seat_count);"
         "create domain app.seat_list as app.seat_count[] check (cardinality(value) < 100);"
-        "create function pipeline.seat_list(wanted app.seat_list) returns app.seat_list"
-        f" language sql stable as $$ {body} $$;"
-        "grant execute on function pipeline.seat_list(app.seat_list) to codegen_fixture_worker;"
-        "create function api.seat_list(wanted app.seat_list) returns app.seat_list"
-        f" language sql stable as $$ {body} $$;"
-        "grant execute on function api.seat_list(app.seat_list)"
-        " to codegen_fixture_anon, codegen_fixture_user;"
+        + _for_both_clients("seat_list", "app.seat_list", "app.seat_list", body)
     )
     files = generate(url, FIXTURE_CONFIG)
     typescript = files[EXPECTED / "generated.ts"]
