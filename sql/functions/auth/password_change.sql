@@ -31,6 +31,11 @@ begin
   if v_session.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
+  /* The new password's rules first, before any bcrypt: checked after the current password's,
+     a weak one was a bcrypt that its refusal (raised, so nothing counted) kept out of the quota
+     below, and a loop of them spent the edge's hashing slots without limit. It tells nothing
+     of the current password. */
+  perform auth.check_password(p_new_password);
   v_key := auth.lock_account(v_session.user_id);
   /* The session read again under the lock: one revoked while this waited for it (a sign-out
      everywhere, a reset) changed the password and opened a session after every session of the
@@ -58,7 +63,6 @@ begin
     perform auth.audit('auth.password_change_failed', v_session.user_id, v_session.user_id, p_client_addr);
     return auth.refusal(401, 'auth.invalid_credentials', 'The current password is not right.');
   end if;
-  perform auth.check_password(p_new_password);
   update app.user_secrets s
      set password_hash = auth.hash_password(p_new_password), password_changed_at = pg_catalog.now()
    where s.user_id = v_session.user_id;
