@@ -27,7 +27,7 @@ begin
     delete from app.organizations o where o.id = v_org;
   exception when lock_not_available then
     perform util.raise_error(503, 'org.busy',
-      'The organization is being worked on (its daily metrics are being computed); try again in a moment.');
+      'The organization is being worked on (by the daily metrics, or another call under way); try again in a moment.');
   end;
   perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
 end
