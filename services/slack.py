@@ -6,10 +6,10 @@
 
 Every failure is a ServiceError. `temporary` ones (no answer in time, a 5xx, a 429 with its
 Retry-After, an answer that is not one of Slack's, one over LARGEST_ANSWER_BYTES among them, which
-is not read further) are worth another try later; the SDK's own retries are off, so that the job
-queue decides when. A refusal of the token or the channel for good is `broken` — posting again
-would be refused again until someone connects anew. A bot token is never part of an error or a
-log.
+is not read further, and a redirect, which is not followed) are worth another try later; the
+SDK's own retries are off, so that the job queue decides when. A refusal of the token or the
+channel for good is `broken` — posting again would be refused again until someone connects anew.
+A bot token is never part of an error or a log.
 """
 
 from __future__ import annotations
@@ -236,6 +236,8 @@ class SlackClient:
                 response = await call(**arguments)
         except AnswerTooLarge:
             raise _unreadable(f"over {LARGEST_ANSWER_BYTES >> 20} MiB") from None
+        except Redirected as redirect:
+            raise _unreadable(f"a redirect, HTTP {redirect.status}, not followed") from None
         except TimeoutError:
             raise ServiceError(
                 "slack.unavailable",
@@ -266,15 +268,43 @@ class SlackClient:
         return data
 
 
+class Redirected(Exception):
+    """Slack's API answered a redirect, which is not followed (_refuse_redirects)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
 def _bounded_session() -> aiohttp.ClientSession:
     """An aiohttp session for one call, as the SDK would make (its proxy setting it still passes
     with each request), whose answers are read up to LARGEST_ANSWER_BYTES: past them, the reading
     stops with AnswerTooLarge and the connection is closed, the rest unread. The call's time is
     bounded around it, whole (_answer), which is why the session, and the SDK given it, have no
-    timeout of their own."""
+    timeout of their own. A redirect is not followed (_refuse_redirects)."""
     import aiohttp
 
-    return aiohttp.ClientSession(response_class=_bounded_response())
+    return aiohttp.ClientSession(response_class=_bounded_response(), middlewares=(_refuse_redirects,))
+
+
+async def _refuse_redirects(
+    request: aiohttp.ClientRequest,
+    handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+) -> aiohttp.ClientResponse:
+    """Raises Redirected for a redirect, before aiohttp follows it. Slack's API has one address
+    and never redirects; aiohttp followed any (the SDK asks it no other way), so whatever answered
+    for it sent a post's text and names on (307 and 308 send the body again) to another host or
+    over plain HTTP, with the bot token where the host stayed, and its answer was taken for
+    Slack's: a post recorded as delivered that Slack never saw, a token connected as another
+    host's team."""
+    response = await handler(request)
+    if response.status in REDIRECT_STATUSES:
+        response.close()
+        raise Redirected(response.status)
+    return response
 
 
 @functools.cache

@@ -203,6 +203,31 @@ def test_an_answer_too_large_is_not_read_past_the_cap(slack: FakeSlack, method: 
     assert flood.sent < 16 << 20, f"{flood.sent} bytes were taken of {flood.size}"
 
 
+@pytest.mark.parametrize("method", ["auth_test", "post_message"])
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed(slack: FakeSlack, method: str, status: int) -> None:
+    """aiohttp followed redirects: whatever answered for Slack's API could send a post's text
+    and names on (307 and 308 send the body again, 301-303 a GET) to another host or over plain
+    HTTP, with the bot token too where the host stayed, and its answer was taken as Slack's: a
+    post recorded delivered that Slack never saw, a token connected to another host's team."""
+    with FakeSlack(host="localhost") as elsewhere:
+        elsewhere.add_workspace(TOKEN, team_id="T0EVIL", team="Elsewhere", channels={"C0001"})
+        slack.redirect_next(
+            elsewhere.api_url + ("auth.test" if method == "auth_test" else "chat.postMessage"), status
+        )
+        with pytest.raises(ServiceError) as error:
+            asyncio.run(calling(slack, method))
+        assert elsewhere.calls == [], "nothing reached where the redirect pointed"
+    assert (error.value.code, error.value.status, error.value.temporary) == (
+        "slack.provider_error",
+        502,
+        True,
+    )
+    assert (
+        error.value.message == f"Slack's answer could not be read (a redirect, HTTP {status}, not followed)."
+    )
+
+
 def test_slacks_error_is_quoted_short_and_as_text_postgres_can_keep(slack: FakeSlack) -> None:
     """An error of 100,000 characters came back whole in the edge's 502; a NUL in it would make
     the worker's record of the try fail (Postgres keeps no NUL in text)."""

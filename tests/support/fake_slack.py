@@ -7,6 +7,7 @@ loopback port, for the real slack-sdk to talk to (BLOSSOM_SLACK_API_URL = fake.a
         slack.fail_next(429, retry_after=1)         # the next call: HTTP 429 with Retry-After
         slack.fail_next(503)                        # ... then a 503
         slack.answer_next(b"[1]")                   # ... then HTTP 200 with that body, as it is
+        slack.redirect_next(url, 307)               # ... then a redirect to url
         flood = slack.flood_next(64 << 20)          # ... then an answer of 64 MiB, streamed:
         flood.sent, flood.cut                        # how much went out, whether the client hung up
         slack.posts                                  # every chat.postMessage Slack accepted
@@ -142,6 +143,11 @@ class FakeSlack:
         proxy in between might send."""
         with self._lock:
             self._failures.append((200, body, {"Content-Type": content_type}))
+
+    def redirect_next(self, location: str, status: int = 307) -> None:
+        """The next call is answered with a redirect to `location`, as a proxy in between might."""
+        with self._lock:
+            self._failures.append((status, b"", {"Location": location}))
 
     def flood_next(self, size: int, *, declared: bool = True) -> Flood:
         """The next call is answered with `size` bytes (see Flood), as a hostile or broken Slack
