@@ -762,6 +762,10 @@ class PipelineSlackDigestClaimRow:
     outcome: str | None
     claim: UUID | None
     lapses_at: datetime | None
+    channel: str | None
+    token_key_id: str | None
+    token_sealed: bytes | None
+    connected_at: datetime | None
 
 
 class PipelineSlackDigestPostedError(RpcError):
@@ -2832,14 +2836,14 @@ async def pipeline_refresh_org_daily_metrics_async(
 def pipeline_slack_digest_claim(
     conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None
 ) -> PipelineSlackDigestClaimRow:
-    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim. outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
+    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization's working connection as it is now (and when it was connected). outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
 
     Raises PipelineSlackDigestClaimError with code: pipeline.invalid_org_id, pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
         "slack_digest_claim",
-        'select r."outcome", r."claim", r."lapses_at" from {call} as r',
+        'select r."outcome", r."claim", r."lapses_at", r."channel", r."token_key_id", r."token_sealed", r."connected_at" from {call} as r',
         [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", "")],
     )
     with (
@@ -2854,14 +2858,14 @@ def pipeline_slack_digest_claim(
 async def pipeline_slack_digest_claim_async(
     conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None
 ) -> PipelineSlackDigestClaimRow:
-    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim. outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
+    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization's working connection as it is now (and when it was connected). outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
 
     Raises PipelineSlackDigestClaimError with code: pipeline.invalid_org_id, pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
         "slack_digest_claim",
-        'select r."outcome", r."claim", r."lapses_at" from {call} as r',
+        'select r."outcome", r."claim", r."lapses_at", r."channel", r."token_key_id", r."token_sealed", r."connected_at" from {call} as r',
         [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", "")],
     )
     async with (

@@ -102,10 +102,10 @@ HELD_POLL_SECONDS = 0.25
 @dataclass(frozen=True)
 class DigestOutcome:
     """What became of one organization's digest in a run: posted by it, sent by another run, its
-    organization gone, held by another run's claim (until lapses_at), or failed (why, never the
-    token)."""
+    organization gone, its Slack connection gone or broken since the run listed it, held by
+    another run's claim (until lapses_at), or failed (why, never the token)."""
 
-    kind: Literal["posted", "sent", "gone", "held", "failed"]
+    kind: Literal["posted", "sent", "gone", "disconnected", "held", "failed"]
     why: str = ""
     lapses_at: datetime | None = None
 
@@ -136,7 +136,8 @@ def weekly_slack_digest(
 ) -> MaterializeResult[None]:
     """Each organization with a working Slack connection gets its week's metrics in its channel,
     once, whatever runs of the week are under way: a run claims each digest just before it posts
-    it (pipeline.slack_digest_claim), posts only those it got the claim of, and records each as
+    it (pipeline.slack_digest_claim), posts only those it got the claim of, with the connection as
+    the claim finds it (one disconnected or broken since the run began gets nothing), and records each as
     sent as soon as it is posted, in a transaction of its own. A digest another run is posting is
     left to it; once done with its own, the run waits for the other to be done with those (a post
     at most), and posts any it failed. A refusal for one (a broken token, a temporary failure)
@@ -168,6 +169,8 @@ def weekly_slack_digest(
             return DigestOutcome("sent")
         if claimed.outcome == "gone":
             return DigestOutcome("gone")
+        if claimed.outcome == "disconnected":
+            return DigestOutcome("disconnected")
         if claimed.outcome not in ("claimed", "taken_over"):
             raise RuntimeError(f"pipeline.slack_digest_claim answered {claimed.outcome!r}")
         if claimed.outcome == "taken_over":
@@ -183,11 +186,14 @@ def weekly_slack_digest(
             return DigestOutcome("failed", why)
 
         try:
+            # The connection as the claim found it, not as the run listed it (since then, it may
+            # have been disconnected, broken, or connected anew elsewhere).
             token = ring.open(
-                Sealed(str(target.token_key_id), bytes(target.token_sealed or b"")), bot_token_context(org_id)
+                Sealed(str(claimed.token_key_id), bytes(claimed.token_sealed or b"")),
+                bot_token_context(org_id),
             )
             message = digest_message(str(target.org_name), first, by_org.get(org_id, []))
-            await client.post_message(token, str(target.channel), message)
+            await client.post_message(token, str(claimed.channel), message)
         except SecretUnreadable as unreadable:
             return failed(str(unreadable))
         except ServiceError as refused:
@@ -198,7 +204,7 @@ def weekly_slack_digest(
                         conn,
                         p_org_id=org_id,
                         p_reason=refused.slack_error,
-                        p_connected_at=target.connected_at,
+                        p_connected_at=claimed.connected_at,
                     )
             return failed(str(refused.code))
         except Exception:

@@ -633,6 +633,64 @@ def test_each_digest_is_recorded_as_it_is_posted(
         assert posts() == [1, 1, 1], "each once"
 
 
+def test_a_digest_goes_where_its_organization_is_connected_when_it_is_posted(
+    database_url: str,
+    postgres: resources.PostgresResource,
+    instance: dagster.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run read every recipient's channel and token as it began, and posted with them however
+    long it ran (a post may take Slack's timeout, 10 s, each): an organization that disconnected
+    Slack meanwhile, or whose connection broke (Slack refused it to the worker, or its maker lost
+    the right to make it), still had its week posted to that channel, and one connected again to
+    another channel had it in the old one, with the old token. Each digest is posted with the
+    organization's working connection as it is when the run claims it."""
+    key = new_key_entry("k1")
+    ring = KeyRing.from_entries(key)
+    with FakeSlack() as fake, psycopg.connect(database_url, autocommit=True) as conn:
+        made = [make_org(conn, name, {}) for name in ("Acme", "Bobco", "Cyan", "Dune")]
+        first, disconnected, broken, moved = sorted(made)
+        for org_id in made:
+            fake.add_workspace(f"xoxb-{org_id}", team_id="T1", team="Team", channels={f"#{org_id}"})
+            connect_slack(conn, ring, org_id, f"xoxb-{org_id}", f"#{org_id}")
+        fake.add_workspace("xoxb-moved-anew", team_id="T2", team="Other", channels={"#moved-anew"})
+        refreshed_week(conn, *made)
+
+        post_message = services_slack.SlackClient.post_message
+
+        async def the_others_change_once_the_first_is_posted(
+            client: services_slack.SlackClient, token: str, channel: str, message: services_slack.SlackMessage
+        ) -> None:
+            await post_message(client, token, channel, message)
+            if channel == f"#{first}":
+                conn.execute("delete from app.slack_connections where org_id = %s", (disconnected,))
+                conn.execute(
+                    "update app.slack_connections set broken_at = now(), broken_reason = 'invalid_auth'"
+                    " where org_id = %s",
+                    (broken,),
+                )
+                anew = ring.seal("xoxb-moved-anew", bot_token_context(moved))
+                conn.execute(
+                    "update app.slack_connections set channel = '#moved-anew', bot_token_key_id = %s,"
+                    " bot_token_sealed = %s, connected_at = clock_timestamp() where org_id = %s",
+                    (anew.key_id, anew.ciphertext, moved),
+                )
+
+        with monkeypatch.context() as patched:
+            patched.setattr(
+                services_slack.SlackClient, "post_message", the_others_change_once_the_first_is_posted
+            )
+            result = digest_of_the_week(postgres, key, fake, instance)
+        assert result.success, "an organization no longer connected is owed no digest"
+        posted = {channel: len(fake.posts_to(channel)) for channel in (f"#{org_id}" for org_id in made)}
+        assert posted == {f"#{first}": 1, f"#{disconnected}": 0, f"#{broken}": 0, f"#{moved}": 0}
+        assert [post.token for post in fake.posts_to("#moved-anew")] == ["xoxb-moved-anew"]
+        claims = conn.execute(
+            "select count(*) from analytics.slack_digest_claims where week = '2026-01-05'"
+        ).fetchone()
+        assert claims == (0,), "no claim left to hold the digest from a connection made later in the week"
+
+
 def test_two_runs_of_a_week_at_once_post_to_each_organization_once(
     database_url: str, postgres: resources.PostgresResource, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(88);
+select plan(90);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -293,13 +293,16 @@ select lives_ok(tap.fill($$ select pipeline.slack_digest_posted('2026-01-05', '{
 reset role;
 select is_empty(tap.fill($$ select from analytics.slack_digests where org_id = '{gone}' $$), '... and records nothing');
 
-/* The claim of a week's digest (2026-02-02) to an organization: one run at a time posts it. */
+/* The claim of a week's digest (2026-02-02) to an organization: one run at a time posts it, with
+   the organization's working connection as it is then (acme's and bobco's connected again). */
+update app.slack_connections set broken_at = null, broken_reason = null where org_id in (tap.id('acme'), tap.id('bobco'));
+update app.slack_connections set channel = '#moved' where org_id = tap.id('acme');
 set local role pipeline;
 select results_eq(
-  $$ select outcome, claim is not null, lapses_at = now() + interval '10 minutes'
+  $$ select outcome, claim is not null, lapses_at = now() + interval '10 minutes', channel, token_key_id, length(token_sealed)
        from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
-  $$ values ('claimed', true, true) $$,
-  'the first claim of a week''s digest to an organization is the caller''s, for ten minutes'
+  $$ values ('claimed', true, true, '#moved', 'k1', 40) $$,
+  'the first claim of a week''s digest to an organization is the caller''s, for ten minutes, with the channel and sealed token connected now'
 );
 select results_eq(
   $$ select outcome, claim, lapses_at = now() + interval '10 minutes' from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
@@ -382,6 +385,21 @@ select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', null) 
   'not by none');
 select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('gone'))), 'gone',
   'an organization deleted since it was listed has nothing to claim');
+reset role;
+/* fresh's digest failed once, then its connection broke (or was disconnected) before the next run
+   came to it: nothing to post it to, and no claim left to hold it from a connection made later. */
+insert into analytics.slack_digest_claims (week, org_id, state, claim, claimed_at)
+values ('2026-02-02', tap.id('fresh'), 'failed', gen_random_uuid(), now());
+update app.slack_connections set broken_at = now() where org_id = tap.id('fresh');
+set local role pipeline;
+select results_eq(
+  $$ select outcome, claim, channel, token_sealed from pipeline.slack_digest_claim('2026-02-02', tap.id('fresh')) $$,
+  $$ values ('disconnected', null::uuid, null::text, null::bytea) $$,
+  'an organization whose Slack connection broke or went since it was listed is not posted to');
+reset role;
+select is_empty(tap.fill($$ select from analytics.slack_digest_claims where org_id = '{fresh}' $$),
+  '... and its claim is let go');
+set local role pipeline;
 select throws_ok($$ update analytics.slack_digest_claims set state = 'claimed' $$, '42501', null,
   'pipeline writes no claim itself, only through the functions that keep them');
 select throws_ok($$ insert into analytics.slack_digests (week, org_id) values ('2026-02-09', tap.id('acme')) $$, '42501', null,

@@ -172,6 +172,8 @@ comment on function pipeline.slack_digest_refused(text, text, timestamptz) is
      (none) or failed --claim--> claimed --posted--> sent (for good)
                                  claimed --failed--> failed (claimed again by the next run)
      claimed ten minutes ago --claim--> claimed (taken over: the run that held it stopped)
+     (none), failed or lapsed --claim--> (none), when the organization has no working Slack
+                                 connection any more (disconnected: nothing is posted)
 
    claimed and failed are rows of analytics.slack_digest_claims; sent is a row of
    analytics.slack_digests, and its claim's row goes in the same transaction. A claim takes its
@@ -190,7 +192,8 @@ comment on function pipeline.slack_digest_refused(text, text, timestamptz) is
    pipeline may neither read nor write them itself. */
 
 create function pipeline.slack_digest_claim(
-  p_week date, p_org_id text, out outcome text, out claim uuid, out lapses_at timestamptz
+  p_week date, p_org_id text, out outcome text, out claim uuid, out lapses_at timestamptz,
+  out channel text, out token_key_id text, out token_sealed bytea, out connected_at timestamptz
 )
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -242,12 +245,26 @@ begin
     outcome := 'sent';
     return;
   end if;
-  if v_inserted = 1 then
-    outcome := 'claimed';
-  elsif v_state = 'claimed' and v_claimed_at > pg_catalog.now() - v_lease then
+  if v_inserted = 0 and v_state = 'claimed' and v_claimed_at > pg_catalog.now() - v_lease then
     outcome := 'held';
     lapses_at := v_claimed_at + v_lease;
     return;
+  end if;
+  /* The connection as it is now, not as the run listed it: a run posts one digest after
+     another, each up to Slack's timeout, and one that disconnected, broke or moved to another
+     channel since was posted to the old one with the old token. No working connection: owed
+     nothing, and no claim left to hold the week from a connection made later in it. */
+  select c.channel, c.bot_token_key_id, c.bot_token_sealed, c.connected_at
+    into channel, token_key_id, token_sealed, connected_at
+    from app.slack_connections c
+   where c.org_id = v_org and c.broken_at is null;
+  if not found then
+    delete from analytics.slack_digest_claims c where c.week = p_week and c.org_id = v_org;
+    outcome := 'disconnected';
+    return;
+  end if;
+  if v_inserted = 1 then
+    outcome := 'claimed';
   else
     update analytics.slack_digest_claims c
        set state = 'claimed', claim = v_claim, claimed_at = pg_catalog.now()
@@ -260,7 +277,7 @@ end
 $$;
 
 comment on function pipeline.slack_digest_claim(date, text) is
-  'Claims the week''s Slack digest to the organization for the caller, who posts it only if it got the claim. outcome: claimed (the caller''s, with its claim and when it lapses), taken_over (the caller''s, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run''s claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted). '
+  'Claims the week''s Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization''s working connection as it is now (and when it was connected). outcome: claimed (the caller''s, with its claim and when it lapses), taken_over (the caller''s, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run''s claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). '
   'Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.';
 
 /* Posted: sent, for good, and its claim gone. Whoever's claim it was (a claim taken over from a
