@@ -146,6 +146,12 @@ class SheetsClient:
         )
         session.mount("https://", BoundedAdapter())
         session.mount("http://", BoundedAdapter())
+        # No redirect is followed (the first raises TooManyRedirects): neither API redirects, and
+        # requests followed 30, sending a 307's or 308's body again wherever it pointed, another
+        # host or plain HTTP: every tenant's rows, and the token's signed assertion, which Google
+        # exchanges for an access token for an hour.
+        token_session.max_redirects = 0
+        session.max_redirects = 0
         self._gspread = gspread.Client(credentials, session, http_client=_client_class(settings.api_url))
         self._gspread.set_timeout(settings.timeout)
         self._timeout = settings.timeout
@@ -557,7 +563,7 @@ def _failure(error: BaseException, deadline: CallDeadline) -> ServiceError | Non
             temporary=True,
         )
     if isinstance(error, requests.TooManyRedirects):
-        return ServiceError("sheets.provider_error", "Google Sheets redirected the request in a loop.")
+        return ServiceError("sheets.provider_error", "Google answered a redirect, which is not followed.")
     if isinstance(error, UNREADABLE_ANSWER):
         return ServiceError(
             "sheets.provider_error",

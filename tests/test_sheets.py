@@ -305,8 +305,31 @@ def test_a_token_answer_that_is_no_token_is_the_providers_failure(
     assert says_nothing_of_the_answer_or_the_credentials(raised.value, sheets_fake)
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("path", ["/token", ":batchUpdate"], ids=["the token", "the rows"])
+def test_a_redirect_is_not_followed(sheets_fake: FakeSheets, status: int, path: str) -> None:
+    """requests followed redirects (30 of them): 307 and 308 send the body again, wherever the
+    Location points, another host or plain HTTP, where requests keeps no credential of its own but
+    the body: every tenant's rows of the export, and, from the token endpoint, the service
+    account's signed assertion, which Google exchanges for an access token for an hour. Neither
+    API redirects; a redirect is not followed, the provider's failure."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    sheets_fake.answer_next(
+        b"", status=status, headers={"Location": f"{sheets_fake.url}/elsewhere"}, path=path
+    )
+    with pytest.raises(ServiceError) as raised:
+        client_for(sheets_fake).replace_rows(KEY, "metrics", [["day"], ["2026-01-10"]])
+    assert not any(line.endswith("/elsewhere") for line in sheets_fake.requests), sheets_fake.requests
+    assert (raised.value.code, raised.value.status, raised.value.temporary) == (
+        "sheets.provider_error",
+        502,
+        False,
+    )
+    assert raised.value.message == "Google answered a redirect, which is not followed."
+
+
 def test_a_redirect_loop_is_the_providers_failure(sheets_fake: FakeSheets) -> None:
-    """requests follows 30 redirects, then raises TooManyRedirects; trying again will not help."""
+    """A redirect is not followed (above), a loop of them neither; trying again will not help."""
     sheets_fake.add_spreadsheet(KEY, "metrics")
     client = client_for(sheets_fake)
     client.open(KEY)
