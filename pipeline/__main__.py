@@ -20,6 +20,7 @@ from typing import Any
 from dagster import (
     AssetsDefinition,
     DagsterInstance,
+    ExecuteInProcessResult,
     PartitionsDefinition,
     TimeWindowPartitionsDefinition,
     materialize,
@@ -99,9 +100,22 @@ def materialized(
             facts = ", ".join(f"{key} {value.value}" for key, value in materialization.metadata.items())
             print(f"pipeline-run: {materialization.asset_key.to_user_string()}: {facts}")
     if not result.success:
-        failure = next(iter(result.get_step_failure_events()), None)
-        print(f"pipeline-run: failed: {failure.message if failure else 'see the run'}", file=sys.stderr)
+        names = ", ".join(asset.key.to_user_string() for asset in group)
+        print(f"pipeline-run: {names} failed: {why_failed(result)}", file=sys.stderr)
     return bool(result.success)
+
+
+def why_failed(result: ExecuteInProcessResult) -> str:
+    """The error that failed the run's first failed step, on one line: the asset's own (Dagster
+    wraps it in an error that says only that the step failed, and the cause was pages of the log
+    above the last line, which is what cron mails and a terminal shows last)."""
+    failure = next(iter(result.get_step_failure_events()), None)
+    if failure is None:
+        return "see the run"
+    error = failure.step_failure_data.error if failure.step_failure_data else None
+    if error is None:
+        return failure.message or "see the run"
+    return " ".join((error.cause or error).message.split())
 
 
 def main() -> None:
