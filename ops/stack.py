@@ -460,7 +460,8 @@ def main() -> None:
     psql_admin_parser = sub.add_parser("psql-admin", help="psql on the database as panopticon (read-only)")
     psql_admin_parser.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("pipeline", help="Dagster's UI on the pipeline (dagster dev)")
-    run_parser = sub.add_parser("pipeline-run", help="materialize pipeline assets once")
+    # Its -h and --help are pipeline-run's own (python -m pipeline), as all its options.
+    run_parser = sub.add_parser("pipeline-run", help="materialize pipeline assets once", add_help=False)
     run_parser.add_argument("args", nargs=argparse.REMAINDER)
     reset = sub.add_parser("reset-db", help="drop the database and migrate it from scratch")
     reset.add_argument("--yes", action="store_true", help="do not ask")

@@ -1013,6 +1013,22 @@ def test_pipeline_run_opens_the_tokens_with_the_development_key(database_url: st
         assert len(fake.posts_to("#acme")) == 1
 
 
+def test_pipeline_run_help_is_pipeline_runs(database_url: str) -> None:
+    """`./dev pipeline-run --help` showed the recipe runner's usage (`stack.py pipeline-run [-h]
+    ...`, one argument `args`), which names neither the assets nor --day."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "pipeline-run", "--help"],
+        cwd=ROOT,
+        env=os.environ | {"DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "--day DAY" in ran.stdout, ran.stdout
+    assert "assets to materialize" in ran.stdout
+
+
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
     nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
     assert cli.run(["auth_housekeeping"], None, {"postgres": nowhere}) is False
