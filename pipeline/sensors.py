@@ -3,8 +3,10 @@
 An incident opens with the first failure after a quiet spell and stays open while failures keep
 coming; it closes once none came for `quiet_seconds` (an hour by default). Each tick reads only
 the failures after the last one seen (the sensor's cursor), so each is counted once. The alert is
-a run of the job `delivery_incident_alert`, keyed by the incident (its first failure), so Dagster
-starts it once whatever the sensor asks again; the run logs the incident as an error.
+a run of the job `delivery_incident_alert`, keyed by the incident (its first failure: its id and
+when it failed), so Dagster starts it once whatever the sensor asks again; the run logs the
+incident as an error. A database whose failures started again (restored from a backup, made again)
+is read from its first failure again.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
@@ -12,6 +14,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC
 
 from dagster import (
     Config,
@@ -34,12 +37,15 @@ QUIET_SECONDS = 3600.0
 
 @dataclass(frozen=True)
 class Incidents:
-    """The sensor's cursor: the last failure seen, the open incident (its first failure) and
-    when its last failure was seen."""
+    """The sensor's cursor: the last failure seen and when it failed (to know it again), the open
+    incident (its first failure) and when its last failure was seen."""
 
     last_failure_id: int = 0
     open_incident: int | None = None
     last_failure_at: float | None = None
+    # When failure last_failure_id failed; None in a cursor of a release before it, or when the
+    # database did not say.
+    last_seen_failed_at: float | None = None
 
     @classmethod
     def from_cursor(cls, cursor: str | None) -> "Incidents":
@@ -50,6 +56,15 @@ class Incidents:
 
     def to_cursor(self) -> str:
         return json.dumps(asdict(self))
+
+    def still_there(self, first: PipelineFailedDeliveriesRow | None) -> bool:
+        """Whether `first`, the first failure from the last one seen on, is that one, as it was seen.
+        Not when the database's failures started again below it (a database restored from a backup
+        made before it, or made again): their ids are given out again, and the failures after the
+        cursor were none until the ids passed it."""
+        if first is None or first.failure_id != self.last_failure_id:
+            return False
+        return self.last_seen_failed_at is None or failed_at(first) == self.last_seen_failed_at
 
     def seen(
         self, failures: Sequence[PipelineFailedDeliveriesRow], now: float, quiet_seconds: float
@@ -74,12 +89,18 @@ class Incidents:
                 incident = failure.failure_id or 0
             incidents.setdefault(incident, []).append(failure)
             last_at = at if last_at is None else max(last_at, at)
+        last_seen = max(failures, key=lambda failure: failure.failure_id or 0)
         state = Incidents(
-            last_failure_id=max(failure.failure_id or 0 for failure in failures),
+            last_failure_id=last_seen.failure_id or 0,
             open_incident=incident,
             last_failure_at=last_at,
+            last_seen_failed_at=failed_at(last_seen),
         )
         return state, incidents
+
+
+def failed_at(failure: PipelineFailedDeliveriesRow) -> float | None:
+    return failure.failed_at.timestamp() if failure.failed_at is not None else None
 
 
 class IncidentAlert(Config):
@@ -103,10 +124,16 @@ def delivery_incident_alert() -> None:
 
 
 def incident_alert(incident: int, failures: Sequence[PipelineFailedDeliveriesRow]) -> RunRequest:
+    """The alert of an incident that began among `failures` (its own, the first one first)."""
+    began = failures[0].failed_at
     return RunRequest(
         # Not "delivery-incident-…", the keys of incidents named by their first failed job: a
-        # failure's id may equal one, and Dagster would take the alert for one it had made.
-        run_key=f"delivery-failures-{incident}",
+        # failure's id may equal one, and Dagster would take the alert for one it had made. And
+        # when it began: ids are given out again in a database restored from an older backup, and
+        # an incident that began with an id alerted already went unsaid.
+        run_key=f"delivery-failures-{incident}-{began.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
+        if began is not None
+        else f"delivery-failures-{incident}",
         run_config={
             "ops": {
                 "alert_delivery_incident": {
@@ -133,7 +160,20 @@ def failed_deliveries_sensor(
 ) -> SensorResult | SkipReason:
     before = Incidents.from_cursor(context.cursor)
     with postgres.transaction() as conn:
-        failures = pipeline_failed_deliveries(conn, p_after_failure_id=before.last_failure_id, p_limit=1000)
+        # From the last failure seen itself, to know that it is still there.
+        failures = pipeline_failed_deliveries(
+            conn, p_after_failure_id=max(before.last_failure_id - 1, 0), p_limit=1000
+        )
+        if before.last_failure_id and before.still_there(next(iter(failures), None)):
+            failures = failures[1:]
+        elif before.last_failure_id:
+            context.log.warning(
+                f"failed deliveries: failure {before.last_failure_id}, the last one seen, is not in the"
+                " database as it was seen (restored from an older backup, or made again): read from"
+                " its first failure again (the incidents alerted already are not alerted again)"
+            )
+            before = Incidents()
+            failures = pipeline_failed_deliveries(conn, p_after_failure_id=0, p_limit=1000)
     after, incidents = before.seen(failures, time.time(), QUIET_SECONDS)
     # Each incident that began among these failures (more than one when the sensor was stopped
     # for longer than a quiet spell): the open one was alerted when it began.

@@ -934,6 +934,39 @@ def test_a_job_older_than_the_failures_seen_that_fails_now_is_seen(
     assert alert.run_config["ops"]["alert_delivery_incident"]["config"]["failures"] == 1
 
 
+def test_failures_after_a_restore_of_the_database_are_seen_and_alerted(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """The database restored from a backup made before failures the sensor saw (or made again by
+    `./dev reset-db`, the Dagster instance kept): its failures' ids start again below the cursor,
+    and the sensor read only those after it, silent until the ids passed it; and an incident whose
+    first failure took an id alerted already had that alert's run key, which Dagster skips."""
+
+    def tick(cursor: str | None) -> dagster.SensorResult | dagster.SkipReason:
+        return sensor_tick(postgres, instance, cursor)
+
+    fail_deliveries(database_url, 2)
+    before = tick(None)
+    assert isinstance(before, dagster.SensorResult)
+    (first_alert,) = before.run_requests or []
+    with psycopg.connect(database_url) as conn:
+        # The restore: the failures since the backup gone, and the events' ids where they were then.
+        first_failed = conn.execute("select min(id) from jobs.procrastinate_events where type = 'failed'")
+        (since,) = first_failed.fetchone() or (None,)
+        conn.execute("delete from jobs.procrastinate_events where id >= %s", (since,))
+        conn.execute("select setval('jobs.procrastinate_events_id_seq', %s, false)", (since,))
+    fail_deliveries(database_url, 1)
+
+    after = tick(before.cursor)
+    assert isinstance(after, dagster.SensorResult), after
+    (alert,) = after.run_requests or []
+    assert isinstance(alert, dagster.RunRequest)
+    assert alert.run_config["ops"]["alert_delivery_incident"]["config"]["failures"] == 1
+    assert isinstance(first_alert, dagster.RunRequest)
+    assert alert.run_key != first_alert.run_key, "a key of its own, which Dagster does not skip"
+    assert isinstance(tick(after.cursor), dagster.SkipReason), "and it is seen once"
+
+
 def test_pipeline_run_fills_analytics_after_sign_ups_and_an_invitation(stack: Stack, tmp_path: Path) -> None:
     edge = stack.edge_url
     owner = signup(edge, name="Owner")
