@@ -455,14 +455,16 @@ def main() -> None:
     sub.add_parser("up", help="bring the whole stack up (the default)")
     sub.add_parser("migrate", help="apply migrations and the stateless layer")
     sub.add_parser("worker", help="run the worker alone, in the foreground")
-    psql_parser = sub.add_parser("psql", help="psql on the database as the admin user")
-    psql_parser.add_argument("args", nargs=argparse.REMAINDER)
-    psql_admin_parser = sub.add_parser("psql-admin", help="psql on the database as panopticon (read-only)")
-    psql_admin_parser.add_argument("args", nargs=argparse.REMAINDER)
+    # Each passes every argument on to the program it runs, its -h and --help too (psql's -h is
+    # a host).
+    passing_on = {
+        "psql": "psql on the database as the admin user",
+        "psql-admin": "psql on the database as panopticon (read-only)",
+        "pipeline-run": "materialize pipeline assets once",
+    }
+    for name, summary in passing_on.items():
+        sub.add_parser(name, help=summary, add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("pipeline", help="Dagster's UI on the pipeline (dagster dev)")
-    # Its -h and --help are pipeline-run's own (python -m pipeline), as all its options.
-    run_parser = sub.add_parser("pipeline-run", help="materialize pipeline assets once", add_help=False)
-    run_parser.add_argument("args", nargs=argparse.REMAINDER)
     reset = sub.add_parser("reset-db", help="drop the database and migrate it from scratch")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     back = sub.add_parser("rollback", help="roll back the migrations applied after one")

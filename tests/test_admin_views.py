@@ -112,9 +112,18 @@ def test_its_temporary_files_are_bounded_for_good(database_url: str) -> None:
 COUNT_AS_WHO = "select current_user, count(*) from admin.organizations"
 
 
-def test_psql_admin_opens_psql_as_panopticon(database_url: str, seeded: tuple[str, str]) -> None:
-    answer = subprocess.run(
-        [sys.executable, "-m", "ops.stack", "psql-admin", "-Atc", COUNT_AS_WHO],
+@pytest.mark.parametrize("recipe", ["psql", "psql-admin"])
+def test_psqls_options_are_psqls_own(database_url: str, recipe: str) -> None:
+    """`./dev psql -h HOST` (psql's host) or `--help` showed the recipe runner's usage (`stack.py
+    psql [-h] ...`) and ran no psql: every argument after the recipe is psql's, its -h included."""
+    answer = _recipe(database_url, recipe, "--help")
+    assert "psql is the PostgreSQL interactive terminal." in answer.stdout, answer.stdout
+
+
+def _recipe(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`./dev ARGUMENTS` on the test's database."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops.stack", *arguments],
         cwd=ROOT,
         env=os.environ | {"DATABASE_URL": database_url},
         capture_output=True,
@@ -122,4 +131,8 @@ def test_psql_admin_opens_psql_as_panopticon(database_url: str, seeded: tuple[st
         timeout=60,
         check=True,
     )
+
+
+def test_psql_admin_opens_psql_as_panopticon(database_url: str, seeded: tuple[str, str]) -> None:
+    answer = _recipe(database_url, "psql-admin", "-Atc", COUNT_AS_WHO)
     assert answer.stdout.strip() == "panopticon|2"
