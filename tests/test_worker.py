@@ -137,6 +137,20 @@ def test_an_address_the_email_package_cannot_read_is_given_up_visibly(
         assert smtp.received == []
 
 
+def test_a_mail_whose_link_expired_before_it_could_go_is_given_up_not_sent(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A reset link is valid an hour, about as long as a mail's tries last, and a DBA may try a
+    mail again days later: the mail went out all the same, its link dead, saying it "expires" at
+    a time past."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        event = queue_mail(database_url, "fay@example.com", expires_at="2020-01-01T00:00:00+00:00")
+        row = outbox_row_once(database_url, event, "given_up_at")
+        assert row["attempts"] == 1
+        assert "expired" in row["last_error"]
+        assert smtp.received == []
+
+
 @pytest.mark.parametrize(
     ("refusal", "recorded"),
     [("451 4.3.0 Try\x00again\r\n later", None), ("550 5.1.1 No\x00such user", "550 5.1.1 Nosuch user")],

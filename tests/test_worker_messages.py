@@ -139,6 +139,14 @@ def test_typed_text_is_html_escaped_in_the_html_part() -> None:
         ("mail.password_reset", PAYLOAD | {"expires_at": "soon"}, "not a time"),
         ("mail.password_reset", PAYLOAD | {"expires_at": "0001-01-01T00:00:00+14:00"}, "not a time"),
         ("mail.password_reset", PAYLOAD | {"expires_at": "2030-01-01T00:00:00"}, "without its zone"),
+        # A link dead before it could be sent (a reset is valid an hour, about what a mail's
+        # tries take; a DBA's try_again a day later): the mail would only mislead.
+        ("mail.password_reset", PAYLOAD | {"expires_at": "2020-01-01T00:00:00+00:00"}, "expired"),
+        (
+            "mail.org_invitation",
+            PAYLOAD | {"org_name": "Acme", "role": "member", "expires_at": "2020-01-01T00:00:00+00:00"},
+            "expired",
+        ),
         ("mail.org_invitation", PAYLOAD | {"role": "owner"}, "no org_name"),
     ],
 )

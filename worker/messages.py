@@ -34,7 +34,11 @@ class UnsendableMessage(Exception):
     needs): trying again would fail the same way."""
 
 
-def _when(value: object) -> str:
+def _expiry(value: object) -> str:
+    """When the message's link stops working, as the message shows it; UnsendableMessage once
+    that is past. A reset link is valid an hour, about as long as a mail's tries last, and a
+    DBA may try a mail again days later (delivery.try_again): a mail whose link is dead would
+    only send its reader to a refusal, saying the link "expires" at a time gone by."""
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
@@ -42,9 +46,12 @@ def _when(value: object) -> str:
     if moment.utcoffset() is None:
         raise UnsendableMessage(f"a time without its zone: {value!r}")
     try:
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        moment = moment.astimezone(UTC)
     except OverflowError:  # the first or the last day of datetime's years, in UTC another year
         raise UnsendableMessage(f"not a time: {value!r}") from None
+    if moment <= datetime.now(UTC):
+        raise UnsendableMessage(f"its link expired at {value} before it could be sent")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ def compose(event_id: str, topic: str, payload: object, *, sender: Address, app_
         raise UnsendableMessage(f"not an address: {type(error).__name__}: {error}") from None
     values = {
         "link": f"{app_url}{kind.page}?{urlencode({'token': _field(payload, 'token')})}",
-        "expires_at": _when(_field(payload, "expires_at")),
+        "expires_at": _expiry(_field(payload, "expires_at")),
         **{name: inert(_field(payload, name)) for name in kind.typed},
         **{name: _field(payload, name) for name in kind.plain},
     }
