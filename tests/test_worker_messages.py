@@ -177,6 +177,28 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         WorkerConfig.from_env()
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        # A line break or a blank a secrets file or a YAML block left around it, or typed inside:
+        # Python's URL parser drops them when it checks the URL, and the value was used as given,
+        # so every mailed link in the text part was cut where they stood.
+        "https://app.example.com\n",
+        " https://app.example.com",
+        "https://app.example.com/a b",
+        "https://app.exa\tmple.com/",
+        # A user part: a link to evil.example that reads as blossom.example, or a password in
+        # every mail sent.
+        "https://blossom.example@evil.example",
+        "https://me:secret@app.example.com",
+    ],
+)
+def test_an_app_url_that_would_break_or_disguise_every_mailed_link_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="BLOSSOM_APP_URL") as refused:
+        parse_app_url(value)
+    assert "secret" not in str(refused.value)
+
+
 @pytest.mark.parametrize("failed_tries", [1, 2, 7, 1100, 10**6])
 def test_the_wait_after_a_failed_try_doubles_up_to_its_bound_however_many_tries(
     monkeypatch: pytest.MonkeyPatch, failed_tries: int

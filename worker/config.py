@@ -27,11 +27,27 @@ def parse_mail_from(value: str) -> Address:
     return addresses[0]
 
 
+# Characters no URL holds as written (RFC 3986), beside blanks and controls: Python's parser
+# drops line breaks and tabs anywhere, and blanks around the URL, before it reads one, so the
+# URL it checked was not the one mailed (a line break a secrets file left at the end cut every
+# link of the text part after its host).
+_NOT_IN_A_URL = frozenset('"<>\\^`{|}')
+
+
 def parse_app_url(value: str) -> str:
-    """BLOSSOM_APP_URL: the frontend's base URL that mailed links point into."""
+    """BLOSSOM_APP_URL: the frontend's base URL that mailed links point into. Not quoted when
+    it is refused for what it holds: a user part may be a password."""
+    if any(char.isspace() or not char.isprintable() or char in _NOT_IN_A_URL for char in value):
+        raise ValueError('BLOSSOM_APP_URL holds a blank, a control character or one of "<>\\^`{|}')
     parts = urlsplit(value)
+    # A user part: a password every mail would carry, or `https://blossom.example@evil.example`,
+    # a link to evil.example. Never quoted, nor is a URL with an @ anywhere (a password with a /
+    # ends the host part early, and its @ lands in the path).
+    if "@" in parts.netloc:
+        raise ValueError("BLOSSOM_APP_URL must name no user or password (an @ before its host)")
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ValueError(f"BLOSSOM_APP_URL must be an http(s) URL without query or fragment, not {value!r}")
+        shown = "" if "@" in value else f", not {value!r}"
+        raise ValueError(f"BLOSSOM_APP_URL must be an http(s) URL without query or fragment{shown}")
     return value.rstrip("/")
 
 
