@@ -8,13 +8,14 @@
 A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to this message,
 to its recipients, its data, or its size at MAIL FROM: sending it again would be refused again)
 or TemporaryFailure (a 4xx answer, no server, a timeout, a broken connection, a refused login, a
-5xx to the greeting, to EHLO or to our sender, a recipient refused for want of a login: what
-every mail would get alike until the server or the settings are mended: worth another try
-later).
+5xx to the greeting, to EHLO or to our sender, a recipient refused for want of a login or by a
+relay that will not relay for us: what every mail would get alike until the server or the
+settings are mended: worth another try later).
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -35,6 +36,14 @@ QUIT_SECONDS = 2.0
 MESSAGE_REFUSED_AT_MAIL = frozenset({552, 555})
 LOGIN_WANTED = 530
 LOGIN_WANTED_STATUS = "5.7.0"
+# A relay that will not relay for us (our address or login not on its list), as Postfix
+# ("Relay access denied"), Sendmail ("Relaying denied"), Exim ("relay not permitted") and
+# Exchange ("Unable to relay") say it: every mail gets it, under the code a refused recipient has
+# (5.7.1 is also a policy's refusal of one recipient, so the words tell). Not "relay" alone:
+# Postfix refuses a relay's unknown recipient, for good, as "User unknown in relay recipient table".
+RELAY_REFUSED = re.compile(
+    r"\brelay(?:ing)?\s+(?:access\s+)?(?:denied|not\s+(?:permitted|allowed))|\bunable\s+to\s+relay", re.I
+)
 # What a server's refusal of a command raises (its code and text), and of every recipient.
 REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
 
@@ -152,6 +161,7 @@ class Mailer:
                 500 <= refused.code < 600
                 and refused.code != LOGIN_WANTED
                 and not refused.message.startswith(LOGIN_WANTED_STATUS)
+                and not RELAY_REFUSED.search(refused.message)
                 for refused in refusals
             ):
                 raise PermanentFailure(f"recipient refused: {described}") from error

@@ -181,14 +181,25 @@ def test_a_refusal_of_the_connection_or_the_sender_is_temporary(greeting: str, m
      ("555 5.5.4 Unsupported option", "250 OK", PermanentFailure),
      ("250 OK", "530 5.7.0 Authentication required", TemporaryFailure),
      ("250 OK", "550 5.7.0 Authentication required", TemporaryFailure),
-     ("250 OK", "550 5.1.1 No such user", PermanentFailure)],
+     ("250 OK", "550 5.1.1 No such user", PermanentFailure),
+     # A relay that will not relay for us (Postfix, Sendmail, Exim, Exchange): every mail was
+     # given up at its first try while its allow-list or login was being mended.
+     ("250 OK", "554 5.7.1 <b@example.com>: Relay access denied", TemporaryFailure),
+     ("250 OK", "550 5.7.1 <b@example.com>... Relaying denied", TemporaryFailure),
+     ("250 OK", "550 relay not permitted", TemporaryFailure),
+     ("250 OK", "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain", TemporaryFailure),
+     # ... but a relay's own recipient it does not know is refused for good.
+     ("250 OK", "550 5.1.1 <b@x.example>: Recipient address rejected: User unknown in relay recipient table",
+      PermanentFailure),
+     ("250 OK", "550 5.7.1 <b@example.com>: Recipient address rejected: Access denied", PermanentFailure)],
 )  # fmt: skip
 def test_a_refusal_of_this_message_at_mail_or_rcpt_is_sorted_by_what_it_is_about(
     mail: str, rcpt: str, failure: type[Exception]
 ) -> None:
     """MAIL FROM carries the message's size (SIZE=), and a 552 or 555 there refuses this
     message, as sending it again would be; a recipient refused for want of a login (530, or the
-    enhanced status 5.7.0) is refused for every mail alike until the settings are mended."""
+    enhanced status 5.7.0), or by a relay that will not relay for us, is refused for every mail
+    alike until the settings are mended."""
     with ScriptedSmtp(mail=mail, rcpt=rcpt) as smtp, pytest.raises(failure):
         _send(smtp.url)
 
