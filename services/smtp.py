@@ -3,7 +3,8 @@
     BLOSSOM_SMTP_URL   smtp://[user[:password]@]host[:port][?starttls=1]   (port 25, or 587 with STARTTLS)
                        smtps://[user[:password]@]host[:port]                (TLS from the start, port 465)
                        user and password percent-encoded; a URL that cannot be read as meant is
-                       refused without being quoted (SmtpSettings.from_url)
+                       refused without being quoted (SmtpSettings.from_url), as is a password over
+                       smtp:// to a host not on loopback (clear text: STARTTLS only if asked)
 
 A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to this message,
 to its recipients, its data, or its size at MAIL FROM: sending it again would be refused again)
@@ -15,6 +16,7 @@ settings are mended: worth another try later).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import ssl
 from contextlib import suppress
@@ -60,6 +62,15 @@ class PermanentFailure(SmtpFailure):
     pass
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -96,6 +107,12 @@ class SmtpSettings:
         start_tls = parse_qs(parts.query).get("starttls", ["0"])[-1] in ("1", "true", "yes")
         if implicit and start_tls:
             raise ValueError("BLOSSOM_SMTP_URL: smtps:// is TLS from the start; starttls goes with smtp://")
+        if parts.password and not (implicit or start_tls) and not _is_loopback(parts.hostname):
+            # aiosmtplib upgrades only when told to, and logs in over the connection as it is.
+            raise ValueError(
+                "BLOSSOM_SMTP_URL: a password over smtp:// would cross the network in clear text;"
+                " use smtps:// or ?starttls=1 (only a relay on this machine's loopback may take it plain)"
+            )
         port = port or (465 if implicit else 587 if start_tls else 25)
         return cls(
             host=parts.hostname,

@@ -52,6 +52,27 @@ def test_a_malformed_url_is_refused(url: str) -> None:
         SmtpSettings.from_url(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://me:secret@mail.example.com",
+        "smtp://me:secret@192.0.2.25:587",
+        "smtp://me:secret@[2001:db8::25]",
+    ],
+)
+def test_a_password_in_clear_text_across_the_network_is_refused(url: str) -> None:
+    """smtp:// without ?starttls=1 never upgrades the connection, even where the server offers
+    STARTTLS, and logs in over it as it came: the relay's password crossed the network in clear
+    text. Refused at start, naming the two ways to send it encrypted; a relay on the loopback
+    interface (a local MTA, MailDev) may take it plain."""
+    with pytest.raises(ValueError, match=r"smtps:// or \?starttls=1") as refused:
+        SmtpSettings.from_url(url)
+    assert "secret" not in str(refused.value)
+    for encrypted in (url.replace("smtp://", "smtps://"), url + "?starttls=1"):
+        assert SmtpSettings.from_url(encrypted).password == "secret"
+    assert SmtpSettings.from_url("smtp://me:secret@localhost:2525").password == "secret"
+
+
 def _message() -> EmailMessage:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "Hi"
