@@ -6,6 +6,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from blossom_db.settings import env_count, env_database_url, env_number, split_list
 
@@ -55,6 +56,51 @@ def session_cookie_name(given: str | None = None, *, secure: bool | None = None)
     if not COOKIE_NAME_SHAPE.fullmatch(base):
         raise ValueError(f"BLOSSOM_COOKIE_NAME must match {COOKIE_NAME_SHAPE.pattern}: {given!r}")
     return HOST_PREFIX + base if secure else base
+
+
+# The ports a browser leaves out of an origin it sends.
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def serialized_origin(text: str) -> str | None:
+    """`text` written as a browser writes an origin in its Origin header (the scheme and the host
+    in lower case, the host's international letters as punycode, the port unless it is the
+    scheme's own, nothing after it); None when it names more than an origin (a path, a query, a
+    user) or less (no scheme or host)."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    if not (parts.scheme and host) or "@" in parts.netloc or parts.query or parts.fragment:
+        return None
+    if parts.path not in ("", "/"):
+        return None
+    scheme = parts.scheme.lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS.get(scheme)) else f":{port}")
+
+
+def parse_allowed_origins(value: str) -> frozenset[str]:
+    """BLOSSOM_ALLOWED_ORIGINS. The edge, and the pre-request (auth.origin_allowed), compare each
+    with the request's Origin exactly, so each must be spelt as a browser sends it: any other
+    spelling (Vite's `http://localhost:5173/`, with a slash) matched nothing, and every call of
+    that frontend failed its preflight, a network error in the page and nothing in the log.
+    Nor is `null` taken, the origin of a sandboxed frame or a file, which any site can make."""
+    origins = split_list(value)
+    for origin in origins:
+        written = serialized_origin(origin)
+        if written != origin:
+            fix = (
+                f"write {written}"
+                if written
+                else "each is scheme://host[:port], e.g. https://app.example.com"
+            )
+            raise ValueError(
+                f"BLOSSOM_ALLOWED_ORIGINS: {origin!r} is not an origin as a browser sends it ({fix})"
+            )
+    return frozenset(origins)
 
 
 @dataclass(frozen=True)
@@ -152,7 +198,7 @@ class EdgeConfig:
             grace_seconds=env_number("BLOSSOM_EDGE_GRACE_SECONDS", 10.0),
             cookie_name=session_cookie_name(secure=secure),
             cookie_secure=secure,
-            allowed_origins=frozenset(split_list(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))),
+            allowed_origins=parse_allowed_origins(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", "")),
             trusted_proxies=parse_networks(os.environ.get("BLOSSOM_TRUSTED_PROXIES", "")),
             demo_dir=os.environ.get("BLOSSOM_DEMO_DIR") or None,
             metrics_networks=parse_networks(

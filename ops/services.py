@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from edge.config import session_cookie_name
+from edge.config import parse_allowed_origins, session_cookie_name
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
 
@@ -88,6 +88,8 @@ def auth_env(endpoints: Endpoints, environ: Environment) -> dict[str, str]:
     # Checked here as the edge will (a name given with a __Host- or __Secure- prefix); both add
     # the __Host- prefix.
     session_cookie_name(environ.get("BLOSSOM_COOKIE_NAME", ""), secure=cookie_secure(environ))
+    # And an origin no browser sends (a path's slash, a capital, a default port): nothing matched it.
+    parse_allowed_origins(environ.get("BLOSSOM_ALLOWED_ORIGINS", ""))
     return {
         "BLOSSOM_COOKIE_NAME": environ.get("BLOSSOM_COOKIE_NAME") or "blossom_session",
         "BLOSSOM_COOKIE_INSECURE": "" if cookie_secure(environ) else "1",

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from edge.config import EdgeConfig
+from ops.services import Endpoints, auth_env
 from tests.support.http import Reply, request
 from tests.support.stack import Stack
 
@@ -66,3 +68,45 @@ def test_answers_name_the_allowed_origin_and_nothing_for_another(stack: Stack) -
     assert cors_headers(stranger) == {}
     no_origin = request(stack.edge_url, "GET", "/healthz")
     assert cors_headers(no_origin) == {}
+
+
+@pytest.mark.parametrize(
+    ("given", "suggested"),
+    [
+        # As Vite prints its address: with the path's slash, which no Origin header carries.
+        ("http://localhost:5173/", "http://localhost:5173"),
+        ("http://LocalHost:5173", "http://localhost:5173"),
+        ("HTTPS://app.example.com", "https://app.example.com"),
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("http://localhost:80", "http://localhost"),
+        ("http://[::1]:8000/", "http://[::1]:8000"),
+        ("https://app.example.com/app", None),
+        ("https://app.example.com?x=1", None),
+        ("https://user@app.example.com", None),
+        ("localhost:5173", None),
+        ("*", None),
+        ("null", None),
+    ],
+)
+def test_an_allowed_origin_a_browser_never_sends_stops_the_edge_at_start(
+    monkeypatch: pytest.MonkeyPatch, given: str, suggested: str | None
+) -> None:
+    """Origins are compared exactly with the browser's Origin header, which is the scheme, the
+    host in lower case and a port other than the scheme's own, nothing else. Any other spelling
+    was taken and matched nothing: every call of that frontend failed its preflight, a network
+    error in the page (`client.network`) and nothing in the edge's log. `null`, the origin of a
+    sandboxed frame or a file, would be any site's."""
+    monkeypatch.setenv("BLOSSOM_ALLOWED_ORIGINS", f"http://127.0.0.1:8000 {given}")
+    with pytest.raises(ValueError, match="BLOSSOM_ALLOWED_ORIGINS") as refused:
+        EdgeConfig.from_env()
+    assert repr(given) in str(refused.value)
+    if suggested is not None:
+        assert f"write {suggested}" in str(refused.value)
+    with pytest.raises(ValueError, match="BLOSSOM_ALLOWED_ORIGINS"):
+        auth_env(Endpoints.on_free_ports("postgresql://x@127.0.0.1/x"), {"BLOSSOM_ALLOWED_ORIGINS": given})
+
+
+def test_allowed_origins_as_browsers_send_them_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    origins = "http://127.0.0.1:8000, http://localhost:5173 https://app.example.com http://[::1]:8000 capacitor://localhost"
+    monkeypatch.setenv("BLOSSOM_ALLOWED_ORIGINS", origins)
+    assert EdgeConfig.from_env().allowed_origins == frozenset(origins.replace(",", "").split())
