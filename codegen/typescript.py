@@ -119,7 +119,8 @@ export type Json = string | number | boolean | null | Json[] | { [key: string]: 
 
 /** Where the API is and how to reach it. */
 export interface Client {
-  /** The origin that serves /rpc and /auth, e.g. "https://app.example.com", or "" for the page's own. */
+  /** The origin that serves /rpc and /auth, e.g. "https://app.example.com", or "" for the page's own
+   * (a trailing slash is dropped). */
   baseUrl: string;
   /** The fetch to call (default: the global one). */
   fetch?: typeof fetch;
@@ -267,7 +268,8 @@ async function _request<T, C extends string>(
   // network's failure (client.network), even when the status had come.
   let whole = false;
   try {
-    const response = await (client.fetch ?? fetch)(`${client.baseUrl}${path}`, {
+    // An origin as new URL(x).href writes it ends in a slash: "//rpc/…" is no path of the API.
+    const response = await (client.fetch ?? fetch)(`${client.baseUrl.replace(/\/+$/, "")}${path}`, {
       method,
       credentials: client.credentials ?? "include",
       headers: {

@@ -37,3 +37,16 @@ test("an answer that came whole but is not JSON stays client.unexpected", async 
   assert.equal(result.error.code, "client.unexpected");
   assert.equal(result.error.status, 200);
 });
+
+test("a baseUrl written with a trailing slash (as new URL(x).href gives it) calls /rpc, not //rpc", async () => {
+  const asked: string[] = [];
+  const client: Client = {
+    baseUrl: "http://blossom.invalid/",
+    fetch: async (input) => {
+      asked.push(String(input));
+      return new Response(JSON.stringify({ id: "usr_x" }), { status: 200, headers: { "Content-Type": "application/json" } });
+    },
+  };
+  await me(client);
+  assert.deepEqual(asked, ["http://blossom.invalid/rpc/me"]);
+});
