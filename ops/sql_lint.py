@@ -7,7 +7,9 @@
 - migrations: squawk over every migration, `migrations/NNNN.name.sql` (not the rollbacks: a
   rollback drops what its migration made, which is what squawk's rules forbid), with the settings
   in `.squawk.toml`; and a rule of ours squawk lacks, reported as its own: no CHECK written with
-  a column added to an existing table (constraint-on-added-column).
+  a column added to an existing table (constraint-on-added-column), and timeouts that bound
+  something: none set to 0, default or reset before the work (timeout-without-bound), none
+  `local` outside a transaction (set-local-outside-transaction).
 - rollbacks: each rollback run in a transaction sets lock_timeout and statement_timeout first.
 - calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
   bodies, PL/pgSQL ones included, views, policies) names its schema, pg_catalog included.
@@ -380,6 +382,7 @@ def squawk_findings(files: Iterable[Path] | None = None, excused: Sequence[Excus
             raise RuntimeError(f"squawk failed: {result.stderr.strip() or result.stdout.strip()}") from None
 
     violations += _checks_on_added_columns(paths)
+    violations += _timeouts_without_bound(paths)
 
     def found() -> Iterator[tuple[tuple[str, str], Finding]]:
         for violation in sorted(violations, key=lambda v: (v["file"], v["line"], v["rule_name"])):
@@ -430,6 +433,64 @@ def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
                                 " migration of its own (in the same transaction the lock is held)",
                             }
                         )
+    return violations
+
+
+_TIMEOUTS = frozenset({"lock_timeout", "statement_timeout"})
+# What stands between one statement's start (the end of the one before) and its first word.
+_BLANKS_AND_COMMENTS = re.compile(rb"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
+
+
+def _first_word(source: bytes, offset: int) -> int:
+    """Where the statement that the parser says starts at `offset` (after the one before) begins."""
+    blanks = _BLANKS_AND_COMMENTS.match(source, offset)
+    return blanks.end() if blanks else offset
+
+
+def _timeouts_without_bound(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Rules squawk lacks, as squawk reports one: its require-lock-timeout and
+    require-statement-timeout pass any `set` of the two, so a migration that set one to 0 or to
+    the server's default (none), or reset it before its work, waited without bound behind a long
+    transaction for its ACCESS EXCLUSIVE lock, every query of the table queued behind it
+    (timeout-without-bound); and one that yoyo runs outside a transaction set them `local`,
+    which does nothing there (Postgres only warns), so its work waited the same
+    (set-local-outside-transaction). Resetting them after the last statement, as 0018 does,
+    is fine."""
+    violations = []
+    for path in paths:
+        source = path.read_bytes()
+        transactional = _transactional(path)
+        raws = json.loads(parse_sql_json(source.decode()))["stmts"]
+        work = [i for i, raw in enumerate(raws) if "VariableSetStmt" not in raw["stmt"]]
+        last_work = work[-1] if work else -1
+        for i, raw in enumerate(raws):
+            setting = raw["stmt"].get("VariableSetStmt")
+            if setting is None:
+                continue
+            names = _TIMEOUTS if setting.get("kind") == "VAR_RESET_ALL" else {setting.get("name")} & _TIMEOUTS
+            if not names:
+                continue
+            line = (
+                _line(source, _first_word(source, int(raw.get("stmt_location", 0)))) - 1
+            )  # as squawk counts
+            shown_names = " and ".join(sorted(names))
+            if not transactional and setting.get("is_local"):
+                rule = "set-local-outside-transaction"
+                message = (
+                    f"yoyo runs this migration outside a transaction (`-- transactional: false`), where"
+                    f" `set local {shown_names}` does nothing: set it without `local`, reset at the end"
+                )
+            elif i < last_work and not _bounds(setting):
+                rule = "timeout-without-bound"
+                message = (
+                    f"{shown_names} is left without a bound (0, the server's default or reset) before"
+                    " the statements after it, which may then wait behind a long transaction for their"
+                    " locks with every query of the table queued behind them: give it a value"
+                    " (`set local lock_timeout = '5s'`, as `just new-migration` writes)"
+                )
+            else:
+                continue
+            violations.append({"file": str(path), "line": line, "rule_name": rule, "message": message})
     return violations
 
 

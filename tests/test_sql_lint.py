@@ -229,6 +229,39 @@ def test_squawk_knows_a_migration_that_yoyo_runs_outside_a_transaction(tmp_path:
     ]
 
 
+def test_a_migration_whose_timeouts_bound_nothing_is_a_finding(tmp_path: Path) -> None:
+    """squawk asks only that a migration sets lock_timeout and statement_timeout first, whatever
+    to: a timeout of 0 (or the server's default, or one reset before the ALTER) waited without
+    bound behind a long transaction for the ACCESS EXCLUSIVE lock, every query of the table queued
+    behind it; and `set local` in a migration yoyo runs outside a transaction does nothing
+    (Postgres only warns), so its `alter table` waited the same. Resetting them once the work is
+    done, as 0018 does, is fine."""
+    alter = "alter table app.users add column if not exists nickname text;\n"
+    zero = tmp_path / "0009.zero.sql"
+    zero.write_text("set local lock_timeout = 0;\nset local statement_timeout = '1min';\n" + alter)
+    default = tmp_path / "0010.default.sql"
+    default.write_text("set local lock_timeout = '5s';\nset local statement_timeout to default;\n" + alter)
+    reset = tmp_path / "0011.reset.sql"
+    reset.write_text(TIMEOUTS + "reset lock_timeout;\n" + alter)
+    local = tmp_path / "0012.local.sql"
+    local.write_text("-- transactional: false\n" + TIMEOUTS + alter)
+    bounded = tmp_path / "0013.bounded.sql"
+    bounded.write_text(TIMEOUTS + alter)
+    outside = tmp_path / "0014.outside.sql"
+    outside.write_text(
+        "-- transactional: false\nset lock_timeout = '5s';\nset statement_timeout = '1min';\n"
+        + alter
+        + "reset statement_timeout;\nreset lock_timeout;\n"
+    )
+    assert where_and_rule(squawk_findings([zero, default, reset, local, bounded, outside])) == [
+        (f"{zero}:1", "timeout-without-bound"),
+        (f"{default}:2", "timeout-without-bound"),
+        (f"{reset}:3", "timeout-without-bound"),
+        (f"{local}:2", "set-local-outside-transaction"),
+        (f"{local}:3", "set-local-outside-transaction"),
+    ]
+
+
 def test_every_rollback_waits_for_its_locks_a_bounded_time() -> None:
     assert rollback_findings() == []
 
