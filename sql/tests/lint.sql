@@ -1,8 +1,9 @@
 /*
  * Lint over the catalog, for every table and function there is (not only the ones we know
- * of): Row Level Security on every app table, enabled, forced and with policies; every
- * SECURITY DEFINER function pinned to a search_path; every function of the API executable by
- * both API roles, unless its comment marks it @internal. First the rule finds nothing in the
+ * of): Row Level Security on every table of our schemas, enabled, forced and with policies; no
+ * table or view in api, and none a request role reaches but through functions; every
+ * SECURITY DEFINER function pinned to a search_path no one else can plant in; every function
+ * of the API executable by both API roles, unless its comment marks it @internal. First the rule finds nothing in the
  * schema as it is; then it must find each kind of breach, made here and rolled back.
  */
 begin;
@@ -11,22 +12,66 @@ select plan(2);
 create function pg_temp.lint_findings() returns table (rule text, object text)
 language sql stable
 as $$
-  select 'rls not enabled', c.oid::regclass::text from pg_class c
-   where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p') and not c.relrowsecurity
+  /* Every table of every schema of ours (the owner's, but yoyo's bookkeeping): app holds the
+     tables, and one made elsewhere by mistake is no less a table. */
+  with ours as (
+    select n.oid from pg_namespace n
+     where n.nspowner = 'blossom_owner'::regrole and n.nspname <> 'blossom_meta'
+  ), tables as (
+    select c.oid, c.relrowsecurity, c.relforcerowsecurity from pg_class c
+     where c.relnamespace in (select oid from ours) and c.relkind in ('r', 'p')
+  )
+  select 'rls not enabled', t.oid::regclass::text from tables t where not t.relrowsecurity
   union all
   /* Forced, so that it binds the tables' owner too, which the api functions run as. */
-  select 'rls not forced', c.oid::regclass::text from pg_class c
-   where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p') and not c.relforcerowsecurity
+  select 'rls not forced', t.oid::regclass::text from tables t where not t.relforcerowsecurity
   union all
   /* Permissive: restrictive policies alone admit no row, which says nothing was written for it. */
-  select 'no policy', c.oid::regclass::text from pg_class c
-   where c.relnamespace = 'app'::regnamespace and c.relkind in ('r', 'p')
-     and not exists (select from pg_policy p where p.polrelid = c.oid and p.polpermissive)
+  select 'no policy', t.oid::regclass::text from tables t
+   where not exists (select from pg_policy p where p.polrelid = t.oid and p.polpermissive)
+  union all
+  /* PostgREST serves every table and view of api beside its functions (GET /name), read with the
+     view owner's rights: the API is functions only. */
+  select 'relation in api', c.oid::regclass::text from pg_class c
+   where c.relnamespace = 'api'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'f')
+  union all
+  /* The request roles reach data through functions and policies only; the pre-request reads the
+     one view made for it (auth.presented_session, owned by session_reader, under its policy). */
+  select distinct 'relation a request role reaches', c.oid::regclass::text from pg_class c
+   cross join unnest(array['authenticator', 'web_anon', 'authenticated']) r
+   where c.relnamespace in (select oid from ours) and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+     and (has_table_privilege(r, c.oid, 'select, insert, update, delete, truncate, references, trigger')
+          or has_any_column_privilege(r, c.oid, 'select, insert, update, references'))
+     and not (c.oid = 'auth.presented_session'::regclass and r <> 'authenticator'
+              and not has_table_privilege(r, c.oid, 'insert, update, delete, truncate, references, trigger'))
   union all
   select 'definer without search_path', p.oid::regprocedure::text from pg_proc p
    where p.prosecdef
      and p.pronamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
      and not exists (select from unnest(p.proconfig) c where c like 'search_path=%')
+  union all
+  /* A definer's search_path names pg_catalog and schemas of the owner's that no one else may
+     create in (pg_temp only last): an operator or function made in any other (public, which is
+     the database owner's and, on a server upgraded from Postgres 14, anyone's) would run with
+     the definer's rights, as bare operators resolve on the path. */
+  select distinct 'definer search_path names a schema others may plant in', p.oid::regprocedure::text
+    from pg_proc p
+   cross join unnest(p.proconfig) c
+   cross join lateral unnest(string_to_array(substr(c, length('search_path=') + 1), ','))
+              with ordinality as e (entry, position)
+   where p.prosecdef and c like 'search_path=%'
+     and p.pronamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+     and btrim(btrim(e.entry), '"') not in ('', 'pg_catalog')
+     and case
+           when btrim(btrim(e.entry), '"') = 'pg_temp'
+             then e.position < cardinality(string_to_array(substr(c, length('search_path=') + 1), ','))
+           else not exists (
+             select from pg_namespace n
+              where n.nspname = btrim(btrim(e.entry), '"') and n.nspowner = 'blossom_owner'::regrole
+                and not exists (select from pg_roles o
+                                 where not o.rolsuper and o.rolname <> 'blossom_owner'
+                                   and has_schema_privilege(o.oid, n.oid, 'create')))
+         end
   union all
   /* A forgotten grant: PostgREST would answer 401 42501, and the clients would still offer it.
      A function that is not part of the API's surface says @internal in its comment. */
@@ -57,16 +102,45 @@ grant execute on function api.lint_ungranted() to authenticated;
 create function api.lint_internal() returns int language sql as $$ select 1 $$;
 revoke execute on function api.lint_internal() from public;
 comment on function api.lint_internal() is 'Not for clients. @internal';
+/* A table outside app is a table too. */
+create table auth.lint_elsewhere (id int);
+/* A view in api is served by PostgREST beside the functions, with its owner's rights: here every
+   account's email, to anyone. */
+create view api.lint_directory as select u.id, u.email from app.users u;
+grant select on api.lint_directory to web_anon, authenticated;
+/* A request role reaching a relation of ours directly, whole or by a column. */
+create view util.lint_granted as select 1 as one;
+grant select on util.lint_granted to authenticated;
+create view util.lint_column_granted as select 1 as one;
+grant select (one) on util.lint_column_granted to web_anon;
+/* A definer whose search_path names a schema that is not the owner's alone (public is the
+   database owner's, and on a server upgraded from Postgres 14 anyone's to create in), or pg_temp
+   before the end: an operator or a function made there runs as the definer. */
+create function util.lint_public_path() returns int language sql security definer
+  set search_path = public, pg_catalog as $$ select 1 $$;
+create function util.lint_temp_path() returns int language sql security definer
+  set search_path = pg_temp, pg_catalog as $$ select 1 $$;
+create function util.lint_pinned() returns int language sql security definer
+  set search_path = app, pg_temp as $$ select 1 $$;
 select results_eq(
   $$ select rule, object from pg_temp.lint_findings() order by rule, object $$,
   $$ values ('api function not granted to the API roles', 'api.lint_ungranted()'),
+            ('definer search_path names a schema others may plant in', 'util.lint_public_path()'),
+            ('definer search_path names a schema others may plant in', 'util.lint_temp_path()'),
             ('definer without search_path', 'api.lint_unpinned()'),
             ('no policy', 'app.lint_open'),
             ('no policy', 'app.lint_unpoliced'),
+            ('no policy', 'auth.lint_elsewhere'),
+            ('relation a request role reaches', 'api.lint_directory'),
+            ('relation a request role reaches', 'util.lint_column_granted'),
+            ('relation a request role reaches', 'util.lint_granted'),
+            ('relation in api', 'api.lint_directory'),
             ('rls not enabled', 'app.lint_open'),
+            ('rls not enabled', 'auth.lint_elsewhere'),
             ('rls not forced', 'app.lint_open'),
-            ('rls not forced', 'app.lint_unforced') $$,
-  'the lint finds every breach: RLS off, RLS not forced, no permissive policy, an unpinned definer, an API function granted to too few');
+            ('rls not forced', 'app.lint_unforced'),
+            ('rls not forced', 'auth.lint_elsewhere') $$,
+  'the lint finds every breach: RLS off, RLS not forced, no permissive policy (in any schema of ours), an unpinned definer or one pinned to a schema others may create in, an API function granted to too few, a relation in api, a relation a request role may read or write');
 
 select * from finish();
 rollback;
