@@ -9,7 +9,8 @@
   in `.squawk.toml`; and a rule of ours squawk lacks, reported as its own: no CHECK written with
   a column added to an existing table (constraint-on-added-column), and timeouts that bound
   something: none set to 0, default or reset before the work (timeout-without-bound), none
-  `local` outside a transaction (set-local-outside-transaction).
+  `local` outside a transaction (set-local-outside-transaction); no statement that rewrites a
+  table the migration did not make (table-rewrite: set logged, cluster, vacuum full …).
 - rollbacks: each rollback run in a transaction sets lock_timeout and statement_timeout first.
 - calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
   bodies, PL/pgSQL ones included, views, policies) names its schema, pg_catalog included.
@@ -383,6 +384,7 @@ def squawk_findings(files: Iterable[Path] | None = None, excused: Sequence[Excus
 
     violations += _checks_on_added_columns(paths)
     violations += _timeouts_without_bound(paths)
+    violations += _table_rewrites(paths)
 
     def found() -> Iterator[tuple[tuple[str, str], Finding]]:
         for violation in sorted(violations, key=lambda v: (v["file"], v["line"], v["rule_name"])):
@@ -392,6 +394,15 @@ def squawk_findings(files: Iterable[Path] | None = None, excused: Sequence[Excus
             yield (rule, path.name), Finding(where, f"{rule}: {violation['message']}")
 
     return _excuse(found(), excused)
+
+
+def _made_table(stmt: dict[str, Any]) -> set[tuple[str | None, str]]:
+    """(schema, name) of the table a statement makes (`create table`, `… partition of`, `… as`):
+    seen by no one else until the migration commits, its lock keeps no one waiting."""
+    relation = stmt.get("CreateStmt", {}).get("relation") or stmt.get("CreateTableAsStmt", {}).get(
+        "into", {}
+    ).get("rel")
+    return {(relation.get("schemaname"), relation["relname"])} if relation else set()
 
 
 def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -405,13 +416,7 @@ def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
         made: set[tuple[str | None, str]] = set()
         for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
             stmt = raw["stmt"]
-            # A table the migration makes (`create table`, `… partition of`, `… as`) is seen by no
-            # one else until it commits: its lock keeps no one waiting.
-            relation = stmt.get("CreateStmt", {}).get("relation") or stmt.get("CreateTableAsStmt", {}).get(
-                "into", {}
-            ).get("rel")
-            if relation:
-                made.add((relation.get("schemaname"), relation["relname"]))
+            made |= _made_table(stmt)
             altered = stmt.get("AlterTableStmt")
             if not altered or (altered["relation"].get("schemaname"), altered["relation"]["relname"]) in made:
                 continue
@@ -491,6 +496,63 @@ def _timeouts_without_bound(paths: Iterable[Path]) -> list[dict[str, Any]]:
             else:
                 continue
             violations.append({"file": str(path), "line": line, "rule_name": rule, "message": message})
+    return violations
+
+
+# ALTER TABLE's subcommands that copy the whole table into new files under its ACCESS EXCLUSIVE
+# lock (squawk knows only a column's new type, changing-column-type).
+_REWRITING_SUBCOMMANDS = {
+    "AT_SetLogged": "set logged",
+    "AT_SetUnLogged": "set unlogged",
+    "AT_SetTableSpace": "set tablespace",
+    "AT_SetAccessMethod": "set access method",
+}
+
+
+def _rewritten(stmt: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """(relation, what) of each rewrite of a table a statement asks for."""
+    altered = stmt.get("AlterTableStmt")
+    if altered:
+        for cmd in altered.get("cmds", []):
+            what = _REWRITING_SUBCOMMANDS.get(cmd["AlterTableCmd"]["subtype"])
+            if what:
+                yield altered["relation"], f"alter table … {what}"
+    cluster = stmt.get("ClusterStmt")
+    if cluster and "relation" in cluster:
+        yield cluster["relation"], "cluster"
+    vacuum = stmt.get("VacuumStmt")
+    if vacuum and any(option["DefElem"]["defname"] == "full" for option in vacuum.get("options", [])):
+        for rel in vacuum.get("rels", []):
+            yield rel["VacuumRelation"]["relation"], "vacuum full"
+
+
+def _table_rewrites(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """A rule squawk lacks, as squawk reports one (table-rewrite): a statement that rewrites a
+    table the migration did not make (`set logged`/`unlogged`, `set tablespace`, `set access
+    method`, `cluster`, `vacuum full`) holds its ACCESS EXCLUSIVE lock while it copies every row,
+    and every query of the table waits that long."""
+    violations = []
+    for path in paths:
+        source = path.read_bytes()
+        made: set[tuple[str | None, str]] = set()
+        for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
+            stmt = raw["stmt"]
+            made |= _made_table(stmt)
+            for rewritten, what in _rewritten(stmt):
+                name = (rewritten.get("schemaname"), rewritten["relname"])
+                if name in made:
+                    continue
+                table = ".".join(part for part in name if part)
+                violations.append(
+                    {
+                        "file": str(path),
+                        "line": _line(source, _first_word(source, int(raw.get("stmt_location", 0)))) - 1,
+                        "rule_name": "table-rewrite",
+                        "message": f"{what} rewrites {table} whole under an ACCESS EXCLUSIVE lock, which"
+                        " every query of the table waits behind: leave it out, or do it in a maintenance"
+                        " window by hand",
+                    }
+                )
     return violations
 
 

@@ -216,6 +216,40 @@ def test_a_constraint_on_an_added_column_is_found_on_its_line_after_text_not_in_
     ]
 
 
+def test_a_statement_that_rewrites_an_existing_table_is_a_finding(tmp_path: Path) -> None:
+    """squawk refuses a column's new type, which rewrites the table under an ACCESS EXCLUSIVE
+    lock, but passed `set unlogged`, `set logged`, `set tablespace`, `set access method`,
+    `cluster` and `vacuum full`, which rewrite it the same way: every query of the table waits
+    for the copy. On a table the migration makes they cost nothing."""
+    migration = tmp_path / "0009.rewrites.sql"
+    migration.write_text(
+        TIMEOUTS
+        + "alter table app.rate_limit_hits set unlogged;\n"
+        + "alter table app.users set logged;\n"
+        + "alter table app.users set tablespace pg_default;\n"
+        + "alter table app.users set access method heap;\n"
+        + "cluster app.audit_events using audit_events_pkey;\n"
+        + "create table app.scratch (id bigint primary key);\n"
+        + "alter table app.scratch set unlogged;\n"
+        + "cluster app.scratch using scratch_pkey;\n"
+    )
+    outside = tmp_path / "0010.vacuum.sql"
+    outside.write_text(
+        "-- transactional: false\nset lock_timeout = '5s';\nset statement_timeout = '1min';\n"
+        "vacuum (full) app.audit_events;\nvacuum app.users;\n"
+    )
+    findings = squawk_findings([migration, outside])
+    assert where_and_rule(findings) == [
+        (f"{migration}:3", "table-rewrite"),
+        (f"{migration}:4", "table-rewrite"),
+        (f"{migration}:5", "table-rewrite"),
+        (f"{migration}:6", "table-rewrite"),
+        (f"{migration}:7", "table-rewrite"),
+        (f"{outside}:4", "table-rewrite"),
+    ]
+    assert "app.rate_limit_hits" in findings[0].what
+
+
 def test_squawk_knows_a_migration_that_yoyo_runs_outside_a_transaction(tmp_path: Path) -> None:
     statement = "create index concurrently if not exists users_nickname_idx on app.users (display_name);\n"
     outside = tmp_path / "0009.outside.sql"
