@@ -3,7 +3,7 @@
  * and the shape of the definer functions.
  */
 begin;
-select plan(25);
+select plan(26);
 
 select has_table('app', t, format('table app.%s exists', t))
   from unnest(array['users', 'user_secrets', 'sessions', 'devices', 'rate_limit_hits', 'password_resets',
@@ -49,6 +49,15 @@ select is(
         'auth.session_is_dead_after(app.sessions,interval)', 'auth.touch_session(text)',
         'util.raise_error(integer,text,text,text,jsonb)', 'util.setting(text,text)'],
   'web_anon may execute only the pre-request and the helpers it calls');
+
+select is(
+  (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
+    where p.pronamespace in ('auth'::regnamespace, 'util'::regnamespace)
+      and has_function_privilege('authenticated', p.oid, 'execute')),
+  (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
+    where p.pronamespace in ('auth'::regnamespace, 'util'::regnamespace)
+      and has_function_privilege('web_anon', p.oid, 'execute')),
+  'a signed-in caller may execute in auth and util exactly what an anonymous one may: a grant to authenticated alone is caught too');
 
 select ok(not has_function_privilege('edge', 'api.me()', 'execute'), 'the edge cannot call the API functions');
 select ok(not has_function_privilege('web_anon', 'pipeline.purge_auth()', 'execute'), 'web_anon cannot purge sessions');
