@@ -191,6 +191,15 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         # every mail sent.
         "https://blossom.example@evil.example",
         "https://me:secret@app.example.com",
+        # A password with an unencoded / ends the host part before its @: Python read the host
+        # `me` and the port `secret`, which it checks only when asked, and the password went out
+        # in every mail, in a link no browser opens.
+        "https://me:secret/x@app.example.com",
+        "https://app.example.com:99999",
+        # An empty query or fragment is none to Python's parser, but each link was built after
+        # it: `https://app.example.com?/reset-password?token=…` opens the home page.
+        "https://app.example.com?",
+        "https://app.example.com/#",
     ],
 )
 def test_an_app_url_that_would_break_or_disguise_every_mailed_link_is_refused(value: str) -> None:

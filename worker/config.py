@@ -45,8 +45,23 @@ def parse_app_url(value: str) -> str:
     # ends the host part early, and its @ lands in the path).
     if "@" in parts.netloc:
         raise ValueError("BLOSSOM_APP_URL must name no user or password (an @ before its host)")
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        shown = "" if "@" in value else f", not {value!r}"
+    shown = "" if "@" in value else f", not {value!r}"
+    try:
+        # Read only when asked: a port that is no number is a password's piece before its / (the
+        # host part of `https://me:pa/ss@app.example.com` is `me:pa`), or a typo; either way no
+        # link opens.
+        parts.port  # noqa: B018
+    except ValueError:
+        raise ValueError(f"BLOSSOM_APP_URL has a port that is not a number from 0 to 65535{shown}") from None
+    # `?` or `#` even with nothing after it (none to the parser): each link is built after it.
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "?" in value
+        or "#" in value
+    ):
         raise ValueError(f"BLOSSOM_APP_URL must be an http(s) URL without query or fragment{shown}")
     return value.rstrip("/")
 
