@@ -60,6 +60,9 @@ def session_cookie_name(given: str | None = None, *, secure: bool | None = None)
 
 # The ports a browser leaves out of an origin it sends.
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# Letters that IDNA 2003 (Python's codec) maps away and browsers keep: sharp s, final sigma,
+# and the zero-width joiners.
+IDNA_DEVIATIONS = frozenset("\u00df\u03c2\u200c\u200d")
 
 
 def serialized_origin(text: str) -> str | None:
@@ -70,7 +73,12 @@ def serialized_origin(text: str) -> str | None:
     try:
         parts = urlsplit(text)
         port = parts.port
-        host = (parts.hostname or "").encode("idna").decode("ascii")
+        host = parts.hostname or ""
+        if ":" in host:
+            # As a browser writes an IPv6 address: shortest, in lower case.
+            host = f"[{ipaddress.IPv6Address(host).compressed}]"
+        else:
+            host = host.encode("idna").decode("ascii")
     except (ValueError, UnicodeError):
         return None
     if not (parts.scheme and host) or "@" in parts.netloc or parts.query or parts.fragment:
@@ -78,7 +86,6 @@ def serialized_origin(text: str) -> str | None:
     if parts.path not in ("", "/"):
         return None
     scheme = parts.scheme.lower()
-    host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS.get(scheme)) else f":{port}")
 
 
@@ -90,6 +97,13 @@ def parse_allowed_origins(value: str) -> frozenset[str]:
     Nor is `null` taken, the origin of a sandboxed frame or a file, which any site can make."""
     origins = split_list(value)
     for origin in origins:
+        if IDNA_DEVIATIONS.intersection(urlsplit(origin).netloc):
+            # Python's IDNA (2003) writes these otherwise than browsers (UTS 46, which keep each
+            # as punycode): its spelling would name another domain (faß as fass).
+            raise ValueError(
+                f"BLOSSOM_ALLOWED_ORIGINS: {origin!r} is not an origin as a browser sends it (write its"
+                " host in punycode, xn--…, as the browser's Origin header shows it)"
+            )
         written = serialized_origin(origin)
         if written != origin:
             fix = (

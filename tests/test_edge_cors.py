@@ -80,6 +80,10 @@ def test_answers_name_the_allowed_origin_and_nothing_for_another(stack: Stack) -
         ("https://app.example.com:443", "https://app.example.com"),
         ("http://localhost:80", "http://localhost"),
         ("http://[::1]:8000/", "http://[::1]:8000"),
+        # A browser writes an IPv6 address shortest, in lower case: this one was taken as given,
+        # and no Origin matched it.
+        ("http://[0:0:0:0:0:0:0:1]:8000", "http://[::1]:8000"),
+        ("http://[2001:DB8:0::1]", "http://[2001:db8::1]"),
         ("https://app.example.com/app", None),
         ("https://app.example.com?x=1", None),
         ("https://user@app.example.com", None),
@@ -110,3 +114,23 @@ def test_allowed_origins_as_browsers_send_them_are_taken(monkeypatch: pytest.Mon
     origins = "http://127.0.0.1:8000, http://localhost:5173 https://app.example.com http://[::1]:8000 capacitor://localhost"
     monkeypatch.setenv("BLOSSOM_ALLOWED_ORIGINS", origins)
     assert EdgeConfig.from_env().allowed_origins == frozenset(origins.replace(",", "").split())
+
+
+@pytest.mark.parametrize(
+    "given", ["https://faß.example", "https://στοιχεῖος.example", "https://a\u200db.example"]
+)
+def test_an_international_host_browsers_spell_otherwise_than_python_gets_no_wrong_spelling(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """Python's IDNA (2003) writes ß as ss and a final sigma as a medial one, and drops the
+    joiners, where browsers (UTS 46, non-transitional) keep each, as xn--: `write
+    https://fass.example` named another domain, and the frontend that followed it failed every
+    preflight. Refused, its punycode asked for as the browser's Origin header shows it, without a
+    spelling of ours."""
+    monkeypatch.setenv("BLOSSOM_ALLOWED_ORIGINS", given)
+    with pytest.raises(ValueError, match="BLOSSOM_ALLOWED_ORIGINS") as refused:
+        EdgeConfig.from_env()
+    assert "write" not in str(refused.value).replace("write its", ""), refused.value
+    assert "Origin header" in str(refused.value)
+    monkeypatch.setenv("BLOSSOM_ALLOWED_ORIGINS", "https://xn--fa-hia.example")
+    assert EdgeConfig.from_env().allowed_origins == {"https://xn--fa-hia.example"}
