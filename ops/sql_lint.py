@@ -509,8 +509,9 @@ _REWRITING_SUBCOMMANDS = {
 }
 
 
-def _rewritten(stmt: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
-    """(relation, what) of each rewrite of a table a statement asks for."""
+def _rewritten(stmt: dict[str, Any]) -> Iterator[tuple[dict[str, Any] | None, str]]:
+    """(relation, what) of each rewrite of a table a statement asks for; relation None for every
+    table of the database (`vacuum full` or `cluster` naming none)."""
     altered = stmt.get("AlterTableStmt")
     if altered:
         for cmd in altered.get("cmds", []):
@@ -518,12 +519,12 @@ def _rewritten(stmt: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
             if what:
                 yield altered["relation"], f"alter table … {what}"
     cluster = stmt.get("ClusterStmt")
-    if cluster and "relation" in cluster:
-        yield cluster["relation"], "cluster"
+    if cluster is not None:
+        yield cluster.get("relation"), "cluster"
     vacuum = stmt.get("VacuumStmt")
     if vacuum and any(option["DefElem"]["defname"] == "full" for option in vacuum.get("options", [])):
-        for rel in vacuum.get("rels", []):
-            yield rel["VacuumRelation"]["relation"], "vacuum full"
+        for rel in vacuum.get("rels") or [{"VacuumRelation": {}}]:
+            yield rel["VacuumRelation"].get("relation"), "vacuum full"
 
 
 def _table_rewrites(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -539,10 +540,15 @@ def _table_rewrites(paths: Iterable[Path]) -> list[dict[str, Any]]:
             stmt = raw["stmt"]
             made |= _made_table(stmt)
             for rewritten, what in _rewritten(stmt):
-                name = (rewritten.get("schemaname"), rewritten["relname"])
-                if name in made:
-                    continue
-                table = ".".join(part for part in name if part)
+                if rewritten is None:
+                    table = (
+                        "every table clustered before" if what == "cluster" else "every table of the database"
+                    )
+                else:
+                    name = (rewritten.get("schemaname"), rewritten["relname"])
+                    if name in made:
+                        continue
+                    table = ".".join(part for part in name if part)
                 violations.append(
                     {
                         "file": str(path),

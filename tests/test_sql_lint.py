@@ -250,6 +250,20 @@ def test_a_statement_that_rewrites_an_existing_table_is_a_finding(tmp_path: Path
     assert "app.rate_limit_hits" in findings[0].what
 
 
+def test_a_vacuum_full_or_a_cluster_of_every_table_is_a_finding(tmp_path: Path) -> None:
+    """Without a table named, `vacuum full` and `cluster` rewrite every table of the database (every
+    clustered one), each under its ACCESS EXCLUSIVE lock: the rule passed them, as it looked for a
+    table to name."""
+    outside = tmp_path / "0009.everything.sql"
+    outside.write_text(
+        "-- transactional: false\nset lock_timeout = '5s';\nset statement_timeout = '1min';\n"
+        "vacuum full;\ncluster;\nvacuum;\n"
+    )
+    findings = squawk_findings([outside])
+    assert where_and_rule(findings) == [(f"{outside}:4", "table-rewrite"), (f"{outside}:5", "table-rewrite")]
+    assert all("every table" in finding.what for finding in findings), findings
+
+
 def test_squawk_knows_a_migration_that_yoyo_runs_outside_a_transaction(tmp_path: Path) -> None:
     statement = "create index concurrently if not exists users_nickname_idx on app.users (display_name);\n"
     outside = tmp_path / "0009.outside.sql"
