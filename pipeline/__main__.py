@@ -100,7 +100,11 @@ def materialized(
             facts = ", ".join(f"{key} {value.value}" for key, value in materialization.metadata.items())
             print(f"pipeline-run: {materialization.asset_key.to_user_string()}: {facts}")
     if not result.success:
-        names = ", ".join(asset.key.to_user_string() for asset in group)
+        failed_steps = {failure.step_key for failure in result.get_step_failure_events()}
+        # The assets whose step failed; the others of the run were materialized, or skipped after it.
+        names = ", ".join(
+            asset.key.to_user_string() for asset in group if asset.node_def.name in failed_steps
+        ) or ", ".join(asset.key.to_user_string() for asset in group)
         print(f"pipeline-run: {names} failed: {why_failed(result)}", file=sys.stderr)
     return bool(result.success)
 

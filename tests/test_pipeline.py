@@ -1072,6 +1072,28 @@ def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> Non
     assert "connection" in said[-1]
 
 
+def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Assets given together run in one run; its last line named every one of them as failed,
+    the one that was materialized among them."""
+
+    @dagster.asset
+    def counted() -> None:
+        return None
+
+    @dagster.asset
+    def broken() -> None:
+        raise RuntimeError("the reason it broke")
+
+    assert not cli.materialized([counted, broken], None, {}, dagster.DagsterInstance.ephemeral())
+    said = capsys.readouterr()
+    assert "pipeline-run: counted:" in said.out
+    assert said.err.splitlines()[-1].startswith(
+        "pipeline-run: broken failed: RuntimeError: the reason it broke"
+    )
+
+
 @pytest.mark.parametrize(
     ("assets", "day", "says"),
     [
