@@ -6,7 +6,7 @@
  * role edge with a session token. Calls made at once are tests/test_ai_quota.py's.
  */
 begin;
-select plan(64);
+select plan(65);
 
 select tap.make_users(array['olga', 'adam', 'mia', 'otto']);
 select tap.make_org('acme', '{"olga": "owner", "adam": "admin", "mia": "member"}');
@@ -170,6 +170,18 @@ select is(pg_temp.refused('otto', 'globex', 'five', 10),
   'an organization''s own quota (app.ai_quotas) overrides the setting: 0 is no AI');
 select is((select count(*)::int from app.rate_limit_hits where kind = 'ai.user' and key = tap.id('otto')), 3,
   'a request refused for the quota counts against the member''s hourly limit, as an answered one: the refusal is a result, not an error that undid the count (repeated without limit, each read the organization''s activity and summed its ledger)');
+/* The quota starts again at the start of next month in UTC, whatever the session's time zone (a
+   server's, which initdb takes from the machine). In a made-up zone five hours west of UTC whose
+   summer time begins between this month's start and the next, a month added on its wall clock
+   ended elsewhere than at the next month's start in UTC: in December, a day early. */
+select set_config('timezone', format('XST5XDT,J%s/0,J%s/0', d, (d + 90) % 365 + 1), true)
+  from (select extract(doy from date_trunc('month', now(), 'UTC') at time zone 'UTC')::int % 365 + 10 as d) switch;
+select is(pg_temp.refused('otto', 'globex', 'five', 10),
+  '429 ai.quota_exceeded (Retry-After: '
+    || ceil(extract(epoch from (date_trunc('month', now() at time zone 'UTC') + interval '1 month') at time zone 'UTC'
+                               - now()))::bigint || ')',
+  'the refusal asks to wait until the next month in UTC, whatever the session''s time zone');
+reset timezone;
 update app.ai_quotas set monthly_tokens = 5000 where org_id = tap.id('globex');
 select ok((select r.reservation_id is not null from pg_temp.reserve('otto', 'globex', 'five', 10) as r(reservation_id bigint, cached_answer text, refusal jsonb)),
   'and a larger one lets it past the database''s 1000');

@@ -25,6 +25,16 @@ return pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC');
 
 comment on function app.ai_month_start() is 'The start of the current calendar month in UTC, when AI quotas start again.';
 
+/* A month added in UTC: added to a timestamptz, it is added on the session's wall clock (a
+   server's time zone, which initdb takes from the machine's), and ended elsewhere: in a zone west
+   of UTC, this month began on the last day of the month before, and a month after that day, or a
+   change of summer time between, is not the next month's start in UTC (a day and more early). */
+create function app.ai_next_month_start() returns timestamptz
+language sql stable parallel safe
+return (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'UTC') + interval '1 month') at time zone 'UTC';
+
+comment on function app.ai_next_month_start() is 'The start of the next calendar month in UTC, when AI quotas start again.';
+
 /* Far longer than the edge waits for the provider (BLOSSOM_OPENAI_TIMEOUT_SECONDS). */
 create function app.ai_reservation_lifetime() returns interval
 language sql immutable parallel safe

@@ -141,7 +141,7 @@ begin
   if v_usage.used_tokens + v_usage.reserved_tokens >= v_usage.quota_tokens then
     refusal := auth.refusal(429, 'ai.quota_exceeded',
       'This organization has used its AI tokens for this month; the quota starts again at the start of next month (UTC).',
-      pg_catalog.ceil(extract(epoch from v_usage.month_start + interval '1 month' - pg_catalog.now()))::integer);
+      pg_catalog.ceil(extract(epoch from app.ai_next_month_start() - pg_catalog.now()))::integer);
     return;
   end if;
   insert into app.ai_usage (org_id, user_id, feature, model, request_hash, reserved_tokens)
