@@ -4,7 +4,7 @@
                                      local fake in tests)
     OPENAI_API_KEY                   the key; without it the AI routes answer 503 ai.not_configured
     BLOSSOM_OPENAI_MODEL             the chat model (default gpt-4o-mini)
-    BLOSSOM_OPENAI_TIMEOUT_SECONDS   seconds a call may take in all (default 30)
+    BLOSSOM_OPENAI_TIMEOUT_SECONDS   seconds a call may take in all (default 30, at most 300)
 
 The SDK retries nothing (`max_retries=0`): a request is metered once in the database, so a
 retry is the caller's decision. Failures become a ServiceError: a timeout 504 `ai.timeout`, the
@@ -54,6 +54,12 @@ TOKENS_PER_REPLY = 16
 
 Message = dict[str, str]
 
+# The longest a call may be given: well within app.ai_reservation_lifetime() (10 minutes), after
+# which its reservation stops holding the quota and its request stops being under way. A call
+# that outlasted it let the calls made meanwhile past the quota, and the same request be paid for
+# twice.
+LONGEST_TIMEOUT_SECONDS = 300.0
+
 
 @dataclass(frozen=True)
 class AiSettings:
@@ -61,6 +67,13 @@ class AiSettings:
     base_url: str | None = None
     model: str = DEFAULT_MODEL
     timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.timeout_seconds <= LONGEST_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"BLOSSOM_OPENAI_TIMEOUT_SECONDS must be more than 0 and at most {LONGEST_TIMEOUT_SECONDS:g}"
+                f" seconds, got {self.timeout_seconds:g}"
+            )
 
     @property
     def configured(self) -> bool:

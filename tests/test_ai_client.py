@@ -250,6 +250,18 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         AiSettings.from_environment()
 
 
+def test_a_call_cannot_outlast_its_reservation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reservation stops holding the quota after app.ai_reservation_lifetime() (10 minutes):
+    a call given longer (BLOSSOM_OPENAI_TIMEOUT_SECONDS=900) was still running when its tokens
+    stopped counting, so calls made meanwhile were admitted past the quota, and the same request
+    was no longer under way and was paid for twice. The setting stops the edge at start."""
+    monkeypatch.setenv("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "300")
+    assert AiSettings.from_environment().timeout_seconds == 300
+    monkeypatch.setenv("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "900")
+    with pytest.raises(ValueError, match=r"BLOSSOM_OPENAI_TIMEOUT_SECONDS must be .* at most 300"):
+        AiSettings.from_environment()
+
+
 def test_recording_asks_the_provider_and_writes_what_is_replayed(
     fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,7 +35,7 @@ return (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'UTC') + in
 
 comment on function app.ai_next_month_start() is 'The start of the next calendar month in UTC, when AI quotas start again.';
 
-/* Far longer than the edge waits for the provider (BLOSSOM_OPENAI_TIMEOUT_SECONDS). */
+/* Far longer than the edge waits for the provider (BLOSSOM_OPENAI_TIMEOUT_SECONDS, at most 300 s). */
 create function app.ai_reservation_lifetime() returns interval
 language sql immutable parallel safe
 return interval '10 minutes';
