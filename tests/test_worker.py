@@ -280,6 +280,32 @@ def test_sigterm_puts_back_a_delivery_that_does_not_finish_in_time(database_url:
             assert len(smtp.received) == 1
 
 
+def test_a_worker_finishing_its_deliveries_after_sigterm_is_not_taken_for_dead(
+    database_url: str, tmp_path: Path
+) -> None:
+    """procrastinate stops a worker's heartbeats as its graceful stop begins, so a peer took a
+    worker still finishing a delivery for dead once BLOSSOM_WORKER_STALLED_SECONDS passed: it ran
+    the job again beside it, which waited on the row lock, then failed to record its end (an
+    error with a traceback in the peer's log). A stopping worker keeps its heartbeat."""
+    with SmtpServer() as smtp:
+        with running_worker(database_url, smtp.url, tmp_path) as stopping:
+            smtp.hold()
+            event = queue_mail(database_url, "ivy@example.com")
+            assert smtp.held.wait(10)
+            with running_worker(database_url, smtp.url, tmp_path):
+                stopping.terminate()
+                # QUICK: silent 1.5 s is dead, looked for every 0.25 s; the grace is 5 s.
+                time.sleep(2.5)
+                assert jobs_of(database_url, event) == [("doing", 0)], "run again by the peer"
+                smtp.release()
+                assert stopping.wait(10) == 0
+                delivered_row(database_url, event)
+                assert eventually(lambda: jobs_of(database_url, event) == [], what="the job is done") is True
+        assert len(smtp.received) == 1
+    for log in tmp_path.glob("worker-*.log"):
+        assert "stopped answering" not in log.read_text(), log.read_text()
+
+
 def test_a_notification_asking_to_abort_a_job_does_not_cut_a_delivery_short(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -271,11 +271,13 @@ class WorkerProcess:
             if self._stopping.is_set():
                 return
             sweeper = self._sweeper = asyncio.create_task(self._run_stalled_jobs_again(), name="stalled jobs")
+            alive = asyncio.create_task(self._heartbeat_while_stopping(worker), name="stopping heartbeat")
             try:
                 await worker.run()  # type: ignore[no-untyped-call]  # procrastinate leaves it unannotated
             finally:
                 self._worker = self._sweeper = None
                 await _cancelled(sweeper)
+                await _cancelled(alive)
         finally:
             await self.app.close_async()
         if not self._stopping.is_set():
@@ -315,6 +317,18 @@ class WorkerProcess:
                 await manager.prune_stalled_workers(self.config.stalled_seconds)
             except DATABASE_ERRORS as error:
                 log.warning("looking for stalled jobs failed (%s)", database_error_shown(error))
+
+    async def _heartbeat_while_stopping(self, worker: Worker) -> None:
+        """Heartbeats from a stop asked for until `worker` has unregistered. procrastinate stops
+        its own as its graceful stop begins, while jobs may run on for shutdown_seconds: a peer
+        took the worker for dead once stalled_seconds passed and ran its jobs again beside it."""
+        await self._stopping.wait()
+        while (worker_id := worker.worker_id) is not None:
+            try:
+                await self.app.job_manager.update_heartbeat(worker_id)
+            except DATABASE_ERRORS as error:
+                log.warning("the heartbeat of a stopping worker failed (%s)", database_error_shown(error))
+            await asyncio.sleep(self.config.heartbeat_seconds)
 
     async def _pause(self, seconds: float) -> None:
         """`seconds`, or less when a stop is asked for meanwhile."""
