@@ -416,6 +416,37 @@ def test_the_worker_reconnects_after_postgres_restarts(
         assert [m.to for m in smtp.received] == [("before@example.com",), ("after@example.com",)]
 
 
+def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
+    own_cluster_database: tuple[LocalCluster, str], tmp_path: Path
+) -> None:
+    """A job whose end could not be recorded while Postgres was away stayed `doing` under the
+    worker the process had before it started over, which sends no heartbeat any more: it ran
+    again only once that worker was taken for dead, BLOSSOM_WORKER_STALLED_SECONDS (30 s) after
+    its last heartbeat. The process knows that worker is gone: its jobs run again at once."""
+    cluster, url = own_cluster_database
+    slow_to_take_for_dead = {
+        "BLOSSOM_WORKER_HEARTBEAT_SECONDS": "20",
+        "BLOSSOM_WORKER_STALLED_SECONDS": "60",
+        "BLOSSOM_WORKER_SHUTDOWN_SECONDS": "0.5",
+    }
+    with SmtpServer() as smtp, running_worker(url, smtp.url, tmp_path, **slow_to_take_for_dead) as worker:
+        smtp.hold()
+        event = queue_mail(url, "jo@example.com")
+        assert smtp.held.wait(10)
+        cluster.stop(mode="fast")
+        smtp.release()  # accepted, and its record fails: the window every SMTP client has
+        (log,) = tmp_path.glob("worker-*.log")
+        # Its record waits for the job queue's pool (5 s), then the worker ends and starts over.
+        eventually(
+            lambda: "database unreachable" in log.read_text(), timeout=20, what="the worker starting over"
+        )
+        cluster.start()
+        # Not BLOSSOM_WORKER_STALLED_SECONDS (60 s here) after the last heartbeat.
+        eventually(lambda: outbox_row(url, event)["delivered_at"], timeout=8, what="delivered at once")
+        assert worker.poll() is None, "the worker kept running"
+        assert len(smtp.received) == 2
+
+
 class _Stopped(Exception):
     """What `up`'s signal handler raises (ops.stack.Shutdown), here from a timer."""
 

@@ -6,7 +6,8 @@ names the queue and the task below), and procrastinate's NOTIFY wakes the worker
 
 What procrastinate leaves to its user, done here:
   - Postgres going away ends procrastinate's worker (its listener or heartbeat fails); this
-    process waits until Postgres answers again, then starts a new one.
+    process waits until Postgres answers again, then starts a new one, and runs again at once
+    the jobs the old one left `doing` (their end not recorded).
   - A worker that died holding jobs (SIGKILL, a lost machine) leaves them `doing`: every
     heartbeat, the jobs of workers silent for BLOSSOM_WORKER_STALLED_SECONDS are run again.
   - How a failed try is retried: DeliveryRetry, from what Deliverer recorded.
@@ -194,6 +195,9 @@ class WorkerProcess:
         self._stopping = asyncio.Event()
         self._worker: Worker | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        # This process's procrastinate workers that ended without unregistering (the database
+        # lost under them): their jobs were ended here, whatever the queue still says of them.
+        self._gone_worker_ids: set[int] = set()
 
     def stop(self) -> None:
         """Graceful: jobs under way get shutdown_seconds to finish, then are stopped and put
@@ -278,6 +282,10 @@ class WorkerProcess:
                 self._worker = self._sweeper = None
                 await _cancelled(sweeper)
                 await _cancelled(alive)
+                # procrastinate unregisters a worker once its jobs have ended; one still
+                # registered could not be (the database away), and its jobs may be left `doing`.
+                if worker.worker_id is not None:
+                    self._gone_worker_ids.add(worker.worker_id)
         finally:
             await self.app.close_async()
         if not self._stopping.is_set():
@@ -300,10 +308,17 @@ class WorkerProcess:
         return True
 
     async def _run_stalled_jobs_again(self) -> None:
+        """Every heartbeat, from the start: runs again the jobs of workers taken for dead, and at
+        once those of this process's own workers gone with the database. Those waited until
+        their last heartbeat was stalled_seconds old (30 s) before their deliveries, cut short
+        by Postgres going away, were tried again."""
         manager = self.app.job_manager
         while True:
-            await asyncio.sleep(self.config.heartbeat_seconds)
             try:
+                for gone in sorted(self._gone_worker_ids):
+                    # Its jobs are left without a worker, which the query below takes as stalled.
+                    await manager.unregister_worker(gone)
+                    self._gone_worker_ids.discard(gone)
                 stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.config.stalled_seconds)
                 for job in stalled:
                     log.warning(
@@ -317,6 +332,7 @@ class WorkerProcess:
                 await manager.prune_stalled_workers(self.config.stalled_seconds)
             except DATABASE_ERRORS as error:
                 log.warning("looking for stalled jobs failed (%s)", database_error_shown(error))
+            await asyncio.sleep(self.config.heartbeat_seconds)
 
     async def _heartbeat_while_stopping(self, worker: Worker) -> None:
         """Heartbeats from a stop asked for until `worker` has unregistered. procrastinate stops
