@@ -1073,7 +1073,7 @@ def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], instance: dagster.DagsterInstance
 ) -> None:
     """Assets given together run in one run; its last line named every one of them as failed,
     the one that was materialized among them."""
@@ -1086,7 +1086,7 @@ def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
     def broken() -> None:
         raise RuntimeError("the reason it broke")
 
-    assert not cli.materialized([counted, broken], None, {}, dagster.DagsterInstance.ephemeral())
+    assert not cli.materialized([counted, broken], None, {}, instance)
     said = capsys.readouterr()
     assert "pipeline-run: counted:" in said.out
     assert said.err.splitlines()[-1].startswith(
