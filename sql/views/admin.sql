@@ -116,8 +116,8 @@ create view admin.ai_usage with (security_barrier) as
          pg_catalog.count(*) filter (where u.outcome = 'answered') as answered,
          pg_catalog.count(*) filter (where u.outcome = 'cached') as cached,
          pg_catalog.count(*) filter (where u.outcome = 'failed') as failed,
-         -- Under way, or never settled (the edge died during the call, or the provider's answer
-         -- counted no tokens: the reservation is left to lapse): charged nothing, and
+         -- Under way, or never settled (the edge died during the call: the reservation is left
+         -- to lapse; an answer without token counts is marked failed by the edge): charged nothing, and
          -- held against the quota for app.ai_reservation_lifetime() only. Left out, requests
          -- were more than their outcomes.
          pg_catalog.count(*) filter (where u.outcome = 'reserved') as reserved,
