@@ -405,39 +405,52 @@ def _made_table(stmt: dict[str, Any]) -> set[tuple[str | None, str]]:
     return {(relation.get("schemaname"), relation["relname"])} if relation else set()
 
 
+def _statements_of(
+    paths: Iterable[Path],
+) -> Iterator[tuple[Path, bytes, dict[str, Any], set[tuple[str | None, str]]]]:
+    """Each statement of each migration (its raw parse, with stmt_location), with its file's bytes
+    and the tables that statement and those before it in the file made (_made_table)."""
+    for path in paths:
+        source = path.read_bytes()
+        made: set[tuple[str | None, str]] = set()
+        for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
+            made |= _made_table(raw["stmt"])
+            yield path, source, raw, made
+
+
+def _violation(path: Path, line: int, rule: str, message: str) -> dict[str, Any]:
+    """A finding of our own rules, as squawk reports one (its line counted from 0)."""
+    return {"file": str(path), "line": line, "rule_name": rule, "message": message}
+
+
 def _checks_on_added_columns(paths: Iterable[Path]) -> list[dict[str, Any]]:
     """A rule squawk lacks, as squawk reports one: a CHECK written with a column added to a table
     the migration did not make. Postgres validates it by reading the whole table under the
     ALTER's ACCESS EXCLUSIVE lock (0014 did so on app.audit_events); squawk refuses the same
     with `references`, and `add constraint … check` unless `not valid`."""
     violations = []
-    for path in paths:
-        source = path.read_bytes()
-        made: set[tuple[str | None, str]] = set()
-        for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
-            stmt = raw["stmt"]
-            made |= _made_table(stmt)
-            altered = stmt.get("AlterTableStmt")
-            if not altered or (altered["relation"].get("schemaname"), altered["relation"]["relname"]) in made:
+    for path, source, raw, made in _statements_of(paths):
+        altered = raw["stmt"].get("AlterTableStmt")
+        if not altered or (altered["relation"].get("schemaname"), altered["relation"]["relname"]) in made:
+            continue
+        for cmd in altered.get("cmds", []):
+            column = cmd["AlterTableCmd"].get("def", {}).get("ColumnDef")
+            if cmd["AlterTableCmd"]["subtype"] != "AT_AddColumn" or column is None:
                 continue
-            for cmd in altered.get("cmds", []):
-                column = cmd["AlterTableCmd"].get("def", {}).get("ColumnDef")
-                if cmd["AlterTableCmd"]["subtype"] != "AT_AddColumn" or column is None:
-                    continue
-                for constraint in column.get("constraints", []):
-                    if constraint["Constraint"]["contype"] == "CONSTR_CHECK":
-                        offset = constraint["Constraint"]["location"]  # in bytes, as libpg_query counts
-                        violations.append(
-                            {
-                                "file": str(path),
-                                "line": _line(source, offset) - 1,  # as squawk counts, from 0
-                                "rule_name": "constraint-on-added-column",
-                                "message": f"the CHECK on {column['colname']} is validated by reading the"
-                                " whole table under an ACCESS EXCLUSIVE lock: add the column, then"
-                                " `add constraint … not valid`, and `validate constraint` in a"
-                                " migration of its own (in the same transaction the lock is held)",
-                            }
+            for constraint in column.get("constraints", []):
+                if constraint["Constraint"]["contype"] == "CONSTR_CHECK":
+                    offset = constraint["Constraint"]["location"]  # in bytes, as libpg_query counts
+                    violations.append(
+                        _violation(
+                            path,
+                            _line(source, offset) - 1,
+                            "constraint-on-added-column",
+                            f"the CHECK on {column['colname']} is validated by reading the whole table"
+                            " under an ACCESS EXCLUSIVE lock: add the column, then `add constraint … not"
+                            " valid`, and `validate constraint` in a migration of its own (in the same"
+                            " transaction the lock is held)",
                         )
+                    )
     return violations
 
 
@@ -446,10 +459,12 @@ _TIMEOUTS = frozenset({"lock_timeout", "statement_timeout"})
 _BLANKS_AND_COMMENTS = re.compile(rb"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 
 
-def _first_word(source: bytes, offset: int) -> int:
-    """Where the statement that the parser says starts at `offset` (after the one before) begins."""
+def _statement_line(source: bytes, raw: dict[str, Any]) -> int:
+    """The line, from 0 as squawk counts, of a statement's first word: the parser's
+    stmt_location is the end of the statement before it."""
+    offset = int(raw.get("stmt_location", 0))
     blanks = _BLANKS_AND_COMMENTS.match(source, offset)
-    return blanks.end() if blanks else offset
+    return _line(source, blanks.end() if blanks else offset) - 1
 
 
 def _timeouts_without_bound(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -475,9 +490,6 @@ def _timeouts_without_bound(paths: Iterable[Path]) -> list[dict[str, Any]]:
             names = _TIMEOUTS if setting.get("kind") == "VAR_RESET_ALL" else {setting.get("name")} & _TIMEOUTS
             if not names:
                 continue
-            line = (
-                _line(source, _first_word(source, int(raw.get("stmt_location", 0)))) - 1
-            )  # as squawk counts
             shown_names = " and ".join(sorted(names))
             if not transactional and setting.get("is_local"):
                 rule = "set-local-outside-transaction"
@@ -495,7 +507,7 @@ def _timeouts_without_bound(paths: Iterable[Path]) -> list[dict[str, Any]]:
                 )
             else:
                 continue
-            violations.append({"file": str(path), "line": line, "rule_name": rule, "message": message})
+            violations.append(_violation(path, _statement_line(source, raw), rule, message))
     return violations
 
 
@@ -533,32 +545,24 @@ def _table_rewrites(paths: Iterable[Path]) -> list[dict[str, Any]]:
     method`, `cluster`, `vacuum full`) holds its ACCESS EXCLUSIVE lock while it copies every row,
     and every query of the table waits that long."""
     violations = []
-    for path in paths:
-        source = path.read_bytes()
-        made: set[tuple[str | None, str]] = set()
-        for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
-            stmt = raw["stmt"]
-            made |= _made_table(stmt)
-            for rewritten, what in _rewritten(stmt):
-                if rewritten is None:
-                    table = (
-                        "every table clustered before" if what == "cluster" else "every table of the database"
-                    )
-                else:
-                    name = (rewritten.get("schemaname"), rewritten["relname"])
-                    if name in made:
-                        continue
-                    table = ".".join(part for part in name if part)
-                violations.append(
-                    {
-                        "file": str(path),
-                        "line": _line(source, _first_word(source, int(raw.get("stmt_location", 0)))) - 1,
-                        "rule_name": "table-rewrite",
-                        "message": f"{what} rewrites {table} whole under an ACCESS EXCLUSIVE lock, which"
-                        " every query of the table waits behind: leave it out, or do it in a maintenance"
-                        " window by hand",
-                    }
+    for path, source, raw, made in _statements_of(paths):
+        for rewritten, what in _rewritten(raw["stmt"]):
+            if rewritten is None:
+                table = "every table clustered before" if what == "cluster" else "every table of the database"
+            else:
+                name = (rewritten.get("schemaname"), rewritten["relname"])
+                if name in made:
+                    continue
+                table = ".".join(part for part in name if part)
+            violations.append(
+                _violation(
+                    path,
+                    _statement_line(source, raw),
+                    "table-rewrite",
+                    f"{what} rewrites {table} whole under an ACCESS EXCLUSIVE lock, which every query of"
+                    " the table waits behind: leave it out, or do it in a maintenance window by hand",
                 )
+            )
     return violations
 
 
