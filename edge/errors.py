@@ -58,27 +58,35 @@ def unsupported_encoding() -> JSONResponse:
     )
 
 
+def _codings(request: Request, header: str, but: str) -> bool:
+    """Whether the request's `header` (each of its lines, each a list) names a coding besides
+    `but`."""
+    return any(
+        coding.strip().lower() not in ("", but)
+        for value in request.headers.getlist(header)
+        for coding in value.split(",")
+    )
+
+
 def check_no_content_coding(request: Request) -> None:
     """415 for a body in a content coding (gzip, br …; RFC 9110, 15.5.16): the edge reads the
     body as JSON as it came, so a gzip body was answered 400 as if it were not JSON, and a plain
     one that said it was gzip was read as plain. `identity` is no coding."""
-    for value in request.headers.getlist("content-encoding"):
-        if any(coding.strip().lower() not in ("", "identity") for coding in value.split(",")):
-            raise Refused(unsupported_encoding())
+    if _codings(request, "content-encoding", but="identity"):
+        raise Refused(unsupported_encoding())
 
 
 def check_no_transfer_coding(request: Request) -> None:
     """501 for a body in a transfer coding besides chunked (RFC 9112, 6.1), whose framing the
     HTTP parser takes off: the edge undoes no other, and read a gzip body as it came."""
-    for value in request.headers.getlist("transfer-encoding"):
-        if any(coding.strip().lower() not in ("", "chunked") for coding in value.split(",")):
-            raise Refused(
-                error_response(
-                    501,
-                    "edge.unsupported_transfer_coding",
-                    "The request body must be sent in no transfer coding but chunked.",
-                )
+    if _codings(request, "transfer-encoding", but="chunked"):
+        raise Refused(
+            error_response(
+                501,
+                "edge.unsupported_transfer_coding",
+                "The request body must be sent in no transfer coding but chunked.",
             )
+        )
 
 
 async def read_body(request: Request, limit: int, seconds: float) -> bytes:
