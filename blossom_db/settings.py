@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -69,12 +70,10 @@ def check_database_url(name: str, url: str) -> None:
     password as the host (`ss`) or the database; such a URL reads exactly as one whose query holds
     an @ (`…@ss?application_name=x@host/db`), so neither can be told from the other, and a query's
     @ is written %40, which libpq reads as @."""
-    scheme, separator, rest = url.partition("://")
-    if separator and scheme in ("postgresql", "postgres"):
-        user_end = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
-        if user_end >= 0 and rest[user_end] == "@":
-            rest = rest[user_end + 1 :]
-        if "@" in rest:
+    parts = url_parts(url)
+    if parts is not None and parts[0] in ("postgresql", "postgres"):
+        _scheme, _login, hosts, path, query = parts
+        if "@" in hosts + path + (query or ""):
             raise ValueError(f"{name} cannot be read as meant: {ENCODE_HINT}")
     try:
         params = conninfo_to_dict(url)
@@ -83,6 +82,34 @@ def check_database_url(name: str, url: str) -> None:
     for port in str(params.get("port") or "").split(","):
         if port and not (port.isdigit() and 0 < int(port) < 65536):
             raise ValueError(f"{name} names a port that is no port number: {ENCODE_HINT}")
+
+
+def url_parts(url: str) -> tuple[str, str, str, str, str | None] | None:
+    """A postgresql:// URL cut where libpq cuts it, not where urlsplit does: scheme, user and
+    password (with their @, or ""), hosts and ports, database (with its /, or ""), query (None
+    without a ?); None for libpq's key=value form. libpq ends the user and password at the first
+    @ before any /, the hosts at the first / or ?, the database at the first ?, and reads no
+    fragment: a password with a # or a ? (which libpq reads as meant, check_database_url) was a
+    fragment or a query to urlsplit, and a URL made
+    of its parts read a part of the password as the port or a parameter, quoted in messages."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return None
+    login_end = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
+    login = rest[: login_end + 1] if login_end >= 0 and rest[login_end] == "@" else ""
+    rest = rest[len(login) :]
+    hosts_end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    path, question, query = rest[hosts_end:].partition("?")
+    return scheme, login, rest[:hosts_end], path, query if question else None
+
+
+def without_parameters(query: str | None, names: frozenset[str]) -> str:
+    """A URL's query without the parameters `names` (which libpq reads after, and over, the
+    URL's own parts), "?" in front when anything is left."""
+    kept = "&".join(
+        pair for pair in (query or "").split("&") if pair and unquote(pair.partition("=")[0]) not in names
+    )
+    return f"?{kept}" if kept else ""
 
 
 def database_shown(url: str) -> str:

@@ -34,13 +34,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 
-from blossom_db.settings import check_database_url
+from blossom_db.settings import check_database_url, url_parts, without_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER_ROLE = "blossom_owner"
@@ -572,34 +572,6 @@ def _apply_stateless_once(admin_url: str) -> int:
             (_files_fingerprint(), _catalog_fingerprint(conn)),
         )
     return len(made)
-
-
-def url_parts(url: str) -> tuple[str, str, str, str, str | None] | None:
-    """A postgresql:// URL cut where libpq cuts it, not where urlsplit does: scheme, user and
-    password (with their @, or ""), hosts and ports, database (with its /, or ""), query (None
-    without a ?); None for libpq's key=value form. libpq ends the user and password at the first
-    @ before any /, the hosts at the first / or ?, the database at the first ?, and reads no
-    fragment: a password with a # or a ? (which libpq reads as meant,
-    blossom_db.settings.check_database_url) was a fragment or a query to urlsplit, and a URL made
-    of its parts read a part of the password as the port or a parameter, quoted in messages."""
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return None
-    login_end = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
-    login = rest[: login_end + 1] if login_end >= 0 and rest[login_end] == "@" else ""
-    rest = rest[len(login) :]
-    hosts_end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-    path, question, query = rest[hosts_end:].partition("?")
-    return scheme, login, rest[:hosts_end], path, query if question else None
-
-
-def without_parameters(query: str | None, names: frozenset[str]) -> str:
-    """A URL's query without the parameters `names` (which libpq reads after, and over, the
-    URL's own parts), "?" in front when anything is left."""
-    kept = "&".join(
-        pair for pair in (query or "").split("&") if pair and unquote(pair.partition("=")[0]) not in names
-    )
-    return f"?{kept}" if kept else ""
 
 
 def with_database(url: str, database: str) -> str:

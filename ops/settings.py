@@ -14,8 +14,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from blossom_db.settings import check_database_url
-from deploy.migrate import url_parts, without_parameters
+from blossom_db.settings import check_database_url, url_parts, without_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 54329
@@ -39,7 +38,7 @@ LOGIN_PARAMETERS = frozenset({"user", "password"})
 def with_user(url: str, user: str, password: str | None = None) -> str:
     """The same server and database as `url`, logged in as another role (with `password`, or
     none: never a user or password the query of `url` names). The URL is cut as libpq cuts it
-    (deploy.migrate.url_parts): urlsplit read a password with a # or a ? of DATABASE_URL as a
+    (blossom_db.settings.url_parts): urlsplit read a password with a # or a ? of DATABASE_URL as a
     fragment or a query, and the roles' URLs named its start as their host and port."""
     parts = url_parts(url)
     if parts is None:
