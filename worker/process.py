@@ -64,29 +64,33 @@ def database_lost(error: BaseException) -> bool:
     what was asked of it. Every psycopg error of procrastinate's is a ConnectorException, with
     the error as its cause: a foreign-key violation in its job queue was logged as the database
     unreachable."""
-    if isinstance(error, exceptions.ConnectorException):
-        if not isinstance(error.__cause__, psycopg.Error):
-            return True  # procrastinate's own, or ours: the worker ended by itself
-        error = error.__cause__
+    if isinstance(error, exceptions.ConnectorException) and not isinstance(error.__cause__, psycopg.Error):
+        return True  # procrastinate's own, or ours: the worker ended by itself
+    error = _unwrapped(error)
     if isinstance(error, DatabaseUnavailable | OSError):
         return True
     return isinstance(error, psycopg.Error) and connection_lost(error)
+
+
+def _unwrapped(error: BaseException) -> BaseException:
+    """The error procrastinate wrapped in a ConnectorException (its cause), else `error`."""
+    if isinstance(error, exceptions.ConnectorException) and error.__cause__ is not None:
+        return error.__cause__
+    return error
 
 
 def may_pass(error: BaseException) -> bool:
     """Whether a try that failed on `error` may succeed later unchanged, without counting against
     its mail: the database lost, or in a state that passes (a deadlock, a serialization failure,
     a lock or statement timeout, resources short: psycopg's other OperationalErrors)."""
-    if isinstance(error, exceptions.ConnectorException) and error.__cause__ is not None:
-        error = error.__cause__
+    error = _unwrapped(error)
     return database_lost(error) or isinstance(error, psycopg.OperationalError)
 
 
 def database_error_shown(error: BaseException) -> str:
     """An error of the database as a log line shows it: its SQLSTATE, when the server gave one,
     and its message's first line."""
-    if isinstance(error, exceptions.ConnectorException) and error.__cause__ is not None:
-        error = error.__cause__
+    error = _unwrapped(error)
     state = error.sqlstate if isinstance(error, psycopg.Error) else None
     return f"SQLSTATE {state}: {_first_line(error)}" if state else _first_line(error)
 
