@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import secrets
+import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +25,50 @@ SCRATCH_URL_VARIABLE = "BLOSSOM_SCRATCH_URL"
 TEMPLATE_VARIABLE = "BLOSSOM_TEST_TEMPLATE"
 
 
-def free_port() -> int:
-    import socket
+# Throwaway servers listen below the kernel's ephemeral range. A port from bind(0) lies inside it,
+# and between our check and the server's own bind an outgoing connection (a test run opens
+# thousands) could take it as its source port: the edge then failed to start, its port in use.
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PORT = 10000
+_walk_lock = threading.Lock()
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+
+def listening_ports() -> range:
+    """The ports free_port hands out: from LOWEST_PORT up to the kernel's ephemeral range, or
+    above it when that range starts too low to leave room below."""
+    try:
+        low, high = (int(part) for part in EPHEMERAL_RANGE.read_text().split())
+    except OSError:  # no /proc: Linux's default range
+        low, high = 32768, 60999
+    if low - LOWEST_PORT >= 1000:
+        return range(LOWEST_PORT, low)
+    if 65535 - high >= 1000:
+        return range(high + 1, 65536)
+    raise RuntimeError(f"the ephemeral port range {low}-{high} leaves no room for test servers")
+
+
+@functools.cache
+def _port_walk() -> Iterator[int]:
+    # Each process walks the ports in turn from a random start: two processes of a run meet only
+    # if their walks come to the same port within the moment a server takes to start.
+    ports = listening_ports()
+    start = secrets.randbelow(len(ports))
+    return (ports[(start + step) % len(ports)] for step in itertools.count())
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing holds, for a server about to start."""
+    with _walk_lock:
+        walk = _port_walk()
+        for _ in listening_ports():
+            port = next(walk)
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("every port free_port hands out is in use")
 
 
 # A run makes and drops hundreds of databases, each a few hundred files. On ext4 the

@@ -1,8 +1,10 @@
-"""Where throwaway clusters are made (ops/scratch.py): in memory when there is room, on disk for
-benchmarks, wherever BLOSSOM_TMP says when it is set."""
+"""Throwaway things for checks (ops/scratch.py): where clusters are made (in memory when there is
+room, on disk for benchmarks, wherever BLOSSOM_TMP says when it is set), and the ports their
+servers listen on."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,34 @@ def test_memory_is_taken_only_with_room(monkeypatch: pytest.MonkeyPatch) -> None
     assert scratch.throwaway_folder() == scratch.MEMORY_FOLDER
     monkeypatch.setattr(scratch, "_free_bytes", lambda _folder: scratch.MEMORY_NEEDED - 1)
     assert scratch.throwaway_folder() == scratch.DISK_FOLDER
+
+
+def test_free_ports_lie_outside_the_range_outgoing_connections_take_theirs_from() -> None:
+    """A port the kernel picks for bind(0) lies in its ephemeral range, where any outgoing
+    connection may take it as its source port before the server meant for it binds it: the edge
+    then failed to start with "address already in use"."""
+    low, high = (int(part) for part in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [scratch.free_port() for _ in range(50)]
+    assert all(not low <= port <= high for port in ports), ports
+    assert len(set(ports)) == len(ports)
+    for port in ports:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", port))
+            listener.listen()
+
+
+def test_a_port_in_use_is_not_handed_out() -> None:
+    taken = []
+    try:
+        for _ in range(20):
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", scratch.free_port()))
+            listener.listen()
+            taken.append(listener)
+        ports = {listener.getsockname()[1] for listener in taken}
+        # More picks than there are ports to hand out: every walk comes round to them.
+        handed_out = {scratch.free_port() for _ in range(len(scratch.listening_ports()) + 1)}
+        assert not ports & handed_out
+    finally:
+        for listener in taken:
+            listener.close()
