@@ -586,23 +586,26 @@ def test_sigterm_stops_the_worker_recipe_its_worker_and_the_postgres_it_started(
     at once, and the worker it ran, and the Postgres it had started, ran on with no one to stop
     them."""
     env, ports = up_environment(data_dir)
-    recipe = subprocess.Popen(
-        [sys.executable, "-m", "ops.stack", "worker"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not _port_open(ports["metrics"]):  # the worker serves its metrics once it runs
-            assert recipe.poll() is None, "the recipe ended"
-            assert time.monotonic() < deadline, "the worker did not start"
-            time.sleep(0.1)
-        recipe.send_signal(signal.SIGTERM)
-        recipe.wait(timeout=60)
-        _assert_nothing_left({"the worker's metrics": ports["metrics"]}, data_dir)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(recipe.pid, signal.SIGKILL)  # the worker is in the recipe's process group
-        LocalCluster(data_dir / "postgres", ports["pg"]).stop()
+    with tempfile.TemporaryFile() as said:
+        recipe = subprocess.Popen(
+            [sys.executable, "-m", "ops.stack", "worker"],
+            cwd=ROOT, env=env, stdout=said, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not _port_open(ports["metrics"]):  # the worker serves its metrics once it runs
+                if recipe.poll() is not None:
+                    said.seek(0)
+                    raise AssertionError(f"the recipe ended: {said.read().decode(errors='replace')}")
+                assert time.monotonic() < deadline, "the worker did not start"
+                time.sleep(0.1)
+            recipe.send_signal(signal.SIGTERM)
+            recipe.wait(timeout=60)
+            _assert_nothing_left({"the worker's metrics": ports["metrics"]}, data_dir)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(recipe.pid, signal.SIGKILL)  # the worker is in the recipe's process group
+            LocalCluster(data_dir / "postgres", ports["pg"]).stop()
 
 
 def test_a_port_taken_stops_the_pipeline_recipe_before_anything_starts(data_dir: Path) -> None:
