@@ -48,9 +48,10 @@ def listening_ports() -> range:
 
 
 @functools.cache
-def _port_walk() -> Iterator[int]:
+def _port_walk(_process: int) -> Iterator[int]:
     # Each process walks the ports in turn from a random start: two processes of a run meet only
-    # if their walks come to the same port within the moment a server takes to start.
+    # if their walks come to the same port within the moment a server takes to start. Keyed by
+    # the process id, so that a forked child does not walk on in step with its parent.
     ports = listening_ports()
     start = secrets.randbelow(len(ports))
     return (ports[(start + step) % len(ports)] for step in itertools.count())
@@ -59,7 +60,7 @@ def _port_walk() -> Iterator[int]:
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing holds, for a server about to start."""
     with _walk_lock:
-        walk = _port_walk()
+        walk = _port_walk(os.getpid())
         for _ in listening_ports():
             port = next(walk)
             with socket.socket() as probe:

@@ -4,6 +4,7 @@ servers listen on."""
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -76,3 +77,18 @@ def test_a_port_in_use_is_not_handed_out() -> None:
     finally:
         for listener in taken:
             listener.close()
+
+
+def test_a_forked_process_walks_ports_of_its_own() -> None:
+    """A child forked after its parent handed out ports would walk on in step with it."""
+    scratch.free_port()
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(writing, str(scratch.free_port()).encode())
+        os._exit(0)
+    os.close(writing)
+    os.waitpid(child, 0)
+    with os.fdopen(reading) as said:
+        childs = int(said.read())
+    assert childs != scratch.free_port()
