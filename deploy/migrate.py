@@ -69,6 +69,13 @@ LOCK_WAIT = "500ms"
 STATELESS_ATTEMPTS = 20
 ATTEMPT_PAUSE_SECONDS = 1.0
 
+# While the stateless layer is dropped (by a rollback, until the next migrate applies it), the
+# owner, whom the forced row security binds, has no policy that shows it a row: a rollback or a
+# migration that updates or deletes rows did so on none. This policy, on every table, shows the
+# owner every row for the while they run, and is dropped after them (and by the next layer's
+# drop, had a migrate been killed meanwhile).
+MIGRATION_POLICY = "migrations_see_every_row"
+
 T = TypeVar("T")
 
 
@@ -309,11 +316,12 @@ def rollback(admin_url: str, to: str) -> list[str]:
                 undone = applied[: ids.index(to)]
                 if undone:
                     _while_tables_busy(lambda: drop_stateless(admin_url))
-                for migration in undone:
-                    try:
-                        backend.rollback_one(migration)
-                    except psycopg.Error as error:
-                        raise MigrationError(f"rollback of {migration.id} failed: {error}") from None
+                with every_row_visible_to_migrations(admin_url, bool(undone)):
+                    for migration in undone:
+                        try:
+                            backend.rollback_one(migration)
+                        except psycopg.Error as error:
+                            raise MigrationError(f"rollback of {migration.id} failed: {error}") from None
         finally:
             backend.connection.close()
     return [migration.id for migration in undone]
@@ -537,9 +545,72 @@ def _as_layer_owner(conn: psycopg.Connection) -> None:
 
 
 def _drop_recorded(conn: psycopg.Connection) -> None:
-    """Drops the objects the layer made the last time it was applied."""
+    """Drops the objects the layer made the last time it was applied, and the policies a
+    migrate or rollback killed while its migrations ran left (every_row_visible_to_migrations)."""
     previous = conn.execute("select kind, identity from blossom_meta.stateless_objects").fetchall()
-    _drop(conn, [(kind, identity) for kind, identity in previous])
+    _drop(conn, {(kind, identity) for kind, identity in previous} | _migration_policies(conn))
+
+
+_RLS_TABLES = """
+select format('%%I.%%I', n.nspname, c.relname)
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+ where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'p') and c.relrowsecurity
+"""
+
+
+def _migration_policies(conn: psycopg.Connection) -> set[tuple[str, str]]:
+    rows = conn.execute(
+        "select format('%%I on %%I.%%I', pol.polname, n.nspname, c.relname)"
+        "  from pg_policy pol join pg_class c on c.oid = pol.polrelid"
+        "  join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = any(%s) and pol.polname = %s",
+        (list(MANAGED_SCHEMAS), MIGRATION_POLICY),
+    ).fetchall()
+    return {("policy", identity) for (identity,) in rows}
+
+
+def _show_every_row_to_migrations(admin_url: str) -> None:
+    with psycopg.connect(admin_url) as conn:
+        _as_layer_owner(conn)
+        _drop(conn, _migration_policies(conn))  # a killed run's
+        for (table,) in conn.execute(_RLS_TABLES, {"schemas": list(MANAGED_SCHEMAS)}).fetchall():
+            conn.execute(
+                sql.SQL("create policy {} on {} to {} using (true) with check (true)").format(
+                    sql.Identifier(MIGRATION_POLICY), sql.SQL(table), sql.Identifier(OWNER_ROLE)
+                )
+            )
+
+
+def _hide_rows_from_migrations(admin_url: str) -> None:
+    with psycopg.connect(admin_url) as conn:
+        _as_layer_owner(conn)
+        _drop(conn, _migration_policies(conn))
+
+
+@contextmanager
+def every_row_visible_to_migrations(admin_url: str, wanted: bool = True) -> Iterator[None]:
+    """While the stateless layer is dropped: the migrations or rollbacks run inside see every row
+    of the tables that existed before them (MIGRATION_POLICY), as they did with the layer's
+    policies; the policies are dropped after, whatever happened. Nothing else runs as the owner
+    meanwhile: without the layer, the API and the workers' functions are gone."""
+    if not wanted:
+        yield
+        return
+    _while_tables_busy(lambda: _show_every_row_to_migrations(admin_url))
+    try:
+        yield
+    finally:
+        _while_tables_busy(lambda: _hide_rows_from_migrations(admin_url))
+
+
+def stateless_applied(admin_url: str) -> bool:
+    """Whether the stateless layer is in the database: not after a rollback, nor before the
+    first migrate."""
+    with psycopg.connect(admin_url) as conn:
+        made = conn.execute("select pg_catalog.to_regclass('blossom_meta.stateless_objects')").fetchone()
+        if made is None or made[0] is None:
+            return False
+        return conn.execute("select from blossom_meta.stateless_objects limit 1").fetchone() is not None
 
 
 def _apply_stateless_once(admin_url: str) -> int:
@@ -601,7 +672,9 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
         if server.info.dbname != psycopg.conninfo.conninfo_to_dict(admin_url).get("dbname"):
             run_file(server, DATABASE_FILE)  # the server's `postgres` database
         run_file(server, SERVER_FILE)
-        applied = apply_migrations(admin_url)
+        # After a rollback (or on a database never migrated) no policy shows the migrations a row.
+        with every_row_visible_to_migrations(admin_url, not stateless_applied(admin_url)):
+            applied = apply_migrations(admin_url)
         say(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
         if not applied and stateless_unchanged(admin_url):
             say("stateless layer: unchanged")
