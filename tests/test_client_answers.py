@@ -3,8 +3,8 @@
 Through a real stack (edge, PostgREST, Postgres, a fake Slack and a fake AI provider), every
 RPC of the API and every route of the edge is called on its way to success and on its error
 paths, with the data that bends types: empty lists, optional arguments sent as null, a deleted
-account in the audit trail (and the invitations it sent, revoked with its membership), a broken
-Slack connection, an organization whose members are all gone. Each answer is written into a
+account in the audit trail and as the sender of a pending invitation, a broken Slack
+connection, an organization whose members are all gone. Each answer is written into a
 TypeScript file as a literal that must `satisfies` the type the client declares for that call
 (the result, or the error shape with its code in the call's union), and tsc compiles it against
 clients/typescript/src/generated.ts: a field the server sends that the type lacks, a null where
@@ -251,21 +251,25 @@ def organization_flow(world: World, r: Recorder) -> None:
     r.rpc("transfer", owner, "transfer_ownership", org_id=org_id, user_id=admin.user["id"])
     r.rpc("transfer: not a member", admin, "transfer_ownership", org_id=org_id, user_id=outsider.user["id"])
     r.rpc("leave: last owner", admin, "leave_organization", org_id=org_id)
-    r.rpc("remove a member", owner, "remove_member", org_id=org_id, user_id=member.user["id"])
-    r.rpc("remove: not a member", admin, "remove_member", org_id=org_id, user_id=member.user["id"])
+    r.rpc("leave", member, "leave_organization", org_id=org_id)
+    r.rpc("leave: not a member", member, "leave_organization", org_id=org_id)
+    r.rpc(
+        "invite outsider to stay", owner, "invite_member", org_id=org_id, email=outsider.email, role="member"
+    )
+    r.rpc("accept: outsider", outsider, "accept_invitation", token=mailed_token(db, outsider.email))
+    r.rpc("remove a member", owner, "remove_member", org_id=org_id, user_id=outsider.user["id"])
+    r.rpc("remove: not a member", admin, "remove_member", org_id=org_id, user_id=outsider.user["id"])
     r.rpc("slack: after a removal", owner, "get_slack_connection", org_id=org_id)
     r.call("slack disconnect", owner, "/ext/slack/disconnect", {"org_id": org_id})
     r.call("slack disconnect again", owner, "/ext/slack/disconnect", {"org_id": org_id})
     r.rpc(
-        "invite before leaving",
+        "invite, then be deleted",
         owner,
         "invite_member",
         org_id=org_id,
         email="later@example.com",
-        role="admin",
+        role="member",
     )
-    r.rpc("leave", owner, "leave_organization", org_id=org_id)
-    r.rpc("leave: not a member", owner, "leave_organization", org_id=org_id)
     delete_account(db, owner.user["id"])  # in the audit trail and as an invitation's sender
     r.rpc("audit: a deleted account", admin, "list_audit_events", org_id=org_id)
     r.rpc("audit: nulls", admin, "list_audit_events", org_id=org_id, before=None, limit=None)
@@ -273,7 +277,7 @@ def organization_flow(world: World, r: Recorder) -> None:
     r.rpc("audit: bad limit", admin, "list_audit_events", org_id=org_id, limit=201)
     r.rpc("invitations: sender deleted", admin, "list_invitations", org_id=org_id)
     r.rpc("organizations", admin, "list_organizations")
-    r.rpc("delete: as admin", admin, "delete_organization", org_id=org_id)
+    r.rpc("delete: its owner, once an admin", admin, "delete_organization", org_id=org_id)
     alone = r.rpc("create another", admin, "create_organization", name="Alone").json()["id"]
     delete_account(db, admin.user["id"])  # an organization with no member left
     r.rpc("get: its members gone", outsider, "get_organization", org_id=alone)
@@ -494,12 +498,14 @@ def test_every_api_wrapper_returns_what_it_is_typed(database_url: str) -> None:
         call(owner, "change_member_role", org_id=org_id, user_id=admin, role="member")  # breaks Slack
         call(member, "get_slack_connection", org_id=org_id)
         call(owner, "transfer_ownership", org_id=org_id, user_id=member)
-        call(owner, "remove_member", org_id=org_id, user_id=admin)
+        call(admin, "leave_organization", org_id=org_id)
+        call(owner, "invite_member", org_id=org_id, email=email_of(db, guest), role="member")
+        call(guest, "accept_invitation", token=mailed_token(database_url, email_of(db, guest)))
+        call(owner, "remove_member", org_id=org_id, user_id=guest)
         call(owner, "invite_member", org_id=org_id, email="later@example.com", role="member")
-        call(owner, "leave_organization", org_id=org_id)
         db.execute("delete from app.users where id = %s", (owner,))  # in the trail, as a sender
         call(member, "list_audit_events", org_id=org_id)
-        call(member, "list_invitations", org_id=org_id)
+        call(member, "list_invitations", org_id=org_id)  # its invitation pending, invited_by null
         call(member, "delete_organization", org_id=org_id)
     assert set(generated.API_FUNCTIONS) <= call.called, (
         f"call {sorted(generated.API_FUNCTIONS - call.called)} too"
