@@ -38,6 +38,7 @@ from tests.support.auth_client import Account, signup
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import Reply, request
+from tests.support.mailbox import messages
 from tests.support.orgs_db import become, email_of, make_user
 from tests.support.stack import Stack, make_stack
 
@@ -120,14 +121,10 @@ def world(
 
 
 def mailed_token(database_url: str, to: str, topic: str = "mail.org_invitation") -> str:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "select payload->>'token' from app.outbox where topic = %s and payload->>'to' = %s"
-            " order by id desc limit 1",
-            (topic, to),
-        ).fetchone()
-    assert row is not None, (topic, to)
-    return str(row[0])
+    """The token of the newest mail of `topic` to `to`."""
+    sent = messages(database_url, to, topic)
+    assert sent, (topic, to)
+    return str(sent[0]["token"])
 
 
 def delete_account(database_url: str, user_id: str) -> None:
