@@ -18,7 +18,9 @@ applied, the files differ, or the database's objects differ from what the layer 
 on the application's tables. When it does re-apply, dropping a policy or trigger needs its
 table alone: each lock is waited for at most LOCK_WAIT (under Postgres's deadlock_timeout, so
 it gives way rather than deadlock a request), and the whole layer is tried again, up to
-STATELESS_ATTEMPTS times; requests wait at most that long for one try.
+STATELESS_ATTEMPTS times; requests wait at most that long for one try. A migration's own locks
+are waited for as briefly (its `lock_timeout`, LOCK_WAIT as `just new-migration` writes it), and
+one in a transaction that gives way on one is tried again too, up to MIGRATION_ATTEMPTS times.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -68,6 +71,10 @@ MIGRATE_LOCK = "blossom.migrate"
 LOCK_WAIT = "500ms"
 STATELESS_ATTEMPTS = 20
 ATTEMPT_PAUSE_SECONDS = 1.0
+# A migration (or rollback) in a transaction waits for each lock its own lock_timeout, LOCK_WAIT
+# as `just new-migration` writes it, then fails and is rolled back whole: it is tried again, a
+# pause apart, this many times in all before migrate gives up.
+MIGRATION_ATTEMPTS = STATELESS_ATTEMPTS
 
 # While the stateless layer is dropped (by a rollback, until the next migrate applies it), the
 # owner, whom the forced row security binds, has no policy that shows it a row: a rollback or a
@@ -267,9 +274,10 @@ def _yoyo_backend(admin_url: str) -> Any:
 
 def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply pending yoyo migrations as the owner, each in a transaction of its own (but one that
-    says `-- transactional: false`); return the ids applied. MigrationError names the one that
-    failed (rolled back, those before it kept; of one outside a transaction, what ran before the
-    failing statement stays, as yoyo's rollback steps leave it)."""
+    says `-- transactional: false`); return the ids applied. One in a transaction that could not
+    have a lock within its lock_timeout is tried again (_while_its_tables_busy). MigrationError
+    names the one that failed (rolled back, those before it kept; of one outside a transaction,
+    what ran before the failing statement stays, as yoyo's rollback steps leave it)."""
     from yoyo import read_migrations
     from yoyo.exceptions import BadMigration, MigrationConflict
 
@@ -282,14 +290,61 @@ def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> l
                 raise MigrationError(f"migrations: {error}") from None
             for migration in pending:
                 try:
-                    backend.apply_migrations_only([migration])
+                    _while_its_tables_busy(
+                        migration,
+                        f"migration {migration.id}",
+                        partial(backend.apply_migrations_only, [migration]),
+                    )
                 except psycopg.Error as error:
                     undone = "rolled back" if migration.use_transactions else "outside a transaction"
-                    raise MigrationError(f"migration {migration.id} failed, {undone}: {error}") from None
+                    raise MigrationError(
+                        f"migration {migration.id} failed, {undone}: {_failure(migration, error)}"
+                    ) from None
             backend.run_post_apply(pending)
     finally:
         backend.connection.close()
     return [migration.id for migration in pending]
+
+
+def _while_its_tables_busy(migration: Any, what: str, step: Callable[[], None]) -> None:
+    """`step`, which applies or rolls back one migration, tried again while it fails on a lock it
+    could not have within its lock_timeout (lock_not_available, SQLSTATE 55P03), up to
+    MIGRATION_ATTEMPTS times, ATTEMPT_PAUSE_SECONDS apart: behind a long transaction (an admin's
+    open read, a pipeline's run) its short lock_timeout lets the requests queued behind its lock
+    go, and the deploy does not fail for it. Only a migration in a transaction, which that failure
+    rolled back whole, so that a try starts from where the first did; one outside a transaction
+    leaves what ran before the failing statement, and any other error is the migration's own:
+    those are raised at once, as they came."""
+    for attempt in range(1, MIGRATION_ATTEMPTS + 1):
+        try:
+            step()
+            return
+        except errors.LockNotAvailable as busy:
+            if not migration.use_transactions:
+                raise
+            reason = busy.diag.message_primary
+            if attempt == MIGRATION_ATTEMPTS:
+                raise MigrationError(
+                    f"{what} could not have its locks in {attempt} tries, each rolled back (the last:"
+                    f" {reason}); a long transaction holds one: end it (pg_stat_activity shows it), or"
+                    " migrate again later"
+                ) from None
+            print(
+                f"migrate: {what} waited too long for a lock ({reason}); rolled back, trying again"
+                f" in {ATTEMPT_PAUSE_SECONDS:g} s (try {attempt + 1} of {MIGRATION_ATTEMPTS})",
+                file=sys.stderr,
+            )
+            time.sleep(ATTEMPT_PAUSE_SECONDS)
+
+
+def _failure(migration: Any, error: psycopg.Error) -> str:
+    """Postgres's error, and, for a lock timeout outside a transaction, why it was not retried."""
+    if isinstance(error, errors.LockNotAvailable) and not migration.use_transactions:
+        return (
+            f"{error} (not tried again: outside a transaction, what ran before the failing statement"
+            " stays; migrate again once the table is free)"
+        )
+    return str(error)
 
 
 def rollback(admin_url: str, to: str) -> list[str]:
@@ -319,9 +374,15 @@ def rollback(admin_url: str, to: str) -> list[str]:
                 with every_row_visible_to_migrations(admin_url, bool(undone)):
                     for migration in undone:
                         try:
-                            backend.rollback_one(migration)
+                            _while_its_tables_busy(
+                                migration,
+                                f"rollback of {migration.id}",
+                                partial(backend.rollback_one, migration),
+                            )
                         except psycopg.Error as error:
-                            raise MigrationError(f"rollback of {migration.id} failed: {error}") from None
+                            raise MigrationError(
+                                f"rollback of {migration.id} failed: {_failure(migration, error)}"
+                            ) from None
         finally:
             backend.connection.close()
     return [migration.id for migration in undone]

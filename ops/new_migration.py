@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from deploy.migrate import META_SCHEMA, MIGRATIONS_DIR
+from deploy.migrate import LOCK_WAIT, META_SCHEMA, MIGRATIONS_DIR
 from ops.schema_check import SCHEMA_DIR, built_pair
 
 HEADER = """\
@@ -23,10 +23,13 @@ HEADER = """\
 -- Runs as blossom_owner in one transaction; schema-qualify every name.
 """
 # squawk (`just lint`) asks every migration for both: one that waits for a lock behind a long
-# transaction would hold up every query queued behind it. Raise them for a long backfill. The
-# rollback gets them too: its drops take the same locks, and squawk does not read rollbacks.
-TIMEOUTS = """\
-set local lock_timeout = '5s';
+# transaction holds up every query queued behind it. The lock wait is short (LOCK_WAIT, under
+# the API's 5 s statement_timeout and Postgres's 1 s deadlock_timeout; sql_lint's
+# lock-timeout-too-long bounds it): migrate tries the migration again when it gives way. Raise
+# statement_timeout for a long backfill. The rollback gets them too: its drops take the same
+# locks, and squawk does not read rollbacks.
+TIMEOUTS = f"""\
+set local lock_timeout = '{LOCK_WAIT}';
 set local statement_timeout = '1min';
 """
 

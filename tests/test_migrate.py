@@ -546,3 +546,164 @@ def test_migrate_shows_no_part_of_a_password_in_its_messages(password: str, give
     assert "Traceback" not in ran.stderr
     for part in ("ante", "zulu"):
         assert part not in ran.stdout + ran.stderr, ran.stderr
+
+
+# ---- a migration waiting for a lock ------------------------------------------------------------
+
+
+def _applying(url: str, migrations_dir: Path) -> tuple[threading.Thread, list[object]]:
+    """apply_migrations of the folder in a thread of its own; the list gets what it ended with."""
+    outcome: list[object] = []
+
+    def apply() -> None:
+        try:
+            outcome.append(apply_migrations(url, migrations_dir))
+        except Exception as error:  # noqa: BLE001 - the test reads what the thread ended with
+            outcome.append(error)
+
+    thread = threading.Thread(target=apply)
+    thread.start()
+    return thread, outcome
+
+
+def _has_probe_column(url: str) -> bool:
+    return _exists(
+        url,
+        "select from pg_attribute where attrelid = 'app.memberships'::regclass and attname = 'probe'",
+    )
+
+
+def test_a_migration_behind_a_long_read_holds_up_requests_briefly_and_is_tried_again(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A migration written by `new-migration` whose ALTER waits behind an admin's open read: every
+    request on the table queues behind its lock. It waited the template's lock_timeout (5 s, as
+    long as the API's statement_timeout), so the requests timed out; it waits a moment, gives way,
+    and is tried again until the read is over."""
+    from ops.new_migration import TIMEOUTS
+
+    monkeypatch.setattr(migrate_module, "ATTEMPT_PAUSE_SECONDS", 0.2)
+    (tmp_path / "9001_probe.sql").write_text(
+        TIMEOUTS + "alter table app.memberships add column probe text;\n"
+    )
+    with _a_long_read(database_url) as reader:
+        done, outcome = _applying(database_url, tmp_path)
+        time.sleep(0.2)
+        waits = []
+        with psycopg.connect(database_url, autocommit=True) as request:
+            request.execute("set statement_timeout = '2s'")  # else it waited for the read's end
+            for _ in range(4):
+                started = time.monotonic()
+                with suppress(psycopg.errors.QueryCanceled):
+                    request.execute("select count(*) from app.memberships").fetchone()
+                waits.append(time.monotonic() - started)
+                time.sleep(0.1)
+        reader.commit()
+        done.join(timeout=30)
+    assert max(waits) < 1.0, waits
+    assert outcome == [["9001_probe"]], outcome
+    assert _has_probe_column(database_url)
+    assert "migration 9001_probe waited too long for a lock" in capsys.readouterr().err
+
+
+def test_a_read_longer_than_a_migrations_lock_timeout_fails_no_migrate(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration gave up on its lock after its lock_timeout and migrate stopped there, the
+    deploy failed by an admin's open read; it is tried again, a while apart."""
+    monkeypatch.setattr(migrate_module, "ATTEMPT_PAUSE_SECONDS", 0.1)
+    (tmp_path / "9001_probe.sql").write_text(
+        "set local lock_timeout = '100ms';\nset local statement_timeout = '1min';\n"
+        "alter table app.memberships add column probe text;\n"
+    )
+    with _a_long_read(database_url) as reader:
+        done, outcome = _applying(database_url, tmp_path)
+        time.sleep(0.6)
+        reader.commit()
+        done.join(timeout=30)
+    assert outcome == [["9001_probe"]], outcome
+    assert _has_probe_column(database_url)
+
+
+def test_a_migration_that_never_has_its_lock_gives_up_after_a_few_tries_naming_itself(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(migrate_module, "ATTEMPT_PAUSE_SECONDS", 0.05)
+    monkeypatch.setattr(migrate_module, "MIGRATION_ATTEMPTS", 3)
+    (tmp_path / "9001_probe.sql").write_text(
+        "set local lock_timeout = '50ms';\nset local statement_timeout = '1min';\n"
+        "alter table app.memberships add column probe text;\n"
+    )
+    with (
+        _a_long_read(database_url),
+        pytest.raises(
+            MigrationError,
+            match=r"^migration 9001_probe could not have its locks in 3 tries, each rolled back"
+            r" \(the last: canceling statement due to lock timeout\); a long transaction holds one",
+        ),
+    ):
+        apply_migrations(database_url, tmp_path)
+    assert capsys.readouterr().err.count("trying again") == 2
+    assert not _has_probe_column(database_url)
+    assert _applied(database_url)[-1] != "9001_probe"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A statement timeout: the work itself is too slow, trying again would be as slow.
+        "set local statement_timeout = '50ms';\nselect pg_catalog.pg_sleep(1);\n",
+        # Outside a transaction what ran before the failing statement stays: not tried again.
+        "-- transactional: false\nset lock_timeout = '50ms';\n"
+        "alter table app.memberships add column probe text;\nreset lock_timeout;\n",
+    ],
+    ids=["statement-timeout", "outside-a-transaction"],
+)
+def test_a_migration_that_fails_otherwise_is_not_tried_again(
+    database_url: str, tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "9001_probe.sql").write_text(text)
+    with _a_long_read(database_url), pytest.raises(MigrationError, match=r"^migration 9001_probe failed"):
+        apply_migrations(database_url, tmp_path)
+    assert "trying again" not in capsys.readouterr().err
+    assert not _has_probe_column(database_url)
+
+
+def test_a_rollback_behind_a_long_read_is_tried_again(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rollback waits for its locks as briefly as its migration (`new-migration` writes both
+    alike): one run in an incident behind an admin's open read is tried again, as migrate tries
+    a migration, rather than failing at the first try."""
+    monkeypatch.setattr(migrate_module, "ATTEMPT_PAUSE_SECONDS", 0.1)
+    migrations = tmp_path / "migrations"
+    shutil.copytree(migrate_module.MIGRATIONS_DIR, migrations)
+    timeouts = "set local lock_timeout = '100ms';\nset local statement_timeout = '1min';\n"
+    # A table of no policy, which dropping the stateless layer before the rollback does not touch.
+    (migrations / "9001_probe.sql").write_text(timeouts + "create table app.lock_probe (id bigint);\n")
+    (migrations / "9001_probe.rollback.sql").write_text(timeouts + "drop table app.lock_probe;\n")
+    last_landed = _applied(database_url)[-1]
+    assert apply_migrations(database_url, migrations) == ["9001_probe"]
+    monkeypatch.setattr(migrate_module, "MIGRATIONS_DIR", migrations)
+    outcome: list[object] = []
+
+    def roll_back() -> None:
+        try:
+            outcome.append(rollback(database_url, last_landed))
+        except Exception as error:  # noqa: BLE001 - the test reads what the thread ended with
+            outcome.append(error)
+
+    with psycopg.connect(database_url) as reader:
+        reader.execute("select count(*) from app.lock_probe").fetchone()
+        done = threading.Thread(target=roll_back)
+        done.start()
+        # Once the rollback waits for the table (after the stateless layer is dropped), a while more.
+        waiting = "select from pg_locks where relation = 'app.lock_probe'::regclass and not granted"
+        while done.is_alive() and not _exists(database_url, waiting):
+            time.sleep(0.01)
+        time.sleep(0.4)
+        reader.commit()
+        done.join(timeout=30)
+    assert outcome == [["9001_probe"]], outcome
+    assert "rollback of 9001_probe waited too long for a lock" in capsys.readouterr().err
+    assert not _exists(database_url, "select from pg_class where relname = 'lock_probe'")

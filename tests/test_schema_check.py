@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deploy.migrate import MIGRATIONS_DIR
+from deploy.migrate import LOCK_WAIT, MIGRATIONS_DIR
 from ops.schema_check import SCHEMA_DIR
 from ops.scratch import SCRATCH_URL_VARIABLE
 from ops.settings import ROOT
@@ -151,6 +151,7 @@ def test_new_migration_bounds_the_rollbacks_locks_as_the_migrations(pg_server: s
     rollback = (migrations / "0901.nickname.rollback.sql").read_text()
     assert 'drop column "nickname"' in rollback, rollback
     statements = [line for line in rollback.splitlines() if line and not line.startswith("--")]
-    assert statements[:2] == ["set local lock_timeout = '5s';", "set local statement_timeout = '1min';"], (
-        rollback
-    )
+    assert statements[:2] == [
+        f"set local lock_timeout = '{LOCK_WAIT}';",
+        "set local statement_timeout = '1min';",
+    ], rollback
