@@ -9,7 +9,9 @@
   in `.squawk.toml`; and a rule of ours squawk lacks, reported as its own: no CHECK written with
   a column added to an existing table (constraint-on-added-column), and timeouts that bound
   something: none set to 0, default or reset before the work (timeout-without-bound), none
-  `local` outside a transaction (set-local-outside-transaction); no statement that rewrites a
+  `local` outside a transaction (set-local-outside-transaction), and no lock waited for longer
+  than deploy/migrate.py's LOCK_WAIT in a transaction (lock-timeout-too-long: requests queue
+  behind the wait, and migrate tries again a migration that gives way); no statement that rewrites a
   table the migration did not make (table-rewrite: set logged, cluster, vacuum full …).
 - rollbacks: each rollback run in a transaction sets lock_timeout and statement_timeout first.
 - calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
@@ -42,7 +44,7 @@ from pglast import parse_plpgsql
 from pglast.parser import ParseError, parse_sql_json, scan
 
 from codegen.raises import _expression_sql, _walk, _walk_lines
-from deploy.migrate import MIGRATIONS_DIR, OUR_CODE_SCHEMAS, migrate, stateless_files
+from deploy.migrate import LOCK_WAIT, MIGRATIONS_DIR, OUR_CODE_SCHEMAS, migrate, stateless_files
 from ops.distribution_lint import SCHEMA_DIR
 from ops.distribution_lint import findings as distribution_findings
 from ops.scratch import scratch_database, scratch_server
@@ -384,6 +386,7 @@ def squawk_findings(files: Iterable[Path] | None = None, excused: Sequence[Excus
 
     violations += _checks_on_added_columns(paths)
     violations += _timeouts_without_bound(paths)
+    violations += _lock_waits_too_long(paths)
     violations += _table_rewrites(paths)
 
     def found() -> Iterator[tuple[tuple[str, str], Finding]]:
@@ -508,6 +511,60 @@ def _timeouts_without_bound(paths: Iterable[Path]) -> list[dict[str, Any]]:
             else:
                 continue
             violations.append(_violation(path, _statement_line(source, raw), rule, message))
+    return violations
+
+
+# A time setting's value as Postgres reads it: a number and its unit, milliseconds when none.
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h|d)?\s*", re.IGNORECASE)
+_MILLISECONDS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _milliseconds(value: str) -> float | None:
+    """A duration setting's value (`'5s'`, `500`, `'1min'`) in milliseconds; None when Postgres
+    would not read it so (it refuses such a SET itself)."""
+    found = _DURATION.fullmatch(value)
+    if found is None:
+        return None
+    return float(found[1]) * _MILLISECONDS[(found[2] or "ms").lower()]
+
+
+def _lock_waits_too_long(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """A rule squawk lacks, as squawk reports one (lock-timeout-too-long): a migration that yoyo
+    runs in a transaction waits for each lock at most LOCK_WAIT, as `just new-migration` writes.
+    While it waits (behind an admin's open read, a pipeline's transaction) every query of the
+    table queues behind it: a wait as long as the API's statement_timeout (5 s, sql/roles.sql)
+    made those requests time out. When it gives way, migrate tries it again (deploy/migrate.py,
+    MIGRATION_ATTEMPTS), rolled back whole. One outside a transaction is not tried again, and
+    only makes indexes concurrently, which blocks no query: its longer wait is its own."""
+    bound = _milliseconds(LOCK_WAIT)
+    assert bound is not None
+    violations = []
+    for path in paths:
+        if not _transactional(path):
+            continue
+        source = path.read_bytes()
+        for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
+            setting = raw["stmt"].get("VariableSetStmt")
+            if setting is None or setting.get("name") != "lock_timeout" or not _bounds(setting):
+                continue
+            value = setting["args"][0]["A_Const"]
+            text = (
+                str(value["ival"].get("ival", 0))
+                if "ival" in value
+                else str(value.get("sval", {}).get("sval", ""))
+            )
+            waited = _milliseconds(text)
+            if waited is not None and waited > bound:
+                violations.append(
+                    _violation(
+                        path,
+                        _statement_line(source, raw),
+                        "lock-timeout-too-long",
+                        f"a lock waited for {text} holds every query of its table queued that long (the"
+                        f" API's statement_timeout is 5 s): wait at most {LOCK_WAIT}, as `just"
+                        " new-migration` writes; migrate tries the migration again when it gives way",
+                    )
+                )
     return violations
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ops import new_migration
 from ops.settings import ROOT
 from ops.sql_lint import (
     EXCEPTIONS_FILE,
@@ -140,7 +141,8 @@ def test_an_exception_gives_a_reason(tmp_path: Path) -> None:
 
 # ---- squawk ----------------------------------------------------------------------------------
 
-TIMEOUTS = "set local lock_timeout = '5s';\nset local statement_timeout = '1min';\n"
+# What `just new-migration` writes first: every planted migration passes with it.
+TIMEOUTS = new_migration.TIMEOUTS
 
 
 def where_and_rule(findings: list[Finding]) -> list[tuple[str, str]]:
@@ -288,7 +290,7 @@ def test_a_migration_whose_timeouts_bound_nothing_is_a_finding(tmp_path: Path) -
     zero = tmp_path / "0009.zero.sql"
     zero.write_text("set local lock_timeout = 0;\nset local statement_timeout = '1min';\n" + alter)
     default = tmp_path / "0010.default.sql"
-    default.write_text("set local lock_timeout = '5s';\nset local statement_timeout to default;\n" + alter)
+    default.write_text("set local lock_timeout = '500ms';\nset local statement_timeout to default;\n" + alter)
     reset = tmp_path / "0011.reset.sql"
     reset.write_text(TIMEOUTS + "reset lock_timeout;\n" + alter)
     local = tmp_path / "0012.local.sql"
@@ -308,6 +310,35 @@ def test_a_migration_whose_timeouts_bound_nothing_is_a_finding(tmp_path: Path) -
         (f"{local}:2", "set-local-outside-transaction"),
         (f"{local}:3", "set-local-outside-transaction"),
     ]
+
+
+def test_a_migration_in_a_transaction_that_waits_long_for_a_lock_is_a_finding(tmp_path: Path) -> None:
+    """The template's lock_timeout was 5 s, as long as the API's statement_timeout: the requests
+    queued behind a migration waiting for its lock timed out. A migration in a transaction waits
+    at most LOCK_WAIT (migrate tries it again when it gives way); one outside a transaction,
+    which only builds indexes concurrently and is not tried again, may wait longer."""
+    alter = "alter table app.users add column if not exists nickname text;\n"
+    statement_timeout = "set local statement_timeout = '1min';\n"
+    planted = {
+        "0009.five_seconds.sql": "set local lock_timeout = '5s';\n" + statement_timeout + alter,
+        "0010.milliseconds.sql": "set local lock_timeout = 2000;\n" + statement_timeout + alter,
+        "0011.a_minute.sql": "set lock_timeout to '1 min';\n" + statement_timeout + alter,
+        "0012.template.sql": TIMEOUTS + alter,
+        "0013.shorter.sql": "set local lock_timeout = '0.2s';\n" + statement_timeout + alter,
+        "0014.outside.sql": "-- transactional: false\nset lock_timeout = '1min';\n"
+        "set statement_timeout = '30min';\n"
+        "create index concurrently if not exists users_nickname_idx on app.users (nickname);\n"
+        "reset statement_timeout;\nreset lock_timeout;\n",
+    }
+    for name, text in planted.items():
+        (tmp_path / name).write_text(text)
+    paths = [tmp_path / name for name in planted]
+    assert where_and_rule(squawk_findings(paths)) == [
+        (f"{tmp_path / '0009.five_seconds.sql'}:1", "lock-timeout-too-long"),
+        (f"{tmp_path / '0010.milliseconds.sql'}:1", "lock-timeout-too-long"),
+        (f"{tmp_path / '0011.a_minute.sql'}:1", "lock-timeout-too-long"),
+    ]
+    assert "wait at most 500ms" in squawk_findings(paths[:1])[0].what
 
 
 def test_every_rollback_waits_for_its_locks_a_bounded_time() -> None:
