@@ -18,9 +18,9 @@ applied, the files differ, or the database's objects differ from what the layer 
 on the application's tables. When it does re-apply, dropping a policy or trigger needs its
 table alone: each lock is waited for at most LOCK_WAIT (under Postgres's deadlock_timeout, so
 it gives way rather than deadlock a request), and the whole layer is tried again, up to
-STATELESS_ATTEMPTS times; requests wait at most that long for one try. A migration's own locks
-are waited for as briefly (its `lock_timeout`, LOCK_WAIT as `just new-migration` writes it), and
-one in a transaction that gives way on one is tried again too, up to MIGRATION_ATTEMPTS times.
+ATTEMPTS times; requests wait at most that long for one try. A migration's own locks are waited
+for as briefly (its `lock_timeout`, LOCK_WAIT as `just new-migration` writes it), and one in a
+transaction that gives way on one is tried again the same way.
 """
 
 from __future__ import annotations
@@ -66,15 +66,12 @@ OUR_CODE_SCHEMAS = tuple(schema for schema in MANAGED_SCHEMAS if schema != JOBS_
 META_SCHEMA = "blossom_meta"
 # The lock that lets one migrate of the server's databases run at a time.
 MIGRATE_LOCK = "blossom.migrate"
-# How long the stateless layer waits for one table's lock (Postgres's deadlock_timeout is 1 s),
-# and how many times it is tried, a while apart, before migrate gives up.
+# How long the stateless layer, and a migration made by `just new-migration`, waits for one
+# table's lock (Postgres's deadlock_timeout is 1 s), and how many times either is tried, a while
+# apart, before migrate gives up.
 LOCK_WAIT = "500ms"
-STATELESS_ATTEMPTS = 20
+ATTEMPTS = 20
 ATTEMPT_PAUSE_SECONDS = 1.0
-# A migration (or rollback) in a transaction waits for each lock its own lock_timeout, LOCK_WAIT
-# as `just new-migration` writes it, then fails and is rolled back whole: it is tried again, a
-# pause apart, this many times in all before migrate gives up.
-MIGRATION_ATTEMPTS = STATELESS_ATTEMPTS
 
 # While the stateless layer is dropped (by a rollback, until the next migrate applies it), the
 # owner, whom the forced row security binds, has no policy that shows it a row: a rollback or a
@@ -275,7 +272,7 @@ def _yoyo_backend(admin_url: str) -> Any:
 def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply pending yoyo migrations as the owner, each in a transaction of its own (but one that
     says `-- transactional: false`); return the ids applied. One in a transaction that could not
-    have a lock within its lock_timeout is tried again (_while_its_tables_busy). MigrationError
+    have a lock within its lock_timeout is tried again (_while_tables_busy). MigrationError
     names the one that failed (rolled back, those before it kept; of one outside a transaction,
     what ran before the failing statement stays, as yoyo's rollback steps leave it)."""
     from yoyo import read_migrations
@@ -290,7 +287,7 @@ def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> l
                 raise MigrationError(f"migrations: {error}") from None
             for migration in pending:
                 try:
-                    _while_its_tables_busy(
+                    _retried_if_transactional(
                         migration,
                         f"migration {migration.id}",
                         partial(backend.apply_migrations_only, [migration]),
@@ -304,37 +301,6 @@ def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> l
     finally:
         backend.connection.close()
     return [migration.id for migration in pending]
-
-
-def _while_its_tables_busy(migration: Any, what: str, step: Callable[[], None]) -> None:
-    """`step`, which applies or rolls back one migration, tried again while it fails on a lock it
-    could not have within its lock_timeout (lock_not_available, SQLSTATE 55P03), up to
-    MIGRATION_ATTEMPTS times, ATTEMPT_PAUSE_SECONDS apart: behind a long transaction (an admin's
-    open read, a pipeline's run) its short lock_timeout lets the requests queued behind its lock
-    go, and the deploy does not fail for it. Only a migration in a transaction, which that failure
-    rolled back whole, so that a try starts from where the first did; one outside a transaction
-    leaves what ran before the failing statement, and any other error is the migration's own:
-    those are raised at once, as they came."""
-    for attempt in range(1, MIGRATION_ATTEMPTS + 1):
-        try:
-            step()
-            return
-        except errors.LockNotAvailable as busy:
-            if not migration.use_transactions:
-                raise
-            reason = busy.diag.message_primary
-            if attempt == MIGRATION_ATTEMPTS:
-                raise MigrationError(
-                    f"{what} could not have its locks in {attempt} tries, each rolled back (the last:"
-                    f" {reason}); a long transaction holds one: end it (pg_stat_activity shows it), or"
-                    " migrate again later"
-                ) from None
-            print(
-                f"migrate: {what} waited too long for a lock ({reason}); rolled back, trying again"
-                f" in {ATTEMPT_PAUSE_SECONDS:g} s (try {attempt + 1} of {MIGRATION_ATTEMPTS})",
-                file=sys.stderr,
-            )
-            time.sleep(ATTEMPT_PAUSE_SECONDS)
 
 
 def _failure(migration: Any, error: psycopg.Error) -> str:
@@ -374,7 +340,7 @@ def rollback(admin_url: str, to: str) -> list[str]:
                 with every_row_visible_to_migrations(admin_url, bool(undone)):
                     for migration in undone:
                         try:
-                            _while_its_tables_busy(
+                            _retried_if_transactional(
                                 migration,
                                 f"rollback of {migration.id}",
                                 partial(backend.rollback_one, migration),
@@ -574,26 +540,44 @@ def apply_stateless(admin_url: str) -> int:
     return _while_tables_busy(lambda: _apply_stateless_once(admin_url))
 
 
-def _while_tables_busy(step: Callable[[], T]) -> T:
-    """`step`, a transaction of the stateless layer's (each lock waited for at most LOCK_WAIT),
-    tried again while a table's lock cannot be had, STATELESS_ATTEMPTS times at most: the
-    requests that queue behind its lock wait that long at most, and a long transaction (an
-    admin's open read) is waited out."""
-    for attempt in range(1, STATELESS_ATTEMPTS + 1):
+def _while_tables_busy(step: Callable[[], T], what: str = "the stateless layer") -> T:
+    """`step`, a transaction that waits for each lock at most its lock_timeout (LOCK_WAIT: the
+    stateless layer's, and a migration's as `just new-migration` writes it), tried again while it
+    gives way on a lock (or is chosen to end a deadlock), rolled back whole each time, up to
+    ATTEMPTS times ATTEMPT_PAUSE_SECONDS apart: the requests queued behind its lock wait that
+    long at most, and a long transaction (an admin's open read, a pipeline's run) is waited out
+    rather than failing the deploy. Any other error is raised at once, as it came."""
+    for attempt in range(1, ATTEMPTS + 1):
         try:
             return step()
         except (errors.LockNotAvailable, errors.DeadlockDetected, SqlFileError) as failed:
             busy = failed.__cause__ if isinstance(failed, SqlFileError) else failed
             if not isinstance(busy, errors.LockNotAvailable | errors.DeadlockDetected):
                 raise
-            if attempt == STATELESS_ATTEMPTS:
-                raise RuntimeError(
-                    f"the stateless layer could not have its tables' locks in {attempt} tries"
-                    f" (the last: {busy.diag.message_primary}); a long transaction holds one"
+            reason = busy.diag.message_primary
+            if attempt == ATTEMPTS:
+                raise MigrationError(
+                    f"{what} could not have its locks in {attempt} tries, each rolled back (the last:"
+                    f" {reason}); a long transaction holds one: end it (pg_stat_activity shows it), or"
+                    " migrate again later"
                 ) from None
-            print(f"migrate: a table is busy ({busy.diag.message_primary}); trying again", file=sys.stderr)
+            print(
+                f"migrate: {what} waited too long for a lock ({reason}); rolled back, trying again"
+                f" in {ATTEMPT_PAUSE_SECONDS:g} s (try {attempt + 1} of {ATTEMPTS})",
+                file=sys.stderr,
+            )
             time.sleep(ATTEMPT_PAUSE_SECONDS)
     raise AssertionError("unreachable")
+
+
+def _retried_if_transactional(migration: Any, what: str, step: Callable[[], None]) -> None:
+    """`step`, which applies or rolls back one migration, tried again while busy (_while_tables_busy)
+    when the migration runs in a transaction, which a failure rolls back whole; one outside a
+    transaction leaves what ran before its failing statement, and is tried once."""
+    if migration.use_transactions:
+        _while_tables_busy(step, what)
+    else:
+        step()
 
 
 def _as_layer_owner(conn: psycopg.Connection) -> None:

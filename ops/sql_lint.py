@@ -534,7 +534,7 @@ def _lock_waits_too_long(paths: Iterable[Path]) -> list[dict[str, Any]]:
     While it waits (behind an admin's open read, a pipeline's transaction) every query of the
     table queues behind it: a wait as long as the API's statement_timeout (5 s, sql/roles.sql)
     made those requests time out. When it gives way, migrate tries it again (deploy/migrate.py,
-    MIGRATION_ATTEMPTS), rolled back whole. One outside a transaction is not tried again, and
+    ATTEMPTS), rolled back whole. One outside a transaction is not tried again, and
     only makes indexes concurrently, which blocks no query: its longer wait is its own."""
     bound = _milliseconds(LOCK_WAIT)
     assert bound is not None

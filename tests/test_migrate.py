@@ -629,7 +629,7 @@ def test_a_migration_that_never_has_its_lock_gives_up_after_a_few_tries_naming_i
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(migrate_module, "ATTEMPT_PAUSE_SECONDS", 0.05)
-    monkeypatch.setattr(migrate_module, "MIGRATION_ATTEMPTS", 3)
+    monkeypatch.setattr(migrate_module, "ATTEMPTS", 3)
     (tmp_path / "9001_probe.sql").write_text(
         "set local lock_timeout = '50ms';\nset local statement_timeout = '1min';\n"
         "alter table app.memberships add column probe text;\n"
