@@ -55,6 +55,10 @@ create index memberships_user_id_org_id_role_idx on app.memberships (user_id, or
    ext.ai_org_activity takes the 20 who joined last. */
 create index memberships_org_id_id_idx on app.memberships (org_id, id);
 create index memberships_org_id_joined_at_id_idx on app.memberships (org_id, joined_at, id);
+/* The organization's owners, counted whenever one would stop being one (app.owner_count): under
+   the forced row security `role = 'owner'` is no index condition (enum equality is not
+   leakproof), but an index whose predicate it is serves it, not every member. */
+create index memberships_owners_org_id_idx on app.memberships (org_id) where role = 'owner';
 alter table app.memberships enable row level security;
 alter table app.memberships force row level security;
 comment on table app.memberships is 'Who belongs to which organization. A user has at most one membership per organization.';
