@@ -93,6 +93,10 @@ create unique index invitations_open_org_id_email_key on app.invitations (org_id
 /* The open invitations of an organization in the order api.list_invitations pages them. */
 create index invitations_open_org_id_id_idx on app.invitations (org_id, id)
   where accepted_at is null and declined_at is null and revoked_at is null;
+/* A sender's open invitations in an organization, which they lose when they leave or lose their
+   role (app.revoke_invitations_beyond_grant). */
+create index invitations_open_org_id_invited_by_idx on app.invitations (org_id, invited_by)
+  where accepted_at is null and declined_at is null and revoked_at is null;
 create index invitations_org_id_idx on app.invitations (org_id);
 alter table app.invitations enable row level security;
 alter table app.invitations force row level security;
