@@ -506,7 +506,7 @@ def _timeouts_without_bound(paths: Iterable[Path]) -> list[dict[str, Any]]:
                     f"{shown_names} is left without a bound (0, the server's default or reset) before"
                     " the statements after it, which may then wait behind a long transaction for their"
                     " locks with every query of the table queued behind them: give it a value"
-                    " (`set local lock_timeout = '5s'`, as `just new-migration` writes)"
+                    f" (`set local lock_timeout = '{LOCK_WAIT}'`, as `just new-migration` writes)"
                 )
             else:
                 continue
@@ -539,32 +539,23 @@ def _lock_waits_too_long(paths: Iterable[Path]) -> list[dict[str, Any]]:
     bound = _milliseconds(LOCK_WAIT)
     assert bound is not None
     violations = []
-    for path in paths:
-        if not _transactional(path):
+    for path, source, raw, _made in _statements_of(path for path in paths if _transactional(path)):
+        setting = raw["stmt"].get("VariableSetStmt")
+        if setting is None or setting.get("name") != "lock_timeout" or not _bounds(setting):
             continue
-        source = path.read_bytes()
-        for raw in json.loads(parse_sql_json(source.decode()))["stmts"]:
-            setting = raw["stmt"].get("VariableSetStmt")
-            if setting is None or setting.get("name") != "lock_timeout" or not _bounds(setting):
-                continue
-            value = setting["args"][0]["A_Const"]
-            text = (
-                str(value["ival"].get("ival", 0))
-                if "ival" in value
-                else str(value.get("sval", {}).get("sval", ""))
-            )
-            waited = _milliseconds(text)
-            if waited is not None and waited > bound:
-                violations.append(
-                    _violation(
-                        path,
-                        _statement_line(source, raw),
-                        "lock-timeout-too-long",
-                        f"a lock waited for {text} holds every query of its table queued that long (the"
-                        f" API's statement_timeout is 5 s): wait at most {LOCK_WAIT}, as `just"
-                        " new-migration` writes; migrate tries the migration again when it gives way",
-                    )
+        text = _set_value(setting)
+        waited = _milliseconds(text)
+        if waited is not None and waited > bound:
+            violations.append(
+                _violation(
+                    path,
+                    _statement_line(source, raw),
+                    "lock-timeout-too-long",
+                    f"a lock waited for {text} holds every query of its table queued that long (the"
+                    f" API's statement_timeout is 5 s): wait at most {LOCK_WAIT}, as `just"
+                    " new-migration` writes; migrate tries the migration again when it gives way",
                 )
+            )
     return violations
 
 
@@ -638,11 +629,15 @@ def _bounds(setting: dict[str, Any]) -> bool:
     server's, none by default)."""
     if setting.get("kind") != "VAR_SET_VALUE" or len(setting.get("args", [])) != 1:
         return False
+    return re.fullmatch(r"\s*0*\s*[a-z]*\s*", _set_value(setting), re.IGNORECASE) is None
+
+
+def _set_value(setting: dict[str, Any]) -> str:
+    """The value a SET of one value gives, as written (`5000`, `'5s'`; a number 0 as `0`)."""
     value = setting["args"][0].get("A_Const", {})
     if "ival" in value:
-        return bool(value["ival"].get("ival", 0))
-    text = str(value.get("sval", {}).get("sval", ""))
-    return re.fullmatch(r"\s*0*\s*[a-z]*\s*", text, re.IGNORECASE) is None
+        return str(value["ival"].get("ival", 0))
+    return str(value.get("sval", {}).get("sval", ""))
 
 
 def rollback_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
