@@ -327,6 +327,21 @@ def test_a_migrate_with_nothing_to_do_waits_for_no_table(database_url: str) -> N
         assert not done.is_alive(), "migrate waited for a read of the application's tables"
 
 
+def _request_waits(database_url: str, *, count: int, give_up: str, pause: float) -> list[float]:
+    """How long each of `count` requests on app.memberships, `pause` apart, waited while migrate
+    works behind a long read; each given up after `give_up` (else it waited for the read's end)."""
+    waits = []
+    with psycopg.connect(database_url, autocommit=True) as request:
+        request.execute(sql.SQL("set statement_timeout = {}").format(sql.Literal(give_up)))
+        for _ in range(count):
+            started = time.monotonic()
+            with suppress(psycopg.errors.QueryCanceled):
+                request.execute("select count(*) from app.memberships").fetchone()
+            waits.append(time.monotonic() - started)
+            time.sleep(pause)
+    return waits
+
+
 def test_a_migrate_that_must_wait_for_a_table_holds_up_no_request_for_long(database_url: str) -> None:
     """The layer is re-applied while a long read holds a table: migrate gives way after a short
     wait and tries again, so the requests that queue behind its lock wait at most that long;
@@ -336,15 +351,7 @@ def test_a_migrate_that_must_wait_for_a_table_holds_up_no_request_for_long(datab
         done = threading.Thread(target=migrate, args=(database_url,), kwargs={"quiet": True})
         done.start()
         time.sleep(0.3)
-        waits = []
-        with psycopg.connect(database_url, autocommit=True) as request:
-            request.execute("set statement_timeout = '3s'")  # else it waited for the read's end
-            for _ in range(5):
-                started = time.monotonic()
-                with suppress(psycopg.errors.QueryCanceled):
-                    request.execute("select count(*) from app.memberships").fetchone()
-                waits.append(time.monotonic() - started)
-                time.sleep(0.2)
+        waits = _request_waits(database_url, count=5, give_up="3s", pause=0.2)
         assert max(waits) < 1.5, waits
         reader.commit()
         done.join(timeout=30)
@@ -589,15 +596,7 @@ def test_a_migration_behind_a_long_read_holds_up_requests_briefly_and_is_tried_a
     with _a_long_read(database_url) as reader:
         done, outcome = _applying(database_url, tmp_path)
         time.sleep(0.2)
-        waits = []
-        with psycopg.connect(database_url, autocommit=True) as request:
-            request.execute("set statement_timeout = '2s'")  # else it waited for the read's end
-            for _ in range(4):
-                started = time.monotonic()
-                with suppress(psycopg.errors.QueryCanceled):
-                    request.execute("select count(*) from app.memberships").fetchone()
-                waits.append(time.monotonic() - started)
-                time.sleep(0.1)
+        waits = _request_waits(database_url, count=4, give_up="2s", pause=0.1)
         reader.commit()
         done.join(timeout=30)
     assert max(waits) < 1.0, waits
