@@ -33,6 +33,7 @@ LOWEST_PORT = 10000
 _walk_lock = threading.Lock()
 
 
+@functools.cache  # the kernel's range, read once: free_port asks for it at each call
 def listening_ports() -> range:
     """The ports free_port hands out: from LOWEST_PORT up to the kernel's ephemeral range, or
     above it when that range starts too low to leave room below."""
