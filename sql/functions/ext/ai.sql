@@ -65,7 +65,7 @@ begin
                        from app.audit_events ev
                        left join app.memberships am on am.org_id = v_org and am.user_id = ev.actor_id
                        left join app.users actor on actor.id = am.user_id
-                      where v_reads_trail and ev.org_id >= v_org and (ev.org_id, ev.id) < (v_org, 'evt_~')
+                      where v_reads_trail and ev.org_id >= v_org and ev.org_id <= v_org
                       order by ev.org_id desc, ev.id desc
                       limit 50) e), '[]'))
     into v_activity
