@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(62);
+select plan(70);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -38,6 +38,12 @@ select results_eq(
   'every slug is the name''s part, a hyphen and six random characters, at most 48 in all, and unique');
 select matches((select slug::text from app.organizations where name = '!!!'), '^org-[0-9a-hjkmnp-tv-z]{6}$',
   'a name without letters or digits gives org and the suffix');
+/* Latin letters with accents, and the few that do not decompose, keep their word in the slug as
+   their base letters: Café Crème was caf-cr-me. */
+select is(app.slugify(n), want, format('the slug of %s keeps its words: %s', n, want))
+  from (values ('Café Crème', 'cafe-creme'), ('Ünïcödé GmbH', 'unicode-gmbh'), ('Straße AG', 'strasse-ag'),
+               ('Ærø Øl', 'aero-ol'), ('Łódź Œuvre', 'lodz-oeuvre'), ('İstanbul Þing', 'istanbul-thing'),
+               (normalize('Zoë Åberg', NFD), 'zoe-aberg'), ('株式会社', 'org')) as names (n, want);
 select is(tap.call('owner', format($$ select api.create_organization(%L) $$, n)), '422 org.invalid_name',
   format('the name %s is refused', left(replace(quote_nullable(n), e'\n', '\\n'), 14)))
   from unnest(array['', '   ', repeat('x', 101), e'bad\nname', null]) n;

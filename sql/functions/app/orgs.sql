@@ -59,13 +59,29 @@ end;
 comment on function app.may_join(app.org_id, app.org_role) is
   'For the memberships insert policy: may the signed-in user add themselves to the organization with this role?';
 
+/* A name's letters as the ASCII letters a slug is made of, as far as they are Latin letters with
+   accents (decomposed, NFKD, and the marks dropped: é is e, Å is A, ﬁ is fi, a fullwidth A is A)
+   or the few Latin letters that decompose into none (ß, æ, œ, ø, đ, ł, ħ, ı, ŧ, þ): word by word,
+   "Café Crème" was caf-cr-me. Other scripts are left as they are, and app.slugify drops them. */
+create function app.slug_letters(p_name text) returns text
+language sql immutable parallel safe
+return pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+  pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+    pg_catalog.translate(
+      pg_catalog.regexp_replace(pg_catalog.normalize(p_name, 'NFKD'), '[\u0300-\u036F]', '', 'g'),
+      'ØøĐđŁłĦħıŦŧ', 'OoDdLlHhiTt'),
+    'ß', 'ss'), 'ẞ', 'SS'), 'æ', 'ae'), 'Æ', 'AE'), 'œ', 'oe'), 'Œ', 'OE'), 'þ', 'th'), 'Þ', 'TH');
+
+comment on function app.slug_letters(text) is
+  'The name with its accented and other Latin letters written in ASCII letters (é: e, ß: ss, ø: o), for app.slugify.';
+
 /* The part of a slug that comes from the name: lower-case ASCII letters and digits joined by
    single hyphens (api.create_organization adds a hyphen and a random suffix). */
 create function app.slugify(p_name text) returns text
 language sql immutable parallel safe
 return coalesce(
   nullif(pg_catalog.btrim(pg_catalog.left(pg_catalog.btrim(
-    pg_catalog.regexp_replace(pg_catalog.lower(p_name), '[^a-z0-9]+', '-', 'g'), '-'), 40), '-'), ''),
+    pg_catalog.regexp_replace(pg_catalog.lower(app.slug_letters(p_name)), '[^a-z0-9]+', '-', 'g'), '-'), 40), '-'), ''),
   'org');
 
 comment on function app.slugify(text) is 'The name''s part of a URL slug, at most 40 characters; ''org'' when nothing is left.';
