@@ -1,7 +1,7 @@
 /* Sign-up and login as the edge calls them: validation, uniqueness, failures, audit, session
    rotation. The limits on both are in auth_limits.sql. */
 begin;
-select plan(40);
+select plan(44);
 set local app.settings.bcrypt_cost = '4';
 
 set local role edge;
@@ -80,6 +80,20 @@ select is((select count(*)::int from app.sessions), 3, 'each sign-up and login m
 select is_empty($$ select from app.sessions s, app.users u where s.token_hash::text ~ 'tap' $$,
   'sessions store a hash, not a token');
 
+/* An address typed or filled in with spaces around it (a phone's keyboard adds one after a
+   suggested word) is the address: invitations took it so, sign-up refused it and login said
+   the password was wrong. */
+set local role edge;
+select is((select r ->> 'ok' from auth.login(' alice@example.com  ', 'correct horse battery', '192.0.2.1', 'tap') r),
+  'true', 'login takes the email without the spaces around it');
+select is((select r -> 'user' ->> 'email' from auth.signup('  Dana@example.com ', 'correct horse battery', 'Dana', '192.0.2.1', 'tap') r),
+  'Dana@example.com', 'sign-up keeps the email without the spaces around it');
+select lives_ok($$ select auth.request_password_reset(' DANA@example.com ', '192.0.2.1') $$,
+  'a reset is asked for with spaces around the email');
+reset role;
+select is((select count(*)::int from app.outbox where topic = 'mail.password_reset' and payload ->> 'to' = 'Dana@example.com'),
+  1, 'a reset asked for with spaces around the email is sent');
+
 /* Rotation: a sign-in ends the session the browser had, so that a session planted in it
    before (session fixation) is worth nothing after. */
 select tap.fix('planted_token', auth.signup('mallory@example.com', 'correct horse battery', 'Mallory', null, null)
@@ -94,7 +108,7 @@ select is(auth.signup('dora@example.com', 'correct horse battery', 'Dora', null,
   'a sign-up in a browser that had a session succeeds');
 reset role;
 select is((select count(*)::int from app.sessions s join app.users u on u.id = s.user_id
-            where lower(u.email) = 'alice@example.com' and s.revoked_at is null), 3,
+            where lower(u.email) = 'alice@example.com' and s.revoked_at is null), 4,
   'and ends that session too (Alice''s earlier logins stay)');
 
 select * from finish();

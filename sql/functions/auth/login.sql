@@ -18,7 +18,8 @@ create function auth.login(
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_key text := pg_catalog.left(pg_catalog.lower(coalesce(p_email, '')), 320);
+  -- The address without spaces around it, as auth.valid_email takes it at sign-up.
+  v_key text := pg_catalog.left(pg_catalog.lower(pg_catalog.btrim(coalesce(p_email, ''))), 320);
   v_addr text := util.client_key(p_client_addr);
   v_retry integer;
   v_user app.users;

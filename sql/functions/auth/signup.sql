@@ -8,7 +8,9 @@ begin
   if p_email is null then
     perform util.raise_error(422, 'auth.invalid_email', 'An email address is required.');
   end if;
-  v_email := app.mailable_email(p_email);
+  -- Spaces around it are no part of the address (a phone's keyboard adds one after a suggested
+  -- word; invitations took them off already): kept without them, and login takes them off too.
+  v_email := app.mailable_email(pg_catalog.btrim(p_email));
   if v_email is null then
     perform util.raise_error(422, 'auth.invalid_email', 'That is not a valid email address.');
   end if;
@@ -17,7 +19,7 @@ end
 $$;
 
 comment on function auth.valid_email(text) is
-  'The text as an app.email that mail can be sent to. Errors: 422 auth.invalid_email (not the shape of an address).';
+  'The text, without spaces around it, as an app.email that mail can be sent to. Errors: 422 auth.invalid_email (not the shape of an address).';
 
 create function auth.valid_display_name(p_display_name text) returns text
 language plpgsql stable
