@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(70);
+select plan(73);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -179,6 +179,21 @@ select results_eq(
   'a malformed, missing or wrong-kind id is simply not found');
 select is((select count(*)::int from app.invitations where email in ('new@example.com', 'boss@example.com')), 1,
   'the refused calls wrote nothing (only the owner''s invitation is there)');
+
+/* An invitation past its expiry is dead: nobody can accept it, and list_invitations no longer
+   shows it. An admin inviting that address as a member is not stopped by an owner's invitation
+   that expired (which the admin could neither see nor revoke): it is replaced like any other. */
+select is(tap.call('member', $$ select api.invite_member('{acme}', 'lapsed@example.com', 'owner') $$), 'ok',
+  'an owner invites an owner');
+set local session_replication_role = replica;
+update app.invitations set expires_at = now() where email = 'lapsed@example.com';
+set local session_replication_role = origin;
+select is(tap.call('admin', $$ select api.invite_member('{acme}', 'lapsed@example.com', 'member') $$), 'ok',
+  'an admin invites, as a member, an address whose owner invitation expired this very moment');
+select results_eq(
+  $$ select role::text, revoked_at is not null from app.invitations where email = 'lapsed@example.com' order by created_at, id $$,
+  $$ values ('owner', true), ('member', false) $$,
+  'the expired owner invitation is replaced by the admin''s');
 
 select * from finish();
 rollback;

@@ -3,7 +3,7 @@
    still-open invitation to the same address is replaced, under the organization's lock, so
    that two invitations of one address at once replace each other instead of colliding; only
    one the caller could revoke (api.revoke_invitation's rule: an owner's invitation of an owner
-   only by an owner), and each is audited as revoked. Each
+   only by an owner, unless it expired), and each is audited as revoked. Each
    sends a mail, so each counts against three quotas (sql/functions/app/rate_limits.sql): the
    sender's, 20 an hour, the organization's, 50 an hour, and the address's in the organization,
    3 an hour (each invitation again replaces the last and mails again), unless the settings say
@@ -36,10 +36,13 @@ begin
   if not app.may_invite(v_my_role, v_role) then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
   end if;
+  -- Only a live one: an expired invitation of an owner, which no one can accept any more and
+  -- api.list_invitations no longer shows, kept an admin from inviting that address for good.
   if v_my_role <> 'owner' and exists (
        select from app.invitations i
         where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email) and i.role = 'owner'
-          and i.accepted_at is null and i.declined_at is null and i.revoked_at is null) then
+          and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+          and i.expires_at > pg_catalog.now()) then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may replace an invitation of an owner.');
   end if;
   if exists (select from app.memberships m join app.users u on u.id = m.user_id
