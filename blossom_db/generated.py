@@ -2756,7 +2756,7 @@ async def pipeline_org_daily_metrics_async(
 
 
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than a day, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.
 
     Raises no coded error.
     """
@@ -2773,7 +2773,7 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
 
 
 async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than a day, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.
 
     Raises no coded error.
     """

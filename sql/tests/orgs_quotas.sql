@@ -8,7 +8,7 @@
  * tests/test_orgs_concurrency.py's.
  */
 begin;
-select plan(40);
+select plan(42);
 
 select tap.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser', 'heir']);
 select tap.make_org('delta', '{"sender": "owner", "sender2": "admin", "sender3": "admin"}');
@@ -135,6 +135,28 @@ select is((select count(*)::int from app.audit_events
 select set_config('app.settings.role_changes_per_user_per_hour', '', true);
 select is(tap.call('overseer', $$ select api.change_member_role('{kappa}', '{toggled}', 'admin') $$), 'ok',
   'app.settings.role_changes_per_user_per_hour sets the limit (default 100)');
+
+/* A day of the organizations' quota is 24 hours, whatever the session's time zone, for the API
+   and for the housekeeping that keeps its hits. Where the clocks went forward 12 hours ago (a
+   made-up zone, XST5XDT, its summer time begun then), a day back on the wall clock is 23 hours:
+   10 organizations made 23.5 hours ago were out of the day, and an 11th was made; and the
+   housekeeping, run in such a zone, deleted their hits while a day in UTC still counted them. */
+select tap.make_users(array['nightowl']);
+select set_config('app.settings.organizations_per_user_per_day', '', true);
+insert into app.rate_limit_hits (kind, key, at)
+select 'org.create', tap.id('nightowl'), now() - interval '23 hours 30 minutes' from generate_series(1, 10);
+select set_config('timezone', pg_catalog.format('XST5XDT,%s/%s,%s/0', extract(doy from t)::int - 1, extract(hour from t)::int,
+                                                (extract(doy from t)::int + 99) % 365), true)
+  from (select (now() - interval '12 hours') at time zone 'UTC' - interval '5 hours' as t) switch;
+select is(tap.call('nightowl', $$ select api.create_organization('Owl 11') $$),
+  '429 org.rate_limited (Retry-After: 1800)',
+  'ten organizations made 23.5 hours ago fill the day where the clocks went forward meanwhile');
+set local role pipeline;
+select pipeline.purge_auth();
+reset role;
+reset timezone;
+select is((select count(*)::int from app.rate_limit_hits where kind = 'org.create' and key = tap.id('nightowl')), 10,
+  'the housekeeping, run where the clocks went forward, keeps the hits of the last 24 hours');
 
 select * from finish();
 rollback;

@@ -15,8 +15,10 @@ declare
   v_org app.org_id := app.gen_id('org')::app.org_id;
   v_made boolean := false;
 begin
+  -- 24 hours, not '1 day': a day of the session's wall clock, 23 or 25 hours across a change of
+  -- its clocks, drew the day where the session's time zone put it.
   perform app.spend_quota('org.create', v_user, util.setting('organizations_per_user_per_day', '10')::integer,
-                          interval '1 day', 'org.rate_limited', 'Too many new organizations; try again later.');
+                          interval '24 hours', 'org.rate_limited', 'Too many new organizations; try again later.');
   for attempt in 1..10 loop
     v_slug := v_base || '-' || pg_catalog.right(app.gen_id('org'), 6);
     insert into app.organizations (id, name, slug, created_by)

@@ -109,14 +109,16 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
  *   invite.user  the sender       invitations_per_user_per_hour     20       1 hour
  *   invite.org   the organization invitations_per_org_per_hour      50       1 hour
  *   invite.address the organization and the address  invitations_per_address_per_org_per_hour  3  1 hour
- *   org.create   the creator      organizations_per_user_per_day    10       1 day
+ *   org.create   the creator      organizations_per_user_per_day    10       24 hours
  *   slack.connect the organization slack_connects_per_org_per_hour   10       1 hour
  *   org.rename   the organization renames_per_org_per_hour          20       1 hour
  *   org.transfer the organization transfers_per_org_per_hour        20       1 hour
  *   org.role_change the member who makes it  role_changes_per_user_per_hour  100  1 hour
  *   ai.user      the caller       ai_calls_per_user_per_hour        30       1 hour
  *
- * pipeline.purge_auth keeps hits for a day, the longest window.
+ * pipeline.purge_auth keeps hits for 24 hours, the longest window. Windows are elapsed time, in
+ * hours, never days: `now() - interval '1 day'` is a day of the session's wall clock, 23 or 25
+ * hours across a change of its clocks.
  */
 
 /* Takes one unit of a quota for a key: null when one was left (it is counted now), else the

@@ -28,7 +28,9 @@ begin
      where u.id = seen.user_id and seen.last_seen_at > coalesce(u.last_seen_at, '-infinity')
   )
   select pg_catalog.count(*)::integer into sessions from purged;
-  delete from app.rate_limit_hits h where h.at < pg_catalog.now() - interval '1 day';
+  /* The longest window, elapsed (24 hours, not a day of this session's wall clock: where its
+     clocks went forward, hits of 23 hours ago went that a window of a day still counted). */
+  delete from app.rate_limit_hits h where h.at < pg_catalog.now() - interval '24 hours';
   get diagnostics rate_limit_hits = row_count;
   delete from app.password_resets r where r.expires_at < pg_catalog.now() - interval '1 day';
   get diagnostics password_resets = row_count;
@@ -51,5 +53,5 @@ end
 $$;
 
 comment on function pipeline.purge_auth() is
-  'Deletes dead sessions, rate-limit hits older than a day, resets and email verifications expired a day ago and devices unused for a year; '
+  'Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; '
   'removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.';
