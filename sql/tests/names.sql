@@ -2,10 +2,10 @@
  * Names shown to other people, display names and organization names, refuse bidi controls and
  * invisible characters (app.has_invisible_characters): every code point of every range, in
  * both validators, and through the API; letters of every script, emoji and variation
- * selectors stay allowed.
+ * selectors stay allowed, and the zero-width joiners where they join (emoji, conjuncts, Persian).
  */
 begin;
-select plan(64);
+select plan(79);
 
 create function pg_temp.code_point(p_char integer) returns text
 language sql
@@ -94,8 +94,35 @@ select is(tap.outcome(format('select auth.valid_display_name(%L), app.valid_org_
      chr(x'00AC'::int) || chr(x'00AE'::int) || chr(x'2010'::int) || chr(x'2070'::int) || chr(x'FFFC'::int)),
     ('the neighbours U+2027, U+F900, U+FDCF, U+FDF0 and U+FFFD',
      chr(x'2027'::int) || chr(x'F900'::int) || chr(x'FDCF'::int) || chr(x'FDF0'::int) || chr(x'FFFD'::int)),
-    ('a letter with combining marks', 'Zo' || chr(x'0065'::int) || chr(x'0308'::int) || chr(x'0301'::int))
+    ('a letter with combining marks', 'Zo' || chr(x'0065'::int) || chr(x'0308'::int) || chr(x'0301'::int)),
+    ('an emoji of two joined by U+200D (technologist)', chr(x'1F469'::int) || chr(x'200D'::int) || chr(x'1F4BB'::int) || ' Ann'),
+    ('an emoji of a variation selector and U+200D (rainbow flag)',
+     chr(x'1F3F3'::int) || chr(x'FE0F'::int) || chr(x'200D'::int) || chr(x'1F308'::int) || ' Pride'),
+    ('a family of four emoji joined by U+200D, one with a skin tone',
+     chr(x'1F468'::int) || chr(x'1F3FD'::int) || chr(x'200D'::int) || chr(x'1F469'::int) || chr(x'200D'::int)
+       || chr(x'1F467'::int) || chr(x'200D'::int) || chr(x'1F466'::int) || ' Kim'),
+    ('a Persian name with U+200C between two letters',
+     chr(x'0639'::int) || chr(x'0644'::int) || chr(x'06CC'::int) || chr(x'200C'::int) || chr(x'0627'::int)
+       || chr(x'06A9'::int) || chr(x'0628'::int) || chr(x'0631'::int)),
+    ('a Devanagari conjunct with U+200D after the virama',
+     chr(x'0915'::int) || chr(x'094D'::int) || chr(x'200D'::int) || chr(x'0937'::int)),
+    ('a Malayalam name with U+200C after the virama',
+     chr(x'0D28'::int) || chr(x'0D4D'::int) || chr(x'200C'::int) || chr(x'0D28'::int))
   ) as names (what, n);
+
+/* Where they join nothing, the joiners hide in a name as a zero-width space does. */
+select is(app.name_fault(n), 'hidden', format('a joiner that joins nothing is refused: %s', what))
+  from (values
+    ('U+200D between two Latin letters', 'Ac' || chr(x'200D'::int) || 'me'),
+    ('U+200C between two Latin letters', 'Ac' || chr(x'200C'::int) || 'me'),
+    ('U+200D after an emoji, before a letter', chr(x'1F469'::int) || chr(x'200D'::int) || 'Ann'),
+    ('U+200D before an emoji, after a letter', 'Ann' || chr(x'200D'::int) || chr(x'1F4BB'::int)),
+    ('U+200D after a variation selector that follows a letter', 'a' || chr(x'FE0F'::int) || chr(x'200D'::int) || chr(x'1F4BB'::int)),
+    ('U+200C after an Arabic letter, before a Latin one', chr(x'0639'::int) || chr(x'200C'::int) || 'a'),
+    ('U+200C at the end, after an Arabic letter', chr(x'0639'::int) || chr(x'0644'::int) || chr(x'200C'::int)),
+    ('two U+200D between two emoji', chr(x'1F469'::int) || chr(x'200D'::int) || chr(x'200D'::int) || chr(x'1F4BB'::int)),
+    ('U+200B between two emoji', chr(x'1F469'::int) || chr(x'200B'::int) || chr(x'1F4BB'::int))
+  ) as cases (what, n);
 
 /* The one rule both validators apply (app.name_fault), case by case. */
 select is(app.name_fault(n), fault, format('app.name_fault of %s: %s', what, coalesce(fault, 'none')))

@@ -36,6 +36,29 @@ return p_text ~ ('[\u00AD\u034F\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E
 comment on function app.has_invisible_characters(text) is
   'Whether the text holds a bidi control, a zero-width or other format character (Unicode Cf), another character that shows as nothing, a line or paragraph separator, a noncharacter or a private-use character.';
 
+/* The text without the zero-width joiner (U+200D) and non-joiner (U+200C) where they join, as
+   IDNA allows them (RFC 5892, appendix A) and emoji need them: a joiner between two emoji (the
+   woman and the laptop make one technologist, the white flag and the rainbow one rainbow flag,
+   and the families are one emoji each only so), either after a virama (the conjuncts of
+   Devanagari and the other Indic and Southeast Asian scripts), a non-joiner between two letters
+   of the Arabic script (Persian names: U+06CC U+200C U+0627 in Ali-Akbar). Anywhere else they
+   hide in a name as a zero-width space does: app.has_invisible_characters finds what is left.
+   The emoji are those of the blocks of pictographs, symbols and dingbats (U+2600-U+27BF,
+   U+1F000-U+1FAFF, the skin tones among them), with the variation selector U+FE0F that may
+   follow one. */
+create function app.without_joining_controls(p_text text) returns text
+language sql immutable parallel safe
+return pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_replace(p_text,
+  '([\u2600-\u27BF\U0001F000-\U0001FAFF]\uFE0F?)\u200D(?=[\u2600-\u27BF\U0001F000-\U0001FAFF])', '\1', 'g'),
+  '([\u094D\u09CD\u0A4D\u0ACD\u0B4D\u0BCD\u0C4D\u0CCD\u0D3B\u0D3C\u0D4D\u0DCA\u0E3A\u0EBA\u0F84'
+  '\u1039\u103A\u1714\u1715\u1734\u17D2\u1A60\u1B44\u1BAA\u1BAB\u1BF2\u1BF3\u2D7F\uA806'
+  '\uA82C\uA8C4\uA953\uA9C0\uAAF6\uABED])[\u200C\u200D]', '\1', 'g'),
+  '([\u0620-\u064A\u066E-\u06D3\u06D5\u06EE-\u06FF\u0750-\u077F\u08A0-\u08C9][\u064B-\u065F\u0670]*)\u200C'
+  '(?=[\u064B-\u065F\u0670]*[\u0620-\u064A\u066E-\u06D3\u06D5\u06EE-\u06FF\u0750-\u077F\u08A0-\u08C9])', '\1', 'g');
+
+comment on function app.without_joining_controls(text) is
+  'The text without the zero-width joiners and non-joiners that join: between two emoji, after a virama, between two Arabic-script letters (RFC 5892).';
+
 /* The blanks a name may be padded with or made of: the space separators (Unicode Zs) and the
    braille blank U+2800, which shows as a space. */
 create function app.trimmed_name(p_name text) returns text
@@ -67,7 +90,7 @@ language sql immutable parallel safe
 return case
   when p_name is null or pg_catalog.char_length(p_name) not between 1 and 100 or p_name ~ '[[:cntrl:]]'
        or app.shows_nothing(p_name) then 'shape'
-  when app.has_invisible_characters(p_name) then 'hidden'
+  when app.has_invisible_characters(app.without_joining_controls(p_name)) then 'hidden'
 end;
 
 comment on function app.name_fault(text) is
