@@ -145,5 +145,21 @@ alter role edge set statement_timeout = '1min';
 alter role worker set statement_timeout = '1min';
 alter role pipeline set statement_timeout = '10min';
 
+/* Every login's sessions are in UTC, whatever the server's time zone (initdb takes the machine's,
+   and a managed server's may be any): a timestamp the API answers (PostgREST writes it in the
+   session's zone), the admin views show or the worker and the pipeline read is written with
+   +00:00, and a day or month counted from a session's clock is the UTC one the docs name. On a
+   server in New York, get_ai_usage's month_start of December read 2026-11-30T19:00:00-05:00,
+   a date of November to a client that reads the date. */
+do $$
+declare
+  role_name text;
+begin
+  foreach role_name in array array['authenticator', 'edge', 'worker', 'pipeline', 'panopticon'] loop
+    execute format('alter role %I set timezone = %L', role_name, 'UTC');
+  end loop;
+end
+$$;
+
 /* Migrations run as the owner (`set role`), so the admin user must be able to become it. */
 grant blossom_owner to current_user;
