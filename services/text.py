@@ -17,6 +17,10 @@ _LINK_PARTS = frozenset(".:/@\u3002")
 # The start of an RFC 2047 encoded word (`=?utf-8?q?…?=`), which a mail header decodes: CR, LF,
 # NUL, bidi controls and the link makers inert takes out would come back in a Subject.
 _ENCODED_WORD = re.compile(r"=(?=\?)")
+# The zero-width non-joiner and joiner: format characters kept, since a name holds them only
+# where they join (app.name_fault allows them there alone: emoji of several, Persian names, Indic
+# conjuncts), and neither turns text around nor makes a link of it.
+_JOINERS = frozenset("\u200c\u200d")
 
 
 def storable(text: str) -> bool:
@@ -42,13 +46,13 @@ def quoted(text: str, longest: int) -> str:
 
 def inert(typed: str) -> str:
     """User-typed text made safe to show in a message: one line, no control or bidirectional
-    formatting characters, nothing a mail program or Slack would make a link of (a zero-width
-    space follows every `.`, `:`, `/` and `@`, and their look-alikes), nor decode as an encoded
-    word (one follows the `=` of every `=?`)."""
+    formatting characters (but the joiners of emoji and scripts), nothing a mail program or Slack
+    would make a link of (a zero-width space follows every `.`, `:`, `/` and `@`, and their
+    look-alikes), nor decode as an encoded word (one follows the `=` of every `=?`)."""
     kept = "".join(
         " " if char.isspace() else char
         for char in typed
-        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf")
+        if char.isspace() or char in _JOINERS or unicodedata.category(char) not in ("Cc", "Cf")
     )
     one_line = " ".join(kept.split())[:LONGEST_TYPED_TEXT]
     unlinked = "".join(char + ZERO_WIDTH_SPACE if _makes_links(char) else char for char in one_line)

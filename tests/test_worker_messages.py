@@ -84,6 +84,11 @@ def test_every_kind_has_both_templates() -> None:
         ("\u2105x", "\u2105\u200bx"),
         ("Acme \u33c7", "Acme \u33c7\u200b"),
         ("\U0001f100x", "\U0001f100\u200bx"),
+        # The joiners a name holds where they join (app.name_fault): one emoji of two, a
+        # Persian name, kept; the zero-width space and the word joiner, which join nothing, not.
+        ("\U0001f469\u200d\U0001f4bb Ann", "\U0001f469\u200d\U0001f4bb Ann"),
+        ("\u0639\u0644\u06cc\u200c\u0627", "\u0639\u0644\u06cc\u200c\u0627"),
+        ("A\u200bc\u2060me", "Acme"),
     ],
 )
 def test_typed_text_is_one_line_without_links_or_direction_tricks(typed: str, shown: str) -> None:
