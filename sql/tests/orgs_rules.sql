@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(73);
+select plan(75);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -194,6 +194,16 @@ select results_eq(
   $$ select role::text, revoked_at is not null from app.invitations where email = 'lapsed@example.com' order by created_at, id $$,
   $$ values ('owner', true), ('member', false) $$,
   'the expired owner invitation is replaced by the admin''s');
+/* Nor is it revoked: revoking one that expired answered ok, and the trail recorded a revocation
+   of an invitation that could no longer be accepted. */
+set local session_replication_role = replica;
+update app.invitations set expires_at = now() where email = 'lapsed@example.com' and revoked_at is null;
+set local session_replication_role = origin;
+select tap.fix('lapsed', (select id from app.invitations where email = 'lapsed@example.com' and revoked_at is null));
+select is(tap.call('member', $$ select api.revoke_invitation('{lapsed}') $$),
+  '409 invitation.not_pending', 'an expired invitation is not revoked');
+select is((select count(*)::int from app.audit_events where action = 'org.invitation_revoked' and target = tap.id('lapsed')),
+  0, 'and the trail records no revocation of it');
 
 select * from finish();
 rollback;

@@ -25,10 +25,13 @@ begin
   if v_invitation.role = 'owner' and v_my_role <> 'owner' then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may revoke an invitation of an owner.');
   end if;
+  -- An expired one is no longer pending either: nobody can accept it, list_invitations does not
+  -- show it, and the trail recorded the revocation of an invitation that had lapsed.
   update app.invitations i set revoked_at = pg_catalog.now()
-   where i.id = v_id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null;
+   where i.id = v_id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+     and i.expires_at > pg_catalog.now();
   if not found then
-    perform util.raise_error(409, 'invitation.not_pending', 'The invitation was already accepted, declined or revoked.');
+    perform util.raise_error(409, 'invitation.not_pending', 'The invitation was already accepted, declined or revoked, or it expired.');
   end if;
   perform app.org_audit(v_invitation.org_id, 'org.invitation_revoked', v_id,
     pg_catalog.jsonb_build_object('email', v_invitation.email));
