@@ -12,7 +12,7 @@
    variables): where most memberships were the organization's, a page of 100 walked every
    organization's memberships in id order on the primary key, 12,000 pages of tables at 20,000
    others; and, the policy's `org_id = any (…)` a condition of the index scan, every page walked
-   the organization's memberships before its cursor (800 pages of the index at 20,000). */
+   the organization's memberships before its cursor (9,500 pages at 20,000). */
 create function api.list_members(org_id text, after text default null, "limit" integer default 100)
 returns setof api.member
 language plpgsql stable security definer set search_path = ''
