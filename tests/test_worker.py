@@ -13,13 +13,17 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import procrastinate.utils
 import psycopg
 import pytest
 from procrastinate import PsycopgConnector
 
+import worker.process
 from deploy.migrate import migrate
 from ops import services
 from ops.cluster import LocalCluster
@@ -40,7 +44,10 @@ from tests.support.worker import (
     queue_mail,
     running_worker,
 )
-from worker.process import QueueConnector
+from worker.config import WorkerConfig
+from worker.delivery import Deliverer, RetryLater
+from worker.process import MAIL_QUEUE, DeliveryRetry, QueueConnector, build_app
+from worker.slack import SlackPoster
 
 
 def test_a_mail_is_delivered_once_and_its_token_leaves_the_outbox(database_url: str, tmp_path: Path) -> None:
@@ -558,3 +565,79 @@ def test_a_data_fault_of_the_job_queue_is_logged_as_one_not_as_the_database_unre
     assert faults, "\n".join(events)
     assert all("foreign key" in fault for fault in faults), faults
     assert not [event for event in events if "unreachable" in event], "\n".join(events)
+
+
+# The worker's clock off the database's: several workers on several machines, a container's
+# drifting clock, a VM resumed from suspend. Simulated by shifting what the worker's modules and
+# procrastinate read as now, never the machine's clock.
+CLOCK_SKEWS = [
+    pytest.param(timedelta(minutes=-10), id="worker-behind"),
+    pytest.param(timedelta(minutes=10), id="worker-ahead"),
+]
+
+
+def skew_worker_clock(monkeypatch: pytest.MonkeyPatch, offset: timedelta) -> None:
+    class SkewedDatetime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> SkewedDatetime:
+            moment = datetime.now(tz) + offset
+            return cls.fromtimestamp(moment.timestamp(), moment.tzinfo)
+
+    for module in (worker.process,):
+        monkeypatch.setattr(module, "datetime", SkewedDatetime, raising=False)
+    monkeypatch.setattr(procrastinate.utils, "utcnow", lambda: datetime.now(UTC) + offset)
+
+
+def _worker_config(database_url: str) -> WorkerConfig:
+    return replace(WorkerConfig.from_env(), database_url=with_user(database_url, "worker"))
+
+
+@pytest.mark.parametrize("offset", CLOCK_SKEWS)
+@pytest.mark.parametrize(
+    ("failure", "wait"),
+    [
+        pytest.param(RetryLater("421 4.7.0 Too busy", 60.0), 60.0, id="failed-try"),
+        pytest.param(asyncio.CancelledError(), 0.0, id="stopped"),
+    ],
+)
+def test_a_retry_waits_by_the_databases_clock_whatever_the_workers(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, offset: timedelta, failure: BaseException, wait: float
+) -> None:
+    """procrastinate runs a job once its scheduled_at is past the database's now(), and the worker
+    wrote it as its own clock's time plus the wait: a worker 10 minutes behind retried at once
+    (a mail's 8 tries spent in seconds, then given up), one ahead waited 10 minutes more (a
+    delivery cut short by a stop, meant to run again at once, too)."""
+    config = _worker_config(database_url)
+    event = queue_mail(database_url, "skew@example.com")
+
+    async def retried() -> tuple[float, bool]:
+        app = build_app(config, cast(Deliverer, None), cast(SlackPoster, None))
+        await app.open_async()
+        try:
+            manager = app.job_manager
+            worker_id = await manager.register_worker()
+            job = await manager.fetch_job([MAIL_QUEUE], worker_id)
+            assert job is not None
+            assert job.id is not None
+            skew_worker_clock(monkeypatch, offset)
+            decision = DeliveryRetry(config).get_retry_decision(exception=failure, job=job)
+            assert decision is not None
+            await manager.retry_job(job, retry_at=decision.retry_at)
+            due_again = await manager.fetch_job([MAIL_QUEUE], worker_id) is not None
+        finally:
+            await app.close_async()
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "select extract(epoch from scheduled_at - pg_catalog.now())::float8"
+                " from jobs.procrastinate_jobs where id = %s",
+                (job.id,),
+            ).fetchone()
+        assert row is not None
+        return float(row[0]), due_again
+
+    waits_for, due_again = asyncio.run(retried())
+    # One retried at once may have been written as due a while ago: it runs at once all the same.
+    assert waits_for <= wait + 1, f"the job waits {waits_for:.0f} s by the database's clock"
+    if wait > 0:
+        assert waits_for >= wait - 5, f"the job waits {waits_for:.0f} s by the database's clock"
+    assert due_again is (wait == 0), event

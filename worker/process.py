@@ -29,6 +29,7 @@ import psycopg
 from procrastinate import App, PsycopgConnector, exceptions
 from procrastinate.connector import Notify
 from procrastinate.jobs import Job
+from procrastinate.manager import JobManager
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
 
@@ -119,7 +120,47 @@ class DeliveryRetry(BaseRetryStrategy):
 
 
 def _in_seconds(seconds: float) -> datetime:
+    """`seconds` from now as procrastinate's retry decision takes it: a time of this machine's
+    clock, which DatabaseClockJobManager turns back into the wait it means."""
     return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+# procrastinate's retry_job query, with the time the job runs again computed by the database.
+RETRY_BY_DATABASE_CLOCK = """
+select procrastinate_retry_job_v2(
+  %(job_id)s, pg_catalog.now() + pg_catalog.make_interval(secs => %(wait_seconds)s),
+  %(new_priority)s, %(new_queue_name)s, %(new_lock)s
+)
+"""
+
+
+class DatabaseClockJobManager(JobManager):
+    """procrastinate's job manager, whose retries are scheduled by the database's clock.
+    procrastinate writes a retry's time as this machine's (its retry decision's retry_at, or
+    its own now for one at once) and runs the job once the database's now() has passed it: a
+    worker whose clock ran 10 minutes behind the database's retried at once (the doubling
+    back-off gone, a mail's 8 tries spent in seconds and then given up), one ahead held even a
+    job meant to run again at once (a delivery cut short by a stop) 10 minutes. Every retry of
+    ours means a wait from now, so the wait is read off this machine's clock, which made it,
+    and added to the database's."""
+
+    async def retry_job_by_id_async(
+        self,
+        job_id: int,
+        retry_at: datetime,
+        priority: int | None = None,
+        queue: str | None = None,
+        lock: str | None = None,
+    ) -> None:
+        wait_seconds = max((retry_at - datetime.now(UTC)).total_seconds(), 0.0)
+        await self.connector.execute_query_async(
+            query=RETRY_BY_DATABASE_CLOCK,
+            job_id=job_id,
+            wait_seconds=wait_seconds,
+            new_priority=priority,
+            new_queue_name=queue,
+            new_lock=lock,
+        )
 
 
 class QueueConnector(PsycopgConnector):
@@ -166,6 +207,8 @@ def build_app(config: WorkerConfig, deliverer: Deliverer, poster: SlackPoster) -
         timeout=5,
     )
     app = App(connector=connector)
+    # Before the tasks below are made: each keeps the manager it was made with.
+    app.job_manager = DatabaseClockJobManager(connector)
 
     @app.task(name=DELIVER_TASK, queue=MAIL_QUEUE, retry=DeliveryRetry(config))
     async def deliver_mail(event_id: str, request_id: str | None = None) -> None:
