@@ -458,6 +458,7 @@ class DeliveryClaimRow:
     payload: JsonValue | None
     attempts: int | None
     queued_at: datetime | None
+    claimed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -2066,14 +2067,14 @@ async def auth_verify_email_async(
 
 
 def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> DeliveryClaimRow:
-    """The message of an outbox event and when it was queued, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.
+    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown.
 
     Raises no coded error.
     """
     query, params = call_query(
         "delivery",
         "claim",
-        'select r."topic", r."payload", r."attempts", r."queued_at" from {call} as r',
+        'select r."topic", r."payload", r."attempts", r."queued_at", r."claimed_at" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
     with guarded(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:
@@ -2085,14 +2086,14 @@ def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> 
 async def delivery_claim_async(
     conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
 ) -> DeliveryClaimRow:
-    """The message of an outbox event and when it was queued, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.
+    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown.
 
     Raises no coded error.
     """
     query, params = call_query(
         "delivery",
         "claim",
-        'select r."topic", r."payload", r."attempts", r."queued_at" from {call} as r',
+        'select r."topic", r."payload", r."attempts", r."queued_at", r."claimed_at" from {call} as r',
         [("p_event_id", p_event_id, "text", "")],
     )
     async with guarded_async(conn), conn.cursor(row_factory=class_row(DeliveryClaimRow)) as cur:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,13 +24,17 @@ import psycopg
 import pytest
 from procrastinate import PsycopgConnector
 
+import worker.delivery
+import worker.messages
 import worker.process
+from blossom_db.database import Database
 from deploy.migrate import migrate
 from ops import services
 from ops.cluster import LocalCluster
 from ops.scratch import free_port, temporary_cluster
 from ops.services import start_worker, stop, worker_env
 from ops.settings import with_user
+from services.smtp import Mailer
 from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
 from tests.support.worker import (
@@ -45,7 +50,8 @@ from tests.support.worker import (
     running_worker,
 )
 from worker.config import WorkerConfig
-from worker.delivery import Deliverer, RetryLater
+from worker.delivery import Deliverer, GaveUp, RetryLater
+from worker.metrics import WorkerMetrics
 from worker.process import MAIL_QUEUE, DeliveryRetry, QueueConnector, build_app
 from worker.slack import SlackPoster
 
@@ -583,7 +589,7 @@ def skew_worker_clock(monkeypatch: pytest.MonkeyPatch, offset: timedelta) -> Non
             moment = datetime.now(tz) + offset
             return cls.fromtimestamp(moment.timestamp(), moment.tzinfo)
 
-    for module in (worker.process,):
+    for module in (worker.process, worker.messages, worker.delivery):
         monkeypatch.setattr(module, "datetime", SkewedDatetime, raising=False)
     monkeypatch.setattr(procrastinate.utils, "utcnow", lambda: datetime.now(UTC) + offset)
 
@@ -641,3 +647,74 @@ def test_a_retry_waits_by_the_databases_clock_whatever_the_workers(
     if wait > 0:
         assert waits_for >= wait - 5, f"the job waits {waits_for:.0f} s by the database's clock"
     assert due_again is (wait == 0), event
+
+
+class _KeptMail:
+    """An SMTP server that takes every message."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+
+
+def _deliver(
+    database_url: str, event_id: str, monkeypatch: pytest.MonkeyPatch, offset: timedelta
+) -> tuple[_KeptMail, WorkerMetrics, Exception | None]:
+    """One try at `event_id` by a Deliverer of this process whose clock is `offset` off."""
+    config = _worker_config(database_url)
+    mailer, metrics = _KeptMail(), WorkerMetrics()
+    skew_worker_clock(monkeypatch, offset)
+
+    async def deliver() -> Exception | None:
+        database = Database(config.database_url, max_connections=1, wait_seconds=5.0, application_name="test")
+        try:
+            await Deliverer(config, database, cast(Mailer, mailer), metrics).deliver(event_id)
+        except (GaveUp, RetryLater) as outcome:
+            return outcome
+        finally:
+            await database.close()
+        return None
+
+    return mailer, metrics, asyncio.run(deliver())
+
+
+@pytest.mark.parametrize(
+    ("offset", "expires_in", "sent"),
+    [
+        pytest.param(timedelta(hours=2), timedelta(hours=1), True, id="worker-ahead-link-valid"),
+        pytest.param(timedelta(hours=-2), timedelta(hours=-1), False, id="worker-behind-link-dead"),
+    ],
+)
+def test_whether_a_link_expired_is_decided_by_the_databases_clock(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, offset: timedelta, expires_in: timedelta, sent: bool
+) -> None:
+    """A worker 2 hours ahead gave up a reset mail whose link had an hour left; one 2 hours behind
+    mailed a link dead an hour before."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("select pg_catalog.now() + %s", (expires_in,)).fetchone()
+    assert row is not None
+    event = queue_mail(database_url, "expiry@example.com", expires_at=row[0].isoformat())
+    mailer, _, outcome = _deliver(database_url, event, monkeypatch, offset)
+    assert len(mailer.sent) == (1 if sent else 0)
+    if sent:
+        assert outcome is None
+    else:
+        assert isinstance(outcome, GaveUp)
+        assert "expired" in str(outcome)
+
+
+@pytest.mark.parametrize("offset", CLOCK_SKEWS)
+def test_the_delivery_latency_is_measured_by_the_databases_clock(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, offset: timedelta
+) -> None:
+    """The latency metric subtracted the outbox row's created_at (the database's time) from the
+    worker's now: 10 minutes off, a mail delivered at once counted 10 minutes late or early."""
+    event = queue_mail(database_url, "latency@example.com")
+    mailer, metrics, outcome = _deliver(database_url, event, monkeypatch, offset)
+    assert outcome is None
+    assert len(mailer.sent) == 1
+    latency = metrics.registry.get_sample_value("blossom_worker_delivery_latency_seconds_sum")
+    assert latency is not None
+    assert 0 <= latency < 30, f"a mail delivered at once counted {latency:.0f} s late"

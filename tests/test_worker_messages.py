@@ -22,6 +22,8 @@ from worker.process import DeliveryRetry, database_lost
 
 SENDER = Address("Blossom", "no-reply", "blossom.example")
 APP = "https://app.example.com"
+# The database's time, by which a link's expiry is checked.
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PAYLOAD = {
     "to": "ann@example.com",
     "display_name": "Ann",
@@ -40,7 +42,7 @@ PAYLOAD = {
 )
 def test_each_kind_has_a_subject_both_parts_and_its_link(topic: str, page: str, subject: str) -> None:
     payload = PAYLOAD | {"org_name": "Acme", "role": "member"}
-    message = compose("evt_1", topic, payload, sender=SENDER, app_url=APP)
+    message = compose("evt_1", topic, payload, sender=SENDER, app_url=APP, now=NOW)
     assert str(message["Subject"]) == subject
     assert str(message["To"]) == "ann@example.com"
     assert str(message["From"]) == "Blossom <no-reply@blossom.example>"
@@ -108,7 +110,7 @@ def test_typed_text_is_one_line_without_links_or_direction_tricks(typed: str, sh
 )
 def test_an_organization_name_cannot_write_headers_or_links_into_an_invitation(org_name: str) -> None:
     payload = PAYLOAD | {"org_name": org_name, "role": "member"}
-    message = compose("evt_1", "mail.org_invitation", payload, sender=SENDER, app_url=APP)
+    message = compose("evt_1", "mail.org_invitation", payload, sender=SENDER, app_url=APP, now=NOW)
     sent = message.as_bytes()
     head = sent.split(b"\n\n", 1)[0].decode()
     assert "Reply-To" not in head
@@ -123,7 +125,7 @@ def test_an_organization_name_cannot_write_headers_or_links_into_an_invitation(o
 
 def test_typed_text_is_html_escaped_in_the_html_part() -> None:
     payload = PAYLOAD | {"display_name": '<img src=x onerror="alert(1)">'}
-    message = compose("evt_1", "mail.password_reset", payload, sender=SENDER, app_url=APP)
+    message = compose("evt_1", "mail.password_reset", payload, sender=SENDER, app_url=APP, now=NOW)
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "<img" not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
@@ -157,7 +159,7 @@ def test_typed_text_is_html_escaped_in_the_html_part() -> None:
 )
 def test_an_event_that_cannot_become_a_mail_is_unsendable(topic: str, payload: object, reason: str) -> None:
     with pytest.raises(UnsendableMessage, match=reason):
-        compose("evt_1", topic, payload, sender=SENDER, app_url=APP)
+        compose("evt_1", topic, payload, sender=SENDER, app_url=APP, now=NOW)
 
 
 def test_the_sender_and_the_app_url_are_checked() -> None:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -106,6 +107,20 @@ async def record_failed_try(
     return outcome
 
 
+class _DatabaseTime:
+    """The database's clock as a delivery reads it: its time at the claim (delivery.claim's
+    claimed_at), advanced by this machine's monotonic clock, which steps with no clock setting."""
+
+    def __init__(self, claimed_at: datetime | None) -> None:
+        if claimed_at is None:
+            raise ValueError("delivery.claim answered no claimed_at")
+        self.claimed_at = claimed_at
+        self.claimed = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.claimed_at + timedelta(seconds=time.monotonic() - self.claimed)
+
+
 def outcome_label(outcome: Exception | None) -> str:
     """A try's outcome as the worker's metrics count it."""
     if outcome is None:
@@ -131,6 +146,11 @@ class Deliverer:
                 self.metrics.deliveries.labels("mail", "skipped").inc()
                 return
             this_try = (claim.attempts or 0) + 1
+            # Times are the database's (its clock set queued_at and the link's expiry), the
+            # claim's and what this machine's monotonic clock counted since: this machine's own
+            # clock may be off that one's by minutes (several machines, a drifting container's,
+            # a VM resumed from suspend).
+            database_time = _DatabaseTime(claim.claimed_at)
             # A send that outlived the session's idle limit took the mail while its record could
             # no longer be made: the session was ended under it, the job failed for good, and the
             # outbox row stayed undelivered, its token in it (or, had it been retried, the mail
@@ -144,6 +164,7 @@ class Deliverer:
                     claim.payload,
                     sender=self.config.mail_from,
                     app_url=self.config.app_url,
+                    now=database_time.now(),
                 )
                 try:
                     async with asyncio.timeout(budget):
@@ -169,4 +190,4 @@ class Deliverer:
         if outcome is not None:
             raise outcome
         if claim.queued_at is not None:
-            self.metrics.latency.observe((datetime.now(UTC) - claim.queued_at).total_seconds())
+            self.metrics.latency.observe((database_time.now() - claim.queued_at).total_seconds())

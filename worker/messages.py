@@ -34,11 +34,11 @@ class UnsendableMessage(Exception):
     needs): trying again would fail the same way."""
 
 
-def _expiry(value: object) -> str:
+def _expiry(value: object, now: datetime) -> str:
     """When the message's link stops working, as the message shows it; UnsendableMessage once
-    that is past. A reset link is valid an hour, about as long as a mail's tries last, and a
-    DBA may try a mail again days later (delivery.try_again): a mail whose link is dead would
-    only send its reader to a refusal, saying the link "expires" at a time gone by."""
+    that is past at `now`. A reset link is valid an hour, about as long as a mail's tries last,
+    and a DBA may try a mail again days later (delivery.try_again): a mail whose link is dead
+    would only send its reader to a refusal, saying the link "expires" at a time gone by."""
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
@@ -49,7 +49,7 @@ def _expiry(value: object) -> str:
         moment = moment.astimezone(UTC)
     except OverflowError:  # the first or the last day of datetime's years, in UTC another year
         raise UnsendableMessage(f"not a time: {value!r}") from None
-    if moment <= datetime.now(UTC):
+    if moment <= now:
         raise UnsendableMessage(f"its link expired at {value} before it could be sent")
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -93,8 +93,13 @@ def _fill(template: Template, values: Mapping[str, str], escape: Callable[[str],
         raise UnsendableMessage(f"template {template.template[:40]!r}: {error}") from None
 
 
-def compose(event_id: str, topic: str, payload: object, *, sender: Address, app_url: str) -> EmailMessage:
-    """The message for one outbox event; UnsendableMessage when there can be none."""
+def compose(
+    event_id: str, topic: str, payload: object, *, sender: Address, app_url: str, now: datetime
+) -> EmailMessage:
+    """The message for one outbox event; UnsendableMessage when there can be none. `now` is the
+    database's time, by which the link's expiry was set and is checked (the database refuses
+    the token past it): this machine's clock may be off that one's, and a worker 2 hours ahead
+    gave up mail whose link had an hour left, one behind mailed links already dead."""
     kind = KINDS.get(topic)
     if kind is None:
         raise UnsendableMessage(f"no mail is made for topic {topic!r}")
@@ -110,7 +115,7 @@ def compose(event_id: str, topic: str, payload: object, *, sender: Address, app_
         raise UnsendableMessage(f"not an address: {type(error).__name__}: {error}") from None
     values = {
         "link": f"{app_url}{kind.page}?{urlencode({'token': _field(payload, 'token')})}",
-        "expires_at": _expiry(_field(payload, "expires_at")),
+        "expires_at": _expiry(_field(payload, "expires_at"), now),
         **{name: inert(_field(payload, name)) for name in kind.typed},
         **{name: _field(payload, name) for name in kind.plain},
     }

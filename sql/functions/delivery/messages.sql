@@ -14,7 +14,8 @@
  * only once it accepted its end, and a message is marked delivered only once it did.
  */
 create function delivery.claim(
-  p_event_id text, out topic text, out payload jsonb, out attempts integer, out queued_at timestamptz
+  p_event_id text, out topic text, out payload jsonb, out attempts integer, out queued_at timestamptz,
+  out claimed_at timestamptz
 )
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -24,11 +25,15 @@ begin
    where o.id = util.parse_id(p_event_id, 'evt')::app.event_id
      and o.delivered_at is null and o.given_up_at is null
      for update;
+  -- The database's time once the row is ours (the lock may have been waited for): the worker
+  -- decides by it whether the message's link expired, and how long it waited, as the clock of
+  -- its own machine may be off this one's (docs/mail.md).
+  claimed_at := pg_catalog.clock_timestamp();
 end
 $$;
 
 comment on function delivery.claim(text) is
-  'The message of an outbox event and when it was queued, locked for the rest of the transaction; nulls when it is delivered, given up or unknown.';
+  'The message of an outbox event, when it was queued and the database''s time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown.';
 
 create function delivery.delivered(p_event_id text) returns void
 language plpgsql volatile security definer set search_path = ''
