@@ -5,7 +5,7 @@
  * selectors stay allowed, and the zero-width joiners where they join (emoji, conjuncts, Persian).
  */
 begin;
-select plan(79);
+select plan(83);
 
 create function pg_temp.code_point(p_char integer) returns text
 language sql
@@ -120,6 +120,11 @@ select is(app.name_fault(n), 'hidden', format('a joiner that joins nothing is re
     ('U+200D after a variation selector that follows a letter', 'a' || chr(x'FE0F'::int) || chr(x'200D'::int) || chr(x'1F4BB'::int)),
     ('U+200C after an Arabic letter, before a Latin one', chr(x'0639'::int) || chr(x'200C'::int) || 'a'),
     ('U+200C at the end, after an Arabic letter', chr(x'0639'::int) || chr(x'0644'::int) || chr(x'200C'::int)),
+    ('U+200C after an alef, which joins nothing after it (looks as without)',
+     chr(x'0627'::int) || chr(x'200C'::int) || chr(x'0628'::int) || chr(x'0627'::int)),
+    ('U+200C after a dal, which joins nothing after it', chr(x'0628'::int) || chr(x'062F'::int) || chr(x'200C'::int) || chr(x'0631'::int)),
+    ('U+200C before a hamza, which joins nothing', chr(x'0628'::int) || chr(x'200C'::int) || chr(x'0621'::int)),
+    ('U+200C between two Persian digits', chr(x'06F1'::int) || chr(x'200C'::int) || chr(x'06F2'::int)),
     ('two U+200D between two emoji', chr(x'1F469'::int) || chr(x'200D'::int) || chr(x'200D'::int) || chr(x'1F4BB'::int)),
     ('U+200B between two emoji', chr(x'1F469'::int) || chr(x'200B'::int) || chr(x'1F4BB'::int))
   ) as cases (what, n);

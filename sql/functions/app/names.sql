@@ -41,8 +41,13 @@ comment on function app.has_invisible_characters(text) is
    woman and the laptop make one technologist, the white flag and the rainbow one rainbow flag,
    and the families are one emoji each only so), either after a virama (the conjuncts of
    Devanagari and the other Indic and Southeast Asian scripts), a non-joiner between two letters
-   of the Arabic script (Persian names: U+06CC U+200C U+0627 in Ali-Akbar). Anywhere else they
-   hide in a name as a zero-width space does: app.has_invisible_characters finds what is left.
+   of the Arabic script (Persian names: U+06CC U+200C U+0627 in Ali-Akbar) that would join
+   without it: the one before joins to the left (Joining_Type D: beh, yeh, not alef, dal, reh,
+   waw, which join only to the right), the one after to the right (D or R: not hamza, nor the
+   Persian digits, which join nothing), marks (T) between them. After alef or before hamza the
+   non-joiner changes nothing shown, and two names that look the same compared different.
+   Anywhere else they hide in a name as a zero-width space does: app.has_invisible_characters
+   finds what is left.
    The emoji are those of the blocks of pictographs, symbols and dingbats (U+2600-U+27BF,
    U+1F000-U+1FAFF, the skin tones among them), with the variation selector U+FE0F that may
    follow one. */
@@ -53,11 +58,15 @@ return pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_rep
   '([\u094D\u09CD\u0A4D\u0ACD\u0B4D\u0BCD\u0C4D\u0CCD\u0D3B\u0D3C\u0D4D\u0DCA\u0E3A\u0EBA\u0F84'
   '\u1039\u103A\u1714\u1715\u1734\u17D2\u1A60\u1B44\u1BAA\u1BAB\u1BF2\u1BF3\u2D7F\uA806'
   '\uA82C\uA8C4\uA953\uA9C0\uAAF6\uABED])[\u200C\u200D]', '\1', 'g'),
-  '([\u0620-\u064A\u066E-\u06D3\u06D5\u06EE-\u06FF\u0750-\u077F\u08A0-\u08C9][\u064B-\u065F\u0670]*)\u200C'
-  '(?=[\u064B-\u065F\u0670]*[\u0620-\u064A\u066E-\u06D3\u06D5\u06EE-\u06FF\u0750-\u077F\u08A0-\u08C9])', '\1', 'g');
+  '([\u0620\u0626\u0628\u062A-\u062E\u0633-\u063F\u0641-\u0647\u0649\u064A\u066E\u066F\u0678-\u0687'
+  '\u069A-\u06BF\u06C1\u06C2\u06CC\u06CE\u06D0\u06D1\u06FA-\u06FC\u06FF\u0750-\u0758\u075C-\u076A'
+  '\u076D-\u0770\u0772\u0775-\u0777\u077A-\u077F\u08A0-\u08A9\u08AF\u08B0\u08B3-\u08B8\u08BA-\u08C8]'
+  '[\u064B-\u065F\u0670]*)\u200C'
+  '(?=[\u064B-\u065F\u0670]*[\u0620\u0622-\u063F\u0641-\u064A\u066E\u066F\u0671-\u0673\u0675-\u06D3\u06D5'
+  '\u06EE\u06EF\u06FA-\u06FC\u06FF\u0750-\u077F\u08A0-\u08AC\u08AE-\u08C8])', '\1', 'g');
 
 comment on function app.without_joining_controls(text) is
-  'The text without the zero-width joiners and non-joiners that join: between two emoji, after a virama, between two Arabic-script letters (RFC 5892).';
+  'The text without the zero-width joiners and non-joiners that join: between two emoji, after a virama, between two Arabic-script letters that would join without it (RFC 5892).';
 
 /* The blanks a name may be padded with or made of: the space separators (Unicode Zs) and the
    braille blank U+2800, which shows as a space. */
