@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(75);
+select plan(76);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -194,6 +194,9 @@ select results_eq(
   $$ select role::text, revoked_at is not null from app.invitations where email = 'lapsed@example.com' order by created_at, id $$,
   $$ values ('owner', true), ('member', false) $$,
   'the expired owner invitation is replaced by the admin''s');
+select is((select count(*)::int from app.audit_events where action = 'org.invitation_revoked'
+             and target = (select id from app.invitations where email = 'lapsed@example.com' and role = 'owner')),
+  0, 'and the trail records no revocation of the expired one (the admin revoked nobody''s invitation)');
 /* Nor is it revoked: revoking one that expired answered ok, and the trail recorded a revocation
    of an invitation that could no longer be accepted. */
 set local session_replication_role = replica;

@@ -3,7 +3,7 @@
    still-open invitation to the same address is replaced, under the organization's lock, so
    that two invitations of one address at once replace each other instead of colliding; only
    one the caller could revoke (api.revoke_invitation's rule: an owner's invitation of an owner
-   only by an owner, unless it expired), and each is audited as revoked. Each
+   only by an owner, unless it expired), and each that had not expired is audited as revoked. Each
    sends a mail, so each counts against three quotas (sql/functions/app/rate_limits.sql): the
    sender's, 20 an hour, the organization's, 50 an hour, and the address's in the organization,
    3 an hour (each invitation again replaces the last and mails again), unless the settings say
@@ -58,11 +58,16 @@ begin
     perform util.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
   end if;
+  -- An expired one is closed too (it holds the address's place among the open ones) but not
+  -- audited: nobody could accept it, and the trail said the caller revoked it (an admin, an
+  -- owner's invitation of an owner), as api.revoke_invitation no longer does.
   for v_replaced in
-    update app.invitations i set revoked_at = pg_catalog.now()
-     where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
-       and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-    returning i.id
+    with closed as (
+      update app.invitations i set revoked_at = pg_catalog.now()
+       where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
+         and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+      returning i.id, i.expires_at)
+    select closed.id from closed where closed.expires_at > pg_catalog.now()
   loop
     perform app.org_audit(v_org, 'org.invitation_revoked', v_replaced,
       pg_catalog.jsonb_build_object('email', v_email, 'replaced', true));
