@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(76);
+select plan(78);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -43,7 +43,8 @@ select matches((select slug::text from app.organizations where name = '!!!'), '^
 select is(app.slugify(n), want, format('the slug of %s keeps its words: %s', n, want))
   from (values ('Café Crème', 'cafe-creme'), ('Ünïcödé GmbH', 'unicode-gmbh'), ('Straße AG', 'strasse-ag'),
                ('Ærø Øl', 'aero-ol'), ('Łódź Œuvre', 'lodz-oeuvre'), ('İstanbul Þing', 'istanbul-thing'),
-               (normalize('Zoë Åberg', NFD), 'zoe-aberg'), ('株式会社', 'org')) as names (n, want);
+               (normalize('Zoë Åberg', NFD), 'zoe-aberg'), ('Guðrún Sigurðardóttir', 'gudrun-sigurdardottir'),
+               ('ÐAKOVO', 'dakovo'), ('株式会社', 'org')) as names (n, want);
 select is(tap.call('owner', format($$ select api.create_organization(%L) $$, n)), '422 org.invalid_name',
   format('the name %s is refused', left(replace(quote_nullable(n), e'\n', '\\n'), 14)))
   from unnest(array['', '   ', repeat('x', 101), e'bad\nname', null]) n;

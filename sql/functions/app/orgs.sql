@@ -61,7 +61,7 @@ comment on function app.may_join(app.org_id, app.org_role) is
 
 /* A name's letters as the ASCII letters a slug is made of, as far as they are Latin letters with
    accents (decomposed, NFKD, and the marks dropped: é is e, Å is A, ﬁ is fi, a fullwidth A is A)
-   or the few Latin letters that decompose into none (ß, æ, œ, ø, đ, ł, ħ, ı, ŧ, þ): word by word,
+   or the few Latin letters that decompose into none (ß, æ, œ, ø, đ, ð, ł, ħ, ı, ŧ, þ): word by word,
    "Café Crème" was caf-cr-me. Other scripts are left as they are, and app.slugify drops them. */
 create function app.slug_letters(p_name text) returns text
 language sql immutable parallel safe
@@ -69,11 +69,11 @@ return pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.repla
   pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
     pg_catalog.translate(
       pg_catalog.regexp_replace(pg_catalog.normalize(p_name, 'NFKD'), '[\u0300-\u036F]', '', 'g'),
-      'ØøĐđŁłĦħıŦŧ', 'OoDdLlHhiTt'),
+      'ØøĐđÐðŁłĦħıŦŧ', 'OoDdDdLlHhiTt'),
     'ß', 'ss'), 'ẞ', 'SS'), 'æ', 'ae'), 'Æ', 'AE'), 'œ', 'oe'), 'Œ', 'OE'), 'þ', 'th'), 'Þ', 'TH');
 
 comment on function app.slug_letters(text) is
-  'The name with its accented and other Latin letters written in ASCII letters (é: e, ß: ss, ø: o), for app.slugify.';
+  'The name with its accented and other Latin letters written in ASCII letters (é: e, ß: ss, ø: o, ð: d), for app.slugify.';
 
 /* The part of a slug that comes from the name: lower-case ASCII letters and digits joined by
    single hyphens (api.create_organization adds a hyphen and a random suffix). */
