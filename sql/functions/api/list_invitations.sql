@@ -4,11 +4,11 @@
    sent an hour, each pending a week), all of them one answer before.
    The page is read in the index of the open invitations on (org_id, id), from its cursor on, as
    list_audit_events reads its own (and says why the organization is a range, the cursor a bound
-   of its own, and both variables): each page read every invitation the organization ever sent,
-   accepted ones too, and sorted them. */
+   of its own, both variables, and no sort planned): each page read every invitation the
+   organization ever sent, accepted ones too, and sorted them. */
 create function api.list_invitations(org_id text, before text default null, "limit" integer default 100)
 returns setof api.invitation
-language plpgsql stable security definer set search_path = ''
+language plpgsql stable security definer set search_path = '' set enable_sort = off
 as $$
 declare
   v_org app.org_id := util.parse_id(list_invitations.org_id, 'org')::app.org_id;
