@@ -1,10 +1,13 @@
 """README's Configuration table names every environment variable that the processes and the
-tooling read, and nothing that no longer is read."""
+tooling read, and nothing that no longer is read; its Recipes table names every recipe of the
+justfile, and only those."""
 
 from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from codegen.config import ROOT
@@ -68,3 +71,33 @@ def test_the_scan_sees_the_settings_of_each_process() -> None:
     for name in ("BLOSSOM_EDGE_DATABASE_URL", "BLOSSOM_SMTP_URL", "BLOSSOM_SLACK_API_URL", "DAGSTER_HOME"):
         assert name in read, name
     assert Path(ROOT / read["BLOSSOM_SMTP_URL"]).exists()
+
+
+def readme_recipes() -> set[str]:
+    """The recipes README's Recipes table names: the first word of each name in a row's first
+    cell (`backup FILE`, `restore FILE DATABASE` are two)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Recipes\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name.split()[0] for row in rows for name in re.findall(r"`([^`]+)`", row.split(" | ")[0])}
+
+
+def test_the_recipes_table_names_every_recipe_and_only_real_ones() -> None:
+    """A new developer reads README's table, not `./dev --list`: a recipe it leaves out is one
+    they never hear of, and a name it keeps after a rename fails as they type it."""
+    just = Path(sys.executable).with_name("just")
+    summary = subprocess.run(
+        [str(just), "--justfile", str(ROOT / "justfile"), "--summary"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    # `default` is the listing `./dev` prints with no recipe named.
+    recipes = set(summary) - {"default"}
+    documented = readme_recipes()
+    assert not recipes - documented, "recipes not in README's Recipes table: " + ", ".join(
+        sorted(recipes - documented)
+    )
+    assert not documented - recipes, "in README's Recipes table, but no recipe: " + ", ".join(
+        sorted(documented - recipes)
+    )
