@@ -112,6 +112,53 @@ def password_apart(url: str) -> tuple[str, dict[str, str]]:
     return make_conninfo("", **params), ({"PGPASSWORD": str(password)} if password is not None else {})
 
 
+# libpq's environment variable for each connection parameter that has one (libpq's
+# "Environment Variables"); the keepalive settings, among a few, have none.
+LIBPQ_VARIABLES = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "passfile": "PGPASSFILE",
+    "channel_binding": "PGCHANNELBINDING",
+    "service": "PGSERVICE",
+    "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME",
+    "sslmode": "PGSSLMODE",
+    "requiressl": "PGREQUIRESSL",
+    "sslcompression": "PGSSLCOMPRESSION",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "requirepeer": "PGREQUIREPEER",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME",
+    "gsslib": "PGGSSLIB",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "client_encoding": "PGCLIENTENCODING",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}
+
+
+def psql_connection(url: str) -> tuple[list[str], dict[str, str]]:
+    """psql's arguments and environment for URL. As libpq's environment when every parameter has
+    a variable: a connection string on the command line is replaced whole by the caller's own
+    `-d other` (or a database named after the options), which then went to libpq's default
+    server, where the environment leaves psql's options to override just what they name."""
+    params = conninfo_to_dict(url)
+    if params.keys() <= LIBPQ_VARIABLES.keys():
+        return [], {LIBPQ_VARIABLES[key]: str(value) for key, value in params.items()}
+    conninfo, password = password_apart(url)
+    return [conninfo], password
+
+
 @dataclass(frozen=True)
 class Settings:
     edge_port: int

@@ -40,7 +40,7 @@ from ops.services import (
     wait_http,
     worker_env,
 )
-from ops.settings import DB_NAME, Settings, password_apart, redacted
+from ops.settings import DB_NAME, Settings, psql_connection, redacted
 from ops.supervise import Child, Output
 from services.secrets import KEY_VARIABLE, new_key_entry
 
@@ -509,9 +509,9 @@ def main() -> None:
                 print("rollback: `./dev migrate` applies them again")
             elif args.command in ("psql", "psql-admin"):
                 url = settings.admin_url if args.command == "psql" else settings.panopticon_url
-                conninfo, password = password_apart(url)
-                psql = [str(PG_BIN / "psql"), conninfo, *psql_options, *args.args]
-                raise SystemExit(run_in_foreground(psql, dict(os.environ) | password))
+                connection, libpq_env = psql_connection(url)
+                psql = [str(PG_BIN / "psql"), *connection, *psql_options, *args.args]
+                raise SystemExit(run_in_foreground(psql, dict(os.environ) | libpq_env))
     # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
     except (RuntimeError, OSError, psycopg.Error) as error:
         raise SystemExit(f"blossom: {error}") from None

@@ -104,3 +104,23 @@ def test_a_backup_restores_into_a_new_local_cluster_as_the_database_up_serves(
         with psycopg.connect(restored) as conn:
             assert conn.execute("select from app.users where id = %s", (user_id,)).fetchone() is not None
         assert stateless_unchanged(restored), "up's migrate finds nothing to do"
+
+
+def test_psql_given_another_database_stays_on_the_local_cluster() -> None:
+    """`./dev psql -d postgres` (the server's own database, where `top-queries` keeps its
+    extension), or `-d` a database `./dev restore` made, went to libpq's default server, a
+    system Postgres on 5432 if there is one: psql's `-d` took the place of the whole connection
+    string the recipe gave it. The recipe gives the local cluster as libpq's environment, which
+    psql's options override one by one."""
+    with local_stack() as local:
+        ran = local.run(
+            "ops.stack",
+            "psql",
+            "-d",
+            "postgres",
+            "-At",
+            "-c",
+            "select current_database(), current_setting('port')",
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == f"postgres|{local.cluster.port}"
