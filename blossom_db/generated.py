@@ -2067,7 +2067,7 @@ async def auth_verify_email_async(
 
 
 def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> DeliveryClaimRow:
-    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown.
+    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or an invitation's mail whose invitation is no longer open (withdrawn: given up, its token removed).
 
     Raises no coded error.
     """
@@ -2086,7 +2086,7 @@ def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> 
 async def delivery_claim_async(
     conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
 ) -> DeliveryClaimRow:
-    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown.
+    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or an invitation's mail whose invitation is no longer open (withdrawn: given up, its token removed).
 
     Raises no coded error.
     """

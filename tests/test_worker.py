@@ -35,6 +35,7 @@ from ops.scratch import free_port, temporary_cluster
 from ops.services import start_worker, stop, worker_env
 from ops.settings import with_user
 from services.smtp import Mailer
+from tests.support.orgs_db import call_and_commit, make_org, make_user
 from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
 from tests.support.worker import (
@@ -79,7 +80,22 @@ def test_a_mail_is_delivered_once_and_its_token_leaves_the_outbox(database_url: 
 def test_what_a_user_typed_is_escaped_and_makes_no_link(database_url: str, tmp_path: Path) -> None:
     typed = '<a href="https://evil.example/x">Acme</a> www.evil.example'
     with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
-        queue_mail(database_url, "bo@example.com", "mail.org_invitation", org_name=typed, role="admin")
+        with psycopg.connect(database_url, autocommit=True) as conn:  # an open invitation to mail
+            org_id = make_org(conn, "Acme", {})
+            row = conn.execute(
+                "insert into app.invitations (org_id, email, role, token_hash) values (%s, %s, 'admin', %s)"
+                " returning id",
+                (org_id, "bo@example.com", b"h" * 32),
+            ).fetchone()
+            assert row is not None
+        queue_mail(
+            database_url,
+            "bo@example.com",
+            "mail.org_invitation",
+            org_name=typed,
+            role="admin",
+            invitation_id=row[0],
+        )
         (received,) = smtp.wait_for(1)
         html, text = received.part("html"), received.part("plain")
         assert "<a href" not in html.replace(f'<a href="{APP_URL}/invitations/accept?token=', "")
@@ -162,6 +178,51 @@ def test_a_mail_whose_link_expired_before_it_could_go_is_given_up_not_sent(
         assert row["attempts"] == 1
         assert "expired" in row["last_error"]
         assert smtp.received == []
+
+
+def test_an_invitation_withdrawn_before_its_mail_went_is_not_mailed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """An invitation revoked, replaced, or gone with its deleted organization while its mail
+    still waited in the outbox (the worker down, SMTP retrying) was mailed all the same: an
+    invitation to an organization that no longer wants them, or no longer exists, whose link only
+    answers invitation.invalid. Its mail is withdrawn with it; a pending one still goes."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        owner = make_user(conn, "Olga")
+        acme = make_org(conn, "Acme", {owner: "owner"})
+        doomed = make_org(conn, "Doomed", {owner: "owner"})
+
+        def invite(org_id: str, email: str) -> str:
+            outcome = call_and_commit(conn, owner, "invite_member", org_id, email, "member")
+            assert outcome.ok, outcome
+            return str(outcome.rows[0][0])
+
+        invite(acme, "kept@example.com")
+        revoked = invite(acme, "revoked@example.com")
+        assert call_and_commit(conn, owner, "revoke_invitation", revoked).ok
+        invite(acme, "twice@example.com")
+        invite(acme, "twice@example.com")
+        invite(doomed, "doomed@example.com")
+        assert call_and_commit(conn, owner, "delete_organization", doomed).ok
+        events: dict[str, str] = dict(
+            conn.execute(
+                "select id, payload ->> 'to' from app.outbox where topic = 'mail.org_invitation' order by id"
+            ).fetchall()
+        )
+    withdrawn = [event for event, to in events.items() if to in ("revoked@example.com", "doomed@example.com")]
+    withdrawn.append(min(event for event, to in events.items() if to == "twice@example.com"))
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        received = smtp.wait_for(2)
+        for event in withdrawn:
+            row = outbox_row_once(database_url, event, "given_up_at")
+            assert "withdrawn" in row["last_error"]
+            assert "token" not in row["payload"]
+            assert row["delivered_at"] is None
+        time.sleep(0.3)
+    assert sorted(message.to for message in smtp.received) == [("kept@example.com",), ("twice@example.com",)]
+    assert {message.message_id for message in received}.isdisjoint(
+        f"<{event}@blossom.localhost>" for event in withdrawn
+    )
 
 
 @pytest.mark.parametrize(

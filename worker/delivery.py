@@ -3,7 +3,9 @@
 In one transaction of the worker's own (sql/functions/delivery/messages.sql):
 
     claim the event          its row locked until the transaction ends; nothing to do when
-                             it was delivered or given up already;
+                             it was delivered or given up already, or is an invitation's
+                             mail whose invitation was revoked, replaced, answered or deleted
+                             with its organization meanwhile (the claim withdraws it);
     compose and send it      over SMTP;
     record the outcome       delivered (its token leaves the payload), or a failed try with
                              its error, given up when it was permanent or the last one allowed.
@@ -142,7 +144,7 @@ class Deliverer:
         async with self.database.transaction() as conn:
             claim = await delivery_claim_async(conn, p_event_id=event_id)
             if claim.topic is None:
-                log.info("event %s: delivered or given up already; nothing to do", event_id)
+                log.info("event %s: delivered, given up or withdrawn already; nothing to do", event_id)
                 self.metrics.deliveries.labels("mail", "skipped").inc()
                 return
             this_try = (claim.attempts or 0) + 1

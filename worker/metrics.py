@@ -65,7 +65,7 @@ class WorkerMetrics:
         self.deliveries = Counter(
             "blossom_worker_deliveries",
             "Delivery tries, by channel (mail, slack) and outcome: delivered, retried (failed for now),"
-            " failed (given up), skipped (delivered or given up already).",
+            " failed (given up), skipped (delivered, given up or withdrawn already).",
             ["channel", "outcome"],
             registry=self.registry,
         )

@@ -35,12 +35,14 @@ set local role invitation_revoker;
 revoke all on function
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
-  app.organization_exists(app.org_id)
+  app.organization_exists(app.org_id),
+  app.invitation_is_open(text)
   from public;
 grant execute on function
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
-  app.organization_exists(app.org_id)
+  app.organization_exists(app.org_id),
+  app.invitation_is_open(text)
   to blossom_owner;
 set local role blossom_owner;
 

@@ -81,6 +81,22 @@ end;
 comment on function app.organization_exists(app.org_id) is
   'Whether the organization exists (not deleted), whatever the caller may see of it.';
 
+/* Whether an invitation still stands to be answered: it exists (its organization was not
+   deleted) and was not accepted, declined or revoked (by its sender, by a newer invitation of
+   the address, or with its sender's authority). The worker's claim of an invitation's mail
+   (delivery.claim) asks it, past any caller's policies: the worker is nobody's session. Expiry
+   is left to the worker, which refuses a mail whose link expired. */
+create function app.invitation_is_open(p_invitation text) returns boolean
+language sql stable security definer set search_path = ''
+begin atomic
+  select exists (select from app.invitations i
+                  where i.id = p_invitation collate "C"
+                    and i.accepted_at is null and i.declined_at is null and i.revoked_at is null);
+end;
+
+comment on function app.invitation_is_open(text) is
+  'Whether the invitation exists and is not accepted, declined or revoked, whatever the caller may see of it.';
+
 set local role blossom_owner;
 revoke create on schema app from invitation_revoker;
 

@@ -25,6 +25,19 @@ begin
    where o.id = util.parse_id(p_event_id, 'evt')::app.event_id
      and o.delivered_at is null and o.given_up_at is null
      for update;
+  -- An invitation revoked, replaced or answered, or gone with its deleted organization, while
+  -- its mail waited (the worker down, the SMTP server retrying): the mail went all the same,
+  -- inviting someone to an organization that took the invitation back or no longer exists, by a
+  -- link that only answers invitation.invalid. It is withdrawn instead, its token taken out, and
+  -- nothing is claimed: no try is made, so none fails.
+  if found and topic = 'mail.org_invitation'
+     and not app.invitation_is_open(payload ->> 'invitation_id') then
+    update app.outbox o
+       set given_up_at = pg_catalog.now(), payload = o.payload - 'token',
+           last_error = 'withdrawn: the invitation was revoked, replaced or answered, or its organization deleted, before its mail went'
+     where o.id = util.parse_id(p_event_id, 'evt')::app.event_id;
+    topic := null; payload := null; attempts := null; queued_at := null;
+  end if;
   -- The database's time once the row is ours (the lock may have been waited for): the worker
   -- decides by it whether the message's link expired, and how long it waited, as the clock of
   -- its own machine may be off this one's (docs/mail.md).
@@ -33,7 +46,7 @@ end
 $$;
 
 comment on function delivery.claim(text) is
-  'The message of an outbox event, when it was queued and the database''s time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown.';
+  'The message of an outbox event, when it was queued and the database''s time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or an invitation''s mail whose invitation is no longer open (withdrawn: given up, its token removed).';
 
 create function delivery.delivered(p_event_id text) returns void
 language plpgsql volatile security definer set search_path = ''
