@@ -2105,7 +2105,7 @@ async def delivery_claim_async(
 def delivery_claim_slack_post(
     conn: psycopg.Connection[Any], *, p_event_id: str | None
 ) -> DeliveryClaimSlackPostRow:
-    """A pending notification locked for the transaction, with its organization's working Slack channel, sealed token and when it was connected (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
+    """A pending notification locked for the transaction, with its organization's working Slack channel, sealed token and when it was connected, and the names its message shows; nulls when it is delivered, given up or unknown, or when its organization has no working Slack connection any more (withdrawn: given up, with the reason).
 
     Raises no coded error.
     """
@@ -2124,7 +2124,7 @@ def delivery_claim_slack_post(
 async def delivery_claim_slack_post_async(
     conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
 ) -> DeliveryClaimSlackPostRow:
-    """A pending notification locked for the transaction, with its organization's working Slack channel, sealed token and when it was connected (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.
+    """A pending notification locked for the transaction, with its organization's working Slack channel, sealed token and when it was connected, and the names its message shows; nulls when it is delivered, given up or unknown, or when its organization has no working Slack connection any more (withdrawn: given up, with the reason).
 
     Raises no coded error.
     """

@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(49);
+select plan(50);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -140,9 +140,15 @@ select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('curr
 select set_config('app.user_id', '', true);
 select results_eq(
   $$ select topic, channel from delivery.claim_slack_post(tap.id('renamed')) $$,
-  $$ values ('notify.org_renamed', null::text) $$,
-  'a broken connection gives the worker nothing to post with');
+  $$ values (null::text, null::text) $$,
+  'a broken connection gives the worker nothing to post');
 reset role;
+/* Withdrawn, not failed: nowhere to post it any more is no failed delivery (each one queued
+   behind a break, a disconnection or a deletion ended its job failed, an alert apiece). */
+select results_eq(
+  $$ select given_up_at is not null, attempts, last_error like 'withdrawn: %' from app.outbox where id = tap.id('renamed') $$,
+  $$ values (true, 0, true) $$,
+  'the post is withdrawn: given up, with no try counted, and the reason');
 select results_eq(
   $$ select count(*)::int, min(details ->> 'reason') from app.audit_events where org_id = tap.id('acme') and action = 'org.slack_broken' $$,
   $$ values (1, 'invalid_auth') $$,

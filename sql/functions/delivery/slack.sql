@@ -3,9 +3,9 @@
  * (worker/slack.py), as role worker, in one transaction per try like a mail:
  *
  *   delivery.claim_slack_post(event)   the event's row locked, with the channel, the sealed
- *                                      bot token and the connected_at of a working connection
- *                                      (nulls when there is none any more), and the names the
- *                                      message shows;
+ *                                      bot token and the connected_at of a working connection,
+ *                                      and the names the message shows (nothing, the post
+ *                                      withdrawn, when there is no such connection any more);
  *   (the worker opens the token and posts)
  *   delivery.delivered / delivery.failed   as for mail (messages.sql);
  *   delivery.slack_broken(org, reason, connected_at)  Slack refused the token or channel for
@@ -42,6 +42,20 @@ begin
     into channel, token_key_id, token_sealed, connected_at
     from app.slack_connections c
    where c.org_id = claim_slack_post.org_id collate "C" and c.broken_at is null;
+  /* No working connection any more (disconnected, broken by an earlier post's refusal, or gone
+     with its deleted organization) since the post was queued: there is nowhere to post it, and
+     nothing failed. It is withdrawn, as an invitation's mail whose invitation was taken back
+     (delivery.claim): given up with the reason, and nothing claimed. Taken for a failed post,
+     each one queued behind a disconnection or a deletion ended its job failed, an alert of the
+     failed deliveries' sensor for what was no failure. */
+  if not found then
+    update app.outbox o
+       set given_up_at = pg_catalog.now(),
+           last_error = 'withdrawn: the organization has no working Slack connection any more (disconnected, broken or deleted)'
+     where o.id = util.parse_id(p_event_id, 'evt')::app.event_id;
+    topic := null; attempts := null; org_id := null;
+    return;
+  end if;
   -- Display names as they are now; a deleted account shows as nobody.
   names := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
     'org_name', v_payload ->> 'org_name',
@@ -54,7 +68,7 @@ end
 $$;
 
 comment on function delivery.claim_slack_post(text) is
-  'A pending notification locked for the transaction, with its organization''s working Slack channel, sealed token and when it was connected (nulls when none) and the names its message shows; nulls when it is delivered, given up or unknown.';
+  'A pending notification locked for the transaction, with its organization''s working Slack channel, sealed token and when it was connected, and the names its message shows; nulls when it is delivered, given up or unknown, or when its organization has no working Slack connection any more (withdrawn: given up, with the reason).';
 
 /* Strict: a refusal that names no connection (a null) breaks none, where app.slack_broken would
    take it for any connection. Nobody's act: app.slack_broken audits it as app.current_user_id(),
