@@ -89,7 +89,7 @@ class SlackPoster:
         async with self.database.transaction() as conn:
             claim = await delivery_claim_slack_post_async(conn, p_event_id=event_id)
             if claim.topic is None:
-                log.info("event %s: posted or given up already; nothing to do", event_id)
+                log.info("event %s: posted, given up or withdrawn already; nothing to do", event_id)
                 self.metrics.deliveries.labels("slack", "skipped").inc()
                 return
             this_try = (claim.attempts or 0) + 1
