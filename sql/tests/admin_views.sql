@@ -37,7 +37,7 @@ select columns_are('admin', 'audit_events',
   array['id', 'at', 'actor_id', 'action', 'org_id', 'target', 'client_addr', 'details'],
   'admin.audit_events shows the audit trail');
 select columns_are('admin', 'outbox_health',
-  array['topic', 'pending', 'retrying', 'unsent', 'failed', 'delivered', 'oldest_pending_age', 'last_failed_at'],
+  array['topic', 'pending', 'retrying', 'unsent', 'failed', 'withdrawn', 'delivered', 'oldest_pending_age', 'last_failed_at'],
   'admin.outbox_health counts the outbox per topic');
 select columns_are('admin', 'failed_deliveries',
   array['event_id', 'topic', 'created_at', 'attempts', 'last_attempt_at', 'last_error', 'given_up_at'],
@@ -171,7 +171,9 @@ insert into app.outbox (topic, payload, created_at, delivered_at, attempts, last
 values ('mail.tap_one', '{"token": "t1"}', now() - interval '10 minutes', null, 0, null, null),
        ('mail.tap_one', '{"token": "t2"}', now() - interval '5 minutes', null, 2, '421 try later', null),
        ('mail.tap_one', '{}', now() - interval '1 day', now(), 1, null, null),
-       ('mail.tap_one', '{"token": "t3"}', now() - interval '2 days', null, 1, '550 no such mailbox', now() - interval '1 day');
+       ('mail.tap_one', '{"token": "t3"}', now() - interval '2 days', null, 1, '550 no such mailbox', now() - interval '1 day'),
+       -- Withdrawn (delivery.claim): its invitation taken back before it went; no failure.
+       ('mail.tap_one', '{}', now() - interval '3 days', null, 0, 'withdrawn: the invitation was revoked', now());
 insert into app.outbox (topic, payload, created_at)
 values ('notify.member_left', pg_catalog.jsonb_build_object('org_id', tap.id('acme')), now() - interval '3 days');
 insert into app.rate_limit_hits (kind, key, at)
@@ -222,10 +224,10 @@ select results_eq(
   'admin.audit_events shows the audit trail of every tenant'
 );
 select results_eq(
-  $$ select pending, retrying, failed, delivered, oldest_pending_age > interval '9 minutes', last_failed_at < now()
+  $$ select pending, retrying, failed, withdrawn, delivered, oldest_pending_age > interval '9 minutes', last_failed_at < now()
        from admin.outbox_health where topic = 'mail.tap_one' $$,
-  $$ values (2::bigint, 1::bigint, 1::bigint, 1::bigint, true, true) $$,
-  'admin.outbox_health counts pending, retrying, failed and delivered messages, and the oldest pending one''s age'
+  $$ values (2::bigint, 1::bigint, 1::bigint, 1::bigint, 1::bigint, true, true) $$,
+  'admin.outbox_health counts pending, retrying, failed, withdrawn and delivered messages, and the oldest pending one''s age: a withdrawn message is no failure'
 );
 select results_eq(
   $$ select pending, unsent, oldest_pending_age from admin.outbox_health where topic = 'notify.member_left' $$,
@@ -244,7 +246,7 @@ select results_eq(
 );
 select results_eq(
   $$ select queue_name::text collate "default", status collate "default", jobs from admin.job_queue where task_name = 'deliver_mail' and queue_name = 'mail' $$,
-  $$ values ('mail', 'todo', 4::bigint) $$,
+  $$ values ('mail', 'todo', 5::bigint) $$,
   'admin.job_queue counts the queued jobs (each outbox mail deferred one)'
 );
 

@@ -58,15 +58,21 @@ create view admin.audit_events with (security_barrier) as
     from app.audit_events e;
 comment on view admin.audit_events is 'The audit trail of every tenant (it never holds a secret).';
 
+/* Withdrawn, a message given up because there was nothing to send any more, not because sending
+   failed: an invitation's mail whose invitation was taken back (delivery.claim), a Slack post
+   whose organization has no working connection any more (delivery.claim_slack_post). Those two
+   write the reason as `withdrawn: …`, which no failure's error starts with (an SMTP reply starts
+   with its code, a Slack refusal with our words). Counted as failed, each was a false alarm. */
 create view admin.outbox_health with (security_barrier) as
   select o.topic,
          pg_catalog.count(*) filter (where m.waiting and m.queued) as pending,
          pg_catalog.count(*) filter (where m.waiting and m.queued and o.attempts > 0) as retrying,
          pg_catalog.count(*) filter (where m.waiting and not m.queued) as unsent,
-         pg_catalog.count(*) filter (where o.given_up_at is not null) as failed,
+         pg_catalog.count(*) filter (where o.given_up_at is not null and not m.withdrawn) as failed,
+         pg_catalog.count(*) filter (where m.withdrawn) as withdrawn,
          pg_catalog.count(*) filter (where o.delivered_at is not null) as delivered,
          pg_catalog.now() - pg_catalog.min(o.created_at) filter (where m.waiting and m.queued) as oldest_pending_age,
-         pg_catalog.max(o.given_up_at) as last_failed_at
+         pg_catalog.max(o.given_up_at) filter (where not m.withdrawn) as last_failed_at
     from app.outbox o
     /* A message is pending while a delivery job of the queue holds it (its lock names it) and
        will run: an organization's event without a working Slack channel got none, and a job
@@ -78,15 +84,17 @@ create view admin.outbox_health with (security_barrier) as
                 where j.lock like 'outbox:%' and j.status in ('todo', 'doing', 'aborting')) q
       on q.lock = 'outbox:' || o.id
    cross join lateral (select o.delivered_at is null and o.given_up_at is null as waiting,
-                              q.lock is not null as queued) m
+                              q.lock is not null as queued,
+                              o.given_up_at is not null and coalesce(o.last_error like 'withdrawn: %', false)
+                                as withdrawn) m
    group by o.topic;
-comment on view admin.outbox_health is 'The outbox per topic: pending (a delivery job that will run holds it; retrying: tried before), unsent (no delivery job will try it: none was queued, an organization''s event without a working Slack channel, kept as a record; or its job ended, failed or cancelled, without delivering it or giving it up), failed (given up), delivered (in the last 30 days), the oldest pending message''s age.';
+comment on view admin.outbox_health is 'The outbox per topic: pending (a delivery job that will run holds it; retrying: tried before), unsent (no delivery job will try it: none was queued, an organization''s event without a working Slack channel, kept as a record; or its job ended, failed or cancelled, without delivering it or giving it up), failed (given up), withdrawn (given up with nothing to send any more: an invitation taken back, a Slack connection gone), delivered (in the last 30 days), the oldest pending message''s age and when the last one failed.';
 
 create view admin.failed_deliveries with (security_barrier) as
   select o.id as event_id, o.topic, o.created_at, o.attempts, o.last_attempt_at, o.last_error, o.given_up_at
     from app.outbox o
-   where o.given_up_at is not null;
-comment on view admin.failed_deliveries is 'Messages given up, each with its last error (never its payload).';
+   where o.given_up_at is not null and not coalesce(o.last_error like 'withdrawn: %', false);
+comment on view admin.failed_deliveries is 'Messages given up, each with its last error (never its payload); not those withdrawn (admin.outbox_health).';
 
 create view admin.job_queue with (security_barrier) as
   select j.queue_name, j.task_name, j.status::text as status, pg_catalog.count(*) as jobs,
