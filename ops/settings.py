@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -147,16 +148,20 @@ LIBPQ_VARIABLES = {
 }
 
 
-def psql_connection(url: str) -> tuple[list[str], dict[str, str]]:
-    """psql's arguments and environment for URL. As libpq's environment when every parameter has
-    a variable: a connection string on the command line is replaced whole by the caller's own
-    `-d other` (or a database named after the options), which then went to libpq's default
-    server, where the environment leaves psql's options to override just what they name."""
+def psql_connection(url: str, environ: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """psql's arguments and whole environment for URL, from the caller's ENVIRON. As libpq's
+    environment when every parameter has a variable: a connection string on the command line is
+    replaced whole by the caller's own `-d other` (or a database named after the options), which
+    then went to libpq's default server, where the environment leaves psql's options to override
+    just what they name. The caller's own PGSERVICE goes: libpq fills the parameters a
+    connection string leaves out from the service's before the environment's, so a service of
+    theirs (production's, say) took the place of the server URL names."""
     params = conninfo_to_dict(url)
     if params.keys() <= LIBPQ_VARIABLES.keys():
-        return [], {LIBPQ_VARIABLES[key]: str(value) for key, value in params.items()}
+        env = {name: value for name, value in environ.items() if name != "PGSERVICE"}
+        return [], env | {LIBPQ_VARIABLES[key]: str(value) for key, value in params.items()}
     conninfo, password = password_apart(url)
-    return [conninfo], password
+    return [conninfo], dict(environ) | password
 
 
 @dataclass(frozen=True)

@@ -509,9 +509,9 @@ def main() -> None:
                 print("rollback: `./dev migrate` applies them again")
             elif args.command in ("psql", "psql-admin"):
                 url = settings.admin_url if args.command == "psql" else settings.panopticon_url
-                connection, libpq_env = psql_connection(url)
+                connection, psql_env = psql_connection(url, os.environ)
                 psql = [str(PG_BIN / "psql"), *connection, *psql_options, *args.args]
-                raise SystemExit(run_in_foreground(psql, dict(os.environ) | libpq_env))
+                raise SystemExit(run_in_foreground(psql, psql_env))
     # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
     except (RuntimeError, OSError, psycopg.Error) as error:
         raise SystemExit(f"blossom: {error}") from None

@@ -124,3 +124,18 @@ def test_psql_given_another_database_stays_on_the_local_cluster() -> None:
         )
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout.strip() == f"postgres|{local.cluster.port}"
+
+
+def test_psql_stays_on_the_local_cluster_whatever_service_the_user_chose(tmp_path: Path) -> None:
+    """A developer's own PGSERVICE (a service file's server, production's say) took the place of
+    the local cluster: libpq fills what its connection string leaves out from the service before
+    the environment, and the recipe gives the cluster as the environment. psql went to the
+    service's server, thought the local database."""
+    services = tmp_path / "pg_service.conf"
+    services.write_text("[elsewhere]\nhost=127.0.0.1\nport=1\ndbname=elsewhere\n")
+    with local_stack(PGSERVICEFILE=str(services), PGSERVICE="elsewhere") as local:
+        ran = local.run(
+            "ops.stack", "psql", "-At", "-c", "select current_database(), current_setting('port')"
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == f"{DB_NAME}|{local.cluster.port}"
