@@ -233,10 +233,7 @@ def apply_jobs_schema(admin_url: str) -> None:
 
     with psycopg.connect(admin_url) as conn:
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
-        made = conn.execute(
-            "select to_regclass(%s) is not null", (f"{JOBS_SCHEMA}.procrastinate_jobs",)
-        ).fetchone()
-        if made and made[0]:
+        if _exists(conn, f"{JOBS_SCHEMA}.procrastinate_jobs"):
             return
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(JOBS_SCHEMA)))
         conn.execute(sql.SQL("set local search_path = {}").format(sql.Identifier(JOBS_SCHEMA)))
@@ -358,8 +355,7 @@ def drop_stateless(admin_url: str) -> None:
     """Drops what the stateless layer made, and forgets that it was applied."""
     with psycopg.connect(admin_url) as conn:
         _as_layer_owner(conn)
-        made = conn.execute("select pg_catalog.to_regclass('blossom_meta.stateless_objects')").fetchone()
-        if made is None or made[0] is None:
+        if not _exists(conn, f"{META_SCHEMA}.stateless_objects"):
             return
         _drop_recorded(conn)
         conn.execute("delete from blossom_meta.stateless_objects")
@@ -525,8 +521,7 @@ def stateless_unchanged(admin_url: str) -> bool:
     """Whether re-applying the layer would change nothing: the files and the database's objects
     are as they were when it was last applied."""
     with psycopg.connect(admin_url) as conn:
-        made = conn.execute("select pg_catalog.to_regclass('blossom_meta.stateless_state')").fetchone()
-        if made is None or made[0] is None:
+        if not _exists(conn, f"{META_SCHEMA}.stateless_state"):
             return False
         row = conn.execute("select files, catalog from blossom_meta.stateless_state").fetchone()
         # As the layer is applied: definitions print their names qualified as the path makes them.
@@ -580,6 +575,13 @@ def _retried_if_transactional(migration: Any, what: str, step: Callable[[], None
         step()
 
 
+def _exists(conn: psycopg.Connection, relation: str) -> bool:
+    """Whether the table named (schema-qualified) exists: the bookkeeping tables do not before
+    the first migrate, nor the job queue's before its schema is made."""
+    found = conn.execute("select pg_catalog.to_regclass(%s) is not null", (relation,)).fetchone()
+    return bool(found and found[0])
+
+
 def _as_layer_owner(conn: psycopg.Connection) -> None:
     """The transaction the layer is applied (or dropped) in: as the owner, each lock waited for
     at most LOCK_WAIT, and qualified names everywhere (identities recorded must not depend on a
@@ -614,22 +616,20 @@ def _migration_policies(conn: psycopg.Connection) -> set[tuple[str, str]]:
     return {("policy", identity) for (identity,) in rows}
 
 
-def _show_every_row_to_migrations(admin_url: str) -> None:
+def _show_every_row_to_migrations(admin_url: str, shown: bool) -> None:
+    """Drops MIGRATION_POLICY wherever it is (a killed run's too), and makes it again on every
+    table of row security when `shown`."""
     with psycopg.connect(admin_url) as conn:
         _as_layer_owner(conn)
-        _drop(conn, _migration_policies(conn))  # a killed run's
+        _drop(conn, _migration_policies(conn))
+        if not shown:
+            return
         for (table,) in conn.execute(_RLS_TABLES, {"schemas": list(MANAGED_SCHEMAS)}).fetchall():
             conn.execute(
                 sql.SQL("create policy {} on {} to {} using (true) with check (true)").format(
                     sql.Identifier(MIGRATION_POLICY), sql.SQL(table), sql.Identifier(OWNER_ROLE)
                 )
             )
-
-
-def _hide_rows_from_migrations(admin_url: str) -> None:
-    with psycopg.connect(admin_url) as conn:
-        _as_layer_owner(conn)
-        _drop(conn, _migration_policies(conn))
 
 
 @contextmanager
@@ -641,19 +641,18 @@ def every_row_visible_to_migrations(admin_url: str, wanted: bool = True) -> Iter
     if not wanted:
         yield
         return
-    _while_tables_busy(lambda: _show_every_row_to_migrations(admin_url))
+    _while_tables_busy(partial(_show_every_row_to_migrations, admin_url, True))
     try:
         yield
     finally:
-        _while_tables_busy(lambda: _hide_rows_from_migrations(admin_url))
+        _while_tables_busy(partial(_show_every_row_to_migrations, admin_url, False))
 
 
 def stateless_applied(admin_url: str) -> bool:
     """Whether the stateless layer is in the database: not after a rollback, nor before the
     first migrate."""
     with psycopg.connect(admin_url) as conn:
-        made = conn.execute("select pg_catalog.to_regclass('blossom_meta.stateless_objects')").fetchone()
-        if made is None or made[0] is None:
+        if not _exists(conn, f"{META_SCHEMA}.stateless_objects"):
             return False
         return conn.execute("select from blossom_meta.stateless_objects limit 1").fetchone() is not None
 
