@@ -60,10 +60,10 @@ comment on view admin.audit_events is 'The audit trail of every tenant (it never
 
 /* Withdrawn, a message given up because there was nothing to send any more, not because sending
    failed: an invitation's mail whose invitation was taken back (delivery.claim), a Slack post
-   whose organization has no working connection any more (delivery.claim_slack_post). Those two
-   write the reason as `withdrawn: …`, which no failure's error starts with (the worker opens
-   each with its own words: `refused: …`, `Slack refused …`, never a server's reply). Counted as
-   failed, each was a false alarm. */
+   whose organization has no working connection any more (delivery.claim_slack_post). Both
+   write the reason as `withdrawn: …` (app.withdraw_message), which no failure's error starts
+   with (the worker opens each with its own words: `refused: …`, `Slack refused …`, never a
+   server's reply). Counted as failed, each was a false alarm. */
 create view admin.outbox_health with (security_barrier) as
   select o.topic,
          pg_catalog.count(*) filter (where m.waiting and m.queued) as pending,

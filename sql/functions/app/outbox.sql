@@ -75,3 +75,18 @@ comment on function app.tg_outbox__defer_delivery() is
 create trigger defer_delivery after insert on app.outbox
   referencing new table as added
   for each statement execute function app.tg_outbox__defer_delivery();
+
+/* A message withdrawn at its claim: there is nothing to send any more (an invitation taken back,
+   delivery.claim; a Slack connection gone, delivery.claim_slack_post), and nothing failed. Given
+   up, its token (if any) taken out, and its reason written as `withdrawn: …`, the mark by which
+   the operators' views (admin.outbox_health, admin.failed_deliveries) tell it from a failure. */
+create function app.withdraw_message(p_event_id app.event_id, p_reason text) returns void
+language sql volatile
+begin atomic
+  update app.outbox o
+     set given_up_at = pg_catalog.now(), payload = o.payload - 'token', last_error = 'withdrawn: ' || p_reason
+   where o.id = p_event_id;
+end;
+
+comment on function app.withdraw_message(app.event_id, text) is
+  'Gives an outbox message up as withdrawn (nothing to send any more, no failure): last_error ''withdrawn: '' and the reason, its token removed.';

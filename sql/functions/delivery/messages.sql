@@ -32,10 +32,8 @@ begin
   -- nothing is claimed: no try is made, so none fails.
   if found and topic = 'mail.org_invitation'
      and not app.invitation_is_open(payload ->> 'invitation_id') then
-    update app.outbox o
-       set given_up_at = pg_catalog.now(), payload = o.payload - 'token',
-           last_error = 'withdrawn: the invitation was revoked, replaced or answered, or its organization deleted, before its mail went'
-     where o.id = util.parse_id(p_event_id, 'evt')::app.event_id;
+    perform app.withdraw_message(util.parse_id(p_event_id, 'evt')::app.event_id,
+      'the invitation was revoked, replaced or answered, or its organization deleted, before its mail went');
     topic := null; payload := null; attempts := null; queued_at := null;
   end if;
   -- The database's time once the row is ours (the lock may have been waited for): the worker

@@ -49,10 +49,8 @@ begin
      each one queued behind a disconnection or a deletion ended its job failed, an alert of the
      failed deliveries' sensor for what was no failure. */
   if not found then
-    update app.outbox o
-       set given_up_at = pg_catalog.now(),
-           last_error = 'withdrawn: the organization has no working Slack connection any more (disconnected, broken or deleted)'
-     where o.id = util.parse_id(p_event_id, 'evt')::app.event_id;
+    perform app.withdraw_message(util.parse_id(p_event_id, 'evt')::app.event_id,
+      'the organization has no working Slack connection any more (disconnected, broken or deleted)');
     topic := null; attempts := null; org_id := null;
     return;
   end if;
