@@ -105,14 +105,13 @@ class SlackPoster:
                     wait_at_least=wait_at_least,
                 )
 
-            if (
-                claim.channel is None
-                or claim.token_sealed is None
-                or claim.token_key_id is None
-                or claim.connected_at is None
-            ):
-                outcome = await failed("the organization has no working Slack connection", temporary=False)
-            elif self.keyring is None:
+            # A post is claimed only with its organization's working connection: without one,
+            # delivery.claim_slack_post withdrew it and answered no topic.
+            assert claim.channel is not None
+            assert claim.token_key_id is not None
+            assert claim.token_sealed is not None
+            assert claim.connected_at is not None
+            if self.keyring is None:
                 # A deployment without the key ring: worth trying again once it is configured.
                 reason = "this worker has no BLOSSOM_SECRETS_KEY to open the bot token"
                 outcome = await failed(reason, temporary=True)
