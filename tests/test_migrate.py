@@ -9,8 +9,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -444,17 +445,8 @@ def test_a_rollback_waits_out_a_long_read_as_migrate_does(database_url: str) -> 
     migrate applies it: a rollback behind an admin's open read failed at the first try ("canceling
     statement due to lock timeout"), where migrate tries again until the read is over."""
     applied = _applied(database_url)
-    outcome: list[object] = []
-
-    def roll_back() -> None:
-        try:
-            outcome.append(rollback(database_url, applied[-2]))
-        except Exception as error:  # noqa: BLE001 - the test reads what the thread ended with
-            outcome.append(error)
-
     with _a_long_read(database_url) as reader:
-        done = threading.Thread(target=roll_back)
-        done.start()
+        done, outcome = _in_thread(partial(rollback, database_url, applied[-2]))
         time.sleep(1.5)  # past its first try's wait
         reader.commit()
         done.join(timeout=30)
@@ -558,17 +550,18 @@ def test_migrate_shows_no_part_of_a_password_in_its_messages(password: str, give
 # ---- a migration waiting for a lock ------------------------------------------------------------
 
 
-def _applying(url: str, migrations_dir: Path) -> tuple[threading.Thread, list[object]]:
-    """apply_migrations of the folder in a thread of its own; the list gets what it ended with."""
+def _in_thread(step: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """`step` (a migrate, a rollback) started in a thread of its own; the list gets what it
+    returned, or the error it ended with."""
     outcome: list[object] = []
 
-    def apply() -> None:
+    def run() -> None:
         try:
-            outcome.append(apply_migrations(url, migrations_dir))
+            outcome.append(step())
         except Exception as error:  # noqa: BLE001 - the test reads what the thread ended with
             outcome.append(error)
 
-    thread = threading.Thread(target=apply)
+    thread = threading.Thread(target=run)
     thread.start()
     return thread, outcome
 
@@ -594,7 +587,7 @@ def test_a_migration_behind_a_long_read_holds_up_requests_briefly_and_is_tried_a
         TIMEOUTS + "alter table app.memberships add column probe text;\n"
     )
     with _a_long_read(database_url) as reader:
-        done, outcome = _applying(database_url, tmp_path)
+        done, outcome = _in_thread(partial(apply_migrations, database_url, tmp_path))
         time.sleep(0.2)
         waits = _request_waits(database_url, count=4, give_up="2s", pause=0.1)
         reader.commit()
@@ -616,7 +609,7 @@ def test_a_read_longer_than_a_migrations_lock_timeout_fails_no_migrate(
         "alter table app.memberships add column probe text;\n"
     )
     with _a_long_read(database_url) as reader:
-        done, outcome = _applying(database_url, tmp_path)
+        done, outcome = _in_thread(partial(apply_migrations, database_url, tmp_path))
         time.sleep(0.6)
         reader.commit()
         done.join(timeout=30)
@@ -684,18 +677,9 @@ def test_a_rollback_behind_a_long_read_is_tried_again(
     last_landed = _applied(database_url)[-1]
     assert apply_migrations(database_url, migrations) == ["9001_probe"]
     monkeypatch.setattr(migrate_module, "MIGRATIONS_DIR", migrations)
-    outcome: list[object] = []
-
-    def roll_back() -> None:
-        try:
-            outcome.append(rollback(database_url, last_landed))
-        except Exception as error:  # noqa: BLE001 - the test reads what the thread ended with
-            outcome.append(error)
-
     with psycopg.connect(database_url) as reader:
         reader.execute("select count(*) from app.lock_probe").fetchone()
-        done = threading.Thread(target=roll_back)
-        done.start()
+        done, outcome = _in_thread(partial(rollback, database_url, last_landed))
         # Once the rollback waits for the table (after the stateless layer is dropped), a while more.
         waiting = "select from pg_locks where relation = 'app.lock_probe'::regclass and not granted"
         while done.is_alive() and not _exists(database_url, waiting):
