@@ -56,6 +56,14 @@ def test_each_kind_has_a_subject_both_parts_and_its_link(topic: str, page: str, 
     assert "2030-01-02 02:04 UTC" in text
 
 
+def test_the_date_is_the_database_s_time_not_this_machine_s() -> None:
+    """The Date header was this machine's clock, while the worker keeps the database's for all
+    else (the link's expiry, its waits): a worker off by hours dated its mail hours off, which a
+    reader's client sorts and shows, and a spam filter weighs."""
+    message = compose("evt_1", "mail.email_verification", PAYLOAD, sender=SENDER, app_url=APP, now=NOW)
+    assert str(message["Date"]) == "Thu, 01 Jan 2026 00:00:00 +0000"
+
+
 def test_every_kind_has_both_templates() -> None:
     for kind in KINDS.values():
         for suffix in ("txt", "html"):

@@ -98,8 +98,9 @@ def compose(
 ) -> EmailMessage:
     """The message for one outbox event; UnsendableMessage when there can be none. `now` is the
     database's time, by which the link's expiry was set and is checked (the database refuses
-    the token past it): this machine's clock may be off that one's, and a worker 2 hours ahead
-    gave up mail whose link had an hour left, one behind mailed links already dead."""
+    the token past it), and the message's date: this machine's clock may be off that one's, and
+    a worker 2 hours ahead gave up mail whose link had an hour left, one behind mailed links
+    already dead."""
     kind = KINDS.get(topic)
     if kind is None:
         raise UnsendableMessage(f"no mail is made for topic {topic!r}")
@@ -132,7 +133,7 @@ def compose(
         raise UnsendableMessage("the subject would not be sent as it was written")
     message["From"] = sender
     message["To"] = recipient
-    message["Date"] = format_datetime(datetime.now().astimezone())
+    message["Date"] = format_datetime(now)
     # The event's id in the Message-ID: a receiving system can tell a repeated message
     # (sent again after a crash between the server's acceptance and our record of it).
     message["Message-ID"] = f"<{event_id}@{sender.domain}>"
