@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(47);
+select plan(49);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -123,6 +123,19 @@ set local search_path = jobs, public;
 update jobs.procrastinate_jobs set status = 'cancelled' where lock = 'outbox:' || tap.id('b_mail') and status = 'todo';
 reset search_path;
 select ok(delivery.try_again(tap.id('b_mail')), 'a mail whose job a DBA cancelled is tried again too');
+-- Withdrawn (its invitation taken back while it waited): its token is gone and the claim would
+-- withdraw it again. It answered true all the same, and a job ran to send nothing.
+set local search_path = jobs, public;
+update jobs.procrastinate_jobs set status = 'cancelled' where lock = 'outbox:' || tap.id('b_mail') and status = 'todo';
+reset search_path;
+select app.withdraw_message(tap.id('b_mail')::app.event_id, 'the invitation was revoked');
+select is(delivery.try_again(tap.id('b_mail')), false, 'a withdrawn mail is not tried again: there is nothing to send');
+select results_eq(
+  $$ select o.given_up_at is not null, o.last_error, (select count(*)::int from jobs.procrastinate_jobs j
+                                                       where j.lock = 'outbox:' || o.id and j.status = 'todo')
+       from app.outbox o where o.id = tap.id('b_mail') $$,
+  $$ values (true, 'withdrawn: the invitation was revoked', 0) $$,
+  'it stays withdrawn, and no job is queued for it');
 
 /* Email verification. */
 select is((auth.session_info(tap.id('erin_token')) -> 'user' ->> 'email_verified')::boolean, false,

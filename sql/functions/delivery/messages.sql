@@ -94,7 +94,9 @@ begin
   select * into v_mail from app.outbox o
    where o.id = v_event_id and o.topic like 'mail.%' and o.delivered_at is null
      for update;
-  if not found then
+  -- A withdrawn mail (app.withdraw_message) has nothing left to send: its invitation was taken
+  -- back and its token removed, and the claim would only withdraw it again.
+  if not found or v_mail.last_error like 'withdrawn: %' then
     return false;
   end if;
   if v_mail.given_up_at is null
@@ -111,4 +113,4 @@ end
 $$;
 
 comment on function delivery.try_again(text) is
-  'Tries again from its first try a mail that no job will try any more (given up, or its job failed or was cancelled): a DBA''s call, after mending the cause; false when there is no such mail (unknown, delivered, or its job will still try it).';
+  'Tries again from its first try a mail that no job will try any more (given up, or its job failed or was cancelled): a DBA''s call, after mending the cause; false when there is no such mail (unknown, delivered, withdrawn, or its job will still try it).';
