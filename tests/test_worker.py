@@ -180,6 +180,26 @@ def test_a_mail_whose_link_expired_before_it_could_go_is_given_up_not_sent(
         assert smtp.received == []
 
 
+def test_a_mail_given_up_is_logged_by_its_reason_without_a_traceback(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A give-up is an outcome the worker decided and recorded, not a fault of its code: its log
+    line carried a 20-line traceback of the worker's own frames, which buries the reason and
+    reads as a crash to whoever is on call."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        event = queue_mail(database_url, "gil@example.com", expires_at="2020-01-01T00:00:00+00:00")
+        outbox_row_once(database_url, event, "given_up_at")
+        time.sleep(0.2)  # the job's end is logged after the outcome is committed
+    lines = [
+        json.loads(line) for log in tmp_path.glob("worker-*.log") for line in log.read_text().splitlines()
+    ]
+    [ended] = [
+        line for line in lines if line["logger"] == "procrastinate.worker" and line["level"] == "error"
+    ]
+    expired = "its link expired at 2020-01-01T00:00:00+00:00 before it could be sent"
+    assert ended["error"] == f"event {event}: given up at try 1: {expired}"
+
+
 def test_an_invitation_withdrawn_before_its_mail_went_is_not_mailed(
     database_url: str, tmp_path: Path
 ) -> None:

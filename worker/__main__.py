@@ -7,6 +7,7 @@ import logging
 
 from blossom_db import logs
 from worker.config import WorkerConfig
+from worker.delivery import GiveUpsByTheirReason
 from worker.process import WorkerProcess
 
 
@@ -14,6 +15,7 @@ def main() -> None:
     logs.configure("worker")
     # procrastinate logs every job's start and end; its warnings and errors are what matter here.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    logging.getLogger("procrastinate.worker").addFilter(GiveUpsByTheirReason())
     try:
         config = WorkerConfig.from_env()
     except ValueError as error:

@@ -73,6 +73,19 @@ class GaveUp(Exception):
     recorded with the event (app.outbox.given_up_at, last_error)."""
 
 
+class GiveUpsByTheirReason(logging.Filter):
+    """procrastinate logs a job that ended on an exception with its traceback. A GaveUp is an
+    outcome decided and recorded, not a fault of the worker's code: its line gives the reason
+    alone, where a traceback of the worker's own frames buried it and read as a crash. Any other
+    error keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], GaveUp):
+            record.fields = {**getattr(record, "fields", {}), "error": str(record.exc_info[1])}
+            record.exc_info = None
+        return True
+
+
 def retry_delay(config: WorkerConfig, failed_tries: int) -> float:
     """How long to wait after the `failed_tries`-th failure: doubling from retry_seconds, at
     most retry_max_seconds, varied by up to a fifth either way."""
