@@ -36,13 +36,15 @@ revoke all on function
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
   app.organization_exists(app.org_id),
-  app.invitation_is_open(text)
+  app.invitation_is_open(text),
+  app.open_invitation_of(app.org_id, text)
   from public;
 grant execute on function
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
   app.organization_exists(app.org_id),
-  app.invitation_is_open(text)
+  app.invitation_is_open(text),
+  app.open_invitation_of(app.org_id, text)
   to blossom_owner;
 set local role blossom_owner;
 

@@ -22,6 +22,7 @@ declare
   v_invitation app.invitations;
   v_org_name text;
   v_retry integer;
+  v_open app.invitation_id;
   v_replaced app.invitation_id;
 begin
   -- The arguments are checked before the organization's lock is waited for: a malformed
@@ -36,11 +37,15 @@ begin
   if not app.may_invite(v_my_role, v_role) then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may invite an owner.');
   end if;
+  -- The address's open invitation, found past the policies (app.open_invitation_of says why:
+  -- compared as lower(email) under them, it read every pending invitation of the organization),
+  -- then read and revoked by its id as the caller.
+  v_open := app.open_invitation_of(v_org, v_email);
   -- Only a live one: an expired invitation of an owner, which no one can accept any more and
   -- api.list_invitations no longer shows, kept an admin from inviting that address for good.
   if v_my_role <> 'owner' and exists (
        select from app.invitations i
-        where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email) and i.role = 'owner'
+        where i.id = v_open and i.role = 'owner'
           and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
           and i.expires_at > pg_catalog.now()) then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may replace an invitation of an owner.');
@@ -64,7 +69,7 @@ begin
   for v_replaced in
     with closed as (
       update app.invitations i set revoked_at = pg_catalog.now()
-       where i.org_id = v_org and pg_catalog.lower(i.email) = pg_catalog.lower(v_email)
+       where i.id = v_open
          and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
       returning i.id, i.expires_at)
     select closed.id from closed where closed.expires_at > pg_catalog.now()
