@@ -259,11 +259,40 @@ class MigrationError(RuntimeError):
 
 
 def _yoyo_backend(admin_url: str) -> Any:
-    """yoyo's backend on the database, as the owner, its bookkeeping in META_SCHEMA."""
-    from yoyo import get_backend
+    """yoyo's backend on the database, as the owner, its bookkeeping in META_SCHEMA: its Postgres
+    backend, less three statements that fail or warn on every healthy run. Each was an ERROR or
+    a WARNING in the server's log (which `just up` shows), read as a migrate gone wrong:
+
+    - its lock table made every time, `relation "yoyo_lock" already exists` but the first: made
+      only when missing (IF NOT EXISTS);
+    - its test of whether DDL is transactional, a table made in a transaction rolled back and
+      then dropped, `table "yoyo_tmp_…" does not exist`: Postgres's DDL is transactional;
+    - a ROLLBACK before each migration outside a transaction (`-- transactional: false`) on a
+      connection in no transaction, `there is no transaction in progress`: sent only in one.
+
+    A real failure is untouched: a migration's statement still fails, and is named
+    (apply_migrations)."""
+    from yoyo.backends.base import DatabaseBackend
+    from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
+    from yoyo.connections import default_migration_table, parse_uri
+
+    class QuietPostgresBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
+        create_lock_table_sql = PostgresqlPsycopgBackend.create_lock_table_sql.replace(
+            "CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1
+        )
+
+        def _check_transactional_ddl(self) -> bool:
+            return True
+
+        def rollback(self) -> None:
+            if self.connection.info.transaction_status != self.TRANSACTION_STATUS_IDLE:
+                self.execute("ROLLBACK")
+            DatabaseBackend.rollback(self)
 
     url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
-    return get_backend(url + f"&schema={META_SCHEMA}")
+    backend = QuietPostgresBackend(parse_uri(url + f"&schema={META_SCHEMA}"), default_migration_table)
+    backend.init_database()  # as yoyo's get_backend does
+    return backend
 
 
 def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:

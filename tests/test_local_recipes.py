@@ -139,3 +139,24 @@ def test_psql_stays_on_the_local_cluster_whatever_service_the_user_chose(tmp_pat
         )
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout.strip() == f"{DB_NAME}|{local.cluster.port}"
+
+
+def _problems(log: str) -> list[str]:
+    """The server log's lines of a severity an operator reads as a fault (`up` shows them all)."""
+    severities = (" ERROR: ", " WARNING: ", " FATAL: ", " PANIC: ")
+    return [line for line in log.splitlines() if any(severity in line for severity in severities)]
+
+
+def test_a_healthy_migrate_leaves_no_error_in_what_up_shows() -> None:
+    """`./dev up` shows the local cluster's log, and a healthy migrate wrote ERRORs and WARNINGs
+    into it, every one yoyo's own and expected: `relation "yoyo_lock" already exists` (it creates
+    its lock table every time), `table "yoyo_tmp_…" does not exist` (its test of transactional
+    DDL, which Postgres has), and `there is no transaction in progress` (a ROLLBACK before each
+    migration outside a transaction). A first migrate and a second, with nothing to do."""
+    with local_stack() as local:
+        for _ in range(2):
+            ran = local.run("ops.stack", "migrate")
+            assert ran.returncode == 0, ran.stderr
+            assert "ERROR" not in ran.stdout + ran.stderr
+            assert "Traceback" not in ran.stdout + ran.stderr
+        assert _problems(local.cluster.logfile.read_text()) == []
