@@ -18,6 +18,7 @@ from psycopg import sql
 
 from deploy.migrate import migrate, with_database
 from ops.cluster import LocalCluster
+from ops.settings import forget_libpq_environment
 
 # The test runner exports this so every check shares the one throwaway cluster of the run.
 SCRATCH_URL_VARIABLE = "BLOSSOM_SCRATCH_URL"
@@ -109,7 +110,9 @@ def _free_bytes(folder: Path) -> int:
 @contextmanager
 def temporary_cluster(prefix: str = "blossom-", *, on_disk: bool = False) -> Iterator[LocalCluster]:
     """A fresh cluster on a free port, deleted on exit; `on_disk` where a real server keeps its
-    data, for what is measured, not in memory."""
+    data, for what is measured, not in memory. Whatever connects to it, here or in a child, is
+    ours: a developer's libpq settings are forgotten first (forget_libpq_environment)."""
+    forget_libpq_environment()
     data_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=throwaway_folder(on_disk=on_disk)))
     cluster = LocalCluster(data_dir, free_port(), throwaway=True)
     try:

@@ -148,6 +148,24 @@ LIBPQ_VARIABLES = {
 }
 
 
+def is_libpq_variable(name: str) -> bool:
+    """Whether libpq (psql, pg_dump, psycopg) reads the environment variable `name`: its
+    variables all begin with PG (LIBPQ_VARIABLES, and PGSERVICEFILE, PGTZ, PGDATESTYLE,
+    PGSYSCONFDIR …; each release adds some). PostgREST's PGRST_* settings are not libpq's."""
+    return name.startswith("PG") and not name.startswith("PGRST_")
+
+
+def forget_libpq_environment() -> None:
+    """Drops every libpq variable (is_libpq_variable) from this process's environment, and so
+    from its children's: for the recipes on the local cluster, whose URLs name its host, port,
+    user and database alone, and libpq filled every other parameter from a developer's own
+    environment (PGHOSTADDR sent them to another address, PGSSLMODE=require asked the cluster
+    for TLS, PGOPTIONS made their sessions read-only). A recipe given DATABASE_URL keeps them:
+    there a PGPASSWORD or a PGSSLROOTCERT may be what reaching that server takes."""
+    for name in [name for name in os.environ if is_libpq_variable(name)]:
+        del os.environ[name]
+
+
 def psql_connection(url: str, environ: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
     """psql's arguments and whole environment for URL, from the caller's ENVIRON. As libpq's
     environment when every parameter has a variable: a connection string on the command line is

@@ -40,7 +40,7 @@ from ops.services import (
     wait_http,
     worker_env,
 )
-from ops.settings import DB_NAME, Settings, psql_connection, redacted
+from ops.settings import DB_NAME, Settings, forget_libpq_environment, psql_connection, redacted
 from ops.supervise import Child, Output
 from services.secrets import KEY_VARIABLE, new_key_entry
 
@@ -67,10 +67,13 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
     the one it fills). A local cluster is started if needed, and stopped again
     by the last recipe using it to end, when one of them started it: `./dev psql` that started it
     ended by stopping it under a `./dev up` begun meanwhile. Each recipe holds a shared lock on
-    USERS_FILE while it runs; the one that can then take it alone is the last."""
+    USERS_FILE while it runs; the one that can then take it alone is the last. On the local
+    cluster a developer's libpq settings are forgotten (forget_libpq_environment)."""
     if settings.external_database_url:
         yield None
         return
+    # Before any connection, and before any child (psql, the edge, the worker) copies it.
+    forget_libpq_environment()
     cluster = local_cluster(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     started = settings.data_dir / STARTED_FILE

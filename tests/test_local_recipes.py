@@ -160,3 +160,43 @@ def test_a_healthy_migrate_leaves_no_error_in_what_up_shows() -> None:
             assert "ERROR" not in ran.stdout + ran.stderr
             assert "Traceback" not in ran.stdout + ran.stderr
         assert _problems(local.cluster.logfile.read_text()) == []
+
+
+# A developer's own libpq settings, each harmless elsewhere and wrong for the local cluster: an
+# address that is not the cluster's, TLS it does not offer, a session that writes nothing, a
+# standby it is not, another time zone.
+DEVELOPERS_LIBPQ_ENVIRONMENT = {
+    "PGHOSTADDR": "127.0.0.2",
+    "PGSSLMODE": "require",
+    "PGOPTIONS": "-c default_transaction_read_only=on",
+    "PGTARGETSESSIONATTRS": "standby",
+    "PGTZ": "Pacific/Chatham",
+    "PGCONNECT_TIMEOUT": "1",
+}
+
+
+def test_a_developers_libpq_environment_leaves_the_recipes_on_the_local_cluster() -> None:
+    """libpq reads PGHOSTADDR, PGSSLMODE, PGOPTIONS … for every parameter a connection string
+    leaves out, and the recipes' URLs name only the host, port, user and database: a developer's
+    own settings sent `./dev migrate` and `./dev psql` (and up's edge and worker) to another
+    address, asked the cluster for TLS, or made their sessions read-only. The recipes on the
+    local cluster drop them."""
+    with local_stack(**DEVELOPERS_LIBPQ_ENVIRONMENT) as local:
+        migrated = local.run("ops.stack", "migrate")
+        assert migrated.returncode == 0, migrated.stderr
+        query = "select current_setting('port'), current_setting('TimeZone') <> 'Pacific/Chatham'"
+        ran = local.run("ops.stack", "psql", "-At", "-c", query)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == f"{local.cluster.port}|t"
+
+
+def test_a_developers_libpq_environment_leaves_the_tests_on_their_throwaway_cluster() -> None:
+    """`./dev test`, `check` and `pgtap` work on a cluster of their own, which the same settings
+    sent every connection away from (`./dev pgtap` here, its cluster, migrate and pg_prove)."""
+    env = {key: value for key, value in os.environ.items() if key != "BLOSSOM_SCRATCH_URL"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.run_tests", "--pgtap", str(ROOT), "sql/tests/tokens.sql"],
+        cwd=ROOT, env=env | DEVELOPERS_LIBPQ_ENVIRONMENT, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
