@@ -27,7 +27,7 @@ from typing import NoReturn
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import migrate, report_rollback, rollback, with_database
+from deploy.migrate import migrate, report_rollback, rollback, stateless_applied, with_database
 from ops.cluster import PG_BIN, ClusterError, LocalCluster
 from ops.services import (
     Endpoints,
@@ -452,6 +452,12 @@ def reset_db(settings: Settings) -> None:
     migrate(url)
 
 
+# The recipes whose processes log in as the app's roles and call its functions. On a database
+# never migrated (a fresh checkout's) the worker retried for ever (`role "worker" does not
+# exist`), and a pipeline's run failed in pages of Dagster's tracebacks.
+NEEDING_THE_API = frozenset({"worker", "pipeline", "pipeline-run"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
@@ -496,6 +502,11 @@ def main() -> None:
                 f" (`ss -ltnp 'sport = :{settings.dagster_port}'` names what holds it)"
             )
         with database(settings):
+            if args.command in NEEDING_THE_API and not stateless_applied(settings.admin_url):
+                raise SystemExit(
+                    f"blossom: {args.command}: the database has no API (never migrated, or rolled"
+                    " back): run ./dev migrate first (./dev up migrates too)"
+                )
             if args.command == "worker":
                 raise SystemExit(run_worker(settings))
             if args.command == "pipeline":

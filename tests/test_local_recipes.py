@@ -200,3 +200,20 @@ def test_a_developers_libpq_environment_leaves_the_tests_on_their_throwaway_clus
         check=False,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize("recipe", ["worker", "pipeline-run"])
+def test_a_recipe_that_needs_the_migrated_database_says_so_on_a_fresh_checkout(recipe: str) -> None:
+    """On a fresh checkout (a local database never migrated), `./dev worker` retried for ever,
+    logging `role "worker" does not exist` every few seconds, and `./dev pipeline-run` printed
+    some 170 lines of Dagster's tracebacks before its one line of cause. Each now stops at once,
+    saying what to run."""
+    with local_stack() as local:
+        ran = subprocess.run(
+            [sys.executable, "-m", "ops.stack", recipe],
+            cwd=ROOT, env=local.env, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert "Traceback" not in ran.stdout + ran.stderr
+        assert "./dev migrate" in ran.stderr.strip().splitlines()[-1]
+        assert not local.cluster.running(), "the cluster it started is stopped again"
