@@ -1,6 +1,7 @@
 """README's Configuration table names every environment variable that the processes and the
 tooling read, and nothing that no longer is read; its Recipes table names every recipe of the
-justfile, and only those."""
+justfile, and only those; every link between the docs reaches a heading, and every file they
+name exists."""
 
 from __future__ import annotations
 
@@ -101,3 +102,48 @@ def test_the_recipes_table_names_every_recipe_and_only_real_ones() -> None:
     assert not documented - recipes, "in README's Recipes table, but no recipe: " + ", ".join(
         sorted(documented - recipes)
     )
+
+
+DOCUMENTS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+# A link to a page of ours, with or without a heading: `[x](deployment.md#rolling-a-migration-back)`.
+LOCAL_LINK = re.compile(r"\]\((?!https?:)([^)\s#]*)(?:#([^)\s]+))?\)")
+# A file or folder of the repository named in code: `sql/functions/app/outbox.sql`, `tests/support/`.
+REPOSITORY_PATH = re.compile(
+    r"`((?:sql|migrations|edge|worker|services|pipeline|blossom_db|ops|deploy|tests|bench|codegen"
+    r"|clients|examples)/[A-Za-z0-9_./-]*)`"
+)
+# The paths the docs name as a pattern or an example, not as a file: NNNN.name.sql, rename_thing,
+# and the folders a recipe builds (dist/).
+NOT_A_FILE = re.compile(r"NNN|rename_thing|thing\.sql|/dist\b")
+
+
+def headings(document: Path) -> set[str]:
+    """The anchors GitHub makes of a page's headings: lower case, punctuation dropped, spaces
+    as hyphens (the headings inside code blocks are none)."""
+    text = re.sub(r"^```.*?^```", "", document.read_text(), flags=re.MULTILINE | re.DOTALL)
+    titles = re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-") for title in titles}
+
+
+def test_every_link_between_the_docs_reaches_a_page_and_a_heading_of_it() -> None:
+    """A heading renamed left links to it that open the page at its top, and nothing says so."""
+    broken = []
+    for document in DOCUMENTS:
+        for page, anchor in LOCAL_LINK.findall(document.read_text()):
+            target = (document.parent / page).resolve() if page else document
+            if not target.exists():
+                broken.append(f"{document.relative_to(ROOT)}: {page} does not exist")
+            elif anchor and target.suffix == ".md" and anchor not in headings(target):
+                where = document.relative_to(ROOT)
+                broken.append(f"{where}: {page}#{anchor} is no heading of {page or 'the page'}")
+    assert not broken, "\n".join(broken)
+
+
+def test_every_file_the_docs_name_exists() -> None:
+    """A reader opens the file a page names; one moved or removed since sends them nowhere."""
+    missing = []
+    for document in DOCUMENTS:
+        for path in REPOSITORY_PATH.findall(document.read_text()):
+            if not NOT_A_FILE.search(path) and not (ROOT / path).exists():
+                missing.append(f"{document.relative_to(ROOT)}: {path}")
+    assert not missing, "files named in the docs that do not exist:\n" + "\n".join(missing)
