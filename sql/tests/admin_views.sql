@@ -139,7 +139,10 @@ select is_empty(
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
       where p.pronamespace in (select oid from pg_namespace
-                                where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs'))
+                                where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs',
+                                                  'ext', 'extensions', 'blossom_meta'))
+        -- pgcrypto's functions are everyone's to execute, in a schema panopticon may not use.
+        and (p.pronamespace <> 'extensions'::regnamespace or has_schema_privilege('panopticon', p.pronamespace, 'usage'))
         and has_function_privilege('panopticon', p.oid, 'execute')
      except
      select 'util.setting(text, text)'::regprocedure $$,
