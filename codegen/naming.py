@@ -81,5 +81,11 @@ class Declarations:
         if name is None:
             styled = pascal(self.raw_name(pg.name, pg.schema, pascal))
             name = self.by_oid[pg.oid] = claim(self.names, styled, pg.qualified)
-            self.lines[name] = make(name)
+            try:
+                self.lines[name] = make(name)
+            except CodegenError:
+                # Not declared: the next object that uses the type must meet the same refusal,
+                # not a name that nothing declares.
+                del self.by_oid[pg.oid], self.names[name]
+                raise
         return name

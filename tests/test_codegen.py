@@ -993,3 +993,22 @@ def test_a_generated_file_with_other_line_endings_is_stale(tmp_path: Path) -> No
     crlf.write_bytes(made.replace("\n", "\r\n").encode())
     same.write_bytes(made.encode())
     assert stale({crlf: made, same: made}) == [crlf]
+
+
+def test_a_composite_python_cannot_map_leaves_out_every_function_that_answers_it(
+    fixture_with: Any, tmp_path: Path
+) -> None:
+    """The first function that answers such a composite is left out; the second was emitted,
+    with a wrapper naming a class never declared (mypy: name-defined; a call: NameError)."""
+    url = fixture_with(
+        "create type api.nest as (inner_member api.member);"
+        "create function api.nest_one() returns api.nest language sql as $$ select null::api.nest $$;"
+        "create function api.nest_all() returns setof api.nest language sql as $$ select null::api.nest $$;"
+    )
+    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
+    for name in ("nest_one", "nest_all"):
+        assert f"# No wrapper for api.{name}(): Python: composite api.member inside another type" in python
+        assert f"def api_{name}(" not in python
+    assert "Nest" not in python.replace("nest_", "")
+    _load_module(python, tmp_path / "nest.py")
+
