@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import json
 import keyword
+import re
 import tokenize
 from collections.abc import Callable
 
@@ -83,7 +84,7 @@ _IMPORTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dataclasses", ("dataclass",)),
     ("datetime", ("date", "datetime", "time", "timedelta")),
     ("decimal", ("Decimal",)),
-    ("typing", ("Any", "Literal", "NewType", "cast", "get_args")),
+    ("typing", ("Any", "Literal", "NewType", "TypeAlias", "cast", "get_args")),
     ("uuid", ("UUID",)),
     ("psycopg.rows", ("class_row",)),
 )
@@ -271,15 +272,31 @@ class _Emitter:
             *_docstring(doc_lines(comment), "    "),
         ]
         _refuse_alike("columns", [column.name for column in columns], py_name, where)
+        fields = {py_name(column.name) for column in columns}
         for column in columns:
             if not column.name.isidentifier():
                 raise CodegenError(f"Python: column {where}.{column.name} is not a Python identifier")
             py = self.nullable(
                 column.type_oid, column.not_null, f"{where}.{column.name}", nested=True, answered=True
             )
-            lines.append(f"    {py_name(column.name)}: {py}")
+            lines.append(f"    {py_name(column.name)}: {self.unshadowed(py, fields)}")
             lines += _docstring(doc_lines(column.comment), "    ")
         return lines
+
+    def unshadowed(self, annotation: str, fields: set[str]) -> str:
+        """The annotation with each name that is also a field of the class (a column `date`, a
+        column `list`) read through a module-level alias: in the class body the field hides the
+        type for mypy and typing.get_type_hints."""
+
+        def alias(match: re.Match[str]) -> str:
+            name = match.group()
+            if name not in fields:
+                return name
+            aliased = claim(self.names, f"_{name}", f"the alias of {name}")
+            self.declarations[aliased] = [f"{aliased}: TypeAlias = {name}"]
+            return aliased
+
+        return re.sub(r"[A-Za-z_]\w*", alias, annotation)
 
     def select(self, expression: str, oid: int) -> str:
         """The expression cast so psycopg can load it: arrays of domains or enums lose them."""

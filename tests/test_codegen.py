@@ -4,11 +4,13 @@ goldens. (How long codegen takes is a benchmark: bench/codegen_speed.py.)"""
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import os
 import subprocess
 import sys
+import typing
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -1011,4 +1013,22 @@ def test_a_composite_python_cannot_map_leaves_out_every_function_that_answers_it
         assert f"def api_{name}(" not in python
     assert "Nest" not in python.replace("nest_", "")
     _load_module(python, tmp_path / "nest.py")
+
+
+def test_a_column_named_as_a_type_hides_it_from_no_other_column(fixture_with: Any, tmp_path: Path) -> None:
+    """`returns table (date date, until date)`: in the row's class body `date` is the field, and
+    `until: date | None` named it, not the type (mypy: "Variable ... is not valid as a type";
+    typing.get_type_hints: TypeError)."""
+    url = fixture_with(
+        "create function pipeline.dates() returns table (date date, until date, list text[], tags text[])"
+        " language sql as $$ select current_date, current_date, array['a'], array[null] $$;"
+        "grant execute on function pipeline.dates() to codegen_fixture_worker;"
+    )
+    module = _load_module(generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"], tmp_path / "dates.py")
+    hints = typing.get_type_hints(module.PipelineDatesRow)
+    assert hints["date"] == hints["until"] == datetime.date | None
+    assert hints["list"] == hints["tags"] == list[str | None] | None
+    with psycopg.connect(url) as conn:
+        [row] = module.pipeline_dates(conn)
+    assert row.until == row.date == datetime.date.today()
 
