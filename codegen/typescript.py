@@ -11,7 +11,8 @@ Mapping (by the OID of the type under any domains):
 - json, jsonb -> Json; an enum -> a union of its labels; an array -> (T | null)[];
 - a composite or table row type -> an interface; a domain -> a branded type
   (`string & { readonly __brand: "app.user_id" }`) with an `isX` guard from its CHECK regex;
-- OUT arguments or RETURNS TABLE, even of one column, -> rows, as PostgREST answers them.
+- OUT arguments or RETURNS TABLE, even of one column, -> rows, as PostgREST answers them; but
+  one column of a composite type -> that composite, which PostgREST answers unwrapped.
 Anything else stops generation with the type's name, unless a comment tag (codegen/tags.py)
 gives the type or skips the function.
 
@@ -490,6 +491,13 @@ class _Emitter:
                 return kind
         return "json" if pg.oid in _JSON else None
 
+    def composite_itself(self, function: Function) -> bool:
+        """One output column of a composite type (or a domain over one): PostgREST answers it
+        unwrapped ({"ok": true}, not {"m": {"ok": true}}), as Postgres does (its result type is the
+        composite's)."""
+        columns = function.columns or ()
+        return len(columns) == 1 and self.catalog.resolve(columns[0].type_oid).kind == "composite"
+
     def function(self, function: Function) -> tuple[str, list[str]]:
         where = function.signature
         if function.oid in self.codes.opaque:
@@ -510,7 +518,7 @@ class _Emitter:
         arg_lines.append("}")
 
         result_tag = function.tags.result
-        if function.columns is not None and result_tag is None:
+        if function.columns is not None and result_tag is None and not self.composite_itself(function):
             row = claim(self.names, f"{base}Row", function.signature)
             comment = f"A row of {function.qualified}."
             self.declarations[row] = self.interface(row, comment, function.columns, where)

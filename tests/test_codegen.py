@@ -8,6 +8,7 @@ import datetime
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import typing
@@ -1032,3 +1033,23 @@ def test_a_column_named_as_a_type_hides_it_from_no_other_column(fixture_with: An
         [row] = module.pipeline_dates(conn)
     assert row.until == row.date == datetime.date.today()
 
+
+def test_one_output_column_of_a_composite_is_the_composite_postgrest_answers(fixture_with: Any) -> None:
+    """PostgREST (measured) answers a single OUT argument or RETURNS TABLE column of a composite
+    type, or of a domain over one, as the composite itself ({"ok": true, "from": 1}), not as a
+    row around it ({"m": {...}}), as Postgres does (`select * from f()` gives its columns)."""
+    url = fixture_with(
+        "create domain api.result_d as api.result;"
+        "create function api.one_result(out m api.result) language sql"
+        " as $$ select row(true, 1)::api.result $$;"
+        "create function api.results() returns table (m api.result) language sql"
+        " as $$ select row(true, 1)::api.result $$;"
+        "create function api.one_result_d(out m api.result_d) language sql"
+        " as $$ select row(true, 1)::api.result $$;"
+    )
+    typescript = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.ts"]
+    assert "): Promise<Result<ApiResult, OneResultErrorCode>> {" in typescript
+    assert "): Promise<Result<ApiResult[], ResultsErrorCode>> {" in typescript
+    assert "): Promise<Result<ResultD, OneResultDErrorCode>> {" in typescript
+    assert '"/rpc/one_result", {}, [..._RPC_COMMON], null' in typescript
+    assert not {"OneResultRow", "ResultsRow", "OneResultDRow"} & set(re.findall(r"\w+", typescript))
