@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -161,7 +162,8 @@ def demo_files(files: ASGIApp) -> ASGIApp:
     """The example app's static files, under DEMO_POLICY, sent whole whatever Range a request
     asks for (which a server may ignore): Starlette answered a range past the file's end 416, and
     a malformed one 400, in plain text, the only answers of the edge that were not its JSON. Nor
-    are ranges offered (Accept-Ranges)."""
+    are ranges offered (Accept-Ranges). A folder asked for without its slash is redirected to it
+    on the host the browser asked (`_same_host`), never the one its Host header names."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -172,7 +174,9 @@ def demo_files(files: ASGIApp) -> ASGIApp:
         async def send_unranged(message: Message) -> None:
             if message["type"] == "http.response.start":
                 kept = [
-                    (name, value) for name, value in message["headers"] if name.lower() != b"accept-ranges"
+                    (name, _same_host(value) if name.lower() == b"location" else value)
+                    for name, value in message["headers"]
+                    if name.lower() != b"accept-ranges"
                 ]
                 message = dict(message, headers=[*kept, (b"content-security-policy", DEMO_POLICY)])
             await send(message)
@@ -180,3 +184,13 @@ def demo_files(files: ASGIApp) -> ASGIApp:
         await files(dict(scope, headers=headers), receive, send_unranged)
 
     return app
+
+
+def _same_host(location: bytes) -> bytes:
+    """Starlette's redirect of `/demo/client` to `/demo/client/` is absolute, made from the
+    request's Host header: a request naming another host was sent to it (an open redirect,
+    which a cache keyed on the path alone would keep for everyone). Its path and query only,
+    which the browser resolves against the address it asked (one leading slash: `//host` would
+    name a host again)."""
+    parts = urlsplit(location)
+    return urlunsplit((b"", b"", b"/" + parts.path.lstrip(b"/"), parts.query, b""))

@@ -7,6 +7,7 @@ that is not allowed cannot even sign in."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import secrets
 import threading
@@ -16,7 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from starlette.staticfiles import StaticFiles
+from starlette.types import Message
 
+from edge.app import demo_files
 from ops.web_example import build
 from tests.support.http import request
 from tests.support.lazy import LazyModule
@@ -273,3 +277,40 @@ def test_the_demo_on_the_edges_origin_sends_nothing_to_another_site(web_stack: S
         server.shutdown()
         server.server_close()
     assert captured == []
+
+
+def test_a_folder_of_the_demo_without_its_slash_is_redirected_on_the_edges_own_host(tmp_path: Path) -> None:
+    """Starlette's static files redirect `/demo/client` to `/demo/client/` with a Location made
+    from the request's Host header: a request naming another host was sent there, an open
+    redirect (and a cache keyed on the path alone kept it for everyone). The Location is the
+    path only, which a browser resolves against the address it asked."""
+    (tmp_path / "client").mkdir()
+    (tmp_path / "client" / "index.html").write_text("<!doctype html>")
+    app = demo_files(StaticFiles(directory=tmp_path, html=True))
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "root_path": "/demo",
+        "path": "/demo/client",
+        "raw_path": b"/demo/client",
+        "query_string": b"a=1",
+        "headers": [(b"host", b"evil.example")],
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def serve() -> None:
+        await app(scope, receive, send)
+
+    asyncio.run(serve())
+    start = sent[0]
+    assert start["status"] == 307
+    locations = [value for name, value in start["headers"] if name == b"location"]
+    assert locations == [b"/demo/client/?a=1"]
