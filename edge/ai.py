@@ -26,7 +26,7 @@ from blossom_db.runtime import JsonValue, RpcError
 from edge.auth import NO_STORE, accepted, call, guarded, internal_error, json_fields, session_token
 from edge.config import EdgeConfig
 from edge.errors import Refused
-from edge.ext import outside_services, service_refusal
+from edge.ext import failed_call, outside_services, service_refusal
 from edge.routes import starlette_routes
 from services.ai import ChatAnswer, ChatRequest, Message
 from services.ai import not_configured as ai_not_configured
@@ -102,7 +102,7 @@ async def org_summary(request: Request) -> Response:
                     conn, p_session=session, p_reservation_id=reservation, p_failure=failure
                 ),
             )
-            raise service_refusal(error) from None
+            raise failed_call(log, "the AI call", error, org_id) from None
         await call(
             request,
             lambda conn: db.ext_ai_settle_async(

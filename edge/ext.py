@@ -9,6 +9,7 @@ the provider asked us to wait, `Retry-After`.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -50,6 +51,16 @@ def service_refusal(error: ServiceError) -> Refused:
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
     return Refused(error_response(error.status, error.code, error.message, headers=headers))
+
+
+def failed_call(log: logging.Logger, doing: str, error: ServiceError, org_id: str) -> Refused:
+    """The refusal of a call the outside service failed, and a warning naming why: the request's
+    access line says its status alone, and a 502 could be a provider's 500, no connection, an
+    answer cut short or one too large. The error's message is the client's, which never holds a
+    credential or the provider's own words (services/errors.py)."""
+    fields = {"code": error.code, "status": error.status, "temporary": error.temporary, "org_id": org_id}
+    log.warning("%s failed: %s", doing, error.message, extra={"fields": fields})
+    return service_refusal(error)
 
 
 def not_configured(code: str, message: str) -> Refused:

@@ -9,6 +9,7 @@ plaintext, a log line, or an answer.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from starlette.requests import Request
@@ -28,11 +29,12 @@ from edge.auth import (
 )
 from edge.config import EdgeConfig
 from edge.errors import Refused
-from edge.ext import keyring_or_refuse, outside_services, service_refusal
+from edge.ext import failed_call, keyring_or_refuse, outside_services
 from edge.routes import starlette_routes
 from services.errors import ServiceError
 from services.slack import bot_token_context
 
+log = logging.getLogger("edge.slack")
 # Slack's bot tokens: xoxb- and then digits, letters and dashes; anything else is not sent to Slack.
 BOT_TOKEN_SHAPE = re.compile(r"xoxb-[A-Za-z0-9-]{10,250}")
 
@@ -56,7 +58,7 @@ async def connect(request: Request) -> Response:
     try:
         identity = await outside_services(request).slack.auth_test(bot_token)
     except ServiceError as error:
-        raise service_refusal(error) from None
+        raise failed_call(log, "connecting Slack", error, org_id) from None
     sealed = keyring.seal(bot_token, bot_token_context(org_id))
     connection = await call(
         request,

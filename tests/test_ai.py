@@ -323,6 +323,16 @@ def test_provider_failures_are_answered_in_our_shape_and_charge_nothing(
     reply = summary(stack, bloom.people["Cleo"], bloom.org_id)
     assert (reply.status, reply.json()["code"], reply.header("retry-after")) == (status, code, retry_after)
     assert ledger(stack, bloom.org_id) == [("failed", 0, code)]
+    # The access line says 502 and no more: the operator reads why in a line of the request's own.
+    request_id = reply.header("x-request-id")
+    (warning,) = eventually(
+        lambda: [w for w in edge_warnings(stack, "edge.ai") if w.get("request_id") == request_id],
+        5,
+        "the edge's warning naming the failure",
+    )
+    assert (warning["code"], warning["status"], warning["org_id"]) == (code, status, bloom.org_id)
+    assert warning["event"].startswith("the AI call failed: "), warning
+    assert API_KEY not in json.dumps(warning)
     again = summary(stack, bloom.people["Cleo"], bloom.org_id)
     assert again.status == 200, again.body
     assert again.json()["cached"] is False, "a failure caches nothing"
@@ -399,7 +409,11 @@ def test_a_provider_reporting_more_than_was_reserved_is_charged_only_the_reserva
         ("answered", recorded_tokens(fake), None),
     ]
 
-    (warning,) = eventually(lambda: edge_warnings(stack, "edge.ai"), 5, "the edge's warning")
+    (warning,) = eventually(
+        lambda: [w for w in edge_warnings(stack, "edge.ai") if w.get("org_id") == bloom.org_id],
+        5,
+        "the edge's warning",
+    )
     assert {
         k: warning.get(k) for k in ("org_id", "reserved_tokens", "reported_tokens", "charged_tokens")
     } == {

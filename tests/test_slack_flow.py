@@ -270,8 +270,27 @@ def test_slacks_refusal_or_absence_stores_nothing(world: World) -> None:
     assert _code(limited) == (503, "slack.unavailable")
     assert limited.header("Retry-After") == "3"
     world.slack.fail_next(500)
-    assert _code(connect(world, owner, org_id)) == (503, "slack.unavailable")
+    failed = connect(world, owner, org_id)
+    assert _code(failed) == (503, "slack.unavailable")
     assert _code(world.rpc(owner, "get_slack_connection", org_id=org_id)) == (404, "slack.not_connected")
+    # The access line says 503 and no more: the operator reads why in a line of the request's own.
+    warnings = eventually(
+        lambda: [
+            w for w in edge_warnings(world.stack) if w.get("request_id") == failed.header("x-request-id")
+        ],
+        5,
+        "the edge's warning naming the failure",
+    )
+    assert [(w["code"], w["status"], w["org_id"]) for w in warnings] == [("slack.unavailable", 503, org_id)]
+    assert warnings[0]["event"] == "connecting Slack failed: Slack failed (HTTP 500)."
+    assert BOT_TOKEN not in json.dumps(warnings)
+
+
+def edge_warnings(stack: Stack) -> list[dict[str, Any]]:
+    """The edge's warnings from logger edge.slack so far (a warning is written out at once)."""
+    lines = (stack.services.logs / "edge.log").read_text(errors="replace").splitlines()
+    found = [json.loads(line) for line in lines if line.startswith("{")]
+    return [line for line in found if line.get("logger") == "edge.slack" and line.get("level") == "warning"]
 
 
 def test_a_revoked_token_marks_the_connection_broken_once(world: World) -> None:
