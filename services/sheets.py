@@ -550,6 +550,10 @@ def _failure(error: BaseException, deadline: CallDeadline) -> ServiceError | Non
         return ServiceError("sheets.not_found", "No such spreadsheet.", status=404)
     if isinstance(error, PermissionError):
         return _forbidden()
+    if isinstance(error, RefreshError) and isinstance(error.__cause__, UNREADABLE_ANSWER):
+        # google-auth's "No access token in response.": a 200 it could not read (the KeyError it
+        # wraps), called a refusal for good; it is an answer of another shape, which passes.
+        return _failure(error.__cause__, deadline)
     if isinstance(error, RefreshError):
         return ServiceError(
             "sheets.auth_failed",

@@ -276,11 +276,13 @@ def test_a_batch_answered_in_another_shape_is_the_providers_failure(sheets_fake:
     assert says_nothing_of_the_answer_or_the_credentials(raised.value, sheets_fake)
 
 
-# Not JSON; and expires_in, which google-auth adds to the clock (datetime + timedelta): past
-# datetime's range, or as JSON's Infinity, that is an OverflowError, which no reading of ours
-# turned into a ServiceError.
+# Not JSON; JSON without a token, which google-auth calls a refusal of the credentials (a
+# RefreshError) and which was so answered, for good; and expires_in, which google-auth adds to
+# the clock (datetime + timedelta): past datetime's range, or as JSON's Infinity, that is an
+# OverflowError, which no reading of ours turned into a ServiceError.
 TOKEN_ANSWERS_THAT_ARE_NO_TOKEN = {
     "not JSON": b"<html>marker</html>",
+    "no access token": b'{"marker": 1, "expires_in": 3600, "token_type": "Bearer"}',
     "a trillion seconds": b'{"access_token": "marker", "expires_in": 1000000000000, "token_type": "Bearer"}',
     "a trillion seconds, as a string": b'{"access_token": "marker", "expires_in": "1000000000000"}',
     "1e300 seconds": b'{"access_token": "marker", "expires_in": 1e300, "token_type": "Bearer"}',
