@@ -1,7 +1,10 @@
 /*
  * Cluster-wide roles. Roles belong to the cluster, not to one database, so they are neither
  * schema nor migration: `just migrate` runs this file first, every time, as the admin user.
- * It only creates what is missing and (re)states each role's attributes and session defaults.
+ * It only creates what is missing and (re)states each role's attributes and session defaults;
+ * a role that existed with more (a reused server, a restore into one) loses what this file does
+ * not give it: SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS, another connection limit,
+ * membership of another role.
  * What every role may do in this database beyond its grants is sql/database.sql, run next.
  */
 
@@ -24,15 +27,43 @@ declare
     "admin_reader":      "nologin noinherit",
     "metrics_reader":    "nologin noinherit"
   }';
+  /* The only roles a role of ours is a member of: those granted below. */
+  memberships constant jsonb := '{"authenticator": ["web_anon", "authenticated"]}';
   role_name text;
   attributes text;
   database_name name;
+  granted_role name;
+  existing pg_roles;
 begin
   for role_name, attributes in select key, value from jsonb_each_text(wanted) loop
-    if not exists (select from pg_roles where rolname = role_name) then
+    /* No connection limit but the one stated (Postgres's default for a new role). */
+    if attributes !~* 'connection\s+limit' then
+      attributes := attributes || ' connection limit -1';
+    end if;
+    select * into existing from pg_roles where rolname = role_name;
+    if not found then
       execute format('create role %I %s', role_name, attributes);
     else
       execute format('alter role %I %s', role_name, attributes);
+      /* A role that existed before (a reused server, a restore into one) keeps whatever it was
+         given there unless it is taken back: a worker that is a superuser, an `authenticated`
+         that bypasses Row Level Security. Stated only where it differs, since an admin user
+         without SUPERUSER may not name SUPERUSER, REPLICATION or BYPASSRLS even to deny them
+         (one that may not take them back fails here, and migrate with it, naming the role). */
+      if existing.rolsuper then execute format('alter role %I nosuperuser', role_name); end if;
+      if existing.rolcreatedb then execute format('alter role %I nocreatedb', role_name); end if;
+      if existing.rolcreaterole then execute format('alter role %I nocreaterole', role_name); end if;
+      if existing.rolreplication then execute format('alter role %I noreplication', role_name); end if;
+      if existing.rolbypassrls then execute format('alter role %I nobypassrls', role_name); end if;
+      /* Nor is it a member of any role this file does not grant it (pg_read_all_data reads
+         every table, another application's role its rights). */
+      for granted_role in
+        select granted.rolname from pg_auth_members m join pg_roles granted on granted.oid = m.roleid
+         where m.member = existing.oid
+           and not coalesce(memberships -> role_name, '[]') ? granted.rolname
+      loop
+        execute format('revoke %I from %I', granted_role, role_name);
+      end loop;
     end if;
     /* A role may change its own session defaults (ALTER ROLE itself SET), for good: whatever
        it set is undone here, and what this file states below is all there is. In every

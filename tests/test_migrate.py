@@ -271,6 +271,38 @@ def test_what_a_role_set_for_itself_in_another_database_is_undone_too(database_u
             conn.execute("alter role panopticon in database postgres reset all")
 
 
+def test_a_role_that_existed_with_other_rights_is_stripped_of_them(database_url: str) -> None:
+    """A server whose roles exist already (a restore into it, a reused server): roles.sql stated
+    `login noinherit` alone, and a worker that was a superuser, an `authenticated` that bypassed
+    Row Level Security, an edge that could make roles and a web_anon that read every table
+    (pg_read_all_data) kept it, through migrate and restore."""
+    extra = {
+        "worker": "alter role worker superuser",
+        "authenticated": "alter role authenticated bypassrls",
+        "edge": "alter role edge createrole createdb replication connection limit 1",
+        "web_anon": "grant pg_read_all_data to web_anon",
+    }
+    rights = (
+        "select rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication, rolconnlimit,"
+        " exists (select from pg_auth_members m where m.member = r.oid"
+        "         and m.roleid = 'pg_read_all_data'::regrole)"
+        " from pg_roles r where rolname = any(%s) order by 1"
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        try:
+            for statement in extra.values():
+                conn.execute(statement.encode())
+            migrate(database_url, quiet=True)
+            stated = conn.execute(rights, [list(extra)]).fetchall()
+        finally:
+            conn.execute(
+                "alter role worker nosuperuser; alter role authenticated nobypassrls;"
+                " alter role edge nocreaterole nocreatedb noreplication connection limit -1;"
+                " revoke pg_read_all_data from web_anon"
+            )
+    assert stated == [(role, False, False, False, False, False, -1, False) for role in sorted(extra)]
+
+
 def test_a_roles_file_without_its_roles_object_names_itself(tmp_path: Path) -> None:
     (tmp_path / "roles.sql").write_text("create role someone;\n")
     with pytest.raises(RolesFileError, match=r"roles\.sql: want one `wanted constant jsonb"):
