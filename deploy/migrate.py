@@ -329,6 +329,28 @@ def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> l
     return [migration.id for migration in pending]
 
 
+def refuse_a_newer_release(admin_url: str, migrations_dir: Path | None = None) -> None:
+    """MigrationError when the database has migrations that are not in `migrations_dir`: it was
+    migrated by a newer release (its backup restored, a deploy undone without its rollback). This
+    code's stateless layer would go over that release's tables, and its rollbacks under that
+    release's migrations; refused before anything is changed, the server's roles included."""
+    from yoyo import read_migrations
+
+    with psycopg.connect(admin_url) as conn:
+        if not _exists(conn, f"{META_SCHEMA}._yoyo_migration"):
+            return
+        applied = {
+            str(row[0]) for row in conn.execute("select migration_id from blossom_meta._yoyo_migration")
+        }
+    known = read_migrations(str(migrations_dir or MIGRATIONS_DIR))
+    unknown = sorted(applied - {migration.id for migration in known})
+    if unknown:
+        raise MigrationError(
+            f"the database has migration(s) this code does not: {', '.join(unknown)}; migrate it with"
+            " the code of the release that made them (or roll them back with it)"
+        )
+
+
 def _failure(migration: Any, error: psycopg.Error) -> str:
     """Postgres's error, and, for a lock timeout outside a transaction, why it was not retried."""
     if isinstance(error, errors.LockNotAvailable) and not migration.use_transactions:
@@ -349,6 +371,7 @@ def rollback(admin_url: str, to: str) -> list[str]:
     from yoyo import read_migrations
 
     with one_migrate_at_a_time(admin_url):
+        refuse_a_newer_release(admin_url)
         backend = _yoyo_backend(admin_url)
         try:
             with backend.lock():
@@ -741,6 +764,7 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
             print(f"migrate: {message}", file=sys.stderr)
 
     with one_migrate_at_a_time(admin_url) as server:
+        refuse_a_newer_release(admin_url)
         bootstrap(admin_url)
         if server.info.dbname != psycopg.conninfo.conninfo_to_dict(admin_url).get("dbname"):
             run_file(server, DATABASE_FILE)  # the server's `postgres` database

@@ -303,6 +303,31 @@ def test_a_role_that_existed_with_other_rights_is_stripped_of_them(database_url:
     assert stated == [(role, False, False, False, False, False, -1, False) for role in sorted(extra)]
 
 
+def test_a_database_of_a_newer_release_is_refused_and_left_as_it_is(database_url: str) -> None:
+    """A database migrated by a newer release (a backup of it restored, a deploy undone without
+    its rollback): the older code's migrate applied its stateless layer over the newer schema,
+    functions of the old release on tables of the new, and said it had migrated."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into blossom_meta._yoyo_migration (migration_hash, migration_id, applied_at_utc)"
+            " values ('future', '9999.from_a_newer_release', now())"
+        )
+        conn.execute("update blossom_meta.stateless_state set files = 'a newer release''s files'")
+        before = conn.execute("select files, catalog from blossom_meta.stateless_state").fetchone()
+    for rollback_to in ([], ["--rollback-to", "0001.platform"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "deploy.migrate", "--database-url", database_url, *rollback_to],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode != 0
+        assert done.stderr.strip().splitlines() == [
+            "migrate: the database has migration(s) this code does not: 9999.from_a_newer_release;"
+            " migrate it with the code of the release that made them (or roll them back with it)"
+        ]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select files, catalog from blossom_meta.stateless_state").fetchone() == before
+
+
 def test_a_roles_file_without_its_roles_object_names_itself(tmp_path: Path) -> None:
     (tmp_path / "roles.sql").write_text("create role someone;\n")
     with pytest.raises(RolesFileError, match=r"roles\.sql: want one `wanted constant jsonb"):
