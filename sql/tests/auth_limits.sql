@@ -4,7 +4,7 @@
  * Time passes by moving the counted hits into the past.
  */
 begin;
-select plan(36);
+select plan(43);
 set local app.settings.bcrypt_cost = '4';
 
 select auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap') ->> 'ok' as alice \gset
@@ -126,6 +126,28 @@ select is((select count(*)::int from generate_series(1, 25) i
             where auth.signup('six' || i || '@example.com', 'correct horse battery', 'M', ('2001:db8:1:2::' || to_hex(i))::inet, null)
                   ->> 'code' = 'auth.rate_limited'), 22,
   'so a /64 has one budget of sign-ups, whichever of its addresses they come from');
+
+/* Sign-ins per account: each is a bcrypt of the few the edge runs at once, a session and an
+   audit event. Without a limit, a client with an account of its own signed in 8 times a second,
+   and two such clients held every login slot of the edge. */
+set local app.settings.logins_per_account_per_hour = '3';
+select auth.signup('carol@example.com', 'correct horse battery', 'Carol', '192.0.2.3', 'tap') ->> 'ok' as carol \gset
+select is((select count(*)::int from generate_series(1, 3) i
+            where pg_temp.login('carol@example.com', 'correct horse battery', ('203.0.113.' || (20 + i))::inet) ->> 'ok' = 'true'),
+  3, 'an account signs in as often as its limit of sign-ins an hour');
+select is(pg_temp.login('carol@example.com', 'correct horse battery', '203.0.113.30') ->> 'code', 'auth.rate_limited',
+  'one more within the hour is refused');
+select ok((pg_temp.login('carol@example.com', 'correct horse battery', '203.0.113.30') ->> 'retry_after')::int between 1 and 3600,
+  'until the oldest sign-in leaves the hour, as the refusal says');
+select is(pg_temp.wrong('carol@example.com', '203.0.113.31'), 'auth.rate_limited',
+  'before its password is checked: a wrong one is answered the same, and costs no bcrypt');
+select is((select count(*)::int from app.audit_events where action = 'auth.login_failed' and target = 'carol@example.com'), 0,
+  'nor is it a failed login');
+select is(pg_temp.login('bob@example.com', 'correct horse battery', '203.0.113.30') ->> 'ok', 'true',
+  'another account signs in from the same address');
+select pg_temp.later(3600);
+select is(pg_temp.login('carol@example.com', 'correct horse battery', '203.0.113.30') ->> 'ok', 'true',
+  'and the account again an hour later');
 
 /* Resets: an attacker can neither flood the owner's inbox nor block the owner's reset. */
 select lives_ok($$ select auth.request_password_reset('alice@example.com', '198.51.100.50') from generate_series(1, 20) $$,

@@ -3,7 +3,12 @@
  * caller's transaction, and an exception would roll the count back. Unknown emails and wrong
  * passwords take the same path (one bcrypt each) and get the same answer.
  * Limits: the failed-login limits of auth.failed_logins_retry_after (failed_logins.sql), counted
- * under the account's lock, so that parallel guesses cannot pass them.
+ * under the account's lock, so that parallel guesses cannot pass them; and the account's
+ * sign-ins, app.settings.logins_per_account_per_hour (60), counted when made and checked before
+ * the password, so that one over it costs no bcrypt. Each sign-in is a bcrypt of the few the
+ * edge runs at once (2 of them per client), a session and an audit event: unlimited, a client
+ * with an account of its own signed in 8 times a second, and two such clients held every login
+ * slot. Only a sign-in counts, so only who has the password can use an account's up.
  * A login ends the session the browser had (p_session_token), whoever's it was: a session
  * token planted in the browser before the login is worth nothing after it.
  */
@@ -35,6 +40,11 @@ begin
   if v_retry is not null then
     return auth.rate_limited(v_retry, 'Too many failed logins; try again later.');
   end if;
+  v_retry := app.rate_limit_retry_after('login.success', v_key,
+                                        util.limit_setting('logins_per_account_per_hour', 60), interval '1 hour');
+  if v_retry is not null then
+    return auth.rate_limited(v_retry, 'Too many sign-ins to this account; try again later.');
+  end if;
 
   if not auth.password_matches(p_password, v_hash) then
     perform auth.count_failed_login(v_key, v_addr, v_device);
@@ -46,6 +56,7 @@ begin
   end if;
 
   perform auth.forget_failed_logins(v_key, v_addr, v_device);
+  perform app.rate_limit_hit('login.success', v_key);
   perform auth.end_presented_session(p_session_token);
   perform auth.audit('auth.login', v_user.id, v_user.id, p_client_addr);
   return pg_catalog.jsonb_build_object(
