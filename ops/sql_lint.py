@@ -4,6 +4,9 @@
   pipeline, admin), each trigger function against every table it is a trigger of (and its
   transition tables), on a freshly migrated scratch database: no error, and none of its
   warnings (unused, never read, shadowed or overlapped variables, hidden casts, volatility...).
+- foreign keys: on the same database, every foreign key of our schemas has an index that starts
+  with its columns (foreign-key-without-index), so a delete of a row it refers to reads no table
+  whole.
 - migrations: squawk over every migration, `migrations/NNNN.name.sql` (not the rollbacks: a
   rollback drops what its migration made, which is what squawk's rules forbid), with the settings
   in `.squawk.toml`; and a rule of ours squawk lacks, reported as its own: no CHECK written with
@@ -89,16 +92,21 @@ class Excused:
 def load_exceptions(path: Path = EXCEPTIONS_FILE) -> dict[str, list[Excused]]:
     """The entries per check; each must say why (`reason`)."""
     entries = tomllib.loads(path.read_text()) if path.exists() else {}
-    result: dict[str, list[Excused]] = {"plpgsql_check": [], "squawk": []}
+    result: dict[str, list[Excused]] = {"plpgsql_check": [], "squawk": [], "foreign_key": []}
     for check, items in entries.items():
         if check not in result:
-            raise ValueError(f"{shown(path)}: unknown check [[{check}]] (plpgsql_check or squawk)")
+            raise ValueError(
+                f"{shown(path)}: unknown check [[{check}]] (plpgsql_check, squawk or foreign_key)"
+            )
         for item in items:
             if not str(item.get("reason", "")).strip():
                 raise ValueError(f"{shown(path)}: an entry of [[{check}]] gives no reason: {item}")
             if check == "plpgsql_check":
                 keys = {(str(item["message"]), str(item["function"]))}
                 label = "plpgsql_check's"
+            elif check == "foreign_key":
+                keys = {(str(item["constraint"]), str(item["table"]))}
+                label = "foreign key"
             else:
                 keys = {(str(item["rule"]), str(name)) for name in item["migrations"]}
                 label = "squawk rule"
@@ -339,6 +347,49 @@ def plpgsql_findings(
             subject = function + (f" on {table} (trigger {trigger})" if table else "")
             what = f"{subject}: {level}: {message}" + (f" ({detail})" if detail else "")
             yield (message, function), Finding(where(function, lineno), what)
+
+    return _excuse(found(), excused)
+
+
+# ---- foreign keys: each has an index its referencing columns lead --------------------------
+
+# A foreign key's referencing columns, and whether an index of the table (whole: a partial one
+# serves only its predicate's rows) starts with exactly those columns, in any order. Without one,
+# each delete or key update of a referenced row reads the referencing table whole, under the
+# row's lock (a cascade, a `set null`, or the check that nothing still refers to it).
+_UNINDEXED_FOREIGN_KEYS = """
+select c.conrelid::regclass::text, c.conname::text,
+       (select pg_catalog.string_agg(a.attname, ', ' order by k.position)
+          from pg_catalog.unnest(c.conkey) with ordinality k (attnum, position)
+          join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum)
+  from pg_constraint c
+ where c.contype = 'f' and c.connamespace::regnamespace::text = any(%(schemas)s)
+   and not exists (
+         select from pg_index i
+          where i.indrelid = c.conrelid and i.indpred is null
+            and (i.indkey::int2[])[0:pg_catalog.cardinality(c.conkey) - 1] @> c.conkey
+            and (i.indkey::int2[])[0:pg_catalog.cardinality(c.conkey) - 1] <@ c.conkey)
+ order by 1, 2
+"""
+
+
+def foreign_key_findings(url: str, excused: Sequence[Excused] = ()) -> list[Finding]:
+    """Each foreign key of our schemas that no index of its table starts with, on the (migrated)
+    database at `url`: squawk reads statements one at a time and cannot know which indexes a table
+    has. A delete of a referenced row (an account, an organization) reads the whole referencing
+    table to find its rows, under the lock of that row, at every such delete."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(_UNINDEXED_FOREIGN_KEYS, {"schemas": list(OUR_CODE_SCHEMAS)}).fetchall()
+
+    def found() -> Iterator[tuple[tuple[str, str], Finding]]:
+        for table, constraint, columns in rows:
+            what = (
+                f"foreign-key-without-index: {constraint} ({columns}): no index of {table} starts with"
+                f" {columns}, so each delete of a row it refers to reads {table} whole; add one"
+                f" (`create index concurrently … on {table} ({columns})`, in a migration that says"
+                " `-- transactional: false`)"
+            )
+            yield (constraint, table), Finding(table, what)
 
     return _excuse(found(), excused)
 
@@ -690,13 +741,16 @@ def run(server_url: str | None) -> bool:
         ("distribution", lambda: [Finding(shown(SCHEMA_DIR), what) for what in distribution_findings()]),
     ]
     if server_url is not None:
+        # Both read the one migrated scratch database that plpgsql_check makes.
+        database_findings: list[Finding] = []
 
         def plpgsql() -> list[Finding]:
             with scratch_database(server_url, "sqllint") as url:
                 migrate(url, quiet=True)
+                database_findings[:] = foreign_key_findings(url, exceptions["foreign_key"])
                 return plpgsql_findings(url, exceptions["plpgsql_check"])
 
-        checks.insert(0, ("plpgsql_check", plpgsql))
+        checks[:0] = [("plpgsql_check", plpgsql), ("foreign keys", lambda: database_findings)]
     ok = True
     for name, check in checks:
         began = time.monotonic()

@@ -16,6 +16,7 @@ from ops.sql_lint import (
     EXCEPTIONS_FILE,
     Finding,
     call_findings,
+    foreign_key_findings,
     load_exceptions,
     migration_files,
     plpgsql_findings,
@@ -137,6 +138,44 @@ def test_an_exception_gives_a_reason(tmp_path: Path) -> None:
     exceptions.write_text('[[squawk]]\nrule = "ban-drop-table"\nmigrations = ["0009.x.sql"]\n')
     with pytest.raises(ValueError, match="gives no reason"):
         load_exceptions(exceptions)
+
+
+# ---- foreign keys ----------------------------------------------------------------------------
+
+
+def test_every_foreign_key_has_an_index_but_those_excused(database_url: str) -> None:
+    assert foreign_key_findings(database_url, load_exceptions()["foreign_key"]) == []
+
+
+def test_a_foreign_key_that_no_index_leads_is_a_finding(database_url: str) -> None:
+    """squawk passed a new table's `references` with no index: each delete of an account then read
+    the table whole to find its rows. An index that starts with the key's columns serves it; one
+    that starts with another column, or a partial one, does not."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "create table app.lint_badges (id bigint primary key,"
+            " user_id app.user_id references app.users (id) on delete cascade,"
+            " org_id app.org_id references app.organizations (id),"
+            " given_by app.user_id references app.users (id),"
+            " kept_by app.user_id references app.users (id));"
+            "create index lint_badges_org_id_user_id_idx on app.lint_badges (org_id, user_id);"
+            "create index lint_badges_given_by_idx on app.lint_badges (given_by) where id > 0;"
+            "create index lint_badges_kept_by_id_idx on app.lint_badges (kept_by, id);"
+        )
+    found = [finding.what.split(" (")[0] for finding in foreign_key_findings(database_url)]
+    assert "foreign-key-without-index: lint_badges_user_id_fkey" in found
+    assert "foreign-key-without-index: lint_badges_given_by_fkey" in found
+    assert not any(what.endswith(("lint_badges_org_id_fkey", "lint_badges_kept_by_fkey")) for what in found)
+    assert foreign_key_findings(database_url, load_exceptions()["foreign_key"]) == [
+        Finding(
+            "app.lint_badges",
+            f"foreign-key-without-index: lint_badges_{column}_fkey ({column}): no index of app.lint_badges"
+            f" starts with {column}, so each delete of a row it refers to reads app.lint_badges whole;"
+            f" add one (`create index concurrently … on app.lint_badges ({column})`, in a migration"
+            " that says `-- transactional: false`)",
+        )
+        for column in ("given_by", "user_id")
+    ]
 
 
 # ---- squawk ----------------------------------------------------------------------------------
