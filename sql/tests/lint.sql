@@ -3,7 +3,8 @@
  * of): Row Level Security on every table of our schemas, enabled, forced and with policies; no
  * table or view in api, and none a request role reaches but through functions; every
  * SECURITY DEFINER function pinned to a search_path no one else can plant in; every function
- * of the API executable by both API roles, unless its comment marks it @internal. First the rule finds nothing in the
+ * of the API executable by both API roles, unless its comment marks it @internal; nothing of
+ * ours granted to PUBLIC (schemas, tables, sequences, functions). First the rule finds nothing in the
  * schema as it is; then it must find each kind of breach, made here and rolled back.
  */
 begin;
@@ -73,6 +74,30 @@ as $$
                                    and has_schema_privilege(o.oid, n.oid, 'create')))
          end
   union all
+  /* PUBLIC is every role, the login roles (edge, worker, pipeline, panopticon) and any made later:
+     a grant to it reaches past the one list of who may do what (sql/grants/). A function without
+     a grant of its own is PUBLIC's to execute, as Postgres makes it; the default privileges
+     (sql/roles.sql) and migrate's revokes take that back. pgcrypto's functions are its own. */
+  select distinct 'granted to public', o.kind || ' ' || o.name from (
+    select 'schema' as kind, n.oid::regnamespace::text as name, n.nspacl as acl,
+           acldefault('n', n.nspowner) as fallback, n.oid, 'pg_namespace'::regclass as catalog
+      from pg_namespace n where n.oid in (select oid from ours)
+    union all
+    select case c.relkind when 'S' then 'sequence' else 'relation' end, c.oid::regclass::text,
+           c.relacl, acldefault((case c.relkind when 'S' then 's' else 'r' end)::"char", c.relowner),
+           c.oid, 'pg_class'::regclass
+      from pg_class c where c.relnamespace in (select oid from ours)
+       and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+    union all
+    select 'function', p.oid::regprocedure::text, p.proacl, acldefault('f', p.proowner), p.oid,
+           'pg_proc'::regclass
+      from pg_proc p where p.pronamespace in (select oid from ours)
+  ) o
+   cross join aclexplode(coalesce(o.acl, o.fallback)) a
+   where a.grantee = 0
+     and not exists (select from pg_depend d
+                      where d.classid = o.catalog and d.objid = o.oid and d.deptype = 'e')
+  union all
   /* A forgotten grant: PostgREST would answer 401 42501, and the clients would still offer it.
      A function that is not part of the API's surface says @internal in its comment. */
   select 'api function not granted to the API roles', p.oid::regprocedure::text from pg_proc p
@@ -83,7 +108,7 @@ as $$
 $$;
 
 select is_empty($$ select * from pg_temp.lint_findings() $$,
-  'every app table has RLS enabled, forced and a permissive policy; every definer function fixes its search_path; every API function is granted to the API roles');
+  'every app table has RLS enabled, forced and a permissive policy; every definer function fixes its search_path; every API function is granted to the API roles; nothing is granted to PUBLIC');
 
 /* Each breach, as a migration or a function file could make it. */
 create table app.lint_open (id int);
@@ -122,16 +147,34 @@ create function util.lint_temp_path() returns int language sql security definer
   set search_path = pg_temp, pg_catalog as $$ select 1 $$;
 create function util.lint_pinned() returns int language sql security definer
   set search_path = app, pg_temp as $$ select 1 $$;
+/* Made here by the test's role, not the owner, whose default privileges grant PUBLIC nothing:
+   each is PUBLIC's to execute until told otherwise, which is not the breach planted above. */
+revoke execute on function api.lint_unpinned(), util.lint_public_path(), util.lint_temp_path(),
+  util.lint_pinned() from public;
+/* Anything of ours granted to PUBLIC, which is every role: a function (the owner's default
+   privileges take its implicit grant away, a grant gives it back), a schema, a table. */
+create function util.lint_public_function() returns int language sql as $$ select 1 $$;
+grant execute on function util.lint_public_function() to public;
+grant usage on schema app to public;
+create table app.lint_public_table (id int);
+alter table app.lint_public_table enable row level security;
+alter table app.lint_public_table force row level security;
+create policy everyone on app.lint_public_table using (true);
+grant select on app.lint_public_table to public;
 select results_eq(
   $$ select rule, object from pg_temp.lint_findings() order by rule, object $$,
   $$ values ('api function not granted to the API roles', 'api.lint_ungranted()'),
             ('definer search_path names a schema others may plant in', 'util.lint_public_path()'),
             ('definer search_path names a schema others may plant in', 'util.lint_temp_path()'),
             ('definer without search_path', 'api.lint_unpinned()'),
+            ('granted to public', 'function util.lint_public_function()'),
+            ('granted to public', 'relation app.lint_public_table'),
+            ('granted to public', 'schema app'),
             ('no policy', 'app.lint_open'),
             ('no policy', 'app.lint_unpoliced'),
             ('no policy', 'auth.lint_elsewhere'),
             ('relation a request role reaches', 'api.lint_directory'),
+            ('relation a request role reaches', 'app.lint_public_table'),
             ('relation a request role reaches', 'util.lint_column_granted'),
             ('relation a request role reaches', 'util.lint_granted'),
             ('relation in api', 'api.lint_directory'),
@@ -140,7 +183,7 @@ select results_eq(
             ('rls not forced', 'app.lint_open'),
             ('rls not forced', 'app.lint_unforced'),
             ('rls not forced', 'auth.lint_elsewhere') $$,
-  'the lint finds every breach: RLS off, RLS not forced, no permissive policy (in any schema of ours), an unpinned definer or one pinned to a schema others may create in, an API function granted to too few, a relation in api, a relation a request role may read or write');
+  'the lint finds every breach: RLS off, RLS not forced, no permissive policy (in any schema of ours), an unpinned definer or one pinned to a schema others may create in, an API function granted to too few, a relation in api, a relation a request role may read or write, anything granted to PUBLIC');
 
 select * from finish();
 rollback;
