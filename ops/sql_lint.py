@@ -16,7 +16,8 @@
   than deploy/migrate.py's LOCK_WAIT in a transaction (lock-timeout-too-long: requests queue
   behind the wait, and migrate tries again a migration that gives way); no statement that rewrites a
   table the migration did not make (table-rewrite: set logged, cluster, vacuum full …).
-- rollbacks: each rollback run in a transaction sets lock_timeout and statement_timeout first.
+- rollbacks: every migration has one (rollback-missing), and each rollback run in a transaction
+  sets lock_timeout and statement_timeout first.
 - calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
   bodies, PL/pgSQL ones included, views, policies) names its schema, pg_catalog included.
 - distribution: the schema stays distributable by tenant (ops/distribution_lint.py, with its
@@ -699,7 +700,15 @@ def rollback_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
     makes or drops indexes concurrently blocks no one while it waits; one outside a transaction
     that does anything else (a `drop table` beside its `drop index concurrently`) waits as the
     others do, and sets both, without `local` (which does nothing outside a transaction)."""
-    findings = []
+    findings = [
+        Finding(
+            f"{shown(path)}:1",
+            f"rollback-missing: no {path.stem}.rollback.sql beside it: `--rollback-to` would mark it"
+            " undone and leave what it did (`just new-migration` writes one)",
+        )
+        for path in migration_files(folder)
+        if not path.with_name(f"{path.stem}.rollback.sql").exists()
+    ]
     for path in sorted(folder.glob("*.rollback.sql")):
         transactional = _transactional(path)
         statements = [raw["stmt"] for raw in json.loads(parse_sql_json(path.read_text()))["stmts"]]

@@ -416,6 +416,17 @@ def test_a_rollback_that_may_wait_without_bound_is_a_finding(tmp_path: Path) -> 
     ]
 
 
+def test_a_migration_without_a_rollback_file_is_a_finding(tmp_path: Path) -> None:
+    """yoyo rolls back a migration without a rollback file by forgetting it: its work stayed.
+    A backfill changes no schema, so no test that compares schemas saw it."""
+    for name in ("0009.nicknames", "0010.backfill"):
+        (tmp_path / f"{name}.sql").write_text(TIMEOUTS + "update app.users set display_name = 'x';\n")
+    (tmp_path / "0009.nicknames.rollback.sql").write_text(TIMEOUTS + "select 1;\n")
+    assert where_and_rule(rollback_findings(tmp_path)) == [
+        (f"{tmp_path / '0010.backfill.sql'}:1", "rollback-missing")
+    ]
+
+
 def test_a_rollback_outside_a_transaction_that_blocks_is_a_finding(tmp_path: Path) -> None:
     """A rollback yoyo runs outside a transaction was passed whatever it held: a `drop table`
     beside its `drop index concurrently` waited without bound for its ACCESS EXCLUSIVE lock. Its
