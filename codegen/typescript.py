@@ -260,6 +260,9 @@ async function _request<T, C extends string>(
   body: object | null,
   codes: readonly string[],
   decode: _Decoder | null,
+  // Whether the call's result type admits null: when it does not (a row, a list), an empty
+  // answer (a proxy's 204) or a JSON null is none of ours, and no success.
+  orNull: boolean,
   options: CallOptions | undefined,
 ): Promise<Result<T, C>> {
   let status = 0;
@@ -288,6 +291,11 @@ async function _request<T, C extends string>(
     whole = true;
     if (response.ok) {
       const data = text === "" ? null : decode === null ? JSON.parse(text) : decode(_parseExact(text));
+      if (data === null && !orNull) {
+        // As an answer that is not JSON: client.unexpected, below, with the status and headers.
+        const what = text === "" ? "no body" : "null";
+        throw new Error(`A ${status} answer with ${what}, where the call returns a value.`);
+      }
       return { ok: true, data: data as T };
     }
   } catch (cause) {
@@ -565,7 +573,7 @@ class _Emitter:
         path = json.dumps(f"/rpc/{function.name}")
         lines.append(
             f'  return _request<{result}, {code_type}>(client, "POST", {path}, {body_args}, '
-            f"{codes_literal}, {decoder if decoded else 'null'}, options);"
+            f"{codes_literal}, {decoder if decoded else 'null'}, {_admits_null(result)}, options);"
         )
         lines.append("}")
         return name, lines
@@ -636,9 +644,15 @@ class _Emitter:
         lines.append(
             f"  return _request<{result}, {code_type}>(client, {json.dumps(spec.method)}, "
             f"{json.dumps(spec.path)}, "
-            f"{body}, {codes_literal}, null, options);"
+            f"{body}, {codes_literal}, null, {_admits_null(result)}, options);"
         )
         return name, [*lines, "}"]
+
+
+def _admits_null(result: str) -> str:
+    """`_request`'s orNull, as TypeScript: whether a call's result type takes a null (`null`, or a
+    scalar's `T | null`; not a list, whose nulls are its elements')."""
+    return "true" if result == "null" or result.endswith(" | null") else "false"
 
 
 def _union(codes: list[str]) -> str:

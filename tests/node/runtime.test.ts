@@ -3,7 +3,7 @@
 // tests/test_codegen_node.py drives it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Client, me } from "../src/generated.js";
+import { type Client, authLogout, listOrganizations, me } from "../src/generated.js";
 
 /** A client whose every call is answered by `answer`. */
 function answering(answer: () => Response): Client {
@@ -49,4 +49,25 @@ test("a baseUrl written with a trailing slash (as new URL(x).href gives it) call
   };
   await me(client);
   assert.deepEqual(asked, ["http://blossom.invalid/rpc/me"]);
+});
+
+test("an empty or null answer to a call that returns a value is client.unexpected, not data: null", async () => {
+  // A proxy's 204, or a 200 with nothing in it: no answer of ours, whose rows and lists are
+  // never null. A call that returns nothing (a void function, logout) still succeeds so.
+  const answers = [
+    () => new Response(null, { status: 204 }),
+    () => new Response("", { status: 200 }),
+    () => new Response("null", { status: 200, headers: { "Content-Type": "application/json" } }),
+  ];
+  for (const answer of answers) {
+    const profile = await me(answering(answer));
+    assert.ok(!profile.ok, JSON.stringify(profile));
+    assert.equal(profile.error.code, "client.unexpected");
+    assert.equal(profile.error.status, answer().status);
+    const organizations = await listOrganizations(answering(answer));
+    assert.ok(!organizations.ok, JSON.stringify(organizations));
+    assert.equal(organizations.error.code, "client.unexpected");
+  }
+  const loggedOut = await authLogout(answering(() => new Response(null, { status: 204 })));
+  assert.deepEqual(loggedOut, { ok: true, data: null });
 });

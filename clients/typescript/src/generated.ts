@@ -145,6 +145,9 @@ async function _request<T, C extends string>(
   body: object | null,
   codes: readonly string[],
   decode: _Decoder | null,
+  // Whether the call's result type admits null: when it does not (a row, a list), an empty
+  // answer (a proxy's 204) or a JSON null is none of ours, and no success.
+  orNull: boolean,
   options: CallOptions | undefined,
 ): Promise<Result<T, C>> {
   let status = 0;
@@ -173,6 +176,11 @@ async function _request<T, C extends string>(
     whole = true;
     if (response.ok) {
       const data = text === "" ? null : decode === null ? JSON.parse(text) : decode(_parseExact(text));
+      if (data === null && !orNull) {
+        // As an answer that is not JSON: client.unexpected, below, with the status and headers.
+        const what = text === "" ? "no body" : "null";
+        throw new Error(`A ${status} answer with ${what}, where the call returns a value.`);
+      }
       return { ok: true, data: data as T };
     }
   } catch (cause) {
@@ -694,7 +702,7 @@ export function acceptInvitation(
   args: AcceptInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, AcceptInvitationErrorCode>> {
-  return _request<Organization, AcceptInvitationErrorCode>(client, "POST", "/rpc/accept_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member", ..._RPC_COMMON], null, options);
+  return _request<Organization, AcceptInvitationErrorCode>(client, "POST", "/rpc/accept_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -708,7 +716,7 @@ export function authChangePassword(
   body: AuthChangePasswordBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthChangePasswordErrorCode>> {
-  return _request<null, AuthChangePasswordErrorCode>(client, "POST", "/auth/password", body, ["auth.csrf", "auth.invalid_credentials", "auth.not_signed_in", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<null, AuthChangePasswordErrorCode>(client, "POST", "/auth/password", body, ["auth.csrf", "auth.invalid_credentials", "auth.not_signed_in", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
 }
 
 /**
@@ -722,7 +730,7 @@ export function authConfirmPasswordReset(
   body: AuthConfirmPasswordResetBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthConfirmPasswordResetErrorCode>> {
-  return _request<null, AuthConfirmPasswordResetErrorCode>(client, "POST", "/auth/password-reset/confirm", body, ["auth.csrf", "auth.invalid_token", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<null, AuthConfirmPasswordResetErrorCode>(client, "POST", "/auth/password-reset/confirm", body, ["auth.csrf", "auth.invalid_token", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
 }
 
 /**
@@ -736,7 +744,7 @@ export function authLogin(
   body: AuthLoginBody,
   options?: CallOptions,
 ): Promise<Result<AuthSignedIn, AuthLoginErrorCode>> {
-  return _request<AuthSignedIn, AuthLoginErrorCode>(client, "POST", "/auth/login", body, ["auth.csrf", "auth.invalid_credentials", "auth.rate_limited", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<AuthSignedIn, AuthLoginErrorCode>(client, "POST", "/auth/login", body, ["auth.csrf", "auth.invalid_credentials", "auth.rate_limited", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, false, options);
 }
 
 /**
@@ -749,7 +757,7 @@ export function authLogout(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthLogoutErrorCode>> {
-  return _request<null, AuthLogoutErrorCode>(client, "POST", "/auth/logout", {}, ["auth.csrf", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<null, AuthLogoutErrorCode>(client, "POST", "/auth/logout", {}, ["auth.csrf", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
 }
 
 /**
@@ -762,7 +770,7 @@ export function authLogoutAll(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthLogoutAllErrorCode>> {
-  return _request<null, AuthLogoutAllErrorCode>(client, "POST", "/auth/logout-all", {}, ["auth.csrf", "auth.not_signed_in", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<null, AuthLogoutAllErrorCode>(client, "POST", "/auth/logout-all", {}, ["auth.csrf", "auth.not_signed_in", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
 }
 
 /**
@@ -776,7 +784,7 @@ export function authRequestPasswordReset(
   body: AuthRequestPasswordResetBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthRequestPasswordResetErrorCode>> {
-  return _request<null, AuthRequestPasswordResetErrorCode>(client, "POST", "/auth/password-reset", body, ["auth.csrf", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<null, AuthRequestPasswordResetErrorCode>(client, "POST", "/auth/password-reset", body, ["auth.csrf", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
 }
 
 /**
@@ -789,7 +797,7 @@ export function authResendEmailVerification(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthResendEmailVerificationErrorCode>> {
-  return _request<null, AuthResendEmailVerificationErrorCode>(client, "POST", "/auth/verify-email/resend", {}, ["auth.csrf", "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<null, AuthResendEmailVerificationErrorCode>(client, "POST", "/auth/verify-email/resend", {}, ["auth.csrf", "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
 }
 
 /**
@@ -802,7 +810,7 @@ export function authSession(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<AuthSessionInfo, AuthSessionErrorCode>> {
-  return _request<AuthSessionInfo, AuthSessionErrorCode>(client, "GET", "/auth/session", null, ["auth.not_signed_in", "edge.database_unavailable", ..._EDGE_COMMON], null, options);
+  return _request<AuthSessionInfo, AuthSessionErrorCode>(client, "GET", "/auth/session", null, ["auth.not_signed_in", "edge.database_unavailable", ..._EDGE_COMMON], null, false, options);
 }
 
 /**
@@ -816,7 +824,7 @@ export function authSignup(
   body: AuthSignupBody,
   options?: CallOptions,
 ): Promise<Result<AuthSignedIn, AuthSignupErrorCode>> {
-  return _request<AuthSignedIn, AuthSignupErrorCode>(client, "POST", "/auth/signup", body, ["auth.csrf", "auth.email_taken", "auth.invalid_display_name", "auth.invalid_email", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<AuthSignedIn, AuthSignupErrorCode>(client, "POST", "/auth/signup", body, ["auth.csrf", "auth.email_taken", "auth.invalid_display_name", "auth.invalid_email", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, false, options);
 }
 
 /**
@@ -830,7 +838,7 @@ export function authVerifyEmail(
   body: AuthVerifyEmailBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthVerifyEmailErrorCode>> {
-  return _request<null, AuthVerifyEmailErrorCode>(client, "POST", "/auth/verify-email", body, ["auth.csrf", "auth.invalid_token", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<null, AuthVerifyEmailErrorCode>(client, "POST", "/auth/verify-email", body, ["auth.csrf", "auth.invalid_token", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
 }
 
 /**
@@ -843,7 +851,7 @@ export function changeMemberRole(
   args: ChangeMemberRoleArgs,
   options?: CallOptions,
 ): Promise<Result<Member, ChangeMemberRoleErrorCode>> {
-  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, options);
+  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -856,7 +864,7 @@ export function createOrganization(
   args: CreateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, CreateOrganizationErrorCode>> {
-  return _request<Organization, CreateOrganizationErrorCode>(client, "POST", "/rpc/create_organization", args, ["auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", ..._RPC_COMMON], null, options);
+  return _request<Organization, CreateOrganizationErrorCode>(client, "POST", "/rpc/create_organization", args, ["auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -869,7 +877,7 @@ export function declineInvitation(
   args: DeclineInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeclineInvitationErrorCode>> {
-  return _request<null, DeclineInvitationErrorCode>(client, "POST", "/rpc/decline_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", ..._RPC_COMMON], null, options);
+  return _request<null, DeclineInvitationErrorCode>(client, "POST", "/rpc/decline_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", ..._RPC_COMMON], null, true, options);
 }
 
 /**
@@ -882,7 +890,7 @@ export function deleteOrganization(
   args: DeleteOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeleteOrganizationErrorCode>> {
-  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", args, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", args, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, true, options);
 }
 
 /**
@@ -896,7 +904,7 @@ export function extAiOrgSummary(
   body: ExtAiOrgSummaryBody,
   options?: CallOptions,
 ): Promise<Result<AiOrgSummary, ExtAiOrgSummaryErrorCode>> {
-  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.in_progress", "ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "ai.user_rate_limited", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, options);
+  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.in_progress", "ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "ai.user_rate_limited", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, false, options);
 }
 
 /**
@@ -910,7 +918,7 @@ export function extSlackConnect(
   body: ExtSlackConnectBody,
   options?: CallOptions,
 ): Promise<Result<SlackConnectionInfo, ExtSlackConnectErrorCode>> {
-  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.invalid_channel", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], null, options);
+  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.invalid_channel", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], null, false, options);
 }
 
 /**
@@ -924,7 +932,7 @@ export function extSlackDisconnect(
   body: ExtSlackDisconnectBody,
   options?: CallOptions,
 ): Promise<Result<null, ExtSlackDisconnectErrorCode>> {
-  return _request<null, ExtSlackDisconnectErrorCode>(client, "POST", "/ext/slack/disconnect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.not_connected", ..._EDGE_COMMON], null, options);
+  return _request<null, ExtSlackDisconnectErrorCode>(client, "POST", "/ext/slack/disconnect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.not_connected", ..._EDGE_COMMON], null, true, options);
 }
 
 /**
@@ -937,7 +945,7 @@ export function getAiUsage(
   args: GetAiUsageArgs,
   options?: CallOptions,
 ): Promise<Result<AiUsage, GetAiUsageErrorCode>> {
-  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", args, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", args, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -950,7 +958,7 @@ export function getOrganization(
   args: GetOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, GetOrganizationErrorCode>> {
-  return _request<Organization, GetOrganizationErrorCode>(client, "POST", "/rpc/get_organization", args, ["auth.not_signed_in", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Organization, GetOrganizationErrorCode>(client, "POST", "/rpc/get_organization", args, ["auth.not_signed_in", "org.not_found", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -963,7 +971,7 @@ export function getSlackConnection(
   args: GetSlackConnectionArgs,
   options?: CallOptions,
 ): Promise<Result<SlackConnection, GetSlackConnectionErrorCode>> {
-  return _request<SlackConnection, GetSlackConnectionErrorCode>(client, "POST", "/rpc/get_slack_connection", args, ["auth.not_signed_in", "org.not_found", "slack.not_connected", ..._RPC_COMMON], null, options);
+  return _request<SlackConnection, GetSlackConnectionErrorCode>(client, "POST", "/rpc/get_slack_connection", args, ["auth.not_signed_in", "org.not_found", "slack.not_connected", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -976,7 +984,7 @@ export function inviteMember(
   args: InviteMemberArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation, InviteMemberErrorCode>> {
-  return _request<Invitation, InviteMemberErrorCode>(client, "POST", "/rpc/invite_member", args, ["auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Invitation, InviteMemberErrorCode>(client, "POST", "/rpc/invite_member", args, ["auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -989,7 +997,7 @@ export function leaveOrganization(
   args: LeaveOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, LeaveOrganizationErrorCode>> {
-  return _request<null, LeaveOrganizationErrorCode>(client, "POST", "/rpc/leave_organization", args, ["auth.not_signed_in", "org.last_owner", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<null, LeaveOrganizationErrorCode>(client, "POST", "/rpc/leave_organization", args, ["auth.not_signed_in", "org.last_owner", "org.not_found", ..._RPC_COMMON], null, true, options);
 }
 
 /**
@@ -1002,7 +1010,7 @@ export function listAuditEvents(
   args: ListAuditEventsArgs,
   options?: CallOptions,
 ): Promise<Result<AuditEvent[], ListAuditEventsErrorCode>> {
-  return _request<AuditEvent[], ListAuditEventsErrorCode>(client, "POST", "/rpc/list_audit_events", args, ["audit.invalid_cursor", "audit.invalid_limit", "auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<AuditEvent[], ListAuditEventsErrorCode>(client, "POST", "/rpc/list_audit_events", args, ["audit.invalid_cursor", "audit.invalid_limit", "auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -1015,7 +1023,7 @@ export function listInvitations(
   args: ListInvitationsArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation[], ListInvitationsErrorCode>> {
-  return _request<Invitation[], ListInvitationsErrorCode>(client, "POST", "/rpc/list_invitations", args, ["auth.not_signed_in", "invitation.invalid_cursor", "invitation.invalid_limit", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Invitation[], ListInvitationsErrorCode>(client, "POST", "/rpc/list_invitations", args, ["auth.not_signed_in", "invitation.invalid_cursor", "invitation.invalid_limit", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -1028,7 +1036,7 @@ export function listMembers(
   args: ListMembersArgs,
   options?: CallOptions,
 ): Promise<Result<Member[], ListMembersErrorCode>> {
-  return _request<Member[], ListMembersErrorCode>(client, "POST", "/rpc/list_members", args, ["auth.not_signed_in", "member.invalid_cursor", "member.invalid_limit", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<Member[], ListMembersErrorCode>(client, "POST", "/rpc/list_members", args, ["auth.not_signed_in", "member.invalid_cursor", "member.invalid_limit", "org.not_found", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -1040,7 +1048,7 @@ export function listOrganizations(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<Organization[], ListOrganizationsErrorCode>> {
-  return _request<Organization[], ListOrganizationsErrorCode>(client, "POST", "/rpc/list_organizations", {}, ["auth.not_signed_in", ..._RPC_COMMON], null, options);
+  return _request<Organization[], ListOrganizationsErrorCode>(client, "POST", "/rpc/list_organizations", {}, ["auth.not_signed_in", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -1052,7 +1060,7 @@ export function me(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<UserProfile, MeErrorCode>> {
-  return _request<UserProfile, MeErrorCode>(client, "POST", "/rpc/me", {}, ["auth.not_signed_in", ..._RPC_COMMON], null, options);
+  return _request<UserProfile, MeErrorCode>(client, "POST", "/rpc/me", {}, ["auth.not_signed_in", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -1065,7 +1073,7 @@ export function removeMember(
   args: RemoveMemberArgs,
   options?: CallOptions,
 ): Promise<Result<null, RemoveMemberErrorCode>> {
-  return _request<null, RemoveMemberErrorCode>(client, "POST", "/rpc/remove_member", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<null, RemoveMemberErrorCode>(client, "POST", "/rpc/remove_member", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found", ..._RPC_COMMON], null, true, options);
 }
 
 /**
@@ -1078,7 +1086,7 @@ export function revokeInvitation(
   args: RevokeInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<null, RevokeInvitationErrorCode>> {
-  return _request<null, RevokeInvitationErrorCode>(client, "POST", "/rpc/revoke_invitation", args, ["auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, options);
+  return _request<null, RevokeInvitationErrorCode>(client, "POST", "/rpc/revoke_invitation", args, ["auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, true, options);
 }
 
 /**
@@ -1091,7 +1099,7 @@ export function transferOwnership(
   args: TransferOwnershipArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, TransferOwnershipErrorCode>> {
-  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, options);
+  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -1104,7 +1112,7 @@ export function updateOrganization(
   args: UpdateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, UpdateOrganizationErrorCode>> {
-  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", args, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, options);
+  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", args, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, false, options);
 }
 
 /**
@@ -1117,5 +1125,5 @@ export function updateProfile(
   args: UpdateProfileArgs,
   options?: CallOptions,
 ): Promise<Result<UserProfile, UpdateProfileErrorCode>> {
-  return _request<UserProfile, UpdateProfileErrorCode>(client, "POST", "/rpc/update_profile", args, ["auth.invalid_display_name", "auth.not_signed_in", ..._RPC_COMMON], null, options);
+  return _request<UserProfile, UpdateProfileErrorCode>(client, "POST", "/rpc/update_profile", args, ["auth.invalid_display_name", "auth.not_signed_in", ..._RPC_COMMON], null, false, options);
 }
