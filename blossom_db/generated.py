@@ -702,6 +702,14 @@ class PipelineFailedDeliveriesRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PipelineLastFailureThroughRow:
+    """A row of pipeline.last_failure_through."""
+
+    failure_id: int | None
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineOrgDailyCountsRow:
     """A row of pipeline.org_daily_counts."""
 
@@ -2669,6 +2677,44 @@ async def pipeline_failed_deliveries_async(
         guarded_async(conn, PipelineFailedDeliveriesError),
         conn.cursor(row_factory=class_row(PipelineFailedDeliveriesRow)) as cur,
     ):
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return rows
+
+
+def pipeline_last_failure_through(
+    conn: psycopg.Connection[Any], *, p_failure_id: int | None
+) -> list[PipelineLastFailureThroughRow]:
+    """The newest of the queue's failures whose id is at most p_failure_id, and when it failed; none when there is none.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "last_failure_through",
+        'select r."failure_id", r."failed_at" from {call} as r',
+        [("p_failure_id", p_failure_id, "bigint", "")],
+    )
+    with guarded(conn), conn.cursor(row_factory=class_row(PipelineLastFailureThroughRow)) as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return rows
+
+
+async def pipeline_last_failure_through_async(
+    conn: psycopg.AsyncConnection[Any], *, p_failure_id: int | None
+) -> list[PipelineLastFailureThroughRow]:
+    """The newest of the queue's failures whose id is at most p_failure_id, and when it failed; none when there is none.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "pipeline",
+        "last_failure_through",
+        'select r."failure_id", r."failed_at" from {call} as r',
+        [("p_failure_id", p_failure_id, "bigint", "")],
+    )
+    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineLastFailureThroughRow)) as cur:
         await cur.execute(query, params)
         rows = await cur.fetchall()
     return rows

@@ -6,16 +6,19 @@ the failures after the last one seen (the sensor's cursor), so each is counted o
 a run of the job `delivery_incident_alert`, keyed by the incident (its first failure: its id and
 when it failed), so Dagster starts it once whatever the sensor asks again; the run logs the
 incident as an error. A database whose failures started again (restored from a backup, made again)
-is read from its first failure again.
+is read from its first failure again; a failure gone with its job (run again and succeeded) is not
+taken for that.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC
+from typing import Any
 
+import psycopg
 from dagster import (
     Config,
     DefaultSensorStatus,
@@ -29,7 +32,11 @@ from dagster import (
     sensor,
 )
 
-from blossom_db.generated import PipelineFailedDeliveriesRow, pipeline_failed_deliveries
+from blossom_db.generated import (
+    PipelineFailedDeliveriesRow,
+    pipeline_failed_deliveries,
+    pipeline_last_failure_through,
+)
 from pipeline.resources import PostgresResource
 
 QUIET_SECONDS = 3600.0
@@ -65,6 +72,28 @@ class Incidents:
         if first is None or first.failure_id != self.last_failure_id:
             return False
         return self.last_seen_failed_at is None or failed_at(first) == self.last_seen_failed_at
+
+    def gone_with_its_job(self, conn: psycopg.Connection[Any]) -> "Incidents | None":
+        """This state, anchored at the newest failure before the last one seen, when that one is
+        gone only because its job was deleted: a failed job run again that succeeds is deleted
+        with its events, its failure too, and the sensor took that for a database restored from
+        an older backup, forgot the incident under way and alerted its next failure as a second
+        one. None when the failures before it tell of a restore (one failed after the last one
+        seen: its id was given out again), or when the cursor does not say when that one failed."""
+        if self.last_seen_failed_at is None:
+            return None
+        rows = pipeline_last_failure_through(conn, p_failure_id=self.last_failure_id)
+        if not rows:
+            # None left before it either (all run again, or a restore with no failure since):
+            # a failure given an id again after a restore shows here once it happens.
+            return self
+        before = rows[0]
+        before_at = before.failed_at.timestamp() if before.failed_at is not None else None
+        if before.failure_id is None or before_at is None or before.failure_id == self.last_failure_id:
+            return None  # the last one seen is there, failed at another time: a restore
+        if before_at > self.last_seen_failed_at:
+            return None
+        return replace(self, last_failure_id=before.failure_id, last_seen_failed_at=before_at)
 
     def seen(
         self, failures: Sequence[PipelineFailedDeliveriesRow], now: float, quiet_seconds: float
@@ -166,6 +195,10 @@ def failed_deliveries_sensor(
         )
         if before.last_failure_id and before.still_there(next(iter(failures), None)):
             failures = failures[1:]
+        elif before.last_failure_id and (anchor := before.gone_with_its_job(conn)) is not None:
+            # Its job was run again and succeeded, and went with its events: nothing else changed.
+            # The failures after it are the new ones; the one before it is the one to know again.
+            before = anchor
         elif before.last_failure_id:
             context.log.warning(
                 f"failed deliveries: failure {before.last_failure_id}, the last one seen, is not in the"

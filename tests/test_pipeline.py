@@ -972,6 +972,56 @@ def test_failures_after_a_restore_of_the_database_are_seen_and_alerted(
     assert isinstance(tick(after.cursor), dagster.SkipReason), "and it is seen once"
 
 
+def tried_again_and_succeeded(database_url: str, event: str) -> None:
+    """The mail's failed job run again, as procrastinate's retry runs one, and succeeding: the
+    worker deletes a succeeded job, and its events, its failure with them, go with it."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("set search_path = jobs, public")
+        (job,) = conn.execute(
+            "select id from jobs.procrastinate_jobs where args ->> 'event_id' = %s", (event,)
+        ).fetchone() or (None,)
+        conn.execute("select jobs.procrastinate_retry_job_v2(%s, now(), null, null, null)", (job,))
+        conn.execute("update jobs.procrastinate_jobs set status = 'doing' where id = %s", (job,))
+        conn.execute("select jobs.procrastinate_finish_job_v1(%s, 'succeeded', true)", (job,))
+
+
+def test_a_failure_tried_again_that_succeeds_is_not_taken_for_a_restore(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """The last failure the sensor saw, its job run again and succeeding, is gone from the queue
+    with its job. The sensor took that for a database restored from a backup: it forgot the
+    incident under way, and the next failure, minutes later, was alerted as a second one."""
+
+    def tick(cursor: str | None) -> tuple[dagster.SensorResult | dagster.SkipReason, str | None]:
+        context = dagster.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"postgres": postgres}
+        )
+        result = sensors.failed_deliveries_sensor(context)
+        assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
+        return result, result.cursor if isinstance(result, dagster.SensorResult) else context.cursor
+
+    (event,) = queue_mails(database_url, 1)
+    fail(database_url, [event])
+    first, cursor = tick(None)
+    assert isinstance(first, dagster.SensorResult)
+    assert len(first.run_requests or []) == 1
+    seen = sensors.Incidents.from_cursor(cursor)
+
+    tried_again_and_succeeded(database_url, event)
+    quiet, cursor = tick(cursor)
+    assert isinstance(quiet, dagster.SkipReason), quiet
+    assert sensors.Incidents.from_cursor(cursor).open_incident == seen.open_incident, (
+        "the incident is still open"
+    )
+
+    fail_deliveries(database_url, 1)
+    again, cursor = tick(cursor)
+    assert isinstance(again, dagster.SkipReason), (
+        "a failure minutes later is the same incident: no second alert"
+    )
+    assert sensors.Incidents.from_cursor(cursor).last_failure_id > seen.last_failure_id
+
+
 def test_pipeline_run_fills_analytics_after_sign_ups_and_an_invitation(stack: Stack, tmp_path: Path) -> None:
     edge = stack.edge_url
     owner = signup(edge, name="Owner")

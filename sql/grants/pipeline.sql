@@ -7,6 +7,7 @@ grant execute on function
   pipeline.refresh_org_daily_metrics(date),
   pipeline.org_daily_metrics(date, date),
   pipeline.failed_deliveries(bigint, integer),
+  pipeline.last_failure_through(bigint),
   pipeline.slack_digest_refused(text, text, timestamptz),
   pipeline.slack_digest_claim(date, text),
   pipeline.slack_digest_posted(date, text),

@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(90);
+select plan(93);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -12,7 +12,8 @@ select results_eq(
                                 where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs'))
         and has_function_privilege('pipeline', p.oid, 'execute')
       order by 1 $$,
-  $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.org_daily_counts(date)'),
+  $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.last_failure_through(bigint)'),
+            ('pipeline.org_daily_counts(date)'),
             ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
             ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_claim(date,text)'),
             ('pipeline.slack_digest_failed(date,text,uuid)'), ('pipeline.slack_digest_posted(date,text)'),
@@ -432,6 +433,17 @@ select results_eq(
   'failed_deliveries shows the failure with its job, its message''s topic, tries and last error, not the pending ones'
 );
 select is_empty(tap.fill($$ select * from pipeline.failed_deliveries({failure}) $$), 'nothing after the last failure seen');
+select results_eq(
+  tap.fill($$ select failure_id, failed_at from pipeline.last_failure_through({failure} + 1000) $$),
+  $$ values (tap.id('failure')::bigint, '2026-01-10 12:00Z'::timestamptz) $$,
+  'last_failure_through answers the newest failure at or before the id given'
+);
+select results_eq(
+  tap.fill($$ select failure_id from pipeline.last_failure_through({failure}) $$),
+  $$ values (tap.id('failure')::bigint) $$,
+  'that failure itself, its own id given'
+);
+select is_empty(tap.fill($$ select * from pipeline.last_failure_through({failure} - 1) $$), 'none before the first failure');
 reset role;
 /* A job made before the last one seen fails now (a mail retried for hours ends so): a failure
    after the last seen, whatever its job. */

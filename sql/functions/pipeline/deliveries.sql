@@ -37,3 +37,22 @@ $$;
 comment on function pipeline.failed_deliveries(bigint, integer) is
   'The queue''s failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure''s id, its job, the outbox message''s topic, tries, last error and when it failed. '
   'Errors: 422 pipeline.invalid_limit.';
+
+/* The newest failure at or before failure p_failure_id that is still there, for the sensor to
+   tell why the last failure it saw is gone. A failed job run again (procrastinate's retry) that
+   succeeds is deleted, and its events with it, its failure too: the failures before it are as
+   they were, none of them failed after it. A database restored from an older backup gives the
+   ids out again: failures at or before it failed after it. */
+create function pipeline.last_failure_through(p_failure_id bigint)
+returns table (failure_id bigint, failed_at timestamptz)
+language sql stable security definer set search_path = ''
+as $$
+  select e.id, e.at
+    from jobs.procrastinate_events e
+   where e.type = 'failed' and e.id <= p_failure_id
+   order by e.id desc
+   limit 1
+$$;
+
+comment on function pipeline.last_failure_through(bigint) is
+  'The newest of the queue''s failures whose id is at most p_failure_id, and when it failed; none when there is none.';
