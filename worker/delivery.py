@@ -13,9 +13,10 @@ In one transaction of the worker's own (sql/functions/delivery/messages.sql):
 The lock is what makes delivery at most once per event: a second job for the same event (a
 second worker, a job run again after its worker was taken for dead) waits for it, then finds
 the event delivered. A worker killed while sending loses its transaction and its lock, and a
-later try sends again. One window remains, as with any SMTP client: a crash after the server
-accepted the message and before the commit sends it a second time; the message carries the
-event's id in its Message-ID for the receiving side to see.
+later try sends again. One window remains, as with any SMTP client: a message the server
+accepted whose delivery cannot then be committed goes again at the next try (a crash between the
+acceptance and the commit, or the database connection lost at any moment of the send); the
+message carries the event's id in its Message-ID for the receiving side to see.
 """
 
 from __future__ import annotations
