@@ -5,6 +5,10 @@
 The Docker image's migrate job runs this; `just migrate`, `just up` and the tests call
 `migrate()` with the URL of their own database.
 
+Each migration applied has the checksum of its file recorded (CHECKSUMS_TABLE); migrate and a
+rollback first refuse a database whose applied migrations' files differ from what it ran
+(refuse_edited_or_unknown_migrations).
+
 The stateless layer (`sql/functions`, `sql/views`, `sql/policies`, `sql/grants`, in the order
 `sql/stateless.txt` lists them) is re-applied in one transaction. The objects it made last time
 are recorded in `blossom_meta.stateless_objects` and dropped first, so a function or policy
@@ -64,6 +68,9 @@ JOBS_SCHEMA = "jobs"
 OUR_CODE_SCHEMAS = tuple(schema for schema in MANAGED_SCHEMAS if schema != JOBS_SCHEMA)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
+# Our own record of what each applied migration's file was when it ran (its sha256): yoyo keys a
+# migration by its name alone, so an edit of one that had run passed unseen.
+CHECKSUMS_TABLE = f"{META_SCHEMA}.migration_checksums"
 # The lock that lets one migrate of the server's databases run at a time.
 MIGRATE_LOCK = "blossom.migrate"
 # How long the stateless layer, and a migration made by `just new-migration`, waits for one
@@ -199,7 +206,19 @@ def bootstrap(admin_url: str) -> None:
                 sql.Identifier(META_SCHEMA), sql.Identifier(OWNER_ROLE)
             )
         )
+        with conn.transaction():
+            _make_checksums_table(conn)
     apply_jobs_schema(admin_url)
+
+
+def _make_checksums_table(conn: psycopg.Connection) -> None:
+    """CHECKSUMS_TABLE, as the owner (whose yoyo backend writes it), when it is missing."""
+    conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
+    conn.execute(
+        f"create table if not exists {CHECKSUMS_TABLE} ("
+        " migration_id text primary key, sha256 text not null,"
+        " recorded_at timestamptz not null default now())"
+    )
 
 
 def make_roles(conn: psycopg.Connection) -> None:
@@ -271,7 +290,8 @@ def _yoyo_backend(admin_url: str) -> Any:
       connection in no transaction, `there is no transaction in progress`: sent only in one.
 
     A real failure is untouched: a migration's statement still fails, and is named
-    (apply_migrations)."""
+    (apply_migrations). It also records each migration's checksum as it marks it applied, and
+    forgets it as it marks it rolled back (refuse_edited_or_unknown_migrations)."""
     from yoyo.backends.base import DatabaseBackend
     from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
     from yoyo.connections import default_migration_table, parse_uri
@@ -289,13 +309,27 @@ def _yoyo_backend(admin_url: str) -> Any:
                 self.execute("ROLLBACK")
             DatabaseBackend.rollback(self)
 
+        # What ran is recorded, and forgotten, in the very transaction yoyo marks the migration
+        # applied, or not, in: the two records never disagree.
+        def mark_one(self, migration: Any, log: bool = True) -> None:
+            super().mark_one(migration, log)
+            self.execute(
+                f"insert into {CHECKSUMS_TABLE} (migration_id, sha256) values (:id, :sha256)"
+                " on conflict (migration_id) do update set sha256 = excluded.sha256, recorded_at = now()",
+                {"id": migration.id, "sha256": migration_checksum(migration)},
+            )
+
+        def unmark_one(self, migration: Any, log: bool = True) -> None:
+            super().unmark_one(migration, log)
+            self.execute(f"delete from {CHECKSUMS_TABLE} where migration_id = :id", {"id": migration.id})
+
     url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
     backend = QuietPostgresBackend(parse_uri(url + f"&schema={META_SCHEMA}"), default_migration_table)
     backend.init_database()  # as yoyo's get_backend does
     return backend
 
 
-def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
+def apply_migrations(admin_url: str, migrations_dir: Path | None = None) -> list[str]:
     """Apply pending yoyo migrations as the owner, each in a transaction of its own (but one that
     says `-- transactional: false`); return the ids applied. One in a transaction that could not
     have a lock within its lock_timeout is tried again (_while_tables_busy). MigrationError
@@ -308,7 +342,7 @@ def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> l
     try:
         with backend.lock():
             try:
-                pending = backend.to_apply(read_migrations(str(migrations_dir)))
+                pending = backend.to_apply(read_migrations(str(migrations_dir or MIGRATIONS_DIR)))
             except (BadMigration, MigrationConflict) as error:
                 raise MigrationError(f"migrations: {error}") from None
             for migration in pending:
@@ -329,26 +363,88 @@ def apply_migrations(admin_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> l
     return [migration.id for migration in pending]
 
 
-def refuse_a_newer_release(admin_url: str, migrations_dir: Path | None = None) -> None:
-    """MigrationError when the database has migrations that are not in `migrations_dir`: it was
-    migrated by a newer release (its backup restored, a deploy undone without its rollback). This
-    code's stateless layer would go over that release's tables, and its rollbacks under that
-    release's migrations; refused before anything is changed, the server's roles included."""
+def migration_checksum(migration: Any) -> str:
+    """The sha256 of a migration's file as it is on disk, its bytes unchanged (docs/sql.md says
+    why): only the migration's own file, not its rollback, which has not run where it is applied
+    and may be mended there."""
+    return hashlib.sha256(Path(migration.path).read_bytes()).hexdigest()
+
+
+def refuse_edited_or_unknown_migrations(admin_url: str, migrations_dir: Path | None = None) -> dict[str, str]:
+    """MigrationError, before anything is changed (the server's roles included), when the
+    database's applied migrations are not this code's:
+
+    - one is not in `migrations_dir`: the database was migrated by a newer release (its backup
+      restored, a deploy undone without its rollback). This code's stateless layer would go over
+      that release's tables, and its rollbacks under that release's migrations.
+    - one's file is not the text that ran here (its checksum differs from the one recorded when
+      it was applied): yoyo knows a migration by its name, so the edit would be applied nowhere
+      that ran it, and a rollback would undo the edited text rather than what ran. One line names
+      each.
+
+    Returns the checksums of the applied migrations that have none recorded (a database
+    migrated before checksums were kept), by id, for record_baseline."""
     from yoyo import read_migrations
 
     with psycopg.connect(admin_url) as conn:
-        if not _exists(conn, f"{META_SCHEMA}._yoyo_migration"):
-            return
-        applied = {
-            str(row[0]) for row in conn.execute("select migration_id from blossom_meta._yoyo_migration")
+        found = conn.execute(
+            "select pg_catalog.to_regclass(%s) is not null, pg_catalog.to_regclass(%s) is not null",
+            (f"{META_SCHEMA}._yoyo_migration", CHECKSUMS_TABLE),
+        ).fetchone()
+        assert found is not None
+        has_migrations, has_checksums = found
+        if not has_migrations:
+            return {}
+        # One query on an up-to-date database: the applied migrations with what was recorded.
+        query = (
+            f"select m.migration_id, c.sha256 from {META_SCHEMA}._yoyo_migration m"
+            f" left join {CHECKSUMS_TABLE} c using (migration_id)"
+            if has_checksums
+            else f"select migration_id, null::text from {META_SCHEMA}._yoyo_migration"
+        )
+        applied: dict[str, str | None] = {
+            str(migration_id): sha256 for migration_id, sha256 in conn.execute(query.encode())
         }
-    known = read_migrations(str(migrations_dir or MIGRATIONS_DIR))
-    unknown = sorted(applied - {migration.id for migration in known})
+    known = {migration.id: migration for migration in read_migrations(str(migrations_dir or MIGRATIONS_DIR))}
+    unknown = sorted(set(applied) - set(known))
     if unknown:
         raise MigrationError(
             f"the database has migration(s) this code does not: {', '.join(unknown)}; migrate it with"
             " the code of the release that made them (or roll them back with it)"
         )
+    current = {migration_id: migration_checksum(known[migration_id]) for migration_id in applied}
+    edited = sorted(
+        migration_id
+        for migration_id, recorded in applied.items()
+        if recorded is not None and recorded != current[migration_id]
+    )
+    if edited:
+        raise MigrationError(
+            "\n".join(
+                f"migration {migration_id} was edited after it ran here: its file"
+                f" ({_shown(Path(known[migration_id].path))}) is not the text this database applied;"
+                " restore the file as it ran (git log shows it), or roll it back with the code that"
+                " ran it (--rollback-to the migration before it) and migrate again"
+                for migration_id in edited
+            )
+        )
+    return {
+        migration_id: current[migration_id] for migration_id, recorded in applied.items() if recorded is None
+    }
+
+
+def record_baseline(admin_url: str, unrecorded: dict[str, str]) -> None:
+    """Records the checksums of applied migrations that have none, from their files as they are:
+    a database migrated before checksums were kept (the files are taken as what ran; an edit
+    made before this is not seen)."""
+    with psycopg.connect(admin_url) as conn:
+        _make_checksums_table(conn)
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"insert into {CHECKSUMS_TABLE} (migration_id, sha256) values (%s, %s)"
+                " on conflict (migration_id) do nothing".encode(),
+                sorted(unrecorded.items()),
+            )
 
 
 def _failure(migration: Any, error: psycopg.Error) -> str:
@@ -371,7 +467,9 @@ def rollback(admin_url: str, to: str) -> list[str]:
     from yoyo import read_migrations
 
     with one_migrate_at_a_time(admin_url):
-        refuse_a_newer_release(admin_url)
+        unrecorded = refuse_edited_or_unknown_migrations(admin_url)
+        if unrecorded:
+            record_baseline(admin_url, unrecorded)
         backend = _yoyo_backend(admin_url)
         try:
             with backend.lock():
@@ -764,8 +862,14 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
             print(f"migrate: {message}", file=sys.stderr)
 
     with one_migrate_at_a_time(admin_url) as server:
-        refuse_a_newer_release(admin_url)
+        unrecorded = refuse_edited_or_unknown_migrations(admin_url)
         bootstrap(admin_url)
+        if unrecorded:
+            record_baseline(admin_url, unrecorded)
+            say(
+                f"baseline: recorded the checksums of {len(unrecorded)} migration(s) applied before"
+                " migrate kept them, from their files as they are; an edit of one is refused from now on"
+            )
         if server.info.dbname != psycopg.conninfo.conninfo_to_dict(admin_url).get("dbname"):
             run_file(server, DATABASE_FILE)  # the server's `postgres` database
         run_file(server, SERVER_FILE)
@@ -832,7 +936,8 @@ def main() -> None:
         else:
             migrate(url)
     except (SqlFileError, RuntimeError, psycopg.Error) as error:
-        raise SystemExit(f"migrate: {error}") from None
+        # Each line its own (one per edited migration), each saying whose it is.
+        raise SystemExit("\n".join(f"migrate: {line}" for line in str(error).splitlines())) from None
 
 
 def report_rollback(undone: list[str], to: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -747,3 +748,119 @@ def test_a_rollback_behind_a_long_read_is_tried_again(
     assert outcome == [["9001_probe"]], outcome
     assert "rollback of 9001_probe waited too long for a lock" in capsys.readouterr().err
     assert not _exists(database_url, "select from pg_class where relname = 'lock_probe'")
+
+
+def _recorded_checksums(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("select migration_id, sha256 from blossom_meta.migration_checksums")
+        return {str(migration_id): str(sha256) for migration_id, sha256 in rows}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def migrations_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The landed migrations in a folder of the test's own, which migrate and rollback read."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(migrate_module.MIGRATIONS_DIR, migrations)
+    monkeypatch.setattr(migrate_module, "MIGRATIONS_DIR", migrations)
+    return migrations
+
+
+def test_an_edited_landed_migration_is_refused_and_nothing_changes(
+    database_url: str, migrations_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """yoyo keys a migration by its name: an edit of one that had run was applied nowhere that
+    ran it, and migrate said nothing. Each edited file is named, on a line of its own (each
+    `migrate: …` on the command line), and neither migrate nor a rollback changes anything (a
+    pending migration stays pending)."""
+    for edited in ("0012.ai.sql", "0024.ai_reported_tokens.sql"):
+        path = migrations_copy / edited
+        path.write_bytes(path.read_bytes() + b"\ncreate schema probe_edit;\n")
+    (migrations_copy / "9001_pending.sql").write_text("create schema probe_pending;\n")
+    applied, recorded = _applied(database_url), _recorded_checksums(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("update blossom_meta.stateless_state set files = 'other files'")
+        layer_state = conn.execute("select files, catalog from blossom_meta.stateless_state").fetchone()
+    for attempt in (partial(migrate, database_url, quiet=True), partial(rollback, database_url, applied[0])):
+        with pytest.raises(MigrationError) as refused:
+            attempt()
+        lines = str(refused.value).splitlines()
+        assert [line.split(":")[0] for line in lines] == [
+            "migration 0012.ai was edited after it ran here",
+            "migration 0024.ai_reported_tokens was edited after it ran here",
+        ]
+        assert all("restore the file as it ran" in line and "roll it back" in line for line in lines)
+    monkeypatch.setattr(sys, "argv", ["migrate", "--database-url", database_url])
+    with pytest.raises(SystemExit) as exited:
+        migrate_module.main()
+    assert [line.split(" was edited")[0] for line in str(exited.value.code).splitlines()] == [
+        "migrate: migration 0012.ai",
+        "migrate: migration 0024.ai_reported_tokens",
+    ]
+    assert _applied(database_url) == applied
+    assert _recorded_checksums(database_url) == recorded
+    assert not _exists(database_url, "select from pg_namespace where nspname like 'probe_%'")
+    with psycopg.connect(database_url) as conn:
+        assert (
+            conn.execute("select files, catalog from blossom_meta.stateless_state").fetchone() == layer_state
+        )
+
+
+def test_an_untouched_folder_passes_and_each_applied_migration_records_what_ran(
+    database_url: str, migrations_copy: Path
+) -> None:
+    (migrations_copy / "9001_probe.sql").write_bytes(b"create schema probe_recorded;\r\n")
+    (migrations_copy / "9001_probe.rollback.sql").write_text("drop schema probe_recorded;\n")
+    migrate(database_url, quiet=True)
+    migrate(database_url, quiet=True)
+    assert _recorded_checksums(database_url) == {
+        migration_id: _sha256(migrations_copy / f"{migration_id}.sql")
+        for migration_id in _applied(database_url)
+    }
+    assert "9001_probe" in _applied(database_url)
+
+
+def test_a_database_migrated_before_checksums_were_kept_records_them_once(
+    database_url: str, migrations_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its files are taken as what ran (a baseline), said once; an edit after that is refused."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("drop table blossom_meta.migration_checksums")
+    migrate(database_url)
+    applied = _applied(database_url)
+    said = capsys.readouterr().err
+    assert f"baseline: recorded the checksums of {len(applied)} migration(s)" in said
+    assert _recorded_checksums(database_url) == {
+        migration_id: _sha256(migrations_copy / f"{migration_id}.sql") for migration_id in applied
+    }
+    migrate(database_url)
+    assert "baseline" not in capsys.readouterr().err
+    edited = migrations_copy / "0020.users_last_seen.sql"
+    edited.write_text(edited.read_text().replace("\n", "\r\n"))
+    with pytest.raises(
+        MigrationError, match=r"^migration 0020\.users_last_seen was edited after it ran here"
+    ):
+        migrate(database_url, quiet=True)
+
+
+def test_a_migration_rolled_back_then_edited_is_applied_again_as_edited(
+    database_url: str, migrations_copy: Path
+) -> None:
+    """A rollback forgets the checksum with the migration: its file is no longer what ran
+    anywhere, and may be changed before it runs again."""
+    last_landed = _applied(database_url)[-1]
+    probe = migrations_copy / "9001_probe.sql"
+    probe.write_text("create schema probe_first_text;\n")
+    (migrations_copy / "9001_probe.rollback.sql").write_text("drop schema probe_first_text;\n")
+    migrate(database_url, quiet=True)
+    assert _recorded_checksums(database_url)["9001_probe"] == _sha256(probe)
+    assert rollback(database_url, last_landed) == ["9001_probe"]
+    assert "9001_probe" not in _recorded_checksums(database_url)
+    probe.write_text("create schema probe_second_text;\n")
+    (migrations_copy / "9001_probe.rollback.sql").write_text("drop schema probe_second_text;\n")
+    migrate(database_url, quiet=True)
+    assert _recorded_checksums(database_url)["9001_probe"] == _sha256(probe)
+    assert _exists(database_url, "select from pg_namespace where nspname = 'probe_second_text'")
