@@ -355,7 +355,8 @@ def plpgsql_findings(
 # ---- foreign keys: each has an index its referencing columns lead --------------------------
 
 # A foreign key's referencing columns, and whether an index of the table (whole: a partial one
-# serves only its predicate's rows) starts with exactly those columns, in any order. Without one,
+# serves only its predicate's rows) starts with exactly those columns, in any order, as key
+# columns (an INCLUDE column is stored, not ordered by: indnkeyatts counts the keys). Without one,
 # each delete or key update of a referenced row reads the referencing table whole, under the
 # row's lock (a cascade, a `set null`, or the check that nothing still refers to it).
 _UNINDEXED_FOREIGN_KEYS = """
@@ -368,6 +369,7 @@ select c.conrelid::regclass::text, c.conname::text,
    and not exists (
          select from pg_index i
           where i.indrelid = c.conrelid and i.indpred is null
+            and i.indnkeyatts >= pg_catalog.cardinality(c.conkey)
             and (i.indkey::int2[])[0:pg_catalog.cardinality(c.conkey) - 1] @> c.conkey
             and (i.indkey::int2[])[0:pg_catalog.cardinality(c.conkey) - 1] <@ c.conkey)
  order by 1, 2

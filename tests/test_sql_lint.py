@@ -178,6 +178,19 @@ def test_a_foreign_key_that_no_index_leads_is_a_finding(database_url: str) -> No
     ]
 
 
+def test_an_index_that_only_includes_a_key_column_does_not_serve_it(database_url: str) -> None:
+    """An INCLUDE column is stored in the index, not ordered by it: `(org_id) include (user_id)`
+    finds a pair's rows by org_id alone, and was taken for an index of the key (org_id, user_id)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "create table app.lint_pairs (org_id app.org_id, user_id app.user_id,"
+            " foreign key (org_id, user_id) references app.memberships (org_id, user_id) on delete cascade);"
+            "create index lint_pairs_org_id_idx on app.lint_pairs (org_id) include (user_id);"
+        )
+    found = [finding.what.split(" (")[0] for finding in foreign_key_findings(database_url)]
+    assert "foreign-key-without-index: lint_pairs_org_id_user_id_fkey" in found
+
+
 # ---- squawk ----------------------------------------------------------------------------------
 
 # What `just new-migration` writes first: every planted migration passes with it.
