@@ -1,7 +1,10 @@
 /*
  * Login. Failure is a result, not an error: the failed attempt is counted and audited in the
  * caller's transaction, and an exception would roll the count back. Unknown emails and wrong
- * passwords take the same path (one bcrypt each) and get the same answer.
+ * passwords take the same path (one bcrypt each) and get the same answer, but for an account past
+ * its sign-ins of the hour (below), refused at once whatever the password: that tells an address
+ * signed in 60 times within the hour from one not known, which sign-up tells of any address
+ * anyway (409 auth.email_taken).
  * Limits: the failed-login limits of auth.failed_logins_retry_after (failed_logins.sql), counted
  * under the account's lock, so that parallel guesses cannot pass them; and the account's
  * sign-ins, app.settings.logins_per_account_per_hour (60), counted when made and checked before
