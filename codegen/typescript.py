@@ -276,6 +276,10 @@ async function _request<T, C extends string>(
     const response = await (client.fetch ?? fetch)(`${client.baseUrl.replace(/\/+$/, "")}${path}`, {
       method,
       credentials: client.credentials ?? "include",
+      // No redirect is followed: the edge answers none, and a 3xx of a proxy in front would
+      // take the session header (X-Blossom-Session, which fetch keeps) to the place it names.
+      // It is client.unexpected with its status (0 in a browser, which hides it).
+      redirect: "manual",
       headers: {
         ...client.headers,
         ...options?.headers,

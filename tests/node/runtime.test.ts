@@ -3,6 +3,7 @@
 // tests/test_codegen_node.py drives it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { type IncomingHttpHeaders, createServer } from "node:http";
 import { type Client, authLogout, listOrganizations, me } from "../src/generated.js";
 
 /** A client whose every call is answered by `answer`. */
@@ -70,4 +71,35 @@ test("an empty or null answer to a call that returns a value is client.unexpecte
   }
   const loggedOut = await authLogout(answering(() => new Response(null, { status: 204 })));
   assert.deepEqual(loggedOut, { ok: true, data: null });
+});
+
+test("a redirect is not followed: the session header never reaches the place it names", async () => {
+  // Node's fetch carries a custom header (X-Blossom-Session, the session of a client without
+  // cookies) to another origin a 307 names; the edge never redirects, a proxy in front may.
+  const seen: IncomingHttpHeaders[] = [];
+  const elsewhere = createServer((request, response) => {
+    seen.push(request.headers);
+    response.writeHead(200, { "Content-Type": "application/json" });
+    response.end('{"id": "usr_x"}');
+  });
+  const redirecting = createServer((_request, response) => {
+    response.writeHead(307, { Location: `http://127.0.0.1:${elsewhere.address().port}/rpc/me` });
+    response.end();
+  });
+  await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => redirecting.listen(0, "127.0.0.1", resolve));
+  try {
+    const client: Client = {
+      baseUrl: `http://127.0.0.1:${redirecting.address().port}`,
+      headers: { "X-Blossom-Session": "a-session-token" },
+    };
+    const result = await me(client);
+    assert.ok(!result.ok, JSON.stringify(result));
+    assert.equal(result.error.code, "client.unexpected");
+    assert.equal(result.error.status, 307);
+    assert.deepEqual(seen, []);
+  } finally {
+    redirecting.close();
+    elsewhere.close();
+  }
 });

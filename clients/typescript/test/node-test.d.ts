@@ -14,3 +14,17 @@ declare module "node:assert/strict" {
   export default assert;
 }
 declare const process: { env: Record<string, string | undefined> };
+declare module "node:http" {
+  export type IncomingHttpHeaders = Record<string, string | string[] | undefined>;
+  export interface Server {
+    listen(port: number, host: string, ready: () => void): void;
+    address(): { port: number };
+    close(): void;
+  }
+  export function createServer(
+    handle: (
+      request: { headers: IncomingHttpHeaders },
+      response: { writeHead(status: number, headers?: Record<string, string>): void; end(body?: string): void },
+    ) => void,
+  ): Server;
+}
