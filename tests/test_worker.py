@@ -53,7 +53,7 @@ from tests.support.worker import (
 from worker.config import WorkerConfig
 from worker.delivery import Deliverer, GaveUp, RetryLater
 from worker.metrics import WorkerMetrics
-from worker.process import MAIL_QUEUE, DeliveryRetry, QueueConnector, build_app
+from worker.process import MAIL_QUEUE, DeliveryRetry, QueueConnector, WorkerProcess, build_app
 from worker.slack import SlackPoster
 
 
@@ -728,6 +728,180 @@ def test_a_retry_waits_by_the_databases_clock_whatever_the_workers(
     if wait > 0:
         assert waits_for >= wait - 5, f"the job waits {waits_for:.0f} s by the database's clock"
     assert due_again is (wait == 0), event
+
+
+# What another worker makes of a job listed as stalled before the sweep that listed it puts it
+# back: run again and ended, or running again.
+async def _end_it(other: psycopg.AsyncConnection[Any], job_id: int, ending: str) -> None:
+    await other.execute("select procrastinate_retry_job_v2(%s, now(), null, null, null)", (job_id,))
+    cursor = await other.execute("select procrastinate_register_worker_v1()")
+    registered = await cursor.fetchone()
+    assert registered is not None
+    cursor = await other.execute("select id from procrastinate_fetch_job_v2(array['mail'], %s)", registered)
+    assert await cursor.fetchone() == (job_id,)
+    if ending == "failed":
+        await other.execute("select procrastinate_finish_job_v1(%s, 'failed', false)", (job_id,))
+    elif ending == "succeeded":  # and deleted, as the worker's delete_jobs="successful" does
+        await other.execute("select procrastinate_finish_job_v1(%s, 'succeeded', true)", (job_id,))
+
+
+async def _state_of(conn: psycopg.AsyncConnection[Any], job_id: int) -> tuple[Any, ...]:
+    """The job's status, worker and attempts (None when it is deleted), and its events' types."""
+    cursor = await conn.execute(
+        "select j.status::text, j.worker_id, j.attempts,"
+        " array(select type::text from procrastinate_events where job_id = %s order by id)"
+        " from (select) one left join procrastinate_jobs j on j.id = %s",
+        (job_id, job_id),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+async def _until_waiting_on_a_lock(database_url: str, application_name: str) -> None:
+    """Until a backend of `application_name` waits on a lock (10 s at most)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher:
+        for _ in range(1000):
+            cursor = await watcher.execute(
+                "select exists (select from pg_stat_activity"
+                " where application_name = %s and wait_event_type = 'Lock')",
+                (application_name,),
+            )
+            if (await cursor.fetchone() or (False,))[0]:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"{application_name} never waited on a lock")
+
+
+async def _a_stalled_job(database_url: str, process: WorkerProcess) -> int:
+    """The id of a mail's job `doing` under a worker whose last heartbeat is an hour old."""
+    manager = process.app.job_manager
+    dead = await manager.register_worker()
+    job = await manager.fetch_job([MAIL_QUEUE], dead)
+    assert job is not None
+    assert job.id is not None
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "update jobs.procrastinate_workers set last_heartbeat = now() - interval '1 hour' where id = %s",
+            (dead,),
+        )
+    return job.id
+
+
+@pytest.mark.parametrize("ending", ["failed", "succeeded", "running again"])
+def test_a_stalled_job_that_another_worker_ran_meanwhile_is_left_as_it_is(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """Each worker's sweep lists the jobs `doing` under workers taken for dead, then puts each
+    back. Another's sweep may put it back first, and a worker run it and end it before the
+    first's comes to it: procrastinate's retry takes a `failed` job too, which ran again (the
+    claim found nothing, `skipped`) and was deleted with its events, its failure with them,
+    which the pipeline's sensor never saw; one running again was set back to `todo` under the
+    worker running it. Here the other worker's transaction is held open until the sweep's retry
+    waits on the job's row, then committed."""
+    queue_mail(database_url, f"stalled-{ending.replace(' ', '-')}@example.com")
+    config = _worker_config(database_url)
+
+    async def swept() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        process = WorkerProcess(config)
+        await process.app.open_async()
+        try:
+            job_id = await _a_stalled_job(database_url, process)
+            async with await psycopg.AsyncConnection.connect(
+                database_url, options="-c search_path=jobs"
+            ) as other:
+                manager = process.app.job_manager
+                listed = manager.get_stalled_jobs
+
+                async def listed_then_run_again(**kwargs: Any) -> Any:
+                    stalled = await listed(**kwargs)
+                    await _end_it(other, job_id, ending)
+                    return stalled
+
+                monkeypatch.setattr(manager, "get_stalled_jobs", listed_then_run_again)
+                sweep = asyncio.create_task(process._sweep_stalled_jobs_once())
+                await _until_waiting_on_a_lock(database_url, f"{worker.process.APPLICATION_NAME}-queue")
+                left = await _state_of(other, job_id)
+                await other.commit()
+                await sweep
+                return left, await _state_of(other, job_id)
+        finally:
+            await process.app.close_async()
+
+    left, after = asyncio.run(swept())
+    assert after == left
+    if ending == "failed":
+        assert left[0] == "failed"
+        assert left[3][-1] == "failed"
+
+
+def test_a_stalled_job_is_run_again(database_url: str) -> None:
+    """The sweep's condition lets a job still `doing` under the worker taken for dead through."""
+    queue_mail(database_url, "truly-stalled@example.com")
+    config = _worker_config(database_url)
+
+    async def swept() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        process = WorkerProcess(config)
+        await process.app.open_async()
+        try:
+            job_id = await _a_stalled_job(database_url, process)
+            async with await psycopg.AsyncConnection.connect(
+                database_url, options="-c search_path=jobs", autocommit=True
+            ) as conn:
+                before = await _state_of(conn, job_id)
+                await process._sweep_stalled_jobs_once()
+                return before, await _state_of(conn, job_id)
+        finally:
+            await process.app.close_async()
+
+    before, after = asyncio.run(swept())
+    status, _, attempts, events = before
+    assert status == "doing"
+    # Put back to run again at once, one try more; the dead worker pruned, which unlinks its jobs.
+    assert after[:3] == ("todo", None, attempts + 1)
+    assert after[3][: len(events)] == events
+    assert "deferred_for_retry" in after[3][len(events) :]
+
+
+def test_a_job_whose_worker_is_heard_from_again_after_the_listing_is_left_to_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker silent past BLOSSOM_WORKER_STALLED_SECONDS (a pause, a slow network) that sends
+    its heartbeat again between the sweep's listing and its retry still runs the job: put back,
+    it would be run a second time beside it."""
+    queue_mail(database_url, "heard-again@example.com")
+    config = _worker_config(database_url)
+
+    async def swept() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        process = WorkerProcess(config)
+        await process.app.open_async()
+        try:
+            job_id = await _a_stalled_job(database_url, process)
+            async with await psycopg.AsyncConnection.connect(
+                database_url, options="-c search_path=jobs", autocommit=True
+            ) as conn:
+                manager = process.app.job_manager
+                listed = manager.get_stalled_jobs
+
+                async def listed_then_heard_from(**kwargs: Any) -> Any:
+                    stalled = await listed(**kwargs)
+                    await conn.execute(
+                        "select procrastinate_update_heartbeat_v1(worker_id) from procrastinate_jobs"
+                        " where id = %s",
+                        (job_id,),
+                    )
+                    return stalled
+
+                monkeypatch.setattr(manager, "get_stalled_jobs", listed_then_heard_from)
+                before = await _state_of(conn, job_id)
+                await process._sweep_stalled_jobs_once()
+                return before, await _state_of(conn, job_id)
+        finally:
+            await process.app.close_async()
+
+    before, after = asyncio.run(swept())
+    assert before[0] == "doing"
+    assert after == before
 
 
 class _KeptMail:

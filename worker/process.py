@@ -162,6 +162,48 @@ class DatabaseClockJobManager(JobManager):
             new_lock=lock,
         )
 
+    async def retry_stalled_job(self, job: Job, seconds_since_heartbeat: float) -> bool:
+        """Puts back to run again at once `job`, listed by get_stalled_jobs, if it is still as it
+        was listed: `doing`, its tries as many, under no worker or that worker, still silent for
+        `seconds_since_heartbeat`. Whether it was put back.
+
+        Between the listing and this, another worker's sweep may have put it back and a worker
+        run it: procrastinate's retry (procrastinate_retry_job_v2) takes a `failed` job too, and
+        one `doing` under any worker. A failed delivery ran again (the claim found nothing,
+        `skipped`) and was deleted with its events, its failure with them, which the pipeline's
+        failed-deliveries sensor never saw; one running again was set back to `todo` under the
+        worker running it, to be run twice. One UPDATE, so that a change under way (a worker
+        ending the job) is waited for and its outcome checked again (READ COMMITTED)."""
+        rows = await self.connector.execute_query_all_async(
+            query=RETRY_STALLED_JOB,
+            job_id=job.id,
+            attempts=job.attempts,
+            worker_id=job.worker_id,
+            seconds_since_heartbeat=seconds_since_heartbeat,
+        )
+        return bool(rows)
+
+
+# A stalled job put back as procrastinate_retry_job_v2 does with one due at once (one whose
+# abort was asked for ends `failed`), on the condition that it is still as the sweep listed it.
+# Each retry adds a try, so one run again meanwhile and `doing` once more has more.
+RETRY_STALLED_JOB = """
+update procrastinate_jobs
+   set status = case when abort_requested then 'failed' else 'todo' end::procrastinate_job_status,
+       attempts = case when abort_requested then attempts else attempts + 1 end,
+       scheduled_at = case when abort_requested then scheduled_at else pg_catalog.now() end
+ where id = %(job_id)s
+   and status = 'doing'
+   and attempts = %(attempts)s
+   and (worker_id is null
+        or (worker_id = %(worker_id)s
+            and exists (select from procrastinate_workers w
+                         where w.id = procrastinate_jobs.worker_id
+                           and w.last_heartbeat < pg_catalog.now()
+                               - pg_catalog.make_interval(secs => %(seconds_since_heartbeat)s))))
+returning id
+"""
+
 
 class QueueConnector(PsycopgConnector):
     """procrastinate's connector, whose LISTEN passes on only a new job's notification, the
@@ -359,27 +401,36 @@ class WorkerProcess:
         once those of this process's own workers gone with the database. Those waited until
         their last heartbeat was stalled_seconds old (30 s) before their deliveries, cut short
         by Postgres going away, were tried again."""
-        manager = self.app.job_manager
         while True:
             try:
-                for gone in sorted(self._gone_worker_ids):
-                    # Its jobs are left without a worker, which the query below takes as stalled.
-                    await manager.unregister_worker(gone)
-                    self._gone_worker_ids.discard(gone)
-                stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.config.stalled_seconds)
-                for job in stalled:
-                    log.warning(
-                        "job %s (%s) was held by a worker that stopped answering: running it again",
-                        job.id,
-                        job.call_string,
-                    )
-                    # Another worker may have done it first: then this one is refused, harmlessly.
-                    with suppress(exceptions.ConnectorException):
-                        await manager.retry_job(job)
-                await manager.prune_stalled_workers(self.config.stalled_seconds)
+                await self._sweep_stalled_jobs_once()
             except DATABASE_ERRORS as error:
                 log.warning("looking for stalled jobs failed (%s)", database_error_shown(error))
             await asyncio.sleep(self.config.heartbeat_seconds)
+
+    async def _sweep_stalled_jobs_once(self) -> None:
+        """One sweep: the jobs of workers taken for dead (or gone) put back, those workers pruned."""
+        manager = self.app.job_manager
+        assert isinstance(manager, DatabaseClockJobManager)
+        for gone in sorted(self._gone_worker_ids):
+            # Its jobs are left without a worker, which the query below takes as stalled.
+            await manager.unregister_worker(gone)
+            self._gone_worker_ids.discard(gone)
+        stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.config.stalled_seconds)
+        for job in stalled:
+            if await manager.retry_stalled_job(job, self.config.stalled_seconds):
+                log.warning(
+                    "job %s (%s) was held by a worker that stopped answering: running it again",
+                    job.id,
+                    job.call_string,
+                )
+            else:
+                # Another worker's sweep put it back first and it ran, or runs, again; or its
+                # worker was heard from again.
+                log.info(
+                    "stalled job %s (%s) was taken up again meanwhile: left as it is", job.id, job.call_string
+                )
+        await manager.prune_stalled_workers(self.config.stalled_seconds)
 
     async def _heartbeat_while_stopping(self, worker: Worker) -> None:
         """Heartbeats from a stop asked for until `worker` has unregistered. procrastinate stops
