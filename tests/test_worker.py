@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -835,9 +835,12 @@ def test_a_stalled_job_that_another_worker_ran_meanwhile_is_left_as_it_is(
         assert left[3][-1] == "failed"
 
 
-def test_a_stalled_job_is_run_again(database_url: str) -> None:
-    """The sweep's condition lets a job still `doing` under the worker taken for dead through."""
-    queue_mail(database_url, "truly-stalled@example.com")
+def _around_a_sweep(
+    database_url: str,
+    prepare: Callable[[WorkerProcess, psycopg.AsyncConnection[Any], int], None] = lambda *_: None,
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """A job left `doing` under a worker taken for dead, and its state before and after one
+    sweep; `prepare` runs first, with the worker process, a connection and the job's id."""
     config = _worker_config(database_url)
 
     async def swept() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -848,13 +851,20 @@ def test_a_stalled_job_is_run_again(database_url: str) -> None:
             async with await psycopg.AsyncConnection.connect(
                 database_url, options="-c search_path=jobs", autocommit=True
             ) as conn:
+                prepare(process, conn, job_id)
                 before = await _state_of(conn, job_id)
                 await process._sweep_stalled_jobs_once()
                 return before, await _state_of(conn, job_id)
         finally:
             await process.app.close_async()
 
-    before, after = asyncio.run(swept())
+    return asyncio.run(swept())
+
+
+def test_a_stalled_job_is_run_again(database_url: str) -> None:
+    """The sweep's condition lets a job still `doing` under the worker taken for dead through."""
+    queue_mail(database_url, "truly-stalled@example.com")
+    before, after = _around_a_sweep(database_url)
     status, _, attempts, events = before
     assert status == "doing"
     # Put back to run again at once, one try more; the dead worker pruned, which unlinks its jobs.
@@ -870,36 +880,24 @@ def test_a_job_whose_worker_is_heard_from_again_after_the_listing_is_left_to_it(
     its heartbeat again between the sweep's listing and its retry still runs the job: put back,
     it would be run a second time beside it."""
     queue_mail(database_url, "heard-again@example.com")
-    config = _worker_config(database_url)
 
-    async def swept() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-        process = WorkerProcess(config)
-        await process.app.open_async()
-        try:
-            job_id = await _a_stalled_job(database_url, process)
-            async with await psycopg.AsyncConnection.connect(
-                database_url, options="-c search_path=jobs", autocommit=True
-            ) as conn:
-                manager = process.app.job_manager
-                listed = manager.get_stalled_jobs
+    def heard_from_after_the_listing(
+        process: WorkerProcess, conn: psycopg.AsyncConnection[Any], job_id: int
+    ) -> None:
+        manager = process.app.job_manager
+        listed = manager.get_stalled_jobs
 
-                async def listed_then_heard_from(**kwargs: Any) -> Any:
-                    stalled = await listed(**kwargs)
-                    await conn.execute(
-                        "select procrastinate_update_heartbeat_v1(worker_id) from procrastinate_jobs"
-                        " where id = %s",
-                        (job_id,),
-                    )
-                    return stalled
+        async def listed_then_heard_from(**kwargs: Any) -> Any:
+            stalled = await listed(**kwargs)
+            await conn.execute(
+                "select procrastinate_update_heartbeat_v1(worker_id) from procrastinate_jobs where id = %s",
+                (job_id,),
+            )
+            return stalled
 
-                monkeypatch.setattr(manager, "get_stalled_jobs", listed_then_heard_from)
-                before = await _state_of(conn, job_id)
-                await process._sweep_stalled_jobs_once()
-                return before, await _state_of(conn, job_id)
-        finally:
-            await process.app.close_async()
+        monkeypatch.setattr(manager, "get_stalled_jobs", listed_then_heard_from)
 
-    before, after = asyncio.run(swept())
+    before, after = _around_a_sweep(database_url, heard_from_after_the_listing)
     assert before[0] == "doing"
     assert after == before
 
