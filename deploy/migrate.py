@@ -387,19 +387,13 @@ def refuse_edited_or_unknown_migrations(admin_url: str, migrations_dir: Path | N
     from yoyo import read_migrations
 
     with psycopg.connect(admin_url) as conn:
-        found = conn.execute(
-            "select pg_catalog.to_regclass(%s) is not null, pg_catalog.to_regclass(%s) is not null",
-            (f"{META_SCHEMA}._yoyo_migration", CHECKSUMS_TABLE),
-        ).fetchone()
-        assert found is not None
-        has_migrations, has_checksums = found
-        if not has_migrations:
+        if not _exists(conn, f"{META_SCHEMA}._yoyo_migration"):
             return {}
         # One query on an up-to-date database: the applied migrations with what was recorded.
         query = (
             f"select m.migration_id, c.sha256 from {META_SCHEMA}._yoyo_migration m"
             f" left join {CHECKSUMS_TABLE} c using (migration_id)"
-            if has_checksums
+            if _exists(conn, CHECKSUMS_TABLE)
             else f"select migration_id, null::text from {META_SCHEMA}._yoyo_migration"
         )
         applied: dict[str, str | None] = {
