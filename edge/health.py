@@ -25,13 +25,24 @@ async def healthz(_request: Request) -> Response:
 UNREACHABLE = "unreachable"
 
 
+NOT_MIGRATED = "not migrated"
+
+# Whether the stateless layer is there: none of the API's functions exists before the first
+# migrate, nor between a rollback (which drops the layer first) and the next migrate, when every
+# call fails. auth.session_info is the one every signed-in call begins with.
+_LAYER_APPLIED = "select pg_catalog.to_regprocedure('auth.session_info(text)') is not null"
+
+
 async def _check_postgres(database: Database, seconds: float) -> str | None:
     try:
         async with asyncio.timeout(seconds), database.transaction() as conn:
-            await conn.execute("select 1")
+            applied = await (await conn.execute(_LAYER_APPLIED)).fetchone() == (True,)
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         log.warning("readiness: Postgres: %s: %s", type(error).__name__, error)
         return UNREACHABLE
+    if not applied:
+        log.warning("readiness: Postgres: the database is not migrated (its functions are missing)")
+        return NOT_MIGRATED
     return None
 
 
@@ -73,10 +84,17 @@ async def readyz(request: Request) -> Response:
     )
     checks = {"postgres": postgres or "ok", "postgrest": postgrest or "ok"}
     if postgres or postgrest:
-        down = " and ".join(
-            name for name, problem in (("Postgres", postgres), ("PostgREST", postgrest)) if problem
-        )
+        down = [
+            name
+            for name, problem in (("Postgres", postgres), ("PostgREST", postgrest))
+            if problem == UNREACHABLE
+        ]
+        problems = [f"{' and '.join(down)} not reachable."] if down else []
+        if postgres == NOT_MIGRATED:
+            problems.append("The database is not migrated.")
+        if postgrest and postgrest != UNREACHABLE:
+            problems.append(f"PostgREST {postgrest}.")
         return error_response(
-            503, "edge.not_ready", f"{down} not reachable.", details=checks, headers={"Retry-After": "1"}
+            503, "edge.not_ready", " ".join(problems), details=checks, headers={"Retry-After": "1"}
         )
     return JSONResponse({"status": "ready", "checks": checks})

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from deploy.migrate import apply_stateless, drop_stateless
 from ops.services import stop
 from tests.support.http import request
 from tests.support.stack import Stack, make_stack
@@ -61,6 +62,22 @@ def test_readyz_reports_postgres_and_postgrest_reachable(probe_stack: Stack) -> 
     reply = request(probe_stack.edge_url, "GET", "/readyz")
     assert reply.status == 200
     assert reply.json() == {"status": "ready", "checks": {"postgres": "ok", "postgrest": "ok"}}
+
+
+def test_readyz_is_not_ready_while_the_stateless_layer_is_dropped(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    """Between a rollback (which drops the stateless layer first) and the next migrate, every
+    call failed while /readyz answered 200, so a load balancer kept sending to a stack that
+    answered nothing."""
+    with make_stack(pg_server, template_database, tmp_path) as running:
+        drop_stateless(running.database_url)
+        reply = request(running.edge_url, "GET", "/readyz")
+        assert reply.status == 503
+        assert reply.json()["code"] == "edge.not_ready"
+        assert reply.json()["details"] == {"postgres": "not migrated", "postgrest": "ok"}
+        apply_stateless(running.database_url)
+        assert request(running.edge_url, "GET", "/readyz").status == 200
 
 
 def test_rpc_post_is_forwarded_with_its_json_body(probe_stack: Stack) -> None:
