@@ -6,8 +6,10 @@ what the caller may read of the organization (the database, ext.ai_org_activity:
 non-member); the request made from it and its hash; the cached answer, or a reservation of the
 call's tokens against the organization's quota (ext.ai_reserve: 429 past it); the call; then
 the tokens the provider counted are charged, at most those reserved, and the answer cached
-(ext.ai_settle; a report past the reservation is logged as a warning), or, when the call failed,
-nothing is charged (ext.ai_release).
+(ext.ai_settle; a report past the reservation is logged as a warning; tried again while the
+database is out of reach, and when it stays so, the caller still has the answer and the tokens
+are logged at ERROR for the operators), or, when the call failed, nothing is charged
+(ext.ai_release).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 
 import psycopg
 from starlette.requests import Request
@@ -37,6 +40,9 @@ FEATURE = "org_summary"
 CANCELLED = "ai.cancelled"
 
 log = logging.getLogger("edge.ai")
+# The pauses before each further try of a settle the database could not take (a connection lost,
+# a restart, a failover): about a second in all, within the request, whose caller is waiting.
+SETTLE_RETRY_DELAYS = (0.1, 0.3, 0.6)
 # A few sentences; also the bound on what a call can cost beyond its prompt.
 MAX_COMPLETION_TOKENS = 300
 SYSTEM_PROMPT = (
@@ -89,7 +95,7 @@ async def org_summary(request: Request) -> Response:
     if reservation is None:  # the function answers one or the other; never neither
         raise Refused(internal_error())
     under_way: CallsUnderWay = request.app.state.ai_calls
-    under_way.begin(reservation, session)
+    under_way.begin(reservation, session, org_id, chat)
     cancelled = False
     try:
         try:
@@ -103,18 +109,11 @@ async def org_summary(request: Request) -> Response:
                 ),
             )
             raise failed_call(log, "the AI call", error, org_id) from None
-        await call(
-            request,
-            lambda conn: db.ext_ai_settle_async(
-                conn,
-                p_session=session,
-                p_reservation_id=reservation,
-                p_prompt_tokens=answer.prompt_tokens,
-                p_completion_tokens=answer.completion_tokens,
-                p_answer=answer.text,
-            ),
-        )
-        _note_over_report(org_id, reservation, chat, answer)
+        under_way.answered(reservation, answer)
+        if await _settle(request, session, reservation, answer):
+            _note_over_report(org_id, reservation, chat, answer)
+        else:
+            _note_unsettled(org_id, reservation, chat, answer)
     except asyncio.CancelledError:
         cancelled = True  # left under way: the edge's stop releases it (CallsUnderWay.release_all)
         raise
@@ -122,6 +121,69 @@ async def org_summary(request: Request) -> Response:
         if not cancelled:
             under_way.end(reservation)
     return _summary(org_id, answer.text, cached=False)
+
+
+async def _settle(request: Request, session: str | None, reservation: int, answer: ChatAnswer) -> bool:
+    """Charges the call what the provider counted (ext.ai_settle), trying again, a few times
+    over about a second, while the database cannot take it: a connection lost, a restart or a
+    failover between the provider's answer and the settle left the reservation held for ten
+    minutes and the tokens charged to nobody. False when the last try failed so too; any other
+    refusal (404: the organization deleted during the call) is raised as it is."""
+    for delay in (*SETTLE_RETRY_DELAYS, None):
+        try:
+            await call(
+                request,
+                lambda conn: db.ext_ai_settle_async(
+                    conn,
+                    p_session=session,
+                    p_reservation_id=reservation,
+                    p_prompt_tokens=answer.prompt_tokens,
+                    p_completion_tokens=answer.completion_tokens,
+                    p_answer=answer.text,
+                ),
+            )
+        except Refused as refused:
+            # call() answers 503 for these: no connection, a lost one, or a state that passes (a
+            # deadlock, a timeout); ext.ai_settle is a no-op for a call already settled, in case
+            # the commit was made and only its acknowledgement lost.
+            if not isinstance(refused.__cause__, (DatabaseUnavailable, psycopg.OperationalError)):
+                raise
+            if delay is None:
+                return False
+            await asyncio.sleep(delay)
+        else:
+            return True
+    return False  # not reached: the last try returns or raises
+
+
+def _note_unsettled(org_id: str, reservation: int, chat: ChatRequest, answer: ChatAnswer) -> None:
+    """The call the provider answered could not be charged: an error for the operators, with
+    what they need to charge it by hand (docs/services.md, "AI"), never the prompt or the answer.
+    The reservation, left unsettled, is charged in full once it lapses (app.ai_usage_view)."""
+    log.error(
+        "the AI call of reservation %d was answered but could not be settled: charge it by hand",
+        reservation,
+        extra={
+            "fields": {
+                "org_id": org_id,
+                "reservation_id": reservation,
+                "model": chat.model,
+                "reserved_tokens": chat.token_bound,
+                "prompt_tokens": answer.prompt_tokens,
+                "completion_tokens": answer.completion_tokens,
+            }
+        },
+    )
+
+
+@dataclass
+class _Call:
+    """A call under way: who made it, and the provider's answer once it came."""
+
+    session: str | None
+    org_id: str
+    chat: ChatRequest
+    answer: ChatAnswer | None = None
 
 
 class CallsUnderWay:
@@ -132,25 +194,47 @@ class CallsUnderWay:
     minutes."""
 
     def __init__(self) -> None:
-        self._sessions: dict[int, str | None] = {}
+        self._calls: dict[int, _Call] = {}
 
-    def begin(self, reservation: int, session: str | None) -> None:
-        self._sessions[reservation] = session
+    def begin(self, reservation: int, session: str | None, org_id: str, chat: ChatRequest) -> None:
+        self._calls[reservation] = _Call(session, org_id, chat)
+
+    def answered(self, reservation: int, answer: ChatAnswer) -> None:
+        """The provider answered: from now on the call is to be charged, not released."""
+        self._calls[reservation].answer = answer
 
     def end(self, reservation: int) -> None:
-        self._sessions.pop(reservation, None)
+        self._calls.pop(reservation, None)
 
     async def release_all(self, database: Database) -> None:
-        """Releases, charging nothing, every call still under way (before the database closes)."""
-        while self._sessions:
-            reservation, session = self._sessions.popitem()
+        """Releases, charging nothing, every call still under way (before the database closes);
+        one the provider had answered (cut short while it was being settled) is settled."""
+        while self._calls:
+            reservation, under_way = self._calls.popitem()
+            answer = under_way.answer
             try:
                 async with database.transaction() as conn:
-                    await db.ext_ai_release_async(
-                        conn, p_session=session, p_reservation_id=reservation, p_failure=CANCELLED
-                    )
+                    if answer is None:
+                        await db.ext_ai_release_async(
+                            conn,
+                            p_session=under_way.session,
+                            p_reservation_id=reservation,
+                            p_failure=CANCELLED,
+                        )
+                    else:
+                        await db.ext_ai_settle_async(
+                            conn,
+                            p_session=under_way.session,
+                            p_reservation_id=reservation,
+                            p_prompt_tokens=answer.prompt_tokens,
+                            p_completion_tokens=answer.completion_tokens,
+                            p_answer=answer.text,
+                        )
             except (RpcError, DatabaseUnavailable, psycopg.Error) as error:
-                log.warning("the AI call of reservation %s could not be released: %r", reservation, error)
+                if answer is None:
+                    log.warning("the AI call of reservation %s could not be released: %r", reservation, error)
+                else:
+                    _note_unsettled(under_way.org_id, reservation, under_way.chat, answer)
 
 
 def _note_over_report(org_id: str, reservation: int, chat: ChatRequest, answer: ChatAnswer) -> None:

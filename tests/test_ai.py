@@ -15,6 +15,7 @@ import secrets
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -422,6 +423,114 @@ def test_a_provider_reporting_more_than_was_reserved_is_charged_only_the_reserva
         "reported_tokens": 20_000_000,
         "charged_tokens": reserved,
     }
+
+
+@contextmanager
+def settle_connection_killed(stack: Stack, org_id: str, times: int) -> Iterator[None]:
+    """The connection of the next `times` settles of the organization's calls is killed by the
+    database as the settle writes (a trigger on the ledger that terminates its own backend, with
+    a sequence counting the kills, which a rollback does not undo): what a restart, a failover or
+    a connection killed between the provider's answer and the settle does, without any timing."""
+    name = f"kill_settle_{secrets.token_hex(4)}"
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(f"create sequence public.{name}")
+        conn.execute(
+            f"""create function public.{name}() returns trigger language plpgsql security definer
+                set search_path = '' as $$
+                begin
+                  if pg_catalog.nextval('public.{name}') <= {times} then
+                    perform pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid());
+                    perform pg_catalog.pg_sleep(10);  -- not reached: the session ends here
+                  end if;
+                  return new;
+                end $$"""
+        )
+        conn.execute(
+            f"create trigger {name} before update on app.ai_usage for each row"
+            f" when (new.org_id = '{org_id}' and new.outcome = 'answered') execute function public.{name}()"
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            conn.execute(f"drop trigger {name} on app.ai_usage")
+            conn.execute(f"drop function public.{name}()")
+            conn.execute(f"drop sequence public.{name}")
+
+
+def edge_errors(stack: Stack, logger: str) -> list[dict[str, Any]]:
+    lines = (stack.services.logs / "edge.log").read_text(errors="replace").splitlines()
+    found = [json.loads(line) for line in lines if line.startswith("{")]
+    return [line for line in found if line.get("logger") == logger and line.get("level") == "error"]
+
+
+def test_a_settle_whose_database_connection_is_lost_is_tried_again(world: AiWorld) -> None:
+    """The provider answered, then the settle's connection was lost: the caller was answered
+    503, the reservation stayed held for 10 minutes (the same request 409 ai.in_progress all that
+    time) and the tokens the provider counted were charged to nobody."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    with settle_connection_killed(stack, bloom.org_id, times=2):
+        reply = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"org_id": bloom.org_id, "summary": recorded_text(fake), "cached": False}
+    assert ledger(stack, bloom.org_id) == [("answered", recorded_tokens(fake), None)]
+    again = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert again.json()["cached"] is True, "settled: the answer is in the cache"
+    assert len(fake.calls) == 1
+
+
+def test_a_call_that_cannot_be_settled_is_answered_and_logged_for_the_operators(world: AiWorld) -> None:
+    """The database stayed out of reach for every try of the settle: the provider has answered
+    (and charged us), so the caller has the answer, not a 503 that would send them to pay for it
+    again; the tokens are logged at ERROR for the operators, and the reservation, left unsettled,
+    is charged in full once it lapses."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    with settle_connection_killed(stack, bloom.org_id, times=1000):
+        reply = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"org_id": bloom.org_id, "summary": recorded_text(fake), "cached": False}
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select id, outcome::text, reserved_tokens from app.ai_usage where org_id = %s", (bloom.org_id,)
+        ).fetchone()
+    assert row is not None
+    reservation, outcome, reserved = row
+    assert outcome == "reserved"
+    recording = json.loads((LLM_FIXTURES / f"{fake.calls[-1]}.json").read_text())["response"]["usage"]
+    (error,) = eventually(
+        lambda: [e for e in edge_errors(stack, "edge.ai") if e.get("org_id") == bloom.org_id],
+        5,
+        "the edge's error naming the unsettled call",
+    )
+    assert {
+        k: error.get(k)
+        for k in ("reservation_id", "model", "reserved_tokens", "prompt_tokens", "completion_tokens")
+    } == {
+        "reservation_id": reservation,
+        "model": "gpt-4o-mini",
+        "reserved_tokens": reserved,
+        "prompt_tokens": recording["prompt_tokens"],
+        "completion_tokens": recording["completion_tokens"],
+    }
+    assert error["request_id"] == reply.header("x-request-id")
+    logged = json.dumps(error)
+    assert API_KEY not in logged
+    assert "summarize" not in logged, "no prompt text"
+    assert "Bloom" not in logged, "nor the organization's name it holds"
+    assert recorded_text(fake)[:40] not in logged
+
+    # Lapsed, the reservation is charged what it held: the call was made, what it cost unknown
+    # to the ledger, and the most it could cost is what it reserved.
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(
+            "update app.ai_usage set started_at = now() - interval '11 minutes' where id = %s", (reservation,)
+        )
+    usage = post(
+        stack.edge_url, "/rpc/get_ai_usage", {"org_id": bloom.org_id}, headers=bloom.people["Ada"].cookie
+    )
+    assert (usage.json()["used_tokens"], usage.json()["reserved_tokens"]) == (reserved, 0), usage.body
 
 
 @pytest.mark.parametrize("failure", [None, "server_error"])

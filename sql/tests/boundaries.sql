@@ -127,12 +127,14 @@ select is(auth.failed_logins_retry_after('reader@example.com', '203.0.113.9', nu
 update app.rate_limit_hits set at = now() - interval '2 seconds' where kind = 'login.email';
 select is(auth.failed_logins_retry_after('reader@example.com', '203.0.113.9', null), null, 'at it, none');
 
-/* The AI reservation: held 10 minutes, then not. */
+/* The AI reservation: held 10 minutes, then charged. */
 insert into app.ai_usage (org_id, user_id, feature, model, request_hash, reserved_tokens, started_at)
 values (tap.id('acme'), tap.id('owner'), 'tap', 'tap-model', sha256('tap'), 100, now() - interval '10 minutes');
-select is((select reserved_tokens from app.ai_usage_view(tap.id('acme'))), 0, 'a reservation 10 minutes old is held no more');
+select is((select (used_tokens, reserved_tokens)::text from app.ai_usage_view(tap.id('acme'))), '(100,0)',
+  'a reservation 10 minutes old is held no more: charged what it reserved');
 update app.ai_usage set started_at = started_at + interval '1 microsecond' where org_id = tap.id('acme');
-select is((select reserved_tokens from app.ai_usage_view(tap.id('acme'))), 100, 'a microsecond younger, it is');
+select is((select (used_tokens, reserved_tokens)::text from app.ai_usage_view(tap.id('acme'))), '(0,100)',
+  'a microsecond younger, it is held, not charged');
 update app.ai_usage set started_at = app.ai_month_start() - interval '1 microsecond', outcome = 'answered',
                         prompt_tokens = 5, completion_tokens = 5, settled_at = app.ai_month_start()
  where org_id = tap.id('acme');

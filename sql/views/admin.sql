@@ -125,10 +125,11 @@ create view admin.ai_usage with (security_barrier) as
          pg_catalog.count(*) filter (where u.outcome = 'answered') as answered,
          pg_catalog.count(*) filter (where u.outcome = 'cached') as cached,
          pg_catalog.count(*) filter (where u.outcome = 'failed') as failed,
-         -- Under way, or never settled (the edge died during the call: the reservation is left
-         -- to lapse; an answer without token counts is marked failed by the edge): charged nothing, and
-         -- held against the quota for app.ai_reservation_lifetime() only. Left out, requests
-         -- were more than their outcomes.
+         -- Under way, or never settled (the edge died during the call, or could not reach the
+         -- database to settle it, logged at ERROR: the reservation is left to lapse; an answer
+         -- without token counts is marked failed by the edge): held against the quota for
+         -- app.ai_reservation_lifetime(), then charged its reservation there (app.ai_usage_view),
+         -- not in the token sums below. Left out, requests were more than their outcomes.
          pg_catalog.count(*) filter (where u.outcome = 'reserved') as reserved,
          pg_catalog.sum(u.prompt_tokens) as prompt_tokens,
          pg_catalog.sum(u.completion_tokens) as completion_tokens,
@@ -138,7 +139,7 @@ create view admin.ai_usage with (security_barrier) as
          coalesce(pg_catalog.sum(u.reported_tokens - u.prompt_tokens - u.completion_tokens), 0) as over_reported_tokens
     from app.ai_usage u
    group by u.org_id, 2;
-comment on view admin.ai_usage is 'AI use per organization and month (UTC): requests by outcome (answered, cached, failed, and reserved: under way or never settled, charged nothing), tokens charged, the organization''s own monthly quota when an operator set one (else app.settings.ai_monthly_tokens applies), and the calls the provider reported more tokens for than they reserved (each charged its reservation), with the tokens reported beyond, charged to nobody.';
+comment on view admin.ai_usage is 'AI use per organization and month (UTC): requests by outcome (answered, cached, failed, and reserved: under way or never settled, which the quota charges its reservation once lapsed), tokens the provider counted, the organization''s own monthly quota when an operator set one (else app.settings.ai_monthly_tokens applies), and the calls the provider reported more tokens for than they reserved (each charged its reservation), with the tokens reported beyond, charged to nobody.';
 
 set local role blossom_owner;
 revoke create on schema admin from admin_reader;

@@ -7,7 +7,8 @@
  * through while the held tokens are below the quota, under the organization's AI lock
  * (app.lock_ai), so calls made at once are counted one after the other and the month's
  * charge ends below the quota plus one call's worth. A reservation that was never settled (the
- * edge died during the call) stops being held after app.ai_reservation_lifetime().
+ * edge died during the call, or could not reach the database to settle it) stops being held
+ * after app.ai_reservation_lifetime(), and is charged what it reserved from then on.
  */
 
 create function app.lock_ai(p_org app.org_id) returns void
@@ -41,7 +42,7 @@ language sql immutable parallel safe
 return interval '10 minutes';
 
 comment on function app.ai_reservation_lifetime() is
-  'How long an unsettled reservation is held against the quota (its call has long timed out by then).';
+  'How long an unsettled reservation is held against the quota (its call has long timed out by then); then it is charged what it reserved.';
 
 /* A reservation whose call is under way: held against the quota (app.ai_usage_view), and its
    request not made again meanwhile (ext.ai_reserve). Inlined where it is called. */
@@ -63,12 +64,18 @@ end;
 comment on function app.ai_quota(app.org_id) is
   'The organization''s monthly token quota: its row in app.ai_quotas, else app.settings.ai_monthly_tokens (default 1000000, at most 10^9).';
 
-/* This month's ledger of an organization, summed, as api.get_ai_usage returns it. */
+/* This month's ledger of an organization, summed, as api.get_ai_usage returns it. A reservation
+   that lapsed unsettled is charged what it reserved: its call was made (the edge died during it,
+   or the database could not be reached to settle it: edge/ai.py logs that at ERROR), what it
+   cost is unknown to the ledger, and the most it could cost is its reservation. Charged
+   nothing, its tokens were charged to nobody, and the quota undercounted. */
 create function app.ai_usage_view(p_org app.org_id) returns api.ai_usage
 language sql stable parallel safe
 begin atomic
   select p_org, app.ai_month_start(), app.ai_quota(p_org),
-         coalesce(pg_catalog.sum(u.prompt_tokens + u.completion_tokens), 0)::integer,
+         (coalesce(pg_catalog.sum(u.prompt_tokens + u.completion_tokens), 0)
+          + coalesce(pg_catalog.sum(u.reserved_tokens) filter (
+              where u.outcome = 'reserved' and not app.ai_under_way(u)), 0))::integer,
          coalesce(pg_catalog.sum(u.reserved_tokens) filter (
            where app.ai_under_way(u)), 0)::integer,
          (pg_catalog.count(*) filter (where u.outcome = 'answered'))::integer,

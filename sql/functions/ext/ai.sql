@@ -181,6 +181,12 @@ declare
 begin
   -- The call was made: charged even when its session ended while it ran.
   perform auth.act_as_session(p_session, p_ended_too => true);
+  /* Settled already: the edge tries a settle again when its connection was lost (edge/ai.py),
+     and the try before may have committed, only its acknowledgement lost. Charged once. */
+  if exists (select from app.ai_usage u
+              where u.id = p_reservation_id and u.outcome = 'answered' and u.user_id = app.current_user_id()) then
+    return;
+  end if;
   v_usage := app.ai_reservation(p_reservation_id);
   if v_reported is null or p_prompt_tokens < 0 or p_completion_tokens < 0 then
     raise exception 'token counts of AI reservation % must be whole numbers from 0', p_reservation_id;
@@ -205,7 +211,7 @@ end
 $$;
 
 comment on function ext.ai_settle(text, bigint, integer, integer, text) is
-  'Charges the session''s reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer. Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'Charges the session''s reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer; a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.';
 
 /* The provider failed or timed out: the reservation is charged nothing, and its error code kept
    (404 org.not_found when the organization was deleted during the call, as ext.ai_settle). */
