@@ -12,6 +12,11 @@ or TemporaryFailure (a 4xx answer, no server, a timeout, a broken connection, a 
 5xx to the greeting, to EHLO or to our sender, a recipient refused for want of a login or by a
 relay that will not relay for us: what every mail would get alike until the server or the
 settings are mended: worth another try later).
+
+A sender may give a check that must still hold when the message is handed over (`before_data`:
+the worker's, that its claim of the mail is still held): it runs once the recipients are taken,
+just before DATA, the step at which the server takes the message; when it fails, the server is
+told QUIT without the message, and what the check raised passes through unchanged.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from __future__ import annotations
 import ipaddress
 import re
 import ssl
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib.typing import Default
 
 from blossom_db.settings import ENCODE_HINT
 
@@ -131,6 +139,40 @@ class SmtpSettings:
         return f"{scheme}://{user}{self.host}:{self.port}" + ("?starttls=1" if self.start_tls else "")
 
 
+class _CheckFailedBeforeData(Exception):
+    """The check before DATA raised `error`: the message was not handed over."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _CheckedClient(aiosmtplib.SMTP):
+    """aiosmtplib's client, which awaits a check before DATA. send_message does the conversation
+    as it always did (EHLO, SIZE, 8BITMIME and SMTPUTF8, MAIL, each RCPT, and RSET after a
+    refusal) and calls data() once the recipients are taken, only then (tests/test_smtp.py)."""
+
+    def __init__(self, before_data: Callable[[], Awaitable[None]] | None, **settings: Any) -> None:
+        super().__init__(**settings)
+        self._before_data = before_data
+
+    # aiosmtplib's signature, which its sendmail calls (timeout included).
+    async def data(
+        self,
+        message: str | bytes,
+        /,
+        *,
+        timeout: float | Literal[Default.token] | None = Default.token,  # noqa: ASYNC109
+    ) -> aiosmtplib.SMTPResponse:
+        if self._before_data is not None:
+            try:
+                await self._before_data()
+            except Exception as error:
+                # Told apart from the server's errors, which send sorts: this one is the caller's.
+                raise _CheckFailedBeforeData(error) from error
+        return await super().data(message, timeout=timeout)
+
+
 class Mailer:
     """One SMTP client for a process: a connection per message (mail is rare, and a connection
     kept open would have to be watched for the server closing it)."""
@@ -139,12 +181,17 @@ class Mailer:
         self.settings = settings
         self._tls = ssl.create_default_context() if settings.implicit_tls or settings.start_tls else None
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(
+        self, message: EmailMessage, *, before_data: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """Returns once the server accepted the message; TemporaryFailure or PermanentFailure
         otherwise. Cancelled, it drops the connection at once (no QUIT that would wait for a
-        server that stopped answering)."""
+        server that stopped answering). `before_data`, if given, is awaited once the recipients
+        are taken, just before the message is handed over; what it raises, it raises, after a
+        QUIT that leaves the server without the message."""
         settings = self.settings
-        client = aiosmtplib.SMTP(
+        client = _CheckedClient(
+            before_data,
             hostname=settings.host,
             port=settings.port,
             username=settings.username,
@@ -166,6 +213,13 @@ class Mailer:
             # Accepted: the message is the server's now, whatever becomes of a polite goodbye.
             with suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await client.quit(timeout=QUIT_SECONDS)
+        except _CheckFailedBeforeData as failed:
+            # Not handed over: the server drops the envelope with the session. What the check
+            # raised is the caller's to act on, not sorted as the server's (an OSError of its
+            # own is no failure of the server's).
+            with suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit(timeout=QUIT_SECONDS)
+            raise failed.error from None
         except aiosmtplib.SMTPAuthenticationError as error:
             # The settings are wrong, not the message: it goes once they are mended.
             raise TemporaryFailure(

@@ -137,6 +137,8 @@ class ScriptedSmtp:
         self.greeting, self.mail, self.rcpt, self.answer_quit = greeting, mail, rcpt, answer_quit
         self.data_end, self.answer_rset = data_end, answer_rset
         self.accepted = 0
+        # The verbs of the commands received, in order (b"MAIL", b"RCPT", ...).
+        self.commands: list[bytes] = []
         scripted = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -144,6 +146,7 @@ class ScriptedSmtp:
                 self.wfile.write(f"{scripted.greeting}\r\n".encode())
                 for line in self.rfile:
                     verb = line[:4].upper()
+                    scripted.commands.append(verb)
                     if verb in (b"EHLO", b"HELO"):
                         self.wfile.write(b"250 scripted\r\n")
                     elif verb == b"MAIL":
@@ -252,3 +255,55 @@ def test_a_refusal_of_this_message_stays_permanent_when_the_server_then_hangs(
         with pytest.raises(PermanentFailure, match=f"refused: {refused} "):
             asyncio.run(Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=1)).send(_message()))
         assert smtp.accepted == 0
+
+
+class _ClaimLost(Exception):
+    """What a sender's check before DATA raises here (the worker's: its claim lost)."""
+
+
+@pytest.mark.parametrize("raised", [_ClaimLost("the claim's connection is gone"), OSError("as an OSError")])
+def test_a_check_that_fails_before_data_leaves_the_server_without_the_message(raised: Exception) -> None:
+    """The worker checks that its claim of the mail still holds just before the message is handed
+    over: the check runs once every recipient is taken, and when it fails, the server is told QUIT
+    without DATA, and what the check raised reaches the caller as it was (an OSError of the
+    check's is not the server's, to be sorted as a failure of it)."""
+    seen_before_data: list[list[bytes]] = []
+
+    async def check() -> None:
+        seen_before_data.append(list(smtp.commands))
+        raise raised
+
+    with ScriptedSmtp() as smtp:
+        with pytest.raises(type(raised)) as caught:
+            asyncio.run(
+                Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=5)).send(_message(), before_data=check)
+            )
+        assert caught.value is raised
+        assert seen_before_data == [[b"EHLO", b"MAIL", b"RCPT"]]
+        assert smtp.accepted == 0
+        assert b"DATA" not in smtp.commands
+        assert smtp.commands[-1] == b"QUIT"
+
+
+def test_a_check_that_holds_before_data_lets_the_message_go() -> None:
+    checked: list[int] = []
+
+    async def check() -> None:
+        checked.append(len(smtp.commands))
+
+    with ScriptedSmtp() as smtp:
+        asyncio.run(
+            Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=5)).send(_message(), before_data=check)
+        )
+        assert checked == [3]
+        assert smtp.accepted == 1
+
+
+def test_a_message_refused_before_data_is_refused_without_the_check() -> None:
+    async def check() -> None:
+        raise AssertionError("checked although the recipient was refused")
+
+    with ScriptedSmtp(rcpt="550 5.1.1 No such user") as smtp, pytest.raises(PermanentFailure, match="550"):
+        asyncio.run(
+            Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=5)).send(_message(), before_data=check)
+        )

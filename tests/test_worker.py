@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -34,7 +34,7 @@ from ops.cluster import LocalCluster
 from ops.scratch import free_port, temporary_cluster
 from ops.services import start_worker, stop, worker_env
 from ops.settings import with_user
-from services.smtp import Mailer
+from services.smtp import Mailer, SmtpSettings
 from tests.support.orgs_db import call_and_commit, make_org, make_user
 from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
@@ -528,7 +528,9 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
         event = queue_mail(url, "jo@example.com")
         assert smtp.held.wait(10)
         cluster.stop(mode="fast")
-        smtp.release()  # accepted, and its record fails: the window every SMTP client has
+        # Its claim went with the database: the check before DATA finds it lost, and the message
+        # is not handed over (it was, and its record failed: the mail went twice).
+        smtp.release()
         (log,) = tmp_path.glob("worker-*.log")
         # Its record waits for the job queue's pool (5 s), then the worker ends and starts over.
         eventually(
@@ -538,7 +540,7 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
         # Not BLOSSOM_WORKER_STALLED_SECONDS (60 s here) after the last heartbeat.
         eventually(lambda: outbox_row(url, event)["delivered_at"], timeout=8, what="delivered at once")
         assert worker.poll() is None, "the worker kept running"
-        assert len(smtp.received) == 2
+        assert len(smtp.received) == 1
 
 
 class _Stopped(Exception):
@@ -908,7 +910,11 @@ class _KeptMail:
     def __init__(self) -> None:
         self.sent: list[EmailMessage] = []
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(
+        self, message: EmailMessage, *, before_data: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        if before_data is not None:
+            await before_data()
         self.sent.append(message)
 
 
@@ -971,3 +977,57 @@ def test_the_delivery_latency_is_measured_by_the_databases_clock(
     latency = metrics.registry.get_sample_value("blossom_worker_delivery_latency_seconds_sum")
     assert latency is not None
     assert 0 <= latency < 30, f"a mail delivered at once counted {latency:.0f} s late"
+
+
+def test_a_claim_lost_during_the_smtp_conversation_sends_nothing_and_its_retry_sends_once(
+    database_url: str,
+) -> None:
+    """The claim (the delivery transaction's row lock) lives on its database connection, and that
+    connection may be lost at any moment of the SMTP conversation (Postgres restarted, the session
+    ended by an admin): the message was handed over all the same, its record failed, and the next
+    try sent it a second time. The claim is checked just before the message is handed over (DATA):
+    lost, the server is left without it, and the next try sends it once."""
+    application_name = "claim-lost-test"
+    ended: list[object] = []
+
+    def end_the_claims_session() -> None:
+        # As Postgres restarting would, at RCPT: waits until the backend has exited.
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            ended.extend(
+                admin.execute(
+                    "select pg_catalog.pg_terminate_backend(pid, 5000) from pg_catalog.pg_stat_activity"
+                    " where application_name = %s",
+                    (application_name,),
+                ).fetchall()
+            )
+
+    event = queue_mail(database_url, "lou@example.com")
+    with SmtpServer() as smtp:
+        config = replace(
+            _worker_config(database_url), smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5)
+        )
+
+        async def one_try() -> psycopg.Error | None:
+            database = Database(
+                config.database_url, max_connections=1, wait_seconds=5.0, application_name=application_name
+            )
+            try:
+                await Deliverer(config, database, Mailer(config.smtp), WorkerMetrics()).deliver(event)
+            except psycopg.Error as error:
+                return error
+            finally:
+                await database.close()
+            return None
+
+        smtp.on_next_rcpt(end_the_claims_session)
+        lost = asyncio.run(one_try())
+        assert ended == [(True,)], "the claim's session was not found and ended"
+        assert lost is not None, "the try went on as if its claim held"
+        assert worker.process.database_lost(lost), repr(lost)
+        assert smtp.received == [], "handed over although its claim was lost"
+        assert outbox_row(database_url, event)["delivered_at"] is None
+        assert asyncio.run(one_try()) is None
+        assert [message.to for message in smtp.received] == [("lou@example.com",)]
+    row = outbox_row(database_url, event)
+    assert row["delivered_at"] is not None
+    assert row["attempts"] == 1, "the lost try counted against the mail"

@@ -13,10 +13,13 @@ In one transaction of the worker's own (sql/functions/delivery/messages.sql):
 The lock is what makes delivery at most once per event: a second job for the same event (a
 second worker, a job run again after its worker was taken for dead) waits for it, then finds
 the event delivered. A worker killed while sending loses its transaction and its lock, and a
-later try sends again. One window remains, as with any SMTP client: a message the server
-accepted whose delivery cannot then be committed goes again at the next try (a crash between the
-acceptance and the commit, or the database connection lost at any moment of the send); the
-message carries the event's id in its Message-ID for the receiving side to see.
+later try sends again. The lock lives on the transaction's connection, which may be lost while
+the server is talked to (a Postgres restart): just before the message is handed over (DATA), the
+claim is checked to hold still (check_claim_held), and when it does not, the message is not sent.
+One window remains, as with any SMTP client: a message the server accepted whose delivery cannot
+then be committed goes again at the next try (a crash, or the database connection lost, between
+that check and the commit); the message carries the event's id in its Message-ID for the
+receiving side to see.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
 from blossom_db.database import Database
@@ -58,6 +62,23 @@ async def idle_limit_seconds(conn: AsyncConnection[Any]) -> float | None:
     row = await cursor.fetchone()
     seconds = float(row[0]) if row is not None and row[0] is not None else 0.0
     return seconds if seconds > 0 else None
+
+
+async def check_claim_held(conn: AsyncConnection[Any], event_id: str) -> None:
+    """Raises (the database's error) unless the claim of `event_id` still holds: its transaction,
+    which holds the outbox row's lock, still open on a live connection. Awaited just before the
+    message is handed over to the SMTP server: a connection lost while the server was talked to
+    (Postgres restarted, the session ended) took the claim with it, and a message handed over
+    then could not be recorded, and went again at the next try. One round trip: a statement
+    answered in the claim's transaction proves the session, and with it the lock, alive."""
+    try:
+        await conn.execute("select")
+    except psycopg.Error as error:
+        reason = str(error).strip().partition("\n")[0] or type(error).__name__
+        log.warning(
+            "event %s: claim lost before the message was handed over (%s); not sent", event_id, reason
+        )
+        raise
 
 
 class RetryLater(Exception):
@@ -184,7 +205,7 @@ class Deliverer:
                 )
                 try:
                     async with asyncio.timeout(budget):
-                        await self.mailer.send(message)
+                        await self.mailer.send(message, before_data=lambda: check_claim_held(conn, event_id))
                 except TimeoutError:
                     raise TemporaryFailure(
                         f"the server took longer than {budget:g} s, the most a send may take"

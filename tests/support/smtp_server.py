@@ -6,6 +6,7 @@ start, make refuse, or make hold a delivery half-way.
         smtp.hold()                                      # the next RCPT TO waits ...
         smtp.held.wait(5); smtp.release()                # ... until released
         smtp.stop(); smtp.start()                        # down, then up again on the same port
+        smtp.on_next_rcpt(action)                        # the next RCPT TO runs action() first
 
 A message counts as received only when its end of data was answered 250, as for a real server.
 """
@@ -16,6 +17,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -52,6 +54,11 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         owner = self.owner
+        with owner._lock:
+            action, owner._rcpt_action = owner._rcpt_action, None
+        if action is not None:
+            # In a thread of its own: the action may block (a database round trip), this loop not.
+            await asyncio.get_running_loop().run_in_executor(None, action)
         if owner._holding.is_set():
             owner._holding.clear()
             owner.held.set()
@@ -88,6 +95,7 @@ class SmtpServer:
         self._holding = threading.Event()
         self._released = threading.Event()
         self.held = threading.Event()
+        self._rcpt_action: Callable[[], None] | None = None
         self._controller: Controller | None = None
 
     @property
@@ -136,6 +144,12 @@ class SmtpServer:
         self.held.clear()
         self._released.clear()
         self._holding.set()
+
+    def on_next_rcpt(self, action: Callable[[], None]) -> None:
+        """The next RCPT TO runs `action` to its end before it is answered (what happens to the
+        client meanwhile, at the very point of its conversation: its database connection lost)."""
+        with self._lock:
+            self._rcpt_action = action
 
     def release(self) -> None:
         self._released.set()
