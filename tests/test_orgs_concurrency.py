@@ -403,3 +403,35 @@ def test_an_invitation_revoked_while_its_organization_is_deleted_is_not_found(da
         revoked = outcomes["revoke"]
         gone = {(404, "invitation.not_found"), (404, "org.not_found")}
         assert (revoked.status, revoked.code) in gone, revoked
+
+
+@pytest.mark.parametrize(
+    ("function", "role"),
+    [("transfer_ownership", None), ("change_member_role", "admin")],
+)
+def test_a_member_deleted_while_a_call_changes_their_role_is_not_found(
+    database_url: str, function: str, role: str | None
+) -> None:
+    """An operator deletes an account (its memberships go with it) while an owner makes it owner
+    or changes its role. The call read the membership before the deletion committed and waited for
+    its row; its update then found nothing. transfer_ownership went on to make the caller admin,
+    leaving the organization with no owner, and both answered success (change_member_role with a
+    member of nulls) and audited a change that never happened. Now: 404 member.not_found, nothing
+    written."""
+    with admin(database_url) as conn:
+        owner, target = make_user(conn, "owner"), make_user(conn, "target")
+        org_id = make_org(conn, f"Gone{time.monotonic_ns()}", {owner: "owner", target: "member"})
+        args = (org_id, target) if role is None else (org_id, target, role)
+        outcomes: dict[str, Outcome] = {}
+        with psycopg.connect(database_url) as deleting, deleting.transaction():
+            deleting.execute("delete from app.users where id = %s", (target,))
+            changing = started(database_url, outcomes, "change", owner, function, *args)
+            time.sleep(0.3)
+        changing.join(timeout=10)
+        changed = outcomes["change"]
+        assert (changed.status, changed.code) == (404, "member.not_found"), changed
+        assert owners(conn, org_id) == 1
+        audited = conn.execute(
+            "select count(*) from app.audit_events where org_id = %s and action <> 'org.created'", (org_id,)
+        ).fetchone()
+        assert audited == (0,)

@@ -5,7 +5,7 @@
  * then the pre-request.
  */
 begin;
-select plan(51);
+select plan(52);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('alice_token', auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap')
@@ -86,6 +86,12 @@ select is((api.update_profile('  Alice Liddell ')).display_name, 'Alice Liddell'
 select throws_ok($$ select api.update_profile(repeat('n', 101)) $$, 'PGRST',
   '{"code" : "auth.invalid_display_name", "message" : "The display name must have 1 to 100 characters, not all blank, and no control characters.", "details" : null, "hint" : null}',
   'a 101-character name is refused');
+/* A caller whose account row is not there (deleted by an operator after the pre-request read
+   the session) is no signed-in user: the update found nothing, and must not answer success. */
+reset role;
+select tap.fix('ghost', app.gen_id('usr'));
+select is(tap.call('ghost', $$ select api.update_profile('Ghost') $$), '401 auth.not_signed_in',
+  'update_profile of an account that is gone is 401 auth.not_signed_in, not an empty success');
 
 /* Revocation, expiry, idle timeout */
 reset role;

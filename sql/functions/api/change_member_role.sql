@@ -33,12 +33,20 @@ begin
     perform app.spend_quota('org.role_change', v_user, util.setting('role_changes_per_user_per_hour', '100')::integer,
                             interval '1 hour', 'org.rate_limited', 'Too many role changes; try again later.');
     update app.memberships m set role = v_role where m.org_id = v_org and m.user_id = v_target;
+    /* The membership was read before its row was waited for: an account deleted meanwhile (its
+       memberships go with it) leaves nothing to change, and nothing to audit. */
+    if not found then
+      perform util.raise_error(404, 'member.not_found', 'No such member in this organization.');
+    end if;
     perform app.org_audit(v_org, 'org.member_role_changed', v_target,
       pg_catalog.jsonb_build_object('from', v_old, 'to', v_role));
   end if;
   select m.id, m.user_id, u.email::text, u.display_name, m.role, m.joined_at into v_member
     from app.memberships m join app.users u on u.id = m.user_id
    where m.org_id = v_org and m.user_id = v_target;
+  if not found then
+    perform util.raise_error(404, 'member.not_found', 'No such member in this organization.');
+  end if;
   return v_member;
 end
 $$;

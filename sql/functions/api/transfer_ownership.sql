@@ -17,8 +17,17 @@ begin
     perform app.spend_quota('org.transfer', v_org, util.setting('transfers_per_org_per_hour', '20')::integer,
                             interval '1 hour', 'org.rate_limited',
                             'Too many ownership transfers of this organization; try again later.');
+    /* Each membership was read before its row was waited for, and an account deleted meanwhile
+       takes its memberships with it: the caller made admin beside a new owner that is gone left
+       the organization with no owner. Nothing changes unless both rows are still there. */
     update app.memberships m set role = 'owner' where m.org_id = v_org and m.user_id = v_target;
+    if not found then
+      perform util.raise_error(404, 'member.not_found', 'No such member in this organization.');
+    end if;
     update app.memberships m set role = 'admin' where m.org_id = v_org and m.user_id = v_user;
+    if not found then
+      perform util.raise_error(404, 'org.not_found', 'No such organization.');
+    end if;
     perform app.org_audit(v_org, 'org.ownership_transferred', v_target,
       pg_catalog.jsonb_build_object('from', v_user));
     perform app.org_notify('notify.ownership_transferred', pg_catalog.jsonb_build_object(

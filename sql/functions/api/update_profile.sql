@@ -10,6 +10,12 @@ begin
   update app.users u set display_name = v_name, updated_at = pg_catalog.now()
    where u.id = v_user
   returning u.id, u.email::text, u.display_name, u.created_at, u.email_verified_at is not null into v_profile;
+  /* The session was read by the pre-request, but the account may be gone since (an operator
+     deleted it meanwhile): the caller is no signed-in user, as api.me answers, and not a
+     success with a profile of nulls. */
+  if not found then
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
   return v_profile;
 end
 $$;
