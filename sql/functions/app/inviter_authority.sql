@@ -47,11 +47,21 @@ comment on function app.inviter_may_grant(app.org_id, app.user_id, app.org_role)
   'Whether the user''s current role in the organization (if any) may still grant the role: an invitation they sent stands only while it does.';
 
 /* Revokes the inviter's pending invitations in the organization that they may no longer grant,
-   and returns them. Nothing when the organization is gone (its invitations go with it). */
+   and returns them. Nothing when the organization is gone (its invitations go with it).
+   PL/pgSQL with custom plans only: the statement is planned for this inviter and organization.
+   As a SQL function it had one plan for any argument, estimated from the column's distinct
+   senders alone: where nearly every invitation was one sender's (a handful of senders), an
+   admin with one invitation was taken to have nearly all of them, and the update read every
+   invitation of the organization (sql/tests/orgs_departing_inviter_reads.sql). Planned with the
+   values, the statistics say the admin sent few, and invitations_open_org_id_invited_by_idx
+   finds them; a plan cached after five calls could fall back to the generic one, hence the
+   setting. */
 create function app.revoke_invitations_beyond_grant(p_org app.org_id, p_inviter app.user_id)
 returns table (id app.invitation_id, email text, role app.org_role)
-language sql volatile security definer set search_path = ''
-begin atomic
+language plpgsql volatile security definer set search_path = '' set plan_cache_mode = force_custom_plan
+as $$
+begin
+  return query
   update app.invitations i set revoked_at = pg_catalog.now()
     -- The inviter's role is read once, not once per invitation: a call of
     -- app.inviter_may_grant per row, which the planner cannot inline, cost an owner with 20,000
@@ -65,7 +75,8 @@ begin atomic
      and not app.may_invite(inviter.role_now, i.role)
      and exists (select from app.organizations o where o.id = p_org)
   returning i.id, i.email::text, i.role;
-end;
+end
+$$;
 
 comment on function app.revoke_invitations_beyond_grant(app.org_id, app.user_id) is
   'Revokes the user''s pending invitations in the organization that their current role may not grant; returns them (id, email, role).';
