@@ -33,6 +33,7 @@ declare
   attributes text;
   database_name name;
   granted_role name;
+  grantor_name name;
   existing pg_roles;
 begin
   for role_name, attributes in select key, value from jsonb_each_text(wanted) loop
@@ -56,13 +57,24 @@ begin
       if existing.rolreplication then execute format('alter role %I noreplication', role_name); end if;
       if existing.rolbypassrls then execute format('alter role %I nobypassrls', role_name); end if;
       /* Nor is it a member of any role this file does not grant it (pg_read_all_data reads
-         every table, another application's role its rights). */
-      for granted_role in
-        select granted.rolname from pg_auth_members m join pg_roles granted on granted.oid = m.roleid
+         every table, another application's role its rights). Each grant is taken back as the
+         grant of its grantor: from Postgres 16 on, a role may hold one membership from several
+         grantors, and a plain revoke takes back only the current user's (another grantor's
+         stays, with a warning). Postgres 15 accepts GRANTED BY and takes the one membership
+         back whoever is named; it keeps the oid of a grantor since dropped, which has no name
+         to give, and there the plain revoke does it. */
+      for granted_role, grantor_name in
+        select granted.rolname, grantor.rolname
+          from pg_auth_members m join pg_roles granted on granted.oid = m.roleid
+          left join pg_roles grantor on grantor.oid = m.grantor
          where m.member = existing.oid
            and not coalesce(memberships -> role_name, '[]') ? granted.rolname
       loop
-        execute format('revoke %I from %I', granted_role, role_name);
+        if grantor_name is null then
+          execute format('revoke %I from %I', granted_role, role_name);
+        else
+          execute format('revoke %I from %I granted by %I', granted_role, role_name, grantor_name);
+        end if;
       end loop;
     end if;
     /* A role may change its own session defaults (ALTER ROLE itself SET), for good: whatever
