@@ -102,7 +102,7 @@ check:
 pgtap *FILES:
     {{python}} -m ops.run_tests --pgtap {{quote(invocation_directory())}} "$@"
 
-# Static checks: ruff (lint and format), mypy, and the SQL checks that need no database (squawk, calls, distribution)
+# Static checks: ruff (lint and format), mypy, and the SQL checks that need no database (squawk, rollbacks, landed migrations, calls, distribution)
 [group('check')]
 lint:
     {{python}} -m ruff check .

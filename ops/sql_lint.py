@@ -18,6 +18,10 @@
   table the migration did not make (table-rewrite: set logged, cluster, vacuum full …).
 - rollbacks: every migration has one (rollback-missing), and each rollback run in a transaction
   sets lock_timeout and statement_timeout first.
+- landed migrations: no file of migrations/ (a migration or its rollback) that main's history
+  holds differs from its text in the commit that first added it (migration-edited), but those
+  excused by checksum (`[[edited_migration]]`); without git, or in a shallow clone, it says
+  what it could not see instead of failing.
 - calls: every function call in the stateless layer (the files sql/stateless.txt lists: function
   bodies, PL/pgSQL ones included, views, policies) names its schema, pg_catalog included.
 - distribution: the schema stays distributable by tenant (ops/distribution_lint.py, with its
@@ -31,6 +35,7 @@ database (`just lint` does); `./dev test` runs them all as its stage `sql-lint`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -93,11 +98,17 @@ class Excused:
 def load_exceptions(path: Path = EXCEPTIONS_FILE) -> dict[str, list[Excused]]:
     """The entries per check; each must say why (`reason`)."""
     entries = tomllib.loads(path.read_text()) if path.exists() else {}
-    result: dict[str, list[Excused]] = {"plpgsql_check": [], "squawk": [], "foreign_key": []}
+    result: dict[str, list[Excused]] = {
+        "plpgsql_check": [],
+        "squawk": [],
+        "foreign_key": [],
+        "edited_migration": [],
+    }
     for check, items in entries.items():
         if check not in result:
             raise ValueError(
-                f"{shown(path)}: unknown check [[{check}]] (plpgsql_check, squawk or foreign_key)"
+                f"{shown(path)}: unknown check [[{check}]] (plpgsql_check, squawk, foreign_key or"
+                " edited_migration)"
             )
         for item in items:
             if not str(item.get("reason", "")).strip():
@@ -108,6 +119,9 @@ def load_exceptions(path: Path = EXCEPTIONS_FILE) -> dict[str, list[Excused]]:
             elif check == "foreign_key":
                 keys = {(str(item["constraint"]), str(item["table"]))}
                 label = "foreign key"
+            elif check == "edited_migration":
+                keys = {(str(sha), str(name)) for name, sha in item["sha256"].items()}
+                label = "edited migration, sha256"
             else:
                 keys = {(str(item["rule"]), str(name)) for name in item["migrations"]}
                 label = "squawk rule"
@@ -738,6 +752,142 @@ def rollback_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
     return findings
 
 
+# ---- landed migrations: none edited since it landed on main ----------------------------------
+
+# The branch a migration lands on, as a clone names it, then as its own branch.
+MAIN_REFS = ("refs/remotes/origin/main", "refs/heads/main")
+
+
+@dataclass(frozen=True)
+class Landed:
+    """The landed-migrations check's findings, and what it could not check (a shallow clone, a
+    tree without git), said rather than failed."""
+
+    findings: list[Finding]
+    note: str | None = None
+
+
+class _NoHistory(Exception):
+    """Why the history of the migrations cannot be read at all."""
+
+
+def _git(folder: Path, *arguments: str, stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), *arguments], input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise _NoHistory("git is not installed") from None
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip().splitlines()
+        raise _NoHistory(said[-1] if said else f"git {arguments[0]} failed")
+    return done.stdout
+
+
+def _first_added(folder: Path, base: str) -> dict[str, str]:
+    """Path (from the repository's top) of each file of `folder` in `base`'s history -> the commit
+    that first added it. --no-renames: a file renamed into the folder counts as added there."""
+    log = _git(folder, "log", "--no-renames", "--diff-filter=A", "--reverse", "--format=commit %H",
+               "--name-only", base, "--", ".")  # fmt: skip
+    added: dict[str, str] = {}
+    commit = ""
+    for line in log.decode().splitlines():
+        if line.startswith("commit "):
+            commit = line.removeprefix("commit ")
+        elif line:
+            added.setdefault(line, commit)
+    return added
+
+
+def _landed_texts(folder: Path, wanted: dict[str, str]) -> dict[str, bytes]:
+    """The bytes of each path as the commit that added it holds it, in one `git cat-file`."""
+    paths = sorted(wanted)
+    batch = _git(folder, "cat-file", "--batch", stdin="".join(f"{wanted[p]}:{p}\n" for p in paths).encode())
+    texts: dict[str, bytes] = {}
+    at = 0
+    for path in paths:
+        header_end = batch.index(b"\n", at)
+        header = batch[at:header_end].split()
+        size = int(header[2])
+        texts[path] = batch[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1
+    return texts
+
+
+def landed_migration_findings(folder: Path = MIGRATIONS_DIR, excused: Sequence[Excused] = ()) -> Landed:
+    """Each file of `folder` (migrations and rollbacks) that main's history holds is compared with
+    its text in the commit that first added it there: a landed migration is never edited (docs/
+    sql.md). migrate refuses a database that ran an edited one, but a new database (CI,
+    schema-check) builds the edited text, and no database guards a rollback file. A file edited
+    on purpose before this check stays as an `[[edited_migration]]` entry of the exceptions file,
+    with the sha256 of its text: an edit after that one is a finding again. A new migration (not
+    on main yet) may change until it lands. With no git, or no repository, nothing is checked;
+    a shallow clone is checked against the history it has (its oldest commit stands for the one
+    that added each file it holds); both are said in the note."""
+    try:
+        top = Path(_git(folder, "rev-parse", "--show-toplevel").decode().strip())
+        base = next(
+            (ref for ref in MAIN_REFS if subprocess.run(
+                ["git", "-C", str(folder), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                capture_output=True, check=False).returncode == 0),
+            "HEAD",
+        )  # fmt: skip
+        notes = []
+        if base == "HEAD":
+            notes.append("no main branch here: HEAD's history stands for main's")
+        if _git(folder, "rev-parse", "--is-shallow-repository").decode().strip() == "true":
+            notes.append(
+                "a shallow clone: checked against the history it has (an edit older than its"
+                " oldest commit is not seen; `git fetch --unshallow` for all of it)"
+            )
+        added = {
+            path: commit
+            for path, commit in _first_added(folder, base).items()
+            if (top / path).parent.resolve() == folder.resolve() and (top / path).exists()
+        }
+        texts = _landed_texts(folder, added)
+    except _NoHistory as why:
+        return Landed([], f"not checked ({why}): an edit of a landed migration is not seen")
+    allowed = {key for entry in excused for key in entry.keys}
+    excused_names = {name: sha for sha, name in allowed}
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    reported: set[str] = set()
+    for path in sorted(added, key=lambda p: (top / p).name):
+        file = top / path
+        text = file.read_bytes()
+        if text == texts[path]:
+            continue
+        checksum = hashlib.sha256(text).hexdigest()
+        if (checksum, file.name) in allowed:
+            seen.add((checksum, file.name))
+            continue
+        reported.add(file.name)
+        commit = added[path][:12]
+        again = (
+            f" edited again since {shown(EXCEPTIONS_FILE)} excused sha256 {excused_names[file.name]};"
+            if file.name in excused_names
+            else ""
+        )
+        findings.append(
+            Finding(
+                f"{shown(file)}:1",
+                f"migration-edited:{again} it differs from the text it landed with in {commit}: a"
+                " database that ran it keeps what ran (migrate refuses it there), a new one builds"
+                f" this; restore it (`git show {commit}:{path} > {path}`) and make the change in a"
+                " new migration (`./dev new-migration`); an edit that is meant (a rollback mended)"
+                f" is an [[edited_migration]] entry with its reason and sha256 {checksum}",
+            )
+        )
+    unused = [
+        finding
+        for entry in excused
+        for finding, key in zip(entry.unused(seen), sorted(entry.keys - seen), strict=True)
+        if key[1] not in reported
+    ]
+    return Landed(findings + unused, "; ".join(notes) or None)
+
+
 # ---- all of them ---------------------------------------------------------------------------
 
 
@@ -745,9 +895,17 @@ def run(server_url: str | None) -> bool:
     """Every check (plpgsql_check only with a server to make a scratch database on); prints the
     findings and how long each check took; whether there were none."""
     exceptions = load_exceptions()
+
+    def landed() -> list[Finding]:
+        checked = landed_migration_findings(excused=exceptions["edited_migration"])
+        if checked.note:
+            print(f"sql-lint: landed migrations: {checked.note}")
+        return checked.findings
+
     checks: list[tuple[str, Callable[[], list[Finding]]]] = [
         ("squawk", lambda: squawk_findings(excused=exceptions["squawk"])),
         ("rollbacks", rollback_findings),
+        ("landed migrations", landed),
         ("calls", call_findings),
         ("distribution", lambda: [Finding(shown(SCHEMA_DIR), what) for what in distribution_findings()]),
     ]
@@ -778,7 +936,8 @@ def main() -> None:
     parser.add_argument(
         "--no-database",
         action="store_true",
-        help="only the checks that need no database (squawk, rollbacks, calls, distribution)",
+        help="only the checks that need no database (squawk, rollbacks, landed migrations, calls,"
+        " distribution)",
     )
     args = parser.parse_args()
     if args.no_database:
