@@ -119,3 +119,39 @@ def database_shown(url: str) -> str:
     return (
         f"{info.get('user', '?')}@{info.get('host', '?')}:{info.get('port', 5432)}/{info.get('dbname', '?')}"
     )
+
+
+# How psycopg begins the message of a connection that failed before any query (libpq's, or its
+# own host lookup); an error of a connection that was made begins otherwise.
+_CONNECTING_PREFIXES = ("connection failed: ", "connection is bad: ", "failed to resolve host ")
+
+
+def connection_failure(url: str, error: Exception) -> str | None:
+    """One line for an error of connecting to `url`'s server, naming its host and port (never the
+    password), or None for any other error. libpq says it in two lines (`connection to server at
+    "127.0.0.1", port 5432 failed: Connection refused`, then a tab-indented hint), or in one line
+    per address tried: printed as they were, a recipe's message spanned lines that read as two
+    errors."""
+    message = str(error).strip()
+    if not message.startswith(_CONNECTING_PREFIXES):
+        return None
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - a URL libpq refuses is described without its parts
+        info = {}
+    host, port = str(info.get("host") or "/var/run/postgresql"), info.get("port") or 5432
+    where = f"socket {host}/.s.PGSQL.{port}" if host.startswith("/") else f"{host}:{port}"
+    # The cause is what follows the last "failed: " (the last address tried), or the whole line
+    # of a host that does not resolve; the server's own refusal (FATAL: password authentication
+    # failed …) is a server that was reached.
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    causes = [line.rsplit("failed: ", 1)[1] for line in lines if "failed: " in line]
+    cause = causes[-1].strip() if causes else lines[0]
+    if cause.startswith("FATAL:"):
+        return (
+            f"the database server at {where} refused the connection: {cause.removeprefix('FATAL:').strip()}"
+        )
+    if message.startswith("failed to resolve host "):
+        lookup = cause.rsplit(": ", 1)[-1]
+        return f"cannot reach the database server at {where}: its host name does not resolve ({lookup})"
+    return f"cannot reach the database server at {where}: {cause} (is it running, and listening there?)"

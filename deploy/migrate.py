@@ -47,7 +47,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 
-from blossom_db.settings import check_database_url, url_parts, without_parameters
+from blossom_db.settings import check_database_url, connection_failure, url_parts, without_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER_ROLE = "blossom_owner"
@@ -930,8 +930,11 @@ def main() -> None:
         else:
             migrate(url)
     except (SqlFileError, RuntimeError, psycopg.Error) as error:
-        # Each line its own (one per edited migration), each saying whose it is.
-        raise SystemExit("\n".join(f"migrate: {line}" for line in str(error).splitlines())) from None
+        # A server out of reach in one line; else each line its own (one per edited migration),
+        # each saying whose it is.
+        unreachable = connection_failure(url, error)
+        lines = [unreachable] if unreachable else str(error).splitlines()
+        raise SystemExit("\n".join(f"migrate: {line}" for line in lines)) from None
 
 
 def report_rollback(undone: list[str], to: str) -> None:

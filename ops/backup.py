@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from blossom_db.settings import connection_failure
 from deploy.migrate import database_privileges, make_roles, with_database
 from ops.cluster import PG_BIN
 from ops.settings import Settings, password_apart
@@ -111,7 +112,7 @@ def main() -> None:
     # OSError: a backup into a folder that does not exist, or onto a folder; ClusterError (a
     # RuntimeError): the local cluster would not start.
     except (ToolFailed, psycopg.Error, OSError, RuntimeError) as error:
-        sys.exit(f"{args.command}: {error}")
+        sys.exit(f"{args.command}: {connection_failure(url, error) or error}")
 
 
 def run(command: str, file: Path, url: str, into: str | None) -> None:

@@ -17,6 +17,7 @@ import sys
 
 import psycopg
 
+from blossom_db.settings import connection_failure
 from ops.settings import Settings
 from ops.stack import database
 from services.secrets import KeyRing, Sealed, SecretUnreadable, new_key_entry
@@ -71,7 +72,8 @@ def main() -> None:
     # psycopg's: DATABASE_URL's server out of reach, or the database not migrated; the local
     # cluster's (ClusterError, a RuntimeError), or a data folder that is a file (OSError).
     except (psycopg.Error, RuntimeError, OSError) as error:
-        raise SystemExit(f"secrets: {str(error).strip().splitlines()[0]}") from None
+        said = connection_failure(settings.admin_url, error) or str(error).strip().splitlines()[0]
+        raise SystemExit(f"secrets: {said}") from None
     print(f"secrets: {resealed} credential(s) sealed again with key {ring.current_id!r}")
     if unreadable:
         print(

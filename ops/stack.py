@@ -27,6 +27,7 @@ from typing import NoReturn
 import psycopg
 from psycopg import sql
 
+from blossom_db.settings import connection_failure
 from deploy.migrate import migrate, report_rollback, rollback, stateless_applied, with_database
 from ops.cluster import PG_BIN, ClusterError, LocalCluster
 from ops.services import (
@@ -257,7 +258,7 @@ def up(settings: Settings) -> int:
         return 0
     # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
     except (RuntimeError, OSError, psycopg.Error) as error:
-        say(str(error))
+        say(connection_failure(settings.admin_url, error) or str(error))
         return 1
     finally:
         following.set()
@@ -528,7 +529,7 @@ def main() -> None:
                 raise SystemExit(run_in_foreground(psql, psql_env))
     # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
     except (RuntimeError, OSError, psycopg.Error) as error:
-        raise SystemExit(f"blossom: {error}") from None
+        raise SystemExit(f"blossom: {connection_failure(settings.admin_url, error) or error}") from None
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import psycopg
 
 from deploy.migrate import migrate, stateless_unchanged, with_database
 from ops.backup import dump, restore
+from ops.scratch import free_port
 from ops.services import Endpoints, running_services
 from ops.settings import ROOT
 from tests.support.auth_client import PASSWORD, post, signup
@@ -210,3 +211,20 @@ def test_a_backup_into_no_folder_or_onto_one_is_told_so(database_url: str, tmp_p
         assert made.stderr.startswith("backup: "), made.stderr
         assert "Traceback" not in made.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_out_of_reach_is_one_line_naming_where(tmp_path: Path) -> None:
+    """A server that is down was libpq's two lines (`connection failed: connection to server at
+    "127.0.0.1", port N failed: Connection refused` and a tab-indented hint under it): one line
+    now, naming the host and port, and no part of the password."""
+    port = free_port()
+    ran = backup_tool(
+        f"postgresql://admin:ante-zulu@127.0.0.1:{port}/blossom", "backup", str(tmp_path / "x.dump")
+    )
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.count("\n") == 1, ran.stderr
+    assert ran.stderr.startswith(f"backup: cannot reach the database server at 127.0.0.1:{port}: "), (
+        ran.stderr
+    )
+    assert "Connection refused" in ran.stderr
+    assert "ante" not in ran.stderr

@@ -611,6 +611,27 @@ def test_migrate_shows_no_part_of_a_password_in_its_messages(password: str, give
         assert part not in ran.stdout + ran.stderr, ran.stderr
 
 
+@pytest.mark.parametrize("module", ["deploy.migrate", "ops.stack"])
+def test_a_server_out_of_reach_is_one_line_naming_where(module: str) -> None:
+    """`./dev migrate` (ops.stack) and deploy/migrate.py on a server that is down printed libpq's
+    two lines, the second a tab-indented hint (`migrate: \tIs the server running…`): one line
+    now, naming the host and port, and no part of the password."""
+    port = free_port()
+    url = f"postgresql://admin:ante-zulu@127.0.0.1:{port}/blossom"
+    ran = subprocess.run(
+        [sys.executable, "-m", module, *(["migrate"] if module == "ops.stack" else [])],
+        env=os.environ | {"DATABASE_URL": url}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.count("\n") == 1, ran.stderr
+    prefix = "migrate" if module == "deploy.migrate" else "blossom"
+    assert ran.stderr.startswith(f"{prefix}: cannot reach the database server at 127.0.0.1:{port}: "), (
+        ran.stderr
+    )
+    assert "Connection refused" in ran.stderr
+    assert "ante" not in ran.stderr
+
+
 # ---- a migration waiting for a lock ------------------------------------------------------------
 
 

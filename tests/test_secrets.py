@@ -111,4 +111,5 @@ def test_resealing_on_a_database_out_of_reach_says_so_without_a_traceback() -> N
     )  # fmt: skip
     assert ran.returncode == 1, ran.stderr
     assert "Traceback" not in ran.stderr
-    assert ran.stderr.startswith("secrets: connection failed"), ran.stderr
+    assert ran.stderr.startswith("secrets: cannot reach the database server at 127.0.0.1:"), ran.stderr
+    assert ran.stderr.count("\n") == 1, ran.stderr
