@@ -6,21 +6,30 @@
 
 Resealing runs as the database's admin user (DATABASE_URL, or the local cluster, started when it
 is not running and stopped again after, as the other recipes on it do) with the ring
-the edge and the worker use (BLOSSOM_SECRETS_KEY, BLOSSOM_SECRETS_PREVIOUS_KEYS). Each row is
+the edge and the worker use (BLOSSOM_SECRETS_KEY, BLOSSOM_SECRETS_PREVIOUS_KEYS); on the local
+database the development key `up` keeps in the data folder is in it too, as under `up`. Each row is
 replaced only if it still holds what was read, so a connection made meanwhile is left alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import psycopg
 
-from blossom_db.settings import connection_failure
+from blossom_db.settings import connection_failure, split_list
 from ops.settings import Settings
-from ops.stack import database
-from services.secrets import KeyRing, Sealed, SecretUnreadable, new_key_entry
+from ops.stack import database, development_key_file
+from services.secrets import (
+    KEY_VARIABLE,
+    PREVIOUS_KEYS_VARIABLE,
+    KeyRing,
+    Sealed,
+    SecretUnreadable,
+    new_key_entry,
+)
 from services.slack import bot_token_context
 
 
@@ -51,6 +60,23 @@ def reseal(admin_url: str, ring: KeyRing) -> tuple[int, list[str]]:
     return resealed, unreadable
 
 
+def key_ring(settings: Settings) -> KeyRing:
+    """The ring of BLOSSOM_SECRETS_KEY and BLOSSOM_SECRETS_PREVIOUS_KEYS; on the local database
+    (no DATABASE_URL), with the development key `./dev up` seals with when the first is unset
+    (ops.stack.use_development_secrets_key): the current key then, as under `up`, or else an
+    older key of the ring, so that what `up` sealed with it is sealed again with the new one."""
+    development_file = development_key_file(settings)
+    if settings.external_database_url or not development_file.exists():
+        return KeyRing.from_environment()
+    development = development_file.read_text().strip()
+    current = os.environ.get(KEY_VARIABLE, "").strip() or development
+    previous = split_list(os.environ.get(PREVIOUS_KEYS_VARIABLE, ""))
+    ids = {entry.partition(":")[0] for entry in (current, *previous)}
+    if development.partition(":")[0] not in ids:
+        previous = (*previous, development)
+    return KeyRing.from_entries(current, previous)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="secrets", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -62,10 +88,10 @@ def main() -> None:
         if args.command == "new-key":
             print(new_key_entry(args.key_id))
             return
-        ring = KeyRing.from_environment()
+        settings = Settings.from_env()
+        ring = key_ring(settings)
     except ValueError as error:
         raise SystemExit(f"secrets: {error}") from None
-    settings = Settings.from_env()
     try:
         with database(settings):
             resealed, unreadable = reseal(settings.admin_url, ring)

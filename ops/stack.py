@@ -191,6 +191,11 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def development_key_file(settings: Settings) -> Path:
+    """Where `up` keeps the development key of tenants' credentials (reseal-secrets reads it too)."""
+    return settings.data_dir / "secrets.key"
+
+
 def use_development_secrets_key(settings: Settings) -> None:
     """BLOSSOM_SECRETS_KEY for the edge and the worker under `just up`: the environment's, or a
     key of this checkout's own, made once and kept in the data folder (readable by us alone), so
@@ -198,7 +203,7 @@ def use_development_secrets_key(settings: Settings) -> None:
     the deployment's secret store."""
     if os.environ.get(KEY_VARIABLE, "").strip():
         return
-    key_file = settings.data_dir / "secrets.key"
+    key_file = development_key_file(settings)
     if not key_file.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

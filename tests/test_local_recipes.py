@@ -21,8 +21,9 @@ from ops.backup import dump
 from ops.cluster import LocalCluster
 from ops.scratch import free_port, throwaway_folder
 from ops.settings import DB_NAME, ROOT
-from services.secrets import new_key_entry
-from tests.support.orgs_db import make_user
+from services.secrets import KeyRing, new_key_entry
+from services.slack import bot_token_context
+from tests.support.orgs_db import make_org, make_user
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,41 @@ def test_resealing_secrets_starts_the_local_cluster_and_stops_it_when_done() -> 
             assert ran.returncode == 0, ran.stderr
             assert not local.cluster.running(), "the cluster it started is stopped again"
         assert "secrets: 0 credential(s) sealed again with key 'k1'" in ran.stdout
+
+
+def test_resealing_secrets_on_the_local_database_uses_the_development_key() -> None:
+    """`./dev up` seals tenants' credentials with the development key it keeps in the data folder
+    (docs/services.md) when BLOSSOM_SECRETS_KEY is unset, but `./dev reseal-secrets` on the same
+    database ignored it: with no variable it refused (`BLOSSOM_SECRETS_KEY is not set`), and with
+    a key of the developer's own it could not open what `up` had sealed, and failed naming every
+    organization. On the local database the development key is in the ring, as under `up`:
+    the current key without the variable, an older one beside it."""
+    development = new_key_entry("dev-1")
+    with local_stack() as local:
+        local.env.pop("BLOSSOM_SECRETS_KEY", None)
+        local.env.pop("BLOSSOM_SECRETS_PREVIOUS_KEYS", None)
+        (local.folder / "secrets.key").write_text(development + "\n")
+        migrated = local.run("ops.stack", "migrate")
+        assert migrated.returncode == 0, migrated.stderr
+        local.cluster.start()
+        with psycopg.connect(local.cluster.url(DB_NAME)) as conn:
+            owner = make_user(conn, "Owner")
+            org_id = make_org(conn, "Acme", {owner: "owner"})
+            sealed = KeyRing.from_entries(development).seal("xoxb-dev", bot_token_context(org_id))
+            conn.execute(
+                "insert into app.slack_connections (org_id, team_id, team_name, channel, bot_token_key_id,"
+                " bot_token_sealed) values (%s, 'T1', 'Team', 'C1', %s, %s)",
+                (org_id, sealed.key_id, sealed.ciphertext),
+            )
+        local.cluster.stop()
+        ran = local.run("ops.secrets", "reseal")
+        assert ran.returncode == 0, ran.stderr
+        assert "secrets: 0 credential(s) sealed again with key 'dev-1'" in ran.stdout
+        local.env["BLOSSOM_SECRETS_KEY"] = new_key_entry("mine")
+        ran = local.run("ops.secrets", "reseal")
+        assert ran.returncode == 0, ran.stderr
+        assert "secrets: 1 credential(s) sealed again with key 'mine'" in ran.stdout
+        assert not local.cluster.running(), "the cluster it started is stopped again"
 
 
 def test_a_backup_restores_into_a_new_local_cluster_as_the_database_up_serves(
