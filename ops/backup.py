@@ -129,7 +129,17 @@ def run(command: str, file: Path, url: str, into: str | None) -> None:
     assert into is not None
     database_name = sql.Identifier(into)
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {} template template0").format(database_name))
+        try:
+            conn.execute(sql.SQL("create database {} template template0").format(database_name))
+        except psycopg.errors.DuplicateDatabase:
+            # Any recipe on the local database makes `blossom` (`./dev up`, `migrate`, `psql` …),
+            # so on a checkout that has run one, Postgres's own "already exists" left the
+            # developer to guess that a restore never writes into a database it did not make.
+            sys.exit(
+                f"restore: database {into!r} exists already, and a restore makes a new one: give"
+                f" another name, or drop it first (with the stack stopped: ./dev psql -d postgres"
+                f" -c 'drop database \"{into}\"')"
+            )
     try:
         # The dump's objects are owned by the roles of sql/roles.sql, which a new server lacks.
         with psycopg.connect(server, autocommit=True) as conn:

@@ -142,6 +142,26 @@ def test_a_backup_restores_into_a_new_local_cluster_as_the_database_up_serves(
         assert stateless_unchanged(restored), "up's migrate finds nothing to do"
 
 
+def test_a_restore_into_the_database_up_made_says_what_to_do_and_keeps_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Once any recipe on the local database has run (`./dev up`, `migrate`, `psql` …), it holds
+    `blossom`, and `./dev restore FILE blossom` (README's way to bring data back under `up`) said
+    only Postgres's `database "blossom" already exists`. It says that a restore makes a new
+    database and how to go on, and leaves the one there as it was."""
+    backup = tmp_path / "nightly.dump"
+    dump(database_url, backup)
+    with local_stack() as local:
+        assert local.run("ops.stack", "migrate").returncode == 0
+        ran = local.run("ops.backup", "restore", str(backup), DB_NAME)
+        assert ran.returncode == 1
+        assert f"database '{DB_NAME}' exists already, and a restore makes a new one" in ran.stderr
+        assert "drop it first" in ran.stderr
+        assert not local.cluster.running(), "the cluster it started is stopped again"
+        local.cluster.start()
+        assert stateless_unchanged(local.cluster.url(DB_NAME)), "the database there is kept, migrated"
+
+
 def test_psql_given_another_database_stays_on_the_local_cluster() -> None:
     """`./dev psql -d postgres` (the server's own database, where `top-queries` keeps its
     extension), or `-d` a database `./dev restore` made, went to libpq's default server, a
