@@ -17,6 +17,7 @@ import psycopg
 from codegen.catalog import CodegenError, api_functions, read_catalog
 from codegen.config import ROOT, Config
 from codegen.edge import edge_surface
+from codegen.naming import refuse_function_names
 from codegen.python import emit_python, python_functions
 from codegen.raises import error_codes
 from codegen.typescript import emit_typescript
@@ -44,8 +45,9 @@ def generate(database_url: str, config: Config) -> dict[Path, str]:
         codes = error_codes(conn, config.raises)
         edge = edge_surface(conn, catalog, config.edge)
     api = api_functions(catalog, config.api_schema, config.api_roles)
-    typescript = emit_typescript(catalog, codes, api, config.command, edge)
     functions = python_functions(catalog, api, config.python_grants)
+    refuse_function_names(functions)
+    typescript = emit_typescript(catalog, codes, api, config.command, edge)
     python = ruff_format(
         emit_python(catalog, codes, functions, config.command, config.api_schema), config.python_path
     )

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from codegen.catalog import CodegenError, PgType
+from codegen.catalog import CodegenError, Function, PgType
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 # What may stand between the words of a name: anything else (a letter beyond ASCII, `$`) would be
 # dropped, and two names made alike or one made empty.
 _SEPARATORS = re.compile(r"[A-Za-z0-9_. -]*")
+
+
+# What a function's name may hold: it is its Python wrapper's name (`api_<name>`) as it is, and, in
+# the API, its /rpc/ path, which the edge forwards for these characters only (RPC_PATH in
+# edge/proxy.py). A type's name may hold more: `pascal` makes it into words.
+_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+def refuse_function_names(functions: Iterable[Function]) -> None:
+    """Every function whose name a client could not call by stops generation, all named (else
+    `def api_Get-Thing(` stopped it at ruff's parse error)."""
+    refused = sorted(
+        f"{function.signature}: a function's name is ASCII letters, digits and _ only (its Python"
+        " wrapper's name, and the /rpc/ path the edge forwards): rename it"
+        for function in functions
+        if not _FUNCTION_NAME.fullmatch(function.name)
+    )
+    if refused:
+        raise CodegenError("; ".join(refused))
 
 
 def pascal(name: str) -> str:

@@ -1053,3 +1053,39 @@ def test_one_output_column_of_a_composite_is_the_composite_postgrest_answers(fix
     assert "): Promise<Result<ResultD, OneResultDErrorCode>> {" in typescript
     assert '"/rpc/one_result", {}, [..._RPC_COMMON], null' in typescript
     assert not {"OneResultRow", "ResultsRow", "OneResultDRow"} & set(re.findall(r"\w+", typescript))
+
+
+@pytest.mark.parametrize(
+    ("schema", "name", "callers"),
+    [
+        ("api", '"Get-Thing"', "codegen_fixture_anon, codegen_fixture_user"),
+        ("api", '"get thing"', "codegen_fixture_anon, codegen_fixture_user"),
+        ("api", '"get.thing"', "codegen_fixture_anon, codegen_fixture_user"),
+        ("pipeline", '"Get-Thing"', "codegen_fixture_worker"),
+    ],
+)
+def test_a_function_name_outside_the_rpc_paths_rule_is_refused_naming_it(
+    fixture_with: Any, schema: str, name: str, callers: str
+) -> None:
+    """`def api_Get-Thing(` stopped codegen at ruff's parse error, naming neither the function nor
+    the rule; the TypeScript client's `getThing` called /rpc/Get-Thing, a path the edge forwards to
+    no function (edge/proxy.py's RPC_PATH: letters, digits and _)."""
+    url = fixture_with(
+        f"create function {schema}.{name}() returns integer language sql return 1;"
+        f"grant execute on function {schema}.{name}() to {callers};"
+    )
+    shown = re.escape(f"{schema}.{name.strip(chr(34))}()")
+    with pytest.raises(CodegenError, match=rf"{shown}: .*ASCII letters, digits and _"):
+        generate(url, FIXTURE_CONFIG)
+
+
+def test_a_function_name_with_capitals_keeps_its_case_in_the_rpc_path(fixture_with: Any) -> None:
+    """The edge forwards /rpc/GetThing as sent, and PostgREST calls api."GetThing"."""
+    url = fixture_with(
+        'create function api."GetThing"() returns integer language sql return 1;'
+        'grant execute on function api."GetThing"() to codegen_fixture_anon, codegen_fixture_user;'
+    )
+    files = generate(url, FIXTURE_CONFIG)
+    assert '"POST", "/rpc/GetThing", {}' in files[FIXTURE_CONFIG.typescript_path]
+    assert "export function getThing(" in files[FIXTURE_CONFIG.typescript_path]
+    assert "def api_GetThing(conn" in files[FIXTURE_CONFIG.python_path]
