@@ -236,12 +236,21 @@ class _Emitter:
         raise CodegenError(f"cannot map type {pg.sql} to Python (used by {where})")
 
     def nullable(
-        self, oid: int, not_null: bool, where: str, *, nested: bool = False, answered: bool = False
+        self,
+        oid: int,
+        not_null: bool,
+        where: str,
+        *,
+        nested: bool = False,
+        answered: bool = False,
+        dimensions: int = 0,
     ) -> str:
         """The type, `| None` unless known not null; a NOT NULL domain is believed of arguments
         only, not of what a function answers, nor of the elements of an array it answers (as in
-        typescript.py)."""
+        typescript.py). `dimensions` (a tag's `integer[][]`) nests an array's list as deep."""
         py = self.type(oid, where, nested=nested, answered=answered)
+        for _ in range(dimensions - 1):
+            py = f"list[{py}]"
         believed = not answered and self.catalog.not_null(oid)
         return py if not_null or believed else f"{py} | None"
 
@@ -326,7 +335,7 @@ class _Emitter:
         tag = function.tags.args.get(arg.name)
         if tag is None:
             return self.nullable(arg.type_oid, function.strict, where)
-        return self.nullable(tag.oid, not tag.nullable, where)
+        return self.nullable(tag.oid, not tag.nullable, where, dimensions=tag.dimensions)
 
     def function(self, function: Function) -> list[str]:
         where = function.signature
@@ -395,7 +404,10 @@ class _Emitter:
             else:
                 tag = function.tags.result
                 not_null = tag is not None and not tag.nullable
-                result = self.nullable(pg.oid, not_null, f"{where} result", answered=True)
+                dimensions = tag.dimensions if tag else 0
+                result = self.nullable(
+                    pg.oid, not_null, f"{where} result", answered=True, dimensions=dimensions
+                )
                 factory = None
                 select = f"select {self.select('v', pg.oid)} from {{call}} as v"
         full = f"list[{result}]" if function.returns_set else result

@@ -9,6 +9,9 @@ One tag a line, anywhere in the comment; the generated documentation leaves them
   argument (an `app.org_id` over `text`), unless codegen cannot map the argument's own type.
 - `@result TYPE` types the result (each row of a `setof`) as TYPE: the escape hatch for a
   result type codegen cannot map (`@result text` for a `point`, which PostgREST sends as text).
+- In either, `TYPE[][]` (and deeper) declares an array's dimensions, which Postgres keeps
+  nowhere (integer[][] is the type integer[]; pg_dump writes a column or a domain declared so as
+  integer[]): the clients type it as arrays that deep, as PostgREST and psycopg answer it.
 - `@raises CODE, CODE` declares the codes a function raises where codegen cannot see them
   (inside `EXECUTE`); tests call the function and check what it raises is declared.
 - `@skip`, `@skip typescript`, `@skip python`: no client function for it (in that language),
@@ -18,11 +21,11 @@ One tag a line, anywhere in the comment; the generated documentation leaves them
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 TAG_LINE = re.compile(r"^[ \t]*@(arg|result|raises|skip)\b[ \t]*(.*?)[ \t]*$", re.MULTILINE)
-_ARG = re.compile(r'^("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s+([A-Za-z_][\w.]*(?:\[\])?)(\?)?$')
-_TYPE = re.compile(r"^([A-Za-z_][\w.]*(?:\[\])?)(\?)?$")
+_ARG = re.compile(r'^("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s+([A-Za-z_][\w.]*)((?:\[\])*)(\?)?$')
+_TYPE = re.compile(r"^([A-Za-z_][\w.]*)((?:\[\])*)(\?)?$")
 _CODE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9_.]+$")
 LANGUAGES = frozenset({"typescript", "python"})
 
@@ -33,9 +36,15 @@ class TagError(ValueError):
 
 @dataclass(frozen=True)
 class TypeTag:
-    sql: str  # the SQL type's name, as to_regtype reads it
+    sql: str  # the SQL type's name, as to_regtype reads it (one `[]` for an array of any depth)
     nullable: bool
     oid: int = 0  # filled in by the catalog once it has looked the name up
+    dimensions: int = 0  # how many `[]` the tag wrote: an array's depth, which the type lacks
+
+
+def _type_tag(name: str, brackets: str, nullable: str | None) -> TypeTag:
+    dimensions = len(brackets) // 2
+    return TypeTag(name + ("[]" if dimensions else ""), bool(nullable), dimensions=dimensions)
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class Tags:
 
     def resolved(self, oids: dict[str, int]) -> Tags:
         def fill(tag: TypeTag) -> TypeTag:
-            return TypeTag(tag.sql, tag.nullable, oids[tag.sql])
+            return replace(tag, oid=oids[tag.sql])
 
         return Tags(
             args={name: fill(tag) for name, tag in self.args.items()},
@@ -83,12 +92,12 @@ def parse_tags(comment: str | None) -> Tags:
             name = _unquote(found.group(1))
             if name in args:
                 raise TagError(f"@arg {name} is given twice")
-            args[name] = TypeTag(found.group(2), bool(found.group(3)))
+            args[name] = _type_tag(found.group(2), found.group(3), found.group(4))
         elif tag == "result":
             found = _TYPE.match(rest)
             if not found or result is not None:
                 raise TagError(f"@result {rest!r}: expected one `@result TYPE`")
-            result = TypeTag(found.group(1), bool(found.group(2)))
+            result = _type_tag(found.group(1), found.group(2), found.group(3))
         elif tag == "raises":
             codes = [code.strip() for code in rest.split(",") if code.strip()]
             bad = [code for code in codes if not _CODE.match(code)]

@@ -8,7 +8,9 @@ Mapping (by the OID of the type under any domains):
 - real, double precision: NaN and the infinities go and come back as themselves (JSON has no
   word for them: Postgres writes strings, and JSON.stringify would send null);
 - text, varchar, char, name, uuid, date/time types, interval, inet, cidr, macaddr, bytea -> string;
-- json, jsonb -> Json; an enum -> a union of its labels; an array -> (T | null)[];
+- json, jsonb -> Json; an enum -> a union of its labels; an array -> (T | null)[], one dimension
+  unless a tag declares more (`@result integer[][]`): Postgres keeps none in the type, and the
+  decoders read an answer of any depth;
 - a composite or table row type -> an interface; a domain -> a branded type
   (`string & { readonly __brand: "app.user_id" }`) with an `isX` guard from its CHECK regex;
 - OUT arguments or RETURNS TABLE, even of one column, -> rows, as PostgREST answers them; but
@@ -223,10 +225,17 @@ const _d = {
   /** A float: Postgres writes NaN and the infinities as JSON strings. */
   float: (value: unknown): unknown =>
     value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : _d.plain(value),
+  /** The rows of a setof, each decoded by `item`. */
   arr:
     (item: _Decoder): _Decoder =>
     (value) =>
       Array.isArray(value) ? value.map(item) : _d.plain(value),
+  /** A Postgres array, of any depth: its type keeps no dimensions (integer[][] is integer[]),
+   * and PostgREST answers the nested arrays a value holds; `item` decodes each element. */
+  array: (item: _Decoder): _Decoder => {
+    const each: _Decoder = (value) => (Array.isArray(value) ? value.map(each) : item(value));
+    return (value) => (Array.isArray(value) ? value.map(each) : _d.plain(value));
+  },
   obj:
     (fields: Record<string, _Decoder>): _Decoder =>
     (value) =>
@@ -383,13 +392,16 @@ class _Emitter:
                 return "Json"
         raise CodegenError(f"cannot map type {pg.sql} to TypeScript (used by {where})")
 
-    def nullable(self, oid: int, not_null: bool, where: str, *, answered: bool = False) -> str:
+    def nullable(
+        self, oid: int, not_null: bool, where: str, *, answered: bool = False, dimensions: int = 0
+    ) -> str:
         """The type, `| null` unless known not null. A NOT NULL domain is believed of what the
         client sends (Postgres refuses a null for it), not of what a function answers
         (`answered`): an SQL function that finds no row, or a column of an outer join, is null
         whatever the domain says; nor are the elements of an array it answers (an array_agg over
-        an outer join holds nulls)."""
-        ts = self.type(oid, where, answered=answered)
+        an outer join holds nulls). `dimensions` (a tag's `integer[][]`) nests an array as deep:
+        the sub-arrays of a Postgres array are never null, its elements may be."""
+        ts = self.type(oid, where, answered=answered) + "[]" * max(dimensions - 1, 0)
         believed = not answered and self.catalog.not_null(oid)
         return ts if not_null or believed else f"{ts} | null"
 
@@ -465,7 +477,7 @@ class _Emitter:
         pg = self.catalog.resolve(oid)
         if pg.kind == "array":
             assert pg.element_oid is not None
-            return f"_d.arr({self.decoder(pg.element_oid)})"
+            return f"_d.array({self.decoder(pg.element_oid)})"
         if pg.kind == "composite":
             return self.row_decoder(pg.columns)
         if pg.oid in _EXACT:
@@ -491,7 +503,7 @@ class _Emitter:
                 f"{where}: @arg {tag.sql} is not sent in JSON as the argument's own type"
                 f" {self.catalog.type(arg.type_oid).sql} is"
             )
-        return self.nullable(tag.oid, not tag.nullable, where)
+        return self.nullable(tag.oid, not tag.nullable, where, dimensions=tag.dimensions)
 
     def json_kind(self, oid: int) -> str | None:
         """How values of the type travel in JSON (string, number ...); None: not mapped."""
@@ -542,7 +554,8 @@ class _Emitter:
             oid = result_tag.oid if result_tag else function.return_oid
             composite = self.catalog.resolve(oid).kind == "composite"
             not_null = composite or (result_tag is not None and not result_tag.nullable)
-            item = self.nullable(oid, not_null, f"{where} result", answered=True)
+            dimensions = result_tag.dimensions if result_tag else 0
+            item = self.nullable(oid, not_null, f"{where} result", answered=True, dimensions=dimensions)
             result = f"({item})[]" if function.returns_set and "|" in item else item
             result += "[]" if function.returns_set and "|" not in item else ""
             decoder = self.decoder(oid)

@@ -1089,3 +1089,30 @@ def test_a_function_name_with_capitals_keeps_its_case_in_the_rpc_path(fixture_wi
     assert '"POST", "/rpc/GetThing", {}' in files[FIXTURE_CONFIG.typescript_path]
     assert "export function getThing(" in files[FIXTURE_CONFIG.typescript_path]
     assert "def api_GetThing(conn" in files[FIXTURE_CONFIG.python_path]
+
+
+def test_an_arrays_depth_declared_by_a_tag_types_the_nested_arrays_answered(
+    fixture_with: Any, tmp_path: Path
+) -> None:
+    """Postgres keeps no dimensions in an array's type (integer[][] is integer[], in pg_proc as in
+    pg_dump's output), while PostgREST and psycopg answer the nested arrays a value holds: both
+    clients typed [[1, null], [3, 4]] as one dimension, and a tag could not say two."""
+    sql = _for_both_clients("matrix", "integer[]", "integer[]", "select wanted")
+    for schema in ("api", "pipeline"):
+        sql += (
+            f"comment on function {schema}.matrix(integer[]) is"
+            " 'Rows of numbers.\n@arg wanted integer[][]\n@result integer[][]?';"
+        )
+    url = fixture_with(sql)
+    files = generate(url, FIXTURE_CONFIG)
+    typescript = files[EXPECTED / "generated.ts"]
+    assert "export interface MatrixArgs {\n  wanted: (number | null)[][];\n}" in typescript
+    assert "): Promise<Result<(number | null)[][] | null, MatrixErrorCode>> {" in typescript
+    module = _load_module(files[EXPECTED / "generated.py"], tmp_path / "matrix.py")
+    assert module.pipeline_matrix.__annotations__ == {
+        "conn": "psycopg.Connection[Any]",
+        "wanted": "list[list[int | None]]",
+        "return": "list[list[int | None]] | None",
+    }
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_matrix(conn, wanted=[[1, None], [3, 4]]) == [[1, None], [3, 4]]

@@ -47,13 +47,21 @@ create function api.codegen_float(x double precision) returns double precision
 language sql immutable as $$ select x $$;
 create function api.codegen_floats(x double precision) returns table (x double precision, y real)
 language sql immutable as $$ select x, x::real $$;
+create function api.codegen_matrix(n bigint, x double precision)
+returns table (big bigint[], xs double precision[])
+language sql immutable as $$ select array[[n, n], [n, null]], array[[x], [x]] $$;
+create function api.codegen_big_matrix(n bigint) returns bigint[]
+language sql immutable as $$ select array[[n, n], [n, null]] $$;
+comment on function api.codegen_big_matrix(bigint) is 'Two rows.
+@result bigint[][]';
 create function api.codegen_lose_connection() returns void
 language plpgsql volatile security definer as $$
 begin perform pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid()); end $$;
 grant execute on function api.codegen_probe(bigint, text), api.codegen_refuse(text),
   api.codegen_doubled(numeric), api.codegen_series(integer), api.codegen_marks(bigint),
   api.codegen_slow(double precision), api.codegen_float(double precision),
-  api.codegen_floats(double precision), api.codegen_lose_connection()
+  api.codegen_floats(double precision), api.codegen_lose_connection(),
+  api.codegen_matrix(bigint, double precision), api.codegen_big_matrix(bigint)
   to web_anon, authenticated;
 """
 # Made a superuser's, so that it may end its own backend: PostgREST's connection, lost mid-call.

@@ -5,11 +5,13 @@ import assert from "node:assert/strict";
 import {
   BlossomError,
   type Client,
+  codegenBigMatrix,
   codegenDoubled,
   codegenFloat,
   codegenFloats,
   codegenLoseConnection,
   codegenMarks,
+  codegenMatrix,
   codegenProbe,
   codegenRefuse,
   codegenSeries,
@@ -119,4 +121,16 @@ test("floats that JSON cannot write (NaN, Infinity) go and come back as themselv
   assert.ok(Number.isNaN(await orThrow(codegenFloat(client, { x: NaN }))));
   const [row] = await orThrow(codegenFloats(client, { x: NaN }));
   assert.ok(row !== undefined && Number.isNaN(row.x) && Number.isNaN(row.y));
+});
+
+test("an array answered with two dimensions keeps every digit, and is typed so when a tag says it", async () => {
+  const big = "9007199254740993";
+  const tagged = await codegenBigMatrix(client, { n: big });
+  assert.ok(tagged.ok, JSON.stringify(tagged));
+  const rows: (string | null)[][] | null = tagged.data;
+  assert.deepEqual(rows, [[big, big], [big, null]]);
+  // Untagged, its type says one dimension (Postgres keeps none in the type); the data is exact.
+  const untagged = await codegenMatrix(client, { n: big, x: Number.NaN });
+  assert.ok(untagged.ok, JSON.stringify(untagged));
+  assert.deepEqual(untagged.data as unknown, [{ big: [[big, big], [big, null]], xs: [[Number.NaN], [Number.NaN]] }]);
 });

@@ -108,10 +108,17 @@ const _d = {
   /** A float: Postgres writes NaN and the infinities as JSON strings. */
   float: (value: unknown): unknown =>
     value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : _d.plain(value),
+  /** The rows of a setof, each decoded by `item`. */
   arr:
     (item: _Decoder): _Decoder =>
     (value) =>
       Array.isArray(value) ? value.map(item) : _d.plain(value),
+  /** A Postgres array, of any depth: its type keeps no dimensions (integer[][] is integer[]),
+   * and PostgREST answers the nested arrays a value holds; `item` decodes each element. */
+  array: (item: _Decoder): _Decoder => {
+    const each: _Decoder = (value) => (Array.isArray(value) ? value.map(each) : item(value));
+    return (value) => (Array.isArray(value) ? value.map(each) : _d.plain(value));
+  },
   obj:
     (fields: Record<string, _Decoder>): _Decoder =>
     (value) =>
