@@ -187,6 +187,12 @@ def _imports(body: str) -> list[str]:
     return lines
 
 
+def _string(text: str) -> str:
+    """A Python literal of `text`, in ASCII: not json.dumps, which writes a character beyond the
+    first plane (😀) as two UTF-16 escapes, two lone surrogates in Python."""
+    return ascii(text)
+
+
 def _docstring(lines: list[str], indent: str) -> list[str]:
     if not lines:
         return []
@@ -220,7 +226,7 @@ class _Emitter:
                     return as_answered
             return self.domain(pg, where, nested)
         if pg.kind == "enum":
-            labels = ", ".join(json.dumps(label) for label in pg.labels)
+            labels = ", ".join(_string(label) for label in pg.labels)
             return self.decl.of_type(pg, lambda name: [f"{name} = Literal[{labels}]"])
         if pg.kind == "composite":
             if nested:

@@ -1116,3 +1116,21 @@ def test_an_arrays_depth_declared_by_a_tag_types_the_nested_arrays_answered(
     }
     with psycopg.connect(url) as conn:
         assert module.pipeline_matrix(conn, wanted=[[1, None], [3, 4]]) == [[1, None], [3, 4]]
+
+
+def test_enum_labels_beyond_the_first_plane_are_the_labels_in_python(
+    fixture_with: Any, tmp_path: Path
+) -> None:
+    """JSON writes 😀 as the escapes of its UTF-16 halves, which JavaScript reads back as 😀 and
+    Python as two lone surrogates: the Literal named a value Postgres never answers."""
+    url = fixture_with(
+        "create type app.reaction as enum ('😀', 'a \"quoted\" one', 'new\nline', '');"
+        + _for_both_clients("react", "app.reaction", "app.reaction", "select wanted")
+    )
+    files = generate(url, FIXTURE_CONFIG)
+    assert 'export type Reaction = "\\ud83d\\ude00" | ' in files[EXPECTED / "generated.ts"]
+    module = _load_module(files[EXPECTED / "generated.py"], tmp_path / "react.py")
+    labels = ("😀", 'a "quoted" one', "new\nline", "")
+    assert typing.get_args(module.Reaction) == labels
+    with psycopg.connect(url) as conn:
+        assert [module.pipeline_react(conn, wanted=label) for label in labels] == list(labels)
