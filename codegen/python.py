@@ -84,7 +84,7 @@ _IMPORTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dataclasses", ("dataclass",)),
     ("datetime", ("date", "datetime", "time", "timedelta")),
     ("decimal", ("Decimal",)),
-    ("typing", ("Any", "Literal", "NewType", "TypeAlias", "cast", "get_args")),
+    ("typing", ("Any", "Literal", "Never", "NewType", "TypeAlias", "cast", "get_args")),
     ("uuid", ("UUID",)),
     ("psycopg.rows", ("class_row",)),
 )
@@ -227,7 +227,9 @@ class _Emitter:
             return self.domain(pg, where, nested)
         if pg.kind == "enum":
             labels = ", ".join(_string(label) for label in pg.labels)
-            return self.decl.of_type(pg, lambda name: [f"{name} = Literal[{labels}]"])
+            # An enum made without labels (`as enum ()`) has no value yet: `Literal[]` is no Python.
+            declared = f"Literal[{labels}]" if labels else "Never"
+            return self.decl.of_type(pg, lambda name: [f"{name} = {declared}"])
         if pg.kind == "composite":
             if nested:
                 raise CodegenError(

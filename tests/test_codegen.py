@@ -1134,3 +1134,18 @@ def test_enum_labels_beyond_the_first_plane_are_the_labels_in_python(
     assert typing.get_args(module.Reaction) == labels
     with psycopg.connect(url) as conn:
         assert [module.pipeline_react(conn, wanted=label) for label in labels] == list(labels)
+
+
+def test_an_enum_without_labels_is_a_type_of_no_value(fixture_with: Any, tmp_path: Path) -> None:
+    """Postgres takes `create type … as enum ()` (labels added later); `Literal[]` stopped codegen
+    at ruff's parse error. TypeScript already says `never`."""
+    url = fixture_with(
+        "create type app.nothing_yet as enum ();"
+        + _for_both_clients("nothing", "app.nothing_yet[]", "integer", "select cardinality(wanted)")
+    )
+    files = generate(url, FIXTURE_CONFIG)
+    assert "export type NothingYet = never;" in files[EXPECTED / "generated.ts"]
+    module = _load_module(files[EXPECTED / "generated.py"], tmp_path / "nothing.py")
+    assert module.NothingYet is typing.Never
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_nothing(conn, wanted=[]) == 0
