@@ -3,11 +3,12 @@ and one per route of the edge (edge/routes.py), over a small runtime (`_request`
 `orThrow`) whose private names start with `_`, which no SQL name can give.
 
 Mapping (by the OID of the type under any domains):
-- boolean -> boolean; smallint, integer, oid, real, double precision -> number;
+- boolean -> boolean; smallint, integer, real, double precision -> number;
 - bigint, numeric -> string, exact: responses that hold them are parsed keeping every digit;
 - real, double precision: NaN and the infinities go and come back as themselves (JSON has no
   word for them: Postgres writes strings, and JSON.stringify would send null);
 - text, varchar, char, name, uuid, date/time types, interval, inet, cidr, macaddr, bytea -> string;
+- oid -> string, which is how PostgREST answers it (Postgres's to_json writes "26");
 - json, jsonb -> Json; an enum -> a union of its labels; an array -> (T | null)[], one dimension
   unless a tag declares more (`@result integer[][]`): Postgres keeps none in the type, and the
   decoders read an answer of any depth;
@@ -41,13 +42,14 @@ from codegen.tags import without_tags
 from edge.routes import RouteSpec
 
 _BOOLEAN = {16}
-_NUMBER = {21, 23, 26, 700, 701}
+_NUMBER = {21, 23, 700, 701}
 _EXACT = {20, 1700}  # bigint, numeric: strings, never a lossy JS number
 _FLOAT = {700, 701}  # real, double precision: NaN and the infinities arrive as strings
 _STRING = {
     25, 1043, 1042, 18, 19, 2950,  # text, varchar, bpchar, "char", name, uuid
     1082, 1083, 1266, 1114, 1184, 1186,  # date, time, timetz, timestamp, timestamptz, interval
     869, 650, 829, 774, 17,  # inet, cidr, macaddr, macaddr8, bytea
+    26,  # oid: Postgres's to_json, and so PostgREST, writes it as a string ("26")
 }  # fmt: skip
 _JSON = {114, 3802}
 

@@ -12,6 +12,7 @@ import {
   codegenLoseConnection,
   codegenMarks,
   codegenMatrix,
+  codegenOid,
   codegenProbe,
   codegenRefuse,
   codegenSeries,
@@ -133,4 +134,13 @@ test("an array answered with two dimensions keeps every digit, and is typed so w
   const untagged = await codegenMatrix(client, { n: big, x: Number.NaN });
   assert.ok(untagged.ok, JSON.stringify(untagged));
   assert.deepEqual(untagged.data as unknown, [{ big: [[big, big], [big, null]], xs: [[Number.NaN], [Number.NaN]] }]);
+});
+
+test("an oid comes back as the string PostgREST answers, as it is typed", async () => {
+  const result = await codegenOid(client, { o: "4294967295" });
+  assert.ok(result.ok, JSON.stringify(result));
+  const row = result.data[0];
+  assert.ok(row);
+  const answered: { o: string | null; os: (string | null)[] | null } = row;
+  assert.deepEqual(answered, { o: "4294967295", os: ["4294967295"] });
 });
