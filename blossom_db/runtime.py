@@ -13,12 +13,26 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 Inet: TypeAlias = IPv4Address | IPv6Address | IPv4Interface | IPv6Interface
 Cidr: TypeAlias = IPv4Network | IPv6Network
-ArgKind = Literal["", "json", "json[]", "variadic", "variadic json", "variadic json[]"]
+ArgKind = Literal[
+    "",
+    "json",
+    "json[]",
+    "jsonb",
+    "jsonb[]",
+    "variadic",
+    "variadic json",
+    "variadic json[]",
+    "variadic jsonb",
+    "variadic jsonb[]",
+]
+# A json argument gets the text as psycopg writes it (the caller's key order, as PostgREST passes
+# a body's); sent as jsonb, it arrived with jsonb's order of keys instead.
+_JSON_ADAPTERS: dict[str, type[Json] | type[Jsonb]] = {"json": Json, "jsonb": Jsonb}
 # How a scalar argument is written in JSON when not as a string: by its type (under its domains).
 ScalarKind = Literal["int2", "int4", "int8", "oid", "numeric", "float4", "float8", "boolean"]
 
@@ -183,10 +197,11 @@ def call_query(
             )
         )
         json_kind = kind.removeprefix("variadic").strip()
-        if value is not None and json_kind == "json":
-            value = Jsonb(value)
-        elif isinstance(value, list) and json_kind == "json[]":
-            value = [Jsonb(item) for item in value]
+        adapter = _JSON_ADAPTERS.get(json_kind.removesuffix("[]"))
+        if adapter is not None and value is not None and not json_kind.endswith("[]"):
+            value = adapter(value)
+        elif adapter is not None and isinstance(value, list):
+            value = [adapter(item) for item in value]
         params[arg_name] = value
     call = sql.SQL("{}({})").format(sql.Identifier(schema, name), sql.SQL(", ").join(parts))
     return sql.SQL(select).format(call=call), params

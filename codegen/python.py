@@ -67,7 +67,7 @@ _SCALARS: dict[int, str] = {
     114: "JsonValue",
     3802: "JsonValue",
 }
-_JSON = {114, 3802}
+_JSON = {114: "json", 3802: "jsonb"}  # the runtime's ArgKind of each
 _NEWTYPE_BASES = {"str", "int", "float", "Decimal", "UUID", "date", "datetime", "bytes"}
 
 _HEADER = '''"""Typed wrappers for the database functions the edge and the pipeline call.
@@ -388,9 +388,9 @@ class _Emitter:
             base = self.catalog.resolve(pg.oid)
             kinds = ["variadic"] if arg.variadic else []
             if base.oid in _JSON:
-                kinds.append("json")
+                kinds.append(_JSON[base.oid])
             elif base.kind == "array" and base.element_oid in _JSON:
-                kinds.append("json[]")
+                kinds.append(_JSON[base.element_oid] + "[]")
             call_args.append(
                 f"({json.dumps(arg.name)}, {variable}, {json.dumps(pg.sql)}, {json.dumps(' '.join(kinds))})"
             )

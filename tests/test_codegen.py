@@ -1149,3 +1149,19 @@ def test_an_enum_without_labels_is_a_type_of_no_value(fixture_with: Any, tmp_pat
     assert module.NothingYet is typing.Never
     with psycopg.connect(url) as conn:
         assert module.pipeline_nothing(conn, wanted=[]) == 0
+
+
+def test_a_json_argument_gets_the_json_the_caller_wrote(fixture_with: Any, tmp_path: Path) -> None:
+    """The wrappers sent every json value as jsonb, which a json argument then received with its
+    keys sorted (jsonb's order): through PostgREST, the TypeScript client's keeps the caller's."""
+    url = fixture_with(
+        _for_both_clients("json_text", "json", "text", "select wanted::text")
+        + _for_both_clients("jsons_text", "json[]", "text", "select wanted::text")
+        + _for_both_clients("jsonb_text", "jsonb", "text", "select wanted::text")
+    )
+    module = _load_module(generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"], tmp_path / "jt.py")
+    written = {"bb": 1, "a": [2]}
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_json_text(conn, wanted=written) == '{"bb": 1, "a": [2]}'
+        assert module.pipeline_jsons_text(conn, wanted=[written]) == '{"{\\"bb\\": 1, \\"a\\": [2]}"}'
+        assert module.pipeline_jsonb_text(conn, wanted=written) == '{"a": [2], "bb": 1}'
