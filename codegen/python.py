@@ -387,10 +387,12 @@ class _Emitter:
                 params.append(f"{variable}: {py}")
             base = self.catalog.resolve(pg.oid)
             kinds = ["variadic"] if arg.variadic else []
+            # Under their domains: psycopg adapts a dict only as Json or Jsonb.
+            element = self.catalog.resolve(base.element_oid) if base.element_oid else None
             if base.oid in _JSON:
                 kinds.append(_JSON[base.oid])
-            elif base.kind == "array" and base.element_oid in _JSON:
-                kinds.append(_JSON[base.element_oid] + "[]")
+            elif base.kind == "array" and element is not None and element.oid in _JSON:
+                kinds.append(_JSON[element.oid] + "[]")
             call_args.append(
                 f"({json.dumps(arg.name)}, {variable}, {json.dumps(pg.sql)}, {json.dumps(' '.join(kinds))})"
             )

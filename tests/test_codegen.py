@@ -1165,3 +1165,17 @@ def test_a_json_argument_gets_the_json_the_caller_wrote(fixture_with: Any, tmp_p
         assert module.pipeline_json_text(conn, wanted=written) == '{"bb": 1, "a": [2]}'
         assert module.pipeline_jsons_text(conn, wanted=[written]) == '{"{\\"bb\\": 1, \\"a\\": [2]}"}'
         assert module.pipeline_jsonb_text(conn, wanted=written) == '{"a": [2], "bb": 1}'
+
+
+def test_an_array_of_a_domain_over_json_is_sent_as_json(fixture_with: Any, tmp_path: Path) -> None:
+    """The elements' type was looked at without their domain: a list of dicts went to psycopg as
+    it was, which cannot adapt a dict."""
+    url = fixture_with(
+        "create domain app.document as jsonb check (jsonb_typeof(value) = 'object');"
+        + _for_both_clients(
+            "keys", "app.document[]", "text", "select string_agg(d::text, ';') from unnest(wanted) d"
+        )
+    )
+    module = _load_module(generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"], tmp_path / "docs.py")
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_keys(conn, wanted=[{"b": 1}, {"a": [2]}]) == '{"b": 1};{"a": [2]}'
