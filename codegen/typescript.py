@@ -510,7 +510,12 @@ class _Emitter:
     def json_kind(self, oid: int) -> str | None:
         """How values of the type travel in JSON (string, number ...); None: not mapped."""
         pg = self.catalog.resolve(oid)
-        if pg.kind in ("enum", "array", "composite"):
+        if pg.kind == "array":
+            # Its elements travel too: `text[]` over an `integer[]` sent ["a"], refused with 22P02.
+            assert pg.element_oid is not None
+            element = self.json_kind(pg.element_oid)
+            return None if element is None else f"array of {element}"
+        if pg.kind in ("enum", "composite"):
             return "string" if pg.kind == "enum" else pg.kind
         for kind, oids in (("boolean", _BOOLEAN), ("number", _NUMBER), ("string", _EXACT | _STRING)):
             if pg.oid in oids:

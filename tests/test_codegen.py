@@ -641,6 +641,17 @@ def test_argument_tags_type_the_arguments(fixture_with: Any) -> None:
         generate(url, FIXTURE_CONFIG)
 
 
+def test_an_argument_tag_over_an_array_sends_its_elements_as_the_argument_does(fixture_with: Any) -> None:
+    """`@arg ns text[]` over an integer[] was taken (both arrays): the client sent ["a"], which
+    PostgREST answered 400 22P02; the elements' JSON kinds must agree too."""
+    url = fixture_with(
+        "create function api.miscast_all(ns integer[]) returns integer language sql return 1;"
+        "comment on function api.miscast_all(integer[]) is '@arg ns text[]';"
+    )
+    with pytest.raises(CodegenError, match=r"api\.miscast_all\(ns integer\[\]\) argument ns: @arg text\[\]"):
+        generate(url, FIXTURE_CONFIG)
+
+
 def test_escape_hatches_and_refusals_one_object_at_a_time(fixture_with: Any) -> None:
     golden = _golden_ts()
     python = (EXPECTED / "generated.py").read_text()
