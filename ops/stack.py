@@ -28,7 +28,14 @@ import psycopg
 from psycopg import sql
 
 from blossom_db.settings import connection_failure
-from deploy.migrate import migrate, report_rollback, rollback, stateless_applied, with_database
+from deploy.migrate import (
+    MIGRATIONS_DIR,
+    migrate,
+    report_rollback,
+    rollback,
+    stateless_applied,
+    with_database,
+)
 from ops.cluster import PG_BIN, ClusterError, LocalCluster
 from ops.services import (
     Endpoints,
@@ -435,7 +442,20 @@ def confirm_reset(settings: Settings, assume_yes: bool) -> None:
         raise SystemExit("reset-db: nothing changed")
 
 
+def require_known_migration(to: str, migrations_dir: Path = MIGRATIONS_DIR) -> None:
+    """Refuses, before asking anything, a name that is no migration of this code: `rollback
+    0025` asked to confirm, then failed on the name (ids are whole: 0025.slack_digest_claims)."""
+    ids = sorted(path.name.removesuffix(".sql") for path in migrations_dir.glob("*.sql"))
+    ids = [name for name in ids if not name.endswith(".rollback")]
+    if to in ids:
+        return
+    meant = [name for name in ids if to and name.startswith(f"{to}.")]
+    hint = f"; did you mean {meant[0]}?" if len(meant) == 1 else f" (the last is {ids[-1]})" if ids else ""
+    raise SystemExit(f"rollback: {to!r} is no migration of this code{hint}")
+
+
 def confirm_rollback(settings: Settings, to: str, assume_yes: bool) -> None:
+    require_known_migration(to)
     if assume_yes:
         return
     where = (

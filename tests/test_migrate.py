@@ -537,6 +537,26 @@ def test_a_rollback_to_an_empty_name_is_refused_and_migrates_nothing(database_ur
     assert "rollback: name the last migration to keep" in ran.stderr
 
 
+@pytest.mark.parametrize(
+    ("given", "said"), [("0025", "did you mean 0025.slack_digest_claims?"), ("9999.later", "")]
+)
+def test_the_rollback_recipe_refuses_a_name_that_is_no_migration_before_it_asks(
+    given: str, said: str
+) -> None:
+    """`./dev rollback 0025` asked to confirm first, and only then failed on the name (an id is
+    whole). Refused before the question, and before any server is reached (this one is down)."""
+    url = f"postgresql://admin@127.0.0.1:{free_port()}/blossom"
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "rollback", given],
+        env=os.environ | {"DATABASE_URL": url}, input="y\n", capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert "[y/N]" not in ran.stdout + ran.stderr
+    assert ran.stderr.startswith(f"rollback: {given!r} is no migration of this code"), ran.stderr
+    assert said in ran.stderr
+
+
 def _rollbacks_that_leave_a_difference(
     server: str, migrations_dir: Path, only: str | None = None
 ) -> list[str]:
