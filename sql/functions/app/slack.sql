@@ -10,21 +10,21 @@ end;
 comment on function app.slack_connection_view(app.org_id) is
   'The organization''s Slack connection as the API shows it (null when there is none).';
 
-/* A channel as Slack's chat.postMessage takes it: an id (C…, G…) or a #name. */
+/* A channel as Slack's chat.postMessage takes it: an id (C…, G…), or a name with or without its #. */
 create function app.require_slack_channel(p_channel text) returns text
 language plpgsql immutable
 as $$
 begin
   if p_channel is null or p_channel !~ '^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$' then
     perform util.raise_error(422, 'slack.invalid_channel',
-      'channel must be a Slack channel id (C…) or #name of at most 80 letters, digits, dots, dashes and underscores.');
+      'channel must be a Slack channel id (C…) or name (#name, or name: Slack takes both) of at most 80 letters, digits, dots, dashes and underscores.');
   end if;
   return p_channel;
 end
 $$;
 
 comment on function app.require_slack_channel(text) is
-  'The channel when it has the shape of a Slack channel id or #name. Errors: 422 slack.invalid_channel.';
+  'The channel when it has the shape of a Slack channel id or name, with or without its #. Errors: 422 slack.invalid_channel.';
 
 /* A connection broken for good, once: the posts stop, the members see it (broken_at, its reason,
    the audit event), and an admin connects again. Slack's refusal of its token or channel
