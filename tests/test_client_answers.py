@@ -267,12 +267,12 @@ def organization_flow(world: World, r: Recorder) -> None:
         email="later@example.com",
         role="member",
     )
-    delete_account(db, owner.user["id"])  # in the audit trail and as an invitation's sender
+    delete_account(db, owner.user["id"])  # in the audit trail (its invitation revoked, by no one)
     r.rpc("audit: a deleted account", admin, "list_audit_events", org_id=org_id)
     r.rpc("audit: nulls", admin, "list_audit_events", org_id=org_id, before=None, limit=None)
     r.rpc("audit: bad cursor", admin, "list_audit_events", org_id=org_id, before="evt_nope")
     r.rpc("audit: bad limit", admin, "list_audit_events", org_id=org_id, limit=201)
-    r.rpc("invitations: sender deleted", admin, "list_invitations", org_id=org_id)
+    r.rpc("invitations: sender deleted (revoked)", admin, "list_invitations", org_id=org_id)
     r.rpc("organizations", admin, "list_organizations")
     r.rpc("delete: its owner, once an admin", admin, "delete_organization", org_id=org_id)
     alone = r.rpc("create another", admin, "create_organization", name="Alone").json()["id"]
@@ -502,7 +502,7 @@ def test_every_api_wrapper_returns_what_it_is_typed(database_url: str) -> None:
         call(owner, "invite_member", org_id=org_id, email="later@example.com", role="member")
         db.execute("delete from app.users where id = %s", (owner,))  # in the trail, as a sender
         call(member, "list_audit_events", org_id=org_id)
-        call(member, "list_invitations", org_id=org_id)  # its invitation pending, invited_by null
+        call(member, "list_invitations", org_id=org_id)  # its invitation revoked with its sender
         call(member, "delete_organization", org_id=org_id)
     assert set(generated.API_FUNCTIONS) <= call.called, (
         f"call {sorted(generated.API_FUNCTIONS - call.called)} too"

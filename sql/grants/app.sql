@@ -35,6 +35,7 @@ set local role invitation_revoker;
 revoke all on function
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
+  app.revoke_invitations_of_account(app.user_id),
   app.organization_exists(app.org_id),
   app.invitation_is_open(text),
   app.open_invitation_of(app.org_id, text)
@@ -42,6 +43,7 @@ revoke all on function
 grant execute on function
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
+  app.revoke_invitations_of_account(app.user_id),
   app.organization_exists(app.org_id),
   app.invitation_is_open(text),
   app.open_invitation_of(app.org_id, text)

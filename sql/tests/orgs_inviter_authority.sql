@@ -4,7 +4,7 @@
  * are revoked at once, and audited; accepting checks it again.
  */
 begin;
-select plan(33);
+select plan(39);
 
 /* Organization beta: chief and deputy own it, aide, aide2 and aide3 are admins; aide is also an
    admin of gamma. alt is a second account of aide's. */
@@ -154,6 +154,45 @@ select is(pg_catalog.array_length(pg_temp.pending('sending', 'sender'), 1), 2000
 select cmp_ok(coalesce(pg_stat_get_xact_function_calls('app.inviter_may_grant'::regproc), 0)
                 - (select calls from grant_calls_before), '<=', 2::bigint,
   'the sender''s role was looked up once, not once per invitation');
+
+/* An account an operator deletes (`delete from app.users`, docs/operations.md) may grant nothing
+   any more: its pending invitations are revoked and audited, as a leaver's are. The memberships
+   its deletion takes cannot do it: their trigger runs after the delete's set-null of invited_by,
+   and found none, so the invitations stayed listed, sender null, and could never be accepted. */
+select tap.make_users(array['founder', 'deputy2', 'leaver', 'guest']);
+select tap.make_org('epsilon', '{"founder": "owner", "deputy2": "owner", "leaver": "admin"}');
+select tap.make_org('zeta', '{"founder": "owner", "leaver": "owner"}');
+select is(array[tap.call('leaver', $$ select api.invite_member('{epsilon}', 'guest@example.com', 'admin') $$),
+                tap.call('leaver', $$ select api.invite_member('{zeta}', 'guest@example.com', 'owner') $$),
+                tap.call('founder', $$ select api.invite_member('{epsilon}', 'stays@example.com', 'member') $$)],
+  array_fill('ok'::text, array[3]), 'an admin and an owner send invitations');
+select tap.fix('guest_epsilon_invitation',
+  (select i.id from app.invitations i where i.org_id = tap.id('epsilon') and i.email = 'guest@example.com'));
+select tap.fix('guest_epsilon_token', tap.mailed_token('mail.org_invitation', 'guest@example.com', 'epsilon'));
+set local role blossom_owner;
+delete from app.users where id = tap.id('leaver');
+reset role;
+select is((select coalesce(array_agg(i.email::text || case when i.org_id = tap.id('epsilon') then ' epsilon' else ' zeta' end order by i.email), '{}')
+             from app.invitations i
+            where i.org_id in (tap.id('epsilon'), tap.id('zeta'))
+              and i.accepted_at is null and i.declined_at is null and i.revoked_at is null),
+  '{"stays@example.com epsilon"}'::text[],
+  'an operator deletes the admin: their pending invitations are revoked in each organization, another sender''s stand');
+select is(app.invitation_is_open(tap.id('guest_epsilon_invitation')), false,
+  'so the worker does not mail a link that cannot work');
+select is(tap.call('guest', $$ select api.accept_invitation('{guest_epsilon_token}') $$), '400 invitation.invalid',
+  'and the invitee is told it was revoked, as any revoked invitation''s');
+select results_eq(
+  $$ select a.org_id::text collate "default", a.actor_id::text collate "default", a.details ->> 'email',
+            a.details ->> 'invited_by', a.details ->> 'inviter_role'
+       from app.audit_events a
+      where a.org_id in (tap.id('epsilon'), tap.id('zeta')) and a.action = 'org.invitation_revoked'
+      order by a.org_id = tap.id('epsilon') desc $$,
+  $$ values (tap.id('epsilon'), null::text, 'guest@example.com', tap.id('leaver'), null::text),
+            (tap.id('zeta'), null, 'guest@example.com', tap.id('leaver'), null) $$,
+  'each revocation is in the audit trail: by no one (an operator), of the deleted sender, who holds no role now');
+select is(tap.call('founder', $$ select api.invite_member('{epsilon}', 'guest@example.com', 'member') $$), 'ok',
+  'the address may be invited again');
 
 select * from finish();
 rollback;

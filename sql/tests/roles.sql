@@ -246,6 +246,7 @@ select is_empty(
      select p.oid::regprocedure from pg_proc p
       where p.oid in ('app.inviter_may_grant(app.org_id, app.user_id, app.org_role)'::regprocedure,
                       'app.revoke_invitations_beyond_grant(app.org_id, app.user_id)'::regprocedure,
+                      'app.revoke_invitations_of_account(app.user_id)'::regprocedure,
                       'app.organization_exists(app.org_id)'::regprocedure,
                       'app.invitation_is_open(text)'::regprocedure,
                       'app.open_invitation_of(app.org_id, text)'::regprocedure)
@@ -254,7 +255,7 @@ select is_empty(
      select p.oid::regprocedure from pg_proc p
       where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets(date)'::regprocedure)
         and p.proowner = 'metrics_reader'::regrole $$,
-  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the five of invitation_revoker and the pipeline''s two of metrics_reader'
+  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the six of invitation_revoker and the pipeline''s two of metrics_reader'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -273,8 +274,9 @@ select results_eq(
             ('app.inviter_may_grant(app.org_id,app.user_id,app.org_role)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.open_invitation_of(app.org_id,text)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.organization_exists(app.org_id)', true, array['blossom_owner', 'invitation_revoker']),
-            ('app.revoke_invitations_beyond_grant(app.org_id,app.user_id)', true, array['blossom_owner', 'invitation_revoker']) $$,
-  'invitation_revoker owns five definer functions, which only the owner (and their own owner) may execute'
+            ('app.revoke_invitations_beyond_grant(app.org_id,app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
+            ('app.revoke_invitations_of_account(app.user_id)', true, array['blossom_owner', 'invitation_revoker']) $$,
+  'invitation_revoker owns six definer functions, which only the owner (and their own owner) may execute'
 );
 
 /* The worker: the delivery calls (mail and Slack), and the job queue's tables and functions

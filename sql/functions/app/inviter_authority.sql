@@ -6,7 +6,8 @@
  * So when a membership's role goes down or the membership goes (removed, left, demoted by
  * change_member_role or by transfer_ownership), the trigger below revokes that member's
  * pending invitations in the organization that their role now could not send, and records
- * each in the audit trail: one place, on the table, which no function can forget. Accepting
+ * each in the audit trail: one place, on the table, which no function can forget. An account
+ * deleted (by an operator) loses all of them, by a trigger on app.users (at the end). Accepting
  * checks the rule again (app.inviter_may_grant, in api.accept_invitation).
  *
  * Why functions owned by invitation_revoker: the trigger often runs for someone who may not
@@ -80,6 +81,26 @@ $$;
 
 comment on function app.revoke_invitations_beyond_grant(app.org_id, app.user_id) is
   'Revokes the user''s pending invitations in the organization that their current role may not grant; returns them (id, email, role).';
+
+/* Revokes every pending invitation the account sent, in any organization, and returns them: for
+   the account's deletion (app.tg_users__revoke_invitations, below), after which it may grant
+   nothing. Its memberships' trigger cannot: the delete sets invited_by to null before that
+   trigger runs (the foreign keys' actions come first), and then finds no invitation of the
+   sender. A scan of the open invitations by sender, as that set-null's own; only an operator
+   deletes an account. Expired ones are left as they are, as the rule above leaves them. */
+create function app.revoke_invitations_of_account(p_inviter app.user_id)
+returns table (id app.invitation_id, org_id app.org_id, email text, role app.org_role)
+language sql volatile security definer set search_path = ''
+begin atomic
+  update app.invitations i set revoked_at = pg_catalog.now()
+   where i.invited_by = p_inviter
+     and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+     and i.expires_at > pg_catalog.now()
+  returning i.id, i.org_id, i.email::text, i.role;
+end;
+
+comment on function app.revoke_invitations_of_account(app.user_id) is
+  'Revokes every pending invitation the user sent, in every organization (their account is being deleted); returns them (id, org_id, email, role).';
 
 /* Whether the organization still exists, seen past the caller's policies: a leaver's own
    organization is no longer visible to them when the trigger below runs; a deleted one is gone. */
@@ -237,3 +258,27 @@ create trigger revoke_invitations_beyond_grant after delete on app.memberships
 create trigger revoke_invitations_beyond_demotion after update on app.memberships
   referencing old table as before_rows new table as after_rows
   for each statement execute function app.tg_memberships__revoke_on_demotion();
+
+/* An account deleted (only an operator does, docs/operations.md) grants nothing any more: before
+   the row goes, its pending invitations are revoked, each an org.invitation_revoked event by the
+   caller (no one, for an operator), with the sender and no role now, as a leaver's are. Before
+   the delete, since its foreign keys' actions then set the sender to null. */
+create function app.tg_users__revoke_invitations() returns trigger
+language plpgsql
+as $$
+declare
+  v_revoked record;
+begin
+  for v_revoked in select r.id, r.org_id, r.email, r.role from app.revoke_invitations_of_account(old.id) r loop
+    perform app.org_audit(v_revoked.org_id, 'org.invitation_revoked', v_revoked.id, pg_catalog.jsonb_build_object(
+      'email', v_revoked.email, 'role', v_revoked.role, 'invited_by', old.id, 'inviter_role', null));
+  end loop;
+  return old;
+end
+$$;
+
+comment on function app.tg_users__revoke_invitations() is
+  'Trigger: revokes (and audits) the pending invitations of an account about to be deleted.';
+
+create trigger revoke_invitations_of_deleted_account before delete on app.users
+  for each row execute function app.tg_users__revoke_invitations();
