@@ -407,7 +407,7 @@ def test_an_invitation_revoked_while_its_organization_is_deleted_is_not_found(da
 
 @pytest.mark.parametrize(
     ("function", "role"),
-    [("transfer_ownership", None), ("change_member_role", "admin")],
+    [("transfer_ownership", None), ("change_member_role", "admin"), ("remove_member", None)],
 )
 def test_a_member_deleted_while_a_call_changes_their_role_is_not_found(
     database_url: str, function: str, role: str | None
@@ -416,8 +416,9 @@ def test_a_member_deleted_while_a_call_changes_their_role_is_not_found(
     or changes its role. The call read the membership before the deletion committed and waited for
     its row; its update then found nothing. transfer_ownership went on to make the caller admin,
     leaving the organization with no owner, and both answered success (change_member_role with a
-    member of nulls) and audited a change that never happened. Now: 404 member.not_found, nothing
-    written."""
+    member of nulls) and audited a change that never happened; remove_member audited and posted to
+    Slack a removal by the owner of someone the operator had deleted. Now: 404 member.not_found,
+    nothing written."""
     with admin(database_url) as conn:
         owner, target = make_user(conn, "owner"), make_user(conn, "target")
         org_id = make_org(conn, f"Gone{time.monotonic_ns()}", {owner: "owner", target: "member"})
@@ -435,3 +436,5 @@ def test_a_member_deleted_while_a_call_changes_their_role_is_not_found(
             "select count(*) from app.audit_events where org_id = %s and action <> 'org.created'", (org_id,)
         ).fetchone()
         assert audited == (0,)
+        notified = conn.execute("select count(*) from app.outbox where payload ->> 'org_id' = %s", (org_id,))
+        assert notified.fetchone() == (0,)

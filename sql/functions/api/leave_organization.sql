@@ -14,6 +14,8 @@ begin
   end if;
   perform app.org_audit(v_org, 'org.member_left', v_user, pg_catalog.jsonb_build_object('role', v_my_role));
   perform app.org_notify('notify.member_left', pg_catalog.jsonb_build_object('org_id', v_org, 'user_id', v_user));
+  -- Always found: only the caller's own account's deletion could take it meanwhile, and then the
+  -- event above, by that account, is refused by its foreign key first.
   perform app.end_membership(v_org, v_user);
 end
 $$;

@@ -21,7 +21,11 @@ begin
   perform app.org_audit(v_org, 'org.member_removed', v_target, pg_catalog.jsonb_build_object('role', v_old));
   perform app.org_notify('notify.member_removed', pg_catalog.jsonb_build_object(
     'org_id', v_org, 'user_id', v_target, 'removed_by', v_user));
-  perform app.end_membership(v_org, v_target);
+  -- Found no more when the account was deleted meanwhile: the event and the notice above go
+  -- back with the error.
+  if not app.end_membership(v_org, v_target) then
+    perform util.raise_error(404, 'member.not_found', 'No such member in this organization.');
+  end if;
 end
 $$;
 

@@ -269,20 +269,26 @@ comment on function app.require_member(app.org_id, app.user_id) is
   'The user''s role in the organization; 404 member.not_found when not a member.';
 
 /* A membership ends (the member leaves or is removed), and is kept as a departure with when it
-   began, so that a past day's metrics still count the member (pipeline.org_daily_counts). */
-create function app.end_membership(p_org app.org_id, p_user app.user_id) returns void
+   began, so that a past day's metrics still count the member (pipeline.org_daily_counts).
+   Whether it found the membership: the caller read it before, but an operator's deletion of the
+   account (which takes no organization lock) may have taken it since, and a removal then had
+   audited and announced to Slack what no one did. */
+create function app.end_membership(p_org app.org_id, p_user app.user_id) returns boolean
 language sql volatile
 begin atomic
   with ended as (
     delete from app.memberships m where m.org_id = p_org and m.user_id = p_user
     returning m.org_id, m.user_id, m.joined_at
+  ), recorded as (
+    insert into app.membership_departures (org_id, user_id, joined_at)
+    select e.org_id, e.user_id, e.joined_at from ended e
+    returning 1
   )
-  insert into app.membership_departures (org_id, user_id, joined_at)
-  select e.org_id, e.user_id, e.joined_at from ended e;
+  select pg_catalog.count(*) > 0 from recorded;
 end;
 
 comment on function app.end_membership(app.org_id, app.user_id) is
-  'Deletes the membership and records its departure (app.membership_departures).';
+  'Deletes the membership and records its departure (app.membership_departures); whether there was one.';
 
 /* Before an owner stops being one: 409 org.last_owner when they are the only one. Callers
    hold the organization's lock (app.lock_org), so two owners cannot both pass at once. */
