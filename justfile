@@ -5,6 +5,11 @@ set positional-arguments
 
 python := ".venv/bin/python"
 
+# [continue] on the recipes that run until Ctrl-C: the terminal's SIGINT reaches just too (the
+# whole foreground process group gets it), and just, once its recipe had stopped cleanly and
+# exited 0, exited 130 itself, printing `error: interrupted by SIGINT`. With [continue] (just
+# 1.54+) just exits with the recipe's own status: 0 after a clean stop, non-zero after a failure.
+
 alias t := test
 alias m := migrate
 
@@ -14,16 +19,19 @@ default:
 
 # Bring the whole stack up: local Postgres (or DATABASE_URL), migrations, MailDev, PostgREST, edge, worker
 [group('run')]
+[continue]
 up:
     {{python}} -m ops.stack
 
 # Run the worker alone, in the foreground (mail to BLOSSOM_SMTP_URL, or to MailDev's port)
 [group('run')]
+[continue]
 worker:
     {{python}} -m ops.stack worker
 
 # Run Dagster's UI on the pipeline (dagster dev) against the local database, on BLOSSOM_DAGSTER_PORT
 [group('run')]
+[continue]
 pipeline:
     {{python}} -m ops.stack pipeline
 

@@ -53,14 +53,15 @@ def _port_open(port: int) -> bool:
 class Up:
     """`up` in the background, its output collected as it comes: through a pipe, run by just as
     `./dev up` runs it, in a process group of its own, as a service manager starts it; or
-    `python -m ops.stack up` on a terminal of its own (a pseudo-terminal, whose closing is the
-    hangup a closed terminal window makes)."""
+    `python -m ops.stack up` (or `./dev up` itself, `through_dev`) on a terminal of its own (a
+    pseudo-terminal, whose closing is the hangup a closed terminal window makes, and to which a
+    Ctrl-C can be typed)."""
 
-    def __init__(self, env: dict[str, str], on_terminal: bool = False) -> None:
+    def __init__(self, env: dict[str, str], on_terminal: bool = False, through_dev: bool = False) -> None:
         self.lines: list[str] = []
         self.terminal: int | None = None
         self.hang_up_now = threading.Event()
-        command = [sys.executable, "-m", "ops.stack", "up"]
+        command = [str(ROOT / "dev"), "up"] if through_dev else [sys.executable, "-m", "ops.stack", "up"]
         if on_terminal:
             self.terminal, device = pty.openpty()
             device_name = os.ttyname(device)
@@ -111,6 +112,15 @@ class Up:
         self.reader.join(timeout=10)
         self.process.wait(timeout=60)
         assert self.process.returncode == 0, self.output
+
+    def interrupt(self) -> int:
+        """Types Ctrl-C on the terminal, which sends SIGINT to its whole foreground process group
+        (under `./dev up`: just, its shell and `up`); the exit status once everything stopped."""
+        assert self.terminal is not None
+        os.write(self.terminal, b"\x03")
+        self.process.wait(timeout=60)
+        self.reader.join(timeout=10)
+        return self.process.returncode
 
     @property
     def output(self) -> str:
@@ -207,6 +217,52 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
         assert re.search(rf"^{name} *\| .", output, re.MULTILINE), f"no line of {name}:\n{output}"
     assert re.search(r'^edge +\| \{"time": ', output, re.MULTILINE), "the edge writes JSON lines"
     assert len(re.findall(r"^blossom  \| postgrest started", output, re.MULTILINE)) == 2
+
+
+# How a terminal is told to colour (just's `error:` is bold red), taken out to read the words.
+TERMINAL_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_ctrl_c_of_dev_up_on_a_terminal_stops_it_cleanly(data_dir: Path) -> None:
+    """Ctrl-C of `./dev up` reaches just too (the whole foreground process group gets it), which
+    recorded it and, once `up` had stopped the stack and exited 0, exited 130 itself, saying
+    `error: interrupted by SIGINT`: a clean stop looked like a failure, to a person and to a
+    script. The recipe is marked [continue]: just trusts `up`'s own status."""
+    env, ports = up_environment(data_dir)
+    stack = Up(env, on_terminal=True, through_dev=True)
+    try:
+        stack.wait_until_up(f"http://127.0.0.1:{ports['edge']}")
+        status = stack.interrupt()
+    finally:
+        if stack.process.poll() is None:
+            stack.hang_up()
+    # The terminal echoes the Ctrl-C as `^C`, in front of what `up` says next.
+    output = TERMINAL_COLOURS.sub("", stack.output).replace("^C", "")
+    assert not re.search(r"^error", output, re.MULTILINE), output
+    assert status == 0, output
+    _assert_stopped_before_postgres(output, signal.SIGINT)
+    _assert_nothing_left(ports, data_dir)
+
+
+def test_dev_up_that_fails_still_fails_with_its_message(data_dir: Path) -> None:
+    """What makes a clean Ctrl-C exit 0 leaves a failure one: `./dev up` with a port of the stack
+    taken exits non-zero, saying why."""
+    env, ports = up_environment(data_dir)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["edge"]))
+        taken.listen()
+        ran = subprocess.run(
+            [str(ROOT / "dev"), "up"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert ran.returncode == 1, ran.stderr
+    assert f"blossom: port {ports['edge']} (BLOSSOM_EDGE_PORT, the edge's) is in use" in ran.stderr
+    assert "error: recipe `up` failed" in ran.stderr, ran.stderr
 
 
 def _assert_stopped_before_postgres(output: str, signum: signal.Signals) -> None:
