@@ -5,10 +5,11 @@ set positional-arguments
 
 python := ".venv/bin/python"
 
-# [continue] on the recipes that run until Ctrl-C: the terminal's SIGINT reaches just too (the
-# whole foreground process group gets it), and just, once its recipe had stopped cleanly and
-# exited 0, exited 130 itself, printing `error: interrupted by SIGINT`. With [continue] (just
-# 1.54+) just exits with the recipe's own status: 0 after a clean stop, non-zero after a failure.
+# [continue] on the recipes that run until Ctrl-C, and on psql's, where Ctrl-C cancels a query:
+# the terminal's SIGINT reaches just too (the whole foreground process group gets it), and just,
+# once its recipe had stopped cleanly and exited 0, exited 130 itself, printing `error:
+# interrupted by SIGINT`. With [continue] (just 1.54+) just exits with the recipe's own status:
+# 0 after a clean stop, non-zero after a failure.
 
 alias t := test
 alias m := migrate
@@ -57,11 +58,13 @@ new-migration NAME:
 
 # Open psql on the local database as the admin user
 [group('database')]
+[continue]
 psql *ARGS:
     {{python}} -m ops.stack psql "$@"
 
 # Open psql on the local database as panopticon: the operators' read-only views of schema admin
 [group('database')]
+[continue]
 psql-admin *ARGS:
     {{python}} -m ops.stack psql-admin "$@"
 

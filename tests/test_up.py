@@ -219,8 +219,9 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
     assert len(re.findall(r"^blossom  \| postgrest started", output, re.MULTILINE)) == 2
 
 
-# How a terminal is told to colour (just's `error:` is bold red), taken out to read the words.
-TERMINAL_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+# How a terminal is told to colour (just's `error:` is bold red) or to mark pastes (psql's
+# prompt), taken out to read the words.
+TERMINAL_CONTROLS = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def test_ctrl_c_of_dev_up_on_a_terminal_stops_it_cleanly(data_dir: Path) -> None:
@@ -237,7 +238,7 @@ def test_ctrl_c_of_dev_up_on_a_terminal_stops_it_cleanly(data_dir: Path) -> None
         if stack.process.poll() is None:
             stack.hang_up()
     # The terminal echoes the Ctrl-C as `^C`, in front of what `up` says next.
-    output = TERMINAL_COLOURS.sub("", stack.output).replace("^C", "")
+    output = TERMINAL_CONTROLS.sub("", stack.output).replace("^C", "")
     assert not re.search(r"^error", output, re.MULTILINE), output
     assert status == 0, output
     _assert_stopped_before_postgres(output, signal.SIGINT)
@@ -726,6 +727,64 @@ def test_ctrl_c_in_the_psql_recipe_cancels_the_query_not_the_recipe(data_dir: Pa
     assert "canceling statement due to user request" in errors, errors
     assert "Traceback" not in errors
     assert recipe.returncode != 0
+
+
+def test_ctrl_c_in_dev_psql_on_a_terminal_then_quit_is_a_clean_end(data_dir: Path) -> None:
+    """Ctrl-C in `./dev psql` cancels the query, psql goes on, and `\\q` ends it with status 0:
+    just, which got the Ctrl-C's SIGINT too, then exited 130, saying `error: interrupted by
+    SIGINT`. psql and psql-admin are [continue] recipes, as up is."""
+    env, ports = up_environment(data_dir)
+    terminal, device = pty.openpty()
+    device_name = os.ttyname(device)
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(os.open(device_name, os.O_RDWR), termios.TIOCSCTTY, 0)
+
+    recipe = subprocess.Popen(
+        [str(ROOT / "dev"), "psql"], cwd=ROOT, env=env, stdin=device, stdout=device, stderr=device,
+        preexec_fn=own_terminal,
+    )  # fmt: skip
+    os.close(device)
+    shown = b""
+
+    def wait_for(text: bytes) -> None:
+        nonlocal shown
+        deadline = time.monotonic() + 60
+        while text not in shown:
+            assert time.monotonic() < deadline, f"no {text!r} in {shown!r}"
+            if select.select([terminal], [], [], 0.1)[0]:
+                shown += os.read(terminal, 65536)
+
+    try:
+        wait_for(b"blossom=# ")
+        os.write(terminal, b"select pg_catalog.pg_sleep(60);\r")
+        server = f"postgresql://postgres@127.0.0.1:{ports['pg']}/postgres"
+        asleep = (
+            "select count(*) from pg_stat_activity"
+            " where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()"
+        )
+        deadline = time.monotonic() + 30
+        with psycopg.connect(server, autocommit=True) as conn:
+            while conn.execute(asleep).fetchone() != (1,):
+                assert time.monotonic() < deadline, "the query did not start"
+                time.sleep(0.1)
+        os.write(terminal, b"\x03")
+        wait_for(b"canceling statement due to user request")
+        os.write(terminal, b"\\q\r")
+        recipe.wait(timeout=60)
+        with contextlib.suppress(OSError):  # EIO once no process has the terminal open
+            while select.select([terminal], [], [], 1)[0] and (more := os.read(terminal, 65536)):
+                shown += more
+    finally:
+        os.close(terminal)
+        if recipe.poll() is None:
+            recipe.kill()
+            recipe.wait()
+        LocalCluster(data_dir / "postgres", ports["pg"]).stop()
+    output = TERMINAL_CONTROLS.sub("", shown.decode("utf-8", "replace")).replace("^C", "")
+    assert not re.search(r"^error", output, re.MULTILINE), output
+    assert recipe.returncode == 0, output
 
 
 FOREGROUND_SIGTERM_AT_START = """
