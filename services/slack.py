@@ -10,6 +10,11 @@ is not read further, and a redirect, which is not followed) are worth another tr
 SDK's own retries are off, so that the job queue decides when. A refusal of the token or the
 channel for good is `broken` — posting again would be refused again until someone connects anew.
 A bot token is never part of an error or a log.
+
+A caller may give a check that must still hold when a post goes (`before_sending`: the worker's,
+that its claim of the post is still held): it runs as the request is about to be sent, before the
+connection to Slack is opened; when it fails, nothing is sent, and what it raised passes through
+unchanged.
 """
 
 from __future__ import annotations
@@ -205,11 +210,21 @@ class SlackClient:
         bot_user_id = data.get("user_id")
         return SlackIdentity(team_id, team_name, bot_user_id if isinstance(bot_user_id, str) else None)
 
-    async def post_message(self, token: str, channel: str, message: SlackMessage) -> None:
-        """Posts `message` to `channel`: its rich text, and its plain text for notifications."""
+    async def post_message(
+        self,
+        token: str,
+        channel: str,
+        message: SlackMessage,
+        *,
+        before_sending: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Posts `message` to `channel`: its rich text, and its plain text for notifications.
+        `before_sending`, if given, is awaited just before the request goes; what it raises, it
+        raises, and Slack is sent nothing."""
         await self._call(
             token,
             "chat_postMessage",
+            before_sending=before_sending,
             channel=channel,
             blocks=message.blocks(),
             text=message.fallback_text(),
@@ -217,10 +232,17 @@ class SlackClient:
             unfurl_links=False,
         )
 
-    async def _call(self, token: str, method: str, **arguments: Any) -> dict[str, Any]:
+    async def _call(
+        self,
+        token: str,
+        method: str,
+        *,
+        before_sending: Callable[[], Awaitable[None]] | None = None,
+        **arguments: Any,
+    ) -> dict[str, Any]:
         # The session the SDK would make for the call itself (one per call, closed after it), but
         # whose answers are read up to LARGEST_ANSWER_BYTES.
-        async with _bounded_session() as session:
+        async with _bounded_session(before_sending) as session:
             # Outside the try: a method we misname is our bug, not an answer of Slack's.
             call = getattr(self._web(token, session), method)
             return await self._answer(call, arguments)
@@ -234,6 +256,9 @@ class SlackClient:
         try:
             async with asyncio.timeout(self.settings.timeout_seconds):
                 response = await call(**arguments)
+        except _CheckFailedBeforeSending as failed:
+            # Nothing was sent: the caller's to act on, not sorted as Slack's failure.
+            raise failed.error from None
         except AnswerTooLarge:
             raise _unreadable(f"over {LARGEST_ANSWER_BYTES >> 20} MiB") from None
         except Redirected as redirect:
@@ -279,15 +304,52 @@ class Redirected(Exception):
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
-def _bounded_session() -> aiohttp.ClientSession:
+class _CheckFailedBeforeSending(Exception):
+    """The check before sending raised `error`: the request was not sent."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _checked_before_sending(
+    check: Callable[[], Awaitable[None]],
+) -> Callable[
+    [aiohttp.ClientRequest, Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]]],
+    Awaitable[aiohttp.ClientResponse],
+]:
+    """A middleware that awaits `check` before the request is handed to aiohttp, which opens the
+    connection and sends it: the latest point before Slack can see the request that aiohttp lets
+    its user act at. What the check raises is wrapped, so that neither aiohttp (an OSError becomes
+    its ClientOSError) nor our sorting of Slack's failures takes it for Slack's."""
+
+    async def middleware(
+        request: aiohttp.ClientRequest,
+        handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+    ) -> aiohttp.ClientResponse:
+        try:
+            await check()
+        except Exception as error:
+            raise _CheckFailedBeforeSending(error) from error
+        return await handler(request)
+
+    return middleware
+
+
+def _bounded_session(before_sending: Callable[[], Awaitable[None]] | None = None) -> aiohttp.ClientSession:
     """An aiohttp session for one call, as the SDK would make (its proxy setting it still passes
     with each request), whose answers are read up to LARGEST_ANSWER_BYTES: past them, the reading
     stops with AnswerTooLarge and the connection is closed, the rest unread. The call's time is
     bounded around it, whole (_answer), which is why the session, and the SDK given it, have no
-    timeout of their own. A redirect is not followed (_refuse_redirects)."""
+    timeout of their own. A redirect is not followed (_refuse_redirects). `before_sending`, if given,
+    is awaited as each request is about to go (_checked_before_sending): the innermost middleware,
+    nearest the send."""
     import aiohttp
 
-    return aiohttp.ClientSession(response_class=_bounded_response(), middlewares=(_refuse_redirects,))
+    middlewares: tuple[Any, ...] = (_refuse_redirects,)
+    if before_sending is not None:
+        middlewares += (_checked_before_sending(before_sending),)
+    return aiohttp.ClientSession(response_class=_bounded_response(), middlewares=middlewares)
 
 
 async def _refuse_redirects(

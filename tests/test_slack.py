@@ -51,6 +51,41 @@ def test_a_message_reaches_the_channel(slack: FakeSlack) -> None:
     assert [(post.channel, post.shown, post.text) for post in slack.posts] == [("C0001", "hello", "hello")]
 
 
+@pytest.mark.parametrize(
+    "raised",
+    [ConnectionResetError("the claim's connection"), ValueError("claim lost")],
+    ids=["an OSError", "any other error"],
+)
+def test_a_check_that_fails_before_sending_leaves_slack_without_the_post(
+    slack: FakeSlack, raised: Exception
+) -> None:
+    """What the check raises passes through as it is: neither aiohttp's (an OSError it would make
+    its ClientOSError) nor sorted as Slack's failure (a temporary ServiceError, recorded as a
+    failed try against a claim that is gone)."""
+    checked: list[int] = []
+
+    async def check() -> None:
+        checked.append(len(slack.calls))
+        raise raised
+
+    with pytest.raises(type(raised)) as caught:
+        asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO, before_sending=check))
+    assert caught.value is raised
+    assert checked == [0]
+    assert slack.calls == [], "Slack was sent the post"
+
+
+def test_a_check_that_holds_before_sending_lets_the_post_go(slack: FakeSlack) -> None:
+    checked: list[int] = []
+
+    async def check() -> None:
+        checked.append(len(slack.calls))
+
+    asyncio.run(client(slack).post_message(TOKEN, "C0001", HELLO, before_sending=check))
+    assert checked == [0], "checked once, before Slack was called"
+    assert [post.shown for post in slack.posts] == ["hello"]
+
+
 def test_a_name_is_one_bold_text_element_shown_as_typed_never_read_as_formatting(slack: FakeSlack) -> None:
     """mrkdwn has no escape: `*` in a name closed the bold around it, and the rest read as ours."""
     typed = "Max* left *Acme* _a_ ~b~ `c` & <!channel> evil.example"

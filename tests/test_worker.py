@@ -23,6 +23,7 @@ import procrastinate.utils
 import psycopg
 import pytest
 from procrastinate import PsycopgConnector
+from psycopg.types.json import Jsonb
 
 import worker.delivery
 import worker.messages
@@ -34,7 +35,10 @@ from ops.cluster import LocalCluster
 from ops.scratch import free_port, temporary_cluster
 from ops.services import start_worker, stop, worker_env
 from ops.settings import with_user
+from services.secrets import KeyRing, Sealed, new_key_entry
+from services.slack import SlackClient, SlackSettings, bot_token_context
 from services.smtp import Mailer, SmtpSettings
+from tests.support.fake_slack import FakeSlack
 from tests.support.orgs_db import call_and_commit, make_org, make_user
 from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
@@ -1031,3 +1035,92 @@ def test_a_claim_lost_during_the_smtp_conversation_sends_nothing_and_its_retry_s
     row = outbox_row(database_url, event)
     assert row["delivered_at"] is not None
     assert row["attempts"] == 1, "the lost try counted against the mail"
+
+
+class _KeyRingThatEndsTheClaimsSession:
+    """The worker's key ring, whose opening of the bot token (the last step before the post) first
+    ends the claim's database session, as a Postgres restart would at that moment; once."""
+
+    def __init__(self, ring: KeyRing, end_the_claims_session: Callable[[], None]) -> None:
+        self._ring = ring
+        self._end_the_claims_session: Callable[[], None] | None = end_the_claims_session
+
+    def open(self, sealed: Sealed, context: str) -> str:
+        if self._end_the_claims_session is not None:
+            self._end_the_claims_session()
+            self._end_the_claims_session = None  # the next try goes as usual
+        return self._ring.open(sealed, context)
+
+
+def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_once(database_url: str) -> None:
+    """A Slack post is claimed as a mail is (the try's transaction holds the outbox row's lock on
+    its connection), and that connection may be lost while the post is prepared and sent: it was
+    posted all the same, its record failed, and the next try posted it a second time. The claim
+    is checked just before the request goes: lost, Slack hears nothing, and the next try posts
+    once."""
+    application_name = "slack-claim-lost-test"
+    bot_token, channel = "xoxb-claim-lost", "C0CLAIM"
+    ended: list[object] = []
+
+    def end_the_claims_session() -> None:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            ended.extend(
+                admin.execute(
+                    "select pg_catalog.pg_terminate_backend(pid, 5000) from pg_catalog.pg_stat_activity"
+                    " where application_name = %s",
+                    (application_name,),
+                ).fetchall()
+            )
+
+    keyring = KeyRing.from_entries(new_key_entry("test-1"))
+    with psycopg.connect(database_url) as conn:
+        owner = make_user(conn, "Olive")
+        org_id = make_org(conn, "Acme", {owner: "owner"})
+        sealed = keyring.seal(bot_token, bot_token_context(org_id))
+        conn.execute(
+            "insert into app.slack_connections"
+            " (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed)"
+            " values (%s, 'T0ACME', 'Acme Corp', %s, %s, %s)",
+            (org_id, channel, sealed.key_id, sealed.ciphertext),
+        )
+        conn.execute("set local role blossom_owner")
+        row = conn.execute(
+            "insert into app.outbox (topic, payload) values ('notify.org_renamed', %s) returning id",
+            (Jsonb({"org_id": org_id, "org_name": "Acme", "by": owner, "new_name": "Acme Two"}),),
+        ).fetchone()
+    assert row is not None
+    event = str(row[0])
+
+    with FakeSlack() as slack:
+        slack.add_workspace(bot_token, team_id="T0ACME", team="Acme Corp", channels={channel})
+        config = replace(
+            _worker_config(database_url), slack=SlackSettings(api_url=slack.api_url, timeout_seconds=5)
+        )
+        poster_keyring = _KeyRingThatEndsTheClaimsSession(keyring, end_the_claims_session)
+
+        async def one_try() -> psycopg.Error | None:
+            database = Database(
+                config.database_url, max_connections=1, wait_seconds=5.0, application_name=application_name
+            )
+            poster = SlackPoster(
+                config, database, SlackClient(config.slack), cast(KeyRing, poster_keyring), WorkerMetrics()
+            )
+            try:
+                await poster.post(event)
+            except psycopg.Error as error:
+                return error
+            finally:
+                await database.close()
+            return None
+
+        lost = asyncio.run(one_try())
+        assert ended == [(True,)], "the claim's session was not found and ended"
+        assert slack.posts == [], "posted although its claim was lost"
+        assert lost is not None, "the try went on as if its claim held"
+        assert worker.process.database_lost(lost), repr(lost)
+        assert outbox_row(database_url, event)["delivered_at"] is None
+        assert asyncio.run(one_try()) is None
+        assert [post.shown for post in slack.posts] == ["*Olive* renamed the organization to *Acme Two*."]
+    row_after = outbox_row(database_url, event)
+    assert row_after["delivered_at"] is not None
+    assert row_after["attempts"] == 1, "the lost try counted against the post"

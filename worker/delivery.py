@@ -67,10 +67,11 @@ async def idle_limit_seconds(conn: AsyncConnection[Any]) -> float | None:
 async def check_claim_held(conn: AsyncConnection[Any], event_id: str) -> None:
     """Raises (the database's error) unless the claim of `event_id` still holds: its transaction,
     which holds the outbox row's lock, still open on a live connection. Awaited just before the
-    message is handed over to the SMTP server: a connection lost while the server was talked to
-    (Postgres restarted, the session ended) took the claim with it, and a message handed over
-    then could not be recorded, and went again at the next try. One round trip: a statement
-    answered in the claim's transaction proves the session, and with it the lock, alive."""
+    message is handed over (to the SMTP server at DATA, to Slack as its post's request goes,
+    worker/slack.py): a connection lost meanwhile (Postgres restarted, the session ended) took
+    the claim with it, and a message handed over then could not be recorded, and went again at
+    the next try. One round trip: a statement answered in the claim's transaction proves the
+    session, and with it the lock, alive."""
     try:
         await conn.execute("select")
     except psycopg.Error as error:

@@ -9,10 +9,13 @@ once per try, in one transaction of the worker's own (sql/functions/delivery/sla
                              connection marked broken when Slack refuses its token or channel
                              for good, and the event given up.
 
-As for mail, the row lock keeps two jobs of one event from posting it at once. A post is still at
-least once, not at most: one Slack took but answered past the timeout (a temporary failure, tried
-again) or whose worker died before the commit is posted again; chat.postMessage has no idempotency
-key (docs/services.md).
+As for mail, the row lock keeps two jobs of one event from posting it at once, and the lock lives
+on the try's database connection, which may be lost meanwhile (a Postgres restart): just before
+the request goes, the claim is checked to hold still (check_claim_held), and when it does not,
+nothing is posted. A post is still at least once, not at most: one Slack took but answered past
+the timeout (a temporary failure, tried again), or whose worker died or lost its database
+connection between that check and the commit, is posted again; chat.postMessage has no
+idempotency key (docs/services.md).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from services.secrets import KeyRing, Sealed, SecretUnreadable
 from services.slack import Name, SlackClient, SlackMessage, SlackRefused, bot_token_context
 from services.text import inert
 from worker.config import WorkerConfig
-from worker.delivery import outcome_label, record_failed_try
+from worker.delivery import check_claim_held, outcome_label, record_failed_try
 from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("blossom.worker")
@@ -122,7 +125,16 @@ class SlackPoster:
                     token = self.keyring.open(
                         Sealed(claim.token_key_id, claim.token_sealed), bot_token_context(org_id)
                     )
-                    await self.slack.post_message(token, claim.channel, message)
+                    # The claim's connection may have been lost since the claim (a Postgres
+                    # restart): posted then, the post could not be recorded and went again at
+                    # the next try. Checked just before the request goes (one round trip);
+                    # lost, nothing is posted, and the job runs again as for any database lost.
+                    await self.slack.post_message(
+                        token,
+                        claim.channel,
+                        message,
+                        before_sending=lambda: check_claim_held(conn, event_id),
+                    )
                 except SecretUnreadable as error:
                     # A key not in this worker's ring may be one it has not been given yet (a
                     # rotation restarts the edge, which seals with the new key, and the worker one
