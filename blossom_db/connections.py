@@ -10,6 +10,9 @@ stop of Postgres take a minute when the worker was reconnecting at that moment
 (tests/test_worker.py). Every long-running process connects through these classes: the edge's
 and the worker's own connections (blossom_db/database.py), the job queue's pool
 (worker/process.py), the worker's metrics.
+
+Each connects with TCP keepalives and a bound on unacknowledged data (blossom_db.settings
+CONNECTION_DEFAULTS), but where its connection string sets them itself.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any, Self
 
 import psycopg
 from psycopg.rows import Row
+
+from blossom_db.settings import connection_defaults
 
 
 def _timed_out(message: str) -> psycopg.errors.ConnectionTimeout:
@@ -31,6 +36,7 @@ def _timed_out(message: str) -> psycopg.errors.ConnectionTimeout:
 class AsyncConnection(psycopg.AsyncConnection[Row]):
     @classmethod
     async def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+        kwargs = connection_defaults(conninfo) | kwargs
         try:
             return await super().connect(conninfo, **kwargs)
         except psycopg.errors.ConnectionTimeout as error:
@@ -41,6 +47,7 @@ class AsyncConnection(psycopg.AsyncConnection[Row]):
 class Connection(psycopg.Connection[Row]):
     @classmethod
     def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+        kwargs = connection_defaults(conninfo) | kwargs
         try:
             return super().connect(conninfo, **kwargs)
         except psycopg.errors.ConnectionTimeout as error:

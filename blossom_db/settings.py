@@ -48,6 +48,37 @@ def env_count(name: str, default: int) -> int:
     return int(value)
 
 
+# TCP keepalives, and a bound on data left unacknowledged, for every connection of ours to
+# Postgres: the edge's and the worker's (blossom_db/connections.py), the pipeline's, migrate's. A
+# connection that dies without a word (a failover's old primary gone, a NAT or firewall that
+# dropped its state: no RST ever comes) left whatever waited on it waiting for the OS: a query
+# sent, some 15 minutes of retransmissions (net.ipv4.tcp_retries2); one awaiting its answer, or an
+# idle one, 2 hours and 11 minutes of Linux's keepalives (on by libpq's default, at the kernel's
+# timings). With these, either is found dead and ends in an error in about a minute: a silent
+# connection is probed after 30 s, then every 10 s, and dropped once 60 s passed since the server
+# was last heard (tcp_user_timeout, which on Linux also bounds the probes: the count of 3 is for
+# systems without it); data sent and not acknowledged for 60 s ends it too. A long query is not
+# cut: the server's kernel answers the probes while it runs. libpq ignores them on a Unix socket.
+CONNECTION_DEFAULTS = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",
+}
+
+
+def connection_defaults(url: str) -> dict[str, str]:
+    """CONNECTION_DEFAULTS that the connection string `url` does not set itself, as keyword
+    arguments of psycopg's connect: a URL's own (`?keepalives_idle=5`, `tcp_user_timeout=0` to
+    have none) are its to keep. All of them for one libpq cannot read: the connect says why."""
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return dict(CONNECTION_DEFAULTS)
+    return {name: value for name, value in CONNECTION_DEFAULTS.items() if name not in given}
+
+
 def env_database_url(name: str, default: str) -> str:
     """A Postgres connection string (a postgresql:// URL, or libpq's key=value form); `default`
     when the variable is unset. See check_database_url."""

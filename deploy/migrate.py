@@ -47,7 +47,14 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 
-from blossom_db.settings import check_database_url, connection_failure, url_parts, without_parameters
+from blossom_db.connections import Connection
+from blossom_db.settings import (
+    check_database_url,
+    connection_defaults,
+    connection_failure,
+    url_parts,
+    without_parameters,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER_ROLE = "blossom_owner"
@@ -198,7 +205,7 @@ def owner_url(admin_url: str) -> str:
 
 def bootstrap(admin_url: str) -> None:
     """What must exist before any migration: roles, the owner's rights, the bookkeeping schema."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with Connection.connect(admin_url, autocommit=True) as conn:
         make_roles(conn)
         database_privileges(conn)
         conn.execute(
@@ -250,7 +257,7 @@ def apply_jobs_schema(admin_url: str) -> None:
     ours."""
     from procrastinate.schema import SchemaManager
 
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(OWNER_ROLE)))
         if _exists(conn, f"{JOBS_SCHEMA}.procrastinate_jobs"):
             return
@@ -324,7 +331,12 @@ def _yoyo_backend(admin_url: str) -> Any:
             self.execute(f"delete from {CHECKSUMS_TABLE} where migration_id = :id", {"id": migration.id})
 
     url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
-    backend = QuietPostgresBackend(parse_uri(url + f"&schema={META_SCHEMA}"), default_migration_table)
+    # yoyo connects itself, with the URL's parameters: the keepalives of every connection of ours
+    # (blossom_db.settings.CONNECTION_DEFAULTS) go in it, as parameters of its own.
+    defaults = "".join(f"&{name}={value}" for name, value in connection_defaults(admin_url).items())
+    backend = QuietPostgresBackend(
+        parse_uri(url + f"&schema={META_SCHEMA}{defaults}"), default_migration_table
+    )
     backend.init_database()  # as yoyo's get_backend does
     return backend
 
@@ -386,7 +398,7 @@ def refuse_edited_or_unknown_migrations(admin_url: str, migrations_dir: Path | N
     migrated before checksums were kept), by id, for record_baseline."""
     from yoyo import read_migrations
 
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         if not _exists(conn, f"{META_SCHEMA}._yoyo_migration"):
             return {}
         # One query on an up-to-date database: the applied migrations with what was recorded.
@@ -431,7 +443,7 @@ def record_baseline(admin_url: str, unrecorded: dict[str, str]) -> None:
     """Records the checksums of applied migrations that have none, from their files as they are:
     a database migrated before checksums were kept (the files are taken as what ran; an edit
     made before this is not seen)."""
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         _make_checksums_table(conn)
         with conn.cursor() as cur:
             cur.executemany(
@@ -497,7 +509,7 @@ def rollback(admin_url: str, to: str) -> list[str]:
 
 def drop_stateless(admin_url: str) -> None:
     """Drops what the stateless layer made, and forgets that it was applied."""
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         _as_layer_owner(conn)
         if not _exists(conn, f"{META_SCHEMA}.stateless_objects"):
             return
@@ -664,7 +676,7 @@ def _catalog_fingerprint(conn: psycopg.Connection) -> str:
 def stateless_unchanged(admin_url: str) -> bool:
     """Whether re-applying the layer would change nothing: the files and the database's objects
     are as they were when it was last applied."""
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         if not _exists(conn, f"{META_SCHEMA}.stateless_state"):
             return False
         row = conn.execute("select files, catalog from blossom_meta.stateless_state").fetchone()
@@ -763,7 +775,7 @@ def _migration_policies(conn: psycopg.Connection) -> set[tuple[str, str]]:
 def _show_every_row_to_migrations(admin_url: str, shown: bool) -> None:
     """Drops MIGRATION_POLICY wherever it is (a killed run's too), and makes it again on every
     table of row security when `shown`."""
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         _as_layer_owner(conn)
         _drop(conn, _migration_policies(conn))
         if not shown:
@@ -795,14 +807,14 @@ def every_row_visible_to_migrations(admin_url: str, wanted: bool = True) -> Iter
 def stateless_applied(admin_url: str) -> bool:
     """Whether the stateless layer is in the database: not after a rollback, nor before the
     first migrate."""
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         if not _exists(conn, f"{META_SCHEMA}.stateless_objects"):
             return False
         return conn.execute("select from blossom_meta.stateless_objects limit 1").fetchone() is not None
 
 
 def _apply_stateless_once(admin_url: str) -> int:
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         _as_layer_owner(conn)
         conn.execute(
             "create table if not exists blossom_meta.stateless_objects ("
@@ -846,7 +858,7 @@ def with_database(url: str, database: str) -> str:
 
 
 def reload_postgrest(admin_url: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with Connection.connect(admin_url, autocommit=True) as conn:
         conn.execute("notify pgrst, 'reload schema'")
 
 
@@ -887,9 +899,9 @@ def one_migrate_at_a_time(admin_url: str) -> Iterator[psycopg.Connection]:
     database's and roles the whole server's: migrates of two databases of one server take turns
     too; else in the database itself. Yields the connection that holds it."""
     try:
-        conn = psycopg.connect(with_database(admin_url, "postgres"), autocommit=True)
+        conn = Connection.connect(with_database(admin_url, "postgres"), autocommit=True)
     except psycopg.OperationalError:
-        conn = psycopg.connect(admin_url, autocommit=True)
+        conn = Connection.connect(admin_url, autocommit=True)
     with conn:  # closing it lets the lock go
         conn.execute(
             "select pg_catalog.pg_advisory_lock(pg_catalog.hashtextextended(%s, 0))", (MIGRATE_LOCK,)

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 from dagster import ConfigurableResource, EnvVar
 
+from blossom_db.connections import Connection
 from blossom_db.settings import check_database_url, env_number, split_list
 from services.secrets import KEY_VARIABLE, PREVIOUS_KEYS_VARIABLE, KeyRing
 from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
@@ -45,7 +46,8 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A connection in a transaction, committed when the block ends normally."""
-        with psycopg.connect(self.url, application_name="blossom-pipeline", connect_timeout=10) as conn:
+        # blossom_db's: with TCP keepalives (blossom_db.settings.CONNECTION_DEFAULTS).
+        with Connection.connect(self.url, application_name="blossom-pipeline", connect_timeout=10) as conn:
             yield conn
 
 

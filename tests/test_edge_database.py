@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from blossom_db.database import Database, DatabaseUnavailable
+from blossom_db.settings import CONNECTION_DEFAULTS
 from deploy.migrate import migrate
 from ops.cluster import LocalCluster
 from ops.scratch import temporary_cluster
 from ops.services import Endpoints, running_services
 from tests.support.auth_client import signup
+from tests.support.databases import tcp_keepalives
 from tests.support.http import Reply, request
 from tests.support.silent_server import SilentServer
 
@@ -164,3 +166,40 @@ def test_an_attempt_the_database_does_not_answer_is_unavailable_and_lets_go_of_i
         time.sleep(0.2)
         (attempt,) = silent.connections
         assert attempt.closed is not None, "the attempt's socket is still open"
+
+
+# CONNECTION_DEFAULTS as the kernel holds them (tests/support/databases.py).
+KEEPALIVES = {name: int(value) for name, value in CONNECTION_DEFAULTS.items()}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        pytest.param("", KEEPALIVES, id="defaults"),
+        pytest.param(
+            "?keepalives_idle=7&tcp_user_timeout=0",
+            KEEPALIVES | {"keepalives_idle": 7, "tcp_user_timeout": 0},
+            id="the-url-s-own-kept",
+        ),
+    ],
+)
+def test_the_edges_and_workers_connections_find_a_silent_cut_within_a_minute(
+    database_url: str, parameters: str, expected: dict[str, int]
+) -> None:
+    """A connection that died without a word (a failover's old primary gone, a NAT that dropped
+    its state) left a query on it waiting for the OS's TCP timeout: some 15 minutes for one sent,
+    over 2 hours for one awaiting its answer (Linux's keepalive timings). Every connection of a
+    Database (the edge's, the worker's) has keepalives and a bound on unacknowledged data; what its
+    URL sets itself stays as set."""
+
+    async def settings() -> dict[str, int]:
+        database = Database(
+            database_url + parameters, max_connections=1, wait_seconds=5.0, application_name="t"
+        )
+        try:
+            async with database.transaction() as conn:
+                return tcp_keepalives(conn)
+        finally:
+            await database.close()
+
+    assert asyncio.run(settings()) == expected

@@ -19,6 +19,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from blossom_db.connections import Connection
+from blossom_db.settings import CONNECTION_DEFAULTS
 from deploy import migrate as migrate_module
 from deploy.migrate import (
     ROLES_FILE,
@@ -39,7 +41,7 @@ from deploy.migrate import (
 from ops.schema_check import normalized_dump
 from ops.scratch import free_port
 from ops.settings import with_user
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import create_database, drop_database, tcp_keepalives
 
 
 def _yoyo_log_rows(url: str) -> int:
@@ -911,3 +913,19 @@ def test_a_migration_rolled_back_then_edited_is_applied_again_as_edited(
     migrate(database_url, quiet=True)
     assert _recorded_checksums(database_url)["9001_probe"] == _sha256(probe)
     assert _exists(database_url, "select from pg_namespace where nspname = 'probe_second_text'")
+
+
+def test_migrates_connections_find_a_silent_cut_within_a_minute(database_url: str) -> None:
+    """A migration's connection (yoyo's, which runs them) and migrate's own have keepalives and a
+    bound on unacknowledged data, as every connection of ours (tests/test_edge_database.py): one
+    cut without a word left migrate waiting for the OS's TCP timeout, many minutes; what the URL
+    sets itself stays as set."""
+    expected = {name: int(value) for name, value in CONNECTION_DEFAULTS.items()}
+    backend = migrate_module._yoyo_backend(database_url + "?keepalives_idle=7")
+    try:
+        assert tcp_keepalives(backend.connection) == expected | {"keepalives_idle": 7}
+    finally:
+        backend.connection.close()
+    # migrate's own connections are made with blossom_db's Connection (deploy/migrate.py).
+    with Connection.connect(database_url) as conn:
+        assert tcp_keepalives(conn) == expected

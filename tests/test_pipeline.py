@@ -24,12 +24,14 @@ import psycopg
 import pytest
 
 from blossom_db.generated import PipelineFailedDeliveriesRow, pipeline_slack_digest_targets
+from blossom_db.settings import CONNECTION_DEFAULTS
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
 from services import slack as services_slack
 from services.secrets import KeyRing, new_key_entry
 from services.slack import SlackClient, SlackSettings, bot_token_context
 from tests.support.auth_client import COOKIE_NAME, signup
+from tests.support.databases import tcp_keepalives
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
 from tests.support.lazy import LazyModule
@@ -1189,3 +1191,13 @@ def test_pipeline_run_runs_each_way_of_partitioning_with_the_days_partition() ->
     last_monday = today - timedelta(days=today.weekday() + 7)
     by_default = [key for _group, key in cli.partitioned_runs(chosen, None)]
     assert by_default == [today.isoformat(), last_monday.isoformat(), None], "today, the last whole week"
+
+
+def test_the_pipelines_connections_find_a_silent_cut_within_a_minute(
+    postgres: resources.PostgresResource,
+) -> None:
+    """The pipeline's connection has keepalives and a bound on unacknowledged data, as every
+    connection of ours (tests/test_edge_database.py): a step's query on one cut without a word
+    waited for the OS's TCP timeout, many minutes."""
+    with postgres.transaction() as conn:
+        assert tcp_keepalives(conn) == {name: int(value) for name, value in CONNECTION_DEFAULTS.items()}

@@ -29,6 +29,7 @@ import worker.delivery
 import worker.messages
 import worker.process
 from blossom_db.database import Database
+from blossom_db.settings import CONNECTION_DEFAULTS
 from deploy.migrate import migrate
 from ops import services
 from ops.cluster import LocalCluster
@@ -38,6 +39,7 @@ from ops.settings import with_user
 from services.secrets import KeyRing, Sealed, new_key_entry
 from services.slack import SlackClient, SlackSettings, bot_token_context
 from services.smtp import Mailer, SmtpSettings
+from tests.support.databases import tcp_keepalives
 from tests.support.fake_slack import FakeSlack
 from tests.support.orgs_db import call_and_commit, make_org, make_user
 from tests.support.silent_server import SilentServer
@@ -1124,3 +1126,23 @@ def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_on
     row_after = outbox_row(database_url, event)
     assert row_after["delivered_at"] is not None
     assert row_after["attempts"] == 1, "the lost try counted against the post"
+
+
+def test_the_job_queues_connections_find_a_silent_cut_within_a_minute(database_url: str) -> None:
+    """The job queue's pool (procrastinate's listener, fetches and heartbeats) connects as the
+    worker's own connections do: with keepalives and a bound on unacknowledged data
+    (tests/test_edge_database.py), where a connection cut without a word waited for the OS's
+    TCP timeout, many minutes."""
+    app = build_app(_worker_config(database_url), cast(Deliverer, None), cast(SlackPoster, None))
+
+    async def settings() -> dict[str, int]:
+        await app.open_async()
+        try:
+            connector = app.connector
+            assert isinstance(connector, PsycopgConnector)
+            async with connector.pool.connection() as conn:
+                return tcp_keepalives(conn)
+        finally:
+            await app.close_async()
+
+    assert asyncio.run(settings()) == {name: int(value) for name, value in CONNECTION_DEFAULTS.items()}
