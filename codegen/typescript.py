@@ -19,6 +19,9 @@ Mapping (by the OID of the type under any domains):
 Anything else stops generation with the type's name, unless a comment tag (codegen/tags.py)
 gives the type or skips the function.
 
+Each call's answer is checked against its result type by the decoder that reads it (`_d`, one
+per call, mirroring the type: `decoder` below), and a mismatch is the call's client.unexpected.
+
 Nullability: an argument is `| null` unless the function is STRICT or its type is a NOT NULL
 domain (Postgres refuses a null for it); an argument with a default is optional. What a function
 answers is `| null` unless known otherwise: a column unless it is NOT NULL (a table column);
@@ -212,48 +215,151 @@ function _parseExact(text: string): unknown {
   );
 }
 
-/** Decoders of _parseExact's output. Each turns whatever it does not expect into plain JSON
- * (numbers as numbers), so no _Exact can reach the caller's data. */
+/** A 200 answer's value where it is not what the call's type says: `path` grows, from the
+ * value out, as the decoders it passes through add their key or index. */
+class _Mismatch extends Error {
+  readonly path: (string | number)[] = [];
+}
+
+function _expected(what: string, got: unknown): _Mismatch {
+  return new _Mismatch(`expected ${what}, got ${_describe(got)}`);
+}
+
+/** A value as a mismatch's message shows it: short, and never the whole of a big answer. */
+function _describe(value: unknown): string {
+  if (value instanceof _Exact) return value.digits;
+  if (Array.isArray(value)) return "an array";
+  if (value !== null && typeof value === "object") return "an object";
+  const shown = JSON.stringify(value) ?? String(value);
+  return shown.length > 40 ? `${shown.slice(0, 37)}...` : shown;
+}
+
+/** The JSONPath of a mismatch: `$[3].role`, `$.details["a b"]`. */
+function _jsonPath(path: readonly (string | number)[]): string {
+  const step = (key: string | number): string => {
+    if (typeof key === "number") return `[${key}]`;
+    return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  };
+  return `$${path.map(step).join("")}`;
+}
+
+/** `decode(value)`, adding `key` to the path of a mismatch found inside. */
+function _at(key: string | number, decode: _Decoder, value: unknown): unknown {
+  try {
+    return decode(value);
+  } catch (error) {
+    if (error instanceof _Mismatch) error.path.unshift(key);
+    throw error;
+  }
+}
+
+function _hasOwn(object: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(object, key);
+}
+
+function _isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof _Exact);
+}
+
+/** A JavaScript kind, checked: a branded domain by its kind alone (its guard, `isUserId`, is the
+ * caller's to call). */
+function _kind(kind: "string" | "boolean"): _Decoder {
+  const expected = `a ${kind}`;
+  return (value) => {
+    if (typeof value !== kind) throw _expected(expected, value);
+    return value;
+  };
+}
+
+/** Decoders of an answer, from JSON.parse (when its type holds no bigint or numeric) or from
+ * _parseExact (numbers as _Exact): each checks that the value is what the call's type says,
+ * throwing a _Mismatch where it is not, and makes it that type's value in place (the parsed
+ * tree is the client's own), in the one pass. What the type leaves open (a Json value, a field
+ * the type does not name: a newer server's) is only made plain JSON, so no _Exact reaches the
+ * caller's data. */
 const _d = {
+  /** Any JSON, numbers as numbers. */
   plain: (value: unknown): unknown => {
     if (value instanceof _Exact) return Number(value.digits);
-    if (Array.isArray(value)) return value.map(_d.plain);
-    if (value !== null && typeof value === "object") {
-      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, _d.plain(item)]));
+    if (Array.isArray(value)) {
+      for (let index = 0; index < value.length; index++) value[index] = _d.plain(value[index]);
+    } else if (value !== null && typeof value === "object") {
+      // Every key is the object's own (JSON.parse made it), "__proto__" too: a plain assignment.
+      const object = value as Record<string, unknown>;
+      for (const key of Object.keys(object)) object[key] = _d.plain(object[key]);
     }
     return value;
   },
-  exact: (value: unknown): unknown => (value instanceof _Exact ? value.digits : _d.plain(value)),
+  string: _kind("string"),
+  boolean: _kind("boolean"),
+  /** A void call's answer, or an empty one. */
+  null: (value: unknown): unknown => {
+    if (value !== null) throw _expected("null", value);
+    return value;
+  },
+  number: (value: unknown): unknown => {
+    if (value instanceof _Exact) return Number(value.digits);
+    if (typeof value !== "number") throw _expected("a number", value);
+    return value;
+  },
+  /** A bigint or numeric, every digit kept (only _parseExact's output has them). */
+  exact: (value: unknown): unknown => {
+    if (!(value instanceof _Exact)) throw _expected("an exact number", value);
+    return value.digits;
+  },
   /** A float: Postgres writes NaN and the infinities as JSON strings. */
   float: (value: unknown): unknown =>
-    value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : _d.plain(value),
-  /** The rows of a setof, each decoded by `item`. */
-  arr:
-    (item: _Decoder): _Decoder =>
+    value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : _d.number(value),
+  /** An enum: one of its labels. */
+  oneOf:
+    (labels: readonly string[]): _Decoder =>
+    (value) => {
+      if (typeof value === "string" && labels.includes(value)) return value;
+      throw _expected(`one of ${labels.map((label) => JSON.stringify(label)).join(" | ")}`, value);
+    },
+  orNull:
+    (decode: _Decoder): _Decoder =>
     (value) =>
-      Array.isArray(value) ? value.map(item) : _d.plain(value),
+      value === null ? null : decode(value),
+  /** The rows of a setof, each decoded by `item`. */
+  rows:
+    (item: _Decoder): _Decoder =>
+    (value) => {
+      if (!Array.isArray(value)) throw _expected("an array", value);
+      for (let index = 0; index < value.length; index++) value[index] = _at(index, item, value[index]);
+      return value;
+    },
   /** A Postgres array, of any depth: its type keeps no dimensions (integer[][] is integer[]),
    * and PostgREST answers the nested arrays a value holds; `item` decodes each element. */
   array: (item: _Decoder): _Decoder => {
-    const each: _Decoder = (value) => (Array.isArray(value) ? value.map(each) : item(value));
-    return (value) => (Array.isArray(value) ? value.map(each) : _d.plain(value));
+    const each: _Decoder = (value) => (Array.isArray(value) ? nested(value) : item(value));
+    const nested = _d.rows(each);
+    return nested;
   },
-  obj:
-    (fields: Record<string, _Decoder>): _Decoder =>
-    (value) =>
-      value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof _Exact)
-        ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, _field(fields, key)(item)]))
-        : _d.plain(value),
+  /** A row: every field the type names must be there (null only where its decoder takes one);
+   * a field it does not name is kept, as plain JSON. */
+  obj: (fields: Record<string, _Decoder>): _Decoder => {
+    const names = Object.keys(fields);
+    return (value) => {
+      if (!_isObject(value)) throw _expected("an object", value);
+      for (const name of names) {
+        if (_hasOwn(value, name)) continue;
+        const missing = new _Mismatch("missing");
+        missing.path.push(name);
+        throw missing;
+      }
+      for (const key of Object.keys(value)) {
+        value[key] = _at(key, _hasOwn(fields, key) ? (fields[key] as _Decoder) : _d.plain, value[key]);
+      }
+      return value;
+    };
+  },
 };
 
 /** JSON.stringify's replacer: NaN and the infinities, which JSON writes as null, as the strings
  * Postgres reads for a float (an integer argument refuses them: no call is made with a null). */
 function _nonFinite(_key: string, value: unknown): unknown {
   return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
-}
-
-function _field(fields: Record<string, _Decoder>, key: string): _Decoder {
-  return fields[key] ?? _d.plain;
 }
 
 function _headers(headers: Headers): Record<string, string> {
@@ -270,15 +376,17 @@ async function _request<T, C extends string>(
   path: string,
   body: object | null,
   codes: readonly string[],
-  decode: _Decoder | null,
-  // Whether the call's result type admits null: when it does not (a row, a list), an empty
-  // answer (a proxy's 204) or a JSON null is none of ours, and no success.
-  orNull: boolean,
+  // How the answer is parsed: "exact" keeps every digit of its numbers (its type holds a bigint
+  // or numeric), at the cost of a pass over the text; "json" is JSON.parse.
+  parse: "json" | "exact",
+  // Checks the answer against the call's result type and makes it that type's value; an empty
+  // answer (a proxy's 204) is taken as null, which only a result type that admits null passes.
+  decode: _Decoder,
   options: CallOptions | undefined,
 ): Promise<Result<T, C>> {
   let status = 0;
   let headers: Record<string, string> = {};
-  let text: string;
+  let text = "";
   // Whether the answer's body arrived to its end: a connection dropped before that is the
   // network's failure (client.network), even when the status had come.
   let whole = false;
@@ -305,16 +413,18 @@ async function _request<T, C extends string>(
     text = await response.text();
     whole = true;
     if (response.ok) {
-      const data = text === "" ? null : decode === null ? JSON.parse(text) : decode(_parseExact(text));
-      if (data === null && !orNull) {
-        // As an answer that is not JSON: client.unexpected, below, with the status and headers.
-        const what = text === "" ? "no body" : "null";
-        throw new Error(`A ${status} answer with ${what}, where the call returns a value.`);
-      }
-      return { ok: true, data: data as T };
+      // A mismatch, as an answer that is not JSON, is client.unexpected, below, with the status
+      // and headers: a proxy's answer, or an older server's during a deploy, is no success.
+      const parsed = text === "" ? null : parse === "exact" ? _parseExact(text) : JSON.parse(text);
+      return { ok: true, data: decode(parsed) as T };
     }
   } catch (cause) {
-    const message = cause instanceof Error ? cause.message : String(cause);
+    const message =
+      cause instanceof _Mismatch
+        ? `${_jsonPath(cause.path)}: ${cause.message}${text === "" ? " (an empty answer)" : ""}`
+        : cause instanceof Error
+          ? cause.message
+          : String(cause);
     const named = cause instanceof Error ? cause.name : "";
     const aborted = Boolean(options?.signal?.aborted) || named === "AbortError";
     const code = aborted ? "client.aborted" : whole ? "client.unexpected" : "client.network";
@@ -367,6 +477,7 @@ class _Emitter:
         self.decl = Declarations(reserved=RUNTIME_NAMES | RESERVED_WORDS)
         self.names = self.decl.names
         self.declarations = self.decl.lines  # TypeScript name -> its lines
+        self.enum_values: dict[int, str] = {}  # an enum's OID -> the name of its values' list
 
     # -- types -------------------------------------------------------------------------------
 
@@ -452,6 +563,7 @@ class _Emitter:
     def enum(self, pg: PgType) -> str:
         def make(name: str) -> list[str]:
             values = claim(self.names, camel(f"{name}_values"), f"the values of {pg.qualified}")
+            self.enum_values[pg.oid] = values
             labels = ", ".join(json.dumps(label) for label in pg.labels)
             return [
                 *_doc(doc_lines(pg.comment)),
@@ -473,23 +585,45 @@ class _Emitter:
             lines.append(f"  {_key(column.name)}: {ts};")
         return [*lines, "}"]
 
-    # -- decoders (only for results that hold bigint, numeric or a float) ----------------------
+    # -- decoders: each mirrors a type above, and checks an answer against it -----------------
 
-    def decoder(self, oid: int) -> str:
-        pg = self.catalog.resolve(oid)
-        if pg.kind == "array":
-            assert pg.element_oid is not None
-            return f"_d.array({self.decoder(pg.element_oid)})"
+    def decoder(self, oid: int, not_null: bool, *, answered: bool = False) -> str:
+        """The decoder of `nullable(oid, not_null, answered=answered)`'s type. Any `dimensions`
+        are the array decoder's: it reads every depth."""
+        decoder = self.value_decoder(oid, answered=answered)
+        believed = not answered and self.catalog.not_null(oid)
+        return decoder if not_null or believed else f"_d.orNull({decoder})"
+
+    def value_decoder(self, oid: int, *, answered: bool) -> str:
+        """The decoder of `type(oid, answered=answered)`'s type: a domain's is its base type's
+        (its CHECKs are not the client's to hold an answer to), as answered over an array."""
+        pg = self.catalog.type(oid)
+        if pg.kind == "domain":
+            base = self.catalog.resolve(oid)
+            return self.value_decoder(base.oid, answered=answered and base.kind == "array")
+        if pg.kind == "enum":
+            self.enum(pg)
+            return f"_d.oneOf({self.enum_values[pg.oid]})"
         if pg.kind == "composite":
             return self.row_decoder(pg.columns)
-        if pg.oid in _EXACT:
+        if pg.kind == "array":
+            assert pg.element_oid is not None
+            return f"_d.array({self.decoder(pg.element_oid, False, answered=answered)})"
+        for decoder, oids in (("_d.boolean", _BOOLEAN), ("_d.float", _FLOAT), ("_d.number", _NUMBER)):
+            if oid in oids:
+                return decoder
+        if oid in _EXACT:
             return "_d.exact"
-        if pg.oid in _FLOAT:
-            return "_d.float"
+        if oid in _STRING:
+            return "_d.string"
+        assert oid in _JSON, pg.sql  # type() refused any other
         return "_d.plain"
 
     def row_decoder(self, columns: tuple[Column, ...]) -> str:
-        fields = ", ".join(f"{_key(column.name)}: {self.decoder(column.type_oid)}" for column in columns)
+        fields = ", ".join(
+            f"{_key(column.name)}: {self.decoder(column.type_oid, column.not_null, answered=True)}"
+            for column in columns
+        )
         return f"_d.obj({{ {fields} }})"
 
     # -- functions ---------------------------------------------------------------------------
@@ -556,7 +690,7 @@ class _Emitter:
             result = f"{row}[]" if function.returns_set else row
             decoder = self.row_decoder(function.columns)
         elif function.return_oid == VOID_OID and result_tag is None:
-            result, decoder = "null", ""
+            result, decoder = "null", "_d.null"
         else:
             oid = result_tag.oid if result_tag else function.return_oid
             composite = self.catalog.resolve(oid).kind == "composite"
@@ -565,11 +699,9 @@ class _Emitter:
             item = self.nullable(oid, not_null, f"{where} result", answered=True, dimensions=dimensions)
             result = f"({item})[]" if function.returns_set and "|" in item else item
             result += "[]" if function.returns_set and "|" not in item else ""
-            decoder = self.decoder(oid)
-        # Plain JSON.parse unless the result holds what only a decoder reads right.
-        decoded = "_d.exact" in decoder or "_d.float" in decoder
-        if function.returns_set and decoded:
-            decoder = f"_d.arr({decoder})"
+            decoder = self.decoder(oid, not_null, answered=True)
+        if function.returns_set:
+            decoder = f"_d.rows({decoder})"
 
         codes = sorted(self.codes.of(function.oid))
         code_type = claim(self.names, f"{base}ErrorCode", function.signature)
@@ -597,7 +729,7 @@ class _Emitter:
         path = json.dumps(f"/rpc/{function.name}")
         lines.append(
             f'  return _request<{result}, {code_type}>(client, "POST", {path}, {body_args}, '
-            f"{codes_literal}, {decoder if decoded else 'null'}, {_admits_null(result)}, options);"
+            f"{codes_literal}, {_parse(decoder)}, {decoder}, options);"
         )
         lines.append("}")
         return name, lines
@@ -609,6 +741,18 @@ class _Emitter:
         name = spec.removesuffix("?")
         ts = self.shape(name) if name in self.edge.shapes else self.type(self.edge.types[name], where)
         return f"{ts} | null" if nullable else ts
+
+    def edge_decoder(self, spec: str) -> str:
+        """The decoder of `edge_type(spec)`'s type."""
+        name = spec.removesuffix("?")
+        if name in self.edge.shapes:
+            fields = ", ".join(
+                f"{_key(key)}: {self.edge_decoder(field)}" for key, field in self.edge.shapes[name].items()
+            )
+            decoder = f"_d.obj({{ {fields} }})"
+        else:
+            decoder = self.value_decoder(self.edge.types[name], answered=False)
+        return f"_d.orNull({decoder})" if spec.endswith("?") else decoder
 
     def shape(self, name: str) -> str:
         if name not in self.declarations:
@@ -654,6 +798,7 @@ class _Emitter:
             params.append(f"body: {body_type}")
         params.append("options?: CallOptions")
         result = self.shape(spec.result) if spec.result else "null"
+        decoder = self.edge_decoder(spec.result) if spec.result else "_d.null"
         statuses = ", ".join(sorted({f"{status} {code}" for code, status in spec.errors.items()}))
         docs = [spec.summary, "", f"{spec.method} {spec.path}: {spec.status} on success."]
         docs += (
@@ -668,15 +813,15 @@ class _Emitter:
         lines.append(
             f"  return _request<{result}, {code_type}>(client, {json.dumps(spec.method)}, "
             f"{json.dumps(spec.path)}, "
-            f"{body}, {codes_literal}, null, {_admits_null(result)}, options);"
+            f"{body}, {codes_literal}, {_parse(decoder)}, {decoder}, options);"
         )
         return name, [*lines, "}"]
 
 
-def _admits_null(result: str) -> str:
-    """`_request`'s orNull, as TypeScript: whether a call's result type takes a null (`null`, or a
-    scalar's `T | null`; not a list, whose nulls are its elements')."""
-    return "true" if result == "null" or result.endswith(" | null") else "false"
+def _parse(decoder: str) -> str:
+    """`_request`'s parse: "exact" only for an answer that holds a bigint or numeric, whose
+    digits JSON.parse would lose."""
+    return '"exact"' if "_d.exact" in decoder else '"json"'
 
 
 def _union(codes: list[str]) -> str:

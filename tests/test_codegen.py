@@ -296,8 +296,9 @@ def test_one_output_column_is_typed_as_the_row_postgrest_answers() -> None:
     golden = _golden_ts()
     assert "): Promise<Result<DoubleItRow, DoubleItErrorCode>> {" in golden
     assert "): Promise<Result<CountsRow[], CountsErrorCode>> {" in golden
-    assert '"/rpc/double_it", args, [..._RPC_COMMON], _d.obj({ doubled: _d.exact })' in golden
-    assert '"/rpc/counts", args, [..._RPC_COMMON], _d.arr(_d.obj({ x: _d.exact }))' in golden
+    exact = '[..._RPC_COMMON], "exact", '
+    assert f'"/rpc/double_it", args, {exact}_d.obj({{ doubled: _d.orNull(_d.exact) }})' in golden
+    assert f'"/rpc/counts", args, {exact}_d.rows(_d.obj({{ x: _d.orNull(_d.exact) }}))' in golden
 
 
 def test_error_unions_hold_triggers_search_path_declared_and_edge_codes() -> None:
@@ -1062,7 +1063,10 @@ def test_one_output_column_of_a_composite_is_the_composite_postgrest_answers(fix
     assert "): Promise<Result<ApiResult, OneResultErrorCode>> {" in typescript
     assert "): Promise<Result<ApiResult[], ResultsErrorCode>> {" in typescript
     assert "): Promise<Result<ResultD, OneResultDErrorCode>> {" in typescript
-    assert '"/rpc/one_result", {}, [..._RPC_COMMON], null' in typescript
+    # Checked as the composite, not as a row around it ({"m": {...}}).
+    composite = "_d.obj({ ok: _d.orNull(_d.boolean), from: _d.orNull(_d.number) })"
+    assert f'"/rpc/one_result", {{}}, [..._RPC_COMMON], "json", {composite}' in typescript
+    assert f'"/rpc/results", {{}}, [..._RPC_COMMON], "json", _d.rows({composite})' in typescript
     assert not {"OneResultRow", "ResultsRow", "OneResultDRow"} & set(re.findall(r"\w+", typescript))
 
 

@@ -144,3 +144,26 @@ test("an oid comes back as the string PostgREST answers, as it is typed", async 
   const answered: { o: string | null; os: (string | null)[] | null } = row;
   assert.deepEqual(answered, { o: "4294967295", os: ["4294967295"] });
 });
+
+test("an answer of another shape is client.unexpected, checked in the pass that keeps every digit", async () => {
+  const answering = (body: string): Client => ({
+    baseUrl: "http://blossom.invalid",
+    fetch: async () => new Response(body, { status: 200, headers: { "Content-Type": "application/json" } }),
+  });
+  const cases: [Promise<{ ok: boolean; error?: { code: string; message: string } }>, string][] = [
+    [codegenSeries(answering('[{"x": 1}, {"x": "2"}]'), { n: 2 }), '$[1].x: expected an exact number, got "2"'],
+    [codegenBigMatrix(answering('[[1, 2], [3, "4"]]'), { n: "1" }), '$[1][1]: expected an exact number, got "4"'],
+    [codegenFloats(answering('[{"x": "NaN", "y": "Inf"}]'), { x: 1 }), '$[0].y: expected a number, got "Inf"'],
+    [codegenDoubled(answering("null"), { n: "1" }), "$: expected an object, got null"],
+    [codegenDoubled(answering(""), { n: "1" }), "$: expected an object, got null (an empty answer)"],
+  ];
+  for (const [call, message] of cases) {
+    const result = await call;
+    assert.ok(!result.ok, JSON.stringify(result));
+    assert.equal(result.error?.code, "client.unexpected");
+    assert.equal(result.error?.message, message);
+  }
+  // What the type admits passes: a null where it says so, numbers exact inside a json value too.
+  const exact = await codegenMarks(answering('[{"raw": {"n": 12345678901234567890}, "big": null, "new": 1.5}]'), { n: "1" });
+  assert.deepEqual(exact, { ok: true, data: [{ raw: { n: 12345678901234567890 }, big: null, new: 1.5 }] });
+});

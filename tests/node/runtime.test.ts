@@ -4,7 +4,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type IncomingHttpHeaders, createServer } from "node:http";
-import { type Client, authLogout, listOrganizations, me } from "../src/generated.js";
+import {
+  type Client,
+  type OrgId,
+  authLogout,
+  authSession,
+  getAiUsage,
+  listMembers,
+  listOrganizations,
+  me,
+} from "../src/generated.js";
 
 /** A client whose every call is answered by `answer`. */
 function answering(answer: () => Response): Client {
@@ -102,4 +111,59 @@ test("a redirect is not followed: the session header never reaches the place it 
     redirecting.close();
     elsewhere.close();
   }
+});
+
+/** A 200 JSON answer of `body`, as a proxy's or an older server's during a deploy may send. */
+function json200(body: unknown): () => Response {
+  return () => new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
+}
+
+const member = {
+  membership_id: "mem_01jd8x0000000000000000000a",
+  user_id: "usr_01jd8x0000000000000000000a",
+  email: "a@example.com",
+  display_name: "A",
+  role: "owner",
+  joined_at: "2024-11-20T10:00:00+00:00",
+};
+const profile = {
+  id: "usr_01jd8x0000000000000000000a",
+  email: "a@example.com",
+  display_name: "A",
+  created_at: "2024-11-20T10:00:00+00:00",
+  email_verified: true,
+};
+const orgId = "org_01jd8x0000000000000000000a" as OrgId;
+const usage = { org_id: orgId, month_start: "2024-11-01", quota_tokens: 100, used_tokens: 0, reserved_tokens: 0 };
+Object.assign(usage, { calls: 0, cached_calls: 0, failed_calls: 0 });
+
+test("a 200 whose JSON is not the call's type is client.unexpected, naming where it differs", async () => {
+  const wrongRole = await listMembers(answering(json200([member, member, member, { ...member, role: 7 }])), { org_id: orgId });
+  assert.ok(!wrongRole.ok, JSON.stringify(wrongRole));
+  assert.equal(wrongRole.error.code, "client.unexpected");
+  assert.equal(wrongRole.error.status, 200);
+  assert.equal(wrongRole.error.message, '$[3].role: expected one of "owner" | "admin" | "member", got 7');
+  const cases: [() => Promise<{ ok: boolean; error?: { code: string; message: string } }>, string][] = [
+    [() => me(answering(json200({ ...profile, email_verified: undefined }))), "$.email_verified: missing"],
+    [() => me(answering(json200({ ...profile, display_name: null }))), "$.display_name: expected a string, got null"],
+    [() => me(answering(json200([profile]))), "$: expected an object, got an array"],
+    [() => listOrganizations(answering(json200({ items: [] }))), "$: expected an array, got an object"],
+    [
+      () => getAiUsage(answering(json200({ ...usage, quota_tokens: "100" })), { org_id: orgId }),
+      '$.quota_tokens: expected a number, got "100"',
+    ],
+    [() => authSession(answering(json200({ user: profile }))), "$.session: missing"],
+  ];
+  for (const [call, message] of cases) {
+    const result = await call();
+    assert.ok(!result.ok, JSON.stringify(result));
+    assert.equal(result.error?.code, "client.unexpected");
+    assert.equal(result.error?.message, message);
+  }
+});
+
+test("what the type admits passes: extra fields of a newer server, nulls where typed so", async () => {
+  const result = await listMembers(answering(json200([{ ...member, since_version: 2 }])), { org_id: orgId });
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.deepEqual(result.data, [{ ...member, since_version: 2 }]);
 });

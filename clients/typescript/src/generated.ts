@@ -93,48 +93,151 @@ function _parseExact(text: string): unknown {
   );
 }
 
-/** Decoders of _parseExact's output. Each turns whatever it does not expect into plain JSON
- * (numbers as numbers), so no _Exact can reach the caller's data. */
+/** A 200 answer's value where it is not what the call's type says: `path` grows, from the
+ * value out, as the decoders it passes through add their key or index. */
+class _Mismatch extends Error {
+  readonly path: (string | number)[] = [];
+}
+
+function _expected(what: string, got: unknown): _Mismatch {
+  return new _Mismatch(`expected ${what}, got ${_describe(got)}`);
+}
+
+/** A value as a mismatch's message shows it: short, and never the whole of a big answer. */
+function _describe(value: unknown): string {
+  if (value instanceof _Exact) return value.digits;
+  if (Array.isArray(value)) return "an array";
+  if (value !== null && typeof value === "object") return "an object";
+  const shown = JSON.stringify(value) ?? String(value);
+  return shown.length > 40 ? `${shown.slice(0, 37)}...` : shown;
+}
+
+/** The JSONPath of a mismatch: `$[3].role`, `$.details["a b"]`. */
+function _jsonPath(path: readonly (string | number)[]): string {
+  const step = (key: string | number): string => {
+    if (typeof key === "number") return `[${key}]`;
+    return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  };
+  return `$${path.map(step).join("")}`;
+}
+
+/** `decode(value)`, adding `key` to the path of a mismatch found inside. */
+function _at(key: string | number, decode: _Decoder, value: unknown): unknown {
+  try {
+    return decode(value);
+  } catch (error) {
+    if (error instanceof _Mismatch) error.path.unshift(key);
+    throw error;
+  }
+}
+
+function _hasOwn(object: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(object, key);
+}
+
+function _isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof _Exact);
+}
+
+/** A JavaScript kind, checked: a branded domain by its kind alone (its guard, `isUserId`, is the
+ * caller's to call). */
+function _kind(kind: "string" | "boolean"): _Decoder {
+  const expected = `a ${kind}`;
+  return (value) => {
+    if (typeof value !== kind) throw _expected(expected, value);
+    return value;
+  };
+}
+
+/** Decoders of an answer, from JSON.parse (when its type holds no bigint or numeric) or from
+ * _parseExact (numbers as _Exact): each checks that the value is what the call's type says,
+ * throwing a _Mismatch where it is not, and makes it that type's value in place (the parsed
+ * tree is the client's own), in the one pass. What the type leaves open (a Json value, a field
+ * the type does not name: a newer server's) is only made plain JSON, so no _Exact reaches the
+ * caller's data. */
 const _d = {
+  /** Any JSON, numbers as numbers. */
   plain: (value: unknown): unknown => {
     if (value instanceof _Exact) return Number(value.digits);
-    if (Array.isArray(value)) return value.map(_d.plain);
-    if (value !== null && typeof value === "object") {
-      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, _d.plain(item)]));
+    if (Array.isArray(value)) {
+      for (let index = 0; index < value.length; index++) value[index] = _d.plain(value[index]);
+    } else if (value !== null && typeof value === "object") {
+      // Every key is the object's own (JSON.parse made it), "__proto__" too: a plain assignment.
+      const object = value as Record<string, unknown>;
+      for (const key of Object.keys(object)) object[key] = _d.plain(object[key]);
     }
     return value;
   },
-  exact: (value: unknown): unknown => (value instanceof _Exact ? value.digits : _d.plain(value)),
+  string: _kind("string"),
+  boolean: _kind("boolean"),
+  /** A void call's answer, or an empty one. */
+  null: (value: unknown): unknown => {
+    if (value !== null) throw _expected("null", value);
+    return value;
+  },
+  number: (value: unknown): unknown => {
+    if (value instanceof _Exact) return Number(value.digits);
+    if (typeof value !== "number") throw _expected("a number", value);
+    return value;
+  },
+  /** A bigint or numeric, every digit kept (only _parseExact's output has them). */
+  exact: (value: unknown): unknown => {
+    if (!(value instanceof _Exact)) throw _expected("an exact number", value);
+    return value.digits;
+  },
   /** A float: Postgres writes NaN and the infinities as JSON strings. */
   float: (value: unknown): unknown =>
-    value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : _d.plain(value),
-  /** The rows of a setof, each decoded by `item`. */
-  arr:
-    (item: _Decoder): _Decoder =>
+    value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : _d.number(value),
+  /** An enum: one of its labels. */
+  oneOf:
+    (labels: readonly string[]): _Decoder =>
+    (value) => {
+      if (typeof value === "string" && labels.includes(value)) return value;
+      throw _expected(`one of ${labels.map((label) => JSON.stringify(label)).join(" | ")}`, value);
+    },
+  orNull:
+    (decode: _Decoder): _Decoder =>
     (value) =>
-      Array.isArray(value) ? value.map(item) : _d.plain(value),
+      value === null ? null : decode(value),
+  /** The rows of a setof, each decoded by `item`. */
+  rows:
+    (item: _Decoder): _Decoder =>
+    (value) => {
+      if (!Array.isArray(value)) throw _expected("an array", value);
+      for (let index = 0; index < value.length; index++) value[index] = _at(index, item, value[index]);
+      return value;
+    },
   /** A Postgres array, of any depth: its type keeps no dimensions (integer[][] is integer[]),
    * and PostgREST answers the nested arrays a value holds; `item` decodes each element. */
   array: (item: _Decoder): _Decoder => {
-    const each: _Decoder = (value) => (Array.isArray(value) ? value.map(each) : item(value));
-    return (value) => (Array.isArray(value) ? value.map(each) : _d.plain(value));
+    const each: _Decoder = (value) => (Array.isArray(value) ? nested(value) : item(value));
+    const nested = _d.rows(each);
+    return nested;
   },
-  obj:
-    (fields: Record<string, _Decoder>): _Decoder =>
-    (value) =>
-      value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof _Exact)
-        ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, _field(fields, key)(item)]))
-        : _d.plain(value),
+  /** A row: every field the type names must be there (null only where its decoder takes one);
+   * a field it does not name is kept, as plain JSON. */
+  obj: (fields: Record<string, _Decoder>): _Decoder => {
+    const names = Object.keys(fields);
+    return (value) => {
+      if (!_isObject(value)) throw _expected("an object", value);
+      for (const name of names) {
+        if (_hasOwn(value, name)) continue;
+        const missing = new _Mismatch("missing");
+        missing.path.push(name);
+        throw missing;
+      }
+      for (const key of Object.keys(value)) {
+        value[key] = _at(key, _hasOwn(fields, key) ? (fields[key] as _Decoder) : _d.plain, value[key]);
+      }
+      return value;
+    };
+  },
 };
 
 /** JSON.stringify's replacer: NaN and the infinities, which JSON writes as null, as the strings
  * Postgres reads for a float (an integer argument refuses them: no call is made with a null). */
 function _nonFinite(_key: string, value: unknown): unknown {
   return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
-}
-
-function _field(fields: Record<string, _Decoder>, key: string): _Decoder {
-  return fields[key] ?? _d.plain;
 }
 
 function _headers(headers: Headers): Record<string, string> {
@@ -151,15 +254,17 @@ async function _request<T, C extends string>(
   path: string,
   body: object | null,
   codes: readonly string[],
-  decode: _Decoder | null,
-  // Whether the call's result type admits null: when it does not (a row, a list), an empty
-  // answer (a proxy's 204) or a JSON null is none of ours, and no success.
-  orNull: boolean,
+  // How the answer is parsed: "exact" keeps every digit of its numbers (its type holds a bigint
+  // or numeric), at the cost of a pass over the text; "json" is JSON.parse.
+  parse: "json" | "exact",
+  // Checks the answer against the call's result type and makes it that type's value; an empty
+  // answer (a proxy's 204) is taken as null, which only a result type that admits null passes.
+  decode: _Decoder,
   options: CallOptions | undefined,
 ): Promise<Result<T, C>> {
   let status = 0;
   let headers: Record<string, string> = {};
-  let text: string;
+  let text = "";
   // Whether the answer's body arrived to its end: a connection dropped before that is the
   // network's failure (client.network), even when the status had come.
   let whole = false;
@@ -186,16 +291,18 @@ async function _request<T, C extends string>(
     text = await response.text();
     whole = true;
     if (response.ok) {
-      const data = text === "" ? null : decode === null ? JSON.parse(text) : decode(_parseExact(text));
-      if (data === null && !orNull) {
-        // As an answer that is not JSON: client.unexpected, below, with the status and headers.
-        const what = text === "" ? "no body" : "null";
-        throw new Error(`A ${status} answer with ${what}, where the call returns a value.`);
-      }
-      return { ok: true, data: data as T };
+      // A mismatch, as an answer that is not JSON, is client.unexpected, below, with the status
+      // and headers: a proxy's answer, or an older server's during a deploy, is no success.
+      const parsed = text === "" ? null : parse === "exact" ? _parseExact(text) : JSON.parse(text);
+      return { ok: true, data: decode(parsed) as T };
     }
   } catch (cause) {
-    const message = cause instanceof Error ? cause.message : String(cause);
+    const message =
+      cause instanceof _Mismatch
+        ? `${_jsonPath(cause.path)}: ${cause.message}${text === "" ? " (an empty answer)" : ""}`
+        : cause instanceof Error
+          ? cause.message
+          : String(cause);
     const named = cause instanceof Error ? cause.name : "";
     const aborted = Boolean(options?.signal?.aborted) || named === "AbortError";
     const code = aborted ? "client.aborted" : whole ? "client.unexpected" : "client.network";
@@ -713,7 +820,7 @@ export function acceptInvitation(
   args: AcceptInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, AcceptInvitationErrorCode>> {
-  return _request<Organization, AcceptInvitationErrorCode>(client, "POST", "/rpc/accept_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member", ..._RPC_COMMON], null, false, options);
+  return _request<Organization, AcceptInvitationErrorCode>(client, "POST", "/rpc/accept_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -727,7 +834,7 @@ export function authChangePassword(
   body: AuthChangePasswordBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthChangePasswordErrorCode>> {
-  return _request<null, AuthChangePasswordErrorCode>(client, "POST", "/auth/password", body, ["auth.csrf", "auth.invalid_credentials", "auth.not_signed_in", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
+  return _request<null, AuthChangePasswordErrorCode>(client, "POST", "/auth/password", body, ["auth.csrf", "auth.invalid_credentials", "auth.not_signed_in", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -741,7 +848,7 @@ export function authConfirmPasswordReset(
   body: AuthConfirmPasswordResetBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthConfirmPasswordResetErrorCode>> {
-  return _request<null, AuthConfirmPasswordResetErrorCode>(client, "POST", "/auth/password-reset/confirm", body, ["auth.csrf", "auth.invalid_token", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
+  return _request<null, AuthConfirmPasswordResetErrorCode>(client, "POST", "/auth/password-reset/confirm", body, ["auth.csrf", "auth.invalid_token", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -755,7 +862,7 @@ export function authLogin(
   body: AuthLoginBody,
   options?: CallOptions,
 ): Promise<Result<AuthSignedIn, AuthLoginErrorCode>> {
-  return _request<AuthSignedIn, AuthLoginErrorCode>(client, "POST", "/auth/login", body, ["auth.csrf", "auth.invalid_credentials", "auth.rate_limited", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, false, options);
+  return _request<AuthSignedIn, AuthLoginErrorCode>(client, "POST", "/auth/login", body, ["auth.csrf", "auth.invalid_credentials", "auth.rate_limited", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }) }), options);
 }
 
 /**
@@ -768,7 +875,7 @@ export function authLogout(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthLogoutErrorCode>> {
-  return _request<null, AuthLogoutErrorCode>(client, "POST", "/auth/logout", {}, ["auth.csrf", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
+  return _request<null, AuthLogoutErrorCode>(client, "POST", "/auth/logout", {}, ["auth.csrf", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -781,7 +888,7 @@ export function authLogoutAll(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthLogoutAllErrorCode>> {
-  return _request<null, AuthLogoutAllErrorCode>(client, "POST", "/auth/logout-all", {}, ["auth.csrf", "auth.not_signed_in", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
+  return _request<null, AuthLogoutAllErrorCode>(client, "POST", "/auth/logout-all", {}, ["auth.csrf", "auth.not_signed_in", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -795,7 +902,7 @@ export function authRequestPasswordReset(
   body: AuthRequestPasswordResetBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthRequestPasswordResetErrorCode>> {
-  return _request<null, AuthRequestPasswordResetErrorCode>(client, "POST", "/auth/password-reset", body, ["auth.csrf", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
+  return _request<null, AuthRequestPasswordResetErrorCode>(client, "POST", "/auth/password-reset", body, ["auth.csrf", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -808,7 +915,7 @@ export function authResendEmailVerification(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthResendEmailVerificationErrorCode>> {
-  return _request<null, AuthResendEmailVerificationErrorCode>(client, "POST", "/auth/verify-email/resend", {}, ["auth.csrf", "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
+  return _request<null, AuthResendEmailVerificationErrorCode>(client, "POST", "/auth/verify-email/resend", {}, ["auth.csrf", "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -821,7 +928,7 @@ export function authSession(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<AuthSessionInfo, AuthSessionErrorCode>> {
-  return _request<AuthSessionInfo, AuthSessionErrorCode>(client, "GET", "/auth/session", null, ["auth.not_signed_in", "edge.database_unavailable", ..._EDGE_COMMON], null, false, options);
+  return _request<AuthSessionInfo, AuthSessionErrorCode>(client, "GET", "/auth/session", null, ["auth.not_signed_in", "edge.database_unavailable", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }), session: _d.obj({ id: _d.string, created_at: _d.string, expires_at: _d.string }) }), options);
 }
 
 /**
@@ -835,7 +942,7 @@ export function authSignup(
   body: AuthSignupBody,
   options?: CallOptions,
 ): Promise<Result<AuthSignedIn, AuthSignupErrorCode>> {
-  return _request<AuthSignedIn, AuthSignupErrorCode>(client, "POST", "/auth/signup", body, ["auth.csrf", "auth.email_taken", "auth.invalid_display_name", "auth.invalid_email", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, false, options);
+  return _request<AuthSignedIn, AuthSignupErrorCode>(client, "POST", "/auth/signup", body, ["auth.csrf", "auth.email_taken", "auth.invalid_display_name", "auth.invalid_email", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }) }), options);
 }
 
 /**
@@ -849,7 +956,7 @@ export function authVerifyEmail(
   body: AuthVerifyEmailBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthVerifyEmailErrorCode>> {
-  return _request<null, AuthVerifyEmailErrorCode>(client, "POST", "/auth/verify-email", body, ["auth.csrf", "auth.invalid_token", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, true, options);
+  return _request<null, AuthVerifyEmailErrorCode>(client, "POST", "/auth/verify-email", body, ["auth.csrf", "auth.invalid_token", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -862,7 +969,7 @@ export function changeMemberRole(
   args: ChangeMemberRoleArgs,
   options?: CallOptions,
 ): Promise<Result<Member, ChangeMemberRoleErrorCode>> {
-  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, false, options);
+  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ membership_id: _d.string, user_id: _d.string, email: _d.string, display_name: _d.string, role: _d.oneOf(orgRoleValues), joined_at: _d.string }), options);
 }
 
 /**
@@ -875,7 +982,7 @@ export function createOrganization(
   args: CreateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, CreateOrganizationErrorCode>> {
-  return _request<Organization, CreateOrganizationErrorCode>(client, "POST", "/rpc/create_organization", args, ["auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", ..._RPC_COMMON], null, false, options);
+  return _request<Organization, CreateOrganizationErrorCode>(client, "POST", "/rpc/create_organization", args, ["auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -888,7 +995,7 @@ export function declineInvitation(
   args: DeclineInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeclineInvitationErrorCode>> {
-  return _request<null, DeclineInvitationErrorCode>(client, "POST", "/rpc/decline_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", ..._RPC_COMMON], null, true, options);
+  return _request<null, DeclineInvitationErrorCode>(client, "POST", "/rpc/decline_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -901,7 +1008,7 @@ export function deleteOrganization(
   args: DeleteOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeleteOrganizationErrorCode>> {
-  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", args, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, true, options);
+  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", args, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -915,7 +1022,7 @@ export function extAiOrgSummary(
   body: ExtAiOrgSummaryBody,
   options?: CallOptions,
 ): Promise<Result<AiOrgSummary, ExtAiOrgSummaryErrorCode>> {
-  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.in_progress", "ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "ai.user_rate_limited", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], null, false, options);
+  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.in_progress", "ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "ai.user_rate_limited", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.obj({ org_id: _d.string, summary: _d.string, cached: _d.boolean }), options);
 }
 
 /**
@@ -929,7 +1036,7 @@ export function extSlackConnect(
   body: ExtSlackConnectBody,
   options?: CallOptions,
 ): Promise<Result<SlackConnectionInfo, ExtSlackConnectErrorCode>> {
-  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.invalid_channel", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], null, false, options);
+  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.invalid_channel", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], "json", _d.obj({ org_id: _d.string, team_id: _d.string, team_name: _d.string, channel: _d.string, connected_at: _d.string, broken_at: _d.orNull(_d.string), broken_reason: _d.orNull(_d.string) }), options);
 }
 
 /**
@@ -943,7 +1050,7 @@ export function extSlackDisconnect(
   body: ExtSlackDisconnectBody,
   options?: CallOptions,
 ): Promise<Result<null, ExtSlackDisconnectErrorCode>> {
-  return _request<null, ExtSlackDisconnectErrorCode>(client, "POST", "/ext/slack/disconnect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.not_connected", ..._EDGE_COMMON], null, true, options);
+  return _request<null, ExtSlackDisconnectErrorCode>(client, "POST", "/ext/slack/disconnect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.not_connected", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -956,7 +1063,7 @@ export function getAiUsage(
   args: GetAiUsageArgs,
   options?: CallOptions,
 ): Promise<Result<AiUsage, GetAiUsageErrorCode>> {
-  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", args, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, false, options);
+  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", args, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ org_id: _d.string, month_start: _d.string, quota_tokens: _d.number, used_tokens: _d.number, reserved_tokens: _d.number, calls: _d.number, cached_calls: _d.number, failed_calls: _d.number }), options);
 }
 
 /**
@@ -969,7 +1076,7 @@ export function getOrganization(
   args: GetOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, GetOrganizationErrorCode>> {
-  return _request<Organization, GetOrganizationErrorCode>(client, "POST", "/rpc/get_organization", args, ["auth.not_signed_in", "org.not_found", ..._RPC_COMMON], null, false, options);
+  return _request<Organization, GetOrganizationErrorCode>(client, "POST", "/rpc/get_organization", args, ["auth.not_signed_in", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -982,7 +1089,7 @@ export function getSlackConnection(
   args: GetSlackConnectionArgs,
   options?: CallOptions,
 ): Promise<Result<SlackConnection, GetSlackConnectionErrorCode>> {
-  return _request<SlackConnection, GetSlackConnectionErrorCode>(client, "POST", "/rpc/get_slack_connection", args, ["auth.not_signed_in", "org.not_found", "slack.not_connected", ..._RPC_COMMON], null, false, options);
+  return _request<SlackConnection, GetSlackConnectionErrorCode>(client, "POST", "/rpc/get_slack_connection", args, ["auth.not_signed_in", "org.not_found", "slack.not_connected", ..._RPC_COMMON], "json", _d.obj({ org_id: _d.string, team_id: _d.string, team_name: _d.string, channel: _d.string, connected_at: _d.string, broken_at: _d.orNull(_d.string), broken_reason: _d.orNull(_d.string) }), options);
 }
 
 /**
@@ -995,7 +1102,7 @@ export function inviteMember(
   args: InviteMemberArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation, InviteMemberErrorCode>> {
-  return _request<Invitation, InviteMemberErrorCode>(client, "POST", "/rpc/invite_member", args, ["auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found", ..._RPC_COMMON], null, false, options);
+  return _request<Invitation, InviteMemberErrorCode>(client, "POST", "/rpc/invite_member", args, ["auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, org_id: _d.string, email: _d.string, role: _d.oneOf(orgRoleValues), invited_by: _d.orNull(_d.string), created_at: _d.string, expires_at: _d.string }), options);
 }
 
 /**
@@ -1008,7 +1115,7 @@ export function leaveOrganization(
   args: LeaveOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, LeaveOrganizationErrorCode>> {
-  return _request<null, LeaveOrganizationErrorCode>(client, "POST", "/rpc/leave_organization", args, ["auth.not_signed_in", "org.last_owner", "org.not_found", ..._RPC_COMMON], null, true, options);
+  return _request<null, LeaveOrganizationErrorCode>(client, "POST", "/rpc/leave_organization", args, ["auth.not_signed_in", "org.last_owner", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1021,7 +1128,7 @@ export function listAuditEvents(
   args: ListAuditEventsArgs,
   options?: CallOptions,
 ): Promise<Result<AuditEvent[], ListAuditEventsErrorCode>> {
-  return _request<AuditEvent[], ListAuditEventsErrorCode>(client, "POST", "/rpc/list_audit_events", args, ["audit.invalid_cursor", "audit.invalid_limit", "auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, false, options);
+  return _request<AuditEvent[], ListAuditEventsErrorCode>(client, "POST", "/rpc/list_audit_events", args, ["audit.invalid_cursor", "audit.invalid_limit", "auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ id: _d.string, at: _d.string, actor_id: _d.orNull(_d.string), action: _d.string, target: _d.orNull(_d.string), details: _d.plain })), options);
 }
 
 /**
@@ -1034,7 +1141,7 @@ export function listInvitations(
   args: ListInvitationsArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation[], ListInvitationsErrorCode>> {
-  return _request<Invitation[], ListInvitationsErrorCode>(client, "POST", "/rpc/list_invitations", args, ["auth.not_signed_in", "invitation.invalid_cursor", "invitation.invalid_limit", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, false, options);
+  return _request<Invitation[], ListInvitationsErrorCode>(client, "POST", "/rpc/list_invitations", args, ["auth.not_signed_in", "invitation.invalid_cursor", "invitation.invalid_limit", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ id: _d.string, org_id: _d.string, email: _d.string, role: _d.oneOf(orgRoleValues), invited_by: _d.orNull(_d.string), created_at: _d.string, expires_at: _d.string })), options);
 }
 
 /**
@@ -1047,7 +1154,7 @@ export function listMembers(
   args: ListMembersArgs,
   options?: CallOptions,
 ): Promise<Result<Member[], ListMembersErrorCode>> {
-  return _request<Member[], ListMembersErrorCode>(client, "POST", "/rpc/list_members", args, ["auth.not_signed_in", "member.invalid_cursor", "member.invalid_limit", "org.not_found", ..._RPC_COMMON], null, false, options);
+  return _request<Member[], ListMembersErrorCode>(client, "POST", "/rpc/list_members", args, ["auth.not_signed_in", "member.invalid_cursor", "member.invalid_limit", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ membership_id: _d.string, user_id: _d.string, email: _d.string, display_name: _d.string, role: _d.oneOf(orgRoleValues), joined_at: _d.string })), options);
 }
 
 /**
@@ -1059,7 +1166,7 @@ export function listOrganizations(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<Organization[], ListOrganizationsErrorCode>> {
-  return _request<Organization[], ListOrganizationsErrorCode>(client, "POST", "/rpc/list_organizations", {}, ["auth.not_signed_in", ..._RPC_COMMON], null, false, options);
+  return _request<Organization[], ListOrganizationsErrorCode>(client, "POST", "/rpc/list_organizations", {}, ["auth.not_signed_in", ..._RPC_COMMON], "json", _d.rows(_d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string })), options);
 }
 
 /**
@@ -1071,7 +1178,7 @@ export function me(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<UserProfile, MeErrorCode>> {
-  return _request<UserProfile, MeErrorCode>(client, "POST", "/rpc/me", {}, ["auth.not_signed_in", ..._RPC_COMMON], null, false, options);
+  return _request<UserProfile, MeErrorCode>(client, "POST", "/rpc/me", {}, ["auth.not_signed_in", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }), options);
 }
 
 /**
@@ -1084,7 +1191,7 @@ export function removeMember(
   args: RemoveMemberArgs,
   options?: CallOptions,
 ): Promise<Result<null, RemoveMemberErrorCode>> {
-  return _request<null, RemoveMemberErrorCode>(client, "POST", "/rpc/remove_member", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found", ..._RPC_COMMON], null, true, options);
+  return _request<null, RemoveMemberErrorCode>(client, "POST", "/rpc/remove_member", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1097,7 +1204,7 @@ export function revokeInvitation(
   args: RevokeInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<null, RevokeInvitationErrorCode>> {
-  return _request<null, RevokeInvitationErrorCode>(client, "POST", "/rpc/revoke_invitation", args, ["auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found", ..._RPC_COMMON], null, true, options);
+  return _request<null, RevokeInvitationErrorCode>(client, "POST", "/rpc/revoke_invitation", args, ["auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1110,7 +1217,7 @@ export function transferOwnership(
   args: TransferOwnershipArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, TransferOwnershipErrorCode>> {
-  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, false, options);
+  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -1123,7 +1230,7 @@ export function updateOrganization(
   args: UpdateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, UpdateOrganizationErrorCode>> {
-  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", args, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", ..._RPC_COMMON], null, false, options);
+  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", args, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -1136,5 +1243,5 @@ export function updateProfile(
   args: UpdateProfileArgs,
   options?: CallOptions,
 ): Promise<Result<UserProfile, UpdateProfileErrorCode>> {
-  return _request<UserProfile, UpdateProfileErrorCode>(client, "POST", "/rpc/update_profile", args, ["auth.invalid_display_name", "auth.not_signed_in", ..._RPC_COMMON], null, false, options);
+  return _request<UserProfile, UpdateProfileErrorCode>(client, "POST", "/rpc/update_profile", args, ["auth.invalid_display_name", "auth.not_signed_in", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }), options);
 }
