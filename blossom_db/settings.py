@@ -79,6 +79,19 @@ def connection_defaults(url: str) -> dict[str, str]:
     return {name: value for name, value in CONNECTION_DEFAULTS.items() if name not in given}
 
 
+def with_connection_defaults(url: str) -> str:
+    """`url` with the CONNECTION_DEFAULTS it does not set itself written into it, for a program
+    that connects with the string alone (PostgREST's db-uri, yoyo's URL): as query parameters of
+    a postgresql:// URL, or as key=value pairs of libpq's other form."""
+    missing = connection_defaults(url)
+    if not missing:
+        return url
+    if "://" not in url:
+        return " ".join([url, *(f"{name}={value}" for name, value in missing.items())])
+    separator = "&" if "?" in url else "?"
+    return url + separator + "&".join(f"{name}={value}" for name, value in missing.items())
+
+
 def env_database_url(name: str, default: str) -> str:
     """A Postgres connection string (a postgresql:// URL, or libpq's key=value form); `default`
     when the variable is unset. See check_database_url."""

@@ -50,9 +50,9 @@ from psycopg.conninfo import make_conninfo
 from blossom_db.connections import Connection
 from blossom_db.settings import (
     check_database_url,
-    connection_defaults,
     connection_failure,
     url_parts,
+    with_connection_defaults,
     without_parameters,
 )
 
@@ -330,13 +330,10 @@ def _yoyo_backend(admin_url: str) -> Any:
             super().unmark_one(migration, log)
             self.execute(f"delete from {CHECKSUMS_TABLE} where migration_id = :id", {"id": migration.id})
 
-    url = owner_url(admin_url).replace("postgresql://", "postgresql+psycopg://", 1)
     # yoyo connects itself, with the URL's parameters: the keepalives of every connection of ours
-    # (blossom_db.settings.CONNECTION_DEFAULTS) go in it, as parameters of its own.
-    defaults = "".join(f"&{name}={value}" for name, value in connection_defaults(admin_url).items())
-    backend = QuietPostgresBackend(
-        parse_uri(url + f"&schema={META_SCHEMA}{defaults}"), default_migration_table
-    )
+    # (blossom_db.settings.CONNECTION_DEFAULTS) go in it.
+    url = with_connection_defaults(owner_url(admin_url)).replace("postgresql://", "postgresql+psycopg://", 1)
+    backend = QuietPostgresBackend(parse_uri(url + f"&schema={META_SCHEMA}"), default_migration_table)
     backend.init_database()  # as yoyo's get_backend does
     return backend
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from blossom_db.settings import with_connection_defaults
 from edge.config import parse_allowed_origins, session_cookie_name
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
@@ -100,7 +101,8 @@ def auth_env(endpoints: Endpoints, environ: Environment) -> dict[str, str]:
 def postgrest_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[str, str]:
     """postgrest.conf holds the settings; the environment says where, as PostgREST documents."""
     return {
-        "PGRST_DB_URI": endpoints.authenticator_url,
+        # PostgREST connects with the string alone: the keepalives of every connection of ours.
+        "PGRST_DB_URI": with_connection_defaults(endpoints.authenticator_url),
         "PGRST_SERVER_PORT": str(endpoints.postgrest_port),
         "PGRST_ADMIN_SERVER_PORT": str(endpoints.postgrest_admin_port),
         **auth_env(endpoints, environ),
