@@ -438,3 +438,68 @@ def test_a_member_deleted_while_a_call_changes_their_role_is_not_found(
         assert audited == (0,)
         notified = conn.execute("select count(*) from app.outbox where payload ->> 'org_id' = %s", (org_id,))
         assert notified.fetchone() == (0,)
+
+
+def delete_account_in_thread(
+    database_url: str, user_id: str, outcomes: dict[str, Outcome]
+) -> threading.Thread:
+    """An operator's `delete from app.users` (docs/operations.md), in a thread: its outcome lands in
+    outcomes["delete"] (no rows: deleted)."""
+
+    def run() -> None:
+        try:
+            with psycopg.connect(database_url) as conn:
+                conn.execute("delete from app.users where id = %s", (user_id,))
+            outcomes["delete"] = Outcome([])
+        except psycopg.Error as error:
+            if error.sqlstate != "PGRST":
+                raise
+            outcomes["delete"] = error_outcome(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("function", ["leave_organization", "change_member_role"])
+def test_an_owner_leaving_while_the_other_owners_account_is_deleted_leaves_an_owner(
+    database_url: str, function: str
+) -> None:
+    """Of two owners, one leaves (or is made admin) while an operator deletes the other's account.
+    The leave counted two owners; the deletion, had it counted them before the leave committed,
+    would have gone too, and left an organization with no owner. It waits for the organization's
+    lock, as the owners' own calls do, and then finds the account its only owner: 409."""
+    with admin(database_url) as conn:
+        first, second = make_user(conn, "first"), make_user(conn, "second")
+        org_id = make_org(conn, f"Pair{time.monotonic_ns()}", {first: "owner", second: "owner"})
+        args = (org_id,) if function == "leave_organization" else (org_id, second, "admin")
+        outcomes: dict[str, Outcome] = {}
+        with psycopg.connect(database_url) as stepping_down, stepping_down.transaction():
+            become(stepping_down, second)
+            placeholders = ", ".join(["%s"] * len(args))
+            stepping_down.execute(f"select api.{function}({placeholders})", args)
+            deleting = delete_account_in_thread(database_url, first, outcomes)
+            time.sleep(0.3)
+        deleting.join(timeout=10)
+        deleted = outcomes["delete"]
+        assert (deleted.status, deleted.code) == (409, "org.last_owner"), deleted
+        assert owners(conn, org_id) == 1
+
+
+def test_an_owner_leaving_while_the_other_owners_account_is_being_deleted_is_refused(
+    database_url: str,
+) -> None:
+    """The other order: the deletion of one owner's account is under way (not committed) when the
+    other owner leaves. The leave waits for the organization's lock, then counts one owner: 409."""
+    with admin(database_url) as conn:
+        first, second = make_user(conn, "first"), make_user(conn, "second")
+        org_id = make_org(conn, f"Pair{time.monotonic_ns()}", {first: "owner", second: "owner"})
+        outcomes: dict[str, Outcome] = {}
+        with psycopg.connect(database_url) as deleting, deleting.transaction():
+            deleting.execute("delete from app.users where id = %s", (first,))
+            leaving = started(database_url, outcomes, "leave", second, "leave_organization", org_id)
+            time.sleep(0.3)
+        leaving.join(timeout=10)
+        left = outcomes["leave"]
+        assert (left.status, left.code) == (409, "org.last_owner"), left
+        assert owners(conn, org_id) == 1

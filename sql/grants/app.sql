@@ -31,8 +31,14 @@ grant select (id) on app.organizations to invitation_revoker;
 grant select (id, org_id, email, role, invited_by, expires_at, accepted_at, declined_at, revoked_at),
       update (revoked_at) on app.invitations to invitation_revoker;
 grant execute on function app.may_invite(app.org_role, app.org_role) to invitation_revoker;
+/* And the owners of a deleted account's organizations (sql/functions/app/account_deletion.sql):
+   the organizations' names for the refusal, the users' ids for the accounts still there. */
+grant select (name) on app.organizations to invitation_revoker;
+grant select (id) on app.users to invitation_revoker;
 set local role invitation_revoker;
 revoke all on function
+  app.organizations_of_account(app.user_id),
+  app.organizations_owned_alone(app.user_id),
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
   app.revoke_invitations_of_account(app.user_id),
@@ -41,6 +47,8 @@ revoke all on function
   app.open_invitation_of(app.org_id, text)
   from public;
 grant execute on function
+  app.organizations_of_account(app.user_id),
+  app.organizations_owned_alone(app.user_id),
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
   app.revoke_invitations_of_account(app.user_id),

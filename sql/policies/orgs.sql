@@ -62,10 +62,13 @@ create policy member_count_upkeep on app.organizations for update to member_coun
 /* invitation_revoker: the role of app.inviter_may_grant and app.revoke_invitations_beyond_grant
    alone (sql/functions/app/inviter_authority.sql). It reads any membership's role, whether any
    organization exists, and revokes any invitation, because the member whose authority went
-   down, or the invitee, may not; only the columns those two functions use. */
+   down, or the invitee, may not; only the columns those two functions use. And, for an
+   account's deletion (sql/functions/app/account_deletion.sql), the owners of its organizations,
+   their names, and which accounts are still there: the operator's session may see none. */
 create policy inviter_authority_read on app.memberships for select to invitation_revoker using (true);
 create policy inviter_authority_read on app.organizations for select to invitation_revoker using (true);
 create policy inviter_authority_read on app.invitations for select to invitation_revoker using (true);
+create policy inviter_authority_read on app.users for select to invitation_revoker using (true);
 create policy inviter_authority_revoke on app.invitations for update to invitation_revoker
   using (true) with check (true);
 

@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(49);
+select plan(53);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -198,6 +198,44 @@ select cmp_ok((select email_verifications from pipeline.purge_auth()), '>=', 1,
   'the purge counts the links expired for more than a day');
 select is_empty($$ select from app.email_verifications where token_hash = util.token_hash(tap.id('finn_link')) $$,
   'an expired link is purged');
+
+/* An operator deletes an account (docs/operations.md): its links (a reset, a verification) go with
+   it, so its mail not yet delivered would only carry a link that cannot work. It is withdrawn, as
+   an invitation's is once the invitation is taken back; another account's mail to a like address,
+   an invitation to its address (which still stands), and what was delivered are left as they are. */
+select tap.fix('gus_token', auth.signup('gus@example.com', 'correct horse battery', 'Gus', '192.0.2.9', 'tap')
+                             -> 'session' ->> 'token');
+select tap.fix('gus', id) from app.users where email = 'gus@example.com';
+select tap.fix('gus_delivered', id) from app.outbox where topic = 'mail.email_verification' and payload ->> 'to' = 'gus@example.com';
+select delivery.delivered(tap.id('gus_delivered'));
+select auth.send_email_verification(u) from app.users u where u.id = tap.id('gus');
+select auth.request_password_reset('Gus@example.com', '192.0.2.9');
+select tap.fix('hal_token', auth.signup('hal@example.com', 'correct horse battery', 'Hal', '192.0.2.9', 'tap')
+                             -> 'session' ->> 'token');
+select auth.request_password_reset('hal@example.com', '192.0.2.9');
+insert into app.outbox (topic, payload)
+values ('mail.org_invitation', jsonb_build_object('to', 'gus@example.com', 'token', util.new_token(), 'invitation_id', 'inv_x'));
+select tap.fix('gus_reset', id) from app.outbox where topic = 'mail.password_reset' and payload ->> 'to' = 'gus@example.com';
+set local role blossom_owner;
+delete from app.users where id = tap.id('gus');
+reset role;
+select results_eq(
+  $$ select o.topic, o.given_up_at is not null, coalesce(o.last_error like 'withdrawn: %', false), o.payload ? 'token'
+       from app.outbox o where o.payload ->> 'to' = 'gus@example.com' and o.delivered_at is null
+      order by o.topic $$,
+  $$ values ('mail.email_verification', true, true, false), ('mail.org_invitation', false, false, true),
+            ('mail.password_reset', true, true, false) $$,
+  'the deleted account''s reset and verification mail is withdrawn, its token taken out; an invitation to its address stands');
+select is((select o.last_error from app.outbox o where o.id = tap.id('gus_delivered')), null,
+  'mail it was delivered stays as it was');
+select results_eq(
+  $$ select o.given_up_at is null, o.last_error is null, o.payload ? 'token'
+       from app.outbox o where o.payload ->> 'to' = 'hal@example.com' order by o.topic $$,
+  $$ values (true, true, true), (true, true, true) $$,
+  'another account''s mail is not withdrawn');
+set local role worker;
+select is((select topic from delivery.claim(tap.id('gus_reset'))), null, 'and the worker finds nothing to send');
+reset role;
 
 select * from finish();
 rollback;

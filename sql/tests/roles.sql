@@ -142,6 +142,8 @@ select is_empty(
      select 'invitation_revoker', 'memberships', c, 'SELECT' from unnest(array['org_id', 'user_id', 'role']) c
      except
      values ('invitation_revoker', 'organizations', 'id', 'SELECT'),
+            ('invitation_revoker', 'organizations', 'name', 'SELECT'),
+            ('invitation_revoker', 'users', 'id', 'SELECT'),
             ('invitation_revoker', 'invitations', 'revoked_at', 'UPDATE')
      except
      select 'invitation_revoker', 'invitations', c, 'SELECT'
@@ -169,7 +171,7 @@ select is_empty(
        ('slack_connections', array['org_id', 'channel', 'bot_token_key_id', 'bot_token_sealed', 'broken_at', 'connected_at']),
        ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'settled_at'])) as g (t, cs),
        unnest(g.cs) c $$,
-  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions; invitation_revoker only read roles and revoke invitations'
+  'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions; invitation_revoker only read roles, organizations'' names and which accounts exist, and revoke invitations'
 );
 /* The helper roles (no login, and nobody can become them): exactly their policies, their
    tables, and the views they own. */
@@ -180,7 +182,8 @@ select results_eq(
       where r.rolname in ('membership_reader', 'org_lister', 'member_counter', 'session_reader', 'invitation_revoker')
       group by r.rolname order by r.rolname $$,
   $$ values ('invitation_revoker', array['inviter_authority_read on app.invitations', 'inviter_authority_read on app.memberships',
-                                         'inviter_authority_read on app.organizations', 'inviter_authority_revoke on app.invitations']),
+                                         'inviter_authority_read on app.organizations', 'inviter_authority_read on app.users',
+                                         'inviter_authority_revoke on app.invitations']),
             ('member_counter', array['member_count_read on app.organizations', 'member_count_upkeep on app.organizations']),
             ('membership_reader', array['own_rows on app.memberships']),
             ('org_lister', array['lister_read on app.organizations', 'own_rows on app.memberships']),
@@ -249,13 +252,15 @@ select is_empty(
                       'app.revoke_invitations_of_account(app.user_id)'::regprocedure,
                       'app.organization_exists(app.org_id)'::regprocedure,
                       'app.invitation_is_open(text)'::regprocedure,
-                      'app.open_invitation_of(app.org_id, text)'::regprocedure)
+                      'app.open_invitation_of(app.org_id, text)'::regprocedure,
+                      'app.organizations_of_account(app.user_id)'::regprocedure,
+                      'app.organizations_owned_alone(app.user_id)'::regprocedure)
         and p.proowner = 'invitation_revoker'::regrole
      except
      select p.oid::regprocedure from pg_proc p
       where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets(date)'::regprocedure)
         and p.proowner = 'metrics_reader'::regrole $$,
-  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the six of invitation_revoker and the pipeline''s two of metrics_reader'
+  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the eight of invitation_revoker and the pipeline''s two of metrics_reader'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -274,9 +279,11 @@ select results_eq(
             ('app.inviter_may_grant(app.org_id,app.user_id,app.org_role)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.open_invitation_of(app.org_id,text)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.organization_exists(app.org_id)', true, array['blossom_owner', 'invitation_revoker']),
+            ('app.organizations_of_account(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
+            ('app.organizations_owned_alone(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.revoke_invitations_beyond_grant(app.org_id,app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.revoke_invitations_of_account(app.user_id)', true, array['blossom_owner', 'invitation_revoker']) $$,
-  'invitation_revoker owns six definer functions, which only the owner (and their own owner) may execute'
+  'invitation_revoker owns eight definer functions, which only the owner (and their own owner) may execute'
 );
 
 /* The worker: the delivery calls (mail and Slack), and the job queue's tables and functions

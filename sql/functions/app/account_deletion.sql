@@ -1,0 +1,125 @@
+/*
+ * An account deleted by an operator (`delete from app.users`, docs/operations.md "Deleting an
+ * account"; no API, job or pipeline deletes one): what must hold before it goes, and what goes
+ * with it beyond its foreign keys. Triggers on app.users, before each row is deleted (before its
+ * foreign keys' cascades take its memberships and its links), in the order of their names:
+ *
+ *   keep_an_owner_of_each_organization   refuses the deletion of an organization's only owner;
+ *   revoke_invitations_of_deleted_account the invitations it sent (inviter_authority.sql);
+ *   withdraw_mail_of_deleted_account     the mail that carries its links, not yet delivered.
+ *
+ * Why invitation_revoker owns the two readers below: whoever deletes the account (an admin user,
+ * the owner role, which sees only its caller's memberships) must see every owner of the account's
+ * organizations, and invitation_revoker is the no-login role that already reads every
+ * membership's organization, user and role (sql/grants/app.sql, sql/policies/orgs.sql). It is
+ * granted for this the organizations' names and the users' ids, nothing else.
+ */
+
+grant usage, create on schema app to invitation_revoker;
+set local role invitation_revoker;
+
+/* The organizations the account is a member of, in the order their locks are taken (by id): two
+   deletions at once of accounts in the same organizations take them in the same order. */
+create function app.organizations_of_account(p_user app.user_id) returns setof app.org_id
+language sql stable security definer set search_path = ''
+begin atomic
+  select m.org_id from app.memberships m where m.user_id = p_user order by m.org_id;
+end;
+
+comment on function app.organizations_of_account(app.user_id) is
+  'The organizations the user is a member of (by id), whatever the caller may see.';
+
+/* The organizations the account alone owns: no other owner whose account is still there. An
+   account deleted earlier in the same statement (`delete … where id in (…)`) still has its
+   memberships then (the cascade runs at the statement's end), but no longer its row, which a
+   row-level BEFORE trigger sees gone: the last two owners deleted in one statement are refused. */
+create function app.organizations_owned_alone(p_user app.user_id) returns table (id app.org_id, name text)
+language sql stable security definer set search_path = ''
+begin atomic
+  select o.id, o.name from app.memberships m join app.organizations o on o.id = m.org_id
+   where m.user_id = p_user and m.role = 'owner'
+     and not exists (select from app.memberships other join app.users u on u.id = other.user_id
+                      where other.org_id = m.org_id and other.role = 'owner' and other.user_id <> p_user)
+   order by o.id;
+end;
+
+comment on function app.organizations_owned_alone(app.user_id) is
+  'The organizations (id, name) of which the user is the only owner with an account, whatever the caller may see.';
+
+set local role blossom_owner;
+revoke create on schema app from invitation_revoker;
+
+/* An organization keeps at least one owner (app.require_another_owner, 409 org.last_owner): an
+   account that alone owns one is not deleted. Deleted, it left an organization no one could
+   administer: an admin may make no owner, and only an owner may transfer ownership or delete it;
+   its members could leave it, empty, with its quota, AI answers and Slack rows. So, as GitHub or
+   Slack refuse to delete an account that solely owns an organization, the operator is told which
+   and what to do first: transfer ownership, or delete the organization.
+   Under the lock of every organization the account is in (app.lock_org, which the owners' own
+   calls take before they count owners), then counted with a statement of its own, which sees what
+   committed while it waited: an owner's leave or demotion under way, that counted this account as
+   the other owner, ends first and is seen; one that comes after waits for the deletion and counts
+   one owner. A promotion of the account waits too (change_member_role, transfer_ownership).
+   Security definer, so that it holds whatever session deletes (any that may delete the row). */
+create function app.tg_users__keep_an_owner() returns trigger
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_org app.org_id;
+  v_owned_alone text;
+begin
+  for v_org in select a.org_id from app.organizations_of_account(old.id) as a (org_id) loop
+    perform app.lock_org(v_org);
+  end loop;
+  select pg_catalog.string_agg(s.id || ' (' || s.name || ')', ', ' order by s.id) into v_owned_alone
+    from app.organizations_owned_alone(old.id) s;
+  if v_owned_alone is not null then
+    perform util.raise_error(409, 'org.last_owner', pg_catalog.format(
+      'Account %s is the only owner of %s. An organization keeps at least one owner: have the account '
+      'transfer ownership (transfer_ownership) or delete the organization first, then delete the account.',
+      old.id, v_owned_alone));
+  end if;
+  return old;
+end
+$$;
+
+comment on function app.tg_users__keep_an_owner() is
+  'Trigger: refuses (409 org.last_owner, naming them) the deletion of an account that is the only owner of organizations.';
+
+create trigger keep_an_owner_of_each_organization before delete on app.users
+  for each row execute function app.tg_users__keep_an_owner();
+
+/* The account's links (password resets, email verifications) go with it (on delete cascade), so
+   its mail not yet delivered would carry a link that only answers "invalid": withdrawn, as an
+   invitation's mail whose invitation was taken back (app.withdraw_message: given up, `withdrawn:
+   …`, its token out). A payload names no account, only an address (`to`), which another account
+   may hold by the time the mail waits (this one's address changed, the address taken again);
+   the mail is tied to the account by its token's hash, the one its link's row keeps. Locked
+   first: a mail the worker is sending is waited for, and left as it is once delivered. */
+create function app.tg_users__withdraw_mail() returns trigger
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_event app.event_id;
+begin
+  for v_event in
+    select o.id from app.outbox o
+     where o.topic in ('mail.password_reset', 'mail.email_verification')
+       and o.delivered_at is null and o.given_up_at is null
+       and util.token_hash(o.payload ->> 'token') in (
+             select r.token_hash from app.password_resets r where r.user_id = old.id
+             union all
+             select v.token_hash from app.email_verifications v where v.user_id = old.id)
+       for update of o
+  loop
+    perform app.withdraw_message(v_event, 'its account was deleted before it went');
+  end loop;
+  return old;
+end
+$$;
+
+comment on function app.tg_users__withdraw_mail() is
+  'Trigger: withdraws the undelivered reset and verification mail of an account about to be deleted (its links go with it).';
+
+create trigger withdraw_mail_of_deleted_account before delete on app.users
+  for each row execute function app.tg_users__withdraw_mail();
