@@ -503,3 +503,35 @@ def test_an_owner_leaving_while_the_other_owners_account_is_being_deleted_is_ref
         left = outcomes["leave"]
         assert (left.status, left.code) == (409, "org.last_owner"), left
         assert owners(conn, org_id) == 1
+
+
+def test_an_account_deleted_while_a_call_holds_its_organization_does_not_deadlock(database_url: str) -> None:
+    """An owner's call takes the organization's lock first and writes a row naming the account
+    last (remove_member: its departure, whose foreign key waits for the account's row). The
+    account's deletion locks its row first (the delete, before its triggers run) and then waits
+    for the organizations' locks (app.tg_users__keep_an_owner). Taken in the two orders, each
+    waited for the other: 40P01, the owner's call or the operator's delete killed. The deletion,
+    which alone holds a row while it waits, now gives up first: 503 org.busy (run it again),
+    and the call goes on. (The owner's transaction takes the lock by a rename first, so that the
+    deletion comes between its lock and its write, as it can inside one call.)"""
+    with admin(database_url) as conn:
+        owner, target = make_user(conn, "owner"), make_user(conn, "target")
+        org_id = make_org(conn, f"Knot{time.monotonic_ns()}", {owner: "owner", target: "member"})
+        outcomes: dict[str, Outcome] = {}
+        try:
+            with psycopg.connect(database_url) as removing, removing.transaction():
+                become(removing, owner)
+                removing.execute("select * from api.update_organization(%s, 'Renamed')", (org_id,))
+                deleting = delete_account_in_thread(database_url, target, outcomes)
+                time.sleep(0.3)  # the deletion holds the account's row and waits for the lock
+                removing.execute("select * from api.remove_member(%s, %s)", (org_id, target))
+            removed = "ok"
+        except psycopg.Error as error:
+            removed = error.sqlstate or "error"
+        deleting.join(timeout=10)
+        assert removed == "ok"
+        deleted = outcomes.get("delete")
+        assert deleted is not None, "the deletion ended in an error other than the API's (40P01?)"
+        assert (deleted.status, deleted.code) == (503, "org.busy"), deleted
+        row = conn.execute("select count(*) from app.users where id = %s", (target,)).fetchone()
+        assert row == (1,)

@@ -4,7 +4,8 @@
  * with it beyond its foreign keys. Triggers on app.users, before each row is deleted (before its
  * foreign keys' cascades take its memberships and its links), in the order of their names:
  *
- *   keep_an_owner_of_each_organization   refuses the deletion of an organization's only owner;
+ *   keep_an_owner_of_each_organization   refuses the deletion of an organization's only owner
+ *                                         (or, its organization's lock held too long, 503 org.busy);
  *   revoke_invitations_of_deleted_account the invitations it sent (inviter_authority.sql);
  *   withdraw_mail_of_deleted_account     the mail that carries its links, not yet delivered.
  *
@@ -60,6 +61,12 @@ revoke create on schema app from invitation_revoker;
    committed while it waited: an owner's leave or demotion under way, that counted this account as
    the other owner, ends first and is seen; one that comes after waits for the deletion and counts
    one owner. A promotion of the account waits too (change_member_role, transfer_ownership).
+   The wait for each lock is bounded, below deadlock_timeout: the account's row is locked before
+   this trigger runs (a delete locks its row, then fires its BEFORE triggers), and the calls that
+   hold an organization's lock may then write a row naming the account (remove_member its
+   departure, the account's own calls their audit event), whose foreign key waits for that row.
+   Each waited for the other (40P01, the call or the delete killed); now the deletion, which
+   alone waits holding a row, gives up first, 503 org.busy (run it again), and the call goes on.
    Security definer, so that it holds whatever session deletes (any that may delete the row). */
 create function app.tg_users__keep_an_owner() returns trigger
 language plpgsql security definer set search_path = ''
@@ -67,10 +74,24 @@ as $$
 declare
   v_org app.org_id;
   v_owned_alone text;
+  v_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
+  -- Half of deadlock_timeout, or the session's own lock_timeout when it is shorter.
+  v_wait_ms constant bigint := (
+    select pg_catalog.min(w) filter (where w > 0) from (values
+      (pg_catalog.floor(extract(epoch from pg_catalog.current_setting('deadlock_timeout')::interval) * 500)::bigint),
+      (pg_catalog.floor(extract(epoch from v_lock_timeout::interval) * 1000)::bigint)) as t (w));
 begin
-  for v_org in select a.org_id from app.organizations_of_account(old.id) as a (org_id) loop
-    perform app.lock_org(v_org);
-  end loop;
+  perform pg_catalog.set_config('lock_timeout', coalesce(v_wait_ms, 1)::text, true);
+  begin
+    for v_org in select a.org_id from app.organizations_of_account(old.id) as a (org_id) loop
+      perform app.lock_org(v_org);
+    end loop;
+  exception when lock_not_available then
+    perform util.raise_error(503, 'org.busy', pg_catalog.format(
+      'Organization %s of account %s is being worked on (a call under way holds it); nothing was '
+      'deleted, run the delete again.', v_org, old.id));
+  end;
+  perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
   select pg_catalog.string_agg(s.id || ' (' || s.name || ')', ', ' order by s.id) into v_owned_alone
     from app.organizations_owned_alone(old.id) s;
   if v_owned_alone is not null then
