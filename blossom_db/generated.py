@@ -2309,7 +2309,7 @@ def ext_ai_release(
     p_reservation_id: int | None,
     p_failure: str | None,
 ) -> None:
-    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
 
     Raises ExtAiReleaseError with code: auth.not_signed_in, org.not_found.
     """
@@ -2335,7 +2335,7 @@ async def ext_ai_release_async(
     p_reservation_id: int | None,
     p_failure: str | None,
 ) -> None:
-    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
 
     Raises ExtAiReleaseError with code: auth.not_signed_in, org.not_found.
     """

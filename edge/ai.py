@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from starlette.requests import Request
@@ -102,12 +104,27 @@ async def org_summary(request: Request) -> Response:
             answer = await ai.complete(chat)
         except ServiceError as error:
             failure = error.code
-            await call(
+            # Tried again as the settle is: left reserved, the failed call was charged its
+            # whole reservation once it lapsed (app.ai_usage_view). When it still cannot be
+            # released, the caller has the provider's failure all the same.
+            if not await _tried_again(
                 request,
                 lambda conn: db.ext_ai_release_async(
                     conn, p_session=session, p_reservation_id=reservation, p_failure=failure
                 ),
-            )
+            ):
+                log.error(
+                    "the AI call of reservation %d failed but could not be released: it is charged its "
+                    "reservation once lapsed",
+                    reservation,
+                    extra={
+                        "fields": {
+                            "org_id": org_id,
+                            "reservation_id": reservation,
+                            "reserved_tokens": chat.token_bound,
+                        }
+                    },
+                )
             raise failed_call(log, "the AI call", error, org_id) from None
         under_way.answered(reservation, answer)
         if await _settle(request, session, reservation, answer):
@@ -129,23 +146,31 @@ async def _settle(request: Request, session: str | None, reservation: int, answe
     failover between the provider's answer and the settle left the reservation held for ten
     minutes and the tokens charged to nobody. False when the last try failed so too; any other
     refusal (404: the organization deleted during the call) is raised as it is."""
+    return await _tried_again(
+        request,
+        lambda conn: db.ext_ai_settle_async(
+            conn,
+            p_session=session,
+            p_reservation_id=reservation,
+            p_prompt_tokens=answer.prompt_tokens,
+            p_completion_tokens=answer.completion_tokens,
+            p_answer=answer.text,
+        ),
+    )
+
+
+async def _tried_again(
+    request: Request, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[object]]
+) -> bool:
+    """Runs a settle or a release, trying again after SETTLE_RETRY_DELAYS while the database
+    cannot take it; False when the last try failed so too. Any other refusal is raised."""
     for delay in (*SETTLE_RETRY_DELAYS, None):
         try:
-            await call(
-                request,
-                lambda conn: db.ext_ai_settle_async(
-                    conn,
-                    p_session=session,
-                    p_reservation_id=reservation,
-                    p_prompt_tokens=answer.prompt_tokens,
-                    p_completion_tokens=answer.completion_tokens,
-                    p_answer=answer.text,
-                ),
-            )
+            await call(request, work)
         except Refused as refused:
             # call() answers 503 for these: no connection, a lost one, or a state that passes (a
-            # deadlock, a timeout); ext.ai_settle is a no-op for a call already settled, in case
-            # the commit was made and only its acknowledgement lost.
+            # deadlock, a timeout); ext.ai_settle and ext.ai_release are no-ops for a call already
+            # settled or released, in case the commit was made and only its acknowledgement lost.
             if not isinstance(refused.__cause__, (DatabaseUnavailable, psycopg.OperationalError)):
                 raise
             if delay is None:

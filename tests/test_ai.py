@@ -426,8 +426,11 @@ def test_a_provider_reporting_more_than_was_reserved_is_charged_only_the_reserva
 
 
 @contextmanager
-def settle_connection_killed(stack: Stack, org_id: str, times: int) -> Iterator[None]:
-    """The connection of the next `times` settles of the organization's calls is killed by the
+def settle_connection_killed(
+    stack: Stack, org_id: str, times: int, outcome: str = "answered"
+) -> Iterator[None]:
+    """The connection of the next `times` settles (or releases: outcome 'failed') of the
+    organization's calls is killed by the
     database as the settle writes (a trigger on the ledger that terminates its own backend, with
     a sequence counting the kills, which a rollback does not undo): what a restart, a failover or
     a connection killed between the provider's answer and the settle does, without any timing."""
@@ -447,7 +450,7 @@ def settle_connection_killed(stack: Stack, org_id: str, times: int) -> Iterator[
         )
         conn.execute(
             f"create trigger {name} before update on app.ai_usage for each row"
-            f" when (new.org_id = '{org_id}' and new.outcome = 'answered') execute function public.{name}()"
+            f" when (new.org_id = '{org_id}' and new.outcome = '{outcome}') execute function public.{name}()"
         )
     try:
         yield
@@ -531,6 +534,30 @@ def test_a_call_that_cannot_be_settled_is_answered_and_logged_for_the_operators(
         stack.edge_url, "/rpc/get_ai_usage", {"org_id": bloom.org_id}, headers=bloom.people["Ada"].cookie
     )
     assert (usage.json()["used_tokens"], usage.json()["reserved_tokens"]) == (reserved, 0), usage.body
+
+
+def test_a_release_whose_database_connection_is_lost_is_tried_again(world: AiWorld) -> None:
+    """The provider failed, then the release's connection was lost: the reservation stayed
+    reserved, and once lapsed the organization was charged the tokens it reserved (a lapsed
+    reservation is charged in full) for a call that failed, by faults of neither the caller nor
+    the organization. The release is tried again, as the settle is, and is charged nothing."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    fake.fail_next("server_error")
+    with settle_connection_killed(stack, bloom.org_id, times=2, outcome="failed"):
+        reply = summary(stack, bloom.people["Ada"], bloom.org_id)
+    assert reply.status != 200, reply.body
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select outcome::text from app.ai_usage where org_id = %s", (bloom.org_id,)
+        ).fetchall()
+        assert rows == [("failed",)]
+        lapsed = "update app.ai_usage set started_at = now() - interval '11 minutes' where org_id = %s"
+        conn.execute(lapsed, (bloom.org_id,))
+    usage = post(
+        stack.edge_url, "/rpc/get_ai_usage", {"org_id": bloom.org_id}, headers=bloom.people["Ada"].cookie
+    )
+    assert (usage.json()["used_tokens"], usage.json()["reserved_tokens"]) == (0, 0), usage.body
 
 
 @pytest.mark.parametrize("failure", [None, "server_error"])

@@ -222,6 +222,12 @@ declare
   v_usage app.ai_usage;
 begin
   perform auth.act_as_session(p_session, p_ended_too => true);
+  /* Released already: the edge tries a release again when its connection was lost (edge/ai.py),
+     and the try before may have committed, only its acknowledgement lost. */
+  if exists (select from app.ai_usage u
+              where u.id = p_reservation_id and u.outcome = 'failed' and u.user_id = app.current_user_id()) then
+    return;
+  end if;
   v_usage := app.ai_reservation(p_reservation_id);
   update app.ai_usage u
      set outcome = 'failed', failure = p_failure, settled_at = pg_catalog.now()
@@ -230,4 +236,4 @@ end
 $$;
 
 comment on function ext.ai_release(text, bigint, text) is
-  'Marks the session''s reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call. Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'Marks the session''s reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.';
