@@ -786,9 +786,13 @@ def _git(folder: Path, *arguments: str, stdin: bytes | None = None) -> bytes:
 
 def _first_added(folder: Path, base: str) -> dict[str, str]:
     """Path (from the repository's top) of each file of `folder` in `base`'s history -> the commit
-    that first added it. --no-renames: a file renamed into the folder counts as added there."""
-    log = _git(folder, "log", "--no-renames", "--diff-filter=A", "--reverse", "--format=commit %H",
-               "--name-only", base, "--", ".")  # fmt: skip
+    that first added it. --no-renames: a file renamed into the folder counts as added there.
+    --first-parent, each merge compared with its first parent: a branch merged into main lands
+    its migrations with the merge, as they were then, and its own commits (which may have changed
+    them before it landed) are not main's."""
+    log = _git(folder, "log", "--first-parent", "--diff-merges=first-parent", "--no-renames",
+               "--diff-filter=A", "--reverse", "--format=commit %H", "--name-only", base, "--",
+               ".")  # fmt: skip
     added: dict[str, str] = {}
     commit = ""
     for line in log.decode().splitlines():

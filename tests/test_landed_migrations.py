@@ -139,3 +139,22 @@ def test_a_tree_without_git_is_skipped_saying_so(repo: Path, tmp_path: Path) -> 
     assert landed.findings == []
     assert landed.note is not None
     assert "not checked" in landed.note
+
+
+def test_a_migration_mended_on_its_branch_before_a_merge_landed_as_merged(repo: Path) -> None:
+    """A branch may change its new migration until it lands; merged into main (not fast-forward,
+    as this repository's branches are), its branch's commits join main's history, and the commit
+    that first added the file there held the text before the mend: the merge's text is the one
+    that landed."""
+    git(repo, "checkout", "-q", "-b", "feature")
+    mine = repo / "migrations" / "0002.mine.sql"
+    mine.write_text("create table app.u (id integer);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "0002")
+    mine.write_text("create table app.u (id bigint);\n")
+    git(repo, "commit", "-q", "-am", "0002 mended")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge feature", "feature")
+    assert landed_migration_findings(repo / "migrations").findings == []
+    mine.write_text("create table app.u (id numeric);\n")
+    assert len(landed_migration_findings(repo / "migrations").findings) == 1, "landed now"
