@@ -4,7 +4,8 @@ and one per route of the edge (edge/routes.py), over a small runtime (`_request`
 
 Mapping (by the OID of the type under any domains):
 - boolean -> boolean; smallint, integer, real, double precision -> number;
-- bigint, numeric -> string, exact: responses that hold them are parsed keeping every digit;
+- bigint, numeric -> string, exact: responses that hold them are parsed keeping every digit (a
+  numeric's NaN and infinities arrive as the strings "NaN", "Infinity", "-Infinity");
 - real, double precision: NaN and the infinities go and come back as themselves (JSON has no
   word for them: Postgres writes strings, and JSON.stringify would send null);
 - text, varchar, char, name, uuid, date/time types, interval, inet, cidr, macaddr, bytea -> string;
@@ -302,10 +303,12 @@ const _d = {
     if (typeof value !== "number") throw _expected("a number", value);
     return value;
   },
-  /** A bigint or numeric, every digit kept (only _parseExact's output has them). */
+  /** A bigint or numeric, every digit kept (only _parseExact's output has them); a numeric's
+   * NaN and infinities, which JSON has no number for, Postgres writes as these strings. */
   exact: (value: unknown): unknown => {
-    if (!(value instanceof _Exact)) throw _expected("an exact number", value);
-    return value.digits;
+    if (value instanceof _Exact) return value.digits;
+    if (value === "NaN" || value === "Infinity" || value === "-Infinity") return value;
+    throw _expected("an exact number", value);
   },
   /** A float: Postgres writes NaN and the infinities as JSON strings. */
   float: (value: unknown): unknown =>

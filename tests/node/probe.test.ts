@@ -62,6 +62,16 @@ test("one OUT argument, and RETURNS TABLE of one column, come back as the rows P
   assert.deepEqual(series.data, [{ x: "9007199254740993" }, { x: "18014398509481986" }]);
 });
 
+test("a numeric NaN or infinity comes back as Postgres writes it, a string like its digits", async () => {
+  // to_json quotes what is no JSON number; the type is string, so "NaN" is as good an answer as
+  // "12.5" (the client held the call a mismatch, client.unexpected, for a row the server holds).
+  for (const n of ["NaN", "Infinity", "-Infinity"]) {
+    const doubled = await codegenDoubled(client, { n });
+    assert.ok(doubled.ok, JSON.stringify(doubled));
+    assert.deepEqual(doubled.data, { doubled: n });
+  }
+});
+
 test("no decoder's mark reaches the data, whatever the answer holds", async () => {
   const marks = await codegenMarks(client, { n: "12" });
   assert.ok(marks.ok, JSON.stringify(marks));

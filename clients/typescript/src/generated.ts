@@ -180,10 +180,12 @@ const _d = {
     if (typeof value !== "number") throw _expected("a number", value);
     return value;
   },
-  /** A bigint or numeric, every digit kept (only _parseExact's output has them). */
+  /** A bigint or numeric, every digit kept (only _parseExact's output has them); a numeric's
+   * NaN and infinities, which JSON has no number for, Postgres writes as these strings. */
   exact: (value: unknown): unknown => {
-    if (!(value instanceof _Exact)) throw _expected("an exact number", value);
-    return value.digits;
+    if (value instanceof _Exact) return value.digits;
+    if (value === "NaN" || value === "Infinity" || value === "-Infinity") return value;
+    throw _expected("an exact number", value);
   },
   /** A float: Postgres writes NaN and the infinities as JSON strings. */
   float: (value: unknown): unknown =>
