@@ -158,3 +158,28 @@ def test_a_migration_mended_on_its_branch_before_a_merge_landed_as_merged(repo: 
     assert landed_migration_findings(repo / "migrations").findings == []
     mine.write_text("create table app.u (id numeric);\n")
     assert len(landed_migration_findings(repo / "migrations").findings) == 1, "landed now"
+
+
+def test_an_excused_edit_older_than_a_shallow_clone_is_no_finding(repo: Path, tmp_path: Path) -> None:
+    """A clone of depth 1 (CI's usual checkout) holds each file as its one commit has it: an
+    edit made and excused before then is out of its sight, and its entry, which nothing there
+    seemed to need, was a finding ("remove the entry"), failing the lint of every such clone."""
+    path = repo / "migrations" / "0001.landed.rollback.sql"
+    path.write_text(ROLLBACK + "-- mended\n")
+    git(repo, "commit", "-q", "-am", "mend the rollback")
+    entries = excused(tmp_path, ("0001.landed.rollback.sql", sha256(path)))
+    assert landed_migration_findings(repo / "migrations", entries).findings == []
+    shallow = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow)],
+        check=True,
+        capture_output=True,
+    )
+    landed = landed_migration_findings(shallow / "migrations", entries)
+    assert landed.findings == []
+    assert landed.note is not None
+    assert "shallow" in landed.note
+    stale = excused(tmp_path, ("0001.landed.rollback.sql", "0" * 64))
+    assert len(landed_migration_findings(shallow / "migrations", stale).findings) == 1, (
+        "an entry that excuses no text the file has is still one to remove"
+    )
