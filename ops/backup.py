@@ -20,7 +20,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from blossom_db.settings import connection_failure
+from blossom_db.connections import Connection
+from blossom_db.settings import connection_failure, with_connection_defaults
 from deploy.migrate import database_privileges, make_roles, with_database
 from ops.cluster import PG_BIN
 from ops.settings import Settings, password_apart
@@ -34,7 +35,9 @@ class ToolFailed(RuntimeError):
 def _run(tool: str, arguments: list[str], url: str) -> None:
     """The tool, the database's password apart from its command line (which a failure's message
     used to quote, too)."""
-    conninfo, password = password_apart(url)
+    # With the keepalives of every connection of ours: a dump of hours on a connection cut
+    # without a word waited the OS's minutes (blossom_db.settings.CONNECTION_DEFAULTS).
+    conninfo, password = password_apart(with_connection_defaults(url))
     done = subprocess.run(
         [str(PG_BIN / tool), *arguments, "--dbname", conninfo], env=os.environ | password, check=False
     )
@@ -59,7 +62,7 @@ def restore(path: Path, url: str) -> None:
     """Into the database at `url`, which must exist and be empty; then what no dump holds, the
     database's own privileges (deploy.migrate.database_privileges)."""
     _run("pg_restore", ["--exit-on-error", "--single-transaction", str(path)], url)
-    with psycopg.connect(url, autocommit=True) as conn:
+    with Connection.connect(url, autocommit=True) as conn:
         database_privileges(conn)
 
 
@@ -72,7 +75,7 @@ def refusal(url: str, command: str) -> str | None:
     reads every row past Row Level Security (a superuser, or a role with BYPASSRLS that may read
     every table), a restore makes objects owned by the roles of sql/roles.sql (a superuser).
     migrate's CREATEROLE is not enough for either."""
-    with psycopg.connect(url) as conn:
+    with Connection.connect(url) as conn:
         row = conn.execute(
             "select rolsuper, rolbypassrls from pg_roles where rolname = current_user"
         ).fetchone()
@@ -128,7 +131,7 @@ def run(command: str, file: Path, url: str, into: str | None) -> None:
         return
     assert into is not None
     database_name = sql.Identifier(into)
-    with psycopg.connect(server, autocommit=True) as conn:
+    with Connection.connect(server, autocommit=True) as conn:
         try:
             conn.execute(sql.SQL("create database {} template template0").format(database_name))
         except psycopg.errors.DuplicateDatabase:
@@ -142,12 +145,12 @@ def run(command: str, file: Path, url: str, into: str | None) -> None:
             )
     try:
         # The dump's objects are owned by the roles of sql/roles.sql, which a new server lacks.
-        with psycopg.connect(server, autocommit=True) as conn:
+        with Connection.connect(server, autocommit=True) as conn:
             make_roles(conn)
         restore(file, with_database(url, into))
     except BaseException:
         # What a failed restore made is of no use, and would refuse the next try of that name.
-        with psycopg.connect(server, autocommit=True) as conn:
+        with Connection.connect(server, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database {} with (force)").format(database_name))
         raise
     print(f"restore: {file} restored into database {into}")

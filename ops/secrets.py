@@ -19,6 +19,7 @@ import sys
 
 import psycopg
 
+from blossom_db.connections import Connection
 from blossom_db.settings import connection_failure, split_list
 from ops.settings import Settings
 from ops.stack import database, development_key_file
@@ -37,7 +38,7 @@ def reseal(admin_url: str, ring: KeyRing) -> tuple[int, list[str]]:
     """How many credentials were sealed again, and the organizations whose credential the ring
     cannot open (their key is missing: they must connect again)."""
     resealed, unreadable = 0, []
-    with psycopg.connect(admin_url) as conn:
+    with Connection.connect(admin_url) as conn:
         rows = conn.execute(
             "select org_id, bot_token_key_id, bot_token_sealed from app.slack_connections"
             " where bot_token_key_id <> %s",

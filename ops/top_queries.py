@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
+from blossom_db.connections import Connection
 from deploy.migrate import with_database
 from ops.settings import Settings
 from ops.stack import database
@@ -33,7 +34,7 @@ def statistics(url: str) -> Iterator[tuple[psycopg.Connection, int]]:
     """A connection to the server's `postgres` database, where the extension is, and the oid of
     the database of `url`, whose statements are counted."""
     database = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+    with Connection.connect(with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute("create extension if not exists pg_stat_statements")
         row = conn.execute("select oid from pg_database where datname = %s", (database,)).fetchone()
         if row is None:

@@ -11,8 +11,12 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
 
+from blossom_db.settings import CONNECTION_DEFAULTS
 from deploy.migrate import migrate, stateless_unchanged, with_database
+from ops import backup
 from ops.backup import dump, restore
 from ops.scratch import free_port
 from ops.services import Endpoints, running_services
@@ -228,3 +232,22 @@ def test_a_server_out_of_reach_is_one_line_naming_where(tmp_path: Path) -> None:
     )
     assert "Connection refused" in ran.stderr
     assert "ante" not in ran.stderr
+
+
+def test_pg_dump_and_pg_restore_connect_with_the_keepalives_of_every_connection_of_ours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dump of hours on a connection cut without a word (a failover) waited the OS's minutes:
+    the tools connect with the string they are given, which now carries the keepalives, the
+    password still apart from the command line."""
+    ran: list[list[str]] = []
+
+    def run(command: list[str], **_kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        ran.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    backup._run("pg_dump", ["--format=custom"], "postgresql://admin:ante-zulu@db.example:5433/blossom")
+    given = conninfo_to_dict(ran[0][ran[0].index("--dbname") + 1])
+    assert {name: given.get(name) for name in CONNECTION_DEFAULTS} == CONNECTION_DEFAULTS
+    assert "ante-zulu" not in " ".join(ran[0])

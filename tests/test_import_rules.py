@@ -4,10 +4,14 @@ The Docker image carries edge/, worker/, services/, blossom_db/ and deploy/ alon
 developer tooling (ops, codegen, bench, tests); codegen is handed its database by ops, so it
 imports nothing of ops. Every folder of Python code needs a rule, so a new one gets its own
 when it is made. (What `python -m` runs in a subprocess is not an import and is not seen.)
+
+And what reaches a deployed database connects one way: through blossom_db.connections, with the
+TCP keepalives of every connection of ours (blossom_db.settings.CONNECTION_DEFAULTS).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -61,3 +65,24 @@ def test_a_broken_rule_names_the_file_the_line_and_the_import(tmp_path: Path) ->
     assert broken_rules({"deploy": frozenset()}, tmp_path) == [
         "deploy/late.py:7 imports ops.scratch (deploy may import nothing else of ours)"
     ]
+
+
+# Production's code, and the operators' tools that take DATABASE_URL: a bare psycopg connect there
+# had libpq's keepalives at the kernel's timings, and waited the OS's minutes on a connection cut
+# without a word. Developer tooling on a local cluster may connect as it likes.
+REACHES_A_DEPLOYED_DATABASE = (
+    "blossom_db", "deploy", "services", "edge", "worker", "pipeline",
+    "ops/backup.py", "ops/secrets.py", "ops/top_queries.py",
+)  # fmt: skip
+BARE_CONNECT = re.compile(r"\bpsycopg\.(?:Async)?(?:Connection\.)?connect\(")
+
+
+def test_what_reaches_a_deployed_database_connects_through_our_connection_classes() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for entry in REACHES_A_DEPLOYED_DATABASE
+        for path in sorted((ROOT / entry).rglob("*.py") if (ROOT / entry).is_dir() else [ROOT / entry])
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if BARE_CONNECT.search(line)
+    ]
+    assert found == []
