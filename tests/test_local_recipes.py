@@ -72,24 +72,15 @@ def test_a_recipe_starts_the_local_cluster_and_stops_it_when_done(module: str, a
             assert (local.folder / "local.dump").stat().st_size > 0
 
 
-def test_resealing_secrets_starts_the_local_cluster_and_stops_it_when_done() -> None:
-    """`./dev reseal-secrets` with the stack down said "connection failed" where the other
-    recipes on the local database start its cluster (README, Recipes)."""
-    with local_stack(BLOSSOM_SECRETS_KEY=new_key_entry("k1")) as local:
-        for command in (["ops.stack", "migrate"], ["ops.secrets", "reseal"]):
-            ran = local.run(*command)
-            assert ran.returncode == 0, ran.stderr
-            assert not local.cluster.running(), "the cluster it started is stopped again"
-        assert "secrets: 0 credential(s) sealed again with key 'k1'" in ran.stdout
-
-
 def test_resealing_secrets_on_the_local_database_uses_the_development_key() -> None:
     """`./dev up` seals tenants' credentials with the development key it keeps in the data folder
     (docs/services.md) when BLOSSOM_SECRETS_KEY is unset, but `./dev reseal-secrets` on the same
     database ignored it: with no variable it refused (`BLOSSOM_SECRETS_KEY is not set`), and with
     a key of the developer's own it could not open what `up` had sealed, and failed naming every
     organization. On the local database the development key is in the ring, as under `up`:
-    the current key without the variable, an older one beside it."""
+    the current key without the variable, an older one beside it. And with the stack down it said
+    "connection failed", where the other recipes on the local database start its cluster, and
+    stop it again (README, Recipes)."""
     development = new_key_entry("dev-1")
     with local_stack() as local:
         local.env.pop("BLOSSOM_SECRETS_KEY", None)
@@ -111,6 +102,7 @@ def test_resealing_secrets_on_the_local_database_uses_the_development_key() -> N
         ran = local.run("ops.secrets", "reseal")
         assert ran.returncode == 0, ran.stderr
         assert "secrets: 0 credential(s) sealed again with key 'dev-1'" in ran.stdout
+        assert not local.cluster.running(), "the cluster it started is stopped again"
         local.env["BLOSSOM_SECRETS_KEY"] = new_key_entry("mine")
         ran = local.run("ops.secrets", "reseal")
         assert ran.returncode == 0, ran.stderr
