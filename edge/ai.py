@@ -117,13 +117,7 @@ async def org_summary(request: Request) -> Response:
                     "the AI call of reservation %d failed but could not be released: it is charged its "
                     "reservation once lapsed",
                     reservation,
-                    extra={
-                        "fields": {
-                            "org_id": org_id,
-                            "reservation_id": reservation,
-                            "reserved_tokens": chat.token_bound,
-                        }
-                    },
+                    extra=_call_fields(org_id, reservation, chat),
                 )
             raise failed_call(log, "the AI call", error, org_id) from None
         under_way.answered(reservation, answer)
@@ -181,6 +175,20 @@ async def _tried_again(
     return False  # not reached: the last try returns or raises
 
 
+def _call_fields(org_id: str, reservation: int, chat: ChatRequest, **more: int) -> dict[str, object]:
+    """A log line's fields for one call the operators may have to reconcile: whose, which
+    reservation, the model and what it reserved, and `more`; never the prompt or the answer."""
+    return {
+        "fields": {
+            "org_id": org_id,
+            "reservation_id": reservation,
+            "model": chat.model,
+            "reserved_tokens": chat.token_bound,
+            **more,
+        }
+    }
+
+
 def _note_unsettled(org_id: str, reservation: int, chat: ChatRequest, answer: ChatAnswer) -> None:
     """The call the provider answered could not be charged: an error for the operators, with
     what they need to charge it by hand (docs/services.md, "AI"), never the prompt or the answer.
@@ -188,16 +196,13 @@ def _note_unsettled(org_id: str, reservation: int, chat: ChatRequest, answer: Ch
     log.error(
         "the AI call of reservation %d was answered but could not be settled: charge it by hand",
         reservation,
-        extra={
-            "fields": {
-                "org_id": org_id,
-                "reservation_id": reservation,
-                "model": chat.model,
-                "reserved_tokens": chat.token_bound,
-                "prompt_tokens": answer.prompt_tokens,
-                "completion_tokens": answer.completion_tokens,
-            }
-        },
+        extra=_call_fields(
+            org_id,
+            reservation,
+            chat,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+        ),
     )
 
 
@@ -273,16 +278,9 @@ def _note_over_report(org_id: str, reservation: int, chat: ChatRequest, answer: 
         "the AI provider reported %d tokens for a call that reserved %d: charged the reservation",
         reported,
         chat.token_bound,
-        extra={
-            "fields": {
-                "org_id": org_id,
-                "reservation_id": reservation,
-                "model": chat.model,
-                "reserved_tokens": chat.token_bound,
-                "reported_tokens": reported,
-                "charged_tokens": chat.token_bound,
-            }
-        },
+        extra=_call_fields(
+            org_id, reservation, chat, reported_tokens=reported, charged_tokens=chat.token_bound
+        ),
     )
 
 

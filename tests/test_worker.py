@@ -985,6 +985,17 @@ def test_the_delivery_latency_is_measured_by_the_databases_clock(
     assert 0 <= latency < 30, f"a mail delivered at once counted {latency:.0f} s late"
 
 
+def _end_sessions_named(database_url: str, application_name: str) -> list[tuple[object, ...]]:
+    """Ends the sessions of that application name, as Postgres restarting would, each waited
+    for until its backend has exited; one row per session found."""
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        return admin.execute(
+            "select pg_catalog.pg_terminate_backend(pid, 5000) from pg_catalog.pg_stat_activity"
+            " where application_name = %s",
+            (application_name,),
+        ).fetchall()
+
+
 def test_a_claim_lost_during_the_smtp_conversation_sends_nothing_and_its_retry_sends_once(
     database_url: str,
 ) -> None:
@@ -997,15 +1008,8 @@ def test_a_claim_lost_during_the_smtp_conversation_sends_nothing_and_its_retry_s
     ended: list[object] = []
 
     def end_the_claims_session() -> None:
-        # As Postgres restarting would, at RCPT: waits until the backend has exited.
-        with psycopg.connect(database_url, autocommit=True) as admin:
-            ended.extend(
-                admin.execute(
-                    "select pg_catalog.pg_terminate_backend(pid, 5000) from pg_catalog.pg_stat_activity"
-                    " where application_name = %s",
-                    (application_name,),
-                ).fetchall()
-            )
+        # As Postgres restarting would, at RCPT.
+        ended.extend(_end_sessions_named(database_url, application_name))
 
     event = queue_mail(database_url, "lou@example.com")
     with SmtpServer() as smtp:
@@ -1065,14 +1069,7 @@ def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_on
     ended: list[object] = []
 
     def end_the_claims_session() -> None:
-        with psycopg.connect(database_url, autocommit=True) as admin:
-            ended.extend(
-                admin.execute(
-                    "select pg_catalog.pg_terminate_backend(pid, 5000) from pg_catalog.pg_stat_activity"
-                    " where application_name = %s",
-                    (application_name,),
-                ).fetchall()
-            )
+        ended.extend(_end_sessions_named(database_url, application_name))
 
     keyring = KeyRing.from_entries(new_key_entry("test-1"))
     with psycopg.connect(database_url) as conn:
