@@ -270,9 +270,9 @@ comment on function app.require_member(app.org_id, app.user_id) is
 
 /* A membership ends (the member leaves or is removed), and is kept as a departure with when it
    began, so that a past day's metrics still count the member (pipeline.org_daily_counts).
-   Whether it found the membership: the caller read it before, but an operator's deletion of the
-   account (which takes no organization lock) may have taken it since, and a removal then had
-   audited and announced to Slack what no one did. */
+   Whether it found the membership: the caller read it before, and a removal of one taken since
+   had audited and announced to Slack what no one did. (An operator's deletion of the account
+   took it so; it now waits for the organization's lock first, app.tg_users__keep_an_owner.) */
 create function app.end_membership(p_org app.org_id, p_user app.user_id) returns boolean
 language sql volatile
 begin atomic
