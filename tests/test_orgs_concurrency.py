@@ -418,7 +418,9 @@ def test_a_member_deleted_while_a_call_changes_their_role_is_not_found(
     leaving the organization with no owner, and both answered success (change_member_role with a
     member of nulls) and audited a change that never happened; remove_member audited and posted to
     Slack a removal by the owner of someone the operator had deleted. Now: 404 member.not_found,
-    nothing written."""
+    nothing written. Since the deletion takes the organization's lock (app.tg_users__keep_an_owner),
+    the call waits for it before reading the membership, and require_member answers the 404; the
+    functions' own checks of a vanished row stay as the net under any path that reads first."""
     with admin(database_url) as conn:
         owner, target = make_user(conn, "owner"), make_user(conn, "target")
         org_id = make_org(conn, f"Gone{time.monotonic_ns()}", {owner: "owner", target: "member"})
