@@ -65,11 +65,14 @@ class Database:
         self._closed = False
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[object]]:
+    async def transaction(
+        self, wait_seconds: float | None = None
+    ) -> AsyncIterator[psycopg.AsyncConnection[object]]:
         """A connection in a transaction, committed when the block ends normally, rolled back
-        when it raises. DatabaseUnavailable when none can be had in time."""
+        when it raises. DatabaseUnavailable when none can be had in time: `wait_seconds` for a
+        free one (the Database's own wait unless given), and then libpq's connect timeout."""
         try:
-            async with asyncio.timeout(self.wait_seconds):
+            async with asyncio.timeout(self.wait_seconds if wait_seconds is None else wait_seconds):
                 await self._slots.acquire()
         except TimeoutError:
             raise DatabaseUnavailable("every database connection is busy") from None

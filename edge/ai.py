@@ -45,6 +45,11 @@ log = logging.getLogger("edge.ai")
 # The pauses before each further try of a settle the database could not take (a connection lost,
 # a restart, a failover): about a second in all, within the request, whose caller is waiting.
 SETTLE_RETRY_DELAYS = (0.1, 0.3, 0.6)
+# No further try begins later than this after the first began, and each waits for a free database
+# connection only what is left of it: a try that failed slowly (every connection busy for the
+# edge's whole wait, 2 s; a statement timeout, a minute) is not made three times more. Each did
+# so, and held its caller some 9 s (4 min) for an answer the edge already had.
+SETTLE_RETRY_SECONDS = 1.5
 # A few sentences; also the bound on what a call can cost beyond its prompt.
 MAX_COMPLETION_TOKENS = 300
 SYSTEM_PROMPT = (
@@ -136,7 +141,7 @@ async def org_summary(request: Request) -> Response:
 
 async def _settle(request: Request, session: str | None, reservation: int, answer: ChatAnswer) -> bool:
     """Charges the call what the provider counted (ext.ai_settle), trying again, a few times
-    over about a second, while the database cannot take it: a connection lost, a restart or a
+    within about a second (_tried_again), while the database cannot take it: a connection lost, a restart or a
     failover between the provider's answer and the settle left the reservation held for ten
     minutes and the tokens charged to nobody. False when the last try failed so too; any other
     refusal (404: the organization deleted during the call) is raised as it is."""
@@ -157,19 +162,24 @@ async def _tried_again(
     request: Request, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[object]]
 ) -> bool:
     """Runs a settle or a release, trying again after SETTLE_RETRY_DELAYS while the database
-    cannot take it; False when the last try failed so too. Any other refusal is raised."""
+    cannot take it, within SETTLE_RETRY_SECONDS of the first try; False when the last try failed
+    so too. Any other refusal is raised."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_RETRY_SECONDS
+    wait_seconds: float | None = None  # the first try waits as every call does
     for delay in (*SETTLE_RETRY_DELAYS, None):
         try:
-            await call(request, work)
+            await call(request, work, wait_seconds=wait_seconds)
         except Refused as refused:
             # call() answers 503 for these: no connection, a lost one, or a state that passes (a
             # deadlock, a timeout); ext.ai_settle and ext.ai_release are no-ops for a call already
             # settled or released, in case the commit was made and only its acknowledgement lost.
             if not isinstance(refused.__cause__, (DatabaseUnavailable, psycopg.OperationalError)):
                 raise
-            if delay is None:
+            if delay is None or loop.time() + delay >= deadline:
                 return False
             await asyncio.sleep(delay)
+            wait_seconds = deadline - loop.time()
         else:
             return True
     return False  # not reached: the last try returns or raises

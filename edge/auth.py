@@ -126,20 +126,27 @@ async def call(
     request: Request,
     function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
     slots: asyncio.Semaphore | None = None,
+    *,
+    wait_seconds: float | None = None,
 ) -> T:
     """One auth function (a generated wrapper) in its own transaction, committed unless it
-    raised; with `slots`, in its turn for password work."""
+    raised; with `slots`, in its turn for password work; with `wait_seconds`, waiting at most
+    that long for a free database connection (else EdgeConfig.database_wait_seconds, 2 s)."""
     if slots is None:
-        return await _call(request, function)
+        return await _call(request, function, wait_seconds)
     work: PasswordWork = request.app.state.password_work
     async with work.turn(slots, client_key(request.scope, request.app.state.config)):
-        return await _call(request, function)
+        return await _call(request, function, wait_seconds)
 
 
-async def _call(request: Request, function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+async def _call(
+    request: Request,
+    function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
+    wait_seconds: float | None,
+) -> T:
     database: Database = request.app.state.database
     try:
-        async with database.transaction() as conn:
+        async with database.transaction(wait_seconds) as conn:
             return await function(conn)
     except RpcError as error:
         raise Refused(coded_error(error)) from error

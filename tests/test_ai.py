@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ import pytest
 
 from tests.support.auth_client import Account, post, signup
 from tests.support.fake_openai import LLM_FIXTURES, MALFORMED_ANSWERS, FakeOpenAI
-from tests.support.http import Reply
+from tests.support.http import Reply, request
 from tests.support.stack import Stack, make_stack
 from tests.support.worker import eventually
 
@@ -558,6 +559,71 @@ def test_a_release_whose_database_connection_is_lost_is_tried_again(world: AiWor
         stack.edge_url, "/rpc/get_ai_usage", {"org_id": bloom.org_id}, headers=bloom.people["Ada"].cookie
     )
     assert (usage.json()["used_tokens"], usage.json()["reserved_tokens"]) == (0, 0), usage.body
+
+
+def waiting_for_sessions(stack: Stack) -> int:
+    """How many transactions wait for a lock on app.sessions."""
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from pg_locks where not granted and relation = 'app.sessions'::regclass"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_settle_that_finds_every_database_connection_busy_gives_up_within_about_a_second(
+    pg_server: str, template_database: str, tmp_path: Path
+) -> None:
+    """Every one of the edge's database connections busy (here: ten calls waiting for a lock)
+    when the provider answered: each try of the settle waited the edge's whole wait for a
+    connection (2 s) before it failed, and the three tries more held the caller some 9 s for an
+    answer the edge already had, where the retries were to take about a second in all."""
+    with FakeOpenAI() as fake:
+        settings = {
+            "OPENAI_API_KEY": API_KEY,
+            "BLOSSOM_OPENAI_BASE_URL": fake.base_url,
+            "BLOSSOM_OPENAI_TIMEOUT_SECONDS": "30",
+        }
+        with make_stack(pg_server, template_database, tmp_path, settings=settings) as stack:
+            bloom = make_bloom(stack)
+            ada = bloom.people["Ada"]
+            locker = psycopg.connect(stack.database_url)
+            blocked: list[threading.Thread] = []
+            answered: list[float] = []
+
+            def fill_the_edges_connections() -> None:
+                locker.execute("lock table app.sessions in access exclusive mode")
+                for _ in range(10):  # the edge's database connections (EdgeConfig.database_connections)
+                    thread = threading.Thread(
+                        target=request,
+                        args=(stack.edge_url, "GET", "/auth/session"),
+                        kwargs={"headers": ada.cookie, "timeout": 60},
+                        daemon=True,
+                    )
+                    thread.start()
+                    blocked.append(thread)
+                eventually(
+                    lambda: waiting_for_sessions(stack) >= 10, 10, "ten calls holding the edge's connections"
+                )
+                answered.append(time.monotonic())
+
+            fake.before_next(fill_the_edges_connections)
+            try:
+                reply = summary(stack, ada, bloom.org_id)
+                took = time.monotonic() - answered[0]
+            finally:
+                locker.rollback()
+                locker.close()
+                for thread in blocked:
+                    thread.join(timeout=30)
+            assert reply.status == 200, reply.body
+            assert reply.json()["cached"] is False
+            assert took < 4.0, f"the caller waited {took:.1f} s after the provider answered"
+            eventually(
+                lambda: [e for e in edge_errors(stack, "edge.ai") if e.get("org_id") == bloom.org_id],
+                5,
+                "the edge's error naming the unsettled call",
+            )
 
 
 @pytest.mark.parametrize("failure", [None, "server_error"])
