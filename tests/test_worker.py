@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from typing import Any, cast
 import procrastinate.utils
 import psycopg
 import pytest
-from procrastinate import PsycopgConnector
+from procrastinate import PsycopgConnector, exceptions
 from psycopg.types.json import Jsonb
 
 import worker.delivery
@@ -496,11 +497,30 @@ def test_a_database_that_takes_connections_but_never_answers_is_given_up_on(tmp_
     assert process.returncode == 0, log_lines
 
 
+def assert_the_restart_logged_in_lines_not_tracebacks(tmp_path: Path) -> None:
+    """A Postgres restart is an expected event: the worker's log says it as `database unreachable
+    (…)` (docs/mail.md), and holds no traceback (procrastinate's `listener error`, asyncio's `Task
+    exception was never retrieved` for a job whose end could not be recorded)."""
+    (log,) = tmp_path.glob("worker-*.log")
+    text = log.read_text()
+    events = [str(json.loads(line).get("event")) for line in text.splitlines()]
+    assert any(event.startswith("database unreachable (") for event in events), "\n".join(events)
+    assert "Traceback" not in text, text
+    assert "never retrieved" not in text, text
+
+
 def test_the_worker_reconnects_after_postgres_restarts(
     own_cluster_database: tuple[LocalCluster, str], tmp_path: Path
 ) -> None:
+    """Wakes up at commit after the restart too: its listener, whose reconnection the restarting
+    Postgres refused, died, and procrastinate's worker ran on without it (its watch of its side
+    tasks ended with its periodic deferrer, which has nothing to do here), every mail waiting for
+    the next poll; hence a poll far longer than the wait for the mail."""
     cluster, url = own_cluster_database
-    with SmtpServer() as smtp, running_worker(url, smtp.url, tmp_path) as worker:
+    with (
+        SmtpServer() as smtp,
+        running_worker(url, smtp.url, tmp_path, BLOSSOM_WORKER_POLL_SECONDS="60") as worker,
+    ):
         before = queue_mail(url, "before@example.com")
         smtp.wait_for(1)
         # Delivered means recorded too: a restart between the two would send it again (the
@@ -514,6 +534,7 @@ def test_the_worker_reconnects_after_postgres_restarts(
         eventually(lambda: outbox_row(url, after)["delivered_at"], what="delivered after the restart")
         assert worker.poll() is None, "the worker kept running"
         assert [m.to for m in smtp.received] == [("before@example.com",), ("after@example.com",)]
+    assert_the_restart_logged_in_lines_not_tracebacks(tmp_path)
 
 
 def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
@@ -547,6 +568,34 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
         eventually(lambda: outbox_row(url, event)["delivered_at"], timeout=8, what="delivered at once")
         assert worker.poll() is None, "the worker kept running"
         assert len(smtp.received) == 1
+    assert_the_restart_logged_in_lines_not_tracebacks(tmp_path)
+
+
+def _wrapped(error: psycopg.Error) -> exceptions.ConnectorException:
+    """`error` as procrastinate raises it: wrapped in a ConnectorException."""
+    wrapped = exceptions.ConnectorException()
+    wrapped.__cause__ = error
+    return wrapped
+
+
+@pytest.mark.parametrize(
+    ("error", "kept"),
+    [
+        pytest.param(
+            _wrapped(psycopg.OperationalError("the database system is shutting down")), False, id="lost"
+        ),
+        pytest.param(_wrapped(psycopg.errors.UniqueViolation("duplicate key")), True, id="data-fault"),
+        pytest.param(ValueError("a bug"), True, id="bug"),
+    ],
+)
+def test_only_the_database_lost_loses_procrastinates_traceback(error: Exception, kept: bool) -> None:
+    """The filter that keeps a restart's tracebacks out of the log (ExpectedDatabaseLoss) leaves
+    every other error's record, traceback and all: a bug must still show."""
+    record = logging.LogRecord(
+        "procrastinate.utils", logging.ERROR, "", 0, "listener error", (), (type(error), error, None)
+    )
+    assert worker.process.ExpectedDatabaseLoss().filter(record) is kept
+    assert record.exc_info is not None
 
 
 class _Stopped(Exception):

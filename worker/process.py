@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 from procrastinate import App, PsycopgConnector, exceptions
 from procrastinate.connector import Notify
+from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.manager import JobManager
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
@@ -232,6 +233,53 @@ class QueueConnector(PsycopgConnector):
         await super().listen_notify(wake_up, channels)
 
 
+class QueueWorker(Worker):
+    """procrastinate's worker, whose side tasks (the listener, the heartbeat) are watched, and
+    whose jobs' ends that the database's loss kept from being recorded are said in one line."""
+
+    async def _periodic_deferrer(self) -> None:
+        # procrastinate stops its worker when a side task fails, watching for the first one to
+        # end; its periodic deferrer, with no periodic task (none here), ended at once, and the
+        # watch with it. A listener that Postgres restarting ended (its reconnection refused) was
+        # then dead until the worker stopped: no wake-up at commit any more, every mail waiting
+        # for the next poll, and its traceback logged only at the stop. Now it waits, and a side
+        # task that fails stops the worker, which starts over (WorkerProcess.run).
+        if self.app.periodic_registry.periodic_tasks:
+            await super()._periodic_deferrer()  # type: ignore[no-untyped-call]
+        else:
+            await asyncio.Event().wait()
+
+    async def _process_job(self, context: JobContext) -> None:
+        # A job's end that could not be recorded (the database lost) ended its task with the
+        # error, which nothing awaits: asyncio logged it, traceback and all, as "Task exception
+        # was never retrieved". The job runs again once the database is back (_gone_worker_ids);
+        # any other error is left to surface as it did.
+        try:
+            await super()._process_job(context)
+        except DATABASE_ERRORS as error:
+            if not database_lost(error):
+                raise
+            log.warning(
+                "job %s (%s): its end was not recorded, the database unreachable (%s); it runs again"
+                " once the database is back",
+                context.job.id,
+                context.job.call_string,
+                _first_line(error),
+            )
+
+
+class ExpectedDatabaseLoss(logging.Filter):
+    """procrastinate logs a side task ended by an error (its listener, its heartbeat), once as it
+    fails and once as its worker stops, with the traceback. The database lost (Postgres
+    restarting, a network cut) is an expected event, and the process says it in one line
+    (`database unreachable (…)`, WorkerProcess.run): a planned restart showed on-call stack traces.
+    Any other error keeps its record and its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or not database_lost(error)
+
+
 def build_app(config: WorkerConfig, deliverer: Deliverer, poster: SlackPoster) -> App:
     connector = QueueConnector(
         conninfo=config.database_url,
@@ -348,7 +396,7 @@ class WorkerProcess:
         if not await self._open_queue():
             return
         try:
-            worker = Worker(
+            worker = QueueWorker(
                 app=self.app,
                 queues=[MAIL_QUEUE, SLACK_QUEUE],
                 name=APPLICATION_NAME,
