@@ -24,6 +24,7 @@ import procrastinate.utils
 import psycopg
 import pytest
 from procrastinate import PsycopgConnector, exceptions
+from procrastinate.jobs import Job
 from psycopg.types.json import Jsonb
 
 import worker.delivery
@@ -1192,3 +1193,34 @@ def test_the_job_queues_connections_find_a_silent_cut_within_a_minute(database_u
             await app.close_async()
 
     assert asyncio.run(settings()) == {name: int(value) for name, value in CONNECTION_DEFAULTS.items()}
+
+
+def _job_run_before(times: int) -> Job:
+    return Job(
+        id=1, queue=MAIL_QUEUE, lock=None, queueing_lock=None, task_name="deliver_mail", attempts=times
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(
+            psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), id="timeout"
+        ),
+        pytest.param(psycopg.errors.ProgramLimitExceeded("index row size exceeds maximum"), id="limit"),
+    ],
+)
+def test_a_job_whose_runs_always_fail_on_a_passing_database_state_ends_failed(error: Exception) -> None:
+    """A try that the database answered with a state that passes (a statement or lock timeout, a
+    deadlock: psycopg's OperationalErrors, 54000 among them) counts against no mail's tries. One
+    that failed so at every run was run again every hour for ever: never given up, its job never
+    `failed`, which the pipeline's failed-deliveries sensor alerts on. Bounded now, as any queue
+    bounds its retries: past RUNS_PER_TRY runs per try allowed, its job ends failed."""
+    config = _worker_config("postgresql://worker@127.0.0.1:1/blossom")
+    retry = DeliveryRetry(config)
+    last_run_allowed = config.max_attempts * worker.process.RUNS_PER_TRY
+    assert retry.get_retry_decision(exception=error, job=_job_run_before(last_run_allowed - 2)) is not None
+    assert retry.get_retry_decision(exception=error, job=_job_run_before(last_run_allowed - 1)) is None
+    # The database lost is no fault of the message's: an outage is waited out however long.
+    lost = psycopg.OperationalError("connection failed: the database system is shutting down")
+    assert retry.get_retry_decision(exception=lost, job=_job_run_before(10 * last_run_allowed)) is not None

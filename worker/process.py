@@ -55,6 +55,11 @@ APPLICATION_NAME = "blossom-worker"
 # How long to wait before trying Postgres again, growing to the longest.
 RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_LONGEST_SECONDS = 5.0
+# How many runs a job may have per try its mail is allowed (BLOSSOM_MAIL_MAX_ATTEMPTS) before a
+# failure on a database state that should pass (not the database lost) ends it: its runs count
+# its counted tries, those put back by a stop, and those a passing state failed (16 with the
+# defaults, about 10 hours of waits doubling up to an hour).
+RUNS_PER_TRY = 2
 # What a try at the database may raise: psycopg's errors, procrastinate's wrapping of them, no
 # connection to be had (DatabaseUnavailable), a socket's error.
 DATABASE_ERRORS = (exceptions.ConnectorException, psycopg.Error, DatabaseUnavailable, OSError)
@@ -101,8 +106,9 @@ class DeliveryRetry(BaseRetryStrategy):
     """When a `deliver_mail` or `post_to_slack` job runs again: as the try said (RetryLater); at once
     after a shutdown stopped it; after a growing wait when the database could not be reached, or
     was in a state that passes (may_pass: nothing was recorded, and nothing counts against the
-    mail's tries). Never after GaveUp or any other error: those end the job `failed`, with the
-    error in the worker's log."""
+    mail's tries), the latter at most until the job's runs reach RUNS_PER_TRY per try allowed.
+    Never after GaveUp or any other error: those end the job `failed`, with the error in the
+    worker's log."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
@@ -113,9 +119,23 @@ class DeliveryRetry(BaseRetryStrategy):
         if isinstance(exception, asyncio.CancelledError | exceptions.JobAborted):
             return RetryDecision()
         if may_pass(exception):
+            runs = job.attempts + 1  # this one's included
+            if not database_lost(exception) and runs >= self.config.max_attempts * RUNS_PER_TRY:
+                # The database answered each time, and what should have passed did not: a job
+                # whose every run hit a statement timeout (or a limit of the data's, 54000) ran
+                # again every hour for ever, never failed, never alerted. It ends `failed` now,
+                # the error in the log and the failed-deliveries sensor's to see.
+                log.error(
+                    "job %s (%s): run %d failed on the database again (%s); not run again",
+                    job.id,
+                    job.call_string,
+                    runs,
+                    database_error_shown(exception),
+                )
+                return None
             # The same doubling as a failed try's (its bound keeps a job of a thousand tries
             # from overflowing a float), counting the job's tries.
-            wait = retry_delay(self.config, job.attempts + 1)
+            wait = retry_delay(self.config, runs)
             return RetryDecision(retry_at=_in_seconds(wait))
         return None
 
