@@ -86,7 +86,10 @@ grant select (org_id, user_id, joined_at) on app.memberships to metrics_reader;
 grant select (org_id, user_id, joined_at, departed_at) on app.membership_departures to metrics_reader;
 grant select (org_id, created_at, accepted_at) on app.invitations to metrics_reader;
 grant select (actor_id, action, at) on app.audit_events to metrics_reader;
-grant select (org_id, outcome, prompt_tokens, completion_tokens, settled_at) on app.ai_usage to metrics_reader;
+grant select (org_id, outcome, prompt_tokens, completion_tokens, settled_at, reserved_tokens, started_at)
+  on app.ai_usage to metrics_reader;
+/* A lapsed reservation is charged from the moment it lapses, which the counts take from here. */
+grant execute on function app.ai_reservation_lifetime() to metrics_reader;
 /* And the weekly Slack digest's recipients: the organization's name, its working channel and the
    sealed bot token, which the pipeline's process opens to post. */
 grant select (name) on app.organizations to metrics_reader;

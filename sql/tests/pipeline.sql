@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(93);
+select plan(98);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -208,6 +208,50 @@ select is((select active_users from pipeline.org_daily_counts((now() at time zon
 select throws_ok($$ update analytics.org_daily_metrics set day = day + 1 $$, '42501', null,
   'pipeline writes a row''s counts over, never its day or its organization');
 reset role;
+
+/* A reservation left unsettled (the edge died during the call, or could not reach the database
+   to settle or release it) is charged its reserved tokens once it lapses (app.ai_usage_view): the
+   daily metric counts it on the day it lapsed, so that a month's days add up to the month's
+   charge. spend's calls are of this month, the quota's: one answered, one lapsed (unless the
+   month is younger than app.ai_reservation_lifetime()), one under way. */
+select tap.make_org('spend', '{}');
+update app.organizations set created_at = app.ai_month_start() where id = tap.id('spend');
+insert into app.ai_usage (org_id, feature, model, request_hash, outcome, reserved_tokens,
+                          prompt_tokens, completion_tokens, started_at, settled_at)
+values (tap.id('bobco'), 'org_summary', 'm', sha256('lapsed'), 'reserved', 800, 0, 0, '2026-01-10 23:55Z', null),
+       (tap.id('spend'), 'org_summary', 'm', sha256('e'), 'answered', 900, 500, 120,
+        greatest(app.ai_month_start(), now() - interval '1 hour'), greatest(app.ai_month_start(), now() - interval '1 hour')),
+       (tap.id('spend'), 'org_summary', 'm', sha256('f'), 'reserved', 800, 0, 0,
+        greatest(app.ai_month_start(), now() - interval '1 hour'), null),
+       (tap.id('spend'), 'org_summary', 'm', sha256('g'), 'reserved', 500, 0, 0, now() - interval '1 minute', null);
+set local role pipeline;
+select results_eq(
+  $$ select d::text, c.ai_tokens from unnest(array['2026-01-10', '2026-01-11']::date[]) d
+       cross join lateral pipeline.org_daily_counts(d) c where c.org_id = tap.id('bobco') order by d $$,
+  $$ values ('2026-01-10', 0::bigint), ('2026-01-11', 800::bigint) $$,
+  'a reservation left unsettled is charged its reserved tokens on the day it lapsed (begun at 23:55, the next day)'
+);
+select results_eq(
+  $$ select written, replaced from pipeline.refresh_org_daily_metrics('2026-01-11') $$,
+  $$ values (3, 3) $$,
+  'the day it lapsed, run again,'
+);
+select is((select ai_tokens from pipeline.org_daily_metrics('2026-01-11', '2026-01-11') where org_id = tap.id('bobco')), 800::bigint,
+  'counts it once');
+reset role;
+/* The month's days, through the one the reservation under way would lapse on (tomorrow, a few
+   minutes before midnight). */
+create temporary table spent_by_day on commit drop as
+  select d::date as day, c.ai_tokens
+    from generate_series((app.ai_month_start() at time zone 'UTC')::date,
+                         ((now() + app.ai_reservation_lifetime()) at time zone 'UTC')::date, interval '1 day') d
+   cross join lateral pipeline.org_daily_counts(d::date) c
+   where c.org_id = tap.id('spend');
+select is((select sum(ai_tokens)::bigint from spent_by_day),
+  620 + case when greatest(app.ai_month_start(), now() - interval '1 hour') <= now() - app.ai_reservation_lifetime() then 800 else 0 end::bigint,
+  'the month''s days count the call answered and the reservation lapsed, not the one under way');
+select is((select sum(ai_tokens)::bigint from spent_by_day), (select used_tokens::bigint from app.ai_usage_view(tap.id('spend'))),
+  'and add up to what the quota charged this month');
 
 /* The weekly digest's recipients: working Slack connections, with the sealed token; fresh is
    connected too, but made after the weeks told of. The weeks of 2026-01-05 and 2026-01-12

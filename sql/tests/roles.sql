@@ -169,7 +169,7 @@ select is_empty(
        ('invitations', array['org_id', 'created_at', 'accepted_at']),
        ('audit_events', array['actor_id', 'action', 'at']),
        ('slack_connections', array['org_id', 'channel', 'bot_token_key_id', 'bot_token_sealed', 'broken_at', 'connected_at']),
-       ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'settled_at'])) as g (t, cs),
+       ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'settled_at', 'reserved_tokens', 'started_at'])) as g (t, cs),
        unnest(g.cs) c $$,
   'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions; invitation_revoker only read roles, organizations'' names and which accounts exist, and revoke invitations'
 );

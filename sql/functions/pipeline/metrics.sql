@@ -39,6 +39,10 @@ as $$
 declare
   v_start constant timestamptz := p_day::timestamp at time zone 'UTC';
   v_end constant timestamptz := (p_day + 1)::timestamp at time zone 'UTC';
+  v_lifetime constant interval := app.ai_reservation_lifetime();
+  /* A reservation begun then or before is no longer under way (app.ai_under_way, which reads the
+     whole row, where metrics_reader may read only the columns it counts). */
+  v_lapsed_before constant timestamptz := pg_catalog.now() - v_lifetime;
 begin
   /* One pass over the day's audit events (grouped by actor), one over the memberships and the
      departures since the day (each joined to its member's activity), one over the invitations
@@ -72,10 +76,21 @@ begin
        where i.created_at < v_end and (i.created_at >= v_start or i.accepted_at >= v_start)
        group by i.org_id
     ),
+    /* The tokens charged that day: the calls answered that day, and the reservations left
+       unsettled that lapsed that day (the edge died during the call, or could not reach the
+       database to settle or release it), each charged what it reserved from the moment it lapsed,
+       as the quota charges it (app.ai_usage_view). Left out, a month's days added up to less than
+       its charge. One lapsed since the day's end, or not yet, is another day's: a day counted
+       before a reservation lapsed (today's, while it lasts) counts it when it is run again. Both
+       kinds in one pass over the ledger, as the answered ones alone were read before. */
     ai as (
-      select u.org_id, pg_catalog.sum(u.prompt_tokens + u.completion_tokens)::bigint as tokens
+      select u.org_id,
+             pg_catalog.sum(case when u.outcome = 'answered' then u.prompt_tokens + u.completion_tokens
+                                 else u.reserved_tokens end)::bigint as tokens
         from app.ai_usage u
-       where u.outcome = 'answered' and u.settled_at >= v_start and u.settled_at < v_end
+       where (u.outcome = 'answered' and u.settled_at >= v_start and u.settled_at < v_end)
+          or (u.outcome = 'reserved' and u.started_at >= v_start - v_lifetime and u.started_at < v_end - v_lifetime
+              and u.started_at <= v_lapsed_before)
        group by u.org_id
     )
     select o.id, coalesce(m.members, 0), coalesce(i.sent, 0), coalesce(i.accepted, 0),
