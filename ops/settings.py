@@ -166,6 +166,17 @@ def forget_libpq_environment() -> None:
         del os.environ[name]
 
 
+def starting_read_only(url: str, environ: Mapping[str, str]) -> str:
+    """URL with its sessions started read-only, whatever the role's own default: panopticon may
+    lift its default (`ALTER ROLE panopticon SET default_transaction_read_only = off`, which
+    Postgres lets any role do for itself), and every later session of it started writable until
+    the next migrate set it again. The URL's options (else the caller's PGOPTIONS, from ENVIRON)
+    are kept, this one after them, so that it wins. A session may still lift it for itself: a
+    guard rail against a mistake, not the fence (its privileges are)."""
+    options = conninfo_to_dict(url).get("options") or environ.get("PGOPTIONS") or ""
+    return make_conninfo(url, options=f"{options} -c default_transaction_read_only=on".strip())
+
+
 def psql_connection(url: str, environ: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
     """psql's arguments and whole environment for URL, from the caller's ENVIRON. As libpq's
     environment when every parameter has a variable: a connection string on the command line is

@@ -48,7 +48,14 @@ from ops.services import (
     wait_http,
     worker_env,
 )
-from ops.settings import DB_NAME, Settings, forget_libpq_environment, psql_connection, redacted
+from ops.settings import (
+    DB_NAME,
+    Settings,
+    forget_libpq_environment,
+    psql_connection,
+    redacted,
+    starting_read_only,
+)
 from ops.supervise import Child, Output
 from services.secrets import KEY_VARIABLE, new_key_entry
 
@@ -548,7 +555,12 @@ def main() -> None:
                 report_rollback(rollback(settings.admin_url, args.to), args.to)
                 print("rollback: `./dev migrate` applies them again")
             elif args.command in ("psql", "psql-admin"):
-                url = settings.admin_url if args.command == "psql" else settings.panopticon_url
+                # psql-admin's sessions start read-only whatever panopticon set for itself.
+                url = (
+                    settings.admin_url
+                    if args.command == "psql"
+                    else starting_read_only(settings.panopticon_url, os.environ)
+                )
                 connection, psql_env = psql_connection(url, os.environ)
                 psql = [str(PG_BIN / "psql"), *connection, *psql_options, *args.args]
                 raise SystemExit(run_in_foreground(psql, psql_env))

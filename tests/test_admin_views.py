@@ -10,7 +10,7 @@ import sys
 
 import psycopg
 import pytest
-from psycopg import errors
+from psycopg import errors, sql
 
 from ops.settings import ROOT, with_user
 from tests.support.orgs_db import make_org, make_user
@@ -136,3 +136,21 @@ def _recipe(database_url: str, *arguments: str) -> subprocess.CompletedProcess[s
 def test_psql_admin_opens_psql_as_panopticon(database_url: str, seeded: tuple[str, str]) -> None:
     answer = _recipe(database_url, "psql-admin", "-Atc", COUNT_AS_WHO)
     assert answer.stdout.strip() == "panopticon|2"
+
+
+def test_psql_admin_starts_read_only_whatever_the_roles_default(database_url: str) -> None:
+    """panopticon may lift its own read-only default (ALTER ROLE itself), and every later session
+    of it started writable until the next migrate set it again: psql-admin asks for a read-only
+    start itself, whatever the role's default. Its privileges refuse every write either way."""
+    dbname = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
+    with panopticon(database_url) as conn:
+        conn.execute("set default_transaction_read_only = off")
+        conn.execute(
+            sql.SQL("alter role panopticon in database {} set default_transaction_read_only = off").format(
+                sql.Identifier(str(dbname))
+            )
+        )
+    with panopticon(database_url) as conn:
+        assert conn.execute("show default_transaction_read_only").fetchone() == ("off",)
+    answer = _recipe(database_url, "psql-admin", "-Atc", "show default_transaction_read_only")
+    assert answer.stdout.strip() == "on"
