@@ -537,3 +537,66 @@ def test_an_account_deleted_while_a_call_holds_its_organization_does_not_deadloc
         assert (deleted.status, deleted.code) == (503, "org.busy"), deleted
         row = conn.execute("select count(*) from app.users where id = %s", (target,)).fetchone()
         assert row == (1,)
+
+
+def delete_account_at(
+    database_url: str, isolation: psycopg.IsolationLevel, user_id: str, before: Callable[[], object]
+) -> Outcome:
+    """An operator's `delete from app.users` in a transaction at the given isolation level whose
+    snapshot is taken first (a select), then `before` runs and commits on other connections,
+    then the delete runs and commits."""
+    with psycopg.connect(database_url) as conn:
+        conn.isolation_level = isolation
+        try:
+            with conn.transaction():
+                conn.execute("select 1").fetchall()
+                before()
+                conn.execute("delete from app.users where id = %s", (user_id,))
+            return Outcome([])
+        except psycopg.Error as error:
+            if error.sqlstate != "PGRST":
+                raise
+            return error_outcome(error)
+
+
+@pytest.mark.parametrize("function", ["change_member_role", "leave_organization"])
+@pytest.mark.parametrize(
+    "isolation", [psycopg.IsolationLevel.REPEATABLE_READ, psycopg.IsolationLevel.SERIALIZABLE]
+)
+def test_an_owners_account_is_deleted_only_at_read_committed(
+    database_url: str, isolation: psycopg.IsolationLevel, function: str
+) -> None:
+    """The keep-an-owner check counts the other owners after the organization's lock, with a
+    statement that sees what committed while it waited: at read committed. In a repeatable read
+    or serializable transaction it sees its snapshot instead: an owner's demotion committed after
+    the snapshot was taken (here, deterministically, between the snapshot and the delete; in life,
+    while the delete waited for the lock) was not seen, the demoted owner counted as one, and the
+    deletion left the organization with no owner (a leave happened to fail the delete on the
+    member count's row, 40001, by luck rather than by rule). Such a deletion of an account that
+    owns an organization is now refused whatever happened (409 org.owner_deletion_isolation); an
+    account that owns none goes at any level, and at read committed an owner's goes when another
+    owner stays."""
+    with admin(database_url) as conn:
+        first, second, member = make_user(conn, "first"), make_user(conn, "second"), make_user(conn, "member")
+        org_id = make_org(
+            conn, f"Stale{time.monotonic_ns()}", {first: "owner", second: "owner", member: "member"}
+        )
+        args = (org_id,) if function == "leave_organization" else (org_id, second, "admin")
+
+        def second_steps_down() -> None:
+            with admin(database_url) as stepping_down:
+                assert call_and_commit(stepping_down, second, function, *args).ok
+
+        deleted = delete_account_at(database_url, isolation, first, second_steps_down)
+        assert (deleted.status, deleted.code) == (409, "org.owner_deletion_isolation"), deleted
+        assert owners(conn, org_id) == 1
+
+        third = make_user(conn, "third")
+        conn.execute(
+            "insert into app.memberships (org_id, user_id, role) values (%s, %s, 'owner')", (org_id, third)
+        )
+        refused = delete_account_at(database_url, isolation, first, lambda: None)
+        assert (refused.status, refused.code) == (409, "org.owner_deletion_isolation"), refused
+        assert delete_account_at(database_url, isolation, member, lambda: None).ok
+        assert delete_account_at(database_url, psycopg.IsolationLevel.READ_COMMITTED, first, lambda: None).ok
+        assert owners(conn, org_id) == 1

@@ -39,6 +39,7 @@ set local role invitation_revoker;
 revoke all on function
   app.organizations_of_account(app.user_id),
   app.organizations_owned_alone(app.user_id),
+  app.owns_an_organization(app.user_id),
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
   app.revoke_invitations_of_account(app.user_id),
@@ -49,6 +50,7 @@ revoke all on function
 grant execute on function
   app.organizations_of_account(app.user_id),
   app.organizations_owned_alone(app.user_id),
+  app.owns_an_organization(app.user_id),
   app.inviter_may_grant(app.org_id, app.user_id, app.org_role),
   app.revoke_invitations_beyond_grant(app.org_id, app.user_id),
   app.revoke_invitations_of_account(app.user_id),

@@ -254,13 +254,14 @@ select is_empty(
                       'app.invitation_is_open(text)'::regprocedure,
                       'app.open_invitation_of(app.org_id, text)'::regprocedure,
                       'app.organizations_of_account(app.user_id)'::regprocedure,
-                      'app.organizations_owned_alone(app.user_id)'::regprocedure)
+                      'app.organizations_owned_alone(app.user_id)'::regprocedure,
+                      'app.owns_an_organization(app.user_id)'::regprocedure)
         and p.proowner = 'invitation_revoker'::regrole
      except
      select p.oid::regprocedure from pg_proc p
       where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets(date)'::regprocedure)
         and p.proowner = 'metrics_reader'::regrole $$,
-  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the eight of invitation_revoker and the pipeline''s two of metrics_reader'
+  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the nine of invitation_revoker and the pipeline''s two of metrics_reader'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -281,9 +282,10 @@ select results_eq(
             ('app.organization_exists(app.org_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.organizations_of_account(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.organizations_owned_alone(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
+            ('app.owns_an_organization(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.revoke_invitations_beyond_grant(app.org_id,app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.revoke_invitations_of_account(app.user_id)', true, array['blossom_owner', 'invitation_revoker']) $$,
-  'invitation_revoker owns eight definer functions, which only the owner (and their own owner) may execute'
+  'invitation_revoker owns nine definer functions, which only the owner (and their own owner) may execute'
 );
 
 /* The worker: the delivery calls (mail and Slack), and the job queue's tables and functions

@@ -5,7 +5,9 @@
  * foreign keys' cascades take its memberships and its links), in the order of their names:
  *
  *   keep_an_owner_of_each_organization   refuses the deletion of an organization's only owner
- *                                         (or, its organization's lock held too long, 503 org.busy);
+ *                                         (or, its organization's lock held too long, 503 org.busy;
+ *                                         or an owner's outside read committed, 409
+ *                                         org.owner_deletion_isolation);
  *   revoke_invitations_of_deleted_account the invitations it sent (inviter_authority.sql);
  *   withdraw_mail_of_deleted_account     the mail that carries its links, not yet delivered.
  *
@@ -47,6 +49,17 @@ end;
 comment on function app.organizations_owned_alone(app.user_id) is
   'The organizations (id, name) of which the user is the only owner with an account, whatever the caller may see.';
 
+/* Whether the account owns any organization (alone or not): one deleted outside read committed
+   is refused (below). */
+create function app.owns_an_organization(p_user app.user_id) returns boolean
+language sql stable security definer set search_path = ''
+begin atomic
+  select exists (select from app.memberships m where m.user_id = p_user and m.role = 'owner');
+end;
+
+comment on function app.owns_an_organization(app.user_id) is
+  'Whether the user owns any organization, whatever the caller may see.';
+
 set local role blossom_owner;
 revoke create on schema app from invitation_revoker;
 
@@ -67,6 +80,13 @@ revoke create on schema app from invitation_revoker;
    departure, the account's own calls their audit event), whose foreign key waits for that row.
    Each waited for the other (40P01, the call or the delete killed); now the deletion, which
    alone waits holding a row, gives up first, 503 org.busy (run it again), and the call goes on.
+   The count sees what committed while it waited only at read committed (psql's default): in a
+   repeatable read or serializable transaction it reads the transaction's snapshot, taken before
+   the wait, and an owner's demotion committed meanwhile went unseen (the demoted owner counted,
+   the organization left with none). So an account that owns an organization is deleted at read
+   committed only, 409 org.owner_deletion_isolation otherwise, whatever did or did not commit:
+   a refusal that depends on no race. Owning is read in the snapshot too; an ownership it does
+   not show (gained since) is a membership changed since, whose cascade fails the delete (40001).
    Security definer, so that it holds whatever session deletes (any that may delete the row). */
 create function app.tg_users__keep_an_owner() returns trigger
 language plpgsql security definer set search_path = ''
@@ -81,6 +101,14 @@ declare
       (pg_catalog.floor(extract(epoch from pg_catalog.current_setting('deadlock_timeout')::interval) * 500)::bigint),
       (pg_catalog.floor(extract(epoch from v_lock_timeout::interval) * 1000)::bigint)) as t (w));
 begin
+  if pg_catalog.current_setting('transaction_isolation') <> 'read committed'
+     and app.owns_an_organization(old.id) then
+    perform util.raise_error(409, 'org.owner_deletion_isolation', pg_catalog.format(
+      'Account %s owns an organization: it is deleted in a read committed transaction only (the '
+      'default; this one is %s), where the check that each organization keeps an owner sees what '
+      'committed meanwhile. Nothing was deleted; run the delete at read committed.',
+      old.id, pg_catalog.current_setting('transaction_isolation')));
+  end if;
   perform pg_catalog.set_config('lock_timeout', coalesce(v_wait_ms, 1)::text, true);
   begin
     for v_org in select a.org_id from app.organizations_of_account(old.id) as a (org_id) loop
@@ -105,7 +133,7 @@ end
 $$;
 
 comment on function app.tg_users__keep_an_owner() is
-  'Trigger: refuses (409 org.last_owner, naming them) the deletion of an account that is the only owner of organizations.';
+  'Trigger: refuses (409 org.last_owner, naming them) the deletion of an account that is the only owner of organizations, and (409 org.owner_deletion_isolation) an owner''s outside read committed.';
 
 create trigger keep_an_owner_of_each_organization before delete on app.users
   for each row execute function app.tg_users__keep_an_owner();
