@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 import psycopg
@@ -170,12 +171,54 @@ def database_shown(url: str) -> str:
 _CONNECTING_PREFIXES = ("connection failed: ", "connection is bad: ", "failed to resolve host ")
 
 
+# How libpq names the server of an attempt that failed: `connection to server at "HOST" (ADDR),
+# port PORT failed: ` or `connection to server on socket "DIR/.s.PGSQL.PORT" failed: `.
+_LIBPQ_ENDPOINT = re.compile(
+    r'connection to server (?:at "(?P<host>[^"]*)"(?: \([^)]*\))?, port (?P<port>\d+)'
+    r'|on socket "(?P<socket>[^"]*)")'
+)
+
+
+def _endpoint(host: str, port: str) -> str:
+    return f"socket {host}/.s.PGSQL.{port}" if host.startswith("/") else f"{host}:{port}"
+
+
+def _endpoints(info: Mapping[str, object]) -> list[str]:
+    """The servers libpq tries for a connection string's parts, in its order, as libpq finds them:
+    the host (or hostaddr) and port lists, PGHOST, PGHOSTADDR and PGPORT for a list the string
+    leaves out, one port for every host, and for an entry left empty the default socket directory
+    (Debian's, libpq's build decides) and 5432."""
+
+    def listed(key: str, variable: str) -> list[str]:
+        return str(info.get(key) or os.environ.get(variable) or "").split(",")
+
+    hosts, addresses, ports = (
+        listed("host", "PGHOST"),
+        listed("hostaddr", "PGHOSTADDR"),
+        listed("port", "PGPORT"),
+    )
+    count = max(len(hosts), len(addresses))
+    if len(ports) == 1:
+        ports *= count
+    found: list[str] = []
+    for index in range(count):
+        host = hosts[index] if index < len(hosts) else ""
+        address = addresses[index] if index < len(addresses) else ""
+        port = ports[index] if index < len(ports) else ""
+        found.append(
+            _endpoint(host.strip() or address.strip() or "/var/run/postgresql", port.strip() or "5432")
+        )
+    return list(dict.fromkeys(found))
+
+
 def connection_failure(url: str, error: Exception) -> str | None:
     """One line for an error of connecting to `url`'s server, naming its host and port (never the
-    password), or None for any other error. libpq says it in two lines (`connection to server at
-    "127.0.0.1", port 5432 failed: Connection refused`, then a tab-indented hint), or in one line
-    per address tried: printed as they were, a recipe's message spanned lines that read as two
-    errors."""
+    password; every one of a multi-host URL, and PGHOST's and PGPORT's where the URL leaves them
+    out, as libpq reads them), or None for any other error. libpq says it in two lines
+    (`connection to server at "127.0.0.1", port 5432 failed: Connection refused`, then a
+    tab-indented hint), or in one line per address tried: printed as they were, a recipe's message
+    spanned lines that read as two errors. A multi-host URL's line named its first host only, and
+    a URL without a host the default socket, whatever PGHOST and PGPORT had libpq try."""
     message = str(error).strip()
     if not message.startswith(_CONNECTING_PREFIXES):
         return None
@@ -183,8 +226,8 @@ def connection_failure(url: str, error: Exception) -> str | None:
         info = conninfo_to_dict(url)
     except Exception:  # noqa: BLE001 - a URL libpq refuses is described without its parts
         info = {}
-    host, port = str(info.get("host") or "/var/run/postgresql"), info.get("port") or 5432
-    where = f"socket {host}/.s.PGSQL.{port}" if host.startswith("/") else f"{host}:{port}"
+    tried = _endpoints(info)
+    where = tried[0] if len(tried) == 1 else f"any of {', '.join(tried)}"
     # The cause is what follows the last "failed: " (the last address tried), or the whole line
     # of a host that does not resolve; the server's own refusal (FATAL: password authentication
     # failed …) is a server that was reached.
@@ -192,6 +235,10 @@ def connection_failure(url: str, error: Exception) -> str | None:
     causes = [line.rsplit("failed: ", 1)[1] for line in lines if "failed: " in line]
     cause = causes[-1].strip() if causes else lines[0]
     if cause.startswith("FATAL:"):
+        # A server that refused is one of the hosts: the one libpq names on the cause's line.
+        named = _LIBPQ_ENDPOINT.search(next(line for line in reversed(lines) if "failed: " in line))
+        if named:
+            where = f"socket {named['socket']}" if named["socket"] else f"{named['host']}:{named['port']}"
         return (
             f"the database server at {where} refused the connection: {cause.removeprefix('FATAL:').strip()}"
         )

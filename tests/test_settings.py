@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from blossom_db.settings import check_database_url, database_shown
+from blossom_db.settings import check_database_url, connection_failure, database_shown
 from deploy.migrate import with_database
+from ops.scratch import free_port
 from ops.settings import ROOT, redacted, with_user
 from services.secrets import new_key_entry
 
@@ -219,3 +221,61 @@ def test_a_recipe_shows_no_part_of_a_password_of_database_url(url: str, recipe: 
     assert "Traceback" not in ran.stderr
     for part in ("ante", "zulu"):
         assert part not in ran.stdout + ran.stderr, ran.stderr
+
+
+def _failure_of(url: str) -> str | None:
+    """What connection_failure says of a real attempt to connect to `url` (a server that is down)."""
+    with pytest.raises(psycopg.OperationalError) as failed:
+        psycopg.connect(url, connect_timeout=5).close()
+    return connection_failure(url, failed.value)
+
+
+def test_a_server_out_of_reach_is_named_by_pghost_and_pgport_when_the_url_leaves_them_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """libpq takes the host and port the URL leaves out from PGHOST and PGPORT; the line named
+    the default socket (/var/run/postgresql, port 5432) whatever libpq had tried."""
+    port = free_port()
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGPORT", str(port))
+    said = _failure_of("postgresql://postgres@/blossom")
+    assert said is not None
+    assert said.startswith(f"cannot reach the database server at 127.0.0.1:{port}: Connection refused"), said
+    monkeypatch.setenv("PGHOST", str(tmp_path))
+    said = _failure_of("postgresql://postgres@/blossom")
+    assert said is not None
+    assert said.startswith(f"cannot reach the database server at socket {tmp_path}/.s.PGSQL.{port}: "), said
+    monkeypatch.delenv("PGHOST")
+    said = _failure_of("postgresql://postgres@127.0.0.1/blossom")
+    assert said is not None
+    assert said.startswith(f"cannot reach the database server at 127.0.0.1:{port}: "), said
+
+
+def test_a_multi_host_url_out_of_reach_names_every_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`postgresql://a:1,b:2/db`: libpq tries each in turn; the line named the first only (with
+    the last one's cause). A port given once is every host's; an entry left empty in a list is
+    libpq's default, 5432, not PGPORT's (a multi-host URL without ports reads as the port list
+    ",", so PGPORT is not read either), as libpq really tries."""
+    first, second = free_port(), free_port()
+    said = _failure_of(f"postgresql://postgres@127.0.0.1:{first},localhost:{second}/blossom")
+    assert said is not None
+    assert said.startswith(
+        f"cannot reach the database server at any of 127.0.0.1:{first}, localhost:{second}: "
+        "Connection refused"
+    ), said
+    said = _failure_of(f"postgresql://postgres@127.0.0.1,localhost/blossom?port={first}")
+    assert said is not None
+    assert said.startswith(
+        f"cannot reach the database server at any of 127.0.0.1:{first}, localhost:{first}: "
+    ), said
+    monkeypatch.setenv("PGPORT", str(second))
+    said = _failure_of("postgresql://postgres@127.0.0.1,localhost/blossom")
+    assert said is not None
+    assert said.startswith("cannot reach the database server at any of 127.0.0.1:5432, localhost:5432: "), (
+        said
+    )
+    said = _failure_of(f"postgresql://postgres@127.0.0.1:{first},localhost/blossom")
+    assert said is not None
+    assert said.startswith(
+        f"cannot reach the database server at any of 127.0.0.1:{first}, localhost:5432: "
+    ), said
