@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -138,10 +139,12 @@ def run(command: str, file: Path, url: str, into: str | None) -> None:
             # Any recipe on the local database makes `blossom` (`./dev up`, `migrate`, `psql` …),
             # so on a checkout that has run one, Postgres's own "already exists" left the
             # developer to guess that a restore never writes into a database it did not make.
+            # The command is quoted for SQL, then for the shell: a name pasted in as it was, with
+            # a quote or a double quote, made a command that failed or named another database.
+            drop = shlex.quote(sql.SQL("drop database {}").format(database_name).as_string(conn))
             sys.exit(
                 f"restore: database {into!r} exists already, and a restore makes a new one: give"
-                f" another name, or drop it first (with the stack stopped: ./dev psql -d postgres"
-                f" -c 'drop database \"{into}\"')"
+                f" another name, or drop it first (with the stack stopped: ./dev psql -d postgres -c {drop})"
             )
     try:
         # The dump's objects are owned by the roles of sql/roles.sql, which a new server lacks.

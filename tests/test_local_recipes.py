@@ -265,3 +265,32 @@ def test_a_recipe_that_needs_the_migrated_database_says_so_on_a_fresh_checkout(r
         assert "Traceback" not in ran.stdout + ran.stderr
         assert "./dev migrate" in ran.stderr.strip().splitlines()[-1]
         assert not local.cluster.running(), "the cluster it started is stopped again"
+
+
+def test_the_hint_to_drop_an_existing_database_works_as_printed(database_url: str, tmp_path: Path) -> None:
+    """The refusal of a restore into an existing database prints how to drop it:
+    `./dev psql -d postgres -c 'drop database "NAME"'`, the name pasted in as it was. A name with
+    a quote ended the shell's string, one with a double quote the SQL identifier: the command as
+    printed failed, or dropped another. Run here as printed, by a shell, it drops that database."""
+    backup = tmp_path / "nightly.dump"
+    dump(database_url, backup)
+    name = """it's "odd" $HOME `x`"""
+    with local_stack() as local:
+        assert local.run("ops.backup", "restore", str(backup), name).returncode == 0
+        ran = local.run("ops.backup", "restore", str(backup), name)
+        assert ran.returncode == 1, ran.stderr
+        hint = ran.stderr.strip().rsplit("(with the stack stopped: ", 1)[1].removesuffix(")")
+        assert hint.startswith("./dev psql -d postgres -c "), hint
+        dropped = subprocess.run(
+            hint,
+            shell=True,
+            cwd=ROOT,
+            env=local.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert dropped.returncode == 0, dropped.stderr
+        assert "DROP DATABASE" in dropped.stdout, dropped.stdout
+        assert local.run("ops.backup", "restore", str(backup), name).returncode == 0, "the name is free again"
