@@ -633,7 +633,7 @@ class OrgDailyMetrics:
     computed_at: datetime
     """When the row was computed."""
     ai_tokens: int
-    """AI tokens charged that day (prompt and completion of the calls answered; cached and failed ones are free)."""
+    """AI tokens charged that day: prompt and completion of the calls answered that day, and the reserved tokens of the reservations that lapsed unsettled that day (cached and failed calls are free)."""
 
 
 OrgId = NewType("OrgId", str)

@@ -42,7 +42,7 @@ comment on column analytics.org_daily_metrics.computed_at is 'When the row was c
 alter table analytics.org_daily_metrics add column ai_tokens bigint not null default 0
   constraint org_daily_metrics_ai_tokens_not_negative check (ai_tokens >= 0);
 comment on column analytics.org_daily_metrics.ai_tokens is
-  'AI tokens charged that day (prompt and completion of the calls answered; cached and failed ones are free).';
+  'AI tokens charged that day: prompt and completion of the calls answered that day, and the reserved tokens of the reservations that lapsed unsettled that day (cached and failed calls are free).';
 
 /* The weekly Slack digests posted, one row per week and organization: a week run again (after a
    failure) posts only to the organizations that did not get it. */

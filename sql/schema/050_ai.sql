@@ -14,12 +14,14 @@
  * the session's user, bound by the policies of sql/policies/ai.sql.
  */
 
-/* What became of a metered call: reserved (under way), answered (charged what the provider
-   counted, at most what was reserved), failed (the provider failed or timed out: charged nothing), cached (served from
-   app.ai_answers: charged nothing). */
+/* What became of a metered call: reserved (under way; one left unsettled, its call's end never
+   recorded, is charged what it reserved once it lapses, app.ai_reservation_lifetime() after it
+   began), answered (charged what the provider counted, at most what was reserved), failed (the
+   provider failed or timed out: charged nothing), cached (served from app.ai_answers: charged
+   nothing). The comments below said so from migration 0028 on. */
 create type app.ai_outcome as enum ('reserved', 'answered', 'failed', 'cached');
 comment on type app.ai_outcome is
-  'What became of an AI request: reserved (under way), answered (charged), failed or cached (both free).';
+  'What became of an AI request: reserved (under way, and charged what it reserved once it lapses unsettled), answered (charged), failed or cached (both free).';
 
 create table app.ai_usage (
   id bigint generated always as identity,
@@ -49,6 +51,12 @@ create table app.ai_usage (
 create index ai_usage_id_idx on app.ai_usage (id);
 /* The month's spend of an organization (app.ai_tokens_spent) and api.get_ai_usage. */
 create index ai_usage_org_id_started_at_idx on app.ai_usage (org_id, started_at);
+/* A day's charges for the daily metrics (pipeline.org_daily_counts): the calls answered that
+   day, and the reservations that lapsed that day. Without them every refresh read the whole
+   ledger, which keeps a row of every call (migration 0028). The reservations' index is small:
+   a reservation is settled within seconds, and only those left unsettled stay in it. */
+create index ai_usage_answered_settled_at_idx on app.ai_usage (settled_at) where outcome = 'answered';
+create index ai_usage_reserved_started_at_idx on app.ai_usage (started_at) where outcome = 'reserved';
 alter table app.ai_usage enable row level security;
 alter table app.ai_usage force row level security;
 comment on table app.ai_usage is
@@ -59,7 +67,8 @@ comment on column app.ai_usage.user_id is 'The member who asked (null once that 
 comment on column app.ai_usage.feature is 'What was asked for, e.g. org_summary.';
 comment on column app.ai_usage.model is 'The provider''s model.';
 comment on column app.ai_usage.request_hash is 'SHA-256 of the request (model, messages, parameters): the cache key.';
-comment on column app.ai_usage.outcome is 'reserved, answered, failed or cached; only answered is charged.';
+comment on column app.ai_usage.outcome is
+  'reserved, answered, failed or cached; answered is charged, and reserved once it lapses (app.ai_reservation_lifetime() after started_at, unsettled) is charged reserved_tokens; failed and cached are free.';
 comment on column app.ai_usage.reserved_tokens is
   'The most the call could use (prompt and completion), held against the quota while it is reserved.';
 comment on column app.ai_usage.prompt_tokens is

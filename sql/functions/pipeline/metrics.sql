@@ -82,7 +82,10 @@ begin
        as the quota charges it (app.ai_usage_view). Left out, a month's days added up to less than
        its charge. One lapsed since the day's end, or not yet, is another day's: a day counted
        before a reservation lapsed (today's, while it lasts) counts it when it is run again. Both
-       kinds in one pass over the ledger, as the answered ones alone were read before. */
+       kinds in one scan of the day's rows, each found by a partial index whose predicate is its
+       outcome (ai_usage_answered_settled_at_idx, ai_usage_reserved_started_at_idx, combined by
+       a BitmapOr): without them every refresh read the whole ledger, which keeps every call
+       (sql/tests/pipeline_ai_reads.sql). */
     ai as (
       select u.org_id,
              pg_catalog.sum(case when u.outcome = 'answered' then u.prompt_tokens + u.completion_tokens
