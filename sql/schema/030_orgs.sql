@@ -98,6 +98,11 @@ create index invitations_open_org_id_id_idx on app.invitations (org_id, id)
 create index invitations_open_org_id_invited_by_idx on app.invitations (org_id, invited_by)
   where accepted_at is null and declined_at is null and revoked_at is null;
 create index invitations_org_id_idx on app.invitations (org_id);
+/* A day's invitations for the daily metrics (pipeline.org_daily_counts): those sent that day,
+   and those accepted that day. Without them every refresh read every invitation ever sent,
+   which the table keeps (migration 0029). */
+create index invitations_created_at_idx on app.invitations (created_at);
+create index invitations_accepted_at_idx on app.invitations (accepted_at) where accepted_at is not null;
 alter table app.invitations enable row level security;
 alter table app.invitations force row level security;
 comment on table app.invitations is 'Invitations to join an organization, by email; single use, valid 7 days.';

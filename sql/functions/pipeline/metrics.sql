@@ -68,12 +68,19 @@ begin
         left join actors a on a.actor_id = m.user_id
        group by m.org_id
     ),
+    /* The invitations sent that day and those accepted that day (sent then or before: counted
+       in both when sent and accepted that day), in one scan of those rows, each arm bounded on
+       both sides so that an index serves it (invitations_created_at_idx,
+       invitations_accepted_at_idx, combined by a BitmapOr). The OR before it bounded
+       accepted_at only from below, and every refresh read every invitation ever sent
+       (sql/tests/pipeline_invitation_reads.sql); the rows it read more counted in neither. */
     invitations as (
       select i.org_id,
              pg_catalog.count(*) filter (where i.created_at >= v_start) as sent,
              pg_catalog.count(*) filter (where i.accepted_at >= v_start and i.accepted_at < v_end) as accepted
         from app.invitations i
-       where i.created_at < v_end and (i.created_at >= v_start or i.accepted_at >= v_start)
+       where (i.created_at >= v_start and i.created_at < v_end)
+          or (i.accepted_at >= v_start and i.accepted_at < v_end and i.created_at < v_end)
        group by i.org_id
     ),
     /* The tokens charged that day: the calls answered that day, and the reservations left
