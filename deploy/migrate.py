@@ -372,6 +372,12 @@ def apply_migrations(admin_url: str, migrations_dir: Path | None = None) -> list
     return [migration.id for migration in pending]
 
 
+def migration_files(folder: Path = MIGRATIONS_DIR) -> list[Path]:
+    """The migrations' files of `folder`, in order, their rollback files left out: a migration's
+    id is its file's name without `.sql`."""
+    return sorted(path for path in folder.glob("*.sql") if not path.name.endswith(".rollback.sql"))
+
+
 def migration_checksum(migration: Any) -> str:
     """The sha256 of a migration's file as it is on disk, its bytes unchanged (docs/sql.md says
     why): only the migration's own file, not its rollback, which has not run where it is applied

@@ -53,7 +53,14 @@ from pglast import parse_plpgsql
 from pglast.parser import ParseError, parse_sql_json, scan
 
 from codegen.raises import _expression_sql, _walk, _walk_lines
-from deploy.migrate import LOCK_WAIT, MIGRATIONS_DIR, OUR_CODE_SCHEMAS, migrate, stateless_files
+from deploy.migrate import (
+    LOCK_WAIT,
+    MIGRATIONS_DIR,
+    OUR_CODE_SCHEMAS,
+    migrate,
+    migration_files,
+    stateless_files,
+)
 from ops.distribution_lint import SCHEMA_DIR
 from ops.distribution_lint import findings as distribution_findings
 from ops.scratch import scratch_database, scratch_server
@@ -421,10 +428,6 @@ def squawk_binary() -> str:
     if found is None:
         raise RuntimeError("squawk is not installed (squawk-cli in requirements.lock): run ./dev")
     return found
-
-
-def migration_files(folder: Path = MIGRATIONS_DIR) -> list[Path]:
-    return sorted(path for path in folder.glob("*.sql") if not path.name.endswith(".rollback.sql"))
 
 
 def _transactional(path: Path) -> bool:

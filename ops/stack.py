@@ -31,6 +31,7 @@ from blossom_db.settings import connection_failure
 from deploy.migrate import (
     MIGRATIONS_DIR,
     migrate,
+    migration_files,
     report_rollback,
     rollback,
     stateless_applied,
@@ -452,8 +453,7 @@ def confirm_reset(settings: Settings, assume_yes: bool) -> None:
 def require_known_migration(to: str, migrations_dir: Path = MIGRATIONS_DIR) -> None:
     """Refuses, before asking anything, a name that is no migration of this code: `rollback
     0025` asked to confirm, then failed on the name (ids are whole: 0025.slack_digest_claims)."""
-    ids = sorted(path.name.removesuffix(".sql") for path in migrations_dir.glob("*.sql"))
-    ids = [name for name in ids if not name.endswith(".rollback")]
+    ids = [path.stem for path in migration_files(migrations_dir)]
     if to in ids:
         return
     meant = [name for name in ids if to and name.startswith(f"{to}.")]

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from deploy.migrate import migration_files
 from ops import new_migration
 from ops.settings import ROOT
 from ops.sql_lint import (
@@ -18,7 +19,6 @@ from ops.sql_lint import (
     call_findings,
     foreign_key_findings,
     load_exceptions,
-    migration_files,
     plpgsql_findings,
     rollback_findings,
     squawk_findings,
