@@ -7,6 +7,8 @@ otherwise. Its message never carries a credential or the provider's raw answer b
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 
 class ServiceError(Exception):
     def __init__(
@@ -29,6 +31,25 @@ class ServiceError(Exception):
 class AnswerTooLarge(Exception):
     """An outside service's answer went past what its client reads of one (each client's
     LARGEST_ANSWER_BYTES); raised while the SDK reads it, which passes it on as it is."""
+
+
+class CheckFailed(Exception):
+    """A caller's check before its message was handed over (SMTP's DATA, a Slack post's request:
+    the worker's, that its claim still holds) raised `error`: nothing was handed over. Wrapped,
+    so that neither the library in between nor the client's sorting of the service's failures
+    takes it for the service's; the client raises `error` itself."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def check_before_handing_over(check: Callable[[], Awaitable[None]]) -> None:
+    """Awaits `check`; what it raises comes out as CheckFailed."""
+    try:
+        await check()
+    except Exception as error:
+        raise CheckFailed(error) from error
 
 
 def retry_after_seconds(value: str | None) -> float | None:

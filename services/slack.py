@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from blossom_db.settings import env_number
-from services.errors import AnswerTooLarge, ServiceError, retry_after_seconds
+from services.errors import (
+    AnswerTooLarge,
+    CheckFailed,
+    ServiceError,
+    check_before_handing_over,
+    retry_after_seconds,
+)
 from services.text import inert, quoted, storable
 
 if TYPE_CHECKING:
@@ -256,7 +262,7 @@ class SlackClient:
         try:
             async with asyncio.timeout(self.settings.timeout_seconds):
                 response = await call(**arguments)
-        except _CheckFailedBeforeSending as failed:
+        except CheckFailed as failed:
             # Nothing was sent: the caller's to act on, not sorted as Slack's failure.
             raise failed.error from None
         except AnswerTooLarge:
@@ -304,14 +310,6 @@ class Redirected(Exception):
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
-class _CheckFailedBeforeSending(Exception):
-    """The check before sending raised `error`: the request was not sent."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 def _checked_before_sending(
     check: Callable[[], Awaitable[None]],
 ) -> Callable[
@@ -327,10 +325,7 @@ def _checked_before_sending(
         request: aiohttp.ClientRequest,
         handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
     ) -> aiohttp.ClientResponse:
-        try:
-            await check()
-        except Exception as error:
-            raise _CheckFailedBeforeSending(error) from error
+        await check_before_handing_over(check)
         return await handler(request)
 
     return middleware

@@ -35,6 +35,7 @@ import aiosmtplib
 from aiosmtplib.typing import Default
 
 from blossom_db.settings import ENCODE_HINT
+from services.errors import CheckFailed, check_before_handing_over
 
 # How long an accepted message's QUIT is waited for: the message is the server's already, and a
 # server slow to say goodbye held up the delivery's record (past a stopping worker's grace, which
@@ -139,14 +140,6 @@ class SmtpSettings:
         return f"{scheme}://{user}{self.host}:{self.port}" + ("?starttls=1" if self.start_tls else "")
 
 
-class _CheckFailedBeforeData(Exception):
-    """The check before DATA raised `error`: the message was not handed over."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 class _CheckedClient(aiosmtplib.SMTP):
     """aiosmtplib's client, which awaits a check before DATA. send_message does the conversation
     as it always did (EHLO, SIZE, 8BITMIME and SMTPUTF8, MAIL, each RCPT, and RSET after a
@@ -165,11 +158,8 @@ class _CheckedClient(aiosmtplib.SMTP):
         timeout: float | Literal[Default.token] | None = Default.token,  # noqa: ASYNC109
     ) -> aiosmtplib.SMTPResponse:
         if self._before_data is not None:
-            try:
-                await self._before_data()
-            except Exception as error:
-                # Told apart from the server's errors, which send sorts: this one is the caller's.
-                raise _CheckFailedBeforeData(error) from error
+            # Told apart from the server's errors, which send sorts: this one is the caller's.
+            await check_before_handing_over(self._before_data)
         return await super().data(message, timeout=timeout)
 
 
@@ -213,7 +203,7 @@ class Mailer:
             # Accepted: the message is the server's now, whatever becomes of a polite goodbye.
             with suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await client.quit(timeout=QUIT_SECONDS)
-        except _CheckFailedBeforeData as failed:
+        except CheckFailed as failed:
             # Not handed over: the server drops the envelope with the session. What the check
             # raised is the caller's to act on, not sorted as the server's (an OSError of its
             # own is no failure of the server's).
