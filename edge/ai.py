@@ -112,12 +112,7 @@ async def org_summary(request: Request) -> Response:
             # Tried again as the settle is: left reserved, the failed call was charged its
             # whole reservation once it lapsed (app.ai_usage_view). When it still cannot be
             # released, the caller has the provider's failure all the same.
-            if not await _tried_again(
-                request,
-                lambda conn: db.ext_ai_release_async(
-                    conn, p_session=session, p_reservation_id=reservation, p_failure=failure
-                ),
-            ):
+            if not await _tried_again(request, _releasing(session, reservation, failure)):
                 log.error(
                     "the AI call of reservation %d failed but could not be released: it is charged its "
                     "reservation once lapsed",
@@ -126,7 +121,10 @@ async def org_summary(request: Request) -> Response:
                 )
             raise failed_call(log, "the AI call", error, org_id) from None
         under_way.answered(reservation, answer)
-        if await _settle(request, session, reservation, answer):
+        # Tried again while the database cannot take it: a connection lost, a restart or a
+        # failover between the provider's answer and the settle left the reservation held for
+        # ten minutes and the tokens charged to nobody.
+        if await _tried_again(request, _settling(session, reservation, answer)):
             _note_over_report(org_id, reservation, chat, answer)
         else:
             _note_unsettled(org_id, reservation, chat, answer)
@@ -139,28 +137,30 @@ async def org_summary(request: Request) -> Response:
     return _summary(org_id, answer.text, cached=False)
 
 
-async def _settle(request: Request, session: str | None, reservation: int, answer: ChatAnswer) -> bool:
-    """Charges the call what the provider counted (ext.ai_settle), trying again, a few times
-    within about a second (_tried_again), while the database cannot take it: a connection lost, a restart or a
-    failover between the provider's answer and the settle left the reservation held for ten
-    minutes and the tokens charged to nobody. False when the last try failed so too; any other
+_Work = Callable[[psycopg.AsyncConnection[Any]], Awaitable[object]]
+
+
+def _settling(session: str | None, reservation: int, answer: ChatAnswer) -> _Work:
+    """Charges the call what the provider counted, and caches its answer (ext.ai_settle); a
     refusal (404: the organization deleted during the call) is raised as it is."""
-    return await _tried_again(
-        request,
-        lambda conn: db.ext_ai_settle_async(
-            conn,
-            p_session=session,
-            p_reservation_id=reservation,
-            p_prompt_tokens=answer.prompt_tokens,
-            p_completion_tokens=answer.completion_tokens,
-            p_answer=answer.text,
-        ),
+    return lambda conn: db.ext_ai_settle_async(
+        conn,
+        p_session=session,
+        p_reservation_id=reservation,
+        p_prompt_tokens=answer.prompt_tokens,
+        p_completion_tokens=answer.completion_tokens,
+        p_answer=answer.text,
     )
 
 
-async def _tried_again(
-    request: Request, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[object]]
-) -> bool:
+def _releasing(session: str | None, reservation: int, failure: str) -> _Work:
+    """Charges the call nothing, its failure's code kept (ext.ai_release)."""
+    return lambda conn: db.ext_ai_release_async(
+        conn, p_session=session, p_reservation_id=reservation, p_failure=failure
+    )
+
+
+async def _tried_again(request: Request, work: _Work) -> bool:
     """Runs a settle or a release, trying again after SETTLE_RETRY_DELAYS while the database
     cannot take it, within SETTLE_RETRY_SECONDS of the first try; False when the last try failed
     so too. Any other refusal is raised."""
@@ -252,24 +252,14 @@ class CallsUnderWay:
         while self._calls:
             reservation, under_way = self._calls.popitem()
             answer = under_way.answer
+            work = (
+                _releasing(under_way.session, reservation, CANCELLED)
+                if answer is None
+                else _settling(under_way.session, reservation, answer)
+            )
             try:
                 async with database.transaction() as conn:
-                    if answer is None:
-                        await db.ext_ai_release_async(
-                            conn,
-                            p_session=under_way.session,
-                            p_reservation_id=reservation,
-                            p_failure=CANCELLED,
-                        )
-                    else:
-                        await db.ext_ai_settle_async(
-                            conn,
-                            p_session=under_way.session,
-                            p_reservation_id=reservation,
-                            p_prompt_tokens=answer.prompt_tokens,
-                            p_completion_tokens=answer.completion_tokens,
-                            p_answer=answer.text,
-                        )
+                    await work(conn)
             except (RpcError, DatabaseUnavailable, psycopg.Error) as error:
                 if answer is None:
                     log.warning("the AI call of reservation %s could not be released: %r", reservation, error)
