@@ -456,6 +456,16 @@ def record_baseline(admin_url: str, unrecorded: dict[str, str]) -> None:
             )
 
 
+def checked_against_this_code(admin_url: str) -> int:
+    """What migrate and a rollback do first: refuse_edited_or_unknown_migrations, then the
+    baseline of a database migrated before checksums were kept (record_baseline; its schema and
+    owner exist, since it ran migrations); how many checksums that recorded."""
+    unrecorded = refuse_edited_or_unknown_migrations(admin_url)
+    if unrecorded:
+        record_baseline(admin_url, unrecorded)
+    return len(unrecorded)
+
+
 def _failure(migration: Any, error: psycopg.Error) -> str:
     """Postgres's error, and, for a lock timeout outside a transaction, why it was not retried."""
     if isinstance(error, errors.LockNotAvailable) and not migration.use_transactions:
@@ -476,9 +486,7 @@ def rollback(admin_url: str, to: str) -> list[str]:
     from yoyo import read_migrations
 
     with one_migrate_at_a_time(admin_url):
-        unrecorded = refuse_edited_or_unknown_migrations(admin_url)
-        if unrecorded:
-            record_baseline(admin_url, unrecorded)
+        checked_against_this_code(admin_url)
         backend = _yoyo_backend(admin_url)
         try:
             with backend.lock():
@@ -871,12 +879,11 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
             print(f"migrate: {message}", file=sys.stderr)
 
     with one_migrate_at_a_time(admin_url) as server:
-        unrecorded = refuse_edited_or_unknown_migrations(admin_url)
+        baseline = checked_against_this_code(admin_url)
         bootstrap(admin_url)
-        if unrecorded:
-            record_baseline(admin_url, unrecorded)
+        if baseline:
             say(
-                f"baseline: recorded the checksums of {len(unrecorded)} migration(s) applied before"
+                f"baseline: recorded the checksums of {baseline} migration(s) applied before"
                 " migrate kept them, from their files as they are; an edit of one is refused from now on"
             )
         if server.info.dbname != psycopg.conninfo.conninfo_to_dict(admin_url).get("dbname"):
