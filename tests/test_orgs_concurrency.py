@@ -600,3 +600,56 @@ def test_an_owners_account_is_deleted_only_at_read_committed(
         assert delete_account_at(database_url, isolation, member, lambda: None).ok
         assert delete_account_at(database_url, psycopg.IsolationLevel.READ_COMMITTED, first, lambda: None).ok
         assert owners(conn, org_id) == 1
+
+
+@pytest.mark.parametrize("function", ["create_organization", "accept_invitation", "decline_invitation"])
+def test_a_call_whose_account_is_being_deleted_is_not_signed_in(database_url: str, function: str) -> None:
+    """An operator deletes an account (not committed yet) while it creates an organization or
+    answers an invitation: calls that hold no organization of the account's, so nothing made them
+    wait for the deletion but the foreign key of the row naming the caller (the organization's
+    creator, the invitation's acceptor, the audit event's actor), which failed once the deletion
+    committed: a 409 of Postgres's own 23503, naming the table and the constraint. Now the call
+    waits for the account's row first and finds it gone: 401 auth.not_signed_in, nothing written."""
+    with admin(database_url) as conn:
+        owner, caller = make_user(conn, "owner"), make_user(conn, "caller")
+        org_id = make_org(conn, f"Doomed{time.monotonic_ns()}", {owner: "owner"})
+        invited = call_and_commit(conn, owner, "invite_member", org_id, email_of(conn, caller), "member")
+        assert invited.ok, invited
+        invitation_id = invited.rows[0][0]
+        row = conn.execute(
+            "select payload ->> 'token' from app.outbox where payload ->> 'invitation_id' = %s",
+            (invitation_id,),
+        ).fetchone()
+        assert row is not None
+        args = (
+            (f"Made while deleted {time.monotonic_ns()}",) if function == "create_organization" else (row[0],)
+        )
+        answers: dict[str, Outcome | str] = {}
+
+        def run() -> None:
+            with psycopg.connect(database_url) as own:
+                try:
+                    answers["call"] = call_and_commit(own, caller, function, *args)
+                except psycopg.Error as error:
+                    answers["call"] = f"{error.sqlstate} {error.diag.message_primary}"
+
+        with psycopg.connect(database_url) as deleting, deleting.transaction():
+            deleting.execute("delete from app.users where id = %s", (caller,))
+            calling = threading.Thread(target=run)
+            calling.start()
+            time.sleep(0.3)
+        calling.join(timeout=10)
+        answered = answers["call"]
+        assert isinstance(answered, Outcome), answered
+        assert (answered.status, answered.code) == (401, "auth.not_signed_in"), answered
+        made = conn.execute("select count(*) from app.organizations where name = %s", args[:1]).fetchone()
+        assert made == (0,)
+        answered_events = conn.execute(
+            "select count(*) from app.audit_events where target = %s and action <> 'org.member_invited'",
+            (invitation_id,),
+        ).fetchone()
+        assert answered_events == (0,)
+        state = conn.execute(
+            "select accepted_at, declined_at from app.invitations where id = %s", (invitation_id,)
+        ).fetchone()
+        assert state == (None, None)

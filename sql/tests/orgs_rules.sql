@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(78);
+select plan(82);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -50,6 +50,12 @@ select is(tap.call('owner', format($$ select api.create_organization(%L) $$, n))
   from unnest(array['', '   ', repeat('x', 101), e'bad\nname', null]) n;
 select is(tap.call(null, $$ select api.create_organization('Anon') $$), '401 auth.not_signed_in',
   'an anonymous caller must sign in');
+/* A caller whose account is gone (an operator deleted it after the pre-request read the
+   session) is no signed-in user: not a 409 of Postgres's own 23503, the organization's creator
+   missing from app.users. */
+select tap.fix('ghost', app.gen_id('usr'));
+select is(tap.call('ghost', $$ select api.create_organization('Ghost Town') $$), '401 auth.not_signed_in',
+  'an account that is gone creates nothing: 401 auth.not_signed_in');
 
 /* Invitations: validated, one open per address, single use, for the right account only. */
 select is(tap.call('owner', $$ select api.invite_member('{acme}', 'not an email', 'member') $$),
@@ -208,6 +214,16 @@ select is(tap.call('member', $$ select api.revoke_invitation('{lapsed}') $$),
   '409 invitation.not_pending', 'an expired invitation is not revoked');
 select is((select count(*)::int from app.audit_events where action = 'org.invitation_revoked' and target = tap.id('lapsed')),
   0, 'and the trail records no revocation of it');
+
+/* The ghost of the creation's test above, invited before its account went. */
+select is(tap.call('admin', $$ select api.invite_member('{acme}', 'ghost@example.com', 'member') $$), 'ok',
+  'an admin invites an address whose account will be gone');
+select is(tap.call('ghost', format($$ select api.accept_invitation(%L) $$,
+            tap.mailed_token('mail.org_invitation', 'ghost@example.com'))),
+  '401 auth.not_signed_in', 'an account that is gone accepts nothing: 401, not the invitation''s wrong account');
+select is(tap.call('ghost', format($$ select api.decline_invitation(%L) $$,
+            tap.mailed_token('mail.org_invitation', 'ghost@example.com'))),
+  '401 auth.not_signed_in', 'nor declines: 401');
 
 select * from finish();
 rollback;

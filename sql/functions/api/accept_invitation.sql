@@ -6,7 +6,7 @@ create function api.accept_invitation(token text) returns api.organization
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
+  v_user app.user_id := auth.require_account();
   v_invitation app.invitations;
 begin
   v_invitation := app.presented_invitation(accept_invitation.token);

@@ -8,7 +8,7 @@ create function api.create_organization(name text) returns api.organization
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
+  v_user app.user_id := auth.require_account();
   v_name text := app.valid_org_name(create_organization.name);
   v_base text := app.slugify(v_name);
   v_slug text;

@@ -3,7 +3,7 @@ create function api.decline_invitation(token text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-  v_user app.user_id := auth.require_user();
+  v_user app.user_id := auth.require_account();
   v_invitation app.invitations;
 begin
   v_invitation := app.presented_invitation(decline_invitation.token);
