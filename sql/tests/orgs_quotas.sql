@@ -8,7 +8,7 @@
  * tests/test_orgs_concurrency.py's.
  */
 begin;
-select plan(42);
+select plan(46);
 
 select tap.make_users(array['sender', 'sender2', 'sender3', 'founder', 'reviser', 'heir']);
 select tap.make_org('delta', '{"sender": "owner", "sender2": "admin", "sender3": "admin"}');
@@ -84,11 +84,19 @@ select is(tap.call('founder', $$ select api.create_organization('Venture 11') $$
 
 /* Renames, each of which posts to the organization's Slack channel. */
 select tap.make_org('zeta', '{"reviser": "owner"}');
+select is(tap.call('reviser', $$ select api.update_organization('{zeta}', ' Zeta ') $$), 'ok',
+  'a rename to the name the organization has (once trimmed) answers the organization');
+select is((select count(*)::int from app.audit_events where org_id = tap.id('zeta')), 0,
+  'but is no rename: nothing audited');
+select is((select count(*)::int from app.outbox where payload ->> 'org_id' = tap.id('zeta')), 0,
+  'nor posted to Slack (nor counted: the 20 renames below all pass)');
 select is(array_agg(distinct tap.call('reviser', format('select api.update_organization(''{zeta}'', ''Zeta %s'')', n))),
   '{ok}', 'an organization is renamed 20 times in an hour') from generate_series(1, 20) n;
 select is(tap.call('reviser', $$ select api.update_organization('{zeta}', 'Zeta 21') $$),
   '429 org.rate_limited (Retry-After: 3600)', 'the 21st is refused, with the seconds until the oldest leaves the hour');
 select is((select name from app.organizations where id = tap.id('zeta')), 'Zeta 20', 'and changes nothing');
+select is(tap.call('reviser', $$ select api.update_organization('{zeta}', 'Zeta 20') $$), 'ok',
+  'the name it has is still answered once the quota is spent: it renames nothing');
 select set_config('app.settings.renames_per_org_per_hour', '21', true);
 select is(tap.call('reviser', $$ select api.update_organization('{zeta}', 'Zeta 21') $$), 'ok',
   'app.settings.renames_per_org_per_hour raises the limit');

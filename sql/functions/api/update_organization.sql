@@ -17,6 +17,12 @@ begin
   -- its author had before it waited).
   perform app.lock_org_as_member(v_org);
   perform app.require_role(v_org, '{owner,admin}');
+  /* The name it has already renames nothing, as a role the member has changes none
+     (api.change_member_role): it was counted against the quota, audited as org.updated and
+     posted to the Slack channel as a rename. */
+  if exists (select from app.organizations o where o.id = v_org and o.name = v_name) then
+    return app.organization_view(v_org);
+  end if;
   perform app.spend_quota('org.rename', v_org, util.setting('renames_per_org_per_hour', '20')::integer,
                           interval '1 hour', 'org.rate_limited', 'Too many renames of this organization; try again later.');
   update app.organizations o set name = v_name, updated_at = pg_catalog.now() where o.id = v_org;
