@@ -653,3 +653,60 @@ def test_a_call_whose_account_is_being_deleted_is_not_signed_in(database_url: st
             "select accepted_at, declined_at from app.invitations where id = %s", (invitation_id,)
         ).fetchone()
         assert state == (None, None)
+
+
+@pytest.mark.parametrize("answer", ["accept_invitation", "decline_invitation"])
+@pytest.mark.parametrize("taking_back", ["revoke_invitation", "delete_organization"])
+def test_an_invitation_answered_while_it_is_taken_back_has_the_one_outcome_its_trail_records(
+    database_url: str, answer: str, taking_back: str
+) -> None:
+    """The invitee accepts or declines while an owner revokes the invitation or deletes its
+    organization. An answer and a revocation are one outcome of two (the invitation changes once);
+    an answer before the deletion stands, one after finds nothing (400 invitation.invalid). Whatever
+    the order, the audit trail and the outbox hold the answer, the revocation and the joining that
+    happened, and nothing of a refused call."""
+    with admin(database_url) as conn:
+        for _ in range(ROUNDS):
+            owner, invitee = make_user(conn, "owner"), make_user(conn, "invitee")
+            org_id = make_org(conn, f"Answer{time.monotonic_ns()}", {owner: "owner"})
+            invited = call_and_commit(conn, owner, "invite_member", org_id, email_of(conn, invitee), "member")
+            assert invited.ok, invited
+            invitation_id = invited.rows[0][0]
+            row = conn.execute(
+                "select payload ->> 'token' from app.outbox where payload ->> 'invitation_id' = %s",
+                (invitation_id,),
+            ).fetchone()
+            assert row is not None
+            taken_back_args = (invitation_id,) if taking_back == "revoke_invitation" else (org_id,)
+            answered, took_back = race(
+                database_url, [(invitee, answer, (row[0],)), (owner, taking_back, taken_back_args)]
+            )
+            if not answered.ok:
+                assert (answered.status, answered.code) == (400, "invitation.invalid"), answered
+            if not took_back.ok:
+                assert (took_back.status, took_back.code) == (409, "invitation.not_pending"), took_back
+            if taking_back == "revoke_invitation":
+                assert answered.ok != took_back.ok, (answered, took_back)
+            else:
+                assert took_back.ok, took_back
+            events = dict(
+                conn.execute(
+                    "select action, count(*) from app.audit_events where target = %s group by action",
+                    (invitation_id,),
+                ).fetchall()
+            )
+            answered_action = (
+                "org.invitation_accepted" if answer == "accept_invitation" else "org.invitation_declined"
+            )
+            revoked = taking_back == "revoke_invitation" and took_back.ok
+            assert events == {
+                "org.member_invited": 1,
+                **({answered_action: 1} if answered.ok else {}),
+                **({"org.invitation_revoked": 1} if revoked else {}),
+            }, events
+            joined = conn.execute(
+                "select count(*) from app.outbox"
+                " where topic = 'notify.member_joined' and payload ->> 'org_id' = %s",
+                (org_id,),
+            ).fetchone()
+            assert joined == (int(answered.ok and answer == "accept_invitation"),)
