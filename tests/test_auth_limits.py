@@ -144,10 +144,8 @@ def test_signing_out_everywhere_waits_for_the_account_in_a_password_turn(fresh_s
     account = signup(fresh_stack.edge_url)
     bystander = signup(fresh_stack.edge_url)
     with psycopg.connect(fresh_stack.database_url) as lock:
-        # The account's lock, as a login under way holds it (app.lock_rate_key('login', email)).
-        lock.execute(
-            "select pg_advisory_xact_lock(hashtextextended('rate:login:' || lower(%s), 0))", [account.email]
-        )
+        # The account's lock, as a login under way holds it.
+        lock.execute("select app.lock_rate_key('login', lower(%s))", [account.email])
         with ThreadPoolExecutor(max_workers=12) as pool:
             sign_outs = [
                 pool.submit(post, fresh_stack.edge_url, "/auth/logout-all", {}, account.cookie, "127.0.0.23")

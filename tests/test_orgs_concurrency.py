@@ -381,6 +381,48 @@ def test_a_stranger_is_refused_without_taking_or_waiting_for_the_organizations_l
     assert error_outcome(refused.value).code == "org.not_found"
 
 
+# An organization's id, and an address made for it: hashtextextended's last mix run backwards
+# over its 2**32 hidden states (seconds of one core) gave the 11 characters after the x, so that
+# 'rate:login:' and the address hashed as 'org:' and the id.
+FORGED_ORG = "org_01m8y389yy6fggkvqfbypjsk6a"
+FORGED_ADDRESS = "x=wrxy$]st8k"
+
+
+def test_a_login_for_any_address_leaves_every_organizations_lock_alone(database_url: str) -> None:
+    """The application's locks were keyed by hashtextextended of their names, a hash for hash
+    tables that can be inverted, and a login's name holds the address typed: anyone, signed in
+    or not, who knew an organization's id could log in as an address made for it and hold that
+    organization's lock through the login's bcrypt, as often as the address had failures left
+    (each address its own 20 an hour before the delays), while every call of its members waited
+    behind it, each holding one of PostgREST's connections. A key is a hash that cannot be
+    inverted now: whatever is typed, a login takes its own lock."""
+    with admin(database_url) as conn:
+        forged = conn.execute(
+            "select hashtextextended('rate:login:' || %s, 0) = hashtextextended('org:' || %s, 0)",
+            (FORGED_ADDRESS, FORGED_ORG),
+        ).fetchone()
+        assert forged == (True,), "the address no longer hashes as the organization: make another"
+        owner = make_user(conn, "owner")
+        conn.execute(
+            "insert into app.organizations (id, name, slug) values (%s, 'Forged', %s)",
+            (FORGED_ORG, f"forged-{time.monotonic_ns()}"),
+        )
+        try:
+            conn.execute(
+                "insert into app.memberships (org_id, user_id, role) values (%s, %s, 'owner')",
+                (FORGED_ORG, owner),
+            )
+            with psycopg.connect(database_url) as login, login.transaction():
+                # A failed login, its transaction open as while its bcrypt runs.
+                login.execute("select auth.login(%s, 'not the password')", (FORGED_ADDRESS,))
+                with psycopg.connect(database_url, autocommit=True) as member:
+                    member.execute("set lock_timeout = '2s'")
+                    renamed = call(member, owner, "update_organization", FORGED_ORG, "Renamed")
+            assert renamed.ok, renamed
+        finally:
+            conn.execute("delete from app.organizations where id = %s", (FORGED_ORG,))
+
+
 def test_an_invitation_revoked_while_its_organization_is_deleted_is_not_found(database_url: str) -> None:
     """An admin revokes an invitation while an owner deletes the organization. The revocation
     read the invitation and the admin's role before the deletion committed, waited for the

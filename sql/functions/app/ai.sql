@@ -14,7 +14,7 @@
 create function app.lock_ai(p_org app.org_id) returns void
 language sql volatile
 begin atomic
-  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('ai:' || p_org, 0));
+  select pg_catalog.pg_advisory_xact_lock(util.lock_key('ai:' || p_org));
 end;
 
 comment on function app.lock_ai(app.org_id) is

@@ -92,7 +92,7 @@ comment on function app.slugify(text) is 'The name''s part of a URL slug, at mos
 create function app.lock_org(p_org app.org_id) returns void
 language sql volatile
 begin atomic
-  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('org:' || p_org, 0));
+  select pg_catalog.pg_advisory_xact_lock(util.lock_key('org:' || p_org));
 end;
 
 comment on function app.lock_org(app.org_id) is

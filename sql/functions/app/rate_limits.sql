@@ -13,12 +13,13 @@
  * The locks (these, app.lock_org, app.lock_ai) are taken by the owner, in the SECURITY DEFINER
  * functions of auth and api that call them: no other role may take an advisory lock
  * (sql/database.sql), so no one can hold the lock of another's logins or organization from a
- * connection of their own.
+ * connection of their own; and each is keyed by its name's SHA-256 (util.lock_key), so that no
+ * name a caller types (an address) takes another's lock either.
  */
 create function app.lock_rate_key(p_kind text, p_key text) returns void
 language sql volatile
 begin atomic
-  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('rate:' || p_kind || ':' || p_key, 0));
+  select pg_catalog.pg_advisory_xact_lock(util.lock_key('rate:' || p_kind || ':' || p_key));
 end;
 
 comment on function app.lock_rate_key(text, text) is
