@@ -2,7 +2,8 @@
 organization RPC called by every user with every other tenant's ids is refused as not found,
 and no answer to any call ever carries a row (an id or a name) of an organization the caller
 is not a member of. Calls go straight to the SQL functions as `authenticated`, set up the way
-the pre-request sets up a request, each in a savepoint that is undone afterwards."""
+the pre-request sets up a request, each in a savepoint that is undone afterwards; and the same
+attempts go through the edge, PostgREST and the pre-request themselves."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blossom_db.generated import API_CALL_ARGUMENTS
+from tests.support.auth_client import post, signup
+from tests.support.http import Reply, request
 from tests.support.orgs_db import Outcome, call, call_and_commit, email_of, make_org, make_user
+from tests.support.stack import Stack
 
 ROLES = ("owner", "admin", "member")
 
@@ -214,3 +219,142 @@ def test_former_members_invitees_and_a_deleted_organizations_owner_are_outsiders
     assert invitations.ok
     assert {row[1] for row in members.rows} <= {stranger}
     assert org not in json.dumps(events.rows + invitations.rows, default=str)
+
+
+def rpc(
+    stack: Stack, function: str, arguments: dict[str, object], headers: dict[str, str], method: str
+) -> Reply:
+    """A call through the edge: POST with a JSON body, or GET (HEAD) with a query string."""
+    if method == "POST":
+        return post(stack.edge_url, f"/rpc/{function}", arguments, headers)
+    query = "&".join(f"{name}={value}" for name, value in arguments.items())
+    return request(stack.edge_url, method, f"/rpc/{function}?{query}", headers=headers)
+
+
+def tenant_rows(conn: psycopg.Connection, org_id: str) -> tuple[object, ...]:
+    """Everything of an organization a call could change, as text."""
+    row = conn.execute(
+        "select (select o::text from app.organizations o where o.id = %(org)s),"
+        " (select string_agg(m::text, ',' order by m.id) from app.memberships m where m.org_id = %(org)s),"
+        " (select string_agg(i::text, ',' order by i.id) from app.invitations i where i.org_id = %(org)s),"
+        " (select count(*) from app.audit_events e where e.org_id = %(org)s),"
+        " (select count(*) from app.outbox b where b.payload ->> 'org_id' = %(org)s)",
+        {"org": org_id},
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_no_call_through_the_edge_reaches_another_tenant(stack: Stack) -> None:
+    """The property above through the real path: the edge, PostgREST and the pre-request, the
+    caller named by a session cookie or the X-Blossom-Session header. An owner of one
+    organization calls every RPC with another organization's ids (in a POST's body, and in a
+    GET's and a HEAD's query for those that only read), and their own organization with the
+    other's members and cursors: each is refused as not found, no answer holds anything of the
+    other tenant (its name, slug, addresses, display names, membership or event ids), and the
+    other organization's rows, trail and outbox are as they were."""
+    mark = secrets.token_hex(6)
+    attacker = signup(stack.edge_url, name="Attacker")
+    victim, colleague = (signup(stack.edge_url, name=f"{name}{mark}") for name in ("Victim", "Colleague"))
+    own = post(stack.edge_url, "/rpc/create_organization", {"name": "Own"}, attacker.cookie).json()
+    target = post(stack.edge_url, "/rpc/create_organization", {"name": f"Target{mark}"}, victim.cookie).json()
+    invitee = f"invitee-{mark}@example.com"
+    invited = post(
+        stack.edge_url,
+        "/rpc/invite_member",
+        {"org_id": target["id"], "email": invitee, "role": "member"},
+        victim.cookie,
+    )
+    assert invited.status == 200, invited.body
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into app.memberships (org_id, user_id, role) values (%s, %s, 'admin')",
+            (target["id"], colleague.user["id"]),
+        )
+        memberships = [
+            str(r[0])
+            for r in conn.execute("select id from app.memberships where org_id = %s", (target["id"],))
+        ]
+        events = [
+            str(r[0])
+            for r in conn.execute("select id from app.audit_events where org_id = %s", (target["id"],))
+        ]
+        before = tenant_rows(conn, target["id"])
+    marks = {
+        target["name"],
+        target["slug"],
+        invitee,
+        victim.email,
+        colleague.email,
+        mark,
+        *memberships,
+        *events,
+    }
+
+    org, victim_id, invitation = target["id"], victim.user["id"], invited.json()["id"]
+    outsider_calls: list[tuple[str, dict[str, object], str]] = [
+        ("get_organization", {"org_id": org}, "org.not_found"),
+        ("list_members", {"org_id": org}, "org.not_found"),
+        ("list_invitations", {"org_id": org}, "org.not_found"),
+        ("list_audit_events", {"org_id": org}, "org.not_found"),
+        ("get_slack_connection", {"org_id": org}, "org.not_found"),
+        ("get_ai_usage", {"org_id": org}, "org.not_found"),
+        ("update_organization", {"org_id": org, "name": "Taken over"}, "org.not_found"),
+        ("invite_member", {"org_id": org, "email": "spy@example.com", "role": "owner"}, "org.not_found"),
+        ("change_member_role", {"org_id": org, "user_id": victim_id, "role": "member"}, "org.not_found"),
+        (
+            "change_member_role",
+            {"org_id": org, "user_id": attacker.user["id"], "role": "owner"},
+            "org.not_found",
+        ),
+        ("remove_member", {"org_id": org, "user_id": victim_id}, "org.not_found"),
+        ("transfer_ownership", {"org_id": org, "user_id": attacker.user["id"]}, "org.not_found"),
+        ("leave_organization", {"org_id": org}, "org.not_found"),
+        ("delete_organization", {"org_id": org}, "org.not_found"),
+        ("revoke_invitation", {"invitation_id": invitation}, "invitation.not_found"),
+        (
+            "change_member_role",
+            {"org_id": own["id"], "user_id": victim_id, "role": "owner"},
+            "member.not_found",
+        ),
+        ("remove_member", {"org_id": own["id"], "user_id": victim_id}, "member.not_found"),
+        ("transfer_ownership", {"org_id": own["id"], "user_id": victim_id}, "member.not_found"),
+    ]
+    assert {name for name, _, _ in outsider_calls} >= set(API_CALL_ARGUMENTS) - {
+        "me",
+        "update_profile",
+        "create_organization",
+        "list_organizations",
+        "accept_invitation",
+        "decline_invitation",
+    }
+    identities = {"cookie": attacker.cookie, "header": {"X-Blossom-Session": attacker.token}}
+    answers: list[tuple[str, Reply]] = []
+    for identity, headers in identities.items():
+        for function, arguments, code in outsider_calls:
+            methods = ["POST"] + (["GET", "HEAD"] if API_CALL_ARGUMENTS[function].read_only else [])
+            for method in methods:
+                reply = rpc(stack, function, arguments, headers, method)
+                answers.append((f"{method} {function} by {identity}", reply))
+                assert reply.status == 404, (function, method, identity, reply.status, reply.body)
+                if method != "HEAD":
+                    assert reply.json()["code"] == code, (function, method, identity, reply.body)
+        for cursor in memberships:
+            page = rpc(stack, "list_members", {"org_id": own["id"], "after": cursor}, headers, "POST")
+            answers.append((f"list_members after {cursor} by {identity}", page))
+            assert page.status == 200, page.body
+            assert {row["user_id"] for row in page.json()} <= {attacker.user["id"]}
+        for cursor in events:
+            page = rpc(stack, "list_audit_events", {"org_id": own["id"], "before": cursor}, headers, "POST")
+            answers.append((f"list_audit_events before {cursor} by {identity}", page))
+            assert page.status == 200, page.body
+        listed = rpc(stack, "list_organizations", {}, headers, "GET")
+        answers.append((f"list_organizations by {identity}", listed))
+        assert [row["id"] for row in listed.json()] == [own["id"]]
+    leaked = {
+        what: sorted(m for m in marks if m in reply.body.decode() or any(m in v for _, v in reply.headers))
+        for what, reply in answers
+    }
+    assert not {what: found for what, found in leaked.items() if found}
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        assert tenant_rows(conn, target["id"]) == before
