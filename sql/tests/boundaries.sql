@@ -9,7 +9,7 @@
  * counts what is younger than an hour.
  */
 begin;
-select plan(45);
+select plan(47);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.make_users(array['owner', 'guest', 'reader']);
@@ -201,6 +201,25 @@ select is((pipeline.purge_auth()).sessions, 1, 'a session is purged at the momen
 update app.sessions set expires_at = now() + interval '1 day', last_seen_at = now() - interval '7 days'
  where token_hash = util.token_hash(tap.id('guest_session'));
 select is((pipeline.purge_auth()).sessions, 1, 'and at the moment it has been idle 7 days');
+/* Its days are UTC's whatever the caller's session says (PGTZ, or a URL's options, give the
+   pipeline's login another zone than its role's): in one whose summer time began at today's
+   first hour, a day back on its wall clock is 23 hours, 30 days are 719. */
+select set_config('timezone',
+                  format('XXX0YYY,%s/0,%s/0', extract(doy from now() at time zone 'UTC')::int - 1,
+                         (extract(doy from now() at time zone 'UTC')::int + 180) % 365),
+                  true);
+select is(extract(epoch from now() - (now() - interval '1 day')) / 3600, 23::numeric,
+  'a day of the session''s wall clock is 23 hours here');
+insert into app.password_resets (token_hash, user_id, expires_at)
+values (sha256('tz reset'), tap.id('reader'), now() - interval '23 hours 30 minutes');
+update app.email_verifications set expires_at = now() - interval '23 hours 30 minutes';
+insert into app.outbox (topic, payload, created_at, delivered_at)
+values ('mail.tap_zone', '{}', now() - interval '720 hours', now() - interval '719 hours 30 minutes');
+select results_eq(
+  $$ select password_resets, email_verifications, outbox_delivered from pipeline.purge_auth() $$,
+  $$ values (0, 0, 0) $$,
+  'the purge keeps a reset or a verification link less than 24 hours past its expiry, and a mail delivered less than 720 hours ago, in any session''s zone');
+reset timezone;
 
 /* Pages of the audit trail: a limit of 1 and of 200 are taken, 0 and 201 refused; after the first
    row of a page comes the rest, after the last row nothing. */

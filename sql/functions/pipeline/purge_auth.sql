@@ -12,6 +12,10 @@ create function pipeline.purge_auth(
   out outbox_delivered integer
 )
 language plpgsql volatile security definer set search_path = ''
+/* Its days, 30 days and year are UTC's, as the API's sessions count them (auth.known_device's
+   year): in a caller's zone whose clocks changed meanwhile (PGTZ, or a URL's options, override
+   its role's UTC), a day back was 23 hours, and a link 23 and a half hours past its expiry went. */
+set timezone = 'UTC'
 as $$
 begin
   /* By the database's idle timeout: the caller's own setting would decide for every user. When
