@@ -78,6 +78,18 @@ REFUSED = (
     "select lo_create(0)",
     # A write of any size into the write-ahead log, in a read-only transaction too: 48 MB a call.
     "select pg_logical_emit_message(false, 'x', repeat('x', 1000))",
+    # The server's files, settings and programs, which a role granted none of Postgres's
+    # predefined roles may not reach (sql/roles.sql takes back any membership it did not give).
+    "select pg_read_file('postgresql.conf')",
+    "select pg_ls_dir('.')",
+    "select lo_import('/etc/hostname')",
+    "copy (select 1) to '/tmp/panopticon'",
+    "copy (select 1) to program 'true'",
+    "select * from pg_file_settings",
+    "select current_setting('primary_conninfo')",
+    "set session authorization postgres",
+    "select pg_reload_conf()",
+    "select pg_stat_reset()",
 )
 
 
