@@ -5,7 +5,7 @@
  * work, and three clients asking it slowed every other tenant's calls tenfold.
  */
 begin;
-select plan(17);
+select plan(18);
 
 select tap.make_users(array(select 'm' || n from generate_series(1, 120) n) || array['outsider']);
 select tap.make_org('wide', '{}');
@@ -80,6 +80,12 @@ select tap.id('newer'), u.id, 'member' from app.users u where u.display_name lik
    every membership. */
 analyze app.users, app.organizations, app.memberships;
 select tap.become('m7');
+/* The rules below count the pages of our tables and indexes, not the catalogs': an analyze (ours
+   above, or autovacuum's between two calls) makes the page's plan again, and counted, its
+   planning's reads of the catalogs (470 pages here, more once a busy server had emptied the
+   session's caches) made the first rule fail now and then under load. */
+select is(tap.blocks($$ select count(*) from pg_catalog.pg_class $$), 0::bigint,
+  'the catalogs'' pages are not counted');
 select is((select count(*)::int from api.list_members(tap.id('newer'))), 100, 'a page of 100 of 25,001 members');
 select cmp_ok(tap.blocks($$ select * from api.list_members('{newer}') $$), '<', 1000::bigint,
   'reads them and their users, not the 20,000 memberships of other organizations');
