@@ -1647,8 +1647,9 @@ def auth_confirm_password_reset(
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
+    p_session_token: str | Default | None = DEFAULT,
 ) -> None:
-    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets every device of the account but the browser's own (p_device_token). Errors: 400 auth.invalid_token, 422 auth.weak_password.
+    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets every device of the account but the browser's own (p_device_token), and ends the session the browser presented (p_session_token), whoever's it was. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
     Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
@@ -1661,6 +1662,7 @@ def auth_confirm_password_reset(
             ("p_new_password", p_new_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
             ("p_device_token", p_device_token, "text", ""),
+            ("p_session_token", p_session_token, "text", ""),
         ],
     )
     with guarded(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
@@ -1675,8 +1677,9 @@ async def auth_confirm_password_reset_async(
     p_new_password: str | None,
     p_client_addr: Inet | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
+    p_session_token: str | Default | None = DEFAULT,
 ) -> None:
-    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets every device of the account but the browser's own (p_device_token). Errors: 400 auth.invalid_token, 422 auth.weak_password.
+    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets every device of the account but the browser's own (p_device_token), and ends the session the browser presented (p_session_token), whoever's it was. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
     Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
@@ -1689,6 +1692,7 @@ async def auth_confirm_password_reset_async(
             ("p_new_password", p_new_password, "text", ""),
             ("p_client_addr", p_client_addr, "inet", ""),
             ("p_device_token", p_device_token, "text", ""),
+            ("p_session_token", p_session_token, "text", ""),
         ],
     )
     async with guarded_async(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:

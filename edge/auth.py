@@ -447,6 +447,7 @@ async def confirm_password_reset(request: Request) -> Response:
             p_new_password=body["new_password"],
             p_client_addr=client_ip(request, config),
             p_device_token=device_token(request),
+            p_session_token=session_token(request, config),
         ),
         password_work(request).hashing,
     )

@@ -293,6 +293,28 @@ def test_a_reset_keeps_the_device_of_the_browser_that_made_it_and_forgets_the_ot
     assert kept == [(hashlib.sha256(account.device.encode()).hexdigest(),)]
 
 
+def test_a_reset_ends_the_browser_s_session_whoever_s_it_was(auth_stack: Stack) -> None:
+    """The answer clears the browser's session cookie; a session of another account (a shared
+    computer signed in to someone else) went on working after it, for whoever had kept a copy."""
+    account = signup(auth_stack.edge_url)
+    other = signup(auth_stack.edge_url)
+    assert post(auth_stack.edge_url, "/auth/password-reset", {"email": account.email}).status == 202
+    body = {"token": reset_token(auth_stack, account.email), "new_password": "reset to this one"}
+    reply = post(auth_stack.edge_url, "/auth/password-reset/confirm", body, headers=other.cookie)
+    assert reply.status == 204
+    (cleared,) = reply.all("set-cookie")
+    assert cleared.startswith("blossom_session=;")
+    assert request(auth_stack.edge_url, "GET", "/auth/session", headers=other.cookie).status == 401
+
+
+def test_a_refused_reset_leaves_the_browser_s_session_as_it_was(auth_stack: Stack) -> None:
+    other = signup(auth_stack.edge_url)
+    body = {"token": "A" * 43, "new_password": "reset to this one"}
+    reply = post(auth_stack.edge_url, "/auth/password-reset/confirm", body, headers=other.cookie)
+    assert (reply.status, reply.json()["code"]) == (400, "auth.invalid_token")
+    assert request(auth_stack.edge_url, "GET", "/auth/session", headers=other.cookie).status == 200
+
+
 def test_password_reset_confirm_refuses_a_weak_password_and_keeps_the_token(auth_stack: Stack) -> None:
     account = signup(auth_stack.edge_url)
     assert post(auth_stack.edge_url, "/auth/password-reset", {"email": account.email}).status == 202

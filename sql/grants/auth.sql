@@ -35,7 +35,7 @@ grant execute on function
   auth.session_info(text),
   auth.change_password(text, text, text, inet, text, text),
   auth.request_password_reset(text, inet),
-  auth.confirm_password_reset(text, text, inet, text),
+  auth.confirm_password_reset(text, text, inet, text, text),
   auth.verify_email(text, inet),
   auth.resend_email_verification(text, inet),
   auth.touch_session(text)

@@ -34,7 +34,7 @@ select is_empty(
 select is(
   (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text) from pg_proc p
     where p.pronamespace = 'auth'::regnamespace and has_function_privilege('edge', p.oid, 'execute')),
-  array['auth.change_password(text,text,text,inet,text,text)', 'auth.confirm_password_reset(text,text,inet,text)',
+  array['auth.change_password(text,text,text,inet,text,text)', 'auth.confirm_password_reset(text,text,inet,text,text)',
         'auth.login(text,text,inet,text,text,text)', 'auth.logout(text,inet)', 'auth.logout_all(text,inet)',
         'auth.request_password_reset(text,inet)', 'auth.resend_email_verification(text,inet)', 'auth.session_info(text)',
         'auth.signup(text,text,text,inet,text,text,text)', 'auth.touch_session(text)', 'auth.verify_email(text,inet)'],

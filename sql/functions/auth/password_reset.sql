@@ -56,12 +56,16 @@ comment on function auth.request_password_reset(text, inet) is
    under way (which read the old hash, then spends a bcrypt) ends before the new password is set,
    so it can neither write its password over the reset's nor open a session after the reset
    revoked them all. The lock first, then the reset's row: a password change takes them in that
-   order too (it spends the links). */
+   order too (it spends the links).
+   The browser that made the reset is signed out (the edge clears its session cookie), so the
+   session it presented (p_session_token) ends too, whoever's it was: one of another account (a
+   shared computer) went on working for whoever kept a copy of the cookie the answer cleared. */
 create function auth.confirm_password_reset(
   p_token text,
   p_new_password text,
   p_client_addr inet default null,
-  p_device_token text default null
+  p_device_token text default null,
+  p_session_token text default null
 ) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -87,13 +91,14 @@ begin
   -- This token and every other outstanding one of the user are spent.
   update app.password_resets r set used_at = pg_catalog.now() where r.user_id = v_reset.user_id and r.used_at is null;
   update app.sessions s set revoked_at = pg_catalog.now() where s.user_id = v_reset.user_id and s.revoked_at is null;
+  perform auth.end_presented_session(p_session_token);
   -- Devices made with the old password keep no exemption from the account's back-off.
   delete from app.devices d where d.user_id = v_reset.user_id and d.token_hash is distinct from v_device;
   perform auth.audit('auth.password_reset', v_reset.user_id, v_reset.user_id, p_client_addr);
 end
 $$;
 
-comment on function auth.confirm_password_reset(text, text, inet, text) is
+comment on function auth.confirm_password_reset(text, text, inet, text, text) is
   'Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets '
-  'every device of the account but the browser''s own (p_device_token). '
+  'every device of the account but the browser''s own (p_device_token), and ends the session the browser presented (p_session_token), whoever''s it was. '
   'Errors: 400 auth.invalid_token, 422 auth.weak_password.';
