@@ -23,14 +23,34 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """Parsed once per distinct address: a busy edge sees the same few peers again and again. A
     link-local IPv6 address's zone (`fe80::1%eth0`) is dropped: it names an interface of the
-    machine that saw the client, not the client, and Postgres's inet refuses it."""
+    machine that saw the client, not the client, and Postgres's inet refuses it. So is a port,
+    which some proxies write after the address (`203.0.113.7:50123`, `[2001:db8::7]:443`): read
+    as no address, every client of such a proxy was the proxy itself, one client for the limits."""
+    text = value.strip()
     try:
-        ip = ipaddress.ip_address(value.strip())
+        ip = ipaddress.ip_address(text)
     except ValueError:
-        return None
+        try:
+            ip = ipaddress.ip_address(_without_port(text))
+        except ValueError:
+            return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
         return ipaddress.IPv6Address(ip.packed)
     return ip
+
+
+def _port(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _without_port(text: str) -> str:
+    """The address of `203.0.113.7:50123`, `[2001:db8::7]:443` or `[2001:db8::7]`; else the text."""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        with_port = rest[:1] == ":" and _port(rest[1:])
+        return host if bracket and (not rest or with_port) else text
+    host, colon, port = text.partition(":")
+    return host if colon and _port(port) else text
 
 
 def peer_ip(scope: Scope) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -44,6 +44,28 @@ def test_a_trusted_proxy_names_the_client_in_the_last_forwarded_entry() -> None:
     assert client_address(garbage, trusted) == "10.1.2.3"
 
 
+@pytest.mark.parametrize(
+    ("entry", "client"),
+    [
+        ("203.0.113.7:50123", "203.0.113.7"),
+        ("[2001:db8::7]:443", "2001:db8::7"),
+        ("[2001:db8::7]", "2001:db8::7"),
+        ("2001:db8::7:443", "2001:db8::7:443"),  # an IPv6 address, not one with a port
+        ("not an address:80", "10.1.2.3"),
+        ("203.0.113.7:", "10.1.2.3"),
+        ("[203.0.113.7:80]", "10.1.2.3"),
+    ],
+)
+def test_a_forwarded_address_with_a_port_is_the_address(entry: str, client: str) -> None:
+    """Some proxies write the client's port after its address (Azure's Application Gateway:
+    `IP:port`). Read as no address, each such request was the proxy's own: every client behind
+    it one client, whose per-address limits (20 sign-ups an hour, 100 failed logins in 15
+    minutes, 32 requests under way at the edge) one of them could spend for everyone."""
+    trusted = config(trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),))
+    request = make_request(peer="10.1.2.3", headers={"X-Forwarded-For": f"198.51.100.1, {entry}"})
+    assert client_address(request, trusted) == client
+
+
 def test_a_forwarded_address_with_a_zone_is_the_address_without_it() -> None:
     """A link-local IPv6 address may carry its zone (`fe80::1%eth0`), which Postgres's inet does
     not take: the client's address went to the database so, and the request failed there (500)."""
