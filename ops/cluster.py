@@ -16,6 +16,7 @@ from pathlib import Path
 PG_BIN = Path(os.environ.get("BLOSSOM_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
 SERVER_ACCOUNT = "postgres"
+PROC = Path("/proc")
 
 
 # Given on the command line at every start, so that a cluster made before they were added gets
@@ -127,13 +128,51 @@ class LocalCluster:
         with open(self.pgdata / "postgresql.conf", "a") as handle:
             handle.write("\n# Blossom local cluster\n" + conf)
 
+    @property
+    def pid_file(self) -> Path:
+        return self.pgdata / "postmaster.pid"
+
+    def _pid_in_file(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def _serves_this_folder(self, pid: int) -> bool:
+        """Whether the live process `pid` is a server of this data folder: a postmaster works in
+        its data folder, which it enters before it writes its PID. Where that cannot be read (no
+        /proc, another user's process), it is taken to be one, as pg_ctl takes it."""
+        if not PROC.joinpath("self").exists():
+            return True
+        try:
+            return Path(os.readlink(PROC / str(pid) / "cwd")) == self.pgdata.resolve()
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+
     def running(self) -> bool:
-        return self._run(PG_BIN / "pg_ctl", "status", "--pgdata", self.pgdata, check=False).returncode == 0
+        # pg_ctl asks only whether postmaster.pid's PID is alive: after a restart of the machine
+        # (or of a container, which hands PIDs out again in the same order) that a cluster was
+        # not shut down before, it is often another process of the server account.
+        if self._run(PG_BIN / "pg_ctl", "status", "--pgdata", self.pgdata, check=False).returncode != 0:
+            return False
+        pid = self._pid_in_file()
+        return pid is None or self._serves_this_folder(pid)
+
+    def _forget_stale_pid_file(self) -> None:
+        """Removes a postmaster.pid whose PID another process has now. Postgres removes one whose
+        PID is gone itself, but refuses to start while that PID is alive and the server
+        account's, taking it for a server of this folder still."""
+        pid = self._pid_in_file()
+        if pid is not None and (PROC / str(pid)).exists() and not self._serves_this_folder(pid):
+            self.pid_file.unlink(missing_ok=True)
 
     def start(self) -> None:
         self.init()
         if self.running():
             return
+        self._forget_stale_pid_file()
         self._run(
             PG_BIN / "pg_ctl",
             "start",

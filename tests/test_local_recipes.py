@@ -294,3 +294,28 @@ def test_the_hint_to_drop_an_existing_database_works_as_printed(database_url: st
         assert dropped.returncode == 0, dropped.stderr
         assert "DROP DATABASE" in dropped.stdout, dropped.stdout
         assert local.run("ops.backup", "restore", str(backup), name).returncode == 0, "the name is free again"
+
+
+def test_a_recipe_starts_a_cluster_whose_pid_file_names_another_process() -> None:
+    """A cluster that was not shut down (the machine restarted, a container stopped) leaves its
+    postmaster.pid, and after a restart that PID is another process's, often one of the server
+    account's own (in a container, where PIDs are handed out again in the same order, even the
+    recipe's). `pg_ctl status` asks only whether the PID lives: the cluster was taken for
+    running, never started, and `./dev psql`, `migrate` and `up` failed with "Connection
+    refused" for good; `pg_ctl stop` would have signalled that process."""
+    with local_stack() as local:
+        local.cluster.start()
+        pid_file = local.cluster.pgdata / "postmaster.pid"
+        left = pid_file.read_text().split("\n")
+        local.cluster.stop()
+        account = local.cluster.account
+        with subprocess.Popen(["sleep", "120"], user=account.pw_uid if account else None) as other:
+            try:
+                pid_file.write_text("\n".join([str(other.pid), *left[1:]]))
+                ran = local.run("ops.stack", "psql", "-At", "-c", "select current_setting('port')")
+                assert ran.returncode == 0, ran.stderr
+                assert ran.stdout.strip() == str(local.cluster.port)
+                assert other.poll() is None, "the process that has the PID now is left alone"
+                assert not local.cluster.running(), "the cluster it started is stopped again"
+            finally:
+                other.kill()
