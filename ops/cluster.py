@@ -173,7 +173,8 @@ class LocalCluster:
         if self.running():
             return
         self._forget_stale_pid_file()
-        self._run(
+        logged_before = self.logfile.stat().st_size if self.logfile.exists() else 0
+        started = self._run(
             PG_BIN / "pg_ctl",
             "start",
             "--pgdata",
@@ -185,7 +186,20 @@ class LocalCluster:
             self.logfile,
             "-o",
             f"-p {self.port} {SERVER_OPTIONS}",
+            check=False,
         )
+        if started.returncode != 0:
+            # pg_ctl says only "Examine the log output": why (the port taken, a data folder of
+            # another major version) is in the server's log.
+            said = ""
+            if self.logfile.exists():
+                with open(self.logfile, "rb") as log:
+                    log.seek(logged_before)
+                    said = log.read().decode("utf-8", "replace").strip()
+            raise ClusterError(
+                f"Postgres ({self.pgdata}, port {self.port}) would not start; its log"
+                f" ({self.logfile}) says:\n{said or started.stdout + started.stderr}"
+            )
 
     def stop(self, mode: str = "fast") -> None:
         if self.initialized() and self.running():

@@ -5,6 +5,7 @@ and `./dev reseal-secrets` run with the stack down failed to connect ("Connectio
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -319,3 +320,22 @@ def test_a_recipe_starts_a_cluster_whose_pid_file_names_another_process() -> Non
                 assert not local.cluster.running(), "the cluster it started is stopped again"
             finally:
                 other.kill()
+
+
+def test_a_cluster_that_will_not_start_says_why() -> None:
+    """When the local cluster would not start, a recipe printed pg_ctl's command line and
+    "Examine the log output.", naming neither the log nor what it said: its port taken by
+    another program (BLOSSOM_PG_PORT), or a data folder made by another major version of
+    Postgres (a checkout's .blossom from before an upgrade). What the server logged is shown."""
+    with local_stack() as local:
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", local.cluster.port))
+            holder.listen()
+            ran = local.run("ops.stack", "psql", "-c", "select 1")
+        assert ran.returncode == 1
+        assert 'could not bind IPv4 address "127.0.0.1": Address already in use' in ran.stderr, ran.stderr
+        assert str(local.cluster.logfile) in ran.stderr
+        (local.cluster.pgdata / "PG_VERSION").write_text("14\n")
+        ran = local.run("ops.stack", "migrate")
+        assert ran.returncode == 1
+        assert "initialized by PostgreSQL version 14" in ran.stderr, ran.stderr
