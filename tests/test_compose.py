@@ -3,6 +3,7 @@ stack instead: same PostgREST version, same settings, same variable names, same 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from psycopg.conninfo import conninfo_to_dict
 from blossom_db.settings import CONNECTION_DEFAULTS
 from deploy import migrate as deploy_migrate
 from ops import stack
+from ops.cluster import PG_BIN
+from ops.scratch import temporary_cluster
 from ops.services import Endpoints, edge_env, postgrest_env, worker_env
 from ops.settings import DEFAULT_PG_PORT, ROOT, Settings
 from tests.support.imports import imports_of
@@ -241,3 +244,38 @@ def test_the_workers_healthcheck_fails_while_its_database_is_out_of_reach(
         ran = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=False)
         server.shutdown()
     assert (ran.returncode == 0) is healthy, ran.stderr
+
+
+def test_the_postgres_healthcheck_waits_for_the_server_the_others_reach() -> None:
+    """On its first start, the postgres image makes the database with a server of its own that
+    listens on its Unix socket alone, then stops it and starts the real one. pg_isready on the
+    socket called that one ready: migrate (waiting for postgres healthy) started then and failed
+    on the network, and `docker compose up` of a new volume stopped with it. The check asks over
+    TCP, as the other services connect: here, a server on a socket alone is not ready; on TCP it is."""
+    command = SERVICES["postgres"]["healthcheck"]["test"]
+    assert command[:2] == ["CMD", "pg_isready"]
+    with temporary_cluster(prefix="blossom-compose-") as cluster:
+
+        def healthy() -> bool:
+            # The image's socket is where libpq looks by default; here it is the cluster's folder.
+            env = os.environ | {"PGHOST": str(cluster.data_dir), "PGPORT": str(cluster.port)}
+            checked = subprocess.run(
+                [str(PG_BIN / "pg_isready"), *command[2:]],
+                env=env,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+            return checked.returncode == 0
+
+        def restart(listen_addresses: str) -> None:
+            cluster.stop()
+            with open(cluster.pgdata / "postgresql.conf", "a") as conf:
+                conf.write(f"listen_addresses = '{listen_addresses}'\n")
+                conf.write(f"unix_socket_directories = '{cluster.data_dir}'\n")
+            cluster.start()
+
+        restart("")
+        assert not healthy(), "a server on its Unix socket alone is the image's first, not the one to reach"
+        restart("127.0.0.1")
+        assert healthy()
