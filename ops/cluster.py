@@ -67,12 +67,14 @@ class LocalCluster:
     def url(self, database: str) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def _run(self, *argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *argv: str | Path, check: bool = True, cwd: Path = Path("/")
+    ) -> subprocess.CompletedProcess[str]:
         command = [str(a) for a in argv]
         if self.account is not None:
             command = ["runuser", "-u", self.account.pw_name, "--", *command]
         # cwd: runuser keeps ours, which the server account may not be allowed to enter.
-        result = subprocess.run(command, capture_output=True, text=True, cwd="/")
+        result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
         if check and result.returncode != 0:
             raise ClusterError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
         return result
@@ -174,19 +176,23 @@ class LocalCluster:
             return
         self._forget_stale_pid_file()
         logged_before = self.logfile.stat().st_size if self.logfile.exists() else 0
+        # pg_ctl starts the server through a shell, these two paths in double quotes, where a
+        # `$`, a backquote, a double quote or a backslash of the checkout's path would be read:
+        # they are given from the cluster's folder, which the server account may enter.
         started = self._run(
             PG_BIN / "pg_ctl",
             "start",
             "--pgdata",
-            self.pgdata,
+            self.pgdata.relative_to(self.data_dir),
             "--wait",
             "--timeout",
             "60",
             "--log",
-            self.logfile,
+            self.logfile.relative_to(self.data_dir),
             "-o",
             f"-p {self.port} {SERVER_OPTIONS}",
             check=False,
+            cwd=self.data_dir,
         )
         if started.returncode != 0:
             # pg_ctl says only "Examine the log output": why (the port taken, a data folder of

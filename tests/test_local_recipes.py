@@ -339,3 +339,20 @@ def test_a_cluster_that_will_not_start_says_why() -> None:
         ran = local.run("ops.stack", "migrate")
         assert ran.returncode == 1
         assert "initialized by PostgreSQL version 14" in ran.stderr, ran.stderr
+
+
+def test_the_local_cluster_starts_in_a_folder_whose_name_a_shell_would_read() -> None:
+    """pg_ctl starts the server through a shell, the data folder and the log file in double
+    quotes: a checkout (or BLOSSOM_DATA_DIR) whose path held a `$`, a backquote, a double quote
+    or a backslash had it read by that shell (`/bin/sh: cannot create /work/a/.blossom/…`), and
+    the cluster never started. They are given to pg_ctl relative to the cluster's folder."""
+    with local_stack() as local:
+        data_dir = local.folder / 'it\'s "odd" $HOME `x` \\n'
+        data_dir.mkdir()
+        local.env["BLOSSOM_DATA_DIR"] = str(data_dir)
+        try:
+            ran = local.run("ops.stack", "psql", "-At", "-c", "select current_setting('data_directory')")
+            assert ran.returncode == 0, ran.stderr
+            assert ran.stdout.strip() == str(data_dir / "postgres" / "pgdata")
+        finally:
+            LocalCluster(data_dir / "postgres", local.cluster.port).stop()
