@@ -23,7 +23,7 @@ from psycopg import sql
 
 from blossom_db.connections import Connection
 from blossom_db.settings import connection_failure, with_connection_defaults
-from deploy.migrate import database_privileges, make_roles, with_database
+from deploy.migrate import database_privileges, make_roles, one_migrate_at_a_time, with_database
 from ops.cluster import PG_BIN
 from ops.settings import Settings, password_apart
 from ops.stack import database
@@ -148,7 +148,9 @@ def run(command: str, file: Path, url: str, into: str | None) -> None:
             )
     try:
         # The dump's objects are owned by the roles of sql/roles.sql, which a new server lacks.
-        with Connection.connect(server, autocommit=True) as conn:
+        # Made in turn with migrate, which makes them too: two sessions altering one role at
+        # once fail ("tuple concurrently updated").
+        with one_migrate_at_a_time(server) as conn:
             make_roles(conn)
         restore(file, with_database(url, into))
     except BaseException:

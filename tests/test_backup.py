@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -15,7 +16,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from blossom_db.settings import CONNECTION_DEFAULTS
-from deploy.migrate import migrate, stateless_unchanged, with_database
+from deploy.migrate import MIGRATE_LOCK, migrate, stateless_unchanged, with_database
 from ops import backup
 from ops.backup import dump, restore
 from ops.scratch import free_port
@@ -251,3 +252,39 @@ def test_pg_dump_and_pg_restore_connect_with_the_keepalives_of_every_connection_
     given = conninfo_to_dict(ran[0][ran[0].index("--dbname") + 1])
     assert {name: given.get(name) for name in CONNECTION_DEFAULTS} == CONNECTION_DEFAULTS
     assert "ante-zulu" not in " ".join(ran[0])
+
+
+def test_a_restore_makes_the_roles_in_its_turn_with_migrate(
+    database_url: str, pg_server: str, tmp_path: Path
+) -> None:
+    """A restore makes the roles of sql/roles.sql, as migrate does, and two sessions altering one
+    role at once fail (`tuple concurrently updated`): a restore beside a deploy's migrate on the
+    same server, or beside another restore, failed half the time. It waits for migrate's lock,
+    held here, as a second migrate does."""
+    backup = tmp_path / "blossom.dump"
+    dump(database_url, backup)
+    name = f"restored_{secrets.token_hex(4)}"
+    with psycopg.connect(with_database(pg_server, "postgres"), autocommit=True) as holder:
+        holder.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (MIGRATE_LOCK,))
+        restoring = subprocess.Popen(
+            [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
+            env=os.environ | {"DATABASE_URL": database_url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            waiting = 0
+            while not waiting and restoring.poll() is None:
+                row = holder.execute(
+                    "select count(*) from pg_stat_activity where %s = any(pg_blocking_pids(pid))",
+                    (holder.info.backend_pid,),
+                ).fetchone()
+                waiting = row[0] if row else 0
+                time.sleep(0.05)
+            assert waiting, f"the restore went on beside migrate: {restoring.communicate()}"
+        finally:
+            holder.execute("select pg_advisory_unlock_all()")
+        _, errors = restoring.communicate(timeout=120)
+    try:
+        assert restoring.returncode == 0, errors
+    finally:
+        drop_database(pg_server, name)
