@@ -99,7 +99,9 @@ def main() -> None:
     # psycopg's: DATABASE_URL's server out of reach, or the database not migrated; the local
     # cluster's (ClusterError, a RuntimeError), or a data folder that is a file (OSError).
     except (psycopg.Error, RuntimeError, OSError) as error:
-        said = connection_failure(settings.admin_url, error) or str(error).strip().splitlines()[0]
+        # Postgres's first line; the cluster's error whole, what the server logged below it.
+        first_line = str(error).strip().splitlines()[0] if isinstance(error, psycopg.Error) else str(error)
+        said = connection_failure(settings.admin_url, error) or first_line
         raise SystemExit(f"secrets: {said}") from None
     print(f"secrets: {resealed} credential(s) sealed again with key {ring.current_id!r}")
     if unreadable:
