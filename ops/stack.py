@@ -68,8 +68,10 @@ def say(message: str) -> None:
 
 
 # In the data folder: a lock each recipe that uses the local cluster holds (shared) while it runs,
-# and a file that says a recipe started the cluster, which the last of them to end stops.
+# a lock held (alone) while one of them makes or starts the cluster, and a file that says a
+# recipe started the cluster, which the last of them to end stops.
 USERS_FILE = "postgres.users"
+STARTING_FILE = "postgres.starting"
 STARTED_FILE = "postgres.started"
 
 
@@ -83,7 +85,8 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
     the one it fills). A local cluster is started if needed, and stopped again
     by the last recipe using it to end, when one of them started it: `./dev psql` that started it
     ended by stopping it under a `./dev up` begun meanwhile. Each recipe holds a shared lock on
-    USERS_FILE while it runs; the one that can then take it alone is the last. On the local
+    USERS_FILE while it runs; the one that can then take it alone is the last. They start it, and
+    make the database, one at a time (STARTING_FILE). On the local
     cluster a developer's libpq settings are forgotten (forget_libpq_environment)."""
     if settings.external_database_url:
         yield None
@@ -96,12 +99,17 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
     with open(settings.data_dir / USERS_FILE, "a") as users:
         fcntl.flock(users, fcntl.LOCK_SH)
         try:
-            if not (cluster.initialized() and cluster.running()):
-                say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
-                cluster.start()
-                started.touch()
-            if create:
-                cluster.create_database(DB_NAME)
+            # One at a time: two recipes begun at once each found the cluster stopped (or the
+            # database missing), and the second's initdb, pg_ctl start or create database failed
+            # beside the first's.
+            with open(settings.data_dir / STARTING_FILE, "a") as starting:
+                fcntl.flock(starting, fcntl.LOCK_EX)
+                if not (cluster.initialized() and cluster.running()):
+                    say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
+                    cluster.start()
+                    started.touch()
+                if create:
+                    cluster.create_database(DB_NAME)
             yield cluster
         finally:
             if started.exists():

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import PIPE
 
 import psycopg
 import pytest
@@ -358,3 +359,21 @@ def test_the_local_cluster_starts_in_a_folder_whose_name_a_shell_would_read() ->
             assert ran.stdout.strip() == str(data_dir / "postgres" / "pgdata")
         finally:
             LocalCluster(data_dir / "postgres", local.cluster.port).stop()
+
+
+def test_recipes_begun_at_once_on_a_stopped_cluster_all_reach_it() -> None:
+    """Each recipe on the local database starts its cluster when it is not running: two begun at
+    once (`./dev up` and `./dev psql` in two terminals, a script's `migrate &` and `worker`) each
+    found it stopped and started it, and the second failed (`lock file "postmaster.pid" already
+    exists`, or initdb's "directory exists but is not empty" on a new checkout). They take turns
+    to start it; each then finds it running, and the last to end stops it."""
+    with local_stack() as local:
+        command = [sys.executable, "-m", "ops.stack", "psql", "-At", "-c", "select 1"]
+        recipes = [
+            subprocess.Popen(command, cwd=ROOT, env=local.env, stdout=PIPE, stderr=PIPE, text=True)
+            for _ in range(3)
+        ]
+        for recipe in recipes:
+            output, errors = recipe.communicate(timeout=120)
+            assert (recipe.returncode, output.strip()) == (0, "1"), errors
+        assert not local.cluster.running(), "the last to end stops it"
