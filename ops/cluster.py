@@ -12,6 +12,7 @@ import pwd
 import shutil
 import subprocess
 from pathlib import Path
+from subprocess import PIPE
 
 PG_BIN = Path(os.environ.get("BLOSSOM_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
@@ -68,13 +69,26 @@ class LocalCluster:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def _run(
-        self, *argv: str | Path, check: bool = True, cwd: Path = Path("/")
+        self, *argv: str | Path, check: bool = True, cwd: Path = Path("/"), uninterrupted: bool = False
     ) -> subprocess.CompletedProcess[str]:
+        """`argv` as the server account. `uninterrupted`: in a session of its own, which a signal
+        to our process group does not reach, and waited for to its end even when we are
+        interrupted (then raising what interrupted us)."""
         command = [str(a) for a in argv]
         if self.account is not None:
             command = ["runuser", "-u", self.account.pw_name, "--", *command]
         # cwd: runuser keeps ours, which the server account may not be allowed to enter.
-        result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+        with subprocess.Popen(
+            command, stdout=PIPE, stderr=PIPE, text=True, cwd=cwd, start_new_session=uninterrupted
+        ) as process:
+            try:
+                stdout, stderr = process.communicate()
+            except BaseException:
+                if not uninterrupted:
+                    process.kill()
+                process.wait()
+                raise
+        result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
         if check and result.returncode != 0:
             raise ClusterError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
         return result
@@ -193,6 +207,9 @@ class LocalCluster:
             f"-p {self.port} {SERVER_OPTIONS}",
             check=False,
             cwd=self.data_dir,
+            # Interrupted, pg_ctl's wait ended, not the server it starts in a session of its own,
+            # which ran on, whoever had meant to stop it: a start under way is seen to its end.
+            uninterrupted=True,
         )
         if started.returncode != 0:
             # pg_ctl says only "Examine the log output": why (the port taken, a data folder of

@@ -106,8 +106,10 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
                 fcntl.flock(starting, fcntl.LOCK_EX)
                 if not (cluster.initialized() and cluster.running()):
                     say(f"starting Postgres ({cluster.pgdata}, port {cluster.port})")
-                    cluster.start()
+                    # Marked before: a start that a signal interrupts is seen to its end, and
+                    # then stopped as any other.
                     started.touch()
+                    cluster.start()
                 if create:
                     cluster.create_database(DB_NAME)
             yield cluster
@@ -118,8 +120,9 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
                 except BlockingIOError:
                     say("Postgres keeps running: another recipe uses it, and the last to end stops it")
                 else:
-                    say("stopping Postgres")
-                    cluster.stop()
+                    if cluster.running():  # not after a start that failed
+                        say("stopping Postgres")
+                        cluster.stop()
                     started.unlink()
 
 

@@ -245,6 +245,30 @@ def test_ctrl_c_of_dev_up_on_a_terminal_stops_it_cleanly(data_dir: Path) -> None
     _assert_nothing_left(ports, data_dir)
 
 
+def test_sigterm_while_postgres_starts_leaves_no_postgres_running(data_dir: Path) -> None:
+    """A SIGTERM to `up`'s process group (a service manager's stop; a closed terminal's SIGHUP
+    likewise) while `up` started the local cluster ended pg_ctl's wait, not the server it had
+    started in a session of its own; and since nothing had marked the cluster as started by a
+    recipe yet, no one stopped it: it ran on after `up` had exited, and every recipe after took
+    it for another's and left it running. (A Ctrl-C pg_ctl passes on to the server itself.) The
+    start is waited out, then stopped with the rest."""
+    env, ports = up_environment(data_dir)
+    cluster = LocalCluster(data_dir / "postgres", ports["pg"])
+    cluster.init()  # made already: what remains to start is pg_ctl's alone
+    stack = Up(env)
+    try:
+        deadline = time.monotonic() + 60
+        while not cluster.pid_file.exists():
+            assert stack.process.poll() is None, stack.output
+            assert time.monotonic() < deadline, stack.output
+            time.sleep(0.01)
+        stack.stop_group(signal.SIGTERM)
+    finally:
+        running = cluster.running()
+        cluster.stop()
+    assert not running, f"Postgres ran on after up had stopped:\n{stack.output}"
+
+
 def test_dev_up_that_fails_still_fails_with_its_message(data_dir: Path) -> None:
     """What makes a clean Ctrl-C exit 0 leaves a failure one: `./dev up` with a port of the stack
     taken exits non-zero, saying why."""
