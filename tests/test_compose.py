@@ -279,3 +279,23 @@ def test_the_postgres_healthcheck_waits_for_the_server_the_others_reach() -> Non
         assert not healthy(), "a server on its Unix socket alone is the image's first, not the one to reach"
         restart("127.0.0.1")
         assert healthy()
+
+
+def _dockerignore_pattern(gitignored: str) -> str:
+    """A .gitignore line as .dockerignore writes it: rooted without its `/`, anywhere as `**/`."""
+    name = gitignored.rstrip("/")
+    return name.lstrip("/") if name.startswith("/") else f"**/{name}"
+
+
+def test_the_images_build_context_leaves_out_what_git_ignores() -> None:
+    # The legacy builder sends the whole folder to the engine: .blossom/ holds the development
+    # secrets key and the local cluster, .venv/ and .tools/ hundreds of megabytes.
+    gitignored = [
+        line for line in (ROOT / ".gitignore").read_text().splitlines() if line and not line.startswith("#")
+    ]
+    dockerignore = ROOT / ".dockerignore"
+    assert dockerignore.exists(), "the repository has a .dockerignore"
+    ignored = {line for line in dockerignore.read_text().splitlines() if line and not line.startswith("#")}
+    missing = {_dockerignore_pattern(line) for line in gitignored} - ignored
+    assert not missing, f".dockerignore lacks {sorted(missing)}"
+    assert ".git" in ignored
