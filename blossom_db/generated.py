@@ -176,7 +176,12 @@ API_REVOKE_INVITATION_ERRORS = Literal[
 
 
 API_TRANSFER_OWNERSHIP_ERRORS = Literal[
-    "auth.not_signed_in", "member.not_found", "org.forbidden", "org.not_found", "org.rate_limited"
+    "auth.not_signed_in",
+    "member.not_found",
+    "org.already_owner",
+    "org.forbidden",
+    "org.not_found",
+    "org.rate_limited",
 ]
 
 
@@ -1460,9 +1465,9 @@ async def api_revoke_invitation_async(
 
 
 def api_transfer_ownership(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> Organization:
-    """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 429 org.rate_limited.
+    """Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited.
 
-    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found, org.rate_limited.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited.
     """
     query, params = call_query(
         "api",
@@ -1479,9 +1484,9 @@ def api_transfer_ownership(conn: psycopg.Connection[Any], *, org_id: OrgId, user
 async def api_transfer_ownership_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> Organization:
-    """Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 429 org.rate_limited.
+    """Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited.
 
-    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.forbidden, org.not_found, org.rate_limited.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited.
     """
     query, params = call_query(
         "api",

@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(82);
+select plan(88);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -111,6 +111,26 @@ select results_eq(
       where m.org_id = tap.id('acme') order by 1 $$,
   $$ values ('admin', 'admin'), ('member', 'owner'), ('owner', 'admin') $$,
   'the new owner is owner and the old one admin');
+
+/* Ownership goes to a member who is not an owner yet: to one who is, the caller stepped down
+   to admin, and the trail and the Slack channel were told of a transfer that made no one owner.
+   Refused, and nothing written: no role changed, no event, no post, no transfer counted. */
+select tap.make_org('twins', '{"owner": "owner", "owner2": "owner", "admin": "member"}');
+select is(tap.call('owner', $$ select api.transfer_ownership('{twins}', '{owner2}') $$), '409 org.already_owner',
+  'ownership is not transferred to an owner');
+select results_eq(
+  $$ select u.display_name, m.role::text from app.memberships m join app.users u on u.id = m.user_id
+      where m.org_id = tap.id('twins') order by 1 $$,
+  $$ values ('admin', 'member'), ('owner', 'owner'), ('owner2', 'owner') $$,
+  'and the caller stays an owner');
+select is((select count(*)::int from app.audit_events where org_id = tap.id('twins')), 0,
+  'the trail records no transfer');
+select is((select count(*)::int from app.outbox where payload ->> 'org_id' = tap.id('twins')), 0,
+  'and the Slack channel is told of none');
+select is((select count(*)::int from app.rate_limit_hits where kind = 'org.transfer' and key = tap.id('twins')), 0,
+  'nor is one counted against the hour''s transfers');
+select is(tap.call('owner', $$ select api.transfer_ownership('{twins}', '{admin}') $$), 'ok',
+  'a member who is no owner still is made one');
 
 /* The audit trail and the outbox record each change, in the same transaction. */
 select results_eq(

@@ -770,7 +770,7 @@ export interface TransferOwnershipArgs {
 }
 
 /** The codes api.transfer_ownership can fail with. */
-export type TransferOwnershipErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.not_found" | "org.rate_limited" | RpcCommonErrorCode;
+export type TransferOwnershipErrorCode = "auth.not_signed_in" | "member.not_found" | "org.already_owner" | "org.forbidden" | "org.not_found" | "org.rate_limited" | RpcCommonErrorCode;
 
 /** The arguments of api.update_organization. */
 export interface UpdateOrganizationArgs {
@@ -1210,16 +1210,16 @@ export function revokeInvitation(
 }
 
 /**
- * Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 429 org.rate_limited.
+ * Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited.
  *
- * POST /rpc/transfer_ownership; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.not_found, org.rate_limited.
+ * POST /rpc/transfer_ownership; fails with: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited.
  */
 export function transferOwnership(
   client: Client,
   args: TransferOwnershipArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, TransferOwnershipErrorCode>> {
-  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.already_owner", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**

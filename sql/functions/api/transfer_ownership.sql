@@ -12,7 +12,12 @@ declare
 begin
   perform app.lock_org_as_member(v_org);
   perform app.require_role(v_org, '{owner}');
-  perform app.require_member(v_org, v_target);
+  /* To an owner it makes no one owner: the caller stepped down to admin while the trail and the
+     Slack channel told of a transfer. Stepping down is change_member_role's. */
+  if app.require_member(v_org, v_target) = 'owner' and v_target <> v_user then
+    perform util.raise_error(409, 'org.already_owner',
+      'This member is already an owner of this organization; to step down, change your own role.');
+  end if;
   if v_target <> v_user then
     perform app.spend_quota('org.transfer', v_org, util.setting('transfers_per_org_per_hour', '20')::integer,
                             interval '1 hour', 'org.rate_limited',
@@ -38,6 +43,6 @@ end
 $$;
 
 comment on function api.transfer_ownership(text, text) is
-  'Makes a member owner; the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 429 org.rate_limited.
+  'Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited.
 @arg org_id app.org_id
 @arg user_id app.user_id';
