@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from blossom_db.runtime import RpcError
 from edge.auth import coded_error
 from tests.support.auth_client import PASSWORD, Account, new_email, post, session_cookie, signup
-from tests.support.http import loopback_address, raw_exchange, request
+from tests.support.http import Reply, loopback_address, raw_exchange, request
 from tests.support.mailbox import messages
 from tests.support.stack import Stack, make_stack
 
@@ -398,6 +399,142 @@ def test_verify_email_resend_mails_a_new_link_until_verified_and_is_limited(auth
 def test_verify_email_resend_without_a_session_is_401(auth_stack: Stack) -> None:
     reply = post(auth_stack.edge_url, "/auth/verify-email/resend")
     assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
+
+
+def _named_in_the_trail(conn: psycopg.Connection, account: Account) -> list[str]:
+    """The audit events naming the account (as actor, target or the login's user), oldest first:
+    an actor deleted since is null, so the target and the details name it."""
+    rows = conn.execute(
+        "select action from app.audit_events"
+        " where target in (%s, lower(%s)) or details ->> 'user_id' = %s order by id",
+        [account.user["id"], account.email, account.user["id"]],
+    ).fetchall()
+    return [action for (action,) in rows]
+
+
+def _waiting_mail(conn: psycopg.Connection, account: Account) -> int:
+    row = conn.execute(
+        "select count(*) from app.outbox where lower(payload ->> 'to') = lower(%s) and given_up_at is null"
+        " and delivered_at is null",
+        [account.email],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _reset_asked(stack: Stack, account: Account) -> str:
+    reply = post(stack.edge_url, "/auth/password-reset", {"email": account.email}, source=loopback_address())
+    assert reply.status == 202
+    return reset_token(stack, account.email)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code", "audited"),
+    [
+        ("/auth/verify-email/resend", lambda stack, account: {}, 401, "auth.not_signed_in", []),
+        ("/auth/logout-all", lambda stack, account: {}, 401, "auth.not_signed_in", []),
+        (
+            "/auth/password",
+            lambda stack, account: {"current_password": PASSWORD, "new_password": "a brand new password"},
+            401,
+            "auth.not_signed_in",
+            [],
+        ),
+        (
+            "/auth/password",
+            lambda stack, account: {
+                "current_password": "not it at all",
+                "new_password": "a brand new password",
+            },
+            401,
+            "auth.not_signed_in",
+            [],
+        ),
+        # Before any session: the address has no account once the deletion is done, and each
+        # answers as it does for an address that never had one (a failed login is counted so).
+        (
+            "/auth/login",
+            lambda stack, account: {"email": account.email, "password": PASSWORD},
+            401,
+            "auth.invalid_credentials",
+            ["auth.login_failed"],
+        ),
+        ("/auth/password-reset", lambda stack, account: {"email": account.email}, 202, None, []),
+        (
+            "/auth/password-reset/confirm",
+            lambda stack, account: {
+                "token": _reset_asked(stack, account),
+                "new_password": "reset to this",
+            },
+            400,
+            "auth.invalid_token",
+            [],
+        ),
+        (
+            "/auth/verify-email",
+            lambda stack, account: {"token": verification_token(stack, account.email)},
+            400,
+            "auth.invalid_token",
+            [],
+        ),
+        ("/auth/logout", lambda stack, account: {}, 204, None, []),
+    ],
+    ids=[
+        "resend a verification",
+        "sign out everywhere",
+        "change the password",
+        "change the password, wrongly",
+        "log in",
+        "ask for a reset",
+        "reset",
+        "verify the email",
+        "log out",
+    ],
+)
+def test_an_auth_call_while_an_operator_deletes_the_account_writes_nothing(
+    auth_stack: Stack,
+    path: str,
+    body: Callable[[Stack, Account], dict[str, str]],
+    status: int,
+    code: str | None,
+    audited: list[str],
+) -> None:
+    """An operator's `delete from app.users` under way (not committed) while the account calls:
+    the call waits for the deletion, then finds the account gone. A call that wrote a row naming
+    the account (its session, a link, its audit event) waited for that row's foreign key instead
+    and failed there once the deletion committed (Postgres's 23503, the edge's 500)."""
+    account = signup(auth_stack.edge_url)
+    payload = body(auth_stack, account)
+    replies: list[Reply] = []
+    with psycopg.connect(auth_stack.database_url, autocommit=True) as watching:
+        trail = _named_in_the_trail(watching, account)
+        with psycopg.connect(auth_stack.database_url) as deleting, deleting.transaction():
+            deleting.execute("delete from app.users where id = %s", [account.user["id"]])
+            calling = threading.Thread(
+                target=lambda: replies.append(
+                    post(
+                        auth_stack.edge_url, path, payload, headers=account.browser, source=loopback_address()
+                    )
+                )
+            )
+            calling.start()
+            # The deletion commits once the call waits for it (or has answered without waiting).
+            deadline = time.monotonic() + 10
+            while calling.is_alive() and time.monotonic() < deadline:
+                waiting = watching.execute(
+                    "select exists (select from pg_stat_activity a where %s = any(pg_blocking_pids(a.pid)))",
+                    [deleting.info.backend_pid],
+                ).fetchone()
+                if waiting == (True,):
+                    break
+                time.sleep(0.02)
+        calling.join(timeout=10)
+        (reply,) = replies
+        assert reply.status == status, reply.body
+        if code is not None:
+            assert reply.json()["code"] == code
+        assert _named_in_the_trail(watching, account) == trail + audited
+        assert _waiting_mail(watching, account) == 0
 
 
 def test_auth_routes_refuse_cross_site_and_non_json_writes(auth_stack: Stack) -> None:

@@ -17,14 +17,17 @@
  */
 /* The account's lock, taken for a user by what writes its password or its sessions (a password
    change, a reset, signing out everywhere) as a login takes it for the email typed: they happen
-   one after another. Returns the account's email key (null, and no lock, for no such user). */
+   one after another. Returns the account's email key (null, and no lock, for no such user). The
+   account's row is held first (auth.held_account): its deletion under way is waited for, and the
+   callers then find their session or link gone with it, rather than failing on the audit event
+   that names the account. */
 create function auth.lock_account(p_user app.user_id) returns text
 language plpgsql volatile
 as $$
 declare
   v_key text;
 begin
-  select pg_catalog.left(pg_catalog.lower(u.email), 320) into v_key from app.users u where u.id = p_user;
+  v_key := pg_catalog.left(pg_catalog.lower((auth.held_account(p_user)).email), 320);
   if v_key is not null then
     perform app.lock_rate_key('login', v_key);
   end if;
@@ -33,7 +36,7 @@ end
 $$;
 
 comment on function auth.lock_account(app.user_id) is
-  'Takes the user''s account lock (app.lock_rate_key(''login'', email key)), as a login does; returns the email key, null for no such user.';
+  'Holds the user''s account row and takes its account lock (app.lock_rate_key(''login'', email key)), as a login does; returns the email key, null for no such user.';
 
 create function auth.failed_logins_retry_after(p_email_key text, p_addr text, p_device bytea) returns integer
 language sql stable

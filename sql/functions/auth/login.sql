@@ -35,7 +35,8 @@ declare
   v_device bytea;
 begin
   perform app.lock_rate_key('login', v_key);
-  select u.* into v_user from app.users u where pg_catalog.lower(u.email) = v_key;
+  -- Held (auth.held_account): an account being deleted is, once it is gone, an unknown address.
+  v_user := auth.held_account((select u.id from app.users u where pg_catalog.lower(u.email) = v_key));
   select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_user.id;
   v_device := auth.known_device(p_device_token, v_user.id);
 

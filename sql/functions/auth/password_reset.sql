@@ -26,8 +26,9 @@ begin
   end if;
   perform app.rate_limit_hit('reset.addr', v_addr);
 
-  select u.* into v_user from app.users u where pg_catalog.lower(u.email) = v_key;
-  if not found then
+  -- Held (auth.held_account): an account being deleted is, once it is gone, an unknown address.
+  v_user := auth.held_account((select u.id from app.users u where pg_catalog.lower(u.email) = v_key));
+  if v_user.id is null then
     return;
   end if;
   -- The account's lock: two requests at once cannot both find no recent mail.

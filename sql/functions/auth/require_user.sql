@@ -14,22 +14,40 @@ $$;
 
 comment on function auth.require_user() is 'The signed-in user. Errors: 401 auth.not_signed_in (there is none).';
 
-/* For functions that write a row naming the caller while holding no organization of theirs (an
-   organization's creator, an invitation's answer and its audit event): the caller's account row
-   is held (FOR KEY SHARE, as a foreign key's check holds it) to the end of the transaction. An
-   operator's deletion of the account under way when the call began is waited for and then found:
-   the caller is no signed-in user, as api.me answers. Without it the call waited on the same row
-   in its first foreign key's check, and failed there with Postgres's own 23503. A deletion that
-   comes later waits for the call. The calls that hold one of the caller's organizations need no
-   such hold: the deletion takes those organizations' locks first (app.tg_users__keep_an_owner). */
+/* The account's row, held (FOR KEY SHARE, as a foreign key's check holds it) to the end of the
+   transaction; null when the account is gone. For the calls that write rows naming an account
+   (its sessions, links, audit events; an organization's creator, an invitation's answer) while
+   holding no organization of its: an operator's deletion of the account under way when the call
+   began is waited for and then found, and the call answers as it would to an account that never
+   was. Without it the call read the account before the deletion committed, waited on the same row
+   in its first foreign key's check, and failed there with Postgres's own 23503 (a 409 naming an
+   internal constraint from PostgREST, a 500 from the edge). A deletion that comes later waits for
+   the call. The calls that hold one of the account's organizations need no such hold: the
+   deletion takes those organizations' locks first (app.tg_users__keep_an_owner). Only a deletion
+   waits for it: an update of the row (a display name, a verification) takes no key lock. */
+create function auth.held_account(p_user app.user_id) returns app.users
+language plpgsql volatile
+as $$
+declare
+  v_user app.users;
+begin
+  select u.* into v_user from app.users u where u.id = p_user for key share;
+  return v_user;
+end
+$$;
+
+comment on function auth.held_account(app.user_id) is
+  'The user''s account row, held to the end of the transaction (an operator''s deletion waits, and one under way is waited for); null when there is none.';
+
+/* The signed-in caller, whose account is held (auth.held_account): an organization's creator, an
+   invitation's answer and its audit event name it. */
 create function auth.require_account() returns app.user_id
 language plpgsql volatile
 as $$
 declare
   v_user app.user_id := auth.require_user();
 begin
-  perform from app.users u where u.id = v_user for key share;
-  if not found then
+  if (auth.held_account(v_user)).id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
   return v_user;
