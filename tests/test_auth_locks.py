@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.support.orgs_db import become, call_and_commit, make_org, make_user
 
@@ -304,3 +306,75 @@ def test_a_verification_mail_asked_for_while_an_invitation_is_accepted_is_refuse
         outcome = _resend_in_another_tab(database_url, session, accepting, "the acceptance")
     assert outcome == "auth.email_already_verified"
     assert _verification_mails(database_url) == 1, "a link was mailed to a verified address"
+
+
+def _blocked_by(conn: psycopg.Connection, pid: int) -> bool:
+    row = conn.execute(
+        "select exists (select from pg_stat_activity a where %s = any(pg_blocking_pids(a.pid)))", [pid]
+    ).fetchone()
+    return row == (True,)
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the transaction never came to wait"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("statement", "answer"),
+    [
+        ("select auth.logout(%s, null)", False),
+        ("select auth.verify_email(%s, null)", "auth.invalid_token"),
+    ],
+    ids=["log out", "verify the email"],
+)
+def test_a_call_made_while_a_deletion_waits_for_an_organization_never_deadlocks(
+    database_url: str, statement: str, answer: object
+) -> None:
+    """An operator deletes an account (its row locked, the deletion waiting for one of its
+    organizations' locks) while the account logs out or follows its verification link. The call
+    took its session's or its link's row, then waited for the account's row (the audit event's
+    foreign key, the address marked verified); the deletion, once it had the organization, came
+    to take the same session or link with the account: each waited for the other, and Postgres
+    broke the deadlock with 40P01 (the edge's 503). The call now waits for the account's row
+    before it takes anything, and finds it gone."""
+    session = _signed_up(database_url)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        row = admin.execute("select id from app.users where email = %s", [EMAIL]).fetchone()
+        assert row is not None
+        account = str(row[0])
+        org_id = make_org(admin, "Held", {make_user(admin, "keeper"): "owner", account: "member"})
+        link = admin.execute(
+            "select payload ->> 'token' from app.outbox where topic = 'mail.email_verification'"
+        ).fetchone()
+        assert link is not None
+        token = session if "logout" in statement else str(link[0])
+        outcomes: dict[str, object] = {}
+
+        def delete() -> None:
+            with psycopg.connect(database_url) as conn:
+                # The deletion's wait for an organization is bounded by half of this.
+                conn.execute("set deadlock_timeout = '60s'")
+                outcomes["deletion"] = _outcome(
+                    conn, "delete from app.users where id = %s returning true", [account]
+                )
+
+        def call() -> None:
+            with psycopg.connect(database_url) as conn:
+                outcomes["call"] = _outcome(conn, statement, [token])
+
+        with psycopg.connect(database_url) as holding:
+            holding.execute("select app.lock_org(%s)", [org_id])
+            with in_thread(delete):
+                _until(lambda: _blocked_by(admin, holding.info.backend_pid))
+                deleting = admin.execute(
+                    "select pid from pg_stat_activity where %s = any(pg_blocking_pids(pid))",
+                    [holding.info.backend_pid],
+                ).fetchone()
+                assert deleting is not None
+                with in_thread(call):
+                    _until(lambda: _blocked_by(admin, int(deleting[0])))
+                    holding.commit()
+        assert outcomes == {"deletion": True, "call": answer}

@@ -58,6 +58,11 @@ begin
        one) each locked its own row, then waited for the other's to spend it, and Postgres
        broke the deadlock with an error the edge could only answer 500. */
     perform app.lock_rate_key('verify', v_user);
+    /* The account's row before the link's: the account's deletion takes them in that order (its
+       row, then its links with it), and a link taken first, then the account's row waited for
+       (the address marked verified), was a deadlock with a deletion under way (40P01). An
+       account gone took its links with it: the link is found no more. */
+    perform auth.held_account(v_user);
     select v.user_id into v_user from app.email_verifications v
      where v.token_hash = util.token_hash(p_token) and v.used_at is null and v.expires_at > pg_catalog.now()
        for update;

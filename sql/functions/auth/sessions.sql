@@ -175,6 +175,11 @@ begin
   if not util.token_is_wellformed(p_token) then
     return false;
   end if;
+  /* The account's row before the session's, the order its deletion takes them in (its row, then
+     its sessions with it): the session taken first, then the account's row waited for (the audit
+     event's foreign key), was a deadlock with a deletion under way (40P01). An account gone took
+     its sessions with it: there is none to revoke. */
+  perform auth.held_account(s.user_id) from app.sessions s where s.token_hash = util.token_hash(p_token);
   update app.sessions s set revoked_at = pg_catalog.now()
    where s.token_hash = util.token_hash(p_token) and s.revoked_at is null
   returning s.* into v_session;
