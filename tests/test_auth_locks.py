@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.support.databases import waiting_for
 from tests.support.orgs_db import become, call_and_commit, make_org, make_user
 
 EMAIL = "owner@example.com"
@@ -308,13 +309,6 @@ def test_a_verification_mail_asked_for_while_an_invitation_is_accepted_is_refuse
     assert _verification_mails(database_url) == 1, "a link was mailed to a verified address"
 
 
-def _blocked_by(conn: psycopg.Connection, pid: int) -> bool:
-    row = conn.execute(
-        "select exists (select from pg_stat_activity a where %s = any(pg_blocking_pids(a.pid)))", [pid]
-    ).fetchone()
-    return row == (True,)
-
-
 def _until(condition: Callable[[], bool]) -> None:
     deadline = time.monotonic() + 10
     while not condition():
@@ -368,13 +362,10 @@ def test_a_call_made_while_a_deletion_waits_for_an_organization_never_deadlocks(
         with psycopg.connect(database_url) as holding:
             holding.execute("select app.lock_org(%s)", [org_id])
             with in_thread(delete):
-                _until(lambda: _blocked_by(admin, holding.info.backend_pid))
-                deleting = admin.execute(
-                    "select pid from pg_stat_activity where %s = any(pg_blocking_pids(pid))",
-                    [holding.info.backend_pid],
-                ).fetchone()
+                _until(lambda: waiting_for(admin, holding.info.backend_pid) is not None)
+                deleting = waiting_for(admin, holding.info.backend_pid)
                 assert deleting is not None
                 with in_thread(call):
-                    _until(lambda: _blocked_by(admin, int(deleting[0])))
+                    _until(lambda: waiting_for(admin, deleting) is not None)
                     holding.commit()
         assert outcomes == {"deletion": True, "call": answer}

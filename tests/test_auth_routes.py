@@ -15,6 +15,7 @@ import pytest
 from blossom_db.runtime import RpcError
 from edge.auth import coded_error
 from tests.support.auth_client import PASSWORD, Account, new_email, post, session_cookie, signup
+from tests.support.databases import waiting_for
 from tests.support.http import Reply, loopback_address, raw_exchange, request
 from tests.support.mailbox import messages
 from tests.support.stack import Stack, make_stack
@@ -521,11 +522,7 @@ def test_an_auth_call_while_an_operator_deletes_the_account_writes_nothing(
             # The deletion commits once the call waits for it (or has answered without waiting).
             deadline = time.monotonic() + 10
             while calling.is_alive() and time.monotonic() < deadline:
-                waiting = watching.execute(
-                    "select exists (select from pg_stat_activity a where %s = any(pg_blocking_pids(a.pid)))",
-                    [deleting.info.backend_pid],
-                ).fetchone()
-                if waiting == (True,):
+                if waiting_for(watching, deleting.info.backend_pid) is not None:
                     break
                 time.sleep(0.02)
         calling.join(timeout=10)

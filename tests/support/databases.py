@@ -52,3 +52,11 @@ def tcp_keepalives(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any])
             "keepalives_count": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
             "tcp_user_timeout": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
         }
+
+
+def waiting_for(conn: psycopg.Connection, pid: int) -> int | None:
+    """The backend that waits for a lock the backend `pid` holds (the first, by pid), or None."""
+    row = conn.execute(
+        "select min(a.pid) from pg_stat_activity a where %s = any(pg_blocking_pids(a.pid))", [pid]
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
