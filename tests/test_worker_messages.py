@@ -3,6 +3,7 @@ waits between tries they make (worker/delivery.py, worker/process.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -14,7 +15,9 @@ from procrastinate import exceptions
 from procrastinate.jobs import Job
 
 from ops.settings import ROOT
+from services.smtp import Mailer, SmtpSettings
 from services.text import inert
+from tests.support.smtp_server import SmtpServer
 from worker.config import WorkerConfig, parse_app_url, parse_mail_from
 from worker.delivery import retry_delay
 from worker.messages import KINDS, UnsendableMessage, compose
@@ -129,6 +132,33 @@ def test_an_organization_name_cannot_write_headers_or_links_into_an_invitation(o
     assert subject == f"You are invited to join {inert(org_name)} on Blossom"
     for forbidden in ("https://", "evil.", "\x00", "\x07", "\u202e", "\r", "\n"):
         assert forbidden not in subject
+
+
+@pytest.mark.parametrize(
+    "org_name",
+    [
+        "Acme Grün Studio 漢字 🌸",
+        "Acme 日本 🌸 Zürich Ltd.",
+        "Holdings é 🌸 🌸 🌸 é",
+        "Worldwide Partners Inc Ltd (Studio)",
+        'Design [EU] Corp, & "The" & Inc Ltd',
+    ],
+)
+def test_an_invitation_s_subject_reaches_its_reader_as_it_was_written(org_name: str) -> None:
+    """The email package folded a long Subject by its own rules, and on the way out lost what it
+    checked: a space between two words it encoded (RFC 2047) became the folding between two
+    encoded words, which a reader drops ("漢字 🌸" read "漢字🌸", "Zürich Ltd." "ZürichLtd."),
+    one invitation in about fifteen of names mixing scripts; and a plain one too long for a line
+    was folded just after `Subject:`, its reader's text starting with a blank."""
+    payload = PAYLOAD | {"org_name": org_name, "role": "member"}
+    message = compose("evt_1", "mail.org_invitation", payload, sender=SENDER, app_url=APP, now=NOW)
+    written = f"You are invited to join {inert(org_name)} on Blossom"
+    with SmtpServer() as smtp:
+        asyncio.run(Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=5)).send(message))
+        (received,) = smtp.wait_for(1)
+    assert str(received.message["Subject"]) == written
+    head = received.message.as_bytes().split(b"\n\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.splitlines())
 
 
 def test_typed_text_is_html_escaped_in_the_html_part() -> None:

@@ -15,6 +15,7 @@ import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -27,6 +28,8 @@ from urllib.parse import urlencode
 from services.text import inert
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The longest a header's line should be (RFC 5322), its name included.
+LONGEST_HEADER_LINE = 78
 
 
 class UnsendableMessage(Exception):
@@ -93,6 +96,19 @@ def _fill(template: Template, values: Mapping[str, str], escape: Callable[[str],
         raise UnsendableMessage(f"template {template.template[:40]!r}: {error}") from None
 
 
+def _subject_as_sent(subject: str) -> str:
+    """The Subject header's value as it goes on the wire: as written when it is ASCII and fits on
+    its line, else RFC 2047 encoded words, each on a line of its own, whose text holds every
+    blank of the subject (a reader drops the folding between two encoded words). Left to fold
+    the header by its own rules, the email package made a blank between two words it encoded
+    that folding ("Zürich Ltd." read "ZürichLtd."), and folded a long plain one just after
+    `Subject:`, its reader's text starting with a blank (tests/test_worker_messages.py)."""
+    if subject.isascii() and len(f"Subject: {subject}") <= LONGEST_HEADER_LINE:
+        return subject
+    # Lines of at most 76 characters, as RFC 2047 has those holding encoded words.
+    return Header(subject, "utf-8", header_name="Subject").encode()
+
+
 def compose(
     event_id: str, topic: str, payload: object, *, sender: Address, app_url: str, now: datetime
 ) -> EmailMessage:
@@ -126,9 +142,9 @@ def compose(
 
     message = EmailMessage()
     subject = subject_line.removeprefix("Subject: ")
-    message["Subject"] = subject
-    # The email package reads a header's value as it would a received one (encoded words
-    # decoded): what it holds must be what was written, or the mail is not sent.
+    message.set_raw("Subject", _subject_as_sent(subject))
+    # Read back as a received header is (encoded words decoded): what goes must be what was
+    # written, or the mail is not sent.
     if str(message["Subject"]) != subject:
         raise UnsendableMessage("the subject would not be sent as it was written")
     message["From"] = sender
