@@ -21,6 +21,7 @@ told QUIT without the message, and what the check raised passes through unchange
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import ssl
@@ -37,9 +38,7 @@ from aiosmtplib.typing import Default
 from blossom_db.settings import ENCODE_HINT
 from services.errors import CheckFailed, check_before_handing_over
 
-# How long an accepted message's QUIT is waited for: the message is the server's already, and a
-# server slow to say goodbye held up the delivery's record (past a stopping worker's grace, which
-# then dropped it unrecorded: the mail went twice).
+# How long a QUIT is waited for before the connection is dropped: nothing hangs on its answer.
 QUIT_SECONDS = 2.0
 # A 5xx to MAIL FROM about this message rather than about us: its size (SIZE=, 552) or its
 # parameters (555). Any other refusal of our sender is the settings', as is a refusal of a
@@ -170,15 +169,18 @@ class Mailer:
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._tls = ssl.create_default_context() if settings.implicit_tls or settings.start_tls else None
+        # The QUITs said after accepted messages, each in a task of its own: kept here until they
+        # end, as asyncio keeps no task it runs from being collected.
+        self._goodbyes: set[asyncio.Task[None]] = set()
 
     async def send(
         self, message: EmailMessage, *, before_data: Callable[[], Awaitable[None]] | None = None
     ) -> None:
-        """Returns once the server accepted the message; TemporaryFailure or PermanentFailure
-        otherwise. Cancelled, it drops the connection at once (no QUIT that would wait for a
-        server that stopped answering). `before_data`, if given, is awaited once the recipients
-        are taken, just before the message is handed over; what it raises, it raises, after a
-        QUIT that leaves the server without the message."""
+        """Returns as soon as the server accepted the message, its QUIT said in a task of its
+        own; TemporaryFailure or PermanentFailure otherwise. Cancelled, it drops the connection at
+        once (no QUIT that would wait for a server that stopped answering). `before_data`, if
+        given, is awaited once the recipients are taken, just before the message is handed over;
+        what it raises, it raises, after a QUIT that leaves the server without the message."""
         settings = self.settings
         client = _CheckedClient(
             before_data,
@@ -191,6 +193,7 @@ class Mailer:
             tls_context=self._tls,
             timeout=settings.timeout_seconds,
         )
+        accepted = False
         try:
             await client.connect()
             try:
@@ -200,15 +203,12 @@ class Mailer:
                 if refusal is not None:
                     raise refusal from None
                 raise
-            # Accepted: the message is the server's now, whatever becomes of a polite goodbye.
-            with suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
-                await client.quit(timeout=QUIT_SECONDS)
+            accepted = True
         except CheckFailed as failed:
             # Not handed over: the server drops the envelope with the session. What the check
             # raised is the caller's to act on, not sorted as the server's (an OSError of its
             # own is no failure of the server's).
-            with suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
-                await client.quit(timeout=QUIT_SECONDS)
+            await _goodbye(client)
             raise failed.error from None
         except aiosmtplib.SMTPAuthenticationError as error:
             # The settings are wrong, not the message: it goes once they are mended.
@@ -246,7 +246,24 @@ class Mailer:
             failure = f"{type(error).__name__}: {error}"
             raise TemporaryFailure(f"no delivery to {settings.shown()}: {failure}") from error
         finally:
-            client.close()
+            if not accepted:
+                client.close()
+        # Accepted: the message is the server's now, whatever becomes of a polite goodbye, and the
+        # caller records it at once. Awaited here, the QUIT held up that record for up to 2 s, and
+        # a stopping worker whose grace ran out meanwhile dropped it unrecorded: the mail went
+        # again with the next worker (tests/test_worker.py).
+        goodbye = asyncio.create_task(_goodbye(client), name="smtp goodbye")
+        self._goodbyes.add(goodbye)
+        goodbye.add_done_callback(self._goodbyes.discard)
+
+
+async def _goodbye(client: aiosmtplib.SMTP) -> None:
+    """QUIT, answered within QUIT_SECONDS or not, and the connection closed."""
+    try:
+        with suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+            await client.quit(timeout=QUIT_SECONDS)
+    finally:
+        client.close()
 
 
 def _refusal_behind(error: BaseException) -> BaseException | None:

@@ -382,6 +382,29 @@ def test_sigterm_puts_back_a_delivery_that_does_not_finish_in_time(database_url:
             assert len(smtp.received) == 1
 
 
+def test_a_stop_that_comes_once_the_server_accepted_the_mail_leaves_it_recorded(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A mail the server accepted is the server's: a stop whose grace ran out then, while the
+    worker waited (up to 2 s) for the answer to its QUIT, rolled the delivery back unrecorded,
+    and the next worker sent the mail again."""
+    with SmtpServer() as smtp:
+        with running_worker(
+            database_url, smtp.url, tmp_path, BLOSSOM_WORKER_SHUTDOWN_SECONDS="0.5"
+        ) as worker:
+            smtp.hold_goodbye()
+            event = queue_mail(database_url, "ivo@example.com")
+            assert smtp.goodbye_held.wait(10)
+            worker.terminate()
+            assert worker.wait(10) == 0
+        smtp.release()
+        assert len(smtp.received) == 1
+        assert outbox_row(database_url, event)["delivered_at"] is not None
+        with running_worker(database_url, smtp.url, tmp_path):
+            eventually(lambda: jobs_of(database_url, event) == [], what="its job done")
+        assert len(smtp.received) == 1
+
+
 def test_a_worker_finishing_its_deliveries_after_sigterm_is_not_taken_for_dead(
     database_url: str, tmp_path: Path
 ) -> None:

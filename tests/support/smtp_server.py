@@ -7,6 +7,8 @@ start, make refuse, or make hold a delivery half-way.
         smtp.held.wait(5); smtp.release()                # ... until released
         smtp.stop(); smtp.start()                        # down, then up again on the same port
         smtp.on_next_rcpt(action)                        # the next RCPT TO runs action() first
+        smtp.hold_goodbye()                              # the next QUIT is answered only ...
+        smtp.goodbye_held.wait(5); smtp.release()        # ... once released
 
 A message counts as received only when its end of data was answered 250, as for a real server.
 """
@@ -67,6 +69,14 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        owner = self.owner
+        if owner._holding_goodbye.is_set():
+            owner._holding_goodbye.clear()
+            owner.goodbye_held.set()
+            await asyncio.get_running_loop().run_in_executor(None, owner._released.wait)
+        return "221 Bye"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         owner = self.owner
         with owner._lock:
@@ -95,6 +105,8 @@ class SmtpServer:
         self._holding = threading.Event()
         self._released = threading.Event()
         self.held = threading.Event()
+        self._holding_goodbye = threading.Event()
+        self.goodbye_held = threading.Event()
         self._rcpt_action: Callable[[], None] | None = None
         self._controller: Controller | None = None
 
@@ -144,6 +156,13 @@ class SmtpServer:
         self.held.clear()
         self._released.clear()
         self._holding.set()
+
+    def hold_goodbye(self) -> None:
+        """The next QUIT waits for release() before it is answered; `goodbye_held` is set once it
+        waits (the message it ends accepted by then)."""
+        self.goodbye_held.clear()
+        self._released.clear()
+        self._holding_goodbye.set()
 
     def on_next_rcpt(self, action: Callable[[], None]) -> None:
         """The next RCPT TO runs `action` to its end before it is answered (what happens to the
