@@ -70,6 +70,22 @@ class PermanentFailure(SmtpFailure):
     pass
 
 
+# What `?starttls=` may say, in any case. Anything else is refused, not read as no: a misspelt
+# name or value (`start_tls=1`, `starttls=on`) sent the mail in clear text to a relay meant to be
+# reached over TLS.
+STARTTLS_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def _starttls_asked(query: str) -> bool:
+    """Whether the URL's query asks for STARTTLS; ValueError when it says anything but once
+    `starttls=` one of STARTTLS_VALUES."""
+    fields = parse_qs(query, keep_blank_values=True)
+    values = fields.pop("starttls", ["0"])
+    if fields or len(values) != 1 or values[0].lower() not in STARTTLS_VALUES:
+        raise ValueError("BLOSSOM_SMTP_URL: its query may only be ?starttls=1 (or true, yes; 0, false, no)")
+    return STARTTLS_VALUES[values[0].lower()]
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -112,7 +128,7 @@ class SmtpSettings:
         if not parts.hostname:
             raise ValueError("BLOSSOM_SMTP_URL names no host")
         implicit = parts.scheme == "smtps"
-        start_tls = parse_qs(parts.query).get("starttls", ["0"])[-1] in ("1", "true", "yes")
+        start_tls = _starttls_asked(parts.query)
         if implicit and start_tls:
             raise ValueError("BLOSSOM_SMTP_URL: smtps:// is TLS from the start; starttls goes with smtp://")
         if parts.password and not (implicit or start_tls) and not _is_loopback(parts.hostname):

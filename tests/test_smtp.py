@@ -19,6 +19,8 @@ from tests.support.smtp_server import SmtpServer
     [
         ("smtp://mail.example.com", "mail.example.com", 25, None, None, False, False),
         ("smtp://mail.example.com?starttls=1", "mail.example.com", 587, None, None, False, True),
+        ("smtp://mail.example.com:2525?starttls=0", "mail.example.com", 2525, None, None, False, False),
+        ("smtp://mail.example.com?starttls=Yes", "mail.example.com", 587, None, None, False, True),
         ("smtps://u%40x:p%3Ass@mail.example.com", "mail.example.com", 465, "u@x", "p:ss", True, False),
         ("smtp://me:secret@127.0.0.1:1025", "127.0.0.1", 1025, "me", "secret", False, False),
     ],
@@ -49,6 +51,26 @@ def test_the_url_says_where_how_and_as_whom(
 )
 def test_a_malformed_url_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="BLOSSOM_SMTP_URL"):
+        SmtpSettings.from_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://mail.example.com?starttls=on",
+        "smtp://mail.example.com?starttls=y",
+        "smtp://mail.example.com?start_tls=1",
+        "smtp://mail.example.com?tls=1",
+        "smtp://mail.example.com?starttls=1&starttls=0",
+        "smtp://mail.example.com?starttls",
+    ],
+)
+def test_a_query_that_is_not_starttls_1_or_0_is_refused(url: str) -> None:
+    """STARTTLS was asked for by `starttls` being exactly 1, true or yes; any other query (a
+    misspelt name, `on`, `TRUE`) was read as no, and the mail crossed the network in clear text
+    to a relay its operator meant to reach over TLS (a password refused that, no password did
+    not). Now `starttls` is 1, true or yes, or 0, false or no, in any case, and nothing else."""
+    with pytest.raises(ValueError, match=r"BLOSSOM_SMTP_URL.*starttls"):
         SmtpSettings.from_url(url)
 
 
