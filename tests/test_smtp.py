@@ -6,12 +6,15 @@ import asyncio
 import socketserver
 import threading
 import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
 
 from services.smtp import Mailer, PermanentFailure, SmtpSettings, TemporaryFailure
 from tests.support.smtp_server import SmtpServer
+from worker.config import parse_mail_from
+from worker.messages import compose
 
 
 @pytest.mark.parametrize(
@@ -330,3 +333,28 @@ def test_a_message_refused_before_data_is_refused_without_the_check() -> None:
         asyncio.run(
             Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=5)).send(_message(), before_data=check)
         )
+
+
+def test_a_sender_whose_domain_is_not_ascii_reaches_a_server_without_smtputf8() -> None:
+    """BLOSSOM_MAIL_FROM with an internationalized domain as typed (`blümchen.example`) was taken
+    as it was, and every mail then needed SMTPUTF8 of the relay: one without it refused each
+    (SMTPNotSupported, a temporary failure), and after an hour of tries every mail was given up.
+    The domain is taken in its ASCII form (IDNA), which every server reads, the Message-ID's too."""
+    sender = parse_mail_from("Blossom <no-reply@blümchen.example>")
+    payload = {
+        "to": "b@example.com",
+        "display_name": "Ann",
+        "token": "t",
+        "expires_at": "2030-01-01T00:00:00+00:00",
+    }
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    message = compose(
+        "evt_1", "mail.password_reset", payload, sender=sender, app_url="https://x.example", now=now
+    )
+    with ScriptedSmtp() as smtp:
+        asyncio.run(Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=5)).send(message))
+        assert smtp.accepted == 1
+    assert sender.domain == "xn--blmchen-o2a.example"
+    assert str(message["Message-ID"]) == "<evt_1@xn--blmchen-o2a.example>"
+    with pytest.raises(ValueError, match="BLOSSOM_MAIL_FROM has a domain"):
+        parse_mail_from("Blossom <no-reply@" + "\u00fc" * 70 + ".example>")  # a label too long

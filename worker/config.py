@@ -17,14 +17,21 @@ DEFAULT_MAIL_FROM = "Blossom <no-reply@blossom.localhost>"
 
 
 def parse_mail_from(value: str) -> Address:
-    """BLOSSOM_MAIL_FROM: an address, with or without a display name (`Name <a@b.example>`)."""
+    """BLOSSOM_MAIL_FROM: an address, with or without a display name (`Name <a@b.example>`), its
+    domain in its ASCII form (IDNA). As typed (`blümchen.example`), every mail needed SMTPUTF8 of
+    the relay, and one without it refused each, until every mail was given up."""
     header = SMTP.header_factory("From", value)
     addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
     if header.defects or len(addresses) != 1 or not addresses[0].domain:
         raise ValueError(
             f"BLOSSOM_MAIL_FROM must be one address such as 'Blossom <no-reply@example.com>', not {value!r}"
         )
-    return addresses[0]
+    sender = addresses[0]
+    try:
+        domain = sender.domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"BLOSSOM_MAIL_FROM has a domain that is no host name: {value!r}") from None
+    return Address(sender.display_name, sender.username, domain)
 
 
 # Characters no URL holds as written (RFC 3986), beside blanks and controls: Python's parser
