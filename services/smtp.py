@@ -9,9 +9,10 @@
 A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to this message,
 to its recipients, its data, or its size at MAIL FROM: sending it again would be refused again)
 or TemporaryFailure (a 4xx answer, no server, a timeout, a broken connection, a refused login, a
-5xx to the greeting, to EHLO or to our sender, a recipient refused for want of a login or by a
-relay that will not relay for us: what every mail would get alike until the server or the
-settings are mended: worth another try later).
+5xx to the greeting, to EHLO or to our sender, a recipient refused for want of a login, by a
+relay that will not relay for us, or for our host, HELO or sender (Postfix answers those at RCPT):
+what every mail would get alike until the server or the settings are mended: worth another try
+later).
 
 A sender may give a check that must still hold when the message is handed over (`before_data`:
 the worker's, that its claim of the mail is still held): it runs once the recipients are taken,
@@ -46,13 +47,21 @@ QUIT_SECONDS = 2.0
 MESSAGE_REFUSED_AT_MAIL = frozenset({552, 555})
 LOGIN_WANTED = 530
 LOGIN_WANTED_STATUS = "5.7.0"
-# A relay that will not relay for us (our address or login not on its list), as Postfix
-# ("Relay access denied"), Sendmail ("Relaying denied"), Exim ("relay not permitted") and
-# Exchange ("Unable to relay") say it: every mail gets it, under the code a refused recipient has
-# (5.7.1 is also a policy's refusal of one recipient, so the words tell). Not "relay" alone:
-# Postfix refuses a relay's unknown recipient, for good, as "User unknown in relay recipient table".
-RELAY_REFUSED = re.compile(
-    r"\brelay(?:ing)?\s+(?:access\s+)?(?:denied|not\s+(?:permitted|allowed))|\bunable\s+to\s+relay", re.I
+# A refusal of us that comes as a recipient's, which every mail gets, under the code a refused
+# recipient has (5.7.1 is also a policy's refusal of one recipient, so the words tell):
+#  - a relay that will not relay for us (our address or login not on its list), as Postfix
+#    ("Relay access denied"), Sendmail ("Relaying denied"), Exim ("relay not permitted") and
+#    Exchange ("Unable to relay") say it. Not "relay" alone: Postfix refuses a relay's unknown
+#    recipient, for good, as "User unknown in relay recipient table";
+#  - Postfix's refusals of our host, our HELO or our sender, which it answers at RCPT
+#    (smtpd_delay_reject, on by default) naming the restriction ("Client host rejected", "Client
+#    host [192.0.2.1] blocked using …", "Helo command rejected", "Sender address rejected": every
+#    mail was given up at its first try while a relay's sender or client list was mended). Its
+#    refusal of the recipient says "Recipient address rejected", and is the recipient's.
+REFUSAL_OF_US = re.compile(
+    r"\brelay(?:ing)?\s+(?:access\s+)?(?:denied|not\s+(?:permitted|allowed))|\bunable\s+to\s+relay"
+    r"|\b(?:client\s+host|helo\s+command|sender\s+address)\s+rejected\b|\bclient\s+host\s+\[[^\]]*\]\s+blocked\b",
+    re.I,
 )
 # What a server's refusal of a command raises (its code and text), and of every recipient.
 REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
@@ -238,7 +247,7 @@ class Mailer:
                 500 <= refused.code < 600
                 and refused.code != LOGIN_WANTED
                 and not refused.message.startswith(LOGIN_WANTED_STATUS)
-                and not RELAY_REFUSED.search(refused.message)
+                and not REFUSAL_OF_US.search(refused.message)
                 for refused in refusals
             ):
                 raise PermanentFailure(f"recipient refused: {described}") from error

@@ -240,7 +240,16 @@ def test_a_refusal_of_the_connection_or_the_sender_is_temporary(greeting: str, m
      # ... but a relay's own recipient it does not know is refused for good.
      ("250 OK", "550 5.1.1 <b@x.example>: Recipient address rejected: User unknown in relay recipient table",
       PermanentFailure),
-     ("250 OK", "550 5.7.1 <b@example.com>: Recipient address rejected: Access denied", PermanentFailure)],
+     ("250 OK", "550 5.7.1 <b@example.com>: Recipient address rejected: Access denied", PermanentFailure),
+     # Postfix answers its client's, HELO's and sender's restrictions at RCPT (smtpd_delay_reject,
+     # on by default), each saying which: a refusal of us or of our sender, not of the recipient.
+     ("250 OK", "553 5.7.1 <a@example.com>: Sender address rejected: not owned by user mailer",
+      TemporaryFailure),
+     ("250 OK", "554 5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied", TemporaryFailure),
+     ("250 OK", "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+      TemporaryFailure),
+     ("250 OK", "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname",
+      TemporaryFailure)],
 )  # fmt: skip
 def test_a_refusal_of_this_message_at_mail_or_rcpt_is_sorted_by_what_it_is_about(
     mail: str, rcpt: str, failure: type[Exception]
