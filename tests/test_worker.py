@@ -405,6 +405,37 @@ def test_a_stop_that_comes_once_the_server_accepted_the_mail_leaves_it_recorded(
         assert len(smtp.received) == 1
 
 
+def test_a_stop_that_comes_while_an_accepted_mail_is_recorded_waits_for_the_record(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The record of a mail the server accepted (delivery.delivered and the commit) is finished
+    whatever stop comes meanwhile: cancelled there, it rolled back, and the next worker sent the
+    mail again. The database is made slow to record it (a test trigger), so that the stop's grace
+    ends while it does."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "create function public.slow_to_record_delivered() returns trigger language plpgsql as $$"
+            " begin if new.delivered_at is not null then perform pg_catalog.pg_sleep(2); end if;"
+            " return new; end $$"
+        )
+        conn.execute(
+            "create trigger slow_to_record_delivered before update on app.outbox"
+            " for each row execute function public.slow_to_record_delivered()"
+        )
+    with SmtpServer() as smtp:
+        with running_worker(
+            database_url, smtp.url, tmp_path, BLOSSOM_WORKER_SHUTDOWN_SECONDS="0.5"
+        ) as worker:
+            event = queue_mail(database_url, "jo@example.com")
+            smtp.wait_for(1)
+            worker.terminate()
+            assert worker.wait(10) == 0
+        assert outbox_row(database_url, event)["delivered_at"] is not None
+        with running_worker(database_url, smtp.url, tmp_path):
+            eventually(lambda: jobs_of(database_url, event) == [], what="its job done")
+        assert len(smtp.received) == 1
+
+
 def test_a_worker_finishing_its_deliveries_after_sigterm_is_not_taken_for_dead(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -28,6 +28,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -145,6 +146,22 @@ async def record_failed_try(
     return outcome
 
 
+async def _record_delivered(conn: AsyncConnection[Any], event_id: str) -> None:
+    await delivery_delivered_async(conn, p_event_id=event_id)
+    await conn.commit()
+
+
+async def finished_despite_a_stop(work: Coroutine[Any, Any, None]) -> None:
+    """Awaits `work` to its end; when the task awaiting it is cancelled meanwhile, `work` runs
+    on to its end all the same, and the cancellation is raised after it."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
 class _DatabaseTime:
     """The database's clock as a delivery reads it: its time at the claim (delivery.claim's
     claimed_at), advanced by this machine's monotonic clock, which steps with no clock setting."""
@@ -221,7 +238,10 @@ class Deliverer:
                     temporary=isinstance(error, TemporaryFailure),
                 )
             else:
-                await delivery_delivered_async(conn, p_event_id=event_id)
+                # The server has the mail: its record is finished whatever stop comes meanwhile.
+                # Cancelled there (a stopping worker's grace run out), it rolled back, and the
+                # next worker sent the mail again.
+                await finished_despite_a_stop(_record_delivered(conn, event_id))
                 log.info("event %s: delivered (%s) at try %d", event_id, claim.topic, this_try)
         self.metrics.deliveries.labels("mail", outcome_label(outcome)).inc()
         # Raised once the failure is committed: the job's own bookkeeping follows from it.
