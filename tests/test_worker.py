@@ -382,6 +382,23 @@ def test_sigterm_puts_back_a_delivery_that_does_not_finish_in_time(database_url:
             assert len(smtp.received) == 1
 
 
+def _stop_once_accepted_and_count(
+    database_url: str, smtp: SmtpServer, tmp_path: Path, to: str, accepted: Callable[[], object]
+) -> None:
+    """Queues a mail to `to` and stops its worker (a grace of 0.5 s) once `accepted()` says that
+    the server took it; the mail is recorded delivered, and the next worker sends it no more."""
+    with running_worker(database_url, smtp.url, tmp_path, BLOSSOM_WORKER_SHUTDOWN_SECONDS="0.5") as worker:
+        event = queue_mail(database_url, to)
+        assert accepted()
+        worker.terminate()
+        assert worker.wait(10) == 0
+    smtp.release()
+    assert outbox_row(database_url, event)["delivered_at"] is not None
+    with running_worker(database_url, smtp.url, tmp_path):
+        eventually(lambda: jobs_of(database_url, event) == [], what="its job done")
+    assert len(smtp.received) == 1
+
+
 def test_a_stop_that_comes_once_the_server_accepted_the_mail_leaves_it_recorded(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -389,20 +406,10 @@ def test_a_stop_that_comes_once_the_server_accepted_the_mail_leaves_it_recorded(
     worker waited (up to 2 s) for the answer to its QUIT, rolled the delivery back unrecorded,
     and the next worker sent the mail again."""
     with SmtpServer() as smtp:
-        with running_worker(
-            database_url, smtp.url, tmp_path, BLOSSOM_WORKER_SHUTDOWN_SECONDS="0.5"
-        ) as worker:
-            smtp.hold_goodbye()
-            event = queue_mail(database_url, "ivo@example.com")
-            assert smtp.goodbye_held.wait(10)
-            worker.terminate()
-            assert worker.wait(10) == 0
-        smtp.release()
-        assert len(smtp.received) == 1
-        assert outbox_row(database_url, event)["delivered_at"] is not None
-        with running_worker(database_url, smtp.url, tmp_path):
-            eventually(lambda: jobs_of(database_url, event) == [], what="its job done")
-        assert len(smtp.received) == 1
+        smtp.hold_goodbye()
+        _stop_once_accepted_and_count(
+            database_url, smtp, tmp_path, "ivo@example.com", lambda: smtp.goodbye_held.wait(10)
+        )
 
 
 def test_a_stop_that_comes_while_an_accepted_mail_is_recorded_waits_for_the_record(
@@ -423,17 +430,9 @@ def test_a_stop_that_comes_while_an_accepted_mail_is_recorded_waits_for_the_reco
             " for each row execute function public.slow_to_record_delivered()"
         )
     with SmtpServer() as smtp:
-        with running_worker(
-            database_url, smtp.url, tmp_path, BLOSSOM_WORKER_SHUTDOWN_SECONDS="0.5"
-        ) as worker:
-            event = queue_mail(database_url, "jo@example.com")
-            smtp.wait_for(1)
-            worker.terminate()
-            assert worker.wait(10) == 0
-        assert outbox_row(database_url, event)["delivered_at"] is not None
-        with running_worker(database_url, smtp.url, tmp_path):
-            eventually(lambda: jobs_of(database_url, event) == [], what="its job done")
-        assert len(smtp.received) == 1
+        _stop_once_accepted_and_count(
+            database_url, smtp, tmp_path, "jo@example.com", lambda: smtp.wait_for(1)
+        )
 
 
 def test_a_worker_finishing_its_deliveries_after_sigterm_is_not_taken_for_dead(
