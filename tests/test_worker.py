@@ -412,13 +412,8 @@ def test_a_stop_that_comes_once_the_server_accepted_the_mail_leaves_it_recorded(
         )
 
 
-def test_a_stop_that_comes_while_an_accepted_mail_is_recorded_waits_for_the_record(
-    database_url: str, tmp_path: Path
-) -> None:
-    """The record of a mail the server accepted (delivery.delivered and the commit) is finished
-    whatever stop comes meanwhile: cancelled there, it rolled back, and the next worker sent the
-    mail again. The database is made slow to record it (a test trigger), so that the stop's grace
-    ends while it does."""
+def _make_recording_delivered_slow(database_url: str) -> None:
+    """A test trigger: the record of a delivery (delivery.delivered) takes 2 s, in pg_sleep."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "create function public.slow_to_record_delivered() returns trigger language plpgsql as $$"
@@ -429,6 +424,16 @@ def test_a_stop_that_comes_while_an_accepted_mail_is_recorded_waits_for_the_reco
             "create trigger slow_to_record_delivered before update on app.outbox"
             " for each row execute function public.slow_to_record_delivered()"
         )
+
+
+def test_a_stop_that_comes_while_an_accepted_mail_is_recorded_waits_for_the_record(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The record of a mail the server accepted (delivery.delivered and the commit) is finished
+    whatever stop comes meanwhile: cancelled there, it rolled back, and the next worker sent the
+    mail again. The database is made slow to record it (a test trigger), so that the stop's grace
+    ends while it does."""
+    _make_recording_delivered_slow(database_url)
     with SmtpServer() as smtp:
         _stop_once_accepted_and_count(
             database_url, smtp, tmp_path, "jo@example.com", lambda: smtp.wait_for(1)
@@ -1161,20 +1166,9 @@ class _KeyRingThatEndsTheClaimsSession:
         return self._ring.open(sealed, context)
 
 
-def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_once(database_url: str) -> None:
-    """A Slack post is claimed as a mail is (the try's transaction holds the outbox row's lock on
-    its connection), and that connection may be lost while the post is prepared and sent: it was
-    posted all the same, its record failed, and the next try posted it a second time. The claim
-    is checked just before the request goes: lost, Slack hears nothing, and the next try posts
-    once."""
-    application_name = "slack-claim-lost-test"
-    bot_token, channel = "xoxb-claim-lost", "C0CLAIM"
-    ended: list[object] = []
-
-    def end_the_claims_session() -> None:
-        ended.extend(_end_sessions_named(database_url, application_name))
-
-    keyring = KeyRing.from_entries(new_key_entry("test-1"))
+def _slack_post_queued(database_url: str, keyring: KeyRing, bot_token: str, channel: str) -> str:
+    """An organization (Acme, its owner Olive) connected to Slack workspace T0ACME's `channel`
+    with `bot_token`, and its renaming's post queued; the post's event id."""
     with psycopg.connect(database_url) as conn:
         owner = make_user(conn, "Olive")
         org_id = make_org(conn, "Acme", {owner: "owner"})
@@ -1191,7 +1185,24 @@ def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_on
             (Jsonb({"org_id": org_id, "org_name": "Acme", "by": owner, "new_name": "Acme Two"}),),
         ).fetchone()
     assert row is not None
-    event = str(row[0])
+    return str(row[0])
+
+
+def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_once(database_url: str) -> None:
+    """A Slack post is claimed as a mail is (the try's transaction holds the outbox row's lock on
+    its connection), and that connection may be lost while the post is prepared and sent: it was
+    posted all the same, its record failed, and the next try posted it a second time. The claim
+    is checked just before the request goes: lost, Slack hears nothing, and the next try posts
+    once."""
+    application_name = "slack-claim-lost-test"
+    bot_token, channel = "xoxb-claim-lost", "C0CLAIM"
+    ended: list[object] = []
+
+    def end_the_claims_session() -> None:
+        ended.extend(_end_sessions_named(database_url, application_name))
+
+    keyring = KeyRing.from_entries(new_key_entry("test-1"))
+    event = _slack_post_queued(database_url, keyring, bot_token, channel)
 
     with FakeSlack() as slack:
         slack.add_workspace(bot_token, team_id="T0ACME", team="Acme Corp", channels={channel})
@@ -1226,6 +1237,49 @@ def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_on
     row_after = outbox_row(database_url, event)
     assert row_after["delivered_at"] is not None
     assert row_after["attempts"] == 1, "the lost try counted against the post"
+
+
+def test_a_stop_that_comes_while_a_slack_post_is_recorded_waits_for_the_record(database_url: str) -> None:
+    """As a mail's: the record of a post Slack took is finished whatever stop comes meanwhile.
+    Cancelled there, it rolled back, and the next try posted it again."""
+    _make_recording_delivered_slow(database_url)
+    application_name = "slack-stopped-test"
+    bot_token, channel = "xoxb-stopped", "C0STOP"
+    keyring = KeyRing.from_entries(new_key_entry("test-1"))
+    event = _slack_post_queued(database_url, keyring, bot_token, channel)
+
+    def recording() -> bool:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            row = admin.execute(
+                "select exists (select from pg_catalog.pg_stat_activity"
+                " where application_name = %s and wait_event = 'PgSleep')",
+                (application_name,),
+            ).fetchone()
+        return bool(row and row[0])
+
+    with FakeSlack() as slack:
+        slack.add_workspace(bot_token, team_id="T0ACME", team="Acme Corp", channels={channel})
+        config = replace(
+            _worker_config(database_url), slack=SlackSettings(api_url=slack.api_url, timeout_seconds=5)
+        )
+
+        async def stopped_while_recorded() -> None:
+            database = Database(
+                config.database_url, max_connections=1, wait_seconds=5.0, application_name=application_name
+            )
+            poster = SlackPoster(config, database, SlackClient(config.slack), keyring, WorkerMetrics())
+            posting = asyncio.ensure_future(poster.post(event))
+            try:
+                await asyncio.to_thread(eventually, recording, what="the post's record under way")
+                posting.cancel()  # as a stop whose grace ran out
+                with suppress(asyncio.CancelledError):
+                    await posting
+            finally:
+                await database.close()
+
+        asyncio.run(stopped_while_recorded())
+        assert len(slack.posts) == 1
+    assert outbox_row(database_url, event)["delivered_at"] is not None
 
 
 def test_the_job_queues_connections_find_a_silent_cut_within_a_minute(database_url: str) -> None:

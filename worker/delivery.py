@@ -146,7 +146,9 @@ async def record_failed_try(
     return outcome
 
 
-async def _record_delivered(conn: AsyncConnection[Any], event_id: str) -> None:
+async def record_delivered(conn: AsyncConnection[Any], event_id: str) -> None:
+    """Marks the event delivered and commits: awaited through finished_despite_a_stop, once the
+    message is the server's (a mail's) or Slack's (a post's)."""
     await delivery_delivered_async(conn, p_event_id=event_id)
     await conn.commit()
 
@@ -241,7 +243,7 @@ class Deliverer:
                 # The server has the mail: its record is finished whatever stop comes meanwhile.
                 # Cancelled there (a stopping worker's grace run out), it rolled back, and the
                 # next worker sent the mail again.
-                await finished_despite_a_stop(_record_delivered(conn, event_id))
+                await finished_despite_a_stop(record_delivered(conn, event_id))
                 log.info("event %s: delivered (%s) at try %d", event_id, claim.topic, this_try)
         self.metrics.deliveries.labels("mail", outcome_label(outcome)).inc()
         # Raised once the failure is committed: the job's own bookkeeping follows from it.

@@ -25,17 +25,19 @@ from dataclasses import dataclass
 from string import Formatter
 
 from blossom_db.database import Database
-from blossom_db.generated import (
-    delivery_claim_slack_post_async,
-    delivery_delivered_async,
-    delivery_slack_broken_async,
-)
+from blossom_db.generated import delivery_claim_slack_post_async, delivery_slack_broken_async
 from services.errors import ServiceError
 from services.secrets import KeyRing, Sealed, SecretUnreadable
 from services.slack import Name, SlackClient, SlackMessage, SlackRefused, bot_token_context
 from services.text import inert
 from worker.config import WorkerConfig
-from worker.delivery import check_claim_held, outcome_label, record_failed_try
+from worker.delivery import (
+    check_claim_held,
+    finished_despite_a_stop,
+    outcome_label,
+    record_delivered,
+    record_failed_try,
+)
 from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("blossom.worker")
@@ -159,7 +161,9 @@ class SlackPoster:
                         error.message, temporary=error.temporary, wait_at_least=error.retry_after or 0.0
                     )
                 else:
-                    await delivery_delivered_async(conn, p_event_id=event_id)
+                    # Slack has the post: its record is finished whatever stop comes meanwhile
+                    # (cancelled there, it rolled back, and the next try posted it again).
+                    await finished_despite_a_stop(record_delivered(conn, event_id))
                     log.info("event %s: posted to Slack (%s) at try %d", event_id, claim.topic, this_try)
         self.metrics.deliveries.labels("slack", outcome_label(outcome)).inc()
         if outcome is not None:
