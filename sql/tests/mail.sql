@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(53);
+select plan(55);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -236,6 +236,31 @@ select results_eq(
 set local role worker;
 select is((select topic from delivery.claim(tap.id('gus_reset'))), null, 'and the worker finds nothing to send');
 reset role;
+
+/* One tenant's invitations, however many it sends, do not hold back the mail another person asked
+   for to get into their account: a reset or a verification queued after them is handed out first
+   (the invitations of every tenant share one queue, which all of its accounts together can fill). */
+select tap.make_users(array['flooder', 'kim']);
+select tap.make_org('spam', '{"flooder": "owner"}');
+select is((select array_agg(distinct tap.call('flooder', format('select api.invite_member(%L, %L, ''member'')',
+             tap.id('spam'), 'stranger' || n || '@example.com'))) from generate_series(1, 20) n),
+  '{ok}', 'a tenant sends its 20 invitations of the hour');
+select auth.request_password_reset('kim@example.com', '192.0.2.10');
+select auth.signup('ivy@example.com', 'correct horse battery', 'Ivy', '192.0.2.10', 'tap');
+set local search_path = jobs, public;  -- procrastinate names its tables without a schema
+select tap.fix('mail_worker', (select worker_id::text from procrastinate_register_worker_v1()));
+create temporary table handed_out as
+  select row_number() over () as turn, o.topic, o.payload ->> 'to' as recipient
+    from generate_series(1, (select count(*)::int from procrastinate_jobs where queue_name = 'mail' and status = 'todo')) n
+    -- + 0 * n: one call per row, not one call's job replayed
+    cross join lateral procrastinate_fetch_job_v2(array['mail'], tap.id('mail_worker')::bigint + 0 * n) j
+    join app.outbox o on o.id = j.args ->> 'event_id';
+reset search_path;
+select results_eq(
+  $$ select topic, recipient, turn < (select min(turn) from handed_out where topic = 'mail.org_invitation')
+       from handed_out where recipient in ('kim@example.com', 'ivy@example.com') order by topic $$,
+  $$ values ('mail.email_verification', 'ivy@example.com', true), ('mail.password_reset', 'kim@example.com', true) $$,
+  'the job queue hands out Kim''s reset and Ivy''s verification, queued after them, before any invitation');
 
 select * from finish();
 rollback;

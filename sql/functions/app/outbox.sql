@@ -16,15 +16,23 @@ return array['notify.member_joined', 'notify.member_left', 'notify.member_remove
 
 comment on function app.slack_topics() is 'The notification topics posted to an organization''s Slack channel.';
 
-/* A delivery job's priority in the job queue, which hands out the highest first (then the oldest):
-   mail before Slack, so that a mail to a person (a password reset, a verification, an
-   invitation) waits behind no organization's notifications, however many one tenant makes. */
-create function app.delivery_priority(p_queue text) returns integer
+/* A delivery job's priority in the job queue, which hands out the highest first (then the oldest).
+   Mail a person asked for to get into their own account (a password reset, a verification link)
+   comes first: a tenant's invitations, each a mail to someone else, share one queue with every
+   other tenant's, and its accounts together can fill it (each sends 20 an hour): a reset queued
+   after them waited for every one, while its link's hour ran. Then the other mail, then the
+   Slack posts: no mail waits behind an organization's notifications, however many one tenant
+   makes. */
+create function app.delivery_priority(p_topic text) returns integer
 language sql immutable parallel safe
-return case p_queue when 'mail' then 1 else 0 end;
+return case
+  when p_topic in ('mail.password_reset', 'mail.email_verification') then 2
+  when p_topic like 'mail.%' then 1
+  else 0
+end;
 
 comment on function app.delivery_priority(text) is
-  'The job queue priority of a delivery job of the queue: mail (1) before slack (0).';
+  'The job queue priority of the delivery job of an outbox topic: a reset or a verification mail (2), other mail (1), a Slack post (0).';
 
 /* The job that delivers an outbox event: its queue's task, priority and lock, and its arguments
    (the event, and the request that queued it, which the worker's lines for it name). The lock
@@ -36,17 +44,17 @@ return 'outbox:' || p_event_id;
 
 comment on function app.delivery_lock(text) is 'The job queue lock of the jobs that deliver an outbox event.';
 
-create function app.delivery_job(p_queue text, p_event_id text, p_request_id text)
+create function app.delivery_job(p_queue text, p_topic text, p_event_id text, p_request_id text)
 returns jobs.procrastinate_job_to_defer_v1
 language sql immutable parallel safe
 return row(
   p_queue, case p_queue when 'mail' then 'deliver_mail' when 'slack' then 'post_to_slack' end,
-  app.delivery_priority(p_queue), app.delivery_lock(p_event_id), null,
+  app.delivery_priority(p_topic), app.delivery_lock(p_event_id), null,
   pg_catalog.jsonb_build_object('event_id', p_event_id, 'request_id', p_request_id), null
 )::jobs.procrastinate_job_to_defer_v1;
 
-comment on function app.delivery_job(text, text, text) is
-  'The job (for jobs.procrastinate_defer_jobs_v1) that delivers an outbox event by the queue mail (task deliver_mail) or slack (task post_to_slack).';
+comment on function app.delivery_job(text, text, text, text) is
+  'The job (for jobs.procrastinate_defer_jobs_v1) that delivers an outbox event of the topic by the queue mail (task deliver_mail) or slack (task post_to_slack), at the topic''s priority.';
 
 /* procrastinate's functions name their tables without a schema: this function runs with the
    job queue's schema on its path, and names everything of its own in full. */
@@ -55,11 +63,11 @@ language plpgsql
 set search_path = jobs
 as $$
 begin
-  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(app.delivery_job('mail', n.id, n.request_id)))
+  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(app.delivery_job('mail', n.topic, n.id, n.request_id)))
     from added n
    where n.topic like 'mail.%'
   having pg_catalog.count(*) > 0;
-  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(app.delivery_job('slack', n.id, n.request_id)))
+  perform jobs.procrastinate_defer_jobs_v1(pg_catalog.array_agg(app.delivery_job('slack', n.topic, n.id, n.request_id)))
     from added n
    where n.topic = any (app.slack_topics())
      and exists (select from app.slack_connections c

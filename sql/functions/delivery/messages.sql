@@ -107,7 +107,7 @@ begin
   update app.outbox o set given_up_at = null, attempts = 0, last_error = null where o.id = v_event_id;
   -- With the request that queued the mail, as the outbox trigger's job: the worker's lines for
   -- this try name it too (docs/operations.md, one request id end to end).
-  perform jobs.procrastinate_defer_jobs_v1(array[app.delivery_job('mail', v_event_id, v_mail.request_id)]);
+  perform jobs.procrastinate_defer_jobs_v1(array[app.delivery_job('mail', v_mail.topic, v_event_id, v_mail.request_id)]);
   return true;
 end
 $$;
