@@ -1886,7 +1886,7 @@ async def auth_request_password_reset_async(
 def auth_resend_email_verification(
     conn: psycopg.Connection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> None:
-    """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
+    """Mails the signed-in account another verification link (3 an hour per account, 20 per client address). Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
     Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """
@@ -1904,7 +1904,7 @@ def auth_resend_email_verification(
 async def auth_resend_email_verification_async(
     conn: psycopg.AsyncConnection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> None:
-    """Mails the signed-in account another verification link. Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
+    """Mails the signed-in account another verification link (3 an hour per account, 20 per client address). Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
 
     Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
     """

@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(55);
+select plan(58);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -190,6 +190,23 @@ select matches(tap.outcome(format('select auth.resend_email_verification(%L, nul
 reset role;
 select is((select count(*)::int from app.outbox where topic = 'mail.email_verification' and payload ->> 'to' = 'finn@example.com'), 4,
   'and sends nothing');
+
+/* ... and 20 an hour from one client address, whatever the account: each is a mail the queue
+   hands out before every invitation, and the accounts one address signs up add up (20 an hour,
+   each its own 3). */
+select tap.fix('resender' || n || '_token',
+               auth.signup('resender' || n || '@example.com', 'correct horse battery', 'R', ('198.51.100.' || n)::inet, 'tap')
+               -> 'session' ->> 'token')
+  from generate_series(1, 22) n;
+set local role edge;
+select is((select array_agg(distinct tap.outcome(format('select auth.resend_email_verification(%L, %L)',
+             tap.id('resender' || n || '_token'), '192.0.2.30'))) from generate_series(1, 20) n),
+  '{ok}', 'one address has links sent again for 20 accounts in an hour');
+select matches(tap.outcome(format('select auth.resend_email_verification(%L, %L)', tap.id('resender21_token'), '192.0.2.30')),
+  '^429 auth\.rate_limited \(Retry-After: [0-9]+\)$', 'a 21st account''s from that address is refused');
+select is(tap.outcome(format('select auth.resend_email_verification(%L, %L)', tap.id('resender22_token'), '192.0.2.31')),
+  'ok', 'another address''s is sent');
+reset role;
 
 /* The purge removes the links that can no longer be used. */
 update app.email_verifications set expires_at = now() - interval '2 days'
