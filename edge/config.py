@@ -144,8 +144,9 @@ class EdgeConfig:
     # upstream_wait_seconds for one, then is answered 503 edge.upstream_busy.
     upstream_connections: int = 256
     upstream_wait_seconds: float = 2.0
-    # One client's calls at PostgREST at once (edge/limits.py ClientShares): its others wait their
-    # turn, as long as upstream_wait_seconds, then 429. Below PostgREST's db-pool (10).
+    # One client's calls at PostgREST at once, an answer streamed to it counted until sent
+    # (edge/limits.py ClientShares): its others wait their turn, as long as upstream_wait_seconds,
+    # then 429. Below PostgREST's db-pool (10).
     client_upstream_share: int = 4
     # Requests in progress at once: per client address (an IPv6 client by its /64) and in all.
     client_concurrency: int = 32

@@ -85,7 +85,10 @@ class ClientShares:
     connections (db-pool) for everyone; a client's calls past its share wait their turn at the
     edge, which costs the others nothing, at most `wait_seconds`. (32 writes at once from one
     client, each waiting on its organization's lock, held 8 of PostgREST's 10 connections, and
-    everyone else's calls queued behind them.)"""
+    everyone else's calls queued behind them.) An answer streamed to the client (over the edge's
+    buffer) holds its turn until it is sent: it is read from PostgREST no faster than the client
+    takes it, on one of the edge's connections to PostgREST (a client that read none of two such
+    answers held both of two, and every other call waited and was answered 503)."""
 
     def __init__(self, share: int, wait_seconds: float) -> None:
         self.share = share

@@ -4,7 +4,9 @@ A request holds one of the few upstream connections only while PostgREST works o
 is read whole first (under a deadline, edge.errors.read_body), a free connection is waited for
 a bounded time (503 edge.upstream_busy after), and an answer of up to RESPONSE_BUFFER bytes is
 read whole before it is written to the client, so that a client who reads slowly, or sends
-slowly, ties up its own socket and nothing that other clients need.
+slowly, ties up its own socket and nothing that other clients need. A longer answer is streamed
+on its upstream connection as fast as the client takes it, and counts in the client's share of
+PostgREST (edge.limits.ClientShares) until it is sent.
 """
 
 from __future__ import annotations
@@ -752,25 +754,30 @@ class PostgrestProxy:
         try:
             answer = await self.upstream.request(scope["method"], target, headers, body)
         except UpstreamError as error:
+            self.shares.give_back(client)
             status, code, message = UPSTREAM_REFUSALS[type(error)]
             self.count_error(code)
             retry = {"Retry-After": "1"} if status == 503 else None
             raise Refused(error_response(status, code, message, headers=retry)) from None
-        finally:
-            # PostgREST answers once its transaction is over: the answer's head frees the
-            # database connection the share is about, whatever is left to stream.
+        except BaseException:
             self.shares.give_back(client)
-
-        if answer.complete:
-            answer.release()
-            if answer.status >= 500 or (answer.status >= 400 and _lost_mid_call(answer)):
-                self.count_error(f"postgrest_{answer.status}")
-                raise Refused(server_error(answer.status, answer.head))
-            if answer.status >= 400 and not _is_json(answer):
-                # PostgREST's own plain-text refusals (e.g. of headers too large for it).
-                raise Refused(
-                    error_response(answer.status, "edge.bad_request", "The API server refused the request.")
-                )
+            raise
+        if not answer.complete:
+            # Streamed, it is read from PostgREST no faster than the client takes it, on one of
+            # the edge's connections to PostgREST, so it counts in the client's share until sent:
+            # a client that asked for such answers and read none held a connection for each.
+            return RelayedResponse(answer, scope["method"], finished=lambda: self.shares.give_back(client))
+        # PostgREST answers once its transaction is over: a whole answer frees its connections.
+        self.shares.give_back(client)
+        answer.release()
+        if answer.status >= 500 or (answer.status >= 400 and _lost_mid_call(answer)):
+            self.count_error(f"postgrest_{answer.status}")
+            raise Refused(server_error(answer.status, answer.head))
+        if answer.status >= 400 and not _is_json(answer):
+            # PostgREST's own plain-text refusals (e.g. of headers too large for it).
+            raise Refused(
+                error_response(answer.status, "edge.bad_request", "The API server refused the request.")
+            )
         return RelayedResponse(answer, scope["method"])
 
 
@@ -849,14 +856,15 @@ class RelayedResponse(Response):
     """PostgREST's answer: status, every header (Set-Cookie twice stays twice), and the body
     unchanged (not decompressed). The answer's first RESPONSE_BUFFER bytes are here; when that
     is not all of it, the rest is streamed after them, and the connection is given back at the
-    end.
+    end, and then `finished` is called (the client's share given back).
 
     Sent straight to the ASGI server rather than through StreamingResponse, which costs a
     task group per request to watch for disconnects; a vanished client fails `send` instead.
     """
 
-    def __init__(self, answer: Answer, method: str) -> None:
+    def __init__(self, answer: Answer, method: str, finished: Callable[[], None] | None = None) -> None:
         self.answer = answer
+        self.finished = finished
         self.status_code = answer.status
         self.background = None
         self.session_stale = False
@@ -895,3 +903,5 @@ class RelayedResponse(Response):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             answer.release()
+            if self.finished is not None:
+                self.finished()

@@ -121,6 +121,43 @@ def test_three_hundred_trickling_bodies_leave_rpc_answering_within_a_second(
             assert (anonymous.status, anonymous.json()["code"]) == (401, "auth.not_signed_in")
 
 
+def test_answers_streamed_to_a_slow_reader_hold_no_more_than_its_share_of_postgrest(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An answer over the edge's buffer (1 MiB) is read from PostgREST no faster than its client
+    takes it, on one of the edge's connections to PostgREST. One client that asked for two and
+    read neither held both connections, and everyone else was answered 503 edge.upstream_busy;
+    its second waits for its share now (429 past the wait), and another client is answered."""
+    settings = {
+        "BLOSSOM_EDGE_UPSTREAM_CONNECTIONS": "2",
+        "BLOSSOM_EDGE_CLIENT_UPSTREAM_SHARE": "1",
+        # Longer than PostgREST takes to begin such an answer, so that the second is not refused
+        # only because the first's had not begun.
+        "BLOSSOM_EDGE_UPSTREAM_WAIT": "5",
+    }
+    logs = tmp_path_factory.mktemp("slow_reader")
+    with (
+        make_stack(pg_server, template_database, logs, SLOW_RPC, settings=settings) as stack,
+        ExitStack() as held,
+    ):
+        parts = urlsplit(stack.edge_url)
+        readers = []
+        for _ in range(2):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            # A small window, so that the answer stays in the edge rather than in this socket.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.bind(("127.0.0.42", 0))
+            sock.settimeout(10)
+            sock.connect((parts.hostname, parts.port))
+            sock.sendall(b"GET /rpc/big?bytes=5000000 HTTP/1.1\r\nHost: edge\r\n\r\n")
+            readers.append(sock)
+            time.sleep(1)  # in the edge by now, and the answer begun
+        other = request(stack.edge_url, "GET", "/rpc/slow?seconds=0", source="127.0.0.43")
+        assert other.status == 200, other.body
+        statuses = [int(sock.recv(64).split(b" ", 2)[1]) for sock in readers]
+        assert statuses == [200, 429]
+
+
 TIGHT = {
     "BLOSSOM_EDGE_HEADER_TIMEOUT": "1",
     "BLOSSOM_EDGE_BODY_TIMEOUT": "1",
