@@ -41,7 +41,7 @@ from deploy.migrate import (
 from ops.schema_check import normalized_dump
 from ops.scratch import free_port
 from ops.settings import with_user
-from tests.support.databases import create_database, drop_database, tcp_keepalives
+from tests.support.databases import create_database, drop_database, tcp_keepalives, waiting_for
 
 
 def _yoyo_log_rows(url: str) -> int:
@@ -272,6 +272,43 @@ def test_what_a_role_set_for_itself_in_another_database_is_undone_too(database_u
     finally:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("alter role panopticon in database postgres reset all")
+
+
+def test_a_database_dropped_while_the_roles_are_made_fails_no_migrate(
+    database_url: str, pg_server: str
+) -> None:
+    """roles.sql undoes a role's own defaults in every database it set them for; one of those
+    dropped meanwhile (another deployment's, a test's) failed the migrate: "database … was
+    concurrently dropped". Its settings went with it: nothing is left to undo there."""
+    name = f"dropped_{secrets.token_hex(4)}"
+    doomed_url = create_database(pg_server, name, "template0")
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("alter role panopticon in database {} set work_mem = '1MB'").format(sql.Identifier(name))
+        )
+        # The drop takes the database's lock, then waits for this connection to leave.
+        with psycopg.connect(doomed_url, autocommit=True):
+            dropper = psycopg.connect(pg_server, autocommit=True)
+            dropper_pid = dropper.info.backend_pid
+            drop, dropped = _in_thread(
+                lambda: dropper.execute(sql.SQL("drop database {}").format(sql.Identifier(name)))
+            )
+            while admin.execute(
+                "select wait_event is distinct from 'ClientRead' and state = 'active'"
+                " from pg_stat_activity where pid = %s",
+                [dropper_pid],
+            ).fetchone() != (True,):
+                time.sleep(0.01)
+            roles = psycopg.connect(database_url, autocommit=True)
+            made, outcome = _in_thread(partial(migrate_module.run_file, roles, ROLES_FILE))
+            while waiting_for(admin, dropper_pid) != roles.info.backend_pid and made.is_alive():
+                time.sleep(0.01)
+        drop.join()
+        made.join()
+        dropper.close()
+        roles.close()
+    assert not isinstance(dropped[0], Exception), dropped
+    assert outcome == [None], outcome
 
 
 def test_a_role_that_existed_with_other_rights_is_stripped_of_them(database_url: str) -> None:
