@@ -41,6 +41,10 @@ def ruff_format(source: str, path: Path) -> str:
 def generate(database_url: str, config: Config) -> dict[Path, str]:
     """Every generated file's path and content, from the database's catalog."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # Postgres leaves out of what it writes (format_type, a signature, a function's or a
+        # policy's definition) the schemas on the session's search_path, which a role or
+        # PGOPTIONS may set: with none, every name comes qualified, whoever reads.
+        conn.execute("select pg_catalog.set_config('search_path', '', false)")
         catalog = read_catalog(conn, [config.api_schema], config.grants_read)
         codes = error_codes(conn, config.raises)
         edge = edge_surface(conn, catalog, config.edge)
