@@ -167,3 +167,22 @@ test("what the type admits passes: extra fields of a newer server, nulls where t
   assert.ok(result.ok, JSON.stringify(result));
   assert.deepEqual(result.data, [{ ...member, since_version: 2 }]);
 });
+
+test("a per-call header replaces the client's of the same name in any case, and Accept stays JSON", async () => {
+  // Header names are one in any case: two spellings in a fetch's headers are sent as one header
+  // with both values ("old, new"), which no session token or media type is.
+  const sent: Headers[] = [];
+  const client: Client = {
+    baseUrl: "http://blossom.invalid",
+    headers: { "x-blossom-session": "old-token", accept: "text/csv" },
+    fetch: async (_input, init) => {
+      sent.push(new Headers(init?.headers));
+      return json200(profile)();
+    },
+  };
+  const result = await me(client, { headers: { "X-Blossom-Session": "new-token", "content-type": "text/plain" } });
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.equal(sent[0]?.get("x-blossom-session"), "new-token");
+  assert.equal(sent[0]?.get("accept"), "application/json");
+  assert.equal(sent[0]?.get("content-type"), "application/json");
+});

@@ -16,7 +16,8 @@ export interface Client {
   credentials?: "omit" | "same-origin" | "include";
 }
 
-/** Per call: an AbortSignal (an abort answers client.aborted), and headers added to the client's. */
+/** Per call: an AbortSignal (an abort answers client.aborted), and headers added to the client's
+ * (one of the same name, in any case, replaces the client's; Accept and Content-Type stay JSON). */
 export interface CallOptions {
   signal?: AbortSignal;
   headers?: Record<string, string>;
@@ -242,6 +243,16 @@ function _nonFinite(_key: string, value: unknown): unknown {
   return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
 }
 
+/** The header sets, a later one's value replacing an earlier one's of the same name in any
+ * case: fetch sends two spellings of one name as one header with both values ("old, new"). */
+function _mergedHeaders(sets: readonly (Record<string, string> | undefined)[]): Record<string, string> {
+  const merged: Record<string, string> = {};
+  for (const set of sets) {
+    for (const [name, value] of Object.entries(set ?? {})) merged[name.toLowerCase()] = value;
+  }
+  return merged;
+}
+
 function _headers(headers: Headers): Record<string, string> {
   const all: Record<string, string> = {};
   headers.forEach((value, name) => {
@@ -279,12 +290,12 @@ async function _request<T, C extends string>(
       // take the session header (X-Blossom-Session, which fetch keeps) to the place it names.
       // It is client.unexpected with its status (0 in a browser, which hides it).
       redirect: "manual",
-      headers: {
-        ...client.headers,
-        ...options?.headers,
-        ...(body === null ? {} : { "Content-Type": "application/json" }),
-        Accept: "application/json",
-      },
+      headers: _mergedHeaders([
+        client.headers,
+        options?.headers,
+        body === null ? undefined : { "Content-Type": "application/json" },
+        { Accept: "application/json" },
+      ]),
       ...(body === null ? {} : { body: JSON.stringify(body, _nonFinite) }),
       signal: options?.signal ?? null,
     });
