@@ -22,6 +22,15 @@ from codegen.python import emit_python, python_functions
 from codegen.raises import error_codes
 from codegen.typescript import emit_typescript
 
+# Each setting that changes how Postgres writes the catalog, as codegen reads it: no schema on
+# the search_path (every name comes qualified), literals as written ('\s', not E'\\s'), and a
+# name quoted only where it must be (pglast cannot read a body whose every name is).
+WRITING_SETTINGS = {
+    "search_path": "",
+    "standard_conforming_strings": "on",
+    "quote_all_identifiers": "off",
+}
+
 
 def ruff_format(source: str, path: Path) -> str:
     """The generated Python formatted as the rest of the code is, so lint stays quiet about it."""
@@ -41,10 +50,10 @@ def ruff_format(source: str, path: Path) -> str:
 def generate(database_url: str, config: Config) -> dict[Path, str]:
     """Every generated file's path and content, from the database's catalog."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        # Postgres leaves out of what it writes (format_type, a signature, a function's or a
-        # policy's definition) the schemas on the session's search_path, which a role or
-        # PGOPTIONS may set: with none, every name comes qualified, whoever reads.
-        conn.execute("select pg_catalog.set_config('search_path', '', false)")
+        # What Postgres writes of the catalog (format_type, a signature, a CHECK's or a body's
+        # definition) follows settings a role or PGOPTIONS may change: pinned, it reads alike.
+        for setting, value in WRITING_SETTINGS.items():
+            conn.execute("select pg_catalog.set_config(%s, %s, false)", [setting, value])
         catalog = read_catalog(conn, [config.api_schema], config.grants_read)
         codes = error_codes(conn, config.raises)
         edge = edge_surface(conn, catalog, config.edge)

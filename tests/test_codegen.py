@@ -112,13 +112,22 @@ def test_output_is_deterministic(fixture_url: str) -> None:
     assert generate(fixture_url, FIXTURE_CONFIG) == generate(fixture_url, FIXTURE_CONFIG)
 
 
-def test_output_does_not_depend_on_the_sessions_search_path(fixture_url: str) -> None:
-    """Postgres writes a type, a signature or a policy's expression without the schemas on the
-    session's search_path: read so (a role's `set search_path`, PGOPTIONS), the wrappers cast to
-    `org_role`, which the edge's sessions cannot find, and `codegen-check` called the committed
-    files stale."""
-    on_path = psycopg.conninfo.make_conninfo(fixture_url, options="-c search_path=app,api,auth,pipeline")
-    assert generate(on_path, FIXTURE_CONFIG) == generate(fixture_url, FIXTURE_CONFIG)
+@pytest.mark.parametrize(
+    "setting",
+    [
+        # Types, signatures and definitions without the schemas on the path: the wrappers cast to
+        # `org_role`, which the edge's sessions cannot find; codegen-check called them stale.
+        "search_path=app,api,auth,pipeline",
+        # A CHECK's regex written as E'…\\s…': isEmail refused every address with an "s".
+        "standard_conforming_strings=off",
+        # Every name quoted in a body: pglast could not read one, and codegen stopped.
+        "quote_all_identifiers=on",
+    ],
+)
+def test_output_does_not_depend_on_the_sessions_settings(fixture_url: str, setting: str) -> None:
+    """What Postgres writes of the catalog (a role's or PGOPTIONS' settings) changes nothing."""
+    changed = psycopg.conninfo.make_conninfo(fixture_url, options=f"-c {setting}")
+    assert generate(changed, FIXTURE_CONFIG) == generate(fixture_url, FIXTURE_CONFIG)
 
 
 @pytest.mark.parametrize(
