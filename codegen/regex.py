@@ -27,10 +27,12 @@ _BOUND = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 _SAFE_CHARS = re.compile(r"[A-Za-z0-9 _\-\^$\[\]{}(),|?*+.:@#%&=<>!~'\"/]")
 
 
-def _javascript_pattern(pattern: str) -> str | None:
+def _javascript_pattern(pattern: str, *, any_case: bool = False) -> str | None:
     """The pattern as JavaScript source for a RegExp with the flags `su` (code points, as
     Postgres counts them; `.` matching a newline too, as Postgres's does), or None when it is
-    outside the subset both dialects read alike."""
+    outside the subset both dialects read alike. `any_case` (`~*`, the flag `i`): no negated
+    class, which the two read apart: JavaScript folds the text too (the Kelvin sign is a k, so
+    `[^a-z]` refuses it), Postgres only adds each pattern letter's other case (and takes it)."""
     if "[[" in pattern or "(?" in pattern or "***" in pattern:
         return None  # POSIX classes, embedded options, director prefixes
     out: list[str] = []
@@ -64,6 +66,8 @@ def _javascript_pattern(pattern: str) -> str | None:
             opening = pattern[position + 1 : position + 3]
             if opening.startswith("]") or opening == "^]":
                 return None  # a leading ] is a member in Postgres, an empty class in JavaScript
+            if any_case and opening.startswith("^"):
+                return None
         elif char == "]" and in_brackets:
             in_brackets = False
         elif char in "{}" and in_brackets:
@@ -145,7 +149,7 @@ def js_conditions(checks: list[str]) -> list[str] | None:
             pattern = _string(expr["rexpr"])
             if operator not in ("~", "~*") or pattern is None or not _is_value(expr["lexpr"]):
                 return None
-            javascript = _javascript_pattern(pattern)
+            javascript = _javascript_pattern(pattern, any_case=operator == "~*")
             if javascript is None:
                 return None
             flags = "isu" if operator == "~*" else "su"
