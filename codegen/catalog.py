@@ -63,7 +63,9 @@ class PgType:
     schema: str
     name: str
     kind: TypeKind
-    sql: str  # format_type(oid, null): how SQL spells it, schema-qualified when needed
+    # format_type(oid, -1): how SQL spells it in a cast, schema-qualified when needed. Without a
+    # typmod (null) bpchar is `character` and bit is `bit`, which a cast reads as their (1).
+    sql: str
     comment: str | None = None
     base_oid: int | None = None  # domain: the type it is over
     element_oid: int | None = None  # array: its element type
@@ -170,7 +172,7 @@ select p.oid::int, n.nspname::text, p.proname::text,
 """
 
 _TYPES = """
-select t.oid::int, n.nspname::text, t.typname::text, t.typtype::text, format_type(t.oid, null),
+select t.oid::int, n.nspname::text, t.typname::text, t.typtype::text, format_type(t.oid, -1),
        obj_description(t.oid, 'pg_type'), t.typbasetype::int,
        case when t.typsubscript = 'pg_catalog.array_subscript_handler'::regproc then t.typelem::int end,
        t.typnotnull, t.typrelid::int

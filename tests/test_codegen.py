@@ -777,6 +777,25 @@ def test_an_argument_named_as_what_the_wrapper_uses_hides_nothing(fixture_with: 
         assert module.pipeline_shadows(conn, one_=1, cast_=2, query_=3, conn_=4) == 10
 
 
+def test_a_wrapper_keeps_every_character_of_a_bpchar(fixture_with: Any, tmp_path: Path) -> None:
+    """A function's char(n) argument or result has no length: its type is bpchar, which Postgres
+    writes `character` when asked for no typmod, and `::character` is char(1). The wrappers cast
+    to it, and sent "a" for "abc", and answered each element of a domain's array so cut."""
+    url = fixture_with(
+        "create domain app.iso_code as char(3);"
+        "create function pipeline.echo_code(code char(3)) returns text language sql return code;"
+        "create function pipeline.iso_codes() returns app.iso_code[] language sql"
+        " return array['abc', 'def']::app.iso_code[];"
+        "grant execute on function pipeline.echo_code(char), pipeline.iso_codes()"
+        " to codegen_fixture_worker;"
+    )
+    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
+    module = _load_module(python, tmp_path / "bpchar.py")
+    with psycopg.connect(url) as conn:
+        assert module.pipeline_echo_code(conn, code="abc") == "abc"
+        assert module.pipeline_iso_codes(conn) == ["abc", "def"]
+
+
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
