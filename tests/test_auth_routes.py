@@ -18,6 +18,7 @@ from tests.support.auth_client import PASSWORD, Account, new_email, post, sessio
 from tests.support.databases import waiting_for
 from tests.support.http import Reply, loopback_address, raw_exchange, request
 from tests.support.mailbox import messages
+from tests.support.orgs_db import make_org, make_user
 from tests.support.stack import Stack, make_stack
 
 
@@ -532,6 +533,72 @@ def test_an_auth_call_while_an_operator_deletes_the_account_writes_nothing(
             assert reply.json()["code"] == code
         assert _named_in_the_trail(watching, account) == trail + audited
         assert _waiting_mail(watching, account) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/rpc/create_organization", {"name": "Made while deleted"}),
+        ("/rpc/update_profile", {"display_name": "Renamed while deleted"}),
+    ],
+    ids=["create an organization", "rename oneself"],
+)
+def test_a_call_whose_session_is_marked_used_while_its_account_is_deleted_never_deadlocks(
+    auth_stack: Stack, path: str, body: dict[str, str]
+) -> None:
+    """An operator deletes an account (its row locked, the deletion waiting for one of its
+    organizations' locks) while the account calls an RPC with a session last used over a minute
+    ago. The pre-request marked the session as used (its row taken), then the call waited for the
+    account's row; the deletion, once it had the organization, came to take that session with the
+    account: each waited for the other, and Postgres broke the deadlock (40P01, the edge's 503)."""
+    account = signup(auth_stack.edge_url)
+    outcomes: dict[str, object] = {}
+    with psycopg.connect(auth_stack.database_url, autocommit=True) as watching:
+        org_id = make_org(
+            watching, "Held", {make_user(watching, "keeper"): "owner", account.user["id"]: "member"}
+        )
+        watching.execute(
+            "update app.sessions set last_seen_at = now() - interval '2 minutes' where user_id = %s",
+            [account.user["id"]],
+        )
+
+        def delete() -> None:
+            with psycopg.connect(auth_stack.database_url) as conn:
+                # The deletion's wait for an organization is bounded by half of this.
+                conn.execute("set deadlock_timeout = '60s'")
+                conn.execute("delete from app.users where id = %s", [account.user["id"]])
+                conn.commit()
+                outcomes["deletion"] = "committed"
+
+        def call() -> None:
+            outcomes["call"] = post(auth_stack.edge_url, path, body, headers=account.browser)
+
+        with psycopg.connect(auth_stack.database_url) as holding:
+            holding.execute("select app.lock_org(%s)", [org_id])
+            deleting_thread = threading.Thread(target=delete)
+            deleting_thread.start()
+            deleting = _first_waiting_for(watching, holding.info.backend_pid)
+            calling = threading.Thread(target=call)
+            calling.start()
+            _first_waiting_for(watching, deleting)
+            holding.commit()
+            deleting_thread.join(10)
+            calling.join(10)
+    reply = outcomes["call"]
+    assert isinstance(reply, Reply)
+    assert (outcomes["deletion"], reply.status, reply.json()["code"]) == (
+        "committed",
+        401,
+        "auth.not_signed_in",
+    )
+
+
+def _first_waiting_for(conn: psycopg.Connection, pid: int) -> int:
+    deadline = time.monotonic() + 10
+    while (waiting := waiting_for(conn, pid)) is None:
+        assert time.monotonic() < deadline, "nothing came to wait"
+        time.sleep(0.02)
+    return waiting
 
 
 def test_auth_routes_refuse_cross_site_and_non_json_writes(auth_stack: Stack) -> None:

@@ -74,10 +74,18 @@ begin
   if not found or auth.session_is_dead(v_session) then
     return null;
   end if;
+  /* The account's row before the session's (auth.held_account), the order its deletion takes
+     them in: a pre-request that took the session, then a call of its that waited for the account
+     (the row it names, auth.require_account), deadlocked with a deletion under way, which came to
+     take that session with the account (40P01). A deletion under way leaves the session unmarked. */
   if p_touch and v_session.last_seen_at < pg_catalog.now() - interval '1 minute'
      and pg_catalog.current_setting('transaction_read_only') = 'off' then
-    update app.sessions s set last_seen_at = pg_catalog.now()
-     where s.id = (select l.id from app.sessions l where l.id = v_session.id for no key update skip locked);
+    -- A statement of its own: one that locks rows fails at its start in a read-only transaction.
+    perform from app.users u where u.id = v_session.user_id for key share skip locked;
+    if found then
+      update app.sessions s set last_seen_at = pg_catalog.now()
+       where s.id = (select l.id from app.sessions l where l.id = v_session.id for no key update skip locked);
+    end if;
   end if;
   return v_session;
 end
