@@ -807,6 +807,10 @@ QUERY_CANCELED = "57014"
 # PostgREST's: no connection to Postgres came free within db-pool-acquisition-timeout (504);
 # the call did not run.
 POOL_TIMEOUT = "PGRST003"
+# Postgres ended the call, undone, for a state that passes (PostgREST answers each 500): chosen to
+# break a deadlock, or past its lock timeout. Tried again it may well pass, as an /auth call so
+# ended is told (503). (A serialization failure PostgREST tries again itself.)
+PASSING_STATES = frozenset({"40P01", "55P03"})
 
 
 def server_error(status: int, body: bytes) -> Response:
@@ -829,11 +833,12 @@ def server_error(status: int, body: bytes) -> Response:
         # Nothing ran, as when the edge's own wait for a connection to PostgREST ends.
         status, code, message = UPSTREAM_REFUSALS[UpstreamBusy]
         return error_response(status, code, message, headers={"Retry-After": "1"})
-    if (status == 503 and not is_ours(code)) or code == LOST_MID_CALL_CODE:
+    if (status == 503 and not is_ours(code)) or code in (LOST_MID_CALL_CODE, *PASSING_STATES):
         # PostgREST's 503s are all the database out of reach or of resources: its connection
         # lost or refused (PGRST000, PGRST001, 08xxx), its schema cache not loaded yet
         # (PGRST002), Postgres shutting down (57P01 …) or out of slots, memory or disk (53xxx).
-        # And the connection lost within the call, whatever status PostgREST gave it (no code).
+        # And the connection lost within the call, whatever status PostgREST gave it (no code),
+        # and a call ended for a state that passes (PASSING_STATES).
         # Their code, which names no address, stays in the details for whoever reports it.
         return error_response(
             503,

@@ -550,7 +550,7 @@ def test_a_call_whose_session_is_marked_used_while_its_account_is_deleted_never_
     organizations' locks) while the account calls an RPC with a session last used over a minute
     ago. The pre-request marked the session as used (its row taken), then the call waited for the
     account's row; the deletion, once it had the organization, came to take that session with the
-    account: each waited for the other, and Postgres broke the deadlock (40P01, the edge's 503)."""
+    account: each waited for the other, and Postgres broke the deadlock (40P01)."""
     account = signup(auth_stack.edge_url)
     outcomes: dict[str, object] = {}
     with psycopg.connect(auth_stack.database_url, autocommit=True) as watching:

@@ -198,6 +198,34 @@ def test_postgrest_answers_of_a_database_outage_have_the_edges_stable_codes(
             assert reply.json()["details"] == {"upstream_code": upstream_code}
 
 
+def test_an_rpc_ended_by_a_deadlock_or_a_lock_wait_is_answered_as_an_auth_call_is(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Postgres ends a call it chose to break a deadlock with (40P01) or one past its lock timeout
+    (55P03): a state that passes, which an /auth call answers 503 edge.database_unavailable, to
+    try again. PostgREST answers each 500 with Postgres's code, and the edge passed that on: an
+    undeclared code, which the generated client answers client.unexpected, as it answers a bug.
+    (A serialization failure, 40001, PostgREST tries again itself.)"""
+    probe = """
+    create function api.probe_deadlock() returns void language plpgsql as $$
+    begin raise exception 'deadlock detected' using errcode = '40P01'; end $$;
+    create function api.probe_lock_timeout() returns void language plpgsql as $$
+    begin raise exception 'canceling statement due to lock timeout' using errcode = '55P03'; end $$;
+    grant execute on function api.probe_deadlock(), api.probe_lock_timeout() to web_anon;
+    """
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("transient"), probe) as running:
+        for function, upstream_code in [
+            ("probe_deadlock", "40P01"),
+            ("probe_lock_timeout", "55P03"),
+        ]:
+            direct = request(running.postgrest_url, "POST", f"/rpc/{function}", json_body={})
+            assert direct.json()["code"] == upstream_code
+            reply = request(running.edge_url, "POST", f"/rpc/{function}", json_body={})
+            assert_error(reply, 503, "edge.database_unavailable")
+            assert reply.header("retry-after") == "1"
+            assert reply.json()["details"] == {"upstream_code": upstream_code}
+
+
 def test_an_auth_call_failing_in_the_database_is_told_from_an_outage_in_the_log(
     pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
