@@ -1239,9 +1239,14 @@ def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_on
     assert row_after["attempts"] == 1, "the lost try counted against the post"
 
 
-def test_a_stop_that_comes_while_a_slack_post_is_recorded_waits_for_the_record(database_url: str) -> None:
+@pytest.mark.parametrize("cancels", [1, 2], ids=["stop", "abort-then-stop"])
+def test_a_stop_that_comes_while_a_slack_post_is_recorded_waits_for_the_record(
+    database_url: str, cancels: int
+) -> None:
     """As a mail's: the record of a post Slack took is finished whatever stop comes meanwhile.
-    Cancelled there, it rolled back, and the next try posted it again."""
+    Cancelled there, it rolled back, and the next try posted it again. procrastinate cancels a
+    job once for an operator's abort and once more for a stop whose grace runs out: the second
+    cancellation went through to the record."""
     _make_recording_delivered_slow(database_url)
     application_name = "slack-stopped-test"
     bot_token, channel = "xoxb-stopped", "C0STOP"
@@ -1271,7 +1276,11 @@ def test_a_stop_that_comes_while_a_slack_post_is_recorded_waits_for_the_record(d
             posting = asyncio.ensure_future(poster.post(event))
             try:
                 await asyncio.to_thread(eventually, recording, what="the post's record under way")
-                posting.cancel()  # as a stop whose grace ran out
+                for _ in range(cancels):
+                    posting.cancel()  # as a stop whose grace ran out (an abort before it)
+                    # The post's task takes the cancellation before the next comes.
+                    for _ in range(3):
+                        await asyncio.sleep(0)
                 with suppress(asyncio.CancelledError):
                     await posting
             finally:

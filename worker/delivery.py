@@ -154,14 +154,20 @@ async def record_delivered(conn: AsyncConnection[Any], event_id: str) -> None:
 
 
 async def finished_despite_a_stop(work: Coroutine[Any, Any, None]) -> None:
-    """Awaits `work` to its end; when the task awaiting it is cancelled meanwhile, `work` runs
-    on to its end all the same, and the cancellation is raised after it."""
+    """Awaits `work` to its end; when the task awaiting it is cancelled meanwhile, once or more,
+    `work` runs on to its end all the same, and the cancellation is raised after it. Each wait is
+    shielded: procrastinate cancels a job again when a stop's grace runs out after an abort, and
+    a second cancellation went through to `work` (its record rolled back)."""
     task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise
+    stop: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as cancelled:
+            stop = cancelled
+    task.result()  # what `work` raised, if it did
+    if stop is not None:
+        raise stop
 
 
 class _DatabaseTime:
