@@ -4,6 +4,7 @@ waits between tries they make (worker/delivery.py, worker/process.py)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -142,6 +143,8 @@ def test_an_organization_name_cannot_write_headers_or_links_into_an_invitation(o
         "Holdings é 🌸 🌸 🌸 é",
         "Worldwide Partners Inc Ltd (Studio)",
         'Design [EU] Corp, & "The" & Inc Ltd',
+        "Ünïcödé " + "Studio" * 15,
+        "漢字" * 50,
     ],
 )
 def test_an_invitation_s_subject_reaches_its_reader_as_it_was_written(org_name: str) -> None:
@@ -159,6 +162,12 @@ def test_an_invitation_s_subject_reaches_its_reader_as_it_was_written(org_name: 
     assert str(received.message["Subject"]) == written
     head = received.message.as_bytes().split(b"\n\n", 1)[0]
     assert all(len(line) <= 78 for line in head.splitlines())
+    # RFC 2047: an encoded word is at most 75 characters, a line that holds one at most 76.
+    folded = re.search(rb"^Subject:.*(?:\n[ \t].*)*", head, re.M)
+    assert folded is not None
+    for line in folded[0].splitlines():
+        assert len(line) <= 76, line
+        assert all(len(word) <= 75 for word in re.findall(rb"=\?\S*?\?[bq]\?\S*?\?=", line, re.I)), line
 
 
 def test_typed_text_is_html_escaped_in_the_html_part() -> None:

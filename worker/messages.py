@@ -105,8 +105,10 @@ def _subject_as_sent(subject: str) -> str:
     `Subject:`, its reader's text starting with a blank (tests/test_worker_messages.py)."""
     if subject.isascii() and len(f"Subject: {subject}") <= LONGEST_HEADER_LINE:
         return subject
-    # Lines of at most 76 characters, as RFC 2047 has those holding encoded words.
-    return Header(subject, "utf-8", header_name="Subject").encode()
+    # RFC 2047: a line holding encoded words is at most 76 characters, an encoded word at most
+    # 75. Header's own limit leaves out the blank that begins a folded line and counts the first
+    # line short, so its default of 76 made lines of 77 and 78, words of 76.
+    return Header(subject, "utf-8", header_name="Subject").encode(maxlinelen=75)
 
 
 def compose(
