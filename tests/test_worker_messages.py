@@ -209,6 +209,21 @@ def test_an_event_that_cannot_become_a_mail_is_unsendable(topic: str, payload: o
         compose("evt_1", topic, payload, sender=SENDER, app_url=APP, now=NOW)
 
 
+@pytest.mark.parametrize(
+    ("typed", "ascii_domain"),
+    [
+        ("no-reply@straße.example", "xn--strae-oqa.example"),
+        ("no-reply@σίσυφος.example", "xn--kxa6ajbbmh.example"),
+    ],
+)
+def test_a_sender_s_internationalized_domain_is_the_one_registered(typed: str, ascii_domain: str) -> None:
+    """BLOSSOM_MAIL_FROM's domain is sent in its ASCII form as registries make it (IDNA 2008,
+    UTS #46 mapping). Python's own `idna` codec is IDNA 2003, which maps ß and a final ς away:
+    `straße.example`, a domain of its own, became `strasse.example`, someone else's, and every
+    mail went out from an address the operator does not hold (its SPF and DKIM failing)."""
+    assert parse_mail_from(f"Blossom <{typed}>").domain == ascii_domain
+
+
 def test_the_sender_and_the_app_url_are_checked() -> None:
     assert parse_mail_from("Blossom <hello@example.com>").addr_spec == "hello@example.com"
     for bad in ("nobody", "a@example.com, b@example.com", "Eve\r\nBcc: x@example.com <a@example.com>"):

@@ -8,6 +8,8 @@ from email.headerregistry import Address
 from email.policy import SMTP
 from urllib.parse import urlsplit
 
+import idna
+
 from blossom_db.settings import env_count, env_database_url, env_number
 from services.secrets import KEY_VARIABLE, KeyRing
 from services.slack import SlackSettings
@@ -28,8 +30,14 @@ def parse_mail_from(value: str) -> Address:
         )
     sender = addresses[0]
     try:
-        domain = sender.domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        # IDNA 2008 with UTS #46's mapping, as registries and browsers make the name: Python's
+        # `idna` codec is IDNA 2003, which maps ß and a final ς away (`straße.example` became
+        # `strasse.example`, another domain). An ASCII one is taken as it is (IDNA 2008 refuses
+        # an underscore, which a relay's internal name may hold).
+        domain = sender.domain
+        if not domain.isascii():
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
         raise ValueError(f"BLOSSOM_MAIL_FROM has a domain that is no host name: {value!r}") from None
     return Address(sender.display_name, sender.username, domain)
 
