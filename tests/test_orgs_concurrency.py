@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.support.databases import waiting_for
 from tests.support.orgs_db import (
     Outcome,
     become,
@@ -644,6 +645,18 @@ def test_an_owners_account_is_deleted_only_at_read_committed(
         assert owners(conn, org_id) == 1
 
 
+def invite(conn: psycopg.Connection, owner: str, org_id: str, invitee: str) -> tuple[str, str]:
+    """The id of an invitation the owner sends the invitee, and its mailed token."""
+    invited = call_and_commit(conn, owner, "invite_member", org_id, email_of(conn, invitee), "member")
+    assert invited.ok, invited
+    invitation_id = invited.rows[0][0]
+    row = conn.execute(
+        "select payload ->> 'token' from app.outbox where payload ->> 'invitation_id' = %s", (invitation_id,)
+    ).fetchone()
+    assert row is not None
+    return invitation_id, row[0]
+
+
 @pytest.mark.parametrize("function", ["create_organization", "accept_invitation", "decline_invitation"])
 def test_a_call_whose_account_is_being_deleted_is_not_signed_in(database_url: str, function: str) -> None:
     """An operator deletes an account (not committed yet) while it creates an organization or
@@ -655,16 +668,9 @@ def test_a_call_whose_account_is_being_deleted_is_not_signed_in(database_url: st
     with admin(database_url) as conn:
         owner, caller = make_user(conn, "owner"), make_user(conn, "caller")
         org_id = make_org(conn, f"Doomed{time.monotonic_ns()}", {owner: "owner"})
-        invited = call_and_commit(conn, owner, "invite_member", org_id, email_of(conn, caller), "member")
-        assert invited.ok, invited
-        invitation_id = invited.rows[0][0]
-        row = conn.execute(
-            "select payload ->> 'token' from app.outbox where payload ->> 'invitation_id' = %s",
-            (invitation_id,),
-        ).fetchone()
-        assert row is not None
+        invitation_id, token = invite(conn, owner, org_id, caller)
         args = (
-            (f"Made while deleted {time.monotonic_ns()}",) if function == "create_organization" else (row[0],)
+            (f"Made while deleted {time.monotonic_ns()}",) if function == "create_organization" else (token,)
         )
         answers: dict[str, Outcome | str] = {}
 
@@ -679,7 +685,9 @@ def test_a_call_whose_account_is_being_deleted_is_not_signed_in(database_url: st
             deleting.execute("delete from app.users where id = %s", (caller,))
             calling = threading.Thread(target=run)
             calling.start()
-            time.sleep(0.3)
+            # Committed once the call waits for it: the race, not a call after the deletion.
+            while waiting_for(conn, deleting.info.backend_pid) is None and calling.is_alive():
+                time.sleep(0.01)
         calling.join(timeout=10)
         answered = answers["call"]
         assert isinstance(answered, Outcome), answered
@@ -711,17 +719,10 @@ def test_an_invitation_answered_while_it_is_taken_back_has_the_one_outcome_its_t
         for _ in range(ROUNDS):
             owner, invitee = make_user(conn, "owner"), make_user(conn, "invitee")
             org_id = make_org(conn, f"Answer{time.monotonic_ns()}", {owner: "owner"})
-            invited = call_and_commit(conn, owner, "invite_member", org_id, email_of(conn, invitee), "member")
-            assert invited.ok, invited
-            invitation_id = invited.rows[0][0]
-            row = conn.execute(
-                "select payload ->> 'token' from app.outbox where payload ->> 'invitation_id' = %s",
-                (invitation_id,),
-            ).fetchone()
-            assert row is not None
+            invitation_id, token = invite(conn, owner, org_id, invitee)
             taken_back_args = (invitation_id,) if taking_back == "revoke_invitation" else (org_id,)
             answered, took_back = race(
-                database_url, [(invitee, answer, (row[0],)), (owner, taking_back, taken_back_args)]
+                database_url, [(invitee, answer, (token,)), (owner, taking_back, taken_back_args)]
             )
             if not answered.ok:
                 assert (answered.status, answered.code) == (400, "invitation.invalid"), answered
