@@ -166,7 +166,7 @@ class EdgeConfig:
     cookie_secure: bool = True
     # Origins allowed to send state-changing requests (exact, e.g. https://app.example.com).
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
-    # Peers whose X-Forwarded-For (last entry) names the client.
+    # Reverse proxies, several in a row too: the X-Forwarded-For entry before theirs names the client.
     trusted_proxies: tuple[Network, ...] = ()
     # Clients that /metrics answers (edge/metrics.py); anyone else gets 404.
     metrics_networks: tuple[Network, ...] = LOOPBACK

@@ -60,21 +60,32 @@ def peer_ip(scope: Scope) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 
 
 def client_ip(request: Request, config: EdgeConfig) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The peer, or the last X-Forwarded-For entry when the peer is a trusted proxy.
+    """The peer, or, when the peer is a trusted proxy, the address before the trusted proxies in a
+    row at the end of X-Forwarded-For.
 
-    Only the last entry: it is the one the trusted proxy added itself; earlier entries are
-    whatever the client chose to send.
+    Read from the last entry: each is the one the proxy after it added, so a trusted proxy's entry
+    names the hop before it; the first that is no trusted proxy is the client, and the entries
+    before it are whatever the client chose to send. (Only the last was read: behind a CDN and a
+    load balancer, every client was the CDN.) An entry that is no address stops the walk at the
+    proxy that wrote it; when every hop is a trusted proxy, the first of them is the client.
     """
     peer = peer_ip(request.scope)
-    if peer is None:
-        return None
-    if config.trusted_proxies and any(peer in network for network in config.trusted_proxies):
-        forwarded = request.headers.getlist("x-forwarded-for")
-        if forwarded:
-            last = _ip(",".join(forwarded).split(",")[-1])
-            if last is not None:
-                return last
-    return peer
+    if peer is None or not _trusted(peer, config):
+        return peer
+    entries = ",".join(request.headers.getlist("x-forwarded-for")).split(",")
+    hop = peer
+    for entry in reversed(entries if entries != [""] else []):
+        before = _ip(entry)
+        if before is None:
+            return hop
+        hop = before
+        if not _trusted(hop, config):
+            return hop
+    return hop
+
+
+def _trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, config: EdgeConfig) -> bool:
+    return any(ip in network for network in config.trusted_proxies)
 
 
 def client_address(request: Request, config: EdgeConfig) -> str | None:

@@ -45,6 +45,27 @@ def test_a_trusted_proxy_names_the_client_in_the_last_forwarded_entry() -> None:
 
 
 @pytest.mark.parametrize(
+    ("forwarded", "client"),
+    [
+        ("203.0.113.7, 198.51.100.20", "203.0.113.7"),  # the CDN's client, then the CDN
+        ("6.6.6.6, 203.0.113.7, 198.51.100.20", "203.0.113.7"),  # the client's own entry is not read
+        ("203.0.113.7, 10.9.9.9, 198.51.100.20", "203.0.113.7"),  # three hops
+        ("198.51.100.30, 198.51.100.20", "198.51.100.30"),  # every hop a proxy: the first
+        ("not an address, 198.51.100.20", "198.51.100.20"),  # no address: the proxy that wrote it
+    ],
+)
+def test_proxies_in_a_row_name_the_client_before_the_first_of_them(forwarded: str, client: str) -> None:
+    """A CDN in front of a load balancer (or Google's balancer, which appends its own address
+    last): the last entry was a proxy's, and every client behind them was that proxy, one client
+    for the limits. The entries are read from the last, past each trusted proxy's."""
+    trusted = config(
+        trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("198.51.100.0/24"))
+    )
+    request = make_request(peer="10.1.2.3", headers={"X-Forwarded-For": forwarded})
+    assert client_address(request, trusted) == client
+
+
+@pytest.mark.parametrize(
     ("entry", "client"),
     [
         ("203.0.113.7:50123", "203.0.113.7"),
