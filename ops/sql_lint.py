@@ -787,6 +787,14 @@ def _git(folder: Path, *arguments: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
+def _is_commit(folder: Path, ref: str) -> bool:
+    try:
+        _git(folder, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except _NoHistory:
+        return False
+    return True
+
+
 def _first_added(folder: Path, base: str) -> dict[str, str]:
     """Path (from the repository's top) of each file of `folder` in `base`'s history -> the commit
     that first added it. --no-renames: a file renamed into the folder counts as added there.
@@ -833,12 +841,7 @@ def landed_migration_findings(folder: Path = MIGRATIONS_DIR, excused: Sequence[E
     that added each file it holds); both are said in the note."""
     try:
         top = Path(_git(folder, "rev-parse", "--show-toplevel").decode().strip())
-        base = next(
-            (ref for ref in MAIN_REFS if subprocess.run(
-                ["git", "-C", str(folder), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                capture_output=True, check=False).returncode == 0),
-            "HEAD",
-        )  # fmt: skip
+        base = next((ref for ref in MAIN_REFS if _is_commit(folder, ref)), "HEAD")
         notes = []
         if base == "HEAD":
             notes.append("no main branch here: HEAD's history stands for main's")
