@@ -36,13 +36,7 @@ analyze app.organizations, app.memberships, app.ai_usage;
 set local role pipeline;
 select is((select ai_tokens from pipeline.org_daily_counts('2026-01-10')), 598 * 11 + 900::bigint,
   'a day''s AI tokens: its calls answered and its reservation lapsed');
-select tap.fix('custom', tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$)::text);
-/* The function's statement planned for any day, as a session's cached plan may become after
-   five calls. */
-set local plan_cache_mode = force_generic_plan;
-select tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$);  -- planned
-select tap.fix('generic', tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$)::text);
-reset plan_cache_mode;
+select tap.fix_blocks_by_plan($$ select * from pipeline.org_daily_counts('2026-01-10') $$);
 reset role;
 
 select pg_temp.ledger('2025-11-01 00:00Z', '2026-01-09 00:00Z');

@@ -37,13 +37,7 @@ select results_eq(
   $$ select invitations_sent, invitations_accepted from pipeline.org_daily_counts('2026-01-10') $$,
   $$ values (600::bigint, 400::bigint) $$,
   'a day''s invitations: those sent that day, those accepted that day (sent then or the day before)');
-select tap.fix('custom', tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$)::text);
-/* The function's statement planned for any day, as a session's cached plan may become after
-   five calls. */
-set local plan_cache_mode = force_generic_plan;
-select tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$);  -- planned
-select tap.fix('generic', tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$)::text);
-reset plan_cache_mode;
+select tap.fix_blocks_by_plan($$ select * from pipeline.org_daily_counts('2026-01-10') $$);
 reset role;
 
 select pg_temp.invitations('2025-11-01 00:00Z', '2026-01-08 00:00Z');

@@ -35,6 +35,10 @@
  *                                   buffers or read, the functions it calls included): the
  *                                   work of a query, which its data decides and no machine's
  *                                   speed does
+ *   tap.fix_blocks_by_plan(sql)     tap.blocks(sql) kept under 'custom', and again with its
+ *                                   statements' generic plans (as a session's cached plan may
+ *                                   become after five calls) under 'generic': what a later count
+ *                                   of the same query, more data added, is compared with
  *
  * Everything here runs with the rights of whoever calls it (the tests switch roles), so the
  * schema is open to every role; tables of the application are reached only as the caller may.
@@ -213,6 +217,20 @@ declare
 begin
   execute 'explain (analyze, costs off, timing off, summary off) ' || v_sql;
   return tap.pages_fetched() - v_before;
+end
+$$;
+
+create function tap.fix_blocks_by_plan(p_sql text) returns void
+language plpgsql
+as $$
+declare
+  v_plan_cache_mode constant text := pg_catalog.current_setting('plan_cache_mode');
+begin
+  perform tap.fix('custom', tap.blocks(p_sql)::text);
+  perform pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);
+  perform tap.blocks(p_sql);  -- the generic plans made, and not counted
+  perform tap.fix('generic', tap.blocks(p_sql)::text);
+  perform pg_catalog.set_config('plan_cache_mode', v_plan_cache_mode, true);
 end
 $$;
 
