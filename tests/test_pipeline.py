@@ -35,7 +35,7 @@ from tests.support.databases import tcp_keepalives
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
 from tests.support.lazy import LazyModule
-from tests.support.orgs_db import call_and_commit, make_org, make_user
+from tests.support.orgs_db import call_and_commit, connect_slack, make_org, make_user
 from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack
 from tests.support.worker import eventually
@@ -394,17 +394,6 @@ def test_the_export_without_a_spreadsheet_fails_naming_the_setting(
     assert not result.success
     assert "BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE" in str(
         result.get_step_failure_events()[0].step_failure_data.error
-    )
-
-
-def connect_slack(conn: psycopg.Connection, ring: KeyRing, org_id: str, token: str, channel: str) -> None:
-    """An organization's Slack connection as the edge stores it: the bot token sealed."""
-    sealed = ring.seal(token, bot_token_context(org_id))
-    conn.execute(
-        "insert into app.slack_connections"
-        " (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed)"
-        " values (%s, 'T1', 'Team', %s, %s, %s)",
-        (org_id, channel, sealed.key_id, sealed.ciphertext),
     )
 
 

@@ -39,11 +39,11 @@ from ops.scratch import free_port, temporary_cluster
 from ops.services import start_worker, stop, worker_env
 from ops.settings import with_user
 from services.secrets import KeyRing, Sealed, new_key_entry
-from services.slack import SlackClient, SlackSettings, bot_token_context
+from services.slack import SlackClient, SlackSettings
 from services.smtp import Mailer, SmtpSettings
 from tests.support.databases import tcp_keepalives
 from tests.support.fake_slack import FakeSlack
-from tests.support.orgs_db import call_and_commit, make_org, make_user
+from tests.support.orgs_db import call_and_commit, connect_slack, make_org, make_user
 from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
 from tests.support.worker import (
@@ -1172,13 +1172,7 @@ def _slack_post_queued(database_url: str, keyring: KeyRing, bot_token: str, chan
     with psycopg.connect(database_url) as conn:
         owner = make_user(conn, "Olive")
         org_id = make_org(conn, "Acme", {owner: "owner"})
-        sealed = keyring.seal(bot_token, bot_token_context(org_id))
-        conn.execute(
-            "insert into app.slack_connections"
-            " (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed)"
-            " values (%s, 'T0ACME', 'Acme Corp', %s, %s, %s)",
-            (org_id, channel, sealed.key_id, sealed.ciphertext),
-        )
+        connect_slack(conn, keyring, org_id, bot_token, channel, team=("T0ACME", "Acme Corp"))
         conn.execute("set local role blossom_owner")
         row = conn.execute(
             "insert into app.outbox (topic, payload) values ('notify.org_renamed', %s) returning id",

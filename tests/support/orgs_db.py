@@ -11,6 +11,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from services.secrets import KeyRing
+from services.slack import bot_token_context
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -114,3 +117,23 @@ def call_and_commit(conn: psycopg.Connection, user_id: str | None, function: str
         if error.sqlstate != "PGRST":
             raise
         return error_outcome(error)
+
+
+def connect_slack(
+    conn: psycopg.Connection,
+    ring: KeyRing,
+    org_id: str,
+    token: str,
+    channel: str,
+    *,
+    team: tuple[str, str] = ("T1", "Team"),
+) -> None:
+    """An organization's Slack connection as the edge stores it, to workspace `team` (its id and
+    name): the bot token sealed."""
+    sealed = ring.seal(token, bot_token_context(org_id))
+    conn.execute(
+        "insert into app.slack_connections"
+        " (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed)"
+        " values (%s, %s, %s, %s, %s, %s)",
+        (org_id, *team, channel, sealed.key_id, sealed.ciphertext),
+    )
