@@ -73,6 +73,14 @@ class Load:
         return [answer for answer in self.answers if start <= answer.sent < end]
 
 
+def settled_before(answers: list[Answer], moment: float) -> list[Answer]:
+    """The answers that came back before `moment`. One asked while Postgres was down may be
+    answered after it is started again, 200 rightly: on a loaded machine a client thread can
+    note the time it asks and run again only after the restart, or pg_ctl can see the server up
+    only a while after it is."""
+    return [answer for answer in answers if answer.sent + answer.seconds < moment]
+
+
 @contextmanager
 def stack_on_own_cluster(logs: Path) -> Iterator[tuple[LocalCluster, Endpoints, running_services]]:
     """A stack on a cluster of its own, which the test may stop and start."""
@@ -97,6 +105,7 @@ def test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second(t
             cluster.stop(mode="fast")
             stopped = time.monotonic()
             time.sleep(0.5)
+            restarting = time.monotonic()
             cluster.start()
             back = time.monotonic()
             time.sleep(2.5)
@@ -105,9 +114,15 @@ def test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second(t
         assert before
         assert all(answer.status == 200 for answer in before)
 
-        down = auth_load.between(stopped + 0.1, back - 0.1)
+        down = auth_load.between(stopped + 0.1, restarting)
         assert down, "the edge answered while Postgres was down"
-        assert {(answer.status, answer.code) for answer in down} == {(503, "edge.database_unavailable")}
+        assert {(answer.status, answer.code) for answer in settled_before(down, restarting)} == {
+            (503, "edge.database_unavailable")
+        }
+        assert {(answer.status, answer.code) for answer in down} <= {
+            (503, "edge.database_unavailable"),
+            (200, None),
+        }
         slowest = max(answer.seconds for answer in down)
         assert slowest < 1.0, f"an answer took {slowest:.2f} s while Postgres was down"
 
@@ -125,7 +140,7 @@ def test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second(t
         )
         assert services.edge.poll() is None, "the edge kept running throughout"
 
-        ready_down = ready_load.between(stopped + 0.1, back - 0.1)
+        ready_down = settled_before(ready_load.between(stopped + 0.1, restarting), restarting)
         assert ready_down
         assert all(answer.code == "edge.not_ready" for answer in ready_down)
 
