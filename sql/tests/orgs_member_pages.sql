@@ -87,7 +87,7 @@ select tap.become('m7');
 select is(tap.blocks($$ select count(*) from pg_catalog.pg_class $$), 0::bigint,
   'the catalogs'' pages are not counted');
 select is((select count(*)::int from api.list_members(tap.id('newer'))), 100, 'a page of 100 of 25,001 members');
-select cmp_ok(tap.blocks($$ select * from api.list_members('{newer}') $$), '<', 1000::bigint,
+select tap.fewer_blocks($$ select * from api.list_members('{newer}') $$, 1000,
   'reads them and their users, not the 20,000 memberships of other organizations');
 /* A page far into the organization starts at its cursor. The policy's `org_id = any (…)` was a
    condition of the index scan, and with it the row (org_id, id) compared to the cursor bounded
@@ -100,10 +100,10 @@ select tap.fix('deep', (select id from app.memberships where org_id = tap.id('ne
 select tap.become('m7');
 select is((select count(*)::int from api.list_members(tap.id('newer'), tap.id('deep'), 10)), 10,
   'a page of 10 after the 20,000th member');
-select cmp_ok(tap.blocks($$ select * from api.list_members('{newer}', '{deep}', 10) $$), '<', 100::bigint,
+select tap.fewer_blocks($$ select * from api.list_members('{newer}', '{deep}', 10) $$, 100,
   'reads those 10 and their users, not the 20,000 before them');
 set local plan_cache_mode = force_generic_plan;
-select cmp_ok(tap.blocks($$ select * from api.list_members('{newer}', '{deep}', 10) $$), '<', 100::bigint,
+select tap.fewer_blocks($$ select * from api.list_members('{newer}', '{deep}', 10) $$, 100,
   'and so under a generic plan');
 reset plan_cache_mode;
 /* And near the organization's newest members, where few memberships of any organization are
@@ -113,7 +113,7 @@ reset plan_cache_mode;
 reset role;
 select tap.fix('late', (select id from app.memberships where org_id = tap.id('newer') order by id offset 24600 limit 1));
 select tap.become('m7');
-select cmp_ok(tap.blocks($$ select * from api.list_members('{newer}', '{late}', 10) $$), '<', 100::bigint,
+select tap.fewer_blocks($$ select * from api.list_members('{newer}', '{late}', 10) $$, 100,
   'a page of 10 near the newest members reads those 10 and their users');
 reset role;
 

@@ -35,6 +35,10 @@
  *                                   buffers or read, the functions it calls included): the
  *                                   work of a query, which its data decides and no machine's
  *                                   speed does
+ *   tap.blocks_by_relation(sql)     the same pages, by table or index
+ *   tap.fewer_blocks(sql, bound, description)
+ *                                   the test that tap.blocks(sql) is under bound; when it is
+ *                                   not, its diagnostics name the pages by table and index
  *   tap.fix_blocks_by_plan(sql)     tap.blocks(sql) kept under 'custom', and again with its
  *                                   statements' generic plans (as a session's cached plan may
  *                                   become after five calls) under 'generic': what a later count
@@ -194,29 +198,55 @@ as $$
    limit 1
 $$;
 
-/* The pages of our tables and indexes (every schema but the catalogs') this transaction has
-   fetched, read or found in the buffers. tap.blocks counts their growth, not the buffers of the
-   run's plan: those counted what a function's run read of the catalogs to plan its statements
-   again (hundreds of pages), whenever its cached plans or this session's catalog caches had been
-   emptied, by an analyze or by other sessions' catalog changes on a busy server. */
-create function tap.pages_fetched() returns bigint
+/* The pages of each of our tables and indexes (every schema but the catalogs') this transaction
+   has fetched, read or found in the buffers. tap.blocks counts their growth, not the buffers of
+   the run's plan: those counted what a function's run read of the catalogs to plan its
+   statements again (hundreds of pages), whenever its cached plans or this session's catalog
+   caches had been emptied, by an analyze or by other sessions' catalog changes on a busy server. */
+create function tap.pages_fetched() returns table (relation oid, pages bigint)
 language sql volatile
 as $$
-  select coalesce(pg_catalog.sum(pg_catalog.pg_stat_get_xact_blocks_fetched(c.oid)), 0)::bigint
+  select c.oid, pg_catalog.pg_stat_get_xact_blocks_fetched(c.oid)
     from pg_catalog.pg_class c
    where c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace, 'pg_toast'::regnamespace)
      and c.relkind in ('r', 'i', 'm', 'p', 'I')
 $$;
 
-create function tap.blocks(p_sql text) returns bigint
+create function tap.blocks_by_relation(p_sql text) returns table (relation text, pages bigint)
 language plpgsql
 as $$
 declare
   v_sql constant text := tap.fill(p_sql);  -- which reads tap.fixtures
-  v_before constant bigint := tap.pages_fetched();
+  v_before constant jsonb := (select pg_catalog.jsonb_object_agg(f.relation, f.pages) from tap.pages_fetched() f);
 begin
   execute 'explain (analyze, costs off, timing off, summary off) ' || v_sql;
-  return tap.pages_fetched() - v_before;
+  return query
+    select f.relation::regclass::text, f.pages - coalesce((v_before ->> f.relation::text)::bigint, 0)
+      from tap.pages_fetched() f
+     where f.pages > coalesce((v_before ->> f.relation::text)::bigint, 0)
+     order by 2 desc, 1;
+end
+$$;
+
+create function tap.blocks(p_sql text) returns bigint
+language sql
+as $$ select coalesce(pg_catalog.sum(b.pages), 0)::bigint from tap.blocks_by_relation(p_sql) b $$;
+
+/* A rule that failed only now and then, under load, said only its total; the pages by relation
+   tell which table or index the extra pages were of. */
+create function tap.fewer_blocks(p_sql text, p_bound bigint, p_description text) returns text
+language plpgsql
+as $$
+declare
+  v_pages bigint;
+  v_by_relation text;
+begin
+  select coalesce(pg_catalog.sum(b.pages), 0)::bigint,
+         pg_catalog.string_agg(b.relation || ': ' || b.pages, ', ' order by b.pages desc, b.relation)
+    into v_pages, v_by_relation
+    from tap.blocks_by_relation(p_sql) b;
+  return cmp_ok(v_pages, '<', p_bound, p_description)
+         || case when v_pages >= p_bound then E'\n' || diag('pages by relation: ' || v_by_relation) else '' end;
 end
 $$;
 
