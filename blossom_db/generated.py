@@ -2273,6 +2273,36 @@ async def delivery_slack_broken_async(
     return cast("bool | None", row[0])
 
 
+def delivery_still_wanted(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> bool | None:
+    """Whether a claimed message is still to be handed over, asked just before it is: an invitation's mail only while its invitation is open, which it then stays until the transaction ends (the row share-locked); one whose invitation is no longer open is withdrawn (given up, its token removed), and false.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery", "still_wanted", "select v from {call} as v", [("p_event_id", p_event_id, "text", "")]
+    )
+    with guarded(conn), conn.cursor() as cur:
+        cur.execute(query, params)
+        row = one(cur.fetchone())
+    return cast("bool | None", row[0])
+
+
+async def delivery_still_wanted_async(
+    conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
+) -> bool | None:
+    """Whether a claimed message is still to be handed over, asked just before it is: an invitation's mail only while its invitation is open, which it then stays until the transaction ends (the row share-locked); one whose invitation is no longer open is withdrawn (given up, its token removed), and false.
+
+    Raises no coded error.
+    """
+    query, params = call_query(
+        "delivery", "still_wanted", "select v from {call} as v", [("p_event_id", p_event_id, "text", "")]
+    )
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        row = one(await cur.fetchone())
+    return cast("bool | None", row[0])
+
+
 def ext_ai_org_activity(
     conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
 ) -> JsonValue | None:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from email.message import EmailMessage
@@ -43,7 +43,7 @@ from services.slack import SlackClient, SlackSettings
 from services.smtp import Mailer, SmtpSettings
 from tests.support.databases import tcp_keepalives
 from tests.support.fake_slack import FakeSlack
-from tests.support.orgs_db import call_and_commit, connect_slack, make_org, make_user
+from tests.support.orgs_db import Outcome, call_and_commit, connect_slack, make_org, make_user
 from tests.support.silent_server import SilentServer
 from tests.support.smtp_server import SmtpServer
 from tests.support.worker import (
@@ -1149,6 +1149,129 @@ def test_a_claim_lost_during_the_smtp_conversation_sends_nothing_and_its_retry_s
     row = outbox_row(database_url, event)
     assert row["delivered_at"] is not None
     assert row["attempts"] == 1, "the lost try counted against the mail"
+
+
+def _invitation_mailed(database_url: str, email: str) -> tuple[str, str, str, str]:
+    """An organization (Acme, its owner Olga) that invited `email`: the owner's, the organization's
+    and the invitation's ids, and the event id of the invitation's mail."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        owner = make_user(conn, "Olga")
+        org_id = make_org(conn, "Acme", {owner: "owner"})
+        invited = call_and_commit(conn, owner, "invite_member", org_id, email, "member")
+        assert invited.ok, invited
+        invitation = str(invited.rows[0][0])
+        row = conn.execute(
+            "select id from app.outbox"
+            " where topic = 'mail.org_invitation' and payload ->> 'invitation_id' = %s",
+            (invitation,),
+        ).fetchone()
+    assert row is not None
+    return owner, org_id, invitation, str(row[0])
+
+
+async def _one_mail_try(
+    config: WorkerConfig, metrics: WorkerMetrics, event_id: str, application_name: str
+) -> None:
+    """One try at `event_id` by a Deliverer of this process, on a database connection of its own
+    named `application_name`."""
+    database = Database(
+        config.database_url, max_connections=1, wait_seconds=5.0, application_name=application_name
+    )
+    try:
+        await Deliverer(config, database, Mailer(config.smtp), metrics).deliver(event_id)
+    finally:
+        await database.close()
+
+
+@contextmanager
+def _recording_delivered_held(database_url: str) -> Iterator[Callable[[], object]]:
+    """A test trigger: the record of a delivery (delivery.delivered) waits for an advisory lock
+    that this block holds until the release it gives is called, or the block ends."""
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute(
+            "create function public.held_to_record_delivered() returns trigger language plpgsql as $$"
+            " begin if new.delivered_at is not null then perform pg_catalog.pg_advisory_xact_lock(93);"
+            " end if; return new; end $$"
+        )
+        holder.execute(
+            "create trigger held_to_record_delivered before update on app.outbox"
+            " for each row execute function public.held_to_record_delivered()"
+        )
+        holder.execute("select pg_catalog.pg_advisory_lock(93)")
+        yield lambda: holder.execute("select pg_catalog.pg_advisory_unlock_all()")
+
+
+@pytest.mark.parametrize("withdrawal", ["revoke_invitation", "delete_organization"])
+def test_an_invitation_withdrawn_while_its_mail_is_being_sent_is_not_handed_over(
+    database_url: str, withdrawal: str
+) -> None:
+    """Whether an invitation's mail was still wanted was asked at its claim, and never after: an
+    invitation revoked, or its organization deleted, while the worker talked to the SMTP server
+    (connecting, TLS, the login, MAIL, RCPT: hundreds of milliseconds against a real relay, up to
+    minutes against a slow one) was mailed all the same, its link dead on arrival. It is asked
+    again just before the message is handed over (DATA): the server is left without it, and the
+    mail is withdrawn as one found withdrawn at its claim is."""
+    owner, org_id, invitation, event = _invitation_mailed(database_url, "late@example.com")
+    withdrawn: list[Outcome] = []
+
+    def withdraw_it() -> None:
+        target = invitation if withdrawal == "revoke_invitation" else org_id
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            withdrawn.append(call_and_commit(conn, owner, withdrawal, target))
+
+    metrics = WorkerMetrics()
+    with SmtpServer() as smtp:
+        config = replace(
+            _worker_config(database_url), smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5)
+        )
+        smtp.on_next_rcpt(withdraw_it)  # the mail claimed, its server talked to
+        asyncio.run(_one_mail_try(config, metrics, event, "withdrawn-late-test"))
+        assert [outcome.ok for outcome in withdrawn] == [True], withdrawn
+        assert smtp.received == [], "an invitation withdrawn before DATA was mailed"
+    row = outbox_row(database_url, event)
+    assert row["delivered_at"] is None
+    assert row["given_up_at"] is not None
+    assert row["last_error"].startswith("withdrawn: "), row["last_error"]
+    assert "token" not in row["payload"]
+    assert row["attempts"] == 0, "a withdrawal counted as a failed try"
+    skipped = {"channel": "mail", "outcome": "skipped"}
+    assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 1
+
+
+def test_a_revocation_once_the_invitations_mail_is_handed_over_waits_for_its_record(
+    database_url: str,
+) -> None:
+    """From that last question to the delivery's commit, the invitation is held open (a share lock
+    on its row): a revocation that comes meanwhile (the message on its way to the server, the
+    server answering, the delivery recorded) waits for the record, rather than being overtaken
+    by a mail that goes after it. The record is held back here (a test trigger) while the
+    revocation is tried, on a short lock_timeout: it cannot take the row, and goes once the
+    mail is recorded."""
+    owner, _, invitation, event = _invitation_mailed(database_url, "handed@example.com")
+    application_name = "handed-over-test"
+    with SmtpServer() as smtp, _recording_delivered_held(database_url) as release:
+        config = replace(
+            _worker_config(database_url), smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5)
+        )
+
+        async def revoked_while_recorded() -> Outcome:
+            delivering = asyncio.ensure_future(
+                _one_mail_try(config, WorkerMetrics(), event, application_name)
+            )
+            await _until_waiting_on_a_lock(database_url, application_name)
+            assert len(smtp.received) == 1, "the record waited before the server had the mail"
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("set lock_timeout = '100ms'")
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    call_and_commit(conn, owner, "revoke_invitation", invitation)
+                release()
+                await delivering
+                return call_and_commit(conn, owner, "revoke_invitation", invitation)
+
+        revoked = asyncio.run(revoked_while_recorded())
+        assert revoked.ok, revoked
+        assert [message.to for message in smtp.received] == [("handed@example.com",)]
+    assert outbox_row(database_url, event)["delivered_at"] is not None
 
 
 class _KeyRingThatEndsTheClaimsSession:

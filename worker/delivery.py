@@ -6,7 +6,10 @@ In one transaction of the worker's own (sql/functions/delivery/messages.sql):
                              it was delivered or given up already, or is an invitation's
                              mail whose invitation was revoked, replaced, answered or deleted
                              with its organization meanwhile (the claim withdraws it);
-    compose and send it      over SMTP;
+    compose and send it      over SMTP; just before the message is handed over (DATA), asked
+                             once more whether it is still wanted (check_still_wanted): an
+                             invitation taken back during the conversation withdraws it, and
+                             one still open is held so until the record (a revocation waits);
     record the outcome       delivered (its token leaves the payload), or a failed try with
                              its error, given up when it was permanent or the last one allowed.
 
@@ -15,7 +18,7 @@ second worker, a job run again after its worker was taken for dead) waits for it
 the event delivered. A worker killed while sending loses its transaction and its lock, and a
 later try sends again. The lock lives on the transaction's connection, which may be lost while
 the server is talked to (a Postgres restart): just before the message is handed over (DATA), the
-claim is checked to hold still (check_claim_held), and when it does not, the message is not sent.
+claim is checked to hold still (check_still_wanted), and when it does not, the message is not sent.
 One window remains, as with any SMTP client: a message the server accepted whose delivery cannot
 then be committed goes again at the next try (a crash, or the database connection lost, between
 that check and the commit); the message carries the event's id in its Message-ID for the
@@ -28,16 +31,21 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection
 
 from blossom_db.database import Database
-from blossom_db.generated import delivery_claim_async, delivery_delivered_async, delivery_failed_async
+from blossom_db.generated import (
+    delivery_claim_async,
+    delivery_delivered_async,
+    delivery_failed_async,
+    delivery_still_wanted_async,
+)
 from services.smtp import Mailer, PermanentFailure, TemporaryFailure
 from services.text import quoted
 from worker.config import WorkerConfig
@@ -51,6 +59,7 @@ LONGEST_RECORDED_REASON = 1000
 # one send may take: the delivery's transaction is idle while the server is talked to, and
 # Postgres ends the session past it. The rest is for recording the outcome.
 SEND_SHARE_OF_IDLE_LIMIT = 0.8
+T = TypeVar("T")
 
 
 async def idle_limit_seconds(conn: AsyncConnection[Any]) -> float | None:
@@ -65,22 +74,42 @@ async def idle_limit_seconds(conn: AsyncConnection[Any]) -> float | None:
     return seconds if seconds > 0 else None
 
 
-async def check_claim_held(conn: AsyncConnection[Any], event_id: str) -> None:
-    """Raises (the database's error) unless the claim of `event_id` still holds: its transaction,
-    which holds the outbox row's lock, still open on a live connection. Awaited just before the
-    message is handed over (to the SMTP server at DATA, to Slack as its post's request goes,
-    worker/slack.py): a connection lost meanwhile (Postgres restarted, the session ended) took
-    the claim with it, and a message handed over then could not be recorded, and went again at
-    the next try. One round trip: a statement answered in the claim's transaction proves the
-    session, and with it the lock, alive."""
+class Withdrawn(Exception):
+    """The message was withdrawn just before it was handed over (delivery.still_wanted: its
+    invitation taken back since the claim), recorded so; it is not sent."""
+
+
+async def _answered_while_claimed(event_id: str, question: Awaitable[T]) -> T:
+    """What `question`, a statement in the claim's transaction, answers; raises (the database's
+    error) unless the claim of `event_id` still holds: its transaction, which holds the outbox
+    row's lock, still open on a live connection. Awaited just before the message is handed over
+    (to the SMTP server at DATA, to Slack as its post's request goes, worker/slack.py): a
+    connection lost meanwhile (Postgres restarted, the session ended) took the claim with it, and
+    a message handed over then could not be recorded, and went again at the next try. One round
+    trip: a statement answered in the claim's transaction proves the session, and with it the
+    lock, alive."""
     try:
-        await conn.execute("select")
+        return await question
     except psycopg.Error as error:
         reason = str(error).strip().partition("\n")[0] or type(error).__name__
         log.warning(
             "event %s: claim lost before the message was handed over (%s); not sent", event_id, reason
         )
         raise
+
+
+async def check_claim_held(conn: AsyncConnection[Any], event_id: str) -> None:
+    """Raises unless the claim of `event_id` still holds (_answered_while_claimed)."""
+    await _answered_while_claimed(event_id, conn.execute("select"))
+
+
+async def check_still_wanted(conn: AsyncConnection[Any], event_id: str) -> None:
+    """check_claim_held for a mail, in its same one round trip, and Withdrawn unless the mail is
+    still wanted (delivery.still_wanted). The claim asked that of an invitation's mail, and
+    nothing after it: an invitation revoked, or its organization deleted, while the server was
+    talked to was mailed all the same. An open one stays so until the delivery is recorded."""
+    if not await _answered_while_claimed(event_id, delivery_still_wanted_async(conn, p_event_id=event_id)):
+        raise Withdrawn(f"event {event_id}: withdrawn just before it was handed over; not sent")
 
 
 class RetryLater(Exception):
@@ -231,11 +260,17 @@ class Deliverer:
                 )
                 try:
                     async with asyncio.timeout(budget):
-                        await self.mailer.send(message, before_data=lambda: check_claim_held(conn, event_id))
+                        await self.mailer.send(
+                            message, before_data=lambda: check_still_wanted(conn, event_id)
+                        )
                 except TimeoutError:
                     raise TemporaryFailure(
                         f"the server took longer than {budget:g} s, the most a send may take"
                     ) from None
+            except Withdrawn as withdrawn:
+                log.info("%s", withdrawn)
+                self.metrics.deliveries.labels("mail", "skipped").inc()
+                return
             except (UnsendableMessage, PermanentFailure, TemporaryFailure) as error:
                 outcome = await record_failed_try(
                     conn,

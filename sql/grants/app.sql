@@ -25,7 +25,8 @@ grant execute on function app.tg_memberships__count() to blossom_owner;
 set local role blossom_owner;
 
 /* invitation_revoker: the inviter's authority (sql/functions/app/inviter_authority.sql), which
-   only the owner's functions may call. */
+   only the owner's functions may call. Its UPDATE of revoked_at is also what lets
+   app.hold_invitation_open share-lock a row (a row lock asks for an UPDATE privilege). */
 grant select (org_id, user_id, role) on app.memberships to invitation_revoker;
 grant select (id) on app.organizations to invitation_revoker;
 grant select (id, org_id, email, role, invited_by, expires_at, accepted_at, declined_at, revoked_at),
@@ -45,6 +46,7 @@ revoke all on function
   app.revoke_invitations_of_account(app.user_id),
   app.organization_exists(app.org_id),
   app.invitation_is_open(text),
+  app.hold_invitation_open(text),
   app.open_invitation_of(app.org_id, text)
   from public;
 grant execute on function
@@ -56,6 +58,7 @@ grant execute on function
   app.revoke_invitations_of_account(app.user_id),
   app.organization_exists(app.org_id),
   app.invitation_is_open(text),
+  app.hold_invitation_open(text),
   app.open_invitation_of(app.org_id, text)
   to blossom_owner;
 set local role blossom_owner;

@@ -2,6 +2,7 @@
 grant usage on schema delivery to worker;
 grant execute on function
   delivery.claim(text),
+  delivery.still_wanted(text),
   delivery.delivered(text),
   delivery.failed(text, text, boolean),
   delivery.claim_slack_post(text),

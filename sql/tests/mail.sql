@@ -1,7 +1,7 @@
-/* Mail: the delivery job deferred with the outbox row, the worker's three calls, and email
+/* Mail: the delivery job deferred with the outbox row, the worker's four calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(58);
+select plan(66);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -136,6 +136,39 @@ select results_eq(
        from app.outbox o where o.id = tap.id('b_mail') $$,
   $$ values (true, 'withdrawn: the invitation was revoked', 0) $$,
   'it stays withdrawn, and no job is queued for it');
+
+/* Just before a claimed mail is handed over to the SMTP server, the worker asks whether it is
+   still wanted (delivery.still_wanted): an invitation taken back since the claim withdraws its mail
+   as the claim would have. (That an open invitation then stays so until the delivery's end, a
+   revocation waiting for it, takes two sessions: tests/test_worker.py.) */
+select tap.make_users(array['hana']);
+select tap.make_org('hanas', '{"hana": "owner"}');
+select is(array[tap.call('hana', $$ select api.invite_member('{hanas}', 'stays@example.com', 'member') $$),
+                tap.call('hana', $$ select api.invite_member('{hanas}', 'goes@example.com', 'member') $$)],
+  array['ok', 'ok'], 'an owner sends two invitations');
+select tap.fix('stays_mail', (select id from app.outbox where topic = 'mail.org_invitation' and payload ->> 'to' = 'stays@example.com'));
+select tap.fix('goes_mail', (select id from app.outbox where topic = 'mail.org_invitation' and payload ->> 'to' = 'goes@example.com'));
+select tap.fix('goes_invitation', (select id from app.invitations where email = 'goes@example.com'));
+set local role worker;
+select is((select topic from delivery.claim(tap.id('goes_mail'))), 'mail.org_invitation',
+  'the worker claims an invitation''s mail, its invitation open');
+reset role;
+select is(tap.call('hana', $$ select api.revoke_invitation('{goes_invitation}') $$), 'ok',
+  'the invitation is revoked while the worker talks to the SMTP server');
+set local role worker;
+select is(delivery.still_wanted(tap.id('goes_mail')), false, 'so its mail is no longer wanted when it is about to be handed over');
+select is(delivery.still_wanted(tap.id('stays_mail')), true, 'one whose invitation is open is');
+select is(delivery.still_wanted(tap.id('a_mail')), true, 'as is a mail of another kind');
+reset role;
+select results_eq(
+  $$ select given_up_at is not null, last_error, payload ? 'token', attempts, delivered_at
+       from app.outbox where id = tap.id('goes_mail') $$,
+  $$ values (true, 'withdrawn: the invitation was revoked, replaced or answered, or its organization deleted, before its mail went',
+             false, 0, null::timestamptz) $$,
+  'the mail no longer wanted is withdrawn as the claim withdraws one: given up, its token out, no try counted');
+set local role worker;
+select is(delivery.still_wanted(tap.id('erin_mail')), false, 'a mail delivered already is no longer wanted either');
+reset role;
 
 /* Email verification. */
 select is((auth.session_info(tap.id('erin_token')) -> 'user' ->> 'email_verified')::boolean, false,

@@ -4,7 +4,10 @@
  *
  *   delivery.claim(event)      the message, its row locked until the transaction ends, or
  *                              nothing when it was delivered or given up already;
- *   (the worker sends it)
+ *   (the worker talks to the SMTP server)
+ *   delivery.still_wanted(event)  asked just before the message is handed over (DATA): an
+ *                              invitation taken back meanwhile withdraws it, and is not sent;
+ *   (the worker hands it over)
  *   delivery.delivered(event)  done: the secrets it carried (its token) leave the payload;
  *   delivery.failed(event, …)  a try that failed, counted, with its error; give_up ends it.
  *
@@ -13,6 +16,19 @@
  * its transaction and its lock, and the event is claimed again. The SMTP server has the message
  * only once it accepted its end, and a message is marked delivered only once it did.
  */
+
+/* An invitation's mail whose invitation is no longer open: withdrawn (app.withdraw_message), at its
+   claim or just before it is handed over. */
+create function delivery.withdraw_invitation_mail(p_event_id app.event_id) returns void
+language sql volatile
+begin atomic
+  select app.withdraw_message(p_event_id,
+    'the invitation was revoked, replaced or answered, or its organization deleted, before its mail went');
+end;
+
+comment on function delivery.withdraw_invitation_mail(app.event_id) is
+  'Withdraws an invitation''s mail whose invitation is no longer open (app.withdraw_message).';
+
 create function delivery.claim(
   p_event_id text, out topic text, out payload jsonb, out attempts integer, out queued_at timestamptz,
   out claimed_at timestamptz
@@ -30,10 +46,10 @@ begin
   -- inviting someone to an organization that took the invitation back or no longer exists, by a
   -- link that only answers invitation.invalid. It is withdrawn instead, its token taken out, and
   -- nothing is claimed: no try is made, so none fails.
+  -- Asked again, and held, just before the message is handed over (delivery.still_wanted).
   if found and topic = 'mail.org_invitation'
      and not app.invitation_is_open(payload ->> 'invitation_id') then
-    perform app.withdraw_message(util.parse_id(p_event_id, 'evt')::app.event_id,
-      'the invitation was revoked, replaced or answered, or its organization deleted, before its mail went');
+    perform delivery.withdraw_invitation_mail(util.parse_id(p_event_id, 'evt')::app.event_id);
     topic := null; payload := null; attempts := null; queued_at := null;
   end if;
   -- The database's time once the row is ours (the lock may have been waited for): the worker
@@ -45,6 +61,43 @@ $$;
 
 comment on function delivery.claim(text) is
   'The message of an outbox event, when it was queued and the database''s time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or an invitation''s mail whose invitation is no longer open (withdrawn: given up, its token removed).';
+
+/* The claim decided whether an invitation's mail was wanted, and the SMTP conversation that follows
+   (connecting, TLS, the login, MAIL, RCPT) takes hundreds of milliseconds against a real relay, up
+   to minutes against a slow one: an invitation revoked, replaced or answered, or its organization
+   deleted, meanwhile was mailed all the same, its link dead on arrival. So the worker asks again
+   just before the message is handed over (DATA), in the claim's transaction, and an open invitation
+   is held so until that transaction ends (app.hold_invitation_open): whatever takes it back after
+   the question waits for the delivery's record, and whatever did before is seen, and the mail
+   withdrawn as the claim withdraws it. Any other mail is wanted still: an account's deletion
+   withdraws its reset and verification mail under the outbox row's lock, which the claim holds, so
+   it waits for the claim's end (sql/functions/app/account_deletion.sql). False too for a message
+   no longer claimable (delivered, given up). One round trip, which also proves the claim's session
+   alive (worker/delivery.py). */
+create function delivery.still_wanted(p_event_id text) returns boolean
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+  v_event_id constant app.event_id := util.parse_id(p_event_id, 'evt')::app.event_id;
+  v_message app.outbox%rowtype;
+begin
+  -- The claim's row: this transaction holds its lock already, nothing waits.
+  select * into v_message from app.outbox o
+   where o.id = v_event_id and o.delivered_at is null and o.given_up_at is null
+     for update;
+  if not found then
+    return false;
+  end if;
+  if v_message.topic <> 'mail.org_invitation' or app.hold_invitation_open(v_message.payload ->> 'invitation_id') then
+    return true;
+  end if;
+  perform delivery.withdraw_invitation_mail(v_event_id);
+  return false;
+end
+$$;
+
+comment on function delivery.still_wanted(text) is
+  'Whether a claimed message is still to be handed over, asked just before it is: an invitation''s mail only while its invitation is open, which it then stays until the transaction ends (the row share-locked); one whose invitation is no longer open is withdrawn (given up, its token removed), and false.';
 
 create function delivery.delivered(p_event_id text) returns void
 language plpgsql volatile security definer set search_path = ''
