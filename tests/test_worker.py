@@ -1274,6 +1274,45 @@ def test_a_revocation_once_the_invitations_mail_is_handed_over_waits_for_its_rec
     assert outbox_row(database_url, event)["delivered_at"] is not None
 
 
+@pytest.mark.parametrize("cancels", [1, 2], ids=["stop", "abort-then-stop"])
+def test_a_stop_that_comes_while_a_mail_is_recorded_still_logs_and_counts_its_delivery(
+    database_url: str, cancels: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The record of a mail the server accepted is finished whatever stop comes meanwhile, but the
+    line saying it was delivered and its count came after it: a stop during the record (procrastinate
+    cancels a job once for an abort, once more for a stop whose grace ran out) left both undone,
+    the mail sent and recorded and neither logged nor counted (the job, run again, counted it
+    skipped). The record is held back (a test trigger) until the stop has come."""
+    event = queue_mail(database_url, "kit@example.com")
+    application_name = "mail-stopped-test"
+    metrics = WorkerMetrics()
+    with SmtpServer() as smtp, _recording_delivered_held(database_url) as release:
+        config = replace(
+            _worker_config(database_url), smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5)
+        )
+
+        async def stopped_while_recorded() -> None:
+            delivering = asyncio.ensure_future(_one_mail_try(config, metrics, event, application_name))
+            await _until_waiting_on_a_lock(database_url, application_name)
+            for _ in range(cancels):
+                delivering.cancel()  # as a stop whose grace ran out (an abort before it)
+                # The delivery's task takes the cancellation before the next comes.
+                for _ in range(3):
+                    await asyncio.sleep(0)
+            release()
+            with pytest.raises(asyncio.CancelledError):
+                await delivering
+
+        with caplog.at_level(logging.INFO, logger="blossom.worker"):
+            asyncio.run(stopped_while_recorded())
+        assert len(smtp.received) == 1
+    assert outbox_row(database_url, event)["delivered_at"] is not None
+    assert f"event {event}: delivered (mail.password_reset) at try 1" in caplog.messages
+    delivered = {"channel": "mail", "outcome": "delivered"}
+    assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", delivered) == 1
+    assert metrics.registry.get_sample_value("blossom_worker_delivery_latency_seconds_count") == 1
+
+
 class _KeyRingThatEndsTheClaimsSession:
     """The worker's key ring, whose opening of the bot token (the last step before the post) first
     ends the claim's database session, as a Postgres restart would at that moment; once."""
@@ -1358,17 +1397,19 @@ def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_on
 
 @pytest.mark.parametrize("cancels", [1, 2], ids=["stop", "abort-then-stop"])
 def test_a_stop_that_comes_while_a_slack_post_is_recorded_waits_for_the_record(
-    database_url: str, cancels: int
+    database_url: str, cancels: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     """As a mail's: the record of a post Slack took is finished whatever stop comes meanwhile.
     Cancelled there, it rolled back, and the next try posted it again. procrastinate cancels a
     job once for an operator's abort and once more for a stop whose grace runs out: the second
-    cancellation went through to the record."""
+    cancellation went through to the record. The post is logged and counted as well (both came
+    after the record, and a stop during it left them undone)."""
     _make_recording_delivered_slow(database_url)
     application_name = "slack-stopped-test"
     bot_token, channel = "xoxb-stopped", "C0STOP"
     keyring = KeyRing.from_entries(new_key_entry("test-1"))
     event = _slack_post_queued(database_url, keyring, bot_token, channel)
+    metrics = WorkerMetrics()
 
     def recording() -> bool:
         with psycopg.connect(database_url, autocommit=True) as admin:
@@ -1389,7 +1430,7 @@ def test_a_stop_that_comes_while_a_slack_post_is_recorded_waits_for_the_record(
             database = Database(
                 config.database_url, max_connections=1, wait_seconds=5.0, application_name=application_name
             )
-            poster = SlackPoster(config, database, SlackClient(config.slack), keyring, WorkerMetrics())
+            poster = SlackPoster(config, database, SlackClient(config.slack), keyring, metrics)
             posting = asyncio.ensure_future(poster.post(event))
             try:
                 await asyncio.to_thread(eventually, recording, what="the post's record under way")
@@ -1403,9 +1444,13 @@ def test_a_stop_that_comes_while_a_slack_post_is_recorded_waits_for_the_record(
             finally:
                 await database.close()
 
-        asyncio.run(stopped_while_recorded())
+        with caplog.at_level(logging.INFO, logger="blossom.worker"):
+            asyncio.run(stopped_while_recorded())
         assert len(slack.posts) == 1
     assert outbox_row(database_url, event)["delivered_at"] is not None
+    assert f"event {event}: posted to Slack (notify.org_renamed) at try 1" in caplog.messages
+    delivered = {"channel": "slack", "outcome": "delivered"}
+    assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", delivered) == 1
 
 
 def test_the_job_queues_connections_find_a_silent_cut_within_a_minute(database_url: str) -> None:

@@ -31,7 +31,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -175,18 +175,23 @@ async def record_failed_try(
     return outcome
 
 
-async def record_delivered(conn: AsyncConnection[Any], event_id: str) -> None:
-    """Marks the event delivered and commits: awaited through finished_despite_a_stop, once the
-    message is the server's (a mail's) or Slack's (a post's)."""
+async def record_delivered(conn: AsyncConnection[Any], event_id: str, announce: Callable[[], None]) -> None:
+    """Marks the event delivered and commits, then `announce`s it (its log line and its count):
+    awaited through finished_despite_a_stop, once the message is the server's (a mail's) or
+    Slack's (a post's). Announced here, the delivery is logged and counted whenever its record
+    committed: after the shield, a stop that came during the record left both undone, and the
+    job run again counted the delivery skipped."""
     await delivery_delivered_async(conn, p_event_id=event_id)
     await conn.commit()
+    announce()
 
 
 async def finished_despite_a_stop(work: Coroutine[Any, Any, None]) -> None:
     """Awaits `work` to its end; when the task awaiting it is cancelled meanwhile, once or more,
     `work` runs on to its end all the same, and the cancellation is raised after it. Each wait is
     shielded: procrastinate cancels a job again when a stop's grace runs out after an abort, and
-    a second cancellation went through to `work` (its record rolled back)."""
+    a second cancellation went through to `work` (its record rolled back). What must follow
+    `work` whatever stop comes belongs in it: nothing after this call runs once it raises."""
     task = asyncio.ensure_future(work)
     stop: asyncio.CancelledError | None = None
     while not task.done():
@@ -213,11 +218,9 @@ class _DatabaseTime:
         return self.claimed_at + timedelta(seconds=time.monotonic() - self.claimed)
 
 
-def outcome_label(outcome: Exception | None) -> str:
-    """A try's outcome as the worker's metrics count it."""
-    if outcome is None:
-        return "delivered"
-    return "failed" if isinstance(outcome, GaveUp) else "retried"
+def outcome_label(failure: GaveUp | RetryLater) -> str:
+    """A failed try's outcome as the worker's metrics count it."""
+    return "failed" if isinstance(failure, GaveUp) else "retried"
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,7 @@ class Deliverer:
     async def deliver(self, event_id: str) -> None:
         """One try at delivering `event_id`; RetryLater or GaveUp when it failed (recorded by
         then); database errors pass through unrecorded."""
-        outcome: Exception | None = None
+        outcome: GaveUp | RetryLater
         async with self.database.transaction() as conn:
             claim = await delivery_claim_async(conn, p_event_id=event_id)
             if claim.topic is None:
@@ -281,14 +284,18 @@ class Deliverer:
                     temporary=isinstance(error, TemporaryFailure),
                 )
             else:
-                # The server has the mail: its record is finished whatever stop comes meanwhile.
-                # Cancelled there (a stopping worker's grace run out), it rolled back, and the
-                # next worker sent the mail again.
-                await finished_despite_a_stop(record_delivered(conn, event_id))
-                log.info("event %s: delivered (%s) at try %d", event_id, claim.topic, this_try)
+
+                def announce() -> None:
+                    log.info("event %s: delivered (%s) at try %d", event_id, claim.topic, this_try)
+                    self.metrics.deliveries.labels("mail", "delivered").inc()
+                    if claim.queued_at is not None:
+                        self.metrics.latency.observe((database_time.now() - claim.queued_at).total_seconds())
+
+                # The server has the mail: its record, then its log line and count, are finished
+                # whatever stop comes meanwhile. Cancelled there (a stopping worker's grace run
+                # out), it rolled back, and the next worker sent the mail again.
+                await finished_despite_a_stop(record_delivered(conn, event_id, announce))
+                return
         self.metrics.deliveries.labels("mail", outcome_label(outcome)).inc()
         # Raised once the failure is committed: the job's own bookkeeping follows from it.
-        if outcome is not None:
-            raise outcome
-        if claim.queued_at is not None:
-            self.metrics.latency.observe((database_time.now() - claim.queued_at).total_seconds())
+        raise outcome

@@ -32,6 +32,8 @@ from services.slack import Name, SlackClient, SlackMessage, SlackRefused, bot_to
 from services.text import inert
 from worker.config import WorkerConfig
 from worker.delivery import (
+    GaveUp,
+    RetryLater,
     check_claim_held,
     finished_despite_a_stop,
     outcome_label,
@@ -90,7 +92,7 @@ class SlackPoster:
 
     async def post(self, event_id: str) -> None:
         """One try at posting `event_id`; RetryLater or GaveUp when it failed (recorded by then)."""
-        outcome: Exception | None = None
+        outcome: GaveUp | RetryLater
         async with self.database.transaction() as conn:
             claim = await delivery_claim_slack_post_async(conn, p_event_id=event_id)
             if claim.topic is None:
@@ -99,7 +101,9 @@ class SlackPoster:
                 return
             this_try = (claim.attempts or 0) + 1
 
-            async def failed(reason: str, *, temporary: bool, wait_at_least: float = 0.0) -> Exception:
+            async def failed(
+                reason: str, *, temporary: bool, wait_at_least: float = 0.0
+            ) -> GaveUp | RetryLater:
                 return await record_failed_try(
                     conn,
                     self.config,
@@ -161,10 +165,15 @@ class SlackPoster:
                         error.message, temporary=error.temporary, wait_at_least=error.retry_after or 0.0
                     )
                 else:
-                    # Slack has the post: its record is finished whatever stop comes meanwhile
-                    # (cancelled there, it rolled back, and the next try posted it again).
-                    await finished_despite_a_stop(record_delivered(conn, event_id))
-                    log.info("event %s: posted to Slack (%s) at try %d", event_id, claim.topic, this_try)
+
+                    def announce() -> None:
+                        log.info("event %s: posted to Slack (%s) at try %d", event_id, claim.topic, this_try)
+                        self.metrics.deliveries.labels("slack", "delivered").inc()
+
+                    # Slack has the post: its record, then its log line and count, are finished
+                    # whatever stop comes meanwhile (cancelled there, it rolled back, and the next
+                    # try posted it again).
+                    await finished_despite_a_stop(record_delivered(conn, event_id, announce))
+                    return
         self.metrics.deliveries.labels("slack", outcome_label(outcome)).inc()
-        if outcome is not None:
-            raise outcome
+        raise outcome
