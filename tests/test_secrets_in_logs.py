@@ -159,12 +159,17 @@ def password_halves() -> tuple[str, str]:
     return "ante" + secrets.token_hex(6), "post" + secrets.token_hex(6)
 
 
+STARTING_PROCESS_SECONDS = 60.0
+
+
 def run_until_it_stops(
     command: list[str], environment: dict[str, str], out: Path, poke: Callable[[], object] | None = None
 ) -> tuple[int | None, str]:
     """`command`, one of our processes, with only `environment`: its exit status (None when it was
-    still running after 8 s, or a second after `poke` first succeeded, and was stopped) and all
-    it printed, its log among it."""
+    still running after a minute, or a second after `poke` first succeeded, and was stopped) and
+    all it printed, its log among it. The minute only bounds a process that never stops: one
+    that stops at start returns as soon as it has, and a bound of 8 s failed the worker's cases
+    on a loaded machine, whose imports alone took longer."""
     with out.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -173,7 +178,7 @@ def run_until_it_stops(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 8.0
+        deadline = time.monotonic() + STARTING_PROCESS_SECONDS
         try:
             while process.poll() is None and time.monotonic() < deadline:
                 if poke is not None:
