@@ -61,6 +61,7 @@ EDGE_ERRORS: Mapping[str, int] = {
     "edge.unsupported_transfer_coding": 501,
     "edge.overloaded": 503,
     "edge.shutting_down": 503,
+    "edge.http_version_not_supported": 505,
 }
 
 # Answered by the edge's /rpc proxy itself (edge/proxy.py), besides EDGE_ERRORS and what the

@@ -19,7 +19,12 @@ is its HTTP protocol with these added:
   a pipelined request the server refuses is answered after the requests before it, in order;
 - an answer not taken by the client within drain_seconds (its write buffer stays full, or
   stays unsent after the connection is closed) drops the connection;
-- a request that is not HTTP: 400. Every refusal is in Blossom's JSON error shape.
+- a request that is not HTTP: 400; so is one with more than one Host field, an invalid one, none
+  in HTTP/1.1, or an absolute target (`GET http://host/path`) whose host is not its Host's
+  (RFC 9112, 3.2: a proxy in front that routes by the other Host than the one the edge reads
+  sends a request where the edge does not believe it goes); and a request line of an HTTP other
+  than 1.0 or 1.1 (the parser takes 2.0 and 0.9): 505. Every refusal is in Blossom's JSON error
+  shape.
 How long a body may take is the application's rule (edge.errors.read_body).
 """
 
@@ -28,10 +33,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import re
 import resource
 from collections import Counter, deque
 from typing import Any, ClassVar
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -51,7 +58,43 @@ REASONS = {
     429: b"Too Many Requests",
     431: b"Request Header Fields Too Large",
     503: b"Service Unavailable",
+    505: b"HTTP Version Not Supported",
 }
+
+# RFC 3986's host (a name, an IPv4 address, or an IPv6 one in brackets) and maybe a port: the
+# value of a Host field (RFC 9110, 7.2). A name in other letters comes as punycode.
+HOST_FIELD = re.compile(
+    rb"(\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+)(?::([0-9]*))?"
+)
+DEFAULT_PORTS = {b"http": 80, b"https": 443}
+
+
+def host_fault(version: str, headers: list[tuple[bytes, bytes]], target: bytes) -> str | None:
+    """What makes the host a request is for unclear (RFC 9112, 3.2), or None: Host fields (names in
+    lower case) other than one valid one (none is allowed in HTTP/1.0), or an absolute target
+    whose host or port is not the field's."""
+    fields = [value for name, value in headers if name == b"host"]
+    if len(fields) > 1:
+        return "More than one Host header field."
+    if not fields:
+        return "No Host header field." if version != "1.0" else None
+    field = HOST_FIELD.fullmatch(fields[0])
+    if field is None:
+        return "The Host header field is not a host and port."
+    if target.startswith(b"/") or target == b"*":
+        return None
+    try:
+        url = httptools.parse_url(target)
+    except httptools.HttpParserInvalidURLError:
+        return None  # not an absolute target: the parser's to refuse
+    if not (url.schema and url.host):
+        return None
+    default = DEFAULT_PORTS.get(url.schema.lower())
+    target_host = b"[%s]" % url.host if b":" in url.host else url.host
+    field_port = int(field[2]) if field[2] else default
+    if (target_host.lower(), default if url.port is None else url.port) != (field[1].lower(), field_port):
+        return "The request's target names a host other than its Host header field."
+    return None
 
 
 def raw_error(
@@ -303,6 +346,16 @@ class EdgeProtocol(HttpToolsProtocol):
         self._refuse(431, "edge.headers_too_large", f"Request headers over {self.max_header_bytes} bytes.")
 
     def on_headers_complete(self) -> None:
+        version = self.parser.get_http_version()
+        if version not in ("1.0", "1.1"):
+            self._refuse(
+                505, "edge.http_version_not_supported", "Only HTTP/1.0 and HTTP/1.1 are served here."
+            )
+            raise _Dropped
+        fault = host_fault(version, self.headers, self.url)
+        if fault is not None:
+            self._refuse(400, "edge.bad_request", fault)
+            raise _Dropped
         self._in_headers = False
         self._cancel(self._header_deadline)
         super().on_headers_complete()

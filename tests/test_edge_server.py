@@ -491,6 +491,10 @@ def logged(stack: Stack, request_id: str) -> dict[str, Any] | None:
     [
         pytest.param(b"GET /healthz HTTP/1.1\r\nHost: edge\r\nX-A: a\x01b\r\n\r\n", id="not HTTP: 400"),
         pytest.param(b"GET /healthz HTTP/1.1\r\nX-A: " + b"a" * 40_000 + b"\r\n\r\n", id="headers: 431"),
+        pytest.param(
+            b"GET /healthz HTTP/1.1\r\nHost: edge\r\nHost: other\r\n\r\n", id="two Host fields: 400"
+        ),
+        pytest.param(b"GET /healthz HTTP/2.0\r\nHost: edge\r\n\r\n", id="HTTP/2.0: 505"),
     ],
 )
 def test_a_refused_request_is_answered_after_the_requests_before_it(
@@ -506,7 +510,13 @@ def test_a_refused_request_is_answered_after_the_requests_before_it(
             sock.sendall(refused)
         sock.settimeout(5)
         answers = answers_until_closed(sock)
-    refusal = (400, "edge.bad_request") if b"\x01" in refused else (431, "edge.headers_too_large")
+    refusal = (
+        (431, "edge.headers_too_large")
+        if len(refused) > 40_000
+        else (505, "edge.http_version_not_supported")
+        if b"HTTP/2.0" in refused
+        else (400, "edge.bad_request")
+    )
     assert answers == [(200, b"1"), refusal]
 
 
@@ -620,6 +630,7 @@ def _refused_by_the_server(origin: str) -> dict[str, tuple[bytes, list[bytes]]]:
         "431 header fields": (get, [b"".join(b"X-F%d: 1\r\n" % n for n in range(100)) + b"\r\n"]),
         "408 headers too slow": (get, [b"X-Still-Coming: "]),
         "400 not HTTP": (get, [b"X-A: a\x01b\r\n\r\n"]),
+        "400 two Host fields": (get, [b"Host: other\r\n\r\n"]),
         "413 chunk framing": (
             post,
             [b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n", b"0\r\nX-Trailer: " + b"a" * 65536],
@@ -668,3 +679,63 @@ def test_a_refusal_before_the_application_answers_can_be_read_by_an_allowed_orig
         if expected:
             assert "X-Request-Id" in exposed
             assert "Origin" in headers.get("vary", "")
+
+
+@pytest.mark.parametrize(
+    ("sent", "refusal"),
+    [
+        pytest.param(b"GET /healthz HTTP/2.0\r\nHost: edge\r\n\r\n", 505, id="HTTP/2.0"),
+        pytest.param(b"GET /healthz HTTP/0.9\r\nHost: edge\r\n\r\n", 505, id="HTTP/0.9"),
+        pytest.param(
+            b"GET /healthz HTTP/1.1\r\nHost: edge\r\nHost: other\r\n\r\n", 400, id="two Host fields"
+        ),
+        pytest.param(
+            b"GET /healthz HTTP/1.0\r\nHost: edge\r\nHost: edge\r\n\r\n", 400, id="Host twice in 1.0"
+        ),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost:\r\n\r\n", 400, id="an empty Host"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\n\r\n", 400, id="no Host in 1.1"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: user@edge\r\n\r\n", 400, id="a Host with a user"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: edge/x\r\n\r\n", 400, id="a Host with a path"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: edge:80x\r\n\r\n", 400, id="a Host with a bad port"),
+        pytest.param(
+            b"GET http://other.example/healthz HTTP/1.1\r\nHost: edge\r\n\r\n",
+            400,
+            id="a target of another host",
+        ),
+        pytest.param(
+            b"GET http://edge:8080/healthz HTTP/1.1\r\nHost: edge\r\n\r\n", 400, id="a target of another port"
+        ),
+    ],
+)
+def test_a_request_of_another_http_or_an_unclear_host_is_refused(
+    tight_stack: Stack, sent: bytes, refusal: int
+) -> None:
+    """RFC 9112, 3.2: a request with two Host fields, an invalid one, or none in HTTP/1.1 is a
+    400; a proxy in front that routes by the other Host than the one the edge reads, or by the
+    target's host where the edge reads the field's, sends one client's request where it believes
+    another goes. And a request line of an HTTP this server does not speak (2.0 over HTTP/1's
+    framing, 0.9) was answered as if it were HTTP/1.1; RFC 9110, 15.6.6: 505."""
+    code = {400: "edge.bad_request", 505: "edge.http_version_not_supported"}[refusal]
+    with connected(tight_stack.edge_url, loopback_address()) as sock:
+        sock.sendall(sent)
+        sock.settimeout(5)
+        assert answers_until_closed(sock) == [(refusal, code)]
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param(b"GET /healthz HTTP/1.0\r\n\r\n", id="no Host in 1.0"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: EDGE.example:8000\r\n\r\n", id="a name and a port"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n", id="an IPv6 address"),
+        pytest.param(
+            b"GET http://Edge/healthz HTTP/1.1\r\nHost: edge:80\r\n\r\n", id="the target's own host"
+        ),
+        pytest.param(b"GET http://u@[::1]:80/healthz HTTP/1.1\r\nHost: [::1]\r\n\r\n", id="an IPv6 target"),
+    ],
+)
+def test_a_request_with_one_clear_host_is_answered(tight_stack: Stack, sent: bytes) -> None:
+    with connected(tight_stack.edge_url, loopback_address()) as sock:
+        sock.sendall(sent.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        sock.settimeout(5)
+        assert answers_until_closed(sock) == [(200, b'{"status":"ok"}')]
