@@ -5,6 +5,7 @@ whose counts are its metadata."""
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -155,7 +156,9 @@ def weekly_slack_digest(
     by_org: dict[str, list[OrgDailyMetrics]] = {}
     for day in metrics:
         by_org.setdefault(day.org_id, []).append(day)
-    ring, client = slack.key_ring(), slack.client()
+    # Asked for only when a token is to be opened: a deployment none of whose organizations is on
+    # Slack keeps no key, and its digest posts nothing and fails nothing.
+    key_ring, client = functools.cache(slack.key_ring), slack.client()
     broken: dict[str, str] = {}
 
     async def post(target: PipelineSlackDigestTargetsRow) -> DigestOutcome:
@@ -188,7 +191,7 @@ def weekly_slack_digest(
         try:
             # The connection as the claim found it, not as the run listed it (since then, it may
             # have been disconnected, broken, or connected anew elsewhere).
-            token = ring.open(
+            token = key_ring().open(
                 Sealed(str(claimed.token_key_id), bytes(claimed.token_sealed or b"")),
                 bot_token_context(org_id),
             )

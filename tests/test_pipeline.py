@@ -547,6 +547,35 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
         assert len(fake.posts_to("#acme")) == 1, "a week run again does not post twice"
 
 
+def test_a_digest_with_no_organization_on_slack_needs_no_key(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """The key ring was asked for before the run knew of any organization to post to: a
+    deployment that keeps no key, none of its organizations on Slack, failed its digest every
+    week. It is asked for once there is a token to open, and without it that run still fails
+    naming the setting."""
+    with FakeSlack() as fake, psycopg.connect(database_url) as conn:
+        refreshed_week(conn, make_org(conn, "Unconnected", {}))
+        conn.commit()
+        result = digest_of_the_week(postgres, "", fake, instance)
+        assert result.success, result.get_step_failure_events()
+        (materialization,) = result.asset_materializations_for_node("weekly_slack_digest")
+        assert materialization.metadata["posted"].value == 0
+        assert fake.posts == []
+
+        connected = make_org(conn, "Acme", {})
+        fake.add_workspace("xoxb-acme", team_id="T1", team="Team", channels={"#acme"})
+        connect_slack(conn, KeyRing.from_entries(new_key_entry("k1")), connected, "xoxb-acme", "#acme")
+        refreshed_week(conn, connected)
+        conn.commit()
+        result = digest_of_the_week(postgres, "", fake, instance)
+        assert not result.success
+        assert "BLOSSOM_SECRETS_KEY is not set" in str(
+            result.get_step_failure_events()[0].step_failure_data.error
+        )
+        assert fake.posts == []
+
+
 def test_a_week_is_posted_only_once_every_day_of_it_is_refreshed(
     database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
