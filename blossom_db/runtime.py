@@ -136,9 +136,13 @@ def rpc_error(error: psycopg.Error, declared: type[RpcError] = RpcError) -> RpcE
     )
 
 
-def _coded(error: psycopg.Error, declared: type[RpcError]) -> Exception:
-    coded = rpc_error(error, declared)
+def _coded(error: Exception, declared: type[RpcError]) -> Exception:
+    coded = rpc_error(error, declared) if isinstance(error, psycopg.Error) else None
     return error if coded is None else coded
+
+
+# What a call on an idle connection leaves when it began a transaction (not autocommit).
+_OPENED = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 
 @contextmanager
@@ -146,7 +150,9 @@ def guarded(conn: psycopg.Connection[Any], declared: type[RpcError] = RpcError) 
     """One wrapper's call: a psycopg error raised with SQLSTATE PGRST becomes an RpcError (others
     pass unchanged), and a failed call does not poison the caller's transaction. Inside a
     transaction the call runs in a savepoint, rolled back to on error; on a connection that was
-    idle (not autocommit), a failed call rolls back the transaction it opened, leaving it idle."""
+    idle (not autocommit), a failed call rolls back the transaction it opened, leaving it idle:
+    a call fails after its function ran, too, when psycopg cannot load the answer (a date of
+    infinity), and the caller's next commit kept what the function wrote."""
     status = conn.info.transaction_status
     try:
         if status == TransactionStatus.INTRANS:
@@ -154,8 +160,8 @@ def guarded(conn: psycopg.Connection[Any], declared: type[RpcError] = RpcError) 
                 yield
         else:
             yield
-    except psycopg.Error as error:
-        if status == TransactionStatus.IDLE and conn.info.transaction_status == TransactionStatus.INERROR:
+    except Exception as error:
+        if status == TransactionStatus.IDLE and conn.info.transaction_status in _OPENED:
             conn.rollback()
         raise _coded(error, declared) from error
 
@@ -172,8 +178,8 @@ async def guarded_async(
                 yield
         else:
             yield
-    except psycopg.Error as error:
-        if status == TransactionStatus.IDLE and conn.info.transaction_status == TransactionStatus.INERROR:
+    except Exception as error:
+        if status == TransactionStatus.IDLE and conn.info.transaction_status in _OPENED:
             await conn.rollback()
         raise _coded(error, declared) from error
 

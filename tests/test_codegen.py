@@ -751,6 +751,57 @@ async def test_an_async_wrappers_error_does_not_poison_the_callers_transaction(f
         assert await db.api_total_async(conn, vals=[2, 3]) == 5
 
 
+# A function that writes, then answers a date psycopg cannot load (its loader refuses infinity).
+UNLOADABLE_ANSWER = """
+create function pipeline.note_forever(body text) returns date language sql volatile
+  as $$ insert into app.notes (body) values ($1) returning 'infinity'::date $$;
+grant execute on function pipeline.note_forever(text) to codegen_fixture_worker;
+"""
+
+
+def _notes(conn: psycopg.Connection[Any]) -> list[str]:
+    return [body for (body,) in conn.execute("select body from app.notes order by id").fetchall()]
+
+
+def test_an_answer_psycopg_cannot_load_leaves_the_connection_as_the_call_found_it(
+    fixture_with: Any, tmp_path: Path
+) -> None:
+    """The function ran, and psycopg refused its answer while the wrapper fetched it: on an idle
+    connection, the transaction the call had opened stayed open, holding what the function
+    wrote, which the caller's next commit kept though the call had failed. It is rolled back now,
+    as for any failed call; in the caller's transaction, only the call's savepoint is."""
+    url = fixture_with(UNLOADABLE_ANSWER)
+    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
+    module = _load_module(python, tmp_path / "unloadable.py")
+    with psycopg.connect(url) as conn:
+        with pytest.raises(psycopg.DataError, match="infinity"):
+            module.pipeline_note_forever(conn, body="failed")
+        assert _status(conn) == psycopg.pq.TransactionStatus.IDLE
+        conn.commit()
+        with conn.transaction():
+            conn.execute("insert into app.notes (body) values ('before')")
+            with pytest.raises(psycopg.DataError):
+                module.pipeline_note_forever(conn, body="failed in a transaction")
+            assert _status(conn) == psycopg.pq.TransactionStatus.INTRANS
+            conn.execute("insert into app.notes (body) values ('after')")
+        assert _notes(conn) == ["before", "after"]
+
+
+async def test_an_answer_psycopg_cannot_load_leaves_an_async_connection_as_the_call_found_it(
+    fixture_with: Any, tmp_path: Path
+) -> None:
+    url = fixture_with(UNLOADABLE_ANSWER)
+    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
+    module = _load_module(python, tmp_path / "unloadable_async.py")
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        with pytest.raises(psycopg.DataError, match="infinity"):
+            await module.pipeline_note_forever_async(conn, body="failed")
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        await conn.commit()
+    with psycopg.connect(url) as check:
+        assert _notes(check) == []
+
+
 def _load_module(text: str, path: Path) -> ModuleType:
     path.write_text(text)
     spec = importlib.util.spec_from_file_location(f"codegen_probe_{path.stem}", path)
