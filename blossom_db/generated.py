@@ -1920,7 +1920,7 @@ async def auth_resend_email_verification_async(
 
 
 def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> JsonValue | None:
-    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
+    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone).
 
     Raises AuthSessionInfoError with code: auth.not_signed_in.
     """
@@ -1936,7 +1936,7 @@ def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> 
 async def auth_session_info_async(
     conn: psycopg.AsyncConnection[Any], *, p_token: str | None
 ) -> JsonValue | None:
-    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).
+    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone).
 
     Raises AuthSessionInfoError with code: auth.not_signed_in.
     """

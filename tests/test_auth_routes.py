@@ -149,6 +149,31 @@ def test_session_without_a_cookie_is_401(auth_stack: Stack) -> None:
     assert (reply.status, reply.json()["code"]) == (401, "auth.not_signed_in")
 
 
+def test_session_of_an_account_deleted_after_its_session_was_read_is_401(auth_stack: Stack) -> None:
+    """GET /auth/session read the session, then the account, each in a statement of its own: an
+    operator's delete committed between the two gave 200 with a user of nulls. The account is now
+    held (auth.held_account) once the session is read, and found gone: 401. The delete is made to
+    commit between the two reads: its transaction holds app.users until the call waits for it."""
+    account = signup(auth_stack.edge_url)
+    replies: list[Reply] = []
+    with psycopg.connect(auth_stack.database_url, autocommit=True) as watching:
+        with psycopg.connect(auth_stack.database_url) as deleting:
+            deleting.execute("lock table app.users in access exclusive mode")
+            reading = threading.Thread(
+                target=lambda: replies.append(
+                    request(auth_stack.edge_url, "GET", "/auth/session", headers=account.cookie)
+                )
+            )
+            reading.start()
+            _first_waiting_for(watching, deleting.info.backend_pid)
+            deleting.execute("delete from app.users where id = %s", [account.user["id"]])
+            deleting.commit()
+        reading.join(10)
+    (reply,) = replies
+    assert reply.status == 401, reply.body
+    assert reply.json()["code"] == "auth.not_signed_in"
+
+
 def test_logout_revokes_the_session_and_clears_the_cookie(auth_stack: Stack) -> None:
     account = signup(auth_stack.edge_url)
     reply = post(auth_stack.edge_url, "/auth/logout", headers=account.cookie)

@@ -152,7 +152,10 @@ $$;
 comment on function auth.touch_session(text) is
   'Marks the session of a valid token as used now (at most once a minute); whether it is valid.';
 
-/* The edge's GET /auth/session. */
+/* The edge's GET /auth/session. The account is read after the session, in a statement of its
+   own: held (auth.held_account), so that an operator's deletion committed in between (the session
+   gone with it) is found, and one under way is waited for, rather than answered with a user of
+   nulls. */
 create function auth.session_info(p_token text) returns jsonb
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -160,10 +163,12 @@ declare
   v_session app.sessions := auth.session_from_token(p_token, true);
   v_user app.users;
 begin
-  if v_session.id is null then
+  if v_session.id is not null then
+    v_user := auth.held_account(v_session.user_id);
+  end if;
+  if v_user.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
-  select u.* into v_user from app.users u where u.id = v_session.user_id;
   return pg_catalog.jsonb_build_object(
     'user', auth.user_json(v_user),
     'session', pg_catalog.jsonb_build_object(
@@ -172,7 +177,7 @@ end
 $$;
 
 comment on function auth.session_info(text) is
-  'The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session).';
+  'The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone).';
 
 create function auth.logout(p_token text, p_client_addr inet default null) returns boolean
 language plpgsql volatile security definer set search_path = ''
