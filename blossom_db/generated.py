@@ -1715,7 +1715,7 @@ def auth_login(
     p_session_token: str | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Checks the credentials, ends the browser's previous session and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.
+    """Checks the credentials, ends the browser's previous session (the one presented, and the account's from this device) and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.
 
     Raises no coded error.
     """
@@ -1748,7 +1748,7 @@ async def auth_login_async(
     p_session_token: str | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Checks the credentials, ends the browser's previous session and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.
+    """Checks the credentials, ends the browser's previous session (the one presented, and the account's from this device) and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.
 
     Raises no coded error.
     """

@@ -137,7 +137,7 @@ SPECS: tuple[RouteSpec, ...] = (
         "auth.login",
         "POST",
         "/auth/login",
-        "Signs in (sets the session and device cookies); the browser's previous session is revoked.",
+        "Signs in (sets the session and device cookies); the browser's previous sessions are revoked.",
         200,
         body={"email": "text", "password": "text"},
         result="AuthSignedIn",

@@ -14,7 +14,15 @@ import pytest
 
 from blossom_db.runtime import RpcError
 from edge.auth import coded_error
-from tests.support.auth_client import PASSWORD, Account, new_email, post, session_cookie, signup
+from tests.support.auth_client import (
+    DEVICE_COOKIE_NAME,
+    PASSWORD,
+    Account,
+    new_email,
+    post,
+    session_cookie,
+    signup,
+)
 from tests.support.databases import waiting_for
 from tests.support.http import Reply, loopback_address, raw_exchange, request
 from tests.support.mailbox import messages
@@ -121,6 +129,64 @@ def test_login_answers_the_user_and_a_new_session(auth_stack: Stack) -> None:
     token = session_cookie(reply)
     assert token
     assert token != account.token
+
+
+def _waiting_behind(conn: psycopg.Connection, pid: int) -> int:
+    row = conn.execute(
+        "select count(*) from pg_stat_activity a where %s = any(pg_blocking_pids(a.pid))", [pid]
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed in", "signed out"])
+def test_two_logins_at_once_from_one_browser_leave_one_session(auth_stack: Stack, signed_in: bool) -> None:
+    """A login sent twice at once from one browser (a double submit), signed in or not: each
+    presented the same cookies and started a session of its own; the browser kept the last
+    Set-Cookie, and the other session stayed valid for its whole lifetime, a credential that no
+    cookie held. A login now ends the sessions that earlier sign-ins of the account from this
+    browser (its device cookie) started: of the two, only the later one's session is left. The
+    account's login lock is held here until both wait for it, so that they run one after the other,
+    the second once the first committed."""
+    account = signup(auth_stack.edge_url)
+    assert account.device is not None
+    cookies = account.browser if signed_in else {"Cookie": f"{DEVICE_COOKIE_NAME}={account.device}"}
+    if not signed_in:
+        assert post(auth_stack.edge_url, "/auth/logout", headers=account.cookie).status == 204
+    credentials = {"email": account.email, "password": PASSWORD}
+    replies: list[Reply] = []
+    with psycopg.connect(auth_stack.database_url, autocommit=True) as watching:
+        with psycopg.connect(auth_stack.database_url) as holding:
+            holding.execute("select app.lock_rate_key('login', %s)", [account.email])
+            logins = [
+                threading.Thread(
+                    target=lambda: replies.append(
+                        post(auth_stack.edge_url, "/auth/login", credentials, cookies)
+                    )
+                )
+                for _ in range(2)
+            ]
+            for waiting, login in enumerate(logins, start=1):
+                login.start()
+                deadline = time.monotonic() + 10
+                while _waiting_behind(watching, holding.info.backend_pid) < waiting:
+                    assert time.monotonic() < deadline, "the login did not come to wait"
+                    time.sleep(0.02)
+            holding.commit()
+        for login in logins:
+            login.join(10)
+        assert [reply.status for reply in replies] == [200, 200]
+        tokens = [session_cookie(reply) for reply in replies]
+        issued = watching.execute(
+            "select revoked_at is null from app.sessions where token_hash = any(%s) order by created_at",
+            [[hashlib.sha256(str(token).encode()).digest() for token in tokens]],
+        ).fetchall()
+        assert issued == [(False,), (True,)]
+        live = watching.execute(
+            "select count(*) from app.sessions where user_id = %s and revoked_at is null",
+            [account.user["id"]],
+        ).fetchone()
+        assert live == (1,)
 
 
 def test_unknown_email_and_wrong_password_get_the_same_401(auth_stack: Stack) -> None:

@@ -64,7 +64,9 @@ create table app.sessions (
   expires_at timestamptz not null,
   revoked_at timestamptz,
   user_agent text constraint sessions_user_agent_length check (char_length(user_agent) <= 512),
-  client_addr inet
+  client_addr inet,
+  device_token_hash bytea
+    constraint sessions_device_token_hash_length check (octet_length(device_token_hash) = 32)
 );
 create index sessions_user_id_idx on app.sessions (user_id) where revoked_at is null;
 create index sessions_expires_at_idx on app.sessions (expires_at);
@@ -79,6 +81,8 @@ comment on column app.sessions.expires_at is 'Absolute end of the session.';
 comment on column app.sessions.revoked_at is 'When the session was revoked (logout, password change or reset).';
 comment on column app.sessions.user_agent is 'User-Agent at login, cut to 512 characters.';
 comment on column app.sessions.client_addr is 'Client address at login (peer or trusted proxy''s X-Forwarded-For).';
+comment on column app.sessions.device_token_hash is
+  'SHA-256 of the device cookie of the browser it was issued to (app.devices); a later sign-in of the account from that browser ends it.';
 
 /* Devices: a browser the accounts signed in from, named by a long-lived cookie (only its
    SHA-256 is kept); one row per account that signed in from it. A login from a known device of

@@ -11,8 +11,8 @@ select has_table('app', t, format('table app.%s exists', t))
 
 select columns_are('app', 'sessions',
   array['id', 'user_id', 'token_hash', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at',
-        'user_agent', 'client_addr'],
-  'sessions keep a token hash, times, user agent and address, never the token');
+        'user_agent', 'client_addr', 'device_token_hash'],
+  'sessions keep a token hash, times, user agent, address and device, never the token');
 select columns_are('app', 'password_resets',
   array['token_hash', 'user_id', 'created_at', 'expires_at', 'used_at', 'client_addr'],
   'password resets keep only the token hash');

@@ -865,7 +865,7 @@ export function authConfirmPasswordReset(
 }
 
 /**
- * Signs in (sets the session and device cookies); the browser's previous session is revoked.
+ * Signs in (sets the session and device cookies); the browser's previous sessions are revoked.
  *
  * POST /auth/login: 200 on success.
  * Fails with: 400 request.invalid_json, 401 auth.invalid_credentials, 403 auth.csrf, 422 request.invalid_field, 429 auth.rate_limited, 503 edge.auth_busy, 503 edge.database_unavailable, and what auth.login raises.

@@ -13,7 +13,9 @@
  * with an account of its own signed in 8 times a second, and two such clients held every login
  * slot. Only a sign-in counts, so only who has the password can use an account's up.
  * A login ends the session the browser had (p_session_token), whoever's it was: a session
- * token planted in the browser before the login is worth nothing after it.
+ * token planted in the browser before the login is worth nothing after it. And it ends the
+ * account's sessions that earlier sign-ins from this browser started (its device cookie,
+ * auth.end_device_sessions): one browser holds one session of an account.
  */
 create function auth.login(
   p_email text,
@@ -33,6 +35,7 @@ declare
   v_user app.users;
   v_hash text;
   v_device bytea;
+  v_device_token text;
 begin
   perform app.lock_rate_key('login', v_key);
   -- Held (auth.held_account): an account being deleted is, once it is gone, an unknown address.
@@ -62,14 +65,16 @@ begin
   perform auth.forget_failed_logins(v_key, v_addr, v_device);
   perform app.rate_limit_hit('login.success', v_key);
   perform auth.end_presented_session(p_session_token);
+  perform auth.end_device_sessions(v_user.id, v_device);
+  v_device_token := auth.remember_device(v_user.id, p_device_token);
   perform auth.audit('auth.login', v_user.id, v_user.id, p_client_addr);
   return pg_catalog.jsonb_build_object(
     'ok', true, 'user', auth.user_json(v_user),
-    'session', auth.issue_session(v_user.id, p_client_addr, p_user_agent),
-    'device_token', auth.remember_device(v_user.id, p_device_token));
+    'session', auth.issue_session(v_user.id, p_client_addr, p_user_agent, util.token_hash(v_device_token)),
+    'device_token', v_device_token);
 end
 $$;
 
 comment on function auth.login(text, text, inet, text, text, text) is
-  'Checks the credentials, ends the browser''s previous session and starts one. Returns {ok: true, user, session, device_token} '
+  'Checks the credentials, ends the browser''s previous session (the one presented, and the account''s from this device) and starts one. Returns {ok: true, user, session, device_token} '
   'or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.';

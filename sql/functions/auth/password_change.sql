@@ -77,7 +77,7 @@ begin
   perform app.rate_limit_hit('password.change', v_session.user_id);
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);
   return pg_catalog.jsonb_build_object(
-    'ok', true, 'session', auth.issue_session(v_session.user_id, p_client_addr, p_user_agent));
+    'ok', true, 'session', auth.issue_session(v_session.user_id, p_client_addr, p_user_agent, v_device));
 end
 $$;
 

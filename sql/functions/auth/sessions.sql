@@ -11,18 +11,19 @@ return pg_catalog.jsonb_build_object(
 
 comment on function auth.user_json(app.users) is 'A user as the API shows it, with whether the email is verified (never a secret).';
 
-create function auth.issue_session(p_user_id app.user_id, p_client_addr inet, p_user_agent text)
-returns jsonb
+create function auth.issue_session(
+  p_user_id app.user_id, p_client_addr inet, p_user_agent text, p_device_token_hash bytea default null
+) returns jsonb
 language plpgsql volatile
 as $$
 declare
   v_token text := util.new_token();
   v_session app.sessions;
 begin
-  insert into app.sessions (user_id, token_hash, expires_at, user_agent, client_addr)
+  insert into app.sessions (user_id, token_hash, expires_at, user_agent, client_addr, device_token_hash)
   values (p_user_id, util.token_hash(v_token),
           pg_catalog.now() + util.setting('session_max_age', '30 days')::interval,
-          pg_catalog.left(p_user_agent, 512), p_client_addr)
+          pg_catalog.left(p_user_agent, 512), p_client_addr, p_device_token_hash)
   returning * into v_session;
   return pg_catalog.jsonb_build_object(
     'id', v_session.id, 'token', v_token,
@@ -30,8 +31,8 @@ begin
 end
 $$;
 
-comment on function auth.issue_session(app.user_id, inet, text) is
-  'Starts a session; the only place the token is ever seen, in the result, once.';
+comment on function auth.issue_session(app.user_id, inet, text, bytea) is
+  'Starts a session for the browser of the device (its token''s SHA-256, when known); the only place the token is ever seen, in the result, once.';
 
 /* A session that can never be valid again: revoked, expired, or idle past the timeout. The
    timeout is elapsed time, as its days read (7 days, 168 hours), whatever the session's time
@@ -135,6 +136,22 @@ $$;
 
 comment on function auth.end_presented_session(text) is
   'Revokes the session of the token the browser presented, if it is one; a sign-in replaces it.';
+
+/* Before a login starts one: the account's sessions that earlier sign-ins from this browser (its
+   device) started, which its cookie no longer holds. Two logins at once from one browser (a double
+   submit) each started a session, and the browser kept only the last Set-Cookie: the other stayed
+   valid for its whole lifetime, listed among the account's sessions but held by no cookie. Under
+   the account's login lock, the second login ends the first one's session; so does the next login
+   from a browser that never received a session's answer. */
+create function auth.end_device_sessions(p_user app.user_id, p_device_token_hash bytea) returns void
+language sql volatile
+begin atomic
+  update app.sessions s set revoked_at = pg_catalog.now()
+   where s.user_id = p_user and s.device_token_hash = p_device_token_hash and s.revoked_at is null;
+end;
+
+comment on function auth.end_device_sessions(app.user_id, bytea) is
+  'Revokes the user''s sessions issued to the browser of the device (its token''s SHA-256); a login from it replaces them.';
 
 /* For the edge, after a read-only request it relayed with this token and PostgREST's answer
    said the session is due (auth.session_identity's `stale`): the pre-request could not mark it

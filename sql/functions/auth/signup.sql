@@ -73,6 +73,7 @@ declare
   v_retry integer;
   v_user app.users;
   v_session jsonb;
+  v_device_token text;
 begin
   perform auth.check_password(p_password);
   perform app.lock_rate_key('signup.addr', coalesce(v_addr, ''));
@@ -99,11 +100,11 @@ begin
   insert into app.user_secrets (user_id, password_hash) values (v_user.id, auth.hash_password(p_password));
   perform auth.send_email_verification(v_user);
   perform auth.end_presented_session(p_session_token);
-  v_session := auth.issue_session(v_user.id, p_client_addr, p_user_agent);
+  v_device_token := auth.remember_device(v_user.id, p_device_token);
+  v_session := auth.issue_session(v_user.id, p_client_addr, p_user_agent, util.token_hash(v_device_token));
   perform auth.audit('auth.signup', v_user.id, v_user.id, p_client_addr);
   return pg_catalog.jsonb_build_object(
-    'ok', true, 'user', auth.user_json(v_user), 'session', v_session,
-    'device_token', auth.remember_device(v_user.id, p_device_token));
+    'ok', true, 'user', auth.user_json(v_user), 'session', v_session, 'device_token', v_device_token);
 end
 $$;
 
