@@ -486,15 +486,15 @@ def test_a_member_deleted_while_a_call_changes_their_role_is_not_found(
 
 
 def delete_account_in_thread(
-    database_url: str, user_id: str, outcomes: dict[str, Outcome]
+    database_url: str, user_id: str, outcomes: dict[str, Outcome], *more: str
 ) -> threading.Thread:
-    """An operator's `delete from app.users` (docs/operations.md), in a thread: its outcome lands in
-    outcomes["delete"] (no rows: deleted)."""
+    """An operator's `delete from app.users` (docs/operations.md) of the account, and of `more` in
+    the same statement, in a thread: its outcome lands in outcomes["delete"] (no rows: deleted)."""
 
     def run() -> None:
         try:
             with psycopg.connect(database_url) as conn:
-                conn.execute("delete from app.users where id = %s", (user_id,))
+                conn.execute("delete from app.users where id = any(%s)", ([user_id, *more],))
             outcomes["delete"] = Outcome([])
         except psycopg.Error as error:
             if error.sqlstate != "PGRST":
@@ -580,6 +580,45 @@ def test_an_account_deleted_while_a_call_holds_its_organization_does_not_deadloc
         assert (deleted.status, deleted.code) == (503, "org.busy"), deleted
         row = conn.execute("select count(*) from app.users where id = %s", (target,)).fetchone()
         assert row == (1,)
+
+
+def test_accounts_deleted_in_one_statement_while_one_calls_into_another_s_organization_never_deadlock(
+    database_url: str,
+) -> None:
+    """An operator deletes two accounts in one statement (`delete from app.users where id in
+    (…)`) while the second of them, whose account its session's mark of use holds (as
+    auth.session_from_token takes it), calls into an organization of the first (an invitation's
+    answer takes the organization's lock). The deletion took the first account's organizations'
+    locks and then waited for the second's row, held by the call, which then waited for one of
+    those locks: 40P01, the call or the delete killed. The deletion now waits for every account's
+    row before it takes any organization's lock: the call goes on, and then the deletion."""
+    with admin(database_url) as conn:
+        # Made in this order, the first's row comes first to the delete (by id, as in the table).
+        keeper, first = make_user(conn, "keeper"), make_user(conn, "first")
+        second = make_user(conn, "second")
+        org_id = make_org(conn, f"Pair{time.monotonic_ns()}", {keeper: "owner", first: "owner"})
+        _, token = invite(conn, keeper, org_id, second)
+        outcomes: dict[str, Outcome] = {}
+        try:
+            with psycopg.connect(database_url) as calling, calling.transaction():
+                # As the pre-request's mark of the session as used holds it (auth.session_from_token).
+                calling.execute("select from app.users where id = %s for key share", (second,))
+                become(calling, second)
+                deleting = delete_account_in_thread(database_url, first, outcomes, second)
+                deadline = time.monotonic() + 10
+                while waiting_for(conn, calling.info.backend_pid) is None:
+                    assert time.monotonic() < deadline, "the deletion did not come to wait for the account"
+                    time.sleep(0.02)
+                calling.execute("select * from api.accept_invitation(%s)", (token,))
+            answered = "ok"
+        except psycopg.Error as error:
+            answered = error.sqlstate or "error"
+        deleting.join(timeout=10)
+        assert answered == "ok"
+        assert outcomes.get("delete") == Outcome([]), "the deletion ended in an error (40P01?)"
+        gone = conn.execute("select count(*) from app.users where id in (%s, %s)", (first, second)).fetchone()
+        assert gone == (0,)
+        assert owners(conn, org_id) == 1
 
 
 def delete_account_at(

@@ -25,12 +25,13 @@ grant execute on function app.tg_memberships__count() to blossom_owner;
 set local role blossom_owner;
 
 /* invitation_revoker: the inviter's authority (sql/functions/app/inviter_authority.sql), which
-   only the owner's functions may call. Its UPDATE of revoked_at is also what lets
+   only the owner's functions may call; and a deleted account's invitations, revoked without
+   their sender (app.revoke_invitations_of_account). Its UPDATE of revoked_at is also what lets
    app.hold_invitation_open share-lock a row (a row lock asks for an UPDATE privilege). */
 grant select (org_id, user_id, role) on app.memberships to invitation_revoker;
 grant select (id) on app.organizations to invitation_revoker;
 grant select (id, org_id, email, role, invited_by, expires_at, accepted_at, declined_at, revoked_at),
-      update (revoked_at) on app.invitations to invitation_revoker;
+      update (revoked_at, invited_by) on app.invitations to invitation_revoker;
 grant execute on function app.may_invite(app.org_role, app.org_role) to invitation_revoker;
 /* And the owners of a deleted account's organizations (sql/functions/app/account_deletion.sql):
    the organizations' names for the refusal, the users' ids for the accounts still there. */

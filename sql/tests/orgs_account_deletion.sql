@@ -7,15 +7,17 @@
  * it (the owner role here, which sees no membership of its own; or a superuser).
  */
 begin;
-select plan(14);
+select plan(17);
 
-select tap.make_users(array['solo', 'partner', 'helper', 'hermit', 'twin1', 'twin2', 'bystander', 'pair1', 'pair2']);
+select tap.make_users(array['solo', 'partner', 'helper', 'hermit', 'twin1', 'twin2', 'bystander', 'pair1', 'pair2',
+                             'stayer', 'mover1', 'mover2']);
 select tap.make_org('lonely', '{"solo": "owner", "helper": "admin"}');
 select tap.make_org('shared', '{"solo": "owner", "partner": "owner"}');
 select tap.make_org('helped', '{"partner": "owner", "solo": "member"}');
 select tap.make_org('cell', '{"hermit": "owner"}');
 select tap.make_org('twins', '{"twin1": "owner", "twin2": "owner", "bystander": "member"}');
 select tap.make_org('pair', '{"pair1": "owner", "pair2": "owner"}');
+select tap.make_org('moving', '{"stayer": "owner", "mover1": "owner", "mover2": "member"}');
 
 create function pg_temp.delete_account(p_user text) returns text
 language plpgsql
@@ -63,6 +65,17 @@ select is(pg_temp.owners('twins'), 1::bigint, 'the organization keeps its owner'
 select is(tap.outcome(format('delete from app.users where id in (%L, %L)', tap.id('pair1'), tap.id('pair2'))),
   '409 org.last_owner', 'nor do the last two owners go in one statement');
 select is(pg_temp.owners('pair'), 2::bigint, 'which changed nothing');
+select is(tap.outcome(format('delete from app.users where id in (%L, %L)', tap.id('mover1'), tap.id('mover2'))),
+  'ok', 'accounts that leave an owner behind go in one statement');
+select is(pg_temp.owners('moving') || ' of ' || (select count(*) from app.memberships where org_id = tap.id('moving')),
+  '1 of 1', 'and the organization keeps its owner');
+/* The deletion's triggers fire after the statement's deletes (every account's row locked before
+   any organization's lock) and before each row's foreign keys' actions, which Postgres names
+   RI_ConstraintTrigger_…: a row's AFTER triggers fire in the order of their names. */
+select is((select pg_catalog.bool_and(t.tgname < 'RI_ConstraintTrigger'::name and (t.tgtype & 2) = 0)
+             from pg_catalog.pg_trigger t
+            where t.tgrelid = 'app.users'::regclass and not t.tgisinternal and (t.tgtype & 8) <> 0),
+  true, 'the deletion''s triggers fire after its rows are deleted, before their cascades');
 
 /* What to do: transfer ownership, or delete the organization. */
 select is(tap.call('solo', $$ select api.transfer_ownership('{lonely}', '{helper}') $$), 'ok',

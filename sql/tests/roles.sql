@@ -144,7 +144,8 @@ select is_empty(
      values ('invitation_revoker', 'organizations', 'id', 'SELECT'),
             ('invitation_revoker', 'organizations', 'name', 'SELECT'),
             ('invitation_revoker', 'users', 'id', 'SELECT'),
-            ('invitation_revoker', 'invitations', 'revoked_at', 'UPDATE')
+            ('invitation_revoker', 'invitations', 'revoked_at', 'UPDATE'),
+            ('invitation_revoker', 'invitations', 'invited_by', 'UPDATE')
      except
      select 'invitation_revoker', 'invitations', c, 'SELECT'
        from unnest(array['id', 'org_id', 'email', 'role', 'invited_by', 'expires_at', 'accepted_at',

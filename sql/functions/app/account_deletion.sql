@@ -1,15 +1,25 @@
 /*
  * An account deleted by an operator (`delete from app.users`, docs/operations.md "Deleting an
  * account"; no API, job or pipeline deletes one): what must hold before it goes, and what goes
- * with it beyond its foreign keys. Triggers on app.users, before each row is deleted (before its
- * foreign keys' cascades take its memberships and its links), in the order of their names:
+ * with it beyond its foreign keys. Triggers on app.users, after the statement's rows are deleted
+ * and before each row's foreign keys' cascades take its memberships and its links, in the order
+ * of their names:
  *
- *   keep_an_owner_of_each_organization   refuses the deletion of an organization's only owner
+ *   Before_cascades_1_keep_an_owner     refuses the deletion of an organization's only owner
  *                                         (or, its organization's lock held too long, 503 org.busy;
  *                                         or an owner's outside read committed, 409
  *                                         org.owner_deletion_isolation);
- *   revoke_invitations_of_deleted_account the invitations it sent (inviter_authority.sql);
- *   withdraw_mail_of_deleted_account     the mail that carries its links, not yet delivered.
+ *   Before_cascades_2_revoke_invitations the invitations it sent (inviter_authority.sql);
+ *   Before_cascades_3_withdraw_mail     the mail that carries its links, not yet delivered.
+ *
+ * AFTER row triggers, so that a statement that deletes several accounts (`where id in (…)`) has
+ * locked every account's row before it takes any organization's lock. As BEFORE triggers, the
+ * first row's took its organizations' locks and the delete then waited for the next account's
+ * row, which that account's own call held (its session's mark of use, auth.session_from_token)
+ * while it waited for one of those locks: each waited for the other (40P01, the call or the delete
+ * killed). Each fires before the foreign keys' actions of its row because Postgres fires a row's
+ * AFTER triggers in the order of their names, and those of the foreign keys are all named
+ * `RI_ConstraintTrigger_…`: the capital B sorts before them (as a lower-case name would not).
  *
  * Why invitation_revoker owns the two readers below: whoever deletes the account (an admin user,
  * the owner role, which sees only its caller's memberships) must see every owner of the account's
@@ -33,9 +43,10 @@ comment on function app.organizations_of_account(app.user_id) is
   'The organizations the user is a member of (by id), whatever the caller may see.';
 
 /* The organizations the account alone owns: no other owner whose account is still there. An
-   account deleted earlier in the same statement (`delete … where id in (…)`) still has its
-   memberships then (the cascade runs at the statement's end), but no longer its row, which a
-   row-level BEFORE trigger sees gone: the last two owners deleted in one statement are refused. */
+   account deleted in the same statement (`delete … where id in (…)`) may still have its
+   memberships then (its row's cascade not run yet), but no longer its row, which the triggers
+   (after the statement's deletes) see gone: the last two owners deleted in one statement are
+   refused. */
 create function app.organizations_owned_alone(p_user app.user_id) returns table (id app.org_id, name text)
 language sql stable security definer set search_path = ''
 begin atomic
@@ -71,13 +82,17 @@ revoke create on schema app from invitation_revoker;
    and what to do first: transfer ownership, or delete the organization.
    Under the lock of every organization the account is in (app.lock_org, which the owners' own
    calls take before they count owners), then counted with a statement of its own, which sees what
-   committed while it waited: an owner's leave or demotion under way, that counted this account as
-   the other owner, ends first and is seen; one that comes after waits for the deletion and counts
-   one owner. A promotion of the account waits too (change_member_role, transfer_ownership).
-   The wait for each lock is bounded, below deadlock_timeout: the account's row is locked before
-   this trigger runs (a delete locks its row, then fires its BEFORE triggers), and the calls that
-   hold an organization's lock may then write a row naming the account (remove_member its
-   departure, the account's own calls their audit event), whose foreign key waits for that row.
+   committed while it waited. The first row's trigger takes the locks of every organization of
+   the statement's accounts (its transition table, whose rows come in the order the rows' triggers
+   fire), by id, so that two deletions take them in one order; the later rows' find their own
+   held, a statement of thousands of accounts reading them all once. An owner's leave or demotion under way, that counted
+   this account as the other owner, ends first and is seen; one that comes after waits for the
+   deletion and counts one owner. A promotion of the account waits too (change_member_role,
+   transfer_ownership). The wait for each lock is bounded, below deadlock_timeout: the accounts'
+   rows are locked before this trigger runs (the delete locks and deletes them all, then fires its
+   AFTER triggers), and the calls that hold an organization's lock may then write a row naming
+   the account (remove_member its departure, the account's own calls their audit event), whose
+   foreign key waits for that row.
    Each waited for the other (40P01, the call or the delete killed); now the deletion, which
    alone waits holding a row, gives up first, 503 org.busy (run it again), and the call goes on.
    The count sees what committed while it waited only at read committed (psql's default): in a
@@ -93,6 +108,13 @@ language plpgsql security definer set search_path = ''
 as $$
 declare
   v_org app.org_id;
+  v_account text;
+  -- Whose organizations' locks this row's trigger takes: the first row's, every account's of the
+  -- statement; a later row's, its own account's again (held by then), so that no row's count
+  -- hangs on which row's trigger came first.
+  v_accounts app.user_id[] := case when old.id = (select f.id from deleted_accounts f limit 1)
+                                   then (select pg_catalog.array_agg(d.id) from deleted_accounts d)::app.user_id[]
+                                   else array[old.id] end;
   v_owned_alone text;
   v_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
   -- Half of deadlock_timeout, or the session's own lock_timeout when it is shorter.
@@ -111,13 +133,17 @@ begin
   end if;
   perform pg_catalog.set_config('lock_timeout', coalesce(v_wait_ms, 1)::text, true);
   begin
-    for v_org in select a.org_id from app.organizations_of_account(old.id) as a (org_id) loop
+    for v_org, v_account in
+      select a.org_id, pg_catalog.min(d.id) from pg_catalog.unnest(v_accounts) as d (id)
+       cross join lateral app.organizations_of_account(d.id) as a (org_id)
+       group by a.org_id order by a.org_id
+    loop
       perform app.lock_org(v_org);
     end loop;
   exception when lock_not_available then
     perform util.raise_error(503, 'org.busy', pg_catalog.format(
       'Organization %s of account %s is being worked on (a call under way holds it); nothing was '
-      'deleted, run the delete again.', v_org, old.id));
+      'deleted, run the delete again.', v_org, v_account));
   end;
   perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
   select pg_catalog.string_agg(s.id || ' (' || s.name || ')', ', ' order by s.id) into v_owned_alone
@@ -135,7 +161,8 @@ $$;
 comment on function app.tg_users__keep_an_owner() is
   'Trigger: refuses (409 org.last_owner, naming them) the deletion of an account that is the only owner of organizations, and (409 org.owner_deletion_isolation) an owner''s outside read committed.';
 
-create trigger keep_an_owner_of_each_organization before delete on app.users
+create trigger "Before_cascades_1_keep_an_owner" after delete on app.users
+  referencing old table as deleted_accounts
   for each row execute function app.tg_users__keep_an_owner();
 
 /* The account's links (password resets, email verifications) go with it (on delete cascade), so
@@ -170,5 +197,5 @@ $$;
 comment on function app.tg_users__withdraw_mail() is
   'Trigger: withdraws the undelivered reset and verification mail of an account about to be deleted (its links go with it).';
 
-create trigger withdraw_mail_of_deleted_account before delete on app.users
+create trigger "Before_cascades_3_withdraw_mail" after delete on app.users
   for each row execute function app.tg_users__withdraw_mail();

@@ -87,12 +87,15 @@ comment on function app.revoke_invitations_beyond_grant(app.org_id, app.user_id)
    nothing. Its memberships' trigger cannot: the delete sets invited_by to null before that
    trigger runs (the foreign keys' actions come first), and then finds no invitation of the
    sender. A scan of the open invitations by sender, as that set-null's own; only an operator
-   deletes an account. Expired ones are left as they are, as the rule above leaves them. */
+   deletes an account. Expired ones are left as they are, as the rule above leaves them. The
+   sender is set to null here, as that set-null would: the trigger runs once the account's row is
+   gone, and a row that names it (one made in the deleting transaction, whose key Postgres checks
+   again on any update) would fail its foreign key. */
 create function app.revoke_invitations_of_account(p_inviter app.user_id)
 returns table (id app.invitation_id, org_id app.org_id, email text, role app.org_role)
 language sql volatile security definer set search_path = ''
 begin atomic
-  update app.invitations i set revoked_at = pg_catalog.now()
+  update app.invitations i set revoked_at = pg_catalog.now(), invited_by = null
    where i.invited_by = p_inviter
      and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
      and i.expires_at > pg_catalog.now()
@@ -283,7 +286,8 @@ create trigger revoke_invitations_beyond_demotion after update on app.membership
 /* An account deleted (only an operator does, docs/operations.md) grants nothing any more: before
    the row goes, its pending invitations are revoked, each an org.invitation_revoked event by the
    caller (no one, for an operator), with the sender and no role now, as a leaver's are. Before
-   the delete, since its foreign keys' actions then set the sender to null. */
+   its foreign keys' actions, which set the sender to null (after the organizations' locks:
+   sql/functions/app/account_deletion.sql says why and how). */
 create function app.tg_users__revoke_invitations() returns trigger
 language plpgsql
 as $$
@@ -301,5 +305,5 @@ $$;
 comment on function app.tg_users__revoke_invitations() is
   'Trigger: revokes (and audits) the pending invitations of an account about to be deleted.';
 
-create trigger revoke_invitations_of_deleted_account before delete on app.users
+create trigger "Before_cascades_2_revoke_invitations" after delete on app.users
   for each row execute function app.tg_users__revoke_invitations();
