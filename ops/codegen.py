@@ -20,7 +20,7 @@ from ops.scratch import migrated_database
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--check", action="store_true", help="fail, naming them, when files are stale")
     parser.add_argument("--database-url", help="an already migrated database to read")
     args = parser.parse_args()

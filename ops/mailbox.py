@@ -43,7 +43,7 @@ def _count(raw: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--limit", type=_count, default=10, help="at most this many messages (newest first)")
     parser.add_argument("--to", help="only those sent to this address")
     args = parser.parse_args()

@@ -79,7 +79,7 @@ def key_ring(settings: Settings) -> KeyRing:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="secrets", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="secrets", description=__doc__.split("\n\n", 1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     new_key = commands.add_parser("new-key", help="print a fresh key, KEY_ID:BASE64")
     new_key.add_argument("key_id")

@@ -503,7 +503,7 @@ NEEDING_THE_API = frozenset({"worker", "pipeline", "pipeline-run"})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("up", help="bring the whole stack up (the default)")
     sub.add_parser("migrate", help="apply migrations and the stateless layer")

@@ -68,7 +68,7 @@ def table(rows: list[tuple[int, float, float, int, float, str]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--limit", type=int, default=15)
     parser.add_argument("--by", choices=sorted(ORDER), default="total")
     parser.add_argument("--reset", action="store_true", help="forget the statistics so far")

@@ -123,7 +123,7 @@ def why_failed(result: ExecuteInProcessResult) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "assets", nargs="*", help=f"assets to materialize (default: {' '.join(DATABASE_ONLY)})"
     )

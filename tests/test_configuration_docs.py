@@ -6,10 +6,13 @@ name exists."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from codegen.config import ROOT
 
@@ -102,6 +105,34 @@ def test_the_recipes_table_names_every_recipe_and_only_real_ones() -> None:
     assert not documented - recipes, "in README's Recipes table, but no recipe: " + ", ".join(
         sorted(documented - recipes)
     )
+
+
+# The programs behind the recipes that answer --help: their argparse description is the module's
+# docstring.
+RECIPE_PROGRAMS = (
+    "ops.backup", "ops.bench", "ops.client_package", "ops.codegen", "ops.mailbox", "ops.new_migration",
+    "ops.schema_check", "ops.secrets", "ops.sql_lint", "ops.stack", "ops.top_queries", "ops.web_example",
+    "pipeline.__main__",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("module", RECIPE_PROGRAMS)
+def test_a_recipes_help_says_what_it_does_in_whole_sentences(module: str) -> None:
+    """`./dev top-queries --help` said "the statements that cost the database the most time,
+    from" and stopped: each --help showed its docstring's first line, which ends wherever the
+    line was wrapped. It shows the first paragraph."""
+    docstring = ast.get_docstring(ast.parse(importlib.util.find_spec(module).loader.get_source(module)))
+    assert docstring is not None
+    first_paragraph = " ".join(docstring.split("\n\n", 1)[0].split())
+    shown = subprocess.run(
+        [sys.executable, "-m", module.removesuffix(".__main__"), "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert first_paragraph in " ".join(shown.split()), shown
 
 
 DOCUMENTS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
