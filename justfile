@@ -73,15 +73,18 @@ psql-admin *ARGS:
 top-queries *ARGS:
     {{python}} -m ops.top_queries "$@"
 
+# backup and restore: FILE as named from the folder ./dev was called in; an option (--help) is
+# passed on as it is, not taken for a file there.
+
 # Dump the local database (or DATABASE_URL) into FILE with pg_dump, custom format
 [group('database')]
 backup FILE:
-    {{python}} -m ops.backup backup {{quote(join(invocation_directory(), FILE))}}
+    {{python}} -m ops.backup backup {{quote(if FILE =~ '^-' { FILE } else { join(invocation_directory(), FILE) })}}
 
 # Restore FILE (from `backup`) into a new database DATABASE on the same server, in one transaction
 [group('database')]
 restore FILE DATABASE:
-    {{python}} -m ops.backup restore {{quote(join(invocation_directory(), FILE))}} "$2"
+    {{python}} -m ops.backup restore {{quote(if FILE =~ '^-' { FILE } else { join(invocation_directory(), FILE) })}} "$2"
 
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]

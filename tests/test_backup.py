@@ -173,6 +173,26 @@ def test_a_relative_file_is_the_callers(tmp_path: Path) -> None:
     assert f"ops.backup backup '{tmp_path / 'nightly.dump'}'" in shown.stderr
 
 
+@pytest.mark.parametrize(
+    "arguments", [["backup", "--help"], ["restore", "-h", "blossom_copy"]], ids=["backup", "restore"]
+)
+def test_help_is_asked_for_not_taken_for_a_file(arguments: list[str], tmp_path: Path) -> None:
+    """`./dev backup --help` wrote a dump into a file named `--help` in the repository (the
+    recipe made every FILE a path before the program saw it), and `./dev restore -h NAME` restored
+    one into a new database: each started the local cluster for it. They show their usage."""
+    data_dir = tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env |= {"BLOSSOM_DATA_DIR": str(data_dir), "BLOSSOM_PG_PORT": str(free_port())}
+    shown = subprocess.run(
+        [str(ROOT / "dev"), *arguments], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("usage:"), shown.stdout
+    assert not list(tmp_path.glob("-*"))
+    assert not (ROOT / arguments[1]).exists()
+    assert not data_dir.exists(), "no cluster was made or started for it"
+
+
 def test_a_restore_goes_into_the_database_it_names_whatever_the_name(
     pg_server: str, database_url: str, tmp_path: Path
 ) -> None:
