@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ops.settings import Settings
+from ops.settings import Settings, count_argument
 
 
 def messages(mailbox_url: str) -> list[dict[str, Any]]:
@@ -31,20 +31,14 @@ def _addresses(field: object) -> str:
     return ", ".join(str(entry.get("address", "")) for entry in field if isinstance(entry, dict))
 
 
-def _count(raw: str) -> int:
-    """A count of messages, 1 or more (a slice by -1 showed all but the oldest)."""
-    try:
-        count = int(raw)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"{raw!r} is no count of messages (1 or more)")
-    return count
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--limit", type=_count, default=10, help="at most this many messages (newest first)")
+    parser.add_argument(
+        "--limit",
+        type=count_argument("messages"),
+        default=10,
+        help="at most this many messages (newest first)",
+    )
     parser.add_argument("--to", help="only those sent to this address")
     args = parser.parse_args()
     mailbox_url = Settings.from_env().mailbox_url

@@ -5,9 +5,10 @@ Every variable is documented in README.md ("Configuration"); names here and ther
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -34,6 +35,23 @@ def _port(name: str, default: int) -> int:
 # The parameters of a URL's query that say who logs in: libpq reads them after the URL's user
 # and password, and they win.
 LOGIN_PARAMETERS = frozenset({"user", "password"})
+
+
+def count_argument(what: str) -> Callable[[str], int]:
+    """An option's type for a count of `what`, 1 or more, refused as the command line is read:
+    `mail --limit -1` sliced all but the oldest message, and `top-queries --limit -1` started the
+    local cluster for Postgres to refuse the LIMIT."""
+
+    def count(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{raw!r} is no count of {what} (1 or more)")
+        return value
+
+    return count
 
 
 def with_user(url: str, user: str, password: str | None = None) -> str:

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from blossom_db.connections import Connection
 from deploy.migrate import with_database
-from ops.settings import Settings
+from ops.settings import Settings, count_argument
 from ops.stack import database
 
 ORDER = {"total": "total_exec_time", "mean": "mean_exec_time", "calls": "calls"}
@@ -69,8 +69,15 @@ def table(rows: list[tuple[int, float, float, int, float, str]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--limit", type=int, default=15)
-    parser.add_argument("--by", choices=sorted(ORDER), default="total")
+    parser.add_argument(
+        "--limit", type=count_argument("statements"), default=15, help="at most this many statements (15)"
+    )
+    parser.add_argument(
+        "--by",
+        choices=sorted(ORDER),
+        default="total",
+        help="heaviest by total time (the default), mean time or calls",
+    )
     parser.add_argument("--reset", action="store_true", help="forget the statistics so far")
     args = parser.parse_args()
     settings = Settings.from_env()

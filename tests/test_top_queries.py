@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
+import pytest
 
+from ops.scratch import free_port
 from ops.settings import ROOT
 
 
@@ -33,3 +36,19 @@ def test_top_queries_prints_the_heaviest_statements_first(database_url: str) -> 
     with psycopg.connect(database_url) as conn:
         made = conn.execute("select from pg_extension where extname = 'pg_stat_statements'").fetchone()
     assert made is None
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "many"])
+def test_a_limit_that_is_no_count_is_refused_before_the_database_is_asked(limit: str, tmp_path: Path) -> None:
+    """`./dev top-queries --limit 0` printed an empty table and `--limit -1` started the local
+    cluster to be told by Postgres "LIMIT must not be negative"."""
+    data_dir = tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env |= {"BLOSSOM_DATA_DIR": str(data_dir), "BLOSSOM_PG_PORT": str(free_port())}
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.top_queries", "--limit", limit],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert f"argument --limit: {limit!r} is no count of statements (1 or more)" in ran.stderr
+    assert not data_dir.exists(), "no cluster was made or started for it"
