@@ -122,6 +122,13 @@ def why_failed(result: ExecuteInProcessResult) -> str:
     return " ".join((error.cause or error).message.split())
 
 
+def _day(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is no day: YYYY-MM-DD") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
@@ -129,7 +136,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--day",
-        type=date.fromisoformat,
+        type=_day,
         help="the day of the daily assets, and the day in the week of the weekly ones (UTC; default: today)",
     )
     args = parser.parse_args()

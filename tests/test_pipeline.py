@@ -1137,6 +1137,18 @@ def test_pipeline_run_help_is_pipeline_runs(database_url: str) -> None:
     assert "assets to materialize" in ran.stdout
 
 
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday"])
+def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day: str) -> None:
+    """`./dev pipeline-run --day 2026-13-01` answered "invalid fromisoformat value", Python's
+    name for the function that read it."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--day", day],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert f"argument --day: {day!r} is no day: YYYY-MM-DD" in ran.stderr, ran.stderr
+
+
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
     nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
     assert cli.run(["auth_housekeeping"], None, {"postgres": nowhere}) is False
