@@ -24,6 +24,11 @@ default:
 up:
     {{python}} -m ops.stack
 
+# Stop the stack that `up` runs on this data folder (under nohup, or from a terminal since closed), as Ctrl-C would
+[group('run')]
+down:
+    {{python}} -m ops.stack down
+
 # Run the worker alone, in the foreground (mail to BLOSSOM_SMTP_URL, or to MailDev's port)
 [group('run')]
 [continue]

@@ -37,7 +37,7 @@ from deploy.migrate import (
     stateless_applied,
     with_database,
 )
-from ops.cluster import PG_BIN, ClusterError, LocalCluster
+from ops.cluster import PG_BIN, PROC, ClusterError, LocalCluster
 from ops.services import (
     Endpoints,
     auth_env,
@@ -51,6 +51,7 @@ from ops.services import (
 )
 from ops.settings import (
     DB_NAME,
+    ROOT,
     Settings,
     forget_libpq_environment,
     psql_connection,
@@ -239,6 +240,52 @@ def use_development_secrets_key(settings: Settings) -> None:
     os.environ[KEY_VARIABLE] = key_file.read_text().strip()
 
 
+# How long `down` waits for `up` to stop: each process may take 30 s to stop (`up` below),
+# the worker, the edge, PostgREST and MailDev one after another, then Postgres.
+DOWN_TIMEOUT = 180.0
+
+
+def up_pid_file(settings: Settings) -> Path:
+    """Where `up` keeps its PID while it runs, for `down`."""
+    return settings.data_dir / "up.pid"
+
+
+def _running_up(pid_file: Path) -> int | None:
+    """The PID of the `up` of this checkout that `pid_file` names, if it runs: after a SIGKILL, or
+    a restart of the machine, another process may have that PID, and is none of ours."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        command = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
+        folder = Path(os.readlink(PROC / str(pid) / "cwd"))
+        state = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return None
+    if b"ops.stack" not in command or folder != ROOT or state == "Z":
+        return None
+    return pid
+
+
+def down(settings: Settings) -> int:
+    """Stops the `up` that runs on this data folder (under nohup, or from a terminal since
+    closed), as SIGTERM does, and waits until it has stopped everything."""
+    pid_file = up_pid_file(settings)
+    pid = _running_up(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        say(f"no `./dev up` runs on {settings.data_dir}")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    say(f"stopping the stack (up, PID {pid})")
+    deadline = time.monotonic() + DOWN_TIMEOUT
+    while _running_up(pid_file) == pid:
+        if time.monotonic() > deadline:
+            say(f"up (PID {pid}) is still stopping after {DOWN_TIMEOUT:.0f} s; its output says why")
+            return 1
+        time.sleep(0.2)
+    say("the stack is stopped")
+    return 0
+
+
 def up(settings: Settings) -> int:
     """The stack, each process's lines shown with its name in front, a process that exits
     started again with back-off (ops/supervise.py), until Ctrl-C or SIGTERM."""
@@ -270,6 +317,8 @@ def up(settings: Settings) -> int:
             say(taken)
             return 1
         use_development_secrets_key(settings)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        up_pid_file(settings).write_text(f"{os.getpid()}\n")
         if not settings.external_database_url:
             output.follow("postgres", local_cluster(settings).logfile, following)
         with database(settings) as cluster:
@@ -293,6 +342,9 @@ def up(settings: Settings) -> int:
         return 1
     finally:
         following.set()
+        with suppress(OSError, ValueError):
+            if int(up_pid_file(settings).read_text()) == os.getpid():
+                up_pid_file(settings).unlink()
 
 
 def serve(
@@ -506,6 +558,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("up", help="bring the whole stack up (the default)")
+    sub.add_parser("down", help="stop the stack that up runs on this data folder")
     sub.add_parser("migrate", help="apply migrations and the stateless layer")
     sub.add_parser("worker", help="run the worker alone, in the foreground")
     # Each passes every argument on to the program it runs, its -h and --help too (psql's -h is
@@ -534,6 +587,8 @@ def main() -> None:
     try:
         if args.command in (None, "up"):
             raise SystemExit(up(settings))
+        if args.command == "down":
+            raise SystemExit(down(settings))
         if args.command == "reset-db":
             confirm_reset(settings, args.yes)
         if args.command == "rollback":

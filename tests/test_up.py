@@ -219,6 +219,59 @@ def test_up_serves_delivers_mail_stops_cleanly_and_keeps_data(data_dir: Path) ->
     assert len(re.findall(r"^blossom  \| postgrest started", output, re.MULTILINE)) == 2
 
 
+def _down(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`./dev down` from another terminal, with the settings `up` was started with."""
+    just = [str(Path(sys.executable).with_name("just")), "--justfile", str(ROOT / "justfile")]
+    return subprocess.run(
+        [*just, "--working-directory", str(ROOT), "down"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+def test_down_stops_the_stack_that_runs_on_in_the_background(data_dir: Path) -> None:
+    """`./dev up` under nohup (or in a terminal since closed to it) runs on, and nothing but a
+    signal sent by hand to a process found with ps stopped it. `./dev down` stops it as SIGTERM
+    does, in order, and returns once everything has stopped."""
+    env, ports = up_environment(data_dir)
+    stack = Up(env)
+    try:
+        stack.wait_until_up(f"http://127.0.0.1:{ports['edge']}")
+        stopped = _down(env)
+        # Once down returns, `up` has stopped everything and exited; just, its parent, ends with it.
+        status = stack.process.wait(timeout=10)
+    finally:
+        if stack.process.poll() is None:
+            stack.stop_group(signal.SIGTERM)
+    assert stopped.returncode == 0, stopped.stderr
+    assert status == 0, stack.output
+    stack.reader.join(timeout=10)
+    assert stack.process.stdout is not None
+    stack.process.stdout.close()
+    _assert_stopped_before_postgres(stack.output, signal.SIGTERM)
+    _assert_nothing_left(ports, data_dir)
+    assert "blossom: the stack is stopped" in stopped.stderr
+    again = _down(env)
+    assert again.returncode == 0, again.stderr
+    assert f"blossom: no `./dev up` runs on {data_dir}" in again.stderr
+
+
+def test_down_leaves_a_process_that_took_the_pid_up_had_alone(data_dir: Path) -> None:
+    """`up` killed with SIGKILL (or the machine restarted) leaves its PID in the data folder,
+    which another process may have by then: down stops only an `up` of this checkout."""
+    env, _ = up_environment(data_dir)
+    other = subprocess.Popen(["sleep", "60"], cwd=ROOT)
+    try:
+        (data_dir / "up.pid").write_text(f"{other.pid}\n")
+        said = _down(env)
+        assert said.returncode == 0, said.stderr
+        assert f"blossom: no `./dev up` runs on {data_dir}" in said.stderr
+        assert other.poll() is None, "the other process was left alone"
+        assert not (data_dir / "up.pid").exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
 # How a terminal is told to colour (just's `error:` is bold red) or to mark pastes (psql's
 # prompt), taken out to read the words.
 TERMINAL_CONTROLS = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
