@@ -1,8 +1,8 @@
 """`just mail`: the mail the worker delivered to MailDev under `just up`, newest first.
 
 Reads MailDev's REST API (GET /api/email) on BLOSSOM_MAILBOX_PORT; the same messages are in its
-web mailbox at that address. Mail that was not delivered (yet) is in app.outbox, as README.md
-("Mail") shows.
+web mailbox at that address. Mail that was not delivered (yet) is in app.outbox, as docs/mail.md
+("What a DBA sees") shows.
 """
 
 from __future__ import annotations

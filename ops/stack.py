@@ -1,5 +1,5 @@
-"""`just up` and the recipes that work on the local database (migrate, psql, psql-admin, reset-db, worker,
-pipeline, pipeline-run).
+"""`just up`, `just down` and the recipes that work on the local database (migrate, psql, psql-admin,
+reset-db, worker, pipeline, pipeline-run).
 
 Without DATABASE_URL the database is a project-local cluster under BLOSSOM_DATA_DIR
 (default `.blossom/`), started on BLOSSOM_PG_PORT; its data survives restarts.
