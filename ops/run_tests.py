@@ -108,6 +108,12 @@ PGTAP_TESTS = ROOT / "sql" / "tests"
 PGTAP_HELPERS = PGTAP_TESTS / "helpers" / "tap.sql"
 
 
+PGTAP_USAGE = (
+    "usage: just pgtap [FILE…]: pgTAP files (default: every one under sql/tests) on a freshly"
+    " migrated throwaway database"
+)
+
+
 def pgtap(chosen: Sequence[str] = ()) -> bool:
     """The pgTAP files (every one under sql/tests, or those chosen) on a freshly migrated database
     with the helper schema `tap`."""
@@ -233,6 +239,13 @@ def main() -> None:
     elif arguments[:1] == ["--pgtap"]:
         # `just pgtap FILE…`: the files as named from the directory it was called in.
         called_in, files = Path(arguments[1]), arguments[2:]
+        if {"-h", "--help"} & set(files):
+            print(PGTAP_USAGE)
+            return
+        # Before a cluster is made and migrated for them: pg_prove ended in a Perl stack trace.
+        missing = [name for name in files if not (called_in / name).is_file()]
+        if missing:
+            raise SystemExit(f"pgtap: no pgTAP file {', '.join(missing)}\n{PGTAP_USAGE}")
         chosen = [str(called_in / name) for name in files]
         with temporary_cluster(prefix="blossom-pgtap-") as cluster:
             os.environ[SCRATCH_URL_VARIABLE] = cluster.url("postgres")

@@ -252,6 +252,29 @@ def test_a_developers_libpq_environment_leaves_the_tests_on_their_throwaway_clus
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
 
+@pytest.mark.parametrize(
+    ("arguments", "status", "says"),
+    [
+        (["sql/tests/no_such_file.sql"], 1, "pgtap: no pgTAP file sql/tests/no_such_file.sql"),
+        (["--help"], 0, "usage: just pgtap [FILE…]"),
+    ],
+    ids=["missing", "help"],
+)
+def test_pgtap_answers_a_file_that_is_not_there_before_it_makes_a_cluster(
+    arguments: list[str], status: int, says: str
+) -> None:
+    """`./dev pgtap` of a misspelt file (or `--help`) made a cluster, migrated it, and then ended
+    in pg_prove's Perl stack trace, "Cannot detect source of '…'"."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.run_tests", "--pgtap", str(ROOT), *arguments],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    said = ran.stdout + ran.stderr
+    assert ran.returncode == status, said
+    assert says in said
+    assert "--- pgTAP" not in said, "no stage ran"
+
+
 @pytest.mark.parametrize("recipe", ["worker", "pipeline-run"])
 def test_a_recipe_that_needs_the_migrated_database_says_so_on_a_fresh_checkout(recipe: str) -> None:
     """On a fresh checkout (a local database never migrated), `./dev worker` retried for ever,
