@@ -108,6 +108,11 @@ PGTAP_TESTS = ROOT / "sql" / "tests"
 PGTAP_HELPERS = PGTAP_TESTS / "helpers" / "tap.sql"
 
 
+TEST_USAGE = (
+    "usage: just test [PYTEST_ARGS…]: every check (lint, the SQL checks, schema check, codegen"
+    " check, TypeScript, pgTAP) and pytest, on a throwaway cluster; PYTEST_ARGS go to pytest,"
+    " whose options follow\n"
+)
 PGTAP_USAGE = (
     "usage: just pgtap [FILE…]: pgTAP files (default: every one under sql/tests) on a freshly"
     " migrated throwaway database"
@@ -234,6 +239,10 @@ def main() -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     stages = Stages()
     started = time.monotonic()
+    if arguments[:1] not in (["--checks"], ["--pgtap"]) and {"-h", "--help"} & set(arguments):
+        # Not a run: every check would start alongside, for minutes, around pytest's help.
+        print(TEST_USAGE, flush=True)
+        raise SystemExit(subprocess.call([PYTHON, "-m", "pytest", "--help"], cwd=ROOT))
     if arguments == ["--checks"]:
         checks(stages)
     elif arguments[:1] == ["--pgtap"]:

@@ -5,12 +5,13 @@ and `./dev reseal-secrets` run with the stack down failed to connect ("Connectio
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import PIPE
@@ -273,6 +274,25 @@ def test_pgtap_answers_a_file_that_is_not_there_before_it_makes_a_cluster(
     assert ran.returncode == status, said
     assert says in said
     assert "--- pgTAP" not in said, "no stage ran"
+
+
+def test_test_help_shows_the_usage_and_runs_nothing() -> None:
+    """`./dev test --help` started every check (lint, the SQL checks, pgTAP …) on a throwaway
+    cluster, printed pytest's help among them and waited minutes for the checks to end."""
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "ops.run_tests", "--help"],
+        cwd=ROOT, stdout=PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        said, _ = runner.communicate(timeout=60)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(runner.pid, signal.SIGKILL)
+        runner.wait()
+    assert runner.returncode == 0, said
+    assert said.startswith("usage: just test [PYTEST_ARGS…]"), said
+    assert "-k EXPRESSION" in said, "pytest's own options follow"
+    assert "--- " not in said, "no stage ran"
 
 
 @pytest.mark.parametrize("recipe", ["worker", "pipeline-run"])
