@@ -95,7 +95,7 @@ def refusal(url: str, command: str) -> str | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just", description=__doc__.split("\n\n", 1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
     backup = sub.add_parser("backup", help="dump the database into FILE")
     backup.add_argument("file", type=Path)

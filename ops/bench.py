@@ -37,7 +37,7 @@ runs on a shared 2-core machine; the ratios less.
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just bench", description=__doc__.split("\n\n", 1)[0])
     available = sorted(path.stem for path in BENCH_DIR.glob("*.py") if not path.stem.startswith("_"))
     parser.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(available)})"

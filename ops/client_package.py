@@ -74,7 +74,7 @@ def build(destination: Path) -> Path:
 
 def build_command(doc: str, name: str, default_out: Path, make: Callable[[Path], Path]) -> None:
     """The command line of a build: `--out DIR`, what it made, or what failed."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog=f"just {name}", description=doc.split("\n\n", 1)[0])
     parser.add_argument("--out", type=Path, default=default_out, help=f"where it goes ({default_out})")
     args = parser.parse_args()
     try:

@@ -32,7 +32,7 @@ def _addresses(field: object) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just mail", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "--limit",
         type=count_argument("messages"),

@@ -141,7 +141,7 @@ def next_number(folder: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just new-migration", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("name", help="what the migration does, e.g. add_users")
     parser.add_argument("--schema-dir", type=Path, default=SCHEMA_DIR)
     parser.add_argument("--migrations-dir", type=Path, default=MIGRATIONS_DIR)

@@ -555,7 +555,7 @@ NEEDING_THE_API = frozenset({"worker", "pipeline", "pipeline-run"})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just", description=__doc__.split("\n\n", 1)[0])
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("up", help="bring the whole stack up (the default)")
     sub.add_parser("down", help="stop the stack that up runs on this data folder")

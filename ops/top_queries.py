@@ -68,7 +68,7 @@ def table(rows: list[tuple[int, float, float, int, float, str]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just top-queries", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "--limit", type=count_argument("statements"), default=15, help="at most this many statements (15)"
     )

@@ -130,7 +130,7 @@ def _day(raw: str) -> date:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just pipeline-run", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "assets", nargs="*", help=f"assets to materialize (default: {' '.join(DATABASE_ONLY)})"
     )

@@ -115,6 +115,18 @@ RECIPE_PROGRAMS = (
 )  # fmt: skip
 
 
+def help_of(*program: str) -> str:
+    """What `python -m PROGRAM --help` prints, as a recipe runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", *program, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
 @pytest.mark.parametrize("module", RECIPE_PROGRAMS)
 def test_a_recipes_help_says_what_it_does_in_whole_sentences(module: str) -> None:
     """`./dev top-queries --help` said "the statements that cost the database the most time,
@@ -123,15 +135,25 @@ def test_a_recipes_help_says_what_it_does_in_whole_sentences(module: str) -> Non
     docstring = ast.get_docstring(ast.parse((ROOT / f"{module.replace('.', '/')}.py").read_text()))
     assert docstring is not None
     first_paragraph = " ".join(docstring.split("\n\n", 1)[0].split())
-    shown = subprocess.run(
-        [sys.executable, "-m", module.removesuffix(".__main__"), "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    shown = help_of(module.removesuffix(".__main__"))
     assert first_paragraph in " ".join(shown.split()), shown
+
+
+@pytest.mark.parametrize(
+    ("program", "recipe"),
+    [
+        (["ops.mailbox"], "mail"), (["ops.top_queries"], "top-queries"), (["pipeline"], "pipeline-run"),
+        (["ops.client_package"], "client-package"), (["ops.web_example"], "web-example"),
+        (["ops.bench"], "bench"), (["ops.new_migration"], "new-migration"),
+        (["ops.stack", "reset-db"], "reset-db"), (["ops.stack", "rollback"], "rollback"),
+        (["ops.backup", "backup"], "backup"), (["ops.backup", "restore"], "restore"),
+    ],
+)  # fmt: skip
+def test_a_recipes_usage_names_the_recipe(program: list[str], recipe: str) -> None:
+    """`./dev pipeline-run --help` began `usage: __main__.py [-h] [--day DAY] [assets ...]`, and
+    each refusal of a bad argument `__main__.py: error: …`: the name of a file no one runs."""
+    shown = help_of(*program)
+    assert shown.startswith(f"usage: just {recipe} "), shown
 
 
 DOCUMENTS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
