@@ -18,7 +18,15 @@ from pathlib import Path
 
 import psycopg
 
-from deploy.migrate import META_SCHEMA, MIGRATIONS_DIR, apply_migrations, bootstrap, owner_url, run_file
+from deploy.migrate import (
+    META_SCHEMA,
+    MIGRATIONS_DIR,
+    apply_migrations,
+    bootstrap,
+    one_migrate_at_a_time,
+    owner_url,
+    run_file,
+)
 from ops.cluster import PG_BIN
 from ops.scratch import scratch_database, scratch_server
 from ops.settings import ROOT
@@ -27,15 +35,23 @@ from ops.settings import ROOT
 SCHEMA_DIR = ROOT / "sql" / "schema"
 
 
+def bootstrap_in_turn(url: str) -> None:
+    """bootstrap, which restates the server's roles, in its turn with migrate and restore (their
+    lock): two sessions altering one role at once fail (`tuple concurrently updated`), and a
+    check built beside a deploy's migrate on the same server failed so."""
+    with one_migrate_at_a_time(url):
+        bootstrap(url)
+
+
 def build_from_schema(url: str, schema_dir: Path = SCHEMA_DIR) -> None:
-    bootstrap(url)
+    bootstrap_in_turn(url)
     with psycopg.connect(owner_url(url)) as conn:
         for path in sorted(schema_dir.rglob("*.sql")):  # in path order: the NNN_ prefixes say it
             run_file(conn, path)
 
 
 def build_from_migrations(url: str, migrations_dir: Path = MIGRATIONS_DIR) -> None:
-    bootstrap(url)
+    bootstrap_in_turn(url)
     apply_migrations(url, migrations_dir)
 
 

@@ -4,7 +4,6 @@ test modules share, is in tests/support."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 from collections.abc import Iterator
@@ -40,21 +39,17 @@ SERIAL = (
     "tests/test_edge_database.py::test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second",
     "tests/test_edge_server.py::test_three_hundred_trickling_bodies_leave_rpc_answering_within_a_second",
 )
-# Modules that migrate databases of the run's cluster themselves. Roles belong to the cluster and
-# migrate (re)states them, which two sessions should not do at once: these run one at a time.
-CLUSTER_MIGRATING = frozenset(
-    {"test_backup.py", "test_codegen.py", "test_migrate.py", "test_schema_check.py", "test_sql_lint.py"}
-)
-
-
 # The modules that take longest, longest first (measured, on two cores). Under pytest -n
 # (`--dist loadfile`) modules are handed out in the order collected, each to the next process
 # that is free: in name order the longest came last and ran on alone while the others sat idle.
 LONGEST_FIRST = (
+    "test_migrate.py",
+    "test_local_recipes.py",
     "test_worker.py",
     "test_auth_limits.py",
     "test_orgs_concurrency.py",
     "test_edge_server.py",
+    "test_fuzz_routes.py",
     "test_codegen_node.py",
     "test_pipeline.py",
     "test_up.py",
@@ -75,20 +70,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
     # Stable: each module's tests keep their order.
     items.sort(key=lambda item: rank.get(Path(str(item.path)).name, len(rank)))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_cluster_migrating_module_at_a_time(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[None]:
-    """Under pytest -n (`--dist loadfile`: a module's tests on one process, in their order), a
-    module of CLUSTER_MIGRATING holds a lock shared by the run's processes while it runs."""
-    if not os.environ.get("PYTEST_XDIST_WORKER") or Path(str(request.path)).name not in CLUSTER_MIGRATING:
-        yield
-        return
-    with open(tmp_path_factory.getbasetemp().parent / "cluster-migrating.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 @pytest.fixture(scope="session")

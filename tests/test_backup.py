@@ -284,19 +284,22 @@ def test_a_restore_makes_the_roles_in_its_turn_with_migrate(
     backup = tmp_path / "blossom.dump"
     dump(database_url, backup)
     name = f"restored_{secrets.token_hex(4)}"
+    application = "restore-in-turn"
     with psycopg.connect(with_database(pg_server, "postgres"), autocommit=True) as holder:
         holder.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (MIGRATE_LOCK,))
         restoring = subprocess.Popen(
             [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
-            env=os.environ | {"DATABASE_URL": database_url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True,
+            env=os.environ | {"DATABASE_URL": database_url, "PGAPPNAME": application},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
             waiting = 0
             while not waiting and restoring.poll() is None:
+                # The restore's own sessions: another module's migrate may be waiting for the lock too.
                 row = holder.execute(
-                    "select count(*) from pg_stat_activity where %s = any(pg_blocking_pids(pid))",
-                    (holder.info.backend_pid,),
+                    "select count(*) from pg_stat_activity"
+                    " where application_name = %s and %s = any(pg_blocking_pids(pid))",
+                    (application, holder.info.backend_pid),
                 ).fetchone()
                 waiting = row[0] if row else 0
                 time.sleep(0.05)

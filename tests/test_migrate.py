@@ -33,12 +33,13 @@ from deploy.migrate import (
     apply_stateless,
     declared_roles,
     migrate,
+    one_migrate_at_a_time,
     rollback,
     stateless_files,
     stateless_unchanged,
     with_database,
 )
-from ops.schema_check import normalized_dump
+from ops.schema_check import bootstrap_in_turn, normalized_dump
 from ops.scratch import free_port
 from ops.settings import with_user
 from tests.support.databases import create_database, drop_database, tcp_keepalives, waiting_for
@@ -122,14 +123,19 @@ def test_a_broken_file_names_itself_and_leaves_the_layer_as_it_was(
     assert normalized_dump(database_url) == before
 
 
+# Roles are the server's, and the modules that run beside this one restate them (each migrate,
+# restore and schema check, in turn under migrate's lock): a test here alters them holding that
+# lock too, or both may fail with `tuple concurrently updated`.
+
+
 def test_a_policy_is_the_same_whatever_order_pg_dump_lists_its_roles_in(database_url: str) -> None:
     """Every migrate re-states the roles, which rewrites their rows, and pg_dump lists a
     policy's roles in the order it finds those rows: the dump must not see that as a change."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with one_migrate_at_a_time(database_url) as conn:
         conn.execute("alter role org_lister nologin")
         conn.execute("alter role membership_reader nologin")
     first = [line for line in normalized_dump(database_url) if line.startswith("CREATE POLICY own_rows")]
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with one_migrate_at_a_time(database_url) as conn:
         conn.execute("alter role membership_reader nologin")
         conn.execute("alter role org_lister nologin")
     assert [
@@ -237,7 +243,10 @@ def test_what_a_role_set_for_itself_is_undone_by_the_next_migrate(database_url: 
     """A role may ALTER ROLE itself SET anything a session may set, and it stays: panopticon
     could start every later session writable. migrate states every role's defaults again."""
     dbname = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
-    with psycopg.connect(with_user(database_url, "panopticon"), autocommit=True) as conn:
+    with (
+        one_migrate_at_a_time(database_url),
+        psycopg.connect(with_user(database_url, "panopticon"), autocommit=True) as conn,
+    ):
         conn.execute("begin read write")
         conn.execute(
             sql.SQL("alter role panopticon in database {} set default_transaction_read_only = off").format(
@@ -260,7 +269,7 @@ def test_what_a_role_set_for_itself_in_another_database_is_undone_too(database_u
     database, and panopticon's sessions there started writable for good."""
     postgres_url = with_user(with_database(database_url, "postgres"), "panopticon")
     try:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
+        with one_migrate_at_a_time(database_url), psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute("begin read write")
             conn.execute("alter role panopticon in database postgres set default_transaction_read_only = off")
             conn.execute("commit")
@@ -270,7 +279,7 @@ def test_what_a_role_set_for_itself_in_another_database_is_undone_too(database_u
         with psycopg.connect(postgres_url) as conn:
             assert conn.execute("show default_transaction_read_only").fetchone() == ("on",)
     finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
+        with one_migrate_at_a_time(database_url) as conn:
             conn.execute("alter role panopticon in database postgres reset all")
 
 
@@ -282,7 +291,7 @@ def test_a_database_dropped_while_the_roles_are_made_fails_no_migrate(
     concurrently dropped". Its settings went with it: nothing is left to undo there."""
     name = f"dropped_{secrets.token_hex(4)}"
     doomed_url = create_database(pg_server, name, "template0")
-    with psycopg.connect(pg_server, autocommit=True) as admin:
+    with one_migrate_at_a_time(database_url), psycopg.connect(pg_server, autocommit=True) as admin:
         admin.execute(
             sql.SQL("alter role panopticon in database {} set work_mem = '1MB'").format(sql.Identifier(name))
         )
@@ -336,16 +345,18 @@ def test_a_role_that_existed_with_other_rights_is_stripped_of_them(database_url:
     )
     with psycopg.connect(database_url, autocommit=True) as conn:
         try:
-            for statement in extra.values():
-                conn.execute(statement.encode())
+            with one_migrate_at_a_time(database_url) as roles:
+                for statement in extra.values():
+                    roles.execute(statement.encode())
             migrate(database_url, quiet=True)
             stated = conn.execute(rights, [list(extra)]).fetchall()
         finally:
-            conn.execute(
-                "alter role worker nosuperuser; alter role authenticated nobypassrls;"
-                " alter role edge nocreaterole nocreatedb noreplication connection limit -1;"
-                " revoke pg_read_all_data from web_anon; drop role if exists blossom_test_grantor"
-            )
+            with one_migrate_at_a_time(database_url) as roles:
+                roles.execute(
+                    "alter role worker nosuperuser; alter role authenticated nobypassrls;"
+                    " alter role edge nocreaterole nocreatedb noreplication connection limit -1;"
+                    " revoke pg_read_all_data from web_anon; drop role if exists blossom_test_grantor"
+                )
     assert stated == [(role, False, False, False, False, False, -1, False) for role in sorted(extra)]
 
 
@@ -608,7 +619,7 @@ def _rollbacks_that_leave_a_difference(
     name = f"test_{secrets.token_hex(4)}"
     url = create_database(server, name)
     try:
-        migrate_module.bootstrap(url)
+        bootstrap_in_turn(url)
         backend = migrate_module._yoyo_backend(url)
         try:
             differ = []
