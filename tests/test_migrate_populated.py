@@ -1,8 +1,9 @@
 """Migrations and rollbacks on a database with data in it, made through the product's own
 functions: sign-ups, a login from one browser into a second account, organizations, invitations
 sent, accepted and left, a password reset, outbox mail and its jobs, a Slack connection and a
-digest, AI usage and the pipeline's daily metrics. tests/test_migrate.py rolls back and migrates
-an empty database: a rollback that changes rows (0009's, 0019's) ran on none there."""
+digest, AI usage and the pipeline's daily metrics. tests/test_migrate.py rolls each migration
+back on a database of migrations alone: a rollback that changes rows (0009's, 0019's) ran on none
+there."""
 
 from __future__ import annotations
 
@@ -118,9 +119,11 @@ _KEPT_BY_0004 = {
 
 
 def test_rollbacks_and_migrations_run_on_a_populated_database(database_url: str) -> None:
-    """Every rollback from the last runs on populated tables, and the migrations after them on
-    the rows that stayed: the schema is the same again, and the rows no rollback meant to drop
-    are all there, with their ids and relations (0005's member counts backfilled)."""
+    """Every rollback from the last runs on populated tables, the stateless layer dropped first
+    (its views and functions use what the rollbacks drop: ten of them failed so), newest first,
+    and the migrations after them on the rows that stayed: the schema is the same again, and the
+    rows no rollback meant to drop are all there, with their ids and relations (0005's member
+    counts backfilled)."""
     populate(database_url)
     schema, applied = normalized_dump(database_url), _applied(database_url)
     kept = {name: _ids(database_url, query) for name, query in _KEPT_BY_0004.items()}
@@ -134,7 +137,8 @@ def test_rollbacks_and_migrations_run_on_a_populated_database(database_url: str)
         "select o.member_count, (select count(*) from app.memberships m where m.org_id = o.id)::integer"
         "  from app.organizations o",
     ) == [(2, 2)]
-    rollback(database_url, applied[0])
+    assert rollback(database_url, applied[0]) == list(reversed(applied[1:]))
+    assert _applied(database_url) == applied[:1]
     assert row_counts(database_url).keys() <= {
         f"jobs.{t}"
         for t in (
@@ -145,6 +149,7 @@ def test_rollbacks_and_migrations_run_on_a_populated_database(database_url: str)
         )
     }
     migrate(database_url, quiet=True)
+    assert _applied(database_url) == applied
     assert normalized_dump(database_url) == schema
 
 
