@@ -8,7 +8,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -16,14 +15,14 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from blossom_db.settings import CONNECTION_DEFAULTS
-from deploy.migrate import MIGRATE_LOCK, migrate, stateless_unchanged, with_database
+from deploy.migrate import migrate, stateless_unchanged, with_database
 from ops import backup
 from ops.backup import dump, restore
 from ops.scratch import free_port
 from ops.services import Endpoints, running_services
 from ops.settings import ROOT
 from tests.support.auth_client import PASSWORD, post, signup
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import create_database, drop_database, run_behind_migrates_lock
 from tests.support.stack import make_stack
 
 COUNTED = ("app.users", "app.sessions", "app.organizations", "app.memberships", "app.invitations",
@@ -284,30 +283,13 @@ def test_a_restore_makes_the_roles_in_its_turn_with_migrate(
     backup = tmp_path / "blossom.dump"
     dump(database_url, backup)
     name = f"restored_{secrets.token_hex(4)}"
-    application = "restore-in-turn"
-    with psycopg.connect(with_database(pg_server, "postgres"), autocommit=True) as holder:
-        holder.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (MIGRATE_LOCK,))
-        restoring = subprocess.Popen(
-            [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
-            env=os.environ | {"DATABASE_URL": database_url, "PGAPPNAME": application},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            waiting = 0
-            while not waiting and restoring.poll() is None:
-                # The restore's own sessions: another module's migrate may be waiting for the lock too.
-                row = holder.execute(
-                    "select count(*) from pg_stat_activity"
-                    " where application_name = %s and %s = any(pg_blocking_pids(pid))",
-                    (application, holder.info.backend_pid),
-                ).fetchone()
-                waiting = row[0] if row else 0
-                time.sleep(0.05)
-            assert waiting, f"the restore went on beside migrate: {restoring.communicate()}"
-        finally:
-            holder.execute("select pg_advisory_unlock_all()")
-        _, errors = restoring.communicate(timeout=120)
+    waited, status, printed = run_behind_migrates_lock(
+        pg_server,
+        [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
+        os.environ | {"DATABASE_URL": database_url},
+    )
     try:
-        assert restoring.returncode == 0, errors
+        assert waited, f"the restore went on beside migrate: {printed}"
+        assert status == 0, printed
     finally:
         drop_database(pg_server, name)

@@ -6,16 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psycopg
-
-from deploy.migrate import LOCK_WAIT, MIGRATE_LOCK, MIGRATIONS_DIR, with_database
+from deploy.migrate import LOCK_WAIT, MIGRATIONS_DIR
 from ops.schema_check import SCHEMA_DIR
 from ops.scratch import SCRATCH_URL_VARIABLE
 from ops.settings import ROOT
 from ops.sql_lint import squawk_findings
+from tests.support.databases import run_behind_migrates_lock
 
 PROBE_TABLE = "create table app.drift_probe (id text primary key);\n"
 # The same table with a column that no migration adds.
@@ -57,32 +55,15 @@ def test_the_check_restates_the_roles_in_its_turn_with_migrate(pg_server: str, t
     migrate does, and two sessions altering one role at once fail (`tuple concurrently
     updated`): beside a migrate of the same server it went on, and failed so. It waits for
     migrate's lock, held here, as migrate and restore do."""
-    application = "schema-check-in-turn"
-    with psycopg.connect(with_database(pg_server, "postgres"), autocommit=True) as holder:
-        holder.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (MIGRATE_LOCK,))
-        schema, migrations = _copies(tmp_path)
-        command = ["--schema-dir", str(schema), "--migrations-dir", str(migrations)]
-        checking = subprocess.Popen(
-            [sys.executable, "-m", "ops.schema_check", *command],
-            cwd=ROOT, env=os.environ | {SCRATCH_URL_VARIABLE: pg_server, "PGAPPNAME": application},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            waiting = False
-            while not waiting and checking.poll() is None:
-                # Its own sessions only: another module's migrate may be waiting for the lock too.
-                row = holder.execute(
-                    "select exists (select from pg_stat_activity"
-                    " where application_name = %s and %s = any(pg_blocking_pids(pid)))",
-                    (application, holder.info.backend_pid),
-                ).fetchone()
-                waiting = bool(row and row[0])
-                time.sleep(0.05)
-            assert waiting, f"the check went on beside migrate: {checking.communicate()}"
-        finally:
-            holder.execute("select pg_advisory_unlock_all()")
-        out, errors = checking.communicate(timeout=120)
-    assert checking.returncode == 0, out + errors
+    schema, migrations = _copies(tmp_path)
+    command = ["--schema-dir", str(schema), "--migrations-dir", str(migrations)]
+    waited, status, printed = run_behind_migrates_lock(
+        pg_server,
+        [sys.executable, "-m", "ops.schema_check", *command],
+        os.environ | {SCRATCH_URL_VARIABLE: pg_server},
+    )
+    assert waited, f"the check went on beside migrate: {printed}"
+    assert status == 0, printed
 
 
 def test_a_column_only_in_sql_schema_fails_with_a_readable_diff(pg_server: str, tmp_path: Path) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
+import subprocess
+import time
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import database_privileges, with_database
+from deploy.migrate import MIGRATE_LOCK, database_privileges, with_database
+from ops.settings import ROOT
 
 # bcrypt at its minimum cost keeps sign-ups and logins fast; production keeps the default 12.
 TEST_BCRYPT_COST = "4"
@@ -60,3 +64,33 @@ def waiting_for(conn: psycopg.Connection, pid: int) -> int | None:
         "select min(a.pid) from pg_stat_activity a where %s = any(pg_blocking_pids(a.pid))", [pid]
     ).fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+def run_behind_migrates_lock(
+    server_url: str, command: list[str], env: dict[str, str]
+) -> tuple[bool, int, str]:
+    """`command` started while migrate's lock is held (in the server's `postgres` database, as
+    migrate takes it), let go once a session of it waits for that lock or it has ended: whether
+    one waited, then its exit status and what it printed. Its sessions are told from others by
+    their application_name (PGAPPNAME): another module's migrate may wait for the lock meanwhile."""
+    application = f"behind-migrate-{secrets.token_hex(3)}"
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as holder:
+        holder.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (MIGRATE_LOCK,))
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env | {"PGAPPNAME": application}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        waited = False
+        try:
+            while not waited and process.poll() is None:
+                row = holder.execute(
+                    "select exists (select from pg_stat_activity"
+                    " where application_name = %s and %s = any(pg_blocking_pids(pid)))",
+                    (application, holder.info.backend_pid),
+                ).fetchone()
+                waited = bool(row and row[0])
+                time.sleep(0.05)
+        finally:
+            holder.execute("select pg_advisory_unlock_all()")
+        printed, _ = process.communicate(timeout=120)
+    return waited, process.returncode, printed
