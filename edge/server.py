@@ -78,7 +78,9 @@ def host_fault(version: str, headers: list[tuple[bytes, bytes]], target: bytes) 
         return "More than one Host header field."
     if not fields:
         return "No Host header field." if version != "1.0" else None
-    field = HOST_FIELD.fullmatch(fields[0])
+    # The parser drops the whitespace before a value, not after it, which is no part of it either
+    # (RFC 9112, 5): `Host: edge ` names edge.
+    field = HOST_FIELD.fullmatch(fields[0].rstrip(b" \t"))
     if field is None:
         return "The Host header field is not a host and port."
     if target.startswith(b"/") or target == b"*":

@@ -732,6 +732,11 @@ def test_a_request_of_another_http_or_an_unclear_host_is_refused(
             b"GET http://Edge/healthz HTTP/1.1\r\nHost: edge:80\r\n\r\n", id="the target's own host"
         ),
         pytest.param(b"GET http://u@[::1]:80/healthz HTTP/1.1\r\nHost: [::1]\r\n\r\n", id="an IPv6 target"),
+        # A field's value is what lies between the whitespace around it (RFC 9112, 5).
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: edge \r\n\r\n", id="a space after the Host"),
+        pytest.param(
+            b"GET http://edge/healthz HTTP/1.1\r\nHost: edge:80 \t\r\n\r\n", id="a tab after the Host"
+        ),
     ],
 )
 def test_a_request_with_one_clear_host_is_answered(tight_stack: Stack, sent: bytes) -> None:
