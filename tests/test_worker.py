@@ -1238,6 +1238,54 @@ def test_an_invitation_withdrawn_while_its_mail_is_being_sent_is_not_handed_over
     assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 1
 
 
+def test_a_withdrawal_at_the_hand_over_is_logged_and_counted_once_it_is_committed(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The mail withdrawn just before DATA was logged and counted skipped before its transaction
+    committed: a commit that failed (the database lost, a stop) left the mail as it was, said
+    withdrawn, and the job run again withdrew it at its claim and counted it skipped a second
+    time; so did one withdrawn at its claim. Its commit fails here (a test trigger, deferred to the
+    commit), at the hand-over, then at the claim."""
+    owner, _, invitation, event = _invitation_mailed(database_url, "undone@example.com")
+
+    def revoke_it() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            assert call_and_commit(conn, owner, "revoke_invitation", invitation).ok
+
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(
+            "create function public.withdrawal_not_committed() returns trigger language plpgsql as $$"
+            " begin raise exception 'the withdrawal''s commit failed'; end $$"
+        )
+        admin.execute(
+            "create constraint trigger withdrawal_not_committed after update on app.outbox"
+            " deferrable initially deferred for each row when (new.last_error like 'withdrawn: %')"
+            " execute function public.withdrawal_not_committed()"
+        )
+        metrics = WorkerMetrics()
+        with SmtpServer() as smtp, caplog.at_level(logging.INFO, logger="blossom.worker"):
+            config = replace(
+                _worker_config(database_url), smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5)
+            )
+            smtp.on_next_rcpt(revoke_it)
+            with pytest.raises(psycopg.errors.RaiseException):
+                asyncio.run(_one_mail_try(config, metrics, event, "withdrawal-undone-test"))
+            skipped = {"channel": "mail", "outcome": "skipped"}
+            assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 0
+            assert not [line for line in caplog.messages if "withdrawn just before" in line]
+            assert outbox_row(database_url, event)["given_up_at"] is None
+            # Withdrawn at its claim now, whose commit fails as well.
+            with pytest.raises(psycopg.errors.RaiseException):
+                asyncio.run(_one_mail_try(config, metrics, event, "withdrawal-undone-test"))
+            assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 0
+            assert outbox_row(database_url, event)["given_up_at"] is None
+            admin.execute("drop trigger withdrawal_not_committed on app.outbox")
+            asyncio.run(_one_mail_try(config, metrics, event, "withdrawal-undone-test"))
+            assert smtp.received == []
+    assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 1
+    assert outbox_row(database_url, event)["last_error"].startswith("withdrawn: ")
+
+
 def test_a_revocation_once_the_invitations_mail_is_handed_over_waits_for_its_record(
     database_url: str,
 ) -> None:

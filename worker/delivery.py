@@ -230,6 +230,14 @@ class Deliverer:
     mailer: Mailer
     metrics: WorkerMetrics
 
+    async def _skipped(self, conn: AsyncConnection[Any], line: str) -> None:
+        """Commits what the try wrote (a withdrawal, at the claim or at the hand-over), then logs
+        `line` and counts the delivery skipped: logged and counted before, a commit that failed
+        left the mail as it was, said withdrawn, and the job run again counted it a second time."""
+        await conn.commit()
+        log.info("%s", line)
+        self.metrics.deliveries.labels("mail", "skipped").inc()
+
     async def deliver(self, event_id: str) -> None:
         """One try at delivering `event_id`; RetryLater or GaveUp when it failed (recorded by
         then); database errors pass through unrecorded."""
@@ -237,8 +245,9 @@ class Deliverer:
         async with self.database.transaction() as conn:
             claim = await delivery_claim_async(conn, p_event_id=event_id)
             if claim.topic is None:
-                log.info("event %s: delivered, given up or withdrawn already; nothing to do", event_id)
-                self.metrics.deliveries.labels("mail", "skipped").inc()
+                await self._skipped(
+                    conn, f"event {event_id}: delivered, given up or withdrawn already; nothing to do"
+                )
                 return
             this_try = (claim.attempts or 0) + 1
             # Times are the database's (its clock set queued_at and the link's expiry), the
@@ -271,8 +280,7 @@ class Deliverer:
                         f"the server took longer than {budget:g} s, the most a send may take"
                     ) from None
             except Withdrawn as withdrawn:
-                log.info("%s", withdrawn)
-                self.metrics.deliveries.labels("mail", "skipped").inc()
+                await self._skipped(conn, str(withdrawn))
                 return
             except (UnsendableMessage, PermanentFailure, TemporaryFailure) as error:
                 outcome = await record_failed_try(
