@@ -177,6 +177,18 @@ alter role edge set idle_in_transaction_session_timeout = '1min';
 alter role worker set idle_in_transaction_session_timeout = '5min';
 alter role pipeline set idle_in_transaction_session_timeout = '5min';
 
+/* The worker's transaction holds an invitation's row while its mail is handed over (a revocation
+   waits for it: delivery.still_wanted), idle while the SMTP server answers. A worker gone without
+   a word (its machine, its network: no RST ever comes) left it held until the idle timeout above,
+   5 min, as the server probes a silent client only at the system's keepalive timings (two hours on
+   Linux). The server's side of its sessions now probes as the client's side does
+   (blossom_db/settings.py CONNECTION_DEFAULTS): found dead and ended in about a minute. Nothing on
+   a Unix-domain socket. */
+alter role worker set tcp_keepalives_idle = 30;
+alter role worker set tcp_keepalives_interval = 10;
+alter role worker set tcp_keepalives_count = 3;
+alter role worker set tcp_user_timeout = 60000;
+
 /* The API's statements (PostgREST's connections log in as authenticator, whatever role a request
    becomes next) end after 5 s: no call needs seconds, and one that ran on, by a bug or by what a
    caller sent, held one of PostgREST's few connections. Shorter than the edge's wait for an

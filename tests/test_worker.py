@@ -1521,6 +1521,29 @@ def test_the_job_queues_connections_find_a_silent_cut_within_a_minute(database_u
     assert asyncio.run(settings()) == {name: int(value) for name, value in CONNECTION_DEFAULTS.items()}
 
 
+def test_the_server_finds_a_silent_cut_of_a_workers_session_within_a_minute(database_url: str) -> None:
+    """The server's side of a worker's session: it holds an invitation's row while the mail is
+    handed over (revocations wait for it), and a worker gone without a word left it held for the
+    idle transaction's 5 min, the server probing a silent client only at the system's timings
+    (two hours on Linux). Read off the backend's own socket (SHOW, over TCP)."""
+    with psycopg.connect(_worker_config(database_url).database_url) as conn:
+        shown = {
+            name: conn.execute(f"show {name}").fetchone()
+            for name in (
+                "tcp_keepalives_idle",
+                "tcp_keepalives_interval",
+                "tcp_keepalives_count",
+                "tcp_user_timeout",
+            )
+        }
+    assert shown == {
+        "tcp_keepalives_idle": ("30",),
+        "tcp_keepalives_interval": ("10",),
+        "tcp_keepalives_count": ("3",),
+        "tcp_user_timeout": ("60000",),
+    }
+
+
 def _job_run_before(times: int) -> Job:
     return Job(
         id=1, queue=MAIL_QUEUE, lock=None, queueing_lock=None, task_name="deliver_mail", attempts=times

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(109);
+select plan(110);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -428,6 +428,13 @@ select results_eq(
             ('pipeline', 'idle_in_transaction_session_timeout=5min'),
             ('worker', 'idle_in_transaction_session_timeout=5min') $$,
   'a transaction a service''s login leaves open ends: its locks (a login''s, the job queue''s) are not held for ever'
+);
+
+select ok(
+  (select array['tcp_keepalives_idle=30', 'tcp_keepalives_interval=10', 'tcp_keepalives_count=3',
+                'tcp_user_timeout=60000'] <@ s.setconfig
+     from pg_db_role_setting s where s.setrole = 'worker'::regrole and s.setdatabase = 0),
+  'the server probes a silent worker''s connection after 30 s: a worker gone without a word (its machine, its network) no longer holds an invitation it is mailing, which revocations wait for, until its idle transaction''s 5 min end'
 );
 
 select ok(
