@@ -1238,6 +1238,23 @@ def test_an_invitation_withdrawn_while_its_mail_is_being_sent_is_not_handed_over
     assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 1
 
 
+@contextmanager
+def _withdrawals_not_committed(database_url: str) -> Iterator[Callable[[], object]]:
+    """A test trigger: a transaction that withdraws a message (last_error `withdrawn: …`) fails at
+    its commit, until the call this block gives drops it."""
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(
+            "create function public.withdrawal_not_committed() returns trigger language plpgsql as $$"
+            " begin raise exception 'the withdrawal''s commit failed'; end $$"
+        )
+        admin.execute(
+            "create constraint trigger withdrawal_not_committed after update on app.outbox"
+            " deferrable initially deferred for each row when (new.last_error like 'withdrawn: %')"
+            " execute function public.withdrawal_not_committed()"
+        )
+        yield lambda: admin.execute("drop trigger withdrawal_not_committed on app.outbox")
+
+
 def test_a_withdrawal_at_the_hand_over_is_logged_and_counted_once_it_is_committed(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -1252,16 +1269,7 @@ def test_a_withdrawal_at_the_hand_over_is_logged_and_counted_once_it_is_committe
         with psycopg.connect(database_url, autocommit=True) as conn:
             assert call_and_commit(conn, owner, "revoke_invitation", invitation).ok
 
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(
-            "create function public.withdrawal_not_committed() returns trigger language plpgsql as $$"
-            " begin raise exception 'the withdrawal''s commit failed'; end $$"
-        )
-        admin.execute(
-            "create constraint trigger withdrawal_not_committed after update on app.outbox"
-            " deferrable initially deferred for each row when (new.last_error like 'withdrawn: %')"
-            " execute function public.withdrawal_not_committed()"
-        )
+    with _withdrawals_not_committed(database_url) as let_them_commit:
         metrics = WorkerMetrics()
         with SmtpServer() as smtp, caplog.at_level(logging.INFO, logger="blossom.worker"):
             config = replace(
@@ -1279,7 +1287,7 @@ def test_a_withdrawal_at_the_hand_over_is_logged_and_counted_once_it_is_committe
                 asyncio.run(_one_mail_try(config, metrics, event, "withdrawal-undone-test"))
             assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 0
             assert outbox_row(database_url, event)["given_up_at"] is None
-            admin.execute("drop trigger withdrawal_not_committed on app.outbox")
+            let_them_commit()
             asyncio.run(_one_mail_try(config, metrics, event, "withdrawal-undone-test"))
             assert smtp.received == []
     assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 1
@@ -1390,6 +1398,40 @@ def _slack_post_queued(database_url: str, keyring: KeyRing, bot_token: str, chan
         ).fetchone()
     assert row is not None
     return str(row[0])
+
+
+def test_a_slack_post_withdrawn_at_its_claim_is_logged_and_counted_once_it_is_committed(
+    database_url: str,
+) -> None:
+    """As a mail's: a post withdrawn at its claim (its organization's connection gone) was logged
+    and counted skipped before the withdrawal committed, and counted again by the try after a
+    commit that failed. Its commit fails here once (a test trigger, deferred to the commit)."""
+    keyring = KeyRing.from_entries(new_key_entry("test-1"))
+    event = _slack_post_queued(database_url, keyring, "xoxb-gone", "C0GONE")
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("delete from app.slack_connections")
+    metrics = WorkerMetrics()
+    config = _worker_config(database_url)
+
+    async def one_try() -> None:
+        database = Database(
+            config.database_url, max_connections=1, wait_seconds=5.0, application_name="slack-withdrawn-test"
+        )
+        try:
+            await SlackPoster(config, database, SlackClient(config.slack), keyring, metrics).post(event)
+        finally:
+            await database.close()
+
+    skipped = {"channel": "slack", "outcome": "skipped"}
+    with _withdrawals_not_committed(database_url) as let_them_commit:
+        with pytest.raises(psycopg.errors.RaiseException):
+            asyncio.run(one_try())
+        assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 0
+        assert outbox_row(database_url, event)["given_up_at"] is None
+        let_them_commit()
+        asyncio.run(one_try())
+    assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 1
+    assert outbox_row(database_url, event)["last_error"].startswith("withdrawn: ")
 
 
 def test_a_claim_lost_before_the_slack_post_posts_nothing_and_its_retry_posts_once(database_url: str) -> None:

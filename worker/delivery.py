@@ -186,6 +186,15 @@ async def record_delivered(conn: AsyncConnection[Any], event_id: str, announce: 
     announce()
 
 
+async def record_skipped(conn: AsyncConnection[Any], metrics: WorkerMetrics, channel: str, line: str) -> None:
+    """Commits what the try wrote (a withdrawal, at the claim or at a mail's hand-over), then logs
+    `line` and counts the delivery skipped: logged and counted before, a commit that failed left
+    the message as it was, said withdrawn, and the job run again counted it a second time."""
+    await conn.commit()
+    log.info("%s", line)
+    metrics.deliveries.labels(channel, "skipped").inc()
+
+
 async def finished_despite_a_stop(work: Coroutine[Any, Any, None]) -> None:
     """Awaits `work` to its end; when the task awaiting it is cancelled meanwhile, once or more,
     `work` runs on to its end all the same, and the cancellation is raised after it. Each wait is
@@ -230,14 +239,6 @@ class Deliverer:
     mailer: Mailer
     metrics: WorkerMetrics
 
-    async def _skipped(self, conn: AsyncConnection[Any], line: str) -> None:
-        """Commits what the try wrote (a withdrawal, at the claim or at the hand-over), then logs
-        `line` and counts the delivery skipped: logged and counted before, a commit that failed
-        left the mail as it was, said withdrawn, and the job run again counted it a second time."""
-        await conn.commit()
-        log.info("%s", line)
-        self.metrics.deliveries.labels("mail", "skipped").inc()
-
     async def deliver(self, event_id: str) -> None:
         """One try at delivering `event_id`; RetryLater or GaveUp when it failed (recorded by
         then); database errors pass through unrecorded."""
@@ -245,8 +246,11 @@ class Deliverer:
         async with self.database.transaction() as conn:
             claim = await delivery_claim_async(conn, p_event_id=event_id)
             if claim.topic is None:
-                await self._skipped(
-                    conn, f"event {event_id}: delivered, given up or withdrawn already; nothing to do"
+                await record_skipped(
+                    conn,
+                    self.metrics,
+                    "mail",
+                    f"event {event_id}: delivered, given up or withdrawn already; nothing to do",
                 )
                 return
             this_try = (claim.attempts or 0) + 1
@@ -280,7 +284,7 @@ class Deliverer:
                         f"the server took longer than {budget:g} s, the most a send may take"
                     ) from None
             except Withdrawn as withdrawn:
-                await self._skipped(conn, str(withdrawn))
+                await record_skipped(conn, self.metrics, "mail", str(withdrawn))
                 return
             except (UnsendableMessage, PermanentFailure, TemporaryFailure) as error:
                 outcome = await record_failed_try(

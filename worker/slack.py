@@ -39,6 +39,7 @@ from worker.delivery import (
     outcome_label,
     record_delivered,
     record_failed_try,
+    record_skipped,
 )
 from worker.metrics import WorkerMetrics
 
@@ -96,8 +97,12 @@ class SlackPoster:
         async with self.database.transaction() as conn:
             claim = await delivery_claim_slack_post_async(conn, p_event_id=event_id)
             if claim.topic is None:
-                log.info("event %s: posted, given up or withdrawn already; nothing to do", event_id)
-                self.metrics.deliveries.labels("slack", "skipped").inc()
+                await record_skipped(
+                    conn,
+                    self.metrics,
+                    "slack",
+                    f"event {event_id}: posted, given up or withdrawn already; nothing to do",
+                )
                 return
             this_try = (claim.attempts or 0) + 1
 
