@@ -2274,7 +2274,7 @@ async def delivery_slack_broken_async(
 
 
 def delivery_still_wanted(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> bool | None:
-    """Whether a claimed message is still to be handed over, asked just before it is: an invitation's mail only while its invitation is open, which it then stays until the transaction ends (the row share-locked); one whose invitation is no longer open is withdrawn (given up, its token removed), and false.
+    """Whether a claimed message is still to be handed over, asked just before it is: an invitation's mail only while its invitation is open; one whose invitation is no longer open is withdrawn (given up, its token removed), and false.
 
     Raises no coded error.
     """
@@ -2290,7 +2290,7 @@ def delivery_still_wanted(conn: psycopg.Connection[Any], *, p_event_id: str | No
 async def delivery_still_wanted_async(
     conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
 ) -> bool | None:
-    """Whether a claimed message is still to be handed over, asked just before it is: an invitation's mail only while its invitation is open, which it then stays until the transaction ends (the row share-locked); one whose invitation is no longer open is withdrawn (given up, its token removed), and false.
+    """Whether a claimed message is still to be handed over, asked just before it is: an invitation's mail only while its invitation is open; one whose invitation is no longer open is withdrawn (given up, its token removed), and false.
 
     Raises no coded error.
     """

@@ -177,8 +177,8 @@ alter role edge set idle_in_transaction_session_timeout = '1min';
 alter role worker set idle_in_transaction_session_timeout = '5min';
 alter role pipeline set idle_in_transaction_session_timeout = '5min';
 
-/* The worker's transaction holds an invitation's row while its mail is handed over (a revocation
-   waits for it: delivery.still_wanted), idle while the SMTP server answers. A worker gone without
+/* The worker's transaction holds its claim on a message (the outbox row's lock, which an account's
+   deletion waits for to withdraw its mail), idle while the SMTP server answers. A worker gone without
    a word (its machine, its network: no RST ever comes) left it held until the idle timeout above,
    5 min, as the server probes a silent client only at the system's keepalive timings (two hours on
    Linux). The server's side of its sessions now probes as the client's side does

@@ -8,8 +8,7 @@ In one transaction of the worker's own (sql/functions/delivery/messages.sql):
                              with its organization meanwhile (the claim withdraws it);
     compose and send it      over SMTP; just before the message is handed over (DATA), asked
                              once more whether it is still wanted (check_still_wanted): an
-                             invitation taken back during the conversation withdraws it, and
-                             one still open is held so until the record (a revocation waits);
+                             invitation taken back during the conversation withdraws it;
     record the outcome       delivered (its token leaves the payload), or a failed try with
                              its error, given up when it was permanent or the last one allowed.
 
@@ -107,7 +106,7 @@ async def check_still_wanted(conn: AsyncConnection[Any], event_id: str) -> None:
     """check_claim_held for a mail, in its same one round trip, and Withdrawn unless the mail is
     still wanted (delivery.still_wanted). The claim asked that of an invitation's mail, and
     nothing after it: an invitation revoked, or its organization deleted, while the server was
-    talked to was mailed all the same. An open one stays so until the delivery is recorded."""
+    talked to was mailed all the same."""
     if not await _answered_while_claimed(event_id, delivery_still_wanted_async(conn, p_event_id=event_id)):
         raise Withdrawn(f"event {event_id}: withdrawn just before it was handed over; not sent")
 

@@ -26,8 +26,7 @@ set local role blossom_owner;
 
 /* invitation_revoker: the inviter's authority (sql/functions/app/inviter_authority.sql), which
    only the owner's functions may call; and a deleted account's invitations, revoked without
-   their sender (app.revoke_invitations_of_account). Its UPDATE of revoked_at is also what lets
-   app.hold_invitation_open share-lock a row (a row lock asks for an UPDATE privilege). */
+   their sender (app.revoke_invitations_of_account). */
 grant select (org_id, user_id, role) on app.memberships to invitation_revoker;
 grant select (id) on app.organizations to invitation_revoker;
 grant select (id, org_id, email, role, invited_by, expires_at, accepted_at, declined_at, revoked_at),
@@ -47,7 +46,6 @@ revoke all on function
   app.revoke_invitations_of_account(app.user_id),
   app.organization_exists(app.org_id),
   app.invitation_is_open(text),
-  app.hold_invitation_open(text),
   app.open_invitation_of(app.org_id, text)
   from public;
 grant execute on function
@@ -59,7 +57,6 @@ grant execute on function
   app.revoke_invitations_of_account(app.user_id),
   app.organization_exists(app.org_id),
   app.invitation_is_open(text),
-  app.hold_invitation_open(text),
   app.open_invitation_of(app.org_id, text)
   to blossom_owner;
 set local role blossom_owner;

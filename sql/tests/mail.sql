@@ -139,8 +139,8 @@ select results_eq(
 
 /* Just before a claimed mail is handed over to the SMTP server, the worker asks whether it is
    still wanted (delivery.still_wanted): an invitation taken back since the claim withdraws its mail
-   as the claim would have. (That an open invitation then stays so until the delivery's end, a
-   revocation waiting for it, takes two sessions: tests/test_worker.py.) */
+   as the claim would have. (That a revocation after the question does not wait for the delivery
+   takes two sessions: tests/test_worker.py.) */
 select tap.make_users(array['hana']);
 select tap.make_org('hanas', '{"hana": "owner"}');
 select is(array[tap.call('hana', $$ select api.invite_member('{hanas}', 'stays@example.com', 'member') $$),

@@ -132,27 +132,6 @@ end;
 comment on function app.invitation_is_open(text) is
   'Whether the invitation exists and is not accepted, declined or revoked, whatever the caller may see of it.';
 
-/* The same question, asked by the worker just before it hands an invitation's mail over
-   (delivery.still_wanted), with the answer made to last: an open invitation is held so until the
-   caller's transaction ends (a share lock on its row), so that a revocation, a replacement, an
-   answer or its organization's deletion that comes meanwhile waits for that end (the delivery
-   recorded) instead of coming between the question and the mail. One that came before it was
-   waited for, and is seen. */
-create function app.hold_invitation_open(p_invitation text) returns boolean
-language plpgsql volatile security definer set search_path = ''
-as $$
-begin
-  perform from app.invitations i
-   where i.id = p_invitation collate "C"
-     and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-     for share of i;
-  return found;
-end
-$$;
-
-comment on function app.hold_invitation_open(text) is
-  'Whether the invitation exists and is not accepted, declined or revoked, whatever the caller may see of it; when it is, it stays so until the caller''s transaction ends (its row share-locked).';
-
 /* The address's open invitation in the organization, if any (at most one: the unique index
    invitations_open_org_id_email_key), for api.invite_member, which refuses an admin replacing an
    owner's and revokes the one it replaces, by its id, under its caller's policies. Why here: the

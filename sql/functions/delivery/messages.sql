@@ -66,14 +66,17 @@ comment on function delivery.claim(text) is
    (connecting, TLS, the login, MAIL, RCPT) takes hundreds of milliseconds against a real relay, up
    to minutes against a slow one: an invitation revoked, replaced or answered, or its organization
    deleted, meanwhile was mailed all the same, its link dead on arrival. So the worker asks again
-   just before the message is handed over (DATA), in the claim's transaction, and an open invitation
-   is held so until that transaction ends (app.hold_invitation_open): whatever takes it back after
-   the question waits for the delivery's record, and whatever did before is seen, and the mail
-   withdrawn as the claim withdraws it. Any other mail is wanted still: an account's deletion
-   withdraws its reset and verification mail under the outbox row's lock, which the claim holds, so
-   it waits for the claim's end (sql/functions/app/account_deletion.sql). False too for a message
-   no longer claimable (delivered, given up). One round trip, which also proves the claim's session
-   alive (worker/delivery.py). */
+   just before the message is handed over (DATA), in the claim's transaction: whatever took it back
+   and committed by then is seen, and the mail withdrawn as the claim withdraws it. The invitation
+   is not held open after the question (a share lock on its row until the record): a revocation,
+   which holds its organization's lock, would wait for the server's answer to the message's end,
+   up to BLOSSOM_SMTP_TIMEOUT, and the organization's other calls behind it. One that commits
+   while the message is transferred comes after a mail that goes; its link answers
+   invitation.invalid. Any other mail is wanted still: an account's deletion withdraws its reset
+   and verification mail under the outbox row's lock, which the claim holds, so it waits for the
+   claim's end (sql/functions/app/account_deletion.sql). False too for a message no longer
+   claimable (delivered, given up). One call, which also proves the claim's session alive
+   (worker/delivery.py). */
 create function delivery.still_wanted(p_event_id text) returns boolean
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -88,7 +91,7 @@ begin
   if not found then
     return false;
   end if;
-  if v_message.topic <> 'mail.org_invitation' or app.hold_invitation_open(v_message.payload ->> 'invitation_id') then
+  if v_message.topic <> 'mail.org_invitation' or app.invitation_is_open(v_message.payload ->> 'invitation_id') then
     return true;
   end if;
   perform delivery.withdraw_invitation_mail(v_event_id);
@@ -97,7 +100,7 @@ end
 $$;
 
 comment on function delivery.still_wanted(text) is
-  'Whether a claimed message is still to be handed over, asked just before it is: an invitation''s mail only while its invitation is open, which it then stays until the transaction ends (the row share-locked); one whose invitation is no longer open is withdrawn (given up, its token removed), and false.';
+  'Whether a claimed message is still to be handed over, asked just before it is: an invitation''s mail only while its invitation is open; one whose invitation is no longer open is withdrawn (given up, its token removed), and false.';
 
 create function delivery.delivered(p_event_id text) returns void
 language plpgsql volatile security definer set search_path = ''
