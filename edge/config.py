@@ -172,7 +172,8 @@ class EdgeConfig:
     metrics_networks: tuple[Network, ...] = LOOPBACK
     # bcrypt runs in Postgres; this many auth calls that hash at once, per kind (new hashes for
     # sign-ups, password changes and resets; checks for logins), so that a flood of one kind
-    # leaves the other its share of the CPU. Waiting longer than auth_wait_seconds: 503.
+    # leaves the other its share of the CPU. Waiting longer than auth_wait_seconds: 503
+    # edge.auth_busy (BLOSSOM_EDGE_AUTH_WAIT).
     password_hashing_slots: int = 2
     password_checking_slots: int = 4
     # ... of which one client may have this many under way or waiting (429 past it).
@@ -211,6 +212,7 @@ class EdgeConfig:
             max_in_flight=env_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
             stop_delay_seconds=env_number("BLOSSOM_EDGE_STOP_DELAY", 0.0, zero=True),
             grace_seconds=env_number("BLOSSOM_EDGE_GRACE_SECONDS", 10.0),
+            auth_wait_seconds=env_number("BLOSSOM_EDGE_AUTH_WAIT", 5.0),
             cookie_name=session_cookie_name(secure=secure),
             cookie_secure=secure,
             allowed_origins=parse_allowed_origins(os.environ.get("BLOSSOM_ALLOWED_ORIGINS", "")),
