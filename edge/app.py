@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,14 +21,14 @@ from edge.ai import CallsUnderWay
 from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
-from edge.cors import Cors
+from edge.cors import Cors, PathMethods
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.ext import OutsideServices
 from edge.health import healthz, postgrest_admin, readyz
 from edge.lifecycle import Draining
 from edge.limits import ConcurrencyLimits
 from edge.metrics import EdgeMetrics
-from edge.proxy import PostgrestProxy, other_method
+from edge.proxy import PostgrestProxy, other_method, rpc_methods
 from edge.security import csrf_refusal
 from edge.slack import ROUTES as SLACK_ROUTES
 from edge.tracing import RequestIds
@@ -122,7 +122,22 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
         "The edge's own Postgres connections in use.",
         lambda: database.in_use,
     )
-    return RequestIds(Cors(limits, config), config, metrics)
+    return RequestIds(Cors(limits, config, answered_methods(routes)), config, metrics)
+
+
+def answered_methods(routes: Starlette) -> PathMethods:
+    """The methods a path answers, for its CORS preflight: those that call the function of
+    `/rpc/<name>` (POST alone for one that writes), or its route's."""
+
+    def methods(scope: Scope) -> str | None:
+        if scope["path"].startswith("/rpc/"):
+            return rpc_methods(scope)
+        for route in routes.routes:
+            if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+                return ", ".join(sorted(route.methods))
+        return None
+
+    return methods
 
 
 class RpcFirst:

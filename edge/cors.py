@@ -4,7 +4,8 @@ A frontend served from another origin than the edge (its own dev server on anoth
 calls /rpc and /auth with `credentials: "include"`; the browser sends the session cookie only
 if the answer says `Access-Control-Allow-Origin: <that origin>` and
 `Access-Control-Allow-Credentials: true`, and asks first (a preflight `OPTIONS`) before a JSON
-POST. This answers the preflight itself and adds those headers for an allowed origin. For any
+POST. This answers the preflight itself, allowing the methods the path answers, and adds those
+headers for an allowed origin. For any
 other origin it adds nothing (and the proxy never passes on PostgREST's own, edge/proxy.py), so
 only the allowed origins can read an answer made with a browser's cookies. Which origins may *change*
 state is refused separately, by the same list (edge/security.py and the pre-request).
@@ -12,14 +13,15 @@ state is refused separately, by the same list (edge/security.py and the pre-requ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.config import EdgeConfig
 
-ALLOW_METHODS = "GET, POST, HEAD, OPTIONS"
+# The methods a path answers ("POST, OPTIONS"), None where nothing is.
+PathMethods = Callable[[Scope], str | None]
 # What the generated client sends, and a request id a caller may add per call.
 ALLOW_HEADERS = "Accept, Content-Type, X-Request-Id"
 # Headers a cross-origin page may read: the retry hint of 429 and 503 answers, PostgREST's range,
@@ -45,10 +47,15 @@ def answer_headers(origin: str) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def no_methods(_scope: Scope) -> None:
+    return None
+
+
 class Cors:
-    def __init__(self, app: ASGIApp, config: EdgeConfig) -> None:
+    def __init__(self, app: ASGIApp, config: EdgeConfig, path_methods: PathMethods = no_methods) -> None:
         self.app = app
         self.allowed = config.allowed_origins
+        self.path_methods = path_methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,7 +68,7 @@ class Cors:
             return
         allowed = origin in self.allowed
         if scope["method"] == "OPTIONS" and "access-control-request-method" in Headers(scope=scope):
-            await self.preflight(origin if allowed else None, send)
+            await self.preflight(origin if allowed else None, self.path_methods(scope), send)
             return
         if not allowed:
             await self.app(scope, receive, send)
@@ -77,14 +84,16 @@ class Cors:
 
         await self.app(scope, receive, with_cors)
 
-    async def preflight(self, origin: str | None, send: Send) -> None:
-        """204; with the permission only for an allowed origin (the browser stops otherwise)."""
+    async def preflight(self, origin: str | None, methods: str | None, send: Send) -> None:
+        """204; with the permission only for an allowed origin (the browser stops otherwise), for
+        the methods the path answers: a GET of a function that writes is answered 405 (its
+        preflight had named GET, HEAD, POST and OPTIONS on every path)."""
         headers: list[tuple[bytes, bytes]] = [(b"vary", b"Origin"), (b"content-length", b"0")]
         if origin is not None:
             headers += [
                 (b"access-control-allow-origin", origin.encode("latin-1")),
                 (b"access-control-allow-credentials", b"true"),
-                (b"access-control-allow-methods", ALLOW_METHODS.encode()),
+                *([(b"access-control-allow-methods", methods.encode())] if methods else []),
                 (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
                 (b"access-control-max-age", PREFLIGHT_SECONDS.encode()),
             ]

@@ -592,13 +592,26 @@ def check_arguments(
     )
 
 
+def calling_methods(function: CallArguments | None) -> str:
+    """The methods that call `function` (all four for a function the table does not know).
+    PostgREST runs a GET read-only, so a function that writes ran up to its first write and
+    failed there (405, SQLSTATE 25006), or answered whatever it met first: it takes POST alone."""
+    return "POST, OPTIONS" if function is not None and not function.read_only else "GET, HEAD, POST, OPTIONS"
+
+
+def rpc_methods(scope: Scope) -> str | None:
+    """The methods that call the function `/rpc/<name>` names; None for a path that names none."""
+    try:
+        name = rpc_name(scope)
+    except Refused:
+        return None
+    return calling_methods(API_CALL_ARGUMENTS.get(name.decode()))
+
+
 def methods_answer(function: CallArguments | None, method: str) -> Response:
-    """OPTIONS, or another method than calls the function: the methods that do (all four for a
-    function the table does not know). PostgREST runs a GET read-only, so a function that writes
-    ran up to its first write and failed there (405, SQLSTATE 25006), or answered whatever it
-    met first; and it answered OPTIONS 404 PGRST202 for a function with arguments, as if there
-    were none."""
-    allow = "POST, OPTIONS" if function is not None and not function.read_only else "GET, HEAD, POST, OPTIONS"
+    """OPTIONS, or another method than calls the function: the methods that do. PostgREST
+    answered OPTIONS 404 PGRST202 for a function with arguments, as if there were none."""
+    allow = calling_methods(function)
     if method == "OPTIONS":
         return Response(status_code=204, headers={"Allow": allow})
     return error_response(

@@ -42,6 +42,38 @@ def test_a_preflight_from_an_allowed_origin_is_answered_with_credentials(stack: 
     assert "Content-Type" in cors["access-control-allow-headers"]
 
 
+def methods_listed(value: str | None) -> set[str]:
+    return {method.strip() for method in (value or "").split(",") if method.strip()}
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize(
+    ("path", "calls"),
+    [
+        ("/rpc/create_organization", {"POST"}),
+        ("/rpc/me", {"GET", "HEAD", "POST"}),
+        ("/auth/login", {"POST"}),
+        ("/auth/session", {"GET", "HEAD"}),
+    ],
+    ids=["writing function", "read-only function", "auth POST route", "auth GET route"],
+)
+def test_a_preflight_allows_the_methods_the_path_answers_and_no_other(
+    stack: Stack, path: str, calls: set[str]
+) -> None:
+    """PostgREST runs a GET read-only, so the edge answers a GET of a function that writes 405
+    (Allow: POST, OPTIONS); its preflight named GET among the methods allowed all the same. It
+    names what the path answers, as that 405's Allow header does."""
+    headers = {"Origin": allowed_origin(stack), "Access-Control-Request-Method": "POST"}
+    preflight = request(stack.edge_url, "OPTIONS", path, headers=headers)
+    assert preflight.status == 204
+    allowed = methods_listed(cors_headers(preflight)["access-control-allow-methods"]) - {"OPTIONS"}
+    assert allowed == calls
+    for method in {"GET", "POST"} - calls:
+        refused = request(stack.edge_url, method, path, json_body={} if method == "POST" else None)
+        assert refused.status == 405, (method, refused.body)
+        assert methods_listed(refused.header("allow")) - {"OPTIONS"} == calls
+
+
 @pytest.mark.stack
 def test_a_preflight_from_another_origin_gets_no_permission(stack: Stack) -> None:
     headers = {"Origin": STRANGER, "Access-Control-Request-Method": "POST"}
