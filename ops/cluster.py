@@ -154,6 +154,14 @@ class LocalCluster:
         except (OSError, ValueError):
             return None
 
+    def running_port(self) -> int | None:
+        """The port the server of this folder was started on (postmaster.pid's fourth line), which
+        may be another than `port`; None when it does not say."""
+        try:
+            return int(self.pid_file.read_text().split("\n")[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _serves_this_folder(self, pid: int) -> bool:
         """Whether the live process `pid` is a server of this data folder: a postmaster works in
         its data folder, which it enters before it writes its PID. Where that cannot be read (no

@@ -111,6 +111,8 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
                     # then stopped as any other.
                     started.touch()
                     cluster.start()
+                else:
+                    require_same_port(cluster)
                 if create:
                     cluster.create_database(DB_NAME)
             yield cluster
@@ -125,6 +127,18 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
                         say("stopping Postgres")
                         cluster.stop()
                     started.unlink()
+
+
+def require_same_port(cluster: LocalCluster) -> None:
+    """Refuses a recipe whose BLOSSOM_PG_PORT is not the port the folder's running cluster was
+    started on (by a `./dev up` given another): it failed with "cannot reach the database server
+    at 127.0.0.1:54329", never saying where the cluster runs."""
+    port = cluster.running_port()
+    if port is not None and port != cluster.port:
+        raise ClusterError(
+            f"the local cluster ({cluster.pgdata}) runs on port {port}, not on BLOSSOM_PG_PORT's"
+            f" {cluster.port}: set BLOSSOM_PG_PORT={port}, as the recipe that started it had it"
+        )
 
 
 class Shutdown(Exception):

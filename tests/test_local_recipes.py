@@ -420,3 +420,24 @@ def test_recipes_begun_at_once_on_a_stopped_cluster_all_reach_it() -> None:
             output, errors = recipe.communicate(timeout=120)
             assert (recipe.returncode, output.strip()) == (0, "1"), errors
         assert not local.cluster.running(), "the last to end stops it"
+
+
+def test_a_recipe_on_another_port_than_the_running_cluster_says_which_port_it_runs_on() -> None:
+    """`./dev up` with BLOSSOM_PG_PORT=N starts the data folder's cluster on port N; `./dev psql`
+    (or migrate, top-queries …) run without that setting found the cluster running, left it, and
+    failed with "cannot reach the database server at 127.0.0.1:54329", never saying where the
+    cluster runs. It names the port, and the setting that reaches it."""
+    with local_stack() as local:
+        elsewhere = LocalCluster(local.cluster.data_dir, free_port())
+        elsewhere.start()
+        for recipe in (
+            ["ops.stack", "psql", "-c", "select 1"],
+            ["ops.stack", "migrate"],
+            ["ops.top_queries"],
+        ):
+            ran = local.run(*recipe)
+            assert ran.returncode == 1, ran.stderr
+            said = ran.stderr.strip().splitlines()[-1]
+            assert f"runs on port {elsewhere.port}" in said, ran.stderr
+            assert f"BLOSSOM_PG_PORT={elsewhere.port}" in said, ran.stderr
+        assert elsewhere.running(), "the cluster it did not start is left running"
