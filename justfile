@@ -21,25 +21,25 @@ default:
 # Bring the whole stack up: local Postgres (or DATABASE_URL), migrations, MailDev, PostgREST, edge, worker
 [group('run')]
 [continue]
-up:
-    {{python}} -m ops.stack
+up *ARGS:
+    {{python}} -m ops.stack up "$@"
 
 # Stop the stack that `up` runs on this data folder (under nohup, or from a terminal since closed), as Ctrl-C would
 [group('run')]
-down:
-    {{python}} -m ops.stack down
+down *ARGS:
+    {{python}} -m ops.stack down "$@"
 
 # Run the worker alone, in the foreground (mail to BLOSSOM_SMTP_URL, or to MailDev's port)
 [group('run')]
 [continue]
-worker:
-    {{python}} -m ops.stack worker
+worker *ARGS:
+    {{python}} -m ops.stack worker "$@"
 
 # Run Dagster's UI on the pipeline (dagster dev) against the local database, on BLOSSOM_DAGSTER_PORT
 [group('run')]
 [continue]
-pipeline:
-    {{python}} -m ops.stack pipeline
+pipeline *ARGS:
+    {{python}} -m ops.stack pipeline "$@"
 
 # Materialize pipeline assets once (default: today's org_daily_metrics and auth_housekeeping; --day DAY)
 [group('run')]
@@ -53,8 +53,8 @@ mail *ARGS:
 
 # Apply pending migrations, then re-apply the stateless layer when it changed, then reload PostgREST
 [group('database')]
-migrate:
-    {{python}} -m ops.stack migrate
+migrate *ARGS:
+    {{python}} -m ops.stack migrate "$@"
 
 # Write migrations/NNNN.NAME.sql (and its rollback) from the diff between migrations/ and sql/schema/
 [group('database')]
@@ -88,8 +88,8 @@ backup FILE:
 
 # Restore FILE (from `backup`) into a new database DATABASE on the same server, in one transaction
 [group('database')]
-restore FILE DATABASE:
-    {{python}} -m ops.backup restore {{quote(if FILE =~ '^-' { FILE } else { join(invocation_directory(), FILE) })}} "$2"
+restore FILE *DATABASE:
+    {{python}} -m ops.backup restore {{quote(if FILE =~ '^-' { FILE } else { join(invocation_directory(), FILE) })}} "${@:2}"
 
 # Drop the local database and build it again from migrations (asks first unless --yes)
 [group('database')]
@@ -103,8 +103,8 @@ rollback MIGRATION *ARGS:
 
 # Check that migrations/ build exactly what sql/schema/ describes; print the difference if not
 [group('check')]
-schema-check:
-    {{python}} -m ops.schema_check
+schema-check *ARGS:
+    {{python}} -m ops.schema_check "$@"
 
 # Every test: lint, SQL checks, schema check, codegen check, TypeScript, pgTAP and pytest, on a throwaway cluster
 [group('check')]
@@ -113,8 +113,8 @@ test *PYTEST_ARGS:
 
 # Every check but pytest (lint, SQL checks, schema check, codegen check, TypeScript, pgTAP), on a throwaway cluster
 [group('check')]
-check:
-    {{python}} -m ops.run_tests --checks
+check *ARGS:
+    {{python}} -m ops.run_tests --checks "$@"
 
 # pgTAP files (default: every one under sql/tests) on a freshly migrated throwaway database
 [group('check')]
@@ -131,8 +131,8 @@ lint:
 
 # SQL checks: plpgsql_check on a freshly migrated scratch database, squawk, schema-qualified calls, distribution
 [group('check')]
-sql-lint:
-    {{python}} -m ops.sql_lint
+sql-lint *ARGS:
+    {{python}} -m ops.sql_lint "$@"
 
 # Format the Python code in place
 [group('check')]
@@ -142,8 +142,8 @@ fmt:
 
 # Regenerate the TypeScript client and the Python wrappers from a freshly migrated scratch database
 [group('check')]
-codegen:
-    {{python}} -m ops.codegen
+codegen *ARGS:
+    {{python}} -m ops.codegen "$@"
 
 # Pack the TypeScript client as an npm package (ESM + CommonJS) into clients/typescript/dist/ (--out DIR)
 [group('check')]
@@ -157,13 +157,13 @@ web-example *ARGS:
 
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]
-codegen-check:
-    {{python}} -m ops.codegen --check
+codegen-check *ARGS:
+    {{python}} -m ops.codegen --check "$@"
 
 # List the SQL functions of the API and every public Python symbol
 [group('check')]
-list-symbols:
-    {{python}} -m ops.list_symbols
+list-symbols *ARGS:
+    {{python}} -m ops.list_symbols "$@"
 
 # Benchmarks under bench/ (numbers, not pass/fail), on a throwaway cluster
 [group('check')]
@@ -177,8 +177,8 @@ new-secrets-key ID:
 
 # Seal every stored credential again with BLOSSOM_SECRETS_KEY (after a rotation)
 [group('maintain')]
-reseal-secrets:
-    {{python}} -m ops.secrets reseal
+reseal-secrets *ARGS:
+    {{python}} -m ops.secrets reseal "$@"
 
 # Record again the LLM answers the tests replay (tests/fixtures/llm/), from the real provider with OPENAI_API_KEY
 [group('maintain')]

@@ -4,6 +4,7 @@ pipeline, the generated wrappers, deploy, codegen and ops."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 
 import psycopg
@@ -63,6 +64,7 @@ def python_symbols(package: str) -> list[str]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(prog="just list-symbols", description=__doc__.split("\n\n", 1)[0]).parse_args()
     with migrated_database("symbols") as url:
         rpcs = rpc_lines(url)
     print("RPC functions (schema api) [roles that may execute]:")

@@ -14,6 +14,7 @@ Extra arguments go to pytest. Exit status is non-zero when any stage failed.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -112,6 +113,10 @@ TEST_USAGE = (
     "usage: just test [PYTEST_ARGS…]: every check (lint, the SQL checks, schema check, codegen"
     " check, TypeScript, pgTAP) and pytest, on a throwaway cluster; PYTEST_ARGS go to pytest,"
     " whose options follow\n"
+)
+CHECKS_SUMMARY = (
+    "Every check but pytest (lint, the SQL checks, schema check, codegen check, TypeScript, pgTAP),"
+    " on a throwaway cluster."
 )
 PGTAP_USAGE = (
     "usage: just pgtap [FILE…]: pgTAP files (default: every one under sql/tests) on a freshly"
@@ -243,7 +248,9 @@ def main() -> None:
         # Not a run: every check would start alongside, for minutes, around pytest's help.
         print(TEST_USAGE, flush=True)
         raise SystemExit(subprocess.call([PYTHON, "-m", "pytest", "--help"], cwd=ROOT))
-    if arguments == ["--checks"]:
+    if arguments[:1] == ["--checks"]:
+        # `just check` takes no argument: --help, or a wrong one, is answered before any check starts.
+        argparse.ArgumentParser(prog="just check", description=CHECKS_SUMMARY).parse_args(arguments[1:])
         checks(stages)
     elif arguments[:1] == ["--pgtap"]:
         # `just pgtap FILE…`: the files as named from the directory it was called in.

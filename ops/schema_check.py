@@ -112,7 +112,7 @@ def schema_diff(schema_dir: Path = SCHEMA_DIR, migrations_dir: Path = MIGRATIONS
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just schema-check", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--schema-dir", type=Path, default=SCHEMA_DIR)
     parser.add_argument("--migrations-dir", type=Path, default=MIGRATIONS_DIR)
     args = parser.parse_args()

@@ -81,10 +81,18 @@ def key_ring(settings: Settings) -> KeyRing:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="secrets", description=__doc__.split("\n\n", 1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    new_key = commands.add_parser("new-key", help="print a fresh key, KEY_ID:BASE64")
+    # Each named as the recipe that runs it.
+    new_key = commands.add_parser(
+        "new-key", prog="just new-secrets-key", help="print a fresh key, KEY_ID:BASE64"
+    )
     new_key.add_argument("key_id")
-    commands.add_parser("reseal", help="seal every credential again with the current key")
-    args = parser.parse_args()
+    commands.add_parser(
+        "reseal", prog="just reseal-secrets", help="seal every credential again with the current key"
+    )
+    args, unknown = parser.parse_known_args()
+    if unknown:
+        # The recipe's own usage, not that of both.
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.command == "new-key":
             print(new_key_entry(args.key_id))

@@ -947,7 +947,7 @@ def run(server_url: str | None) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="just sql-lint", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "--no-database",
         action="store_true",

@@ -594,8 +594,14 @@ def main() -> None:
     back.add_argument("--yes", action="store_true", help="do not ask")
     # psql's and pipeline-run's own options (-c, --day …) are not ours: they go on as they are.
     args, psql_options = parser.parse_known_args()
-    if psql_options and args.command not in ("psql", "psql-admin", "pipeline-run"):
-        parser.error(f"unrecognized arguments: {' '.join(psql_options)}")
+    if psql_options and args.command not in passing_on:
+        # The recipe's own usage: the parser's own was that of every recipe here at once.
+        recipe = sub.choices[args.command] if args.command else parser
+        recipe.error(f"unrecognized arguments: {' '.join(psql_options)}")
+    if args.command == "pipeline-run" and {"-h", "--help"} & {*psql_options, *args.args}:
+        # The pipeline's usage, which needs no database: it started the local cluster, and on a
+        # database never migrated said to migrate it first.
+        raise SystemExit(subprocess.call([sys.executable, "-m", "pipeline", "--help"]))
     settings = Settings.from_env()
 
     try:

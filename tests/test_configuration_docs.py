@@ -156,6 +156,44 @@ def test_a_recipes_usage_names_the_recipe(program: list[str], recipe: str) -> No
     assert shown.startswith(f"usage: just {recipe} "), shown
 
 
+# The recipes that run a program of ours with what they are given (`backup`'s FILE, `rollback`'s
+# MIGRATION, …); psql's pass it on to psql, and test's and pgtap's have tests of their own.
+OUR_RECIPES = (
+    "up", "down", "worker", "pipeline", "migrate", "reset-db", "rollback", "pipeline-run", "mail",
+    "top-queries", "backup", "restore", "new-migration", "schema-check", "check", "sql-lint", "codegen",
+    "codegen-check", "client-package", "web-example", "list-symbols", "bench", "new-secrets-key",
+    "reseal-secrets",
+)  # fmt: skip
+
+
+def just(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """`./dev ARGUMENTS` once ./dev has installed everything: just on our justfile."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("just")), "--justfile", str(ROOT / "justfile"), *arguments],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("recipe", OUR_RECIPES)
+def test_every_recipe_of_ours_answers_help_with_its_usage(recipe: str) -> None:
+    """`./dev up --help` (and worker's, migrate's, codegen's …, each recipe that took no
+    arguments) was just's "justfile does not contain recipe `--help`", exit 1."""
+    helped = just(recipe, "--help")
+    assert helped.returncode == 0, helped.stdout + helped.stderr
+    assert helped.stdout.startswith(f"usage: just {recipe} "), helped.stdout + helped.stderr
+
+
+@pytest.mark.parametrize("recipe", sorted(set(OUR_RECIPES) - {"pipeline-run"}))
+def test_an_unknown_option_of_a_recipe_is_refused_with_its_own_usage(recipe: str) -> None:
+    """`./dev reset-db --bogus` printed the usage of every recipe of ops/stack.py at once (exit 2),
+    not reset-db's; nothing is done. (pipeline-run's arguments are the pipeline's own, read once
+    the database is there.)"""
+    refused = just(recipe, "--no-such-option")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"usage: just {recipe} " in refused.stderr, refused.stderr
+    assert "blossom:" not in refused.stderr, "nothing started"
+
+
 DOCUMENTS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 # A link to a page of ours, with or without a heading: `[x](deployment.md#rolling-a-migration-back)`.
 LOCAL_LINK = re.compile(r"\]\((?!https?:)([^)\s#]*)(?:#([^)\s]+))?\)")
