@@ -39,13 +39,24 @@ def make_stack(
     setup_sql: str = "",
     settings: dict[str, str] | None = None,
     endpoint_settings: Callable[[Endpoints], dict[str, str]] | None = None,
+    database_settings: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """A migrated database (plus `setup_sql`, run as its owner) behind real PostgREST and edge,
-    started with these environment `settings` over the defaults (and those `endpoint_settings`
-    makes from the ports chosen, e.g. origins that name the edge's)."""
+    """A migrated database (plus `setup_sql`, run as its owner, and `database_settings`, the
+    database's own app.settings.<name>) behind real PostgREST and edge, started with these
+    environment `settings` over the defaults (and those `endpoint_settings` makes from the ports
+    chosen, e.g. origins that name the edge's)."""
     name = f"stack_{secrets.token_hex(4)}"
     url = create_database(pg_server, name, template_database)
     try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for setting, value in (database_settings or {}).items():
+                conn.execute(
+                    psycopg.sql.SQL("alter database {} set {} = {}").format(
+                        psycopg.sql.Identifier(name),
+                        psycopg.sql.Identifier(f"app.settings.{setting}"),
+                        psycopg.sql.Literal(value),
+                    )
+                )
         if setup_sql:
             with psycopg.connect(url) as conn:
                 conn.execute("set local role blossom_owner")
