@@ -94,10 +94,7 @@ begin
   /* The lock auth.verify_email takes, before the account is read: a verification under way
      ends first and is seen (a link mailed while it ran reached an address verified by then). */
   perform app.lock_rate_key('verify', v_session.user_id);
-  v_user := auth.held_account(v_session.user_id);
-  if v_user.id is null then
-    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
-  end if;
+  v_user := auth.require_held_account(v_session.user_id);
   if v_user.email_verified_at is not null then
     perform util.raise_error(409, 'auth.email_already_verified', 'The email is verified already.');
   end if;

@@ -39,18 +39,31 @@ $$;
 comment on function auth.held_account(app.user_id) is
   'The user''s account row, held to the end of the transaction (an operator''s deletion waits, and one under way is waited for); null when there is none.';
 
-/* The signed-in caller, whose account is held (auth.held_account): an organization's creator, an
-   invitation's answer and its audit event name it. */
-create function auth.require_account() returns app.user_id
+/* The account of a signed-in caller or of a session, held (auth.held_account): the account's
+   deletion under way is waited for, and an account gone is no one signed in. */
+create function auth.require_held_account(p_user app.user_id) returns app.users
 language plpgsql volatile
 as $$
 declare
-  v_user app.user_id := auth.require_user();
+  v_user app.users := auth.held_account(p_user);
 begin
-  if (auth.held_account(v_user)).id is null then
+  if v_user.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
   return v_user;
+end
+$$;
+
+comment on function auth.require_held_account(app.user_id) is
+  'The user''s account row, held to the end of the transaction (auth.held_account). Errors: 401 auth.not_signed_in (no user, or its account is gone).';
+
+/* The signed-in caller, whose account is held: an organization's creator, an invitation's answer
+   and its audit event name it. */
+create function auth.require_account() returns app.user_id
+language plpgsql volatile
+as $$
+begin
+  return (auth.require_held_account(auth.require_user())).id;
 end
 $$;
 

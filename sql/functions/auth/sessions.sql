@@ -170,22 +170,16 @@ comment on function auth.touch_session(text) is
   'Marks the session of a valid token as used now (at most once a minute); whether it is valid.';
 
 /* The edge's GET /auth/session. The account is read after the session, in a statement of its
-   own: held (auth.held_account), so that an operator's deletion committed in between (the session
-   gone with it) is found, and one under way is waited for, rather than answered with a user of
-   nulls. */
+   own: held (auth.require_held_account), so that an operator's deletion committed in between
+   (the session gone with it) is found, and one under way is waited for, rather than answered
+   with a user of nulls. */
 create function auth.session_info(p_token text) returns jsonb
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_session app.sessions := auth.session_from_token(p_token, true);
-  v_user app.users;
+  v_user app.users := auth.require_held_account(v_session.user_id);
 begin
-  if v_session.id is not null then
-    v_user := auth.held_account(v_session.user_id);
-  end if;
-  if v_user.id is null then
-    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
-  end if;
   return pg_catalog.jsonb_build_object(
     'user', auth.user_json(v_user),
     'session', pg_catalog.jsonb_build_object(
