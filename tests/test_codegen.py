@@ -771,8 +771,7 @@ def test_an_answer_psycopg_cannot_load_leaves_the_connection_as_the_call_found_i
     wrote, which the caller's next commit kept though the call had failed. It is rolled back now,
     as for any failed call; in the caller's transaction, only the call's savepoint is."""
     url = fixture_with(UNLOADABLE_ANSWER)
-    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
-    module = _load_module(python, tmp_path / "unloadable.py")
+    module = _wrappers_of(url, tmp_path / "unloadable.py")
     with psycopg.connect(url) as conn:
         with pytest.raises(psycopg.DataError, match="infinity"):
             module.pipeline_note_forever(conn, body="failed")
@@ -791,8 +790,7 @@ async def test_an_answer_psycopg_cannot_load_leaves_an_async_connection_as_the_c
     fixture_with: Any, tmp_path: Path
 ) -> None:
     url = fixture_with(UNLOADABLE_ANSWER)
-    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
-    module = _load_module(python, tmp_path / "unloadable_async.py")
+    module = _wrappers_of(url, tmp_path / "unloadable_async.py")
     async with await psycopg.AsyncConnection.connect(url) as conn:
         with pytest.raises(psycopg.DataError, match="infinity"):
             await module.pipeline_note_forever_async(conn, body="failed")
@@ -800,6 +798,11 @@ async def test_an_answer_psycopg_cannot_load_leaves_an_async_connection_as_the_c
         await conn.commit()
     with psycopg.connect(url) as check:
         assert _notes(check) == []
+
+
+def _wrappers_of(url: str, path: Path) -> ModuleType:
+    """The Python wrappers generated from the database at `url`, written to `path` and imported."""
+    return _load_module(generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"], path)
 
 
 def _load_module(text: str, path: Path) -> ModuleType:
@@ -822,8 +825,7 @@ def test_an_argument_named_as_what_the_wrapper_uses_hides_nothing(fixture_with: 
         "grant execute on function pipeline.shadows(integer, integer, integer, integer)"
         " to codegen_fixture_worker;"
     )
-    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
-    module = _load_module(python, tmp_path / "shadows.py")
+    module = _wrappers_of(url, tmp_path / "shadows.py")
     with psycopg.connect(url) as conn:
         assert module.pipeline_shadows(conn, one_=1, cast_=2, query_=3, conn_=4) == 10
 
@@ -840,8 +842,7 @@ def test_a_wrapper_keeps_every_character_of_a_bpchar(fixture_with: Any, tmp_path
         "grant execute on function pipeline.echo_code(char), pipeline.iso_codes()"
         " to codegen_fixture_worker;"
     )
-    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
-    module = _load_module(python, tmp_path / "bpchar.py")
+    module = _wrappers_of(url, tmp_path / "bpchar.py")
     with psycopg.connect(url) as conn:
         assert module.pipeline_echo_code(conn, code="abc") == "abc"
         assert module.pipeline_iso_codes(conn) == ["abc", "def"]
@@ -1084,8 +1085,7 @@ def test_a_comment_that_ends_with_a_quote_makes_a_docstring(fixture_with: Any, t
         "comment on column api.labelled.label is 'Shown as \"label\"';"
         "create function api.labelled() returns api.labelled language sql return row('x')::api.labelled;"
     )
-    python = generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"]
-    module = _load_module(python, tmp_path / "labelled.py")
+    module = _wrappers_of(url, tmp_path / "labelled.py")
     assert module.Labelled.__doc__.strip() == 'A "label"'
 
 
@@ -1128,7 +1128,7 @@ def test_a_column_named_as_a_type_hides_it_from_no_other_column(fixture_with: An
         " language sql as $$ select current_date, current_date, array['a'], array[null] $$;"
         "grant execute on function pipeline.dates() to codegen_fixture_worker;"
     )
-    module = _load_module(generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"], tmp_path / "dates.py")
+    module = _wrappers_of(url, tmp_path / "dates.py")
     hints = typing.get_type_hints(module.PipelineDatesRow)
     assert hints["date"] == hints["until"] == datetime.date | None
     assert hints["list"] == hints["tags"] == list[str | None] | None
@@ -1265,7 +1265,7 @@ def test_a_json_argument_gets_the_json_the_caller_wrote(fixture_with: Any, tmp_p
         + _for_both_clients("jsons_text", "json[]", "text", "select wanted::text")
         + _for_both_clients("jsonb_text", "jsonb", "text", "select wanted::text")
     )
-    module = _load_module(generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"], tmp_path / "jt.py")
+    module = _wrappers_of(url, tmp_path / "jt.py")
     written = {"bb": 1, "a": [2]}
     with psycopg.connect(url) as conn:
         assert module.pipeline_json_text(conn, wanted=written) == '{"bb": 1, "a": [2]}'
@@ -1282,6 +1282,6 @@ def test_an_array_of_a_domain_over_json_is_sent_as_json(fixture_with: Any, tmp_p
             "keys", "app.document[]", "text", "select string_agg(d::text, ';') from unnest(wanted) d"
         )
     )
-    module = _load_module(generate(url, FIXTURE_CONFIG)[EXPECTED / "generated.py"], tmp_path / "docs.py")
+    module = _wrappers_of(url, tmp_path / "docs.py")
     with psycopg.connect(url) as conn:
         assert module.pipeline_keys(conn, wanted=[{"b": 1}, {"a": [2]}]) == '{"b": 1};{"a": [2]}'
