@@ -148,19 +148,20 @@ class LocalCluster:
     def pid_file(self) -> Path:
         return self.pgdata / "postmaster.pid"
 
-    def _pid_in_file(self) -> int | None:
+    def _pid_file_number(self, line: int) -> int | None:
+        """The number on postmaster.pid's line `line` (0: the server's PID; 3: its port); None
+        when there is no such file or it does not say."""
         try:
-            return int(self.pid_file.read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
-            return None
-
-    def running_port(self) -> int | None:
-        """The port the server of this folder was started on (postmaster.pid's fourth line), which
-        may be another than `port`; None when it does not say."""
-        try:
-            return int(self.pid_file.read_text().split("\n")[3])
+            return int(self.pid_file.read_text().split("\n")[line])
         except (OSError, ValueError, IndexError):
             return None
+
+    def _pid_in_file(self) -> int | None:
+        return self._pid_file_number(0)
+
+    def running_port(self) -> int | None:
+        """The port the server of this folder was started on, which may be another than `port`."""
+        return self._pid_file_number(3)
 
     def _serves_this_folder(self, pid: int) -> bool:
         """Whether the live process `pid` is a server of this data folder: a postmaster works in
