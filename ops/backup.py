@@ -10,7 +10,6 @@ recovery (WAL archiving), see docs/deployment.md.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import subprocess
@@ -25,7 +24,7 @@ from blossom_db.connections import Connection
 from blossom_db.settings import connection_failure, with_connection_defaults
 from deploy.migrate import database_privileges, make_roles, one_migrate_at_a_time, with_database
 from ops.cluster import PG_BIN
-from ops.settings import Settings, password_apart
+from ops.settings import Settings, password_apart, recipe_parser
 from ops.stack import database
 
 
@@ -95,7 +94,7 @@ def refusal(url: str, command: str) -> str | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="just", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("just", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     backup = sub.add_parser("backup", help="dump the database into FILE")
     backup.add_argument("file", type=Path)

@@ -10,7 +10,6 @@ baseline measured in the same run; none of them fails a build.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import platform
@@ -22,7 +21,7 @@ from pathlib import Path
 from deploy.migrate import migrate
 from ops.scratch import temporary_cluster
 from ops.services import Endpoints, running_services
-from ops.settings import ROOT
+from ops.settings import ROOT, recipe_parser
 
 BENCH_DIR = ROOT / "bench"
 # Each benchmark's last output, as `just bench` printed it: figures are copied by no one's hand.
@@ -37,7 +36,7 @@ runs on a shared 2-core machine; the ratios less.
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="just bench", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("just bench", __doc__)
     available = sorted(path.stem for path in BENCH_DIR.glob("*.py") if not path.stem.startswith("_"))
     parser.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(available)})"

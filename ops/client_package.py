@@ -12,7 +12,6 @@ dependencies.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ops.settings import ROOT
+from ops.settings import ROOT, recipe_parser
 
 CLIENT = ROOT / "clients" / "typescript"
 TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"
@@ -74,7 +73,7 @@ def build(destination: Path) -> Path:
 
 def build_command(doc: str, name: str, default_out: Path, make: Callable[[Path], Path]) -> None:
     """The command line of a build: `--out DIR`, what it made, or what failed."""
-    parser = argparse.ArgumentParser(prog=f"just {name}", description=doc.split("\n\n", 1)[0])
+    parser = recipe_parser(f"just {name}", doc)
     parser.add_argument("--out", type=Path, default=default_out, help=f"where it goes ({default_out})")
     args = parser.parse_args()
     try:

@@ -11,19 +11,19 @@ given; making one is this dev tooling's job.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from codegen.catalog import CodegenError
 from codegen.config import Config
 from codegen.generate import run
 from ops.scratch import migrated_database
+from ops.settings import recipe_parser
 
 
 def main() -> None:
     # Two recipes run it: codegen-check is codegen --check.
     recipe = "codegen-check" if "--check" in sys.argv[1:] else "codegen"
-    parser = argparse.ArgumentParser(prog=f"just {recipe}", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser(f"just {recipe}", __doc__)
     parser.add_argument("--check", action="store_true", help="fail, naming them, when files are stale")
     parser.add_argument("--database-url", help="an already migrated database to read")
     args = parser.parse_args()

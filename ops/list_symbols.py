@@ -4,13 +4,12 @@ pipeline, the generated wrappers, deploy, codegen and ops."""
 
 from __future__ import annotations
 
-import argparse
 import ast
 
 import psycopg
 
 from ops.scratch import migrated_database
-from ops.settings import ROOT
+from ops.settings import ROOT, recipe_parser
 
 PYTHON_PACKAGES = ("edge", "pipeline", "blossom_db", "deploy", "codegen", "ops")
 
@@ -64,7 +63,7 @@ def python_symbols(package: str) -> list[str]:
 
 
 def main() -> None:
-    argparse.ArgumentParser(prog="just list-symbols", description=__doc__.split("\n\n", 1)[0]).parse_args()
+    recipe_parser("just list-symbols", __doc__).parse_args()
     with migrated_database("symbols") as url:
         rpcs = rpc_lines(url)
     print("RPC functions (schema api) [roles that may execute]:")

@@ -7,13 +7,12 @@ web mailbox at that address. Mail that was not delivered (yet) is in app.outbox,
 
 from __future__ import annotations
 
-import argparse
 import json
 import urllib.error
 import urllib.request
 from typing import Any
 
-from ops.settings import Settings, count_argument
+from ops.settings import Settings, count_argument, recipe_parser
 
 
 def messages(mailbox_url: str) -> list[dict[str, Any]]:
@@ -32,7 +31,7 @@ def _addresses(field: object) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="just mail", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("just mail", __doc__)
     parser.add_argument(
         "--limit",
         type=count_argument("messages"),

@@ -7,7 +7,6 @@ built from migrations/ with one built from sql/schema/.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import psycopg
 
 from deploy.migrate import LOCK_WAIT, META_SCHEMA, MIGRATIONS_DIR
 from ops.schema_check import SCHEMA_DIR, built_pair
+from ops.settings import recipe_parser
 
 HEADER = """\
 -- {title}
@@ -141,7 +141,7 @@ def next_number(folder: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="just new-migration", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("just new-migration", __doc__)
     parser.add_argument("name", help="what the migration does, e.g. add_users")
     parser.add_argument("--schema-dir", type=Path, default=SCHEMA_DIR)
     parser.add_argument("--migrations-dir", type=Path, default=MIGRATIONS_DIR)

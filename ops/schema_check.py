@@ -7,7 +7,6 @@ disagrees. Exit status 1 when they differ.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import re
 import subprocess
@@ -29,7 +28,7 @@ from deploy.migrate import (
 )
 from ops.cluster import PG_BIN
 from ops.scratch import scratch_database, scratch_server
-from ops.settings import ROOT
+from ops.settings import ROOT, recipe_parser
 
 # The declarative target the migrations must build; only these checks read it.
 SCHEMA_DIR = ROOT / "sql" / "schema"
@@ -112,7 +111,7 @@ def schema_diff(schema_dir: Path = SCHEMA_DIR, migrations_dir: Path = MIGRATIONS
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="just schema-check", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("just schema-check", __doc__)
     parser.add_argument("--schema-dir", type=Path, default=SCHEMA_DIR)
     parser.add_argument("--migrations-dir", type=Path, default=MIGRATIONS_DIR)
     args = parser.parse_args()

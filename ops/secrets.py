@@ -13,7 +13,6 @@ replaced only if it still holds what was read, so a connection made meanwhile is
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -21,7 +20,7 @@ import psycopg
 
 from blossom_db.connections import Connection
 from blossom_db.settings import connection_failure, split_list
-from ops.settings import Settings
+from ops.settings import Settings, recipe_parser
 from ops.stack import database, development_key_file
 from services.secrets import (
     KEY_VARIABLE,
@@ -79,7 +78,7 @@ def key_ring(settings: Settings) -> KeyRing:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="secrets", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("secrets", __doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     # Each named as the recipe that runs it.
     new_key = commands.add_parser(

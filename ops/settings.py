@@ -37,6 +37,13 @@ def _port(name: str, default: int) -> int:
 LOGIN_PARAMETERS = frozenset({"user", "password"})
 
 
+def recipe_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line of a recipe's program, its usage named `prog` (`just top-queries`, as it is
+    run), described by the first paragraph of `doc`, the program's docstring, whole: its first
+    line alone ended wherever the paragraph was wrapped."""
+    return argparse.ArgumentParser(prog=prog, description=doc.split("\n\n", 1)[0] if doc else None)
+
+
 def count_argument(what: str) -> Callable[[str], int]:
     """An option's type for a count of `what`, 1 or more, refused as the command line is read:
     `mail --limit -1` sliced all but the oldest message, and `top-queries --limit -1` started the

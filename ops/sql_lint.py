@@ -34,7 +34,6 @@ database (`just lint` does); `./dev test` runs them all as its stage `sql-lint`.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
@@ -64,7 +63,7 @@ from deploy.migrate import (
 from ops.distribution_lint import SCHEMA_DIR
 from ops.distribution_lint import findings as distribution_findings
 from ops.scratch import scratch_database, scratch_server
-from ops.settings import ROOT
+from ops.settings import ROOT, recipe_parser
 
 EXCEPTIONS_FILE = ROOT / "sql" / "lint-exceptions.toml"
 SQUAWK_CONFIG = ROOT / ".squawk.toml"
@@ -947,7 +946,7 @@ def run(server_url: str | None) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="just sql-lint", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("just sql-lint", __doc__)
     parser.add_argument(
         "--no-database",
         action="store_true",

@@ -55,6 +55,7 @@ from ops.settings import (
     Settings,
     forget_libpq_environment,
     psql_connection,
+    recipe_parser,
     redacted,
     starting_read_only,
 )
@@ -569,7 +570,7 @@ NEEDING_THE_API = frozenset({"worker", "pipeline", "pipeline-run"})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="just", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("just", __doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("up", help="bring the whole stack up (the default)")
     sub.add_parser("down", help="stop the stack that up runs on this data folder")

@@ -11,7 +11,6 @@ is made in, and read from, the server's `postgres` database: its counts are the 
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from psycopg import sql
 
 from blossom_db.connections import Connection
 from deploy.migrate import with_database
-from ops.settings import Settings, count_argument
+from ops.settings import Settings, count_argument, recipe_parser
 from ops.stack import database
 
 ORDER = {"total": "total_exec_time", "mean": "mean_exec_time", "calls": "calls"}
@@ -68,7 +67,7 @@ def table(rows: list[tuple[int, float, float, int, float, str]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="just top-queries", description=__doc__.split("\n\n", 1)[0])
+    parser = recipe_parser("just top-queries", __doc__)
     parser.add_argument(
         "--limit", type=count_argument("statements"), default=15, help="at most this many statements (15)"
     )
