@@ -84,9 +84,9 @@ async def _answered_while_claimed(event_id: str, question: Awaitable[T]) -> T:
     row's lock, still open on a live connection. Awaited just before the message is handed over
     (to the SMTP server at DATA, to Slack as its post's request goes, worker/slack.py): a
     connection lost meanwhile (Postgres restarted, the session ended) took the claim with it, and
-    a message handed over then could not be recorded, and went again at the next try. One round
-    trip: a statement answered in the claim's transaction proves the session, and with it the
-    lock, alive."""
+    a message handed over then could not be recorded, and went again at the next try. A
+    statement answered in the claim's transaction proves the session, and with it the lock,
+    alive."""
     try:
         return await question
     except psycopg.Error as error:
@@ -103,8 +103,8 @@ async def check_claim_held(conn: AsyncConnection[Any], event_id: str) -> None:
 
 
 async def check_still_wanted(conn: AsyncConnection[Any], event_id: str) -> None:
-    """check_claim_held for a mail, in its same one round trip, and Withdrawn unless the mail is
-    still wanted (delivery.still_wanted). The claim asked that of an invitation's mail, and
+    """check_claim_held for a mail, by the same call, and Withdrawn unless the mail is still
+    wanted (delivery.still_wanted). The claim asked that of an invitation's mail, and
     nothing after it: an invitation revoked, or its organization deleted, while the server was
     talked to was mailed all the same."""
     if not await _answered_while_claimed(event_id, delivery_still_wanted_async(conn, p_event_id=event_id)):
