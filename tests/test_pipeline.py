@@ -35,6 +35,7 @@ from tests.support.auth_client import COOKIE_NAME, signup
 from tests.support.databases import tcp_keepalives
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
+from tests.support.imports import loaded_by
 from tests.support.lazy import LazyModule
 from tests.support.orgs_db import call_and_commit, connect_slack, make_org, make_user
 from tests.support.sheets_fake import FakeSheets
@@ -44,13 +45,12 @@ from tests.support.worker import eventually
 if TYPE_CHECKING:
     import dagster
 
-    from pipeline import __main__ as cli
-    from pipeline import assets, definitions, resources, sensors
+    from pipeline import assets, definitions, resources, run_once, sensors
 else:
     # Dagster is imported by the first test that runs here, not by every process that collects
     # this module (tests/support/lazy.py).
     dagster = LazyModule("dagster")
-    cli = LazyModule("pipeline.__main__")
+    run_once = LazyModule("pipeline.run_once")
     assets = LazyModule("pipeline.assets")
     definitions = LazyModule("pipeline.definitions")
     resources = LazyModule("pipeline.resources")
@@ -1163,9 +1163,26 @@ def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day:
     assert f"argument --day: {day!r} is no day: YYYY-MM-DD" in ran.stderr, ran.stderr
 
 
+# `python -m pipeline ARGS`, its answer and exit swallowed: for what it loaded by then.
+RUN_PIPELINE_QUIETLY = """
+import contextlib, io, runpy, sys
+sys.argv[0] = "pipeline"
+with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as said:
+    with contextlib.redirect_stderr(said):
+        runpy.run_module("pipeline", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["--day", "yesterday"], ["--bogus"]])
+def test_pipeline_run_reads_its_arguments_before_loading_dagster(arguments: list[str]) -> None:
+    """Its usage and its refusal of an argument took seconds (20 under load) to come: Dagster and
+    the definitions were loaded before the arguments were read."""
+    assert loaded_by(RUN_PIPELINE_QUIETLY, ["dagster"], *arguments) == []
+
+
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
     nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
-    assert cli.run(["auth_housekeeping"], None, {"postgres": nowhere}) is False
+    assert run_once.run(["auth_housekeeping"], None, {"postgres": nowhere}) is False
     said = capsys.readouterr().err.splitlines()
     # Its last line, what cron mails and a terminal shows last, says why: it said only "Execution
     # of step "auth_housekeeping" failed.", the cause pages of Dagster's log above it.
@@ -1187,7 +1204,7 @@ def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
     def broken() -> None:
         raise RuntimeError("the reason it broke")
 
-    assert not cli.materialized([counted, broken], None, {}, instance)
+    assert not run_once.materialized([counted, broken], None, {}, instance)
     said = capsys.readouterr()
     assert "pipeline-run: counted:" in said.out
     assert said.err.splitlines()[-1].startswith(
@@ -1214,7 +1231,7 @@ def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
 )
 def test_pipeline_run_refuses_what_is_not_there(assets: list[str], day: date, says: str) -> None:
     with pytest.raises(SystemExit, match=re.escape(says)):
-        cli.run(assets, day)
+        run_once.run(assets, day)
 
 
 def test_pipeline_run_runs_each_way_of_partitioning_with_the_days_partition() -> None:
@@ -1224,7 +1241,7 @@ def test_pipeline_run_runs_each_way_of_partitioning_with_the_days_partition() ->
     chosen = [assets.auth_housekeeping, assets.weekly_slack_digest, assets.org_daily_metrics]
     runs = [
         ([asset.key.to_user_string() for asset in group], key)
-        for group, key in cli.partitioned_runs(chosen, DAY)
+        for group, key in run_once.partitioned_runs(chosen, DAY)
     ]
     assert runs == [
         (["org_daily_metrics"], "2026-01-10"),
@@ -1233,7 +1250,7 @@ def test_pipeline_run_runs_each_way_of_partitioning_with_the_days_partition() ->
     ]
     today = datetime.now(UTC).date()
     last_monday = today - timedelta(days=today.weekday() + 7)
-    by_default = [key for _group, key in cli.partitioned_runs(chosen, None)]
+    by_default = [key for _group, key in run_once.partitioned_runs(chosen, None)]
     assert by_default == [today.isoformat(), last_monday.isoformat(), None], "today, the last whole week"
 
 

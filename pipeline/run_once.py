@@ -1,0 +1,114 @@
+"""Materializing assets once, outside the daemon: what `just pipeline-run` (pipeline/__main__.py)
+does with the arguments it has read, kept apart so that reading them loads no Dagster. Each group
+of assets partitioned alike is one in-process run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from dagster import (
+    AssetsDefinition,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    PartitionsDefinition,
+    TimeWindowPartitionsDefinition,
+    materialize,
+)
+
+from pipeline.assets import WEEKS
+from pipeline.definitions import defs
+
+
+def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None = None) -> bool:
+    """Materialize the named assets (the daily and weekly ones of `day`; by default each one's
+    last: today, the last whole week), with the definitions' resources unless others are given;
+    whether every one succeeded."""
+    assets = {
+        asset.key.to_user_string(): asset
+        for asset in defs.assets or []
+        if isinstance(asset, AssetsDefinition)
+    }
+    unknown = sorted(set(names) - set(assets))
+    if unknown:
+        raise SystemExit(
+            f"pipeline-run: no asset {', '.join(unknown)} (there are: {', '.join(sorted(assets))})"
+        )
+    chosen = [assets[name] for name in names]
+    if day is not None and all(asset.partitions_def is None for asset in chosen):
+        raise SystemExit(f"pipeline-run: --day is for the daily and weekly assets; {', '.join(names)}: none")
+    runs = partitioned_runs(chosen, day)
+    resources = dict(defs.resources or {}) if resources is None else dict(resources)
+    with DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral() as instance:
+        # Every group runs, whether one before it failed.
+        return all([materialized(group, partition, resources, instance) for group, partition in runs])
+
+
+def partitioned_runs(
+    chosen: list[AssetsDefinition], day: date | None
+) -> list[tuple[list[AssetsDefinition], str | None]]:
+    """The runs that materialize the assets: one per way of partitioning them (a run is of one
+    partition or of none): the day's first (the week's digest reads them), then the week's, then
+    the others."""
+    groups: dict[PartitionsDefinition | None, list[AssetsDefinition]] = {}
+    for asset in chosen:
+        groups.setdefault(asset.partitions_def, []).append(asset)
+    return [
+        (group, None if partitions is None else partition_of(partitions, group, day))
+        for partitions, group in sorted(groups.items(), key=lambda item: (item[0] is None, item[0] is WEEKS))
+    ]
+
+
+def partition_of(partitions: PartitionsDefinition, group: list[AssetsDefinition], day: date | None) -> str:
+    """The partition that holds `day`, or the last (today's, the last whole week's) when there is
+    no day; SystemExit naming the assets and their range when there is no such partition."""
+    assert isinstance(partitions, TimeWindowPartitionsDefinition)
+    first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+    assert last is not None, "a partitioned asset of ours has partitions from its start on"
+    if day is None:
+        return last
+    key = partitions.get_partition_key_for_timestamp(datetime.combine(day, time(), UTC).timestamp())
+    if not partitions.has_partition_key(key):
+        raise SystemExit(
+            f"pipeline-run: {', '.join(asset.key.to_user_string() for asset in group)} has no"
+            f" {'week' if partitions is WEEKS else 'day'} of {day:%Y-%m-%d}: from {first} to {last} (UTC)"
+        )
+    return key
+
+
+def materialized(
+    group: list[AssetsDefinition], partition: str | None, resources: dict[str, Any], instance: DagsterInstance
+) -> bool:
+    """One run of the group; what it materialized, printed; whether it succeeded."""
+    result = materialize(
+        group, partition_key=partition, resources=resources, instance=instance, raise_on_error=False
+    )
+    for asset in group:
+        for materialization in result.asset_materializations_for_node(asset.node_def.name):
+            facts = ", ".join(f"{key} {value.value}" for key, value in materialization.metadata.items())
+            print(f"pipeline-run: {materialization.asset_key.to_user_string()}: {facts}")
+    if not result.success:
+        failed_steps = {failure.step_key for failure in result.get_step_failure_events()}
+        # The assets whose step failed; the others of the run were materialized, or skipped after it.
+        names = ", ".join(
+            asset.key.to_user_string() for asset in group if asset.node_def.name in failed_steps
+        ) or ", ".join(asset.key.to_user_string() for asset in group)
+        print(f"pipeline-run: {names} failed: {why_failed(result)}", file=sys.stderr)
+    return bool(result.success)
+
+
+def why_failed(result: ExecuteInProcessResult) -> str:
+    """The error that failed the run's first failed step, on one line: the asset's own (Dagster
+    wraps it in an error that says only that the step failed, and the cause was pages of the log
+    above the last line, which is what cron mails and a terminal shows last)."""
+    failure = next(iter(result.get_step_failure_events()), None)
+    if failure is None:
+        return "see the run"
+    error = failure.step_failure_data.error if failure.step_failure_data else None
+    if error is None:
+        return failure.message or "see the run"
+    return " ".join((error.cause or error).message.split())
