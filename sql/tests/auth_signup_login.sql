@@ -1,7 +1,7 @@
 /* Sign-up and login as the edge calls them: validation, uniqueness, failures, audit, session
    rotation. The limits on both are in auth_limits.sql. */
 begin;
-select plan(44);
+select plan(46);
 set local app.settings.bcrypt_cost = '4';
 
 set local role edge;
@@ -73,6 +73,10 @@ select bag_eq(
   $$ select target from app.audit_events where action = 'auth.login_failed' $$,
   $$ values ('alice@example.com'), ('nobody@example.com'), ('alice@example.com'), (null), (null), (null) $$,
   'a failed login''s audit names the address typed only when it is one: what else was typed is not kept');
+select is_empty($$ select from app.rate_limit_hits where key ~* 'hunter2' $$,
+  'nor is it a key of the failed-login counts, which are kept a day: no account has it for its address');
+select is((select count(*)::int from app.rate_limit_hits where kind = 'login.addr' and key = '192.0.2.9'), 1,
+  'the failure still counts against the address that tried it');
 select is((select count(*)::int from app.audit_events where action in ('auth.signup', 'auth.login')), 3,
   'sign-ups and logins are audited');
 select is_empty($$ select from app.audit_events where details::text ~* 'horse|password' $$,

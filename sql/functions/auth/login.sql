@@ -6,7 +6,8 @@
  * signed in 60 times within the hour from one not known, which sign-up tells of any address
  * anyway (409 auth.email_taken).
  * Limits: the failed-login limits of auth.failed_logins_retry_after (failed_logins.sql), counted
- * under the account's lock, so that parallel guesses cannot pass them; and the account's
+ * under the account's lock, so that parallel guesses cannot pass them (keyed by the email typed
+ * only when it has an address's shape, auth.failed_login_subject); and the account's
  * sign-ins, app.settings.logins_per_account_per_hour (60), counted when made and checked before
  * the password, so that one over it costs no bcrypt. Each sign-in is a bcrypt of the few the
  * edge runs at once (2 of them per client), a session and an audit event: unlimited, a client
@@ -30,6 +31,7 @@ as $$
 declare
   -- The address without spaces around it, as auth.valid_email takes it at sign-up.
   v_key text := pg_catalog.left(pg_catalog.lower(pg_catalog.btrim(coalesce(p_email, ''))), 320);
+  v_subject text := auth.failed_login_subject(v_key);
   v_addr text := util.client_key(p_client_addr);
   v_retry integer;
   v_user app.users;
@@ -43,7 +45,7 @@ begin
   select s.password_hash into v_hash from app.user_secrets s where s.user_id = v_user.id;
   v_device := auth.known_device(p_device_token, v_user.id);
 
-  v_retry := auth.failed_logins_retry_after(v_key, v_addr, v_device);
+  v_retry := auth.failed_logins_retry_after(v_subject, v_addr, v_device);
   if v_retry is not null then
     return auth.rate_limited(v_retry, 'Too many failed logins; try again later.');
   end if;
@@ -54,7 +56,7 @@ begin
   end if;
 
   if not auth.password_matches(p_password, v_hash) then
-    perform auth.count_failed_login(v_key, v_addr, v_device);
+    perform auth.count_failed_login(v_subject, v_addr, v_device);
     -- The address typed, when it is one: anything else typed there (a password in the wrong
     -- field, terminal escapes for whoever reads the audit trail) is not kept.
     perform auth.audit('auth.login_failed', null, app.mailable_email(v_key), p_client_addr,
@@ -62,7 +64,7 @@ begin
     return auth.refusal(401, 'auth.invalid_credentials', 'The email or the password is not right.');
   end if;
 
-  perform auth.forget_failed_logins(v_key, v_addr, v_device);
+  perform auth.forget_failed_logins(v_subject, v_addr, v_device);
   perform app.rate_limit_hit('login.success', v_key);
   perform auth.end_presented_session(p_session_token);
   perform auth.end_device_sessions(v_user.id, v_device);
