@@ -167,6 +167,29 @@ exception when insufficient_privilege then
     current_user;
 end
 $$;
+/* The edge's statements carry passwords and tokens as their parameters (a login's, a sign-up's,
+   a change's and a reset's password; a session's, a reset's or a verification link's token), and
+   PostgREST's a call's JSON body (an invitation's token). Postgres writes a statement's parameters
+   into its log with the statement, whenever it logs one (log_min_duration_statement, log_statement)
+   or one that failed (log_min_error_statement), as far as these two settings allow: a server's
+   defaults allow every parameter of a logged statement whole, and a login, one or two bcrypts
+   behind the edge's few turns of them, often takes the half second an operator logs statements
+   past. Superusers' settings, as temp_file_limit above: the roles may not lift them. */
+do $$
+declare
+  role_name text;
+  setting_name text;
+begin
+  foreach role_name in array array['authenticator', 'edge'] loop
+    foreach setting_name in array array['log_parameter_max_length', 'log_parameter_max_length_on_error'] loop
+      execute format('alter role %I set %I = 0', role_name, setting_name);
+    end loop;
+  end loop;
+exception when insufficient_privilege then
+  raise warning 'sql/roles.sql: % may not set log_parameter_max_length, so a statement the server logs of the edge or PostgREST is logged with its parameters (passwords, tokens)',
+    current_user;
+end
+$$;
 /* The services' logins: a transaction one of them leaves open (a bug, or whoever holds its
    password) does not keep its locks for ever: an account's login lock, the job queue, which every
    call that queues mail writes in. Longer than any wait inside their transactions: the worker

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(110);
+select plan(111);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -482,6 +482,25 @@ select results_eq(
             ('worker', 'statement_timeout=1min'),
             ('worker', 'temp_file_limit=256MB') $$,
   'each login role''s bounds, as sql/roles.sql states them (docs/sql.md says why each)'
+);
+
+/* The statements of the edge (its auth calls: a password, a reset or session token) and of
+   PostgREST (a call's JSON body: an invitation's token) carry secrets as their parameters, which
+   Postgres writes into its log with a statement it logs (log_min_duration_statement, log_statement,
+   log_min_error_statement) unless these say not to: a server's defaults print them whole, and
+   logins of a second or more are common (bcrypt at cost 12, the edge's turns). */
+select results_eq(
+  $$ select r.rolname::text collate "default", c.setting collate "default"
+       from pg_roles r
+       join pg_db_role_setting s on s.setrole = r.oid and s.setdatabase = 0
+      cross join lateral unnest(s.setconfig) c(setting)
+      where r.rolname in ('authenticator', 'edge') and c.setting like 'log\_parameter\_max\_length%'
+      order by 1, 2 $$,
+  $$ values ('authenticator', 'log_parameter_max_length=0'),
+            ('authenticator', 'log_parameter_max_length_on_error=0'),
+            ('edge', 'log_parameter_max_length=0'),
+            ('edge', 'log_parameter_max_length_on_error=0') $$,
+  'the statements of the logins that carry passwords and tokens are logged without their parameters, whatever the server logs'
 );
 
 /* The API has no overloaded functions: one name, one signature, for PostgREST and codegen. */
