@@ -765,7 +765,11 @@ class PostgrestProxy:
             self.count_error("edge.too_many_requests")
             raise Refused(over_share()) from None
         try:
-            answer = await self.upstream.request(scope["method"], target, headers, body)
+            # A HEAD is asked as its GET: PostgREST answers a HEAD with no body, a failure's too,
+            # whose code the edge reads (server_error), and runs no function of a scalar for it.
+            # RelayedResponse sends a HEAD's client no body.
+            upstream_method = "GET" if method == "HEAD" else method
+            answer = await self.upstream.request(upstream_method, target, headers, body)
         except UpstreamError as error:
             self.shares.give_back(client)
             status, code, message = UPSTREAM_REFUSALS[type(error)]
@@ -779,7 +783,7 @@ class PostgrestProxy:
             # Streamed, it is read from PostgREST no faster than the client takes it, on one of
             # the edge's connections to PostgREST, so it counts in the client's share until sent:
             # a client that asked for such answers and read none held a connection for each.
-            return RelayedResponse(answer, scope["method"], finished=lambda: self.shares.give_back(client))
+            return RelayedResponse(answer, finished=lambda: self.shares.give_back(client))
         # PostgREST answers once its transaction is over: a whole answer frees its connections.
         self.shares.give_back(client)
         answer.release()
@@ -791,7 +795,7 @@ class PostgrestProxy:
             raise Refused(
                 error_response(answer.status, "edge.bad_request", "The API server refused the request.")
             )
-        return RelayedResponse(answer, scope["method"])
+        return RelayedResponse(answer)
 
 
 def _is_json(answer: Answer) -> bool:
@@ -880,7 +884,7 @@ class RelayedResponse(Response):
     task group per request to watch for disconnects; a vanished client fails `send` instead.
     """
 
-    def __init__(self, answer: Answer, method: str, finished: Callable[[], None] | None = None) -> None:
+    def __init__(self, answer: Answer, finished: Callable[[], None] | None = None) -> None:
         self.answer = answer
         self.finished = finished
         self.status_code = answer.status
@@ -899,7 +903,7 @@ class RelayedResponse(Response):
                 self.raw_headers.append((name, value))
         if answer.status in (204, 304):
             pass  # no body, and no Content-Length either (RFC 9110 section 8.6)
-        elif answer.complete and method != "HEAD":
+        elif answer.complete:  # a HEAD's too: the length of its GET's body (RFC 9110, 8.6)
             self.raw_headers.append((b"content-length", b"%d" % len(answer.head)))
         elif content_length is not None:
             self.raw_headers.append((b"content-length", content_length))

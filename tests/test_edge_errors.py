@@ -198,6 +198,45 @@ def test_postgrest_answers_of_a_database_outage_have_the_edges_stable_codes(
             assert reply.json()["details"] == {"upstream_code": upstream_code}
 
 
+def test_a_head_is_answered_with_the_status_and_code_of_its_get(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A HEAD of a function that reads is its GET without the body. PostgREST answers a HEAD
+    with no body, errors included, so the edge could not read the code of a failure: a read
+    ended by an outage, a deadlock or the statement timeout was a HEAD's 502 edge.bad_gateway
+    (no Retry-After) where its GET was the 503 or 504 to wait out, and a read of a scalar was not
+    run at all (200)."""
+    probe = """
+    create function api.probe_read_out_of_slots() returns setof api.organization
+    language plpgsql stable as $$
+    begin raise exception 'sorry, too many clients already' using errcode = '53300'; end $$;
+    create function api.probe_read_deadlock() returns setof api.organization
+    language plpgsql stable as $$
+    begin raise exception 'deadlock detected' using errcode = '40P01'; end $$;
+    create function api.probe_read_scalar() returns integer language plpgsql stable as $$
+    begin raise exception 'sorry, too many clients already' using errcode = '53300'; end $$;
+    grant execute on function api.probe_read_out_of_slots(), api.probe_read_deadlock(),
+      api.probe_read_scalar() to web_anon;
+    """
+    with make_stack(pg_server, template_database, tmp_path_factory.mktemp("head"), probe) as running:
+        for path in [
+            "/rpc/probe_read_out_of_slots",
+            "/rpc/probe_read_deadlock",
+            "/rpc/probe_read_scalar",
+            "/rpc/get_organization?org_id=org_00000000000000000000000000",
+            "/rpc/me",
+        ]:
+            got = request(running.edge_url, "GET", path)
+            head = request(running.edge_url, "HEAD", path)
+            assert head.body == b""
+            assert (head.status, head.header("retry-after"), head.header("content-length")) == (
+                got.status,
+                got.header("retry-after"),
+                str(len(got.body)),
+            ), path
+            assert head.header("content-type") == got.header("content-type"), path
+
+
 def test_an_rpc_ended_by_a_deadlock_or_a_lock_wait_is_answered_as_an_auth_call_is(
     pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
