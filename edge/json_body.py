@@ -6,6 +6,8 @@ order mark) and UTF-8 after one; and it reads NaN, Infinity and -Infinity, which
 /rpc refused these (PostgREST reads none of them) while /auth took them: two readers, and a
 body one part of the API refused was another's valid request. Here the bytes must be UTF-8
 (a byte order mark is then a character, which json refuses), and those constants are refused.
+An integer of any length is read (as a Decimal unless the caller says otherwise): json's int()
+refuses one of over 4,300 digits, and /auth answered such a body "not JSON" where /rpc read it.
 Every object read is a JsonObject, which says which names it gives more than once (json keeps
 the last one's value, where Postgres reads each): the caller refuses them where they matter.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 
@@ -47,7 +50,7 @@ def read_json(
     arrays or objects nested deeper than Python's stack (about a thousand)."""
     return json.loads(
         body.decode("utf-8"),
-        parse_int=parse_int,
+        parse_int=parse_int or Decimal,
         parse_float=parse_float,
         parse_constant=_not_json,
         object_pairs_hook=_object,

@@ -607,6 +607,25 @@ def test_an_auth_body_is_json_in_utf8_as_a_calls_is(answers_stack: Stack, body: 
     assert_error(reply, 400, "request.invalid_json")
 
 
+@pytest.mark.parametrize("digits", [4300, 4301, 60_000])
+def test_an_auth_field_that_is_a_long_number_is_a_field_that_is_no_string(
+    answers_stack: Stack, digits: int
+) -> None:
+    """An integer of any length is JSON, which /rpc reads as such; /auth read it with Python's
+    int(), which refuses one of over 4,300 digits, and answered a body PostgREST and /rpc take
+    400 request.invalid_json, "not JSON", where a number of 4,300 was 422 request.invalid_field."""
+    reply = request(
+        answers_stack.edge_url,
+        "POST",
+        "/auth/password-reset",
+        body=b'{"email": ' + b"9" * digits + b"}",
+        headers={"Content-Type": "application/json"},
+        source=loopback_address(),
+    )
+    assert_error(reply, 422, "request.invalid_field")
+    assert reply.json()["details"] == {"field": "email"}
+
+
 def _status_with_headers(base_url: str, path: str, header_lines: list[str]) -> int:
     """The status of a GET sent with exactly these header lines (two Cookie lines stay two)."""
     head = f"GET {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n"
