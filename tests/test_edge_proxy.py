@@ -148,6 +148,17 @@ def test_a_large_response_streams_through_whole(probe_stack: Stack) -> None:
     assert numbers[-1] == 200000
 
 
+def test_a_head_of_an_answer_too_large_to_buffer_gives_its_turn_back(probe_stack: Stack) -> None:
+    """A HEAD is asked of PostgREST as its GET, whose answer over the edge's buffer is streamed:
+    the edge sends none of it, drops that connection to PostgREST, and gives the client's turn at
+    PostgREST back, so that more HEADs than its share (4) are each answered at once."""
+    for _ in range(6):
+        reply = request(probe_stack.edge_url, "HEAD", "/rpc/numbers?n=200000", timeout=30, source="127.0.0.5")
+        assert (reply.status, reply.body) == (200, b"")
+    after = request(probe_stack.edge_url, "GET", "/rpc/numbers?n=3", source="127.0.0.5")
+    assert after.json() == [1, 2, 3]
+
+
 def test_a_body_just_under_the_limit_is_accepted(probe_stack: Stack) -> None:
     text = "x" * (BODY_LIMIT - 100)
     reply = request(probe_stack.edge_url, "POST", "/rpc/echo", json_body={"payload": text})
