@@ -179,15 +179,21 @@ class SheetsClient:
         parts = _parts(cells, LARGEST_REQUEST_BYTES)
         grid = {"rowCount": max(len(rows), 1), "columnCount": max(width, 1)}
 
-        def resized_and_cleared(sheet_id: int) -> list[dict[str, Any]]:
+        def resized_and_cleared(sheet: gspread.Worksheet) -> list[dict[str, Any]]:
+            # Rows or columns a person froze (a header, to scroll or filter) stay frozen, and Sheets
+            # refuses a grid with none past them: one empty row or column is kept after them.
+            kept = {
+                "rowCount": max(grid["rowCount"], sheet.frozen_row_count + 1),
+                "columnCount": max(grid["columnCount"], sheet.frozen_col_count + 1),
+            }
             return [
                 {
                     "updateSheetProperties": {
-                        "properties": {"sheetId": sheet_id, "gridProperties": grid},
+                        "properties": {"sheetId": sheet.id, "gridProperties": kept},
                         "fields": "gridProperties.rowCount,gridProperties.columnCount",
                     }
                 },
-                {"updateCells": {"range": {"sheetId": sheet_id}, "fields": "userEnteredValue"}},
+                {"updateCells": {"range": {"sheetId": sheet.id}, "fields": "userEnteredValue"}},
             ]
 
         def written(sheet_id: int, first: int, part: list[dict[str, Any]]) -> dict[str, Any]:
@@ -208,7 +214,7 @@ class SheetsClient:
             sheet_id = sheet.id
             if len(parts) <= 1:
                 spreadsheet.batch_update(
-                    {"requests": [*resized_and_cleared(sheet_id), written(sheet_id, 0, cells)]}
+                    {"requests": [*resized_and_cleared(sheet), written(sheet_id, 0, cells)]}
                 )
                 return
             # Those another replacement left (it stopped, or failed, midway) go with this one's;
@@ -253,7 +259,7 @@ class SheetsClient:
             spreadsheet.batch_update(
                 {
                     "requests": [
-                        *resized_and_cleared(sheet_id),
+                        *resized_and_cleared(sheet),
                         {
                             "copyPaste": {
                                 "source": whole,

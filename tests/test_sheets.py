@@ -94,6 +94,27 @@ def test_a_replacement_in_parts_keeps_the_worksheet_of_one_under_way(
     assert [sheet.title for sheet in sheets_fake.spreadsheets[KEY]] == ["metrics", under_way]
 
 
+@pytest.mark.parametrize("parts", [1, 2])
+def test_a_worksheet_whose_header_a_person_froze_is_replaced_by_fewer_rows_than_it_froze(
+    sheets_fake: FakeSheets, monkeypatch: pytest.MonkeyPatch, parts: int
+) -> None:
+    """A person who reads the export freezes its header row (to scroll, or for a filter), or more.
+    Sheets refuses a grid of no more rows than are frozen ("Sorry, it is not possible to delete all
+    non-frozen rows."), nor of no more columns: an export of fewer rows (the header alone, when no
+    organization has metrics in its days) failed on that worksheet, run after run, until someone
+    unfroze it; in one batch or in parts. The grid keeps one empty row and column past the frozen
+    ones, and the freeze stays the person's."""
+    if parts > 1:
+        monkeypatch.setattr(sheets, "LARGEST_REQUEST_BYTES", sheets.REQUEST_ROOM_BYTES + 20)
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    sheets_fake.freeze(KEY, "metrics", rows=2, columns=3)
+    rows: list[list[Cell]] = [["day", "org_id"], ["2026-01-10", "org_1"]]
+    client_for(sheets_fake).replace_rows(KEY, "metrics", rows)
+    assert sheets_fake.values(KEY, "metrics") == rows
+    assert sheets_fake.frozen(KEY, "metrics") == (2, 3)
+    assert [sheet.title for sheet in sheets_fake.spreadsheets[KEY]] == ["metrics"]
+
+
 def test_a_missing_worksheet_is_added(sheets_fake: FakeSheets) -> None:
     sheets_fake.add_spreadsheet(KEY, "other")
     client_for(sheets_fake).replace_rows(KEY, "metrics", [["a", "b"]])

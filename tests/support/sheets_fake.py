@@ -8,7 +8,8 @@ unchanged against it.
                                                 updateCells, copyPaste
 
 As Google, it refuses a request of more than 10 MiB (400, "Request payload size exceeds the
-limit: 10485760 bytes.").
+limit: 10485760 bytes."), and a grid of no more rows (or columns) than a person froze (400, "Sorry,
+it is not possible to delete all non-frozen rows.": `freeze` freezes them).
 
 The token endpoint checks the assertion's RS256 signature against the service account's public
 key, and the Sheets endpoints the bearer token it issued. A test can make the next requests fail
@@ -28,7 +29,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +53,23 @@ class Worksheet:
     columns: int = 26
     # The cells' entered values, row by row ('' for an empty cell).
     cells: list[list[Any]] = field(default_factory=list)
+    # The rows and columns a person froze (View > Freeze), which stay in view as the rest scrolls.
+    frozen_rows: int = 0
+    frozen_columns: int = 0
 
     def properties(self, index: int) -> dict[str, Any]:
+        grid = {"rowCount": self.rows, "columnCount": self.columns}
+        # As Google answers: a count of none is left out.
+        if self.frozen_rows:
+            grid["frozenRowCount"] = self.frozen_rows
+        if self.frozen_columns:
+            grid["frozenColumnCount"] = self.frozen_columns
         return {
             "sheetId": self.sheet_id,
             "title": self.title,
             "index": index,
             "sheetType": "GRID",
-            "gridProperties": {"rowCount": self.rows, "columnCount": self.columns},
+            "gridProperties": grid,
         }
 
 
@@ -143,10 +153,22 @@ class FakeSheets:
             Worksheet(sheet_id=index + 1, title=title) for index, title in enumerate(titles)
         ]
 
+    def freeze(self, key: str, title: str, rows: int = 0, columns: int = 0) -> None:
+        """A person freezes the worksheet's first rows and columns (its header, to scroll or filter)."""
+        sheet = self._worksheet(key, title)
+        sheet.frozen_rows, sheet.frozen_columns = rows, columns
+
+    def frozen(self, key: str, title: str) -> tuple[int, int]:
+        """The worksheet's frozen rows and columns."""
+        sheet = self._worksheet(key, title)
+        return sheet.frozen_rows, sheet.frozen_columns
+
+    def _worksheet(self, key: str, title: str) -> Worksheet:
+        return next(sheet for sheet in self.spreadsheets[key] if sheet.title == title)
+
     def values(self, key: str, title: str) -> list[list[Any]]:
         """The worksheet's cells, as a person would read them."""
-        sheet = next(sheet for sheet in self.spreadsheets[key] if sheet.title == title)
-        return [list(row) for row in sheet.cells]
+        return [list(row) for row in self._worksheet(key, title).cells]
 
     def metadata(self, key: str) -> dict[str, Any]:
         """The spreadsheet's metadata, as GET /v4/spreadsheets/{key} answers it."""
@@ -246,9 +268,7 @@ class FakeSheets:
     def _batch_update(self, key: str, body: Any) -> Response:
         sheets = self.spreadsheets[key]
         replies: list[dict[str, Any]] = []
-        changed = [
-            Worksheet(s.sheet_id, s.title, s.rows, s.columns, [list(r) for r in s.cells]) for s in sheets
-        ]
+        changed = [replace(s, cells=[list(r) for r in s.cells]) for s in sheets]
         by_id = {sheet.sheet_id: sheet for sheet in changed}
         for item in body.get("requests", []):
             (kind, request), *_ = item.items()
@@ -292,6 +312,16 @@ class FakeSheets:
             sheet = by_id[sheet_id]
             if kind == "updateSheetProperties":
                 grid = request["properties"]["gridProperties"]
+                for count, frozen, what in (
+                    (grid["rowCount"], sheet.frozen_rows, "rows"),
+                    (grid["columnCount"], sheet.frozen_columns, "columns"),
+                ):
+                    if frozen and count <= frozen:
+                        return _error(
+                            400,
+                            f"Invalid requests[{len(replies)}].updateSheetProperties:"
+                            f" Sorry, it is not possible to delete all non-frozen {what}.",
+                        )
                 sheet.rows, sheet.columns = grid["rowCount"], grid["columnCount"]
                 sheet.cells = [row[: sheet.columns] for row in sheet.cells[: sheet.rows]]
             elif kind == "updateCells" and "range" in request:
