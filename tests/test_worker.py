@@ -188,6 +188,24 @@ def test_a_mail_whose_link_expired_before_it_could_go_is_given_up_not_sent(
         assert smtp.received == []
 
 
+def test_a_mail_whose_expired_token_the_housekeeping_took_out_is_given_up_as_expired(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The housekeeping (pipeline.purge_auth, hourly) takes the token out of a mail not delivered
+    once its link expired, while its tries may still go on (the relay down past a reset's hour).
+    Its next try gave it up as "the payload has no token", a payload missing a field, which reads
+    as a fault of ours in admin.failed_deliveries and in the failed-deliveries alert, where the
+    mail whose link lapsed in an outage is to say so."""
+    event = queue_mail(database_url, "hal@example.com", expires_at="2020-01-01T00:00:00+00:00")
+    with psycopg.connect(database_url) as conn:
+        conn.execute("select pipeline.purge_auth()")
+    assert "token" not in outbox_row(database_url, event)["payload"]
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        row = outbox_row_once(database_url, event, "given_up_at")
+        assert smtp.received == []
+    assert row["last_error"] == "its link expired at 2020-01-01T00:00:00+00:00 before it could be sent"
+
+
 def test_a_mail_given_up_is_logged_by_its_reason_without_a_traceback(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -132,9 +132,13 @@ def compose(
     # with an AttributeError of its own parser's.
     except Exception as error:  # noqa: BLE001
         raise UnsendableMessage(f"not an address: {type(error).__name__}: {error}") from None
+    # The expiry before the token: the housekeeping takes the token out of a mail whose link
+    # expired (pipeline.purge_auth) while its tries may still go on, and it is given up as expired,
+    # not as a payload without its token, which reads as a fault of ours.
+    expires_at = _expiry(_field(payload, "expires_at"), now)
     values = {
         "link": f"{app_url}{kind.page}?{urlencode({'token': _field(payload, 'token')})}",
-        "expires_at": _expiry(_field(payload, "expires_at"), now),
+        "expires_at": expires_at,
         **{name: inert(_field(payload, name)) for name in kind.typed},
         **{name: _field(payload, name) for name in kind.plain},
     }
