@@ -704,6 +704,7 @@ class PipelineFailedDeliveriesRow:
     attempts: int | None
     last_error: str | None
     failed_at: datetime | None
+    delivered_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -2677,14 +2678,14 @@ async def ext_slack_may_connect_async(
 def pipeline_failed_deliveries(
     conn: psycopg.Connection[Any], *, p_after_failure_id: int | None, p_limit: int | Default | None = DEFAULT
 ) -> list[PipelineFailedDeliveriesRow]:
-    """The queue's failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure's id, its job, the outbox message's topic, tries, last error and when it failed. Errors: 422 pipeline.invalid_limit.
+    """The queue's failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure's id, its job, the outbox message's topic, tries, last error, when it failed, and when the message was delivered since (tried again), if it was. Errors: 422 pipeline.invalid_limit.
 
     Raises PipelineFailedDeliveriesError with code: pipeline.invalid_limit.
     """
     query, params = call_query(
         "pipeline",
         "failed_deliveries",
-        'select r."failure_id", r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
+        'select r."failure_id", r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at", r."delivered_at" from {call} as r',
         [("p_after_failure_id", p_after_failure_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
     )
     with (
@@ -2702,14 +2703,14 @@ async def pipeline_failed_deliveries_async(
     p_after_failure_id: int | None,
     p_limit: int | Default | None = DEFAULT,
 ) -> list[PipelineFailedDeliveriesRow]:
-    """The queue's failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure's id, its job, the outbox message's topic, tries, last error and when it failed. Errors: 422 pipeline.invalid_limit.
+    """The queue's failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure's id, its job, the outbox message's topic, tries, last error, when it failed, and when the message was delivered since (tried again), if it was. Errors: 422 pipeline.invalid_limit.
 
     Raises PipelineFailedDeliveriesError with code: pipeline.invalid_limit.
     """
     query, params = call_query(
         "pipeline",
         "failed_deliveries",
-        'select r."failure_id", r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at" from {call} as r',
+        'select r."failure_id", r."job_id", r."event_id", r."topic", r."attempts", r."last_error", r."failed_at", r."delivered_at" from {call} as r',
         [("p_after_failure_id", p_after_failure_id, "bigint", ""), ("p_limit", p_limit, "integer", "")],
     )
     async with (

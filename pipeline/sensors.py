@@ -7,7 +7,8 @@ a run of the job `delivery_incident_alert`, keyed by the incident (its first fai
 when it failed), so Dagster starts it once whatever the sensor asks again; the run logs the
 incident as an error. A database whose failures started again (restored from a backup, made again)
 is read from its first failure again; a failure gone with its job (run again and succeeded) is not
-taken for that.
+taken for that. A failure whose mail was delivered since it failed (tried again by a DBA) is no
+incident: it was over before it was seen.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
@@ -103,7 +104,8 @@ class Incidents:
         happened (failed_at), not by when the sensor saw them: a daemon stopped for longer than
         the quiet spell while failures kept coming took those it saw after its restart for a new
         incident, and alerted again; one that saw a failure late took the next, after a quiet
-        spell, for the same incident."""
+        spell, for the same incident. A failure whose mail was delivered since is seen (the
+        cursor passes it) and belongs to no incident."""
         if not failures:
             # Nothing to tell: whether the next failure opens an incident is told by its failed_at
             # then. Closed here on the sensor's clock, measured against the database's failed_at,
@@ -113,6 +115,10 @@ class Incidents:
         incident, last_at = self.open_incident, self.last_failure_at
         incidents: dict[int, list[PipelineFailedDeliveriesRow]] = {}
         for failure in failures:
+            if failure.delivered_at is not None:
+                # Mended and delivered since (delivery.try_again) before it was seen: over, it
+                # opens no incident and keeps none open; an alert of it told of a mail that went.
+                continue
             at = failure.failed_at.timestamp() if failure.failed_at is not None else now
             if incident is None or last_at is None or at - last_at > quiet_seconds:
                 incident = failure.failure_id or 0

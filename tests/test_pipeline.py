@@ -826,7 +826,7 @@ def failure(failure_id: int, at: float | None = None) -> PipelineFailedDeliverie
     """A failure, recorded `at` (seconds since the epoch; none: when the sensor sees it)."""
     failed_at = None if at is None else datetime.fromtimestamp(at, UTC)
     return PipelineFailedDeliveriesRow(
-        failure_id, failure_id, f"evt_{failure_id}", "mail.test", 8, "550 no", failed_at
+        failure_id, failure_id, f"evt_{failure_id}", "mail.test", 8, "550 no", failed_at, None
     )
 
 
@@ -1050,6 +1050,44 @@ def test_a_failure_tried_again_that_succeeds_is_not_taken_for_a_restore(
         "a failure minutes later is the same incident: no second alert"
     )
     assert sensors.Incidents.from_cursor(cursor).last_failure_id > seen.last_failure_id
+
+
+def test_a_failure_mended_and_delivered_before_the_sensor_saw_it_is_no_incident(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """A DBA mends the cause and tries a given-up mail again (delivery.try_again): a new job
+    delivers it, and the failed job stays, with its failure. A sensor that read that failure only
+    after the mail went (its daemon stopped meanwhile, or a backlog read 1,000 a minute) alerted an
+    incident that was over, of a mail that had gone, its last error empty (the try again cleared
+    it). A failure whose mail was delivered since opens no incident and counts in none; the next
+    failure not mended does."""
+
+    def tick(cursor: str | None) -> tuple[dagster.SensorResult | dagster.SkipReason, str | None]:
+        context = dagster.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"postgres": postgres}
+        )
+        result = sensors.failed_deliveries_sensor(context)
+        assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
+        return result, result.cursor if isinstance(result, dagster.SensorResult) else context.cursor
+
+    mended, not_mended = queue_mails(database_url, 2)
+    fail(database_url, [mended])
+    with psycopg.connect(database_url) as conn:
+        (tried,) = conn.execute("select delivery.try_again(%s)", (mended,)).fetchone() or (None,)
+        assert tried is True
+        conn.execute("update app.outbox set delivered_at = now(), attempts = 1 where id = %s", (mended,))
+    over, cursor = tick(None)
+    assert isinstance(over, dagster.SkipReason), over
+    assert sensors.Incidents.from_cursor(cursor).open_incident is None
+    assert sensors.Incidents.from_cursor(cursor).last_failure_id > 0, "read, and not read again"
+
+    fail(database_url, [not_mended])
+    opened, _ = tick(cursor)
+    assert isinstance(opened, dagster.SensorResult), opened
+    (alert,) = opened.run_requests or []
+    assert isinstance(alert, dagster.RunRequest)
+    config = alert.run_config["ops"]["alert_delivery_incident"]["config"]
+    assert (config["failures"], config["last_error"]) == (1, "550 no such mailbox")
 
 
 def test_pipeline_run_fills_analytics_after_sign_ups_and_an_invitation(

@@ -480,10 +480,10 @@ select tap.fix('failure', (select e.id::text from jobs.procrastinate_events e
                             where e.job_id = tap.id('failed_job')::bigint and e.type = 'failed'));
 set local role pipeline;
 select results_eq(
-  $$ select failure_id, job_id, event_id, topic, attempts, last_error, failed_at from pipeline.failed_deliveries(null) $$,
+  $$ select failure_id, job_id, event_id, topic, attempts, last_error, failed_at, delivered_at from pipeline.failed_deliveries(null) $$,
   $$ values (tap.id('failure')::bigint, tap.id('failed_job')::bigint, tap.id('failed_event'), 'mail.tap_one', 3,
-             '550 no such mailbox', '2026-01-10 12:00Z'::timestamptz) $$,
-  'failed_deliveries shows the failure with its job, its message''s topic, tries and last error, not the pending ones'
+             '550 no such mailbox', '2026-01-10 12:00Z'::timestamptz, null::timestamptz) $$,
+  'failed_deliveries shows the failure with its job, its message''s topic, tries and last error, not delivered since, not the pending ones'
 );
 select is_empty(tap.fill($$ select * from pipeline.failed_deliveries({failure}) $$), 'nothing after the last failure seen');
 select results_eq(

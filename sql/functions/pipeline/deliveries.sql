@@ -1,6 +1,8 @@
 /* Failed deliveries, for the pipeline's alert (pipeline/sensors.py): the queue's failures (a
    message given up: a permanent refusal, or its last try), each with its job, its outbox
-   message's topic, tries and last error, never its payload. Oldest first, after the last failure
+   message's topic, tries and last error, and when the message was delivered since (a DBA mended
+   the cause and tried it again: delivery.try_again makes a new job, and the failed one stays),
+   never its payload. Oldest first, after the last failure
    the caller has seen, so a sensor reads each failure once. A failure is the queue's event (its
    id grows as failures are recorded), not the job: a mail retried for hours fails after jobs
    made later, and a cursor on the job id passed it over. (Two failures recorded at one instant
@@ -15,7 +17,8 @@ returns table (
   topic text,
   attempts integer,
   last_error text,
-  failed_at timestamptz
+  failed_at timestamptz,
+  delivered_at timestamptz
 )
 language plpgsql stable security definer set search_path = ''
 as $$
@@ -24,7 +27,7 @@ begin
     perform util.raise_error(422, 'pipeline.invalid_limit', 'The limit must be between 1 and 1000.');
   end if;
   return query
-    select e.id, j.id, o.id::text, o.topic, o.attempts, o.last_error, e.at
+    select e.id, j.id, o.id::text, o.topic, o.attempts, o.last_error, e.at, o.delivered_at
       from jobs.procrastinate_events e
       join jobs.procrastinate_jobs j on j.id = e.job_id
       left join app.outbox o on o.id = j.args ->> 'event_id'
@@ -35,7 +38,7 @@ end
 $$;
 
 comment on function pipeline.failed_deliveries(bigint, integer) is
-  'The queue''s failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure''s id, its job, the outbox message''s topic, tries, last error and when it failed. '
+  'The queue''s failed deliveries after failure p_after_failure_id (null: from the first), oldest first, at most p_limit: the failure''s id, its job, the outbox message''s topic, tries, last error, when it failed, and when the message was delivered since (tried again), if it was. '
   'Errors: 422 pipeline.invalid_limit.';
 
 /* The newest failure at or before failure p_failure_id that is still there, for the sensor to
