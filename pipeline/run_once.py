@@ -38,7 +38,8 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
         raise SystemExit(
             f"pipeline-run: no asset {', '.join(unknown)} (there are: {', '.join(sorted(assets))})"
         )
-    chosen = [assets[name] for name in names]
+    # Each once, however often it was named: a run of one asset twice told of it twice.
+    chosen = [assets[name] for name in dict.fromkeys(names)]
     if day is not None and all(asset.partitions_def is None for asset in chosen):
         raise SystemExit(f"pipeline-run: --day is for the daily and weekly assets; {', '.join(names)}: none")
     runs = partitioned_runs(chosen, day)

@@ -1228,6 +1228,14 @@ def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> Non
     assert "connection" in said[-1]
 
 
+def test_pipeline_run_runs_an_asset_named_twice_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pipeline-run auth_housekeeping auth_housekeeping` ran it once and told of it twice: its
+    materialization printed twice, or its failure as `auth_housekeeping, auth_housekeeping`."""
+    nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
+    assert run_once.run(["auth_housekeeping", "auth_housekeeping"], None, {"postgres": nowhere}) is False
+    assert capsys.readouterr().err.splitlines()[-1].startswith("pipeline-run: auth_housekeeping failed: ")
+
+
 def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
     capsys: pytest.CaptureFixture[str], instance: dagster.DagsterInstance
 ) -> None:
