@@ -908,14 +908,22 @@ def fail_deliveries(database_url: str, count: int) -> None:
     fail(database_url, queue_mails(database_url, count))
 
 
+def sensor_tick_and_cursor(
+    postgres: resources.PostgresResource, instance: dagster.DagsterInstance, cursor: str | None
+) -> tuple[dagster.SensorResult | dagster.SkipReason, str | None]:
+    """One evaluation of the failed-deliveries sensor from the cursor, and the cursor it left
+    (a skip's is the context's)."""
+    context = dagster.build_sensor_context(instance=instance, cursor=cursor, resources={"postgres": postgres})
+    result = sensors.failed_deliveries_sensor(context)
+    assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
+    return result, result.cursor if isinstance(result, dagster.SensorResult) else context.cursor
+
+
 def sensor_tick(
     postgres: resources.PostgresResource, instance: dagster.DagsterInstance, cursor: str | None
 ) -> dagster.SensorResult | dagster.SkipReason:
     """One evaluation of the failed-deliveries sensor from the cursor."""
-    context = dagster.build_sensor_context(instance=instance, cursor=cursor, resources={"postgres": postgres})
-    result = sensors.failed_deliveries_sensor(context)
-    assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
-    return result
+    return sensor_tick_and_cursor(postgres, instance, cursor)[0]
 
 
 def test_the_sensor_alerts_once_per_incident(
@@ -1023,12 +1031,7 @@ def test_a_failure_tried_again_that_succeeds_is_not_taken_for_a_restore(
     incident under way, and the next failure, minutes later, was alerted as a second one."""
 
     def tick(cursor: str | None) -> tuple[dagster.SensorResult | dagster.SkipReason, str | None]:
-        context = dagster.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"postgres": postgres}
-        )
-        result = sensors.failed_deliveries_sensor(context)
-        assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
-        return result, result.cursor if isinstance(result, dagster.SensorResult) else context.cursor
+        return sensor_tick_and_cursor(postgres, instance, cursor)
 
     (event,) = queue_mails(database_url, 1)
     fail(database_url, [event])
@@ -1063,12 +1066,7 @@ def test_a_failure_mended_and_delivered_before_the_sensor_saw_it_is_no_incident(
     failure not mended does."""
 
     def tick(cursor: str | None) -> tuple[dagster.SensorResult | dagster.SkipReason, str | None]:
-        context = dagster.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"postgres": postgres}
-        )
-        result = sensors.failed_deliveries_sensor(context)
-        assert isinstance(result, dagster.SensorResult | dagster.SkipReason)
-        return result, result.cursor if isinstance(result, dagster.SensorResult) else context.cursor
+        return sensor_tick_and_cursor(postgres, instance, cursor)
 
     mended, not_mended = queue_mails(database_url, 2)
     fail(database_url, [mended])
