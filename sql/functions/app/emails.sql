@@ -1,3 +1,18 @@
+/* The text as an app.email, or null when it has not the domain's shape (sql/schema/020_auth.sql),
+   which every stored address has: text of any other shape is no account's address. */
+create function app.email_or_null(p_text text) returns app.email
+language plpgsql immutable
+as $$
+begin
+  return p_text::app.email;
+exception when check_violation then
+  return null;
+end
+$$;
+
+comment on function app.email_or_null(text) is
+  'The text as an app.email, else null (the domain''s check refused it).';
+
 /* The text as an address mail can be sent to, or null: of app.email's shape
    (sql/schema/020_auth.sql), and beyond it its local part a dot-atom (RFC 5322: words of its
    characters, one dot between two) without `=?`, which mail software reads as the start of an
@@ -16,9 +31,7 @@ begin
      or pg_catalog.split_part(p_email, '@', 2) ~ '\.[0-9]+$' then
     return null;
   end if;
-  return p_email::app.email;
-exception when check_violation then
-  return null;
+  return app.email_or_null(p_email);
 end
 $$;
 

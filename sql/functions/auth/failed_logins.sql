@@ -38,27 +38,6 @@ $$;
 comment on function auth.lock_account(app.user_id) is
   'Holds the user''s account row and takes its account lock (app.lock_rate_key(''login'', email key)), as a login does; returns the email key, null for no such user.';
 
-/* What the counts of a login's failures are keyed by: the email typed (its key), when it has the
-   shape of an address (app.email's, which every account's has); else null, and the failure counts
-   against the address alone. Text of any other shape names no account, so it has no owner to
-   protect nor an account to tell of; and it is often a password typed in the wrong field, which a
-   key would have kept in clear in app.rate_limit_hits for a day (and in every backup meanwhile),
-   as the audit trail does not keep it either. Decided by the shape alone, never by whether an
-   account has the address: the limits treat a known and an unknown address alike. */
-create function auth.failed_login_subject(p_email_key text) returns text
-language plpgsql immutable
-as $$
-begin
-  perform p_email_key::app.email;
-  return p_email_key;
-exception when check_violation then
-  return null;
-end
-$$;
-
-comment on function auth.failed_login_subject(text) is
-  'The email key a login''s failed-login counts are keyed by: the key when it has the shape of an address (app.email), else null (no account has it; the address''s own count applies).';
-
 create function auth.failed_logins_retry_after(p_email_key text, p_addr text, p_device bytea) returns integer
 language sql stable
 return case

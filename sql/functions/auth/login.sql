@@ -7,7 +7,7 @@
  * anyway (409 auth.email_taken).
  * Limits: the failed-login limits of auth.failed_logins_retry_after (failed_logins.sql), counted
  * under the account's lock, so that parallel guesses cannot pass them (keyed by the email typed
- * only when it has an address's shape, auth.failed_login_subject); and the account's
+ * only when it has an address's shape, app.email_or_null); and the account's
  * sign-ins, app.settings.logins_per_account_per_hour (60), counted when made and checked before
  * the password, so that one over it costs no bcrypt. Each sign-in is a bcrypt of the few the
  * edge runs at once (2 of them per client), a session and an audit event: unlimited, a client
@@ -31,7 +31,12 @@ as $$
 declare
   -- The address without spaces around it, as auth.valid_email takes it at sign-up.
   v_key text := pg_catalog.left(pg_catalog.lower(pg_catalog.btrim(coalesce(p_email, ''))), 320);
-  v_subject text := auth.failed_login_subject(v_key);
+  -- What its failures count against: the address typed when it has an address's shape (every
+  -- account's has), else nothing but the client's address. Any other text names no account, and
+  -- is often a password typed in the wrong field, which a key of the counts kept in clear for a
+  -- day (and in every backup meanwhile). Decided by the shape alone, never by whether an account
+  -- has the address: the limits treat a known and an unknown address alike.
+  v_subject app.email := app.email_or_null(v_key);
   v_addr text := util.client_key(p_client_addr);
   v_retry integer;
   v_user app.users;
