@@ -318,24 +318,27 @@ def test_an_address_invited_while_it_accepts_is_not_left_an_open_invitation(data
         assert pending == (0,)
 
 
-def test_a_malformed_rename_or_invitation_is_refused_without_waiting_for_the_organization(
+def test_a_malformed_rename_invitation_or_role_change_is_refused_without_waiting_for_the_organization(
     database_url: str,
 ) -> None:
     """Input is checked before the organization's lock is taken: while another transaction holds
-    it, a rename to no name and an invitation of no address are refused at once. (They waited
-    for it: 32 calls at once with a large argument from one client held most of PostgREST's
-    connections waiting on one organization's lock.)"""
+    it, a rename to no name, an invitation of no address and a change to a role that is none are
+    refused at once. (They waited for it: 32 calls at once with a large argument from one client
+    held most of PostgREST's connections waiting on one organization's lock; the role change went
+    on waiting after the other two were mended.)"""
     with admin(database_url) as conn:
-        owner = make_user(conn, "owner")
-        org_id = make_org(conn, f"Locked{time.monotonic_ns()}", {owner: "owner"})
+        owner, member = make_user(conn, "owner"), make_user(conn, "member")
+        org_id = make_org(conn, f"Locked{time.monotonic_ns()}", {owner: "owner", member: "member"})
         with psycopg.connect(database_url) as holder, holder.transaction():
             holder.execute("select app.lock_org(%s)", (org_id,))
             with psycopg.connect(database_url, autocommit=True) as caller:
                 caller.execute("set lock_timeout = '300ms'")
                 renamed = call(caller, owner, "update_organization", org_id, "   ")
                 invited = call(caller, owner, "invite_member", org_id, "not an address", "member")
+                changed = call(caller, owner, "change_member_role", org_id, member, "x" * 1000)
         assert (renamed.status, renamed.code) == (422, "org.invalid_name")
         assert (invited.status, invited.code) == (422, "invitation.invalid_email")
+        assert (changed.status, changed.code) == (422, "org.invalid_role")
 
 
 STRANGERS_CALLS: list[tuple[str, str]] = [

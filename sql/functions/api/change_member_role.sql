@@ -15,9 +15,11 @@ declare
   v_old app.org_role;
   v_member api.member;
 begin
+  -- The role is checked before the organization's lock is waited for, as invite_member's: a
+  -- malformed change must hold no connection in the queue for it.
+  v_role := app.parse_role(change_member_role.role);
   perform app.lock_org_as_member(v_org);
   v_my_role := app.require_role(v_org, '{owner,admin}');
-  v_role := app.parse_role(change_member_role.role);
   v_old := app.require_member(v_org, v_target);
   if v_my_role <> 'owner' and (v_old = 'owner' or v_role = 'owner') then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may make or change an owner.');
