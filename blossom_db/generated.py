@@ -2472,7 +2472,7 @@ def ext_ai_settle(
     p_completion_tokens: int | None,
     p_answer: str | None,
 ) -> None:
-    """Charges the session's reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer; a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """Charges the session's reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
 
     Raises ExtAiSettleError with code: auth.not_signed_in, org.not_found.
     """
@@ -2502,7 +2502,7 @@ async def ext_ai_settle_async(
     p_completion_tokens: int | None,
     p_answer: str | None,
 ) -> None:
-    """Charges the session's reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer; a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """Charges the session's reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
 
     Raises ExtAiSettleError with code: auth.not_signed_in, org.not_found.
     """

@@ -9,7 +9,8 @@ the tokens the provider counted are charged, at most those reserved, and the ans
 (ext.ai_settle; a report past the reservation is logged as a warning; tried again while the
 database is out of reach, and when it stays so, the caller still has the answer and the tokens
 are logged at ERROR for the operators), or, when the call failed, nothing is charged
-(ext.ai_release).
+(ext.ai_release); but for an answer the provider counted with no text to keep (UnkeptAnswer),
+charged as an answer is, nothing cached, and the caller answered the provider's failure.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from edge.config import EdgeConfig
 from edge.errors import Refused
 from edge.ext import failed_call, outside_services, service_refusal
 from edge.routes import starlette_routes
-from services.ai import ChatAnswer, ChatRequest, Message
+from services.ai import ChatAnswer, ChatRequest, Message, UnkeptAnswer
 from services.ai import not_configured as ai_not_configured
 from services.errors import ServiceError
 
@@ -107,6 +108,13 @@ async def org_summary(request: Request) -> Response:
     try:
         try:
             answer = await ai.complete(chat)
+        except UnkeptAnswer as unkept:
+            # Made and billed, though nothing can be shown: charged what the provider counted, and
+            # nothing cached. Released, it was free, and the same request could be sent and billed
+            # again and again without the quota counting it.
+            under_way.answered(reservation, unkept.counted)
+            await _charge(request, session, org_id, reservation, chat, unkept.counted)
+            raise failed_call(log, "the AI call", unkept, org_id) from None
         except ServiceError as error:
             failure = error.code
             # Tried again as the settle is: left reserved, the failed call was charged its
@@ -121,13 +129,7 @@ async def org_summary(request: Request) -> Response:
                 )
             raise failed_call(log, "the AI call", error, org_id) from None
         under_way.answered(reservation, answer)
-        # Tried again while the database cannot take it: a connection lost, a restart or a
-        # failover between the provider's answer and the settle left the reservation held for
-        # ten minutes and the tokens charged to nobody.
-        if await _tried_again(request, _settling(session, reservation, answer)):
-            _note_over_report(org_id, reservation, chat, answer)
-        else:
-            _note_unsettled(org_id, reservation, chat, answer)
+        await _charge(request, session, org_id, reservation, chat, answer)
     except asyncio.CancelledError:
         cancelled = True  # left under way: the edge's stop releases it (CallsUnderWay.release_all)
         raise
@@ -140,16 +142,33 @@ async def org_summary(request: Request) -> Response:
 _Work = Callable[[psycopg.AsyncConnection[Any]], Awaitable[object]]
 
 
+async def _charge(
+    request: Request,
+    session: str | None,
+    org_id: str,
+    reservation: int,
+    chat: ChatRequest,
+    answer: ChatAnswer,
+) -> None:
+    """Settles the call the provider answered. Tried again while the database cannot take it: a
+    connection lost, a restart or a failover between the provider's answer and the settle left
+    the reservation held for ten minutes and the tokens charged to nobody."""
+    if await _tried_again(request, _settling(session, reservation, answer)):
+        _note_over_report(org_id, reservation, chat, answer)
+    else:
+        _note_unsettled(org_id, reservation, chat, answer)
+
+
 def _settling(session: str | None, reservation: int, answer: ChatAnswer) -> _Work:
-    """Charges the call what the provider counted, and caches its answer (ext.ai_settle); a
-    refusal (404: the organization deleted during the call) is raised as it is."""
+    """Charges the call what the provider counted, and caches its answer, if it has one to keep
+    (ext.ai_settle); a refusal (404: the organization deleted during the call) is raised as it is."""
     return lambda conn: db.ext_ai_settle_async(
         conn,
         p_session=session,
         p_reservation_id=reservation,
         p_prompt_tokens=answer.prompt_tokens,
         p_completion_tokens=answer.completion_tokens,
-        p_answer=answer.text,
+        p_answer=answer.text or None,
     )
 
 

@@ -11,7 +11,8 @@ retry is the caller's decision. Failures become a ServiceError: a timeout 504 `a
 provider's 429 503 `ai.rate_limited` (with its Retry-After), anything else 502
 `ai.provider_error` (an answer that is no chat completion too: not JSON, or JSON of another
 shape, or over LARGEST_ANSWER_BYTES, as sent or inflated, which is not read further); none says more of the
-provider's answer than its status.
+provider's answer than its status. One of them, UnkeptAnswer, is an answer the provider counted
+(and bills) without text we can keep: the caller's 502 all the same, but charged its counts.
 
 A request is identified by the SHA-256 of its model, messages and parameters (`request_hash`):
 the database caches answers by it, and the tests' fake provider replays recorded answers by it.
@@ -128,9 +129,23 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class ChatAnswer:
+    """What the provider answered and counted. `text` is empty for an answer it counted, and bills
+    us for, whose text could not be kept or shown (UnkeptAnswer): charged, never cached."""
+
     text: str
     prompt_tokens: int
     completion_tokens: int
+
+
+class UnkeptAnswer(ServiceError):
+    """The provider answered with token counts the ledger takes, but with no text it can keep or
+    the caller be shown (none, NUL, over LONGEST_ANSWER characters): the provider's failure to the
+    caller (502 ai.provider_error), but a call made and billed, so it is charged what was counted
+    (`counted`) like an answer, and nothing is cached."""
+
+    def __init__(self, prompt_tokens: int, completion_tokens: int, message: str) -> None:
+        super().__init__("ai.provider_error", message)
+        self.counted = ChatAnswer("", prompt_tokens, completion_tokens)
 
 
 def not_configured() -> ServiceError:
@@ -285,7 +300,8 @@ def _answer(completion: Any) -> ChatAnswer:
     (as reported: the charge is bounded by the call's reservation in the database, not here).
     The SDK does not check what it parses: anything else (a list for the text, "lots" for a
     count, no message at all, JSON of another shape such as `[1,2]` or `{"choices": {}}`, which
-    it passes on as it is) is the provider's failure, and the call is charged nothing."""
+    it passes on as it is) is the provider's failure: charged nothing without counts the ledger
+    takes, else what was counted (UnkeptAnswer)."""
     choices = getattr(completion, "choices", None)
     choice = choices[0] if isinstance(choices, list) and choices else None
     message = getattr(choice, "message", None)
@@ -294,10 +310,14 @@ def _answer(completion: Any) -> ChatAnswer:
     prompt_tokens = _count(getattr(usage, "prompt_tokens", None))
     completion_tokens = _count(getattr(usage, "completion_tokens", None))
     text = content.strip() if isinstance(content, str) else ""
-    if not text or prompt_tokens is None or completion_tokens is None:
-        raise ServiceError("ai.provider_error", "The AI provider's answer had no text or token counts.")
+    if prompt_tokens is None or completion_tokens is None:
+        raise ServiceError("ai.provider_error", "The AI provider's answer had no token counts.")
+    if not text:
+        raise UnkeptAnswer(prompt_tokens, completion_tokens, "The AI provider's answer had no text.")
     if len(text) > LONGEST_ANSWER or not storable(text):
-        raise ServiceError("ai.provider_error", "The AI provider's answer was not text we can keep.")
+        raise UnkeptAnswer(
+            prompt_tokens, completion_tokens, "The AI provider's answer was not text we can keep."
+        )
     return ChatAnswer(text, prompt_tokens, completion_tokens)
 
 

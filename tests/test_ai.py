@@ -66,7 +66,15 @@ def ai_world(
             "BLOSSOM_OPENAI_TIMEOUT_SECONDS": "1",
         }
         logs = tmp_path_factory.mktemp("ai")
-        with make_stack(pg_server, template_database, logs, settings=settings) as stack:
+        # Each test signs up four people from one address: the sign-up limit is tested elsewhere
+        # (test_auth_limits), and the module's tests on one worker passed it.
+        with make_stack(
+            pg_server,
+            template_database,
+            logs,
+            settings=settings,
+            database_settings={"signups_per_address_per_hour": "100000"},
+        ) as stack:
             yield AiWorld(stack, fake, logs)
 
 
@@ -352,6 +360,42 @@ def test_an_answer_that_is_no_chat_completion_is_a_provider_error_and_charges_no
     reply = summary(stack, bloom.people["Cleo"], bloom.org_id)
     assert (reply.status, reply.json()["code"]) == (502, "ai.provider_error"), reply.body
     assert ledger(stack, bloom.org_id) == [("failed", 0, "ai.provider_error")]
+
+
+def counted_answer(content: object) -> bytes:
+    """A chat completion of 120 prompt and 7 completion tokens whose message says `content`."""
+    return json.dumps(
+        {
+            "id": "chatcmpl-unkept",
+            "object": "chat.completion",
+            "created": 1767225600,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 7, "total_tokens": 127},
+        }
+    ).encode()
+
+
+@pytest.mark.parametrize("content", [None, "Bloom\u0000 is quiet."], ids=["none", "NUL"])
+def test_an_answer_counted_but_with_no_text_to_keep_is_charged_what_was_counted(
+    world: AiWorld, content: object
+) -> None:
+    """The provider answered and counted the tokens it bills us for, but with no text the ledger
+    can keep or the caller be shown: released, the call was charged nothing and cached nothing,
+    so a member whose names steer the model to such an answer had the same request sent and
+    billed again and again, the organization's quota never counting it."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    fake.answer_next_with(counted_answer(content))
+    reply = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert (reply.status, reply.json()["code"]) == (502, "ai.provider_error"), reply.body
+    assert ledger(stack, bloom.org_id) == [("answered", 127, None)]
+    again = summary(stack, bloom.people["Cleo"], bloom.org_id)
+    assert again.status == 200, again.body
+    assert again.json()["cached"] is False, "nothing was cached: the next asking is a call of its own"
+    assert ledger(stack, bloom.org_id) == [("answered", 127, None), ("answered", recorded_tokens(fake), None)]
 
 
 # A chat completion whose usage is absurd: the most tokens of each kind the ledger takes, for a

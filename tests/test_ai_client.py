@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ai import AiClient, AiSettings, ChatAnswer, ChatRequest, request_hash
+from services.ai import AiClient, AiSettings, ChatAnswer, ChatRequest, UnkeptAnswer, request_hash
 from services.errors import ServiceError
 from tests.support.fake_openai import MALFORMED_ANSWERS, FakeOpenAI, fixture_path, recorded_request
 from tests.support.imports import loaded_by
@@ -178,9 +178,14 @@ def test_an_answer_the_ledger_cannot_take_is_a_provider_error(
 ) -> None:
     """The ledger and the cache take text without NUL of at most 20,000 characters and counts
     from 0 to 10,000,000 (sql/schema/050_ai.sql): anything else the provider sends made the edge
-    answer 500 and left the reservation held, where the call is a provider's failure."""
+    answer 500 and left the reservation held, where the call is a provider's failure. One with
+    counts the ledger takes is billed all the same, and carries them, to be charged."""
     answer_with(tmp_path, CHAT, choice, usage)
-    assert refusal(fake).code == "ai.provider_error"
+    error = refusal(fake)
+    assert error.code == "ai.provider_error"
+    assert isinstance(error, UnkeptAnswer) is (usage == COUNTS)
+    if isinstance(error, UnkeptAnswer):
+        assert error.counted == ChatAnswer("", 21, 2)
 
 
 @pytest.mark.parametrize("raw", MALFORMED_ANSWERS.values(), ids=MALFORMED_ANSWERS.keys())
@@ -192,9 +197,14 @@ def test_an_answer_that_is_no_chat_completion_is_a_provider_error(fake: FakeOpen
     assert (error.code, error.status) == ("ai.provider_error", 502)
 
 
-def test_an_answer_without_text_or_counts_is_a_provider_error(fake: FakeOpenAI, tmp_path: Path) -> None:
+def test_an_answer_without_text_is_a_provider_error_that_carries_its_counts(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
     record(tmp_path, CHAT, "", 21, 0)
-    assert refusal(fake).code == "ai.provider_error"
+    error = refusal(fake)
+    assert (error.code, error.status) == ("ai.provider_error", 502)
+    assert isinstance(error, UnkeptAnswer)
+    assert error.counted == ChatAnswer("", 21, 0)
 
 
 LOADS_THE_SDK = """

@@ -7,7 +7,7 @@
  * (admin.ai_usage), never charged. The rest of the ledger is sql/tests/ai.sql's.
  */
 begin;
-select plan(14);
+select plan(17);
 
 select tap.make_users(array['mia', 'otto']);
 select tap.make_org('acme', '{"mia": "member"}');
@@ -16,10 +16,10 @@ select tap.fix(u || '_token', auth.issue_session(tap.id(u)::app.user_id, null, n
   from unnest(array['mia', 'otto']) u;
 
 /* A reservation of p_tokens for p_user's organization, settled as the edge settles it with the
-   counts given; the reservation's id, kept under p_name. Read as tap.outcome answers (or
-   'refused: <status> <code>' when the call is not admitted). */
+   counts and the answer given; the reservation's id, kept under p_name. Read as tap.outcome
+   answers (or 'refused: <status> <code>' when the call is not admitted). */
 create function pg_temp.settled(p_name text, p_user text, p_org text, p_tokens integer, p_prompt integer,
-                                p_completion integer) returns text
+                                p_completion integer, p_answer text default 'An answer.') returns text
 language plpgsql
 as $$
 declare
@@ -37,9 +37,9 @@ begin
   end if;
   perform tap.fix(p_name, v_id::text);
   perform set_config('role', 'edge', true);
-  v_outcome := tap.outcome(pg_catalog.format('select ext.ai_settle(%L, %s, %s, %s, ''An answer.'')',
+  v_outcome := tap.outcome(pg_catalog.format('select ext.ai_settle(%L, %s, %s, %s, %L)',
                                              tap.id(p_user || '_token'), v_id, coalesce(p_prompt::text, 'null'),
-                                             coalesce(p_completion::text, 'null')));
+                                             coalesce(p_completion::text, 'null'), p_answer));
   perform set_config('role', 'none', true);
   return v_outcome;
 end
@@ -108,6 +108,16 @@ select matches(pg_temp.settled('no count', 'otto', 'globex', 100, null, 5),
   '^P0001 token counts of AI reservation \d+ must be whole numbers from 0$',
   'a missing count is refused: least() would have read it as the whole reservation');
 select is(pg_temp.row('no count'), 'reserved 0+0', 'and the reservation is left under way');
+
+/* An answer the provider counted, and bills us for, but whose text the edge cannot keep or show
+   (none, NUL, over 20,000 characters): settled without one. Released instead, it was charged
+   nothing and cached nothing, so the same request was sent and billed again and again while the
+   quota never counted it. */
+select is(pg_temp.settled('unkept', 'otto', 'globex', 400, 120, 7, null), 'ok',
+  'a call answered with no text that can be kept is settled without an answer');
+select is(pg_temp.row('unkept'), 'answered 120+7', 'and charged what the provider counted');
+select is((select count(*)::int from app.ai_answers a where a.org_id = tap.id('globex')), 0,
+  'and nothing is cached: the next asking is a call of its own');
 
 select * from finish();
 rollback;

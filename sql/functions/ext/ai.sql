@@ -163,8 +163,12 @@ comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
    tokens up to what it leaves; what was reported is kept in reported_tokens for the operators
    (admin.ai_usage), charged to nobody. This is the rule whoever calls: the edge logs the same
    discrepancy (edge/ai.py). A count that is missing or negative is refused, the reservation left
-   under way (least() would have read a null as the whole reservation). An organization deleted
-   during the call took the reservation with it: 404 org.not_found. */
+   under way (least() would have read a null as the whole reservation). An answer the provider
+   counted whose text the edge cannot keep or show (none, NUL, over 20,000 characters) comes
+   without one (p_answer null): charged as counted all the same, since the call was made and
+   billed, and nothing cached. Released, it was free and uncached, and the same request was sent
+   and billed again and again while the quota never counted it. An organization deleted during
+   the call took the reservation with it: 404 org.not_found. */
 create function ext.ai_settle(
   p_session text,
   p_reservation_id bigint,
@@ -198,7 +202,7 @@ begin
          reported_tokens = case when v_reported > v_usage.reserved_tokens then v_reported end,
          settled_at = pg_catalog.now()
    where u.id = v_usage.id;
-  if app.is_member(v_usage.org_id) then
+  if p_answer is not null and app.is_member(v_usage.org_id) then
     delete from app.ai_answers a where a.org_id = v_usage.org_id and a.expires_at <= pg_catalog.now();
     insert into app.ai_answers as a (org_id, request_hash, model, answer, expires_at)
     values (v_usage.org_id, v_usage.request_hash, v_usage.model, p_answer,
@@ -211,7 +215,7 @@ end
 $$;
 
 comment on function ext.ai_settle(text, bigint, integer, integer, text) is
-  'Charges the session''s reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer; a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'Charges the session''s reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.';
 
 /* The provider failed or timed out: the reservation is charged nothing, and its error code kept
    (404 org.not_found when the organization was deleted during the call, as ext.ai_settle). */
