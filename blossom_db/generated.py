@@ -2085,7 +2085,7 @@ async def auth_verify_email_async(
 
 
 def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> DeliveryClaimRow:
-    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or an invitation's mail whose invitation is no longer open (withdrawn: given up, its token removed).
+    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or no longer wanted (delivery.withdrawal_reason: withdrawn, given up, its token removed).
 
     Raises no coded error.
     """
@@ -2104,7 +2104,7 @@ def delivery_claim(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> 
 async def delivery_claim_async(
     conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
 ) -> DeliveryClaimRow:
-    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or an invitation's mail whose invitation is no longer open (withdrawn: given up, its token removed).
+    """The message of an outbox event, when it was queued and the database's time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or no longer wanted (delivery.withdrawal_reason: withdrawn, given up, its token removed).
 
     Raises no coded error.
     """
@@ -2275,7 +2275,7 @@ async def delivery_slack_broken_async(
 
 
 def delivery_still_wanted(conn: psycopg.Connection[Any], *, p_event_id: str | None) -> bool | None:
-    """Whether a claimed message is still to be handed over, asked just before it is: an invitation's mail only while its invitation is open; one whose invitation is no longer open is withdrawn (given up, its token removed), and false.
+    """Whether a claimed message is still to be handed over, asked just before it is: not an invitation's mail whose invitation is no longer open, nor a reset or verification mail whose link was spent; such a mail is withdrawn (given up, its token removed), and false.
 
     Raises no coded error.
     """
@@ -2291,7 +2291,7 @@ def delivery_still_wanted(conn: psycopg.Connection[Any], *, p_event_id: str | No
 async def delivery_still_wanted_async(
     conn: psycopg.AsyncConnection[Any], *, p_event_id: str | None
 ) -> bool | None:
-    """Whether a claimed message is still to be handed over, asked just before it is: an invitation's mail only while its invitation is open; one whose invitation is no longer open is withdrawn (given up, its token removed), and false.
+    """Whether a claimed message is still to be handed over, asked just before it is: not an invitation's mail whose invitation is no longer open, nor a reset or verification mail whose link was spent; such a mail is withdrawn (given up, its token removed), and false.
 
     Raises no coded error.
     """

@@ -45,7 +45,7 @@ from tests.support.databases import tcp_keepalives
 from tests.support.fake_slack import FakeSlack
 from tests.support.orgs_db import Outcome, call_and_commit, connect_slack, make_org, make_user
 from tests.support.silent_server import SilentServer
-from tests.support.smtp_server import SmtpServer
+from tests.support.smtp_server import Received, SmtpServer
 from tests.support.worker import (
     APP_URL,
     QUICK,
@@ -1201,6 +1201,20 @@ async def _one_mail_try(
         await database.close()
 
 
+def _one_mail_try_meanwhile_at_rcpt(
+    database_url: str, metrics: WorkerMetrics, event_id: str, meanwhile: Callable[[], None]
+) -> list[Received]:
+    """What an SMTP server received of one try at `event_id`, which ran `meanwhile` to its end
+    before it answered the try's RCPT: the mail claimed, its server talked to."""
+    with SmtpServer() as smtp:
+        config = replace(
+            _worker_config(database_url), smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5)
+        )
+        smtp.on_next_rcpt(meanwhile)
+        asyncio.run(_one_mail_try(config, metrics, event_id, "meanwhile-at-rcpt-test"))
+        return smtp.received
+
+
 @contextmanager
 def _recording_delivered_held(database_url: str) -> Iterator[Callable[[], object]]:
     """A test trigger: the record of a delivery (delivery.delivered) waits for an advisory lock
@@ -1238,14 +1252,9 @@ def test_an_invitation_withdrawn_while_its_mail_is_being_sent_is_not_handed_over
             withdrawn.append(call_and_commit(conn, owner, withdrawal, target))
 
     metrics = WorkerMetrics()
-    with SmtpServer() as smtp:
-        config = replace(
-            _worker_config(database_url), smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5)
-        )
-        smtp.on_next_rcpt(withdraw_it)  # the mail claimed, its server talked to
-        asyncio.run(_one_mail_try(config, metrics, event, "withdrawn-late-test"))
-        assert [outcome.ok for outcome in withdrawn] == [True], withdrawn
-        assert smtp.received == [], "an invitation withdrawn before DATA was mailed"
+    received = _one_mail_try_meanwhile_at_rcpt(database_url, metrics, event, withdraw_it)
+    assert [outcome.ok for outcome in withdrawn] == [True], withdrawn
+    assert received == [], "an invitation withdrawn before DATA was mailed"
     row = outbox_row(database_url, event)
     assert row["delivered_at"] is None
     assert row["given_up_at"] is not None
@@ -1254,6 +1263,45 @@ def test_an_invitation_withdrawn_while_its_mail_is_being_sent_is_not_handed_over
     assert row["attempts"] == 0, "a withdrawal counted as a failed try"
     skipped = {"channel": "mail", "outcome": "skipped"}
     assert metrics.registry.get_sample_value("blossom_worker_deliveries_total", skipped) == 1
+
+
+def test_a_reset_mail_whose_link_a_password_change_spent_while_it_was_being_sent_is_not_handed_over(
+    database_url: str,
+) -> None:
+    """A password change spends the account's reset links, and a reset mail then waiting (the
+    SMTP server retrying, or talked to) was mailed all the same: "someone asked to reset your
+    password", after its owner had changed it, by a link refused as invalid. Its link is asked
+    about just before the message is handed over, as an invitation's is."""
+    email = "changed-meanwhile@example.com"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select auth.signup(%s, 'correct horse battery', 'Mo', null, 'test') -> 'session' ->> 'token'",
+            [email],
+        ).fetchone()
+        assert row is not None
+        session = str(row[0])
+        conn.execute("select auth.request_password_reset(%s, null)", [email])
+        row = conn.execute("select id from app.outbox where topic = 'mail.password_reset'").fetchone()
+        assert row is not None
+        event = str(row[0])
+    changed: list[bool] = []
+
+    def change_the_password() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            answer = conn.execute(
+                "select auth.change_password(%s, 'correct horse battery', 'battery staple horse') ->> 'ok'",
+                [session],
+            ).fetchone()
+            changed.append(answer == ("true",))
+
+    received = _one_mail_try_meanwhile_at_rcpt(database_url, WorkerMetrics(), event, change_the_password)
+    assert changed == [True]
+    assert received == [], "a reset mail whose link was spent before DATA was mailed"
+    mail = outbox_row(database_url, event)
+    assert mail["delivered_at"] is None
+    assert mail["last_error"].startswith("withdrawn: its link was spent"), mail["last_error"]
+    assert "token" not in mail["payload"]
+    assert mail["attempts"] == 0, "a withdrawal counted as a failed try"
 
 
 @contextmanager

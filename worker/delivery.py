@@ -3,12 +3,14 @@
 In one transaction of the worker's own (sql/functions/delivery/messages.sql):
 
     claim the event          its row locked until the transaction ends; nothing to do when
-                             it was delivered or given up already, or is an invitation's
-                             mail whose invitation was revoked, replaced, answered or deleted
-                             with its organization meanwhile (the claim withdraws it);
+                             it was delivered or given up already, or is no longer wanted:
+                             an invitation's mail whose invitation was revoked, replaced,
+                             answered or deleted with its organization meanwhile, a reset or
+                             verification mail whose link was spent (the claim withdraws it);
     compose and send it      over SMTP; just before the message is handed over (DATA), asked
                              once more whether it is still wanted (check_still_wanted): an
-                             invitation taken back during the conversation withdraws it;
+                             invitation taken back, or a link spent, during the conversation
+                             withdraws it;
     record the outcome       delivered (its token leaves the payload), or a failed try with
                              its error, given up when it was permanent or the last one allowed.
 
@@ -75,7 +77,7 @@ async def idle_limit_seconds(conn: AsyncConnection[Any]) -> float | None:
 
 class Withdrawn(Exception):
     """The message was withdrawn just before it was handed over (delivery.still_wanted: its
-    invitation taken back since the claim), recorded so; it is not sent."""
+    invitation taken back, or its link spent, since the claim), recorded so; it is not sent."""
 
 
 async def _answered_while_claimed(event_id: str, question: Awaitable[T]) -> T:
@@ -104,9 +106,9 @@ async def check_claim_held(conn: AsyncConnection[Any], event_id: str) -> None:
 
 async def check_still_wanted(conn: AsyncConnection[Any], event_id: str) -> None:
     """check_claim_held for a mail, by the same call, and Withdrawn unless the mail is still
-    wanted (delivery.still_wanted). The claim asked that of an invitation's mail, and
-    nothing after it: an invitation revoked, or its organization deleted, while the server was
-    talked to was mailed all the same."""
+    wanted (delivery.still_wanted). The claim asked that, and nothing after it: an invitation
+    revoked, or its organization deleted, or a reset link spent by a password change, while the
+    server was talked to was mailed all the same."""
     if not await _answered_while_claimed(event_id, delivery_still_wanted_async(conn, p_event_id=event_id)):
         raise Withdrawn(f"event {event_id}: withdrawn just before it was handed over; not sent")
 

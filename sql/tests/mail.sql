@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's four calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(66);
+select plan(74);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -286,6 +286,50 @@ select results_eq(
 set local role worker;
 select is((select topic from delivery.claim(tap.id('gus_reset'))), null, 'and the worker finds nothing to send');
 reset role;
+
+/* A link spent before its mail went: the mail would carry a link that answers only "invalid".
+   A password change (or a reset by another link) spends the account's reset links; a
+   verification, by a link or by an accepted invitation, spends every verification link of the
+   account. Mail still waiting with such a link (the SMTP server down, its tries going on) is
+   withdrawn at its claim, or just before it is handed over (delivery.still_wanted), as an
+   invitation's taken back is; mail whose link is still good goes. */
+select tap.fix('jo_token', auth.signup('jo@example.com', 'correct horse battery', 'Jo', '192.0.2.11', 'tap')
+                           -> 'session' ->> 'token');
+select tap.fix('jo_verification', id) from app.outbox where topic = 'mail.email_verification' and payload ->> 'to' = 'jo@example.com';
+select auth.request_password_reset('jo@example.com', '192.0.2.11');
+select tap.fix('jo_reset', id) from app.outbox where topic = 'mail.password_reset' and payload ->> 'to' = 'jo@example.com';
+set local role edge;
+select is((auth.change_password(tap.id('jo_token'), 'correct horse battery', 'battery staple horse', null) ->> 'ok')::boolean,
+  true, 'Jo changes the password while the reset mail waits: its link is spent');
+reset role;
+set local role worker;
+select results_eq($$ select topic, payload from delivery.claim(tap.id('jo_reset')) $$,
+  $$ values (null::text, null::jsonb) $$, 'so the reset mail is not claimed to be sent');
+select results_eq($$ select topic from delivery.claim(tap.id('jo_verification')) $$,
+  $$ values ('mail.email_verification') $$, 'the verification mail, its link good, is claimed');
+reset role;
+select results_eq(
+  $$ select given_up_at is not null, last_error, payload ? 'token', attempts from app.outbox where id = tap.id('jo_reset') $$,
+  $$ values (true, 'withdrawn: its link was spent (the password changed or reset, or the address verified) before it went', false, 0) $$,
+  'the reset mail is withdrawn: given up, its token out, no try counted');
+-- Jo, signed in again, asks for another verification link and follows it while the first mail is
+-- being sent: the first link is spent with it.
+select tap.fix('jo_token2', auth.login('jo@example.com', 'battery staple horse', '192.0.2.11', 'tap') -> 'session' ->> 'token');
+set local role edge;
+select lives_ok(format('select auth.resend_email_verification(%L, null)', tap.id('jo_token2')), 'Jo asks for another link');
+reset role;
+select tap.fix('jo_link2', tap.mailed_token('mail.email_verification', 'jo@example.com'));
+set local role edge;
+select lives_ok(format('select auth.verify_email(%L, null)', tap.id('jo_link2')), 'and follows it');
+reset role;
+set local role worker;
+select is(delivery.still_wanted(tap.id('jo_verification')), false,
+  'the first verification mail, its link spent since its claim, is no longer wanted when it is about to be handed over');
+reset role;
+select results_eq(
+  $$ select given_up_at is not null, last_error like 'withdrawn: its link was spent%', payload ? 'token', delivered_at
+       from app.outbox where id = tap.id('jo_verification') $$,
+  $$ values (true, true, false, null::timestamptz) $$, 'and is withdrawn');
 
 /* One tenant's invitations, however many it sends, do not hold back the mail another person asked
    for to get into their account: a reset or a verification queued after them is handed out first

@@ -6,7 +6,8 @@
  *                              nothing when it was delivered or given up already;
  *   (the worker talks to the SMTP server)
  *   delivery.still_wanted(event)  asked just before the message is handed over (DATA): an
- *                              invitation taken back meanwhile withdraws it, and is not sent;
+ *                              invitation taken back or a link spent meanwhile withdraws it,
+ *                              and it is not sent;
  *   (the worker hands it over)
  *   delivery.delivered(event)  done: the secrets it carried (its token) leave the payload;
  *   delivery.failed(event, …)  a try that failed, counted, with its error; give_up ends it.
@@ -17,17 +18,33 @@
  * only once it accepted its end, and a message is marked delivered only once it did.
  */
 
-/* An invitation's mail whose invitation is no longer open: withdrawn (app.withdraw_message), at its
-   claim or just before it is handed over. */
-create function delivery.withdraw_invitation_mail(p_event_id app.event_id) returns void
-language sql volatile
+/* Why a message is no longer to be sent, or null while it is: its link would only answer
+   "invalid" on arrival. An invitation's mail whose invitation is no longer open (revoked, replaced
+   or answered, or deleted with its organization); a reset or verification mail whose link was
+   spent while it waited or was being sent: a password change or a reset by another link spends
+   the account's reset links, a verification (by a link, or by an accepted invitation) every
+   verification link of the account. Those went all the same, a reset mail inviting its reader to
+   reset a password just changed, by a link refused as auth.invalid_token. A link merely expired
+   is left to the worker, which gives its mail up as expired (worker/messages.py); one not found
+   (its token purged, its account deleted) is withdrawn where it goes. */
+create function delivery.withdrawal_reason(p_topic text, p_payload jsonb) returns text
+language sql stable
 begin atomic
-  select app.withdraw_message(p_event_id,
-    'the invitation was revoked, replaced or answered, or its organization deleted, before its mail went');
+  select case
+    when p_topic = 'mail.org_invitation' and not app.invitation_is_open(p_payload ->> 'invitation_id')
+      then 'the invitation was revoked, replaced or answered, or its organization deleted, before its mail went'
+    when (p_topic = 'mail.password_reset'
+          and exists (select from app.password_resets r
+                       where r.token_hash = util.token_hash(p_payload ->> 'token') and r.used_at is not null))
+      or (p_topic = 'mail.email_verification'
+          and exists (select from app.email_verifications v
+                       where v.token_hash = util.token_hash(p_payload ->> 'token') and v.used_at is not null))
+      then 'its link was spent (the password changed or reset, or the address verified) before it went'
+  end;
 end;
 
-comment on function delivery.withdraw_invitation_mail(app.event_id) is
-  'Withdraws an invitation''s mail whose invitation is no longer open (app.withdraw_message).';
+comment on function delivery.withdrawal_reason(text, jsonb) is
+  'Why a message is no longer to be sent (an invitation no longer open, a reset or verification link spent), or null while it is.';
 
 create function delivery.claim(
   p_event_id text, out topic text, out payload jsonb, out attempts integer, out queued_at timestamptz,
@@ -35,22 +52,25 @@ create function delivery.claim(
 )
 language plpgsql volatile security definer set search_path = ''
 as $$
+declare
+  v_withdrawn text;
 begin
   select o.topic, o.payload, o.attempts, o.created_at into topic, payload, attempts, queued_at
     from app.outbox o
    where o.id = util.parse_id(p_event_id, 'evt')::app.event_id
      and o.delivered_at is null and o.given_up_at is null
      for update;
-  -- An invitation revoked, replaced or answered, or gone with its deleted organization, while
-  -- its mail waited (the worker down, the SMTP server retrying): the mail went all the same,
-  -- inviting someone to an organization that took the invitation back or no longer exists, by a
-  -- link that only answers invitation.invalid. It is withdrawn instead, its token taken out, and
-  -- nothing is claimed: no try is made, so none fails.
-  -- Asked again, and held, just before the message is handed over (delivery.still_wanted).
-  if found and topic = 'mail.org_invitation'
-     and not app.invitation_is_open(payload ->> 'invitation_id') then
-    perform delivery.withdraw_invitation_mail(util.parse_id(p_event_id, 'evt')::app.event_id);
-    topic := null; payload := null; attempts := null; queued_at := null;
+  -- An invitation revoked, replaced or answered, or gone with its deleted organization, or a reset
+  -- or verification link spent, while its mail waited (the worker down, the SMTP server
+  -- retrying): the mail went all the same, by a link that only answers "invalid". It is withdrawn
+  -- instead, its token taken out, and nothing is claimed: no try is made, so none fails.
+  -- Asked again just before the message is handed over (delivery.still_wanted).
+  if found then
+    v_withdrawn := delivery.withdrawal_reason(topic, payload);
+    if v_withdrawn is not null then
+      perform app.withdraw_message(util.parse_id(p_event_id, 'evt')::app.event_id, v_withdrawn);
+      topic := null; payload := null; attempts := null; queued_at := null;
+    end if;
   end if;
   -- The database's time once the row is ours (the lock may have been waited for): the worker
   -- decides by it whether the message's link expired, and how long it waited, as the clock of
@@ -60,22 +80,23 @@ end
 $$;
 
 comment on function delivery.claim(text) is
-  'The message of an outbox event, when it was queued and the database''s time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or an invitation''s mail whose invitation is no longer open (withdrawn: given up, its token removed).';
+  'The message of an outbox event, when it was queued and the database''s time of the claim, locked for the rest of the transaction; nulls but claimed_at when it is delivered, given up or unknown, or no longer wanted (delivery.withdrawal_reason: withdrawn, given up, its token removed).';
 
-/* The claim decided whether an invitation's mail was wanted, and the SMTP conversation that follows
-   (connecting, TLS, the login, MAIL, RCPT) takes hundreds of milliseconds against a real relay, up
-   to minutes against a slow one: an invitation revoked, replaced or answered, or its organization
-   deleted, meanwhile was mailed all the same, its link dead on arrival. So the worker asks again
-   just before the message is handed over (DATA), in the claim's transaction: whatever took it back
-   and committed by then is seen, and the mail withdrawn as the claim withdraws it. The invitation
-   is not held open after the question (a share lock on its row until the record): a revocation,
-   which holds its organization's lock, would wait for the server's answer to the message's end,
-   up to BLOSSOM_SMTP_TIMEOUT, and the organization's other calls behind it. One that commits
-   while the message is transferred comes after a mail that goes; its link answers
-   invitation.invalid. Any other mail is wanted still: an account's deletion withdraws its reset
-   and verification mail under the outbox row's lock, which the claim holds, so it waits for the
-   claim's end (sql/functions/app/account_deletion.sql). False too for a message no longer
-   claimable (delivered, given up). One call, which also proves the claim's session alive
+/* The claim decided whether a mail was wanted (delivery.withdrawal_reason), and the SMTP
+   conversation that follows (connecting, TLS, the login, MAIL, RCPT) takes hundreds of milliseconds
+   against a real relay, up to minutes against a slow one: an invitation revoked, replaced or
+   answered, or its organization deleted, meanwhile was mailed all the same, its link dead on
+   arrival. So the worker asks again just before the message is handed over (DATA), in the claim's
+   transaction: whatever took it back (or spent its link) and committed by then is seen, and the
+   mail withdrawn as the claim withdraws it. Neither the invitation nor the link is held after the
+   question (a share lock on its row until the record): a revocation, which holds its
+   organization's lock, or a password change, under its account's, would wait for the server's
+   answer to the message's end, up to BLOSSOM_SMTP_TIMEOUT, and the calls behind it. One that
+   commits while the message is transferred comes after a mail that goes; its link answers
+   invalid. An account's deletion withdraws its reset and verification mail under the outbox row's
+   lock, which the claim holds, so it waits for the claim's end
+   (sql/functions/app/account_deletion.sql). False too for a message no longer claimable
+   (delivered, given up). One call, which also proves the claim's session alive
    (worker/delivery.py). */
 create function delivery.still_wanted(p_event_id text) returns boolean
 language plpgsql volatile security definer set search_path = ''
@@ -83,6 +104,7 @@ as $$
 declare
   v_event_id constant app.event_id := util.parse_id(p_event_id, 'evt')::app.event_id;
   v_message app.outbox%rowtype;
+  v_withdrawn text;
 begin
   -- The claim's row: this transaction holds its lock already, nothing waits.
   select * into v_message from app.outbox o
@@ -91,16 +113,17 @@ begin
   if not found then
     return false;
   end if;
-  if v_message.topic <> 'mail.org_invitation' or app.invitation_is_open(v_message.payload ->> 'invitation_id') then
+  v_withdrawn := delivery.withdrawal_reason(v_message.topic, v_message.payload);
+  if v_withdrawn is null then
     return true;
   end if;
-  perform delivery.withdraw_invitation_mail(v_event_id);
+  perform app.withdraw_message(v_event_id, v_withdrawn);
   return false;
 end
 $$;
 
 comment on function delivery.still_wanted(text) is
-  'Whether a claimed message is still to be handed over, asked just before it is: an invitation''s mail only while its invitation is open; one whose invitation is no longer open is withdrawn (given up, its token removed), and false.';
+  'Whether a claimed message is still to be handed over, asked just before it is: not an invitation''s mail whose invitation is no longer open, nor a reset or verification mail whose link was spent; such a mail is withdrawn (given up, its token removed), and false.';
 
 create function delivery.delivered(p_event_id text) returns void
 language plpgsql volatile security definer set search_path = ''
