@@ -1851,7 +1851,7 @@ async def auth_logout_all_async(
 def auth_request_password_reset(
     conn: psycopg.Connection[Any], *, p_email: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> None:
-    """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
+    """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes whose link is unspent; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
     Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """
@@ -1869,7 +1869,7 @@ def auth_request_password_reset(
 async def auth_request_password_reset_async(
     conn: psycopg.AsyncConnection[Any], *, p_email: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> None:
-    """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
+    """Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes whose link is unspent; silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).
 
     Raises AuthRequestPasswordResetError with code: auth.rate_limited.
     """

@@ -4,7 +4,7 @@
  * Time passes by moving the counted hits into the past.
  */
 begin;
-select plan(43);
+select plan(48);
 set local app.settings.bcrypt_cost = '4';
 
 select auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap') ->> 'ok' as alice \gset
@@ -156,6 +156,21 @@ select is((select count(*)::int from app.outbox where topic = 'mail.password_res
   'and send one mail: the rest come within 10 minutes of it');
 select lives_ok($$ select auth.request_password_reset('alice@example.com', '192.0.2.1') $$,
   'the owner''s own request is answered, not refused (the mail in their inbox is valid an hour)');
+
+/* ... but a mail whose link was spent is no longer in the owner's inbox to use: the owner who
+   reset the password by it (or changed it, which spends the links) and is locked out again within
+   the 10 minutes gets a new link, after which others' requests again send nothing. */
+select lives_ok(format('select auth.confirm_password_reset(%L, %L, null)',
+                       tap.mailed_token('mail.password_reset', 'alice@example.com'), 'a forgotten new password'),
+  'Alice resets her password by the link she was mailed');
+select lives_ok($$ select auth.request_password_reset('alice@example.com', '192.0.2.1') $$,
+  'and, having forgotten the new one, asks again within the 10 minutes');
+select is((select count(*)::int from app.outbox where topic = 'mail.password_reset'), 2,
+  'a new mail goes: the one before carries a spent link');
+select lives_ok($$ select auth.request_password_reset('alice@example.com', '198.51.100.51') from generate_series(1, 5) $$,
+  'more requests for her account are answered');
+select is((select count(*)::int from app.outbox where topic = 'mail.password_reset'), 2,
+  'and send nothing: her new link is good');
 
 select * from finish();
 rollback;

@@ -4,7 +4,10 @@
  * Limits: 20 requests per hour per client address (429). Per account there is no refusal,
  * which would let anyone block the owner's own reset: a request made within 10 minutes of the
  * account's last reset mail sends nothing new (that mail, valid an hour, is in the owner's
- * inbox), so the owner gets at most one mail per 10 minutes however often others ask.
+ * inbox), so the owner gets at most one mail per 10 minutes however often others ask. Unless its
+ * link was spent (a reset by it, a password change): the owner locked out again within those 10
+ * minutes asked and got nothing, holding only a link that answers invalid. Only the owner can
+ * spend a link, so others still get no more mail sent.
  */
 create function auth.request_password_reset(p_email text, p_client_addr inet default null) returns void
 language plpgsql volatile security definer set search_path = ''
@@ -34,7 +37,8 @@ begin
   -- The account's lock: two requests at once cannot both find no recent mail.
   perform app.lock_rate_key('reset.user', v_user.id);
   if exists (select from app.password_resets r
-              where r.user_id = v_user.id and r.created_at > pg_catalog.now() - interval '10 minutes') then
+              where r.user_id = v_user.id and r.used_at is null
+                and r.created_at > pg_catalog.now() - interval '10 minutes') then
     return;
   end if;
   v_token := util.new_token();
@@ -50,7 +54,7 @@ end
 $$;
 
 comment on function auth.request_password_reset(text, inet) is
-  'Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes; '
+  'Queues a reset mail (outbox topic mail.password_reset) when the account exists and had none in the last 10 minutes whose link is unspent; '
   'silent otherwise. Errors: 429 auth.rate_limited (20 requests per hour per address).';
 
 /* Under the account's login lock, as a login and a password change take it: a login or change
