@@ -10,9 +10,10 @@ A refusal is sorted for the caller to act on: PermanentFailure (a 5xx answer to 
 to its recipients, its data, or its size at MAIL FROM: sending it again would be refused again)
 or TemporaryFailure (a 4xx answer, no server, a timeout, a broken connection, a refused login, a
 5xx to the greeting, to EHLO or to our sender, a recipient refused for want of a login, by a
-relay that will not relay for us, or for our host, HELO or sender (Postfix answers those at RCPT):
-what every mail would get alike until the server or the settings are mended: worth another try
-later).
+relay that will not relay for us, or for our host, HELO or sender (Postfix answers those at RCPT,
+or at the end of the data), or the data refused for a sender the relay has not verified (Amazon
+SES, Microsoft 365): what every mail would get alike until the server or the settings are
+mended: worth another try later).
 
 A sender may give a check that must still hold when the message is handed over (`before_data`:
 the worker's, that its claim of the mail is still held): it runs once the recipients are taken,
@@ -57,10 +58,17 @@ LOGIN_WANTED_STATUS = "5.7.0"
 #    (smtpd_delay_reject, on by default) naming the restriction ("Client host rejected", "Client
 #    host [192.0.2.1] blocked using …", "Helo command rejected", "Sender address rejected": every
 #    mail was given up at its first try while a relay's sender or client list was mended). Its
-#    refusal of the recipient says "Recipient address rejected", and is the recipient's.
+#    refusal of the recipient says "Recipient address rejected", and is the recipient's;
+#  - the same words at the end of the data (Postfix's smtpd_data_restrictions and
+#    smtpd_end_of_data_restrictions), and a relay that checks our sender once it has the message:
+#    Amazon SES answers a From it has not verified (or, in its sandbox, a recipient) "Email
+#    address is not verified" there, Microsoft 365 a From its login may not send as
+#    "SendAsDenied". Every mail was given up at its first try while the sender's identity was
+#    verified, or the settings mended.
 REFUSAL_OF_US = re.compile(
     r"\brelay(?:ing)?\s+(?:access\s+)?(?:denied|not\s+(?:permitted|allowed))|\bunable\s+to\s+relay"
-    r"|\b(?:client\s+host|helo\s+command|sender\s+address)\s+rejected\b|\bclient\s+host\s+\[[^\]]*\]\s+blocked\b",
+    r"|\b(?:client\s+host|helo\s+command|sender\s+address)\s+rejected\b|\bclient\s+host\s+\[[^\]]*\]\s+blocked\b"
+    r"|\bemail\s+address\s+is\s+not\s+verified\b|\bSendAsDenied",
     re.I,
 )
 # What a server's refusal of a command raises (its code and text), and of every recipient.
@@ -259,7 +267,7 @@ class Mailer:
             raise TemporaryFailure(f"{settings.shown()} refused our sender for now: {text}") from error
         except aiosmtplib.SMTPDataError as error:
             text = f"{error.code} {error.message}"
-            if 500 <= error.code < 600:
+            if 500 <= error.code < 600 and not REFUSAL_OF_US.search(error.message):
                 raise PermanentFailure(f"refused: {text}") from error
             raise TemporaryFailure(f"refused for now: {text}") from error
         except aiosmtplib.SMTPResponseException as error:

@@ -262,6 +262,32 @@ def test_a_refusal_of_this_message_at_mail_or_rcpt_is_sorted_by_what_it_is_about
         _send(smtp.url)
 
 
+@pytest.mark.parametrize(
+    ("data_end", "failure"),
+    [("554 5.7.1 Rejected as spam", PermanentFailure),
+     ("552 5.2.2 Mailbox full", PermanentFailure),
+     ("554 5.7.0 Reject, id=31337-01 - spam", PermanentFailure),
+     # A relay that judges our sender once it has the message (its From): Amazon SES refuses one it
+     # has not verified so, Microsoft 365 one its login may not send as, and Postfix's data
+     # restrictions say which, as they do at RCPT. Every mail was given up at its first try while
+     # the sender's identity or the relay was mended.
+     ("554 Message rejected: Email address is not verified. The following identities failed the check"
+      " in region US-EAST-1: no-reply@blossom.example", TemporaryFailure),
+     ("554 5.2.252 SendAsDenied; mailer@blossom.example not allowed to send as no-reply@blossom.example;"
+      " STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied", TemporaryFailure),
+     ("554 5.7.1 <no-reply@blossom.example>: Sender address rejected: not owned by user mailer",
+      TemporaryFailure),
+     ("554 5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied", TemporaryFailure)],
+)  # fmt: skip
+def test_a_refusal_at_the_end_of_data_is_sorted_by_what_it_is_about(
+    data_end: str, failure: type[Exception]
+) -> None:
+    """A 5xx to the message's data refuses this message, as sending it again would be; one that
+    refuses our sender or our host refuses every mail alike, until the settings are mended."""
+    with ScriptedSmtp(data_end=data_end) as smtp, pytest.raises(failure, match=data_end.split()[0]):
+        _send(smtp.url)
+
+
 def test_an_accepted_message_does_not_wait_on_a_goodbye_that_never_comes() -> None:
     """Accepted (250 to its data), the message is the server's: send returns, and its QUIT is
     said in a task of its own, dropped after 2 s. Waited for the whole timeout (30 s), a worker
