@@ -24,10 +24,20 @@ def messages(mailbox_url: str) -> list[dict[str, Any]]:
     return sorted(reversed(found), key=lambda message: str(message.get("time", "")), reverse=True)
 
 
-def _addresses(field: object) -> str:
+def _address_list(field: object) -> list[str]:
     if not isinstance(field, list):
-        return ""
-    return ", ".join(str(entry.get("address", "")) for entry in field if isinstance(entry, dict))
+        return []
+    return [str(entry.get("address", "")) for entry in field if isinstance(entry, dict)]
+
+
+def _addresses(field: object) -> str:
+    return ", ".join(_address_list(field))
+
+
+def sent_to(message: dict[str, Any], address: str) -> bool:
+    """Whether `address` is one of the message's recipients (in any case). Matched as text in
+    the list of them, `--to ann@example.com` showed Joann's mail, and her link, as Ann's."""
+    return address.lower() in (recipient.lower() for recipient in _address_list(message.get("to")))
 
 
 def main() -> None:
@@ -49,7 +59,7 @@ def main() -> None:
         print(f"mail: the mailbox at {mailbox_url} is empty")
     if args.to:
         sent = found
-        found = [m for m in sent if args.to.lower() in _addresses(m.get("to")).lower()]
+        found = [m for m in sent if sent_to(m, args.to)]
         if sent and not found:
             print(f"mail: none of the {len(sent)} messages at {mailbox_url} was sent to {args.to}")
     for message in found[: args.limit]:

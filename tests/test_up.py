@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pytest_httpserver import HTTPServer
 
 from ops.cluster import LocalCluster
 from ops.scratch import free_port, throwaway_folder
@@ -505,6 +506,28 @@ def test_a_mail_limit_that_is_no_count_is_refused(limit: str) -> None:
     assert ran.returncode == 2
     assert "--limit" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_the_mail_shown_for_an_address_is_the_mail_sent_to_it(fake_http_server: HTTPServer) -> None:
+    """`./dev mail --to ann@example.com` showed every message whose recipients held that text:
+    Joann's reset link too, as if it had been sent to Ann."""
+    fake_http_server.clear()
+    fake_http_server.expect_request("/api/email").respond_with_json(
+        [
+            {"subject": "Reset your Blossom password", "to": [{"address": "joann@example.com"}],
+             "time": "2026-01-01T00:00:01Z", "text": "Joann's link"},
+            {"subject": "Reset your Blossom password", "to": [{"address": "Ann@Example.com"}],
+             "time": "2026-01-01T00:00:00Z", "text": "Ann's link"},
+        ]
+    )  # fmt: skip
+    env = os.environ | {"BLOSSOM_MAILBOX_PORT": str(fake_http_server.port)}
+    shown = subprocess.run(
+        [sys.executable, "-m", "ops.mailbox", "--to", "ann@example.com"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    fake_http_server.clear()
+    assert "Ann's link" in shown
+    assert "Joann's link" not in shown, shown
 
 
 def test_the_last_recipe_to_end_stops_the_postgres_one_of_them_started(
