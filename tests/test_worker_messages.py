@@ -311,6 +311,20 @@ def test_a_bad_setting_stops_the_worker_at_start_with_its_name(name: str, value:
     assert "Traceback" not in result.stderr
 
 
+def test_a_longest_wait_shorter_than_the_first_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BLOSSOM_MAIL_RETRY_MAX_SECONDS under BLOSSOM_MAIL_RETRY_SECONDS made every wait the shorter
+    one: with 30 and 5, a mail's 8 tries were spent in 40 s and it was given up, and a job whose
+    database was away came back every 5 s."""
+    monkeypatch.setenv("BLOSSOM_MAIL_RETRY_SECONDS", "30")
+    monkeypatch.setenv("BLOSSOM_MAIL_RETRY_MAX_SECONDS", "5")
+    with pytest.raises(
+        ValueError, match="BLOSSOM_MAIL_RETRY_MAX_SECONDS must be at least BLOSSOM_MAIL_RETRY_SECONDS"
+    ):
+        WorkerConfig.from_env()
+    monkeypatch.setenv("BLOSSOM_MAIL_RETRY_MAX_SECONDS", "30")
+    assert WorkerConfig.from_env().retry_max_seconds == 30
+
+
 @pytest.mark.parametrize("attempts", [0, 3, 1100])
 def test_the_wait_after_the_database_was_unreachable_has_its_bound_however_many_tries(
     monkeypatch: pytest.MonkeyPatch, attempts: int

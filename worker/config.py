@@ -139,6 +139,10 @@ class WorkerConfig:
             metrics_host=os.environ.get("BLOSSOM_WORKER_METRICS_HOST") or "127.0.0.1",
             metrics_port=env_count("BLOSSOM_WORKER_METRICS_PORT", 0) or None,
         )
+        # The doubling is capped at the longest wait: under the first, every wait was the longest,
+        # a mail's tries spent in seconds.
+        if config.retry_max_seconds < config.retry_seconds:
+            raise ValueError("BLOSSOM_MAIL_RETRY_MAX_SECONDS must be at least BLOSSOM_MAIL_RETRY_SECONDS")
         if config.stalled_seconds <= 2 * config.heartbeat_seconds:
             raise ValueError(
                 "BLOSSOM_WORKER_STALLED_SECONDS must be more than twice BLOSSOM_WORKER_HEARTBEAT_SECONDS"
