@@ -89,7 +89,7 @@ create view admin.outbox_health with (security_barrier) as
                               o.given_up_at is not null and coalesce(o.last_error like 'withdrawn: %', false)
                                 as withdrawn) m
    group by o.topic;
-comment on view admin.outbox_health is 'The outbox per topic: pending (a delivery job that will run holds it; retrying: tried before), unsent (no delivery job will try it: none was queued, an organization''s event without a working Slack channel, kept as a record; or its job ended, failed or cancelled, without delivering it or giving it up), failed (given up), withdrawn (given up with nothing to send any more: an invitation taken back, a Slack connection gone), delivered (in the last 30 days), the oldest pending message''s age and when the last one failed.';
+comment on view admin.outbox_health is 'The outbox per topic: pending (a delivery job that will run holds it; retrying: tried before), unsent (no delivery job will try it: none was queued, an organization''s event without a working Slack channel, kept as a record; or its job ended, failed or cancelled, without delivering it or giving it up), failed (given up), withdrawn (given up with nothing to send any more: an invitation taken back, a reset or verification link spent or its account deleted, a Slack connection gone), delivered (in the last 30 days), the oldest pending message''s age and when the last one failed.';
 
 create view admin.failed_deliveries with (security_barrier) as
   select o.id as event_id, o.topic, o.created_at, o.attempts, o.last_attempt_at, o.last_error, o.given_up_at
