@@ -563,10 +563,12 @@ def reset_db(settings: Settings) -> None:
     migrate(url)
 
 
-# The recipes whose processes log in as the app's roles and call its functions. On a database
-# never migrated (a fresh checkout's) the worker retried for ever (`role "worker" does not
-# exist`), and a pipeline's run failed in pages of Dagster's tracebacks.
-NEEDING_THE_API = frozenset({"worker", "pipeline", "pipeline-run"})
+# The recipes whose processes log in as the app's roles and call its functions or read its
+# views. On a database never migrated (a fresh checkout's) the worker retried for ever (`role
+# "worker" does not exist`), a pipeline's run failed in pages of Dagster's tracebacks, and
+# psql-admin ended in psql's `role "panopticon" does not exist` (after a rollback: a prompt
+# with no admin view to read).
+NEEDING_THE_API = frozenset({"worker", "pipeline", "pipeline-run", "psql-admin"})
 
 
 def main() -> None:

@@ -295,16 +295,18 @@ def test_test_help_shows_the_usage_and_runs_nothing() -> None:
     assert "--- " not in said, "no stage ran"
 
 
-@pytest.mark.parametrize("recipe", ["worker", "pipeline-run"])
+@pytest.mark.parametrize("recipe", ["worker", "pipeline-run", "psql-admin"])
 def test_a_recipe_that_needs_the_migrated_database_says_so_on_a_fresh_checkout(recipe: str) -> None:
     """On a fresh checkout (a local database never migrated), `./dev worker` retried for ever,
-    logging `role "worker" does not exist` every few seconds, and `./dev pipeline-run` printed
-    some 170 lines of Dagster's tracebacks before its one line of cause. Each now stops at once,
-    saying what to run."""
+    logging `role "worker" does not exist` every few seconds, `./dev pipeline-run` printed
+    some 170 lines of Dagster's tracebacks before its one line of cause, and `./dev psql-admin`
+    ended in psql's `FATAL: role "panopticon" does not exist` (after a rollback, in a prompt with
+    no admin view to read). Each now stops at once, saying what to run."""
     with local_stack() as local:
         ran = subprocess.run(
             [sys.executable, "-m", "ops.stack", recipe],
-            cwd=ROOT, env=local.env, capture_output=True, text=True, timeout=30, check=False,
+            cwd=ROOT, env=local.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+            check=False,
         )  # fmt: skip
         assert ran.returncode == 1, ran.stdout + ran.stderr
         assert "Traceback" not in ran.stdout + ran.stderr
