@@ -6,7 +6,7 @@
  * orgs_quotas.sql.
  */
 begin;
-select plan(88);
+select plan(90);
 
 select tap.make_users(array['owner', 'owner2', 'admin', 'member', 'invitee', 'stranger']);
 
@@ -129,6 +129,13 @@ select is((select count(*)::int from app.outbox where payload ->> 'org_id' = tap
   'and the Slack channel is told of none');
 select is((select count(*)::int from app.rate_limit_hits where kind = 'org.transfer' and key = tap.id('twins')), 0,
   'nor is one counted against the hour''s transfers');
+/* To oneself, an owner already, it is no transfer: answered with the organization, nothing written. */
+select is(tap.call('owner', $$ select api.transfer_ownership('{twins}', '{owner}') $$), 'ok',
+  'an owner''s transfer to themselves is answered');
+select is((select count(*)::int from app.audit_events where org_id = tap.id('twins'))
+          + (select count(*)::int from app.outbox where payload ->> 'org_id' = tap.id('twins'))
+          + (select count(*)::int from app.rate_limit_hits where kind = 'org.transfer' and key = tap.id('twins')), 0,
+  'and changes, records, posts and counts nothing');
 select is(tap.call('owner', $$ select api.transfer_ownership('{twins}', '{admin}') $$), 'ok',
   'a member who is no owner still is made one');
 
