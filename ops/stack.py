@@ -326,6 +326,12 @@ def up(settings: Settings) -> int:
         except ValueError as error:
             say(str(error))
             return 1
+        # Another `up` on this data folder holds its ports (taken for a killed one's leftovers) or,
+        # on ports of its own, would lose to this one the PID file that `down` stops it by.
+        running = _running_up(up_pid_file(settings))
+        if running is not None:
+            say(f"a `./dev up` (PID {running}) runs on {settings.data_dir} already: `./dev down` stops it")
+            return 1
         worker_settings, with_maildev = mail_settings(settings, endpoints.edge_url)
         taken = taken_port(settings, with_maildev)
         if taken:

@@ -741,6 +741,38 @@ def test_a_port_of_the_stack_already_taken_stops_up_before_anything_starts(data_
     assert not (data_dir / "postgres").exists(), "nothing started"
 
 
+def test_a_second_up_on_a_data_folder_whose_up_runs_names_it_and_down(data_dir: Path) -> None:
+    """`./dev up` again while the first runs on under nohup (or in another terminal) found the
+    edge's port taken and said it was held by another program, or by what a killed `up` left
+    running, pointing at `ss` and the edge it would name: not at the `up` still running, nor at
+    `./dev down`. On ports of its own it started a second stack on the same data folder, taking
+    over the PID file that `down` stops by. It stops before anything starts, naming that `up`."""
+    env, ports = up_environment(data_dir)
+    # This checkout's `up` as /proc shows it (its command, its folder), holding the edge's port.
+    running = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "-m", "ops.stack", "up"], cwd=ROOT
+    )
+    try:
+        (data_dir / "up.pid").write_text(f"{running.pid}\n")
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", ports["edge"]))
+            taken.listen()
+            ran = subprocess.run(
+                [sys.executable, "-m", "ops.stack", "up"],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+        assert ran.returncode == 1, ran.stderr
+        assert ran.stderr.strip().splitlines()[-1] == (
+            f"blossom: a `./dev up` (PID {running.pid}) runs on {data_dir} already: `./dev down` stops it"
+        ), ran.stderr
+        assert (data_dir / "up.pid").read_text() == f"{running.pid}\n", "its PID file is left alone"
+        assert not (data_dir / "postgres").exists(), "nothing started"
+        assert running.poll() is None, "the running one is left alone"
+    finally:
+        running.kill()
+        running.wait()
+
+
 def test_sigterm_stops_the_worker_recipe_its_worker_and_the_postgres_it_started(data_dir: Path) -> None:
     """`kill` of `./dev worker` (just passes the SIGTERM on to its recipe alone): the recipe ended
     at once, and the worker it ran, and the Postgres it had started, ran on with no one to stop
