@@ -39,9 +39,10 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
             f"pipeline-run: no asset {', '.join(unknown)} (there are: {', '.join(sorted(assets))})"
         )
     # Each once, however often it was named: a run of one asset twice told of it twice.
-    chosen = [assets[name] for name in dict.fromkeys(names)]
+    named = list(dict.fromkeys(names))
+    chosen = [assets[name] for name in named]
     if day is not None and all(asset.partitions_def is None for asset in chosen):
-        raise SystemExit(f"pipeline-run: --day is for the daily and weekly assets; {', '.join(names)}: none")
+        raise SystemExit(f"pipeline-run: --day is for the daily and weekly assets; {', '.join(named)}: none")
     runs = partitioned_runs(chosen, day)
     resources = dict(defs.resources or {}) if resources is None else dict(resources)
     with DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral() as instance:

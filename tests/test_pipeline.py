@@ -1271,6 +1271,12 @@ def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
         ),
         (["no_such_asset"], DAY, "no asset no_such_asset"),
         (["auth_housekeeping"], DAY, "--day is for the daily and weekly assets; auth_housekeeping: none"),
+        # Named twice, told of once, as its run is.
+        (
+            ["auth_housekeeping", "auth_housekeeping"],
+            DAY,
+            "--day is for the daily and weekly assets; auth_housekeeping: none",
+        ),
     ],
 )
 def test_pipeline_run_refuses_what_is_not_there(assets: list[str], day: date, says: str) -> None:
