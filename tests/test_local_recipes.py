@@ -258,8 +258,11 @@ def test_a_developers_libpq_environment_leaves_the_tests_on_their_throwaway_clus
     [
         (["sql/tests/no_such_file.sql"], 1, "pgtap: no pgTAP file sql/tests/no_such_file.sql"),
         (["--help"], 0, "usage: just pgtap [FILE…]"),
+        # An option it does not know, as every recipe of ours answers one: its usage, status 2
+        # (it was taken for a missing file, status 1).
+        (["--verbose"], 2, "pgtap: unrecognized arguments: --verbose"),
     ],
-    ids=["missing", "help"],
+    ids=["missing", "help", "unknown-option"],
 )
 def test_pgtap_answers_a_file_that_is_not_there_before_it_makes_a_cluster(
     arguments: list[str], status: int, says: str
