@@ -148,12 +148,12 @@ codegen *ARGS:
 # Pack the TypeScript client as an npm package (ESM + CommonJS) into clients/typescript/dist/ (--out DIR)
 [group('check')]
 client-package *ARGS:
-    {{python}} -m ops.client_package "$@"
+    {{python}} -m ops.client_package --called-from {{quote(invocation_directory())}} "$@"
 
 # Build the example web app (examples/web) into examples/web/dist/ (--out DIR); serve it with BLOSSOM_DEMO_DIR
 [group('run')]
 web-example *ARGS:
-    {{python}} -m ops.web_example "$@"
+    {{python}} -m ops.web_example --called-from {{quote(invocation_directory())}} "$@"
 
 # Fail, naming the file, when a generated file differs from what the current SQL makes
 [group('check')]

@@ -12,6 +12,7 @@ dependencies.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -75,9 +76,12 @@ def build_command(doc: str, name: str, default_out: Path, make: Callable[[Path],
     """The command line of a build: `--out DIR`, what it made, or what failed."""
     parser = recipe_parser(f"just {name}", doc)
     parser.add_argument("--out", type=Path, default=default_out, help=f"where it goes ({default_out})")
+    # The folder the recipe was called from (the justfile passes it): just runs every recipe in
+    # the checkout, where a relative --out went, not where it was asked for.
+    parser.add_argument("--called-from", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
-        made = make(args.out.resolve())
+        made = make((args.called_from / args.out).resolve())
     except PackageError as error:
         raise SystemExit(f"{name}: {error}") from None
     print(f"{name}: {made.relative_to(ROOT) if made.is_relative_to(ROOT) else made}")

@@ -5,8 +5,12 @@ run time by Node and at compile time by tsc (node16 resolution, the `exports` ma
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from ops.client_package import TSC, build
 from ops.settings import ROOT
@@ -146,3 +150,21 @@ def test_the_client_source_is_erasable_typescript(tmp_path: Path) -> None:
     sources.append(ROOT / "tests" / "fixtures" / "codegen" / "expected" / "generated.ts")
     found = json.loads(_run(["node", "-e", NOT_ERASABLE, str(typescript), *map(str, sources)], tmp_path))
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("recipe", "made"), [("client-package", "blossom-client-0.1.0.tgz"), ("web-example", "index.html")]
+)
+def test_a_relative_out_is_the_callers_folder(tmp_path: Path, recipe: str, made: str) -> None:
+    """`./dev RECIPE --out DIR` from another folder (a frontend's, beside the checkout) wrote DIR
+    inside the checkout, where just runs every recipe, and printed DIR as given: the package was
+    not where it was asked for, and a stray folder was left in the checkout. As with backup's
+    FILE, a relative DIR is the caller's."""
+    just = [str(Path(sys.executable).with_name("just")), "--justfile", str(ROOT / "justfile")]
+    out = f"out-{tmp_path.name}"
+    try:
+        said = _run([*just, "--working-directory", str(ROOT), recipe, "--out", out], tmp_path)
+        assert (tmp_path / out / made).is_file(), said
+        assert not (ROOT / out).exists(), "nothing is left in the checkout"
+    finally:
+        shutil.rmtree(ROOT / out, ignore_errors=True)
