@@ -721,18 +721,25 @@ def test_ctrl_c_at_the_question_is_a_no(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def _up_with_the_edges_port_taken(
+    env: dict[str, str], ports: dict[str, int]
+) -> subprocess.CompletedProcess[str]:
+    """`up` while something listens on the edge's port, as an edge left running would."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["edge"]))
+        taken.listen()
+        return subprocess.run(
+            [sys.executable, "-m", "ops.stack", "up"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+
 def test_a_port_of_the_stack_already_taken_stops_up_before_anything_starts(data_dir: Path) -> None:
     """What a `./dev up` killed with SIGKILL left running (each child is in a session of its own)
     holds its ports: the next `up` started Postgres, migrated, and then said only that PostgREST
     exited before it was ready, while the old edge went on serving on the edge's port."""
     env, ports = up_environment(data_dir)
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", ports["edge"]))
-        taken.listen()
-        ran = subprocess.run(
-            [sys.executable, "-m", "ops.stack", "up"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+    ran = _up_with_the_edges_port_taken(env, ports)
     assert ran.returncode == 1
     assert f"blossom: port {ports['edge']} (BLOSSOM_EDGE_PORT, the edge's) is in use" in ran.stderr, (
         ran.stderr
@@ -754,13 +761,7 @@ def test_a_second_up_on_a_data_folder_whose_up_runs_names_it_and_down(data_dir: 
     )
     try:
         (data_dir / "up.pid").write_text(f"{running.pid}\n")
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", ports["edge"]))
-            taken.listen()
-            ran = subprocess.run(
-                [sys.executable, "-m", "ops.stack", "up"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
+        ran = _up_with_the_edges_port_taken(env, ports)
         assert ran.returncode == 1, ran.stderr
         assert ran.stderr.strip().splitlines()[-1] == (
             f"blossom: a `./dev up` (PID {running.pid}) runs on {data_dir} already: `./dev down` stops it"
