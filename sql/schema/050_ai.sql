@@ -49,8 +49,13 @@ create table app.ai_usage (
 );
 /* The edge settles a reservation by its number alone. */
 create index ai_usage_id_idx on app.ai_usage (id);
-/* The month's spend of an organization (app.ai_tokens_spent) and api.get_ai_usage. */
+/* The month's requests of an organization by outcome (api.get_ai_usage). */
 create index ai_usage_org_id_started_at_idx on app.ai_usage (org_id, started_at);
+/* The month's tokens of an organization, charged and held (app.ai_charges): what the quota
+   admits each call by. Only the calls that carry tokens, which the quota bounds; the free ones,
+   cached and failed, which only each member's hourly limit bounds, are left out (migration 0032). */
+create index ai_usage_charged_org_id_started_at_idx on app.ai_usage (org_id, started_at)
+  where outcome in ('answered', 'reserved');
 /* A day's charges for the daily metrics (pipeline.org_daily_counts): the calls answered that
    day, and the reservations that lapsed that day. Without them every refresh read the whole
    ledger, which keeps a row of every call (migration 0028). The reservations' index is small:

@@ -64,25 +64,46 @@ end;
 comment on function app.ai_quota(app.org_id) is
   'The organization''s monthly token quota: its row in app.ai_quotas, else app.settings.ai_monthly_tokens (default 1000000, at most 10^9).';
 
-/* This month's ledger of an organization, summed, as api.get_ai_usage returns it. A reservation
-   that lapsed unsettled is charged what it reserved: its call was made (the edge died during it,
-   or the database could not be reached to settle it: edge/ai.py logs that at ERROR), what it
-   cost is unknown to the ledger, and the most it could cost is its reservation. Charged
-   nothing, its tokens were charged to nobody, and the quota undercounted. */
-create function app.ai_usage_view(p_org app.org_id) returns api.ai_usage
-language sql stable parallel safe
+/* This month's tokens of an organization: charged (the calls answered, and the reservations that
+   lapsed unsettled, charged what they reserved: their call was made (the edge died during it, or
+   the database could not be reached to settle it: edge/ai.py logs that at ERROR), what it cost is
+   unknown to the ledger, and the most it could cost is its reservation; charged nothing, their
+   tokens were charged to nobody, and the quota undercounted), held by the calls under way, and
+   the calls answered. What the quota admits each call by (ext.ai_reserve). Read from the rows that
+   carry tokens only (ai_usage_charged_org_id_started_at_idx), whose number the quota bounds: the
+   month's cached and failed requests, free, which only each member's hourly limit bounds, were
+   read too, every row of them, before each call (sql/tests/ai_ledger_reads.sql). No sequential
+   scan: a function of SQL is planned for any organization, and where the statistics said much of
+   the ledger was the caller's, or the index was swollen with rows deleted since, the whole ledger
+   looked cheaper to read than the index, and was read. */
+create function app.ai_charges(p_org app.org_id, out used_tokens integer, out reserved_tokens integer, out calls integer)
+language sql stable parallel safe set enable_seqscan = off
 begin atomic
-  select p_org, app.ai_month_start(), app.ai_quota(p_org),
-         (coalesce(pg_catalog.sum(u.prompt_tokens + u.completion_tokens), 0)
+  select (coalesce(pg_catalog.sum(u.prompt_tokens + u.completion_tokens), 0)
           + coalesce(pg_catalog.sum(u.reserved_tokens) filter (
               where u.outcome = 'reserved' and not app.ai_under_way(u)), 0))::integer,
          coalesce(pg_catalog.sum(u.reserved_tokens) filter (
            where app.ai_under_way(u)), 0)::integer,
-         (pg_catalog.count(*) filter (where u.outcome = 'answered'))::integer,
-         (pg_catalog.count(*) filter (where u.outcome = 'cached'))::integer,
-         (pg_catalog.count(*) filter (where u.outcome = 'failed'))::integer
+         (pg_catalog.count(*) filter (where u.outcome = 'answered'))::integer
     from app.ai_usage u
-   where u.org_id = p_org and u.started_at >= app.ai_month_start();
+   where u.org_id = p_org and u.started_at >= app.ai_month_start() and u.outcome in ('answered', 'reserved');
+end;
+
+comment on function app.ai_charges(app.org_id) is
+  'The organization''s AI tokens this month: charged (answered, and reservations lapsed unsettled), held by calls under way, and the calls answered.';
+
+/* This month's ledger of an organization, summed, as api.get_ai_usage returns it: the tokens
+   (app.ai_charges), and the free requests, counted. */
+create function app.ai_usage_view(p_org app.org_id) returns api.ai_usage
+language sql stable parallel safe
+begin atomic
+  select p_org, app.ai_month_start(), app.ai_quota(p_org), c.used_tokens, c.reserved_tokens, c.calls,
+         f.cached_calls, f.failed_calls
+    from app.ai_charges(p_org) c,
+         (select (pg_catalog.count(*) filter (where u.outcome = 'cached'))::integer as cached_calls,
+                 (pg_catalog.count(*) filter (where u.outcome = 'failed'))::integer as failed_calls
+            from app.ai_usage u
+           where u.org_id = p_org and u.started_at >= app.ai_month_start()) f;
 end;
 
 comment on function app.ai_usage_view(app.org_id) is

@@ -111,7 +111,6 @@ as $$
 declare
   v_user app.user_id := auth.act_as_session(p_session);
   v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
-  v_usage api.ai_usage;
 begin
   /* The organization's lock, as deleting it takes it: a deletion comes wholly before (404) or
      after. The reservation's row names the organization: made while a deletion was under way,
@@ -137,8 +136,7 @@ begin
       'The same request is being answered now; ask again in a moment to have its answer from the cache.',
       p_headers => '{"Retry-After": "2"}');
   end if;
-  v_usage := app.ai_usage_view(v_org);
-  if v_usage.used_tokens + v_usage.reserved_tokens >= v_usage.quota_tokens then
+  if (select c.used_tokens + c.reserved_tokens from app.ai_charges(v_org) c) >= app.ai_quota(v_org) then
     refusal := auth.refusal(429, 'ai.quota_exceeded',
       'This organization has used its AI tokens for this month; the quota starts again at the start of next month (UTC).',
       pg_catalog.ceil(extract(epoch from app.ai_next_month_start() - pg_catalog.now()))::integer);
