@@ -746,6 +746,7 @@ class PipelinePurgeAuthRow:
     email_verifications: int | None
     outbox_secrets: int | None
     outbox_delivered: int | None
+    invitations: int | None
 
 
 class PipelineRefreshOrgDailyMetricsError(RpcError):
@@ -2843,14 +2844,14 @@ async def pipeline_org_daily_metrics_async(
 
 
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "purge_auth",
-        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered" from {call} as r',
+        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered", r."invitations" from {call} as r',
         [],
     )
     with guarded(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
@@ -2860,14 +2861,14 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
 
 
 async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "purge_auth",
-        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered" from {call} as r',
+        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered", r."invitations" from {call} as r',
         [],
     )
     async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:

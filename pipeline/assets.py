@@ -263,7 +263,7 @@ def weekly_slack_digest(
 def auth_housekeeping(postgres: PostgresResource) -> MaterializeResult[None]:
     """Dead sessions, spent reset and verification tokens, old rate-limit rows and forgotten
     devices deleted; tokens taken out of the outbox's delivered or expired messages, and the
-    messages delivered over 30 days ago deleted."""
+    messages delivered over 30 days ago deleted; invitations that expired unanswered closed."""
     with postgres.transaction() as conn:
         purged = pipeline_purge_auth(conn)
     return MaterializeResult(
@@ -275,5 +275,6 @@ def auth_housekeeping(postgres: PostgresResource) -> MaterializeResult[None]:
             "devices": purged.devices or 0,
             "outbox_secrets": purged.outbox_secrets or 0,
             "outbox_delivered": purged.outbox_delivered or 0,
+            "invitations": purged.invitations or 0,
         }
     )

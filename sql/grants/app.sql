@@ -46,7 +46,8 @@ revoke all on function
   app.revoke_invitations_of_account(app.user_id),
   app.organization_exists(app.org_id),
   app.invitation_is_open(text),
-  app.open_invitation_of(app.org_id, text)
+  app.open_invitation_of(app.org_id, text),
+  app.close_expired_invitations()
   from public;
 grant execute on function
   app.organizations_of_account(app.user_id),
@@ -57,7 +58,8 @@ grant execute on function
   app.revoke_invitations_of_account(app.user_id),
   app.organization_exists(app.org_id),
   app.invitation_is_open(text),
-  app.open_invitation_of(app.org_id, text)
+  app.open_invitation_of(app.org_id, text),
+  app.close_expired_invitations()
   to blossom_owner;
 set local role blossom_owner;
 

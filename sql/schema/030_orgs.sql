@@ -97,6 +97,11 @@ create index invitations_open_org_id_id_idx on app.invitations (org_id, id)
    role (app.revoke_invitations_beyond_grant). */
 create index invitations_open_org_id_invited_by_idx on app.invitations (org_id, invited_by)
   where accepted_at is null and declined_at is null and revoked_at is null;
+/* The open invitations by expiry, which the hourly housekeeping closes once they expired
+   (app.close_expired_invitations): otherwise they stayed in the open ones' indexes for ever, and
+   a page of the open invitations walked past all of them (migration 0033). */
+create index invitations_open_expires_at_idx on app.invitations (expires_at)
+  where accepted_at is null and declined_at is null and revoked_at is null;
 create index invitations_org_id_idx on app.invitations (org_id);
 /* A day's invitations for the daily metrics (pipeline.org_daily_counts): those sent that day,
    and those accepted that day. Without them every refresh read every invitation ever sent,

@@ -256,13 +256,14 @@ select is_empty(
                       'app.open_invitation_of(app.org_id, text)'::regprocedure,
                       'app.organizations_of_account(app.user_id)'::regprocedure,
                       'app.organizations_owned_alone(app.user_id)'::regprocedure,
-                      'app.owns_an_organization(app.user_id)'::regprocedure)
+                      'app.owns_an_organization(app.user_id)'::regprocedure,
+                      'app.close_expired_invitations()'::regprocedure)
         and p.proowner = 'invitation_revoker'::regrole
      except
      select p.oid::regprocedure from pg_proc p
       where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets(date)'::regprocedure)
         and p.proowner = 'metrics_reader'::regrole $$,
-  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the nine of invitation_revoker and the pipeline''s two of metrics_reader'
+  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the ten of invitation_revoker and the pipeline''s two of metrics_reader'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -277,7 +278,8 @@ select results_eq(
        from pg_proc p cross join aclexplode(p.proacl) a
       where p.proowner = 'invitation_revoker'::regrole and a.privilege_type = 'EXECUTE'
       group by p.oid order by 1 $$,
-  $$ values ('app.invitation_is_open(text)', true, array['blossom_owner', 'invitation_revoker']),
+  $$ values ('app.close_expired_invitations()', true, array['blossom_owner', 'invitation_revoker']),
+            ('app.invitation_is_open(text)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.inviter_may_grant(app.org_id,app.user_id,app.org_role)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.open_invitation_of(app.org_id,text)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.organization_exists(app.org_id)', true, array['blossom_owner', 'invitation_revoker']),
@@ -286,7 +288,7 @@ select results_eq(
             ('app.owns_an_organization(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.revoke_invitations_beyond_grant(app.org_id,app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.revoke_invitations_of_account(app.user_id)', true, array['blossom_owner', 'invitation_revoker']) $$,
-  'invitation_revoker owns nine definer functions, which only the owner (and their own owner) may execute'
+  'invitation_revoker owns ten definer functions, which only the owner (and their own owner) may execute'
 );
 
 /* The worker: the delivery calls (mail and Slack), and the job queue's tables and functions

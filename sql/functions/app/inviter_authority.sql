@@ -105,6 +105,28 @@ end;
 comment on function app.revoke_invitations_of_account(app.user_id) is
   'Revokes every pending invitation the user sent, in every organization (their account is being deleted); returns them (id, org_id, email, role).';
 
+/* Closes the invitations that expired unanswered, in every organization, and counts them: for
+   the hourly housekeeping (pipeline.purge_auth). Nothing else ever closed them, so they stayed
+   in the open invitations' indexes for good, and what walks those (api.list_invitations' page,
+   which keeps the live ones; a departing sender's revocation, above) walked past every one ever
+   left unanswered. Revoked, without an event of the trail, as api.invite_member closes an
+   expired one of the address it invites again: none could be accepted any more, none is shown
+   as pending, and revoking one answers 409 invitation.not_pending either way. Found by
+   invitations_open_expires_at_idx. */
+create function app.close_expired_invitations() returns integer
+language sql volatile security definer set search_path = ''
+begin atomic
+  with closed as (
+    update app.invitations i set revoked_at = pg_catalog.now()
+     where i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+       and i.expires_at <= pg_catalog.now()
+    returning i.id)
+  select pg_catalog.count(*)::integer from closed;
+end;
+
+comment on function app.close_expired_invitations() is
+  'Closes (revokes, unaudited) every invitation that expired unanswered; how many.';
+
 /* Whether the organization still exists, seen past the caller's policies: a leaver's own
    organization is no longer visible to them when the trigger below runs; a deleted one is gone. */
 create function app.organization_exists(p_org app.org_id) returns boolean
@@ -120,17 +142,22 @@ comment on function app.organization_exists(app.org_id) is
    deleted) and was not accepted, declined or revoked (by its sender, by a newer invitation of
    the address, or with its sender's authority). The worker's claim of an invitation's mail
    (delivery.claim) asks it, past any caller's policies: the worker is nobody's session. Expiry
-   is left to the worker, which refuses a mail whose link expired. */
+   is left to the worker, which refuses a mail whose link expired; so one closed once it had
+   expired (by the hourly housekeeping, app.close_expired_invitations, or by a newer invitation
+   of the address) stands here as the expired invitation it is, and its mail, still being tried
+   (a worker down for days, a DBA's try_again), is given up as expired, as it was before the
+   housekeeping closed such invitations, not withdrawn as one taken back. */
 create function app.invitation_is_open(p_invitation text) returns boolean
 language sql stable security definer set search_path = ''
 begin atomic
   select exists (select from app.invitations i
                   where i.id = p_invitation collate "C"
-                    and i.accepted_at is null and i.declined_at is null and i.revoked_at is null);
+                    and i.accepted_at is null and i.declined_at is null
+                    and (i.revoked_at is null or i.revoked_at >= i.expires_at));
 end;
 
 comment on function app.invitation_is_open(text) is
-  'Whether the invitation exists and is not accepted, declined or revoked, whatever the caller may see of it.';
+  'Whether the invitation exists and is not accepted, declined or revoked (but closed once it had expired), whatever the caller may see of it.';
 
 /* The address's open invitation in the organization, if any (at most one: the unique index
    invitations_open_org_id_email_key), for api.invite_member, which refuses an admin replacing an

@@ -1,7 +1,8 @@
 /* Housekeeping for the pipeline: sessions that can never be valid again, stale counters,
    resets, email verifications and devices, the one-time secrets still readable in the outbox
-   (the worker takes them out as it delivers; this, those of mails never delivered), and the
-   messages delivered long ago. */
+   (the worker takes them out as it delivers; this, those of mails never delivered), the
+   messages delivered long ago, and the invitations that expired unanswered, closed
+   (app.close_expired_invitations says why). */
 create function pipeline.purge_auth(
   out sessions integer,
   out rate_limit_hits integer,
@@ -9,7 +10,8 @@ create function pipeline.purge_auth(
   out devices integer,
   out email_verifications integer,
   out outbox_secrets integer,
-  out outbox_delivered integer
+  out outbox_delivered integer,
+  out invitations integer
 )
 language plpgsql volatile security definer set search_path = ''
 /* Its days, 30 days and year are UTC's, as the API's sessions count them (auth.known_device's
@@ -53,9 +55,11 @@ begin
      recipient, and the outbox only grew. */
   delete from app.outbox o where o.delivered_at < pg_catalog.now() - interval '30 days';
   get diagnostics outbox_delivered = row_count;
+  invitations := app.close_expired_invitations();
 end
 $$;
 
 comment on function pipeline.purge_auth() is
   'Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; '
-  'removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago.';
+  'removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; '
+  'closes the invitations that expired unanswered.';
