@@ -28,3 +28,13 @@ create policy member_read on app.ai_quotas for select to blossom_owner
 create policy member_cache on app.ai_answers to blossom_owner
   using (org_id = any (array(select mm.org_id from app.my_memberships mm)))
   with check (org_id = any (array(select mm.org_id from app.my_memberships mm)));
+
+/* The count of the requests answered from the cache: its members read it, and a member's request
+   answered from the cache counts itself (ext.ai_reserve). */
+create policy member_read on app.ai_cached_calls for select to blossom_owner
+  using (org_id = any (array(select mm.org_id from app.my_memberships mm)));
+create policy member_counts on app.ai_cached_calls for insert to blossom_owner
+  with check (org_id = any (array(select mm.org_id from app.my_memberships mm)));
+create policy member_counts_again on app.ai_cached_calls for update to blossom_owner
+  using (org_id = any (array(select mm.org_id from app.my_memberships mm)))
+  with check (org_id = any (array(select mm.org_id from app.my_memberships mm)));

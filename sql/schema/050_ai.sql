@@ -60,6 +60,9 @@ create index ai_usage_charged_org_id_started_at_idx on app.ai_usage (org_id, sta
    day, and the reservations that lapsed that day. Without them every refresh read the whole
    ledger, which keeps a row of every call (migration 0028). The reservations' index is small:
    a reservation is settled within seconds, and only those left unsettled stay in it. */
+/* The month's failed calls of an organization (api.get_ai_usage), which only the provider's
+   failures make (migration 0035). */
+create index ai_usage_failed_org_id_started_at_idx on app.ai_usage (org_id, started_at) where outcome = 'failed';
 create index ai_usage_answered_settled_at_idx on app.ai_usage (settled_at) where outcome = 'answered';
 create index ai_usage_reserved_started_at_idx on app.ai_usage (started_at) where outcome = 'reserved';
 alter table app.ai_usage enable row level security;
@@ -101,6 +104,24 @@ comment on table app.ai_quotas is
 comment on column app.ai_quotas.org_id is 'The organization.';
 comment on column app.ai_quotas.monthly_tokens is 'Tokens (prompt and completion) it may be charged per calendar month (UTC).';
 comment on column app.ai_quotas.updated_at is 'When it was last set.';
+
+/* The requests of an organization answered from the cache, counted by month as they are made
+   (ext.ai_reserve), for api.get_ai_usage: each is a row of the ledger too, free, and only each
+   member's hourly limit bounds them, so counting the rows read a month of them on every call
+   (migration 0034). */
+create table app.ai_cached_calls (
+  org_id app.org_id not null references app.organizations (id) on delete cascade,
+  month_start timestamptz not null,
+  calls bigint not null constraint ai_cached_calls_calls_range check (calls >= 0),
+  primary key (org_id, month_start)
+);
+alter table app.ai_cached_calls enable row level security;
+alter table app.ai_cached_calls force row level security;
+comment on table app.ai_cached_calls is
+  'How many requests of each organization were answered from the cache, by calendar month (UTC); the ledger''s cached rows, counted.';
+comment on column app.ai_cached_calls.org_id is 'The organization.';
+comment on column app.ai_cached_calls.month_start is 'The start of the month (UTC).';
+comment on column app.ai_cached_calls.calls is 'Its requests answered from the cache that month.';
 
 /* The response cache: an answer per organization and request, reused until expires_at. */
 create table app.ai_answers (

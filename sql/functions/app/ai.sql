@@ -92,18 +92,36 @@ end;
 comment on function app.ai_charges(app.org_id) is
   'The organization''s AI tokens this month: charged (answered, and reservations lapsed unsettled), held by calls under way, and the calls answered.';
 
-/* This month's ledger of an organization, summed, as api.get_ai_usage returns it: the tokens
-   (app.ai_charges), and the free requests, counted. */
-create function app.ai_usage_view(p_org app.org_id) returns api.ai_usage
+/* This month's requests of an organization answered from the cache, counted from the ledger:
+   what app.ai_cached_calls counts as they are made, for a month it holds no count of (begun before
+   there were counts). Every such row of the month is read: only ext.ai_reserve's first request of
+   a month answered from the cache asks it, and app.ai_usage_view of a month without one. */
+create function app.ai_cached_calls_in_ledger(p_org app.org_id) returns bigint
 language sql stable parallel safe
 begin atomic
+  select pg_catalog.count(*) from app.ai_usage u
+   where u.org_id = p_org and u.started_at >= app.ai_month_start() and u.outcome = 'cached';
+end;
+
+comment on function app.ai_cached_calls_in_ledger(app.org_id) is
+  'The organization''s requests answered from the cache this month, counted from the ledger''s rows.';
+
+/* This month's ledger of an organization, summed, as api.get_ai_usage returns it: the tokens
+   (app.ai_charges), the requests answered from the cache as counted when made
+   (app.ai_cached_calls; from the ledger for a month that has no count, only one begun before
+   there were counts or that had none), and the failed calls, in their own index. The month's
+   rows, the free ones among them, were all read on each call before (sql/tests/ai_ledger_reads.sql).
+   No sequential scan, as app.ai_charges says. */
+create function app.ai_usage_view(p_org app.org_id) returns api.ai_usage
+language sql stable parallel safe set enable_seqscan = off
+begin atomic
   select p_org, app.ai_month_start(), app.ai_quota(p_org), c.used_tokens, c.reserved_tokens, c.calls,
-         f.cached_calls, f.failed_calls
-    from app.ai_charges(p_org) c,
-         (select (pg_catalog.count(*) filter (where u.outcome = 'cached'))::integer as cached_calls,
-                 (pg_catalog.count(*) filter (where u.outcome = 'failed'))::integer as failed_calls
-            from app.ai_usage u
-           where u.org_id = p_org and u.started_at >= app.ai_month_start()) f;
+         coalesce(
+           (select k.calls from app.ai_cached_calls k where k.org_id = p_org and k.month_start = app.ai_month_start()),
+           app.ai_cached_calls_in_ledger(p_org))::integer,
+         (select pg_catalog.count(*) from app.ai_usage u
+           where u.org_id = p_org and u.started_at >= app.ai_month_start() and u.outcome = 'failed')::integer
+    from app.ai_charges(p_org) c;
 end;
 
 comment on function app.ai_usage_view(app.org_id) is

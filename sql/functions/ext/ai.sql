@@ -128,6 +128,14 @@ begin
   if found then
     insert into app.ai_usage (org_id, user_id, feature, model, request_hash, outcome, reserved_tokens, settled_at)
     values (v_org, v_user, p_feature, p_model, p_request_hash, 'cached', 0, pg_catalog.now());
+    /* Counted as made, for api.get_ai_usage (app.ai_cached_calls says why); a month with no count
+       yet (begun before there were counts) is counted from the ledger once, this row with it. */
+    update app.ai_cached_calls c set calls = c.calls + 1
+     where c.org_id = v_org and c.month_start = app.ai_month_start();
+    if not found then
+      insert into app.ai_cached_calls (org_id, month_start, calls)
+      values (v_org, app.ai_month_start(), app.ai_cached_calls_in_ledger(v_org));
+    end if;
     return;
   end if;
   if exists (select from app.ai_usage u
