@@ -49,20 +49,21 @@ create table app.ai_usage (
 );
 /* The edge settles a reservation by its number alone. */
 create index ai_usage_id_idx on app.ai_usage (id);
-/* The month's requests of an organization by outcome (api.get_ai_usage). */
+/* The month's requests of an organization: those answered from the cache are counted from it
+   once, for a month app.ai_cached_calls holds no count of (app.ai_cached_calls_in_ledger). */
 create index ai_usage_org_id_started_at_idx on app.ai_usage (org_id, started_at);
 /* The month's tokens of an organization, charged and held (app.ai_charges): what the quota
    admits each call by. Only the calls that carry tokens, which the quota bounds; the free ones,
    cached and failed, which only each member's hourly limit bounds, are left out (migration 0032). */
 create index ai_usage_charged_org_id_started_at_idx on app.ai_usage (org_id, started_at)
   where outcome in ('answered', 'reserved');
+/* The month's failed calls of an organization (api.get_ai_usage), which only the provider's
+   failures make (migration 0035). */
+create index ai_usage_failed_org_id_started_at_idx on app.ai_usage (org_id, started_at) where outcome = 'failed';
 /* A day's charges for the daily metrics (pipeline.org_daily_counts): the calls answered that
    day, and the reservations that lapsed that day. Without them every refresh read the whole
    ledger, which keeps a row of every call (migration 0028). The reservations' index is small:
    a reservation is settled within seconds, and only those left unsettled stay in it. */
-/* The month's failed calls of an organization (api.get_ai_usage), which only the provider's
-   failures make (migration 0035). */
-create index ai_usage_failed_org_id_started_at_idx on app.ai_usage (org_id, started_at) where outcome = 'failed';
 create index ai_usage_answered_settled_at_idx on app.ai_usage (settled_at) where outcome = 'answered';
 create index ai_usage_reserved_started_at_idx on app.ai_usage (started_at) where outcome = 'reserved';
 alter table app.ai_usage enable row level security;
