@@ -747,6 +747,8 @@ class PipelinePurgeAuthRow:
     outbox_secrets: int | None
     outbox_delivered: int | None
     invitations: int | None
+    deleted_organizations: int | None
+    deleted_organization_rows: int | None
 
 
 class PipelineRefreshOrgDailyMetricsError(RpcError):
@@ -988,7 +990,7 @@ async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, to
 
 
 def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
-    """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
+    """Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
 
     Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
     """
@@ -1001,7 +1003,7 @@ def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> 
 
 
 async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
-    """Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
+    """Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
 
     Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
     """
@@ -2676,6 +2678,30 @@ async def ext_slack_may_connect_async(
     return cast("OrgId | None", row[0])
 
 
+def pipeline_deleted_organizations(conn: psycopg.Connection[Any]) -> list[OrgId | None]:
+    """The organizations their owners deleted whose rows are not purged yet, whatever the caller may see.
+
+    Raises no coded error.
+    """
+    query, params = call_query("pipeline", "deleted_organizations", "select v from {call} as v", [])
+    with guarded(conn), conn.cursor() as cur:
+        cur.execute(query, params)
+        rows = cur.fetchall()
+    return cast("list[OrgId | None]", [row[0] for row in rows])
+
+
+async def pipeline_deleted_organizations_async(conn: psycopg.AsyncConnection[Any]) -> list[OrgId | None]:
+    """The organizations their owners deleted whose rows are not purged yet, whatever the caller may see.
+
+    Raises no coded error.
+    """
+    query, params = call_query("pipeline", "deleted_organizations", "select v from {call} as v", [])
+    async with guarded_async(conn), conn.cursor() as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return cast("list[OrgId | None]", [row[0] for row in rows])
+
+
 def pipeline_failed_deliveries(
     conn: psycopg.Connection[Any], *, p_after_failure_id: int | None, p_limit: int | Default | None = DEFAULT
 ) -> list[PipelineFailedDeliveriesRow]:
@@ -2844,14 +2870,14 @@ async def pipeline_org_daily_metrics_async(
 
 
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to 100,000 rows of the organizations their owners deleted, then those organizations.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "purge_auth",
-        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered", r."invitations" from {call} as r',
+        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered", r."invitations", r."deleted_organizations", r."deleted_organization_rows" from {call} as r',
         [],
     )
     with guarded(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
@@ -2861,14 +2887,14 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
 
 
 async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to 100,000 rows of the organizations their owners deleted, then those organizations.
 
     Raises no coded error.
     """
     query, params = call_query(
         "pipeline",
         "purge_auth",
-        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered", r."invitations" from {call} as r',
+        'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered", r."invitations", r."deleted_organizations", r."deleted_organization_rows" from {call} as r',
         [],
     )
     async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:

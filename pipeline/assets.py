@@ -263,7 +263,9 @@ def weekly_slack_digest(
 def auth_housekeeping(postgres: PostgresResource) -> MaterializeResult[None]:
     """Dead sessions, spent reset and verification tokens, old rate-limit rows and forgotten
     devices deleted; tokens taken out of the outbox's delivered or expired messages, and the
-    messages delivered over 30 days ago deleted; invitations that expired unanswered closed."""
+    messages delivered over 30 days ago deleted; invitations that expired unanswered closed; the
+    rows of organizations their owners deleted purged, a bounded batch a run, then those
+    organizations (what is left: admin.organization_deletions)."""
     with postgres.transaction() as conn:
         purged = pipeline_purge_auth(conn)
     return MaterializeResult(
@@ -276,5 +278,7 @@ def auth_housekeeping(postgres: PostgresResource) -> MaterializeResult[None]:
             "outbox_secrets": purged.outbox_secrets or 0,
             "outbox_delivered": purged.outbox_delivered or 0,
             "invitations": purged.invitations or 0,
+            "deleted_organizations": purged.deleted_organizations or 0,
+            "deleted_organization_rows": purged.deleted_organization_rows or 0,
         }
     )

@@ -24,6 +24,7 @@ declare
     "org_lister":        "nologin noinherit",
     "session_reader":    "nologin noinherit",
     "invitation_revoker": "nologin noinherit",
+    "org_purger":        "nologin noinherit",
     "admin_reader":      "nologin noinherit",
     "metrics_reader":    "nologin noinherit"
   }';
@@ -118,6 +119,10 @@ grant member_counter to current_user;
    grant and check that at acceptance (see sql/functions/app/inviter_authority.sql); `just
    migrate` makes and drops them as it. */
 grant invitation_revoker to current_user;
+
+/* org_purger owns the function that purges the rows of deleted organizations (see
+   sql/functions/app/org_deletion.sql); `just migrate` makes and drops it as it. */
+grant org_purger to current_user;
 
 /* admin_reader owns the views of schema admin (see sql/views/admin.sql): it reads every tenant's
    rows, but only their columns that hold no secret; panopticon selects the views. metrics_reader

@@ -26,6 +26,7 @@ VIEWS = (
     "job_queue",
     "rate_limit_pressure",
     "ai_usage",
+    "organization_deletions",
 )
 
 

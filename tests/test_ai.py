@@ -673,7 +673,8 @@ def test_a_settle_that_finds_every_database_connection_busy_gives_up_within_abou
 @pytest.mark.parametrize("failure", [None, "server_error"])
 def test_an_organization_deleted_during_the_call_is_not_found(world: AiWorld, failure: str | None) -> None:
     """Its ledger went with it, the reservation included: settling the call (or releasing it,
-    the call failed) answered 500."""
+    the call failed) answered 500. The ledger now waits for the housekeeping's purge, the
+    reservation in it neither settled nor released."""
     stack, fake = world.stack, world.fake
     bloom = make_bloom(stack)
     if failure is not None:
@@ -693,6 +694,9 @@ def test_an_organization_deleted_during_the_call_is_not_found(world: AiWorld, fa
     assert [d.status for d in deleted] == [204]
     assert (reply.status, reply.json()["code"]) == (404, "org.not_found"), reply.body
     assert len(fake.calls) == 1
+    assert ledger(stack, bloom.org_id) == [("reserved", 0, None)]
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute("select pipeline.purge_auth()")
     assert ledger(stack, bloom.org_id) == []
 
 

@@ -266,9 +266,10 @@ def test_a_refresh_held_open_makes_an_organizations_deletion_busy_at_once_not_a_
     An owner's delete_organization, as PostgREST's login runs it, waited for those locks until the
     API's statement timeout (5 s, answered 504 edge.upstream_timeout), holding the organization's
     lock, which every other call of its members waited behind, and one of PostgREST's connections.
-    It now waits a second at most and answers 503 org.busy; once the refresh is over it deletes."""
+    It now waits a second at most and answers 503 org.busy; once the refresh is over it deletes: the
+    organization is out of the export at once, and its rows go with the next housekeeping."""
     with psycopg.connect(database_url) as conn:
-        acme, _bobco = seed_day(conn)
+        acme, bobco = seed_day(conn)
         owner = conn.execute(
             "select user_id from app.memberships where org_id = %s and role = 'owner'", [acme]
         ).fetchone()
@@ -286,6 +287,12 @@ def test_a_refresh_held_open_makes_an_organizations_deletion_busy_at_once_not_a_
         refreshing.commit()
         deleted = call_and_commit(api, owner[0], "delete_organization", acme)
         assert deleted.ok, deleted
+    with psycopg.connect(with_user(database_url, "pipeline"), autocommit=True) as conn:
+        exported = conn.execute(
+            "select org_id from pipeline.org_daily_metrics(%s, %s)", [DAY, DAY]
+        ).fetchall()
+        assert [row[0] for row in exported] == [bobco]
+        conn.execute("select pipeline.purge_auth()")
     assert [row[1] for row in metrics_rows(database_url)] == ["Bobco"]
 
 
@@ -422,6 +429,40 @@ def test_housekeeping_closes_expired_invitations_so_a_page_reads_the_live_ones(
     assert before is not None
     assert after is not None
     assert after[0] - before[0] < 100
+
+
+def test_housekeeping_purges_an_organization_its_owner_deleted_a_batch_at_a_time(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """An owner's deletion takes the organization out of sight and leaves its history (here
+    150,000 invitations) to the housekeeping, which purges at most 100,000 rows a run, and the
+    organization once nothing of it is left; another tenant's rows stay."""
+    with psycopg.connect(database_url) as conn:
+        owner, neighbour = make_user(conn, "ann"), make_user(conn, "bob")
+        org = make_org(conn, "Acme", {owner: "owner"})
+        other = make_org(conn, "Bobco", {neighbour: "owner"})
+        for target, count in ((org, 150_000), (other, 10)):
+            conn.execute(
+                "insert into app.invitations (org_id, email, role, invited_by, token_hash, revoked_at)"
+                " select %(org)s, 'past' || n || '@example.com', 'member', null,"
+                "        sha256(convert_to(%(seed)s || n, 'UTF8')), now()"
+                "   from generate_series(1, %(count)s) n",
+                {"org": target, "seed": f"{target}-", "count": count},
+            )
+    with psycopg.connect(with_user(database_url, "authenticator")) as api:
+        assert call_and_commit(api, owner, "delete_organization", org).ok
+    first = materialized(assets.auth_housekeeping, {"postgres": postgres}, instance)
+    assert (first["deleted_organizations"], first["deleted_organization_rows"]) == (0, 100_000)
+    second = materialized(assets.auth_housekeeping, {"postgres": postgres}, instance)
+    assert (second["deleted_organizations"], second["deleted_organization_rows"]) == (1, 50_000)
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute(
+            "select (select count(*) from app.organizations where id = %(org)s),"
+            "       (select count(*) from app.invitations where org_id = %(org)s),"
+            "       (select count(*) from app.invitations where org_id = %(other)s)",
+            {"org": org, "other": other},
+        ).fetchone()
+    assert left == (0, 0, 10)
 
 
 def test_the_export_writes_the_metrics_to_the_sheet(

@@ -38,3 +38,8 @@ create policy member_counts on app.ai_cached_calls for insert to blossom_owner
 create policy member_counts_again on app.ai_cached_calls for update to blossom_owner
   using (org_id = any (array(select mm.org_id from app.my_memberships mm)))
   with check (org_id = any (array(select mm.org_id from app.my_memberships mm)));
+
+/* The purge of the organizations their owners deleted (sql/functions/app/org_deletion.sql):
+   their ledger and cache, a batch at a time. */
+create policy purge_deleted on app.ai_usage to org_purger using (true);
+create policy purge_deleted on app.ai_answers to org_purger using (true);

@@ -72,6 +72,13 @@ create policy inviter_authority_read on app.users for select to invitation_revok
 create policy inviter_authority_revoke on app.invitations for update to invitation_revoker
   using (true) with check (true);
 
+/* org_purger: the role of app.purge_deleted_organizations alone (sql/functions/app/org_deletion.sql),
+   which deletes the rows of the organizations their owners deleted, and then those. Its grants
+   are the columns that find a row, and delete; the function deletes only deleted organizations'. */
+create policy purge_deleted on app.organizations to org_purger using (true);
+create policy purge_deleted on app.invitations to org_purger using (true);
+create policy purge_deleted on app.membership_departures to org_purger using (true);
+
 /* Memberships: the rows of one's organizations (one's own among them, since app.my_memberships
    holds exactly one's own). One joins only as a
    new organization's creator or with a valid invitation; owners and admins change roles and

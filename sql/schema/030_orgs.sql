@@ -28,6 +28,11 @@ create table app.organizations (
     constraint organizations_member_count_not_negative check (member_count >= 0)
 );
 create unique index organizations_slug_key on app.organizations (slug);
+/* Deleted by its owner (api.delete_organization): out of every reader's sight from then on, its
+   rows purged afterwards, a bounded batch at a time (app.purge_deleted_organizations), its own
+   row last. Deleting it whole in the owner's call took its every invitation and AI request with
+   it, more than the API's statement timeout allows once its history is long (migration 0036). */
+alter table app.organizations add column deleted_at timestamptz;
 alter table app.organizations enable row level security;
 alter table app.organizations force row level security;
 comment on table app.organizations is 'Tenants. Every other tenant row carries an org_id.';
@@ -37,6 +42,8 @@ comment on column app.organizations.slug is 'Unique URL name made from the name 
 comment on column app.organizations.created_by is 'Who created it (null once that account is deleted).';
 comment on column app.organizations.created_at is 'When it was created.';
 comment on column app.organizations.updated_at is 'When its name last changed.';
+comment on column app.organizations.deleted_at is
+  'When its owner deleted it; set, it is gone for every reader, and the hourly housekeeping purges its rows, then it.';
 comment on column app.organizations.member_count is
   'How many memberships it has; kept by triggers on app.memberships (sql/functions/app/member_count.sql), never written by hand.';
 

@@ -5,7 +5,7 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(67);
+select plan(68);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
@@ -13,10 +13,10 @@ select results_eq(
       where c.relnamespace = 'admin'::regnamespace order by 1 $$,
   $$ values ('active_sessions', 'admin_reader'), ('ai_usage', 'admin_reader'), ('audit_events', 'admin_reader'),
             ('failed_deliveries', 'admin_reader'), ('job_queue', 'admin_reader'),
-            ('memberships', 'admin_reader'), ('organizations', 'admin_reader'),
+            ('memberships', 'admin_reader'), ('organization_deletions', 'admin_reader'), ('organizations', 'admin_reader'),
             ('outbox_health', 'admin_reader'), ('rate_limit_pressure', 'admin_reader'),
             ('users', 'admin_reader') $$,
-  'schema admin holds the ten views and nothing else, each owned by admin_reader'
+  'schema admin holds the eleven views and nothing else, each owned by admin_reader'
 );
 select is_empty(
   $$ select c.oid::regclass from pg_class c where c.relnamespace = 'admin'::regnamespace and c.relkind <> 'v' $$,
@@ -28,6 +28,8 @@ select columns_are('admin', 'users',
 select columns_are('admin', 'organizations',
   array['id', 'name', 'slug', 'created_by', 'created_at', 'updated_at', 'members', 'pending_invitations', 'invitations'],
   'admin.organizations shows each organization with its member and invitation counts');
+select columns_are('admin', 'organization_deletions', array['id', 'name', 'deleted_at', 'invitations', 'ai_requests'],
+  'admin.organization_deletions shows each organization deleted and not yet purged, with what is left of it');
 select columns_are('admin', 'memberships', array['id', 'org_id', 'user_id', 'role', 'joined_at'],
   'admin.memberships shows who belongs where');
 select columns_are('admin', 'active_sessions',

@@ -12,7 +12,7 @@ select results_eq(
                                 where nspname in ('util', 'app', 'auth', 'api', 'admin', 'pipeline', 'analytics', 'delivery', 'jobs'))
         and has_function_privilege('pipeline', p.oid, 'execute')
       order by 1 $$,
-  $$ values ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.last_failure_through(bigint)'),
+  $$ values ('pipeline.deleted_organizations()'), ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.last_failure_through(bigint)'),
             ('pipeline.org_daily_counts(date)'),
             ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
             ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_claim(date,text)'),

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(111);
+select plan(113);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -143,6 +143,7 @@ select is_empty(
      except
      values ('invitation_revoker', 'organizations', 'id', 'SELECT'),
             ('invitation_revoker', 'organizations', 'name', 'SELECT'),
+            ('invitation_revoker', 'organizations', 'deleted_at', 'SELECT'),
             ('invitation_revoker', 'users', 'id', 'SELECT'),
             ('invitation_revoker', 'invitations', 'revoked_at', 'UPDATE'),
             ('invitation_revoker', 'invitations', 'invited_by', 'UPDATE')
@@ -153,7 +154,7 @@ select is_empty(
      except
      select 'admin_reader', t, c, 'SELECT' from (values
        ('users', array['id', 'email', 'display_name', 'email_verified_at', 'created_at', 'updated_at', 'last_seen_at']),
-       ('organizations', array['id', 'name', 'slug', 'created_by', 'created_at', 'updated_at', 'member_count']),
+       ('organizations', array['id', 'name', 'slug', 'created_by', 'created_at', 'updated_at', 'member_count', 'deleted_at']),
        ('memberships', array['id', 'org_id', 'user_id', 'role', 'joined_at']),
        ('invitations', array['id', 'org_id', 'created_at', 'expires_at', 'accepted_at', 'declined_at', 'revoked_at']),
        ('sessions', array['id', 'user_id', 'created_at', 'last_seen_at', 'expires_at', 'revoked_at', 'client_addr', 'user_agent']),
@@ -164,13 +165,21 @@ select is_empty(
        ('ai_quotas', array['org_id', 'monthly_tokens'])) as g (t, cs), unnest(g.cs) c
      except
      select 'metrics_reader', t, c, 'SELECT' from (values
-       ('organizations', array['id', 'created_at', 'name']),
+       ('organizations', array['id', 'created_at', 'name', 'deleted_at']),
        ('memberships', array['org_id', 'user_id', 'joined_at']),
        ('membership_departures', array['org_id', 'user_id', 'joined_at', 'departed_at']),
        ('invitations', array['org_id', 'created_at', 'accepted_at']),
        ('audit_events', array['actor_id', 'action', 'at']),
        ('slack_connections', array['org_id', 'channel', 'bot_token_key_id', 'bot_token_sealed', 'broken_at', 'connected_at']),
        ('ai_usage', array['org_id', 'outcome', 'prompt_tokens', 'completion_tokens', 'settled_at', 'reserved_tokens', 'started_at'])) as g (t, cs),
+       unnest(g.cs) c
+     except
+     select 'org_purger', t, c, 'SELECT' from (values
+       ('organizations', array['id', 'deleted_at']),
+       ('invitations', array['org_id', 'id']),
+       ('ai_usage', array['org_id', 'id']),
+       ('membership_departures', array['org_id', 'id']),
+       ('ai_answers', array['org_id', 'request_hash'])) as g (t, cs),
        unnest(g.cs) c $$,
   'membership_reader may only read the three columns of app.memberships, through its view app.my_memberships; org_lister those and the listed columns of app.organizations, through app.my_organizations; member_counter only keep app.organizations.member_count; session_reader only read app.sessions; invitation_revoker only read roles, organizations'' names and which accounts exist, and revoke invitations'
 );
@@ -218,8 +227,10 @@ select is_empty(
         and not (grantee = grantor and privilege_type = 'SELECT'
                  and (table_name, grantee) in (('my_memberships', 'membership_reader'),
                                                ('my_organizations', 'org_lister')))
-        and not (grantee = 'session_reader' and table_name = 'sessions' and privilege_type = 'SELECT') $$,
-  'no table in app is granted to anyone (membership_reader and org_lister hold only what they own, their views; session_reader reads app.sessions, under its policy presented_only)'
+        and not (grantee = 'session_reader' and table_name = 'sessions' and privilege_type = 'SELECT')
+        and not (grantee = 'org_purger' and privilege_type = 'DELETE'
+                 and table_name in ('organizations', 'invitations', 'ai_usage', 'membership_departures', 'ai_answers')) $$,
+  'no table in app is granted to anyone (membership_reader and org_lister hold only what they own, their views; session_reader reads app.sessions, under its policy presented_only; org_purger deletes the rows of deleted organizations, by its function)'
 );
 
 /* Functions: nothing executable by PUBLIC by default; every api function granted explicitly. */
@@ -262,8 +273,28 @@ select is_empty(
      except
      select p.oid::regprocedure from pg_proc p
       where p.oid in ('pipeline.org_daily_counts(date)'::regprocedure, 'pipeline.slack_digest_targets(date)'::regprocedure)
-        and p.proowner = 'metrics_reader'::regrole $$,
-  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the ten of invitation_revoker and the pipeline''s two of metrics_reader'
+        and p.proowner = 'metrics_reader'::regrole
+     except
+     select p.oid::regprocedure from pg_proc p
+      where p.oid in ('app.purge_deleted_organizations(integer)'::regprocedure, 'pipeline.deleted_organizations()'::regprocedure)
+        and p.proowner = 'org_purger'::regrole $$,
+  'every function of ours belongs to blossom_owner, but the member count trigger''s (member_counter''s), the ten of invitation_revoker, the pipeline''s two of metrics_reader and the two of org_purger'
+);
+select results_eq(
+  $$ select p.oid::regprocedure::text, p.prosecdef, array_agg(a.grantee::regrole::text order by a.grantee::regrole::text)
+       from pg_proc p cross join aclexplode(p.proacl) a
+      where p.proowner = 'org_purger'::regrole and a.privilege_type = 'EXECUTE'
+      group by p.oid order by 1 $$,
+  $$ values ('app.purge_deleted_organizations(integer)', true, array['blossom_owner', 'org_purger']),
+            ('pipeline.deleted_organizations()', true, array['org_purger', 'pipeline']) $$,
+  'org_purger owns two definer functions: the purge, which only the owner (the housekeeping''s) may execute, and the list of deleted organizations, for the pipeline'
+);
+select is_empty(
+  $$ select r from unnest(array['blossom_owner', 'authenticator', 'web_anon', 'authenticated', 'edge', 'panopticon',
+                               'pipeline', 'worker', 'membership_reader', 'member_counter', 'org_lister',
+                               'session_reader', 'invitation_revoker', 'admin_reader', 'metrics_reader']) as r
+      where pg_has_role(r, 'org_purger', 'member') $$,
+  'no role of the system can become org_purger (the owner of the purge of deleted organizations)'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p
@@ -282,7 +313,7 @@ select results_eq(
             ('app.invitation_is_open(text)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.inviter_may_grant(app.org_id,app.user_id,app.org_role)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.open_invitation_of(app.org_id,text)', true, array['blossom_owner', 'invitation_revoker']),
-            ('app.organization_exists(app.org_id)', true, array['blossom_owner', 'invitation_revoker']),
+            ('app.organization_exists(app.org_id)', true, array['blossom_owner', 'invitation_revoker', 'org_purger']),
             ('app.organizations_of_account(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.organizations_owned_alone(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),
             ('app.owns_an_organization(app.user_id)', true, array['blossom_owner', 'invitation_revoker']),

@@ -34,7 +34,8 @@ create view admin.organizations with (security_barrier) as
            where i.org_id = o.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
              and i.expires_at > pg_catalog.now()) as pending_invitations,
          (select pg_catalog.count(*) from app.invitations i where i.org_id = o.id) as invitations
-    from app.organizations o;
+    from app.organizations o
+   where o.deleted_at is null;
 comment on view admin.organizations is 'Every organization, with its member count, open invitations and invitations ever sent.';
 
 create view admin.memberships with (security_barrier) as
@@ -138,8 +139,21 @@ create view admin.ai_usage with (security_barrier) as
          -- Such a call was charged its reservation, all of it.
          coalesce(pg_catalog.sum(u.reported_tokens - u.prompt_tokens - u.completion_tokens), 0) as over_reported_tokens
     from app.ai_usage u
+   -- Not of an organization deleted, whose ledger waits for the purge.
+   where not exists (select from app.organizations o where o.id = u.org_id and o.deleted_at is not null)
    group by u.org_id, 2;
 comment on view admin.ai_usage is 'AI use per organization and month (UTC): requests by outcome (answered, cached, failed, and reserved: under way or never settled, which the quota charges its reservation once lapsed), tokens the provider counted, the organization''s own monthly quota when an operator set one (else app.settings.ai_monthly_tokens applies), and the calls the provider reported more tokens for than they reserved (each charged its reservation), with the tokens reported beyond, charged to nobody.';
+
+/* The organizations their owners deleted (api.delete_organization), gone for everyone else, whose
+   history the hourly housekeeping purges a batch at a time (app.purge_deleted_organizations),
+   with what is left of it: the work still to do. */
+create view admin.organization_deletions with (security_barrier) as
+  select o.id, o.name, o.deleted_at,
+         (select pg_catalog.count(*) from app.invitations i where i.org_id = o.id) as invitations,
+         (select pg_catalog.count(*) from app.ai_usage u where u.org_id = o.id) as ai_requests
+    from app.organizations o
+   where o.deleted_at is not null;
+comment on view admin.organization_deletions is 'The organizations their owners deleted whose rows the hourly housekeeping has not purged yet: when, and their invitations and AI requests left.';
 
 set local role blossom_owner;
 revoke create on schema admin from admin_reader;

@@ -1012,7 +1012,7 @@ export function declineInvitation(
 }
 
 /**
- * Deletes the organization with its memberships and invitations (owner). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
+ * Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
  *
  * POST /rpc/delete_organization; fails with: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
  */

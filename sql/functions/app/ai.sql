@@ -146,8 +146,9 @@ begin
     from app.ai_usage u
    where u.id = p_reservation_id and u.outcome = 'reserved' and u.user_id = app.current_user_id()
      for update;
-  if not found then
-    if not exists (select from app.ai_usage u where u.id = p_reservation_id) then
+  /* Its organization deleted during the call: the reservation is the history the purge deletes. */
+  if not found or not app.organization_exists(v_usage.org_id) then
+    if not exists (select from app.ai_usage u where u.id = p_reservation_id and app.organization_exists(u.org_id)) then
       perform util.raise_error(404, 'org.not_found', 'No such organization.');
     end if;
     raise exception 'no AI reservation % under way for this session''s user', p_reservation_id;

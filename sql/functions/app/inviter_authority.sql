@@ -74,7 +74,7 @@ begin
      and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
      and i.expires_at > pg_catalog.now()
      and not app.may_invite(inviter.role_now, i.role)
-     and exists (select from app.organizations o where o.id = p_org)
+     and exists (select from app.organizations o where o.id = p_org and o.deleted_at is null)
   returning i.id, i.email::text, i.role;
 end
 $$;
@@ -128,11 +128,12 @@ comment on function app.close_expired_invitations() is
   'Closes (revokes, unaudited) every invitation that expired unanswered; how many.';
 
 /* Whether the organization still exists, seen past the caller's policies: a leaver's own
-   organization is no longer visible to them when the trigger below runs; a deleted one is gone. */
+   organization is no longer visible to them when the trigger below runs; a deleted one is gone,
+   or marked deleted by its owner while its rows wait for the purge (api.delete_organization). */
 create function app.organization_exists(p_org app.org_id) returns boolean
 language sql stable security definer set search_path = ''
 begin atomic
-  select exists (select from app.organizations o where o.id = p_org);
+  select exists (select from app.organizations o where o.id = p_org and o.deleted_at is null);
 end;
 
 comment on function app.organization_exists(app.org_id) is

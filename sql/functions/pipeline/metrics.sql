@@ -109,7 +109,7 @@ begin
       left join members m on m.org_id = o.id
       left join invitations i on i.org_id = o.id
       left join ai on ai.org_id = o.id
-     where o.created_at < v_end
+     where o.created_at < v_end and o.deleted_at is null
      order by o.id;
 end
 $$;
@@ -411,8 +411,10 @@ begin
     perform util.raise_error(422, 'pipeline.invalid_range', 'Give a first and a last day, at most 366 days apart, the first not after the last.');
   end if;
   return query
+    -- Without the organizations deleted, whose rows wait for the purge.
     select m.* from analytics.org_daily_metrics m
      where m.day between p_from and p_to
+       and m.org_id <> all (array(select d from pipeline.deleted_organizations() d))
      order by m.day, m.org_id;
 end
 $$;

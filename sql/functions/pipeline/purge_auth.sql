@@ -1,8 +1,10 @@
 /* Housekeeping for the pipeline: sessions that can never be valid again, stale counters,
    resets, email verifications and devices, the one-time secrets still readable in the outbox
    (the worker takes them out as it delivers; this, those of mails never delivered), the
-   messages delivered long ago, and the invitations that expired unanswered, closed
-   (app.close_expired_invitations says why). */
+   messages delivered long ago, the invitations that expired unanswered, closed
+   (app.close_expired_invitations says why), and the rows of the organizations their owners
+   deleted, at most 100,000 a run (app.purge_deleted_organizations says why; at about a
+   microsecond a row, a fraction of a second), then those organizations. */
 create function pipeline.purge_auth(
   out sessions integer,
   out rate_limit_hits integer,
@@ -11,7 +13,9 @@ create function pipeline.purge_auth(
   out email_verifications integer,
   out outbox_secrets integer,
   out outbox_delivered integer,
-  out invitations integer
+  out invitations integer,
+  out deleted_organizations integer,
+  out deleted_organization_rows bigint
 )
 language plpgsql volatile security definer set search_path = ''
 /* Its days, 30 days and year are UTC's, as the API's sessions count them (auth.known_device's
@@ -56,10 +60,12 @@ begin
   delete from app.outbox o where o.delivered_at < pg_catalog.now() - interval '30 days';
   get diagnostics outbox_delivered = row_count;
   invitations := app.close_expired_invitations();
+  select p.organizations, p.rows_deleted into deleted_organizations, deleted_organization_rows
+    from app.purge_deleted_organizations(100000) p;
 end
 $$;
 
 comment on function pipeline.purge_auth() is
   'Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; '
   'removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; '
-  'closes the invitations that expired unanswered.';
+  'closes the invitations that expired unanswered; purges up to 100,000 rows of the organizations their owners deleted, then those organizations.';
