@@ -465,6 +465,70 @@ def test_housekeeping_purges_an_organization_its_owner_deleted_a_batch_at_a_time
     assert left == (0, 0, 10)
 
 
+def test_housekeeping_closing_expired_invitations_never_deadlocks_with_an_organizations_deletion(
+    database_url: str,
+) -> None:
+    """The housekeeping closed every expired invitation in the order of their expiry, waiting for
+    each one another transaction held; an organization's deletion deletes its invitations in the
+    order of their rows. With two expired ones stored in the other order, each held one and waited
+    for the other's (40P01): the owner's deletion answered 503, or the hour's housekeeping failed
+    whole. One another transaction holds is left for the next hour now."""
+    with psycopg.connect(database_url) as conn:
+        owner = make_user(conn, "ann")
+        org = make_org(conn, "Acme", {owner: "owner"})
+        # Stored in this order: the later expiry first, the live one that the deletion meets
+        # between them, the earlier expiry last.
+        invitation_ids = []
+        for name, age in (("later", "10 days"), ("live", "0 days"), ("earlier", "20 days")):
+            row = conn.execute(
+                "insert into app.invitations"
+                "   (org_id, email, role, invited_by, token_hash, created_at, expires_at)"
+                " values (%(org)s, %(email)s::text, 'member', %(owner)s,"
+                "         sha256(convert_to(%(email)s::text, 'UTF8')),"
+                "         now() - %(age)s::interval, now() - %(age)s::interval + interval '7 days')"
+                " returning id",
+                {"org": org, "owner": owner, "email": f"{name}@example.com", "age": age},
+            ).fetchone()
+            assert row is not None
+            invitation_ids.append(row[0])
+        # Answered ones of another organization, so that the open ones are found by their index.
+        other = make_org(conn, "Bobco", {owner: "owner"})
+        conn.execute(
+            "insert into app.invitations (org_id, email, role, invited_by, token_hash, accepted_at)"
+            " select %s, 'old' || n || '@example.com', 'member', %s,"
+            "        sha256(convert_to('old' || n, 'UTF8')), now()"
+            "   from generate_series(1, 5000) n",
+            (other, owner),
+        )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("analyze app.invitations")
+    live = invitation_ids[1]
+    with (
+        ThreadPoolExecutor(max_workers=2) as pool,
+        psycopg.connect(database_url) as holder,
+        psycopg.connect(database_url, autocommit=True) as watcher,
+        psycopg.connect(database_url) as deleting,
+        psycopg.connect(with_user(database_url, "pipeline")) as housekeeping,
+    ):
+        holder.execute("select from app.invitations where id = %s for update", [live])
+        deleted = pool.submit(
+            lambda: deleting.execute("delete from app.organizations where id = %s", [org]).rowcount
+        )
+        eventually(lambda: waiting_for_a_lock(watcher, deleting.info.backend_pid), what="the deletion waits")
+        closed = pool.submit(
+            lambda: housekeeping.execute("select invitations from pipeline.purge_auth()").fetchone()
+        )
+        time.sleep(0.5)  # the housekeeping goes as far as it can
+        holder.rollback()
+        assert closed.result(timeout=10) == (1,), "the earlier one; the later, being deleted, is left"
+        housekeeping.commit()
+        assert deleted.result(timeout=10) == 1
+        deleting.commit()
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute("select count(*) from app.invitations where org_id = %s", [org]).fetchone()
+    assert left == (0,)
+
+
 def test_the_export_writes_the_metrics_to_the_sheet(
     database_url: str,
     postgres: resources.PostgresResource,

@@ -112,20 +112,27 @@ comment on function app.revoke_invitations_of_account(app.user_id) is
    left unanswered. Revoked, without an event of the trail, as api.invite_member closes an
    expired one of the address it invites again: none could be accepted any more, none is shown
    as pending, and revoking one answers 409 invitation.not_pending either way. Found by
-   invitations_open_expires_at_idx. */
+   invitations_open_expires_at_idx. One that another transaction holds (its organization being
+   deleted, its sender's account too) is left to the next hour: waited for in the order of
+   expiry, while a deletion takes an organization's invitations in the order of their rows, each
+   held one the other wanted, and Postgres broke the deadlock by failing one of them (40P01: the
+   owner's deletion answered 503, or the hour's housekeeping failed whole). */
 create function app.close_expired_invitations() returns integer
 language sql volatile security definer set search_path = ''
 begin atomic
   with closed as (
     update app.invitations i set revoked_at = pg_catalog.now()
-     where i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-       and i.expires_at <= pg_catalog.now()
+     where i.id = any (array(
+             select d.id from app.invitations d
+              where d.accepted_at is null and d.declined_at is null and d.revoked_at is null
+                and d.expires_at <= pg_catalog.now()
+                for update skip locked))
     returning i.id)
   select pg_catalog.count(*)::integer from closed;
 end;
 
 comment on function app.close_expired_invitations() is
-  'Closes (revokes, unaudited) every invitation that expired unanswered; how many.';
+  'Closes (revokes, unaudited) every invitation that expired unanswered but those another transaction holds (closed an hour later); how many.';
 
 /* Whether the organization still exists, seen past the caller's policies: a leaver's own
    organization is no longer visible to them when the trigger below runs; a deleted one is gone,
