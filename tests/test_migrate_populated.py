@@ -186,6 +186,27 @@ def test_a_rollback_and_the_migrate_after_it_change_the_rows_they_mean_to(databa
     assert _ids(database_url, requested) == [(False,)]
 
 
+def test_a_rollback_of_deletions_by_mark_takes_the_deleted_organizations_with_it(database_url: str) -> None:
+    """An organization its owner deleted waits, marked (0036's deleted_at), for the housekeeping to
+    purge it. 0036's rollback dropped the mark and left the row: the organization came back, with
+    no member and no one who could ever delete it again, among the operators' organizations and
+    in every day's metrics and their export. The rollback now deletes such organizations whole,
+    their rows with them, as the release before it did; the live ones stay."""
+    populate(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        owner, _, _, _ = _sign_up(conn, "Leaver")
+        made = call_and_commit(conn, owner, "create_organization", "Gone")
+        assert made.ok, made
+        gone = made.rows[0][0]
+        assert call_and_commit(conn, owner, "invite_member", gone, "late@example.com", "member").ok
+        assert call_and_commit(conn, owner, "delete_organization", gone).ok
+    live = _ids(database_url, "select id from app.organizations where deleted_at is null order by 1")
+    rollback(database_url, "0035.ai_failed_calls_index")
+    assert _ids(database_url, "select id from app.organizations order by 1") == live
+    assert _ids(database_url, f"select count(*) from app.invitations where org_id = '{gone}'") == [(0,)]
+    migrate(database_url, quiet=True)
+
+
 def _migration_policies(url: str) -> list[tuple[Any, ...]]:
     return _ids(url, f"select polrelid::regclass::text from pg_policy where polname = '{MIGRATION_POLICY}'")
 
