@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(113);
+select plan(114);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -295,6 +295,14 @@ select is_empty(
                                'session_reader', 'invitation_revoker', 'admin_reader', 'metrics_reader']) as r
       where pg_has_role(r, 'org_purger', 'member') $$,
   'no role of the system can become org_purger (the owner of the purge of deleted organizations)'
+);
+select results_eq(
+  $$ select n.nspname::text collate "C" from pg_namespace n
+      where has_schema_privilege('org_purger', n.oid, 'usage')
+        and n.nspname not like 'pg\_%' and n.nspname not in ('information_schema', 'public', 'tap')
+      order by 1 $$,
+  $$ values ('app' collate "C"), ('pipeline') $$,
+  'org_purger uses the schemas of its two functions and the tables it purges, no other (the cascades to analytics run as that schema''s tables'' owner)'
 );
 select is_empty(
   $$ select p.oid::regprocedure from pg_proc p

@@ -17,7 +17,6 @@
  * only rows of organizations marked deleted.
  */
 grant usage, create on schema app to org_purger;
-grant usage on schema analytics to org_purger;
 grant usage, create on schema pipeline to org_purger;
 set local role org_purger;
 
