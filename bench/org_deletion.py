@@ -14,15 +14,14 @@ BLOSSOM_BENCH_POSTGREST_URL, as `just bench org_deletion` sets them).
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
-import secrets
 import time
 from urllib.parse import urlsplit
 
 import psycopg
+from orgs import session_token  # bench/orgs.py, beside this file
 
 MEMBERS, INVITATIONS, AI_REQUESTS = 10_000, 166_000, 1_000_000
 
@@ -66,14 +65,7 @@ def generate(conn: psycopg.Connection) -> tuple[str, str]:
         " where o.slug = 'long-history-b3nch0' and m.role = 'owner'"
     ).fetchone()
     assert row is not None
-    token = secrets.token_urlsafe(32)
-    conn.execute(
-        "insert into app.sessions (user_id, token_hash, expires_at)"
-        " values (%s, %s, now() + interval '1 day')",
-        (row[1], hashlib.sha256(token.encode()).digest()),
-    )
-    conn.commit()
-    return str(row[0]), token
+    return str(row[0]), session_token(conn, row[1])
 
 
 def whole_delete_ms(conn: psycopg.Connection, org: str) -> float:

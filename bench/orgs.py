@@ -145,14 +145,19 @@ def generate(conn: psycopg.Connection) -> tuple[str, str, str]:
         "select m.user_id, m.org_id from app.memberships m where m.role = 'owner' order by m.id limit 1"
     ).fetchone()
     assert owner is not None
+    return str(owner[0]), str(owner[1]), session_token(conn, owner[0])
+
+
+def session_token(conn: psycopg.Connection, user_id: str) -> str:
+    """A session of the user for a day, committed: its token, as the API's clients send it."""
     token = secrets.token_urlsafe(32)
     conn.execute(
         "insert into app.sessions (user_id, token_hash, expires_at)"
         " values (%s, %s, now() + interval '1 day')",
-        (owner[0], hashlib.sha256(token.encode()).digest()),
+        (user_id, hashlib.sha256(token.encode()).digest()),
     )
     conn.commit()
-    return str(owner[0]), str(owner[1]), token
+    return token
 
 
 def http_latency(base_url: str, token: str, function: str, body: dict[str, Any]) -> tuple[float, float]:
