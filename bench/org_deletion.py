@@ -21,7 +21,7 @@ import time
 from urllib.parse import urlsplit
 
 import psycopg
-from orgs import session_token  # bench/orgs.py, beside this file
+from orgs import fill, session_token  # bench/orgs.py, beside this file
 
 MEMBERS, INVITATIONS, AI_REQUESTS = 10_000, 166_000, 1_000_000
 
@@ -51,11 +51,7 @@ select (select id from bench_org), 'org_summary', 'bench', sha256(convert_to('be
 def generate(conn: psycopg.Connection) -> tuple[str, str]:
     """Fills the database; returns the organization and a session token of its owner."""
     started = time.perf_counter()
-    conn.execute(GENERATE.encode())
-    conn.commit()
-    conn.autocommit = True
-    conn.execute("vacuum analyze")
-    conn.autocommit = False
+    fill(conn, GENERATE)
     took = time.perf_counter() - started
     print(
         f"data: {MEMBERS:,} members, {INVITATIONS:,} invitations, {AI_REQUESTS:,} AI requests ({took:.0f}s)"

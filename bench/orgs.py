@@ -127,18 +127,23 @@ def query_text(name: str, variant: str) -> str:
     return text.replace("{check}", CHECKS[name] if variant == "by_hand" else "")
 
 
+def fill(conn: psycopg.Connection, script: str) -> None:
+    """Runs a script of inserts and commits it, then vacuums as autovacuum leaves a live database:
+    visibility map set (index-only scans), and no dead row versions left by the member count
+    triggers' updates during the inserts."""
+    conn.execute(script.encode())
+    conn.commit()
+    conn.autocommit = True
+    conn.execute("vacuum analyze")
+    conn.autocommit = False
+
+
 def generate(conn: psycopg.Connection) -> tuple[str, str, str]:
     """Fills the database (once); returns an owner, their organization and a session token."""
     started = time.perf_counter()
     row = conn.execute("select count(*) from app.organizations").fetchone()
     if not row or row[0] < ORGS:
-        conn.execute(GENERATE.encode())
-        conn.commit()
-        # As autovacuum leaves a live database: visibility map set (index-only scans), and no
-        # dead row versions left by the member count triggers' updates during the inserts.
-        conn.autocommit = True
-        conn.execute("vacuum analyze")
-        conn.autocommit = False
+        fill(conn, GENERATE)
     took = time.perf_counter() - started
     print(f"data: {ORGS:,} organizations, {USERS:,} users, {EVENTS:,} audit events ({took:.0f}s)")
     owner = conn.execute(
