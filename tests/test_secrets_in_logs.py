@@ -224,7 +224,9 @@ def test_a_password_the_worker_cannot_read_from_its_url_is_in_nothing_it_prints(
     on it, or the worker died with a traceback that quoted it."""
     a, b = password_halves()
     status, output = run_until_it_stops(
-        [sys.executable, "-m", "worker"], {name: url.format(a=a, b=b)}, tmp_path / "worker.log"
+        [sys.executable, "-m", "worker"],
+        {"BLOSSOM_APP_URL": "https://app.example.com", name: url.format(a=a, b=b)},
+        tmp_path / "worker.log",
     )
     assert [half for half in (a, b) if half in output] == [], output
     assert status == 1, f"the worker stops at start: {output}"

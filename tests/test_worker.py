@@ -810,7 +810,11 @@ def skew_worker_clock(monkeypatch: pytest.MonkeyPatch, offset: timedelta) -> Non
 
 
 def _worker_config(database_url: str) -> WorkerConfig:
-    return replace(WorkerConfig.from_env(), database_url=with_user(database_url, "worker"))
+    # BLOSSOM_APP_URL has no default (worker/config.py).
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("BLOSSOM_APP_URL", APP_URL)
+        config = WorkerConfig.from_env()
+    return replace(config, database_url=with_user(database_url, "worker"))
 
 
 @pytest.mark.parametrize("offset", CLOCK_SKEWS)

@@ -242,6 +242,19 @@ def test_the_sender_and_the_app_url_are_checked() -> None:
             parse_app_url(bad)
 
 
+@pytest.fixture(autouse=True)
+def _links_point_into_the_frontend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLOSSOM_APP_URL", APP)
+
+
+def test_a_worker_without_the_frontend_url_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It had a default, the loopback edge: a worker deployed without the setting mailed every
+    verification, reset and invitation link into http://127.0.0.1:8000, and nothing said so."""
+    monkeypatch.delenv("BLOSSOM_APP_URL")
+    with pytest.raises(ValueError, match="BLOSSOM_APP_URL is not set"):
+        WorkerConfig.from_env()
+
+
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BLOSSOM_SMTP_URL", "smtps://u:p@mail.example.com")
     monkeypatch.setenv("BLOSSOM_MAIL_MAX_ATTEMPTS", "5")
@@ -298,13 +311,19 @@ def test_the_wait_after_a_failed_try_doubles_up_to_its_bound_however_many_tries(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("BLOSSOM_SMTP_URL", "http://x"), ("BLOSSOM_MAIL_MAX_ATTEMPTS", "0"), ("BLOSSOM_APP_URL", "nope")],
+    [
+        ("BLOSSOM_SMTP_URL", "http://x"),
+        ("BLOSSOM_MAIL_MAX_ATTEMPTS", "0"),
+        ("BLOSSOM_APP_URL", "nope"),
+        ("BLOSSOM_APP_URL", ""),
+    ],
 )
 def test_a_bad_setting_stops_the_worker_at_start_with_its_name(name: str, value: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "worker"], cwd=ROOT, env={"PATH": "/usr/bin", name: value},
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+    """An empty BLOSSOM_APP_URL among them: it has no default, since one (the loopback edge)
+    mailed links that open nothing from a worker deployed without it, and no error said so."""
+    environment = {"PATH": "/usr/bin", "BLOSSOM_APP_URL": APP, name: value}
+    command = [sys.executable, "-m", "worker"]
+    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert result.stderr.startswith("blossom-worker: ")
     assert name in result.stderr

@@ -81,6 +81,19 @@ def parse_app_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _required_app_url() -> str:
+    """BLOSSOM_APP_URL has no default: a worker left without it mailed every link into
+    http://127.0.0.1:8000, links that open nothing, and nothing failed to say so. `up` and
+    docker-compose set it."""
+    value = os.environ.get("BLOSSOM_APP_URL", "")
+    if not value:
+        raise ValueError(
+            "BLOSSOM_APP_URL is not set: it is the frontend's base URL that mailed links point into"
+            " (https://app.example.com, say)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     # It may hold a password: printed as blossom_db.settings.database_shown prints it, never whole.
@@ -125,7 +138,7 @@ class WorkerConfig:
                 timeout_seconds=env_number("BLOSSOM_SMTP_TIMEOUT", 30.0),
             ),
             mail_from=parse_mail_from(os.environ.get("BLOSSOM_MAIL_FROM") or DEFAULT_MAIL_FROM),
-            app_url=parse_app_url(os.environ.get("BLOSSOM_APP_URL") or "http://127.0.0.1:8000"),
+            app_url=parse_app_url(_required_app_url()),
             concurrency=env_count("BLOSSOM_WORKER_CONCURRENCY", 8),
             max_attempts=env_count("BLOSSOM_MAIL_MAX_ATTEMPTS", 8),
             retry_seconds=env_number("BLOSSOM_MAIL_RETRY_SECONDS", 30.0),
