@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     unknown = set(args.names) - set(available)
     if unknown:
-        raise SystemExit(f"bench: no such benchmark: {', '.join(sorted(unknown))}")
+        parser.error(f"no such benchmark: {', '.join(sorted(unknown))} (there are: {', '.join(available)})")
 
     with (
         temporary_cluster(prefix="blossom-bench-", on_disk=True) as cluster,

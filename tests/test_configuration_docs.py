@@ -194,6 +194,15 @@ def test_an_unknown_option_of_a_recipe_is_refused_with_its_own_usage(recipe: str
     assert "blossom:" not in refused.stderr, "nothing started"
 
 
+def test_an_unknown_benchmark_is_refused_with_the_names_of_those_there_are() -> None:
+    """`./dev bench nope` said only that there was no such benchmark (exit 1), and the reader went
+    to look in bench/ for their names."""
+    refused = just("bench", "nope")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "no such benchmark: nope (there are: " in refused.stderr, refused.stderr
+    assert all(name in refused.stderr for name in ("daily_metrics", "orgs", "org_deletion")), refused.stderr
+
+
 DOCUMENTS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 # A link to a page of ours, with or without a heading: `[x](deployment.md#rolling-a-migration-back)`.
 LOCAL_LINK = re.compile(r"\]\((?!https?:)([^)\s#]*)(?:#([^)\s]+))?\)")
