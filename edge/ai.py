@@ -4,7 +4,9 @@ the AI provider for one of its members (docs/api.md, "AI").
 In this order, so that nobody reaches the provider who may not, and no call goes unmetered:
 what the caller may read of the organization (the database, ext.ai_org_activity: 404 for a
 non-member); the request made from it and its hash; the cached answer, or a reservation of the
-call's tokens against the organization's quota (ext.ai_reserve: 429 past it); the call; then
+call's tokens against the organization's quota (ext.ai_reserve: 429 past it), in the read's
+transaction and under the organization's lock it took, so that no change of role comes between
+what was read and what is admitted; the call; then
 the tokens the provider counted are charged, at most those reserved, and the answer cached
 (ext.ai_settle; a report past the reservation is logged as a warning; tried again while the
 database is out of reach, and when it stays so, the caller still has the answer and the tokens
@@ -79,22 +81,7 @@ async def org_summary(request: Request) -> Response:
     if not ai.settings.configured:
         raise service_refusal(ai_not_configured())
     org_id = fields["org_id"]
-    activity = await call(
-        request, lambda conn: db.ext_ai_org_activity_async(conn, p_session=session, p_org_id=org_id)
-    )
-    chat = summary_request(ai.settings.model, activity)
-    reserved = await call(
-        request,
-        lambda conn: db.ext_ai_reserve_async(
-            conn,
-            p_session=session,
-            p_org_id=org_id,
-            p_feature=FEATURE,
-            p_model=chat.model,
-            p_request_hash=chat.hash,
-            p_tokens=chat.token_bound,
-        ),
-    )
+    chat, reserved = await call(request, _reading_and_reserving(session, org_id, ai.settings.model))
     if reserved.refusal is not None:
         accepted(reserved.refusal)  # raises: the organization's quota is spent
     if reserved.cached_answer is not None:
@@ -137,6 +124,31 @@ async def org_summary(request: Request) -> Response:
         if not cancelled:
             under_way.end(reservation)
     return _summary(org_id, answer.text, cached=False)
+
+
+def _reading_and_reserving(
+    session: str | None, org_id: str, model: str
+) -> Callable[[psycopg.AsyncConnection[Any]], Awaitable[tuple[ChatRequest, db.ExtAiReserveRow]]]:
+    """The caller's activity read, its request made, and the call reserved, in one transaction:
+    the read takes the organization's lock (ext.ai_org_activity), so the role that chose what was
+    read is the role the reserve admits. In two, an admin demoted between them had the audit
+    trail summarized for a plain member."""
+
+    async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[ChatRequest, db.ExtAiReserveRow]:
+        activity = await db.ext_ai_org_activity_async(conn, p_session=session, p_org_id=org_id)
+        chat = summary_request(model, activity)
+        reserved = await db.ext_ai_reserve_async(
+            conn,
+            p_session=session,
+            p_org_id=org_id,
+            p_feature=FEATURE,
+            p_model=chat.model,
+            p_request_hash=chat.hash,
+            p_tokens=chat.token_bound,
+        )
+        return chat, reserved
+
+    return work
 
 
 _Work = Callable[[psycopg.AsyncConnection[Any]], Awaitable[object]]

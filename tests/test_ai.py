@@ -208,6 +208,60 @@ def test_the_provider_is_sent_what_the_caller_may_read_and_nothing_more(world: A
     assert not any(account.user["id"] in sent for account in bloom.people.values()), "nor an id"
 
 
+def waiting_for_an_organization(stack: Stack) -> int:
+    """How many transactions of the stack's database wait for an organization's lock (an
+    advisory lock: app.lock_org)."""
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from pg_locks l join pg_database d on d.oid = l.database"
+            " where not l.granted and l.locktype = 'advisory' and d.datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_an_admin_demoted_while_asking_is_not_sent_the_audit_trail(world: AiWorld) -> None:
+    """Ada demotes Ben, an admin, as he asks for a summary: his activity was read (the audit
+    trail with it, an admin's) in one transaction and the call admitted in another, which only
+    asked whether he was still a member. A demotion committed between the two had the provider
+    summarize the trail for a plain member. Here the organization's lock, held by the test, lines
+    them up: Ada's demotion waits first, then Ben's call, and the demotion commits first."""
+    stack, fake = world.stack, world.fake
+    bloom = make_bloom(stack)
+    ada, ben = bloom.people["Ada"], bloom.people["Ben"]
+    fake.answer_next_with(counted_answer("Bloom has three members."))
+    replies: dict[str, Reply] = {}
+
+    def ask(name: str, path: str, body: dict[str, Any], account: Account) -> threading.Thread:
+        thread = threading.Thread(
+            target=lambda: replies.update({name: post(stack.edge_url, path, body, headers=account.cookie)}),
+            daemon=True,
+        )
+        thread.start()
+        return thread
+
+    with psycopg.connect(stack.database_url) as holder:
+        holder.execute("select app.lock_org(%s)", (bloom.org_id,))
+        demotion = ask(
+            "demotion",
+            "/rpc/change_member_role",
+            {"org_id": bloom.org_id, "user_id": ben.user["id"], "role": "member"},
+            ada,
+        )
+        eventually(lambda: waiting_for_an_organization(stack) >= 1, 10, "the demotion waiting")
+        asking = ask("summary", ROUTE, {"org_id": bloom.org_id}, ben)
+        eventually(lambda: waiting_for_an_organization(stack) >= 2, 10, "Ben's call waiting behind it")
+        holder.rollback()
+    for thread in (demotion, asking):
+        thread.join(timeout=30)
+    assert replies["demotion"].status == 200, replies["demotion"].body
+    assert replies["summary"].status == 200, replies["summary"].body
+    [sent] = fake.requests
+    activity = json.loads(sent["messages"][1]["content"])
+    assert activity["recent_events"] == [], "a plain member does not read the audit trail"
+    assert {"name": "Ben", "role": "member", "joined": JOINED["Ben"][1]} in activity["newest_members"]
+
+
 def test_a_non_member_is_told_there_is_no_such_organization_before_any_call(world: AiWorld) -> None:
     stack, fake = world.stack, world.fake
     bloom = make_bloom(stack)

@@ -77,6 +77,8 @@ class FakeOpenAI:
         # How long a "timeout" call keeps the client waiting (longer than its timeout).
         self.hold_seconds = hold_seconds
         self.calls: list[str] = []
+        # What each call asked (model, messages, parameters), answered from a fixture or not.
+        self.requests: list[dict[str, Any]] = []
         # The API keys the calls came with (the key reaches the provider, and only it).
         self.keys: set[str] = set()
         self.missing: list[str] = []
@@ -125,6 +127,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.requests.clear()
             self.keys.clear()
             self.missing.clear()
             self._failures.clear()
@@ -137,6 +140,7 @@ class FakeOpenAI:
         digest = request_hash(request["model"], request["messages"], request["parameters"])
         with self._lock:
             self.calls.append(digest.hex())
+            self.requests.append(request)
             failure = self._failures.pop(0) if self._failures else None
             raw = self._raw_answers.pop(0) if self._raw_answers else None
             action = self._actions.pop(0) if self._actions else None

@@ -5,8 +5,10 @@
  *   ext.ai_org_activity(session, org)     what the caller may read of the organization's recent
  *                                         activity; 404 for a non-member, before any call;
  *   (the edge makes the request from it, and its SHA-256)
- *   ext.ai_reserve(session, org, …)       an answer from the cache (free), or a reservation of
- *                                         the call's tokens against the quota (429 past it);
+ *   ext.ai_reserve(session, org, …)       in the same transaction, under the organization's lock
+ *                                         the read took: an answer from the cache (free), or a
+ *                                         reservation of the call's tokens against the quota (429
+ *                                         past it);
  *   (the edge calls the provider)
  *   ext.ai_settle(session, id, …)         the tokens the provider counted (at most those
  *                                         reserved), and the answer cached;
@@ -26,7 +28,13 @@
    index on (org_id, id)), and only when the caller's role lets the policy show them: the policy
    decides row by row, after the row is read, so a plain member's call read every event of the
    organization to show none (10,000 pages of tables at 10,000 events), and an owner's walked
-   every tenant's newer events where most of the trail was the organization's. */
+   every tenant's newer events where most of the trail was the organization's.
+   The caller's role is read under the organization's lock (app.lock_org, which every change of a
+   role or a membership takes), held to the end of the transaction, in which the edge reserves
+   the call too (ext.ai_reserve, edge/ai.py): the role that chose what was read is the role the
+   call is admitted with. Read in a transaction of its own, an admin demoted between the read and
+   the reserve, which asks only for a member, had the provider summarize the audit trail for a
+   plain member. */
 create function ext.ai_org_activity(p_session text, p_org_id text) returns jsonb
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -36,6 +44,7 @@ declare
   v_reads_trail boolean;
 begin
   perform auth.act_as_session(p_session);
+  perform app.lock_org_as_member(v_org);
   v_reads_trail := app.require_membership(v_org) in ('owner', 'admin');
   select pg_catalog.jsonb_build_object(
            'organization', o.name,
