@@ -28,6 +28,7 @@ from tests.support.http import Reply, loopback_address, raw_exchange, request
 from tests.support.mailbox import messages
 from tests.support.orgs_db import make_org, make_user
 from tests.support.stack import Stack, make_stack
+from tests.support.worker import eventually
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +265,81 @@ def test_logout_all_revokes_every_session_of_the_user(auth_stack: Stack) -> None
             auth_stack.edge_url, "GET", "/auth/session", headers={"Cookie": f"blossom_session={token}"}
         )
         assert reply.status == 401
+
+
+def invitation_of(stack: Stack, account: Account, org_id: str) -> dict[str, str]:
+    """The body of a revocation of an invitation the account sends now."""
+    invited = post(
+        stack.edge_url,
+        "/rpc/invite_member",
+        {"org_id": org_id, "email": new_email(), "role": "member"},
+        headers=account.cookie,
+    )
+    assert invited.status == 200, invited.body
+    return {"invitation_id": invited.json()["id"]}
+
+
+@pytest.mark.parametrize(
+    ("function", "body"),
+    [
+        ("update_organization", lambda stack, account, org_id: {"org_id": org_id, "name": "Taken"}),
+        ("delete_organization", lambda stack, account, org_id: {"org_id": org_id}),
+        ("revoke_invitation", invitation_of),
+    ],
+)
+def test_a_call_waiting_for_its_organization_when_its_session_is_revoked_is_not_signed_in(
+    auth_stack: Stack, function: str, body: Callable[[Stack, Account, str], dict[str, str]]
+) -> None:
+    """A stolen session's call waits for the organization's lock (another call holds it) while
+    its owner signs out everywhere: its session was read before it waited, its role again once
+    it held the lock, but not its session, and it renamed (deleted) the organization, or revoked
+    an invitation, a moment after the session was revoked."""
+    account = signup(auth_stack.edge_url)
+    own_session = session_cookie(
+        post(auth_stack.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
+    )
+    made = post(auth_stack.edge_url, "/rpc/create_organization", {"name": "Kept"}, headers=account.cookie)
+    assert made.status == 200, made.body
+    org_id = made.json()["id"]
+    arguments = body(auth_stack, account, org_id)
+    before = organization_and_invitations(auth_stack, org_id)
+    outcome: list[Reply] = []
+    with psycopg.connect(auth_stack.database_url) as holder:
+        holder.execute("select app.lock_org(%s)", (org_id,))
+        waiting = threading.Thread(
+            target=lambda: outcome.append(
+                post(auth_stack.edge_url, f"/rpc/{function}", arguments, headers=account.cookie)
+            )
+        )
+        waiting.start()
+        with psycopg.connect(auth_stack.database_url, autocommit=True) as watcher:
+            eventually(
+                lambda: waiting_for(watcher, holder.info.backend_pid),
+                10,
+                "the call waiting for the organization",
+            )
+        signed_out = post(
+            auth_stack.edge_url, "/auth/logout-all", headers={"Cookie": f"blossom_session={own_session}"}
+        )
+        assert signed_out.status == 204, signed_out.body
+        holder.rollback()
+    waiting.join(timeout=30)
+    [reply] = outcome
+    assert reply.status == 401, reply.body
+    assert reply.json()["code"] == "auth.not_signed_in"
+    assert organization_and_invitations(auth_stack, org_id) == before
+
+
+def organization_and_invitations(stack: Stack, org_id: str) -> tuple[object, ...]:
+    """The organization's name and deletion, and its invitations' revocations."""
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select o.name, o.deleted_at, array(select i.revoked_at from app.invitations i"
+            " where i.org_id = o.id order by i.id) from app.organizations o where o.id = %s",
+            (org_id,),
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
 
 
 def test_logout_all_without_a_session_is_401(auth_stack: Stack) -> None:

@@ -13,9 +13,11 @@ begin
   /* Then the organization's lock, as every change to it takes it, and the invitation read
      again: only a member sees it to wait for the lock, and a deletion or a demotion comes
      wholly before or after (one revoked while its organization was deleted answered 409
-     invitation.not_pending, of an invitation gone with it). */
+     invitation.not_pending, of an invitation gone with it); so does a revocation of the
+     caller's session (auth.require_live_session). */
   if found then
     perform app.lock_org(v_invitation.org_id);
+    perform auth.require_live_session();
     select i.* into v_invitation from app.invitations i where i.id = v_id;
   end if;
   if not found then

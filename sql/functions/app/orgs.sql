@@ -237,18 +237,21 @@ comment on function app.require_role(app.org_id, app.org_role[]) is
    organization's id took its lock with each call before being found no member, queued behind its
    deletion (a PostgREST connection held up to the statement timeout), and made its members'
    calls queue behind theirs. The caller reads its role again once it holds the lock
-   (app.require_role, app.require_membership): a removal or a deletion may have come first. */
+   (app.require_role, app.require_membership): a removal or a deletion may have come first. And
+   its session is read again here (auth.require_live_session): it may have been revoked while the
+   call waited. */
 create function app.lock_org_as_member(p_org app.org_id) returns void
 language plpgsql volatile
 as $$
 begin
   perform app.require_membership(p_org);
   perform app.lock_org(p_org);
+  perform auth.require_live_session();
 end
 $$;
 
 comment on function app.lock_org_as_member(app.org_id) is
-  'Takes the organization''s lock (app.lock_org) for a member of it; 404 org.not_found, without it, for anyone else.';
+  'Takes the organization''s lock (app.lock_org) for a member of it, whose session is still live once it holds it; 404 org.not_found, without it, for anyone else; 401 auth.not_signed_in when the session was revoked meanwhile.';
 
 /* Another member's role in an organization: 404 member.not_found when they are not one. */
 create function app.require_member(p_org app.org_id, p_user app.user_id) returns app.org_role

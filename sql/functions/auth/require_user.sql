@@ -69,3 +69,25 @@ $$;
 
 comment on function auth.require_account() is
   'The signed-in user, whose account row is held to the end of the transaction (an operator''s deletion waits). Errors: 401 auth.not_signed_in (there is none, or its account is gone).';
+
+/* The session the transaction acts for (the pre-request's, or auth.act_as_session's), read again:
+   401 auth.not_signed_in once it is revoked or has ended. For a call that waited for a lock (the
+   organization's, app.lock_org_as_member) after its session was read at its start: a session
+   revoked meanwhile (signed out everywhere, a password changed or reset, a stolen session cut
+   off) still renamed or deleted the organization a moment after. A transaction acting for a user
+   without a session (the operators' tools, the tests' own) has none to read again. */
+create function auth.require_live_session() returns void
+language plpgsql stable
+as $$
+declare
+  v_session app.session_id := app.current_session_id();
+begin
+  if v_session is not null and not exists (
+       select from app.sessions s where s.id = v_session and not auth.session_is_dead(s)) then
+    perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
+  end if;
+end
+$$;
+
+comment on function auth.require_live_session() is
+  'Nothing while the transaction''s session (if it acts for one) is live. Errors: 401 auth.not_signed_in (it was revoked or has ended).';
