@@ -267,51 +267,67 @@ def test_logout_all_revokes_every_session_of_the_user(auth_stack: Stack) -> None
         assert reply.status == 401
 
 
-def invitation_of(stack: Stack, account: Account, org_id: str) -> dict[str, str]:
-    """The body of a revocation of an invitation the account sends now."""
+# A call to make while the organization's lock is held: who makes it, and its arguments, for an
+# organization whose owner is given.
+Waiting = Callable[[Stack, Account, str], tuple[Account, dict[str, str]]]
+
+
+def invitation_sent(stack: Stack, owner: Account, org_id: str, email: str) -> str:
+    """The id of an invitation of `email` the owner sends now."""
     invited = post(
         stack.edge_url,
         "/rpc/invite_member",
-        {"org_id": org_id, "email": new_email(), "role": "member"},
-        headers=account.cookie,
+        {"org_id": org_id, "email": email, "role": "member"},
+        owner.cookie,
     )
     assert invited.status == 200, invited.body
-    return {"invitation_id": invited.json()["id"]}
+    return str(invited.json()["id"])
+
+
+def revoking(stack: Stack, owner: Account, org_id: str) -> tuple[Account, dict[str, str]]:
+    return owner, {"invitation_id": invitation_sent(stack, owner, org_id, new_email())}
+
+
+def accepting(stack: Stack, owner: Account, org_id: str) -> tuple[Account, dict[str, str]]:
+    invitee = signup(stack.edge_url)
+    invitation_sent(stack, owner, org_id, invitee.email)
+    return invitee, {"token": messages(stack.database_url, invitee.email, "mail.org_invitation")[0]["token"]}
 
 
 @pytest.mark.parametrize(
-    ("function", "body"),
+    ("function", "waiting"),
     [
-        ("update_organization", lambda stack, account, org_id: {"org_id": org_id, "name": "Taken"}),
-        ("delete_organization", lambda stack, account, org_id: {"org_id": org_id}),
-        ("revoke_invitation", invitation_of),
+        ("update_organization", lambda stack, owner, org_id: (owner, {"org_id": org_id, "name": "Taken"})),
+        ("delete_organization", lambda stack, owner, org_id: (owner, {"org_id": org_id})),
+        ("revoke_invitation", revoking),
+        ("accept_invitation", accepting),
     ],
 )
 def test_a_call_waiting_for_its_organization_when_its_session_is_revoked_is_not_signed_in(
-    auth_stack: Stack, function: str, body: Callable[[Stack, Account, str], dict[str, str]]
+    auth_stack: Stack, function: str, waiting: Waiting
 ) -> None:
     """A stolen session's call waits for the organization's lock (another call holds it) while
     its owner signs out everywhere: its session was read before it waited, its role again once
-    it held the lock, but not its session, and it renamed (deleted) the organization, or revoked
-    an invitation, a moment after the session was revoked."""
-    account = signup(auth_stack.edge_url)
-    own_session = session_cookie(
-        post(auth_stack.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
-    )
-    made = post(auth_stack.edge_url, "/rpc/create_organization", {"name": "Kept"}, headers=account.cookie)
+    it held the lock, but not its session, and it renamed (deleted) the organization, revoked an
+    invitation or joined with one a moment after the session was revoked."""
+    owner = signup(auth_stack.edge_url)
+    made = post(auth_stack.edge_url, "/rpc/create_organization", {"name": "Kept"}, headers=owner.cookie)
     assert made.status == 200, made.body
     org_id = made.json()["id"]
-    arguments = body(auth_stack, account, org_id)
+    caller, arguments = waiting(auth_stack, owner, org_id)
+    own_session = session_cookie(
+        post(auth_stack.edge_url, "/auth/login", {"email": caller.email, "password": PASSWORD})
+    )
     before = organization_and_invitations(auth_stack, org_id)
     outcome: list[Reply] = []
     with psycopg.connect(auth_stack.database_url) as holder:
         holder.execute("select app.lock_org(%s)", (org_id,))
-        waiting = threading.Thread(
+        call = threading.Thread(
             target=lambda: outcome.append(
-                post(auth_stack.edge_url, f"/rpc/{function}", arguments, headers=account.cookie)
+                post(auth_stack.edge_url, f"/rpc/{function}", arguments, headers=caller.cookie)
             )
         )
-        waiting.start()
+        call.start()
         with psycopg.connect(auth_stack.database_url, autocommit=True) as watcher:
             eventually(
                 lambda: waiting_for(watcher, holder.info.backend_pid),
@@ -323,7 +339,7 @@ def test_a_call_waiting_for_its_organization_when_its_session_is_revoked_is_not_
         )
         assert signed_out.status == 204, signed_out.body
         holder.rollback()
-    waiting.join(timeout=30)
+    call.join(timeout=30)
     [reply] = outcome
     assert reply.status == 401, reply.body
     assert reply.json()["code"] == "auth.not_signed_in"
@@ -331,10 +347,11 @@ def test_a_call_waiting_for_its_organization_when_its_session_is_revoked_is_not_
 
 
 def organization_and_invitations(stack: Stack, org_id: str) -> tuple[object, ...]:
-    """The organization's name and deletion, and its invitations' revocations."""
+    """The organization's name, deletion and members, and its invitations' outcomes."""
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         row = conn.execute(
-            "select o.name, o.deleted_at, array(select i.revoked_at from app.invitations i"
+            "select o.name, o.deleted_at, array(select m.user_id from app.memberships m where m.org_id = o.id"
+            " order by m.id), array(select (i.revoked_at, i.accepted_at)::text from app.invitations i"
             " where i.org_id = o.id order by i.id) from app.organizations o where o.id = %s",
             (org_id,),
         ).fetchone()

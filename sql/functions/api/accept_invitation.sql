@@ -12,8 +12,10 @@ begin
   v_invitation := app.presented_invitation(accept_invitation.token);
   /* The organization's lock, as inviting, removing and deleting take it: an invitation made
      while this accept runs sees the new member (no open invitation of a member is left), and a
-     deletion comes wholly before or after (the two deadlocked, answering 40P01). */
+     deletion comes wholly before or after (the two deadlocked, answering 40P01). A revocation
+     of the caller's session while it waited comes before too (auth.require_live_session). */
   perform app.lock_org(v_invitation.org_id);
+  perform auth.require_live_session();
   /* The trigger on app.memberships revokes an invitation as soon as its sender may no longer
      grant its role (sql/functions/app/inviter_authority.sql). Checked again here, so that one
      that escaped it (sent before the trigger existed, or by an account since deleted) still
