@@ -24,7 +24,7 @@ from edge.config import EdgeConfig
 from edge.cors import Cors, PathMethods
 from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.ext import OutsideServices
-from edge.health import healthz, postgrest_admin, readyz
+from edge.health import Readiness, healthz, postgrest_admin, readyz
 from edge.lifecycle import Draining
 from edge.limits import ConcurrencyLimits
 from edge.metrics import EdgeMetrics
@@ -103,7 +103,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
     # a Location made from the client's own Host header).
     routes.router.redirect_slashes = False
     routes.state.config = config
-    routes.state.postgrest_admin = admin
+    routes.state.readiness = Readiness(database, admin, config.readiness_timeout_seconds)
     routes.state.draining = draining or Draining()
     routes.state.database = database
     routes.state.password_work = PasswordWork(config)

@@ -71,17 +71,48 @@ async def _check_postgrest(admin: Upstream) -> str | None:
     return None
 
 
+class Readiness:
+    """Whether Postgres and PostgREST answer: one check at a time, whose answer every `/readyz`
+    asked while it is under way takes, so that any number asked at once cost one of the edge's
+    database connections and one of its connections to PostgREST's admin server. /readyz is
+    anyone's to ask and no share per client bounds it: checked for each request, one client's 32
+    at once held all ten database connections, which the /auth and /ext routes wait for (2 s, then
+    503), for as long as it kept asking, and everyone's sign-ins queued behind its checks."""
+
+    def __init__(self, database: Database, admin: Upstream, seconds: float) -> None:
+        self.database = database
+        self.admin = admin
+        self.seconds = seconds
+        self._under_way: asyncio.Future[tuple[str | None, str | None]] | None = None
+
+    async def faults(self) -> tuple[str | None, str | None]:
+        """What is wrong with Postgres and with PostgREST (None for each that answers)."""
+        check = self._under_way
+        if check is None:
+            check = self._under_way = asyncio.ensure_future(self._check())
+            check.add_done_callback(self._ended)
+        # Shielded: a request that goes away leaves the check to the others that wait for it.
+        return await asyncio.shield(check)
+
+    async def _check(self) -> tuple[str | None, str | None]:
+        postgres, postgrest = await asyncio.gather(
+            _check_postgres(self.database, self.seconds), _check_postgrest(self.admin)
+        )
+        return postgres, postgrest
+
+    def _ended(self, check: asyncio.Future[tuple[str | None, str | None]]) -> None:
+        if self._under_way is check:
+            self._under_way = None
+
+
 async def readyz(request: Request) -> Response:
     state = request.app.state
-    config: EdgeConfig = state.config
     if state.draining.started:
         return error_response(
             503, "edge.draining", "This server is shutting down.", headers={"Retry-After": "1"}
         )
-    postgres, postgrest = await asyncio.gather(
-        _check_postgres(state.database, config.readiness_timeout_seconds),
-        _check_postgrest(state.postgrest_admin),
-    )
+    readiness: Readiness = state.readiness
+    postgres, postgrest = await readiness.faults()
     checks = {"postgres": postgres or "ok", "postgrest": postgrest or "ok"}
     if postgres or postgrest:
         down = [

@@ -4,6 +4,8 @@ a second of its return the edge works again, /auth and /readyz included (blossom
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +19,8 @@ from blossom_db.database import Database, DatabaseUnavailable
 from blossom_db.settings import CONNECTION_DEFAULTS
 from deploy.migrate import migrate
 from ops.cluster import LocalCluster
-from ops.scratch import temporary_cluster
-from ops.services import Endpoints, running_services
+from ops.scratch import free_port, temporary_cluster
+from ops.services import Endpoints, running_services, start_edge, stop, wait_http
 from tests.support.auth_client import signup
 from tests.support.databases import tcp_keepalives
 from tests.support.http import Reply, request
@@ -154,6 +156,53 @@ def test_readyz_names_what_is_down_but_not_where_it_is(tmp_path: Path) -> None:
         assert reply.json()["details"]["postgres"] == "unreachable"
         assert str(cluster.port) not in reply.body.decode()
         assert "127.0.0.1" not in reply.body.decode()
+
+
+def test_readiness_asked_at_once_is_checked_once(tmp_path: Path) -> None:
+    """/readyz is anyone's to ask, and no share per client bounds it: each request checked
+    Postgres on one of the edge's ten database connections, those the /auth and /ext routes wait
+    for (2 s, then 503), and PostgREST on one of its four connections to PostgREST's admin server.
+    One client's 32 at once held all ten database connections for as long as it kept asking, and
+    everyone's sign-ins queued behind its checks. A request that comes while a check is under way
+    now takes that check's answer: with both servers silent (each check held its 2 s), eight
+    asked at once opened one connection to each, not eight and four; asked again, one more."""
+    with SilentServer() as postgres, SilentServer() as admin:
+        endpoints = Endpoints(
+            postgrest_port=free_port(),
+            postgrest_admin_port=admin.port,
+            edge_port=free_port(),
+            authenticator_url=f"postgresql://authenticator@127.0.0.1:{postgres.port}/blossom",
+            edge_database_url=f"postgresql://edge@127.0.0.1:{postgres.port}/blossom",
+        )
+        edge = start_edge(endpoints, tmp_path / "edge.log")
+        try:
+            wait_http(f"{endpoints.edge_url}/healthz", edge)
+            for asked in (1, 2):
+                answers = readiness_asked_at_once(endpoints.edge_port, 8)
+                assert answers == [(503, {"postgres": "unreachable", "postgrest": "unreachable"})] * 8
+                assert (len(postgres.connections), len(admin.connections)) == (asked, asked)
+        finally:
+            stop(edge)
+
+
+def readiness_asked_at_once(port: int, clients: int) -> list[tuple[int, object]]:
+    """Each client's /readyz status and details: every connection is opened first, then every
+    request sent, so that all of them are in the edge before the first check can end."""
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=15) for _ in range(clients)]
+    try:
+        for sock in sockets:
+            sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n")
+        answers = []
+        for sock in sockets:
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            answers.append((int(head.split(b" ", 2)[1]), json.loads(body)["details"]))
+        return answers
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def test_an_attempt_the_database_does_not_answer_is_unavailable_and_lets_go_of_its_socket() -> None:
