@@ -200,7 +200,7 @@ async def _tried_again(request: Request, work: _Work) -> bool:
     wait_seconds: float | None = None  # the first try waits as every call does
     for delay in (*SETTLE_RETRY_DELAYS, None):
         try:
-            await call(request, work, wait_seconds=wait_seconds)
+            await call(request, work, wait_seconds=wait_seconds, in_share=False)
         except Refused as refused:
             # call() answers 503 for these: no connection, a lost one, or a state that passes (a
             # deadlock, a timeout); ext.ai_settle and ext.ai_release are no-ops for a call already

@@ -26,7 +26,7 @@ from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
 from edge.ext import OutsideServices
 from edge.health import Readiness, healthz, postgrest_admin, readyz
 from edge.lifecycle import Draining
-from edge.limits import ConcurrencyLimits
+from edge.limits import ClientShares, ConcurrencyLimits
 from edge.metrics import EdgeMetrics
 from edge.proxy import PostgrestProxy, other_method, rpc_methods
 from edge.security import csrf_refusal
@@ -106,6 +106,7 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
     routes.state.readiness = Readiness(database, admin, config.readiness_timeout_seconds)
     routes.state.draining = draining or Draining()
     routes.state.database = database
+    routes.state.database_shares = ClientShares(config.client_database_share, config.database_wait_seconds)
     routes.state.password_work = PasswordWork(config)
     routes.state.outside = outside
     routes.state.ai_calls = ai_calls

@@ -29,7 +29,7 @@ from blossom_db.runtime import JsonValue, RpcError
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.json_body import JsonObject, read_json
-from edge.limits import client_key
+from edge.limits import ClientShares, ShareExceeded, client_key, over_share
 from edge.routes import Endpoint, starlette_routes
 from edge.security import client_ip, csrf_refusal
 
@@ -128,23 +128,48 @@ async def call(
     slots: asyncio.Semaphore | None = None,
     *,
     wait_seconds: float | None = None,
+    in_share: bool = True,
 ) -> T:
     """One auth function (a generated wrapper) in its own transaction, committed unless it
     raised; with `slots`, in its turn for password work; with `wait_seconds`, waiting at most
-    that long for a free database connection (else EdgeConfig.database_wait_seconds, 2 s)."""
+    that long for a free database connection (else EdgeConfig.database_wait_seconds, 2 s).
+    Each is one of the client's few calls at the database at once (the app's database_shares:
+    its others wait their turn, then 429), but with `in_share` False: the settle of a call the
+    provider answered, which, refused for its client's other calls, would leave it uncharged."""
+    client = client_key(request.scope, request.app.state.config)
+    sharer = client if in_share else None
     if slots is None:
-        return await _call(request, function, wait_seconds)
+        return await _call(request, function, wait_seconds, sharer)
     work: PasswordWork = request.app.state.password_work
-    async with work.turn(slots, client_key(request.scope, request.app.state.config)):
-        return await _call(request, function, wait_seconds)
+    async with work.turn(slots, client):
+        return await _call(request, function, wait_seconds, sharer)
 
 
 async def _call(
     request: Request,
     function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
     wait_seconds: float | None,
+    sharer: str | None,
 ) -> T:
     database: Database = request.app.state.database
+    shares: ClientShares = request.app.state.database_shares
+    if sharer is not None:
+        try:
+            await shares.take(sharer)
+        except ShareExceeded:
+            raise Refused(over_share()) from None
+    try:
+        return await _transaction(database, function, wait_seconds)
+    finally:
+        if sharer is not None:
+            shares.give_back(sharer)
+
+
+async def _transaction(
+    database: Database,
+    function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
+    wait_seconds: float | None,
+) -> T:
     try:
         async with database.transaction(wait_seconds) as conn:
             return await function(conn)

@@ -154,6 +154,10 @@ class EdgeConfig:
     # The edge's own Postgres connections (auth routes, readiness, session activity).
     database_connections: int = 10
     database_wait_seconds: float = 2.0
+    # One client's /auth and /ext calls at the database at once (edge/limits.py ClientShares): its
+    # others wait their turn, as long as database_wait_seconds, then 429. Below
+    # database_connections: a client may have 32 requests under way.
+    client_database_share: int = 4
     readiness_timeout_seconds: float = 2.0
     # After SIGTERM, /readyz answers 503 this long while requests are still served, so that a
     # load balancer stops sending new ones; then the edge stops (edge/lifecycle.py).

@@ -1,11 +1,11 @@
 """How many requests the edge works on at once, per client and in all, and how many of a
-client's calls it has at PostgREST at once.
+client's calls it has at PostgREST, and at the database (the /auth and /ext routes), at once.
 
 A client over its share of requests is answered 429 edge.too_many_requests at once and holds
 nothing; past the edge's total, 503 edge.overloaded. Of its requests, a client has only a few
-calls at PostgREST at once (ClientShares); the others wait their turn. The client is the
-address `edge.security` names (the peer, or a trusted proxy's entry); an IPv6 client counts by
-its /64, which is what one subscriber is usually given.
+calls at PostgREST, and a few at the database, at once (ClientShares); the others wait their
+turn. The client is the address `edge.security` names (the peer, or a trusted proxy's entry);
+an IPv6 client counts by its /64, which is what one subscriber is usually given.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import ipaddress
 from collections import Counter
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edge.config import EdgeConfig
@@ -80,8 +81,21 @@ class ShareExceeded(Exception):
     """The client's calls before this one held its whole share for the whole wait."""
 
 
+def over_share() -> Response:
+    """The answer to a call refused for its client's share (ShareExceeded)."""
+    return error_response(
+        429,
+        "edge.too_many_requests",
+        "This client has too many calls under way already; wait for them.",
+        headers={"Retry-After": "1"},
+    )
+
+
 class ClientShares:
-    """At most `share` calls of one client at PostgREST at once. PostgREST has a few database
+    """At most `share` calls of one client at once at a pool everyone shares: PostgREST's (the
+    proxy's), or the edge's own database connections (the /auth and /ext routes, edge/auth.py,
+    where one client's 32 password-reset requests, each waiting for its address's lock, held all
+    ten, and everyone else's sign-ins were answered 503). PostgREST has a few database
     connections (db-pool) for everyone; a client's calls past its share wait their turn at the
     edge, which costs the others nothing, at most `wait_seconds`. (32 writes at once from one
     client, each waiting on its organization's lock, held 8 of PostgREST's 10 connections, and
@@ -96,8 +110,9 @@ class ClientShares:
         self._turns: dict[str, asyncio.Semaphore] = {}
         self._holders: Counter[str] = Counter()
 
-    async def take(self, client: str) -> None:
-        """The client's turn; ShareExceeded after the wait. give_back(client) once done."""
+    async def take(self, client: str, wait_seconds: float | None = None) -> None:
+        """The client's turn; ShareExceeded after the wait (`wait_seconds`, else the shares'
+        own). give_back(client) once done."""
         turns = self._turns.get(client)
         if turns is None:
             turns = self._turns[client] = asyncio.Semaphore(self.share)
@@ -106,7 +121,7 @@ class ClientShares:
             if not turns.locked():  # the usual case: no timer to arm
                 await turns.acquire()
                 return
-            async with asyncio.timeout(self.wait_seconds):
+            async with asyncio.timeout(self.wait_seconds if wait_seconds is None else wait_seconds):
                 await turns.acquire()
         except TimeoutError:
             self._forget(client)

@@ -30,7 +30,7 @@ from blossom_db.runtime import CallArguments, ScalarKind
 from edge.config import EdgeConfig
 from edge.errors import Refused, error_response, read_body
 from edge.json_body import JsonObject, read_json
-from edge.limits import ClientShares, ShareExceeded, client_key
+from edge.limits import ClientShares, ShareExceeded, client_key, over_share
 from edge.security import client_address
 from edge.upstream import (
     Answer,
@@ -640,15 +640,6 @@ UPSTREAM_REFUSALS: dict[type[UpstreamError], tuple[int, str, str]] = {
     UpstreamTimeout: (504, "edge.upstream_timeout", "The API server did not answer in time."),
     UpstreamBroken: (502, "edge.bad_gateway", "The API server gave no valid answer."),
 }
-
-
-def over_share() -> Response:
-    return error_response(
-        429,
-        "edge.too_many_requests",
-        "This client has too many calls under way already; wait for them.",
-        headers={"Retry-After": "1"},
-    )
 
 
 class PostgrestProxy:

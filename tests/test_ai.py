@@ -26,7 +26,7 @@ import pytest
 
 from tests.support.auth_client import Account, post, signup
 from tests.support.fake_openai import LLM_FIXTURES, MALFORMED_ANSWERS, FakeOpenAI
-from tests.support.http import Reply, request
+from tests.support.http import Reply, loopback_address, request
 from tests.support.stack import Stack, make_stack
 from tests.support.worker import eventually
 
@@ -691,11 +691,13 @@ def test_a_settle_that_finds_every_database_connection_busy_gives_up_within_abou
 
             def fill_the_edges_connections() -> None:
                 locker.execute("lock table app.sessions in access exclusive mode")
-                for _ in range(10):  # the edge's database connections (EdgeConfig.database_connections)
+                # The edge's database connections (EdgeConfig.database_connections), from clients
+                # of their own: one client holds only its share of them.
+                for _ in range(10):
                     thread = threading.Thread(
                         target=request,
                         args=(stack.edge_url, "GET", "/auth/session"),
-                        kwargs={"headers": ada.cookie, "timeout": 60},
+                        kwargs={"headers": ada.cookie, "timeout": 60, "source": loopback_address()},
                         daemon=True,
                     )
                     thread.start()

@@ -16,6 +16,7 @@ from edge.config import EdgeConfig
 from tests.support.auth_client import PASSWORD, new_email, post, signup
 from tests.support.http import Reply, request
 from tests.support.stack import Stack, make_stack
+from tests.support.worker import eventually
 
 
 @pytest.fixture
@@ -164,6 +165,54 @@ def test_signing_out_everywhere_waits_for_the_account_in_a_password_turn(fresh_s
     assert waited < 1
     assert codes[429] >= 10, codes
     assert set(codes) <= {204, 401, 429}, codes
+
+
+def test_one_client_holds_at_most_its_share_of_the_edges_database_connections(fresh_stack: Stack) -> None:
+    """The /auth and /ext routes wait for one of the edge's 10 database connections, and a client
+    may have 32 requests under way: those that spend no bcrypt had no share of their own. One
+    client's password-reset requests, each waiting for its address's lock (as behind a slow one of
+    its own), held all ten, and everyone else's /auth calls waited 2 s for one and were answered
+    503 edge.database_unavailable. A client has 4 at once now, as at PostgREST; its others wait
+    their turn, then 429."""
+    bystander = signup(fresh_stack.edge_url)
+    with (
+        psycopg.connect(fresh_stack.database_url) as lock,
+        psycopg.connect(fresh_stack.database_url, autocommit=True) as watch,
+    ):
+        # The address's lock, as a reset request under way holds it.
+        lock.execute("select app.lock_rate_key('reset.addr', '127.0.0.25')")
+
+        def waiting() -> int:
+            row = watch.execute(
+                "select count(*) from pg_stat_activity where usename = 'edge' and wait_event = 'advisory'"
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            resets = [
+                pool.submit(
+                    post,
+                    fresh_stack.edge_url,
+                    "/auth/password-reset",
+                    {"email": new_email()},
+                    None,
+                    "127.0.0.25",
+                )
+                for _ in range(12)
+            ]
+            eventually(lambda: waiting() >= 4, what="the resets reach the lock")
+            reply = request(
+                fresh_stack.edge_url, "GET", "/auth/session", headers=bystander.cookie, source="127.0.0.26"
+            )
+            held = waiting()
+            lock.rollback()
+            codes = Counter(
+                (answer.status, answer.json()["code"] if answer.body else None)
+                for answer in (future.result() for future in resets)
+            )
+    assert reply.status == 200, reply.body
+    assert held == 4
+    assert set(codes) <= {(202, None), (429, "edge.too_many_requests")}, codes
 
 
 def test_sign_ups_are_limited_per_address_and_a_taken_email_counts(fresh_stack: Stack) -> None:
