@@ -110,9 +110,8 @@ class ClientShares:
         self._turns: dict[str, asyncio.Semaphore] = {}
         self._holders: Counter[str] = Counter()
 
-    async def take(self, client: str, wait_seconds: float | None = None) -> None:
-        """The client's turn; ShareExceeded after the wait (`wait_seconds`, else the shares'
-        own). give_back(client) once done."""
+    async def take(self, client: str) -> None:
+        """The client's turn; ShareExceeded after the wait. give_back(client) once done."""
         turns = self._turns.get(client)
         if turns is None:
             turns = self._turns[client] = asyncio.Semaphore(self.share)
@@ -121,7 +120,7 @@ class ClientShares:
             if not turns.locked():  # the usual case: no timer to arm
                 await turns.acquire()
                 return
-            async with asyncio.timeout(self.wait_seconds if wait_seconds is None else wait_seconds):
+            async with asyncio.timeout(self.wait_seconds):
                 await turns.acquire()
         except TimeoutError:
             self._forget(client)
