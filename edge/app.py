@@ -29,6 +29,7 @@ from edge.lifecycle import Draining
 from edge.limits import ClientShares, ConcurrencyLimits
 from edge.metrics import EdgeMetrics
 from edge.proxy import PostgrestProxy, other_method, rpc_methods
+from edge.routes import SpecRoute
 from edge.security import csrf_refusal
 from edge.slack import ROUTES as SLACK_ROUTES
 from edge.tracing import RequestIds
@@ -135,7 +136,7 @@ def answered_methods(routes: Starlette) -> PathMethods:
             return rpc_methods(scope)
         for route in routes.routes:
             if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
-                return ", ".join(sorted(route.methods))
+                return route.allow if isinstance(route, SpecRoute) else ", ".join(sorted(route.methods))
         return None
 
     return methods

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 log = logging.getLogger("edge")
 
@@ -87,6 +88,56 @@ def check_no_transfer_coding(request: Request) -> None:
                 "The request body must be sent in no transfer coding but chunked.",
             )
         )
+
+
+# The media ranges that admit application/json, the most specific first (RFC 9110, 12.5.1).
+JSON_RANGES = (b"application/json", b"application/*", b"*/*")
+
+
+def accepts_json(value: bytes) -> bool:
+    """Whether an Accept header admits application/json: the most specific of its ranges that
+    names JSON (application/json, then application/*, then */*; any case, with parameters) is
+    not weighted q=0. `application/json;q=0, */*` refuses JSON: naming it is more specific than
+    the wildcard beside it."""
+    value = value.strip()
+    if not value or value in JSON_RANGES:  # the generated clients' and browsers' own, unread
+        return True
+    admitted: dict[bytes, bool] = {}
+    for item in value.split(b","):
+        media, _, parameters = item.partition(b";")
+        media = media.strip().lower()
+        if media in JSON_RANGES:
+            admitted[media] = admitted.get(media, False) or not _weighted_zero(parameters)
+    return next((admitted[media] for media in JSON_RANGES if media in admitted), False)
+
+
+def _weighted_zero(parameters: bytes) -> bool:
+    for parameter in parameters.split(b";"):
+        name, _, weight = parameter.partition(b"=")
+        if name.strip().lower() == b"q":
+            try:
+                return float(weight) == 0
+            except ValueError:
+                return False
+    return False
+
+
+def not_acceptable() -> Refused:
+    return Refused(
+        error_response(
+            406,
+            "edge.not_acceptable",
+            "The API answers in JSON only: send Accept: application/json, or no Accept.",
+        )
+    )
+
+
+def check_accepts_json(scope: Scope) -> None:
+    """406 for a request whose Accept headers (their lines one list, RFC 9110, 5.3) refuse JSON,
+    the one type the edge answers in."""
+    lines = [value for name, value in scope["headers"] if name == b"accept"]
+    if lines and not accepts_json(b",".join(lines)):
+        raise not_acceptable()
 
 
 async def read_body(request: Request, limit: int, seconds: float) -> bytes:

@@ -28,7 +28,7 @@ from blossom_db import logs
 from blossom_db.generated import API_CALL_ARGUMENTS
 from blossom_db.runtime import CallArguments, ScalarKind
 from edge.config import EdgeConfig
-from edge.errors import Refused, error_response, read_body
+from edge.errors import Refused, accepts_json, error_response, not_acceptable, read_body
 from edge.json_body import JsonObject, read_json
 from edge.limits import ClientShares, ShareExceeded, client_key, over_share
 from edge.security import client_address
@@ -117,8 +117,6 @@ NOT_FORWARDED_DOWN = HOP_BY_HOP | {
 # What a call answers: JSON, whatever else an Accept header asks for.
 SENT_ACCEPT = (b"accept", b"application/json")
 SENT_JSON_TYPE = (b"content-type", b"application/json")
-# The media ranges that admit application/json (RFC 9110, section 12.5.1).
-JSON_RANGES = frozenset({b"application/json", b"application/*", b"*/*"})
 # The only paths forwarded: /rpc/ and a function's name, exactly as sent (no dot segment, no
 # escape, no trailing slash can turn it into another of PostgREST's paths).
 RPC_PATH = re.compile(rb"/rpc/([A-Za-z_][A-Za-z0-9_]{0,62})")
@@ -257,40 +255,6 @@ def check_query(query: bytes) -> list[tuple[str, str | None]]:
             " a function takes what it selects by as arguments."
         )
     return pairs
-
-
-def accepts_json(value: bytes) -> bool:
-    """Whether an Accept header admits application/json: a range of it (application/json,
-    application/*, */*, any case, with parameters) that is not weighted q=0."""
-    value = value.strip()
-    if not value or value in JSON_RANGES:  # the generated clients' and browsers' own, unread
-        return True
-    for item in value.split(b","):
-        media, _, parameters = item.partition(b";")
-        if media.strip().lower() in JSON_RANGES and not _weighted_zero(parameters):
-            return True
-    return False
-
-
-def _weighted_zero(parameters: bytes) -> bool:
-    for parameter in parameters.split(b";"):
-        name, _, weight = parameter.partition(b"=")
-        if name.strip().lower() == b"q":
-            try:
-                return float(weight) == 0
-            except ValueError:
-                return False
-    return False
-
-
-def not_acceptable() -> Refused:
-    return Refused(
-        error_response(
-            406,
-            "edge.not_acceptable",
-            "The API answers in JSON only: send Accept: application/json, or no Accept.",
-        )
-    )
 
 
 def _check_utf8(value: bytes) -> None:

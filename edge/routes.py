@@ -28,6 +28,9 @@ from typing import Literal
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from edge.errors import Refused, check_accepts_json, error_response
 
 Method = Literal["GET", "POST"]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -51,6 +54,7 @@ class RouteSpec:
 # edge's code uses.
 EDGE_ERRORS: Mapping[str, int] = {
     "edge.bad_request": 400,
+    "edge.not_acceptable": 406,
     "edge.request_timeout": 408,
     "edge.body_too_large": 413,
     "edge.unsupported_encoding": 415,
@@ -70,7 +74,6 @@ RPC_ERRORS: Mapping[str, int] = {
     "edge.invalid_arguments": 400,
     "edge.not_found": 404,
     "edge.method_not_allowed": 405,
-    "edge.not_acceptable": 406,
     "edge.query_too_long": 414,
     "edge.bad_gateway": 502,
     "edge.database_unavailable": 503,
@@ -288,4 +291,37 @@ def starlette_routes(prefix: str, handlers: Mapping[str, Endpoint]) -> list[Rout
             f"edge routes under {prefix}: specs without a handler {sorted(set(specs) - set(handlers))}, "
             f"handlers without a spec {sorted(set(handlers) - set(specs))}"
         )
-    return [Route(spec.path, handlers[name], methods=[spec.method]) for name, spec in specs.items()]
+    return [SpecRoute(spec, handlers[name]) for name, spec in specs.items()]
+
+
+class SpecRoute(Route):
+    """A spec's route: its method (and HEAD beside a GET), and OPTIONS, answered 204 with the
+    methods it takes in `Allow` (RFC 9110, 9.3.7), as `/rpc/<name>` answers it (edge/proxy.py);
+    any other method 405 with the same `Allow`. Starlette answered OPTIONS 405, and named the
+    methods in a set's order. A request whose Accept refuses JSON, the routes' one type, is
+    answered 406 before its work."""
+
+    def __init__(self, spec: RouteSpec, endpoint: Endpoint) -> None:
+        super().__init__(spec.path, endpoint, methods=[spec.method, "OPTIONS"])
+        self.allow = "GET, HEAD, OPTIONS" if spec.method == "GET" else f"{spec.method}, OPTIONS"
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if self.methods is not None and method not in self.methods:
+            response: Response = error_response(
+                405,
+                "edge.method_not_allowed",
+                f"This route takes {self.allow}.",
+                headers={"Allow": self.allow},
+            )
+        else:
+            try:
+                check_accepts_json(scope)
+            except Refused as refused:
+                response = refused.response
+            else:
+                if method != "OPTIONS":
+                    await super().handle(scope, receive, send)
+                    return
+                response = Response(status_code=204, headers={"Allow": self.allow})
+        await response(scope, receive, send)

@@ -725,3 +725,76 @@ def test_an_answer_that_fails_under_way_is_not_followed_by_another() -> None:
     sent, raised = _drive(RpcFirst(streaming, routes=PlainTextResponse("unused")))
     assert isinstance(raised, ConnectionResetError)
     assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json;q=0",
+        "application/json; q=0.000",
+        "text/csv",
+        # The most specific range that matches a type says its weight (RFC 9110, 12.5.1): JSON
+        # refused by name is refused, whatever a wildcard beside it admits.
+        "application/json;q=0, */*",
+        "application/json;q=0, application/*;q=0.5",
+        "*/*;q=0",
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/auth/session"), ("POST", "/auth/login"), ("POST", "/ext/ai/org-summary"), ("GET", "/rpc/me")],
+)
+def test_an_accept_that_refuses_json_is_answered_406(
+    answers_stack: Stack, accept: str, method: str, path: str
+) -> None:
+    """The edge answers JSON and nothing else: the /auth and /ext routes answered a client that
+    refused JSON (Accept: application/json;q=0) with JSON and 200 or 401 as if it had asked for
+    it, and /rpc took a wildcard beside JSON refused by name as JSON admitted. Refused before
+    the request's work: a login so refused signs no one in."""
+    account = signup(answers_stack.edge_url)
+    headers = {"Accept": accept} | account.cookie
+    body = {"email": account.email, "password": PASSWORD} if path == "/auth/login" else {}
+    reply = request(
+        answers_stack.edge_url, method, path, json_body=body if method == "POST" else None, headers=headers
+    )
+    assert_error(reply, 406, "edge.not_acceptable")
+    assert reply.header("set-cookie") is None
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["application/json", "*/*", "application/*;q=0.1", "text/html, */*;q=0.8", "*/*;q=0, application/json"],
+)
+@pytest.mark.parametrize("path", ["/auth/session", "/rpc/me"])
+def test_an_accept_that_admits_json_is_answered(answers_stack: Stack, accept: str, path: str) -> None:
+    account = signup(answers_stack.edge_url)
+    reply = request(answers_stack.edge_url, "GET", path, headers={"Accept": accept} | account.cookie)
+    assert reply.status == 200, reply.body
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/auth/login", "POST, OPTIONS"),
+        ("/auth/session", "GET, HEAD, OPTIONS"),
+        ("/ext/slack/connect", "POST, OPTIONS"),
+        ("/ext/ai/org-summary", "POST, OPTIONS"),
+        ("/rpc/create_organization", "POST, OPTIONS"),
+        ("/rpc/me", "GET, HEAD, POST, OPTIONS"),
+    ],
+)
+def test_options_says_which_methods_a_route_takes(answers_stack: Stack, path: str, allowed: str) -> None:
+    """RFC 9110, 9.3.7: OPTIONS asks what a resource takes. /rpc answered it 204 with Allow, but
+    /auth and /ext answered 405, and their 405s named no OPTIONS in Allow. Each answers as /rpc
+    does now, and a method it does not take names the same list."""
+    reply = request(answers_stack.edge_url, "OPTIONS", path)
+    assert (reply.status, reply.header("allow"), reply.body) == (204, allowed, b"")
+    other = request(answers_stack.edge_url, "PUT", path)
+    assert_error(other, 405, "edge.method_not_allowed")
+    assert other.header("allow") == allowed
+
+
+def test_options_of_an_unknown_path_is_not_found(answers_stack: Stack) -> None:
+    assert_error(request(answers_stack.edge_url, "OPTIONS", "/auth/nothing"), 404, "edge.not_found")
+    assert_error(request(answers_stack.edge_url, "OPTIONS", "/nothing"), 404, "edge.not_found")
+    assert_error(request(answers_stack.edge_url, "OPTIONS", "/rpc/a/b"), 404, "edge.not_found")

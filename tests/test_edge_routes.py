@@ -42,7 +42,12 @@ def test_the_auth_routes_are_the_specs() -> None:
         (route.path, tuple(sorted(route.methods or ()))) for route in AUTH_ROUTES if isinstance(route, Route)
     }
     specified = {
-        (spec.path, tuple(sorted({spec.method, "HEAD"} if spec.method == "GET" else {spec.method})))
+        (
+            spec.path,
+            tuple(
+                sorted({spec.method, "HEAD", "OPTIONS"} if spec.method == "GET" else {spec.method, "OPTIONS"})
+            ),
+        )
         for spec in SPECS
         if spec.path.startswith("/auth/")
     }
