@@ -495,7 +495,7 @@ EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
 
 
 EXT_CONNECT_SLACK_ERRORS = Literal[
-    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel"
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel", "slack.invalid_team_name"
 ]
 
 
@@ -2537,9 +2537,9 @@ def ext_connect_slack(
     p_token_key_id: str | None,
     p_token_sealed: bytes | None,
 ) -> JsonValue | None:
-    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name.
 
-    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.invalid_team_name.
     """
     query, params = call_query(
         "ext",
@@ -2572,9 +2572,9 @@ async def ext_connect_slack_async(
     p_token_key_id: str | None,
     p_token_sealed: bytes | None,
 ) -> JsonValue | None:
-    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name.
 
-    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel.
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.invalid_team_name.
     """
     query, params = call_query(
         "ext",

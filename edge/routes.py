@@ -242,6 +242,7 @@ SPECS: tuple[RouteSpec, ...] = (
         errors={
             **_AUTH_BODY,
             "slack.invalid_token": 422,
+            "slack.invalid_team_name": 422,
             "slack.provider_error": 502,
             "slack.unavailable": 503,
             "slack.not_configured": 503,

@@ -4,6 +4,7 @@ events once each, a broken token, and the token kept out of every answer, table 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -284,6 +285,38 @@ def test_slacks_refusal_or_absence_stores_nothing(world: World) -> None:
     assert [(w["code"], w["status"], w["org_id"]) for w in warnings] == [("slack.unavailable", 503, org_id)]
     assert warnings[0]["event"] == "connecting Slack failed: Slack failed (HTTP 500)."
     assert BOT_TOKEN not in json.dumps(warnings)
+
+
+@pytest.mark.parametrize(
+    "team",
+    [
+        pytest.param("Acme\u202egnp.exe", id="a right-to-left override"),
+        pytest.param("Acme\u200b Corp", id="a zero-width space"),
+        pytest.param("Acme\x07Corp", id="a control character"),
+        pytest.param("A" * 101, id="101 characters"),
+    ],
+)
+def test_a_workspace_whose_name_breaks_the_rule_of_names_is_not_connected(world: World, team: str) -> None:
+    """The workspace's name, Slack's answer to auth.test, is shown to every member
+    (get_slack_connection) beside the names they typed, but was stored as it came: a bidi
+    override in it ("Acme" U+202E "gnp.exe" reads "Acmeexe.png") reached every member's screen,
+    which display and organization names refuse (app.name_fault). Refused with a code of its
+    own, and nothing stored."""
+    token = "xoxb-7777-8888-" + hashlib.sha256(team.encode()).hexdigest()[:20]
+    world.slack.add_workspace(token, team_id="T0ODDNAME", team=team, channels={CHANNEL})
+    owner = signup(world.stack.edge_url)
+    org_id = world.rpc(owner, "create_organization", name="Acme").json()["id"]
+    assert _code(connect(world, owner, org_id, token=token)) == (422, "slack.invalid_team_name")
+    assert _code(world.rpc(owner, "get_slack_connection", org_id=org_id)) == (404, "slack.not_connected")
+
+
+def test_a_workspace_name_is_kept_trimmed(world: World) -> None:
+    token = "xoxb-7777-9999-paddedworkspacename"
+    world.slack.add_workspace(token, team_id="T0PADDED", team="\u3000 Acme Corp \u00a0", channels={CHANNEL})
+    owner = signup(world.stack.edge_url)
+    org_id = world.rpc(owner, "create_organization", name="Acme").json()["id"]
+    connected = connect(world, owner, org_id, token=token)
+    assert (connected.status, connected.json()["team_name"]) == (200, "Acme Corp"), connected.body
 
 
 def edge_warnings(stack: Stack) -> list[dict[str, Any]]:

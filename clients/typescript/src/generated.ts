@@ -555,7 +555,7 @@ export interface ExtSlackConnectBody {
 }
 
 /** The codes POST /ext/slack/connect can fail with. */
-export type ExtSlackConnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "slack.invalid_channel" | "slack.invalid_token" | "slack.not_configured" | "slack.provider_error" | "slack.rate_limited" | "slack.unavailable" | EdgeErrorCode;
+export type ExtSlackConnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "slack.invalid_channel" | "slack.invalid_team_name" | "slack.invalid_token" | "slack.not_configured" | "slack.provider_error" | "slack.rate_limited" | "slack.unavailable" | EdgeErrorCode;
 
 /** The body of POST /ext/slack/disconnect. */
 export interface ExtSlackDisconnectBody {
@@ -1042,14 +1042,14 @@ export function extAiOrgSummary(
  * Connects the organization to a Slack channel (owner, admin): the bot token is checked with Slack, then sealed and stored; connecting again replaces it.
  *
  * POST /ext/slack/connect: 200 on success.
- * Fails with: 400 request.invalid_json, 403 auth.csrf, 422 request.invalid_field, 422 slack.invalid_token, 502 slack.provider_error, 503 edge.database_unavailable, 503 slack.not_configured, 503 slack.unavailable, and what ext.slack_may_connect raises.
+ * Fails with: 400 request.invalid_json, 403 auth.csrf, 422 request.invalid_field, 422 slack.invalid_team_name, 422 slack.invalid_token, 502 slack.provider_error, 503 edge.database_unavailable, 503 slack.not_configured, 503 slack.unavailable, and what ext.slack_may_connect raises.
  */
 export function extSlackConnect(
   client: Client,
   body: ExtSlackConnectBody,
   options?: CallOptions,
 ): Promise<Result<SlackConnectionInfo, ExtSlackConnectErrorCode>> {
-  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.invalid_channel", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], "json", _d.obj({ org_id: _d.string, team_id: _d.string, team_name: _d.string, channel: _d.string, connected_at: _d.string, broken_at: _d.orNull(_d.string), broken_reason: _d.orNull(_d.string) }), options);
+  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.invalid_channel", "slack.invalid_team_name", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], "json", _d.obj({ org_id: _d.string, team_id: _d.string, team_name: _d.string, channel: _d.string, connected_at: _d.string, broken_at: _d.orNull(_d.string), broken_reason: _d.orNull(_d.string) }), options);
 }
 
 /**

@@ -45,13 +45,20 @@ as $$
 declare
   v_user app.user_id := auth.act_as_session(p_session);
   v_org app.org_id := util.parse_id(p_org_id, 'org')::app.org_id;
+  v_team_name text := app.trimmed_name(p_team_name);
 begin
   perform app.lock_org_as_member(v_org);
   perform app.require_role(v_org, '{owner,admin}');
   perform app.require_slack_channel(p_channel);
+  /* The workspace's name is shown to every member beside the names they typed: it keeps the rule
+     of names shown to others (a bidi override in it turned what followed around). */
+  if app.name_fault(v_team_name) is not null then
+    perform util.raise_error(422, 'slack.invalid_team_name',
+      'The Slack workspace''s name must have 1 to 100 characters, without control, bidi-control or invisible characters: rename the workspace in Slack, then connect again.');
+  end if;
   insert into app.slack_connections as c
          (org_id, team_id, team_name, channel, bot_token_key_id, bot_token_sealed, connected_by)
-  values (v_org, p_team_id, pg_catalog.left(p_team_name, 200), p_channel, p_token_key_id, p_token_sealed, v_user)
+  values (v_org, p_team_id, v_team_name, p_channel, p_token_key_id, p_token_sealed, v_user)
   on conflict (org_id) do update
      set team_id = excluded.team_id, team_name = excluded.team_name, channel = excluded.channel,
          bot_token_key_id = excluded.bot_token_key_id, bot_token_sealed = excluded.bot_token_sealed,
@@ -65,7 +72,7 @@ end
 $$;
 
 comment on function ext.connect_slack(text, text, text, text, text, text, bytea) is
-  'Stores the organization''s Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection''s JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel.';
+  'Stores the organization''s Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection''s JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name.';
 
 create function ext.disconnect_slack(p_session text, p_org_id text) returns void
 language plpgsql volatile security definer set search_path = ''
