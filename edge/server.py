@@ -36,6 +36,7 @@ import ipaddress
 import re
 import resource
 from collections import Counter, deque
+from contextlib import suppress
 from typing import Any, ClassVar
 
 import httptools
@@ -118,6 +119,72 @@ def raw_error(
         % (len(body), retry, cors, (request_id or logs.new_request_id()).encode())
     )
     return head + body
+
+
+# A header section's end: llhttp takes no other line end than CRLF, and no empty line within.
+HEADERS_END = b"\r\n\r\n"
+CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
+# A chunked body's lines (ChunkedFraming): a chunk's size, the end of its data, a trailer field.
+SIZE_LINE, DATA_END, TRAILER_LINE = range(3)
+
+
+class ChunkedFraming:
+    """Where a chunked body's framing is (RFC 9112, 7.1), as llhttp reads it, each line ended by
+    CRLF: each chunk's size line (its size in hex and any extension), the CRLF after its data, and
+    the trailer section after the last chunk, to its empty line. What llhttp would refuse it may
+    read otherwise: the parser refuses that request (400) before anything after it is read."""
+
+    def __init__(self) -> None:
+        self.finished = False
+        self._data_left = 0
+        self._line = SIZE_LINE
+        # The first bytes of the line being read: a size's digits, or an empty line's CRLF.
+        self._line_start = b""
+
+    def scan(self, data: bytes, start: int, budget: int) -> tuple[int, int]:
+        """Reads `data` from `start` to the body's end (`finished` then) or the data's, or until
+        `budget` bytes of framing are read: where it stopped, and the framing among the bytes read."""
+        position, framing = start, 0
+        while position < len(data) and not self.finished and framing < budget:
+            if self._data_left:
+                taken = min(self._data_left, len(data) - position)
+                self._data_left -= taken
+                position += taken
+                continue
+            line_end = data.find(b"\n", position)
+            end = len(data) if line_end < 0 else line_end + 1
+            if len(self._line_start) < 20:
+                self._line_start += data[position : min(end, position + 20)]
+            framing += end - position
+            position = end
+            if line_end >= 0:
+                self._line_ended()
+        return position, framing
+
+    def _line_ended(self) -> None:
+        line, self._line_start = self._line_start, b""
+        if self._line == SIZE_LINE:
+            size = CHUNK_SIZE.match(line)
+            self._data_left = int(size[0], 16) if size else 0
+            self._line = DATA_END if self._data_left else TRAILER_LINE
+        elif self._line == DATA_END:
+            self._line = SIZE_LINE
+        elif line == b"\r\n":
+            self.finished = True
+
+
+def body_after(headers: list[tuple[bytes, bytes]]) -> ChunkedFraming | int | None:
+    """What follows a request's header section (names in lower case), as llhttp reads it (RFC
+    9112, 6.3): a chunked body when it names a Transfer-Encoding (llhttp refuses one whose last
+    coding is not chunked, or one beside a Content-Length), else Content-Length bytes, else none."""
+    length = 0
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return ChunkedFraming()
+        if name == b"content-length":
+            with suppress(ValueError):  # llhttp refuses such a request
+                length = int(value)
+    return length or None
 
 
 # How long a connection refused stays open for the client to read the answer (_write_refusal).
@@ -207,11 +274,13 @@ class EdgeProtocol(HttpToolsProtocol):
         self._parsed_header_bytes = 0
         self._header_fields = 0
         self._began_in_read = False
-        # Between a request's headers and its end: the bytes of each read that are not its body's.
+        # Between a request's headers and its end.
         self._in_content = False
-        self._read_began_in_content = False
-        self._content_in_read = 0
-        self._messages_begun_in_read = 0
+        # Where the request being read is, for the reads to be cut where its parts begin and end
+        # (`_next_part`): its header section's last bytes so far, and its body, once its headers
+        # are whole: a chunked one's framing, or the bytes of a Content-Length one still to come.
+        self._head_tail = b""
+        self._body: ChunkedFraming | int | None = None
         self._framing_bytes = 0
         self._client_key: str | None = None
         self._dropped = False
@@ -264,34 +333,66 @@ class EdgeProtocol(HttpToolsProtocol):
     # -- requests -------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if self._dropped:
-            return
+        """The read given to the parser in parts, each cut where a request's header section or
+        body ends, so that a chunked body's framing is counted wherever it comes: in the read of
+        its headers, of the request before it or after it (counted by the read, they went
+        uncounted but for five bytes a chunk, and a chunk extension of any length passed)."""
+        start = 0
+        while start < len(data) and not self._dropped:
+            end = self._next_part(data, start)
+            if end is None:
+                return
+            self._part_received(data if end - start == len(data) else data[start:end])
+            if self.transport.is_closing():
+                return
+            start = end
+
+    def _next_part(self, data: bytes, start: int) -> int | None:
+        """Where the part of `data` from `start` ends: at the end of the request's body (its
+        framing counted, a chunked one's: None when that is over the bound, and refused), of its
+        header section (llhttp takes only CRLF line ends: the first empty line ends it), or of the
+        data. The CR and LF llhttp skips between requests are one part."""
+        body = self._body
+        if isinstance(body, ChunkedFraming):
+            end, framing = body.scan(data, start, self.max_header_bytes - self._framing_bytes + 1)
+            if body.finished:
+                self._body = None
+            self._count_framing(framing)
+            return None if self._dropped else end
+        if body is not None:  # a Content-Length body: its bytes, no framing
+            end = min(len(data), start + body)
+            self._body = body - (end - start) or None
+            return end
+        if not self._in_headers and data[start : start + 1] in (b"\r", b"\n"):
+            rest = data[start:]
+            return start + len(rest) - len(rest.lstrip(b"\r\n"))
+        # The section's end may have begun in the part before (its last three bytes).
+        tail = self._head_tail
+        joined = (tail + data[start : start + 3]).find(HEADERS_END) if tail else -1
+        end = start + joined + len(HEADERS_END) - len(tail) if joined >= 0 else data.find(HEADERS_END, start)
+        if end < 0:
+            self._head_tail = (tail + data[start:])[-3:]
+            return len(data)
+        self._head_tail = b""
+        return end + len(HEADERS_END) if joined < 0 else end
+
+    def _part_received(self, data: bytes) -> None:
         self._began_in_read = False
-        self._read_began_in_content = self._in_content
-        self._content_in_read = 0
-        self._messages_begun_in_read = 0
         super().data_received(data)
         if self._dropped or self.transport.is_closing():
             return
-        # Headers still incomplete after this read: what the parser holds for them counts too.
-        # A read in which they began also held the request before (its body, say), which is not
+        # Headers still incomplete after this part: what the parser holds for them counts too.
+        # A part in which they began also held the request before (its body, say), which is not
         # theirs: from there on, their complete parts are counted as the parser hands them over.
         if self._in_headers and not self._began_in_read:
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._headers_too_large()
-        # A read within one request's body (to its end, maybe, but no other request begun in it):
-        # what is not the body's data is its framing, or a trailer field, which the parser holds
-        # until it ends. (In a read that began before the body, the parser's callbacks count them;
-        # one that went on to other requests held their headers, which are not this one's.)
-        elif self._read_began_in_content and not self._messages_begun_in_read:
-            self._count_framing(len(data) - self._content_in_read, of_request_read=not self._in_content)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
         self._began_in_read = True
-        self._messages_begun_in_read += 1
         self._header_bytes = 0
         self._parsed_header_bytes = 0
         self._header_fields = 0
@@ -312,15 +413,10 @@ class EdgeProtocol(HttpToolsProtocol):
             else:
                 self._refuse(431, "edge.headers_too_large", f"More than {fields} header fields.")
             raise _Dropped
-        if trailer:
-            self._count_parsed_framing(len(name) + len(value) + 4)
+        if trailer:  # its bytes counted as the body's framing (ChunkedFraming)
             return
         self._count_parsed(len(name) + len(value) + 4)  # ": " and CRLF
         super().on_header(name, value)
-
-    def on_chunk_header(self) -> None:
-        # The least a chunk's framing takes: a digit of its size and CRLF, and CRLF after its data.
-        self._count_parsed_framing(5)
 
     def _count_parsed(self, size: int) -> None:
         self._parsed_header_bytes += size
@@ -328,20 +424,15 @@ class EdgeProtocol(HttpToolsProtocol):
             self._headers_too_large()
             raise _Dropped  # the parser error this raises is no bad request of the client's
 
-    def _count_parsed_framing(self, size: int) -> None:
-        if not self._read_began_in_content:  # else data_received counts the whole read
-            self._count_framing(size)
-            if self._dropped:
-                raise _Dropped  # stops the parser: a read of many chunks is not read to its end
-
-    def _count_framing(self, size: int, *, of_request_read: bool = False) -> None:
+    def _count_framing(self, size: int) -> None:
+        """Counted before the parser reads them: the request over the bound is the one whose body
+        is being read."""
         self._framing_bytes += size
         if self._framing_bytes > self.max_header_bytes:
             self._refuse(
                 413,
                 "edge.body_too_large",
                 f"A chunked body's framing and trailer fields are over {self.max_header_bytes} bytes.",
-                of_request_read=of_request_read,
             )
 
     def _headers_too_large(self) -> None:
@@ -362,16 +453,14 @@ class EdgeProtocol(HttpToolsProtocol):
         self._cancel(self._header_deadline)
         super().on_headers_complete()
         self._in_content = True
+        self._body = body_after(self.headers)
         if len(self.pipeline) > self.max_pipelined:
             self._drop()
             raise _Dropped  # stops the parser: the rest of what was received is not read
 
-    def on_body(self, body: bytes) -> None:
-        self._content_in_read += len(body)
-        super().on_body(body)
-
     def on_message_complete(self) -> None:
         self._in_content = False
+        self._body = None
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -439,7 +528,7 @@ class EdgeProtocol(HttpToolsProtocol):
         else:
             self.transport.close()
 
-    def _refuse(self, status: int, code: str, message: str, *, of_request_read: bool = False) -> None:
+    def _refuse(self, status: int, code: str, message: str) -> None:
         """Answers the request being read with an error, and closes the connection once that
         answer is written: after the answers to the requests before it (pipelined), which the
         client reads first; written at once, the error was read as the first of them, and their
@@ -448,9 +537,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self._dropped = True
         if self.transport.is_closing() or self._refusal is not None:
             return
-        # The request refused, when its headers were whole: the one being read, or (of_request_read)
-        # the one whose end the last read brought.
-        refused = self.cycle if self._in_content or of_request_read else None
+        # The request refused, when its headers were whole: the one being read.
+        refused = self.cycle if self._in_content else None
         queued = [cycle for cycle, _ in self.pipeline]
         request_id = None
         # The Origin among the request's headers, whole or as far as they were read (a browser

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from edge.server import ChunkedFraming
 from tests.support.auth_client import signup
 from tests.support.http import Reply, loopback_address, request
 from tests.support.stack import Stack, make_stack
@@ -425,6 +426,9 @@ def test_the_servers_own_refusals_carry_every_answers_headers(tight_stack: Stack
         assert header in head, head
 
 
+HEALTHZ_CLOSE = b"GET /healthz HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n"
+
+
 def chunked_post(path: str, body: bytes, trailer: bytes = b"") -> bytes:
     """A POST whose JSON body is one chunk, then the last chunk and `trailer` (whole fields)."""
     return (
@@ -610,6 +614,86 @@ def test_trailer_fields_in_the_read_that_ends_the_body_are_bounded(tight_stack: 
             sock.sendall(b"2\r\n{}\r\n0\r\n" + b"a:\r\n" * 20_000 + b"\r\n")
         sock.settimeout(5)
         assert answers_until_closed(sock) == [(413, "edge.body_too_large")]
+
+
+CHUNKED_HEAD = (
+    b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+LONG_EXTENSION = b";x=" + b"a" * 40_000
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        pytest.param([CHUNKED_HEAD + b"2" + LONG_EXTENSION + b"\r\n{}\r\n0\r\n\r\n"], id="with the headers"),
+        pytest.param(
+            [CHUNKED_HEAD[:-3], CHUNKED_HEAD[-3:] + b"2" + LONG_EXTENSION + b"\r\n{}\r\n0\r\n\r\n"],
+            id="with the end of the headers",
+        ),
+        pytest.param(
+            [
+                b"GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\n"
+                + CHUNKED_HEAD
+                + b"2"
+                + LONG_EXTENSION
+                + b"\r\n{}\r\n"
+            ],
+            id="behind a request before it",
+        ),
+        pytest.param(
+            [CHUNKED_HEAD + b"1\r\n{\r\n", b"1" + LONG_EXTENSION + b"\r\n}\r\n0\r\n\r\n" + HEALTHZ_CLOSE],
+            id="with the next request",
+        ),
+        pytest.param(
+            [
+                CHUNKED_HEAD + b"1\r\n{\r\n",
+                b"1\r\n}\r\n0\r\nX-A: " + b"a" * 40_000 + b"\r\n\r\n" + HEALTHZ_CLOSE,
+            ],
+            id="a trailer with the next request",
+        ),
+    ],
+)
+def test_chunk_framing_counts_whatever_read_it_arrives_in(tight_stack: Stack, reads: list[bytes]) -> None:
+    """A chunk's size line (its extension, `;name=value`, which nothing reads) counted in full
+    only in a read that began within its body and held no other request: one in the read of the
+    request's headers, or of the request after it, counted five bytes whatever its length, and
+    40 KB of it passed the 32 KiB bound on a body's framing. Every byte of framing counts now."""
+    with connected(tight_stack.edge_url, "127.0.0.31") as sock:
+        for number, sent in enumerate(reads):
+            if number:
+                time.sleep(0.3)
+            with suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(sent)
+        sock.settimeout(5)
+        answers = answers_until_closed(sock)
+    assert answers[-1] == (413, "edge.body_too_large"), answers
+    assert [status for status, _ in answers[:-1]] == ([200] if reads[0].startswith(b"GET") else []), answers
+
+
+def test_chunked_framing_is_the_same_however_the_body_is_cut() -> None:
+    """Its size lines, extensions, the CRLF after each chunk's data and the trailer section, to
+    the byte, and the body's end, whichever reads they come in; what follows is not its own."""
+    body = b"2;ext=1\r\n{}\r\n10\r\n" + b"\r\n" * 8 + b"\r\n0\r\nX-A: 1\r\n\r\n"
+    framing = len(body) - 2 - 16
+    for cut in range(len(body) + 1):
+        scanner = ChunkedFraming()
+        first, counted = scanner.scan(body[:cut], 0, 1000)
+        assert (first, scanner.finished) == (cut, cut == len(body))
+        end, more = scanner.scan(body + b"GET / HTTP/1.1\r\n", cut, 1000)
+        assert (end, counted + more, scanner.finished) == (len(body), framing, True), cut
+
+
+def test_framing_within_the_bound_in_any_read_is_answered(tight_stack: Stack) -> None:
+    """Counted exactly, framing under the bound passes, in the read of the headers and with a
+    request after it: 30 KB of extensions, a trailer and two pipelined calls in one read."""
+    extension = b";x=" + b"a" * 30_000
+    call = CHUNKED_HEAD + b"2" + extension + b"\r\n{}\r\n0\r\nX-Trailer: 1\r\n\r\n"
+    with connected(tight_stack.edge_url, "127.0.0.32") as sock:
+        sock.sendall(call + call + HEALTHZ_CLOSE)
+        sock.settimeout(5)
+        answers = answers_until_closed(sock)
+    assert [status for status, _ in answers] == [400, 400, 200], answers
 
 
 def _origin_header(origin: str) -> bytes:
