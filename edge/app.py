@@ -22,7 +22,7 @@ from edge.auth import ROUTES as AUTH_ROUTES
 from edge.auth import PasswordWork, session_token
 from edge.config import EdgeConfig
 from edge.cors import Cors, PathMethods
-from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error
+from edge.errors import EXCEPTION_HANDLERS, Refused, internal_error, not_found
 from edge.ext import OutsideServices
 from edge.health import Readiness, healthz, postgrest_admin, readyz
 from edge.lifecycle import Draining
@@ -154,6 +154,9 @@ class RpcFirst:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/rpc/"):
+            if scope["type"] == "http" and escaped_route_path(scope):
+                await not_found()(scope, receive, send)
+                return
             await self.routes(scope, receive, send)
             return
         request = Request(scope, receive)
@@ -164,6 +167,16 @@ class RpcFirst:
         # Every response's first act is to send its start: a failure from here on is one of an
         # answer under way, and the server closes the connection.
         await response(scope, receive, send)
+
+
+def escaped_route_path(scope: Scope) -> bool:
+    """Whether the path of a request for one of the edge's own routes holds an escape: Starlette
+    routes by the path decoded, so `/auth%2Fsession` was GET /auth/session (an escaped slash is no
+    slash, RFC 3986, 2.2), and a proxy in front that routes, limits or refuses by the path as sent
+    was passed by one that escaped a letter of it (`/metric%73`). Every route is its path as sent,
+    as `/rpc/<name>` is (edge.proxy.rpc_name); the example app's files (/demo/) keep theirs."""
+    raw_path: bytes = scope.get("raw_path") or b""
+    return b"%" in raw_path and not raw_path.startswith(b"/demo/")
 
 
 # What the example app served at /demo/ may do: call its own origin, the edge, and no other (it

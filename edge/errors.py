@@ -33,6 +33,10 @@ def error_body(code: str, message: str) -> bytes:
     return bytes(error_response(0, code, message).body)
 
 
+def not_found() -> JSONResponse:
+    return error_response(404, "edge.not_found", "There is nothing at this path.")
+
+
 class Refused(Exception):
     """A request answered with an error before it reached its work: raise it anywhere in a
     route, the route answers `response`."""

@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from blossom_db import generated as db
 from edge.config import EdgeConfig
-from edge.errors import error_response
+from edge.errors import not_found
 from edge.proxy import RPC_PATH
 from edge.security import client_ip
 
@@ -90,5 +90,5 @@ class EdgeMetrics:
         config: EdgeConfig = request.app.state.config
         client = client_ip(request, config)
         if client is None or not any(client in network for network in config.metrics_networks):
-            return error_response(404, "edge.not_found", "There is nothing at this path.")
+            return not_found()
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

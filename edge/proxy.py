@@ -28,7 +28,7 @@ from blossom_db import logs
 from blossom_db.generated import API_CALL_ARGUMENTS
 from blossom_db.runtime import CallArguments, ScalarKind
 from edge.config import EdgeConfig
-from edge.errors import Refused, accepts_json, error_response, not_acceptable, read_body
+from edge.errors import Refused, accepts_json, error_response, not_acceptable, not_found, read_body
 from edge.json_body import JsonObject, read_json
 from edge.limits import ClientShares, ShareExceeded, client_key, over_share
 from edge.security import client_address
@@ -161,7 +161,7 @@ def rpc_name(scope: Scope) -> bytes:
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     match = RPC_PATH.fullmatch(raw_path)
     if match is None:
-        raise Refused(error_response(404, "edge.not_found", "There is nothing at this path."))
+        raise Refused(not_found())
     return match.group(1)
 
 

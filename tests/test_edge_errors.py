@@ -798,3 +798,32 @@ def test_options_of_an_unknown_path_is_not_found(answers_stack: Stack) -> None:
     assert_error(request(answers_stack.edge_url, "OPTIONS", "/auth/nothing"), 404, "edge.not_found")
     assert_error(request(answers_stack.edge_url, "OPTIONS", "/nothing"), 404, "edge.not_found")
     assert_error(request(answers_stack.edge_url, "OPTIONS", "/rpc/a/b"), 404, "edge.not_found")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/auth%2Fsession",
+        "/auth%2fsession",
+        "/auth/sessio%6e",
+        "/%61uth/session",
+        "/ext%2Fai/org-summary",
+        "/healthz%2F",
+        "/metric%73",
+    ],
+)
+def test_an_escape_in_the_path_of_a_route_of_the_edge_names_nothing(answers_stack: Stack, path: str) -> None:
+    """Starlette routes by the path decoded: `/auth%2Fsession` was GET /auth/session, though an
+    escaped slash is no slash (RFC 3986, 2.2), and a proxy in front that routes, limits or
+    refuses by the path as sent (`/auth/`, `/metrics`) was passed by one that escapes a letter of
+    it. Each of the edge's own routes is its path as sent, as `/rpc/<name>` is."""
+    account = signup(answers_stack.edge_url)
+    method = "POST" if path.startswith("/ext") else "GET"
+    reply = request(
+        answers_stack.edge_url,
+        method,
+        path,
+        json_body={} if method == "POST" else None,
+        headers=account.cookie,
+    )
+    assert_error(reply, 404, "edge.not_found")
