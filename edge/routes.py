@@ -63,6 +63,7 @@ EDGE_ERRORS: Mapping[str, int] = {
     "edge.headers_too_large": 431,
     "edge.internal_error": 500,
     "edge.unsupported_transfer_coding": 501,
+    "edge.method_not_implemented": 501,
     "edge.overloaded": 503,
     "edge.shutting_down": 503,
     "edge.http_version_not_supported": 505,

@@ -23,8 +23,8 @@ is its HTTP protocol with these added:
   in HTTP/1.1, or an absolute target (`GET http://host/path`) whose host is not its Host's
   (RFC 9112, 3.2: a proxy in front that routes by the other Host than the one the edge reads
   sends a request where the edge does not believe it goes); and a request line of an HTTP other
-  than 1.0 or 1.1 (the parser takes 2.0 and 0.9): 505. Every refusal is in Blossom's JSON error
-  shape.
+  than 1.0 or 1.1 (the parser takes 2.0 and 0.9): 505; a method the parser does not know: 501.
+  Every refusal is in Blossom's JSON error shape.
 How long a body may take is the application's rule (edge.errors.read_body).
 """
 
@@ -59,8 +59,11 @@ REASONS = {
     429: b"Too Many Requests",
     431: b"Request Header Fields Too Large",
     503: b"Service Unavailable",
+    501: b"Not Implemented",
     505: b"HTTP Version Not Supported",
 }
+# A request line's method (RFC 9110, 9.1: a token) and the space after it.
+METHOD = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ ")
 
 # RFC 3986's host (a name, an IPv4 address, or an IPv6 one in brackets) and maybe a port: the
 # value of a Host field (RFC 9110, 7.2). A name in other letters comes as punycode.
@@ -378,7 +381,23 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def _part_received(self, data: bytes) -> None:
         self._began_in_read = False
-        super().data_received(data)
+        # uvicorn's data_received, but for a method the parser does not know (it knows a list).
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self.logger.warning("Invalid HTTP request received.")
+            if isinstance(error, httptools.HttpParserInvalidMethodError) and METHOD.match(data):
+                # A token the parser does not know (it knows a list): no fault of the request's
+                # form, which 400 said (RFC 9110, 15.6.2). A request begins its part (_next_part).
+                self._refuse(501, "edge.method_not_implemented", "The edge does not implement that method.")
+            else:
+                self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
         if self._dropped or self.transport.is_closing():
             return
         # Headers still incomplete after this part: what the parser holds for them counts too.

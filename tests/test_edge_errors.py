@@ -131,6 +131,29 @@ def test_a_request_that_is_not_http_is_answered_in_json(answers_stack: Stack) ->
     assert body.startswith(b'{"code":"edge.bad_request"')
 
 
+@pytest.mark.parametrize(
+    ("request_line", "status", "code"),
+    [
+        (b"FOO /healthz HTTP/1.1", 501, "edge.method_not_implemented"),
+        (b"get /rpc/me HTTP/1.1", 501, "edge.method_not_implemented"),
+        (b"BREW /auth/session HTTP/1.1", 501, "edge.method_not_implemented"),
+        (b"G(T /healthz HTTP/1.1", 400, "edge.bad_request"),
+        (b"\x16\x03\x01\x02\x00\x01", 400, "edge.bad_request"),
+    ],
+)
+def test_a_method_the_edge_does_not_know_is_not_implemented(
+    answers_stack: Stack, request_line: bytes, status: int, code: str
+) -> None:
+    """RFC 9110, 15.6.2: a method the server does not know is 501, not the client's malformed
+    request: the parser knows a fixed list of methods, and answered any other 400 "not valid
+    HTTP". A request line that is not a method at all (a token) stays a 400."""
+    answer = raw_exchange(answers_stack.edge_url, request_line + b"\r\nHost: edge\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["code"] == code
+
+
 def test_postgrest_server_errors_lose_their_details_and_a_call_past_the_timeout_ends(
     pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
