@@ -134,6 +134,8 @@ def answered_methods(routes: Starlette) -> PathMethods:
     def methods(scope: Scope) -> str | None:
         if scope["path"].startswith("/rpc/"):
             return rpc_methods(scope)
+        if escaped_route_path(scope):  # names no route (RpcFirst)
+            return None
         for route in routes.routes:
             if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
                 return route.allow if isinstance(route, SpecRoute) else ", ".join(sorted(route.methods))

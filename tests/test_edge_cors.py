@@ -166,3 +166,14 @@ def test_an_international_host_browsers_spell_otherwise_than_python_gets_no_wron
     assert "Origin header" in str(refused.value)
     monkeypatch.setenv("BLOSSOM_ALLOWED_ORIGINS", "https://xn--fa-hia.example")
     assert EdgeConfig.from_env().allowed_origins == {"https://xn--fa-hia.example"}
+
+
+@pytest.mark.stack
+def test_a_preflight_of_a_path_with_an_escape_allows_no_method(stack: Stack) -> None:
+    """`/auth%2Flogin` names no route (its path as sent), but its preflight allowed POST, as
+    `/auth/login`'s does: a page was allowed a call the edge then answers 404."""
+    headers = {"Origin": allowed_origin(stack), "Access-Control-Request-Method": "POST"}
+    preflight = request(stack.edge_url, "OPTIONS", "/auth%2Flogin", headers=headers)
+    assert preflight.status == 204
+    assert "access-control-allow-methods" not in cors_headers(preflight)
+    assert request(stack.edge_url, "POST", "/auth%2Flogin", json_body={}).status == 404
