@@ -41,7 +41,8 @@ from typing import Any, ClassVar
 
 import httptools
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from blossom_db import logs
 from edge.app import create_app
@@ -174,6 +175,21 @@ class ChunkedFraming:
             self._line = SIZE_LINE
         elif line == b"\r\n":
             self.finished = True
+
+
+def _close_unless_continued(cycle: RequestResponseCycle) -> None:
+    """A request that asked `Expect: 100-continue` and is answered before it was told to send its
+    body need never send it (RFC 9110, 10.1.1): the connection kept, what the client sent next
+    (its next request) was read as that body, and never answered. Such an answer closes the
+    connection, and says so."""
+    send = cycle.send
+
+    async def send_closing(message: ASGISendEvent) -> None:
+        if message["type"] == "http.response.start" and cycle.waiting_for_100_continue and cycle.more_body:
+            cycle.keep_alive = False
+        await send(message)
+
+    cycle.send = send_closing  # type: ignore[method-assign]
 
 
 def body_after(headers: list[tuple[bytes, bytes]]) -> ChunkedFraming | int | None:
@@ -473,6 +489,8 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         self._in_content = True
         self._body = body_after(self.headers)
+        if self.expect_100_continue:
+            _close_unless_continued(self.cycle)
         if len(self.pipeline) > self.max_pipelined:
             self._drop()
             raise _Dropped  # stops the parser: the rest of what was received is not read

@@ -828,3 +828,44 @@ def test_a_request_with_one_clear_host_is_answered(tight_stack: Stack, sent: byt
         sock.sendall(sent.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
         sock.settimeout(5)
         assert answers_until_closed(sock) == [(200, b'{"status":"ok"}')]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"Content-Length: 100000\r\n", id="413 declared too large"),
+        pytest.param(b"Content-Length: 2\r\nAccept: text/csv\r\n", id="406 refused before its body"),
+    ],
+)
+def test_an_answer_before_a_body_the_client_was_to_send_on_100_continue_closes(
+    tight_stack: Stack, head: bytes
+) -> None:
+    """A client that asks `Expect: 100-continue` sends its body only once told to; answered
+    before that, it need never send it (RFC 9110, 10.1.1). The edge kept the connection and
+    waited for the body all the same: the client's next request on it was read as that body,
+    and never answered. Such an answer now says `Connection: close`, and closes."""
+    with connected(tight_stack.edge_url, "127.0.0.33") as sock:
+        sock.sendall(
+            b"POST /auth/login HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\n" + head + b"\r\n"
+        )
+        sock.settimeout(5)
+        status, headers, _body = whole_answer_of(sock)
+        assert status in (406, 413)
+        assert headers.get("connection") == "close"
+        assert closed_within(sock, 2)
+
+
+def test_a_body_sent_on_100_continue_keeps_the_connection(tight_stack: Stack) -> None:
+    with connected(tight_stack.edge_url, "127.0.0.34") as sock:
+        sock.sendall(
+            b"POST /rpc/me HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+        )
+        sock.settimeout(5)
+        assert sock.recv(25) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"{}")
+        status, headers, _body = whole_answer_of(sock)
+        assert (status, headers.get("connection")) == (401, None)
+        sock.sendall(HEALTHZ_CLOSE)
+        assert answer_of(sock) == (200, b'{"status":"ok"}')
