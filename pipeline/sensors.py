@@ -13,9 +13,10 @@ incident: it was over before it was seen.
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
 import json
+import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC
 from typing import Any
 
@@ -58,9 +59,23 @@ class Incidents:
     @classmethod
     def from_cursor(cls, cursor: str | None) -> "Incidents":
         """The state a cursor keeps. One of the form before failures had ids of their own
-        (last_job_id) is read from the start again: its job id says nothing of the failures."""
-        state = json.loads(cursor) if cursor else {}
-        return cls(**state) if "last_failure_id" in state else cls()
+        (last_job_id) is read from the start again: its job id says nothing of the failures.
+        UnreadableCursor for one this sensor never writes (set by hand, or by a later release)."""
+        try:
+            state = json.loads(cursor) if cursor else {}
+        except ValueError:
+            raise UnreadableCursor("not JSON") from None
+        if not isinstance(state, dict):
+            raise UnreadableCursor("not a JSON object")
+        if "last_failure_id" not in state:
+            return cls()
+        unknown = sorted(set(state) - {field.name for field in fields(cls)})
+        if unknown:
+            raise UnreadableCursor(f"no field {', '.join(unknown)}")
+        for name, value in state.items():
+            if not _cursor_value_fits(name, value):
+                raise UnreadableCursor(f"{name} {json.dumps(value)}")
+        return cls(**state)
 
     def to_cursor(self) -> str:
         return json.dumps(asdict(self))
@@ -134,6 +149,22 @@ class Incidents:
         return state, incidents
 
 
+class UnreadableCursor(ValueError):
+    """A cursor the sensor never writes, and why it cannot be read."""
+
+
+def _cursor_value_fits(name: str, value: object) -> bool:
+    """Whether `value` is one the sensor writes for field `name`: an id (a count from 1; 0 for
+    none seen yet), or seconds since the epoch, the open incident and the times possibly null."""
+    if value is None:
+        return name != "last_failure_id"
+    if isinstance(value, bool):
+        return False
+    if name in ("last_failure_id", "open_incident"):
+        return isinstance(value, int) and value >= 0
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def failed_at(failure: PipelineFailedDeliveriesRow) -> float | None:
     return failure.failed_at.timestamp() if failure.failed_at is not None else None
 
@@ -193,7 +224,18 @@ def incident_alert(incident: int, failures: Sequence[PipelineFailedDeliveriesRow
 def failed_deliveries_sensor(
     context: SensorEvaluationContext, postgres: PostgresResource
 ) -> SensorResult | SkipReason:
-    before = Incidents.from_cursor(context.cursor)
+    try:
+        before = Incidents.from_cursor(context.cursor)
+    except UnreadableCursor as error:
+        # Failing every tick until someone cleared it alerted nothing meanwhile. Read from the
+        # start, an incident alerted already asks for its alert under the key it had, which
+        # Dagster does not start twice.
+        context.log.warning(
+            f"failed deliveries: {(context.cursor or '')[:200]!r} is not a cursor of this sensor"
+            f" ({error}; set by hand?): read from the first failure again, as on a first run"
+            " (the incidents alerted already are not alerted again)"
+        )
+        before = Incidents()
     with postgres.transaction() as conn:
         # From the last failure seen itself, to know that it is still there.
         failures = pipeline_failed_deliveries(

@@ -1246,6 +1246,50 @@ def test_a_failure_mended_and_delivered_before_the_sensor_saw_it_is_no_incident(
     assert (config["failures"], config["last_error"]) == (1, "550 no such mailbox")
 
 
+# Cursors the sensor never writes: set by hand (the UI, `dagster sensor cursor --set`), cut
+# short, or of a newer release's form.
+UNREADABLE_CURSORS = (
+    "not json",
+    "null",
+    "42",
+    "[]",
+    '{"last_failure_id": 4',
+    '{"last_failure_id": "4"}',
+    '{"last_failure_id": true}',
+    '{"last_failure_id": -4}',
+    '{"last_failure_id": 4, "open_incident": "3"}',
+    '{"last_failure_id": 4, "last_failure_at": NaN}',
+    '{"last_failure_id": 4, "a_later_field": 1}',
+)
+
+
+def test_a_cursor_the_sensor_did_not_write_is_read_as_on_a_first_run(
+    database_url: str,
+    postgres: resources.PostgresResource,
+    instance: dagster.DagsterInstance,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A cursor the sensor cannot read failed every tick (a TypeError or a JSONDecodeError) until
+    someone cleared it: no failure alerted meanwhile. It is read from the first failure again, as
+    on a first run, with a warning: each incident's alert has the key it had, which Dagster does
+    not start again, and one that began since is alerted."""
+    fail_deliveries(database_url, 2)
+    first, cursor = sensor_tick_and_cursor(postgres, instance, None)
+    assert isinstance(first, dagster.SensorResult)
+    (alert,) = first.run_requests or []
+    assert isinstance(alert, dagster.RunRequest)
+    for unreadable in UNREADABLE_CURSORS:
+        capfd.readouterr()
+        again, cursor_after = sensor_tick_and_cursor(postgres, instance, unreadable)
+        assert isinstance(again, dagster.SensorResult), (unreadable, again)
+        assert [request.run_key for request in again.run_requests or []] == [alert.run_key], unreadable
+        assert cursor_after == cursor, unreadable
+        # Dagster's own logger, which writes to stderr and passes nothing on to Python's root one.
+        said = capfd.readouterr().err
+        assert "is not a cursor of this sensor" in said, (unreadable, said)
+        assert "read from the first failure again" in said, said
+
+
 def test_pipeline_run_fills_analytics_after_sign_ups_and_an_invitation(
     stack: Stack, dagster_home: str
 ) -> None:
