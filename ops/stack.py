@@ -60,6 +60,7 @@ from ops.settings import (
     starting_read_only,
 )
 from ops.supervise import Child, Output
+from pipeline.__main__ import arguments_parser as pipeline_arguments_parser
 from services.secrets import KEY_VARIABLE, new_key_entry
 
 
@@ -607,10 +608,11 @@ def main() -> None:
         # The recipe's own usage: the parser's own was that of every recipe here at once.
         recipe = sub.choices[args.command] if args.command else parser
         recipe.error(f"unrecognized arguments: {' '.join(psql_options)}")
-    if args.command == "pipeline-run" and {"-h", "--help"} & {*psql_options, *args.args}:
-        # The pipeline's usage, which needs no database: it started the local cluster, and on a
-        # database never migrated said to migrate it first.
-        raise SystemExit(subprocess.call([sys.executable, "-m", "pipeline", "--help"]))
+    if args.command == "pipeline-run":
+        # Read here, before the local cluster starts (its usage, a wrong option or day): read by
+        # the pipeline's process alone, they were refused only after the cluster had started, or,
+        # on a database never migrated, not at all for the advice to migrate it first.
+        pipeline_arguments_parser().parse_args([*psql_options, *args.args])
     settings = Settings.from_env()
 
     try:

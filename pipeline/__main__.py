@@ -23,7 +23,8 @@ def _day(raw: str) -> date:
         raise argparse.ArgumentTypeError(f"{raw!r} is no day: YYYY-MM-DD") from None
 
 
-def main() -> None:
+def arguments_parser() -> argparse.ArgumentParser:
+    """`pipeline-run`'s arguments; `just pipeline-run` reads them before it starts anything."""
     parser = argparse.ArgumentParser(prog="just pipeline-run", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "assets", nargs="*", help=f"assets to materialize (default: {' '.join(DATABASE_ONLY)})"
@@ -33,7 +34,11 @@ def main() -> None:
         type=_day,
         help="the day of the daily assets, and the day in the week of the weekly ones (UTC; default: today)",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments_parser().parse_args()
     # Loading Dagster and the definitions takes seconds: not for a usage or a refusal of an argument.
     from pipeline.run_once import run
 

@@ -29,9 +29,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "edge": frozenset({"blossom_db", "services"}),
     "worker": frozenset({"blossom_db", "services"}),
     "pipeline": frozenset({"blossom_db", "services"}),
-    # Developer tooling, on top of it: codegen is given a database, ops makes one and drives it.
+    # Developer tooling, on top of it: codegen is given a database, ops makes one and drives it
+    # (and reads `pipeline-run`'s arguments before it starts anything).
     "codegen": frozenset({"edge"}),
-    "ops": frozenset({"deploy", "codegen", "edge", "services", "blossom_db"}),
+    "ops": frozenset({"deploy", "codegen", "edge", "services", "blossom_db", "pipeline"}),
     "bench": frozenset({"deploy", "ops", "codegen"}),
     "tests": PACKAGES,
 }

@@ -317,6 +317,31 @@ def test_a_recipe_that_needs_the_migrated_database_says_so_on_a_fresh_checkout(r
         assert not local.cluster.running(), "the cluster it started is stopped again"
 
 
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--day", "2026-13-01"], "'2026-13-01' is no day: YYYY-MM-DD"),
+        (["org_daily_metrics", "--day"], "argument --day: expected one argument"),
+    ],
+    ids=["unknown-option", "malformed-day", "day-without-value"],
+)
+def test_pipeline_run_refuses_a_wrong_argument_before_it_starts_the_cluster(
+    arguments: list[str], says: str
+) -> None:
+    """`./dev pipeline-run --bogus` started the local cluster (made it, on a fresh checkout), and
+    then said the database had no API, or, migrated, refused the option with status 2 from
+    inside the run: its arguments were read by the pipeline's process only. They are read before
+    anything starts, as every other recipe reads its own."""
+    with local_stack() as local:
+        ran = local.run("ops.stack", "pipeline-run", *arguments)
+        assert ran.returncode == 2, ran.stdout + ran.stderr
+        assert ran.stderr.startswith("usage: just pipeline-run"), ran.stderr
+        assert says in ran.stderr
+        assert "starting Postgres" not in ran.stderr
+        assert not (local.folder / "postgres").exists(), "no cluster made"
+
+
 def test_the_hint_to_drop_an_existing_database_works_as_printed(database_url: str, tmp_path: Path) -> None:
     """The refusal of a restore into an existing database prints how to drop it:
     `./dev psql -d postgres -c 'drop database "NAME"'`, the name pasted in as it was. A name with
