@@ -73,13 +73,16 @@ def partition_of(partitions: PartitionsDefinition, group: list[AssetsDefinition]
     assert last is not None, "a partitioned asset of ours has partitions from its start on"
     if day is None:
         return last
-    key = partitions.get_partition_key_for_timestamp(datetime.combine(day, time(), UTC).timestamp())
-    if not partitions.has_partition_key(key):
+    # Told from the partitions' span, not by asking Dagster for the day's own partition: its week
+    # of a day near Python's first or last (0001-01-01, 9999-12-31) overflowed, a traceback.
+    begins = partitions.time_window_for_partition_key(first).start.date()
+    ends = partitions.time_window_for_partition_key(last).end.date()
+    if not begins <= day < ends:
         raise SystemExit(
             f"pipeline-run: {', '.join(asset.key.to_user_string() for asset in group)} has no"
-            f" {'week' if partitions is WEEKS else 'day'} of {day:%Y-%m-%d}: from {first} to {last} (UTC)"
+            f" {'week' if partitions is WEEKS else 'day'} of {day.isoformat()}: from {first} to {last} (UTC)"
         )
-    return key
+    return partitions.get_partition_key_for_timestamp(datetime.combine(day, time(), UTC).timestamp())
 
 
 def materialized(

@@ -1471,6 +1471,19 @@ def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
             date(2999, 1, 1),
             "weekly_slack_digest has no week of 2999-01-01: from 2026-01-05 to ",
         ),
+        # The first and last days Python has: the week's raised Dagster's OverflowError, a
+        # traceback, and the day was written "1-01-01".
+        (
+            ["weekly_slack_digest"],
+            date.min,
+            "weekly_slack_digest has no week of 0001-01-01: from 2026-01-05 to ",
+        ),
+        (
+            ["weekly_slack_digest"],
+            date.max,
+            "weekly_slack_digest has no week of 9999-12-31: from 2026-01-05 to ",
+        ),
+        (["org_daily_metrics"], date.min, "org_daily_metrics has no day of 0001-01-01: from 2026-01-01 to "),
         (["no_such_asset"], DAY, "no asset no_such_asset"),
         (["auth_housekeeping"], DAY, "--day is for the daily and weekly assets; auth_housekeeping: none"),
         # Named twice, told of once, as its run is.
