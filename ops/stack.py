@@ -484,7 +484,11 @@ def pipeline_environment(settings: Settings) -> dict[str, str]:
     """The pipeline's environment on the local database: this one, with its login, the key the
     edge seals Slack tokens with (the weekly digest opens them), and a Dagster instance (runs,
     schedules, sensor cursors) kept under BLOSSOM_DATA_DIR unless DAGSTER_HOME names another."""
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster")
+    # Absolute, as Dagster wants it, and a relative one read as BLOSSOM_DATA_DIR is (Dagster
+    # refused it with a traceback, after the folder had been made).
+    dagster_home = (
+        Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster").expanduser().resolve()
+    )
     dagster_home.mkdir(parents=True, exist_ok=True)
     # Sets it in os.environ: copied below, after it is there.
     use_development_secrets_key(settings)

@@ -1373,6 +1373,28 @@ def test_pipeline_run_opens_the_tokens_with_the_development_key(
         assert len(fake.posts_to("#acme")) == 1
 
 
+def test_pipeline_run_keeps_its_runs_in_a_dagster_home_named_relative(
+    database_url: str, tmp_path: Path, dagster_home: str
+) -> None:
+    """DAGSTER_HOME given relative, as BLOSSOM_DATA_DIR may be: the recipe made the folder and
+    Dagster refused it with a traceback ("must be an absolute path"), nothing run. It is read as
+    BLOSSOM_DATA_DIR is, from the repository's folder, where the recipes run."""
+    relative = os.path.relpath(dagster_home, ROOT)
+    assert not Path(relative).is_absolute()
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "pipeline-run", "auth_housekeeping"],
+        cwd=ROOT,
+        env=os.environ
+        | {"DATABASE_URL": database_url, "BLOSSOM_DATA_DIR": str(tmp_path), "DAGSTER_HOME": relative},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "pipeline-run: auth_housekeeping: sessions 0" in ran.stdout
+    assert (Path(dagster_home) / "history" / "runs.db").is_file(), "the run is kept there"
+
+
 def test_pipeline_run_help_is_pipeline_runs(database_url: str) -> None:
     """`./dev pipeline-run --help` showed the recipe runner's usage (`stack.py pipeline-run [-h]
     ...`, one argument `args`), which names neither the assets nor --day."""
