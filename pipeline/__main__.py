@@ -40,7 +40,12 @@ def arguments_parser() -> argparse.ArgumentParser:
 def main() -> None:
     args = arguments_parser().parse_args()
     # Loading Dagster and the definitions takes seconds: not for a usage or a refusal of an argument.
-    from pipeline.run_once import run
+    try:
+        from pipeline.run_once import run
+    except ValueError as wrong_setting:
+        # A setting the definitions read as they load (pipeline/resources.py), in one line as the
+        # worker says one, not under twenty lines of traceback.
+        raise SystemExit(f"pipeline-run: {wrong_setting}") from None
 
     raise SystemExit(0 if run(args.assets or list(DATABASE_ONLY), args.day) else 1)
 

@@ -1423,6 +1423,30 @@ def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day:
     assert f"argument --day: {day!r} is no day: YYYY-MM-DD" in ran.stderr, ran.stderr
 
 
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ({"BLOSSOM_SHEETS_TIMEOUT": "soon"}, "BLOSSOM_SHEETS_TIMEOUT must be a number, got 'soon'"),
+        ({"BLOSSOM_SLACK_TIMEOUT_SECONDS": "-1"}, "BLOSSOM_SLACK_TIMEOUT_SECONDS must be a positive number"),
+        (
+            {"BLOSSOM_PIPELINE_DATABASE_URL": "postgresql://pipeline@[::1/blossom"},
+            "BLOSSOM_PIPELINE_DATABASE_URL is not",
+        ),
+    ],
+    ids=["sheets-timeout", "slack-timeout", "database-url"],
+)
+def test_pipeline_run_refuses_a_wrong_setting_in_one_line(setting: dict[str, str], says: str) -> None:
+    """A setting the definitions read when they load, wrong: some twenty lines of traceback,
+    where `./dev worker` says `blossom-worker: …` on the one line cron mails show."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "pipeline", "auth_housekeeping"],
+        cwd=ROOT, env=os.environ | setting, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.startswith(f"pipeline-run: {says}"), ran.stderr
+    assert "Traceback" not in ran.stderr
+
+
 # `python -m pipeline ARGS`, its answer and exit swallowed: for what it loaded by then.
 RUN_PIPELINE_QUIETLY = """
 import contextlib, io, runpy, sys
