@@ -5,10 +5,12 @@ of assets partitioned alike is one in-process run.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -22,6 +24,9 @@ from dagster import (
 
 from pipeline.assets import WEEKS
 from pipeline.definitions import defs
+
+# In DAGSTER_HOME: held while a run opens the instance.
+OPENING_LOCK = "pipeline-run.lock"
 
 
 def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None = None) -> bool:
@@ -45,9 +50,22 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
         raise SystemExit(f"pipeline-run: --day is for the daily and weekly assets; {', '.join(named)}: none")
     runs = partitioned_runs(chosen, day)
     resources = dict(defs.resources or {}) if resources is None else dict(resources)
-    with DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral() as instance:
+    with dagster_instance() as instance:
         # Every group runs, whether one before it failed.
         return all([materialized(group, partition, resources, instance) for group, partition in runs])
+
+
+def dagster_instance() -> DagsterInstance:
+    """DAGSTER_HOME's instance, or a throwaway one when it is not set. Opened by one run at a
+    time: each makes the instance's SQLite storage when it is not there yet, and of runs begun
+    together on a new one (cron's of one minute) all but one failed ("table runs already exists").
+    Once open, runs go on side by side."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return DagsterInstance.ephemeral()
+    with open(Path(home) / OPENING_LOCK, "a") as opening:
+        fcntl.flock(opening, fcntl.LOCK_EX)
+        return DagsterInstance.get()
 
 
 def partitioned_runs(

@@ -1464,6 +1464,52 @@ def test_pipeline_run_reads_its_arguments_before_loading_dagster(arguments: list
     assert loaded_by(RUN_PIPELINE_QUIETLY, ["dagster"], *arguments) == []
 
 
+# `pipeline-run auth_housekeeping` (run_once.run), Dagster and the definitions loaded first, once
+# the file argv[2] is there: runs begun together reach the instance together, as cron's do.
+RUN_HOUSEKEEPING_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+from pipeline import run_once
+Path(sys.argv[1]).touch()
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+raise SystemExit(0 if run_once.run(["auth_housekeeping"], None) else 1)
+"""
+
+
+def test_pipeline_runs_begun_together_on_a_new_dagster_instance_all_run(
+    database_url: str, dagster_home: str, tmp_path: Path
+) -> None:
+    """Runs begun at once (cron's of one minute, on a new machine's or data folder's DAGSTER_HOME)
+    each made the instance's SQLite storage, and all but one failed in a traceback: "table runs
+    already exists", or a UNIQUE constraint of alembic_version."""
+    go = tmp_path / "go"
+    environment = os.environ | {
+        "DAGSTER_HOME": dagster_home,
+        "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
+    }
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUN_HOUSEKEEPING_WHEN_TOLD, str(tmp_path / f"ready-{n}"), str(go)],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    try:
+        eventually(lambda: all((tmp_path / f"ready-{n}").exists() for n in range(len(runs))), timeout=120)
+        go.touch()
+        said = [run.communicate(timeout=120)[0] for run in runs]
+    finally:
+        for run in runs:
+            run.kill()
+            run.wait()
+    assert [run.returncode for run in runs] == [0] * len(runs), [text[-1500:] for text in said]
+
+
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
     nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
     assert run_once.run(["auth_housekeeping"], None, {"postgres": nowhere}) is False
