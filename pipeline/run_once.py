@@ -63,6 +63,11 @@ def dagster_instance() -> DagsterInstance:
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return DagsterInstance.ephemeral()
+    if not (Path(home).is_absolute() and Path(home).is_dir()):
+        # Dagster's refusal is a traceback, once the definitions have loaded.
+        raise SystemExit(
+            f"pipeline-run: DAGSTER_HOME must name a folder that exists, by its absolute path: {home}"
+        )
     with open(Path(home) / OPENING_LOCK, "a") as opening:
         fcntl.flock(opening, fcntl.LOCK_EX)
         return DagsterInstance.get()

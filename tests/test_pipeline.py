@@ -1432,8 +1432,11 @@ def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day:
             {"BLOSSOM_PIPELINE_DATABASE_URL": "postgresql://pipeline@[::1/blossom"},
             "BLOSSOM_PIPELINE_DATABASE_URL is not",
         ),
+        # Where the runs are kept: Dagster's traceback, once the definitions had loaded.
+        ({"DAGSTER_HOME": "/nonexistent/dagster"}, "DAGSTER_HOME must name a folder that exists"),
+        ({"DAGSTER_HOME": "dagster"}, "DAGSTER_HOME must name a folder that exists, by its absolute path"),
     ],
-    ids=["sheets-timeout", "slack-timeout", "database-url"],
+    ids=["sheets-timeout", "slack-timeout", "database-url", "dagster-home-missing", "dagster-home-relative"],
 )
 def test_pipeline_run_refuses_a_wrong_setting_in_one_line(setting: dict[str, str], says: str) -> None:
     """A setting the definitions read when they load, wrong: some twenty lines of traceback,
