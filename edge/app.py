@@ -29,7 +29,7 @@ from edge.lifecycle import Draining
 from edge.limits import ClientShares, ConcurrencyLimits
 from edge.metrics import EdgeMetrics
 from edge.proxy import PostgrestProxy, other_method, rpc_methods
-from edge.routes import SpecRoute
+from edge.routes import MethodRoute
 from edge.security import csrf_refusal
 from edge.slack import ROUTES as SLACK_ROUTES
 from edge.tracing import RequestIds
@@ -84,9 +84,10 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
 
     routes = Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics.endpoint, methods=["GET"]),
+            # Asked by probes and scrapers, whatever their Accept.
+            MethodRoute("/healthz", healthz, "GET", json_only=False),
+            MethodRoute("/readyz", readyz, "GET", json_only=False),
+            MethodRoute("/metrics", metrics.endpoint, "GET", json_only=False),
             *AUTH_ROUTES,
             *SLACK_ROUTES,
             *AI_ROUTES,
@@ -137,8 +138,8 @@ def answered_methods(routes: Starlette) -> PathMethods:
         if escaped_route_path(scope):  # names no route (RpcFirst)
             return None
         for route in routes.routes:
-            if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
-                return route.allow if isinstance(route, SpecRoute) else ", ".join(sorted(route.methods))
+            if isinstance(route, MethodRoute) and route.matches(scope)[0] is not Match.NONE:
+                return route.allow
         return None
 
     return methods

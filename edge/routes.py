@@ -293,19 +293,22 @@ def starlette_routes(prefix: str, handlers: Mapping[str, Endpoint]) -> list[Rout
             f"edge routes under {prefix}: specs without a handler {sorted(set(specs) - set(handlers))}, "
             f"handlers without a spec {sorted(set(handlers) - set(specs))}"
         )
-    return [SpecRoute(spec, handlers[name]) for name, spec in specs.items()]
+    return [
+        MethodRoute(spec.path, handlers[name], spec.method, json_only=True) for name, spec in specs.items()
+    ]
 
 
-class SpecRoute(Route):
-    """A spec's route: its method (and HEAD beside a GET), and OPTIONS, answered 204 with the
-    methods it takes in `Allow` (RFC 9110, 9.3.7), as `/rpc/<name>` answers it (edge/proxy.py);
-    any other method 405 with the same `Allow`. Starlette answered OPTIONS 405, and named the
-    methods in a set's order. A request whose Accept refuses JSON, the routes' one type, is
-    answered 406 before its work."""
+class MethodRoute(Route):
+    """A route of one method (and HEAD beside a GET), and OPTIONS, answered 204 with the methods
+    it takes in `Allow` (RFC 9110, 9.3.7), as `/rpc/<name>` answers it (edge/proxy.py); any other
+    method 405 with the same `Allow`. Starlette answered OPTIONS 405, and named the methods in a
+    set's order. With `json_only`, a request whose Accept refuses JSON, the route's one type, is
+    answered 406 before its work (not /metrics, whose text a scraper asks for by its own type)."""
 
-    def __init__(self, spec: RouteSpec, endpoint: Endpoint) -> None:
-        super().__init__(spec.path, endpoint, methods=[spec.method, "OPTIONS"])
-        self.allow = "GET, HEAD, OPTIONS" if spec.method == "GET" else f"{spec.method}, OPTIONS"
+    def __init__(self, path: str, endpoint: Endpoint, method: Method, *, json_only: bool) -> None:
+        super().__init__(path, endpoint, methods=[method, "OPTIONS"])
+        self.allow = "GET, HEAD, OPTIONS" if method == "GET" else f"{method}, OPTIONS"
+        self.json_only = json_only
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -318,7 +321,8 @@ class SpecRoute(Route):
             )
         else:
             try:
-                check_accepts_json(scope)
+                if self.json_only:
+                    check_accepts_json(scope)
             except Refused as refused:
                 response = refused.response
             else:

@@ -804,12 +804,16 @@ def test_an_accept_that_admits_json_is_answered(answers_stack: Stack, accept: st
         ("/ext/ai/org-summary", "POST, OPTIONS"),
         ("/rpc/create_organization", "POST, OPTIONS"),
         ("/rpc/me", "GET, HEAD, POST, OPTIONS"),
+        ("/healthz", "GET, HEAD, OPTIONS"),
+        ("/readyz", "GET, HEAD, OPTIONS"),
+        ("/metrics", "GET, HEAD, OPTIONS"),
     ],
 )
 def test_options_says_which_methods_a_route_takes(answers_stack: Stack, path: str, allowed: str) -> None:
     """RFC 9110, 9.3.7: OPTIONS asks what a resource takes. /rpc answered it 204 with Allow, but
     /auth and /ext answered 405, and their 405s named no OPTIONS in Allow. Each answers as /rpc
-    does now, and a method it does not take names the same list."""
+    does now, and a method it does not take names the same list. So do the operators' routes
+    (/healthz, /readyz, /metrics), whose 405s named their methods in a set's order."""
     reply = request(answers_stack.edge_url, "OPTIONS", path)
     assert (reply.status, reply.header("allow"), reply.body) == (204, allowed, b"")
     other = request(answers_stack.edge_url, "PUT", path)
