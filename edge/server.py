@@ -128,6 +128,8 @@ def raw_error(
 # A header section's end: llhttp takes no other line end than CRLF, and no empty line within.
 HEADERS_END = b"\r\n\r\n"
 CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
+# Where a size's leading zeros end: llhttp reads any number of them (`0000…05` is five).
+NOT_ZERO = re.compile(rb"[^0]")
 # A chunked body's lines (ChunkedFraming): a chunk's size, the end of its data, a trailer field.
 SIZE_LINE, DATA_END, TRAILER_LINE = range(3)
 
@@ -142,7 +144,8 @@ class ChunkedFraming:
         self.finished = False
         self._data_left = 0
         self._line = SIZE_LINE
-        # The first bytes of the line being read: a size's digits, or an empty line's CRLF.
+        # The first bytes of the line being read: a size's digits after its leading zeros (llhttp
+        # refuses more than sixteen), or an empty line's CRLF.
         self._line_start = b""
 
     def scan(self, data: bytes, start: int, budget: int) -> tuple[int, int]:
@@ -158,7 +161,11 @@ class ChunkedFraming:
             line_end = data.find(b"\n", position)
             end = len(data) if line_end < 0 else line_end + 1
             if len(self._line_start) < 20:
-                self._line_start += data[position : min(end, position + 20)]
+                begin = position
+                if self._line == SIZE_LINE and not self._line_start:
+                    nonzero = NOT_ZERO.search(data, position, end)
+                    begin = end if nonzero is None else nonzero.start()
+                self._line_start += data[begin : min(end, begin + 20)]
             framing += end - position
             position = end
             if line_end >= 0:

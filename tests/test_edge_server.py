@@ -652,6 +652,17 @@ LONG_EXTENSION = b";x=" + b"a" * 40_000
             ],
             id="a trailer with the next request",
         ),
+        pytest.param(
+            [CHUNKED_HEAD + b"0" * 20 + b"2\r\n\r\n\r\n2" + LONG_EXTENSION + b"\r\n{}\r\n0\r\n\r\n"],
+            id="after a size with leading zeros",
+        ),
+        pytest.param(
+            [
+                CHUNKED_HEAD,
+                b"0" * 20 + b"2\r\n\r\n\r\n0\r\nX-A: " + b"a" * 40_000 + b"\r\n\r\n" + HEALTHZ_CLOSE,
+            ],
+            id="a trailer after a size with leading zeros",
+        ),
     ],
 )
 def test_chunk_framing_counts_whatever_read_it_arrives_in(tight_stack: Stack, reads: list[bytes]) -> None:
@@ -671,10 +682,16 @@ def test_chunk_framing_counts_whatever_read_it_arrives_in(tight_stack: Stack, re
     assert [status for status, _ in answers[:-1]] == ([200] if reads[0].startswith(b"GET") else []), answers
 
 
-def test_chunked_framing_is_the_same_however_the_body_is_cut() -> None:
+@pytest.mark.parametrize(
+    "zeros", [pytest.param(b"", id="plain sizes"), pytest.param(b"0" * 40, id="zero-padded")]
+)
+def test_chunked_framing_is_the_same_however_the_body_is_cut(zeros: bytes) -> None:
     """Its size lines, extensions, the CRLF after each chunk's data and the trailer section, to
-    the byte, and the body's end, whichever reads they come in; what follows is not its own."""
-    body = b"2;ext=1\r\n{}\r\n10\r\n" + b"\r\n" * 8 + b"\r\n0\r\nX-A: 1\r\n\r\n"
+    the byte, and the body's end, whichever reads they come in; what follows is not its own. A
+    size may have any number of leading zeros (llhttp reads `0…010` as sixteen): read as the
+    last chunk's, the rest of the body was taken for its trailer section, ended at its first
+    empty line, and what followed that was not counted at all."""
+    body = zeros + b"2;ext=1\r\n{}\r\n" + zeros + b"10\r\n" + b"\r\n" * 8 + b"\r\n0\r\nX-A: 1\r\n\r\n"
     framing = len(body) - 2 - 16
     for cut in range(len(body) + 1):
         scanner = ChunkedFraming()
