@@ -130,6 +130,9 @@ HEADERS_END = b"\r\n\r\n"
 CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
 # Where a size's leading zeros end: llhttp reads any number of them (`0000…05` is five).
 NOT_ZERO = re.compile(rb"[^0]")
+# A whole size line, read at once (ChunkedFraming.scan): its digits as the line by line reading
+# keeps them, its first twenty after the leading zeros.
+WHOLE_SIZE_LINE = re.compile(rb"0*([0-9A-Fa-f]{0,20})[^\n]*\n")
 # A chunked body's lines (ChunkedFraming): a chunk's size, the end of its data, a trailer field.
 SIZE_LINE, DATA_END, TRAILER_LINE = range(3)
 
@@ -158,6 +161,19 @@ class ChunkedFraming:
                 self._data_left -= taken
                 position += taken
                 continue
+            # Read line by line, a body of small chunks cost four times what the parser spends
+            # on it: a chunk whole in this read, its size line, data and CRLF, is one step.
+            whole = None
+            if self._line == SIZE_LINE and not self._line_start:
+                whole = WHOLE_SIZE_LINE.match(data, position)
+            if whole is not None:
+                framing += whole.end() - position
+                position = whole.end()
+                size = self._size_read(whole[1])
+                if size and data.startswith(b"\r\n", position + size):
+                    position, framing = position + size + 2, framing + 2
+                    self._data_left, self._line = 0, SIZE_LINE
+                continue
             line_end = data.find(b"\n", position)
             end = len(data) if line_end < 0 else line_end + 1
             if len(self._line_start) < 20:
@@ -176,12 +192,16 @@ class ChunkedFraming:
         line, self._line_start = self._line_start, b""
         if self._line == SIZE_LINE:
             size = CHUNK_SIZE.match(line)
-            self._data_left = int(size[0], 16) if size else 0
-            self._line = DATA_END if self._data_left else TRAILER_LINE
+            self._size_read(size[0] if size else b"")
         elif self._line == DATA_END:
             self._line = SIZE_LINE
         elif line == b"\r\n":
             self.finished = True
+
+    def _size_read(self, digits: bytes) -> int:
+        self._data_left = int(digits, 16) if digits else 0
+        self._line = DATA_END if self._data_left else TRAILER_LINE
+        return self._data_left
 
 
 def _close_unless_continued(cycle: RequestResponseCycle) -> None:
