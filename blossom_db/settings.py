@@ -41,9 +41,9 @@ def env_number(name: str, default: float, *, zero: bool = False) -> float:
     return value
 
 
-def env_count(name: str, default: int) -> int:
-    """A positive whole number; `default` when the variable is unset or empty."""
-    value = env_number(name, default)
+def env_count(name: str, default: int, *, zero: bool = False) -> int:
+    """A positive whole number (or 0, with `zero`); `default` when the variable is unset or empty."""
+    value = env_number(name, default, zero=zero)
     if value != int(value):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     return int(value)

@@ -33,6 +33,7 @@ from blossom_db.generated import (
     pipeline_slack_digest_targets,
 )
 from pipeline.resources import PostgresResource, SheetsResource, SlackResource
+from pipeline.retries import tried_again_when_the_database_passes
 from services.errors import ServiceError
 from services.secrets import Sealed, SecretUnreadable
 from services.slack import Name, SlackMessage, SlackRefused, bot_token_context
@@ -56,6 +57,7 @@ EXPORT_HEADER = (
 
 
 @asset(partitions_def=DAYS, group_name="analytics", kinds={"postgres"})
+@tried_again_when_the_database_passes
 def org_daily_metrics(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult[None]:
     """Each organization's counts of one UTC day (members, invitations sent and accepted, logins,
     active members, AI tokens charged) in analytics.org_daily_metrics, replacing that day's rows."""
@@ -68,6 +70,7 @@ def org_daily_metrics(context: AssetExecutionContext, postgres: PostgresResource
 
 
 @asset(deps=[org_daily_metrics], group_name="analytics", kinds={"googlesheets"})
+@tried_again_when_the_database_passes
 def org_metrics_sheet(postgres: PostgresResource, sheets: SheetsResource) -> MaterializeResult[None]:
     """The last days' metrics in the worksheet org_daily_metrics of the metrics spreadsheet,
     replaced whole in one batch."""
@@ -132,6 +135,7 @@ def digest_message(org_name: str, first: date, days: Sequence[OrgDailyMetrics]) 
 
 
 @asset(partitions_def=WEEKS, deps=[org_daily_metrics], group_name="analytics", kinds={"slack"})
+@tried_again_when_the_database_passes
 def weekly_slack_digest(
     context: AssetExecutionContext, postgres: PostgresResource, slack: SlackResource
 ) -> MaterializeResult[None]:
@@ -260,6 +264,7 @@ def weekly_slack_digest(
 
 
 @asset(group_name="maintenance", kinds={"postgres"})
+@tried_again_when_the_database_passes
 def auth_housekeeping(postgres: PostgresResource) -> MaterializeResult[None]:
     """Dead sessions, spent reset and verification tokens, old rate-limit rows and forgotten
     devices deleted; tokens taken out of the outbox's delivered or expired messages, and the

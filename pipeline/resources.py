@@ -15,7 +15,7 @@ import psycopg
 from dagster import ConfigurableResource, EnvVar
 
 from blossom_db.connections import Connection
-from blossom_db.settings import check_database_url, env_number, split_list
+from blossom_db.settings import check_database_url, env_count, env_number, split_list
 from services.secrets import KEY_VARIABLE, PREVIOUS_KEYS_VARIABLE, KeyRing
 from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
 from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
@@ -33,15 +33,25 @@ def secret_setting(name: str, default: str = "") -> str:
 
 class PostgresResource(ConfigurableResource["PostgresResource"]):
     """The database, logged in as role `pipeline`: it may execute the functions of schema
-    pipeline and write analytics, nothing else."""
+    pipeline and write analytics, nothing else. A run it fails in a way that passes (a restart, a
+    failover) is tried again `retries` times, the first after `retry_seconds`, each wait doubled
+    (pipeline/retries.py)."""
 
     url: str
+    # Three retries, 30 s then 60 and 120: a restart or a failover is over within them, and the
+    # last one begins within the ten minutes a weekly digest's claim is held (docs/pipeline.md).
+    retries: int = 3
+    retry_seconds: float = 30.0
 
     @classmethod
     def from_environment(cls) -> PostgresResource:
         name = "BLOSSOM_PIPELINE_DATABASE_URL"
         check_database_url(name, os.environ.get(name) or DEFAULT_DATABASE_URL)
-        return cls(url=secret_setting(name, DEFAULT_DATABASE_URL))
+        return cls(
+            url=secret_setting(name, DEFAULT_DATABASE_URL),
+            retries=env_count("BLOSSOM_PIPELINE_RETRIES", 3, zero=True),
+            retry_seconds=env_number("BLOSSOM_PIPELINE_RETRY_SECONDS", 30.0, zero=True),
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:

@@ -61,7 +61,8 @@ DAY = date(2026, 1, 10)
 
 @pytest.fixture
 def postgres(database_url: str) -> resources.PostgresResource:
-    return resources.PostgresResource(url=with_user(database_url, "pipeline"))
+    """As the role pipeline, a run the database fails in a way that passes tried again at once."""
+    return resources.PostgresResource(url=with_user(database_url, "pipeline"), retry_seconds=0)
 
 
 @pytest.fixture
@@ -337,12 +338,132 @@ def test_a_refresh_outlasts_organizations_deleted_one_after_another_during_it(da
     assert [row[1] for row in metrics_rows(database_url)] == ["Acme", "Bobco"]
 
 
+def attempts_of(instance: dagster.DagsterInstance, run_id: str) -> int:
+    """How often the run's one step ran: once, and once more for each retry Dagster recorded."""
+    retried = instance.all_logs(run_id, of_type=dagster.DagsterEventType.STEP_UP_FOR_RETRY)
+    return 1 + len(retried)
+
+
 def test_an_unreachable_database_fails_the_run(instance: dagster.DagsterInstance) -> None:
-    nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
+    nowhere = resources.PostgresResource(
+        url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom", retry_seconds=0
+    )
     result = dagster.materialize(
         [assets.auth_housekeeping], resources={"postgres": nowhere}, instance=instance, raise_on_error=False
     )
     assert not result.success
+    assert attempts_of(instance, result.run_id) == 1 + nowhere.retries, (
+        "a database not there yet is waited for"
+    )
+
+
+def cut_off_while_it_waits(database_url: str, holding: str, run: Any, *params: object) -> Any:
+    """`run()` in a thread while the test holds a lock (`holding`, a statement run in its own
+    transaction), its backend terminated once it waits for that lock (as a restart or a failover
+    ends it: 57P01), the lock then let go (rolled back); what `run` answered."""
+    with (
+        ThreadPoolExecutor(max_workers=1) as pool,
+        psycopg.connect(database_url) as holder,
+        psycopg.connect(database_url, autocommit=True) as watcher,
+    ):
+        holder.execute(holding, params)
+        running = pool.submit(run)
+
+        def waiting_pipeline() -> int | None:
+            row = watcher.execute(
+                "select pid from pg_stat_activity"
+                " where application_name = 'blossom-pipeline' and wait_event_type = 'Lock'"
+            ).fetchone()
+            return row[0] if row else None
+
+        pid = eventually(waiting_pipeline, timeout=60, what="the run waits for the lock")
+        assert watcher.execute("select pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+        holder.rollback()
+        return running.result(timeout=120)
+
+
+def test_a_day_cut_off_by_a_database_restart_is_tried_again(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """The night's refresh with its connection ended by the server (a restart, a failover) failed,
+    and nothing ran it again: the week's digest then answered pipeline.week_not_ready until an
+    operator ran the day by hand. The run now tries the day again, and the day is counted once."""
+    with psycopg.connect(database_url) as conn:
+        seed_day(conn)
+    result = cut_off_while_it_waits(
+        database_url,
+        "lock table analytics.org_daily_metrics",
+        lambda: dagster.materialize(
+            [assets.org_daily_metrics],
+            resources={"postgres": postgres},
+            partition_key=DAY.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+        ),
+    )
+    assert result.success
+    assert attempts_of(instance, result.run_id) == 2
+    assert metrics_rows(database_url) == [(DAY, "Acme", 2, 1, 1, 3, 2), (DAY, "Bobco", 1, 0, 0, 1, 1)]
+
+
+def test_a_permanent_database_error_fails_the_run_at_once(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """A missing grant is not waited out: the run fails on its first try, whatever the delays."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("revoke execute on function pipeline.purge_auth() from pipeline")
+    slow = resources.PostgresResource(url=postgres.url, retry_seconds=3600)
+    result = dagster.materialize(
+        [assets.auth_housekeeping], resources={"postgres": slow}, instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    assert attempts_of(instance, result.run_id) == 1
+    assert "permission denied for function purge_auth" in run_once.why_failed(result)
+
+
+# Dagster's command line, beside this interpreter in the virtual environment.
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+
+
+def test_the_daemons_runs_try_housekeeping_cut_off_by_a_restart_again(
+    database_url: str, dagster_home: str
+) -> None:
+    """Runs the daemon launches execute each step in a process of its own (Dagster's multiprocess
+    executor), which tries a step again in a new process: the maintenance job as such a run, its
+    connection ended while it waits, succeeds on its retry and purges what was due."""
+    with psycopg.connect(database_url) as conn:
+        user = make_user(conn, "ann")
+        conn.execute(
+            "insert into app.sessions (user_id, token_hash, expires_at) values"
+            " (%s, sha256('expired'), now() - interval '1 minute')",
+            [user],
+        )
+    ran = cut_off_while_it_waits(
+        database_url,
+        "lock table app.sessions",
+        lambda: subprocess.run(
+            [DAGSTER, "job", "execute", "-m", "pipeline.definitions", "-j", "maintenance"],
+            cwd=ROOT,
+            env=os.environ
+            | {
+                "DAGSTER_HOME": dagster_home,
+                "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
+                "BLOSSOM_PIPELINE_RETRY_SECONDS": "0",
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ),
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    with dagster.DagsterInstance.from_config(dagster_home) as home:
+        (run,) = home.get_runs()
+        assert run.status == dagster.DagsterRunStatus.SUCCESS
+        assert attempts_of(home, run.run_id) == 2
+        materialization = home.get_latest_materialization_event(dagster.AssetKey("auth_housekeeping"))
+        assert materialization is not None
+        assert materialization.asset_materialization is not None
+        assert materialization.asset_materialization.metadata["sessions"].value == 1
 
 
 def test_housekeeping_removes_exactly_what_is_due(
@@ -713,6 +834,38 @@ def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
         again = run_the_week()
         assert again.success, "the week run again fails on nothing: one is broken, the other had it"
         assert len(fake.posts_to("#acme")) == 1, "a week run again does not post twice"
+
+
+def test_a_digest_cut_off_by_a_database_restart_is_tried_again_and_posted_once(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """The first organization's digest posted and recorded, the run's connection ended while it
+    claims the second's (held by the test): tried again, the run posts the second, and the first
+    not again (it is recorded sent; a digest whose record was lost with the connection stays held
+    by its claim, ten minutes, far past the retries: docs/pipeline.md)."""
+    key = new_key_entry("k1")
+    with FakeSlack() as fake, psycopg.connect(database_url) as conn:
+        orgs = []
+        for name in ("Acme", "Bobco"):
+            orgs.append(make_org(conn, name, {}))
+            fake.add_workspace(
+                f"xoxb-{name.lower()}", team_id="T1", team="Team", channels={f"#{name.lower()}"}
+            )
+            connect_slack(
+                conn, KeyRing.from_entries(key), orgs[-1], f"xoxb-{name.lower()}", f"#{name.lower()}"
+            )
+            refreshed_week(conn, orgs[-1])
+        conn.commit()
+        result = cut_off_while_it_waits(
+            database_url,
+            "insert into analytics.slack_digest_claims (week, org_id, state, claim, claimed_at)"
+            " values ('2026-01-05', %s, 'claimed', gen_random_uuid(), now())",
+            lambda: digest_of_the_week(postgres, key, fake, instance),
+            max(orgs),
+        )
+        assert result.success, result.get_step_failure_events()
+        assert attempts_of(instance, result.run_id) == 2
+        assert (len(fake.posts_to("#acme")), len(fake.posts_to("#bobco"))) == (1, 1)
 
 
 def test_a_digest_with_no_organization_on_slack_needs_no_key(
@@ -1432,11 +1585,21 @@ def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day:
             {"BLOSSOM_PIPELINE_DATABASE_URL": "postgresql://pipeline@[::1/blossom"},
             "BLOSSOM_PIPELINE_DATABASE_URL is not",
         ),
+        ({"BLOSSOM_PIPELINE_RETRIES": "1.5"}, "BLOSSOM_PIPELINE_RETRIES must be a whole number"),
+        ({"BLOSSOM_PIPELINE_RETRY_SECONDS": "-1"}, "BLOSSOM_PIPELINE_RETRY_SECONDS must be 0 or a positive"),
         # Where the runs are kept: Dagster's traceback, once the definitions had loaded.
         ({"DAGSTER_HOME": "/nonexistent/dagster"}, "DAGSTER_HOME must name a folder that exists"),
         ({"DAGSTER_HOME": "dagster"}, "DAGSTER_HOME must name a folder that exists, by its absolute path"),
     ],
-    ids=["sheets-timeout", "slack-timeout", "database-url", "dagster-home-missing", "dagster-home-relative"],
+    ids=[
+        "sheets-timeout",
+        "slack-timeout",
+        "database-url",
+        "retries",
+        "retry-seconds",
+        "dagster-home-missing",
+        "dagster-home-relative",
+    ],
 )
 def test_pipeline_run_refuses_a_wrong_setting_in_one_line(setting: dict[str, str], says: str) -> None:
     """A setting the definitions read when they load, wrong: some twenty lines of traceback,
@@ -1514,7 +1677,9 @@ def test_pipeline_runs_begun_together_on_a_new_dagster_instance_all_run(
 
 
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
-    nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
+    nowhere = resources.PostgresResource(
+        url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom", retry_seconds=0
+    )
     assert run_once.run(["auth_housekeeping"], None, {"postgres": nowhere}) is False
     said = capsys.readouterr().err.splitlines()
     # Its last line, what cron mails and a terminal shows last, says why: it said only "Execution
@@ -1526,7 +1691,9 @@ def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> Non
 def test_pipeline_run_runs_an_asset_named_twice_once(capsys: pytest.CaptureFixture[str]) -> None:
     """`pipeline-run auth_housekeeping auth_housekeeping` ran it once and told of it twice: its
     materialization printed twice, or its failure as `auth_housekeeping, auth_housekeeping`."""
-    nowhere = resources.PostgresResource(url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom")
+    nowhere = resources.PostgresResource(
+        url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom", retry_seconds=0
+    )
     assert run_once.run(["auth_housekeeping", "auth_housekeeping"], None, {"postgres": nowhere}) is False
     assert capsys.readouterr().err.splitlines()[-1].startswith("pipeline-run: auth_housekeeping failed: ")
 
