@@ -1,10 +1,11 @@
 """The assets tried again when they failed on the database in a way that passes: the connection
 lost or refused (a restart, a failover: SQLSTATE class 08, 57P01 admin_shutdown, 57P03
-cannot_connect_now …), or the transaction chosen to end a deadlock (40P01) or to keep another
-serializable (40001). Through Dagster's own retries (RetryRequested), which its daemon's runs (a
-process per step) and in-process runs (`pipeline-run`'s materialize) both honour; any other error
-fails the run at once, as before, since trying it again changes nothing (a refused argument, a
-missing grant, a bug, Slack's or Google's refusal)."""
+cannot_connect_now …), a write refused by a server that is a standby now (25006: a failover's
+old primary, still reached by its name for a while), or the transaction chosen to end a deadlock
+(40P01) or to keep another serializable (40001). Through Dagster's own retries (RetryRequested),
+which its daemon's runs (a process per step) and in-process runs (`pipeline-run`'s materialize)
+both honour; any other error fails the run at once, as before, since trying it again changes
+nothing (a refused argument, a missing grant, a bug, Slack's or Google's refusal)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from dagster import AssetExecutionContext, RetryRequested
 from blossom_db.database import connection_lost
 
 # Undone by the server to let another transaction through; the same work again goes through.
-TRANSACTION_ROLLED_BACK_STATES = frozenset({"40001", "40P01"})
+# And 25006, a write refused as read-only: after a failover, a name still resolved to the old
+# primary (a DNS cache, a pooler) reaches it as a standby until the name moves on.
+PASSING_STATES = frozenset({"40001", "40P01", "25006"})
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,9 +30,7 @@ R = TypeVar("R")
 def passes(error: BaseException) -> bool:
     """Whether the database failed the run in a way that passes, so that the same run later may
     succeed (blossom_db.database.connection_lost tells a lost or refused connection)."""
-    return isinstance(error, psycopg.Error) and (
-        connection_lost(error) or error.sqlstate in TRANSACTION_ROLLED_BACK_STATES
-    )
+    return isinstance(error, psycopg.Error) and (connection_lost(error) or error.sqlstate in PASSING_STATES)
 
 
 def tried_again_when_the_database_passes(compute: Callable[P, R]) -> Callable[P, R]:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from blossom_db.generated import PipelineFailedDeliveriesRow, pipeline_slack_digest_targets
 from blossom_db.settings import CONNECTION_DEFAULTS
@@ -361,6 +362,25 @@ def cut_off_while_it_waits(database_url: str, holding: str, run: Any, *params: o
     """`run()` in a thread while the test holds a lock (`holding`, a statement run in its own
     transaction), its backend terminated once it waits for that lock (as a restart or a failover
     ends it: 57P01), the lock then let go (rolled back); what `run` answered."""
+    return while_it_waits(
+        database_url,
+        holding,
+        run,
+        lambda watcher, pid: watcher.execute("select pg_terminate_backend(%s)", [pid]).fetchone() == (True,),
+        *params,
+    )
+
+
+def while_it_waits(
+    database_url: str,
+    holding: str,
+    run: Any,
+    meanwhile: Callable[[psycopg.Connection[Any], int], bool],
+    *params: object,
+) -> Any:
+    """`run()` in a thread while the test holds a lock (`holding`), `meanwhile(watcher, pid)` done
+    once the run's backend `pid` waits for that lock (true when it did its part), the lock then
+    let go (rolled back); what `run` answered."""
     with (
         ThreadPoolExecutor(max_workers=1) as pool,
         psycopg.connect(database_url) as holder,
@@ -377,7 +397,7 @@ def cut_off_while_it_waits(database_url: str, holding: str, run: Any, *params: o
             return row[0] if row else None
 
         pid = eventually(waiting_pipeline, timeout=60, what="the run waits for the lock")
-        assert watcher.execute("select pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+        assert meanwhile(watcher, pid)
         holder.rollback()
         return running.result(timeout=120)
 
@@ -402,6 +422,49 @@ def test_a_day_cut_off_by_a_database_restart_is_tried_again(
         ),
     )
     assert result.success
+    assert attempts_of(instance, result.run_id) == 2
+    assert metrics_rows(database_url) == [(DAY, "Acme", 2, 1, 1, 3, 2), (DAY, "Bobco", 1, 0, 0, 1, 1)]
+
+
+def test_a_day_written_on_a_server_gone_read_only_is_tried_again(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """After a failover, a connection made before the name pointed at the new primary (a DNS
+    cache, a pooler) lands on the old one, a standby now: its writes are refused 25006
+    read_only_sql_transaction until the name moves on. The night's refresh failed at once on it,
+    and the week's digest waited for an operator. Here its session is read-only while it waits for
+    a lock the test holds, and new sessions are not: tried again, the day is counted."""
+    database = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
+    in_this_database = sql.SQL("alter role pipeline in database {} {}")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seed_day(conn)
+        conn.execute(
+            in_this_database.format(
+                sql.Identifier(str(database)), sql.SQL("set default_transaction_read_only = on")
+            )
+        )
+
+    def writes_allowed_again(watcher: psycopg.Connection[Any], pid: int) -> bool:
+        watcher.execute(
+            in_this_database.format(
+                sql.Identifier(str(database)), sql.SQL("reset default_transaction_read_only")
+            )
+        )
+        return True
+
+    result = while_it_waits(
+        database_url,
+        "lock table analytics.org_daily_metrics",
+        lambda: dagster.materialize(
+            [assets.org_daily_metrics],
+            resources={"postgres": postgres},
+            partition_key=DAY.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+        ),
+        writes_allowed_again,
+    )
+    assert result.success, run_once.why_failed(result)
     assert attempts_of(instance, result.run_id) == 2
     assert metrics_rows(database_url) == [(DAY, "Acme", 2, 1, 1, 3, 2), (DAY, "Bobco", 1, 0, 0, 1, 1)]
 
