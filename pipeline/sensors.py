@@ -162,7 +162,10 @@ def _cursor_value_fits(name: str, value: object) -> bool:
         return False
     if name in ("last_failure_id", "open_incident"):
         return isinstance(value, int) and value >= 0
-    return isinstance(value, int | float) and math.isfinite(value)
+    if isinstance(value, int):
+        # Past a float's range (a 1 and 400 zeros, by hand), math.isfinite raised OverflowError.
+        return abs(value) < 2**63
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def failed_at(failure: PipelineFailedDeliveriesRow) -> float | None:

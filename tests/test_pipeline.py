@@ -1476,6 +1476,8 @@ UNREADABLE_CURSORS = (
     '{"last_failure_id": 4, "open_incident": "3"}',
     '{"last_failure_id": 4, "last_failure_at": NaN}',
     '{"last_failure_id": 4, "a_later_field": 1}',
+    # An integer past what a float holds: float() raised OverflowError.
+    '{"last_failure_id": 4, "last_failure_at": 1' + "0" * 400 + "}",
 )
 
 
