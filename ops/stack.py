@@ -616,7 +616,7 @@ def main() -> None:
         # Read here, before the local cluster starts (its usage, a wrong option or day): read by
         # the pipeline's process alone, they were refused only after the cluster had started, or,
         # on a database never migrated, not at all for the advice to migrate it first.
-        pipeline_arguments_parser().parse_args([*psql_options, *args.args])
+        pipeline_arguments_parser().parse_intermixed_args([*psql_options, *args.args])
     settings = Settings.from_env()
 
     try:

@@ -38,7 +38,8 @@ def arguments_parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    args = arguments_parser().parse_args()
+    # Intermixed: assets named after --day DAY as well as before it (else "unrecognized arguments").
+    args = arguments_parser().parse_intermixed_args()
     # Loading Dagster and the definitions takes seconds: not for a usage or a refusal of an argument.
     try:
         from pipeline.run_once import run

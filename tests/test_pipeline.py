@@ -1678,6 +1678,19 @@ def test_pipeline_run_refuses_a_wrong_setting_in_one_line(setting: dict[str, str
     assert "Traceback" not in ran.stderr
 
 
+def test_pipeline_run_reads_assets_named_on_both_sides_of_the_day() -> None:
+    """`pipeline-run org_daily_metrics --day D weekly_slack_digest` (the day given between the
+    assets) was refused as "unrecognized arguments: weekly_slack_digest", an asset there is: the
+    assets after --day were not read as assets. Here the day is refused for both, as it is when
+    they are named together."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "pipeline", "org_daily_metrics", "--day", "0001-01-01", "weekly_slack_digest"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.startswith("pipeline-run: org_daily_metrics has no day of 0001-01-01"), ran.stderr
+
+
 # `python -m pipeline ARGS`, its answer and exit swallowed: for what it loaded by then.
 RUN_PIPELINE_QUIETLY = """
 import contextlib, io, runpy, sys
