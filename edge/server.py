@@ -19,6 +19,9 @@ is its HTTP protocol with these added:
   a pipelined request the server refuses is answered after the requests before it, in order;
 - an answer not taken by the client within drain_seconds (its write buffer stays full, or
   stays unsent after the connection is closed) drops the connection;
+- an answer begun before the request's body is all received (a refusal on its headers) says
+  `Connection: close` and closes the connection: nothing after it is read, as the body or as a
+  request;
 - a request that is not HTTP: 400; so is one with more than one Host field, an invalid one, none
   in HTTP/1.1, or an absolute target (`GET http://host/path`) whose host is not its Host's
   (RFC 9112, 3.2: a proxy in front that routes by the other Host than the one the edge reads
@@ -204,21 +207,6 @@ class ChunkedFraming:
         return self._data_left
 
 
-def _close_unless_continued(cycle: RequestResponseCycle) -> None:
-    """A request that asked `Expect: 100-continue` and is answered before it was told to send its
-    body need never send it (RFC 9110, 10.1.1): the connection kept, what the client sent next
-    (its next request) was read as that body, and never answered. Such an answer closes the
-    connection, and says so."""
-    send = cycle.send
-
-    async def send_closing(message: ASGISendEvent) -> None:
-        if message["type"] == "http.response.start" and cycle.waiting_for_100_continue and cycle.more_body:
-            cycle.keep_alive = False
-        await send(message)
-
-    cycle.send = send_closing  # type: ignore[method-assign]
-
-
 def body_after(headers: list[tuple[bytes, bytes]]) -> ChunkedFraming | int | None:
     """What follows a request's header section (names in lower case), as llhttp reads it (RFC
     9112, 6.3): a chunked body when it names a Transfer-Encoding (llhttp refuses one whose last
@@ -258,6 +246,9 @@ class CorkedTransport:
         self._pending: list[bytes] = []
         self._ended = False
         self.drain_seconds = drain_seconds
+        # Set while the client may still be sending what nothing will read (a refused request's
+        # body): a close then lingers.
+        self.linger = False
 
     def write(self, data: bytes) -> None:
         # After our half-close nothing more is sent: a write then (uvicorn's 100 Continue for a
@@ -282,6 +273,14 @@ class CorkedTransport:
         self._transport.write_eof()
 
     def close(self) -> None:
+        """Closes the connection; lingering (`linger`), in two steps: our side at once, the whole
+        once the client closes its side, or after LINGER_SECONDS, what it sends meanwhile read and
+        dropped. Closed at once while a client still sent (the rest of a body too large), the
+        connection was reset, and the client lost the answer it had not read yet."""
+        if self.linger and not self._ended and self._transport.can_write_eof():
+            self.write_eof()
+            self._loop.call_later(LINGER_SECONDS, self._close_lingered)
+            return
         try:
             self._flush()
         finally:
@@ -289,6 +288,10 @@ class CorkedTransport:
         # close() waits for the buffer to drain, for ever if the client never reads.
         if self._transport.get_write_buffer_size():
             self._loop.call_later(self.drain_seconds, self._transport.abort)
+
+    def _close_lingered(self) -> None:
+        if not self._transport.is_closing():
+            self.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -333,7 +336,6 @@ class EdgeProtocol(HttpToolsProtocol):
         # A refusal held back until the answers owed before it (_owed of them) are written.
         self._refusal: bytes | None = None
         self._owed = 0
-        self._linger: asyncio.TimerHandle | None = None
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -352,10 +354,13 @@ class EdgeProtocol(HttpToolsProtocol):
             self._client_key = key
         self._await_headers()
 
+    @property
+    def _corked(self) -> CorkedTransport:
+        return self.transport  # type: ignore[return-value]  # connection_made's
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel(self._header_deadline)
         self._cancel(self._drain_deadline)
-        self._cancel(self._linger)
         if self._client_key is not None:
             self.per_client[self._client_key] -= 1
             if not self.per_client[self._client_key]:
@@ -516,11 +521,29 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         self._in_content = True
         self._body = body_after(self.headers)
-        if self.expect_100_continue:
-            _close_unless_continued(self.cycle)
+        if self._body is not None:
+            self._close_if_answered_before_body(self.cycle)
         if len(self.pipeline) > self.max_pipelined:
             self._drop()
             raise _Dropped  # stops the parser: the rest of what was received is not read
+
+    def _close_if_answered_before_body(self, cycle: RequestResponseCycle) -> None:
+        """An answer begun before the request's body is all received (a refusal on its headers:
+        406, 413 on a declared length, 404 …) closes the connection, and says so. Kept, the edge
+        read on, for nothing, whatever body the client sent (a declared 100 kB, or, dripped, until
+        a deadline); and a client that took the answer for the end of the exchange, or one that
+        asked `Expect: 100-continue` and so need never send that body (RFC 9110, 10.1.1), had its
+        next request read as the rest of it, and never answered."""
+        send = cycle.send
+
+        async def send_closing(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.start" and cycle.more_body:
+                cycle.keep_alive = False
+                self._dropped = True  # nothing after it is read, as its body or as a request
+                self._corked.linger = True
+            await send(message)
+
+        cycle.send = send_closing  # type: ignore[method-assign]
 
     def on_message_complete(self) -> None:
         self._in_content = False
@@ -534,7 +557,7 @@ class EdgeProtocol(HttpToolsProtocol):
             if not self._owed:
                 self._write_refusal()
         # The next request's headers, unless one is already queued (pipelined).
-        elif not self.transport.is_closing() and not self.pipeline:
+        elif not (self.transport.is_closing() or self._dropped or self.pipeline):
             self._await_headers()
 
     def _unsupported_upgrade_warning(self) -> None:
@@ -642,18 +665,12 @@ class EdgeProtocol(HttpToolsProtocol):
             self._write_refusal()
 
     def _write_refusal(self) -> None:
-        """The refusal, then the connection closed in two steps: our side at once, the whole once
-        the client closes its side, or after LINGER_SECONDS, what it sends meanwhile read and
-        dropped. Closed at once while a client still sent (the rest of a body too large), the
-        connection was reset, and the client lost the answer it had not read yet."""
+        """The refusal, then the connection closed, lingering for the client to read it."""
         if self._refusal is None or self.transport.is_closing():
             return
         self.transport.write(self._refusal)
-        if not self.transport.can_write_eof():
-            self.transport.close()
-            return
-        self.transport.write_eof()
-        self._linger = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        self._corked.linger = True
+        self.transport.close()
 
     def _turn_away(self, status: int, code: str, message: str) -> None:
         self._dropped = True

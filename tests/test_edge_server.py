@@ -886,3 +886,52 @@ def test_a_body_sent_on_100_continue_keeps_the_connection(tight_stack: Stack) ->
         assert (status, headers.get("connection")) == (401, None)
         sock.sendall(HEALTHZ_CLOSE)
         assert answer_of(sock) == (200, b'{"status":"ok"}')
+
+
+@pytest.mark.parametrize(
+    ("path", "head", "refusal"),
+    [
+        pytest.param("/auth/login", b"Content-Length: 100000\r\n", 413, id="413 declared too large"),
+        pytest.param(
+            "/auth/login", b"Content-Length: 10\r\nAccept: text/csv\r\n", 406, id="406 on its Accept"
+        ),
+        pytest.param("/auth/login", b"Content-Length: 10\r\nContent-Encoding: gzip\r\n", 415, id="415 coded"),
+        pytest.param("/nothing-here", b"Content-Length: 10\r\n", 404, id="404 no such path"),
+        pytest.param("/healthz", b"Content-Length: 10\r\n", 405, id="405 no such method"),
+        pytest.param("/rpc/me", b"Content-Length: 10\r\nAccept: text/csv\r\n", 406, id="406 at /rpc"),
+    ],
+)
+def test_an_answer_before_the_body_is_read_closes_the_connection(
+    tight_stack: Stack, path: str, head: bytes, refusal: int
+) -> None:
+    """A request refused on its headers, its declared body not yet all received: the edge kept
+    the connection and went on reading that body for nothing (a declared 100 kB of it, or
+    whatever the client sends until the keep-alive timeout), and a client that took the answer
+    for the end of the exchange and sent its next request had it read as the rest of the body,
+    never answered. Such an answer says `Connection: close`, and the edge closes (after the
+    client has read it): nothing the client sends after it is read as a request."""
+    with connected(tight_stack.edge_url, "127.0.0.35") as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n".encode()
+            + head
+            + b"\r\n{}"
+        )
+        sock.settimeout(5)
+        status, headers, _body = whole_answer_of(sock)
+        assert (status, headers.get("connection")) == (refusal, "close")
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"12345678" + HEALTHZ_CLOSE)
+        assert answers_until_closed(sock) == []
+
+
+def test_an_answer_after_the_whole_body_keeps_the_connection(tight_stack: Stack) -> None:
+    with connected(tight_stack.edge_url, "127.0.0.36") as sock:
+        sock.sendall(
+            b"POST /healthz HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n\r\n{}"
+        )
+        sock.settimeout(5)
+        status, headers, _body = whole_answer_of(sock)
+        assert (status, headers.get("connection")) == (405, None)
+        sock.sendall(HEALTHZ_CLOSE)
+        assert answer_of(sock) == (200, b'{"status":"ok"}')
