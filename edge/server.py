@@ -66,8 +66,9 @@ REASONS = {
     501: b"Not Implemented",
     505: b"HTTP Version Not Supported",
 }
-# A request line's method (RFC 9110, 9.1: a token) and the space after it.
+# A request line's method (RFC 9110, 9.1: a token) and the space after it; a token's bytes so far.
 METHOD = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ ")
+TOKEN_SO_FAR = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]*")
 
 # RFC 3986's host (a name, an IPv4 address, or an IPv6 one in brackets) and maybe a port: the
 # value of a Host field (RFC 9110, 7.2). A name in other letters comes as punycode.
@@ -333,6 +334,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self._framing_bytes = 0
         self._client_key: str | None = None
         self._dropped = False
+        # A method the parser did not know, whose end had not come in the read it failed in.
+        self._method_unended = False
         # A refusal held back until the answers owed before it (_owed of them) are written.
         self._refusal: bytes | None = None
         self._owed = 0
@@ -388,6 +391,9 @@ class EdgeProtocol(HttpToolsProtocol):
         body ends, so that a chunked body's framing is counted wherever it comes: in the read of
         its headers, of the request before it or after it (counted by the read, they went
         uncounted but for five bytes a chunk, and a chunk extension of any length passed)."""
+        if self._method_unended and not self._dropped:
+            self._unknown_method_continued(data)
+            return
         start = 0
         while start < len(data) and not self._dropped:
             end = self._next_part(data, start)
@@ -435,10 +441,13 @@ class EdgeProtocol(HttpToolsProtocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:
             self.logger.warning("Invalid HTTP request received.")
-            if isinstance(error, httptools.HttpParserInvalidMethodError) and METHOD.match(data):
-                # A token the parser does not know (it knows a list): no fault of the request's
-                # form, which 400 said (RFC 9110, 15.6.2). A request begins its part (_next_part).
-                self._refuse(501, "edge.method_not_implemented", "The edge does not implement that method.")
+            if isinstance(error, httptools.HttpParserInvalidMethodError):
+                # A request begins its part (_next_part); the parser fails at the first byte no
+                # method it knows has there, and the bytes before it in the part are a token's.
+                if TOKEN_SO_FAR.fullmatch(data):
+                    self._method_unended = True  # a token or not: what comes next tells
+                else:
+                    self._refuse_method(METHOD.match(data) is not None)
             else:
                 self.send_400_response("Invalid HTTP request received.")
         except httptools.HttpParserUpgrade:
@@ -455,6 +464,26 @@ class EdgeProtocol(HttpToolsProtocol):
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._headers_too_large()
+
+    def _unknown_method_continued(self, data: bytes) -> None:
+        """The rest of a method the parser did not know, the parser out of the reading: answered
+        when it ends, as when it came whole in one read."""
+        end = TOKEN_SO_FAR.match(data).end()  # type: ignore[union-attr]  # matches any bytes
+        if end == len(data):
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes:
+                self._headers_too_large()
+            return
+        self._method_unended = False
+        self._refuse_method(data[end : end + 1] == b" ")
+
+    def _refuse_method(self, is_token: bool) -> None:
+        if is_token:
+            # A token the parser does not know (it knows a list): no fault of the request's form,
+            # which 400 said (RFC 9110, 15.6.2).
+            self._refuse(501, "edge.method_not_implemented", "The edge does not implement that method.")
+        else:
+            self._refuse(400, "edge.bad_request", "The request is not valid HTTP.")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

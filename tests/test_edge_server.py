@@ -935,3 +935,39 @@ def test_an_answer_after_the_whole_body_keeps_the_connection(tight_stack: Stack)
         assert (status, headers.get("connection")) == (405, None)
         sock.sendall(HEALTHZ_CLOSE)
         assert answer_of(sock) == (200, b'{"status":"ok"}')
+
+
+@pytest.mark.parametrize(
+    ("reads", "refusal"),
+    [
+        pytest.param([b"BR", b"EW / HTTP/1.1\r\nHost: edge\r\n\r\n"], 501, id="BR|EW"),
+        pytest.param([b"B", b"R", b"EW", b" / HTTP/1.1\r\nHost: edge\r\n\r\n"], 501, id="B|R|EW|"),
+        pytest.param([b"GETX", b" /healthz HTTP/1.1\r\nHost: edge\r\n\r\n"], 501, id="GETX|"),
+        pytest.param([b"GE", b"TX /healthz HTTP/1.1\r\nHost: edge\r\n\r\n"], 501, id="GE|TX"),
+        pytest.param([b"BR", b"E(W / HTTP/1.1\r\nHost: edge\r\n\r\n"], 400, id="BR|E(W"),
+        pytest.param([b"BR", b"EW\r\n\r\n"], 400, id="BR|EW no target"),
+        pytest.param([b"BR", b"E" * 20000, b"W" * 20000], 431, id="BR|E… past the header bound"),
+        pytest.param([b"BR"], 408, id="BR and no more"),
+    ],
+)
+def test_an_unknown_method_is_answered_the_same_however_its_bytes_are_split(
+    tight_stack: Stack, reads: list[bytes], refusal: int
+) -> None:
+    """A method the parser does not know is 501 (RFC 9110, 15.6.2), one that is no token 400. The
+    parser fails at the first byte no method it knows has there: when the method's end had not
+    come yet in that read (`BR`, then `EW / …`), whether it was a token was not known, and it was
+    answered 400."""
+    code = {
+        400: "edge.bad_request",
+        408: "edge.request_timeout",
+        431: "edge.headers_too_large",
+        501: "edge.method_not_implemented",
+    }[refusal]
+    with connected(tight_stack.edge_url, loopback_address()) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for read in reads:
+            with suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(read)
+            time.sleep(0.2)  # each its own read at the edge
+        sock.settimeout(5)
+        assert answers_until_closed(sock) == [(refusal, code)]
