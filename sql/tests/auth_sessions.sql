@@ -5,7 +5,7 @@
  * then the pre-request.
  */
 begin;
-select plan(53);
+select plan(57);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('alice_token', auth.signup('alice@example.com', 'correct horse battery', 'Alice', '192.0.2.1', 'tap')
@@ -197,6 +197,31 @@ do $$ begin
 end $$;
 select is(util.database_setting('session_idle_timeout', '7 days'), '3 days',
   'the database''s own setting is what alter database set');
+
+/* A call that waited for an organization's lock reads its session again (auth.require_live_session):
+   that session must be the caller's own. A transaction whose session and user disagree (settings
+   made by hand, or by a caller that sets them wrongly) is refused as a revoked session is, and
+   changes nothing. */
+select tap.fix('dave_token', auth.signup('dave@example.com', 'correct horse battery', 'Dave', null, null)
+                             -> 'session' ->> 'token');
+select tap.fix('dave', id) from app.users where email = 'dave@example.com';
+select tap.fix('dave_session', id) from app.sessions where token_hash = util.token_hash(tap.id('dave_token'));
+select tap.fix('carol', id) from app.users where email = 'carol@example.com';
+select tap.make_org('acme', '{"carol": "owner", "dave": "owner"}');
+select tap.request('POST', tap.cookie(tap.id('carol_token')));
+select is(tap.outcome(tap.fill($$ select api.update_organization('{acme}', 'Acme Carol') $$)), 'ok',
+  'a call whose session is its caller''s, and live, goes on once it holds the lock');
+select tap.request('POST', tap.cookie(tap.id('carol_token')));
+select set_config('app.session_id', tap.id('dave_session'), true);
+select is(tap.outcome(tap.fill($$ select api.update_organization('{acme}', 'Acme Dave') $$)), '401 auth.not_signed_in',
+  'a live session of another user is refused as a revoked one');
+select tap.request('POST', tap.cookie(tap.id('carol_token')));
+select set_config('app.user_id', tap.id('dave'), true);
+select is(tap.outcome(tap.fill($$ select api.update_organization('{acme}', 'Acme Dave') $$)), '401 auth.not_signed_in',
+  'as is a caller other than its session''s user');
+reset role;
+select is((select name from app.organizations where id = tap.id('acme')), 'Acme Carol',
+  'and nothing was renamed by the refused calls');
 
 /* Last, as PostgREST runs a GET: in a read-only transaction. */
 update app.sessions set last_seen_at = now() - interval '2 days'

@@ -74,8 +74,10 @@ comment on function auth.require_account() is
    401 auth.not_signed_in once it is revoked or has ended. For a call that waited for a lock (the
    organization's, app.lock_org_as_member) after its session was read at its start: a session
    revoked meanwhile (signed out everywhere, a password changed or reset, a stolen session cut
-   off) still renamed or deleted the organization a moment after. A transaction acting for a user
-   without a session (the operators' tools, the tests' own) has none to read again. */
+   off) still renamed or deleted the organization a moment after. The session must be the caller's
+   own, as the pre-request and auth.act_as_session set them together: one of another user (or one
+   with no user) is no session of the caller's, and refused as a revoked one. A transaction acting
+   for a user without a session (the operators' tools, the tests' own) has none to read again. */
 create function auth.require_live_session() returns void
 language plpgsql stable
 as $$
@@ -83,11 +85,12 @@ declare
   v_session app.session_id := app.current_session_id();
 begin
   if v_session is not null and not exists (
-       select from app.sessions s where s.id = v_session and not auth.session_is_dead(s)) then
+       select from app.sessions s
+        where s.id = v_session and s.user_id = app.current_user_id() and not auth.session_is_dead(s)) then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
   end if;
 end
 $$;
 
 comment on function auth.require_live_session() is
-  'Nothing while the transaction''s session (if it acts for one) is live. Errors: 401 auth.not_signed_in (it was revoked or has ended).';
+  'Nothing while the transaction''s session (if it acts for one) is live and its caller''s. Errors: 401 auth.not_signed_in (it was revoked or has ended, or is another user''s).';

@@ -15,7 +15,8 @@
  *   tap.make_org(name, members)     organization `name` with members {"user": "role"}, kept under name
  *   tap.become(user)                for the rest of the transaction, what the pre-request makes of
  *                                   a valid session of user: app.user_id and role authenticated
- *                                   (null: no session, web_anon)
+ *                                   (null: no session, web_anon); no app.session_id (a user
+ *                                   acting without a session, as the operators' tools do)
  *   tap.outcome(sql)                run sql as it is, keep its effects; answer 'ok',
  *                                   '<status> <code>' of a coded error (with ' (Retry-After: N)'
  *                                   when it carries that header), or '<sqlstate> <message>'
@@ -116,6 +117,8 @@ language plpgsql
 as $$
 begin
   perform set_config('app.user_id', case when p_user is null then '' else tap.id(p_user) end, true);
+  -- Another's session, left by an earlier call (tap.request, an ext function), is not this user's.
+  perform set_config('app.session_id', '', true);
   perform set_config('role', case when p_user is null then 'web_anon' else 'authenticated' end, true);
 end
 $$;
@@ -144,6 +147,7 @@ language plpgsql
 as $$
 declare
   v_user_id text := current_setting('app.user_id', true);
+  v_session_id text := current_setting('app.session_id', true);
   v_role text := case when current_user = session_user then 'none' else current_user end;
   v_sql text := tap.fill(p_sql);
   v_outcome text;
@@ -151,6 +155,7 @@ begin
   perform tap.become(p_user);
   v_outcome := tap.outcome(v_sql);
   perform set_config('app.user_id', coalesce(v_user_id, ''), true);
+  perform set_config('app.session_id', coalesce(v_session_id, ''), true);
   perform set_config('role', v_role, true);
   return v_outcome;
 end
