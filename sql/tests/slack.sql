@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(50);
+select plan(55);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -55,6 +55,30 @@ select is(tap.call('Cy', $$ select api.get_slack_connection('{acme}') $$), '404 
   'another tenant does not');
 select is(tap.call('Cy', $$ select api.get_slack_connection('{globex}') $$), '404 slack.not_connected',
   'an organization without Slack says so');
+/* A workspace's name stored before connecting held it to the rule of names shown to others (422
+   slack.invalid_team_name) is never shown raw: one that breaks the rule is shown as the
+   workspace's id, and one with blanks around it trimmed, as connecting now stores it. */
+update app.slack_connections set team_name = 'Acme' || U&'\202E' || 'gnp.exe' where org_id = tap.id('acme');
+select tap.become('Bob');
+select is((api.get_slack_connection(tap.id('acme'))).team_name, 'T0ACME',
+  'a stored name with a bidi override is shown as the workspace''s id');
+reset role;
+update app.slack_connections set team_name = 'Ac' || U&'\200B' || 'me' where org_id = tap.id('acme');
+select tap.become('Bob');
+select is((api.get_slack_connection(tap.id('acme'))).team_name, 'T0ACME', 'so is one with an invisible character');
+reset role;
+update app.slack_connections set team_name = repeat('a', 101) where org_id = tap.id('acme');
+select tap.become('Bob');
+select is((api.get_slack_connection(tap.id('acme'))).team_name, 'T0ACME', 'and one over 100 characters');
+reset role;
+update app.slack_connections set team_name = '  Acme Corp ' where org_id = tap.id('acme');
+select tap.become('Bob');
+select is((api.get_slack_connection(tap.id('acme'))).team_name, 'Acme Corp', 'a name within the rule is shown trimmed');
+reset role;
+select is((select team_name from app.slack_connections where org_id = tap.id('acme')), '  Acme Corp ',
+  'and the stored name is left as it is');
+update app.slack_connections set team_name = 'Acme Corp' where org_id = tap.id('acme');
+select set_config('app.user_id', '', true);
 select is_empty(
   $$ select attname from pg_attribute
       where attrelid = (select typrelid from pg_type where oid = 'api.slack_connection'::regtype)

@@ -1,14 +1,21 @@
-/* An organization's Slack channel (sql/schema/040_slack.sql), as the API shows it. */
+/* An organization's Slack channel (sql/schema/040_slack.sql), as the API shows it to every member.
+   The workspace's name is held to the rule of names shown to others (app.name_fault) when it is
+   connected (ext.connect_slack); one stored before that rule, which breaks it (a bidi override
+   turned what followed around on every member's screen), is shown as the workspace's id, which
+   names it too, until an admin connects again. The stored name stays as Slack gave it. */
 create function app.slack_connection_view(p_org app.org_id) returns api.slack_connection
 language sql stable
 begin atomic
-  select c.org_id, c.team_id, c.team_name, c.channel, c.connected_at, c.broken_at, c.broken_reason
+  select c.org_id, c.team_id,
+         case when app.name_fault(app.trimmed_name(c.team_name)) is null then app.trimmed_name(c.team_name)
+              else c.team_id end,
+         c.channel, c.connected_at, c.broken_at, c.broken_reason
     from app.slack_connections c
    where c.org_id = p_org;
 end;
 
 comment on function app.slack_connection_view(app.org_id) is
-  'The organization''s Slack connection as the API shows it (null when there is none).';
+  'The organization''s Slack connection as the API shows it (null when there is none); a workspace name that breaks the rule of names shown to others is shown as the workspace''s id.';
 
 /* A channel as Slack's chat.postMessage takes it: an id (C…, G…), or a name with or without its #. */
 create function app.require_slack_channel(p_channel text) returns text
