@@ -924,15 +924,32 @@ def test_an_answer_before_the_body_is_read_closes_the_connection(
         assert answers_until_closed(sock) == []
 
 
-def test_an_answer_after_the_whole_body_keeps_the_connection(tight_stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("sent", "refusal"),
+    [
+        pytest.param(b"POST /healthz HTTP/1.1\r\nContent-Length: 2\r\n", 405, id="405"),
+        pytest.param(b"POST /rpc/me HTTP/1.1\r\nAccept: text/csv\r\nContent-Length: 2\r\n", 406, id="406"),
+        pytest.param(b"POST /nothing HTTP/1.1\r\nContent-Length: 2\r\n", 404, id="404"),
+        pytest.param(
+            b"POST /rpc/me HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n", 415, id="415"
+        ),
+        pytest.param(b"GET /rpc/me?a=" + b"x" * 3000 + b" HTTP/1.1\r\nContent-Length: 2\r\n", 414, id="414"),
+        pytest.param(b"POST /auth/login HTTP/1.1\r\nContent-Length: 2\r\n", 422, id="422 read"),
+    ],
+)
+def test_an_answer_after_the_whole_body_keeps_the_connection(
+    tight_stack: Stack, sent: bytes, refusal: int
+) -> None:
+    """A refusal of a request whose body came whole with it leaves nothing ambiguous: the
+    connection is kept, and the next request on it is read and answered."""
+    request_line, _, fields = sent.partition(b"\r\n")
     with connected(tight_stack.edge_url, "127.0.0.36") as sock:
         sock.sendall(
-            b"POST /healthz HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 2\r\n\r\n{}"
+            request_line + b"\r\nHost: edge\r\nContent-Type: application/json\r\n" + fields + b"\r\n{}"
         )
         sock.settimeout(5)
         status, headers, _body = whole_answer_of(sock)
-        assert (status, headers.get("connection")) == (405, None)
+        assert (status, headers.get("connection")) == (refusal, None)
         sock.sendall(HEALTHZ_CLOSE)
         assert answer_of(sock) == (200, b'{"status":"ok"}')
 
