@@ -32,7 +32,10 @@ def arguments_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--day",
         type=_day,
-        help="the day of the daily assets, and the day in the week of the weekly ones (UTC; default: today)",
+        help=(
+            "the day of the daily assets, and the day in the week of the weekly ones (UTC; default:"
+            " today for the daily assets, the last whole week for the weekly ones)"
+        ),
     )
     return parser
 

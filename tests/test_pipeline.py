@@ -1630,6 +1630,15 @@ def test_pipeline_run_help_is_pipeline_runs(database_url: str) -> None:
     assert "assets to materialize" in ran.stdout
 
 
+def test_pipeline_run_help_says_a_weekly_asset_without_a_day_is_the_last_whole_weeks() -> None:
+    """`pipeline-run --help` said --day was today by default, for the weekly assets too: but
+    `pipeline-run weekly_slack_digest` runs the last whole week, not the week that holds today."""
+    from pipeline.__main__ import arguments_parser
+
+    usage = " ".join(arguments_parser().format_help().split())
+    assert "default: today for the daily assets, the last whole week for the weekly ones" in usage, usage
+
+
 @pytest.mark.parametrize("day", ["2026-13-01", "yesterday"])
 def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day: str) -> None:
     """`./dev pipeline-run --day 2026-13-01` answered "invalid fromisoformat value", Python's
