@@ -150,6 +150,16 @@ def test_slack_failing_for_now_is_tried_again_and_posted_once(world: World) -> N
     assert row["attempts"] == 3, "a 503, a 429, then the post"
     posts = world.slack.posts_to(CHANNEL)[before:]
     assert [post.shown for post in posts] == ["*Olive Owner* renamed the organization to *Acme Again*."]
+    # Each try that failed for now is a warning of the worker's (procrastinate's own line of a
+    # retry is at info level, which the worker leaves out): the log said nothing of them.
+    retried = eventually(
+        lambda: found if len(found := _warnings_of(world, row["id"])) == 2 else None,
+        what="the warnings",
+    )
+    assert [line.split(" failed: ")[0] for line in retried] == [
+        f"event {row['id']}: try 1",
+        f"event {row['id']}: try 2",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -397,12 +407,29 @@ def _code(reply: Reply) -> tuple[int, str]:
     return reply.status, reply.json().get("code")
 
 
+def _warnings_of(world: World, event_id: str) -> list[str]:
+    """The worker's warning lines about the event, in the order they were written."""
+    lines = [
+        json.loads(line)
+        for log in sorted(world.logs.glob("worker-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if line.startswith("{")
+    ]
+    return [line["event"] for line in lines if line["level"] == "warning" and event_id in line["event"]]
+
+
 def _outbox(world: World, org_id: str, topic: str) -> dict[str, Any]:
     with psycopg.connect(world.stack.database_url) as conn:
         row = conn.execute(
-            "select delivered_at, given_up_at, attempts, last_error from app.outbox"
+            "select delivered_at, given_up_at, attempts, last_error, id from app.outbox"
             " where topic = %s and payload ->> 'org_id' = %s order by created_at desc limit 1",
             (topic, org_id),
         ).fetchone()
     assert row is not None, f"no {topic} for {org_id}"
-    return {"delivered_at": row[0], "given_up_at": row[1], "attempts": row[2], "last_error": row[3]}
+    return {
+        "delivered_at": row[0],
+        "given_up_at": row[1],
+        "attempts": row[2],
+        "last_error": row[3],
+        "id": row[4],
+    }

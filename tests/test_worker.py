@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,6 +142,28 @@ def test_a_temporary_refusal_is_retried(database_url: str, tmp_path: Path) -> No
         assert row["last_error"] is None
         time.sleep(0.6)
         assert len(smtp.received) == 1
+
+
+def test_a_try_that_failed_for_now_is_logged_with_its_reason_and_its_wait(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A try that failed in a way that may pass (a 4xx, the relay down, a login refused) is tried
+    again, which procrastinate logs at info level, among its lines per job that the worker leaves
+    out: a relay that refused every mail for now left the worker's log silent for the hour of
+    tries before the first mail was given up."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+        smtp.refuse_next("451 4.3.0 Mailbox busy, try again later")
+        event = queue_mail(database_url, "dee@example.com")
+        smtp.wait_for(1)
+        delivered_row(database_url, event)
+    lines = [
+        json.loads(line) for log in tmp_path.glob("worker-*.log") for line in log.read_text().splitlines()
+    ]
+    [retried] = [line for line in lines if line["level"] == "warning" and event in line["event"]]
+    assert retried["logger"] == "blossom.worker"
+    assert retried["event"].startswith(f"event {event}: try 1 failed: "), retried
+    assert "451 4.3.0 Mailbox busy" in retried["event"]
+    assert re.search(r"; tried again in \d+\.\d s$", retried["event"]), retried
 
 
 def test_a_permanent_refusal_is_given_up_visibly_and_not_retried(database_url: str, tmp_path: Path) -> None:

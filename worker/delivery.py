@@ -233,6 +233,16 @@ def outcome_label(failure: GaveUp | RetryLater) -> str:
     return "failed" if isinstance(failure, GaveUp) else "retried"
 
 
+def count_failed_try(metrics: WorkerMetrics, channel: str, outcome: GaveUp | RetryLater) -> None:
+    """Counts a failed try once it is recorded, and logs one that will be made again as a warning:
+    procrastinate logs a retry at info level, among its lines per job that the worker leaves out,
+    so a relay refusing every mail for now left the log silent for the hour of tries before the
+    first was given up (a give-up is procrastinate's own error line, GiveUpsByTheirReason)."""
+    metrics.deliveries.labels(channel, outcome_label(outcome)).inc()
+    if isinstance(outcome, RetryLater):
+        log.warning("%s; tried again in %.1f s", outcome, outcome.delay_seconds)
+
+
 @dataclass(frozen=True)
 class Deliverer:
     config: WorkerConfig
@@ -309,6 +319,6 @@ class Deliverer:
                 # out), it rolled back, and the next worker sent the mail again.
                 await finished_despite_a_stop(record_delivered(conn, event_id, announce))
                 return
-        self.metrics.deliveries.labels("mail", outcome_label(outcome)).inc()
+        count_failed_try(self.metrics, "mail", outcome)
         # Raised once the failure is committed: the job's own bookkeeping follows from it.
         raise outcome

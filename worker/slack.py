@@ -35,8 +35,8 @@ from worker.delivery import (
     GaveUp,
     RetryLater,
     check_claim_held,
+    count_failed_try,
     finished_despite_a_stop,
-    outcome_label,
     record_delivered,
     record_failed_try,
     record_skipped,
@@ -180,5 +180,5 @@ class SlackPoster:
                     # try posted it again).
                     await finished_despite_a_stop(record_delivered(conn, event_id, announce))
                     return
-        self.metrics.deliveries.labels("slack", outcome_label(outcome)).inc()
+        count_failed_try(self.metrics, "slack", outcome)
         raise outcome
