@@ -1684,6 +1684,27 @@ def _job_run_before(times: int) -> Job:
     )
 
 
+def test_a_run_that_failed_on_a_passing_database_state_is_logged_as_it_is_run_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A run that a statement or lock timeout or a deadlock failed is run again, which procrastinate
+    logs at info level, among its lines per job that the worker leaves out: a job that hit a
+    statement timeout run after run said nothing until it ended failed, 16 runs later. The
+    database lost has its own lines (`database unreachable`), not one per job."""
+    retry = DeliveryRetry(_worker_config("postgresql://worker@127.0.0.1:1/blossom"))
+    timeout = psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+    lost = psycopg.OperationalError("connection failed: the database system is shutting down")
+    with caplog.at_level(logging.WARNING, logger="blossom.worker"):
+        assert retry.get_retry_decision(exception=timeout, job=_job_run_before(2)) is not None
+        assert retry.get_retry_decision(exception=lost, job=_job_run_before(2)) is not None
+    [line] = caplog.messages
+    assert line.startswith("job 1 (deliver_mail"), line
+    assert (
+        "run 3 failed on the database (SQLSTATE 57014: canceling statement due to statement timeout)" in line
+    )
+    assert re.search(r"; it runs again in \d+\.\d s$", line), line
+
+
 @pytest.mark.parametrize(
     "error",
     [

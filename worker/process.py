@@ -136,6 +136,17 @@ class DeliveryRetry(BaseRetryStrategy):
             # The same doubling as a failed try's (its bound keeps a job of a thousand tries
             # from overflowing a float), counting the job's tries.
             wait = retry_delay(self.config, runs)
+            if not database_lost(exception):
+                # procrastinate logs a retry at info level, which the worker leaves out; the
+                # database lost has lines of its own.
+                log.warning(
+                    "job %s (%s): run %d failed on the database (%s); it runs again in %.1f s",
+                    job.id,
+                    job.call_string,
+                    runs,
+                    database_error_shown(exception),
+                    wait,
+                )
             return RetryDecision(retry_at=_in_seconds(wait))
         return None
 
