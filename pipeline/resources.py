@@ -7,6 +7,7 @@ local fakes."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,16 @@ from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
 from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
 
 DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
+
+# Where a weekly digest's claim, and how long it is held, are defined: the retries' waits are
+# bounded by that length, read from there.
+DIGEST_CLAIM_DEFINITION = (
+    Path(__file__).resolve().parents[1] / "sql" / "functions" / "pipeline" / "metrics.sql"
+)
+DIGEST_CLAIM_LEASE = re.compile(r"v_lease constant interval := interval '(?P<minutes>[0-9]+) minutes';")
+# Beyond some ten, a run of the daemon's is tried again for hours (or, without a wait, at once
+# over and over) on a database that is not coming back.
+MAX_RETRIES = 10
 
 
 def secret_setting(name: str, default: str = "") -> str:
@@ -39,7 +50,8 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
 
     url: str
     # Three retries, 30 s then 60 and 120: a restart or a failover is over within them, and the
-    # last one begins within the ten minutes a weekly digest's claim is held (docs/pipeline.md).
+    # last one begins within the ten minutes a weekly digest's claim is held (docs/pipeline.md),
+    # as from_environment makes any setting of them (check_retries).
     retries: int = 3
     retry_seconds: float = 30.0
 
@@ -47,10 +59,11 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
     def from_environment(cls) -> PostgresResource:
         name = "BLOSSOM_PIPELINE_DATABASE_URL"
         check_database_url(name, os.environ.get(name) or DEFAULT_DATABASE_URL)
+        retries = env_count("BLOSSOM_PIPELINE_RETRIES", 3, zero=True)
+        retry_seconds = env_number("BLOSSOM_PIPELINE_RETRY_SECONDS", 30.0, zero=True)
+        check_retries(retries, retry_seconds)
         return cls(
-            url=secret_setting(name, DEFAULT_DATABASE_URL),
-            retries=env_count("BLOSSOM_PIPELINE_RETRIES", 3, zero=True),
-            retry_seconds=env_number("BLOSSOM_PIPELINE_RETRY_SECONDS", 30.0, zero=True),
+            url=secret_setting(name, DEFAULT_DATABASE_URL), retries=retries, retry_seconds=retry_seconds
         )
 
     @contextmanager
@@ -59,6 +72,36 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
         # blossom_db's: with TCP keepalives (blossom_db.settings.CONNECTION_DEFAULTS).
         with Connection.connect(self.url, application_name="blossom-pipeline", connect_timeout=10) as conn:
             yield conn
+
+
+def digest_claim_seconds() -> float:
+    """How long a weekly digest's claim is held: pipeline.slack_digest_claim's lease, as its
+    definition says."""
+    lease = DIGEST_CLAIM_LEASE.search(DIGEST_CLAIM_DEFINITION.read_text(encoding="utf-8"))
+    if lease is None:
+        raise RuntimeError(f"no lease of a digest's claim (v_lease, in minutes) in {DIGEST_CLAIM_DEFINITION}")
+    return int(lease["minutes"]) * 60.0
+
+
+def check_retries(retries: int, retry_seconds: float) -> None:
+    """ValueError unless every retry of a run begins while the claims its first attempt took are
+    still held: a retry that came later would take a claim of its own run's over, and post again
+    a digest that attempt had posted (its record lost with the connection)."""
+    if retries > MAX_RETRIES:
+        raise ValueError(f"BLOSSOM_PIPELINE_RETRIES must be at most {MAX_RETRIES}, got {retries}")
+    claim = digest_claim_seconds()
+    if retry_seconds >= claim:
+        raise ValueError(
+            f"BLOSSOM_PIPELINE_RETRY_SECONDS must be under {claim:g}, the seconds a weekly digest's"
+            f" claim is held, got {retry_seconds:g}"
+        )
+    waits = retry_seconds * (2**retries - 1)
+    if waits >= claim:
+        raise ValueError(
+            f"BLOSSOM_PIPELINE_RETRIES ({retries}) and BLOSSOM_PIPELINE_RETRY_SECONDS ({retry_seconds:g})"
+            f" wait {waits:g} s in all, where a weekly digest's claim is held {claim:g} s: a retry"
+            " would take its own run's claims over and could post a digest twice; fewer or shorter"
+        )
 
 
 class SheetsResource(ConfigurableResource["SheetsResource"]):

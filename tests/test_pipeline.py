@@ -1197,6 +1197,26 @@ def test_a_digest_claimed_by_a_run_that_stopped_is_posted_once_its_claim_lapses(
         assert posts() == [1, 1], "and never again"
 
 
+def test_the_bound_on_retries_is_the_claim_the_database_holds(database_url: str) -> None:
+    """The retries' waits are bounded by a digest claim's length, which the pipeline reads from
+    pipeline.slack_digest_claim's definition: the length a claim made there is held."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        org_id = make_org(conn, "Acme", {})
+        claimed = conn.execute(
+            "insert into analytics.slack_digest_claims (week, org_id, state, claim, claimed_at)"
+            " values ('2026-01-05', %s, 'claimed', gen_random_uuid(), now()) returning claimed_at",
+            [org_id],
+        ).fetchone()
+        with psycopg.connect(with_user(database_url, "pipeline"), autocommit=True) as pipeline:
+            held = pipeline.execute(
+                "select outcome, lapses_at from pipeline.slack_digest_claim('2026-01-05', %s)", [org_id]
+            ).fetchone()
+    assert claimed is not None
+    assert held is not None
+    assert held[0] == "held"
+    assert held[1] - claimed[0] == timedelta(seconds=resources.digest_claim_seconds())
+
+
 def failure(failure_id: int, at: float | None = None) -> PipelineFailedDeliveriesRow:
     """A failure, recorded `at` (seconds since the epoch; none: when the sensor sees it)."""
     failed_at = None if at is None else datetime.fromtimestamp(at, UTC)
@@ -1662,6 +1682,18 @@ def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day:
         ),
         ({"BLOSSOM_PIPELINE_RETRIES": "1.5"}, "BLOSSOM_PIPELINE_RETRIES must be a whole number"),
         ({"BLOSSOM_PIPELINE_RETRY_SECONDS": "-1"}, "BLOSSOM_PIPELINE_RETRY_SECONDS must be 0 or a positive"),
+        # Waits that outlast a weekly digest's claim: a retry would take its own attempt's claim
+        # over, and post a digest that attempt had posted again.
+        (
+            {"BLOSSOM_PIPELINE_RETRIES": "5"},
+            "BLOSSOM_PIPELINE_RETRIES (5) and BLOSSOM_PIPELINE_RETRY_SECONDS (30) wait 930 s in all,"
+            " where a weekly digest's claim is held 600 s",
+        ),
+        ({"BLOSSOM_PIPELINE_RETRY_SECONDS": "600"}, "BLOSSOM_PIPELINE_RETRY_SECONDS must be under 600"),
+        (
+            {"BLOSSOM_PIPELINE_RETRIES": "1000", "BLOSSOM_PIPELINE_RETRY_SECONDS": "0"},
+            "BLOSSOM_PIPELINE_RETRIES must be at most 10, got 1000",
+        ),
         # Where the runs are kept: Dagster's traceback, once the definitions had loaded.
         ({"DAGSTER_HOME": "/nonexistent/dagster"}, "DAGSTER_HOME must name a folder that exists"),
         ({"DAGSTER_HOME": "dagster"}, "DAGSTER_HOME must name a folder that exists, by its absolute path"),
@@ -1672,6 +1704,9 @@ def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day:
         "database-url",
         "retries",
         "retry-seconds",
+        "retries-outlasting-the-claim",
+        "retry-seconds-outlasting-the-claim",
+        "retries-too-many",
         "dagster-home-missing",
         "dagster-home-relative",
     ],
