@@ -480,16 +480,26 @@ def run_in_foreground(command: list[str], env: dict[str, str], stop_with: int = 
     return child[0].wait()
 
 
-def pipeline_environment(settings: Settings) -> dict[str, str]:
-    """The pipeline's environment on the local database: this one, with its login, the key the
-    edge seals Slack tokens with (the weekly digest opens them), and a Dagster instance (runs,
-    schedules, sensor cursors) kept under BLOSSOM_DATA_DIR unless DAGSTER_HOME names another."""
+def made_dagster_home(settings: Settings) -> Path:
+    """The folder of the pipeline's Dagster instance (runs, schedules, sensor cursors), made when
+    it is not there: under BLOSSOM_DATA_DIR unless DAGSTER_HOME names another. Made before the
+    cluster starts: one that cannot be made (under a file, in a folder not ours to write) started
+    it first, and was then refused without a word of DAGSTER_HOME."""
     # Absolute, as Dagster wants it, and a relative one read as BLOSSOM_DATA_DIR is (Dagster
     # refused it with a traceback, after the folder had been made).
     dagster_home = (
         Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster").expanduser().resolve()
     )
-    dagster_home.mkdir(parents=True, exist_ok=True)
+    try:
+        dagster_home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"blossom: DAGSTER_HOME cannot be made ({dagster_home}): {error.strerror}") from None
+    return dagster_home
+
+
+def pipeline_environment(settings: Settings, dagster_home: Path) -> dict[str, str]:
+    """The pipeline's environment on the local database: this one, with its login, the key the
+    edge seals Slack tokens with (the weekly digest opens them), and its Dagster instance."""
     # Sets it in os.environ: copied below, after it is there.
     use_development_secrets_key(settings)
     return dict(os.environ) | {
@@ -499,13 +509,13 @@ def pipeline_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def run_pipeline_ui(settings: Settings) -> int:
+def run_pipeline_ui(settings: Settings, dagster_home: Path) -> int:
     """`dagster dev` on pipeline/definitions.py, its webserver on BLOSSOM_DAGSTER_PORT (loopback)."""
     say(f"Dagster on http://127.0.0.1:{settings.dagster_port} (Ctrl-C stops it)")
     command = [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"]
     command += ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
     # dagster dev stops itself and its children on SIGINT: a SIGTERM of ours is passed on as one.
-    return run_in_foreground(command, pipeline_environment(settings), stop_with=signal.SIGINT)
+    return run_in_foreground(command, pipeline_environment(settings, dagster_home), stop_with=signal.SIGINT)
 
 
 def agreed(question: str) -> bool:
@@ -635,6 +645,7 @@ def main() -> None:
                 f"blossom: port {settings.dagster_port} (BLOSSOM_DAGSTER_PORT, Dagster's) is in use"
                 f" (`ss -ltnp 'sport = :{settings.dagster_port}'` names what holds it)"
             )
+        dagster_home = made_dagster_home(settings) if args.command in ("pipeline", "pipeline-run") else None
         with database(settings):
             if args.command in NEEDING_THE_API and not stateless_applied(settings.admin_url):
                 raise SystemExit(
@@ -644,10 +655,12 @@ def main() -> None:
             if args.command == "worker":
                 raise SystemExit(run_worker(settings))
             if args.command == "pipeline":
-                raise SystemExit(run_pipeline_ui(settings))
+                assert dagster_home is not None
+                raise SystemExit(run_pipeline_ui(settings, dagster_home))
             if args.command == "pipeline-run":
+                assert dagster_home is not None
                 command = [sys.executable, "-m", "pipeline", *psql_options, *args.args]
-                raise SystemExit(run_in_foreground(command, pipeline_environment(settings)))
+                raise SystemExit(run_in_foreground(command, pipeline_environment(settings, dagster_home)))
             if args.command == "migrate":
                 migrate(settings.admin_url)
             elif args.command == "reset-db":

@@ -68,7 +68,12 @@ def dagster_instance() -> DagsterInstance:
         raise SystemExit(
             f"pipeline-run: DAGSTER_HOME must name a folder that exists, by its absolute path: {home}"
         )
-    with open(Path(home) / OPENING_LOCK, "a") as opening:
+    try:
+        opening = open(Path(home) / OPENING_LOCK, "a")  # noqa: SIM115 - closed by the with below
+    except OSError as error:
+        # A folder not the run's to write (another user's, a read-only one): a traceback.
+        raise SystemExit(f"pipeline-run: DAGSTER_HOME cannot be written ({home}): {error.strerror}") from None
+    with opening:
         fcntl.flock(opening, fcntl.LOCK_EX)
         return DagsterInstance.get()
 

@@ -342,6 +342,23 @@ def test_pipeline_run_refuses_a_wrong_argument_before_it_starts_the_cluster(
         assert not (local.folder / "postgres").exists(), "no cluster made"
 
 
+@pytest.mark.parametrize("recipe", ["pipeline-run", "pipeline"])
+def test_a_dagster_home_that_cannot_be_made_is_refused_before_the_cluster_starts(
+    recipe: str, tmp_path: Path
+) -> None:
+    """A DAGSTER_HOME whose folder cannot be made (here under a file, which root is refused too)
+    started the cluster, and then ended in `blossom: [Errno 20] Not a directory: …`, naming no
+    setting. It is refused in one line naming it, before anything starts."""
+    (tmp_path / "file").touch()
+    with local_stack(DAGSTER_HOME=str(tmp_path / "file" / "dagster")) as local:
+        ran = local.run("ops.stack", recipe)
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert ran.stderr.splitlines() == [
+            f"blossom: DAGSTER_HOME cannot be made ({tmp_path / 'file' / 'dagster'}): Not a directory"
+        ]
+        assert not (local.folder / "postgres").exists(), "no cluster made"
+
+
 def test_the_hint_to_drop_an_existing_database_works_as_printed(database_url: str, tmp_path: Path) -> None:
     """The refusal of a restore into an existing database prints how to drop it:
     `./dev psql -d postgres -c 'drop database "NAME"'`, the name pasted in as it was. A name with

@@ -7,6 +7,7 @@ stack after sign-ups and an invitation through the edge."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
 import os
 import re
@@ -1721,6 +1722,36 @@ def test_pipeline_run_refuses_a_wrong_setting_in_one_line(setting: dict[str, str
     assert ran.returncode == 1, ran.stderr
     assert ran.stderr.startswith(f"pipeline-run: {says}"), ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+# prctl's option, and the capabilities dropped (linux/prctl.h, linux/capability.h).
+PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
+
+
+def without_overriding_permissions() -> None:
+    """In a child about to exec: root's power to write where a folder's mode says no (its
+    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH) dropped from what the program it runs will have."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_pipeline_run_refuses_a_dagster_home_it_cannot_write_in_one_line(dagster_home: str) -> None:
+    """A DAGSTER_HOME that is there but not the run's to write (another user's folder, a
+    read-only one) ended in a PermissionError's traceback from the lock its runs take. (Root
+    writes in any folder: the run is root without that power.)"""
+    Path(dagster_home).chmod(0o555)
+    ran = subprocess.run(
+        [sys.executable, "-m", "pipeline", "auth_housekeeping"],
+        cwd=ROOT, env=os.environ | {"DAGSTER_HOME": dagster_home},
+        preexec_fn=without_overriding_permissions if os.geteuid() == 0 else None,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.splitlines() == [
+        f"pipeline-run: DAGSTER_HOME cannot be written ({dagster_home}): Permission denied"
+    ]
 
 
 def test_pipeline_run_reads_assets_named_on_both_sides_of_the_day() -> None:
