@@ -60,7 +60,7 @@ from ops.settings import (
     starting_read_only,
 )
 from ops.supervise import Child, Output
-from pipeline.__main__ import arguments_parser as pipeline_arguments_parser
+from pipeline.__main__ import read_arguments as read_pipeline_arguments
 from services.secrets import KEY_VARIABLE, new_key_entry
 
 
@@ -623,10 +623,10 @@ def main() -> None:
         recipe = sub.choices[args.command] if args.command else parser
         recipe.error(f"unrecognized arguments: {' '.join(psql_options)}")
     if args.command == "pipeline-run":
-        # Read here, before the local cluster starts (its usage, a wrong option or day): read by
-        # the pipeline's process alone, they were refused only after the cluster had started, or,
-        # on a database never migrated, not at all for the advice to migrate it first.
-        pipeline_arguments_parser().parse_intermixed_args([*psql_options, *args.args])
+        # Read here, before the local cluster starts (its usage, a wrong option, day or asset):
+        # read by the pipeline's process alone, they were refused only after the cluster had
+        # started, or, on a database never migrated, not at all for the advice to migrate it first.
+        read_pipeline_arguments([*psql_options, *args.args])
     settings = Settings.from_env()
 
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
+from types import ModuleType
 
 DATABASE_ONLY = ("org_daily_metrics", "auth_housekeeping")
 
@@ -24,7 +25,7 @@ def _day(raw: str) -> date:
 
 
 def arguments_parser() -> argparse.ArgumentParser:
-    """`pipeline-run`'s arguments; `just pipeline-run` reads them before it starts anything."""
+    """`pipeline-run`'s arguments, as read_arguments reads them."""
     parser = argparse.ArgumentParser(prog="just pipeline-run", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument(
         "assets", nargs="*", help=f"assets to materialize (default: {' '.join(DATABASE_ONLY)})"
@@ -40,17 +41,37 @@ def arguments_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main() -> None:
+def read_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
+    """`pipeline-run`'s arguments (sys.argv's by default), each asset named among those of the
+    definitions: status 2 with the usage otherwise, as for any wrong argument. `just
+    pipeline-run` reads them so before it starts anything."""
+    parser = arguments_parser()
     # Intermixed: assets named after --day DAY as well as before it (else "unrecognized arguments").
-    args = arguments_parser().parse_intermixed_args()
-    # Loading Dagster and the definitions takes seconds: not for a usage or a refusal of an argument.
+    args = parser.parse_intermixed_args(arguments)
+    if args.assets:
+        # Only when assets are named: the definitions load Dagster, some two seconds (measured).
+        known = loaded_run_once().defined_assets()
+        unknown = sorted(set(args.assets) - set(known))
+        if unknown:
+            parser.error(f"no asset {', '.join(unknown)} (there are: {', '.join(sorted(known))})")
+    return args
+
+
+def loaded_run_once() -> ModuleType:
+    """pipeline.run_once, with Dagster and the definitions: taking seconds, so not for a usage or
+    a refusal of an option."""
     try:
-        from pipeline.run_once import run
+        from pipeline import run_once
     except ValueError as wrong_setting:
         # A setting the definitions read as they load (pipeline/resources.py), in one line as the
         # worker says one, not under twenty lines of traceback.
         raise SystemExit(f"pipeline-run: {wrong_setting}") from None
+    return run_once
 
+
+def main() -> None:
+    args = read_arguments()
+    run = loaded_run_once().run
     raise SystemExit(0 if run(args.assets or list(DATABASE_ONLY), args.day) else 1)
 
 

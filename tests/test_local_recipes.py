@@ -323,8 +323,14 @@ def test_a_recipe_that_needs_the_migrated_database_says_so_on_a_fresh_checkout(r
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["--day", "2026-13-01"], "'2026-13-01' is no day: YYYY-MM-DD"),
         (["org_daily_metrics", "--day"], "argument --day: expected one argument"),
+        # Refused by the run, once the cluster had started (and, on a new checkout, been made).
+        (
+            ["org_daily_metrics", "--day", "2026-01-10", "weekly_digest"],
+            "no asset weekly_digest (there are: auth_housekeeping, org_daily_metrics, org_metrics_sheet,"
+            " weekly_slack_digest)",
+        ),
     ],
-    ids=["unknown-option", "malformed-day", "day-without-value"],
+    ids=["unknown-option", "malformed-day", "day-without-value", "unknown-asset"],
 )
 def test_pipeline_run_refuses_a_wrong_argument_before_it_starts_the_cluster(
     arguments: list[str], says: str
