@@ -60,6 +60,7 @@ from ops.settings import (
     starting_read_only,
 )
 from ops.supervise import Child, Output
+from pipeline.__main__ import loaded_run_once as loaded_pipeline
 from pipeline.__main__ import read_arguments as read_pipeline_arguments
 from services.secrets import KEY_VARIABLE, new_key_entry
 
@@ -627,6 +628,11 @@ def main() -> None:
         # read by the pipeline's process alone, they were refused only after the cluster had
         # started, or, on a database never migrated, not at all for the advice to migrate it first.
         read_pipeline_arguments([*psql_options, *args.args])
+    if args.command in ("pipeline", "pipeline-run"):
+        # The settings the definitions refuse as they load, before anything starts: `pipeline`
+        # started the cluster and Dagster, whose UI served a code location that failed to load
+        # (no schedule running), and `pipeline-run` started the cluster before its run refused.
+        loaded_pipeline(args.command)
     settings = Settings.from_env()
 
     try:

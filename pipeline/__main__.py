@@ -57,15 +57,15 @@ def read_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def loaded_run_once() -> ModuleType:
+def loaded_run_once(program: str = "pipeline-run") -> ModuleType:
     """pipeline.run_once, with Dagster and the definitions: taking seconds, so not for a usage or
-    a refusal of an option."""
+    a refusal of an option. A setting they refuse as they load ends `program` in one line."""
     try:
         from pipeline import run_once
     except ValueError as wrong_setting:
         # A setting the definitions read as they load (pipeline/resources.py), in one line as the
         # worker says one, not under twenty lines of traceback.
-        raise SystemExit(f"pipeline-run: {wrong_setting}") from None
+        raise SystemExit(f"{program}: {wrong_setting}") from None
     return run_once
 
 

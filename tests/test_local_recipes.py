@@ -365,6 +365,23 @@ def test_a_dagster_home_that_cannot_be_made_is_refused_before_the_cluster_starts
         assert not (local.folder / "postgres").exists(), "no cluster made"
 
 
+@pytest.mark.parametrize("recipe", ["pipeline", "pipeline-run"])
+def test_a_wrong_pipeline_setting_is_refused_before_the_cluster_starts(recipe: str) -> None:
+    """A setting the pipeline's definitions refuse as they load: `./dev pipeline` started the
+    cluster and Dagster, whose UI then served a code location that failed to load, no schedule
+    running, the reason among the lines of its log; `./dev pipeline-run` started the cluster
+    before the run refused it. Both refuse it in one line, and start nothing."""
+    with local_stack(BLOSSOM_PIPELINE_RETRIES="5", BLOSSOM_DAGSTER_PORT=str(free_port())) as local:
+        ran = local.run("ops.stack", recipe)
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert ran.stderr.splitlines() == [
+            f"{recipe}: BLOSSOM_PIPELINE_RETRIES (5) and BLOSSOM_PIPELINE_RETRY_SECONDS (30) wait 930 s in"
+            " all, where a weekly digest's claim is held 600 s: a retry would take its own run's claims"
+            " over and could post a digest twice; fewer or shorter"
+        ]
+        assert not (local.folder / "postgres").exists(), "no cluster made"
+
+
 def test_the_hint_to_drop_an_existing_database_works_as_printed(database_url: str, tmp_path: Path) -> None:
     """The refusal of a restore into an existing database prints how to drop it:
     `./dev psql -d postgres -c 'drop database "NAME"'`, the name pasted in as it was. A name with
