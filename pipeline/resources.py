@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
 
 from blossom_db.connections import Connection
 from blossom_db.settings import check_database_url, env_count, env_number, split_list
@@ -66,6 +66,10 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
             url=secret_setting(name, DEFAULT_DATABASE_URL), retries=retries, retry_seconds=retry_seconds
         )
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # A run's config (Dagster's launchpad) may set them too, past from_environment's check.
+        check_retries(self.retries, self.retry_seconds, names=("retries", "retry_seconds"))
+
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A connection in a transaction, committed when the block ends normally."""
@@ -83,24 +87,30 @@ def digest_claim_seconds() -> float:
     return int(lease["minutes"]) * 60.0
 
 
-def check_retries(retries: int, retry_seconds: float) -> None:
+def check_retries(
+    retries: int,
+    retry_seconds: float,
+    names: tuple[str, str] = ("BLOSSOM_PIPELINE_RETRIES", "BLOSSOM_PIPELINE_RETRY_SECONDS"),
+) -> None:
     """ValueError unless every retry of a run begins while the claims its first attempt took are
     still held: a retry that came later would take a claim of its own run's over, and post again
-    a digest that attempt had posted (its record lost with the connection)."""
+    a digest that attempt had posted (its record lost with the connection). `names`: what set
+    them, the settings or a run's config."""
+    retries_name, seconds_name = names
     if retries > MAX_RETRIES:
-        raise ValueError(f"BLOSSOM_PIPELINE_RETRIES must be at most {MAX_RETRIES}, got {retries}")
+        raise ValueError(f"{retries_name} must be at most {MAX_RETRIES}, got {retries}")
     claim = digest_claim_seconds()
     if retry_seconds >= claim:
         raise ValueError(
-            f"BLOSSOM_PIPELINE_RETRY_SECONDS must be under {claim:g}, the seconds a weekly digest's"
-            f" claim is held, got {retry_seconds:g}"
+            f"{seconds_name} must be under {claim:g}, the seconds a weekly digest's claim is held,"
+            f" got {retry_seconds:g}"
         )
     waits = retry_seconds * (2**retries - 1)
     if waits >= claim:
         raise ValueError(
-            f"BLOSSOM_PIPELINE_RETRIES ({retries}) and BLOSSOM_PIPELINE_RETRY_SECONDS ({retry_seconds:g})"
-            f" wait {waits:g} s in all, where a weekly digest's claim is held {claim:g} s: a retry"
-            " would take its own run's claims over and could post a digest twice; fewer or shorter"
+            f"{retries_name} ({retries}) and {seconds_name} ({retry_seconds:g}) wait {waits:g} s in all,"
+            f" where a weekly digest's claim is held {claim:g} s: a retry would take its own run's"
+            " claims over and could post a digest twice; fewer or shorter"
         )
 
 

@@ -477,13 +477,39 @@ def test_a_permanent_database_error_fails_the_run_at_once(
     """A missing grant is not waited out: the run fails on its first try, whatever the delays."""
     with psycopg.connect(database_url) as conn:
         conn.execute("revoke execute on function pipeline.purge_auth() from pipeline")
-    slow = resources.PostgresResource(url=postgres.url, retry_seconds=3600)
+    # A wait the test would time out on, within a digest claim (a run's resources refuse more).
+    slow = resources.PostgresResource(url=postgres.url, retries=1, retry_seconds=500)
     result = dagster.materialize(
         [assets.auth_housekeeping], resources={"postgres": slow}, instance=instance, raise_on_error=False
     )
     assert not result.success
     assert attempts_of(instance, result.run_id) == 1
     assert "permission denied for function purge_auth" in run_once.why_failed(result)
+
+
+def test_a_run_is_refused_retries_that_outlast_a_digest_claim_in_its_run_config(
+    postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """A run's config (Dagster's launchpad) sets the postgres resource's retries and their wait,
+    past the bound that their settings are held to as the definitions load: a digest run could
+    then take its own claims over. Such a run fails as its resources start, saying why."""
+    result = dagster.materialize(
+        [assets.auth_housekeeping],
+        resources={"postgres": postgres},
+        instance=instance,
+        run_config={
+            "resources": {"postgres": {"config": {"url": postgres.url, "retries": 5, "retry_seconds": 30}}}
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    errors = [
+        error.to_string()
+        for event in result.all_events
+        if (error := getattr(event.event_specific_data, "error", None)) is not None
+    ]
+    says = "retries (5) and retry_seconds (30) wait 930 s in all, where a weekly digest's claim is held 600 s"
+    assert any(says in error for error in errors), errors
 
 
 # Dagster's command line, beside this interpreter in the virtual environment.
