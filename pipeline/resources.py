@@ -7,7 +7,6 @@ local fakes."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,12 +22,10 @@ from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
 
 DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
 
-# Where a weekly digest's claim, and how long it is held, are defined: the retries' waits are
-# bounded by that length, read from there.
-DIGEST_CLAIM_DEFINITION = (
-    Path(__file__).resolve().parents[1] / "sql" / "functions" / "pipeline" / "metrics.sql"
-)
-DIGEST_CLAIM_LEASE = re.compile(r"v_lease constant interval := interval '(?P<minutes>[0-9]+) minutes';")
+# How long pipeline.slack_digest_claim holds a weekly digest's claim (its v_lease): every retry
+# must begin within it. Kept equal to the database's by test_pipeline's
+# test_the_bound_on_retries_is_the_claim_the_database_holds.
+DIGEST_CLAIM_SECONDS = 600.0
 # Beyond some ten, a run of the daemon's is tried again for hours (or, without a wait, at once
 # over and over) on a database that is not coming back.
 MAX_RETRIES = 10
@@ -78,15 +75,6 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
             yield conn
 
 
-def digest_claim_seconds() -> float:
-    """How long a weekly digest's claim is held: pipeline.slack_digest_claim's lease, as its
-    definition says."""
-    lease = DIGEST_CLAIM_LEASE.search(DIGEST_CLAIM_DEFINITION.read_text(encoding="utf-8"))
-    if lease is None:
-        raise RuntimeError(f"no lease of a digest's claim (v_lease, in minutes) in {DIGEST_CLAIM_DEFINITION}")
-    return int(lease["minutes"]) * 60.0
-
-
 def check_retries(
     retries: int,
     retry_seconds: float,
@@ -99,7 +87,7 @@ def check_retries(
     retries_name, seconds_name = names
     if retries > MAX_RETRIES:
         raise ValueError(f"{retries_name} must be at most {MAX_RETRIES}, got {retries}")
-    claim = digest_claim_seconds()
+    claim = DIGEST_CLAIM_SECONDS
     if retry_seconds >= claim:
         raise ValueError(
             f"{seconds_name} must be under {claim:g}, the seconds a weekly digest's claim is held,"

@@ -1225,8 +1225,8 @@ def test_a_digest_claimed_by_a_run_that_stopped_is_posted_once_its_claim_lapses(
 
 
 def test_the_bound_on_retries_is_the_claim_the_database_holds(database_url: str) -> None:
-    """The retries' waits are bounded by a digest claim's length, which the pipeline reads from
-    pipeline.slack_digest_claim's definition: the length a claim made there is held."""
+    """The retries' waits are bounded by a digest claim's length, which the pipeline keeps as
+    DIGEST_CLAIM_SECONDS: the length pipeline.slack_digest_claim holds a claim made there."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         org_id = make_org(conn, "Acme", {})
         claimed = conn.execute(
@@ -1241,7 +1241,7 @@ def test_the_bound_on_retries_is_the_claim_the_database_holds(database_url: str)
     assert claimed is not None
     assert held is not None
     assert held[0] == "held"
-    assert held[1] - claimed[0] == timedelta(seconds=resources.digest_claim_seconds())
+    assert held[1] - claimed[0] == timedelta(seconds=resources.DIGEST_CLAIM_SECONDS)
 
 
 def failure(failure_id: int, at: float | None = None) -> PipelineFailedDeliveriesRow:
