@@ -483,6 +483,13 @@ def _key(name: str) -> str:
     return name if name.isidentifier() and name.isascii() else json.dumps(name)
 
 
+def _field(name: str) -> str:
+    """A key of an object literal the runtime builds (a decoder's fields). `__proto__:`, bare or
+    quoted, sets the literal's prototype instead: the decoder would have no such field, and read
+    the column as plain JSON (a bigint's digits lost, its absence passed); computed, it is a key."""
+    return '["__proto__"]' if name == "__proto__" else _key(name)
+
+
 class _Emitter:
     def __init__(self, catalog: Catalog, codes: ErrorCodes, edge: EdgeSurface) -> None:
         self.catalog = catalog
@@ -635,7 +642,7 @@ class _Emitter:
 
     def row_decoder(self, columns: tuple[Column, ...]) -> str:
         fields = ", ".join(
-            f"{_key(column.name)}: {self.decoder(column.type_oid, column.not_null, answered=True)}"
+            f"{_field(column.name)}: {self.decoder(column.type_oid, column.not_null, answered=True)}"
             for column in columns
         )
         return f"_d.obj({{ {fields} }})"
@@ -761,7 +768,7 @@ class _Emitter:
         name = spec.removesuffix("?")
         if name in self.edge.shapes:
             fields = ", ".join(
-                f"{_key(key)}: {self.edge_decoder(field)}" for key, field in self.edge.shapes[name].items()
+                f"{_field(key)}: {self.edge_decoder(field)}" for key, field in self.edge.shapes[name].items()
             )
             decoder = f"_d.obj({{ {fields} }})"
         else:

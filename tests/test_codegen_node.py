@@ -56,6 +56,8 @@ comment on function api.codegen_big_matrix(bigint) is 'Two rows.
 @result bigint[][]';
 create function api.codegen_oid(o oid) returns table (o oid, os oid[])
 language sql immutable as $$ select o, array[o] $$;
+create function api.codegen_proto(n bigint) returns table ("__proto__" bigint, label text)
+language sql immutable as $$ select n, 'x' $$;
 create function api.codegen_lose_connection() returns void
 language plpgsql volatile security definer as $$
 begin perform pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid()); end $$;
@@ -63,7 +65,8 @@ grant execute on function api.codegen_probe(bigint, text), api.codegen_refuse(te
   api.codegen_doubled(numeric), api.codegen_series(integer), api.codegen_marks(bigint),
   api.codegen_slow(double precision), api.codegen_float(double precision),
   api.codegen_floats(double precision), api.codegen_lose_connection(),
-  api.codegen_matrix(bigint, double precision), api.codegen_big_matrix(bigint), api.codegen_oid(oid)
+  api.codegen_matrix(bigint, double precision), api.codegen_big_matrix(bigint), api.codegen_oid(oid),
+  api.codegen_proto(bigint)
   to web_anon, authenticated;
 """
 # Made a superuser's, so that it may end its own backend: PostgREST's connection, lost mid-call.

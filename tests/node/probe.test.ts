@@ -13,6 +13,7 @@ import {
   codegenMarks,
   codegenMatrix,
   codegenOid,
+  codegenProto,
   codegenProbe,
   codegenRefuse,
   codegenSeries,
@@ -153,6 +154,25 @@ test("an oid comes back as the string PostgREST answers, as it is typed", async 
   assert.ok(row);
   const answered: { o: string | null; os: (string | null)[] | null } = row;
   assert.deepEqual(answered, { o: "4294967295", os: ["4294967295"] });
+});
+
+test("a column named __proto__ is decoded as its type says, an own field of the row", async () => {
+  const result = await codegenProto(client, { n: "9007199254740993" });
+  assert.ok(result.ok, JSON.stringify(result));
+  const row = result.data[0];
+  assert.ok(row);
+  // An object literal's `__proto__:` sets the prototype: the decoder had no such field, and read
+  // the column as plain JSON, a number that lost its last digit.
+  assert.equal(Object.getOwnPropertyDescriptor(row, "__proto__")?.value, "9007199254740993");
+  const missing = await codegenProto(
+    {
+      baseUrl: "http://blossom.invalid",
+      fetch: async () => new Response('[{"label": "x"}]', { status: 200 }),
+    },
+    { n: "1" },
+  );
+  assert.ok(!missing.ok, JSON.stringify(missing));
+  assert.equal(missing.error.message, "$[0].__proto__: missing");
 });
 
 test("an answer of another shape is client.unexpected, checked in the pass that keeps every digit", async () => {
