@@ -12,7 +12,7 @@ from typing import Any, Literal, NewType, cast, get_args
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, tuple_row
 
 from blossom_db.runtime import (
     DEFAULT,
@@ -1610,7 +1610,7 @@ def auth_change_password(
             ("p_user_agent", p_user_agent, "text", ""),
         ],
     )
-    with guarded(conn, AuthChangePasswordError), conn.cursor() as cur:
+    with guarded(conn, AuthChangePasswordError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1643,7 +1643,7 @@ async def auth_change_password_async(
             ("p_user_agent", p_user_agent, "text", ""),
         ],
     )
-    async with guarded_async(conn, AuthChangePasswordError), conn.cursor() as cur:
+    async with guarded_async(conn, AuthChangePasswordError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1736,7 +1736,7 @@ def auth_login(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with guarded(conn), conn.cursor() as cur:
+    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1769,7 +1769,7 @@ async def auth_login_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    async with guarded_async(conn), conn.cursor() as cur:
+    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1788,7 +1788,7 @@ def auth_logout(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with guarded(conn), conn.cursor() as cur:
+    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -1807,7 +1807,7 @@ async def auth_logout_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    async with guarded_async(conn), conn.cursor() as cur:
+    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
@@ -1826,7 +1826,7 @@ def auth_logout_all(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    with guarded(conn, AuthLogoutAllError), conn.cursor() as cur:
+    with guarded(conn, AuthLogoutAllError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("int | None", row[0])
@@ -1845,7 +1845,7 @@ async def auth_logout_all_async(
         "select v from {call} as v",
         [("p_token", p_token, "text", ""), ("p_client_addr", p_client_addr, "inet", "")],
     )
-    async with guarded_async(conn, AuthLogoutAllError), conn.cursor() as cur:
+    async with guarded_async(conn, AuthLogoutAllError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("int | None", row[0])
@@ -1931,7 +1931,7 @@ def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> 
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with guarded(conn, AuthSessionInfoError), conn.cursor() as cur:
+    with guarded(conn, AuthSessionInfoError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1947,7 +1947,7 @@ async def auth_session_info_async(
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    async with guarded_async(conn, AuthSessionInfoError), conn.cursor() as cur:
+    async with guarded_async(conn, AuthSessionInfoError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1982,7 +1982,7 @@ def auth_signup(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with guarded(conn, AuthSignupError), conn.cursor() as cur:
+    with guarded(conn, AuthSignupError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -2017,7 +2017,7 @@ async def auth_signup_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    async with guarded_async(conn, AuthSignupError), conn.cursor() as cur:
+    async with guarded_async(conn, AuthSignupError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -2031,7 +2031,7 @@ def auth_touch_session(conn: psycopg.Connection[Any], *, p_token: str | None) ->
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with guarded(conn), conn.cursor() as cur:
+    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -2045,7 +2045,7 @@ async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_toke
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    async with guarded_async(conn), conn.cursor() as cur:
+    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
@@ -2248,7 +2248,7 @@ def delivery_slack_broken(
             ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
         ],
     )
-    with guarded(conn), conn.cursor() as cur:
+    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -2271,7 +2271,7 @@ async def delivery_slack_broken_async(
             ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
         ],
     )
-    async with guarded_async(conn), conn.cursor() as cur:
+    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
@@ -2285,7 +2285,7 @@ def delivery_still_wanted(conn: psycopg.Connection[Any], *, p_event_id: str | No
     query, params = call_query(
         "delivery", "still_wanted", "select v from {call} as v", [("p_event_id", p_event_id, "text", "")]
     )
-    with guarded(conn), conn.cursor() as cur:
+    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -2301,7 +2301,7 @@ async def delivery_still_wanted_async(
     query, params = call_query(
         "delivery", "still_wanted", "select v from {call} as v", [("p_event_id", p_event_id, "text", "")]
     )
-    async with guarded_async(conn), conn.cursor() as cur:
+    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
@@ -2320,7 +2320,7 @@ def ext_ai_org_activity(
         "select v from {call} as v",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
-    with guarded(conn, ExtAiOrgActivityError), conn.cursor() as cur:
+    with guarded(conn, ExtAiOrgActivityError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -2339,7 +2339,7 @@ async def ext_ai_org_activity_async(
         "select v from {call} as v",
         [("p_session", p_session, "text", ""), ("p_org_id", p_org_id, "text", "")],
     )
-    async with guarded_async(conn, ExtAiOrgActivityError), conn.cursor() as cur:
+    async with guarded_async(conn, ExtAiOrgActivityError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -2555,7 +2555,7 @@ def ext_connect_slack(
             ("p_token_sealed", p_token_sealed, "bytea", ""),
         ],
     )
-    with guarded(conn, ExtConnectSlackError), conn.cursor() as cur:
+    with guarded(conn, ExtConnectSlackError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -2590,7 +2590,7 @@ async def ext_connect_slack_async(
             ("p_token_sealed", p_token_sealed, "bytea", ""),
         ],
     )
-    async with guarded_async(conn, ExtConnectSlackError), conn.cursor() as cur:
+    async with guarded_async(conn, ExtConnectSlackError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -2649,7 +2649,7 @@ def ext_slack_may_connect(
             ("p_channel", p_channel, "text", ""),
         ],
     )
-    with guarded(conn, ExtSlackMayConnectError), conn.cursor() as cur:
+    with guarded(conn, ExtSlackMayConnectError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("OrgId | None", row[0])
@@ -2672,7 +2672,7 @@ async def ext_slack_may_connect_async(
             ("p_channel", p_channel, "text", ""),
         ],
     )
-    async with guarded_async(conn, ExtSlackMayConnectError), conn.cursor() as cur:
+    async with guarded_async(conn, ExtSlackMayConnectError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("OrgId | None", row[0])
@@ -2684,7 +2684,7 @@ def pipeline_deleted_organizations(conn: psycopg.Connection[Any]) -> list[OrgId 
     Raises no coded error.
     """
     query, params = call_query("pipeline", "deleted_organizations", "select v from {call} as v", [])
-    with guarded(conn), conn.cursor() as cur:
+    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         rows = cur.fetchall()
     return cast("list[OrgId | None]", [row[0] for row in rows])
@@ -2696,7 +2696,7 @@ async def pipeline_deleted_organizations_async(conn: psycopg.AsyncConnection[Any
     Raises no coded error.
     """
     query, params = call_query("pipeline", "deleted_organizations", "select v from {call} as v", [])
-    async with guarded_async(conn), conn.cursor() as cur:
+    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         rows = await cur.fetchall()
     return cast("list[OrgId | None]", [row[0] for row in rows])
@@ -3008,7 +3008,7 @@ def pipeline_slack_digest_failed(
             ("p_claim", p_claim, "uuid", ""),
         ],
     )
-    with guarded(conn), conn.cursor() as cur:
+    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -3031,7 +3031,7 @@ async def pipeline_slack_digest_failed_async(
             ("p_claim", p_claim, "uuid", ""),
         ],
     )
-    async with guarded_async(conn), conn.cursor() as cur:
+    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
@@ -3094,7 +3094,7 @@ def pipeline_slack_digest_refused(
             ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
         ],
     )
-    with guarded(conn), conn.cursor() as cur:
+    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -3121,7 +3121,7 @@ async def pipeline_slack_digest_refused_async(
             ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
         ],
     )
-    async with guarded_async(conn), conn.cursor() as cur:
+    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])

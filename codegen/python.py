@@ -5,8 +5,9 @@ function, keyword arguments named as in SQL, called with named notation and expl
 `select ... from schema.fn(arg => %(arg)s::type)`. An argument with a default may be left out
 (`DEFAULT`), so the function's own default applies. Results: None for void, a frozen
 dataclass per composite or RETURNS TABLE row, lists for `setof`; domains are `NewType`s, enums
-`Literal`s. Errors raised with SQLSTATE PGRST become `RpcError` with their code; the codes a
-function can raise are listed in its docstring and in the `<SCHEMA>_<NAME>_ERRORS` Literal.
+`Literal`s. Each is read with the wrapper's own row factory, never the connection's. Errors
+raised with SQLSTATE PGRST become `RpcError` with their code; the codes a function can raise
+are listed in its docstring and in the `<SCHEMA>_<NAME>_ERRORS` Literal.
 
 A function that raises coded errors gets its own `RpcError` subclass (`ApiGetOrgError`) whose
 `code` is typed as its `..._ERRORS` Literal; a code it does not declare comes as a plain
@@ -86,7 +87,7 @@ _IMPORTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("decimal", ("Decimal",)),
     ("typing", ("Any", "Literal", "Never", "NewType", "TypeAlias", "cast", "get_args")),
     ("uuid", ("UUID",)),
-    ("psycopg.rows", ("class_row",)),
+    ("psycopg.rows", ("class_row", "tuple_row")),
 )
 _RUNTIME_NAMES = (
     "DEFAULT",
@@ -125,6 +126,7 @@ WRAPPER_NAMES = frozenset(
         "guarded",
         "guarded_async",
         "class_row",
+        "tuple_row",
         "one",
         "cast",
     }
@@ -440,7 +442,11 @@ class _Emitter:
             out += ["", "", f"{prefix}def {name}{suffix}({signature}) -> {full}:"]
             out += _docstring(docs, "    ")
             out.append(call)
-            cursor = f"conn.cursor(row_factory=class_row({factory}))" if factory else "conn.cursor()"
+            # Its own row factory, never the connection's (a caller's dict_row had no row[0]).
+            if factory:
+                cursor = f"conn.cursor(row_factory=class_row({factory}))"
+            else:
+                cursor = "conn.cursor()" if result == "None" else "conn.cursor(row_factory=tuple_row)"
             guard = f"guarded_async({guard_args})" if asynchronous else f"guarded({guard_args})"
             out.append(f"    {prefix}with {guard}, {cursor} as cur:")
             indent = " " * 8

@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from codegen.catalog import CodegenError, read_catalog
 from codegen.config import ROOT, Config
@@ -269,6 +270,31 @@ async def test_async_python_wrappers(fixture_url: str) -> None:
         with pytest.raises(db.RpcError) as refused:
             await db.api_add_member_async(conn, org_id=None, user_id=None)
         assert refused.value.code == "auth.not_signed_in"
+
+
+def test_wrappers_read_their_answer_whatever_the_connections_row_factory(fixture_url: str) -> None:
+    """A caller's connection may make rows its own way (dict_row, a common choice): a wrapper
+    reads its answer the one way it was written for, not by the connection's factory."""
+    db = _load_golden_module()
+    with psycopg.connect(fixture_url, autocommit=True, row_factory=dict_row) as conn:
+        assert db.api_count_things(conn, kinds=["a", "b"]) == 2
+        assert db.api_counts(conn, n=2) == [1, 2]
+        assert db.api_roles(conn) == ["owner", "admin", "member"]
+        assert db.api_ping(conn) is None
+        [row] = db.pipeline_purge(conn)
+        assert (row.kind, row.removed) == ("sessions", 0)
+        assert conn.execute("select 1 as one").fetchone() == {"one": 1}
+
+
+async def test_async_wrappers_read_their_answer_whatever_the_connections_row_factory(
+    fixture_url: str,
+) -> None:
+    db = _load_golden_module()
+    async with await psycopg.AsyncConnection.connect(
+        fixture_url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        assert await db.api_count_things_async(conn, kinds=["a", "b"]) == 2
+        assert await db.api_counts_async(conn, n=2) == [1, 2]
 
 
 def test_committed_files_are_what_the_schema_makes(database_url: str) -> None:
