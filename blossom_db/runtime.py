@@ -104,6 +104,24 @@ class RpcError(Exception):
     def __repr__(self) -> str:
         return f"RpcError(code={self.code!r}, status={self.status!r}, message={self.message!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle (a process pool's answer) and copy.copy rebuild an exception from its args,
+        # which hold only the text: every field, so that it loads back (as its own subclass).
+        fields = (self.code, self.message, self.status, self.details, self.hint, self.headers)
+        return (_rebuilt_rpc_error, (type(self), *fields))
+
+
+def _rebuilt_rpc_error(
+    cls: type[RpcError],
+    code: str,
+    message: str,
+    status: int | None,
+    details: JsonValue,
+    hint: str | None,
+    headers: dict[str, str],
+) -> RpcError:
+    return cls(code, message, status=status, details=details, hint=hint, headers=headers)
+
 
 def _json_object(text: str | None) -> dict[str, Any]:
     try:

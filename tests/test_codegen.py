@@ -4,10 +4,12 @@ goldens. (How long codegen takes is a benchmark: bench/codegen_speed.py.)"""
 
 from __future__ import annotations
 
+import copy
 import datetime
 import importlib.util
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -295,6 +297,28 @@ async def test_async_wrappers_read_their_answer_whatever_the_connections_row_fac
     ) as conn:
         assert await db.api_count_things_async(conn, kinds=["a", "b"]) == 2
         assert await db.api_counts_async(conn, n=2) == [1, 2]
+
+
+def test_a_coded_error_survives_pickling_and_copying(fixture_url: str) -> None:
+    """A process pool sends a task's exception back pickled (one that does not load back broke
+    the pool for every task), and copy.copy rebuilds it the same way."""
+    db = _load_golden_module()
+    with psycopg.connect(fixture_url, autocommit=True) as conn, pytest.raises(db.RpcError) as raised:
+        db.api_get_org(conn, org_id=db.OrgId("org_" + "0" * 26))
+    error = raised.value
+    error.headers["Retry-After"] = "7"
+    for rebuilt in (pickle.loads(pickle.dumps(error)), copy.copy(error)):
+        assert type(rebuilt) is type(error)
+        assert isinstance(rebuilt, db.ApiGetOrgError)
+        assert (rebuilt.code, rebuilt.message, rebuilt.status, rebuilt.details, rebuilt.hint) == (
+            error.code,
+            error.message,
+            error.status,
+            error.details,
+            error.hint,
+        )
+        assert rebuilt.headers == {"Retry-After": "7"}
+        assert str(rebuilt) == str(error)
 
 
 def test_committed_files_are_what_the_schema_makes(database_url: str) -> None:
