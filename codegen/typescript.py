@@ -490,6 +490,11 @@ def _field(name: str) -> str:
     return '["__proto__"]' if name == "__proto__" else _key(name)
 
 
+def _member(name: str) -> str:
+    """How an object's property `name` is read: `.name`, or `["a b"]`."""
+    return f".{name}" if _key(name) == name else f"[{json.dumps(name)}]"
+
+
 class _Emitter:
     def __init__(self, catalog: Catalog, codes: ErrorCodes, edge: EdgeSurface) -> None:
         self.catalog = catalog
@@ -746,7 +751,10 @@ class _Emitter:
         lines += [f"  {param}," for param in params]
         lines.append(f"): Promise<Result<{result}, {code_type}>> {{")
         codes_literal = "[" + "".join(f"{json.dumps(code)}, " for code in codes) + "..._RPC_COMMON]"
-        body_args = "args" if function.args else "{}"
+        # The arguments by name, as the edge checks them: an object of a wider type (TypeScript
+        # takes one) sent whole carried names the function does not take, a call refused.
+        picked = ", ".join(f"{_field(arg.name)}: args{_member(arg.name)}" for arg in function.args)
+        body_args = f"{{ {picked} }}" if function.args else "{}"
         path = json.dumps(f"/rpc/{function.name}")
         lines.append(
             f'  return _request<{result}, {code_type}>(client, "POST", {path}, {body_args}, '

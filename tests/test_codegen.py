@@ -365,8 +365,8 @@ def test_one_output_column_is_typed_as_the_row_postgrest_answers() -> None:
     assert "): Promise<Result<DoubleItRow, DoubleItErrorCode>> {" in golden
     assert "): Promise<Result<CountsRow[], CountsErrorCode>> {" in golden
     exact = '[..._RPC_COMMON], "exact", '
-    assert f'"/rpc/double_it", args, {exact}_d.obj({{ doubled: _d.orNull(_d.exact) }})' in golden
-    assert f'"/rpc/counts", args, {exact}_d.rows(_d.obj({{ x: _d.orNull(_d.exact) }}))' in golden
+    assert f'"/rpc/double_it", {{ n: args.n }}, {exact}_d.obj({{ doubled: _d.orNull(_d.exact) }})' in golden
+    assert f'"/rpc/counts", {{ n: args.n }}, {exact}_d.rows(_d.obj({{ x: _d.orNull(_d.exact) }}))' in golden
 
 
 def test_error_unions_hold_triggers_search_path_declared_and_edge_codes() -> None:

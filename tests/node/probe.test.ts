@@ -35,6 +35,18 @@ test("a RETURNS TABLE call comes back typed, bigint and numeric exact", async ()
   assert.equal(row.small, 7);
 });
 
+test("a call sends the function's arguments alone, not whatever else its object holds", async () => {
+  // An object of a wider type is a valid argument in TypeScript (a form's state, a row spread
+  // with an extra field); the edge refuses any name the function does not take.
+  const wider = { n: "9007199254740993", label: "y", checked: true };
+  const result = await codegenProbe(client, wider);
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.deepEqual(
+    result.data.map((row) => [row.n_out, row.label]),
+    [["9007199254740993", "y"]],
+  );
+});
+
 test("a coded error comes back with its code and status", async () => {
   const result = await codegenRefuse(client, { why: "testing" });
   assert.ok(!result.ok);

@@ -833,7 +833,7 @@ export function acceptInvitation(
   args: AcceptInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, AcceptInvitationErrorCode>> {
-  return _request<Organization, AcceptInvitationErrorCode>(client, "POST", "/rpc/accept_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, AcceptInvitationErrorCode>(client, "POST", "/rpc/accept_invitation", { token: args.token }, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -982,7 +982,7 @@ export function changeMemberRole(
   args: ChangeMemberRoleArgs,
   options?: CallOptions,
 ): Promise<Result<Member, ChangeMemberRoleErrorCode>> {
-  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ membership_id: _d.string, user_id: _d.string, email: _d.string, display_name: _d.string, role: _d.oneOf(orgRoleValues), joined_at: _d.string }), options);
+  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", { org_id: args.org_id, user_id: args.user_id, role: args.role }, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ membership_id: _d.string, user_id: _d.string, email: _d.string, display_name: _d.string, role: _d.oneOf(orgRoleValues), joined_at: _d.string }), options);
 }
 
 /**
@@ -995,7 +995,7 @@ export function createOrganization(
   args: CreateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, CreateOrganizationErrorCode>> {
-  return _request<Organization, CreateOrganizationErrorCode>(client, "POST", "/rpc/create_organization", args, ["auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, CreateOrganizationErrorCode>(client, "POST", "/rpc/create_organization", { name: args.name }, ["auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -1008,7 +1008,7 @@ export function declineInvitation(
   args: DeclineInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeclineInvitationErrorCode>> {
-  return _request<null, DeclineInvitationErrorCode>(client, "POST", "/rpc/decline_invitation", args, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, DeclineInvitationErrorCode>(client, "POST", "/rpc/decline_invitation", { token: args.token }, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1021,7 +1021,7 @@ export function deleteOrganization(
   args: DeleteOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeleteOrganizationErrorCode>> {
-  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", args, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", { org_id: args.org_id }, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1076,7 +1076,7 @@ export function getAiUsage(
   args: GetAiUsageArgs,
   options?: CallOptions,
 ): Promise<Result<AiUsage, GetAiUsageErrorCode>> {
-  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", args, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ org_id: _d.string, month_start: _d.string, quota_tokens: _d.number, used_tokens: _d.number, reserved_tokens: _d.number, calls: _d.number, cached_calls: _d.number, failed_calls: _d.number }), options);
+  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", { org_id: args.org_id }, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ org_id: _d.string, month_start: _d.string, quota_tokens: _d.number, used_tokens: _d.number, reserved_tokens: _d.number, calls: _d.number, cached_calls: _d.number, failed_calls: _d.number }), options);
 }
 
 /**
@@ -1089,7 +1089,7 @@ export function getOrganization(
   args: GetOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, GetOrganizationErrorCode>> {
-  return _request<Organization, GetOrganizationErrorCode>(client, "POST", "/rpc/get_organization", args, ["auth.not_signed_in", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, GetOrganizationErrorCode>(client, "POST", "/rpc/get_organization", { org_id: args.org_id }, ["auth.not_signed_in", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -1102,7 +1102,7 @@ export function getSlackConnection(
   args: GetSlackConnectionArgs,
   options?: CallOptions,
 ): Promise<Result<SlackConnection, GetSlackConnectionErrorCode>> {
-  return _request<SlackConnection, GetSlackConnectionErrorCode>(client, "POST", "/rpc/get_slack_connection", args, ["auth.not_signed_in", "org.not_found", "slack.not_connected", ..._RPC_COMMON], "json", _d.obj({ org_id: _d.string, team_id: _d.string, team_name: _d.string, channel: _d.string, connected_at: _d.string, broken_at: _d.orNull(_d.string), broken_reason: _d.orNull(_d.string) }), options);
+  return _request<SlackConnection, GetSlackConnectionErrorCode>(client, "POST", "/rpc/get_slack_connection", { org_id: args.org_id }, ["auth.not_signed_in", "org.not_found", "slack.not_connected", ..._RPC_COMMON], "json", _d.obj({ org_id: _d.string, team_id: _d.string, team_name: _d.string, channel: _d.string, connected_at: _d.string, broken_at: _d.orNull(_d.string), broken_reason: _d.orNull(_d.string) }), options);
 }
 
 /**
@@ -1115,7 +1115,7 @@ export function inviteMember(
   args: InviteMemberArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation, InviteMemberErrorCode>> {
-  return _request<Invitation, InviteMemberErrorCode>(client, "POST", "/rpc/invite_member", args, ["auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, org_id: _d.string, email: _d.string, role: _d.oneOf(orgRoleValues), invited_by: _d.orNull(_d.string), created_at: _d.string, expires_at: _d.string }), options);
+  return _request<Invitation, InviteMemberErrorCode>(client, "POST", "/rpc/invite_member", { org_id: args.org_id, email: args.email, role: args.role }, ["auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, org_id: _d.string, email: _d.string, role: _d.oneOf(orgRoleValues), invited_by: _d.orNull(_d.string), created_at: _d.string, expires_at: _d.string }), options);
 }
 
 /**
@@ -1128,7 +1128,7 @@ export function leaveOrganization(
   args: LeaveOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, LeaveOrganizationErrorCode>> {
-  return _request<null, LeaveOrganizationErrorCode>(client, "POST", "/rpc/leave_organization", args, ["auth.not_signed_in", "org.last_owner", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, LeaveOrganizationErrorCode>(client, "POST", "/rpc/leave_organization", { org_id: args.org_id }, ["auth.not_signed_in", "org.last_owner", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1141,7 +1141,7 @@ export function listAuditEvents(
   args: ListAuditEventsArgs,
   options?: CallOptions,
 ): Promise<Result<AuditEvent[], ListAuditEventsErrorCode>> {
-  return _request<AuditEvent[], ListAuditEventsErrorCode>(client, "POST", "/rpc/list_audit_events", args, ["audit.invalid_cursor", "audit.invalid_limit", "auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ id: _d.string, at: _d.string, actor_id: _d.orNull(_d.string), action: _d.string, target: _d.orNull(_d.string), details: _d.plain })), options);
+  return _request<AuditEvent[], ListAuditEventsErrorCode>(client, "POST", "/rpc/list_audit_events", { org_id: args.org_id, before: args.before, limit: args.limit }, ["audit.invalid_cursor", "audit.invalid_limit", "auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ id: _d.string, at: _d.string, actor_id: _d.orNull(_d.string), action: _d.string, target: _d.orNull(_d.string), details: _d.plain })), options);
 }
 
 /**
@@ -1154,7 +1154,7 @@ export function listInvitations(
   args: ListInvitationsArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation[], ListInvitationsErrorCode>> {
-  return _request<Invitation[], ListInvitationsErrorCode>(client, "POST", "/rpc/list_invitations", args, ["auth.not_signed_in", "invitation.invalid_cursor", "invitation.invalid_limit", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ id: _d.string, org_id: _d.string, email: _d.string, role: _d.oneOf(orgRoleValues), invited_by: _d.orNull(_d.string), created_at: _d.string, expires_at: _d.string })), options);
+  return _request<Invitation[], ListInvitationsErrorCode>(client, "POST", "/rpc/list_invitations", { org_id: args.org_id, before: args.before, limit: args.limit }, ["auth.not_signed_in", "invitation.invalid_cursor", "invitation.invalid_limit", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ id: _d.string, org_id: _d.string, email: _d.string, role: _d.oneOf(orgRoleValues), invited_by: _d.orNull(_d.string), created_at: _d.string, expires_at: _d.string })), options);
 }
 
 /**
@@ -1167,7 +1167,7 @@ export function listMembers(
   args: ListMembersArgs,
   options?: CallOptions,
 ): Promise<Result<Member[], ListMembersErrorCode>> {
-  return _request<Member[], ListMembersErrorCode>(client, "POST", "/rpc/list_members", args, ["auth.not_signed_in", "member.invalid_cursor", "member.invalid_limit", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ membership_id: _d.string, user_id: _d.string, email: _d.string, display_name: _d.string, role: _d.oneOf(orgRoleValues), joined_at: _d.string })), options);
+  return _request<Member[], ListMembersErrorCode>(client, "POST", "/rpc/list_members", { org_id: args.org_id, after: args.after, limit: args.limit }, ["auth.not_signed_in", "member.invalid_cursor", "member.invalid_limit", "org.not_found", ..._RPC_COMMON], "json", _d.rows(_d.obj({ membership_id: _d.string, user_id: _d.string, email: _d.string, display_name: _d.string, role: _d.oneOf(orgRoleValues), joined_at: _d.string })), options);
 }
 
 /**
@@ -1204,7 +1204,7 @@ export function removeMember(
   args: RemoveMemberArgs,
   options?: CallOptions,
 ): Promise<Result<null, RemoveMemberErrorCode>> {
-  return _request<null, RemoveMemberErrorCode>(client, "POST", "/rpc/remove_member", args, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, RemoveMemberErrorCode>(client, "POST", "/rpc/remove_member", { org_id: args.org_id, user_id: args.user_id }, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1217,7 +1217,7 @@ export function revokeInvitation(
   args: RevokeInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<null, RevokeInvitationErrorCode>> {
-  return _request<null, RevokeInvitationErrorCode>(client, "POST", "/rpc/revoke_invitation", args, ["auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, RevokeInvitationErrorCode>(client, "POST", "/rpc/revoke_invitation", { invitation_id: args.invitation_id }, ["auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1230,7 +1230,7 @@ export function transferOwnership(
   args: TransferOwnershipArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, TransferOwnershipErrorCode>> {
-  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", args, ["auth.not_signed_in", "member.not_found", "org.already_owner", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", { org_id: args.org_id, user_id: args.user_id }, ["auth.not_signed_in", "member.not_found", "org.already_owner", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -1243,7 +1243,7 @@ export function updateOrganization(
   args: UpdateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, UpdateOrganizationErrorCode>> {
-  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", args, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", { org_id: args.org_id, name: args.name }, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -1256,5 +1256,5 @@ export function updateProfile(
   args: UpdateProfileArgs,
   options?: CallOptions,
 ): Promise<Result<UserProfile, UpdateProfileErrorCode>> {
-  return _request<UserProfile, UpdateProfileErrorCode>(client, "POST", "/rpc/update_profile", args, ["auth.invalid_display_name", "auth.not_signed_in", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }), options);
+  return _request<UserProfile, UpdateProfileErrorCode>(client, "POST", "/rpc/update_profile", { display_name: args.display_name }, ["auth.invalid_display_name", "auth.not_signed_in", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }), options);
 }
