@@ -3,9 +3,10 @@
 and the shapes that break parsers and casts (NUL, lone surrogates, 1e309, 2**64, nesting,
 ids of the wrong kind or of another tenant), as an owner, a member, a stranger and signed out.
 
-Every answer must be below 500, be JSON with a `code` that docs/api.md documents, and, when it
-refuses, leave the tenants' tables, the audit trail and the outbox as they were. The cases are
-a fixed list plus a seeded sample, so a run is deterministic and stays within a few seconds."""
+Every answer must be below 500, be JSON with a `code` that docs/api.md documents and the
+generated TypeScript client declares for the call, and, when it refuses, leave the tenants'
+tables, the audit trail and the outbox as they were. The cases are a fixed list plus a seeded
+sample, so a run is deterministic and stays within a few seconds."""
 
 from __future__ import annotations
 
@@ -29,6 +30,26 @@ SEED = 20261203
 API_DOC = (ROOT / "docs" / "api.md").read_text()
 # Every code docs/api.md names in backquotes: ours (`org.not_found`) and PostgREST's (`PGRST202`).
 DOCUMENTED_CODES = frozenset(re.findall(r"`((?:[a-z]+\.[a-z_]+)|PGRST\d{3})`", API_DOC))
+
+
+def client_codes() -> dict[str, frozenset[str]]:
+    """{path: the codes the committed TypeScript client declares for its call}: a code it does not
+    declare reaches the caller as client.unexpected, which says "report it", not "handle it"."""
+    client = (ROOT / "clients" / "typescript" / "src" / "generated.ts").read_text()
+    common = {
+        name: json.loads(codes)
+        for name, codes in re.findall(r"const (_\w+_COMMON): readonly string\[\] = (\[.*\]);", client)
+    }
+    calls = re.findall(
+        r'_request<[^(]*\(client, "\w+", "([^"]+)", (?:\{[^}]*\}|\w+), '
+        r'\[((?:"[^"]+", )*)\.\.\.(_\w+_COMMON)\]',
+        client,
+    )
+    assert len(calls) == client.count("return _request<"), "a call of the client the test cannot read"
+    return {path: frozenset(re.findall(r'"([^"]+)"', own)) | set(common[rest]) for path, own, rest in calls}
+
+
+CLIENT_CODES = client_codes()
 
 # A value of an argument, as the JSON text sent: a raw text so that what a JSON library would
 # not write (a lone surrogate, 1e309, -0) can be sent too.
@@ -247,9 +268,9 @@ def fingerprint(conn: psycopg.Connection) -> tuple[object, ...]:
 NOT_CONFIGURED = frozenset({"ai.not_configured", "slack.not_configured"})
 
 
-def problems_of(reply: Reply) -> list[str]:
-    """What is wrong with an answer: a refusal must be JSON of the documented shape and code,
-    and below 500."""
+def problems_of(reply: Reply, path: str) -> list[str]:
+    """What is wrong with an answer: a refusal must be JSON of the documented shape and code, one
+    the generated client declares for the call, and below 500."""
     if reply.status < 400:
         return []
     try:
@@ -263,6 +284,9 @@ def problems_of(reply: Reply) -> list[str]:
         problems.append(f"status {reply.status}")
     if answer["code"] not in DOCUMENTED_CODES:
         problems.append(f"undocumented code {answer['code']!r}")
+    declared = CLIENT_CODES.get(path.partition("?")[0])
+    if declared is not None and answer["code"] not in declared:
+        problems.append(f"code {answer['code']!r} that the client does not declare for the call")
     return problems
 
 
@@ -281,7 +305,7 @@ class Findings:
         self, method: str, path: str, body: bytes | None, headers: dict[str, str], *, watch: bool = True
     ) -> None:
         reply = request(self.edge, method, path, body=body, headers=headers)
-        problems = problems_of(reply)
+        problems = problems_of(reply, path)
         before, self.last = self.last, fingerprint(self.conn)
         if watch and reply.status >= 400 and self.last != before:
             problems.append("a refusal wrote")
