@@ -27,7 +27,7 @@ from edge.ext import OutsideServices
 from edge.health import Readiness, healthz, postgrest_admin, readyz
 from edge.lifecycle import Draining
 from edge.limits import ClientShares, ConcurrencyLimits
-from edge.metrics import EdgeMetrics
+from edge.metrics import EdgeMetrics, may_scrape
 from edge.proxy import PostgrestProxy, other_method, rpc_methods
 from edge.routes import MethodRoute
 from edge.security import csrf_refusal
@@ -87,7 +87,13 @@ def create_app(config: EdgeConfig | None = None, draining: Draining | None = Non
             # Asked by probes and scrapers, whatever their Accept.
             MethodRoute("/healthz", healthz, "GET", json_only=False),
             MethodRoute("/readyz", readyz, "GET", json_only=False),
-            MethodRoute("/metrics", metrics.endpoint, "GET", json_only=False),
+            MethodRoute(
+                "/metrics",
+                metrics.endpoint,
+                "GET",
+                json_only=False,
+                shown_to=lambda scope: may_scrape(scope, config),
+            ),
             *AUTH_ROUTES,
             *SLACK_ROUTES,
             *AI_ROUTES,
@@ -139,7 +145,7 @@ def answered_methods(routes: Starlette) -> PathMethods:
             return None
         for route in routes.routes:
             if isinstance(route, MethodRoute) and route.matches(scope)[0] is not Match.NONE:
-                return route.allow
+                return route.allow if route.shown(scope) else None
         return None
 
     return methods

@@ -6,8 +6,9 @@ serves (`/auth/login`, `/rpc/me` when PostgREST knew the function); anything els
 `unmatched`, so that a client cannot make up new series.
 
 Only clients in BLOSSOM_METRICS_NETWORKS (default loopback) are answered; anyone else gets 404,
-as for a path that does not exist. Behind a trusted proxy the client is the proxy's
-X-Forwarded-For entry, so a request from outside through the proxy is refused too.
+as for a path that does not exist, whatever the method (and a preflight allows nothing). Behind a
+trusted proxy the client is the proxy's X-Forwarded-For entry, so a request from outside through
+the proxy is refused too.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from blossom_db import generated as db
 from edge.config import EdgeConfig
-from edge.errors import not_found
 from edge.proxy import RPC_PATH
 from edge.security import client_ip
 
@@ -87,8 +88,10 @@ class EdgeMetrics:
         children[1].observe(seconds)
 
     async def endpoint(self, request: Request) -> Response:
-        config: EdgeConfig = request.app.state.config
-        client = client_ip(request, config)
-        if client is None or not any(client in network for network in config.metrics_networks):
-            return not_found()
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def may_scrape(scope: Scope, config: EdgeConfig) -> bool:
+    """Whether the request's client is in BLOSSOM_METRICS_NETWORKS: the route is shown to it alone."""
+    client = client_ip(Request(scope), config)
+    return client is not None and any(client in network for network in config.metrics_networks)

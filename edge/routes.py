@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from edge.errors import Refused, check_accepts_json, error_response
+from edge.errors import Refused, check_accepts_json, error_response, not_found
 
 Method = Literal["GET", "POST"]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -303,17 +303,32 @@ class MethodRoute(Route):
     it takes in `Allow` (RFC 9110, 9.3.7), as `/rpc/<name>` answers it (edge/proxy.py); any other
     method 405 with the same `Allow`. Starlette answered OPTIONS 405, and named the methods in a
     set's order. With `json_only`, a request whose Accept refuses JSON, the route's one type, is
-    answered 406 before its work (not /metrics, whose text a scraper asks for by its own type)."""
+    answered 406 before its work (not /metrics, whose text a scraper asks for by its own type).
+    A route `shown_to` some clients alone is not found by any other, whatever the method."""
 
-    def __init__(self, path: str, endpoint: Endpoint, method: Method, *, json_only: bool) -> None:
+    def __init__(
+        self,
+        path: str,
+        endpoint: Endpoint,
+        method: Method,
+        *,
+        json_only: bool,
+        shown_to: Callable[[Scope], bool] | None = None,
+    ) -> None:
         super().__init__(path, endpoint, methods=[method, "OPTIONS"])
         self.allow = "GET, HEAD, OPTIONS" if method == "GET" else f"{method}, OPTIONS"
         self.json_only = json_only
+        self.shown_to = shown_to
+
+    def shown(self, scope: Scope) -> bool:
+        return self.shown_to is None or self.shown_to(scope)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if self.methods is not None and method not in self.methods:
-            response: Response = error_response(
+        if not self.shown(scope):
+            response: Response = not_found()
+        elif self.methods is not None and method not in self.methods:
+            response = error_response(
                 405,
                 "edge.method_not_allowed",
                 f"This route takes {self.allow}.",

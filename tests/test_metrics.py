@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -101,6 +102,33 @@ def test_metrics_answer_only_the_allowed_networks_even_through_a_trusted_proxy(m
         == 404
     )
     assert "blossom_edge_requests_total" in scrape(edge, PROXY, {"X-Forwarded-For": "127.0.0.1"})
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "POST", "HEAD", "DELETE"])
+def test_metrics_are_not_found_from_outside_the_allowed_networks_whatever_the_method(
+    measured: Stack, method: str
+) -> None:
+    """Not only GET: an OPTIONS answered 204 with its Allow, or another method 405, told a client
+    outside the networks that the route was there, which its 404 to GET denies."""
+    outside = request(measured.edge_url, method, "/metrics", source="127.0.0.2")
+    assert outside.status == 404
+    assert outside.header("Allow") is None
+    if method != "HEAD":
+        assert outside.json()["code"] == "edge.not_found"
+    # From inside, the route answers as any other.
+    inside = request(measured.edge_url, method, "/metrics")
+    assert inside.status == {"OPTIONS": 204, "HEAD": 200}.get(method, 405)
+
+
+def test_a_preflight_of_metrics_allows_nothing_from_outside_the_allowed_networks(measured: Stack) -> None:
+    headers = {
+        "Origin": f"http://localhost:{urlsplit(measured.edge_url).port}",
+        "Access-Control-Request-Method": "GET",
+    }
+    outside = request(measured.edge_url, "OPTIONS", "/metrics", source="127.0.0.2", headers=headers)
+    assert outside.header("Access-Control-Allow-Methods") is None
+    inside = request(measured.edge_url, "OPTIONS", "/metrics", headers=headers)
+    assert inside.header("Access-Control-Allow-Methods") == "GET, HEAD, OPTIONS"
 
 
 def test_the_worker_counts_deliveries_and_their_latency_and_the_queue(
