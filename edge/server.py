@@ -391,6 +391,9 @@ class EdgeProtocol(HttpToolsProtocol):
         body ends, so that a chunked body's framing is counted wherever it comes: in the read of
         its headers, of the request before it or after it (counted by the read, they went
         uncounted but for five bytes a chunk, and a chunk extension of any length passed)."""
+        # A read, whatever it holds, is no idle connection: the keep-alive timeout an answer armed
+        # (uvicorn's data_received ends it) is for one.
+        self._unset_keepalive_if_required()
         if self._method_unended and not self._dropped:
             self._unknown_method_continued(data)
             return
@@ -436,7 +439,6 @@ class EdgeProtocol(HttpToolsProtocol):
     def _part_received(self, data: bytes) -> None:
         self._began_in_read = False
         # uvicorn's data_received, but for a method the parser does not know (it knows a list).
-        self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:

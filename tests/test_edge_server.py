@@ -988,3 +988,28 @@ def test_an_unknown_method_is_answered_the_same_however_its_bytes_are_split(
             time.sleep(0.2)  # each its own read at the edge
         sock.settimeout(5)
         assert answers_until_closed(sock) == [(refusal, code)]
+
+
+def test_an_unknown_method_dripped_after_the_answer_before_it_is_answered(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A method the parser does not know, begun in the read of the request before it (`BR`) and
+    dripped on after that request's answer: every read is the client's, and the connection is
+    not idle. The edge's wait for the method's end let the 5 s keep-alive timeout, armed by the
+    answer, run on through the reads that came, and closed the connection without an answer
+    before the header deadline (10 s), where a known method sent alike is answered. On a stack of
+    its own: the tight one's header deadline comes before the keep-alive timeout."""
+    with (
+        make_stack(pg_server, template_database, tmp_path_factory.mktemp("dripped-method")) as stack,
+        connected(stack.edge_url, loopback_address()) as sock,
+    ):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\nBR")
+        for byte in b"EWEWEWE":  # one a second, past the keep-alive timeout
+            time.sleep(1)
+            with suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(bytes([byte]))
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"W / HTTP/1.1\r\nHost: edge\r\n\r\n")
+        sock.settimeout(5)
+        assert answers_until_closed(sock) == [(200, b'{"status":"ok"}'), (501, "edge.method_not_implemented")]
