@@ -18,7 +18,8 @@ is its HTTP protocol with these added:
   connection is dropped (a client that sends more without reading the answers is no browser);
   a pipelined request the server refuses is answered after the requests before it, in order;
 - an answer not taken by the client within drain_seconds (its write buffer stays full, or
-  stays unsent after the connection is closed) drops the connection;
+  stays unsent after the connection is closed, by the edge or by the client closing its side)
+  drops the connection;
 - an answer begun before the request's body is all received (a refusal on its headers) says
   `Connection: close` and closes the connection: nothing after it is read, as the body or as a
   request;
@@ -370,6 +371,15 @@ class EdgeProtocol(HttpToolsProtocol):
                 del self.per_client[self._client_key]
             self._client_key = None
         super().connection_lost(exc)
+
+    def eof_received(self) -> None:
+        """The client closed its side: the connection is closed, as uvicorn closes it, but by
+        close(), so that what of the answer is still unsent waits at most drain_seconds, and not
+        lingering, as nothing more can come. Left to the transport, which closes itself when this
+        returns, it waited for ever for a client that does not read (under the buffer's high mark,
+        where no drain deadline runs): the connection and its place in the client's count kept."""
+        self._corked.linger = False
+        self.transport.close()
 
     def _key(self) -> str | None:
         """The client this connection counts against, or None (behind a trusted proxy, whose

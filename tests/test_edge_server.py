@@ -372,6 +372,44 @@ def test_an_answer_the_client_does_not_take_is_dropped(tight_stack: Stack) -> No
     assert received < 20_000_000
 
 
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param(b"", id="kept alive"),
+        pytest.param(b"POST /nothing HTTP/1.1\r\nHost: edge\r\nContent-Length: 10\r\n\r\n", id="lingering"),
+    ],
+)
+def test_an_answer_left_unsent_when_the_client_closes_its_side_is_dropped(
+    tight_stack: Stack, sent: bytes
+) -> None:
+    """A client that closes its side (shutdown, a FIN) and never reads: the edge closes the
+    connection, and what of the answer is still unsent waits its drain timeout (1 s here), as
+    after any close. The transport closed itself on the client's FIN, past the edge's close,
+    and so waited for ever on an answer above what the kernel holds and below the buffer's high
+    mark (here some 75 kB, the kernel holding some 30 kB for a client of small segments and a
+    small window): the connection, and its place in the client's count, were held for as long
+    as the client pleased; the same when the answer was a refusal before a body (404 here),
+    closed lingering. The client's share (4 connections) is full of such connections, and a
+    new one from it is answered once their drain timeout has passed."""
+    source = loopback_address()
+    port = urlsplit(tight_stack.edge_url).port
+    with ExitStack() as sockets:
+        for _ in range(4):
+            sock = sockets.enter_context(socket.socket())
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+            sock.bind((source, 0))
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"GET /rpc/big?bytes=75000 HTTP/1.1\r\nHost: edge\r\n\r\n" + sent)
+            time.sleep(0.3)
+            sock.shutdown(socket.SHUT_WR)
+        time.sleep(3)
+        with connected(tight_stack.edge_url, source) as extra:
+            extra.sendall(HEALTHZ_CLOSE)
+            extra.settimeout(5)
+            assert answer_of(extra) == (200, b'{"status":"ok"}')
+
+
 def test_the_headers_of_a_request_begun_during_an_answer_count_against_the_limit(tight_stack: Stack) -> None:
     """A request and the start of the next in one write, then one header of a hundred MiB: the
     next request's headers had begun before the first answer was done, and from then on went
