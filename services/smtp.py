@@ -42,6 +42,13 @@ from services.errors import CheckFailed, check_before_handing_over
 
 # How long a QUIT is waited for before the connection is dropped: nothing hangs on its answer.
 QUIT_SECONDS = 2.0
+# How long the answer to a message's end of data is waited for, however short the timeout of the
+# other answers (RFC 5321, 4.5.3.2.6: ten minutes). A relay has the message once its end came and
+# answers once it has queued it (a content filter, a busy disk: tens of seconds), delivering it
+# even if the client hung up meanwhile; given up on at the timeout of any other answer, the try
+# failed, and the next one sent the mail again. aiosmtplib waits for the DATA command's own answer
+# as long. The worker bounds a whole send more tightly (worker/delivery.py).
+END_OF_DATA_SECONDS = 600.0
 # A 5xx to MAIL FROM about this message rather than about us: its size (SIZE=, 552) or its
 # parameters (555). Any other refusal of our sender is the settings', as is a refusal of a
 # recipient for want of a login (530, or the enhanced status 5.7.0), which every mail would get.
@@ -173,9 +180,10 @@ class SmtpSettings:
 
 
 class _CheckedClient(aiosmtplib.SMTP):
-    """aiosmtplib's client, which awaits a check before DATA. send_message does the conversation
-    as it always did (EHLO, SIZE, 8BITMIME and SMTPUTF8, MAIL, each RCPT, and RSET after a
-    refusal) and calls data() once the recipients are taken, only then (tests/test_smtp.py)."""
+    """aiosmtplib's client, which awaits a check before DATA and waits END_OF_DATA_SECONDS for
+    the message's end to be answered. send_message does the conversation as it always did (EHLO,
+    SIZE, 8BITMIME and SMTPUTF8, MAIL, each RCPT, and RSET after a refusal) and calls data() once
+    the recipients are taken, only then (tests/test_smtp.py)."""
 
     def __init__(self, before_data: Callable[[], Awaitable[None]] | None, **settings: Any) -> None:
         super().__init__(**settings)
@@ -192,6 +200,10 @@ class _CheckedClient(aiosmtplib.SMTP):
         if self._before_data is not None:
             # Told apart from the server's errors, which send sorts: this one is the caller's.
             await check_before_handing_over(self._before_data)
+        if timeout is Default.token:
+            timeout = self.timeout
+        if timeout is not None:
+            timeout = max(timeout, END_OF_DATA_SECONDS)
         return await super().data(message, timeout=timeout)
 
 

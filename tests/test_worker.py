@@ -790,6 +790,24 @@ def test_a_server_slower_than_the_transactions_idle_limit_gets_the_mail_once(
         assert "token" not in row["payload"]
 
 
+def test_a_server_slow_to_answer_the_end_of_a_message_gets_it_once(database_url: str, tmp_path: Path) -> None:
+    """A relay has the message once its end of data came, and answers that end when it has
+    queued it (a content filter, a busy disk: tens of seconds), delivering it even when the
+    client hung up meanwhile. Waited for as long as any other answer (BLOSSOM_SMTP_TIMEOUT), the
+    answer was given up on, the try counted as failed, and the next try sent the mail again:
+    the reader got it twice, or once per try. It is waited for as long as the send may take."""
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path, BLOSSOM_SMTP_TIMEOUT="1"):
+        smtp.hold_data_end()
+        event = queue_mail(database_url, "uma@example.com")
+        assert smtp.data_end_held.wait(10), "the message never reached the server"
+        time.sleep(2)
+        smtp.release()
+        row = delivered_row(database_url, event)
+        time.sleep(1)
+        assert len(smtp.to("uma@example.com")) == 1, "the mail was sent more than once"
+        assert row["attempts"] == 1, row
+
+
 def test_a_data_fault_of_the_job_queue_is_logged_as_one_not_as_the_database_unreachable(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -1392,7 +1410,7 @@ def test_a_revocation_once_the_invitations_mail_is_handed_over_does_not_wait_for
 ) -> None:
     """After that last question the invitation is not held open until the delivery's commit: a
     revocation, which holds its organization's lock, would wait for the mail server's answer to
-    the message's end (up to BLOSSOM_SMTP_TIMEOUT), and that organization's other calls behind
+    the message's end (up to the send's bound), and that organization's other calls behind
     it. The record is held back here (a test trigger) while the revocation is made, on a short
     lock_timeout: it takes the row at once; the mail, handed over before it, is recorded
     delivered."""

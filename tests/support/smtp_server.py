@@ -9,8 +9,12 @@ start, make refuse, or make hold a delivery half-way.
         smtp.on_next_rcpt(action)                        # the next RCPT TO runs action() first
         smtp.hold_goodbye()                              # the next QUIT is answered only ...
         smtp.goodbye_held.wait(5); smtp.release()        # ... once released
+        smtp.hold_data_end()                             # the next message is taken, its end ...
+        smtp.data_end_held.wait(5); smtp.release()       # ... of data answered once released
 
-A message counts as received only when its end of data was answered 250, as for a real server.
+A message counts as received only when its end of data was answered 250, as for a real server;
+or, held, as soon as its end of data came (a relay that queues the message before it answers, as
+Postfix does, delivers it even when the client hung up meanwhile).
 """
 
 from __future__ import annotations
@@ -91,6 +95,11 @@ class _Handler:
             owner._received.append(
                 Received(tuple(envelope.rcpt_tos), parsed, login if session.authenticated else None)
             )
+            holding = owner._holding_data_end.is_set()
+            owner._holding_data_end.clear()
+        if holding:
+            owner.data_end_held.set()
+            await asyncio.get_running_loop().run_in_executor(None, owner._released.wait)
         return "250 2.0.0 Accepted"
 
 
@@ -107,6 +116,8 @@ class SmtpServer:
         self.held = threading.Event()
         self._holding_goodbye = threading.Event()
         self.goodbye_held = threading.Event()
+        self._holding_data_end = threading.Event()
+        self.data_end_held = threading.Event()
         self._rcpt_action: Callable[[], None] | None = None
         self._controller: Controller | None = None
 
@@ -163,6 +174,13 @@ class SmtpServer:
         self.goodbye_held.clear()
         self._released.clear()
         self._holding_goodbye.set()
+
+    def hold_data_end(self) -> None:
+        """The next message is taken (received) at its end of data, which is answered only once
+        released; `data_end_held` is set once it waits."""
+        self.data_end_held.clear()
+        self._released.clear()
+        self._holding_data_end.set()
 
     def on_next_rcpt(self, action: Callable[[], None]) -> None:
         """The next RCPT TO runs `action` to its end before it is answered (what happens to the

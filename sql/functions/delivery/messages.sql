@@ -91,9 +91,9 @@ comment on function delivery.claim(text) is
    mail withdrawn as the claim withdraws it. Neither the invitation nor the link is held after the
    question (a share lock on its row until the record): a revocation, which holds its
    organization's lock, or a password change, under its account's, would wait for the server's
-   answer to the message's end, up to BLOSSOM_SMTP_TIMEOUT, and the calls behind it. One that
-   commits while the message is transferred comes after a mail that goes; its link answers
-   invalid. An account's deletion withdraws its reset and verification mail under the outbox row's
+   answer to the message's end, up to the send's bound (worker/delivery.py), and the calls behind
+   it. One that commits while the message is transferred comes after a mail that goes; its link
+   answers invalid. An account's deletion withdraws its reset and verification mail under the outbox row's
    lock, which the claim holds, so it waits for the claim's end
    (sql/functions/app/account_deletion.sql). False too for a message no longer claimable
    (delivered, given up). One call, which also proves the claim's session alive
