@@ -671,6 +671,50 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
     assert_the_restart_logged_in_lines_not_tracebacks(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("lost", "timeout"),
+    [
+        pytest.param("pg_catalog.nextval('public.job_ends_lost') = 1", 15, id="once"),
+        # Every retry procrastinate records (not the sweep's UPDATE, which runs the job again):
+        # the worker starts over once RECORD_END_SECONDS have passed.
+        pytest.param(
+            "pg_catalog.current_query() like '%procrastinate_retry_job%'",
+            worker.process.RECORD_END_SECONDS + 20,
+            id="for-good",
+        ),
+    ],
+)
+def test_a_job_whose_end_the_database_lost_while_the_worker_ran_on_runs_again(
+    database_url: str, tmp_path: Path, lost: str, timeout: float
+) -> None:
+    """A job's end (its retry after a failed try, here) that the database lost, while the worker
+    went on (one of the job queue's connections ended, its pool's wait for one run out, the rest
+    of the database answering), stayed `doing` under that worker, whose heartbeat went on too:
+    no sweep took it for stalled, and the mail was never tried again. A test trigger ends the
+    retry's statement as a backend ended (57P01): the end is recorded once it is taken, and when
+    it never is, the worker starts over and the job runs again."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("create sequence public.job_ends_lost")
+        conn.execute(
+            "create function public.lose_job_ends() returns trigger language plpgsql"
+            " security definer set search_path = '' as $$ begin"
+            f" if old.status = 'doing' and new.status = 'todo' and {lost} then"
+            " raise exception 'terminating connection due to administrator command' using errcode = '57P01';"
+            " end if; return new; end $$"
+        )
+        conn.execute(
+            "create trigger lose_job_ends before update on jobs.procrastinate_jobs"
+            " for each row execute function public.lose_job_ends()"
+        )
+    with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path) as process:
+        smtp.refuse_next("451 4.3.0 Mailbox busy, try again later")
+        event = queue_mail(database_url, "kai@example.com")
+        row = outbox_row_once(database_url, event, "delivered_at", timeout=timeout)
+        assert row["attempts"] == 2, row
+        assert len(smtp.to("kai@example.com")) == 1
+        assert process.poll() is None, "the worker kept running"
+
+
 def _wrapped(error: psycopg.Error) -> exceptions.ConnectorException:
     """`error` as procrastinate raises it: wrapped in a ConnectorException."""
     wrapped = exceptions.ConnectorException()

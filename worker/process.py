@@ -10,6 +10,8 @@ What procrastinate leaves to its user, done here:
     the jobs the old one left `doing` (their end not recorded).
   - A worker that died holding jobs (SIGKILL, a lost machine) leaves them `doing`: every
     heartbeat, the jobs of workers silent for BLOSSOM_WORKER_STALLED_SECONDS are run again.
+  - A job's end that the database failed to record while the worker runs on is tried again,
+    then the worker starts over (QueueWorker).
   - How a failed try is retried: DeliveryRetry, from what Deliverer recorded.
   - Notifications only wake the worker (QueueConnector): any login may send one.
 """
@@ -20,6 +22,7 @@ import asyncio
 import json
 import logging
 import signal
+import time
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -28,8 +31,8 @@ from typing import Any
 import psycopg
 from procrastinate import App, PsycopgConnector, exceptions
 from procrastinate.connector import Notify
-from procrastinate.job_context import JobContext
-from procrastinate.jobs import Job
+from procrastinate.job_context import JobContext, JobResult
+from procrastinate.jobs import Job, Status
 from procrastinate.manager import JobManager
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
@@ -55,6 +58,9 @@ APPLICATION_NAME = "blossom-worker"
 # How long to wait before trying Postgres again, growing to the longest.
 RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_LONGEST_SECONDS = 5.0
+# How long a job's end (its retry, its failure, its success) that the database failed to record is
+# tried again while the worker runs on, before the worker starts over (QueueWorker).
+RECORD_END_SECONDS = 30.0
 # How many runs a job may have per try its mail is allowed (BLOSSOM_MAIL_MAX_ATTEMPTS) before a
 # failure on a database state that should pass (not the database lost) ends it: its runs count
 # its counted tries, those put back by a stop, and those a passing state failed (16 with the
@@ -279,6 +285,49 @@ class QueueWorker(Worker):
             await super()._periodic_deferrer()  # type: ignore[no-untyped-call]
         else:
             await asyncio.Event().wait()
+
+    async def _persist_job_status(
+        self,
+        job: Job,
+        status: Status,
+        retry_decision: RetryDecision | None,
+        context: JobContext,
+        job_result: JobResult | None,
+    ) -> None:
+        # A job's end that the database failed to record while the worker ran on (one of the job
+        # queue's connections ended, its pool's wait for one run out, the database otherwise
+        # answering) stayed `doing` under a worker whose heartbeat went on: no sweep took it for
+        # stalled, and its mail was never tried again. It is tried again while the worker runs,
+        # for RECORD_END_SECONDS; then the worker starts over, and the job runs again as a gone
+        # worker's do (WorkerProcess._sweep_stalled_jobs_once). A stop ends the tries at once:
+        # procrastinate awaits this to the end, even from a job it cancels.
+        deadline = time.monotonic() + RECORD_END_SECONDS
+        wait = RECONNECT_FIRST_SECONDS
+        while True:
+            try:
+                await super()._persist_job_status(
+                    job=job,
+                    status=status,
+                    retry_decision=retry_decision,
+                    context=context,
+                    job_result=job_result,
+                )
+                return
+            except DATABASE_ERRORS as error:
+                if not may_pass(error):
+                    raise
+                if self._stop_event.is_set() or time.monotonic() + wait > deadline:
+                    self.stop()  # type: ignore[no-untyped-call]
+                    raise
+                log.warning(
+                    "job %s (%s): its end could not be recorded (%s); trying again",
+                    job.id,
+                    job.call_string,
+                    database_error_shown(error),
+                )
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_event.wait(), wait)
+            wait = min(wait * 2, RECONNECT_LONGEST_SECONDS)
 
     async def _process_job(self, context: JobContext) -> None:
         # A job's end that could not be recorded (the database lost) ended its task with the
