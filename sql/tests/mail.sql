@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's four calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(74);
+select plan(75);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -251,14 +251,20 @@ select is_empty($$ select from app.email_verifications where token_hash = util.t
 
 /* An operator deletes an account (docs/operations.md): its links (a reset, a verification) go with
    it, so its mail not yet delivered would only carry a link that cannot work. It is withdrawn, as
-   an invitation's is once the invitation is taken back; another account's mail to a like address,
-   an invitation to its address (which still stands), and what was delivered are left as they are. */
+   an invitation's is once the invitation is taken back, a mail given up already too (its token
+   kept: a DBA's delivery.try_again, once an SMTP outage that gave mail up is over, sent it to an
+   address no account holds, its link answering invalid); another account's mail to a like
+   address, an invitation to its address (which still stands), and what was delivered are left
+   as they are. */
 select tap.fix('gus_token', auth.signup('gus@example.com', 'correct horse battery', 'Gus', '192.0.2.9', 'tap')
                              -> 'session' ->> 'token');
 select tap.fix('gus', id) from app.users where email = 'gus@example.com';
 select tap.fix('gus_delivered', id) from app.outbox where topic = 'mail.email_verification' and payload ->> 'to' = 'gus@example.com';
 select delivery.delivered(tap.id('gus_delivered'));
 select auth.send_email_verification(u) from app.users u where u.id = tap.id('gus');
+select tap.fix('gus_given_up', id) from app.outbox
+ where topic = 'mail.email_verification' and payload ->> 'to' = 'gus@example.com' and delivered_at is null;
+select delivery.failed(tap.id('gus_given_up'), '421 4.3.2 System not accepting network messages', true);
 select auth.request_password_reset('Gus@example.com', '192.0.2.9');
 select tap.fix('hal_token', auth.signup('hal@example.com', 'correct horse battery', 'Hal', '192.0.2.9', 'tap')
                              -> 'session' ->> 'token');
@@ -278,6 +284,8 @@ select results_eq(
   'the deleted account''s reset and verification mail is withdrawn, its token taken out; an invitation to its address stands');
 select is((select o.last_error from app.outbox o where o.id = tap.id('gus_delivered')), null,
   'mail it was delivered stays as it was');
+select is(delivery.try_again(tap.id('gus_given_up')), false,
+  'its mail given up before the deletion is not tried again: its link went with the account');
 select results_eq(
   $$ select o.given_up_at is null, o.last_error is null, o.payload ? 'token'
        from app.outbox o where o.payload ->> 'to' = 'hal@example.com' order by o.topic $$,

@@ -171,7 +171,10 @@ create trigger "Before_cascades_1_keep_an_owner" after delete on app.users
    …`, its token out). A payload names no account, only an address (`to`), which another account
    may hold by the time the mail waits (this one's address changed, the address taken again);
    the mail is tied to the account by its token's hash, the one its link's row keeps. Locked
-   first: a mail the worker is sending is waited for, and left as it is once delivered. */
+   first: a mail the worker is sending is waited for, and left as it is once delivered. A mail
+   given up already (its tries spent in an SMTP outage) is withdrawn too: it kept its token, and a
+   DBA's delivery.try_again once the outage was over sent it to an address no account held, by a
+   link that answered invalid. */
 create function app.tg_users__withdraw_mail() returns trigger
 language plpgsql security definer set search_path = ''
 as $$
@@ -181,7 +184,8 @@ begin
   for v_event in
     select o.id from app.outbox o
      where o.topic in ('mail.password_reset', 'mail.email_verification')
-       and o.delivered_at is null and o.given_up_at is null
+       and o.delivered_at is null
+       and (o.given_up_at is null or coalesce(o.last_error, '') not like 'withdrawn: %')
        and util.token_hash(o.payload ->> 'token') in (
              select r.token_hash from app.password_resets r where r.user_id = old.id
              union all
@@ -195,7 +199,7 @@ end
 $$;
 
 comment on function app.tg_users__withdraw_mail() is
-  'Trigger: withdraws the undelivered reset and verification mail of an account about to be deleted (its links go with it).';
+  'Trigger: withdraws the undelivered reset and verification mail of an account about to be deleted, given up or not (its links go with it).';
 
 create trigger "Before_cascades_3_withdraw_mail" after delete on app.users
   for each row execute function app.tg_users__withdraw_mail();
