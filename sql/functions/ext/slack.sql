@@ -1,6 +1,6 @@
 /*
  * Connecting an organization to Slack (the edge's routes /ext/slack/connect and disconnect,
- * edge/ext.py), in two steps around the call to Slack that only the edge can make:
+ * edge/slack.py), in two steps around the call to Slack that only the edge can make:
  *
  *   ext.slack_may_connect(session, org, channel)   the caller is an owner or admin of it and
  *                                         the channel well-formed, else refused before the
