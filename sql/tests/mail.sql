@@ -1,7 +1,7 @@
 /* Mail: the delivery job deferred with the outbox row, the worker's four calls, and email
    verification (sign-up, the link, resending, invitations). */
 begin;
-select plan(75);
+select plan(76);
 set local app.settings.bcrypt_cost = '4';
 
 /* The outbox defers one delivery job per mail, in the same transaction. */
@@ -265,6 +265,8 @@ select auth.send_email_verification(u) from app.users u where u.id = tap.id('gus
 select tap.fix('gus_given_up', id) from app.outbox
  where topic = 'mail.email_verification' and payload ->> 'to' = 'gus@example.com' and delivered_at is null;
 select delivery.failed(tap.id('gus_given_up'), '421 4.3.2 System not accepting network messages', true);
+update app.outbox set given_up_at = given_up_at - interval '2 hours' where id = tap.id('gus_given_up');
+select tap.fix('gus_given_up_at', given_up_at::text) from app.outbox where id = tap.id('gus_given_up');
 select auth.request_password_reset('Gus@example.com', '192.0.2.9');
 select tap.fix('hal_token', auth.signup('hal@example.com', 'correct horse battery', 'Hal', '192.0.2.9', 'tap')
                              -> 'session' ->> 'token');
@@ -286,6 +288,12 @@ select is((select o.last_error from app.outbox o where o.id = tap.id('gus_delive
   'mail it was delivered stays as it was');
 select is(delivery.try_again(tap.id('gus_given_up')), false,
   'its mail given up before the deletion is not tried again: its link went with the account');
+select results_eq(
+  $$ select o.given_up_at, o.last_error from app.outbox o where o.id = tap.id('gus_given_up') $$,
+  $$ values (tap.id('gus_given_up_at')::timestamptz,
+             'withdrawn: its account was deleted before it went (given up before: '
+             '421 4.3.2 System not accepting network messages)') $$,
+  'and it keeps when and why it was given up: the failure is not rewritten as the deletion''s');
 select results_eq(
   $$ select o.given_up_at is null, o.last_error is null, o.payload ? 'token'
        from app.outbox o where o.payload ->> 'to' = 'hal@example.com' order by o.topic $$,

@@ -87,14 +87,22 @@ create trigger defer_delivery after insert on app.outbox
 /* A message withdrawn at its claim: there is nothing to send any more (an invitation taken back,
    delivery.claim; a Slack connection gone, delivery.claim_slack_post), and nothing failed. Given
    up, its token (if any) taken out, and its reason written as `withdrawn: …`, the mark by which
-   the operators' views (admin.outbox_health, admin.failed_deliveries) tell it from a failure. */
+   the operators' views (admin.outbox_health, admin.failed_deliveries) tell it from a failure.
+   One given up already (an account's deletion withdraws its mail given up in an SMTP outage)
+   keeps when it was given up and its error after the reason: rewritten as the deletion's, the
+   outage's record (when, and the server's answer) was lost, and the failed-deliveries alert
+   (pipeline.failed_deliveries), reading the job's failure after the deletion, told the outage's
+   incident by its last error `withdrawn: its account was deleted before it went`. */
 create function app.withdraw_message(p_event_id app.event_id, p_reason text) returns void
 language sql volatile
 begin atomic
   update app.outbox o
-     set given_up_at = pg_catalog.now(), payload = o.payload - 'token', last_error = 'withdrawn: ' || p_reason
+     set given_up_at = coalesce(o.given_up_at, pg_catalog.now()), payload = o.payload - 'token',
+         last_error = 'withdrawn: ' || p_reason
+                      || case when o.given_up_at is not null
+                              then pg_catalog.format(' (given up before: %s)', o.last_error) else '' end
    where o.id = p_event_id;
 end;
 
 comment on function app.withdraw_message(app.event_id, text) is
-  'Gives an outbox message up as withdrawn (nothing to send any more, no failure): last_error ''withdrawn: '' and the reason, its token removed.';
+  'Gives an outbox message up as withdrawn (nothing to send any more, no failure): last_error ''withdrawn: '' and the reason, its token removed; one given up already keeps when, and its error after the reason.';
