@@ -35,7 +35,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from aiosmtplib.typing import Default
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from aiosmtplib.typing import Default, SMTPStatus
 
 from blossom_db.settings import ENCODE_HINT
 from services.errors import CheckFailed, check_before_handing_over
@@ -46,8 +47,9 @@ QUIT_SECONDS = 2.0
 # other answers (RFC 5321, 4.5.3.2.6: ten minutes). A relay has the message once its end came and
 # answers once it has queued it (a content filter, a busy disk: tens of seconds), delivering it
 # even if the client hung up meanwhile; given up on at the timeout of any other answer, the try
-# failed, and the next one sent the mail again. aiosmtplib waits for the DATA command's own answer
-# as long. The worker bounds a whole send more tightly (worker/delivery.py).
+# failed, and the next one sent the mail again. The DATA command's own answer (354), which comes
+# before the server has anything, keeps the timeout of the others. The worker bounds a whole send
+# more tightly (worker/delivery.py).
 END_OF_DATA_SECONDS = 600.0
 # A 5xx to MAIL FROM about this message rather than about us: its size (SIZE=, 552) or its
 # parameters (555). Any other refusal of our sender is the settings', as is a refusal of a
@@ -202,9 +204,27 @@ class _CheckedClient(aiosmtplib.SMTP):
             await check_before_handing_over(self._before_data)
         if timeout is Default.token:
             timeout = self.timeout
-        if timeout is not None:
-            timeout = max(timeout, END_OF_DATA_SECONDS)
-        return await super().data(message, timeout=timeout)
+        # aiosmtplib waits for DATA's 354 and for the end's answer alike, one timeout for both: the
+        # longer one held a relay that stalled at DATA (the message not yet its) up to the send's
+        # bound at each try, a worker's slot and the mail's outbox row with it. So DATA is said
+        # here, and the message handed to aiosmtplib's own writing of it, only the end waited long.
+        started = await self.execute_command(b"DATA", timeout=timeout)
+        if started.code != SMTPStatus.start_input:
+            raise aiosmtplib.SMTPDataError(started.code, started.message)
+        assert self.protocol is not None  # execute_command raised otherwise
+        if isinstance(message, str):
+            message = message.encode("ascii")
+        self.protocol.write(PERIOD_REGEX.sub(b"..", normalize_message_line_endings(message)) + b".\r\n")
+        try:
+            answer = await self.protocol.read_response(
+                timeout=None if timeout is None else max(timeout, END_OF_DATA_SECONDS)
+            )
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            self.close()
+            raise
+        if answer.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPDataError(answer.code, answer.message)
+        return answer
 
 
 class Mailer:

@@ -148,7 +148,8 @@ def test_the_login_from_the_url_is_used_and_a_refused_one_is_temporary() -> None
 class ScriptedSmtp:
     """An SMTP server on loopback that answers as told: its greeting, its answer to MAIL FROM, to
     RCPT TO and to the end of data, and QUIT (or RSET) answered or never (a server that accepted
-    or refused the message and then hangs)."""
+    or refused the message and then hangs), and DATA answered or never (one that stalls before it
+    has the message)."""
 
     def __init__(
         self,
@@ -158,9 +159,10 @@ class ScriptedSmtp:
         answer_quit: bool = True,
         data_end: str = "250 accepted",
         answer_rset: bool = True,
+        answer_data: bool = True,
     ) -> None:
         self.greeting, self.mail, self.rcpt, self.answer_quit = greeting, mail, rcpt, answer_quit
-        self.data_end, self.answer_rset = data_end, answer_rset
+        self.data_end, self.answer_rset, self.answer_data = data_end, answer_rset, answer_data
         self.accepted = 0
         # The verbs of the commands received, in order (b"MAIL", b"RCPT", ...).
         self.commands: list[bytes] = []
@@ -178,6 +180,9 @@ class ScriptedSmtp:
                         self.wfile.write(f"{scripted.mail}\r\n".encode())
                     elif verb == b"RCPT":
                         self.wfile.write(f"{scripted.rcpt}\r\n".encode())
+                    elif verb == b"DATA" and not scripted.answer_data:
+                        self.rfile.read()  # unanswered, open until the client drops it
+                        return
                     elif verb == b"DATA":
                         self.wfile.write(b"354 go on\r\n")
                         for data in self.rfile:
@@ -315,6 +320,24 @@ def test_a_refusal_of_this_message_stays_permanent_when_the_server_then_hangs(
     with ScriptedSmtp(mail=mail, rcpt=rcpt, data_end=data_end, answer_rset=False) as smtp:
         with pytest.raises(PermanentFailure, match=f"refused: {refused} "):
             asyncio.run(Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=1)).send(_message()))
+        assert smtp.accepted == 0
+
+
+def test_a_server_that_never_answers_data_is_given_up_on_at_the_timeout() -> None:
+    """Only the answer to the message's end is waited for END_OF_DATA_SECONDS: the server has the
+    message then. The DATA command's own answer (354) comes before it has anything, and was
+    waited for as long: a relay stalling there held the worker's slot and the mail's outbox row
+    (which an account's deletion waits for) up to the send's bound, 4 minutes with the worker
+    role's idle limit, at each try, where BLOSSOM_SMTP_TIMEOUT (30 s) said otherwise."""
+
+    async def send() -> None:
+        async with asyncio.timeout(10):  # the old wait, END_OF_DATA_SECONDS, would fail here
+            await Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=1)).send(_message())
+
+    with ScriptedSmtp(answer_data=False) as smtp:
+        with pytest.raises(TemporaryFailure, match="Timed out"):
+            asyncio.run(send())
+        assert smtp.commands[-1] == b"DATA"
         assert smtp.accepted == 0
 
 
