@@ -671,35 +671,40 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
     assert_the_restart_logged_in_lines_not_tracebacks(tmp_path)
 
 
+# Every retry procrastinate records (not the sweep's UPDATE, which runs the job again): the worker
+# starts over once RECORD_END_SECONDS have passed.
+EVERY_RETRY = "pg_catalog.current_query() like '%procrastinate_retry_job%'"
+
+
 @pytest.mark.parametrize(
-    ("lost", "timeout"),
+    ("lost", "state", "timeout"),
     [
-        pytest.param("pg_catalog.nextval('public.job_ends_lost') = 1", 15, id="once"),
-        # Every retry procrastinate records (not the sweep's UPDATE, which runs the job again):
-        # the worker starts over once RECORD_END_SECONDS have passed.
+        pytest.param("pg_catalog.nextval('public.job_ends_lost') = 1", "57P01", 15, id="once"),
+        pytest.param(EVERY_RETRY, "57P01", worker.process.RECORD_END_SECONDS + 20, id="for-good"),
+        # A state that passes while the database answers (a lock timeout): no connection lost.
         pytest.param(
-            "pg_catalog.current_query() like '%procrastinate_retry_job%'",
-            worker.process.RECORD_END_SECONDS + 20,
-            id="for-good",
+            EVERY_RETRY, "55P03", worker.process.RECORD_END_SECONDS + 20, id="lock-timeout-for-good"
         ),
     ],
 )
 def test_a_job_whose_end_the_database_lost_while_the_worker_ran_on_runs_again(
-    database_url: str, tmp_path: Path, lost: str, timeout: float
+    database_url: str, tmp_path: Path, lost: str, state: str, timeout: float
 ) -> None:
     """A job's end (its retry after a failed try, here) that the database lost, while the worker
     went on (one of the job queue's connections ended, its pool's wait for one run out, the rest
     of the database answering), stayed `doing` under that worker, whose heartbeat went on too:
     no sweep took it for stalled, and the mail was never tried again. A test trigger ends the
-    retry's statement as a backend ended (57P01): the end is recorded once it is taken, and when
-    it never is, the worker starts over and the job runs again."""
+    retry's statement as a backend ended (57P01), or as a lock timeout (55P03): the end is
+    recorded once it is taken, and when it never is, the worker starts over and the job runs
+    again, said in log lines (the lock timeout's was asyncio's `Task exception was never
+    retrieved`, its traceback at error level)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("create sequence public.job_ends_lost")
         conn.execute(
             "create function public.lose_job_ends() returns trigger language plpgsql"
             " security definer set search_path = '' as $$ begin"
             f" if old.status = 'doing' and new.status = 'todo' and {lost} then"
-            " raise exception 'terminating connection due to administrator command' using errcode = '57P01';"
+            f" raise exception 'the job''s end lost' using errcode = '{state}';"
             " end if; return new; end $$"
         )
         conn.execute(
@@ -713,6 +718,10 @@ def test_a_job_whose_end_the_database_lost_while_the_worker_ran_on_runs_again(
         assert row["attempts"] == 2, row
         assert len(smtp.to("kai@example.com")) == 1
         assert process.poll() is None, "the worker kept running"
+    (log,) = tmp_path.glob("worker-*.log")
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert "never retrieved" not in text, text
 
 
 def _wrapped(error: psycopg.Error) -> exceptions.ConnectorException:

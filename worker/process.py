@@ -333,19 +333,30 @@ class QueueWorker(Worker):
         # A job's end that could not be recorded (the database lost) ended its task with the
         # error, which nothing awaits: asyncio logged it, traceback and all, as "Task exception
         # was never retrieved". The job runs again once the database is back (_gone_worker_ids);
-        # any other error is left to surface as it did.
+        # so does one whose end a passing state (a lock or statement timeout, the pool's wait for a
+        # connection) kept from being recorded for RECORD_END_SECONDS, as the worker it stopped
+        # starts over (_persist_job_status): it too was such a traceback. Any other error is left
+        # to surface as it did.
         try:
             await super()._process_job(context)
         except DATABASE_ERRORS as error:
-            if not database_lost(error):
+            if not may_pass(error):
                 raise
-            log.warning(
-                "job %s (%s): its end was not recorded, the database unreachable (%s); it runs again"
-                " once the database is back",
-                context.job.id,
-                context.job.call_string,
-                _first_line(error),
-            )
+            if database_lost(error):
+                log.warning(
+                    "job %s (%s): its end was not recorded, the database unreachable (%s); it runs"
+                    " again once the database is back",
+                    context.job.id,
+                    context.job.call_string,
+                    _first_line(error),
+                )
+            else:
+                log.warning(
+                    "job %s (%s): its end was not recorded (%s); it runs again as the worker starts over",
+                    context.job.id,
+                    context.job.call_string,
+                    database_error_shown(error),
+                )
 
 
 class ExpectedDatabaseLoss(logging.Filter):
