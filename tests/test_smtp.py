@@ -116,6 +116,18 @@ def test_an_accepted_message_is_received() -> None:
         assert received.to == ("b@example.com",)
 
 
+def test_a_line_of_the_body_that_begins_with_a_period_arrives_as_it_was_written() -> None:
+    """The message is written by our own DATA (services/smtp.py, _CheckedClient.data): a line of
+    one period, unstuffed, ended the message there, and one beginning with a period lost it."""
+    body = "Hello\n.\n.hidden\n..two\nlast line\n"
+    message = _message()
+    message.set_content(body, cte="7bit")
+    with SmtpServer() as smtp:
+        asyncio.run(Mailer(SmtpSettings.from_url(smtp.url, timeout_seconds=5)).send(message))
+        (received,) = smtp.received
+        assert received.part("plain").replace("\r\n", "\n") == body
+
+
 @pytest.mark.parametrize(
     ("reply", "failure"),
     [("451 4.3.0 Try later", TemporaryFailure), ("452 4.3.1 Out of space", TemporaryFailure),
