@@ -8,7 +8,8 @@ when it failed), so Dagster starts it once whatever the sensor asks again; the r
 incident as an error. A database whose failures started again (restored from a backup, made again)
 is read from its first failure again; a failure gone with its job (run again and succeeded) is not
 taken for that. A failure whose mail was delivered since it failed (tried again by a DBA) is no
-incident: it was over before it was seen.
+incident: it was over before it was seen; nor is one whose message the housekeeping deleted, which
+it does only 30 days after the message was delivered.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
@@ -130,9 +131,12 @@ class Incidents:
         incident, last_at = self.open_incident, self.last_failure_at
         incidents: dict[int, list[PipelineFailedDeliveriesRow]] = {}
         for failure in failures:
-            if failure.delivered_at is not None:
+            if failure.delivered_at is not None or failure.event_id is None:
                 # Mended and delivered since (delivery.try_again) before it was seen: over, it
                 # opens no incident and keeps none open; an alert of it told of a mail that went.
+                # So is one whose message is gone: the housekeeping deletes a message only 30 days
+                # after it was delivered, and a sensor reading from the first failure again took
+                # such a failure for one never delivered.
                 continue
             at = failure.failed_at.timestamp() if failure.failed_at is not None else now
             if incident is None or last_at is None or at - last_at > quiet_seconds:

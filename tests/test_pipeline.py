@@ -26,7 +26,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from blossom_db.generated import PipelineFailedDeliveriesRow, pipeline_slack_digest_targets
+from blossom_db.generated import (
+    PipelineFailedDeliveriesRow,
+    pipeline_purge_auth,
+    pipeline_slack_digest_targets,
+)
 from blossom_db.settings import CONNECTION_DEFAULTS
 from ops.scratch import free_port, throwaway_folder
 from ops.settings import ROOT, with_user
@@ -1508,6 +1512,31 @@ def test_a_failure_mended_and_delivered_before_the_sensor_saw_it_is_no_incident(
     assert isinstance(alert, dagster.RunRequest)
     config = alert.run_config["ops"]["alert_delivery_incident"]["config"]
     assert (config["failures"], config["last_error"]) == (1, "550 no such mailbox")
+
+
+def test_a_failure_mended_long_ago_whose_mail_the_housekeeping_purged_is_no_incident(
+    database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """A mail given up, tried again by a DBA and delivered, is deleted by the housekeeping 30 days
+    after it went, its failed job and failure kept. A sensor that reads the failures from the first
+    one again (its cursor cleared or not its own, the database restored, a new Dagster instance)
+    found no message for that failure and took it for one not delivered: an incident that never
+    was, alerted of a mail delivered a month before, its topic unknown and its last error empty.
+    A message is deleted only once delivered, so a failure whose message is gone is over too."""
+    (mended,) = queue_mails(database_url, 1)
+    fail(database_url, [mended])
+    with psycopg.connect(database_url) as conn:
+        (tried,) = conn.execute("select delivery.try_again(%s)", (mended,)).fetchone() or (None,)
+        assert tried is True
+        conn.execute(
+            "update app.outbox set delivered_at = now() - interval '31 days', attempts = 1 where id = %s",
+            (mended,),
+        )
+    with postgres.transaction() as conn:
+        assert pipeline_purge_auth(conn).outbox_delivered == 1
+    over, cursor = sensor_tick_and_cursor(postgres, instance, None)
+    assert isinstance(over, dagster.SkipReason), over
+    assert sensors.Incidents.from_cursor(cursor).open_incident is None
 
 
 # Cursors the sensor never writes: set by hand (the UI, `dagster sensor cursor --set`), cut
