@@ -722,6 +722,11 @@ def test_a_job_whose_end_the_database_lost_while_the_worker_ran_on_runs_again(
     text = log.read_text()
     assert "Traceback" not in text, text
     assert "never retrieved" not in text, text
+    # The database answered all along: a restart said to be for its loss sent on-call to look
+    # for an outage that was not there.
+    assert "database connection was lost" not in text, text
+    if timeout > 15:
+        assert "the worker starts over: a job's end could not be recorded" in text, text
 
 
 def _wrapped(error: psycopg.Error) -> exceptions.ConnectorException:

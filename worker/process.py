@@ -270,9 +270,17 @@ class QueueConnector(PsycopgConnector):
         await super().listen_notify(wake_up, channels)
 
 
+class StartingOver(Exception):
+    """The worker stopped itself with the database answering: it starts over, saying why, not as
+    for the database lost (the line on-call would search an outage for)."""
+
+
 class QueueWorker(Worker):
     """procrastinate's worker, whose side tasks (the listener, the heartbeat) are watched, and
     whose jobs' ends that the database's loss kept from being recorded are said in one line."""
+
+    # Why it stopped itself with the database answering (WorkerProcess says it as it starts over).
+    ended_because: str | None = None
 
     async def _periodic_deferrer(self) -> None:
         # procrastinate stops its worker when a side task fails, watching for the first one to
@@ -317,6 +325,11 @@ class QueueWorker(Worker):
                 if not may_pass(error):
                     raise
                 if self._stop_event.is_set() or time.monotonic() + wait > deadline:
+                    if not self._stop_event.is_set():
+                        self.ended_because = (
+                            f"a job's end could not be recorded for {RECORD_END_SECONDS:g} s"
+                            f" ({database_error_shown(error)})"
+                        )
                     self.stop()  # type: ignore[no-untyped-call]
                     raise
                 log.warning(
@@ -461,6 +474,8 @@ class WorkerProcess:
                 try:
                     await self._run_once()
                     wait = RECONNECT_FIRST_SECONDS
+                except StartingOver as reason:
+                    log.warning("the worker starts over: %s", reason)
                 except DATABASE_ERRORS as error:
                     if database_lost(error):
                         log.warning("database unreachable (%s); trying again", _first_line(error))
@@ -486,6 +501,7 @@ class WorkerProcess:
         database lost under it."""
         if not await self._open_queue():
             return
+        worker: QueueWorker | None = None
         try:
             worker = QueueWorker(
                 app=self.app,
@@ -517,6 +533,8 @@ class WorkerProcess:
         finally:
             await self.app.close_async()
         if not self._stopping.is_set():
+            if worker is not None and worker.ended_because:
+                raise StartingOver(worker.ended_because)
             raise exceptions.ConnectorException(
                 "the worker ended by itself (its database connection was lost)"
             )
