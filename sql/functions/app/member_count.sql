@@ -11,9 +11,9 @@
  * committed count (READ COMMITTED re-reads the row after the wait; a stricter isolation level
  * fails the later transaction instead of losing an update). Nothing else needs the
  * per-organization advisory lock (app.lock_org) for the count: where the org functions take
- * it (remove, leave, delete), it is taken before the membership changes, and the row lock
- * comes after, in that order everywhere (accept_invitation and create_organization take no
- * advisory lock); several organizations in one statement are locked in id order.
+ * it (remove, leave, delete, accept_invitation), it is taken before the membership changes,
+ * and the row lock comes after, in that order everywhere (create_organization takes no advisory
+ * lock); several organizations in one statement are locked in id order.
  *
  * Why a function owned by member_counter: the member whose membership changes is usually not
  * allowed to update the organization (joining as a member, leaving: RLS gives updates to
