@@ -301,6 +301,7 @@ def accepting(stack: Stack, owner: Account, org_id: str) -> tuple[Account, dict[
         ("delete_organization", lambda stack, owner, org_id: (owner, {"org_id": org_id})),
         ("revoke_invitation", revoking),
         ("accept_invitation", accepting),
+        ("decline_invitation", accepting),
     ],
 )
 def test_a_call_waiting_for_its_organization_when_its_session_is_revoked_is_not_signed_in(
@@ -309,7 +310,8 @@ def test_a_call_waiting_for_its_organization_when_its_session_is_revoked_is_not_
     """A stolen session's call waits for the organization's lock (another call holds it) while
     its owner signs out everywhere: its session was read before it waited, its role again once
     it held the lock, but not its session, and it renamed (deleted) the organization, revoked an
-    invitation or joined with one a moment after the session was revoked."""
+    invitation or joined with one a moment after the session was revoked. A decline took no lock
+    of the organization's, and so went through whenever it came."""
     owner = signup(auth_stack.edge_url)
     made = post(auth_stack.edge_url, "/rpc/create_organization", {"name": "Kept"}, headers=owner.cookie)
     assert made.status == 200, made.body
@@ -351,8 +353,9 @@ def organization_and_invitations(stack: Stack, org_id: str) -> tuple[object, ...
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         row = conn.execute(
             "select o.name, o.deleted_at, array(select m.user_id from app.memberships m where m.org_id = o.id"
-            " order by m.id), array(select (i.revoked_at, i.accepted_at)::text from app.invitations i"
-            " where i.org_id = o.id order by i.id) from app.organizations o where o.id = %s",
+            " order by m.id), array(select (i.revoked_at, i.accepted_at, i.declined_at)::text"
+            " from app.invitations i where i.org_id = o.id order by i.id)"
+            " from app.organizations o where o.id = %s",
             (org_id,),
         ).fetchone()
     assert row is not None

@@ -1,4 +1,7 @@
-/* Declines an invitation with the token from the mail (the invited account only). */
+/* Declines an invitation with the token from the mail (the invited account only). Under the
+   organization's lock, as accepting and revoking it are, with the caller's session read again
+   once it is held: a decline that waited while the session was revoked (a stolen one cut off)
+   went through a moment after. */
 create function api.decline_invitation(token text) returns void
 language plpgsql volatile security definer set search_path = ''
 as $$
@@ -7,6 +10,8 @@ declare
   v_invitation app.invitations;
 begin
   v_invitation := app.presented_invitation(decline_invitation.token);
+  perform app.lock_org(v_invitation.org_id);
+  perform auth.require_live_session();
   update app.invitations i set declined_at = pg_catalog.now()
    where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
      and i.expires_at > pg_catalog.now();
