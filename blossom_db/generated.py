@@ -1657,15 +1657,15 @@ def auth_confirm_password_reset(
     p_client_addr: Inet | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
     p_session_token: str | Default | None = DEFAULT,
-) -> None:
-    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets every device of the account but the browser's own (p_device_token), and ends the session the browser presented (p_session_token), whoever's it was. Errors: 400 auth.invalid_token, 422 auth.weak_password.
+) -> str | None:
+    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session, makes the browser one of the account's devices (p_device_token when we made it, else a new one) and forgets every other, and ends the session the browser presented (p_session_token), whoever's it was. Returns the device token for the browser's cookie. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
     Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
         "confirm_password_reset",
-        "select {call}",
+        "select v from {call} as v",
         [
             ("p_token", p_token, "text", ""),
             ("p_new_password", p_new_password, "text", ""),
@@ -1674,9 +1674,10 @@ def auth_confirm_password_reset(
             ("p_session_token", p_session_token, "text", ""),
         ],
     )
-    with guarded(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
+    with guarded(conn, AuthConfirmPasswordResetError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
-    return None
+        row = one(cur.fetchone())
+    return cast("str | None", row[0])
 
 
 async def auth_confirm_password_reset_async(
@@ -1687,15 +1688,15 @@ async def auth_confirm_password_reset_async(
     p_client_addr: Inet | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
     p_session_token: str | Default | None = DEFAULT,
-) -> None:
-    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets every device of the account but the browser's own (p_device_token), and ends the session the browser presented (p_session_token), whoever's it was. Errors: 400 auth.invalid_token, 422 auth.weak_password.
+) -> str | None:
+    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session, makes the browser one of the account's devices (p_device_token when we made it, else a new one) and forgets every other, and ends the session the browser presented (p_session_token), whoever's it was. Returns the device token for the browser's cookie. Errors: 400 auth.invalid_token, 422 auth.weak_password.
 
     Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
     """
     query, params = call_query(
         "auth",
         "confirm_password_reset",
-        "select {call}",
+        "select v from {call} as v",
         [
             ("p_token", p_token, "text", ""),
             ("p_new_password", p_new_password, "text", ""),
@@ -1704,9 +1705,10 @@ async def auth_confirm_password_reset_async(
             ("p_session_token", p_session_token, "text", ""),
         ],
     )
-    async with guarded_async(conn, AuthConfirmPasswordResetError), conn.cursor() as cur:
+    async with guarded_async(conn, AuthConfirmPasswordResetError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
-    return None
+        row = one(await cur.fetchone())
+    return cast("str | None", row[0])
 
 
 def auth_login(

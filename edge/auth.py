@@ -324,8 +324,13 @@ def signed_in(response: Response, config: EdgeConfig, result: dict[str, JsonValu
     _cookie(response, config, config.cookie_name, str(session["token"]), max_age)
     device = result.get("device_token")
     if isinstance(device, str):
-        _cookie(response, config, config.device_cookie_name, device, DEVICE_COOKIE_SECONDS)
+        remembered_device(response, config, device)
     return response
+
+
+def remembered_device(response: Response, config: EdgeConfig, device_token: str) -> None:
+    """The device cookie: this browser is one the account signed in from, or reset it from."""
+    _cookie(response, config, config.device_cookie_name, device_token, DEVICE_COOKIE_SECONDS)
 
 
 def clear_session_cookie(response: Response, config: EdgeConfig) -> None:
@@ -464,7 +469,7 @@ async def request_password_reset(request: Request) -> Response:
 async def confirm_password_reset(request: Request) -> Response:
     body = await json_fields(request, "token", "new_password")
     config: EdgeConfig = request.app.state.config
-    await call(
+    device = await call(
         request,
         lambda conn: db.auth_confirm_password_reset_async(
             conn,
@@ -476,8 +481,13 @@ async def confirm_password_reset(request: Request) -> Response:
         ),
         password_work(request).hashing,
     )
+    if device is None:  # the function names the browser's device or raises; never neither
+        raise Refused(internal_error())
     response = no_content()
     clear_session_cookie(response, config)
+    # The only device the account keeps: the browser that proved its mailbox passes the delay
+    # others' guesses put the account under, as the owner's signed-in browser does.
+    remembered_device(response, config, device)
     return response
 
 

@@ -206,7 +206,7 @@ SPECS: tuple[RouteSpec, ...] = (
         "auth.confirm_password_reset",
         "POST",
         "/auth/password-reset/confirm",
-        "Sets a new password with a mailed reset token; every session is revoked.",
+        "Sets a new password with a mailed reset token; every session is revoked (sets the device cookie).",
         204,
         body={"token": "text", "new_password": "text"},
         errors={**_AUTH_BODY, **_PASSWORD_WORK, "auth.invalid_token": 400, "auth.weak_password": 422},

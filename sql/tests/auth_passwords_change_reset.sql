@@ -1,6 +1,6 @@
 /* Password change and reset: proofs, single-use tokens, the outbox, revocation; and the purge. */
 begin;
-select plan(48);
+select plan(49);
 set local app.settings.bcrypt_cost = '4';
 -- From the start: a function's calls are counted if it was on when its caller first looked it up.
 set local track_functions = 'all';
@@ -191,10 +191,13 @@ select results_eq($$ select token_hash from app.devices where user_id = tap.id('
   'a reset forgets the account''s devices but the browser that made it');
 select tap.fix('erin_reset_3', pg_temp.mailed_reset('erin@example.com'));
 set local role edge;
-select auth.confirm_password_reset(tap.id('erin_reset_3'), 'a fifth password 5', null) is null as reset \gset
+select auth.confirm_password_reset(tap.id('erin_reset_3'), 'a fifth password 5', null) as erin_new_phone \gset
 reset role;
-select is_empty($$ select from app.devices where user_id = tap.id('erin') $$,
-  'a reset from a browser that is none of the account''s devices forgets them all');
+select tap.fix('erin_new_phone', :'erin_new_phone');
+select results_eq($$ select token_hash from app.devices where user_id = tap.id('erin') $$,
+  $$ values (util.token_hash(tap.id('erin_new_phone'))) $$,
+  'a reset from a browser that is none of the account''s devices forgets them all and makes it the one');
+select isnt(tap.id('erin_new_phone'), tap.id('erin_browser'), 'that browser''s device is a new one');
 
 /* Password changes that succeed: each spends two bcrypts of the edge's few hashing slots, which
    sign-ups and resets wait for too, and the right password passes every failed-login limit. So an

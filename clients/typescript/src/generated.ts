@@ -851,7 +851,7 @@ export function authChangePassword(
 }
 
 /**
- * Sets a new password with a mailed reset token; every session is revoked.
+ * Sets a new password with a mailed reset token; every session is revoked (sets the device cookie).
  *
  * POST /auth/password-reset/confirm: 204 on success.
  * Fails with: 400 auth.invalid_token, 400 request.invalid_json, 403 auth.csrf, 422 auth.weak_password, 422 request.invalid_field, 503 edge.auth_busy, 503 edge.database_unavailable, and what auth.confirm_password_reset raises.

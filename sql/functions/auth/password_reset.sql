@@ -64,19 +64,25 @@ comment on function auth.request_password_reset(text, inet) is
    order too (it spends the links).
    The browser that made the reset is signed out (the edge clears its session cookie), so the
    session it presented (p_session_token) ends too, whoever's it was: one of another account (a
-   shared computer) went on working for whoever kept a copy of the cookie the answer cleared. */
+   shared computer) went on working for whoever kept a copy of the cookie the answer cleared.
+   And it becomes (or stays) one of the account's devices (auth.remember_device), the only one
+   left, whose token is returned for its cookie: it proved the mailbox, as a sign-in proves the
+   password. Kept only when it was one already, an owner who reset from a browser that had
+   never signed in (a new phone, cookies cleared) stayed under the account's growing delay
+   that others' guesses keep up (auth.failed_logins_retry_after), which only a device passes:
+   the new password was refused too, the reset opening nothing. */
 create function auth.confirm_password_reset(
   p_token text,
   p_new_password text,
   p_client_addr inet default null,
   p_device_token text default null,
   p_session_token text default null
-) returns void
+) returns text
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   v_reset app.password_resets;
-  v_device bytea;
+  v_device_token text;
 begin
   if util.token_is_wellformed(p_token) then
     select r.* into v_reset from app.password_resets r where r.token_hash = util.token_hash(p_token);
@@ -89,7 +95,6 @@ begin
     perform util.raise_error(400, 'auth.invalid_token', 'The reset link is unknown, used or expired.');
   end if;
   perform auth.check_password(p_new_password);
-  v_device := auth.known_device(p_device_token, v_reset.user_id);
   update app.user_secrets s
      set password_hash = auth.hash_password(p_new_password), password_changed_at = pg_catalog.now()
    where s.user_id = v_reset.user_id;
@@ -98,12 +103,15 @@ begin
   update app.sessions s set revoked_at = pg_catalog.now() where s.user_id = v_reset.user_id and s.revoked_at is null;
   perform auth.end_presented_session(p_session_token);
   -- Devices made with the old password keep no exemption from the account's back-off.
-  delete from app.devices d where d.user_id = v_reset.user_id and d.token_hash is distinct from v_device;
+  v_device_token := auth.remember_device(v_reset.user_id, p_device_token);
+  delete from app.devices d where d.user_id = v_reset.user_id and d.token_hash <> util.token_hash(v_device_token);
   perform auth.audit('auth.password_reset', v_reset.user_id, v_reset.user_id, p_client_addr);
+  return v_device_token;
 end
 $$;
 
 comment on function auth.confirm_password_reset(text, text, inet, text, text) is
-  'Sets a new password with a reset token, spends it and every other outstanding one, revokes every session and forgets '
-  'every device of the account but the browser''s own (p_device_token), and ends the session the browser presented (p_session_token), whoever''s it was. '
+  'Sets a new password with a reset token, spends it and every other outstanding one, revokes every session, makes the browser '
+  'one of the account''s devices (p_device_token when we made it, else a new one) and forgets every other, and ends the session the browser presented (p_session_token), whoever''s it was. '
+  'Returns the device token for the browser''s cookie. '
   'Errors: 400 auth.invalid_token, 422 auth.weak_password.';
