@@ -1593,7 +1593,7 @@ def auth_change_password(
     p_device_token: str | Default | None = DEFAULT,
     p_user_agent: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links and forgets every other device. Returns {ok: true, session} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links, makes this browser one of the account's devices and forgets every other. Returns {ok: true, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
     Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """
@@ -1626,7 +1626,7 @@ async def auth_change_password_async(
     p_device_token: str | Default | None = DEFAULT,
     p_user_agent: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links and forgets every other device. Returns {ok: true, session} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links, makes this browser one of the account's devices and forgets every other. Returns {ok: true, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
 
     Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
     """

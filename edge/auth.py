@@ -450,7 +450,7 @@ async def change_password(request: Request) -> Response:
             password_work(request).hashing,
         )
     )
-    # Every session ended with the old password, this browser's too: it gets a new one.
+    # Every session ended with the old password, this browser's too: it gets a new one, and its device.
     return signed_in(no_content(), config, result)
 
 

@@ -180,7 +180,7 @@ SPECS: tuple[RouteSpec, ...] = (
         "auth.change_password",
         "POST",
         "/auth/password",
-        "Changes the password; every session is revoked, and this browser gets a new one.",
+        "Changes the password; every session is revoked; this browser gets a new one and a device cookie.",
         204,
         body={"current_password": "text", "new_password": "text"},
         errors={

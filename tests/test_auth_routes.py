@@ -395,6 +395,38 @@ def test_password_change_revokes_every_session_and_gives_this_browser_a_new_one(
     assert login.status == 200
 
 
+def test_a_password_change_keeps_its_browser_a_device_when_it_had_been_forgotten(auth_stack: Stack) -> None:
+    """An account keeps its 20 most recent devices, so twenty sign-ins with a stolen password
+    from as many browsers forget the owner's. The owner's change of the password then forgot
+    every device of the account, and the browser that had just proved the password got none
+    back: the thief's guesses from many addresses, keeping the account under its growing delay,
+    held the owner's next sign-in back. A change makes its browser a device, as a login does."""
+    account = signup(auth_stack.edge_url)
+    with psycopg.connect(auth_stack.database_url) as conn:
+        conn.execute(
+            "select auth.remember_device(%s, null) from generate_series(1, 20)", [account.user["id"]]
+        )
+    body = {"current_password": PASSWORD, "new_password": "a brand new password"}
+    reply = post(auth_stack.edge_url, "/auth/password", body, headers=account.browser)
+    assert reply.status == 204
+    device = session_cookie(reply, DEVICE_COOKIE_NAME)
+    assert device is not None
+    with psycopg.connect(auth_stack.database_url) as conn:
+        conn.execute(
+            "insert into app.rate_limit_hits (kind, key) select 'login.email', lower(%s)"
+            " from generate_series(1, 40)",
+            [account.email],
+        )
+    credentials = {"email": account.email, "password": "a brand new password"}
+    cookies = {"Cookie": f"{DEVICE_COOKIE_NAME}={device}"}
+    assert post(auth_stack.edge_url, "/auth/login", credentials, headers=cookies).status == 200
+    with psycopg.connect(auth_stack.database_url) as conn:
+        kept = conn.execute(
+            "select encode(token_hash, 'hex') from app.devices where user_id = %s", [account.user["id"]]
+        ).fetchall()
+    assert kept == [(hashlib.sha256(device.encode()).hexdigest(),)]
+
+
 @pytest.mark.parametrize(
     ("current", "new", "status", "code"),
     [

@@ -170,7 +170,8 @@ select tap.fix('erin_reset', pg_temp.mailed_reset('erin@example.com'));
 set local role edge;
 select is(auth.change_password(tap.id('erin_token'), 'correct horse battery', 'a new password 2', null,
                                tap.id('erin_browser')) - 'session',
-  '{"ok": true}', 'Erin changes her password from her browser');
+  pg_catalog.jsonb_build_object('ok', true, 'device_token', tap.id('erin_browser')),
+  'Erin changes her password from her browser, which stays her device');
 select throws_ok($$ select auth.confirm_password_reset(tap.id('erin_reset'), 'a third password 3', null) $$,
   'PGRST', '{"code" : "auth.invalid_token", "message" : "The reset link is unknown, used or expired.", "details" : null, "hint" : null}',
   'a password change spends the reset links sent before it');

@@ -837,7 +837,7 @@ export function acceptInvitation(
 }
 
 /**
- * Changes the password; every session is revoked, and this browser gets a new one.
+ * Changes the password; every session is revoked; this browser gets a new one and a device cookie.
  *
  * POST /auth/password: 204 on success.
  * Fails with: 400 request.invalid_json, 401 auth.invalid_credentials, 403 auth.csrf, 422 auth.weak_password, 422 request.invalid_field, 429 auth.rate_limited, 503 edge.auth_busy, 503 edge.database_unavailable, and what auth.change_password raises.

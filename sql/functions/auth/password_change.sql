@@ -2,7 +2,11 @@
  * Password change by a signed-in user: proves the current password; every session ends, the one
  * presented too, which a new session replaces (a copy of this browser's token taken before, the
  * theft a password change is often for, worked on after it); reset links sent before are spent
- * and devices but this browser forgotten.
+ * and devices but this browser forgotten. This browser becomes (or stays) one of the account's
+ * devices, as a login makes it (auth.remember_device): kept only when it was one already, an
+ * owner's browser that twenty sign-ins with the stolen password had pushed out of the account's
+ * 20 devices was forgotten with the thief's, and the thief's guesses from many addresses then
+ * held the owner's next sign-in back (auth.failed_logins_retry_after).
  * A wrong current password is a guess at the account's password like a failed login, so it
  * draws on the same limits (auth.failed_logins_retry_after, under the account's lock) and, as
  * in auth.login, is a result rather than an error, so that the count survives. Without it a
@@ -27,6 +31,7 @@ declare
   v_retry integer;
   v_hash text;
   v_device bytea := auth.known_device(p_device_token, v_session.user_id);
+  v_device_token text;
 begin
   if v_session.id is null then
     perform util.raise_error(401, 'auth.not_signed_in', 'Sign in first.');
@@ -72,17 +77,21 @@ begin
   -- but this browser keep no exemption from the account's back-off.
   update app.password_resets r set used_at = pg_catalog.now()
    where r.user_id = v_session.user_id and r.used_at is null;
-  delete from app.devices d where d.user_id = v_session.user_id and d.token_hash is distinct from v_device;
+  v_device_token := auth.remember_device(v_session.user_id, p_device_token);
+  delete from app.devices d
+   where d.user_id = v_session.user_id and d.token_hash <> util.token_hash(v_device_token);
   perform auth.forget_failed_logins(v_key, v_addr, v_device);
   perform app.rate_limit_hit('password.change', v_session.user_id);
   perform auth.audit('auth.password_changed', v_session.user_id, v_session.user_id, p_client_addr);
   return pg_catalog.jsonb_build_object(
-    'ok', true, 'session', auth.issue_session(v_session.user_id, p_client_addr, p_user_agent, v_device));
+    'ok', true,
+    'session', auth.issue_session(v_session.user_id, p_client_addr, p_user_agent, util.token_hash(v_device_token)),
+    'device_token', v_device_token);
 end
 $$;
 
 comment on function auth.change_password(text, text, text, inet, text, text) is
-  'Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links and forgets every other device. '
-  'Returns {ok: true, session} or a refusal '
+  'Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links, makes this browser one of the account''s devices and forgets every other. '
+  'Returns {ok: true, session, device_token} or a refusal '
   '{ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them '
   '(a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.';
