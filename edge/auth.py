@@ -78,7 +78,13 @@ class PasswordWork:
     its bcrypt) each get a few at a time, so that a flood of one kind cannot starve the other; a
     call that waits too long for its turn is answered 503 edge.auth_busy. And one client (an
     address, an IPv6 one by its /64) may have only a few of them under way or waiting, so that
-    it cannot queue up in front of everyone else: past that, 429 edge.too_many_requests."""
+    it cannot queue up in front of everyone else: past that, 429 edge.too_many_requests.
+
+    The logins of one account (the email typed, as auth.login keys the account's lock) take
+    their turns one at a time, the others waiting at the edge within the same wait: each waits
+    in the database for the account's lock, which the one before it holds through its bcrypt,
+    and two clients' logins of one account held all four turns while one bcrypt ran, every
+    other account's sign-in waiting for a turn until it was answered 503."""
 
     def __init__(self, config: EdgeConfig) -> None:
         self.wait_seconds = config.auth_wait_seconds
@@ -86,9 +92,12 @@ class PasswordWork:
         self.hashing = asyncio.Semaphore(config.password_hashing_slots)
         self.checking = asyncio.Semaphore(config.password_checking_slots)
         self.per_client: Counter[str] = Counter()
+        self.per_account = ClientShares(1, config.auth_wait_seconds)
 
     @asynccontextmanager
-    async def turn(self, slots: asyncio.Semaphore, client: str) -> AsyncIterator[None]:
+    async def turn(
+        self, slots: asyncio.Semaphore, client: str, account: str | None = None
+    ) -> AsyncIterator[None]:
         if self.per_client[client] >= self.client_share:
             raise Refused(
                 error_response(
@@ -99,11 +108,15 @@ class PasswordWork:
                 )
             )
         self.per_client[client] += 1
+        held: str | None = None
         try:
             try:
                 async with asyncio.timeout(self.wait_seconds):
+                    if account is not None:
+                        await self.per_account.take(account)
+                        held = account
                     await slots.acquire()
-            except TimeoutError:
+            except (TimeoutError, ShareExceeded):
                 raise Refused(
                     error_response(
                         503,
@@ -117,6 +130,8 @@ class PasswordWork:
             finally:
                 slots.release()
         finally:
+            if held is not None:
+                self.per_account.give_back(held)
             self.per_client[client] -= 1
             if not self.per_client[client]:
                 del self.per_client[client]
@@ -127,11 +142,13 @@ async def call(
     function: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
     slots: asyncio.Semaphore | None = None,
     *,
+    account: str | None = None,
     wait_seconds: float | None = None,
     in_share: bool = True,
 ) -> T:
     """One auth function (a generated wrapper) in its own transaction, committed unless it
-    raised; with `slots`, in its turn for password work; with `wait_seconds`, waiting at most
+    raised; with `slots`, in its turn for password work (with `account`, the account's turn
+    first, PasswordWork); with `wait_seconds`, waiting at most
     that long for a free database connection (else EdgeConfig.database_wait_seconds, 2 s).
     Each is one of the client's few calls at the database at once (the app's database_shares:
     its others wait their turn, then 429), but with `in_share` False: the settle of a call the
@@ -141,7 +158,7 @@ async def call(
     if slots is None:
         return await _call(request, function, wait_seconds, sharer)
     work: PasswordWork = request.app.state.password_work
-    async with work.turn(slots, client):
+    async with work.turn(slots, client, account):
         return await _call(request, function, wait_seconds, sharer)
 
 
@@ -386,6 +403,7 @@ async def login(request: Request) -> Response:
                 p_device_token=device_token(request),
             ),
             password_work(request).checking,
+            account=body["email"].strip(" ").lower(),
         )
     )
     return signed_in(JSONResponse({"user": result["user"]}, headers=NO_STORE), config, result)

@@ -167,6 +167,63 @@ def test_signing_out_everywhere_waits_for_the_account_in_a_password_turn(fresh_s
     assert set(codes) <= {204, 401, 429}, codes
 
 
+def edge_calls_waiting_for_a_lock(watch: psycopg.Connection) -> int:
+    """The edge's calls in this stack's database that wait for an advisory lock (other tests'
+    stacks share the server)."""
+    row = watch.execute(
+        "select count(*) from pg_stat_activity"
+        " where datname = current_database() and usename = 'edge' and wait_event = 'advisory'"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_logins_of_one_account_hold_one_turn_of_the_password_checks(fresh_stack: Stack) -> None:
+    """A login waits for its account's lock, which the one before it holds through its bcrypt:
+    two clients' logins of one account (two each, their share) held all four turns of the
+    password checks while one bcrypt at a time ran, and every other account's sign-in waited
+    for a turn, then was answered 503 edge.auth_busy. Logins of one account now wait for each
+    other at the edge, one of them in a turn."""
+    bystander = signup(fresh_stack.edge_url)
+    email = new_email()
+    with (
+        psycopg.connect(fresh_stack.database_url) as lock,
+        psycopg.connect(fresh_stack.database_url, autocommit=True) as watch,
+    ):
+        # The account's lock, as a login under way holds it.
+        lock.execute("select app.lock_rate_key('login', lower(%s))", [email])
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            logins = [
+                pool.submit(
+                    post,
+                    fresh_stack.edge_url,
+                    "/auth/login",
+                    {"email": email, "password": "wrong password!"},
+                    None,
+                    source,
+                )
+                for source in ("127.0.0.27", "127.0.0.27", "127.0.0.28", "127.0.0.28")
+            ]
+            eventually(
+                lambda: edge_calls_waiting_for_a_lock(watch) >= 1, what="a login reaches the account's lock"
+            )
+            time.sleep(0.3)  # the others reach the edge
+            reply = post(
+                fresh_stack.edge_url,
+                "/auth/login",
+                {"email": bystander.email, "password": PASSWORD},
+                source="127.0.0.29",
+            )
+            held = edge_calls_waiting_for_a_lock(watch)
+            lock.rollback()
+            codes = Counter(
+                (answer.status, answer.json()["code"]) for answer in (future.result() for future in logins)
+            )
+    assert reply.status == 200, reply.body
+    assert held == 1
+    assert codes == {(401, "auth.invalid_credentials"): 4}, codes
+
+
 def test_one_client_holds_at_most_its_share_of_the_edges_database_connections(fresh_stack: Stack) -> None:
     """The /auth and /ext routes wait for one of the edge's 10 database connections, and a client
     may have 32 requests under way: those that spend no bcrypt had no share of their own. One
@@ -182,12 +239,6 @@ def test_one_client_holds_at_most_its_share_of_the_edges_database_connections(fr
         # The address's lock, as a reset request under way holds it.
         lock.execute("select app.lock_rate_key('reset.addr', '127.0.0.25')")
 
-        def waiting() -> int:
-            row = watch.execute(
-                "select count(*) from pg_stat_activity where usename = 'edge' and wait_event = 'advisory'"
-            ).fetchone()
-            return int(row[0]) if row else 0
-
         with ThreadPoolExecutor(max_workers=12) as pool:
             resets = [
                 pool.submit(
@@ -200,11 +251,11 @@ def test_one_client_holds_at_most_its_share_of_the_edges_database_connections(fr
                 )
                 for _ in range(12)
             ]
-            eventually(lambda: waiting() >= 4, what="the resets reach the lock")
+            eventually(lambda: edge_calls_waiting_for_a_lock(watch) >= 4, what="the resets reach the lock")
             reply = request(
                 fresh_stack.edge_url, "GET", "/auth/session", headers=bystander.cookie, source="127.0.0.26"
             )
-            held = waiting()
+            held = edge_calls_waiting_for_a_lock(watch)
             lock.rollback()
             codes = Counter(
                 (answer.status, answer.json()["code"] if answer.body else None)

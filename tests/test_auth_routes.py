@@ -147,8 +147,9 @@ def test_two_logins_at_once_from_one_browser_leave_one_session(auth_stack: Stack
     Set-Cookie, and the other session stayed valid for its whole lifetime, a credential that no
     cookie held. A login now ends the sessions that earlier sign-ins of the account from this
     browser (its device cookie) started: of the two, only the later one's session is left. The
-    account's login lock is held here until both wait for it, so that they run one after the other,
-    the second once the first committed."""
+    account's login lock is held here until the first waits for it and the second has come to wait
+    for the first's turn at the edge (the logins of one account take theirs one at a time), so that
+    they run one after the other, the second once the first committed."""
     account = signup(auth_stack.edge_url)
     assert account.device is not None
     cookies = account.browser if signed_in else {"Cookie": f"{DEVICE_COOKIE_NAME}={account.device}"}
@@ -167,12 +168,14 @@ def test_two_logins_at_once_from_one_browser_leave_one_session(auth_stack: Stack
                 )
                 for _ in range(2)
             ]
-            for waiting, login in enumerate(logins, start=1):
-                login.start()
-                deadline = time.monotonic() + 10
-                while _waiting_behind(watching, holding.info.backend_pid) < waiting:
-                    assert time.monotonic() < deadline, "the login did not come to wait"
-                    time.sleep(0.02)
+            logins[0].start()
+            deadline = time.monotonic() + 10
+            while _waiting_behind(watching, holding.info.backend_pid) < 1:
+                assert time.monotonic() < deadline, "the login did not come to wait"
+                time.sleep(0.02)
+            logins[1].start()
+            time.sleep(0.3)  # the second reaches the edge, and waits for the first's turn
+            assert _waiting_behind(watching, holding.info.backend_pid) == 1
             holding.commit()
         for login in logins:
             login.join(10)
