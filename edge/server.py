@@ -14,8 +14,9 @@ is its HTTP protocol with these added:
 - a chunked body's framing (its chunks' sizes and extensions) and trailer fields at most
   max_header_bytes (413; the body's own bytes are the application's to bound), and trailer
   fields never read as headers (RFC 9110, 6.5.1: they are not merged into the header section);
-- at most max_pipelined requests queued behind the one being answered: past it, the
-  connection is dropped (a client that sends more without reading the answers is no browser);
+- at most max_pipelined requests queued behind the one being answered, holding at most
+  max_pipelined_bytes (one largest request's headers and body): past either, the connection is
+  dropped (a client that sends more without reading the answers is no browser);
   a pipelined request the server refuses is answered after the requests before it, in order;
 - an answer not taken by the client within drain_seconds (its write buffer stays full, or
   stays unsent after the connection is closed, by the edge or by the client closing its side)
@@ -309,6 +310,10 @@ class EdgeProtocol(HttpToolsProtocol):
     max_connections = 16384
     max_client_connections = 256
     max_pipelined = 16
+    # What the requests queued behind the one being answered may hold, headers and bodies: a
+    # largest request's (headers and a body at their bounds). 16 of 96 KiB each were 1.5 MB a
+    # connection, read and kept.
+    max_pipelined_bytes = 32 * 1024 + 64 * 1024
     drain_seconds = 20.0
     trusted_proxies: tuple[Network, ...] = ()
     # Whose pages may read the refusals written here, as edge/cors.py lets them read every answer.
@@ -340,6 +345,8 @@ class EdgeProtocol(HttpToolsProtocol):
         # A refusal held back until the answers owed before it (_owed of them) are written.
         self._refusal: bytes | None = None
         self._owed = 0
+        # What the requests queued behind the one being answered hold (_queued_bytes).
+        self._pipelined_bytes = 0
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -564,9 +571,29 @@ class EdgeProtocol(HttpToolsProtocol):
         self._body = body_after(self.headers)
         if self._body is not None:
             self._close_if_answered_before_body(self.cycle)
-        if len(self.pipeline) > self.max_pipelined:
+        self._pipelined_bytes = self._queued_bytes()
+        if len(self.pipeline) > self.max_pipelined or self._pipelined_bytes > self.max_pipelined_bytes:
             self._drop()
             raise _Dropped  # stops the parser: the rest of what was received is not read
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        # Added to, not counted anew: a body of many small chunks is as many calls.
+        if self.pipeline:  # the body of the last request queued
+            self._pipelined_bytes += len(body)
+            if self._pipelined_bytes > self.max_pipelined_bytes:
+                self._drop()
+                raise _Dropped
+
+    def _queued_bytes(self) -> int:
+        """What the requests queued behind the one being answered hold: their targets, header
+        fields and bodies as uvicorn keeps them."""
+        held = 0
+        for cycle, _app in self.pipeline:
+            scope = cycle.scope
+            held += len(scope["raw_path"]) + len(scope["query_string"]) + len(cycle.body)
+            held += sum(len(name) + len(value) for name, value in scope["headers"])
+        return held
 
     def _close_if_answered_before_body(self, cycle: RequestResponseCycle) -> None:
         """An answer begun before the request's body is all received (a refusal on its headers:
@@ -593,6 +620,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._pipelined_bytes = self._queued_bytes()  # less the request it started, if any
         if self._refusal is not None:
             self._owed -= 1
             if not self._owed:
@@ -733,6 +761,7 @@ def protocol_for(config: EdgeConfig, max_connections: int) -> type[EdgeProtocol]
         "max_connections": max_connections,
         "max_client_connections": config.client_connections,
         "max_pipelined": config.max_pipelined,
+        "max_pipelined_bytes": config.max_header_bytes + config.max_body_bytes,
         "drain_seconds": config.drain_seconds,
         "trusted_proxies": config.trusted_proxies,
         "allowed_origins": config.allowed_origins,

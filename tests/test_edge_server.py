@@ -356,6 +356,29 @@ def test_a_client_that_pipelines_without_reading_is_dropped(tight_stack: Stack) 
     assert request(tight_stack.edge_url, "GET", "/healthz", source="127.0.0.18").status == 200
 
 
+def test_pipelined_requests_are_bounded_in_bytes_as_in_number(tight_stack: Stack) -> None:
+    """16 requests may wait behind the one being answered, each with up to 32 KiB of headers and
+    a 64 KiB body: some 1.5 MB a connection that the edge read and kept, 384 MB from one client's
+    256 connections (four clients' took the edge from 60 MB to 970 MB). What waits is bounded
+    to a largest request's bytes too: past them, the connection is dropped, as past 16."""
+    body = b'{"display_name": "' + b"x" * 60_000 + b'"}'
+    queued = (
+        b"POST /rpc/update_profile HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    last = queued.replace(b"Host: edge\r\n", b"Host: edge\r\nConnection: close\r\n")
+    with connected(tight_stack.edge_url, "127.0.0.91") as sock:
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET /rpc/slow?seconds=1 HTTP/1.1\r\nHost: edge\r\n\r\n" + queued * 2 + last)
+        sock.settimeout(5)
+        try:
+            answers = answers_until_closed(sock)
+        except ConnectionResetError:
+            answers = []
+    assert answers == []
+    assert request(tight_stack.edge_url, "GET", "/healthz", source="127.0.0.91").status == 200
+
+
 def test_an_answer_the_client_does_not_take_is_dropped(tight_stack: Stack) -> None:
     """20 MB asked for and never read: the edge drops the connection once the answer has waited
     its drain timeout (1 s here), instead of holding it for ever."""
