@@ -795,3 +795,53 @@ def test_an_invitation_answered_while_it_is_taken_back_has_the_one_outcome_its_t
                 (org_id,),
             ).fetchone()
             assert joined == (int(answered.ok and answer == "accept_invitation"),)
+
+
+@pytest.mark.parametrize(
+    ("function", "answer"),
+    [
+        ("accept_invitation", (400, "invitation.invalid")),
+        ("decline_invitation", (400, "invitation.invalid")),
+        ("revoke_invitation", (409, "invitation.not_pending")),
+    ],
+)
+def test_an_invitation_that_expires_while_its_answer_waits_for_the_organization_is_refused(
+    database_url: str, function: str, answer: tuple[int, str]
+) -> None:
+    """The invitee accepts (declines; an admin revokes) while another call holds the
+    organization's lock, and the invitation expires meanwhile. Its expiry was measured against
+    the transaction's start, before the wait: the invitee joined a moment after the invitation
+    had expired. It is measured once the lock is held now: refused, nothing changed."""
+    with admin(database_url) as conn:
+        owner, invitee = make_user(conn, "owner"), make_user(conn, "invitee")
+        org_id = make_org(conn, f"Lapse{time.monotonic_ns()}", {owner: "owner"})
+        invitation_id, token = invite(conn, owner, org_id, invitee)
+        caller, argument = (owner, invitation_id) if function == "revoke_invitation" else (invitee, token)
+        outcomes: dict[str, Outcome] = {}
+        with psycopg.connect(database_url) as holder, holder.transaction():
+            holder.execute("select app.lock_org(%s)", (org_id,))
+            answering = started(database_url, outcomes, "answer", caller, function, argument)
+            while waiting_for(conn, holder.info.backend_pid) is None and answering.is_alive():
+                time.sleep(0.01)
+            # Expired now, while the answer waits, before the lock is let go (past the
+            # keep_identity trigger: time travel).
+            with conn.transaction():
+                conn.execute("set local session_replication_role = replica")
+                conn.execute(
+                    "update app.invitations set expires_at = clock_timestamp() where id = %s",
+                    (invitation_id,),
+                )
+        answering.join(timeout=10)
+        answered = outcomes["answer"]
+        assert (answered.status, answered.code) == answer, answered
+        state = conn.execute(
+            "select accepted_at, declined_at, revoked_at from app.invitations where id = %s", (invitation_id,)
+        ).fetchone()
+        assert state == (None, None, None)
+        members = conn.execute("select count(*) from app.memberships where org_id = %s", (org_id,)).fetchone()
+        assert members == (1,)
+        events = conn.execute(
+            "select count(*) from app.audit_events where target = %s and action <> 'org.member_invited'",
+            (invitation_id,),
+        ).fetchone()
+        assert events == (0,)

@@ -26,9 +26,12 @@ begin
   if app.is_member(v_invitation.org_id) then
     perform util.raise_error(409, 'org.already_member', 'You are already a member of this organization.');
   end if;
+  /* Expired by the clock, now that the lock is held: now() and statement_timestamp() are both
+     the call's start, before its wait for the lock, and an invitation that expired meanwhile was
+     accepted a moment after. */
   update app.invitations i set accepted_at = pg_catalog.now(), accepted_by = v_user
    where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-     and i.expires_at > pg_catalog.now();
+     and i.expires_at > pg_catalog.clock_timestamp();
   if not found then
     perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;

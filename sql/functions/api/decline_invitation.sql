@@ -12,9 +12,10 @@ begin
   v_invitation := app.presented_invitation(decline_invitation.token);
   perform app.lock_org(v_invitation.org_id);
   perform auth.require_live_session();
+  -- Expired by the clock once the lock is held, as api.accept_invitation judges it.
   update app.invitations i set declined_at = pg_catalog.now()
    where i.id = v_invitation.id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-     and i.expires_at > pg_catalog.now();
+     and i.expires_at > pg_catalog.clock_timestamp();
   if not found then
     perform util.raise_error(400, 'invitation.invalid', 'This invitation is unknown, used, revoked or expired.');
   end if;

@@ -28,10 +28,11 @@ begin
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may revoke an invitation of an owner.');
   end if;
   -- An expired one is no longer pending either: nobody can accept it, list_invitations does not
-  -- show it, and the trail recorded the revocation of an invitation that had lapsed.
+  -- show it, and the trail recorded the revocation of an invitation that had lapsed. Expired by
+  -- the clock once the lock is held, as api.accept_invitation judges it.
   update app.invitations i set revoked_at = pg_catalog.now()
    where i.id = v_id and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-     and i.expires_at > pg_catalog.now();
+     and i.expires_at > pg_catalog.clock_timestamp();
   if not found then
     perform util.raise_error(409, 'invitation.not_pending', 'The invitation was already accepted, declined or revoked, or it expired.');
   end if;
