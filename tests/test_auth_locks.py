@@ -369,3 +369,70 @@ def test_a_call_made_while_a_deletion_waits_for_an_organization_never_deadlocks(
                     _until(lambda: waiting_for(admin, deleting) is not None)
                     holding.commit()
         assert outcomes == {"deletion": True, "call": answer}
+
+
+# The account's password and whether its address is verified.
+ACCOUNT_STATE = (
+    "select s.password_hash, u.email_verified_at from app.users u"
+    " join app.user_secrets s on s.user_id = u.id where u.email = %s"
+)
+
+
+def _verification_link(database_url: str) -> str:
+    """The verification link the sign-up mailed."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "select payload ->> 'token' from app.outbox where topic = 'mail.email_verification'"
+        ).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+@pytest.mark.parametrize(
+    ("link", "lock", "statement", "expire"),
+    [
+        (
+            "reset",
+            "select auth.lock_account(id) from app.users where email = %s",
+            "select auth.confirm_password_reset(%s, 'the new password 2', null)",
+            "update app.password_resets set expires_at = clock_timestamp()"
+            " where token_hash = util.token_hash(%s)",
+        ),
+        (
+            "verification",
+            "select app.lock_rate_key('verify', id) from app.users where email = %s",
+            "select auth.verify_email(%s, null)",
+            "update app.email_verifications set expires_at = clock_timestamp()"
+            " where token_hash = util.token_hash(%s)",
+        ),
+    ],
+    ids=["reset", "verification"],
+)
+def test_a_link_that_expires_while_it_waits_for_the_accounts_lock_is_refused(
+    database_url: str, link: str, lock: str, statement: str, expire: str
+) -> None:
+    """A reset link followed while a login holds the account's lock (a verification link while an
+    acceptance holds its verify lock), and the link expires meanwhile: its expiry was measured
+    against the transaction's start, before the wait, and the password was set (the address
+    verified) with a link that had expired. Judged by the clock once the lock is held: 400
+    auth.invalid_token, nothing changed."""
+    session = _signed_up(database_url)
+    token = _reset_token(database_url) if link == "reset" else _verification_link(database_url)
+    outcomes: list[object] = []
+    with psycopg.connect(database_url, autocommit=True) as admin, psycopg.connect(database_url) as holding:
+        before = admin.execute(ACCOUNT_STATE, [EMAIL]).fetchone()
+        holding.execute(lock.encode(), [EMAIL])
+        with psycopg.connect(database_url) as following:
+
+            def follow() -> None:
+                outcomes.append(_outcome(following, statement, [token]))
+
+            with in_thread(follow):
+                _until(lambda: waiting_for(admin, holding.info.backend_pid) is not None)
+                # Expired now, while the link waits, before the lock is let go.
+                admin.execute(expire.encode(), [token])
+                holding.commit()
+        after = admin.execute(ACCOUNT_STATE, [EMAIL]).fetchone()
+    assert outcomes == ["auth.invalid_token"], outcomes
+    assert after == before
+    assert _live_sessions_of_token(database_url, session)

@@ -63,8 +63,10 @@ begin
        (the address marked verified), was a deadlock with a deletion under way (40P01). An
        account gone took its links with it: the link is found no more. */
     perform auth.held_account(v_user);
+    -- Expired by the clock, the lock held (auth.confirm_password_reset says why).
     select v.user_id into v_user from app.email_verifications v
-     where v.token_hash = util.token_hash(p_token) and v.used_at is null and v.expires_at > pg_catalog.now()
+     where v.token_hash = util.token_hash(p_token) and v.used_at is null
+       and v.expires_at > pg_catalog.clock_timestamp()
        for update;
   end if;
   if v_user is null then

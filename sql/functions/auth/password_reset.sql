@@ -91,7 +91,9 @@ begin
     perform auth.lock_account(v_reset.user_id);
     select r.* into v_reset from app.password_resets r where r.token_hash = v_reset.token_hash for update;
   end if;
-  if v_reset.user_id is null or v_reset.used_at is not null or v_reset.expires_at <= pg_catalog.now() then
+  /* Expired by the clock, the lock held: now() is the call's start, before its wait behind a
+     login's bcrypt, and a link that expired meanwhile set the password a moment after. */
+  if v_reset.user_id is null or v_reset.used_at is not null or v_reset.expires_at <= pg_catalog.clock_timestamp() then
     perform util.raise_error(400, 'auth.invalid_token', 'The reset link is unknown, used or expired.');
   end if;
   perform auth.check_password(p_new_password);
