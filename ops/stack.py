@@ -691,4 +691,11 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # A Ctrl-C before a recipe's program starts (loading the pipeline's definitions, waiting
+        # for another recipe to start Postgres) ended it in a traceback; what was started is
+        # stopped on the way out (database()). Once the program runs we ignore SIGINT.
+        print("blossom: interrupted", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None

@@ -721,6 +721,45 @@ def test_ctrl_c_at_the_question_is_a_no(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def _waits_for_a_flock(pid: int) -> bool:
+    """Whether the process waits for a flock (a `->` line of /proc/locks names the waiter)."""
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if fields[1:3] == ["->", "FLOCK"] and fields[5] == str(pid):
+            return True
+    return False
+
+
+def test_ctrl_c_before_the_pipeline_run_starts_is_one_line_and_status_130(data_dir: Path) -> None:
+    """Ctrl-C while `./dev pipeline-run` waits for another recipe to start the local Postgres
+    (the folder's start lock, here held by the test), before its run's process exists: a
+    KeyboardInterrupt's traceback, a page of frames. One line now, and 130, a shell's status for
+    an interrupt; nothing started."""
+    env, _ports = up_environment(data_dir)
+    with open(data_dir / "postgres.starting", "a") as starting:
+        fcntl.flock(starting, fcntl.LOCK_EX)
+        recipe = subprocess.Popen(
+            [sys.executable, "-m", "ops.stack", "pipeline-run"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not _waits_for_a_flock(recipe.pid):
+                assert recipe.poll() is None, recipe.communicate()
+                assert time.monotonic() < deadline, "the recipe never came to wait for the start lock"
+                time.sleep(0.05)
+            os.killpg(recipe.pid, signal.SIGINT)  # as the terminal's Ctrl-C reaches its foreground group
+            _output, errors = recipe.communicate(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(recipe.pid, signal.SIGKILL)
+    assert "Traceback" not in errors, errors
+    assert errors.strip().splitlines() == ["blossom: interrupted"], errors
+    assert recipe.returncode == 130
+    assert not (data_dir / "postgres").exists(), "nothing started"
+
+
 def _up_with_the_edges_port_taken(
     env: dict[str, str], ports: dict[str, int]
 ) -> subprocess.CompletedProcess[str]:
