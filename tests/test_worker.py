@@ -1804,3 +1804,66 @@ def test_a_job_whose_runs_always_fail_on_a_passing_database_state_ends_failed(er
     # The database lost is no fault of the message's: an outage is waited out however long.
     lost = psycopg.OperationalError("connection failed: the database system is shutting down")
     assert retry.get_retry_decision(exception=lost, job=_job_run_before(10 * last_run_allowed)) is not None
+
+
+async def _last_heartbeat_after(database_url: str, worker_id: int, moment: datetime) -> None:
+    """Until the worker's heartbeat is later than `moment` (10 s at most)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for _ in range(200):
+            cursor = await conn.execute(
+                "select last_heartbeat > %s from jobs.procrastinate_workers where id = %s",
+                (moment, worker_id),
+            )
+            if (await cursor.fetchone() or (False,))[0]:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("the stopping worker sent no heartbeat")
+
+
+def test_a_worker_that_stops_itself_keeps_its_running_job_through_its_grace(database_url: str) -> None:
+    """A worker stops itself (a job's end it could not record, a side task that failed), the
+    process not stopping: procrastinate stopped its heartbeat while its other jobs ran on through
+    the grace, and the process's own sweep of stalled jobs, still running, put such a job back
+    once the heartbeat was stalled_seconds old, as a peer's did: a try run again beside the one
+    under way. The stopping worker keeps its heartbeat, and a sweep never takes the jobs of the
+    worker its process runs (here its heartbeat is set an hour back, as if it had failed)."""
+    event = queue_mail(database_url, "self-stop@example.com")
+    with SmtpServer() as smtp:
+        config = replace(
+            _worker_config(database_url),
+            smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5),
+            # Long: the one heartbeat here is the one a stop begins with, and no sweep but ours.
+            heartbeat_seconds=60.0,
+            stalled_seconds=120.0,
+        )
+        smtp.hold()
+
+        async def stopped_by_itself() -> list[tuple[str, int]]:
+            process = WorkerProcess(config)
+            running = asyncio.ensure_future(process._run_once())
+            try:
+                assert await asyncio.to_thread(smtp.held.wait, 10), "the delivery did not start"
+                queue_worker = process._worker
+                assert queue_worker is not None
+                assert queue_worker.worker_id is not None
+                worker_id = queue_worker.worker_id
+                async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+                    cursor = await conn.execute("select clock_timestamp()")
+                    stopping_at = (await cursor.fetchone() or (None,))[0]
+                    queue_worker.stop()  # type: ignore[no-untyped-call]  # as _persist_job_status does
+                    await _last_heartbeat_after(database_url, worker_id, stopping_at)
+                    await conn.execute(
+                        "update jobs.procrastinate_workers set last_heartbeat = now() - interval '1 hour'"
+                        " where id = %s",
+                        (worker_id,),
+                    )
+                await process._sweep_stalled_jobs_once()
+                return await asyncio.to_thread(jobs_of, database_url, event)
+            finally:
+                smtp.release()
+                with pytest.raises(exceptions.ConnectorException, match="ended by itself"):
+                    await running
+
+        assert asyncio.run(stopped_by_itself()) == [("doing", 0)]
+        assert len(smtp.received) == 1
+    assert outbox_row(database_url, event)["attempts"] == 1

@@ -342,6 +342,11 @@ class QueueWorker(Worker):
                 await asyncio.wait_for(self._stop_event.wait(), wait)
             wait = min(wait * 2, RECONNECT_LONGEST_SECONDS)
 
+    async def stopping(self) -> None:
+        """Until its stop begins: asked for by the process, or its own (a job's end that could
+        not be recorded, a side task that failed)."""
+        await self._stop_event.wait()
+
     async def _process_job(self, context: JobContext) -> None:
         # A job's end that could not be recorded (the database lost) ended its task with the
         # error, which nothing awaits: asyncio logged it, traceback and all, as "Task exception
@@ -573,8 +578,12 @@ class WorkerProcess:
             # Its jobs are left without a worker, which the query below takes as stalled.
             await manager.unregister_worker(gone)
             self._gone_worker_ids.discard(gone)
+        # Never the jobs of the worker this process runs, whatever its heartbeat says (one that
+        # failed, in a stop's grace): they are under way here, and put back they ran again
+        # beside themselves.
+        running = self._worker.worker_id if self._worker is not None else None
         stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.config.stalled_seconds)
-        for job in stalled:
+        for job in (job for job in stalled if running is None or job.worker_id != running):
             if await manager.retry_stalled_job(job, self.config.stalled_seconds):
                 log.warning(
                     "job %s (%s) was held by a worker that stopped answering: running it again",
@@ -589,11 +598,13 @@ class WorkerProcess:
                 )
         await manager.prune_stalled_workers(self.config.stalled_seconds)
 
-    async def _heartbeat_while_stopping(self, worker: Worker) -> None:
-        """Heartbeats from a stop asked for until `worker` has unregistered. procrastinate stops
-        its own as its graceful stop begins, while jobs may run on for shutdown_seconds: a peer
-        took the worker for dead once stalled_seconds passed and ran its jobs again beside it."""
-        await self._stopping.wait()
+    async def _heartbeat_while_stopping(self, worker: QueueWorker) -> None:
+        """Heartbeats from the start of its stop until `worker` has unregistered. procrastinate
+        stops its own as its graceful stop begins, while jobs may run on for shutdown_seconds: a
+        peer took the worker for dead once stalled_seconds passed and ran its jobs again beside
+        it. The worker's own stop too: only a stop asked for kept it, and a self-stop's grace
+        left its jobs to every sweep."""
+        await worker.stopping()
         while (worker_id := worker.worker_id) is not None:
             try:
                 await self.app.job_manager.update_heartbeat(worker_id)
