@@ -1867,3 +1867,59 @@ def test_a_worker_that_stops_itself_keeps_its_running_job_through_its_grace(data
         assert asyncio.run(stopped_by_itself()) == [("doing", 0)]
         assert len(smtp.received) == 1
     assert outbox_row(database_url, event)["attempts"] == 1
+
+
+@pytest.mark.parametrize(
+    ("ending", "recording"), [("succeeded", "finish_job"), ("retried", "retry_job")], ids=["success", "retry"]
+)
+def test_a_job_end_recorded_as_its_connection_broke_is_not_recorded_again(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    ending: str,
+    recording: str,
+) -> None:
+    """A job's end (its success, its retry) whose statement committed as the connection broke,
+    before its answer came: the worker saw a connection lost and recorded it again, which
+    procrastinate refused (`Job was not found or …`), asyncio's never-retrieved error and its
+    traceback for an end that was there; a retry already run again by another worker was set back
+    to `todo` beside it. The end is found recorded (the job no longer `doing` at its tries) and
+    left as it is. The break is made after procrastinate's own call, as the network makes it."""
+    event = queue_mail(database_url, f"{ending}-twice@example.com")
+    with SmtpServer() as smtp:
+        if ending == "retried":
+            smtp.refuse_next("451 4.3.0 Mailbox busy, try again later")
+        config = replace(
+            _worker_config(database_url), smtp=SmtpSettings.from_url(smtp.url, timeout_seconds=5)
+        )
+
+        async def recorded_as_the_connection_broke() -> int:
+            process = WorkerProcess(config)
+            manager = process.app.job_manager
+            recorded = getattr(manager, recording)
+            calls: list[object] = []
+
+            async def then_broken(**kwargs: Any) -> None:
+                calls.append(kwargs)
+                await recorded(**kwargs)
+                if len(calls) == 1:
+                    raise _wrapped(psycopg.OperationalError("server closed the connection unexpectedly"))
+
+            monkeypatch.setattr(manager, recording, then_broken)
+            running = asyncio.ensure_future(process._run_once())
+            for _ in range(400):
+                queue_worker = process._worker
+                if calls and queue_worker is not None and not queue_worker._running_jobs:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the job's end was never recorded")
+            process.stop()
+            await running
+            return len(calls)
+
+        with caplog.at_level(logging.INFO):
+            assert asyncio.run(recorded_as_the_connection_broke()) == 1
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
+    assert jobs_of(database_url, event) == ([] if ending == "succeeded" else [("todo", 1)])
+    assert any("its end was recorded already" in message for message in caplog.messages), caplog.messages

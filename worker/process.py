@@ -243,6 +243,13 @@ returning id
 """
 
 
+# Whether a job is still `doing` at the tries it was run with (QueueWorker._end_recorded).
+STILL_RUNNING = """
+select exists (select from procrastinate_jobs
+                where id = %(job_id)s and status = 'doing' and attempts = %(attempts)s) as running
+"""
+
+
 class QueueConnector(PsycopgConnector):
     """procrastinate's connector, whose LISTEN passes on only a new job's notification, the
     wake-up. Any login may NOTIFY any channel, panopticon (which may only read) too, and
@@ -311,8 +318,20 @@ class QueueWorker(Worker):
         # procrastinate awaits this to the end, even from a job it cancels.
         deadline = time.monotonic() + RECORD_END_SECONDS
         wait = RECONNECT_FIRST_SECONDS
+        tried = False
         while True:
             try:
+                # A try whose statement committed as its connection broke, its answer lost: the
+                # end is there, and procrastinate refused it again (not found, or not `doing`),
+                # an error and its traceback, or set back a retry run again meanwhile.
+                if tried and await self._end_recorded(job):
+                    log.info("job %s (%s): its end was recorded already", job.id, job.call_string)
+                    # As procrastinate forgets it once an end is recorded: an abort asked for
+                    # this run must not reach the job's next.
+                    assert job.id is not None
+                    self._job_ids_to_abort.pop(job.id, None)
+                    return
+                tried = True
                 await super()._persist_job_status(
                     job=job,
                     status=status,
@@ -341,6 +360,14 @@ class QueueWorker(Worker):
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_event.wait(), wait)
             wait = min(wait * 2, RECONNECT_LONGEST_SECONDS)
+
+    async def _end_recorded(self, job: Job) -> bool:
+        """Whether the job is no longer `doing` at the tries it was run with: its end recorded
+        (its retry adds a try, its success deletes it), or taken from this worker."""
+        row = await self.app.connector.execute_query_one_async(
+            query=STILL_RUNNING, job_id=job.id, attempts=job.attempts
+        )
+        return not row["running"]
 
     async def stopping(self) -> None:
         """Until its stop begins: asked for by the process, or its own (a job's end that could
