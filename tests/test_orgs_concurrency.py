@@ -845,3 +845,40 @@ def test_an_invitation_that_expires_while_its_answer_waits_for_the_organization_
             (invitation_id,),
         ).fetchone()
         assert events == (0,)
+
+
+def test_an_owners_invitation_that_expires_while_an_admin_waits_to_invite_again_is_replaced(
+    database_url: str,
+) -> None:
+    """An admin invites an address again while another call holds the organization's lock, and
+    an owner's invitation of it as owner expires meanwhile. Its expiry was measured against the
+    transaction's start, before the wait: the admin was refused (403 org.forbidden) for an
+    invitation nobody could accept any more, and it would have been audited as revoked. Judged
+    once the lock is held: replaced, closed without an event, as any expired one."""
+    with admin(database_url) as conn:
+        owner, manager = make_user(conn, "owner"), make_user(conn, "manager")
+        org_id = make_org(conn, f"Relapse{time.monotonic_ns()}", {owner: "owner", manager: "admin"})
+        email = f"guest{time.monotonic_ns()}@example.com"
+        invited = call_and_commit(conn, owner, "invite_member", org_id, email, "owner")
+        assert invited.ok, invited
+        first = invited.rows[0][0]
+        outcomes: dict[str, Outcome] = {}
+        with psycopg.connect(database_url) as holder, holder.transaction():
+            holder.execute("select app.lock_org(%s)", (org_id,))
+            inviting = started(
+                database_url, outcomes, "invite", manager, "invite_member", org_id, email, "member"
+            )
+            while waiting_for(conn, holder.info.backend_pid) is None and inviting.is_alive():
+                time.sleep(0.01)
+            with conn.transaction():
+                conn.execute("set local session_replication_role = replica")  # past keep_identity
+                conn.execute(
+                    "update app.invitations set expires_at = clock_timestamp() where id = %s", (first,)
+                )
+        inviting.join(timeout=10)
+        assert outcomes["invite"].ok, outcomes
+        revoked = conn.execute(
+            "select count(*) from app.audit_events where target = %s and action = 'org.invitation_revoked'",
+            (first,),
+        ).fetchone()
+        assert revoked == (0,)

@@ -43,11 +43,13 @@ begin
   v_open := app.open_invitation_of(v_org, v_email);
   -- Only a live one: an expired invitation of an owner, which no one can accept any more and
   -- api.list_invitations no longer shows, kept an admin from inviting that address for good.
+  -- Expired by the clock, the lock held, as api.accept_invitation judges it (one that expired
+  -- while this call waited was live by now(), the call's start).
   if v_my_role <> 'owner' and exists (
        select from app.invitations i
         where i.id = v_open and i.role = 'owner'
           and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
-          and i.expires_at > pg_catalog.now()) then
+          and i.expires_at > pg_catalog.clock_timestamp()) then
     perform util.raise_error(403, 'org.forbidden', 'Only an owner may replace an invitation of an owner.');
   end if;
   if exists (select from app.memberships m join app.users u on u.id = m.user_id
@@ -72,7 +74,7 @@ begin
        where i.id = v_open
          and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
       returning i.id, i.expires_at)
-    select closed.id from closed where closed.expires_at > pg_catalog.now()
+    select closed.id from closed where closed.expires_at > pg_catalog.clock_timestamp()
   loop
     perform app.org_audit(v_org, 'org.invitation_revoked', v_replaced,
       pg_catalog.jsonb_build_object('email', v_email, 'replaced', true));
