@@ -1863,6 +1863,7 @@ def test_a_worker_that_stops_itself_keeps_its_running_job_through_its_grace(data
                 smtp.release()
                 with pytest.raises(exceptions.ConnectorException, match="ended by itself"):
                     await running
+                await process.database.close()  # as WorkerProcess.run does, which is not run here
 
         assert asyncio.run(stopped_by_itself()) == [("doing", 0)]
         assert len(smtp.received) == 1
@@ -1916,6 +1917,7 @@ def test_a_job_end_recorded_as_its_connection_broke_is_not_recorded_again(
                 raise AssertionError("the job's end was never recorded")
             process.stop()
             await running
+            await process.database.close()  # as WorkerProcess.run does, which is not run here
             return len(calls)
 
         with caplog.at_level(logging.INFO):
