@@ -80,11 +80,11 @@ class PasswordWork:
     address, an IPv6 one by its /64) may have only a few of them under way or waiting, so that
     it cannot queue up in front of everyone else: past that, 429 edge.too_many_requests.
 
-    The logins of one account (the email typed, as auth.login keys the account's lock) take
-    their turns one at a time, the others waiting at the edge within the same wait: each waits
-    in the database for the account's lock, which the one before it holds through its bcrypt,
-    and two clients' logins of one account held all four turns while one bcrypt ran, every
-    other account's sign-in waiting for a turn until it was answered 503."""
+    The logins of one account (account_key: the email typed, as auth.login keys the account's
+    lock) take their turns one at a time, the others waiting at the edge within the same wait:
+    each waits in the database for the account's lock, which the one before it holds through its
+    bcrypt, and two clients' logins of one account held all four turns while one bcrypt ran,
+    every other account's sign-in waiting for a turn until it was answered 503."""
 
     def __init__(self, config: EdgeConfig) -> None:
         self.wait_seconds = config.auth_wait_seconds
@@ -363,6 +363,26 @@ def password_work(request: Request) -> PasswordWork:
     return work
 
 
+# The characters of the email typed that auth.login keys the account's lock by.
+ACCOUNT_KEY_CHARS = 320
+
+
+def account_key(email: str) -> str:
+    """The key of the account's lock that auth.login takes for the email typed, exactly:
+    `left(lower(btrim(p_email)), 320)` (sql/functions/auth/login.sql), so that the logins the
+    database makes wait for one another take their turns at the edge one at a time, and no
+    others. btrim trims spaces only; left counts code points. lower() under the cluster's
+    C.UTF-8 (ops/cluster.py) lowers each code point on its own, into one (glibc's towlower);
+    str.lower() lowers U+0130 (İ) into two, "i" and a combining dot, where Postgres gives "i",
+    and a capital sigma at a word's end into the final sigma, where Postgres gives the sigma:
+    each character is lowered alone, and U+0130 into "i". Keyed otherwise, logins of one account
+    typed so each held a turn of the password checks while they waited for its lock (and every
+    other account's sign-in was answered 503), and those of two accounts waited for each other
+    (test_auth_limits compares this key with Postgres's for every code point)."""
+    typed = email.strip(" ")[:ACCOUNT_KEY_CHARS]  # lowered one code point into one, cut first
+    return "".join("i" if char == "\u0130" else char.lower() for char in typed)
+
+
 async def signup(request: Request) -> Response:
     body = await json_fields(request, "email", "password", "display_name")
     config: EdgeConfig = request.app.state.config
@@ -403,7 +423,7 @@ async def login(request: Request) -> Response:
                 p_device_token=device_token(request),
             ),
             password_work(request).checking,
-            account=body["email"].strip(" ").lower(),
+            account=account_key(body["email"]),
         )
     )
     return signed_in(JSONResponse({"user": result["user"]}, headers=NO_STORE), config, result)

@@ -3,6 +3,7 @@ what they count, that parallel attempts cannot pass them, and that bcrypt work i
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -10,8 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 
+from edge.auth import account_key
 from edge.config import EdgeConfig
 from tests.support.auth_client import PASSWORD, new_email, post, signup
 from tests.support.http import Reply, request
@@ -177,20 +181,83 @@ def edge_calls_waiting_for_a_lock(watch: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def test_logins_of_one_account_hold_one_turn_of_the_password_checks(fresh_stack: Stack) -> None:
+# The key of the account's lock that auth.login takes (sql/functions/auth/login.sql), of the
+# email typed: edge.auth.account_key must give the same.
+DATABASE_ACCOUNT_KEY = "left(lower(btrim(coalesce(%s, ''))), 320)"
+
+
+def hold_the_accounts_lock(lock: psycopg.Connection, typed: str) -> None:
+    """The lock of the account `typed` names, as a login under way holds it."""
+    lock.execute(f"select app.lock_rate_key('login', {DATABASE_ACCOUNT_KEY})", [typed])
+
+
+def one_account_typed_four_ways(way: str) -> list[str]:
+    """Four emails that auth.login keys alike, one account's lock."""
+    tag = secrets.token_hex(4)
+    if way == "cases and spaces":
+        email = new_email()
+        return [email, email.upper(), f" {email}  ", email.title()]
+    if way == "dotted capital I":
+        # Postgres lowers U+0130 to "i"; str.lower() to "i" and U+0307, a combining dot.
+        return [f"{i}-{tag}@example.com" for i in ("\u0130i", "i\u0130", "\u0130\u0130", "II")]
+    assert way == "past 320 characters"
+    # auth.login keys the first 320 characters (after the spaces around are trimmed).
+    return [f"{tag}@example.com{'x' * 320}{n}" for n in range(4)]
+
+
+def test_the_edges_account_key_is_the_databases(database_url: str) -> None:
+    """edge.auth.account_key against what Postgres computes, on the tests' cluster (C.UTF-8, as
+    every cluster ops/cluster.py makes): every code point alone (but NUL, which no text holds,
+    and surrogates, which no UTF-8 does), then texts of them around spaces, capital sigmas,
+    U+0130 and 320 characters, where context or length could tell the two apart."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        code_points = [point for point in range(1, 0x110000) if not 0xD800 <= point <= 0xDFFF]
+        row = conn.execute(
+            f"select array(select {DATABASE_ACCOUNT_KEY % 'chr(point)'}"
+            " from unnest(%s::int[]) with ordinality as given(point, n) order by n)",
+            [code_points],
+        ).fetchone()
+        assert row is not None
+        differing = {
+            hex(point): (account_key(chr(point)), key)
+            for point, key in zip(code_points, row[0], strict=True)
+            if account_key(chr(point)) != key
+        }
+        assert not differing
+
+        tricky = st.sampled_from(
+            [" ", "\t", "\u00a0", "\u0130", "\u0307", "I", "i", "\u03a3", "\u03c2", "-", "@"]
+        )
+        any_character = st.characters(codec="utf-8", exclude_characters="\x00")
+        long_run = st.integers(300, 340).map(lambda n: "\u0130" * n)
+
+        @settings(max_examples=300, deadline=None)
+        @given(st.lists(st.one_of(tricky, any_character, long_run), max_size=60).map("".join))
+        def same_key(email: str) -> None:
+            row = conn.execute(f"select {DATABASE_ACCOUNT_KEY}", [email]).fetchone()
+            assert row is not None
+            assert account_key(email) == row[0]
+
+        same_key()
+
+
+@pytest.mark.parametrize("way", ["cases and spaces", "dotted capital I", "past 320 characters"])
+def test_logins_of_one_account_hold_one_turn_of_the_password_checks(fresh_stack: Stack, way: str) -> None:
     """A login waits for its account's lock, which the one before it holds through its bcrypt:
     two clients' logins of one account (two each, their share) held all four turns of the
     password checks while one bcrypt at a time ran, and every other account's sign-in waited
     for a turn, then was answered 503 edge.auth_busy. Logins of one account now wait for each
-    other at the edge, one of them in a turn."""
+    other at the edge, one of them in a turn. One account however it is typed: the edge keyed
+    it by str.lower(), which lowers "\u0130" (İ) otherwise than Postgres, and by every
+    character, where auth.login keys the first 320; four logins so typed each held a turn, and
+    the bystander was answered 503 edge.auth_busy."""
     bystander = signup(fresh_stack.edge_url)
-    email = new_email()
+    emails = one_account_typed_four_ways(way)
     with (
         psycopg.connect(fresh_stack.database_url) as lock,
         psycopg.connect(fresh_stack.database_url, autocommit=True) as watch,
     ):
-        # The account's lock, as a login under way holds it.
-        lock.execute("select app.lock_rate_key('login', lower(%s))", [email])
+        hold_the_accounts_lock(lock, emails[0])
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             logins = [
@@ -202,7 +269,9 @@ def test_logins_of_one_account_hold_one_turn_of_the_password_checks(fresh_stack:
                     None,
                     source,
                 )
-                for source in ("127.0.0.27", "127.0.0.27", "127.0.0.28", "127.0.0.28")
+                for email, source in zip(
+                    emails, ("127.0.0.27", "127.0.0.27", "127.0.0.28", "127.0.0.28"), strict=True
+                )
             ]
             eventually(
                 lambda: edge_calls_waiting_for_a_lock(watch) >= 1, what="a login reaches the account's lock"
@@ -222,6 +291,48 @@ def test_logins_of_one_account_hold_one_turn_of_the_password_checks(fresh_stack:
     assert reply.status == 200, reply.body
     assert held == 1
     assert codes == {(401, "auth.invalid_credentials"): 4}, codes
+
+
+@pytest.mark.parametrize(
+    ("held", "other"),
+    [("\u0130x", "i\u0307x"), ("\u0391\u03a3", "\u03b1\u03c2")],
+    ids=["dotted capital I and i with a combining dot", "final capital sigma and final sigma"],
+)
+def test_a_login_the_database_keys_apart_waits_for_no_other_accounts_turn(
+    fresh_stack: Stack, held: str, other: str
+) -> None:
+    """Emails that str.lower() makes one and Postgres's lower() two accounts: "\u0130" (İ),
+    which Postgres lowers to "i", str.lower() to "i" and a combining dot; a capital sigma at a
+    word's end, which str.lower() lowers to the final sigma, Postgres to the sigma. The edge took
+    them for one account, and the login of the other waited at the edge for the turn of one
+    waiting for its own account's lock, and was answered 503 edge.auth_busy after 5 s. It is
+    answered at once, as any login."""
+    tag = secrets.token_hex(4)
+    waiting, other_email = f"{held}-{tag}@example.com", f"{other}-{tag}@example.com"
+    with (
+        psycopg.connect(fresh_stack.database_url) as lock,
+        psycopg.connect(fresh_stack.database_url, autocommit=True) as watch,
+    ):
+        hold_the_accounts_lock(lock, waiting)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            first = pool.submit(
+                post, fresh_stack.edge_url, "/auth/login", {"email": waiting, "password": "wrong password!"}
+            )
+            eventually(
+                lambda: edge_calls_waiting_for_a_lock(watch) >= 1, what="a login reaches the account's lock"
+            )
+            reply = post(
+                fresh_stack.edge_url,
+                "/auth/login",
+                {"email": other_email, "password": "wrong password!"},
+                source="127.0.0.30",
+            )
+            still_waiting = edge_calls_waiting_for_a_lock(watch)
+            lock.rollback()
+            answer = first.result()
+    assert (reply.status, reply.json()["code"]) == (401, "auth.invalid_credentials"), reply.body
+    assert still_waiting == 1
+    assert (answer.status, answer.json()["code"]) == (401, "auth.invalid_credentials")
 
 
 def test_one_client_holds_at_most_its_share_of_the_edges_database_connections(fresh_stack: Stack) -> None:

@@ -203,6 +203,38 @@ def test_unknown_email_and_wrong_password_get_the_same_401(auth_stack: Stack) ->
     assert session_cookie(wrong) is None
 
 
+@pytest.mark.parametrize(
+    ("email", "status", "code"),
+    [
+        (f"{'x' * 321}@example.com", 401, "auth.invalid_credentials"),
+        ("\u0130" * 4096, 401, "auth.invalid_credentials"),
+        ("\u0391\u03a3@example.com", 401, "auth.invalid_credentials"),
+        ("\t user@example.com\u00a0", 401, "auth.invalid_credentials"),
+        ("\U0001f512\ufffe@\u202eexample.com", 401, "auth.invalid_credentials"),
+        ("x" * 4097, 422, "request.invalid_field"),
+        ("user\x00@example.com", 422, "request.invalid_field"),
+    ],
+    ids=[
+        "321 characters",
+        "4096 dotted capital Is",
+        "capital sigma",
+        "tab and no-break space",
+        "emoji, noncharacter and bidi",
+        "4097 characters",
+        "NUL",
+    ],
+)
+def test_a_login_of_an_odd_email_is_answered_as_any_wrong_login(
+    auth_stack: Stack, email: str, status: int, code: str
+) -> None:
+    """An email that names no account, however long (to the edge's 4096 characters) or odd, is
+    answered as an unknown address is, and one past the edge's bounds as any such field."""
+    reply = post(
+        auth_stack.edge_url, "/auth/login", {"email": email, "password": PASSWORD}, source=loopback_address()
+    )
+    assert (reply.status, reply.json()["code"]) == (status, code), reply.body
+
+
 def test_session_answers_the_user_and_session(auth_stack: Stack) -> None:
     account = signup(auth_stack.edge_url)
     reply = request(auth_stack.edge_url, "GET", "/auth/session", headers=account.cookie)
