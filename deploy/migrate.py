@@ -37,7 +37,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,6 +80,16 @@ META_SCHEMA = "blossom_meta"
 CHECKSUMS_TABLE = f"{META_SCHEMA}.migration_checksums"
 # The lock that lets one migrate of the server's databases run at a time.
 MIGRATE_LOCK = "blossom.migrate"
+# yoyo's own lock is a row (blossom_meta.yoyo_lock) that its run inserts, and deletes as it ends: a
+# run killed meanwhile (SIGKILL, its machine gone) left it, and every migrate after waited for a
+# process that no longer existed, then failed. So every session of the run holds this advisory
+# lock, in the migrated database, while the row is its: the one that inserts the row (it has it
+# alone until then, then shared) and the one each migration runs on (yoyo opens one per
+# migration; shared). A run that has it alone knows no session of the row's run is left, not even
+# one whose client was killed while its statement runs on, and releases the row (_yoyo_backend).
+# A live holder is waited for YOYO_LOCK_WAIT_SECONDS (yoyo's own wait for its row), then refused.
+YOYO_LOCK_HOLDER = "blossom.migrate.yoyo_lock"
+YOYO_LOCK_WAIT_SECONDS = 10.0
 # How long the stateless layer, and a migration made by `just new-migration`, waits for one
 # table's lock (Postgres's deadlock_timeout is 1 s), and how many times either is tried, a while
 # apart, before migrate gives up.
@@ -297,7 +307,8 @@ def _yoyo_backend(admin_url: str) -> Any:
       connection in no transaction, `there is no transaction in progress`: sent only in one.
 
     A real failure is untouched: a migration's statement still fails, and is named
-    (apply_migrations). It also records each migration's checksum as it marks it applied, and
+    (apply_migrations). Its lock first releases the row of a run killed while it held it
+    (YOYO_LOCK_HOLDER). It also records each migration's checksum as it marks it applied, and
     forgets it as it marks it rolled back (refuse_edited_or_unknown_migrations)."""
     from yoyo.backends.base import DatabaseBackend
     from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
@@ -310,6 +321,57 @@ def _yoyo_backend(admin_url: str) -> Any:
 
         def _check_transactional_ddl(self) -> bool:
             return True
+
+        @contextmanager
+        def lock(self, timeout: float | None = None) -> Iterator[None]:
+            if self._is_locked:  # yoyo's own calls inside the lock
+                yield
+                return
+            wait = YOYO_LOCK_WAIT_SECONDS if timeout is None else timeout
+            deadline = time.monotonic() + wait
+            # Tried, not waited for in Postgres's queue: a wait there would hold up the shared
+            # lock a live run's next migration takes (copy) behind it.
+            while not _yoyo_lock_holder(self.connection, "pg_try_advisory_lock"):
+                if wait and time.monotonic() >= deadline:
+                    raise MigrationError(
+                        f"yoyo's lock is held by a session still connected (waited {wait:g} s): another"
+                        " migrate's, or that of one killed while its migration still runs on the server"
+                        " (pg_stat_activity shows it); migrate again once it has ended"
+                    )
+                time.sleep(0.5)
+            release = "pg_advisory_unlock"
+            try:
+                self._release_lock_left_behind()
+                with super().lock(wait):
+                    _yoyo_lock_holder(self.connection, "pg_advisory_lock_shared")
+                    _yoyo_lock_holder(self.connection, "pg_advisory_unlock")
+                    release = "pg_advisory_unlock_shared"
+                    yield
+            finally:
+                # After the row is deleted (super's lock ends so). A session that cannot say it any
+                # more lets the lock go as it closes, which its caller does next.
+                with suppress(psycopg.Error):
+                    _yoyo_lock_holder(self.connection, release)
+
+        def copy(self) -> Any:
+            """The backend a migration runs on (yoyo runs each on a connection of its own): while
+            the lock is this run's, its session holds YOYO_LOCK_HOLDER too, shared."""
+            twin = super().copy()
+            if self._is_locked:
+                _yoyo_lock_holder(twin.connection, "pg_advisory_lock_shared")
+            return twin
+
+        def _release_lock_left_behind(self) -> None:
+            left = self.connection.execute(
+                f"delete from {self.lock_table_quoted} returning pid, ctime".encode()
+            ).fetchall()
+            for pid, taken in left:
+                since = f" (taken at {taken:%Y-%m-%d %H:%M:%S} UTC)" if taken else ""
+                print(
+                    f"migrate: released yoyo's lock left by process {pid}{since}, a run that ended"
+                    " without releasing it (killed?): its database sessions are gone",
+                    file=sys.stderr,
+                )
 
         def rollback(self) -> None:
             if self.connection.info.transaction_status != self.TRANSACTION_STATUS_IDLE:
@@ -336,6 +398,20 @@ def _yoyo_backend(admin_url: str) -> Any:
     backend = QuietPostgresBackend(parse_uri(url + f"&schema={META_SCHEMA}"), default_migration_table)
     backend.init_database()  # as yoyo's get_backend does
     return backend
+
+
+def _yoyo_lock_holder(conn: psycopg.Connection, function: str) -> bool:
+    """pg_catalog.`function` (pg_try_advisory_lock, pg_advisory_lock_shared, an unlock …) of
+    YOYO_LOCK_HOLDER on a yoyo connection, whose session is the owner's, as the admin: advisory
+    locks are the admin's (sql/database.sql). Whether it was had, for a try."""
+    with conn.transaction():
+        conn.execute("set local role none")
+        row = conn.execute(
+            sql.SQL("select pg_catalog.{}(pg_catalog.hashtextextended({}, 0))").format(
+                sql.Identifier(function), sql.Literal(YOYO_LOCK_HOLDER)
+            )
+        ).fetchone()
+    return row is not None and row[0] is not False  # a lock waited for returns void
 
 
 def apply_migrations(admin_url: str, migrations_dir: Path | None = None) -> list[str]:

@@ -969,3 +969,98 @@ def test_migrates_connections_find_a_silent_cut_within_a_minute(database_url: st
     # migrate's own connections are made with blossom_db's Connection (deploy/migrate.py).
     with Connection.connect(database_url) as conn:
         assert tcp_keepalives(conn) == expected
+
+
+# ---- yoyo's lock ------------------------------------------------------------------------------
+
+# A migration that waits, in its transaction, for the advisory lock 9001, which the test holds: a
+# migrate stopped in the middle of its migrations, yoyo's lock taken, for as long as the test wants.
+_WAITING_MIGRATION = "select pg_catalog.pg_advisory_xact_lock(9001);\n"
+
+
+def _migrate_in_a_process(url: str, migrations: Path) -> subprocess.Popen[str]:
+    """`python -m deploy.migrate --database-url url`, its migrations read from `migrations`."""
+    code = (
+        "import sys; from pathlib import Path; from deploy import migrate;"
+        " migrate.MIGRATIONS_DIR = Path(sys.argv.pop(1)); migrate.main()"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(migrations), "--database-url", url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _its_migration_waits(url: str, process: subprocess.Popen[str]) -> int:
+    """Once the process's migration waits for the test's lock 9001: the server's pid of its session."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        with psycopg.connect(url) as conn:
+            waiting = conn.execute(
+                "select pid from pg_locks where locktype = 'advisory' and objid = 9001 and not granted"
+            ).fetchone()
+        if waiting:
+            return int(waiting[0])
+        time.sleep(0.05)
+    raise AssertionError("the migrate never reached its migration")
+
+
+def _yoyo_lock_pids(url: str) -> list[int]:
+    """The process ids yoyo's lock rows name (a migrate's, on the machine it ran on)."""
+    with psycopg.connect(url) as conn:
+        return [int(pid) for (pid,) in conn.execute("select pid from blossom_meta.yoyo_lock")]
+
+
+def test_a_migrate_killed_mid_way_leaves_no_lock_for_the_next_to_wait_for(
+    database_url: str, migrations_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """yoyo's lock is a row its run deletes as it ends: a migrate killed in the middle of a
+    migration (SIGKILL, the machine gone) left it, and every migrate after waited 10 s for a
+    process that no longer existed and failed (`LockTimeout: Process … has locked this database`)
+    until someone deleted the row. The next migrate now waits as long as the killed one's session
+    still runs its statement on the server, then releases the row, says so, and migrates."""
+    (migrations_copy / "9001_waits.sql").write_text(_WAITING_MIGRATION)
+    with psycopg.connect(database_url, autocommit=True) as test_lock:
+        test_lock.execute("select pg_catalog.pg_advisory_lock(9001)")
+        killed = _migrate_in_a_process(database_url, migrations_copy)
+        session = _its_migration_waits(database_url, killed)
+        killed.kill()
+        killed.communicate()
+        assert _yoyo_lock_pids(database_url) == [killed.pid]
+        done, outcome = _in_thread(partial(migrate, database_url, quiet=True))
+        time.sleep(1.5)
+        # Its session still waits on the server, and would apply the migration: not taken from it.
+        assert done.is_alive(), outcome
+        assert _exists(database_url, f"select from pg_stat_activity where pid = {session}")
+        assert _yoyo_lock_pids(database_url) == [killed.pid]
+        test_lock.execute("select pg_catalog.pg_advisory_unlock(9001)")
+        done.join(timeout=30)
+    assert outcome == [None], outcome
+    assert _yoyo_lock_pids(database_url) == []
+    assert _applied(database_url)[-1] == "9001_waits"
+    told = [line for line in capsys.readouterr().err.splitlines() if "yoyo" in line]
+    assert len(told) == 1, told
+    assert told[0].startswith(f"migrate: released yoyo's lock left by process {killed.pid} (taken at "), told
+
+
+def test_a_live_migrates_yoyo_lock_is_kept_and_waited_for(
+    database_url: str, migrations_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a migrate runs its migrations, yoyo's lock is its own: what takes yoyo's lock beside
+    it (without migrate's, as the schema check's build does) waits for it, a while, then fails
+    naming why, and leaves its row; the live one ends as it would have."""
+    monkeypatch.setattr(migrate_module, "YOYO_LOCK_WAIT_SECONDS", 1)
+    (migrations_copy / "9001_waits.sql").write_text(_WAITING_MIGRATION)
+    with psycopg.connect(database_url, autocommit=True) as test_lock:
+        test_lock.execute("select pg_catalog.pg_advisory_lock(9001)")
+        live = _migrate_in_a_process(database_url, migrations_copy)
+        _its_migration_waits(database_url, live)
+        with pytest.raises(MigrationError, match=r"^yoyo's lock is held by a session still connected"):
+            apply_migrations(database_url, migrations_copy)
+        assert _yoyo_lock_pids(database_url) == [live.pid]
+        test_lock.execute("select pg_catalog.pg_advisory_unlock(9001)")
+        _, told = live.communicate(timeout=60)
+    assert live.returncode == 0, told
+    assert "yoyo" not in told
+    assert _yoyo_lock_pids(database_url) == []
+    assert _applied(database_url)[-1] == "9001_waits"
