@@ -397,7 +397,8 @@ def while_it_waits(
         def waiting_pipeline() -> int | None:
             row = watcher.execute(
                 "select pid from pg_stat_activity"
-                " where application_name = 'blossom-pipeline' and wait_event_type = 'Lock'"
+                " where datname = current_database()"
+                "   and application_name = 'blossom-pipeline' and wait_event_type = 'Lock'"
             ).fetchone()
             return row[0] if row else None
 
