@@ -39,37 +39,12 @@ SERIAL = (
     "tests/test_edge_database.py::test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second",
     "tests/test_edge_server.py::test_three_hundred_trickling_bodies_leave_rpc_answering_within_a_second",
 )
-# The modules that take longest, longest first (measured, on two cores). Under pytest -n
-# (`--dist loadfile`) modules are handed out in the order collected, each to the next process
-# that is free: in name order the longest came last and ran on alone while the others sat idle.
-LONGEST_FIRST = (
-    "test_migrate.py",
-    "test_local_recipes.py",
-    "test_worker.py",
-    "test_auth_limits.py",
-    "test_orgs_concurrency.py",
-    "test_edge_server.py",
-    "test_fuzz_routes.py",
-    "test_codegen_node.py",
-    "test_pipeline.py",
-    "test_up.py",
-    "test_web_example.py",
-    "test_auth_routes.py",
-    "test_schema_check.py",
-    "test_slack_flow.py",
-    "test_orgs_isolation.py",
-    "test_ai.py",
-    "test_client_package.py",
-)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(SERIAL):
             item.add_marker(pytest.mark.serial)
-    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
-    # Stable: each module's tests keep their order.
-    items.sort(key=lambda item: rank.get(Path(str(item.path)).name, len(rank)))
 
 
 @pytest.fixture(scope="session")
