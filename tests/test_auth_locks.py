@@ -55,14 +55,18 @@ def _signed_up(database_url: str) -> str:
     )
 
 
+def _mailed_token(database_url: str, topic: str) -> str:
+    """The link's token that the first mail of `topic` (mail.password_reset …) carries."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("select payload ->> 'token' from app.outbox where topic = %s", [topic]).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
 def _reset_token(database_url: str) -> str:
     with psycopg.connect(database_url) as conn:
         conn.execute("select auth.request_password_reset(%s, null)", [EMAIL])
-        row = conn.execute(
-            "select payload ->> 'token' from app.outbox where topic = 'mail.password_reset'"
-        ).fetchone()
-        assert row is not None
-        return str(row[0])
+    return _mailed_token(database_url, "mail.password_reset")
 
 
 def _live_sessions(database_url: str) -> int:
@@ -378,16 +382,6 @@ ACCOUNT_STATE = (
 )
 
 
-def _verification_link(database_url: str) -> str:
-    """The verification link the sign-up mailed."""
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "select payload ->> 'token' from app.outbox where topic = 'mail.email_verification'"
-        ).fetchone()
-        assert row is not None
-        return str(row[0])
-
-
 @pytest.mark.parametrize(
     ("link", "lock", "statement", "expire"),
     [
@@ -417,7 +411,12 @@ def test_a_link_that_expires_while_it_waits_for_the_accounts_lock_is_refused(
     verified) with a link that had expired. Judged by the clock once the lock is held: 400
     auth.invalid_token, nothing changed."""
     session = _signed_up(database_url)
-    token = _reset_token(database_url) if link == "reset" else _verification_link(database_url)
+    # The sign-up mailed a verification link.
+    token = (
+        _reset_token(database_url)
+        if link == "reset"
+        else _mailed_token(database_url, "mail.email_verification")
+    )
     outcomes: list[object] = []
     with psycopg.connect(database_url, autocommit=True) as admin, psycopg.connect(database_url) as holding:
         before = admin.execute(ACCOUNT_STATE, [EMAIL]).fetchone()
