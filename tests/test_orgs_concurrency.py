@@ -699,6 +699,17 @@ def invite(conn: psycopg.Connection, owner: str, org_id: str, invitee: str) -> t
     return invitation_id, row[0]
 
 
+def _answers_audited(conn: psycopg.Connection, invitation_id: str) -> int:
+    """The audit events of an answer to the invitation (its acceptance, decline, revocation …):
+    all but its sending."""
+    row = conn.execute(
+        "select count(*) from app.audit_events where target = %s and action <> 'org.member_invited'",
+        (invitation_id,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 @pytest.mark.parametrize("function", ["create_organization", "accept_invitation", "decline_invitation"])
 def test_a_call_whose_account_is_being_deleted_is_not_signed_in(database_url: str, function: str) -> None:
     """An operator deletes an account (not committed yet) while it creates an organization or
@@ -736,11 +747,7 @@ def test_a_call_whose_account_is_being_deleted_is_not_signed_in(database_url: st
         assert (answered.status, answered.code) == (401, "auth.not_signed_in"), answered
         made = conn.execute("select count(*) from app.organizations where name = %s", args[:1]).fetchone()
         assert made == (0,)
-        answered_events = conn.execute(
-            "select count(*) from app.audit_events where target = %s and action <> 'org.member_invited'",
-            (invitation_id,),
-        ).fetchone()
-        assert answered_events == (0,)
+        assert _answers_audited(conn, invitation_id) == 0
         state = conn.execute(
             "select accepted_at, declined_at from app.invitations where id = %s", (invitation_id,)
         ).fetchone()
@@ -840,11 +847,7 @@ def test_an_invitation_that_expires_while_its_answer_waits_for_the_organization_
         assert state == (None, None, None)
         members = conn.execute("select count(*) from app.memberships where org_id = %s", (org_id,)).fetchone()
         assert members == (1,)
-        events = conn.execute(
-            "select count(*) from app.audit_events where target = %s and action <> 'org.member_invited'",
-            (invitation_id,),
-        ).fetchone()
-        assert events == (0,)
+        assert _answers_audited(conn, invitation_id) == 0
 
 
 def test_an_owners_invitation_that_expires_while_an_admin_waits_to_invite_again_is_replaced(
