@@ -148,8 +148,8 @@ async def call(
 ) -> T:
     """One auth function (a generated wrapper) in its own transaction, committed unless it
     raised; with `slots`, in its turn for password work (with `account`, the account's turn
-    first, PasswordWork); with `wait_seconds`, waiting at most
-    that long for a free database connection (else EdgeConfig.database_wait_seconds, 2 s).
+    first, PasswordWork); with `wait_seconds`, waiting at most that long for a free database
+    connection (else EdgeConfig.database_wait_seconds, 2 s).
     Each is one of the client's few calls at the database at once (the app's database_shares:
     its others wait their turn, then 429), but with `in_share` False: the settle of a call the
     provider answered, which, refused for its client's other calls, would leave it uncharged."""
