@@ -141,23 +141,6 @@ def test_a_recipes_help_says_what_it_does_in_whole_sentences(module: str) -> Non
     assert first_paragraph in " ".join(shown.split()), shown
 
 
-@pytest.mark.parametrize(
-    ("program", "recipe"),
-    [
-        (["ops.mailbox"], "mail"), (["ops.top_queries"], "top-queries"), (["pipeline"], "pipeline-run"),
-        (["ops.client_package"], "client-package"), (["ops.web_example"], "web-example"),
-        (["ops.bench"], "bench"), (["ops.new_migration"], "new-migration"),
-        (["ops.stack", "reset-db"], "reset-db"), (["ops.stack", "rollback"], "rollback"),
-        (["ops.backup", "backup"], "backup"), (["ops.backup", "restore"], "restore"),
-    ],
-)  # fmt: skip
-def test_a_recipes_usage_names_the_recipe(program: list[str], recipe: str) -> None:
-    """`./dev pipeline-run --help` began `usage: __main__.py [-h] [--day DAY] [assets ...]`, and
-    each refusal of a bad argument `__main__.py: error: …`: the name of a file no one runs."""
-    shown = help_of(*program)
-    assert shown.startswith(f"usage: just {recipe} "), shown
-
-
 # The recipes that run a program of ours with what they are given (`backup`'s FILE, `rollback`'s
 # MIGRATION, …); psql's pass it on to psql, and test's and pgtap's have tests of their own.
 OUR_RECIPES = (
@@ -179,7 +162,10 @@ def just(*arguments: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("recipe", OUR_RECIPES)
 def test_every_recipe_of_ours_answers_help_with_its_usage(recipe: str) -> None:
     """`./dev up --help` (and worker's, migrate's, codegen's …, each recipe that took no
-    arguments) was just's "justfile does not contain recipe `--help`", exit 1."""
+    arguments) was just's "justfile does not contain recipe `--help`", exit 1. And the usage
+    names the recipe: `./dev pipeline-run --help` began `usage: __main__.py [-h] [--day DAY]
+    [assets ...]`, and each refusal of a bad argument `__main__.py: error: …`, the name of a file
+    no one runs."""
     helped = just(recipe, "--help")
     assert helped.returncode == 0, helped.stdout + helped.stderr
     assert helped.stdout.startswith(f"usage: just {recipe} "), helped.stdout + helped.stderr

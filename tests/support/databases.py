@@ -21,8 +21,12 @@ TEST_BCRYPT_COST = "4"
 def create_database(server_url: str, name: str, template: str = "template1") -> str:
     """Database `name`, a copy of `template`, on the server; returns its admin URL."""
     with psycopg.connect(server_url, autocommit=True) as conn:
+        # Copied file by file, not page by page through the WAL (Postgres 15's default, made for
+        # large templates): for a template this small, half the time (25 ms a copy against 45).
         conn.execute(
-            sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template))
+            sql.SQL("create database {} template {} strategy file_copy").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
         )
         # Database settings are not copied from a template: set it on every copy.
         conn.execute(
