@@ -60,8 +60,8 @@ from ops.settings import (
     starting_read_only,
 )
 from ops.supervise import Child, Output
-from pipeline.__main__ import loaded_run_once as loaded_pipeline
 from pipeline.__main__ import read_arguments as read_pipeline_arguments
+from pipeline.__main__ import refuse_wrong_settings as refuse_wrong_pipeline_settings
 from services.secrets import KEY_VARIABLE, new_key_entry
 
 
@@ -632,7 +632,9 @@ def main() -> None:
         # The settings the definitions refuse as they load, before anything starts: `pipeline`
         # started the cluster and Dagster, whose UI served a code location that failed to load
         # (no schedule running), and `pipeline-run` started the cluster before its run refused.
-        loaded_pipeline(args.command)
+        # Read without Dagster, which only the programs started below load; DAGSTER_HOME is made
+        # below (made_dagster_home).
+        refuse_wrong_pipeline_settings(args.command, dagster_home=False)
     settings = Settings.from_env()
 
     try:
@@ -694,8 +696,8 @@ if __name__ == "__main__":
     try:
         main()
     except KeyboardInterrupt:
-        # A Ctrl-C before a recipe's program starts (loading the pipeline's definitions, waiting
-        # for another recipe to start Postgres) ended it in a traceback; what was started is
-        # stopped on the way out (database()). Once the program runs we ignore SIGINT.
+        # A Ctrl-C before a recipe's program starts (waiting for another recipe to start
+        # Postgres) ended it in a traceback; what was started is stopped on the way out
+        # (database()). Once the program runs we ignore SIGINT.
         print("blossom: interrupted", file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None

@@ -6,13 +6,18 @@ Without ASSET it materializes what needs only the database: org_daily_metrics (o
 default today, UTC) and auth_housekeeping. A weekly asset is materialized for the week (from
 Monday, UTC) that holds --day, by default the last whole week. Runs are recorded in the Dagster
 instance of DAGSTER_HOME when it is set (`just pipeline` sets one), else in a throwaway one.
+
+The arguments, the settings and DAGSTER_HOME are read and checked first, without Dagster
+(pipeline/settings.py): a wrong one is refused at once, where loading Dagster and the definitions
+took some two seconds of CPU before it. Dagster is loaded only to run.
 """
 
 from __future__ import annotations
 
 import argparse
 from datetime import date
-from types import ModuleType
+
+from pipeline import settings
 
 DATABASE_ONLY = ("org_daily_metrics", "auth_housekeeping")
 
@@ -43,35 +48,36 @@ def arguments_parser() -> argparse.ArgumentParser:
 
 def read_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     """`pipeline-run`'s arguments (sys.argv's by default), each asset named among those of the
-    definitions: status 2 with the usage otherwise, as for any wrong argument. `just
-    pipeline-run` reads them so before it starts anything."""
+    definitions (pipeline.settings.ASSETS, read without loading them): status 2 with the usage
+    otherwise, as for any wrong argument. `just pipeline-run` reads them so before it starts
+    anything."""
     parser = arguments_parser()
     # Intermixed: assets named after --day DAY as well as before it (else "unrecognized arguments").
     args = parser.parse_intermixed_args(arguments)
-    if args.assets:
-        # Only when assets are named: the definitions load Dagster, some two seconds (measured).
-        known = loaded_run_once().defined_assets()
-        unknown = sorted(set(args.assets) - set(known))
-        if unknown:
-            parser.error(f"no asset {', '.join(unknown)} (there are: {', '.join(sorted(known))})")
+    unknown = sorted(set(args.assets) - set(settings.ASSETS))
+    if unknown:
+        parser.error(f"no asset {', '.join(unknown)} (there are: {', '.join(sorted(settings.ASSETS))})")
     return args
 
 
-def loaded_run_once(program: str = "pipeline-run") -> ModuleType:
-    """pipeline.run_once, with Dagster and the definitions: taking seconds, so not for a usage or
-    a refusal of an option. A setting they refuse as they load ends `program` in one line."""
+def refuse_wrong_settings(program: str = "pipeline-run", *, dagster_home: bool = True) -> None:
+    """The settings the definitions read as they load, and DAGSTER_HOME unless the caller makes
+    its own (ops/stack.py does), checked without loading Dagster: a wrong one ends `program` in
+    one line, as the worker says one, not under twenty lines of traceback, seconds later."""
     try:
-        from pipeline import run_once
+        settings.check_definitions()
+        if dagster_home:
+            settings.check_dagster_home()
     except ValueError as wrong_setting:
-        # A setting the definitions read as they load (pipeline/resources.py), in one line as the
-        # worker says one, not under twenty lines of traceback.
         raise SystemExit(f"{program}: {wrong_setting}") from None
-    return run_once
 
 
 def main() -> None:
     args = read_arguments()
-    run = loaded_run_once().run
+    refuse_wrong_settings()
+    # Dagster and the definitions, some two seconds: only now, for a run that goes ahead.
+    from pipeline.run_once import run
+
     raise SystemExit(0 if run(args.assets or list(DATABASE_ONLY), args.day) else 1)
 
 

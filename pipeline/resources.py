@@ -2,7 +2,8 @@
 blossom_db, no SQL of its own), Google Sheets (services/sheets.py) and Slack (services/slack.py,
 with the key ring that opens the organizations' sealed bot tokens: services/secrets.py). Each is
 built from the environment by `from_environment`; tests build them with a test database and the
-local fakes."""
+local fakes. The settings they check are read by pipeline/settings.py, which `pipeline-run` and
+`./dev pipeline` call before they load Dagster."""
 
 from __future__ import annotations
 
@@ -15,20 +16,12 @@ import psycopg
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 
 from blossom_db.connections import Connection
-from blossom_db.settings import check_database_url, env_count, env_number, split_list
+from blossom_db.settings import split_list
+from pipeline import settings
+from pipeline.settings import DATABASE_URL_VARIABLE, DEFAULT_DATABASE_URL, check_retries
 from services.secrets import KEY_VARIABLE, PREVIOUS_KEYS_VARIABLE, KeyRing
 from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
 from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
-
-DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
-
-# How long pipeline.slack_digest_claim holds a weekly digest's claim (its v_lease): every retry
-# must begin within it. Kept equal to the database's by test_pipeline's
-# test_the_bound_on_retries_is_the_claim_the_database_holds.
-DIGEST_CLAIM_SECONDS = 600.0
-# Beyond some ten, a run of the daemon's is tried again for hours (or, without a wait, at once
-# over and over) on a database that is not coming back.
-MAX_RETRIES = 10
 
 
 def secret_setting(name: str, default: str = "") -> str:
@@ -54,13 +47,13 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
 
     @classmethod
     def from_environment(cls) -> PostgresResource:
-        name = "BLOSSOM_PIPELINE_DATABASE_URL"
-        check_database_url(name, os.environ.get(name) or DEFAULT_DATABASE_URL)
-        retries = env_count("BLOSSOM_PIPELINE_RETRIES", 3, zero=True)
-        retry_seconds = env_number("BLOSSOM_PIPELINE_RETRY_SECONDS", 30.0, zero=True)
-        check_retries(retries, retry_seconds)
+        # The URL checked here, and given to Dagster by its variable's name (secret_setting).
+        settings.database_url()
+        retries, retry_seconds = settings.retries()
         return cls(
-            url=secret_setting(name, DEFAULT_DATABASE_URL), retries=retries, retry_seconds=retry_seconds
+            url=secret_setting(DATABASE_URL_VARIABLE, DEFAULT_DATABASE_URL),
+            retries=retries,
+            retry_seconds=retry_seconds,
         )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -73,33 +66,6 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
         # blossom_db's: with TCP keepalives (blossom_db.settings.CONNECTION_DEFAULTS).
         with Connection.connect(self.url, application_name="blossom-pipeline", connect_timeout=10) as conn:
             yield conn
-
-
-def check_retries(
-    retries: int,
-    retry_seconds: float,
-    names: tuple[str, str] = ("BLOSSOM_PIPELINE_RETRIES", "BLOSSOM_PIPELINE_RETRY_SECONDS"),
-) -> None:
-    """ValueError unless every retry of a run begins while the claims its first attempt took are
-    still held: a retry that came later would take a claim of its own run's over, and post again
-    a digest that attempt had posted (its record lost with the connection). `names`: what set
-    them, the settings or a run's config."""
-    retries_name, seconds_name = names
-    if retries > MAX_RETRIES:
-        raise ValueError(f"{retries_name} must be at most {MAX_RETRIES}, got {retries}")
-    claim = DIGEST_CLAIM_SECONDS
-    if retry_seconds >= claim:
-        raise ValueError(
-            f"{seconds_name} must be under {claim:g}, the seconds a weekly digest's claim is held,"
-            f" got {retry_seconds:g}"
-        )
-    waits = retry_seconds * (2**retries - 1)
-    if waits >= claim:
-        raise ValueError(
-            f"{retries_name} ({retries}) and {seconds_name} ({retry_seconds:g}) wait {waits:g} s in all,"
-            f" where a weekly digest's claim is held {claim:g} s: a retry would take its own run's"
-            " claims over and could post a digest twice; fewer or shorter"
-        )
 
 
 class SheetsResource(ConfigurableResource["SheetsResource"]):
@@ -118,7 +84,7 @@ class SheetsResource(ConfigurableResource["SheetsResource"]):
             service_account_file=os.environ.get("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", ""),
             spreadsheet_key=os.environ.get("BLOSSOM_METRICS_SPREADSHEET_KEY", ""),
             api_url=os.environ.get("BLOSSOM_SHEETS_API_URL") or GOOGLE_SHEETS_URL,
-            timeout=env_number("BLOSSOM_SHEETS_TIMEOUT", 30.0),
+            timeout=settings.sheets_timeout(),
         )
 
     def client(self) -> SheetsClient:

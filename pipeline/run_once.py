@@ -6,11 +6,9 @@ of assets partitioned alike is one in-process run.
 from __future__ import annotations
 
 import fcntl
-import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -22,11 +20,9 @@ from dagster import (
     materialize,
 )
 
+from pipeline import settings
 from pipeline.assets import WEEKS
 from pipeline.definitions import defs
-
-# In DAGSTER_HOME: held while a run opens the instance.
-OPENING_LOCK = "pipeline-run.lock"
 
 
 def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None = None) -> bool:
@@ -60,19 +56,16 @@ def dagster_instance() -> DagsterInstance:
     time: each makes the instance's SQLite storage when it is not there yet, and of runs begun
     together on a new one (cron's of one minute) all but one failed ("table runs already exists").
     Once open, runs go on side by side."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        return DagsterInstance.ephemeral()
-    if not (Path(home).is_absolute() and Path(home).is_dir()):
-        # Dagster's refusal is a traceback, once the definitions have loaded.
-        raise SystemExit(
-            f"pipeline-run: DAGSTER_HOME must name a folder that exists, by its absolute path: {home}"
-        )
     try:
-        opening = open(Path(home) / OPENING_LOCK, "a")  # noqa: SIM115 - closed by the with below
-    except OSError as error:
-        # A folder not the run's to write (another user's, a read-only one): a traceback.
-        raise SystemExit(f"pipeline-run: DAGSTER_HOME cannot be written ({home}): {error.strerror}") from None
+        home = settings.dagster_home()
+        opening = None if home is None else settings.opening_lock(home)
+    except ValueError as wrong_setting:
+        # Checked by pipeline.__main__ before Dagster loads; here again for a run begun otherwise
+        # (run() called in a process of its own, as tests do), which ended in Dagster's
+        # traceback or the lock's.
+        raise SystemExit(f"pipeline-run: {wrong_setting}") from None
+    if opening is None:
+        return DagsterInstance.ephemeral()
     with opening:
         fcntl.flock(opening, fcntl.LOCK_EX)
         return DagsterInstance.get()

@@ -34,6 +34,7 @@ from blossom_db.generated import (
 from blossom_db.settings import CONNECTION_DEFAULTS
 from ops.scratch import free_port, throwaway_folder
 from ops.settings import ROOT, with_user
+from pipeline import settings as pipeline_settings
 from services import slack as services_slack
 from services.secrets import KeyRing, new_key_entry
 from services.slack import SlackClient, SlackSettings, bot_token_context
@@ -41,7 +42,7 @@ from tests.support.auth_client import COOKIE_NAME, signup
 from tests.support.databases import tcp_keepalives
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
-from tests.support.imports import loaded_by
+from tests.support.imports import loaded_by, run_quietly
 from tests.support.lazy import LazyModule
 from tests.support.orgs_db import become, call_and_commit, connect_slack, make_org, make_user
 from tests.support.sheets_fake import FakeSheets
@@ -117,6 +118,12 @@ def test_the_definitions_load() -> None:
     assert [sensor.name for sensor in repository.sensor_defs] == ["failed_deliveries_sensor"]
 
 
+def test_the_assets_named_without_dagster_are_the_definitions() -> None:
+    """`pipeline-run` tells an asset there is not by pipeline.settings.ASSETS, without loading
+    Dagster: they must be the definitions' assets, each once."""
+    assert sorted(pipeline_settings.ASSETS) == sorted(run_once.defined_assets())
+
+
 def test_dagster_shows_the_secret_settings_by_name_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dagster's UI shows each resource's configured values; a value read from the environment
     when the definitions load is shown as it is, an EnvVar by its variable's name. The database
@@ -136,7 +143,7 @@ def test_dagster_shows_the_secret_settings_by_name_only(monkeypatch: pytest.Monk
     monkeypatch.delenv("BLOSSOM_PIPELINE_DATABASE_URL")
     monkeypatch.delenv("BLOSSOM_SECRETS_KEY")
     monkeypatch.delenv("BLOSSOM_SECRETS_PREVIOUS_KEYS")
-    assert resources.PostgresResource.from_environment().url == resources.DEFAULT_DATABASE_URL
+    assert resources.PostgresResource.from_environment().url == pipeline_settings.DEFAULT_DATABASE_URL
     with pytest.raises(ValueError, match="BLOSSOM_SECRETS_KEY is not set"):
         resources.SlackResource.from_environment().key_ring()
 
@@ -1246,7 +1253,7 @@ def test_the_bound_on_retries_is_the_claim_the_database_holds(database_url: str)
     assert claimed is not None
     assert held is not None
     assert held[0] == "held"
-    assert held[1] - claimed[0] == timedelta(seconds=resources.DIGEST_CLAIM_SECONDS)
+    assert held[1] - claimed[0] == timedelta(seconds=pipeline_settings.DIGEST_CLAIM_SECONDS)
 
 
 def failure(failure_id: int, at: float | None = None) -> PipelineFailedDeliveriesRow:
@@ -1728,46 +1735,58 @@ def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day:
     assert f"argument --day: {day!r} is no day: YYYY-MM-DD" in ran.stderr, ran.stderr
 
 
-@pytest.mark.parametrize(
-    ("setting", "says"),
-    [
-        ({"BLOSSOM_SHEETS_TIMEOUT": "soon"}, "BLOSSOM_SHEETS_TIMEOUT must be a number, got 'soon'"),
-        ({"BLOSSOM_SLACK_TIMEOUT_SECONDS": "-1"}, "BLOSSOM_SLACK_TIMEOUT_SECONDS must be a positive number"),
-        (
-            {"BLOSSOM_PIPELINE_DATABASE_URL": "postgresql://pipeline@[::1/blossom"},
-            "BLOSSOM_PIPELINE_DATABASE_URL is not",
-        ),
-        ({"BLOSSOM_PIPELINE_RETRIES": "1.5"}, "BLOSSOM_PIPELINE_RETRIES must be a whole number"),
-        ({"BLOSSOM_PIPELINE_RETRY_SECONDS": "-1"}, "BLOSSOM_PIPELINE_RETRY_SECONDS must be 0 or a positive"),
-        # Waits that outlast a weekly digest's claim: a retry would take its own attempt's claim
-        # over, and post a digest that attempt had posted again.
-        (
-            {"BLOSSOM_PIPELINE_RETRIES": "5"},
-            "BLOSSOM_PIPELINE_RETRIES (5) and BLOSSOM_PIPELINE_RETRY_SECONDS (30) wait 930 s in all,"
-            " where a weekly digest's claim is held 600 s",
-        ),
-        ({"BLOSSOM_PIPELINE_RETRY_SECONDS": "600"}, "BLOSSOM_PIPELINE_RETRY_SECONDS must be under 600"),
-        (
-            {"BLOSSOM_PIPELINE_RETRIES": "1000", "BLOSSOM_PIPELINE_RETRY_SECONDS": "0"},
-            "BLOSSOM_PIPELINE_RETRIES must be at most 10, got 1000",
-        ),
-        # Where the runs are kept: Dagster's traceback, once the definitions had loaded.
-        ({"DAGSTER_HOME": "/nonexistent/dagster"}, "DAGSTER_HOME must name a folder that exists"),
-        ({"DAGSTER_HOME": "dagster"}, "DAGSTER_HOME must name a folder that exists, by its absolute path"),
-    ],
-    ids=[
-        "sheets-timeout",
-        "slack-timeout",
-        "database-url",
-        "retries",
-        "retry-seconds",
-        "retries-outlasting-the-claim",
-        "retry-seconds-outlasting-the-claim",
-        "retries-too-many",
-        "dagster-home-missing",
-        "dagster-home-relative",
-    ],
-)
+# The settings `pipeline-run` refuses, each by the tests' name for it: the wrong setting, and how
+# its one line of refusal begins.
+WRONG_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
+    "sheets-timeout": (
+        {"BLOSSOM_SHEETS_TIMEOUT": "soon"},
+        "BLOSSOM_SHEETS_TIMEOUT must be a number, got 'soon'",
+    ),
+    "slack-timeout": (
+        {"BLOSSOM_SLACK_TIMEOUT_SECONDS": "-1"},
+        "BLOSSOM_SLACK_TIMEOUT_SECONDS must be a positive number",
+    ),
+    "slack-url": (
+        {"BLOSSOM_SLACK_API_URL": "slack.com/api"},
+        "BLOSSOM_SLACK_API_URL must be an http(s) URL, got 'slack.com/api'",
+    ),
+    "database-url": (
+        {"BLOSSOM_PIPELINE_DATABASE_URL": "postgresql://pipeline@[::1/blossom"},
+        "BLOSSOM_PIPELINE_DATABASE_URL is not",
+    ),
+    "retries": ({"BLOSSOM_PIPELINE_RETRIES": "1.5"}, "BLOSSOM_PIPELINE_RETRIES must be a whole number"),
+    "retry-seconds": (
+        {"BLOSSOM_PIPELINE_RETRY_SECONDS": "-1"},
+        "BLOSSOM_PIPELINE_RETRY_SECONDS must be 0 or a positive",
+    ),
+    # Waits that outlast a weekly digest's claim: a retry would take its own attempt's claim
+    # over, and post a digest that attempt had posted again.
+    "retries-outlasting-the-claim": (
+        {"BLOSSOM_PIPELINE_RETRIES": "5"},
+        "BLOSSOM_PIPELINE_RETRIES (5) and BLOSSOM_PIPELINE_RETRY_SECONDS (30) wait 930 s in all,"
+        " where a weekly digest's claim is held 600 s",
+    ),
+    "retry-seconds-outlasting-the-claim": (
+        {"BLOSSOM_PIPELINE_RETRY_SECONDS": "600"},
+        "BLOSSOM_PIPELINE_RETRY_SECONDS must be under 600",
+    ),
+    "retries-too-many": (
+        {"BLOSSOM_PIPELINE_RETRIES": "1000", "BLOSSOM_PIPELINE_RETRY_SECONDS": "0"},
+        "BLOSSOM_PIPELINE_RETRIES must be at most 10, got 1000",
+    ),
+    # Where the runs are kept: Dagster's traceback, once the definitions had loaded.
+    "dagster-home-missing": (
+        {"DAGSTER_HOME": "/nonexistent/dagster"},
+        "DAGSTER_HOME must name a folder that exists",
+    ),
+    "dagster-home-relative": (
+        {"DAGSTER_HOME": "dagster"},
+        "DAGSTER_HOME must name a folder that exists, by its absolute path",
+    ),
+}
+
+
+@pytest.mark.parametrize(("setting", "says"), list(WRONG_SETTINGS.values()), ids=list(WRONG_SETTINGS))
 def test_pipeline_run_refuses_a_wrong_setting_in_one_line(setting: dict[str, str], says: str) -> None:
     """A setting the definitions read when they load, wrong: some twenty lines of traceback,
     where `./dev worker` says `blossom-worker: …` on the one line cron mails show."""
@@ -1778,6 +1797,20 @@ def test_pipeline_run_refuses_a_wrong_setting_in_one_line(setting: dict[str, str
     assert ran.returncode == 1, ran.stderr
     assert ran.stderr.startswith(f"pipeline-run: {says}"), ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+@pytest.mark.parametrize(
+    "setting", [setting for setting, _ in WRONG_SETTINGS.values()], ids=list(WRONG_SETTINGS)
+)
+def test_pipeline_run_refuses_a_wrong_setting_before_loading_dagster(
+    setting: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong setting was refused once Dagster and the definitions had loaded (their resources
+    read it), some two seconds of CPU: a cron job's run took seconds to fail. It is read first,
+    with DAGSTER_HOME, as the arguments are."""
+    for name, value in setting.items():
+        monkeypatch.setenv(name, value)
+    assert loaded_by(run_quietly("pipeline"), ["dagster"], "auth_housekeeping") == []
 
 
 # prctl's option, and the capabilities dropped (linux/prctl.h, linux/capability.h).
@@ -1836,21 +1869,16 @@ def test_pipeline_run_reads_assets_named_on_both_sides_of_the_day() -> None:
     assert ran.stderr.startswith("pipeline-run: org_daily_metrics has no day of 0001-01-01"), ran.stderr
 
 
-# `python -m pipeline ARGS`, its answer and exit swallowed: for what it loaded by then.
-RUN_PIPELINE_QUIETLY = """
-import contextlib, io, runpy, sys
-sys.argv[0] = "pipeline"
-with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as said:
-    with contextlib.redirect_stderr(said):
-        runpy.run_module("pipeline", run_name="__main__")
-"""
-
-
-@pytest.mark.parametrize("arguments", [["--help"], ["--day", "yesterday"], ["--bogus"]])
+@pytest.mark.parametrize(
+    "arguments",
+    [["--help"], ["--day", "yesterday"], ["--bogus"], ["auth_housekeeping", "no_such_asset"]],
+    ids=["help", "malformed-day", "unknown-option", "unknown-asset"],
+)
 def test_pipeline_run_reads_its_arguments_before_loading_dagster(arguments: list[str]) -> None:
     """Its usage and its refusal of an argument took seconds (20 under load) to come: Dagster and
-    the definitions were loaded before the arguments were read."""
-    assert loaded_by(RUN_PIPELINE_QUIETLY, ["dagster"], *arguments) == []
+    the definitions were loaded before the arguments were read, and then to tell an asset there
+    is not from the definitions' (pipeline.settings.ASSETS has their names)."""
+    assert loaded_by(run_quietly("pipeline"), ["dagster"], *arguments) == []
 
 
 # `pipeline-run auth_housekeeping` (run_once.run), Dagster and the definitions loaded first, once

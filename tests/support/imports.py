@@ -1,5 +1,6 @@
 """Which of our own packages a file imports, read from its source with ast (nothing is run); and
-which packages a fresh interpreter has loaded after running a program (loaded_by)."""
+which packages a fresh interpreter has loaded after running a program (loaded_by), such as a
+module run as `python -m` would run it (run_quietly)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,15 @@ def loaded_by(program: str, packages: Iterable[str], *args: str) -> list[str]:
     assert done.returncode == 0, done.stdout + done.stderr
     loaded: list[str] = ast.literal_eval(done.stdout.splitlines()[-1])
     return loaded
+
+
+def run_quietly(module: str) -> str:
+    """A program for loaded_by: `python -m module` with loaded_by's arguments, its answer and its
+    exit swallowed, for what it loaded by then (a refusal ends in SystemExit)."""
+    return (
+        "import contextlib, io, runpy, sys\n"
+        f"sys.argv[0] = {module!r}\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as said:\n"
+        "    with contextlib.redirect_stderr(said):\n"
+        f"        runpy.run_module({module!r}, run_name='__main__')\n"
+    )

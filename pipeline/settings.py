@@ -1,0 +1,121 @@
+"""The pipeline's settings, read from the environment and checked without Dagster: those the
+definitions read as they load (pipeline/resources.py builds its resources from them), and
+DAGSTER_HOME, where `pipeline-run` keeps its runs. `pipeline-run` and `./dev pipeline` check them
+before they load Dagster (some two seconds of CPU), so that a wrong one is refused at once, in one
+line. And the names of the definitions' assets, for `pipeline-run` to refuse one there is not
+without loading them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TextIO
+
+from blossom_db.settings import check_database_url, env_count, env_number
+from services.slack import SlackSettings
+
+# The assets of pipeline/definitions.py, by name, in its order: kept equal to them by
+# test_pipeline's test_the_assets_named_without_dagster_are_the_definitions.
+ASSETS = ("org_daily_metrics", "org_metrics_sheet", "weekly_slack_digest", "auth_housekeeping")
+
+DATABASE_URL_VARIABLE = "BLOSSOM_PIPELINE_DATABASE_URL"
+DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
+
+# How long pipeline.slack_digest_claim holds a weekly digest's claim (its v_lease): every retry
+# must begin within it. Kept equal to the database's by test_pipeline's
+# test_the_bound_on_retries_is_the_claim_the_database_holds.
+DIGEST_CLAIM_SECONDS = 600.0
+# Beyond some ten, a run of the daemon's is tried again for hours (or, without a wait, at once
+# over and over) on a database that is not coming back.
+MAX_RETRIES = 10
+
+# In DAGSTER_HOME: held while a run opens the instance.
+OPENING_LOCK = "pipeline-run.lock"
+
+
+def check_definitions() -> None:
+    """ValueError naming the first wrong one of the settings the definitions read as they load,
+    taken in the order they read them: the database's, Google Sheets', Slack's."""
+    database_url()
+    retries()
+    sheets_timeout()
+    SlackSettings.from_environment()
+
+
+def database_url() -> str:
+    """BLOSSOM_PIPELINE_DATABASE_URL, checked as every database URL of ours is, or the local
+    database's when it is unset."""
+    url = os.environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL
+    check_database_url(DATABASE_URL_VARIABLE, url)
+    return url
+
+
+def retries() -> tuple[int, float]:
+    """BLOSSOM_PIPELINE_RETRIES and BLOSSOM_PIPELINE_RETRY_SECONDS (3 and 30 when unset): how often
+    a run the database failed in a way that passes is tried again, and the first wait; ValueError
+    when either is no count or when together they outlast a digest's claim (check_retries)."""
+    count = env_count("BLOSSOM_PIPELINE_RETRIES", 3, zero=True)
+    seconds = env_number("BLOSSOM_PIPELINE_RETRY_SECONDS", 30.0, zero=True)
+    check_retries(count, seconds)
+    return count, seconds
+
+
+def check_retries(
+    retries: int,
+    retry_seconds: float,
+    names: tuple[str, str] = ("BLOSSOM_PIPELINE_RETRIES", "BLOSSOM_PIPELINE_RETRY_SECONDS"),
+) -> None:
+    """ValueError unless every retry of a run begins while the claims its first attempt took are
+    still held: a retry that came later would take a claim of its own run's over, and post again
+    a digest that attempt had posted (its record lost with the connection). `names`: what set
+    them, the settings or a run's config."""
+    retries_name, seconds_name = names
+    if retries > MAX_RETRIES:
+        raise ValueError(f"{retries_name} must be at most {MAX_RETRIES}, got {retries}")
+    claim = DIGEST_CLAIM_SECONDS
+    if retry_seconds >= claim:
+        raise ValueError(
+            f"{seconds_name} must be under {claim:g}, the seconds a weekly digest's claim is held,"
+            f" got {retry_seconds:g}"
+        )
+    waits = retry_seconds * (2**retries - 1)
+    if waits >= claim:
+        raise ValueError(
+            f"{retries_name} ({retries}) and {seconds_name} ({retry_seconds:g}) wait {waits:g} s in all,"
+            f" where a weekly digest's claim is held {claim:g} s: a retry would take its own run's"
+            " claims over and could post a digest twice; fewer or shorter"
+        )
+
+
+def sheets_timeout() -> float:
+    """BLOSSOM_SHEETS_TIMEOUT, the seconds a call to Google Sheets may take (30 when unset)."""
+    return env_number("BLOSSOM_SHEETS_TIMEOUT", 30.0)
+
+
+def dagster_home() -> str | None:
+    """DAGSTER_HOME, where `pipeline-run` keeps its runs, or None when it is unset (a throwaway
+    instance); ValueError unless it names a folder that exists, by its absolute path (Dagster's
+    refusal was a traceback, once the definitions had loaded)."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return None
+    if not (Path(home).is_absolute() and Path(home).is_dir()):
+        raise ValueError(f"DAGSTER_HOME must name a folder that exists, by its absolute path: {home}")
+    return home
+
+
+def check_dagster_home() -> None:
+    """ValueError unless DAGSTER_HOME is unset, or names a folder as dagster_home wants it that a
+    run may write: its OPENING_LOCK is opened (made when it is not there), as a run opens it."""
+    home = dagster_home()
+    if home is not None:
+        opening_lock(home).close()
+
+
+def opening_lock(home: str) -> TextIO:
+    """The OPENING_LOCK of DAGSTER_HOME `home`, open to be locked; ValueError when the folder is
+    not the run's to write (another user's, a read-only one), which was a traceback."""
+    try:
+        return open(Path(home) / OPENING_LOCK, "a")
+    except OSError as error:
+        raise ValueError(f"DAGSTER_HOME cannot be written ({home}): {error.strerror}") from None
