@@ -5,6 +5,7 @@ servers listen on."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from pathlib import Path
 
@@ -92,3 +93,22 @@ def test_a_forked_process_walks_ports_of_its_own() -> None:
     with os.fdopen(reading) as said:
         childs = int(said.read())
     assert childs != scratch.free_port()
+
+
+def test_a_port_handed_out_is_not_handed_out_again_before_its_server_binds_it() -> None:
+    """free_port saw a port free, and the server meant for it bound it a moment later (a recipe's
+    Postgres seconds later, after initdb): another process whose walk came to that port meanwhile
+    saw it free too and handed it out again, and one of the two servers would not start
+    ("Address already in use"). Here that other process is a child whose walk starts there."""
+    first = scratch.free_port()
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        secrets.randbelow = lambda exclusive_upper_bound: scratch.listening_ports().index(first)
+        os.write(writing, str(scratch.free_port()).encode())
+        os._exit(0)
+    os.close(writing)
+    os.waitpid(child, 0)
+    with os.fdopen(reading) as said:
+        childs = int(said.read())
+    assert childs != first
