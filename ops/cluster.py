@@ -51,10 +51,13 @@ def _server_account() -> pwd.struct_passwd | None:
 
 
 class LocalCluster:
-    def __init__(self, data_dir: Path, port: int, *, throwaway: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *, throwaway: bool = False, autovacuum: bool = True
+    ) -> None:
         self.data_dir = data_dir
         self.port = port
         self.throwaway = throwaway
+        self.autovacuum = autovacuum
         self.account = _server_account()
 
     @property
@@ -140,6 +143,8 @@ class LocalCluster:
         if self.throwaway:
             # Durability buys nothing for a cluster that is deleted after the run.
             settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        if not self.autovacuum:
+            settings["autovacuum"] = "off"
         conf = "".join(f"{key} = {value}\n" for key, value in settings.items())
         with open(self.pgdata / "postgresql.conf", "a") as handle:
             handle.write("\n# Blossom local cluster\n" + conf)

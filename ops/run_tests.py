@@ -22,15 +22,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
 import psycopg
 
 from ops import sql_lint
-from ops.cluster import PG_BIN, LocalCluster
+from ops.cluster import PG_BIN
 from ops.schema_check import schema_diff
 from ops.scratch import (
     SCRATCH_URL_VARIABLE,
@@ -200,23 +199,11 @@ STAGE_LINE = "--- "
 STAGE_RESULT = re.compile(rf"^{STAGE_LINE}(?P<name>[\w-]+): (?P<result>ok|FAILED) ", re.MULTILINE)
 
 
-@contextmanager
-def cluster_for_tests(prefix: str) -> Iterator[LocalCluster]:
-    """A throwaway cluster for tests, without autovacuum: a run makes and drops hundreds of
-    databases, and the launcher visits each in turn with a worker process of its own, for
-    tables that live seconds. A test that needs a vacuum or fresh statistics makes them."""
-    with temporary_cluster(prefix=prefix) as cluster:
-        with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-            conn.execute("alter system set autovacuum = off")
-            conn.execute("select pg_reload_conf()")
-        yield cluster
-
-
 def checks(stages: Stages) -> None:
     """Every check but pytest, on a cluster of its own."""
     lint = Lint()
     lint.start()
-    with cluster_for_tests("blossom-checks-") as cluster:
+    with temporary_cluster(prefix="blossom-checks-", autovacuum=False) as cluster:
         server_url = cluster.url("postgres")
         os.environ[SCRATCH_URL_VARIABLE] = server_url
         stages.run("sql-lint", lambda: sql_lint.run(server_url))
@@ -282,13 +269,13 @@ def main() -> None:
         if missing:
             raise SystemExit(f"pgtap: no pgTAP file {', '.join(missing)}\n{PGTAP_USAGE}")
         chosen = [str(called_in / name) for name in files]
-        with cluster_for_tests("blossom-pgtap-") as cluster:
+        with temporary_cluster(prefix="blossom-pgtap-", autovacuum=False) as cluster:
             os.environ[SCRATCH_URL_VARIABLE] = cluster.url("postgres")
             stages.run("pgTAP", lambda: pgtap(chosen))
     else:
         with tempfile.TemporaryFile("w+") as output:
             finish_checks = checks_alongside(stages, output)
-            with cluster_for_tests("blossom-test-") as cluster:
+            with temporary_cluster(prefix="blossom-test-", autovacuum=False) as cluster:
                 os.environ[SCRATCH_URL_VARIABLE] = cluster.url("postgres")
                 stages.run("pytest", lambda: pytest_on_template(arguments, finish_checks))
 

@@ -154,13 +154,18 @@ def _free_bytes(folder: Path) -> int:
 
 
 @contextmanager
-def temporary_cluster(prefix: str = "blossom-", *, on_disk: bool = False) -> Iterator[LocalCluster]:
+def temporary_cluster(
+    prefix: str = "blossom-", *, on_disk: bool = False, autovacuum: bool = True
+) -> Iterator[LocalCluster]:
     """A fresh cluster on a free port, deleted on exit; `on_disk` where a real server keeps its
     data, for what is measured, not in memory. Whatever connects to it, here or in a child, is
-    ours: a developer's libpq settings are forgotten first (forget_libpq_environment)."""
+    ours: a developer's libpq settings are forgotten first (forget_libpq_environment).
+    `autovacuum` off for tests: a run makes and drops hundreds of databases, which its launcher
+    visits in turn with a worker process each, for tables that live seconds; a test that needs a
+    vacuum or fresh statistics runs them itself."""
     forget_libpq_environment()
     data_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=throwaway_folder(on_disk=on_disk)))
-    cluster = LocalCluster(data_dir, free_port(), throwaway=True)
+    cluster = LocalCluster(data_dir, free_port(), throwaway=True, autovacuum=autovacuum)
     try:
         cluster.start()
         yield cluster

@@ -26,7 +26,7 @@ def pg_server() -> Iterator[str]:
     if given:
         yield with_database(given, "postgres")
         return
-    with temporary_cluster(prefix="blossom-pytest-") as cluster:
+    with temporary_cluster(prefix="blossom-pytest-", autovacuum=False) as cluster:
         yield cluster.url("postgres")
 
 
