@@ -225,7 +225,7 @@ as $$
 declare
   /* Far longer than a post (BLOSSOM_SLACK_TIMEOUT_SECONDS, 10 s, and a few database calls), so
      that a claim lapses only when its run stopped. The pipeline's retries begin within it
-     (DIGEST_CLAIM_SECONDS, pipeline/resources.py). */
+     (DIGEST_CLAIM_SECONDS, pipeline/settings.py). */
   v_lease constant interval := interval '10 minutes';
   v_claim constant uuid := pg_catalog.gen_random_uuid();
   v_org app.org_id;
