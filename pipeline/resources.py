@@ -48,8 +48,8 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
     @classmethod
     def from_environment(cls) -> PostgresResource:
         # The URL checked here, and given to Dagster by its variable's name (secret_setting).
-        settings.database_url()
-        retries, retry_seconds = settings.retries()
+        settings.check_pipeline_database_url()
+        retries, retry_seconds = settings.retry_settings()
         return cls(
             url=secret_setting(DATABASE_URL_VARIABLE, DEFAULT_DATABASE_URL),
             retries=retries,

@@ -36,21 +36,20 @@ OPENING_LOCK = "pipeline-run.lock"
 def check_definitions() -> None:
     """ValueError naming the first wrong one of the settings the definitions read as they load,
     taken in the order they read them: the database's, Google Sheets', Slack's."""
-    database_url()
-    retries()
+    check_pipeline_database_url()
+    retry_settings()
     sheets_timeout()
     SlackSettings.from_environment()
 
 
-def database_url() -> str:
-    """BLOSSOM_PIPELINE_DATABASE_URL, checked as every database URL of ours is, or the local
-    database's when it is unset."""
-    url = os.environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL
-    check_database_url(DATABASE_URL_VARIABLE, url)
-    return url
+def check_pipeline_database_url() -> None:
+    """ValueError unless BLOSSOM_PIPELINE_DATABASE_URL, or the local database's URL when it is
+    unset, passes the check every database URL of ours passes. Only checked, not returned: the
+    resource is given the variable's name, which Dagster reads when a run starts."""
+    check_database_url(DATABASE_URL_VARIABLE, os.environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL)
 
 
-def retries() -> tuple[int, float]:
+def retry_settings() -> tuple[int, float]:
     """BLOSSOM_PIPELINE_RETRIES and BLOSSOM_PIPELINE_RETRY_SECONDS (3 and 30 when unset): how often
     a run the database failed in a way that passes is tried again, and the first wait; ValueError
     when either is no count or when together they outlast a digest's claim (check_retries)."""

@@ -120,8 +120,8 @@ def test_the_definitions_load() -> None:
 
 def test_the_assets_named_without_dagster_are_the_definitions() -> None:
     """`pipeline-run` tells an asset there is not by pipeline.settings.ASSETS, without loading
-    Dagster: they must be the definitions' assets, each once."""
-    assert sorted(pipeline_settings.ASSETS) == sorted(run_once.defined_assets())
+    Dagster: they must be the definitions' assets, each once, in their order."""
+    assert list(pipeline_settings.ASSETS) == list(run_once.defined_assets())
 
 
 def test_dagster_shows_the_secret_settings_by_name_only(monkeypatch: pytest.MonkeyPatch) -> None:
