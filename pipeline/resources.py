@@ -18,7 +18,6 @@ from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from blossom_db.connections import Connection
 from blossom_db.settings import split_list
 from pipeline import settings
-from pipeline.settings import DATABASE_URL_VARIABLE, DEFAULT_DATABASE_URL, check_retries
 from services.secrets import KEY_VARIABLE, PREVIOUS_KEYS_VARIABLE, KeyRing
 from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
 from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
@@ -51,14 +50,14 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
         settings.check_pipeline_database_url()
         retries, retry_seconds = settings.retry_settings()
         return cls(
-            url=secret_setting(DATABASE_URL_VARIABLE, DEFAULT_DATABASE_URL),
+            url=secret_setting(settings.DATABASE_URL_VARIABLE, settings.DEFAULT_DATABASE_URL),
             retries=retries,
             retry_seconds=retry_seconds,
         )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # A run's config (Dagster's launchpad) may set them too, past from_environment's check.
-        check_retries(self.retries, self.retry_seconds, names=("retries", "retry_seconds"))
+        settings.check_retries(self.retries, self.retry_seconds, names=("retries", "retry_seconds"))
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
@@ -115,12 +114,12 @@ class SlackResource(ConfigurableResource["SlackResource"]):
     @classmethod
     def from_environment(cls) -> SlackResource:
         """An unset key stays empty, so the definitions load without it; the digest names it."""
-        settings = SlackSettings.from_environment()
+        slack = SlackSettings.from_environment()
         return cls(
             secrets_key=secret_setting(KEY_VARIABLE),
             previous_secrets_keys=secret_setting(PREVIOUS_KEYS_VARIABLE),
-            api_url=settings.api_url,
-            timeout_seconds=settings.timeout_seconds,
+            api_url=slack.api_url,
+            timeout_seconds=slack.timeout_seconds,
         )
 
     def client(self) -> SlackClient:
