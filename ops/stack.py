@@ -634,7 +634,7 @@ def main() -> None:
         # (no schedule running), and `pipeline-run` started the cluster before its run refused.
         # Read without Dagster, which only the programs started below load; DAGSTER_HOME is made
         # below (made_dagster_home).
-        refuse_wrong_pipeline_settings(args.command, dagster_home=False)
+        refuse_wrong_pipeline_settings(args.command, check_home=False)
     settings = Settings.from_env()
 
     try:

@@ -60,13 +60,14 @@ def read_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def refuse_wrong_settings(program: str = "pipeline-run", *, dagster_home: bool = True) -> None:
-    """The settings the definitions read as they load, and DAGSTER_HOME unless the caller makes
-    its own (ops/stack.py does), checked without loading Dagster: a wrong one ends `program` in
-    one line, as the worker says one, not under twenty lines of traceback, seconds later."""
+def refuse_wrong_settings(program: str = "pipeline-run", *, check_home: bool = True) -> None:
+    """The settings the definitions read as they load, and DAGSTER_HOME with `check_home` (not
+    for a caller that makes its own, as ops/stack.py does), checked without loading Dagster: a
+    wrong one ends `program` in one line, as the worker says one, not under twenty lines of
+    traceback, seconds later."""
     try:
         settings.check_definitions()
-        if dagster_home:
+        if check_home:
             settings.check_dagster_home()
     except ValueError as wrong_setting:
         raise SystemExit(f"{program}: {wrong_setting}") from None
