@@ -1799,6 +1799,33 @@ def test_pipeline_run_refuses_a_wrong_setting_in_one_line(setting: dict[str, str
     assert "Traceback" not in ran.stderr
 
 
+class RefusedAsTheDefinitionsLoad:
+    """An import finder: pipeline.run_once, asked for, raises as a resource's from_environment
+    does on a setting it refuses; any other module is left to the finders after it."""
+
+    @staticmethod
+    def find_spec(name: str, *_: object) -> None:
+        if name == "pipeline.run_once":
+            raise ValueError("BLOSSOM_PIPELINE_NEW_SETTING must be a number, got 'soon'")
+
+
+def test_pipeline_run_refuses_in_one_line_a_setting_only_the_definitions_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A setting a resource refuses as the definitions load, one pipeline.settings'
+    check_definitions was not taught (a resource's new setting): refused in one line still, as
+    before the settings were checked without Dagster, not in a traceback."""
+    from pipeline.__main__ import main
+
+    monkeypatch.setattr(sys, "argv", ["pipeline", "auth_housekeeping"])
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delitem(sys.modules, "pipeline.run_once", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [RefusedAsTheDefinitionsLoad(), *sys.meta_path])
+    with pytest.raises(SystemExit) as refused:
+        main()
+    assert refused.value.code == "pipeline-run: BLOSSOM_PIPELINE_NEW_SETTING must be a number, got 'soon'"
+
+
 @pytest.mark.parametrize(
     "setting", [setting for setting, _ in WRONG_SETTINGS.values()], ids=list(WRONG_SETTINGS)
 )
