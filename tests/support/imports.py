@@ -1,13 +1,13 @@
 """Which of our own packages a file imports, read from its source with ast (nothing is run); and
-which packages a fresh interpreter has loaded after running a program (loaded_by), such as a
-module run as `python -m` would run it (run_quietly)."""
+which packages a fresh interpreter has loaded after running a program (loaded_by), or a module
+as `python -m` runs it, with how it ended (ran_and_loaded)."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,24 +51,49 @@ def imports_of(folder: str, root: Path = ROOT) -> Iterator[Import]:
 def loaded_by(program: str, packages: Iterable[str], *args: str) -> list[str]:
     """Which of `packages` (any module of them) a fresh interpreter has loaded after running
     `program` with `args` at the checkout's root: for what must wait for its first use."""
-    report = (
-        f"\nimport sys\nprint(sorted({{name.split('.')[0] for name in sys.modules}} & {set(packages)!r}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", program + report, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = _run_python(f"{program}\nimport sys\n{_report_loaded(packages)}\n", args)
     assert done.returncode == 0, done.stdout + done.stderr
-    loaded: list[str] = ast.literal_eval(done.stdout.splitlines()[-1])
-    return loaded
+    return _reported(done.stdout)[1]
 
 
-def run_quietly(module: str) -> str:
-    """A program for loaded_by: `python -m module` with loaded_by's arguments, its answer and its
-    exit swallowed, for what it loaded by then (a refusal ends in SystemExit)."""
-    return (
-        "import contextlib, io, runpy, sys\n"
+def ran_and_loaded(
+    module: str, packages: Iterable[str], *args: str, env: Mapping[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`python -m module` with `args` at the checkout's root, in `env` (else ours): how it ended
+    (its exit status, stdout and stderr, as `python -m` leaves them), and which of `packages` it
+    had loaded by then, however it ended: a refusal's status, its words and what was loaded
+    before them, from one process."""
+    program = (
+        "import runpy, sys\n"
         f"sys.argv[0] = {module!r}\n"
-        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as said:\n"
-        "    with contextlib.redirect_stderr(said):\n"
-        f"        runpy.run_module({module!r}, run_name='__main__')\n"
+        "try:\n"
+        f"    runpy.run_module({module!r}, run_name='__main__')\n"
+        "finally:\n"
+        f"    {_report_loaded(packages)}\n"
     )
+    done = _run_python(program, args, env)
+    said, loaded = _reported(done.stdout)
+    return subprocess.CompletedProcess(done.args, done.returncode, said, done.stderr), loaded
+
+
+def _run_python(
+    program: str, args: Iterable[str], env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`program` run by a fresh interpreter at the checkout's root, with `args`, in `env` (else ours)."""
+    return subprocess.run(
+        [sys.executable, "-c", program, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _report_loaded(packages: Iterable[str]) -> str:
+    """A statement (sys imported) that prints which of `packages` the interpreter has loaded, on
+    a line of its own after whatever the program printed: for `_reported`."""
+    return f"print('\\n' + repr(sorted({{name.split('.')[0] for name in sys.modules}} & {set(packages)!r})))"
+
+
+def _reported(stdout: str) -> tuple[str, list[str]]:
+    """The stdout of a program that ended with _report_loaded's statement: what the program
+    printed, as it printed it, and the packages reported after it."""
+    said, _, report = stdout.removesuffix("\n").rpartition("\n")
+    loaded: list[str] = ast.literal_eval(report)
+    return said, loaded
