@@ -1,7 +1,7 @@
 """The pipeline's settings, read from the environment and checked without Dagster: those the
 definitions read as they load (pipeline/resources.py builds its resources from them), and
 DAGSTER_HOME, where `pipeline-run` keeps its runs. `pipeline-run` and `./dev pipeline` check them
-before they load Dagster (some two seconds of CPU), so that a wrong one is refused at once, in one
+before they load Dagster (some 1.6 s of CPU), so that a wrong one is refused at once, in one
 line. And the names of the definitions' assets, for `pipeline-run` to refuse one there is not
 without loading them."""
 
