@@ -80,19 +80,26 @@ def test_a_port_in_use_is_not_handed_out() -> None:
             listener.close()
 
 
-def test_a_forked_process_walks_ports_of_its_own() -> None:
-    """A child forked after its parent handed out ports would walk on in step with it."""
-    scratch.free_port()
+def port_of_a_child(walk_from: int | None = None) -> int:
+    """The port free_port hands out in a child forked now, its walk starting at `walk_from` when
+    given (as another process's may)."""
     reading, writing = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
+        if walk_from is not None:
+            secrets.randbelow = lambda exclusive_upper_bound: scratch.listening_ports().index(walk_from)
         os.write(writing, str(scratch.free_port()).encode())
         os._exit(0)
     os.close(writing)
     os.waitpid(child, 0)
     with os.fdopen(reading) as said:
-        childs = int(said.read())
-    assert childs != scratch.free_port()
+        return int(said.read())
+
+
+def test_a_forked_process_walks_ports_of_its_own() -> None:
+    """A child forked after its parent handed out ports would walk on in step with it."""
+    scratch.free_port()
+    assert port_of_a_child() != scratch.free_port()
 
 
 def test_a_port_handed_out_is_not_handed_out_again_before_its_server_binds_it() -> None:
@@ -101,14 +108,4 @@ def test_a_port_handed_out_is_not_handed_out_again_before_its_server_binds_it() 
     saw it free too and handed it out again, and one of the two servers would not start
     ("Address already in use"). Here that other process is a child whose walk starts there."""
     first = scratch.free_port()
-    reading, writing = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child reports through the pipe
-        secrets.randbelow = lambda exclusive_upper_bound: scratch.listening_ports().index(first)
-        os.write(writing, str(scratch.free_port()).encode())
-        os._exit(0)
-    os.close(writing)
-    os.waitpid(child, 0)
-    with os.fdopen(reading) as said:
-        childs = int(said.read())
-    assert childs != first
+    assert port_of_a_child(walk_from=first) != first
