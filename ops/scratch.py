@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import collections
 import fcntl
 import functools
@@ -95,12 +96,22 @@ def _keep(port: int) -> bool:
         return False
     _kept_ports.append((path, handle))
     if len(_kept_ports) > PORTS_KEPT:
-        let_go, its_handle = _kept_ports.popleft()
-        # Unlinked before it is unlocked: a run hands out thousands of ports, each a file.
-        with suppress(OSError):
-            let_go.unlink()
-        its_handle.close()
+        _let_go(*_kept_ports.popleft())
     return True
+
+
+def _let_go(path: Path, handle: IO[str]) -> None:
+    # Unlinked before it is unlocked: a run hands out thousands of ports, each a file.
+    with suppress(OSError):
+        path.unlink()
+    handle.close()
+
+
+@atexit.register
+def _let_every_port_go() -> None:
+    """The process's ports at its end, whose servers end with it."""
+    while _kept_ports:
+        _let_go(*_kept_ports.popleft())
 
 
 def free_port() -> int:
