@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import collections
-import fcntl
 import functools
 import itertools
 import os
@@ -13,9 +11,8 @@ import socket
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 import psycopg
 from psycopg import sql
@@ -63,60 +60,44 @@ def _port_walk(_process: int) -> Iterator[int]:
     return (ports[(start + step) % len(ports)] for step in itertools.count())
 
 
-# A port free_port hands out is the process's, among every process of ours on the machine, while
-# the port's lock file here is locked by it: a server binds its port a moment after free_port saw
-# it free (a recipe's Postgres seconds later, after initdb), and another process's walk that came
-# to the same port meanwhile handed it out again (seen: a test's cluster would not start, "could
-# not bind IPv4 address: Address already in use"). Each process keeps its last PORTS_KEPT ports;
-# by the time it has handed out that many more, an older one is long bound or given up.
-PORT_LOCKS = Path(tempfile.gettempdir()) / "blossom-ports"
+# A port free_port hands out is the process's, among every process on the machine, while it holds
+# the port's claim: a Unix socket bound to an abstract name of the port's, which no other process
+# can bind meanwhile, and which the kernel lets go when its holder ends. A server binds its port a
+# moment after free_port saw it free (a recipe's Postgres seconds later, after initdb), and another
+# process's walk that came to the same port meanwhile handed it out again (seen: a test's cluster
+# would not start, "could not bind IPv4 address: Address already in use"). Each process keeps its
+# last PORTS_KEPT claims; by the time it has handed out that many more, an older port is long bound
+# or given up.
 PORTS_KEPT = 64
-_kept_ports: collections.deque[tuple[Path, IO[str]]] = collections.deque()
-# A forked child shares its parent's locks, and must not let the parent's ports go as its own.
-os.register_at_fork(after_in_child=_kept_ports.clear)
+_claims: collections.deque[socket.socket] = collections.deque()
 
 
-def _keep(port: int) -> bool:
-    """Whether the port is now this process's: its lock file locked here, no other process
-    holding it. Where no lock file can be made, the bind check alone decides, as before."""
-    path = PORT_LOCKS / str(port)
+def _claimed(port: int) -> bool:
+    """Whether the port is now this process's: no other process claims it."""
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        PORT_LOCKS.mkdir(mode=0o1777, exist_ok=True)
-        handle = open(path, "a")  # noqa: SIM115 - kept open while the port is ours
+        claim.bind(f"\0blossom-port-{port}")
     except OSError:
-        return True
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        # Locked, but maybe a file its last holder unlinked as it let the port go: the port is
-        # whoever locks the file that has the name now.
-        if os.fstat(handle.fileno()).st_ino != os.stat(path).st_ino:
-            raise BlockingIOError
-    except OSError:
-        handle.close()
+        claim.close()
         return False
-    _kept_ports.append((path, handle))
-    if len(_kept_ports) > PORTS_KEPT:
-        _let_go(*_kept_ports.popleft())
+    _claims.append(claim)
+    if len(_claims) > PORTS_KEPT:
+        _claims.popleft().close()
     return True
 
 
-def _let_go(path: Path, handle: IO[str]) -> None:
-    # Unlinked before it is unlocked: a run hands out thousands of ports, each a file.
-    with suppress(OSError):
-        path.unlink()
-    handle.close()
+def _forget_claims_in_child() -> None:
+    # A forked child's copies of its parent's claims: closed here, the parent keeps them.
+    while _claims:
+        _claims.popleft().close()
 
 
-@atexit.register
-def _let_every_port_go() -> None:
-    """The process's ports at its end, whose servers end with it."""
-    while _kept_ports:
-        _let_go(*_kept_ports.popleft())
+os.register_at_fork(after_in_child=_forget_claims_in_child)
 
 
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing holds, for a server about to start, and that no other
-    process of ours hands out while this one keeps it (PORT_LOCKS)."""
+    process hands out while this one keeps its claim (_claimed)."""
     with _walk_lock:
         walk = _port_walk(os.getpid())
         for _ in listening_ports():
@@ -126,7 +107,7 @@ def free_port() -> int:
                     probe.bind(("127.0.0.1", port))
                 except OSError:
                     continue
-            if _keep(port):
+            if _claimed(port):
                 return port
     raise RuntimeError("every port free_port hands out is in use")
 

@@ -109,3 +109,12 @@ def test_a_port_handed_out_is_not_handed_out_again_before_its_server_binds_it() 
     ("Address already in use"). Here that other process is a child whose walk starts there."""
     first = scratch.free_port()
     assert port_of_a_child(walk_from=first) != first
+
+
+def test_a_claim_on_a_port_ends_with_the_process_that_made_it() -> None:
+    """A port is claimed by its process alone, for as long as it runs: a child's claim is gone when
+    the child ends, and a child that ends leaves its parent's claims to the parent."""
+    theirs = scratch.free_port()
+    childs = port_of_a_child()
+    assert port_of_a_child(walk_from=theirs) != theirs, "the parent's claim outlives its children"
+    assert scratch._claimed(childs), "the child's claim ended with it"
