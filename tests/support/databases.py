@@ -9,8 +9,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -29,15 +27,22 @@ _admin_connections: dict[tuple[int, str], psycopg.Connection[Any]] = {}
 _admin_lock = threading.Lock()
 
 
-@contextmanager
-def _admin(server_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """This process's admin connection to the server (autocommit), made again when it was lost."""
+def _as_admin(server_url: str, *statements: sql.Composed) -> None:
+    """The statements, over this process's admin connection to the server (autocommit): made
+    again, and the statements run again, when the server had ended it (a restart)."""
     key = (os.getpid(), server_url)  # a forked child makes its own, the parent's socket untouched
     with _admin_lock:
-        conn = _admin_connections.get(key)
-        if conn is None or conn.closed or conn.broken:
-            conn = _admin_connections[key] = psycopg.connect(server_url, autocommit=True)
-        yield conn
+        for attempt in (1, 2):
+            conn = _admin_connections.get(key)
+            if conn is None or conn.closed:
+                conn = _admin_connections[key] = psycopg.connect(server_url, autocommit=True)
+            try:
+                for statement in statements:
+                    conn.execute(statement)
+                return
+            except psycopg.OperationalError:
+                if attempt == 2 or not conn.broken:
+                    raise
 
 
 @atexit.register
@@ -49,20 +54,18 @@ def _close_admin_connections() -> None:
 
 def create_database(server_url: str, name: str, template: str = "template1") -> str:
     """Database `name`, a copy of `template`, on the server; returns its admin URL."""
-    with _admin(server_url) as conn:
+    _as_admin(
+        server_url,
         # Copied file by file, not page by page through the WAL (Postgres 15's default, made for
         # large templates): for a template this small, half the time (25 ms a copy against 45).
-        conn.execute(
-            sql.SQL("create database {} template {} strategy file_copy").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
+        sql.SQL("create database {} template {} strategy file_copy").format(
+            sql.Identifier(name), sql.Identifier(template)
+        ),
         # Database settings are not copied from a template: set it on every copy.
-        conn.execute(
-            sql.SQL("alter database {} set app.settings.bcrypt_cost = {}").format(
-                sql.Identifier(name), sql.Literal(TEST_BCRYPT_COST)
-            )
-        )
+        sql.SQL("alter database {} set app.settings.bcrypt_cost = {}").format(
+            sql.Identifier(name), sql.Literal(TEST_BCRYPT_COST)
+        ),
+    )
     url = with_database(server_url, name)
     if template not in ("template0", "template1"):
         # A copy of a migrated database has its functions' privileges but not its own.
@@ -72,8 +75,7 @@ def create_database(server_url: str, name: str, template: str = "template1") -> 
 
 
 def drop_database(server_url: str, name: str) -> None:
-    with _admin(server_url) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    _as_admin(server_url, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def tcp_keepalives(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> dict[str, int]:
