@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import collections
 import functools
 import itertools
@@ -86,13 +87,15 @@ def _claimed(port: int) -> bool:
     return True
 
 
-def _forget_claims_in_child() -> None:
-    # A forked child's copies of its parent's claims: closed here, the parent keeps them.
+@atexit.register
+def _let_claims_go() -> None:
+    """Closes this process's claims: at its end (the kernel would let them go, but warn of them as
+    unclosed), and in a forked child, whose copies of its parent's claims are the parent's to keep."""
     while _claims:
         _claims.popleft().close()
 
 
-os.register_at_fork(after_in_child=_forget_claims_in_child)
+os.register_at_fork(after_in_child=_let_claims_go)
 
 
 def free_port() -> int:
