@@ -17,8 +17,6 @@ the definitions (pipeline/run_once.py).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 from pipeline import settings
@@ -69,19 +67,10 @@ def refuse_wrong_settings(program: str = "pipeline-run", *, check_home: bool = T
     for a caller that makes its own, as ops/stack.py does), checked without loading Dagster: a
     wrong one ends `program` in one line, as the worker says one, not under twenty lines of
     traceback, seconds later."""
-    with wrong_setting_refused(program):
+    with settings.wrong_setting_refused(program):
         settings.check_definitions()
         if check_home:
             settings.check_dagster_home()
-
-
-@contextmanager
-def wrong_setting_refused(program: str) -> Iterator[None]:
-    """A ValueError in the block, a wrong setting's, ends `program` in one line naming it."""
-    try:
-        yield
-    except ValueError as wrong_setting:
-        raise SystemExit(f"{program}: {wrong_setting}") from None
 
 
 def main() -> None:
@@ -90,7 +79,7 @@ def main() -> None:
     # Dagster and the definitions, some 1.6 s of CPU: only now, for a run that goes ahead. Their
     # resources read their settings as they load: one that check_definitions was not taught
     # would be refused here, in one line still, not in a traceback.
-    with wrong_setting_refused("pipeline-run"):
+    with settings.wrong_setting_refused("pipeline-run"):
         from pipeline.run_once import run
 
     raise SystemExit(0 if run(args.assets or list(DATABASE_ONLY), args.day) else 1)

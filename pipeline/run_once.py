@@ -56,14 +56,12 @@ def dagster_instance() -> DagsterInstance:
     time: each makes the instance's SQLite storage when it is not there yet, and of runs begun
     together on a new one (cron's of one minute) all but one failed ("table runs already exists").
     Once open, runs go on side by side."""
-    try:
+    # Checked by pipeline.__main__ before Dagster loads; here again for a run begun otherwise
+    # (run() called in a process of its own, as tests do), which ended in Dagster's traceback or
+    # the lock's.
+    with settings.wrong_setting_refused("pipeline-run"):
         home = settings.dagster_home()
         opening = None if home is None else settings.opening_lock(home)
-    except ValueError as wrong_setting:
-        # Checked by pipeline.__main__ before Dagster loads; here again for a run begun otherwise
-        # (run() called in a process of its own, as tests do), which ended in Dagster's
-        # traceback or the lock's.
-        raise SystemExit(f"pipeline-run: {wrong_setting}") from None
     if opening is None:
         return DagsterInstance.ephemeral()
     with opening:

@@ -8,6 +8,8 @@ without loading them."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -31,6 +33,16 @@ MAX_RETRIES = 10
 
 # In DAGSTER_HOME: held while a run opens the instance.
 OPENING_LOCK = "pipeline-run.lock"
+
+
+@contextmanager
+def wrong_setting_refused(program: str) -> Iterator[None]:
+    """A ValueError in the block, a wrong setting's, ends `program` in one line naming it, as the
+    worker says one, not under twenty lines of traceback."""
+    try:
+        yield
+    except ValueError as wrong_setting:
+        raise SystemExit(f"{program}: {wrong_setting}") from None
 
 
 def check_definitions() -> None:
