@@ -197,14 +197,24 @@ def run_file(conn: psycopg.Connection, path: Path) -> None:
 
 def database_privileges(conn: psycopg.Connection) -> None:
     """The connected database's own privileges (as its admin user): DATABASE_FILE, and the owner
-    role's right to create in it. They are not copied with it: a copy of a migrated database
-    (CREATE DATABASE … TEMPLATE) or a restored dump needs this again."""
+    role's right to create in it. A restored dump needs this again; a copy of a migrated database
+    needs only `privileges_on_database`."""
     run_file(conn, DATABASE_FILE)
-    conn.execute(
-        sql.SQL("grant create, temporary on database {} to {}").format(
-            sql.Identifier(conn.info.dbname), sql.Identifier(OWNER_ROLE)
-        )
-    )
+    for statement in privileges_on_database(conn.info.dbname):
+        conn.execute(statement)
+
+
+def privileges_on_database(name: str) -> list[sql.Composed]:
+    """The privileges on database `name` itself, which the server's catalog (pg_database) keeps,
+    and so a copy (CREATE DATABASE … TEMPLATE) does not get: TEMPORARY is not PUBLIC's (as
+    DATABASE_FILE has it), CREATE and TEMPORARY are the owner role's. What DATABASE_FILE takes from
+    PUBLIC of the system catalog's functions is the database's own catalog's, copied with it. Run
+    over a connection to any database of the server."""
+    database = sql.Identifier(name)
+    return [
+        sql.SQL("revoke temporary on database {} from public").format(database),
+        sql.SQL("grant create, temporary on database {} to {}").format(database, sql.Identifier(OWNER_ROLE)),
+    ]
 
 
 def owner_url(admin_url: str) -> str:

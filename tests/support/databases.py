@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from deploy.migrate import MIGRATE_LOCK, database_privileges, with_database
+from deploy.migrate import MIGRATE_LOCK, privileges_on_database, with_database
 from ops.settings import ROOT
 
 # bcrypt at its minimum cost keeps sign-ups and logins fast; production keeps the default 12.
@@ -65,13 +65,11 @@ def create_database(server_url: str, name: str, template: str = "template1") -> 
         sql.SQL("alter database {} set app.settings.bcrypt_cost = {}").format(
             sql.Identifier(name), sql.Literal(TEST_BCRYPT_COST)
         ),
+        # Nor the privileges on the database (made over this connection: a connection to the copy
+        # to run all of database_privileges again was 13 ms of the server's CPU a copy).
+        *(privileges_on_database(name) if template not in ("template0", "template1") else ()),
     )
-    url = with_database(server_url, name)
-    if template not in ("template0", "template1"):
-        # A copy of a migrated database has its functions' privileges but not its own.
-        with psycopg.connect(url, autocommit=True) as conn:
-            database_privileges(conn)
-    return url
+    return with_database(server_url, name)
 
 
 def drop_database(server_url: str, name: str) -> None:
