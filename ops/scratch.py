@@ -26,6 +26,16 @@ from ops.settings import forget_libpq_environment
 SCRATCH_URL_VARIABLE = "BLOSSOM_SCRATCH_URL"
 # And this: the migrated database on that cluster that pytest's tests copy (ops/run_tests.py).
 TEMPLATE_VARIABLE = "BLOSSOM_TEST_TEMPLATE"
+# Tests whose assertions are about time under a load they make: `just test` runs them alone, after
+# the others have run in parallel (ops/run_tests.py), so that no other test's work skews them;
+# tests/conftest.py marks them `serial`. Tests that only wait for processes, with bounds of
+# seconds (tests/test_up.py, tests/test_edge_lifecycle.py), run with the others: alone they kept
+# two cores idle for 17 s.
+SERIAL_TESTS = (
+    "tests/test_auth_limits.py::test_a_flood_of_sign_ups_leaves_logins_their_share",
+    "tests/test_edge_database.py::test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second",
+    "tests/test_edge_server.py::test_three_hundred_trickling_bodies_leave_rpc_answering_within_a_second",
+)
 
 
 # Throwaway servers listen below the kernel's ephemeral range. A port from bind(0) lies inside it,

@@ -13,7 +13,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from deploy.migrate import migrate, with_database
-from ops.scratch import SCRATCH_URL_VARIABLE, TEMPLATE_VARIABLE, temporary_cluster
+from ops.scratch import SCRATCH_URL_VARIABLE, SERIAL_TESTS, TEMPLATE_VARIABLE, temporary_cluster
 from tests.support.databases import create_database, drop_database
 from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack, make_stack
@@ -30,20 +30,10 @@ def pg_server() -> Iterator[str]:
         yield cluster.url("postgres")
 
 
-# Tests whose assertions are about time under a load they make: `just test` runs them alone, after
-# the others have run in parallel (ops/run_tests.py), so that no other test's work skews them.
-# Tests that only wait for processes, with bounds of seconds (tests/test_up.py,
-# tests/test_edge_lifecycle.py), run with the others: alone they kept two cores idle for 17 s.
-SERIAL = (
-    "tests/test_auth_limits.py::test_a_flood_of_sign_ups_leaves_logins_their_share",
-    "tests/test_edge_database.py::test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second",
-    "tests/test_edge_server.py::test_three_hundred_trickling_bodies_leave_rpc_answering_within_a_second",
-)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Those that run alone (ops/scratch.py says why).
     for item in items:
-        if item.nodeid.startswith(SERIAL):
+        if item.nodeid.startswith(SERIAL_TESTS):
             item.add_marker(pytest.mark.serial)
 
 

@@ -3,11 +3,14 @@ pytest-xdist process collects every module (tests/support/lazy.py)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from ops.scratch import SERIAL_TESTS
+from ops.settings import ROOT
 from tests.support.imports import loaded_by
 from tests.support.lazy import LazyModule
 
@@ -40,3 +43,15 @@ def test_a_lazy_module_is_imported_by_its_first_public_name(
     assert "blossom_lazy_probe" not in sys.modules
     assert probe.ANSWER == 42
     assert "blossom_lazy_probe" in sys.modules
+
+
+def test_the_serial_tests_are_named_as_pytest_finds_them_and_marked() -> None:
+    """`just test`'s second run names them (ops/run_tests.py): a test renamed or moved must be
+    renamed in SERIAL_TESTS too, or that run fails; and those are the tests marked serial."""
+    found = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+         "-m", "serial", *SERIAL_TESTS],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert [line for line in found.stdout.splitlines() if "::" in line] == list(SERIAL_TESTS)
