@@ -41,6 +41,17 @@ def env_number(name: str, default: float, *, zero: bool = False) -> float:
     return value
 
 
+def env_http_url(name: str, default: str) -> str:
+    """An http(s) URL (an outside service's API, which the tests point at a local fake);
+    `default` when the variable is unset or empty."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.startswith(("https://", "http://")):
+        raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
 def env_count(name: str, default: int, *, zero: bool = False) -> int:
     """A positive whole number (or 0, with `zero`); `default` when the variable is unset or empty."""
     value = env_number(name, default, zero=zero)

@@ -82,7 +82,7 @@ class SheetsResource(ConfigurableResource["SheetsResource"]):
         return cls(
             service_account_file=os.environ.get("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", ""),
             spreadsheet_key=os.environ.get("BLOSSOM_METRICS_SPREADSHEET_KEY", ""),
-            api_url=os.environ.get("BLOSSOM_SHEETS_API_URL") or GOOGLE_SHEETS_URL,
+            api_url=settings.sheets_api_url() or GOOGLE_SHEETS_URL,
             timeout=settings.sheets_timeout(),
         )
 

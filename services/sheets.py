@@ -53,7 +53,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from blossom_db.settings import env_number
+from blossom_db.settings import env_http_url, env_number
 from services.errors import AnswerTooLarge, ServiceError, retry_after_seconds
 
 GOOGLE_SHEETS_URL = "https://sheets.googleapis.com"
@@ -97,12 +97,9 @@ class SheetsSettings:
             raise ValueError(
                 "BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE must name a service account's JSON key file"
             )
-        api_url = os.environ.get("BLOSSOM_SHEETS_API_URL", "").strip() or GOOGLE_SHEETS_URL
-        if not api_url.startswith(("http://", "https://")):
-            raise ValueError(f"BLOSSOM_SHEETS_API_URL must be an http(s) URL, not {api_url!r}")
         return cls(
             service_account_file=Path(path),
-            api_url=api_url.rstrip("/"),
+            api_url=env_http_url("BLOSSOM_SHEETS_API_URL", GOOGLE_SHEETS_URL).rstrip("/"),
             timeout=env_number("BLOSSOM_SHEETS_TIMEOUT", 30.0),
         )
 

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from blossom_db.settings import env_number
+from blossom_db.settings import env_http_url, env_number
 from services.errors import (
     AnswerTooLarge,
     CheckFailed,
@@ -171,9 +170,7 @@ class SlackSettings:
 
     @classmethod
     def from_environment(cls) -> SlackSettings:
-        api_url = os.environ.get("BLOSSOM_SLACK_API_URL", "").strip() or DEFAULT_API_URL
-        if not api_url.startswith(("https://", "http://")):
-            raise ValueError(f"BLOSSOM_SLACK_API_URL must be an http(s) URL, got {api_url!r}")
+        api_url = env_http_url("BLOSSOM_SLACK_API_URL", DEFAULT_API_URL)
         return cls(
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             timeout_seconds=env_number("BLOSSOM_SLACK_TIMEOUT_SECONDS", 10.0),

@@ -1742,6 +1742,11 @@ WRONG_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
         {"BLOSSOM_SHEETS_TIMEOUT": "soon"},
         "BLOSSOM_SHEETS_TIMEOUT must be a number, got 'soon'",
     ),
+    # Read as it was, it failed only when the export ran, in gspread's words.
+    "sheets-url": (
+        {"BLOSSOM_SHEETS_API_URL": "sheets.googleapis.com"},
+        "BLOSSOM_SHEETS_API_URL must be an http(s) URL, got 'sheets.googleapis.com'",
+    ),
     "slack-timeout": (
         {"BLOSSOM_SLACK_TIMEOUT_SECONDS": "-1"},
         "BLOSSOM_SLACK_TIMEOUT_SECONDS must be a positive number",
