@@ -112,9 +112,12 @@ def test_a_postgres_restart_under_load_fails_fast_and_recovers_within_a_second(t
             back = time.monotonic()
             time.sleep(2.5)
 
-        before = auth_load.between(0, went_down)
+        # Those that came back before the stop: one asked just before it can meet it (503, rightly),
+        # as one asked while Postgres was down can be answered after its return (settled_before).
+        before = settled_before(auth_load.between(0, went_down), went_down)
         assert before
-        assert all(answer.status == 200 for answer in before)
+        refused = [(answer.status, answer.code) for answer in before if answer.status != 200]
+        assert not refused
 
         down = auth_load.between(stopped + 0.1, restarting)
         assert down, "the edge answered while Postgres was down"
