@@ -72,6 +72,13 @@ MANAGED_SCHEMAS = ("util", "app", "auth", "api", "admin", "pipeline", "analytics
 # requirements.lock), made by migrate before the migrations, as the owner, when it is missing.
 # Its code is procrastinate's, not ours: our SQL checks leave it alone.
 JOBS_SCHEMA = "jobs"
+# The last of procrastinate's own migrations (procrastinate/sql/migrations/) that every job queue
+# holds. apply_jobs_schema makes a new database's from the installed procrastinate's whole schema;
+# one made before a newer procrastinate keeps the schema it was made with. A procrastinate that
+# brings migrations past this one needs a migration of ours that applies them (in schema jobs,
+# each new table given Row Level Security), and this name moved on with it: until then
+# tests/test_migrate.py fails, naming them.
+JOBS_SCHEMA_LAST_MIGRATION = "03.04.00_50_post_add_retry_failed_job_procedure.sql"
 OUR_CODE_SCHEMAS = tuple(schema for schema in MANAGED_SCHEMAS if schema != JOBS_SCHEMA)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.
 META_SCHEMA = "blossom_meta"
@@ -274,7 +281,7 @@ def apply_jobs_schema(admin_url: str) -> None:
     Security, enabled and forced like every table of ours, with policies for the two roles
     that use them (sql/policies/jobs.sql): the owner, whose functions defer jobs, and the
     worker. An upgrade of procrastinate brings migrations of its own, to run in a migration of
-    ours."""
+    ours (JOBS_SCHEMA_LAST_MIGRATION)."""
     from procrastinate.schema import SchemaManager
 
     with Connection.connect(admin_url) as conn:

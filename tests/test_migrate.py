@@ -15,6 +15,7 @@ from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 
+import procrastinate
 import psycopg
 import pytest
 from psycopg import sql
@@ -23,6 +24,7 @@ from blossom_db.connections import Connection
 from blossom_db.settings import CONNECTION_DEFAULTS
 from deploy import migrate as migrate_module
 from deploy.migrate import (
+    JOBS_SCHEMA_LAST_MIGRATION,
     ROLES_FILE,
     STATELESS_MANIFEST,
     ManifestError,
@@ -1064,3 +1066,23 @@ def test_a_live_migrates_yoyo_lock_is_kept_and_waited_for(
     assert "yoyo" not in told
     assert _yoyo_lock_pids(database_url) == []
     assert _applied(database_url)[-1] == "9001_waits"
+
+
+def procrastinates_migrations() -> list[str]:
+    """The names of the migrations the installed procrastinate ships, in the order they apply."""
+    folder = Path(procrastinate.__file__).parent / "sql" / "migrations"
+    return sorted(path.name for path in folder.glob("*.sql"))
+
+
+def test_every_job_queue_holds_every_migration_of_the_installed_procrastinate() -> None:
+    """A database made before a newer procrastinate keeps its job queue's schema (apply_jobs_schema
+    makes it only where it is missing): without a migration of ours that applies procrastinate's
+    own, its worker would run against a schema older than its code."""
+    shipped = procrastinates_migrations()
+    assert JOBS_SCHEMA_LAST_MIGRATION in shipped
+    newer = shipped[shipped.index(JOBS_SCHEMA_LAST_MIGRATION) + 1 :]
+    assert not newer, (
+        f"procrastinate {procrastinate.__version__} brings migrations that a job queue made before"
+        f" lacks: {newer}. Apply them in a migration of ours (in schema jobs, each new table given Row"
+        " Level Security), then set deploy.migrate.JOBS_SCHEMA_LAST_MIGRATION to the last of them."
+    )
