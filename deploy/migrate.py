@@ -395,6 +395,41 @@ def _yoyo_backend(admin_url: str) -> Any:
                 self.execute("ROLLBACK")
             DatabaseBackend.rollback(self)
 
+        # A migration (or its rollback) and yoyo's record of it in one transaction, on the
+        # connection it runs on: yoyo commits the work, then records it in a transaction of its
+        # own on another connection, and a migrate cut between the two left work done and not
+        # recorded, which every later migrate ran again and failed on. One outside a transaction
+        # (`-- transactional: false`) is recorded after it, as yoyo does: it cannot be undone.
+        def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
+            migration.load()
+            if migration.use_transactions:
+                self._recorded_in_one_transaction(migration, "apply", force, record=mark)
+            else:
+                super().apply_one(migration, force, mark)
+
+        def rollback_one(self, migration: Any, force: bool = False) -> None:
+            migration.load()
+            if migration.use_transactions:
+                self._recorded_in_one_transaction(migration, "rollback", force, record=True)
+            else:
+                super().rollback_one(migration, force)
+
+        def _recorded_in_one_transaction(
+            self, migration: Any, direction: str, force: bool, record: bool
+        ) -> None:
+            self.ensure_internal_schema_updated()
+            with self.copy() as migration_backend:
+                # Brought up to date just now, on this run's connection: not asked again in the
+                # transaction, where yoyo could not upgrade it.
+                migration_backend._internal_schema_updated = True
+                with migration_backend.transaction():
+                    migration.process_steps(migration_backend, direction, force=force)
+                    migration_backend.log_migration(migration, direction)
+                    if record and direction == "apply":
+                        migration_backend.mark_one(migration, log=False)
+                    elif record:
+                        migration_backend.unmark_one(migration, log=False)
+
         # What ran is recorded, and forgotten, in the very transaction yoyo marks the migration
         # applied, or not, in: the two records never disagree.
         def mark_one(self, migration: Any, log: bool = True) -> None:

@@ -957,6 +957,44 @@ def test_a_migration_rolled_back_then_edited_is_applied_again_as_edited(
     assert _exists(database_url, "select from pg_namespace where nspname = 'probe_second_text'")
 
 
+@pytest.mark.parametrize("direction", ["apply", "rollback"])
+def test_a_migration_and_its_record_are_one_transaction(
+    database_url: str, migrations_copy: Path, monkeypatch: pytest.MonkeyPatch, direction: str
+) -> None:
+    """yoyo ran a migration (or its rollback) in a transaction on a connection of its own, then
+    recorded it in a second transaction on another: a migrate cut between the two (killed, its
+    connection lost) left the work done and not recorded, and each later migrate ran it again and
+    failed on what it had made ("schema … already exists"), or a rollback on what it had dropped.
+    Now the record failing undoes the work, and migrate says so truly ("rolled back")."""
+    from yoyo.backends.base import DatabaseBackend
+
+    last_landed = _applied(database_url)[-1]
+    (migrations_copy / "9001_probe.sql").write_text("create schema probe_one_transaction;\n")
+    (migrations_copy / "9001_probe.rollback.sql").write_text("drop schema probe_one_transaction;\n")
+    probe = "select from pg_namespace where nspname = 'probe_one_transaction'"
+    if direction == "rollback":
+        migrate(database_url, quiet=True)
+
+    def cut(*_args: object, **_kwargs: object) -> None:
+        raise psycopg.OperationalError("the connection was lost")
+
+    def run() -> None:
+        if direction == "apply":
+            migrate(database_url, quiet=True)
+        else:
+            assert rollback(database_url, last_landed) == ["9001_probe"]
+
+    with monkeypatch.context() as cutting:
+        cutting.setattr(DatabaseBackend, "mark_one" if direction == "apply" else "unmark_one", cut)
+        with pytest.raises(MigrationError, match="9001_probe"):
+            run()
+    assert _exists(database_url, probe) == (direction == "rollback")
+    assert ("9001_probe" in _applied(database_url)) == (direction == "rollback")
+    run()
+    assert _exists(database_url, probe) == (direction == "apply")
+    assert ("9001_probe" in _applied(database_url)) == (direction == "apply")
+
+
 def test_migrates_connections_find_a_silent_cut_within_a_minute(database_url: str) -> None:
     """A migration's connection (yoyo's, which runs them) and migrate's own have keepalives and a
     bound on unacknowledged data, as every connection of ours (tests/test_edge_database.py): one
