@@ -403,28 +403,35 @@ def _yoyo_backend(admin_url: str) -> Any:
         def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
             migration.load()
             if migration.use_transactions:
-                self._recorded_in_one_transaction(migration, "apply", force, record=mark)
+                self._run_and_record(migration, "apply", force, record=mark)
             else:
                 super().apply_one(migration, force, mark)
 
         def rollback_one(self, migration: Any, force: bool = False) -> None:
             migration.load()
             if migration.use_transactions:
-                self._recorded_in_one_transaction(migration, "rollback", force, record=True)
+                self._run_and_record(migration, "rollback", force, record=True)
             else:
                 super().rollback_one(migration, force)
 
-        def _recorded_in_one_transaction(
-            self, migration: Any, direction: str, force: bool, record: bool
-        ) -> None:
+        def _run_and_record(self, migration: Any, direction: str, force: bool, record: bool) -> None:
+            """`record`: marked applied (or not, for a rollback); yoyo's post-apply hooks are
+            only logged."""
             self.ensure_internal_schema_updated()
+            # Made before the migration takes its locks: the log's row asks for the host's name,
+            # which a slow resolver would answer while every query of a locked table waited.
+            entry = self.get_log_data(migration, direction)
             with self.copy() as migration_backend:
                 # Brought up to date just now, on this run's connection: not asked again in the
                 # transaction, where yoyo could not upgrade it.
                 migration_backend._internal_schema_updated = True
                 with migration_backend.transaction():
                     migration.process_steps(migration_backend, direction, force=force)
-                    migration_backend.log_migration(migration, direction)
+                    # yoyo's tables are found by its search_path, as the owner: a migration's own
+                    # `set local search_path` or `set local role` is not the record's.
+                    migration_backend.execute("reset role")
+                    migration_backend.init_connection(migration_backend.connection)
+                    migration_backend.execute(migration_backend.format_sql(self.log_migration_sql), entry)
                     if record and direction == "apply":
                         migration_backend.mark_one(migration, log=False)
                     elif record:

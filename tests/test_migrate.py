@@ -986,13 +986,34 @@ def test_a_migration_and_its_record_are_one_transaction(
 
     with monkeypatch.context() as cutting:
         cutting.setattr(DatabaseBackend, "mark_one" if direction == "apply" else "unmark_one", cut)
-        with pytest.raises(MigrationError, match="9001_probe"):
+        with pytest.raises(MigrationError, match="9001_probe") as failed:
             run()
+    if direction == "apply":
+        assert "failed, rolled back" in str(failed.value)
     assert _exists(database_url, probe) == (direction == "rollback")
     assert ("9001_probe" in _applied(database_url)) == (direction == "rollback")
     run()
     assert _exists(database_url, probe) == (direction == "apply")
     assert ("9001_probe" in _applied(database_url)) == (direction == "apply")
+
+
+def test_a_migration_that_sets_its_own_search_path_and_role_is_recorded(
+    database_url: str, migrations_copy: Path
+) -> None:
+    """Recorded in the migration's transaction, after its statements, yoyo's record must not
+    depend on what the migration set for itself (`set local`): found through a search_path of
+    '' or as another role, its tables were not there, and the migration was rolled back."""
+    last_landed = _applied(database_url)[-1]
+    (migrations_copy / "9001_probe.sql").write_text(
+        "set local search_path = '';\nset local role authenticator;\nselect 1;\n"
+    )
+    (migrations_copy / "9001_probe.rollback.sql").write_text(
+        "set local search_path = app;\nset local role authenticator;\nselect 1;\n"
+    )
+    migrate(database_url, quiet=True)
+    assert "9001_probe" in _applied(database_url)
+    assert rollback(database_url, last_landed) == ["9001_probe"]
+    assert "9001_probe" not in _applied(database_url)
 
 
 def test_migrates_connections_find_a_silent_cut_within_a_minute(database_url: str) -> None:
