@@ -13,8 +13,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from deploy.migrate import migrate, with_database
-from ops.scratch import SCRATCH_URL_VARIABLE, SERIAL_TESTS, TEMPLATE_VARIABLE, temporary_cluster
+from ops.scratch import SCRATCH_URL_VARIABLE, TEMPLATE_VARIABLE, temporary_cluster
 from tests.support.databases import create_database, drop_database
+from tests.support.serial import runs_alone
 from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack, make_stack
 
@@ -31,9 +32,8 @@ def pg_server() -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Those that run alone (ops/scratch.py says why).
     for item in items:
-        if item.nodeid.startswith(SERIAL_TESTS):
+        if runs_alone(item.nodeid, item.get_closest_marker("serial") is not None):
             item.add_marker(pytest.mark.serial)
 
 

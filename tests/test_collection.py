@@ -13,6 +13,7 @@ from ops.scratch import SERIAL_TESTS
 from ops.settings import ROOT
 from tests.support.imports import loaded_by
 from tests.support.lazy import LazyModule
+from tests.support.serial import runs_alone
 
 # What a collecting process must not have imported afterwards, and the modules that use them.
 HEAVY = ("dagster", "playwright")
@@ -55,3 +56,18 @@ def test_the_serial_tests_are_named_as_pytest_finds_them_and_marked() -> None:
     )  # fmt: skip
     assert found.returncode == 0, found.stdout + found.stderr
     assert [line for line in found.stdout.splitlines() if "::" in line] == list(SERIAL_TESTS)
+
+
+def test_a_test_named_like_a_serial_one_does_not_run_alone() -> None:
+    """Marked by the start of its name, a test whose name began with a serial one's was marked
+    serial too, and then not selected by the serial run, which names them."""
+    flood = SERIAL_TESTS[0]
+    assert runs_alone(flood, marked_serial=False)
+    assert runs_alone(f"{flood}[slow]", marked_serial=True)
+    assert not runs_alone(f"{flood}_x", marked_serial=False)
+
+
+def test_a_test_marked_serial_but_not_named_is_refused() -> None:
+    """`just test` would run it in neither of its runs."""
+    with pytest.raises(pytest.UsageError, match=r"^tests/test_x\.py::test_y is marked serial but not named"):
+        runs_alone("tests/test_x.py::test_y", marked_serial=True)
