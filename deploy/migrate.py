@@ -75,9 +75,10 @@ JOBS_SCHEMA = "jobs"
 # The last of procrastinate's own migrations (procrastinate/sql/migrations/) that every job queue
 # holds. apply_jobs_schema makes a new database's from the installed procrastinate's whole schema;
 # one made before a newer procrastinate keeps the schema it was made with. A procrastinate that
-# brings migrations past this one needs a migration of ours that applies them (in schema jobs,
-# each new table given Row Level Security), and this name moved on with it: until then
-# tests/test_migrate.py fails, naming them.
+# brings migrations past this one needs a migration of ours that applies them where the job queue
+# lacks them (a database made since has them: procrastinate's migrations are not written to run
+# twice), in schema jobs, each new table given Row Level Security; and this name moved on with it:
+# until then tests/test_migrate.py fails, naming them.
 JOBS_SCHEMA_LAST_MIGRATION = "03.04.00_50_post_add_retry_failed_job_procedure.sql"
 OUR_CODE_SCHEMAS = tuple(schema for schema in MANAGED_SCHEMAS if schema != JOBS_SCHEMA)
 # yoyo's tables and our own bookkeeping live here, outside every schema the app uses.

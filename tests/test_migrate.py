@@ -1133,10 +1133,11 @@ def procrastinates_migrations() -> list[str]:
     return sorted(path.name for path in folder.glob("*.sql"))
 
 
-def test_every_job_queue_holds_every_migration_of_the_installed_procrastinate() -> None:
+def test_the_job_queues_last_migration_is_the_installed_procrastinates_last() -> None:
     """A database made before a newer procrastinate keeps its job queue's schema (apply_jobs_schema
     makes it only where it is missing): without a migration of ours that applies procrastinate's
-    own, its worker would run against a schema older than its code."""
+    own, its worker would run against a schema older than its code. A tripwire: it fails when the
+    procrastinate requirements.lock pins ships migrations past JOBS_SCHEMA_LAST_MIGRATION."""
     shipped = procrastinates_migrations()
     assert JOBS_SCHEMA_LAST_MIGRATION in shipped
     newer = shipped[shipped.index(JOBS_SCHEMA_LAST_MIGRATION) + 1 :]
