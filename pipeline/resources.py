@@ -2,8 +2,9 @@
 blossom_db, no SQL of its own), Google Sheets (services/sheets.py) and Slack (services/slack.py,
 with the key ring that opens the organizations' sealed bot tokens: services/secrets.py). Each is
 built from the environment by `from_environment`; tests build them with a test database and the
-local fakes. The settings they check are read by pipeline/settings.py, which `pipeline-run` and
-`./dev pipeline` call before they load Dagster."""
+local fakes. The settings they check are read by pipeline/settings.py (Google Sheets', which the
+pipeline shares with every user of services/sheets.py, by services/sheets_settings.py), which
+`pipeline-run` and `./dev pipeline` call before they load Dagster."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from blossom_db.connections import Connection
 from blossom_db.settings import split_list
 from pipeline import settings
 from services.secrets import KEY_VARIABLE, PREVIOUS_KEYS_VARIABLE, KeyRing
-from services.sheets import GOOGLE_SHEETS_URL, SheetsClient, SheetsSettings
+from services.sheets import SheetsClient, SheetsSettings
+from services.sheets_settings import GOOGLE_SHEETS_URL, sheets_api_url, sheets_timeout
 from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
 
 
@@ -82,8 +84,8 @@ class SheetsResource(ConfigurableResource["SheetsResource"]):
         return cls(
             service_account_file=os.environ.get("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", ""),
             spreadsheet_key=os.environ.get("BLOSSOM_METRICS_SPREADSHEET_KEY", ""),
-            api_url=settings.sheets_api_url() or GOOGLE_SHEETS_URL,
-            timeout=settings.sheets_timeout(),
+            api_url=sheets_api_url(),
+            timeout=sheets_timeout(),
         )
 
     def client(self) -> SheetsClient:

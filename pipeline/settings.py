@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from blossom_db.settings import check_database_url, env_count, env_http_url, env_number
+from blossom_db.settings import check_database_url, env_count, env_number
+from services.sheets_settings import sheets_api_url, sheets_timeout
 from services.slack import SlackSettings
 
 # The assets of pipeline/definitions.py, by name, in its order: kept equal to them by
@@ -97,17 +98,6 @@ def check_retries(
             f" where a weekly digest's claim is held {claim:g} s: a retry would take its own run's"
             " claims over and could post a digest twice; fewer or shorter"
         )
-
-
-def sheets_timeout() -> float:
-    """BLOSSOM_SHEETS_TIMEOUT, the seconds a call to Google Sheets may take (30 when unset)."""
-    return env_number("BLOSSOM_SHEETS_TIMEOUT", 30.0)
-
-
-def sheets_api_url() -> str:
-    """BLOSSOM_SHEETS_API_URL, the Sheets API's base URL (a local fake's, in tests), or "" for
-    Google's own when it is unset."""
-    return env_http_url("BLOSSOM_SHEETS_API_URL", "")
 
 
 def dagster_home() -> str | None:

@@ -53,10 +53,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from blossom_db.settings import env_http_url, env_number
 from services.errors import AnswerTooLarge, ServiceError, retry_after_seconds
+from services.sheets_settings import GOOGLE_SHEETS_URL, sheets_api_url, sheets_timeout
 
-GOOGLE_SHEETS_URL = "https://sheets.googleapis.com"
 # Reading and writing spreadsheets the service account was given; nothing of Drive.
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 # The most of an answer read (decompressed). The answers are a spreadsheet's metadata (every
@@ -99,8 +98,8 @@ class SheetsSettings:
             )
         return cls(
             service_account_file=Path(path),
-            api_url=env_http_url("BLOSSOM_SHEETS_API_URL", GOOGLE_SHEETS_URL).rstrip("/"),
-            timeout=env_number("BLOSSOM_SHEETS_TIMEOUT", 30.0),
+            api_url=sheets_api_url(),
+            timeout=sheets_timeout(),
         )
 
 
