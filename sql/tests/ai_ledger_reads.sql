@@ -39,7 +39,7 @@ select is((select (used_tokens, reserved_tokens, calls, cached_calls, failed_cal
 set local role edge;
 select is((select (r.reservation_id is not null, r.refusal) from ext.ai_reserve(tap.id('keeper_token'), tap.id('busy'),
              'org_summary', 'gpt-test', sha256('first'), 1000) r)::text, '(t,)', 'a call is admitted below the quota');
-/* About 35 pages; the month's rows, which it read every one of, are 632. */
+/* Some 60 pages; the month's rows, which it read every one of, are 632. */
 select tap.fewer_blocks($$ select ext.ai_reserve('{keeper_token}', '{busy}', 'org_summary', 'gpt-test', sha256('second'), 1000) $$,
   150, 'reading the calls that carry tokens, not the 25,000 free requests of the month');
 set local plan_cache_mode = force_generic_plan;

@@ -46,7 +46,7 @@ analyze app.ai_usage;
 set local role pipeline;
 select is((select ai_tokens from pipeline.org_daily_counts('2026-01-10')), 148 * 11 + 900::bigint,
   'the same among 91 days of calls');
--- A few more pages (4 here); the 91 days' rows, which it read every one of, are 344 pages.
+-- A few more pages (1 to 4 here); the 91 days' rows made here, which it read every one of, are 344.
 select cmp_ok(tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$) - tap.id('custom')::bigint,
   '<', 20::bigint, 'and a refresh reads the day''s rows of the ledger, not its 91 days');
 set local plan_cache_mode = force_generic_plan;

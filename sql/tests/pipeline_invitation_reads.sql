@@ -15,7 +15,7 @@ select plan(5);
 select tap.make_users(array['inviter']);
 select tap.make_org('busy', '{"inviter": "owner"}');
 update app.organizations set created_at = '2025-10-01 00:00Z' where id = tap.id('busy');
-/* A day of invitations, a row each in the order they are sent, 150 a day two minutes apart: a
+/* A day of invitations, a row each in the order they are sent, 600 a day two minutes apart: a
    third left open, a third accepted an hour after, a third accepted the next day. */
 create function pg_temp.invitations(p_from timestamptz, p_to timestamptz) returns void
 language sql
@@ -26,7 +26,7 @@ as $$
          d + n * interval '2 minutes', d + n * interval '2 minutes' + interval '7 days',
          case n % 3 when 1 then d + n * interval '2 minutes' + interval '1 hour'
                     when 2 then d + n * interval '2 minutes' + interval '1 day' end
-    from generate_series(p_from, p_to, interval '1 day') d, generate_series(0, 149) n
+    from generate_series(p_from, p_to, interval '1 day') d, generate_series(0, 599) n
    order by d, n
 $$;
 select pg_temp.invitations('2026-01-09 00:00Z', '2026-01-10 00:00Z');
@@ -35,7 +35,7 @@ analyze app.organizations, app.memberships, app.invitations;
 set local role pipeline;
 select results_eq(
   $$ select invitations_sent, invitations_accepted from pipeline.org_daily_counts('2026-01-10') $$,
-  $$ values (150::bigint, 100::bigint) $$,
+  $$ values (600::bigint, 400::bigint) $$,
   'a day''s invitations: those sent that day, those accepted that day (sent then or the day before)');
 select tap.fix_blocks_by_plan($$ select * from pipeline.org_daily_counts('2026-01-10') $$);
 reset role;
@@ -47,14 +47,14 @@ analyze app.invitations;
 set local role pipeline;
 select results_eq(
   $$ select invitations_sent, invitations_accepted from pipeline.org_daily_counts('2026-01-10') $$,
-  $$ values (150::bigint, 100::bigint) $$,
+  $$ values (600::bigint, 400::bigint) $$,
   'the same among 91 days of invitations');
 select cmp_ok(tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$) - tap.id('custom')::bigint,
   '<', 20::bigint, 'and a refresh reads the day''s invitations, not its 91 days');
 set local plan_cache_mode = force_generic_plan;
 select results_eq(
   $$ select invitations_sent, invitations_accepted from pipeline.org_daily_counts('2026-01-10') $$,
-  $$ values (150::bigint, 100::bigint) $$,
+  $$ values (600::bigint, 400::bigint) $$,
   'planned for any day, it counts the same');
 select cmp_ok(tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$) - tap.id('generic')::bigint,
   '<', 20::bigint, 'and reads the day''s invitations');
