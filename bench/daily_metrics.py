@@ -41,8 +41,8 @@ select u.id, 'auth.login', 'bench.pipeline',
 # The first step of pipeline.org_daily_counts alone, with its settings (no JIT, no parallel
 # workers, its work_mem): who was active that day, and their logins.
 ACTORS_PASS = """
-select count(*) from (
-  select actor_id, count(*) filter (where action = 'auth.login')
+select count(*), sum(logins) from (
+  select actor_id, count(*) filter (where action = 'auth.login') as logins
     from app.audit_events
    where at >= %(start)s and at < %(end)s and actor_id is not null
    group by actor_id) actors
