@@ -420,7 +420,8 @@ def _yoyo_backend(admin_url: str) -> Any:
             only logged."""
             self.ensure_internal_schema_updated()
             # Made before the migration takes its locks: the log's row asks for the host's name,
-            # which a slow resolver would answer while every query of a locked table waited.
+            # which a slow resolver would answer while every query of a locked table waited. (Its
+            # time is then the migration's start.)
             entry = self.get_log_data(migration, direction)
             with self.copy() as migration_backend:
                 # Brought up to date just now, on this run's connection: not asked again in the

@@ -9,7 +9,8 @@ from ops.scratch import SERIAL_TESTS
 
 
 def runs_alone(nodeid: str, marked_serial: bool) -> bool:
-    """Whether the collected test `nodeid` is one SERIAL_TESTS names (any parameter of it). One
+    """Whether the collected test `nodeid` is one SERIAL_TESTS names (all its parameters: a name
+    there is a test's, never one parameter's). One
     marked serial in its module, and not named there, is refused: the serial run names
     SERIAL_TESTS and the parallel run leaves out what is marked serial, so that it would run in
     neither."""
