@@ -17,6 +17,7 @@ the definitions (pipeline/run_once.py).
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import date
 
 from pipeline import settings
@@ -24,11 +25,17 @@ from pipeline import settings
 DATABASE_ONLY = ("org_daily_metrics", "auth_housekeeping")
 
 
+# The one form the help names: Python reads 20261201 and an ISO week's day (2026-W49-1) as dates too.
+DAY_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _day(raw: str) -> date:
     try:
-        return date.fromisoformat(raw)
+        if DAY_FORM.fullmatch(raw):
+            return date.fromisoformat(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is no day: YYYY-MM-DD") from None
+        pass
+    raise argparse.ArgumentTypeError(f"{raw!r} is no day: YYYY-MM-DD")
 
 
 def arguments_parser() -> argparse.ArgumentParser:

@@ -1723,10 +1723,12 @@ def test_pipeline_run_help_says_a_weekly_asset_without_a_day_is_the_last_whole_w
     assert "default: today for the daily assets, the last whole week for the weekly ones" in usage, usage
 
 
-@pytest.mark.parametrize("day", ["2026-13-01", "yesterday"])
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "20261201", "2026-W49-1", "2026-12-0\u0661"])
 def test_pipeline_run_refuses_a_day_that_is_no_date_saying_how_to_write_one(day: str) -> None:
     """`./dev pipeline-run --day 2026-13-01` answered "invalid fromisoformat value", Python's
-    name for the function that read it."""
+    name for the function that read it. And the other forms Python reads as ISO dates (20261201,
+    an ISO week's day 2026-W49-1) ran, though the help and the docs say YYYY-MM-DD; not 2026-335,
+    which Python does not read."""
     ran = subprocess.run(
         [sys.executable, "-m", "pipeline", "--day", day],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
