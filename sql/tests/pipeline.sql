@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(98);
+select plan(99);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -314,6 +314,8 @@ select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('infinity'
   '422 pipeline.invalid_week', 'infinity is no Monday');
 select is(tap.outcome($$ select pipeline.slack_digest_posted('2026-01-05', 'garbage') $$),
   '422 pipeline.invalid_org_id', 'an organization is given by its id');
+select is(tap.outcome($$ select pipeline.slack_digest_posted('2026-01-05', null) $$),
+  '422 pipeline.invalid_org_id', 'and is given: no id was the column''s not-null violation, uncoded');
 select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-06') $$), '422 pipeline.invalid_week',
   'the recipients of a week given by a day that is not its Monday are refused');
 select is(tap.outcome($$ select pipeline.slack_digest_targets(null) $$), '422 pipeline.invalid_week',

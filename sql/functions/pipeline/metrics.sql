@@ -315,6 +315,9 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 begin
   perform util.require_week(p_week);
+  if p_org_id is null then
+    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
+  end if;
   insert into analytics.slack_digests (week, org_id)
   values (p_week, p_org_id)
   on conflict do nothing;
