@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -64,3 +65,121 @@ def test_dev_waits_for_the_package_lists_that_another_apt_get_holds(tmp_path: Pa
     output = said.read_text()
     assert "Unable to locate package python3-venv" in output, f"the update ran, then the install:\n{output}"
     assert dev.returncode == 1
+
+
+# Fakes of what ./dev installs the Python packages with, each writing what it was asked to
+# DEV_LOG: the interpreter a venv is made with, the venv's python (its pip), uv, and just.
+FAKE_PYTHON3 = """#!/bin/sh
+case "$*" in
+  *"-m venv"*)
+    echo "venv $*" >>"$DEV_LOG"
+    rm -rf .venv && mkdir -p .venv/bin && cp "$FAKES/python" "$FAKES/just" .venv/bin/
+    exit 0 ;;
+esac
+exec python3 "$@"
+"""
+FAKE_VENV_PYTHON = """#!/bin/sh
+echo "python $*" >>"$DEV_LOG"
+if [ "$1 $2 $3" = "-m pip install" ]; then
+  for requirements; do :; done
+  if head -n 1 "$requirements" | grep -q '^uv=='; then
+    echo "pip installs $(grep -c . "$requirements") lines of the uv pin" >>"$DEV_LOG"
+    cp "$FAKES/uv" "$(dirname "$0")/uv"
+  fi
+fi
+exit 0
+"""
+FAKE_UV = """#!/bin/sh
+echo "uv $* (http timeout ${UV_HTTP_TIMEOUT:-none}, retries ${UV_HTTP_RETRIES:-none})" >>"$DEV_LOG"
+exit "${FAKE_UV_EXIT:-0}"
+"""
+FAKE_JUST = "#!/bin/sh\nexit 0\n"
+
+
+def dev_with_fakes(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of ./dev in a folder of its own, with requirements.lock and the tools it would
+    fetch from npm already in place, and a .venv of fakes: what ./dev does to install the Python
+    packages, seen without the network. Returns the folder and the environment to run it in."""
+    fakes = tmp_path / "fakes"
+    fakes.mkdir()
+    for name, text in (
+        ("python3", FAKE_PYTHON3), ("python", FAKE_VENV_PYTHON), ("uv", FAKE_UV), ("just", FAKE_JUST)
+    ):  # fmt: skip
+        (fakes / name).write_text(text)
+        (fakes / name).chmod(0o755)
+    checkout = tmp_path / "checkout"
+    (checkout / "ops" / "maildev").mkdir(parents=True)
+    shutil.copy(ROOT / "dev", checkout / "dev")
+    shutil.copy(ROOT / "requirements.lock", checkout / "requirements.lock")
+    lock = ROOT / "ops" / "maildev" / "package-lock.json"
+    shutil.copy(lock, checkout / "ops" / "maildev" / "package-lock.json")
+    tools = checkout / ".tools"
+    installed = (
+        "postgrest-12.0.2/postgrest",
+        "typescript-5.6.3/package/bin/tsc",
+        "maildev/node_modules/.bin/maildev",
+    )
+    for tool in installed:
+        (tools / tool).parent.mkdir(parents=True, exist_ok=True)
+        (tools / tool).write_text("")
+        (tools / tool).chmod(0o755)
+    (tools / "maildev" / ".package-lock.sha256").write_text(sha256_of(lock) + "\n")
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    for name in ("python", "just"):
+        shutil.copy(fakes / name, checkout / ".venv" / "bin" / name)
+    env = os.environ | {"BLOSSOM_PYTHON": str(fakes / "python3"), "FAKES": str(fakes)}
+    env["DEV_LOG"] = str(tmp_path / "log")
+    return checkout, env
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+needs_debian_packages = pytest.mark.skipif(
+    not Path("/usr/lib/postgresql/15/bin/postgres").exists(),
+    reason="./dev would install Debian's packages first",
+)
+
+
+@needs_debian_packages
+def test_an_install_cut_short_is_made_again_in_a_new_venv(tmp_path: Path) -> None:
+    """uv writes many packages at once, each's metadata before its modules, and compiles their
+    bytecode last: an install cut short (Ctrl-C, a cancelled CI job) left packages half written,
+    which the next ./dev's uv took for installed; it ended well, stamped the venv, and every later
+    ./dev left it broken (`import psycopg` failed). The venv is made again first."""
+    checkout, env = dev_with_fakes(tmp_path)
+    (checkout / ".venv" / ".installing").touch()  # what an install cut short leaves
+    ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert "the last install into .venv did not finish: .venv is made again" in ran.stderr
+    log = (tmp_path / "log").read_text().splitlines()
+    remade = log.index(next(line for line in log if line.startswith("venv ") and "--clear .venv" in line))
+    installed = log.index(next(line for line in log if line.startswith("uv pip install")))
+    assert remade < installed, log
+    assert not (checkout / ".venv" / ".installing").exists()
+    stamp = (checkout / ".venv" / ".requirements.sha256").read_text().strip()
+    assert stamp == sha256_of(checkout / "requirements.lock")
+
+
+@needs_debian_packages
+def test_the_lock_is_installed_by_uv_and_by_pip_where_uv_cannot(tmp_path: Path) -> None:
+    """pip installs uv from the lock's own pin of it (its hashes), then uv the whole lock, each
+    file checked against its hashes, with a bounded wait for the index: by uv's defaults one that
+    took connections and never answered held the install two silent minutes. Where uv fails, pip
+    installs the lock, and says so."""
+    checkout, env = dev_with_fakes(tmp_path)
+    ran = subprocess.run(
+        [str(checkout / "dev")], env=env | {"FAKE_UV_EXIT": "1"}, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    log = (tmp_path / "log").read_text().splitlines()
+    uv_pin = next(line for line in log if line.startswith("pip installs"))
+    assert int(uv_pin.split()[2]) > 2, "uv's line, its hashes and where it comes from"
+    uv = next(line for line in log if line.startswith("uv pip install"))
+    for option in ("--require-hashes", "--compile-bytecode", "-r requirements.lock"):
+        assert option in uv, uv
+    assert uv.endswith("(http timeout 10, retries 1)"), uv
+    assert "uv could not install requirements.lock: pip installs it" in ran.stderr
+    assert log[-1].startswith("python -m pip install"), log
+    assert log[-1].endswith("--require-hashes --no-deps -r requirements.lock"), log
