@@ -671,6 +671,9 @@ class Organization:
 PIPELINE_FAILED_DELIVERIES_ERRORS = Literal["pipeline.invalid_limit"]
 
 
+PIPELINE_ORG_DAILY_COUNTS_ERRORS = Literal["pipeline.invalid_day"]
+
+
 PIPELINE_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_range"]
 
 
@@ -713,6 +716,13 @@ class PipelineLastFailureThroughRow:
 
     failure_id: int | None
     failed_at: datetime | None
+
+
+class PipelineOrgDailyCountsError(RpcError):
+    """An error pipeline.org_daily_counts raises, with one of the codes it declares."""
+
+    code: PIPELINE_ORG_DAILY_COUNTS_ERRORS
+    codes = frozenset(get_args(PIPELINE_ORG_DAILY_COUNTS_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -2792,9 +2802,9 @@ async def pipeline_last_failure_through_async(
 def pipeline_org_daily_counts(
     conn: psycopg.Connection[Any], *, p_day: date | None
 ) -> list[PipelineOrgDailyCountsRow]:
-    """Each organization's counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.
+    """Each organization's counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing. Errors: 422 pipeline.invalid_day.
 
-    Raises no coded error.
+    Raises PipelineOrgDailyCountsError with code: pipeline.invalid_day.
     """
     query, params = call_query(
         "pipeline",
@@ -2802,7 +2812,10 @@ def pipeline_org_daily_counts(
         'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."ai_tokens" from {call} as r',
         [("p_day", p_day, "date", "")],
     )
-    with guarded(conn), conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur:
+    with (
+        guarded(conn, PipelineOrgDailyCountsError),
+        conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur,
+    ):
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -2811,9 +2824,9 @@ def pipeline_org_daily_counts(
 async def pipeline_org_daily_counts_async(
     conn: psycopg.AsyncConnection[Any], *, p_day: date | None
 ) -> list[PipelineOrgDailyCountsRow]:
-    """Each organization's counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.
+    """Each organization's counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing. Errors: 422 pipeline.invalid_day.
 
-    Raises no coded error.
+    Raises PipelineOrgDailyCountsError with code: pipeline.invalid_day.
     """
     query, params = call_query(
         "pipeline",
@@ -2821,7 +2834,10 @@ async def pipeline_org_daily_counts_async(
         'select r."org_id", r."members", r."invitations_sent", r."invitations_accepted", r."logins", r."active_users", r."ai_tokens" from {call} as r',
         [("p_day", p_day, "date", "")],
     )
-    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur:
+    async with (
+        guarded_async(conn, PipelineOrgDailyCountsError),
+        conn.cursor(row_factory=class_row(PipelineOrgDailyCountsRow)) as cur,
+    ):
         await cur.execute(query, params)
         rows = await cur.fetchall()
     return rows

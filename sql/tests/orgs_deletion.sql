@@ -68,7 +68,7 @@ select is((select count(*)::int from admin.ai_usage where org_id = tap.id('histo
 select results_eq($$ select invitations, ai_requests from admin.organization_deletions where id = tap.id('history') $$,
   $$ values (20001::bigint, 20000::bigint) $$, 'they see what is left to purge of it');
 reset role;
-select is((select count(*)::int from pipeline.org_daily_counts(current_date) where org_id = tap.id('history')), 0,
+select is((select count(*)::int from pipeline.org_daily_counts((now() at time zone 'UTC')::date) where org_id = tap.id('history')), 0,
   'the daily metrics count it no more');
 select is((select count(*)::int from pipeline.org_daily_metrics(current_date - 60, current_date)
             where org_id = tap.id('history')), 0,

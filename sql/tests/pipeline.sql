@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(99);
+select plan(101);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -198,6 +198,10 @@ select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics((now() at tim
   'a day in the future is refused');
 select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics((now() at time zone 'UTC')::date) $$), 'ok',
   'today (so far) may be counted');
+select is(tap.outcome($$ select pipeline.org_daily_counts(null) $$), '422 pipeline.invalid_day',
+  'the counts of no day are refused as its refresh is (they were no rows)');
+select is(tap.outcome($$ select pipeline.org_daily_counts((now() at time zone 'UTC')::date + 1) $$), '422 pipeline.invalid_day',
+  'and of a day to come');
 select is(tap.outcome($$ select pipeline.org_daily_metrics('2026-01-10', '2026-01-09') $$), '422 pipeline.invalid_range',
   'a range must not end before it starts');
 select is(tap.outcome($$ select pipeline.org_daily_metrics('2025-01-01', '2026-01-09') $$), '422 pipeline.invalid_range',

@@ -44,6 +44,11 @@ declare
      whole row, where metrics_reader may read only the columns it counts). */
   v_lapsed_before constant timestamptz := pg_catalog.now() - v_lifetime;
 begin
+  /* The days its refresh takes (pipeline.refresh_org_daily_metrics): no day and a day to come
+     were no rows, as if no organization had existed. */
+  if p_day is null or not pg_catalog.isfinite(p_day) or p_day > (pg_catalog.now() at time zone 'UTC')::date then
+    perform util.raise_error(422, 'pipeline.invalid_day', 'The day must be given and must not be in the future (UTC).');
+  end if;
   /* One pass over the day's audit events (grouped by actor), one over the memberships and the
      departures since the day (each joined to its member's activity), one over the invitations
      of the day. */
@@ -115,7 +120,8 @@ end
 $$;
 
 comment on function pipeline.org_daily_counts(date) is
-  'Each organization''s counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing.';
+  'Each organization''s counts for one UTC day: members at its end (those who left since among them), invitations sent and accepted, logins by members, members active in the audit trail, AI tokens charged. Reads every tenant as metrics_reader; writes nothing. '
+  'Errors: 422 pipeline.invalid_day.';
 
 /* The weekly Slack digest's recipients for a week (pipeline/assets.py): every organization whose
    Slack connection works, that existed before the week's end and that has not had that week's
