@@ -82,8 +82,9 @@ FAKE_VENV_PYTHON = """#!/bin/sh
 echo "python $*" >>"$DEV_LOG"
 if [ "$1 $2 $3" = "-m pip install" ]; then
   for requirements; do :; done
-  if head -n 1 "$requirements" | grep -q '^uv=='; then
-    echo "pip installs $(grep -c . "$requirements") lines of the uv pin" >>"$DEV_LOG"
+  pins=$(cat "$requirements")  # once: it may be a pipe
+  if printf '%s\n' "$pins" | head -n 1 | grep -q '^uv=='; then
+    echo "pip installs $(printf '%s\n' "$pins" | grep -c .) lines of the uv pin" >>"$DEV_LOG"
     cp "$FAKES/uv" "$(dirname "$0")/uv"
   fi
 fi
