@@ -5,7 +5,7 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(68);
+select plan(69);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
@@ -147,8 +147,8 @@ select is_empty(
         and (p.pronamespace <> 'extensions'::regnamespace or has_schema_privilege('panopticon', p.pronamespace, 'usage'))
         and has_function_privilege('panopticon', p.oid, 'execute')
      except
-     select 'util.setting(text, text)'::regprocedure $$,
-  'panopticon may execute no function of ours but util.setting, which admin.active_sessions calls'
+     select 'util.database_setting(text, text)'::regprocedure $$,
+  'panopticon may execute no function of ours but util.database_setting, which admin.active_sessions calls'
 );
 select is_empty(
   $$ select s from unnest(array['util', 'app', 'auth', 'api', 'pipeline', 'analytics', 'delivery', 'jobs', 'extensions', 'public']) s
@@ -223,6 +223,15 @@ select results_eq(
   $$ values (tap.id('ann'), 'Firefox', '192.0.2.1') $$,
   'admin.active_sessions shows the valid session, not the revoked, expired or idle ones'
 );
+/* The idle timeout is the database's: a reader's own setting of it showed the idle session. */
+select set_config('app.settings.session_idle_timeout', '100 years', true);
+select results_eq(
+  $$ select user_id::text collate "default", user_agent, host(client_addr) from admin.active_sessions
+      where user_id in (tap.id('ann'), tap.id('bob')) $$,
+  $$ values (tap.id('ann'), 'Firefox', '192.0.2.1') $$,
+  'and not the idle one to a reader who set the idle timeout longer for itself'
+);
+reset app.settings.session_idle_timeout;
 select results_eq(
   $$ select action, actor_id::text collate "default", org_id::text collate "default" from admin.audit_events where action = 'tap.something' $$,
   $$ values ('tap.something', tap.id('cid'), tap.id('bobco')) $$,
@@ -286,7 +295,7 @@ select throws_ok($$ alter view admin.users rename to people $$, '42501', null, '
 select throws_ok($$ select pipeline.purge_auth() $$, '42501', null, 'panopticon cannot call the pipeline''s functions');
 select throws_ok($$ select api.me() $$, '42501', null, 'panopticon cannot call the API');
 select throws_ok($$ select auth.session_info('x') $$, '42501', null, 'panopticon cannot call the auth functions');
-select throws_ok($$ select util.raise_error(400, 'x.y', 'z') $$, '42501', null, 'panopticon cannot call util''s functions but util.setting');
+select throws_ok($$ select util.raise_error(400, 'x.y', 'z') $$, '42501', null, 'panopticon cannot call util''s functions but util.database_setting');
 select throws_ok($$ select delivery.claim('evt_x') $$, '42501', null, 'panopticon cannot call the worker''s functions');
 select throws_ok($$ select jobs.procrastinate_defer_jobs_v1(array[]::jobs.procrastinate_job_to_defer_v1[]) $$, '42501', null,
   'panopticon cannot defer jobs');

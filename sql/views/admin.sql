@@ -9,10 +9,12 @@
    could not show one. panopticon itself has no grant on any table and no policy.
 
    A view reads its tables with its owner's rights, but the functions it calls are checked
-   against its reader: so these views call built-ins only (and util.setting, which panopticon may
-   execute for the sessions' idle timeout). Each is a security barrier: a function in a reader's
-   query (one it could not make anyway: it has no TEMPORARY, sql/database.sql) is applied only to
-   the rows the view's own filters let through, not to an expired session the view leaves out.
+   against its reader: so these views call built-ins only (and util.database_setting, which
+   panopticon may execute for the sessions' idle timeout: the database's, which a reader cannot
+   set longer for itself to see the idle sessions, as it could util.setting's). Each is a
+   security barrier: a function in a reader's query (one it could not make anyway: it has no
+   TEMPORARY, sql/database.sql) is applied only to the rows the view's own filters let through,
+   not to an expired session the view leaves out.
    sql/tests/admin_views.sql states all of it. */
 
 /* Made by its owner, who may create in the schema only for that moment. */
@@ -51,7 +53,7 @@ create view admin.active_sessions with (security_barrier) as
      -- Elapsed time, as auth.session_is_dead_after counts it: in the reader's time zone, 7 days
      -- back on the wall clock are 167 or 169 hours when its clocks changed meanwhile.
      and s.last_seen_at > pg_catalog.now()
-                          - pg_catalog.make_interval(secs => extract(epoch from util.setting('session_idle_timeout', '7 days')::interval));
+                          - pg_catalog.make_interval(secs => extract(epoch from util.database_setting('session_idle_timeout', '7 days')::interval));
 comment on view admin.active_sessions is 'Sessions still valid (not revoked, expired or idle); never their token hash.';
 
 create view admin.audit_events with (security_barrier) as
