@@ -565,6 +565,54 @@ def own_cluster_database() -> Iterator[tuple[LocalCluster, str]]:
         yield cluster, url
 
 
+# Postgres's notification queue holds 8 GB; a hundredth of it, in notifications of one page each.
+BACKED_UP_QUEUE_PAGES = 10_600
+
+
+def test_a_mail_queued_while_the_notification_queue_is_backed_up_commits_and_is_delivered(
+    own_cluster_database: tuple[LocalCluster, str], tmp_path: Path
+) -> None:
+    """A session that listens and keeps a transaction open holds every notification sent since
+    in Postgres's queue, and any login may send them (panopticon, in a read-only session too).
+    Once the queue was full, every commit that queued a job failed on the job queue's NOTIFY
+    ("too many notifications in the NOTIFY queue"): sign-ups, resets and invitations refused
+    until that session ended. The wake-up is sent only while the queue is nearly empty; a mail
+    queued otherwise waits for the worker's next poll. On a cluster of its own: the queue is the
+    server's, and the tests beside it would go without their wake-ups."""
+    _, database_url = own_cluster_database
+    with (
+        psycopg.connect(with_user(database_url, "panopticon"), autocommit=True) as holder,
+        psycopg.connect(with_user(database_url, "panopticon"), autocommit=True) as sender,
+        psycopg.connect(database_url, autocommit=True) as listener,
+    ):
+        listener.execute("listen procrastinate_any_queue_v1")
+        queue_mail(database_url, "before@example.com")
+        assert [n.channel for n in listener.notifies(timeout=2, stop_after=1)] == [
+            "procrastinate_any_queue_v1"
+        ]
+
+        holder.execute("set idle_in_transaction_session_timeout = 0")
+        holder.execute("listen held")
+        holder.execute("begin")
+        holder.execute("select 1")
+        sender.execute(
+            "select count(pg_notify('held', n::text || repeat('x', 7000))) from generate_series(1, %s) n",
+            (BACKED_UP_QUEUE_PAGES,),
+        )
+        usage = sender.execute("select pg_notification_queue_usage()").fetchone()
+        assert usage is not None
+        assert usage[0] >= 0.01
+
+        event = queue_mail(database_url, "during@example.com")
+        assert list(listener.notifies(timeout=1, stop_after=1)) == [], (
+            "a wake-up added to the backed-up queue"
+        )
+        assert jobs_of(database_url, event) == [("todo", 0)]
+        with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path):
+            delivered_row(database_url, event)
+        holder.execute("rollback")
+
+
 def test_a_database_that_takes_connections_but_never_answers_is_given_up_on(tmp_path: Path) -> None:
     """Postgres shutting down leaves new connections unanswered. An attempt of the job queue's
     pool waited on it for ever, with its socket open, and Postgres's fast shutdown waited 60 s

@@ -84,6 +84,36 @@ create trigger defer_delivery after insert on app.outbox
   referencing new table as added
   for each statement execute function app.tg_outbox__defer_delivery();
 
+/* The worker's wake-up: a NOTIFY on the job queue's channels for each job queued, as
+   procrastinate's own trigger sent it (migration 0026 drops that one), but only while
+   Postgres's notification queue is nearly empty. The queue keeps every
+   notification until each listening session has read it, and a session that listens and keeps
+   a transaction open reads none; any login may send them (panopticon, in a read-only session
+   too). Once the queue was full (8 GB), every commit that queued a job failed at its NOTIFY:
+   sign-ups, password resets and invitations refused for as long as that session stayed open. A
+   hundredth full (80 MB), a listener has stopped reading: the job is queued without a wake-up,
+   and the worker finds it at its next poll (BLOSSOM_WORKER_POLL_SECONDS, 2 s). */
+create function app.tg_jobs__wake_the_worker() returns trigger
+language plpgsql
+as $$
+declare
+  v_payload constant text := pg_catalog.json_build_object('type', 'job_inserted', 'job_id', new.id)::text;
+begin
+  if pg_catalog.pg_notification_queue_usage() < 0.01 then
+    perform pg_catalog.pg_notify('procrastinate_queue_v1#' || new.queue_name, v_payload);
+    perform pg_catalog.pg_notify('procrastinate_any_queue_v1', v_payload);
+  end if;
+  return null;
+end
+$$;
+
+comment on function app.tg_jobs__wake_the_worker() is
+  'Trigger: wakes the worker for a job queued (procrastinate''s notification on its queue''s channel and on the channel of any queue), unless Postgres''s notification queue is a hundredth full: a listener has stopped reading, and a full queue failed the commit.';
+
+create trigger wake_the_worker after insert on jobs.procrastinate_jobs
+  for each row when (new.status = 'todo')
+  execute function app.tg_jobs__wake_the_worker();
+
 /* A message withdrawn at its claim: there is nothing to send any more (an invitation taken back,
    delivery.claim; a Slack connection gone, delivery.claim_slack_post), and nothing failed. Given
    up, its token (if any) taken out, and its reason written as `withdrawn: …`, the mark by which
