@@ -671,6 +671,9 @@ class Organization:
 PIPELINE_FAILED_DELIVERIES_ERRORS = Literal["pipeline.invalid_limit"]
 
 
+PIPELINE_LAST_FAILURE_THROUGH_ERRORS = Literal["pipeline.invalid_failure_id"]
+
+
 PIPELINE_ORG_DAILY_COUNTS_ERRORS = Literal["pipeline.invalid_day"]
 
 
@@ -683,7 +686,17 @@ PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
 PIPELINE_SLACK_DIGEST_CLAIM_ERRORS = Literal["pipeline.invalid_org_id", "pipeline.invalid_week"]
 
 
+PIPELINE_SLACK_DIGEST_FAILED_ERRORS = Literal[
+    "pipeline.invalid_claim", "pipeline.invalid_org_id", "pipeline.invalid_week"
+]
+
+
 PIPELINE_SLACK_DIGEST_POSTED_ERRORS = Literal["pipeline.invalid_org_id", "pipeline.invalid_week"]
+
+
+PIPELINE_SLACK_DIGEST_REFUSED_ERRORS = Literal[
+    "pipeline.invalid_connected_at", "pipeline.invalid_org_id", "pipeline.invalid_reason"
+]
 
 
 PIPELINE_SLACK_DIGEST_TARGETS_ERRORS = Literal["pipeline.invalid_week", "pipeline.week_not_ready"]
@@ -708,6 +721,13 @@ class PipelineFailedDeliveriesRow:
     last_error: str | None
     failed_at: datetime | None
     delivered_at: datetime | None
+
+
+class PipelineLastFailureThroughError(RpcError):
+    """An error pipeline.last_failure_through raises, with one of the codes it declares."""
+
+    code: PIPELINE_LAST_FAILURE_THROUGH_ERRORS
+    codes = frozenset(get_args(PIPELINE_LAST_FAILURE_THROUGH_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -796,11 +816,25 @@ class PipelineSlackDigestClaimRow:
     connected_at: datetime | None
 
 
+class PipelineSlackDigestFailedError(RpcError):
+    """An error pipeline.slack_digest_failed raises, with one of the codes it declares."""
+
+    code: PIPELINE_SLACK_DIGEST_FAILED_ERRORS
+    codes = frozenset(get_args(PIPELINE_SLACK_DIGEST_FAILED_ERRORS))
+
+
 class PipelineSlackDigestPostedError(RpcError):
     """An error pipeline.slack_digest_posted raises, with one of the codes it declares."""
 
     code: PIPELINE_SLACK_DIGEST_POSTED_ERRORS
     codes = frozenset(get_args(PIPELINE_SLACK_DIGEST_POSTED_ERRORS))
+
+
+class PipelineSlackDigestRefusedError(RpcError):
+    """An error pipeline.slack_digest_refused raises, with one of the codes it declares."""
+
+    code: PIPELINE_SLACK_DIGEST_REFUSED_ERRORS
+    codes = frozenset(get_args(PIPELINE_SLACK_DIGEST_REFUSED_ERRORS))
 
 
 class PipelineSlackDigestTargetsError(RpcError):
@@ -2764,9 +2798,9 @@ async def pipeline_failed_deliveries_async(
 def pipeline_last_failure_through(
     conn: psycopg.Connection[Any], *, p_failure_id: int | None
 ) -> list[PipelineLastFailureThroughRow]:
-    """The newest of the queue's failures whose id is at most p_failure_id, and when it failed; none when there is none.
+    """The newest of the queue's failures whose id is at most p_failure_id, and when it failed; none when there is none. Errors: 422 pipeline.invalid_failure_id.
 
-    Raises no coded error.
+    Raises PipelineLastFailureThroughError with code: pipeline.invalid_failure_id.
     """
     query, params = call_query(
         "pipeline",
@@ -2774,7 +2808,10 @@ def pipeline_last_failure_through(
         'select r."failure_id", r."failed_at" from {call} as r',
         [("p_failure_id", p_failure_id, "bigint", "")],
     )
-    with guarded(conn), conn.cursor(row_factory=class_row(PipelineLastFailureThroughRow)) as cur:
+    with (
+        guarded(conn, PipelineLastFailureThroughError),
+        conn.cursor(row_factory=class_row(PipelineLastFailureThroughRow)) as cur,
+    ):
         cur.execute(query, params)
         rows = cur.fetchall()
     return rows
@@ -2783,9 +2820,9 @@ def pipeline_last_failure_through(
 async def pipeline_last_failure_through_async(
     conn: psycopg.AsyncConnection[Any], *, p_failure_id: int | None
 ) -> list[PipelineLastFailureThroughRow]:
-    """The newest of the queue's failures whose id is at most p_failure_id, and when it failed; none when there is none.
+    """The newest of the queue's failures whose id is at most p_failure_id, and when it failed; none when there is none. Errors: 422 pipeline.invalid_failure_id.
 
-    Raises no coded error.
+    Raises PipelineLastFailureThroughError with code: pipeline.invalid_failure_id.
     """
     query, params = call_query(
         "pipeline",
@@ -2793,7 +2830,10 @@ async def pipeline_last_failure_through_async(
         'select r."failure_id", r."failed_at" from {call} as r',
         [("p_failure_id", p_failure_id, "bigint", "")],
     )
-    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelineLastFailureThroughRow)) as cur:
+    async with (
+        guarded_async(conn, PipelineLastFailureThroughError),
+        conn.cursor(row_factory=class_row(PipelineLastFailureThroughRow)) as cur,
+    ):
         await cur.execute(query, params)
         rows = await cur.fetchall()
     return rows
@@ -3012,9 +3052,9 @@ async def pipeline_slack_digest_claim_async(
 def pipeline_slack_digest_failed(
     conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None, p_claim: UUID | None
 ) -> bool | None:
-    """Releases the caller's claim of the week's Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller's any more (taken over, posted, or the organization deleted).
+    """Releases the caller's claim of the week's Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller's any more (taken over, posted, or the organization deleted). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id, 422 pipeline.invalid_claim.
 
-    Raises no coded error.
+    Raises PipelineSlackDigestFailedError with code: pipeline.invalid_claim, pipeline.invalid_org_id, pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
@@ -3026,7 +3066,7 @@ def pipeline_slack_digest_failed(
             ("p_claim", p_claim, "uuid", ""),
         ],
     )
-    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
+    with guarded(conn, PipelineSlackDigestFailedError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -3035,9 +3075,9 @@ def pipeline_slack_digest_failed(
 async def pipeline_slack_digest_failed_async(
     conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None, p_claim: UUID | None
 ) -> bool | None:
-    """Releases the caller's claim of the week's Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller's any more (taken over, posted, or the organization deleted).
+    """Releases the caller's claim of the week's Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller's any more (taken over, posted, or the organization deleted). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id, 422 pipeline.invalid_claim.
 
-    Raises no coded error.
+    Raises PipelineSlackDigestFailedError with code: pipeline.invalid_claim, pipeline.invalid_org_id, pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
@@ -3049,7 +3089,7 @@ async def pipeline_slack_digest_failed_async(
             ("p_claim", p_claim, "uuid", ""),
         ],
     )
-    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
+    async with guarded_async(conn, PipelineSlackDigestFailedError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
@@ -3098,9 +3138,9 @@ def pipeline_slack_digest_refused(
     p_reason: str | None,
     p_connected_at: datetime | None,
 ) -> bool | None:
-    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already.
+    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already. Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at.
 
-    Raises no coded error.
+    Raises PipelineSlackDigestRefusedError with code: pipeline.invalid_connected_at, pipeline.invalid_org_id, pipeline.invalid_reason.
     """
     query, params = call_query(
         "pipeline",
@@ -3112,7 +3152,7 @@ def pipeline_slack_digest_refused(
             ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
         ],
     )
-    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
+    with guarded(conn, PipelineSlackDigestRefusedError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -3125,9 +3165,9 @@ async def pipeline_slack_digest_refused_async(
     p_reason: str | None,
     p_connected_at: datetime | None,
 ) -> bool | None:
-    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already.
+    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already. Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at.
 
-    Raises no coded error.
+    Raises PipelineSlackDigestRefusedError with code: pipeline.invalid_connected_at, pipeline.invalid_org_id, pipeline.invalid_reason.
     """
     query, params = call_query(
         "pipeline",
@@ -3139,7 +3179,10 @@ async def pipeline_slack_digest_refused_async(
             ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
         ],
     )
-    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
+    async with (
+        guarded_async(conn, PipelineSlackDigestRefusedError),
+        conn.cursor(row_factory=tuple_row) as cur,
+    ):
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])

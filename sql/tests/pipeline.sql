@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(101);
+select plan(115);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -324,6 +324,43 @@ select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-06') $$),
   'the recipients of a week given by a day that is not its Monday are refused');
 select is(tap.outcome($$ select pipeline.slack_digest_targets(null) $$), '422 pipeline.invalid_week',
   'and of no week');
+/* A week not over yet (UTC): posted, a digest three months ahead was recorded sent, never to be
+   posted when its week came; claimed, its sealed token was handed out. */
+select tap.fix('this_week', date_trunc('week', now() at time zone 'UTC')::date::text);
+set local role pipeline;
+select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('{this_week}', '{acme}') $$)),
+  '422 pipeline.invalid_week', 'no digest of the week under way is recorded posted');
+select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('{this_week}'::date + 91, '{acme}') $$)),
+  '422 pipeline.invalid_week', 'nor of a week to come');
+select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_claim('{this_week}'::date + 7, '{acme}') $$)),
+  '422 pipeline.invalid_week', 'nor claimed');
+select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_targets('{this_week}') $$)),
+  '422 pipeline.invalid_week', 'nor are its recipients listed');
+select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_failed('{this_week}', '{acme}', gen_random_uuid()) $$)),
+  '422 pipeline.invalid_week', 'nor a claim of it released');
+reset role;
+select is_empty($$ select from analytics.slack_digests where week >= date_trunc('week', now() at time zone 'UTC') $$,
+  '... and none is written');
+/* The other calls of the digest refuse what they are not given, as those above, where they
+   answered false, or nothing. */
+set local role pipeline;
+select is(tap.outcome($$ select pipeline.slack_digest_failed(null, tap.id('acme'), gen_random_uuid()) $$),
+  '422 pipeline.invalid_week', 'a claim is released of a week given by its Monday');
+select is(tap.outcome($$ select pipeline.slack_digest_failed('2026-02-02', 'xx', gen_random_uuid()) $$),
+  '422 pipeline.invalid_org_id', '... of an organization given by its id');
+select is(tap.outcome($$ select pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), null) $$),
+  '422 pipeline.invalid_claim', '... by the claim given');
+select is(tap.outcome($$ select pipeline.slack_digest_refused(null, 'channel_not_found', now()) $$),
+  '422 pipeline.invalid_org_id', 'Slack''s refusal is of an organization given');
+select is(tap.outcome($$ select pipeline.slack_digest_refused('garbage', 'channel_not_found', now()) $$),
+  '422 pipeline.invalid_org_id', '... by its id');
+select is(tap.outcome($$ select pipeline.slack_digest_refused(tap.id('acme'), null, now()) $$),
+  '422 pipeline.invalid_reason', '... with Slack''s reason');
+select is(tap.outcome($$ select pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', null) $$),
+  '422 pipeline.invalid_connected_at', '... and the connection it was posted with');
+select is(tap.outcome($$ select * from pipeline.last_failure_through(null) $$),
+  '422 pipeline.invalid_failure_id', 'the last failure is looked for through a failure''s id');
+reset role;
 select tap.fix('digest_connection', (select connected_at::text from pipeline.slack_digest_targets('2026-01-12')));
 select ok(not pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', tap.id('digest_connection')::timestamptz - interval '1 day'),
   'Slack''s refusal of a digest posted with a connection replaced since breaks nothing');

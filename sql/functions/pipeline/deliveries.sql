@@ -48,14 +48,21 @@ comment on function pipeline.failed_deliveries(bigint, integer) is
    ids out again: failures at or before it failed after it. */
 create function pipeline.last_failure_through(p_failure_id bigint)
 returns table (failure_id bigint, failed_at timestamptz)
-language sql stable security definer set search_path = ''
+language plpgsql stable security definer set search_path = ''
 as $$
-  select e.id, e.at
-    from jobs.procrastinate_events e
-   where e.type = 'failed' and e.id <= p_failure_id
-   order by e.id desc
-   limit 1
+begin
+  if p_failure_id is null then
+    perform util.raise_error(422, 'pipeline.invalid_failure_id', 'The id of a failure must be given.');
+  end if;
+  return query
+    select e.id, e.at
+      from jobs.procrastinate_events e
+     where e.type = 'failed' and e.id <= p_failure_id
+     order by e.id desc
+     limit 1;
+end
 $$;
 
 comment on function pipeline.last_failure_through(bigint) is
-  'The newest of the queue''s failures whose id is at most p_failure_id, and when it failed; none when there is none.';
+  'The newest of the queue''s failures whose id is at most p_failure_id, and when it failed; none when there is none. '
+  'Errors: 422 pipeline.invalid_failure_id.';

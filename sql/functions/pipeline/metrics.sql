@@ -188,11 +188,26 @@ revoke create on schema pipeline from metrics_reader;
    every week's digest. The connection is the one the digest was posted with (its connected_at,
    from slack_digest_targets): one made since is not broken. */
 create function pipeline.slack_digest_refused(p_org_id text, p_reason text, p_connected_at timestamptz) returns boolean
-language sql volatile security definer set search_path = ''
-return delivery.slack_broken(p_org_id, p_reason, p_connected_at);
+language plpgsql volatile security definer set search_path = ''
+as $$
+begin
+  /* Each was null in, null out (delivery.slack_broken is strict), or false for an id of no shape. */
+  if util.parse_id(p_org_id, 'org') is null then
+    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
+  end if;
+  if coalesce(p_reason, '') = '' then
+    perform util.raise_error(422, 'pipeline.invalid_reason', 'Slack''s reason for the refusal must be given.');
+  end if;
+  if p_connected_at is null then
+    perform util.raise_error(422, 'pipeline.invalid_connected_at', 'When the connection the digest was posted with was made must be given.');
+  end if;
+  return delivery.slack_broken(p_org_id, p_reason, p_connected_at);
+end
+$$;
 
 comment on function pipeline.slack_digest_refused(text, text, timestamptz) is
-  'Marks the organization''s Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already.';
+  'Marks the organization''s Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already. '
+  'Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at.';
 
 /* A week's digest is posted to an organization by one run at a time, whatever runs of the week
    are under way (two Dagster runs, a retry while the first still runs, the schedule's run and a
@@ -348,6 +363,13 @@ create function pipeline.slack_digest_failed(p_week date, p_org_id text, p_claim
 language plpgsql volatile security definer set search_path = ''
 as $$
 begin
+  perform util.require_week(p_week);
+  if util.parse_id(p_org_id, 'org') is null then
+    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
+  end if;
+  if p_claim is null then
+    perform util.raise_error(422, 'pipeline.invalid_claim', 'The claim to release must be given.');
+  end if;
   update analytics.slack_digest_claims c
      set state = 'failed'
    where c.week = p_week and c.org_id = p_org_id collate "C" and c.state = 'claimed' and c.claim = p_claim;
@@ -356,7 +378,8 @@ end
 $$;
 
 comment on function pipeline.slack_digest_failed(date, text, uuid) is
-  'Releases the caller''s claim of the week''s Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller''s any more (taken over, posted, or the organization deleted).';
+  'Releases the caller''s claim of the week''s Slack digest to the organization, not posted, for the next run to claim; false when the claim is not the caller''s any more (taken over, posted, or the organization deleted). '
+  'Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id, 422 pipeline.invalid_claim.';
 
 create function pipeline.refresh_org_daily_metrics(p_day date, out written integer, out replaced integer)
 language plpgsql volatile

@@ -1,17 +1,21 @@
 /* A week is named by its Monday (UTC dates): the rule of analytics.slack_digests.week and
    slack_digest_claims.week, checked before either is read or written so that a bad week is a
    coded 422, not a check violation. Infinity is refused too: it passes the tables' rule, as its
-   isodow is null. */
+   isodow is null. And a week is told of once it is over: a digest of the week under way, or of
+   one to come, recorded as posted, was never posted when its week came. */
 create function util.require_week(p_week date) returns void
-language plpgsql immutable
+language plpgsql stable
 as $$
 begin
   if p_week is null or not pg_catalog.isfinite(p_week) or pg_catalog.date_part('isodow', p_week) <> 1 then
     perform util.raise_error(422, 'pipeline.invalid_week', 'A week is given by its Monday.');
   end if;
+  if p_week + 7 > (pg_catalog.now() at time zone 'UTC')::date then
+    perform util.raise_error(422, 'pipeline.invalid_week', 'The week is not over yet (UTC).');
+  end if;
 end
 $$;
 
 comment on function util.require_week(date) is
-  'Refuses a week not given by its Monday (null and infinity included). '
+  'Refuses a week not given by its Monday (null and infinity included), or not over yet (UTC). '
   'Errors: 422 pipeline.invalid_week.';
