@@ -683,7 +683,9 @@ PIPELINE_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_range"]
 PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
 
 
-PIPELINE_SLACK_DIGEST_CLAIM_ERRORS = Literal["pipeline.invalid_org_id", "pipeline.invalid_week"]
+PIPELINE_SLACK_DIGEST_CLAIM_ERRORS = Literal[
+    "pipeline.invalid_org_id", "pipeline.invalid_run", "pipeline.invalid_week"
+]
 
 
 PIPELINE_SLACK_DIGEST_FAILED_ERRORS = Literal[
@@ -3006,17 +3008,17 @@ async def pipeline_refresh_org_daily_metrics_async(
 
 
 def pipeline_slack_digest_claim(
-    conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None
+    conn: psycopg.Connection[Any], *, p_week: date | None, p_org_id: str | None, p_run: str | None
 ) -> PipelineSlackDigestClaimRow:
-    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization's working connection as it is now (and when it was connected). outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
+    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization's working connection as it is now (and when it was connected). outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), claimed_earlier (the claim of an attempt of the caller's run p_run before, which may have posted it: never taken over by that run; another may once it lapses, at lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id, 422 pipeline.invalid_run.
 
-    Raises PipelineSlackDigestClaimError with code: pipeline.invalid_org_id, pipeline.invalid_week.
+    Raises PipelineSlackDigestClaimError with code: pipeline.invalid_org_id, pipeline.invalid_run, pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
         "slack_digest_claim",
         'select r."outcome", r."claim", r."lapses_at", r."channel", r."token_key_id", r."token_sealed", r."connected_at" from {call} as r',
-        [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", "")],
+        [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", ""), ("p_run", p_run, "text", "")],
     )
     with (
         guarded(conn, PipelineSlackDigestClaimError),
@@ -3028,17 +3030,17 @@ def pipeline_slack_digest_claim(
 
 
 async def pipeline_slack_digest_claim_async(
-    conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None
+    conn: psycopg.AsyncConnection[Any], *, p_week: date | None, p_org_id: str | None, p_run: str | None
 ) -> PipelineSlackDigestClaimRow:
-    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization's working connection as it is now (and when it was connected). outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.
+    """Claims the week's Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization's working connection as it is now (and when it was connected). outcome: claimed (the caller's, with its claim and when it lapses), taken_over (the caller's, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run's claim, until lapses_at), claimed_earlier (the claim of an attempt of the caller's run p_run before, which may have posted it: never taken over by that run; another may once it lapses, at lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id, 422 pipeline.invalid_run.
 
-    Raises PipelineSlackDigestClaimError with code: pipeline.invalid_org_id, pipeline.invalid_week.
+    Raises PipelineSlackDigestClaimError with code: pipeline.invalid_org_id, pipeline.invalid_run, pipeline.invalid_week.
     """
     query, params = call_query(
         "pipeline",
         "slack_digest_claim",
         'select r."outcome", r."claim", r."lapses_at", r."channel", r."token_key_id", r."token_sealed", r."connected_at" from {call} as r',
-        [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", "")],
+        [("p_week", p_week, "date", ""), ("p_org_id", p_org_id, "text", ""), ("p_run", p_run, "text", "")],
     )
     async with (
         guarded_async(conn, PipelineSlackDigestClaimError),

@@ -169,9 +169,19 @@ def weekly_slack_digest(
         """Claimed, then posted by this run if the claim is its own."""
         org_id = str(target.org_id)
         with postgres.transaction() as conn:
-            claimed = pipeline_slack_digest_claim(conn, p_week=first, p_org_id=org_id)
+            claimed = pipeline_slack_digest_claim(
+                conn, p_week=first, p_org_id=org_id, p_run=context.run.run_id
+            )
         if claimed.outcome == "held":
             return DigestOutcome("held", "claimed by another run", claimed.lapses_at)
+        if claimed.outcome == "claimed_earlier":
+            # Not waited for: that attempt ended (this is the run tried again).
+            lapses = claimed.lapses_at.isoformat(timespec="seconds") if claimed.lapses_at else "?"
+            return DigestOutcome(
+                "failed",
+                "claimed by an earlier attempt of this run, which may have posted it (its connection"
+                f" was lost): the week run again after {lapses}, when its claim lapses, posts it",
+            )
         if claimed.outcome == "sent":
             return DigestOutcome("sent")
         if claimed.outcome == "gone":

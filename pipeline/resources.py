@@ -40,9 +40,7 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
     (pipeline/retries.py)."""
 
     url: str
-    # Three retries, 30 s then 60 and 120: a restart or a failover is over within them, and the
-    # last one begins within the ten minutes a weekly digest's claim is held (docs/pipeline.md),
-    # as from_environment makes any setting of them (check_retries).
+    # Three retries, 30 s then 60 and 120: a restart or a failover is over within them.
     retries: int = 3
     retry_seconds: float = 30.0
 
@@ -59,7 +57,7 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # A run's config (Dagster's launchpad) may set them too, past from_environment's check.
-        settings.check_retries(self.retries, self.retry_seconds, names=("retries", "retry_seconds"))
+        settings.check_retries(self.retries, name="retries")
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:

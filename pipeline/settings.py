@@ -24,10 +24,6 @@ ASSETS = ("org_daily_metrics", "org_metrics_sheet", "weekly_slack_digest", "auth
 DATABASE_URL_VARIABLE = "BLOSSOM_PIPELINE_DATABASE_URL"
 DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
 
-# How long pipeline.slack_digest_claim holds a weekly digest's claim (its v_lease): every retry
-# must begin within it. Kept equal to the database's by test_pipeline's
-# test_the_bound_on_retries_is_the_claim_the_database_holds.
-DIGEST_CLAIM_SECONDS = 600.0
 # Beyond some ten, a run of the daemon's is tried again for hours (or, without a wait, at once
 # over and over) on a database that is not coming back.
 MAX_RETRIES = 10
@@ -66,38 +62,18 @@ def check_pipeline_database_url() -> None:
 def retry_settings() -> tuple[int, float]:
     """BLOSSOM_PIPELINE_RETRIES and BLOSSOM_PIPELINE_RETRY_SECONDS (3 and 30 when unset): how often
     a run the database failed in a way that passes is tried again, and the first wait; ValueError
-    when either is no count or when together they outlast a digest's claim (check_retries)."""
+    when either is no count or there are more than MAX_RETRIES (check_retries)."""
     count = env_count("BLOSSOM_PIPELINE_RETRIES", 3, zero=True)
     seconds = env_number("BLOSSOM_PIPELINE_RETRY_SECONDS", 30.0, zero=True)
-    check_retries(count, seconds)
+    check_retries(count)
     return count, seconds
 
 
-def check_retries(
-    retries: int,
-    retry_seconds: float,
-    names: tuple[str, str] = ("BLOSSOM_PIPELINE_RETRIES", "BLOSSOM_PIPELINE_RETRY_SECONDS"),
-) -> None:
-    """ValueError unless every retry of a run begins while the claims its first attempt took are
-    still held: a retry that came later would take a claim of its own run's over, and post again
-    a digest that attempt had posted (its record lost with the connection). `names`: what set
-    them, the settings or a run's config."""
-    retries_name, seconds_name = names
+def check_retries(retries: int, name: str = "BLOSSOM_PIPELINE_RETRIES") -> None:
+    """ValueError when there are more than MAX_RETRIES retries; `name`: what set them, the
+    setting or a run's config."""
     if retries > MAX_RETRIES:
-        raise ValueError(f"{retries_name} must be at most {MAX_RETRIES}, got {retries}")
-    claim = DIGEST_CLAIM_SECONDS
-    if retry_seconds >= claim:
-        raise ValueError(
-            f"{seconds_name} must be under {claim:g}, the seconds a weekly digest's claim is held,"
-            f" got {retry_seconds:g}"
-        )
-    waits = retry_seconds * (2**retries - 1)
-    if waits >= claim:
-        raise ValueError(
-            f"{retries_name} ({retries}) and {seconds_name} ({retry_seconds:g}) wait {waits:g} s in all,"
-            f" where a weekly digest's claim is held {claim:g} s: a retry would take its own run's"
-            " claims over and could post a digest twice; fewer or shorter"
-        )
+        raise ValueError(f"{name} must be at most {MAX_RETRIES}, got {retries}")
 
 
 def dagster_home() -> str | None:

@@ -77,7 +77,7 @@ def populate(url: str) -> None:
         conn.execute("select * from pipeline.refresh_org_daily_metrics(current_date)")
         conn.execute("select * from pipeline.refresh_org_daily_metrics(current_date - 1)")
         monday = "date_trunc('week', current_date)::date - 7"
-        conn.execute(f"select * from pipeline.slack_digest_claim({monday}, %s)", (org_id,))
+        conn.execute(f"select * from pipeline.slack_digest_claim({monday}, %s, 'populated')", (org_id,))
         conn.execute(f"select pipeline.slack_digest_posted({monday}, %s)", (org_id,))
 
 

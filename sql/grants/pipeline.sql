@@ -9,7 +9,7 @@ grant execute on function
   pipeline.failed_deliveries(bigint, integer),
   pipeline.last_failure_through(bigint),
   pipeline.slack_digest_refused(text, text, timestamptz),
-  pipeline.slack_digest_claim(date, text),
+  pipeline.slack_digest_claim(date, text, text),
   pipeline.slack_digest_posted(date, text),
   pipeline.slack_digest_failed(date, text, uuid)
   to pipeline;

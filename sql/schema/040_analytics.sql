@@ -71,7 +71,8 @@ create table analytics.slack_digest_claims (
   state text not null constraint slack_digest_claims_state_known check (state in ('claimed', 'failed')),
   claim uuid not null,
   claimed_at timestamptz not null,
-  constraint slack_digest_claims_pkey primary key (week, org_id)
+  constraint slack_digest_claims_pkey primary key (week, org_id),
+  run text
 );
 /* The cascade from app.organizations looks rows up by organization. */
 create index slack_digest_claims_org_id_idx on analytics.slack_digest_claims (org_id);
@@ -85,3 +86,5 @@ comment on column analytics.slack_digest_claims.state is
   'claimed: a run is posting it, and no other may until the claim lapses, ten minutes after claimed_at (its run stopped); failed: not posted (Slack refused it, or the run failed), claimed again by the next run.';
 comment on column analytics.slack_digest_claims.claim is 'The id of the last claim, the holder''s own (pipeline.slack_digest_failed releases only its own).';
 comment on column analytics.slack_digest_claims.claimed_at is 'When the last claim was taken.';
+comment on column analytics.slack_digest_claims.run is
+  'The run that took the last claim (its Dagster run id): an attempt of that run again, after its connection was lost, never takes it over, as it may have posted it. None for a claim taken before migration 0027.';

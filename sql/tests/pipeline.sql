@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(115);
+select plan(124);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -15,7 +15,7 @@ select results_eq(
   $$ values ('pipeline.deleted_organizations()'), ('pipeline.failed_deliveries(bigint,integer)'), ('pipeline.last_failure_through(bigint)'),
             ('pipeline.org_daily_counts(date)'),
             ('pipeline.org_daily_metrics(date,date)'), ('pipeline.purge_auth()'),
-            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_claim(date,text)'),
+            ('pipeline.refresh_org_daily_metrics(date)'), ('pipeline.slack_digest_claim(date,text,text)'),
             ('pipeline.slack_digest_failed(date,text,uuid)'), ('pipeline.slack_digest_posted(date,text)'),
             ('pipeline.slack_digest_refused(text,text,timestamp with time zone)'), ('pipeline.slack_digest_targets(date)'),
             ('util.raise_error(integer,text,text,text,jsonb)') $$,
@@ -283,7 +283,7 @@ select results_eq(
   $$ values (tap.id('acme'), 'Acme', '#general', 'k1', 40) $$,
   'slack_digest_targets lists the working connections with their organization''s name, channel and sealed token, not the broken one'
 );
-select is((select outcome from pipeline.slack_digest_claim('2026-01-05', tap.id('acme'))), 'claimed',
+select is((select outcome from pipeline.slack_digest_claim('2026-01-05', tap.id('acme'), gen_random_uuid()::text)), 'claimed',
   'a run claims the week''s digest to the organization before it posts it');
 select is((select array_agg(org_name) from pipeline.slack_digest_targets('2026-01-05')), array['Acme'],
   'claimed, it is still among the week''s recipients: the claim, not the list, decides who posts');
@@ -332,7 +332,7 @@ select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('{this_wee
   '422 pipeline.invalid_week', 'no digest of the week under way is recorded posted');
 select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_posted('{this_week}'::date + 91, '{acme}') $$)),
   '422 pipeline.invalid_week', 'nor of a week to come');
-select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_claim('{this_week}'::date + 7, '{acme}') $$)),
+select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_claim('{this_week}'::date + 7, '{acme}', gen_random_uuid()::text) $$)),
   '422 pipeline.invalid_week', 'nor claimed');
 select is(tap.outcome(tap.fill($$ select pipeline.slack_digest_targets('{this_week}') $$)),
   '422 pipeline.invalid_week', 'nor are its recipients listed');
@@ -397,16 +397,16 @@ update app.slack_connections set channel = '#moved' where org_id = tap.id('acme'
 set local role pipeline;
 select results_eq(
   $$ select outcome, claim is not null, lapses_at = now() + interval '10 minutes', channel, token_key_id, length(token_sealed)
-       from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
+       from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), gen_random_uuid()::text) $$,
   $$ values ('claimed', true, true, '#moved', 'k1', 40) $$,
   'the first claim of a week''s digest to an organization is the caller''s, for ten minutes, with the channel and sealed token connected now'
 );
 select results_eq(
-  $$ select outcome, claim, lapses_at = now() + interval '10 minutes' from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
+  $$ select outcome, claim, lapses_at = now() + interval '10 minutes' from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), gen_random_uuid()::text) $$,
   $$ values ('held', null::uuid, true) $$,
   'a second claim of it while the first holds gets nothing, and is told when the first lapses: one of two claims wins'
 );
-select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'))), 'claimed',
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'), gen_random_uuid()::text)), 'claimed',
   'a claim is of one organization: another''s digest of the week is claimed beside it');
 reset role;
 select tap.fix('acme_claim', (select claim::text from analytics.slack_digest_claims where week = '2026-02-02' and org_id = tap.id('acme')));
@@ -420,12 +420,12 @@ select results_eq(
 set local role pipeline;
 select ok(not pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), gen_random_uuid()),
   'a claim is released only by its holder');
-select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'))), 'held', '... and still holds');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), gen_random_uuid()::text)), 'held', '... and still holds');
 select ok(pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), tap.id('acme_claim')::uuid),
   'its holder releases it, not posted (Slack refused, the run failed)');
 select ok(not pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), tap.id('acme_claim')::uuid), '... once');
 select results_eq(
-  $$ select outcome, claim <> tap.id('acme_claim')::uuid from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
+  $$ select outcome, claim <> tap.id('acme_claim')::uuid from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), gen_random_uuid()::text) $$,
   $$ values ('claimed', true) $$,
   'a failed digest is claimed again at once, with a claim of its own'
 );
@@ -435,7 +435,7 @@ select tap.fix('stopped_claim', (select claim::text from analytics.slack_digest_
 update analytics.slack_digest_claims set claimed_at = now() - interval '9 minutes 59 seconds'
  where week = '2026-02-02' and org_id = tap.id('acme');
 set local role pipeline;
-select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'))), 'held',
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), gen_random_uuid()::text)), 'held',
   'a claim taken less than ten minutes ago holds');
 reset role;
 update analytics.slack_digest_claims set claimed_at = now() - interval '10 minutes'
@@ -443,11 +443,11 @@ update analytics.slack_digest_claims set claimed_at = now() - interval '10 minut
 set local role pipeline;
 select results_eq(
   $$ select outcome, claim <> tap.id('stopped_claim')::uuid, lapses_at = now() + interval '10 minutes'
-       from pipeline.slack_digest_claim('2026-02-02', tap.id('acme')) $$,
+       from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), gen_random_uuid()::text) $$,
   $$ values ('taken_over', true, true) $$,
   'a stale claim, ten minutes old, is taken over by the next claim, which is told so (its run may have posted it)'
 );
-select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'))), 'held',
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), gen_random_uuid()::text)), 'held',
   'the claim taken over holds against the others');
 reset role;
 select tap.fix('live_claim', (select claim::text from analytics.slack_digest_claims where week = '2026-02-02' and org_id = tap.id('acme')));
@@ -455,7 +455,7 @@ set local role pipeline;
 select ok(not pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), tap.id('stopped_claim')::uuid),
   'the stopped run''s claim, taken over, releases nothing');
 select lives_ok($$ select pipeline.slack_digest_posted('2026-02-02', tap.id('acme')) $$, 'the digest is posted and recorded');
-select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'))), 'sent',
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), gen_random_uuid()::text)), 'sent',
   'a digest sent is never claimed again');
 select ok(not pipeline.slack_digest_failed('2026-02-02', tap.id('acme'), tap.id('live_claim')::uuid),
   'nor released, not even by the claim it was posted under');
@@ -470,19 +470,52 @@ select results_eq(
 /* One claim under way as another run records the digest posted (the first run's claim lapsed,
    and that run posted after all): it is told sent, and its claim goes. */
 set local role pipeline;
-select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'))), 'held', 'bobco''s claim holds');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'), gen_random_uuid()::text)), 'held', 'bobco''s claim holds');
 select lives_ok($$ select pipeline.slack_digest_posted('2026-02-02', tap.id('bobco')) $$, 'bobco''s digest is posted');
-select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'))), 'sent',
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('bobco'), gen_random_uuid()::text)), 'sent',
   'and never claimed again');
-select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-03', tap.id('acme')) $$), '422 pipeline.invalid_week',
+select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-03', tap.id('acme'), gen_random_uuid()::text) $$), '422 pipeline.invalid_week',
   'a claim names a week by its Monday');
-select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', 'garbage') $$), '422 pipeline.invalid_org_id',
+select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', 'garbage', gen_random_uuid()::text) $$), '422 pipeline.invalid_org_id',
   'and an organization by its id');
-select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', null) $$), '422 pipeline.invalid_org_id',
+select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', null, gen_random_uuid()::text) $$), '422 pipeline.invalid_org_id',
   'not by none');
-select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('gone'))), 'gone',
+select is((select outcome from pipeline.slack_digest_claim('2026-02-02', tap.id('gone'), gen_random_uuid()::text)), 'gone',
   'an organization deleted since it was listed has nothing to claim');
+select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), null) $$), '422 pipeline.invalid_run',
+  'a claim names its run');
+select is(tap.outcome($$ select pipeline.slack_digest_claim('2026-02-02', tap.id('acme'), '') $$), '422 pipeline.invalid_run',
+  '... by a name');
 reset role;
+/* A run tried again after its connection was lost (its record of a post lost with it) comes back
+   to its own claim: the attempt before may have posted the digest. It does not take it over, not
+   even once the claim lapsed; another run does. */
+update app.slack_connections set broken_at = null where org_id = tap.id('fresh');
+set local role pipeline;
+select is((select outcome from pipeline.slack_digest_claim('2026-02-09', tap.id('fresh'), 'run-1')), 'claimed',
+  'run-1 claims a digest');
+select results_eq(
+  $$ select outcome, claim, lapses_at = now() + interval '10 minutes' from pipeline.slack_digest_claim('2026-02-09', tap.id('fresh'), 'run-1') $$,
+  $$ values ('claimed_earlier', null::uuid, true) $$,
+  'an attempt of run-1 again is told that it claimed it before, and not given it'
+);
+reset role;
+update analytics.slack_digest_claims set claimed_at = now() - interval '11 minutes' where week = '2026-02-09' and org_id = tap.id('fresh');
+set local role pipeline;
+select is((select outcome from pipeline.slack_digest_claim('2026-02-09', tap.id('fresh'), 'run-1')), 'claimed_earlier',
+  '... nor once its claim lapsed: it took it over as a stopped run''s, and posted it twice');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-09', tap.id('fresh'), 'run-2')), 'taken_over',
+  'another run takes the lapsed claim over');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-09', tap.id('fresh'), 'run-1')), 'held',
+  'and holds it against run-1');
+reset role;
+select tap.fix('run_2_claim', (select claim::text from analytics.slack_digest_claims where week = '2026-02-09' and org_id = tap.id('fresh')));
+set local role pipeline;
+select ok(pipeline.slack_digest_failed('2026-02-09', tap.id('fresh'), tap.id('run_2_claim')::uuid), 'run-2 fails it, not posted');
+select is((select outcome from pipeline.slack_digest_claim('2026-02-09', tap.id('fresh'), 'run-2')), 'claimed',
+  'a digest its run failed (known not posted) is claimed again by that run');
+reset role;
+delete from analytics.slack_digest_claims where week = '2026-02-09';
 /* fresh's digest failed once, then its connection broke (or was disconnected) before the next run
    came to it: nothing to post it to, and no claim left to hold it from a connection made later. */
 insert into analytics.slack_digest_claims (week, org_id, state, claim, claimed_at)
@@ -490,7 +523,7 @@ values ('2026-02-02', tap.id('fresh'), 'failed', gen_random_uuid(), now());
 update app.slack_connections set broken_at = now() where org_id = tap.id('fresh');
 set local role pipeline;
 select results_eq(
-  $$ select outcome, claim, channel, token_sealed from pipeline.slack_digest_claim('2026-02-02', tap.id('fresh')) $$,
+  $$ select outcome, claim, channel, token_sealed from pipeline.slack_digest_claim('2026-02-02', tap.id('fresh'), gen_random_uuid()::text) $$,
   $$ values ('disconnected', null::uuid, null::text, null::bytea) $$,
   'an organization whose Slack connection broke or went since it was listed is not posted to');
 reset role;

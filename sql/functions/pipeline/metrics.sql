@@ -218,6 +218,8 @@ comment on function pipeline.slack_digest_refused(text, text, timestamptz) is
      (none) or failed --claim--> claimed --posted--> sent (for good)
                                  claimed --failed--> failed (claimed again by the next run)
      claimed ten minutes ago --claim--> claimed (taken over: the run that held it stopped)
+     claimed by the caller's run --claim--> claimed, unchanged (claimed_earlier: an attempt of
+                                 the run before lost its connection, and may have posted it)
      (none), failed or lapsed --claim--> (none), when the organization has no working Slack
                                  connection any more (disconnected: nothing is posted)
 
@@ -238,7 +240,7 @@ comment on function pipeline.slack_digest_refused(text, text, timestamptz) is
    pipeline may neither read nor write them itself. */
 
 create function pipeline.slack_digest_claim(
-  p_week date, p_org_id text, out outcome text, out claim uuid, out lapses_at timestamptz,
+  p_week date, p_org_id text, p_run text, out outcome text, out claim uuid, out lapses_at timestamptz,
   out channel text, out token_key_id text, out token_sealed bytea, out connected_at timestamptz
 )
 language plpgsql volatile security definer set search_path = ''
@@ -253,8 +255,12 @@ declare
   v_inserted integer;
   v_state text;
   v_claimed_at timestamptz;
+  v_run text;
 begin
   perform util.require_week(p_week);
+  if p_run is null or pg_catalog.length(p_run) not between 1 and 100 then
+    perform util.raise_error(422, 'pipeline.invalid_run', 'The run that claims must be named (1 to 100 characters).');
+  end if;
   begin
     v_org := p_org_id::app.org_id;
   exception when check_violation then
@@ -268,8 +274,8 @@ begin
      organization deleted): tried again, which finds out which. */
   for attempt in 1..3 loop
     begin
-      insert into analytics.slack_digest_claims (week, org_id, state, claim, claimed_at)
-      values (p_week, v_org, 'claimed', v_claim, pg_catalog.now())
+      insert into analytics.slack_digest_claims (week, org_id, state, claim, claimed_at, run)
+      values (p_week, v_org, 'claimed', v_claim, pg_catalog.now(), p_run)
       on conflict (week, org_id) do nothing;
       get diagnostics v_inserted = row_count;
     exception when foreign_key_violation then
@@ -277,7 +283,7 @@ begin
       return;
     end;
     exit when v_inserted = 1;
-    select c.state, c.claimed_at into v_state, v_claimed_at
+    select c.state, c.claimed_at, c.run into v_state, v_claimed_at, v_run
       from analytics.slack_digest_claims c
      where c.week = p_week and c.org_id = v_org
        for update;
@@ -290,6 +296,15 @@ begin
     /* Posted before this claim took the row: a claim's row made now is let go. */
     delete from analytics.slack_digest_claims c where c.week = p_week and c.org_id = v_org and c.claim = v_claim;
     outcome := 'sent';
+    return;
+  end if;
+  /* Claimed by an attempt of this run before (it lost its connection, and is tried again): that
+     attempt may have posted it, so it is not taken over, however long ago; the run fails it, and
+     another run takes it over once it lapses. A retry that came after the lease took its own
+     claim over, as a stopped run's, and posted the digest twice. */
+  if v_inserted = 0 and v_state = 'claimed' and v_run = p_run then
+    outcome := 'claimed_earlier';
+    lapses_at := v_claimed_at + v_lease;
     return;
   end if;
   if v_inserted = 0 and v_state = 'claimed' and v_claimed_at > pg_catalog.now() - v_lease then
@@ -314,7 +329,7 @@ begin
     outcome := 'claimed';
   else
     update analytics.slack_digest_claims c
-       set state = 'claimed', claim = v_claim, claimed_at = pg_catalog.now()
+       set state = 'claimed', claim = v_claim, claimed_at = pg_catalog.now(), run = p_run
      where c.week = p_week and c.org_id = v_org;
     outcome := case v_state when 'failed' then 'claimed' else 'taken_over' end;
   end if;
@@ -323,9 +338,9 @@ begin
 end
 $$;
 
-comment on function pipeline.slack_digest_claim(date, text) is
-  'Claims the week''s Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization''s working connection as it is now (and when it was connected). outcome: claimed (the caller''s, with its claim and when it lapses), taken_over (the caller''s, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run''s claim, until lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). '
-  'Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id.';
+comment on function pipeline.slack_digest_claim(date, text, text) is
+  'Claims the week''s Slack digest to the organization for the caller, who posts it only if it got the claim, to the channel with the sealed token of the organization''s working connection as it is now (and when it was connected). outcome: claimed (the caller''s, with its claim and when it lapses), taken_over (the caller''s, taken from a run that claimed it ten minutes ago and stopped: that run may have posted it), held (another run''s claim, until lapses_at), claimed_earlier (the claim of an attempt of the caller''s run p_run before, which may have posted it: never taken over by that run; another may once it lapses, at lapses_at), sent (posted already; never again), gone (the organization was deleted), disconnected (it has no working Slack connection any more: nothing to post). '
+  'Errors: 422 pipeline.invalid_week, 422 pipeline.invalid_org_id, 422 pipeline.invalid_run.';
 
 /* Posted: sent, for good, and its claim gone. Whoever's claim it was (a claim taken over from a
    run that was only slow, and posted after all, is posted too). An organization deleted since it
