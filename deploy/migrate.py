@@ -283,7 +283,7 @@ def apply_jobs_schema(admin_url: str) -> None:
     that use them (sql/policies/jobs.sql): the owner, whose functions defer jobs, and the
     worker. An upgrade of procrastinate brings migrations of its own, to run in a migration of
     ours (JOBS_SCHEMA_LAST_MIGRATION); and a change of ours to its schema is a migration of ours
-    too (0026 drops its trigger that wakes the worker)."""
+    too (0037 drops its trigger that wakes the worker)."""
     from procrastinate.schema import SchemaManager
 
     with Connection.connect(admin_url) as conn:

@@ -18,6 +18,8 @@
   table the migration did not make (table-rewrite: set logged, cluster, vacuum full …).
 - rollbacks: every migration has one (rollback-missing), and each rollback run in a transaction
   sets lock_timeout and statement_timeout first.
+- migration numbers: no two migrations share one (migration-number-taken): yoyo orders them by
+  name, and one numbered as a landed one runs among them.
 - landed migrations: no file of migrations/ (a migration or its rollback) that main's history
   holds differs from its text in the commit that first added it (migration-edited), but those
   excused by checksum (`[[edited_migration]]`); without git, or in a shallow clone, it says
@@ -62,6 +64,7 @@ from deploy.migrate import (
 )
 from ops.distribution_lint import SCHEMA_DIR
 from ops.distribution_lint import findings as distribution_findings
+from ops.new_migration import next_number
 from ops.scratch import scratch_database, scratch_server
 from ops.settings import ROOT, recipe_parser
 
@@ -710,6 +713,24 @@ def _set_value(setting: dict[str, Any]) -> str:
     return str(value.get("sval", {}).get("sval", ""))
 
 
+def migration_number_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
+    """Each migration's number is its own: yoyo orders migrations by name, so one numbered by hand
+    as a landed one ran among them (two did, 0026 and 0027 again, after 0036), and a rollback to
+    the release before it undid nothing of it. `just new-migration` numbers it after the last."""
+    by_number: dict[str, list[Path]] = {}
+    for path in migration_files(folder):
+        by_number.setdefault(path.name.split(".", 1)[0], []).append(path)
+    return [
+        Finding(
+            f"{shown(paths[0])}:1",
+            f"migration-number-taken: {', '.join(path.stem for path in paths)} share {number}: number"
+            f" the new one after the last ({next_number(folder):04d}, as `just new-migration` does)",
+        )
+        for number, paths in sorted(by_number.items())
+        if len(paths) > 1
+    ]
+
+
 def rollback_findings(folder: Path = MIGRATIONS_DIR) -> list[Finding]:
     """Each rollback that yoyo runs in a transaction sets `lock_timeout` and `statement_timeout`
     before anything else, as a migration does: squawk reads no rollback, and one run in an incident
@@ -919,6 +940,7 @@ def run(server_url: str | None) -> bool:
     checks: list[tuple[str, Callable[[], list[Finding]]]] = [
         ("squawk", lambda: squawk_findings(excused=exceptions["squawk"])),
         ("rollbacks", rollback_findings),
+        ("migration numbers", migration_number_findings),
         ("landed migrations", landed),
         ("calls", call_findings),
         ("distribution", lambda: [Finding(shown(SCHEMA_DIR), what) for what in distribution_findings()]),
@@ -950,8 +972,8 @@ def main() -> None:
     parser.add_argument(
         "--no-database",
         action="store_true",
-        help="only the checks that need no database (squawk, rollbacks, landed migrations, calls,"
-        " distribution)",
+        help="only the checks that need no database (squawk, rollbacks, migration numbers, landed"
+        " migrations, calls, distribution)",
     )
     args = parser.parse_args()
     if args.no_database:

@@ -19,6 +19,7 @@ from ops.sql_lint import (
     call_findings,
     foreign_key_findings,
     load_exceptions,
+    migration_number_findings,
     plpgsql_findings,
     rollback_findings,
     squawk_findings,
@@ -391,6 +392,26 @@ def test_a_migration_in_a_transaction_that_waits_long_for_a_lock_is_a_finding(tm
         (f"{tmp_path / '0011.a_minute.sql'}:1", "lock-timeout-too-long"),
     ]
     assert "wait at most 500ms" in squawk_findings(paths[:1])[0].what
+
+
+def test_every_migration_has_a_number_of_its_own() -> None:
+    assert migration_number_findings() == []
+
+
+def test_a_migration_numbered_as_another_is_a_finding(tmp_path: Path) -> None:
+    """Two migrations were numbered by hand 0026 and 0027, the numbers of two landed ones: yoyo
+    orders migrations by name, so they ran among the landed ones, and a rollback to the release
+    before them (0036) undid nothing of theirs."""
+    for name in ("0026.owner_count_index", "0026.job_wakeups", "0027.departing_inviter_index", "0028.x"):
+        (tmp_path / f"{name}.sql").write_text(TIMEOUTS + "select 1;\n")
+    (tmp_path / "0026.job_wakeups.rollback.sql").write_text(TIMEOUTS + "select 1;\n")
+    assert where_and_rule(migration_number_findings(tmp_path)) == [
+        (f"{tmp_path / '0026.job_wakeups.sql'}:1", "migration-number-taken")
+    ]
+    assert (
+        "0026.job_wakeups, 0026.owner_count_index share 0026" in migration_number_findings(tmp_path)[0].what
+    )
+    assert "(0029, as `just new-migration` does)" in migration_number_findings(tmp_path)[0].what
 
 
 def test_every_rollback_waits_for_its_locks_a_bounded_time() -> None:

@@ -87,4 +87,4 @@ comment on column analytics.slack_digest_claims.state is
 comment on column analytics.slack_digest_claims.claim is 'The id of the last claim, the holder''s own (pipeline.slack_digest_failed releases only its own).';
 comment on column analytics.slack_digest_claims.claimed_at is 'When the last claim was taken.';
 comment on column analytics.slack_digest_claims.run is
-  'The run that took the last claim (its Dagster run id): an attempt of that run again, after its connection was lost, never takes it over, as it may have posted it. None for a claim taken before migration 0027.';
+  'The run that took the last claim (its Dagster run id): an attempt of that run again, after its connection was lost, never takes it over, as it may have posted it. None for a claim taken before migration 0038.';

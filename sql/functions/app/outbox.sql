@@ -85,7 +85,7 @@ create trigger defer_delivery after insert on app.outbox
   for each statement execute function app.tg_outbox__defer_delivery();
 
 /* The worker's wake-up: a NOTIFY on the job queue's channels for each job queued, as
-   procrastinate's own trigger sent it (migration 0026 drops that one), but only while
+   procrastinate's own trigger sent it (migration 0037 drops that one), but only while
    Postgres's notification queue is nearly empty. The queue keeps every
    notification until each listening session has read it, and a session that listens and keeps
    a transaction open reads none; any login may send them (panopticon, in a read-only session

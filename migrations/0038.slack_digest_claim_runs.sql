@@ -8,4 +8,4 @@ set local statement_timeout = '1min';
 
 alter table analytics.slack_digest_claims add column run text;
 comment on column analytics.slack_digest_claims.run is
-  'The run that took the last claim (its Dagster run id): an attempt of that run again, after its connection was lost, never takes it over, as it may have posted it. None for a claim taken before migration 0027.';
+  'The run that took the last claim (its Dagster run id): an attempt of that run again, after its connection was lost, never takes it over, as it may have posted it. None for a claim taken before migration 0038.';
