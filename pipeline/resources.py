@@ -56,7 +56,7 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
         )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        # A run's config (Dagster's launchpad) may set them too, past from_environment's check.
+        # A run's config (Dagster's launchpad) may set retries too, past from_environment's check.
         settings.check_retries(self.retries, name="retries")
 
     @contextmanager

@@ -109,8 +109,8 @@ class WorkerConfig:
     max_attempts: int = 8
     retry_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
-    # NOTIFY wakes the worker when a mail is queued; a retry that falls due is found by
-    # looking this often.
+    # NOTIFY wakes the worker when a mail is queued; a retry that falls due, and a mail queued
+    # without a wake-up (Postgres's notification queue backed up), are found by looking this often.
     poll_seconds: float = 2.0
     # A worker says it is alive this often; one silent for stalled_seconds is taken for dead,
     # and the jobs it held are run again (checked every heartbeat).

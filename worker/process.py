@@ -2,7 +2,8 @@
 outages, stopped gracefully by SIGTERM or SIGINT.
 
 Jobs are deferred in SQL, in the transaction that writes the mail (sql/functions/app/outbox.sql
-names the queue and the task below), and procrastinate's NOTIFY wakes the worker at commit.
+names the queue and the task below); a NOTIFY at commit wakes the worker (app.tg_jobs__wake_the_worker,
+not while Postgres's notification queue is backed up: then the worker's poll finds the job).
 
 What procrastinate leaves to its user, done here:
   - Postgres going away ends procrastinate's worker (its listener or heartbeat fails); this

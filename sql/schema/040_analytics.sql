@@ -71,8 +71,8 @@ create table analytics.slack_digest_claims (
   state text not null constraint slack_digest_claims_state_known check (state in ('claimed', 'failed')),
   claim uuid not null,
   claimed_at timestamptz not null,
-  constraint slack_digest_claims_pkey primary key (week, org_id),
-  run text
+  run text,
+  constraint slack_digest_claims_pkey primary key (week, org_id)
 );
 /* The cascade from app.organizations looks rows up by organization. */
 create index slack_digest_claims_org_id_idx on analytics.slack_digest_claims (org_id);

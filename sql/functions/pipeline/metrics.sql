@@ -247,8 +247,8 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 declare
   /* Far longer than a post (BLOSSOM_SLACK_TIMEOUT_SECONDS, 10 s, and a few database calls), so
-     that a claim lapses only when its run stopped. The pipeline's retries begin within it
-     (DIGEST_CLAIM_SECONDS, pipeline/settings.py). */
+     that a claim lapses only when its run stopped. The run itself, tried again, never takes its
+     claim over, however late its retry comes (claimed_earlier, below). */
   v_lease constant interval := interval '10 minutes';
   v_claim constant uuid := pg_catalog.gen_random_uuid();
   v_org app.org_id;
