@@ -56,8 +56,8 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
         )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        # A run's config (Dagster's launchpad) may set retries too, past from_environment's check.
-        settings.check_retries(self.retries, name="retries")
+        # A run's config (Dagster's launchpad) may set them too, past from_environment's check.
+        settings.check_retries(self.retries, self.retry_seconds, names=("retries", "retry_seconds"))
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:

@@ -27,6 +27,9 @@ DEFAULT_DATABASE_URL = "postgresql://pipeline@127.0.0.1:54329/blossom"
 # Beyond some ten, a run of the daemon's is tried again for hours (or, without a wait, at once
 # over and over) on a database that is not coming back.
 MAX_RETRIES = 10
+# A first wait past ten minutes, doubled for each retry after it, is no retry of a restart or a
+# failover: weeks of waiting at ten retries.
+MAX_RETRY_SECONDS = 600.0
 
 # In DAGSTER_HOME: held while a run opens the instance.
 OPENING_LOCK = "pipeline-run.lock"
@@ -62,18 +65,25 @@ def check_pipeline_database_url() -> None:
 def retry_settings() -> tuple[int, float]:
     """BLOSSOM_PIPELINE_RETRIES and BLOSSOM_PIPELINE_RETRY_SECONDS (3 and 30 when unset): how often
     a run the database failed in a way that passes is tried again, and the first wait; ValueError
-    when either is no count or there are more than MAX_RETRIES (check_retries)."""
+    when either is no count, or past its bound (check_retries)."""
     count = env_count("BLOSSOM_PIPELINE_RETRIES", 3, zero=True)
     seconds = env_number("BLOSSOM_PIPELINE_RETRY_SECONDS", 30.0, zero=True)
-    check_retries(count)
+    check_retries(count, seconds)
     return count, seconds
 
 
-def check_retries(retries: int, name: str = "BLOSSOM_PIPELINE_RETRIES") -> None:
-    """ValueError when there are more than MAX_RETRIES retries; `name`: what set them, the
-    setting or a run's config."""
+def check_retries(
+    retries: int,
+    retry_seconds: float,
+    names: tuple[str, str] = ("BLOSSOM_PIPELINE_RETRIES", "BLOSSOM_PIPELINE_RETRY_SECONDS"),
+) -> None:
+    """ValueError when there are more than MAX_RETRIES retries, or the first wait is longer than
+    MAX_RETRY_SECONDS; `names`: what set them, the settings or a run's config."""
+    retries_name, seconds_name = names
     if retries > MAX_RETRIES:
-        raise ValueError(f"{name} must be at most {MAX_RETRIES}, got {retries}")
+        raise ValueError(f"{retries_name} must be at most {MAX_RETRIES}, got {retries}")
+    if retry_seconds > MAX_RETRY_SECONDS:
+        raise ValueError(f"{seconds_name} must be at most {MAX_RETRY_SECONDS:g}, got {retry_seconds:g}")
 
 
 def dagster_home() -> str | None:

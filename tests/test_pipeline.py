@@ -499,12 +499,12 @@ def test_a_permanent_database_error_fails_the_run_at_once(
     assert "permission denied for function purge_auth" in run_once.why_failed(result)
 
 
-def test_a_run_is_refused_more_retries_than_the_settings_allow_in_its_run_config(
+def test_a_run_is_refused_more_retries_or_a_longer_wait_than_the_settings_allow_in_its_run_config(
     postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
-    """A run's config (Dagster's launchpad) sets the postgres resource's retries past the bound
-    that their setting is held to as the definitions load. Such a run fails as its resources
-    start, saying why."""
+    """A run's config (Dagster's launchpad) sets the postgres resource's retries, or their first
+    wait, past the bounds that their settings are held to as the definitions load. Such a run
+    fails as its resources start, saying why."""
     result = dagster.materialize(
         [assets.auth_housekeeping],
         resources={"postgres": postgres},
@@ -519,6 +519,20 @@ def test_a_run_is_refused_more_retries_than_the_settings_allow_in_its_run_config
         if (error := getattr(event.event_specific_data, "error", None)) is not None
     ]
     assert any("retries must be at most 10, got 11" in error for error in errors), errors
+    longer = dagster.materialize(
+        [assets.auth_housekeeping],
+        resources={"postgres": postgres},
+        instance=instance,
+        run_config={"resources": {"postgres": {"config": {"url": postgres.url, "retry_seconds": 3600}}}},
+        raise_on_error=False,
+    )
+    assert not longer.success
+    errors = [
+        error.to_string()
+        for event in longer.all_events
+        if (error := getattr(event.event_specific_data, "error", None)) is not None
+    ]
+    assert any("retry_seconds must be at most 600, got 3600" in error for error in errors), errors
 
 
 # Dagster's command line, beside this interpreter in the virtual environment.
@@ -1789,6 +1803,12 @@ WRONG_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
     "retries-too-many": (
         {"BLOSSOM_PIPELINE_RETRIES": "1000"},
         "BLOSSOM_PIPELINE_RETRIES must be at most 10, got 1000",
+    ),
+    # A first wait past ten minutes (doubled up to ten times, weeks of waiting) is no retry of a
+    # restart or a failover.
+    "retry-seconds-too-long": (
+        {"BLOSSOM_PIPELINE_RETRY_SECONDS": "601"},
+        "BLOSSOM_PIPELINE_RETRY_SECONDS must be at most 600, got 601",
     ),
     # Where the runs are kept: Dagster's traceback, once the definitions had loaded.
     "dagster-home-missing": (
