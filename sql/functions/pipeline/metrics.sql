@@ -192,9 +192,7 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 begin
   /* Each was null in, null out (delivery.slack_broken is strict), or false for an id of no shape. */
-  if util.parse_id(p_org_id, 'org') is null then
-    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
-  end if;
+  perform util.require_org_id(p_org_id);
   if coalesce(p_reason, '') = '' then
     perform util.raise_error(422, 'pipeline.invalid_reason', 'Slack''s reason for the refusal must be given.');
   end if;
@@ -261,14 +259,7 @@ begin
   if p_run is null or pg_catalog.length(p_run) not between 1 and 100 then
     perform util.raise_error(422, 'pipeline.invalid_run', 'The run that claims must be named (1 to 100 characters).');
   end if;
-  begin
-    v_org := p_org_id::app.org_id;
-  exception when check_violation then
-    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
-  end;
-  if v_org is null then
-    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
-  end if;
+  v_org := util.require_org_id(p_org_id);
   /* The claim's row, made or locked. Of two claims at once, the second waits for the first to
      commit, and locks the row it made. A row gone between the two statements was posted (or its
      organization deleted): tried again, which finds out which. */
@@ -351,9 +342,7 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 begin
   perform util.require_week(p_week);
-  if p_org_id is null then
-    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
-  end if;
+  perform util.require_org_id(p_org_id);
   insert into analytics.slack_digests (week, org_id)
   values (p_week, p_org_id)
   on conflict do nothing;
@@ -361,9 +350,6 @@ begin
 exception
   when foreign_key_violation then
     null;  -- the organization is gone, and its digests with it
-  /* The column's type, app.org_id, checks the id's shape (the week is checked above). */
-  when check_violation then
-    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
 end
 $$;
 
@@ -379,9 +365,7 @@ language plpgsql volatile security definer set search_path = ''
 as $$
 begin
   perform util.require_week(p_week);
-  if util.parse_id(p_org_id, 'org') is null then
-    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
-  end if;
+  perform util.require_org_id(p_org_id);
   if p_claim is null then
     perform util.raise_error(422, 'pipeline.invalid_claim', 'The claim to release must be given.');
   end if;

@@ -11,6 +11,23 @@ end;
 comment on function util.parse_id(text, text) is
   'The value when it has the shape of an id with this prefix, else null.';
 
+/* An organization's id given to a pipeline function, checked by its shape before anything is
+   read or written: a coded 422, not a check violation of app.org_id or nothing found. */
+create function util.require_org_id(p_org_id text) returns text
+language plpgsql immutable
+as $$
+begin
+  if util.parse_id(p_org_id, 'org') is null then
+    perform util.raise_error(422, 'pipeline.invalid_org_id', 'That is not an organization''s id.');
+  end if;
+  return p_org_id;
+end
+$$;
+
+comment on function util.require_org_id(text) is
+  'The organization''s id given; refused when it has not the shape of one (null included). '
+  'Errors: 422 pipeline.invalid_org_id.';
+
 /* Who a client is, for the limits that count per client: an IPv4 address (an IPv4-mapped IPv6
    one as that IPv4 address), or an IPv6 /64, which is what one subscriber is usually given (a
    limit per single IPv6 address, of which every subscriber has billions, would limit nobody).
