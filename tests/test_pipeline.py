@@ -499,39 +499,35 @@ def test_a_permanent_database_error_fails_the_run_at_once(
     assert "permission denied for function purge_auth" in run_once.why_failed(result)
 
 
+def refusals_of_postgres_config(
+    postgres: resources.PostgresResource, instance: dagster.DagsterInstance, config: dict[str, object]
+) -> list[str]:
+    """The errors of a housekeeping run whose config gives the postgres resource `config` (and
+    its URL), which must fail."""
+    result = dagster.materialize(
+        [assets.auth_housekeeping],
+        resources={"postgres": postgres},
+        instance=instance,
+        run_config={"resources": {"postgres": {"config": {"url": postgres.url, **config}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    return [
+        error.to_string()
+        for event in result.all_events
+        if (error := getattr(event.event_specific_data, "error", None)) is not None
+    ]
+
+
 def test_a_run_is_refused_more_retries_or_a_longer_wait_than_the_settings_allow_in_its_run_config(
     postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
     """A run's config (Dagster's launchpad) sets the postgres resource's retries, or their first
     wait, past the bounds that their settings are held to as the definitions load. Such a run
     fails as its resources start, saying why."""
-    result = dagster.materialize(
-        [assets.auth_housekeeping],
-        resources={"postgres": postgres},
-        instance=instance,
-        run_config={"resources": {"postgres": {"config": {"url": postgres.url, "retries": 11}}}},
-        raise_on_error=False,
-    )
-    assert not result.success
-    errors = [
-        error.to_string()
-        for event in result.all_events
-        if (error := getattr(event.event_specific_data, "error", None)) is not None
-    ]
+    errors = refusals_of_postgres_config(postgres, instance, {"retries": 11})
     assert any("retries must be at most 10, got 11" in error for error in errors), errors
-    longer = dagster.materialize(
-        [assets.auth_housekeeping],
-        resources={"postgres": postgres},
-        instance=instance,
-        run_config={"resources": {"postgres": {"config": {"url": postgres.url, "retry_seconds": 3600}}}},
-        raise_on_error=False,
-    )
-    assert not longer.success
-    errors = [
-        error.to_string()
-        for event in longer.all_events
-        if (error := getattr(event.event_specific_data, "error", None)) is not None
-    ]
+    errors = refusals_of_postgres_config(postgres, instance, {"retry_seconds": 3600})
     assert any("retry_seconds must be at most 600, got 3600" in error for error in errors), errors
 
 
