@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -184,3 +185,54 @@ def test_the_lock_is_installed_by_uv_and_by_pip_where_uv_cannot(tmp_path: Path) 
     assert "uv could not install requirements.lock: pip installs it" in ran.stderr
     assert log[-1].startswith("python -m pip install"), log
     assert log[-1].endswith("--require-hashes --no-deps -r requirements.lock"), log
+
+
+def interpreter_of(venv: Path) -> Path:
+    """The interpreter a venv was made from, as its pyvenv.cfg records it."""
+    config = dict(
+        line.split(" = ", 1) for line in (venv / "pyvenv.cfg").read_text().splitlines() if " = " in line
+    )
+    return Path(config["executable"]).resolve()
+
+
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.mark.skipif("BLOSSOM_PYTHON" in os.environ, reason="the developer chose the interpreter")
+def debian_python_is_recent() -> bool:
+    """Debian's python3 is there, and 3.11 or newer (./dev makes .venv from it only then)."""
+    version_check = [str(DEBIAN_PYTHON), "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]
+    return DEBIAN_PYTHON.exists() and subprocess.run(version_check, check=False).returncode == 0
+
+
+def test_the_venv_is_made_from_debians_python() -> None:
+    """Debian builds its Python with profile-guided and link-time optimisation; pyenv's builds
+    (the python3 first on this machine's PATH) have neither, and spent a third more CPU on the
+    same tests, which start some four hundred Python processes a run. ./dev makes .venv from
+    Debian's python3 wherever it is 3.11 or newer."""
+    if not debian_python_is_recent():
+        pytest.skip("no Debian python3 of 3.11 or newer")
+    assert interpreter_of(ROOT / ".venv") == DEBIAN_PYTHON.resolve()
+
+
+@needs_debian_packages
+def test_a_venv_made_from_another_python_is_made_again(tmp_path: Path) -> None:
+    """The lock's packages installed and stamped, but by another interpreter than ./dev now
+    makes .venv from (a venv made before ./dev chose Debian's, or another BLOSSOM_PYTHON): the
+    venv is made again from the chosen one, and the lock installed into it."""
+    checkout, env = dev_with_fakes(tmp_path)
+    (checkout / ".venv" / "pyvenv.cfg").write_text(
+        "home = /opt/elsewhere/bin\nexecutable = /opt/elsewhere/bin/python3.11\n"
+    )
+    (checkout / ".venv" / ".requirements.sha256").write_text(sha256_of(checkout / "requirements.lock") + "\n")
+    ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    made_again = re.search(
+        r"\.venv was made from /opt/elsewhere/bin/python3\.11: it is made again from (\S+)\n", ran.stderr
+    )
+    assert made_again, ran.stderr
+    assert Path(made_again[1]).name.startswith("python3"), "the interpreter, by its own path"
+    log = (tmp_path / "log").read_text().splitlines()
+    remade = log.index(next(line for line in log if line.startswith("venv ") and "--clear .venv" in line))
+    installed = log.index(next(line for line in log if line.startswith("uv pip install")))
+    assert remade < installed, log
