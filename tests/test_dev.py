@@ -198,13 +198,13 @@ def interpreter_of(venv: Path) -> Path:
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 
 
-@pytest.mark.skipif("BLOSSOM_PYTHON" in os.environ, reason="the developer chose the interpreter")
 def debian_python_is_recent() -> bool:
     """Debian's python3 is there, and 3.11 or newer (./dev makes .venv from it only then)."""
     version_check = [str(DEBIAN_PYTHON), "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]
     return DEBIAN_PYTHON.exists() and subprocess.run(version_check, check=False).returncode == 0
 
 
+@pytest.mark.skipif("BLOSSOM_PYTHON" in os.environ, reason="the developer chose the interpreter")
 def test_the_venv_is_made_from_debians_python() -> None:
     """Debian builds its Python with profile-guided and link-time optimisation; pyenv's builds
     (the python3 first on this machine's PATH) have neither, and spent a third more CPU on the
