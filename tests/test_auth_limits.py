@@ -212,10 +212,10 @@ def test_the_edges_account_key_is_the_databases(database_url: str) -> None:
     U+0130 and 320 characters, where context or length could tell the two apart."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         code_points = [point for point in range(1, 0x110000) if not 0xD800 <= point <= 0xDFFF]
+        # The same code points, numbered by Postgres (sending them was 1.4 s of this process's CPU).
         row = conn.execute(
-            f"select array(select {DATABASE_ACCOUNT_KEY % 'chr(point)'}"
-            " from unnest(%s::int[]) with ordinality as given(point, n) order by n)",
-            [code_points],
+            f"select array_agg({DATABASE_ACCOUNT_KEY % 'chr(point)'} order by point)"
+            " from generate_series(1, 1114111) as point where point not between 55296 and 57343"
         ).fetchone()
         assert row is not None
         differing = {
