@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.client_package import TSC, build
+from ops.client_package import TSC
 from ops.settings import ROOT
 
 # A call to a port nothing listens on: the runtime works (fetch, the Result, the error codes).
@@ -53,7 +53,10 @@ def _run(command: list[str], cwd: Path) -> str:
 
 
 def test_the_packed_client_installs_and_imports_as_esm_and_commonjs(tmp_path: Path) -> None:
-    tarball = build(tmp_path / "packed")
+    """Packed by the recipe called from a frontend's folder beside the checkout, with a relative
+    --out: the tarball is in that folder, not in the checkout (the build is checked for that here,
+    not built a second time for it)."""
+    tarball = run_recipe_with_a_relative_out(tmp_path, "client-package", "blossom-client-0.1.0.tgz")
     project = tmp_path / "app"
     project.mkdir()
     (project / "package.json").write_text(json.dumps({"name": "scratch", "private": True, "type": "module"}))
@@ -152,19 +155,23 @@ def test_the_client_source_is_erasable_typescript(tmp_path: Path) -> None:
     assert found == []
 
 
-@pytest.mark.parametrize(
-    ("recipe", "made"), [("client-package", "blossom-client-0.1.0.tgz"), ("web-example", "index.html")]
-)
-def test_a_relative_out_is_the_callers_folder(tmp_path: Path, recipe: str, made: str) -> None:
-    """`./dev RECIPE --out DIR` from another folder (a frontend's, beside the checkout) wrote DIR
-    inside the checkout, where just runs every recipe, and printed DIR as given: the package was
-    not where it was asked for, and a stray folder was left in the checkout. As with backup's
-    FILE, a relative DIR is the caller's."""
+def run_recipe_with_a_relative_out(caller: Path, recipe: str, made: str) -> Path:
+    """`./dev RECIPE --out DIR` called from `caller`, DIR relative; returns what it made there."""
     just = [str(Path(sys.executable).with_name("just")), "--justfile", str(ROOT / "justfile")]
-    out = f"out-{tmp_path.name}"
+    out = f"out-{caller.name}"
     try:
-        said = _run([*just, "--working-directory", str(ROOT), recipe, "--out", out], tmp_path)
-        assert (tmp_path / out / made).is_file(), said
+        said = _run([*just, "--working-directory", str(ROOT), recipe, "--out", out], caller)
+        assert (caller / out / made).is_file(), said
         assert not (ROOT / out).exists(), "nothing is left in the checkout"
     finally:
         shutil.rmtree(ROOT / out, ignore_errors=True)
+    return caller / out / made
+
+
+def test_a_relative_out_is_the_callers_folder(tmp_path: Path) -> None:
+    """`./dev RECIPE --out DIR` from another folder (a frontend's, beside the checkout) wrote DIR
+    inside the checkout, where just runs every recipe, and printed DIR as given: the package was
+    not where it was asked for, and a stray folder was left in the checkout. As with backup's
+    FILE, a relative DIR is the caller's: here of web-example; client-package's is the packed
+    client's test above."""
+    run_recipe_with_a_relative_out(tmp_path, "web-example", "index.html")
