@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from ops.client_package import TSC
 from ops.settings import ROOT
 
