@@ -172,11 +172,25 @@ def pytest(args: list[str], before_serial: Callable[[], None]) -> bool:
     return all(code in (0, NO_TESTS_COLLECTED) for code in codes) and set(codes) != {NO_TESTS_COLLECTED}
 
 
+def write_test_bytecode(args: list[str]) -> subprocess.Popen[bytes]:
+    """A collection of the tests alone, started: it writes the bytecode of every test module, its
+    asserts rewritten, and of the modules they import, once. Without it, on a fresh clone, each of
+    the six processes collected with none there and rewrote all of them at once (4.8 s of CPU a
+    process, against 1.9 s with them written). Whatever it finds wrong, the run itself reports."""
+    collect = [PYTHON, "-m", "pytest", "-p", "no:xdist", "--collect-only", "-q", *args]
+    writing = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    return subprocess.Popen(
+        collect, cwd=ROOT, env=writing, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def pytest_on_template(args: list[str], before_serial: Callable[[], None]) -> bool:
     """pytest, both of its runs given one migrated template database on the run's cluster
-    (tests/conftest.py copies it for each test), made here once."""
-    with migrated_database("template") as url:
+    (tests/conftest.py copies it for each test), made here once, while the tests' bytecode is
+    written."""
+    with write_test_bytecode(args) as writing, migrated_database("template") as url:
         os.environ[TEMPLATE_VARIABLE] = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+        writing.wait()
         return pytest(args, before_serial)
 
 

@@ -71,3 +71,17 @@ def test_a_test_marked_serial_but_not_named_is_refused() -> None:
     """`just test` would run it in neither of its runs."""
     with pytest.raises(pytest.UsageError, match=r"^tests/test_x\.py::test_y is marked serial but not named"):
         runs_alone("tests/test_x.py::test_y", marked_serial=True)
+
+
+def test_the_runner_writes_the_rewritten_bytecode_of_the_tests_before_they_run(tmp_path: Path) -> None:
+    """`just test` collects the tests once, in a process of its own, before its six do: the
+    bytecode of each test module, asserts rewritten, is then written for them to read, not made
+    by each of them at once."""
+    from ops.run_tests import write_test_bytecode  # here: the runner's imports are no collection's
+
+    (tmp_path / "test_probe.py").write_text("def test_probe() -> None:\n    assert 1 + 1 == 2\n")
+    with write_test_bytecode([str(tmp_path / "test_probe.py")]) as writing:
+        assert writing.wait(timeout=60) == 0
+    assert [path.name.split(".")[0] for path in (tmp_path / "__pycache__").glob("*-pytest-*.pyc")] == [
+        "test_probe"
+    ]
