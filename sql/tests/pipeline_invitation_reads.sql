@@ -4,7 +4,7 @@
  * invitations_created_at_idx and invitations_accepted_at_idx, not every invitation ever sent,
  * which the table keeps for ever. tap.blocks counts the pages a refresh reads, which the data
  * decides and no machine's speed does: a day's refresh is counted with its own invitations (and
- * the day before's, some accepted on it), then again once the table holds 90 days more. Counted
+ * the day before's, some accepted on it), then again once the table holds 30 days more. Counted
  * as a difference, since the rest of the refresh reads the other tables whole, and in the whole
  * pgTAP run those hold the dead rows of the files before this one (each rolled back, none
  * vacuumed).
@@ -40,17 +40,17 @@ select results_eq(
 select tap.fix_blocks_by_plan($$ select * from pipeline.org_daily_counts('2026-01-10') $$);
 reset role;
 
-select pg_temp.invitations('2025-11-01 00:00Z', '2026-01-08 00:00Z');
-select pg_temp.invitations('2026-01-11 00:00Z', '2026-01-30 00:00Z');
+select pg_temp.invitations('2025-12-20 00:00Z', '2026-01-08 00:00Z');
+select pg_temp.invitations('2026-01-11 00:00Z', '2026-01-20 00:00Z');
 analyze app.invitations;
 
 set local role pipeline;
 select results_eq(
   $$ select invitations_sent, invitations_accepted from pipeline.org_daily_counts('2026-01-10') $$,
   $$ values (600::bigint, 400::bigint) $$,
-  'the same among 91 days of invitations');
+  'the same among 32 days of invitations');
 select cmp_ok(tap.blocks($$ select * from pipeline.org_daily_counts('2026-01-10') $$) - tap.id('custom')::bigint,
-  '<', 20::bigint, 'and a refresh reads the day''s invitations, not its 91 days');
+  '<', 20::bigint, 'and a refresh reads the day''s invitations, not its 32 days');
 set local plan_cache_mode = force_generic_plan;
 select results_eq(
   $$ select invitations_sent, invitations_accepted from pipeline.org_daily_counts('2026-01-10') $$,
