@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,15 +24,9 @@ exec python3 "$@"
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="./dev runs apt-get as root (through sudo otherwise)")
-@pytest.mark.skipif(shutil.which("apt-get") is None, reason="./dev installs Debian's packages with apt-get")
-def test_dev_waits_for_the_package_lists_that_another_apt_get_holds(tmp_path: Path) -> None:
-    """Two `./dev` at once on a new machine (two clones, or one beside an unattended upgrade)
-    both install Debian's packages. The second's `apt-get update` found the package lists locked
-    and failed at once (`Could not get lock /var/lib/apt/lists/lock`), and ./dev with it, asking
-    the developer to install the packages by hand. It waits its turn. apt is given folders of its
-    own here (APT_CONFIG), with no package source: the lists' lock is this test's to hold, and
-    the install that follows the update fails, as no source offers the package."""
+def apt_of_its_own(tmp_path: Path) -> Path:
+    """An apt configuration (for APT_CONFIG) with folders of its own and no package source:
+    apt-get update finds nothing, and an install fails, whatever the machine's apt holds."""
     apt = tmp_path / "apt"
     for folder in ("lists/partial", "dpkg", "sources.list.d", "cache/archives/partial"):
         (apt / folder).mkdir(parents=True)
@@ -44,6 +39,20 @@ def test_dev_waits_for_the_package_lists_that_another_apt_get_holds(tmp_path: Pa
         f'Dir::Etc::SourceParts "{apt}/sources.list.d";\n'
         f'Dir::Cache "{apt}/cache";\n'
     )
+    return config
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="./dev runs apt-get as root (through sudo otherwise)")
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="./dev installs Debian's packages with apt-get")
+def test_dev_waits_for_the_package_lists_that_another_apt_get_holds(tmp_path: Path) -> None:
+    """Two `./dev` at once on a new machine (two clones, or one beside an unattended upgrade)
+    both install Debian's packages. The second's `apt-get update` found the package lists locked
+    and failed at once (`Could not get lock /var/lib/apt/lists/lock`), and ./dev with it, asking
+    the developer to install the packages by hand. It waits its turn. apt is given folders of its
+    own here (APT_CONFIG), with no package source: the lists' lock is this test's to hold, and
+    the install that follows the update fails, as no source offers the package."""
+    config = apt_of_its_own(tmp_path)
+    apt = config.parent
     python = tmp_path / "python3"
     python.write_text(PYTHON_WITHOUT_ENSUREPIP)
     python.chmod(0o755)
@@ -192,6 +201,7 @@ def interpreter_of(venv: Path) -> Path:
     config = dict(
         line.split(" = ", 1) for line in (venv / "pyvenv.cfg").read_text().splitlines() if " = " in line
     )
+    assert "executable" in config, f"{venv / 'pyvenv.cfg'} names no interpreter: not made by `python -m venv`"
     return Path(config["executable"]).resolve()
 
 
@@ -236,3 +246,67 @@ def test_a_venv_made_from_another_python_is_made_again(tmp_path: Path) -> None:
     remade = log.index(next(line for line in log if line.startswith("venv ") and "--clear .venv" in line))
     installed = log.index(next(line for line in log if line.startswith("uv pip install")))
     assert remade < installed, log
+
+
+def interpreter_of_python3(env: dict[str, str]) -> str:
+    """The interpreter `python3` runs in `env`, by its real path (what ./dev compares)."""
+    where = "import os, sys; print(os.path.realpath(sys.executable))"
+    return subprocess.run(
+        ["python3", "-c", where], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@needs_debian_packages
+def test_a_venv_made_from_the_chosen_python_is_left_as_it_is(tmp_path: Path) -> None:
+    """Stamped, and made from the interpreter ./dev chooses: nothing is made or installed again
+    (a check that found it otherwise would remake .venv at every ./dev)."""
+    checkout, env = dev_with_fakes(tmp_path)
+    (checkout / ".venv" / "pyvenv.cfg").write_text(f"executable = {interpreter_of_python3(env)}\n")
+    (checkout / ".venv" / ".requirements.sha256").write_text(sha256_of(checkout / "requirements.lock") + "\n")
+    ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert not (tmp_path / "log").exists(), (tmp_path / "log").read_text()
+
+
+@needs_debian_packages
+def test_a_venv_linked_from_elsewhere_is_not_made_again(tmp_path: Path) -> None:
+    """A .venv that is a link to another checkout's (as a second clone may share one), made from
+    another interpreter: `venv --clear` emptied the folder it links to, then refused to make a
+    venv at a link, and every later ./dev failed. Only the speed of the tests was at stake: the
+    linked venv is used as it is."""
+    checkout, env = dev_with_fakes(tmp_path)
+    shared = tmp_path / "shared-venv"
+    (checkout / ".venv").rename(shared)
+    (checkout / ".venv").symlink_to(shared)
+    (shared / "pyvenv.cfg").write_text("executable = /opt/elsewhere/bin/python3.11\n")
+    (shared / ".requirements.sha256").write_text(sha256_of(checkout / "requirements.lock") + "\n")
+    ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert not (tmp_path / "log").exists(), (tmp_path / "log").read_text()
+    assert (shared / "pyvenv.cfg").is_file(), "the venv linked to is untouched"
+
+
+@needs_debian_packages
+def test_debians_python_without_ensurepip_leaves_the_choice_to_python3(tmp_path: Path) -> None:
+    """Debian's python3 makes venvs only once python3-venv is installed. Chosen for its speed
+    while that was missing, it sent ./dev to apt-get for it: a developer without root, whose
+    python3 (pyenv's) makes venvs, could run ./dev no longer. Debian's is chosen only where it
+    can make the venv; else the python3 on PATH is, as before."""
+    checkout, env = dev_with_fakes(tmp_path)
+    debian = tmp_path / "debian-python3"
+    debian.write_text(PYTHON_WITHOUT_ENSUREPIP.replace("exec python3", f"exec {sys.executable}"))
+    debian.chmod(0o755)
+    dev = checkout / "dev"
+    dev.write_text(
+        dev.read_text().replace("debian_python=/usr/bin/python3\n", f"debian_python={debian}\n", 1)
+    )
+    on_path = tmp_path / "on-path"
+    on_path.mkdir()
+    (on_path / "python3").write_text(FAKE_PYTHON3.replace("exec python3", f"exec {sys.executable}"))
+    (on_path / "python3").chmod(0o755)
+    env = {name: value for name, value in env.items() if name != "BLOSSOM_PYTHON"}
+    env |= {"PATH": f"{on_path}:{env['PATH']}", "APT_CONFIG": str(apt_of_its_own(tmp_path))}
+    ran = subprocess.run([str(dev)], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "installing Debian packages" not in ran.stderr
+    assert any(line.startswith("venv ") for line in (tmp_path / "log").read_text().splitlines())
