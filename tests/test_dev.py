@@ -147,6 +147,20 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def assert_made_again_then_installed(dev_log: Path) -> None:
+    """The fakes' log shows .venv made again (venv --clear), then the lock installed into it."""
+    log = dev_log.read_text().splitlines()
+    remade = log.index(next(line for line in log if line.startswith("venv ") and "--clear .venv" in line))
+    installed = log.index(next(line for line in log if line.startswith("uv pip install")))
+    assert remade < installed, log
+
+
+def stamp_venv(venv: Path, checkout: Path, made_from: str) -> None:
+    """A venv installed from the checkout's lock (its stamp), made from the interpreter `made_from`."""
+    (venv / "pyvenv.cfg").write_text(f"executable = {made_from}\n")
+    (venv / ".requirements.sha256").write_text(sha256_of(checkout / "requirements.lock") + "\n")
+
+
 needs_debian_packages = pytest.mark.skipif(
     not Path("/usr/lib/postgresql/15/bin/postgres").exists(),
     reason="./dev would install Debian's packages first",
@@ -164,10 +178,7 @@ def test_an_install_cut_short_is_made_again_in_a_new_venv(tmp_path: Path) -> Non
     ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert "the last install into .venv did not finish: .venv is made again" in ran.stderr
-    log = (tmp_path / "log").read_text().splitlines()
-    remade = log.index(next(line for line in log if line.startswith("venv ") and "--clear .venv" in line))
-    installed = log.index(next(line for line in log if line.startswith("uv pip install")))
-    assert remade < installed, log
+    assert_made_again_then_installed(tmp_path / "log")
     assert not (checkout / ".venv" / ".installing").exists()
     stamp = (checkout / ".venv" / ".requirements.sha256").read_text().strip()
     assert stamp == sha256_of(checkout / "requirements.lock")
@@ -208,10 +219,11 @@ def interpreter_of(venv: Path) -> Path:
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 
 
-def debian_python_is_recent() -> bool:
-    """Debian's python3 is there, and 3.11 or newer (./dev makes .venv from it only then)."""
-    version_check = [str(DEBIAN_PYTHON), "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]
-    return DEBIAN_PYTHON.exists() and subprocess.run(version_check, check=False).returncode == 0
+def debian_python_makes_the_venv() -> bool:
+    """Debian's python3 is there, 3.11 or newer, and makes venvs (python3-venv): ./dev makes .venv
+    from it only then."""
+    check = [str(DEBIAN_PYTHON), "-c", "import ensurepip, sys; sys.exit(sys.version_info < (3, 11))"]
+    return DEBIAN_PYTHON.exists() and subprocess.run(check, check=False, capture_output=True).returncode == 0
 
 
 @pytest.mark.skipif("BLOSSOM_PYTHON" in os.environ, reason="the developer chose the interpreter")
@@ -219,9 +231,9 @@ def test_the_venv_is_made_from_debians_python() -> None:
     """Debian builds its Python with profile-guided and link-time optimisation; pyenv's builds
     (the python3 first on this machine's PATH) have neither: on one, a run of the tests, which
     starts some four hundred Python processes, took a fifth more CPU. ./dev makes .venv from
-    Debian's python3 wherever it is 3.11 or newer."""
-    if not debian_python_is_recent():
-        pytest.skip("no Debian python3 of 3.11 or newer")
+    Debian's python3 wherever it is 3.11 or newer and makes venvs."""
+    if not debian_python_makes_the_venv():
+        pytest.skip("no Debian python3 of 3.11 or newer that makes venvs")
     assert interpreter_of(ROOT / ".venv") == DEBIAN_PYTHON.resolve()
 
 
@@ -231,10 +243,7 @@ def test_a_venv_made_from_another_python_is_made_again(tmp_path: Path) -> None:
     makes .venv from (a venv made before ./dev chose Debian's, or another BLOSSOM_PYTHON): the
     venv is made again from the chosen one, and the lock installed into it."""
     checkout, env = dev_with_fakes(tmp_path)
-    (checkout / ".venv" / "pyvenv.cfg").write_text(
-        "home = /opt/elsewhere/bin\nexecutable = /opt/elsewhere/bin/python3.11\n"
-    )
-    (checkout / ".venv" / ".requirements.sha256").write_text(sha256_of(checkout / "requirements.lock") + "\n")
+    stamp_venv(checkout / ".venv", checkout, "/opt/elsewhere/bin/python3.11")
     ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     made_again = re.search(
@@ -242,10 +251,7 @@ def test_a_venv_made_from_another_python_is_made_again(tmp_path: Path) -> None:
     )
     assert made_again, ran.stderr
     assert Path(made_again[1]).name.startswith("python3"), "the interpreter, by its own path"
-    log = (tmp_path / "log").read_text().splitlines()
-    remade = log.index(next(line for line in log if line.startswith("venv ") and "--clear .venv" in line))
-    installed = log.index(next(line for line in log if line.startswith("uv pip install")))
-    assert remade < installed, log
+    assert_made_again_then_installed(tmp_path / "log")
 
 
 def interpreter_of_python3(env: dict[str, str]) -> str:
@@ -261,8 +267,7 @@ def test_a_venv_made_from_the_chosen_python_is_left_as_it_is(tmp_path: Path) -> 
     """Stamped, and made from the interpreter ./dev chooses: nothing is made or installed again
     (a check that found it otherwise would remake .venv at every ./dev)."""
     checkout, env = dev_with_fakes(tmp_path)
-    (checkout / ".venv" / "pyvenv.cfg").write_text(f"executable = {interpreter_of_python3(env)}\n")
-    (checkout / ".venv" / ".requirements.sha256").write_text(sha256_of(checkout / "requirements.lock") + "\n")
+    stamp_venv(checkout / ".venv", checkout, interpreter_of_python3(env))
     ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert not (tmp_path / "log").exists(), (tmp_path / "log").read_text()
@@ -278,8 +283,7 @@ def test_a_venv_linked_from_elsewhere_is_not_made_again(tmp_path: Path) -> None:
     shared = tmp_path / "shared-venv"
     (checkout / ".venv").rename(shared)
     (checkout / ".venv").symlink_to(shared)
-    (shared / "pyvenv.cfg").write_text("executable = /opt/elsewhere/bin/python3.11\n")
-    (shared / ".requirements.sha256").write_text(sha256_of(checkout / "requirements.lock") + "\n")
+    stamp_venv(shared, checkout, "/opt/elsewhere/bin/python3.11")
     ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert not (tmp_path / "log").exists(), (tmp_path / "log").read_text()
