@@ -70,24 +70,31 @@ def queue_mail(database_url: str, to: str, topic: str = "mail.password_reset", *
     return str(row[0])
 
 
-def outbox_row(database_url: str, event_id: str) -> dict[str, Any]:
-    with psycopg.connect(database_url, row_factory=dict_row) as conn:
-        row = conn.execute(
-            "select attempts, last_error, delivered_at, given_up_at, payload from app.outbox where id = %s",
-            (event_id,),
-        ).fetchone()
+def _read_outbox_row(conn: psycopg.Connection[dict[str, Any]], event_id: str) -> dict[str, Any]:
+    row = conn.execute(
+        "select attempts, last_error, delivered_at, given_up_at, payload from app.outbox where id = %s",
+        (event_id,),
+    ).fetchone()
     assert row is not None, f"no outbox row {event_id}"
     return row
 
 
+def outbox_row(database_url: str, event_id: str) -> dict[str, Any]:
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        return _read_outbox_row(conn, event_id)
+
+
 def outbox_row_once(database_url: str, event_id: str, column: str, timeout: float = 10.0) -> dict[str, Any]:
-    """The event's outbox row once `column` is set (delivered_at, given_up_at, ...)."""
+    """The event's outbox row once `column` is set (delivered_at, given_up_at, ...), polled over
+    one connection: a connection per poll was a backend started every 50 ms, some 500 for a
+    retry waited out for 25 s."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
 
-    def ready() -> dict[str, Any] | None:
-        row = outbox_row(database_url, event_id)
-        return row if row[column] else None
+        def ready() -> dict[str, Any] | None:
+            row = _read_outbox_row(conn, event_id)
+            return row if row[column] else None
 
-    return eventually(ready, timeout, f"{column} of {event_id}")
+        return eventually(ready, timeout, f"{column} of {event_id}")
 
 
 def jobs_of(database_url: str, event_id: str) -> list[tuple[str, int]]:
@@ -103,9 +110,7 @@ def jobs_of(database_url: str, event_id: str) -> list[tuple[str, int]]:
 
 def delivered_row(database_url: str, event_id: str) -> dict[str, Any]:
     """The event's outbox row once it is delivered, polled (AssertionError after 10 s)."""
-    return eventually(
-        lambda: (row := outbox_row(database_url, event_id))["delivered_at"] and row, what="delivered"
-    )
+    return outbox_row_once(database_url, event_id, "delivered_at")
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition") -> T:
