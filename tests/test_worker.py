@@ -127,7 +127,7 @@ def test_smtp_down_is_retried_and_delivered_once_it_is_back(database_url: str, t
         assert "Connect" in failed["last_error"]
         with smtp:
             smtp.wait_for(1)
-            eventually(lambda: outbox_row(database_url, event)["delivered_at"], what="delivered")
+            delivered_row(database_url, event)
             time.sleep(0.6)
             assert len(smtp.received) == 1
 
@@ -418,7 +418,7 @@ def test_sigterm_puts_back_a_delivery_that_does_not_finish_in_time(database_url:
         assert outbox_row(database_url, event)["attempts"] == 0
         with running_worker(database_url, smtp.url, tmp_path):
             smtp.wait_for(1)
-            eventually(lambda: outbox_row(database_url, event)["delivered_at"], what="delivered")
+            delivered_row(database_url, event)
             time.sleep(0.6)
             assert len(smtp.received) == 1
 
@@ -889,7 +889,7 @@ def test_a_server_slower_than_the_transactions_idle_limit_gets_the_mail_once(
         assert smtp.held.wait(10), "the delivery never reached the server"
         time.sleep(1.5)
         smtp.release()
-        eventually(lambda: outbox_row(database_url, event)["delivered_at"], 15, "delivered")
+        outbox_row_once(database_url, event, "delivered_at", timeout=15)
         time.sleep(1.5)
         assert len(smtp.to("tara@example.com")) == 1, "the mail was sent more than once"
         row = outbox_row(database_url, event)

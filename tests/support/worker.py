@@ -86,7 +86,7 @@ def outbox_row(database_url: str, event_id: str) -> dict[str, Any]:
 
 def outbox_row_once(database_url: str, event_id: str, column: str, timeout: float = 10.0) -> dict[str, Any]:
     """The event's outbox row once `column` is set (delivered_at, given_up_at, ...), polled over
-    one connection: a connection per poll was a backend started every 50 ms, some 500 for a
+    one connection: a connection per poll was a backend started every 50 ms, some 360 for a
     retry waited out for 25 s."""
     with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
 
