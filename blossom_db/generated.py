@@ -2930,7 +2930,7 @@ async def pipeline_org_daily_metrics_async(
 
 
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to 100,000 rows of the organizations their owners deleted, then those organizations.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations.
 
     Raises no coded error.
     """
@@ -2947,7 +2947,7 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
 
 
 async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to 100,000 rows of the organizations their owners deleted, then those organizations.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations.
 
     Raises no coded error.
     """

@@ -665,14 +665,16 @@ def test_housekeeping_closes_expired_invitations_so_a_page_reads_the_live_ones(
 def test_housekeeping_purges_an_organization_its_owner_deleted_a_batch_at_a_time(
     database_url: str, postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
-    """An owner's deletion takes the organization out of sight and leaves its history (here
-    150,000 invitations) to the housekeeping, which purges at most 100,000 rows a run, and the
-    organization once nothing of it is left; another tenant's rows stay."""
-    with psycopg.connect(database_url) as conn:
+    """An owner's deletion takes the organization out of sight and leaves its history (here 1,500
+    invitations) to the housekeeping, which purges at most the database's
+    app.settings.organization_purge_rows a run (1,000 here; 100,000 unless set), and the
+    organization once nothing of it is left; another tenant's rows stay. The batch is the
+    database's: a caller's session that sets it (to 1) changes nothing."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
         owner, neighbour = make_user(conn, "ann"), make_user(conn, "bob")
         org = make_org(conn, "Acme", {owner: "owner"})
         other = make_org(conn, "Bobco", {neighbour: "owner"})
-        for target, count in ((org, 150_000), (other, 10)):
+        for target, count in ((org, 1_500), (other, 10)):
             conn.execute(
                 "insert into app.invitations (org_id, email, role, invited_by, token_hash, revoked_at)"
                 " select %(org)s, 'past' || n || '@example.com', 'member', null,"
@@ -680,12 +682,21 @@ def test_housekeeping_purges_an_organization_its_owner_deleted_a_batch_at_a_time
                 "   from generate_series(1, %(count)s) n",
                 {"org": target, "seed": f"{target}-", "count": count},
             )
+        conn.execute(
+            sql.SQL("alter database {} set app.settings.organization_purge_rows = '1000'").format(
+                sql.Identifier(conn.info.dbname)
+            )
+        )
     with psycopg.connect(with_user(database_url, "authenticator")) as api:
         assert call_and_commit(api, owner, "delete_organization", org).ok
     first = materialized(assets.auth_housekeeping, {"postgres": postgres}, instance)
-    assert (first["deleted_organizations"], first["deleted_organization_rows"]) == (0, 100_000)
-    second = materialized(assets.auth_housekeeping, {"postgres": postgres}, instance)
-    assert (second["deleted_organizations"], second["deleted_organization_rows"]) == (1, 50_000)
+    assert (first["deleted_organizations"], first["deleted_organization_rows"]) == (0, 1_000)
+    with psycopg.connect(with_user(database_url, "pipeline"), autocommit=True) as pipeline_role:
+        pipeline_role.execute("set app.settings.organization_purge_rows = '1'")
+        second = pipeline_role.execute(
+            "select deleted_organizations, deleted_organization_rows from pipeline.purge_auth()"
+        ).fetchone()
+    assert second == (1, 500)
     with psycopg.connect(database_url) as conn:
         left = conn.execute(
             "select (select count(*) from app.organizations where id = %(org)s),"

@@ -4,7 +4,10 @@
    messages delivered long ago, the invitations that expired unanswered, closed
    (app.close_expired_invitations says why), and the rows of the organizations their owners
    deleted, at most 100,000 a run (app.purge_deleted_organizations says why; at about a
-   microsecond a row, a fraction of a second), then those organizations. */
+   microsecond a row, a fraction of a second), then those organizations. That batch is the
+   database's app.settings.organization_purge_rows, for an operator who wants a backlog gone in
+   fewer runs, or each run's locks and WAL smaller; as the database is configured
+   (util.database_setting), not as the caller's session says. */
 create function pipeline.purge_auth(
   out sessions integer,
   out rate_limit_hits integer,
@@ -61,11 +64,12 @@ begin
   get diagnostics outbox_delivered = row_count;
   invitations := app.close_expired_invitations();
   select p.organizations, p.rows_deleted into deleted_organizations, deleted_organization_rows
-    from app.purge_deleted_organizations(100000) p;
+    from app.purge_deleted_organizations(
+           greatest(util.database_setting('organization_purge_rows', '100000')::integer, 1)) p;
 end
 $$;
 
 comment on function pipeline.purge_auth() is
   'Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; '
   'removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; '
-  'closes the invitations that expired unanswered; purges up to 100,000 rows of the organizations their owners deleted, then those organizations.';
+  'closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations.';
