@@ -11,6 +11,7 @@ import ctypes
 import dataclasses
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,7 @@ from tests.support.imports import ran_and_loaded
 from tests.support.lazy import LazyModule
 from tests.support.orgs_db import become, call_and_commit, connect_slack, make_org, make_user
 from tests.support.sheets_fake import FakeSheets
+from tests.support.signals import signal_handlers_as_found
 from tests.support.stack import Stack
 from tests.support.worker import eventually
 
@@ -64,6 +66,14 @@ else:
     sensors = LazyModule("pipeline.sensors")
 
 DAY = date(2026, 1, 10)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_kept() -> Iterator[None]:
+    """A test that ran Dagster in this process leaves SIGTERM as it found it, not as Dagster's
+    run left it (test_a_run_in_a_process_that_ignores_ctrl_c_leaves_sigterm_to_its_children)."""
+    with signal_handlers_as_found():
+        yield
 
 
 @pytest.fixture
@@ -98,6 +108,28 @@ def materialized(
     assert result.success
     (materialization,) = result.asset_materializations_for_node(asset.node_def.name)
     return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def test_a_run_in_a_process_that_ignores_ctrl_c_leaves_sigterm_to_its_children(
+    postgres: resources.PostgresResource, instance: dagster.DagsterInstance
+) -> None:
+    """Dagster's in-process run ends by giving SIGTERM the handler SIGINT has (for Kubernetes,
+    SIGTERM is its SIGINT). In a process that ignores SIGINT, as a script's background job does,
+    SIGTERM was ignored from then on, and in every child started after: a later test's `up`,
+    told to stop, ran on until its timeout, and its services outlived the run. Each test here
+    leaves the handlers as it found them (signal_handlers_as_found)."""
+    sigterm = signal.getsignal(signal.SIGTERM)
+    with signal_handlers_as_found():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        materialized(assets.auth_housekeeping, {"postgres": postgres}, instance)
+        # Dagster's doing, which the guard undoes (gone from Dagster, the guard may go too).
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) is sigterm
+    child = subprocess.run(
+        [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert child.stdout.strip() == "True", "a child takes SIGTERM's default"
 
 
 def test_the_definitions_load() -> None:

@@ -1,0 +1,22 @@
+"""The process's signal handlers, kept across code that changes them for good."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def signal_handlers_as_found() -> Iterator[None]:
+    """SIGINT's and SIGTERM's handlers put back as they were on entry, whatever ran meanwhile.
+    An ignored one is inherited by every child started afterwards (exec keeps SIG_IGN)."""
+    found = {number: signal.getsignal(number) for number in STOPPING_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in found.items():
+            if handler is not None:  # None: set outside Python, which cannot put it back
+                signal.signal(number, handler)
