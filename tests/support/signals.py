@@ -6,14 +6,12 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 
 @contextmanager
 def signal_handlers_as_found() -> Iterator[None]:
     """SIGINT's and SIGTERM's handlers put back as they were on entry, whatever ran meanwhile.
     An ignored one is inherited by every child started afterwards (exec keeps SIG_IGN)."""
-    found = {number: signal.getsignal(number) for number in STOPPING_SIGNALS}
+    found = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
