@@ -30,6 +30,7 @@ from ops.stack import database, local_cluster
 from tests.support.auth_client import COOKIE_NAME, post, session_cookie, signup
 from tests.support.http import request
 from tests.support.orgs_db import make_user
+from tests.support.signals import ctrl_c_as_on_a_terminal
 
 # The worker's poll under `up` in these tests (a commit wakes it at once; the poll finds only
 # what a lost wake-up left).
@@ -741,7 +742,7 @@ def test_ctrl_c_before_the_pipeline_run_starts_is_one_line_and_status_130(data_d
         recipe = subprocess.Popen(
             [sys.executable, "-m", "ops.stack", "pipeline-run"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=ctrl_c_as_on_a_terminal,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 60

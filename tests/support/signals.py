@@ -18,3 +18,10 @@ def signal_handlers_as_found() -> Iterator[None]:
         for number, handler in found.items():
             if handler is not None:  # None: set outside Python, which cannot put it back
                 signal.signal(number, handler)
+
+
+def ctrl_c_as_on_a_terminal() -> None:
+    """For preexec_fn: SIGINT at its default in the child, as a shell gives it to a job it runs
+    in the foreground. A test run from a script's background job ignores SIGINT, and a child
+    started from it would ignore Ctrl-C too: Python then installs no KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
