@@ -102,7 +102,19 @@ exit 0
 """
 FAKE_UV = """#!/bin/sh
 echo "uv $* (http timeout ${UV_HTTP_TIMEOUT:-none}, retries ${UV_HTTP_RETRIES:-none})" >>"$DEV_LOG"
+if [ -n "${FAKE_UV_AWAITS:-}" ]; then  # a file uv waits for, ten seconds at most
+  tries=0
+  while [ ! -e "$FAKE_UV_AWAITS" ] && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+  if [ -e "$FAKE_UV_AWAITS" ]; then echo "uv saw $FAKE_UV_AWAITS" >>"$DEV_LOG"; fi
+fi
 exit "${FAKE_UV_EXIT:-0}"
+"""
+# npm ci of MailDev: its program in place, and a mark of its run beside the fake.
+FAKE_NPM = """#!/bin/sh
+echo "npm $*" >>"$DEV_LOG"
+if [ -n "${FAKE_NPM_EXIT:-}" ]; then exit "$FAKE_NPM_EXIT"; fi
+mkdir -p node_modules/.bin && touch node_modules/.bin/maildev && chmod +x node_modules/.bin/maildev
+touch "$(dirname "$0")/npm-ran"
 """
 FAKE_JUST = "#!/bin/sh\nexit 0\n"
 
@@ -205,6 +217,46 @@ def test_the_lock_is_installed_by_uv_and_by_pip_where_uv_cannot(tmp_path: Path) 
     assert "uv could not install requirements.lock: pip installs it" in ran.stderr
     assert log[-1].startswith("python -m pip install"), log
     assert log[-1].endswith("--require-hashes --no-deps -r requirements.lock"), log
+
+
+def maildev_to_install(checkout: Path, env: dict[str, str]) -> dict[str, str]:
+    """MailDev not installed yet in the checkout of dev_with_fakes, and a fake npm first on PATH
+    to install it: the environment to run ./dev in."""
+    shutil.rmtree(checkout / ".tools" / "maildev")
+    shutil.copy(ROOT / "ops" / "maildev" / "package.json", checkout / "ops" / "maildev" / "package.json")
+    npm = checkout.parent / "npm" / "npm"
+    npm.parent.mkdir()
+    npm.write_text(FAKE_NPM)
+    npm.chmod(0o755)
+    return env | {"PATH": f"{npm.parent}:{env['PATH']}"}
+
+
+@needs_debian_packages
+def test_the_node_tools_are_fetched_while_the_python_packages_install(tmp_path: Path) -> None:
+    """On a fresh machine the installs wait on the network most of their time: one after another
+    they took 27 s before CI's tests could start, side by side 22. Here uv waits for MailDev's
+    npm ci, which, run after it, it never saw."""
+    checkout, env = dev_with_fakes(tmp_path)
+    env = maildev_to_install(checkout, env) | {"FAKE_UV_AWAITS": str(tmp_path / "npm" / "npm-ran")}
+    ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    log = (tmp_path / "log").read_text().splitlines()
+    assert f"uv saw {tmp_path / 'npm' / 'npm-ran'}" in log, log
+    assert (checkout / ".tools" / "maildev" / "node_modules" / ".bin" / "maildev").exists()
+
+
+@needs_debian_packages
+def test_a_node_tool_that_fails_to_install_fails_dev_after_the_python_packages(tmp_path: Path) -> None:
+    """The tools fetched beside the Python packages fail ./dev as they did one after another:
+    their message, status 1, nothing run, the Python packages installed all the same."""
+    checkout, env = dev_with_fakes(tmp_path)
+    env = maildev_to_install(checkout, env) | {"FAKE_NPM_EXIT": "1"}
+    ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 1, ran.stderr
+    assert "dev: npm ci of ops/maildev failed" in ran.stderr
+    log = (tmp_path / "log").read_text().splitlines()
+    assert any(line.startswith("uv pip install") for line in log), log
+    assert not (checkout / ".tools" / "maildev").exists()
 
 
 def interpreter_of(venv: Path) -> Path:
