@@ -259,6 +259,32 @@ def test_a_node_tool_that_fails_to_install_fails_dev_after_the_python_packages(t
     assert not (checkout / ".tools" / "maildev").exists()
 
 
+# node, of the version FAKE_NODE_VERSION names, whichever way it is asked.
+FAKE_NODE = """#!/bin/sh
+case "$1" in
+  --version) echo "$FAKE_NODE_VERSION" ;;
+  -e) major=${FAKE_NODE_VERSION#v}; [ "${major%%.*}" -ge 20 ] ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+@needs_debian_packages
+@pytest.mark.parametrize(
+    ("version", "accepted"), [("v18.19.1", False), ("v20.0.0", True), ("v22.11.0", True)]
+)
+def test_node_older_than_20_is_refused(tmp_path: Path, version: str, accepted: bool) -> None:
+    checkout, env = dev_with_fakes(tmp_path)
+    node = tmp_path / "node" / "node"
+    node.parent.mkdir()
+    node.write_text(FAKE_NODE)
+    node.chmod(0o755)
+    env |= {"PATH": f"{node.parent}:{env['PATH']}", "FAKE_NODE_VERSION": version}
+    ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
+    refused = "dev: node 20 or newer is required (TypeScript and the generated client's tests)"
+    assert (ran.returncode, refused in ran.stderr) == ((0, False) if accepted else (1, True)), ran.stderr
+
+
 def interpreter_of(venv: Path) -> Path:
     """The interpreter a venv was made from, as its pyvenv.cfg records it."""
     config = dict(
