@@ -1,4 +1,5 @@
-"""The process's signal handlers, kept across code that changes them for good."""
+"""Signal handlers in tests: the process's own, kept across code that changes them for good, and a
+child's Ctrl-C, given it as a terminal gives it."""
 
 from __future__ import annotations
 
