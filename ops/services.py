@@ -3,14 +3,16 @@ and the tests."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,19 +135,22 @@ def edge_env(endpoints: Endpoints, environ: Environment = os.environ) -> dict[st
 
 
 def start_postgrest(
-    endpoints: Endpoints, log: LogTo = None, environ: Environment = os.environ
+    endpoints: Endpoints, log: LogTo = None, environ: Environment = os.environ, *, ends_with_us: bool = False
 ) -> subprocess.Popen[bytes]:
     return _spawn(
-        [postgrest_binary(), str(POSTGREST_CONF)], dict(environ) | postgrest_env(endpoints, environ), log
+        [postgrest_binary(), str(POSTGREST_CONF)],
+        dict(environ) | postgrest_env(endpoints, environ),
+        log,
+        ends_with_us=ends_with_us,
     )
 
 
 def start_edge(
-    endpoints: Endpoints, log: LogTo = None, environ: Environment = os.environ
+    endpoints: Endpoints, log: LogTo = None, environ: Environment = os.environ, *, ends_with_us: bool = False
 ) -> subprocess.Popen[bytes]:
     # edge/server.py sets uvicorn's limits and timeouts; the same command runs in the image.
     command = [sys.executable, "-m", "edge", "--host", "127.0.0.1", "--port", str(endpoints.edge_port)]
-    return _spawn(command, dict(environ) | edge_env(endpoints, environ), log)
+    return _spawn(command, dict(environ) | edge_env(endpoints, environ), log, ends_with_us=ends_with_us)
 
 
 def worker_env(database_url: str, smtp_url: str, app_url: str) -> dict[str, str]:
@@ -157,7 +162,12 @@ def worker_env(database_url: str, smtp_url: str, app_url: str) -> dict[str, str]
 
 
 def start_worker(
-    settings: Environment, admin_url: str, log: LogTo = None, environ: Environment = os.environ
+    settings: Environment,
+    admin_url: str,
+    log: LogTo = None,
+    environ: Environment = os.environ,
+    *,
+    ends_with_us: bool = False,
 ) -> subprocess.Popen[bytes]:
     """`python -m worker` with these `settings` (worker_env, and any BLOSSOM_WORKER_* or
     BLOSSOM_MAIL_*) over `environ`; returned once it has registered with the job queue of the
@@ -168,7 +178,12 @@ def start_worker(
     try:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             since = conn.execute("select now()").fetchone()
-            started = _spawn([sys.executable, "-m", "worker"], dict(environ) | dict(settings), log)
+            started = _spawn(
+                [sys.executable, "-m", "worker"],
+                dict(environ) | dict(settings),
+                log,
+                ends_with_us=ends_with_us,
+            )
             deadline = time.monotonic() + 30.0
             while time.monotonic() < deadline:
                 if started.poll() is not None:
@@ -200,6 +215,8 @@ def start_maildev(
     mail_directory: Path,
     log: LogTo = None,
     environ: Environment = os.environ,
+    *,
+    ends_with_us: bool = False,
 ) -> subprocess.Popen[bytes]:
     """MailDev on loopback: SMTP on `smtp_port`, its web mailbox and REST API (GET /api/email)
     on `mailbox_port`, the messages' files in `mail_directory`. It never relays mail."""
@@ -209,21 +226,49 @@ def start_maildev(
         "--web-ip", "127.0.0.1", "--web", str(mailbox_port),
         "--mail-directory", str(mail_directory),
     ]  # fmt: skip
-    return _spawn(command, dict(environ), log)
+    return _spawn(command, dict(environ), log, ends_with_us=ends_with_us)
 
 
-def _spawn(command: list[str], env: dict[str, str], log: LogTo) -> subprocess.Popen[bytes]:
-    # A session of its own: a terminal's Ctrl-C reaches us alone, and we stop children in order.
+# prctl(2)'s option that names the signal a process gets when the thread that started it ends.
+PR_SET_PDEATHSIG = 1
+
+
+def _ending_with(starter: int) -> Callable[[], None]:
+    """For preexec_fn: SIGTERM to the child when the thread that starts it ends, however it ends
+    (SIGKILL too, which no cleanup of ours outlives): the kernel's parent-death signal, which
+    exec keeps. prctl is found here, in the parent: looking a symbol up takes the dynamic
+    loader's lock, which another thread may have held as the child was forked. A starter gone
+    before the signal was set shows in the parent PID, another's by then."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def end_with_the_starter() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != starter:
+            os._exit(1)
+
+    return end_with_the_starter
+
+
+def _spawn(
+    command: list[str], env: dict[str, str], log: LogTo, *, ends_with_us: bool = False
+) -> subprocess.Popen[bytes]:
+    """`command` in a session of its own: a terminal's Ctrl-C reaches us alone, and we stop
+    children in order. `ends_with_us`: it gets SIGTERM when the thread that starts it ends,
+    however that ends (`up`, which starts its processes from its main thread, killed with
+    SIGKILL); without it, a child outlives the thread that started it."""
+    preexec = _ending_with(os.getpid()) if ends_with_us else None
     if log is None:
-        return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, preexec_fn=preexec)
     if isinstance(log, int):
         return subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=preexec,
+        )  # fmt: skip
     with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=preexec,
+        )  # fmt: skip
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:

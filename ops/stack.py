@@ -200,10 +200,10 @@ def mail_settings(settings: Settings, edge_url: str) -> tuple[dict[str, str], bo
 
 
 def taken_port(settings: Settings, with_maildev: bool) -> str | None:
-    """Why the stack cannot start when one of its ports is in use, before anything starts: a
-    `./dev up` killed with SIGKILL leaves its children running (each in a session of its own, so
-    that a Ctrl-C reaches `up` alone, which stops them in order), and the next one failed late,
-    saying only that PostgREST exited."""
+    """Why the stack cannot start when one of its ports is in use, before anything starts: another
+    program may hold one, or a process of a `./dev up` that was killed and that has not stopped
+    yet (each is sent SIGTERM as `up` ends, however it ends, ops/services.py); the next `up`
+    failed late, saying only that PostgREST exited."""
     ports = [
         ("BLOSSOM_EDGE_PORT", "the edge's", settings.edge_port),
         ("BLOSSOM_POSTGREST_PORT", "PostgREST's", settings.postgrest_port),
@@ -390,18 +390,26 @@ def serve(
         mail_directory = settings.data_dir / "mail"
         maildev = Child(
             "maildev",
-            lambda: start_maildev(settings.smtp_port, settings.mailbox_port, mail_directory, PIPE),
+            lambda: start_maildev(
+                settings.smtp_port, settings.mailbox_port, mail_directory, PIPE, ends_with_us=True
+            ),
             output,
         )
         children.append(maildev)
     migrate(settings.admin_url)
-    postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE), output)
+    postgrest = Child("postgrest", lambda: start_postgrest(endpoints, PIPE, ends_with_us=True), output)
     children.append(postgrest)
-    edge = Child("edge", lambda: start_edge(endpoints, PIPE), output)
+    edge = Child("edge", lambda: start_edge(endpoints, PIPE, ends_with_us=True), output)
     children.append(edge)
     if maildev is not None:
         wait_http(f"{settings.mailbox_url}/api/email", maildev.process)
-    children.append(Child("worker", lambda: start_worker(worker_settings, settings.admin_url, PIPE), output))
+    children.append(
+        Child(
+            "worker",
+            lambda: start_worker(worker_settings, settings.admin_url, PIPE, ends_with_us=True),
+            output,
+        )
+    )
     # The edge is ready once PostgREST is, and says so on /readyz.
     wait_http(f"{endpoints.postgrest_admin_url}/ready", postgrest.process)
     wait_http(f"{endpoints.edge_url}/readyz", edge.process)

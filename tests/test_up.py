@@ -31,6 +31,7 @@ from tests.support.auth_client import COOKIE_NAME, post, session_cookie, signup
 from tests.support.http import request
 from tests.support.orgs_db import make_user
 from tests.support.signals import ctrl_c_as_on_a_terminal
+from tests.support.worker import eventually
 
 # The worker's poll under `up` in these tests (a commit wakes it at once; the poll finds only
 # what a lost wake-up left).
@@ -272,6 +273,48 @@ def test_down_leaves_a_process_that_took_the_pid_up_had_alone(data_dir: Path) ->
     finally:
         other.kill()
         other.wait()
+
+
+def _processes_started_for(data_dir: Path) -> list[int]:
+    """The processes whose environment names `data_dir` as BLOSSOM_DATA_DIR: an `up` on it, and
+    whatever it started (each inherits the variable), wherever it was moved to on its parent's
+    death. Not this test's own process, whose environment has no such variable."""
+    wanted = f"BLOSSOM_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
+def test_up_killed_with_sigkill_leaves_none_of_its_processes_running(data_dir: Path) -> None:
+    """`up` killed with SIGKILL (`kill -9`, the kernel short of memory) stops nothing itself: its
+    processes, each in a session of its own so that a Ctrl-C reaches `up` alone, ran on holding
+    the stack's ports, and the next `up` refused to start until they were found and stopped by
+    hand. Each is now sent SIGTERM as `up` ends, and stops. Postgres runs on (pg_ctl started it,
+    for every recipe of the data folder), until the next recipe on the folder ends."""
+    env, ports = up_environment(data_dir)
+    stack = Up(env)
+    try:
+        stack.wait_until_up(f"http://127.0.0.1:{ports['edge']}")
+        os.kill(int((data_dir / "up.pid").read_text()), signal.SIGKILL)
+        stack.process.wait(timeout=30)  # just, whose recipe it was, ends with it
+        stack.reader.join(timeout=10)
+        assert stack.process.stdout is not None
+        stack.process.stdout.close()
+        services = {name: port for name, port in ports.items() if name != "pg"}
+        eventually(
+            lambda: not [name for name, port in services.items() if _port_open(port)],
+            timeout=30,
+            what="every process of the stack stopped",
+        )
+    finally:
+        for pid in _processes_started_for(data_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        LocalCluster(data_dir / "postgres", ports["pg"]).stop()
 
 
 # How a terminal is told to colour (just's `error:` is bold red) or to mark pastes (psql's
@@ -775,9 +818,10 @@ def _up_with_the_edges_port_taken(
 
 
 def test_a_port_of_the_stack_already_taken_stops_up_before_anything_starts(data_dir: Path) -> None:
-    """What a `./dev up` killed with SIGKILL left running (each child is in a session of its own)
-    holds its ports: the next `up` started Postgres, migrated, and then said only that PostgREST
-    exited before it was ready, while the old edge went on serving on the edge's port."""
+    """Another program on a port of the stack (an edge that a `./dev up` killed with SIGKILL left
+    running, before its processes ended with it): the next `up` started Postgres, migrated, and
+    then said only that PostgREST exited before it was ready, while the old edge went on serving
+    on the edge's port."""
     env, ports = up_environment(data_dir)
     ran = _up_with_the_edges_port_taken(env, ports)
     assert ran.returncode == 1
