@@ -820,8 +820,8 @@ def test_a_worker_still_starting_when_up_is_stopped_is_stopped_too(
     spawned: list[subprocess.Popen[bytes]] = []
     spawn = services._spawn
 
-    def spawn_kept(*args: Any) -> subprocess.Popen[bytes]:
-        spawned.append(spawn(*args))
+    def spawn_kept(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        spawned.append(spawn(*args, **kwargs))
         return spawned[-1]
 
     monkeypatch.setattr(services, "_spawn", spawn_kept)
