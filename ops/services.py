@@ -236,13 +236,15 @@ PR_SET_PDEATHSIG = 1
 def _ending_with(starter: int) -> Callable[[], None]:
     """For preexec_fn: SIGTERM to the child when the thread that starts it ends, however it ends
     (SIGKILL too, which no cleanup of ours outlives): the kernel's parent-death signal, which
-    exec keeps. prctl is found here, in the parent: looking a symbol up takes the dynamic
-    loader's lock, which another thread may have held as the child was forked. A starter gone
-    before the signal was set shows in the parent PID, another's by then."""
+    exec keeps. prctl is looked up here, in the parent, so that the child only calls it."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def end_with_the_starter() -> None:
+        # Until exec the child has the starter's handlers: `up`'s SIGTERM handler would take the
+        # signal and the program, once exec had put the default back, would run on.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        # A starter gone before the signal was set: the parent is another process by then.
         if os.getppid() != starter:
             os._exit(1)
 

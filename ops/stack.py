@@ -218,8 +218,8 @@ def taken_port(settings: Settings, with_maildev: bool) -> str | None:
     for variable, whose, port in ports:
         if not _port_free(port):
             return (
-                f"port {port} ({variable}, {whose}) is in use: by another program, or by what a"
-                f" `./dev up` that was killed left running (`ss -ltnp 'sport = :{port}'` names it)"
+                f"port {port} ({variable}, {whose}) is in use: by another program, or by a process"
+                f" of a `./dev up` that was killed, still stopping (`ss -ltnp 'sport = :{port}'` names it)"
             )
     return None
 

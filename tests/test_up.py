@@ -275,17 +275,18 @@ def test_down_leaves_a_process_that_took_the_pid_up_had_alone(data_dir: Path) ->
         other.wait()
 
 
-def _processes_started_for(data_dir: Path) -> list[int]:
-    """The processes whose environment names `data_dir` as BLOSSOM_DATA_DIR: an `up` on it, and
-    whatever it started (each inherits the variable), wherever it was moved to on its parent's
-    death. Not this test's own process, whose environment has no such variable."""
+def _processes_started_for(data_dir: Path) -> dict[int, str]:
+    """The processes whose environment names `data_dir` as BLOSSOM_DATA_DIR, by PID, with the
+    name of their program: an `up` on it, whatever it started (each inherits the variable),
+    wherever it was moved to on its parent's death, and the Postgres it started. Not this test's
+    own process, whose environment has no such variable."""
     wanted = f"BLOSSOM_DATA_DIR={data_dir}".encode()
-    found = []
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
+                    found[int(entry.name)] = Path(os.readlink(entry / "exe")).name
     return found
 
 
@@ -297,6 +298,7 @@ def test_up_killed_with_sigkill_leaves_none_of_its_processes_running(data_dir: P
     for every recipe of the data folder), until the next recipe on the folder ends."""
     env, ports = up_environment(data_dir)
     stack = Up(env)
+    cluster = LocalCluster(data_dir / "postgres", ports["pg"])
     try:
         stack.wait_until_up(f"http://127.0.0.1:{ports['edge']}")
         os.kill(int((data_dir / "up.pid").read_text()), signal.SIGKILL)
@@ -304,17 +306,19 @@ def test_up_killed_with_sigkill_leaves_none_of_its_processes_running(data_dir: P
         stack.reader.join(timeout=10)
         assert stack.process.stdout is not None
         stack.process.stdout.close()
-        services = {name: port for name, port in ports.items() if name != "pg"}
         eventually(
-            lambda: not [name for name, port in services.items() if _port_open(port)],
+            lambda: set(_processes_started_for(data_dir).values()) == {"postgres"},
             timeout=30,
-            what="every process of the stack stopped",
+            what="every process of the stack but Postgres stopped",
         )
+        services = {name: port for name, port in ports.items() if name != "pg"}
+        assert not [name for name, port in services.items() if _port_open(port)]
+        assert cluster.running()
     finally:
+        cluster.stop()  # before any process is killed: a postmaster killed so leaves its memory
         for pid in _processes_started_for(data_dir):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        LocalCluster(data_dir / "postgres", ports["pg"]).stop()
 
 
 # How a terminal is told to colour (just's `error:` is bold red) or to mark pastes (psql's
