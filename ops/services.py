@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import psycopg
 
@@ -259,18 +260,18 @@ def _spawn(
     however that ends (`up`, which starts its processes from its main thread, killed with
     SIGKILL); without it, a child outlives the thread that started it."""
     preexec = _ending_with(os.getpid()) if ends_with_us else None
-    if log is None:
-        return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, preexec_fn=preexec)
-    if isinstance(log, int):
+
+    def popen(output: int | IO[bytes] | None) -> subprocess.Popen[bytes]:
+        errors = None if output is None else subprocess.STDOUT
         return subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=preexec,
+            command, cwd=ROOT, env=env, stdout=output, stderr=errors,
+            start_new_session=True, preexec_fn=preexec,
         )  # fmt: skip
+
+    if log is None or isinstance(log, int):
+        return popen(log)
     with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=preexec,
-        )  # fmt: skip
+        return popen(output)
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
