@@ -17,6 +17,11 @@
  *   rate-limit key, an organization, its AI quota). panopticon held the lock of an address's
  *   logins, and that address could not log in. Only the owner takes them, in the SECURITY
  *   DEFINER functions of auth and api that call app.lock_*.
+ * - The lock table (pg_locks, which pg_lock_status reads): PUBLIC may read every session's locks,
+ *   of every database of the server. A login holds the lock of the text typed as its address
+ *   while bcrypt runs, keyed by an unsalted hash of it (app.lock_rate_key): panopticon read the
+ *   key and found the text by a dictionary, text that is often a password typed in the wrong
+ *   field. No role of ours reads it; an operator reads it as a superuser.
  *
  * The functions are the system catalog's, which only a superuser may change: an admin user that
  * is not one (a managed server's) gets a warning that they stay PUBLIC's, and migrates all the
@@ -29,7 +34,7 @@ declare
 begin
   execute pg_catalog.format('revoke temporary on database %I from public', pg_catalog.current_database());
   if not (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user) then
-    raise warning 'sql/database.sql: % is not a superuser, so every role may still take advisory locks, create large objects and write messages into the write-ahead log',
+    raise warning 'sql/database.sql: % is not a superuser, so every role may still take advisory locks, read the lock table, create large objects and write messages into the write-ahead log',
       current_user;
     return;
   end if;
@@ -37,7 +42,8 @@ begin
     select p.oid::regprocedure from pg_catalog.pg_proc p
      where p.pronamespace = 'pg_catalog'::regnamespace
        and (p.proname ~ '^pg_(try_)?advisory_'
-            or p.proname in ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_import', 'pg_logical_emit_message'))
+            or p.proname in ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_import', 'pg_logical_emit_message',
+                            'pg_lock_status'))
   loop
     execute pg_catalog.format('revoke execute on function %s from public', v_function);
   end loop;

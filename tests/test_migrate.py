@@ -501,6 +501,27 @@ def test_the_login_roles_write_in_no_other_database_of_the_server(
                 conn.execute(attempt)
 
 
+@pytest.mark.parametrize("role", ["panopticon", "pipeline", "worker", "authenticator", "edge"])
+@pytest.mark.parametrize("where", ["the application's database", "the server's postgres database"])
+def test_no_login_role_reads_the_lock_a_login_holds(
+    pg_server: str, database_url: str, role: str, where: str
+) -> None:
+    """A login holds the advisory lock of the text typed as its address while bcrypt runs
+    (app.lock_rate_key), whose key is the first 64 bits of an unsalted sha256 of that text: any
+    role could read it in pg_locks, from any database of the server, and match it against a
+    dictionary offline. That text is often a password typed in the wrong field (auth.login).
+    pg_locks is Postgres's lock table, every session's, of every database, PUBLIC's to read."""
+    typed = "hunter2!"
+    url = database_url if where == "the application's database" else pg_server
+    with psycopg.connect(database_url) as login, psycopg.connect(with_user(url, role)) as other:
+        login.execute("select app.lock_rate_key('login', %s)", (typed,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            other.execute(
+                "select (classid::bigint << 32) | objid::bigint from pg_catalog.pg_locks"
+                " where locktype = 'advisory' and objsubid = 1"
+            )
+
+
 def test_a_migration_that_fails_or_cannot_be_placed_is_named(database_url: str, tmp_path: Path) -> None:
     """A failing migration said only Postgres's error (`division by zero`), and one that depends
     on a migration that is not there ended in yoyo's traceback."""

@@ -3,7 +3,7 @@
  * Only blossom_owner (which cannot log in) owns or touches the tables in app.
  */
 begin;
-select plan(114);
+select plan(115);
 
 /* Who exists, and what each may do at login. */
 select has_role(r, format('role %s exists', r))
@@ -418,6 +418,12 @@ select is_empty(
         and p.pronamespace = 'pg_catalog'::regnamespace and p.proname = 'pg_logical_emit_message'
         and has_function_privilege(r.oid, p.oid, 'execute') $$,
   'no role of ours may write a message into the write-ahead log (any size, as often as it likes, in a read-only transaction too)'
+);
+select is_empty(
+  $$ select r.rolname::text from pg_roles r
+      where not r.rolsuper and r.rolname !~ '^pg_'
+        and has_function_privilege(r.oid, 'pg_catalog.pg_lock_status()', 'execute') $$,
+  'no role of ours may read the lock table (a login''s lock is keyed by a hash of what was typed as its address)'
 );
 select is_empty(
   $$ select r.rolname::text from pg_roles r
