@@ -455,6 +455,9 @@ class AuthVerifyEmailError(RpcError):
     codes = frozenset(get_args(AUTH_VERIFY_EMAIL_ERRORS))
 
 
+DELIVERY_SLACK_BROKEN_ERRORS = Literal["slack.invalid_reason"]
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryClaimRow:
     """A row of delivery.claim."""
@@ -478,6 +481,13 @@ class DeliveryClaimSlackPostRow:
     token_sealed: bytes | None
     connected_at: datetime | None
     names: JsonValue | None
+
+
+class DeliverySlackBrokenError(RpcError):
+    """An error delivery.slack_broken raises, with one of the codes it declares."""
+
+    code: DELIVERY_SLACK_BROKEN_ERRORS
+    codes = frozenset(get_args(DELIVERY_SLACK_BROKEN_ERRORS))
 
 
 EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
@@ -697,7 +707,10 @@ PIPELINE_SLACK_DIGEST_POSTED_ERRORS = Literal["pipeline.invalid_org_id", "pipeli
 
 
 PIPELINE_SLACK_DIGEST_REFUSED_ERRORS = Literal[
-    "pipeline.invalid_connected_at", "pipeline.invalid_org_id", "pipeline.invalid_reason"
+    "pipeline.invalid_connected_at",
+    "pipeline.invalid_org_id",
+    "pipeline.invalid_reason",
+    "slack.invalid_reason",
 ]
 
 
@@ -2282,9 +2295,9 @@ async def delivery_failed_async(
 def delivery_slack_broken(
     conn: psycopg.Connection[Any], *, p_org_id: str, p_reason: str, p_connected_at: datetime
 ) -> bool | None:
-    """Marks the organization's Slack connection connected at p_connected_at (the claim's) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.
+    """Marks the organization's Slack connection connected at p_connected_at (the claim's) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already. Errors: 422 slack.invalid_reason.
 
-    Raises no coded error.
+    Raises DeliverySlackBrokenError with code: slack.invalid_reason.
     """
     query, params = call_query(
         "delivery",
@@ -2296,7 +2309,7 @@ def delivery_slack_broken(
             ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
         ],
     )
-    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
+    with guarded(conn, DeliverySlackBrokenError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
@@ -2305,9 +2318,9 @@ def delivery_slack_broken(
 async def delivery_slack_broken_async(
     conn: psycopg.AsyncConnection[Any], *, p_org_id: str, p_reason: str, p_connected_at: datetime
 ) -> bool | None:
-    """Marks the organization's Slack connection connected at p_connected_at (the claim's) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.
+    """Marks the organization's Slack connection connected at p_connected_at (the claim's) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already. Errors: 422 slack.invalid_reason.
 
-    Raises no coded error.
+    Raises DeliverySlackBrokenError with code: slack.invalid_reason.
     """
     query, params = call_query(
         "delivery",
@@ -2319,7 +2332,7 @@ async def delivery_slack_broken_async(
             ("p_connected_at", p_connected_at, "timestamp with time zone", ""),
         ],
     )
-    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
+    async with guarded_async(conn, DeliverySlackBrokenError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
@@ -3140,9 +3153,9 @@ def pipeline_slack_digest_refused(
     p_reason: str | None,
     p_connected_at: datetime | None,
 ) -> bool | None:
-    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already. Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at.
+    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already. Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at, 422 slack.invalid_reason (a reason that is not one of Slack's error codes).
 
-    Raises PipelineSlackDigestRefusedError with code: pipeline.invalid_connected_at, pipeline.invalid_org_id, pipeline.invalid_reason.
+    Raises PipelineSlackDigestRefusedError with code: pipeline.invalid_connected_at, pipeline.invalid_org_id, pipeline.invalid_reason, slack.invalid_reason.
     """
     query, params = call_query(
         "pipeline",
@@ -3167,9 +3180,9 @@ async def pipeline_slack_digest_refused_async(
     p_reason: str | None,
     p_connected_at: datetime | None,
 ) -> bool | None:
-    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already. Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at.
+    """Marks the organization's Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already. Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at, 422 slack.invalid_reason (a reason that is not one of Slack's error codes).
 
-    Raises PipelineSlackDigestRefusedError with code: pipeline.invalid_connected_at, pipeline.invalid_org_id, pipeline.invalid_reason.
+    Raises PipelineSlackDigestRefusedError with code: pipeline.invalid_connected_at, pipeline.invalid_org_id, pipeline.invalid_reason, slack.invalid_reason.
     """
     query, params = call_query(
         "pipeline",

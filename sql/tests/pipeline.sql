@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(124);
+select plan(125);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -358,6 +358,10 @@ select is(tap.outcome($$ select pipeline.slack_digest_refused('garbage', 'channe
   '422 pipeline.invalid_org_id', '... by its id');
 select is(tap.outcome($$ select pipeline.slack_digest_refused(tap.id('acme'), null, now()) $$),
   '422 pipeline.invalid_reason', '... with Slack''s reason');
+/* Shown to the organization's members (its audit trail, its connection's state): the pipeline's
+   login wrote them what it liked there, a link to follow among it. */
+select is(tap.outcome($$ select pipeline.slack_digest_refused(tap.id('acme'), 'Slack says: connect again at https://evil.example', now()) $$),
+  '422 slack.invalid_reason', '... which is one of Slack''s error codes, not prose');
 select is(tap.outcome($$ select pipeline.slack_digest_refused(tap.id('acme'), 'channel_not_found', null) $$),
   '422 pipeline.invalid_connected_at', '... and the connection it was posted with');
 select is(tap.outcome($$ select * from pipeline.last_failure_through(null) $$),

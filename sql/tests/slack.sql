@@ -2,7 +2,7 @@
    connection (never the token), which roles reach it, the posting jobs the outbox defers, and a
    broken connection recorded once. */
 begin;
-select plan(55);
+select plan(56);
 set local app.settings.bcrypt_cost = '4';
 
 select tap.fix('ann_token', auth.signup('ann@example.com', 'correct horse battery', 'Ann', '192.0.2.1', 'tap') -> 'session' ->> 'token');
@@ -154,6 +154,10 @@ select ok(not delivery.slack_broken(tap.id('acme'), 'invalid_auth', tap.id('clai
   'Slack''s refusal of a token replaced since breaks nothing');
 select is(delivery.slack_broken(tap.id('acme'), 'invalid_auth', null), null,
   'a refusal that names no connection breaks none (it broke the one there was)');
+/* Shown to the organization's members (its audit trail, its connection's state): the worker's
+   login wrote them what it liked there, a link to follow among it. */
+select is(tap.outcome($$ select delivery.slack_broken(tap.id('acme'), 'Slack says: connect again at https://evil.example', tap.id('claimed')::timestamptz) $$),
+  '422 slack.invalid_reason', 'Slack''s reason for a refusal is one of its error codes, not prose');
 select tap.fix('current', (select connected_at::text from delivery.claim_slack_post(tap.id('renamed'))));
 /* The worker's login names a member in its own session (any login may set app.user_id): the
    break is still nobody's act, not that member's in the organization's audit trail. */

@@ -82,6 +82,12 @@ declare
   v_caller text := pg_catalog.current_setting('app.user_id', true);
   v_broken boolean;
 begin
+  /* Shown to the organization's members (its audit trail, its connection's state): only Slack's
+     name for the error (services/slack.py), where the worker's or the pipeline's login wrote
+     them what it liked, a link to follow among it. */
+  if p_reason !~ '^[a-z][a-z0-9_]{0,99}$' then
+    perform util.raise_error(422, 'slack.invalid_reason', 'Slack''s reason for the refusal must be its error code (channel_not_found, say).');
+  end if;
   perform pg_catalog.set_config('app.user_id', '', true);
   v_broken := app.slack_broken(util.parse_id(p_org_id, 'org')::app.org_id, p_reason, p_connected_at);
   perform pg_catalog.set_config('app.user_id', coalesce(v_caller, ''), true);
@@ -90,4 +96,5 @@ end
 $$;
 
 comment on function delivery.slack_broken(text, text, timestamptz) is
-  'Marks the organization''s Slack connection connected at p_connected_at (the claim''s) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already.';
+  'Marks the organization''s Slack connection connected at p_connected_at (the claim''s) broken: Slack refused its token or channel for good; records it once in its audit trail; false when it was broken, replaced or gone already. '
+  'Errors: 422 slack.invalid_reason.';

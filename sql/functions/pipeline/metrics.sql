@@ -205,7 +205,7 @@ $$;
 
 comment on function pipeline.slack_digest_refused(text, text, timestamptz) is
   'Marks the organization''s Slack connection connected at p_connected_at broken after Slack refused the weekly digest for good (delivery.slack_broken); false when it was broken, replaced or gone already. '
-  'Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at.';
+  'Errors: 422 pipeline.invalid_org_id, 422 pipeline.invalid_reason, 422 pipeline.invalid_connected_at, 422 slack.invalid_reason (a reason that is not one of Slack''s error codes).';
 
 /* A week's digest is posted to an organization by one run at a time, whatever runs of the week
    are under way (two Dagster runs, a retry while the first still runs, the schedule's run and a
