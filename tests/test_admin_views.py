@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
+from deploy.migrate import one_migrate_at_a_time
 from ops.settings import ROOT, with_user
 from tests.support.orgs_db import make_org, make_user
 
@@ -156,14 +157,16 @@ def test_psql_admin_starts_read_only_whatever_the_roles_default(database_url: st
     of it started writable until the next migrate set it again: psql-admin asks for a read-only
     start itself, whatever the role's default. Its privileges refuse every write either way."""
     dbname = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
-    with panopticon(database_url) as conn:
-        conn.execute("set default_transaction_read_only = off")
-        conn.execute(
-            sql.SQL("alter role panopticon in database {} set default_transaction_read_only = off").format(
-                sql.Identifier(str(dbname))
+    # Another test's migrate would reset the role's defaults meanwhile (sql/roles.sql).
+    with one_migrate_at_a_time(database_url):
+        with panopticon(database_url) as conn:
+            conn.execute("set default_transaction_read_only = off")
+            conn.execute(
+                sql.SQL(
+                    "alter role panopticon in database {} set default_transaction_read_only = off"
+                ).format(sql.Identifier(str(dbname)))
             )
-        )
-    with panopticon(database_url) as conn:
-        assert conn.execute("show default_transaction_read_only").fetchone() == ("off",)
-    answer = _recipe(database_url, "psql-admin", "-Atc", "show default_transaction_read_only")
+        with panopticon(database_url) as conn:
+            assert conn.execute("show default_transaction_read_only").fetchone() == ("off",)
+        answer = _recipe(database_url, "psql-admin", "-Atc", "show default_transaction_read_only")
     assert answer.stdout.strip() == "on"

@@ -257,8 +257,9 @@ def test_what_a_role_set_for_itself_is_undone_by_the_next_migrate(database_url: 
         )
         conn.execute("alter role panopticon set statement_timeout = 0")
         conn.execute("commit")
-    with psycopg.connect(with_user(database_url, "panopticon")) as conn:
-        assert conn.execute("show default_transaction_read_only").fetchone() == ("off",)
+        # Before the lock is let go: another test's migrate resets them too.
+        with psycopg.connect(with_user(database_url, "panopticon")) as seen:
+            assert seen.execute("show default_transaction_read_only").fetchone() == ("off",)
     migrate(database_url, quiet=True)
     with psycopg.connect(with_user(database_url, "panopticon")) as conn:
         assert conn.execute("show default_transaction_read_only").fetchone() == ("on",)
@@ -275,8 +276,8 @@ def test_what_a_role_set_for_itself_in_another_database_is_undone_too(database_u
             conn.execute("begin read write")
             conn.execute("alter role panopticon in database postgres set default_transaction_read_only = off")
             conn.execute("commit")
-        with psycopg.connect(postgres_url) as conn:
-            assert conn.execute("show default_transaction_read_only").fetchone() == ("off",)
+            with psycopg.connect(postgres_url) as seen:  # before another test's migrate resets it
+                assert seen.execute("show default_transaction_read_only").fetchone() == ("off",)
         migrate(database_url, quiet=True)
         with psycopg.connect(postgres_url) as conn:
             assert conn.execute("show default_transaction_read_only").fetchone() == ("on",)

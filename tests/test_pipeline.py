@@ -33,6 +33,7 @@ from blossom_db.generated import (
     pipeline_slack_digest_targets,
 )
 from blossom_db.settings import CONNECTION_DEFAULTS
+from deploy.migrate import one_migrate_at_a_time
 from ops.scratch import free_port, throwaway_folder
 from ops.settings import ROOT, with_user
 from pipeline import settings as pipeline_settings
@@ -488,13 +489,6 @@ def test_a_day_written_on_a_server_gone_read_only_is_tried_again(
     a lock the test holds, and new sessions are not: tried again, the day is counted."""
     database = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
     in_this_database = sql.SQL("alter role pipeline in database {} {}")
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        seed_day(conn)
-        conn.execute(
-            in_this_database.format(
-                sql.Identifier(str(database)), sql.SQL("set default_transaction_read_only = on")
-            )
-        )
 
     def writes_allowed_again(watcher: psycopg.Connection[Any], pid: int) -> bool:
         watcher.execute(
@@ -504,12 +498,21 @@ def test_a_day_written_on_a_server_gone_read_only_is_tried_again(
         )
         return True
 
-    result = while_it_waits(
-        database_url,
-        "lock table analytics.org_daily_metrics",
-        lambda: day_run(postgres, instance),
-        writes_allowed_again,
-    )
+    # Another test's migrate, meanwhile, would reset the role's defaults in every database
+    # (sql/roles.sql), this one's too: the first session was writable, and tried once (seen).
+    with one_migrate_at_a_time(database_url), psycopg.connect(database_url, autocommit=True) as conn:
+        seed_day(conn)
+        conn.execute(
+            in_this_database.format(
+                sql.Identifier(str(database)), sql.SQL("set default_transaction_read_only = on")
+            )
+        )
+        result = while_it_waits(
+            database_url,
+            "lock table analytics.org_daily_metrics",
+            lambda: day_run(postgres, instance),
+            writes_allowed_again,
+        )
     assert result.success, run_once.why_failed(result)
     assert attempts_of(instance, result.run_id) == 2
     assert metrics_rows(database_url) == [(DAY, "Acme", 2, 1, 1, 3, 2), (DAY, "Bobco", 1, 0, 0, 1, 1)]

@@ -707,10 +707,14 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
         # is not handed over (it was, and its record failed: the mail went twice).
         smtp.release()
         (log,) = tmp_path.glob("worker-*.log")
-        # Its record waits for the job queue's pool (5 s), then the worker ends and starts over.
-        eventually(
-            lambda: "database unreachable" in log.read_text(), timeout=20, what="the worker starting over"
-        )
+        # Its record waits for the job queue's pool (5 s), then the worker ends and starts over
+        # (about 6 s; once, in a full run on two cores, not within 20 s: why is in the log shown).
+        try:
+            eventually(lambda: "database unreachable" in log.read_text(), timeout=40)
+        except AssertionError:
+            raise AssertionError(
+                f"the worker did not start over within 40 s; its log:\n{log.read_text()}"
+            ) from None
         cluster.start()
         # Not BLOSSOM_WORKER_STALLED_SECONDS (60 s here) after the last heartbeat.
         eventually(lambda: outbox_row(url, event)["delivered_at"], timeout=8, what="delivered at once")
