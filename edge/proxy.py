@@ -210,8 +210,13 @@ def is_filter(name: str, value: str | None) -> bool:
 
 
 def query_arguments(pairs: list[tuple[str, str | None]]) -> dict[str, str]:
-    """The arguments of a query that check_query passed (it refuses every filter): each name
-    with a value."""
+    """The arguments of a GET's query that check_query passed (it refuses every filter): each
+    name with its value. PostgREST passes over a name without one, and so did the edge: one the
+    function does not take was answered as if it were not there, one it takes was a call
+    without it."""
+    bare = sorted({name for name, value in pairs if value is None})
+    if bare:
+        raise bad_request(f"{', '.join(bare)}: a name without a value (name=value) is not part of a call.")
     return {name: value for name, value in pairs if value is not None}
 
 

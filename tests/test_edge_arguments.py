@@ -567,6 +567,18 @@ def test_a_get_checks_its_arguments_and_refuses_filters(arguments_stack: Stack, 
     assert (listed.status, len(listed.json())) == (200, 1)
 
 
+def test_a_query_name_without_a_value_is_refused(arguments_stack: Stack, account: Account) -> None:
+    """PostgREST passes over a name without `=` (`?org_id=…&x`), and so did the edge: a name
+    the function does not take was answered 200 as if it were not there (one with `=` is a 400
+    that names it), and a name it does take was a call without it."""
+    edge, cookie = arguments_stack.edge_url, account.cookie
+    org_id = rpc(arguments_stack, account, "create_organization", {"name": "Bare Names"}).json()["id"]
+    for query in (f"org_id={org_id}&x", f"org_id={org_id}&before;zzz", f"org_id={org_id}&role", "org_id"):
+        refused = request(edge, "GET", f"/rpc/list_members?{query}", headers=cookie)
+        assert (refused.status, refused.json()["code"]) == (400, "edge.bad_request"), (query, refused.body)
+        assert "without a value" in refused.json()["message"], refused.body
+
+
 # Values under a name that is not the function's argument: PostgREST reads each either as a
 # filter on the rows or as one more argument (and then finds no such function).
 QUERY_VALUES = (
