@@ -5,7 +5,7 @@
  * selectors stay allowed, and the zero-width joiners where they join (emoji, conjuncts, Persian).
  */
 begin;
-select plan(83);
+select plan(86);
 
 create function pg_temp.code_point(p_char integer) returns text
 language sql
@@ -66,7 +66,7 @@ select is_empty(format('select pg_temp.let_through(%s, %s)', first, last),
   ) as ranges (what, first, last);
 
 /* A name of nothing that shows: spaces of any kind, the braille blank, variation selectors or
-   combining marks alone. Unicode spaces around a name are trimmed like ASCII ones. */
+   marks of any script alone (tests/test_names.py tries every mark). Unicode spaces around a name are trimmed like ASCII ones. */
 select is(tap.outcome(format('select auth.valid_display_name(%L)', n)), '422 auth.invalid_display_name',
   format('a display name of %s alone is refused', what))
   from (values
@@ -74,7 +74,10 @@ select is(tap.outcome(format('select auth.valid_display_name(%L)', n)), '422 aut
     ('ideographic and figure spaces', chr(x'3000'::int) || chr(x'2007'::int)),
     ('braille blanks', chr(x'2800'::int) || chr(x'2800'::int)),
     ('variation selectors', chr(x'FE0F'::int) || chr(x'E0100'::int)),
-    ('combining marks', chr(x'0301'::int) || chr(x'0308'::int) || chr(x'20DD'::int))
+    ('combining marks', chr(x'0301'::int) || chr(x'0308'::int) || chr(x'20DD'::int)),
+    ('Hebrew accents and points', chr(x'0591'::int) || chr(x'05B0'::int)),
+    ('Arabic harakat', chr(x'064B'::int) || chr(x'0650'::int)),
+    ('Thai and Devanagari vowel signs', chr(x'0E31'::int) || chr(x'0901'::int) || chr(x'093E'::int))
   ) as names (what, n);
 select is(tap.outcome(format('select app.valid_org_name(%L)', chr(x'2800'::int) || ' ' || chr(x'3000'::int))),
   '422 org.invalid_name', 'an organization name of blanks alone is refused');
