@@ -8,6 +8,7 @@ import sys
 import unicodedata
 
 import psycopg
+from psycopg import sql
 
 # Every mark (Unicode's general categories Mn, Mc and Me): each needs a character to sit on.
 MARKS = [
@@ -18,26 +19,27 @@ MARKS = [
 HIDDEN_MARKS = {"\u034f", "\u17b4", "\u17b5"}
 
 
+def marks_where(database_url: str, fault_of_name: str) -> set[str]:
+    """The marks (MARKS) that meet the condition, a boolean expression of `mark`."""
+    with psycopg.connect(database_url) as conn:
+        found = conn.execute(
+            sql.SQL("select array_agg(mark) from unnest(%s::text[]) mark where {}").format(
+                sql.SQL(fault_of_name)
+            ),
+            (MARKS,),
+        ).fetchone()
+    assert found is not None
+    return set(found[0] or [])
+
+
 def test_a_name_of_marks_alone_shows_nothing(database_url: str) -> None:
     """Only the generic blocks of combining marks were known: a name of Hebrew points, Arabic
     harakat or Thai vowel signs alone, which show as a blank or a mark floating over nothing,
     was taken as a display name and an organization's name."""
-    with psycopg.connect(database_url) as conn:
-        taken = conn.execute(
-            "select array_agg(to_hex(ascii(mark)) order by mark)"
-            "  from unnest(%s::text[]) mark where app.name_fault(mark || mark) is distinct from 'shape'",
-            (MARKS,),
-        ).fetchone()
-    assert taken == (None,), f"marks taken for a name by themselves (hex): {taken}"
+    taken = marks_where(database_url, "app.name_fault(mark || mark) is distinct from 'shape'")
+    assert not taken, f"marks taken for a name by themselves: {sorted(f'U+{ord(m):04X}' for m in taken)}"
 
 
 def test_a_mark_on_a_letter_is_a_name(database_url: str) -> None:
     """Each mark sits on a letter in a name, but for those that show as nothing."""
-    with psycopg.connect(database_url) as conn:
-        refused = conn.execute(
-            "select array_agg(mark order by mark) from unnest(%s::text[]) mark"
-            " where app.name_fault('Zo' || mark || 'e') is not null",
-            (MARKS,),
-        ).fetchone()
-    assert refused is not None
-    assert set(refused[0] or []) == HIDDEN_MARKS
+    assert marks_where(database_url, "app.name_fault('Zo' || mark || 'e') is not null") == HIDDEN_MARKS
