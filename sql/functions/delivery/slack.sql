@@ -82,9 +82,9 @@ declare
   v_caller text := pg_catalog.current_setting('app.user_id', true);
   v_broken boolean;
 begin
-  /* Shown to the organization's members (its audit trail, its connection's state): only Slack's
-     name for the error (services/slack.py), where the worker's or the pipeline's login wrote
-     them what it liked, a link to follow among it. */
+  /* Shown to the organization's members (its audit trail, its connection's state), so only
+     Slack's name for the error (services/slack.py): the worker's or the pipeline's login could
+     write them anything there, a link to follow among it. */
   if p_reason !~ '^[a-z][a-z0-9_]{0,99}$' then
     perform util.raise_error(422, 'slack.invalid_reason', 'Slack''s reason for the refusal must be its error code (channel_not_found, say).');
   end if;
