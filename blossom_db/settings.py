@@ -25,9 +25,9 @@ def split_list(value: str) -> tuple[str, ...]:
     return tuple(item for item in re.split(r"[\s,]+", value.strip()) if item)
 
 
-def env_number(name: str, default: float, *, zero: bool = False) -> float:
-    """A positive number (or 0, with `zero`: a setting that 0 turns off); `default` when the
-    variable is unset or empty."""
+def env_number(name: str, default: float, *, zero: bool = False, at_most: float | None = None) -> float:
+    """A positive number (or 0, with `zero`: a setting that 0 turns off), at most `at_most`
+    when given; `default` when the variable is unset or empty."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -38,6 +38,8 @@ def env_number(name: str, default: float, *, zero: bool = False) -> float:
     if not (value > 0 or (zero and value == 0)) or value == float("inf"):
         kind = "0 or a positive number" if zero else "a positive number"
         raise ValueError(f"{name} must be {kind}, got {raw!r}")
+    if at_most is not None and value > at_most:
+        raise ValueError(f"{name} must be at most {at_most:g}, got {raw!r}")
     return value
 
 
@@ -52,9 +54,10 @@ def env_http_url(name: str, default: str) -> str:
     return value
 
 
-def env_count(name: str, default: int, *, zero: bool = False) -> int:
-    """A positive whole number (or 0, with `zero`); `default` when the variable is unset or empty."""
-    value = env_number(name, default, zero=zero)
+def env_count(name: str, default: int, *, zero: bool = False, at_most: int | None = None) -> int:
+    """A positive whole number (or 0, with `zero`), at most `at_most` when given; `default` when
+    the variable is unset or empty."""
+    value = env_number(name, default, zero=zero, at_most=at_most)
     if value != int(value):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     return int(value)

@@ -316,6 +316,11 @@ def test_the_wait_after_a_failed_try_doubles_up_to_its_bound_however_many_tries(
         ("BLOSSOM_MAIL_MAX_ATTEMPTS", "0"),
         ("BLOSSOM_APP_URL", "nope"),
         ("BLOSSOM_APP_URL", ""),
+        # Taken, the first wait's OverflowError gave the mail up at its first try.
+        ("BLOSSOM_MAIL_RETRY_SECONDS", "99999999999999999999"),
+        ("BLOSSOM_MAIL_RETRY_MAX_SECONDS", "99999999999999999999"),
+        # Taken, the metrics server's bind ended the worker in a traceback.
+        ("BLOSSOM_WORKER_METRICS_PORT", "70000"),
     ],
 )
 def test_a_bad_setting_stops_the_worker_at_start_with_its_name(name: str, value: str) -> None:

@@ -16,6 +16,10 @@ from services.slack import SlackSettings
 from services.smtp import SmtpSettings
 
 DEFAULT_MAIL_FROM = "Blossom <no-reply@blossom.localhost>"
+# The longest wait between a mail's tries that may be set: a week, past any use of a mail held
+# back by it. A longer one (1e20 s) was taken at start, and the first failed try ended its job
+# in an OverflowError, the mail given up at its first try and left unsent.
+LONGEST_RETRY_SECONDS = 7 * 24 * 3600.0
 
 
 def parse_mail_from(value: str) -> Address:
@@ -141,8 +145,10 @@ class WorkerConfig:
             app_url=parse_app_url(_required_app_url()),
             concurrency=env_count("BLOSSOM_WORKER_CONCURRENCY", 8),
             max_attempts=env_count("BLOSSOM_MAIL_MAX_ATTEMPTS", 8),
-            retry_seconds=env_number("BLOSSOM_MAIL_RETRY_SECONDS", 30.0),
-            retry_max_seconds=env_number("BLOSSOM_MAIL_RETRY_MAX_SECONDS", 3600.0),
+            retry_seconds=env_number("BLOSSOM_MAIL_RETRY_SECONDS", 30.0, at_most=LONGEST_RETRY_SECONDS),
+            retry_max_seconds=env_number(
+                "BLOSSOM_MAIL_RETRY_MAX_SECONDS", 3600.0, at_most=LONGEST_RETRY_SECONDS
+            ),
             poll_seconds=env_number("BLOSSOM_WORKER_POLL_SECONDS", 2.0),
             heartbeat_seconds=env_number("BLOSSOM_WORKER_HEARTBEAT_SECONDS", 10.0),
             stalled_seconds=env_number("BLOSSOM_WORKER_STALLED_SECONDS", 30.0),
@@ -150,7 +156,7 @@ class WorkerConfig:
             slack=SlackSettings.from_environment(),
             keyring=KeyRing.from_environment() if os.environ.get(KEY_VARIABLE, "").strip() else None,
             metrics_host=os.environ.get("BLOSSOM_WORKER_METRICS_HOST") or "127.0.0.1",
-            metrics_port=env_count("BLOSSOM_WORKER_METRICS_PORT", 0) or None,
+            metrics_port=env_count("BLOSSOM_WORKER_METRICS_PORT", 0, at_most=65535) or None,
         )
         # The doubling is capped at the longest wait: under the first, every wait was the longest,
         # a mail's tries spent in seconds.
