@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -32,8 +33,16 @@ def parse_networks(value: str, name: str = "BLOSSOM_TRUSTED_PROXIES") -> tuple[N
 LOOPBACK = parse_networks("127.0.0.0/8 ::1")
 
 
-def cookie_secure_from_env() -> bool:
-    return os.environ.get("BLOSSOM_COOKIE_INSECURE", "") != "1"
+def cookie_secure_from_env(environ: Mapping[str, str] = os.environ, *, unset: str = "") -> bool:
+    """Whether the cookies are Secure: BLOSSOM_COOKIE_INSECURE 1 drops it (plain HTTP on
+    loopback), 0 or empty keeps it, and `unset` stands for it when it is not set. Only 1
+    counted: `true` kept them Secure without a word, and on plain HTTP no browser kept them."""
+    value = environ.get("BLOSSOM_COOKIE_INSECURE", unset).strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(
+            f"BLOSSOM_COOKIE_INSECURE must be 1 (plain HTTP on loopback), 0 or empty, got {value!r}"
+        )
+    return value != "1"
 
 
 def session_cookie_name(given: str | None = None, *, secure: bool | None = None) -> str:

@@ -20,7 +20,7 @@ from typing import IO
 import psycopg
 
 from blossom_db.settings import with_connection_defaults
-from edge.config import parse_allowed_origins, session_cookie_name
+from edge.config import cookie_secure_from_env, parse_allowed_origins, session_cookie_name
 from ops.scratch import free_port
 from ops.settings import ROOT, with_user
 
@@ -80,8 +80,8 @@ LogTo = Path | int | None
 
 def cookie_secure(environ: Environment) -> bool:
     """Local stacks serve plain HTTP on loopback: no Secure cookie unless asked for
-    (BLOSSOM_COOKIE_INSECURE set to anything but 1)."""
-    return environ.get("BLOSSOM_COOKIE_INSECURE", "1") != "1"
+    (BLOSSOM_COOKIE_INSECURE set to 0 or empty)."""
+    return cookie_secure_from_env(environ, unset="1")
 
 
 def auth_env(endpoints: Endpoints, environ: Environment) -> dict[str, str]:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from edge.config import EdgeConfig, session_cookie_name
 from edge.security import client_address, csrf_refusal
+from ops.services import Endpoints, auth_env
 
 
 def make_request(
@@ -126,6 +127,19 @@ def test_the_cookie_is_secure_unless_local_development_says_otherwise(
     assert EdgeConfig.from_env().cookie_secure
     monkeypatch.setenv("BLOSSOM_COOKIE_INSECURE", "1")
     assert not EdgeConfig.from_env().cookie_secure
+    monkeypatch.setenv("BLOSSOM_COOKIE_INSECURE", "0")
+    assert EdgeConfig.from_env().cookie_secure
+
+
+@pytest.mark.parametrize("value", ["true", "yes", "on", "2"])
+def test_a_cookie_setting_neither_1_nor_0_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """Only 1 counted: `true` left the cookies Secure without a word, and on plain HTTP no
+    browser kept them (a sign-in that did not stay signed in)."""
+    monkeypatch.setenv("BLOSSOM_COOKIE_INSECURE", value)
+    with pytest.raises(ValueError, match="BLOSSOM_COOKIE_INSECURE must be 1"):
+        EdgeConfig.from_env()
+    with pytest.raises(ValueError, match="BLOSSOM_COOKIE_INSECURE must be 1"):
+        auth_env(Endpoints.on_free_ports("postgresql://x@127.0.0.1:1/db"), {"BLOSSOM_COOKIE_INSECURE": value})
 
 
 def test_the_cookie_name_is_given_without_the_host_prefix_which_secure_adds() -> None:
