@@ -7,6 +7,8 @@ import json
 import secrets
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ import psycopg
 import pytest
 
 from edge.config import EdgeConfig
+from ops.settings import ROOT
 from tests.support.http import Reply, loopback_address, request
 from tests.support.stack import make_stack
 
@@ -157,3 +160,24 @@ def test_a_stop_delay_of_zero_is_no_delay(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("BLOSSOM_EDGE_STOP_DELAY", "-1")
     with pytest.raises(ValueError, match="BLOSSOM_EDGE_STOP_DELAY"):
         EdgeConfig.from_env()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        # uvicorn took the port modulo 65536, and the edge listened on 4464 without a word.
+        (["--port", "70000"], "--port"),
+        (["--port", "0"], "--port"),  # a port of the kernel's choosing, which no one was told
+        (["--port", "-1"], "--port"),
+        (["--log-level", "nonsense"], "--log-level"),  # a KeyError's traceback
+    ],
+)
+def test_a_bad_command_line_stops_the_edge_at_start_naming_the_option(
+    arguments: list[str], named: str
+) -> None:
+    started = subprocess.run(
+        [sys.executable, "-m", "edge", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert started.returncode == 2, started.stderr
+    assert named in started.stderr
+    assert "Traceback" not in started.stderr
