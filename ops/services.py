@@ -188,7 +188,11 @@ def start_worker(
             deadline = time.monotonic() + 30.0
             while time.monotonic() < deadline:
                 if started.poll() is not None:
-                    raise RuntimeError(f"the worker exited with {started.returncode} before it was ready")
+                    said = _last_line(started)
+                    raise RuntimeError(
+                        f"the worker exited with {started.returncode} before it was ready"
+                        + (f": {said}" if said else "")
+                    )
                 registered = conn.execute(
                     "select exists (select from jobs.procrastinate_workers where last_heartbeat >= %s)", since
                 ).fetchone()
@@ -202,6 +206,16 @@ def start_worker(
     finally:
         if started is not None:
             stop(started)
+
+
+def _last_line(exited: subprocess.Popen[bytes]) -> str:
+    """The last line a process that has exited wrote into its pipe, its reason for stopping
+    (none when its output went to a log): nothing reads the pipe until the process is ready."""
+    if exited.stdout is None:
+        return ""
+    with exited.stdout as output:
+        lines = output.read().decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 def maildev_binary() -> str:

@@ -857,6 +857,15 @@ def test_a_worker_started_while_the_database_is_down_is_tried_again_later(tmp_pa
     assert not (tmp_path / "worker.log").exists(), "no worker was started"
 
 
+def test_a_worker_that_refuses_its_settings_says_why_through_up(database_url: str) -> None:
+    """`up` reads the worker's output once it is ready: one that refused a setting at start
+    exited with its reason unread in the pipe, and `up` said only `the worker exited with 1
+    before it was ready`, whatever the setting."""
+    settings = worker_env(with_user(database_url, "worker"), "smtp://127.0.0.1:9", APP_URL)
+    with pytest.raises(RuntimeError, match=r"exited with 1 before it was ready: .*BLOSSOM_MAIL_FROM"):
+        start_worker(settings | {"BLOSSOM_MAIL_FROM": "nonsense"}, database_url, subprocess.PIPE)
+
+
 @pytest.mark.parametrize("payload", ["not json", "[]", "[" * 7000, '{"a": ' * 3000 + "1" + "}" * 3000])
 def test_a_notification_nested_too_deep_for_the_parser_is_only_a_wake_up_too(
     monkeypatch: pytest.MonkeyPatch, payload: str
