@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from blossom_db.settings import env_count, env_database_url, env_number, split_list
+from edge.upstream import http_address
 
 DEFAULT_COOKIE_NAME = "blossom_session"
 # Browsers keep a `__Host-` cookie only when it is Secure, has Path=/ and no Domain: a sibling
@@ -31,6 +32,16 @@ def parse_networks(value: str, name: str = "BLOSSOM_TRUSTED_PROXIES") -> tuple[N
 
 
 LOOPBACK = parse_networks("127.0.0.0/8 ::1")
+
+
+def _upstream_url(name: str, default: str) -> str:
+    """PostgREST's URL (its API's or its admin server's), as the edge's upstream takes one."""
+    url = (os.environ.get(name) or default).rstrip("/")
+    try:
+        http_address(url)
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None
+    return url
 
 
 def cookie_secure_from_env(environ: Mapping[str, str] = os.environ, *, unset: str = "") -> bool:
@@ -205,10 +216,8 @@ class EdgeConfig:
     def from_env(cls) -> EdgeConfig:
         secure = cookie_secure_from_env()
         return cls(
-            postgrest_url=os.environ.get("BLOSSOM_POSTGREST_URL", "http://127.0.0.1:3000").rstrip("/"),
-            postgrest_admin_url=os.environ.get("BLOSSOM_POSTGREST_ADMIN_URL", "http://127.0.0.1:3001").rstrip(
-                "/"
-            ),
+            postgrest_url=_upstream_url("BLOSSOM_POSTGREST_URL", "http://127.0.0.1:3000"),
+            postgrest_admin_url=_upstream_url("BLOSSOM_POSTGREST_ADMIN_URL", "http://127.0.0.1:3001"),
             database_url=env_database_url(
                 "BLOSSOM_EDGE_DATABASE_URL", "postgresql://edge@127.0.0.1:54329/blossom"
             ),

@@ -803,15 +803,17 @@ def main() -> None:
     parser.add_argument("--log-level", default="warning", choices=sorted(uvicorn.config.LOG_LEVELS))
     args = parser.parse_args()
     logs.configure("edge")
+    draining = Draining()
     try:
         config = EdgeConfig.from_env()
+        # Its parts read their own settings (the outside services').
+        app = create_app(config, draining)
     except ValueError as error:
         # The setting's name and what is wrong, without a traceback (as the worker says it).
         raise SystemExit(f"blossom-edge: {error}") from None
     max_connections = allow_open_files(config)
-    draining = Draining()
     server_config = uvicorn.Config(
-        create_app(config, draining),
+        app,
         host=args.host,
         port=args.port,
         http=protocol_for(config, max_connections),

@@ -34,6 +34,18 @@ import httptools
 Headers = list[tuple[bytes, bytes]]
 
 
+def http_address(url: str) -> tuple[str, int, bytes]:
+    """The host, port and Host header of an http://host[:port] URL; ValueError for any other."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 80
+    except ValueError:  # past 65535
+        port = 0
+    if parts.scheme != "http" or not parts.hostname or not port or parts.path.strip("/") or parts.query:
+        raise ValueError(f"must be an http://host[:port] URL, not {url!r}")
+    return parts.hostname, port, parts.netloc.encode("idna")
+
+
 class UpstreamError(Exception):
     """The request got no usable answer."""
 
@@ -66,12 +78,7 @@ class Upstream:
         buffer: int,
         idle_seconds: float = 10.0,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname or parts.path.strip("/") or parts.query:
-            raise ValueError(f"the upstream must be an http://host[:port] URL, not {url!r}")
-        self.host = parts.hostname
-        self.port = parts.port or 80
-        self._host_header = parts.netloc.encode("idna")
+        self.host, self.port, self._host_header = http_address(url)
         self.size = size
         self.wait_seconds = wait_seconds
         self.connect_seconds = connect_seconds

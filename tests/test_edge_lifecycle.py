@@ -4,6 +4,7 @@ every write acknowledged is committed, and the edge exits (edge/lifecycle.py).""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
 import socket
@@ -180,4 +181,27 @@ def test_a_bad_command_line_stops_the_edge_at_start_naming_the_option(
     )
     assert started.returncode == 2, started.stderr
     assert named in started.stderr
+    assert "Traceback" not in started.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BLOSSOM_POSTGREST_URL", "nonsense"),
+        ("BLOSSOM_POSTGREST_URL", "http://127.0.0.1:99999"),
+        ("BLOSSOM_POSTGREST_ADMIN_URL", "https://127.0.0.1:3001"),
+        ("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "500"),
+        ("BLOSSOM_SLACK_TIMEOUT_SECONDS", "500"),
+    ],
+)
+def test_a_bad_setting_read_as_the_app_is_made_stops_the_edge_naming_it(name: str, value: str) -> None:
+    """The settings of the edge's parts (its upstream, its outside services) were read after its
+    own were checked, as its app was made: a traceback, and one that named no setting."""
+    environment = os.environ | {name: value, "OPENAI_API_KEY": "sk-test"}
+    started = subprocess.run(
+        [sys.executable, "-m", "edge", "--port", "18999"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert started.returncode == 1, started.stderr
+    assert started.stderr.strip().splitlines()[-1].startswith(f"blossom-edge: {name}"), started.stderr
     assert "Traceback" not in started.stderr
