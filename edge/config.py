@@ -33,6 +33,10 @@ def parse_networks(value: str, name: str = "BLOSSOM_TRUSTED_PROXIES") -> tuple[N
 
 LOOPBACK = parse_networks("127.0.0.0/8 ::1")
 
+# Past any load balancer's time to take an instance out (seconds, not minutes): 1e20 s was taken,
+# and an edge sent SIGTERM never stopped.
+LONGEST_STOP_DELAY_SECONDS = 300.0
+
 
 def _upstream_url(name: str, default: str) -> str:
     """PostgREST's URL (its API's or its admin server's), as the edge's upstream takes one."""
@@ -232,7 +236,9 @@ class EdgeConfig:
             client_upstream_share=env_count("BLOSSOM_EDGE_CLIENT_UPSTREAM_SHARE", 4),
             client_concurrency=env_count("BLOSSOM_EDGE_CLIENT_CONCURRENCY", 32),
             max_in_flight=env_count("BLOSSOM_EDGE_MAX_IN_FLIGHT", 4096),
-            stop_delay_seconds=env_number("BLOSSOM_EDGE_STOP_DELAY", 0.0, zero=True),
+            stop_delay_seconds=env_number(
+                "BLOSSOM_EDGE_STOP_DELAY", 0.0, zero=True, at_most=LONGEST_STOP_DELAY_SECONDS
+            ),
             grace_seconds=env_number("BLOSSOM_EDGE_GRACE_SECONDS", 10.0),
             auth_wait_seconds=env_number("BLOSSOM_EDGE_AUTH_WAIT", 5.0),
             cookie_name=session_cookie_name(secure=secure),

@@ -205,3 +205,12 @@ def test_a_bad_setting_read_as_the_app_is_made_stops_the_edge_naming_it(name: st
     assert started.returncode == 1, started.stderr
     assert started.stderr.strip().splitlines()[-1].startswith(f"blossom-edge: {name}"), started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_a_stop_delay_past_five_minutes_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1e20 s was taken: on SIGTERM the edge logged `stopping in 1e+20 s`, and never stopped."""
+    monkeypatch.setenv("BLOSSOM_EDGE_STOP_DELAY", "99999999999999999999")
+    with pytest.raises(ValueError, match="BLOSSOM_EDGE_STOP_DELAY must be at most 300"):
+        EdgeConfig.from_env()
+    monkeypatch.setenv("BLOSSOM_EDGE_STOP_DELAY", "300")
+    assert EdgeConfig.from_env().stop_delay_seconds == 300
