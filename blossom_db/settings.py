@@ -43,6 +43,13 @@ def env_number(name: str, default: float, *, zero: bool = False, at_most: float 
     return value
 
 
+def tcp_port(text: str) -> int:
+    """A TCP port number, 1 to 65535, from its text; ValueError for any other."""
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"a TCP port number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
 def env_http_url(name: str, default: str) -> str:
     """An http(s) URL (an outside service's API, which the tests point at a local fake);
     `default` when the variable is unset or empty."""

@@ -50,6 +50,7 @@ from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from blossom_db import logs
+from blossom_db.settings import tcp_port
 from edge.app import create_app
 from edge.config import EdgeConfig, Network
 from edge.cors import answer_headers, request_origin
@@ -788,18 +789,12 @@ def allow_open_files(config: EdgeConfig) -> int:
     return max(1, min(config.max_connections, soft - config.upstream_connections - RESERVED_FILES))
 
 
-def port_number(text: str) -> int:
-    """A port to listen on, 1 to 65535: uvicorn took 70000 modulo 65536 (4464), and 0 as a port
-    of the kernel's choosing, neither said anywhere."""
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"a TCP port number from 1 to 65535, got {text!r}")
-    return int(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="blossom-edge", description="Serve the Blossom edge.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=port_number, default=8000)
+    # Checked here: uvicorn took 70000 modulo 65536 (4464), and 0 as a port of the kernel's
+    # choosing, neither said anywhere.
+    parser.add_argument("--port", type=tcp_port, default=8000)
     parser.add_argument("--log-level", default="warning", choices=sorted(uvicorn.config.LOG_LEVELS))
     args = parser.parse_args()
     logs.configure("edge")

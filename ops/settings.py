@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from blossom_db.settings import check_database_url, url_parts, without_parameters
+from blossom_db.settings import check_database_url, tcp_port, url_parts, without_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_PORT = 54329
@@ -27,9 +27,10 @@ def _port(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise SystemExit(f"{name} must be a TCP port number, got {raw!r}")
-    return int(raw)
+    try:
+        return tcp_port(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a TCP port number, got {raw!r}") from None
 
 
 # The parameters of a URL's query that say who logs in: libpq reads them after the URL's user
