@@ -153,6 +153,9 @@ class SmtpSettings:
             )
         if not parts.hostname:
             raise ValueError("BLOSSOM_SMTP_URL names no host")
+        if port == 0:
+            # `port or default` below would read it as no port and send to 25 or 465.
+            raise ValueError("BLOSSOM_SMTP_URL: port 0 is no port to send to; leave it out for the default")
         implicit = parts.scheme == "smtps"
         start_tls = _starttls_asked(parts.query)
         if implicit and start_tls:

@@ -57,6 +57,14 @@ def test_a_malformed_url_is_refused(url: str) -> None:
         SmtpSettings.from_url(url)
 
 
+@pytest.mark.parametrize("url", ["smtp://mail.example.com:0", "smtps://mail.example.com:00"])
+def test_port_0_is_refused_not_taken_as_the_default(url: str) -> None:
+    """Port 0 was read as no port, and the mail went to 25 (or 465): to a relay its operator
+    never named, or to none."""
+    with pytest.raises(ValueError, match=r"BLOSSOM_SMTP_URL.*port 0"):
+        SmtpSettings.from_url(url)
+
+
 @pytest.mark.parametrize(
     "url",
     [
