@@ -1,7 +1,7 @@
 """OpenAI chat completions through the official SDK, with our settings and our error shape.
 
-    BLOSSOM_OPENAI_BASE_URL          where the API is (the SDK's own default when unset; a
-                                     local fake in tests)
+    BLOSSOM_OPENAI_BASE_URL          where the API is, an http(s) URL (the SDK's own default
+                                     when unset; a local fake in tests)
     OPENAI_API_KEY                   the key; without it the AI routes answer 503 ai.not_configured
     BLOSSOM_OPENAI_MODEL             the chat model (default gpt-4o-mini)
     BLOSSOM_OPENAI_TIMEOUT_SECONDS   seconds a call may take in all (default 30, at most 300)
@@ -28,7 +28,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from blossom_db.settings import env_number
+from blossom_db.settings import env_http_url, env_number
 from services.errors import AnswerTooLarge, ServiceError, retry_after_seconds
 from services.text import storable
 
@@ -84,7 +84,7 @@ class AiSettings:
     def from_environment(cls) -> AiSettings:
         return cls(
             api_key=os.environ.get("OPENAI_API_KEY", "").strip() or None,
-            base_url=os.environ.get("BLOSSOM_OPENAI_BASE_URL", "").strip() or None,
+            base_url=env_http_url("BLOSSOM_OPENAI_BASE_URL", "") or None,
             model=os.environ.get("BLOSSOM_OPENAI_MODEL", "").strip() or DEFAULT_MODEL,
             timeout_seconds=env_number("BLOSSOM_OPENAI_TIMEOUT_SECONDS", 30.0),
         )

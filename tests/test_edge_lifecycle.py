@@ -191,6 +191,7 @@ def test_a_bad_command_line_stops_the_edge_at_start_naming_the_option(
         ("BLOSSOM_POSTGREST_URL", "http://127.0.0.1:99999"),
         ("BLOSSOM_POSTGREST_ADMIN_URL", "https://127.0.0.1:3001"),
         ("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "500"),
+        ("BLOSSOM_OPENAI_BASE_URL", "api.openai.com/v1"),
         ("BLOSSOM_SLACK_TIMEOUT_SECONDS", "500"),
     ],
 )
