@@ -86,10 +86,16 @@ def main() -> None:
     # Dagster and the definitions, some 1.6 s of CPU: only now, for a run that goes ahead. Their
     # resources read their settings as they load: one that check_definitions was not taught
     # would be refused here, in one line still, not in a traceback.
-    with settings.wrong_setting_refused("pipeline-run"):
-        from pipeline.run_once import run
+    try:
+        with settings.wrong_setting_refused("pipeline-run"):
+            from pipeline.run_once import run
 
-    raise SystemExit(0 if run(args.assets or list(DATABASE_ONLY), args.day) else 1)
+        succeeded = run(args.assets or list(DATABASE_ONLY), args.day)
+    except KeyboardInterrupt:
+        # Ctrl-C as Dagster loads, or either signal between two runs, where no run of Dagster's
+        # turns it into the end of a run.
+        raise SystemExit(f"pipeline-run: {settings.STOPPED}") from None
+    raise SystemExit(0 if succeeded else 1)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from typing import Any
 
 from dagster import (
     AssetsDefinition,
+    DagsterEventType,
+    DagsterExecutionInterruptedError,
     DagsterInstance,
     ExecuteInProcessResult,
     PartitionsDefinition,
@@ -37,9 +39,21 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
         raise SystemExit(f"pipeline-run: --day is for the daily and weekly assets; {', '.join(named)}: none")
     runs = partitioned_runs(chosen, day)
     resources = dict(defs.resources or {}) if resources is None else dict(resources)
+    succeeded = True
     with dagster_instance() as instance:
-        # Every group runs, whether one before it failed.
-        return all([materialized(group, partition, resources, instance) for group, partition in runs])
+        for number, (group, partition) in enumerate(runs):
+            # Every group runs, whether one before it failed; none after one that was stopped.
+            result = materialized(group, partition, resources, instance)
+            if interrupted(result):
+                left = names_of([asset for later, _ in runs[number + 1 :] for asset in later])
+                print(
+                    f"pipeline-run: {settings.STOPPED} in {names_of(group)}"
+                    + (f"; not run: {left}" if left else ""),
+                    file=sys.stderr,
+                )
+                return False
+            succeeded = succeeded and result.success
+    return succeeded
 
 
 def defined_assets() -> dict[str, AssetsDefinition]:
@@ -104,10 +118,15 @@ def partition_of(partitions: PartitionsDefinition, group: list[AssetsDefinition]
     return partitions.get_partition_key_for_timestamp(datetime.combine(day, time(), UTC).timestamp())
 
 
+def names_of(assets: list[AssetsDefinition]) -> str:
+    return ", ".join(asset.key.to_user_string() for asset in assets)
+
+
 def materialized(
     group: list[AssetsDefinition], partition: str | None, resources: dict[str, Any], instance: DagsterInstance
-) -> bool:
-    """One run of the group; what it materialized, printed; whether it succeeded."""
+) -> ExecuteInProcessResult:
+    """One run of the group; what it materialized, printed, and why it failed unless it was
+    stopped (run() tells that)."""
     result = materialize(
         group, partition_key=partition, resources=resources, instance=instance, raise_on_error=False
     )
@@ -115,14 +134,22 @@ def materialized(
         for materialization in result.asset_materializations_for_node(asset.node_def.name):
             facts = ", ".join(f"{key} {value.value}" for key, value in materialization.metadata.items())
             print(f"pipeline-run: {materialization.asset_key.to_user_string()}: {facts}")
-    if not result.success:
+    if not result.success and not interrupted(result):
         failed_steps = {failure.step_key for failure in result.get_step_failure_events()}
         # The assets whose step failed; the others of the run were materialized, or skipped after it.
-        names = ", ".join(
-            asset.key.to_user_string() for asset in group if asset.node_def.name in failed_steps
-        ) or ", ".join(asset.key.to_user_string() for asset in group)
+        names = names_of([asset for asset in group if asset.node_def.name in failed_steps]) or names_of(group)
         print(f"pipeline-run: {names} failed: {why_failed(result)}", file=sys.stderr)
-    return bool(result.success)
+    return result
+
+
+def interrupted(result: ExecuteInProcessResult) -> bool:
+    """Whether the run was ended by SIGTERM or Ctrl-C, which Dagster records as its failure."""
+    return any(
+        event.event_type == DagsterEventType.RUN_FAILURE
+        and event.job_failure_data.error is not None
+        and event.job_failure_data.error.cls_name == DagsterExecutionInterruptedError.__name__
+        for event in result.all_events
+    )
 
 
 def why_failed(result: ExecuteInProcessResult) -> str:

@@ -31,6 +31,10 @@ MAX_RETRIES = 10
 # failover: weeks of waiting at ten retries.
 MAX_RETRY_SECONDS = 600.0
 
+# What pipeline-run says when it is told to stop. Dagster ends a run under way on SIGTERM as on
+# Ctrl-C (it gives SIGTERM SIGINT's handler, and leaves it so), and no run begins after it.
+STOPPED = "stopped by SIGTERM or Ctrl-C"
+
 # In DAGSTER_HOME: held while a run opens the instance.
 OPENING_LOCK = "pipeline-run.lock"
 

@@ -2022,6 +2022,40 @@ def test_pipeline_runs_begun_together_on_a_new_dagster_instance_all_run(
     assert [run.returncode for run in runs] == [0] * len(runs), [text[-1500:] for text in said]
 
 
+def test_pipeline_run_sent_sigterm_stops_and_runs_no_asset_after(tmp_path: Path) -> None:
+    """SIGTERM (or Ctrl-C) ended only the run under way: the next of pipeline-run's runs began
+    after it (auth_housekeeping after the day's metrics), as if no one had asked it to stop, and
+    on a database gone it waited through that run's retries too."""
+    environment = os.environ | {
+        "BLOSSOM_PIPELINE_DATABASE_URL": f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom",
+        "BLOSSOM_PIPELINE_RETRIES": "1",
+        "BLOSSOM_PIPELINE_RETRY_SECONDS": "5",
+        "DAGSTER_HOME": "",
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipeline"],
+        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    said: list[str] = []
+    try:
+        assert run.stdout is not None
+        for line in run.stdout:
+            said.append(line)
+            if "STEP_UP_FOR_RETRY" in line:  # the day's metrics, waiting for their retry
+                break
+        run.send_signal(signal.SIGTERM)
+        said.append(run.communicate(timeout=30)[0])
+    finally:
+        run.kill()
+        run.wait()
+    told = "".join(said)
+    assert 'step "auth_housekeeping"' not in told, told[-3000:]
+    assert told.rstrip().splitlines()[-1] == (
+        "pipeline-run: stopped by SIGTERM or Ctrl-C in org_daily_metrics; not run: auth_housekeeping"
+    ), told[-3000:]
+    assert run.returncode == 1
+
+
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
     nowhere = resources.PostgresResource(
         url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom", retry_seconds=0
@@ -2058,7 +2092,7 @@ def test_pipeline_run_names_the_asset_that_failed_not_its_whole_run(
     def broken() -> None:
         raise RuntimeError("the reason it broke")
 
-    assert not run_once.materialized([counted, broken], None, {}, instance)
+    assert not run_once.materialized([counted, broken], None, {}, instance).success
     said = capsys.readouterr()
     assert "pipeline-run: counted:" in said.out
     assert said.err.splitlines()[-1].startswith(
