@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from blossom_db.settings import check_database_url, connection_failure
 from deploy.migrate import migrate, with_database
 from ops.cluster import LocalCluster
 from ops.settings import forget_libpq_environment
@@ -139,7 +140,12 @@ def throwaway_folder(*, on_disk: bool = False) -> Path:
     memory when a tmpfs with room is mounted at /dev/shm; else /var/tmp."""
     given = os.environ.get("BLOSSOM_TMP")
     if given:
-        return Path(given)
+        folder = Path(given)
+        if not folder.is_dir():
+            raise SystemExit(f"BLOSSOM_TMP must name a folder that exists, got {given!r}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise SystemExit(f"BLOSSOM_TMP must name a folder this user may write in, got {given!r}")
+        return folder
     if not on_disk and _is_tmpfs(MEMORY_FOLDER) and _free_bytes(MEMORY_FOLDER) >= MEMORY_NEEDED:
         return MEMORY_FOLDER
     return DISK_FOLDER
@@ -181,12 +187,31 @@ def temporary_cluster(
 @contextmanager
 def scratch_server() -> Iterator[str]:
     """An admin URL (to its `postgres` database) of a server where we may create databases."""
-    given = os.environ.get(SCRATCH_URL_VARIABLE) or os.environ.get("DATABASE_URL")
-    if given:
-        yield with_database(given, "postgres")
-        return
+    for variable in (SCRATCH_URL_VARIABLE, "DATABASE_URL"):
+        given = os.environ.get(variable)
+        if given:
+            yield reachable_server(variable, given)
+            return
     with temporary_cluster() as cluster:
         yield cluster.url("postgres")
+
+
+def reachable_server(variable: str, url: str) -> str:
+    """The URL of the `postgres` database on the server that the setting `variable` names, once
+    it answered: a URL libpq would read otherwise than meant, or a server out of reach, stops the
+    program in one line naming the setting (never the URL, which may hold a password), before a
+    check has made anything there."""
+    try:
+        check_database_url(variable, url)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    server = with_database(url, "postgres")
+    try:
+        psycopg.connect(server).close()
+    except psycopg.Error as error:
+        said = connection_failure(server, error) or str(error).strip().splitlines()[0]
+        raise SystemExit(f"{variable}: {said}") from None
+    return server
 
 
 @contextmanager

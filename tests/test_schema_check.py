@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from deploy.migrate import LOCK_WAIT, MIGRATIONS_DIR
 from ops.schema_check import SCHEMA_DIR
-from ops.scratch import SCRATCH_URL_VARIABLE
+from ops.scratch import SCRATCH_URL_VARIABLE, free_port
 from ops.settings import ROOT
 from ops.sql_lint import squawk_findings
 from tests.support.databases import run_behind_migrates_lock
@@ -172,3 +174,76 @@ def test_new_migration_bounds_the_rollbacks_locks_as_the_migrations(pg_server: s
         f"set local lock_timeout = '{LOCK_WAIT}';",
         "set local statement_timeout = '1min';",
     ], rollback
+
+
+# The checks that make their databases on the run's server (ops/scratch.py): schema-check,
+# codegen-check and sql-lint.
+SCRATCH_CHECKS = (("schema_check",), ("codegen", "--check"), ("sql_lint",))
+
+
+BAD_SCRATCH_SETTINGS = (
+    "database_url_out_of_reach",
+    "scratch_url_out_of_reach",
+    "scratch_url_read_otherwise",
+    "scratch_url_unreadable",
+    "tmp_a_file",
+    "tmp_missing",
+)
+
+
+def _bad_scratch_settings(tmp_path: Path) -> dict[str, tuple[dict[str, str], str]]:
+    """Settings that leave a check nowhere to make its databases, each with what its refusal
+    says; the password of the URL libpq would read otherwise than meant is never shown."""
+    out_of_reach = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    return {
+        "database_url_out_of_reach": ({"DATABASE_URL": out_of_reach}, "DATABASE_URL: cannot reach the"),
+        "scratch_url_out_of_reach": (
+            {SCRATCH_URL_VARIABLE: out_of_reach},
+            f"{SCRATCH_URL_VARIABLE}: cannot reach the",
+        ),
+        "scratch_url_read_otherwise": (
+            {SCRATCH_URL_VARIABLE: "postgresql://postgres:sec/ret@127.0.0.1/postgres"},
+            f"{SCRATCH_URL_VARIABLE} cannot be read as meant",
+        ),
+        "scratch_url_unreadable": ({SCRATCH_URL_VARIABLE: "no connection string"}, SCRATCH_URL_VARIABLE),
+        "tmp_a_file": ({"BLOSSOM_TMP": str(a_file)}, "BLOSSOM_TMP must name a folder"),
+        "tmp_missing": ({"BLOSSOM_TMP": str(tmp_path / "absent")}, "BLOSSOM_TMP must name a folder"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("check", "setting"),
+    [
+        *((SCRATCH_CHECKS[0], setting) for setting in BAD_SCRATCH_SETTINGS),
+        # The other checks reach the same server and folder the same way: one of each.
+        *(
+            (check, setting)
+            for check in SCRATCH_CHECKS[1:]
+            for setting in ("scratch_url_out_of_reach", "tmp_a_file")
+        ),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, tuple) else value,
+)
+def test_a_check_with_nowhere_to_make_its_databases_says_which_setting_in_one_line(
+    check: tuple[str, ...], setting: str, tmp_path: Path
+) -> None:
+    """A server out of reach (DATABASE_URL's or BLOSSOM_SCRATCH_URL's), a scratch URL libpq
+    cannot read as meant, or a BLOSSOM_TMP that is no folder ended each check in a traceback
+    (psycopg's OperationalError, tempfile's FileNotFoundError …). Each stops it before anything is
+    made, in one line naming the setting."""
+    given, said = _bad_scratch_settings(tmp_path)[setting]
+    env = {
+        key: value for key, value in os.environ.items() if key not in (SCRATCH_URL_VARIABLE, "DATABASE_URL")
+    }
+    ran = subprocess.run(
+        [sys.executable, "-m", f"ops.{check[0]}", *check[1:]],
+        cwd=ROOT, env=env | given, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert said in ran.stderr, ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+    assert "ret@" not in ran.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"], "nothing was made"
