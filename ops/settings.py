@@ -45,18 +45,19 @@ def recipe_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=prog, description=doc.split("\n\n", 1)[0] if doc else None)
 
 
-def count_argument(what: str) -> Callable[[str], int]:
-    """An option's type for a count of `what`, 1 or more, refused as the command line is read:
-    `mail --limit -1` sliced all but the oldest message, and `top-queries --limit -1` started the
-    local cluster for Postgres to refuse the LIMIT."""
+def count_argument(what: str, *, at_most: int | None = None) -> Callable[[str], int]:
+    """An option's type for a count of `what`, 1 or more (and at most `at_most`, when given),
+    refused as the command line is read: `mail --limit -1` sliced all but the oldest message, and
+    `top-queries --limit -1` started the local cluster for Postgres to refuse the LIMIT."""
 
     def count(raw: str) -> int:
         try:
             value = int(raw)
         except ValueError:
             value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{raw!r} is no count of {what} (1 or more)")
+        if value < 1 or (at_most is not None and value > at_most):
+            allowed = "1 or more" if at_most is None else f"1 to {at_most}"
+            raise argparse.ArgumentTypeError(f"{raw!r} is no count of {what} ({allowed})")
         return value
 
     return count

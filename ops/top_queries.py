@@ -25,6 +25,9 @@ from ops.settings import Settings, count_argument, recipe_parser
 from ops.stack import database
 
 ORDER = {"total": "total_exec_time", "mean": "mean_exec_time", "calls": "calls"}
+# LIMIT takes a bigint: a larger --limit was Postgres's "bigint out of range", after the local
+# cluster had been started for it.
+LARGEST_LIMIT = 2**63 - 1
 QUERY_WIDTH = 90
 
 
@@ -69,7 +72,10 @@ def table(rows: list[tuple[int, float, float, int, float, str]]) -> str:
 def main() -> None:
     parser = recipe_parser("just top-queries", __doc__)
     parser.add_argument(
-        "--limit", type=count_argument("statements"), default=15, help="at most this many statements (15)"
+        "--limit",
+        type=count_argument("statements", at_most=LARGEST_LIMIT),
+        default=15,
+        help="at most this many statements (15)",
     )
     parser.add_argument(
         "--by",

@@ -50,5 +50,21 @@ def test_a_limit_that_is_no_count_is_refused_before_the_database_is_asked(limit:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert ran.returncode == 2, ran.stderr
-    assert f"argument --limit: {limit!r} is no count of statements (1 or more)" in ran.stderr
+    assert f"argument --limit: {limit!r} is no count of statements (1 to {2**63 - 1})" in ran.stderr
+    assert not data_dir.exists(), "no cluster was made or started for it"
+
+
+def test_a_limit_past_postgres_bigint_is_refused_before_the_database_is_asked(tmp_path: Path) -> None:
+    """`./dev top-queries --limit 9223372036854775808` started the local cluster to be told by
+    Postgres "bigint out of range": LIMIT takes a bigint."""
+    data_dir = tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env |= {"BLOSSOM_DATA_DIR": str(data_dir), "BLOSSOM_PG_PORT": str(free_port())}
+    past_bigint = str(2**63)
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.top_queries", "--limit", past_bigint],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert f"argument --limit: {past_bigint!r} is no count of statements (1 to {2**63 - 1})" in ran.stderr
     assert not data_dir.exists(), "no cluster was made or started for it"
