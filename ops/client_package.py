@@ -80,8 +80,14 @@ def build_command(doc: str, name: str, default_out: Path, make: Callable[[Path],
     # the checkout, where a relative --out went, not where it was asked for.
     parser.add_argument("--called-from", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    out = (args.called_from / args.out).resolve()
+    # What exists of the path must be folders: a file there ended the build in a traceback (after
+    # compiling, for web-example).
+    nearest = next((path for path in (out, *out.parents) if path.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        parser.error(f"argument --out: {str(args.out)!r} cannot be a folder: {nearest} is a file")
     try:
-        made = make((args.called_from / args.out).resolve())
+        made = make(out)
     except PackageError as error:
         raise SystemExit(f"{name}: {error}") from None
     print(f"{name}: {made.relative_to(ROOT) if made.is_relative_to(ROOT) else made}")

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ops.client_package import TSC
 from ops.settings import ROOT
 
@@ -173,3 +175,23 @@ def test_a_relative_out_is_the_callers_folder(tmp_path: Path) -> None:
     FILE, a relative DIR is the caller's: here of web-example; client-package's is the packed
     client's test above."""
     run_recipe_with_a_relative_out(tmp_path, "web-example", "index.html")
+
+
+@pytest.mark.parametrize("module", ["client_package", "web_example"])
+@pytest.mark.parametrize("out", ["a-file", "a-file/dist"])
+def test_an_out_that_is_or_lies_in_a_file_is_refused_naming_the_option(
+    module: str, out: str, tmp_path: Path
+) -> None:
+    """`./dev client-package --out FILE` ended in FileExistsError's traceback, and `./dev
+    web-example --out FILE` in NotADirectoryError's after compiling the app; a folder under a
+    file, the same. Both are refused as the command line is read, the file left as it was."""
+    (tmp_path / "a-file").write_text("kept\n")
+    ran = subprocess.run(
+        [sys.executable, "-m", f"ops.{module}", "--called-from", str(tmp_path), "--out", out],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert f"error: argument --out: {out!r} cannot be a folder: {tmp_path / 'a-file'} is a file" in ran.stderr
+    assert (tmp_path / "a-file").read_text() == "kept\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["a-file"]
