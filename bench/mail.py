@@ -32,12 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _smtp_sink import Sink
 
+from ops.bench import bench_count, bench_number
 from ops.services import start_worker, stop, worker_env
 from ops.settings import with_user
 
-SECONDS = float(os.environ.get("BLOSSOM_BENCH_MAIL_SECONDS", "10"))
+SECONDS = bench_number("BLOSSOM_BENCH_MAIL_SECONDS")
 RATE = 50.0
-BURST = int(os.environ.get("BLOSSOM_BENCH_MAIL_BURST", "1000"))
+BURST = bench_count("BLOSSOM_BENCH_MAIL_BURST")
 CONCURRENCY = 8  # the worker's default
 
 

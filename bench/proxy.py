@@ -39,13 +39,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ops.bench import bench_count, bench_number
 from ops.services import Endpoints, start_postgrest, stop, wait_http
 
 # More rounds, shorter: on a shared machine a round's ratio moves by ten points and more, and
 # the median of ten pairs sits closer to the truth than the median of six.
-SECONDS = float(os.environ.get("BLOSSOM_BENCH_SECONDS", "2"))
-ROUNDS = int(os.environ.get("BLOSSOM_BENCH_ROUNDS", "10"))
-CONCURRENCY = int(os.environ.get("BLOSSOM_BENCH_CONCURRENCY", "16"))
+SECONDS = bench_number("BLOSSOM_BENCH_SECONDS")
+ROUNDS = bench_count("BLOSSOM_BENCH_ROUNDS")
+CONCURRENCY = bench_count("BLOSSOM_BENCH_CONCURRENCY")
 # A GET's settings as PostgREST makes them, then the pre-request or not, committed each time:
 # a procedure, so that each call is a transaction of its own and no round trip is timed.
 IN_DATABASE_CALLS = 20_000

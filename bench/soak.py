@@ -36,12 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _smtp_sink import Sink
 
+from ops.bench import bench_count, bench_number
 from ops.services import start_worker, stop, worker_env
 from ops.settings import with_user
 
-SECONDS = float(os.environ.get("BLOSSOM_BENCH_SOAK_SECONDS", "300"))
-RATE = float(os.environ.get("BLOSSOM_BENCH_SOAK_RATE", "40"))
-USERS = int(os.environ.get("BLOSSOM_BENCH_SOAK_USERS", "40"))
+SECONDS = bench_number("BLOSSOM_BENCH_SOAK_SECONDS")
+RATE = bench_number("BLOSSOM_BENCH_SOAK_RATE")
+USERS = bench_count("BLOSSOM_BENCH_SOAK_USERS")
 WINDOW = min(60.0, SECONDS / 5)
 PASSWORD = "soak test password 1"
 # What the traffic is made of, by weight.

@@ -16,8 +16,10 @@ import platform
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from blossom_db.settings import env_count, env_number
 from deploy.migrate import migrate
 from ops.scratch import temporary_cluster
 from ops.services import Endpoints, running_services
@@ -35,6 +37,57 @@ runs on a shared 2-core machine; the ratios less.
 """
 
 
+@dataclass(frozen=True)
+class BenchSetting:
+    """A benchmark's setting of its own: a number above 0 (a whole one, for a count), at most
+    `at_most` when given."""
+
+    default: float
+    count: bool = False
+    at_most: int | None = None
+
+
+# Each benchmark's settings (README.md, "Configuration"). `just bench` reads those of the
+# benchmarks it runs before it makes anything, and each benchmark reads its own the same way
+# (bench_number, bench_count): a bad value was a traceback once the stack was up, or a
+# measurement of nothing (a soak of -1 seconds wrote `nan` into RESULTS).
+BENCH_SETTINGS: dict[str, dict[str, BenchSetting]] = {
+    "proxy": {
+        "BLOSSOM_BENCH_SECONDS": BenchSetting(2.0),
+        "BLOSSOM_BENCH_ROUNDS": BenchSetting(10, count=True),
+        # Client n sends from 127.0.0.(10 + n) (bench/proxy.py): the last address is 127.0.0.254.
+        "BLOSSOM_BENCH_CONCURRENCY": BenchSetting(16, count=True, at_most=245),
+    },
+    "soak": {
+        "BLOSSOM_BENCH_SOAK_SECONDS": BenchSetting(300.0),
+        "BLOSSOM_BENCH_SOAK_RATE": BenchSetting(40.0),
+        # User n sends from 127.77.(n // 250).(n % 250 + 1) (bench/soak.py).
+        "BLOSSOM_BENCH_SOAK_USERS": BenchSetting(40, count=True, at_most=256 * 250),
+    },
+    "mail": {
+        "BLOSSOM_BENCH_MAIL_SECONDS": BenchSetting(10.0),
+        "BLOSSOM_BENCH_MAIL_BURST": BenchSetting(1000, count=True),
+    },
+}
+
+
+def bench_number(name: str) -> float:
+    """The value of the benchmark setting `name` (BENCH_SETTINGS); a bad one stops the program
+    in one line naming it."""
+    setting = next(settings[name] for settings in BENCH_SETTINGS.values() if name in settings)
+    try:
+        if setting.count:
+            return env_count(name, int(setting.default), at_most=setting.at_most)
+        return env_number(name, setting.default, at_most=setting.at_most)
+    except ValueError as error:
+        raise SystemExit(f"bench: {error}") from None
+
+
+def bench_count(name: str) -> int:
+    """bench_number of a count."""
+    return int(bench_number(name))
+
+
 def main() -> None:
     parser = recipe_parser("just bench", __doc__)
     available = sorted(path.stem for path in BENCH_DIR.glob("*.py") if not path.stem.startswith("_"))
@@ -45,6 +98,9 @@ def main() -> None:
     unknown = set(args.names) - set(available)
     if unknown:
         parser.error(f"no such benchmark: {', '.join(sorted(unknown))} (there are: {', '.join(available)})")
+    for name in args.names or available:
+        for setting in BENCH_SETTINGS.get(name, {}):
+            bench_number(setting)
 
     with (
         temporary_cluster(prefix="blossom-bench-", on_disk=True) as cluster,

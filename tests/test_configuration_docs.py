@@ -6,6 +6,7 @@ name exists."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -151,11 +152,12 @@ OUR_RECIPES = (
 )  # fmt: skip
 
 
-def just(*arguments: str) -> subprocess.CompletedProcess[str]:
-    """`./dev ARGUMENTS` once ./dev has installed everything: just on our justfile."""
+def just(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`./dev ARGUMENTS` once ./dev has installed everything: just on our justfile, in this
+    process's environment or `env`."""
     return subprocess.run(
         [str(Path(sys.executable).with_name("just")), "--justfile", str(ROOT / "justfile"), *arguments],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
 
@@ -189,6 +191,30 @@ def test_an_unknown_benchmark_is_refused_with_the_names_of_those_there_are() -> 
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "no such benchmark: nope (there are: " in refused.stderr, refused.stderr
     assert all(name in refused.stderr for name in ("daily_metrics", "orgs", "org_deletion")), refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "setting", "value", "said"),
+    [
+        ("soak", "BLOSSOM_BENCH_SOAK_SECONDS", "-1", "must be a positive number, got '-1'"),
+        ("soak", "BLOSSOM_BENCH_SOAK_RATE", "0", "must be a positive number, got '0'"),
+        ("proxy", "BLOSSOM_BENCH_ROUNDS", "ten", "must be a number, got 'ten'"),
+        ("proxy", "BLOSSOM_BENCH_CONCURRENCY", "300", "must be at most 245, got '300'"),
+        ("mail", "BLOSSOM_BENCH_MAIL_BURST", "2.5", "must be a whole number, got 2.5"),
+    ],
+)
+def test_a_bad_benchmark_setting_is_refused_naming_it_before_anything_starts(
+    benchmark: str, setting: str, value: str, said: str, tmp_path: Path
+) -> None:
+    """The benchmarks read their settings with float() and int(): a value that is no number was a
+    traceback once the throwaway stack was up, and `BLOSSOM_BENCH_SOAK_SECONDS=-1 ./dev bench soak`
+    wrote `nan` into docs/benchmarks.md. BLOSSOM_TMP names no folder here, so that a run the check
+    let through could make no cluster, and measure nothing."""
+    env = os.environ | {setting: value, "BLOSSOM_TMP": str(tmp_path / "absent")}
+    refused = just("bench", benchmark, env=env)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"\nbench: {setting} {said}\n" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr, refused.stderr
 
 
 DOCUMENTS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
