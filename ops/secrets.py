@@ -104,7 +104,7 @@ def main() -> None:
         with database(settings):
             resealed, unreadable = reseal(settings.admin_url, ring)
     # psycopg's: DATABASE_URL's server out of reach, or the database not migrated; the local
-    # cluster's (ClusterError, a RuntimeError), or a data folder that is a file (OSError).
+    # cluster's (ClusterError, a RuntimeError), or a data folder we may not write in (OSError).
     except (psycopg.Error, RuntimeError, OSError) as error:
         # Postgres's first line; the cluster's error whole, what the server logged below it.
         first_line = str(error).strip().splitlines()[0] if isinstance(error, psycopg.Error) else str(error)

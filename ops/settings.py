@@ -33,6 +33,19 @@ def _port(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a TCP port number, got {raw!r}") from None
 
 
+def _data_dir() -> Path:
+    """BLOSSOM_DATA_DIR (`.blossom` in the checkout by default), absolute; refused before anything
+    is made in it when it cannot be the local cluster's folder: it must be a folder, or none yet."""
+    data_dir = Path(os.environ.get("BLOSSOM_DATA_DIR") or ROOT / ".blossom").expanduser().resolve()
+    # os.path's: False for a path behind a folder closed to us, where Path's raised PermissionError.
+    nearest = next(path for path in (data_dir, *data_dir.parents) if os.path.lexists(path))
+    if not os.path.isdir(nearest):
+        if nearest == data_dir:
+            raise SystemExit(f"BLOSSOM_DATA_DIR is a file, not a folder: {data_dir}")
+        raise SystemExit(f"BLOSSOM_DATA_DIR ({data_dir}) is under a file, not a folder: {nearest}")
+    return data_dir
+
+
 # The parameters of a URL's query that say who logs in: libpq reads them after the URL's user
 # and password, and they win.
 LOGIN_PARAMETERS = frozenset({"user", "password"})
@@ -242,7 +255,6 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        data_dir = Path(os.environ.get("BLOSSOM_DATA_DIR") or ROOT / ".blossom").expanduser()
         external_database_url = os.environ.get("DATABASE_URL") or None
         if external_database_url is not None:
             # As the edge, the worker and migrate do: libpq's messages on a URL it reads otherwise
@@ -256,7 +268,7 @@ class Settings:
             postgrest_port=_port("BLOSSOM_POSTGREST_PORT", 3000),
             postgrest_admin_port=_port("BLOSSOM_POSTGREST_ADMIN_PORT", 3001),
             pg_port=_port("BLOSSOM_PG_PORT", DEFAULT_PG_PORT),
-            data_dir=data_dir.resolve(),
+            data_dir=_data_dir(),
             external_database_url=external_database_url,
             authenticator_password=os.environ.get("BLOSSOM_AUTHENTICATOR_PASSWORD") or None,
             edge_password=os.environ.get("BLOSSOM_EDGE_PASSWORD") or None,

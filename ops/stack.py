@@ -359,7 +359,7 @@ def up(settings: Settings) -> int:
                     output.line("blossom", f"{child.name} stopped")
     except Shutdown:
         return 0
-    # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
+    # ClusterError and SqlFileError among them; OSError: a data folder we may not write in, say.
     except (RuntimeError, OSError, psycopg.Error) as error:
         say(connection_failure(settings.admin_url, error) or str(error))
         return 1
@@ -694,7 +694,7 @@ def main() -> None:
                 connection, psql_env = psql_connection(url, os.environ)
                 psql = [str(PG_BIN / "psql"), *connection, *psql_options, *args.args]
                 raise SystemExit(run_in_foreground(psql, psql_env))
-    # ClusterError and SqlFileError among them; OSError: a data folder that is a file, say.
+    # ClusterError and SqlFileError among them; OSError: a data folder we may not write in, say.
     except (RuntimeError, OSError, psycopg.Error) as error:
         raise SystemExit(f"blossom: {connection_failure(settings.admin_url, error) or error}") from None
 

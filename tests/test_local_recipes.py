@@ -511,3 +511,36 @@ def test_a_recipe_on_another_port_than_the_running_cluster_says_which_port_it_ru
             assert f"runs on port {elsewhere.port}" in said, ran.stderr
             assert f"BLOSSOM_PG_PORT={elsewhere.port}" in said, ran.stderr
         assert elsewhere.running(), "the cluster it did not start is left running"
+
+
+# The recipes that read BLOSSOM_DATA_DIR, each as ./dev runs it (`backup`'s FILE beside the folder).
+READING_THE_DATA_FOLDER = [
+    ["ops.stack", "up"],
+    ["ops.stack", "migrate"],
+    ["ops.stack", "psql", "-c", "select 1"],
+    ["ops.top_queries"],
+    ["ops.backup", "backup", "{folder}/local.dump"],
+]
+
+
+@pytest.mark.parametrize("recipe", READING_THE_DATA_FOLDER, ids=lambda recipe: " ".join(recipe[:2]))
+def test_a_data_folder_that_is_a_file_is_refused_naming_the_setting(recipe: list[str]) -> None:
+    """A BLOSSOM_DATA_DIR naming a file ended `./dev up`, `migrate`, `psql` … in
+    `blossom: [Errno 17] File exists: '…'` (`top-queries` in its traceback), and one under a file
+    in `[Errno 20] Not a directory`, neither saying which setting named it. Each is refused in one
+    line naming BLOSSOM_DATA_DIR, and nothing is made."""
+    with local_stack() as local:
+        file = local.folder / "data"
+        file.write_text("not a folder\n")
+        arguments = [argument.format(folder=local.folder) for argument in recipe]
+        for data_dir, says in (
+            (file, f"BLOSSOM_DATA_DIR is a file, not a folder: {file}"),
+            (
+                file / "blossom",
+                f"BLOSSOM_DATA_DIR ({file / 'blossom'}) is under a file, not a folder: {file}",
+            ),
+        ):
+            local.env["BLOSSOM_DATA_DIR"] = str(data_dir)
+            ran = local.run(*arguments)
+            assert (ran.returncode, ran.stderr.splitlines()) == (1, [says]), ran.stdout + ran.stderr
+        assert sorted(path.name for path in local.folder.iterdir()) == ["data"], "nothing made"
