@@ -35,8 +35,16 @@ def _port(name: str, default: int) -> int:
 
 def _data_dir() -> Path:
     """BLOSSOM_DATA_DIR (`.blossom` in the checkout by default), absolute; refused before anything
-    is made in it when it cannot be the local cluster's folder: it must be a folder, or none yet."""
+    is made in it when it cannot be the local cluster's folder: its path, which initdb and pg_ctl
+    print back and we read as UTF-8, must be UTF-8 text, and it must be a folder, or none yet."""
     data_dir = Path(os.environ.get("BLOSSOM_DATA_DIR") or ROOT / ".blossom").expanduser().resolve()
+    try:
+        str(data_dir).encode()
+    except UnicodeEncodeError:
+        shown = os.fsencode(data_dir).decode("utf-8", "backslashreplace")
+        raise SystemExit(
+            f"BLOSSOM_DATA_DIR must be a path of UTF-8 text, and has a byte that is not: {shown}"
+        ) from None
     # os.path's: False for a path behind a folder closed to us, where Path's raised PermissionError.
     nearest = next(path for path in (data_dir, *data_dir.parents) if os.path.lexists(path))
     if not os.path.isdir(nearest):

@@ -544,3 +544,20 @@ def test_a_data_folder_that_is_a_file_is_refused_naming_the_setting(recipe: list
             ran = local.run(*arguments)
             assert (ran.returncode, ran.stderr.splitlines()) == (1, [says]), ran.stdout + ran.stderr
         assert sorted(path.name for path in local.folder.iterdir()) == ["data"], "nothing made"
+
+
+@pytest.mark.parametrize("recipe", READING_THE_DATA_FOLDER, ids=lambda recipe: " ".join(recipe[:2]))
+def test_a_data_folder_whose_path_is_not_utf8_is_refused_naming_the_setting(recipe: list[str]) -> None:
+    """A BLOSSOM_DATA_DIR with a byte that is not UTF-8 in its path: initdb made the cluster, its
+    output (which names the folder) ended the recipe in a UnicodeDecodeError's traceback before
+    the cluster's settings were written, and every later recipe used that cluster as it was. It
+    is refused in one line naming the setting, before anything is made."""
+    with local_stack() as local:
+        local.env["BLOSSOM_DATA_DIR"] = os.fsdecode(os.fsencode(local.folder) + b"/data\xff")
+        ran = local.run(*(argument.format(folder=local.folder) for argument in recipe))
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert ran.stderr.splitlines() == [
+            "BLOSSOM_DATA_DIR must be a path of UTF-8 text, and has a byte that is not:"
+            f" {local.folder}/data\\xff"
+        ]
+        assert list(local.folder.iterdir()) == [], "nothing made"
