@@ -392,3 +392,20 @@ def test_debians_python_without_ensurepip_leaves_the_choice_to_python3(tmp_path:
     assert ran.returncode == 0, ran.stderr
     assert "installing Debian packages" not in ran.stderr
     assert any(line.startswith("venv ") for line in (tmp_path / "log").read_text().splitlines())
+
+
+@pytest.mark.parametrize("python", ["/nowhere/python3", "no-such-python3", "/etc"])
+def test_a_blossom_python_that_names_no_program_is_refused_naming_it(tmp_path: Path, python: str) -> None:
+    """A BLOSSOM_PYTHON that names nothing to run was taken for a python3 without ensurepip: ./dev
+    sent apt-get for python3-venv, and then said it could not install that, never naming the
+    setting. It stops first, naming it, and installs nothing. apt is given folders of its own, as
+    in the test of the package lists' lock, so that the old way's install reaches no real one."""
+    checkout, env = dev_with_fakes(tmp_path)
+    env |= {"BLOSSOM_PYTHON": python, "APT_CONFIG": str(apt_of_its_own(tmp_path))}
+    ran = subprocess.run([str(checkout / "dev")], env=env, capture_output=True, text=True, timeout=60)
+    assert (ran.returncode, ran.stderr) == (
+        1,
+        f"dev: BLOSSOM_PYTHON names no program to run: {python} (it is the Python, 3.11 or newer,"
+        " that .venv is made from)\n",
+    )
+    assert not (tmp_path / "log").exists(), "nothing made or installed"
