@@ -66,6 +66,17 @@ def restore(path: Path, url: str) -> None:
         database_privileges(conn)
 
 
+def unwritable(path: Path) -> str | None:
+    """Why no backup can be written to `path`, answered before the cluster starts or the server is
+    asked: the dump is put in `path`'s place once whole, and onto a folder that failed only then.
+    os.path's isdir: a folder closed to us is a no, not an error."""
+    if os.path.isdir(path):
+        return f"backup: {path} is a folder, not a file to write the backup into"
+    if not os.path.isdir(path.parent):
+        return f"backup: there is no folder {path.parent} to write {path.name} into"
+    return None
+
+
 # NAMEDATALEN - 1: the longest name Postgres keeps whole.
 NAME_BYTES = 63
 
@@ -107,12 +118,14 @@ def main() -> None:
     if args.command == "restore" and len(args.database.encode()) > NAME_BYTES:
         # Postgres would cut it, and restore into a database of another name than the one given.
         sys.exit(f"restore: a database name is at most {NAME_BYTES} bytes")
+    if args.command == "backup" and (refused := unwritable(args.file)):
+        sys.exit(refused)
     try:
         # A restore makes its database itself: made by `database`, as for the recipes that read
         # it, the local cluster's own was then refused as existing.
         with database(settings, create=args.command != "restore"):
             run(args.command, args.file, url, getattr(args, "database", None))
-    # OSError: a backup into a folder that does not exist, or onto a folder; ClusterError (a
+    # OSError: a backup's folder we may not write in, or one removed meanwhile; ClusterError (a
     # RuntimeError): the local cluster would not start.
     except (ToolFailed, psycopg.Error, OSError, RuntimeError) as error:
         sys.exit(f"{args.command}: {connection_failure(url, error) or error}")

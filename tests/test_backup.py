@@ -237,6 +237,39 @@ def test_a_backup_into_no_folder_or_onto_one_is_told_so(database_url: str, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("database", ["local", "DATABASE_URL"])
+@pytest.mark.parametrize("where", ["a folder", "under no folder"])
+def test_a_backup_into_a_folder_or_under_no_folder_is_refused_before_anything_is_dumped(
+    tmp_path: Path, database: str, where: str
+) -> None:
+    """A FILE that is a folder was refused only once the whole dump was taken (a cluster started
+    for it first, on the local database), as it was put in the folder's place; one in a folder
+    that does not exist, once the server was asked, in a message naming the dump's partial file.
+    Each is refused first, naming the path: no cluster is started, and no server asked (the
+    DATABASE_URL here reaches none)."""
+    data_dir = tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env |= {"BLOSSOM_DATA_DIR": str(data_dir), "BLOSSOM_PG_PORT": str(free_port())}
+    if database == "DATABASE_URL":
+        env["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{free_port()}/blossom"
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    target, says = {
+        "a folder": (folder, f"backup: {folder} is a folder, not a file to write the backup into"),
+        "under no folder": (
+            folder / "missing" / "x.dump",
+            f"backup: there is no folder {folder / 'missing'} to write x.dump into",
+        ),
+    }[where]
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.backup", "backup", str(target)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert (ran.returncode, ran.stderr) == (1, says + "\n"), ran.stderr
+    assert list(folder.iterdir()) == []
+    assert not data_dir.exists(), "no cluster made or started for it"
+
+
 def test_a_server_out_of_reach_is_one_line_naming_where(tmp_path: Path) -> None:
     """A server that is down was libpq's two lines (`connection failed: connection to server at
     "127.0.0.1", port N failed: Connection refused` and a tab-indented hint under it): one line
