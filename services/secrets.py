@@ -17,7 +17,6 @@ Postgres never sees a key or a plaintext.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 import re
 import secrets
@@ -57,8 +56,13 @@ def _parse_key(entry: str, variable: str) -> tuple[str, bytes]:
         raise ValueError(f"{variable}: each key is KEY_ID:BASE64, the id 1-32 of [A-Za-z0-9_.-]")
     try:
         key = base64.b64decode(encoded, validate=True)
-    except binascii.Error:
-        raise ValueError(f"{variable}: key {key_id!r} is not base64") from None
+    # ValueError, not only its binascii.Error: a letter outside ASCII is refused with a plain one,
+    # in words that name neither the setting nor the key.
+    except ValueError:
+        raise ValueError(
+            f"{variable}: key {key_id!r} is not base64: a key is its 32 bytes in base64, of A-Z a-z"
+            " 0-9 + / = alone"
+        ) from None
     if len(key) != 32:
         raise ValueError(f"{variable}: key {key_id!r} must be 32 bytes (AES-256), not {len(key)}")
     return key_id, key

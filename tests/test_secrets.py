@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -65,6 +66,39 @@ def test_the_environment_names_what_is_wrong(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("BLOSSOM_SECRETS_PREVIOUS_KEYS", entry)
     with pytest.raises(ValueError, match="appears twice"):
         KeyRing.from_environment()
+
+
+# What a key's refusal says it must be, after `VARIABLE: key 'ID' `.
+NOT_BASE64 = "is not base64: a key is its 32 bytes in base64, of A-Z a-z 0-9 + / = alone"
+
+
+@pytest.mark.parametrize("variable", ["BLOSSOM_SECRETS_KEY", "BLOSSOM_SECRETS_PREVIOUS_KEYS"])
+@pytest.mark.parametrize("letter", ["é", "\udcff"], ids=["not-ascii", "not-utf8"])
+def test_a_key_with_a_letter_outside_ascii_says_what_a_key_is(
+    monkeypatch: pytest.MonkeyPatch, variable: str, letter: str
+) -> None:
+    """A key with a letter outside ASCII (an é, a byte that is not UTF-8) was refused in base64's
+    own words, `string argument should contain only ASCII characters`, which named neither the
+    setting nor the key: the edge, the worker, the pipeline and the recipes stopped with that."""
+    encoded = new_key_entry("k1").split(":")[1]
+    monkeypatch.setenv("BLOSSOM_SECRETS_KEY", new_key_entry("current"))
+    monkeypatch.setenv(variable, f"k1:{encoded[:-2]}{letter}=")
+    refusal = f"{variable}: key 'k1' {NOT_BASE64}"
+    with pytest.raises(ValueError, match=f"^{re.escape(refusal)}$"):
+        KeyRing.from_environment()
+
+
+def test_a_recipe_given_a_key_outside_ascii_says_what_a_key_is_in_one_line() -> None:
+    """`./dev reseal-secrets` said `secrets: string argument should contain only ASCII
+    characters`, and nothing of which setting held it; it names the setting and the key now."""
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/blossom"
+    key = "k1:é" + new_key_entry("k1").split(":")[1]
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.secrets", "reseal"],
+        cwd=ROOT, env=os.environ | {"DATABASE_URL": nowhere, "BLOSSOM_SECRETS_KEY": key},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (ran.returncode, ran.stderr) == (1, f"secrets: BLOSSOM_SECRETS_KEY: key 'k1' {NOT_BASE64}\n")
 
 
 def test_no_key_shows_in_the_key_rings_repr() -> None:
