@@ -19,6 +19,8 @@ import psycopg
 import pytest
 
 from edge.config import EdgeConfig
+from ops.scratch import free_port
+from ops.services import wait_http
 from ops.settings import ROOT
 from tests.support.http import Reply, loopback_address, request
 from tests.support.stack import make_stack
@@ -93,6 +95,30 @@ def test_without_a_stop_delay_sigterm_stops_at_once(
         stack.services.edge.send_signal(signal.SIGTERM)
         stack.services.edge.wait(timeout=10)
         assert time.monotonic() - started < 3
+
+
+def test_ctrl_c_stops_the_edge_as_sigterm_does_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C of `python -m edge` drained and stopped it, and then ended in a KeyboardInterrupt's
+    traceback: uvicorn, once stopped, raises again the signal it stopped for, and Python makes
+    SIGINT's an exception. It ends by that signal, as on SIGTERM, in silence."""
+    port = free_port()
+    edge = subprocess.Popen(
+        [sys.executable, "-m", "edge", "--port", str(port)],
+        cwd=ROOT, env=os.environ | {"BLOSSOM_EDGE_STOP_DELAY": "0"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # As a terminal's foreground process has it, whatever this process's was.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        edge.send_signal(signal.SIGINT)
+        said = edge.communicate(timeout=30)[0]
+    finally:
+        edge.kill()
+        edge.wait()
+    assert "Traceback" not in said, said
+    assert "KeyboardInterrupt" not in said, said
+    assert edge.returncode == -signal.SIGINT, said
 
 
 def cut_short_answer(
