@@ -89,7 +89,11 @@ API_CALL_ARGUMENTS: dict[str, CallArguments] = {
 
 
 API_ACCEPT_INVITATION_ERRORS = Literal[
-    "auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member"
+    "auth.not_signed_in",
+    "invitation.invalid",
+    "invitation.wrong_account",
+    "org.already_member",
+    "server.invalid_setting",
 ]
 
 
@@ -101,23 +105,28 @@ API_CHANGE_MEMBER_ROLE_ERRORS = Literal[
     "org.last_owner",
     "org.not_found",
     "org.rate_limited",
+    "server.invalid_setting",
 ]
 
 
 API_CREATE_ORGANIZATION_ERRORS = Literal[
-    "auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken"
+    "auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", "server.invalid_setting"
 ]
 
 
 API_DECLINE_INVITATION_ERRORS = Literal[
-    "auth.not_signed_in", "invitation.invalid", "invitation.wrong_account"
+    "auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "server.invalid_setting"
 ]
 
 
-API_DELETE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found"]
+API_DELETE_ORGANIZATION_ERRORS = Literal[
+    "auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", "server.invalid_setting"
+]
 
 
-API_GET_AI_USAGE_ERRORS = Literal["auth.not_signed_in", "org.forbidden", "org.not_found"]
+API_GET_AI_USAGE_ERRORS = Literal[
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "server.invalid_setting"
+]
 
 
 API_GET_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
@@ -134,10 +143,13 @@ API_INVITE_MEMBER_ERRORS = Literal[
     "org.forbidden",
     "org.invalid_role",
     "org.not_found",
+    "server.invalid_setting",
 ]
 
 
-API_LEAVE_ORGANIZATION_ERRORS = Literal["auth.not_signed_in", "org.last_owner", "org.not_found"]
+API_LEAVE_ORGANIZATION_ERRORS = Literal[
+    "auth.not_signed_in", "org.last_owner", "org.not_found", "server.invalid_setting"
+]
 
 
 API_LIST_AUDIT_EVENTS_ERRORS = Literal[
@@ -166,12 +178,22 @@ API_ME_ERRORS = Literal["auth.not_signed_in"]
 
 
 API_REMOVE_MEMBER_ERRORS = Literal[
-    "auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found"
+    "auth.not_signed_in",
+    "member.not_found",
+    "org.forbidden",
+    "org.last_owner",
+    "org.not_found",
+    "server.invalid_setting",
 ]
 
 
 API_REVOKE_INVITATION_ERRORS = Literal[
-    "auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found"
+    "auth.not_signed_in",
+    "invitation.not_found",
+    "invitation.not_pending",
+    "org.forbidden",
+    "org.not_found",
+    "server.invalid_setting",
 ]
 
 
@@ -182,38 +204,54 @@ API_TRANSFER_OWNERSHIP_ERRORS = Literal[
     "org.forbidden",
     "org.not_found",
     "org.rate_limited",
+    "server.invalid_setting",
 ]
 
 
 API_UPDATE_ORGANIZATION_ERRORS = Literal[
-    "auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited"
+    "auth.not_signed_in",
+    "org.forbidden",
+    "org.invalid_name",
+    "org.not_found",
+    "org.rate_limited",
+    "server.invalid_setting",
 ]
 
 
 API_UPDATE_PROFILE_ERRORS = Literal["auth.invalid_display_name", "auth.not_signed_in"]
 
 
-AUTH_CHANGE_PASSWORD_ERRORS = Literal["auth.not_signed_in", "auth.weak_password"]
+AUTH_CHANGE_PASSWORD_ERRORS = Literal["auth.not_signed_in", "auth.weak_password", "server.invalid_setting"]
 
 
-AUTH_CONFIRM_PASSWORD_RESET_ERRORS = Literal["auth.invalid_token", "auth.weak_password"]
+AUTH_CONFIRM_PASSWORD_RESET_ERRORS = Literal[
+    "auth.invalid_token", "auth.weak_password", "server.invalid_setting"
+]
 
 
-AUTH_LOGOUT_ALL_ERRORS = Literal["auth.not_signed_in"]
+AUTH_LOGIN_ERRORS = Literal["server.invalid_setting"]
+
+
+AUTH_LOGOUT_ALL_ERRORS = Literal["auth.not_signed_in", "server.invalid_setting"]
 
 
 AUTH_REQUEST_PASSWORD_RESET_ERRORS = Literal["auth.rate_limited"]
 
 
 AUTH_RESEND_EMAIL_VERIFICATION_ERRORS = Literal[
-    "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited"
+    "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited", "server.invalid_setting"
 ]
 
 
-AUTH_SESSION_INFO_ERRORS = Literal["auth.not_signed_in"]
+AUTH_SESSION_INFO_ERRORS = Literal["auth.not_signed_in", "server.invalid_setting"]
 
 
-AUTH_SIGNUP_ERRORS = Literal["auth.invalid_display_name", "auth.invalid_email", "auth.weak_password"]
+AUTH_SIGNUP_ERRORS = Literal[
+    "auth.invalid_display_name", "auth.invalid_email", "auth.weak_password", "server.invalid_setting"
+]
+
+
+AUTH_TOUCH_SESSION_ERRORS = Literal["server.invalid_setting"]
 
 
 AUTH_VERIFY_EMAIL_ERRORS = Literal["auth.invalid_token"]
@@ -413,6 +451,13 @@ class AuthConfirmPasswordResetError(RpcError):
     codes = frozenset(get_args(AUTH_CONFIRM_PASSWORD_RESET_ERRORS))
 
 
+class AuthLoginError(RpcError):
+    """An error auth.login raises, with one of the codes it declares."""
+
+    code: AUTH_LOGIN_ERRORS
+    codes = frozenset(get_args(AUTH_LOGIN_ERRORS))
+
+
 class AuthLogoutAllError(RpcError):
     """An error auth.logout_all raises, with one of the codes it declares."""
 
@@ -446,6 +491,13 @@ class AuthSignupError(RpcError):
 
     code: AUTH_SIGNUP_ERRORS
     codes = frozenset(get_args(AUTH_SIGNUP_ERRORS))
+
+
+class AuthTouchSessionError(RpcError):
+    """An error auth.touch_session raises, with one of the codes it declares."""
+
+    code: AUTH_TOUCH_SESSION_ERRORS
+    codes = frozenset(get_args(AUTH_TOUCH_SESSION_ERRORS))
 
 
 class AuthVerifyEmailError(RpcError):
@@ -490,32 +542,42 @@ class DeliverySlackBrokenError(RpcError):
     codes = frozenset(get_args(DELIVERY_SLACK_BROKEN_ERRORS))
 
 
-EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
+EXT_AI_ORG_ACTIVITY_ERRORS = Literal["auth.not_signed_in", "org.not_found", "server.invalid_setting"]
 
 
-EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
+EXT_AI_RELEASE_ERRORS = Literal["auth.not_signed_in", "org.not_found", "server.invalid_setting"]
 
 
 EXT_AI_RESERVE_ERRORS = Literal[
-    "ai.in_progress", "ai.user_rate_limited", "auth.not_signed_in", "org.not_found"
+    "ai.in_progress", "ai.user_rate_limited", "auth.not_signed_in", "org.not_found", "server.invalid_setting"
 ]
 
 
-EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in", "org.not_found"]
+EXT_AI_SETTLE_ERRORS = Literal["auth.not_signed_in", "org.not_found", "server.invalid_setting"]
 
 
 EXT_CONNECT_SLACK_ERRORS = Literal[
-    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel", "slack.invalid_team_name"
+    "auth.not_signed_in",
+    "org.forbidden",
+    "org.not_found",
+    "server.invalid_setting",
+    "slack.invalid_channel",
+    "slack.invalid_team_name",
 ]
 
 
 EXT_DISCONNECT_SLACK_ERRORS = Literal[
-    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.not_connected"
+    "auth.not_signed_in", "org.forbidden", "org.not_found", "server.invalid_setting", "slack.not_connected"
 ]
 
 
 EXT_SLACK_MAY_CONNECT_ERRORS = Literal[
-    "auth.not_signed_in", "org.forbidden", "org.not_found", "slack.invalid_channel", "slack.rate_limited"
+    "auth.not_signed_in",
+    "org.forbidden",
+    "org.not_found",
+    "server.invalid_setting",
+    "slack.invalid_channel",
+    "slack.rate_limited",
 ]
 
 
@@ -690,6 +752,9 @@ PIPELINE_ORG_DAILY_COUNTS_ERRORS = Literal["pipeline.invalid_day"]
 PIPELINE_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_range"]
 
 
+PIPELINE_PURGE_AUTH_ERRORS = Literal["server.invalid_setting"]
+
+
 PIPELINE_REFRESH_ORG_DAILY_METRICS_ERRORS = Literal["pipeline.invalid_day"]
 
 
@@ -778,6 +843,13 @@ class PipelineOrgDailyMetricsError(RpcError):
 
     code: PIPELINE_ORG_DAILY_METRICS_ERRORS
     codes = frozenset(get_args(PIPELINE_ORG_DAILY_METRICS_ERRORS))
+
+
+class PipelinePurgeAuthError(RpcError):
+    """An error pipeline.purge_auth raises, with one of the codes it declares."""
+
+    code: PIPELINE_PURGE_AUTH_ERRORS
+    codes = frozenset(get_args(PIPELINE_PURGE_AUTH_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -912,9 +984,9 @@ class UserProfile:
 
 
 def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str) -> Organization:
-    """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
+    """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member, 500 server.invalid_setting.
 
-    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -929,9 +1001,9 @@ def api_accept_invitation(conn: psycopg.Connection[Any], *, token: str) -> Organ
 
 
 async def api_accept_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> Organization:
-    """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
+    """Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member, 500 server.invalid_setting.
 
-    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+    Raises ApiAcceptInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -951,9 +1023,9 @@ async def api_accept_invitation_async(conn: psycopg.AsyncConnection[Any], *, tok
 def api_change_member_role(
     conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
-    """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited.
+    """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -970,9 +1042,9 @@ def api_change_member_role(
 async def api_change_member_role_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId, role: OrgRole
 ) -> Member:
-    """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited.
+    """Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited.
+    Raises ApiChangeMemberRoleError with code: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -990,9 +1062,9 @@ async def api_change_member_role_async(
 
 
 def api_create_organization(conn: psycopg.Connection[Any], *, name: str) -> Organization:
-    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
+    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1007,9 +1079,9 @@ def api_create_organization(conn: psycopg.Connection[Any], *, name: str) -> Orga
 
 
 async def api_create_organization_async(conn: psycopg.AsyncConnection[Any], *, name: str) -> Organization:
-    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
+    """Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+    Raises ApiCreateOrganizationError with code: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1027,9 +1099,9 @@ async def api_create_organization_async(conn: psycopg.AsyncConnection[Any], *, n
 
 
 def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str) -> None:
-    """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
+    """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 500 server.invalid_setting.
 
-    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, server.invalid_setting.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
     with guarded(conn, ApiDeclineInvitationError), conn.cursor() as cur:
@@ -1038,9 +1110,9 @@ def api_decline_invitation(conn: psycopg.Connection[Any], *, token: str) -> None
 
 
 async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, token: str) -> None:
-    """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
+    """Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 500 server.invalid_setting.
 
-    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+    Raises ApiDeclineInvitationError with code: auth.not_signed_in, invitation.invalid, invitation.wrong_account, server.invalid_setting.
     """
     query, params = call_query("api", "decline_invitation", "select {call}", [("token", token, "text", "")])
     async with guarded_async(conn, ApiDeclineInvitationError), conn.cursor() as cur:
@@ -1049,9 +1121,9 @@ async def api_decline_invitation_async(conn: psycopg.AsyncConnection[Any], *, to
 
 
 def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
-    """Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
+    """Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy, 500 server.invalid_setting.
 
-    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.busy, org.forbidden, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
@@ -1062,9 +1134,9 @@ def api_delete_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> 
 
 
 async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
-    """Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
+    """Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy, 500 server.invalid_setting.
 
-    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
+    Raises ApiDeleteOrganizationError with code: auth.not_signed_in, org.busy, org.forbidden, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api", "delete_organization", "select {call}", [("org_id", org_id, "text", "")]
@@ -1075,9 +1147,9 @@ async def api_delete_organization_async(conn: psycopg.AsyncConnection[Any], *, o
 
 
 def api_get_ai_usage(conn: psycopg.Connection[Any], *, org_id: OrgId) -> AiUsage:
-    """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 500 server.invalid_setting.
 
-    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1092,9 +1164,9 @@ def api_get_ai_usage(conn: psycopg.Connection[Any], *, org_id: OrgId) -> AiUsage
 
 
 async def api_get_ai_usage_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> AiUsage:
-    """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+    """The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 500 server.invalid_setting.
 
-    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found.
+    Raises ApiGetAiUsageError with code: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1190,9 +1262,9 @@ async def api_get_slack_connection_async(
 def api_invite_member(
     conn: psycopg.Connection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
-    """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
+    """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1209,9 +1281,9 @@ def api_invite_member(
 async def api_invite_member_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, email: str, role: OrgRole
 ) -> Invitation:
-    """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
+    """Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+    Raises ApiInviteMemberError with code: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1229,9 +1301,9 @@ async def api_invite_member_async(
 
 
 def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> None:
-    """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
+    """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner, 500 server.invalid_setting.
 
-    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found, server.invalid_setting.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
     with guarded(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
@@ -1240,9 +1312,9 @@ def api_leave_organization(conn: psycopg.Connection[Any], *, org_id: OrgId) -> N
 
 
 async def api_leave_organization_async(conn: psycopg.AsyncConnection[Any], *, org_id: OrgId) -> None:
-    """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
+    """The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner, 500 server.invalid_setting.
 
-    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found.
+    Raises ApiLeaveOrganizationError with code: auth.not_signed_in, org.last_owner, org.not_found, server.invalid_setting.
     """
     query, params = call_query("api", "leave_organization", "select {call}", [("org_id", org_id, "text", "")])
     async with guarded_async(conn, ApiLeaveOrganizationError), conn.cursor() as cur:
@@ -1466,9 +1538,9 @@ async def api_me_async(conn: psycopg.AsyncConnection[Any]) -> UserProfile:
 
 
 def api_remove_member(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> None:
-    """Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
+    """Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 500 server.invalid_setting.
 
-    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1484,9 +1556,9 @@ def api_remove_member(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: 
 async def api_remove_member_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> None:
-    """Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
+    """Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 500 server.invalid_setting.
 
-    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+    Raises ApiRemoveMemberError with code: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1500,9 +1572,9 @@ async def api_remove_member_async(
 
 
 def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: InvitationId) -> None:
-    """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
+    """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending, 500 server.invalid_setting.
 
-    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
@@ -1515,9 +1587,9 @@ def api_revoke_invitation(conn: psycopg.Connection[Any], *, invitation_id: Invit
 async def api_revoke_invitation_async(
     conn: psycopg.AsyncConnection[Any], *, invitation_id: InvitationId
 ) -> None:
-    """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
+    """Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending, 500 server.invalid_setting.
 
-    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+    Raises ApiRevokeInvitationError with code: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "api", "revoke_invitation", "select {call}", [("invitation_id", invitation_id, "text", "")]
@@ -1528,9 +1600,9 @@ async def api_revoke_invitation_async(
 
 
 def api_transfer_ownership(conn: psycopg.Connection[Any], *, org_id: OrgId, user_id: UserId) -> Organization:
-    """Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited.
+    """Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1547,9 +1619,9 @@ def api_transfer_ownership(conn: psycopg.Connection[Any], *, org_id: OrgId, user
 async def api_transfer_ownership_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, user_id: UserId
 ) -> Organization:
-    """Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited.
+    """Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited.
+    Raises ApiTransferOwnershipError with code: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1567,9 +1639,9 @@ async def api_transfer_ownership_async(
 
 
 def api_update_organization(conn: psycopg.Connection[Any], *, org_id: OrgId, name: str) -> Organization:
-    """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited.
+    """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1586,9 +1658,9 @@ def api_update_organization(conn: psycopg.Connection[Any], *, org_id: OrgId, nam
 async def api_update_organization_async(
     conn: psycopg.AsyncConnection[Any], *, org_id: OrgId, name: str
 ) -> Organization:
-    """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited.
+    """Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited, 500 server.invalid_setting.
 
-    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited.
+    Raises ApiUpdateOrganizationError with code: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited, server.invalid_setting.
     """
     query, params = call_query(
         "api",
@@ -1652,9 +1724,9 @@ def auth_change_password(
     p_device_token: str | Default | None = DEFAULT,
     p_user_agent: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links, makes this browser one of the account's devices and forgets every other. Returns {ok: true, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links, makes this browser one of the account's devices and forgets every other. Returns {ok: true, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password, 500 server.invalid_setting.
 
-    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1685,9 +1757,9 @@ async def auth_change_password_async(
     p_device_token: str | Default | None = DEFAULT,
     p_user_agent: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links, makes this browser one of the account's devices and forgets every other. Returns {ok: true, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.
+    """Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links, makes this browser one of the account's devices and forgets every other. Returns {ok: true, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them (a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password, 500 server.invalid_setting.
 
-    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password.
+    Raises AuthChangePasswordError with code: auth.not_signed_in, auth.weak_password, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1717,9 +1789,9 @@ def auth_confirm_password_reset(
     p_device_token: str | Default | None = DEFAULT,
     p_session_token: str | Default | None = DEFAULT,
 ) -> str | None:
-    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session, makes the browser one of the account's devices (p_device_token when we made it, else a new one) and forgets every other, and ends the session the browser presented (p_session_token), whoever's it was. Returns the device token for the browser's cookie. Errors: 400 auth.invalid_token, 422 auth.weak_password.
+    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session, makes the browser one of the account's devices (p_device_token when we made it, else a new one) and forgets every other, and ends the session the browser presented (p_session_token), whoever's it was. Returns the device token for the browser's cookie. Errors: 400 auth.invalid_token, 422 auth.weak_password, 500 server.invalid_setting.
 
-    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1748,9 +1820,9 @@ async def auth_confirm_password_reset_async(
     p_device_token: str | Default | None = DEFAULT,
     p_session_token: str | Default | None = DEFAULT,
 ) -> str | None:
-    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session, makes the browser one of the account's devices (p_device_token when we made it, else a new one) and forgets every other, and ends the session the browser presented (p_session_token), whoever's it was. Returns the device token for the browser's cookie. Errors: 400 auth.invalid_token, 422 auth.weak_password.
+    """Sets a new password with a reset token, spends it and every other outstanding one, revokes every session, makes the browser one of the account's devices (p_device_token when we made it, else a new one) and forgets every other, and ends the session the browser presented (p_session_token), whoever's it was. Returns the device token for the browser's cookie. Errors: 400 auth.invalid_token, 422 auth.weak_password, 500 server.invalid_setting.
 
-    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password.
+    Raises AuthConfirmPasswordResetError with code: auth.invalid_token, auth.weak_password, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1780,9 +1852,9 @@ def auth_login(
     p_session_token: str | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Checks the credentials, ends the browser's previous session (the one presented, and the account's from this device) and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.
+    """Checks the credentials, ends the browser's previous session (the one presented, and the account's from this device) and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them. Errors: 500 server.invalid_setting.
 
-    Raises no coded error.
+    Raises AuthLoginError with code: server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1797,7 +1869,7 @@ def auth_login(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
+    with guarded(conn, AuthLoginError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1813,9 +1885,9 @@ async def auth_login_async(
     p_session_token: str | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Checks the credentials, ends the browser's previous session (the one presented, and the account's from this device) and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.
+    """Checks the credentials, ends the browser's previous session (the one presented, and the account's from this device) and starts one. Returns {ok: true, user, session, device_token} or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them. Errors: 500 server.invalid_setting.
 
-    Raises no coded error.
+    Raises AuthLoginError with code: server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1830,7 +1902,7 @@ async def auth_login_async(
             ("p_device_token", p_device_token, "text", ""),
         ],
     )
-    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
+    async with guarded_async(conn, AuthLoginError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("JsonValue | None", row[0])
@@ -1877,9 +1949,9 @@ async def auth_logout_async(
 def auth_logout_all(
     conn: psycopg.Connection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> int | None:
-    """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
+    """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session), 500 server.invalid_setting.
 
-    Raises AuthLogoutAllError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1896,9 +1968,9 @@ def auth_logout_all(
 async def auth_logout_all_async(
     conn: psycopg.AsyncConnection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> int | None:
-    """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session).
+    """Revokes every session of the token's user. Errors: 401 auth.not_signed_in (no valid session), 500 server.invalid_setting.
 
-    Raises AuthLogoutAllError with code: auth.not_signed_in.
+    Raises AuthLogoutAllError with code: auth.not_signed_in, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1951,9 +2023,9 @@ async def auth_request_password_reset_async(
 def auth_resend_email_verification(
     conn: psycopg.Connection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> None:
-    """Mails the signed-in account another verification link (3 an hour per account, 20 per client address). Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
+    """Mails the signed-in account another verification link (3 an hour per account, 20 per client address). Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited, 500 server.invalid_setting.
 
-    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1969,9 +2041,9 @@ def auth_resend_email_verification(
 async def auth_resend_email_verification_async(
     conn: psycopg.AsyncConnection[Any], *, p_token: str | None, p_client_addr: Inet | Default | None = DEFAULT
 ) -> None:
-    """Mails the signed-in account another verification link (3 an hour per account, 20 per client address). Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.
+    """Mails the signed-in account another verification link (3 an hour per account, 20 per client address). Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited, 500 server.invalid_setting.
 
-    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited.
+    Raises AuthResendEmailVerificationError with code: auth.email_already_verified, auth.not_signed_in, auth.rate_limited, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -1985,9 +2057,9 @@ async def auth_resend_email_verification_async(
 
 
 def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> JsonValue | None:
-    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone).
+    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone), 500 server.invalid_setting.
 
-    Raises AuthSessionInfoError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in, server.invalid_setting.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
@@ -2001,9 +2073,9 @@ def auth_session_info(conn: psycopg.Connection[Any], *, p_token: str | None) -> 
 async def auth_session_info_async(
     conn: psycopg.AsyncConnection[Any], *, p_token: str | None
 ) -> JsonValue | None:
-    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone).
+    """The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone), 500 server.invalid_setting.
 
-    Raises AuthSessionInfoError with code: auth.not_signed_in.
+    Raises AuthSessionInfoError with code: auth.not_signed_in, server.invalid_setting.
     """
     query, params = call_query(
         "auth", "session_info", "select v from {call} as v", [("p_token", p_token, "text", "")]
@@ -2025,9 +2097,9 @@ def auth_signup(
     p_session_token: str | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
+    """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name, 500 server.invalid_setting.
 
-    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -2060,9 +2132,9 @@ async def auth_signup_async(
     p_session_token: str | Default | None = DEFAULT,
     p_device_token: str | Default | None = DEFAULT,
 ) -> JsonValue | None:
-    """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.
+    """Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name, 500 server.invalid_setting.
 
-    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password.
+    Raises AuthSignupError with code: auth.invalid_display_name, auth.invalid_email, auth.weak_password, server.invalid_setting.
     """
     query, params = call_query(
         "auth",
@@ -2085,28 +2157,28 @@ async def auth_signup_async(
 
 
 def auth_touch_session(conn: psycopg.Connection[Any], *, p_token: str | None) -> bool | None:
-    """Marks the session of a valid token as used now (at most once a minute); whether it is valid.
+    """Marks the session of a valid token as used now (at most once a minute); whether it is valid. Errors: 500 server.invalid_setting.
 
-    Raises no coded error.
+    Raises AuthTouchSessionError with code: server.invalid_setting.
     """
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    with guarded(conn), conn.cursor(row_factory=tuple_row) as cur:
+    with guarded(conn, AuthTouchSessionError), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute(query, params)
         row = one(cur.fetchone())
     return cast("bool | None", row[0])
 
 
 async def auth_touch_session_async(conn: psycopg.AsyncConnection[Any], *, p_token: str | None) -> bool | None:
-    """Marks the session of a valid token as used now (at most once a minute); whether it is valid.
+    """Marks the session of a valid token as used now (at most once a minute); whether it is valid. Errors: 500 server.invalid_setting.
 
-    Raises no coded error.
+    Raises AuthTouchSessionError with code: server.invalid_setting.
     """
     query, params = call_query(
         "auth", "touch_session", "select v from {call} as v", [("p_token", p_token, "text", "")]
     )
-    async with guarded_async(conn), conn.cursor(row_factory=tuple_row) as cur:
+    async with guarded_async(conn, AuthTouchSessionError), conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return cast("bool | None", row[0])
@@ -2371,9 +2443,9 @@ async def delivery_still_wanted_async(
 def ext_ai_org_activity(
     conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
 ) -> JsonValue | None:
-    """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.
 
-    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found.
+    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "ext",
@@ -2390,9 +2462,9 @@ def ext_ai_org_activity(
 async def ext_ai_org_activity_async(
     conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
 ) -> JsonValue | None:
-    """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """The organization's recent activity that the session's user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.
 
-    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found.
+    Raises ExtAiOrgActivityError with code: auth.not_signed_in, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "ext",
@@ -2413,9 +2485,9 @@ def ext_ai_release(
     p_reservation_id: int | None,
     p_failure: str | None,
 ) -> None:
-    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.
 
-    Raises ExtAiReleaseError with code: auth.not_signed_in, org.not_found.
+    Raises ExtAiReleaseError with code: auth.not_signed_in, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "ext",
@@ -2439,9 +2511,9 @@ async def ext_ai_release_async(
     p_reservation_id: int | None,
     p_failure: str | None,
 ) -> None:
-    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """Marks the session's reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.
 
-    Raises ExtAiReleaseError with code: auth.not_signed_in, org.not_found.
+    Raises ExtAiReleaseError with code: auth.not_signed_in, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "ext",
@@ -2468,9 +2540,9 @@ def ext_ai_reserve(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited, 500 server.invalid_setting.
 
-    Raises ExtAiReserveError with code: ai.in_progress, ai.user_rate_limited, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.in_progress, ai.user_rate_limited, auth.not_signed_in, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "ext",
@@ -2501,9 +2573,9 @@ async def ext_ai_reserve_async(
     p_request_hash: bytes | None,
     p_tokens: int | None,
 ) -> ExtAiReserveRow:
-    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited.
+    """The cached answer of the request (free), or a reservation of its tokens against the organization's monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller's hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited, 500 server.invalid_setting.
 
-    Raises ExtAiReserveError with code: ai.in_progress, ai.user_rate_limited, auth.not_signed_in, org.not_found.
+    Raises ExtAiReserveError with code: ai.in_progress, ai.user_rate_limited, auth.not_signed_in, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "ext",
@@ -2536,9 +2608,9 @@ def ext_ai_settle(
     p_completion_tokens: int | None,
     p_answer: str | None,
 ) -> None:
-    """Charges the session's reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """Charges the session's reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.
 
-    Raises ExtAiSettleError with code: auth.not_signed_in, org.not_found.
+    Raises ExtAiSettleError with code: auth.not_signed_in, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "ext",
@@ -2566,9 +2638,9 @@ async def ext_ai_settle_async(
     p_completion_tokens: int | None,
     p_answer: str | None,
 ) -> None:
-    """Charges the session's reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.
+    """Charges the session's reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.
 
-    Raises ExtAiSettleError with code: auth.not_signed_in, org.not_found.
+    Raises ExtAiSettleError with code: auth.not_signed_in, org.not_found, server.invalid_setting.
     """
     query, params = call_query(
         "ext",
@@ -2598,9 +2670,9 @@ def ext_connect_slack(
     p_token_key_id: str | None,
     p_token_sealed: bytes | None,
 ) -> JsonValue | None:
-    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name.
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name, 500 server.invalid_setting.
 
-    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.invalid_team_name.
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting, slack.invalid_channel, slack.invalid_team_name.
     """
     query, params = call_query(
         "ext",
@@ -2633,9 +2705,9 @@ async def ext_connect_slack_async(
     p_token_key_id: str | None,
     p_token_sealed: bytes | None,
 ) -> JsonValue | None:
-    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name.
+    """Stores the organization's Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection's JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name, 500 server.invalid_setting.
 
-    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.invalid_team_name.
+    Raises ExtConnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting, slack.invalid_channel, slack.invalid_team_name.
     """
     query, params = call_query(
         "ext",
@@ -2660,9 +2732,9 @@ async def ext_connect_slack_async(
 def ext_disconnect_slack(
     conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None
 ) -> None:
-    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected, 500 server.invalid_setting.
 
-    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting, slack.not_connected.
     """
     query, params = call_query(
         "ext",
@@ -2678,9 +2750,9 @@ def ext_disconnect_slack(
 async def ext_disconnect_slack_async(
     conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None
 ) -> None:
-    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.
+    """Forgets the organization's Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected, 500 server.invalid_setting.
 
-    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.not_connected.
+    Raises ExtDisconnectSlackError with code: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting, slack.not_connected.
     """
     query, params = call_query(
         "ext",
@@ -2696,9 +2768,9 @@ async def ext_disconnect_slack_async(
 def ext_slack_may_connect(
     conn: psycopg.Connection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
 ) -> OrgId | None:
-    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited, 500 server.invalid_setting.
 
-    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting, slack.invalid_channel, slack.rate_limited.
     """
     query, params = call_query(
         "ext",
@@ -2719,9 +2791,9 @@ def ext_slack_may_connect(
 async def ext_slack_may_connect_async(
     conn: psycopg.AsyncConnection[Any], *, p_session: str | None, p_org_id: str | None, p_channel: str | None
 ) -> OrgId | None:
-    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.
+    """The organization's id when the session's user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited, 500 server.invalid_setting.
 
-    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, slack.invalid_channel, slack.rate_limited.
+    Raises ExtSlackMayConnectError with code: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting, slack.invalid_channel, slack.rate_limited.
     """
     query, params = call_query(
         "ext",
@@ -2943,9 +3015,9 @@ async def pipeline_org_daily_metrics_async(
 
 
 def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations. Errors: 500 server.invalid_setting.
 
-    Raises no coded error.
+    Raises PipelinePurgeAuthError with code: server.invalid_setting.
     """
     query, params = call_query(
         "pipeline",
@@ -2953,16 +3025,19 @@ def pipeline_purge_auth(conn: psycopg.Connection[Any]) -> PipelinePurgeAuthRow:
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered", r."invitations", r."deleted_organizations", r."deleted_organization_rows" from {call} as r',
         [],
     )
-    with guarded(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+    with (
+        guarded(conn, PipelinePurgeAuthError),
+        conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur,
+    ):
         cur.execute(query, params)
         row = one(cur.fetchone())
     return row
 
 
 async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> PipelinePurgeAuthRow:
-    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations.
+    """Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations. Errors: 500 server.invalid_setting.
 
-    Raises no coded error.
+    Raises PipelinePurgeAuthError with code: server.invalid_setting.
     """
     query, params = call_query(
         "pipeline",
@@ -2970,7 +3045,10 @@ async def pipeline_purge_auth_async(conn: psycopg.AsyncConnection[Any]) -> Pipel
         'select r."sessions", r."rate_limit_hits", r."password_resets", r."devices", r."email_verifications", r."outbox_secrets", r."outbox_delivered", r."invitations", r."deleted_organizations", r."deleted_organization_rows" from {call} as r',
         [],
     )
-    async with guarded_async(conn), conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur:
+    async with (
+        guarded_async(conn, PipelinePurgeAuthError),
+        conn.cursor(row_factory=class_row(PipelinePurgeAuthRow)) as cur,
+    ):
         await cur.execute(query, params)
         row = one(await cur.fetchone())
     return row

@@ -380,6 +380,43 @@ def test_a_call_whose_database_connection_was_lost_mid_way_is_the_outage_answer(
         fake.server_close()
 
 
+def test_a_database_setting_not_of_its_type_is_a_server_error_naming_it(
+    pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An operator's `alter database … set app.settings.<name> = 'lots'` for a number is the
+    server's fault, answered 500 server.invalid_setting naming the setting, by PostgREST and the
+    edge's /rpc and /auth routes alike. Its cast failed with Postgres's 22P02, which PostgREST
+    answered 400, blaming the caller, and which /auth answered 500 edge.internal_error: neither
+    named the setting."""
+    settings = {"organizations_per_user_per_day": "lots", "logins_per_account_per_hour": "lots"}
+    with make_stack(
+        pg_server, template_database, tmp_path_factory.mktemp("bad-setting"), database_settings=settings
+    ) as running:
+        account = signup(running.edge_url)
+        message = "app.settings.organizations_per_user_per_day must be a whole number, not 'lots'"
+        direct = request(
+            running.postgrest_url,
+            "POST",
+            "/rpc/create_organization",
+            json_body={"name": "Acme"},
+            headers={"X-Blossom-Session": account.token},
+        )
+        assert (direct.status, direct.json()["code"], direct.json()["message"]) == (
+            500,
+            "server.invalid_setting",
+            message,
+        )
+        reply = post(running.edge_url, "/rpc/create_organization", {"name": "Acme"}, headers=account.cookie)
+        assert_error(reply, 500, "server.invalid_setting")
+        assert reply.json()["message"] == message
+        assert reply.header("retry-after") is None, "waiting does not mend a setting"
+        login = post(running.edge_url, "/auth/login", {"email": account.email, "password": PASSWORD})
+        assert_error(login, 500, "server.invalid_setting")
+        assert login.json()["message"] == (
+            "app.settings.logins_per_account_per_hour must be a whole number, not 'lots'"
+        )
+
+
 def test_a_503_of_our_own_keeps_its_code() -> None:
     """A function's own 503 (util.raise_error: api.delete_organization's org.busy, which its
     error union declares) is an answer of ours, not the database out of reach: it keeps its

@@ -13,7 +13,7 @@ from codegen.catalog import is_internal, read_catalog
 from codegen.config import ROOT, Config
 from codegen.raises import ErrorCodes, error_codes
 
-CODE = re.compile(r"\b(?:auth|org|member|invitation|audit|request|edge|slack|ai|pipeline)\.[a-z_]+\b")
+CODE = re.compile(r"\b(?:auth|org|member|invitation|audit|request|edge|slack|ai|pipeline|server)\.[a-z_]+\b")
 API_DOC = (ROOT / "docs" / "api.md").read_text()
 # Schemas whose functions' comments list the codes they raise: the API, and the auth and
 # ext and pipeline functions the edge and the pipeline call.

@@ -5,12 +5,15 @@
  *
  * The API functions run as their owner and need nothing here; what runs as the caller does:
  * the pre-request (a refusal, the allowed origins) and the pre-request's view of the session
- * (the idle timeout).
+ * (the idle timeout, and its refusal when it is no interval).
  */
 grant usage on schema util to web_anon, authenticated, session_reader;
 grant execute on function
   util.raise_error(integer, text, text, text, jsonb),
-  util.setting(text, text)
+  util.setting(text, text),
+  util.interval_setting(text, interval),
+  util.setting_as_interval(text, text),
+  util.refuse_setting(text, text, text)
   to web_anon, authenticated;
 grant execute on function util.setting(text, text) to session_reader;
 

@@ -47,7 +47,8 @@ select is(
   array['auth.origin_allowed(text)', 'auth.pre_request()', 'auth.presented_token()',
         'auth.refuse_cross_site_write()', 'auth.session_cookie_name()', 'auth.session_is_dead(app.sessions)',
         'auth.session_is_dead_after(app.sessions,interval)', 'auth.touch_session(text)',
-        'util.raise_error(integer,text,text,text,jsonb)', 'util.setting(text,text)'],
+        'util.interval_setting(text,interval)', 'util.raise_error(integer,text,text,text,jsonb)',
+        'util.refuse_setting(text,text,text)', 'util.setting(text,text)', 'util.setting_as_interval(text,text)'],
   'web_anon may execute only the pre-request and the helpers it calls');
 
 select is(

@@ -349,9 +349,9 @@ async function _request<T, C extends string>(
 /** What the edge may answer to any request. */
 export type EdgeErrorCode = "edge.bad_request" | "edge.body_too_large" | "edge.headers_too_large" | "edge.http_version_not_supported" | "edge.internal_error" | "edge.method_not_implemented" | "edge.not_acceptable" | "edge.overloaded" | "edge.request_timeout" | "edge.shutting_down" | "edge.too_many_connections" | "edge.too_many_requests" | "edge.unsupported_encoding" | "edge.unsupported_transfer_coding";
 /** What every RPC may fail with besides its own: the pre-request's, the edge's and its proxy's. */
-export type RpcCommonErrorCode = "auth.csrf" | "edge.bad_gateway" | "edge.bad_request" | "edge.body_too_large" | "edge.database_unavailable" | "edge.headers_too_large" | "edge.http_version_not_supported" | "edge.internal_error" | "edge.invalid_arguments" | "edge.method_not_allowed" | "edge.method_not_implemented" | "edge.not_acceptable" | "edge.not_found" | "edge.overloaded" | "edge.query_too_long" | "edge.request_timeout" | "edge.shutting_down" | "edge.too_many_connections" | "edge.too_many_requests" | "edge.unsupported_encoding" | "edge.unsupported_transfer_coding" | "edge.upstream_busy" | "edge.upstream_timeout" | "edge.upstream_unavailable";
+export type RpcCommonErrorCode = "auth.csrf" | "edge.bad_gateway" | "edge.bad_request" | "edge.body_too_large" | "edge.database_unavailable" | "edge.headers_too_large" | "edge.http_version_not_supported" | "edge.internal_error" | "edge.invalid_arguments" | "edge.method_not_allowed" | "edge.method_not_implemented" | "edge.not_acceptable" | "edge.not_found" | "edge.overloaded" | "edge.query_too_long" | "edge.request_timeout" | "edge.shutting_down" | "edge.too_many_connections" | "edge.too_many_requests" | "edge.unsupported_encoding" | "edge.unsupported_transfer_coding" | "edge.upstream_busy" | "edge.upstream_timeout" | "edge.upstream_unavailable" | "server.invalid_setting";
 const _EDGE_COMMON: readonly string[] = ["edge.bad_request", "edge.body_too_large", "edge.headers_too_large", "edge.http_version_not_supported", "edge.internal_error", "edge.method_not_implemented", "edge.not_acceptable", "edge.overloaded", "edge.request_timeout", "edge.shutting_down", "edge.too_many_connections", "edge.too_many_requests", "edge.unsupported_encoding", "edge.unsupported_transfer_coding"];
-const _RPC_COMMON: readonly string[] = ["auth.csrf", "edge.bad_gateway", "edge.bad_request", "edge.body_too_large", "edge.database_unavailable", "edge.headers_too_large", "edge.http_version_not_supported", "edge.internal_error", "edge.invalid_arguments", "edge.method_not_allowed", "edge.method_not_implemented", "edge.not_acceptable", "edge.not_found", "edge.overloaded", "edge.query_too_long", "edge.request_timeout", "edge.shutting_down", "edge.too_many_connections", "edge.too_many_requests", "edge.unsupported_encoding", "edge.unsupported_transfer_coding", "edge.upstream_busy", "edge.upstream_timeout", "edge.upstream_unavailable"];
+const _RPC_COMMON: readonly string[] = ["auth.csrf", "edge.bad_gateway", "edge.bad_request", "edge.body_too_large", "edge.database_unavailable", "edge.headers_too_large", "edge.http_version_not_supported", "edge.internal_error", "edge.invalid_arguments", "edge.method_not_allowed", "edge.method_not_implemented", "edge.not_acceptable", "edge.not_found", "edge.overloaded", "edge.query_too_long", "edge.request_timeout", "edge.shutting_down", "edge.too_many_connections", "edge.too_many_requests", "edge.unsupported_encoding", "edge.unsupported_transfer_coding", "edge.upstream_busy", "edge.upstream_timeout", "edge.upstream_unavailable", "server.invalid_setting"];
 
 // -- Types ---------------------------------------------------------------------------------
 
@@ -361,7 +361,7 @@ export interface AcceptInvitationArgs {
 }
 
 /** The codes api.accept_invitation can fail with. */
-export type AcceptInvitationErrorCode = "auth.not_signed_in" | "invitation.invalid" | "invitation.wrong_account" | "org.already_member" | RpcCommonErrorCode;
+export type AcceptInvitationErrorCode = "auth.not_signed_in" | "invitation.invalid" | "invitation.wrong_account" | "org.already_member" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** AiOrgSummary, an answer of the edge's routes (edge/routes.py). */
 export interface AiOrgSummary {
@@ -413,7 +413,7 @@ export interface AuthChangePasswordBody {
 }
 
 /** The codes POST /auth/password can fail with. */
-export type AuthChangePasswordErrorCode = "auth.csrf" | "auth.invalid_credentials" | "auth.not_signed_in" | "auth.rate_limited" | "auth.weak_password" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type AuthChangePasswordErrorCode = "auth.csrf" | "auth.invalid_credentials" | "auth.not_signed_in" | "auth.rate_limited" | "auth.weak_password" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | EdgeErrorCode;
 
 /** The body of POST /auth/password-reset/confirm. */
 export interface AuthConfirmPasswordResetBody {
@@ -422,7 +422,7 @@ export interface AuthConfirmPasswordResetBody {
 }
 
 /** The codes POST /auth/password-reset/confirm can fail with. */
-export type AuthConfirmPasswordResetErrorCode = "auth.csrf" | "auth.invalid_token" | "auth.weak_password" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type AuthConfirmPasswordResetErrorCode = "auth.csrf" | "auth.invalid_token" | "auth.weak_password" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | EdgeErrorCode;
 
 /** The body of POST /auth/login. */
 export interface AuthLoginBody {
@@ -431,10 +431,10 @@ export interface AuthLoginBody {
 }
 
 /** The codes POST /auth/login can fail with. */
-export type AuthLoginErrorCode = "auth.csrf" | "auth.invalid_credentials" | "auth.rate_limited" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type AuthLoginErrorCode = "auth.csrf" | "auth.invalid_credentials" | "auth.rate_limited" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | EdgeErrorCode;
 
 /** The codes POST /auth/logout-all can fail with. */
-export type AuthLogoutAllErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type AuthLogoutAllErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | EdgeErrorCode;
 
 /** The codes POST /auth/logout can fail with. */
 export type AuthLogoutErrorCode = "auth.csrf" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
@@ -448,7 +448,7 @@ export interface AuthRequestPasswordResetBody {
 export type AuthRequestPasswordResetErrorCode = "auth.csrf" | "auth.rate_limited" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
 
 /** The codes POST /auth/verify-email/resend can fail with. */
-export type AuthResendEmailVerificationErrorCode = "auth.csrf" | "auth.email_already_verified" | "auth.not_signed_in" | "auth.rate_limited" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type AuthResendEmailVerificationErrorCode = "auth.csrf" | "auth.email_already_verified" | "auth.not_signed_in" | "auth.rate_limited" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | EdgeErrorCode;
 
 /** AuthSession, an answer of the edge's routes (edge/routes.py). */
 export interface AuthSession {
@@ -458,7 +458,7 @@ export interface AuthSession {
 }
 
 /** The codes GET /auth/session can fail with. */
-export type AuthSessionErrorCode = "auth.not_signed_in" | "edge.database_unavailable" | EdgeErrorCode;
+export type AuthSessionErrorCode = "auth.not_signed_in" | "edge.database_unavailable" | "server.invalid_setting" | EdgeErrorCode;
 
 /** AuthSessionInfo, an answer of the edge's routes (edge/routes.py). */
 export interface AuthSessionInfo {
@@ -479,7 +479,7 @@ export interface AuthSignupBody {
 }
 
 /** The codes POST /auth/signup can fail with. */
-export type AuthSignupErrorCode = "auth.csrf" | "auth.email_taken" | "auth.invalid_display_name" | "auth.invalid_email" | "auth.rate_limited" | "auth.weak_password" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type AuthSignupErrorCode = "auth.csrf" | "auth.email_taken" | "auth.invalid_display_name" | "auth.invalid_email" | "auth.rate_limited" | "auth.weak_password" | "edge.auth_busy" | "edge.database_unavailable" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | EdgeErrorCode;
 
 /** AuthUser, an answer of the edge's routes (edge/routes.py). */
 export interface AuthUser {
@@ -506,7 +506,7 @@ export interface ChangeMemberRoleArgs {
 }
 
 /** The codes api.change_member_role can fail with. */
-export type ChangeMemberRoleErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.invalid_role" | "org.last_owner" | "org.not_found" | "org.rate_limited" | RpcCommonErrorCode;
+export type ChangeMemberRoleErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.invalid_role" | "org.last_owner" | "org.not_found" | "org.rate_limited" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.create_organization. */
 export interface CreateOrganizationArgs {
@@ -514,7 +514,7 @@ export interface CreateOrganizationArgs {
 }
 
 /** The codes api.create_organization can fail with. */
-export type CreateOrganizationErrorCode = "auth.not_signed_in" | "org.invalid_name" | "org.rate_limited" | "org.slug_taken" | RpcCommonErrorCode;
+export type CreateOrganizationErrorCode = "auth.not_signed_in" | "org.invalid_name" | "org.rate_limited" | "org.slug_taken" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.decline_invitation. */
 export interface DeclineInvitationArgs {
@@ -522,7 +522,7 @@ export interface DeclineInvitationArgs {
 }
 
 /** The codes api.decline_invitation can fail with. */
-export type DeclineInvitationErrorCode = "auth.not_signed_in" | "invitation.invalid" | "invitation.wrong_account" | RpcCommonErrorCode;
+export type DeclineInvitationErrorCode = "auth.not_signed_in" | "invitation.invalid" | "invitation.wrong_account" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.delete_organization. */
 export interface DeleteOrganizationArgs {
@@ -530,7 +530,7 @@ export interface DeleteOrganizationArgs {
 }
 
 /** The codes api.delete_organization can fail with. */
-export type DeleteOrganizationErrorCode = "auth.not_signed_in" | "org.busy" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
+export type DeleteOrganizationErrorCode = "auth.not_signed_in" | "org.busy" | "org.forbidden" | "org.not_found" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** An event's id: evt_ and 26 Crockford base32 characters (see app.gen_id). */
 export type EventId = string & { readonly __brand: "app.event_id" };
@@ -545,7 +545,7 @@ export interface ExtAiOrgSummaryBody {
 }
 
 /** The codes POST /ext/ai/org-summary can fail with. */
-export type ExtAiOrgSummaryErrorCode = "ai.in_progress" | "ai.not_configured" | "ai.provider_error" | "ai.quota_exceeded" | "ai.rate_limited" | "ai.timeout" | "ai.user_rate_limited" | "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | EdgeErrorCode;
+export type ExtAiOrgSummaryErrorCode = "ai.in_progress" | "ai.not_configured" | "ai.provider_error" | "ai.quota_exceeded" | "ai.rate_limited" | "ai.timeout" | "ai.user_rate_limited" | "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | EdgeErrorCode;
 
 /** The body of POST /ext/slack/connect. */
 export interface ExtSlackConnectBody {
@@ -555,7 +555,7 @@ export interface ExtSlackConnectBody {
 }
 
 /** The codes POST /ext/slack/connect can fail with. */
-export type ExtSlackConnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "slack.invalid_channel" | "slack.invalid_team_name" | "slack.invalid_token" | "slack.not_configured" | "slack.provider_error" | "slack.rate_limited" | "slack.unavailable" | EdgeErrorCode;
+export type ExtSlackConnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | "slack.invalid_channel" | "slack.invalid_team_name" | "slack.invalid_token" | "slack.not_configured" | "slack.provider_error" | "slack.rate_limited" | "slack.unavailable" | EdgeErrorCode;
 
 /** The body of POST /ext/slack/disconnect. */
 export interface ExtSlackDisconnectBody {
@@ -563,7 +563,7 @@ export interface ExtSlackDisconnectBody {
 }
 
 /** The codes POST /ext/slack/disconnect can fail with. */
-export type ExtSlackDisconnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "slack.not_connected" | EdgeErrorCode;
+export type ExtSlackDisconnectErrorCode = "auth.csrf" | "auth.not_signed_in" | "edge.database_unavailable" | "org.forbidden" | "org.not_found" | "request.invalid_field" | "request.invalid_json" | "server.invalid_setting" | "slack.not_connected" | EdgeErrorCode;
 
 /** The arguments of api.get_ai_usage. */
 export interface GetAiUsageArgs {
@@ -571,7 +571,7 @@ export interface GetAiUsageArgs {
 }
 
 /** The codes api.get_ai_usage can fail with. */
-export type GetAiUsageErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
+export type GetAiUsageErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.not_found" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.get_organization. */
 export interface GetOrganizationArgs {
@@ -622,7 +622,7 @@ export interface InviteMemberArgs {
 }
 
 /** The codes api.invite_member can fail with. */
-export type InviteMemberErrorCode = "auth.not_signed_in" | "invitation.invalid_email" | "invitation.rate_limited" | "org.already_member" | "org.forbidden" | "org.invalid_role" | "org.not_found" | RpcCommonErrorCode;
+export type InviteMemberErrorCode = "auth.not_signed_in" | "invitation.invalid_email" | "invitation.rate_limited" | "org.already_member" | "org.forbidden" | "org.invalid_role" | "org.not_found" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.leave_organization. */
 export interface LeaveOrganizationArgs {
@@ -630,7 +630,7 @@ export interface LeaveOrganizationArgs {
 }
 
 /** The codes api.leave_organization can fail with. */
-export type LeaveOrganizationErrorCode = "auth.not_signed_in" | "org.last_owner" | "org.not_found" | RpcCommonErrorCode;
+export type LeaveOrganizationErrorCode = "auth.not_signed_in" | "org.last_owner" | "org.not_found" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.list_audit_events. */
 export interface ListAuditEventsArgs {
@@ -728,7 +728,7 @@ export interface RemoveMemberArgs {
 }
 
 /** The codes api.remove_member can fail with. */
-export type RemoveMemberErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.last_owner" | "org.not_found" | RpcCommonErrorCode;
+export type RemoveMemberErrorCode = "auth.not_signed_in" | "member.not_found" | "org.forbidden" | "org.last_owner" | "org.not_found" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.revoke_invitation. */
 export interface RevokeInvitationArgs {
@@ -736,7 +736,7 @@ export interface RevokeInvitationArgs {
 }
 
 /** The codes api.revoke_invitation can fail with. */
-export type RevokeInvitationErrorCode = "auth.not_signed_in" | "invitation.not_found" | "invitation.not_pending" | "org.forbidden" | "org.not_found" | RpcCommonErrorCode;
+export type RevokeInvitationErrorCode = "auth.not_signed_in" | "invitation.not_found" | "invitation.not_pending" | "org.forbidden" | "org.not_found" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** A session's id: ses_ and 26 Crockford base32 characters (see app.gen_id). */
 export type SessionId = string & { readonly __brand: "app.session_id" };
@@ -781,7 +781,7 @@ export interface TransferOwnershipArgs {
 }
 
 /** The codes api.transfer_ownership can fail with. */
-export type TransferOwnershipErrorCode = "auth.not_signed_in" | "member.not_found" | "org.already_owner" | "org.forbidden" | "org.not_found" | "org.rate_limited" | RpcCommonErrorCode;
+export type TransferOwnershipErrorCode = "auth.not_signed_in" | "member.not_found" | "org.already_owner" | "org.forbidden" | "org.not_found" | "org.rate_limited" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.update_organization. */
 export interface UpdateOrganizationArgs {
@@ -790,7 +790,7 @@ export interface UpdateOrganizationArgs {
 }
 
 /** The codes api.update_organization can fail with. */
-export type UpdateOrganizationErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.invalid_name" | "org.not_found" | "org.rate_limited" | RpcCommonErrorCode;
+export type UpdateOrganizationErrorCode = "auth.not_signed_in" | "org.forbidden" | "org.invalid_name" | "org.not_found" | "org.rate_limited" | "server.invalid_setting" | RpcCommonErrorCode;
 
 /** The arguments of api.update_profile. */
 export interface UpdateProfileArgs {
@@ -824,16 +824,16 @@ export interface UserProfile {
 // -- Functions -----------------------------------------------------------------------------
 
 /**
- * Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
+ * Joins the organization with the invitation's role, and verifies the caller's email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member, 500 server.invalid_setting.
  *
- * POST /rpc/accept_invitation; fails with: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member.
+ * POST /rpc/accept_invitation; fails with: auth.not_signed_in, invitation.invalid, invitation.wrong_account, org.already_member, server.invalid_setting.
  */
 export function acceptInvitation(
   client: Client,
   args: AcceptInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, AcceptInvitationErrorCode>> {
-  return _request<Organization, AcceptInvitationErrorCode>(client, "POST", "/rpc/accept_invitation", { token: args.token }, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, AcceptInvitationErrorCode>(client, "POST", "/rpc/accept_invitation", { token: args.token }, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "org.already_member", "server.invalid_setting", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
@@ -847,7 +847,7 @@ export function authChangePassword(
   body: AuthChangePasswordBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthChangePasswordErrorCode>> {
-  return _request<null, AuthChangePasswordErrorCode>(client, "POST", "/auth/password", body, ["auth.csrf", "auth.invalid_credentials", "auth.not_signed_in", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
+  return _request<null, AuthChangePasswordErrorCode>(client, "POST", "/auth/password", body, ["auth.csrf", "auth.invalid_credentials", "auth.not_signed_in", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", "server.invalid_setting", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -861,7 +861,7 @@ export function authConfirmPasswordReset(
   body: AuthConfirmPasswordResetBody,
   options?: CallOptions,
 ): Promise<Result<null, AuthConfirmPasswordResetErrorCode>> {
-  return _request<null, AuthConfirmPasswordResetErrorCode>(client, "POST", "/auth/password-reset/confirm", body, ["auth.csrf", "auth.invalid_token", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
+  return _request<null, AuthConfirmPasswordResetErrorCode>(client, "POST", "/auth/password-reset/confirm", body, ["auth.csrf", "auth.invalid_token", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", "server.invalid_setting", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -875,7 +875,7 @@ export function authLogin(
   body: AuthLoginBody,
   options?: CallOptions,
 ): Promise<Result<AuthSignedIn, AuthLoginErrorCode>> {
-  return _request<AuthSignedIn, AuthLoginErrorCode>(client, "POST", "/auth/login", body, ["auth.csrf", "auth.invalid_credentials", "auth.rate_limited", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }) }), options);
+  return _request<AuthSignedIn, AuthLoginErrorCode>(client, "POST", "/auth/login", body, ["auth.csrf", "auth.invalid_credentials", "auth.rate_limited", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", "server.invalid_setting", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }) }), options);
 }
 
 /**
@@ -901,7 +901,7 @@ export function authLogoutAll(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthLogoutAllErrorCode>> {
-  return _request<null, AuthLogoutAllErrorCode>(client, "POST", "/auth/logout-all", {}, ["auth.csrf", "auth.not_signed_in", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
+  return _request<null, AuthLogoutAllErrorCode>(client, "POST", "/auth/logout-all", {}, ["auth.csrf", "auth.not_signed_in", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", "server.invalid_setting", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -928,7 +928,7 @@ export function authResendEmailVerification(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<null, AuthResendEmailVerificationErrorCode>> {
-  return _request<null, AuthResendEmailVerificationErrorCode>(client, "POST", "/auth/verify-email/resend", {}, ["auth.csrf", "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.null, options);
+  return _request<null, AuthResendEmailVerificationErrorCode>(client, "POST", "/auth/verify-email/resend", {}, ["auth.csrf", "auth.email_already_verified", "auth.not_signed_in", "auth.rate_limited", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", "server.invalid_setting", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -941,7 +941,7 @@ export function authSession(
   client: Client,
   options?: CallOptions,
 ): Promise<Result<AuthSessionInfo, AuthSessionErrorCode>> {
-  return _request<AuthSessionInfo, AuthSessionErrorCode>(client, "GET", "/auth/session", null, ["auth.not_signed_in", "edge.database_unavailable", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }), session: _d.obj({ id: _d.string, created_at: _d.string, expires_at: _d.string }) }), options);
+  return _request<AuthSessionInfo, AuthSessionErrorCode>(client, "GET", "/auth/session", null, ["auth.not_signed_in", "edge.database_unavailable", "server.invalid_setting", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }), session: _d.obj({ id: _d.string, created_at: _d.string, expires_at: _d.string }) }), options);
 }
 
 /**
@@ -955,7 +955,7 @@ export function authSignup(
   body: AuthSignupBody,
   options?: CallOptions,
 ): Promise<Result<AuthSignedIn, AuthSignupErrorCode>> {
-  return _request<AuthSignedIn, AuthSignupErrorCode>(client, "POST", "/auth/signup", body, ["auth.csrf", "auth.email_taken", "auth.invalid_display_name", "auth.invalid_email", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }) }), options);
+  return _request<AuthSignedIn, AuthSignupErrorCode>(client, "POST", "/auth/signup", body, ["auth.csrf", "auth.email_taken", "auth.invalid_display_name", "auth.invalid_email", "auth.rate_limited", "auth.weak_password", "edge.auth_busy", "edge.database_unavailable", "request.invalid_field", "request.invalid_json", "server.invalid_setting", ..._EDGE_COMMON], "json", _d.obj({ user: _d.obj({ id: _d.string, email: _d.string, display_name: _d.string, created_at: _d.string, email_verified: _d.boolean }) }), options);
 }
 
 /**
@@ -973,55 +973,55 @@ export function authVerifyEmail(
 }
 
 /**
- * Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited.
+ * Sets a member's role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited, 500 server.invalid_setting.
  *
- * POST /rpc/change_member_role; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited.
+ * POST /rpc/change_member_role; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.invalid_role, org.last_owner, org.not_found, org.rate_limited, server.invalid_setting.
  */
 export function changeMemberRole(
   client: Client,
   args: ChangeMemberRoleArgs,
   options?: CallOptions,
 ): Promise<Result<Member, ChangeMemberRoleErrorCode>> {
-  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", { org_id: args.org_id, user_id: args.user_id, role: args.role }, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ membership_id: _d.string, user_id: _d.string, email: _d.string, display_name: _d.string, role: _d.oneOf(orgRoleValues), joined_at: _d.string }), options);
+  return _request<Member, ChangeMemberRoleErrorCode>(client, "POST", "/rpc/change_member_role", { org_id: args.org_id, user_id: args.user_id, role: args.role }, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.invalid_role", "org.last_owner", "org.not_found", "org.rate_limited", "server.invalid_setting", ..._RPC_COMMON], "json", _d.obj({ membership_id: _d.string, user_id: _d.string, email: _d.string, display_name: _d.string, role: _d.oneOf(orgRoleValues), joined_at: _d.string }), options);
 }
 
 /**
- * Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
+ * Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited, 500 server.invalid_setting.
  *
- * POST /rpc/create_organization; fails with: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken.
+ * POST /rpc/create_organization; fails with: auth.not_signed_in, org.invalid_name, org.rate_limited, org.slug_taken, server.invalid_setting.
  */
 export function createOrganization(
   client: Client,
   args: CreateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, CreateOrganizationErrorCode>> {
-  return _request<Organization, CreateOrganizationErrorCode>(client, "POST", "/rpc/create_organization", { name: args.name }, ["auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, CreateOrganizationErrorCode>(client, "POST", "/rpc/create_organization", { name: args.name }, ["auth.not_signed_in", "org.invalid_name", "org.rate_limited", "org.slug_taken", "server.invalid_setting", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
- * Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
+ * Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 500 server.invalid_setting.
  *
- * POST /rpc/decline_invitation; fails with: auth.not_signed_in, invitation.invalid, invitation.wrong_account.
+ * POST /rpc/decline_invitation; fails with: auth.not_signed_in, invitation.invalid, invitation.wrong_account, server.invalid_setting.
  */
 export function declineInvitation(
   client: Client,
   args: DeclineInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeclineInvitationErrorCode>> {
-  return _request<null, DeclineInvitationErrorCode>(client, "POST", "/rpc/decline_invitation", { token: args.token }, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, DeclineInvitationErrorCode>(client, "POST", "/rpc/decline_invitation", { token: args.token }, ["auth.not_signed_in", "invitation.invalid", "invitation.wrong_account", "server.invalid_setting", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
- * Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
+ * Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy, 500 server.invalid_setting.
  *
- * POST /rpc/delete_organization; fails with: auth.not_signed_in, org.busy, org.forbidden, org.not_found.
+ * POST /rpc/delete_organization; fails with: auth.not_signed_in, org.busy, org.forbidden, org.not_found, server.invalid_setting.
  */
 export function deleteOrganization(
   client: Client,
   args: DeleteOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, DeleteOrganizationErrorCode>> {
-  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", { org_id: args.org_id }, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, DeleteOrganizationErrorCode>(client, "POST", "/rpc/delete_organization", { org_id: args.org_id }, ["auth.not_signed_in", "org.busy", "org.forbidden", "org.not_found", "server.invalid_setting", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1035,7 +1035,7 @@ export function extAiOrgSummary(
   body: ExtAiOrgSummaryBody,
   options?: CallOptions,
 ): Promise<Result<AiOrgSummary, ExtAiOrgSummaryErrorCode>> {
-  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.in_progress", "ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "ai.user_rate_limited", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", ..._EDGE_COMMON], "json", _d.obj({ org_id: _d.string, summary: _d.string, cached: _d.boolean }), options);
+  return _request<AiOrgSummary, ExtAiOrgSummaryErrorCode>(client, "POST", "/ext/ai/org-summary", body, ["ai.in_progress", "ai.not_configured", "ai.provider_error", "ai.quota_exceeded", "ai.rate_limited", "ai.timeout", "ai.user_rate_limited", "auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.not_found", "request.invalid_field", "request.invalid_json", "server.invalid_setting", ..._EDGE_COMMON], "json", _d.obj({ org_id: _d.string, summary: _d.string, cached: _d.boolean }), options);
 }
 
 /**
@@ -1049,7 +1049,7 @@ export function extSlackConnect(
   body: ExtSlackConnectBody,
   options?: CallOptions,
 ): Promise<Result<SlackConnectionInfo, ExtSlackConnectErrorCode>> {
-  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.invalid_channel", "slack.invalid_team_name", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], "json", _d.obj({ org_id: _d.string, team_id: _d.string, team_name: _d.string, channel: _d.string, connected_at: _d.string, broken_at: _d.orNull(_d.string), broken_reason: _d.orNull(_d.string) }), options);
+  return _request<SlackConnectionInfo, ExtSlackConnectErrorCode>(client, "POST", "/ext/slack/connect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "server.invalid_setting", "slack.invalid_channel", "slack.invalid_team_name", "slack.invalid_token", "slack.not_configured", "slack.provider_error", "slack.rate_limited", "slack.unavailable", ..._EDGE_COMMON], "json", _d.obj({ org_id: _d.string, team_id: _d.string, team_name: _d.string, channel: _d.string, connected_at: _d.string, broken_at: _d.orNull(_d.string), broken_reason: _d.orNull(_d.string) }), options);
 }
 
 /**
@@ -1063,20 +1063,20 @@ export function extSlackDisconnect(
   body: ExtSlackDisconnectBody,
   options?: CallOptions,
 ): Promise<Result<null, ExtSlackDisconnectErrorCode>> {
-  return _request<null, ExtSlackDisconnectErrorCode>(client, "POST", "/ext/slack/disconnect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "slack.not_connected", ..._EDGE_COMMON], "json", _d.null, options);
+  return _request<null, ExtSlackDisconnectErrorCode>(client, "POST", "/ext/slack/disconnect", body, ["auth.csrf", "auth.not_signed_in", "edge.database_unavailable", "org.forbidden", "org.not_found", "request.invalid_field", "request.invalid_json", "server.invalid_setting", "slack.not_connected", ..._EDGE_COMMON], "json", _d.null, options);
 }
 
 /**
- * The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+ * The organization's AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 500 server.invalid_setting.
  *
- * POST /rpc/get_ai_usage; fails with: auth.not_signed_in, org.forbidden, org.not_found.
+ * POST /rpc/get_ai_usage; fails with: auth.not_signed_in, org.forbidden, org.not_found, server.invalid_setting.
  */
 export function getAiUsage(
   client: Client,
   args: GetAiUsageArgs,
   options?: CallOptions,
 ): Promise<Result<AiUsage, GetAiUsageErrorCode>> {
-  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", { org_id: args.org_id }, ["auth.not_signed_in", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ org_id: _d.string, month_start: _d.string, quota_tokens: _d.number, used_tokens: _d.number, reserved_tokens: _d.number, calls: _d.number, cached_calls: _d.number, failed_calls: _d.number }), options);
+  return _request<AiUsage, GetAiUsageErrorCode>(client, "POST", "/rpc/get_ai_usage", { org_id: args.org_id }, ["auth.not_signed_in", "org.forbidden", "org.not_found", "server.invalid_setting", ..._RPC_COMMON], "json", _d.obj({ org_id: _d.string, month_start: _d.string, quota_tokens: _d.number, used_tokens: _d.number, reserved_tokens: _d.number, calls: _d.number, cached_calls: _d.number, failed_calls: _d.number }), options);
 }
 
 /**
@@ -1106,29 +1106,29 @@ export function getSlackConnection(
 }
 
 /**
- * Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
+ * Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited, 500 server.invalid_setting.
  *
- * POST /rpc/invite_member; fails with: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found.
+ * POST /rpc/invite_member; fails with: auth.not_signed_in, invitation.invalid_email, invitation.rate_limited, org.already_member, org.forbidden, org.invalid_role, org.not_found, server.invalid_setting.
  */
 export function inviteMember(
   client: Client,
   args: InviteMemberArgs,
   options?: CallOptions,
 ): Promise<Result<Invitation, InviteMemberErrorCode>> {
-  return _request<Invitation, InviteMemberErrorCode>(client, "POST", "/rpc/invite_member", { org_id: args.org_id, email: args.email, role: args.role }, ["auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, org_id: _d.string, email: _d.string, role: _d.oneOf(orgRoleValues), invited_by: _d.orNull(_d.string), created_at: _d.string, expires_at: _d.string }), options);
+  return _request<Invitation, InviteMemberErrorCode>(client, "POST", "/rpc/invite_member", { org_id: args.org_id, email: args.email, role: args.role }, ["auth.not_signed_in", "invitation.invalid_email", "invitation.rate_limited", "org.already_member", "org.forbidden", "org.invalid_role", "org.not_found", "server.invalid_setting", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, org_id: _d.string, email: _d.string, role: _d.oneOf(orgRoleValues), invited_by: _d.orNull(_d.string), created_at: _d.string, expires_at: _d.string }), options);
 }
 
 /**
- * The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
+ * The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner, 500 server.invalid_setting.
  *
- * POST /rpc/leave_organization; fails with: auth.not_signed_in, org.last_owner, org.not_found.
+ * POST /rpc/leave_organization; fails with: auth.not_signed_in, org.last_owner, org.not_found, server.invalid_setting.
  */
 export function leaveOrganization(
   client: Client,
   args: LeaveOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<null, LeaveOrganizationErrorCode>> {
-  return _request<null, LeaveOrganizationErrorCode>(client, "POST", "/rpc/leave_organization", { org_id: args.org_id }, ["auth.not_signed_in", "org.last_owner", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, LeaveOrganizationErrorCode>(client, "POST", "/rpc/leave_organization", { org_id: args.org_id }, ["auth.not_signed_in", "org.last_owner", "org.not_found", "server.invalid_setting", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
@@ -1195,55 +1195,55 @@ export function me(
 }
 
 /**
- * Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
+ * Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 500 server.invalid_setting.
  *
- * POST /rpc/remove_member; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found.
+ * POST /rpc/remove_member; fails with: auth.not_signed_in, member.not_found, org.forbidden, org.last_owner, org.not_found, server.invalid_setting.
  */
 export function removeMember(
   client: Client,
   args: RemoveMemberArgs,
   options?: CallOptions,
 ): Promise<Result<null, RemoveMemberErrorCode>> {
-  return _request<null, RemoveMemberErrorCode>(client, "POST", "/rpc/remove_member", { org_id: args.org_id, user_id: args.user_id }, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, RemoveMemberErrorCode>(client, "POST", "/rpc/remove_member", { org_id: args.org_id, user_id: args.user_id }, ["auth.not_signed_in", "member.not_found", "org.forbidden", "org.last_owner", "org.not_found", "server.invalid_setting", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
- * Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
+ * Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending, 500 server.invalid_setting.
  *
- * POST /rpc/revoke_invitation; fails with: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found.
+ * POST /rpc/revoke_invitation; fails with: auth.not_signed_in, invitation.not_found, invitation.not_pending, org.forbidden, org.not_found, server.invalid_setting.
  */
 export function revokeInvitation(
   client: Client,
   args: RevokeInvitationArgs,
   options?: CallOptions,
 ): Promise<Result<null, RevokeInvitationErrorCode>> {
-  return _request<null, RevokeInvitationErrorCode>(client, "POST", "/rpc/revoke_invitation", { invitation_id: args.invitation_id }, ["auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found", ..._RPC_COMMON], "json", _d.null, options);
+  return _request<null, RevokeInvitationErrorCode>(client, "POST", "/rpc/revoke_invitation", { invitation_id: args.invitation_id }, ["auth.not_signed_in", "invitation.not_found", "invitation.not_pending", "org.forbidden", "org.not_found", "server.invalid_setting", ..._RPC_COMMON], "json", _d.null, options);
 }
 
 /**
- * Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited.
+ * Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited, 500 server.invalid_setting.
  *
- * POST /rpc/transfer_ownership; fails with: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited.
+ * POST /rpc/transfer_ownership; fails with: auth.not_signed_in, member.not_found, org.already_owner, org.forbidden, org.not_found, org.rate_limited, server.invalid_setting.
  */
 export function transferOwnership(
   client: Client,
   args: TransferOwnershipArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, TransferOwnershipErrorCode>> {
-  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", { org_id: args.org_id, user_id: args.user_id }, ["auth.not_signed_in", "member.not_found", "org.already_owner", "org.forbidden", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, TransferOwnershipErrorCode>(client, "POST", "/rpc/transfer_ownership", { org_id: args.org_id, user_id: args.user_id }, ["auth.not_signed_in", "member.not_found", "org.already_owner", "org.forbidden", "org.not_found", "org.rate_limited", "server.invalid_setting", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**
- * Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited.
+ * Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited, 500 server.invalid_setting.
  *
- * POST /rpc/update_organization; fails with: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited.
+ * POST /rpc/update_organization; fails with: auth.not_signed_in, org.forbidden, org.invalid_name, org.not_found, org.rate_limited, server.invalid_setting.
  */
 export function updateOrganization(
   client: Client,
   args: UpdateOrganizationArgs,
   options?: CallOptions,
 ): Promise<Result<Organization, UpdateOrganizationErrorCode>> {
-  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", { org_id: args.org_id, name: args.name }, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
+  return _request<Organization, UpdateOrganizationErrorCode>(client, "POST", "/rpc/update_organization", { org_id: args.org_id, name: args.name }, ["auth.not_signed_in", "org.forbidden", "org.invalid_name", "org.not_found", "org.rate_limited", "server.invalid_setting", ..._RPC_COMMON], "json", _d.obj({ id: _d.string, name: _d.string, slug: _d.string, role: _d.oneOf(orgRoleValues), member_count: _d.number, created_at: _d.string, updated_at: _d.string }), options);
 }
 
 /**

@@ -56,5 +56,5 @@ end
 $$;
 
 comment on function api.accept_invitation(text) is
-  'Joins the organization with the invitation''s role, and verifies the caller''s email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member.
+  'Joins the organization with the invitation''s role, and verifies the caller''s email. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 409 org.already_member, 500 server.invalid_setting.
 @arg token text';

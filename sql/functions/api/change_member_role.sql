@@ -32,7 +32,7 @@ begin
        accounts toggled a member between member and admin 480 times a second from one
        connection, 500 bytes of the trail each. The quota is the caller's, in every organization,
        not the organization's: an admin who spent it would keep the owners from demoting him. */
-    perform app.spend_quota('org.role_change', v_user, util.setting('role_changes_per_user_per_hour', '100')::integer,
+    perform app.spend_quota('org.role_change', v_user, util.limit_setting('role_changes_per_user_per_hour', 100),
                             interval '1 hour', 'org.rate_limited', 'Too many role changes; try again later.');
     update app.memberships m set role = v_role where m.org_id = v_org and m.user_id = v_target;
     /* The membership was read before its row was waited for: an account deleted meanwhile (its
@@ -54,7 +54,7 @@ end
 $$;
 
 comment on function api.change_member_role(text, text, text) is
-  'Sets a member''s role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited.
+  'Sets a member''s role (owner: any; admin: member/admin, not owners). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 422 org.invalid_role, 429 org.rate_limited, 500 server.invalid_setting.
 @arg org_id app.org_id
 @arg user_id app.user_id
 @arg role app.org_role';

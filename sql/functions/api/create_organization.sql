@@ -17,7 +17,7 @@ declare
 begin
   -- 24 hours, not '1 day': a day of the session's wall clock, 23 or 25 hours across a change of
   -- its clocks, drew the day where the session's time zone put it.
-  perform app.spend_quota('org.create', v_user, util.setting('organizations_per_user_per_day', '10')::integer,
+  perform app.spend_quota('org.create', v_user, util.limit_setting('organizations_per_user_per_day', 10),
                           interval '24 hours', 'org.rate_limited', 'Too many new organizations; try again later.');
   for attempt in 1..10 loop
     v_slug := v_base || '-' || pg_catalog.right(app.gen_id('org'), 6);
@@ -37,5 +37,5 @@ end
 $$;
 
 comment on function api.create_organization(text) is
-  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited.
+  'Creates an organization owned by the caller. Errors: 401 auth.not_signed_in, 409 org.slug_taken, 422 org.invalid_name, 429 org.rate_limited, 500 server.invalid_setting.
 @arg name text';

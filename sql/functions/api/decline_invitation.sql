@@ -25,5 +25,5 @@ end
 $$;
 
 comment on function api.decline_invitation(text) is
-  'Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account.
+  'Declines the invitation. Errors: 401 auth.not_signed_in, 400 invitation.invalid, 403 invitation.wrong_account, 500 server.invalid_setting.
 @arg token text';

@@ -53,5 +53,5 @@ end
 $$;
 
 comment on function api.delete_organization(text) is
-  'Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy.
+  'Deletes the organization with its memberships and invitations (owner): gone at once, its history purged afterwards. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 503 org.busy, 500 server.invalid_setting.
 @arg org_id app.org_id';

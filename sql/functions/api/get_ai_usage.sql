@@ -12,5 +12,5 @@ end
 $$;
 
 comment on function api.get_ai_usage(text) is
-  'The organization''s AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden.
+  'The organization''s AI tokens this calendar month (UTC): quota, charged, held by calls under way; calls answered, cached and failed. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 500 server.invalid_setting.
 @arg org_id app.org_id';

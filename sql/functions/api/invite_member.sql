@@ -57,10 +57,10 @@ begin
     perform util.raise_error(409, 'org.already_member', 'That person is already a member.');
   end if;
   v_retry := greatest(
-    app.take_quota('invite.user', v_user, util.setting('invitations_per_user_per_hour', '20')::integer, interval '1 hour'),
-    app.take_quota('invite.org', v_org, util.setting('invitations_per_org_per_hour', '50')::integer, interval '1 hour'),
+    app.take_quota('invite.user', v_user, util.limit_setting('invitations_per_user_per_hour', 20), interval '1 hour'),
+    app.take_quota('invite.org', v_org, util.limit_setting('invitations_per_org_per_hour', 50), interval '1 hour'),
     app.take_quota('invite.address', v_org || ' ' || pg_catalog.lower(v_email),
-                   util.setting('invitations_per_address_per_org_per_hour', '3')::integer, interval '1 hour'));
+                   util.limit_setting('invitations_per_address_per_org_per_hour', 3), interval '1 hour'));
   if v_retry is not null then
     perform util.raise_error(429, 'invitation.rate_limited', 'Too many invitations sent; try again later.', null,
                              pg_catalog.jsonb_build_object('Retry-After', v_retry::text));
@@ -94,7 +94,7 @@ end
 $$;
 
 comment on function api.invite_member(text, text, text) is
-  'Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited.
+  'Invites an email (owner: any role; admin: member or admin); the token is mailed through the outbox. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 409 org.already_member, 422 org.invalid_role, 422 invitation.invalid_email, 429 invitation.rate_limited, 500 server.invalid_setting.
 @arg org_id app.org_id
 @arg email text
 @arg role app.org_role';

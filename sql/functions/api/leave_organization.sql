@@ -21,5 +21,5 @@ end
 $$;
 
 comment on function api.leave_organization(text) is
-  'The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner.
+  'The caller leaves the organization. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 org.last_owner, 500 server.invalid_setting.
 @arg org_id app.org_id';

@@ -30,6 +30,6 @@ end
 $$;
 
 comment on function api.remove_member(text, text) is
-  'Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner.
+  'Removes a member (owner: anyone but the last owner; admin: members, and themselves). Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.last_owner, 500 server.invalid_setting.
 @arg org_id app.org_id
 @arg user_id app.user_id';

@@ -42,5 +42,5 @@ end
 $$;
 
 comment on function api.revoke_invitation(text) is
-  'Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending.
+  'Revokes a pending invitation (owner, admin). Errors: 401 auth.not_signed_in, 404 invitation.not_found, 404 org.not_found, 403 org.forbidden, 409 invitation.not_pending, 500 server.invalid_setting.
 @arg invitation_id app.invitation_id';

@@ -19,7 +19,7 @@ begin
       'This member is already an owner of this organization; to step down, change your own role.');
   end if;
   if v_target <> v_user then
-    perform app.spend_quota('org.transfer', v_org, util.setting('transfers_per_org_per_hour', '20')::integer,
+    perform app.spend_quota('org.transfer', v_org, util.limit_setting('transfers_per_org_per_hour', 20),
                             interval '1 hour', 'org.rate_limited',
                             'Too many ownership transfers of this organization; try again later.');
     /* Each membership was read before its row was waited for, and an account deleted meanwhile
@@ -43,6 +43,6 @@ end
 $$;
 
 comment on function api.transfer_ownership(text, text) is
-  'Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited.
+  'Makes a member owner (one who is not yet); the caller becomes admin. Errors: 401 auth.not_signed_in, 404 org.not_found, 404 member.not_found, 403 org.forbidden, 409 org.already_owner, 429 org.rate_limited, 500 server.invalid_setting.
 @arg org_id app.org_id
 @arg user_id app.user_id';

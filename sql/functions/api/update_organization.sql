@@ -23,7 +23,7 @@ begin
   if exists (select from app.organizations o where o.id = v_org and o.name = v_name) then
     return app.organization_view(v_org);
   end if;
-  perform app.spend_quota('org.rename', v_org, util.setting('renames_per_org_per_hour', '20')::integer,
+  perform app.spend_quota('org.rename', v_org, util.limit_setting('renames_per_org_per_hour', 20),
                           interval '1 hour', 'org.rate_limited', 'Too many renames of this organization; try again later.');
   update app.organizations o set name = v_name, updated_at = pg_catalog.now() where o.id = v_org;
   if not found then
@@ -37,6 +37,6 @@ end
 $$;
 
 comment on function api.update_organization(text, text) is
-  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited.
+  'Renames the organization (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 org.invalid_name, 429 org.rate_limited, 500 server.invalid_setting.
 @arg org_id app.org_id
 @arg name text';

@@ -103,8 +103,8 @@ comment on function app.rate_limit_hit(text, text) is 'Counts one event of this 
  * (ext.ai_reserve). They are counted in app.rate_limit_hits, like the auth rate limits, over a
  * sliding window (app.rate_limit_retry_after): one hit for each thing made, in the transaction
  * that makes it, which stays when the thing is revoked or deleted afterwards, so revoking and
- * sending again buys nothing. Each limit is a setting (util.setting), so that a database may
- * set its own (`alter database ... set app.settings.<name> = ...`):
+ * sending again buys nothing. Each limit is a setting (util.limit_setting: at least 1), so that
+ * a database may set its own (`alter database ... set app.settings.<name> = ...`):
  *
  *   kind         key              setting                           default  window
  *   invite.user  the sender       invitations_per_user_per_hour     20       1 hour

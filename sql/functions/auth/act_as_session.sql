@@ -31,4 +31,4 @@ end
 $$;
 
 comment on function auth.act_as_session(text, boolean) is
-  'Makes the valid session of a token (any session of it, with p_ended_too) the caller of this transaction, as the pre-request does. Errors: 401 auth.not_signed_in.';
+  'Makes the valid session of a token (any session of it, with p_ended_too) the caller of this transaction, as the pre-request does. Errors: 401 auth.not_signed_in, 500 server.invalid_setting.';

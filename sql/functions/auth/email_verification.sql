@@ -110,4 +110,4 @@ end
 $$;
 
 comment on function auth.resend_email_verification(text, inet) is
-  'Mails the signed-in account another verification link (3 an hour per account, 20 per client address). Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited.';
+  'Mails the signed-in account another verification link (3 an hour per account, 20 per client address). Errors: 401 auth.not_signed_in, 409 auth.email_already_verified, 429 auth.rate_limited, 500 server.invalid_setting.';

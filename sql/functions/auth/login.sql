@@ -84,4 +84,4 @@ $$;
 
 comment on function auth.login(text, text, inet, text, text, text) is
   'Checks the credentials, ends the browser''s previous session (the one presented, and the account''s from this device) and starts one. Returns {ok: true, user, session, device_token} '
-  'or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them.';
+  'or a refusal {ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}; never raises for them. Errors: 500 server.invalid_setting.';

@@ -94,4 +94,4 @@ comment on function auth.change_password(text, text, text, inet, text, text) is
   'Sets a new password, revokes every session (the presented one too) and starts one for this browser, spends outstanding reset links, makes this browser one of the account''s devices and forgets every other. '
   'Returns {ok: true, session, device_token} or a refusal '
   '{ok: false, status, code: auth.invalid_credentials | auth.rate_limited, message, retry_after}, never raising for them '
-  '(a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password.';
+  '(a wrong current password counts as a failed login; at most app.settings.password_changes_per_user_per_hour changes an hour, default 10). Errors: 401 auth.not_signed_in, 422 auth.weak_password, 500 server.invalid_setting.';

@@ -116,4 +116,4 @@ comment on function auth.confirm_password_reset(text, text, inet, text, text) is
   'Sets a new password with a reset token, spends it and every other outstanding one, revokes every session, makes the browser '
   'one of the account''s devices (p_device_token when we made it, else a new one) and forgets every other, and ends the session the browser presented (p_session_token), whoever''s it was. '
   'Returns the device token for the browser''s cookie. '
-  'Errors: 400 auth.invalid_token, 422 auth.weak_password.';
+  'Errors: 400 auth.invalid_token, 422 auth.weak_password, 500 server.invalid_setting.';

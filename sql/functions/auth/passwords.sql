@@ -21,16 +21,16 @@ comment on function auth.password_prehash(text) is
 
 create function auth.bcrypt_cost() returns integer
 language sql stable parallel safe
-return least(greatest(util.setting('bcrypt_cost', '12')::integer, 4), 16);
+return least(greatest(util.integer_setting('bcrypt_cost', 12), 4), 16);
 
-comment on function auth.bcrypt_cost() is 'bcrypt cost for new hashes: app.settings.bcrypt_cost, default 12.';
+comment on function auth.bcrypt_cost() is 'bcrypt cost for new hashes: app.settings.bcrypt_cost, default 12. Errors: 500 server.invalid_setting.';
 
 create function auth.hash_password(p_password text) returns text
 language sql volatile strict
 return extensions.crypt(auth.password_prehash(pg_catalog.normalize(p_password, 'NFKC')),
                         extensions.gen_salt('bf', auth.bcrypt_cost()));
 
-comment on function auth.hash_password(text) is 'A new bcrypt hash of the (normalised, pre-hashed) password.';
+comment on function auth.hash_password(text) is 'A new bcrypt hash of the (normalised, pre-hashed) password. Errors: 500 server.invalid_setting.';
 
 /* The cost a bcrypt hash was made with ($2a$12$...: 12); null for anything else. */
 create function auth.bcrypt_cost_of(p_hash text) returns integer
@@ -50,7 +50,7 @@ language sql stable
 return array(select pg_catalog.generate_series(auth.bcrypt_cost_of(p_hash), auth.bcrypt_cost() - 1));
 
 comment on function auth.bcrypt_padding(text) is
-  'The bcrypt costs a failed comparison with this hash runs besides it, so that it costs one bcrypt at the current cost; empty when the hash is of that cost or more.';
+  'The bcrypt costs a failed comparison with this hash runs besides it, so that it costs one bcrypt at the current cost; empty when the hash is of that cost or more. Errors: 500 server.invalid_setting.';
 
 /* Constant work: without a stored hash (unknown email) it still runs the bcrypts of the same
    cost that a stored hash would: one, or two for a password that normalising changes (the one a
@@ -88,7 +88,7 @@ $$;
 
 comment on function auth.password_matches(text, text) is
   'Whether the password (normalised, or as typed for a hash made before passwords were normalised) matches the hash; '
-  'with a null hash, or a wrong password for a hash of a lower cost than the current one, does the work of the current cost and answers false.';
+  'with a null hash, or a wrong password for a hash of a lower cost than the current one, does the work of the current cost and answers false. Errors: 500 server.invalid_setting.';
 
 /* Rules for a new password; raises 422 auth.weak_password. The length and the repetition are
    the normalised password's, the one hashed and compared: as typed, e and a combining accent

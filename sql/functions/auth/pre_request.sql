@@ -85,4 +85,4 @@ end
 $$;
 
 comment on function auth.pre_request() is
-  'PostgREST db-pre-request hook: refuses cross-site writes, then establishes the caller from the session token. Errors: 403 auth.csrf.';
+  'PostgREST db-pre-request hook: refuses cross-site writes, then establishes the caller from the session token. Errors: 403 auth.csrf, 500 server.invalid_setting.';

@@ -93,4 +93,4 @@ end
 $$;
 
 comment on function auth.require_live_session() is
-  'Nothing while the transaction''s session (if it acts for one) is live and its caller''s. Errors: 401 auth.not_signed_in (it was revoked or has ended, or is another user''s).';
+  'Nothing while the transaction''s session (if it acts for one) is live and its caller''s. Errors: 401 auth.not_signed_in (it was revoked or has ended, or is another user''s), 500 server.invalid_setting.';

@@ -22,7 +22,7 @@ declare
 begin
   insert into app.sessions (user_id, token_hash, expires_at, user_agent, client_addr, device_token_hash)
   values (p_user_id, util.token_hash(v_token),
-          pg_catalog.now() + util.setting('session_max_age', '30 days')::interval,
+          pg_catalog.now() + util.interval_setting('session_max_age', interval '30 days'),
           pg_catalog.left(p_user_agent, 512), p_client_addr, p_device_token_hash)
   returning * into v_session;
   return pg_catalog.jsonb_build_object(
@@ -32,7 +32,7 @@ end
 $$;
 
 comment on function auth.issue_session(app.user_id, inet, text, bytea) is
-  'Starts a session for the browser of the device (its token''s SHA-256, when known); the only place the token is ever seen, in the result, once.';
+  'Starts a session for the browser of the device (its token''s SHA-256, when known); the only place the token is ever seen, in the result, once. Errors: 500 server.invalid_setting.';
 
 /* A session that can never be valid again: revoked, expired, or idle past the timeout. The
    timeout is elapsed time, as its days read (7 days, 168 hours), whatever the session's time
@@ -52,10 +52,10 @@ comment on function auth.session_is_dead_after(app.sessions, interval) is
    pre-request's query, as the function it calls). */
 create function auth.session_is_dead(p_session app.sessions) returns boolean
 language sql stable
-return auth.session_is_dead_after(p_session, util.setting('session_idle_timeout', '7 days')::interval);
+return auth.session_is_dead_after(p_session, util.interval_setting('session_idle_timeout', interval '7 days'));
 
 comment on function auth.session_is_dead(app.sessions) is
-  'Whether the session is revoked, expired (app.settings.session_max_age) or idle (app.settings.session_idle_timeout).';
+  'Whether the session is revoked, expired (app.settings.session_max_age) or idle (app.settings.session_idle_timeout). Errors: 500 server.invalid_setting.';
 
 /* The valid session of a token, or null; touches last_seen_at at most once a minute, and only
    in a writable transaction (PostgREST runs GET requests read-only). Not while another
@@ -93,7 +93,7 @@ end
 $$;
 
 comment on function auth.session_from_token(text, boolean) is
-  'The session a token stands for when it is valid (not revoked, expired or idle), else null.';
+  'The session a token stands for when it is valid (not revoked, expired or idle), else null. Errors: 500 server.invalid_setting.';
 
 /* The session cookie's name: app.settings.session_cookie (default blossom_session), with the
    `__Host-` prefix unless app.settings.cookie_insecure is 1 (plain HTTP in development): a
@@ -167,7 +167,7 @@ end
 $$;
 
 comment on function auth.touch_session(text) is
-  'Marks the session of a valid token as used now (at most once a minute); whether it is valid.';
+  'Marks the session of a valid token as used now (at most once a minute); whether it is valid. Errors: 500 server.invalid_setting.';
 
 /* The edge's GET /auth/session. The account is read after the session, in a statement of its
    own: held (auth.require_held_account), so that an operator's deletion committed in between
@@ -188,7 +188,7 @@ end
 $$;
 
 comment on function auth.session_info(text) is
-  'The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone).';
+  'The user and session of a valid token. Errors: 401 auth.not_signed_in (no valid session, or its account is gone), 500 server.invalid_setting.';
 
 create function auth.logout(p_token text, p_client_addr inet default null) returns boolean
 language plpgsql volatile security definer set search_path = ''
@@ -245,4 +245,4 @@ end
 $$;
 
 comment on function auth.logout_all(text, inet) is
-  'Revokes every session of the token''s user. Errors: 401 auth.not_signed_in (no valid session).';
+  'Revokes every session of the token''s user. Errors: 401 auth.not_signed_in (no valid session), 500 server.invalid_setting.';

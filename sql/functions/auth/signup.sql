@@ -111,4 +111,4 @@ $$;
 comment on function auth.signup(text, text, text, inet, text, text, text) is
   'Creates an account and its first session: {ok: true, user, session: {id, token, created_at, expires_at}, device_token}, '
   'or a refusal {ok: false, status, code: auth.email_taken | auth.rate_limited, message, retry_after} (counted, not raised). '
-  'Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name.';
+  'Errors: 422 auth.invalid_email, auth.weak_password, auth.invalid_display_name, 500 server.invalid_setting.';

@@ -85,7 +85,7 @@ end
 $$;
 
 comment on function ext.ai_org_activity(text, text) is
-  'The organization''s recent activity that the session''s user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'The organization''s recent activity that the session''s user may read (members: the organization and its newest members; owners and admins: its audit events too), without emails or ids. Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.';
 
 /* Before a call, under the organization's AI lock: the cached answer of the same request if
    there is one (served free, and recorded as cached); else, while the same request is under
@@ -127,7 +127,7 @@ begin
      member still once it has it (a deletion or a removal came first). */
   perform app.lock_org_as_member(v_org);
   perform app.require_membership(v_org);
-  perform app.spend_quota('ai.user', v_user, util.setting('ai_calls_per_user_per_hour', '30')::integer,
+  perform app.spend_quota('ai.user', v_user, util.limit_setting('ai_calls_per_user_per_hour', 30),
                           interval '1 hour', 'ai.user_rate_limited', 'Too many AI requests; try again later.');
   -- Under the lock, a call settled meanwhile is in the cache, and one under way is seen.
   perform app.lock_ai(v_org);
@@ -166,7 +166,7 @@ end
 $$;
 
 comment on function ext.ai_reserve(text, text, text, text, bytea, integer) is
-  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller''s hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited.';
+  'The cached answer of the request (free), or a reservation of its tokens against the organization''s monthly quota, or the refusal {ok: false, status: 429, code: ai.quota_exceeded, message, retry_after} past it; each counts the request against the caller''s hourly limit, but for 409 ai.in_progress, raised while the same request is under way. Errors: 401 auth.not_signed_in, 404 org.not_found, 409 ai.in_progress, 429 ai.user_rate_limited, 500 server.invalid_setting.';
 
 /* After the provider answered: the reservation is charged the tokens the provider counted, at
    most the tokens it reserved, and the answer is cached for app.settings.ai_cache_seconds
@@ -230,7 +230,7 @@ end
 $$;
 
 comment on function ext.ai_settle(text, bigint, integer, integer, text) is
-  'Charges the session''s reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'Charges the session''s reservation the tokens the provider counted, at most those it reserved (the rest kept apart as reported_tokens, charged to nobody), even when the session ended during the call, and caches the answer (none for an answer without text that can be kept: charged, not cached); a reservation already settled is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.';
 
 /* The provider failed or timed out: the reservation is charged nothing, and its error code kept
    (404 org.not_found when the organization was deleted during the call, as ext.ai_settle). */
@@ -255,4 +255,4 @@ end
 $$;
 
 comment on function ext.ai_release(text, bigint, text) is
-  'Marks the session''s reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found.';
+  'Marks the session''s reservation failed (charged nothing) with the error code of the failure, even when the session ended during the call; a reservation already released is left as it is (the edge tries again after a lost connection). Errors: 401 auth.not_signed_in, 404 org.not_found, 500 server.invalid_setting.';

@@ -22,14 +22,14 @@ begin
   perform auth.act_as_session(p_session);
   perform app.require_role(v_org, '{owner,admin}');
   perform app.require_slack_channel(p_channel);
-  perform app.spend_quota('slack.connect', v_org, util.setting('slack_connects_per_org_per_hour', '10')::integer,
+  perform app.spend_quota('slack.connect', v_org, util.limit_setting('slack_connects_per_org_per_hour', 10),
                           interval '1 hour', 'slack.rate_limited', 'Too many attempts to connect Slack; try again later.');
   return v_org;
 end
 $$;
 
 comment on function ext.slack_may_connect(text, text, text) is
-  'The organization''s id when the session''s user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited.';
+  'The organization''s id when the session''s user may connect it to this Slack channel, counting the attempt. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 429 slack.rate_limited, 500 server.invalid_setting.';
 
 create function ext.connect_slack(
   p_session text,
@@ -72,7 +72,7 @@ end
 $$;
 
 comment on function ext.connect_slack(text, text, text, text, text, text, bytea) is
-  'Stores the organization''s Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection''s JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name.';
+  'Stores the organization''s Slack channel and sealed bot token (owner, admin), replacing any before; the connection as api.slack_connection''s JSON. Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 422 slack.invalid_channel, 422 slack.invalid_team_name, 500 server.invalid_setting.';
 
 create function ext.disconnect_slack(p_session text, p_org_id text) returns void
 language plpgsql volatile security definer set search_path = ''
@@ -92,4 +92,4 @@ end
 $$;
 
 comment on function ext.disconnect_slack(text, text) is
-  'Forgets the organization''s Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected.';
+  'Forgets the organization''s Slack channel and token (owner, admin). Errors: 401 auth.not_signed_in, 404 org.not_found, 403 org.forbidden, 404 slack.not_connected, 500 server.invalid_setting.';

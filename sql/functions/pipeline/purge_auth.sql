@@ -7,7 +7,8 @@
    microsecond a row, a fraction of a second), then those organizations. That batch is the
    database's app.settings.organization_purge_rows, for an operator who wants a backlog gone in
    fewer runs, or each run's locks and WAL smaller; as the database is configured
-   (util.database_setting), not as the caller's session says. */
+   (util.database_setting), not as the caller's session says. Each is read once, before anything
+   is purged: in the delete's condition, the idle timeout's reader ran for every session. */
 create function pipeline.purge_auth(
   out sessions integer,
   out rate_limit_hits integer,
@@ -26,12 +27,15 @@ language plpgsql volatile security definer set search_path = ''
    its role's UTC), a day back was 23 hours, and a link 23 and a half hours past its expiry went. */
 set timezone = 'UTC'
 as $$
+declare
+  v_idle_timeout interval := util.database_interval_setting('session_idle_timeout', interval '7 days');
+  v_organization_rows integer := util.database_limit_setting('organization_purge_rows', 100000);
 begin
   /* By the database's idle timeout: the caller's own setting would decide for every user. When
      each account was last seen is kept on it (admin.users), which only its sessions said. */
   with purged as (
     delete from app.sessions s
-     where auth.session_is_dead_after(s, util.database_setting('session_idle_timeout', '7 days')::interval)
+     where auth.session_is_dead_after(s, v_idle_timeout)
     returning s.user_id, s.last_seen_at
   ), seen as (
     select p.user_id, pg_catalog.max(p.last_seen_at) as last_seen_at from purged p group by p.user_id
@@ -64,12 +68,11 @@ begin
   get diagnostics outbox_delivered = row_count;
   invitations := app.close_expired_invitations();
   select p.organizations, p.rows_deleted into deleted_organizations, deleted_organization_rows
-    from app.purge_deleted_organizations(
-           greatest(util.database_setting('organization_purge_rows', '100000')::integer, 1)) p;
+    from app.purge_deleted_organizations(v_organization_rows) p;
 end
 $$;
 
 comment on function pipeline.purge_auth() is
   'Deletes dead sessions, rate-limit hits older than 24 hours, resets and email verifications expired a day ago and devices unused for a year; '
   'removes the token from outbox messages delivered or expired, and deletes those delivered over 30 days ago; '
-  'closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations.';
+  'closes the invitations that expired unanswered; purges up to app.settings.organization_purge_rows (100,000) rows of the organizations their owners deleted, then those organizations. Errors: 500 server.invalid_setting.';
