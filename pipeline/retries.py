@@ -10,6 +10,7 @@ nothing (a refused argument, a missing grant, a bug, Slack's or Google's refusal
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -36,8 +37,8 @@ def passes(error: BaseException) -> bool:
 def tried_again_when_the_database_passes(compute: Callable[P, R]) -> Callable[P, R]:
     """An asset's function, whose run is tried again when it fails on the database in a way that
     passes: up to the postgres resource's `retries` times, after `retry_seconds`, doubled for each
-    retry. Each asset is idempotent on a retry: a day replaced, housekeeping done again, the export
-    written whole, and a digest posted under its claim (docs/pipeline.md)."""
+    retry, waited in the step. Each asset is idempotent on a retry: a day replaced, housekeeping
+    done again, the export written whole, and a digest posted under its claim (docs/pipeline.md)."""
 
     @functools.wraps(compute)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -48,13 +49,17 @@ def tried_again_when_the_database_passes(compute: Callable[P, R]) -> Callable[P,
             postgres: Any = context.resources.postgres
             if not passes(error) or postgres.retries == 0:
                 raise
-            wait = postgres.retry_seconds * 2**context.retry_number
             if context.retry_number < postgres.retries:
+                wait = postgres.retry_seconds * 2**context.retry_number
                 context.log.warning(
                     f"the database failed the run in a way that passes ({type(error).__name__},"
                     f" SQLSTATE {error.sqlstate}); tried again in {wait:g} s,"
                     f" retry {context.retry_number + 1} of {postgres.retries}"
                 )
-            raise RetryRequested(max_retries=postgres.retries, seconds_to_wait=wait) from error
+                # Waited here, in the step, where SIGTERM or Ctrl-C ends the run at once. Dagster
+                # sleeps out a RetryRequested's own wait whole, the signal noted and acted on only
+                # after it: minutes, past a service manager's patience for a stop.
+                time.sleep(wait)
+            raise RetryRequested(max_retries=postgres.retries) from error
 
     return run
