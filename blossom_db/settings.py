@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -56,8 +56,14 @@ def env_http_url(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not value.startswith(("https://", "http://")):
-        raise ValueError(f"{name} must be an http(s) URL, got {value!r}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - read for its ValueError: a port that is no number, or past 65535
+    except ValueError:
+        parts = urlsplit("")
+    # A scheme in any case (RFC 3986), and a host: `https://` was taken, and every call failed.
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http(s) URL with a host, got {value!r}")
     return value
 
 

@@ -38,7 +38,8 @@ def http_address(url: str) -> tuple[str, int, bytes]:
     """The host, port and Host header of an http://host[:port] URL; ValueError for any other."""
     parts = urlsplit(url)
     try:
-        port = parts.port or 80
+        # Port 0 is refused below, not read as none: `or 80` sent every call to port 80.
+        port = 80 if parts.port is None else parts.port
     except ValueError:  # past 65535
         port = 0
     if parts.scheme != "http" or not parts.hostname or not port or parts.path.strip("/") or parts.query:

@@ -1,7 +1,8 @@
 """OpenAI chat completions through the official SDK, with our settings and our error shape.
 
-    BLOSSOM_OPENAI_BASE_URL          where the API is, an http(s) URL (the SDK's own default
-                                     when unset; a local fake in tests)
+    BLOSSOM_OPENAI_BASE_URL          where the API is, an http(s) URL (the SDK's own
+                                     OPENAI_BASE_URL, checked alike, or its default when unset;
+                                     a local fake in tests)
     OPENAI_API_KEY                   the key; without it the AI routes answer 503 ai.not_configured
     BLOSSOM_OPENAI_MODEL             the chat model (default gpt-4o-mini)
     BLOSSOM_OPENAI_TIMEOUT_SECONDS   seconds a call may take in all (default 30, at most 300)
@@ -84,7 +85,11 @@ class AiSettings:
     def from_environment(cls) -> AiSettings:
         return cls(
             api_key=os.environ.get("OPENAI_API_KEY", "").strip() or None,
-            base_url=env_http_url("BLOSSOM_OPENAI_BASE_URL", "") or None,
+            # The SDK's own OPENAI_BASE_URL, when ours is unset, is checked as ours is: the SDK
+            # takes any text, and every call then failed.
+            base_url=env_http_url("BLOSSOM_OPENAI_BASE_URL", "")
+            or env_http_url("OPENAI_BASE_URL", "")
+            or None,
             model=os.environ.get("BLOSSOM_OPENAI_MODEL", "").strip() or DEFAULT_MODEL,
             timeout_seconds=env_number("BLOSSOM_OPENAI_TIMEOUT_SECONDS", 30.0),
         )

@@ -215,16 +215,21 @@ def test_a_bad_command_line_stops_the_edge_at_start_naming_the_option(
     [
         ("BLOSSOM_POSTGREST_URL", "nonsense"),
         ("BLOSSOM_POSTGREST_URL", "http://127.0.0.1:99999"),
+        ("BLOSSOM_POSTGREST_URL", "http://127.0.0.1:0"),
         ("BLOSSOM_POSTGREST_ADMIN_URL", "https://127.0.0.1:3001"),
         ("BLOSSOM_OPENAI_TIMEOUT_SECONDS", "500"),
         ("BLOSSOM_OPENAI_BASE_URL", "api.openai.com/v1"),
+        ("BLOSSOM_OPENAI_BASE_URL", "https://"),
+        ("OPENAI_BASE_URL", "api.openai.com/v1"),
         ("BLOSSOM_SLACK_TIMEOUT_SECONDS", "500"),
     ],
 )
 def test_a_bad_setting_read_as_the_app_is_made_stops_the_edge_naming_it(name: str, value: str) -> None:
     """The settings of the edge's parts (its upstream, its outside services) were read after its
     own were checked, as its app was made: a traceback, and one that named no setting."""
-    environment = os.environ | {name: value, "OPENAI_API_KEY": "sk-test"}
+    # OPENAI_BASE_URL is read when ours is unset.
+    inherited = {key: value for key, value in os.environ.items() if key != "BLOSSOM_OPENAI_BASE_URL"}
+    environment = inherited | {name: value, "OPENAI_API_KEY": "sk-test"}
     started = subprocess.run(
         [sys.executable, "-m", "edge", "--port", "18999"],
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30,

@@ -1823,7 +1823,7 @@ WRONG_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
     # Read as it was, it failed only when the export ran, in gspread's words.
     "sheets-url": (
         {"BLOSSOM_SHEETS_API_URL": "sheets.googleapis.com"},
-        "BLOSSOM_SHEETS_API_URL must be an http(s) URL, got 'sheets.googleapis.com'",
+        "BLOSSOM_SHEETS_API_URL must be an http(s) URL with a host, got 'sheets.googleapis.com'",
     ),
     "slack-timeout": (
         {"BLOSSOM_SLACK_TIMEOUT_SECONDS": "-1"},
@@ -1831,7 +1831,7 @@ WRONG_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
     ),
     "slack-url": (
         {"BLOSSOM_SLACK_API_URL": "slack.com/api"},
-        "BLOSSOM_SLACK_API_URL must be an http(s) URL, got 'slack.com/api'",
+        "BLOSSOM_SLACK_API_URL must be an http(s) URL with a host, got 'slack.com/api'",
     ),
     "database-url": (
         {"BLOSSOM_PIPELINE_DATABASE_URL": "postgresql://pipeline@[::1/blossom"},

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from blossom_db.settings import check_database_url, connection_failure, database_shown
+from blossom_db.settings import check_database_url, connection_failure, database_shown, env_http_url
 from deploy.migrate import with_database
 from ops.scratch import free_port
 from ops.settings import ROOT, redacted, with_user
@@ -279,3 +279,22 @@ def test_a_multi_host_url_out_of_reach_names_every_host_and_port(monkeypatch: py
     assert said.startswith(
         f"cannot reach the database server at any of 127.0.0.1:{first}, localhost:5432: "
     ), said
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.example.com/v1", "HTTPS://api.example.com/v1", "http://127.0.0.1:8080"]
+)
+def test_an_outside_services_url_is_http_or_https_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """A scheme is read in any case (RFC 3986): `HTTPS://…` was refused as no http(s) URL."""
+    monkeypatch.setenv("BLOSSOM_SLACK_API_URL", url)
+    assert env_http_url("BLOSSOM_SLACK_API_URL", "https://slack.com/api/") == url
+
+
+@pytest.mark.parametrize("url", ["https://", "https:///v1", "http://:8080", "api.example.com/v1", "ftp://h"])
+def test_an_outside_services_url_without_a_host_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """`https://` was taken: every call to the service then failed."""
+    monkeypatch.setenv("BLOSSOM_SLACK_API_URL", url)
+    with pytest.raises(ValueError, match="BLOSSOM_SLACK_API_URL must be an http"):
+        env_http_url("BLOSSOM_SLACK_API_URL", "https://slack.com/api/")
