@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -81,11 +82,14 @@ def build_command(doc: str, name: str, default_out: Path, make: Callable[[Path],
     parser.add_argument("--called-from", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     args = parser.parse_args()
     out = (args.called_from / args.out).resolve()
-    # What exists of the path must be folders: a file there ended the build in a traceback (after
-    # compiling, for web-example).
-    nearest = next((path for path in (out, *out.parents) if path.exists()), None)
-    if nearest is not None and not nearest.is_dir():
+    # What exists of the path must be folders we may write in: a file there ended the build in a
+    # traceback (after compiling, for web-example). os.path's: a folder closed to us is a no,
+    # where Path's raised.
+    nearest = next((path for path in (out, *out.parents) if os.path.exists(path)), None)
+    if nearest is not None and not os.path.isdir(nearest):
         parser.error(f"argument --out: {str(args.out)!r} cannot be a folder: {nearest} is a file")
+    if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
+        parser.error(f"argument --out: {str(args.out)!r} cannot be written: {nearest} is closed to this user")
     try:
         made = make(out)
     except PackageError as error:

@@ -37,7 +37,11 @@ def _data_dir() -> Path:
     """BLOSSOM_DATA_DIR (`.blossom` in the checkout by default), absolute; refused before anything
     is made in it when it cannot be the local cluster's folder: its path, which initdb and pg_ctl
     print back and we read as UTF-8, must be UTF-8 text, and it must be a folder, or none yet."""
-    data_dir = Path(os.environ.get("BLOSSOM_DATA_DIR") or ROOT / ".blossom").expanduser().resolve()
+    given = os.environ.get("BLOSSOM_DATA_DIR") or str(ROOT / ".blossom")
+    try:
+        data_dir = Path(given).expanduser().resolve()
+    except (RuntimeError, OSError) as error:  # a link to itself; `~someone` for no such user
+        raise SystemExit(f"BLOSSOM_DATA_DIR cannot be read as a folder's path: {given} ({error})") from None
     try:
         str(data_dir).encode()
     except UnicodeEncodeError:

@@ -561,3 +561,25 @@ def test_a_data_folder_whose_path_is_not_utf8_is_refused_naming_the_setting(reci
             f" {local.folder}/data\\xff"
         ]
         assert list(local.folder.iterdir()) == [], "nothing made"
+
+
+@pytest.mark.parametrize("kind", ["a link to itself", "the home of no user"])
+def test_a_data_folder_path_that_cannot_be_resolved_is_refused_naming_the_setting(
+    kind: str, tmp_path: Path
+) -> None:
+    """A link to itself, or `~someone` for no such user: each was Python's RuntimeError, a
+    traceback naming no setting."""
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    data_dir = str(loop) if kind == "a link to itself" else "~no-such-user-of-blossom/data"
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "psql", "-c", "select 1"],
+        cwd=ROOT, env=env | {"BLOSSOM_DATA_DIR": data_dir, "BLOSSOM_PG_PORT": str(free_port())},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.startswith(f"BLOSSOM_DATA_DIR cannot be read as a folder's path: {data_dir} ("), (
+        ran.stderr
+    )
+    assert len(ran.stderr.splitlines()) == 1, ran.stderr
