@@ -269,6 +269,12 @@ def connection_failure(url: str, error: Exception) -> str | None:
         return (
             f"the database server at {where} refused the connection: {cause.removeprefix('FATAL:').strip()}"
         )
+    if message.startswith("connection is bad: ") and "failed: " not in message:
+        # libpq refused the URL's options before it tried any server.
+        return f"the database URL has an option libpq refuses, for {where}: {message.split(': ', 1)[1]}"
+    if "SSL" in cause:
+        # The server answered, and not over SSL as the URL asks (or its certificate failed).
+        return f"cannot connect to the database server at {where} over SSL as the URL asks: {cause}"
     if message.startswith("failed to resolve host "):
         lookup = cause.rsplit(": ", 1)[-1]
         return f"cannot reach the database server at {where}: its host name does not resolve ({lookup})"

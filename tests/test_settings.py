@@ -298,3 +298,28 @@ def test_an_outside_services_url_without_a_host_is_refused(monkeypatch: pytest.M
     monkeypatch.setenv("BLOSSOM_SLACK_API_URL", url)
     with pytest.raises(ValueError, match="BLOSSOM_SLACK_API_URL must be an http"):
         env_http_url("BLOSSOM_SLACK_API_URL", "https://slack.com/api/")
+
+
+def test_an_option_libpq_refuses_is_not_told_as_a_server_out_of_reach() -> None:
+    """`?sslmode=bogus` was told as `cannot reach the database server … (is it running, and
+    listening there?)`: libpq refused the URL before it tried any server."""
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/blossom?sslmode=bogus"
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(url)
+    assert connection_failure(url, refused.value) == (
+        "the database URL has an option libpq refuses, for 127.0.0.1:"
+        f'{psycopg.conninfo.conninfo_to_dict(url)["port"]}: invalid sslmode value: "bogus"'
+    )
+
+
+def test_a_server_reached_without_the_ssl_asked_for_is_not_told_as_out_of_reach(pg_server: str) -> None:
+    """A server that answered, but not over SSL as `sslmode=require` asked, was told as one out of
+    reach, and asked whether it was running."""
+    url = f"{pg_server}?sslmode=require"
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(url)
+    said = connection_failure(url, refused.value)
+    assert said is not None
+    assert said.startswith("cannot connect to the database server at 127.0.0.1:"), said
+    assert said.endswith("over SSL as the URL asks: server does not support SSL, but SSL was required"), said
+    assert "is it running" not in said
