@@ -11,41 +11,21 @@ begin;
 select plan(48);
 set local app.settings.bcrypt_cost = '4';
 
-/* What a statement raised: '<status> <code>: <message>' of a coded error, else the SQLSTATE
-   and message; 'ok' when it raised nothing. */
-create function pg_temp.refusal(p_sql text) returns text
-language plpgsql
-as $$
-declare
-  v_message text;
-  v_detail json;
-begin
-  execute p_sql;
-  return 'ok';
-exception
-  when sqlstate 'PGRST' then
-    get stacked diagnostics v_message = message_text, v_detail = pg_exception_detail;
-    return (v_detail ->> 'status') || ' ' || (v_message::json ->> 'code') || ': ' || (v_message::json ->> 'message');
-  when others then
-    return sqlstate || ' ' || sqlerrm;
-end
-$$;
-
 /* Whole numbers */
 set local app.settings.signups_per_minute = 'lots';
-select is(pg_temp.refusal($$ select util.limit_setting('signups_per_minute', 120) $$),
+select is(tap.outcome($$ select util.limit_setting('signups_per_minute', 120) $$, true),
   '500 server.invalid_setting: app.settings.signups_per_minute must be a whole number, not ''lots''',
   'a limit that is no whole number is the server''s error, naming the setting and its value');
 set local app.settings.signups_per_minute = '1.5';
-select is(pg_temp.refusal($$ select util.limit_setting('signups_per_minute', 120) $$),
+select is(tap.outcome($$ select util.limit_setting('signups_per_minute', 120) $$, true),
   '500 server.invalid_setting: app.settings.signups_per_minute must be a whole number, not ''1.5''',
   'so is a fraction');
 set local app.settings.signups_per_minute = '1e3';
-select is(pg_temp.refusal($$ select util.limit_setting('signups_per_minute', 120) $$),
+select is(tap.outcome($$ select util.limit_setting('signups_per_minute', 120) $$, true),
   '500 server.invalid_setting: app.settings.signups_per_minute must be a whole number, not ''1e3''',
   'and a number in exponent form');
 set local app.settings.signups_per_minute = '  ';
-select is(pg_temp.refusal($$ select util.limit_setting('signups_per_minute', 120) $$),
+select is(tap.outcome($$ select util.limit_setting('signups_per_minute', 120) $$, true),
   '500 server.invalid_setting: app.settings.signups_per_minute must be a whole number, not ''  ''',
   'and blanks alone');
 set local app.settings.signups_per_minute = '';
@@ -64,7 +44,7 @@ select is(util.integer_setting('signups_per_minute', 120), -2147483648, 'and one
 reset app.settings.signups_per_minute;
 
 set local app.settings.bcrypt_cost = 'high';
-select is(pg_temp.refusal($$ select auth.bcrypt_cost() $$),
+select is(tap.outcome($$ select auth.bcrypt_cost() $$, true),
   '500 server.invalid_setting: app.settings.bcrypt_cost must be a whole number, not ''high''',
   'the bcrypt cost is a whole number');
 set local app.settings.bcrypt_cost = '99';
@@ -73,19 +53,19 @@ set local app.settings.bcrypt_cost = '4';
 
 /* Intervals */
 set local app.settings.session_max_age = 'lots';
-select is(pg_temp.refusal($$ select util.interval_setting('session_max_age', interval '30 days') $$),
+select is(tap.outcome($$ select util.interval_setting('session_max_age', interval '30 days') $$, true),
   '500 server.invalid_setting: app.settings.session_max_age must be a positive interval, not ''lots''',
   'an interval setting that is no interval is the server''s error, naming it');
 set local app.settings.session_max_age = '-1 day';
-select is(pg_temp.refusal($$ select util.interval_setting('session_max_age', interval '30 days') $$),
+select is(tap.outcome($$ select util.interval_setting('session_max_age', interval '30 days') $$, true),
   '500 server.invalid_setting: app.settings.session_max_age must be a positive interval, not ''-1 day''',
   'so is a negative one: a session would be dead when made');
 set local app.settings.session_max_age = '0';
-select is(pg_temp.refusal($$ select util.interval_setting('session_max_age', interval '30 days') $$),
+select is(tap.outcome($$ select util.interval_setting('session_max_age', interval '30 days') $$, true),
   '500 server.invalid_setting: app.settings.session_max_age must be a positive interval, not ''0''',
   'and zero');
 set local app.settings.session_max_age = '1 mon -40 days';
-select is(pg_temp.refusal($$ select util.interval_setting('session_max_age', interval '30 days') $$),
+select is(tap.outcome($$ select util.interval_setting('session_max_age', interval '30 days') $$, true),
   '500 server.invalid_setting: app.settings.session_max_age must be a positive interval, not ''1 mon -40 days''',
   'and one whose parts add up to less than nothing');
 set local app.settings.session_max_age = '90 minutes';
@@ -132,7 +112,7 @@ reset app.settings.password_changes_per_user_per_hour;
 
 /* The pre-request reads the idle timeout of the session presented, in every request. */
 set local app.settings.session_idle_timeout = 'a week';
-select is(pg_temp.refusal(tap.fill($$ select tap.request('GET', tap.cookie('{dee_token}')) $$)),
+select is(tap.outcome(tap.fill($$ select tap.request('GET', tap.cookie('{dee_token}')) $$), true),
   '500 server.invalid_setting: app.settings.session_idle_timeout must be a positive interval, not ''a week''',
   'a request with a session is the server''s error while the idle timeout is no interval');
 reset role;
@@ -198,22 +178,22 @@ set local app.settings.organization_purge_rows = '10';
 do $$ begin
   execute format('alter database %I set app.settings.organization_purge_rows = %L', current_database(), 'lots');
 end $$;
-select is(pg_temp.refusal($$ select pipeline.purge_auth() $$),
+select is(tap.outcome($$ select pipeline.purge_auth() $$, true),
   '500 server.invalid_setting: app.settings.organization_purge_rows must be a whole number, not ''lots''',
   'the purge is refused while the database''s batch is no whole number, the session''s own a good one');
 do $$ begin
   execute format('alter database %I set app.settings.organization_purge_rows = %L', current_database(), '-3');
 end $$;
 select is(util.database_limit_setting('organization_purge_rows', 100000), 1, 'a negative batch counts as 1');
-select is(pg_temp.refusal($$ select pipeline.purge_auth() $$), 'ok', 'and the purge runs');
+select is(tap.outcome($$ select pipeline.purge_auth() $$, true), 'ok', 'and the purge runs');
 do $$ begin
   execute format('alter database %I reset app.settings.organization_purge_rows', current_database());
   execute format('alter database %I set app.settings.session_idle_timeout = %L', current_database(), 'lots');
 end $$;
-select is(pg_temp.refusal($$ select pipeline.purge_auth() $$),
+select is(tap.outcome($$ select pipeline.purge_auth() $$, true),
   '500 server.invalid_setting: app.settings.session_idle_timeout must be a positive interval, not ''lots''',
   'as it is while the database''s idle timeout is no interval');
-select is(pg_temp.refusal($$ select util.database_interval_setting('session_idle_timeout', interval '7 days') $$),
+select is(tap.outcome($$ select util.database_interval_setting('session_idle_timeout', interval '7 days') $$, true),
   '500 server.invalid_setting: app.settings.session_idle_timeout must be a positive interval, not ''lots''',
   'the database''s interval is read by the same rule');
 do $$ begin

@@ -123,7 +123,10 @@ begin
 end
 $$;
 
-create function tap.outcome(p_sql text) returns text
+/* What a statement raised: '<status> <code>' of a coded error, with its Retry-After, or with
+   p_with_message its message ('<status> <code>: <message>'); else the SQLSTATE and message; 'ok'
+   when it raised nothing. */
+create function tap.outcome(p_sql text, p_with_message boolean default false) returns text
 language plpgsql
 as $$
 declare
@@ -136,7 +139,8 @@ exception
   when sqlstate 'PGRST' then
     get stacked diagnostics v_message = message_text, v_detail = pg_exception_detail;
     return (v_detail ->> 'status') || ' ' || (v_message::json ->> 'code')
-           || coalesce(' (Retry-After: ' || (v_detail -> 'headers' ->> 'Retry-After') || ')', '');
+           || case when p_with_message then ': ' || (v_message::json ->> 'message')
+                   else coalesce(' (Retry-After: ' || (v_detail -> 'headers' ->> 'Retry-After') || ')', '') end;
   when others then
     return sqlstate || ' ' || sqlerrm;
 end
