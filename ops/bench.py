@@ -39,12 +39,13 @@ runs on a shared 2-core machine; the ratios less.
 
 @dataclass(frozen=True)
 class BenchSetting:
-    """A benchmark's setting of its own: a number above 0 (a whole one, for a count), at most
-    `at_most` when given."""
+    """A benchmark's setting of its own: a number above 0 (a whole one, for a count), at least
+    `at_least` and at most `at_most` when given."""
 
     default: float
     count: bool = False
     at_most: int | None = None
+    at_least: float | None = None
 
 
 # Each benchmark's settings (README.md, "Configuration"). `just bench` reads those of the
@@ -58,14 +59,17 @@ BENCH_SETTINGS: dict[str, dict[str, BenchSetting]] = {
         # Client n sends from 127.0.0.(10 + n) (bench/proxy.py): the last address is 127.0.0.254.
         "BLOSSOM_BENCH_CONCURRENCY": BenchSetting(16, count=True, at_most=245),
     },
+    # The soak compares its first and last windows (a fifth of it, at most a minute): at 5 s
+    # and 20 requests a second, some 20 requests each. Fewer left one empty, and its ratios `nan`.
     "soak": {
-        "BLOSSOM_BENCH_SOAK_SECONDS": BenchSetting(300.0),
-        "BLOSSOM_BENCH_SOAK_RATE": BenchSetting(40.0),
+        "BLOSSOM_BENCH_SOAK_SECONDS": BenchSetting(300.0, at_least=5),
+        "BLOSSOM_BENCH_SOAK_RATE": BenchSetting(40.0, at_least=20),
         # User n sends from 127.77.(n // 250).(n % 250 + 1) (bench/soak.py).
         "BLOSSOM_BENCH_SOAK_USERS": BenchSetting(40, count=True, at_most=256 * 250),
     },
     "mail": {
-        "BLOSSOM_BENCH_MAIL_SECONDS": BenchSetting(10.0),
+        # A mail every 20 ms: under a second, too few for its percentiles (none under 20 ms).
+        "BLOSSOM_BENCH_MAIL_SECONDS": BenchSetting(10.0, at_least=1),
         "BLOSSOM_BENCH_MAIL_BURST": BenchSetting(1000, count=True),
     },
 }
@@ -77,10 +81,14 @@ def bench_number(name: str) -> float:
     setting = next(settings[name] for settings in BENCH_SETTINGS.values() if name in settings)
     try:
         if setting.count:
-            return env_count(name, int(setting.default), at_most=setting.at_most)
-        return env_number(name, setting.default, at_most=setting.at_most)
+            value: float = env_count(name, int(setting.default), at_most=setting.at_most)
+        else:
+            value = env_number(name, setting.default, at_most=setting.at_most)
     except ValueError as error:
         raise SystemExit(f"bench: {error}") from None
+    if setting.at_least is not None and value < setting.at_least:
+        raise SystemExit(f"bench: {name} must be at least {setting.at_least:g}, got {os.environ[name]!r}")
+    return value
 
 
 def bench_count(name: str) -> int:

@@ -198,6 +198,9 @@ def test_an_unknown_benchmark_is_refused_with_the_names_of_those_there_are() -> 
     [
         ("soak", "BLOSSOM_BENCH_SOAK_SECONDS", "-1", "must be a positive number, got '-1'"),
         ("soak", "BLOSSOM_BENCH_SOAK_RATE", "0", "must be a positive number, got '0'"),
+        # Windows of 0.01 s, most without a request: its ratios were `nan`.
+        ("soak", "BLOSSOM_BENCH_SOAK_SECONDS", "0.05", "must be at least 5, got '0.05'"),
+        ("mail", "BLOSSOM_BENCH_MAIL_SECONDS", "0.01", "must be at least 1, got '0.01'"),
         ("proxy", "BLOSSOM_BENCH_ROUNDS", "ten", "must be a number, got 'ten'"),
         ("proxy", "BLOSSOM_BENCH_CONCURRENCY", "300", "must be at most 245, got '300'"),
         ("mail", "BLOSSOM_BENCH_MAIL_BURST", "2.5", "must be a whole number, got 2.5"),
