@@ -17,10 +17,17 @@ grant execute on function
   to web_anon, authenticated;
 grant execute on function util.setting(text, text) to session_reader;
 
-/* panopticon reads admin.active_sessions, whose idle timeout is the database's setting; a view's
-   functions are checked against its reader. The pipeline's functions raise coded errors as their caller, or as
+/* panopticon reads admin.active_sessions, whose idle timeout is the database's setting, read by
+   its kind as the API reads it (a bad one refused by name, not another count of live sessions);
+   a view's functions are checked against its reader, and so are those they call. The pipeline's functions raise coded errors as their caller, or as
    metrics_reader, the owner of the two that read every tenant. */
 grant usage on schema util to panopticon, pipeline, metrics_reader;
-grant execute on function util.database_setting(text, text) to panopticon;
+grant execute on function
+  util.database_setting(text, text),
+  util.database_interval_setting(text, interval),
+  util.setting_as_interval(text, text),
+  util.refuse_setting(text, text, text),
+  util.raise_error(integer, text, text, text, jsonb)
+  to panopticon;
 grant execute on function util.raise_error(integer, text, text, text, jsonb) to pipeline, metrics_reader;
 grant execute on function util.require_week(date) to metrics_reader;

@@ -5,7 +5,7 @@
  * and that panopticon can read them and do nothing else.
  */
 begin;
-select plan(69);
+select plan(71);
 
 /* Structure: the views, their owner, their columns. */
 select results_eq(
@@ -147,8 +147,10 @@ select is_empty(
         and (p.pronamespace <> 'extensions'::regnamespace or has_schema_privilege('panopticon', p.pronamespace, 'usage'))
         and has_function_privilege('panopticon', p.oid, 'execute')
      except
-     select 'util.database_setting(text, text)'::regprocedure $$,
-  'panopticon may execute no function of ours but util.database_setting, which admin.active_sessions calls'
+     select unnest(array['util.database_setting(text, text)', 'util.database_interval_setting(text, interval)',
+                         'util.setting_as_interval(text, text)', 'util.refuse_setting(text, text, text)',
+                         'util.raise_error(integer, text, text, text, jsonb)']::regprocedure[]) $$,
+  'panopticon may execute no function of ours but util.database_interval_setting and what it calls, which admin.active_sessions calls'
 );
 select is_empty(
   $$ select s from unnest(array['util', 'app', 'auth', 'api', 'pipeline', 'analytics', 'delivery', 'jobs', 'extensions', 'public']) s
@@ -295,7 +297,7 @@ select throws_ok($$ alter view admin.users rename to people $$, '42501', null, '
 select throws_ok($$ select pipeline.purge_auth() $$, '42501', null, 'panopticon cannot call the pipeline''s functions');
 select throws_ok($$ select api.me() $$, '42501', null, 'panopticon cannot call the API');
 select throws_ok($$ select auth.session_info('x') $$, '42501', null, 'panopticon cannot call the auth functions');
-select throws_ok($$ select util.raise_error(400, 'x.y', 'z') $$, '42501', null, 'panopticon cannot call util''s functions but util.database_setting');
+select throws_ok($$ select util.setting('session_idle_timeout', '1 day') $$, '42501', null, 'panopticon cannot call util''s functions but the idle timeout''s readers');
 select throws_ok($$ select delivery.claim('evt_x') $$, '42501', null, 'panopticon cannot call the worker''s functions');
 select throws_ok($$ select jobs.procrastinate_defer_jobs_v1(array[]::jobs.procrastinate_job_to_defer_v1[]) $$, '42501', null,
   'panopticon cannot defer jobs');
@@ -348,6 +350,26 @@ select results_eq(
   'admin.rate_limit_pressure counts a hit of 23.5 hours ago in the last day, for a reader whose clocks went forward meanwhile'
 );
 reset role;
+
+/* The idle timeout is read by its kind, as the API reads it: a bad one showed no live session at
+   all (0 or less) while every request failed on it, or failed as Postgres's 22008 (past the last
+   instant it holds) while the API counted it as 100 years. */
+select set_config('timezone', 'UTC', true);
+do $$ begin execute format('alter database %I set app.settings.session_idle_timeout = %L', current_database(), '-1 day'); end $$;
+set local role panopticon;
+select throws_like($$ select count(*) from admin.active_sessions $$,
+  '%server.invalid_setting%app.settings.session_idle_timeout must be a positive interval%',
+  'admin.active_sessions refuses an idle timeout that is not positive, naming it, as the API does');
+reset role;
+do $$ begin execute format('alter database %I set app.settings.session_idle_timeout = %L', current_database(), '300000 years'); end $$;
+set local role panopticon;
+select results_eq(
+  $$ select user_agent from admin.active_sessions where user_id in (tap.id('ann'), tap.id('cid')) order by 1 $$,
+  $$ values ('Firefox'), ('Lynx') $$,
+  'and reads one past 100 years as 100 years, as the API does'
+);
+reset role;
+do $$ begin execute format('alter database %I reset app.settings.session_idle_timeout', current_database()); end $$;
 reset timezone;
 
 /* A message whose delivery job ended without delivering it or giving it up (the job failed on an

@@ -207,16 +207,21 @@ end $$;
 select is(util.database_interval_setting('session_idle_timeout', interval '7 days'), interval '7 days',
   'unset, it is the default');
 
-/* One way to read a setting: no function of ours casts a setting's text itself. */
+/* One way to read a setting: no function or view of ours casts a setting's text itself. */
 select is(
-  (select array_agg(p.oid::regprocedure::text order by p.oid::regprocedure::text)
-     from pg_proc p
-    where p.pronamespace::regnamespace::text in ('api', 'app', 'auth', 'delivery', 'ext', 'pipeline', 'util')
-      and p.prokind in ('f', 'p')
-      and pg_get_functiondef(p.oid)
-          ~* '(util\.(database_)?setting\(([^()]|\([^()]*\))*\)|current_setting\(\s*''app\.settings\.[^)]*\))\)?\s*::'),
+  (select array_agg(name order by name)
+     from (select p.oid::regprocedure::text, pg_get_functiondef(p.oid)
+             from pg_proc p
+            where p.pronamespace::regnamespace::text in ('api', 'app', 'auth', 'delivery', 'ext', 'pipeline', 'util')
+              and p.prokind in ('f', 'p')
+           union all
+           select c.oid::regclass::text, pg_get_viewdef(c.oid)
+             from pg_class c
+            where c.relnamespace::regnamespace::text in ('admin', 'analytics', 'api', 'app', 'auth', 'pipeline')
+              and c.relkind in ('v', 'm')) defined (name, body)
+    where body ~* '(util\.(database_)?setting\(([^()]|\([^()]*\))*\)|current_setting\(\s*''app\.settings\.[^)]*\))\)?\s*::'),
   null,
-  'no function casts what util.setting, util.database_setting or current_setting read: each reads it through a typed reader');
+  'no function or view casts what util.setting, util.database_setting or current_setting read: each reads it through a typed reader');
 
 select * from finish();
 rollback;

@@ -53,7 +53,8 @@ create view admin.active_sessions with (security_barrier) as
      -- Elapsed time, as auth.session_is_dead_after counts it: in the reader's time zone, 7 days
      -- back on the wall clock are 167 or 169 hours when its clocks changed meanwhile.
      and s.last_seen_at > pg_catalog.now()
-                          - pg_catalog.make_interval(secs => extract(epoch from util.database_setting('session_idle_timeout', '7 days')::interval));
+                          - pg_catalog.make_interval(secs => extract(epoch from
+                              util.database_interval_setting('session_idle_timeout', interval '7 days')));
 comment on view admin.active_sessions is 'Sessions still valid (not revoked, expired or idle); never their token hash.';
 
 create view admin.audit_events with (security_barrier) as

@@ -51,9 +51,11 @@ comment on function util.setting_as_integer(text, text) is
   'The value of the setting app.settings.<name> as a whole number (past an integer''s range, its nearest end); null for null. Errors: 500 server.invalid_setting.';
 
 /* Positive, as Postgres reads an interval; at most 100 years, since an instant past the last
-   Postgres holds (300,000 years on) made each call that adds it to the time fail, 22008. */
+   Postgres holds (300,000 years on) made each call that adds it to the time fail, 22008.
+   Parallel unsafe, as is what calls it: its exception block is a subtransaction, which a
+   parallel worker may not start. */
 create function util.setting_as_interval(p_name text, p_value text) returns interval
-language plpgsql stable strict parallel safe
+language plpgsql stable strict parallel unsafe
 as $$
 declare
   v_interval interval;
@@ -89,9 +91,10 @@ comment on function util.limit_setting(text, integer) is
   'The whole-number setting app.settings.<name> (at least 1), or the default. Errors: 500 server.invalid_setting.';
 
 /* Inlined where it is called, so that an unset one costs no call of util.setting_as_interval
-   (strict): the pre-request's session lookup reads the idle timeout. */
+   (strict): the pre-request's session lookup reads the idle timeout. A set one costs its call,
+   exception block included: some 2 µs a request. */
 create function util.interval_setting(p_name text, p_default interval) returns interval
-language sql stable parallel safe
+language sql stable parallel unsafe
 return coalesce(util.setting_as_interval(p_name, util.setting(p_name, null)), p_default);
 
 comment on function util.interval_setting(text, interval) is
@@ -124,7 +127,7 @@ comment on function util.database_limit_setting(text, integer) is
   'The database''s own whole-number app.settings.<name> (at least 1), whatever the session set; or the default. Errors: 500 server.invalid_setting.';
 
 create function util.database_interval_setting(p_name text, p_default interval) returns interval
-language sql stable parallel safe
+language sql stable parallel unsafe
 return coalesce(util.setting_as_interval(p_name, util.database_setting(p_name, null)), p_default);
 
 comment on function util.database_interval_setting(text, interval) is
