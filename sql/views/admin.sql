@@ -9,9 +9,10 @@
    could not show one. panopticon itself has no grant on any table and no policy.
 
    A view reads its tables with its owner's rights, but the functions it calls are checked
-   against its reader: so these views call built-ins only (and util.database_setting, which
-   panopticon may execute for the sessions' idle timeout: the database's, which a reader cannot
-   set longer for itself to see the idle sessions, as it could util.setting's). Each is a
+   against its reader: so these views call built-ins only (and util.database_interval_setting,
+   which panopticon may execute with the reads and refusals it calls, for the sessions' idle
+   timeout: the database's, which a reader cannot set longer for itself to see the idle
+   sessions, as it could util.setting's; read by its kind, as the API reads it). Each is a
    security barrier: a function in a reader's query (one it could not make anyway: it has no
    TEMPORARY, sql/database.sql) is applied only to the rows the view's own filters let through,
    not to an expired session the view leaves out.
@@ -53,8 +54,10 @@ create view admin.active_sessions with (security_barrier) as
      -- Elapsed time, as auth.session_is_dead_after counts it: in the reader's time zone, 7 days
      -- back on the wall clock are 167 or 169 hours when its clocks changed meanwhile.
      and s.last_seen_at > pg_catalog.now()
-                          - pg_catalog.make_interval(secs => extract(epoch from
-                              util.database_interval_setting('session_idle_timeout', interval '7 days')));
+                          -- A subquery: read once, not for every row (a call with an exception
+                          -- block each), and the scan may still be parallel.
+                          - (select pg_catalog.make_interval(secs => extract(epoch from
+                               util.database_interval_setting('session_idle_timeout', interval '7 days'))));
 comment on view admin.active_sessions is 'Sessions still valid (not revoked, expired or idle); never their token hash.';
 
 create view admin.audit_events with (security_barrier) as
