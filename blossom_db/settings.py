@@ -58,11 +58,12 @@ def env_http_url(name: str, default: str) -> str:
         return default
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018 - read for its ValueError: a port that is no number, or past 65535
+        port = parts.port  # its ValueError: a port that is no number, or past 65535
     except ValueError:
-        parts = urlsplit("")
-    # A scheme in any case (RFC 3986), and a host: `https://` was taken, and every call failed.
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        parts, port = urlsplit(""), None
+    # A scheme in any case (RFC 3986), a host, and no port 0: `https://` was taken, and every
+    # call failed.
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or port == 0:
         raise ValueError(f"{name} must be an http(s) URL with a host, got {value!r}")
     return value
 
@@ -273,8 +274,9 @@ def connection_failure(url: str, error: Exception) -> str | None:
         # libpq refused the URL's options before it tried any server.
         return f"the database URL has an option libpq refuses, for {where}: {message.split(': ', 1)[1]}"
     if "SSL" in cause:
-        # The server answered, and not over SSL as the URL asks (or its certificate failed).
-        return f"cannot connect to the database server at {where} over SSL as the URL asks: {cause}"
+        # The server answered, and not over SSL as asked (the URL's sslmode, or PGSSLMODE), or
+        # its certificate failed.
+        return f"cannot connect to the database server at {where} over SSL as asked: {cause}"
     if message.startswith("failed to resolve host "):
         lookup = cause.rsplit(": ", 1)[-1]
         return f"cannot reach the database server at {where}: its host name does not resolve ({lookup})"

@@ -292,9 +292,11 @@ def test_an_outside_services_url_is_http_or_https_in_any_case(
     assert env_http_url("BLOSSOM_SLACK_API_URL", "https://slack.com/api/") == url
 
 
-@pytest.mark.parametrize("url", ["https://", "https:///v1", "http://:8080", "api.example.com/v1", "ftp://h"])
+@pytest.mark.parametrize(
+    "url", ["https://", "https:///v1", "http://:8080", "api.example.com/v1", "ftp://h", "http://h:0/v1"]
+)
 def test_an_outside_services_url_without_a_host_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    """`https://` was taken: every call to the service then failed."""
+    """`https://` was taken, and port 0: every call to the service then failed."""
     monkeypatch.setenv("BLOSSOM_SLACK_API_URL", url)
     with pytest.raises(ValueError, match="BLOSSOM_SLACK_API_URL must be an http"):
         env_http_url("BLOSSOM_SLACK_API_URL", "https://slack.com/api/")
@@ -321,5 +323,5 @@ def test_a_server_reached_without_the_ssl_asked_for_is_not_told_as_out_of_reach(
     said = connection_failure(url, refused.value)
     assert said is not None
     assert said.startswith("cannot connect to the database server at 127.0.0.1:"), said
-    assert said.endswith("over SSL as the URL asks: server does not support SSL, but SSL was required"), said
+    assert said.endswith("over SSL as asked: server does not support SSL, but SSL was required"), said
     assert "is it running" not in said
