@@ -90,6 +90,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
 
 
+def milliseconds(values: list[float], p: float) -> str:
+    """The percentile in ms, or `-` for a window without such requests (a rare action in a short
+    soak), not `nan`."""
+    return f"{percentile(values, p) * 1000:.1f}" if values else "-"
+
+
 def source_address(n: int) -> str:
     return f"127.77.{n // 250}.{n % 250 + 1}"
 
@@ -232,8 +238,8 @@ def report(windows: list[Window], rss: dict[str, tuple[int, int]], mails: int) -
     print(f"{'window':>8}" + "".join(f"{name:>9}" for name in columns))
     for n, window in enumerate(windows):
         count = len(window.latencies) + window.failed
-        p50, p99 = percentile(window.latencies, 0.5) * 1000, percentile(window.latencies, 0.99) * 1000
-        figures = (count, f"{count / WINDOW:.1f}", f"{p50:.1f}", f"{p99:.1f}", window.server_errors,
+        p50, p99 = milliseconds(window.latencies, 0.5), milliseconds(window.latencies, 0.99)
+        figures = (count, f"{count / WINDOW:.1f}", p50, p99, window.server_errors,
                    window.limited, window.refused, window.failed)  # fmt: skip
         print(f"{n * WINDOW:>7.0f}s" + "".join(f"{figure:>9}" for figure in figures))
     first, last = percentile(windows[0].latencies, 0.99), percentile(windows[-1].latencies, 0.99)
@@ -248,7 +254,7 @@ def report(windows: list[Window], rss: dict[str, tuple[int, int]], mails: int) -
     print(f"{'action':>20} {'p99 first':>10} {'p99 last':>10}  (ms)")
     for action in MIX:
         began, ended = windows[0].by_action.get(action, []), windows[-1].by_action.get(action, [])
-        print(f"{action:>20} {percentile(began, 0.99) * 1000:>10.1f} {percentile(ended, 0.99) * 1000:>10.1f}")
+        print(f"{action:>20} {milliseconds(began, 0.99):>10} {milliseconds(ended, 0.99):>10}")
     print(f"5xx and failed requests: {errors} (goal: 0)")
     print(f"mail delivered to the sink: {mails}")
     print(f"{'process':>10} {'RSS warm':>10} {'RSS end':>10} {'growth':>7}  (goal: under 10%)")
