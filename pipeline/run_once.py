@@ -6,8 +6,12 @@ of assets partitioned alike is one in-process run.
 from __future__ import annotations
 
 import fcntl
+import os
+import signal
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -40,11 +44,11 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
     runs = partitioned_runs(chosen, day)
     resources = dict(defs.resources or {}) if resources is None else dict(resources)
     succeeded = True
-    with dagster_instance() as instance:
+    with dagster_instance() as instance, stops_noted() as stopped:
         for number, (group, partition) in enumerate(runs):
             # Every group runs, whether one before it failed; none after one that was stopped.
             result = materialized(group, partition, resources, instance)
-            if interrupted(result):
+            if interrupted(result) or stopped():
                 left = names_of([asset for later, _ in runs[number + 1 :] for asset in later])
                 print(
                     f"pipeline-run: {settings.STOPPED} in {names_of(group)}"
@@ -54,6 +58,39 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
                 return False
             succeeded = succeeded and result.success
     return succeeded
+
+
+STOPPING_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextmanager
+def stops_noted() -> Iterator[Callable[[], bool]]:
+    """A function telling whether SIGTERM or Ctrl-C came since: Dagster's handler notes either
+    during a run only to act on it at its next step, and forgets it as the run ends, so that one
+    that came after the last step was lost, and the next run began. Python writes the number of
+    every signal it handles to the wakeup descriptor, whichever handler it runs; off the main
+    thread, where no signal is handled, nothing comes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    seen: set[int] = set()
+
+    def stopped() -> bool:
+        with suppress(BlockingIOError):
+            while chunk := os.read(read, 512):
+                seen.update(chunk)
+        return bool(seen & STOPPING_SIGNALS)
+
+    try:
+        yield stopped
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read)
+        os.close(write)
 
 
 def defined_assets() -> dict[str, AssetsDefinition]:

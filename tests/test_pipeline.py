@@ -2057,6 +2057,42 @@ def test_pipeline_run_sent_sigterm_stops_and_runs_no_asset_after(tmp_path: Path)
     assert run.returncode == 1
 
 
+# `pipeline-run` (its main, as `python -m pipeline` runs it), sent SIGTERM by itself as Dagster
+# records its first run's success: after the last step, where Dagster notes a signal only to
+# forget it as the run ends.
+SIGTERM_AS_THE_FIRST_RUN_ENDS = """
+import os, signal
+from dagster import DagsterEventType, DagsterInstance
+from pipeline.__main__ import main
+record = DagsterInstance.handle_new_event
+def recorded(self, event, **kwargs):
+    record(self, event, **kwargs)
+    if event.dagster_event is not None and event.dagster_event.event_type == DagsterEventType.RUN_SUCCESS:
+        os.kill(os.getpid(), signal.SIGTERM)
+DagsterInstance.handle_new_event = recorded
+main()
+"""
+
+
+def test_pipeline_run_sent_sigterm_as_a_run_ends_runs_no_asset_after(database_url: str) -> None:
+    """A stop that came as a run ended, after its last step, was lost: Dagster's handler noted
+    it, and forgot it with the run; the next run began (auth_housekeeping purged), and the exit
+    status was 0."""
+    environment = os.environ | {
+        "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
+        "DAGSTER_HOME": "",
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", SIGTERM_AS_THE_FIRST_RUN_ENDS],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert 'step "auth_housekeeping"' not in ran.stderr, ran.stderr[-3000:]
+    assert ran.stderr.rstrip().splitlines()[-1] == (
+        "pipeline-run: stopped by SIGTERM or Ctrl-C in org_daily_metrics; not run: auth_housekeeping"
+    ), ran.stderr[-3000:]
+    assert ran.returncode == 1
+
+
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
     nowhere = resources.PostgresResource(
         url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom", retry_seconds=0
