@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ops.settings import ROOT, recipe_parser
+from ops.settings import ROOT, existing_part, recipe_parser
 
 CLIENT = ROOT / "clients" / "typescript"
 TSC = ROOT / ".tools" / "typescript-5.6.3" / "package" / "bin" / "tsc"
@@ -83,12 +83,11 @@ def build_command(doc: str, name: str, default_out: Path, make: Callable[[Path],
     args = parser.parse_args()
     out = (args.called_from / args.out).resolve()
     # What exists of the path must be folders we may write in: a file there ended the build in a
-    # traceback (after compiling, for web-example). os.path's: a folder closed to us is a no,
-    # where Path's raised.
-    nearest = next((path for path in (out, *out.parents) if os.path.exists(path)), None)
-    if nearest is not None and not os.path.isdir(nearest):
+    # traceback (after compiling, for web-example).
+    nearest = existing_part(out)
+    if not os.path.isdir(nearest):
         parser.error(f"argument --out: {str(args.out)!r} cannot be a folder: {nearest} is a file")
-    if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
+    if not os.access(nearest, os.W_OK | os.X_OK):
         parser.error(f"argument --out: {str(args.out)!r} cannot be written: {nearest} is closed to this user")
     try:
         made = make(out)

@@ -33,6 +33,13 @@ def _port(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a TCP port number, got {raw!r}") from None
 
 
+def existing_part(path: Path) -> Path:
+    """`path` itself, or the nearest of its parents that exists (`/` at the last): what a folder
+    to be made there is made in. os.path's lexists: no for a path behind a folder closed to us,
+    where Path's raised PermissionError."""
+    return next(part for part in (path, *path.parents) if os.path.lexists(part))
+
+
 def _data_dir() -> Path:
     """BLOSSOM_DATA_DIR (`.blossom` in the checkout by default), absolute; refused before anything
     is made in it when it cannot be the local cluster's folder: its path, which initdb and pg_ctl
@@ -49,8 +56,7 @@ def _data_dir() -> Path:
         raise SystemExit(
             f"BLOSSOM_DATA_DIR must be a path of UTF-8 text, and has a byte that is not: {shown}"
         ) from None
-    # os.path's: False for a path behind a folder closed to us, where Path's raised PermissionError.
-    nearest = next(path for path in (data_dir, *data_dir.parents) if os.path.lexists(path))
+    nearest = existing_part(data_dir)
     if not os.path.isdir(nearest):
         if nearest == data_dir:
             raise SystemExit(f"BLOSSOM_DATA_DIR is a file, not a folder: {data_dir}")
