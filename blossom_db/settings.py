@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -50,6 +50,15 @@ def tcp_port(text: str) -> int:
     return int(text)
 
 
+def url_port(parts: SplitResult) -> int | None:
+    """The port a URL names, None when it names none; ValueError for one that is no number,
+    past 65535, or 0 (no port to reach: `port or default` read it as none)."""
+    port = parts.port  # its own ValueError: no number, or past 65535
+    if port == 0:
+        raise ValueError("port 0")
+    return port
+
+
 def env_http_url(name: str, default: str) -> str:
     """An http(s) URL (an outside service's API, which the tests point at a local fake);
     `default` when the variable is unset or empty."""
@@ -58,12 +67,11 @@ def env_http_url(name: str, default: str) -> str:
         return default
     try:
         parts = urlsplit(value)
-        port = parts.port  # its ValueError: a port that is no number, or past 65535
+        url_port(parts)
     except ValueError:
-        parts, port = urlsplit(""), None
-    # A scheme in any case (RFC 3986), a host, and no port 0: `https://` was taken, and every
-    # call failed.
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or port == 0:
+        parts = urlsplit("")
+    # A scheme in any case (RFC 3986), and a host: `https://` was taken, and every call failed.
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an http(s) URL with a host, got {value!r}")
     return value
 

@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from blossom_db.settings import url_port
+
 Headers = list[tuple[bytes, bytes]]
 
 
@@ -38,9 +40,8 @@ def http_address(url: str) -> tuple[str, int, bytes]:
     """The host, port and Host header of an http://host[:port] URL; ValueError for any other."""
     parts = urlsplit(url)
     try:
-        # Port 0 is refused below, not read as none: `or 80` sent every call to port 80.
-        port = 80 if parts.port is None else parts.port
-    except ValueError:  # past 65535
+        port = url_port(parts) or 80
+    except ValueError:  # no number, past 65535, or 0
         port = 0
     if parts.scheme != "http" or not parts.hostname or not port or parts.path.strip("/") or parts.query:
         raise ValueError(f"must be an http://host[:port] URL, not {url!r}")
