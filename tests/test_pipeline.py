@@ -47,6 +47,7 @@ from tests.support.http import request
 from tests.support.imports import ran_and_loaded
 from tests.support.lazy import LazyModule
 from tests.support.orgs_db import become, call_and_commit, connect_slack, make_org, make_user
+from tests.support.preloaded import PreloadedPython
 from tests.support.sheets_fake import FakeSheets
 from tests.support.signals import signal_handlers_as_found
 from tests.support.stack import Stack
@@ -1950,17 +1951,18 @@ def test_pipeline_run_refuses_an_asset_the_definitions_do_not_have_with_its_usag
     assert ran.stderr.endswith(f"error: no asset no_such_asset (there are: {names})\n"), ran.stderr
 
 
-def test_pipeline_run_reads_assets_named_on_both_sides_of_the_day() -> None:
+def test_pipeline_run_reads_assets_named_on_both_sides_of_the_day(tmp_path: Path) -> None:
     """`pipeline-run org_daily_metrics --day D weekly_slack_digest` (the day given between the
     assets) was refused as "unrecognized arguments: weekly_slack_digest", an asset there is: the
     assets after --day were not read as assets. Here the day is refused for both, as it is when
     they are named together."""
-    ran = subprocess.run(
-        [sys.executable, "-m", "pipeline", "org_daily_metrics", "--day", "0001-01-01", "weekly_slack_digest"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    run = PreloadedPython(
+        "-m", "pipeline", "org_daily_metrics", "--day", "0001-01-01", "weekly_slack_digest",
+        environment=dict(os.environ), output=tmp_path / "run.log",
     )  # fmt: skip
-    assert ran.returncode == 1, ran.stderr
-    assert ran.stderr.startswith("pipeline-run: org_daily_metrics has no day of 0001-01-01"), ran.stderr
+    status = run.wait(timeout=60)
+    assert status == 1, run.said()
+    assert run.said().startswith("pipeline-run: org_daily_metrics has no day of 0001-01-01"), run.said()
 
 
 @pytest.mark.parametrize(
@@ -2001,25 +2003,35 @@ def test_pipeline_runs_begun_together_on_a_new_dagster_instance_all_run(
         "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
     }
     runs = [
-        subprocess.Popen(
-            [sys.executable, "-c", RUN_HOUSEKEEPING_WHEN_TOLD, str(tmp_path / f"ready-{n}"), str(go)],
-            cwd=ROOT,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        PreloadedPython(
+            "-c",
+            RUN_HOUSEKEEPING_WHEN_TOLD,
+            str(tmp_path / f"ready-{n}"),
+            str(go),
+            environment=environment,
+            output=tmp_path / f"run-{n}.log",
         )
         for n in range(4)
     ]
     try:
         eventually(lambda: all((tmp_path / f"ready-{n}").exists() for n in range(len(runs))), timeout=120)
         go.touch()
-        said = [run.communicate(timeout=120)[0] for run in runs]
+        statuses = [run.wait(timeout=120) for run in runs]
     finally:
         for run in runs:
             run.kill()
-            run.wait()
-    assert [run.returncode for run in runs] == [0] * len(runs), [text[-1500:] for text in said]
+    assert statuses == [0] * len(runs), [run.said()[-1500:] for run in runs]
+
+
+def assert_stopped_before_housekeeping(run: PreloadedPython, status: int) -> None:
+    """`pipeline-run` with no asset named, stopped in its first run (the day's metrics): it says
+    so last, and the second (auth_housekeeping) never began."""
+    told = run.said()
+    assert 'step "auth_housekeeping"' not in told, told[-3000:]
+    assert told.rstrip().splitlines()[-1] == (
+        "pipeline-run: stopped by SIGTERM or Ctrl-C in org_daily_metrics; not run: auth_housekeeping"
+    ), told[-3000:]
+    assert status == 1
 
 
 def test_pipeline_run_sent_sigterm_stops_and_runs_no_asset_after(tmp_path: Path) -> None:
@@ -2033,28 +2045,14 @@ def test_pipeline_run_sent_sigterm_stops_and_runs_no_asset_after(tmp_path: Path)
         "BLOSSOM_PIPELINE_RETRY_SECONDS": "60",
         "DAGSTER_HOME": "",
     }
-    run = subprocess.Popen(
-        [sys.executable, "-m", "pipeline"],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    said: list[str] = []
+    run = PreloadedPython("-m", "pipeline", environment=environment, output=tmp_path / "run.log")
     try:
-        assert run.stdout is not None
-        for line in run.stdout:
-            said.append(line)
-            if "tried again in 60 s" in line:  # the day's metrics, waiting for their retry
-                break
+        run.wait_for_output("tried again in 60 s", timeout=120)  # the day's metrics, waiting for their retry
         run.send_signal(signal.SIGTERM)
-        said.append(run.communicate(timeout=30)[0])
+        status = run.wait(timeout=30)
     finally:
         run.kill()
-        run.wait()
-    told = "".join(said)
-    assert 'step "auth_housekeeping"' not in told, told[-3000:]
-    assert told.rstrip().splitlines()[-1] == (
-        "pipeline-run: stopped by SIGTERM or Ctrl-C in org_daily_metrics; not run: auth_housekeeping"
-    ), told[-3000:]
-    assert run.returncode == 1
+    assert_stopped_before_housekeeping(run, status)
 
 
 # `pipeline-run` (its main, as `python -m pipeline` runs it), sent SIGTERM by itself as Dagster
@@ -2074,7 +2072,9 @@ main()
 """
 
 
-def test_pipeline_run_sent_sigterm_as_a_run_ends_runs_no_asset_after(database_url: str) -> None:
+def test_pipeline_run_sent_sigterm_as_a_run_ends_runs_no_asset_after(
+    database_url: str, tmp_path: Path
+) -> None:
     """A stop that came as a run ended, after its last step, was lost: Dagster's handler noted
     it, and forgot it with the run; the next run began (auth_housekeeping purged), and the exit
     status was 0."""
@@ -2082,15 +2082,14 @@ def test_pipeline_run_sent_sigterm_as_a_run_ends_runs_no_asset_after(database_ur
         "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
         "DAGSTER_HOME": "",
     }
-    ran = subprocess.run(
-        [sys.executable, "-c", SIGTERM_AS_THE_FIRST_RUN_ENDS],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert 'step "auth_housekeeping"' not in ran.stderr, ran.stderr[-3000:]
-    assert ran.stderr.rstrip().splitlines()[-1] == (
-        "pipeline-run: stopped by SIGTERM or Ctrl-C in org_daily_metrics; not run: auth_housekeeping"
-    ), ran.stderr[-3000:]
-    assert ran.returncode == 1
+    run = PreloadedPython(
+        "-c", SIGTERM_AS_THE_FIRST_RUN_ENDS, environment=environment, output=tmp_path / "run.log"
+    )
+    try:
+        status = run.wait(timeout=120)
+    finally:
+        run.kill()
+    assert_stopped_before_housekeeping(run, status)
 
 
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:

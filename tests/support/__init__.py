@@ -7,4 +7,5 @@
 - mailbox: the outbox's messages, directly or over HTTP for the Node tests
 - orgs_db: users and organizations made as the admin, API calls made as a signed-in user
 - imports: which of our packages a file imports, read with ast
+- preloaded: Python processes forked from one that imported Dagster once
 """
