@@ -567,12 +567,8 @@ def test_a_run_is_refused_more_retries_or_a_longer_wait_than_the_settings_allow_
     assert any("retry_seconds must be at most 600, got 3600" in error for error in errors), errors
 
 
-# Dagster's command line, beside this interpreter in the virtual environment.
-DAGSTER = str(Path(sys.executable).parent / "dagster")
-
-
 def test_the_daemons_runs_try_housekeeping_cut_off_by_a_restart_again(
-    database_url: str, dagster_home: str
+    database_url: str, dagster_home: str, tmp_path: Path
 ) -> None:
     """Runs the daemon launches execute each step in a process of its own (Dagster's multiprocess
     executor), which tries a step again in a new process: the maintenance job as such a run, its
@@ -584,24 +580,23 @@ def test_the_daemons_runs_try_housekeeping_cut_off_by_a_restart_again(
             " (%s, sha256('expired'), now() - interval '1 minute')",
             [user],
         )
-    ran = cut_off_while_it_waits(
-        database_url,
-        "lock table app.sessions",
-        lambda: subprocess.run(
-            [DAGSTER, "job", "execute", "-m", "pipeline.definitions", "-j", "maintenance"],
-            cwd=ROOT,
-            env=os.environ
-            | {
-                "DAGSTER_HOME": dagster_home,
-                "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
-                "BLOSSOM_PIPELINE_RETRY_SECONDS": "0",
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-        ),
-    )
-    assert ran.returncode == 0, ran.stderr[-3000:]
+    environment = os.environ | {
+        "DAGSTER_HOME": dagster_home,
+        "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
+        "BLOSSOM_PIPELINE_RETRY_SECONDS": "0",
+    }
+    # Dagster's command line (`dagster job execute`); its steps' processes are Dagster's own.
+    command = PreloadedPython(
+        "-m", "dagster", "job", "execute", "-m", "pipeline.definitions", "-j", "maintenance",
+        environment=environment, output=tmp_path / "run.log",
+    )  # fmt: skip
+    try:
+        status = cut_off_while_it_waits(
+            database_url, "lock table app.sessions", lambda: command.wait(timeout=120)
+        )
+    finally:
+        command.kill()
+    assert status == 0, command.said()[-3000:]
     with dagster.DagsterInstance.from_config(dagster_home) as home:
         (run,) = home.get_runs()
         assert run.status == dagster.DagsterRunStatus.SUCCESS
