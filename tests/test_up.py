@@ -29,6 +29,7 @@ from ops.settings import ROOT, Settings
 from ops.stack import database, local_cluster
 from tests.support.auth_client import COOKIE_NAME, post, session_cookie, signup
 from tests.support.http import request
+from tests.support.local_data import copy_data_folder
 from tests.support.orgs_db import make_user
 from tests.support.signals import ctrl_c_as_on_a_terminal
 from tests.support.worker import eventually
@@ -44,6 +45,13 @@ def data_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="blossom-up-", dir=throwaway_folder()) as folder:
         os.chmod(folder, 0o755)
         yield Path(folder)
+
+
+@pytest.fixture
+def migrated(data_dir: Path, migrated_data_folder: Path) -> None:
+    """data_dir with its cluster made and its database migrated, as after a first `up`: for the
+    tests of what happens once there is one (a stop, a recipe that needs the migrated API)."""
+    copy_data_folder(migrated_data_folder, data_dir)
 
 
 def _port_open(port: int) -> bool:
@@ -231,6 +239,7 @@ def _down(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.usefixtures("migrated")
 def test_down_stops_the_stack_that_runs_on_in_the_background(data_dir: Path) -> None:
     """`./dev up` under nohup (or in a terminal since closed to it) runs on, and nothing but a
     signal sent by hand to a process found with ps stopped it. `./dev down` stops it as SIGTERM
@@ -290,6 +299,7 @@ def _processes_started_for(data_dir: Path) -> dict[int, str]:
     return found
 
 
+@pytest.mark.usefixtures("migrated")
 def test_up_killed_with_sigkill_leaves_none_of_its_processes_running(data_dir: Path) -> None:
     """`up` killed with SIGKILL (`kill -9`, the kernel short of memory) stops nothing itself: its
     processes, each in a session of its own so that a Ctrl-C reaches `up` alone, ran on holding
@@ -332,6 +342,7 @@ def test_up_killed_with_sigkill_leaves_none_of_its_processes_running(data_dir: P
 TERMINAL_CONTROLS = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+@pytest.mark.usefixtures("migrated")
 def test_ctrl_c_of_dev_up_on_a_terminal_stops_it_cleanly(data_dir: Path) -> None:
     """Ctrl-C of `./dev up` reaches just too (the whole foreground process group gets it), which
     recorded it and, once `up` had stopped the stack and exited 0, exited 130 itself, saying
@@ -868,15 +879,12 @@ def test_a_second_up_on_a_data_folder_whose_up_runs_names_it_and_down(data_dir: 
         running.wait()
 
 
+@pytest.mark.usefixtures("migrated")
 def test_sigterm_stops_the_worker_recipe_its_worker_and_the_postgres_it_started(data_dir: Path) -> None:
     """`kill` of `./dev worker` (just passes the SIGTERM on to its recipe alone): the recipe ended
     at once, and the worker it ran, and the Postgres it had started, ran on with no one to stop
     them."""
-    env, ports = up_environment(data_dir)
-    # The recipe stops at once on a database never migrated.
-    subprocess.run(
-        [sys.executable, "-m", "ops.stack", "migrate"], cwd=ROOT, env=env, capture_output=True, check=True
-    )
+    env, ports = up_environment(data_dir)  # migrated: the recipe stops at once on a database never so
     with tempfile.TemporaryFile() as said:
         recipe = subprocess.Popen(
             [sys.executable, "-m", "ops.stack", "worker"],

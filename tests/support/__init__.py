@@ -8,4 +8,5 @@
 - orgs_db: users and organizations made as the admin, API calls made as a signed-in user
 - imports: which of our packages a file imports, read with ast
 - preloaded: Python processes forked from one that imported Dagster once
+- local_data: data folders (BLOSSOM_DATA_DIR) copied from one made and migrated once
 """
