@@ -16,6 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from deploy.migrate import migrate, with_database
+from ops.cluster import LocalCluster
 from ops.scratch import (
     SCRATCH_URL_VARIABLE,
     TEMPLATE_VARIABLE,
@@ -117,10 +118,17 @@ def migrated_data_folder() -> Iterator[Path]:
     # Under /var/tmp or /dev/shm: when we are root, Postgres runs as `postgres` and must reach it.
     with tempfile.TemporaryDirectory(prefix="blossom-migrated-", dir=throwaway_folder()) as folder:
         os.chmod(folder, 0o755)
+        port = free_port()
         environment = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-        environment |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(free_port())}
-        subprocess.run(
-            [sys.executable, "-m", "ops.stack", "migrate"],
-            cwd=ROOT, env=environment, capture_output=True, timeout=120, check=True,
-        )  # fmt: skip
+        environment |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(port)}
+        try:
+            migrated = subprocess.run(
+                [sys.executable, "-m", "ops.stack", "migrate"],
+                cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert migrated.returncode == 0, f"./dev migrate failed:\n{migrated.stdout}{migrated.stderr}"
+        except BaseException:
+            # The cluster the recipe started, when it could not stop it, before its folder goes.
+            LocalCluster(Path(folder) / "postgres", port).stop()
+            raise
         yield Path(folder)
