@@ -170,7 +170,9 @@ def materialized(
     for asset in group:
         for materialization in result.asset_materializations_for_node(asset.node_def.name):
             facts = ", ".join(f"{key} {value.value}" for key, value in materialization.metadata.items())
-            print(f"pipeline-run: {materialization.asset_key.to_user_string()}: {facts}")
+            # Flushed: cron mails stdout and stderr as one, in the order written, and a stdout not
+            # flushed came after the stop or the failure that stderr told later (the last line).
+            print(f"pipeline-run: {materialization.asset_key.to_user_string()}: {facts}", flush=True)
     if not result.success and not interrupted(result):
         failed_steps = {failure.step_key for failure in result.get_step_failure_events()}
         # The assets whose step failed; the others of the run were materialized, or skipped after it.

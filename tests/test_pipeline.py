@@ -1997,18 +1997,16 @@ def test_pipeline_runs_begun_together_on_a_new_dagster_instance_all_run(
         "DAGSTER_HOME": dagster_home,
         "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
     }
-    runs = [
-        PreloadedPython(
-            "-c",
-            RUN_HOUSEKEEPING_WHEN_TOLD,
-            str(tmp_path / f"ready-{n}"),
-            str(go),
-            environment=environment,
-            output=tmp_path / f"run-{n}.log",
-        )
-        for n in range(4)
-    ]
+    runs: list[PreloadedPython] = []
     try:
+        for n in range(4):
+            ready = str(tmp_path / f"ready-{n}")
+            output = tmp_path / f"run-{n}.log"
+            runs.append(
+                PreloadedPython(
+                    "-c", RUN_HOUSEKEEPING_WHEN_TOLD, ready, str(go), environment=environment, output=output
+                )
+            )
         eventually(lambda: all((tmp_path / f"ready-{n}").exists() for n in range(len(runs))), timeout=120)
         go.touch()
         statuses = [run.wait(timeout=120) for run in runs]
@@ -2018,9 +2016,15 @@ def test_pipeline_runs_begun_together_on_a_new_dagster_instance_all_run(
     assert statuses == [0] * len(runs), [run.said()[-1500:] for run in runs]
 
 
+def as_cron_runs_it() -> dict[str, str]:
+    """This environment without PYTHONUNBUFFERED (which `./dev` sets): its stdout written in
+    blocks, and its stderr by line, into one file, as cron mails them."""
+    return {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+
+
 def assert_stopped_before_housekeeping(run: PreloadedPython, status: int) -> None:
     """`pipeline-run` with no asset named, stopped in its first run (the day's metrics): it says
-    so last, and the second (auth_housekeeping) never began."""
+    so last, after what it printed before, and the second run (auth_housekeeping) never began."""
     told = run.said()
     assert 'step "auth_housekeeping"' not in told, told[-3000:]
     assert told.rstrip().splitlines()[-1] == (
@@ -2034,7 +2038,7 @@ def test_pipeline_run_sent_sigterm_stops_and_runs_no_asset_after(tmp_path: Path)
     after it (auth_housekeeping after the day's metrics), as if no one had asked it to stop. And
     it ended that run only once the wait for its retry was over (Dagster sleeps it out): here a
     minute, past the 30 s the test waits."""
-    environment = os.environ | {
+    environment = as_cron_runs_it() | {
         "BLOSSOM_PIPELINE_DATABASE_URL": f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom",
         "BLOSSOM_PIPELINE_RETRIES": "1",
         "BLOSSOM_PIPELINE_RETRY_SECONDS": "60",
@@ -2073,7 +2077,7 @@ def test_pipeline_run_sent_sigterm_as_a_run_ends_runs_no_asset_after(
     """A stop that came as a run ended, after its last step, was lost: Dagster's handler noted
     it, and forgot it with the run; the next run began (auth_housekeeping purged), and the exit
     status was 0."""
-    environment = os.environ | {
+    environment = as_cron_runs_it() | {
         "BLOSSOM_PIPELINE_DATABASE_URL": with_user(database_url, "pipeline"),
         "DAGSTER_HOME": "",
     }

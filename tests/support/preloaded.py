@@ -2,22 +2,32 @@
 server process (multiprocessing's forkserver) that imported Dagster once, where every
 `python -m pipeline` imported it again (some 1.3 s of CPU each, a third of a run's CPU in
 test_pipeline.py). Each is still a process of its own, as cron's runs are: its own environment,
-signals, output and exit status; only the import is shared.
+cwd, argv, signals, output (buffered as Python buffers it), atexit handlers and exit status;
+only the imports are shared.
 
-Only packages that read nothing from the environment as they are imported are imported ahead:
-pipeline/ reads its settings so, and each process imports it itself, in its own environment."""
+What the packages imported ahead read from the environment as they are imported (psycopg's
+PSYCOPG_IMPL, a colour setting, HOME …) they read in the server's environment, the test
+process's: no test here gives those a value of its own. pipeline/ reads its settings as it is
+imported, so each process imports it itself, in the environment it was given."""
 
 from __future__ import annotations
 
+import atexit
+import io
 import multiprocessing
 import os
 import runpy
 import signal
 import sys
 import time
+import traceback
+import weakref
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import NoReturn
 
-from ops.settings import ROOT
+# Not ops.settings.ROOT: the process imports this module before its environment is its own.
+ROOT = Path(__file__).resolve().parents[2]
 
 _FORKSERVER = multiprocessing.get_context("forkserver")
 _FORKSERVER.set_forkserver_preload(
@@ -39,23 +49,44 @@ _FORKSERVER.set_forkserver_preload(
 )
 
 
-def _as_python_would(arguments: tuple[str, ...], environment: dict[str, str], output: str) -> None:
+def _streams(stdout: str, stderr: str | None, unbuffered: bool) -> None:
+    """fd 1 to the file `stdout`, fd 2 to `stderr` (the same file when None), and sys.stdout and
+    sys.stderr over them as Python makes them for a file: stdout in blocks, stderr by line;
+    both written through at once under PYTHONUNBUFFERED."""
+    for descriptor, path in ((1, stdout), (2, stderr)):
+        if path is None:
+            os.dup2(1, 2)
+            continue
+        written = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(written, descriptor)
+        os.close(written)
+    for descriptor, name, by_line in ((1, "stdout", False), (2, "stderr", True)):
+        raw = io.FileIO(descriptor, "w", closefd=False)
+        # Unbuffered (Python's -u) is the file itself under the text layer, as Python makes it.
+        binary = raw if unbuffered else io.BufferedWriter(raw)
+        text = io.TextIOWrapper(
+            binary,
+            errors="backslashreplace" if name == "stderr" else "strict",
+            line_buffering=by_line and not unbuffered,
+            write_through=unbuffered,
+        )
+        setattr(sys, name, text)
+
+
+def _as_python_would(
+    arguments: tuple[str, ...], environment: dict[str, str], stdout: str, stderr: str | None
+) -> NoReturn:
     """In the forked process: what `python ARGUMENTS` (`-m MODULE …` or `-c CODE …`) does, in
-    `environment`, from the repository's folder, both its streams written to the file `output`.
-    multiprocessing ends the process as Python would: SystemExit's code is the exit status (a
-    message is written to stderr, status 1), an exception's traceback is written, status 1."""
-    written = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(written, 1)
-    os.dup2(written, 2)
-    os.close(written)
-    # Line-buffered, as a test reads the file while the process runs.
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - the process's own stream
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    `environment`, from the repository's folder, and how it ends: SystemExit's code is the exit
+    status (a message is written to stderr, status 1); an exception's traceback is written,
+    status 1; a KeyboardInterrupt ends it by SIGINT; atexit's handlers run first."""
+    _streams(stdout, stderr, unbuffered=bool(environment.get("PYTHONUNBUFFERED")))
     os.environ.clear()
     os.environ.update(environment)
     os.chdir(ROOT)
-    option, what, *rest = arguments
+    status, interrupted = 0, False
     try:
+        option, what, *rest = arguments
         if option == "-m":
             sys.argv = [what, *rest]
             runpy.run_module(what, run_name="__main__", alter_sys=True)
@@ -64,21 +95,52 @@ def _as_python_would(arguments: tuple[str, ...], environment: dict[str, str], ou
             exec(compile(what, "<string>", "exec"), {"__name__": "__main__"})
         else:
             raise ValueError(f"not -m or -c: {option}")
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            status = stop.code or 0
+        else:
+            print(stop.code, file=sys.stderr)
+            status = 1
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        interrupted = True
+    except BaseException:  # noqa: BLE001 - told as Python tells an uncaught one
+        traceback.print_exc()
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    if interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(status)
+
+
+def _kill(process: BaseProcess) -> None:
+    if process.exitcode is None:
+        process.kill()
+        process.join()
 
 
 class PreloadedPython:
     """`python ARGUMENTS` in `environment`, started at once, as a Popen of it would be; its
-    output (stdout and stderr, interleaved) in the file `output`."""
+    stdout in the file `output`, and its stderr in `errors` (by default in `output` too, as
+    `stderr=STDOUT`). Killed, if it still runs, when the object goes or the test process ends:
+    multiprocessing waits at exit for every child it started."""
 
-    def __init__(self, *arguments: str, environment: dict[str, str], output: Path) -> None:
+    def __init__(
+        self, *arguments: str, environment: dict[str, str], output: Path, errors: Path | None = None
+    ) -> None:
         self.output = output
+        self.errors = errors or output
         self._process = _FORKSERVER.Process(
-            target=_as_python_would, args=(arguments, dict(environment), str(output)), daemon=False
+            target=_as_python_would,
+            args=(arguments, dict(environment), str(output), None if errors is None else str(errors)),
+            # Not a daemon: a daemonic process may start none (Dagster's steps run in processes).
+            daemon=False,
         )
         self._process.start()
+        weakref.finalize(self, _kill, self._process)
 
     @property
     def pid(self) -> int:
@@ -98,18 +160,31 @@ class PreloadedPython:
         return self._process.exitcode
 
     def kill(self) -> None:
-        if self._process.exitcode is None:
-            self._process.kill()
-            self._process.join()
+        _kill(self._process)
 
     def said(self) -> str:
-        return self.output.read_text() if self.output.exists() else ""
+        """Its stdout so far (and its stderr, when they share the file)."""
+        return self._read(self.output)
+
+    def complained(self) -> str:
+        """Its stderr so far."""
+        return self._read(self.errors)
+
+    @staticmethod
+    def _read(path: Path) -> str:
+        if not path.exists():
+            # Its setup failed before it could write: the forkserver's own stderr, the capture of
+            # the test that started it, has the traceback.
+            return "(no output: the process ended before it ran its program)"
+        return path.read_text(errors="replace")
 
     def wait_for_output(self, text: str, timeout: float) -> None:
-        """Returns once `text` is in the output; AssertionError when the process ends, or
-        `timeout` seconds pass, without it."""
+        """Returns once `text` is in its stderr (or its output, when they share the file);
+        AssertionError when the process ends, or `timeout` seconds pass, without it."""
         deadline = time.monotonic() + timeout
-        while text not in self.said():
+        while text not in self.complained():
             if self._process.exitcode is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never came:\n{self.said()[-3000:]}")
+                if text in self.complained():  # written just before it ended
+                    return
+                raise AssertionError(f"{text!r} never came:\n{self.complained()[-3000:]}")
             time.sleep(0.05)
