@@ -49,17 +49,14 @@ _FORKSERVER.set_forkserver_preload(
 )
 
 
-def _streams(stdout: str, stderr: str | None, unbuffered: bool) -> None:
-    """fd 1 to the file `stdout`, fd 2 to `stderr` (the same file when None), and sys.stdout and
-    sys.stderr over them as Python makes them for a file: stdout in blocks, stderr by line;
-    both written through at once under PYTHONUNBUFFERED."""
-    for descriptor, path in ((1, stdout), (2, stderr)):
-        if path is None:
-            os.dup2(1, 2)
-            continue
-        written = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(written, descriptor)
-        os.close(written)
+def _streams(output: str, unbuffered: bool) -> None:
+    """fds 1 and 2 to the file `output`, and sys.stdout and sys.stderr over them as Python makes
+    them for a file: stdout in blocks, stderr by line; both written through at once under
+    PYTHONUNBUFFERED."""
+    written = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(written, 1)
+    os.dup2(written, 2)
+    os.close(written)
     for descriptor, name, by_line in ((1, "stdout", False), (2, "stderr", True)):
         raw = io.FileIO(descriptor, "w", closefd=False)
         # Unbuffered (Python's -u) is the file itself under the text layer, as Python makes it.
@@ -73,14 +70,12 @@ def _streams(stdout: str, stderr: str | None, unbuffered: bool) -> None:
         setattr(sys, name, text)
 
 
-def _as_python_would(
-    arguments: tuple[str, ...], environment: dict[str, str], stdout: str, stderr: str | None
-) -> NoReturn:
+def _as_python_would(arguments: tuple[str, ...], environment: dict[str, str], output: str) -> NoReturn:
     """In the forked process: what `python ARGUMENTS` (`-m MODULE …` or `-c CODE …`) does, in
     `environment`, from the repository's folder, and how it ends: SystemExit's code is the exit
     status (a message is written to stderr, status 1); an exception's traceback is written,
     status 1; a KeyboardInterrupt ends it by SIGINT; atexit's handlers run first."""
-    _streams(stdout, stderr, unbuffered=bool(environment.get("PYTHONUNBUFFERED")))
+    _streams(output, unbuffered=bool(environment.get("PYTHONUNBUFFERED")))
     os.environ.clear()
     os.environ.update(environment)
     os.chdir(ROOT)
@@ -124,18 +119,15 @@ def _kill(process: BaseProcess) -> None:
 
 class PreloadedPython:
     """`python ARGUMENTS` in `environment`, started at once, as a Popen of it would be; its
-    stdout in the file `output`, and its stderr in `errors` (by default in `output` too, as
-    `stderr=STDOUT`). Killed, if it still runs, when the object goes or the test process ends:
-    multiprocessing waits at exit for every child it started."""
+    stdout and stderr in the file `output`, as cron keeps them. Killed, if it still runs, when
+    the object goes or the test process ends: multiprocessing waits at exit for every child it
+    started."""
 
-    def __init__(
-        self, *arguments: str, environment: dict[str, str], output: Path, errors: Path | None = None
-    ) -> None:
+    def __init__(self, *arguments: str, environment: dict[str, str], output: Path) -> None:
         self.output = output
-        self.errors = errors or output
         self._process = _FORKSERVER.Process(
             target=_as_python_would,
-            args=(arguments, dict(environment), str(output), None if errors is None else str(errors)),
+            args=(arguments, dict(environment), str(output)),
             # Not a daemon: a daemonic process may start none (Dagster's steps run in processes).
             daemon=False,
         )
@@ -163,28 +155,20 @@ class PreloadedPython:
         _kill(self._process)
 
     def said(self) -> str:
-        """Its stdout so far (and its stderr, when they share the file)."""
-        return self._read(self.output)
-
-    def complained(self) -> str:
-        """Its stderr so far."""
-        return self._read(self.errors)
-
-    @staticmethod
-    def _read(path: Path) -> str:
-        if not path.exists():
+        """What it wrote so far."""
+        if not self.output.exists():
             # Its setup failed before it could write: the forkserver's own stderr, the capture of
             # the test that started it, has the traceback.
             return "(no output: the process ended before it ran its program)"
-        return path.read_text(errors="replace")
+        return self.output.read_text(errors="replace")
 
     def wait_for_output(self, text: str, timeout: float) -> None:
-        """Returns once `text` is in its stderr (or its output, when they share the file);
-        AssertionError when the process ends, or `timeout` seconds pass, without it."""
+        """Returns once `text` is in its output; AssertionError when the process ends, or `timeout`
+        seconds pass, without it."""
         deadline = time.monotonic() + timeout
-        while text not in self.complained():
+        while text not in self.said():
             if self._process.exitcode is not None or time.monotonic() > deadline:
-                if text in self.complained():  # written just before it ended
+                if text in self.said():  # written just before it ended
                     return
-                raise AssertionError(f"{text!r} never came:\n{self.complained()[-3000:]}")
+                raise AssertionError(f"{text!r} never came:\n{self.said()[-3000:]}")
             time.sleep(0.05)
