@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,16 +13,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from deploy.migrate import migrate, with_database
-from ops.cluster import LocalCluster
-from ops.scratch import (
-    SCRATCH_URL_VARIABLE,
-    TEMPLATE_VARIABLE,
-    free_port,
-    temporary_cluster,
-    throwaway_folder,
-)
-from ops.settings import ROOT
+from ops.scratch import SCRATCH_URL_VARIABLE, TEMPLATE_VARIABLE, temporary_cluster
 from tests.support.databases import create_database, drop_database
+from tests.support.local_data import made_and_migrated_data_folder
 from tests.support.serial import runs_alone
 from tests.support.sheets_fake import FakeSheets
 from tests.support.stack import Stack, make_stack
@@ -111,24 +101,7 @@ def sheets_fake(fake_http_server: HTTPServer, tmp_path: Path) -> Iterator[FakeSh
 
 @pytest.fixture(scope="session")
 def migrated_data_folder() -> Iterator[Path]:
-    """A data folder (BLOSSOM_DATA_DIR) as `./dev migrate` leaves it on a new checkout: its
-    cluster made and stopped, the database migrated. Made once a process, for the tests of what
-    comes after, which copy it (tests/support/local_data.py): making and migrating a cluster of
-    their own cost each some 1.5 s of CPU that was not what they test."""
-    # Under /var/tmp or /dev/shm: when we are root, Postgres runs as `postgres` and must reach it.
-    with tempfile.TemporaryDirectory(prefix="blossom-migrated-", dir=throwaway_folder()) as folder:
-        os.chmod(folder, 0o755)
-        port = free_port()
-        environment = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-        environment |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(port)}
-        try:
-            migrated = subprocess.run(
-                [sys.executable, "-m", "ops.stack", "migrate"],
-                cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False,
-            )  # fmt: skip
-            assert migrated.returncode == 0, f"./dev migrate failed:\n{migrated.stdout}{migrated.stderr}"
-        except BaseException:
-            # The cluster the recipe started, when it could not stop it, before its folder goes.
-            LocalCluster(Path(folder) / "postgres", port).stop()
-            raise
-        yield Path(folder)
+    """A data folder (BLOSSOM_DATA_DIR) as `./dev migrate` leaves it on a new checkout, made once a
+    process, for the tests of what comes after: each copies it (tests/support/local_data.py)."""
+    with made_and_migrated_data_folder() as folder:
+        yield folder
