@@ -120,39 +120,27 @@ reset app.settings.session_idle_timeout;
 
 /* The organizations' quotas, each a limit of its own. */
 select is(tap.call('ann', 'select api.invite_member(''{acme}'', ''one@example.com'', ''member'')'), 'ok', 'ann invites once');
-set local app.settings.invitations_per_user_per_hour = 'lots';
-select is(tap.call('ann', 'select api.invite_member(''{acme}'', ''two@example.com'', ''member'')'),
-  '500 server.invalid_setting', 'an invitation reads its sender''s limit');
-reset app.settings.invitations_per_user_per_hour;
-set local app.settings.invitations_per_org_per_hour = 'lots';
-select is(tap.call('ann', 'select api.invite_member(''{acme}'', ''two@example.com'', ''member'')'),
-  '500 server.invalid_setting', 'its organization''s');
-reset app.settings.invitations_per_org_per_hour;
-set local app.settings.invitations_per_address_per_org_per_hour = 'lots';
-select is(tap.call('ann', 'select api.invite_member(''{acme}'', ''two@example.com'', ''member'')'),
-  '500 server.invalid_setting', 'and its address''s');
-reset app.settings.invitations_per_address_per_org_per_hour;
-set local app.settings.invitations_per_user_per_hour = '-1';
-select is(tap.call('ann', 'select api.invite_member(''{acme}'', ''two@example.com'', ''member'')'),
+select is(tap.call_with_setting(quota.setting, 'lots', 'ann', quota.call), '500 server.invalid_setting', quota.description)
+  from (values
+    ('invitations_per_user_per_hour', 'select api.invite_member(''{acme}'', ''two@example.com'', ''member'')',
+     'an invitation reads its sender''s limit'),
+    ('invitations_per_org_per_hour', 'select api.invite_member(''{acme}'', ''two@example.com'', ''member'')',
+     'an invitation reads its organization''s limit'),
+    ('invitations_per_address_per_org_per_hour', 'select api.invite_member(''{acme}'', ''two@example.com'', ''member'')',
+     'an invitation reads its address''s limit'),
+    ('organizations_per_user_per_day', 'select api.create_organization(''Globex'')',
+     'a new organization reads its creator''s limit'),
+    ('renames_per_org_per_hour', 'select api.update_organization(''{acme}'', ''Acme Two'')',
+     'a rename reads its organization''s limit'),
+    ('transfers_per_org_per_hour', 'select api.transfer_ownership(''{acme}'', ''{bo}'')',
+     'a transfer of ownership reads its organization''s limit'),
+    ('role_changes_per_user_per_hour', 'select api.change_member_role(''{acme}'', ''{bo}'', ''member'')',
+     'a role change reads its maker''s limit')
+  ) as quota (setting, call, description);
+select is(tap.call_with_setting('invitations_per_user_per_hour', '-1', 'ann',
+                                'select api.invite_member(''{acme}'', ''two@example.com'', ''member'')'),
   '429 invitation.rate_limited (Retry-After: 3600)',
   'a negative limit counts as 1, as every limit''s does: ann sent one this hour (it was a LIMIT of -1, 2201W)');
-reset app.settings.invitations_per_user_per_hour;
-set local app.settings.organizations_per_user_per_day = 'lots';
-select is(tap.call('ann', 'select api.create_organization(''Globex'')'),
-  '500 server.invalid_setting', 'a new organization reads its creator''s limit');
-reset app.settings.organizations_per_user_per_day;
-set local app.settings.renames_per_org_per_hour = 'lots';
-select is(tap.call('ann', 'select api.update_organization(''{acme}'', ''Acme Two'')'),
-  '500 server.invalid_setting', 'a rename reads its organization''s limit');
-reset app.settings.renames_per_org_per_hour;
-set local app.settings.transfers_per_org_per_hour = 'lots';
-select is(tap.call('ann', 'select api.transfer_ownership(''{acme}'', ''{bo}'')'),
-  '500 server.invalid_setting', 'a transfer of ownership reads its organization''s limit');
-reset app.settings.transfers_per_org_per_hour;
-set local app.settings.role_changes_per_user_per_hour = 'lots';
-select is(tap.call('ann', 'select api.change_member_role(''{acme}'', ''{bo}'', ''member'')'),
-  '500 server.invalid_setting', 'a role change reads its maker''s limit');
-reset app.settings.role_changes_per_user_per_hour;
 
 /* The outside services' */
 select tap.make_org('initech', '{"dee": "owner"}');

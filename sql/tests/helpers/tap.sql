@@ -23,6 +23,9 @@
  *   tap.call(user, sql)             tap.outcome of tap.fill(sql) run as user (null: anonymous);
  *                                   then the identity it was called with again
  *   tap.call_undone(user, sql)      what tap.call answers, its effects undone
+ *   tap.call_with_setting(setting, value, user, sql)
+ *                                   what tap.call answers while app.settings.<setting> is
+ *                                   value; the setting then as it was
  *   tap.request(method, cookies, headers)
  *                                   a request as PostgREST starts it, in a transaction of its
  *                                   own: empty local settings, request.*, role web_anon, then
@@ -161,6 +164,21 @@ begin
   perform set_config('app.user_id', coalesce(v_user_id, ''), true);
   perform set_config('app.session_id', coalesce(v_session_id, ''), true);
   perform set_config('role', v_role, true);
+  return v_outcome;
+end
+$$;
+
+create function tap.call_with_setting(p_setting text, p_value text, p_user text, p_sql text) returns text
+language plpgsql
+as $$
+declare
+  v_name text := 'app.settings.' || p_setting;
+  v_before text := current_setting(v_name, true);
+  v_outcome text;
+begin
+  perform set_config(v_name, p_value, true);
+  v_outcome := tap.call(p_user, p_sql);
+  perform set_config(v_name, coalesce(v_before, ''), true);
   return v_outcome;
 end
 $$;
