@@ -572,12 +572,8 @@ def test_a_data_folder_path_that_cannot_be_resolved_is_refused_naming_the_settin
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
     data_dir = str(loop) if kind == "a link to itself" else "~no-such-user-of-blossom/data"
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    ran = subprocess.run(
-        [sys.executable, "-m", "ops.stack", "psql", "-c", "select 1"],
-        cwd=ROOT, env=env | {"BLOSSOM_DATA_DIR": data_dir, "BLOSSOM_PG_PORT": str(free_port())},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    with local_stack(BLOSSOM_DATA_DIR=data_dir) as local:
+        ran = local.run("ops.stack", "psql", "-c", "select 1")
     assert ran.returncode == 1, ran.stderr
     assert ran.stderr.startswith(f"BLOSSOM_DATA_DIR cannot be read as a folder's path: {data_dir} ("), (
         ran.stderr
