@@ -15,6 +15,7 @@ Extra arguments go to pytest. Exit status is non-zero when any stage failed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -27,8 +28,10 @@ from pathlib import Path
 from typing import IO
 
 import psycopg
+from psycopg import sql
 
-from ops import sql_lint
+from deploy.migrate import privileges_on_database, with_database
+from ops import pgtap_psql, sql_lint
 from ops.cluster import PG_BIN
 from ops.schema_check import schema_diff
 from ops.scratch import (
@@ -108,6 +111,7 @@ def typescript() -> bool:
 PGTAP_TESTS = ROOT / "sql" / "tests"
 # The tests' own schema `tap`, installed next to pgTAP; never part of a migrated database.
 PGTAP_HELPERS = PGTAP_TESTS / "helpers" / "tap.sql"
+PGTAP_PSQL = str(ROOT / "ops" / "pgtap_psql.py")
 
 
 TEST_USAGE = (
@@ -126,18 +130,48 @@ PGTAP_USAGE = (
 
 
 def pgtap(chosen: Sequence[str] = ()) -> bool:
-    """The pgTAP files (every one under sql/tests, or those chosen) on a freshly migrated database
-    with the helper schema `tap`."""
+    """The pgTAP files (every one under sql/tests, or those chosen), each on a copy of a freshly
+    migrated database with pgTAP and the helper schema `tap` (ops/pgtap_psql.py), as many at
+    once as there are cores."""
     tests = list(chosen) or sorted(str(path.relative_to(ROOT)) for path in PGTAP_TESTS.glob("*.sql"))
     if not tests:
         print("no pgTAP tests found under sql/tests")
         return False
     with migrated_database("pgtap") as url:
+        # Its copies are made while no one is connected to it, as CREATE DATABASE needs.
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("create extension if not exists pgtap with schema public")
             conn.execute(PGTAP_HELPERS.read_text().encode())
-        env = os.environ | {"PATH": f"{PG_BIN}:{os.environ['PATH']}"}
-        return subprocess.call(["pg_prove", "--failures", "--dbname", url, *tests], cwd=ROOT, env=env) == 0
+            copies = {
+                test: pgtap_copy(conn, url, f"{conn.info.dbname}_{number}")
+                for number, test in enumerate(tests)
+            }
+        env = os.environ | {
+            # The venv's python3 first, for the wrapper's shebang; psql after it.
+            "PATH": f"{Path(PYTHON).parent}:{PG_BIN}:{os.environ['PATH']}",
+            pgtap_psql.COPIES_VARIABLE: json.dumps(copies),
+        }
+        prove = ["pg_prove", "--failures", "--jobs", str(os.cpu_count() or 1), "--psql-bin", PGTAP_PSQL]
+        return subprocess.call([*prove, *tests], cwd=ROOT, env=env) == 0
+
+
+def pgtap_copy(conn: psycopg.Connection, url: str, name: str) -> dict[str, object]:
+    """How ops/pgtap_psql.py makes, reaches and drops a copy `name` of the database `conn` and
+    `url` are of."""
+    copy = sql.Identifier(name)
+    make = [
+        # Copied file by file, as the tests' databases are (tests/support/databases.py).
+        sql.SQL("create database {} template {} strategy file_copy").format(
+            copy, sql.Identifier(conn.info.dbname)
+        ),
+        *privileges_on_database(name),
+    ]
+    return {
+        "server": with_database(url, "postgres"),
+        "make": [statement.as_string(conn) for statement in make],
+        "url": with_database(url, name),
+        "drop": [sql.SQL("drop database {} with (force)").format(copy).as_string(conn)],
+    }
 
 
 # pytest's exit status when the selection holds no test: one of the two runs may select none.
