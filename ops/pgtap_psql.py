@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""psql as pg_prove runs it for `just pgtap` and `just test` (its --psql-bin), each pgTAP file on
-a database of its own: a copy of the migrated database with pgTAP and the helpers, made for the
-file and dropped once psql is done with it. ops/run_tests.py says how, for each file.
+"""psql as pg_prove runs it for `just pgtap`, `check` and `test` (its --psql-bin), each pgTAP
+file on a database of its own: a copy of the migrated database with pgTAP and the helpers, made
+for the file and dropped once psql is done with it. ops/run_tests.py says how, for each file.
 
 A file's rows are rolled back, but not their pages: no vacuum runs between files, and a file
 that filled a table left it hundreds of pages of dead rows that the next one's plans and page
@@ -16,10 +16,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-# Set by ops/run_tests.py: for each file as pg_prove names it, the server's maintenance URL
-# ("server"), the statements that make its copy ("make"), the copy's URL ("url") and the
-# statements that drop it ("drop").
+# Set by ops/run_tests.py: a JSON file that holds, for each pgTAP file as pg_prove names it,
+# the server's maintenance URL ("server"), the copy's name ("name"), the statements that make
+# it ("make"), its URL ("url") and the statements that drop it ("drop").
 COPIES_VARIABLE = "BLOSSOM_PGTAP_COPIES"
 
 
@@ -32,12 +33,22 @@ def on_server(server: str, statements: list[str]) -> None:
 
 def main() -> int:
     arguments = sys.argv[1:]
-    copy = json.loads(os.environ[COPIES_VARIABLE])[arguments[arguments.index("--file") + 1]]
-    on_server(copy["server"], copy["make"])
+    copies = json.loads(Path(os.environ[COPIES_VARIABLE]).read_text())
+    copy = copies[arguments[arguments.index("--file") + 1]]
+    # psql has said what failed, on stderr, which pg_prove shows: the file fails, as when its
+    # own SQL does.
+    status = 1
     try:
-        return subprocess.call(["psql", *arguments, "--dbname", copy["url"]])
+        on_server(copy["server"], copy["make"])
+        status = subprocess.call(["psql", *arguments, "--dbname", copy["url"]])
+    except subprocess.CalledProcessError:
+        pass
     finally:
-        on_server(copy["server"], copy["drop"])
+        try:
+            on_server(copy["server"], copy["drop"])
+        except subprocess.CalledProcessError:
+            print(f"pgtap: the file's database {copy['name']} could not be dropped", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -146,13 +146,16 @@ def pgtap(chosen: Sequence[str] = ()) -> bool:
                 test: pgtap_copy(conn, url, f"{conn.info.dbname}_{number}")
                 for number, test in enumerate(tests)
             }
-        env = os.environ | {
-            # The venv's python3 first, for the wrapper's shebang; psql after it.
-            "PATH": f"{Path(PYTHON).parent}:{PG_BIN}:{os.environ['PATH']}",
-            pgtap_psql.COPIES_VARIABLE: json.dumps(copies),
-        }
-        prove = ["pg_prove", "--failures", "--jobs", str(os.cpu_count() or 1), "--psql-bin", PGTAP_PSQL]
-        return subprocess.call([*prove, *tests], cwd=ROOT, env=env) == 0
+        with tempfile.NamedTemporaryFile("w", prefix="pgtap-copies-", suffix=".json") as written:
+            json.dump(copies, written)
+            written.flush()
+            env = os.environ | {
+                # psql of PG_BIN, as everywhere here; the venv's python3 for the wrapper's shebang.
+                "PATH": f"{PG_BIN}:{Path(PYTHON).parent}:{os.environ['PATH']}",
+                pgtap_psql.COPIES_VARIABLE: written.name,
+            }
+            prove = ["pg_prove", "--failures", "--jobs", str(os.cpu_count() or 1), "--psql-bin", PGTAP_PSQL]
+            return subprocess.call([*prove, *tests], cwd=ROOT, env=env) == 0
 
 
 def pgtap_copy(conn: psycopg.Connection, url: str, name: str) -> dict[str, object]:
@@ -168,9 +171,10 @@ def pgtap_copy(conn: psycopg.Connection, url: str, name: str) -> dict[str, objec
     ]
     return {
         "server": with_database(url, "postgres"),
+        "name": name,
         "make": [statement.as_string(conn) for statement in make],
         "url": with_database(url, name),
-        "drop": [sql.SQL("drop database {} with (force)").format(copy).as_string(conn)],
+        "drop": [sql.SQL("drop database if exists {} with (force)").format(copy).as_string(conn)],
     }
 
 
