@@ -23,13 +23,15 @@ from worker.metrics import QueueDepth
 PROXY = "127.0.0.9"
 
 
+SETTINGS = {"BLOSSOM_METRICS_NETWORKS": "127.0.0.1/32", "BLOSSOM_TRUSTED_PROXIES": f"{PROXY}/32"}
+
+
 @pytest.fixture(scope="module")
 def measured(
     pg_server: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    settings = {"BLOSSOM_METRICS_NETWORKS": "127.0.0.1/32", "BLOSSOM_TRUSTED_PROXIES": f"{PROXY}/32"}
     with make_stack(
-        pg_server, template_database, tmp_path_factory.mktemp("measured"), settings=settings
+        pg_server, template_database, tmp_path_factory.mktemp("measured"), settings=SETTINGS
     ) as running:
         yield running
 
@@ -156,13 +158,14 @@ def test_the_worker_counts_deliveries_and_their_latency_and_the_queue(
     assert scraped[("blossom_worker_deliveries_total", no_post)] == 0
 
 
-def test_upstream_errors_are_counted_by_code(measured: Stack) -> None:
-    """Last in this module: it stops the stack's PostgREST."""
-    edge = measured.edge_url
-    measured.services.postgrest.terminate()
-    measured.services.postgrest.wait(10)
-    assert post(edge, "/rpc/me", {}).status == 503
-    scraped = samples(scrape(edge))
+def test_upstream_errors_are_counted_by_code(pg_server: str, template_database: str, tmp_path: Path) -> None:
+    """On a stack of its own, whose PostgREST it stops: on the module's, every test after it (in
+    another order than the file's) was answered 503 edge.upstream_unavailable."""
+    with make_stack(pg_server, template_database, tmp_path, settings=SETTINGS) as stack:
+        stack.services.postgrest.terminate()
+        stack.services.postgrest.wait(10)
+        assert post(stack.edge_url, "/rpc/me", {}).status == 503
+        scraped = samples(scrape(stack.edge_url))
     assert (
         scraped[("blossom_edge_upstream_errors_total", frozenset({("code", "edge.upstream_unavailable")}))]
         == 1
