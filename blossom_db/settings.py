@@ -50,6 +50,26 @@ def tcp_port(text: str) -> int:
     return int(text)
 
 
+def listen_host(text: str) -> str:
+    """A host to listen on (a name or an address) that a name lookup can take; ValueError for one
+    it cannot spell in ASCII, as it does every name (IDNA: a label over 63 letters, a byte that
+    is no letter), which ended the process in a traceback where a name not found is one line."""
+    try:
+        text.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"a host name or address, got {text!r}") from None
+    return text
+
+
+def env_listen_host(name: str, default: str) -> str:
+    """The host to listen on that the variable names (`default` when it is unset or empty);
+    ValueError, naming it, for one a name lookup cannot take (listen_host)."""
+    try:
+        return listen_host(os.environ.get(name) or default)
+    except ValueError as error:
+        raise ValueError(f"{name} must be {error}") from None
+
+
 def url_port(parts: SplitResult) -> int | None:
     """The port a URL names, None when it names none; ValueError for one that is no number,
     past 65535, or 0 (no port to reach: `port or default` read it as none)."""

@@ -50,7 +50,7 @@ from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from blossom_db import logs
-from blossom_db.settings import tcp_port
+from blossom_db.settings import listen_host, tcp_port
 from edge.app import create_app
 from edge.config import EdgeConfig, Network
 from edge.cors import answer_headers, request_origin
@@ -791,7 +791,7 @@ def allow_open_files(config: EdgeConfig) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="blossom-edge", description="Serve the Blossom edge.")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", type=listen_host, default="127.0.0.1")
     # Checked here: uvicorn took 70000 modulo 65536 (4464), and 0 as a port of the kernel's
     # choosing, neither said anywhere.
     parser.add_argument("--port", type=tcp_port, default=8000)

@@ -197,6 +197,10 @@ def test_a_stop_delay_of_zero_is_no_delay(monkeypatch: pytest.MonkeyPatch) -> No
         (["--port", "0"], "--port"),  # a port of the kernel's choosing, which no one was told
         (["--port", "-1"], "--port"),
         (["--log-level", "nonsense"], "--log-level"),  # a KeyError's traceback
+        # A host no name lookup can take (a label over 63 letters, a byte that is no letter): a
+        # UnicodeError's traceback from the event loop, once the app was made.
+        (["--host", "x" * 64], "--host"),
+        (["--host", "bad\udcffhost"], "--host"),
     ],
 )
 def test_a_bad_command_line_stops_the_edge_at_start_naming_the_option(

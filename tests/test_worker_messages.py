@@ -321,6 +321,9 @@ def test_the_wait_after_a_failed_try_doubles_up_to_its_bound_however_many_tries(
         ("BLOSSOM_MAIL_RETRY_MAX_SECONDS", "99999999999999999999"),
         # Taken, the metrics server's bind ended the worker in a traceback.
         ("BLOSSOM_WORKER_METRICS_PORT", "70000"),
+        # Taken, so did its name lookup (a label over 63 letters, a byte that is no letter).
+        ("BLOSSOM_WORKER_METRICS_HOST", "x" * 64),
+        ("BLOSSOM_WORKER_METRICS_HOST", "bad\udcffhost"),
     ],
 )
 def test_a_bad_setting_stops_the_worker_at_start_with_its_name(name: str, value: str) -> None:

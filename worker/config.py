@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import idna
 
-from blossom_db.settings import env_count, env_database_url, env_number
+from blossom_db.settings import env_count, env_database_url, env_listen_host, env_number
 from services.secrets import KEY_VARIABLE, KeyRing
 from services.slack import SlackSettings
 from services.smtp import SmtpSettings
@@ -155,7 +155,7 @@ class WorkerConfig:
             shutdown_seconds=env_number("BLOSSOM_WORKER_SHUTDOWN_SECONDS", 20.0),
             slack=SlackSettings.from_environment(),
             keyring=KeyRing.from_environment() if os.environ.get(KEY_VARIABLE, "").strip() else None,
-            metrics_host=os.environ.get("BLOSSOM_WORKER_METRICS_HOST") or "127.0.0.1",
+            metrics_host=env_listen_host("BLOSSOM_WORKER_METRICS_HOST", "127.0.0.1"),
             metrics_port=env_count("BLOSSOM_WORKER_METRICS_PORT", 0, at_most=65535) or None,
         )
         # The doubling is capped at the longest wait: under the first, every wait was the longest,
