@@ -38,6 +38,7 @@ from ops.scratch import (
     SCRATCH_URL_VARIABLE,
     SERIAL_TESTS,
     TEMPLATE_VARIABLE,
+    database_copy,
     migrated_database,
     temporary_cluster,
 )
@@ -161,20 +162,14 @@ def pgtap(chosen: Sequence[str] = ()) -> bool:
 def pgtap_copy(conn: psycopg.Connection, url: str, name: str) -> dict[str, object]:
     """How ops/pgtap_psql.py makes, reaches and drops a copy `name` of the database `conn` and
     `url` are of."""
-    copy = sql.Identifier(name)
-    make = [
-        # Copied file by file, as the tests' databases are (tests/support/databases.py).
-        sql.SQL("create database {} template {} strategy file_copy").format(
-            copy, sql.Identifier(conn.info.dbname)
-        ),
-        *privileges_on_database(name),
-    ]
+    make = [database_copy(name, conn.info.dbname), *privileges_on_database(name)]
+    drop = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
     return {
         "server": with_database(url, "postgres"),
         "name": name,
         "make": [statement.as_string(conn) for statement in make],
         "url": with_database(url, name),
-        "drop": [sql.SQL("drop database if exists {} with (force)").format(copy).as_string(conn)],
+        "drop": [drop.as_string(conn)],
     }
 
 

@@ -227,6 +227,17 @@ def scratch_database(server_url: str, label: str) -> Iterator[str]:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
+def database_copy(name: str, template: str) -> sql.Composed:
+    """The statement that makes database `name` a copy of `template` (no one may be connected to
+    it meanwhile), as the tests' databases and the pgTAP files' are made: copied file by file, not
+    page by page through the WAL (Postgres 15's default, made for large templates), for a template
+    this small half the time (25 ms a copy against 45). The privileges on the database itself are
+    not copied (deploy.migrate.privileges_on_database)."""
+    return sql.SQL("create database {} template {} strategy file_copy").format(
+        sql.Identifier(name), sql.Identifier(template)
+    )
+
+
 @contextmanager
 def migrated_database(label: str) -> Iterator[str]:
     """A scratch database on the run's server (see scratch_server) with roles, migrations and
