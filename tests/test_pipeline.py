@@ -2084,11 +2084,7 @@ def test_pipeline_run_sent_sigterm_as_a_run_ends_runs_no_asset_after(
     run = PreloadedPython(
         "-c", SIGTERM_AS_THE_FIRST_RUN_ENDS, environment=environment, output=tmp_path / "run.log"
     )
-    try:
-        status = run.wait(timeout=120)
-    finally:
-        run.kill()
-    assert_stopped_before_housekeeping(run, status)
+    assert_stopped_before_housekeeping(run, run.wait(timeout=120))  # killed if it runs on
 
 
 def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
