@@ -9,10 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import suppress
 from pathlib import Path
 from subprocess import PIPE
 
@@ -22,44 +19,13 @@ import pytest
 from deploy.migrate import stateless_unchanged
 from ops.backup import dump
 from ops.cluster import LocalCluster
-from ops.scratch import free_port, throwaway_folder
+from ops.scratch import free_port
 from ops.settings import DB_NAME, ROOT
 from services.secrets import KeyRing, new_key_entry
 from services.slack import bot_token_context
 from tests.support.imports import ran_and_loaded
+from tests.support.local_data import local_stack
 from tests.support.orgs_db import make_org, make_user
-
-
-@dataclass(frozen=True)
-class LocalStack:
-    """A local cluster of its own (not running) and the environment a recipe finds it by."""
-
-    folder: Path
-    env: dict[str, str]
-    cluster: LocalCluster
-
-    def run(self, *arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", *arguments],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-
-
-@contextmanager
-def local_stack(**settings: str) -> Iterator[LocalStack]:
-    """As `./dev` finds the local database: BLOSSOM_DATA_DIR and BLOSSOM_PG_PORT, no DATABASE_URL;
-    its cluster stopped at the end, whatever the test left running."""
-    # Under /var/tmp: when we are root, Postgres runs as `postgres` and must reach the folder.
-    with tempfile.TemporaryDirectory(prefix="blossom-recipe-", dir=throwaway_folder()) as folder:
-        os.chmod(folder, 0o755)
-        port = free_port()
-        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-        env |= {"BLOSSOM_DATA_DIR": folder, "BLOSSOM_PG_PORT": str(port)} | settings
-        cluster = LocalCluster(Path(folder) / "postgres", port)
-        try:
-            yield LocalStack(Path(folder), env, cluster)
-        finally:
-            cluster.stop()
 
 
 @pytest.mark.parametrize(
