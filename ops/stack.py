@@ -128,7 +128,7 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
                 else:
                     if cluster.running():  # not after a start that failed
                         say("stopping Postgres")
-                        cluster.stop()
+                        cluster.stop_after_sessions_end()
                     started.unlink()
 
 
