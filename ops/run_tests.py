@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import IO
 
 import psycopg
-from psycopg import sql
 
 from deploy.migrate import privileges_on_database, with_database
 from ops import pgtap_psql, sql_lint
@@ -39,6 +38,7 @@ from ops.scratch import (
     SERIAL_TESTS,
     TEMPLATE_VARIABLE,
     database_copy,
+    database_drop,
     migrated_database,
     temporary_cluster,
 )
@@ -163,13 +163,12 @@ def pgtap_copy(conn: psycopg.Connection, url: str, name: str) -> dict[str, objec
     """How ops/pgtap_psql.py makes, reaches and drops a copy `name` of the database `conn` and
     `url` are of."""
     make = [database_copy(name, conn.info.dbname), *privileges_on_database(name)]
-    drop = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
     return {
         "server": with_database(url, "postgres"),
         "name": name,
         "make": [statement.as_string(conn) for statement in make],
         "url": with_database(url, name),
-        "drop": [drop.as_string(conn)],
+        "drop": [database_drop(name).as_string(conn)],
     }
 
 

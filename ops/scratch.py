@@ -224,7 +224,13 @@ def scratch_database(server_url: str, label: str) -> Iterator[str]:
         yield with_database(server_url, name)
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            conn.execute(database_drop(name))
+
+
+def database_drop(name: str) -> sql.Composed:
+    """The statement that drops the throwaway database `name`, its sessions ended first, and does
+    nothing when it is gone already (a copy whose making failed)."""
+    return sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
 
 
 def database_copy(name: str, template: str) -> sql.Composed:

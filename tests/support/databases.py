@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from deploy.migrate import MIGRATE_LOCK, privileges_on_database, with_database
-from ops.scratch import database_copy
+from ops.scratch import database_copy, database_drop
 from ops.settings import ROOT
 
 # bcrypt at its minimum cost keeps sign-ups and logins fast; production keeps the default 12.
@@ -70,7 +70,7 @@ def create_database(server_url: str, name: str, template: str = "template1") -> 
 
 
 def drop_database(server_url: str, name: str) -> None:
-    _as_admin(server_url, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    _as_admin(server_url, database_drop(name))
 
 
 def tcp_keepalives(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> dict[str, int]:
