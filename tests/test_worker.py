@@ -698,7 +698,7 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
         "BLOSSOM_WORKER_STALLED_SECONDS": "60",
         "BLOSSOM_WORKER_SHUTDOWN_SECONDS": "0.5",
     }
-    starting_over = worker.process.RECORD_END_SECONDS + 20
+    starting_over = float(slow_to_take_for_dead["BLOSSOM_WORKER_STALLED_SECONDS"]) + 20
     with SmtpServer() as smtp, running_worker(url, smtp.url, tmp_path, **slow_to_take_for_dead) as process:
         smtp.hold()
         event = queue_mail(url, "jo@example.com")
@@ -710,8 +710,8 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
         (log,) = tmp_path.glob("worker-*.log")
         # Its record waits for the job queue's pool (5 s), then the worker ends and starts over:
         # about 6 s, as the listener's lost connection has begun its stop. Without that, the record
-        # is tried for RECORD_END_SECONDS first (a full run on two cores once did not see it
-        # within 20 s): bounded by both, and the log shown if neither holds.
+        # is tried for BLOSSOM_WORKER_STALLED_SECONDS first (a full run on two cores once did not
+        # see it within 20 s): bounded by both, and the log shown if neither holds.
         try:
             eventually(lambda: "database unreachable" in log.read_text(), timeout=starting_over)
         except AssertionError:
@@ -727,23 +727,21 @@ def test_a_delivery_cut_short_by_postgres_going_away_runs_again_once_it_is_back(
 
 
 # Every retry procrastinate records (not the sweep's UPDATE, which runs the job again): the worker
-# starts over once RECORD_END_SECONDS have passed.
+# starts over once BLOSSOM_WORKER_STALLED_SECONDS (QUICK's 1.5 s) have passed, well within 15 s.
 EVERY_RETRY = "pg_catalog.current_query() like '%procrastinate_retry_job%'"
 
 
 @pytest.mark.parametrize(
-    ("lost", "state", "timeout"),
+    ("lost", "state", "starts_over"),
     [
-        pytest.param("pg_catalog.nextval('public.job_ends_lost') = 1", "57P01", 15, id="once"),
-        pytest.param(EVERY_RETRY, "57P01", worker.process.RECORD_END_SECONDS + 20, id="for-good"),
+        pytest.param("pg_catalog.nextval('public.job_ends_lost') = 1", "57P01", False, id="once"),
+        pytest.param(EVERY_RETRY, "57P01", True, id="for-good"),
         # A state that passes while the database answers (a lock timeout): no connection lost.
-        pytest.param(
-            EVERY_RETRY, "55P03", worker.process.RECORD_END_SECONDS + 20, id="lock-timeout-for-good"
-        ),
+        pytest.param(EVERY_RETRY, "55P03", True, id="lock-timeout-for-good"),
     ],
 )
 def test_a_job_whose_end_the_database_lost_while_the_worker_ran_on_runs_again(
-    database_url: str, tmp_path: Path, lost: str, state: str, timeout: float
+    database_url: str, tmp_path: Path, lost: str, state: str, starts_over: bool
 ) -> None:
     """A job's end (its retry after a failed try, here) that the database lost, while the worker
     went on (one of the job queue's connections ended, its pool's wait for one run out, the rest
@@ -769,7 +767,7 @@ def test_a_job_whose_end_the_database_lost_while_the_worker_ran_on_runs_again(
     with SmtpServer() as smtp, running_worker(database_url, smtp.url, tmp_path) as process:
         smtp.refuse_next("451 4.3.0 Mailbox busy, try again later")
         event = queue_mail(database_url, "kai@example.com")
-        row = outbox_row_once(database_url, event, "delivered_at", timeout=timeout)
+        row = outbox_row_once(database_url, event, "delivered_at", timeout=15)
         assert row["attempts"] == 2, row
         assert len(smtp.to("kai@example.com")) == 1
         assert process.poll() is None, "the worker kept running"
@@ -780,7 +778,7 @@ def test_a_job_whose_end_the_database_lost_while_the_worker_ran_on_runs_again(
     # The database answered all along: a restart said to be for its loss sent on-call to look
     # for an outage that was not there.
     assert "database connection was lost" not in text, text
-    if timeout > 15:
+    if starts_over:
         assert "the worker starts over: a job's end could not be recorded" in text, text
 
 

@@ -59,9 +59,6 @@ APPLICATION_NAME = "blossom-worker"
 # How long to wait before trying Postgres again, growing to the longest.
 RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_LONGEST_SECONDS = 5.0
-# How long a job's end (its retry, its failure, its success) that the database failed to record is
-# tried again while the worker runs on, before the worker starts over (QueueWorker).
-RECORD_END_SECONDS = 30.0
 # How many runs a job may have per try its mail is allowed (BLOSSOM_MAIL_MAX_ATTEMPTS) before a
 # failure on a database state that should pass (not the database lost) ends it: its runs count
 # its counted tries, those put back by a stop, and those a passing state failed (16 with the
@@ -314,10 +311,12 @@ class QueueWorker(Worker):
         # queue's connections ended, its pool's wait for one run out, the database otherwise
         # answering) stayed `doing` under a worker whose heartbeat went on: no sweep took it for
         # stalled, and its mail was never tried again. It is tried again while the worker runs,
-        # for RECORD_END_SECONDS; then the worker starts over, and the job runs again as a gone
-        # worker's do (WorkerProcess._sweep_stalled_jobs_once). A stop ends the tries at once:
-        # procrastinate awaits this to the end, even from a job it cancels.
-        deadline = time.monotonic() + RECORD_END_SECONDS
+        # as long as a silent worker's jobs are left to it (BLOSSOM_WORKER_STALLED_SECONDS, the
+        # same wait for a job held up by a worker that cannot say anything); then the worker starts
+        # over, and the job runs again as a gone worker's do (WorkerProcess._sweep_stalled_jobs_once).
+        # A stop ends the tries at once: procrastinate awaits this to the end, even from a job it
+        # cancels.
+        deadline = time.monotonic() + self.stalled_worker_timeout
         wait = RECONNECT_FIRST_SECONDS
         tried = False
         while True:
@@ -347,7 +346,7 @@ class QueueWorker(Worker):
                 if self._stop_event.is_set() or time.monotonic() + wait > deadline:
                     if not self._stop_event.is_set():
                         self.ended_because = (
-                            f"a job's end could not be recorded for {RECORD_END_SECONDS:g} s"
+                            f"a job's end could not be recorded for {self.stalled_worker_timeout:g} s"
                             f" ({database_error_shown(error)})"
                         )
                     self.stop()  # type: ignore[no-untyped-call]
@@ -380,7 +379,7 @@ class QueueWorker(Worker):
         # error, which nothing awaits: asyncio logged it, traceback and all, as "Task exception
         # was never retrieved". The job runs again once the database is back (_gone_worker_ids);
         # so does one whose end a passing state (a lock or statement timeout, the pool's wait for a
-        # connection) kept from being recorded for RECORD_END_SECONDS, as the worker it stopped
+        # connection) kept from being recorded for BLOSSOM_WORKER_STALLED_SECONDS, as the worker it stopped
         # starts over (_persist_job_status): it too was such a traceback. Any other error is left
         # to surface as it did.
         try:
