@@ -126,10 +126,15 @@ def database(settings: Settings, *, create: bool = True) -> Iterator[LocalCluste
                 except BlockingIOError:
                     say("Postgres keeps running: another recipe uses it, and the last to end stops it")
                 else:
-                    if cluster.running():  # not after a start that failed
-                        say("stopping Postgres")
-                        cluster.stop_after_sessions_end()
-                    started.unlink()
+                    try:
+                        if cluster.running():  # not after a start that failed
+                            say("stopping Postgres")
+                            cluster.stop_after_sessions_end()
+                    finally:
+                        # Kept while the cluster runs on (its stop failed): the next recipe to
+                        # end stops it.
+                        if not cluster.running():
+                            started.unlink()
 
 
 def require_same_port(cluster: LocalCluster) -> None:

@@ -24,11 +24,13 @@ from ops.backup import dump
 from ops.cluster import LocalCluster
 from ops.scratch import free_port
 from ops.settings import DB_NAME, ROOT
+from ops.stack import STARTED_FILE
 from services.secrets import KeyRing, new_key_entry
 from services.slack import bot_token_context
 from tests.support.imports import ran_and_loaded
-from tests.support.local_data import local_stack
+from tests.support.local_data import copy_data_folder, local_stack
 from tests.support.orgs_db import make_org, make_user
+from tests.support.worker import eventually
 
 
 @pytest.mark.parametrize(
@@ -221,6 +223,59 @@ def test_a_recipe_stops_the_local_cluster_without_cutting_a_session_that_is_endi
             assert not local.cluster.running()
             with pytest.raises(psycopg.OperationalError):
                 left_open.execute("select 1")
+
+
+def test_ctrl_c_while_a_recipe_waits_for_the_sessions_to_end_stops_the_cluster_at_once(
+    migrated_data_folder: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C during the stop's wait for sessions to end (a developer's own psql open) ended the
+    wait, not the stop it had asked for: Postgres waited for that psql for good, refusing every
+    new connection (`the database system is shutting down`), and its recipe's mark that it
+    started the cluster stayed. The cluster is stopped at once instead, the session cut."""
+    with local_stack() as local:
+        copy_data_folder(migrated_data_folder, local.folder)
+        local.cluster.start()
+        # As a recipe that started it and ended before this one leaves it: the last to end stops it.
+        (local.folder / STARTED_FILE).touch()
+        log = local.cluster.logfile
+        logged_before = log.stat().st_size  # the copied folder's log tells of its own stops
+        output = tmp_path / "migrate.out"
+        with psycopg.connect(local.cluster.url(DB_NAME)) as developers_psql, open(output, "w") as written:
+            recipe = subprocess.Popen(
+                [sys.executable, "-m", "ops.stack", "migrate"],
+                cwd=ROOT, env=local.env, stdout=written, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            try:
+                eventually(
+                    lambda: "received smart shutdown request" in log.read_bytes()[logged_before:].decode(),
+                    timeout=30,
+                    what="the recipe's stop waiting for the sessions to end",
+                )
+                os.killpg(recipe.pid, signal.SIGINT)  # the terminal's Ctrl-C, to its process group
+                assert recipe.wait(30) == 128 + signal.SIGINT, output.read_text()
+            finally:
+                with suppress(ProcessLookupError):
+                    os.killpg(recipe.pid, signal.SIGKILL)
+            assert not local.cluster.running(), local.cluster.logfile.read_text()
+            assert not (local.folder / STARTED_FILE).exists()
+            with pytest.raises(psycopg.OperationalError):
+                developers_psql.execute("select 1")
+        ran = local.run("ops.stack", "migrate")
+        assert ran.returncode == 0, ran.stderr
+
+
+def test_a_stop_that_finds_the_server_ended_meanwhile_is_no_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A smart stop whose wait ran out just as its last session ended (or its shutdown checkpoint
+    took the wait's 2 s) went on to a fast stop, which checked that the server ran, then found it
+    gone: pg_ctl's "PID file does not exist" failed the recipe, and left its mark."""
+    with local_stack() as local:
+        local.cluster.start()
+        local.cluster.stop()
+        running_as_checked = iter([True])
+        real = local.cluster.running
+        monkeypatch.setattr(local.cluster, "running", lambda: next(running_as_checked, None) or real())
+        local.cluster.stop("fast")
+        assert not local.cluster.running()
 
 
 # A developer's own libpq settings, each harmless elsewhere and wrong for the local cluster: an
