@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -189,6 +188,7 @@ def _stop_meeting_a_closing_session(cluster: LocalCluster, stop: Callable[[], No
     """`stop` run just as a session is closed, its backend held (SIGSTOP) until the stop is under
     way: the goodbye its client sent is still unread. The server's log of it."""
     cluster.start()
+    logged_before = cluster.logfile.stat().st_size
     conn = psycopg.connect(cluster.url("postgres"))
     backend = conn.info.backend_pid
     os.kill(backend, signal.SIGSTOP)
@@ -196,7 +196,11 @@ def _stop_meeting_a_closing_session(cluster: LocalCluster, stop: Callable[[], No
         conn.close()
         stopping = threading.Thread(target=stop)
         stopping.start()
-        time.sleep(0.3)
+        eventually(
+            lambda: "shutdown request" in cluster.logfile.read_bytes()[logged_before:].decode(),
+            timeout=30,
+            what="the stop under way",
+        )
     finally:
         os.kill(backend, signal.SIGCONT)
     stopping.join()
