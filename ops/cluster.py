@@ -247,7 +247,7 @@ class LocalCluster:
         # A server that ended between the check and the stop (its last session gone just as a
         # smart stop's wait ran out) left pg_ctl no PID file: a failure only if it runs on.
         if stopped.returncode != 0 and self.running():
-            raise ClusterError(f"pg_ctl stop failed:\n{stopped.stdout}{stopped.stderr}")
+            raise ClusterError(f"pg_ctl stop ({self.pgdata}) failed:\n{stopped.stdout}{stopped.stderr}")
 
     def stop_after_sessions_end(self, grace_seconds: int = 2) -> None:
         """Stops the server once its sessions have ended, cutting those left after `grace_seconds`
