@@ -238,12 +238,15 @@ class LocalCluster:
                 f" ({self.logfile}) says:\n{said or started.stdout + started.stderr}"
             )
 
+    def _pg_ctl_stop(self, mode: str, *options: str) -> subprocess.CompletedProcess[str]:
+        """`pg_ctl stop` in `mode`, waited for; its outcome, whatever it was."""
+        arguments = ("stop", "--pgdata", str(self.pgdata), "--wait", "--mode", mode, *options)
+        return self._run(PG_BIN / "pg_ctl", *arguments, check=False)
+
     def stop(self, mode: str = "fast") -> None:
         if not (self.initialized() and self.running()):
             return
-        stopped = self._run(
-            PG_BIN / "pg_ctl", "stop", "--pgdata", self.pgdata, "--wait", "--mode", mode, check=False
-        )
+        stopped = self._pg_ctl_stop(mode)
         # A server that ended between the check and the stop (its last session gone just as a
         # smart stop's wait ran out) left pg_ctl no PID file: a failure only if it runs on.
         if stopped.returncode != 0 and self.running():
@@ -256,11 +259,8 @@ class LocalCluster:
         terminating connection due to administrator command` in the log, for nothing."""
         if not (self.initialized() and self.running()):
             return
-        smart = ("--mode", "smart", "--timeout", str(grace_seconds))
         try:
-            waited = self._run(
-                PG_BIN / "pg_ctl", "stop", "--pgdata", self.pgdata, "--wait", *smart, check=False
-            )
+            waited = self._pg_ctl_stop("smart", "--timeout", str(grace_seconds))
         except BaseException:
             # Interrupted (Ctrl-C) while it waited: the server, told to stop once its sessions
             # end, waited for a developer's psql for good, refusing every new connection.
