@@ -184,6 +184,12 @@ def test_a_healthy_migrate_leaves_no_error_in_what_up_shows() -> None:
         assert _problems(local.cluster.logfile.read_text()) == []
 
 
+def _logged(cluster: LocalCluster, after: int, text: str, what: str) -> None:
+    """Waits until the server's log, past its first `after` bytes, says `text`."""
+    log = cluster.logfile
+    eventually(lambda: text in log.read_bytes()[after:].decode(), timeout=30, what=what)
+
+
 def _stop_meeting_a_closing_session(cluster: LocalCluster, stop: Callable[[], None]) -> str:
     """`stop` run just as a session is closed, its backend held (SIGSTOP) until the stop is under
     way: the goodbye its client sent is still unread. The server's log of it."""
@@ -196,11 +202,7 @@ def _stop_meeting_a_closing_session(cluster: LocalCluster, stop: Callable[[], No
         conn.close()
         stopping = threading.Thread(target=stop)
         stopping.start()
-        eventually(
-            lambda: "shutdown request" in cluster.logfile.read_bytes()[logged_before:].decode(),
-            timeout=30,
-            what="the stop under way",
-        )
+        _logged(cluster, logged_before, "shutdown request", "the stop under way")
     finally:
         os.kill(backend, signal.SIGCONT)
     stopping.join()
@@ -241,8 +243,7 @@ def test_ctrl_c_while_a_recipe_waits_for_the_sessions_to_end_stops_the_cluster_a
         local.cluster.start()
         # As a recipe that started it and ended before this one leaves it: the last to end stops it.
         (local.folder / STARTED_FILE).touch()
-        log = local.cluster.logfile
-        logged_before = log.stat().st_size  # the copied folder's log tells of its own stops
+        logged_before = local.cluster.logfile.stat().st_size  # the copied folder's tells of its stops
         output = tmp_path / "migrate.out"
         with psycopg.connect(local.cluster.url(DB_NAME)) as developers_psql, open(output, "w") as written:
             recipe = subprocess.Popen(
@@ -250,11 +251,7 @@ def test_ctrl_c_while_a_recipe_waits_for_the_sessions_to_end_stops_the_cluster_a
                 cwd=ROOT, env=local.env, stdout=written, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             try:
-                eventually(
-                    lambda: "received smart shutdown request" in log.read_bytes()[logged_before:].decode(),
-                    timeout=30,
-                    what="the recipe's stop waiting for the sessions to end",
-                )
+                _logged(local.cluster, logged_before, "received smart shutdown request", "the recipe's stop")
                 os.killpg(recipe.pid, signal.SIGINT)  # the terminal's Ctrl-C, to its process group
                 assert recipe.wait(30) == 128 + signal.SIGINT, output.read_text()
             finally:
