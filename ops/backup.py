@@ -60,10 +60,15 @@ def dump(url: str, path: Path) -> None:
 
 def restore(path: Path, url: str) -> None:
     """Into the database at `url`, which must exist and be empty; then what no dump holds, the
-    database's own privileges (deploy.migrate.database_privileges)."""
+    database's own privileges (deploy.migrate.database_privileges), and connections of every
+    role (`run` makes the database with a connection limit of 0, which the admin, a superuser,
+    is not held to)."""
     _run("pg_restore", ["--exit-on-error", "--single-transaction", str(path)], url)
     with Connection.connect(url, autocommit=True) as conn:
         database_privileges(conn)
+        conn.execute(
+            sql.SQL("alter database {} connection limit -1").format(sql.Identifier(conn.info.dbname))
+        )
 
 
 def unwritable(path: Path) -> str | None:
@@ -146,7 +151,12 @@ def run(command: str, file: Path, url: str, into: str | None) -> None:
     database_name = sql.Identifier(into)
     with Connection.connect(server, autocommit=True) as conn:
         try:
-            conn.execute(sql.SQL("create database {} template template0").format(database_name))
+            # template0's privileges are Postgres's defaults: until restore() has set the
+            # database's own, any login could connect, read every session's locks and leave a
+            # large object the restore kept. Until then only superusers connect.
+            conn.execute(
+                sql.SQL("create database {} template template0 connection limit 0").format(database_name)
+            )
         except psycopg.errors.DuplicateDatabase:
             # Any recipe on the local database makes `blossom` (`./dev up`, `migrate`, `psql` …),
             # so on a checkout that has run one, Postgres's own "already exists" left the

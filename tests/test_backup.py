@@ -326,3 +326,52 @@ def test_a_restore_makes_the_roles_in_its_turn_with_migrate(
         assert status == 0, printed
     finally:
         drop_database(pg_server, name)
+
+
+def test_no_role_but_the_admin_reaches_a_database_being_restored(
+    database_url: str, pg_server: str, tmp_path: Path
+) -> None:
+    """A restore makes its database from template0, whose privileges are Postgres's defaults,
+    and told them otherwise (sql/database.sql) only after pg_restore, minutes on a real dump:
+    meanwhile any login connected, read every session's locks (pg_locks) and left a large object
+    that the restored database kept. Until its privileges are set, only the admin connects."""
+    backup = tmp_path / "blossom.dump"
+    dump(database_url, backup)
+    name = f"restored_{secrets.token_hex(4)}"
+    visitor = f"visitor_{secrets.token_hex(3)}"
+    visitor_url = with_database(pg_server, name).replace(
+        "postgresql://postgres@", f"postgresql://{visitor}@", 1
+    )
+    meanwhile: list[str] = []
+
+    def visit() -> None:
+        """As the restore waits (behind migrate's lock, its database made), a login tries it."""
+        if meanwhile:
+            return
+        try:
+            with psycopg.connect(visitor_url) as conn:
+                conn.execute("select lo_from_bytea(0, 'left behind')")
+                meanwhile.append("connected and made a large object")
+        except psycopg.OperationalError as refused:
+            meanwhile.append(f"refused: {refused}")
+
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"create role {visitor} login".encode())
+    try:
+        waited, status, printed = run_behind_migrates_lock(
+            pg_server,
+            [sys.executable, "-m", "ops.backup", "restore", str(backup), name],
+            os.environ | {"DATABASE_URL": database_url},
+            while_waiting=visit,
+        )
+        assert waited, printed
+        assert status == 0, printed
+        assert len(meanwhile) == 1, meanwhile
+        assert meanwhile[0].startswith("refused: "), meanwhile
+        assert "too many connections" in meanwhile[0], meanwhile
+        with psycopg.connect(visitor_url) as conn:  # every role's again once restored
+            assert conn.execute("select count(*) from pg_largeobject_metadata").fetchone() == (0,)
+    finally:
+        drop_database(pg_server, name)
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"drop role {visitor}".encode())

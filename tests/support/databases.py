@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -97,12 +98,16 @@ def waiting_for(conn: psycopg.Connection, pid: int) -> int | None:
 
 
 def run_behind_migrates_lock(
-    server_url: str, command: list[str], env: dict[str, str]
+    server_url: str,
+    command: list[str],
+    env: dict[str, str],
+    while_waiting: Callable[[], None] = lambda: None,
 ) -> tuple[bool, int, str]:
     """`command` started while migrate's lock is held (in the server's `postgres` database, as
-    migrate takes it), let go once a session of it waits for that lock or it has ended: whether
-    one waited, then its exit status and what it printed. Its sessions are told from others by
-    their application_name (PGAPPNAME): another module's migrate may wait for the lock meanwhile."""
+    migrate takes it), let go once a session of it waits for that lock (after `while_waiting`
+    has run) or it has ended: whether one waited, then its exit status and what it printed. Its
+    sessions are told from others by their application_name (PGAPPNAME): another module's
+    migrate may wait for the lock meanwhile."""
     application = f"behind-migrate-{secrets.token_hex(3)}"
     with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as holder:
         holder.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (MIGRATE_LOCK,))
@@ -119,6 +124,8 @@ def run_behind_migrates_lock(
                     (application, holder.info.backend_pid),
                 ).fetchone()
                 waited = bool(row and row[0])
+                if waited:
+                    while_waiting()
                 time.sleep(0.05)
         finally:
             holder.execute("select pg_advisory_unlock_all()")
