@@ -313,8 +313,14 @@ def device_token(request: Request) -> str | None:
 
 def user_agent(request: Request) -> str | None:
     """The User-Agent as sessions keep it, for people to read (admin.active_sessions in psql):
-    without control or format characters (a C1 CSI is a terminal's escape), at most 512."""
-    value = request.headers.get("user-agent", "")
+    read as UTF-8, as the proxy reads it for PostgREST, or else as Latin-1, as HTTP once read
+    every header (Starlette's headers always are: a UTF-8 "Café" was kept as "CafÃ©"); without
+    control or format characters (a C1 CSI is a terminal's escape), at most 512."""
+    sent = next((value for name, value in request.scope["headers"] if name == b"user-agent"), b"")
+    try:
+        value = sent.decode("utf-8")
+    except UnicodeDecodeError:
+        value = sent.decode("latin-1")
     if not value.isprintable():
         value = "".join(character for character in value if character.isprintable())
     return value[:512] or None
