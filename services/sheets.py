@@ -133,6 +133,7 @@ class SheetsClient:
         # google-auth's own session for the token (which it mounts with three tries of a failed
         # connection to an https URL), made here to send through BoundedAdapter too.
         token_session = requests.Session()
+        token_session.hooks["response"].append(_keep_token_answer)
         token_session.mount("https://", BoundedAdapter(max_retries=3))
         token_session.mount("http://", BoundedAdapter())
         session = AuthorizedSession(  # type: ignore[no-untyped-call]
@@ -329,6 +330,10 @@ class CallDeadline:
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self.passed = False
+        # The last answer of Google's token endpoint in the call (_keep_token_answer): the
+        # RefreshError google-auth raises for a refusal, and after its last try of an outage or a
+        # 429, carries no status.
+        self.token_answer: requests.Response | None = None
         self._over = False
         self._connections: set[HTTPConnection] = set()
         self._sockets: set[socket.socket] = set()
@@ -534,6 +539,13 @@ def _provider_call(call: Callable[[], T], seconds: float) -> T:
             raise failure from None
 
 
+def _keep_token_answer(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+    """A response hook of the token's session: its answer, kept for the call under way."""
+    call = _CALL.get()
+    if call is not None:
+        call.token_answer = response
+
+
 def _failure(error: BaseException, deadline: CallDeadline) -> ServiceError | None:
     """The ServiceError `error` stands for; None for one of ours (a request we could not make)."""
     if deadline.passed or isinstance(error, requests.Timeout | DeadlinePassed):
@@ -556,6 +568,13 @@ def _failure(error: BaseException, deadline: CallDeadline) -> ServiceError | Non
         # google-auth's "No access token in response.": a 200 it could not read (the KeyError it
         # wraps), called a refusal for good; it is an answer of another shape, which passes.
         return _failure(error.__cause__, deadline)
+    answer = deadline.token_answer
+    if (
+        isinstance(error, RefreshError)
+        and answer is not None
+        and (answer.status_code == 429 or answer.status_code >= 500)
+    ):
+        return _from_status(answer, "Google's token endpoint")
     if isinstance(error, RefreshError):
         return ServiceError(
             "sheets.auth_failed",
@@ -583,18 +602,18 @@ def _failure(error: BaseException, deadline: CallDeadline) -> ServiceError | Non
     return ServiceError("sheets.unreachable", "Google Sheets could not be reached.", temporary=True)
 
 
-def _from_status(response: requests.Response) -> ServiceError:
+def _from_status(response: requests.Response, service: str = "Google Sheets") -> ServiceError:
     status = response.status_code
     if status == 429:
         return ServiceError(
             "sheets.rate_limited",
-            "Google Sheets asked us to slow down.",
+            f"{service} asked us to slow down.",
             status=503,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             temporary=True,
         )
     if status >= 500:
-        return ServiceError("sheets.unavailable", f"Google Sheets failed ({status}).", temporary=True)
+        return ServiceError("sheets.unavailable", f"{service} failed ({status}).", temporary=True)
     if status == 404:
         return ServiceError("sheets.not_found", "No such spreadsheet or worksheet.", status=404)
     if status in (401, 403):

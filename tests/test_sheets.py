@@ -182,6 +182,38 @@ def test_a_refused_token_is_an_auth_failure(sheets_fake: FakeSheets) -> None:
     assert (raised.value.code, raised.value.temporary) == ("sheets.auth_failed", False)
 
 
+@pytest.mark.parametrize(
+    ("status", "headers", "code", "http_status", "retry_after"),
+    [
+        (429, {"Retry-After": "20"}, "sheets.rate_limited", 503, 20.0),
+        (503, {}, "sheets.unavailable", 502, None),
+    ],
+)
+def test_a_token_endpoint_that_fails_is_googles_failure_not_a_refusal(
+    sheets_fake: FakeSheets,
+    status: int,
+    headers: dict[str, str],
+    code: str,
+    http_status: int,
+    retry_after: float | None,
+) -> None:
+    """google-auth tries the token again on these, then raises the RefreshError it raises for a
+    key refused: an outage of Google's, or its rate limit, was told to the operator as the service
+    account's credentials refused (sheets.auth_failed), without the Retry-After."""
+    sheets_fake.add_spreadsheet(KEY, "metrics")
+    sheets_fake.fail_next(status, times=10, headers=headers)  # each of google-auth's tries
+    with pytest.raises(ServiceError) as raised:
+        client_for(sheets_fake).open(KEY)
+    error = raised.value
+    assert (error.code, error.status, error.temporary, error.retry_after) == (
+        code,
+        http_status,
+        True,
+        retry_after,
+    )
+    assert "token" in error.message, error.message
+
+
 def test_a_slow_answer_is_a_timeout(sheets_fake: FakeSheets) -> None:
     sheets_fake.add_spreadsheet(KEY, "metrics")
     # The first call (a token and the sheet) must come back within the timeout on a busy machine.
