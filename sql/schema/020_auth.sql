@@ -68,7 +68,10 @@ create table app.sessions (
   device_token_hash bytea
     constraint sessions_device_token_hash_length check (octet_length(device_token_hash) = 32)
 );
-create index sessions_user_id_idx on app.sessions (user_id) where revoked_at is null;
+/* Every session of a user, revoked ones too: a user's deletion deletes them all (the foreign key's
+   cascade), and admin.users reads when each was last seen. Partial (the live ones), it served
+   neither, and each read every session of every user. */
+create index sessions_user_id_idx on app.sessions (user_id);
 create index sessions_expires_at_idx on app.sessions (expires_at);
 alter table app.sessions enable row level security;
 alter table app.sessions force row level security;
