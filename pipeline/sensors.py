@@ -9,7 +9,9 @@ incident as an error. A database whose failures started again (restored from a b
 is read from its first failure again; a failure gone with its job (run again and succeeded) is not
 taken for that. A failure whose mail was delivered since it failed (tried again by a DBA) is no
 incident: it was over before it was seen; nor is one whose message the housekeeping deleted, which
-it does only 30 days after the message was delivered.
+it does only 30 days after the message was delivered. Read from the first failure again, an
+incident alerted already one of whose failures went so since (or was run again and succeeded) is
+keyed by what is left of it, and alerted once more.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context parameter's annotation.
@@ -240,7 +242,8 @@ def failed_deliveries_sensor(
         context.log.warning(
             f"failed deliveries: {(context.cursor or '')[:200]!r} is not a cursor of this sensor"
             f" ({error}; set by hand?): read from the first failure again, as on a first run"
-            " (the incidents alerted already are not alerted again)"
+            " (the incidents alerted already are not alerted again, unless a failure of theirs was"
+            " run again or delivered since)"
         )
         before = Incidents()
     with postgres.transaction() as conn:
@@ -258,7 +261,8 @@ def failed_deliveries_sensor(
             context.log.warning(
                 f"failed deliveries: failure {before.last_failure_id}, the last one seen, is not in the"
                 " database as it was seen (restored from an older backup, or made again): read from"
-                " its first failure again (the incidents alerted already are not alerted again)"
+                " its first failure again (the incidents alerted already are not alerted again, unless"
+                " a failure of theirs was run again or delivered since)"
             )
             before = Incidents()
             failures = pipeline_failed_deliveries(conn, p_after_failure_id=0, p_limit=1000)
