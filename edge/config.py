@@ -24,11 +24,32 @@ COOKIE_NAME_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# The IPv6 addresses that stand for IPv4 ones (::ffff:a.b.c.d): a listener on IPv6 and IPv4 at
+# once sees an IPv4 peer so, and a proxy behind it writes that into X-Forwarded-For.
+IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
 def parse_networks(value: str, name: str = "BLOSSOM_TRUSTED_PROXIES") -> tuple[Network, ...]:
+    """The CIDRs of `value`; one of IPv4-mapped addresses (::ffff:10.0.0.0/104) as the IPv4 one."""
     try:
-        return tuple(ipaddress.ip_network(item, strict=False) for item in split_list(value))
+        networks = [ipaddress.ip_network(item, strict=False) for item in split_list(value)]
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
+    return tuple(
+        ipaddress.IPv4Network((network.network_address.ipv4_mapped, network.prefixlen - 96))
+        if isinstance(network, ipaddress.IPv6Network)
+        and network.subnet_of(IPV4_MAPPED)
+        and network.network_address.ipv4_mapped is not None
+        else network
+        for network in networks
+    )
+
+
+def within(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: tuple[Network, ...]) -> bool:
+    """Whether `ip` is in one of `networks`, an IPv4-mapped address as the IPv4 one too: a trusted
+    proxy seen so was taken for the client, every client behind it one for the limits."""
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return any(ip in network or (mapped is not None and mapped in network) for network in networks)
 
 
 LOOPBACK = parse_networks("127.0.0.0/8 ::1")

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from blossom_db import generated as db
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, within
 from edge.proxy import RPC_PATH
 from edge.security import client_ip
 
@@ -94,4 +94,4 @@ class EdgeMetrics:
 def may_scrape(scope: Scope, config: EdgeConfig) -> bool:
     """Whether the request's client is in BLOSSOM_METRICS_NETWORKS: the route is shown to it alone."""
     client = client_ip(Request(scope), config)
-    return client is not None and any(client in network for network in config.metrics_networks)
+    return client is not None and within(client, config.metrics_networks)

@@ -59,6 +59,9 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
+# The forwarding headers: the edge names the client in X-Forwarded-For (and its scheme in
+# X-Forwarded-Proto) itself; those by which other proxies name a client, its host or its scheme,
+# sent by the client itself, reached PostgREST and the database's request.headers as it wrote them.
 # Authorization: Blossom's credentials are the session cookie and X-Blossom-Session; PostgREST
 # would take a bearer token for a JWT it is not configured to check, and answer 500.
 # X-Request-Id: the edge's own (edge.tracing) is sent instead.
@@ -84,6 +87,15 @@ NOT_FORWARDED_UP = HOP_BY_HOP | {
     b"content-length",
     b"x-forwarded-for",
     b"x-forwarded-proto",
+    b"forwarded",
+    b"x-forwarded-host",
+    b"x-forwarded-port",
+    b"x-forwarded-server",
+    b"x-forwarded-prefix",
+    b"x-real-ip",
+    b"x-client-ip",
+    b"true-client-ip",
+    b"cf-connecting-ip",
     b"authorization",
     b"x-request-id",
     b"referer",
@@ -270,13 +282,19 @@ def _check_utf8(value: bytes) -> None:
         raise bad_request("A header's value is not UTF-8.") from None
 
 
-def _printable_user_agent(value: bytes) -> bytes:
+def _loggable_user_agent(value: bytes) -> bytes:
     """The User-Agent as PostgREST may log it: PostgREST writes it into its access line as it
-    came, and a C1 control in it (U+009B is CSI, a terminal's escape), a bidi override or a line
-    separator reached every terminal and reader of that log. They are dropped, as in the user
-    agent sessions keep (edge/auth.py); the HTTP parser refuses the ASCII controls already."""
-    text = value.decode("utf-8")
-    return value if text.isprintable() else "".join(char for char in text if char.isprintable()).encode()
+    came, between double quotes. A C1 control in it (U+009B is CSI, a terminal's escape), a bidi
+    override or a line separator reached every terminal and reader of that log: they are dropped,
+    as in the user agent sessions keep (edge/auth.py); the HTTP parser refuses the ASCII controls
+    already. A `"` closed the field, and the client wrote fields of its own after it, another
+    request's id where the line's referer names its own: it becomes a `'`."""
+    if not value.isascii():
+        _check_utf8(value)
+        text = value.decode("utf-8")
+        if not text.isprintable():
+            value = "".join(char for char in text if char.isprintable()).encode()
+    return value.replace(b'"', b"'") if b'"' in value else value
 
 
 class JsonInteger(str):
@@ -643,10 +661,10 @@ class PostgrestProxy:
         accepted: list[bytes] = []
         for name, value in scope["headers"]:
             if name not in NOT_FORWARDED_UP:
-                if not value.isascii():
+                if name == b"user-agent":
+                    value = _loggable_user_agent(value)
+                elif not value.isascii():
                     _check_utf8(value)
-                    if name == b"user-agent":
-                        value = _printable_user_agent(value)
                 headers.append((name, value))
             elif name == b"content-length" or (name == b"transfer-encoding" and b"chunked" in value.lower()):
                 announced = True
@@ -717,6 +735,11 @@ class PostgrestProxy:
             arguments = check_body(body or b"")
             if known is not None:
                 check_arguments(known, function, arguments, from_query=False)
+        # PostgREST's access line quotes the request line: a `"` of the query (which the HTTP
+        # parser lets through) would close it, as one of the User-Agent would (_loggable_user_agent).
+        # Percent-encoded, PostgREST reads the same argument.
+        if b'"' in query:
+            query = query.replace(b'"', b"%22")
         target = b"/rpc/" + name + (b"?" + query if query else b"")
         client = client_key(scope, config)
         try:

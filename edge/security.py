@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, within
 from edge.errors import error_response
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -85,7 +85,7 @@ def client_ip(request: Request, config: EdgeConfig) -> ipaddress.IPv4Address | i
 
 
 def _trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, config: EdgeConfig) -> bool:
-    return any(ip in network for network in config.trusted_proxies)
+    return within(ip, config.trusted_proxies)
 
 
 def client_address(request: Request, config: EdgeConfig) -> str | None:

@@ -52,7 +52,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from blossom_db import logs
 from blossom_db.settings import listen_host, tcp_port
 from edge.app import create_app
-from edge.config import EdgeConfig, Network
+from edge.config import EdgeConfig, Network, within
 from edge.cors import answer_headers, request_origin
 from edge.errors import error_body
 from edge.lifecycle import Draining, DrainingServer
@@ -398,7 +398,7 @@ class EdgeProtocol(HttpToolsProtocol):
             peer = ipaddress.ip_address(self.client[0])
         except ValueError:
             return None
-        if any(peer in network for network in self.trusted_proxies):
+        if within(peer, self.trusted_proxies):
             return None
         return client_key_of(peer)
 

@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blossom_db import logs
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, within
 from edge.cors import Cors
 from edge.errors import error_response
 from edge.metrics import EdgeMetrics
@@ -61,15 +61,19 @@ def cut_short() -> Response:
 
 
 def request_id_of(scope: Scope, config: EdgeConfig) -> str:
-    """The trusted proxy's request id, or a new one."""
+    """The trusted proxy's request id, or a new one. Of two X-Request-Id, the last: a proxy that
+    adds its own as a header (HAProxy's unique-id-header) sends it after the client's, which was
+    taken, an id the client chose (another request's too) for the audit events and the logs."""
     if config.trusted_proxies:
         peer = peer_ip(scope)
-        if peer is not None and any(peer in network for network in config.trusted_proxies):
+        if peer is not None and within(peer, config.trusted_proxies):
+            last = None
             for name, value in scope["headers"]:
                 if name == REQUEST_ID_HEADER:
-                    given = logs.valid_request_id(value.decode("latin-1"))
-                    if given is not None:
-                        return given
+                    last = value
+            given = None if last is None else logs.valid_request_id(last.decode("latin-1"))
+            if given is not None:
+                return given
     return logs.new_request_id()
 
 

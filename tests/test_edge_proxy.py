@@ -127,17 +127,33 @@ def test_no_answer_is_stored_by_caches_or_sniffed_by_browsers(
     assert reply.header("x-content-type-options") == "nosniff"
 
 
+CLIENTS_FORWARDING_HEADERS = {
+    "Forwarded": "for=6.6.6.6;proto=https;host=evil.example",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Port": "443",
+    "X-Forwarded-Server": "evil.example",
+    "X-Real-IP": "7.7.7.7",
+    "X-Client-IP": "5.5.5.5",
+    "True-Client-IP": "4.4.4.4",
+    "CF-Connecting-IP": "3.3.3.3",
+}
+
+
 def test_client_sent_forwarding_headers_are_replaced_by_the_peer_address(probe_stack: Stack) -> None:
+    """The edge names the client to PostgREST, in X-Forwarded-For; the other headers by which a
+    proxy names a client, its host or its scheme, sent by the client itself, reached PostgREST and
+    the database's request.headers as the client wrote them."""
     reply = request(
         probe_stack.edge_url,
         "POST",
         "/rpc/request_info",
         json_body={},
-        headers={"X-Forwarded-For": "203.0.113.9", "X-Probe": "kept"},
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Probe": "kept"} | CLIENTS_FORWARDING_HEADERS,
     )
     seen = reply.json()["headers"]
     assert seen["x-forwarded-for"] == "127.0.0.1"
     assert seen["x-probe"] == "kept"
+    assert sorted(set(seen) & {name.lower() for name in CLIENTS_FORWARDING_HEADERS}) == []
 
 
 def test_a_large_response_streams_through_whole(probe_stack: Stack) -> None:

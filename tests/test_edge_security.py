@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 from starlette.requests import Request
 
-from edge.config import EdgeConfig, session_cookie_name
+from edge.config import EdgeConfig, parse_networks, session_cookie_name
 from edge.security import client_address, csrf_refusal
 from ops.services import Endpoints, auth_env
 
@@ -86,6 +86,26 @@ def test_a_forwarded_address_with_a_port_is_the_address(entry: str, client: str)
     trusted = config(trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),))
     request = make_request(peer="10.1.2.3", headers={"X-Forwarded-For": f"198.51.100.1, {entry}"})
     assert client_address(request, trusted) == client
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "client"),
+    [
+        ("10.1.2.3", "203.0.113.7, ::ffff:10.9.9.9", "203.0.113.7"),  # an inner hop's, dual-stack
+        ("::ffff:10.1.2.3", "203.0.113.7", "203.0.113.7"),  # the proxy's connection, dual-stack
+    ],
+)
+def test_a_trusted_proxy_written_as_an_ipv4_mapped_address_is_trusted(
+    peer: str, forwarded: str, client: str
+) -> None:
+    """A hop that listens on IPv6 and IPv4 at once writes an IPv4 peer as ::ffff:a.b.c.d. Such a
+    proxy was taken for the client: everyone behind it one client, whose per-address limits (20
+    password resets an hour) one of them could spend for all, and the audit trail named the proxy."""
+    trusted = config(trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),))
+    request = make_request(peer=peer, headers={"X-Forwarded-For": forwarded})
+    assert client_address(request, trusted) == client
+    mapped = config(trusted_proxies=parse_networks("::ffff:10.0.0.0/104"))  # written so
+    assert client_address(request, mapped) == client
 
 
 def test_a_forwarded_address_with_a_zone_is_the_address_without_it() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,26 @@ def test_a_trusted_proxys_request_id_is_taken_when_it_has_the_shape_of_one() -> 
     assert REQUEST_ID_SHAPE.fullmatch(request_id_of(scope("192.0.2.1", None), config))
 
 
+def test_of_two_request_ids_through_a_trusted_proxy_the_proxys_is_taken() -> None:
+    """A proxy that adds its X-Request-Id as a header of its own (HAProxy's unique-id-header) sends
+    it after the client's: the first was taken, an id the client chose (another request's too),
+    which then named the audit events, the outbox rows and the log lines of this one."""
+    config = EdgeConfig(
+        "http://p", "http://a", "postgresql://x", trusted_proxies=parse_networks("10.0.0.0/8")
+    )
+
+    def through_the_proxy(*given: bytes) -> Scope:
+        return {
+            "type": "http",
+            "client": ("10.1.2.3", 5000),
+            "headers": [(b"x-request-id", v) for v in given],
+        }
+
+    assert request_id_of(through_the_proxy(b"chosen-by-client", b"lb-7f3a:42"), config) == "lb-7f3a:42"
+    made = request_id_of(through_the_proxy(b"chosen-by-client", b"has space"), config)
+    assert made not in ("chosen-by-client", "has space")
+
+
 def test_an_answer_cancelled_before_its_start_was_sent_is_still_ours() -> None:
     """uvicorn sends an answer's start once the answers before it on the connection (pipelined)
     are taken by the client; an answer cancelled in that wait (the edge stopping) had sent
@@ -225,6 +246,41 @@ def test_a_clients_user_agent_reaches_postgrests_log_without_terminal_controls(t
     assert '"probe2Jgnp.exex"' in logged
     for trick in TERMINAL_TRICKS:
         assert trick not in logged
+
+
+@pytest.mark.parametrize(
+    ("path", "user_agent"),
+    [
+        ("/rpc/list_organizations", 'probe" "urn:blossom:request:{planted}" "Mozilla/5.0'),
+        ('/rpc/get_organization?org_id=org_1"_"urn:blossom:request:{planted}', "probe"),
+    ],
+    ids=["user agent", "query"],
+)
+def test_a_client_cannot_write_another_request_id_into_postgrests_log(
+    traced: Stack, path: str, user_agent: str
+) -> None:
+    """PostgREST writes the request line and the User-Agent into its access line between double
+    quotes, as they came: a `"` in either closed its field, and the client wrote fields of its
+    own after it, another request's id in the referer's place, where a reader of the log (or a
+    parser that reads the fields from the end of the line) takes the request's id from."""
+    planted = "6c3fd93774965aad3a6320bd9dded60d"
+    reply = request(
+        traced.edge_url,
+        "GET",
+        path.format(planted=planted),
+        headers={"User-Agent": user_agent.format(planted=planted)},
+    )
+    assert reply.status in (400, 401), reply.body
+    request_id = reply.header("x-request-id")
+
+    def line() -> list[str]:
+        log = (traced.services.logs / "postgrest.log").read_text(errors="replace")
+        return [x for x in log.split("\n") if f"urn:blossom:request:{request_id}" in x]
+
+    (logged,) = eventually(line, 5, "PostgREST's line for the request")
+    fields = re.findall(r'"([^"]*)"', logged)
+    assert len(fields) == 3, logged  # the request line, the referer (the request's id), the user agent
+    assert fields[1] == f"urn:blossom:request:{request_id}", logged
 
 
 def test_a_log_line_escapes_what_it_does_not_show_and_reads_back_the_same() -> None:
