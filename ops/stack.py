@@ -470,13 +470,17 @@ def run_in_foreground(command: list[str], env: dict[str, str], stop_with: int = 
     ourselves: psql's cancels a query, and ended our wait, psql with it, in a traceback), and a
     SIGTERM of ours (just passes its own on to us alone) is passed on as `stop_with`, so that
     it stops and we then stop the Postgres we started. SIGTERM's default ended us at once: the
-    worker of `./dev worker` ran on, with no one to stop it, and so did Postgres. The handlers
-    come first, before the child starts: one that came while it started is passed on once it is
-    there (installed after, a SIGTERM in between took its default, as before they existed)."""
+    worker of `./dev worker` ran on, with no one to stop it, and so did Postgres. So did SIGHUP's,
+    the terminal closing (unless it was ignored: nohup), which is passed on as SIGTERM is, what is
+    left to say going nowhere. The handlers come first, before the child starts: one that came
+    while it started is passed on once it is there (installed after, a SIGTERM in between took its
+    default, as before they existed)."""
     child: list[subprocess.Popen[bytes]] = []
     asked: list[int] = []
 
-    def pass_on(_signum: int, _frame: object) -> None:
+    def pass_on(signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            _write_nowhere()
         if child:
             child[0].send_signal(stop_with)
         else:
@@ -484,6 +488,8 @@ def run_in_foreground(command: list[str], env: dict[str, str], stop_with: int = 
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, pass_on)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, pass_on)
     # The child must not inherit our ignored SIGINT: Python then installs no KeyboardInterrupt,
     # and dagster dev, which stops itself and its children on SIGINT, would not stop.
     child.append(

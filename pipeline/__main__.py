@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 from datetime import date
 
 from pipeline import settings
@@ -80,7 +81,15 @@ def refuse_wrong_settings(program: str = "pipeline-run", *, check_home: bool = T
             settings.check_dagster_home()
 
 
+def stop_on_hangup() -> None:
+    """SIGHUP (the terminal closed) taken as SIGTERM: its default ended the process at once, and
+    the run under way stayed STARTED in Dagster's instance for good. Ignored (nohup), it stays so."""
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: signal.raise_signal(signal.SIGTERM))
+
+
 def main() -> None:
+    stop_on_hangup()
     args = read_arguments()
     refuse_wrong_settings()
     # Dagster and the definitions, some 1.6 s of CPU: only now, for a run that goes ahead. Their

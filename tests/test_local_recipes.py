@@ -27,7 +27,7 @@ from ops.stack import STARTED_FILE
 from services.secrets import KeyRing, new_key_entry
 from services.slack import bot_token_context
 from tests.support.imports import ran_and_loaded
-from tests.support.local_data import copy_data_folder, local_stack
+from tests.support.local_data import LocalStack, copy_data_folder, local_stack
 from tests.support.orgs_db import make_org, make_user
 from tests.support.worker import eventually
 
@@ -263,6 +263,43 @@ def test_ctrl_c_while_a_recipe_waits_for_the_sessions_to_end_stops_the_cluster_a
                 developers_psql.execute("select 1")
         ran = local.run("ops.stack", "migrate")
         assert ran.returncode == 0, ran.stderr
+
+
+def test_a_terminal_that_closes_under_a_recipe_stops_the_cluster_it_started(
+    migrated_data_folder: Path, tmp_path: Path
+) -> None:
+    """A closed terminal sends its process group SIGHUP: the recipe (psql, pipeline, worker …)
+    ended at once, by the signal's default, and the Postgres it had started ran on, with no one
+    to stop it, until another recipe happened to end. It stops it, as after Ctrl-C or SIGTERM."""
+    with local_stack() as local:
+        copy_data_folder(migrated_data_folder, local.folder)
+        output = tmp_path / "psql.out"
+        with open(output, "w") as written:
+            recipe = subprocess.Popen(
+                [sys.executable, "-m", "ops.stack", "psql", "-c", "select pg_sleep(60)"],
+                cwd=ROOT, env=local.env, stdout=written, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            try:
+                eventually(lambda: _sleeping(local), 30, f"the recipe's query: {output.read_text()}")
+                os.killpg(recipe.pid, signal.SIGHUP)
+                recipe.wait(30)
+            finally:
+                with suppress(ProcessLookupError):
+                    os.killpg(recipe.pid, signal.SIGKILL)
+        assert not local.cluster.running(), output.read_text()
+        assert not (local.folder / STARTED_FILE).exists()
+
+
+def _sleeping(local: LocalStack) -> bool:
+    """Whether the cluster runs a session in pg_sleep (not while it starts)."""
+    try:
+        with psycopg.connect(local.cluster.url(DB_NAME)) as conn:
+            row = conn.execute(
+                "select count(*) from pg_stat_activity where query like 'select pg_sleep%'"
+            ).fetchone()
+    except psycopg.OperationalError:
+        return False
+    return bool(row and row[0])
 
 
 def test_a_stop_that_finds_the_server_ended_meanwhile_is_no_failure(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2033,11 +2033,15 @@ def assert_stopped_before_housekeeping(run: PreloadedPython, status: int) -> Non
     assert status == 1
 
 
-def test_pipeline_run_sent_sigterm_stops_and_runs_no_asset_after(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stopping", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_pipeline_run_sent_sigterm_stops_and_runs_no_asset_after(
+    tmp_path: Path, stopping: signal.Signals
+) -> None:
     """SIGTERM (or Ctrl-C) ended only the run under way: the next of pipeline-run's runs began
     after it (auth_housekeeping after the day's metrics), as if no one had asked it to stop. And
     it ended that run only once the wait for its retry was over (Dagster sleeps it out): here a
-    minute, past the 30 s the test waits."""
+    minute, past the 30 s the test waits. SIGHUP (the terminal closed) is taken as SIGTERM: its
+    default ended the process at once, the run under way left STARTED in Dagster's instance."""
     environment = as_cron_runs_it() | {
         "BLOSSOM_PIPELINE_DATABASE_URL": f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom",
         "BLOSSOM_PIPELINE_RETRIES": "1",
@@ -2047,7 +2051,7 @@ def test_pipeline_run_sent_sigterm_stops_and_runs_no_asset_after(tmp_path: Path)
     run = PreloadedPython("-m", "pipeline", environment=environment, output=tmp_path / "run.log")
     try:
         run.wait_for_output("tried again in 60 s", timeout=120)  # the day's metrics, waiting for their retry
-        run.send_signal(signal.SIGTERM)
+        run.send_signal(stopping)
         status = run.wait(timeout=30)
     finally:
         run.kill()
