@@ -47,8 +47,13 @@ def run(names: list[str], day: date | None, resources: Mapping[str, Any] | None 
     with dagster_instance() as instance, stops_noted() as stopped:
         for number, (group, partition) in enumerate(runs):
             # Every group runs, whether one before it failed; none after one that was stopped.
-            result = materialized(group, partition, resources, instance)
-            if interrupted(result) or stopped():
+            try:
+                result: ExecuteInProcessResult | None = materialized(group, partition, resources, instance)
+            except KeyboardInterrupt:
+                # Ctrl-C or SIGTERM as Dagster began or ended the run, outside its own handling,
+                # which told of it without naming the run, nor those left.
+                result = None
+            if result is None or interrupted(result) or stopped():
                 left = names_of([asset for later, _ in runs[number + 1 :] for asset in later])
                 print(
                     f"pipeline-run: {settings.STOPPED} in {names_of(group)}"

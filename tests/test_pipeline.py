@@ -2103,6 +2103,26 @@ def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> Non
     assert "connection" in said[-1]
 
 
+def test_pipeline_run_stopped_as_a_run_begins_names_it_and_those_left(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C or SIGTERM as Dagster began or ended a run, outside its own handling of them, came
+    as a KeyboardInterrupt, told only as "stopped by SIGTERM or Ctrl-C": not in which run, nor
+    that the assets after it were not run, as a stop during a run is told."""
+    begun: list[str] = []
+
+    def stopped_as_it_begins(group: list[dagster.AssetsDefinition], *_rest: object) -> None:
+        begun.append(run_once.names_of(group))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pipeline.run_once.materialized", stopped_as_it_begins)  # the module, not LazyModule
+    assert run_once.run(["org_daily_metrics", "auth_housekeeping"], None) is False
+    assert begun == ["org_daily_metrics"]
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "pipeline-run: stopped by SIGTERM or Ctrl-C in org_daily_metrics; not run: auth_housekeeping"
+    )
+
+
 def test_pipeline_run_runs_an_asset_named_twice_once(capsys: pytest.CaptureFixture[str]) -> None:
     """`pipeline-run auth_housekeeping auth_housekeeping` ran it once and told of it twice: its
     materialization printed twice, or its failure as `auth_housekeeping, auth_housekeeping`."""
