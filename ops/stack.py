@@ -507,9 +507,13 @@ def made_dagster_home(settings: Settings) -> Path:
     it first, and was then refused without a word of DAGSTER_HOME."""
     # Absolute, as Dagster wants it, and a relative one read as BLOSSOM_DATA_DIR is (Dagster
     # refused it with a traceback, after the folder had been made).
-    dagster_home = (
-        Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster").expanduser().resolve()
-    )
+    named = os.environ.get("DAGSTER_HOME") or str(settings.data_dir / "dagster")
+    try:
+        dagster_home = Path(named).expanduser().resolve()
+    except RuntimeError:  # ~user of no such user (or ~ without HOME): expanduser's only failure
+        raise SystemExit(
+            f"blossom: DAGSTER_HOME cannot be made ({named}): no home folder for its ~"
+        ) from None
     try:
         dagster_home.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -491,6 +491,17 @@ def test_a_dagster_home_that_cannot_be_made_is_refused_before_the_cluster_starts
         assert not (local.folder / "postgres").exists(), "no cluster made"
 
 
+def test_a_dagster_home_under_the_home_of_no_user_is_refused_naming_it() -> None:
+    """`~nosuchuser/x` ended in `blossom: Could not determine home directory.`, no setting named."""
+    with local_stack(DAGSTER_HOME="~nosuchuser/x") as local:
+        ran = local.run("ops.stack", "pipeline-run")
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert ran.stderr.splitlines() == [
+            "blossom: DAGSTER_HOME cannot be made (~nosuchuser/x): no home folder for its ~"
+        ]
+        assert not (local.folder / "postgres").exists(), "no cluster made"
+
+
 @pytest.mark.parametrize("recipe", ["pipeline", "pipeline-run"])
 def test_a_wrong_pipeline_setting_is_refused_before_the_cluster_starts(recipe: str) -> None:
     """A setting the pipeline's definitions refuse as they load: `./dev pipeline` started the
