@@ -60,6 +60,7 @@ from ops.settings import (
     starting_read_only,
 )
 from ops.supervise import Child, Output
+from pipeline import settings as pipeline_settings
 from pipeline.__main__ import read_arguments as read_pipeline_arguments
 from pipeline.__main__ import refuse_wrong_settings as refuse_wrong_pipeline_settings
 from services.secrets import KEY_VARIABLE, new_key_entry
@@ -677,6 +678,9 @@ def main() -> None:
                 f" (`ss -ltnp 'sport = :{settings.dagster_port}'` names what holds it)"
             )
         dagster_home = made_dagster_home(settings) if args.command in ("pipeline", "pipeline-run") else None
+        if dagster_home is not None:
+            with pipeline_settings.wrong_setting_refused(args.command):
+                pipeline_settings.check_instance_file(dagster_home)
         with database(settings):
             if args.command in NEEDING_THE_API and not stateless_applied(settings.admin_url):
                 raise SystemExit(

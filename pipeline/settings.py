@@ -104,10 +104,30 @@ def dagster_home() -> str | None:
 
 def check_dagster_home() -> None:
     """ValueError unless DAGSTER_HOME is unset, or names a folder as dagster_home wants it that a
-    run may write: its OPENING_LOCK is opened (made when it is not there), as a run opens it."""
+    run may write (its OPENING_LOCK is opened, made when it is not there, as a run opens it), whose
+    dagster.yaml, if it has one, is YAML."""
     home = dagster_home()
     if home is not None:
         opening_lock(home).close()
+        check_instance_file(home)
+
+
+def check_instance_file(home: str | Path) -> None:
+    """ValueError when DAGSTER_HOME `home` has a dagster.yaml that is no YAML (or cannot be read):
+    Dagster's refusal of it was a traceback of some 80 lines, `dagster dev`'s too."""
+    import yaml  # Dagster's own reader of the file, loaded only here
+
+    path = Path(home) / "dagster.yaml"
+    try:
+        with open(path, encoding="utf-8") as file:
+            yaml.safe_load(file)
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(error, "problem", None) or getattr(error, "strerror", None) or type(error).__name__
+        raise ValueError(f"DAGSTER_HOME's {path} cannot be read as YAML{where}: {problem}") from None
 
 
 def opening_lock(home: str) -> TextIO:

@@ -491,6 +491,23 @@ def test_a_dagster_home_that_cannot_be_made_is_refused_before_the_cluster_starts
         assert not (local.folder / "postgres").exists(), "no cluster made"
 
 
+@pytest.mark.parametrize("recipe", ["pipeline-run", "pipeline"])
+def test_a_dagster_yaml_that_is_no_yaml_is_refused_in_one_line(recipe: str, tmp_path: Path) -> None:
+    """A dagster.yaml in DAGSTER_HOME that is no YAML ended both recipes in Dagster's traceback of
+    some 80 lines (`pipeline` in dagster dev's), the cluster started first. One line names it."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("run_storage: [oops\n")
+    with local_stack(DAGSTER_HOME=str(home)) as local:
+        ran = local.run("ops.stack", recipe)
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert ran.stderr.splitlines() == [
+            f"{recipe}: DAGSTER_HOME's {home / 'dagster.yaml'} cannot be read as YAML (line 2):"
+            " expected ',' or ']', but got '<stream end>'"
+        ], ran.stderr
+        assert not (local.folder / "postgres").exists(), "no cluster made"
+
+
 def test_a_dagster_home_under_the_home_of_no_user_is_refused_naming_it() -> None:
     """`~nosuchuser/x` ended in `blossom: Could not determine home directory.`, no setting named."""
     with local_stack(DAGSTER_HOME="~nosuchuser/x") as local:
