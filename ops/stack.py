@@ -18,11 +18,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from subprocess import PIPE
 from types import FrameType
-from typing import NoReturn
+from typing import IO, NoReturn
 
 import psycopg
 from psycopg import sql
@@ -522,6 +522,27 @@ def made_dagster_home(settings: Settings) -> Path:
     return dagster_home
 
 
+# In DAGSTER_HOME: the lock `./dev pipeline` holds while Dagster's UI and daemon run on it.
+PIPELINE_UI_LOCK = "pipeline-ui.lock"
+
+
+def the_only_pipeline_ui(dagster_home: Path) -> IO[str]:
+    """The lock of the instance's UI, held (alone) by the caller; refused while another `./dev
+    pipeline` holds it. Two on one instance ran its daemon twice, every schedule's and sensor's
+    tick twice, each daemon logging that another sent heartbeats; one on the same port as the
+    other's ran on without its webserver, which failed to bind after both checked the port."""
+    held = open(dagster_home / PIPELINE_UI_LOCK, "a")  # noqa: SIM115 - the caller holds it as long as it runs
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        raise SystemExit(
+            f"blossom: another ./dev pipeline runs on this Dagster instance ({dagster_home}):"
+            " stop it first, or give DAGSTER_HOME another folder"
+        ) from None
+    return held
+
+
 def pipeline_environment(settings: Settings, dagster_home: Path) -> dict[str, str]:
     """The pipeline's environment on the local database: this one, with its login, the key the
     edge seals Slack tokens with (the weekly digest opens them), and its Dagster instance."""
@@ -681,7 +702,13 @@ def main() -> None:
         if dagster_home is not None:
             with pipeline_settings.wrong_setting_refused(args.command):
                 pipeline_settings.check_instance_file(dagster_home)
-        with database(settings):
+        # Held until the recipe ends; dagster dev, a child, gets no copy of it (Popen closes our files).
+        only_ui = (
+            the_only_pipeline_ui(dagster_home)
+            if args.command == "pipeline" and dagster_home
+            else nullcontext()
+        )
+        with only_ui, database(settings):
             if args.command in NEEDING_THE_API and not stateless_applied(settings.admin_url):
                 raise SystemExit(
                     f"blossom: {args.command}: the database has no API (never migrated, or rolled"

@@ -4,6 +4,7 @@ and `./dev reseal-secrets` run with the stack down failed to connect ("Connectio
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ from ops.backup import dump
 from ops.cluster import LocalCluster
 from ops.scratch import free_port
 from ops.settings import DB_NAME, ROOT
-from ops.stack import STARTED_FILE
+from ops.stack import PIPELINE_UI_LOCK, STARTED_FILE
 from services.secrets import KeyRing, new_key_entry
 from services.slack import bot_token_context
 from tests.support.imports import ran_and_loaded
@@ -506,6 +507,24 @@ def test_a_dagster_yaml_that_is_no_yaml_is_refused_in_one_line(recipe: str, tmp_
             " expected ',' or ']', but got '<stream end>'"
         ], ran.stderr
         assert not (local.folder / "postgres").exists(), "no cluster made"
+
+
+def test_a_second_pipeline_ui_on_one_dagster_instance_is_refused(tmp_path: Path) -> None:
+    """Two `./dev pipeline` on one DAGSTER_HOME ran Dagster's daemon twice (each schedule's and the
+    sensor's tick twice); on one port, the second ran on without its webserver. The first holds
+    the instance's lock (held here as it holds it) and the second is refused before it starts."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    with open(home / PIPELINE_UI_LOCK, "a") as first, local_stack(DAGSTER_HOME=str(home)) as local:
+        fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        ran = local.run("ops.stack", "pipeline")
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert ran.stderr.splitlines() == [
+            f"blossom: another ./dev pipeline runs on this Dagster instance ({home}):"
+            " stop it first, or give DAGSTER_HOME another folder"
+        ], ran.stderr
+        assert not (local.folder / "postgres").exists(), "no cluster made"
+        assert local.run("ops.stack", "pipeline-run", "--help").returncode == 0, "a run is no UI"
 
 
 def test_a_dagster_home_under_the_home_of_no_user_is_refused_naming_it() -> None:
