@@ -475,6 +475,14 @@ def test_pipeline_run_refuses_a_wrong_argument_before_it_starts_the_cluster(
         assert not (local.folder / "postgres").exists(), "no cluster made"
 
 
+def _refused_before_anything_starts(local: LocalStack, recipe: str, says: str) -> None:
+    """`./dev RECIPE` ends in the one line `says`, status 1, and made no cluster."""
+    ran = local.run("ops.stack", recipe)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert ran.stderr.splitlines() == [says], ran.stderr
+    assert not (local.folder / "postgres").exists(), "no cluster made"
+
+
 @pytest.mark.parametrize("recipe", ["pipeline-run", "pipeline"])
 def test_a_dagster_home_that_cannot_be_made_is_refused_before_the_cluster_starts(
     recipe: str, tmp_path: Path
@@ -484,12 +492,8 @@ def test_a_dagster_home_that_cannot_be_made_is_refused_before_the_cluster_starts
     setting. It is refused in one line naming it, before anything starts."""
     (tmp_path / "file").touch()
     with local_stack(DAGSTER_HOME=str(tmp_path / "file" / "dagster")) as local:
-        ran = local.run("ops.stack", recipe)
-        assert ran.returncode == 1, ran.stdout + ran.stderr
-        assert ran.stderr.splitlines() == [
-            f"blossom: DAGSTER_HOME cannot be made ({tmp_path / 'file' / 'dagster'}): Not a directory"
-        ]
-        assert not (local.folder / "postgres").exists(), "no cluster made"
+        says = f"blossom: DAGSTER_HOME cannot be made ({tmp_path / 'file' / 'dagster'}): Not a directory"
+        _refused_before_anything_starts(local, recipe, says)
 
 
 @pytest.mark.parametrize("recipe", ["pipeline-run", "pipeline"])
@@ -500,13 +504,11 @@ def test_a_dagster_yaml_that_is_no_yaml_is_refused_in_one_line(recipe: str, tmp_
     home.mkdir()
     (home / "dagster.yaml").write_text("run_storage: [oops\n")
     with local_stack(DAGSTER_HOME=str(home)) as local:
-        ran = local.run("ops.stack", recipe)
-        assert ran.returncode == 1, ran.stdout + ran.stderr
-        assert ran.stderr.splitlines() == [
+        says = (
             f"{recipe}: DAGSTER_HOME's {home / 'dagster.yaml'} cannot be read as YAML (line 2):"
             " expected ',' or ']', but got '<stream end>'"
-        ], ran.stderr
-        assert not (local.folder / "postgres").exists(), "no cluster made"
+        )
+        _refused_before_anything_starts(local, recipe, says)
 
 
 def test_a_second_pipeline_ui_on_one_dagster_instance_is_refused(tmp_path: Path) -> None:
@@ -517,25 +519,19 @@ def test_a_second_pipeline_ui_on_one_dagster_instance_is_refused(tmp_path: Path)
     home.mkdir()
     with open(home / PIPELINE_UI_LOCK, "a") as first, local_stack(DAGSTER_HOME=str(home)) as local:
         fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        ran = local.run("ops.stack", "pipeline")
-        assert ran.returncode == 1, ran.stdout + ran.stderr
-        assert ran.stderr.splitlines() == [
+        says = (
             f"blossom: another ./dev pipeline runs on this Dagster instance ({home}):"
             " stop it first, or give DAGSTER_HOME another folder"
-        ], ran.stderr
-        assert not (local.folder / "postgres").exists(), "no cluster made"
+        )
+        _refused_before_anything_starts(local, "pipeline", says)
         assert local.run("ops.stack", "pipeline-run", "--help").returncode == 0, "a run is no UI"
 
 
 def test_a_dagster_home_under_the_home_of_no_user_is_refused_naming_it() -> None:
     """`~nosuchuser/x` ended in `blossom: Could not determine home directory.`, no setting named."""
     with local_stack(DAGSTER_HOME="~nosuchuser/x") as local:
-        ran = local.run("ops.stack", "pipeline-run")
-        assert ran.returncode == 1, ran.stdout + ran.stderr
-        assert ran.stderr.splitlines() == [
-            "blossom: DAGSTER_HOME cannot be made (~nosuchuser/x): no home folder for its ~"
-        ]
-        assert not (local.folder / "postgres").exists(), "no cluster made"
+        says = "blossom: DAGSTER_HOME cannot be made (~nosuchuser/x): no home folder for its ~"
+        _refused_before_anything_starts(local, "pipeline-run", says)
 
 
 @pytest.mark.parametrize("recipe", ["pipeline", "pipeline-run"])
