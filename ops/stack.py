@@ -558,7 +558,7 @@ def pipeline_environment(settings: Settings, dagster_home: Path) -> dict[str, st
 def run_pipeline_ui(settings: Settings, dagster_home: Path) -> int:
     """`dagster dev` on pipeline/definitions.py, its webserver on BLOSSOM_DAGSTER_PORT (loopback)."""
     say(f"Dagster on http://127.0.0.1:{settings.dagster_port} (Ctrl-C stops it)")
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"]
+    command = [sys.executable, "-m", "ops.dagster_dev", "dev", "-m", "pipeline.definitions"]
     command += ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
     # dagster dev stops itself and its children on SIGINT: a SIGTERM of ours is passed on as one.
     return run_in_foreground(command, pipeline_environment(settings, dagster_home), stop_with=signal.SIGINT)

@@ -527,6 +527,24 @@ def test_a_second_pipeline_ui_on_one_dagster_instance_is_refused(tmp_path: Path)
         assert local.run("ops.stack", "pipeline-run", "--help").returncode == 0, "a run is no UI"
 
 
+def test_ctrl_c_while_dagster_loads_ends_the_pipeline_ui_in_silence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C in the second or so `./dev pipeline`'s dagster dev spends importing Dagster, before
+    it takes Ctrl-C as its stop: Python's traceback of the import, and just's exit code 254."""
+    from ops import dagster_dev
+
+    def loading(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("runpy.run_module", loading)
+    monkeypatch.setattr(sys, "argv", ["ops/dagster_dev.py", "dev", "-m", "pipeline.definitions"])
+    with pytest.raises(SystemExit) as ended:
+        dagster_dev.main()
+    assert ended.value.code == 130
+    assert capsys.readouterr() == ("", "")
+
+
 def test_a_dagster_home_under_the_home_of_no_user_is_refused_naming_it() -> None:
     """`~nosuchuser/x` ended in `blossom: Could not determine home directory.`, no setting named."""
     with local_stack(DAGSTER_HOME="~nosuchuser/x") as local:

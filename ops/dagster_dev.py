@@ -1,0 +1,21 @@
+"""`python -m ops.dagster_dev dev ARGS`: `dagster dev ARGS`, as `./dev pipeline` runs it (ops/stack.py),
+ending in silence, status 130, on a Ctrl-C that comes while Dagster loads (some 1.5 s of imports,
+before dagster dev takes Ctrl-C as its stop): that was a traceback of Dagster's import, and just's
+"exit code 254"."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+
+def main() -> None:
+    sys.argv = ["dagster", *sys.argv[1:]]
+    try:
+        runpy.run_module("dagster", run_name="__main__", alter_sys=True)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()
