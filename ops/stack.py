@@ -472,10 +472,12 @@ def run_in_foreground(command: list[str], env: dict[str, str], stop_with: int = 
     SIGTERM of ours (just passes its own on to us alone) is passed on as `stop_with`, so that
     it stops and we then stop the Postgres we started. SIGTERM's default ended us at once: the
     worker of `./dev worker` ran on, with no one to stop it, and so did Postgres. So did SIGHUP's,
-    the terminal closing (unless it was ignored: nohup), which is passed on as SIGTERM is, what is
-    left to say going nowhere. The handlers come first, before the child starts: one that came
-    while it started is passed on once it is there (installed after, a SIGTERM in between took its
-    default, as before they existed)."""
+    the terminal closing, which reaches the child too: the child ignores it, and it is passed on
+    as SIGTERM is (its default ended the worker amid its jobs, and dagster dev's processes amid
+    their ticks), what is left to say going nowhere; ignored already (nohup), it stays so for
+    both. The handlers come first, before the child starts: one that came while it started is
+    passed on once it is there (installed after, a SIGTERM in between took its default, as before
+    they existed)."""
     child: list[subprocess.Popen[bytes]] = []
     asked: list[int] = []
 
@@ -491,11 +493,15 @@ def run_in_foreground(command: list[str], env: dict[str, str], stop_with: int = 
     signal.signal(signal.SIGTERM, pass_on)
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         signal.signal(signal.SIGHUP, pass_on)
-    # The child must not inherit our ignored SIGINT: Python then installs no KeyboardInterrupt,
-    # and dagster dev, which stops itself and its children on SIGINT, would not stop.
-    child.append(
-        subprocess.Popen(command, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    )
+
+    def as_the_child_takes_them() -> None:
+        # Not our ignored SIGINT: Python then installs no KeyboardInterrupt, and dagster dev,
+        # which stops itself and its children on SIGINT, would not stop. SIGHUP ignored: we pass
+        # it on as the stop its program knows.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    child.append(subprocess.Popen(command, env=env, preexec_fn=as_the_child_takes_them))
     if asked:
         child[0].send_signal(stop_with)
     return child[0].wait()
@@ -510,11 +516,15 @@ def made_dagster_home(settings: Settings) -> Path:
     # refused it with a traceback, after the folder had been made).
     named = os.environ.get("DAGSTER_HOME") or str(settings.data_dir / "dagster")
     try:
-        dagster_home = Path(named).expanduser().resolve()
+        expanded = Path(named).expanduser()
     except RuntimeError:  # ~user of no such user (or ~ without HOME): expanduser's only failure
         raise SystemExit(
             f"blossom: DAGSTER_HOME cannot be made ({named}): no home folder for its ~"
         ) from None
+    try:
+        dagster_home = expanded.resolve()
+    except RuntimeError as error:  # a loop of symbolic links
+        raise SystemExit(f"blossom: DAGSTER_HOME cannot be made ({named}): {error}") from None
     try:
         dagster_home.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -266,41 +266,39 @@ def test_ctrl_c_while_a_recipe_waits_for_the_sessions_to_end_stops_the_cluster_a
         assert ran.returncode == 0, ran.stderr
 
 
-def test_a_terminal_that_closes_under_a_recipe_stops_the_cluster_it_started(
+def test_a_terminal_that_closes_under_a_recipe_stops_its_program_then_the_cluster(
     migrated_data_folder: Path, tmp_path: Path
 ) -> None:
     """A closed terminal sends its process group SIGHUP: the recipe (psql, pipeline, worker …)
     ended at once, by the signal's default, and the Postgres it had started ran on, with no one
-    to stop it, until another recipe happened to end. It stops it, as after Ctrl-C or SIGTERM."""
-    with local_stack() as local:
+    to stop it, until another recipe happened to end. So did its program, which stops on SIGTERM
+    as it should (the worker finishing the jobs under way): the recipe's program ignores the
+    hangup, and the recipe passes it on as SIGTERM, then stops the cluster."""
+    metrics_port = free_port()
+    with local_stack(BLOSSOM_WORKER_METRICS_PORT=str(metrics_port)) as local:
         copy_data_folder(migrated_data_folder, local.folder)
-        output = tmp_path / "psql.out"
+        output = tmp_path / "worker.out"
         with open(output, "w") as written:
             recipe = subprocess.Popen(
-                [sys.executable, "-m", "ops.stack", "psql", "-c", "select pg_sleep(60)"],
+                [sys.executable, "-m", "ops.stack", "worker"],
                 cwd=ROOT, env=local.env, stdout=written, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             try:
-                eventually(lambda: _sleeping(local), 30, f"the recipe's query: {output.read_text()}")
+                eventually(lambda: _listening(metrics_port), 60, f"the worker: {output.read_text()}")
                 os.killpg(recipe.pid, signal.SIGHUP)
                 recipe.wait(30)
             finally:
                 with suppress(ProcessLookupError):
                     os.killpg(recipe.pid, signal.SIGKILL)
-        assert not local.cluster.running(), output.read_text()
+        said = output.read_text()
+        assert "stopping: finishing the jobs under way" in said, said
+        assert not local.cluster.running(), said
         assert not (local.folder / STARTED_FILE).exists()
 
 
-def _sleeping(local: LocalStack) -> bool:
-    """Whether the cluster runs a session in pg_sleep (not while it starts)."""
-    try:
-        with psycopg.connect(local.cluster.url(DB_NAME)) as conn:
-            row = conn.execute(
-                "select count(*) from pg_stat_activity where query like 'select pg_sleep%'"
-            ).fetchone()
-    except psycopg.OperationalError:
-        return False
-    return bool(row and row[0])
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_a_stop_that_finds_the_server_ended_meanwhile_is_no_failure(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -545,10 +543,17 @@ def test_ctrl_c_while_dagster_loads_ends_the_pipeline_ui_in_silence(
     assert capsys.readouterr() == ("", "")
 
 
-def test_a_dagster_home_under_the_home_of_no_user_is_refused_naming_it() -> None:
-    """`~nosuchuser/x` ended in `blossom: Could not determine home directory.`, no setting named."""
+def test_a_dagster_home_under_the_home_of_no_user_or_in_a_loop_is_refused_naming_it(tmp_path: Path) -> None:
+    """`~nosuchuser/x` ended in `blossom: Could not determine home directory.`, no setting named;
+    a folder in a loop of symbolic links is told as such, not as a `~` of no user."""
     with local_stack(DAGSTER_HOME="~nosuchuser/x") as local:
         says = "blossom: DAGSTER_HOME cannot be made (~nosuchuser/x): no home folder for its ~"
+        _refused_before_anything_starts(local, "pipeline-run", says)
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    looped = tmp_path / "a" / "dagster"
+    with local_stack(DAGSTER_HOME=str(looped)) as local:
+        says = f"blossom: DAGSTER_HOME cannot be made ({looped}): Symlink loop from '{looped}'"
         _refused_before_anything_starts(local, "pipeline-run", says)
 
 
