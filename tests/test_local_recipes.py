@@ -27,6 +27,7 @@ from ops.settings import DB_NAME, ROOT
 from ops.stack import PIPELINE_UI_LOCK, STARTED_FILE
 from services.secrets import KeyRing, new_key_entry
 from services.slack import bot_token_context
+from tests.support.http import port_open
 from tests.support.imports import ran_and_loaded
 from tests.support.local_data import LocalStack, copy_data_folder, local_stack
 from tests.support.orgs_db import make_org, make_user
@@ -284,7 +285,7 @@ def test_a_terminal_that_closes_under_a_recipe_stops_its_program_then_the_cluste
                 cwd=ROOT, env=local.env, stdout=written, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             try:
-                eventually(lambda: _listening(metrics_port), 60, f"the worker: {output.read_text()}")
+                eventually(lambda: port_open(metrics_port), 60, f"the worker: {output.read_text()}")
                 os.killpg(recipe.pid, signal.SIGHUP)
                 recipe.wait(30)
             finally:
@@ -294,11 +295,6 @@ def test_a_terminal_that_closes_under_a_recipe_stops_its_program_then_the_cluste
         assert "stopping: finishing the jobs under way" in said, said
         assert not local.cluster.running(), said
         assert not (local.folder / STARTED_FILE).exists()
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_a_stop_that_finds_the_server_ended_meanwhile_is_no_failure(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,7 +28,7 @@ from ops.scratch import free_port, throwaway_folder
 from ops.settings import ROOT, Settings
 from ops.stack import database, local_cluster
 from tests.support.auth_client import COOKIE_NAME, post, session_cookie, signup
-from tests.support.http import request
+from tests.support.http import port_open, request
 from tests.support.local_data import copy_data_folder
 from tests.support.orgs_db import make_user
 from tests.support.signals import ctrl_c_as_on_a_terminal
@@ -52,13 +52,6 @@ def migrated(data_dir: Path, migrated_data_folder: Path) -> None:
     """data_dir with its cluster made and its database migrated, as after a first `up`: for the
     tests of what happens once there is one (a stop, a recipe that needs the migrated API)."""
     copy_data_folder(migrated_data_folder, data_dir)
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Up:
@@ -164,7 +157,7 @@ class Up:
 
 def _assert_nothing_left(ports: dict[str, int], data_dir: Path) -> None:
     for name, port in ports.items():
-        assert not _port_open(port), f"{name} still listening on {port} after stopping"
+        assert not port_open(port), f"{name} still listening on {port} after stopping"
     assert not (data_dir / "postgres" / "pgdata" / "postmaster.pid").exists(), "Postgres stopped"
 
 
@@ -322,7 +315,7 @@ def test_up_killed_with_sigkill_leaves_none_of_its_processes_running(data_dir: P
             # Both, as an ending process lets its environment go (its memory) before its sockets:
             # a worker no longer found by its environment was seen still holding its port.
             programs = [name for name in _processes_started_for(data_dir).values() if name != "postgres"]
-            return programs + [f"{name} port" for name, port in services.items() if _port_open(port)]
+            return programs + [f"{name} port" for name, port in services.items() if port_open(port)]
 
         eventually(
             lambda: not left_running(),
@@ -892,7 +885,7 @@ def test_sigterm_stops_the_worker_recipe_its_worker_and_the_postgres_it_started(
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 60
-            while not _port_open(ports["metrics"]):  # the worker serves its metrics once it runs
+            while not port_open(ports["metrics"]):  # the worker serves its metrics once it runs
                 if recipe.poll() is not None:
                     said.seek(0)
                     raise AssertionError(f"the recipe ended: {said.read().decode(errors='replace')}")

@@ -33,6 +33,12 @@ def loopback_address() -> str:
     return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
 
 
+def port_open(port: int) -> bool:
+    """Whether something listens on loopback port `port` (a server up, before it answers HTTP)."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def request(
     base_url: str,
     method: str,
