@@ -133,9 +133,13 @@ def test_a_clients_own_request_id_is_not_taken_and_every_answer_has_one(traced: 
         assert REQUEST_ID_SHAPE.fullmatch(given), (path, given)
 
 
-def scope(peer: str, request_id: bytes | None) -> dict[str, Any]:
-    headers = [(b"x-request-id", request_id)] if request_id is not None else []
-    return {"type": "http", "client": (peer, 5000), "headers": headers}
+def scope(peer: str, *request_ids: bytes) -> dict[str, Any]:
+    """A request from `peer` with an X-Request-Id header for each of `request_ids`, in order."""
+    return {
+        "type": "http",
+        "client": (peer, 5000),
+        "headers": [(b"x-request-id", given) for given in request_ids],
+    }
 
 
 def test_a_trusted_proxys_request_id_is_taken_when_it_has_the_shape_of_one() -> None:
@@ -147,7 +151,7 @@ def test_a_trusted_proxys_request_id_is_taken_when_it_has_the_shape_of_one() -> 
         assert request_id_of(scope("10.1.2.3", refused), config) != refused.decode("latin-1")
     # The same header from any other peer is the client's own, and not taken.
     assert request_id_of(scope("192.0.2.1", b"lb-7f3a:42"), config) != "lb-7f3a:42"
-    assert REQUEST_ID_SHAPE.fullmatch(request_id_of(scope("192.0.2.1", None), config))
+    assert REQUEST_ID_SHAPE.fullmatch(request_id_of(scope("192.0.2.1"), config))
 
 
 def test_of_two_request_ids_through_a_trusted_proxy_the_proxys_is_taken() -> None:
@@ -157,16 +161,8 @@ def test_of_two_request_ids_through_a_trusted_proxy_the_proxys_is_taken() -> Non
     config = EdgeConfig(
         "http://p", "http://a", "postgresql://x", trusted_proxies=parse_networks("10.0.0.0/8")
     )
-
-    def through_the_proxy(*given: bytes) -> Scope:
-        return {
-            "type": "http",
-            "client": ("10.1.2.3", 5000),
-            "headers": [(b"x-request-id", v) for v in given],
-        }
-
-    assert request_id_of(through_the_proxy(b"chosen-by-client", b"lb-7f3a:42"), config) == "lb-7f3a:42"
-    made = request_id_of(through_the_proxy(b"chosen-by-client", b"has space"), config)
+    assert request_id_of(scope("10.1.2.3", b"chosen-by-client", b"lb-7f3a:42"), config) == "lb-7f3a:42"
+    made = request_id_of(scope("10.1.2.3", b"chosen-by-client", b"has space"), config)
     assert made not in ("chosen-by-client", "has space")
 
 
@@ -192,7 +188,7 @@ def test_an_answer_cancelled_before_its_start_was_sent_is_still_ours() -> None:
 
     async def cut_short_while_it_waits() -> None:
         config = EdgeConfig("http://p", "http://a", "postgresql://x")
-        a_get = scope("192.0.2.1", None) | {"method": "GET", "path": "/healthz"}
+        a_get = scope("192.0.2.1") | {"method": "GET", "path": "/healthz"}
         task = asyncio.create_task(RequestIds(app, config, EdgeMetrics())(a_get, receive, send))
         await waiting.wait()
         task.cancel()
