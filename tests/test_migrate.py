@@ -286,6 +286,56 @@ def test_what_a_role_set_for_itself_in_another_database_is_undone_too(database_u
             conn.execute("alter role panopticon in database postgres reset all")
 
 
+def _default_privileges_of(url: str, roles: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select r.rolname, coalesce(n.nspname, ''), d.defaclobjtype::text from pg_default_acl d"
+            " join pg_roles r on r.oid = d.defaclrole left join pg_namespace n on n.oid = d.defaclnamespace"
+            " where r.rolname = any(%s) order by 1, 2, 3",
+            (list(roles),),
+        ).fetchall()
+    return [(str(role), str(schema), str(kind)) for role, schema, kind in rows]
+
+
+def test_default_privileges_a_role_set_for_itself_are_undone_by_the_next_migrate(
+    database_url: str, pg_server: str
+) -> None:
+    """Any role may ALTER DEFAULT PRIVILEGES for itself, a row in the database's catalog that
+    stays: panopticon, read-only, wrote them in ours and in the server's `postgres` database, and
+    authenticator as the `authenticated` it may become, and migrate left them there. They grant
+    nothing today (no role of ours but the owner may create anything), but what a role of ours
+    may keep is what migrate states, as with the defaults a role sets for itself."""
+    postgres_url = with_database(pg_server, "postgres")
+    kept = ("panopticon", "authenticated")
+    # As (login, database, the role it is then, what it does with its own default privileges).
+    written = [
+        ("panopticon", database_url, "panopticon", "grant all on tables to public"),
+        ("panopticon", database_url, "panopticon", "revoke all on functions from public"),
+        ("panopticon", database_url, "panopticon", "revoke all on schemas from panopticon"),
+        ("panopticon", database_url, "panopticon", "in schema admin grant all on sequences to public"),
+        ("panopticon", postgres_url, "panopticon", "revoke all on types from public"),
+        ("authenticator", database_url, "authenticated", "grant select on tables to web_anon"),
+    ]
+    try:
+        with one_migrate_at_a_time(database_url):
+            for login, url, role, change in written:
+                with psycopg.connect(with_user(url, login), autocommit=True) as conn:
+                    conn.execute("set default_transaction_read_only = off")
+                    conn.execute(f"set role {role}".encode())
+                    conn.execute(f"alter default privileges for role {role} {change}".encode())
+            # Before the lock is let go: another test's migrate would undo them too.
+            assert len(_default_privileges_of(database_url, kept)) == 5
+            assert _default_privileges_of(postgres_url, kept) == [("panopticon", "", "T")]
+        migrate(database_url, quiet=True)
+        assert _default_privileges_of(database_url, kept) == []
+        assert _default_privileges_of(postgres_url, kept) == []
+        # The owner's own stay: functions it makes are nobody else's to call.
+        assert _default_privileges_of(database_url, ("blossom_owner",)) == [("blossom_owner", "", "f")]
+    finally:
+        with one_migrate_at_a_time(database_url) as conn:
+            conn.execute("alter default privileges for role panopticon grant usage on types to public")
+
+
 def test_a_database_dropped_while_the_roles_are_made_fails_no_migrate(
     database_url: str, pg_server: str
 ) -> None:
