@@ -678,18 +678,19 @@ def main() -> None:
         # The recipe's own usage: the parser's own was that of every recipe here at once.
         recipe = sub.choices[args.command] if args.command else parser
         recipe.error(f"unrecognized arguments: {' '.join(psql_options)}")
+    pipeline_assets: list[str] = []
     if args.command == "pipeline-run":
         # Read here, before the local cluster starts (its usage, a wrong option, day or asset):
         # read by the pipeline's process alone, they were refused only after the cluster had
         # started, or, on a database never migrated, not at all for the advice to migrate it first.
-        read_pipeline_arguments([*psql_options, *args.args])
+        pipeline_assets = read_pipeline_arguments([*psql_options, *args.args]).assets
     if args.command in ("pipeline", "pipeline-run"):
-        # The settings the definitions refuse as they load, before anything starts: `pipeline`
-        # started the cluster and Dagster, whose UI served a code location that failed to load
-        # (no schedule running), and `pipeline-run` started the cluster before its run refused.
-        # Read without Dagster, which only the programs started below load; DAGSTER_HOME is made
-        # below (made_dagster_home).
-        refuse_wrong_pipeline_settings(args.command, check_home=False)
+        # The settings the definitions refuse as they load, and those the assets named need,
+        # before anything starts: `pipeline` started the cluster and Dagster, whose UI served a
+        # code location that failed to load (no schedule running), and `pipeline-run` started
+        # the cluster before its run refused. Read without Dagster, which only the programs
+        # started below load; DAGSTER_HOME is made below (made_dagster_home).
+        refuse_wrong_pipeline_settings(args.command, check_home=False, assets=pipeline_assets)
     settings = Settings.from_env()
 
     try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+from collections.abc import Sequence
 from datetime import date
 
 from pipeline import settings
@@ -70,13 +71,16 @@ def read_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def refuse_wrong_settings(program: str = "pipeline-run", *, check_home: bool = True) -> None:
-    """The settings the definitions read as they load, and DAGSTER_HOME with `check_home` (not
-    for a caller that makes its own, as ops/stack.py does), checked without loading Dagster: a
-    wrong one ends `program` in one line, as the worker says one, not under twenty lines of
-    traceback, seconds later."""
+def refuse_wrong_settings(
+    program: str = "pipeline-run", *, check_home: bool = True, assets: Sequence[str] = ()
+) -> None:
+    """The settings the definitions read as they load, those the `assets` to run need, and
+    DAGSTER_HOME with `check_home` (not for a caller that makes its own, as ops/stack.py does),
+    checked without loading Dagster: a wrong or missing one ends `program` in one line, as the
+    worker says one, not under twenty lines of traceback, seconds later."""
     with settings.wrong_setting_refused(program):
         settings.check_definitions()
+        settings.check_needed_by(assets)
         if check_home:
             settings.check_dagster_home()
 
@@ -91,7 +95,7 @@ def stop_on_hangup() -> None:
 def main() -> None:
     stop_on_hangup()
     args = read_arguments()
-    refuse_wrong_settings()
+    refuse_wrong_settings(assets=args.assets)
     # Dagster and the definitions, some 1.6 s of CPU: only now, for a run that goes ahead. Their
     # resources read their settings as they load: one that check_definitions was not taught
     # would be refused here, in one line still, not in a traceback.

@@ -87,12 +87,7 @@ class SheetsResource(ConfigurableResource["SheetsResource"]):
         )
 
     def client(self) -> SheetsClient:
-        for name, value in (
-            ("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", self.service_account_file),
-            ("BLOSSOM_METRICS_SPREADSHEET_KEY", self.spreadsheet_key),
-        ):
-            if not value:
-                raise ValueError(f"{name} is not set: the metrics export needs it")
+        settings.check_sheets_settings((self.service_account_file, self.spreadsheet_key))
         return SheetsClient(
             SheetsSettings(
                 service_account_file=Path(self.service_account_file),

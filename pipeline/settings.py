@@ -8,7 +8,7 @@ without loading them."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -57,6 +57,25 @@ def check_definitions() -> None:
     sheets_api_url()
     sheets_timeout()
     SlackSettings.from_environment()
+
+
+# Google's settings, which only the metrics export (org_metrics_sheet) needs: the definitions load
+# without them, and the daemon runs everything else.
+SHEETS_SETTINGS = ("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", "BLOSSOM_METRICS_SPREADSHEET_KEY")
+
+
+def check_sheets_settings(values: Sequence[str]) -> None:
+    """ValueError naming the first of SHEETS_SETTINGS whose value (given in that order) is empty."""
+    for name, value in zip(SHEETS_SETTINGS, values, strict=True):
+        if not value.strip():
+            raise ValueError(f"{name} is not set: the metrics export needs it")
+
+
+def check_needed_by(assets: Sequence[str]) -> None:
+    """ValueError naming the first setting that one of `assets` cannot run without, and that the
+    definitions load without, unset."""
+    if "org_metrics_sheet" in assets:
+        check_sheets_settings([os.environ.get(name, "") for name in SHEETS_SETTINGS])
 
 
 def check_pipeline_database_url() -> None:

@@ -569,6 +569,20 @@ def test_a_wrong_pipeline_setting_is_refused_before_the_cluster_starts(recipe: s
         assert not (local.folder / "postgres").exists(), "no cluster made"
 
 
+def test_pipeline_run_of_the_export_without_its_google_settings_starts_nothing() -> None:
+    """`./dev pipeline-run org_metrics_sheet` without Google's settings started the cluster and
+    Dagster, whose run failed in a traceback naming the setting on its last line."""
+    with local_stack() as local:
+        for name in ("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", "BLOSSOM_METRICS_SPREADSHEET_KEY"):
+            local.env.pop(name, None)
+        ran = local.run("ops.stack", "pipeline-run", "org_metrics_sheet")
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert ran.stderr.splitlines() == [
+            "pipeline-run: BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE is not set: the metrics export needs it"
+        ]
+        assert not (local.folder / "postgres").exists(), "no cluster made"
+
+
 def test_the_hint_to_drop_an_existing_database_works_as_printed(database_url: str, tmp_path: Path) -> None:
     """The refusal of a restore into an existing database prints how to drop it:
     `./dev psql -d postgres -c 'drop database "NAME"'`, the name pasted in as it was. A name with

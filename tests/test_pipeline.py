@@ -1876,6 +1876,37 @@ def test_pipeline_run_refuses_a_wrong_setting_in_one_line_before_loading_dagster
     assert loaded == []
 
 
+@pytest.mark.parametrize(
+    ("unset", "missing"),
+    [
+        (
+            ("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", "BLOSSOM_METRICS_SPREADSHEET_KEY"),
+            "BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE",
+        ),
+        (("BLOSSOM_METRICS_SPREADSHEET_KEY",), "BLOSSOM_METRICS_SPREADSHEET_KEY"),
+    ],
+    ids=["no-google-settings", "no-spreadsheet"],
+)
+def test_pipeline_run_of_the_export_without_its_google_settings_is_refused_in_one_line(
+    tmp_path: Path, unset: tuple[str, ...], missing: str
+) -> None:
+    """The definitions load without Google's settings (the daemon runs everything else without
+    them), and `pipeline-run org_metrics_sheet` without them loaded Dagster, began the run and
+    failed it in some 60 lines of Dagster's traceback, the missing setting named on the last.
+    It is refused as a wrong setting is, before Dagster loads."""
+    key_file = tmp_path / "service-account.json"
+    key_file.write_text("{}")
+    env = os.environ | {
+        "BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE": str(key_file),
+        "BLOSSOM_METRICS_SPREADSHEET_KEY": "metrics-key",
+    }
+    env = {name: value for name, value in env.items() if name not in unset}
+    ran, loaded = ran_and_loaded("pipeline", ["dagster"], "org_metrics_sheet", env=env)
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.splitlines() == [f"pipeline-run: {missing} is not set: the metrics export needs it"]
+    assert loaded == []
+
+
 class RefusedAsTheDefinitionsLoad:
     """An import finder: pipeline.run_once, asked for, raises as a resource's from_environment
     does on a setting it refuses; any other module is left to the finders after it."""
