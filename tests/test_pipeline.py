@@ -41,7 +41,7 @@ from services import slack as services_slack
 from services.secrets import KeyRing, new_key_entry
 from services.slack import SlackClient, SlackSettings, bot_token_context
 from tests.support.auth_client import COOKIE_NAME, signup
-from tests.support.databases import tcp_keepalives
+from tests.support.databases import tcp_keepalives, waiting_for
 from tests.support.fake_slack import FakeSlack
 from tests.support.http import request
 from tests.support.imports import ran_and_loaded
@@ -736,6 +736,36 @@ def test_housekeeping_purges_an_organization_its_owner_deleted_a_batch_at_a_time
             {"org": org, "other": other},
         ).fetchone()
     assert left == (0, 0, 10)
+
+
+def test_two_housekeepings_at_once_count_a_purged_organization_once(database_url: str) -> None:
+    """Two runs of the housekeeping at once (the hour's and a `pipeline-run`) both purged the same
+    deleted organization: the second waited for the first's locks, then deleted nothing, and
+    still counted the organization in its metadata (deleted_organizations 1, rows 0)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        owner = make_user(conn, "ann")
+        org = make_org(conn, "Acme", {owner: "owner"})
+        conn.execute(
+            "insert into app.invitations (org_id, email, role, invited_by, token_hash, revoked_at)"
+            " select %(org)s, 'past' || n || '@example.com', 'member', null,"
+            "        sha256(convert_to(%(seed)s || n, 'UTF8')), now()"
+            "   from generate_series(1, 3) n",
+            {"org": org, "seed": f"{org}-"},
+        )
+    with psycopg.connect(with_user(database_url, "authenticator")) as api:
+        assert call_and_commit(api, owner, "delete_organization", org).ok
+    purge = "select deleted_organizations, deleted_organization_rows from pipeline.purge_auth()"
+    with (
+        psycopg.connect(with_user(database_url, "pipeline")) as first,
+        psycopg.connect(with_user(database_url, "pipeline"), autocommit=True) as second,
+        psycopg.connect(database_url, autocommit=True) as watcher,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        assert first.execute(purge).fetchone() == (1, 3)
+        later = pool.submit(lambda: second.execute(purge).fetchone())
+        eventually(lambda: waiting_for(watcher, first.info.backend_pid) == second.info.backend_pid)
+        first.commit()
+        assert later.result(timeout=30) == (0, 0)
 
 
 def test_housekeeping_closing_expired_invitations_never_deadlocks_with_an_organizations_deletion(
