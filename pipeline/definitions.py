@@ -27,7 +27,14 @@ maintenance_job = define_asset_job("maintenance", AssetSelection.assets(auth_hou
 weekly_digest_job = define_asset_job("weekly_digest", AssetSelection.assets(weekly_slack_digest))
 
 
-@schedule(job=daily_metrics_job, cron_schedule="30 0 * * *", execution_timezone="UTC")
+# What needs only the database (the day's metrics, the housekeeping) runs as the daemon starts;
+# the digest and the export reach Slack and Google, and wait for an operator to turn them on.
+@schedule(
+    job=daily_metrics_job,
+    cron_schedule="30 0 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
 def daily_metrics_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     """Yesterday (UTC), once it is over."""
     yesterday = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date()
