@@ -3,7 +3,7 @@
  * pipeline may do: execute exactly the pipeline functions, write analytics, nothing else.
  */
 begin;
-select plan(125);
+select plan(130);
 
 /* What role pipeline may do. */
 select results_eq(
@@ -210,6 +210,14 @@ select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics('-infinity') 
   'a day is a day, not -infinity');
 select is(tap.outcome($$ select pipeline.org_daily_metrics('-infinity', 'infinity') $$), '422 pipeline.invalid_range',
   'a range is of days, not of the infinities');
+/* Days as far from ours as a date goes: Postgres's own "out of range" (22008), uncoded, where a
+   day is refused for what it is. */
+select is(tap.outcome($$ select pipeline.refresh_org_daily_metrics('4714-11-24 BC') $$), '422 pipeline.invalid_day',
+  'a day before any AI reservation could have begun is refused');
+select is(tap.outcome($$ select pipeline.org_daily_counts('4714-11-24 BC') $$), '422 pipeline.invalid_day',
+  'and its counts');
+select is(tap.outcome($$ select pipeline.org_daily_counts('5874897-12-31') $$), '422 pipeline.invalid_day',
+  'the counts of the last day a date can be are of a day to come');
 select throws_ok($$ select * from app.audit_events $$, '42501', null, 'pipeline cannot read the application''s tables');
 reset role;
 /* A password reset anyone may ask for is no activity of the account's owner: asked for dan, whom
@@ -326,6 +334,10 @@ select is(tap.outcome($$ select pipeline.slack_digest_targets('2026-01-06') $$),
   'the recipients of a week given by a day that is not its Monday are refused');
 select is(tap.outcome($$ select pipeline.slack_digest_targets(null) $$), '422 pipeline.invalid_week',
   'and of no week');
+select is(tap.outcome($$ select pipeline.slack_digest_targets('300000-01-03') $$), '422 pipeline.invalid_week',
+  'a Monday past the times Postgres counts is a week not over, not its "out of range"');
+select is(tap.outcome($$ select pipeline.slack_digest_targets('5874897-12-29') $$), '422 pipeline.invalid_week',
+  'nor is the last week a date can hold');
 /* A week not over yet (UTC): posted, a digest three months ahead was recorded sent, never to be
    posted when its week came; claimed, its sealed token was handed out. */
 select tap.fix('this_week', date_trunc('week', now() at time zone 'UTC')::date::text);

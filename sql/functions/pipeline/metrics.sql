@@ -37,8 +37,8 @@ language plpgsql stable security definer
 set search_path = '' set work_mem = '64MB' set jit = off set max_parallel_workers_per_gather = 0
 as $$
 declare
-  v_start constant timestamptz := p_day::timestamp at time zone 'UTC';
-  v_end constant timestamptz := (p_day + 1)::timestamp at time zone 'UTC';
+  v_start timestamptz;
+  v_end timestamptz;
   v_lifetime constant interval := app.ai_reservation_lifetime();
   /* A reservation begun then or before is no longer under way (app.ai_under_way, which reads the
      whole row, where metrics_reader may read only the columns it counts). */
@@ -49,6 +49,15 @@ begin
   if p_day is null or not pg_catalog.isfinite(p_day) or p_day > (pg_catalog.now() at time zone 'UTC')::date then
     perform util.raise_error(422, 'pipeline.invalid_day', 'The day must be given and must not be in the future (UTC).');
   end if;
+  /* Timestamps begin in 4714 BC, as dates do: the reservations that could lapse on a day of its
+     first hours began before them, and the query failed with Postgres's 22008, uncoded. */
+  begin
+    v_start := p_day::timestamp at time zone 'UTC';
+    v_end := (p_day + 1)::timestamp at time zone 'UTC';
+    perform v_start - v_lifetime;
+  exception when datetime_field_overflow then
+    perform util.raise_error(422, 'pipeline.invalid_day', 'The day is before the first one that can be counted.');
+  end;
   /* One pass over the day's audit events (grouped by actor), one over the memberships and the
      departures since the day (each joined to its member's activity), one over the invitations
      of the day. */
