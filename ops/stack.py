@@ -713,6 +713,7 @@ def main() -> None:
         if dagster_home is not None:
             with pipeline_settings.wrong_setting_refused(args.command):
                 pipeline_settings.check_instance_file(dagster_home)
+                pipeline_settings.made_instance_file(dagster_home)
         # Held until the recipe ends; dagster dev, a child, gets no copy of it (Popen closes our files).
         only_ui = (
             the_only_pipeline_ui(dagster_home)

@@ -149,6 +149,35 @@ def check_instance_file(home: str | Path) -> None:
         raise ValueError(f"DAGSTER_HOME's {path} cannot be read as YAML{where}: {problem}") from None
 
 
+# The dagster.yaml the recipes give an instance that has none: one without it collects Dagster's
+# usage statistics, which its webserver and daemon send to Dagster Labs, and its UI loads a
+# script of theirs.
+INSTANCE_FILE = """\
+# Written by ./dev, which found no dagster.yaml in this Dagster instance: Dagster's usage
+# statistics are neither collected nor sent. This file is yours to change: ./dev leaves a
+# dagster.yaml that is there as it is.
+telemetry:
+  enabled: false
+"""
+
+
+def made_instance_file(home: str | Path) -> None:
+    """INSTANCE_FILE as DAGSTER_HOME `home`'s dagster.yaml, unless it has one; whole or not at
+    all, as two recipes begun together may both write it. ValueError when it cannot be written."""
+    path = Path(home) / "dagster.yaml"
+    written = path.with_name(f".dagster.yaml.{os.getpid()}")
+    try:
+        written.write_text(INSTANCE_FILE, encoding="utf-8")
+        try:
+            os.link(written, path)
+        except FileExistsError:
+            pass
+        finally:
+            written.unlink()
+    except OSError as error:
+        raise ValueError(f"DAGSTER_HOME's {path} cannot be written: {error.strerror}") from None
+
+
 def opening_lock(home: str) -> TextIO:
     """The OPENING_LOCK of DAGSTER_HOME `home`, open to be locked; ValueError when the folder is
     not the run's to write (another user's, a read-only one), which was a traceback."""

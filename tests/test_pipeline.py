@@ -1803,6 +1803,37 @@ def test_pipeline_run_keeps_its_runs_in_a_dagster_home_named_relative(
     assert (Path(dagster_home) / "history" / "runs.db").is_file(), "the run is kept there"
 
 
+def test_the_recipes_dagster_instance_collects_and_sends_no_usage_statistics(
+    database_url: str, tmp_path: Path, dagster_home: str
+) -> None:
+    """An instance whose dagster.yaml does not say otherwise collects Dagster's usage statistics
+    (telemetry), which its webserver and daemon send to Dagster Labs every hour, and its UI loads
+    a script of theirs: `./dev pipeline` did, on a developer's machine, unasked. The instance the
+    recipes make says otherwise; a dagster.yaml already there is the operator's, left as it is."""
+
+    def pipeline_run() -> None:
+        ran = subprocess.run(
+            [sys.executable, "-m", "ops.stack", "pipeline-run", "auth_housekeeping"],
+            cwd=ROOT,
+            env=os.environ
+            | {"DATABASE_URL": database_url, "BLOSSOM_DATA_DIR": str(tmp_path), "DAGSTER_HOME": dagster_home},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert ran.returncode == 0, ran.stderr[-2000:]
+
+    pipeline_run()
+    with dagster.DagsterInstance.from_config(dagster_home) as instance:
+        assert not instance.telemetry_enabled
+    assert not (Path(dagster_home) / "logs").exists(), "no usage event was written to be sent"
+    own = "telemetry:\n  enabled: true\n"
+    (Path(dagster_home) / "dagster.yaml").write_text(own)
+    pipeline_run()
+    assert (Path(dagster_home) / "dagster.yaml").read_text() == own
+    assert (Path(dagster_home) / "logs").is_dir(), "an instance that collects them writes them there"
+
+
 def test_pipeline_run_help_is_pipeline_runs(database_url: str) -> None:
     """`./dev pipeline-run --help` showed the recipe runner's usage (`stack.py pipeline-run [-h]
     ...`, one argument `args`), which names neither the assets nor --day."""
