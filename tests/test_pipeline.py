@@ -1781,6 +1781,24 @@ def test_pipeline_run_opens_the_tokens_with_the_development_key(
         assert len(fake.posts_to("#acme")) == 1
 
 
+def recipe_housekeeping(
+    database_url: str, data_dir: Path, dagster_home: str
+) -> subprocess.CompletedProcess[str]:
+    """`./dev pipeline-run auth_housekeeping` on the database, its data folder and Dagster
+    instance those given; succeeded."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "ops.stack", "pipeline-run", "auth_housekeeping"],
+        cwd=ROOT,
+        env=os.environ
+        | {"DATABASE_URL": database_url, "BLOSSOM_DATA_DIR": str(data_dir), "DAGSTER_HOME": dagster_home},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    return ran
+
+
 def test_pipeline_run_keeps_its_runs_in_a_dagster_home_named_relative(
     database_url: str, tmp_path: Path, dagster_home: str
 ) -> None:
@@ -1789,16 +1807,7 @@ def test_pipeline_run_keeps_its_runs_in_a_dagster_home_named_relative(
     BLOSSOM_DATA_DIR is, from the repository's folder, where the recipes run."""
     relative = os.path.relpath(dagster_home, ROOT)
     assert not Path(relative).is_absolute()
-    ran = subprocess.run(
-        [sys.executable, "-m", "ops.stack", "pipeline-run", "auth_housekeeping"],
-        cwd=ROOT,
-        env=os.environ
-        | {"DATABASE_URL": database_url, "BLOSSOM_DATA_DIR": str(tmp_path), "DAGSTER_HOME": relative},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ran.returncode == 0, ran.stderr[-2000:]
+    ran = recipe_housekeeping(database_url, tmp_path, relative)
     assert "pipeline-run: auth_housekeeping: sessions 0" in ran.stdout
     assert (Path(dagster_home) / "history" / "runs.db").is_file(), "the run is kept there"
 
@@ -1810,26 +1819,13 @@ def test_the_recipes_dagster_instance_collects_and_sends_no_usage_statistics(
     (telemetry), which its webserver and daemon send to Dagster Labs every hour, and its UI loads
     a script of theirs: `./dev pipeline` did, on a developer's machine, unasked. The instance the
     recipes make says otherwise; a dagster.yaml already there is the operator's, left as it is."""
-
-    def pipeline_run() -> None:
-        ran = subprocess.run(
-            [sys.executable, "-m", "ops.stack", "pipeline-run", "auth_housekeeping"],
-            cwd=ROOT,
-            env=os.environ
-            | {"DATABASE_URL": database_url, "BLOSSOM_DATA_DIR": str(tmp_path), "DAGSTER_HOME": dagster_home},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert ran.returncode == 0, ran.stderr[-2000:]
-
-    pipeline_run()
+    recipe_housekeeping(database_url, tmp_path, dagster_home)
     with dagster.DagsterInstance.from_config(dagster_home) as instance:
         assert not instance.telemetry_enabled
     assert not (Path(dagster_home) / "logs").exists(), "no usage event was written to be sent"
     own = "telemetry:\n  enabled: true\n"
     (Path(dagster_home) / "dagster.yaml").write_text(own)
-    pipeline_run()
+    recipe_housekeeping(database_url, tmp_path, dagster_home)
     assert (Path(dagster_home) / "dagster.yaml").read_text() == own
     assert (Path(dagster_home) / "logs").is_dir(), "an instance that collects them writes them there"
 
