@@ -196,11 +196,22 @@ def stateless_files(manifest: Path | None = None) -> list[Path]:
 
 
 def run_file(conn: psycopg.Connection, path: Path) -> None:
+    """The SQL file `path`, run on `conn`; its warnings (what an admin user that is not a
+    superuser may not do, sql/roles.sql and sql/database.sql say) written on stderr, which
+    psycopg drops when no handler takes them."""
+    conn.add_notice_handler(_warning_shown)
     try:
         # No parameters: psycopg sends the file as one simple query, many statements allowed.
         conn.execute(path.read_text().encode())
     except psycopg.Error as error:
         raise SqlFileError(path, error) from error
+    finally:
+        conn.remove_notice_handler(_warning_shown)
+
+
+def _warning_shown(notice: psycopg.errors.Diagnostic) -> None:
+    if notice.severity_nonlocalized == "WARNING":
+        print(f"migrate: warning: {notice.message_primary}", file=sys.stderr, flush=True)
 
 
 def database_privileges(conn: psycopg.Connection) -> None:

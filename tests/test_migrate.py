@@ -37,6 +37,7 @@ from deploy.migrate import (
     migrate,
     one_migrate_at_a_time,
     rollback,
+    run_file,
     stateless_files,
     stateless_unchanged,
     with_database,
@@ -123,6 +124,22 @@ def test_a_broken_file_names_itself_and_leaves_the_layer_as_it_was(
         apply_stateless(database_url)
     assert not _exists(database_url, "select from pg_proc where proname = 'half_applied'")
     assert normalized_dump(database_url) == before
+
+
+def test_a_warning_of_an_sql_file_reaches_the_operator(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sql/roles.sql and sql/database.sql warn of what an admin user that is not a superuser could
+    not do (the lock functions left PUBLIC's, the login roles' temporary files unbounded …), and
+    the docs say migrate warns. psycopg drops a notice no handler takes: no warning was ever shown.
+    A file's warnings are written on stderr; its notices of less weight are not."""
+    (tmp_path / "warns.sql").write_text(
+        "do $$ begin raise notice 'a notice';"
+        " raise warning 'sql/x.sql: % may not do that', 'clerk'; end $$;\n"
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        run_file(conn, tmp_path / "warns.sql")
+    assert capsys.readouterr().err == "migrate: warning: sql/x.sql: clerk may not do that\n"
 
 
 # Roles are the server's, and the modules that run beside this one restate them (each migrate,
