@@ -21,8 +21,8 @@ from blossom_db.settings import split_list
 from pipeline import settings
 from services.secrets import KEY_VARIABLE, PREVIOUS_KEYS_VARIABLE, KeyRing
 from services.sheets import SheetsClient, SheetsSettings
-from services.sheets_settings import GOOGLE_SHEETS_URL, sheets_api_url, sheets_timeout
-from services.slack import DEFAULT_API_URL, SlackClient, SlackSettings
+from services.sheets_settings import sheets_api_url, sheets_timeout
+from services.slack import SlackClient, SlackSettings
 
 
 def secret_setting(name: str, default: str = "") -> str:
@@ -67,58 +67,61 @@ class PostgresResource(ConfigurableResource["PostgresResource"]):
             yield conn
 
 
-class SheetsResource(ConfigurableResource["SheetsResource"]):
-    """Google Sheets through a service account, and the spreadsheet the metrics go to."""
+# Where a service is, and the spreadsheet the export writes, are the deployment's settings, read
+# from the environment when a run starts, and no field of a resource: Dagster's webserver launches
+# a run with the config it is given (its launchpad), the resources' among it. A run naming another
+# Slack API URL, its key ring still the deployment's, opened every organization's bot token and
+# posted with it there; another spreadsheet or Sheets URL took every organization's metrics.
 
-    service_account_file: str
-    spreadsheet_key: str
-    api_url: str = GOOGLE_SHEETS_URL
+
+class SheetsResource(ConfigurableResource["SheetsResource"]):
+    """Google Sheets through the service account of BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE, at
+    BLOSSOM_SHEETS_API_URL, and the spreadsheet the metrics go to (BLOSSOM_METRICS_SPREADSHEET_KEY)."""
+
     timeout: float = 30.0
 
     @classmethod
     def from_environment(cls) -> SheetsResource:
         """Unset settings stay empty, so the definitions load without Google; only the export
         needs them, and says which is missing."""
-        return cls(
-            service_account_file=os.environ.get("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", ""),
-            spreadsheet_key=os.environ.get("BLOSSOM_METRICS_SPREADSHEET_KEY", ""),
-            api_url=sheets_api_url(),
-            timeout=sheets_timeout(),
-        )
+        return cls(timeout=sheets_timeout())
+
+    @property
+    def spreadsheet_key(self) -> str:
+        return os.environ.get("BLOSSOM_METRICS_SPREADSHEET_KEY", "")
 
     def client(self) -> SheetsClient:
-        settings.check_sheets_settings((self.service_account_file, self.spreadsheet_key))
+        service_account_file = os.environ.get("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", "")
+        settings.check_sheets_settings((service_account_file, self.spreadsheet_key))
         return SheetsClient(
             SheetsSettings(
-                service_account_file=Path(self.service_account_file),
-                api_url=self.api_url.rstrip("/"),
+                service_account_file=Path(service_account_file),
+                api_url=sheets_api_url().rstrip("/"),
                 timeout=self.timeout,
             )
         )
 
 
 class SlackResource(ConfigurableResource["SlackResource"]):
-    """Slack's Web API, and the key ring (BLOSSOM_SECRETS_KEY and the previous keys) that opens
-    the bot tokens the edge sealed."""
+    """Slack's Web API (BLOSSOM_SLACK_API_URL), and the key ring (BLOSSOM_SECRETS_KEY and the
+    previous keys) that opens the bot tokens the edge sealed."""
 
     secrets_key: str
     previous_secrets_keys: str = ""
-    api_url: str = DEFAULT_API_URL
     timeout_seconds: float = 10.0
 
     @classmethod
     def from_environment(cls) -> SlackResource:
         """An unset key stays empty, so the definitions load without it; the digest names it."""
-        slack = SlackSettings.from_environment()
         return cls(
             secrets_key=secret_setting(KEY_VARIABLE),
             previous_secrets_keys=secret_setting(PREVIOUS_KEYS_VARIABLE),
-            api_url=slack.api_url,
-            timeout_seconds=slack.timeout_seconds,
+            timeout_seconds=SlackSettings.from_environment().timeout_seconds,
         )
 
     def client(self) -> SlackClient:
-        return SlackClient(SlackSettings(api_url=self.api_url, timeout_seconds=self.timeout_seconds))
+        api_url = SlackSettings.from_environment().api_url
+        return SlackClient(SlackSettings(api_url=api_url, timeout_seconds=self.timeout_seconds))
 
     def key_ring(self) -> KeyRing:
         if not self.secrets_key.strip():

@@ -846,10 +846,12 @@ def test_the_export_writes_the_metrics_to_the_sheet(
     today = datetime.now(UTC).date()
     materialized(assets.org_daily_metrics, {"postgres": postgres}, instance, today.isoformat())
     sheets_fake.add_spreadsheet("metrics-key", "Sheet1")
-    sheets = resources.SheetsResource(
-        service_account_file=str(sheets_fake.key_file), spreadsheet_key="metrics-key", api_url=sheets_fake.url
-    )
-    metadata = materialized(assets.org_metrics_sheet, {"postgres": postgres, "sheets": sheets}, instance)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", str(sheets_fake.key_file))
+        env.setenv("BLOSSOM_METRICS_SPREADSHEET_KEY", "metrics-key")
+        env.setenv("BLOSSOM_SHEETS_API_URL", sheets_fake.url)
+        sheets = resources.SheetsResource()
+        metadata = materialized(assets.org_metrics_sheet, {"postgres": postgres, "sheets": sheets}, instance)
     assert metadata["rows"] == 1
     assert sheets_fake.values("metrics-key", "org_daily_metrics") == [
         list(assets.EXPORT_HEADER),
@@ -860,15 +862,52 @@ def test_the_export_writes_the_metrics_to_the_sheet(
 def test_the_export_without_a_spreadsheet_fails_naming_the_setting(
     postgres: resources.PostgresResource, instance: dagster.DagsterInstance
 ) -> None:
-    sheets = resources.SheetsResource(service_account_file="", spreadsheet_key="")
-    result = dagster.materialize(
-        [assets.org_metrics_sheet], resources={"postgres": postgres, "sheets": sheets}, instance=instance,
-        raise_on_error=False,
-    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", raising=False)
+        env.delenv("BLOSSOM_METRICS_SPREADSHEET_KEY", raising=False)
+        result = dagster.materialize(
+            [assets.org_metrics_sheet],
+            resources={"postgres": postgres, "sheets": resources.SheetsResource()},
+            instance=instance,
+            raise_on_error=False,
+        )
     assert not result.success
     assert "BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE" in str(
         result.get_step_failure_events()[0].step_failure_data.error
     )
+
+
+@pytest.mark.parametrize(
+    ("resource", "config"),
+    [
+        ("slack", {"secrets_key": {"env": "BLOSSOM_SECRETS_KEY"}, "api_url": "http://127.0.0.1:9/api/"}),
+        (
+            "sheets",
+            {
+                "service_account_file": "/etc/passwd",
+                "spreadsheet_key": "theirs",
+                "api_url": "http://127.0.0.1:9",
+            },
+        ),
+    ],
+    ids=["slack-api-url", "sheets-spreadsheet-and-url"],
+)
+def test_a_runs_config_cannot_send_a_credential_or_the_metrics_elsewhere(
+    resource: str, config: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's webserver launches a run with the config it is given (its launchpad), the
+    resources' config among it: a run naming another Slack API URL, the key ring still the
+    deployment's ({"env": "BLOSSOM_SECRETS_KEY"}), opened every organization's bot token and posted
+    with it there; another spreadsheet or Sheets URL took every organization's metrics, and the
+    service account's token. Where a service is, and what the export writes to, are the
+    deployment's settings, read from the environment: no run's config has them."""
+    monkeypatch.setenv("BLOSSOM_SECRETS_KEY", new_key_entry("deployed"))
+    job = definitions.defs.resolve_job_def("weekly_digest" if resource == "slack" else "metrics_export")
+    with pytest.raises(dagster.DagsterInvalidConfigError) as refused:
+        dagster.validate_run_config(job, {"resources": {resource: {"config": config}}})
+    refusal = str(refused.value)
+    assert "Received unexpected config entr" in refusal
+    assert all(name in refusal for name in config.keys() - {"secrets_key"}), refusal
 
 
 def refreshed_week(conn: psycopg.Connection, *org_ids: str, but: tuple[date, ...] = ()) -> None:
@@ -916,10 +955,12 @@ def test_the_weekly_digest_posts_each_connected_organization_its_week_once(
         refreshed_week(conn, acme, quiet, broken)
         conn.commit()
 
-        slack = resources.SlackResource(secrets_key=key, api_url=fake.api_url)
-        metadata = materialized(
-            assets.weekly_slack_digest, {"postgres": postgres, "slack": slack}, instance, "2026-01-05"
-        )
+        slack = resources.SlackResource(secrets_key=key)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("BLOSSOM_SLACK_API_URL", fake.api_url)
+            metadata = materialized(
+                assets.weekly_slack_digest, {"postgres": postgres, "slack": slack}, instance, "2026-01-05"
+            )
 
         assert metadata == {"week": "2026-01-05", "posted": 2, "posted_elsewhere": 0}
         assert [post.shown for post in fake.posts_to("#acme")] == [
@@ -973,18 +1014,18 @@ def digest_of_the_week(
     slack_timeout: float = 10.0,
 ) -> dagster.ExecuteInProcessResult:
     """The weekly digest of 2026-01-05, in process, posted to the fake Slack; a failure is its result's."""
-    return dagster.materialize(
-        [assets.weekly_slack_digest],
-        resources={
-            "postgres": postgres,
-            "slack": resources.SlackResource(
-                secrets_key=key, api_url=fake.api_url, timeout_seconds=slack_timeout
-            ),
-        },
-        partition_key="2026-01-05",
-        instance=instance,
-        raise_on_error=False,
-    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("BLOSSOM_SLACK_API_URL", fake.api_url)
+        return dagster.materialize(
+            [assets.weekly_slack_digest],
+            resources={
+                "postgres": postgres,
+                "slack": resources.SlackResource(secrets_key=key, timeout_seconds=slack_timeout),
+            },
+            partition_key="2026-01-05",
+            instance=instance,
+            raise_on_error=False,
+        )
 
 
 def test_a_refused_digest_fails_the_run_after_the_others_are_posted(
