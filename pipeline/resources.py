@@ -28,36 +28,39 @@ from services.slack import SlackClient, SlackSettings
 def secret_setting(name: str, default: str = "") -> str:
     """A setting that may hold a secret, as an EnvVar: Dagster reads it when a run starts, and its
     UI shows the variable's name, where it showed a value read when the definitions load as it
-    is (a database password, the key that opens every organization's Slack bot token). `default`
+    is (the key that opens every organization's Slack bot token). `default`
     when it is unset."""
     return EnvVar(name) if os.environ.get(name, "").strip() else default
 
 
 class PostgresResource(ConfigurableResource["PostgresResource"]):
-    """The database, logged in as role `pipeline`: it may execute the functions of schema
-    pipeline and write analytics, nothing else. A run it fails in a way that passes (a restart, a
-    failover) is tried again `retries` times, the first after `retry_seconds`, each wait doubled
-    (pipeline/retries.py)."""
+    """The database, logged in as role `pipeline` (BLOSSOM_PIPELINE_DATABASE_URL, read when a run
+    starts): it may execute the functions of schema pipeline and write analytics, nothing else. A
+    run it fails in a way that passes (a restart, a failover) is tried again `retries` times, the
+    first after `retry_seconds`, each wait doubled (pipeline/retries.py)."""
 
-    url: str
     # Three retries, 30 s then 60 and 120: a restart or a failover is over within them.
     retries: int = 3
     retry_seconds: float = 30.0
 
     @classmethod
     def from_environment(cls) -> PostgresResource:
-        # The URL checked here, and given to Dagster by its variable's name (secret_setting).
         settings.check_pipeline_database_url()
         retries, retry_seconds = settings.retry_settings()
-        return cls(
-            url=secret_setting(settings.DATABASE_URL_VARIABLE, settings.DEFAULT_DATABASE_URL),
-            retries=retries,
-            retry_seconds=retry_seconds,
-        )
+        return cls(retries=retries, retry_seconds=retry_seconds)
+
+    @property
+    def url(self) -> str:
+        """The deployment's, not a run's config (as the services' addresses are not: see below):
+        a URL read from any variable ({"env": "BLOSSOM_SECRETS_KEY"}) was quoted whole in the
+        run's log by psycopg's refusal of it, and one of another host was given libpq's
+        PGPASSWORD."""
+        return settings.pipeline_database_url()
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # A run's config (Dagster's launchpad) may set them too, past from_environment's check.
         settings.check_retries(self.retries, self.retry_seconds, names=("retries", "retry_seconds"))
+        settings.check_pipeline_database_url()
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:

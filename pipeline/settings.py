@@ -78,11 +78,15 @@ def check_needed_by(assets: Sequence[str]) -> None:
         check_sheets_settings([os.environ.get(name, "") for name in SHEETS_SETTINGS])
 
 
+def pipeline_database_url() -> str:
+    """BLOSSOM_PIPELINE_DATABASE_URL, or the local database's URL when it is unset."""
+    return os.environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL
+
+
 def check_pipeline_database_url() -> None:
-    """ValueError unless BLOSSOM_PIPELINE_DATABASE_URL, or the local database's URL when it is
-    unset, passes the check every database URL of ours passes. Only checked, not returned: the
-    resource is given the variable's name, which Dagster reads when a run starts."""
-    check_database_url(DATABASE_URL_VARIABLE, os.environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL)
+    """ValueError unless pipeline_database_url() passes the check every database URL of ours
+    passes, naming the setting and never its value."""
+    check_database_url(DATABASE_URL_VARIABLE, pipeline_database_url())
 
 
 def retry_settings() -> tuple[int, float]:

@@ -79,9 +79,10 @@ def _signal_handlers_kept() -> Iterator[None]:
 
 
 @pytest.fixture
-def postgres(database_url: str) -> resources.PostgresResource:
+def postgres(database_url: str, monkeypatch: pytest.MonkeyPatch) -> resources.PostgresResource:
     """As the role pipeline, a run the database fails in a way that passes tried again at once."""
-    return resources.PostgresResource(url=with_user(database_url, "pipeline"), retry_seconds=0)
+    monkeypatch.setenv(pipeline_settings.DATABASE_URL_VARIABLE, with_user(database_url, "pipeline"))
+    return resources.PostgresResource(retry_seconds=0)
 
 
 @pytest.fixture
@@ -394,10 +395,18 @@ def attempts_of(instance: dagster.DagsterInstance, run_id: str) -> int:
     return 1 + len(retried)
 
 
-def test_an_unreachable_database_fails_the_run(instance: dagster.DagsterInstance) -> None:
-    nowhere = resources.PostgresResource(
-        url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom", retry_seconds=0
+def unreachable_database(monkeypatch: pytest.MonkeyPatch) -> resources.PostgresResource:
+    """The pipeline's database where no server listens, a run it fails not tried again."""
+    monkeypatch.setenv(
+        pipeline_settings.DATABASE_URL_VARIABLE, f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom"
     )
+    return resources.PostgresResource(retry_seconds=0)
+
+
+def test_an_unreachable_database_fails_the_run(
+    instance: dagster.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nowhere = unreachable_database(monkeypatch)
     result = dagster.materialize(
         [assets.auth_housekeeping], resources={"postgres": nowhere}, instance=instance, raise_on_error=False
     )
@@ -529,7 +538,7 @@ def test_a_permanent_database_error_fails_the_run_at_once(
     with psycopg.connect(database_url) as conn:
         conn.execute("revoke execute on function pipeline.purge_auth() from pipeline")
     # A wait the test would time out on.
-    slow = resources.PostgresResource(url=postgres.url, retries=1, retry_seconds=500)
+    slow = resources.PostgresResource(retries=1, retry_seconds=500)
     result = dagster.materialize(
         [assets.auth_housekeeping], resources={"postgres": slow}, instance=instance, raise_on_error=False
     )
@@ -541,13 +550,13 @@ def test_a_permanent_database_error_fails_the_run_at_once(
 def refusals_of_postgres_config(
     postgres: resources.PostgresResource, instance: dagster.DagsterInstance, config: dict[str, object]
 ) -> list[str]:
-    """The errors of a housekeeping run whose config gives the postgres resource `config` (and
-    its URL), which must fail."""
+    """The errors of a housekeeping run whose config gives the postgres resource `config`, which
+    must fail."""
     result = dagster.materialize(
         [assets.auth_housekeeping],
         resources={"postgres": postgres},
         instance=instance,
-        run_config={"resources": {"postgres": {"config": {"url": postgres.url, **config}}}},
+        run_config={"resources": {"postgres": {"config": config}}},
         raise_on_error=False,
     )
     assert not result.success
@@ -889,8 +898,9 @@ def test_the_export_without_a_spreadsheet_fails_naming_the_setting(
                 "api_url": "http://127.0.0.1:9",
             },
         ),
+        ("postgres", {"url": {"env": "BLOSSOM_SECRETS_KEY"}}),
     ],
-    ids=["slack-api-url", "sheets-spreadsheet-and-url"],
+    ids=["slack-api-url", "sheets-spreadsheet-and-url", "database-url"],
 )
 def test_a_runs_config_cannot_send_a_credential_or_the_metrics_elsewhere(
     resource: str, config: dict[str, object], monkeypatch: pytest.MonkeyPatch
@@ -899,10 +909,13 @@ def test_a_runs_config_cannot_send_a_credential_or_the_metrics_elsewhere(
     resources' config among it: a run naming another Slack API URL, the key ring still the
     deployment's ({"env": "BLOSSOM_SECRETS_KEY"}), opened every organization's bot token and posted
     with it there; another spreadsheet or Sheets URL took every organization's metrics, and the
-    service account's token. Where a service is, and what the export writes to, are the
-    deployment's settings, read from the environment: no run's config has them."""
+    service account's token; a database URL read from any variable ({"env": "BLOSSOM_SECRETS_KEY"})
+    was quoted whole in the run's log by psycopg's refusal of it, and one of another host was
+    given libpq's PGPASSWORD. Where the database and each service are, and what the export writes
+    to, are the deployment's settings, read from the environment: no run's config has them."""
     monkeypatch.setenv("BLOSSOM_SECRETS_KEY", new_key_entry("deployed"))
-    job = definitions.defs.resolve_job_def("weekly_digest" if resource == "slack" else "metrics_export")
+    job_name = {"slack": "weekly_digest", "sheets": "metrics_export", "postgres": "maintenance"}[resource]
+    job = definitions.defs.resolve_job_def(job_name)
     with pytest.raises(dagster.DagsterInvalidConfigError) as refused:
         dagster.validate_run_config(job, {"resources": {resource: {"config": config}}})
     refusal = str(refused.value)
@@ -2223,10 +2236,10 @@ def test_pipeline_run_sent_sigterm_as_a_run_ends_runs_no_asset_after(
     assert_stopped_before_housekeeping(run, run.wait(timeout=120))  # killed if it runs on
 
 
-def test_pipeline_run_answers_failure(capsys: pytest.CaptureFixture[str]) -> None:
-    nowhere = resources.PostgresResource(
-        url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom", retry_seconds=0
-    )
+def test_pipeline_run_answers_failure(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nowhere = unreachable_database(monkeypatch)
     assert run_once.run(["auth_housekeeping"], None, {"postgres": nowhere}) is False
     said = capsys.readouterr().err.splitlines()
     # Its last line, what cron mails and a terminal shows last, says why: it said only "Execution
@@ -2255,12 +2268,12 @@ def test_pipeline_run_stopped_as_a_run_begins_names_it_and_those_left(
     )
 
 
-def test_pipeline_run_runs_an_asset_named_twice_once(capsys: pytest.CaptureFixture[str]) -> None:
+def test_pipeline_run_runs_an_asset_named_twice_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`pipeline-run auth_housekeeping auth_housekeeping` ran it once and told of it twice: its
     materialization printed twice, or its failure as `auth_housekeeping, auth_housekeeping`."""
-    nowhere = resources.PostgresResource(
-        url=f"postgresql://pipeline@127.0.0.1:{free_port()}/blossom", retry_seconds=0
-    )
+    nowhere = unreachable_database(monkeypatch)
     assert run_once.run(["auth_housekeeping", "auth_housekeeping"], None, {"postgres": nowhere}) is False
     assert capsys.readouterr().err.splitlines()[-1].startswith("pipeline-run: auth_housekeeping failed: ")
 
