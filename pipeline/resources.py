@@ -8,6 +8,7 @@ pipeline shares with every user of services/sheets.py, by services/sheets_settin
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,11 @@ class SheetsResource(ConfigurableResource["SheetsResource"]):
         """Unset settings stay empty, so the definitions load without Google; only the export
         needs them, and says which is missing."""
         return cls(timeout=sheets_timeout())
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # A run's config (Dagster's launchpad) may set it too, past BLOSSOM_SHEETS_TIMEOUT's check.
+        if not 0 < self.timeout < math.inf:
+            raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
 
     @property
     def spreadsheet_key(self) -> str:

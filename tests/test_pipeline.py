@@ -547,16 +547,19 @@ def test_a_permanent_database_error_fails_the_run_at_once(
     assert "permission denied for function purge_auth" in run_once.why_failed(result)
 
 
-def refusals_of_postgres_config(
-    postgres: resources.PostgresResource, instance: dagster.DagsterInstance, config: dict[str, object]
+def refusals_of_run_config(
+    asset: dagster.AssetsDefinition,
+    resource_defs: dict[str, Any],
+    instance: dagster.DagsterInstance,
+    configs: dict[str, dict[str, object]],
 ) -> list[str]:
-    """The errors of a housekeeping run whose config gives the postgres resource `config`, which
-    must fail."""
+    """The errors of a run of `asset` whose config gives each resource named in `configs` its
+    config, which must fail."""
     result = dagster.materialize(
-        [assets.auth_housekeeping],
-        resources={"postgres": postgres},
+        [asset],
+        resources=resource_defs,
         instance=instance,
-        run_config={"resources": {"postgres": {"config": config}}},
+        run_config={"resources": {name: {"config": config} for name, config in configs.items()}},
         raise_on_error=False,
     )
     assert not result.success
@@ -573,9 +576,13 @@ def test_a_run_is_refused_more_retries_or_a_longer_wait_than_the_settings_allow_
     """A run's config (Dagster's launchpad) sets the postgres resource's retries, or their first
     wait, past the bounds that their settings are held to as the definitions load. Such a run
     fails as its resources start, saying why."""
-    errors = refusals_of_postgres_config(postgres, instance, {"retries": 11})
+    errors = refusals_of_run_config(
+        assets.auth_housekeeping, {"postgres": postgres}, instance, {"postgres": {"retries": 11}}
+    )
     assert any("retries must be at most 10, got 11" in error for error in errors), errors
-    errors = refusals_of_postgres_config(postgres, instance, {"retry_seconds": 3600})
+    errors = refusals_of_run_config(
+        assets.auth_housekeeping, {"postgres": postgres}, instance, {"postgres": {"retry_seconds": 3600}}
+    )
     assert any("retry_seconds must be at most 600, got 3600" in error for error in errors), errors
 
 
@@ -921,6 +928,22 @@ def test_a_runs_config_cannot_send_a_credential_or_the_metrics_elsewhere(
     refusal = str(refused.value)
     assert "Received unexpected config entr" in refusal
     assert all(name in refusal for name in config.keys() - {"secrets_key"}), refusal
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("inf")])
+def test_a_runs_config_gives_the_export_no_timeout_its_setting_would_refuse(
+    postgres: resources.PostgresResource, instance: dagster.DagsterInstance, timeout: float
+) -> None:
+    """BLOSSOM_SHEETS_TIMEOUT is a positive number of seconds; a run's config (Dagster's
+    launchpad) gave the export's calls a timeout of 0, a negative one or an endless one, which
+    no check saw."""
+    errors = refusals_of_run_config(
+        assets.org_metrics_sheet,
+        {"postgres": postgres, "sheets": resources.SheetsResource()},
+        instance,
+        {"sheets": {"timeout": timeout}},
+    )
+    assert any("timeout must be a positive number of seconds" in error for error in errors), errors
 
 
 def refreshed_week(conn: psycopg.Connection, *org_ids: str, but: tuple[date, ...] = ()) -> None:
