@@ -122,13 +122,14 @@ def _shown(path: Path) -> Path:
 class SqlFileError(RuntimeError):
     """A SQL file failed; names the file and the line, as a person wants to read it."""
 
-    def __init__(self, path: Path, error: psycopg.Error) -> None:
+    def __init__(self, path: Path, error: psycopg.Error, hint: str = "") -> None:
         where = ""
         position = error.diag.statement_position
         if position:
             text = path.read_text()
             where = f":{text.count(chr(10), 0, int(position)) + 1}"
-        super().__init__(f"{_shown(path)}{where}: {error.diag.message_primary or error}")
+        said = f"{_shown(path)}{where}: {error.diag.message_primary or error}"
+        super().__init__(f"{said}: {hint}" if hint else said)
 
 
 class ManifestError(RuntimeError):
@@ -218,7 +219,7 @@ def database_privileges(conn: psycopg.Connection) -> None:
     """The connected database's own privileges (as its admin user): DATABASE_FILE, and the owner
     role's right to create in it. A restored dump needs this again; a copy of a migrated database
     needs only `privileges_on_database`."""
-    run_file(conn, DATABASE_FILE)
+    run_role_file(conn, DATABASE_FILE)
     for statement in privileges_on_database(conn.info.dbname):
         conn.execute(statement)
 
@@ -267,12 +268,37 @@ def _make_checksums_table(conn: psycopg.Connection) -> None:
     )
 
 
+# How long ROLES_FILE and DATABASE_FILE wait for a row of a role's (its settings, its default
+# privileges) that another transaction changed and holds: a login may change its own in a
+# transaction it keeps open, and migrate waited as long as that session lasted (panopticon's idle
+# timeout, 5 minutes), then failed with "tuple concurrently updated" when it committed.
+ROLE_ROWS_WAIT = "10s"
+
+
+def run_role_file(conn: psycopg.Connection, path: Path) -> None:
+    """run_file, on an autocommit connection, each lock waited for at most ROLE_ROWS_WAIT."""
+    conn.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(ROLE_ROWS_WAIT)))
+    try:
+        run_file(conn, path)
+    except SqlFileError as error:
+        if isinstance(error.__cause__, psycopg.errors.LockNotAvailable):
+            raise SqlFileError(
+                path,
+                error.__cause__,
+                hint="another session changed a role of ours and keeps its transaction open"
+                " (pg_stat_activity: 'idle in transaction'); end it, then migrate again",
+            ) from error.__cause__
+        raise
+    finally:
+        conn.execute("reset lock_timeout")
+
+
 def make_roles(conn: psycopg.Connection) -> None:
     """The roles of ROLES_FILE, made or corrected on the connection's server (roles are the
     server's, whichever database it is connected to), each login role with its password from
     BLOSSOM_<ROLE>_PASSWORD when that is set: before a migration, and before a restore (a dump's
     objects are owned by them)."""
-    run_file(conn, ROLES_FILE)
+    run_role_file(conn, ROLES_FILE)
     for role, attributes in declared_roles().items():
         # A role that logs in gets BLOSSOM_<ROLE>_PASSWORD (servers that do not trust loopback).
         password = os.environ.get(f"BLOSSOM_{role.upper()}_PASSWORD")
@@ -1036,7 +1062,7 @@ def migrate(admin_url: str, *, quiet: bool = False) -> None:
                 " migrate kept them, from their files as they are; an edit of one is refused from now on"
             )
         if server.info.dbname != psycopg.conninfo.conninfo_to_dict(admin_url).get("dbname"):
-            run_file(server, DATABASE_FILE)  # the server's `postgres` database
+            run_role_file(server, DATABASE_FILE)  # the server's `postgres` database
         run_file(server, SERVER_FILE)
         # After a rollback (or on a database never migrated) no policy shows the migrations a row.
         with every_row_visible_to_migrations(admin_url, not stateless_applied(admin_url)):

@@ -353,6 +353,34 @@ def test_default_privileges_a_role_set_for_itself_are_undone_by_the_next_migrate
             conn.execute("alter default privileges for role panopticon grant usage on types to public")
 
 
+def test_a_change_of_its_own_role_a_login_keeps_open_fails_the_roles_soon_saying_so(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A login may change its own settings (or default privileges) in a transaction it keeps
+    open: the next migrate waited for it as long as that session lasted (panopticon's idle
+    timeout, 5 minutes), then failed with Postgres's "tuple concurrently updated" when it
+    committed. It waits briefly, and says what holds it; roles.sql changes nothing."""
+    monkeypatch.setattr(migrate_module, "ROLE_ROWS_WAIT", "300ms")
+    with (
+        one_migrate_at_a_time(database_url) as admin,
+        psycopg.connect(with_user(database_url, "panopticon")) as holder,
+    ):
+        holder.execute("set transaction read write")
+        holder.execute("alter role panopticon set work_mem = '1MB'")
+        began = time.monotonic()
+        with pytest.raises(SqlFileError, match="another session changed a role of ours and keeps") as refused:
+            migrate_module.make_roles(admin)
+        assert time.monotonic() - began < 5
+        assert "sql/roles.sql" in str(refused.value)
+        holder.rollback()
+        (settings,) = admin.execute(
+            "select array_to_string(setconfig, ',') from pg_db_role_setting"
+            " where setrole = 'panopticon'::regrole and setdatabase = 0"
+        ).fetchone() or ("",)
+        assert "statement_timeout=2min" in settings, "its settings are as the last migrate left them"
+        assert "work_mem" not in settings
+
+
 def test_a_database_dropped_while_the_roles_are_made_fails_no_migrate(
     database_url: str, pg_server: str
 ) -> None:
