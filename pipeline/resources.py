@@ -97,15 +97,14 @@ class SheetsResource(ConfigurableResource["SheetsResource"]):
 
     @property
     def spreadsheet_key(self) -> str:
-        return os.environ.get("BLOSSOM_METRICS_SPREADSHEET_KEY", "")
+        return settings.sheets_export_settings()[1]
 
     def client(self) -> SheetsClient:
-        service_account_file = os.environ.get("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", "")
-        settings.check_sheets_settings((service_account_file, self.spreadsheet_key))
+        service_account_file, _ = settings.sheets_export_settings()
         return SheetsClient(
             SheetsSettings(
                 service_account_file=Path(service_account_file),
-                api_url=sheets_api_url().rstrip("/"),
+                api_url=sheets_api_url(),
                 timeout=self.timeout,
             )
         )

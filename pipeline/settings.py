@@ -64,18 +64,21 @@ def check_definitions() -> None:
 SHEETS_SETTINGS = ("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", "BLOSSOM_METRICS_SPREADSHEET_KEY")
 
 
-def check_sheets_settings(values: Sequence[str]) -> None:
-    """ValueError naming the first of SHEETS_SETTINGS whose value (given in that order) is empty."""
-    for name, value in zip(SHEETS_SETTINGS, values, strict=True):
+def sheets_export_settings() -> tuple[str, str]:
+    """The service account's key file and the spreadsheet, SHEETS_SETTINGS as the environment
+    has them; ValueError naming the first that is unset."""
+    key_file, spreadsheet = (os.environ.get(name, "") for name in SHEETS_SETTINGS)
+    for name, value in zip(SHEETS_SETTINGS, (key_file, spreadsheet), strict=True):
         if not value.strip():
             raise ValueError(f"{name} is not set: the metrics export needs it")
+    return key_file, spreadsheet
 
 
 def check_needed_by(assets: Sequence[str]) -> None:
     """ValueError naming the first setting that one of `assets` cannot run without, and that the
     definitions load without, unset."""
     if "org_metrics_sheet" in assets:
-        check_sheets_settings([os.environ.get(name, "") for name in SHEETS_SETTINGS])
+        sheets_export_settings()
 
 
 def pipeline_database_url() -> str:
@@ -169,6 +172,8 @@ def made_instance_file(home: str | Path) -> None:
     """INSTANCE_FILE as DAGSTER_HOME `home`'s dagster.yaml, unless it has one; whole or not at
     all, as two recipes begun together may both write it. ValueError when it cannot be written."""
     path = Path(home) / "dagster.yaml"
+    if path.exists():
+        return
     written = path.with_name(f".dagster.yaml.{os.getpid()}")
     try:
         written.write_text(INSTANCE_FILE, encoding="utf-8")
