@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -537,6 +538,29 @@ def test_ctrl_c_while_dagster_loads_ends_the_pipeline_ui_in_silence(
         dagster_dev.main()
     assert ended.value.code == 130
     assert capsys.readouterr() == ("", "")
+
+
+def test_the_pipeline_ui_starts_without_dagsters_advice_to_run_another_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each `./dev pipeline` began with Dagster's FutureWarning that `dagster dev` is superseded,
+    "Use 'dg dev' instead.": a command this project does not install, for a project layout it
+    does not have. dagster dev itself (its webserver and daemon) is stood in for here."""
+    from dagster._cli import dev
+
+    from ops import dagster_dev
+
+    started: list[tuple[object, ...]] = []
+    monkeypatch.setattr(dev, "dev_command_impl", lambda *args, **_options: started.append(args))
+    monkeypatch.setattr(sys, "argv", ["ops/dagster_dev.py", "dev", "-m", "pipeline.definitions"])
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        with pytest.raises(SystemExit) as ended:
+            dagster_dev.main()
+    assert ended.value.code == 0
+    assert len(started) == 1, "dagster dev ran"
+    assert [str(warning.message) for warning in warned] == []
+    assert capsys.readouterr().err == ""
 
 
 def test_a_dagster_home_under_the_home_of_no_user_or_in_a_loop_is_refused_naming_it(tmp_path: Path) -> None:
