@@ -40,8 +40,8 @@ declare
 begin
   execute pg_catalog.format('revoke temporary on database %I from public', pg_catalog.current_database());
   if not (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user) then
-    raise warning 'sql/database.sql: % is not a superuser, so every role may still take advisory locks, read the lock table, create large objects and write messages into the write-ahead log',
-      current_user;
+    raise warning 'sql/database.sql, database %: % is not a superuser, so every role may still take advisory locks, read the lock table, create large objects and write messages into the write-ahead log',
+      pg_catalog.current_database(), current_user;
     return;
   end if;
   for v_function in
@@ -76,8 +76,8 @@ begin
      where r.rolname in ('authenticator', 'web_anon', 'authenticated', 'edge', 'worker', 'pipeline', 'panopticon')
   loop
     if not pg_catalog.pg_has_role(v_default.role_name, 'member') then
-      raise warning 'sql/database.sql: % is not a member of %, so the default privileges % gave itself stay',
-        current_user, v_default.role_name, v_default.role_name;
+      raise warning 'sql/database.sql, database %: % is not a member of %, so the default privileges % gave itself stay',
+        pg_catalog.current_database(), current_user, v_default.role_name, v_default.role_name;
       continue;
     end if;
     v_objects := case v_default.kind when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions'

@@ -24,6 +24,7 @@ from blossom_db.connections import Connection
 from blossom_db.settings import CONNECTION_DEFAULTS
 from deploy import migrate as migrate_module
 from deploy.migrate import (
+    DATABASE_FILE,
     JOBS_SCHEMA_LAST_MIGRATION,
     ROLES_FILE,
     STATELESS_MANIFEST,
@@ -140,6 +141,29 @@ def test_a_warning_of_an_sql_file_reaches_the_operator(
     with psycopg.connect(database_url, autocommit=True) as conn:
         run_file(conn, tmp_path / "warns.sql")
     assert capsys.readouterr().err == "migrate: warning: sql/x.sql: clerk may not do that\n"
+
+
+def test_the_warnings_of_database_sql_name_the_database_they_are_of(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sql/database.sql runs in the application's database and in the server's `postgres`: an
+    admin user that is not a superuser read each of its warnings twice, word for word, not
+    knowing which database either was of."""
+    clerk = f"clerk_{secrets.token_hex(4)}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create role {} login").format(sql.Identifier(clerk)))
+        try:
+            with psycopg.connect(with_user(database_url, clerk), autocommit=True) as conn:
+                database = conn.info.dbname
+                run_file(conn, DATABASE_FILE)
+        finally:
+            admin.execute(sql.SQL("drop role {}").format(sql.Identifier(clerk)))
+    warned = [line for line in capsys.readouterr().err.splitlines() if "sql/database.sql" in line]
+    assert warned == [
+        f"migrate: warning: sql/database.sql, database {database}: {clerk} is not a superuser,"
+        " so every role may still take advisory locks, read the lock table, create large objects"
+        " and write messages into the write-ahead log"
+    ]
 
 
 # Roles are the server's, and the modules that run beside this one restate them (each migrate,
