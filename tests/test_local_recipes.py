@@ -26,6 +26,7 @@ from ops.cluster import LocalCluster
 from ops.scratch import free_port
 from ops.settings import DB_NAME, ROOT
 from ops.stack import PIPELINE_UI_LOCK, STARTED_FILE
+from pipeline.settings import SHEETS_SETTINGS
 from services.secrets import KeyRing, new_key_entry
 from services.slack import bot_token_context
 from tests.support.http import port_open
@@ -470,9 +471,9 @@ def test_pipeline_run_refuses_a_wrong_argument_before_it_starts_the_cluster(
         assert not (local.folder / "postgres").exists(), "no cluster made"
 
 
-def _refused_before_anything_starts(local: LocalStack, recipe: str, says: str) -> None:
-    """`./dev RECIPE` ends in the one line `says`, status 1, and made no cluster."""
-    ran = local.run("ops.stack", recipe)
+def _refused_before_anything_starts(local: LocalStack, recipe: str, says: str, *arguments: str) -> None:
+    """`./dev RECIPE ARGUMENTS` ends in the one line `says`, status 1, and made no cluster."""
+    ran = local.run("ops.stack", recipe, *arguments)
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert ran.stderr.splitlines() == [says], ran.stderr
     assert not (local.folder / "postgres").exists(), "no cluster made"
@@ -597,14 +598,10 @@ def test_pipeline_run_of_the_export_without_its_google_settings_starts_nothing()
     """`./dev pipeline-run org_metrics_sheet` without Google's settings started the cluster and
     Dagster, whose run failed in a traceback naming the setting on its last line."""
     with local_stack() as local:
-        for name in ("BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE", "BLOSSOM_METRICS_SPREADSHEET_KEY"):
+        for name in SHEETS_SETTINGS:
             local.env.pop(name, None)
-        ran = local.run("ops.stack", "pipeline-run", "org_metrics_sheet")
-        assert ran.returncode == 1, ran.stdout + ran.stderr
-        assert ran.stderr.splitlines() == [
-            "pipeline-run: BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE is not set: the metrics export needs it"
-        ]
-        assert not (local.folder / "postgres").exists(), "no cluster made"
+        says = "pipeline-run: BLOSSOM_GOOGLE_SERVICE_ACCOUNT_FILE is not set: the metrics export needs it"
+        _refused_before_anything_starts(local, "pipeline-run", says, "org_metrics_sheet")
 
 
 def test_the_hint_to_drop_an_existing_database_works_as_printed(database_url: str, tmp_path: Path) -> None:
